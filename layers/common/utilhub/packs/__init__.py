@@ -1,0 +1,1 @@
+"""One package per integration pack. A pack never imports another pack."""

@@ -1,0 +1,68 @@
+"""The CCB -> MDM master data sync flow (MD-01..10, MD-18) and the entry points its handlers call."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from utilhub.packs.meter_data import model
+from utilhub.packs.meter_data.ccb_xml import CcbSyncRequestXml
+from utilhub.packs.meter_data.mdm_xml import MdmSyncXml
+from utilhub.platform.settings import Settings
+from utilhub.syncrequests import handlers
+from utilhub.syncrequests.api import build_sync_request_api
+from utilhub.syncrequests.model import EntitySpec, SyncFlow
+from utilhub.syncrequests.wiring import acknowledgements_for, store_for
+
+SCOPE = "utilhub/meter-data"
+PREFIX = "/meter-data"
+
+
+def _meters_in_ccb_only(settings: Settings) -> str | None:
+    if settings.meters_managed_in == "MDM":
+        return "Meters are managed in MDM in this installation: CCB does not synchronize meter data (MD-07..10)."
+    return None
+
+
+def _spec(entity_type: str, data_model: type, point: str, *, meter: bool = False) -> EntitySpec:
+    if meter:
+        return EntitySpec(entity_type, data_model, point, disabled_reason=_meters_in_ccb_only)
+    return EntitySpec(entity_type, data_model, point)
+
+
+FLOW = SyncFlow(
+    name="meter-data",
+    source="CCB",
+    target="MDM",
+    entities={
+        spec.entity_type: spec
+        for spec in (
+            _spec("PERSON", model.PersonData, "MD-01"),
+            _spec("SERVICE_POINT", model.ServicePointData, "MD-02"),
+            _spec("SERVICE_AGREEMENT", model.ServiceAgreementData, "MD-03"),
+            _spec("SA_RELATIONSHIP", model.SaRelationshipData, "MD-04"),
+            _spec("DYNAMIC_OPTION", model.DynamicOptionData, "MD-05"),
+            _spec("DYNAMIC_OPTION_EVENT", model.DynamicOptionEventData, "MD-06"),
+            _spec("METER", model.MeterData, "MD-07", meter=True),
+            _spec("METER_CONFIGURATION", model.MeterConfigurationData, "MD-08", meter=True),
+            _spec("SP_METER_HISTORY", model.SpMeterHistoryData, "MD-09", meter=True),
+            _spec("SCALAR_METER_READ", model.ScalarMeterReadData, "MD-10", meter=True),
+            _spec("BILL_CYCLE", model.BillCycleData, "MD-18"),
+        )
+    },
+    target_codec=MdmSyncXml(),
+    source_codec=CcbSyncRequestXml(),
+    # CCB person <-> MDM contact, SP <-> SP, SA <-> usage subscription
+    xref_entity={"PERSON": "PERSON", "SERVICE_POINT": "SERVICE_POINT", "SERVICE_AGREEMENT": "SERVICE_AGREEMENT"},
+)
+
+api = build_sync_request_api(
+    FLOW, prefix=PREFIX, scope=SCOPE, store=lambda: store_for(FLOW), acknowledgements=lambda: acknowledgements_for(FLOW)
+)
+
+
+def run_monitor() -> dict[str, int]:
+    return handlers.run_monitor(FLOW)
+
+
+def deliver_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return handlers.deliver_batch(FLOW, event, context)

@@ -1,0 +1,95 @@
+"""Connectors to the target applications: one HTTP call per attempt, never a retry loop.
+
+A failure raises :class:`TargetUnavailable` when trying again later may work (connection
+errors, timeouts, 408, 425, 429, 5xx: the queue redelivers) and :class:`TargetRejected` when
+it will not (any other 4xx: the message goes to ERROR with the target's reason).
+Credentials come from Secrets Manager (``{"token"}`` for a bearer token or
+``{"username","password"}`` for basic auth), cached for ``secret_max_age_seconds``.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import urllib3
+
+from utilhub.platform.settings import Settings
+
+RETRYABLE_STATUS = frozenset({408, 425, 429})
+
+
+class TargetUnavailable(RuntimeError):
+    """The target could not take the message now; redeliver later."""
+
+
+class TargetRejected(RuntimeError):
+    """The target refused the message; retrying the same message will not help."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(f"{status}: {reason}")
+        self.status = status
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class TargetResponse:
+    status: int
+    content_type: str
+    body: bytes
+
+
+@cache
+def _pool() -> urllib3.PoolManager:
+    return urllib3.PoolManager(retries=False, maxsize=10)
+
+
+def _credentials(secret_arn: str | None, max_age: int) -> dict[str, Any]:
+    if not secret_arn:
+        return {}
+    from aws_lambda_powertools.utilities.parameters import get_secret
+
+    value = get_secret(secret_arn, transform="json", max_age=max_age)
+    return value if isinstance(value, dict) else {}
+
+
+class HttpConnector:
+    def __init__(self, system: str, base_url: str, secret_arn: str | None, settings: Settings) -> None:
+        self.system = system
+        self._base_url = base_url.rstrip("/")
+        self._secret_arn = secret_arn
+        self._settings = settings
+
+    def _auth_header(self) -> dict[str, str]:
+        creds = _credentials(self._secret_arn, self._settings.secret_max_age_seconds)
+        if token := creds.get("token"):
+            return {"Authorization": f"Bearer {token}"}
+        if "username" in creds and "password" in creds:
+            pair = f"{creds['username']}:{creds['password']}".encode()
+            return {"Authorization": "Basic " + base64.b64encode(pair).decode()}
+        return {}
+
+    def post(self, path: str, body: bytes, *, content_type: str, headers: dict[str, str]) -> TargetResponse:
+        url = f"{self._base_url}/{path.lstrip('/')}"
+        timeout = urllib3.Timeout(connect=self._settings.connect_timeout_seconds, read=self._settings.read_timeout_seconds)
+        try:
+            response = _pool().request(
+                "POST",
+                url,
+                body=body,
+                headers={"Content-Type": content_type, "Accept": content_type, **headers, **self._auth_header()},
+                timeout=timeout,
+                redirect=False,
+            )
+        except urllib3.exceptions.HTTPError as exc:
+            raise TargetUnavailable(f"{self.system} unreachable: {type(exc).__name__}") from exc
+        status = response.status
+        content = response.headers.get("Content-Type", "")
+        if status >= 500 or status in RETRYABLE_STATUS:
+            raise TargetUnavailable(f"{self.system} answered {status}")
+        if status >= 400:
+            reason = response.data[:500].decode("utf-8", "replace").strip() or f"HTTP {status}"
+            raise TargetRejected(status, reason)
+        return TargetResponse(status=status, content_type=content, body=response.data)

@@ -1,0 +1,151 @@
+"""HTTP API plumbing shared by every API handler (API Gateway HTTP API, payload v2).
+
+:func:`create_api` gives a Powertools resolver that already keeps the hub's contract:
+JWT scope check per pack, ``X-Correlation-Id`` accepted or generated and echoed, body size
+limit (413), problem details for every error, ``Idempotency-Key`` on POST. Routes read
+their body through :func:`read_body`, which decides JSON or XML from ``Content-Type``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from hashlib import sha256
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+from lxml import etree
+
+from utilhub.platform import idempotency
+from utilhub.platform.observability import CORRELATION_HEADER, correlation_id, logger, use_correlation_id
+from utilhub.platform.problems import (
+    PROBLEM_CONTENT_TYPE,
+    Problem,
+    bad_request,
+    forbidden,
+    not_found,
+    too_large,
+    unauthorized,
+    unsupported_media_type,
+)
+from utilhub.platform.settings import get_settings
+from utilhub.platform.xml import parse_untrusted
+
+JSON = "application/json"
+XML_TYPES = ("application/xml", "text/xml")
+
+
+@dataclass(frozen=True)
+class Body:
+    """A request body, parsed: ``json`` (an object) or ``xml`` (the root element)."""
+
+    raw: bytes
+    json: dict[str, Any] | None = None
+    xml: etree._Element | None = None
+
+    @property
+    def digest(self) -> str:
+        return sha256(self.raw).hexdigest()
+
+
+def create_api(scope: str) -> APIGatewayHttpResolver:
+    """A resolver whose every route requires the OAuth2 ``scope`` (``utilhub/<pack>``)."""
+    app = APIGatewayHttpResolver()
+
+    def contract(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response:
+        event = app.current_event
+        use_correlation_id(event.headers.get(CORRELATION_HEADER.lower()))
+        _require_scope(event.request_context.authorizer.jwt_claim or {}, scope)
+        return next_middleware(app)
+
+    app.use(middlewares=[contract])
+
+    @app.exception_handler(Problem)
+    def _problem(exc: Problem) -> Response:
+        if exc.status >= 500:
+            logger.error("request failed", extra={"problem": exc.slug})
+        else:
+            logger.info("request refused", extra={"status": exc.status, "problem": exc.slug})
+        return problem_response(exc)
+
+    @app.not_found
+    def _not_found(_: Exception) -> Response:
+        use_correlation_id(app.current_event.headers.get(CORRELATION_HEADER.lower()))
+        return problem_response(not_found(f"No route {app.current_event.request_context.http.method} {app.current_event.path}."))
+
+    @app.exception_handler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        logger.exception("unexpected error")
+        return problem_response(Problem(500, "Internal error", "The hub failed; the request can be retried.", "internal-error"))
+
+    return app
+
+
+def _require_scope(claims: dict[str, Any], scope: str) -> None:
+    # API Gateway's JWT authorizer has already checked the token; this is defence in depth and
+    # what the local runtime relies on too. No claims means no verified token reached us.
+    if not claims:
+        raise unauthorized("A bearer token is required.")
+    granted = str(claims.get("scope", "")).split()
+    if scope not in granted:
+        raise forbidden(f"The token does not grant the scope {scope}.")
+
+
+def json_response(status: int, body: Any) -> Response:
+    return Response(status_code=status, content_type=JSON, body=json.dumps(body), headers={CORRELATION_HEADER: correlation_id()})
+
+
+def problem_response(problem: Problem) -> Response:
+    return Response(
+        status_code=problem.status,
+        content_type=PROBLEM_CONTENT_TYPE,
+        body=json.dumps(problem.as_dict()),
+        headers={CORRELATION_HEADER: correlation_id()},
+    )
+
+
+def read_body(app: APIGatewayHttpResolver, *, xml: bool) -> Body:
+    """The request body as JSON or (where the route speaks XML) hardened-parsed XML.
+
+    Raises 413 over the size limit, 415 for another Content-Type, 400 when it does not parse.
+    """
+    settings = get_settings()
+    event = app.current_event
+    raw_text = event.body or ""
+    raw = base64.b64decode(raw_text) if event.is_base64_encoded else raw_text.encode("utf-8")
+    if len(raw) > settings.max_body_bytes:
+        raise too_large(settings.max_body_bytes)
+    media_type = (event.headers.get("content-type") or "").split(";")[0].strip().lower()
+    if media_type == JSON or media_type.endswith("+json"):
+        try:
+            parsed = json.loads(raw)
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise bad_request(f"The body is not valid JSON: {exc}") from None
+        if not isinstance(parsed, dict):
+            raise bad_request("The body must be a JSON object.")
+        return Body(raw=raw, json=parsed)
+    if xml and media_type in XML_TYPES:
+        return Body(raw=raw, xml=parse_untrusted(raw, max_bytes=settings.xml_max_bytes, max_depth=settings.xml_max_depth))
+    raise unsupported_media_type(media_type, [JSON, *XML_TYPES] if xml else [JSON])
+
+
+def once_per_key(app: APIGatewayHttpResolver, body: Body, work: Callable[[], tuple[int, Any]]) -> Response:
+    """Run a POST's ``work`` once per ``Idempotency-Key`` header; without the header, run it.
+
+    A repeat with the same key and body answers the first response again; the same key with
+    another body is a 409. Business ids make the work itself safe to repeat without the key.
+    """
+    key = app.current_event.headers.get("idempotency-key")
+    if not key:
+        status, payload = work()
+        return json_response(status, payload)
+    if not 0 < len(key) <= 255:
+        raise bad_request("Idempotency-Key must be 1 to 255 characters.")
+    route = f"{app.current_event.request_context.http.method} {app.current_event.path}"
+    status, payload = idempotency.run_once(
+        key=f"{route}#{key}", fingerprint=body.digest, work=lambda: list(work()), lambda_context=app.lambda_context
+    )
+    return json_response(status, payload)

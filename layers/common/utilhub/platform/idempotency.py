@@ -1,0 +1,60 @@
+"""Idempotency keys on DynamoDB, with Powertools Idempotency.
+
+:func:`run_once` runs ``work`` once per key: a repeat with the same fingerprint gets the
+stored result, one with another fingerprint raises a 409 problem, one that arrives while the
+first is still running gets a 409 telling the caller to retry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+from typing import Any, TypeVar
+
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyValidationError,
+)
+
+from utilhub.platform import aws
+from utilhub.platform.problems import Problem, conflict
+from utilhub.platform.settings import get_settings
+
+T = TypeVar("T")
+
+
+@cache
+def _persistence() -> DynamoDBPersistenceLayer:
+    return DynamoDBPersistenceLayer(
+        table_name=get_settings().require("idempotency_table"), boto3_client=aws.client("dynamodb")
+    )
+
+
+def run_once(*, key: str, fingerprint: str, work: Callable[[], T], lambda_context: Any = None) -> T:
+    """``work``'s result must be JSON-serialisable: it is what a repeat gets back."""
+    config = IdempotencyConfig(
+        event_key_jmespath="key",
+        payload_validation_jmespath="fingerprint",
+        expires_after_seconds=get_settings().idempotency_expiry_seconds,
+        raise_on_no_idempotency_key=True,
+        hash_function="sha256",
+    )
+    if lambda_context is not None:
+        config.register_lambda_context(lambda_context)
+
+    @idempotent_function(data_keyword_argument="request", persistence_store=_persistence(), config=config)
+    def _run(request: dict[str, str]) -> Any:
+        return work()
+
+    try:
+        result = _run(request={"key": key, "fingerprint": fingerprint})
+    except IdempotencyValidationError:
+        raise conflict("This idempotency key was already used with a different request.") from None
+    except IdempotencyAlreadyInProgressError:
+        raise Problem(409, "In progress", "A request with this idempotency key is still being processed; retry shortly.", "in-progress") from None
+    return result  # type: ignore[no-any-return]

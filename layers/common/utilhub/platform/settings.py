@@ -1,0 +1,65 @@
+"""One settings model for the whole library, read from the environment once per process.
+
+Every variable is ``UTILHUB_<FIELD>`` (the template sets them per function). A field a
+function needs but was not given raises :class:`ConfigurationError` naming the variable,
+at the first use, never at import.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ConfigurationError(RuntimeError):
+    """A setting the running function needs is missing."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="UTILHUB_", extra="ignore", frozen=True)
+
+    stage: str = "dev"
+
+    # State
+    sync_request_table: str | None = None
+    xref_table: str | None = None
+    idempotency_table: str | None = None
+    delivery_queue_url: str | None = None
+
+    # Sync request engine
+    sync_request_shards: int = Field(default=8, ge=1, le=64)
+    sync_ack_timeout_seconds: int = Field(default=900, ge=1)
+    sync_monitor_page_size: int = Field(default=200, ge=1, le=1000)
+    sync_request_retention_days: int = Field(default=90, ge=1)
+    meters_managed_in: Literal["CCB", "MDM"] = "CCB"
+
+    # HTTP API
+    max_body_bytes: int = Field(default=262_144, ge=1024)
+    idempotency_expiry_seconds: int = Field(default=86_400, ge=60)
+
+    # Connectors (one base URL and secret per target application)
+    mdm_base_url: str | None = None
+    mdm_secret_arn: str | None = None
+    connect_timeout_seconds: float = Field(default=2.0, gt=0)
+    read_timeout_seconds: float = Field(default=8.0, gt=0)
+    secret_max_age_seconds: int = Field(default=300, ge=0)
+
+    # XML hardening
+    xml_max_bytes: int = Field(default=1_048_576, ge=1024)
+    xml_max_depth: int = Field(default=32, ge=4, le=256)
+
+    def require(self, field: str) -> str:
+        """The value of a setting this function cannot run without."""
+        value = getattr(self, field)
+        if value in (None, ""):
+            raise ConfigurationError(f"UTILHUB_{field.upper()} is not set for this function")
+        return str(value)
+
+
+@cache
+def get_settings() -> Settings:
+    """The process-wide settings; tests call ``get_settings.cache_clear()`` after changing the environment."""
+    return Settings()

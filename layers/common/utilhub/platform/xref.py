@@ -1,0 +1,55 @@
+"""Cross-references between the ids each application gives the same entity.
+
+One item per (entity type, system, id), holding the ids of the other systems as
+``link_<SYSTEM>`` attributes, so a lookup in either direction is one read. Both directions
+are written in one transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.service_resource import Table
+
+
+@dataclass(frozen=True)
+class SystemId:
+    system: str
+    id: str
+
+
+class CrossReferenceStore:
+    def __init__(self, table: Table) -> None:
+        self._table = table
+
+    @staticmethod
+    def _key(entity_type: str, ref: SystemId) -> str:
+        return f"{entity_type}#{ref.system}#{ref.id}"
+
+    def link(self, entity_type: str, a: SystemId, b: SystemId) -> None:
+        """Record that ``a`` and ``b`` are the same ``entity_type`` (idempotent)."""
+        now = datetime.now(UTC).isoformat()
+        client = self._table.meta.client
+        client.transact_write_items(
+            TransactItems=[
+                {
+                    "Update": {
+                        "TableName": self._table.name,
+                        "Key": {"pk": self._key(entity_type, this)},
+                        "UpdateExpression": "SET #link = :other, updatedAt = :now",
+                        "ExpressionAttributeNames": {"#link": f"link_{other.system}"},
+                        "ExpressionAttributeValues": {":other": other.id, ":now": now},
+                    }
+                }
+                for this, other in ((a, b), (b, a))
+            ]
+        )
+
+    def lookup(self, entity_type: str, source: SystemId, target_system: str) -> str | None:
+        """The id ``target_system`` gives the entity ``source`` names, or None when not linked."""
+        item = self._table.get_item(Key={"pk": self._key(entity_type, source)}).get("Item")
+        value = item.get(f"link_{target_system}") if item else None
+        return str(value) if value is not None else None

@@ -1,0 +1,177 @@
+"""The HTTP API of a sync flow: intake (single and batch), query, acknowledgement, resubmission.
+
+Every pack with a sync flow gets the same five routes under its own prefix and scope by
+calling :func:`build_sync_request_api`; only the flow (entity types, codecs) differs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from pydantic import ValidationError
+
+from utilhub.platform import problems
+from utilhub.platform.http import Body, create_api, json_response, once_per_key, read_body
+from utilhub.platform.observability import MetricUnit, correlation_id, metrics
+from utilhub.platform.settings import Settings, get_settings
+from utilhub.platform.xml import validate as validate_xml
+from utilhub.syncrequests.delivery import Acknowledgements
+from utilhub.syncrequests.model import (
+    Acknowledgement,
+    AcknowledgementIn,
+    SyncFlow,
+    SyncRequestBatchIn,
+    SyncRequestIn,
+    SyncStatus,
+)
+from utilhub.syncrequests.store import ConflictingRequest, StaleTransition, SyncRequestStore
+
+SyncRequestStoreFactory = Callable[[], SyncRequestStore]
+AcknowledgementsFactory = Callable[[], Acknowledgements]
+
+
+def validate_sync_request(flow: SyncFlow, raw: dict[str, Any], settings: Settings, root: str = "") -> SyncRequestIn:
+    """The request, checked against the contract and the entity type's data model, or a 422."""
+    try:
+        request = SyncRequestIn.model_validate(raw)
+    except ValidationError as exc:
+        raise problems.from_validation_error(exc, root) from None
+    spec = flow.spec(request.entityType)
+    if spec is None:
+        raise problems.invalid(
+            f"entityType {request.entityType!r} is not synchronized by {flow.name}.",
+            [problems.FieldError(f"#{root}/entityType", f"must be one of: {', '.join(flow.entities)}")],
+        )
+    if reason := spec.disabled_reason(settings):
+        raise problems.invalid(reason, [problems.FieldError(f"#{root}/entityType", reason)])
+    try:
+        data = spec.data_model.model_validate(request.data)
+    except ValidationError as exc:
+        raise problems.from_validation_error(exc, f"{root}/data") from None
+    return request.model_copy(update={"data": data.model_dump(mode="json", exclude_none=True, by_alias=True)})
+
+
+def build_sync_request_api(
+    flow: SyncFlow, *, prefix: str, scope: str, store: SyncRequestStoreFactory, acknowledgements: AcknowledgementsFactory
+) -> APIGatewayHttpResolver:
+    """Routes under ``prefix`` (``/meter-data``), each requiring ``scope``.
+
+    ``store`` and ``acknowledgements`` are factories, called on first use, so importing the API
+    touches no AWS resource.
+    """
+    app = create_api(scope)
+    collection = f"{prefix}/sync-requests"
+
+    def parse_single(body: Body) -> dict[str, Any]:
+        if body.xml is not None and flow.source_codec is not None:
+            validate_xml(body.xml, flow.source_codec.schema)
+            return flow.source_codec.read_request(body.xml)
+        assert body.json is not None
+        return body.json
+
+    @app.post(collection)
+    def submit() -> Response:
+        body = read_body(app, xml=flow.source_codec is not None)
+        request = validate_sync_request(flow, parse_single(body), get_settings())
+
+        def work() -> tuple[int, Any]:
+            try:
+                stored, created = store().create(request, correlation_id())
+            except ConflictingRequest:
+                raise problems.conflict(f"syncRequestId {request.syncRequestId} was already used for another request.") from None
+            if created:
+                metrics.add_metric(name="SyncRequestsReceived", unit=MetricUnit.Count, value=1)
+            return 202, {"syncRequestId": stored.syncRequestId, "status": stored.status.value}
+
+        return once_per_key(app, body, work)
+
+    @app.post(f"{collection}:batch")
+    def submit_batch() -> Response:
+        body = read_body(app, xml=flow.source_codec is not None)
+        settings = get_settings()
+        if body.xml is not None and flow.source_codec is not None:
+            validate_xml(body.xml, flow.source_codec.schema)
+            raw_requests = flow.source_codec.read_batch(body.xml)
+        else:
+            try:
+                raw_requests = SyncRequestBatchIn.model_validate(body.json).requests
+            except ValidationError as exc:
+                raise problems.from_validation_error(exc) from None
+        errors: list[problems.FieldError] = []
+        requests: list[SyncRequestIn] = []
+        for index, raw in enumerate(raw_requests):
+            try:
+                requests.append(validate_sync_request(flow, raw, settings, f"/requests/{index}"))
+            except problems.Problem as exc:
+                errors.extend(exc.errors or [problems.FieldError(f"#/requests/{index}", exc.detail)])
+        if errors:
+            raise problems.invalid(f"The batch was refused: {len(errors)} field(s) are invalid; nothing was stored.", errors)
+
+        def work() -> tuple[int, Any]:
+            results = []
+            created = 0
+            for request, outcome in zip(requests, store().create_many(requests, correlation_id()), strict=True):
+                if isinstance(outcome, ConflictingRequest):
+                    results.append(
+                        {"syncRequestId": request.syncRequestId, "status": "CONFLICT", "detail": "syncRequestId already used for another request"}
+                    )
+                    continue
+                stored, is_new = outcome
+                created += is_new
+                results.append({"syncRequestId": stored.syncRequestId, "status": stored.status.value, "created": is_new})
+            if created:
+                metrics.add_metric(name="SyncRequestsReceived", unit=MetricUnit.Count, value=created)
+            return 202, {"accepted": created, "results": results}
+
+        return once_per_key(app, body, work)
+
+    @app.get(f"{collection}/<syncRequestId>")
+    def query(syncRequestId: str) -> Response:
+        request = store().get(syncRequestId)
+        if request is None:
+            raise problems.not_found(f"No sync request {syncRequestId}.")
+        return json_response(200, request.public())
+
+    @app.post(f"{collection}/<syncRequestId>/acknowledgement")
+    def acknowledge(syncRequestId: str) -> Response:
+        body = read_body(app, xml=True)
+        if body.xml is not None:
+            ack = flow.target_codec.read_acknowledgement(body.raw)
+        else:
+            try:
+                ack_in = AcknowledgementIn.model_validate(body.json)
+            except ValidationError as exc:
+                raise problems.from_validation_error(exc) from None
+            ack = Acknowledgement(result=ack_in.result, reason=ack_in.reason, targetId=ack_in.targetId)
+        request = store().get(syncRequestId)
+        if request is None:
+            raise problems.not_found(f"No sync request {syncRequestId}.")
+        done = {"POSITIVE": SyncStatus.SYNCHRONIZED, "NEGATIVE": SyncStatus.ERROR}.get(ack.result)
+        if request.status is done:  # the same acknowledgement again
+            return json_response(200, {"syncRequestId": syncRequestId, "status": request.status.value})
+        if request.status is not SyncStatus.SENT or ack.result == "ACCEPTED":
+            raise problems.conflict(f"Sync request {syncRequestId} is {request.status.value}; only a SENT request takes an acknowledgement.")
+        acknowledgements().apply(request, ack)
+        current = store().get(syncRequestId)
+        return json_response(200, {"syncRequestId": syncRequestId, "status": current.status.value if current else "UNKNOWN"})
+
+    @app.post(f"{collection}/<syncRequestId>/resubmission")
+    def resubmit(syncRequestId: str) -> Response:
+        request = store().get(syncRequestId)
+        if request is None:
+            raise problems.not_found(f"No sync request {syncRequestId}.")
+        if request.status is SyncStatus.PENDING:
+            return json_response(202, {"syncRequestId": syncRequestId, "status": request.status.value})
+        if request.status is not SyncStatus.ERROR:
+            raise problems.conflict(f"Sync request {syncRequestId} is {request.status.value}; only an ERROR request can be resubmitted.")
+        try:
+            store().resubmit(request, "resubmitted")
+        except StaleTransition:
+            raise problems.conflict(f"Sync request {syncRequestId} changed meanwhile; query it and retry.") from None
+        return json_response(202, {"syncRequestId": syncRequestId, "status": SyncStatus.PENDING.value})
+
+    return app
+
+

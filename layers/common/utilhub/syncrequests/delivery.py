@@ -1,0 +1,96 @@
+"""Delivery of queued sync requests to their target, and the acknowledgements that come back.
+
+One SQS record = one request: read it, skip it if it is no longer this attempt's (already
+acknowledged, timed out, resubmitted), render it in the target's format, call the target
+once, and apply the acknowledgement. The target call runs under an idempotency key
+(``<flow>#<id>#<attempt>``), so a redelivered message never calls the target twice for the
+same attempt; a target that is unavailable raises, and SQS redelivers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from utilhub.platform.connectors import HttpConnector, TargetRejected
+from utilhub.platform.idempotency import run_once
+from utilhub.platform.problems import Problem
+from utilhub.platform.observability import MetricUnit, logger, metrics, tracer, use_correlation_id
+from utilhub.platform.xref import CrossReferenceStore, SystemId
+from utilhub.syncrequests.model import Acknowledgement, DeliveryMessage, SyncFlow, SyncRequest, SyncStatus
+from utilhub.syncrequests.store import StaleTransition, SyncRequestStore
+
+
+class Acknowledgements:
+    """Records a target's acknowledgement, whether it came as the answer to the call or later."""
+
+    def __init__(self, store: SyncRequestStore, flow: SyncFlow, xref: CrossReferenceStore) -> None:
+        self._store = store
+        self._flow = flow
+        self._xref = xref
+
+    def apply(self, request: SyncRequest, ack: Acknowledgement) -> str:
+        """Record ``ack`` for ``request``: SYNCHRONIZED, ERROR, or still SENT when the target answers later."""
+        target = self._flow.target
+        if ack.result == "ACCEPTED":
+            logger.info("accepted, acknowledgement to follow", extra={"syncRequestId": request.syncRequestId})
+            return "accepted"
+        positive = ack.result == "POSITIVE"
+        if positive:
+            reason = f"acknowledged by {target}" + (f" as {ack.targetId}" if ack.targetId else "")
+        else:
+            reason = ack.reason or f"negative acknowledgement from {target}"
+        try:
+            self._store.acknowledge(request, positive=positive, reason=reason)
+        except StaleTransition:
+            logger.info("acknowledgement for a request no longer SENT", extra={"syncRequestId": request.syncRequestId})
+            return "stale"
+        if positive and ack.targetId and (xref_type := self._flow.xref_entity.get(request.entityType)):
+            self._xref.link(xref_type, SystemId(self._flow.source, request.entityId), SystemId(target, ack.targetId))
+        metrics.add_metric(name="SyncRequestsSynchronized" if positive else "SyncRequestsFailed", unit=MetricUnit.Count, value=1)
+        logger.info("acknowledged", extra={"syncRequestId": request.syncRequestId, "result": ack.result})
+        return "synchronized" if positive else "error"
+
+
+class SyncDelivery:
+    def __init__(self, store: SyncRequestStore, flow: SyncFlow, connector: HttpConnector, acknowledgements: Acknowledgements) -> None:
+        self._store = store
+        self._flow = flow
+        self._connector = connector
+        self._acknowledgements = acknowledgements
+
+    @tracer.capture_method
+    def deliver(self, message: DeliveryMessage, lambda_context: Any = None) -> str:
+        """Deliver one queued request; returns what happened (for logs and tests)."""
+        cid = use_correlation_id(message.correlationId)
+        request = self._store.get(message.syncRequestId)
+        if request is None or request.status is not SyncStatus.SENT or request.attempt != message.attempt:
+            logger.info("stale delivery skipped", extra={"syncRequestId": message.syncRequestId, "attempt": message.attempt})
+            return "stale"
+        codec = self._flow.target_codec
+        body = codec.render(request, cid)
+
+        def call_target() -> dict[str, Any]:
+            try:
+                response = self._connector.post(
+                    codec.path(request),
+                    body,
+                    content_type=codec.content_type,
+                    headers={"X-Correlation-Id": cid, "Idempotency-Key": f"{request.syncRequestId}-{request.attempt}"},
+                )
+            except TargetRejected as exc:
+                reason = f"{self._flow.target} refused the message ({exc.status}): {exc.reason}"
+                return Acknowledgement(result="NEGATIVE", reason=reason).model_dump()
+            try:
+                return codec.read_acknowledgement(response.body).model_dump()
+            except Problem as exc:  # the target took the call but its answer is unreadable: a retry will not help
+                return Acknowledgement(result="NEGATIVE", reason=exc.detail).model_dump()
+
+        ack = Acknowledgement.model_validate(
+            run_once(
+                key=f"deliver#{self._flow.name}#{request.syncRequestId}#{request.attempt}",
+                fingerprint=request.dataHash,
+                work=call_target,
+                lambda_context=lambda_context,
+            )
+        )
+        return self._acknowledgements.apply(request, ack)

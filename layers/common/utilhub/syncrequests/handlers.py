@@ -1,0 +1,32 @@
+"""What a sync flow's monitor and delivery handlers call: one function each."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from utilhub.syncrequests.model import DeliveryMessage, SyncFlow
+from utilhub.syncrequests.wiring import delivery_for, monitor_for
+
+
+def run_monitor(flow: SyncFlow) -> dict[str, int]:
+    """One run of the flow's deferred monitor; returns its counts."""
+    return monitor_for(flow).run().as_dict()
+
+
+def deliver_batch(flow: SyncFlow, event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Deliver an SQS FIFO batch; the answer lists the records to redeliver.
+
+    With FIFO, the first failure stops the batch: it and every record after it are
+    reported failed, so an entity's later request never overtakes an earlier one.
+    """
+
+    def deliver(record: SQSRecord) -> str:
+        message = DeliveryMessage.model_validate_json(record.body)
+        if message.flow != flow.name:
+            raise ValueError(f"message for flow {message.flow} reached the {flow.name} delivery queue")
+        return delivery_for(flow).deliver(message, context)
+
+    return process_partial_response(event=event, record_handler=deliver, processor=SqsFifoPartialProcessor(), context=context)

@@ -1,0 +1,94 @@
+"""The rules of the sync request lifecycle, as pure functions (no AWS, no clock).
+
+:func:`plan_entity` is the monitor's decision for one entity and target: which pending
+requests to discard and which one (at most) to send, given what is in flight and what
+was last acknowledged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from utilhub.syncrequests.model import SyncStatus
+
+ALLOWED: dict[SyncStatus, frozenset[SyncStatus]] = {
+    SyncStatus.PENDING: frozenset({SyncStatus.DISCARDED, SyncStatus.SENT}),
+    # SENT -> PENDING only when the monitor could not queue what it claimed.
+    SyncStatus.SENT: frozenset({SyncStatus.SYNCHRONIZED, SyncStatus.ERROR, SyncStatus.PENDING}),
+    SyncStatus.ERROR: frozenset({SyncStatus.PENDING}),
+    SyncStatus.DISCARDED: frozenset(),
+    SyncStatus.SYNCHRONIZED: frozenset(),
+}
+
+
+class InvalidTransition(ValueError):
+    def __init__(self, current: SyncStatus, wanted: SyncStatus) -> None:
+        super().__init__(f"a {current.value} sync request cannot become {wanted.value}")
+        self.current = current
+        self.wanted = wanted
+
+
+def check_transition(current: SyncStatus, wanted: SyncStatus) -> None:
+    if wanted not in ALLOWED[current]:
+        raise InvalidTransition(current, wanted)
+
+
+def sortable_time(value: datetime) -> str:
+    """UTC, fixed width: sorts as text in time order (DynamoDB sort keys)."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass(frozen=True)
+class EntityState:
+    """What the engine knows of one entity at one target."""
+
+    in_flight: str | None = None
+    last_sent_hash: str | None = None
+    last_sent_changed_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class PendingRequest:
+    """A PENDING request as the monitor sees it (from the status index)."""
+
+    sync_request_id: str
+    entity_type: str
+    entity_id: str
+    changed_at: datetime
+    data_hash: str
+    order_key: str
+    attempt: int
+    correlation_id: str
+
+
+@dataclass(frozen=True)
+class Discard:
+    request: PendingRequest
+    reason: str
+
+
+@dataclass(frozen=True)
+class Send:
+    request: PendingRequest
+
+
+def plan_entity(pending: Sequence[PendingRequest], state: EntityState) -> list[Discard | Send]:
+    """Decide for one entity, oldest first: discard what need not be sent, send at most one.
+
+    Nothing is decided while a request is in flight: later ones wait, so the target never
+    sees an older image after a newer one.
+    """
+    if state.in_flight:
+        return []
+    decisions: list[Discard | Send] = []
+    for request in sorted(pending, key=lambda r: r.order_key):
+        if state.last_sent_changed_at is not None and request.changed_at < state.last_sent_changed_at:
+            decisions.append(Discard(request, f"older than the image already synchronized ({sortable_time(state.last_sent_changed_at)})"))
+        elif request.data_hash == state.last_sent_hash:
+            decisions.append(Discard(request, "unchanged since the last image synchronized"))
+        else:
+            decisions.append(Send(request))
+            break
+    return decisions

@@ -1,0 +1,166 @@
+"""Messages and records of the sync request engine (pydantic v2)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal, Protocol
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from utilhub.platform.settings import Settings
+
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,63}$"
+
+
+class SyncStatus(StrEnum):
+    PENDING = "PENDING"
+    DISCARDED = "DISCARDED"
+    SENT = "SENT"
+    SYNCHRONIZED = "SYNCHRONIZED"
+    ERROR = "ERROR"
+
+
+TERMINAL = frozenset({SyncStatus.DISCARDED, SyncStatus.SYNCHRONIZED})
+
+
+class SyncRequestIn(BaseModel):
+    """What a source posts: the contract of ``POST /<pack>/sync-requests``."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    syncRequestId: str = Field(pattern=ID_PATTERN)
+    entityType: str = Field(min_length=1, max_length=40)
+    entityId: str = Field(pattern=ID_PATTERN)
+    changedAt: AwareDatetime
+    data: dict[str, Any]
+
+
+class SyncRequestBatchIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    requests: list[dict[str, Any]] = Field(min_length=1, max_length=100)
+
+
+class Transition(BaseModel):
+    status: SyncStatus
+    at: datetime
+    reason: str
+
+
+class SyncRequest(BaseModel):
+    """A stored sync request."""
+
+    flow: str
+    syncRequestId: str
+    entityType: str
+    entityId: str
+    changedAt: datetime
+    data: dict[str, Any]
+    dataHash: str
+    requestHash: str
+    status: SyncStatus
+    attempt: int = 0
+    correlationId: str
+    history: list[Transition]
+
+    def public(self) -> dict[str, Any]:
+        """The contract of ``GET /<pack>/sync-requests/{id}``."""
+        return {
+            "syncRequestId": self.syncRequestId,
+            "status": self.status.value,
+            "entityType": self.entityType,
+            "entityId": self.entityId,
+            "changedAt": self.changedAt.isoformat(),
+            "attempt": self.attempt,
+            "history": [{"status": t.status.value, "at": t.at.isoformat(), "reason": t.reason} for t in self.history],
+        }
+
+
+class DeliveryMessage(BaseModel):
+    """The SQS message the monitor queues for delivery: ids only, the data stays in the table."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    flow: str
+    syncRequestId: str
+    attempt: int = Field(ge=1)
+    correlationId: str
+
+
+class Acknowledgement(BaseModel):
+    """A target's answer to a sync request: positive, negative, or accepted (an answer follows)."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    result: Literal["POSITIVE", "NEGATIVE", "ACCEPTED"]
+    reason: str | None = Field(default=None, max_length=2000)
+    targetId: str | None = Field(default=None, max_length=128)
+
+
+class AcknowledgementIn(BaseModel):
+    """The body a target posts to ``/<pack>/sync-requests/{id}/acknowledgement``."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    result: Literal["POSITIVE", "NEGATIVE"]
+    reason: str | None = Field(default=None, max_length=2000)
+    targetId: str | None = Field(default=None, max_length=128)
+
+
+def content_hash(value: Any) -> str:
+    """A stable hash of a JSON value (key order and spacing do not matter)."""
+    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+class TargetCodec(Protocol):
+    """How a flow speaks to its target: render a request, read the acknowledgement."""
+
+    content_type: str
+
+    def path(self, request: SyncRequest) -> str: ...
+
+    def render(self, request: SyncRequest, correlation_id: str) -> bytes: ...
+
+    def read_acknowledgement(self, body: bytes) -> Acknowledgement: ...
+
+
+class SourceCodec(Protocol):
+    """How a flow reads the source's own XML format into the JSON contract."""
+
+    schema: str
+
+    def read_request(self, root: Any) -> dict[str, Any]: ...
+
+    def read_batch(self, root: Any) -> list[dict[str, Any]]: ...
+
+
+@dataclass(frozen=True)
+class EntitySpec:
+    """One entity type a flow synchronizes: its data model and when it is enabled."""
+
+    entity_type: str
+    data_model: type[BaseModel]
+    integration_point: str
+    disabled_reason: Callable[[Settings], str | None] = lambda _settings: None
+
+
+@dataclass(frozen=True, eq=False)
+class SyncFlow:
+    """A source -> target sync flow: the unit the engine is configured with."""
+
+    name: str
+    source: str
+    target: str
+    entities: Mapping[str, EntitySpec]
+    target_codec: TargetCodec
+    source_codec: SourceCodec | None = None
+    xref_entity: Mapping[str, str] = field(default_factory=dict)
+
+    def spec(self, entity_type: str) -> EntitySpec | None:
+        return self.entities.get(entity_type)

@@ -1,0 +1,138 @@
+"""The deferred sync request monitor: runs on a schedule, one flow per function.
+
+Per run: for each shard, read PENDING requests oldest first, decide per entity with
+:func:`~utilhub.syncrequests.lifecycle.plan_entity`, discard or claim, queue what was
+claimed (SendMessageBatch, 10 per call; FIFO group = entity, so order is kept), and move
+SENT requests that got no acknowledgement in time to ERROR.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from utilhub.platform.observability import MetricUnit, logger, metrics, tracer
+from utilhub.syncrequests.lifecycle import Discard, PendingRequest, Send, plan_entity
+from utilhub.syncrequests.model import DeliveryMessage
+from utilhub.syncrequests.store import StaleTransition, SyncRequestStore
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs.client import SQSClient
+
+
+@dataclass
+class MonitorReport:
+    discarded: int = 0
+    queued: int = 0
+    waiting: int = 0
+    timed_out: int = 0
+    requeued: int = 0
+    skipped_stale: int = 0
+    shards: list[int] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, int]:
+        return {k: v for k, v in self.__dict__.items() if isinstance(v, int)}
+
+
+class SyncMonitor:
+    def __init__(
+        self,
+        store: SyncRequestStore,
+        sqs: SQSClient,
+        queue_url: str,
+        flow: str,
+        *,
+        ack_timeout: timedelta,
+        page_size: int,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._store = store
+        self._sqs = sqs
+        self._queue_url = queue_url
+        self._flow = flow
+        self._ack_timeout = ack_timeout
+        self._page_size = page_size
+        self._now = clock
+
+    @tracer.capture_method
+    def run(self) -> MonitorReport:
+        report = MonitorReport()
+        for shard in self._store.shards:
+            self._time_out(shard, report)
+            self._work_pending(shard, report)
+        for name, value in report.as_dict().items():
+            if value:
+                metrics.add_metric(name=f"SyncRequests{name.title().replace('_', '')}", unit=MetricUnit.Count, value=value)
+        logger.info("sync monitor run", extra={"flow": self._flow, **report.as_dict()})
+        return report
+
+    def _work_pending(self, shard: int, report: MonitorReport) -> None:
+        by_entity: dict[tuple[str, str], list[PendingRequest]] = defaultdict(list)
+        for request in self._store.pending(shard, self._page_size):
+            by_entity[(request.entity_type, request.entity_id)].append(request)
+        if not by_entity:
+            return
+        states = self._store.entity_states(by_entity)
+        to_queue: list[tuple[PendingRequest, int]] = []
+        for entity, pending in by_entity.items():
+            decisions = plan_entity(pending, states[entity])
+            report.waiting += len(pending) - len(decisions)
+            for decision in decisions:
+                try:
+                    if isinstance(decision, Discard):
+                        self._store.discard(decision.request, decision.reason)
+                        report.discarded += 1
+                    elif isinstance(decision, Send):
+                        to_queue.append((decision.request, self._store.claim(decision.request)))
+                except StaleTransition:
+                    # another monitor run, or a resubmission, moved it first: nothing is lost
+                    report.skipped_stale += 1
+                    break
+        self._queue(to_queue, report)
+
+    def _queue(self, claimed: list[tuple[PendingRequest, int]], report: MonitorReport) -> None:
+        for start in range(0, len(claimed), 10):
+            chunk = claimed[start : start + 10]
+            entries = [
+                {
+                    "Id": str(index),
+                    "MessageBody": DeliveryMessage(
+                        flow=self._flow, syncRequestId=r.sync_request_id, attempt=attempt, correlationId=r.correlation_id
+                    ).model_dump_json(),
+                    "MessageGroupId": f"{r.entity_type}#{r.entity_id}",
+                    "MessageDeduplicationId": f"{r.sync_request_id}-{attempt}",
+                    "MessageAttributes": {"correlationId": {"DataType": "String", "StringValue": r.correlation_id or "-"}},
+                }
+                for index, (r, attempt) in enumerate(chunk)
+            ]
+            try:
+                response = self._sqs.send_message_batch(QueueUrl=self._queue_url, Entries=entries)  # type: ignore[arg-type]
+                failed = {int(f["Id"]): f.get("Message", f["Code"]) for f in response.get("Failed", [])}
+            except Exception as exc:  # the whole call failed: give every claim back
+                logger.warning("queueing failed", extra={"flow": self._flow, "error": type(exc).__name__})
+                failed = {index: type(exc).__name__ for index in range(len(chunk))}
+            report.queued += len(chunk) - len(failed)
+            for index, why in failed.items():
+                request, attempt = chunk[index]
+                try:
+                    self._store.unclaim(request, attempt, f"could not be queued ({why}); retried at the next run")
+                    report.requeued += 1
+                except StaleTransition:
+                    report.skipped_stale += 1
+
+    def _time_out(self, shard: int, report: MonitorReport) -> None:
+        cutoff = self._now() - self._ack_timeout
+        for sync_request_id, attempt in list(self._store.sent_before(shard, cutoff, self._page_size)):
+            request = self._store.get(sync_request_id)
+            if request is None or request.attempt != attempt:
+                continue
+            try:
+                self._store.acknowledge(
+                    request, positive=False, reason=f"no acknowledgement within {int(self._ack_timeout.total_seconds())} s"
+                )
+                report.timed_out += 1
+            except StaleTransition:
+                report.skipped_stale += 1

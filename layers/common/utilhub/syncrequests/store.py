@@ -1,0 +1,397 @@
+"""DynamoDB storage of sync requests and of each entity's state at its target.
+
+Items (one table, key ``pk``):
+- request ``<flow>#REQ#<syncRequestId>``: the request, its status and its history;
+- entity  ``<flow>#ENT#<entityType>#<entityId>``: ``inFlight`` (the request being delivered),
+  ``lastSentHash`` and ``lastSentChangedAt`` (the image last acknowledged).
+
+The sparse index ``ByStatus`` holds the requests the monitor works on:
+``gsi1pk = <flow>#<status>#<shard>`` (shard = hash of the entity, so an entity's requests
+share one shard and a busy status never makes a hot partition) and ``gsi1sk`` in the order
+they must be worked (``changedAt`` for PENDING, ``sentAt`` for SENT).
+Every transition is a conditional write: two monitors, or a monitor and a late
+acknowledgement, can never both move the same request.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from utilhub.syncrequests.lifecycle import EntityState, PendingRequest, check_transition, sortable_time
+from utilhub.syncrequests.model import TERMINAL, SyncRequest, SyncRequestIn, SyncStatus, Transition, content_hash
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.service_resource import Table
+
+INDEX = "ByStatus"
+TRANSACTION_LIMIT = 100
+Clock = Callable[[], datetime]
+
+
+class ConflictingRequest(Exception):
+    """The sync request id is already used by a request with other content."""
+
+
+class StaleTransition(Exception):
+    """The request was no longer in the state the transition expected (someone else moved it)."""
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class SyncRequestStore:
+    def __init__(self, table: Table, flow: str, *, shards: int, retention_days: int, clock: Clock = _utc_now) -> None:
+        self._table = table
+        self._client = table.meta.client
+        self._flow = flow
+        self._shards = shards
+        self._retention = timedelta(days=retention_days)
+        self._now = clock
+
+    # ------------------------------------------------------------------ keys
+    def _request_key(self, sync_request_id: str) -> dict[str, str]:
+        return {"pk": f"{self._flow}#REQ#{sync_request_id}"}
+
+    def _entity_key(self, entity_type: str, entity_id: str) -> dict[str, str]:
+        return {"pk": f"{self._flow}#ENT#{entity_type}#{entity_id}"}
+
+    def shard_of(self, entity_type: str, entity_id: str) -> int:
+        return zlib.crc32(f"{entity_type}#{entity_id}".encode()) % self._shards
+
+    def _status_key(self, status: SyncStatus, entity_type: str, entity_id: str) -> str:
+        return f"{self._flow}#{status.value}#{self.shard_of(entity_type, entity_id)}"
+
+    @property
+    def shards(self) -> range:
+        return range(self._shards)
+
+    # ------------------------------------------------------------------ intake
+    def _new_item(self, request: SyncRequestIn, correlation_id: str) -> dict[str, Any]:
+        now = self._now()
+        changed = sortable_time(request.changedAt)
+        return {
+            **self._request_key(request.syncRequestId),
+            "flow": self._flow,
+            "syncRequestId": request.syncRequestId,
+            "entityType": request.entityType,
+            "entityId": request.entityId,
+            "changedAt": changed,
+            "dataJson": json.dumps(request.data, sort_keys=True, separators=(",", ":"), ensure_ascii=False),
+            "dataHash": content_hash(request.data),
+            "requestHash": content_hash(request.model_dump(mode="json")),
+            "status": SyncStatus.PENDING.value,
+            "attempt": 0,
+            "correlationId": correlation_id,
+            "receivedAt": now.isoformat(),
+            "history": [{"status": SyncStatus.PENDING.value, "at": now.isoformat(), "reason": "received"}],
+            "gsi1pk": self._status_key(SyncStatus.PENDING, request.entityType, request.entityId),
+            "gsi1sk": f"{changed}#{sortable_time(now)}#{request.syncRequestId}",
+        }
+
+    def create(self, request: SyncRequestIn, correlation_id: str) -> tuple[SyncRequest, bool]:
+        """Store a new PENDING request; the same id again returns the stored one (created False).
+
+        Raises :class:`ConflictingRequest` when the id is already used by other content.
+        """
+        item = self._new_item(request, correlation_id)
+        try:
+            self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            return self._existing(request.syncRequestId, item["requestHash"]), False
+        return _from_item(item), True
+
+    def create_many(
+        self, requests: list[SyncRequestIn], correlation_id: str
+    ) -> list[tuple[SyncRequest, bool] | ConflictingRequest]:
+        """Store up to any number of requests, ``TRANSACTION_LIMIT`` per call; duplicates as :meth:`create`.
+
+        The result has one entry per request, in order. A :class:`ConflictingRequest` is
+        returned in place for an id already used by other content.
+        """
+        items = [self._new_item(r, correlation_id) for r in requests]
+        outcome: dict[str, tuple[SyncRequest, bool] | ConflictingRequest] = {}
+        unique: dict[str, dict[str, Any]] = {}
+        for item in items:
+            first = unique.setdefault(item["syncRequestId"], item)
+            if first["requestHash"] != item["requestHash"]:
+                outcome[item["syncRequestId"]] = ConflictingRequest(item["syncRequestId"])
+        todo = [i for i in unique.values() if i["syncRequestId"] not in outcome]
+        for start in range(0, len(todo), TRANSACTION_LIMIT):
+            chunk = todo[start : start + TRANSACTION_LIMIT]
+            existing = self._put_all(chunk)
+            for item in chunk:
+                if item["syncRequestId"] not in existing:
+                    outcome[item["syncRequestId"]] = (_from_item(item), True)
+            for sync_request_id, request_hash in existing.items():
+                try:
+                    outcome[sync_request_id] = (self._existing(sync_request_id, request_hash), False)
+                except ConflictingRequest as exc:
+                    outcome[sync_request_id] = exc
+        return [outcome[item["syncRequestId"]] for item in items]  # type: ignore[misc]
+
+    def _put_all(self, chunk: list[dict[str, Any]]) -> dict[str, str]:
+        """Put ``chunk`` in transactions; returns the ids (with their new hash) that already existed."""
+        existing: dict[str, str] = {}
+        remaining = chunk
+        while remaining:
+            try:
+                self._client.transact_write_items(
+                    TransactItems=[
+                        {"Put": {"TableName": self._table.name, "Item": i, "ConditionExpression": "attribute_not_exists(pk)"}}
+                        for i in remaining
+                    ]
+                )
+                return existing
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "TransactionCanceledException":
+                    raise
+                reasons = exc.response.get("CancellationReasons", [])
+                failed = {i for i, r in enumerate(reasons) if r.get("Code") == "ConditionalCheckFailed"}
+                if not failed:
+                    raise
+                for index in failed:
+                    existing[remaining[index]["syncRequestId"]] = remaining[index]["requestHash"]
+                remaining = [item for index, item in enumerate(remaining) if index not in failed]
+        return existing
+
+    def _existing(self, sync_request_id: str, request_hash: str) -> SyncRequest:
+        stored = self.get(sync_request_id)
+        if stored is None:  # expired between the write and the read: extremely unlikely
+            raise ConflictingRequest(sync_request_id)
+        if stored.requestHash != request_hash:
+            raise ConflictingRequest(sync_request_id)
+        return stored
+
+    # ------------------------------------------------------------------ reads
+    def get(self, sync_request_id: str) -> SyncRequest | None:
+        item = self._table.get_item(Key=self._request_key(sync_request_id), ConsistentRead=True).get("Item")
+        return _from_item(item) if item else None
+
+    def pending(self, shard: int, limit: int) -> Iterator[PendingRequest]:
+        """PENDING requests of one shard, oldest change first."""
+        for item in self._query_index(f"{self._flow}#{SyncStatus.PENDING.value}#{shard}", limit=limit):
+            yield PendingRequest(
+                sync_request_id=str(item["syncRequestId"]),
+                entity_type=str(item["entityType"]),
+                entity_id=str(item["entityId"]),
+                changed_at=datetime.fromisoformat(str(item["changedAt"])),
+                data_hash=str(item["dataHash"]),
+                order_key=str(item["gsi1sk"]),
+                attempt=int(item.get("attempt", 0)),  # type: ignore[arg-type]
+                correlation_id=str(item.get("correlationId", "")),
+            )
+
+    def sent_before(self, shard: int, cutoff: datetime, limit: int) -> Iterator[tuple[str, int]]:
+        """(id, attempt) of SENT requests of one shard sent before ``cutoff``."""
+        for item in self._query_index(
+            f"{self._flow}#{SyncStatus.SENT.value}#{shard}", limit=limit, before=f"{sortable_time(cutoff)}~"
+        ):
+            yield str(item["syncRequestId"]), int(item.get("attempt", 0))  # type: ignore[arg-type]
+
+    def _query_index(self, partition: str, *, limit: int, before: str | None = None) -> Iterator[dict[str, Any]]:
+        kwargs: dict[str, Any] = {"IndexName": INDEX, "Limit": min(limit, 1000)}
+        if before is None:
+            kwargs["KeyConditionExpression"] = "gsi1pk = :p"
+            kwargs["ExpressionAttributeValues"] = {":p": partition}
+        else:
+            kwargs["KeyConditionExpression"] = "gsi1pk = :p AND gsi1sk < :b"
+            kwargs["ExpressionAttributeValues"] = {":p": partition, ":b": before}
+        returned = 0
+        while returned < limit:
+            page = self._table.query(**kwargs)
+            for item in page.get("Items", []):
+                yield item
+                returned += 1
+            if "LastEvaluatedKey" not in page:
+                return
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def entity_states(self, entities: Iterable[tuple[str, str]]) -> dict[tuple[str, str], EntityState]:
+        """The state of each (entityType, entityId), 100 per BatchGetItem call."""
+        wanted = list(dict.fromkeys(entities))
+        states: dict[tuple[str, str], EntityState] = {e: EntityState() for e in wanted}
+        by_key = {self._entity_key(*e)["pk"]: e for e in wanted}
+        for start in range(0, len(wanted), 100):
+            keys: list[dict[str, Any]] = [self._entity_key(*e) for e in wanted[start : start + 100]]
+            request: dict[str, Any] = {self._table.name: {"Keys": keys, "ConsistentRead": True}}
+            while request:
+                response = self._client.batch_get_item(RequestItems=request)
+                for item in response["Responses"].get(self._table.name, []):
+                    changed = item.get("lastSentChangedAt")
+                    states[by_key[str(item["pk"])]] = EntityState(
+                        in_flight=item.get("inFlight"),  # type: ignore[arg-type]
+                        last_sent_hash=item.get("lastSentHash"),  # type: ignore[arg-type]
+                        last_sent_changed_at=datetime.fromisoformat(str(changed)) if changed else None,
+                    )
+                request = response.get("UnprocessedKeys") or {}
+        return states
+
+    # ------------------------------------------------------------------ transitions
+    def _transition_update(
+        self,
+        sync_request_id: str,
+        entity: tuple[str, str],
+        current: SyncStatus,
+        wanted: SyncStatus,
+        reason: str,
+        *,
+        attempt: int | None = None,
+        set_attempt: int | None = None,
+        changed_at: datetime | None = None,
+    ) -> dict[str, Any]:
+        check_transition(current, wanted)
+        now = self._now()
+        sets = ["#s = :to", "history = list_append(history, :h)", "updatedAt = :now"]
+        removes: list[str] = []
+        values: dict[str, Any] = {
+            ":to": wanted.value,
+            ":from": current.value,
+            ":h": [{"status": wanted.value, "at": now.isoformat(), "reason": reason}],
+            ":now": now.isoformat(),
+        }
+        condition = "#s = :from"
+        if attempt is not None:
+            condition += " AND attempt = :expected"
+            values[":expected"] = attempt
+        if set_attempt is not None:
+            sets.append("attempt = :attempt")
+            values[":attempt"] = set_attempt
+        if wanted in TERMINAL:
+            removes += ["gsi1pk", "gsi1sk"]
+            sets.append("expiresAt = :exp")
+            values[":exp"] = int((now + self._retention).timestamp())
+        else:
+            sets += ["gsi1pk = :gpk", "gsi1sk = :gsk"]
+            values[":gpk"] = self._status_key(wanted, *entity)
+            values[":gsk"] = f"{sortable_time(now)}#{sync_request_id}"
+            if wanted is SyncStatus.PENDING:
+                if changed_at is None:
+                    raise ValueError("a request going back to PENDING needs its changedAt (queue order)")
+                values[":gsk"] = f"{sortable_time(changed_at)}#{sortable_time(now)}#{sync_request_id}"
+            removes.append("expiresAt")
+        expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+        return {
+            "TableName": self._table.name,
+            "Key": self._request_key(sync_request_id),
+            "UpdateExpression": expression,
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": {"#s": "status"},
+            "ExpressionAttributeValues": values,
+        }
+
+    def _write(self, updates: list[dict[str, Any]]) -> None:
+        try:
+            if len(updates) == 1:
+                self._client.update_item(**updates[0])
+            else:
+                self._client.transact_write_items(TransactItems=[{"Update": u} for u in updates])
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in ("ConditionalCheckFailedException", "TransactionCanceledException"):
+                raise StaleTransition(str(exc)) from None
+            raise
+
+    def discard(self, request: PendingRequest, reason: str) -> None:
+        self._write([self._transition_update(request.sync_request_id, (request.entity_type, request.entity_id), SyncStatus.PENDING, SyncStatus.DISCARDED, reason)])
+
+    def claim(self, request: PendingRequest) -> int:
+        """PENDING -> SENT and the entity's in-flight slot, atomically. Returns the new attempt number."""
+        attempt = request.attempt + 1
+        entity = self._entity_key(request.entity_type, request.entity_id)
+        self._write(
+            [
+                {
+                    "TableName": self._table.name,
+                    "Key": entity,
+                    "UpdateExpression": "SET inFlight = :id, updatedAt = :now",
+                    "ConditionExpression": "attribute_not_exists(inFlight)",
+                    "ExpressionAttributeValues": {":id": request.sync_request_id, ":now": self._now().isoformat()},
+                },
+                self._transition_update(
+                    request.sync_request_id,
+                    (request.entity_type, request.entity_id),
+                    SyncStatus.PENDING,
+                    SyncStatus.SENT,
+                    f"queued for delivery (attempt {attempt})",
+                    attempt=request.attempt,
+                    set_attempt=attempt,
+                ),
+            ]
+        )
+        return attempt
+
+    def unclaim(self, request: PendingRequest, attempt: int, reason: str) -> None:
+        """Undo :meth:`claim` when the message could not be queued."""
+        self._write(
+            [
+                self._release_entity(request.entity_type, request.entity_id, request.sync_request_id),
+                self._transition_update(
+                                        request.sync_request_id,
+                    (request.entity_type, request.entity_id),
+                    SyncStatus.SENT,
+                    SyncStatus.PENDING,
+                    reason,
+                    attempt=attempt,
+                    changed_at=request.changed_at,
+                ),
+            ]
+        )
+
+    def _release_entity(self, entity_type: str, entity_id: str, sync_request_id: str, *, image: SyncRequest | None = None) -> dict[str, Any]:
+        values: dict[str, Any] = {":id": sync_request_id, ":now": self._now().isoformat()}
+        expression = "REMOVE inFlight SET updatedAt = :now"
+        if image is not None:
+            expression += ", lastSentHash = :h, lastSentChangedAt = :c, lastSyncRequestId = :id"
+            values[":h"] = image.dataHash
+            values[":c"] = image.changedAt.isoformat()
+        return {
+            "TableName": self._table.name,
+            "Key": self._entity_key(entity_type, entity_id),
+            "UpdateExpression": expression,
+            "ConditionExpression": "inFlight = :id",
+            "ExpressionAttributeValues": values,
+        }
+
+    def acknowledge(self, request: SyncRequest, positive: bool, reason: str) -> None:
+        """SENT -> SYNCHRONIZED (remembering the image) or ERROR, freeing the entity for the next request."""
+        wanted = SyncStatus.SYNCHRONIZED if positive else SyncStatus.ERROR
+        self._write(
+            [
+                self._release_entity(request.entityType, request.entityId, request.syncRequestId, image=request if positive else None),
+                self._transition_update(
+                    request.syncRequestId, (request.entityType, request.entityId), SyncStatus.SENT, wanted, reason, attempt=request.attempt
+                ),
+            ]
+        )
+
+    def resubmit(self, request: SyncRequest, reason: str) -> None:
+        """ERROR -> PENDING."""
+        entity = (request.entityType, request.entityId)
+        self._write(
+            [self._transition_update(request.syncRequestId, entity, SyncStatus.ERROR, SyncStatus.PENDING, reason, changed_at=request.changedAt)]
+        )
+
+
+def _from_item(item: dict[str, Any]) -> SyncRequest:
+    return SyncRequest(
+        flow=item["flow"],
+        syncRequestId=item["syncRequestId"],
+        entityType=item["entityType"],
+        entityId=item["entityId"],
+        changedAt=datetime.fromisoformat(str(item["changedAt"]).replace("Z", "+00:00")),
+        data=json.loads(item["dataJson"]),
+        dataHash=item["dataHash"],
+        requestHash=item["requestHash"],
+        status=SyncStatus(item["status"]),
+        attempt=int(item.get("attempt", 0)),
+        correlationId=item.get("correlationId", ""),
+        history=[Transition.model_validate(h) for h in item.get("history", [])],
+    )

@@ -1,0 +1,66 @@
+"""Build a flow's store, monitor and delivery from the settings: the one place AWS resources
+are looked up for the engine. Each object is created once per process, on first use."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import cache
+
+from utilhub.platform import aws
+from utilhub.platform.connectors import HttpConnector
+from utilhub.platform.settings import get_settings
+from utilhub.platform.xref import CrossReferenceStore
+from utilhub.syncrequests.delivery import Acknowledgements, SyncDelivery
+from utilhub.syncrequests.model import SyncFlow
+from utilhub.syncrequests.monitor import SyncMonitor
+from utilhub.syncrequests.store import SyncRequestStore
+
+
+@cache
+def store_for(flow: SyncFlow) -> SyncRequestStore:
+    settings = get_settings()
+    return SyncRequestStore(
+        aws.table(settings.require("sync_request_table")),
+        flow.name,
+        shards=settings.sync_request_shards,
+        retention_days=settings.sync_request_retention_days,
+    )
+
+
+@cache
+def monitor_for(flow: SyncFlow) -> SyncMonitor:
+    settings = get_settings()
+    return SyncMonitor(
+        store_for(flow),
+        aws.sqs(),
+        settings.require("delivery_queue_url"),
+        flow.name,
+        ack_timeout=timedelta(seconds=settings.sync_ack_timeout_seconds),
+        page_size=settings.sync_monitor_page_size,
+    )
+
+
+@cache
+def acknowledgements_for(flow: SyncFlow) -> Acknowledgements:
+    return Acknowledgements(store_for(flow), flow, CrossReferenceStore(aws.table(get_settings().require("xref_table"))))
+
+
+@cache
+def delivery_for(flow: SyncFlow) -> SyncDelivery:
+    settings = get_settings()
+    system = flow.target.lower()
+    connector = HttpConnector(
+        flow.target,
+        settings.require(f"{system}_base_url"),
+        getattr(settings, f"{system}_secret_arn", None),
+        settings,
+    )
+    return SyncDelivery(store_for(flow), flow, connector, acknowledgements_for(flow))
+
+
+def reset() -> None:
+    """Forget every built object (tests that change settings call this)."""
+    store_for.cache_clear()
+    monitor_for.cache_clear()
+    delivery_for.cache_clear()
+    acknowledgements_for.cache_clear()
