@@ -23,7 +23,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 
 from utilhub.platform import aws
 from utilhub.platform.problems import Problem, conflict
-from utilhub.platform.settings import get_settings
+from utilhub.platform.settings import get_settings, on_reload
 
 T = TypeVar("T")
 
@@ -33,6 +33,9 @@ def _persistence() -> DynamoDBPersistenceLayer:
     return DynamoDBPersistenceLayer(
         table_name=get_settings().require("idempotency_table"), boto3_client=aws.client("dynamodb")
     )
+
+
+on_reload(_persistence.cache_clear)
 
 
 def run_once(*, key: str, fingerprint: str, work: Callable[[], T], lambda_context: Any = None) -> T:

@@ -8,7 +8,7 @@ from functools import cache
 
 from utilhub.platform import aws
 from utilhub.platform.connectors import HttpConnector
-from utilhub.platform.settings import get_settings
+from utilhub.platform.settings import get_settings, on_reload
 from utilhub.platform.xref import CrossReferenceStore
 from utilhub.syncrequests.delivery import Acknowledgements, SyncDelivery
 from utilhub.syncrequests.model import SyncFlow
@@ -58,8 +58,9 @@ def delivery_for(flow: SyncFlow) -> SyncDelivery:
     return SyncDelivery(store_for(flow), flow, connector, acknowledgements_for(flow))
 
 
+@on_reload
 def reset() -> None:
-    """Forget every built object (tests that change settings call this)."""
+    """Forget every object built from the settings."""
     store_for.cache_clear()
     monitor_for.cache_clear()
     delivery_for.cache_clear()

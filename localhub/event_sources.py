@@ -1,0 +1,118 @@
+"""Event sources of the template, run locally: SQS event source mappings and schedules.
+
+:class:`SqsEventSource` does what Lambda's SQS poller does: receive up to ``BatchSize``
+messages, build the ``Records`` event Lambda builds, invoke the function, delete what
+succeeded (all of it, or all but the ``batchItemFailures`` with ``ReportBatchItemFailures``)
+and leave the rest to come back after the visibility timeout; the queue's own redrive
+policy moves a message to its DLQ after ``maxReceiveCount`` receives.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from localhub.lambda_runtime import Invocation, invoke
+from localhub.template import EventSource, FunctionSpec, LocalStack
+
+
+@dataclass
+class PollResult:
+    received: int = 0
+    deleted: int = 0
+    failed: int = 0
+    invocation: Invocation | None = None
+
+
+class SqsEventSource:
+    def __init__(self, stack: LocalStack, function: FunctionSpec, event: EventSource, sqs: Any) -> None:
+        self.function = function
+        self.queue_arn: str = event.properties["Queue"]
+        self.batch_size = int(event.properties.get("BatchSize", 10))
+        self.window = int(event.properties.get("MaximumBatchingWindowInSeconds", 0))
+        self.partial = "ReportBatchItemFailures" in event.properties.get("FunctionResponseTypes", [])
+        self.queue_url = next(p.ref for p in stack.physical.values() if p.attributes.get("Arn") == self.queue_arn)
+        self._sqs = sqs
+        self._region = stack.region
+
+    def poll_once(self, wait_seconds: int = 0) -> PollResult:
+        response = self._sqs.receive_message(
+            QueueUrl=self.queue_url,
+            MaxNumberOfMessages=min(self.batch_size, 10),
+            WaitTimeSeconds=wait_seconds or self.window,
+            MessageSystemAttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        )
+        messages = response.get("Messages", [])
+        result = PollResult(received=len(messages))
+        if not messages:
+            return result
+        event = {"Records": [self._record(m) for m in messages]}
+        invocation = invoke(self.function, event)
+        result.invocation = invocation
+        if invocation.failed:
+            result.failed = len(messages)
+            return result
+        failed_ids: set[str] = set()
+        if self.partial and isinstance(invocation.result, dict):
+            failed_ids = {f["itemIdentifier"] for f in invocation.result.get("batchItemFailures", [])}
+        done = [m for m in messages if m["MessageId"] not in failed_ids]
+        if done:
+            self._sqs.delete_message_batch(
+                QueueUrl=self.queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
+            )
+        result.deleted = len(done)
+        result.failed = len(messages) - len(done)
+        return result
+
+    def _record(self, message: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "messageId": message["MessageId"],
+            "receiptHandle": message["ReceiptHandle"],
+            "body": message["Body"],
+            "attributes": message.get("Attributes", {}),
+            "messageAttributes": {
+                name: {
+                    "stringValue": value.get("StringValue"),
+                    "binaryValue": value.get("BinaryValue"),
+                    "stringListValues": [],
+                    "binaryListValues": [],
+                    "dataType": value["DataType"],
+                }
+                for name, value in message.get("MessageAttributes", {}).items()
+            },
+            "md5OfBody": message.get("MD5OfBody") or hashlib.md5(message["Body"].encode(), usedforsecurity=False).hexdigest(),
+            "eventSource": "aws:sqs",
+            "eventSourceARN": self.queue_arn,
+            "awsRegion": self._region,
+        }
+
+
+def sqs_event_sources(stack: LocalStack, sqs: Any) -> list[SqsEventSource]:
+    """Every SQS event source mapping of the template."""
+    return [
+        SqsEventSource(stack, function, event, sqs)
+        for function in stack.functions()
+        for event in function.events
+        if event.type == "SQS"
+    ]
+
+
+def scheduled_event(stack: LocalStack, function: FunctionSpec, event: EventSource) -> dict[str, Any]:
+    """The EventBridge event a ``Schedule`` event source delivers."""
+    import datetime
+    import uuid
+
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": stack.account_id,
+        "time": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": stack.region,
+        "resources": [stack.arn("events", f"rule/{function.name}-{event.name}")],
+        "detail": {},
+    }

@@ -1,0 +1,105 @@
+"""The hub, assembled locally from ``template.yaml``: AWS resources in an endpoint, simulators
+of the applications, the functions run in-process, and their event sources.
+
+:class:`LocalHub` is what ``make run`` serves over HTTP and what the integration tests drive
+directly. Targets' base URLs (template parameters ``<System>BaseUrl``) point at the simulators.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+
+from localhub.event_sources import PollResult, SqsEventSource, scheduled_event, sqs_event_sources
+from localhub.lambda_runtime import Invocation, invoke
+from localhub.provision import provision
+from localhub.simulators.base import Simulator, SimulatorServer
+from localhub.simulators.mdm import MdmSimulator
+from localhub.template import FunctionSpec, LocalStack, Template
+
+
+def default_simulators() -> dict[str, Simulator]:
+    return {"MDM": MdmSimulator()}
+
+
+@dataclass
+class LocalHub:
+    simulators: dict[str, Simulator] = field(default_factory=default_simulators)
+    parameters: dict[str, str] = field(default_factory=dict)
+    template: Template = field(default_factory=Template.load)
+
+    def __post_init__(self) -> None:
+        self._servers: dict[str, SimulatorServer] = {}
+        self.stack: LocalStack | None = None
+        self._sources: list[SqsEventSource] = []
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> LocalHub:
+        """Start the simulators, then provision every resource of the template."""
+        for system, simulator in self.simulators.items():
+            self._servers[system] = SimulatorServer(simulator).start()
+        parameters = dict(self.parameters)
+        for system, server in self._servers.items():
+            name = f"{system.title()}BaseUrl"
+            if name in self.template.parameters:
+                parameters.setdefault(name, server.url)
+        self.stack = LocalStack(self.template, parameters=parameters)
+        session = boto3.session.Session(region_name=self.stack.region)
+        provision(self.stack, session)
+        self._sources = sqs_event_sources(self.stack, session.client("sqs"))
+        return self
+
+    def stop(self) -> None:
+        for server in self._servers.values():
+            server.stop()
+        self._servers.clear()
+
+    def simulator_url(self, system: str) -> str:
+        return self._servers[system].url
+
+    # ------------------------------------------------------------------ functions
+    def _stack(self) -> LocalStack:
+        if self.stack is None:
+            raise RuntimeError("the hub is not started")
+        return self.stack
+
+    def function(self, logical_id: str) -> FunctionSpec:
+        return self._stack().function(logical_id)
+
+    def invoke(self, logical_id: str, event: Any) -> Invocation:
+        return invoke(self.function(logical_id), event)
+
+    def run_schedule(self, logical_id: str) -> Invocation:
+        """Run a function's ``Schedule`` event source now."""
+        spec = self.function(logical_id)
+        schedules = [e for e in spec.events if e.type in ("Schedule", "ScheduleV2")]
+        if not schedules:
+            raise KeyError(f"{logical_id} has no schedule")
+        return invoke(spec, scheduled_event(self._stack(), spec, schedules[0]))
+
+    def schedules(self) -> list[tuple[FunctionSpec, str]]:
+        return [
+            (spec, str(event.properties.get("Schedule") or event.properties.get("ScheduleExpression")))
+            for spec in self._stack().functions()
+            for event in spec.events
+            if event.type in ("Schedule", "ScheduleV2")
+        ]
+
+    def poll_queues(self) -> list[PollResult]:
+        """One poll of every SQS event source mapping."""
+        return [source.poll_once() for source in self._sources]
+
+    def drain(self, max_polls: int = 50) -> int:
+        """Poll until no event source receives anything; returns the messages handled."""
+        handled = 0
+        for _ in range(max_polls):
+            received = sum(result.received for result in self.poll_queues())
+            if not received:
+                break
+            handled += received
+        return handled
+
+    def resources(self) -> dict[str, str]:
+        return self._stack().resource_map()

@@ -1,0 +1,115 @@
+"""Run the template's Lambda handlers in this process, as Lambda would.
+
+Each invocation gets the function's environment from the template (and nothing else of
+another function's), a context with the function's name, memory and a deadline from its
+timeout, and the library's settings read afresh. Invocations are serialized: the process
+environment is shared. A handler that raises is reported as a function error, never
+taken down with the runtime.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from localhub.template import FunctionSpec
+
+# What the local process keeps for itself (the endpoint, credentials) under every function.
+RUNTIME_VARIABLES = (
+    "AWS_ENDPOINT_URL",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_DEFAULT_REGION",
+    "AWS_REGION",
+    "PATH",
+    "HOME",
+    "TZ",
+)
+
+
+@dataclass
+class LambdaContext:
+    """The attributes of Lambda's context object that handlers and Powertools use."""
+
+    function_name: str
+    memory_limit_in_mb: int
+    timeout_seconds: int
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    function_version: str = "$LATEST"
+    log_group_name: str = ""
+    log_stream_name: str = "local"
+    _deadline: float = 0.0
+
+    def __post_init__(self) -> None:
+        self._deadline = time.monotonic() + self.timeout_seconds
+        self.log_group_name = f"/aws/lambda/{self.function_name}"
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return f"arn:aws:lambda:eu-west-1:123456789012:function:{self.function_name}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+@dataclass
+class Invocation:
+    result: Any = None
+    error: dict[str, Any] | None = None
+    duration_ms: float = 0.0
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None
+
+
+_lock = threading.RLock()
+
+
+@contextmanager
+def function_environment(variables: Mapping[str, str]) -> Iterator[None]:
+    """The process environment as the function sees it, for the duration of the block."""
+    from utilhub.platform.settings import reload_settings
+
+    saved = dict(os.environ)
+    kept = {k: v for k, v in saved.items() if k in RUNTIME_VARIABLES}
+    os.environ.clear()
+    os.environ.update({**kept, **variables})
+    os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+    reload_settings()
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def invoke(spec: FunctionSpec, event: Any, *, extra_environment: Mapping[str, str] | None = None) -> Invocation:
+    """Invoke ``spec``'s handler with ``event``; errors come back in ``Invocation.error``."""
+    with _lock:
+        environment = {**spec.environment, "AWS_LAMBDA_FUNCTION_NAME": spec.name, **(extra_environment or {})}
+        with function_environment(environment):
+            context = LambdaContext(spec.name, spec.memory, spec.timeout)
+            started = time.perf_counter()
+            try:
+                module = importlib.import_module(spec.module)
+                result = getattr(module, spec.function_name)(event, context)
+                return Invocation(result=result, duration_ms=(time.perf_counter() - started) * 1000)
+            except Exception as exc:  # a failing handler is a function error, as on Lambda
+                return Invocation(
+                    error={
+                        "errorType": type(exc).__name__,
+                        "errorMessage": str(exc),
+                        "stackTrace": traceback.format_exception(exc)[-5:],
+                    },
+                    duration_ms=(time.perf_counter() - started) * 1000,
+                )

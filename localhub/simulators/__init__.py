@@ -1,0 +1,1 @@
+"""Simulators of the applications the hub connects, on one base (:mod:`localhub.simulators.base`)."""

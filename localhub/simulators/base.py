@@ -1,0 +1,152 @@
+"""The base every application simulator stands on.
+
+A simulator is a small HTTP server (werkzeug) that validates what it receives against the
+same XSDs and models the hub uses, keeps records, answers as the real system would, and
+takes injected faults:
+
+- ``down``: the next N calls answer 503 (the hub must redeliver);
+- ``slow``: the next N calls wait ``seconds`` before answering (timeouts);
+- ``reject``: the next N messages get a negative (business) answer with ``reason``;
+- ``accept_later``: the next N messages are accepted with an acknowledgement to follow.
+
+``GET /_state`` and ``POST /_faults`` are served by every simulator; the local runtime's
+control API forwards to them.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from abc import ABC, abstractmethod
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.wrappers import Request, Response
+
+FAULT_KINDS = ("down", "slow", "reject", "accept_later")
+
+
+@dataclass
+class Fault:
+    kind: str
+    remaining: int
+    seconds: float = 0.0
+    reason: str = "rejected by simulator fault"
+
+
+@dataclass
+class Reply:
+    status: int
+    body: bytes
+    content_type: str = "application/xml"
+
+
+class SimulatorError(Exception):
+    """The message is invalid for this system: answered as 400 with the reason."""
+
+
+@dataclass
+class Simulator(ABC):
+    """Subclasses implement :meth:`handle` for their routes; the base does faults and state."""
+
+    system: str
+    records: dict[str, dict[str, Any]] = field(default_factory=dict)
+    received: list[dict[str, Any]] = field(default_factory=list)
+    faults: list[Fault] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    # ---------------------------------------------------------------- faults
+    def add_fault(self, spec: dict[str, Any]) -> Fault:
+        kind = spec.get("kind")
+        if kind not in FAULT_KINDS:
+            raise SimulatorError(f"fault kind must be one of {', '.join(FAULT_KINDS)}")
+        fault = Fault(
+            kind=kind,
+            remaining=int(spec.get("count", 1)),
+            seconds=float(spec.get("seconds", 0.0)),
+            reason=str(spec.get("reason", "rejected by simulator fault")),
+        )
+        if fault.remaining < 1:
+            raise SimulatorError("count must be at least 1")
+        with self._lock:
+            self.faults.append(fault)
+        return fault
+
+    def take_fault(self, *kinds: str) -> Fault | None:
+        with self._lock:
+            for fault in self.faults:
+                if fault.kind in kinds and fault.remaining > 0:
+                    fault.remaining -= 1
+                    if fault.remaining == 0:
+                        self.faults.remove(fault)
+                    return fault
+        return None
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self.faults.clear()
+
+    # ---------------------------------------------------------------- state
+    def state(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "system": self.system,
+                "records": dict(self.records),
+                "received": len(self.received),
+                "faults": [f.__dict__ for f in self.faults],
+            }
+
+    # ---------------------------------------------------------------- HTTP
+    @abstractmethod
+    def handle(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> Reply:
+        """Answer one request to the system's own routes (faults already applied)."""
+
+    def dispatch(self, request: Request) -> Response:
+        path = request.path.rstrip("/")
+        if path == "/_state" and request.method == "GET":
+            return Response(json.dumps(self.state(), default=str), content_type="application/json")
+        if path == "/_faults" and request.method == "POST":
+            try:
+                fault = self.add_fault(request.get_json(force=True, silent=False) or {})
+            except (SimulatorError, ValueError, TypeError) as exc:
+                return Response(json.dumps({"error": str(exc)}), status=400, content_type="application/json")
+            return Response(json.dumps(fault.__dict__), status=201, content_type="application/json")
+        if path == "/_faults" and request.method == "DELETE":
+            self.clear_faults()
+            return Response(status=204)
+        if self.take_fault("down"):
+            return Response(b"simulated outage", status=503, content_type="text/plain")
+        if slow := self.take_fault("slow"):
+            time.sleep(slow.seconds)
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        try:
+            reply = self.handle(request.method, path, request.get_data(), headers)
+        except SimulatorError as exc:
+            reply = Reply(400, str(exc).encode(), "text/plain")
+        return Response(reply.body, status=reply.status, content_type=reply.content_type)
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        return self.dispatch(Request(environ))(environ, start_response)
+
+
+class SimulatorServer:
+    """Serves one simulator on 127.0.0.1 in a background thread."""
+
+    def __init__(self, simulator: Simulator, port: int = 0) -> None:
+        self.simulator = simulator
+        self._server: BaseWSGIServer = make_server("127.0.0.1", port, simulator, threaded=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, name=f"sim-{simulator.system}", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_port}"
+
+    def start(self) -> SimulatorServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()

@@ -1,0 +1,113 @@
+"""Meter Data Management simulator: the inbound master data sync service.
+
+``POST /sync-requests`` takes the hub's XML (validated against ``mdm/sync.xsd`` with the
+library's hardened parser), keeps the record (contacts, service points, usage subscriptions,
+other master data) under its own MDM id, and answers an ``Acknowledgement``:
+POSITIVE with the MDM id, NEGATIVE for a business error (a usage subscription whose service
+points MDM does not know, or an injected ``reject`` fault), ACCEPTED for an injected
+``accept_later`` fault. The same MessageId twice is answered as the first time and stored once.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from lxml import etree
+
+from localhub.simulators.base import Reply, Simulator, SimulatorError
+from utilhub.platform.problems import Problem
+from utilhub.platform.xml import parse_untrusted, to_bytes, validate
+
+NS = "urn:utilhub:mdm:sync:v1"
+_M = {"m": NS}
+_KINDS = {"Contact": "C", "ServicePoint": "SP", "UsageSubscription": "US", "MasterData": "MD"}
+
+
+def _element_to_dict(element: etree._Element) -> Any:
+    children = list(element)
+    if not children:
+        return element.text
+    result: dict[str, Any] = {}
+    for child in children:
+        name = etree.QName(child).localname
+        if name == "Attribute":
+            result[child.get("name", "")] = child.text
+            continue
+        value = _element_to_dict(child)
+        if child.get("type"):
+            value = {"type": child.get("type"), "value": value}
+        if name in result:
+            existing = result[name]
+            result[name] = [*existing, value] if isinstance(existing, list) else [existing, value]
+        else:
+            result[name] = value
+    return result
+
+
+class MdmSimulator(Simulator):
+    def __init__(self) -> None:
+        super().__init__(system="MDM")
+        self._ids = itertools.count(1)
+        self._answers: dict[str, bytes] = {}
+
+    def handle(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> Reply:
+        if (method, path) != ("POST", "/sync-requests"):
+            return Reply(404, b"no such service", "text/plain")
+        try:
+            root = parse_untrusted(body, max_bytes=1_048_576, max_depth=32)
+            validate(root, "mdm/sync.xsd")
+        except Problem as exc:
+            raise SimulatorError(f"invalid sync request: {exc.detail} {[e.detail for e in exc.errors]}") from None
+        header = root.find("m:Header", _M)
+        assert header is not None  # the XSD requires it
+        message_id = header.findtext("m:MessageId", namespaces=_M) or ""
+        with self._lock:
+            self.received.append({"messageId": message_id, "correlationId": headers.get("x-correlation-id")})
+            if message_id in self._answers:  # a redelivery: same answer, nothing stored twice
+                return Reply(200, self._answers[message_id])
+        if fault := self.take_fault("reject"):
+            return Reply(200, self._ack(message_id, "NEGATIVE", reason=fault.reason))
+        if self.take_fault("accept_later"):
+            return Reply(202, self._ack(message_id, "ACCEPTED"))
+        payload = root[1]
+        kind = etree.QName(payload).localname
+        entity_type = header.findtext("m:EntityType", namespaces=_M) or ""
+        external_id = header.findtext("m:ExternalId", namespaces=_M) or ""
+        if kind == "UsageSubscription":
+            unknown = [
+                sp.text
+                for sp in payload.iterfind("m:ServicePoints/m:ServicePointId", _M)
+                if f"SERVICE_POINT#{sp.text}" not in self.records
+            ]
+            if unknown:
+                answer = self._ack(message_id, "NEGATIVE", reason=f"unknown service point(s): {', '.join(map(str, unknown))}")
+                self._answers[message_id] = answer
+                return Reply(200, answer)
+        key = f"{entity_type}#{external_id}"
+        with self._lock:
+            existing = self.records.get(key)
+            mdm_id = existing["mdmId"] if existing else f"{_KINDS[kind]}-{next(self._ids):06d}"
+            self.records[key] = {
+                "mdmId": mdm_id,
+                "entityType": entity_type,
+                "externalId": external_id,
+                "changedAt": header.findtext("m:ChangedAt", namespaces=_M),
+                "kind": kind,
+                "data": _element_to_dict(payload),
+                "version": (existing["version"] + 1) if existing else 1,
+            }
+            answer = self._ack(message_id, "POSITIVE", mdm_id=mdm_id)
+            self._answers[message_id] = answer
+        return Reply(200, answer)
+
+    @staticmethod
+    def _ack(message_id: str, result: str, *, reason: str | None = None, mdm_id: str | None = None) -> bytes:
+        root = etree.Element(f"{{{NS}}}Acknowledgement", nsmap={None: NS})
+        etree.SubElement(root, f"{{{NS}}}MessageId").text = message_id
+        etree.SubElement(root, f"{{{NS}}}Result").text = result
+        if reason:
+            etree.SubElement(root, f"{{{NS}}}Reason").text = reason
+        if mdm_id:
+            etree.SubElement(root, f"{{{NS}}}MdmId").text = mdm_id
+        return to_bytes(root)

@@ -1,0 +1,311 @@
+"""Read ``template.yaml`` and resolve it for a local account: the one reader of the topology.
+
+:class:`Template` loads the SAM template (CloudFormation short tags included);
+:class:`LocalStack` gives every resource a local physical name, resolves parameters,
+conditions and intrinsic functions (``Ref``, ``Fn::GetAtt``, ``Fn::Sub``, ``Fn::If``, ...),
+and describes each function (code, handler, environment, events) as Lambda would see it.
+:mod:`localhub.provision` creates the AWS resources in an endpoint from it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE_PATH = ROOT / "template.yaml"
+ACCOUNT_ID = "123456789012"
+REGION = "eu-west-1"
+NO_VALUE = object()
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """YAML with CloudFormation short-form tags turned into their long form."""
+
+
+def _construct_tag(loader: _CfnLoader, tag_suffix: str, node: yaml.Node) -> dict[str, Any]:
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    if tag_suffix == "Ref":
+        return {"Ref": value}
+    if tag_suffix == "GetAtt" and isinstance(value, str):
+        value = value.split(".", 1)
+    return {f"Fn::{tag_suffix}": value}
+
+
+_CfnLoader.add_multi_constructor("!", _construct_tag)
+
+
+def load_yaml(text: str) -> dict[str, Any]:
+    return yaml.load(text, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass with CFN tags only
+
+
+@dataclass(frozen=True)
+class Template:
+    body: dict[str, Any]
+
+    @classmethod
+    def load(cls, path: Path = TEMPLATE_PATH) -> Template:
+        return cls(load_yaml(path.read_text(encoding="utf-8")))
+
+    @property
+    def resources(self) -> dict[str, dict[str, Any]]:
+        return self.body.get("Resources", {})  # type: ignore[no-any-return]
+
+    @property
+    def parameters(self) -> dict[str, dict[str, Any]]:
+        return self.body.get("Parameters", {})  # type: ignore[no-any-return]
+
+    @property
+    def function_globals(self) -> dict[str, Any]:
+        return self.body.get("Globals", {}).get("Function", {})  # type: ignore[no-any-return]
+
+    def of_type(self, resource_type: str) -> Iterator[tuple[str, dict[str, Any]]]:
+        for logical_id, resource in self.resources.items():
+            if resource.get("Type") == resource_type:
+                yield logical_id, resource
+
+
+@dataclass
+class Physical:
+    """What a resource is locally: its ``Ref`` value and its ``Fn::GetAtt`` attributes."""
+
+    ref: str
+    attributes: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EventSource:
+    name: str
+    type: str
+    properties: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    logical_id: str
+    name: str
+    code_uri: str
+    handler: str
+    timeout: int
+    memory: int
+    environment: dict[str, str]
+    events: list[EventSource]
+    metadata: dict[str, Any]
+
+    @property
+    def module(self) -> str:
+        """The handler's import path: ``functions.<pack>.<point>.app``."""
+        package = self.code_uri.strip("/").replace("/", ".")
+        return f"{package}.{self.handler.rsplit('.', 1)[0]}"
+
+    @property
+    def function_name(self) -> str:
+        return self.handler.rsplit(".", 1)[1]
+
+
+class LocalStack:
+    """The template resolved for one local account and region."""
+
+    def __init__(
+        self,
+        template: Template | None = None,
+        *,
+        parameters: Mapping[str, str] | None = None,
+        prefix: str = "utilhub-local",
+        region: str = REGION,
+        account_id: str = ACCOUNT_ID,
+    ) -> None:
+        self.template = template or Template.load()
+        self.prefix = prefix
+        self.region = region
+        self.account_id = account_id
+        self.parameters = {
+            name: str((parameters or {}).get(name, spec.get("Default", ""))) for name, spec in self.template.parameters.items()
+        }
+        self.physical: dict[str, Physical] = {}
+        self._conditions: dict[str, bool] = {}
+
+    # ------------------------------------------------------------------ naming
+    def default_name(self, logical_id: str, *, fifo: bool = False) -> str:
+        return f"{self.prefix}-{logical_id}" + (".fifo" if fifo else "")
+
+    def arn(self, service: str, resource: str) -> str:
+        return f"arn:aws:{service}:{self.region}:{self.account_id}:{resource}"
+
+    # ------------------------------------------------------------------ resolution
+    def condition(self, name: str) -> bool:
+        if name not in self._conditions:
+            self._conditions[name] = bool(self.resolve(self.template.body.get("Conditions", {})[name]))
+        return self._conditions[name]
+
+    def pseudo(self, name: str) -> Any:
+        return {
+            "AWS::Region": self.region,
+            "AWS::AccountId": self.account_id,
+            "AWS::Partition": "aws",
+            "AWS::URLSuffix": "amazonaws.com",
+            "AWS::StackName": self.prefix,
+            "AWS::StackId": self.arn("cloudformation", f"stack/{self.prefix}/local"),
+            "AWS::NoValue": NO_VALUE,
+        }[name]
+
+    def ref(self, name: str) -> Any:
+        if name.startswith("AWS::"):
+            return self.pseudo(name)
+        if name in self.parameters:
+            return self.parameters[name]
+        if name in self.physical:
+            return self.physical[name].ref
+        if name in self.template.resources:
+            raise KeyError(f"{name} is referenced before it exists locally")
+        raise KeyError(f"Ref to unknown name {name}")
+
+    def get_att(self, logical_id: str, attribute: str) -> str:
+        physical = self.physical.get(logical_id)
+        if physical is None or attribute not in physical.attributes:
+            raise KeyError(f"{logical_id}.{attribute} is not known locally")
+        return physical.attributes[attribute]
+
+    def _sub(self, text: str, variables: Mapping[str, Any]) -> str:
+        def replace(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name.startswith("!"):
+                return "${" + name[1:] + "}"
+            if name in variables:
+                return str(variables[name])
+            if "." in name and not name.startswith("AWS::"):
+                resource, attribute = name.split(".", 1)
+                return self.get_att(resource, attribute)
+            return str(self.ref(name))
+
+        return re.sub(r"\$\{([^}]+)\}", replace, text)
+
+    def resolve(self, value: Any) -> Any:
+        """``value`` with every intrinsic function evaluated (``AWS::NoValue`` entries dropped)."""
+        if isinstance(value, list):
+            return [v for v in (self.resolve(item) for item in value) if v is not NO_VALUE]
+        if not isinstance(value, dict):
+            return value
+        if len(value) == 1:
+            (key, arg), = value.items()
+            if key == "Ref":
+                return self.ref(arg)
+            if key == "Fn::GetAtt":
+                return self.get_att(arg[0], arg[1])
+            if key == "Fn::Sub":
+                if isinstance(arg, list):
+                    return self._sub(arg[0], {k: self.resolve(v) for k, v in arg[1].items()})
+                return self._sub(arg, {})
+            if key == "Fn::If":
+                return self.resolve(arg[1] if self.condition(arg[0]) else arg[2])
+            if key == "Fn::Equals":
+                return self.resolve(arg[0]) == self.resolve(arg[1])
+            if key == "Fn::Not":
+                return not self.resolve(arg[0])
+            if key == "Fn::And":
+                return all(self.resolve(a) for a in arg)
+            if key == "Fn::Or":
+                return any(self.resolve(a) for a in arg)
+            if key == "Condition":
+                return self.condition(arg)
+            if key == "Fn::Join":
+                return str(arg[0]).join(str(v) for v in self.resolve(arg[1]))
+            if key == "Fn::Select":
+                return self.resolve(arg[1])[int(self.resolve(arg[0]))]
+            if key == "Fn::Split":
+                return str(self.resolve(arg[1])).split(arg[0])
+        return {k: r for k, r in ((k, self.resolve(v)) for k, v in value.items()) if r is not NO_VALUE}
+
+    # ------------------------------------------------------------------ dependencies
+    def dependencies(self, logical_id: str) -> set[str]:
+        """The resources ``logical_id`` refers to (Ref, GetAtt, Sub, DependsOn)."""
+        resource = self.template.resources[logical_id]
+        found: set[str] = set()
+
+        def walk(node: Any) -> None:
+            if isinstance(node, dict):
+                for key, arg in node.items():
+                    if key == "Ref" and isinstance(arg, str):
+                        found.add(arg)
+                    elif key == "Fn::GetAtt":
+                        found.add(arg[0])
+                    elif key == "Fn::Sub":
+                        text = arg[0] if isinstance(arg, list) else arg
+                        for name in re.findall(r"\$\{([^}!]+)\}", text):
+                            found.add(name.split(".", 1)[0])
+                    walk(arg)
+            elif isinstance(node, list):
+                for item in node:
+                    walk(item)
+
+        walk(resource.get("Properties", {}))
+        depends = resource.get("DependsOn", [])
+        found.update([depends] if isinstance(depends, str) else depends)
+        return {name for name in found if name in self.template.resources and name != logical_id}
+
+    def creation_order(self) -> list[str]:
+        order: list[str] = []
+        state: dict[str, str] = {}
+
+        def visit(name: str) -> None:
+            if state.get(name) == "done":
+                return
+            if state.get(name) == "visiting":
+                raise ValueError(f"dependency cycle through {name}")
+            state[name] = "visiting"
+            for dependency in sorted(self.dependencies(name)):
+                visit(dependency)
+            state[name] = "done"
+            order.append(name)
+
+        for name in self.template.resources:
+            visit(name)
+        return order
+
+    # ------------------------------------------------------------------ functions
+    def functions(self) -> list[FunctionSpec]:
+        globals_ = self.template.function_globals
+        specs = []
+        for logical_id, resource in self.template.of_type("AWS::Serverless::Function"):
+            props = resource.get("Properties", {})
+            env: dict[str, Any] = {
+                **globals_.get("Environment", {}).get("Variables", {}),
+                **props.get("Environment", {}).get("Variables", {}),
+            }
+            specs.append(
+                FunctionSpec(
+                    logical_id=logical_id,
+                    name=self.physical[logical_id].ref if logical_id in self.physical else self.default_name(logical_id),
+                    code_uri=props["CodeUri"],
+                    handler=props.get("Handler", globals_.get("Handler", "app.lambda_handler")),
+                    timeout=int(props.get("Timeout", globals_.get("Timeout", 3))),
+                    memory=int(props.get("MemorySize", globals_.get("MemorySize", 128))),
+                    environment={k: str(v) for k, v in self.resolve(env).items()},
+                    events=[
+                        EventSource(name, event["Type"], self.resolve(event.get("Properties", {})))
+                        for name, event in props.get("Events", {}).items()
+                    ],
+                    metadata=resource.get("Metadata", {}),
+                )
+            )
+        return specs
+
+    def function(self, logical_id: str) -> FunctionSpec:
+        for spec in self.functions():
+            if spec.logical_id == logical_id:
+                return spec
+        raise KeyError(f"no function {logical_id} in the template")
+
+    def resource_map(self) -> dict[str, str]:
+        """Logical id -> physical name, queue URL or ARN (the control API's /_local/resources)."""
+        return {logical_id: physical.ref for logical_id, physical in self.physical.items()}
