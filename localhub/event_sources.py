@@ -93,10 +93,7 @@ class SqsEventSource:
 def sqs_event_sources(stack: LocalStack, sqs: Any) -> list[SqsEventSource]:
     """Every SQS event source mapping of the template."""
     return [
-        SqsEventSource(stack, function, event, sqs)
-        for function in stack.functions()
-        for event in function.events
-        if event.type == "SQS"
+        SqsEventSource(stack, function, event, sqs) for function in stack.functions() for event in function.events if event.type == "SQS"
     ]
 
 

@@ -19,6 +19,7 @@ import boto3
 
 from localhub.template import LocalStack, Physical
 
+
 class UnsupportedResource(Exception):
     """The template has a resource type the local runtime cannot create yet."""
 
@@ -59,9 +60,7 @@ def _dynamodb_table(stack: LocalStack, logical_id: str, props: dict[str, Any], s
     if ttl := props.get("TimeToLiveSpecification"):
         ddb.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
     if (pitr := props.get("PointInTimeRecoverySpecification")) and pitr.get("PointInTimeRecoveryEnabled"):
-        ddb.update_continuous_backups(
-            TableName=name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
-        )
+        ddb.update_continuous_backups(TableName=name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
     attributes = {"Arn": table["TableArn"]}
     if "LatestStreamArn" in table:
         attributes["StreamArn"] = table["LatestStreamArn"]
@@ -106,9 +105,7 @@ def _s3_bucket(stack: LocalStack, logical_id: str, props: dict[str, Any], sessio
     if versioning := props.get("VersioningConfiguration"):
         s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": versioning["Status"]})
     if encryption := props.get("BucketEncryption"):
-        s3.put_bucket_encryption(
-            Bucket=name, ServerSideEncryptionConfiguration={"Rules": encryption["ServerSideEncryptionConfiguration"]}
-        )
+        s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": encryption["ServerSideEncryptionConfiguration"]})
     return Physical(name, {"Arn": f"arn:aws:s3:::{name}", "DomainName": f"{name}.s3.amazonaws.com"})
 
 

@@ -46,7 +46,8 @@ _CfnLoader.add_multi_constructor("!", _construct_tag)
 
 
 def load_yaml(text: str) -> dict[str, Any]:
-    return yaml.load(text, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass with CFN tags only
+    body: dict[str, Any] = yaml.load(text, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass with CFN tags only
+    return body
 
 
 @dataclass(frozen=True)
@@ -197,7 +198,7 @@ class LocalStack:
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
-            (key, arg), = value.items()
+            ((key, arg),) = value.items()
             if key == "Ref":
                 return self.ref(arg)
             if key == "Fn::GetAtt":

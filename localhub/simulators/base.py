@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import json
 import threading
-from abc import ABC, abstractmethod
 import time
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 

@@ -76,9 +76,7 @@ class MdmSimulator(Simulator):
         external_id = header.findtext("m:ExternalId", namespaces=_M) or ""
         if kind == "UsageSubscription":
             unknown = [
-                sp.text
-                for sp in payload.iterfind("m:ServicePoints/m:ServicePointId", _M)
-                if f"SERVICE_POINT#{sp.text}" not in self.records
+                sp.text for sp in payload.iterfind("m:ServicePoints/m:ServicePointId", _M) if f"SERVICE_POINT#{sp.text}" not in self.records
             ]
             if unknown:
                 answer = self._ack(message_id, "NEGATIVE", reason=f"unknown service point(s): {', '.join(map(str, unknown))}")
@@ -103,7 +101,7 @@ class MdmSimulator(Simulator):
 
     @staticmethod
     def _ack(message_id: str, result: str, *, reason: str | None = None, mdm_id: str | None = None) -> bytes:
-        root = etree.Element(f"{{{NS}}}Acknowledgement", nsmap={None: NS})
+        root = etree.Element(f"{{{NS}}}Acknowledgement", nsmap={None: NS})  # type: ignore[dict-item]
         etree.SubElement(root, f"{{{NS}}}MessageId").text = message_id
         etree.SubElement(root, f"{{{NS}}}Result").text = result
         if reason:

@@ -4,17 +4,17 @@ the MDM simulator over HTTP. Nothing about the topology is restated here."""
 from __future__ import annotations
 
 import os
-import urllib.request
 from collections.abc import Iterator
 
 import pytest
+import requests
 
 from localhub.hub import LocalHub
 
 
 @pytest.fixture
 def hub(aws_endpoint: str) -> Iterator[LocalHub]:
-    urllib.request.urlopen(urllib.request.Request(f"{aws_endpoint}/moto-api/reset", method="POST")).close()
+    requests.post(f"{aws_endpoint}/moto-api/reset", timeout=10).raise_for_status()
     local = LocalHub().start()
     yield local
     local.stop()

@@ -55,7 +55,7 @@ def create_api(scope: str) -> APIGatewayHttpResolver:
     """A resolver whose every route requires the OAuth2 ``scope`` (``utilhub/<pack>``)."""
     app = APIGatewayHttpResolver()
 
-    def contract(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response:
+    def contract(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[str]:
         event = app.current_event
         use_correlation_id(event.headers.get(CORRELATION_HEADER.lower()))
         _require_scope(event.request_context.authorizer.jwt_claim or {}, scope)
@@ -64,7 +64,7 @@ def create_api(scope: str) -> APIGatewayHttpResolver:
     app.use(middlewares=[contract])
 
     @app.exception_handler(Problem)
-    def _problem(exc: Problem) -> Response:
+    def _problem(exc: Problem) -> Response[str]:
         if exc.status >= 500:
             logger.error("request failed", extra={"problem": exc.slug})
         else:
@@ -72,12 +72,12 @@ def create_api(scope: str) -> APIGatewayHttpResolver:
         return problem_response(exc)
 
     @app.not_found
-    def _not_found(_: Exception) -> Response:
+    def _not_found(_: Exception) -> Response[str]:
         use_correlation_id(app.current_event.headers.get(CORRELATION_HEADER.lower()))
         return problem_response(not_found(f"No route {app.current_event.request_context.http.method} {app.current_event.path}."))
 
     @app.exception_handler(Exception)
-    def _unexpected(exc: Exception) -> Response:
+    def _unexpected(exc: Exception) -> Response[str]:
         logger.exception("unexpected error")
         return problem_response(Problem(500, "Internal error", "The hub failed; the request can be retried.", "internal-error"))
 
@@ -94,11 +94,11 @@ def _require_scope(claims: dict[str, Any], scope: str) -> None:
         raise forbidden(f"The token does not grant the scope {scope}.")
 
 
-def json_response(status: int, body: Any) -> Response:
+def json_response(status: int, body: Any) -> Response[str]:
     return Response(status_code=status, content_type=JSON, body=json.dumps(body), headers={CORRELATION_HEADER: correlation_id()})
 
 
-def problem_response(problem: Problem) -> Response:
+def problem_response(problem: Problem) -> Response[str]:
     return Response(
         status_code=problem.status,
         content_type=PROBLEM_CONTENT_TYPE,
@@ -132,7 +132,7 @@ def read_body(app: APIGatewayHttpResolver, *, xml: bool) -> Body:
     raise unsupported_media_type(media_type, [JSON, *XML_TYPES] if xml else [JSON])
 
 
-def once_per_key(app: APIGatewayHttpResolver, body: Body, work: Callable[[], tuple[int, Any]]) -> Response:
+def once_per_key(app: APIGatewayHttpResolver, body: Body, work: Callable[[], tuple[int, Any]]) -> Response[str]:
     """Run a POST's ``work`` once per ``Idempotency-Key`` header; without the header, run it.
 
     A repeat with the same key and body answers the first response again; the same key with

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import cache
-from typing import Any, TypeVar
+from typing import Any
 
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
@@ -25,20 +25,16 @@ from utilhub.platform import aws
 from utilhub.platform.problems import Problem, conflict
 from utilhub.platform.settings import get_settings, on_reload
 
-T = TypeVar("T")
-
 
 @cache
 def _persistence() -> DynamoDBPersistenceLayer:
-    return DynamoDBPersistenceLayer(
-        table_name=get_settings().require("idempotency_table"), boto3_client=aws.client("dynamodb")
-    )
+    return DynamoDBPersistenceLayer(table_name=get_settings().require("idempotency_table"), boto3_client=aws.client("dynamodb"))
 
 
 on_reload(_persistence.cache_clear)
 
 
-def run_once(*, key: str, fingerprint: str, work: Callable[[], T], lambda_context: Any = None) -> T:
+def run_once[T](*, key: str, fingerprint: str, work: Callable[[], T], lambda_context: Any = None) -> T:
     """``work``'s result must be JSON-serialisable: it is what a repeat gets back."""
     config = IdempotencyConfig(
         event_key_jmespath="key",
@@ -59,5 +55,7 @@ def run_once(*, key: str, fingerprint: str, work: Callable[[], T], lambda_contex
     except IdempotencyValidationError:
         raise conflict("This idempotency key was already used with a different request.") from None
     except IdempotencyAlreadyInProgressError:
-        raise Problem(409, "In progress", "A request with this idempotency key is still being processed; retry shortly.", "in-progress") from None
+        raise Problem(
+            409, "In progress", "A request with this idempotency key is still being processed; retry shortly.", "in-progress"
+        ) from None
     return result  # type: ignore[no-any-return]

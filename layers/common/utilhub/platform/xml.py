@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from functools import cache
 from importlib import resources
+from typing import Any
 
 from lxml import etree
 
@@ -42,8 +43,8 @@ def parse_untrusted(body: bytes, *, max_bytes: int, max_depth: int) -> etree._El
         root = etree.fromstring(body, parser=_parser())
     except etree.XMLSyntaxError as exc:
         raise bad_request(f"The XML document is not well-formed: {exc.msg}") from None
-    tree = root.getroottree()
-    if tree.docinfo.doctype or tree.docinfo.internalDTD is not None or tree.docinfo.externalDTD is not None:
+    docinfo: Any = root.getroottree().docinfo  # the stubs lack DocInfo.doctype
+    if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
         raise bad_request("XML documents with a DOCTYPE are refused (DTDs and entities are not accepted).")
     depth = 0
     for event, element in etree.iterwalk(root, events=("start", "end")):
@@ -69,7 +70,7 @@ def validate(root: etree._Element, relative_path: str) -> None:
     schema = load_schema(relative_path)
     if schema.validate(root):
         return
-    errors = [FieldError(pointer=f"line {e.line}", detail=_clean(e.message)) for e in schema.error_log]
+    errors = [FieldError(pointer=f"line {e.line}", detail=_clean(e.message)) for e in schema.error_log]  # type: ignore[attr-defined]
     raise invalid(f"The XML document does not conform to {relative_path}.", errors)
 
 

@@ -72,7 +72,7 @@ def build_sync_request_api(
         return body.json
 
     @app.post(collection)
-    def submit() -> Response:
+    def submit() -> Response[str]:
         body = read_body(app, xml=flow.source_codec is not None)
         request = validate_sync_request(flow, parse_single(body), get_settings())
 
@@ -88,7 +88,7 @@ def build_sync_request_api(
         return once_per_key(app, body, work)
 
     @app.post(f"{collection}:batch")
-    def submit_batch() -> Response:
+    def submit_batch() -> Response[str]:
         body = read_body(app, xml=flow.source_codec is not None)
         settings = get_settings()
         if body.xml is not None and flow.source_codec is not None:
@@ -110,12 +110,16 @@ def build_sync_request_api(
             raise problems.invalid(f"The batch was refused: {len(errors)} field(s) are invalid; nothing was stored.", errors)
 
         def work() -> tuple[int, Any]:
-            results = []
+            results: list[dict[str, Any]] = []
             created = 0
             for request, outcome in zip(requests, store().create_many(requests, correlation_id()), strict=True):
                 if isinstance(outcome, ConflictingRequest):
                     results.append(
-                        {"syncRequestId": request.syncRequestId, "status": "CONFLICT", "detail": "syncRequestId already used for another request"}
+                        {
+                            "syncRequestId": request.syncRequestId,
+                            "status": "CONFLICT",
+                            "detail": "syncRequestId already used for another request",
+                        }
                     )
                     continue
                 stored, is_new = outcome
@@ -128,14 +132,14 @@ def build_sync_request_api(
         return once_per_key(app, body, work)
 
     @app.get(f"{collection}/<syncRequestId>")
-    def query(syncRequestId: str) -> Response:
+    def query(syncRequestId: str) -> Response[str]:
         request = store().get(syncRequestId)
         if request is None:
             raise problems.not_found(f"No sync request {syncRequestId}.")
         return json_response(200, request.public())
 
     @app.post(f"{collection}/<syncRequestId>/acknowledgement")
-    def acknowledge(syncRequestId: str) -> Response:
+    def acknowledge(syncRequestId: str) -> Response[str]:
         body = read_body(app, xml=True)
         if body.xml is not None:
             ack = flow.target_codec.read_acknowledgement(body.raw)
@@ -152,13 +156,15 @@ def build_sync_request_api(
         if request.status is done:  # the same acknowledgement again
             return json_response(200, {"syncRequestId": syncRequestId, "status": request.status.value})
         if request.status is not SyncStatus.SENT or ack.result == "ACCEPTED":
-            raise problems.conflict(f"Sync request {syncRequestId} is {request.status.value}; only a SENT request takes an acknowledgement.")
+            raise problems.conflict(
+                f"Sync request {syncRequestId} is {request.status.value}; only a SENT request takes an acknowledgement."
+            )
         acknowledgements().apply(request, ack)
         current = store().get(syncRequestId)
         return json_response(200, {"syncRequestId": syncRequestId, "status": current.status.value if current else "UNKNOWN"})
 
     @app.post(f"{collection}/<syncRequestId>/resubmission")
-    def resubmit(syncRequestId: str) -> Response:
+    def resubmit(syncRequestId: str) -> Response[str]:
         request = store().get(syncRequestId)
         if request is None:
             raise problems.not_found(f"No sync request {syncRequestId}.")
@@ -173,5 +179,3 @@ def build_sync_request_api(
         return json_response(202, {"syncRequestId": syncRequestId, "status": SyncStatus.PENDING.value})
 
     return app
-
-

@@ -13,8 +13,8 @@ from typing import Any
 
 from utilhub.platform.connectors import HttpConnector, TargetRejected
 from utilhub.platform.idempotency import run_once
-from utilhub.platform.problems import Problem
 from utilhub.platform.observability import MetricUnit, logger, metrics, tracer, use_correlation_id
+from utilhub.platform.problems import Problem
 from utilhub.platform.xref import CrossReferenceStore, SystemId
 from utilhub.syncrequests.model import Acknowledgement, DeliveryMessage, SyncFlow, SyncRequest, SyncStatus
 from utilhub.syncrequests.store import StaleTransition, SyncRequestStore

@@ -29,4 +29,5 @@ def deliver_batch(flow: SyncFlow, event: dict[str, Any], context: Any) -> dict[s
             raise ValueError(f"message for flow {message.flow} reached the {flow.name} delivery queue")
         return delivery_for(flow).deliver(message, context)
 
-    return process_partial_response(event=event, record_handler=deliver, processor=SqsFifoPartialProcessor(), context=context)
+    response = process_partial_response(event=event, record_handler=deliver, processor=SqsFifoPartialProcessor(), context=context)
+    return dict(response)

@@ -109,9 +109,7 @@ class SyncRequestStore:
             return self._existing(request.syncRequestId, item["requestHash"]), False
         return _from_item(item), True
 
-    def create_many(
-        self, requests: list[SyncRequestIn], correlation_id: str
-    ) -> list[tuple[SyncRequest, bool] | ConflictingRequest]:
+    def create_many(self, requests: list[SyncRequestIn], correlation_id: str) -> list[tuple[SyncRequest, bool] | ConflictingRequest]:
         """Store up to any number of requests, ``TRANSACTION_LIMIT`` per call; duplicates as :meth:`create`.
 
         The result has one entry per request, in order. A :class:`ConflictingRequest` is
@@ -136,7 +134,7 @@ class SyncRequestStore:
                     outcome[sync_request_id] = (self._existing(sync_request_id, request_hash), False)
                 except ConflictingRequest as exc:
                     outcome[sync_request_id] = exc
-        return [outcome[item["syncRequestId"]] for item in items]  # type: ignore[misc]
+        return [outcome[item["syncRequestId"]] for item in items]
 
     def _put_all(self, chunk: list[dict[str, Any]]) -> dict[str, str]:
         """Put ``chunk`` in transactions; returns the ids (with their new hash) that already existed."""
@@ -186,16 +184,14 @@ class SyncRequestStore:
                 changed_at=datetime.fromisoformat(str(item["changedAt"])),
                 data_hash=str(item["dataHash"]),
                 order_key=str(item["gsi1sk"]),
-                attempt=int(item.get("attempt", 0)),  # type: ignore[arg-type]
+                attempt=int(item.get("attempt", 0)),
                 correlation_id=str(item.get("correlationId", "")),
             )
 
     def sent_before(self, shard: int, cutoff: datetime, limit: int) -> Iterator[tuple[str, int]]:
         """(id, attempt) of SENT requests of one shard sent before ``cutoff``."""
-        for item in self._query_index(
-            f"{self._flow}#{SyncStatus.SENT.value}#{shard}", limit=limit, before=f"{sortable_time(cutoff)}~"
-        ):
-            yield str(item["syncRequestId"]), int(item.get("attempt", 0))  # type: ignore[arg-type]
+        for item in self._query_index(f"{self._flow}#{SyncStatus.SENT.value}#{shard}", limit=limit, before=f"{sortable_time(cutoff)}~"):
+            yield str(item["syncRequestId"]), int(item.get("attempt", 0))
 
     def _query_index(self, partition: str, *, limit: int, before: str | None = None) -> Iterator[dict[str, Any]]:
         kwargs: dict[str, Any] = {"IndexName": INDEX, "Limit": min(limit, 1000)}
@@ -293,14 +289,20 @@ class SyncRequestStore:
             if len(updates) == 1:
                 self._client.update_item(**updates[0])
             else:
-                self._client.transact_write_items(TransactItems=[{"Update": u} for u in updates])
+                self._client.transact_write_items(TransactItems=[{"Update": u} for u in updates])  # type: ignore[typeddict-item]
         except ClientError as exc:
             if exc.response["Error"]["Code"] in ("ConditionalCheckFailedException", "TransactionCanceledException"):
                 raise StaleTransition(str(exc)) from None
             raise
 
     def discard(self, request: PendingRequest, reason: str) -> None:
-        self._write([self._transition_update(request.sync_request_id, (request.entity_type, request.entity_id), SyncStatus.PENDING, SyncStatus.DISCARDED, reason)])
+        self._write(
+            [
+                self._transition_update(
+                    request.sync_request_id, (request.entity_type, request.entity_id), SyncStatus.PENDING, SyncStatus.DISCARDED, reason
+                )
+            ]
+        )
 
     def claim(self, request: PendingRequest) -> int:
         """PENDING -> SENT and the entity's in-flight slot, atomically. Returns the new attempt number."""
@@ -334,7 +336,7 @@ class SyncRequestStore:
             [
                 self._release_entity(request.entity_type, request.entity_id, request.sync_request_id),
                 self._transition_update(
-                                        request.sync_request_id,
+                    request.sync_request_id,
                     (request.entity_type, request.entity_id),
                     SyncStatus.SENT,
                     SyncStatus.PENDING,
@@ -345,7 +347,9 @@ class SyncRequestStore:
             ]
         )
 
-    def _release_entity(self, entity_type: str, entity_id: str, sync_request_id: str, *, image: SyncRequest | None = None) -> dict[str, Any]:
+    def _release_entity(
+        self, entity_type: str, entity_id: str, sync_request_id: str, *, image: SyncRequest | None = None
+    ) -> dict[str, Any]:
         values: dict[str, Any] = {":id": sync_request_id, ":now": self._now().isoformat()}
         expression = "REMOVE inFlight SET updatedAt = :now"
         if image is not None:
@@ -376,7 +380,11 @@ class SyncRequestStore:
         """ERROR -> PENDING."""
         entity = (request.entityType, request.entityId)
         self._write(
-            [self._transition_update(request.syncRequestId, entity, SyncStatus.ERROR, SyncStatus.PENDING, reason, changed_at=request.changedAt)]
+            [
+                self._transition_update(
+                    request.syncRequestId, entity, SyncStatus.ERROR, SyncStatus.PENDING, reason, changed_at=request.changedAt
+                )
+            ]
         )
 
 

@@ -52,7 +52,9 @@ def _service_point(element: etree._Element) -> dict[str, Any]:
 
 
 def _service_agreement(element: etree._Element) -> dict[str, Any]:
-    data = _fields(element, {"AccountId": "accountId", "SaType": "saType", "Status": "status", "StartDate": "startDate", "EndDate": "endDate"})
+    data = _fields(
+        element, {"AccountId": "accountId", "SaType": "saType", "Status": "status", "StartDate": "startDate", "EndDate": "endDate"}
+    )
     data["servicePointIds"] = [(sp.text or "").strip() for sp in element.findall("c:ServicePointId", NS)]
     return data
 

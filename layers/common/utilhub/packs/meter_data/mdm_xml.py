@@ -22,7 +22,14 @@ from utilhub.syncrequests.model import Acknowledgement, SyncRequest
 
 NAMESPACE = "urn:utilhub:mdm:sync:v1"
 SCHEMA = "mdm/sync.xsd"
-_ADDRESS = (("line1", "Line1"), ("line2", "Line2"), ("city", "City"), ("state", "State"), ("postalCode", "PostalCode"), ("country", "Country"))
+_ADDRESS = (
+    ("line1", "Line1"),
+    ("line2", "Line2"),
+    ("city", "City"),
+    ("state", "State"),
+    ("postalCode", "PostalCode"),
+    ("country", "Country"),
+)
 
 
 def _q(name: str) -> str:
@@ -113,7 +120,7 @@ class MdmSyncXml:
         return "sync-requests"
 
     def render(self, request: SyncRequest, correlation_id: str) -> bytes:
-        root = etree.Element(_q("SyncRequest"), nsmap={None: NAMESPACE})
+        root = etree.Element(_q("SyncRequest"), nsmap={None: NAMESPACE})  # type: ignore[dict-item]
         header = etree.SubElement(root, _q("Header"))
         _add(header, "MessageId", request.syncRequestId)
         _add(header, "CorrelationId", correlation_id or request.correlationId or "-")

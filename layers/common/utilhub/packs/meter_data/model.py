@@ -13,7 +13,6 @@ from typing import Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 
-
 class _Data(BaseModel):
     model_config = ConfigDict(extra="allow", str_strip_whitespace=True)
 

@@ -1,0 +1,91 @@
+# utilhub: `make run` starts the hub on this machine; `make test` checks everything CI checks.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# python3.13 where present (PATH, then pyenv's versions), else the first python3 (which must be 3.13).
+PYTHON ?= $(shell for p in python3.13 $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.13*/bin/python3.13 2>/dev/null) python3; do \
+	"$$p" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' >/dev/null 2>&1 && { command -v "$$p"; break; }; done)
+VENV := .venv
+BIN := $(VENV)/bin
+UV_VERSION := 0.13.8
+UV := .tools/uv/bin/uv
+SAM := .tools/sam/bin/sam
+CHECKOV := .tools/checkov/bin/checkov
+# SAM's python3.13 build method looks for python3.13 on PATH.
+export PATH := $(dir $(PYTHON)):$(PATH)
+export SAM_CLI_TELEMETRY := 0
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+.PHONY: help install lint typecheck template-check requirements-check unit integration e2e test run demo build bench lock openapi clean
+
+help: ## this list
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+$(UV):
+	@test -n "$(PYTHON)" || { echo "Python 3.13 is required (python3.13 on PATH or under pyenv)"; exit 1; }
+	$(PYTHON) -m venv .tools/uv
+	.tools/uv/bin/pip install -q uv==$(UV_VERSION)
+
+$(BIN)/.synced: uv.lock pyproject.toml | $(UV)
+	$(UV) sync --locked --python $(PYTHON)
+	@touch $@
+
+$(SAM): tools/sam.lock.txt | $(UV)
+	$(UV) venv -q --allow-existing --python $(PYTHON) .tools/sam
+	$(UV) pip install -q --python .tools/sam/bin/python --require-hashes -r tools/sam.lock.txt
+	@touch $@
+
+$(CHECKOV): tools/checkov.lock.txt | $(UV)
+	$(UV) venv -q --allow-existing --python $(PYTHON) .tools/checkov
+	$(UV) pip install -q --python .tools/checkov/bin/python --require-hashes -r tools/checkov.lock.txt
+	@touch $@
+
+install: $(BIN)/.synced $(SAM) $(CHECKOV) ## create or reuse the virtualenv and tools from the lock files
+
+lint: $(BIN)/.synced ## ruff (lint and format)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(BIN)/.synced ## mypy, strict
+	$(BIN)/mypy .
+
+requirements-check: $(BIN)/.synced ## the layer's requirements.txt matches uv.lock
+	@$(UV) export --quiet --locked --no-dev --no-emit-project --format requirements-txt --no-header --no-annotate \
+		| diff -u layers/common/requirements.txt - \
+		|| { echo "layers/common/requirements.txt is stale: run make lock"; exit 1; }
+
+template-check: $(BIN)/.synced $(SAM) $(CHECKOV) ## sam validate --lint, cfn-lint with the serverless rules, checkov
+	$(SAM) validate --lint --region eu-west-1
+	$(BIN)/cfn-lint --append-rules cfn_lint_serverless.rules --regions eu-west-1 -- template.yaml
+	$(CHECKOV) --quiet --compact --skip-download --framework cloudformation -f template.yaml
+
+unit: $(BIN)/.synced ## unit tests only (no sockets)
+	$(BIN)/pytest tests/unit
+
+integration: $(BIN)/.synced ## integration tests (moto server, resources from template.yaml)
+	$(BIN)/pytest tests/integration
+
+e2e: $(BIN)/.synced ## end-to-end tests against the local hub over HTTP
+	$(BIN)/pytest tests/e2e
+
+test: install lint typecheck requirements-check template-check ## everything CI runs
+	$(BIN)/pytest
+
+run: $(BIN)/.synced ## the whole hub on this machine (embedded AWS, HTTP API, simulators)
+	$(BIN)/python -m localhub
+
+demo: $(BIN)/.synced ## the hub, a scripted scenario per pack, a table of what happened
+	$(BIN)/python -m localhub --demo
+
+build: $(SAM) ## sam build (arm64 layer and functions into .aws-sam/)
+	$(SAM) build
+
+bench: $(BIN)/.synced ## benchmarks (ratios, not timed tests)
+	$(BIN)/python -m benchmarks
+
+lock: | $(UV) ## re-lock after changing pyproject.toml; exports the layer's requirements.txt
+	$(UV) lock --python $(PYTHON)
+	$(UV) export --quiet --locked --no-dev --no-emit-project --format requirements-txt --no-header --no-annotate -o layers/common/requirements.txt
+
+clean: ## remove build output and caches (keeps the virtualenv)
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .benchmarks
