@@ -35,6 +35,7 @@ class SqsEventSource:
         self.queue_url = next(p.ref for p in stack.physical.values() if p.attributes.get("Arn") == self.queue_arn)
         self._sqs = sqs
         self._region = stack.region
+        self._failed_receipts: list[str] = []
 
     def poll_once(self, wait_seconds: int = 0) -> PollResult:
         response = self._sqs.receive_message(
@@ -53,6 +54,7 @@ class SqsEventSource:
         result.invocation = invocation
         if invocation.failed:
             result.failed = len(messages)
+            self._failed_receipts += [m["ReceiptHandle"] for m in messages]
             return result
         failed_ids: set[str] = set()
         if self.partial and isinstance(invocation.result, dict):
@@ -65,7 +67,15 @@ class SqsEventSource:
             )
         result.deleted = len(done)
         result.failed = len(messages) - len(done)
+        self._failed_receipts += [m["ReceiptHandle"] for m in messages if m["MessageId"] in failed_ids]
         return result
+
+    def expire_visibility(self) -> int:
+        """Make the messages that failed visible again now, as if their visibility timeout had passed."""
+        handles, self._failed_receipts = self._failed_receipts, []
+        for handle in handles:
+            self._sqs.change_message_visibility(QueueUrl=self.queue_url, ReceiptHandle=handle, VisibilityTimeout=0)
+        return len(handles)
 
     def _record(self, message: dict[str, Any]) -> dict[str, Any]:
         return {

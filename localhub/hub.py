@@ -12,9 +12,11 @@ from typing import Any
 
 import boto3
 
+from localhub.apigw import http_event
 from localhub.event_sources import PollResult, SqsEventSource, scheduled_event, sqs_event_sources
 from localhub.lambda_runtime import Invocation, invoke
 from localhub.provision import provision
+from localhub.routes import Route, http_routes, match
 from localhub.simulators.base import Simulator, SimulatorServer
 from localhub.simulators.mdm import MdmSimulator
 from localhub.template import FunctionSpec, LocalStack, Template
@@ -22,6 +24,27 @@ from localhub.template import FunctionSpec, LocalStack, Template
 
 def default_simulators() -> dict[str, Simulator]:
     return {"MDM": MdmSimulator()}
+
+
+@dataclass(frozen=True)
+class ApiResponse:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    @classmethod
+    def from_lambda(cls, result: dict[str, Any]) -> ApiResponse:
+        import base64
+
+        raw = result.get("body") or ""
+        body = base64.b64decode(raw) if result.get("isBase64Encoded") else str(raw).encode("utf-8")
+        headers = {k.lower(): str(v) for k, v in (result.get("headers") or {}).items()}
+        return cls(int(result.get("statusCode", 200)), headers, body)
+
+    def json(self) -> Any:
+        import json
+
+        return json.loads(self.body)
 
 
 @dataclass
@@ -34,6 +57,7 @@ class LocalHub:
         self._servers: dict[str, SimulatorServer] = {}
         self.stack: LocalStack | None = None
         self._sources: list[SqsEventSource] = []
+        self.routes: list[Route] = []
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> LocalHub:
@@ -49,6 +73,7 @@ class LocalHub:
         session = boto3.session.Session(region_name=self.stack.region)
         provision(self.stack, session)
         self._sources = sqs_event_sources(self.stack, session.client("sqs"))
+        self.routes = http_routes(self.stack)
         return self
 
     def stop(self) -> None:
@@ -70,6 +95,42 @@ class LocalHub:
 
     def invoke(self, logical_id: str, event: Any) -> Invocation:
         return invoke(self.function(logical_id), event)
+
+    def call_api(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: bytes | str | None = None,
+        headers: dict[str, str] | None = None,
+        claims: dict[str, Any] | None = None,
+        query: str = "",
+    ) -> ApiResponse:
+        """Route ``method path`` as API Gateway would and invoke its function.
+
+        ``claims`` are those of a token the authorizer has already verified (None: no token
+        reached the function). Returns 404 for an unknown route and 502 for a function error,
+        as API Gateway does.
+        """
+        found = match(self.routes, method, path)
+        if found is None:
+            return ApiResponse(404, {"content-type": "application/json"}, b'{"message":"Not Found"}')
+        route, parameters = found
+        event = http_event(
+            method,
+            path,
+            route_key=route.route_key,
+            body=body,
+            headers=headers,
+            path_parameters=parameters,
+            query=query,
+            claims=claims,
+            scopes=None,
+        )
+        invocation = invoke(self.function(route.function), event)
+        if invocation.failed or not isinstance(invocation.result, dict):
+            return ApiResponse(502, {"content-type": "application/json"}, b'{"message":"Internal Server Error"}')
+        return ApiResponse.from_lambda(invocation.result)
 
     def run_schedule(self, logical_id: str) -> Invocation:
         """Run a function's ``Schedule`` event source now."""
@@ -100,6 +161,10 @@ class LocalHub:
                 break
             handled += received
         return handled
+
+    def expire_visibility(self) -> int:
+        """Let every failed message come back now instead of after its visibility timeout."""
+        return sum(source.expire_visibility() for source in self._sources)
 
     def resources(self) -> dict[str, str]:
         return self._stack().resource_map()

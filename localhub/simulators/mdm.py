@@ -62,8 +62,11 @@ class MdmSimulator(Simulator):
         header = root.find("m:Header", _M)
         assert header is not None  # the XSD requires it
         message_id = header.findtext("m:MessageId", namespaces=_M) or ""
+        sync_request_id = header.findtext("m:SyncRequestId", namespaces=_M)
         with self._lock:
-            self.received.append({"messageId": message_id, "correlationId": headers.get("x-correlation-id")})
+            self.received.append(
+                {"messageId": message_id, "syncRequestId": sync_request_id, "correlationId": headers.get("x-correlation-id")}
+            )
             if message_id in self._answers:  # a redelivery: same answer, nothing stored twice
                 return Reply(200, self._answers[message_id])
         if fault := self.take_fault("reject"):

@@ -1,30 +1,441 @@
-"""MD-01 person sync, CCB -> MDM, through the real handlers, moto and the MDM simulator."""
+"""MD-01 person sync, CCB -> MDM, through the real handlers, moto and the MDM simulator.
+
+Each test drives the hub as API Gateway, EventBridge and the SQS poller would: the API
+function for intake and queries, the monitor on its schedule, the delivery function on
+its queue. The MDM simulator validates every message against the MDM XSD.
+"""
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from localhub.hub import LocalHub
+import boto3
+import pytest
+
+from localhub.hub import ApiResponse, LocalHub
 from tests.conftest import sample_event
+from utilhub.platform.settings import reload_settings
 
 API = "MeterDataSyncRequestsFunction"
 MONITOR = "MeterDataSyncMonitorFunction"
+CLAIMS = {"client_id": "ccb", "scope": "utilhub/meter-data", "token_use": "access"}
+JSON = {"content-type": "application/json"}
 
 
-def test_person_is_synchronized_end_to_end(hub: LocalHub) -> None:
-    # Given CCB posts a person sync request
+def person(
+    sync_request_id: str, entity_id: str = "P-1", name: str = "Ada Lovelace", changed: str = "2026-11-20T09:00:00Z", **data: Any
+) -> dict[str, Any]:
+    return {
+        "syncRequestId": sync_request_id,
+        "entityType": "PERSON",
+        "entityId": entity_id,
+        "changedAt": changed,
+        "data": {"name": name, **data},
+    }
+
+
+def submit(
+    hub: LocalHub, body: dict[str, Any] | str, headers: dict[str, str] | None = None, claims: dict[str, Any] | None = CLAIMS
+) -> ApiResponse:
+    raw = body if isinstance(body, str) else json.dumps(body)
+    return hub.call_api("POST", "/meter-data/sync-requests", body=raw, headers={**JSON, **(headers or {})}, claims=claims)
+
+
+def status_of(hub: LocalHub, sync_request_id: str) -> dict[str, Any]:
+    response = hub.call_api("GET", f"/meter-data/sync-requests/{sync_request_id}", claims=CLAIMS)
+    assert response.status == 200, response.body
+    return response.json()  # type: ignore[no-any-return]
+
+
+def cycle(hub: LocalHub) -> dict[str, int]:
+    """One monitor run, then delivery until the queue is empty."""
+    run = hub.run_schedule(MONITOR)
+    assert not run.failed, run.error
+    hub.drain()
+    return run.result  # type: ignore[no-any-return]
+
+
+# ---------------------------------------------------------------------------- the happy path
+
+
+def test_person_from_sample_event_is_synchronized_end_to_end(hub: LocalHub) -> None:
+    # Given CCB posts the sample person sync request
     response = hub.invoke(API, sample_event("meter_data/sync_requests/submit-person.json")).result
     assert response["statusCode"] == 202, response
     assert json.loads(response["body"]) == {"syncRequestId": "SR-1001", "status": "PENDING"}
     # When the monitor runs and the delivery queue is drained
-    report = hub.run_schedule(MONITOR)
-    assert not report.failed, report.error
-    assert report.result["queued"] == 1
-    assert hub.drain() == 1
+    assert cycle(hub)["queued"] == 1
     # Then the request is SYNCHRONIZED with its history, and MDM has the contact
-    query = hub.invoke(API, sample_event("meter_data/sync_requests/query.json")).result
-    body = json.loads(query["body"])
+    body = json.loads(hub.invoke(API, sample_event("meter_data/sync_requests/query.json")).result["body"])
     assert body["status"] == "SYNCHRONIZED", body
     assert [h["status"] for h in body["history"]] == ["PENDING", "SENT", "SYNCHRONIZED"]
+    assert all(h["at"] and h["reason"] for h in body["history"])
     record = hub.simulators["MDM"].records["PERSON#P-0001"]
     assert record["data"]["ContactName"] == "Ada Lovelace"
+    assert record["data"]["Phone"] == {"type": "MOBILE", "value": "+44 20 7946 0001"}
+
+
+def test_ccb_xml_person_is_validated_and_synchronized(hub: LocalHub) -> None:
+    # Given the sample CCB XML message
+    response = hub.invoke(API, sample_event("meter_data/sync_requests/submit-person-xml.json")).result
+    assert response["statusCode"] == 202, response
+    # When it is worked
+    cycle(hub)
+    # Then MDM holds Grace Hopper under an MDM contact id, cross-referenced to the CCB person
+    record = hub.simulators["MDM"].records["PERSON#P-0002"]
+    assert record["data"]["ContactName"] == "Grace Hopper"
+    assert status_of(hub, "SR-1002")["status"] == "SYNCHRONIZED"
+    xref = boto3.resource("dynamodb").Table(hub.resources()["CrossReferenceTable"])
+    assert xref.get_item(Key={"pk": "PERSON#CCB#P-0002"})["Item"]["link_MDM"] == record["mdmId"]
+    assert xref.get_item(Key={"pk": f"PERSON#MDM#{record['mdmId']}"})["Item"]["link_CCB"] == "P-0002"
+
+
+def test_correlation_id_is_returned_and_reaches_mdm(hub: LocalHub) -> None:
+    response = submit(hub, person("SR-C1"), headers={"X-Correlation-Id": "corr-abc-123"})
+    assert response.headers["x-correlation-id"] == "corr-abc-123"
+    cycle(hub)
+    assert hub.simulators["MDM"].received[-1]["correlationId"] == "corr-abc-123"
+
+
+def test_correlation_id_is_generated_when_absent(hub: LocalHub) -> None:
+    response = submit(hub, person("SR-C2"))
+    assert len(response.headers["x-correlation-id"]) >= 32
+
+
+# ---------------------------------------------------------------------------- duplicates and changes
+
+
+def test_same_sync_request_id_twice_creates_nothing_new(hub: LocalHub) -> None:
+    first = submit(hub, person("SR-D1"))
+    second = submit(hub, person("SR-D1"))
+    assert (first.status, second.status) == (202, 202)
+    assert second.json() == {"syncRequestId": "SR-D1", "status": "PENDING"}
+    assert len(status_of(hub, "SR-D1")["history"]) == 1
+    assert cycle(hub)["queued"] == 1
+    assert len(hub.simulators["MDM"].received) == 1
+    # and once synchronized, the same id again answers the current status and sends nothing
+    assert submit(hub, person("SR-D1")).json()["status"] == "SYNCHRONIZED"
+    assert cycle(hub)["queued"] == 0
+
+
+def test_same_sync_request_id_with_other_content_is_409(hub: LocalHub) -> None:
+    submit(hub, person("SR-D2", name="Ada"))
+    response = submit(hub, person("SR-D2", name="Someone else"))
+    assert response.status == 409
+    assert response.headers["content-type"] == "application/problem+json"
+    assert status_of(hub, "SR-D2")["status"] == "PENDING"
+
+
+def test_unchanged_data_is_discarded(hub: LocalHub) -> None:
+    submit(hub, person("SR-U1", changed="2026-11-20T09:00:00Z"))
+    cycle(hub)
+    # When CCB sends the same image again under a new request
+    submit(hub, person("SR-U2", changed="2026-11-20T10:00:00Z"))
+    report = cycle(hub)
+    # Then it is discarded with its reason, and MDM sees nothing more
+    assert report["discarded"] == 1
+    state = status_of(hub, "SR-U2")
+    assert state["status"] == "DISCARDED"
+    assert "unchanged" in state["history"][-1]["reason"]
+    assert len(hub.simulators["MDM"].received) == 1
+
+
+def test_changed_data_is_sent_and_mdm_keeps_one_contact(hub: LocalHub) -> None:
+    submit(hub, person("SR-V1", name="Ada Lovelace"))
+    cycle(hub)
+    submit(hub, person("SR-V2", name="Ada King", changed="2026-11-21T09:00:00Z"))
+    cycle(hub)
+    assert status_of(hub, "SR-V2")["status"] == "SYNCHRONIZED"
+    record = hub.simulators["MDM"].records["PERSON#P-1"]
+    assert (record["data"]["ContactName"], record["version"]) == ("Ada King", 2)
+
+
+def test_one_request_in_flight_per_entity_and_order_kept(hub: LocalHub) -> None:
+    # Given two changes of one person, posted newest first
+    submit(hub, person("SR-O2", name="second", changed="2026-11-20T10:00:00Z"))
+    submit(hub, person("SR-O1", name="first", changed="2026-11-20T09:00:00Z"))
+    # When the monitor runs once (nothing delivered yet)
+    first_run = hub.run_schedule(MONITOR).result
+    # Then only the oldest is in flight; the other waits
+    assert (first_run["queued"], first_run["waiting"]) == (1, 1)
+    assert status_of(hub, "SR-O1")["status"] == "SENT"
+    assert status_of(hub, "SR-O2")["status"] == "PENDING"
+    # And MDM sees them in order of change
+    hub.drain()
+    cycle(hub)
+    assert [r["syncRequestId"] for r in hub.simulators["MDM"].received] == ["SR-O1", "SR-O2"]
+    assert hub.simulators["MDM"].records["PERSON#P-1"]["data"]["ContactName"] == "second"
+
+
+def test_an_older_image_after_a_newer_one_is_discarded(hub: LocalHub) -> None:
+    submit(hub, person("SR-N2", name="newer", changed="2026-11-20T10:00:00Z"))
+    cycle(hub)
+    submit(hub, person("SR-N1", name="older", changed="2026-11-20T09:00:00Z"))
+    cycle(hub)
+    state = status_of(hub, "SR-N1")
+    assert state["status"] == "DISCARDED"
+    assert "older" in state["history"][-1]["reason"]
+    assert hub.simulators["MDM"].records["PERSON#P-1"]["data"]["ContactName"] == "newer"
+
+
+# ---------------------------------------------------------------------------- acknowledgements and faults
+
+
+def test_negative_acknowledgement_goes_to_error_and_resubmission_recovers(hub: LocalHub) -> None:
+    hub.simulators["MDM"].add_fault({"kind": "reject", "count": 1, "reason": "contact locked in MDM"})
+    submit(hub, person("SR-E1"))
+    cycle(hub)
+    state = status_of(hub, "SR-E1")
+    assert state["status"] == "ERROR"
+    assert state["history"][-1]["reason"] == "contact locked in MDM"
+    # When it is resubmitted
+    response = hub.call_api("POST", "/meter-data/sync-requests/SR-E1/resubmission", claims=CLAIMS)
+    assert response.json() == {"syncRequestId": "SR-E1", "status": "PENDING"}
+    cycle(hub)
+    assert [h["status"] for h in status_of(hub, "SR-E1")["history"]] == ["PENDING", "SENT", "ERROR", "PENDING", "SENT", "SYNCHRONIZED"]
+
+
+def test_resubmission_of_a_request_not_in_error_is_409(hub: LocalHub) -> None:
+    submit(hub, person("SR-E2"))
+    assert hub.call_api("POST", "/meter-data/sync-requests/SR-E2/resubmission", claims=CLAIMS).status == 202  # PENDING: no-op
+    cycle(hub)
+    assert hub.call_api("POST", "/meter-data/sync-requests/SR-E2/resubmission", claims=CLAIMS).status == 409
+
+
+def test_mdm_outage_is_redelivered_and_nothing_is_lost(hub: LocalHub) -> None:
+    hub.simulators["MDM"].add_fault({"kind": "down", "count": 2})
+    submit(hub, person("SR-F1"))
+    cycle(hub)
+    assert status_of(hub, "SR-F1")["status"] == "SENT"  # delivery failed, message back on the queue later
+    for _ in range(2):
+        hub.expire_visibility()
+        hub.drain()
+    assert status_of(hub, "SR-F1")["status"] == "SYNCHRONIZED"
+    assert len(hub.simulators["MDM"].records) == 1
+
+
+def test_message_that_never_gets_through_ends_in_the_dlq(hub: LocalHub) -> None:
+    hub.simulators["MDM"].add_fault({"kind": "down", "count": 50})
+    submit(hub, person("SR-F2"))
+    cycle(hub)
+    for _ in range(6):
+        hub.expire_visibility()
+        hub.drain()
+    sqs = boto3.client("sqs")
+    dlq = hub.resources()["MdmDeliveryDeadLetterQueue"]
+    messages = sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10).get("Messages", [])
+    assert [json.loads(m["Body"])["syncRequestId"] for m in messages] == ["SR-F2"]
+
+
+def test_a_redelivered_message_does_not_reach_mdm_twice(hub: LocalHub) -> None:
+    submit(hub, person("SR-R1"))
+    hub.run_schedule(MONITOR)
+    event: dict[str, Any] = {"Records": []}
+    sqs = boto3.client("sqs")
+    queue = hub.resources()["MdmDeliveryQueue"]
+    message = sqs.receive_message(QueueUrl=queue, MessageSystemAttributeNames=["All"])["Messages"][0]
+    record = {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": message["Attributes"],
+        "messageAttributes": {},
+        "eventSource": "aws:sqs",
+    }
+    event["Records"] = [record]
+    # When the same record is delivered twice (an SQS duplicate)
+    for _ in range(2):
+        result = hub.invoke("MeterDataDeliveryFunction", event)
+        assert result.result == {"batchItemFailures": []}
+    # Then MDM received it once
+    assert len(hub.simulators["MDM"].received) == 1
+    assert status_of(hub, "SR-R1")["status"] == "SYNCHRONIZED"
+
+
+def test_asynchronous_acknowledgement(hub: LocalHub) -> None:
+    hub.simulators["MDM"].add_fault({"kind": "accept_later", "count": 1})
+    submit(hub, person("SR-A1"))
+    cycle(hub)
+    assert status_of(hub, "SR-A1")["status"] == "SENT"
+    ack = json.dumps({"result": "POSITIVE", "targetId": "C-777"})
+    response = hub.call_api("POST", "/meter-data/sync-requests/SR-A1/acknowledgement", body=ack, headers=JSON, claims=CLAIMS)
+    assert response.json() == {"syncRequestId": "SR-A1", "status": "SYNCHRONIZED"}
+    # the same acknowledgement again is answered, not applied twice; a contrary one is refused
+    assert hub.call_api("POST", "/meter-data/sync-requests/SR-A1/acknowledgement", body=ack, headers=JSON, claims=CLAIMS).status == 200
+    negative = json.dumps({"result": "NEGATIVE", "reason": "late"})
+    assert hub.call_api("POST", "/meter-data/sync-requests/SR-A1/acknowledgement", body=negative, headers=JSON, claims=CLAIMS).status == 409
+
+
+def test_missing_acknowledgement_times_out_to_error(hub: LocalHub) -> None:
+    from utilhub.packs.meter_data.sync import FLOW
+    from utilhub.syncrequests.wiring import monitor_for
+
+    hub.simulators["MDM"].add_fault({"kind": "accept_later", "count": 1})
+    submit(hub, person("SR-T1"))
+    cycle(hub)
+    # When the monitor runs after the acknowledgement timeout
+    spec = hub.function(MONITOR)
+    from localhub.lambda_runtime import function_environment
+
+    with function_environment(spec.environment):
+        monitor = monitor_for(FLOW)
+        monitor._now = lambda: datetime.now(UTC) + timedelta(seconds=int(spec.environment["UTILHUB_SYNC_ACK_TIMEOUT_SECONDS"]) + 1)
+        report = monitor.run()
+    reload_settings()
+    assert report.timed_out == 1
+    state = status_of(hub, "SR-T1")
+    assert state["status"] == "ERROR"
+    assert state["history"][-1]["reason"].startswith("no acknowledgement within")
+
+
+# ---------------------------------------------------------------------------- bad and hostile input
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status"),
+    [
+        ("{not json", "application/json", 400),
+        ("[1, 2]", "application/json", 400),
+        ("name=x", "application/x-www-form-urlencoded", 415),
+        ("", "application/json", 400),
+    ],
+)
+def test_malformed_bodies_are_4xx_problems(hub: LocalHub, body: str, content_type: str, status: int) -> None:
+    response = hub.call_api("POST", "/meter-data/sync-requests", body=body, headers={"content-type": content_type}, claims=CLAIMS)
+    assert response.status == status
+    problem = response.json()
+    assert response.headers["content-type"] == "application/problem+json"
+    assert set(problem) >= {"type", "title", "status", "detail"}
+    assert problem["status"] == status
+
+
+def test_missing_required_field_lists_the_field(hub: LocalHub) -> None:
+    body = person("SR-B1")
+    del body["data"]["name"]
+    response = submit(hub, body)
+    assert response.status == 422
+    assert {"pointer": "#/data/name", "detail": "Field required"} in response.json()["errors"]
+    # and a rejected request is never stored
+    assert hub.call_api("GET", "/meter-data/sync-requests/SR-B1", claims=CLAIMS).status == 404
+
+
+def test_body_over_the_limit_is_413(hub: LocalHub) -> None:
+    response = submit(hub, person("SR-B2", notes="x" * 300_000))
+    assert response.status == 413
+
+
+def test_xml_with_an_external_entity_is_refused(hub: LocalHub) -> None:
+    xxe = (
+        '<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+        '<SyncRequest xmlns="urn:utilhub:ccb:sync-request:v1"><SyncRequestId>SR-X</SyncRequestId>'
+        "<EntityType>PERSON</EntityType><EntityId>P</EntityId><ChangedAt>2026-11-20T09:00:00Z</ChangedAt>"
+        "<Person><Name>&x;</Name></Person></SyncRequest>"
+    )
+    response = hub.call_api("POST", "/meter-data/sync-requests", body=xxe, headers={"content-type": "application/xml"}, claims=CLAIMS)
+    assert response.status == 400
+    assert b"root:" not in response.body
+
+
+def test_xml_against_the_xsd_lists_every_violation(hub: LocalHub) -> None:
+    xml = '<SyncRequest xmlns="urn:utilhub:ccb:sync-request:v1"><SyncRequestId>SR-X</SyncRequestId><Person/></SyncRequest>'
+    response = hub.call_api("POST", "/meter-data/sync-requests", body=xml, headers={"content-type": "application/xml"}, claims=CLAIMS)
+    assert response.status == 422
+    assert response.json()["errors"]
+
+
+def test_unknown_request_is_404(hub: LocalHub) -> None:
+    response = hub.call_api("GET", "/meter-data/sync-requests/nope", claims=CLAIMS)
+    assert response.status == 404
+    assert response.json()["status"] == 404
+
+
+# ---------------------------------------------------------------------------- auth
+
+
+def test_no_verified_token_is_401(hub: LocalHub) -> None:
+    assert submit(hub, person("SR-S1"), claims=None).status == 401
+
+
+def test_token_without_the_pack_scope_is_403(hub: LocalHub) -> None:
+    response = submit(hub, person("SR-S2"), claims={"client_id": "x", "scope": "utilhub/order-to-cash"})
+    assert response.status == 403
+    assert hub.call_api("GET", "/meter-data/sync-requests/SR-S2", claims=CLAIMS).status == 404
+
+
+# ---------------------------------------------------------------------------- idempotency key
+
+
+def test_idempotency_key_replays_the_first_answer_and_refuses_other_content(hub: LocalHub) -> None:
+    headers = {"Idempotency-Key": "key-1"}
+    first = submit(hub, person("SR-K1"), headers=headers)
+    cycle(hub)
+    again = submit(hub, person("SR-K1"), headers=headers)
+    assert (first.status, again.status) == (202, 202)
+    assert again.json() == first.json() == {"syncRequestId": "SR-K1", "status": "PENDING"}
+    assert submit(hub, person("SR-K2"), headers=headers).status == 409
+
+
+# ---------------------------------------------------------------------------- batch
+
+
+def test_batch_intake_stores_each_request_once(hub: LocalHub) -> None:
+    response = hub.invoke(API, sample_event("meter_data/sync_requests/submit-batch.json")).result
+    body = json.loads(response["body"])
+    assert (response["statusCode"], body["accepted"]) == (202, 3)
+    again = json.loads(hub.invoke(API, sample_event("meter_data/sync_requests/submit-batch.json")).result["body"])
+    assert again["accepted"] == 0
+    assert [r["created"] for r in again["results"]] == [False, False, False]
+    cycle(hub)
+    assert set(hub.simulators["MDM"].records) == {"PERSON#P-0101", "SERVICE_POINT#SP-0101", "PERSON#P-0102"}
+
+
+def test_service_agreement_before_its_service_point_errors_then_resubmits(hub: LocalHub) -> None:
+    # Given an SA whose service point MDM does not know yet
+    sa = {
+        "syncRequestId": "SR-SA1",
+        "entityType": "SERVICE_AGREEMENT",
+        "entityId": "SA-1",
+        "changedAt": "2026-11-20T10:00:00Z",
+        "data": {"accountId": "AC-1", "servicePointIds": ["SP-1"]},
+    }
+    submit(hub, sa)
+    cycle(hub)
+    # Then MDM's negative acknowledgement is kept as the reason
+    state = status_of(hub, "SR-SA1")
+    assert (state["status"], state["history"][-1]["reason"]) == ("ERROR", "unknown service point(s): SP-1")
+    # When the service point is synchronized and the SA resubmitted, it goes through
+    sp = {
+        "syncRequestId": "SR-SP1",
+        "entityType": "SERVICE_POINT",
+        "entityId": "SP-1",
+        "changedAt": "2026-11-20T10:00:00Z",
+        "data": {"premiseId": "PR-1"},
+    }
+    submit(hub, sp)
+    cycle(hub)
+    hub.call_api("POST", "/meter-data/sync-requests/SR-SA1/resubmission", claims=CLAIMS)
+    cycle(hub)
+    assert status_of(hub, "SR-SA1")["status"] == "SYNCHRONIZED"
+    assert hub.simulators["MDM"].records["SERVICE_AGREEMENT#SA-1"]["data"]["ServicePoints"] == {"ServicePointId": "SP-1"}
+
+
+def test_batch_with_one_invalid_request_stores_nothing(hub: LocalHub) -> None:
+    batch = {"requests": [person("SR-BA1"), {**person("SR-BA2"), "data": {}}]}
+    response = hub.call_api("POST", "/meter-data/sync-requests:batch", body=json.dumps(batch), headers=JSON, claims=CLAIMS)
+    assert response.status == 422
+    assert response.json()["errors"][0]["pointer"] == "#/requests/1/data/name"
+    assert hub.call_api("GET", "/meter-data/sync-requests/SR-BA1", claims=CLAIMS).status == 404
+
+
+def test_batch_over_100_is_refused(hub: LocalHub) -> None:
+    batch = {"requests": [person(f"SR-M{i}", entity_id=f"P-{i}") for i in range(101)]}
+    response = hub.call_api("POST", "/meter-data/sync-requests:batch", body=json.dumps(batch), headers=JSON, claims=CLAIMS)
+    assert response.status == 422
+
+
+def test_batch_of_100_is_stored(hub: LocalHub) -> None:
+    batch = {"requests": [person(f"SR-H{i}", entity_id=f"P-{i}") for i in range(100)]}
+    response = hub.call_api("POST", "/meter-data/sync-requests:batch", body=json.dumps(batch), headers=JSON, claims=CLAIMS)
+    assert (response.status, response.json()["accepted"]) == (202, 100)

@@ -8,6 +8,7 @@ and depth after, both from :class:`~utilhub.platform.settings.Settings`.
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -29,7 +30,6 @@ def _parser() -> etree.XMLParser:
         huge_tree=False,
         remove_comments=True,
         remove_pis=True,
-        collect_ids=False,
     )
 
 
@@ -39,6 +39,9 @@ def parse_untrusted(body: bytes, *, max_bytes: int, max_depth: int) -> etree._El
         raise Problem(413, "Payload too large", f"The XML document exceeds {max_bytes} bytes.", "payload-too-large")
     if not body.strip():
         raise bad_request("The XML document is empty.")
+    if _declares_doctype(body):
+        # Refused before libxml2 sees it: no DTD, internal or external, is ever read.
+        raise bad_request("XML documents with a DOCTYPE are refused (DTDs and entities are not accepted).")
     try:
         root = etree.fromstring(body, parser=_parser())
     except etree.XMLSyntaxError as exc:
@@ -54,6 +57,15 @@ def parse_untrusted(body: bytes, *, max_bytes: int, max_depth: int) -> etree._El
         if depth > max_depth:
             raise bad_request(f"The XML document is nested deeper than {max_depth} levels.")
     return root
+
+
+def _declares_doctype(body: bytes) -> bool:
+    if body[:2] in (b"\xff\xfe", b"\xfe\xff") or body[:4] in (b"\x00<\x00?", b"<\x00?\x00"):
+        encoding = "utf-16-le" if body[:2] == b"\xff\xfe" or body[:1] == b"<" else "utf-16-be"
+        text = body.decode(encoding, errors="ignore").upper()
+        return "<!DOCTYPE" in text or "<!ENTITY" in text
+    upper = body.upper()
+    return b"<!DOCTYPE" in upper or b"<!ENTITY" in upper
 
 
 @cache
@@ -75,8 +87,8 @@ def validate(root: etree._Element, relative_path: str) -> None:
 
 
 def _clean(message: str) -> str:
-    # lxml prefixes element names with their namespace in braces; keep the local part readable.
-    return message.replace("Element '{", "Element '").replace("}", ":", 1) if "{" in message else message
+    # lxml writes element names as {namespace}Name; the local name is what a sender recognises.
+    return re.sub(r"\{[^}]*\}", "", message)
 
 
 def text(element: etree._Element, path: str, namespaces: dict[str, str]) -> str | None:

@@ -50,7 +50,8 @@ def validate_sync_request(flow: SyncFlow, raw: dict[str, Any], settings: Setting
         data = spec.data_model.model_validate(request.data)
     except ValidationError as exc:
         raise problems.from_validation_error(exc, f"{root}/data") from None
-    return request.model_copy(update={"data": data.model_dump(mode="json", exclude_none=True, by_alias=True)})
+    # what was sent, normalised (types, whitespace) but without defaults it did not carry
+    return request.model_copy(update={"data": data.model_dump(mode="json", exclude_unset=True, by_alias=True)})
 
 
 def build_sync_request_api(

@@ -122,7 +122,9 @@ class MdmSyncXml:
     def render(self, request: SyncRequest, correlation_id: str) -> bytes:
         root = etree.Element(_q("SyncRequest"), nsmap={None: NAMESPACE})  # type: ignore[dict-item]
         header = etree.SubElement(root, _q("Header"))
-        _add(header, "MessageId", request.syncRequestId)
+        # one message id per delivery attempt: a resubmitted request is a new message to MDM
+        _add(header, "MessageId", f"{request.syncRequestId}-{request.attempt}")
+        _add(header, "SyncRequestId", request.syncRequestId)
         _add(header, "CorrelationId", correlation_id or request.correlationId or "-")
         _add(header, "Source", "CCB")
         _add(header, "EntityType", request.entityType)

@@ -1,0 +1,204 @@
+"""Rules of the sync request lifecycle (utilhub.syncrequests.lifecycle): which status
+changes are allowed, and the monitor's plan for one entity at one target."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from utilhub.syncrequests.lifecycle import (
+    Discard,
+    EntityState,
+    InvalidTransition,
+    PendingRequest,
+    Send,
+    check_transition,
+    plan_entity,
+    sortable_time,
+)
+from utilhub.syncrequests.model import SyncStatus
+
+S = SyncStatus
+
+# The lifecycle of DESIGN.md, written out independently of the module's table.
+EXPECTED_ALLOWED = {
+    (S.PENDING, S.DISCARDED),
+    (S.PENDING, S.SENT),
+    (S.SENT, S.SYNCHRONIZED),
+    (S.SENT, S.ERROR),
+    (S.SENT, S.PENDING),  # the monitor could not queue what it claimed
+    (S.ERROR, S.PENDING),  # resubmission
+}
+ALL_PAIRS = list(itertools.product(SyncStatus, SyncStatus))
+
+T0 = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
+
+
+def pending(sync_request_id: str, changed_at: datetime, data_hash: str) -> PendingRequest:
+    """A PENDING request as the store lists it: ordered by changedAt, then id."""
+    return PendingRequest(
+        sync_request_id=sync_request_id,
+        entity_type="PERSON",
+        entity_id="P-1",
+        changed_at=changed_at,
+        data_hash=data_hash,
+        order_key=f"{sortable_time(changed_at)}#{sync_request_id}",
+        attempt=0,
+        correlation_id=f"cid-{sync_request_id}",
+    )
+
+
+# --- check_transition ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("current", "wanted"), [p for p in ALL_PAIRS if p in EXPECTED_ALLOWED], ids=lambda s: s.value)
+def test_allowed_transition_passes(current: SyncStatus, wanted: SyncStatus) -> None:
+    # Given a status change the lifecycle allows
+    # When it is checked, Then nothing is raised
+    check_transition(current, wanted)
+
+
+@pytest.mark.parametrize(("current", "wanted"), [p for p in ALL_PAIRS if p not in EXPECTED_ALLOWED], ids=lambda s: s.value)
+def test_refused_transition_raises_naming_both_statuses(current: SyncStatus, wanted: SyncStatus) -> None:
+    # Given a status change the lifecycle does not allow (terminal states, skips, self-loops)
+    # When it is checked
+    with pytest.raises(InvalidTransition) as caught:
+        check_transition(current, wanted)
+
+    # Then the error says which change was refused
+    assert caught.value.current is current
+    assert caught.value.wanted is wanted
+    assert current.value in str(caught.value)
+    assert wanted.value in str(caught.value)
+
+
+# --- plan_entity ---------------------------------------------------------------------------
+
+
+def test_nothing_is_decided_while_a_request_is_in_flight() -> None:
+    # Given a request already sent and not acknowledged, and newer ones waiting
+    state = EntityState(in_flight="sr-0", last_sent_hash="h0", last_sent_changed_at=T0)
+    waiting = [pending("sr-1", T0 + timedelta(minutes=1), "h0"), pending("sr-2", T0 + timedelta(minutes=2), "h2")]
+
+    # When the monitor plans, Then it neither sends nor discards
+    assert plan_entity(waiting, state) == []
+
+
+def test_nothing_pending_means_no_decision() -> None:
+    # Given an idle entity, When the monitor plans, Then there is nothing to do
+    assert plan_entity([], EntityState()) == []
+
+
+def test_first_request_of_an_entity_is_sent() -> None:
+    # Given an entity never sent to the target
+    request = pending("sr-1", T0, "h1")
+
+    # When the monitor plans, Then it sends the request
+    assert plan_entity([request], EntityState()) == [Send(request)]
+
+
+def test_oldest_request_is_sent_first() -> None:
+    # Given three changed requests listed out of order
+    newest = pending("sr-3", T0 + timedelta(minutes=3), "h3")
+    oldest = pending("sr-1", T0 + timedelta(minutes=1), "h1")
+    middle = pending("sr-2", T0 + timedelta(minutes=2), "h2")
+
+    # When the monitor plans
+    decisions = plan_entity([newest, oldest, middle], EntityState(last_sent_hash="h0", last_sent_changed_at=T0))
+
+    # Then only the oldest is sent; the others wait for its acknowledgement
+    assert decisions == [Send(oldest)]
+
+
+def test_at_most_one_request_is_sent_per_plan() -> None:
+    # Given several changed requests for a never-sent entity
+    requests = [pending(f"sr-{i}", T0 + timedelta(minutes=i), f"h{i}") for i in range(5)]
+
+    # When the monitor plans
+    decisions = plan_entity(requests, EntityState())
+
+    # Then exactly one Send and nothing else
+    assert [type(d) for d in decisions] == [Send]
+
+
+def test_request_with_the_data_last_sent_is_discarded_as_unchanged() -> None:
+    # Given a newer request whose data hash equals what was last synchronized
+    request = pending("sr-2", T0 + timedelta(minutes=5), "h-same")
+    state = EntityState(last_sent_hash="h-same", last_sent_changed_at=T0)
+
+    # When the monitor plans
+    [decision] = plan_entity([request], state)
+
+    # Then it is discarded with the reason recorded
+    assert isinstance(decision, Discard)
+    assert decision.request == request
+    assert "unchanged" in decision.reason
+
+
+def test_request_older_than_the_last_sent_image_is_discarded() -> None:
+    # Given a changed request that is older than the image already synchronized
+    request = pending("sr-1", T0 - timedelta(seconds=1), "h-other")
+    state = EntityState(last_sent_hash="h0", last_sent_changed_at=T0)
+
+    # When the monitor plans
+    [decision] = plan_entity([request], state)
+
+    # Then it is discarded: the target never sees an older image after a newer one
+    assert isinstance(decision, Discard)
+    assert decision.request == request
+    assert "older" in decision.reason
+    assert sortable_time(T0) in decision.reason
+
+
+def test_older_is_judged_in_time_not_in_local_clock_time() -> None:
+    # Given last sent at 08:00Z and a request stamped 09:30+02:00 (07:30Z): later on the clock, earlier in time
+    request = pending("sr-1", datetime(2024, 5, 1, 9, 30, tzinfo=timezone(timedelta(hours=2))), "h-other")
+    state = EntityState(last_sent_hash="h0", last_sent_changed_at=T0)
+
+    # When the monitor plans, Then it is discarded as older
+    assert [type(d) for d in plan_entity([request], state)] == [Discard]
+
+
+def test_changed_request_after_an_unchanged_one_is_sent() -> None:
+    # Given an older unchanged request followed by a newer changed one
+    unchanged = pending("sr-1", T0 + timedelta(minutes=1), "h0")
+    changed = pending("sr-2", T0 + timedelta(minutes=2), "h2")
+    state = EntityState(last_sent_hash="h0", last_sent_changed_at=T0)
+
+    # When the monitor plans
+    decisions = plan_entity([changed, unchanged], state)
+
+    # Then the unchanged one is discarded and the changed one sent, in that order
+    assert [type(d) for d in decisions] == [Discard, Send]
+    assert decisions[0].request == unchanged
+    assert decisions[1] == Send(changed)
+
+
+# --- sortable_time -------------------------------------------------------------------------
+
+
+def test_sortable_time_is_utc_fixed_width_text() -> None:
+    # Given a time in a +02:00 zone without microseconds
+    moment = datetime(2024, 1, 1, 1, 0, tzinfo=timezone(timedelta(hours=2)))
+
+    # When it is made sortable, Then it is the same instant in UTC, with microseconds and Z
+    assert sortable_time(moment) == "2023-12-31T23:00:00.000000Z"
+
+
+def test_sortable_time_sorts_as_time_across_time_zones() -> None:
+    # Given instants whose local clock readings sort differently from time
+    moments = [
+        datetime(2024, 1, 1, 1, 0, tzinfo=timezone(timedelta(hours=2))),  # 2023-12-31T23:00Z
+        datetime(2024, 1, 1, 0, 30, tzinfo=UTC),
+        datetime(2023, 12, 31, 20, 0, tzinfo=timezone(timedelta(hours=-5))),  # 2024-01-01T01:00Z
+        datetime(2023, 12, 31, 23, 0, 0, 1, tzinfo=UTC),
+    ]
+    assert sorted(m.isoformat() for m in moments) != [m.isoformat() for m in sorted(moments)]
+
+    # When they are sorted by their sortable text
+    by_text = sorted(moments, key=sortable_time)
+
+    # Then the order is the order in time
+    assert by_text == sorted(moments)
