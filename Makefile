@@ -15,6 +15,8 @@ CHECKOV := .tools/checkov/bin/checkov
 export PATH := $(dir $(PYTHON)):$(PATH)
 export SAM_CLI_TELEMETRY := 0
 export UV_PROJECT_ENVIRONMENT := $(VENV)
+# The common layer is importable as on Lambda (where it is mounted at /opt/python).
+LAYER_PATH := PYTHONPATH=layers/common:.
 
 .PHONY: help install lint typecheck template-check requirements-check unit integration e2e test run demo build bench lock openapi clean
 
@@ -72,16 +74,16 @@ test: install lint typecheck requirements-check template-check ## everything CI 
 	$(BIN)/pytest
 
 run: $(BIN)/.synced ## the whole hub on this machine (embedded AWS, HTTP API, simulators)
-	$(BIN)/python -m localhub
+	$(LAYER_PATH) $(BIN)/python -m localhub
 
 demo: $(BIN)/.synced ## the hub, a scripted scenario per pack, a table of what happened
-	$(BIN)/python -m localhub --demo
+	$(LAYER_PATH) $(BIN)/python -m localhub --demo
 
 build: $(SAM) ## sam build (arm64 layer and functions into .aws-sam/)
 	$(SAM) build
 
 bench: $(BIN)/.synced ## benchmarks (ratios, not timed tests)
-	$(BIN)/python -m benchmarks
+	$(LAYER_PATH) $(BIN)/python -m benchmarks
 
 lock: | $(UV) ## re-lock after changing pyproject.toml; exports the layer's requirements.txt
 	$(UV) lock --python $(PYTHON)

@@ -90,6 +90,9 @@ class LocalHub:
             raise RuntimeError("the hub is not started")
         return self.stack
 
+    def functions(self) -> list[FunctionSpec]:
+        return self._stack().functions()
+
     def function(self, logical_id: str) -> FunctionSpec:
         return self._stack().function(logical_id)
 

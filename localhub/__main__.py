@@ -1,0 +1,74 @@
+"""``python -m localhub`` (``make run``): the whole hub on this machine. ``--demo``: a scripted
+scenario for every pack, then a table of what happened."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+import warnings
+
+from localhub.auth import LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET
+from localhub.server import LocalRuntime
+
+
+def banner(runtime: LocalRuntime) -> str:
+    api = runtime.api_url
+    return f"""
+utilhub local hub is up
+  HTTP API          {api}
+  embedded AWS      {runtime.aws_endpoint}   (AWS_ENDPOINT_URL={runtime.aws_endpoint} aws dynamodb list-tables)
+  control API       {api}/_local/health  /_local/resources  /_local/sim/<system>/state
+  simulators        {", ".join(f"{s} {runtime.hub.simulator_url(s)}" for s in runtime.hub.simulators)}
+
+Get a token (client credentials, local client {LOCAL_CLIENT_ID}):
+  TOKEN=$(curl -s -u {LOCAL_CLIENT_ID}:{LOCAL_CLIENT_SECRET} -d grant_type=client_credentials {api}/oauth2/token | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+
+Send a person to MDM (MD-01), run the monitor now, and look:
+  curl -s -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' {api}/meter-data/sync-requests \\
+    -d '{{"syncRequestId":"SR-1","entityType":"PERSON","entityId":"P-1","changedAt":"2026-11-20T09:00:00Z","data":{{"name":"Ada Lovelace"}}}}'
+  curl -s -X POST {api}/_local/schedules/MeterDataSyncMonitorFunction/run
+  curl -s -H "Authorization: Bearer $TOKEN" {api}/meter-data/sync-requests/SR-1
+
+Ctrl-C stops everything.
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m localhub", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=3000, help="HTTP API port (default 3000)")
+    parser.add_argument("--aws-port", type=int, default=4566, help="embedded AWS endpoint port (default 4566)")
+    parser.add_argument("--no-schedules", action="store_true", help="run schedules only through the control API")
+    parser.add_argument("--demo", action="store_true", help="run the scripted scenario of every pack, print what happened, exit")
+    parser.add_argument("--verbose", action="store_true", help="log every request of the embedded endpoint and simulators")
+    args = parser.parse_args(argv)
+    if not args.verbose:
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        # Powertools warns on every invocation that flushes no metric; on Lambda that goes to the log.
+        warnings.filterwarnings("ignore", message="No application metrics to publish")
+
+    runtime = LocalRuntime(host=args.host, api_port=args.port, aws_port=args.aws_port, run_schedules=not args.no_schedules)
+    runtime.start()
+    if args.demo:
+        from localhub.demo import run_demo
+
+        try:
+            return run_demo(runtime)
+        finally:
+            runtime.stop()
+
+    print(banner(runtime), flush=True)
+    stopped = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stopped.set())
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    stopped.wait()
+    print("stopping...", flush=True)
+    runtime.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,249 @@
+"""The local runtime: the HTTP API, the token endpoint, the control API, and the workers that
+run the template's event sources (SQS pollers, schedules), in one process.
+
+    runtime = LocalRuntime(api_port=3000, aws_port=4566).start()
+    ...
+    runtime.stop()
+
+Everything it serves comes from ``template.yaml`` through :class:`localhub.hub.LocalHub`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.wrappers import Request, Response
+
+from localhub.auth import LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET, AuthError, TokenIssuer
+from localhub.hub import LocalHub
+from localhub.lambda_runtime import invoke
+from localhub.routes import match
+from localhub.template import Template
+
+API_GATEWAY_PAYLOAD_LIMIT = 10 * 1024 * 1024
+_RATE = re.compile(r"^rate\((\d+)\s+(minute|minutes|hour|hours|day|days)\)$")
+_UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
+
+
+def rate_seconds(expression: str) -> int | None:
+    """Seconds between runs of an EventBridge ``rate(...)`` expression (None for ``cron(...)``)."""
+    found = _RATE.match(expression.strip())
+    if not found:
+        return None
+    return int(found.group(1)) * _UNIT_SECONDS[found.group(2).rstrip("s")]
+
+
+def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
+    return Response(json.dumps(body, default=str), status=status, content_type="application/json", headers=headers)
+
+
+def _client_scopes(template: Template) -> set[str]:
+    scopes: set[str] = set()
+    for _, client in template.of_type("AWS::Cognito::UserPoolClient"):
+        scopes.update(client.get("Properties", {}).get("AllowedOAuthScopes", []))
+    return scopes
+
+
+@dataclass
+class LocalRuntime:
+    host: str = "127.0.0.1"
+    api_port: int = 3000
+    aws_port: int = 4566
+    aws_endpoint: str | None = None  # an endpoint already running (tests); else an embedded moto server
+    run_schedules: bool = True
+    poll_interval: float = 0.2
+    hub: LocalHub = field(default_factory=LocalHub)
+
+    def __post_init__(self) -> None:
+        self._moto: Any = None
+        self._api: BaseWSGIServer | None = None
+        self._threads: list[threading.Thread] = []
+        self._stopping = threading.Event()
+        self.issuer: TokenIssuer | None = None
+        self.worker_errors: list[str] = []
+
+    # ------------------------------------------------------------------ start / stop
+    def start(self) -> LocalRuntime:
+        if self.aws_endpoint is None:
+            from moto.server import ThreadedMotoServer
+
+            self._moto = ThreadedMotoServer(ip_address=self.host, port=self.aws_port, verbose=False)
+            self._moto.start()
+            host, port = self._moto.get_host_and_port()
+            self.aws_endpoint = f"http://{host}:{port}"
+        os.environ.update(
+            AWS_ENDPOINT_URL=self.aws_endpoint,
+            AWS_ACCESS_KEY_ID=os.environ.get("AWS_ACCESS_KEY_ID", "local"),
+            AWS_SECRET_ACCESS_KEY=os.environ.get("AWS_SECRET_ACCESS_KEY", "local"),
+            AWS_DEFAULT_REGION=os.environ.get("AWS_DEFAULT_REGION", "eu-west-1"),
+        )
+        self._api = make_server(self.host, self.api_port, self, threaded=True)
+        self.issuer = TokenIssuer(issuer=self.api_url)
+        self.issuer.register(LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET, _client_scopes(self.hub.template))
+        self.hub.start()
+        self._spawn("api", self._api.serve_forever)
+        self._spawn("sqs-pollers", self._poll_forever)
+        if self.run_schedules:
+            self._spawn("schedules", self._schedule_forever)
+        return self
+
+    def _spawn(self, name: str, target: Any) -> None:
+        thread = threading.Thread(target=target, name=f"localhub-{name}", daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._api is not None:
+            self._api.shutdown()
+            self._api.server_close()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self.hub.stop()
+        if self._moto is not None:
+            self._moto.stop()
+
+    @property
+    def api_url(self) -> str:
+        assert self._api is not None
+        return f"http://{self.host}:{self._api.server_port}"
+
+    # ------------------------------------------------------------------ workers
+    def _poll_forever(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                received = sum(result.received for result in self.hub.poll_queues())
+            except Exception as exc:  # a worker never dies: report and go on
+                self.worker_errors.append(f"poller: {type(exc).__name__}: {exc}")
+                received = 0
+            if not received:
+                self._stopping.wait(self.poll_interval)
+
+    def _schedule_forever(self) -> None:
+        due: dict[str, float] = {}
+        for spec, expression in self.hub.schedules():
+            seconds = rate_seconds(expression)
+            if seconds is not None:
+                due[spec.logical_id] = time.monotonic() + seconds
+        while not self._stopping.wait(1.0):
+            for logical_id, at in list(due.items()):
+                if time.monotonic() >= at:
+                    invocation = self.hub.run_schedule(logical_id)
+                    if invocation.failed:
+                        self.worker_errors.append(f"{logical_id}: {invocation.error}")
+                    expression = next(e for s, e in self.hub.schedules() if s.logical_id == logical_id)
+                    due[logical_id] = time.monotonic() + (rate_seconds(expression) or 60)
+
+    # ------------------------------------------------------------------ HTTP
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        request = Request(environ)
+        request.max_content_length = API_GATEWAY_PAYLOAD_LIMIT
+        try:
+            response = self.dispatch(request)
+        except Exception as exc:  # the runtime stays up whatever a request does
+            response = _json(500, {"message": f"local runtime error: {type(exc).__name__}"})
+        return response(environ, start_response)
+
+    def dispatch(self, request: Request) -> Response:
+        path = request.path
+        if path == "/oauth2/token" and request.method == "POST":
+            return self._token(request)
+        if path == "/.well-known/jwks.json":
+            assert self.issuer is not None
+            return _json(200, self.issuer.jwks())
+        if path.startswith("/_local/"):
+            return self._control(request)
+        return self._api_route(request)
+
+    def _token(self, request: Request) -> Response:
+        assert self.issuer is not None
+        try:
+            return _json(200, self.issuer.issue(request.form.to_dict(), request.headers.get("Authorization")), {"Cache-Control": "no-store"})
+        except AuthError as exc:
+            return _json(exc.status, {"error": exc.error, "error_description": exc.description})
+
+    def _api_route(self, request: Request) -> Response:
+        assert self.issuer is not None
+        found = match(self.hub.routes, request.method, request.path)
+        if found is None:
+            return _json(404, {"message": "Not Found"})
+        route, parameters = found
+        claims = None
+        if route.authorizer:
+            try:
+                claims = self.issuer.verify(request.headers.get("Authorization"), route.scopes)
+            except AuthError as exc:
+                return _json(exc.status, {"message": exc.error}, {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None)
+        if (request.content_length or 0) > API_GATEWAY_PAYLOAD_LIMIT:
+            return _json(413, {"message": "Request Entity Too Large"})
+        from localhub.apigw import http_event
+
+        event = http_event(
+            request.method,
+            request.path,
+            route_key=route.route_key,
+            body=request.get_data() if request.content_length or request.method in ("POST", "PUT", "PATCH") else None,
+            headers=dict(request.headers.items()),
+            path_parameters=parameters,
+            query=request.query_string.decode("latin-1"),
+            claims=claims,
+        )
+        invocation = invoke(self.hub.function(route.function), event)
+        if invocation.failed or not isinstance(invocation.result, dict):
+            return _json(500, {"message": "Internal Server Error"})
+        from localhub.hub import ApiResponse
+
+        answer = ApiResponse.from_lambda(invocation.result)
+        return Response(answer.body, status=answer.status, headers=answer.headers)
+
+    def _control(self, request: Request) -> Response:
+        parts = request.path.strip("/").split("/")[1:]
+        method = request.method
+        if parts == ["health"] and method == "GET":
+            return _json(
+                200,
+                {
+                    "status": "ok",
+                    "awsEndpoint": self.aws_endpoint,
+                    "api": self.api_url,
+                    "functions": [f.logical_id for f in self.hub.functions()],
+                    "routes": [r.route_key for r in self.hub.routes],
+                    "simulators": {system: self.hub.simulator_url(system) for system in self.hub.simulators},
+                    "workerErrors": self.worker_errors[-20:],
+                },
+            )
+        if parts == ["resources"] and method == "GET":
+            return _json(200, self.hub.resources())
+        if len(parts) == 3 and parts[0] == "schedules" and parts[2] == "run" and method == "POST":
+            try:
+                invocation = self.hub.run_schedule(parts[1])
+            except KeyError as exc:
+                return _json(404, {"message": str(exc)})
+            return _json(500 if invocation.failed else 200, {"result": invocation.result, "error": invocation.error})
+        if parts == ["queues", "redeliver-now"] and method == "POST":
+            return _json(200, {"madeVisible": self.hub.expire_visibility()})
+        if len(parts) == 3 and parts[0] == "sim":
+            simulator = self.hub.simulators.get(parts[1].upper())
+            if simulator is None:
+                return _json(404, {"message": f"no simulator {parts[1]}; have {', '.join(self.hub.simulators)}"})
+            if parts[2] == "state" and method == "GET":
+                return _json(200, simulator.state())
+            if parts[2] == "faults" and method == "POST":
+                from localhub.simulators.base import SimulatorError
+
+                try:
+                    fault = simulator.add_fault(request.get_json(force=True, silent=True) or {})
+                except (SimulatorError, ValueError, TypeError) as exc:
+                    return _json(400, {"message": str(exc)})
+                return _json(201, fault.__dict__)
+            if parts[2] == "faults" and method == "DELETE":
+                simulator.clear_faults()
+                return Response(status=204)
+        return _json(404, {"message": f"no control route {method} {request.path}"})
