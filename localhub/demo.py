@@ -47,7 +47,13 @@ def wait_for_status(client: httpx.Client, path: str, wanted: set[str], timeout: 
 
 def meter_data(client: httpx.Client) -> list[Row]:
     rows = []
-    person = {"syncRequestId": "DEMO-1", "entityType": "PERSON", "entityId": "DEMO-P1", "changedAt": "2026-11-20T09:00:00Z", "data": {"name": "Ada Lovelace"}}
+    person = {
+        "syncRequestId": "DEMO-1",
+        "entityType": "PERSON",
+        "entityId": "DEMO-P1",
+        "changedAt": "2026-11-20T09:00:00Z",
+        "data": {"name": "Ada Lovelace"},
+    }
     response = client.post("/meter-data/sync-requests", json=person)
     rows.append(Row("meter-data", "MD-01 post person", "202 PENDING", f"{response.status_code} {response.json().get('status')}"))
     again = client.post("/meter-data/sync-requests", json=person)
@@ -61,15 +67,31 @@ def meter_data(client: httpx.Client) -> list[Row]:
     unchanged = {**person, "syncRequestId": "DEMO-2", "changedAt": "2026-11-20T10:00:00Z"}
     client.post("/meter-data/sync-requests", json=unchanged)
     client.post("/_local/schedules/MeterDataSyncMonitorFunction/run")
-    rows.append(Row("meter-data", "MD-01 unchanged image", "DISCARDED", wait_for_status(client, "/meter-data/sync-requests/DEMO-2", {"DISCARDED"})))
+    rows.append(
+        Row("meter-data", "MD-01 unchanged image", "DISCARDED", wait_for_status(client, "/meter-data/sync-requests/DEMO-2", {"DISCARDED"}))
+    )
     client.post("/_local/sim/mdm/faults", json={"kind": "reject", "count": 1, "reason": "demo rejection"})
     changed = {**person, "syncRequestId": "DEMO-3", "changedAt": "2026-11-20T11:00:00Z", "data": {"name": "Ada King"}}
     client.post("/meter-data/sync-requests", json=changed)
     client.post("/_local/schedules/MeterDataSyncMonitorFunction/run")
-    rows.append(Row("meter-data", "MD-01 negative acknowledgement", "ERROR", wait_for_status(client, "/meter-data/sync-requests/DEMO-3", {"ERROR", "SYNCHRONIZED"})))
+    rows.append(
+        Row(
+            "meter-data",
+            "MD-01 negative acknowledgement",
+            "ERROR",
+            wait_for_status(client, "/meter-data/sync-requests/DEMO-3", {"ERROR", "SYNCHRONIZED"}),
+        )
+    )
     client.post("/meter-data/sync-requests/DEMO-3/resubmission")
     client.post("/_local/schedules/MeterDataSyncMonitorFunction/run")
-    rows.append(Row("meter-data", "MD-01 resubmitted", "SYNCHRONIZED", wait_for_status(client, "/meter-data/sync-requests/DEMO-3", {"SYNCHRONIZED", "ERROR"})))
+    rows.append(
+        Row(
+            "meter-data",
+            "MD-01 resubmitted",
+            "SYNCHRONIZED",
+            wait_for_status(client, "/meter-data/sync-requests/DEMO-3", {"SYNCHRONIZED", "ERROR"}),
+        )
+    )
     bad = client.post("/meter-data/sync-requests", json={**person, "syncRequestId": "DEMO-4", "data": {}})
     rows.append(Row("meter-data", "MD-01 invalid person", "422", str(bad.status_code)))
     return rows
@@ -85,7 +107,10 @@ def run_demo(runtime: LocalRuntime) -> int:
     with httpx.Client(base_url=runtime.api_url, timeout=30, headers={"Authorization": f"Bearer {bearer}"}) as client:
         for scenario in SCENARIOS.values():
             rows.extend(scenario(client))
-    widths = [max(len(getattr(r, f)) for r in rows + [Row("pack", "step", "expected", "observed")]) for f in ("pack", "step", "expected", "observed")]
+    widths = [
+        max(len(getattr(r, f)) for r in rows + [Row("pack", "step", "expected", "observed")])
+        for f in ("pack", "step", "expected", "observed")
+    ]
     line = "  ".join(f"{{:<{w}}}" for w in widths) + "  {}"
     print(line.format("pack", "step", "expected", "observed", "ok"))
     for row in rows:

@@ -165,7 +165,9 @@ class LocalRuntime:
     def _token(self, request: Request) -> Response:
         assert self.issuer is not None
         try:
-            return _json(200, self.issuer.issue(request.form.to_dict(), request.headers.get("Authorization")), {"Cache-Control": "no-store"})
+            return _json(
+                200, self.issuer.issue(request.form.to_dict(), request.headers.get("Authorization")), {"Cache-Control": "no-store"}
+            )
         except AuthError as exc:
             return _json(exc.status, {"error": exc.error, "error_description": exc.description})
 

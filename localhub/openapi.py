@@ -1,0 +1,681 @@
+"""The OpenAPI 3.1 document of the hub's HTTP API, generated from the code.
+
+Nothing here is written twice:
+
+- paths, methods, scopes and operation ids come from the ``HttpApi`` events of
+  ``template.yaml`` (the route table, :func:`api_routes`);
+- request schemas are the library's pydantic models (``SyncRequestIn``, ``AcknowledgementIn``,
+  each flow's per-entity data models), response and error shapes follow the handlers;
+- what a route does is said once, in :func:`route_docs`, keyed by route key
+  (``"POST /meter-data/sync-requests"``). A template route without an entry there, or an entry
+  without a route, fails the generation: a new route cannot go undocumented.
+
+``python -m localhub.openapi > docs/openapi.json`` writes the committed document;
+``tests/unit/test_openapi.py`` checks it is current and valid.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import sys
+import tomllib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, TypeAdapter
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
+
+from localhub.template import REGION, ROOT, Template
+
+if TYPE_CHECKING:
+    from utilhub.syncrequests.model import SyncFlow
+
+OPENAPI_VERSION = "3.1.0"
+SCHEMA_REF = "#/components/schemas/{model}"
+SECURITY_SCHEME = "oauth2ClientCredentials"
+TOKEN_URL = "/oauth2/token"  # relative to the server: the local hub's endpoint (Cognito's on AWS, output TokenUrl)
+LOCAL_SERVER = "http://127.0.0.1:3000"
+JSON = "application/json"
+PROBLEM_JSON = "application/problem+json"
+CORRELATION_HEADER = "X-Correlation-Id"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+_CODE_URI = re.compile(r"^functions/(?P<pack>[a-z][a-z0-9_]*)/(?P<point>[a-z][a-z0-9_]*)/?$")
+_PATH_PARAMETER = re.compile(r"\{([^}]+)\}")
+
+
+class OpenApiError(ValueError):
+    """The template and the route documentation disagree, or a route cannot be described."""
+
+
+# ---------------------------------------------------------------------------------------- route table
+
+
+@dataclass(frozen=True)
+class ApiRoute:
+    """One ``HttpApi`` event of a function in the template."""
+
+    function: str
+    event: str
+    method: str
+    path: str
+    scopes: tuple[str, ...]
+    authorizer: str | None
+    pack: str
+    integration_points: tuple[str, ...]
+
+    @property
+    def route_key(self) -> str:
+        return f"{self.method} {self.path}"
+
+    @property
+    def path_parameters(self) -> list[str]:
+        return _PATH_PARAMETER.findall(self.path)
+
+    @property
+    def operation_id(self) -> str:
+        """``MeterDataSyncRequestsFunction`` + ``Submit`` -> ``meterDataSyncRequestsSubmit``."""
+        stem = self.function.removesuffix("Function")
+        return stem[:1].lower() + stem[1:] + self.event[:1].upper() + self.event[1:]
+
+    @property
+    def tag(self) -> str:
+        return self.pack.replace("_", "-")
+
+    @property
+    def secured(self) -> bool:
+        return self.authorizer != "NONE"
+
+
+def api_routes(template: Template) -> list[ApiRoute]:
+    """The template's HTTP routes, read from the unresolved template (no local resources needed)."""
+    routes: list[ApiRoute] = []
+    seen: dict[str, str] = {}
+    for logical_id, resource in template.of_type("AWS::Serverless::Function"):
+        props = resource.get("Properties", {})
+        for event_name, event in props.get("Events", {}).items():
+            if event.get("Type") != "HttpApi":
+                continue
+            where = f"{logical_id}.Events.{event_name}"
+            properties = event.get("Properties", {})
+            method, path = properties.get("Method"), properties.get("Path")
+            if not isinstance(method, str) or not isinstance(path, str):
+                raise OpenApiError(f"{where}: an HttpApi event needs a literal Method and Path to be documented.")
+            method = method.upper()
+            if method == "ANY" or "+}" in path:
+                raise OpenApiError(f"{where}: {method} {path} (ANY or a greedy {{name+}} path) cannot be described in OpenAPI.")
+            auth = properties.get("Auth", {})
+            scopes = auth.get("AuthorizationScopes", [])
+            if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
+                raise OpenApiError(f"{where}: AuthorizationScopes must be a list of literal scope names.")
+            code_uri = str(props.get("CodeUri", ""))
+            found = _CODE_URI.match(code_uri)
+            if found is None:
+                raise OpenApiError(f"{logical_id}: CodeUri {code_uri!r} is not functions/<pack>/<point>/.")
+            route = ApiRoute(
+                function=logical_id,
+                event=event_name,
+                method=method,
+                path=path,
+                scopes=tuple(scopes),
+                authorizer=auth.get("Authorizer"),
+                pack=found["pack"],
+                integration_points=tuple(resource.get("Metadata", {}).get("utilhub", {}).get("integrationPoints", [])),
+            )
+            if route.route_key in seen:
+                raise OpenApiError(f"{route.route_key} is declared twice in the template: {seen[route.route_key]} and {where}.")
+            seen[route.route_key] = where
+            routes.append(route)
+    return sorted(routes, key=lambda r: (r.path, r.method))
+
+
+def scope_descriptions(template: Template) -> dict[str, str]:
+    """``utilhub/meter-data`` -> its description, from the Cognito resource servers."""
+    found: dict[str, str] = {}
+    for _, resource in template.of_type("AWS::Cognito::UserPoolResourceServer"):
+        props = resource.get("Properties", {})
+        identifier = props.get("Identifier")
+        if not isinstance(identifier, str):
+            continue
+        for scope in props.get("Scopes", []):
+            found[f"{identifier}/{scope['ScopeName']}"] = str(scope.get("ScopeDescription", ""))
+    return found
+
+
+# ---------------------------------------------------------------------------------------- route documentation
+
+
+@dataclass(frozen=True)
+class RequestBody:
+    """A JSON body (a component schema) and, where the route reads it, an XML form and its XSD."""
+
+    schema: str
+    description: str
+    xml_xsd: str | None = None
+    xml_media_type: str = "application/xml"
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    description: str
+    schema: str
+
+
+@dataclass(frozen=True)
+class RouteDoc:
+    """What one route does. Problems 401/403 (secured routes) and 400/413/415/422 (routes with a
+    body) are added to ``problems`` by the generator."""
+
+    summary: str
+    description: str
+    replies: tuple[Reply, ...]
+    problems: tuple[int, ...] = ()
+    body: RequestBody | None = None
+    path_parameters: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    honours_idempotency_key: bool = False
+
+
+@dataclass
+class ApiDocs:
+    """The documentation of a set of routes: their docs, the pydantic models they use, and the
+    component schemas written here (which may ``$ref`` the models by class name)."""
+
+    routes: dict[str, RouteDoc] = field(default_factory=dict)
+    models: list[tuple[type[BaseModel], JsonSchemaMode]] = field(default_factory=list)
+    schemas: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def merge(self, other: ApiDocs) -> None:
+        for key, doc in other.routes.items():
+            if key in self.routes:
+                raise OpenApiError(f"{key} is documented twice.")
+            self.routes[key] = doc
+        self.models.extend(m for m in other.models if m not in self.models)
+        for name, schema in other.schemas.items():
+            if name in self.schemas and self.schemas[name] != schema:
+                raise OpenApiError(f"Two different component schemas are named {name}.")
+            self.schemas[name] = schema
+
+
+def ref(name: str | type[BaseModel]) -> dict[str, str]:
+    return {"$ref": SCHEMA_REF.format(model=name if isinstance(name, str) else name.__name__)}
+
+
+def _camel(name: str) -> str:
+    return "".join(part[:1].upper() + part[1:] for part in re.split(r"[-_ ]", name) if part)
+
+
+def _xsd(relative_path: str) -> str:
+    """``ccb/sync-request.xsd`` -> ``utilhub/schemas/ccb/sync-request.xsd``, which must exist."""
+    if not resources.files("utilhub.schemas").joinpath(relative_path).is_file():
+        raise OpenApiError(f"XSD utilhub/schemas/{relative_path} does not exist.")
+    return f"utilhub/schemas/{relative_path}"
+
+
+def sync_request_api_docs(prefix: str, flow: SyncFlow, *, acknowledgement_xsd: str | None = None) -> ApiDocs:
+    """The five routes :func:`utilhub.syncrequests.api.build_sync_request_api` serves under ``prefix``."""
+    from utilhub.syncrequests.model import ID_PATTERN, AcknowledgementIn, SyncRequestBatchIn, SyncRequestIn, Transition
+
+    flow_name = _camel(flow.name)
+    request_schema, batch_schema = f"{flow_name}SyncRequest", f"{flow_name}SyncRequestBatch"
+    source_xsd = _xsd(flow.source_codec.schema) if flow.source_codec is not None else None
+    ack_xsd = _xsd(acknowledgement_xsd) if acknowledgement_xsd else None
+    entity_list = ", ".join(flow.entities)
+    collection = f"{prefix}/sync-requests"
+    sync_request_id = {
+        "description": "The id the source gave the sync request.",
+        "schema": {"type": "string", "pattern": ID_PATTERN},
+    }
+
+    docs = ApiDocs(
+        models=[(SyncRequestIn, "validation"), (SyncRequestBatchIn, "validation"), (AcknowledgementIn, "validation")]
+        + [(spec.data_model, "validation") for spec in flow.entities.values()]
+        + [(Transition, "serialization")],
+    )
+    docs.schemas[request_schema] = {
+        "title": f"{flow.name} sync request",
+        "description": (
+            f"A change of one {flow.source} entity to synchronize to {flow.target}. `entityType` is one of {entity_list}; "
+            "`data` follows that entity type's data model (`x-entity-types` names it). Unknown `data` fields are kept. "
+            "An installation may refuse some entity types by configuration (422)."
+        ),
+        "allOf": [ref(SyncRequestIn)],
+        "oneOf": [
+            {
+                "title": f"{entity_type} ({spec.integration_point})",
+                "type": "object",
+                "required": ["entityType", "data"],
+                "properties": {"entityType": {"const": entity_type}, "data": ref(spec.data_model)},
+            }
+            for entity_type, spec in flow.entities.items()
+        ],
+        "x-entity-types": {
+            entity_type: {"integrationPoint": spec.integration_point, "dataSchema": ref(spec.data_model)["$ref"]}
+            for entity_type, spec in flow.entities.items()
+        },
+    }
+    docs.schemas[batch_schema] = {
+        "title": f"{flow.name} sync request batch",
+        "description": f"Up to 100 {flow.name} sync requests, validated together.",
+        "allOf": [ref(SyncRequestBatchIn)],
+        "properties": {"requests": {"items": ref(request_schema)}},
+    }
+    docs.schemas["SyncRequestState"] = {
+        "type": "object",
+        "required": ["syncRequestId", "status"],
+        "properties": {"syncRequestId": {"type": "string"}, "status": ref("SyncStatus")},
+    }
+    docs.schemas["SyncRequestView"] = {
+        "type": "object",
+        "description": "A stored sync request and the history of its status.",
+        "required": ["syncRequestId", "status", "entityType", "entityId", "changedAt", "attempt", "history"],
+        "properties": {
+            "syncRequestId": {"type": "string"},
+            "status": ref("SyncStatus"),
+            "entityType": {"type": "string"},
+            "entityId": {"type": "string"},
+            "changedAt": {"type": "string", "format": "date-time"},
+            "attempt": {"type": "integer", "minimum": 0, "description": "Delivery attempts so far."},
+            "history": {"type": "array", "items": ref(Transition)},
+        },
+    }
+    docs.schemas["SyncRequestBatchResult"] = {
+        "type": "object",
+        "required": ["syncRequestId", "status"],
+        "properties": {
+            "syncRequestId": {"type": "string"},
+            "status": {
+                "description": "The request's status, or CONFLICT when its id was already used for another request.",
+                "anyOf": [ref("SyncStatus"), {"const": "CONFLICT"}],
+            },
+            "created": {"type": "boolean", "description": "False when the same request had been received before."},
+            "detail": {"type": "string", "description": "Why the request was not taken (CONFLICT only)."},
+        },
+    }
+    docs.schemas["SyncRequestBatchAccepted"] = {
+        "type": "object",
+        "required": ["accepted", "results"],
+        "properties": {
+            "accepted": {"type": "integer", "minimum": 0, "description": "How many requests were new."},
+            "results": {"type": "array", "items": ref("SyncRequestBatchResult"), "description": "One result per request, in order."},
+        },
+    }
+
+    xml_note = (
+        f" {flow.source}'s XML form (`application/xml` or `text/xml`) is validated against the XSD named by `x-xsd`." if source_xsd else ""
+    )
+    docs.routes = {
+        f"POST {collection}": RouteDoc(
+            summary=f"Submit a {flow.source} -> {flow.target} sync request",
+            description=(
+                f"Stores the request PENDING; the sync monitor delivers it to {flow.target}, one in flight per entity, "
+                "in order of `changedAt`. The same `syncRequestId` with the same content creates nothing new and answers "
+                "its current status; with other content it is a 409. A refused request is never stored." + xml_note
+            ),
+            body=RequestBody(request_schema, "One sync request.", xml_xsd=source_xsd),
+            replies=(Reply(202, "Accepted: query the request with its id.", "SyncRequestState"),),
+            problems=(409,),
+            honours_idempotency_key=True,
+        ),
+        f"POST {collection}:batch": RouteDoc(
+            summary=f"Submit up to 100 {flow.source} -> {flow.target} sync requests",
+            description=(
+                "All or nothing at validation: when any request is invalid the answer is a 422 whose `errors` point into "
+                "`/requests/{index}/...`, and nothing is stored. Otherwise each request is stored as by the single intake; "
+                "one whose id was already used for another request gets the result status CONFLICT." + xml_note
+            ),
+            body=RequestBody(batch_schema, "The batch.", xml_xsd=source_xsd),
+            replies=(Reply(202, "Accepted: one result per request.", "SyncRequestBatchAccepted"),),
+            problems=(409,),
+            honours_idempotency_key=True,
+        ),
+        f"GET {collection}/{{syncRequestId}}": RouteDoc(
+            summary="Query a sync request",
+            description="Its status and history. A request refused at intake was never stored: 404.",
+            replies=(Reply(200, "The sync request.", "SyncRequestView"),),
+            problems=(404,),
+            path_parameters={"syncRequestId": sync_request_id},
+        ),
+        f"POST {collection}/{{syncRequestId}}/acknowledgement": RouteDoc(
+            summary=f"Acknowledge a sync request ({flow.target})",
+            description=(
+                f"{flow.target}'s deferred answer to a SENT request: POSITIVE makes it SYNCHRONIZED, NEGATIVE ERROR. "
+                "The same acknowledgement again answers the current status; one for a request that is not SENT is a 409."
+                + (f" {flow.target}'s XML acknowledgement is validated against the XSD named by `x-xsd`." if ack_xsd else "")
+            ),
+            body=RequestBody(
+                AcknowledgementIn.__name__, "The acknowledgement.", xml_xsd=ack_xsd, xml_media_type=flow.target_codec.content_type
+            ),
+            replies=(Reply(200, "The request's status after the acknowledgement.", "SyncRequestState"),),
+            problems=(404, 409),
+            path_parameters={"syncRequestId": sync_request_id},
+        ),
+        f"POST {collection}/{{syncRequestId}}/resubmission": RouteDoc(
+            summary="Resubmit a sync request in ERROR",
+            description=(
+                "Puts an ERROR request back to PENDING for another delivery. A request already PENDING answers 202 "
+                "unchanged; any other status is a 409."
+            ),
+            replies=(Reply(202, "Pending again.", "SyncRequestState"),),
+            problems=(404, 409),
+            path_parameters={"syncRequestId": sync_request_id},
+        ),
+    }
+    return docs
+
+
+def route_docs() -> ApiDocs:
+    """The documentation of every route the hub serves: one line per pack API."""
+    from utilhub.packs.meter_data import mdm_xml
+    from utilhub.packs.meter_data import sync as meter_data
+
+    docs = ApiDocs()
+    docs.merge(sync_request_api_docs(meter_data.PREFIX, meter_data.FLOW, acknowledgement_xsd=mdm_xml.SCHEMA))
+    return docs
+
+
+# ---------------------------------------------------------------------------------------- shared components
+
+PROBLEMS: dict[int, tuple[str, str]] = {
+    400: ("BadRequest", "The body does not parse, or a header is malformed."),
+    401: ("Unauthorized", "No valid bearer token."),
+    403: ("Forbidden", "The token does not grant the route's scope."),
+    404: ("NotFound", "No such resource."),
+    409: ("Conflict", "The request conflicts with the resource's state, or an Idempotency-Key was reused with another body."),
+    413: ("PayloadTooLarge", "The body exceeds the configured limit."),
+    415: ("UnsupportedMediaType", "The Content-Type is not accepted by this route."),
+    422: ("UnprocessableContent", "The body parses but breaks the contract; `errors` points at each invalid field."),
+}
+GATEWAY_REFUSALS = (401, 403)  # API Gateway's JWT authorizer answers these before the hub runs
+
+
+def _problem_components() -> tuple[dict[str, Any], dict[str, Any]]:
+    from utilhub.platform.problems import PROBLEM_BASE, FieldError
+
+    field_error = TypeAdapter(FieldError).json_schema()
+    field_error["description"] = "One invalid field: a JSON pointer into the request body (with a leading #) and why."
+    schemas = {
+        "FieldError": field_error,
+        "ProblemDetails": {
+            "type": "object",
+            "description": "An RFC 9457 problem details object: the shape of every error the hub answers with.",
+            "required": ["type", "title", "status", "detail"],
+            "properties": {
+                "type": {"type": "string", "format": "uri", "examples": [f"{PROBLEM_BASE}invalid-request"]},
+                "title": {"type": "string"},
+                "status": {"type": "integer", "minimum": 400, "maximum": 599},
+                "detail": {"type": "string"},
+                "errors": {"type": "array", "items": ref("FieldError")},
+            },
+        },
+        "GatewayMessage": {
+            "type": "object",
+            "description": "API Gateway's own refusal, answered before the hub runs.",
+            "required": ["message"],
+            "properties": {"message": {"type": "string"}},
+        },
+    }
+    responses: dict[str, Any] = {}
+    for status, (name, description) in PROBLEMS.items():
+        content: dict[str, Any] = {PROBLEM_JSON: {"schema": ref("ProblemDetails")}}
+        headers: dict[str, Any] = {CORRELATION_HEADER: {"$ref": "#/components/headers/CorrelationId"}}
+        if status in GATEWAY_REFUSALS:
+            content[JSON] = {"schema": ref("GatewayMessage")}
+            description += ' API Gateway\'s authorizer answers `{"message"}` as application/json; the hub, problem details.'
+        if status == 401:
+            headers["WWW-Authenticate"] = {"schema": {"type": "string"}, "description": "Bearer"}
+        responses[name] = {"description": description, "headers": headers, "content": content}
+    return schemas, responses
+
+
+def _parameters() -> dict[str, Any]:
+    return {
+        "CorrelationId": {
+            "name": CORRELATION_HEADER,
+            "in": "header",
+            "required": False,
+            "description": "Carried across every hop and echoed in the response; generated when absent or unsafe.",
+            "schema": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,128}$"},
+        },
+        "IdempotencyKey": {
+            "name": IDEMPOTENCY_HEADER,
+            "in": "header",
+            "required": False,
+            "description": (
+                "The same key with the same body answers the first response again; with another body, 409. "
+                "Business ids make retries safe without it."
+            ),
+            "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+        },
+    }
+
+
+# ---------------------------------------------------------------------------------------- document
+
+
+def _operation(route: ApiRoute, doc: RouteDoc) -> dict[str, Any]:
+    where = f"{route.route_key} ({route.function}.{route.event})"
+    documented, declared = set(doc.path_parameters), set(route.path_parameters)
+    if documented != declared:
+        raise OpenApiError(f"{where}: path parameters {sorted(declared)} but documented {sorted(documented)}.")
+    if doc.honours_idempotency_key and route.method != "POST":
+        raise OpenApiError(f"{where}: Idempotency-Key is for POST routes only.")
+
+    parameters: list[dict[str, Any]] = [
+        {"name": name, "in": "path", "required": True, **doc.path_parameters[name]} for name in route.path_parameters
+    ]
+    parameters.append({"$ref": "#/components/parameters/CorrelationId"})
+    if doc.honours_idempotency_key:
+        parameters.append({"$ref": "#/components/parameters/IdempotencyKey"})
+
+    problems = set(doc.problems)
+    if route.secured:
+        problems |= {401, 403}
+    if doc.body is not None:
+        problems |= {400, 413, 415, 422}
+    unknown = problems - set(PROBLEMS)
+    if unknown:
+        raise OpenApiError(f"{where}: no problem response is defined for {sorted(unknown)}.")
+
+    responses: dict[str, Any] = {}
+    for reply in doc.replies:
+        responses[str(reply.status)] = {
+            "description": reply.description,
+            "headers": {CORRELATION_HEADER: {"$ref": "#/components/headers/CorrelationId"}},
+            "content": {JSON: {"schema": ref(reply.schema)}},
+        }
+    for status in sorted(problems):
+        responses[str(status)] = {"$ref": f"#/components/responses/{PROBLEMS[status][0]}"}
+
+    operation: dict[str, Any] = {
+        "operationId": route.operation_id,
+        "summary": doc.summary,
+        "description": doc.description,
+        "tags": [route.tag],
+        "parameters": parameters,
+        "responses": responses,
+        "security": [{SECURITY_SCHEME: list(route.scopes)}] if route.secured else [],
+    }
+    if route.integration_points:
+        operation["x-integration-points"] = list(route.integration_points)
+    if doc.body is not None:
+        content: dict[str, Any] = {JSON: {"schema": ref(doc.body.schema)}}
+        if doc.body.xml_xsd is not None:
+            content[doc.body.xml_media_type] = {"schema": {"type": "string", "x-xsd": doc.body.xml_xsd}}
+        operation["requestBody"] = {"required": True, "description": doc.body.description, "content": content}
+    return operation
+
+
+def _model_schemas(models: list[tuple[type[BaseModel], JsonSchemaMode]]) -> dict[str, Any]:
+    keys, top = models_json_schema(models, ref_template=SCHEMA_REF)
+    for (model, _mode), found in keys.items():
+        if found != ref(model):
+            raise OpenApiError(f"The schema of {model.__module__}.{model.__qualname__} is {found['$ref']}: give the model a unique name.")
+    return dict(top.get("$defs", {}))
+
+
+def _refs(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "$ref" and isinstance(value, str):
+                yield value
+            else:
+                yield from _refs(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _refs(item)
+
+
+def _servers(template: Template) -> list[dict[str, Any]]:
+    servers: list[dict[str, Any]] = [{"url": LOCAL_SERVER, "description": "The local hub (`make run`)."}]
+    api_url = template.body.get("Outputs", {}).get("ApiUrl", {}).get("Value", {})
+    text = api_url.get("Fn::Sub") if isinstance(api_url, dict) else None
+    if isinstance(text, str):
+        names = re.findall(r"\$\{([^}]+)\}", text)
+        defaults = {"AWS::Region": REGION, "AWS::URLSuffix": "amazonaws.com"}
+        variables = {
+            name.removeprefix("AWS::"): {"default": defaults.get(name, name), "description": f"{name} of the deployed stack."}
+            for name in names
+        }
+        url = re.sub(r"\$\{(?:AWS::)?([^}]+)\}", r"{\1}", text)
+        servers.append({"url": url, "description": "The deployed stack (output ApiUrl).", "variables": variables})
+    return servers
+
+
+def _info() -> dict[str, Any]:
+    from utilhub.platform.settings import Settings
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    limit = Settings.model_fields["max_body_bytes"].default
+    return {
+        "title": "utilhub HTTP API",
+        "version": project["version"],
+        "summary": project["description"],
+        "description": (
+            "Generated from template.yaml and the library's models by `python -m localhub.openapi`; do not edit.\n\n"
+            "Every route requires an OAuth2 client-credentials bearer token with its pack's scope. "
+            f"`{CORRELATION_HEADER}` is accepted (generated when absent) and returned on every response. "
+            f"POST routes marked so honour `{IDEMPOTENCY_HEADER}`. Errors are RFC 9457 problem details "
+            f"(`{PROBLEM_JSON}`). Bodies over {limit} bytes (configurable) are refused with 413. "
+            "Where a route also reads XML, `Content-Type` decides, and the XML is validated against the XSD named by `x-xsd`."
+        ),
+        "license": {"name": project["license"], "identifier": project["license"]},
+    }
+
+
+def build_openapi(template: Template | None = None) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of the HTTP API of ``template`` (``template.yaml`` by default)."""
+    template = template or Template.load()
+    routes = api_routes(template)
+    docs = route_docs()
+
+    undocumented = [f"{r.route_key} ({r.function}.{r.event})" for r in routes if r.route_key not in docs.routes]
+    if undocumented:
+        raise OpenApiError("Routes without documentation (add them to route_docs() in localhub/openapi.py): " + "; ".join(undocumented))
+    stale = sorted(set(docs.routes) - {r.route_key for r in routes})
+    if stale:
+        raise OpenApiError("Documented routes that template.yaml does not declare: " + "; ".join(stale))
+
+    problem_schemas, problem_responses = _problem_components()
+    schemas: dict[str, Any] = {**_model_schemas(docs.models), **problem_schemas}
+    for name, schema in docs.schemas.items():
+        if name in schemas:
+            raise OpenApiError(f"Component schema {name} is defined by a model and by route_docs().")
+        schemas[name] = schema
+
+    paths: dict[str, dict[str, Any]] = {}
+    for route in routes:
+        paths.setdefault(route.path, {})[route.method.lower()] = _operation(route, docs.routes[route.route_key])
+
+    operation_ids = [r.operation_id for r in routes]
+    duplicates = sorted({o for o in operation_ids if operation_ids.count(o) > 1})
+    if duplicates:
+        raise OpenApiError(f"Operation ids are not unique: {duplicates}.")
+
+    descriptions = scope_descriptions(template)
+    scopes = sorted({scope for route in routes for scope in route.scopes})
+    points: dict[str, set[str]] = {}
+    tag_scopes: dict[str, set[str]] = {}
+    for route in routes:
+        points.setdefault(route.tag, set()).update(route.integration_points)
+        tag_scopes.setdefault(route.tag, set()).update(route.scopes)
+    tags = [
+        {
+            "name": tag,
+            "description": " ".join(
+                [
+                    *(descriptions.get(s, f"Scope {s}.") for s in sorted(tag_scopes[tag])),
+                    f"Integration points: {', '.join(sorted(points[tag]))}.",
+                ]
+                if points[tag]
+                else [descriptions.get(s, f"Scope {s}.") for s in sorted(tag_scopes[tag])]
+            ),
+        }
+        for tag in sorted(points)
+    ]
+
+    document: dict[str, Any] = {
+        "openapi": OPENAPI_VERSION,
+        "info": _info(),
+        "servers": _servers(template),
+        "tags": tags,
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "responses": problem_responses,
+            "parameters": _parameters(),
+            "headers": {
+                "CorrelationId": {
+                    "description": "The request's correlation id (the one sent, or the one generated).",
+                    "schema": {"type": "string"},
+                }
+            },
+            "securitySchemes": {
+                SECURITY_SCHEME: {
+                    "type": "oauth2",
+                    "description": (
+                        "OAuth2 client credentials, one scope per pack. Locally the token endpoint is the hub's "
+                        "(client local-dev); on AWS it is the Cognito domain's (stack output TokenUrl)."
+                    ),
+                    "flows": {
+                        "clientCredentials": {
+                            "tokenUrl": TOKEN_URL,
+                            "scopes": {scope: descriptions.get(scope, f"Routes requiring {scope}.") for scope in scopes},
+                        }
+                    },
+                }
+            },
+        },
+    }
+    missing = sorted({target for target in _refs(document) if not _resolves(document, target)})
+    if missing:
+        raise OpenApiError(f"Dangling references: {missing}.")
+    return document
+
+
+def _resolves(document: dict[str, Any], target: str) -> bool:
+    node: Any = document
+    for part in target.removeprefix("#/").split("/"):
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return True
+
+
+def render(document: dict[str, Any]) -> str:
+    """The committed form: JSON, indent 2, sorted keys, a trailing newline."""
+    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def main() -> None:
+    # Run as a script, the common layer is not on the path as it is under pytest (pyproject) or in Lambda (/opt/python).
+    if importlib.util.find_spec("utilhub") is None:
+        sys.path.insert(0, str(ROOT / "layers" / "common"))
+    sys.stdout.write(render(build_openapi()))
+
+
+if __name__ == "__main__":
+    main()

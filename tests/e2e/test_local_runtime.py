@@ -1,0 +1,165 @@
+"""The local runtime over HTTP: tokens, the JWT authorizer, the control API, the embedded AWS
+endpoint, and MD-01 person sync until SYNCHRONIZED with the record in the MDM simulator."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import boto3
+import httpx
+import jwt
+
+from localhub.auth import LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET
+from localhub.server import LocalRuntime
+
+PERSON = {
+    "syncRequestId": "E2E-1",
+    "entityType": "PERSON",
+    "entityId": "E2E-P1",
+    "changedAt": "2026-11-20T09:00:00Z",
+    "data": {"name": "Ada Lovelace"},
+}
+
+
+def wait_for(client: httpx.Client, path: str, status: str, timeout: float = 10.0) -> dict:
+    deadline = time.monotonic() + timeout
+    body: dict = {}
+    while time.monotonic() < deadline:
+        body = client.get(path).json()
+        if body.get("status") == status:
+            return body
+        time.sleep(0.05)
+    raise AssertionError(f"{path} stayed {body.get('status')}, wanted {status}: {body}")
+
+
+def test_person_sync_over_http_until_synchronized(runtime: LocalRuntime, client: httpx.Client) -> None:
+    # Given a token and a person sync request posted over HTTP
+    posted = client.post("/meter-data/sync-requests", json=PERSON, headers={"X-Correlation-Id": "e2e-corr-1"})
+    assert posted.status_code == 202, posted.text
+    assert posted.headers["x-correlation-id"] == "e2e-corr-1"
+    # When the monitor schedule is run through the control API (the SQS poller delivers in the background)
+    run = client.post("/_local/schedules/MeterDataSyncMonitorFunction/run")
+    assert run.status_code == 200, run.text
+    assert run.json()["result"]["queued"] == 1
+    # Then the request becomes SYNCHRONIZED and the MDM simulator holds the contact
+    body = wait_for(client, "/meter-data/sync-requests/E2E-1", "SYNCHRONIZED")
+    assert [h["status"] for h in body["history"]] == ["PENDING", "SENT", "SYNCHRONIZED"]
+    state = client.get("/_local/sim/mdm/state").json()
+    assert state["records"]["PERSON#E2E-P1"]["data"]["ContactName"] == "Ada Lovelace"
+
+
+def test_token_endpoint_takes_form_and_basic_credentials(anonymous: httpx.Client) -> None:
+    form = anonymous.post(
+        "/oauth2/token", data={"grant_type": "client_credentials", "client_id": LOCAL_CLIENT_ID, "client_secret": LOCAL_CLIENT_SECRET}
+    )
+    basic = anonymous.post("/oauth2/token", data={"grant_type": "client_credentials"}, auth=(LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET))
+    assert (form.status_code, basic.status_code) == (200, 200)
+    claims = jwt.decode(basic.json()["access_token"], options={"verify_signature": False})
+    assert claims["client_id"] == LOCAL_CLIENT_ID
+    assert "utilhub/meter-data" in claims["scope"].split()
+    assert basic.json()["token_type"] == "Bearer"
+
+
+def test_token_endpoint_refuses_wrong_secret_and_unknown_scope(anonymous: httpx.Client) -> None:
+    wrong = anonymous.post("/oauth2/token", data={"grant_type": "client_credentials"}, auth=(LOCAL_CLIENT_ID, "nope"))
+    assert (wrong.status_code, wrong.json()["error"]) == (401, "invalid_client")
+    scope = anonymous.post(
+        "/oauth2/token",
+        data={"grant_type": "client_credentials", "scope": "utilhub/everything"},
+        auth=(LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET),
+    )
+    assert (scope.status_code, scope.json()["error"]) == (400, "invalid_scope")
+
+
+def test_missing_and_forged_tokens_are_401(runtime: LocalRuntime, anonymous: httpx.Client) -> None:
+    assert anonymous.post("/meter-data/sync-requests", json=PERSON).status_code == 401
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    claims = {
+        "client_id": LOCAL_CLIENT_ID,
+        "iss": runtime.api_url,
+        "exp": int(time.time()) + 600,
+        "scope": "utilhub/meter-data",
+        "token_use": "access",
+    }
+    forged = jwt.encode(claims, other_key, algorithm="RS256")
+    unsigned = jwt.encode(claims, key=None, algorithm="none")
+    for token in (forged, unsigned, "not-a-jwt"):
+        response = anonymous.post("/meter-data/sync-requests", json=PERSON, headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 401, token
+    # and nothing was stored
+    assert (
+        runtime.hub.call_api("GET", "/meter-data/sync-requests/E2E-1", claims={"scope": "utilhub/meter-data", "client_id": "x"}).status
+        == 404
+    )
+
+
+def test_expired_token_is_401(runtime: LocalRuntime, anonymous: httpx.Client) -> None:
+    token = anonymous.post("/oauth2/token", data={"grant_type": "client_credentials"}, auth=(LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET)).json()[
+        "access_token"
+    ]
+    claims = jwt.decode(token, options={"verify_signature": False})
+    claims["exp"] = int(time.time()) - 5
+    assert runtime.issuer is not None
+    expired = jwt.encode(claims, runtime.issuer._key, algorithm="RS256")
+    assert anonymous.get("/meter-data/sync-requests/x", headers={"Authorization": f"Bearer {expired}"}).status_code == 401
+
+
+def test_token_without_the_route_scope_is_403(runtime: LocalRuntime, anonymous: httpx.Client) -> None:
+    assert runtime.issuer is not None
+    runtime.issuer.register("osm", "osm-secret", {"utilhub/order-to-cash"})
+    token = anonymous.post("/oauth2/token", data={"grant_type": "client_credentials"}, auth=("osm", "osm-secret")).json()["access_token"]
+    response = anonymous.post("/meter-data/sync-requests", json=PERSON, headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 403
+
+
+def test_unknown_route_is_404(client: httpx.Client) -> None:
+    assert client.get("/no/such/route").status_code == 404
+
+
+def test_control_api_health_resources_and_faults(runtime: LocalRuntime, client: httpx.Client) -> None:
+    health = client.get("/_local/health").json()
+    assert health["status"] == "ok"
+    assert "POST /meter-data/sync-requests" in health["routes"]
+    resources = client.get("/_local/resources").json()
+    assert resources["MdmDeliveryQueue"].endswith(".fifo")
+    assert resources["SyncRequestTable"] == "utilhub-local-SyncRequestTable"
+    fault = client.post("/_local/sim/mdm/faults", json={"kind": "down", "count": 1})
+    assert fault.status_code == 201
+    assert client.get("/_local/sim/mdm/state").json()["faults"][0]["kind"] == "down"
+    assert client.post("/_local/sim/mdm/faults", json={"kind": "explode"}).status_code == 400
+    assert client.get("/_local/sim/nosuch/state").status_code == 404
+    assert client.post("/_local/schedules/NoSuchFunction/run").status_code == 404
+
+
+def test_embedded_endpoint_answers_boto3_and_the_aws_cli(runtime: LocalRuntime, client: httpx.Client) -> None:
+    resources = client.get("/_local/resources").json()
+    tables = boto3.client("dynamodb", endpoint_url=runtime.aws_endpoint).list_tables()["TableNames"]
+    assert resources["SyncRequestTable"] in tables
+    aws = Path(sys.executable).with_name("aws")
+    listed = subprocess.run(  # noqa: S603 - our own venv's CLI, fixed arguments
+        [str(aws), "--endpoint-url", str(runtime.aws_endpoint), "sqs", "list-queues", "--output", "json"],
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+        check=True,
+        timeout=120,
+    )
+    assert resources["MdmDeliveryQueue"].rsplit("/", 1)[1] in " ".join(json.loads(listed.stdout)["QueueUrls"])
+
+
+def test_a_failing_handler_does_not_take_the_runtime_down(runtime: LocalRuntime, client: httpx.Client) -> None:
+    # Given the delivery queue gets a message the delivery function cannot parse
+    sqs = boto3.client("sqs", endpoint_url=runtime.aws_endpoint)
+    queue = client.get("/_local/resources").json()["MdmDeliveryQueue"]
+    sqs.send_message(QueueUrl=queue, MessageBody="not json", MessageGroupId="g", MessageDeduplicationId="d1")
+    time.sleep(0.5)
+    # Then the runtime still answers and still delivers real work
+    assert client.get("/_local/health").json()["status"] == "ok"
+    test_person_sync_over_http_until_synchronized(runtime, client)
