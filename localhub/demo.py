@@ -108,7 +108,7 @@ def run_demo(runtime: LocalRuntime) -> int:
         for scenario in SCENARIOS.values():
             rows.extend(scenario(client))
     widths = [
-        max(len(getattr(r, f)) for r in rows + [Row("pack", "step", "expected", "observed")])
+        max(len(getattr(r, f)) for r in [*rows, Row("pack", "step", "expected", "observed")])
         for f in ("pack", "step", "expected", "observed")
     ]
     line = "  ".join(f"{{:<{w}}}" for w in widths) + "  {}"

@@ -19,7 +19,19 @@ from localhub.provision import provision
 from localhub.routes import Route, http_routes, match
 from localhub.simulators.base import Simulator, SimulatorServer
 from localhub.simulators.mdm import MdmSimulator
+from localhub.stepfunctions import LambdaTaskDispatcher
 from localhub.template import FunctionSpec, LocalStack, Template
+
+
+def enable_state_machine_execution() -> None:
+    """Have the endpoint run executions with moto's ASL interpreter instead of only recording them."""
+    import os
+
+    import requests
+
+    endpoint = os.environ["AWS_ENDPOINT_URL"]
+    config = {"stepfunctions": {"execute_state_machine": True}}
+    requests.post(f"{endpoint}/moto-api/config", json=config, timeout=10).raise_for_status()
 
 
 def default_simulators() -> dict[str, Simulator]:
@@ -58,6 +70,7 @@ class LocalHub:
         self.stack: LocalStack | None = None
         self._sources: list[SqsEventSource] = []
         self.routes: list[Route] = []
+        self._dispatcher: LambdaTaskDispatcher | None = None
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> LocalHub:
@@ -71,12 +84,20 @@ class LocalHub:
                 parameters.setdefault(name, server.url)
         self.stack = LocalStack(self.template, parameters=parameters)
         session = boto3.session.Session(region_name=self.stack.region)
+        enable_state_machine_execution()
         provision(self.stack, session)
+        self._dispatcher = LambdaTaskDispatcher(self._function_named)
+        self._dispatcher.install()
         self._sources = sqs_event_sources(self.stack, session.client("sqs"))
         self.routes = http_routes(self.stack)
         return self
 
+    def _function_named(self, name: str) -> FunctionSpec | None:
+        return next((spec for spec in self._stack().functions() if name in (spec.name, spec.logical_id)), None)
+
     def stop(self) -> None:
+        if self._dispatcher is not None:
+            self._dispatcher.uninstall()
         for server in self._servers.values():
             server.stop()
         self._servers.clear()

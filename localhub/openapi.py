@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 OPENAPI_VERSION = "3.1.0"
 SCHEMA_REF = "#/components/schemas/{model}"
 SECURITY_SCHEME = "oauth2ClientCredentials"
-TOKEN_URL = "/oauth2/token"  # relative to the server: the local hub's endpoint (Cognito's on AWS, output TokenUrl)
+CLIENT_CREDENTIALS_URL = "/oauth2/token"  # relative to the server: the local hub's endpoint (Cognito's on AWS, output TokenUrl)
 LOCAL_SERVER = "http://127.0.0.1:3000"
 JSON = "application/json"
 PROBLEM_JSON = "application/problem+json"
@@ -215,14 +215,14 @@ def _xsd(relative_path: str) -> str:
     return f"utilhub/schemas/{relative_path}"
 
 
-def sync_request_api_docs(prefix: str, flow: SyncFlow, *, acknowledgement_xsd: str | None = None) -> ApiDocs:
+def sync_request_api_docs(prefix: str, flow: SyncFlow) -> ApiDocs:
     """The five routes :func:`utilhub.syncrequests.api.build_sync_request_api` serves under ``prefix``."""
     from utilhub.syncrequests.model import ID_PATTERN, AcknowledgementIn, SyncRequestBatchIn, SyncRequestIn, Transition
 
     flow_name = _camel(flow.name)
     request_schema, batch_schema = f"{flow_name}SyncRequest", f"{flow_name}SyncRequestBatch"
     source_xsd = _xsd(flow.source_codec.schema) if flow.source_codec is not None else None
-    ack_xsd = _xsd(acknowledgement_xsd) if acknowledgement_xsd else None
+    ack_xsd = _xsd(flow.target_codec.schema)
     entity_list = ", ".join(flow.entities)
     collection = f"{prefix}/sync-requests"
     sync_request_id = {
@@ -230,11 +230,14 @@ def sync_request_api_docs(prefix: str, flow: SyncFlow, *, acknowledgement_xsd: s
         "schema": {"type": "string", "pattern": ID_PATTERN},
     }
 
-    docs = ApiDocs(
-        models=[(SyncRequestIn, "validation"), (SyncRequestBatchIn, "validation"), (AcknowledgementIn, "validation")]
-        + [(spec.data_model, "validation") for spec in flow.entities.values()]
-        + [(Transition, "serialization")],
-    )
+    models: list[tuple[type[BaseModel], JsonSchemaMode]] = [
+        (SyncRequestIn, "validation"),
+        (SyncRequestBatchIn, "validation"),
+        (AcknowledgementIn, "validation"),
+        *((spec.data_model, "validation") for spec in flow.entities.values()),
+        (Transition, "serialization"),
+    ]
+    docs = ApiDocs(models=models)
     docs.schemas[request_schema] = {
         "title": f"{flow.name} sync request",
         "description": (
@@ -343,7 +346,8 @@ def sync_request_api_docs(prefix: str, flow: SyncFlow, *, acknowledgement_xsd: s
             summary=f"Acknowledge a sync request ({flow.target})",
             description=(
                 f"{flow.target}'s deferred answer to a SENT request: POSITIVE makes it SYNCHRONIZED, NEGATIVE ERROR. "
-                "The same acknowledgement again answers the current status; one for a request that is not SENT is a 409."
+                "The same acknowledgement again answers the current status; one for a request that is not SENT is a 409; "
+                "ACCEPTED is not an answer the hub takes (422)."
                 + (f" {flow.target}'s XML acknowledgement is validated against the XSD named by `x-xsd`." if ack_xsd else "")
             ),
             body=RequestBody(
@@ -352,6 +356,7 @@ def sync_request_api_docs(prefix: str, flow: SyncFlow, *, acknowledgement_xsd: s
             replies=(Reply(200, "The request's status after the acknowledgement.", "SyncRequestState"),),
             problems=(404, 409),
             path_parameters={"syncRequestId": sync_request_id},
+            honours_idempotency_key=True,
         ),
         f"POST {collection}/{{syncRequestId}}/resubmission": RouteDoc(
             summary="Resubmit a sync request in ERROR",
@@ -362,6 +367,7 @@ def sync_request_api_docs(prefix: str, flow: SyncFlow, *, acknowledgement_xsd: s
             replies=(Reply(202, "Pending again.", "SyncRequestState"),),
             problems=(404, 409),
             path_parameters={"syncRequestId": sync_request_id},
+            honours_idempotency_key=True,
         ),
     }
     return docs
@@ -369,11 +375,10 @@ def sync_request_api_docs(prefix: str, flow: SyncFlow, *, acknowledgement_xsd: s
 
 def route_docs() -> ApiDocs:
     """The documentation of every route the hub serves: one line per pack API."""
-    from utilhub.packs.meter_data import mdm_xml
     from utilhub.packs.meter_data import sync as meter_data
 
     docs = ApiDocs()
-    docs.merge(sync_request_api_docs(meter_data.PREFIX, meter_data.FLOW, acknowledgement_xsd=mdm_xml.SCHEMA))
+    docs.merge(sync_request_api_docs(meter_data.PREFIX, meter_data.FLOW))
     return docs
 
 
@@ -512,7 +517,7 @@ def _operation(route: ApiRoute, doc: RouteDoc) -> dict[str, Any]:
 def _model_schemas(models: list[tuple[type[BaseModel], JsonSchemaMode]]) -> dict[str, Any]:
     keys, top = models_json_schema(models, ref_template=SCHEMA_REF)
     for (model, _mode), found in keys.items():
-        if found != ref(model):
+        if found != ref(model.__name__):
             raise OpenApiError(f"The schema of {model.__module__}.{model.__qualname__} is {found['$ref']}: give the model a unique name.")
     return dict(top.get("$defs", {}))
 
@@ -537,7 +542,10 @@ def _servers(template: Template) -> list[dict[str, Any]]:
         names = re.findall(r"\$\{([^}]+)\}", text)
         defaults = {"AWS::Region": REGION, "AWS::URLSuffix": "amazonaws.com"}
         variables = {
-            name.removeprefix("AWS::"): {"default": defaults.get(name, name), "description": f"{name} of the deployed stack."}
+            name.removeprefix("AWS::"): {
+                "default": defaults.get(name, name),
+                "description": f"{name} of the deployed stack" if name.startswith("AWS::") else f"The physical id of {name}",
+            }
             for name in names
         }
         url = re.sub(r"\$\{(?:AWS::)?([^}]+)\}", r"{\1}", text)
@@ -597,25 +605,14 @@ def build_openapi(template: Template | None = None) -> dict[str, Any]:
 
     descriptions = scope_descriptions(template)
     scopes = sorted({scope for route in routes for scope in route.scopes})
-    points: dict[str, set[str]] = {}
-    tag_scopes: dict[str, set[str]] = {}
-    for route in routes:
-        points.setdefault(route.tag, set()).update(route.integration_points)
-        tag_scopes.setdefault(route.tag, set()).update(route.scopes)
-    tags = [
-        {
-            "name": tag,
-            "description": " ".join(
-                [
-                    *(descriptions.get(s, f"Scope {s}.") for s in sorted(tag_scopes[tag])),
-                    f"Integration points: {', '.join(sorted(points[tag]))}.",
-                ]
-                if points[tag]
-                else [descriptions.get(s, f"Scope {s}.") for s in sorted(tag_scopes[tag])]
-            ),
-        }
-        for tag in sorted(points)
-    ]
+    tags = []
+    for tag in sorted({route.tag for route in routes}):
+        pack_routes = [route for route in routes if route.tag == tag]
+        pack_scopes = sorted({scope for route in pack_routes for scope in route.scopes})
+        points = sorted({point for route in pack_routes for point in route.integration_points})
+        sentences = [descriptions.get(scope, "").rstrip(".") for scope in pack_scopes]
+        sentences += [f"Scope: {', '.join(pack_scopes) or 'none'}", f"Integration points: {', '.join(points) or 'none'}"]
+        tags.append({"name": tag, "description": ". ".join(s for s in sentences if s) + "."})
 
     document: dict[str, Any] = {
         "openapi": OPENAPI_VERSION,
@@ -642,7 +639,7 @@ def build_openapi(template: Template | None = None) -> dict[str, Any]:
                     ),
                     "flows": {
                         "clientCredentials": {
-                            "tokenUrl": TOKEN_URL,
+                            "tokenUrl": CLIENT_CREDENTIALS_URL,
                             "scopes": {scope: descriptions.get(scope, f"Routes requiring {scope}.") for scope in scopes},
                         }
                     },

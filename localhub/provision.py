@@ -106,7 +106,39 @@ def _s3_bucket(stack: LocalStack, logical_id: str, props: dict[str, Any], sessio
         s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": versioning["Status"]})
     if encryption := props.get("BucketEncryption"):
         s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": encryption["ServerSideEncryptionConfiguration"]})
+    if notification := props.get("NotificationConfiguration"):
+        s3.put_bucket_notification_configuration(
+            Bucket=name,
+            NotificationConfiguration={
+                "QueueConfigurations": [
+                    {
+                        "QueueArn": q["Queue"],
+                        "Events": [q["Event"]],
+                        **({"Filter": {"Key": {"FilterRules": q["Filter"]["S3Key"]["Rules"]}}} if "Filter" in q else {}),
+                    }
+                    for q in notification.get("QueueConfigurations", [])
+                ]
+            },
+        )
     return Physical(name, {"Arn": f"arn:aws:s3:::{name}", "DomainName": f"{name}.s3.amazonaws.com"})
+
+
+def _state_machine(stack: LocalStack, logical_id: str, props: dict[str, Any], session: Any) -> Physical:
+    """AWS::Serverless::StateMachine: the ASL file with its DefinitionSubstitutions applied."""
+    from localhub.template import ROOT
+
+    inline = json.dumps(props.get("Definition"))
+    text = (ROOT / props["DefinitionUri"]).read_text(encoding="utf-8") if "DefinitionUri" in props else inline
+    for name, value in props.get("DefinitionSubstitutions", {}).items():
+        text = text.replace("${" + name + "}", str(value))
+    name = props.get("Name") or stack.default_name(logical_id)
+    arn = session.client("stepfunctions").create_state_machine(
+        name=name,
+        definition=text,
+        roleArn=stack.arn("iam", f"role/{name}"),
+        type=props.get("Type", "STANDARD"),
+    )["stateMachineArn"]
+    return Physical(arn, {"Arn": arn, "Name": name})
 
 
 def _secret(stack: LocalStack, logical_id: str, props: dict[str, Any], session: Any) -> Physical:
@@ -156,6 +188,7 @@ PROVISIONERS: dict[str, Provisioner] = {
     "AWS::SecretsManager::Secret": _secret,
     "AWS::Logs::LogGroup": _log_group,
     "AWS::Serverless::Function": _function,
+    "AWS::Serverless::StateMachine": _state_machine,
 }
 
 # Resource types with no local AWS resource; everything else must have a provisioner above.
@@ -169,6 +202,9 @@ LOCAL_ONLY = frozenset(
         "AWS::Cognito::UserPoolClient",
         "AWS::CloudWatch::Alarm",
         "AWS::SQS::QueuePolicy",
+        "AWS::S3::BucketPolicy",
+        "AWS::IAM::Role",
+        "AWS::IAM::Policy",
     }
 )
 

@@ -150,33 +150,44 @@ def build_sync_request_api(
             except ValidationError as exc:
                 raise problems.from_validation_error(exc) from None
             ack = Acknowledgement(result=ack_in.result, reason=ack_in.reason, targetId=ack_in.targetId)
-        request = store().get(syncRequestId)
-        if request is None:
-            raise problems.not_found(f"No sync request {syncRequestId}.")
-        done = {"POSITIVE": SyncStatus.SYNCHRONIZED, "NEGATIVE": SyncStatus.ERROR}.get(ack.result)
-        if request.status is done:  # the same acknowledgement again
-            return json_response(200, {"syncRequestId": syncRequestId, "status": request.status.value})
-        if request.status is not SyncStatus.SENT or ack.result == "ACCEPTED":
-            raise problems.conflict(
-                f"Sync request {syncRequestId} is {request.status.value}; only a SENT request takes an acknowledgement."
-            )
-        acknowledgements().apply(request, ack)
-        current = store().get(syncRequestId)
-        return json_response(200, {"syncRequestId": syncRequestId, "status": current.status.value if current else "UNKNOWN"})
+        if ack.result == "ACCEPTED":
+            raise problems.invalid("An acknowledgement sent to the hub must be POSITIVE or NEGATIVE.")
+
+        def work() -> tuple[int, Any]:
+            request = store().get(syncRequestId)
+            if request is None:
+                raise problems.not_found(f"No sync request {syncRequestId}.")
+            done = SyncStatus.SYNCHRONIZED if ack.result == "POSITIVE" else SyncStatus.ERROR
+            if request.status is not done:  # the same acknowledgement again changes nothing
+                if request.status is not SyncStatus.SENT:
+                    raise problems.conflict(
+                        f"Sync request {syncRequestId} is {request.status.value}; only a SENT request takes an acknowledgement."
+                    )
+                acknowledgements().apply(request, ack)
+            current = store().get(syncRequestId)
+            assert current is not None  # requests are never deleted while they can be acknowledged
+            return 200, {"syncRequestId": syncRequestId, "status": current.status.value}
+
+        return once_per_key(app, body, work)
 
     @app.post(f"{collection}/<syncRequestId>/resubmission")
     def resubmit(syncRequestId: str) -> Response[str]:
-        request = store().get(syncRequestId)
-        if request is None:
-            raise problems.not_found(f"No sync request {syncRequestId}.")
-        if request.status is SyncStatus.PENDING:
-            return json_response(202, {"syncRequestId": syncRequestId, "status": request.status.value})
-        if request.status is not SyncStatus.ERROR:
-            raise problems.conflict(f"Sync request {syncRequestId} is {request.status.value}; only an ERROR request can be resubmitted.")
-        try:
-            store().resubmit(request, "resubmitted")
-        except StaleTransition:
-            raise problems.conflict(f"Sync request {syncRequestId} changed meanwhile; query it and retry.") from None
-        return json_response(202, {"syncRequestId": syncRequestId, "status": SyncStatus.PENDING.value})
+        def work() -> tuple[int, Any]:
+            request = store().get(syncRequestId)
+            if request is None:
+                raise problems.not_found(f"No sync request {syncRequestId}.")
+            if request.status is SyncStatus.PENDING:
+                return 202, {"syncRequestId": syncRequestId, "status": request.status.value}
+            if request.status is not SyncStatus.ERROR:
+                raise problems.conflict(
+                    f"Sync request {syncRequestId} is {request.status.value}; only an ERROR request can be resubmitted."
+                )
+            try:
+                store().resubmit(request, "resubmitted")
+            except StaleTransition:
+                raise problems.conflict(f"Sync request {syncRequestId} changed meanwhile; query it and retry.") from None
+            return 202, {"syncRequestId": syncRequestId, "status": SyncStatus.PENDING.value}
+
+        return once_per_key(app, Body(raw=b""), work)
 
     return app

@@ -122,6 +122,7 @@ class TargetCodec(Protocol):
     """How a flow speaks to its target: render a request, read the acknowledgement."""
 
     content_type: str
+    schema: str
 
     def path(self, request: SyncRequest) -> str: ...
 

@@ -115,6 +115,7 @@ class MdmSyncXml:
     """Target codec of the CCB -> MDM flow."""
 
     content_type = "application/xml"
+    schema = SCHEMA
 
     def path(self, request: SyncRequest) -> str:
         return "sync-requests"

@@ -1,0 +1,69 @@
+"""Step Functions locally: moto's ASL interpreter runs the executions, and its Lambda tasks
+run our real handlers in this process.
+
+moto's interpreter calls Lambda with a boto3 client from the default session; a
+``before-call.lambda.Invoke`` hook on that session answers the call by invoking the
+function from the template in-process. A handler that raises comes back with
+``FunctionError: Unhandled`` and Lambda's error payload, so ``Retry`` and ``Catch`` see
+what they see on AWS.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+from botocore.awsrequest import AWSResponse, HTTPHeaders
+from botocore.response import StreamingBody
+
+from localhub.lambda_runtime import invoke
+from localhub.template import FunctionSpec
+
+FunctionResolver = Callable[[str], FunctionSpec | None]
+
+
+def _payload(value: Any) -> StreamingBody:
+    raw = json.dumps(value).encode("utf-8")
+    return StreamingBody(io.BytesIO(raw), len(raw))
+
+
+def _function_name(reference: str) -> str:
+    # a name, a partial or full ARN, possibly with a qualifier
+    if reference.startswith("arn:"):
+        parts = reference.split(":")
+        return parts[6]
+    return reference.split(":")[0]
+
+
+class LambdaTaskDispatcher:
+    """Answers ``lambda:Invoke`` calls of the default boto3 session with in-process invocations."""
+
+    def __init__(self, resolve: FunctionResolver) -> None:
+        self._resolve = resolve
+        self.invocations: list[tuple[str, bool]] = []
+
+    def install(self) -> None:
+        boto3.setup_default_session()
+        boto3.DEFAULT_SESSION.events.register("before-call.lambda.Invoke", self._on_invoke)  # type: ignore[union-attr, arg-type]
+
+    def uninstall(self) -> None:
+        if boto3.DEFAULT_SESSION is not None:
+            boto3.DEFAULT_SESSION.events.unregister("before-call.lambda.Invoke", self._on_invoke)  # type: ignore[arg-type]
+
+    def _on_invoke(self, params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
+        body = params.get("body") or {}
+        name = _function_name(params.get("url_path", "").split("/functions/")[-1].split("/")[0] or "")
+        spec = self._resolve(name)
+        if spec is None:
+            return None  # not one of ours: let the call go through
+        payload = body if isinstance(body, bytes | bytearray) else str(body).encode("utf-8")
+        event = json.loads(payload) if payload else {}
+        result = invoke(spec, event)
+        self.invocations.append((spec.logical_id, not result.failed))
+        http = AWSResponse(url="", status_code=200, headers=HTTPHeaders(), raw=None)
+        if result.failed:
+            return http, {"StatusCode": 200, "FunctionError": "Unhandled", "Payload": _payload(result.error), "ExecutedVersion": "$LATEST"}
+        return http, {"StatusCode": 200, "Payload": _payload(result.result), "ExecutedVersion": "$LATEST"}
