@@ -135,7 +135,7 @@ def _state_machine(stack: LocalStack, logical_id: str, props: dict[str, Any], se
     arn = session.client("stepfunctions").create_state_machine(
         name=name,
         definition=text,
-        roleArn=stack.arn("iam", f"role/{name}"),
+        roleArn=f"arn:aws:iam::{stack.account_id}:role/{name}",  # IAM ARNs have no region
         type=props.get("Type", "STANDARD"),
     )["stateMachineArn"]
     return Physical(arn, {"Arn": arn, "Name": name})

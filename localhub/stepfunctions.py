@@ -14,6 +14,7 @@ import io
 import json
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import unquote
 
 import boto3
 from botocore.awsrequest import AWSResponse, HTTPHeaders
@@ -46,7 +47,8 @@ class LambdaTaskDispatcher:
         self.invocations: list[tuple[str, bool]] = []
 
     def install(self) -> None:
-        boto3.setup_default_session()
+        if boto3.DEFAULT_SESSION is None:
+            boto3.setup_default_session()
         boto3.DEFAULT_SESSION.events.register("before-call.lambda.Invoke", self._on_invoke)  # type: ignore[union-attr, arg-type]
 
     def uninstall(self) -> None:
@@ -55,7 +57,8 @@ class LambdaTaskDispatcher:
 
     def _on_invoke(self, params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
         body = params.get("body") or {}
-        name = _function_name(params.get("url_path", "").split("/functions/")[-1].split("/")[0] or "")
+        encoded = params.get("url_path", "").split("/functions/")[-1].split("/")[0]
+        name = _function_name(unquote(encoded))
         spec = self._resolve(name)
         if spec is None:
             return None  # not one of ours: let the call go through
