@@ -39,7 +39,7 @@ def run_execution(hub: LocalHub, payload: dict, timeout: float = 20.0) -> dict:
     while time.monotonic() < deadline:
         execution = sfn.describe_execution(executionArn=arn)
         if execution["status"] != "RUNNING":
-            return execution
+            return dict(execution)
         time.sleep(0.1)
     raise AssertionError(f"execution {arn} still running")
 
