@@ -1,0 +1,292 @@
+"""AWS calls per message, counted on the real handlers run by the local hub against moto.
+
+Every call any botocore client makes is recorded (``BaseClient._make_api_call`` wrapped), with
+the function that made it: the API, monitor and delivery functions, or ``runtime`` for what
+Lambda itself does on AWS (the SQS event source mapping's receive and delete). Provisioning
+and a warm-up pass are not counted: the figures are those of warm containers.
+
+Scenarios, each pushing ``n`` person sync requests to SYNCHRONIZED (monitor run + drain):
+``single`` (one POST each), ``single + key`` (the same with an ``Idempotency-Key`` header),
+``batch`` (one ``:batch`` POST of ``n``).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import os
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from benchmarks.common import CapturedOutput, captured, sample_body
+from benchmarks.cpu import JSON_SAMPLE
+
+API = "MeterDataSyncRequestsFunction"
+MONITOR = "MeterDataSyncMonitorFunction"
+RUNTIME = "runtime"
+CLAIMS = {"scope": "utilhub/meter-data", "client_id": "bench", "token_use": "access"}
+JSON_HEADERS = {"content-type": "application/json"}
+TABLES = ("SyncRequestTable", "CrossReferenceTable", "IdempotencyTable")
+
+_function: contextvars.ContextVar[str] = contextvars.ContextVar("function", default=RUNTIME)
+
+
+@dataclass
+class Call:
+    function: str
+    operation: str  # service.Operation
+    params: dict[str, Any]
+    response: dict[str, Any]
+
+    @property
+    def label(self) -> str:
+        """The operation, with an SQS receive that got nothing told apart (idle polling)."""
+        if self.operation == "sqs.ReceiveMessage" and not self.response.get("Messages"):
+            return "sqs.ReceiveMessage (empty)"
+        return self.operation
+
+
+@dataclass(frozen=True)
+class TableInfo:
+    name: str
+    key: str
+    index_keys: tuple[str, ...]  # hash and range attributes of the global secondary indexes
+
+
+@dataclass
+class Scenario:
+    name: str
+    messages: int
+    calls: list[Call]
+    invocations: Counter[str]
+    cpu_seconds: Counter[str]  # thread CPU of each function's invocations, runtime overhead removed
+    log_bytes: int
+    item_sizes: dict[tuple[str, str], int]  # (table, key) -> DynamoDB item size in bytes
+    tables: dict[str, TableInfo]
+
+    def per_message(self) -> Counter[tuple[str, str]]:
+        """(function, operation) -> calls per message."""
+        counts = Counter((c.function, c.label) for c in self.calls)
+        return Counter({k: v / self.messages for k, v in counts.items()})
+
+    def function_calls_per_message(self) -> float:
+        return sum(1 for c in self.calls if c.function != RUNTIME) / self.messages
+
+
+@dataclass
+class Recorder:
+    """Counts API calls and invocations while installed; ``paused`` hides the bench's own calls."""
+
+    calls: list[Call] = field(default_factory=list)
+    invocations: Counter[str] = field(default_factory=Counter)
+    cpu_seconds: Counter[str] = field(default_factory=Counter)
+    paused: bool = False
+    runtime_overhead: float = 0.0  # CPU seconds the local runtime adds to each invocation
+    _undo: list[Callable[[], None]] = field(default_factory=list)
+
+    def reset(self) -> None:
+        self.calls = []
+        self.invocations = Counter()
+        self.cpu_seconds = Counter()
+
+    def install(self) -> None:
+        import botocore.client
+
+        import localhub.lambda_runtime
+
+        original_call = botocore.client.BaseClient._make_api_call
+        recorder = self
+
+        def counting_call(client: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
+            response = original_call(client, operation_name, api_params)
+            if not recorder.paused:
+                service = client.meta.service_model.service_name
+                recorder.calls.append(Call(_function.get(), f"{service}.{operation_name}", api_params, response))
+            return response
+
+        original_invoke = localhub.lambda_runtime.invoke
+
+        def counting_invoke(spec: Any, event: Any, **kwargs: Any) -> Any:
+            token = _function.set(spec.logical_id)
+            started = time.thread_time()
+            try:
+                return original_invoke(spec, event, **kwargs)
+            finally:
+                if not recorder.paused:
+                    recorder.invocations[spec.logical_id] += 1
+                    recorder.cpu_seconds[spec.logical_id] += max(0.0, time.thread_time() - started - recorder.runtime_overhead)
+                _function.reset(token)
+
+        setattr(botocore.client.BaseClient, "_make_api_call", counting_call)  # noqa: B010 - patching a method
+        self._undo.append(lambda: setattr(botocore.client.BaseClient, "_make_api_call", original_call))
+        # the hub and its event sources import ``invoke`` by name: patch every reference
+        for name, module in list(sys.modules.items()):
+            if name.startswith("localhub") and getattr(module, "invoke", None) is original_invoke:
+                setattr(module, "invoke", counting_invoke)  # noqa: B010
+                self._undo.append(lambda module=module: setattr(module, "invoke", original_invoke))  # type: ignore[misc]
+
+    def uninstall(self) -> None:
+        while self._undo:
+            self._undo.pop()()
+
+    @contextmanager
+    def pause(self) -> Iterator[None]:
+        self.paused = True
+        try:
+            yield
+        finally:
+            self.paused = False
+
+
+@contextmanager
+def aws_endpoint() -> Iterator[str]:
+    """A moto server on a free loopback port, with this process pointed at it."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    url = f"http://{host}:{port}"
+    saved = dict(os.environ)
+    os.environ.update(
+        AWS_ENDPOINT_URL=url,
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",  # noqa: S106 - moto's dummy credentials
+        AWS_DEFAULT_REGION="eu-west-1",
+        AWS_REGION="eu-west-1",
+    )
+    os.environ.pop("AWS_PROFILE", None)
+    from utilhub.platform import aws
+
+    aws.reset_clients()
+    try:
+        yield url
+    finally:
+        server.stop()
+        os.environ.clear()
+        os.environ.update(saved)
+        aws.reset_clients()
+
+
+def _person(template: dict[str, Any], prefix: str, index: int) -> dict[str, Any]:
+    return {**template, "syncRequestId": f"SR-{prefix}{index}", "entityId": f"P-{prefix}{index}"}
+
+
+def _runtime_overhead(hub: Any) -> float:
+    """CPU seconds the local runtime spends per invocation outside the handler (environment, settings)."""
+    from localhub.lambda_runtime import function_environment
+
+    spec = hub.function(API)
+    environment = {**spec.environment, "AWS_LAMBDA_FUNCTION_NAME": spec.name}
+    rounds = 30
+    started = time.thread_time()
+    for _ in range(rounds):
+        with function_environment(environment):
+            pass
+    return (time.thread_time() - started) / rounds
+
+
+def _tables(hub: Any) -> dict[str, TableInfo]:
+    import boto3
+
+    client = boto3.session.Session().client("dynamodb")
+    names = hub.resources()
+    tables: dict[str, TableInfo] = {}
+    for logical_id in TABLES:
+        description = client.describe_table(TableName=names[logical_id])["Table"]
+        key = next(k["AttributeName"] for k in description["KeySchema"] if k["KeyType"] == "HASH")
+        index_keys = tuple(k["AttributeName"] for gsi in description.get("GlobalSecondaryIndexes", []) for k in gsi["KeySchema"])
+        tables[description["TableName"]] = TableInfo(description["TableName"], key, index_keys)
+    return tables
+
+
+def _item_sizes(tables: dict[str, TableInfo]) -> dict[tuple[str, str], int]:
+    import boto3
+
+    from benchmarks.cost import typed_item_size
+
+    client = boto3.session.Session().client("dynamodb")
+    sizes: dict[tuple[str, str], int] = {}
+    for table in tables.values():
+        for page in client.get_paginator("scan").paginate(TableName=table.name):
+            for item in page["Items"]:
+                sizes[(table.name, item[table.key]["S"])] = typed_item_size(item)
+    return sizes
+
+
+class ScenarioFailed(RuntimeError):
+    pass
+
+
+def _run_scenario(
+    hub: Any, recorder: Recorder, output: CapturedOutput, name: str, messages: int, submit: Callable[[], None], tables: dict[str, TableInfo]
+) -> Scenario:
+    received_before = len(hub.simulators["MDM"].received)
+    recorder.reset()
+    logs_before = output.stdout_bytes()
+    submit()
+    run = hub.run_schedule(MONITOR)
+    if run.failed or run.result.get("queued") != messages:
+        raise ScenarioFailed(f"{name}: the monitor queued {run.result} ({run.error})")
+    hub.drain()
+    delivered = len(hub.simulators["MDM"].received) - received_before
+    if delivered != messages:
+        raise ScenarioFailed(f"{name}: MDM received {delivered} of {messages} messages")
+    log_bytes = output.stdout_bytes() - logs_before
+    with recorder.pause():
+        sizes = _item_sizes(tables)
+    return Scenario(
+        name, messages, recorder.calls, recorder.invocations, recorder.cpu_seconds, log_bytes, sizes, tables
+    )
+
+
+def measure(messages: int) -> list[Scenario]:
+    """Run the scenarios in a fresh hub; their output (logs, servers) is captured, not shown."""
+    template = json.loads(sample_body(JSON_SAMPLE))
+    recorder = Recorder()
+    with captured() as output, aws_endpoint():
+        from localhub.hub import LocalHub
+
+        hub = LocalHub().start()
+        recorder.install()
+        try:
+            recorder.runtime_overhead = _runtime_overhead(hub)
+            with recorder.pause():
+                tables = _tables(hub)
+
+            def singles(prefix: str, count: int, key: bool = False) -> Callable[[], None]:
+                def submit() -> None:
+                    for index in range(count):
+                        body = json.dumps(_person(template, prefix, index))
+                        headers = {**JSON_HEADERS, **({"Idempotency-Key": f"key-{prefix}{index}"} if key else {})}
+                        response = hub.call_api("POST", "/meter-data/sync-requests", body=body, headers=headers, claims=CLAIMS)
+                        if response.status != 202:
+                            raise ScenarioFailed(f"intake answered {response.status}: {response.body[:300]!r}")
+
+                return submit
+
+            def batch(prefix: str, count: int) -> Callable[[], None]:
+                def submit() -> None:
+                    body = json.dumps({"requests": [_person(template, prefix, index) for index in range(count)]})
+                    response = hub.call_api("POST", "/meter-data/sync-requests:batch", body=body, headers=JSON_HEADERS, claims=CLAIMS)
+                    if response.status != 202 or response.json().get("accepted") != count:
+                        raise ScenarioFailed(f"batch intake answered {response.status}: {response.body[:300]!r}")
+
+                return submit
+
+            # warm-up: imports, clients, schemas and the target's secret, as in a warm container
+            _run_scenario(hub, recorder, output, "warm-up", 3, singles("W", 3), tables)
+            _run_scenario(hub, recorder, output, "warm-up", 3, batch("WB", 3), tables)
+            return [
+                _run_scenario(hub, recorder, output, "single", messages, singles("S", messages), tables),
+                _run_scenario(hub, recorder, output, "single + key", messages, singles("K", messages, key=True), tables),
+                _run_scenario(hub, recorder, output, "batch", messages, batch("B", messages), tables),
+            ]
+        finally:
+            recorder.uninstall()
+            hub.stop()
