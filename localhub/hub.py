@@ -18,6 +18,7 @@ from localhub.lambda_runtime import Invocation, invoke
 from localhub.provision import provision
 from localhub.routes import Route, http_routes, match
 from localhub.simulators.base import Simulator, SimulatorServer
+from localhub.simulators.brm import BrmSimulator
 from localhub.simulators.mdm import MdmSimulator
 from localhub.stepfunctions import LambdaTaskDispatcher
 from localhub.template import FunctionSpec, LocalStack, Template
@@ -35,7 +36,7 @@ def enable_state_machine_execution() -> None:
 
 
 def default_simulators() -> dict[str, Simulator]:
-    return {"MDM": MdmSimulator()}
+    return {"MDM": MdmSimulator(), "BRM": BrmSimulator()}
 
 
 @dataclass(frozen=True)

@@ -373,12 +373,73 @@ def sync_request_api_docs(prefix: str, flow: SyncFlow) -> ApiDocs:
     return docs
 
 
+def order_to_cash_docs() -> ApiDocs:
+    """OC-01 intake and OC-02 query (``utilhub.packs.order_to_cash.orders``)."""
+    from utilhub.packs.order_to_cash import orders
+    from utilhub.packs.order_to_cash.model import FulfillmentOrderIn, OrderResult
+
+    docs = ApiDocs(models=[(FulfillmentOrderIn, "validation"), (OrderResult, "serialization")])
+    status = {"type": "string", "enum": ["RUNNING", "SUCCEEDED", "FAILED"]}
+    docs.schemas["FulfillmentOrderState"] = {
+        "type": "object",
+        "required": ["orderId", "revision", "status"],
+        "properties": {"orderId": {"type": "string"}, "revision": {"type": "integer"}, "status": status},
+    }
+    docs.schemas["FulfillmentOrderView"] = {
+        "type": "object",
+        "description": "An order revision's workflow: RUNNING, SUCCEEDED with its result, or FAILED with the reason.",
+        "required": ["orderId", "revision", "status"],
+        "properties": {
+            "orderId": {"type": "string"},
+            "revision": {"type": "integer"},
+            "status": status,
+            "result": ref(OrderResult),
+            "error": {
+                "type": "object",
+                "required": ["error", "reason"],
+                "properties": {"error": {"type": "string"}, "reason": {"type": "string"}},
+            },
+        },
+    }
+    collection = f"{orders.PREFIX}/fulfillment-orders"
+    docs.routes = {
+        f"POST {collection}": RouteDoc(
+            summary="Synchronize a fulfillment order's billing accounts to BRM (OC-01)",
+            description=(
+                "Starts one Standard workflow per order revision. Only ADD, UPDATE and MOVE-ADD lines are processed; "
+                "Service Bundle, Item, Subscription and Discount lines bring the service account, billing account and "
+                "billing profile, Promotion lines the billing account only; other lines are listed as ignored with their "
+                "reason. Only what does not exist in BRM is created; nothing is deleted. A service account other than its "
+                "bill-to account becomes its nonpaying subordinate; prior values flag a paying hierarchy change. The same "
+                "order revision again answers 202 and ends with the same result; other content under a used order id and "
+                "revision is a 409. An order using one billing profile in different billing systems is refused (422)."
+            ),
+            body=RequestBody(FulfillmentOrderIn.__name__, "The order revision."),
+            replies=(Reply(202, "Started (or already started): query the revision.", "FulfillmentOrderState"),),
+            problems=(409,),
+            honours_idempotency_key=True,
+        ),
+        f"GET {collection}/{{orderId}}/revisions/{{revision}}": RouteDoc(
+            summary="Status and result of an order revision (OC-02)",
+            description="RUNNING, SUCCEEDED with what was processed, ignored, created, found and the paying hierarchy, or FAILED with the reason.",
+            replies=(Reply(200, "The order revision.", "FulfillmentOrderView"),),
+            problems=(404, 422),
+            path_parameters={
+                "orderId": {"description": "The order id.", "schema": {"type": "string"}},
+                "revision": {"description": "The revision number.", "schema": {"type": "integer", "minimum": 0}},
+            },
+        ),
+    }
+    return docs
+
+
 def route_docs() -> ApiDocs:
     """The documentation of every route the hub serves: one line per pack API."""
     from utilhub.packs.meter_data import sync as meter_data
 
     docs = ApiDocs()
     docs.merge(sync_request_api_docs(meter_data.PREFIX, meter_data.FLOW))
+    docs.merge(order_to_cash_docs())
     return docs
 
 

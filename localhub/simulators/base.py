@@ -55,7 +55,7 @@ class Simulator(ABC):
     records: dict[str, dict[str, Any]] = field(default_factory=dict)
     received: list[dict[str, Any]] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _lock: threading.RLock = field(default_factory=threading.RLock)
 
     # ---------------------------------------------------------------- faults
     def add_fault(self, spec: dict[str, Any]) -> Fault:
@@ -121,8 +121,10 @@ class Simulator(ABC):
         if slow := self.take_fault("slow"):
             time.sleep(slow.seconds)
         headers = {k.lower(): v for k, v in request.headers.items()}
+        # the path as sent (still percent-encoded: ids may hold "/"), with its query
+        target = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or request.full_path
         try:
-            reply = self.handle(request.method, path, request.get_data(), headers)
+            reply = self.handle(request.method, target, request.get_data(), headers)
         except SimulatorError as exc:
             reply = Reply(400, str(exc).encode(), "text/plain")
         return Response(reply.body, status=reply.status, content_type=reply.content_type)

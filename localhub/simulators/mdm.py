@@ -52,7 +52,7 @@ class MdmSimulator(Simulator):
         self._answers: dict[str, bytes] = {}
 
     def handle(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> Reply:
-        if (method, path) != ("POST", "/sync-requests"):
+        if (method, path.split("?")[0].rstrip("/")) != ("POST", "/sync-requests"):
             return Reply(404, b"no such service", "text/plain")
         try:
             root = parse_untrusted(body, max_bytes=1_048_576, max_depth=32)

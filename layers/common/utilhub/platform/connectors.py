@@ -72,14 +72,20 @@ class HttpConnector:
         return {}
 
     def post(self, path: str, body: bytes, *, content_type: str, headers: dict[str, str]) -> TargetResponse:
+        return self.request("POST", path, body, content_type=content_type, headers=headers)
+
+    def request(
+        self, method: str, path: str, body: bytes | None = None, *, content_type: str, headers: dict[str, str] | None = None
+    ) -> TargetResponse:
+        """One call; raises :class:`TargetUnavailable` or :class:`TargetRejected` on failure."""
         url = f"{self._base_url}/{path.lstrip('/')}"
         timeout = urllib3.Timeout(connect=self._settings.connect_timeout_seconds, read=self._settings.read_timeout_seconds)
         try:
             response = _pool().request(
-                "POST",
+                method,
                 url,
                 body=body,
-                headers={"Content-Type": content_type, "Accept": content_type, **headers, **self._auth_header()},
+                headers={"Content-Type": content_type, "Accept": content_type, **(headers or {}), **self._auth_header()},
                 timeout=timeout,
                 redirect=False,
             )

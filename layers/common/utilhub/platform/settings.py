@@ -44,6 +44,11 @@ class Settings(BaseSettings):
     # Connectors (one base URL and secret per target application)
     mdm_base_url: str | None = None
     mdm_secret_arn: str | None = None
+    brm_base_url: str | None = None
+    brm_secret_arn: str | None = None
+
+    # Order to cash
+    order_state_machine_arn: str | None = None
     connect_timeout_seconds: float = Field(default=2.0, gt=0)
     read_timeout_seconds: float = Field(default=8.0, gt=0)
     secret_max_age_seconds: int = Field(default=300, ge=0)

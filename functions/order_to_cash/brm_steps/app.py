@@ -1,0 +1,13 @@
+"""OC-01 workflow steps in BRM: bill-to accounts, service accounts (paying hierarchy), billing profiles."""
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from utilhub.packs.order_to_cash.steps import run_brm_step
+from utilhub.platform.observability import logger, metrics, tracer
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return run_brm_step(event, context)

@@ -1,0 +1,13 @@
+"""OC-01 workflow steps without BRM: collate the order's lines, summarize the outcome."""
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from utilhub.packs.order_to_cash.steps import run_workflow_step
+from utilhub.platform.observability import logger, metrics, tracer
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return run_workflow_step(event)

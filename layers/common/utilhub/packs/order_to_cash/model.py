@@ -1,0 +1,186 @@
+"""The fulfillment order OSM sends (the OC-01 contract) and what the workflow passes between its steps."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from utilhub.syncrequests.model import ID_PATTERN
+
+DEFAULT_BILLING_SYSTEM = "BRM"
+
+
+class AccountRef(BaseModel):
+    """A Siebel account on an order line (service account or billing account)."""
+
+    model_config = ConfigDict(extra="allow", str_strip_whitespace=True)
+
+    id: str = Field(pattern=ID_PATTERN)
+    name: str | None = Field(default=None, max_length=254)
+
+
+class BillingProfileRef(BaseModel):
+    """A Siebel billing profile: becomes a /billinfo and a /payinfo in BRM."""
+
+    model_config = ConfigDict(extra="allow", str_strip_whitespace=True)
+
+    id: str = Field(pattern=ID_PATTERN)
+    paymentMethod: Literal["INVOICE", "DIRECT_DEBIT", "CREDIT_CARD"] = "INVOICE"
+    billCycleDay: int | None = Field(default=None, ge=1, le=28)
+    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
+
+
+class PriorValues(BaseModel):
+    """What a revised attribute was before: flags (and for compensation lines, undoes) a change."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    serviceAccountId: str | None = Field(default=None, pattern=ID_PATTERN)
+    billingAccountId: str | None = Field(default=None, pattern=ID_PATTERN)
+    billingProfileId: str | None = Field(default=None, pattern=ID_PATTERN)
+
+
+class OrderLine(BaseModel):
+    model_config = ConfigDict(extra="allow", str_strip_whitespace=True)
+
+    lineId: str = Field(pattern=ID_PATTERN)
+    action: str = Field(min_length=1, max_length=20)
+    billingType: str | None = Field(default=None, max_length=60)
+    productType: str | None = Field(default=None, max_length=60)
+    billingSystemId: str = Field(default=DEFAULT_BILLING_SYSTEM, pattern=r"^[A-Za-z0-9_\-]{1,32}$")
+    serviceAccount: AccountRef | None = None
+    billingAccount: AccountRef | None = None
+    billingProfile: BillingProfileRef | None = None
+    priorValues: PriorValues | None = None
+
+    @field_validator("action")
+    @classmethod
+    def _upper(cls, value: str) -> str:
+        return value.upper()
+
+
+class FulfillmentOrderIn(BaseModel):
+    """``POST /order-to-cash/fulfillment-orders``."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    orderId: str = Field(pattern=ID_PATTERN)
+    revision: int = Field(ge=0, le=9999)
+    lines: list[OrderLine] = Field(min_length=1, max_length=500)
+
+
+# ---------------------------------------------------------------------------- workflow items
+
+
+class EnsureAccount(BaseModel):
+    """A bill-to account that must exist in a billing system."""
+
+    task: Literal["ensureAccount"] = "ensureAccount"
+    orderKey: str
+    billingSystemId: str
+    account: AccountRef
+
+
+class EnsureServiceAccount(BaseModel):
+    """A service account that must exist as a nonpaying subordinate of its bill-to account.
+
+    ``priorBillToId`` is set when the line's prior values flag a paying hierarchy change.
+    """
+
+    task: Literal["ensureServiceAccount"] = "ensureServiceAccount"
+    orderKey: str
+    billingSystemId: str
+    account: AccountRef
+    billToId: str
+    priorBillToId: str | None = None
+
+
+class EnsureBillingProfile(BaseModel):
+    """A billing profile that must exist as /billinfo and /payinfo of its bill-to account."""
+
+    task: Literal["ensureBillingProfile"] = "ensureBillingProfile"
+    orderKey: str
+    billingSystemId: str
+    profile: BillingProfileRef
+    billToId: str
+
+
+BrmTask = Annotated[EnsureAccount | EnsureServiceAccount | EnsureBillingProfile, Field(discriminator="task")]
+
+
+class BrmTaskEnvelope(BaseModel):
+    item: BrmTask
+
+
+class ProcessedLine(BaseModel):
+    lineId: str
+    action: str
+    brings: list[Literal["serviceAccount", "billingAccount", "billingProfile"]]
+
+
+class IgnoredLine(BaseModel):
+    lineId: str
+    reason: str
+
+
+class Plan(BaseModel):
+    """What the collation decided: the lines it takes and ignores, and the BRM work, in order."""
+
+    orderId: str
+    revision: int
+    processedLines: list[ProcessedLine]
+    ignoredLines: list[IgnoredLine]
+    billToAccounts: list[EnsureAccount]
+    serviceAccounts: list[EnsureServiceAccount]
+    billingProfiles: list[EnsureBillingProfile]
+
+
+class BrmObject(BaseModel):
+    type: Literal["account", "billinfo", "payinfo"]
+    sourceId: str
+    brmId: str
+    billingSystemId: str
+
+
+class HierarchyLink(BaseModel):
+    account: str
+    parent: str
+    paying: bool = False
+    billingSystemId: str
+    change: Literal["CREATED", "CHANGED", "UNCHANGED", "KEPT"]
+    previousParent: str | None = None
+
+
+class TaskOutcome(BaseModel):
+    created: list[BrmObject] = Field(default_factory=list)
+    existing: list[BrmObject] = Field(default_factory=list)
+    hierarchy: list[HierarchyLink] = Field(default_factory=list)
+
+
+class OrderResult(BaseModel):
+    """The OC-02 ``result`` of a SUCCEEDED order revision."""
+
+    processedLines: list[ProcessedLine]
+    ignoredLines: list[IgnoredLine]
+    created: list[BrmObject]
+    existing: list[BrmObject]
+    hierarchy: list[HierarchyLink]
+
+
+class SummarizeStep(BaseModel):
+    step: Literal["summarize"]
+    plan: Plan
+    outcomes: list[list[dict[str, Any]]]
+
+
+class CollateStep(BaseModel):
+    step: Literal["collate"]
+    order: FulfillmentOrderIn
+
+
+WorkflowStep = Annotated[CollateStep | SummarizeStep, Field(discriminator="step")]
+
+
+class WorkflowStepEnvelope(BaseModel):
+    event: WorkflowStep

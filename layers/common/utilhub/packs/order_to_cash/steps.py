@@ -1,0 +1,32 @@
+"""Entry points of the OC-01 workflow's task handlers."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from utilhub.packs.order_to_cash.brm import BrmClient
+from utilhub.packs.order_to_cash.tasks import BrmSteps
+from utilhub.packs.order_to_cash.workflow import run_step
+from utilhub.platform import aws
+from utilhub.platform.connectors import HttpConnector
+from utilhub.platform.settings import get_settings, on_reload
+from utilhub.platform.xref import CrossReferenceStore
+
+
+@cache
+def brm_steps() -> BrmSteps:
+    settings = get_settings()
+    connector = HttpConnector("BRM", settings.require("brm_base_url"), settings.brm_secret_arn, settings)
+    return BrmSteps(BrmClient(connector), CrossReferenceStore(aws.table(settings.require("xref_table"))))
+
+
+on_reload(brm_steps.cache_clear)
+
+
+def run_brm_step(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return brm_steps().run(event, context)
+
+
+def run_workflow_step(event: dict[str, Any]) -> dict[str, Any]:
+    return run_step(event)

@@ -1,0 +1,155 @@
+"""The BRM steps of the OC-01 workflow: each makes sure one thing exists, creating only what does not.
+
+Delta through cross-references (Siebel id <-> BRM poid, per billing system): an object already
+linked is reported ``existing`` and BRM is not asked to create it again. Each step runs under an
+idempotency key of the order revision and the item, so a step that Step Functions retries after
+it succeeded answers its first outcome and changes nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from utilhub.packs.order_to_cash.brm import BrmAccountIn, BrmBillInfo, BrmBillInfoIn, BrmClient, BrmPayInfo, BrmPayInfoIn
+from utilhub.packs.order_to_cash.model import (
+    BrmObject,
+    BrmTaskEnvelope,
+    EnsureAccount,
+    EnsureBillingProfile,
+    EnsureServiceAccount,
+    HierarchyLink,
+    TaskOutcome,
+)
+from utilhub.platform.idempotency import run_once
+from utilhub.platform.observability import logger
+from utilhub.platform.xref import CrossReferenceStore, SystemId
+
+SIEBEL = "SEBL"
+
+
+def brm_system(billing_system_id: str) -> str:
+    """The cross-reference system name of one BRM instance."""
+    return f"BRM:{billing_system_id}"
+
+
+class BrmSteps:
+    def __init__(self, brm: BrmClient, xref: CrossReferenceStore) -> None:
+        self._brm = brm
+        self._xref = xref
+
+    def run(self, event: dict[str, Any], lambda_context: Any = None) -> dict[str, Any]:
+        item = BrmTaskEnvelope.model_validate({"item": event}).item
+        source = item.account.id if not isinstance(item, EnsureBillingProfile) else item.profile.id
+        key = f"OC-01#{item.orderKey}#{item.task}#{item.billingSystemId}#{source}"
+        return run_once(
+            key=key, fingerprint=item.model_dump_json(), work=lambda: self._dispatch(item).model_dump(), lambda_context=lambda_context
+        )
+
+    def _dispatch(self, item: EnsureAccount | EnsureServiceAccount | EnsureBillingProfile) -> TaskOutcome:
+        logger.info("brm step", extra={"task": item.task, "order": item.orderKey, "billingSystemId": item.billingSystemId})
+        if isinstance(item, EnsureAccount):
+            return self.ensure_account(item)
+        if isinstance(item, EnsureServiceAccount):
+            return self.ensure_service_account(item)
+        return self.ensure_billing_profile(item)
+
+    # ------------------------------------------------------------------ accounts
+    def _linked(self, kind: str, system: str, source_id: str) -> str | None:
+        return self._xref.lookup(kind, SystemId(SIEBEL, source_id), brm_system(system))
+
+    def _link(self, kind: str, system: str, source_id: str, brm_id: str) -> None:
+        self._xref.link(kind, SystemId(SIEBEL, source_id), SystemId(brm_system(system), brm_id))
+
+    def _source_of(self, system: str, poid: str | None) -> str | None:
+        return self._xref.lookup("account", SystemId(brm_system(system), poid), SIEBEL) if poid else None
+
+    def ensure_account(self, item: EnsureAccount) -> TaskOutcome:
+        system = item.billingSystemId
+        outcome = TaskOutcome()
+        if poid := self._linked("account", system, item.account.id):
+            outcome.existing.append(BrmObject(type="account", sourceId=item.account.id, brmId=poid, billingSystemId=system))
+            return outcome
+        account, created = self._brm.ensure_account(system, BrmAccountIn(accountNo=item.account.id, name=item.account.name))
+        self._link("account", system, item.account.id, account.poid)
+        (outcome.created if created else outcome.existing).append(
+            BrmObject(type="account", sourceId=item.account.id, brmId=account.poid, billingSystemId=system)
+        )
+        return outcome
+
+    def ensure_service_account(self, item: EnsureServiceAccount) -> TaskOutcome:
+        """The service account as a nonpaying subordinate of its bill-to account (the paying hierarchy)."""
+        system = item.billingSystemId
+        parent_poid = self._linked("account", system, item.billToId)
+        if parent_poid is None:  # the bill-to step runs first; without it the order cannot go on
+            raise LookupError(f"bill-to account {item.billToId} is not in {system} yet")
+        outcome = TaskOutcome()
+        poid = self._linked("account", system, item.account.id)
+        account = self._brm.account(system, poid) if poid else None
+        if account is None:
+            account, created = self._brm.ensure_account(
+                system, BrmAccountIn(accountNo=item.account.id, name=item.account.name, parentPoid=parent_poid, paying=False)
+            )
+            self._link("account", system, item.account.id, account.poid)
+            (outcome.created if created else outcome.existing).append(
+                BrmObject(type="account", sourceId=item.account.id, brmId=account.poid, billingSystemId=system)
+            )
+            if created:
+                outcome.hierarchy.append(
+                    HierarchyLink(account=item.account.id, parent=item.billToId, billingSystemId=system, change="CREATED")
+                )
+                return outcome
+        else:
+            outcome.existing.append(BrmObject(type="account", sourceId=item.account.id, brmId=account.poid, billingSystemId=system))
+        if account.parentPoid == parent_poid:
+            outcome.hierarchy.append(
+                HierarchyLink(account=item.account.id, parent=item.billToId, billingSystemId=system, change="UNCHANGED")
+            )
+            return outcome
+        current_parent = self._source_of(system, account.parentPoid)
+        if item.priorBillToId is not None or account.parentPoid is None:
+            # the order flags a paying hierarchy change (prior values), or the account had no parent yet
+            self._brm.set_parent(system, account.poid, parent_poid)
+            outcome.hierarchy.append(
+                HierarchyLink(
+                    account=item.account.id, parent=item.billToId, billingSystemId=system, change="CHANGED", previousParent=current_parent
+                )
+            )
+        else:
+            # another parent and no prior values: the order does not ask for a change, so the hierarchy stays
+            outcome.hierarchy.append(
+                HierarchyLink(
+                    account=item.account.id, parent=current_parent or str(account.parentPoid), billingSystemId=system, change="KEPT"
+                )
+            )
+        return outcome
+
+    # ------------------------------------------------------------------ billing profiles
+    def ensure_billing_profile(self, item: EnsureBillingProfile) -> TaskOutcome:
+        """/billinfo and /payinfo of the bill-to account, from the billing profile."""
+        system = item.billingSystemId
+        account_poid = self._linked("account", system, item.billToId)
+        if account_poid is None:
+            raise LookupError(f"bill-to account {item.billToId} is not in {system} yet")
+        outcome = TaskOutcome()
+        profile = item.profile
+        for kind in ("billinfo", "payinfo"):
+            if poid := self._linked(kind, system, profile.id):
+                outcome.existing.append(BrmObject(type=kind, sourceId=profile.id, brmId=poid, billingSystemId=system))
+                continue
+            made: BrmBillInfo | BrmPayInfo
+            if kind == "billinfo":
+                made, created = self._brm.ensure_billinfo(
+                    system,
+                    BrmBillInfoIn(
+                        billInfoId=profile.id, accountPoid=account_poid, billCycleDay=profile.billCycleDay, currency=profile.currency
+                    ),
+                )
+            else:
+                made, created = self._brm.ensure_payinfo(
+                    system, BrmPayInfoIn(payInfoId=profile.id, accountPoid=account_poid, method=profile.paymentMethod)
+                )
+            self._link(kind, system, profile.id, made.poid)
+            (outcome.created if created else outcome.existing).append(
+                BrmObject(type=kind, sourceId=profile.id, brmId=made.poid, billingSystemId=system)
+            )
+        return outcome

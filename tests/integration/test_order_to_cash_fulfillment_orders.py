@@ -1,0 +1,331 @@
+"""OC-01 synchronize fulfillment order billing account and OC-02 result query: the API function,
+the Standard workflow run by moto's interpreter, the task handlers in-process, the BRM simulator.
+Cases follow the seed's rules and Table 10-1."""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from typing import Any
+
+import pytest
+
+from localhub.hub import ApiResponse, LocalHub
+from localhub.simulators.brm import BrmSimulator
+from tests.conftest import sample_event
+
+CLAIMS = {"client_id": "osm", "scope": "utilhub/order-to-cash", "token_use": "access"}
+JSON = {"content-type": "application/json"}
+API = "OrderToCashOrdersFunction"
+
+
+def line(
+    line_id: str,
+    sa: str | None,
+    ba: str,
+    bp: str | None,
+    *,
+    action: str = "ADD",
+    billing_type: str | None = "Service Bundle",
+    product_type: str | None = None,
+    system: str = "BRM1",
+    prior: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"lineId": line_id, "action": action, "billingSystemId": system, "billingAccount": {"id": ba}}
+    if billing_type:
+        body["billingType"] = billing_type
+    if product_type:
+        body["productType"] = product_type
+    if sa:
+        body["serviceAccount"] = {"id": sa}
+    if bp:
+        body["billingProfile"] = {"id": bp}
+    if prior:
+        body["priorValues"] = prior
+    return body
+
+
+def post(hub: LocalHub, order: dict[str, Any], claims: dict[str, Any] = CLAIMS) -> ApiResponse:
+    return hub.call_api("POST", "/order-to-cash/fulfillment-orders", body=json.dumps(order), headers=JSON, claims=claims)
+
+
+def result(hub: LocalHub, order_id: str, revision: int, timeout: float = 30.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        response = hub.call_api("GET", f"/order-to-cash/fulfillment-orders/{order_id}/revisions/{revision}", claims=CLAIMS)
+        assert response.status == 200, response.body
+        body = response.json()
+        if body["status"] != "RUNNING":
+            return body  # type: ignore[no-any-return]
+        time.sleep(0.1)
+    raise AssertionError(f"order {order_id} revision {revision} still RUNNING")
+
+
+def submit(hub: LocalHub, order: dict[str, Any]) -> dict[str, Any]:
+    response = post(hub, order)
+    assert response.status == 202, response.body
+    return result(hub, order["orderId"], order["revision"])
+
+
+def brm(hub: LocalHub) -> BrmSimulator:
+    simulator = hub.simulators["BRM"]
+    assert isinstance(simulator, BrmSimulator)
+    return simulator
+
+
+def objects(body: dict[str, Any], kind: str) -> set[tuple[str, str]]:
+    return {(o["type"], o["sourceId"]) for o in body["result"][kind]}
+
+
+def test_sample_order_creates_accounts_hierarchy_and_billing_profile(hub: LocalHub) -> None:
+    # Given OSM's sample order: a service bundle (SA != BA), an item on the bill-to account, a promotion, a DELETE, a charge
+    response = hub.invoke(API, sample_event("order_to_cash/fulfillment_orders/submit-order.json")).result
+    assert response["statusCode"] == 202, response
+    assert json.loads(response["body"]) == {"orderId": "ORD-1001", "revision": 1, "status": "RUNNING"}
+    # When the workflow has run
+    body = result(hub, "ORD-1001", 1)
+    # Then BRM has the bill-to account, the service account under it, and the billing profile as /billinfo and /payinfo
+    assert body["status"] == "SUCCEEDED", body
+    assert objects(body, "created") == {("account", "BA-100"), ("account", "SA-100"), ("billinfo", "BP-100"), ("payinfo", "BP-100")}
+    assert [p["lineId"] for p in body["result"]["processedLines"]] == ["L1", "L2", "L3"]
+    assert {i["lineId"]: i["reason"] for i in body["result"]["ignoredLines"]}.keys() == {"L4", "L5"}
+    assert "DELETE" in body["result"]["ignoredLines"][0]["reason"]
+    assert body["result"]["hierarchy"] == [
+        {"account": "SA-100", "parent": "BA-100", "paying": False, "billingSystemId": "BRM1", "change": "CREATED"}
+    ]
+    assert brm(hub).hierarchy("BRM1") == {"BA-100": None, "SA-100": "BA-100"}
+    # and the GET sample event reads the same result
+    query = hub.invoke(API, sample_event("order_to_cash/fulfillment_orders/query-result.json")).result
+    assert json.loads(query["body"]) == body
+
+
+def test_bill_to_accounts_are_created_before_service_accounts(hub: LocalHub) -> None:
+    submit(hub, {"orderId": "ORD-2", "revision": 0, "lines": [line("L1", "SA-1", "BA-1", "BP-1"), line("L2", "SA-2", "BA-2", "BP-2")]})
+    accounts = [c for c in brm(hub).calls if c == "POST accounts"]
+    assert len(accounts) == 4
+    created = list(brm(hub).records["BRM1"]["accounts"].values())  # in creation order
+    assert {a["accountNo"] for a in created[:2]} == {"BA-1", "BA-2"}
+    assert {a["accountNo"] for a in created[2:]} == {"SA-1", "SA-2"}
+
+
+def test_same_order_revision_again_changes_nothing_and_ends_the_same(hub: LocalHub) -> None:
+    order = {"orderId": "ORD-3", "revision": 1, "lines": [line("L1", "SA-3", "BA-3", "BP-3")]}
+    first = submit(hub, order)
+    calls = len(brm(hub).calls)
+    again = post(hub, order)
+    assert again.status == 202
+    assert result(hub, "ORD-3", 1) == first
+    assert len(brm(hub).calls) == calls
+
+
+def test_other_content_under_a_used_order_revision_is_409(hub: LocalHub) -> None:
+    submit(hub, {"orderId": "ORD-4", "revision": 1, "lines": [line("L1", "SA-4", "BA-4", "BP-4")]})
+    response = post(hub, {"orderId": "ORD-4", "revision": 1, "lines": [line("L1", "SA-4", "BA-44", "BP-4")]})
+    assert response.status == 409
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_a_revision_with_other_data_creates_only_the_delta(hub: LocalHub) -> None:
+    submit(hub, {"orderId": "ORD-5", "revision": 1, "lines": [line("L1", "SA-5", "BA-5", "BP-5")]})
+    body = submit(
+        hub, {"orderId": "ORD-5", "revision": 2, "lines": [line("L1", "SA-5", "BA-5", "BP-5"), line("L2", "SA-6", "BA-5", "BP-5")]}
+    )
+    assert objects(body, "created") == {("account", "SA-6")}
+    assert objects(body, "existing") == {("account", "BA-5"), ("account", "SA-5"), ("billinfo", "BP-5"), ("payinfo", "BP-5")}
+    assert brm(hub).hierarchy("BRM1")["SA-6"] == "BA-5"
+
+
+@pytest.mark.parametrize("action", ["UPDATE", "MOVE-ADD"])
+def test_prior_values_flag_a_paying_hierarchy_change_and_the_compensation_reverts_it(hub: LocalHub, action: str) -> None:
+    submit(hub, {"orderId": "ORD-6", "revision": 1, "lines": [line("L1", "SA-7", "BA-7", "BP-7")]})
+    # When a revision moves the service account to another bill-to account, flagged by prior values
+    moved = submit(
+        hub,
+        {
+            "orderId": "ORD-6",
+            "revision": 2,
+            "lines": [line("L1", "SA-7", "BA-8", "BP-8", action=action, prior={"billingAccountId": "BA-7", "billingProfileId": "BP-7"})],
+        },
+    )
+    assert moved["status"] == "SUCCEEDED", moved
+    assert moved["result"]["hierarchy"] == [
+        {"account": "SA-7", "parent": "BA-8", "paying": False, "billingSystemId": "BRM1", "change": "CHANGED", "previousParent": "BA-7"}
+    ]
+    assert brm(hub).hierarchy("BRM1")["SA-7"] == "BA-8"
+    # And the compensation line flips the values back (Table 10-1): the hierarchy change is reverted
+    reverted = submit(
+        hub,
+        {
+            "orderId": "ORD-6",
+            "revision": 3,
+            "lines": [line("L1", "SA-7", "BA-7", "BP-7", action=action, prior={"billingAccountId": "BA-8", "billingProfileId": "BP-8"})],
+        },
+    )
+    assert reverted["result"]["hierarchy"][0]["change"] == "CHANGED"
+    assert brm(hub).hierarchy("BRM1")["SA-7"] == "BA-7"
+    # and nothing that was created is gone
+    assert {"BA-7", "BA-8", "SA-7"} <= set(brm(hub).hierarchy("BRM1"))
+
+
+def test_without_prior_values_an_existing_hierarchy_is_kept(hub: LocalHub) -> None:
+    submit(hub, {"orderId": "ORD-7", "revision": 1, "lines": [line("L1", "SA-9", "BA-9", "BP-9")]})
+    body = submit(hub, {"orderId": "ORD-7b", "revision": 1, "lines": [line("L1", "SA-9", "BA-10", "BP-10")]})
+    assert body["result"]["hierarchy"][0]["change"] == "KEPT"
+    assert brm(hub).hierarchy("BRM1")["SA-9"] == "BA-9"
+
+
+def test_delete_compensation_is_ignored_and_what_was_created_stays(hub: LocalHub) -> None:
+    submit(hub, {"orderId": "ORD-8", "revision": 1, "lines": [line("L1", "SA-11", "BA-11", "BP-11")]})
+    body = submit(hub, {"orderId": "ORD-8", "revision": 2, "lines": [line("L1", "SA-11", "BA-11", "BP-11", action="DELETE")]})
+    assert body["status"] == "SUCCEEDED"
+    assert body["result"]["ignoredLines"][0]["lineId"] == "L1"
+    assert body["result"]["created"] == body["result"]["existing"] == []
+    assert brm(hub).hierarchy("BRM1") == {"BA-11": None, "SA-11": "BA-11"}
+    assert not any(c.startswith("DELETE") for c in brm(hub).calls)
+
+
+def test_no_change_revision_lines_are_ignored(hub: LocalHub) -> None:
+    body = submit(
+        hub,
+        {
+            "orderId": "ORD-9",
+            "revision": 2,
+            "lines": [line("L1", "SA-12", "BA-12", "BP-12", action="NONE"), line("L2", "SA-12", "BA-12", "BP-12", action="-")],
+        },
+    )
+    assert [i["lineId"] for i in body["result"]["ignoredLines"]] == ["L1", "L2"]
+    assert brm(hub).calls == []
+
+
+def test_promotion_brings_the_billing_account_only(hub: LocalHub) -> None:
+    body = submit(
+        hub,
+        {"orderId": "ORD-10", "revision": 1, "lines": [line("L1", "SA-13", "BA-13", "BP-13", billing_type=None, product_type="Promotion")]},
+    )
+    assert objects(body, "created") == {("account", "BA-13")}
+    assert body["result"]["processedLines"] == [{"lineId": "L1", "action": "ADD", "brings": ["billingAccount"]}]
+
+
+@pytest.mark.parametrize("billing_type", ["Item", "Subscription", "Discount", "service bundle"])
+def test_each_full_billing_type_brings_all_three(hub: LocalHub, billing_type: str) -> None:
+    body = submit(
+        hub,
+        {
+            "orderId": f"ORD-T-{billing_type.replace(' ', '')}",
+            "revision": 1,
+            "lines": [line("L1", "SA-14", "BA-14", "BP-14", billing_type=billing_type)],
+        },
+    )
+    assert objects(body, "created") == {("account", "BA-14"), ("account", "SA-14"), ("billinfo", "BP-14"), ("payinfo", "BP-14")}
+
+
+def test_one_billing_profile_in_two_billing_systems_is_refused(hub: LocalHub) -> None:
+    order = {
+        "orderId": "ORD-11",
+        "revision": 1,
+        "lines": [line("L1", "SA-15", "BA-15", "BP-15", system="BRM1"), line("L2", "SA-16", "BA-15", "BP-15", system="BRM2")],
+    }
+    response = post(hub, order)
+    assert response.status == 422
+    problem = response.json()
+    assert "different billing systems" in problem["detail"]
+    assert {e["pointer"] for e in problem["errors"]} == {"#/lines/0/billingSystemId", "#/lines/1/billingSystemId"}
+    assert hub.call_api("GET", "/order-to-cash/fulfillment-orders/ORD-11/revisions/1", claims=CLAIMS).status == 404
+    assert brm(hub).calls == []
+
+
+def test_brm_outage_is_retried_with_backoff(hub: LocalHub) -> None:
+    brm(hub).add_fault({"kind": "down", "count": 2})
+    body = submit(hub, {"orderId": "ORD-12", "revision": 1, "lines": [line("L1", "SA-17", "BA-17", "BP-17")]})
+    assert body["status"] == "SUCCEEDED", body
+    assert brm(hub).hierarchy("BRM1") == {"BA-17": None, "SA-17": "BA-17"}
+
+
+def test_brm_down_beyond_the_retries_fails_with_the_reason(hub: LocalHub) -> None:
+    brm(hub).add_fault({"kind": "down", "count": 100})
+    body = submit(
+        hub,
+        {"orderId": "ORD-13", "revision": 1, "lines": [line("L1", "SA-18", "BA-18", "BP-18")]},
+    )
+    assert body["status"] == "FAILED"
+    assert body["error"]["error"] == "TargetUnavailable"
+    assert "BRM answered 503" in body["error"]["reason"]
+
+
+def test_brm_business_refusal_fails_without_retry(hub: LocalHub) -> None:
+    brm(hub).add_fault({"kind": "reject", "count": 1, "reason": "credit check failed"})
+    body = submit(hub, {"orderId": "ORD-14", "revision": 1, "lines": [line("L1", "SA-19", "BA-19", "BP-19")]})
+    assert body["status"] == "FAILED"
+    assert body["error"]["error"] == "TargetRejected"
+    assert "credit check failed" in body["error"]["reason"]
+    assert brm(hub).calls.count("POST accounts") == 1
+
+
+def test_a_failed_order_revision_resubmitted_as_a_new_revision_completes(hub: LocalHub) -> None:
+    brm(hub).add_fault({"kind": "reject", "count": 1, "reason": "try later"})
+    failed = submit(hub, {"orderId": "ORD-15", "revision": 1, "lines": [line("L1", "SA-20", "BA-20", "BP-20")]})
+    assert failed["status"] == "FAILED"
+    done = submit(hub, {"orderId": "ORD-15", "revision": 2, "lines": [line("L1", "SA-20", "BA-20", "BP-20")]})
+    assert done["status"] == "SUCCEEDED"
+
+
+@pytest.mark.parametrize(
+    ("mutate", "pointer"),
+    [
+        (lambda o: o.pop("lines"), "#/lines"),
+        (lambda o: o.update(lines=[]), "#/lines"),
+        (lambda o: o.update(revision=-1), "#/revision"),
+        (lambda o: o["lines"][0].pop("billingAccount"), "#/lines/0/billingAccount"),
+        (lambda o: o["lines"][0].pop("billingProfile"), "#/lines/0/billingProfile"),
+        (lambda o: o["lines"][0]["billingAccount"].update(id="has space"), "#/lines/0/billingAccount/id"),
+    ],
+)
+def test_invalid_orders_are_422_with_the_field(hub: LocalHub, mutate: Any, pointer: str) -> None:
+    order = {"orderId": "ORD-16", "revision": 1, "lines": [line("L1", "SA-21", "BA-21", "BP-21")]}
+    bad = copy.deepcopy(order)
+    mutate(bad)
+    response = post(hub, bad)
+    assert response.status == 422, response.body
+    assert pointer in {e["pointer"] for e in response.json()["errors"]}
+
+
+def test_one_service_account_billed_to_two_accounts_is_refused(hub: LocalHub) -> None:
+    response = post(
+        hub, {"orderId": "ORD-17", "revision": 1, "lines": [line("L1", "SA-22", "BA-22", "BP-22"), line("L2", "SA-22", "BA-23", "BP-23")]}
+    )
+    assert response.status == 422
+    assert "one paying parent" in response.json()["errors"][0]["detail"]
+
+
+def test_wrong_scope_unknown_order_and_malformed_body(hub: LocalHub) -> None:
+    order = {"orderId": "ORD-18", "revision": 1, "lines": [line("L1", "SA-23", "BA-23", "BP-23")]}
+    assert post(hub, order, claims={"client_id": "ccb", "scope": "utilhub/meter-data"}).status == 403
+    assert hub.call_api("GET", "/order-to-cash/fulfillment-orders/nope/revisions/1", claims=CLAIMS).status == 404
+    assert hub.call_api("GET", "/order-to-cash/fulfillment-orders/nope/revisions/x", claims=CLAIMS).status == 422
+    assert hub.call_api("POST", "/order-to-cash/fulfillment-orders", body="{", headers=JSON, claims=CLAIMS).status == 400
+
+
+def test_brm_step_handler_is_idempotent_for_a_retried_step(hub: LocalHub) -> None:
+    # Given the sample bill-to step of functions.order_to_cash.brm_steps.app, invoked twice (a retry after success)
+    event = sample_event("order_to_cash/brm_steps/ensure-account.json")
+    first = hub.invoke("OrderToCashBrmStepsFunction", event)
+    second = hub.invoke("OrderToCashBrmStepsFunction", event)
+    # Then BRM was asked once, and both answers are the first outcome
+    assert not first.failed, first.error
+    assert first.result == second.result
+    assert [o["sourceId"] for o in first.result["created"]] == ["BA-100"]
+    assert brm(hub).calls == ["POST accounts"]
+
+
+def test_brm_steps_sample_events_build_the_hierarchy(hub: LocalHub) -> None:
+    for name in ("ensure-account", "ensure-service-account", "ensure-billing-profile"):
+        invocation = hub.invoke("OrderToCashBrmStepsFunction", sample_event(f"order_to_cash/brm_steps/{name}.json"))
+        assert not invocation.failed, invocation.error
+    assert brm(hub).hierarchy("BRM1") == {"BA-100": None, "SA-100": "BA-100"}
+    assert {o["payInfoId"] for o in brm(hub).records["BRM1"]["payinfos"].values()} == {"BP-100"}
+
+
+def test_order_steps_handler_runs_the_sample_collation(hub: LocalHub) -> None:
+    invocation = hub.invoke("OrderToCashOrderStepsFunction", sample_event("order_to_cash/order_steps/collate.json"))
+    assert [line["lineId"] for line in invocation.result["processedLines"]] == ["L1", "L2", "L3"]

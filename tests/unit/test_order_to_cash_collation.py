@@ -1,0 +1,150 @@
+"""The seed's collation rules for OC-01, as pure functions (no AWS, no BRM)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.conftest import sample_event
+from utilhub.packs.order_to_cash.collation import collate, why_ignored
+from utilhub.packs.order_to_cash.model import FulfillmentOrderIn, OrderLine
+from utilhub.packs.order_to_cash.orders import execution_name
+from utilhub.packs.order_to_cash.workflow import OrderRejected, run_step
+from utilhub.platform.problems import Problem
+
+
+def full_line(line_id: str = "L1", sa: str = "SA-1", ba: str = "BA-1", bp: str = "BP-1", **extra: Any) -> dict[str, Any]:
+    return {
+        "lineId": line_id,
+        "action": "ADD",
+        "billingType": "Service Bundle",
+        "serviceAccount": {"id": sa},
+        "billingAccount": {"id": ba},
+        "billingProfile": {"id": bp},
+        **extra,
+    }
+
+
+def order(*lines: dict[str, Any]) -> FulfillmentOrderIn:
+    return FulfillmentOrderIn.model_validate({"orderId": "O-1", "revision": 1, "lines": list(lines)})
+
+
+@pytest.mark.parametrize("action", ["ADD", "UPDATE", "MOVE-ADD", "add", "move-add"])
+def test_add_update_and_move_add_are_processed(action: str) -> None:
+    assert why_ignored(OrderLine.model_validate(full_line(action=action))) is None
+
+
+@pytest.mark.parametrize(
+    ("action", "words"), [("DELETE", "nothing is deleted"), ("NONE", "no change"), ("-", "no change"), ("SUSPEND", "not processed")]
+)
+def test_other_actions_are_ignored_with_their_reason(action: str, words: str) -> None:
+    reason = why_ignored(OrderLine.model_validate(full_line(action=action)))
+    assert reason is not None
+    assert words in reason
+
+
+@pytest.mark.parametrize("billing_type", ["Service Bundle", "Item", "Subscription", "Discount", "SERVICE_BUNDLE", "service  bundle"])
+def test_full_billing_types_bring_all_three(billing_type: str) -> None:
+    plan = collate(order(full_line(billingType=billing_type)))
+    assert plan.processedLines[0].brings == ["serviceAccount", "billingAccount", "billingProfile"]
+    assert (
+        [a.account.id for a in plan.billToAccounts],
+        [s.account.id for s in plan.serviceAccounts],
+        [p.profile.id for p in plan.billingProfiles],
+    ) == (["BA-1"], ["SA-1"], ["BP-1"])
+
+
+def test_promotion_brings_the_billing_account_only() -> None:
+    plan = collate(
+        order(
+            {
+                "lineId": "L1",
+                "action": "ADD",
+                "productType": "Promotion",
+                "billingAccount": {"id": "BA-1"},
+                "serviceAccount": {"id": "SA-1"},
+            }
+        )
+    )
+    assert plan.processedLines[0].brings == ["billingAccount"]
+    assert (len(plan.serviceAccounts), len(plan.billingProfiles)) == (0, 0)
+
+
+def test_billing_type_wins_over_promotion_product_type() -> None:
+    plan = collate(order(full_line(productType="Promotion")))
+    assert plan.processedLines[0].brings == ["serviceAccount", "billingAccount", "billingProfile"]
+
+
+def test_other_lines_are_ignored() -> None:
+    plan = collate(order(full_line(billingType="One-Time Charge", productType="Installation")))
+    assert plan.processedLines == []
+    assert "bring no customer data" in plan.ignoredLines[0].reason
+
+
+def test_service_account_equal_to_bill_to_account_is_no_subordinate() -> None:
+    plan = collate(order(full_line(sa="BA-1")))
+    assert plan.serviceAccounts == []
+
+
+def test_accounts_and_profiles_are_collated_once_in_order() -> None:
+    plan = collate(order(full_line("L1", "SA-1", "BA-2"), full_line("L2", "SA-2", "BA-1"), full_line("L3", "SA-1", "BA-2")))
+    assert [a.account.id for a in plan.billToAccounts] == ["BA-2", "BA-1"]
+    assert [s.account.id for s in plan.serviceAccounts] == ["SA-1", "SA-2"]
+
+
+def test_prior_billing_account_flags_a_hierarchy_change() -> None:
+    plan = collate(order(full_line(action="UPDATE", priorValues={"billingAccountId": "BA-0"})))
+    assert plan.serviceAccounts[0].priorBillToId == "BA-0"
+    unchanged = collate(order(full_line(action="UPDATE", priorValues={"billingAccountId": "BA-1"})))
+    assert unchanged.serviceAccounts[0].priorBillToId is None
+
+
+def test_one_billing_profile_in_two_billing_systems_is_refused() -> None:
+    with pytest.raises(Problem) as refused:
+        collate(order(full_line("L1", billingSystemId="BRM1"), full_line("L2", sa="SA-2", billingSystemId="BRM2")))
+    assert refused.value.status == 422
+    assert "different billing systems (BRM1, BRM2)" in refused.value.detail
+
+
+def test_ignored_lines_do_not_count_for_the_billing_system_rule() -> None:
+    plan = collate(order(full_line("L1", billingSystemId="BRM1"), full_line("L2", action="DELETE", billingSystemId="BRM2")))
+    assert [line.lineId for line in plan.processedLines] == ["L1"]
+
+
+def test_a_processed_line_without_its_accounts_is_refused() -> None:
+    line = full_line()
+    del line["serviceAccount"]
+    with pytest.raises(Problem) as refused:
+        collate(order(line))
+    assert refused.value.errors[0].pointer == "#/lines/0/serviceAccount"
+
+
+def test_execution_name_is_stable_and_allowed() -> None:
+    assert execution_name("ORD-1", 2) == "ORD-1-r2"
+    odd = execution_name("ORD:1.x", 2)
+    assert odd == execution_name("ORD:1.x", 2)
+    assert odd != execution_name("ORD_1_x", 2)
+    assert all(c.isalnum() or c in "-_" for c in odd)
+    assert len(odd) <= 80
+
+
+def test_order_steps_sample_events_collate_and_summarize() -> None:
+    # the sample events of functions.order_to_cash.order_steps.app
+    plan = run_step(sample_event("order_to_cash/order_steps/collate.json"))
+    assert [line["lineId"] for line in plan["processedLines"]] == ["L1", "L2", "L3"]
+    summary = run_step(sample_event("order_to_cash/order_steps/summarize.json"))
+    assert {(o["type"], o["sourceId"]) for o in summary["created"]} == {
+        ("account", "BA-100"),
+        ("account", "SA-100"),
+        ("billinfo", "BP-100"),
+        ("payinfo", "BP-100"),
+    }
+    assert summary["hierarchy"][0]["parent"] == "BA-100"
+
+
+def test_collate_step_turns_a_rule_breach_into_order_rejected() -> None:
+    event = sample_event("order_to_cash/order_steps/collate.json")
+    event["order"]["lines"][1]["billingSystemId"] = "BRM2"
+    with pytest.raises(OrderRejected, match="different billing systems"):
+        run_step(event)
