@@ -97,7 +97,51 @@ def meter_data(client: httpx.Client) -> list[Row]:
     return rows
 
 
-SCENARIOS: dict[str, Callable[[httpx.Client], list[Row]]] = {"meter-data": meter_data}
+def _order_line(line_id: str, sa: str, ba: str, bp: str, action: str = "ADD", **extra: object) -> dict[str, object]:
+    return {
+        "lineId": line_id,
+        "action": action,
+        "billingType": "Service Bundle",
+        "billingSystemId": "BRM1",
+        "serviceAccount": {"id": sa},
+        "billingAccount": {"id": ba},
+        "billingProfile": {"id": bp},
+        **extra,
+    }
+
+
+def _order_result(client: httpx.Client, order_id: str, revision: int) -> dict[str, object]:
+    path = f"/order-to-cash/fulfillment-orders/{order_id}/revisions/{revision}"
+    wait_for_status(client, path, {"SUCCEEDED", "FAILED"}, timeout=30)
+    return dict(client.get(path).json())
+
+
+def order_to_cash(client: httpx.Client) -> list[Row]:
+    rows = []
+    pack = "order-to-cash"
+    order = {"orderId": "DEMO-ORD", "revision": 1, "lines": [_order_line("L1", "DEMO-SA", "DEMO-BA", "DEMO-BP")]}
+    posted = client.post("/order-to-cash/fulfillment-orders", json=order)
+    rows.append(Row(pack, "OC-01 post order revision 1", "202 RUNNING", f"{posted.status_code} {posted.json().get('status')}"))
+    first = _order_result(client, "DEMO-ORD", 1)
+    created = sorted(f"{o['type']}:{o['sourceId']}" for o in first.get("result", {}).get("created", []))  # type: ignore[union-attr]
+    rows.append(Row(pack, "OC-02 revision 1 result", "SUCCEEDED", str(first["status"])))
+    rows.append(Row(pack, "OC-01 created in BRM", "account:DEMO-BA account:DEMO-SA billinfo:DEMO-BP payinfo:DEMO-BP", " ".join(created)))
+    again = client.post("/order-to-cash/fulfillment-orders", json=order)
+    rows.append(Row(pack, "OC-01 same revision again", "202", str(again.status_code)))
+    other = client.post("/order-to-cash/fulfillment-orders", json={**order, "lines": [_order_line("L1", "DEMO-SA", "OTHER", "DEMO-BP")]})
+    rows.append(Row(pack, "OC-01 other body, same revision", "409", str(other.status_code)))
+    moved = {"orderId": "DEMO-ORD", "revision": 2, "lines": [_order_line("L1", "DEMO-SA", "DEMO-BA2", "DEMO-BP2", "UPDATE", priorValues={"billingAccountId": "DEMO-BA"})]}
+    client.post("/order-to-cash/fulfillment-orders", json=moved)
+    second = _order_result(client, "DEMO-ORD", 2)
+    change = [f"{h['account']}->{h['parent']} {h['change']}" for h in second.get("result", {}).get("hierarchy", [])]  # type: ignore[union-attr]
+    rows.append(Row(pack, "OC-01 revision 2 moves the service account", "DEMO-SA->DEMO-BA2 CHANGED", " ".join(change)))
+    split = {"orderId": "DEMO-ORD2", "revision": 1, "lines": [_order_line("L1", "S1", "B1", "P1"), {**_order_line("L2", "S2", "B1", "P1"), "billingSystemId": "BRM2"}]}
+    refused = client.post("/order-to-cash/fulfillment-orders", json=split)
+    rows.append(Row(pack, "OC-01 one billing profile, two billing systems", "422", str(refused.status_code)))
+    return rows
+
+
+SCENARIOS: dict[str, Callable[[httpx.Client], list[Row]]] = {"meter-data": meter_data, "order-to-cash": order_to_cash}
 
 
 def run_demo(runtime: LocalRuntime) -> int:

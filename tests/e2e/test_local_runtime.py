@@ -163,3 +163,31 @@ def test_a_failing_handler_does_not_take_the_runtime_down(runtime: LocalRuntime,
     # Then the runtime still answers and still delivers real work
     assert client.get("/_local/health").json()["status"] == "ok"
     test_person_sync_over_http_until_synchronized(runtime, client)
+
+
+def test_order_revision_over_http_until_succeeded(runtime: LocalRuntime, client: httpx.Client) -> None:
+    # Given a fulfillment order posted by OSM with a token of the order-to-cash scope
+    order = {
+        "orderId": "E2E-ORD",
+        "revision": 1,
+        "lines": [
+            {
+                "lineId": "L1",
+                "action": "ADD",
+                "billingType": "Subscription",
+                "billingSystemId": "BRM1",
+                "serviceAccount": {"id": "E2E-SA"},
+                "billingAccount": {"id": "E2E-BA"},
+                "billingProfile": {"id": "E2E-BP"},
+            }
+        ],
+    }
+    assert client.post("/order-to-cash/fulfillment-orders", json=order).status_code == 202
+    # When the workflow has run in the local runtime
+    body = wait_for(client, "/order-to-cash/fulfillment-orders/E2E-ORD/revisions/1", "SUCCEEDED", timeout=30)
+    # Then the BRM simulator holds the paying hierarchy
+    assert body["result"]["hierarchy"][0]["parent"] == "E2E-BA"
+    state = client.get("/_local/sim/brm/state").json()
+    accounts = {a["accountNo"]: a for a in state["records"]["BRM1"]["accounts"].values()}
+    assert accounts["E2E-SA"]["paying"] is False
+    assert accounts["E2E-SA"]["parentPoid"] == accounts["E2E-BA"]["poid"]

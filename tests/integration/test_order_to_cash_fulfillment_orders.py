@@ -329,3 +329,22 @@ def test_brm_steps_sample_events_build_the_hierarchy(hub: LocalHub) -> None:
 def test_order_steps_handler_runs_the_sample_collation(hub: LocalHub) -> None:
     invocation = hub.invoke("OrderToCashOrderStepsFunction", sample_event("order_to_cash/order_steps/collate.json"))
     assert [line["lineId"] for line in invocation.result["processedLines"]] == ["L1", "L2", "L3"]
+
+
+def test_execution_name_keeps_the_contract_once_the_idempotency_key_has_expired(hub: LocalHub) -> None:
+    # Given an order revision that ran (its idempotency record could have expired since)
+    from localhub.lambda_runtime import function_environment
+    from utilhub.packs.order_to_cash.model import FulfillmentOrderIn
+    from utilhub.packs.order_to_cash.orders import start
+    from utilhub.platform.problems import Problem
+
+    order = {"orderId": "ORD-19", "revision": 1, "lines": [line("L1", "SA-24", "BA-24", "BP-24")]}
+    submit(hub, order)
+    with function_environment(hub.function(API).environment):
+        # When the same revision starts again straight on the workflow, Then it answers its end state
+        assert start(FulfillmentOrderIn.model_validate(order))["status"] == "SUCCEEDED"
+        # and other content under the same revision is a conflict
+        other = {**order, "lines": [line("L1", "SA-24", "BA-25", "BP-24")]}
+        with pytest.raises(Problem) as conflict:
+            start(FulfillmentOrderIn.model_validate(other))
+    assert conflict.value.status == 409

@@ -1,0 +1,16 @@
+"""The demo's scripted scenarios (every pack, over HTTP with a real token) end as they say."""
+
+from __future__ import annotations
+
+import pytest
+
+from localhub.demo import run_demo
+from localhub.server import LocalRuntime
+
+
+def test_every_demo_step_ends_as_expected(runtime: LocalRuntime, capsys: pytest.CaptureFixture[str]) -> None:
+    failed = run_demo(runtime)
+    table = capsys.readouterr().out
+    assert failed == 0, table
+    assert "order-to-cash" in table
+    assert "meter-data" in table
