@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
@@ -94,6 +95,12 @@ def meter_data(client: httpx.Client) -> list[Row]:
     )
     bad = client.post("/meter-data/sync-requests", json={**person, "syncRequestId": "DEMO-4", "data": {}})
     rows.append(Row("meter-data", "MD-01 invalid person", "422", str(bad.status_code)))
+    ccb_url = client.get("/_local/health").json()["simulators"]["CCB"]
+    changed_in_ccb = httpx.put(f"{ccb_url}/persons/DEMO-P2", json={"name": "Mary Somerville"}, timeout=30).json()
+    rows.append(Row("meter-data", "CCB simulator sends its XML sync request", "202", str(changed_in_ccb.get("hubStatus"))))
+    client.post("/_local/schedules/MeterDataSyncMonitorFunction/run")
+    path = f"/meter-data/sync-requests/{changed_in_ccb.get('syncRequestId')}"
+    rows.append(Row("meter-data", "MD-01 from CCB XML", "SYNCHRONIZED", wait_for_status(client, path, {"SYNCHRONIZED", "ERROR"})))
     return rows
 
 
@@ -110,7 +117,7 @@ def _order_line(line_id: str, sa: str, ba: str, bp: str, action: str = "ADD", **
     }
 
 
-def _order_result(client: httpx.Client, order_id: str, revision: int) -> dict[str, object]:
+def _order_result(client: httpx.Client, order_id: str, revision: int) -> dict[str, Any]:
     path = f"/order-to-cash/fulfillment-orders/{order_id}/revisions/{revision}"
     wait_for_status(client, path, {"SUCCEEDED", "FAILED"}, timeout=30)
     return dict(client.get(path).json())
@@ -123,19 +130,27 @@ def order_to_cash(client: httpx.Client) -> list[Row]:
     posted = client.post("/order-to-cash/fulfillment-orders", json=order)
     rows.append(Row(pack, "OC-01 post order revision 1", "202 RUNNING", f"{posted.status_code} {posted.json().get('status')}"))
     first = _order_result(client, "DEMO-ORD", 1)
-    created = sorted(f"{o['type']}:{o['sourceId']}" for o in first.get("result", {}).get("created", []))  # type: ignore[union-attr]
+    created = sorted(f"{o['type']}:{o['sourceId']}" for o in first.get("result", {}).get("created", []))
     rows.append(Row(pack, "OC-02 revision 1 result", "SUCCEEDED", str(first["status"])))
     rows.append(Row(pack, "OC-01 created in BRM", "account:DEMO-BA account:DEMO-SA billinfo:DEMO-BP payinfo:DEMO-BP", " ".join(created)))
     again = client.post("/order-to-cash/fulfillment-orders", json=order)
     rows.append(Row(pack, "OC-01 same revision again", "202", str(again.status_code)))
     other = client.post("/order-to-cash/fulfillment-orders", json={**order, "lines": [_order_line("L1", "DEMO-SA", "OTHER", "DEMO-BP")]})
     rows.append(Row(pack, "OC-01 other body, same revision", "409", str(other.status_code)))
-    moved = {"orderId": "DEMO-ORD", "revision": 2, "lines": [_order_line("L1", "DEMO-SA", "DEMO-BA2", "DEMO-BP2", "UPDATE", priorValues={"billingAccountId": "DEMO-BA"})]}
+    moved = {
+        "orderId": "DEMO-ORD",
+        "revision": 2,
+        "lines": [_order_line("L1", "DEMO-SA", "DEMO-BA2", "DEMO-BP2", "UPDATE", priorValues={"billingAccountId": "DEMO-BA"})],
+    }
     client.post("/order-to-cash/fulfillment-orders", json=moved)
     second = _order_result(client, "DEMO-ORD", 2)
-    change = [f"{h['account']}->{h['parent']} {h['change']}" for h in second.get("result", {}).get("hierarchy", [])]  # type: ignore[union-attr]
+    change = [f"{h['account']}->{h['parent']} {h['change']}" for h in second.get("result", {}).get("hierarchy", [])]
     rows.append(Row(pack, "OC-01 revision 2 moves the service account", "DEMO-SA->DEMO-BA2 CHANGED", " ".join(change)))
-    split = {"orderId": "DEMO-ORD2", "revision": 1, "lines": [_order_line("L1", "S1", "B1", "P1"), {**_order_line("L2", "S2", "B1", "P1"), "billingSystemId": "BRM2"}]}
+    split = {
+        "orderId": "DEMO-ORD2",
+        "revision": 1,
+        "lines": [_order_line("L1", "S1", "B1", "P1"), {**_order_line("L2", "S2", "B1", "P1"), "billingSystemId": "BRM2"}],
+    }
     refused = client.post("/order-to-cash/fulfillment-orders", json=split)
     rows.append(Row(pack, "OC-01 one billing profile, two billing systems", "422", str(refused.status_code)))
     return rows

@@ -19,6 +19,7 @@ from localhub.provision import provision
 from localhub.routes import Route, http_routes, match
 from localhub.simulators.base import Simulator, SimulatorServer
 from localhub.simulators.brm import BrmSimulator
+from localhub.simulators.ccb import CcbSimulator
 from localhub.simulators.mdm import MdmSimulator
 from localhub.stepfunctions import LambdaTaskDispatcher
 from localhub.template import FunctionSpec, LocalStack, Template
@@ -36,7 +37,7 @@ def enable_state_machine_execution() -> None:
 
 
 def default_simulators() -> dict[str, Simulator]:
-    return {"MDM": MdmSimulator(), "BRM": BrmSimulator()}
+    return {"CCB": CcbSimulator(), "MDM": MdmSimulator(), "BRM": BrmSimulator()}
 
 
 @dataclass(frozen=True)
@@ -87,11 +88,31 @@ class LocalHub:
         session = boto3.session.Session(region_name=self.stack.region)
         enable_state_machine_execution()
         provision(self.stack, session)
+        self._share_credentials(session)
         self._dispatcher = LambdaTaskDispatcher(self._function_named)
         self._dispatcher.install()
         self._sources = sqs_event_sources(self.stack, session.client("sqs"))
         self.routes = http_routes(self.stack)
+        if isinstance(ccb := self.simulators.get("CCB"), CcbSimulator) and ccb.send_to_hub is None:
+            ccb.send_to_hub = self._send_in_process
         return self
+
+    def _send_in_process(self, path: str, body: bytes, content_type: str) -> tuple[int, bytes]:
+        """A source simulator's call to the hub, as if through API Gateway with a verified CCB token."""
+        claims = {"client_id": "ccb", "scope": " ".join(sorted({s for r in self.routes for s in r.scopes})), "token_use": "access"}
+        response = self.call_api("POST", path, body=body, headers={"content-type": content_type}, claims=claims)
+        return response.status, response.body
+
+    def _share_credentials(self, session: Any) -> None:
+        """Each simulator expects what the hub will present: the value of ``<System>ConnectionSecret``."""
+        import json
+
+        secrets = session.client("secretsmanager")
+        for system, simulator in self.simulators.items():
+            logical_id = f"{system.title()}ConnectionSecret"
+            if logical_id in self._stack().physical:
+                value = secrets.get_secret_value(SecretId=self._stack().physical[logical_id].ref)["SecretString"]
+                simulator.credentials = json.loads(value)
 
     def _function_named(self, name: str) -> FunctionSpec | None:
         return next((spec for spec in self._stack().functions() if name in (spec.name, spec.logical_id)), None)

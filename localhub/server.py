@@ -25,6 +25,7 @@ from localhub.auth import LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET, AuthError, Token
 from localhub.hub import LocalHub
 from localhub.lambda_runtime import invoke
 from localhub.routes import match
+from localhub.simulators.ccb import CcbSimulator
 from localhub.template import Template
 
 API_GATEWAY_PAYLOAD_LIMIT = 10 * 1024 * 1024
@@ -88,11 +89,24 @@ class LocalRuntime:
         self.issuer = TokenIssuer(issuer=self.api_url)
         self.issuer.register(LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET, _client_scopes(self.hub.template))
         self.hub.start()
+        if isinstance(ccb := self.hub.simulators.get("CCB"), CcbSimulator):
+            ccb.send_to_hub = self._send_over_http
         self._spawn("api", self._api.serve_forever)
         self._spawn("sqs-pollers", self._poll_forever)
         if self.run_schedules:
             self._spawn("schedules", self._schedule_forever)
         return self
+
+    def _send_over_http(self, path: str, body: bytes, content_type: str) -> tuple[int, bytes]:
+        """What a source application does: a client-credentials token, then the API call."""
+        import httpx
+
+        with httpx.Client(base_url=self.api_url, timeout=30) as client:
+            token = client.post(
+                "/oauth2/token", data={"grant_type": "client_credentials"}, auth=(LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET)
+            ).json()["access_token"]
+            response = client.post(path, content=body, headers={"Content-Type": content_type, "Authorization": f"Bearer {token}"})
+        return response.status_code, response.content
 
     def _spawn(self, name: str, target: Any) -> None:
         thread = threading.Thread(target=target, name=f"localhub-{name}", daemon=True)

@@ -15,6 +15,8 @@ control API forwards to them.
 
 from __future__ import annotations
 
+import base64
+import hmac
 import json
 import threading
 import time
@@ -55,7 +57,15 @@ class Simulator(ABC):
     records: dict[str, dict[str, Any]] = field(default_factory=dict)
     received: list[dict[str, Any]] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
+    # what the hub must present: {"username","password"} (Basic) or {"token"} (Bearer), from its secret
+    credentials: dict[str, str] = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock)
+
+    def _authorized(self, header: str) -> bool:
+        if token := self.credentials.get("token"):
+            return hmac.compare_digest(header, f"Bearer {token}")
+        pair = f"{self.credentials.get('username', '')}:{self.credentials.get('password', '')}".encode()
+        return hmac.compare_digest(header, "Basic " + base64.b64encode(pair).decode())
 
     # ---------------------------------------------------------------- faults
     def add_fault(self, spec: dict[str, Any]) -> Fault:
@@ -116,6 +126,8 @@ class Simulator(ABC):
         if path == "/_faults" and request.method == "DELETE":
             self.clear_faults()
             return Response(status=204)
+        if self.credentials and not self._authorized(request.headers.get("Authorization", "")):
+            return Response(b"wrong or missing credentials", status=401, content_type="text/plain")
         if self.take_fault("down"):
             return Response(b"simulated outage", status=503, content_type="text/plain")
         if slow := self.take_fault("slow"):

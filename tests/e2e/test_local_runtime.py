@@ -191,3 +191,11 @@ def test_order_revision_over_http_until_succeeded(runtime: LocalRuntime, client:
     accounts = {a["accountNo"]: a for a in state["records"]["BRM1"]["accounts"].values()}
     assert accounts["E2E-SA"]["paying"] is False
     assert accounts["E2E-SA"]["parentPoid"] == accounts["E2E-BA"]["poid"]
+
+
+def test_ccb_simulator_sends_through_the_http_api_with_a_token(runtime: LocalRuntime, client: httpx.Client) -> None:
+    ccb_url = client.get("/_local/health").json()["simulators"]["CCB"]
+    sent = httpx.put(f"{ccb_url}/persons/E2E-P9", json={"name": "Mary Somerville"}, timeout=30).json()
+    assert sent["hubStatus"] == 202, sent
+    client.post("/_local/schedules/MeterDataSyncMonitorFunction/run")
+    wait_for(client, f"/meter-data/sync-requests/{sent['syncRequestId']}", "SYNCHRONIZED")

@@ -439,3 +439,38 @@ def test_batch_of_100_is_stored(hub: LocalHub) -> None:
     batch = {"requests": [person(f"SR-H{i}", entity_id=f"P-{i}") for i in range(100)]}
     response = hub.call_api("POST", "/meter-data/sync-requests:batch", body=json.dumps(batch), headers=JSON, claims=CLAIMS)
     assert (response.status, response.json()["accepted"]) == (202, 100)
+
+
+def test_mdm_credentials_come_from_the_secret_and_a_wrong_one_is_refused(hub: LocalHub) -> None:
+    # Given MDM expects other credentials than those in MdmConnectionSecret
+    hub.simulators["MDM"].credentials = {"username": "utilhub", "password": "not-the-secret"}
+    submit(hub, person("SR-CR1"))
+    cycle(hub)
+    # Then MDM's 401 is a refusal the hub records, not a retry loop
+    state = status_of(hub, "SR-CR1")
+    assert state["status"] == "ERROR"
+    assert "MDM refused the message (401)" in state["history"][-1]["reason"]
+
+
+def test_a_person_changed_in_the_ccb_simulator_reaches_mdm(hub: LocalHub) -> None:
+    # Given a person changed in CCB, which sends its XML sync request to the hub
+    ccb = requests_put(hub, "CCB", "/persons/P-77", {"name": "Mary Somerville", "phones": [{"type": "HOME", "number": "+44 1 2345"}]})
+    assert ccb["hubStatus"] == 202, ccb
+    # When the monitor and the delivery run
+    cycle(hub)
+    # Then MDM has the contact, and the request is SYNCHRONIZED
+    assert hub.simulators["MDM"].records["PERSON#P-77"]["data"]["ContactName"] == "Mary Somerville"
+    assert status_of(hub, ccb["syncRequestId"])["status"] == "SYNCHRONIZED"
+
+
+def test_the_ccb_simulator_refuses_an_invalid_person(hub: LocalHub) -> None:
+    response = requests_put(hub, "CCB", "/persons/P-78", {"phones": []}, expect=400)
+    assert "invalid person" in response
+
+
+def requests_put(hub: LocalHub, system: str, path: str, body: dict[str, Any], expect: int = 200) -> Any:
+    import requests
+
+    response = requests.put(f"{hub.simulator_url(system)}{path}", json=body, timeout=30)
+    assert response.status_code == expect, response.text
+    return response.json() if expect == 200 else response.text
