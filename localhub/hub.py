@@ -155,7 +155,7 @@ class LocalHub:
         """Route ``method path`` as API Gateway would and invoke its function.
 
         ``claims`` are those of a token the authorizer has already verified (None: no token
-        reached the function). Returns 404 for an unknown route and 502 for a function error,
+        reached the function). Returns 404 for an unknown route and 500 for a function error,
         as API Gateway does.
         """
         found = match(self.routes, method, path)
@@ -175,7 +175,7 @@ class LocalHub:
         )
         invocation = invoke(self.function(route.function), event)
         if invocation.failed or not isinstance(invocation.result, dict):
-            return ApiResponse(502, {"content-type": "application/json"}, b'{"message":"Internal Server Error"}')
+            return ApiResponse(500, {"content-type": "application/json"}, b'{"message":"Internal Server Error"}')
         return ApiResponse.from_lambda(invocation.result)
 
     def run_schedule(self, logical_id: str) -> Invocation:

@@ -23,7 +23,6 @@ from werkzeug.wrappers import Request, Response
 
 from localhub.auth import LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET, AuthError, TokenIssuer
 from localhub.hub import LocalHub
-from localhub.lambda_runtime import invoke
 from localhub.routes import match
 from localhub.simulators.ccb import CcbSimulator
 from localhub.template import Template
@@ -190,7 +189,7 @@ class LocalRuntime:
         found = match(self.hub.routes, request.method, request.path)
         if found is None:
             return _json(404, {"message": "Not Found"})
-        route, parameters = found
+        route, _ = found
         claims = None
         if route.authorizer:
             try:
@@ -199,24 +198,14 @@ class LocalRuntime:
                 return _json(exc.status, {"message": exc.error}, {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None)
         if (request.content_length or 0) > API_GATEWAY_PAYLOAD_LIMIT:
             return _json(413, {"message": "Request Entity Too Large"})
-        from localhub.apigw import http_event
-
-        event = http_event(
+        answer = self.hub.call_api(
             request.method,
             request.path,
-            route_key=route.route_key,
             body=request.get_data() if request.content_length or request.method in ("POST", "PUT", "PATCH") else None,
             headers=dict(request.headers.items()),
-            path_parameters=parameters,
-            query=request.query_string.decode("latin-1"),
             claims=claims,
+            query=request.query_string.decode("latin-1"),
         )
-        invocation = invoke(self.hub.function(route.function), event)
-        if invocation.failed or not isinstance(invocation.result, dict):
-            return _json(500, {"message": "Internal Server Error"})
-        from localhub.hub import ApiResponse
-
-        answer = ApiResponse.from_lambda(invocation.result)
         return Response(answer.body, status=answer.status, headers=answer.headers)
 
     def _control(self, request: Request) -> Response:

@@ -20,7 +20,7 @@ from lxml import etree
 from pydantic import ValidationError
 
 from localhub.simulators.base import Reply, Simulator, SimulatorError
-from utilhub.packs.meter_data.model import PersonData
+from utilhub.packs.meter_data.model import ADDRESS_XML, PersonData
 from utilhub.platform.xml import to_bytes, validate
 
 NS = "urn:utilhub:ccb:sync-request:v1"
@@ -47,14 +47,7 @@ def person_sync_request(sync_request_id: str, person_id: str, changed_at: dateti
         etree.SubElement(element, f"{{{NS}}}Phone", type=phone.type).text = phone.number
     if person.address is not None:
         address = etree.SubElement(element, f"{{{NS}}}Address")
-        for field, name in (
-            ("line1", "Line1"),
-            ("line2", "Line2"),
-            ("city", "City"),
-            ("state", "State"),
-            ("postalCode", "PostalCode"),
-            ("country", "Country"),
-        ):
+        for field, name in ADDRESS_XML:
             _add(address, name, getattr(person.address, field))
     _add(element, "Language", person.language)
     _add(element, "LifeSupport", person.lifeSupport)

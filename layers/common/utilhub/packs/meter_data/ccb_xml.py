@@ -10,8 +10,10 @@ from typing import Any
 
 from lxml import etree
 
+from utilhub.packs.meter_data.model import ADDRESS_XML
+
 NS = {"c": "urn:utilhub:ccb:sync-request:v1"}
-_ADDRESS = {"Line1": "line1", "Line2": "line2", "City": "city", "State": "state", "PostalCode": "postalCode", "Country": "country"}
+_ADDRESS = {element: field for field, element in ADDRESS_XML}
 
 
 def _local(element: etree._Element) -> str:

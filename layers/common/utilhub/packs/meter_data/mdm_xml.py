@@ -14,6 +14,7 @@ from typing import Any
 
 from lxml import etree
 
+from utilhub.packs.meter_data.model import ADDRESS_XML
 from utilhub.platform.problems import Problem
 from utilhub.platform.settings import get_settings
 from utilhub.platform.xml import parse_untrusted, to_bytes, validate
@@ -22,14 +23,6 @@ from utilhub.syncrequests.model import Acknowledgement, SyncRequest
 
 NAMESPACE = "urn:utilhub:mdm:sync:v1"
 SCHEMA = "mdm/sync.xsd"
-_ADDRESS = (
-    ("line1", "Line1"),
-    ("line2", "Line2"),
-    ("city", "City"),
-    ("state", "State"),
-    ("postalCode", "PostalCode"),
-    ("country", "Country"),
-)
 
 
 def _q(name: str) -> str:
@@ -45,10 +38,10 @@ def _add(parent: etree._Element, name: str, value: Any) -> etree._Element | None
 
 
 def _address(parent: etree._Element, address: dict[str, Any] | None) -> None:
-    if not address or not any(address.get(k) for k, _ in _ADDRESS):
+    if not address or not any(address.get(k) for k, _ in ADDRESS_XML):
         return
     element = etree.SubElement(parent, _q("Address"))
-    for key, name in _ADDRESS:
+    for key, name in ADDRESS_XML:
         _add(element, name, address.get(key))
 
 

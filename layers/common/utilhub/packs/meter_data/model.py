@@ -17,6 +17,17 @@ class _Data(BaseModel):
     model_config = ConfigDict(extra="allow", str_strip_whitespace=True)
 
 
+# Address fields and the element names both CCB's and MDM's XSDs give them.
+ADDRESS_XML = (
+    ("line1", "Line1"),
+    ("line2", "Line2"),
+    ("city", "City"),
+    ("state", "State"),
+    ("postalCode", "PostalCode"),
+    ("country", "Country"),
+)
+
+
 class Address(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
