@@ -82,8 +82,8 @@ demo: $(BIN)/.synced ## the hub, a scripted scenario per pack, a table of what h
 build: $(SAM) ## sam build (arm64 layer and functions into .aws-sam/)
 	$(SAM) build
 
-bench: $(BIN)/.synced ## benchmarks (ratios, not timed tests)
-	$(LAYER_PATH) $(BIN)/python -m benchmarks
+bench: $(BIN)/.synced ## benchmarks (ratios, not timed tests); ARGS=--quick for a short run
+	$(LAYER_PATH) $(BIN)/python -m benchmarks $(ARGS)
 
 lock: | $(UV) ## re-lock after changing pyproject.toml; exports the layer's requirements.txt
 	$(UV) lock --python $(PYTHON)

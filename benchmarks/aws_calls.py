@@ -42,6 +42,7 @@ class Call:
     operation: str  # service.Operation
     params: dict[str, Any]
     response: dict[str, Any]
+    cpu_seconds: float  # the client's side of the call (serialising, signing, parsing) in the calling thread
 
     @property
     def label(self) -> str:
@@ -64,7 +65,7 @@ class Scenario:
     messages: int
     calls: list[Call]
     invocations: Counter[str]
-    cpu_seconds: Counter[str]  # thread CPU of each function's invocations, runtime overhead removed
+    cpu_seconds: dict[str, float]  # thread CPU of each function's invocations, runtime overhead removed
     log_bytes: int
     item_sizes: dict[tuple[str, str], int]  # (table, key) -> DynamoDB item size in bytes
     tables: dict[str, TableInfo]
@@ -74,8 +75,9 @@ class Scenario:
         counts = Counter((c.function, c.label) for c in self.calls)
         return Counter({k: v / self.messages for k, v in counts.items()})
 
-    def function_calls_per_message(self) -> float:
-        return sum(1 for c in self.calls if c.function != RUNTIME) / self.messages
+    def sdk_cpu_seconds(self, function: str) -> float:
+        """CPU the function spent in the AWS SDK's side of its calls."""
+        return sum(c.cpu_seconds for c in self.calls if c.function == function)
 
 
 @dataclass
@@ -84,7 +86,7 @@ class Recorder:
 
     calls: list[Call] = field(default_factory=list)
     invocations: Counter[str] = field(default_factory=Counter)
-    cpu_seconds: Counter[str] = field(default_factory=Counter)
+    cpu_seconds: dict[str, float] = field(default_factory=dict)
     paused: bool = False
     runtime_overhead: float = 0.0  # CPU seconds the local runtime adds to each invocation
     _undo: list[Callable[[], None]] = field(default_factory=list)
@@ -92,21 +94,23 @@ class Recorder:
     def reset(self) -> None:
         self.calls = []
         self.invocations = Counter()
-        self.cpu_seconds = Counter()
+        self.cpu_seconds = {}
 
     def install(self) -> None:
         import botocore.client
 
         import localhub.lambda_runtime
 
-        original_call = botocore.client.BaseClient._make_api_call
+        original_call = getattr(botocore.client.BaseClient, "_make_api_call")  # noqa: B009 - private, untyped
         recorder = self
 
         def counting_call(client: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
+            started = time.thread_time()  # the endpoint answers in other threads: this is the client's CPU
             response = original_call(client, operation_name, api_params)
             if not recorder.paused:
                 service = client.meta.service_model.service_name
-                recorder.calls.append(Call(_function.get(), f"{service}.{operation_name}", api_params, response))
+                cpu = time.thread_time() - started
+                recorder.calls.append(Call(_function.get(), f"{service}.{operation_name}", api_params, response, cpu))
             return response
 
         original_invoke = localhub.lambda_runtime.invoke
@@ -119,7 +123,9 @@ class Recorder:
             finally:
                 if not recorder.paused:
                     recorder.invocations[spec.logical_id] += 1
-                    recorder.cpu_seconds[spec.logical_id] += max(0.0, time.thread_time() - started - recorder.runtime_overhead)
+                    recorder.cpu_seconds[spec.logical_id] = recorder.cpu_seconds.get(spec.logical_id, 0.0) + max(
+                        0.0, time.thread_time() - started - recorder.runtime_overhead
+                    )
                 _function.reset(token)
 
         setattr(botocore.client.BaseClient, "_make_api_call", counting_call)  # noqa: B010 - patching a method
@@ -223,6 +229,53 @@ class ScenarioFailed(RuntimeError):
     pass
 
 
+@dataclass(frozen=True)
+class WarmHandler:
+    """CPU of the API handler called directly, as in a warm Lambda container (no local runtime)."""
+
+    messages: int
+    cpu_seconds: float
+    sdk_cpu_seconds: float
+
+
+def _warm_api_handler(hub: Any, recorder: Recorder, template: dict[str, Any], count: int) -> WarmHandler:
+    import importlib
+
+    from localhub.apigw import http_event
+    from localhub.lambda_runtime import LambdaContext, function_environment
+
+    spec = hub.function(API)
+    handler = getattr(importlib.import_module(spec.module), spec.function_name)
+    path = "/meter-data/sync-requests"
+    events = [
+        http_event(
+            "POST", path, route_key=f"POST {path}", body=json.dumps(_person(template, "H", index)), headers=JSON_HEADERS, claims=CLAIMS
+        )
+        for index in range(count + 1)
+    ]
+    with function_environment({**spec.environment, "AWS_LAMBDA_FUNCTION_NAME": spec.name}):
+        context = LambdaContext(spec.name, spec.memory, spec.timeout)
+        with recorder.pause():
+            handler(events[0], context)  # the container's first request builds the store
+        recorder.reset()
+        token = _function.set(API)
+        started = time.thread_time()
+        try:
+            results = [handler(event, context) for event in events[1:]]
+            cpu = time.thread_time() - started
+        finally:
+            _function.reset(token)
+    if any(r.get("statusCode") != 202 for r in results):
+        raise ScenarioFailed(f"the API handler answered {results[0]}")
+    return WarmHandler(count, cpu, sum(c.cpu_seconds for c in recorder.calls))
+
+
+@dataclass(frozen=True)
+class Measurement:
+    scenarios: list[Scenario]
+    warm_api: WarmHandler
+
+
 def _run_scenario(
     hub: Any, recorder: Recorder, output: CapturedOutput, name: str, messages: int, submit: Callable[[], None], tables: dict[str, TableInfo]
 ) -> Scenario:
@@ -241,18 +294,19 @@ def _run_scenario(
     with recorder.pause():
         sizes = _item_sizes(tables)
     return Scenario(
-        name, messages, recorder.calls, recorder.invocations, recorder.cpu_seconds, log_bytes, sizes, tables
+        name, messages, list(recorder.calls), Counter(recorder.invocations), dict(recorder.cpu_seconds), log_bytes, sizes, tables
     )
 
 
-def measure(messages: int) -> list[Scenario]:
+def measure(messages: int) -> Measurement:
     """Run the scenarios in a fresh hub; their output (logs, servers) is captured, not shown."""
     template = json.loads(sample_body(JSON_SAMPLE))
     recorder = Recorder()
     with captured() as output, aws_endpoint():
         from localhub.hub import LocalHub
 
-        hub = LocalHub().start()
+        hub = LocalHub()
+        hub.start()
         recorder.install()
         try:
             recorder.runtime_overhead = _runtime_overhead(hub)
@@ -282,11 +336,12 @@ def measure(messages: int) -> list[Scenario]:
             # warm-up: imports, clients, schemas and the target's secret, as in a warm container
             _run_scenario(hub, recorder, output, "warm-up", 3, singles("W", 3), tables)
             _run_scenario(hub, recorder, output, "warm-up", 3, batch("WB", 3), tables)
-            return [
+            scenarios = [
                 _run_scenario(hub, recorder, output, "single", messages, singles("S", messages), tables),
                 _run_scenario(hub, recorder, output, "single + key", messages, singles("K", messages, key=True), tables),
                 _run_scenario(hub, recorder, output, "batch", messages, batch("B", messages), tables),
             ]
+            return Measurement(scenarios, _warm_api_handler(hub, recorder, template, messages))
         finally:
             recorder.uninstall()
             hub.stop()

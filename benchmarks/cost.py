@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from benchmarks.aws_calls import RUNTIME, Call, Scenario, TableInfo
+from benchmarks.aws_calls import Call, Scenario, TableInfo
 
 # ------------------------------------------------------------------ prices (USD, eu-west-1)
 API_GATEWAY_HTTP_PER_REQUEST = 1.00 / 1e6  # HTTP API, first 300 M requests a month, per 512 KB
@@ -148,7 +148,7 @@ def dynamodb_units(call: Call, scenario: Scenario) -> Units:
 
     def write(table: str, key: dict[str, Any], *, put: dict[str, Any] | None, expression: str | None, transactional: bool) -> Units:
         info = tables[table]
-        item_size = max(size(table, key), typed_item_size(put) if put and _is_typed(put) else plain_value_size(put or {}) - 3)
+        item_size = size(table, key) or (_request_item_size(put) if put else 0)
         units = _write_units(item_size) * (2 if transactional else 1)
         if put is not None:
             units += _index_writes_put(info, put)
@@ -192,8 +192,15 @@ def dynamodb_units(call: Call, scenario: Scenario) -> Units:
     return Units()
 
 
-def _is_typed(item: dict[str, Any]) -> bool:
-    return all(isinstance(v, dict) and len(v) == 1 and next(iter(v)) in {"S", "N", "B", "BOOL", "NULL", "L", "M", "SS", "NS", "BS"} for v in item.values())
+_TYPES = frozenset({"S", "N", "B", "BOOL", "NULL", "L", "M", "SS", "NS", "BS"})
+
+
+def _request_item_size(item: dict[str, Any]) -> int:
+    """Size of an item as sent: DynamoDB JSON (low-level client) or Python values (resource)."""
+    typed = all(isinstance(v, dict) and len(v) == 1 and next(iter(v)) in _TYPES for v in item.values())
+    if typed:
+        return typed_item_size(item)
+    return sum(len(name.encode()) + plain_value_size(value) for name, value in item.items())
 
 
 # ------------------------------------------------------------------ the model
@@ -211,6 +218,7 @@ class Cost:
 
     by_service: dict[str, float]
     dynamodb_units: Units
+    write_units_by_function: dict[str, float]
     lambda_ms: dict[str, float]
     kms_without_reuse: float
 
@@ -219,8 +227,8 @@ class Cost:
         return sum(self.by_service.values())
 
 
-def _per_message(calls: Iterable[Call], messages: int, *operations: str, function: str | None = None) -> float:
-    return sum(1 for c in calls if c.label in operations and (function is None or c.function == function)) / messages
+def _per_message(calls: Iterable[Call], messages: int, *operations: str) -> float:
+    return sum(1 for c in calls if c.label in operations) / messages
 
 
 def cost_per_message(scenario: Scenario, cpu: CpuPerMessage, *, api_function: str, delivery_function: str) -> Cost:
@@ -228,12 +236,17 @@ def cost_per_message(scenario: Scenario, cpu: CpuPerMessage, *, api_function: st
     calls = scenario.calls
 
     units = Units()
+    write_units_by_function: dict[str, float] = {}
     for call in calls:
         if call.operation.startswith("dynamodb."):
-            units += dynamodb_units(call, scenario)
+            used = dynamodb_units(call, scenario)
+            units += used
+            write_units_by_function[call.function] = write_units_by_function.get(call.function, 0.0) + used.write / n
     dynamodb = (units.write * DYNAMODB_PER_WRITE_UNIT + units.read * DYNAMODB_PER_READ_UNIT) / n
 
-    sqs_requests = _per_message(calls, n, "sqs.SendMessageBatch", "sqs.SendMessage", "sqs.ReceiveMessage", "sqs.DeleteMessageBatch", "sqs.DeleteMessage")
+    sqs_requests = _per_message(
+        calls, n, "sqs.SendMessageBatch", "sqs.SendMessage", "sqs.ReceiveMessage", "sqs.DeleteMessageBatch", "sqs.DeleteMessage"
+    )
     sqs = sqs_requests * SQS_FIFO_PER_REQUEST
 
     api_requests = scenario.invocations[api_function] / n
@@ -241,7 +254,7 @@ def cost_per_message(scenario: Scenario, cpu: CpuPerMessage, *, api_function: st
 
     # Lambda duration per message: CPU (scaled to 512 MB) + the wait on every AWS call + the target's answer
     lambda_ms: dict[str, float] = {}
-    for function, invocations in scenario.invocations.items():
+    for function in scenario.invocations:
         aws_calls = sum(1 for c in calls if c.function == function) / n
         ms = aws_calls * AWS_CALL_MS
         if function == api_function:
@@ -249,9 +262,10 @@ def cost_per_message(scenario: Scenario, cpu: CpuPerMessage, *, api_function: st
         if function == delivery_function:
             ms += CPU_SCALE * cpu.render / 1000 + TARGET_CALL_MS
         lambda_ms[function] = ms
-        del invocations
     invocations_per_message = sum(scenario.invocations.values()) / n
-    lambda_cost = invocations_per_message * LAMBDA_PER_REQUEST + sum(lambda_ms.values()) / 1000 * LAMBDA_MEMORY_GB * LAMBDA_ARM_PER_GB_SECOND
+    lambda_cost = (
+        invocations_per_message * LAMBDA_PER_REQUEST + sum(lambda_ms.values()) / 1000 * LAMBDA_MEMORY_GB * LAMBDA_ARM_PER_GB_SECOND
+    )
 
     log_bytes = scenario.log_bytes / n + invocations_per_message * PLATFORM_LOG_BYTES
     logs = log_bytes / 1e9 * CLOUDWATCH_LOGS_PER_GB
@@ -267,10 +281,7 @@ def cost_per_message(scenario: Scenario, cpu: CpuPerMessage, *, api_function: st
             "CloudWatch Logs (ingestion)": logs,
         },
         dynamodb_units=Units(units.write / n, units.read / n),
+        write_units_by_function=write_units_by_function,
         lambda_ms=lambda_ms,
         kms_without_reuse=kms_upper,
     )
-
-
-def runtime_calls(scenario: Scenario) -> int:
-    return sum(1 for c in scenario.calls if c.function == RUNTIME)

@@ -30,7 +30,10 @@ class CrossReferenceStore:
         return f"{entity_type}#{ref.system}#{ref.id}"
 
     def link(self, entity_type: str, a: SystemId, b: SystemId) -> None:
-        """Record that ``a`` and ``b`` are the same ``entity_type`` (idempotent)."""
+        """Record that ``a`` and ``b`` are the same ``entity_type`` (idempotent; a link already
+        there costs one read, not a transaction)."""
+        if self.lookup(entity_type, a, b.system) == b.id and self.lookup(entity_type, b, a.system) == a.id:
+            return
         now = datetime.now(UTC).isoformat()
         client = self._table.meta.client
         client.transact_write_items(

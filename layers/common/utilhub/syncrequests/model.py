@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -112,10 +111,10 @@ class AcknowledgementIn(BaseModel):
     targetId: str | None = Field(default=None, max_length=128)
 
 
-def content_hash(value: Any) -> str:
-    """A stable hash of a JSON value (key order and spacing do not matter)."""
-    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+def canonical_json(value: Any) -> str:
+    """One text for one JSON value: key order and spacing do not matter."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
 
 
 class TargetCodec(Protocol):

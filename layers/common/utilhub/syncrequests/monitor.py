@@ -60,21 +60,24 @@ class SyncMonitor:
     @tracer.capture_method
     def run(self) -> MonitorReport:
         report = MonitorReport()
+        claimed: list[tuple[PendingRequest, int]] = []
         for shard in self._store.shards:
             self._time_out(shard, report)
-            self._work_pending(shard, report)
+            claimed += self._work_pending(shard, report)
+        self._queue(claimed, report)  # one SendMessageBatch per ten claims, whatever their shards
         for name, value in report.as_dict().items():
             if value:
                 metrics.add_metric(name=f"SyncRequests{name.title().replace('_', '')}", unit=MetricUnit.Count, value=value)
         logger.info("sync monitor run", extra={"flow": self._flow, **report.as_dict()})
         return report
 
-    def _work_pending(self, shard: int, report: MonitorReport) -> None:
+    def _work_pending(self, shard: int, report: MonitorReport) -> list[tuple[PendingRequest, int]]:
+        """Discard what need not be sent and claim what must; returns the claims to queue."""
         by_entity: dict[tuple[str, str], list[PendingRequest]] = defaultdict(list)
         for request in self._store.pending(shard, self._page_size):
             by_entity[(request.entity_type, request.entity_id)].append(request)
         if not by_entity:
-            return
+            return []
         states = self._store.entity_states(by_entity)
         to_queue: list[tuple[PendingRequest, int]] = []
         for entity, pending in by_entity.items():
@@ -91,7 +94,7 @@ class SyncMonitor:
                     # another monitor run, or a resubmission, moved it first: nothing is lost
                     report.skipped_stale += 1
                     break
-        self._queue(to_queue, report)
+        return to_queue
 
     def _queue(self, claimed: list[tuple[PendingRequest, int]], report: MonitorReport) -> None:
         for start in range(0, len(claimed), 10):

@@ -15,6 +15,7 @@ acknowledgement, can never both move the same request.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import zlib
 from collections.abc import Callable, Iterable, Iterator
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from utilhub.syncrequests.lifecycle import EntityState, PendingRequest, check_transition, sortable_time
-from utilhub.syncrequests.model import TERMINAL, SyncRequest, SyncRequestIn, SyncStatus, Transition, content_hash
+from utilhub.syncrequests.model import TERMINAL, SyncRequest, SyncRequestIn, SyncStatus, Transition, canonical_json
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -75,7 +76,11 @@ class SyncRequestStore:
     # ------------------------------------------------------------------ intake
     def _new_item(self, request: SyncRequestIn, correlation_id: str) -> dict[str, Any]:
         now = self._now()
+        at = now.isoformat()
         changed = sortable_time(request.changedAt)
+        data_json = canonical_json(request.data)
+        data_hash = hashlib.sha256(data_json.encode("utf-8")).hexdigest()
+        header = f"{request.syncRequestId}|{request.entityType}|{request.entityId}|{changed}|{data_hash}"
         return {
             **self._request_key(request.syncRequestId),
             "flow": self._flow,
@@ -83,14 +88,15 @@ class SyncRequestStore:
             "entityType": request.entityType,
             "entityId": request.entityId,
             "changedAt": changed,
-            "dataJson": json.dumps(request.data, sort_keys=True, separators=(",", ":"), ensure_ascii=False),
-            "dataHash": content_hash(request.data),
-            "requestHash": content_hash(request.model_dump(mode="json")),
+            "dataJson": data_json,
+            "dataHash": data_hash,
+            # what makes two posts of one id "the same request": its fields and its data
+            "requestHash": hashlib.sha256(header.encode("utf-8")).hexdigest(),
             "status": SyncStatus.PENDING.value,
             "attempt": 0,
             "correlationId": correlation_id,
-            "receivedAt": now.isoformat(),
-            "history": [{"status": SyncStatus.PENDING.value, "at": now.isoformat(), "reason": "received"}],
+            "receivedAt": at,
+            "history": [{"status": SyncStatus.PENDING.value, "at": at, "reason": "received"}],
             "gsi1pk": self._status_key(SyncStatus.PENDING, request.entityType, request.entityId),
             "gsi1sk": f"{changed}#{sortable_time(now)}#{request.syncRequestId}",
         }

@@ -1,0 +1,154 @@
+"""``make bench``: every benchmark in one run, printed as tables of ratios to their floors.
+
+``python -m benchmarks`` (full, under two minutes on two cores) or ``--quick`` (a short run
+with fewer iterations and messages: for checking that the benchmarks work, not for figures).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from collections import Counter
+
+from benchmarks import cost as cost_model
+from benchmarks.common import Row, figure, format_table
+
+COMMAND = "PYTHONPATH=layers/common:. .venv/bin/python -m benchmarks"
+API = "MeterDataSyncRequestsFunction"
+MONITOR = "MeterDataSyncMonitorFunction"
+DELIVERY = "MeterDataDeliveryFunction"
+SHORT = {API: "api", MONITOR: "monitor", DELIVERY: "delivery", "runtime": "runtime (Lambda's SQS poller)"}
+
+
+def _ratio_rows(rows: list[Row]) -> str:
+    body = [
+        [
+            row.measure,
+            figure(row.hub),
+            figure(row.floor) if row.floor is not None else "",
+            f"{row.ratio:.2f}" if row.ratio is not None else "",
+            row.unit,
+            row.note,
+        ]
+        for row in rows
+    ]
+    return format_table(["measure", "hub", "floor", "ratio", "unit", "note"], body, right={1, 2, 3})
+
+
+def _calls_table(scenarios: list[object]) -> str:
+    from benchmarks.aws_calls import RUNTIME, Scenario
+
+    runs = [s for s in scenarios if isinstance(s, Scenario)]
+    per_message = [s.per_message() for s in runs]
+    keys = sorted({k for counts in per_message for k in counts}, key=lambda k: (k[0] == RUNTIME, k[0] != API, k[0] != MONITOR, k[1]))
+    rows = [[SHORT.get(f, f), op, *(figure(c.get((f, op), 0.0)) if c.get((f, op)) else "-" for c in per_message)] for f, op in keys]
+    total_functions = [sum(v for (f, _), v in c.items() if f != RUNTIME) for c in per_message]
+    total_runtime = [sum(v for (f, op), v in c.items() if f == RUNTIME and "empty" not in op) for c in per_message]
+    rows.append(["all functions", "total", *(figure(v) for v in total_functions)])
+    rows.append(["runtime", "total (without empty polls)", *(figure(v) for v in total_runtime)])
+    invocations = [Counter({k: v / s.messages for k, v in s.invocations.items()}) for s in runs]
+    for function in (API, MONITOR, DELIVERY):
+        rows.append([SHORT[function], "Lambda invocations", *(figure(i[function]) for i in invocations)])
+    for function in (API, MONITOR, DELIVERY):
+        rows.append(
+            [
+                SHORT[function],
+                "handler CPU ms (local runtime)",
+                *(figure(s.cpu_seconds.get(function, 0.0) / s.messages * 1000) for s in runs),
+            ]
+        )
+        rows.append([SHORT[function], "  of which AWS SDK ms", *(figure(s.sdk_cpu_seconds(function) / s.messages * 1000) for s in runs)])
+    rows.append(["all functions", "log bytes", *(figure(s.log_bytes / s.messages) for s in runs)])
+    return format_table(["function", "per message", *(s.name for s in runs)], rows, right=set(range(2, 2 + len(runs))))
+
+
+def _cost_table(costs: list[tuple[str, cost_model.Cost]]) -> str:
+    services = list(costs[0][1].by_service)
+    rows = [[service, *(f"{c.by_service[service] * 1e6:.3f}" for _, c in costs)] for service in services]
+    rows.append(["total", *(f"{c.total * 1e6:.2f}" for _, c in costs)])
+    rows.append(["", *("" for _ in costs)])
+    rows.append(["DynamoDB write units / msg", *(figure(c.dynamodb_units.write) for _, c in costs)])
+    for function in (API, MONITOR, DELIVERY):
+        rows.append([f"  of which {SHORT[function]}", *(figure(c.write_units_by_function.get(function, 0.0)) for _, c in costs)])
+    rows.append(["DynamoDB read units / msg", *(figure(c.dynamodb_units.read) for _, c in costs)])
+    for function in (API, MONITOR, DELIVERY):
+        rows.append([f"Lambda ms / msg, {SHORT[function]}", *(figure(c.lambda_ms.get(function, 0.0)) for _, c in costs)])
+    rows.append(["KMS without data key reuse", *(f"{c.kms_without_reuse * 1e6:.3f}" for _, c in costs)])
+    return format_table(["USD per million messages", *(name for name, _ in costs)], rows, right=set(range(1, 1 + len(costs))))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="a short run (checks the benchmarks work; figures are rough)")
+    parser.add_argument("--messages", type=int, default=None, help="messages per AWS-calls scenario (default 50; 20 with --quick)")
+    args = parser.parse_args(argv)
+
+    from benchmarks import cpu, imports
+
+    plan = cpu.QUICK if args.quick else cpu.FULL
+    import_runs = 3 if args.quick else 7
+    messages = args.messages or (20 if args.quick else 50)
+    started = time.perf_counter()
+    print(f"utilhub benchmarks ({'quick' if args.quick else 'full'} run): {COMMAND}{' --quick' if args.quick else ''}")
+    print(f"python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs; ratios are what to compare\n")
+
+    def step(label: str) -> None:
+        print(f"  ... {label} ({time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
+
+    step("CPU: JSON intake")
+    rows = cpu.json_intake(plan)
+    step("CPU: XML intake")
+    rows += cpu.xml_intake(plan)
+    step("CPU: MDM rendering")
+    rows += cpu.rendering(plan)
+    cpu_figures = cost_model.CpuPerMessage(intake=rows[0].hub, render=next(r.hub for r in rows if r.measure.startswith("3.")))
+    step("memory")
+    rows += cpu.memory(plan)
+    step("import times")
+    rows += imports.import_times(import_runs)
+
+    step(f"AWS calls ({messages} messages per scenario)")
+    from benchmarks import aws_calls
+
+    measurement = aws_calls.measure(messages)
+    scenarios = measurement.scenarios
+    warm = measurement.warm_api
+    json_floor = rows[0].floor
+    rows += [
+        Row(
+            "5. API handler CPU, JSON intake (warm)",
+            warm.cpu_seconds / warm.messages * 1e6,
+            json_floor,
+            "µs/msg",
+            "handler called in-process; floor as in 1",
+        ),
+        Row("   of which AWS SDK (1 PutItem)", warm.sdk_cpu_seconds / warm.messages * 1e6, None, "µs/msg", "the client's side of the call"),
+        Row(
+            "   without the AWS SDK",
+            (warm.cpu_seconds - warm.sdk_cpu_seconds) / warm.messages * 1e6,
+            json_floor,
+            "µs/msg",
+            "Powertools resolver, logging, metrics, the library",
+        ),
+    ]
+
+    print("CPU, memory and import time (ratio = hub / floor; 1.00 would be the floor itself)")
+    print(_ratio_rows(rows))
+    print(f"\nAWS calls per message ({messages} person sync requests per scenario, each to SYNCHRONIZED; warm containers)")
+    print(_calls_table(list(scenarios)))
+    costs = [(s.name, cost_model.cost_per_message(s, cpu_figures, api_function=API, delivery_function=DELIVERY)) for s in scenarios]
+    print("\nCost per million messages on AWS (eu-west-1 on-demand list prices; assumptions in benchmarks/cost.py)")
+    print(_cost_table(costs))
+    print(
+        f"\nLambda duration = CPU from 1 and 3 x {cost_model.CPU_SCALE:g} (512 MB) + {cost_model.AWS_CALL_MS:g} ms per AWS call"
+        f" + {cost_model.TARGET_CALL_MS:g} ms for MDM's answer; monitor queries are per run, here shared by {messages} messages."
+    )
+    print(f"finished in {time.perf_counter() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
