@@ -474,3 +474,23 @@ def requests_put(hub: LocalHub, system: str, path: str, body: dict[str, Any], ex
     response = requests.put(f"{hub.simulator_url(system)}{path}", json=body, timeout=30)
     assert response.status_code == expect, response.text
     return response.json() if expect == 200 else response.text
+
+
+def test_data_the_mdm_schema_refuses_ends_in_error_not_in_retries(hub: LocalHub) -> None:
+    # Given meter data that intake accepts (extra fields are kept) but MDM's XSD does not (an attribute name over 254)
+    meter = {
+        "syncRequestId": "SR-M1",
+        "entityType": "METER",
+        "entityId": "M-1",
+        "changedAt": "2026-11-20T09:00:00Z",
+        "data": {"x" * 300: "1"},
+    }
+    assert submit(hub, meter).status == 202
+    # When it is worked
+    cycle(hub)
+    # Then it is ERROR with the reason at once, MDM never saw it, and nothing waits in redelivery
+    state = status_of(hub, "SR-M1")
+    assert state["status"] == "ERROR"
+    assert state["history"][-1]["reason"].startswith("could not be rendered for MDM")
+    assert hub.simulators["MDM"].received == []
+    assert hub.drain() == 0

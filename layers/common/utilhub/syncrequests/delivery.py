@@ -67,7 +67,11 @@ class SyncDelivery:
             logger.info("stale delivery skipped", extra={"syncRequestId": message.syncRequestId, "attempt": message.attempt})
             return "stale"
         codec = self._flow.target_codec
-        body = codec.render(request, cid)
+        try:
+            body = codec.render(request, cid)
+        except Problem as exc:  # the mapping cannot produce a valid message: no retry will change that
+            reason = f"could not be rendered for {self._flow.target}: {exc.detail} {[e.detail for e in exc.errors][:3]}"
+            return self._acknowledgements.apply(request, Acknowledgement(result="NEGATIVE", reason=reason[:2000]))
 
         def call_target() -> dict[str, Any]:
             try:
