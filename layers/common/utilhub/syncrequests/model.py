@@ -116,7 +116,6 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
-
 class TargetCodec(Protocol):
     """How a flow speaks to its target: render a request, read the acknowledgement."""
 
