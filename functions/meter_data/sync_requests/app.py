@@ -2,7 +2,7 @@
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from utilhub.packs.meter_data.sync import api
+from utilhub.packs.meter_data.api import api
 from utilhub.platform.observability import logger, metrics, tracer
 
 

@@ -14,7 +14,9 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 
 class _Data(BaseModel):
-    model_config = ConfigDict(extra="allow", str_strip_whitespace=True)
+    # defer_build: a model's validator is compiled on its first use, so a cold start pays only for
+    # the entity types it meets (the monitor and the delivery never validate data at all)
+    model_config = ConfigDict(extra="allow", str_strip_whitespace=True, defer_build=True)
 
 
 # Address fields and the element names both CCB's and MDM's XSDs give them.
@@ -29,7 +31,7 @@ ADDRESS_XML = (
 
 
 class Address(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
 
     line1: str | None = Field(default=None, max_length=254)
     line2: str | None = Field(default=None, max_length=254)
@@ -40,7 +42,7 @@ class Address(BaseModel):
 
 
 class Phone(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
 
     type: Literal["HOME", "MOBILE", "WORK", "FAX", "OTHER"] = "OTHER"
     number: str = Field(min_length=3, max_length=32, pattern=r"^[0-9+()\-. x]+$")

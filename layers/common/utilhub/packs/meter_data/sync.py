@@ -1,4 +1,6 @@
-"""The CCB -> MDM master data sync flow (MD-01..10, MD-18) and the entry points its handlers call."""
+"""The CCB -> MDM master data sync flow (MD-01..10, MD-18) and the entry points of its monitor and
+delivery handlers; its HTTP API is in :mod:`utilhub.packs.meter_data.api`, so the monitor and the
+delivery never import the API's resolver."""
 
 from __future__ import annotations
 
@@ -9,9 +11,7 @@ from utilhub.packs.meter_data.ccb_xml import CcbSyncRequestXml
 from utilhub.packs.meter_data.mdm_xml import MdmSyncXml
 from utilhub.platform.settings import Settings
 from utilhub.syncrequests import handlers
-from utilhub.syncrequests.api import build_sync_request_api
 from utilhub.syncrequests.model import EntitySpec, SyncFlow
-from utilhub.syncrequests.wiring import acknowledgements_for, store_for
 
 SCOPE = "utilhub/meter-data"
 PREFIX = "/meter-data"
@@ -53,10 +53,6 @@ FLOW = SyncFlow(
     source_codec=CcbSyncRequestXml(),
     # CCB person <-> MDM contact, SP <-> SP, SA <-> usage subscription
     xref_entity={"PERSON": "PERSON", "SERVICE_POINT": "SERVICE_POINT", "SERVICE_AGREEMENT": "SERVICE_AGREEMENT"},
-)
-
-api = build_sync_request_api(
-    FLOW, prefix=PREFIX, scope=SCOPE, store=lambda: store_for(FLOW), acknowledgements=lambda: acknowledgements_for(FLOW)
 )
 
 
