@@ -494,3 +494,70 @@ def test_data_the_mdm_schema_refuses_ends_in_error_not_in_retries(hub: LocalHub)
     assert state["history"][-1]["reason"].startswith("could not be rendered for MDM")
     assert hub.simulators["MDM"].received == []
     assert hub.drain() == 0
+
+
+def test_a_late_older_change_after_an_unchanged_newer_one_is_not_sent(hub: LocalHub) -> None:
+    # Given Alice (09:01) synchronized, then Alice again (09:03) discarded as unchanged
+    submit(hub, person("SR-L1", name="Alice", changed="2026-11-20T09:01:00Z"))
+    cycle(hub)
+    submit(hub, person("SR-L3", name="Alice", changed="2026-11-20T09:03:00Z"))
+    cycle(hub)
+    assert status_of(hub, "SR-L3")["status"] == "DISCARDED"
+    # When Bob (09:02) arrives late
+    submit(hub, person("SR-L2", name="Bob", changed="2026-11-20T09:02:00Z"))
+    cycle(hub)
+    # Then it is discarded as older, and MDM keeps CCB's latest image
+    assert status_of(hub, "SR-L2")["status"] == "DISCARDED"
+    assert hub.simulators["MDM"].records["PERSON#P-1"]["data"]["ContactName"] == "Alice"
+
+
+def test_a_busy_entity_does_not_starve_its_shard(hub: LocalHub) -> None:
+    from localhub.lambda_runtime import invoke
+
+    # Given one person with a request in flight and five more waiting, and another person in the same shard
+    from utilhub.syncrequests.store import shard_of
+
+    shards = 8  # the default of UTILHUB_SYNC_REQUEST_SHARDS, which the template does not change
+    busy = "P-BUSY"
+    other = next(f"P-{i}" for i in range(1000) if shard_of("PERSON", f"P-{i}", shards) == shard_of("PERSON", busy, shards))
+    hub.simulators["MDM"].add_fault({"kind": "accept_later", "count": 1})
+    submit(hub, person("SR-B0", entity_id=busy, changed="2026-11-20T08:00:00Z"))
+    cycle(hub)  # SR-B0 stays SENT: MDM will acknowledge later
+    for i in range(1, 6):
+        submit(hub, person(f"SR-B{i}", entity_id=busy, name=f"v{i}", changed=f"2026-11-20T09:0{i}:00Z"))
+    submit(hub, person("SR-OTHER", entity_id=other, changed="2026-11-20T10:00:00Z"))
+    # When the monitor runs with pages of 3 (the busy person's waiting requests fill the first two)
+    spec = hub.function(MONITOR)
+    result = invoke(spec, {}, extra_environment={"UTILHUB_SYNC_MONITOR_PAGE_SIZE": "3"})
+    assert not result.failed, result.error
+    # Then the other person is still sent
+    assert status_of(hub, "SR-OTHER")["status"] == "SENT"
+    assert status_of(hub, "SR-B1")["status"] == "PENDING"
+
+
+def test_claims_are_queued_even_when_the_monitor_fails_mid_run(hub: LocalHub) -> None:
+    from localhub.lambda_runtime import function_environment
+    from utilhub.packs.meter_data.sync import FLOW
+    from utilhub.syncrequests.wiring import monitor_for
+
+    submit(hub, person("SR-X1", entity_id="P-X1"))
+    spec = hub.function(MONITOR)
+    with function_environment(spec.environment):
+        monitor = monitor_for(FLOW)
+        real_page = monitor._store.pending_page
+        shard = monitor._store.shard_of("PERSON", "P-X1")
+
+        def throttled_after_its_shard(s: int, limit: int, start: Any = None) -> Any:
+            # Given DynamoDB throttles every shard after the one holding the request
+            if s > shard:
+                raise RuntimeError("throttled")
+            return real_page(s, limit, start)
+
+        monitor._store.pending_page = throttled_after_its_shard  # type: ignore[method-assign, assignment]
+        # When the monitor run fails part way
+        with pytest.raises(RuntimeError):
+            monitor.run()
+    reload_settings()
+    # the claim made before the failure was queued: delivery finds it
+    assert hub.drain() == 1
+    assert status_of(hub, "SR-X1")["status"] == "SYNCHRONIZED"

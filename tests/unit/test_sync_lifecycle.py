@@ -202,3 +202,24 @@ def test_sortable_time_sorts_as_time_across_time_zones() -> None:
 
     # Then the order is the order in time
     assert by_text == sorted(moments)
+
+
+def test_an_unchanged_image_moves_the_entitys_image_time_so_an_older_one_is_discarded() -> None:
+    # Given the target holds image A as of 09:01, an unchanged A as of 09:03 and a changed B as of 09:02 arrive together
+    t1, t2, t3 = (datetime(2026, 11, 20, 9, m, tzinfo=UTC) for m in (1, 2, 3))
+    state = EntityState(last_sent_hash="A", last_sent_changed_at=t1)
+    unchanged, older = pending("Y", t3, "A"), pending("Z", t2, "B")
+    # When the monitor plans them (Z sorts first: it is older)
+    decisions = plan_entity([unchanged, older], state)
+    # Then Z is sent (it is newer than what the target holds) and Y, the same image as the target's, is not
+    assert [type(d).__name__ for d in decisions] == ["Send"]
+    # and once Y has been discarded (the image time moved to 09:03), a late Z is older: discarded, never sent
+    after = EntityState(last_sent_hash="A", last_sent_changed_at=t3)
+    assert isinstance(plan_entity([older], after)[0], Discard)
+
+
+def test_the_unchanged_discard_says_it_advances_the_image_time() -> None:
+    t1, t3 = datetime(2026, 11, 20, 9, 1, tzinfo=UTC), datetime(2026, 11, 20, 9, 3, tzinfo=UTC)
+    decision = plan_entity([pending("Y", t3, "A")], EntityState(last_sent_hash="A", last_sent_changed_at=t1))[0]
+    assert isinstance(decision, Discard)
+    assert decision.advances

@@ -67,6 +67,9 @@ class PendingRequest:
 class Discard:
     request: PendingRequest
     reason: str
+    # the target already holds this image: the entity's last image time moves up to the request's,
+    # so a request changed earlier that arrives later is discarded too, never sent over it
+    advances: bool = False
 
 
 @dataclass(frozen=True)
@@ -83,11 +86,13 @@ def plan_entity(pending: Sequence[PendingRequest], state: EntityState) -> list[D
     if state.in_flight:
         return []
     decisions: list[Discard | Send] = []
+    last = state.last_sent_changed_at
     for request in sorted(pending, key=lambda r: r.order_key):
-        if state.last_sent_changed_at is not None and request.changed_at < state.last_sent_changed_at:
-            decisions.append(Discard(request, f"older than the image already synchronized ({sortable_time(state.last_sent_changed_at)})"))
+        if last is not None and request.changed_at < last:
+            decisions.append(Discard(request, f"older than the image already synchronized ({sortable_time(last)})"))
         elif request.data_hash == state.last_sent_hash:
-            decisions.append(Discard(request, "unchanged since the last image synchronized"))
+            decisions.append(Discard(request, "unchanged since the last image synchronized", advances=True))
+            last = request.changed_at if last is None or request.changed_at > last else last
         else:
             decisions.append(Send(request))
             break

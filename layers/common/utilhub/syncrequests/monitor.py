@@ -12,12 +12,14 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from utilhub.platform.observability import MetricUnit, logger, metrics, tracer
 from utilhub.syncrequests.lifecycle import Discard, PendingRequest, Send, plan_entity
 from utilhub.syncrequests.model import DeliveryMessage
 from utilhub.syncrequests.store import StaleTransition, SyncRequestStore
+
+MAX_PAGES = 20
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs.client import SQSClient
@@ -60,41 +62,52 @@ class SyncMonitor:
     @tracer.capture_method
     def run(self) -> MonitorReport:
         report = MonitorReport()
-        claimed: list[tuple[PendingRequest, int]] = []
         for shard in self._store.shards:
             self._time_out(shard, report)
-            claimed += self._work_pending(shard, report)
-        self._queue(claimed, report)  # one SendMessageBatch per ten claims, whatever their shards
+            claimed: list[tuple[PendingRequest, int]] = []
+            try:
+                self._work_pending(shard, report, claimed)
+            finally:  # whatever stops the run, what was claimed is queued (or given back)
+                self._queue(claimed, report)
         for name, value in report.as_dict().items():
             if value:
                 metrics.add_metric(name=f"SyncRequests{name.title().replace('_', '')}", unit=MetricUnit.Count, value=value)
         logger.info("sync monitor run", extra={"flow": self._flow, **report.as_dict()})
         return report
 
-    def _work_pending(self, shard: int, report: MonitorReport) -> list[tuple[PendingRequest, int]]:
-        """Discard what need not be sent and claim what must; returns the claims to queue."""
-        by_entity: dict[tuple[str, str], list[PendingRequest]] = defaultdict(list)
-        for request in self._store.pending(shard, self._page_size):
-            by_entity[(request.entity_type, request.entity_id)].append(request)
-        if not by_entity:
-            return []
-        states = self._store.entity_states(by_entity)
-        to_queue: list[tuple[PendingRequest, int]] = []
-        for entity, pending in by_entity.items():
-            decisions = plan_entity(pending, states[entity])
-            report.waiting += len(pending) - len(decisions)
-            for decision in decisions:
-                try:
-                    if isinstance(decision, Discard):
-                        self._store.discard(decision.request, decision.reason)
-                        report.discarded += 1
-                    elif isinstance(decision, Send):
-                        to_queue.append((decision.request, self._store.claim(decision.request)))
-                except StaleTransition:
-                    # another monitor run, or a resubmission, moved it first: nothing is lost
-                    report.skipped_stale += 1
-                    break
-        return to_queue
+    def _work_pending(self, shard: int, report: MonitorReport, claimed: list[tuple[PendingRequest, int]]) -> None:
+        """Discard what need not be sent and claim what must (into ``claimed``).
+
+        A page whose entities all wait (one busy entity can fill it) does not stop the shard: the
+        next page is read, up to ``MAX_PAGES`` per run.
+        """
+        start: dict[str, Any] | None = None
+        for _ in range(MAX_PAGES):
+            page, start = self._store.pending_page(shard, self._page_size, start)
+            by_entity: dict[tuple[str, str], list[PendingRequest]] = defaultdict(list)
+            for request in page:
+                by_entity[(request.entity_type, request.entity_id)].append(request)
+            if not by_entity:
+                return
+            states = self._store.entity_states(by_entity)
+            acted = False
+            for entity, pending in by_entity.items():
+                decisions = plan_entity(pending, states[entity])
+                report.waiting += len(pending) - len(decisions)
+                acted = acted or bool(decisions)
+                for decision in decisions:
+                    try:
+                        if isinstance(decision, Discard):
+                            self._store.discard(decision.request, decision.reason, advances=decision.advances)
+                            report.discarded += 1
+                        elif isinstance(decision, Send):
+                            claimed.append((decision.request, self._store.claim(decision.request)))
+                    except StaleTransition:
+                        # another monitor run, or a resubmission, moved it first: nothing is lost
+                        report.skipped_stale += 1
+                        break
+            if acted or start is None:
+                return
 
     def _queue(self, claimed: list[tuple[PendingRequest, int]], report: MonitorReport) -> None:
         for start in range(0, len(claimed), 10):

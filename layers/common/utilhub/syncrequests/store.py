@@ -43,6 +43,11 @@ class StaleTransition(Exception):
     """The request was no longer in the state the transition expected (someone else moved it)."""
 
 
+def shard_of(entity_type: str, entity_id: str, shards: int) -> int:
+    """The status-index shard of an entity: all its requests share one."""
+    return zlib.crc32(f"{entity_type}#{entity_id}".encode()) % shards
+
+
 def _utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -64,7 +69,7 @@ class SyncRequestStore:
         return {"pk": f"{self._flow}#ENT#{entity_type}#{entity_id}"}
 
     def shard_of(self, entity_type: str, entity_id: str) -> int:
-        return zlib.crc32(f"{entity_type}#{entity_id}".encode()) % self._shards
+        return shard_of(entity_type, entity_id, self._shards)
 
     def _status_key(self, status: SyncStatus, entity_type: str, entity_id: str) -> str:
         return f"{self._flow}#{status.value}#{self.shard_of(entity_type, entity_id)}"
@@ -180,19 +185,33 @@ class SyncRequestStore:
         item = self._table.get_item(Key=self._request_key(sync_request_id), ConsistentRead=True).get("Item")
         return _from_item(item) if item else None
 
-    def pending(self, shard: int, limit: int) -> Iterator[PendingRequest]:
-        """PENDING requests of one shard, oldest change first."""
-        for item in self._query_index(f"{self._flow}#{SyncStatus.PENDING.value}#{shard}", limit=limit):
-            yield PendingRequest(
-                sync_request_id=str(item["syncRequestId"]),
-                entity_type=str(item["entityType"]),
-                entity_id=str(item["entityId"]),
-                changed_at=datetime.fromisoformat(str(item["changedAt"])),
-                data_hash=str(item["dataHash"]),
-                order_key=str(item["gsi1sk"]),
-                attempt=int(item.get("attempt", 0)),
-                correlation_id=str(item.get("correlationId", "")),
-            )
+    def pending_page(
+        self, shard: int, limit: int, start: dict[str, Any] | None = None
+    ) -> tuple[list[PendingRequest], dict[str, Any] | None]:
+        """One page of PENDING requests of one shard, oldest change first, and where the next page starts."""
+        kwargs: dict[str, Any] = {
+            "IndexName": INDEX,
+            "Limit": min(limit, 1000),
+            "KeyConditionExpression": "gsi1pk = :p",
+            "ExpressionAttributeValues": {":p": f"{self._flow}#{SyncStatus.PENDING.value}#{shard}"},
+        }
+        if start:
+            kwargs["ExclusiveStartKey"] = start
+        page = self._table.query(**kwargs)
+        return [self._pending(item) for item in page.get("Items", [])], page.get("LastEvaluatedKey")
+
+    @staticmethod
+    def _pending(item: dict[str, Any]) -> PendingRequest:
+        return PendingRequest(
+            sync_request_id=str(item["syncRequestId"]),
+            entity_type=str(item["entityType"]),
+            entity_id=str(item["entityId"]),
+            changed_at=datetime.fromisoformat(str(item["changedAt"])),
+            data_hash=str(item["dataHash"]),
+            order_key=str(item["gsi1sk"]),
+            attempt=int(item.get("attempt", 0)),
+            correlation_id=str(item.get("correlationId", "")),
+        )
 
     def sent_before(self, shard: int, cutoff: datetime, limit: int) -> Iterator[tuple[str, int]]:
         """(id, attempt) of SENT requests of one shard sent before ``cutoff``."""
@@ -301,14 +320,29 @@ class SyncRequestStore:
                 raise StaleTransition(str(exc)) from None
             raise
 
-    def discard(self, request: PendingRequest, reason: str) -> None:
-        self._write(
-            [
-                self._transition_update(
-                    request.sync_request_id, (request.entity_type, request.entity_id), SyncStatus.PENDING, SyncStatus.DISCARDED, reason
-                )
-            ]
-        )
+    def discard(self, request: PendingRequest, reason: str, *, advances: bool = False) -> None:
+        """PENDING -> DISCARDED; with ``advances``, the entity's last image time moves up to the request's
+        in the same transaction (only while nothing is in flight, only forward)."""
+        entity = (request.entity_type, request.entity_id)
+        updates = [self._transition_update(request.sync_request_id, entity, SyncStatus.PENDING, SyncStatus.DISCARDED, reason)]
+        if advances:
+            changed = sortable_time(request.changed_at)
+            updates.append(
+                {
+                    "TableName": self._table.name,
+                    "Key": self._entity_key(*entity),
+                    "UpdateExpression": "SET lastSentChangedAt = :c, updatedAt = :now",
+                    "ConditionExpression": "attribute_not_exists(inFlight) AND (attribute_not_exists(lastSentChangedAt) OR lastSentChangedAt < :c)",
+                    "ExpressionAttributeValues": {":c": changed, ":now": self._now().isoformat()},
+                }
+            )
+        try:
+            self._write(updates)
+        except StaleTransition:
+            if not advances:
+                raise
+            # the entity's image time was already at or past this one: discard without moving it
+            self._write(updates[:1])
 
     def claim(self, request: PendingRequest) -> int:
         """PENDING -> SENT and the entity's in-flight slot, atomically. Returns the new attempt number."""
@@ -361,7 +395,7 @@ class SyncRequestStore:
         if image is not None:
             expression += ", lastSentHash = :h, lastSentChangedAt = :c, lastSyncRequestId = :id"
             values[":h"] = image.dataHash
-            values[":c"] = image.changedAt.isoformat()
+            values[":c"] = sortable_time(image.changedAt)
         return {
             "TableName": self._table.name,
             "Key": self._entity_key(entity_type, entity_id),
