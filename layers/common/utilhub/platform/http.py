@@ -124,6 +124,8 @@ def read_body(app: APIGatewayHttpResolver, *, xml: bool) -> Body:
             parsed = json.loads(raw)
         except (UnicodeDecodeError, ValueError) as exc:
             raise bad_request(f"The body is not valid JSON: {exc}") from None
+        except RecursionError:
+            raise bad_request("The body is nested too deeply.") from None
         if not isinstance(parsed, dict):
             raise bad_request("The body must be a JSON object.")
         return Body(raw=raw, json=parsed)

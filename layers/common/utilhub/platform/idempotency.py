@@ -34,6 +34,13 @@ def _persistence() -> DynamoDBPersistenceLayer:
 on_reload(_persistence.cache_clear)
 
 
+class IdempotencyInProgress(Problem):
+    """The same key is being worked on right now: a 409 for an API caller, a retryable error for a workflow."""
+
+    def __init__(self) -> None:
+        super().__init__(409, "In progress", "A request with this idempotency key is still being processed; retry shortly.", "in-progress")
+
+
 def run_once[T](*, key: str, fingerprint: str, work: Callable[[], T], lambda_context: Any = None) -> T:
     """``work``'s result must be JSON-serialisable: it is what a repeat gets back."""
     config = IdempotencyConfig(
@@ -55,7 +62,5 @@ def run_once[T](*, key: str, fingerprint: str, work: Callable[[], T], lambda_con
     except IdempotencyValidationError:
         raise conflict("This idempotency key was already used with a different request.") from None
     except IdempotencyAlreadyInProgressError:
-        raise Problem(
-            409, "In progress", "A request with this idempotency key is still being processed; retry shortly.", "in-progress"
-        ) from None
+        raise IdempotencyInProgress() from None
     return result  # type: ignore[no-any-return]

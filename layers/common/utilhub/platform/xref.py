@@ -53,6 +53,7 @@ class CrossReferenceStore:
 
     def lookup(self, entity_type: str, source: SystemId, target_system: str) -> str | None:
         """The id ``target_system`` gives the entity ``source`` names, or None when not linked."""
-        item = self._table.get_item(Key={"pk": self._key(entity_type, source)}).get("Item")
+        # strongly consistent: a workflow step reads the link the step before it has just written
+        item = self._table.get_item(Key={"pk": self._key(entity_type, source)}, ConsistentRead=True).get("Item")
         value = item.get(f"link_{target_system}") if item else None
         return str(value) if value is not None else None

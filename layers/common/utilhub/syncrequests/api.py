@@ -16,6 +16,7 @@ from utilhub.platform import problems
 from utilhub.platform.http import Body, create_api, json_response, once_per_key, read_body
 from utilhub.platform.observability import MetricUnit, correlation_id, metrics
 from utilhub.platform.settings import Settings, get_settings
+from utilhub.platform.xml import unrepresentable
 from utilhub.platform.xml import validate as validate_xml
 from utilhub.syncrequests.delivery import Acknowledgements
 from utilhub.syncrequests.model import (
@@ -25,10 +26,13 @@ from utilhub.syncrequests.model import (
     SyncRequestBatchIn,
     SyncRequestIn,
     SyncStatus,
+    canonical_json,
 )
 from utilhub.syncrequests.store import ConflictingRequest, StaleTransition, SyncRequestStore
 
 SyncRequestStoreFactory = Callable[[], SyncRequestStore]
+# A stored request must fit a DynamoDB item (400 KB) with its history; numbers can grow when normalised.
+MAX_STORED_DATA_BYTES = 300_000
 AcknowledgementsFactory = Callable[[], Acknowledgements]
 
 
@@ -50,8 +54,16 @@ def validate_sync_request(flow: SyncFlow, raw: dict[str, Any], settings: Setting
         data = spec.data_model.model_validate(request.data)
     except ValidationError as exc:
         raise problems.from_validation_error(exc, f"{root}/data") from None
+    if flow.target_codec.content_type.endswith("xml") and (pointer := unrepresentable(request.data, f"#{root}/data")):
+        detail = f"{flow.target} takes XML, which cannot carry control characters"
+        raise problems.invalid(detail, [problems.FieldError(pointer, "contains a character XML 1.0 does not allow")])
     # what was sent, normalised (types, whitespace) but without defaults it did not carry
-    return request.model_copy(update={"data": data.model_dump(mode="json", exclude_unset=True, by_alias=True)})
+    normalised = data.model_dump(mode="json", exclude_unset=True, by_alias=True)
+    if len(canonical_json(normalised).encode("utf-8")) > MAX_STORED_DATA_BYTES:
+        raise problems.Problem(
+            413, "Payload too large", f"data takes more than {MAX_STORED_DATA_BYTES} bytes once stored.", "payload-too-large"
+        )
+    return request.model_copy(update={"data": normalised})
 
 
 def build_sync_request_api(

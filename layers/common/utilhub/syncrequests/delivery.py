@@ -39,13 +39,14 @@ class Acknowledgements:
             reason = f"acknowledged by {target}" + (f" as {ack.targetId}" if ack.targetId else "")
         else:
             reason = ack.reason or f"negative acknowledgement from {target}"
+        if positive and ack.targetId and (xref_type := self._flow.xref_entity.get(request.entityType)):
+            # first, so a failure here leaves the request SENT and the acknowledgement can be replayed
+            self._xref.link(xref_type, SystemId(self._flow.source, request.entityId), SystemId(target, ack.targetId))
         try:
             self._store.acknowledge(request, positive=positive, reason=reason)
         except StaleTransition:
             logger.info("acknowledgement for a request no longer SENT", extra={"syncRequestId": request.syncRequestId})
             return "stale"
-        if positive and ack.targetId and (xref_type := self._flow.xref_entity.get(request.entityType)):
-            self._xref.link(xref_type, SystemId(self._flow.source, request.entityId), SystemId(target, ack.targetId))
         metrics.add_metric(name="SyncRequestsSynchronized" if positive else "SyncRequestsFailed", unit=MetricUnit.Count, value=1)
         logger.info("acknowledged", extra={"syncRequestId": request.syncRequestId, "result": ack.result})
         return "synchronized" if positive else "error"
@@ -69,8 +70,9 @@ class SyncDelivery:
         codec = self._flow.target_codec
         try:
             body = codec.render(request, cid)
-        except Problem as exc:  # the mapping cannot produce a valid message: no retry will change that
-            reason = f"could not be rendered for {self._flow.target}: {exc.detail} {[e.detail for e in exc.errors][:3]}"
+        except (Problem, ValueError) as exc:  # the mapping cannot produce a valid message: no retry will change that
+            detail = f"{exc.detail} {[e.detail for e in exc.errors][:3]}" if isinstance(exc, Problem) else str(exc)
+            reason = f"could not be rendered for {self._flow.target}: {detail}"
             return self._acknowledgements.apply(request, Acknowledgement(result="NEGATIVE", reason=reason[:2000]))
 
         def call_target() -> dict[str, Any]:

@@ -9,7 +9,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal, Protocol
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from utilhub.platform.settings import Settings
 
@@ -37,6 +37,14 @@ class SyncRequestIn(BaseModel):
     entityId: str = Field(pattern=ID_PATTERN)
     changedAt: AwareDatetime
     data: dict[str, Any]
+
+    @field_validator("changedAt")
+    @classmethod
+    def _plausible(cls, value: datetime) -> datetime:
+        # also keeps the conversion to UTC (for ordering) from overflowing at the calendar's ends
+        if not 1970 <= value.year <= 9998:
+            raise ValueError("must be between the years 1970 and 9998")
+        return value
 
 
 class SyncRequestBatchIn(BaseModel):

@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from utilhub.platform.connectors import HttpConnector, TargetRejected
+from utilhub.platform.connectors import HttpConnector, TargetRejected, TargetUnavailable
 
 JSON = "application/json"
 
@@ -97,8 +97,8 @@ class BrmClient:
             if exc.status != 409:
                 raise
         found = self._call("GET", f"{self._base(system)}/{collection}?{key_field}={quote(key, safe='')}")
-        if found is None:  # refused as a duplicate, yet not found: BRM is inconsistent; let the step retry
-            raise TargetRejected(409, f"{collection} {key} refused as duplicate but not found")
+        if found is None:  # refused as a duplicate, yet not found: BRM is not consistent yet; let the step retry
+            raise TargetUnavailable(f"BRM refused {collection} {key} as a duplicate but does not find it")
         return found, False
 
     def ensure_account(self, system: str, account: BrmAccountIn) -> tuple[BrmAccount, bool]:

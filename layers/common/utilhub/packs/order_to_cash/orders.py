@@ -28,6 +28,7 @@ from utilhub.platform.settings import get_settings, on_reload
 
 SCOPE = "utilhub/order-to-cash"
 PREFIX = "/order-to-cash"
+MAX_EXECUTION_INPUT_BYTES = 262_144  # Step Functions' limit on an execution's input
 STATUS = {"RUNNING": "RUNNING", "SUCCEEDED": "SUCCEEDED", "FAILED": "FAILED", "TIMED_OUT": "FAILED", "ABORTED": "FAILED"}
 
 
@@ -62,6 +63,8 @@ def start(order: FulfillmentOrderIn) -> dict[str, Any]:
     sfn = aws.client("stepfunctions")
     name = execution_name(order.orderId, order.revision)
     payload = _input(order)
+    if len(payload.encode("utf-8")) > MAX_EXECUTION_INPUT_BYTES:
+        raise problems.Problem(413, "Payload too large", "The order is larger than a workflow input may be (256 KB).", "payload-too-large")
     try:
         sfn.start_execution(stateMachineArn=_state_machine_arn(), name=name, input=payload)
         metrics.add_metric(name="FulfillmentOrdersStarted", unit=MetricUnit.Count, value=1)

@@ -27,6 +27,10 @@ from utilhub.platform.xref import CrossReferenceStore, SystemId
 SIEBEL = "SEBL"
 
 
+class BillToNotFound(LookupError):
+    """A step ran before the bill-to account it needs is linked: retried by the workflow."""
+
+
 def brm_system(billing_system_id: str) -> str:
     """The cross-reference system name of one BRM instance."""
     return f"BRM:{billing_system_id}"
@@ -80,8 +84,8 @@ class BrmSteps:
         """The service account as a nonpaying subordinate of its bill-to account (the paying hierarchy)."""
         system = item.billingSystemId
         parent_poid = self._linked("account", system, item.billToId)
-        if parent_poid is None:  # the bill-to step runs first; without it the order cannot go on
-            raise LookupError(f"bill-to account {item.billToId} is not in {system} yet")
+        if parent_poid is None:  # the bill-to step runs first and links it; retried if the link is not seen yet
+            raise BillToNotFound(f"bill-to account {item.billToId} is not in {system} yet")
         outcome = TaskOutcome()
         poid = self._linked("account", system, item.account.id)
         account = self._brm.account(system, poid) if poid else None
@@ -129,7 +133,7 @@ class BrmSteps:
         system = item.billingSystemId
         account_poid = self._linked("account", system, item.billToId)
         if account_poid is None:
-            raise LookupError(f"bill-to account {item.billToId} is not in {system} yet")
+            raise BillToNotFound(f"bill-to account {item.billToId} is not in {system} yet")
         outcome = TaskOutcome()
         profile = item.profile
         for kind in ("billinfo", "payinfo"):
