@@ -96,8 +96,11 @@ class BrmSimulator(Simulator):
 
     def _reparent(self, system: str, poid: str, change: BrmParentIn) -> Reply:
         accounts = self._objects(system, "accounts")
-        if poid not in accounts or change.parentPoid not in accounts:
+        if poid not in accounts or (change.parentPoid is not None and change.parentPoid not in accounts):
             return _json(404, {"error": "NOT_FOUND"})
+        if change.parentPoid is None:
+            accounts[poid] = {**accounts[poid], "parentPoid": None, "paying": True}
+            return _json(200, accounts[poid])
         ancestor: str | None = change.parentPoid
         while ancestor:
             if ancestor == poid:

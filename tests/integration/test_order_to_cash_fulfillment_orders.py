@@ -348,3 +348,41 @@ def test_execution_name_keeps_the_contract_once_the_idempotency_key_has_expired(
         with pytest.raises(Problem) as conflict:
             start(FulfillmentOrderIn.model_validate(other))
     assert conflict.value.status == 409
+
+
+def test_a_service_account_made_its_own_bill_to_pays_for_itself_and_the_compensation_reverts_it(hub: LocalHub) -> None:
+    submit(hub, {"orderId": "ORD-20", "revision": 1, "lines": [line("L1", "SA-30", "BA-30", "BP-30")]})
+    # When a revision makes the service account its own bill-to account, flagged by the prior billing account
+    own = submit(
+        hub,
+        {
+            "orderId": "ORD-20",
+            "revision": 2,
+            "lines": [line("L1", "SA-30", "SA-30", "BP-31", action="UPDATE", prior={"billingAccountId": "BA-30"})],
+        },
+    )
+    assert own["status"] == "SUCCEEDED", own
+    assert own["result"]["hierarchy"] == [
+        {"account": "SA-30", "parent": None, "paying": True, "billingSystemId": "BRM1", "change": "CHANGED", "previousParent": "BA-30"}
+    ]
+    assert brm(hub).hierarchy("BRM1")["SA-30"] is None
+    # And the compensation line (values flipped) puts it back under BA-30
+    back = submit(
+        hub,
+        {
+            "orderId": "ORD-20",
+            "revision": 3,
+            "lines": [line("L1", "SA-30", "BA-30", "BP-30", action="UPDATE", prior={"billingAccountId": "SA-30"})],
+        },
+    )
+    assert back["result"]["hierarchy"][0]["change"] == "CHANGED"
+    assert brm(hub).hierarchy("BRM1")["SA-30"] == "BA-30"
+
+
+def test_a_paying_hierarchy_cycle_is_refused_before_anything_starts(hub: LocalHub) -> None:
+    response = post(
+        hub, {"orderId": "ORD-21", "revision": 1, "lines": [line("L1", "X-1", "Y-1", "BP-40"), line("L2", "Y-1", "X-1", "BP-40")]}
+    )
+    assert response.status == 422
+    assert "cycle" in response.json()["detail"]
+    assert brm(hub).calls == []

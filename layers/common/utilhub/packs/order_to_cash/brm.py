@@ -63,9 +63,11 @@ class BrmPayInfo(BrmPayInfoIn):
 
 
 class BrmParentIn(BaseModel):
+    """The paying parent of an account; None makes it pay for itself."""
+
     model_config = ConfigDict(extra="forbid")
 
-    parentPoid: str
+    parentPoid: str | None
     paying: bool = False
 
 
@@ -109,8 +111,12 @@ class BrmClient:
         found = self._call("GET", f"{self._base(system)}/accounts/{quote(poid, safe='')}")
         return BrmAccount.model_validate(found) if found is not None else None
 
-    def set_parent(self, system: str, poid: str, parent_poid: str) -> BrmAccount:
-        changed = self._call("PUT", f"{self._base(system)}/accounts/{quote(poid, safe='')}/parent", BrmParentIn(parentPoid=parent_poid))
+    def set_parent(self, system: str, poid: str, parent_poid: str | None) -> BrmAccount:
+        """Move the account under ``parent_poid`` (nonpaying), or with None make it pay for itself."""
+        change = BrmParentIn(parentPoid=parent_poid, paying=parent_poid is None)
+        raw = change.model_dump_json().encode()  # parentPoid null must be sent, not left out
+        response = self._connector.request("PUT", f"{self._base(system)}/accounts/{quote(poid, safe='')}/parent", raw, content_type=JSON)
+        changed = json.loads(response.body)
         return BrmAccount.model_validate(changed)
 
     def ensure_billinfo(self, system: str, billinfo: BrmBillInfoIn) -> tuple[BrmBillInfo, bool]:

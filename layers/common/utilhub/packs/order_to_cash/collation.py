@@ -59,6 +59,22 @@ def why_ignored(line: OrderLine) -> str | None:
     )
 
 
+def _cycles(services: list[tuple[int, EnsureServiceAccount]]) -> list[FieldError]:
+    """Lines whose paying parents would go round in a circle (A pays for B, B pays for A)."""
+    parent = {(i.billingSystemId, i.account.id): i.billToId for _, i in services if i.billToId != i.account.id}
+    errors = []
+    for index, item in services:
+        node, seen = item.account.id, set()
+        while (item.billingSystemId, node) in parent and node not in seen:
+            seen.add(node)
+            node = parent[(item.billingSystemId, node)]
+        if node == item.account.id and seen:
+            errors.append(
+                FieldError(f"#/lines/{index}/billingAccount/id", f"the paying hierarchy would be a cycle through {item.account.id}")
+            )
+    return errors
+
+
 def collate(order: FulfillmentOrderIn) -> Plan:
     """The plan for ``order``, or a 422 :class:`~utilhub.platform.problems.Problem` listing every refused field."""
     key = order_key(order)
@@ -97,8 +113,9 @@ def collate(order: FulfillmentOrderIn) -> Plan:
                 (system, line.billingProfile.id),
                 EnsureBillingProfile(orderKey=key, billingSystemId=system, profile=line.billingProfile, billToId=line.billingAccount.id),
             )
-            if line.serviceAccount.id != line.billingAccount.id:
-                prior = line.priorValues.billingAccountId if line.priorValues else None
+            prior = line.priorValues.billingAccountId if line.priorValues else None
+            if line.serviceAccount.id != line.billingAccount.id or (prior and prior != line.billingAccount.id):
+                # a subordinate of its bill-to account, or (same ids, flagged by prior values) back to paying for itself
                 item = EnsureServiceAccount(
                     orderKey=key,
                     billingSystemId=system,
@@ -117,6 +134,7 @@ def collate(order: FulfillmentOrderIn) -> Plan:
                     )
         processed.append(ProcessedLine(lineId=line.lineId, action=line.action, brings=brings))
 
+    errors += _cycles([(index, item) for index, item in services.values()])
     for profile_id, systems in profile_systems.items():
         if len(systems) > 1:
             names = ", ".join(sorted(systems))

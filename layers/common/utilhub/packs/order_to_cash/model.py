@@ -145,7 +145,7 @@ class BrmObject(BaseModel):
 
 class HierarchyLink(BaseModel):
     account: str
-    parent: str
+    parent: str | None  # None: the account pays for itself
     paying: bool = False
     billingSystemId: str
     change: Literal["CREATED", "CHANGED", "UNCHANGED", "KEPT"]

@@ -86,6 +86,8 @@ class BrmSteps:
         parent_poid = self._linked("account", system, item.billToId)
         if parent_poid is None:  # the bill-to step runs first and links it; retried if the link is not seen yet
             raise BillToNotFound(f"bill-to account {item.billToId} is not in {system} yet")
+        if item.billToId == item.account.id:
+            return self._pay_for_itself(item, parent_poid)
         outcome = TaskOutcome()
         poid = self._linked("account", system, item.account.id)
         account = self._brm.account(system, poid) if poid else None
@@ -125,6 +127,27 @@ class BrmSteps:
                     account=item.account.id, parent=current_parent or str(account.parentPoid), billingSystemId=system, change="KEPT"
                 )
             )
+        return outcome
+
+    def _pay_for_itself(self, item: EnsureServiceAccount, poid: str) -> TaskOutcome:
+        """A revision made the service account its own bill-to account (flagged by prior values): no paying parent."""
+        system = item.billingSystemId
+        account = self._brm.account(system, poid)
+        if account is None:
+            raise BillToNotFound(f"account {item.account.id} is linked but not in {system} yet")
+        outcome = TaskOutcome(existing=[BrmObject(type="account", sourceId=item.account.id, brmId=poid, billingSystemId=system)])
+        if account.parentPoid is None:
+            outcome.hierarchy.append(
+                HierarchyLink(account=item.account.id, parent=None, paying=True, billingSystemId=system, change="UNCHANGED")
+            )
+            return outcome
+        previous = self._source_of(system, account.parentPoid)
+        self._brm.set_parent(system, poid, None)
+        outcome.hierarchy.append(
+            HierarchyLink(
+                account=item.account.id, parent=None, paying=True, billingSystemId=system, change="CHANGED", previousParent=previous
+            )
+        )
         return outcome
 
     # ------------------------------------------------------------------ billing profiles

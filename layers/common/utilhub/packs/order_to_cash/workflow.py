@@ -28,4 +28,7 @@ def run_step(event: dict[str, Any]) -> dict[str, Any]:
         existing=[o for outcome in outcomes for o in outcome.existing],
         hierarchy=[h for outcome in outcomes for h in outcome.hierarchy],
     )
-    return result.model_dump(exclude_none=True)
+    answer = result.model_dump(exclude_none=True)
+    for link in answer["hierarchy"]:
+        link.setdefault("parent", None)  # an account that pays for itself has no parent, and says so
+    return answer
