@@ -21,6 +21,7 @@ from utilhub.platform.settings import reload_settings
 API = "MeterDataSyncRequestsFunction"
 MONITOR = "MeterDataSyncMonitorFunction"
 CLAIMS = {"client_id": "ccb", "scope": "utilhub/meter-data", "token_use": "access"}
+MDM_CLAIMS = {"client_id": "mdm", "scope": "utilhub/meter-data-ack", "token_use": "access"}
 JSON = {"content-type": "application/json"}
 
 
@@ -260,12 +261,15 @@ def test_asynchronous_acknowledgement(hub: LocalHub) -> None:
     cycle(hub)
     assert status_of(hub, "SR-A1")["status"] == "SENT"
     ack = json.dumps({"result": "POSITIVE", "targetId": "C-777"})
-    response = hub.call_api("POST", "/meter-data/sync-requests/SR-A1/acknowledgement", body=ack, headers=JSON, claims=CLAIMS)
+    response = hub.call_api("POST", "/meter-data/sync-requests/SR-A1/acknowledgement", body=ack, headers=JSON, claims=MDM_CLAIMS)
     assert response.json() == {"syncRequestId": "SR-A1", "status": "SYNCHRONIZED"}
     # the same acknowledgement again is answered, not applied twice; a contrary one is refused
-    assert hub.call_api("POST", "/meter-data/sync-requests/SR-A1/acknowledgement", body=ack, headers=JSON, claims=CLAIMS).status == 200
+    assert hub.call_api("POST", "/meter-data/sync-requests/SR-A1/acknowledgement", body=ack, headers=JSON, claims=MDM_CLAIMS).status == 200
     negative = json.dumps({"result": "NEGATIVE", "reason": "late"})
-    assert hub.call_api("POST", "/meter-data/sync-requests/SR-A1/acknowledgement", body=negative, headers=JSON, claims=CLAIMS).status == 409
+    assert (
+        hub.call_api("POST", "/meter-data/sync-requests/SR-A1/acknowledgement", body=negative, headers=JSON, claims=MDM_CLAIMS).status
+        == 409
+    )
 
 
 def test_missing_acknowledgement_times_out_to_error(hub: LocalHub) -> None:
@@ -581,3 +585,16 @@ def test_hostile_bodies_are_4xx_never_5xx(hub: LocalHub, body: str, status: int)
 def test_a_control_character_is_pointed_at(hub: LocalHub) -> None:
     response = submit(hub, person("SR-H4", notes={"line": "a\u0000b"}))
     assert response.json()["errors"] == [{"pointer": "#/data/notes/line", "detail": "contains a character XML 1.0 does not allow"}]
+
+
+def test_a_source_token_cannot_acknowledge_its_own_requests(hub: LocalHub) -> None:
+    # Given a request SENT and waiting for MDM's acknowledgement
+    hub.simulators["MDM"].add_fault({"kind": "accept_later", "count": 1})
+    submit(hub, person("SR-Z1"))
+    cycle(hub)
+    # When CCB's token (meter-data scope) posts a positive acknowledgement, Then it is refused
+    ack = json.dumps({"result": "POSITIVE", "targetId": "FORGED"})
+    assert hub.call_api("POST", "/meter-data/sync-requests/SR-Z1/acknowledgement", body=ack, headers=JSON, claims=CLAIMS).status == 403
+    assert status_of(hub, "SR-Z1")["status"] == "SENT"
+    # and MDM's token (meter-data-ack) cannot submit sync requests
+    assert submit(hub, person("SR-Z2"), claims=MDM_CLAIMS).status == 403

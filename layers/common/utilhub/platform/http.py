@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from hashlib import sha256
 from typing import Any
@@ -51,14 +51,17 @@ class Body:
         return sha256(self.raw).hexdigest()
 
 
-def create_api(scope: str) -> APIGatewayHttpResolver:
-    """A resolver whose every route requires the OAuth2 ``scope`` (``utilhub/<pack>``)."""
+def create_api(scope: str, route_scopes: Mapping[str, str] | None = None) -> APIGatewayHttpResolver:
+    """A resolver whose routes require the OAuth2 ``scope`` (``utilhub/<pack>``), or the one
+    ``route_scopes`` names for their route key (``"POST /x/{id}/y"``, as in the template)."""
     app = APIGatewayHttpResolver()
+    special = dict(route_scopes or {})
 
     def contract(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[str]:
         event = app.current_event
         use_correlation_id(event.headers.get(CORRELATION_HEADER.lower()))
-        _require_scope(event.request_context.authorizer.jwt_claim or {}, scope)
+        required = special.get(event.request_context.route_key, scope)
+        _require_scope(event.request_context.authorizer.jwt_claim or {}, required)
         return next_middleware(app)
 
     app.use(middlewares=[contract])

@@ -74,8 +74,9 @@ def build_sync_request_api(
     ``store`` and ``acknowledgements`` are factories, called on first use, so importing the API
     touches no AWS resource.
     """
-    app = create_api(scope)
     collection = f"{prefix}/sync-requests"
+    # the target acknowledges with a scope of its own: a source's token cannot mark its own requests synchronized
+    app = create_api(scope, {f"POST {collection}/{{syncRequestId}}/acknowledgement": f"{scope}-ack"})
 
     def parse_single(body: Body) -> dict[str, Any]:
         if body.xml is not None and flow.source_codec is not None:
