@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextvars
 import json
-import os
 import sys
 import time
 from collections import Counter
@@ -25,6 +24,7 @@ from typing import Any
 
 from benchmarks.common import CapturedOutput, captured, sample_body
 from benchmarks.cpu import JSON_SAMPLE
+from localhub.endpoint import embedded_aws
 
 API = "MeterDataSyncRequestsFunction"
 MONITOR = "MeterDataSyncMonitorFunction"
@@ -147,36 +147,6 @@ class Recorder:
             yield
         finally:
             self.paused = False
-
-
-@contextmanager
-def aws_endpoint() -> Iterator[str]:
-    """A moto server on a free loopback port, with this process pointed at it."""
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    url = f"http://{host}:{port}"
-    saved = dict(os.environ)
-    os.environ.update(
-        AWS_ENDPOINT_URL=url,
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",  # noqa: S106 - moto's dummy credentials
-        AWS_DEFAULT_REGION="eu-west-1",
-        AWS_REGION="eu-west-1",
-    )
-    os.environ.pop("AWS_PROFILE", None)
-    from utilhub.platform import aws
-
-    aws.reset_clients()
-    try:
-        yield url
-    finally:
-        server.stop()
-        os.environ.clear()
-        os.environ.update(saved)
-        aws.reset_clients()
 
 
 def _person(template: dict[str, Any], prefix: str, index: int) -> dict[str, Any]:
@@ -302,7 +272,7 @@ def measure(messages: int) -> Measurement:
     """Run the scenarios in a fresh hub; their output (logs, servers) is captured, not shown."""
     template = json.loads(sample_body(JSON_SAMPLE))
     recorder = Recorder()
-    with captured() as output, aws_endpoint():
+    with captured() as output, embedded_aws():
         from localhub.hub import LocalHub
 
         hub = LocalHub()

@@ -19,7 +19,9 @@ def banner(runtime: LocalRuntime) -> str:
     return f"""
 utilhub local hub is up
   HTTP API          {api}
-  embedded AWS      {runtime.aws_endpoint}   (aws --endpoint-url {runtime.aws_endpoint} dynamodb list-tables)
+  embedded AWS      {runtime.aws_endpoint}   any credentials, region eu-west-1; for example
+                    AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local .venv/bin/aws --region eu-west-1 \\
+                      --endpoint-url {runtime.aws_endpoint} dynamodb list-tables
   control API       {api}/_local/health  /_local/resources  /_local/sim/<system>/state
   simulators        {", ".join(f"{s} {runtime.hub.simulator_url(s)}" for s in runtime.hub.simulators)}
 

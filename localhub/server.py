@@ -11,10 +11,10 @@ Everything it serves comes from ``template.yaml`` through :class:`localhub.hub.L
 from __future__ import annotations
 
 import json
-import os
 import re
 import threading
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +22,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
 from localhub.auth import LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET, AuthError, TokenIssuer
+from localhub.endpoint import embedded_aws
 from localhub.hub import LocalHub
 from localhub.routes import match
 from localhub.simulators.ccb import CcbSimulator
@@ -62,7 +63,7 @@ class LocalRuntime:
     hub: LocalHub = field(default_factory=LocalHub)
 
     def __post_init__(self) -> None:
-        self._moto: Any = None
+        self._resources = ExitStack()  # the embedded endpoint, when this runtime started it
         self._api: BaseWSGIServer | None = None
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
@@ -72,18 +73,7 @@ class LocalRuntime:
     # ------------------------------------------------------------------ start / stop
     def start(self) -> LocalRuntime:
         if self.aws_endpoint is None:
-            from moto.server import ThreadedMotoServer
-
-            self._moto = ThreadedMotoServer(ip_address=self.host, port=self.aws_port, verbose=False)
-            self._moto.start()
-            host, port = self._moto.get_host_and_port()
-            self.aws_endpoint = f"http://{host}:{port}"
-        os.environ.update(
-            AWS_ENDPOINT_URL=self.aws_endpoint,
-            AWS_ACCESS_KEY_ID=os.environ.get("AWS_ACCESS_KEY_ID", "local"),
-            AWS_SECRET_ACCESS_KEY=os.environ.get("AWS_SECRET_ACCESS_KEY", "local"),
-            AWS_DEFAULT_REGION=os.environ.get("AWS_DEFAULT_REGION", "eu-west-1"),
-        )
+            self.aws_endpoint = self._resources.enter_context(embedded_aws(self.host, self.aws_port))
         self._api = make_server(self.host, self.api_port, self, threaded=True)
         self.issuer = TokenIssuer(issuer=self.api_url)
         self.issuer.register(LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET, _client_scopes(self.hub.template))
@@ -120,8 +110,7 @@ class LocalRuntime:
         for thread in self._threads:
             thread.join(timeout=5)
         self.hub.stop()
-        if self._moto is not None:
-            self._moto.stop()
+        self._resources.close()
 
     @property
     def api_url(self) -> str:

@@ -6,15 +6,15 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-import requests
 
 from localhub.auth import LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET
+from localhub.endpoint import reset
 from localhub.server import LocalRuntime
 
 
 @pytest.fixture
 def runtime(aws_endpoint: str) -> Iterator[LocalRuntime]:
-    requests.post(f"{aws_endpoint}/moto-api/reset", timeout=10).raise_for_status()
+    reset(aws_endpoint)
     # schedules are run through the control API, so each test decides when the monitor runs
     local = LocalRuntime(api_port=0, aws_endpoint=aws_endpoint, run_schedules=False, poll_interval=0.05).start()
     yield local

@@ -7,14 +7,14 @@ import os
 from collections.abc import Iterator
 
 import pytest
-import requests
 
+from localhub.endpoint import reset
 from localhub.hub import LocalHub
 
 
 @pytest.fixture
 def hub(aws_endpoint: str) -> Iterator[LocalHub]:
-    requests.post(f"{aws_endpoint}/moto-api/reset", timeout=10).raise_for_status()
+    reset(aws_endpoint)
     local = LocalHub().start()
     yield local
     local.stop()

@@ -12,8 +12,8 @@ from urllib.parse import unquote_plus
 
 import boto3
 import pytest
-import requests
 
+from localhub.endpoint import reset
 from localhub.hub import LocalHub
 from localhub.template import Template
 from tests.integration.fixtures.functions.recorder import app as recorder
@@ -23,7 +23,7 @@ FIXTURE = Path(__file__).parent / "fixtures" / "template.yaml"
 
 @pytest.fixture
 def topology(aws_endpoint: str) -> Iterator[LocalHub]:
-    requests.post(f"{aws_endpoint}/moto-api/reset", timeout=10).raise_for_status()
+    reset(aws_endpoint)
     recorder.CALLS.clear()
     hub = LocalHub(template=Template.load(FIXTURE), simulators={}).start()
     yield hub
