@@ -21,7 +21,7 @@ from lxml import etree
 from benchmarks.common import Row, best_of, sample_body
 from utilhub.packs.meter_data.ccb_xml import CcbSyncRequestXml
 from utilhub.packs.meter_data.mdm_xml import NAMESPACE, MdmSyncXml
-from utilhub.packs.meter_data.model import PersonData
+from utilhub.packs.meter_data.model import ADDRESS_XML, PersonData
 from utilhub.packs.meter_data.sync import FLOW
 from utilhub.platform.settings import Settings
 from utilhub.platform.xml import load_schema, parse_untrusted, validate
@@ -150,14 +150,7 @@ def render_floor(request: SyncRequest, correlation_id: str) -> bytes:
         sub(contact, ns + "Phone", type=phone.get("type", "OTHER")).text = phone["number"]
     if address := data.get("address"):
         element = sub(contact, ns + "Address")
-        for key, name in (
-            ("line1", "Line1"),
-            ("line2", "Line2"),
-            ("city", "City"),
-            ("state", "State"),
-            ("postalCode", "PostalCode"),
-            ("country", "Country"),
-        ):
+        for key, name in ADDRESS_XML:
             if value := address.get(key):
                 sub(element, ns + name).text = value
     if language := data.get("language"):

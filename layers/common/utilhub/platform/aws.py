@@ -23,7 +23,7 @@ _CONFIG_KW: dict[str, Any] = {
 
 @cache
 def _session() -> Any:
-    import boto3  # imported on first use: handlers that never call AWS never pay for it
+    import boto3  # every handler calls AWS, and Powertools imports boto3 anyway; this keeps the library importable without it
 
     return boto3.session.Session()
 
