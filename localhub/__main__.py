@@ -68,7 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     stopped.wait()
     print("stopping...", flush=True)
-    runtime.stop()
+    for arn in runtime.stop():
+        print(f"execution still running, abandoned: {arn}", flush=True)
     return 0
 
 

@@ -7,6 +7,7 @@ directly. Targets' base URLs (template parameters ``<System>BaseUrl``) point at 
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -117,12 +118,41 @@ class LocalHub:
     def _function_named(self, name: str) -> FunctionSpec | None:
         return next((spec for spec in self._stack().functions() if name in (spec.name, spec.logical_id)), None)
 
-    def stop(self) -> None:
+    def running_executions(self) -> list[str]:
+        """ARNs of the executions still running on the template's state machines."""
+        sfn = boto3.client("stepfunctions", region_name=self._stack().region)
+        return [
+            execution["executionArn"]
+            for logical_id, _ in self.template.of_type("AWS::Serverless::StateMachine")
+            for page in sfn.get_paginator("list_executions").paginate(
+                stateMachineArn=self._stack().physical[logical_id].ref, statusFilter="RUNNING"
+            )
+            for execution in page["executions"]
+        ]
+
+    def settle(self, timeout: float = 60.0) -> list[str]:
+        """Wait up to ``timeout`` s until no execution is running; returns those still running.
+
+        Their tasks run in this process under the hub's hook, so the hub must not stop under them.
+        """
+        deadline = time.monotonic() + timeout
+        while (running := self.running_executions()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return running
+
+    def stop(self, wait: float = 60.0) -> list[str]:
+        """Let running executions finish (up to ``wait`` s), then stop; returns any left running."""
+        abandoned: list[str] = []
         if self._dispatcher is not None:
-            self._dispatcher.uninstall()
+            try:
+                abandoned = self.settle(wait)
+            finally:
+                self._dispatcher.uninstall()
+                self._dispatcher = None
         for server in self._servers.values():
             server.stop()
         self._servers.clear()
+        return abandoned
 
     def simulator_url(self, system: str) -> str:
         return self._servers[system].url

@@ -3,7 +3,8 @@
 Each invocation gets the function's environment from the template (and nothing else of
 another function's), a context with the function's name, memory and a deadline from its
 timeout, and the library's settings read afresh. Invocations are serialized: the process
-environment is shared. A handler that raises is reported as a function error, never
+environment is shared, and while one runs every thread of the process sees the function's
+environment (so the hub lets executions end before it stops, see ``LocalHub.settle``). A handler that raises is reported as a function error, never
 taken down with the runtime.
 """
 
@@ -34,6 +35,9 @@ RUNTIME_VARIABLES = (
     "HOME",
     "TZ",
 )
+# What another thread of the process rewrites while a function runs (the test runner names the
+# current test phase from its main thread): left as it is, neither cleared nor restored.
+PROCESS_VARIABLES = frozenset({"PYTEST_CURRENT_TEST"})
 
 
 @dataclass
@@ -80,16 +84,18 @@ def function_environment(variables: Mapping[str, str]) -> Iterator[None]:
     """The process environment as the function sees it, for the duration of the block."""
     from utilhub.platform.settings import reload_settings
 
-    saved = dict(os.environ)
+    saved = {k: v for k, v in os.environ.items() if k not in PROCESS_VARIABLES}
     kept = {k: v for k, v in saved.items() if k in RUNTIME_VARIABLES}
-    os.environ.clear()
+    for name in saved:
+        del os.environ[name]
     os.environ.update({**kept, **variables})
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
     reload_settings()
     try:
         yield
     finally:
-        os.environ.clear()
+        for name in [k for k in os.environ if k not in PROCESS_VARIABLES]:
+            del os.environ[name]
         os.environ.update(saved)
 
 

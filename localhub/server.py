@@ -102,15 +102,17 @@ class LocalRuntime:
         thread.start()
         self._threads.append(thread)
 
-    def stop(self) -> None:
+    def stop(self, wait: float = 10.0) -> list[str]:
+        """Stop serving, let running executions finish (up to ``wait`` s); returns any left running."""
         self._stopping.set()
         if self._api is not None:
             self._api.shutdown()
             self._api.server_close()
         for thread in self._threads:
             thread.join(timeout=5)
-        self.hub.stop()
+        abandoned = self.hub.stop(wait)
         self._resources.close()
+        return abandoned
 
     @property
     def api_url(self) -> str:

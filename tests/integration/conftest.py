@@ -17,5 +17,5 @@ def hub(aws_endpoint: str) -> Iterator[LocalHub]:
     reset(aws_endpoint)
     local = LocalHub().start()
     yield local
-    local.stop()
+    assert local.stop() == []  # no test leaves an execution running behind it
     assert os.environ["AWS_ENDPOINT_URL"] == aws_endpoint  # no function environment leaked out

@@ -27,7 +27,7 @@ def topology(aws_endpoint: str) -> Iterator[LocalHub]:
     recorder.CALLS.clear()
     hub = LocalHub(template=Template.load(FIXTURE), simulators={}).start()
     yield hub
-    hub.stop()
+    assert hub.stop() == []
 
 
 def run_execution(hub: LocalHub, payload: dict, timeout: float = 20.0) -> dict:
