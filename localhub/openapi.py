@@ -454,6 +454,7 @@ PROBLEMS: dict[int, tuple[str, str]] = {
     413: ("PayloadTooLarge", "The body exceeds the configured limit."),
     415: ("UnsupportedMediaType", "The Content-Type is not accepted by this route."),
     422: ("UnprocessableContent", "The body parses but breaks the contract; `errors` points at each invalid field."),
+    503: ("ServiceUnavailable", "AWS throttled the hub or failed for a moment; nothing was lost, retry after `Retry-After` seconds."),
 }
 GATEWAY_REFUSALS = (401, 403)  # API Gateway's JWT authorizer answers these before the hub runs
 
@@ -493,6 +494,8 @@ def _problem_components() -> tuple[dict[str, Any], dict[str, Any]]:
             description += ' API Gateway\'s authorizer answers `{"message"}` as application/json; the hub, problem details.'
         if status == 401:
             headers["WWW-Authenticate"] = {"schema": {"type": "string"}, "description": "Bearer"}
+        if status == 503:
+            headers["Retry-After"] = {"schema": {"type": "integer"}, "description": "Seconds to wait before trying again."}
         responses[name] = {"description": description, "headers": headers, "content": content}
     return schemas, responses
 
@@ -537,7 +540,7 @@ def _operation(route: ApiRoute, doc: RouteDoc) -> dict[str, Any]:
     if doc.honours_idempotency_key:
         parameters.append({"$ref": "#/components/parameters/IdempotencyKey"})
 
-    problems = set(doc.problems)
+    problems = set(doc.problems) | {503}  # every route calls AWS, whose throttling is answered 503
     if route.secured:
         problems |= {401, 403}
     if doc.body is not None:

@@ -598,3 +598,101 @@ def test_a_source_token_cannot_acknowledge_its_own_requests(hub: LocalHub) -> No
     assert status_of(hub, "SR-Z1")["status"] == "SENT"
     # and MDM's token (meter-data-ack) cannot submit sync requests
     assert submit(hub, person("SR-Z2"), claims=MDM_CLAIMS).status == 403
+
+
+# ---------------------------------------------------------------------------- a fault run
+
+
+def test_a_throttled_intake_answers_503_with_retry_after_and_stores_nothing(hub: LocalHub) -> None:
+    from localhub.aws_throttling import AwsThrottling
+
+    # Given DynamoDB throttling every call the API function makes
+    with AwsThrottling(1.0, services=frozenset({"dynamodb"})) as throttling:
+        response = submit(hub, person("SR-TH1"))
+    # Then the sender is told to come back, as a problem
+    assert (response.status, response.headers["content-type"], response.headers["retry-after"]) == (503, "application/problem+json", "1")
+    assert throttling.throttled
+    assert hub.call_api("GET", "/meter-data/sync-requests/SR-TH1", claims=CLAIMS).status == 404
+    # and the same request later is taken
+    assert submit(hub, person("SR-TH1")).status == 202
+
+
+def run_monitor_after_the_ack_timeout(hub: LocalHub) -> Any:
+    """The monitor, run as if the acknowledgement timeout had passed for everything SENT now."""
+    from localhub.lambda_runtime import function_environment
+    from utilhub.packs.meter_data.sync import FLOW
+    from utilhub.syncrequests.wiring import monitor_for
+
+    spec = hub.function(MONITOR)
+    with function_environment(spec.environment):
+        monitor = monitor_for(FLOW)
+        monitor._now = lambda: datetime.now(UTC) + timedelta(seconds=int(spec.environment["UTILHUB_SYNC_ACK_TIMEOUT_SECONDS"]) + 1)
+        report = monitor.run()
+    reload_settings()
+    return report
+
+
+def dead_letters(hub: LocalHub) -> list[str]:
+    sqs = boto3.client("sqs")
+    dlq = hub.resources()["MdmDeliveryDeadLetterQueue"]
+    found: list[str] = []
+    while messages := sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10, VisibilityTimeout=60).get("Messages", []):
+        found += [json.loads(m["Body"])["syncRequestId"] for m in messages]
+    return found
+
+
+def test_a_fault_run_loses_nothing_and_applies_nothing_twice(hub: LocalHub) -> None:
+    from localhub.aws_throttling import AwsThrottling
+
+    # Given ten people changed twice each, five of the requests sent twice, MDM down for a while,
+    # and a fifth of the AWS calls the functions make throttled beyond boto3's own retries
+    changes = [
+        person(f"SR-FR{i}-{v}", entity_id=f"P-FR{i}", name=f"Person {i} v{v}", changed=f"2026-11-20T0{v}:00:00Z")
+        for v in (1, 2)
+        for i in range(10)
+    ]
+    hub.simulators["MDM"].add_fault({"kind": "down", "count": 4})
+    with AwsThrottling(0.2, seed=7) as throttling:
+        for body in changes + changes[:5]:
+            for _ in range(20):  # the sender retries what the hub answers 503
+                response = submit(hub, body)
+                if response.status != 503:
+                    break
+            assert response.status == 202, response.body
+        for _ in range(12):  # the schedule runs again after a failed run; SQS redelivers after a failed batch
+            hub.run_schedule(MONITOR)
+            hub.drain()
+            hub.expire_visibility()
+    # the faults hit intake, the monitor and delivery
+    assert {function.rsplit("-", 1)[-1] for function, _ in throttling.throttled} == {API, MONITOR, "MeterDataDeliveryFunction"}
+    # When the run goes on without faults, and the monitor runs once the acknowledgement timeout has passed
+    for _ in range(6):
+        cycle(hub)
+        hub.expire_visibility()
+    in_dlq = set(dead_letters(hub))
+    run_monitor_after_the_ack_timeout(hub)
+    for _ in range(2):
+        cycle(hub)
+    # Then every request has ended: SYNCHRONIZED, DISCARDED (an older image), or ERROR with its reason. What
+    # the DLQ holds timed out to ERROR too: locally SQS redelivers at once, before the failed attempt's
+    # idempotency claim lapses (on AWS the 360 s visibility timeout outlasts it); a request claimed whose
+    # message never left timed out the same way
+    states = {body["syncRequestId"]: status_of(hub, body["syncRequestId"]) for body in changes}
+    for state in states.values():
+        assert state["status"] in {"SYNCHRONIZED", "DISCARDED", "ERROR"}, state
+        assert state["history"][-1]["reason"], state
+    assert all(states[s]["status"] == "ERROR" for s in in_dlq), in_dlq
+    # When the operator resubmits what is in ERROR
+    for sync_request_id, state in states.items():
+        if state["status"] == "ERROR":
+            assert hub.call_api("POST", f"/meter-data/sync-requests/{sync_request_id}/resubmission", claims=CLAIMS).status == 202
+    for _ in range(3):
+        cycle(hub)
+    # Then nothing is lost: every request ends SYNCHRONIZED, or DISCARDED for a newer image of its person
+    final = {sync_request_id: status_of(hub, sync_request_id)["status"] for sync_request_id in states}
+    assert set(final.values()) <= {"SYNCHRONIZED", "DISCARDED"}, final
+    assert all(final[f"SR-FR{i}-2"] == "SYNCHRONIZED" for i in range(10)), final
+    # and MDM holds each person once, with the newest image
+    mdm = hub.simulators["MDM"].records
+    assert sorted(mdm) == sorted(f"PERSON#P-FR{i}" for i in range(10))
+    assert all(mdm[f"PERSON#P-FR{i}"]["data"]["ContactName"] == f"Person {i} v2" for i in range(10)), mdm

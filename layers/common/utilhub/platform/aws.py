@@ -2,11 +2,15 @@
 
 boto3 reads ``AWS_ENDPOINT_URL`` (and the per-service variants) itself, so the same code
 talks to AWS, to the embedded endpoint of the local runtime, and to moto in tests.
-Retries are boto3's standard mode: throttled calls are retried with backoff.
+Retries are boto3's standard mode: throttled calls are retried with backoff. A call that
+still fails for a reason that may pass (throttling, a 5xx, a lost connection) is
+:func:`transient`: the API answers 503 and a workflow task retries, instead of failing for good.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +26,8 @@ _CONFIG_KW: dict[str, Any] = {
 
 
 @cache
-def _session() -> Any:
+def session() -> Any:
+    """The process's boto3 session: every client of the library comes from it."""
     import boto3  # every handler calls AWS, and Powertools imports boto3 anyway; this keeps the library importable without it
 
     return boto3.session.Session()
@@ -32,14 +37,14 @@ def _session() -> Any:
 def client(service: str) -> Any:
     from botocore.config import Config
 
-    return _session().client(service, config=Config(**_CONFIG_KW))
+    return session().client(service, config=Config(**_CONFIG_KW))
 
 
 @cache
 def _dynamodb_resource() -> Any:
     from botocore.config import Config
 
-    return _session().resource("dynamodb", config=Config(**_CONFIG_KW))
+    return session().resource("dynamodb", config=Config(**_CONFIG_KW))
 
 
 def table(name: str) -> Table:
@@ -53,6 +58,45 @@ def sqs() -> SQSClient:
 
 def reset_clients() -> None:
     """Forget every client (tests that switch endpoints call this)."""
-    _session.cache_clear()
+    session.cache_clear()
     client.cache_clear()
     _dynamodb_resource.cache_clear()
+
+
+def transient(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) is an AWS failure that may pass on a later try.
+
+    botocore's own rules of its standard retry mode decide: throttling and transient error
+    codes, connection errors; and any 5xx answer.
+    """
+    from botocore.exceptions import ClientError
+    from botocore.retries.standard import OrRetryChecker, RetryContext, ThrottledRetryableChecker, TransientRetryableChecker
+
+    checker = OrRetryChecker([TransientRetryableChecker(), ThrottledRetryableChecker()])
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ClientError):
+            if int(seen.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0) >= 500:
+                return True
+            context = RetryContext(attempt_number=1, parsed_response=seen.response)
+        else:
+            context = RetryContext(attempt_number=1, caught_exception=seen)  # type: ignore[arg-type]
+        if checker.is_retryable(context):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+class AwsUnavailable(RuntimeError):
+    """An AWS call failed in a way that may pass (:func:`transient`): a workflow task retries on it."""
+
+
+@contextmanager
+def transient_failures_retryable() -> Iterator[None]:
+    """Raise :class:`AwsUnavailable` for a transient AWS failure, so Step Functions can name it in ``Retry``."""
+    try:
+        yield
+    except Exception as exc:
+        if transient(exc):
+            raise AwsUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        raise

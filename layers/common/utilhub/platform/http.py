@@ -19,7 +19,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from lxml import etree
 
-from utilhub.platform import idempotency
+from utilhub.platform import aws, idempotency
 from utilhub.platform.observability import CORRELATION_HEADER, correlation_id, logger, use_correlation_id
 from utilhub.platform.problems import (
     PROBLEM_CONTENT_TYPE,
@@ -29,6 +29,7 @@ from utilhub.platform.problems import (
     not_found,
     too_large,
     unauthorized,
+    unavailable,
     unsupported_media_type,
 )
 from utilhub.platform.settings import get_settings
@@ -36,6 +37,7 @@ from utilhub.platform.xml import parse_untrusted
 
 JSON = "application/json"
 XML_TYPES = ("application/xml", "text/xml")
+RETRY_AFTER = "Retry-After"
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,11 @@ def create_api(scope: str, route_scopes: Mapping[str, str] | None = None) -> API
 
     @app.exception_handler(Exception)
     def _unexpected(exc: Exception) -> Response[str]:
+        if aws.transient(exc):  # throttled or briefly failing AWS: nothing was changed that a retry would repeat
+            logger.warning("AWS unavailable, caller asked to retry", extra={"error": type(exc).__name__})
+            response = problem_response(unavailable("The hub is busy; retry after Retry-After seconds. Nothing was lost."))
+            response.headers[RETRY_AFTER] = str(get_settings().retry_after_seconds)
+            return response
         logger.exception("unexpected error")
         return problem_response(Problem(500, "Internal error", "The hub failed; the request can be retried.", "internal-error"))
 

@@ -78,6 +78,10 @@ def unsupported_media_type(content_type: str, accepted: list[str]) -> Problem:
     )
 
 
+def unavailable(detail: str) -> Problem:
+    return Problem(503, "Service unavailable", detail, "unavailable")
+
+
 def unauthorized(detail: str) -> Problem:
     return Problem(401, "Unauthorized", detail, "unauthorized")
 

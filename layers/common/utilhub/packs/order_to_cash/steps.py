@@ -25,7 +25,8 @@ on_reload(brm_steps.cache_clear)
 
 
 def run_brm_step(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return brm_steps().run(event, context)
+    with aws.transient_failures_retryable():
+        return brm_steps().run(event, context)
 
 
 def run_workflow_step(event: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,77 @@
+"""Throttling of the AWS calls that functions make, for fault runs.
+
+A share of the calls the library makes from inside a function (DynamoDB, SQS, Secrets Manager,
+Step Functions) fail as AWS fails them when a table or an account is over its rate, and as they
+look once boto3's own retries are spent: a ``ClientError`` with a throttling code. The choice is
+drawn from a seeded generator, so a run that invokes functions in the same order is the same run.
+
+The hook sits on the library's boto3 session (``utilhub.platform.aws.session``) as a
+``before-call`` handler, so calls of the runtime itself (pollers, the tests' own boto3 calls,
+moto's interpreter) are never throttled.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import threading
+from collections import Counter
+from typing import Any
+
+from botocore.awsrequest import AWSResponse, HTTPHeaders
+
+from utilhub.platform import aws
+
+# The code each service answers a throttled call with.
+THROTTLING_CODES = {"dynamodb": "ProvisionedThroughputExceededException"}
+DEFAULT_CODE = "ThrottlingException"
+
+
+class AwsThrottling:
+    """``rate`` (0..1) of the functions' AWS calls to ``services`` (all when empty) are throttled."""
+
+    def __init__(self, rate: float, *, seed: int = 0, services: frozenset[str] = frozenset()) -> None:
+        if not 0.0 <= rate <= 1.0:
+            raise ValueError("rate must be between 0 and 1")
+        self.rate = rate
+        self.services = services
+        self.throttled: Counter[tuple[str, str]] = Counter()  # (function, service.operation) -> calls throttled
+        self.calls = 0
+        self._random = random.Random(seed)
+        self._lock = threading.Lock()
+        self._session: Any = None
+
+    def install(self) -> AwsThrottling:
+        aws.reset_clients()  # clients copy their session's handlers when created: start from a fresh session
+        self._session = aws.session()
+        self._session.events.register("before-call", self._on_call, unique_id="localhub-aws-throttling")
+        return self
+
+    def uninstall(self) -> None:
+        if self._session is not None:
+            self._session.events.unregister("before-call", unique_id="localhub-aws-throttling")
+            self._session = None
+        aws.reset_clients()
+
+    def __enter__(self) -> AwsThrottling:
+        return self.install()
+
+    def __exit__(self, *_: object) -> None:
+        self.uninstall()
+
+    def _on_call(self, model: Any, **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
+        function = os.environ.get("AWS_LAMBDA_FUNCTION_NAME")
+        service = model.service_model.service_name
+        if function is None or (self.services and service not in self.services):
+            return None
+        with self._lock:
+            self.calls += 1
+            if self._random.random() >= self.rate:
+                return None
+            self.throttled[(function, f"{service}.{model.name}")] += 1
+        code = THROTTLING_CODES.get(service, DEFAULT_CODE)
+        http = AWSResponse(url="", status_code=400, headers=HTTPHeaders(), raw=None)
+        return http, {
+            "Error": {"Code": code, "Message": "Rate exceeded (injected by the local runtime)"},
+            "ResponseMetadata": {"HTTPStatusCode": 400},
+        }

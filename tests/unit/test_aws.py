@@ -1,0 +1,49 @@
+"""Which AWS failures may pass on a later try (botocore's own rules), and how a workflow task names them."""
+
+from __future__ import annotations
+
+import pytest
+from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyPersistenceLayerError
+from botocore.exceptions import ClientError, EndpointConnectionError
+
+from utilhub.platform.aws import AwsUnavailable, transient, transient_failures_retryable
+
+
+def client_error(code: str, status: int = 400) -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": code}, "ResponseMetadata": {"HTTPStatusCode": status}}, "PutItem")
+
+
+@pytest.mark.parametrize(
+    ("exc", "expected"),
+    [
+        (client_error("ProvisionedThroughputExceededException"), True),
+        (client_error("ThrottlingException"), True),
+        (client_error("RequestLimitExceeded"), True),
+        (client_error("InternalServerError", 500), True),
+        (EndpointConnectionError(endpoint_url="https://dynamodb.eu-west-1.amazonaws.com"), True),
+        (client_error("ConditionalCheckFailedException"), False),
+        (client_error("AccessDeniedException"), False),
+        (client_error("ResourceNotFoundException"), False),
+        (ValueError("not AWS at all"), False),
+    ],
+)
+def test_transient_follows_botocores_retry_rules(exc: Exception, expected: bool) -> None:
+    assert transient(exc) is expected
+
+
+def test_a_wrapped_throttle_is_still_transient() -> None:
+    # Given Powertools wrapping the throttled save of an idempotency record
+    try:
+        try:
+            raise client_error("ProvisionedThroughputExceededException")
+        except ClientError as cause:
+            raise IdempotencyPersistenceLayerError("Failed to save in progress record to idempotency store") from cause
+    except IdempotencyPersistenceLayerError as wrapped:
+        assert transient(wrapped)
+
+
+def test_a_task_names_a_transient_failure_aws_unavailable_and_lets_others_through() -> None:
+    with pytest.raises(AwsUnavailable, match="ThrottlingException"), transient_failures_retryable():
+        raise client_error("ThrottlingException")
+    with pytest.raises(ClientError), transient_failures_retryable():
+        raise client_error("AccessDeniedException")
