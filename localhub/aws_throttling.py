@@ -20,6 +20,7 @@ from typing import Any
 
 from botocore.awsrequest import AWSResponse, HTTPHeaders
 
+from localhub.lambda_runtime import INVOCATION_LOCK
 from utilhub.platform import aws
 
 # The code each service answers a throttled call with.
@@ -42,16 +43,23 @@ class AwsThrottling:
         self._session: Any = None
 
     def install(self) -> AwsThrottling:
-        aws.reset_clients()  # clients copy their session's handlers when created: start from a fresh session
-        self._session = aws.session()
-        self._session.events.register("before-call", self._on_call, unique_id="localhub-aws-throttling")
+        with INVOCATION_LOCK:  # not under a running function
+            aws.reset_clients()  # clients copy their session's handlers when created: start from a fresh session
+            self._session = aws.session()
+            self._session.events.register("before-call", self._on_call, unique_id="localhub-aws-throttling")
         return self
 
     def uninstall(self) -> None:
-        if self._session is not None:
-            self._session.events.unregister("before-call", unique_id="localhub-aws-throttling")
-            self._session = None
-        aws.reset_clients()
+        with INVOCATION_LOCK:
+            if self._session is not None:
+                self._session.events.unregister("before-call", unique_id="localhub-aws-throttling")
+                self._session = None
+            aws.reset_clients()
+
+    def report(self) -> dict[str, Any]:
+        with self._lock:
+            throttled = [{"function": f, "operation": op, "count": n} for (f, op), n in sorted(self.throttled.items())]
+            return {"rate": self.rate, "services": sorted(self.services), "calls": self.calls, "throttled": throttled}
 
     def __enter__(self) -> AwsThrottling:
         return self.install()

@@ -14,6 +14,7 @@ from typing import Any
 import boto3
 
 from localhub.apigw import http_event
+from localhub.aws_throttling import AwsThrottling
 from localhub.event_sources import PollResult, SqsEventSource, scheduled_event, sqs_event_sources
 from localhub.lambda_runtime import Invocation, invoke
 from localhub.provision import provision
@@ -74,6 +75,7 @@ class LocalHub:
         self._sources: list[SqsEventSource] = []
         self.routes: list[Route] = []
         self._dispatcher: LambdaTaskDispatcher | None = None
+        self.aws_throttling: AwsThrottling | None = None
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> LocalHub:
@@ -140,8 +142,20 @@ class LocalHub:
             time.sleep(0.05)
         return running
 
+    def throttle_aws(self, rate: float, *, seed: int = 0, services: frozenset[str] = frozenset()) -> AwsThrottling:
+        """Throttle ``rate`` of the AWS calls functions make from now on (replacing any throttling before)."""
+        self.stop_throttling()
+        self.aws_throttling = AwsThrottling(rate, seed=seed, services=services).install()
+        return self.aws_throttling
+
+    def stop_throttling(self) -> None:
+        if self.aws_throttling is not None:
+            self.aws_throttling.uninstall()
+            self.aws_throttling = None
+
     def stop(self, wait: float = 60.0) -> list[str]:
         """Let running executions finish (up to ``wait`` s), then stop; returns any left running."""
+        self.stop_throttling()
         abandoned: list[str] = []
         if self._dispatcher is not None:
             try:

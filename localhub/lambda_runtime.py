@@ -76,7 +76,8 @@ class Invocation:
         return self.error is not None
 
 
-_lock = threading.RLock()
+# Held while a function runs; whatever changes what functions see (clients, hooks) takes it too.
+INVOCATION_LOCK = threading.RLock()
 
 
 @contextmanager
@@ -101,7 +102,7 @@ def function_environment(variables: Mapping[str, str]) -> Iterator[None]:
 
 def invoke(spec: FunctionSpec, event: Any, *, extra_environment: Mapping[str, str] | None = None) -> Invocation:
     """Invoke ``spec``'s handler with ``event``; errors come back in ``Invocation.error``."""
-    with _lock:
+    with INVOCATION_LOCK:
         environment = {**spec.environment, "AWS_LAMBDA_FUNCTION_NAME": spec.name, **(extra_environment or {})}
         with function_environment(environment):
             context = LambdaContext(spec.name, spec.memory, spec.timeout)

@@ -225,6 +225,8 @@ class LocalRuntime:
             return _json(500 if invocation.failed else 200, {"result": invocation.result, "error": invocation.error})
         if parts == ["queues", "redeliver-now"] and method == "POST":
             return _json(200, {"madeVisible": self.hub.expire_visibility()})
+        if parts == ["aws", "throttling"]:
+            return self._throttling(request)
         if len(parts) == 3 and parts[0] == "sim":
             simulator = self.hub.simulators.get(parts[1].upper())
             if simulator is None:
@@ -243,3 +245,23 @@ class LocalRuntime:
                 simulator.clear_faults()
                 return Response(status=204)
         return _json(404, {"message": f"no control route {method} {request.path}"})
+
+    def _throttling(self, request: Request) -> Response:
+        """``POST {"rate", "seed", "services"}`` throttles the functions' AWS calls; ``GET`` reports; ``DELETE`` stops."""
+        if request.method == "POST":
+            spec = request.get_json(force=True, silent=True)
+            try:
+                if not isinstance(spec, dict):
+                    raise ValueError('send {"rate": 0..1, "seed": n, "services": ["dynamodb", ...]}')
+                throttling = self.hub.throttle_aws(
+                    float(spec["rate"]), seed=int(spec.get("seed", 0)), services=frozenset(map(str, spec.get("services", [])))
+                )
+            except (KeyError, ValueError, TypeError) as exc:
+                return _json(400, {"message": f"invalid throttling: {exc}"})
+            return _json(201, throttling.report())
+        if request.method == "GET":
+            return _json(200, self.hub.aws_throttling.report() if self.hub.aws_throttling else {"rate": 0.0})
+        if request.method == "DELETE":
+            self.hub.stop_throttling()
+            return Response(status=204)
+        return _json(405, {"message": "use POST, GET or DELETE"})

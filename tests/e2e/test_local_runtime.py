@@ -138,6 +138,23 @@ def test_control_api_health_resources_and_faults(runtime: LocalRuntime, client: 
     assert client.post("/_local/schedules/NoSuchFunction/run").status_code == 404
 
 
+def test_control_api_throttles_the_functions_aws_calls(client: httpx.Client) -> None:
+    # Given every DynamoDB call of the functions throttled through the control API
+    started = client.post("/_local/aws/throttling", json={"rate": 1.0, "services": ["dynamodb"]})
+    assert started.status_code == 201, started.text
+    # When a sync request is posted, Then the hub answers 503 with Retry-After, and the report names the call
+    refused = client.post("/meter-data/sync-requests", json={**PERSON, "syncRequestId": "E2E-TH1"})
+    assert (refused.status_code, refused.headers["retry-after"]) == (503, "1")
+    assert refused.json()["type"].endswith("/unavailable")
+    report = client.get("/_local/aws/throttling").json()
+    assert {"function": "utilhub-local-MeterDataSyncRequestsFunction", "operation": "dynamodb.PutItem", "count": 1} in report["throttled"]
+    # and once throttling stops, the same request is taken
+    assert client.delete("/_local/aws/throttling").status_code == 204
+    assert client.post("/meter-data/sync-requests", json={**PERSON, "syncRequestId": "E2E-TH1"}).status_code == 202
+    assert client.post("/_local/aws/throttling", json={"rate": 2}).status_code == 400
+    assert client.post("/_local/aws/throttling", json=[]).status_code == 400
+
+
 def test_embedded_endpoint_answers_boto3_and_the_aws_cli(runtime: LocalRuntime, client: httpx.Client) -> None:
     resources = client.get("/_local/resources").json()
     tables = boto3.client("dynamodb", endpoint_url=runtime.aws_endpoint).list_tables()["TableNames"]

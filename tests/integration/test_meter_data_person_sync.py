@@ -696,3 +696,20 @@ def test_a_fault_run_loses_nothing_and_applies_nothing_twice(hub: LocalHub) -> N
     mdm = hub.simulators["MDM"].records
     assert sorted(mdm) == sorted(f"PERSON#P-FR{i}" for i in range(10))
     assert all(mdm[f"PERSON#P-FR{i}"]["data"]["ContactName"] == f"Person {i} v2" for i in range(10)), mdm
+
+
+def test_a_delivery_whose_outcome_cannot_be_recorded_still_synchronizes(hub: LocalHub, monkeypatch: pytest.MonkeyPatch) -> None:
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+    from botocore.exceptions import ClientError
+
+    def throttled(*_: Any, **__: Any) -> None:
+        raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "Rate exceeded"}}, "UpdateItem")
+
+    # Given DynamoDB throttling the update that records a delivery's outcome
+    monkeypatch.setattr(DynamoDBPersistenceLayer, "_update_record", throttled)
+    submit(hub, person("SR-IR1"))
+    # When the request is delivered once
+    cycle(hub)
+    # Then MDM's acknowledgement is applied all the same, and MDM got the message once
+    assert status_of(hub, "SR-IR1")["status"] == "SYNCHRONIZED"
+    assert [r["syncRequestId"] for r in hub.simulators["MDM"].received] == ["SR-IR1"]

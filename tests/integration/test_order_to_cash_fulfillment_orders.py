@@ -386,3 +386,60 @@ def test_a_paying_hierarchy_cycle_is_refused_before_anything_starts(hub: LocalHu
     assert response.status == 422
     assert "cycle" in response.json()["detail"]
     assert brm(hub).calls == []
+
+
+def test_a_fault_run_loses_no_order_and_creates_nothing_twice(hub: LocalHub) -> None:
+    from localhub.aws_throttling import AwsThrottling
+
+    # Given three orders, each sent twice, BRM down for a while,
+    # and a sixth of the AWS calls the functions make throttled beyond boto3's own retries
+    orders: list[dict[str, Any]] = [
+        {
+            "orderId": f"ORD-FR{n}",
+            "revision": 1,
+            "lines": [
+                line("L1", f"SA-FR{n}", f"BA-FR{n}", f"BP-FR{n}"),
+                line("L2", None, f"BA-FR{n}", None, billing_type=None, product_type="Promotion"),
+            ],
+        }
+        for n in range(3)
+    ]
+    brm(hub).add_fault({"kind": "down", "count": 3})
+    with AwsThrottling(1 / 6, seed=5) as throttling:
+        for order in orders + orders:
+            for _ in range(60):  # the sender retries a 503, and a 409 that says the first call is still in progress
+                response = post(hub, order)
+                if response.status == 503 or (response.status == 409 and response.json()["type"].endswith("/in-progress")):
+                    time.sleep(0.5)
+                    continue
+                break
+            assert response.status == 202, response.body
+        assert hub.settle(timeout=240) == []
+    assert throttling.throttled
+    # Then each order revision ended: SUCCEEDED, or FAILED with the error and its reason
+    outcomes = {order["orderId"]: result(hub, order["orderId"], 1) for order in orders}
+    for body in outcomes.values():
+        assert body["status"] in {"SUCCEEDED", "FAILED"}, body
+        if body["status"] == "FAILED":
+            assert body["error"]["error"], body
+            assert body["error"]["reason"], body
+    # When each failed order is resubmitted as its next revision
+    for order in orders:
+        if outcomes[order["orderId"]]["status"] == "FAILED":
+            outcomes[order["orderId"]] = submit(hub, {**order, "revision": 2})
+    # Then every order succeeded, and BRM holds each account, /billinfo and /payinfo once, in the hierarchy ordered
+    assert {o: body["status"] for o, body in outcomes.items()} == dict.fromkeys(outcomes, "SUCCEEDED")
+    records = brm(hub).records["BRM1"]
+    for n in range(3):
+        assert [a["accountNo"] for a in records["accounts"].values()].count(f"BA-FR{n}") == 1
+        assert [a["accountNo"] for a in records["accounts"].values()].count(f"SA-FR{n}") == 1
+        assert [b["billInfoId"] for b in records["billinfos"].values()].count(f"BP-FR{n}") == 1
+        assert [p["payInfoId"] for p in records["payinfos"].values()].count(f"BP-FR{n}") == 1
+        assert brm(hub).hierarchy("BRM1")[f"SA-FR{n}"] == f"BA-FR{n}"
+        # and what the order reports (created or found) is what BRM holds
+        body = outcomes[f"ORD-FR{n}"]["result"]
+        reported = {(o["type"], o["sourceId"]): o["brmId"] for o in body["created"] + body["existing"]}
+        poids = {("account", a["accountNo"]): poid for poid, a in records["accounts"].items()}
+        assert reported[("account", f"BA-FR{n}")] == poids[("account", f"BA-FR{n}")]
+        assert reported[("account", f"SA-FR{n}")] == poids[("account", f"SA-FR{n}")]
+        assert {t for t, s in reported if s == f"BP-FR{n}"} == {"billinfo", "payinfo"}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyPersistenceLayerError
 from botocore.exceptions import ClientError, EndpointConnectionError
@@ -10,7 +12,8 @@ from utilhub.platform.aws import AwsUnavailable, transient, transient_failures_r
 
 
 def client_error(code: str, status: int = 400) -> ClientError:
-    return ClientError({"Error": {"Code": code, "Message": code}, "ResponseMetadata": {"HTTPStatusCode": status}}, "PutItem")
+    response: Any = {"Error": {"Code": code, "Message": code}, "ResponseMetadata": {"HTTPStatusCode": status}}
+    return ClientError(response, "PutItem")
 
 
 @pytest.mark.parametrize(
@@ -33,13 +36,10 @@ def test_transient_follows_botocores_retry_rules(exc: Exception, expected: bool)
 
 def test_a_wrapped_throttle_is_still_transient() -> None:
     # Given Powertools wrapping the throttled save of an idempotency record
-    try:
-        try:
-            raise client_error("ProvisionedThroughputExceededException")
-        except ClientError as cause:
-            raise IdempotencyPersistenceLayerError("Failed to save in progress record to idempotency store") from cause
-    except IdempotencyPersistenceLayerError as wrapped:
-        assert transient(wrapped)
+    wrapped = IdempotencyPersistenceLayerError("Failed to save in progress record to idempotency store")
+    wrapped.__cause__ = client_error("ProvisionedThroughputExceededException")
+    assert transient(wrapped)
+    assert not transient(IdempotencyPersistenceLayerError("no cause"))
 
 
 def test_a_task_names_a_transient_failure_aws_unavailable_and_lets_others_through() -> None:

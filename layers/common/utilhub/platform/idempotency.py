@@ -3,6 +3,11 @@
 :func:`run_once` runs ``work`` once per key: a repeat with the same fingerprint gets the
 stored result, one with another fingerprint raises a 409 problem, one that arrives while the
 first is still running gets a 409 telling the caller to retry.
+
+If the work ran but its outcome could not be recorded (DynamoDB throttled), its answer stands and
+the key stays claimed until the claim lapses; a repeat after that runs the work again. So the work
+must also be safe to repeat on business ids (a conditional write, a target's message id, a
+cross-reference): the key spares the repeat, it is not the only guard.
 """
 
 from __future__ import annotations
@@ -18,10 +23,12 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
+    IdempotencyPersistenceLayerError,
     IdempotencyValidationError,
 )
 
 from utilhub.platform import aws
+from utilhub.platform.observability import logger
 from utilhub.platform.problems import Problem, conflict
 from utilhub.platform.settings import get_settings, on_reload
 
@@ -53,12 +60,22 @@ def run_once[T](*, key: str, fingerprint: str, work: Callable[[], T], lambda_con
     if lambda_context is not None:
         config.register_lambda_context(lambda_context)
 
+    done: list[T] = []
+
     @idempotent_function(data_keyword_argument="request", persistence_store=_persistence(), config=config)
     def _run(request: dict[str, str]) -> Any:
-        return work()
+        done.append(work())
+        return done[0]
 
     try:
         result = _run(request={"key": key, "fingerprint": fingerprint})
+    except IdempotencyPersistenceLayerError:
+        if not done:
+            raise
+        # The work ran; only recording its outcome failed. Its answer stands (failing now would redo the
+        # work on a retry); the key stays claimed until its claim lapses, then a repeat runs the work again.
+        logger.warning("idempotency outcome not recorded", extra={"idempotencyKey": key})
+        return done[0]
     except IdempotencyValidationError:
         raise conflict("This idempotency key was already used with a different request.") from None
     except IdempotencyAlreadyInProgressError:
