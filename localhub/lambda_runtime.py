@@ -4,8 +4,8 @@ Each invocation gets the function's environment from the template (and nothing e
 another function's), a context with the function's name, memory and a deadline from its
 timeout, and the library's settings read afresh. Invocations are serialized: the process
 environment is shared, and while one runs every thread of the process sees the function's
-environment (so the hub lets executions end before it stops, see ``LocalHub.settle``). A handler that raises is reported as a function error, never
-taken down with the runtime.
+environment (so the hub lets executions end before it stops, see ``LocalHub.settle``).
+A handler that raises is reported as a function error, never taken down with the runtime.
 """
 
 from __future__ import annotations

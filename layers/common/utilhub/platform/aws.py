@@ -74,7 +74,9 @@ def transient(exc: BaseException) -> bool:
 
     checker = OrRetryChecker([TransientRetryableChecker(), ThrottledRetryableChecker()])
     seen: BaseException | None = exc
-    while seen is not None:
+    visited: set[int] = set()
+    while seen is not None and id(seen) not in visited:
+        visited.add(id(seen))
         if isinstance(seen, ClientError):
             if int(seen.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0) >= 500:
                 return True
