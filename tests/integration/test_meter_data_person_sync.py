@@ -58,6 +58,21 @@ def cycle(hub: LocalHub) -> dict[str, int]:
     return run.result  # type: ignore[no-any-return]
 
 
+def run_monitor_after_the_ack_timeout(hub: LocalHub) -> Any:
+    """The monitor, run as if the acknowledgement timeout had passed for everything SENT now."""
+    from localhub.lambda_runtime import function_environment
+    from utilhub.packs.meter_data.sync import FLOW
+    from utilhub.syncrequests.wiring import monitor_for
+
+    spec = hub.function(MONITOR)
+    with function_environment(spec.environment):
+        monitor = monitor_for(FLOW)
+        monitor._now = lambda: datetime.now(UTC) + timedelta(seconds=int(spec.environment["UTILHUB_SYNC_ACK_TIMEOUT_SECONDS"]) + 1)
+        report = monitor.run()
+    reload_settings()
+    return report
+
+
 # ---------------------------------------------------------------------------- the happy path
 
 
@@ -273,21 +288,11 @@ def test_asynchronous_acknowledgement(hub: LocalHub) -> None:
 
 
 def test_missing_acknowledgement_times_out_to_error(hub: LocalHub) -> None:
-    from utilhub.packs.meter_data.sync import FLOW
-    from utilhub.syncrequests.wiring import monitor_for
-
     hub.simulators["MDM"].add_fault({"kind": "accept_later", "count": 1})
     submit(hub, person("SR-T1"))
     cycle(hub)
     # When the monitor runs after the acknowledgement timeout
-    spec = hub.function(MONITOR)
-    from localhub.lambda_runtime import function_environment
-
-    with function_environment(spec.environment):
-        monitor = monitor_for(FLOW)
-        monitor._now = lambda: datetime.now(UTC) + timedelta(seconds=int(spec.environment["UTILHUB_SYNC_ACK_TIMEOUT_SECONDS"]) + 1)
-        report = monitor.run()
-    reload_settings()
+    report = run_monitor_after_the_ack_timeout(hub)
     assert report.timed_out == 1
     state = status_of(hub, "SR-T1")
     assert state["status"] == "ERROR"
@@ -615,21 +620,6 @@ def test_a_throttled_intake_answers_503_with_retry_after_and_stores_nothing(hub:
     assert hub.call_api("GET", "/meter-data/sync-requests/SR-TH1", claims=CLAIMS).status == 404
     # and the same request later is taken
     assert submit(hub, person("SR-TH1")).status == 202
-
-
-def run_monitor_after_the_ack_timeout(hub: LocalHub) -> Any:
-    """The monitor, run as if the acknowledgement timeout had passed for everything SENT now."""
-    from localhub.lambda_runtime import function_environment
-    from utilhub.packs.meter_data.sync import FLOW
-    from utilhub.syncrequests.wiring import monitor_for
-
-    spec = hub.function(MONITOR)
-    with function_environment(spec.environment):
-        monitor = monitor_for(FLOW)
-        monitor._now = lambda: datetime.now(UTC) + timedelta(seconds=int(spec.environment["UTILHUB_SYNC_ACK_TIMEOUT_SECONDS"]) + 1)
-        report = monitor.run()
-    reload_settings()
-    return report
 
 
 def dead_letters(hub: LocalHub) -> list[str]:
