@@ -18,7 +18,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 # The common layer is importable as on Lambda (where it is mounted at /opt/python).
 LAYER_PATH := PYTHONPATH=layers/common:.
 
-.PHONY: help install lint typecheck template-check requirements-check unit integration e2e test run demo build bench lock openapi clean
+.PHONY: help install lint typecheck template-check requirements-check moto-conformance unit integration e2e test run demo build bench lock openapi clean
 
 help: ## this list
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -61,6 +61,9 @@ template-check: $(BIN)/.synced $(SAM) $(CHECKOV) ## sam validate --lint, cfn-lin
 	$(BIN)/cfn-lint --append-rules cfn_lint_serverless.rules --regions eu-west-1 -- template.yaml
 	$(CHECKOV) --quiet --compact --skip-download --framework cloudformation -f template.yaml
 
+moto-conformance: $(BIN)/.synced ## moto's own DynamoDB tests (from its locked sdist) with localhub's changes to moto applied
+	$(LAYER_PATH) $(BIN)/python -m localhub.moto_conformance
+
 unit: $(BIN)/.synced ## unit tests only (no sockets)
 	$(BIN)/pytest tests/unit
 
@@ -70,7 +73,7 @@ integration: $(BIN)/.synced ## integration tests (moto server, resources from te
 e2e: $(BIN)/.synced ## end-to-end tests against the local hub over HTTP
 	$(BIN)/pytest tests/e2e
 
-test: install lint typecheck requirements-check template-check ## everything CI runs
+test: install lint typecheck requirements-check template-check moto-conformance ## everything CI runs
 	$(BIN)/pytest
 
 run: $(BIN)/.synced ## the whole hub on this machine (embedded AWS, HTTP API, simulators)

@@ -1,4 +1,7 @@
-"""The embedded AWS endpoint: a moto server on loopback, with this process pointed at it."""
+"""The embedded AWS endpoint: a moto server on loopback, with this process pointed at it.
+
+moto's DynamoDB gets the changes of :mod:`localhub.moto_dynamodb` (transactions and queries whose
+cost does not grow with the table) before the server starts."""
 
 from __future__ import annotations
 
@@ -15,8 +18,10 @@ def embedded_aws(host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
     for the duration of the block; yields the endpoint URL."""
     from moto.server import ThreadedMotoServer
 
+    from localhub import moto_dynamodb
     from utilhub.platform import aws
 
+    moto_dynamodb.install()
     server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
     server.start()
     bound_host, bound_port = server.get_host_and_port()

@@ -1,0 +1,118 @@
+"""``make moto-conformance``: moto's own DynamoDB test suite, run with :mod:`localhub.moto_dynamodb` applied.
+
+The suite comes from the sdist of the moto release ``uv.lock`` pins (its URL and sha256 are read
+from the lock file, the archive is checked against the hash and cached under ``.tools/``); nothing
+of it is copied into this repository. Its tests of transactions, queries, indexes and streams
+must all pass with our changes to moto, as they pass without them.
+
+    python -m localhub.moto_conformance [pytest arguments, e.g. -k transact]
+
+It is also a pytest plugin (``-p localhub.moto_conformance``): it installs the changes before
+the first test and checks at the end that they were in place for the whole run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import sys
+import tarfile
+import tomllib
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+CACHE = ROOT / ".tools" / "moto-tests"
+# What the DynamoDB tests import from moto's test tree besides themselves.
+MEMBERS = ("tests/__init__.py", "tests/conftest.py", "tests/markers.py", "tests/test_s3/__init__.py")
+SUITE = "tests/test_dynamodb/"
+
+
+def locked_sdist(lock_file: Path = ROOT / "uv.lock") -> tuple[str, str, str]:
+    """(version, URL, sha256) of the moto sdist the lock file pins."""
+    lock = tomllib.loads(lock_file.read_text(encoding="utf-8"))
+    package = next(p for p in lock["package"] if p["name"] == "moto")
+    sdist = package["sdist"]
+    algorithm, _, digest = sdist["hash"].partition(":")
+    if algorithm != "sha256":
+        raise ValueError(f"unexpected hash algorithm {algorithm} for moto's sdist in uv.lock")
+    return package["version"], sdist["url"], digest
+
+
+def suite(version: str, url: str, sha256: str) -> Path:
+    """The extracted test tree of moto ``version`` (downloaded and checked once)."""
+    target = CACHE / version
+    if (target / SUITE).is_dir():
+        return target
+    archive = CACHE / f"moto-{version}.tar.gz"
+    if not archive.exists() or hashlib.sha256(archive.read_bytes()).hexdigest() != sha256:
+        with urllib.request.urlopen(url, timeout=120) as response:  # noqa: S310 - the https URL from uv.lock
+            data = response.read()
+        if hashlib.sha256(data).hexdigest() != sha256:
+            raise RuntimeError(f"{url} does not match the sha256 in uv.lock")
+        CACHE.mkdir(parents=True, exist_ok=True)
+        archive.write_bytes(data)
+    prefix = f"moto-{version}/"
+    with tarfile.open(fileobj=io.BytesIO(archive.read_bytes()), mode="r:gz") as tar:
+        members = [
+            m
+            for m in tar.getmembers()
+            if m.isfile() and m.name.startswith(prefix) and (m.name[len(prefix) :] in MEMBERS or m.name[len(prefix) :].startswith(SUITE))
+        ]
+        for member in members:
+            member.name = member.name[len(prefix) :]
+        tar.extractall(target, members=members, filter="data")
+    # the suite's own (empty) configuration, so pytest does not take this repository's
+    (target / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
+    return target
+
+
+def pytest_configure(config: Any) -> None:
+    from localhub import moto_dynamodb
+
+    moto_dynamodb.install()
+
+
+def pytest_sessionfinish(session: Any, exitstatus: int) -> None:
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.table import Table
+
+    from localhub import moto_dynamodb
+
+    if Table.query is not moto_dynamodb.query or DynamoDBBackend.transact_write_items is not moto_dynamodb.transact_write_items:
+        raise RuntimeError("moto's DynamoDB was not patched during the conformance run")
+
+
+def main(argv: list[str]) -> int:
+    import moto
+    import pytest
+
+    version, url, sha256 = locked_sdist()
+    if moto.__version__ != version:
+        raise SystemExit(f"installed moto {moto.__version__} is not the locked {version}: run make install")
+    tree = suite(version, url, sha256)
+    sys.path.insert(0, str(tree))
+    return int(
+        pytest.main(
+            [
+                str(tree / SUITE),
+                "-c",
+                str(tree / "pytest.ini"),
+                "--rootdir",
+                str(tree),
+                "-p",
+                "localhub.moto_conformance",
+                "-p",
+                "no:cacheprovider",
+                "-q",
+                "-W",
+                "ignore",
+                *argv,
+            ]
+        )
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

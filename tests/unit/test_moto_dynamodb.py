@@ -1,0 +1,259 @@
+"""localhub.moto_dynamodb: transactions roll back only what they touched, and queries read only the
+partition asked for, with moto's results. (moto's own suite runs with the patch in make moto-conformance.)"""
+
+from __future__ import annotations
+
+import copy
+import random
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+from moto.dynamodb.models import dynamodb_backends
+from moto.dynamodb.models.table import Table
+
+from localhub import moto_dynamodb
+
+REGION = "eu-west-1"
+TABLE = "requests"
+
+
+@pytest.fixture
+def client() -> Iterator[Any]:
+    moto_dynamodb.install()
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name=REGION)
+        dynamodb.create_table(
+            TableName=TABLE,
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "gpk", "AttributeType": "S"},
+                {"AttributeName": "gsk", "AttributeType": "S"},
+            ],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            GlobalSecondaryIndexes=[
+                {
+                    "IndexName": "ByStatus",
+                    "KeySchema": [{"AttributeName": "gpk", "KeyType": "HASH"}, {"AttributeName": "gsk", "KeyType": "RANGE"}],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            ],
+        )
+        yield dynamodb
+
+
+def _table() -> Table:
+    return dynamodb_backends["123456789012"][REGION].get_table(TABLE)
+
+
+def _item(pk: str, status: str | None, order: str = "0", **more: str) -> dict[str, Any]:
+    item: dict[str, Any] = {"pk": {"S": pk}, **{k: {"S": v} for k, v in more.items()}}
+    if status is not None:
+        item["gpk"] = {"S": status}
+        item["gsk"] = {"S": order}
+    return item
+
+
+def _by_status(client: Any, status: str, **kwargs: Any) -> list[str]:
+    response = client.query(
+        TableName=TABLE, IndexName="ByStatus", KeyConditionExpression="gpk = :s", ExpressionAttributeValues={":s": {"S": status}}, **kwargs
+    )
+    return [i["pk"]["S"] for i in response["Items"]]
+
+
+def test_a_failed_condition_rolls_back_every_write_of_the_transaction_with_reasons_per_item(client: Any) -> None:
+    client.put_item(TableName=TABLE, Item=_item("A", "PENDING", "1", note="a"))
+    client.put_item(TableName=TABLE, Item=_item("B", "PENDING", "2"))
+    client.put_item(TableName=TABLE, Item=_item("C", None))
+    assert _by_status(client, "PENDING") == ["A", "B"]  # the index map now exists and must follow the rollback
+
+    with pytest.raises(ClientError) as raised:
+        client.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": TABLE, "Item": _item("N", "PENDING", "0"), "ConditionExpression": "attribute_not_exists(pk)"}},
+                {
+                    "Update": {
+                        "TableName": TABLE,
+                        "Key": {"pk": {"S": "A"}},
+                        "UpdateExpression": "SET gpk = :sent, note = :n",
+                        "ExpressionAttributeValues": {":sent": {"S": "SENT"}, ":n": {"S": "changed"}},
+                    }
+                },
+                {"Delete": {"TableName": TABLE, "Key": {"pk": {"S": "B"}}}},
+                {"ConditionCheck": {"TableName": TABLE, "Key": {"pk": {"S": "C"}}, "ConditionExpression": "attribute_exists(nothing)"}},
+            ]
+        )
+    reasons = [r["Code"] for r in raised.value.response["CancellationReasons"]]
+    assert reasons == ["None", "None", "None", "ConditionalCheckFailed"]
+    assert "Item" not in client.get_item(TableName=TABLE, Key={"pk": {"S": "N"}})
+    assert client.get_item(TableName=TABLE, Key={"pk": {"S": "A"}})["Item"]["note"] == {"S": "a"}
+    assert "Item" in client.get_item(TableName=TABLE, Key={"pk": {"S": "B"}})
+    assert _by_status(client, "PENDING") == ["A", "B"]
+    assert _by_status(client, "SENT") == []
+
+
+def test_a_transaction_copies_only_the_items_it_writes(client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    for n in range(300):
+        client.put_item(TableName=TABLE, Item=_item(f"K{n}", None, payload="x" * 100))
+    copied: list[Any] = []
+    real = copy.deepcopy
+
+    def counting(value: Any, *args: Any) -> Any:
+        copied.append(value)
+        return real(value, *args)
+
+    monkeypatch.setattr(copy, "deepcopy", counting)
+    client.transact_write_items(
+        TransactItems=[
+            {"Put": {"TableName": TABLE, "Item": _item("NEW", None)}},
+            {
+                "Update": {
+                    "TableName": TABLE,
+                    "Key": {"pk": {"S": "K1"}},
+                    "UpdateExpression": "SET a = :a",
+                    "ExpressionAttributeValues": {":a": {"S": "1"}},
+                }
+            },
+            {"ConditionCheck": {"TableName": TABLE, "Key": {"pk": {"S": "K2"}}, "ConditionExpression": "attribute_exists(pk)"}},
+        ]
+    )
+    from moto.dynamodb.models.dynamo_type import Item
+
+    assert not [c for c in copied if isinstance(c, Table)]  # never a table
+    assert {c.hash_key.value for c in copied if isinstance(c, Item)} == {"K1"}  # only the item updated (the put one was new)
+
+
+def test_multiple_operations_on_one_item_are_refused_and_leave_nothing(client: Any) -> None:
+    with pytest.raises(ClientError) as raised:
+        client.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": TABLE, "Item": _item("X", "PENDING")}},
+                {"Delete": {"TableName": TABLE, "Key": {"pk": {"S": "X"}}}},
+            ]
+        )
+    assert raised.value.response["Error"]["Code"] == "ValidationException"
+    assert "Item" not in client.get_item(TableName=TABLE, Key={"pk": {"S": "X"}})
+    assert _by_status(client, "PENDING") == []
+
+
+def test_queries_answer_as_moto_does_through_any_sequence_of_writes(client: Any) -> None:
+    """Random puts, updates, deletes and transactions (some cancelled); after each, every index
+    partition and base-table key queried with the patch equals moto's own full-table query."""
+    rng = random.Random(7)
+    statuses = ["PENDING#0", "PENDING#1", "SENT#0", "SENT#1"]
+    keys = [f"R{n}" for n in range(40)]
+
+    def status_or_none() -> str | None:
+        return rng.choice([*statuses, None])
+
+    for step in range(400):
+        key = rng.choice(keys)
+        action = rng.random()
+        status = status_or_none()
+        try:
+            if action < 0.3:
+                client.put_item(TableName=TABLE, Item=_item(key, status, f"{rng.randint(0, 99):02d}"))
+            elif action < 0.6:
+                if status is None:
+                    client.update_item(TableName=TABLE, Key={"pk": {"S": key}}, UpdateExpression="REMOVE gpk, gsk")
+                else:
+                    client.update_item(
+                        TableName=TABLE,
+                        Key={"pk": {"S": key}},
+                        UpdateExpression="SET gpk = :g, gsk = :o",
+                        ConditionExpression="attribute_exists(pk)"
+                        if rng.random() < 0.5
+                        else "attribute_exists(nothing) OR attribute_not_exists(nothing)",
+                        ExpressionAttributeValues={":g": {"S": status}, ":o": {"S": f"{step:04d}"}},
+                    )
+            elif action < 0.7:
+                client.delete_item(TableName=TABLE, Key={"pk": {"S": key}})
+            else:
+                chosen = rng.sample(keys, 3)
+                client.transact_write_items(
+                    TransactItems=[
+                        {"Put": {"TableName": TABLE, "Item": _item(chosen[0], status_or_none(), f"{step:04d}")}},
+                        {"Delete": {"TableName": TABLE, "Key": {"pk": {"S": chosen[1]}}}},
+                        {
+                            "Update": {
+                                "TableName": TABLE,
+                                "Key": {"pk": {"S": chosen[2]}},
+                                "UpdateExpression": "SET gpk = :g, gsk = :o",
+                                "ConditionExpression": "attribute_exists(pk)",  # cancels the whole transaction when absent
+                                "ExpressionAttributeValues": {":g": {"S": rng.choice(statuses)}, ":o": {"S": f"{step:04d}"}},
+                            }
+                        },
+                    ]
+                )
+        except ClientError as exc:
+            refused = exc.response["Error"]["Code"]
+            assert refused in ("ConditionalCheckFailedException", "TransactionCanceledException")
+        if step % 20 == 0 or step == 399:
+            _assert_same_as_moto(client, statuses, keys)
+
+
+def _assert_same_as_moto(client: Any, statuses: list[str], keys: list[str]) -> None:
+    table = _table()
+    for status in statuses:
+        for forward in (True, False):
+            ours = _by_status(client, status, ScanIndexForward=forward)
+            theirs = _moto_query(table, index_name="ByStatus", conditions=(("gpk", status),), forward=forward)
+            assert ours == theirs, status
+    for key in keys[:10]:
+        ours = [
+            i["pk"]["S"]
+            for i in client.query(TableName=TABLE, KeyConditionExpression="pk = :k", ExpressionAttributeValues={":k": {"S": key}})["Items"]
+        ]
+        assert ours == _moto_query(table, hash_key=key)
+
+
+def _moto_query(
+    table: Table,
+    *,
+    index_name: str | None = None,
+    conditions: tuple[tuple[str, str], ...] = (),
+    hash_key: str | None = None,
+    forward: bool = True,
+) -> list[str]:
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    items, _, _ = moto_dynamodb._original_query(
+        table,
+        DynamoType({"S": hash_key}) if hash_key else None,
+        None,
+        [],
+        None,
+        None,
+        forward,
+        None,
+        index_name,
+        False,
+        None,
+        hash_key_conditions=[(name, DynamoType({"S": value})) for name, value in conditions],
+    )
+    return [i.attrs["pk"].value for i in items]
+
+
+def test_paging_through_an_index_partition_keeps_moto_order(client: Any) -> None:
+    for n in range(25):
+        client.put_item(TableName=TABLE, Item=_item(f"P{n:02d}", "PENDING", f"{(n * 7) % 25:02d}"))
+    seen: list[str] = []
+    kwargs: dict[str, Any] = {}
+    while True:
+        page = client.query(
+            TableName=TABLE,
+            IndexName="ByStatus",
+            KeyConditionExpression="gpk = :s",
+            ExpressionAttributeValues={":s": {"S": "PENDING"}},
+            Limit=4,
+            **kwargs,
+        )
+        seen += [i["gsk"]["S"] for i in page["Items"]]
+        if "LastEvaluatedKey" not in page:
+            break
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    assert seen == [f"{n:02d}" for n in range(25)]
