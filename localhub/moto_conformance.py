@@ -80,7 +80,8 @@ def pytest_sessionfinish(session: Any, exitstatus: int) -> None:
 
     from localhub import moto_dynamodb
 
-    if Table.query is not moto_dynamodb.query or DynamoDBBackend.transact_write_items is not moto_dynamodb.transact_write_items:
+    transact = getattr(DynamoDBBackend.transact_write_items, "__wrapped__", None)
+    if Table.query is not moto_dynamodb.query or transact is not moto_dynamodb.transact_write_items:
         raise RuntimeError("moto's DynamoDB was not patched during the conformance run")
 
 

@@ -12,7 +12,12 @@
    index kept up to date by every write (built on the first query of the index, so a table never
    queried by index pays nothing). The ordering, paging, filtering and projection are moto's.
 
-Both are written as they could be offered upstream; drop this module on the day moto ships an
+3. moto's server answers each request on its own thread, and nothing in its DynamoDB made a
+   conditional write atomic: two concurrent claims of one item could both pass their condition.
+   :func:`install` runs the backend's item operations one at a time (one lock per process), as
+   DynamoDB's own conditional writes and transactions are atomic.
+
+All three are written as they could be offered upstream; drop this module on the day moto ships an
 equivalent (``docs/local-runtime.md``). :func:`install` applies them once per process; the
 conformance check (``make moto-conformance``) runs moto's own DynamoDB tests with them applied.
 """
@@ -20,6 +25,7 @@ conformance check (``make moto-conformance``) runs moto's own DynamoDB tests wit
 from __future__ import annotations
 
 import copy
+import functools
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -297,8 +303,36 @@ def _backend_update_item(self: DynamoDBBackend, table_name: str, key: dict[str, 
             _reindex(table, hash_key, range_key)
 
 
+# The backend's operations on items: each runs whole, never interleaved with another.
+ITEM_OPERATIONS = (
+    "get_item",
+    "put_item",
+    "update_item",
+    "delete_item",
+    "query",
+    "scan",
+    "batch_get_item",
+    "batch_write_item",
+    "transact_get_items",
+    "transact_write_items",
+    "execute_statement",
+    "batch_execute_statement",
+    "execute_transaction",
+)
+_item_lock = threading.RLock()
+
+
+def _serialized(method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def run_alone(*args: Any, **kwargs: Any) -> Any:
+        with _item_lock:
+            return method(*args, **kwargs)
+
+    return run_alone
+
+
 def install() -> None:
-    """Apply both changes to moto's classes (once per process)."""
+    """Apply the changes to moto's classes (once per process)."""
     global _installed
     with _install_lock:
         if _installed:
@@ -308,4 +342,7 @@ def install() -> None:
         Table.query = query  # type: ignore[method-assign]
         Table.put_item = _table_put_item  # type: ignore[method-assign]
         Table.delete_item = _table_delete_item  # type: ignore[method-assign]
+        for name in ITEM_OPERATIONS:
+            if hasattr(DynamoDBBackend, name):
+                setattr(DynamoDBBackend, name, _serialized(getattr(DynamoDBBackend, name)))
         _installed = True

@@ -257,3 +257,48 @@ def test_paging_through_an_index_partition_keeps_moto_order(client: Any) -> None
             break
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
     assert seen == [f"{n:02d}" for n in range(25)]
+
+
+def test_concurrent_conditional_claims_of_one_item_succeed_once(client: Any) -> None:
+    """moto serves requests on threads: a conditional write must be atomic, as DynamoDB's is."""
+    import sys
+    import threading
+
+    rounds, threads = 30, 6
+    wins: list[str] = []
+    refused: list[str] = []
+    barrier = threading.Barrier(threads)
+
+    def claimer() -> None:
+        barrier.wait()
+        for n in range(rounds):
+            try:
+                client.transact_write_items(
+                    TransactItems=[
+                        {
+                            "Update": {
+                                "TableName": TABLE,
+                                "Key": {"pk": {"S": f"E{n}"}},
+                                "UpdateExpression": "SET inFlight = :me",
+                                "ConditionExpression": "attribute_not_exists(inFlight)",
+                                "ExpressionAttributeValues": {":me": {"S": threading.current_thread().name}},
+                            }
+                        }
+                    ]
+                )
+                wins.append(f"E{n}")
+            except ClientError as exc:
+                refused.append(exc.response["Error"]["Code"])
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible, so an unguarded race shows
+    try:
+        workers = [threading.Thread(target=claimer) for _ in range(threads)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert sorted(wins) == sorted(f"E{n}" for n in range(rounds))  # each item claimed exactly once
+    assert refused == ["TransactionCanceledException"] * (rounds * (threads - 1))
