@@ -61,7 +61,7 @@ template-check: $(BIN)/.synced $(SAM) $(CHECKOV) ## sam validate --lint, cfn-lin
 	$(BIN)/cfn-lint --append-rules cfn_lint_serverless.rules --regions eu-west-1 -- template.yaml
 	$(CHECKOV) --quiet --compact --skip-download --framework cloudformation -f template.yaml
 
-moto-conformance: $(BIN)/.synced ## moto's own DynamoDB tests (from its locked sdist) with localhub's changes to moto applied
+moto-conformance: $(BIN)/.synced ## moto's own DynamoDB and SQS tests (from its locked sdist) with localhub's changes to moto applied
 	$(LAYER_PATH) $(BIN)/python -m localhub.moto_conformance
 
 unit: $(BIN)/.synced ## unit tests only (no sockets)

@@ -249,7 +249,7 @@ class Measurement:
 def _run_scenario(
     hub: Any, recorder: Recorder, output: CapturedOutput, name: str, messages: int, submit: Callable[[], None], tables: dict[str, TableInfo]
 ) -> Scenario:
-    received_before = len(hub.simulators["MDM"].received)
+    received_before = hub.simulators["MDM"].received_total
     recorder.reset()
     logs_before = output.stdout_bytes()
     submit()
@@ -257,7 +257,7 @@ def _run_scenario(
     if run.failed or run.result.get("queued") != messages:
         raise ScenarioFailed(f"{name}: the monitor queued {run.result} ({run.error})")
     hub.drain()
-    delivered = len(hub.simulators["MDM"].received) - received_before
+    delivered = hub.simulators["MDM"].received_total - received_before
     if delivered != messages:
         raise ScenarioFailed(f"{name}: MDM received {delivered} of {messages} messages")
     log_bytes = output.stdout_bytes() - logs_before

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
 import warnings
 
 from localhub.auth import LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET
+from localhub.hub import LocalHub
 from localhub.server import LocalRuntime
+from localhub.workers import WorkerPool
 
 
 def banner(runtime: LocalRuntime) -> str:
@@ -46,13 +49,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-schedules", action="store_true", help="run schedules only through the control API")
     parser.add_argument("--demo", action="store_true", help="run the scripted scenario of every pack, print what happened, exit")
     parser.add_argument("--verbose", action="store_true", help="log every request of the embedded endpoint and simulators")
+    parser.add_argument(
+        "--concurrency", type=int, default=4, help="invocations at once per function without ReservedConcurrentExecutions (default 4)"
+    )
+    parser.add_argument("--max-environments", type=int, default=12, help="execution environments (processes) alive at once (default 12)")
+    parser.add_argument(
+        "--in-process", action="store_true", help="run functions in this process, one at a time (to step through a handler in a debugger)"
+    )
     args = parser.parse_args(argv)
     if not args.verbose:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         # Powertools warns on every invocation that flushes no metric; on Lambda that goes to the log.
         warnings.filterwarnings("ignore", message="No application metrics to publish")
 
-    runtime = LocalRuntime(host=args.host, api_port=args.port, aws_port=args.aws_port, run_schedules=not args.no_schedules)
+    workers = None if args.in_process else WorkerPool(default_concurrency=args.concurrency, max_processes=args.max_environments)
+    runtime = LocalRuntime(
+        host=args.host, api_port=args.port, aws_port=args.aws_port, run_schedules=not args.no_schedules, hub=LocalHub(workers=workers)
+    )
     runtime.start()
     if args.demo:
         from localhub.demo import run_demo
@@ -74,4 +87,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    # Everything is stopped and nothing is left to write: leave without the interpreter's final
+    # collection, which over the embedded AWS's millions of objects takes longer than the stop itself.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

@@ -1,7 +1,8 @@
 """The embedded AWS endpoint: a moto server on loopback, with this process pointed at it.
 
-moto's DynamoDB gets the changes of :mod:`localhub.moto_dynamodb` (transactions and queries whose
-cost does not grow with the table) before the server starts."""
+moto gets the changes of :mod:`localhub.moto_dynamodb` (transactions and queries whose cost does not
+grow with the table, item operations one at a time) and :mod:`localhub.moto_sqs` (queue attributes
+and message visibility without a scan per message) before the server starts."""
 
 from __future__ import annotations
 
@@ -18,10 +19,11 @@ def embedded_aws(host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
     for the duration of the block; yields the endpoint URL."""
     from moto.server import ThreadedMotoServer
 
-    from localhub import moto_dynamodb
+    from localhub import moto_dynamodb, moto_sqs
     from utilhub.platform import aws
 
     moto_dynamodb.install()
+    moto_sqs.install()
     server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
     server.start()
     bound_host, bound_port = server.get_host_and_port()

@@ -10,11 +10,16 @@ policy moves a message to its DLQ after ``maxReceiveCount`` receives.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from localhub.lambda_runtime import Invocation, invoke
 from localhub.template import EventSource, FunctionSpec, LocalStack
+
+Invoker = Callable[[FunctionSpec, Any], Invocation]
+# Lambda's SQS pollers: 5 at first, and ScalingConfig.MaximumConcurrency (2..1000) caps them.
+DEFAULT_POLLERS = 5
 
 
 @dataclass
@@ -26,8 +31,13 @@ class PollResult:
 
 
 class SqsEventSource:
-    def __init__(self, stack: LocalStack, function: FunctionSpec, event: EventSource, sqs: Any) -> None:
+    def __init__(self, stack: LocalStack, function: FunctionSpec, event: EventSource, sqs: Any, invoker: Invoker = invoke) -> None:
         self.function = function
+        self.name = f"{function.logical_id}.{event.name}"
+        scaling = event.properties.get("ScalingConfig", {}).get("MaximumConcurrency")
+        # how many batches are handled at once: the mapping's cap, or the function's own
+        self.concurrency = int(scaling or function.reserved_concurrency or DEFAULT_POLLERS)
+        self._invoke = invoker
         self.queue_arn: str = event.properties["Queue"]
         self.batch_size = int(event.properties.get("BatchSize", 10))
         self.window = int(event.properties.get("MaximumBatchingWindowInSeconds", 0))
@@ -50,7 +60,7 @@ class SqsEventSource:
         if not messages:
             return result
         event = {"Records": [self._record(m) for m in messages]}
-        invocation = invoke(self.function, event)
+        invocation = self._invoke(self.function, event)
         result.invocation = invocation
         if invocation.failed:
             result.failed = len(messages)
@@ -100,10 +110,13 @@ class SqsEventSource:
         }
 
 
-def sqs_event_sources(stack: LocalStack, sqs: Any) -> list[SqsEventSource]:
+def sqs_event_sources(stack: LocalStack, sqs: Any, invoker: Invoker = invoke) -> list[SqsEventSource]:
     """Every SQS event source mapping of the template."""
     return [
-        SqsEventSource(stack, function, event, sqs) for function in stack.functions() for event in function.events if event.type == "SQS"
+        SqsEventSource(stack, function, event, sqs, invoker)
+        for function in stack.functions()
+        for event in function.events
+        if event.type == "SQS"
     ]
 
 

@@ -25,6 +25,7 @@ from localhub.simulators.ccb import CcbSimulator
 from localhub.simulators.mdm import MdmSimulator
 from localhub.stepfunctions import LambdaTaskDispatcher
 from localhub.template import FunctionSpec, LocalStack, Template
+from localhub.workers import WorkerPool
 
 
 def enable_state_machine_execution() -> None:
@@ -68,6 +69,9 @@ class LocalHub:
     simulators: dict[str, Simulator] = field(default_factory=default_simulators)
     parameters: dict[str, str] = field(default_factory=dict)
     template: Template = field(default_factory=Template.load)
+    # None: functions run in this process, one at a time (tests, debuggers); else each invocation
+    # runs in an execution environment of its own, concurrently, as on Lambda (make run)
+    workers: WorkerPool | None = None
 
     def __post_init__(self) -> None:
         self._servers: dict[str, SimulatorServer] = {}
@@ -75,7 +79,8 @@ class LocalHub:
         self._sources: list[SqsEventSource] = []
         self.routes: list[Route] = []
         self._dispatcher: LambdaTaskDispatcher | None = None
-        self.aws_throttling: AwsThrottling | None = None
+        self.aws_throttling: AwsThrottling | PooledThrottling | None = None
+        self._specs: dict[str, FunctionSpec] = {}
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> LocalHub:
@@ -91,10 +96,11 @@ class LocalHub:
         session = boto3.session.Session(region_name=self.stack.region)
         enable_state_machine_execution()
         provision(self.stack, session)
+        self._specs = {spec.logical_id: spec for spec in self.stack.functions()}
         self._share_credentials(session)
-        self._dispatcher = LambdaTaskDispatcher(self._function_named)
+        self._dispatcher = LambdaTaskDispatcher(self._function_named, self._invoke)
         self._dispatcher.install()
-        self._sources = sqs_event_sources(self.stack, session.client("sqs"))
+        self._sources = sqs_event_sources(self.stack, session.client("sqs"), self._invoke)
         self.routes = http_routes(self.stack)
         if isinstance(ccb := self.simulators.get("CCB"), CcbSimulator) and ccb.send_to_hub is None:
             ccb.send_to_hub = self._send_in_process
@@ -118,7 +124,12 @@ class LocalHub:
                 simulator.credentials = json.loads(value)
 
     def _function_named(self, name: str) -> FunctionSpec | None:
-        return next((spec for spec in self._stack().functions() if name in (spec.name, spec.logical_id)), None)
+        return next((spec for spec in self.functions() if name in (spec.name, spec.logical_id)), None)
+
+    def _invoke(self, spec: FunctionSpec, event: Any) -> Invocation:
+        if self.workers is not None:
+            return self.workers.invoke(spec, event)
+        return invoke(spec, event)
 
     def running_executions(self) -> list[str]:
         """ARNs of the executions still running on the template's state machines."""
@@ -142,16 +153,22 @@ class LocalHub:
             time.sleep(0.05)
         return running
 
-    def throttle_aws(self, rate: float, *, seed: int = 0, services: frozenset[str] = frozenset()) -> AwsThrottling:
+    def throttle_aws(self, rate: float, *, seed: int = 0, services: frozenset[str] = frozenset()) -> AwsThrottling | PooledThrottling:
         """Throttle ``rate`` of the AWS calls functions make from now on (replacing any throttling before)."""
         self.stop_throttling()
-        self.aws_throttling = AwsThrottling(rate, seed=seed, services=services).install()
+        if self.workers is not None:
+            self.workers.throttle(rate, seed=seed, services=services)
+            self.aws_throttling = PooledThrottling(self.workers)
+        else:
+            self.aws_throttling = AwsThrottling(rate, seed=seed, services=services).install()
         return self.aws_throttling
 
     def stop_throttling(self) -> None:
-        if self.aws_throttling is not None:
+        if isinstance(self.aws_throttling, AwsThrottling):
             self.aws_throttling.uninstall()
-            self.aws_throttling = None
+        elif self.workers is not None:
+            self.workers.stop_throttling()
+        self.aws_throttling = None
 
     def stop(self, wait: float = 60.0) -> list[str]:
         """Let running executions finish (up to ``wait`` s), then stop; returns any left running."""
@@ -163,6 +180,8 @@ class LocalHub:
             finally:
                 self._dispatcher.uninstall()
                 self._dispatcher = None
+        if self.workers is not None:
+            self.workers.stop()
         for server in self._servers.values():
             server.stop()
         self._servers.clear()
@@ -178,13 +197,18 @@ class LocalHub:
         return self.stack
 
     def functions(self) -> list[FunctionSpec]:
-        return self._stack().functions()
+        self._stack()
+        return list(self._specs.values())
 
     def function(self, logical_id: str) -> FunctionSpec:
-        return self._stack().function(logical_id)
+        self._stack()
+        try:
+            return self._specs[logical_id]
+        except KeyError:
+            raise KeyError(f"no function {logical_id} in the template") from None
 
     def invoke(self, logical_id: str, event: Any) -> Invocation:
-        return invoke(self.function(logical_id), event)
+        return self._invoke(self.function(logical_id), event)
 
     def call_api(
         self,
@@ -217,7 +241,9 @@ class LocalHub:
             claims=claims,
             scopes=None,
         )
-        invocation = invoke(self.function(route.function), event)
+        invocation = self._invoke(self.function(route.function), event)
+        if invocation.failed and invocation.error and invocation.error.get("errorType") == "TooManyRequestsException":
+            return ApiResponse(429, {"content-type": "application/json"}, b'{"message":"Too Many Requests"}')
         if invocation.failed or not isinstance(invocation.result, dict):
             return ApiResponse(500, {"content-type": "application/json"}, b'{"message":"Internal Server Error"}')
         return ApiResponse.from_lambda(invocation.result)
@@ -228,15 +254,19 @@ class LocalHub:
         schedules = [e for e in spec.events if e.type in ("Schedule", "ScheduleV2")]
         if not schedules:
             raise KeyError(f"{logical_id} has no schedule")
-        return invoke(spec, scheduled_event(self._stack(), spec, schedules[0]))
+        return self._invoke(spec, scheduled_event(self._stack(), spec, schedules[0]))
 
     def schedules(self) -> list[tuple[FunctionSpec, str]]:
         return [
             (spec, str(event.properties.get("Schedule") or event.properties.get("ScheduleExpression")))
-            for spec in self._stack().functions()
+            for spec in self.functions()
             for event in spec.events
             if event.type in ("Schedule", "ScheduleV2")
         ]
+
+    @property
+    def event_sources(self) -> list[SqsEventSource]:
+        return list(self._sources)
 
     def poll_queues(self) -> list[PollResult]:
         """One poll of every SQS event source mapping."""
@@ -258,3 +288,13 @@ class LocalHub:
 
     def resources(self) -> dict[str, str]:
         return self._stack().resource_map()
+
+
+class PooledThrottling:
+    """The throttling of the AWS calls of functions that run in the worker pool (as reported by it)."""
+
+    def __init__(self, workers: WorkerPool) -> None:
+        self._workers = workers
+
+    def report(self) -> dict[str, Any]:
+        return self._workers.throttling_report()

@@ -1,9 +1,11 @@
-"""``make moto-conformance``: moto's own DynamoDB test suite, run with :mod:`localhub.moto_dynamodb` applied.
+"""``make moto-conformance``: moto's own DynamoDB and SQS test suites, run with :mod:`localhub.moto_dynamodb`
+and :mod:`localhub.moto_sqs` applied.
 
 The suite comes from the sdist of the moto release ``uv.lock`` pins (its URL and sha256 are read
 from the lock file, the archive is checked against the hash and cached under ``.tools/``); nothing
-of it is copied into this repository. Its tests of transactions, queries, indexes and streams
-must all pass with our changes to moto, as they pass without them.
+of it is copied into this repository. Its tests of transactions, queries, indexes, streams, queues,
+FIFO groups, deduplication and attributes must all pass with our changes to moto, as they pass
+without them. (``test_sqs_integration.py`` is left out: it runs Lambda functions in Docker.)
 
     python -m localhub.moto_conformance [pytest arguments, e.g. -k transact]
 
@@ -26,7 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / ".tools" / "moto-tests"
 # What the DynamoDB tests import from moto's test tree besides themselves.
 MEMBERS = ("tests/__init__.py", "tests/conftest.py", "tests/markers.py", "tests/test_s3/__init__.py")
-SUITE = "tests/test_dynamodb/"
+SUITES = ("tests/test_dynamodb/", "tests/test_sqs/")
+LEFT_OUT = ("tests/test_sqs/test_sqs_integration.py",)
 
 
 def locked_sdist(lock_file: Path = ROOT / "uv.lock") -> tuple[str, str, str]:
@@ -43,7 +46,7 @@ def locked_sdist(lock_file: Path = ROOT / "uv.lock") -> tuple[str, str, str]:
 def suite(version: str, url: str, sha256: str) -> Path:
     """The extracted test tree of moto ``version`` (downloaded and checked once)."""
     target = CACHE / version
-    if (target / SUITE).is_dir():
+    if all((target / suite).is_dir() for suite in SUITES):
         return target
     archive = CACHE / f"moto-{version}.tar.gz"
     if not archive.exists() or hashlib.sha256(archive.read_bytes()).hexdigest() != sha256:
@@ -58,7 +61,7 @@ def suite(version: str, url: str, sha256: str) -> Path:
         members = [
             m
             for m in tar.getmembers()
-            if m.isfile() and m.name.startswith(prefix) and (m.name[len(prefix) :] in MEMBERS or m.name[len(prefix) :].startswith(SUITE))
+            if m.isfile() and m.name.startswith(prefix) and (m.name[len(prefix) :] in MEMBERS or m.name[len(prefix) :].startswith(SUITES))
         ]
         for member in members:
             member.name = member.name[len(prefix) :]
@@ -69,20 +72,24 @@ def suite(version: str, url: str, sha256: str) -> Path:
 
 
 def pytest_configure(config: Any) -> None:
-    from localhub import moto_dynamodb
+    from localhub import moto_dynamodb, moto_sqs
 
     moto_dynamodb.install()
+    moto_sqs.install()
 
 
 def pytest_sessionfinish(session: Any, exitstatus: int) -> None:
+    import moto.sqs.models as sqs_models
     from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.models.table import Table
 
-    from localhub import moto_dynamodb
+    from localhub import moto_dynamodb, moto_sqs
 
     transact = getattr(DynamoDBBackend.transact_write_items, "__wrapped__", None)
     if Table.query is not moto_dynamodb.query or transact is not moto_dynamodb.transact_write_items:
         raise RuntimeError("moto's DynamoDB was not patched during the conformance run")
+    if sqs_models.unix_time_millis is not moto_sqs.unix_time_millis:  # type: ignore[attr-defined]
+        raise RuntimeError("moto's SQS was not patched during the conformance run")
 
 
 def main(argv: list[str]) -> int:
@@ -97,7 +104,8 @@ def main(argv: list[str]) -> int:
     return int(
         pytest.main(
             [
-                str(tree / SUITE),
+                *(str(tree / suite) for suite in SUITES),
+                *(f"--ignore={tree / path}" for path in LEFT_OUT),
                 "-c",
                 str(tree / "pytest.ini"),
                 "--rootdir",

@@ -10,10 +10,10 @@ Everything it serves comes from ``template.yaml`` through :class:`localhub.hub.L
 
 from __future__ import annotations
 
+import datetime
 import json
-import re
 import threading
-import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,22 +23,17 @@ from werkzeug.wrappers import Request, Response
 
 from localhub.auth import LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET, AuthError, TokenIssuer
 from localhub.endpoint import embedded_aws
+from localhub.event_sources import SqsEventSource
 from localhub.hub import LocalHub
 from localhub.routes import match
+from localhub.schedules import Schedule, parse
 from localhub.simulators.ccb import CcbSimulator
 from localhub.template import Template
+from localhub.workers import WorkerPool
 
 API_GATEWAY_PAYLOAD_LIMIT = 10 * 1024 * 1024
-_RATE = re.compile(r"^rate\((\d+)\s+(minute|minutes|hour|hours|day|days)\)$")
-_UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
-
-
-def rate_seconds(expression: str) -> int | None:
-    """Seconds between runs of an EventBridge ``rate(...)`` expression (None for ``cron(...)``)."""
-    found = _RATE.match(expression.strip())
-    if not found:
-        return None
-    return int(found.group(1)) * _UNIT_SECONDS[found.group(2).rstrip("s")]
+# A poller waits this long for messages (SQS long polling), so stopping takes at most this.
+POLL_WAIT_SECONDS = 1
 
 
 def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
@@ -60,13 +55,15 @@ class LocalRuntime:
     aws_endpoint: str | None = None  # an endpoint already running (tests); else an embedded moto server
     run_schedules: bool = True
     poll_interval: float = 0.2
-    hub: LocalHub = field(default_factory=LocalHub)
+    hub: LocalHub = field(default_factory=lambda: LocalHub(workers=WorkerPool()))
 
     def __post_init__(self) -> None:
         self._resources = ExitStack()  # the embedded endpoint, when this runtime started it
         self._api: BaseWSGIServer | None = None
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
+        # asynchronous invocations (schedules), as Lambda's event invocations: they never wait for each other
+        self._async = ThreadPoolExecutor(max_workers=8, thread_name_prefix="localhub-async")
         self.issuer: TokenIssuer | None = None
         self.worker_errors: list[str] = []
 
@@ -81,10 +78,19 @@ class LocalRuntime:
         if isinstance(ccb := self.hub.simulators.get("CCB"), CcbSimulator):
             ccb.send_to_hub = self._send_over_http
         self._spawn("api", self._api.serve_forever)
-        self._spawn("sqs-pollers", self._poll_forever)
-        if self.run_schedules:
-            self._spawn("schedules", self._schedule_forever)
+        for source in self.hub.event_sources:
+            for n in range(source.concurrency):
+                self._spawn(f"sqs-{source.name}-{n}", lambda s=source: self._poll_forever(s))
+        schedules = self._parsed_schedules()
+        if self.run_schedules and schedules:
+            self._spawn("schedules", lambda: self._schedule_forever(schedules))
+        if self.hub.workers is not None:
+            self._spawn("reaper", self._reap_forever)
         return self
+
+    def _parsed_schedules(self) -> dict[str, Schedule]:
+        """Each function's schedule, read once: a template with an invalid expression is refused here."""
+        return {spec.logical_id: parse(expression) for spec, expression in self.hub.schedules()}
 
     def _send_over_http(self, path: str, body: bytes, content_type: str) -> tuple[int, bytes]:
         """What a source application does: a client-credentials token, then the API call."""
@@ -102,15 +108,20 @@ class LocalRuntime:
         thread.start()
         self._threads.append(thread)
 
-    def stop(self, wait: float = 10.0) -> list[str]:
-        """Stop serving, let running executions finish (up to ``wait`` s); returns any left running."""
+    def stop(self, wait: float = 5.0) -> list[str]:
+        """Stop serving, let running executions finish (up to ``wait`` s); returns any left running.
+
+        Invocations still running in their environments are stopped with them; their messages
+        come back to their queues after the visibility timeout, as when Lambda stops mid-batch.
+        """
         self._stopping.set()
         if self._api is not None:
             self._api.shutdown()
             self._api.server_close()
-        for thread in self._threads:
-            thread.join(timeout=5)
         abandoned = self.hub.stop(wait)
+        for thread in self._threads:
+            thread.join(timeout=POLL_WAIT_SECONDS + 1)
+        self._async.shutdown(wait=False, cancel_futures=True)
         self._resources.close()
         return abandoned
 
@@ -120,30 +131,39 @@ class LocalRuntime:
         return f"http://{self.host}:{self._api.server_port}"
 
     # ------------------------------------------------------------------ workers
-    def _poll_forever(self) -> None:
+    def _report(self, error: str) -> None:
+        self.worker_errors.append(error)
+        del self.worker_errors[:-100]  # the latest hundred
+
+    def _poll_forever(self, source: SqsEventSource) -> None:
+        """One of an event source mapping's pollers: receive a batch, invoke, delete what succeeded."""
         while not self._stopping.is_set():
+            # a function error is the function's (in its log, and its messages come back as on Lambda)
             try:
-                received = sum(result.received for result in self.hub.poll_queues())
-            except Exception as exc:  # a worker never dies: report and go on
-                self.worker_errors.append(f"poller: {type(exc).__name__}: {exc}")
-                received = 0
-            if not received:
+                source.poll_once(wait_seconds=POLL_WAIT_SECONDS)
+            except Exception as exc:  # a poller never dies: report and go on
+                self._report(f"poller {source.name}: {type(exc).__name__}: {exc}")
                 self._stopping.wait(self.poll_interval)
 
-    def _schedule_forever(self) -> None:
-        due: dict[str, float] = {}
-        for spec, expression in self.hub.schedules():
-            seconds = rate_seconds(expression)
-            if seconds is not None:
-                due[spec.logical_id] = time.monotonic() + seconds
+    def _schedule_forever(self, schedules: dict[str, Schedule]) -> None:
+        now = datetime.datetime.now(datetime.UTC)
+        due = {logical_id: schedule.next_run(now) for logical_id, schedule in schedules.items()}
         while not self._stopping.wait(1.0):
+            now = datetime.datetime.now(datetime.UTC)
             for logical_id, at in list(due.items()):
-                if time.monotonic() >= at:
-                    invocation = self.hub.run_schedule(logical_id)
-                    if invocation.failed:
-                        self.worker_errors.append(f"{logical_id}: {invocation.error}")
-                    expression = next(e for s, e in self.hub.schedules() if s.logical_id == logical_id)
-                    due[logical_id] = time.monotonic() + (rate_seconds(expression) or 60)
+                if at is not None and now >= at:
+                    self._async.submit(self._run_schedule, logical_id)
+                    due[logical_id] = schedules[logical_id].next_run(now)
+
+    def _run_schedule(self, logical_id: str) -> None:
+        invocation = self.hub.run_schedule(logical_id)
+        if invocation.failed:
+            self._report(f"{logical_id}: {invocation.error}")
+
+    def _reap_forever(self) -> None:
+        assert self.hub.workers is not None
+        while not self._stopping.wait(5.0):
+            self.hub.workers.reap_idle()
 
     # ------------------------------------------------------------------ HTTP
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
@@ -212,6 +232,7 @@ class LocalRuntime:
                     "functions": [f.logical_id for f in self.hub.functions()],
                     "routes": [r.route_key for r in self.hub.routes],
                     "simulators": {system: self.hub.simulator_url(system) for system in self.hub.simulators},
+                    "executionEnvironments": self.hub.workers.live() if self.hub.workers else "in-process",
                     "workerErrors": self.worker_errors[-20:],
                 },
             )
@@ -232,7 +253,7 @@ class LocalRuntime:
             if simulator is None:
                 return _json(404, {"message": f"no simulator {parts[1]}; have {', '.join(self.hub.simulators)}"})
             if parts[2] == "state" and method == "GET":
-                return _json(200, simulator.state())
+                return _json(200, simulator.state(summary=request.args.get("summary") == "1"))
             if parts[2] == "faults" and method == "POST":
                 from localhub.simulators.base import SimulatorError
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote
@@ -20,10 +21,11 @@ import boto3
 from botocore.awsrequest import AWSResponse, HTTPHeaders
 from botocore.response import StreamingBody
 
-from localhub.lambda_runtime import invoke
+from localhub.lambda_runtime import Invocation, invoke
 from localhub.template import FunctionSpec
 
 FunctionResolver = Callable[[str], FunctionSpec | None]
+Invoker = Callable[[FunctionSpec, Any], Invocation]
 
 
 def _payload(value: Any) -> StreamingBody:
@@ -40,11 +42,13 @@ def _function_name(reference: str) -> str:
 
 
 class LambdaTaskDispatcher:
-    """Answers ``lambda:Invoke`` calls of the default boto3 session with in-process invocations."""
+    """Answers ``lambda:Invoke`` calls of the default boto3 session by invoking our functions (in this
+    process, or in the hub's worker pool)."""
 
-    def __init__(self, resolve: FunctionResolver) -> None:
+    def __init__(self, resolve: FunctionResolver, invoker: Invoker = invoke) -> None:
         self._resolve = resolve
-        self.invocations: list[tuple[str, bool]] = []
+        self._invoke = invoker
+        self.invocations: Counter[tuple[str, bool]] = Counter()  # (function, succeeded) -> count
 
     def install(self) -> None:
         if boto3.DEFAULT_SESSION is None:
@@ -64,8 +68,8 @@ class LambdaTaskDispatcher:
             return None  # not one of ours: let the call go through
         payload = body if isinstance(body, bytes | bytearray) else str(body).encode("utf-8")
         event = json.loads(payload) if payload else {}
-        result = invoke(spec, event)
-        self.invocations.append((spec.logical_id, not result.failed))
+        result = self._invoke(spec, event)
+        self.invocations[(spec.logical_id, not result.failed)] += 1
         http = AWSResponse(url="", status_code=200, headers=HTTPHeaders(), raw=None)
         if result.failed:
             return http, {"StatusCode": 200, "FunctionError": "Unhandled", "Payload": _payload(result.error), "ExecutedVersion": "$LATEST"}

@@ -102,6 +102,7 @@ class FunctionSpec:
     environment: dict[str, str]
     events: list[EventSource]
     metadata: dict[str, Any]
+    reserved_concurrency: int | None = None
 
     @property
     def module(self) -> str:
@@ -297,6 +298,9 @@ class LocalStack:
                         for name, event in props.get("Events", {}).items()
                     ],
                     metadata=resource.get("Metadata", {}),
+                    reserved_concurrency=_optional_int(
+                        self.resolve(props.get("ReservedConcurrentExecutions", globals_.get("ReservedConcurrentExecutions")))
+                    ),
                 )
             )
         return specs
@@ -310,3 +314,7 @@ class LocalStack:
     def resource_map(self) -> dict[str, str]:
         """Logical id -> physical name, queue URL or ARN (the control API's /_local/resources)."""
         return {logical_id: physical.ref for logical_id, physical in self.physical.items()}
+
+
+def _optional_int(value: Any) -> int | None:
+    return None if value in (None, "") else int(value)

@@ -21,6 +21,7 @@ import json
 import threading
 import time
 from abc import ABC, abstractmethod
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +29,9 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
 FAULT_KINDS = ("down", "slow", "reject", "accept_later")
+# The messages a simulator remembers in ``received`` (the latest; ``received_total`` counts them all),
+# so a hub left running through millions of messages keeps its memory flat.
+RECEIVED_KEPT = 10_000
 
 
 @dataclass
@@ -55,7 +59,8 @@ class Simulator(ABC):
 
     system: str
     records: dict[str, dict[str, Any]] = field(default_factory=dict)
-    received: list[dict[str, Any]] = field(default_factory=list)
+    received: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=RECEIVED_KEPT))
+    received_total: int = 0
     faults: list[Fault] = field(default_factory=list)
     # what the hub must present: {"username","password"} (Basic) or {"token"} (Bearer), from its secret
     credentials: dict[str, str] = field(default_factory=dict)
@@ -98,13 +103,19 @@ class Simulator(ABC):
         with self._lock:
             self.faults.clear()
 
+    def note_received(self, message: dict[str, Any]) -> None:
+        with self._lock:
+            self.received.append(message)
+            self.received_total += 1
+
     # ---------------------------------------------------------------- state
-    def state(self) -> dict[str, Any]:
+    def state(self, *, summary: bool = False) -> dict[str, Any]:
+        """Records, messages received and pending faults; ``summary``: counts instead of records."""
         with self._lock:
             return {
                 "system": self.system,
-                "records": dict(self.records),
-                "received": len(self.received),
+                **({"recordCount": len(self.records)} if summary else {"records": dict(self.records)}),
+                "received": self.received_total,
                 "faults": [f.__dict__ for f in self.faults],
             }
 
@@ -116,7 +127,9 @@ class Simulator(ABC):
     def dispatch(self, request: Request) -> Response:
         path = request.path.rstrip("/")
         if path == "/_state" and request.method == "GET":
-            return Response(json.dumps(self.state(), default=str), content_type="application/json")
+            return Response(
+                json.dumps(self.state(summary=request.args.get("summary") == "1"), default=str), content_type="application/json"
+            )
         if path == "/_faults" and request.method == "POST":
             try:
                 fault = self.add_fault(request.get_json(force=True, silent=False) or {})

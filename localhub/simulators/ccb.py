@@ -88,6 +88,6 @@ class CcbSimulator(Simulator):
             "/meter-data/sync-requests", person_sync_request(sync_request_id, person_id, changed_at, person), "application/xml"
         )
         with self._lock:
-            self.received.append({"syncRequestId": sync_request_id, "hubStatus": status})
+            self.note_received({"syncRequestId": sync_request_id, "hubStatus": status})
         reply = {"personId": person_id, "syncRequestId": sync_request_id, "hubStatus": status, "hubAnswer": json.loads(answer or b"null")}
         return Reply(200 if status < 400 else 502, json.dumps(reply).encode(), "application/json")

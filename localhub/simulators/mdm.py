@@ -11,6 +11,7 @@ points MDM does not know, or an injected ``reject`` fault), ACCEPTED for an inje
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 from typing import Any
 
 from lxml import etree
@@ -50,6 +51,8 @@ class MdmSimulator(Simulator):
         super().__init__(system="MDM")
         self._ids = itertools.count(1)
         self._answers: dict[str, bytes] = {}
+        # sync request id -> records stored for it (1 when it reached MDM once; 2 would be a duplicate)
+        self.accepted: Counter[str] = Counter()
 
     def handle(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> Reply:
         if (method, path.split("?")[0].rstrip("/")) != ("POST", "/sync-requests"):
@@ -64,7 +67,7 @@ class MdmSimulator(Simulator):
         message_id = header.findtext("m:MessageId", namespaces=_M) or ""
         sync_request_id = header.findtext("m:SyncRequestId", namespaces=_M)
         with self._lock:
-            self.received.append(
+            self.note_received(
                 {"messageId": message_id, "syncRequestId": sync_request_id, "correlationId": headers.get("x-correlation-id")}
             )
             if message_id in self._answers:  # a redelivery: same answer, nothing stored twice
@@ -100,7 +103,18 @@ class MdmSimulator(Simulator):
             }
             answer = self._ack(message_id, "POSITIVE", mdm_id=mdm_id)
             self._answers[message_id] = answer
+            self.accepted[sync_request_id or ""] += 1
         return Reply(200, answer)
+
+    def state(self, *, summary: bool = False) -> dict[str, Any]:
+        """As every simulator's, with the sync requests MDM stored and how often each (``summary``: how many)."""
+        with self._lock:
+            accepted: dict[str, Any] = (
+                {"acceptedSyncRequests": len(self.accepted), "acceptedMessages": sum(self.accepted.values())}
+                if summary
+                else {"acceptedPerSyncRequest": dict(self.accepted)}
+            )
+            return {**super().state(summary=summary), **accepted}
 
     @staticmethod
     def _ack(message_id: str, result: str, *, reason: str | None = None, mdm_id: str | None = None) -> bytes:

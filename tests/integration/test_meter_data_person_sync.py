@@ -501,7 +501,7 @@ def test_data_the_mdm_schema_refuses_ends_in_error_not_in_retries(hub: LocalHub)
     state = status_of(hub, "SR-M1")
     assert state["status"] == "ERROR"
     assert state["history"][-1]["reason"].startswith("could not be rendered for MDM")
-    assert hub.simulators["MDM"].received == []
+    assert list(hub.simulators["MDM"].received) == []
     assert hub.drain() == 0
 
 

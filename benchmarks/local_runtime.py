@@ -1,0 +1,277 @@
+"""The local runtime at volume: MD-01 end to end over HTTP, as ``make run`` serves it.
+
+``python -m benchmarks.local_runtime [--sizes 1000,10000,100000] [--window 1000] [--backlog 100000]``
+
+It starts ``python -m localhub --no-schedules`` on free ports (one process, as a user runs it),
+then, over HTTP only:
+
+1. fills the tables to each size in turn (batches of 100 posted by 4 clients at once, the
+   monitor run through the control API until every request is SYNCHRONIZED), and at each size
+   measures a *window*: ``--window`` fresh requests, from the first post to the last one
+   SYNCHRONIZED at the MDM simulator. Its rate must not fall by more than 20% from the smallest
+   size to the largest;
+2. posts a ``--backlog`` of requests at once and times how long the monitor and delivery take to
+   drain it;
+3. accounts for every message: each request SYNCHRONIZED at MDM exactly once (the simulator
+   counts the messages it accepted per sync request), none lost, none sent twice;
+4. reads the hub's memory after each phase: the RSS of the hub process and of its execution
+   environments, and the growth per 1,000 requests between the last two sizes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from benchmarks.common import ROOT, figure, format_table
+
+BATCH = 100
+CLIENTS = 4
+MONITOR = "/_local/schedules/MeterDataSyncMonitorFunction/run"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def rss_mb(pid: int) -> float:
+    """Resident set size of one process, in MB (from /proc)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            found += [int(k) for k in (task / "children").read_text().split()]
+        except FileNotFoundError:  # a thread that ended meanwhile
+            continue
+    return found
+
+
+@dataclass
+class Hub:
+    process: subprocess.Popen[bytes]
+    api: str
+    token: str = ""
+    log: Path = field(default_factory=Path)
+
+    def memory(self) -> tuple[float, float]:
+        """(hub process RSS, execution environments' RSS) in MB."""
+        return rss_mb(self.process.pid), sum(rss_mb(c) for c in children(self.process.pid))
+
+
+@contextmanager
+def started_hub(log: Path) -> Iterator[Hub]:
+    api_port, aws_port = _free_port(), _free_port()
+    environment = {**os.environ, "PYTHONPATH": f"{ROOT / 'layers' / 'common'}{os.pathsep}{ROOT}"}
+    with log.open("wb") as out:
+        process = subprocess.Popen(  # noqa: S603 - this interpreter running our own module
+            [sys.executable, "-m", "localhub", "--no-schedules", "--port", str(api_port), "--aws-port", str(aws_port)],
+            cwd=ROOT,
+            env=environment,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    hub = Hub(process, f"http://127.0.0.1:{api_port}", log=log)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(f"{hub.api}/_local/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the hub did not start; see {log}")
+            time.sleep(0.5)
+        hub.token = httpx.post(
+            f"{hub.api}/oauth2/token", data={"grant_type": "client_credentials"}, auth=("local-dev", "local-dev-secret")
+        ).json()["access_token"]
+        yield hub
+    finally:
+        process.send_signal(2)  # Ctrl-C
+        stop_started = time.monotonic()
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        hub_stop_seconds = time.monotonic() - stop_started
+        print(f"  hub stopped {hub_stop_seconds:.1f} s after Ctrl-C", file=sys.stderr)
+
+
+def _requests(first: int, count: int) -> Iterator[list[dict[str, Any]]]:
+    for start in range(first, first + count, BATCH):
+        yield [
+            {
+                "syncRequestId": f"BENCH-{n:07d}",
+                "entityType": "PERSON",
+                "entityId": f"P-{n:07d}",
+                "changedAt": "2026-11-20T09:00:00Z",
+                "data": {"name": f"Person {n}", "emailAddress": f"p{n}@example.com"},
+            }
+            for n in range(start, min(start + BATCH, first + count))
+        ]
+
+
+def post(hub: Hub, first: int, count: int) -> float:
+    """Post ``count`` requests in batches by ``CLIENTS`` clients at once; returns the seconds taken."""
+    headers = {"Authorization": f"Bearer {hub.token}", "Content-Type": "application/json"}
+    started = time.perf_counter()
+    with httpx.Client(base_url=hub.api, timeout=120, headers=headers) as client, ThreadPoolExecutor(CLIENTS) as pool:
+
+        def send(batch: list[dict[str, Any]]) -> None:
+            for _ in range(20):
+                response = client.post("/meter-data/sync-requests:batch", content=json.dumps({"requests": batch}))
+                if response.status_code == 202 or response.status_code == 200:
+                    return
+                if response.status_code not in (429, 503):
+                    raise RuntimeError(f"batch refused: {response.status_code} {response.text[:300]}")
+                time.sleep(float(response.headers.get("retry-after", "1")))
+            raise RuntimeError("batch refused 20 times")
+
+        list(pool.map(send, _requests(first, count)))
+    return time.perf_counter() - started
+
+
+def synchronized_at_mdm(hub: Hub) -> dict[str, int]:
+    state = httpx.get(f"{hub.api}/_local/sim/mdm/state", timeout=300).json()
+    return dict(state["acceptedPerSyncRequest"])
+
+
+def drain(hub: Hub, expected: int) -> tuple[float, int]:
+    """Run the monitor until MDM has accepted ``expected`` sync requests; (seconds, monitor runs)."""
+    started = time.perf_counter()
+    runs = 0
+    with httpx.Client(base_url=hub.api, timeout=600) as client:
+        while True:
+            accepted = client.get("/_local/sim/mdm/state", params={"summary": "1"}).json()["acceptedSyncRequests"]
+            if accepted >= expected:
+                return time.perf_counter() - started, runs
+            report = client.post(MONITOR).json()
+            runs += 1
+            if report.get("error"):
+                raise RuntimeError(f"monitor failed: {report['error']}")
+            if not report["result"]["queued"]:
+                time.sleep(0.2)  # what was queued is being delivered
+
+
+@dataclass
+class Window:
+    in_tables: int
+    seconds: float
+    hub_mb: float
+    environments_mb: float
+
+    def rate(self, window: int) -> float:
+        return window / self.seconds
+
+
+def run(sizes: list[int], window: int, backlog: int) -> dict[str, Any]:
+    log = ROOT / ".benchmarks" / "local-runtime-hub.log"
+    log.parent.mkdir(exist_ok=True)
+    windows: list[Window] = []
+    posted = 0
+    with started_hub(log) as hub:
+        start_mb = hub.memory()
+        for size in sizes:
+            fill = max(0, size - posted)
+            if fill:
+                post(hub, posted, fill)
+                posted += fill
+                drain(hub, posted)
+            started = time.perf_counter()
+            post(hub, posted, window)
+            posted += window
+            drain(hub, posted)
+            windows.append(Window(posted - window, time.perf_counter() - started, *hub.memory()))
+            print(f"  window at {posted - window:,} in the tables: {window / windows[-1].seconds:.1f} requests/s", file=sys.stderr)
+        post_seconds = post(hub, posted, backlog)
+        posted += backlog
+        drain_seconds, monitor_runs = drain(hub, posted)
+        after_backlog = hub.memory()
+        accepted = synchronized_at_mdm(hub)
+    expected = {f"BENCH-{n:07d}" for n in range(posted)}
+    lost = sorted(expected - set(accepted))
+    twice = sorted(k for k, v in accepted.items() if v != 1)
+    return {
+        "windows": windows,
+        "window": window,
+        "backlog": backlog,
+        "backlog_post_seconds": post_seconds,
+        "backlog_drain_seconds": drain_seconds,
+        "monitor_runs": monitor_runs,
+        "start_mb": start_mb,
+        "after_backlog_mb": after_backlog,
+        "posted": posted,
+        "lost": lost,
+        "twice": twice,
+    }
+
+
+def report(result: dict[str, Any]) -> str:
+    windows: list[Window] = result["windows"]
+    window = result["window"]
+    first = windows[0].rate(window)
+    rows = [
+        [
+            f"{w.in_tables:,}",
+            figure(w.rate(window)),
+            f"{w.rate(window) / first:.2f}",
+            figure(w.hub_mb),
+            figure(w.environments_mb),
+        ]
+        for w in windows
+    ]
+    table = format_table(
+        ["requests already in the tables", "MD-01 requests/s end to end", "ratio to first", "hub RSS MB", "environments RSS MB"],
+        rows,
+        right={1, 2, 3, 4},
+    )
+    growth = ""
+    if len(windows) >= 2 and windows[-1].in_tables > windows[-2].in_tables:
+        per_thousand = (windows[-1].hub_mb - windows[-2].hub_mb) / ((windows[-1].in_tables - windows[-2].in_tables) / 1000)
+        growth = f"hub RSS growth between the last two sizes: {per_thousand:.1f} MB per 1,000 requests\n"
+    hub_mb, env_mb = result["after_backlog_mb"]
+    return (
+        f"{table}\n{growth}"
+        f"backlog of {result['backlog']:,}: posted in {result['backlog_post_seconds']:.0f} s, drained in {result['backlog_drain_seconds']:.0f} s"
+        f" ({result['backlog'] / result['backlog_drain_seconds']:.1f} requests/s, {result['monitor_runs']} monitor runs)\n"
+        f"after {result['posted']:,} requests: hub RSS {hub_mb:.0f} MB (at start {result['start_mb'][0]:.0f} MB),"
+        f" execution environments {env_mb:.0f} MB\n"
+        f"accounted for: {result['posted'] - len(result['lost']):,} of {result['posted']:,} SYNCHRONIZED at MDM,"
+        f" {len(result['lost'])} lost, {len(result['twice'])} accepted more than once"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.local_runtime", description=__doc__)
+    parser.add_argument("--sizes", default="1000,10000,100000", help="requests in the tables at each measured window")
+    parser.add_argument("--window", type=int, default=1000, help="requests per measured window")
+    parser.add_argument("--backlog", type=int, default=100_000, help="requests posted at once, then drained")
+    args = parser.parse_args(argv)
+    result = run([int(s) for s in args.sizes.split(",")], args.window, args.backlog)
+    print(report(result))
+    return 1 if result["lost"] or result["twice"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""One execution environment of one function: ``python -m localhub.worker <fd-in> <fd-out> <spec-json>``.
+
+Started by :class:`localhub.workers.WorkerPool` with the function's environment (and nothing of
+another function's), it imports the handler on its first invocation (the cold start) and then
+answers invocations one at a time, as a Lambda execution environment does. Requests and answers
+are length-prefixed JSON frames on two pipes; the handler's own output goes to the inherited
+stdout and stderr, as on Lambda it goes to the log.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import struct
+import sys
+import time
+import traceback
+import warnings
+from typing import Any, BinaryIO
+
+HEADER = struct.Struct(">I")
+
+
+def read_frame(stream: BinaryIO) -> Any:
+    """The next frame's JSON value, or None at the end of the stream."""
+    header = stream.read(HEADER.size)
+    if len(header) < HEADER.size:
+        return None
+    (size,) = HEADER.unpack(header)
+    return json.loads(stream.read(size))
+
+
+def write_frame(stream: BinaryIO, value: Any) -> None:
+    payload = json.dumps(value).encode("utf-8")
+    stream.write(HEADER.pack(len(payload)) + payload)
+    stream.flush()
+
+
+class Environment:
+    """The handler and what an invocation needs around it."""
+
+    def __init__(self, spec: dict[str, Any]) -> None:
+        self.spec = spec
+        self.handler: Any = None
+        self.throttling: Any = None
+        self.throttling_version = 0
+
+    def invoke(self, event: Any) -> dict[str, Any]:
+        from localhub.lambda_runtime import LambdaContext
+
+        context = LambdaContext(self.spec["name"], self.spec["memory"], self.spec["timeout"])
+        started = time.perf_counter()
+        try:
+            if self.handler is None:
+                module = importlib.import_module(self.spec["module"])
+                self.handler = getattr(module, self.spec["function"])
+            result = self.handler(event, context)
+            answer: dict[str, Any] = {"result": result}
+            json.dumps(answer)  # what Lambda cannot serialize is a function error
+        except Exception as exc:  # a failing handler is a function error, as on Lambda
+            answer = {
+                "error": {
+                    "errorType": type(exc).__name__,
+                    "errorMessage": str(exc),
+                    "stackTrace": traceback.format_exception(exc)[-5:],
+                }
+            }
+        answer["durationMs"] = (time.perf_counter() - started) * 1000
+        return answer
+
+    def throttle(self, settings: dict[str, Any] | None) -> None:
+        """Apply the pool's AWS throttling settings (None: no throttling) when they changed."""
+        version = int(settings["version"]) if settings else 0
+        if version == self.throttling_version:
+            return
+        from localhub.aws_throttling import AwsThrottling
+
+        if self.throttling is not None:
+            self.throttling.uninstall()
+            self.throttling = None
+        if settings and settings.get("rate", 0) > 0:
+            self.throttling = AwsThrottling(
+                float(settings["rate"]), seed=int(settings["seed"]), services=frozenset(settings.get("services", []))
+            ).install()
+        self.throttling_version = version
+        from utilhub.platform.settings import reload_settings
+
+        reload_settings()  # what holds a client (stores, persistence layers) takes the new ones
+
+    def throttled(self) -> dict[str, Any] | None:
+        """What was throttled since the last answer (the pool adds it up)."""
+        if self.throttling is None:
+            return None
+        report = self.throttling.report()
+        self.throttling.throttled.clear()
+        self.throttling.calls = 0
+        return {"calls": report["calls"], "throttled": report["throttled"]}
+
+
+def main(argv: list[str]) -> int:
+    fd_in, fd_out, spec_json = int(argv[0]), int(argv[1]), argv[2]
+    # Powertools warns on every invocation that flushes no metric; on Lambda that goes to the log.
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
+    environment = Environment(json.loads(spec_json))
+    with os.fdopen(fd_in, "rb") as requests, os.fdopen(fd_out, "wb") as answers:
+        while (request := read_frame(requests)) is not None:
+            environment.throttle(request.get("throttling"))
+            answer = environment.invoke(request["event"])
+            answer["throttling"] = environment.throttled()
+            write_frame(answers, answer)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

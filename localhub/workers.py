@@ -1,0 +1,332 @@
+"""Functions run concurrently, each invocation in an execution environment of its own, as on Lambda.
+
+An execution environment is a process (:mod:`localhub.worker`) started with the function's
+environment from the template; it imports the handler once (the cold start) and serves one
+invocation at a time. Each function may run as many invocations at once as its concurrency
+allows: ``ReservedConcurrentExecutions`` from the template, else the pool's default. Environments
+are reused while warm, stopped after ``idle_seconds`` unused, and never more than ``max_processes``
+live at once (an idle one of another function is stopped to make room).
+
+What Lambda does to an invocation, the pool does too: one that outlives the function's timeout
+is stopped with its environment (``Sandbox.Timedout``), one whose environment dies is
+``Runtime.ExitError``, one that finds every slot of its function busy for ``wait_seconds`` is
+``TooManyRequestsException``. None of them can take the runtime down.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import os
+import select
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from localhub.lambda_runtime import RUNTIME_VARIABLES, Invocation
+from localhub.template import FunctionSpec
+from localhub.worker import HEADER
+
+ROOT = Path(__file__).resolve().parent.parent
+# Lambda gives a function a few hundred milliseconds past its timeout before it reports it.
+TIMEOUT_GRACE_SECONDS = 0.5
+
+
+class EnvironmentLost(Exception):
+    """The execution environment ended (or was stopped) before it answered."""
+
+
+class Environment:
+    """One worker process of one function."""
+
+    def __init__(self, spec: FunctionSpec, serial: int) -> None:
+        self.spec = spec
+        self.serial = serial
+        self.last_used = time.monotonic()
+        to_child_read, to_child_write = os.pipe()
+        from_child_read, from_child_write = os.pipe()
+        described = {
+            "name": spec.name,
+            "memory": spec.memory,
+            "timeout": spec.timeout,
+            "module": spec.module,
+            "function": spec.function_name,
+        }
+        try:
+            self.process = subprocess.Popen(  # noqa: S603 - this interpreter running our own module
+                [sys.executable, "-m", "localhub.worker", str(to_child_read), str(from_child_write), json.dumps(described)],
+                env=self._environment(spec),
+                pass_fds=(to_child_read, from_child_write),
+                stdin=subprocess.DEVNULL,
+                cwd=ROOT,
+            )
+        finally:
+            os.close(to_child_read)
+            os.close(from_child_write)
+        self._requests: BinaryIO = os.fdopen(to_child_write, "wb")
+        self._answers: BinaryIO = os.fdopen(from_child_read, "rb")
+
+    @staticmethod
+    def _environment(spec: FunctionSpec) -> dict[str, str]:
+        kept = {k: v for k, v in os.environ.items() if k in RUNTIME_VARIABLES}
+        return {
+            **kept,
+            "PYTHONPATH": os.pathsep.join([str(ROOT / "layers" / "common"), str(ROOT)]),
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            **spec.environment,
+            "AWS_LAMBDA_FUNCTION_NAME": spec.name,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory),
+            "AWS_LAMBDA_FUNCTION_TIMEOUT": str(spec.timeout),
+        }
+
+    def call(self, request: dict[str, Any], timeout: float) -> dict[str, Any]:
+        """Send one invocation and wait for its answer up to ``timeout`` s."""
+        payload = json.dumps(request).encode("utf-8")
+        try:
+            self._requests.write(HEADER.pack(len(payload)) + payload)
+            self._requests.flush()
+        except (BrokenPipeError, OSError, ValueError) as exc:
+            raise EnvironmentLost(f"the environment is gone ({type(exc).__name__})") from None
+        ready, _, _ = select.select([self._answers], [], [], timeout)
+        if not ready:
+            raise TimeoutError
+        header = self._answers.read(HEADER.size)
+        if len(header) < HEADER.size:
+            raise EnvironmentLost(f"the environment exited (code {self.process.wait(5)})")
+        (size,) = HEADER.unpack(header)
+        answer: dict[str, Any] = json.loads(self._answers.read(size))
+        self.last_used = time.monotonic()
+        return answer
+
+    def stop(self) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            self._requests.close()  # the worker ends at the end of its input
+        try:
+            self.process.wait(1)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        with contextlib.suppress(OSError, ValueError):
+            self._answers.close()
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait()
+        for stream in (self._requests, self._answers):
+            with contextlib.suppress(OSError, ValueError):
+                stream.close()
+
+
+@dataclass
+class _Function:
+    spec: FunctionSpec
+    slots: threading.BoundedSemaphore
+    idle: list[Environment] = field(default_factory=list)
+    busy: int = 0
+
+
+class WorkerPool:
+    def __init__(
+        self,
+        *,
+        default_concurrency: int = 4,
+        max_processes: int = 12,
+        idle_seconds: float = 120.0,
+        wait_seconds: float = 30.0,
+    ) -> None:
+        self.default_concurrency = default_concurrency
+        self.max_processes = max_processes
+        self.idle_seconds = idle_seconds
+        self.wait_seconds = wait_seconds
+        self._functions: dict[str, _Function] = {}
+        self._live = 0
+        self._changed = threading.Condition()
+        self._serials = itertools.count(1)
+        self._stopped = False
+        self.cold_starts: Counter[str] = Counter()
+        # AWS throttling, applied by each environment (seeded per environment)
+        self._throttling: dict[str, Any] | None = None
+        self._throttling_versions = itertools.count(1)
+        self.throttled: Counter[tuple[str, str]] = Counter()
+        self.throttle_calls = 0
+
+    def concurrency(self, spec: FunctionSpec) -> int:
+        return spec.reserved_concurrency or self.default_concurrency
+
+    def _function(self, spec: FunctionSpec) -> _Function:
+        with self._changed:
+            found = self._functions.get(spec.logical_id)
+            if found is None:
+                found = self._functions[spec.logical_id] = _Function(spec, threading.BoundedSemaphore(self.concurrency(spec)))
+            return found
+
+    # ------------------------------------------------------------------ invocations
+    def invoke(self, spec: FunctionSpec, event: Any) -> Invocation:
+        function = self._function(spec)
+        if not function.slots.acquire(timeout=self.wait_seconds):
+            return Invocation(error={"errorType": "TooManyRequestsException", "errorMessage": "Rate Exceeded."})
+        try:
+            return self._run(function, event)
+        finally:
+            function.slots.release()
+
+    def _run(self, function: _Function, event: Any) -> Invocation:
+        started = time.perf_counter()
+        environment = self._take(function)
+        if environment is None:
+            return Invocation(error={"errorType": "ServiceException", "errorMessage": "the local runtime is stopping"})
+        request = {"event": event, "throttling": self._throttling_for(environment)}
+        try:
+            answer = environment.call(request, function.spec.timeout + TIMEOUT_GRACE_SECONDS)
+        except TimeoutError:
+            self._discard(function, environment)
+            return Invocation(
+                error={"errorType": "Sandbox.Timedout", "errorMessage": f"Task timed out after {function.spec.timeout:.2f} seconds"},
+                duration_ms=(time.perf_counter() - started) * 1000,
+            )
+        except (EnvironmentLost, OSError, ValueError) as exc:
+            self._discard(function, environment)
+            return Invocation(
+                error={"errorType": "Runtime.ExitError", "errorMessage": f"RequestId: local Error: {exc}"},
+                duration_ms=(time.perf_counter() - started) * 1000,
+            )
+        self._give_back(function, environment)
+        self._count_throttling(function.spec.name, answer.get("throttling"))
+        return Invocation(result=answer.get("result"), error=answer.get("error"), duration_ms=float(answer.get("durationMs", 0.0)))
+
+    def _take(self, function: _Function) -> Environment | None:
+        with self._changed:
+            while True:
+                if self._stopped:
+                    return None
+                if function.idle:
+                    function.busy += 1
+                    return function.idle.pop()
+                if self._live < self.max_processes or self._stop_oldest_idle():
+                    self._live += 1
+                    function.busy += 1
+                    break
+                self._changed.wait(1.0)
+        try:
+            environment = Environment(function.spec, next(self._serials))
+        except Exception:
+            with self._changed:
+                self._live -= 1
+                function.busy -= 1
+                self._changed.notify_all()
+            raise
+        self.cold_starts[function.spec.logical_id] += 1
+        return environment
+
+    def _stop_oldest_idle(self) -> bool:
+        """Make room for a new environment (the caller holds the lock)."""
+        candidates = [(e.last_used, f, e) for f in self._functions.values() for e in f.idle]
+        if not candidates:
+            return False
+        _, function, environment = min(candidates, key=lambda c: c[0])
+        function.idle.remove(environment)
+        self._live -= 1
+        threading.Thread(target=environment.stop, daemon=True).start()
+        return True
+
+    def _give_back(self, function: _Function, environment: Environment) -> None:
+        with self._changed:
+            function.busy -= 1
+            if self._stopped:
+                self._live -= 1
+                stop: Environment | None = environment
+            else:
+                function.idle.append(environment)
+                stop = None
+            self._changed.notify_all()
+        if stop is not None:
+            stop.stop()
+
+    def _discard(self, function: _Function, environment: Environment) -> None:
+        environment.kill()
+        with self._changed:
+            function.busy -= 1
+            self._live -= 1
+            self._changed.notify_all()
+
+    def reap_idle(self) -> int:
+        """Stop the environments unused for ``idle_seconds``; returns how many."""
+        cutoff = time.monotonic() - self.idle_seconds
+        stale: list[Environment] = []
+        with self._changed:
+            for function in self._functions.values():
+                keep = [e for e in function.idle if e.last_used >= cutoff]
+                stale += [e for e in function.idle if e.last_used < cutoff]
+                function.idle = keep
+            self._live -= len(stale)
+            self._changed.notify_all()
+        for environment in stale:
+            environment.stop()
+        return len(stale)
+
+    def live(self) -> dict[str, dict[str, int]]:
+        with self._changed:
+            return {
+                logical_id: {"idle": len(f.idle), "busy": f.busy, "concurrency": self.concurrency(f.spec)}
+                for logical_id, f in self._functions.items()
+            }
+
+    def pids(self) -> list[int]:
+        with self._changed:
+            return [e.process.pid for f in self._functions.values() for e in f.idle]
+
+    def stop(self) -> None:
+        """Stop every idle environment now; busy ones stop when their invocation ends (or is killed)."""
+        with self._changed:
+            self._stopped = True
+            idle = [e for f in self._functions.values() for e in f.idle]
+            for function in self._functions.values():
+                function.idle = []
+            self._live -= len(idle)
+            self._changed.notify_all()
+        for environment in idle:
+            environment.stop()
+
+    # ------------------------------------------------------------------ AWS throttling
+    def throttle(self, rate: float, *, seed: int = 0, services: frozenset[str] = frozenset()) -> None:
+        if not 0.0 <= rate <= 1.0:
+            raise ValueError("rate must be between 0 and 1")
+        with self._changed:
+            self._throttling = {"version": next(self._throttling_versions), "rate": rate, "seed": seed, "services": sorted(services)}
+            self.throttled.clear()
+            self.throttle_calls = 0
+
+    def stop_throttling(self) -> None:
+        with self._changed:
+            self._throttling = None if self._throttling is None else {"version": next(self._throttling_versions), "rate": 0.0}
+
+    def _throttling_for(self, environment: Environment) -> dict[str, Any] | None:
+        settings = self._throttling
+        if settings is None or not settings.get("rate"):
+            return settings
+        # one seeded sequence per environment: a run is repeatable per environment
+        return {**settings, "seed": int(settings["seed"]) * 1_000_003 + environment.serial}
+
+    def _count_throttling(self, function_name: str, counted: dict[str, Any] | None) -> None:
+        if not counted:
+            return
+        with self._changed:
+            self.throttle_calls += int(counted["calls"])
+            for entry in counted["throttled"]:
+                self.throttled[(function_name, entry["operation"])] += int(entry["count"])
+
+    def throttling_report(self) -> dict[str, Any]:
+        with self._changed:
+            settings = self._throttling or {}
+            return {
+                "rate": float(settings.get("rate", 0.0)),
+                "services": list(settings.get("services", [])),
+                "calls": self.throttle_calls,
+                "throttled": [{"function": f, "operation": op, "count": n} for (f, op), n in sorted(self.throttled.items())],
+            }
