@@ -84,6 +84,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a short run (checks the benchmarks work; figures are rough)")
     parser.add_argument("--messages", type=int, default=None, help="messages per AWS-calls scenario (default 50; 20 with --quick)")
+    parser.add_argument(
+        "--runtime-sizes",
+        default=None,
+        help="local runtime section: requests in the tables at each measured window (default 1000,10000,100000; 200,1000 with --quick)",
+    )
+    parser.add_argument(
+        "--runtime-backlog", type=int, default=None, help="local runtime section: backlog drained (default 100000; 1000 with --quick)"
+    )
+    parser.add_argument("--no-runtime", action="store_true", help="leave out the local runtime section (it takes the longest)")
     args = parser.parse_args(argv)
 
     from benchmarks import cpu, imports
@@ -146,8 +155,19 @@ def main(argv: list[str] | None = None) -> int:
         f"\nLambda duration = CPU from 1 and 3 x {cost_model.CPU_SCALE:g} (512 MB) + {cost_model.AWS_CALL_MS:g} ms per AWS call"
         f" + {cost_model.TARGET_CALL_MS:g} ms for MDM's answer; monitor queries are per run, here shared by {messages} messages."
     )
+    failed = 0
+    if not args.no_runtime:
+        from benchmarks import local_runtime
+
+        sizes = args.runtime_sizes or ("200,1000" if args.quick else "1000,10000,100000")
+        backlog = args.runtime_backlog or (1000 if args.quick else 100_000)
+        step(f"local runtime at volume (sizes {sizes}, backlog {backlog:,})")
+        result = local_runtime.run([int(s) for s in sizes.split(",")], 200 if args.quick else 1000, backlog)
+        print("\nLocal runtime at volume: MD-01 over HTTP through make run's hub (python -m benchmarks.local_runtime)")
+        print(local_runtime.report(result))
+        failed = 1 if result["lost"] or result["twice"] else 0
     print(f"finished in {time.perf_counter() - started:.0f} s")
-    return 0
+    return failed
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
 moto gets the changes of :mod:`localhub.moto_dynamodb` (transactions and queries whose cost does not
 grow with the table, item operations one at a time) and :mod:`localhub.moto_sqs` (queue attributes
-and message visibility without a scan per message) before the server starts."""
+and message visibility without a scan per message) and :mod:`localhub.moto_models` (no record of every
+object moto ever made) before the server starts."""
 
 from __future__ import annotations
 
@@ -19,9 +20,10 @@ def embedded_aws(host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
     for the duration of the block; yields the endpoint URL."""
     from moto.server import ThreadedMotoServer
 
-    from localhub import moto_dynamodb, moto_sqs
+    from localhub import moto_dynamodb, moto_models, moto_sqs
     from utilhub.platform import aws
 
+    moto_models.install()
     moto_dynamodb.install()
     moto_sqs.install()
     server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)

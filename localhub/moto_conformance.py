@@ -1,5 +1,5 @@
-"""``make moto-conformance``: moto's own DynamoDB and SQS test suites, run with :mod:`localhub.moto_dynamodb`
-and :mod:`localhub.moto_sqs` applied.
+"""``make moto-conformance``: moto's own DynamoDB and SQS test suites, run with :mod:`localhub.moto_dynamodb`,
+:mod:`localhub.moto_sqs` and :mod:`localhub.moto_models` applied.
 
 The suite comes from the sdist of the moto release ``uv.lock`` pins (its URL and sha256 are read
 from the lock file, the archive is checked against the hash and cached under ``.tools/``); nothing
@@ -72,8 +72,9 @@ def suite(version: str, url: str, sha256: str) -> Path:
 
 
 def pytest_configure(config: Any) -> None:
-    from localhub import moto_dynamodb, moto_sqs
+    from localhub import moto_dynamodb, moto_models, moto_sqs
 
+    moto_models.install()
     moto_dynamodb.install()
     moto_sqs.install()
 

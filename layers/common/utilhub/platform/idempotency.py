@@ -30,15 +30,18 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from utilhub.platform import aws
 from utilhub.platform.observability import logger
 from utilhub.platform.problems import Problem, conflict
-from utilhub.platform.settings import get_settings, on_reload
+from utilhub.platform.settings import get_settings
+
+
+def _persistence() -> DynamoDBPersistenceLayer:
+    return _persistence_for(get_settings().require("idempotency_table"), aws.client("dynamodb"))
 
 
 @cache
-def _persistence() -> DynamoDBPersistenceLayer:
-    return DynamoDBPersistenceLayer(table_name=get_settings().require("idempotency_table"), boto3_client=aws.client("dynamodb"))
-
-
-on_reload(_persistence.cache_clear)
+def _persistence_for(table_name: str, client: Any) -> DynamoDBPersistenceLayer:
+    # One per table and client: each new layer registers a handler on the client it is given,
+    # so a layer made afresh per invocation piled up handlers that every DynamoDB call then ran.
+    return DynamoDBPersistenceLayer(table_name=table_name, boto3_client=client)
 
 
 class IdempotencyInProgress(Problem):

@@ -1,0 +1,110 @@
+"""The worker pool: invocations in execution environments of their own, concurrently, with Lambda's
+answers to a timeout, a dead environment and a function at its concurrency (no AWS needed)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from localhub.lambda_runtime import Invocation
+from localhub.template import FunctionSpec
+from localhub.workers import WorkerPool
+
+
+def _sleeper(*, timeout: int = 10, reserved: int | None = None, logical_id: str = "Sleeper") -> FunctionSpec:
+    return FunctionSpec(
+        logical_id=logical_id,
+        name=f"fixture-{logical_id}",
+        code_uri="tests/integration/fixtures/functions/sleeper/",
+        handler="app.handler",
+        timeout=timeout,
+        memory=128,
+        environment={"FIXTURE_VARIABLE": logical_id},
+        events=[],
+        metadata={},
+        reserved_concurrency=reserved,
+    )
+
+
+@pytest.fixture
+def pool() -> Iterator[WorkerPool]:
+    workers = WorkerPool(default_concurrency=3, max_processes=4, wait_seconds=0.5)
+    yield workers
+    workers.stop()
+
+
+def _at_once(pool: WorkerPool, spec: FunctionSpec, events: list[dict[str, object]]) -> list[Invocation]:
+    results: list[Invocation | None] = [None] * len(events)
+
+    def run(index: int) -> None:
+        results[index] = pool.invoke(spec, events[index])
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(events))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return [r for r in results if r is not None]
+
+
+def test_invocations_of_one_function_run_at_once_each_in_its_own_environment(pool: WorkerPool) -> None:
+    spec = _sleeper()
+    pool.invoke(spec, {})  # a warm environment, so the timing below is not a cold start
+    started = time.monotonic()
+    results = _at_once(pool, spec, [{"sleep": 1.0}] * 3)
+    elapsed = time.monotonic() - started
+    assert [r.error for r in results] == [None, None, None]
+    assert len({r.result["pid"] for r in results}) == 3  # three environments
+    assert elapsed < 2.5  # one after another would take 3 s
+    assert {r.result["function"] for r in results} == {"fixture-Sleeper"}
+    assert {r.result["variable"] for r in results} == {"Sleeper"}  # the function's own environment
+    assert pool.cold_starts["Sleeper"] == 3  # the warm one was reused
+
+
+def test_a_slow_function_does_not_hold_up_another(pool: WorkerPool) -> None:
+    slow, quick = _sleeper(logical_id="Slow"), _sleeper(logical_id="Quick")
+    thread = threading.Thread(target=pool.invoke, args=(slow, {"sleep": 3.0}))
+    thread.start()
+    time.sleep(0.2)
+    answer = pool.invoke(quick, {})
+    assert answer.error is None
+    assert thread.is_alive()  # the slow one is still running
+    thread.join()
+
+
+def test_an_invocation_past_its_timeout_is_stopped_with_its_environment(pool: WorkerPool) -> None:
+    spec = _sleeper(timeout=1)
+    answer = pool.invoke(spec, {"sleep": 30})
+    assert answer.error == {"errorType": "Sandbox.Timedout", "errorMessage": "Task timed out after 1.00 seconds"}
+    assert pool.invoke(spec, {}).error is None  # a new environment takes the next invocation
+    assert pool.cold_starts["Sleeper"] == 2
+
+
+def test_an_environment_that_dies_is_a_function_error_and_the_pool_goes_on(pool: WorkerPool) -> None:
+    spec = _sleeper()
+    died = pool.invoke(spec, {"exit": True})
+    assert died.error is not None
+    assert died.error["errorType"] == "Runtime.ExitError"
+    raised = pool.invoke(spec, {"raise": "bad input"})
+    assert raised.error is not None
+    assert (raised.error["errorType"], raised.error["errorMessage"]) == ("ValueError", "bad input")
+    assert pool.invoke(spec, {}).error is None
+
+
+def test_a_function_at_its_reserved_concurrency_is_throttled(pool: WorkerPool) -> None:
+    spec = _sleeper(reserved=1)
+    results = _at_once(pool, spec, [{"sleep": 1.5}, {"sleep": 0}])
+    errors = sorted(str(r.error["errorType"]) for r in results if r.error)
+    assert errors == ["TooManyRequestsException"]  # waited wait_seconds (0.5 s) for the one slot
+    assert pool.live()["Sleeper"]["concurrency"] == 1
+
+
+def test_never_more_environments_than_allowed(pool: WorkerPool) -> None:
+    specs = [_sleeper(logical_id=f"F{n}") for n in range(6)]
+    for spec in specs:
+        assert pool.invoke(spec, {}).error is None
+    assert sum(f["idle"] + f["busy"] for f in pool.live().values()) <= 4  # the oldest idle ones were stopped
+    assert pool.reap_idle() == 0  # none idle long enough yet
