@@ -155,6 +155,11 @@ def main(argv: list[str] | None = None) -> int:
         f"\nLambda duration = CPU from 1 and 3 x {cost_model.CPU_SCALE:g} (512 MB) + {cost_model.AWS_CALL_MS:g} ms per AWS call"
         f" + {cost_model.TARGET_CALL_MS:g} ms for MDM's answer; monitor queries are per run, here shared by {messages} messages."
     )
+    step("the embedded AWS's changes to moto, against moto as released")
+    from benchmarks import moto_changes
+
+    print("\nThe embedded AWS's changes to moto, against moto 5.2.5 as released (python -m benchmarks.moto_changes)")
+    print(moto_changes.report(moto_changes.measure([1000, 5000] if args.quick else [1000, 10000])))
     failed = 0
     if not args.no_runtime:
         from benchmarks import local_runtime
