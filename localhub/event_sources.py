@@ -10,6 +10,7 @@ policy moves a message to its DLQ after ``maxReceiveCount`` receives.
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -36,7 +37,7 @@ class SqsEventSource:
         self.name = f"{function.logical_id}.{event.name}"
         scaling = event.properties.get("ScalingConfig", {}).get("MaximumConcurrency")
         # how many batches are handled at once: the mapping's cap, or the function's own
-        self.concurrency = int(scaling or function.reserved_concurrency or DEFAULT_POLLERS)
+        self.concurrency = int(scaling or (DEFAULT_POLLERS if function.reserved_concurrency is None else function.reserved_concurrency))
         self._invoke = invoker
         self.queue_arn: str = event.properties["Queue"]
         self.batch_size = int(event.properties.get("BatchSize", 10))
@@ -46,6 +47,7 @@ class SqsEventSource:
         self._sqs = sqs
         self._region = stack.region
         self._failed_receipts: list[str] = []
+        self._receipts_lock = threading.Lock()  # the mapping's pollers share the list
 
     def poll_once(self, wait_seconds: int = 0) -> PollResult:
         response = self._sqs.receive_message(
@@ -64,7 +66,8 @@ class SqsEventSource:
         result.invocation = invocation
         if invocation.failed:
             result.failed = len(messages)
-            self._failed_receipts += [m["ReceiptHandle"] for m in messages]
+            with self._receipts_lock:
+                self._failed_receipts += [m["ReceiptHandle"] for m in messages]
             return result
         failed_ids: set[str] = set()
         if self.partial and isinstance(invocation.result, dict):
@@ -77,12 +80,14 @@ class SqsEventSource:
             )
         result.deleted = len(done)
         result.failed = len(messages) - len(done)
-        self._failed_receipts += [m["ReceiptHandle"] for m in messages if m["MessageId"] in failed_ids]
+        with self._receipts_lock:
+            self._failed_receipts += [m["ReceiptHandle"] for m in messages if m["MessageId"] in failed_ids]
         return result
 
     def expire_visibility(self) -> int:
         """Make the messages that failed visible again now, as if their visibility timeout had passed."""
-        handles, self._failed_receipts = self._failed_receipts, []
+        with self._receipts_lock:
+            handles, self._failed_receipts = self._failed_receipts, []
         for handle in handles:
             self._sqs.change_message_visibility(QueueUrl=self.queue_url, ReceiptHandle=handle, VisibilityTimeout=0)
         return len(handles)

@@ -40,6 +40,7 @@ from moto.dynamodb.exceptions import (
     ConditionalCheckFailed,
     MockValidationException,
     MultipleTransactionsException,
+    ResourceNotFoundException,
     TooManyTransactionsException,
     TransactionCanceledException,
     TransactWriteSingleOpException,
@@ -305,7 +306,10 @@ def _backend_update_item(self: DynamoDBBackend, table_name: str, key: dict[str, 
     try:
         return _original_backend_update(self, table_name, key, *args, **kwargs)  # type: ignore[no-any-return]
     finally:  # the update changes the item in place, also when it fails half way
-        table = self.tables.get(table_name)
+        try:
+            table = self.get_table(table_name)  # by name or by ARN, as moto's update_item finds it
+        except ResourceNotFoundException:
+            table = None
         if table is not None and _gsi_maps(table) and table.hash_key_attr in key:
             hash_key = DynamoType(key[table.hash_key_attr])
             range_key = DynamoType(key[table.range_key_attr]) if table.range_key_attr in key else None

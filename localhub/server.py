@@ -79,10 +79,14 @@ class LocalRuntime:
             ccb.send_to_hub = self._send_over_http
         self._spawn("api", self._api.serve_forever)
         for source in self.hub.event_sources:
-            for n in range(source.concurrency):
+            # no more pollers than the function can run batches at once
+            pollers = (
+                source.concurrency if self.hub.workers is None else min(source.concurrency, self.hub.workers.concurrency(source.function))
+            )
+            for n in range(pollers):
                 self._spawn(f"sqs-{source.name}-{n}", lambda s=source: self._poll_forever(s))
-        schedules = self._parsed_schedules()
-        if self.run_schedules and schedules:
+        schedules = self._parsed_schedules() if self.run_schedules else {}
+        if schedules:
             self._spawn("schedules", lambda: self._schedule_forever(schedules))
         if self.hub.workers is not None:
             self._spawn("reaper", self._reap_forever)
@@ -140,7 +144,7 @@ class LocalRuntime:
         while not self._stopping.is_set():
             # a function error is the function's (in its log, and its messages come back as on Lambda)
             try:
-                source.poll_once(wait_seconds=POLL_WAIT_SECONDS)
+                source.poll_once(wait_seconds=source.window or POLL_WAIT_SECONDS)
             except Exception as exc:  # a poller never dies: report and go on
                 self._report(f"poller {source.name}: {type(exc).__name__}: {exc}")
                 self._stopping.wait(self.poll_interval)

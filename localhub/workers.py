@@ -157,7 +157,7 @@ class WorkerPool:
         self.throttle_calls = 0
 
     def concurrency(self, spec: FunctionSpec) -> int:
-        return spec.reserved_concurrency or self.default_concurrency
+        return self.default_concurrency if spec.reserved_concurrency is None else spec.reserved_concurrency
 
     def _function(self, spec: FunctionSpec) -> _Function:
         with self._changed:
@@ -179,31 +179,41 @@ class WorkerPool:
     def _run(self, function: _Function, event: Any) -> Invocation:
         started = time.perf_counter()
         environment = self._take(function)
-        if environment is None:
+        if environment is None and self._stopped:
             return Invocation(error={"errorType": "ServiceException", "errorMessage": "the local runtime is stopping"})
+        if environment is None:  # every environment the pool may run is busy
+            return Invocation(error={"errorType": "TooManyRequestsException", "errorMessage": "Rate Exceeded."})
         request = {"event": event, "throttling": self._throttling_for(environment)}
         try:
             answer = environment.call(request, function.spec.timeout + TIMEOUT_GRACE_SECONDS)
+        except TypeError as exc:  # an event JSON cannot carry never reaches the environment
+            self._give_back(function, environment)
+            return Invocation(error={"errorType": "InvalidRequestContentException", "errorMessage": str(exc)})
         except TimeoutError:
             self._discard(function, environment)
             return Invocation(
                 error={"errorType": "Sandbox.Timedout", "errorMessage": f"Task timed out after {function.spec.timeout:.2f} seconds"},
                 duration_ms=(time.perf_counter() - started) * 1000,
             )
-        except (EnvironmentLost, OSError, ValueError) as exc:
+        except (EnvironmentLost, OSError, ValueError, subprocess.TimeoutExpired) as exc:
             self._discard(function, environment)
             return Invocation(
                 error={"errorType": "Runtime.ExitError", "errorMessage": f"RequestId: local Error: {exc}"},
                 duration_ms=(time.perf_counter() - started) * 1000,
             )
+        except BaseException:
+            self._discard(function, environment)
+            raise
         self._give_back(function, environment)
         self._count_throttling(function.spec.name, answer.get("throttling"))
         return Invocation(result=answer.get("result"), error=answer.get("error"), duration_ms=float(answer.get("durationMs", 0.0)))
 
     def _take(self, function: _Function) -> Environment | None:
+        """A warm environment of the function, else a new one; None when stopping or none frees up in time."""
+        deadline = time.monotonic() + self.wait_seconds
         with self._changed:
             while True:
-                if self._stopped:
+                if self._stopped or time.monotonic() > deadline:
                     return None
                 if function.idle:
                     function.busy += 1
@@ -221,7 +231,8 @@ class WorkerPool:
                 function.busy -= 1
                 self._changed.notify_all()
             raise
-        self.cold_starts[function.spec.logical_id] += 1
+        with self._changed:
+            self.cold_starts[function.spec.logical_id] += 1
         return environment
 
     def _stop_oldest_idle(self) -> bool:

@@ -302,3 +302,14 @@ def test_concurrent_conditional_claims_of_one_item_succeed_once(client: Any) -> 
         sys.setswitchinterval(interval)
     assert sorted(wins) == sorted(f"E{n}" for n in range(rounds))  # each item claimed exactly once
     assert refused == ["TransactionCanceledException"] * (rounds * (threads - 1))
+
+
+def test_an_update_naming_the_table_by_arn_moves_the_item_between_index_partitions(client: Any) -> None:
+    client.put_item(TableName=TABLE, Item=_item("A", "PENDING"))
+    assert _by_status(client, "PENDING") == ["A"]
+    arn = client.describe_table(TableName=TABLE)["Table"]["TableArn"]
+    client.update_item(
+        TableName=arn, Key={"pk": {"S": "A"}}, UpdateExpression="SET gpk = :s", ExpressionAttributeValues={":s": {"S": "SENT"}}
+    )
+    assert _by_status(client, "PENDING") == []
+    assert _by_status(client, "SENT") == ["A"]
