@@ -30,7 +30,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -67,12 +67,19 @@ def children(pid: int) -> list[int]:
     return found
 
 
+def _healthy(api: str) -> bool:
+    """Whether the hub answers its health check (False while it is still starting)."""
+    try:
+        return httpx.get(f"{api}/_local/health", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
 @dataclass
 class Hub:
     process: subprocess.Popen[bytes]
     api: str
     token: str = ""
-    log: Path = field(default_factory=Path)
 
     def memory(self) -> tuple[float, float]:
         """(hub process RSS, execution environments' RSS) in MB."""
@@ -91,15 +98,10 @@ def started_hub(log: Path) -> Iterator[Hub]:
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-    hub = Hub(process, f"http://127.0.0.1:{api_port}", log=log)
+    hub = Hub(process, f"http://127.0.0.1:{api_port}")
     try:
         deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{hub.api}/_local/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
+        while not _healthy(hub.api):
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the hub did not start; see {log}")
             time.sleep(0.5)

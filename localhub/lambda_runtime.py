@@ -100,10 +100,15 @@ def function_environment(variables: Mapping[str, str]) -> Iterator[None]:
         os.environ.update(saved)
 
 
+def lambda_variables(spec: FunctionSpec) -> dict[str, str]:
+    """The variables a function sees: the template's, and those Lambda sets for it."""
+    return {**spec.environment, "AWS_LAMBDA_FUNCTION_NAME": spec.name, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory)}
+
+
 def invoke(spec: FunctionSpec, event: Any, *, extra_environment: Mapping[str, str] | None = None) -> Invocation:
     """Invoke ``spec``'s handler with ``event``; errors come back in ``Invocation.error``."""
     with INVOCATION_LOCK:
-        environment = {**spec.environment, "AWS_LAMBDA_FUNCTION_NAME": spec.name, **(extra_environment or {})}
+        environment = {**lambda_variables(spec), **(extra_environment or {})}
         with function_environment(environment):
             context = LambdaContext(spec.name, spec.memory, spec.timeout)
             started = time.perf_counter()

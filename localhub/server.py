@@ -36,6 +36,14 @@ API_GATEWAY_PAYLOAD_LIMIT = 10 * 1024 * 1024
 POLL_WAIT_SECONDS = 1
 
 
+def take_due(schedules: dict[str, Schedule], due: dict[str, datetime.datetime | None], now: datetime.datetime) -> list[str]:
+    """The schedules due at ``now``; each moves on to its next run in ``due`` (None: never again)."""
+    fired = [logical_id for logical_id, at in due.items() if at is not None and now >= at]
+    for logical_id in fired:
+        due[logical_id] = schedules[logical_id].next_run(now)
+    return fired
+
+
 def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
     return Response(json.dumps(body, default=str), status=status, content_type="application/json", headers=headers)
 
@@ -153,11 +161,8 @@ class LocalRuntime:
         now = datetime.datetime.now(datetime.UTC)
         due = {logical_id: schedule.next_run(now) for logical_id, schedule in schedules.items()}
         while not self._stopping.wait(1.0):
-            now = datetime.datetime.now(datetime.UTC)
-            for logical_id, at in list(due.items()):
-                if at is not None and now >= at:
-                    self._async.submit(self._run_schedule, logical_id)
-                    due[logical_id] = schedules[logical_id].next_run(now)
+            for logical_id in take_due(schedules, due, datetime.datetime.now(datetime.UTC)):
+                self._async.submit(self._run_schedule, logical_id)
 
     def _run_schedule(self, logical_id: str) -> None:
         invocation = self.hub.run_schedule(logical_id)

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from localhub.lambda_runtime import RUNTIME_VARIABLES, Invocation
+from localhub.lambda_runtime import RUNTIME_VARIABLES, Invocation, lambda_variables
 from localhub.template import FunctionSpec
 from localhub.worker import HEADER
 
@@ -75,15 +75,8 @@ class Environment:
     @staticmethod
     def _environment(spec: FunctionSpec) -> dict[str, str]:
         kept = {k: v for k, v in os.environ.items() if k in RUNTIME_VARIABLES}
-        return {
-            **kept,
-            "PYTHONPATH": os.pathsep.join([str(ROOT / "layers" / "common"), str(ROOT)]),
-            "POWERTOOLS_TRACE_DISABLED": "true",
-            **spec.environment,
-            "AWS_LAMBDA_FUNCTION_NAME": spec.name,
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory),
-            "AWS_LAMBDA_FUNCTION_TIMEOUT": str(spec.timeout),
-        }
+        pythonpath = os.pathsep.join([str(ROOT / "layers" / "common"), str(ROOT)])
+        return {**kept, "PYTHONPATH": pythonpath, "POWERTOOLS_TRACE_DISABLED": "true", **lambda_variables(spec)}
 
     def call(self, request: dict[str, Any], timeout: float) -> dict[str, Any]:
         """Send one invocation and wait for its answer up to ``timeout`` s."""
@@ -287,10 +280,6 @@ class WorkerPool:
                 logical_id: {"idle": len(f.idle), "busy": f.busy, "concurrency": self.concurrency(f.spec)}
                 for logical_id, f in self._functions.items()
             }
-
-    def pids(self) -> list[int]:
-        with self._changed:
-            return [e.process.pid for f in self._functions.values() for e in f.idle]
 
     def stop(self) -> None:
         """Stop every idle environment now; busy ones stop when their invocation ends (or is killed)."""
