@@ -23,6 +23,7 @@ from localhub.simulators.base import Simulator, SimulatorServer
 from localhub.simulators.brm import BrmSimulator
 from localhub.simulators.ccb import CcbSimulator
 from localhub.simulators.mdm import MdmSimulator
+from localhub.simulators.siebel import SiebelSimulator
 from localhub.stepfunctions import LambdaTaskDispatcher
 from localhub.template import FunctionSpec, LocalStack, Template
 from localhub.workers import WorkerPool
@@ -40,7 +41,7 @@ def enable_state_machine_execution() -> None:
 
 
 def default_simulators() -> dict[str, Simulator]:
-    return {"CCB": CcbSimulator(), "MDM": MdmSimulator(), "BRM": BrmSimulator()}
+    return {"CCB": CcbSimulator(), "MDM": MdmSimulator(), "BRM": BrmSimulator(), "SEBL": SiebelSimulator()}
 
 
 @dataclass(frozen=True)
@@ -102,13 +103,14 @@ class LocalHub:
         self._dispatcher.install()
         self._sources = sqs_event_sources(self.stack, session.client("sqs"), self._invoke)
         self.routes = http_routes(self.stack)
-        if isinstance(ccb := self.simulators.get("CCB"), CcbSimulator) and ccb.send_to_hub is None:
-            ccb.send_to_hub = self._send_in_process
+        for simulator in self.simulators.values():  # the sources (CCB, Siebel) post to the hub
+            if isinstance(simulator, CcbSimulator | SiebelSimulator) and simulator.send_to_hub is None:
+                simulator.send_to_hub = self._send_in_process
         return self
 
     def _send_in_process(self, path: str, body: bytes, content_type: str) -> tuple[int, bytes]:
-        """A source simulator's call to the hub, as if through API Gateway with a verified CCB token."""
-        claims = {"client_id": "ccb", "scope": " ".join(sorted({s for r in self.routes for s in r.scopes})), "token_use": "access"}
+        """A source simulator's call to the hub, as if through API Gateway with a verified token."""
+        claims = {"client_id": "local-source", "scope": " ".join(sorted({s for r in self.routes for s in r.scopes})), "token_use": "access"}
         response = self.call_api("POST", path, body=body, headers={"content-type": content_type}, claims=claims)
         return response.status, response.body
 

@@ -433,6 +433,92 @@ def order_to_cash_docs() -> ApiDocs:
     return docs
 
 
+def customer_docs() -> ApiDocs:
+    """CU-01, CU-02 and the account query (``utilhub.packs.customer.api``)."""
+    from utilhub.packs.customer import api
+    from utilhub.packs.customer.model import AccountUpdateIn, CustomerOutcome, SiebelOrderIn
+
+    docs = ApiDocs(models=[(SiebelOrderIn, "validation"), (AccountUpdateIn, "validation"), (CustomerOutcome, "serialization")])
+    docs.schemas["CustomersSynchronized"] = {
+        "type": "object",
+        "required": ["orderId", "customers"],
+        "properties": {
+            "orderId": {"type": "string"},
+            "customers": {
+                "type": "array",
+                "items": ref(CustomerOutcome),
+                "description": "One per distinct billing account, in order of first line.",
+            },
+        },
+    }
+    docs.schemas["CustomerUpdateAnswer"] = {
+        "type": "object",
+        "required": ["siebelAccountId", "updateId", "status"],
+        "properties": {
+            "siebelAccountId": {"type": "string"},
+            "updateId": {"type": "string"},
+            "status": {"type": "string", "enum": ["ACCEPTED", "IGNORED"]},
+            "reason": {"type": "string", "description": "Why an update was ignored (IGNORED only)."},
+        },
+    }
+    docs.schemas["SiebelAccountView"] = {
+        "type": "object",
+        "required": ["siebelAccountId", "synchronized", "ccbPersonId", "ccbAccountId"],
+        "properties": {
+            "siebelAccountId": {"type": "string"},
+            "synchronized": {"type": "boolean", "description": "False for a prospect whose updates the hub has ignored."},
+            "ccbPersonId": {"type": ["string", "null"]},
+            "ccbAccountId": {"type": ["string", "null"]},
+        },
+    }
+    account_id = {"siebelAccountId": {"description": "The Siebel account id.", "schema": {"type": "string"}}}
+    xsd = _xsd("siebel/customer.xsd")
+    dvm = " Code values are Siebel's (or the hub's COMMON codes), any case; one with no domain value map entry is a 422 naming it."
+    docs.routes = {
+        f"POST {api.PREFIX}/orders": RouteDoc(
+            summary="Create or synchronize the customers of a Siebel order in CCB (CU-01)",
+            description=(
+                "Each distinct billing account on the order's lines becomes, or updates, one CCB customer (person, account, "
+                "addresses, contacts, bill route, statement set-up), within the route's time budget: CREATED, UPDATED or "
+                "UNCHANGED, with its CCB ids. A repeated order creates nothing twice; an account not yet linked is looked up "
+                "at CCB by its Siebel id before it is created. Two lines giving one billing account different data is a 422. "
+                "CCB answering an error is a 502, CCB not answering in time a 504; the order can be posted again."
+                + dvm
+                + " Siebel's XML form (`UTH Customer Order`) is validated against the XSD named by `x-xsd`."
+            ),
+            body=RequestBody(SiebelOrderIn.__name__, "The order's lines and their billing accounts.", xml_xsd=xsd),
+            replies=(Reply(200, "The customers of the order.", "CustomersSynchronized"),),
+            problems=(409, 502, 504),
+            honours_idempotency_key=True,
+        ),
+        f"POST {api.PREFIX}/accounts/{{siebelAccountId}}/updates": RouteDoc(
+            summary="Update a synchronized customer in CCB (CU-02)",
+            description=(
+                "For a customer synchronized through an order: 202 ACCEPTED, queued and applied to CCB in the order Siebel "
+                "made the changes (a part changed earlier than what CCB has is not applied). For one never synchronized (a "
+                "prospect): 200 IGNORED with the reason, and nothing is sent. Nothing flows from CCB back to Siebel."
+                + dvm
+                + " Siebel's XML form (`UTH Customer Account Update`) is validated against the XSD named by `x-xsd`."
+            ),
+            body=RequestBody(AccountUpdateIn.__name__, "The parts that changed and when.", xml_xsd=xsd),
+            replies=(
+                Reply(202, "Accepted: the update will reach CCB.", "CustomerUpdateAnswer"),
+                Reply(200, "Ignored: the customer is not synchronized.", "CustomerUpdateAnswer"),
+            ),
+            path_parameters=account_id,
+            honours_idempotency_key=True,
+        ),
+        f"GET {api.PREFIX}/accounts/{{siebelAccountId}}": RouteDoc(
+            summary="What the hub knows of a Siebel account",
+            description="Whether it is synchronized to CCB and its CCB ids; 404 for an account the hub has never seen.",
+            replies=(Reply(200, "The account.", "SiebelAccountView"),),
+            problems=(404,),
+            path_parameters=account_id,
+        ),
+    }
+    return docs
+
+
 def route_docs() -> ApiDocs:
     """The documentation of every route the hub serves: one line per pack API."""
     from utilhub.packs.meter_data import sync as meter_data
@@ -440,6 +526,7 @@ def route_docs() -> ApiDocs:
     docs = ApiDocs()
     docs.merge(sync_request_api_docs(meter_data.PREFIX, meter_data.FLOW))
     docs.merge(order_to_cash_docs())
+    docs.merge(customer_docs())
     return docs
 
 
@@ -454,6 +541,8 @@ PROBLEMS: dict[int, tuple[str, str]] = {
     413: ("PayloadTooLarge", "The body exceeds the configured limit."),
     415: ("UnsupportedMediaType", "The Content-Type is not accepted by this route."),
     422: ("UnprocessableContent", "The body parses but breaks the contract; `errors` points at each invalid field."),
+    502: ("BadGateway", "The target application answered an error; `target` names it."),
+    504: ("GatewayTimeout", "The target application did not answer within the route's time budget; `target` names it."),
     503: ("ServiceUnavailable", "AWS throttled the hub or failed for a moment; nothing was lost, retry after `Retry-After` seconds."),
 }
 GATEWAY_REFUSALS = (401, 403)  # API Gateway's JWT authorizer answers these before the hub runs

@@ -160,6 +160,13 @@ def _secret(stack: LocalStack, logical_id: str, props: dict[str, Any], session: 
     return Physical(arn, {"Id": arn})
 
 
+def _ssm_parameter(stack: LocalStack, logical_id: str, props: dict[str, Any], session: Any) -> Physical:
+    ssm = session.client("ssm")
+    name = props.get("Name") or f"/{stack.default_name(logical_id)}"
+    ssm.put_parameter(Name=name, Value=str(props["Value"]), Type=props.get("Type", "String"), Description=props.get("Description", ""))
+    return Physical(name, {"Type": props.get("Type", "String"), "Value": str(props["Value"])})
+
+
 def _log_group(stack: LocalStack, logical_id: str, props: dict[str, Any], session: Any) -> Physical:
     logs = session.client("logs")
     name = props.get("LogGroupName") or stack.default_name(logical_id)
@@ -187,6 +194,7 @@ PROVISIONERS: dict[str, Provisioner] = {
     "AWS::S3::Bucket": _s3_bucket,
     "AWS::SecretsManager::Secret": _secret,
     "AWS::Logs::LogGroup": _log_group,
+    "AWS::SSM::Parameter": _ssm_parameter,
     "AWS::Serverless::Function": _function,
     "AWS::Serverless::StateMachine": _state_machine,
 }

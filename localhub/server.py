@@ -28,6 +28,7 @@ from localhub.hub import LocalHub
 from localhub.routes import match
 from localhub.schedules import Schedule, parse
 from localhub.simulators.ccb import CcbSimulator
+from localhub.simulators.siebel import SiebelSimulator
 from localhub.template import Template
 from localhub.workers import WorkerPool
 
@@ -83,8 +84,9 @@ class LocalRuntime:
         self.issuer = TokenIssuer(issuer=self.api_url)
         self.issuer.register(LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET, _client_scopes(self.hub.template))
         self.hub.start()
-        if isinstance(ccb := self.hub.simulators.get("CCB"), CcbSimulator):
-            ccb.send_to_hub = self._send_over_http
+        for simulator in self.hub.simulators.values():  # the sources (CCB, Siebel) post to the hub
+            if isinstance(simulator, CcbSimulator | SiebelSimulator):
+                simulator.send_to_hub = self._send_over_http
         self._spawn("api", self._api.serve_forever)
         for source in self.hub.event_sources:
             # no more pollers than the function can run batches at once

@@ -120,6 +120,10 @@ class Simulator(ABC):
             }
 
     # ---------------------------------------------------------------- HTTP
+    def requires_credentials(self, path: str) -> bool:
+        """Whether ``path`` is a service the hub calls (with its credentials), not one of the system's own users' routes."""
+        return True
+
     @abstractmethod
     def handle(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> Reply:
         """Answer one request to the system's own routes (faults already applied)."""
@@ -139,7 +143,7 @@ class Simulator(ABC):
         if path == "/_faults" and request.method == "DELETE":
             self.clear_faults()
             return Response(status=204)
-        if self.credentials and not self._authorized(request.headers.get("Authorization", "")):
+        if self.credentials and self.requires_credentials(path) and not self._authorized(request.headers.get("Authorization", "")):
             return Response(b"wrong or missing credentials", status=401, content_type="text/plain")
         if self.take_fault("down"):
             return Response(b"simulated outage", status=503, content_type="text/plain")

@@ -1,10 +1,19 @@
-"""Customer Care and Billing simulator, as the source of master data.
+"""Customer Care and Billing simulator: the source of master data, and the target of Siebel's customers.
 
-CCB keeps persons; a change to one (``PUT /persons/{personId}`` with the person's data, validated
+As a source, CCB keeps persons; a change to one (``PUT /persons/{personId}`` with the person's data, validated
 against the library's ``PersonData`` model) makes CCB send a sync request to the hub the way its
 outbound messages do: a CCB XML ``SyncRequest`` (validated against ``ccb/sync-request.xsd`` before it
 leaves) posted to ``/meter-data/sync-requests``. The answer tells what the hub said. The hub-facing
 sender is given by the runtime: over HTTP with a token in ``make run``, in-process in tests.
+
+As a target (CU-01, CU-02), CCB's customer services take a customer created or changed in Siebel:
+``POST /customers`` (validated against the library's ``CcbCustomerIn``; every code value must be one
+of CCB's own, the CCB column of the shipped domain value maps; a second customer for one Siebel id is
+refused with 409), ``GET /customers?siebelAccountId=`` (the lookup by Siebel id) and
+``PUT /customers/{personId}`` (the parts given replace CCB's). CCB keeps what it makes as separate
+records: the person (with addresses and contacts), the account (with its auto-pay set-up), the bill
+route and the statement set-up. These services need the hub's credentials; the source routes are
+CCB's own users' and do not.
 """
 
 from __future__ import annotations
@@ -14,13 +23,15 @@ import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from lxml import etree
 from pydantic import ValidationError
 
 from localhub.simulators.base import Reply, Simulator, SimulatorError
+from utilhub.packs.customer.ccb import CcbCustomer, CcbCustomerChange, CcbCustomerIn
 from utilhub.packs.meter_data.model import ADDRESS_XML, PersonData
+from utilhub.platform.dvm import shipped_maps
 from utilhub.platform.xml import to_bytes, validate
 
 NS = "urn:utilhub:ccb:sync-request:v1"
@@ -55,14 +66,38 @@ def person_sync_request(sync_request_id: str, person_id: str, changed_at: dateti
     return to_bytes(root)
 
 
+# CCB's code tables: which code each field of a customer takes (the CCB column of the shipped maps)
+_CODE_FIELDS = (
+    ("account", "paymentMethod", "PaymentMethod"),
+    ("billRoute", "billRouteType", "BillRoute"),
+    ("statement", "statementFormat", "StatementFormat"),
+    ("statement", "billRouteType", "BillRoute"),
+)
+
+
+def _json(status: int, body: Any) -> Reply:
+    return Reply(status, json.dumps(body).encode(), "application/json")
+
+
 class CcbSimulator(Simulator):
     def __init__(self) -> None:
         super().__init__(system="CCB")
         self._ids = itertools.count(1)
+        self._person_ids = itertools.count(5_000_000_001)
+        self._account_ids = itertools.count(7_000_000_001)
         self.send_to_hub: HubSender | None = None
+        self.by_siebel_id: dict[str, str] = {}  # Siebel account id -> CCB person id
+        maps = shipped_maps()
+        self._codes = {name: {row["CCB"] for row in maps[name].rows if "CCB" in row} for name in maps}
+
+    def requires_credentials(self, path: str) -> bool:
+        return path.strip("/").startswith("customers")
 
     def handle(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> Reply:
         parts = path.split("?")[0].strip("/").split("/")
+        if parts[0] == "customers":
+            with self._lock:
+                return self._customers(method, path, parts, body)
         if method == "GET" and len(parts) == 2 and parts[0] == "persons":
             person = self.records.get(f"PERSON#{unquote(parts[1])}")
             return Reply(200, json.dumps(person).encode(), "application/json") if person else Reply(404, b"no such person", "text/plain")
@@ -91,3 +126,109 @@ class CcbSimulator(Simulator):
             self.note_received({"syncRequestId": sync_request_id, "hubStatus": status})
         reply = {"personId": person_id, "syncRequestId": sync_request_id, "hubStatus": status, "hubAnswer": json.loads(answer or b"null")}
         return Reply(200 if status < 400 else 502, json.dumps(reply).encode(), "application/json")
+
+    # ---------------------------------------------------------------- customer services (CU-01, CU-02)
+    def _customers(self, method: str, path: str, parts: list[str], body: bytes) -> Reply:
+        if method == "GET" and len(parts) == 1:
+            siebel_id = parse_qs(urlsplit(path).query).get("siebelAccountId", [""])[0]
+            person_id = self.by_siebel_id.get(siebel_id)
+            return _json(200, self.customer(person_id).model_dump()) if person_id else _json(404, {"message": "no such customer"})
+        if method == "POST" and len(parts) == 1:
+            return self._create(self._parse(CcbCustomerIn, body))
+        if method == "PUT" and len(parts) == 2:
+            return self._change(unquote(parts[1]), self._parse(CcbCustomerChange, body))
+        return _json(405, {"message": f"{method} {path} is not a CCB customer service"})
+
+    def _parse[M: CcbCustomerChange](self, model: type[M], body: bytes) -> M:
+        try:
+            parsed = model.model_validate_json(body)
+        except ValidationError as exc:
+            raise SimulatorError(f"invalid customer: {exc.errors(include_url=False, include_input=False)}") from None
+        unknown = self._unknown_codes(parsed)
+        if unknown:
+            raise SimulatorError(f"values that are not CCB codes: {', '.join(unknown)}")
+        return parsed
+
+    def _unknown_codes(self, change: CcbCustomerChange) -> list[str]:
+        unknown = []
+        for part, field_name, table in _CODE_FIELDS:
+            value = getattr(getattr(change, part), field_name) if getattr(change, part) is not None else None
+            if value is not None and value not in self._codes[table]:
+                unknown.append(f"{part}.{field_name}={value}")
+        for n, address in enumerate(change.addresses or []):
+            for field_name, table in (("addressType", "AddressType"), ("country", "Country"), ("state", "State")):
+                value = getattr(address, field_name)
+                if value is not None and value not in self._codes[table]:
+                    unknown.append(f"addresses[{n}].{field_name}={value}")
+        unknown.extend(
+            f"contacts[{n}].contactType={c.contactType}"
+            for n, c in enumerate(change.contacts or [])
+            if c.contactType not in self._codes["ContactType"]
+        )
+        return unknown
+
+    def _create(self, customer: CcbCustomerIn) -> Reply:
+        if fault := self.take_fault("reject"):
+            return _json(422, {"message": fault.reason})
+        if customer.siebelAccountId in self.by_siebel_id:
+            return _json(409, {"message": f"a customer for Siebel account {customer.siebelAccountId} exists"})
+        person_id, account_id = f"{next(self._person_ids):010d}", f"{next(self._account_ids):010d}"
+        self.by_siebel_id[customer.siebelAccountId] = person_id
+        self.records[f"PERSON#{person_id}"] = {"personId": person_id, "siebelAccountId": customer.siebelAccountId}
+        self.records[f"ACCOUNT#{account_id}"] = {"accountId": account_id, "personId": person_id}
+        self._store(person_id, account_id, customer)
+        self.note_received({"operation": "create", "siebelAccountId": customer.siebelAccountId, "personId": person_id})
+        return _json(201, self.customer(person_id).model_dump())
+
+    def _change(self, person_id: str, change: CcbCustomerChange) -> Reply:
+        person = self.records.get(f"PERSON#{person_id}")
+        if person is None or "siebelAccountId" not in person:
+            return _json(404, {"message": f"no customer person {person_id}"})
+        if fault := self.take_fault("reject"):
+            return _json(422, {"message": fault.reason})
+        account_id = next(
+            k.split("#", 1)[1] for k, v in self.records.items() if k.startswith("ACCOUNT#") and v.get("personId") == person_id
+        )
+        self._store(person_id, account_id, change)
+        changed = sorted(change.model_dump(exclude_none=True))
+        self.note_received({"operation": "change", "siebelAccountId": person["siebelAccountId"], "personId": person_id, "parts": changed})
+        return _json(200, self.customer(person_id).model_dump())
+
+    def _store(self, person_id: str, account_id: str, change: CcbCustomerChange) -> None:
+        """Each part in the record CCB keeps it in: person (name, addresses, contacts), account
+        (auto-pay set-up), bill route, statement set-up."""
+        data = change.model_dump(exclude_none=True)
+        person, account = self.records[f"PERSON#{person_id}"], self.records[f"ACCOUNT#{account_id}"]
+        for part in ("person", "addresses", "contacts"):
+            if part in data:
+                person.update(data[part] if part == "person" else {part: data[part]})
+        if "account" in data:
+            account.update(data["account"])
+        if "billRoute" in data:
+            self.records[f"BILL_ROUTE#{account_id}"] = {"accountId": account_id, **data["billRoute"]}
+        if "statement" in data:
+            self.records[f"STATEMENT#{account_id}"] = {"accountId": account_id, **data["statement"]}
+
+    def customer(self, person_id: str) -> CcbCustomer:
+        """The customer as CCB's services answer it, assembled from its records."""
+        person = self.records[f"PERSON#{person_id}"]
+        account = next(v for k, v in self.records.items() if k.startswith("ACCOUNT#") and v.get("personId") == person_id)
+        account_id = account["accountId"]
+        statement = self.records.get(f"STATEMENT#{account_id}")
+        return CcbCustomer.model_validate(
+            {
+                "personId": person_id,
+                "accountId": account_id,
+                "siebelAccountId": person["siebelAccountId"],
+                "person": {"name": person["name"]},
+                "account": {k: v for k, v in account.items() if k not in ("accountId", "personId")},
+                "addresses": person.get("addresses", []),
+                "contacts": person.get("contacts", []),
+                "billRoute": {"billRouteType": self.records[f"BILL_ROUTE#{account_id}"]["billRouteType"]},
+                "statement": {k: v for k, v in statement.items() if k != "accountId"} if statement else None,
+            }
+        )
+
+    def customers_created(self, siebel_account_id: str) -> int:
+        """How many customers CCB made for a Siebel account (for tests: never more than one)."""
+        return sum(1 for m in self.received if m.get("operation") == "create" and m["siebelAccountId"] == siebel_account_id)

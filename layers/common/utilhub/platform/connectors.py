@@ -25,6 +25,10 @@ class TargetUnavailable(RuntimeError):
     """The target could not take the message now; redeliver later."""
 
 
+class TargetTimedOut(TargetUnavailable):
+    """The target did not answer within the time the call was given."""
+
+
 class TargetRejected(RuntimeError):
     """The target refused the message; retrying the same message will not help."""
 
@@ -75,11 +79,22 @@ class HttpConnector:
         return self.request("POST", path, body, content_type=content_type, headers=headers)
 
     def request(
-        self, method: str, path: str, body: bytes | None = None, *, content_type: str, headers: dict[str, str] | None = None
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        *,
+        content_type: str,
+        headers: dict[str, str] | None = None,
+        within: float | None = None,
     ) -> TargetResponse:
-        """One call; raises :class:`TargetUnavailable` or :class:`TargetRejected` on failure."""
+        """One call; raises :class:`TargetUnavailable` (:class:`TargetTimedOut` when it took too long)
+        or :class:`TargetRejected` on failure. ``within``: seconds the whole call may take at most."""
         url = f"{self._base_url}/{path.lstrip('/')}"
-        timeout = urllib3.Timeout(connect=self._settings.connect_timeout_seconds, read=self._settings.read_timeout_seconds)
+        connect, read = self._settings.connect_timeout_seconds, self._settings.read_timeout_seconds
+        if within is not None:
+            connect, read = min(connect, within), min(read, within)
+        timeout = urllib3.Timeout(connect=connect, read=read, total=within)
         try:
             response = _pool().request(
                 method,
@@ -89,6 +104,8 @@ class HttpConnector:
                 timeout=timeout,
                 redirect=False,
             )
+        except urllib3.exceptions.TimeoutError as exc:  # read or connect (without retries urllib3 raises it as is)
+            raise TargetTimedOut(f"{self.system} did not answer in time") from exc
         except urllib3.exceptions.HTTPError as exc:
             raise TargetUnavailable(f"{self.system} unreachable: {type(exc).__name__}") from exc
         status = response.status

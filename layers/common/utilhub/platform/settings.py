@@ -47,6 +47,18 @@ class Settings(BaseSettings):
     mdm_secret_arn: str | None = None
     brm_base_url: str | None = None
     brm_secret_arn: str | None = None
+    ccb_base_url: str | None = None
+    ccb_secret_arn: str | None = None
+
+    # A route that answers at once calls its target within this budget (under API Gateway's 29 s)
+    sync_call_budget_seconds: float = Field(default=10.0, gt=0, le=28)
+
+    # Domain value maps: the SSM parameter holding this deployment's overrides of the shipped maps
+    domain_value_maps_parameter: str | None = None
+    domain_value_maps_max_age_seconds: int = Field(default=300, ge=0)
+
+    # Customer pack (Siebel -> CCB)
+    customer_update_queue_url: str | None = None
 
     # Order to cash
     order_state_machine_arn: str | None = None

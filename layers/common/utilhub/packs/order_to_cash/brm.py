@@ -53,7 +53,7 @@ class BrmPayInfoIn(BaseModel):
 
     payInfoId: str = Field(min_length=1, max_length=64)
     accountPoid: str
-    method: Literal["INVOICE", "DIRECT_DEBIT", "CREDIT_CARD"]
+    payType: Literal[10001, 10003, 10005]  # BRM's pay types: invoice, credit card, direct debit
 
 
 class BrmPayInfo(BrmPayInfoIn):

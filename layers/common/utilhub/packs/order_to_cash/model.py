@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from utilhub.syncrequests.model import ID_PATTERN
 
 DEFAULT_BILLING_SYSTEM = "BRM"
+SIEBEL = "SEBL"  # the order's ids and code values are Siebel's (cross-references, domain value maps)
 
 
 class AccountRef(BaseModel):
@@ -26,7 +27,9 @@ class BillingProfileRef(BaseModel):
     model_config = ConfigDict(extra="allow", str_strip_whitespace=True)
 
     id: str = Field(pattern=ID_PATTERN)
-    paymentMethod: Literal["INVOICE", "DIRECT_DEBIT", "CREDIT_CARD"] = "INVOICE"
+    # Siebel's own value (Invoice, Credit Card, Direct Debit, Check) or the hub's code (INVOICE, ...), any case;
+    # BRM gets its pay type through the PaymentMethod domain value map
+    paymentMethod: str = Field(default="Invoice", min_length=1, max_length=60)
     billCycleDay: int | None = Field(default=None, ge=1, le=28)
     currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
 

@@ -19,8 +19,9 @@ from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
 from utilhub.packs.order_to_cash.collation import collate
-from utilhub.packs.order_to_cash.model import FulfillmentOrderIn
+from utilhub.packs.order_to_cash.model import SIEBEL, FulfillmentOrderIn
 from utilhub.platform import aws, problems
+from utilhub.platform.dvm import domain_value_maps
 from utilhub.platform.http import create_api, json_response, once_per_key, read_body
 from utilhub.platform.idempotency import run_once
 from utilhub.platform.observability import MetricUnit, metrics
@@ -107,6 +108,15 @@ def _failure(execution: dict[str, Any]) -> dict[str, Any]:
     return {"error": error, "reason": reason or error}
 
 
+def check_payment_methods(order: FulfillmentOrderIn) -> None:
+    """Every billing profile's payment method has a BRM pay type (the PaymentMethod domain value map), or a 422 naming each."""
+    translate = domain_value_maps().translator(source=SIEBEL, target="BRM")
+    for n, line in enumerate(order.lines):
+        if line.billingProfile is not None:
+            translate("PaymentMethod", line.billingProfile.paymentMethod, f"#/lines/{n}/billingProfile/paymentMethod")
+    translate.check()
+
+
 def build_api() -> APIGatewayHttpResolver:
     app = create_api(SCOPE)
 
@@ -117,6 +127,7 @@ def build_api() -> APIGatewayHttpResolver:
             order = FulfillmentOrderIn.model_validate(body.json)
         except ValidationError as exc:
             raise problems.from_validation_error(exc) from None
+        check_payment_methods(order)
         collate(order)  # refuses an order that breaks the seed's rules before anything starts
 
         def work() -> tuple[int, Any]:

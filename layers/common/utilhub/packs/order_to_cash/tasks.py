@@ -12,6 +12,7 @@ from typing import Any
 
 from utilhub.packs.order_to_cash.brm import BrmAccountIn, BrmBillInfo, BrmBillInfoIn, BrmClient, BrmPayInfo, BrmPayInfoIn
 from utilhub.packs.order_to_cash.model import (
+    SIEBEL,
     BrmObject,
     BrmTaskEnvelope,
     EnsureAccount,
@@ -20,11 +21,10 @@ from utilhub.packs.order_to_cash.model import (
     HierarchyLink,
     TaskOutcome,
 )
+from utilhub.platform.dvm import domain_value_maps
 from utilhub.platform.idempotency import run_once
 from utilhub.platform.observability import logger
 from utilhub.platform.xref import CrossReferenceStore, SystemId
-
-SIEBEL = "SEBL"
 
 
 class BillToNotFound(LookupError):
@@ -172,8 +172,12 @@ class BrmSteps:
                     ),
                 )
             else:
+                pay_type = domain_value_maps().translate(
+                    "PaymentMethod", profile.paymentMethod, source=SIEBEL, target="BRM", pointer="#/profile/paymentMethod"
+                )
                 made, created = self._brm.ensure_payinfo(
-                    system, BrmPayInfoIn(payInfoId=profile.id, accountPoid=account_poid, method=profile.paymentMethod)
+                    system,
+                    BrmPayInfoIn(payInfoId=profile.id, accountPoid=account_poid, payType=int(pay_type)),  # type: ignore[arg-type]
                 )
             self._link(kind, system, profile.id, made.poid)
             (outcome.created if created else outcome.existing).append(

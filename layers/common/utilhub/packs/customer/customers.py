@@ -1,0 +1,220 @@
+"""CU-01 and CU-02: Siebel Energy is the customer master; CCB gets customers through orders only.
+
+- :meth:`CustomerSync.synchronize_order` (CU-01): each distinct billing account on the order's lines
+  becomes, or updates, one CCB customer, within the route's time budget. A customer the hub has not
+  linked yet is looked up at CCB by its Siebel id before it is created, so a create whose answer or
+  cross-reference was lost is never made twice.
+- :meth:`CustomerSync.accept_update` (CU-02 intake): an update for a synchronized customer is queued
+  (FIFO, one message group per customer); one for a customer never synchronized (a prospect) is
+  ignored with the reason, and nothing is sent.
+- :meth:`CustomerSync.apply_update` (CU-02 delivery): applies only the parts Siebel changed later than
+  what CCB already has, so an older update arriving late never overwrites a newer one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from utilhub.packs.customer.ccb import CcbCustomerChange, CcbCustomerClient, CcbCustomerIn
+from utilhub.packs.customer.mapping import CCB, SIEBEL, to_ccb, translator
+from utilhub.packs.customer.model import COMPONENTS, AccountUpdateIn, BillingAccount, CustomerOutcome, SiebelOrderIn
+from utilhub.packs.customer.store import CustomerState, CustomerStore, timestamp
+from utilhub.platform import problems
+from utilhub.platform.budget import TimeBudget
+from utilhub.platform.observability import MetricUnit, correlation_id, logger, metrics
+from utilhub.platform.xref import CrossReferenceStore, SystemId
+
+# The CCB parts each Siebel part maps to (see mapping.to_ccb).
+CCB_PARTS: dict[str, tuple[str, ...]] = {
+    "name": ("person",),
+    "address": ("addresses",),
+    "contact": ("contacts",),
+    "billingProfile": ("account", "billRoute"),
+    "statementProfile": ("statement",),
+}
+
+
+Action = Literal["CREATED", "UPDATED", "UNCHANGED"]
+
+
+class UpdateMessage(BaseModel):
+    """What CU-02 queues for delivery: the Siebel parts as sent, and when Siebel changed them."""
+
+    siebelAccountId: str
+    updateId: str
+    changedAt: datetime
+    parts: dict[str, Any]
+    correlationId: str | None = None
+
+
+def distinct_billing_accounts(order: SiebelOrderIn) -> dict[str, tuple[int, BillingAccount]]:
+    """Each billing account once, with the first line that carries it; two lines giving one account
+    different data is a 422 (which line should win cannot be guessed)."""
+    found: dict[str, tuple[int, BillingAccount]] = {}
+    errors = []
+    for n, line in enumerate(order.lines):
+        account = line.billingAccount
+        if account.id not in found:
+            found[account.id] = (n, account)
+        elif found[account.id][1] != account:
+            first = found[account.id][0]
+            errors.append(
+                problems.FieldError(
+                    f"#/lines/{n}/billingAccount",
+                    f"billing account {account.id} differs from the one on line {order.lines[first].lineId} (#/lines/{first})",
+                )
+            )
+    if errors:
+        raise problems.invalid("Lines carry the same billing account with different data.", errors)
+    return found
+
+
+def _parts(image: CcbCustomerIn | CcbCustomerChange) -> dict[str, Any]:
+    return image.model_dump(mode="json", exclude={"siebelAccountId"})
+
+
+class CustomerSync:
+    def __init__(self, ccb: CcbCustomerClient, store: CustomerStore, xref: CrossReferenceStore, sqs: Any, queue_url: str | None) -> None:
+        self._ccb = ccb
+        self._store = store
+        self._xref = xref
+        self._sqs = sqs
+        self._queue_url = queue_url
+
+    # ------------------------------------------------------------------ CU-01
+    def synchronize_order(self, order: SiebelOrderIn) -> dict[str, Any]:
+        accounts = distinct_billing_accounts(order)
+        tr = translator()
+        images = {}
+        for siebel_id, (n, account) in accounts.items():
+            change = to_ccb({part: getattr(account, part) for part in COMPONENTS}, f"#/lines/{n}/billingAccount", tr)
+            if change is not None:  # an account without a contact has none in CCB either
+                images[siebel_id] = CcbCustomerIn.model_validate(
+                    {**_parts(change), "contacts": _parts(change)["contacts"] or [], "siebelAccountId": siebel_id}
+                )
+        tr.check()
+        at = timestamp(order.submittedAt or datetime.now(UTC))
+        budget = TimeBudget()
+        outcomes = [self._synchronize(image, at, budget).model_dump() for image in images.values()]
+        for action in ("CREATED", "UPDATED", "UNCHANGED"):
+            if count := sum(1 for o in outcomes if o["action"] == action):
+                metrics.add_metric(name=f"Customers{action.title()}", unit=MetricUnit.Count, value=count)
+        return {"orderId": order.orderId, "customers": outcomes}
+
+    def _synchronize(self, image: CcbCustomerIn, at: str, budget: TimeBudget) -> CustomerOutcome:
+        siebel_id = image.siebelAccountId
+        state = self._store.get(siebel_id) or CustomerState(siebelAccountId=siebel_id)
+        if state.synchronized and state.ccbPersonId and state.ccbAccountId:
+            applied = self._apply(state, dict.fromkeys(COMPONENTS, at), image, budget)
+            action: Action = "UPDATED" if applied == "applied" else "UNCHANGED"
+            return CustomerOutcome(siebelAccountId=siebel_id, ccbPersonId=state.ccbPersonId, ccbAccountId=state.ccbAccountId, action=action)
+        # not linked yet: CCB may still have it, from an attempt whose answer or link was lost
+        customer = self._ccb.find(budget, siebel_id)
+        action = "CREATED"
+        if customer is None:
+            customer, _ = self._ccb.create(budget, image)
+        elif diff := self._difference(customer, image):
+            customer = self._ccb.change(budget, customer.personId, diff)
+            action = "UPDATED"
+        self._xref.link("PERSON", SystemId(SIEBEL, siebel_id), SystemId(CCB, customer.personId))
+        self._xref.link("ACCOUNT", SystemId(SIEBEL, siebel_id), SystemId(CCB, customer.accountId))
+        update = {
+            "ccbPersonId": customer.personId,
+            "ccbAccountId": customer.accountId,
+            "image": image,
+            "changedAt": dict.fromkeys(COMPONENTS, at),
+        }
+        self._store.save(state.model_copy(update=update))
+        logger.info("customer synchronized", extra={"siebelAccountId": siebel_id, "action": action})
+        return CustomerOutcome(siebelAccountId=siebel_id, ccbPersonId=customer.personId, ccbAccountId=customer.accountId, action=action)
+
+    @staticmethod
+    def _difference(have: CcbCustomerIn, want: CcbCustomerIn) -> CcbCustomerChange | None:
+        current, wanted = _parts(have), _parts(want)
+        diff = {part: value for part, value in wanted.items() if value is not None and value != current.get(part)}
+        return CcbCustomerChange.model_validate(diff) if diff else None
+
+    def _apply(self, state: CustomerState, changed_at: dict[str, str], offer: CcbCustomerIn | CcbCustomerChange, budget: TimeBudget) -> str:
+        """Give CCB the Siebel parts changed later than what it has, and record the new image:
+        ``stale`` (nothing newer), ``unchanged`` (newer, but CCB already has it) or ``applied``."""
+        if state.image is None or not state.ccbPersonId:
+            raise LookupError(f"customer {state.siebelAccountId} has no synchronized record")
+        newer = [part for part, at in changed_at.items() if at > state.changedAt.get(part, "")]
+        if not newer:
+            return "stale"
+        offered, wanted = _parts(offer), _parts(state.image)
+        for part in newer:
+            for ccb_part in CCB_PARTS[part]:
+                if offered.get(ccb_part) is not None:
+                    wanted[ccb_part] = offered[ccb_part]
+        new_image = CcbCustomerIn.model_validate({**wanted, "siebelAccountId": state.siebelAccountId})
+        diff = self._difference(state.image, new_image)
+        if diff is not None:
+            self._ccb.change(budget, state.ccbPersonId, diff)
+        self._store.save(
+            state.model_copy(update={"image": new_image, "changedAt": {**state.changedAt, **{p: changed_at[p] for p in newer}}})
+        )
+        return "unchanged" if diff is None else "applied"
+
+    # ------------------------------------------------------------------ CU-02
+    def accept_update(self, siebel_id: str, update: AccountUpdateIn) -> tuple[int, dict[str, Any]]:
+        parts = {part: getattr(update, part) for part in COMPONENTS if getattr(update, part) is not None}
+        tr = translator()
+        to_ccb(parts, "#", tr)  # refuses unmapped code values before anything is queued
+        tr.check()
+        state = self._store.get(siebel_id)
+        if (state is None or not state.synchronized) and self._store.note_prospect(siebel_id):
+            metrics.add_metric(name="CustomerUpdatesIgnored", unit=MetricUnit.Count, value=1)
+            reason = (
+                f"Siebel account {siebel_id} has not been synchronized to CCB: customers reach CCB through order "
+                "processing only, so a prospect's updates are not sent."
+            )
+            return 200, {"siebelAccountId": siebel_id, "updateId": update.updateId, "status": "IGNORED", "reason": reason}
+        message = UpdateMessage(
+            siebelAccountId=siebel_id,
+            updateId=update.updateId,
+            changedAt=update.changedAt,
+            parts=update.model_dump(mode="json", include=set(parts)),
+            correlationId=correlation_id(),
+        )
+        self._sqs.send_message(
+            QueueUrl=self._queue_url,
+            MessageBody=message.model_dump_json(),
+            MessageGroupId=siebel_id,  # one customer's updates are delivered one at a time, in order
+            MessageDeduplicationId=hashlib.sha256(f"{siebel_id}#{update.updateId}".encode()).hexdigest(),
+        )
+        metrics.add_metric(name="CustomerUpdatesAccepted", unit=MetricUnit.Count, value=1)
+        return 202, {"siebelAccountId": siebel_id, "updateId": update.updateId, "status": "ACCEPTED"}
+
+    def apply_update(self, message: UpdateMessage) -> str:
+        """Deliver one queued update: ``applied``, ``unchanged`` or ``stale`` (for logs and tests)."""
+        state = self._store.get(message.siebelAccountId)
+        if state is None:  # accepted only for a synchronized customer, so its record is missing: kept (DLQ) for an operator
+            raise LookupError(f"customer {message.siebelAccountId} has no synchronized record")
+        update = AccountUpdateIn.model_validate({**message.parts, "updateId": message.updateId, "changedAt": message.changedAt})
+        tr = translator()
+        change = to_ccb({part: getattr(update, part) for part in message.parts}, "#", tr)
+        tr.check()
+        if change is None:  # tr.check() has raised for every unmapped value
+            raise AssertionError("a change without unmapped values was not built")
+        at = timestamp(message.changedAt)
+        outcome = self._apply(state, dict.fromkeys(message.parts, at), change, TimeBudget())
+        metrics.add_metric(name=f"CustomerUpdates{outcome.title()}", unit=MetricUnit.Count, value=1)
+        logger.info("customer update", extra={"siebelAccountId": message.siebelAccountId, "updateId": message.updateId, "outcome": outcome})
+        return outcome
+
+    # ------------------------------------------------------------------ query
+    def status(self, siebel_id: str) -> dict[str, Any]:
+        state = self._store.get(siebel_id)
+        if state is None:
+            raise problems.not_found(f"No Siebel account {siebel_id} is known to the hub.")
+        return {
+            "siebelAccountId": siebel_id,
+            "synchronized": state.synchronized,
+            "ccbPersonId": state.ccbPersonId,
+            "ccbAccountId": state.ccbAccountId,
+        }

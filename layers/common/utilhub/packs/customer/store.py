@@ -1,0 +1,110 @@
+"""What the hub knows of each Siebel customer: whether it is synchronized to CCB, its CCB ids, the
+image CCB was last given, and when Siebel changed each part of it.
+
+One item per Siebel account in the cross-reference table (``CUSTOMER#SEBL#<id>``), written with a
+version check, so two writers never both win. The part times are what keeps an older update that
+arrives late from overwriting a newer one (CU-02).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, Field
+
+from utilhub.packs.customer.ccb import CcbCustomerIn
+from utilhub.platform.problems import Problem
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.service_resource import Table
+
+
+class ConcurrentChange(Problem):
+    """Another writer changed the customer since it was read: the caller retries (a 409 over the API, a
+    redelivery from the queue)."""
+
+    def __init__(self, siebel_account_id: str) -> None:
+        super().__init__(409, "Conflict", f"Customer {siebel_account_id} changed while this request ran; retry it.", "concurrent-change")
+
+
+def timestamp(at: datetime) -> str:
+    """UTC, fixed width: these strings order as the times do."""
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class CustomerState(BaseModel):
+    siebelAccountId: str
+    synchronized: bool = False
+    ccbPersonId: str | None = None
+    ccbAccountId: str | None = None
+    image: CcbCustomerIn | None = None
+    changedAt: dict[str, str] = Field(default_factory=dict)  # Siebel part -> when Siebel changed it (timestamp())
+    version: int = 0
+    ignoredUpdates: int = 0
+
+
+class CustomerStore:
+    def __init__(self, table: Table) -> None:
+        self._table = table
+
+    @staticmethod
+    def _key(siebel_account_id: str) -> dict[str, str]:
+        return {"pk": f"CUSTOMER#SEBL#{siebel_account_id}"}
+
+    def get(self, siebel_account_id: str) -> CustomerState | None:
+        item = self._table.get_item(Key=self._key(siebel_account_id), ConsistentRead=True).get("Item")
+        if item is None:
+            return None
+        return CustomerState(
+            siebelAccountId=siebel_account_id,
+            synchronized=bool(item.get("synchronized")),
+            ccbPersonId=item.get("ccbPersonId"),  # type: ignore[arg-type]
+            ccbAccountId=item.get("ccbAccountId"),  # type: ignore[arg-type]
+            image=CcbCustomerIn.model_validate_json(str(item["image"])) if item.get("image") else None,
+            changedAt=json.loads(str(item.get("changedAt") or "{}")),
+            version=int(item.get("version", 0)),  # type: ignore[arg-type]
+            ignoredUpdates=int(item.get("ignoredUpdates", 0)),  # type: ignore[arg-type]
+        )
+
+    def save(self, state: CustomerState) -> CustomerState:
+        """Write ``state`` as the next version of what was read (``state.version``); raises :class:`ConcurrentChange`."""
+        if state.image is None or not state.ccbPersonId or not state.ccbAccountId:
+            raise ValueError(f"customer {state.siebelAccountId} cannot be recorded as synchronized without its CCB ids and image")
+        item: dict[str, Any] = {
+            **self._key(state.siebelAccountId),
+            "synchronized": True,
+            "ccbPersonId": state.ccbPersonId,
+            "ccbAccountId": state.ccbAccountId,
+            "image": state.image.model_dump_json(exclude_none=True),
+            "changedAt": json.dumps(state.changedAt, sort_keys=True),
+            "version": state.version + 1,
+            "ignoredUpdates": state.ignoredUpdates,
+            "updatedAt": timestamp(datetime.now(UTC)),
+        }
+        condition = "attribute_not_exists(pk) OR version = :read" if state.version == 0 else "version = :read"
+        try:
+            self._table.put_item(Item=item, ConditionExpression=condition, ExpressionAttributeValues={":read": state.version})
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise ConcurrentChange(state.siebelAccountId) from None
+            raise
+        return state.model_copy(update={"version": state.version + 1, "synchronized": True})
+
+    def note_prospect(self, siebel_account_id: str) -> bool:
+        """Count an update ignored because the customer is not synchronized; False when it is synchronized by now."""
+        try:
+            self._table.update_item(
+                Key=self._key(siebel_account_id),
+                UpdateExpression="SET synchronized = :no, lastIgnoredAt = :now, version = if_not_exists(version, :zero) "
+                "ADD ignoredUpdates :one",
+                ConditionExpression="attribute_not_exists(pk) OR synchronized = :no",
+                ExpressionAttributeValues={":no": False, ":now": timestamp(datetime.now(UTC)), ":one": 1, ":zero": 0},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True

@@ -1,0 +1,24 @@
+"""CU-02 delivery: the entry point of the handler that applies queued Siebel updates to CCB."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from utilhub.packs.customer.customers import UpdateMessage
+from utilhub.packs.customer.wiring import customer_sync
+from utilhub.platform.observability import use_correlation_id
+
+
+def deliver_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Apply an SQS FIFO batch of updates; the answer lists the records to redeliver. The first
+    failure stops the batch, so a customer's later update never overtakes an earlier one."""
+
+    def deliver(record: SQSRecord) -> str:
+        message = UpdateMessage.model_validate_json(record.body)
+        use_correlation_id(message.correlationId)
+        return customer_sync().apply_update(message)
+
+    return dict(process_partial_response(event=event, record_handler=deliver, processor=SqsFifoPartialProcessor(), context=context))

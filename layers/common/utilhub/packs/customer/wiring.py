@@ -1,0 +1,27 @@
+"""The customer pack's service, built once per process from the settings (the one place its AWS
+resources and CCB connector are looked up)."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from utilhub.packs.customer.ccb import CcbCustomerClient
+from utilhub.packs.customer.customers import CustomerSync
+from utilhub.packs.customer.store import CustomerStore
+from utilhub.platform import aws
+from utilhub.platform.connectors import HttpConnector
+from utilhub.platform.settings import get_settings, on_reload
+from utilhub.platform.xref import CrossReferenceStore
+
+
+@cache
+def customer_sync() -> CustomerSync:
+    settings = get_settings()
+    table = aws.table(settings.require("xref_table"))
+    connector = HttpConnector("CCB", settings.require("ccb_base_url"), settings.ccb_secret_arn, settings)
+    return CustomerSync(
+        CcbCustomerClient(connector), CustomerStore(table), CrossReferenceStore(table), aws.sqs(), settings.customer_update_queue_url
+    )
+
+
+on_reload(customer_sync.cache_clear)

@@ -1,0 +1,70 @@
+"""Synchronous calls with a time budget: a route that must answer at once calls its target within
+the budget (``sync_call_budget_seconds``, under API Gateway's 29 s limit) and answers a problem when
+the target fails, never hangs and never answers 500 for it:
+
+- ``502`` when the target answered an error (unavailable, or a business error that is not a 404);
+- ``504`` when the target did not answer within what was left of the budget;
+- a target's ``404`` is passed on as a 404 problem (the caller asked for something the target does not have).
+
+A read-only call may be tried once more while the budget lasts (:meth:`TimeBudget.call` with
+``read_only=True``); a call that changes something is made once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from utilhub.platform.connectors import TargetRejected, TargetTimedOut, TargetUnavailable
+from utilhub.platform.observability import logger
+from utilhub.platform.problems import Problem, not_found
+from utilhub.platform.settings import get_settings
+
+# below this, a call cannot be made usefully: the budget is spent
+MIN_CALL_SECONDS = 0.05
+
+
+def bad_gateway(system: str, detail: str) -> Problem:
+    return Problem(502, "Bad gateway", f"{system} answered an error: {detail}", "bad-gateway", extra={"target": system})
+
+
+def gateway_timeout(system: str, seconds: float) -> Problem:
+    return Problem(504, "Gateway timeout", f"{system} did not answer within {seconds:g} s.", "gateway-timeout", extra={"target": system})
+
+
+@dataclass
+class TimeBudget:
+    """The time one request may spend calling its targets, shared by all its calls."""
+
+    seconds: float = field(default_factory=lambda: get_settings().sync_call_budget_seconds)
+    clock: Callable[[], float] = time.monotonic
+    started: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.started = self.clock()
+
+    def remaining(self) -> float:
+        return self.seconds - (self.clock() - self.started)
+
+    def call[T](self, system: str, attempt: Callable[[float], T], *, read_only: bool = False) -> T:
+        """``attempt(within)`` makes one call that takes at most ``within`` seconds; failures become problems."""
+        tries = 2 if read_only else 1
+        for number in range(1, tries + 1):
+            within = self.remaining()
+            if within < MIN_CALL_SECONDS:
+                raise gateway_timeout(system, self.seconds)
+            try:
+                return attempt(within)
+            except TargetTimedOut:
+                if number == tries or self.remaining() < MIN_CALL_SECONDS:
+                    raise gateway_timeout(system, self.seconds) from None
+            except TargetRejected as exc:
+                if exc.status == 404:
+                    raise not_found(f"{system}: {exc.reason}") from None
+                raise bad_gateway(system, f"{exc.status} {exc.reason}") from None
+            except TargetUnavailable as exc:
+                if number == tries:
+                    raise bad_gateway(system, str(exc)) from None
+            logger.info("read-only call tried again within its budget", extra={"target": system})
+        raise AssertionError("unreachable: every attempt returns or raises")

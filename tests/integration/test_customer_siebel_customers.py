@@ -1,0 +1,294 @@
+"""CU-01 create/synchronize customers during order processing and CU-02 update customers, Siebel
+Energy -> CCB (seed 003): the API function and the update delivery run in-process, resources from
+the template in moto, the CCB and Siebel simulators over HTTP."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+import requests
+
+from localhub.hub import ApiResponse, LocalHub
+from localhub.simulators.ccb import CcbSimulator
+from tests.conftest import sample_event
+
+CLAIMS = {"client_id": "siebel", "scope": "utilhub/customer", "token_use": "access"}
+JSON = {"content-type": "application/json"}
+XML = {"content-type": "application/xml"}
+API = "CustomerSiebelFunction"  # and CustomerUpdateDeliveryFunction, through the queue
+
+
+def account(account_id: str, name: str = "Ada Lovelace", **changes: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": account_id,
+        "name": name,
+        "address": {"type": "Billing", "line1": "12 Analytical Row", "city": "Springfield", "state": "IL", "postalCode": "62701", "country": "USA"},
+        "contact": {"firstName": "Ada", "lastName": "Lovelace", "emailAddress": "ada@example.com", "phones": [{"type": "Home Phone", "number": "+1 217 555 0101"}]},
+        "billingProfile": {"id": f"BP-{account_id}", "paymentMethod": "Direct Debit", "billRoute": "Email", "billCycleDay": 5, "currency": "USD"},
+        "statementProfile": {"id": f"ST-{account_id}", "format": "Detailed", "billRoute": "Postal"},
+    }
+    body.update(changes)
+    return body
+
+
+def order(order_id: str, *accounts: dict[str, Any]) -> dict[str, Any]:
+    return {"orderId": order_id, "lines": [{"lineId": f"L{n}", "billingAccount": a} for n, a in enumerate(accounts, 1)]}
+
+
+def post_order(hub: LocalHub, body: dict[str, Any] | bytes, headers: dict[str, str] = JSON) -> ApiResponse:
+    raw = body if isinstance(body, bytes) else json.dumps(body)
+    return hub.call_api("POST", "/customer/siebel/orders", body=raw, headers=headers, claims=CLAIMS)
+
+
+def post_update(hub: LocalHub, account_id: str, body: dict[str, Any]) -> ApiResponse:
+    return hub.call_api("POST", f"/customer/siebel/accounts/{account_id}/updates", body=json.dumps(body), headers=JSON, claims=CLAIMS)
+
+
+def ccb(hub: LocalHub) -> CcbSimulator:
+    simulator = hub.simulators["CCB"]
+    assert isinstance(simulator, CcbSimulator)
+    return simulator
+
+
+def customer_at_ccb(hub: LocalHub, account_id: str) -> dict[str, Any]:
+    return ccb(hub).customer(ccb(hub).by_siebel_id[account_id]).model_dump()
+
+
+def test_sample_order_creates_each_billing_account_once_in_ccb_codes(hub: LocalHub) -> None:
+    # Given the sample order: two lines billing to one account, a third to another
+    event = sample_event("customer/siebel_customers/synchronize-order.json")
+
+    # When it is posted
+    response = hub.invoke(API, event).result
+
+    # Then each distinct billing account is one CCB customer, created, with CCB's ids
+    assert response["statusCode"] == 200, response["body"]
+    customers = json.loads(response["body"])["customers"]
+    assert [(c["siebelAccountId"], c["action"]) for c in customers] == [("SBL-ACC-100", "CREATED"), ("SBL-ACC-200", "CREATED")]
+    assert all(c["ccbPersonId"].isdigit() and c["ccbAccountId"].isdigit() for c in customers)
+    assert ccb(hub).customers_created("SBL-ACC-100") == 1
+    # And CCB holds them in its own codes, translated through the domain value maps
+    held = customer_at_ccb(hub, "SBL-ACC-100")
+    assert held["account"]["paymentMethod"] == "DD"
+    assert held["billRoute"] == {"billRouteType": "EMAIL"}
+    assert held["statement"]["statementFormat"] == "SUMM"
+    assert held["addresses"][0]["addressType"] == "BILL"
+    assert held["addresses"][0]["country"] == "USA"
+    assert {c["contactType"] for c in held["contacts"]} == {"PRIMARYEMAIL", "CELLPHONE"}
+
+
+def test_a_repeated_order_creates_nothing_twice_and_a_changed_one_updates(hub: LocalHub) -> None:
+    # Given an order that created a customer
+    first = post_order(hub, order("SO-1", account("A1")))
+    assert first.status == 200, first.body
+    created = first.json()["customers"][0]
+
+    # When the same order comes again, then another order carries a changed name for the account
+    again = post_order(hub, order("SO-1", account("A1")))
+    changed = post_order(hub, order("SO-2", account("A1", name="Ada King")))
+
+    # Then the repeat is UNCHANGED with the same ids, the change UPDATED, and CCB made one customer
+    assert again.json()["customers"] == [{**created, "action": "UNCHANGED"}]
+    assert changed.json()["customers"] == [{**created, "action": "UPDATED"}]
+    assert ccb(hub).customers_created("A1") == 1
+    assert customer_at_ccb(hub, "A1")["person"] == {"name": "Ada King"}
+    assert hub.call_api("GET", "/customer/siebel/accounts/A1", claims=CLAIMS).json() == {
+        "siebelAccountId": "A1",
+        "synchronized": True,
+        "ccbPersonId": created["ccbPersonId"],
+        "ccbAccountId": created["ccbAccountId"],
+    }
+
+
+def test_ccb_down_in_the_middle_of_an_order_then_retried_creates_each_customer_once(hub: LocalHub) -> None:
+    # Given CCB answers the first customer's calls, then is down
+    ccb(hub).add_fault({"kind": "down", "count": 3})
+    body = order("SO-3", account("B1"), account("B2"), account("B3"))
+
+    # When the order is posted while CCB is down, and again once it is back
+    failed = post_order(hub, body)
+    retried = post_order(hub, body)
+
+    # Then the first answer is a 502 naming CCB, the retry synchronizes all, none twice
+    assert failed.status == 502, failed.body
+    assert failed.json()["target"] == "CCB"
+    assert retried.status == 200, retried.body
+    assert {c["siebelAccountId"] for c in retried.json()["customers"]} == {"B1", "B2", "B3"}
+    assert [ccb(hub).customers_created(a) for a in ("B1", "B2", "B3")] == [1, 1, 1]
+
+
+def test_a_create_whose_link_was_lost_is_found_at_ccb_not_made_again(hub: LocalHub) -> None:
+    # Given CCB already has the customer (a create whose answer never reached the hub)
+    requests.post(
+        f"{hub.simulator_url('CCB')}/customers",
+        json={
+            "siebelAccountId": "C1",
+            "person": {"name": "Ada Lovelace"},
+            "account": {"paymentMethod": "DD", "billCycleDay": 5, "currency": "USD", "billingProfileId": "BP-C1"},
+            "addresses": [{"addressType": "BILL", "address1": "12 Analytical Row", "city": "Springfield", "state": "IL", "postal": "62701", "country": "USA"}],
+            "contacts": [],
+            "billRoute": {"billRouteType": "EMAIL"},
+        },
+        auth=(ccb(hub).credentials["username"], ccb(hub).credentials["password"]),
+        timeout=10,
+    ).raise_for_status()
+
+    # When the order for that account is processed
+    response = post_order(hub, order("SO-4", account("C1")))
+
+    # Then the hub links the one CCB has and brings it up to date; CCB made no second one
+    assert response.status == 200, response.body
+    assert response.json()["customers"][0]["action"] == "UPDATED"
+    assert ccb(hub).customers_created("C1") == 1
+    assert customer_at_ccb(hub, "C1")["statement"]["statementFormat"] == "DETL"
+
+
+def test_siebel_xml_order_is_read_like_json(hub: LocalHub) -> None:
+    # Given the sample Siebel XML order
+    event = sample_event("customer/siebel_customers/synchronize-order-xml.json")
+
+    # When it is posted
+    response = hub.invoke(API, event).result
+
+    # Then its billing account is a CCB customer in CCB's codes
+    assert response["statusCode"] == 200, response["body"]
+    assert json.loads(response["body"])["customers"][0]["action"] == "CREATED"
+    assert customer_at_ccb(hub, "SBL-ACC-300")["account"]["paymentMethod"] == "CHK"
+
+
+@pytest.mark.parametrize(
+    ("change", "pointer"),
+    [
+        ({"billingProfile": {"id": "BP-X", "paymentMethod": "Bitcoin"}}, "#/lines/0/billingAccount/billingProfile/paymentMethod"),
+        ({"address": {"line1": "1 Rue", "city": "Lyon", "country": "Atlantis"}}, "#/lines/0/billingAccount/address/country"),
+        ({"statementProfile": {"id": "ST-X", "format": "Verbose"}}, "#/lines/0/billingAccount/statementProfile/format"),
+    ],
+)
+def test_unmapped_code_values_are_422_naming_field_and_value(hub: LocalHub, change: dict[str, Any], pointer: str) -> None:
+    # Given an order whose account carries a code value no domain value map has
+    body = order("SO-5", account("D1", **change))
+
+    # When it is posted
+    response = post_order(hub, body)
+
+    # Then it is a 422 naming the field and the value, and nothing reached CCB
+    assert response.status == 422, response.body
+    errors = response.json()["errors"]
+    assert [e["pointer"] for e in errors] == [pointer]
+    assert "D1" not in ccb(hub).by_siebel_id
+
+
+def test_bad_orders_are_refused_and_nothing_is_stored(hub: LocalHub) -> None:
+    # Given a line without a billing account, one account with two images, and a control character
+    no_account = {"orderId": "SO-6", "lines": [{"lineId": "L1"}]}
+    two_images = order("SO-7", account("E1"), account("E1", name="Someone Else"))
+    hostile = order("SO-8", account("E2", name="Ada\u0000Lovelace"))
+
+    # When each is posted
+    answers = [post_order(hub, body) for body in (no_account, two_images, hostile)]
+
+    # Then each is a 422 with where the fault is; nothing is in CCB or known to the hub
+    assert [a.status for a in answers] == [422, 422, 422]
+    assert answers[0].json()["errors"][0]["pointer"] == "#/lines/0/billingAccount"
+    assert answers[1].json()["errors"][0]["pointer"] == "#/lines/1/billingAccount"
+    assert answers[2].json()["errors"][0]["pointer"] == "#/lines/0/billingAccount/name"
+    assert ccb(hub).received_total == 0
+    assert hub.call_api("GET", "/customer/siebel/accounts/E1", claims=CLAIMS).status == 404
+
+
+def test_updates_for_a_prospect_are_ignored_and_nothing_is_sent(hub: LocalHub) -> None:
+    # Given an account Siebel never ordered for (a prospect)
+    update = {"updateId": "U-1", "changedAt": "2026-11-27T10:00:00Z", "name": "Prospect Person"}
+
+    # When an update for it comes
+    response = post_update(hub, "P1", update)
+    hub.drain()
+
+    # Then it is 200 IGNORED with the reason, nothing reaches CCB, and the hub knows it is not synchronized
+    assert response.status == 200, response.body
+    assert response.json()["status"] == "IGNORED"
+    assert "prospect" in response.json()["reason"]
+    assert ccb(hub).received_total == 0
+    assert hub.call_api("GET", "/customer/siebel/accounts/P1", claims=CLAIMS).json()["synchronized"] is False
+
+
+def test_updates_reach_ccb_in_siebel_order_even_when_they_arrive_out_of_order(hub: LocalHub) -> None:
+    # Given a synchronized customer
+    assert post_order(hub, order("SO-9", account("F1"))).status == 200
+    newer = {"updateId": "U-2", "changedAt": "2099-01-01T10:05:00Z", "name": "Ada King"}
+    older = {"updateId": "U-1", "changedAt": "2099-01-01T10:00:00Z", "name": "Ada Byron", "billingProfile": {"id": "BP-F1", "paymentMethod": "Credit Card", "billRoute": "Email"}}
+
+    # When the newer update arrives first, then the older one, then the newer one again (a redelivery)
+    answers = [post_update(hub, "F1", body) for body in (newer, older, newer)]
+    hub.drain()
+
+    # Then all are accepted; CCB keeps the newer name and takes the older update's other part
+    assert [a.status for a in answers] == [202, 202, 202]
+    held = customer_at_ccb(hub, "F1")
+    assert held["person"] == {"name": "Ada King"}
+    assert held["account"]["paymentMethod"] == "CC"
+    # And CCB was changed once per update that brought something newer, never back to the old name
+    changes = [m["parts"] for m in ccb(hub).received if m["operation"] == "change"]
+    assert changes == [["person"], ["account"]]
+
+
+def test_an_update_while_ccb_is_down_is_retried_by_the_queue(hub: LocalHub) -> None:
+    # Given a synchronized customer and CCB down for the next call
+    assert post_order(hub, order("SO-10", account("G1"))).status == 200
+    ccb(hub).add_fault({"kind": "down", "count": 1})
+
+    # When an update comes, and the queue redelivers it after the failure
+    assert post_update(hub, "G1", {"updateId": "U-9", "changedAt": "2099-01-01T00:00:00Z", "name": "Grace Hopper"}).status == 202
+    hub.drain()
+    hub.expire_visibility()
+    hub.drain()
+
+    # Then CCB has the change once
+    assert customer_at_ccb(hub, "G1")["person"] == {"name": "Grace Hopper"}
+    assert [m["parts"] for m in ccb(hub).received if m["operation"] == "change"] == [["person"]]
+
+
+def test_the_siebel_simulator_sends_orders_and_account_changes_to_the_hub(hub: LocalHub) -> None:
+    # Given an account captured in Siebel (a prospect) and changed before any order
+    siebel = hub.simulator_url("SEBL")
+    created = requests.put(f"{siebel}/accounts/H1", json=account("H1"), timeout=30)
+    before_order = requests.put(f"{siebel}/accounts/H1", json=account("H1", name="Hedy Lamarr"), timeout=30).json()
+
+    # When an order bills to it (as Siebel XML), and the account changes afterwards
+    ordered = requests.post(f"{siebel}/orders?format=xml", json={"orderId": "SO-11", "lines": [{"lineId": "1", "accountId": "H1"}]}, timeout=30).json()
+    after_order = requests.put(f"{siebel}/accounts/H1?format=xml", json=account("H1", name="Hedy Kiesler"), timeout=30).json()
+    hub.drain()
+
+    # Then the prospect's change was ignored, the order created it, and the later change reached CCB
+    assert created.status_code == 201
+    assert before_order["hubAnswer"]["status"] == "IGNORED"
+    assert ordered["hubAnswer"]["customers"][0]["action"] == "CREATED"
+    assert after_order["hubAnswer"]["status"] == "ACCEPTED"
+    assert customer_at_ccb(hub, "H1")["person"] == {"name": "Hedy Kiesler"}
+
+
+def test_the_route_needs_the_customer_scope(hub: LocalHub) -> None:
+    # Given a token for another pack
+    other = {**CLAIMS, "scope": "utilhub/order-to-cash"}
+
+    # When it posts an order
+    response = hub.call_api("POST", "/customer/siebel/orders", body=json.dumps(order("SO-12", account("J1"))), headers=JSON, claims=other)
+
+    # Then it is refused
+    assert response.status == 403
+
+
+def test_update_delivery_sample_event_applies_a_queued_update(hub: LocalHub) -> None:
+    # Given the customer of the sample update, synchronized
+    assert post_order(hub, order("SO-13", account("SBL-ACC-100"))).status == 200
+    event = copy.deepcopy(sample_event("customer/update_delivery/sqs-fifo.json"))
+
+    # When the delivery handler gets the sample batch
+    response = hub.invoke("CustomerUpdateDeliveryFunction", event).result
+
+    # Then no record fails and CCB has the new address
+    assert response == {"batchItemFailures": []}
+    assert customer_at_ccb(hub, "SBL-ACC-100")["addresses"][0]["city"] == "Shelbyville"
