@@ -25,9 +25,27 @@ def account(account_id: str, name: str = "Ada Lovelace", **changes: Any) -> dict
     body: dict[str, Any] = {
         "id": account_id,
         "name": name,
-        "address": {"type": "Billing", "line1": "12 Analytical Row", "city": "Springfield", "state": "IL", "postalCode": "62701", "country": "USA"},
-        "contact": {"firstName": "Ada", "lastName": "Lovelace", "emailAddress": "ada@example.com", "phones": [{"type": "Home Phone", "number": "+1 217 555 0101"}]},
-        "billingProfile": {"id": f"BP-{account_id}", "paymentMethod": "Direct Debit", "billRoute": "Email", "billCycleDay": 5, "currency": "USD"},
+        "address": {
+            "type": "Billing",
+            "line1": "12 Analytical Row",
+            "city": "Springfield",
+            "state": "IL",
+            "postalCode": "62701",
+            "country": "USA",
+        },
+        "contact": {
+            "firstName": "Ada",
+            "lastName": "Lovelace",
+            "emailAddress": "ada@example.com",
+            "phones": [{"type": "Home Phone", "number": "+1 217 555 0101"}],
+        },
+        "billingProfile": {
+            "id": f"BP-{account_id}",
+            "paymentMethod": "Direct Debit",
+            "billRoute": "Email",
+            "billCycleDay": 5,
+            "currency": "USD",
+        },
         "statementProfile": {"id": f"ST-{account_id}", "format": "Detailed", "billRoute": "Postal"},
     }
     body.update(changes)
@@ -128,7 +146,16 @@ def test_a_create_whose_link_was_lost_is_found_at_ccb_not_made_again(hub: LocalH
             "siebelAccountId": "C1",
             "person": {"name": "Ada Lovelace"},
             "account": {"paymentMethod": "DD", "billCycleDay": 5, "currency": "USD", "billingProfileId": "BP-C1"},
-            "addresses": [{"addressType": "BILL", "address1": "12 Analytical Row", "city": "Springfield", "state": "IL", "postal": "62701", "country": "USA"}],
+            "addresses": [
+                {
+                    "addressType": "BILL",
+                    "address1": "12 Analytical Row",
+                    "city": "Springfield",
+                    "state": "IL",
+                    "postal": "62701",
+                    "country": "USA",
+                }
+            ],
             "contacts": [],
             "billRoute": {"billRouteType": "EMAIL"},
         },
@@ -219,7 +246,12 @@ def test_updates_reach_ccb_in_siebel_order_even_when_they_arrive_out_of_order(hu
     # Given a synchronized customer
     assert post_order(hub, order("SO-9", account("F1"))).status == 200
     newer = {"updateId": "U-2", "changedAt": "2099-01-01T10:05:00Z", "name": "Ada King"}
-    older = {"updateId": "U-1", "changedAt": "2099-01-01T10:00:00Z", "name": "Ada Byron", "billingProfile": {"id": "BP-F1", "paymentMethod": "Credit Card", "billRoute": "Email"}}
+    older = {
+        "updateId": "U-1",
+        "changedAt": "2099-01-01T10:00:00Z",
+        "name": "Ada Byron",
+        "billingProfile": {"id": "BP-F1", "paymentMethod": "Credit Card", "billRoute": "Email"},
+    }
 
     # When the newer update arrives first, then the older one, then the newer one again (a redelivery)
     answers = [post_update(hub, "F1", body) for body in (newer, older, newer)]
@@ -258,7 +290,9 @@ def test_the_siebel_simulator_sends_orders_and_account_changes_to_the_hub(hub: L
     before_order = requests.put(f"{siebel}/accounts/H1", json=account("H1", name="Hedy Lamarr"), timeout=30).json()
 
     # When an order bills to it (as Siebel XML), and the account changes afterwards
-    ordered = requests.post(f"{siebel}/orders?format=xml", json={"orderId": "SO-11", "lines": [{"lineId": "1", "accountId": "H1"}]}, timeout=30).json()
+    ordered = requests.post(
+        f"{siebel}/orders?format=xml", json={"orderId": "SO-11", "lines": [{"lineId": "1", "accountId": "H1"}]}, timeout=30
+    ).json()
     after_order = requests.put(f"{siebel}/accounts/H1?format=xml", json=account("H1", name="Hedy Kiesler"), timeout=30).json()
     hub.drain()
 
