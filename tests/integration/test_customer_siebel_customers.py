@@ -326,3 +326,33 @@ def test_update_delivery_sample_event_applies_a_queued_update(hub: LocalHub) -> 
     # Then no record fails and CCB has the new address
     assert response == {"batchItemFailures": []}
     assert customer_at_ccb(hub, "SBL-ACC-100")["addresses"][0]["city"] == "Shelbyville"
+
+
+def test_a_deployment_overrides_a_map_through_its_parameter_without_code(hub: LocalHub) -> None:
+    # Given the deployment's domain value map parameter holding a PaymentMethod map with a value of its own
+    import boto3
+    from aws_lambda_powertools.utilities import parameters
+
+    ssm = boto3.client("ssm", region_name=hub.stack.region if hub.stack else None)
+    name = hub.resources()["DomainValueMapsParameter"]
+    override = {
+        "PaymentMethod": {
+            "columns": ["COMMON", "SEBL", "CCB", "BRM"],
+            "rows": [{"COMMON": "STANDING_ORDER", "SEBL": "Standing Order", "CCB": "DD", "BRM": "10005"}],
+        }
+    }
+    ssm.put_parameter(Name=name, Value=json.dumps(override), Type="String", Overwrite=True)
+    parameters.clear_caches()  # type: ignore[no-untyped-call]  # the functions' cache of the parameter (max age 300 s) starts afresh
+    try:
+        # When orders carry the new value, and a value the override no longer has
+        taken = post_order(hub, order("SO-14", account("K1", billingProfile={"id": "BP-K1", "paymentMethod": "standing order"})))
+        dropped = post_order(hub, order("SO-15", account("K2")))  # Direct Debit: not in the overriding map
+
+        # Then the new value maps to CCB's code, and the replaced map no longer knows the old one
+        assert taken.status == 200, taken.body
+        assert customer_at_ccb(hub, "K1")["account"]["paymentMethod"] == "DD"
+        assert dropped.status == 422, dropped.body
+        assert dropped.json()["errors"][0]["pointer"] == "#/lines/0/billingAccount/billingProfile/paymentMethod"
+    finally:
+        ssm.put_parameter(Name=name, Value="{}", Type="String", Overwrite=True)
+        parameters.clear_caches()  # type: ignore[no-untyped-call]

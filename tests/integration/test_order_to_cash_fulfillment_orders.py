@@ -443,3 +443,35 @@ def test_a_fault_run_loses_no_order_and_creates_nothing_twice(hub: LocalHub) -> 
         assert reported[("account", f"BA-FR{n}")] == poids[("account", f"BA-FR{n}")]
         assert reported[("account", f"SA-FR{n}")] == poids[("account", f"SA-FR{n}")]
         assert {t for t, s in reported if s == f"BP-FR{n}"} == {"billinfo", "payinfo"}
+
+
+def test_siebel_payment_methods_reach_brm_as_its_own_pay_types(hub: LocalHub) -> None:
+    # Given an order whose billing profiles carry Siebel's own payment methods (any case) and the hub's code
+    methods = {"BP-PM1": "Credit Card", "BP-PM2": "Check", "BP-PM3": "invoice", "BP-PM4": "Direct Debit", "BP-PM5": "DIRECT_DEBIT"}
+    lines = [line(f"L{n}", f"SA-PM{n}", f"BA-PM{n}", bp) for n, bp in enumerate(methods, 1)]
+    for order_line, method in zip(lines, methods.values(), strict=True):
+        order_line["billingProfile"]["paymentMethod"] = method
+
+    # When it is fulfilled
+    body = submit(hub, {"orderId": "ORD-PM", "revision": 1, "lines": lines})
+
+    # Then BRM holds each /payinfo with its pay type, translated through the PaymentMethod map
+    assert body["status"] == "SUCCEEDED", body
+    payinfos = {p["payInfoId"]: p["payType"] for p in brm(hub).records["BRM1"]["payinfos"].values()}
+    assert payinfos == {"BP-PM1": 10003, "BP-PM2": 10001, "BP-PM3": 10001, "BP-PM4": 10005, "BP-PM5": 10005}
+
+
+def test_a_payment_method_without_a_brm_pay_type_is_422_naming_line_and_value(hub: LocalHub) -> None:
+    # Given an order whose second line's billing profile is paid in a way no map knows
+    lines = [line("L1", "SA-X1", "BA-X1", "BP-X1"), line("L2", "SA-X2", "BA-X2", "BP-X2")]
+    lines[1]["billingProfile"]["paymentMethod"] = "Bitcoin"
+
+    # When it is posted
+    response = post(hub, {"orderId": "ORD-PMX", "revision": 1, "lines": lines})
+
+    # Then it is refused before anything starts, naming the field and the value
+    assert response.status == 422, response.body
+    errors = response.json()["errors"]
+    assert [e["pointer"] for e in errors] == ["#/lines/1/billingProfile/paymentMethod"]
+    assert "'Bitcoin'" in errors[0]["detail"]
+    assert brm(hub).records == {}

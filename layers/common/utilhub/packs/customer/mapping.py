@@ -84,11 +84,12 @@ def to_ccb(parts: dict[str, Any], at: str, tr: Translator) -> CcbCustomerChange 
     """The CCB parts of the Siebel ``parts`` given (keys from :data:`COMPONENTS`; ``at`` is their JSON
     pointer), or None when a code value has no mapping: ``tr`` then names each one (``tr.check()``)."""
     change: dict[str, Any] = {}
-    try:
-        for part in COMPONENTS:
-            value = parts.get(part)
-            if value is None:
-                continue
+    for part in COMPONENTS:
+        value = parts.get(part)
+        if value is None:
+            continue
+        unmapped_before = len(tr.errors)
+        try:
             if part == "name":
                 change["person"] = CcbPerson(name=value)
             elif part == "address":
@@ -99,10 +100,10 @@ def to_ccb(parts: dict[str, Any], at: str, tr: Translator) -> CcbCustomerChange 
                 change.update(_billing(value, tr, f"{at}/billingProfile"))
             else:
                 change["statement"] = _statement(value, tr, f"{at}/statementProfile")
-    except ValidationError:
-        if tr.errors:  # an unmapped value left a CCB field empty; the translator names it
-            return None
-        raise
+        except ValidationError:
+            if len(tr.errors) == unmapped_before:
+                raise
+            # an unmapped value left a CCB field empty; the translator names it, and the other parts are still checked
     return None if tr.errors else CcbCustomerChange(**change)
 
 

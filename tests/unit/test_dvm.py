@@ -1,0 +1,130 @@
+"""Domain value maps (utilhub.platform.dvm): translation both ways, case-insensitive on the way in,
+the COMMON code accepted from any source, unmapped values as 422s naming field and value, and what a
+deployment's override may and may not hold. Pure: the shipped file and maps built here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from utilhub.platform.dvm import DomainValueMaps, UnmappedValue, parse_maps, shipped_maps
+
+
+@pytest.fixture
+def maps() -> DomainValueMaps:
+    return DomainValueMaps(dict(shipped_maps()))
+
+
+@pytest.mark.parametrize(
+    ("value", "brm"),
+    [("Invoice", "10001"), ("credit card", "10003"), ("  DIRECT   debit ", "10005"), ("Check", "10001"), ("DIRECT_DEBIT", "10005")],
+)
+def test_siebel_payment_methods_become_brm_pay_types_whatever_their_case(maps: DomainValueMaps, value: str, brm: str) -> None:
+    # Given Siebel's payment method as sent (any case, extra blanks, or the hub's COMMON code)
+    # When it is translated to BRM
+    found = maps.translate("PaymentMethod", value, source="SEBL", target="BRM", pointer="#/p")
+
+    # Then BRM gets its own pay type
+    assert found == brm
+
+
+def test_translation_goes_both_ways_and_a_shared_target_value_reads_back_as_the_first_row(maps: DomainValueMaps) -> None:
+    # Given BRM's invoice pay type, which both Invoice and Check map to
+    # When it is read back to Siebel, and CCB's codes are read back too
+    siebel = maps.lookup("PaymentMethod", "10001", source="BRM", target="SEBL")
+    statement = maps.lookup("StatementFormat", "DETL", source="CCB", target="SEBL")
+
+    # Then the first row wins, and every value maps back to Siebel's spelling
+    assert siebel == "Invoice"
+    assert statement == "Detailed"
+
+
+def test_an_unmapped_value_is_a_422_naming_the_field_the_value_and_the_map(maps: DomainValueMaps) -> None:
+    # Given a payment method no row has
+    # When it is translated
+    with pytest.raises(UnmappedValue) as raised:
+        maps.translate("PaymentMethod", "Bitcoin", source="SEBL", target="BRM", pointer="#/lines/0/billingProfile/paymentMethod")
+
+    # Then the problem names where, what and which map
+    problem = raised.value.as_dict()
+    assert problem["status"] == 422
+    assert problem["errors"] == [
+        {
+            "pointer": "#/lines/0/billingProfile/paymentMethod",
+            "detail": "'Bitcoin' has no BRM value in the domain value map PaymentMethod (from SEBL)",
+        }
+    ]
+
+
+def test_a_translator_collects_every_unmapped_value_of_a_message(maps: DomainValueMaps) -> None:
+    # Given one message's fields, two of them unmapped
+    translate = maps.translator(source="SEBL", target="CCB")
+
+    # When each is translated
+    found = [
+        translate("Country", "United Kingdom", "#/a/country"),
+        translate("Country", "Atlantis", "#/b/country"),
+        translate("BillRoute", "Pigeon", "#/c/billRoute"),
+        translate("State", None, "#/d/state"),
+    ]
+
+    # Then mapped values come through, and one 422 names both others
+    assert found == ["GBR", None, None, None]
+    with pytest.raises(UnmappedValue) as raised:
+        translate.check()
+    assert [e.pointer for e in raised.value.errors] == ["#/b/country", "#/c/billRoute"]
+
+
+def test_a_map_with_nothing_for_the_target_is_unmapped_for_that_target() -> None:
+    # Given a map whose row has no BRM value
+    maps = DomainValueMaps(
+        parse_maps({"BillRoute": {"columns": ["COMMON", "SEBL", "BRM"], "rows": [{"COMMON": "FAX", "SEBL": "Fax"}]}}, "test")
+    )
+
+    # When Fax is translated to BRM
+    found = maps.lookup("BillRoute", "Fax", source="SEBL", target="BRM")
+
+    # Then there is no value
+    assert found is None
+
+
+@pytest.mark.parametrize(
+    ("document", "fault"),
+    [
+        ({"M": {"columns": ["SEBL", "CCB"], "rows": [{"SEBL": "a", "CCB": "b"}]}}, "columns must include COMMON"),
+        ({"M": {"columns": ["COMMON", "CCB"], "rows": [{"COMMON": "A", "BRM": "1"}]}}, "columns the map does not have"),
+        ({"M": {"columns": ["COMMON", "CCB"], "rows": [{"COMMON": "A"}, {"COMMON": "a "}]}}, "same COMMON value"),
+        ({"M": {"columns": ["COMMON", "CCB"], "rows": [{"CCB": "x"}]}}, "no COMMON value"),
+        ({"M": {"columns": ["COMMON", "CCB"], "rows": []}}, "at least 1 item"),
+        ({"M": "not a map"}, "valid dictionary"),
+    ],
+)
+def test_an_override_that_is_not_a_set_of_maps_is_refused_with_the_reason(document: dict[str, Any], fault: str) -> None:
+    # Given a malformed override
+    # When it is parsed
+    with pytest.raises(ValueError, match="is not a valid set of domain value maps") as raised:
+        parse_maps(document, "the parameter")
+
+    # Then the reason says what is wrong
+    assert fault in str(raised.value)
+
+
+def test_every_shipped_map_is_valid_and_maps_every_siebel_value_to_ccb() -> None:
+    # Given the shipped maps
+    maps = shipped_maps()
+
+    # When each Siebel value is looked up for CCB
+    missing = [
+        (name, row["SEBL"])
+        for name, table in maps.items()
+        for row in table.rows
+        if "SEBL" in row
+        and "CCB" in table.columns
+        and DomainValueMaps(dict(maps)).lookup(name, row["SEBL"], source="SEBL", target="CCB") is None
+    ]
+
+    # Then the Siebel codes the contract names are all there, and each maps to CCB
+    assert {"PaymentMethod", "BillRoute", "StatementFormat", "AddressType", "ContactType", "Country", "State"} <= set(maps)
+    assert {row["SEBL"] for row in maps["PaymentMethod"].rows} == {"Invoice", "Credit Card", "Direct Debit", "Check"}
+    assert missing == []
