@@ -356,3 +356,55 @@ def test_a_deployment_overrides_a_map_through_its_parameter_without_code(hub: Lo
     finally:
         ssm.put_parameter(Name=name, Value="{}", Type="String", Overwrite=True)
         parameters.clear_caches()  # type: ignore[no-untyped-call]
+
+
+def test_a_fault_run_creates_each_customer_once_and_keeps_the_newest_of_each_part(hub: LocalHub) -> None:
+    import time
+
+    from localhub.aws_throttling import AwsThrottling
+
+    def until_answered(send: Any) -> ApiResponse:
+        # the sender (Siebel) posts again on 502 (CCB failed), 503 (AWS busy) and 409 (the customer changed meanwhile)
+        for _ in range(40):
+            response: ApiResponse = send()
+            if response.status in (502, 503, 409):
+                time.sleep(0.2)
+                continue
+            return response
+        raise AssertionError(f"never answered: {response.status} {response.body!r}")
+
+    # Given four orders over three accounts (one account on two orders), each sent twice, CCB down now
+    # and then, and a sixth of the functions' AWS calls throttled beyond boto3's own retries
+    orders = [order(f"SO-FR{n}", account(f"FR{n}"), account("FR-SHARED")) for n in range(2)] * 2
+    updates = [
+        ("FR0", {"updateId": "U-FR1", "changedAt": "2099-01-01T10:00:00Z", "name": "Old Name"}),
+        ("FR0", {"updateId": "U-FR2", "changedAt": "2099-01-01T11:00:00Z", "name": "New Name"}),
+        ("FR-SHARED", {"updateId": "U-FR3", "changedAt": "2099-01-01T10:00:00Z", "statementProfile": {"id": "ST-S", "format": "Summary"}}),
+    ]
+    with AwsThrottling(1 / 6, seed=7) as throttling:
+        ccb(hub).add_fault({"kind": "down", "count": 2})
+        answers = [until_answered(lambda body=body: post_order(hub, body)) for body in orders]
+        ccb(hub).add_fault({"kind": "down", "count": 2})
+        # When the updates arrive newest first, each twice, and the queue redelivers what failed
+        for account_id, body in [updates[1], updates[0], updates[2], updates[1], updates[0]]:
+            assert until_answered(lambda a=account_id, b=body: post_update(hub, a, b)).status == 202
+        for _ in range(6):
+            hub.drain()
+            hub.expire_visibility()
+        hub.drain()
+    assert throttling.throttled
+
+    # Then every order was answered, each customer exists once in CCB, and every part is the newest Siebel made
+    assert [a.status for a in answers] == [200] * 4
+    assert [ccb(hub).customers_created(a) for a in ("FR0", "FR1", "FR-SHARED")] == [1, 1, 1]
+    assert customer_at_ccb(hub, "FR0")["person"] == {"name": "New Name"}
+    assert customer_at_ccb(hub, "FR-SHARED")["statement"]["statementFormat"] == "SUMM"
+    names_given = [m for m in ccb(hub).received if m["operation"] == "change" and m["siebelAccountId"] == "FR0"]
+    assert len(names_given) == 1  # the older name never reached CCB after the newer one
+    # And no update was lost: none is left in the queue or its dead-letter queue
+    import boto3
+
+    sqs = boto3.client("sqs", region_name=hub.stack.region if hub.stack else None)
+    for queue in ("CustomerUpdateQueue", "CustomerUpdateDeadLetterQueue"):
+        attributes = sqs.get_queue_attributes(QueueUrl=hub.resources()[queue], AttributeNames=["All"])["Attributes"]
+        assert (attributes["ApproximateNumberOfMessages"], attributes["ApproximateNumberOfMessagesNotVisible"]) == ("0", "0"), queue

@@ -19,8 +19,9 @@ def run_monitor(flow: SyncFlow) -> dict[str, int]:
 def deliver_batch(flow: SyncFlow, event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Deliver an SQS FIFO batch; the answer lists the records to redeliver.
 
-    With FIFO, the first failure stops the batch: it and every record after it are
-    reported failed, so an entity's later request never overtakes an earlier one.
+    With FIFO, a failure stops its message group: it and every later record of the same entity
+    are reported failed, so an entity's later request never overtakes an earlier one; other
+    entities' records go on (one failing entity does not push the others towards the DLQ).
     """
 
     def deliver(record: SQSRecord) -> str:
@@ -29,5 +30,7 @@ def deliver_batch(flow: SyncFlow, event: dict[str, Any], context: Any) -> dict[s
             raise ValueError(f"message for flow {message.flow} reached the {flow.name} delivery queue")
         return delivery_for(flow).deliver(message, context)
 
-    response = process_partial_response(event=event, record_handler=deliver, processor=SqsFifoPartialProcessor(), context=context)
+    response = process_partial_response(
+        event=event, record_handler=deliver, processor=SqsFifoPartialProcessor(skip_group_on_error=True), context=context
+    )
     return dict(response)

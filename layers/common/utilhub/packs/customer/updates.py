@@ -13,12 +13,17 @@ from utilhub.platform.observability import use_correlation_id
 
 
 def deliver_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Apply an SQS FIFO batch of updates; the answer lists the records to redeliver. The first
-    failure stops the batch, so a customer's later update never overtakes an earlier one."""
+    """Apply an SQS FIFO batch of updates; the answer lists the records to redeliver. A failure stops
+    its customer's group (that customer's later updates are redelivered after it, never before); the
+    other customers' updates in the batch go on."""
 
     def deliver(record: SQSRecord) -> str:
         message = UpdateMessage.model_validate_json(record.body)
         use_correlation_id(message.correlationId)
         return customer_sync().apply_update(message)
 
-    return dict(process_partial_response(event=event, record_handler=deliver, processor=SqsFifoPartialProcessor(), context=context))
+    return dict(
+        process_partial_response(
+            event=event, record_handler=deliver, processor=SqsFifoPartialProcessor(skip_group_on_error=True), context=context
+        )
+    )
