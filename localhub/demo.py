@@ -153,10 +153,91 @@ def order_to_cash(client: httpx.Client) -> list[Row]:
     }
     refused = client.post("/order-to-cash/fulfillment-orders", json=split)
     rows.append(Row(pack, "OC-01 one billing profile, two billing systems", "422", str(refused.status_code)))
+    siebel_values = {
+        "orderId": "DEMO-ORD3",
+        "revision": 1,
+        "lines": [_order_line("L1", "S3", "B3", "P3", billingProfile={"id": "P3", "paymentMethod": "Direct Debit"})],
+    }
+    client.post("/order-to-cash/fulfillment-orders", json=siebel_values)
+    _order_result(client, "DEMO-ORD3", 1)
+    payinfos = client.get("/_local/sim/brm/state").json()["records"].get("BRM1", {}).get("payinfos", {}).values()
+    pay_type = next((str(p["payType"]) for p in payinfos if p["payInfoId"] == "P3"), "?")
+    rows.append(Row(pack, "OC-01 Siebel 'Direct Debit' is BRM pay type", "10005", pay_type))
     return rows
 
 
-SCENARIOS: dict[str, Callable[[httpx.Client], list[Row]]] = {"meter-data": meter_data, "order-to-cash": order_to_cash}
+def _ccb_person_name(client: httpx.Client, person_id: str, wanted: str, timeout: float = 15.0) -> str:
+    deadline = time.monotonic() + timeout
+    name = "?"
+    while time.monotonic() < deadline:
+        name = str(client.get("/_local/sim/ccb/state").json()["records"].get(f"PERSON#{person_id}", {}).get("name"))
+        if name == wanted:
+            break
+        time.sleep(0.2)
+    return name
+
+
+def customer(client: httpx.Client) -> list[Row]:
+    rows = []
+    pack = "customer"
+    siebel = client.get("/_local/health").json()["simulators"]["SEBL"]
+    account = {
+        "name": "Grace Hopper",
+        "address": {"type": "Billing", "line1": "1 Compiler Way", "city": "Arlington", "state": "VA", "country": "USA"},
+        "contact": {"firstName": "Grace", "lastName": "Hopper", "emailAddress": "grace@example.com"},
+        "billingProfile": {"id": "DEMO-BP-C1", "paymentMethod": "Credit Card", "billRoute": "Email"},
+        "statementProfile": {"id": "DEMO-ST-C1", "format": "Detailed"},
+    }
+    httpx.put(f"{siebel}/accounts/DEMO-C1", json=account, timeout=30)
+    prospect = httpx.put(f"{siebel}/accounts/DEMO-C1", json={**account, "name": "Grace B. Hopper"}, timeout=30).json()
+    rows.append(Row(pack, "CU-02 a prospect's change", "IGNORED", str((prospect.get("hubAnswer") or {}).get("status"))))
+    lines = {"orderId": "DEMO-SO1", "lines": [{"lineId": "1", "accountId": "DEMO-C1"}, {"lineId": "2", "accountId": "DEMO-C1"}]}
+    ordered = httpx.post(f"{siebel}/orders?format=xml", json=lines, timeout=30).json()
+    customers = (ordered.get("hubAnswer") or {}).get("customers", [])
+    rows.append(
+        Row(
+            pack,
+            "CU-01 Siebel XML order, two lines, one account",
+            "DEMO-C1 CREATED",
+            " ".join(f"{c['siebelAccountId']} {c['action']}" for c in customers),
+        )
+    )
+    again = httpx.post(f"{siebel}/orders", json=lines, timeout=30).json()
+    rows.append(
+        Row(pack, "CU-01 same order again", "UNCHANGED", " ".join(c["action"] for c in (again.get("hubAnswer") or {}).get("customers", [])))
+    )
+    changed = httpx.put(f"{siebel}/accounts/DEMO-C1", json={**account, "name": "Rear Admiral Grace Hopper"}, timeout=30).json()
+    rows.append(Row(pack, "CU-02 change of a synchronized customer", "ACCEPTED", str((changed.get("hubAnswer") or {}).get("status"))))
+    person_id = customers[0]["ccbPersonId"] if customers else "?"
+    rows.append(
+        Row(
+            pack,
+            "CU-02 CCB holds the new name",
+            "Rear Admiral Grace Hopper",
+            _ccb_person_name(client, person_id, "Rear Admiral Grace Hopper"),
+        )
+    )
+    bad = client.post(
+        "/customer/siebel/orders",
+        json={
+            "orderId": "DEMO-SO2",
+            "lines": [
+                {"lineId": "1", "billingAccount": {**account, "id": "DEMO-C2", "billingProfile": {"id": "BP", "paymentMethod": "Bitcoin"}}}
+            ],
+        },
+    )
+    rows.append(
+        Row(
+            pack,
+            "CU-01 unmapped payment method",
+            "422 #/lines/0/billingAccount/billingProfile/paymentMethod",
+            f"{bad.status_code} {bad.json().get('errors', [{}])[0].get('pointer')}",
+        )
+    )
+    return rows
+
+
+SCENARIOS: dict[str, Callable[[httpx.Client], list[Row]]] = {"meter-data": meter_data, "order-to-cash": order_to_cash, "customer": customer}
 
 
 def run_demo(runtime: LocalRuntime) -> int:

@@ -216,3 +216,47 @@ def test_ccb_simulator_sends_through_the_http_api_with_a_token(runtime: LocalRun
     assert sent["hubStatus"] == 202, sent
     client.post("/_local/schedules/MeterDataSyncMonitorFunction/run")
     wait_for(client, f"/meter-data/sync-requests/{sent['syncRequestId']}", "SYNCHRONIZED")
+
+
+def test_siebel_customer_over_http_created_then_updated_in_ccb(runtime: LocalRuntime, client: httpx.Client) -> None:
+    # Given a Siebel XML order (a billing account in Siebel's codes) posted over HTTP with a token
+    from utilhub.packs.customer.siebel_xml import write_account_update, write_order
+
+    account = {
+        "id": "E2E-C1",
+        "name": "Katherine Johnson",
+        "address": {"type": "Mailing", "line1": "1 Langley Rd", "city": "Hampton", "state": "va", "country": "usa"},
+        "billingProfile": {"id": "E2E-BP-C1", "paymentMethod": "direct debit", "billRoute": "Postal"},
+    }
+    xml = write_order({"orderId": "E2E-SO1", "lines": [{"lineId": "1", "billingAccount": account}]}, "E2E-MSG-1")
+    created = client.post("/customer/siebel/orders", content=xml, headers={"Content-Type": "application/xml"})
+    assert created.status_code == 200, created.text
+    (customer,) = created.json()["customers"]
+    assert customer["action"] == "CREATED"
+
+    # When Siebel sends an update of the address
+    update = {"updateId": "E2E-U1", "changedAt": "2099-01-01T00:00:00Z", "address": {**account["address"], "city": "Newport News"}}
+    posted = client.post(
+        "/customer/siebel/accounts/E2E-C1/updates",
+        content=write_account_update("E2E-C1", update, "E2E-MSG-2"),
+        headers={"Content-Type": "application/xml"},
+    )
+    assert posted.status_code == 202, posted.text
+
+    # Then the CCB simulator holds the customer in CCB's codes with the new address (delivered by the queue's poller)
+    deadline = time.monotonic() + 15
+    person: dict = {}
+    while time.monotonic() < deadline:
+        person = client.get("/_local/sim/ccb/state").json()["records"][f"PERSON#{customer['ccbPersonId']}"]
+        if person["addresses"][0]["city"] == "Newport News":
+            break
+        time.sleep(0.1)
+    assert person["addresses"][0] == {
+        "addressType": "MAIL",
+        "address1": "1 Langley Rd",
+        "city": "Newport News",
+        "state": "VA",
+        "country": "USA",
+    }
+    account_record = client.get("/_local/sim/ccb/state").json()["records"][f"ACCOUNT#{customer['ccbAccountId']}"]
+    assert account_record["paymentMethod"] == "DD"
