@@ -222,10 +222,11 @@ def test_siebel_customer_over_http_created_then_updated_in_ccb(runtime: LocalRun
     # Given a Siebel XML order (a billing account in Siebel's codes) posted over HTTP with a token
     from utilhub.packs.customer.siebel_xml import write_account_update, write_order
 
+    address = {"type": "Mailing", "line1": "1 Langley Rd", "city": "Hampton", "state": "va", "country": "usa"}
     account = {
         "id": "E2E-C1",
         "name": "Katherine Johnson",
-        "address": {"type": "Mailing", "line1": "1 Langley Rd", "city": "Hampton", "state": "va", "country": "usa"},
+        "address": address,
         "billingProfile": {"id": "E2E-BP-C1", "paymentMethod": "direct debit", "billRoute": "Postal"},
     }
     xml = write_order({"orderId": "E2E-SO1", "lines": [{"lineId": "1", "billingAccount": account}]}, "E2E-MSG-1")
@@ -235,7 +236,7 @@ def test_siebel_customer_over_http_created_then_updated_in_ccb(runtime: LocalRun
     assert customer["action"] == "CREATED"
 
     # When Siebel sends an update of the address
-    update = {"updateId": "E2E-U1", "changedAt": "2099-01-01T00:00:00Z", "address": {**account["address"], "city": "Newport News"}}
+    update = {"updateId": "E2E-U1", "changedAt": "2099-01-01T00:00:00Z", "address": {**address, "city": "Newport News"}}
     posted = client.post(
         "/customer/siebel/accounts/E2E-C1/updates",
         content=write_account_update("E2E-C1", update, "E2E-MSG-2"),
