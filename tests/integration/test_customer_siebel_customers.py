@@ -408,3 +408,25 @@ def test_a_fault_run_creates_each_customer_once_and_keeps_the_newest_of_each_par
     for queue in ("CustomerUpdateQueue", "CustomerUpdateDeadLetterQueue"):
         attributes = sqs.get_queue_attributes(QueueUrl=hub.resources()[queue], AttributeNames=["All"])["Attributes"]
         assert (attributes["ApproximateNumberOfMessages"], attributes["ApproximateNumberOfMessagesNotVisible"]) == ("0", "0"), queue
+
+
+def test_a_slow_ccb_is_a_504_within_the_budget_and_the_order_completes_when_posted_again(hub: LocalHub) -> None:
+    import time
+
+    # Given CCB slower than the route's time budget (10 s) for its next two answers
+    ccb(hub).add_fault({"kind": "slow", "count": 2, "seconds": 12})
+
+    # When an order is posted
+    started = time.monotonic()
+    slow = post_order(hub, order("SO-16", account("L1")))
+    took = time.monotonic() - started
+    again = post_order(hub, order("SO-16", account("L1")))
+
+    # Then the answer is a 504 naming CCB, given once the 10 s budget is spent: without the budget the
+    # lookup and its second try would each wait out the 8 s read timeout (16 s); and the order posted
+    # again creates the customer once
+    assert slow.status == 504, slow.body
+    assert slow.json()["target"] == "CCB"
+    assert took < 14
+    assert again.status == 200, again.body
+    assert ccb(hub).customers_created("L1") == 1
