@@ -9,6 +9,9 @@ takes injected faults:
 - ``reject``: the next N messages get a negative (business) answer with ``reason``;
 - ``accept_later``: the next N messages are accepted with an acknowledgement to follow.
 
+``after``: the fault starts after that many calls have passed (a target that fails in the middle
+of a request's calls).
+
 ``GET /_state`` and ``POST /_faults`` are served by every simulator; the local runtime's
 control API forwards to them.
 """
@@ -40,6 +43,7 @@ class Fault:
     remaining: int
     seconds: float = 0.0
     reason: str = "rejected by simulator fault"
+    after: int = 0  # calls let through before the fault starts
 
 
 @dataclass
@@ -47,6 +51,10 @@ class Reply:
     status: int
     body: bytes
     content_type: str = "application/xml"
+
+
+def json_reply(status: int, body: Any) -> Reply:
+    return Reply(status, json.dumps(body).encode(), "application/json")
 
 
 class SimulatorError(Exception):
@@ -82,9 +90,10 @@ class Simulator(ABC):
             remaining=int(spec.get("count", 1)),
             seconds=float(spec.get("seconds", 0.0)),
             reason=str(spec.get("reason", "rejected by simulator fault")),
+            after=int(spec.get("after", 0)),
         )
-        if fault.remaining < 1:
-            raise SimulatorError("count must be at least 1")
+        if fault.remaining < 1 or fault.after < 0:
+            raise SimulatorError("count must be at least 1, after at least 0")
         with self._lock:
             self.faults.append(fault)
         return fault
@@ -92,6 +101,9 @@ class Simulator(ABC):
     def take_fault(self, *kinds: str) -> Fault | None:
         with self._lock:
             for fault in self.faults:
+                if fault.kind in kinds and fault.after > 0:
+                    fault.after -= 1
+                    continue
                 if fault.kind in kinds and fault.remaining > 0:
                     fault.remaining -= 1
                     if fault.remaining == 0:

@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from pydantic import BaseModel, ValidationError
 
-from localhub.simulators.base import Reply, Simulator, SimulatorError
+from localhub.simulators.base import Reply, Simulator, SimulatorError, json_reply
 from utilhub.packs.order_to_cash.brm import BrmAccountIn, BrmBillInfoIn, BrmParentIn, BrmPayInfoIn
 
 _ROUTE = re.compile(
@@ -25,10 +25,6 @@ _ROUTE = re.compile(
 _KEYS = {"accounts": "accountNo", "billinfos": "billInfoId", "payinfos": "payInfoId"}
 _MODELS: dict[str, type[BaseModel]] = {"accounts": BrmAccountIn, "billinfos": BrmBillInfoIn, "payinfos": BrmPayInfoIn}
 _TYPES = {"accounts": "/account", "billinfos": "/billinfo", "payinfos": "/payinfo"}
-
-
-def _json(status: int, body: Any) -> Reply:
-    return Reply(status, json.dumps(body).encode(), "application/json")
 
 
 class BrmSimulator(Simulator):
@@ -44,25 +40,25 @@ class BrmSimulator(Simulator):
         parts = urlsplit(path)
         found = _ROUTE.match(parts.path)
         if not found:
-            return _json(404, {"error": "NOT_FOUND", "message": f"no BRM service at {parts.path}"})
+            return json_reply(404, {"error": "NOT_FOUND", "message": f"no BRM service at {parts.path}"})
         system, collection = unquote(found["system"]), found["collection"]
         poid = unquote(found["poid"]) if found["poid"] else None
         with self._lock:
             self.calls.append(f"{method} {collection}")
             objects = self._objects(system, collection)
             if method == "DELETE":
-                return _json(405, {"error": "NOT_SUPPORTED", "message": "objects created by order fulfillment are never deleted"})
+                return json_reply(405, {"error": "NOT_SUPPORTED", "message": "objects created by order fulfillment are never deleted"})
             if method == "GET" and poid is None:
                 key = parse_qs(parts.query).get(_KEYS[collection], [""])[0]
                 match = next((o for o in objects.values() if o[_KEYS[collection]] == key), None)
-                return _json(200, match) if match else _json(404, {"error": "NOT_FOUND"})
+                return json_reply(200, match) if match else json_reply(404, {"error": "NOT_FOUND"})
             if method == "GET":
-                return _json(200, objects[poid]) if poid in objects else _json(404, {"error": "NOT_FOUND"})
+                return json_reply(200, objects[poid]) if poid in objects else json_reply(404, {"error": "NOT_FOUND"})
             if method == "POST" and poid is None:
                 return self._create(system, collection, self._parse(collection, body))
             if method == "PUT" and collection == "accounts" and poid and found["parent"]:
                 return self._reparent(system, poid, BrmParentIn.model_validate(self._body(body)))
-        return _json(405, {"error": "NOT_SUPPORTED", "message": f"{method} {parts.path}"})
+        return json_reply(405, {"error": "NOT_SUPPORTED", "message": f"{method} {parts.path}"})
 
     @staticmethod
     def _body(body: bytes) -> Any:
@@ -79,35 +75,35 @@ class BrmSimulator(Simulator):
 
     def _create(self, system: str, collection: str, data: dict[str, Any]) -> Reply:
         if fault := self.take_fault("reject"):
-            return _json(422, {"error": "BUSINESS_ERROR", "message": fault.reason})
+            return json_reply(422, {"error": "BUSINESS_ERROR", "message": fault.reason})
         objects = self._objects(system, collection)
         key_field = _KEYS[collection]
         if any(o[key_field] == data[key_field] for o in objects.values()):
-            return _json(409, {"error": "DUPLICATE", "message": f"{key_field} {data[key_field]} already exists"})
+            return json_reply(409, {"error": "DUPLICATE", "message": f"{key_field} {data[key_field]} already exists"})
         accounts = self._objects(system, "accounts")
         for reference in ("accountPoid", "parentPoid"):
             if data.get(reference) and data[reference] not in accounts:
-                return _json(422, {"error": "UNKNOWN_ACCOUNT", "message": f"{reference} {data[reference]} does not exist"})
+                return json_reply(422, {"error": "UNKNOWN_ACCOUNT", "message": f"{reference} {data[reference]} does not exist"})
         if collection == "accounts" and not data["paying"] and not data.get("parentPoid"):
-            return _json(422, {"error": "NO_PARENT", "message": "a nonpaying account needs a paying parent"})
+            return json_reply(422, {"error": "NO_PARENT", "message": "a nonpaying account needs a paying parent"})
         poid = f"0.0.0.1 {_TYPES[collection]} {next(self._ids)}"
         objects[poid] = {**data, "poid": poid}
-        return _json(201, objects[poid])
+        return json_reply(201, objects[poid])
 
     def _reparent(self, system: str, poid: str, change: BrmParentIn) -> Reply:
         accounts = self._objects(system, "accounts")
         if poid not in accounts or (change.parentPoid is not None and change.parentPoid not in accounts):
-            return _json(404, {"error": "NOT_FOUND"})
+            return json_reply(404, {"error": "NOT_FOUND"})
         if change.parentPoid is None:
             accounts[poid] = {**accounts[poid], "parentPoid": None, "paying": True}
-            return _json(200, accounts[poid])
+            return json_reply(200, accounts[poid])
         ancestor: str | None = change.parentPoid
         while ancestor:
             if ancestor == poid:
-                return _json(422, {"error": "CYCLE", "message": "an account cannot pay for one of its parents"})
+                return json_reply(422, {"error": "CYCLE", "message": "an account cannot pay for one of its parents"})
             ancestor = accounts[ancestor].get("parentPoid")
         accounts[poid] = {**accounts[poid], "parentPoid": change.parentPoid, "paying": change.paying}
-        return _json(200, accounts[poid])
+        return json_reply(200, accounts[poid])
 
     def hierarchy(self, system: str) -> dict[str, str | None]:
         """accountNo -> parent's accountNo, for tests and the demo."""

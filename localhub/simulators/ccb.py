@@ -28,7 +28,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from lxml import etree
 from pydantic import ValidationError
 
-from localhub.simulators.base import Reply, Simulator, SimulatorError
+from localhub.simulators.base import Reply, Simulator, SimulatorError, json_reply
 from utilhub.packs.customer.ccb import CcbCustomer, CcbCustomerChange, CcbCustomerIn
 from utilhub.packs.meter_data.model import ADDRESS_XML, PersonData
 from utilhub.platform.dvm import shipped_maps
@@ -75,10 +75,6 @@ _CODE_FIELDS = (
 )
 
 
-def _json(status: int, body: Any) -> Reply:
-    return Reply(status, json.dumps(body).encode(), "application/json")
-
-
 class CcbSimulator(Simulator):
     def __init__(self) -> None:
         super().__init__(system="CCB")
@@ -87,6 +83,7 @@ class CcbSimulator(Simulator):
         self._account_ids = itertools.count(7_000_000_001)
         self.send_to_hub: HubSender | None = None
         self.by_siebel_id: dict[str, str] = {}  # Siebel account id -> CCB person id
+        self._account_of: dict[str, str] = {}  # CCB person id -> its account id
         maps = shipped_maps()
         self._codes = {name: {row["CCB"] for row in maps[name].rows if "CCB" in row} for name in maps}
 
@@ -132,12 +129,12 @@ class CcbSimulator(Simulator):
         if method == "GET" and len(parts) == 1:
             siebel_id = parse_qs(urlsplit(path).query).get("siebelAccountId", [""])[0]
             person_id = self.by_siebel_id.get(siebel_id)
-            return _json(200, self.customer(person_id).model_dump()) if person_id else _json(404, {"message": "no such customer"})
+            return json_reply(200, self.customer(person_id).model_dump()) if person_id else json_reply(404, {"message": "no such customer"})
         if method == "POST" and len(parts) == 1:
             return self._create(self._parse(CcbCustomerIn, body))
         if method == "PUT" and len(parts) == 2:
             return self._change(unquote(parts[1]), self._parse(CcbCustomerChange, body))
-        return _json(405, {"message": f"{method} {path} is not a CCB customer service"})
+        return json_reply(405, {"message": f"{method} {path} is not a CCB customer service"})
 
     def _parse[M: CcbCustomerChange](self, model: type[M], body: bytes) -> M:
         try:
@@ -169,30 +166,28 @@ class CcbSimulator(Simulator):
 
     def _create(self, customer: CcbCustomerIn) -> Reply:
         if fault := self.take_fault("reject"):
-            return _json(422, {"message": fault.reason})
+            return json_reply(422, {"message": fault.reason})
         if customer.siebelAccountId in self.by_siebel_id:
-            return _json(409, {"message": f"a customer for Siebel account {customer.siebelAccountId} exists"})
+            return json_reply(409, {"message": f"a customer for Siebel account {customer.siebelAccountId} exists"})
         person_id, account_id = f"{next(self._person_ids):010d}", f"{next(self._account_ids):010d}"
         self.by_siebel_id[customer.siebelAccountId] = person_id
+        self._account_of[person_id] = account_id
         self.records[f"PERSON#{person_id}"] = {"personId": person_id, "siebelAccountId": customer.siebelAccountId}
         self.records[f"ACCOUNT#{account_id}"] = {"accountId": account_id, "personId": person_id}
         self._store(person_id, account_id, customer)
         self.note_received({"operation": "create", "siebelAccountId": customer.siebelAccountId, "personId": person_id})
-        return _json(201, self.customer(person_id).model_dump())
+        return json_reply(201, self.customer(person_id).model_dump())
 
     def _change(self, person_id: str, change: CcbCustomerChange) -> Reply:
         person = self.records.get(f"PERSON#{person_id}")
         if person is None or "siebelAccountId" not in person:
-            return _json(404, {"message": f"no customer person {person_id}"})
+            return json_reply(404, {"message": f"no customer person {person_id}"})
         if fault := self.take_fault("reject"):
-            return _json(422, {"message": fault.reason})
-        account_id = next(
-            k.split("#", 1)[1] for k, v in self.records.items() if k.startswith("ACCOUNT#") and v.get("personId") == person_id
-        )
-        self._store(person_id, account_id, change)
+            return json_reply(422, {"message": fault.reason})
+        self._store(person_id, self._account_of[person_id], change)
         changed = sorted(change.model_dump(exclude_none=True))
         self.note_received({"operation": "change", "siebelAccountId": person["siebelAccountId"], "personId": person_id, "parts": changed})
-        return _json(200, self.customer(person_id).model_dump())
+        return json_reply(200, self.customer(person_id).model_dump())
 
     def _store(self, person_id: str, account_id: str, change: CcbCustomerChange) -> None:
         """Each part in the record CCB keeps it in: person (name, addresses, contacts), account
@@ -212,8 +207,8 @@ class CcbSimulator(Simulator):
     def customer(self, person_id: str) -> CcbCustomer:
         """The customer as CCB's services answer it, assembled from its records."""
         person = self.records[f"PERSON#{person_id}"]
-        account = next(v for k, v in self.records.items() if k.startswith("ACCOUNT#") and v.get("personId") == person_id)
-        account_id = account["accountId"]
+        account_id = self._account_of[person_id]
+        account = self.records[f"ACCOUNT#{account_id}"]
         statement = self.records.get(f"STATEMENT#{account_id}")
         return CcbCustomer.model_validate(
             {

@@ -21,14 +21,10 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from pydantic import ValidationError
 
-from localhub.simulators.base import Reply, Simulator, SimulatorError
+from localhub.simulators.base import Reply, Simulator, SimulatorError, json_reply
 from localhub.simulators.ccb import HubSender
 from utilhub.packs.customer.model import COMPONENTS, BillingAccount
 from utilhub.packs.customer.siebel_xml import write_account_update, write_order
-
-
-def _json(status: int, body: Any) -> Reply:
-    return Reply(status, json.dumps(body).encode(), "application/json")
 
 
 class SiebelSimulator(Simulator):
@@ -48,10 +44,10 @@ class SiebelSimulator(Simulator):
             return self.change_account(unquote(parts[1]), body, xml=xml)
         if method == "GET" and len(parts) == 2 and parts[0] == "accounts":
             account = self.records.get(f"ACCOUNT#{unquote(parts[1])}")
-            return _json(200, account) if account else _json(404, {"message": "no such account"})
+            return json_reply(200, account) if account else json_reply(404, {"message": "no such account"})
         if method == "POST" and parts == ["orders"]:
             return self.submit_order(body, xml=xml)
-        return _json(404, {"message": "no such Siebel service"})
+        return json_reply(404, {"message": "no such Siebel service"})
 
     def _send(self, path: str, body: bytes, content_type: str) -> tuple[int, Any]:
         if self.send_to_hub is None:
@@ -70,10 +66,10 @@ class SiebelSimulator(Simulator):
             old = self.records.get(f"ACCOUNT#{account_id}")
             self.records[f"ACCOUNT#{account_id}"] = new
         if old is None:
-            return _json(201, {"accountId": account_id, "sent": False, "reason": "a new account (a prospect) is not sent"})
+            return json_reply(201, {"accountId": account_id, "sent": False, "reason": "a new account (a prospect) is not sent"})
         changed = {part: new[part] for part in COMPONENTS if new.get(part) != old.get(part) and part in new}
         if not changed:
-            return _json(200, {"accountId": account_id, "sent": False, "reason": "nothing changed"})
+            return json_reply(200, {"accountId": account_id, "sent": False, "reason": "nothing changed"})
         update = {"updateId": f"SEBL-UPD-{next(self._ids):06d}", "changedAt": datetime.now(UTC).isoformat(), **changed}
         path = f"/customer/siebel/accounts/{quote(account_id, safe='')}/updates"
         if xml:
@@ -81,7 +77,7 @@ class SiebelSimulator(Simulator):
         else:
             status, answer = self._send(path, json.dumps(update).encode(), "application/json")
         self.note_received({"kind": "update", "accountId": account_id, "updateId": update["updateId"], "hubStatus": status})
-        return _json(
+        return json_reply(
             200 if status < 400 else 502,
             {"accountId": account_id, "sent": True, "update": update, "hubStatus": status, "hubAnswer": answer},
         )
@@ -107,4 +103,4 @@ class SiebelSimulator(Simulator):
         else:
             status, answer = self._send("/customer/siebel/orders", json.dumps(order).encode(), "application/json")
         self.note_received({"kind": "order", "orderId": order_id, "hubStatus": status})
-        return _json(200 if status < 400 else 502, {"orderId": order_id, "hubStatus": status, "hubAnswer": answer})
+        return json_reply(200 if status < 400 else 502, {"orderId": order_id, "hubStatus": status, "hubAnswer": answer})

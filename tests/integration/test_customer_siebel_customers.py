@@ -122,18 +122,22 @@ def test_a_repeated_order_creates_nothing_twice_and_a_changed_one_updates(hub: L
 
 
 def test_ccb_down_in_the_middle_of_an_order_then_retried_creates_each_customer_once(hub: LocalHub) -> None:
-    # Given CCB answers the first customer's calls, then is down
-    ccb(hub).add_fault({"kind": "down", "count": 3})
+    # Given CCB answers the first customer's calls (its lookup and create), then is down for three calls
+    ccb(hub).add_fault({"kind": "down", "count": 3, "after": 2})
     body = order("SO-3", account("B1"), account("B2"), account("B3"))
 
-    # When the order is posted while CCB is down, and again once it is back
+    # When the order is posted, and again once CCB is back
     failed = post_order(hub, body)
+    created_before_retry = [ccb(hub).customers_created(a) for a in ("B1", "B2", "B3")]
     retried = post_order(hub, body)
 
-    # Then the first answer is a 502 naming CCB, the retry synchronizes all, none twice
+    # Then the first answer is a 502 naming CCB after the first customer was made; the retry does the
+    # rest and reports the first as it is now (UNCHANGED); none is made twice
     assert failed.status == 502, failed.body
     assert failed.json()["target"] == "CCB"
+    assert created_before_retry == [1, 0, 0]
     assert retried.status == 200, retried.body
+    assert [c["action"] for c in retried.json()["customers"]] == ["UNCHANGED", "CREATED", "CREATED"]
     assert {c["siebelAccountId"] for c in retried.json()["customers"]} == {"B1", "B2", "B3"}
     assert [ccb(hub).customers_created(a) for a in ("B1", "B2", "B3")] == [1, 1, 1]
 
@@ -253,7 +257,7 @@ def test_updates_reach_ccb_in_siebel_order_even_when_they_arrive_out_of_order(hu
         "billingProfile": {"id": "BP-F1", "paymentMethod": "Credit Card", "billRoute": "Email"},
     }
 
-    # When the newer update arrives first, then the older one, then the newer one again (a redelivery)
+    # When the newer update arrives first, then the older one, then the newer one again (SQS drops it as a duplicate)
     answers = [post_update(hub, "F1", body) for body in (newer, older, newer)]
     hub.drain()
 
@@ -323,9 +327,14 @@ def test_update_delivery_sample_event_applies_a_queued_update(hub: LocalHub) -> 
     # When the delivery handler gets the sample batch
     response = hub.invoke("CustomerUpdateDeliveryFunction", event).result
 
-    # Then no record fails and CCB has the new address
+    # And the same batch redelivered (the queue may deliver twice)
+    redelivered = hub.invoke("CustomerUpdateDeliveryFunction", event).result
+
+    # Then no record fails, CCB has the new address, and it was changed once
     assert response == {"batchItemFailures": []}
+    assert redelivered == {"batchItemFailures": []}
     assert customer_at_ccb(hub, "SBL-ACC-100")["addresses"][0]["city"] == "Shelbyville"
+    assert [m["parts"] for m in ccb(hub).received if m["operation"] == "change"] == [["addresses"]]
 
 
 def test_a_deployment_overrides_a_map_through_its_parameter_without_code(hub: LocalHub) -> None:
@@ -430,3 +439,25 @@ def test_a_slow_ccb_is_a_504_within_the_budget_and_the_order_completes_when_post
     assert took < 14
     assert again.status == 200, again.body
     assert ccb(hub).customers_created("L1") == 1
+
+
+def test_an_update_for_a_customer_an_order_is_synchronizing_is_queued_not_ignored(hub: LocalHub) -> None:
+    # Given an order of two customers that failed after the first was made, while the hub was starting the second
+    ccb(hub).add_fault({"kind": "down", "count": 2, "after": 2})
+    body = order("SO-17", account("M0"), account("M1"))
+    assert post_order(hub, body).status == 502
+
+    # When Siebel sends a change of the second account, the queue tries it, and then the order is posted again
+    update = post_update(hub, "M1", {"updateId": "U-M1", "changedAt": "2099-01-01T00:00:00Z", "name": "Margaret Hamilton"})
+    hub.drain()
+    before_order = "M1" in ccb(hub).by_siebel_id
+    assert post_order(hub, body).status == 200
+    hub.expire_visibility()
+    hub.drain()
+
+    # Then the update was accepted (the account is no prospect: an order is making it), waited in the queue
+    # while the customer did not exist, and reached CCB once the order made it
+    assert update.status == 202, update.body
+    assert update.json()["status"] == "ACCEPTED"
+    assert before_order is False
+    assert customer_at_ccb(hub, "M1")["person"] == {"name": "Margaret Hamilton"}

@@ -104,7 +104,9 @@ class HttpConnector:
                 timeout=timeout,
                 redirect=False,
             )
-        except urllib3.exceptions.TimeoutError as exc:  # read or connect (without retries urllib3 raises it as is)
+        except urllib3.exceptions.NewConnectionError as exc:  # refused or not resolved: down, not slow (urllib3 2 makes it a TimeoutError)
+            raise TargetUnavailable(f"{self.system} unreachable: {type(exc).__name__}") from exc
+        except urllib3.exceptions.TimeoutError as exc:  # read or connect timeout (without retries urllib3 raises it as is)
             raise TargetTimedOut(f"{self.system} did not answer in time") from exc
         except urllib3.exceptions.HTTPError as exc:
             raise TargetUnavailable(f"{self.system} unreachable: {type(exc).__name__}") from exc

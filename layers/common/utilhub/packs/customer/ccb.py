@@ -12,7 +12,7 @@ import json
 from typing import Any
 from urllib.parse import quote
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from utilhub.platform.budget import TimeBudget, bad_gateway
 from utilhub.platform.connectors import HttpConnector, TargetRejected
@@ -107,19 +107,32 @@ class CcbCustomerClient:
                 if exc.status == absent_on:
                     return None
                 raise
-            return json.loads(response.body) if response.body else {}
+            try:
+                answer = json.loads(response.body) if response.body else {}
+            except ValueError:
+                raise bad_gateway("CCB", "answered something that is not JSON") from None
+            if not isinstance(answer, dict):
+                raise bad_gateway("CCB", "answered JSON that is not an object")
+            return answer
 
         return budget.call("CCB", attempt, read_only=method == "GET")
 
+    @staticmethod
+    def _customer(answer: dict[str, Any]) -> CcbCustomer:
+        try:
+            return CcbCustomer.model_validate(answer)
+        except ValidationError as exc:  # CCB answered, but not a customer: its fault, not the caller's
+            raise bad_gateway("CCB", f"answered an unreadable customer ({exc.error_count()} errors)") from None
+
     def find(self, budget: TimeBudget, siebel_account_id: str) -> CcbCustomer | None:
         found = self._call(budget, "GET", f"customers?siebelAccountId={quote(siebel_account_id, safe='')}", absent_on=404)
-        return CcbCustomer.model_validate(found) if found is not None else None
+        return self._customer(found) if found is not None else None
 
     def create(self, budget: TimeBudget, customer: CcbCustomerIn) -> tuple[CcbCustomer, bool]:
         """The customer CCB now has for the Siebel id, and whether this call created it."""
         created = self._call(budget, "POST", "customers", customer, absent_on=409)
         if created is not None:
-            return CcbCustomer.model_validate(created), True
+            return self._customer(created), True
         found = self.find(budget, customer.siebelAccountId)
         if found is None:
             raise bad_gateway("CCB", f"refused customer {customer.siebelAccountId} as a duplicate but does not find it")
@@ -129,4 +142,4 @@ class CcbCustomerClient:
         changed = self._call(budget, "PUT", f"customers/{quote(person_id, safe='')}", change, absent_on=404)
         if changed is None:
             raise bad_gateway("CCB", f"no longer has person {person_id}")
-        return CcbCustomer.model_validate(changed)
+        return self._customer(changed)

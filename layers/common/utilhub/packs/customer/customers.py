@@ -22,7 +22,7 @@ from pydantic import BaseModel
 from utilhub.packs.customer.ccb import CcbCustomerChange, CcbCustomerClient, CcbCustomerIn
 from utilhub.packs.customer.mapping import CCB, SIEBEL, to_ccb, translator
 from utilhub.packs.customer.model import COMPONENTS, AccountUpdateIn, BillingAccount, CustomerOutcome, SiebelOrderIn
-from utilhub.packs.customer.store import CustomerState, CustomerStore, timestamp
+from utilhub.packs.customer.store import ConcurrentChange, CustomerState, CustomerStore, timestamp
 from utilhub.platform import problems
 from utilhub.platform.budget import TimeBudget
 from utilhub.platform.observability import MetricUnit, correlation_id, logger, metrics
@@ -89,48 +89,63 @@ class CustomerSync:
     def synchronize_order(self, order: SiebelOrderIn) -> dict[str, Any]:
         accounts = distinct_billing_accounts(order)
         tr = translator()
-        images = {}
+        images: dict[str, CcbCustomerIn] = {}
+        carried: dict[str, list[str]] = {}
         for siebel_id, (n, account) in accounts.items():
             change = to_ccb({part: getattr(account, part) for part in COMPONENTS}, f"#/lines/{n}/billingAccount", tr)
-            if change is not None:  # an account without a contact has none in CCB either
-                images[siebel_id] = CcbCustomerIn.model_validate(
-                    {**_parts(change), "contacts": _parts(change)["contacts"] or [], "siebelAccountId": siebel_id}
-                )
+            if change is None:  # a code value has no mapping: tr names it, the other accounts are still checked
+                continue
+            # an account without a contact has none in CCB either; one without a statement profile keeps CCB's
+            images[siebel_id] = CcbCustomerIn.model_validate(
+                {**_parts(change), "contacts": _parts(change)["contacts"] or [], "siebelAccountId": siebel_id}
+            )
+            carried[siebel_id] = [part for part in COMPONENTS if part != "statementProfile" or account.statementProfile is not None]
         tr.check()
+        # the order's image is Siebel's as of submission (the hub's clock when Siebel does not say)
         at = timestamp(order.submittedAt or datetime.now(UTC))
         budget = TimeBudget()
-        outcomes = [self._synchronize(image, at, budget).model_dump() for image in images.values()]
+        outcomes = [self._synchronize(image, dict.fromkeys(carried[i], at), budget).model_dump() for i, image in images.items()]
         for action in ("CREATED", "UPDATED", "UNCHANGED"):
             if count := sum(1 for o in outcomes if o["action"] == action):
                 metrics.add_metric(name=f"Customers{action.title()}", unit=MetricUnit.Count, value=count)
         return {"orderId": order.orderId, "customers": outcomes}
 
-    def _synchronize(self, image: CcbCustomerIn, at: str, budget: TimeBudget) -> CustomerOutcome:
+    def _synchronize(self, image: CcbCustomerIn, changed_at: dict[str, str], budget: TimeBudget) -> CustomerOutcome:
         siebel_id = image.siebelAccountId
         state = self._store.get(siebel_id) or CustomerState(siebelAccountId=siebel_id)
         if state.synchronized and state.ccbPersonId and state.ccbAccountId:
-            applied = self._apply(state, dict.fromkeys(COMPONENTS, at), image, budget)
+            applied = self._apply(state, changed_at, image, budget)
             action: Action = "UPDATED" if applied == "applied" else "UNCHANGED"
             return CustomerOutcome(siebelAccountId=siebel_id, ccbPersonId=state.ccbPersonId, ccbAccountId=state.ccbAccountId, action=action)
-        # not linked yet: CCB may still have it, from an attempt whose answer or link was lost
+        # updates Siebel sends from now on are queued (delivered once this ends), not ignored as a prospect's
+        self._store.mark_synchronizing(siebel_id)
+        # not linked yet: CCB may have it, made by an attempt whose answer or link was lost, or by another
+        # order at the same moment (CCB then refuses the create as a duplicate and the client finds it)
         customer = self._ccb.find(budget, siebel_id)
-        action = "CREATED"
+        created = False
         if customer is None:
-            customer, _ = self._ccb.create(budget, image)
-        elif diff := self._difference(customer, image):
+            customer, created = self._ccb.create(budget, image)
+        action = "CREATED"
+        if not created and (diff := self._difference(customer, image)):
             customer = self._ccb.change(budget, customer.personId, diff)
             action = "UPDATED"
         self._xref.link("PERSON", SystemId(SIEBEL, siebel_id), SystemId(CCB, customer.personId))
         self._xref.link("ACCOUNT", SystemId(SIEBEL, siebel_id), SystemId(CCB, customer.accountId))
-        update = {
-            "ccbPersonId": customer.personId,
-            "ccbAccountId": customer.accountId,
-            "image": image,
-            "changedAt": dict.fromkeys(COMPONENTS, at),
-        }
-        self._store.save(state.model_copy(update=update))
+        update = {"ccbPersonId": customer.personId, "ccbAccountId": customer.accountId, "image": image, "changedAt": changed_at}
+        self._save(state.model_copy(update=update), budget)
         logger.info("customer synchronized", extra={"siebelAccountId": siebel_id, "action": action})
         return CustomerOutcome(siebelAccountId=siebel_id, ccbPersonId=customer.personId, ccbAccountId=customer.accountId, action=action)
+
+    def _save(self, state: CustomerState, budget: TimeBudget) -> None:
+        """Record ``state``. When another writer recorded first, CCB may have taken this writer's change
+        after the winner's: CCB is given the winner's recorded image again before the caller retries."""
+        try:
+            self._store.save(state)
+        except ConcurrentChange:
+            winner = self._store.get(state.siebelAccountId)
+            if winner is not None and winner.synchronized and winner.image is not None and winner.ccbPersonId:
+                self._ccb.change(budget, winner.ccbPersonId, CcbCustomerChange.model_validate(_parts(winner.image)))
+            raise
 
     @staticmethod
     def _difference(have: CcbCustomerIn, want: CcbCustomerIn) -> CcbCustomerChange | None:
@@ -155,9 +170,8 @@ class CustomerSync:
         diff = self._difference(state.image, new_image)
         if diff is not None:
             self._ccb.change(budget, state.ccbPersonId, diff)
-        self._store.save(
-            state.model_copy(update={"image": new_image, "changedAt": {**state.changedAt, **{p: changed_at[p] for p in newer}}})
-        )
+        times = {**state.changedAt, **{p: changed_at[p] for p in newer}}
+        self._save(state.model_copy(update={"image": new_image, "changedAt": times}), budget)
         return "unchanged" if diff is None else "applied"
 
     # ------------------------------------------------------------------ CU-02
@@ -167,7 +181,7 @@ class CustomerSync:
         to_ccb(parts, "#", tr)  # refuses unmapped code values before anything is queued
         tr.check()
         state = self._store.get(siebel_id)
-        if (state is None or not state.synchronized) and self._store.note_prospect(siebel_id):
+        if (state is None or not (state.synchronized or state.synchronizing)) and self._store.note_prospect(siebel_id):
             metrics.add_metric(name="CustomerUpdatesIgnored", unit=MetricUnit.Count, value=1)
             reason = (
                 f"Siebel account {siebel_id} has not been synchronized to CCB: customers reach CCB through order "
@@ -195,6 +209,8 @@ class CustomerSync:
         state = self._store.get(message.siebelAccountId)
         if state is None:  # accepted only for a synchronized customer, so its record is missing: kept (DLQ) for an operator
             raise LookupError(f"customer {message.siebelAccountId} has no synchronized record")
+        if not state.synchronized:  # accepted while its order was being synchronized: redelivered until that ends
+            raise LookupError(f"customer {message.siebelAccountId} is still being synchronized by an order")
         update = AccountUpdateIn.model_validate({**message.parts, "updateId": message.updateId, "changedAt": message.changedAt})
         tr = translator()
         change = to_ccb({part: getattr(update, part) for part in message.parts}, "#", tr)

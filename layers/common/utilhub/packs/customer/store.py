@@ -38,6 +38,7 @@ def timestamp(at: datetime) -> str:
 class CustomerState(BaseModel):
     siebelAccountId: str
     synchronized: bool = False
+    synchronizing: bool = False  # an order is creating it in CCB now: its updates are queued, not ignored
     ccbPersonId: str | None = None
     ccbAccountId: str | None = None
     image: CcbCustomerIn | None = None
@@ -61,6 +62,7 @@ class CustomerStore:
         return CustomerState(
             siebelAccountId=siebel_account_id,
             synchronized=bool(item.get("synchronized")),
+            synchronizing=bool(item.get("synchronizing")),
             ccbPersonId=item.get("ccbPersonId"),  # type: ignore[arg-type]
             ccbAccountId=item.get("ccbAccountId"),  # type: ignore[arg-type]
             image=CcbCustomerIn.model_validate_json(str(item["image"])) if item.get("image") else None,
@@ -93,14 +95,25 @@ class CustomerStore:
             raise
         return state.model_copy(update={"version": state.version + 1, "synchronized": True})
 
+    def mark_synchronizing(self, siebel_account_id: str) -> None:
+        """An order is creating the customer in CCB: from now on its updates are not a prospect's.
+        Leaves the version alone (the record read before stays the one :meth:`save` checks against)."""
+        self._table.update_item(
+            Key=self._key(siebel_account_id),
+            UpdateExpression="SET synchronizing = :yes, synchronized = if_not_exists(synchronized, :no), "
+            "version = if_not_exists(version, :zero)",
+            ExpressionAttributeValues={":yes": True, ":no": False, ":zero": 0},
+        )
+
     def note_prospect(self, siebel_account_id: str) -> bool:
-        """Count an update ignored because the customer is not synchronized; False when it is synchronized by now."""
+        """Count an update ignored because the customer is not synchronized; False when it is synchronized,
+        or being synchronized, by now."""
         try:
             self._table.update_item(
                 Key=self._key(siebel_account_id),
                 UpdateExpression="SET synchronized = :no, lastIgnoredAt = :now, version = if_not_exists(version, :zero) "
                 "ADD ignoredUpdates :one",
-                ConditionExpression="attribute_not_exists(pk) OR synchronized = :no",
+                ConditionExpression="attribute_not_exists(pk) OR (synchronized = :no AND attribute_not_exists(synchronizing))",
                 ExpressionAttributeValues={":no": False, ":now": timestamp(datetime.now(UTC)), ":one": 1, ":zero": 0},
             )
         except ClientError as exc:

@@ -8,7 +8,7 @@ client then reads the existing object, so a retried step finds what an earlier a
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -53,7 +53,8 @@ class BrmPayInfoIn(BaseModel):
 
     payInfoId: str = Field(min_length=1, max_length=64)
     accountPoid: str
-    payType: Literal[10001, 10003, 10005]  # BRM's pay types: invoice, credit card, direct debit
+    # BRM's pay type (10001 invoice, 10003 credit card, 10005 direct debit, ...): the PaymentMethod map's BRM column
+    payType: int = Field(ge=10000, le=10999)
 
 
 class BrmPayInfo(BrmPayInfoIn):

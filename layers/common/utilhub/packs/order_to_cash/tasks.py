@@ -177,7 +177,7 @@ class BrmSteps:
                 )
                 made, created = self._brm.ensure_payinfo(
                     system,
-                    BrmPayInfoIn(payInfoId=profile.id, accountPoid=account_poid, payType=int(pay_type)),  # type: ignore[arg-type]
+                    BrmPayInfoIn(payInfoId=profile.id, accountPoid=account_poid, payType=int(pay_type)),
                 )
             self._link(kind, system, profile.id, made.poid)
             (outcome.created if created else outcome.existing).append(
