@@ -237,7 +237,67 @@ def customer(client: httpx.Client) -> list[Row]:
     return rows
 
 
-SCENARIOS: dict[str, Callable[[httpx.Client], list[Row]]] = {"meter-data": meter_data, "order-to-cash": order_to_cash, "customer": customer}
+def _activity(client: httpx.Client, source: str, activity_id: str, timeout: float = 30.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    body: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        body = dict(client.get(f"/field-work/activities/{source}/{activity_id}").json())
+        if body.get("status") not in ("CREATING", None):
+            break
+        time.sleep(0.2)
+    return body
+
+
+def field_work(client: httpx.Client) -> list[Row]:
+    rows = []
+    pack = "field-work"
+    simulators = client.get("/_local/health").json()["simulators"]
+    created = httpx.put(
+        f"{simulators['CCB']}/field-activities/DEMO-FA1", json={"activityType": "METER-EXCHANGE", "servicePointId": "DEMO-SP1"}, timeout=30
+    ).json()
+    rows.append(Row(pack, "FW-01 CCB meter exchange routed", "MWM ODM", " ".join((created.get("hubAnswer") or {}).get("routedTo", []))))
+    linked = _activity(client, "CCB", "DEMO-FA1")
+    rows.append(
+        Row(pack, "FW-01 created and linked", "LINKED CCB MWM ODM", f"{linked.get('status')} {' '.join(sorted(linked.get('links', {})))}")
+    )
+    mwm_id = linked.get("links", {}).get("MWM", "?")
+    reported = httpx.post(
+        f"{simulators['MWM']}/activities/{mwm_id}/report", json={"event": "COMPLETE", "remarks": "meter exchanged"}, timeout=30
+    ).json()
+    rows.append(
+        Row(
+            pack,
+            "FW-02 crew completes in MWM",
+            "202 CCB ODM",
+            f"{reported.get('hubStatus')} {' '.join((reported.get('hubAnswer') or {}).get('forwardedTo', []))}",
+        )
+    )
+    rows.append(Row(pack, "FW-02 activity completed", "COMPLETED", str(_activity(client, "CCB", "DEMO-FA1").get("status"))))
+    late = client.post(
+        "/field-work/activities/CCB/DEMO-FA1/events", json={"eventId": "DEMO-E9", "event": "UPDATE", "at": "2026-12-01T08:00:00Z"}
+    )
+    rows.append(Row(pack, "FW-02 event after completion", "409", str(late.status_code)))
+    unrouted = client.post(
+        "/field-work/activities",
+        json={"sourceSystem": "MWM", "activityId": "DEMO-FA2", "activityType": "CONNECT", "servicePointId": "DEMO-SP1"},
+    )
+    rows.append(Row(pack, "FW-01 no routing rule", "422", str(unrouted.status_code)))
+    client.post("/_local/sim/odm/faults", json={"kind": "reject", "count": 1, "reason": "demo: unknown service point"})
+    client.post(
+        "/field-work/activities",
+        json={"sourceSystem": "CCB", "activityId": "DEMO-FA3", "activityType": "METER-INSTALL", "servicePointId": "DEMO-SP9"},
+    )
+    failed = _activity(client, "CCB", "DEMO-FA3")
+    rows.append(Row(pack, "FW-01 ODM refuses: compensated", "ERROR", str(failed.get("status"))))
+    return rows
+
+
+SCENARIOS: dict[str, Callable[[httpx.Client], list[Row]]] = {
+    "meter-data": meter_data,
+    "order-to-cash": order_to_cash,
+    "customer": customer,
+    "field-work": field_work,
+}
 
 
 def run_demo(runtime: LocalRuntime) -> int:

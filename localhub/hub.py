@@ -19,9 +19,11 @@ from localhub.event_sources import PollResult, SqsEventSource, scheduled_event, 
 from localhub.lambda_runtime import Invocation, invoke
 from localhub.provision import provision
 from localhub.routes import Route, http_routes, match
+from localhub.simulators import field as field_systems
 from localhub.simulators.base import Simulator, SimulatorServer
 from localhub.simulators.brm import BrmSimulator
 from localhub.simulators.ccb import CcbSimulator
+from localhub.simulators.field import FieldSystemSimulator
 from localhub.simulators.mdm import MdmSimulator
 from localhub.simulators.siebel import SiebelSimulator
 from localhub.stepfunctions import LambdaTaskDispatcher
@@ -41,7 +43,15 @@ def enable_state_machine_execution() -> None:
 
 
 def default_simulators() -> dict[str, Simulator]:
-    return {"CCB": CcbSimulator(), "MDM": MdmSimulator(), "BRM": BrmSimulator(), "SEBL": SiebelSimulator()}
+    return {
+        "CCB": CcbSimulator(),
+        "MDM": MdmSimulator(),
+        "BRM": BrmSimulator(),
+        "SEBL": SiebelSimulator(),
+        "MWM": field_systems.mwm(),
+        "WAM": field_systems.wam(),
+        "ODM": field_systems.odm(),
+    }
 
 
 @dataclass(frozen=True)
@@ -104,7 +114,7 @@ class LocalHub:
         self._sources = sqs_event_sources(self.stack, session.client("sqs"), self._invoke)
         self.routes = http_routes(self.stack)
         for simulator in self.simulators.values():  # the sources (CCB, Siebel) post to the hub
-            if isinstance(simulator, CcbSimulator | SiebelSimulator) and simulator.send_to_hub is None:
+            if isinstance(simulator, CcbSimulator | SiebelSimulator | FieldSystemSimulator) and simulator.send_to_hub is None:
                 simulator.send_to_hub = self._send_in_process
         return self
 

@@ -519,6 +519,87 @@ def customer_docs() -> ApiDocs:
     return docs
 
 
+def field_work_docs() -> ApiDocs:
+    """FW-01, FW-02 and the activity query (``utilhub.packs.field_work.api``)."""
+    from utilhub.packs.field_work import api
+    from utilhub.packs.field_work.model import SYSTEMS, ActivityEventIn, ActivityIn
+
+    docs = ApiDocs(models=[(ActivityIn, "validation"), (ActivityEventIn, "validation")])
+    docs.schemas["FieldActivityAccepted"] = {
+        "type": "object",
+        "required": ["activityId", "sourceSystem", "routedTo"],
+        "properties": {
+            "activityId": {"type": "string"},
+            "sourceSystem": {"type": "string"},
+            "routedTo": {"type": "array", "items": {"type": "string", "enum": list(SYSTEMS)}},
+        },
+    }
+    docs.schemas["FieldActivityEventAccepted"] = {
+        "type": "object",
+        "required": ["activityId", "event", "forwardedTo"],
+        "properties": {
+            "activityId": {"type": "string"},
+            "event": {"type": "string", "enum": ["UPDATE", "CANCEL", "COMPLETE"]},
+            "forwardedTo": {"type": "array", "items": {"type": "string"}},
+        },
+    }
+    docs.schemas["FieldActivityView"] = {
+        "type": "object",
+        "required": ["activityId", "sourceSystem", "status", "routedTo", "links", "history"],
+        "properties": {
+            "activityId": {"type": "string"},
+            "sourceSystem": {"type": "string"},
+            "activityType": {"type": "string"},
+            "status": {"type": "string", "enum": ["CREATING", "LINKED", "ERROR", "COMPLETED", "CANCELED"]},
+            "routedTo": {"type": "array", "items": {"type": "string"}},
+            "links": {"type": "object", "additionalProperties": {"type": "string"}, "description": "Each system's id of the activity."},
+            "history": {"type": "array", "items": {"type": "object"}},
+            "refusals": {"type": "array", "items": {"type": "string"}, "description": "Events a linked system refused."},
+        },
+    }
+    path_parameters = {
+        "sourceSystem": {"description": "The system the activity was created in.", "schema": {"type": "string", "enum": list(SYSTEMS)}},
+        "activityId": {"description": "Its id there.", "schema": {"type": "string"}},
+    }
+    docs.routes = {
+        f"POST {api.PREFIX}/activities": RouteDoc(
+            summary="Create a field activity in the systems its routing rule names (FW-01)",
+            description=(
+                "Routes the activity by its source system and type (routing rules: configuration; ASSET work goes to ODM "
+                "under implementation model v2.1, to WAM under v1.9). A Standard workflow creates it in every routed system "
+                "and links the ids, or cancels it where it was created and ends in ERROR with the reason. No rule for the "
+                "source and type is a 422. The same activity again answers 202 and creates nothing; other content under the "
+                "same source and id is a 409."
+            ),
+            body=RequestBody(ActivityIn.__name__, "The activity."),
+            replies=(Reply(202, "Accepted: query the activity.", "FieldActivityAccepted"),),
+            problems=(409,),
+            honours_idempotency_key=True,
+        ),
+        f"POST {api.PREFIX}/activities/{{sourceSystem}}/{{activityId}}/events": RouteDoc(
+            summary="Update, cancel or complete a field activity (FW-02)",
+            description=(
+                "Recorded once per `eventId` and forwarded, in order, to every other system linked to the activity (a "
+                "completion with its readings, remarks and attachment references). An unknown activity is a 404; one "
+                "completed, canceled or in ERROR a 409; the same `eventId` again changes nothing."
+            ),
+            body=RequestBody(ActivityEventIn.__name__, "The event."),
+            replies=(Reply(202, "Accepted: forwarded to the systems listed.", "FieldActivityEventAccepted"),),
+            problems=(404, 409),
+            path_parameters=path_parameters,
+            honours_idempotency_key=True,
+        ),
+        f"GET {api.PREFIX}/activities/{{sourceSystem}}/{{activityId}}": RouteDoc(
+            summary="A field activity's status, links and history",
+            description="CREATING, LINKED, ERROR, COMPLETED or CANCELED; each system's id; every transition and event.",
+            replies=(Reply(200, "The activity.", "FieldActivityView"),),
+            problems=(404,),
+            path_parameters=path_parameters,
+        ),
+    }
+    return docs
+
+
 def route_docs() -> ApiDocs:
     """The documentation of every route the hub serves: one line per pack API."""
     from utilhub.packs.meter_data import sync as meter_data
@@ -527,6 +608,7 @@ def route_docs() -> ApiDocs:
     docs.merge(sync_request_api_docs(meter_data.PREFIX, meter_data.FLOW))
     docs.merge(order_to_cash_docs())
     docs.merge(customer_docs())
+    docs.merge(field_work_docs())
     return docs
 
 

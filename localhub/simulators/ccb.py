@@ -29,7 +29,9 @@ from lxml import etree
 from pydantic import ValidationError
 
 from localhub.simulators.base import Reply, Simulator, SimulatorError, json_reply
+from localhub.simulators.field import FieldActivityBook
 from utilhub.packs.customer.ccb import CcbCustomer, CcbCustomerChange, CcbCustomerIn
+from utilhub.packs.field_work.model import ActivityIn
 from utilhub.packs.meter_data.model import ADDRESS_XML, PersonData
 from utilhub.platform.dvm import shipped_maps
 from utilhub.platform.xml import to_bytes, validate
@@ -86,18 +88,24 @@ class CcbSimulator(Simulator):
         self._account_of: dict[str, str] = {}  # CCB person id -> its account id
         maps = shipped_maps()
         self._codes = {name: {row["CCB"] for row in maps[name].rows if "CCB" in row} for name in maps}
+        self.field_activities = FieldActivityBook(self, "{:010d}", frozenset({"PICKUP"}))  # field activities routed to CCB
 
     def requires_credentials(self, path: str) -> bool:
-        return path.strip("/").startswith("customers")
+        return path.strip("/").startswith(("customers", "activities"))
 
     def handle(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> Reply:
         parts = path.split("?")[0].strip("/").split("/")
         if parts[0] == "customers":
             with self._lock:
                 return self._customers(method, path, parts, body)
+        if parts[0] == "activities":
+            with self._lock:
+                return self.field_activities.handle(method, path, parts, body)
         if method == "GET" and len(parts) == 2 and parts[0] == "persons":
             person = self.records.get(f"PERSON#{unquote(parts[1])}")
             return Reply(200, json.dumps(person).encode(), "application/json") if person else Reply(404, b"no such person", "text/plain")
+        if method == "PUT" and len(parts) == 2 and parts[0] == "field-activities":
+            return self.create_field_activity(unquote(parts[1]), body)
         if method == "PUT" and len(parts) == 2 and parts[0] == "persons":
             return self.change_person(unquote(parts[1]), body)
         return Reply(404, b"no such CCB service", "text/plain")
@@ -123,6 +131,26 @@ class CcbSimulator(Simulator):
             self.note_received({"syncRequestId": sync_request_id, "hubStatus": status})
         reply = {"personId": person_id, "syncRequestId": sync_request_id, "hubStatus": status, "hubAnswer": json.loads(answer or b"null")}
         return Reply(200 if status < 400 else 502, json.dumps(reply).encode(), "application/json")
+
+    # ---------------------------------------------------------------- field activities (FW-01, FW-02)
+    def create_field_activity(self, activity_id: str, body: bytes) -> Reply:
+        """A field activity created in CCB (its own id): kept, and sent to the hub (FW-01)."""
+        try:
+            raw = json.loads(body)
+            activity = ActivityIn.model_validate(
+                {**raw, "sourceSystem": "CCB", "activityId": activity_id} if isinstance(raw, dict) else raw
+            )
+        except (ValueError, ValidationError) as exc:
+            raise SimulatorError(f"invalid field activity: {exc}") from None
+        if self.send_to_hub is None:
+            raise SimulatorError("CCB is not connected to a hub")
+        with self._lock:
+            self.field_activities.adopt(activity)
+        status, answer = self.send_to_hub(
+            "/field-work/activities", activity.model_dump_json(exclude_none=True).encode(), "application/json"
+        )
+        reply = {"activityId": activity_id, "hubStatus": status, "hubAnswer": json.loads(answer or b"null")}
+        return json_reply(200 if status < 400 else 502, reply)
 
     # ---------------------------------------------------------------- customer services (CU-01, CU-02)
     def _customers(self, method: str, path: str, parts: list[str], body: bytes) -> Reply:

@@ -24,6 +24,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from utilhub.platform.configuration import override_text
 from utilhub.platform.problems import FieldError, Problem
 from utilhub.platform.settings import get_settings, on_reload
 
@@ -163,15 +164,7 @@ def _merged(overrides: str) -> DomainValueMaps:
 def domain_value_maps() -> DomainValueMaps:
     """The shipped maps with this deployment's overrides (the SSM parameter, when configured)."""
     settings = get_settings()
-    overrides = ""
-    if name := settings.domain_value_maps_parameter:
-        from aws_lambda_powertools.utilities.parameters import get_parameter
-
-        value = get_parameter(name, max_age=settings.domain_value_maps_max_age_seconds)
-        overrides = value.strip() if isinstance(value, str) else ""
-        if overrides in ("{}", ""):
-            overrides = ""
-    return _merged(overrides)
+    return _merged(override_text(settings.domain_value_maps_parameter, settings.domain_value_maps_max_age_seconds))
 
 
 on_reload(_merged.cache_clear)

@@ -60,6 +60,18 @@ class Settings(BaseSettings):
     # Customer pack (Siebel -> CCB)
     customer_update_queue_url: str | None = None
 
+    # Field work pack (CCB <-> MWM <-> WAM/ODM)
+    field_work_model: Literal["v1.9", "v2.1"] = "v2.1"
+    field_work_routing_parameter: str | None = None  # this deployment's routing rules (JSON), replacing the shipped ones
+    field_work_state_machine_arn: str | None = None
+    field_work_event_queue_url: str | None = None
+    mwm_base_url: str | None = None
+    mwm_secret_arn: str | None = None
+    wam_base_url: str | None = None
+    wam_secret_arn: str | None = None
+    odm_base_url: str | None = None
+    odm_secret_arn: str | None = None
+
     # Order to cash
     order_state_machine_arn: str | None = None
     connect_timeout_seconds: float = Field(default=2.0, gt=0)

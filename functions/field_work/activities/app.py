@@ -1,0 +1,13 @@
+"""FW-01 field activity creation, FW-02 update, cancel and completion events, and an activity's state."""
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from utilhub.packs.field_work.api import api
+from utilhub.platform.observability import logger, metrics, tracer
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return api.resolve(event, context)

@@ -1,0 +1,233 @@
+"""FW-01 creation and FW-02 update, cancel and completion of field activities.
+
+- :func:`submit` (FW-01): route the activity (routing rules, implementation model), record it CREATING
+  and start one Standard workflow execution per activity (its name derived from the source and id):
+  the activity is created in every routed system and linked, or what was created is canceled
+  (compensation) and the activity ends in ERROR with the reason. The same activity again creates
+  nothing; other content under the same source and id is a 409.
+- :func:`run_step`: the workflow's steps (create in one target, cancel in one target, finish).
+- :func:`accept_event` (FW-02): an event for an activity is recorded once (by ``eventId``) and queued
+  (FIFO, one message group per activity) to be forwarded to every other linked system; an unknown
+  activity is a 404, one already completed, canceled or in ERROR a 409.
+- :func:`forward_event`: the delivery of one queued event, once per system.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from functools import cache
+from typing import Any
+
+from botocore.exceptions import ClientError
+from pydantic import BaseModel
+
+from utilhub.packs.field_work.model import ActivityEventIn, ActivityIn, CancelInTarget, CreateInTarget, FinishCreation, StepEnvelope
+from utilhub.packs.field_work.routing import routing_rules
+from utilhub.packs.field_work.store import CLOSED, ActivityRecord, ActivityStore
+from utilhub.packs.field_work.targets import client_for
+from utilhub.platform import aws, problems
+from utilhub.platform.connectors import TargetRejected
+from utilhub.platform.idempotency import run_once
+from utilhub.platform.observability import MetricUnit, correlation_id, logger, metrics
+from utilhub.platform.settings import get_settings, on_reload
+
+
+class ActivityNotLinkedYet(RuntimeError):
+    """An event reached delivery before its activity was created everywhere: redelivered later."""
+
+
+class ForwardMessage(BaseModel):
+    sourceSystem: str
+    activityId: str
+    event: ActivityEventIn
+    correlationId: str | None = None
+
+
+@cache
+def store() -> ActivityStore:
+    return ActivityStore(aws.table(get_settings().require("xref_table")))
+
+
+on_reload(store.cache_clear)
+
+
+def body_hash(activity: ActivityIn) -> str:
+    return hashlib.sha256(activity.model_dump_json().encode()).hexdigest()
+
+
+def execution_name(activity: ActivityIn) -> str:
+    name = f"{activity.sourceSystem}-{activity.activityId}"
+    safe = re.sub(r"[^A-Za-z0-9_-]", "_", name)
+    return safe if safe == name and len(safe) <= 80 else f"{safe[:60]}-{hashlib.sha256(name.encode()).hexdigest()[:12]}"
+
+
+# ---------------------------------------------------------------------------------------- FW-01
+
+
+def submit(activity: ActivityIn) -> dict[str, Any]:
+    settings = get_settings()
+    routed_to = routing_rules().route(activity.sourceSystem, activity.activityType, settings.field_work_model)
+    digest = body_hash(activity)
+    if not store().create(activity, digest, routed_to):
+        existing = store().get(activity.sourceSystem, activity.activityId)
+        if existing is not None and existing.bodyHash != digest:
+            raise problems.conflict(
+                f"Activity {activity.activityId} from {activity.sourceSystem} was already submitted with other content."
+            )
+        routed_to = existing.routedTo if existing is not None else routed_to
+    execution = {
+        "activity": activity.model_dump(mode="json"),
+        "creates": [CreateInTarget(target=t, activity=activity).model_dump(mode="json") for t in routed_to],
+        "cancels": [CancelInTarget(target=t, activity=activity).model_dump(mode="json") for t in routed_to],
+    }
+    try:
+        aws.client("stepfunctions").start_execution(
+            stateMachineArn=settings.require("field_work_state_machine_arn"), name=execution_name(activity), input=json.dumps(execution)
+        )
+        metrics.add_metric(name="FieldActivitiesStarted", unit=MetricUnit.Count, value=1)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ExecutionAlreadyExists":
+            raise
+    return {"activityId": activity.activityId, "sourceSystem": activity.sourceSystem, "routedTo": routed_to}
+
+
+def run_step(event: dict[str, Any], lambda_context: Any = None) -> dict[str, Any]:
+    step = StepEnvelope.model_validate({"event": event}).event
+    activity = step.activity
+    if isinstance(step, CreateInTarget):
+        key = f"FW-01#{activity.sourceSystem}#{activity.activityId}#create#{step.target}"
+
+        def create() -> dict[str, str]:
+            target_id = client_for(step.target).create(activity)
+            store().link(activity, step.target, target_id)
+            return {"target": step.target, "id": target_id}
+
+        return run_once(key=key, fingerprint=body_hash(activity), work=create, lambda_context=lambda_context)
+    if isinstance(step, CancelInTarget):
+        return _compensate(step)
+    return _finish(step)
+
+
+def _compensate(step: CancelInTarget) -> dict[str, Any]:
+    """Cancel the activity in a target the workflow created it in; nothing to do where it was not created."""
+    record = store().get(step.activity.sourceSystem, step.activity.activityId)
+    target_id = record.links.get(step.target) if record is not None else None
+    if target_id is None:
+        return {"target": step.target, "canceled": False}
+    cancel = ActivityEventIn.model_validate(
+        {
+            "eventId": f"compensation-{step.activity.sourceSystem}-{step.activity.activityId}",
+            "event": "CANCEL",
+            "at": record.history[-1]["at"] if record is not None else None,
+            "reason": "the activity could not be created in every routed system",
+        }
+    )
+    client_for(step.target).send_event(target_id, cancel)
+    logger.info("compensated", extra={"activityId": step.activity.activityId, "target": step.target})
+    return {"target": step.target, "canceled": True}
+
+
+def _finish(step: FinishCreation) -> dict[str, Any]:
+    activity = step.activity
+    if step.failure is None:
+        store().finish(activity, "LINKED", "created and linked in every routed system")
+        return {"status": "LINKED"}
+    reason = _failure_reason(step.failure)
+    store().finish(activity, "ERROR", reason)
+    metrics.add_metric(name="FieldActivitiesFailed", unit=MetricUnit.Count, value=1)
+    return {"status": "ERROR", "reason": reason}
+
+
+def _failure_reason(failure: dict[str, Any]) -> str:
+    cause = str(failure.get("Cause") or "")
+    try:
+        parsed = json.loads(cause)
+        message = parsed.get("errorMessage", cause) if isinstance(parsed, dict) else cause
+    except ValueError:
+        message = cause
+    return f"{failure.get('Error', 'Error')}: {message}"[:1000]
+
+
+# ---------------------------------------------------------------------------------------- FW-02
+
+
+def accept_event(source: str, activity_id: str, event: ActivityEventIn) -> dict[str, Any]:
+    for _ in range(5):  # the record is re-read when another event changed it meanwhile
+        record = store().get(source, activity_id)
+        if record is None:
+            raise problems.not_found(f"No activity {activity_id} from {source}.")
+        from_system = event.fromSystem or source
+        forwarded_to = [s for s in [record.activity.sourceSystem, *record.routedTo] if s != from_system]
+        answer = {"activityId": activity_id, "event": event.event, "forwardedTo": forwarded_to}
+        if event.eventId in record.eventIds:
+            return answer  # the same event again changes nothing
+        if from_system not in (record.activity.sourceSystem, *record.routedTo):
+            raise problems.invalid(
+                f"{from_system} has no part in activity {activity_id}.",
+                [problems.FieldError("#/fromSystem", "not a system the activity is linked to")],
+            )
+        if record.status in CLOSED:
+            raise problems.conflict(f"Activity {activity_id} is {record.status}: it takes no more events.")
+        if store().record_event(record, event.eventId, event.event, from_system):
+            message = ForwardMessage(
+                sourceSystem=source,
+                activityId=activity_id,
+                event=event.model_copy(update={"fromSystem": from_system}),
+                correlationId=correlation_id(),
+            )
+            aws.sqs().send_message(
+                QueueUrl=get_settings().require("field_work_event_queue_url"),
+                MessageBody=message.model_dump_json(),
+                MessageGroupId=f"{source}#{activity_id}",  # one activity's events are forwarded in order
+                MessageDeduplicationId=hashlib.sha256(f"{source}#{activity_id}#{event.eventId}".encode()).hexdigest(),
+            )
+            metrics.add_metric(name="FieldActivityEvents", unit=MetricUnit.Count, value=1)
+            return answer
+    raise problems.unavailable("The activity is changing too often; retry.")
+
+
+def forward_event(message: ForwardMessage, lambda_context: Any = None) -> str:
+    record = store().get(message.sourceSystem, message.activityId)
+    if record is None:
+        raise LookupError(f"activity {message.activityId} from {message.sourceSystem} is not recorded")
+    if record.status == "CREATING":
+        raise ActivityNotLinkedYet(f"activity {message.activityId} is still being created")
+    if record.status == "ERROR":  # accepted while it was being created, which then failed and was compensated
+        logger.warning("event not forwarded: the activity's creation failed", extra={"activityId": message.activityId})
+        return "dropped"
+    from_system = message.event.fromSystem or message.sourceSystem
+    targets = [s for s in record.links if s != from_system]
+    for system in targets:
+
+        def send(system: str = system) -> dict[str, str]:
+            try:
+                client_for(system).send_event(record.links[system], message.event)
+            except TargetRejected as exc:  # a business refusal: retrying will not change it; recorded for an operator
+                return {"refused": f"{system} refused {message.event.event} {message.event.eventId} ({exc.status}): {exc.reason}"}
+            return {"sent": system}
+
+        key = f"FW-02#{message.sourceSystem}#{message.activityId}#{message.event.eventId}#{system}"
+        outcome = run_once(key=key, fingerprint=message.event.model_dump_json(), work=send, lambda_context=lambda_context)
+        if "refused" in outcome:
+            store().note_refusal(record.activity, outcome["refused"])
+            logger.warning("event refused by a linked system", extra={"activityId": message.activityId, "target": system})
+    logger.info("event forwarded", extra={"activityId": message.activityId, "eventId": message.event.eventId, "to": targets})
+    return "forwarded"
+
+
+def view(source: str, activity_id: str) -> dict[str, Any]:
+    record: ActivityRecord | None = store().get(source, activity_id)
+    if record is None:
+        raise problems.not_found(f"No activity {activity_id} from {source}.")
+    return {
+        "activityId": activity_id,
+        "sourceSystem": source,
+        "activityType": record.activity.activityType,
+        "status": record.status,
+        "routedTo": record.routedTo,
+        "links": record.links,
+        "history": record.history,
+        "refusals": record.refusals,
+    }

@@ -1,0 +1,57 @@
+"""FW-01 and FW-02 over HTTP: field activities in, their events in, an activity's state out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from pydantic import BaseModel, ValidationError
+
+from utilhub.packs.field_work import activities
+from utilhub.packs.field_work.model import SYSTEMS, ActivityEventIn, ActivityIn
+from utilhub.platform import problems
+from utilhub.platform.http import create_api, json_response, once_per_key, read_body
+from utilhub.platform.xml import unrepresentable
+
+SCOPE = "utilhub/field-work"
+PREFIX = "/field-work"
+
+
+def _parsed[M: BaseModel](model: type[M], raw: dict[str, Any] | None) -> M:
+    if pointer := unrepresentable(raw):
+        raise problems.invalid("Text may not hold control characters.", [problems.FieldError(pointer, "contains a control character")])
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise problems.from_validation_error(exc) from None
+
+
+def _system(source: str) -> str:
+    if source not in SYSTEMS:
+        raise problems.not_found(f"No system {source}; the systems are {', '.join(SYSTEMS)}.")
+    return source
+
+
+def build_api() -> APIGatewayHttpResolver:
+    app = create_api(SCOPE)
+
+    @app.post(f"{PREFIX}/activities")
+    def create() -> Response[str]:
+        body = read_body(app, xml=False)
+        activity = _parsed(ActivityIn, body.json)
+        return once_per_key(app, body, lambda: (202, activities.submit(activity)))
+
+    @app.post(f"{PREFIX}/activities/<sourceSystem>/<activityId>/events")
+    def event(sourceSystem: str, activityId: str) -> Response[str]:
+        body = read_body(app, xml=False)
+        parsed = _parsed(ActivityEventIn, body.json)
+        return once_per_key(app, body, lambda: (202, activities.accept_event(_system(sourceSystem), activityId, parsed)))
+
+    @app.get(f"{PREFIX}/activities/<sourceSystem>/<activityId>")
+    def activity(sourceSystem: str, activityId: str) -> Response[str]:
+        return json_response(200, activities.view(_system(sourceSystem), activityId))
+
+    return app
+
+
+api = build_api()

@@ -1,0 +1,95 @@
+"""What travels in the field work pack: a field activity created in one system (FW-01), the events
+of its life (FW-02), and the items the creation workflow passes between its steps."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from utilhub.syncrequests.model import ID_PATTERN
+
+System = Literal["CCB", "MWM", "WAM", "ODM"]
+SYSTEMS: tuple[str, ...] = ("CCB", "MWM", "WAM", "ODM")
+ACTIVITY_TYPE = r"^[A-Z][A-Z0-9\-]{0,39}$"
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
+
+
+class Customer(_Message):
+    name: str = Field(min_length=1, max_length=254)
+    phone: str | None = Field(default=None, min_length=3, max_length=32, pattern=r"^[0-9+()\-. x]+$")
+
+
+class ActivityIn(_Message):
+    """``POST /field-work/activities``: an activity created in ``sourceSystem`` (FW-01)."""
+
+    sourceSystem: System
+    activityId: str = Field(pattern=ID_PATTERN)
+    activityType: str = Field(pattern=ACTIVITY_TYPE, description="e.g. METER-EXCHANGE, CONNECT, ASSET-REPAIR, PICKUP")
+    servicePointId: str = Field(pattern=ID_PATTERN)
+    scheduledDate: date | None = None
+    priority: Literal["LOW", "NORMAL", "HIGH", "EMERGENCY"] = "NORMAL"
+    meterId: str | None = Field(default=None, pattern=ID_PATTERN)
+    description: str | None = Field(default=None, max_length=2000)
+    customer: Customer | None = None
+
+
+class Reading(_Message):
+    registerId: str = Field(pattern=ID_PATTERN)
+    value: float = Field(ge=0, allow_inf_nan=False)
+    readAt: AwareDatetime
+
+
+class AttachmentRef(_Message):
+    attachmentId: str = Field(pattern=ID_PATTERN)
+
+
+class ActivityEventIn(_Message):
+    """``POST /field-work/activities/{sourceSystem}/{activityId}/events`` (FW-02)."""
+
+    eventId: str = Field(pattern=ID_PATTERN)
+    event: Literal["UPDATE", "CANCEL", "COMPLETE"]
+    at: AwareDatetime
+    fromSystem: System | None = Field(default=None, description="the system the event happened in (default: the activity's source)")
+    changes: dict[str, Any] | None = Field(
+        default=None, description="UPDATE: the fields that changed (scheduledDate, priority, description)"
+    )
+    reason: str | None = Field(default=None, max_length=500, description="CANCEL: why")
+    readings: list[Reading] = Field(default_factory=list, max_length=50)
+    remarks: str | None = Field(default=None, max_length=4000)
+    attachments: list[AttachmentRef] = Field(default_factory=list, max_length=20)
+
+
+# ---------------------------------------------------------------------------------------- workflow
+
+
+class CreateInTarget(BaseModel):
+    """Create the activity in one routed system (a step of the creation workflow)."""
+
+    step: Literal["create"] = "create"
+    target: str
+    activity: ActivityIn
+
+
+class CancelInTarget(BaseModel):
+    """Compensation: cancel what the workflow created in a target before another target failed."""
+
+    step: Literal["cancel"] = "cancel"
+    target: str
+    activity: ActivityIn
+
+
+class FinishCreation(BaseModel):
+    """Record the outcome: every routed system linked, or ERROR with the reason."""
+
+    step: Literal["finish"] = "finish"
+    activity: ActivityIn
+    failure: dict[str, Any] | None = None
+
+
+class StepEnvelope(BaseModel):
+    event: CreateInTarget | CancelInTarget | FinishCreation = Field(discriminator="step")

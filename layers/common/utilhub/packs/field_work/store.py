@@ -1,0 +1,151 @@
+"""Each field activity the hub knows: where it came from, where it was routed, the ids the other
+systems gave it (the cross-references of FW-02), its status, its history and the events applied.
+
+One item per activity in the cross-reference table (``ACTIVITY#<source>#<id>``); every change is a
+conditional update, so an event is recorded once and never after the activity closed.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+from botocore.exceptions import ClientError
+from pydantic import BaseModel
+
+from utilhub.packs.field_work.model import ActivityIn
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.service_resource import Table
+
+Status = Literal["CREATING", "LINKED", "ERROR", "COMPLETED", "CANCELED"]
+CLOSED = ("COMPLETED", "CANCELED", "ERROR")
+CLOSING = {"COMPLETE": "COMPLETED", "CANCEL": "CANCELED"}
+
+
+class ActivityRecord(BaseModel):
+    activity: ActivityIn
+    bodyHash: str
+    status: Status
+    routedTo: list[str]
+    links: dict[str, str]
+    history: list[dict[str, Any]]
+    eventIds: list[str]
+    refusals: list[str] = []  # events a linked system refused (business errors), for an operator
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+class ActivityStore:
+    def __init__(self, table: Table) -> None:
+        self._table = table
+
+    @staticmethod
+    def _key(source: str, activity_id: str) -> dict[str, str]:
+        return {"pk": f"ACTIVITY#{source}#{activity_id}"}
+
+    def get(self, source: str, activity_id: str) -> ActivityRecord | None:
+        item = self._table.get_item(Key=self._key(source, activity_id), ConsistentRead=True).get("Item")
+        if item is None:
+            return None
+        return ActivityRecord(
+            activity=ActivityIn.model_validate_json(str(item["activity"])),
+            bodyHash=str(item["bodyHash"]),
+            status=item["status"],  # type: ignore[arg-type]
+            routedTo=list(item["routedTo"]),  # type: ignore[arg-type]
+            links={str(k): str(v) for k, v in dict(item.get("links") or {}).items()},  # type: ignore[arg-type]
+            history=json.loads(str(item.get("history") or "[]")),
+            eventIds=sorted(str(e) for e in item.get("eventIds") or ()),  # type: ignore[union-attr]
+            refusals=[str(r) for r in item.get("refusals") or ()],  # type: ignore[union-attr]
+        )
+
+    def create(self, activity: ActivityIn, body_hash: str, routed_to: list[str]) -> bool:
+        """Record a new activity as CREATING; False when one with this source and id exists."""
+        history = [{"status": "CREATING", "at": _now(), "reason": f"routed to {', '.join(routed_to)}"}]
+        try:
+            self._table.put_item(
+                Item={
+                    **self._key(activity.sourceSystem, activity.activityId),
+                    "activity": activity.model_dump_json(),
+                    "bodyHash": body_hash,
+                    "status": "CREATING",
+                    "routedTo": routed_to,
+                    "links": {activity.sourceSystem: activity.activityId},
+                    "history": json.dumps(history),
+                },
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def link(self, activity: ActivityIn, system: str, target_id: str) -> None:
+        self._table.update_item(
+            Key=self._key(activity.sourceSystem, activity.activityId),
+            UpdateExpression="SET links.#system = :id",
+            ExpressionAttributeNames={"#system": system},
+            ExpressionAttributeValues={":id": target_id},
+        )
+
+    def note_refusal(self, activity: ActivityIn, refusal: str) -> None:
+        self._table.update_item(
+            Key=self._key(activity.sourceSystem, activity.activityId),
+            UpdateExpression="SET refusals = list_append(if_not_exists(refusals, :none), :refusal)",
+            ExpressionAttributeValues={":none": [], ":refusal": [refusal]},
+        )
+
+    def _append(self, record: ActivityRecord, entry: dict[str, Any]) -> str:
+        return json.dumps([*record.history, {**entry, "at": _now()}])
+
+    def finish(self, activity: ActivityIn, status: Status, reason: str) -> bool:
+        """CREATING -> LINKED or ERROR; False when it had already finished (a retried step)."""
+        record = self.get(activity.sourceSystem, activity.activityId)
+        if record is None or record.status != "CREATING":
+            return False
+        try:
+            self._table.update_item(
+                Key=self._key(activity.sourceSystem, activity.activityId),
+                UpdateExpression="SET #status = :status, history = :history",
+                ConditionExpression="#status = :creating AND history = :read",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":status": status,
+                    ":creating": "CREATING",
+                    ":read": json.dumps(record.history),
+                    ":history": self._append(record, {"status": status, "reason": reason}),
+                },
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return self.finish(activity, status, reason)  # an event was recorded meanwhile: read again
+            raise
+        return True
+
+    def record_event(self, record: ActivityRecord, event_id: str, event: str, from_system: str) -> bool:
+        """Record an event on the record as read; False when the record changed meanwhile (read again)."""
+        status = CLOSING.get(event, record.status)
+        try:
+            self._table.update_item(
+                Key=self._key(record.activity.sourceSystem, record.activity.activityId),
+                UpdateExpression="SET #status = :status, history = :history ADD eventIds :event",
+                ConditionExpression="history = :read",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":status": status,
+                    ":read": json.dumps(record.history),
+                    ":history": self._append(
+                        record, {"status": status, "event": event, "eventId": event_id, "reason": f"{event} from {from_system}"}
+                    ),
+                    ":event": {event_id},
+                },
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True

@@ -1,0 +1,63 @@
+"""The field systems' activity services as the hub uses them (JSON over HTTPS): MWM, WAM, ODM, and
+CCB for activities routed to it (a pickup). One base URL and secret per system (configuration).
+
+An activity is created once per system: the system refuses a second one with the same external id
+(409) and the client then reads the one there, so a step retried after a lost answer makes nothing twice.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from typing import Any
+from urllib.parse import quote
+
+from utilhub.packs.field_work.model import ActivityEventIn, ActivityIn
+from utilhub.platform.connectors import HttpConnector, TargetRejected, TargetUnavailable
+from utilhub.platform.settings import get_settings, on_reload
+
+JSON = "application/json"
+
+
+def external_id(activity: ActivityIn) -> str:
+    return f"{activity.sourceSystem}:{activity.activityId}"
+
+
+class FieldSystemClient:
+    def __init__(self, connector: HttpConnector) -> None:
+        self._connector = connector
+
+    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        raw = json.dumps(body).encode() if body is not None else None
+        response = self._connector.request(method, path, raw, content_type=JSON)
+        answer = json.loads(response.body) if response.body else {}
+        return answer if isinstance(answer, dict) else {}
+
+    def create(self, activity: ActivityIn) -> str:
+        """The id the system gives the activity (the one it already had for it, after a lost answer)."""
+        body = {"externalId": external_id(activity), **activity.model_dump(mode="json", exclude_none=True)}
+        try:
+            return str(self._call("POST", "activities", body)["id"])
+        except TargetRejected as exc:
+            if exc.status != 409:
+                raise
+        found = self._call("GET", f"activities?externalId={quote(external_id(activity), safe='')}")
+        if "id" not in found:
+            raise TargetUnavailable(
+                f"{self._connector.system} refused activity {external_id(activity)} as a duplicate but does not find it"
+            )
+        return str(found["id"])
+
+    def send_event(self, target_id: str, event: ActivityEventIn) -> None:
+        """Apply an update, cancellation or completion to the system's own activity (it ignores an event id it has)."""
+        self._call("POST", f"activities/{quote(target_id, safe='')}/events", event.model_dump(mode="json", exclude_none=True))
+
+
+@cache
+def client_for(system: str) -> FieldSystemClient:
+    settings = get_settings()
+    name = system.lower()
+    return FieldSystemClient(HttpConnector(system, settings.require(f"{name}_base_url"), getattr(settings, f"{name}_secret_arn"), settings))
+
+
+on_reload(client_for.cache_clear)

@@ -1,0 +1,315 @@
+"""FW-01 field activity creation (routing rules, the Standard workflow with compensation) and FW-02
+update, cancel and completion (forwarded to every linked system, in order, once), CCB <-> MWM <->
+WAM/ODM (seed 000): the API function, the workflow run by moto's interpreter with its steps in-process,
+the event delivery through the queue, the field system simulators over HTTP."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+
+from localhub.hub import ApiResponse, LocalHub
+from localhub.simulators.field import FieldSystemSimulator
+from tests.conftest import sample_event
+
+CLAIMS = {"client_id": "ccb", "scope": "utilhub/field-work", "token_use": "access"}
+JSON = {"content-type": "application/json"}
+API = "FieldWorkActivitiesFunction"  # with FieldWorkActivityStepsFunction (the workflow) and FieldWorkEventDeliveryFunction
+
+
+def activity(activity_id: str, activity_type: str = "METER-EXCHANGE", source: str = "CCB", **extra: Any) -> dict[str, Any]:
+    return {"sourceSystem": source, "activityId": activity_id, "activityType": activity_type, "servicePointId": "SP-1", **extra}
+
+
+def post(hub: LocalHub, body: dict[str, Any]) -> ApiResponse:
+    return hub.call_api("POST", "/field-work/activities", body=json.dumps(body), headers=JSON, claims=CLAIMS)
+
+
+def post_event(hub: LocalHub, source: str, activity_id: str, body: dict[str, Any]) -> ApiResponse:
+    return hub.call_api("POST", f"/field-work/activities/{source}/{activity_id}/events", body=json.dumps(body), headers=JSON, claims=CLAIMS)
+
+
+def view(hub: LocalHub, source: str, activity_id: str) -> dict[str, Any]:
+    response = hub.call_api("GET", f"/field-work/activities/{source}/{activity_id}", claims=CLAIMS)
+    assert response.status == 200, response.body
+    return response.json()  # type: ignore[no-any-return]
+
+
+def settled(hub: LocalHub, source: str, activity_id: str, timeout: float = 60.0) -> dict[str, Any]:
+    assert hub.settle(timeout=timeout) == []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        body = view(hub, source, activity_id)
+        if body["status"] != "CREATING":
+            return body
+        time.sleep(0.1)
+    raise AssertionError(f"{source} {activity_id} still CREATING")
+
+
+def system(hub: LocalHub, name: str) -> FieldSystemSimulator:
+    simulator = hub.simulators[name]
+    assert isinstance(simulator, FieldSystemSimulator)
+    return simulator
+
+
+def held(hub: LocalHub, name: str, target_id: str) -> dict[str, Any]:
+    return dict(hub.simulators[name].records[f"ACTIVITY#{target_id}"])
+
+
+def test_sample_meter_exchange_is_created_in_mwm_and_odm_and_linked(hub: LocalHub) -> None:
+    # Given the sample CCB meter exchange (v2.1, the default model: asset work goes to ODM)
+    event = sample_event("field_work/activities/create-activity.json")
+
+    # When it is posted
+    response = hub.invoke(API, event).result
+
+    # Then it is routed to MWM and ODM, created in both and linked
+    assert response["statusCode"] == 202, response["body"]
+    assert json.loads(response["body"])["routedTo"] == ["MWM", "ODM"]
+    body = settled(hub, "CCB", "FA-1001")
+    assert body["status"] == "LINKED"
+    assert set(body["links"]) == {"CCB", "MWM", "ODM"}
+    assert body["links"]["MWM"].startswith("MWM-")
+    assert body["links"]["ODM"].startswith("FA-")
+    assert held(hub, "ODM", body["links"]["ODM"])["externalId"] == "CCB:FA-1001"
+    assert hub.simulators["WAM"].received_total == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "routed"),
+    [
+        (activity("A-2", "CONNECT"), ["MWM"]),
+        (activity("A-3", "ASSET-REPAIR", source="ODM"), ["MWM"]),
+        (activity("A-4", "PICKUP", source="MWM"), ["CCB"]),
+    ],
+)
+def test_default_routing_rules(hub: LocalHub, body: dict[str, Any], routed: list[str]) -> None:
+    # Given an activity of a type the default rules route
+    # When it is posted
+    response = post(hub, body)
+
+    # Then it goes where DESIGN's rules say, and is linked there
+    assert response.status == 202, response.body
+    assert response.json()["routedTo"] == routed
+    linked = settled(hub, body["sourceSystem"], body["activityId"])
+    assert linked["status"] == "LINKED"
+    assert set(linked["links"]) == {body["sourceSystem"], *routed}
+
+
+@pytest.mark.parametrize(
+    ("body", "pointer"),
+    [
+        (activity("A-5", "METER-READ", source="MWM"), "#/activityType"),
+        (activity("A-6", "ASSET-REPAIR", source="WAM"), "#/sourceSystem"),  # WAM is not part of model v2.1
+        ({**activity("A-7"), "sourceSystem": "SAP"}, "#/sourceSystem"),
+        ({**activity("A-8"), "activityType": "meter exchange"}, "#/activityType"),
+        ({**activity("A-9"), "description": "bad\u0000text"}, "#/description"),
+    ],
+)
+def test_no_rule_unknown_systems_and_hostile_input_are_422_and_nothing_is_stored(hub: LocalHub, body: dict[str, Any], pointer: str) -> None:
+    # Given an activity no rule routes, from a system not in the model, or malformed
+    # When it is posted
+    response = post(hub, body)
+
+    # Then it is a 422 pointing at the field, and the hub never heard of it
+    assert response.status == 422, response.body
+    assert pointer in [e["pointer"] for e in response.json()["errors"]]
+    assert hub.call_api("GET", f"/field-work/activities/{body['sourceSystem']}/{body['activityId']}", claims=CLAIMS).status == 404
+
+
+def test_the_same_activity_again_creates_nothing_and_other_content_is_409(hub: LocalHub) -> None:
+    # Given an activity created and linked
+    body = activity("A-10", "CONNECT")
+    assert post(hub, body).status == 202
+    settled(hub, "CCB", "A-10")
+
+    # When it is posted again, and once more with other content
+    again = post(hub, body)
+    other = post(hub, {**body, "servicePointId": "SP-OTHER"})
+    settled(hub, "CCB", "A-10")
+
+    # Then MWM made it once, and the other content is refused
+    assert again.status == 202
+    assert other.status == 409
+    assert [m["operation"] for m in system(hub, "MWM").received] == ["create"]
+
+
+def test_a_target_refusing_the_activity_cancels_it_where_it_was_created_and_ends_in_error(hub: LocalHub) -> None:
+    # Given ODM refuses the next activity (a business error), MWM takes it
+    system(hub, "ODM").add_fault({"kind": "reject", "count": 1, "reason": "service point unknown at ODM"})
+
+    # When a meter exchange is posted
+    assert post(hub, activity("A-11")).status == 202
+    body = settled(hub, "CCB", "A-11")
+
+    # Then the activity is in ERROR with ODM's reason, and the MWM activity made for it is canceled
+    assert body["status"] == "ERROR"
+    assert "service point unknown at ODM" in body["history"][-1]["reason"]
+    mwm_id = system(hub, "MWM").book.by_external_id["CCB:A-11"]
+    assert held(hub, "MWM", mwm_id)["status"] == "CANCELED"
+    # And events for it are refused: it is closed
+    assert post_event(hub, "CCB", "A-11", {"eventId": "E-1", "event": "UPDATE", "at": "2026-12-01T08:00:00Z"}).status == 409
+
+
+def test_a_target_down_for_a_while_is_retried_by_the_workflow(hub: LocalHub) -> None:
+    # Given MWM down for its next two calls
+    system(hub, "MWM").add_fault({"kind": "down", "count": 2})
+
+    # When an activity routed to MWM is posted
+    assert post(hub, activity("A-12", "RECONNECT")).status == 202
+
+    # Then the workflow retries and links it, once
+    assert settled(hub, "CCB", "A-12")["status"] == "LINKED"
+    assert [m["operation"] for m in system(hub, "MWM").received] == ["create"]
+
+
+def test_events_are_forwarded_to_every_other_linked_system_once_and_in_order(hub: LocalHub) -> None:
+    import requests
+
+    # Given a meter exchange created in CCB (the CCB simulator sends it to the hub), linked in MWM and ODM
+    sent = requests.put(
+        f"{hub.simulator_url('CCB')}/field-activities/A-13", json={"activityType": "METER-EXCHANGE", "servicePointId": "SP-1"}, timeout=30
+    )
+    assert sent.json()["hubStatus"] == 202, sent.text
+    links = settled(hub, "CCB", "A-13")["links"]
+
+    # When CCB reschedules it (twice the same event) and MWM completes it with readings
+    update = {"eventId": "E-U1", "event": "UPDATE", "at": "2026-12-01T08:00:00Z", "changes": {"scheduledDate": "2026-12-03"}}
+    complete = sample_event("field_work/activities/complete-activity.json")["body"]
+    answers = [
+        post_event(hub, "CCB", "A-13", update),
+        post_event(hub, "CCB", "A-13", update),
+        post_event(hub, "CCB", "A-13", json.loads(complete)),
+    ]
+    hub.drain()
+
+    # Then the update went to MWM and ODM once, the completion from MWM to CCB's other systems (ODM) with its readings
+    assert [a.status for a in answers] == [202, 202, 202]
+    assert answers[0].json()["forwardedTo"] == ["MWM", "ODM"]
+    assert answers[2].json()["forwardedTo"] == ["CCB", "ODM"]
+    assert [e["eventId"] for e in held(hub, "MWM", links["MWM"])["events"]] == ["E-U1"]
+    odm = held(hub, "ODM", links["ODM"])
+    assert [e["eventId"] for e in odm["events"]] == ["E-U1", "MWM-EV-1"]
+    assert odm["scheduledDate"] == "2026-12-03"
+    assert odm["status"] == "COMPLETED"
+    assert odm["completion"]["readings"][0]["value"] == 10234.5
+    assert odm["completion"]["attachments"] == [{"attachmentId": "ATT-1"}]
+    ccb_record = hub.simulators["CCB"].records["ACTIVITY#A-13"]
+    assert (ccb_record["status"], ccb_record["completion"]["remarks"]) == ("COMPLETED", "Meter exchanged, seal replaced")
+    # And the activity is COMPLETED: a later event is a 409, the same completion again changes nothing
+    assert view(hub, "CCB", "A-13")["status"] == "COMPLETED"
+    assert post_event(hub, "CCB", "A-13", {"eventId": "E-U2", "event": "UPDATE", "at": "2026-12-02T08:00:00Z"}).status == 409
+    assert post_event(hub, "CCB", "A-13", json.loads(complete)).status == 202
+
+
+def test_an_event_for_an_unknown_activity_is_404_and_a_bad_event_422(hub: LocalHub) -> None:
+    # Given no activity X-1, and an activity linked in MWM
+    assert post(hub, activity("A-14", "CONNECT")).status == 202
+    settled(hub, "CCB", "A-14")
+
+    # When events are posted for the unknown one, and malformed or from an unlinked system for the known one
+    unknown = post_event(hub, "CCB", "X-1", {"eventId": "E-1", "event": "CANCEL", "at": "2026-12-01T08:00:00Z"})
+    bad_kind = post_event(hub, "CCB", "A-14", {"eventId": "E-2", "event": "DELETE", "at": "2026-12-01T08:00:00Z"})
+    nan = post_event(
+        hub,
+        "CCB",
+        "A-14",
+        {
+            "eventId": "E-3",
+            "event": "COMPLETE",
+            "at": "2026-12-01T08:00:00Z",
+            "readings": [{"registerId": "R", "value": "NaN", "readAt": "2026-12-01T08:00:00Z"}],
+        },
+    )
+    stranger = post_event(hub, "CCB", "A-14", {"eventId": "E-4", "event": "UPDATE", "at": "2026-12-01T08:00:00Z", "fromSystem": "ODM"})
+    unknown_system = hub.call_api("GET", "/field-work/activities/SAP/A-14", claims=CLAIMS)
+
+    # Then: 404, 422 with pointers, 422 for the system with no part, 404 for the system
+    assert unknown.status == 404
+    assert bad_kind.status == 422
+    assert bad_kind.json()["errors"][0]["pointer"] == "#/event"
+    assert nan.status == 422
+    assert stranger.status == 422
+    assert unknown_system.status == 404
+
+
+def test_the_v1_9_model_routes_asset_work_to_wam_as_a_service_request(aws_endpoint: str) -> None:
+    from localhub.endpoint import reset
+
+    # Given the hub deployed with implementation model v1.9
+    reset(aws_endpoint)
+    hub = LocalHub(parameters={"FieldWorkModel": "v1.9"}).start()
+    try:
+        # When CCB creates a meter install
+        response = post(hub, activity("A-15", "METER-INSTALL"))
+
+        # Then it goes to MWM and WAM, where it is a service request
+        assert response.status == 202, response.body
+        assert response.json()["routedTo"] == ["MWM", "WAM"]
+        links = settled(hub, "CCB", "A-15")["links"]
+        assert links["WAM"].startswith("SR-")
+        assert hub.simulators["ODM"].received_total == 0
+        # And ODM is not a source under v1.9
+        assert post(hub, activity("A-16", "ASSET-REPAIR", source="ODM")).status == 422
+    finally:
+        assert hub.stop() == []
+
+
+def test_a_crew_completion_reported_in_mwm_reaches_ccb_and_odm(hub: LocalHub) -> None:
+    import requests
+
+    # Given a meter exchange linked in MWM and ODM
+    assert post(hub, activity("A-17")).status == 202
+    links = settled(hub, "CCB", "A-17")["links"]
+
+    # When the crew completes it in MWM (the MWM simulator sends the completion to the hub)
+    reported = requests.post(
+        f"{hub.simulator_url('MWM')}/activities/{links['MWM']}/report",
+        json={"event": "COMPLETE", "remarks": "done", "readings": [{"registerId": "R-9", "value": 42, "readAt": "2026-12-01T10:00:00Z"}]},
+        timeout=30,
+    ).json()
+    hub.drain()
+
+    # Then the hub took it, ODM has the completion, and the activity is COMPLETED
+    assert reported["hubStatus"] == 202, reported
+    assert held(hub, "ODM", links["ODM"])["status"] == "COMPLETED"
+    assert view(hub, "CCB", "A-17")["status"] == "COMPLETED"
+
+
+def test_step_and_delivery_sample_events(hub: LocalHub) -> None:
+    # Given the sample activity created through the API
+    assert hub.invoke(API, sample_event("field_work/activities/create-activity.json")).result["statusCode"] == 202
+    settled(hub, "CCB", "FA-1001")
+
+    # When the create step sample runs again (a retried step) and the delivery sample batch is delivered twice
+    step = hub.invoke("FieldWorkActivityStepsFunction", sample_event("field_work/activity_steps/create-in-target.json")).result
+    batch = sample_event("field_work/event_delivery/sqs-fifo.json")
+    first = hub.invoke("FieldWorkEventDeliveryFunction", batch).result
+    second = hub.invoke("FieldWorkEventDeliveryFunction", batch).result
+
+    # Then the step answers the id MWM already gave it, and ODM got the completion once
+    links = view(hub, "CCB", "FA-1001")["links"]
+    assert step == {"target": "MWM", "id": links["MWM"]}
+    assert first == second == {"batchItemFailures": []}
+    assert [e["eventId"] for e in held(hub, "ODM", links["ODM"])["events"]] == ["MWM-EV-1"]
+    assert [m["operation"] for m in system(hub, "MWM").received] == ["create"]
+
+
+def test_an_event_a_linked_system_refuses_is_recorded_and_the_others_still_get_it(hub: LocalHub) -> None:
+    # Given a meter exchange posted by CCB directly (CCB's simulator does not have it), linked in MWM and ODM
+    assert post(hub, activity("A-18")).status == 202
+    links = settled(hub, "CCB", "A-18")["links"]
+
+    # When MWM completes it
+    complete = {"eventId": "E-C1", "event": "COMPLETE", "at": "2026-12-01T10:00:00Z", "fromSystem": "MWM"}
+    assert post_event(hub, "CCB", "A-18", complete).status == 202
+    hub.drain()
+
+    # Then ODM has the completion, and CCB's refusal is recorded on the activity, not retried into the DLQ
+    assert held(hub, "ODM", links["ODM"])["status"] == "COMPLETED"
+    refusals = view(hub, "CCB", "A-18")["refusals"]
+    assert len(refusals) == 1
+    assert refusals[0].startswith("CCB refused COMPLETE E-C1 (404)")
