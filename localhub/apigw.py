@@ -11,6 +11,15 @@ import time
 import uuid
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import parse_qsl
+
+
+def query_string_parameters(query: str) -> dict[str, str]:
+    """As API Gateway's payload 2.0 gives them: decoded, a repeated name's values joined with commas."""
+    found: dict[str, list[str]] = {}
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        found.setdefault(name, []).append(value)
+    return {name: ",".join(values) for name, values in found.items()}
 
 
 def http_event(
@@ -54,6 +63,8 @@ def http_event(
         event["requestContext"]["authorizer"] = {"jwt": {"claims": dict(claims), "scopes": scopes}}
     if path_parameters:
         event["pathParameters"] = dict(path_parameters)
+    if parameters := query_string_parameters(query):
+        event["queryStringParameters"] = parameters
     if raw is not None:
         if text_like:
             try:

@@ -289,6 +289,19 @@ def field_work(client: httpx.Client) -> list[Row]:
     )
     failed = _activity(client, "CCB", "DEMO-FA3")
     rows.append(Row(pack, "FW-01 ODM refuses: compensated", "ERROR", str(failed.get("status"))))
+    windows = client.get(
+        "/field-work/appointments/windows",
+        params={"servicePointId": "SP-0001", "activityType": "CONNECT", "from": "2026-12-07", "to": "2026-12-07"},
+    )
+    rows.append(Row(pack, "FW-03 windows offered by MWM", "200 2", f"{windows.status_code} {len(windows.json().get('windows', []))}"))
+    valid = client.post("/field-work/meter-validations", json={"badgeNumber": "B-0007", "purpose": "INSTALL"}).json()
+    rows.append(Row(pack, "FW-04 installed meter is not valid to install", "False ODM", f"{valid.get('valid')} {valid.get('validatedBy')}"))
+    found = client.get("/field-work/service-points", params={"meterBadge": "B-0007"}).json()
+    rows.append(
+        Row(pack, "FW-08 SP of a meter, at CCB", "SP-0007", " ".join(sp["servicePointId"] for sp in found.get("servicePoints", [])))
+    )
+    assets = client.get("/field-work/service-points/SP-0007/installed-assets").json()
+    rows.append(Row(pack, "FW-09 installed assets from ODM", "ODM 2", f"{assets.get('source')} {len(assets.get('assets', []))}"))
     return rows
 
 

@@ -600,6 +600,93 @@ def field_work_docs() -> ApiDocs:
     return docs
 
 
+def field_work_query_docs() -> ApiDocs:
+    """FW-03, FW-04, FW-08, FW-09 (``utilhub.packs.field_work.queries_api``): synchronous, within a time budget."""
+    from utilhub.packs.field_work.api import PREFIX
+    from utilhub.packs.field_work.model import (
+        Appointment,
+        AppointmentIn,
+        AppointmentWindows,
+        InstalledAsset,
+        MeterValidation,
+        MeterValidationIn,
+        ServicePointSummary,
+    )
+
+    docs = ApiDocs(
+        models=[
+            (AppointmentIn, "validation"),
+            (MeterValidationIn, "validation"),
+            (AppointmentWindows, "serialization"),
+            (Appointment, "serialization"),
+            (MeterValidation, "serialization"),
+            (ServicePointSummary, "serialization"),
+            (InstalledAsset, "serialization"),
+        ]
+    )
+    docs.schemas["ServicePointsFound"] = {
+        "type": "object",
+        "required": ["servicePoints"],
+        "properties": {"servicePoints": {"type": "array", "items": ref(ServicePointSummary)}},
+    }
+    docs.schemas["InstalledAssets"] = {
+        "type": "object",
+        "required": ["servicePointId", "source", "assets"],
+        "properties": {
+            "servicePointId": {"type": "string"},
+            "source": {"type": "string", "enum": ["WAM", "ODM"]},
+            "assets": {"type": "array", "items": ref(InstalledAsset)},
+        },
+    }
+    budget = " Synchronous: one call within the route's time budget; the system answering an error is a 502, not answering in time a 504."
+    sp = {"servicePointId": {"description": "The service point.", "schema": {"type": "string"}}}
+    docs.routes = {
+        f"GET {PREFIX}/appointments/windows": RouteDoc(
+            summary="Appointment windows MWM can still book (FW-03)",
+            description="Query `servicePointId`, `activityType`, `from`, `to` (dates, at most 31 days)." + budget,
+            replies=(Reply(200, "The free windows.", AppointmentWindows.__name__),),
+            problems=(422, 502, 504),
+        ),
+        f"POST {PREFIX}/appointments": RouteDoc(
+            summary="Book an appointment window at MWM (FW-03)",
+            description="The same `appointmentId` again answers the same booking; a window not offered or full is a 409." + budget,
+            body=RequestBody(AppointmentIn.__name__, "The appointment."),
+            replies=(Reply(200, "Booked.", Appointment.__name__),),
+            problems=(409, 502, 504),
+            honours_idempotency_key=True,
+        ),
+        f"POST {PREFIX}/appointments/{{appointmentId}}/cancellation": RouteDoc(
+            summary="Cancel an appointment at MWM (FW-03)",
+            description="An appointment MWM does not have is a 404." + budget,
+            replies=(Reply(200, "Canceled.", Appointment.__name__),),
+            problems=(404, 502, 504),
+            path_parameters={"appointmentId": {"description": "CCB's id of the appointment.", "schema": {"type": "string"}}},
+        ),
+        f"POST {PREFIX}/meter-validations": RouteDoc(
+            summary="Validate a meter or item for an installation or a removal (FW-04)",
+            description="Validated by CCB under implementation model v1.9, by ODM under v2.1 (`validatedBy`)." + budget,
+            body=RequestBody(MeterValidationIn.__name__, "The meter and what the crew wants to do with it."),
+            replies=(Reply(200, "Whether it is valid, and why not.", MeterValidation.__name__),),
+            problems=(502, 504),
+        ),
+        f"GET {PREFIX}/service-points": RouteDoc(
+            summary="Find service points for an unrelated pickup (FW-08)",
+            description="Query by `address` (contains), `postalCode` or `meterBadge`, at CCB; at least one is required." + budget,
+            replies=(Reply(200, "The service points found (at most 20).", "ServicePointsFound"),),
+            problems=(422, 502, 504),
+        ),
+        f"GET {PREFIX}/service-points/{{servicePointId}}/installed-assets": RouteDoc(
+            summary="Assets installed at a service point, for CCB's service point portal (FW-09)",
+            description="From WAM under implementation model v1.9, ODM under v2.1; a service point the system does not have is a 404."
+            + budget,
+            replies=(Reply(200, "The installed assets.", "InstalledAssets"),),
+            problems=(404, 502, 504),
+            path_parameters=sp,
+        ),
+    }
+    return docs
+
+
 def route_docs() -> ApiDocs:
     """The documentation of every route the hub serves: one line per pack API."""
     from utilhub.packs.meter_data import sync as meter_data
@@ -609,6 +696,7 @@ def route_docs() -> ApiDocs:
     docs.merge(order_to_cash_docs())
     docs.merge(customer_docs())
     docs.merge(field_work_docs())
+    docs.merge(field_work_query_docs())
     return docs
 
 

@@ -29,7 +29,7 @@ from lxml import etree
 from pydantic import ValidationError
 
 from localhub.simulators.base import Reply, Simulator, SimulatorError, json_reply
-from localhub.simulators.field import FieldActivityBook
+from localhub.simulators.field import FieldActivityBook, find_service_points, validate_meter
 from utilhub.packs.customer.ccb import CcbCustomer, CcbCustomerChange, CcbCustomerIn
 from utilhub.packs.field_work.model import ActivityIn
 from utilhub.packs.meter_data.model import ADDRESS_XML, PersonData
@@ -91,7 +91,7 @@ class CcbSimulator(Simulator):
         self.field_activities = FieldActivityBook(self, "{:010d}", frozenset({"PICKUP"}))  # field activities routed to CCB
 
     def requires_credentials(self, path: str) -> bool:
-        return path.strip("/").startswith(("customers", "activities"))
+        return path.strip("/").startswith(("customers", "activities", "service-points", "meter-validations"))
 
     def handle(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> Reply:
         parts = path.split("?")[0].strip("/").split("/")
@@ -101,6 +101,11 @@ class CcbSimulator(Simulator):
         if parts[0] == "activities":
             with self._lock:
                 return self.field_activities.handle(method, path, parts, body)
+        if method == "GET" and parts == ["service-points"]:
+            return find_service_points(urlsplit(path).query)
+        if method == "POST" and parts == ["meter-validations"]:
+            self.note_received({"operation": "validate-meter"})
+            return validate_meter(body)  # CCB validates meters under implementation model v1.9
         if method == "GET" and len(parts) == 2 and parts[0] == "persons":
             person = self.records.get(f"PERSON#{unquote(parts[1])}")
             return Reply(200, json.dumps(person).encode(), "application/json") if person else Reply(404, b"no such person", "text/plain")

@@ -7,6 +7,12 @@ the library's ``ActivityEventIn``): an event id it has already applied answers t
 after completion or cancellation is refused with 409. Each system takes only the activity types it
 works: WAM keeps asset work as service requests, ODM as field activities, CCB takes pickups.
 
+Reference data the systems share (deterministic): service points ``SP-0001`` … ``SP-0050``, each with
+meter ``B-<n>`` installed, and meters ``B-0051`` … ``B-0100`` in stock. MWM offers appointment windows
+(08:00-12:00 and 13:00-17:00 UTC on weekdays, two crews per window) and books them (FW-03); CCB (v1.9) and
+ODM (v2.1) validate meters for an installation or a removal (FW-04); CCB finds service points by address,
+postal code or meter (FW-08); WAM and ODM list the assets installed at a service point (FW-09).
+
 A field system is also a source: ``POST /activities/{id}/report`` ``{"event": "COMPLETE", ...}`` applies an
 event there (a crew completes the work) and sends it to the hub (FW-02), as the real system's outbound
 message would.
@@ -17,18 +23,87 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from pydantic import ValidationError
 
 from localhub.simulators.base import Reply, Simulator, SimulatorError, json_reply
-from utilhub.packs.field_work.model import ActivityEventIn, ActivityIn
+from utilhub.packs.field_work.model import ActivityEventIn, ActivityIn, AppointmentIn, MeterValidationIn
 
 HubSender = Callable[[str, bytes, str], tuple[int, bytes]]
+SERVICE_POINTS = {
+    f"SP-{n:04d}": {
+        "servicePointId": f"SP-{n:04d}",
+        "address": f"{n} Evergreen Terrace, Springfield",
+        "postalCode": f"627{n % 100:02d}",
+        "meterBadge": f"B-{n:04d}",
+    }
+    for n in range(1, 51)
+}
+IN_STOCK = frozenset(f"B-{n:04d}" for n in range(51, 101))
+INSTALLED_AT = {sp["meterBadge"]: sp_id for sp_id, sp in SERVICE_POINTS.items()}
+CREWS_PER_WINDOW = 2
+WINDOW_HOURS = ((8, 12), (13, 17))
 ASSET_WORK = frozenset({"METER-INSTALL", "METER-EXCHANGE", "METER-REMOVE", "ASSET-INSPECTION", "ASSET-REPAIR"})
 CLOSED = {"COMPLETE": "COMPLETED", "CANCEL": "CANCELED"}
+
+
+def validate_meter(body: bytes) -> Reply:
+    """FW-04 as CCB (v1.9) or ODM (v2.1) answers it: can this meter be installed, or removed from this SP?"""
+    try:
+        request = MeterValidationIn.model_validate_json(body)
+    except ValidationError as exc:
+        raise SimulatorError(f"invalid meter validation: {exc.errors(include_url=False, include_input=False)}") from None
+    badge = request.badgeNumber
+    if badge not in IN_STOCK and badge not in INSTALLED_AT:
+        return json_reply(200, {"badgeNumber": badge, "valid": False, "reason": f"no meter {badge}"})
+    if request.purpose == "INSTALL":
+        if badge in IN_STOCK:
+            return json_reply(200, {"badgeNumber": badge, "valid": True})
+        return json_reply(200, {"badgeNumber": badge, "valid": False, "reason": f"{badge} is installed at {INSTALLED_AT[badge]}"})
+    if INSTALLED_AT.get(badge) == request.servicePointId:
+        return json_reply(200, {"badgeNumber": badge, "valid": True})
+    return json_reply(200, {"badgeNumber": badge, "valid": False, "reason": f"{badge} is not installed at {request.servicePointId}"})
+
+
+def installed_assets(system: str, service_point_id: str) -> Reply:
+    """FW-09 as WAM or ODM answers it: the assets at a service point."""
+    point = SERVICE_POINTS.get(service_point_id)
+    if point is None:
+        return json_reply(404, {"message": f"no service point {service_point_id}"})
+    n = int(service_point_id.split("-")[1])
+    prefix = "AS" if system == "WAM" else "DV"
+    return json_reply(
+        200,
+        {
+            "assets": [
+                {
+                    "assetId": f"{prefix}-{n:04d}-1",
+                    "assetType": "METER",
+                    "badgeNumber": point["meterBadge"],
+                    "installedOn": f"20{10 + n % 15:02d}-0{1 + n % 9}-15",
+                },
+                {"assetId": f"{prefix}-{n:04d}-2", "assetType": "REGULATOR", "installedOn": "2012-05-01"},
+            ]
+        },
+    )
+
+
+def find_service_points(query: str) -> Reply:
+    """FW-08 as CCB answers it: service points by address (contains), postal code or meter badge."""
+    criteria = {k: v[0] for k, v in parse_qs(query).items()}
+    if not criteria.keys() & {"address", "postalCode", "meterBadge"}:
+        raise SimulatorError("give address, postalCode or meterBadge")
+    found = [
+        sp
+        for sp in SERVICE_POINTS.values()
+        if ("address" not in criteria or criteria["address"].casefold() in sp["address"].casefold())
+        and ("postalCode" not in criteria or criteria["postalCode"] == sp["postalCode"])
+        and ("meterBadge" not in criteria or criteria["meterBadge"] == sp["meterBadge"])
+    ]
+    return json_reply(200, {"servicePoints": found[:20]})
 
 
 class FieldActivityBook:
@@ -136,13 +211,91 @@ class FieldSystemSimulator(Simulator):
         self._events = itertools.count(1)
 
     def handle(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> Reply:
-        parts = urlsplit(path).path.strip("/").split("/")
-        if parts[0] != "activities":
-            return json_reply(404, {"message": f"no such {self.system} service"})
+        url = urlsplit(path)
+        parts = url.path.strip("/").split("/")
         with self._lock:
-            if method == "POST" and len(parts) == 3 and parts[2] == "report":
-                return self.report(unquote(parts[1]), body)
-            return self.book.handle(method, path, parts, body)
+            if parts[0] == "activities":
+                if method == "POST" and len(parts) == 3 and parts[2] == "report":
+                    return self.report(unquote(parts[1]), body)
+                return self.book.handle(method, path, parts, body)
+            if parts[0] == "appointments" and self.system == "MWM":
+                return self.appointments(method, parts, url.query, body)
+            if parts == ["meter-validations"] and method == "POST" and self.system == "ODM":
+                self.note_received({"operation": "validate-meter"})
+                return validate_meter(body)
+            if (
+                method == "GET"
+                and len(parts) == 3
+                and parts[0] == "service-points"
+                and parts[2] == "assets"
+                and self.system in ("WAM", "ODM")
+            ):
+                return installed_assets(self.system, unquote(parts[1]))
+        return json_reply(404, {"message": f"no such {self.system} service"})
+
+    # ---------------------------------------------------------------- FW-03 (MWM)
+    @staticmethod
+    def offered(start: date, end: date) -> list[tuple[datetime, datetime]]:
+        windows: list[tuple[datetime, datetime]] = []
+        day = start
+        while day <= end:
+            if day.weekday() < 5:
+                windows.extend(
+                    (datetime(day.year, day.month, day.day, a, tzinfo=UTC), datetime(day.year, day.month, day.day, b, tzinfo=UTC))
+                    for a, b in WINDOW_HOURS
+                )
+            day += timedelta(days=1)
+        return windows
+
+    def _booked(self, window_start: datetime) -> int:
+        return sum(
+            1
+            for k, v in self.records.items()
+            if k.startswith("APPOINTMENT#") and v["status"] == "BOOKED" and v["window"]["start"] == window_start.isoformat()
+        )
+
+    def appointments(self, method: str, parts: list[str], query: str, body: bytes) -> Reply:
+        if method == "GET" and parts == ["appointments", "windows"]:
+            args = {k: v[0] for k, v in parse_qs(query).items()}
+            try:
+                start, end = date.fromisoformat(args["from"]), date.fromisoformat(args["to"])
+                service_point, activity_type = args["servicePointId"], args["activityType"]
+            except (KeyError, ValueError) as exc:
+                raise SimulatorError(f"windows need servicePointId, activityType, from, to: {exc}") from None
+            if service_point not in SERVICE_POINTS:
+                return json_reply(404, {"message": f"no service point {service_point}"})
+            free = [
+                {"start": a.isoformat(), "end": b.isoformat()} for a, b in self.offered(start, end) if self._booked(a) < CREWS_PER_WINDOW
+            ]
+            return json_reply(200, {"servicePointId": service_point, "activityType": activity_type, "windows": free})
+        if method == "POST" and parts == ["appointments"]:
+            try:
+                appointment = AppointmentIn.model_validate_json(body)
+            except ValidationError as exc:
+                raise SimulatorError(f"invalid appointment: {exc.errors(include_url=False, include_input=False)}") from None
+            key = f"APPOINTMENT#{appointment.appointmentId}"
+            if key in self.records:  # the same booking again
+                return json_reply(200, self.records[key])
+            start = appointment.window.start.astimezone(UTC)
+            offered = dict(self.offered(start.date(), start.date()))
+            if offered.get(start) != appointment.window.end.astimezone(UTC) or self._booked(start) >= CREWS_PER_WINDOW:
+                return json_reply(409, {"message": "the window is not offered or is full"})
+            self.records[key] = {
+                "appointmentId": appointment.appointmentId,
+                "mwmAppointmentId": f"APT-{next(self._events):06d}",
+                "status": "BOOKED",
+                "window": {"start": start.isoformat(), "end": appointment.window.end.astimezone(UTC).isoformat()},
+                "activityId": appointment.activityId,
+            }
+            self.note_received({"operation": "book", "appointmentId": appointment.appointmentId})
+            return json_reply(200, self.records[key])
+        if method == "POST" and len(parts) == 3 and parts[2] == "cancellation":
+            key = f"APPOINTMENT#{unquote(parts[1])}"
+            if key not in self.records:
+                return json_reply(404, {"message": f"no appointment {unquote(parts[1])}"})
+            self.records[key]["status"] = "CANCELED"
+            return json_reply(200, self.records[key])
+        return json_reply(405, {"message": "not an MWM appointment service"})
 
     def requires_credentials(self, path: str) -> bool:
         return not path.rstrip("/").endswith("/report")  # a crew's report is the system's own user's

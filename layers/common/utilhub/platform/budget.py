@@ -12,15 +12,18 @@ A read-only call may be tried once more while the budget lasts (:meth:`TimeBudge
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
-from utilhub.platform.connectors import TargetRejected, TargetTimedOut, TargetUnavailable
+from utilhub.platform.connectors import HttpConnector, TargetRejected, TargetTimedOut, TargetUnavailable
 from utilhub.platform.observability import logger
 from utilhub.platform.problems import Problem, not_found
 from utilhub.platform.settings import get_settings
 
+JSON = "application/json"
 # below this, a call cannot be made usefully: the budget is spent
 MIN_CALL_SECONDS = 0.05
 
@@ -68,3 +71,28 @@ class TimeBudget:
                     raise bad_gateway(system, str(exc)) from None
             logger.info("read-only call tried again within its budget", extra={"target": system})
         raise AssertionError("unreachable: every attempt returns or raises")
+
+    def json_call(
+        self, connector: HttpConnector, method: str, path: str, body: Any = None, *, absent_on: int | None = None
+    ) -> dict[str, Any] | None:
+        """One JSON call to ``connector``'s system within the budget (a GET may be tried twice): its JSON
+        object, or None when it answers ``absent_on``; an answer that is not a JSON object is a 502."""
+        raw = json.dumps(body).encode() if body is not None else None
+        system = connector.system
+
+        def attempt(within: float) -> dict[str, Any] | None:
+            try:
+                response = connector.request(method, path, raw, content_type=JSON, within=within)
+            except TargetRejected as exc:
+                if exc.status == absent_on:
+                    return None
+                raise
+            try:
+                answer = json.loads(response.body) if response.body else {}
+            except ValueError:
+                raise bad_gateway(system, "answered something that is not JSON") from None
+            if not isinstance(answer, dict):
+                raise bad_gateway(system, "answered JSON that is not an object")
+            return answer
+
+        return self.call(system, attempt, read_only=method == "GET")

@@ -8,14 +8,13 @@ hid its answer makes nothing twice.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from utilhub.platform.budget import TimeBudget, bad_gateway
-from utilhub.platform.connectors import HttpConnector, TargetRejected
+from utilhub.platform.connectors import HttpConnector
 
 JSON = "application/json"
 
@@ -98,24 +97,8 @@ class CcbCustomerClient:
         self, budget: TimeBudget, method: str, path: str, body: BaseModel | None = None, *, absent_on: int | None = None
     ) -> dict[str, Any] | None:
         """The JSON answer, or None when CCB answers ``absent_on``; other failures are the budget's problems (502, 504)."""
-        raw = body.model_dump_json(exclude_none=True).encode() if body is not None else None
-
-        def attempt(within: float) -> dict[str, Any] | None:
-            try:
-                response = self._connector.request(method, path, raw, content_type=JSON, within=within)
-            except TargetRejected as exc:
-                if exc.status == absent_on:
-                    return None
-                raise
-            try:
-                answer = json.loads(response.body) if response.body else {}
-            except ValueError:
-                raise bad_gateway("CCB", "answered something that is not JSON") from None
-            if not isinstance(answer, dict):
-                raise bad_gateway("CCB", "answered JSON that is not an object")
-            return answer
-
-        return budget.call("CCB", attempt, read_only=method == "GET")
+        payload = body.model_dump(mode="json", exclude_none=True) if body is not None else None
+        return budget.json_call(self._connector, method, path, payload, absent_on=absent_on)
 
     @staticmethod
     def _customer(answer: dict[str, Any]) -> CcbCustomer:

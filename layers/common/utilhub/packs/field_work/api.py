@@ -17,7 +17,7 @@ SCOPE = "utilhub/field-work"
 PREFIX = "/field-work"
 
 
-def _parsed[M: BaseModel](model: type[M], raw: dict[str, Any] | None) -> M:
+def parsed[M: BaseModel](model: type[M], raw: dict[str, Any] | None) -> M:
     if pointer := unrepresentable(raw):
         raise problems.invalid("Text may not hold control characters.", [problems.FieldError(pointer, "contains a control character")])
     try:
@@ -38,14 +38,14 @@ def build_api() -> APIGatewayHttpResolver:
     @app.post(f"{PREFIX}/activities")
     def create() -> Response[str]:
         body = read_body(app, xml=False)
-        activity = _parsed(ActivityIn, body.json)
+        activity = parsed(ActivityIn, body.json)
         return once_per_key(app, body, lambda: (202, activities.submit(activity)))
 
     @app.post(f"{PREFIX}/activities/<sourceSystem>/<activityId>/events")
     def event(sourceSystem: str, activityId: str) -> Response[str]:
         body = read_body(app, xml=False)
-        parsed = _parsed(ActivityEventIn, body.json)
-        return once_per_key(app, body, lambda: (202, activities.accept_event(_system(sourceSystem), activityId, parsed)))
+        event_in = parsed(ActivityEventIn, body.json)
+        return once_per_key(app, body, lambda: (202, activities.accept_event(_system(sourceSystem), activityId, event_in)))
 
     @app.get(f"{PREFIX}/activities/<sourceSystem>/<activityId>")
     def activity(sourceSystem: str, activityId: str) -> Response[str]:

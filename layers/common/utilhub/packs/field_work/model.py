@@ -93,3 +93,65 @@ class FinishCreation(BaseModel):
 
 class StepEnvelope(BaseModel):
     event: CreateInTarget | CancelInTarget | FinishCreation = Field(discriminator="step")
+
+
+# ---------------------------------------------------------------------------------------- synchronous points
+
+
+class AppointmentWindow(_Message):
+    start: AwareDatetime
+    end: AwareDatetime
+
+
+class AppointmentWindows(BaseModel):
+    """FW-03: the windows MWM can still book for a service point and activity type."""
+
+    servicePointId: str
+    activityType: str
+    windows: list[AppointmentWindow]
+
+
+class AppointmentIn(_Message):
+    """FW-03 ``POST /field-work/appointments``: book a window for CCB's activity at MWM."""
+
+    appointmentId: str = Field(pattern=ID_PATTERN, description="CCB's id of the appointment (a repeat books nothing twice)")
+    activityId: str = Field(pattern=ID_PATTERN)
+    servicePointId: str = Field(pattern=ID_PATTERN)
+    activityType: str = Field(pattern=ACTIVITY_TYPE)
+    window: AppointmentWindow
+
+
+class Appointment(BaseModel):
+    appointmentId: str
+    mwmAppointmentId: str
+    status: Literal["BOOKED", "CANCELED"]
+    window: AppointmentWindow
+
+
+class MeterValidationIn(_Message):
+    """FW-04 ``POST /field-work/meter-validations``: can the crew install (or remove) this meter or item here?"""
+
+    badgeNumber: str = Field(pattern=ID_PATTERN)
+    purpose: Literal["INSTALL", "REMOVE"]
+    servicePointId: str | None = Field(default=None, pattern=ID_PATTERN, description="required to validate a removal")
+
+
+class MeterValidation(BaseModel):
+    badgeNumber: str
+    valid: bool
+    validatedBy: str
+    reason: str | None = None
+
+
+class ServicePointSummary(BaseModel):
+    servicePointId: str
+    address: str
+    postalCode: str | None = None
+    meterBadge: str | None = None
+
+
+class InstalledAsset(BaseModel):
+    assetId: str
+    assetType: str
+    badgeNumber: str | None = None
+    installedOn: date | None = None

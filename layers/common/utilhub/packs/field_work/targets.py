@@ -54,10 +54,16 @@ class FieldSystemClient:
 
 
 @cache
-def client_for(system: str) -> FieldSystemClient:
+def connector_for(system: str) -> HttpConnector:
     settings = get_settings()
     name = system.lower()
-    return FieldSystemClient(HttpConnector(system, settings.require(f"{name}_base_url"), getattr(settings, f"{name}_secret_arn"), settings))
+    return HttpConnector(system, settings.require(f"{name}_base_url"), getattr(settings, f"{name}_secret_arn"), settings)
 
 
+@cache
+def client_for(system: str) -> FieldSystemClient:
+    return FieldSystemClient(connector_for(system))
+
+
+on_reload(connector_for.cache_clear)
 on_reload(client_for.cache_clear)
