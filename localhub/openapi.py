@@ -522,9 +522,38 @@ def customer_docs() -> ApiDocs:
 def field_work_docs() -> ApiDocs:
     """FW-01, FW-02 and the activity query (``utilhub.packs.field_work.api``)."""
     from utilhub.packs.field_work import api
-    from utilhub.packs.field_work.model import SYSTEMS, ActivityEventIn, ActivityIn
+    from utilhub.packs.field_work.model import (
+        SYSTEMS,
+        ActivityEventIn,
+        ActivityIn,
+        BillableCompletionIn,
+        CustomerInformationIn,
+        UnbadgedAssetIn,
+    )
 
-    docs = ApiDocs(models=[(ActivityIn, "validation"), (ActivityEventIn, "validation")])
+    docs = ApiDocs(
+        models=[
+            (ActivityIn, "validation"),
+            (ActivityEventIn, "validation"),
+            (BillableCompletionIn, "validation"),
+            (CustomerInformationIn, "validation"),
+            (UnbadgedAssetIn, "validation"),
+        ]
+    )
+    docs.schemas["NotificationAccepted"] = {
+        "type": "object",
+        "required": ["status"],
+        "properties": {
+            "status": {"const": "ACCEPTED"},
+            "completionId": {"type": "string"},
+            "updateId": {"type": "string"},
+            "notificationId": {"type": "string"},
+        },
+    }
+    relayed = (
+        " Accepted at once (202), queued, and delivered once to the target even when sent twice or redelivered (keyed on"
+        " the id); retried by the queue while the target is down, then kept in the dead-letter queue."
+    )
     docs.schemas["FieldActivityAccepted"] = {
         "type": "object",
         "required": ["activityId", "sourceSystem", "routedTo"],
@@ -587,6 +616,27 @@ def field_work_docs() -> ApiDocs:
             replies=(Reply(202, "Accepted: forwarded to the systems listed.", "FieldActivityEventAccepted"),),
             problems=(404, 409),
             path_parameters=path_parameters,
+            honours_idempotency_key=True,
+        ),
+        f"POST {api.PREFIX}/billing-charges": RouteDoc(
+            summary="Bill field work WAM/ODM completed (FW-05)",
+            description="CCB gets the completion's charges as billable charges, once per `completionId`." + relayed,
+            body=RequestBody(BillableCompletionIn.__name__, "The completion and its charges."),
+            replies=(Reply(202, "Accepted.", "NotificationAccepted"),),
+            honours_idempotency_key=True,
+        ),
+        f"POST {api.PREFIX}/customer-updates": RouteDoc(
+            summary="A customer's new details for MWM's open activities (FW-10)",
+            description="MWM's activities at the service point that are still open (linked, not completed or canceled) get them." + relayed,
+            body=RequestBody(CustomerInformationIn.__name__, "The customer's details."),
+            replies=(Reply(202, "Accepted.", "NotificationAccepted"),),
+            honours_idempotency_key=True,
+        ),
+        f"POST {api.PREFIX}/unbadged-assets": RouteDoc(
+            summary="An asset ODM recorded without a badge number becomes a CCB item (FW-11)",
+            description="Implementation model v2.1 only (422 otherwise); CCB gets one item per `notificationId`." + relayed,
+            body=RequestBody(UnbadgedAssetIn.__name__, "The asset."),
+            replies=(Reply(202, "Accepted.", "NotificationAccepted"),),
             honours_idempotency_key=True,
         ),
         f"GET {api.PREFIX}/activities/{{sourceSystem}}/{{activityId}}": RouteDoc(

@@ -31,7 +31,7 @@ from pydantic import ValidationError
 from localhub.simulators.base import Reply, Simulator, SimulatorError, json_reply
 from localhub.simulators.field import FieldActivityBook, find_service_points, validate_meter
 from utilhub.packs.customer.ccb import CcbCustomer, CcbCustomerChange, CcbCustomerIn
-from utilhub.packs.field_work.model import ActivityIn
+from utilhub.packs.field_work.model import ActivityIn, BillableCompletionIn, UnbadgedAssetIn
 from utilhub.packs.meter_data.model import ADDRESS_XML, PersonData
 from utilhub.platform.dvm import shipped_maps
 from utilhub.platform.xml import to_bytes, validate
@@ -91,7 +91,7 @@ class CcbSimulator(Simulator):
         self.field_activities = FieldActivityBook(self, "{:010d}", frozenset({"PICKUP"}))  # field activities routed to CCB
 
     def requires_credentials(self, path: str) -> bool:
-        return path.strip("/").startswith(("customers", "activities", "service-points", "meter-validations"))
+        return path.strip("/").startswith(("customers", "activities", "service-points", "meter-validations", "billable-charges", "items"))
 
     def handle(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> Reply:
         parts = path.split("?")[0].strip("/").split("/")
@@ -101,6 +101,9 @@ class CcbSimulator(Simulator):
         if parts[0] == "activities":
             with self._lock:
                 return self.field_activities.handle(method, path, parts, body)
+        if method == "POST" and parts in (["billable-charges"], ["items"]):
+            with self._lock:
+                return self._field_billing(parts[0], body)
         if method == "GET" and parts == ["service-points"]:
             return find_service_points(urlsplit(path).query)
         if method == "POST" and parts == ["meter-validations"]:
@@ -156,6 +159,23 @@ class CcbSimulator(Simulator):
         )
         reply = {"activityId": activity_id, "hubStatus": status, "hubAnswer": json.loads(answer or b"null")}
         return json_reply(200 if status < 400 else 502, reply)
+
+    def _field_billing(self, collection: str, body: bytes) -> Reply:
+        """FW-05 billable charges (one set per completion) and FW-11 items without a badge (one per notification)."""
+        model: type[BillableCompletionIn | UnbadgedAssetIn] = BillableCompletionIn if collection == "billable-charges" else UnbadgedAssetIn
+        try:
+            parsed = model.model_validate_json(body)
+        except ValidationError as exc:
+            raise SimulatorError(f"invalid {collection}: {exc.errors(include_url=False, include_input=False)}") from None
+        key = parsed.completionId if isinstance(parsed, BillableCompletionIn) else parsed.notificationId
+        record = f"{'CHARGES' if collection == 'billable-charges' else 'ITEM'}#{key}"
+        if record in self.records:
+            return json_reply(409, {"message": f"{key} was already taken"})
+        if fault := self.take_fault("reject"):
+            return json_reply(422, {"message": fault.reason})
+        self.records[record] = parsed.model_dump(mode="json")
+        self.note_received({"operation": collection, "id": key})
+        return json_reply(201, {"id": key})
 
     # ---------------------------------------------------------------- customer services (CU-01, CU-02)
     def _customers(self, method: str, path: str, parts: list[str], body: bytes) -> Reply:

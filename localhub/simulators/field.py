@@ -193,7 +193,7 @@ class FieldActivityBook:
             return json_reply(409, {"message": f"activity {activity_id} is {record['status']}"})
         record["events"].append({"eventId": event.eventId, "event": event.event, "at": event.at.isoformat()})
         if event.event == "UPDATE" and event.changes:
-            record.update({k: v for k, v in event.changes.items() if k in ("scheduledDate", "priority", "description")})
+            record.update({k: v for k, v in event.changes.items() if k in ("scheduledDate", "priority", "description", "customer")})
         if event.event == "COMPLETE":
             record["completion"] = event.model_dump(mode="json", include={"readings", "remarks", "attachments"})
         record["status"] = CLOSED.get(event.event, "OPEN")

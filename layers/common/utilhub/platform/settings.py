@@ -65,6 +65,7 @@ class Settings(BaseSettings):
     field_work_routing_parameter: str | None = None  # this deployment's routing rules (JSON), replacing the shipped ones
     field_work_state_machine_arn: str | None = None
     field_work_event_queue_url: str | None = None
+    field_work_relay_queue_url: str | None = None
     mwm_base_url: str | None = None
     mwm_secret_arn: str | None = None
     wam_base_url: str | None = None

@@ -7,8 +7,15 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from pydantic import BaseModel, ValidationError
 
-from utilhub.packs.field_work import activities
-from utilhub.packs.field_work.model import SYSTEMS, ActivityEventIn, ActivityIn
+from utilhub.packs.field_work import activities, notifications
+from utilhub.packs.field_work.model import (
+    SYSTEMS,
+    ActivityEventIn,
+    ActivityIn,
+    BillableCompletionIn,
+    CustomerInformationIn,
+    UnbadgedAssetIn,
+)
 from utilhub.platform import problems
 from utilhub.platform.http import create_api, json_response, once_per_key, read_body
 from utilhub.platform.xml import unrepresentable
@@ -46,6 +53,24 @@ def build_api() -> APIGatewayHttpResolver:
         body = read_body(app, xml=False)
         event_in = parsed(ActivityEventIn, body.json)
         return once_per_key(app, body, lambda: (202, activities.accept_event(_system(sourceSystem), activityId, event_in)))
+
+    @app.post(f"{PREFIX}/billing-charges")
+    def billing() -> Response[str]:
+        body = read_body(app, xml=False)
+        completion = parsed(BillableCompletionIn, body.json)
+        return once_per_key(app, body, lambda: (202, notifications.accept_billable_completion(completion)))
+
+    @app.post(f"{PREFIX}/customer-updates")
+    def customer_update() -> Response[str]:
+        body = read_body(app, xml=False)
+        update = parsed(CustomerInformationIn, body.json)
+        return once_per_key(app, body, lambda: (202, notifications.accept_customer_update(update)))
+
+    @app.post(f"{PREFIX}/unbadged-assets")
+    def unbadged_asset() -> Response[str]:
+        body = read_body(app, xml=False)
+        asset = parsed(UnbadgedAssetIn, body.json)
+        return once_per_key(app, body, lambda: (202, notifications.accept_unbadged_asset(asset)))
 
     @app.get(f"{PREFIX}/activities/<sourceSystem>/<activityId>")
     def activity(sourceSystem: str, activityId: str) -> Response[str]:

@@ -7,6 +7,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from utilhub.packs.field_work import notifications
 from utilhub.packs.field_work.activities import ForwardMessage, forward_event, run_step
 from utilhub.platform import aws
 from utilhub.platform.observability import use_correlation_id
@@ -30,3 +31,8 @@ def deliver_events(event: dict[str, Any], context: Any) -> dict[str, Any]:
             event=event, record_handler=deliver, processor=SqsFifoPartialProcessor(skip_group_on_error=True), context=context
         )
     )
+
+
+def deliver_notifications(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Relay an SQS batch of FW-05, FW-10 and FW-11 notifications to their targets."""
+    return notifications.deliver_batch(event, context)

@@ -155,3 +155,43 @@ class InstalledAsset(BaseModel):
     assetType: str
     badgeNumber: str | None = None
     installedOn: date | None = None
+
+
+# ---------------------------------------------------------------------------------------- relayed notifications
+
+
+class Charge(_Message):
+    chargeType: str = Field(pattern=ACTIVITY_TYPE)
+    amount: float = Field(gt=0, le=1_000_000, allow_inf_nan=False)
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+
+
+class BillableCompletionIn(_Message):
+    """FW-05 ``POST /field-work/billing-charges``: WAM/ODM completed billable work; CCB bills it once."""
+
+    completionId: str = Field(pattern=ID_PATTERN)
+    sourceSystem: Literal["WAM", "ODM"]
+    workOrderId: str = Field(pattern=ID_PATTERN)
+    servicePointId: str = Field(pattern=ID_PATTERN)
+    completedAt: AwareDatetime
+    charges: list[Charge] = Field(min_length=1, max_length=50)
+
+
+class CustomerInformationIn(_Message):
+    """FW-10 ``POST /field-work/customer-updates``: a customer's details changed in CCB; MWM's open activities at the SP get them."""
+
+    updateId: str = Field(pattern=ID_PATTERN)
+    servicePointId: str = Field(pattern=ID_PATTERN)
+    changedAt: AwareDatetime
+    customer: Customer
+
+
+class UnbadgedAssetIn(_Message):
+    """FW-11 ``POST /field-work/unbadged-assets``: ODM recorded an asset without a badge number; CCB gets an item."""
+
+    notificationId: str = Field(pattern=ID_PATTERN)
+    assetId: str = Field(pattern=ID_PATTERN)
+    assetType: str = Field(pattern=ACTIVITY_TYPE)
+    servicePointId: str = Field(pattern=ID_PATTERN)
+    quantity: int = Field(default=1, ge=1, le=1000)
+    description: str | None = Field(default=None, max_length=500)

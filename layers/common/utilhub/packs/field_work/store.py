@@ -82,7 +82,22 @@ class ActivityStore:
             if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
                 return False
             raise
+        self._table.update_item(  # the service point's activities, for the customer updates of FW-10
+            Key={"pk": f"SP-ACTIVITIES#{activity.servicePointId}"},
+            UpdateExpression="ADD activities :key",
+            ExpressionAttributeValues={":key": {f"{activity.sourceSystem}#{activity.activityId}"}},
+        )
         return True
+
+    def at_service_point(self, service_point_id: str) -> list[ActivityRecord]:
+        """The activities recorded at a service point."""
+        item = self._table.get_item(Key={"pk": f"SP-ACTIVITIES#{service_point_id}"}, ConsistentRead=True).get("Item") or {}
+        found = []
+        for key in sorted(str(k) for k in item.get("activities") or ()):  # type: ignore[union-attr]
+            source, activity_id = key.split("#", 1)
+            if (record := self.get(source, activity_id)) is not None:
+                found.append(record)
+        return found
 
     def link(self, activity: ActivityIn, system: str, target_id: str) -> None:
         self._table.update_item(

@@ -1,0 +1,13 @@
+"""FW-05 billing for field work, FW-10 customer information updates, FW-11 unbadged assets: relayed to their target."""
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from utilhub.packs.field_work.handlers import deliver_notifications
+from utilhub.platform.observability import logger, metrics, tracer
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return deliver_notifications(event, context)

@@ -1,0 +1,124 @@
+"""FW-05 billing for field work, FW-10 customer information updates and FW-11 unbadged assets: accepted
+with 202, queued, delivered once to their target through the platform's relay, retried while it is
+down. The API and relay functions in-process, the simulators over HTTP."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from localhub.hub import LocalHub
+from tests.conftest import sample_event
+
+CLAIMS = {"client_id": "odm", "scope": "utilhub/field-work", "token_use": "access"}
+JSON = {"content-type": "application/json"}
+API = "FieldWorkActivitiesFunction"
+RELAY = "FieldWorkRelayFunction"
+
+
+def post(hub: LocalHub, path: str, body: dict[str, Any]) -> Any:
+    return hub.call_api("POST", path, body=json.dumps(body), headers=JSON, claims=CLAIMS)
+
+
+def sample_body(name: str) -> dict[str, Any]:
+    return json.loads(sample_event(f"field_work/activities/{name}")["body"])  # type: ignore[no-any-return]
+
+
+def ccb_operations(hub: LocalHub, operation: str) -> list[str]:
+    return [m["id"] for m in hub.simulators["CCB"].received if m["operation"] == operation]
+
+
+def test_a_billable_completion_sent_twice_is_billed_once_at_ccb(hub: LocalHub) -> None:
+    # Given the sample ODM completion with two charges
+    event = sample_event("field_work/activities/billing-charges.json")
+
+    # When ODM sends it twice and the queue delivers
+    first = hub.invoke(API, event).result
+    second = hub.invoke(API, event).result
+    hub.drain()
+
+    # Then both are accepted, and CCB holds one set of charges for it
+    assert (first["statusCode"], second["statusCode"]) == (202, 202)
+    assert ccb_operations(hub, "billable-charges") == ["ODM-COMP-77"]
+    assert hub.simulators["CCB"].records["CHARGES#ODM-COMP-77"]["charges"][1]["amount"] == 12.5
+
+
+def test_a_notification_while_ccb_is_down_is_retried_by_the_queue(hub: LocalHub) -> None:
+    # Given CCB down for the next call
+    hub.simulators["CCB"].add_fault({"kind": "down", "count": 1})
+
+    # When an unbadged asset is notified and the queue delivers, then redelivers
+    assert post(hub, "/field-work/unbadged-assets", sample_body("unbadged-assets.json")).status == 202
+    hub.drain()
+    hub.expire_visibility()
+    hub.drain()
+
+    # Then CCB has the item once
+    assert ccb_operations(hub, "items") == ["ODM-UB-9"]
+
+
+def test_customer_updates_reach_mwm_activities_still_open_at_the_service_point(hub: LocalHub) -> None:
+    # Given two activities at SP-2001 linked in MWM, one of them completed since
+    for activity_id in ("FA-OPEN", "FA-DONE"):
+        body = {"sourceSystem": "CCB", "activityId": activity_id, "activityType": "CONNECT", "servicePointId": "SP-2001"}
+        assert hub.call_api("POST", "/field-work/activities", body=json.dumps(body), headers=JSON, claims=CLAIMS).status == 202
+    assert hub.settle(timeout=60) == []
+    done = {"eventId": "E-DONE", "event": "COMPLETE", "at": "2026-12-01T08:00:00Z", "fromSystem": "MWM"}
+    assert post(hub, "/field-work/activities/CCB/FA-DONE/events", done).status == 202
+    hub.drain()
+
+    # When CCB sends the customer's new details for the service point
+    assert post(hub, "/field-work/customer-updates", sample_body("customer-updates.json")).status == 202
+    hub.drain()
+
+    # Then MWM's open activity has them, and the completed one does not
+    mwm = hub.simulators["MWM"]
+    open_record = mwm.records[f"ACTIVITY#{mwm.book.by_external_id['CCB:FA-OPEN']}"]  # type: ignore[attr-defined]
+    done_record = mwm.records[f"ACTIVITY#{mwm.book.by_external_id['CCB:FA-DONE']}"]  # type: ignore[attr-defined]
+    assert open_record["customer"] == {"name": "Marge Bouvier", "phone": "+1 217 555 0142"}
+    assert "customer" not in done_record
+
+
+def test_bad_notifications_are_422(hub: LocalHub) -> None:
+    # Given a completion without charges, a negative amount, and an unbadged asset with a bad type
+    no_charges = {**sample_body("billing-charges.json"), "charges": []}
+    negative = {**sample_body("billing-charges.json"), "charges": [{"chargeType": "X", "amount": -5, "currency": "USD"}]}
+    bad_type = {**sample_body("unbadged-assets.json"), "assetType": "ct enclosure"}
+
+    # When each is posted
+    answers = [
+        post(hub, "/field-work/billing-charges", no_charges),
+        post(hub, "/field-work/billing-charges", negative),
+        post(hub, "/field-work/unbadged-assets", bad_type),
+    ]
+
+    # Then each is a 422 pointing at the field
+    assert [a.status for a in answers] == [422, 422, 422]
+    assert [a.json()["errors"][0]["pointer"] for a in answers] == ["#/charges", "#/charges/0/amount", "#/assetType"]
+
+
+def test_unbadged_assets_are_refused_under_v1_9(aws_endpoint: str) -> None:
+    from localhub.endpoint import reset
+
+    reset(aws_endpoint)
+    hub = LocalHub(parameters={"FieldWorkModel": "v1.9"}).start()
+    try:
+        response = post(hub, "/field-work/unbadged-assets", sample_body("unbadged-assets.json"))
+        assert response.status == 422
+        assert "UTILHUB_FIELD_WORK_MODEL" in response.json()["detail"]
+    finally:
+        assert hub.stop() == []
+
+
+def test_relay_sample_batch_delivered_twice_reaches_ccb_once(hub: LocalHub) -> None:
+    # Given the relay's sample batch (a billable completion and an unbadged asset)
+    batch = sample_event("field_work/notifications/sqs.json")
+
+    # When it is delivered twice (the queue may redeliver)
+    first = hub.invoke(RELAY, batch).result
+    second = hub.invoke(RELAY, batch).result
+
+    # Then no record fails, and CCB got each once
+    assert first == second == {"batchItemFailures": []}
+    assert ccb_operations(hub, "billable-charges") == ["ODM-COMP-77"]
+    assert ccb_operations(hub, "items") == ["ODM-UB-9"]
