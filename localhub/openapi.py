@@ -522,6 +522,7 @@ def customer_docs() -> ApiDocs:
 def field_work_docs() -> ApiDocs:
     """FW-01, FW-02 and the activity query (``utilhub.packs.field_work.api``)."""
     from utilhub.packs.field_work import api
+    from utilhub.packs.field_work.attachments import AttachmentIn
     from utilhub.packs.field_work.model import (
         SYSTEMS,
         ActivityEventIn,
@@ -533,6 +534,7 @@ def field_work_docs() -> ApiDocs:
 
     docs = ApiDocs(
         models=[
+            (AttachmentIn, "validation"),
             (ActivityIn, "validation"),
             (ActivityEventIn, "validation"),
             (BillableCompletionIn, "validation"),
@@ -540,6 +542,19 @@ def field_work_docs() -> ApiDocs:
             (UnbadgedAssetIn, "validation"),
         ]
     )
+    docs.schemas["AttachmentUpload"] = {
+        "type": "object",
+        "required": ["attachmentId", "upload", "expiresAt"],
+        "properties": {
+            "attachmentId": {"type": "string"},
+            "upload": {
+                "type": "object",
+                "description": "A presigned POST: send the file as multipart/form-data to `url` with `fields` first, then `file`.",
+                "properties": {"url": {"type": "string"}, "fields": {"type": "object", "additionalProperties": {"type": "string"}}},
+            },
+            "expiresAt": {"type": "string", "format": "date-time"},
+        },
+    }
     docs.schemas["NotificationAccepted"] = {
         "type": "object",
         "required": ["status"],
@@ -614,6 +629,20 @@ def field_work_docs() -> ApiDocs:
             ),
             body=RequestBody(ActivityEventIn.__name__, "The event."),
             replies=(Reply(202, "Accepted: forwarded to the systems listed.", "FieldActivityEventAccepted"),),
+            problems=(404, 409),
+            path_parameters=path_parameters,
+            honours_idempotency_key=True,
+        ),
+        f"POST {api.PREFIX}/activities/{{sourceSystem}}/{{activityId}}/attachments": RouteDoc(
+            summary="Ask to upload a file for an activity's completion (FW-07)",
+            description=(
+                "Files never go through the API: the answer is a presigned POST to the attachment bucket whose policy pins "
+                "the key, the content type and the size. Allowed types: PDF, JPEG, PNG, plain text, the name's extension "
+                "matching; at most 10 MB by default. The completion then names the attachment by id; the other systems get "
+                "its name, type, size and a time-limited download URL. An unknown activity is a 404, a closed one a 409."
+            ),
+            body=RequestBody(AttachmentIn.__name__, "The file to upload."),
+            replies=(Reply(201, "Upload with this.", "AttachmentUpload"),),
             problems=(404, 409),
             path_parameters=path_parameters,
             honours_idempotency_key=True,

@@ -66,6 +66,10 @@ class Settings(BaseSettings):
     field_work_state_machine_arn: str | None = None
     field_work_event_queue_url: str | None = None
     field_work_relay_queue_url: str | None = None
+    field_work_attachment_bucket: str | None = None
+    attachment_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
+    attachment_upload_expiry_seconds: int = Field(default=900, ge=60, le=3600)
+    attachment_download_expiry_seconds: int = Field(default=86_400, ge=60, le=604_800)
     mwm_base_url: str | None = None
     mwm_secret_arn: str | None = None
     wam_base_url: str | None = None

@@ -23,6 +23,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
+from utilhub.packs.field_work import attachments
 from utilhub.packs.field_work.model import ActivityEventIn, ActivityIn, CancelInTarget, CreateInTarget, FinishCreation, StepEnvelope
 from utilhub.packs.field_work.routing import routing_rules
 from utilhub.packs.field_work.store import CLOSED, ActivityRecord, ActivityStore
@@ -170,6 +171,10 @@ def accept_event(source: str, activity_id: str, event: ActivityEventIn) -> dict[
             )
         if record.status in CLOSED:
             raise problems.conflict(f"Activity {activity_id} is {record.status}: it takes no more events.")
+        if event.attachments:
+            if event.event != "COMPLETE":
+                raise problems.invalid("Attachments come with a completion.", [problems.FieldError("#/attachments", "only with COMPLETE")])
+            attachments.check_completion_attachments(source, activity_id, event.attachments)
         if store().record_event(record, event.eventId, event.event, from_system):
             message = ForwardMessage(
                 sourceSystem=source,
@@ -199,6 +204,10 @@ def forward_event(message: ForwardMessage, lambda_context: Any = None) -> str:
         return "dropped"
     from_system = message.event.fromSystem or message.sourceSystem
     targets = [s for s in record.links if s != from_system]
+    if message.event.attachments:  # what each system needs to fetch the files (FW-07)
+        message = message.model_copy(
+            update={"event": message.event.model_copy(update={"attachments": attachments.references(message.event.attachments)})}
+        )
     for system in targets:
 
         def send(system: str = system) -> dict[str, str]:
@@ -215,6 +224,13 @@ def forward_event(message: ForwardMessage, lambda_context: Any = None) -> str:
             logger.warning("event refused by a linked system", extra={"activityId": message.activityId, "target": system})
     logger.info("event forwarded", extra={"activityId": message.activityId, "eventId": message.event.eventId, "to": targets})
     return "forwarded"
+
+
+def new_attachment(source: str, activity_id: str, request: attachments.AttachmentIn) -> dict[str, Any]:
+    record = store().get(source, activity_id)
+    if record is None:
+        raise problems.not_found(f"No activity {activity_id} from {source}.")
+    return attachments.new_upload(source, activity_id, record.status, request)
 
 
 def view(source: str, activity_id: str) -> dict[str, Any]:

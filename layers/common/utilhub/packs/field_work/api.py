@@ -8,6 +8,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from pydantic import BaseModel, ValidationError
 
 from utilhub.packs.field_work import activities, notifications
+from utilhub.packs.field_work.attachments import AttachmentIn
 from utilhub.packs.field_work.model import (
     SYSTEMS,
     ActivityEventIn,
@@ -53,6 +54,12 @@ def build_api() -> APIGatewayHttpResolver:
         body = read_body(app, xml=False)
         event_in = parsed(ActivityEventIn, body.json)
         return once_per_key(app, body, lambda: (202, activities.accept_event(_system(sourceSystem), activityId, event_in)))
+
+    @app.post(f"{PREFIX}/activities/<sourceSystem>/<activityId>/attachments")
+    def attachment(sourceSystem: str, activityId: str) -> Response[str]:
+        body = read_body(app, xml=False)
+        request = parsed(AttachmentIn, body.json)
+        return once_per_key(app, body, lambda: (201, activities.new_attachment(_system(sourceSystem), activityId, request)))
 
     @app.post(f"{PREFIX}/billing-charges")
     def billing() -> Response[str]:

@@ -45,7 +45,13 @@ class Reading(_Message):
 
 
 class AttachmentRef(_Message):
+    """A file uploaded for the activity (FW-07): the sender names it by id; the hub adds how to fetch it."""
+
     attachmentId: str = Field(pattern=ID_PATTERN)
+    fileName: str | None = Field(default=None, max_length=200)
+    contentType: str | None = Field(default=None, max_length=100)
+    sizeBytes: int | None = Field(default=None, ge=1)
+    url: str | None = Field(default=None, max_length=4000, description="a time-limited download URL (set by the hub)")
 
 
 class ActivityEventIn(_Message):
