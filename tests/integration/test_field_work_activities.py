@@ -33,7 +33,11 @@ def post_event(hub: LocalHub, source: str, activity_id: str, body: dict[str, Any
 
 
 def view(hub: LocalHub, source: str, activity_id: str) -> dict[str, Any]:
-    response = hub.call_api("GET", f"/field-work/activities/{source}/{activity_id}", claims=CLAIMS)
+    for _ in range(40):  # a reader asks again when AWS is busy (503), as a client would
+        response = hub.call_api("GET", f"/field-work/activities/{source}/{activity_id}", claims=CLAIMS)
+        if response.status != 503:
+            break
+        time.sleep(0.2)
     assert response.status == 200, response.body
     return response.json()  # type: ignore[no-any-return]
 
@@ -186,7 +190,7 @@ def test_events_are_forwarded_to_every_other_linked_system_once_and_in_order(hub
     ]
     hub.drain()
 
-    # Then the update went to MWM and ODM once, the completion from MWM to CCB's other systems (ODM) with its readings
+    # Then the update went to MWM and ODM once, the completion from MWM to the others (CCB, ODM) with its readings and remarks
     assert [a.status for a in answers] == [202, 202, 202]
     assert answers[0].json()["forwardedTo"] == ["MWM", "ODM"]
     assert answers[2].json()["forwardedTo"] == ["CCB", "ODM"]
@@ -196,7 +200,6 @@ def test_events_are_forwarded_to_every_other_linked_system_once_and_in_order(hub
     assert odm["scheduledDate"] == "2026-12-03"
     assert odm["status"] == "COMPLETED"
     assert odm["completion"]["readings"][0]["value"] == 10234.5
-    assert odm["completion"]["attachments"] == [{"attachmentId": "ATT-1"}]
     ccb_record = hub.simulators["CCB"].records["ACTIVITY#A-13"]
     assert (ccb_record["status"], ccb_record["completion"]["remarks"]) == ("COMPLETED", "Meter exchanged, seal replaced")
     # And the activity is COMPLETED: a later event is a 409, the same completion again changes nothing
@@ -313,3 +316,59 @@ def test_an_event_a_linked_system_refuses_is_recorded_and_the_others_still_get_i
     refusals = view(hub, "CCB", "A-18")["refusals"]
     assert len(refusals) == 1
     assert refusals[0].startswith("CCB refused COMPLETE E-C1 (404)")
+
+
+def test_a_fault_run_links_every_activity_once_or_ends_it_in_error_with_its_reason(hub: LocalHub) -> None:
+    from localhub.aws_throttling import AwsThrottling
+
+    # Given MWM down while CCB creates six meter exchanges (each posted twice), a sixth of the functions'
+    # AWS calls throttled beyond boto3's retries, and every completion sent twice
+    system(hub, "MWM").add_fault({"kind": "down", "count": 6})
+    ids = [f"FR-{n}" for n in range(6)]
+    with AwsThrottling(1 / 6, seed=11) as throttling:
+        for activity_id in ids * 2:
+            for _ in range(40):  # the sender posts again on 503 (AWS busy)
+                response = post(hub, activity(activity_id))
+                if response.status != 503:
+                    break
+                time.sleep(0.2)
+            assert response.status == 202, response.body
+        assert hub.settle(timeout=240) == []
+        outcomes = {activity_id: settled(hub, "CCB", activity_id) for activity_id in ids}
+        for activity_id, body in outcomes.items():
+            if body["status"] != "LINKED":
+                continue
+            complete = {"eventId": f"C-{activity_id}", "event": "COMPLETE", "at": "2026-12-01T10:00:00Z", "fromSystem": "MWM"}
+            for _ in range(2):
+                for _ in range(40):
+                    answer = post_event(hub, "CCB", activity_id, complete)
+                    if answer.status != 503:
+                        break
+                    time.sleep(0.2)
+                assert answer.status == 202, answer.body
+        for _ in range(8):
+            hub.drain()
+            hub.expire_visibility()
+        hub.drain()
+    assert throttling.throttled
+    assert any(body["status"] == "LINKED" for body in outcomes.values())  # the retries outlast MWM's outage
+
+    # Then every activity is LINKED (then COMPLETED) in MWM and ODM exactly once, or in ERROR with its reason and
+    # canceled wherever it was created; every completion reached ODM once
+    for activity_id, body in outcomes.items():
+        created = {
+            name: [m for m in system(hub, name).received if m["operation"] == "create" and m["externalId"] == f"CCB:{activity_id}"]
+            for name in ("MWM", "ODM")
+        }
+        if body["status"] == "ERROR":
+            assert body["history"][-1]["reason"], body
+            for name, made in created.items():
+                assert len(made) <= 1
+                if made:
+                    assert held(hub, name, made[0]["id"])["status"] == "CANCELED"
+            continue
+        assert body["status"] == "LINKED", body
+        assert [len(made) for made in created.values()] == [1, 1], activity_id
+        assert view(hub, "CCB", activity_id)["status"] == "COMPLETED"
+        odm = held(hub, "ODM", body["links"]["ODM"])
+        assert [e["eventId"] for e in odm["events"]] == [f"C-{activity_id}"]
