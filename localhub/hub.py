@@ -22,6 +22,7 @@ from localhub.routes import Route, http_routes, match
 from localhub.simulators.base import Simulator, SimulatorServer
 from localhub.simulators.brm import BrmSimulator
 from localhub.simulators.ccb import CcbSimulator
+from localhub.simulators.dacs import DacsSimulator
 from localhub.simulators.mdm import MdmSimulator
 from localhub.simulators.siebel import SiebelSimulator
 from localhub.stepfunctions import LambdaTaskDispatcher
@@ -41,7 +42,7 @@ def enable_state_machine_execution() -> None:
 
 
 def default_simulators() -> dict[str, Simulator]:
-    return {"CCB": CcbSimulator(), "MDM": MdmSimulator(), "BRM": BrmSimulator(), "SEBL": SiebelSimulator()}
+    return {"CCB": CcbSimulator(), "MDM": MdmSimulator(), "BRM": BrmSimulator(), "SEBL": SiebelSimulator(), "DACS": DacsSimulator()}
 
 
 @dataclass(frozen=True)
@@ -103,9 +104,11 @@ class LocalHub:
         self._dispatcher.install()
         self._sources = sqs_event_sources(self.stack, session.client("sqs"), self._invoke)
         self.routes = http_routes(self.stack)
-        for simulator in self.simulators.values():  # the sources (CCB, Siebel) post to the hub
-            if isinstance(simulator, CcbSimulator | SiebelSimulator) and simulator.send_to_hub is None:
+        for simulator in self.simulators.values():  # the sources (CCB, Siebel, DACS's acknowledgements) post to the hub
+            if isinstance(simulator, CcbSimulator | SiebelSimulator | DacsSimulator) and simulator.send_to_hub is None:
                 simulator.send_to_hub = self._send_in_process
+            if isinstance(simulator, DacsSimulator) and "DacsExchangeBucket" in self.stack.physical:  # DACS reads upload/
+                simulator.attach_exchange(session.client("s3"), self.stack.physical["DacsExchangeBucket"].ref)
         return self
 
     def _send_in_process(self, path: str, body: bytes, content_type: str) -> tuple[int, bytes]:

@@ -28,6 +28,7 @@ from localhub.hub import LocalHub
 from localhub.routes import match
 from localhub.schedules import Schedule, parse
 from localhub.simulators.ccb import CcbSimulator
+from localhub.simulators.dacs import DacsSimulator
 from localhub.simulators.siebel import SiebelSimulator
 from localhub.template import Template
 from localhub.workers import WorkerPool
@@ -85,7 +86,7 @@ class LocalRuntime:
         self.issuer.register(LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET, _client_scopes(self.hub.template))
         self.hub.start()
         for simulator in self.hub.simulators.values():  # the sources (CCB, Siebel) post to the hub
-            if isinstance(simulator, CcbSimulator | SiebelSimulator):
+            if isinstance(simulator, CcbSimulator | SiebelSimulator | DacsSimulator):
                 simulator.send_to_hub = self._send_over_http
         self._spawn("api", self._api.serve_forever)
         for source in self.hub.event_sources:
