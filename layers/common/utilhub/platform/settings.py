@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     # Customer pack (Siebel -> CCB)
     customer_update_queue_url: str | None = None
 
+    # DACS pack (CCB -> DACS extract files)
+    dacs_exchange_bucket: str | None = None
+
     # Order to cash
     order_state_machine_arn: str | None = None
     connect_timeout_seconds: float = Field(default=2.0, gt=0)
