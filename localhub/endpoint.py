@@ -3,7 +3,8 @@
 moto gets the changes of :mod:`localhub.moto_dynamodb` (transactions and queries whose cost does not
 grow with the table, item operations one at a time) and :mod:`localhub.moto_sqs` (queue attributes
 and message visibility without a scan per message) and :mod:`localhub.moto_models` (no record of every
-object moto ever made) before the server starts."""
+object moto ever made) before the server starts. moto's ASL interpreter reaches S3 (a Distributed
+Map's ItemReader) through ``MOTO_PORT``, which is set to the server's port."""
 
 from __future__ import annotations
 
@@ -37,6 +38,9 @@ def embedded_aws(host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
         AWS_SECRET_ACCESS_KEY=os.environ.get("AWS_SECRET_ACCESS_KEY", "local"),
         AWS_DEFAULT_REGION=os.environ.get("AWS_DEFAULT_REGION", "eu-west-1"),
         AWS_REGION=os.environ.get("AWS_REGION", "eu-west-1"),
+        # moto's ASL interpreter calls S3 (a Distributed Map's ItemReader and ResultWriter) at
+        # http://localhost:$MOTO_PORT, not at AWS_ENDPOINT_URL: point it at this server
+        MOTO_PORT=str(bound_port),
     )
     os.environ.pop("AWS_PROFILE", None)
     aws.reset_clients()
