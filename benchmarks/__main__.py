@@ -169,11 +169,11 @@ def main(argv: list[str] | None = None) -> int:
     print(dacs_extract.report(dacs_extract.run(writer_sizes, writer_sizes[0])))
     persons = args.dacs_persons or (10_000 if args.quick else 1_000_000)
     step(f"DA-01 initial sync of {persons:,} persons through the local runtime")
-    initial = dacs_extract.initial_sync_through_the_local_runtime(persons, 50_000 if persons >= 200_000 else 5_000)
+    initial = dacs_extract.initial_sync_through_the_local_runtime(persons, 100_000 if persons >= 500_000 else 5_000)
     print(
         f"\nDA-01 through the local runtime: {initial['persons']:,} persons in {initial['parts']} parts, {initial['status']} "
         f"in {initial['wallSeconds']:.1f} s wall; counts {initial['counts']} "
-        f"{'as the source holds' if initial['countsAsExpected'] else 'DIFFERENT FROM THE SOURCE'}"
+        f"{'as the source holds' if initial['countsAsExpected'] else 'DIFFERENT FROM THE SOURCE'}; files joined by {initial['joinedBy']}"
     )
     dacs_failed = initial["status"] != "SUCCEEDED" or not initial["countsAsExpected"]
     step("the embedded AWS's changes to moto, against moto as released")

@@ -189,6 +189,7 @@ def initial_sync_through_the_local_runtime(persons: int, persons_per_part: int) 
         "parts": summary.get("parts"),
         "counts": {k: summary.get(k) for k in expected},
         "countsAsExpected": {k: summary.get(k) for k in expected} == expected,
+        "joinedBy": {key.rsplit("/", 1)[-1]: file.get("joinedBy") for key, file in summary.get("files", {}).items()},
     }
 
 
@@ -202,4 +203,4 @@ if __name__ == "__main__":
         print(json.dumps(child(sys.argv[2], int(sys.argv[3]), sys.argv[4] == "1")))
     else:
         print(report(run([100_000, 1_000_000], 100_000)))
-        print(json.dumps(initial_sync_through_the_local_runtime(20_000, 5_000)))
+        print(json.dumps(initial_sync_through_the_local_runtime(20_000, 5_000)))  # make bench runs 1,000,000

@@ -104,3 +104,48 @@ def test_the_sample_events_run_each_step(hub: LocalHub) -> None:
     assert plan["parts"] == 3
     assert (part["index"], part["personsRead"]) == (0, 5)
     assert joined["personsRead"] == 5
+
+
+def test_parts_of_at_least_5_mib_are_joined_server_side_byte_for_byte(hub: LocalHub) -> None:
+    from utilhub.packs.dacs.initial import InitialSync
+    from utilhub.packs.dacs.s3_sink import MIN_PART
+
+    # Given three part files, the first two of S3's minimum part size and a short last one
+    s3 = boto3.client("s3")
+    bucket = hub.resources()["DacsExchangeBucket"]
+    parts = [bytes([65 + n]) * MIN_PART for n in range(2)] + [b"last\n"]
+    for n, data in enumerate(parts):
+        s3.put_object(Bucket=bucket, Key=f"work/join/contacts/part-{n:06d}.tsv", Body=data)
+
+    # When they are joined
+    joined = InitialSync(s3, bucket)._join_parts([f"work/join/contacts/part-{n:06d}.tsv" for n in range(3)], "work/join/joined.tsv")
+
+    # Then the copy is server-side (UploadPartCopy) and the file is the parts in order
+    assert joined == {"bytes": 2 * MIN_PART + 5, "joinedBy": "UploadPartCopy"}
+    assert s3.get_object(Bucket=bucket, Key="work/join/joined.tsv")["Body"].read() == b"".join(parts)
+
+
+def test_a_file_larger_than_a_part_is_streamed_as_a_multipart_upload_and_appears_only_when_complete(hub: LocalHub) -> None:
+    from utilhub.packs.dacs.s3_sink import MIN_PART, S3ObjectSink
+
+    # Given a sink writing 2.5 parts' worth of lines
+    s3 = boto3.client("s3")
+    bucket = hub.resources()["DacsExchangeBucket"]
+    sink = S3ObjectSink(s3, bucket, "work/big.tsv", part_size=MIN_PART)
+    line = b"x" * 1023 + b"\n"
+    for _ in range(MIN_PART * 5 // 2 // len(line)):
+        sink.write(line)
+
+    # When it has written two parts, nothing is under the key yet; when closed, the whole file is
+    assert s3.list_objects_v2(Bucket=bucket, Prefix="work/big.tsv").get("KeyCount", 0) == 0
+    sink.close()
+    body = s3.get_object(Bucket=bucket, Key="work/big.tsv")["Body"].read()
+    assert len(body) == sink.size == (MIN_PART * 5 // 2 // len(line)) * len(line)
+    assert set(body.split(b"\n")[:-1]) == {b"x" * 1023}
+
+    # And an aborted sink leaves nothing behind
+    aborted = S3ObjectSink(s3, bucket, "work/aborted.tsv", part_size=MIN_PART)
+    aborted.write(b"y" * (MIN_PART + 1))
+    aborted.abort()
+    assert s3.list_objects_v2(Bucket=bucket, Prefix="work/aborted.tsv").get("KeyCount", 0) == 0
+    assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []

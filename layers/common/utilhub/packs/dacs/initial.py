@@ -119,6 +119,8 @@ class InitialSync:
     def plan(self, run_id: str, source_key: str, persons_per_part: int) -> dict[str, Any]:
         if not RUN_ID.match(run_id):
             raise ValueError(f"run id {run_id!r} may hold only letters, digits, '_', '.' and '-'")
+        if persons_per_part < 1:
+            raise ValueError("personsPerPart must be at least 1")
         if self._exists(self._summary_key(run_id)):
             return {"runId": run_id, "bucket": self.bucket, "rangesKey": self._ranges_key(run_id), "done": True}
         ranges: list[dict[str, Any]] = []
@@ -282,7 +284,7 @@ def run_step(sync: InitialSync, event: dict[str, Any]) -> dict[str, Any]:
     """One step of the state machine: ``{"step": "plan"|"part"|"join", ...}``."""
     step = event.get("step")
     if step == "plan":
-        return sync.plan(str(event["runId"]), str(event["sourceKey"]), int(event.get("personsPerPart", 50_000)))
+        return sync.plan(str(event["runId"]), str(event["sourceKey"]), int(event.get("personsPerPart", 100_000)))
     if step == "part":
         return sync.part(event["range"])
     if step == "join":
