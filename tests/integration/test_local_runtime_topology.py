@@ -9,6 +9,7 @@ import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote_plus
 
 import boto3
@@ -84,7 +85,7 @@ def test_a_distributed_map_reads_its_items_from_s3_and_runs_each_through_the_lam
     # Given a JSON array of items in S3 (one fails its first attempt)
     s3 = boto3.client("s3")
     bucket = topology.resources()["ExchangeBucket"]
-    items = [{"id": f"item-{n}"} for n in range(7)] + [{"id": "item-flaky", "failTimes": 1}]
+    items: list[dict[str, Any]] = [{"id": f"item-{n}"} for n in range(7)] + [{"id": "item-flaky", "failTimes": 1}]
     s3.put_object(Bucket=bucket, Key="items/all.json", Body=json.dumps(items).encode())
 
     # When the Distributed Map runs over them
@@ -95,4 +96,4 @@ def test_a_distributed_map_reads_its_items_from_s3_and_runs_each_through_the_lam
     output = json.loads(execution["output"])
     assert [r["id"] for r in output] == [item["id"] for item in items]
     assert output[-1]["attempts"] == 2
-    assert sorted(c["id"] for c in recorder.CALLS) == sorted([item["id"] for item in items] + ["item-flaky"])
+    assert sorted(str(c["id"]) for c in recorder.CALLS) == sorted([str(item["id"]) for item in items] + ["item-flaky"])
