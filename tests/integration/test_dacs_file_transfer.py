@@ -283,3 +283,24 @@ def test_the_sample_notification_is_handled_as_s3_sends_it(hub: LocalHub) -> Non
     assert invocation.result == {"batchItemFailures": []}
     assert answered.result == {"batchItemFailures": []}
     assert keys(hub, "upload/") == ["upload/contacts-20260301T100000Z-incremental.tsv"]
+
+
+def test_dacs_down_leaves_the_files_in_upload_until_it_imports_them(hub: LocalHub) -> None:
+    import requests
+
+    # Given a file moved to upload/, and DACS down for its next two calls
+    put_extract(hub, "contacts-run7.tsv", extract_bytes(Kind.CONTACT, contacts(2)))
+    hub.drain()
+    dacs(hub).add_fault({"kind": "down", "count": 2})
+    url = hub.simulator_url("DACS")
+
+    # When its scheduler asks it to import, then it answers 503 and the file waits under upload/
+    assert [requests.post(f"{url}/imports", timeout=10).status_code for _ in range(2)] == [503, 503]
+    assert keys(hub, "upload/") == ["upload/contacts-run7.tsv"]
+
+    # And once it is back, it imports the file, once
+    answered = requests.post(f"{url}/imports", timeout=10)
+    assert answered.status_code == 200
+    assert [(i["key"], i["status"], i["positive"]) for i in answered.json()] == [("upload/contacts-run7.tsv", "LOADED", 2)]
+    assert requests.post(f"{url}/imports", timeout=10).json() == []
+    assert keys(hub, "upload/") == []
