@@ -98,6 +98,17 @@ def _pipeline(persons: int) -> int:
 CASES = {"writer": _writer, "floor": _floor, "pipeline": _pipeline}
 
 
+def _peak_rss() -> int:
+    """This process's peak resident set: VmHWM (reset by exec, unlike ru_maxrss, which a child started
+    from a large parent inherits), else ru_maxrss."""
+    from pathlib import Path
+
+    status = Path("/proc/self/status")
+    lines = status.read_text(encoding="ascii").splitlines() if status.exists() else []
+    peak = next((int(line.split()[1]) * 1024 for line in lines if line.startswith("VmHWM:")), None)
+    return peak if peak is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
 def child(case: str, entities: int, traced: bool) -> dict[str, float]:
     """One measurement in this (fresh) process."""
     work = CASES[case]
@@ -106,7 +117,7 @@ def child(case: str, entities: int, traced: bool) -> dict[str, float]:
         work(entities)
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
-        return {"peakTracedBytes": peak, "maxRssBytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
+        return {"peakTracedBytes": peak, "maxRssBytes": _peak_rss()}
     started = time.process_time()
     result = work(entities)
     cpu = time.process_time() - started
@@ -158,11 +169,12 @@ def initial_sync_through_the_local_runtime(persons: int, persons_per_part: int) 
     the steps in-process): wall time and the run's counts against what the source holds."""
     import boto3
 
-    from localhub.endpoint import embedded_aws
+    from localhub.endpoint import embedded_aws, reset
     from localhub.hub import LocalHub
     from localhub.simulators.ccb_extract import ccb_extract_lines, expected_counts
 
-    with embedded_aws():
+    with embedded_aws() as endpoint:
+        reset(endpoint)  # moto's backends are per process: another section may have used them
         hub = LocalHub().start()
         try:
             s3 = boto3.client("s3")
