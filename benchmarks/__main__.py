@@ -93,6 +93,12 @@ def main(argv: list[str] | None = None) -> int:
         "--runtime-backlog", type=int, default=None, help="local runtime section: backlog drained (default 100000; 1000 with --quick)"
     )
     parser.add_argument("--no-runtime", action="store_true", help="leave out the local runtime section (it takes the longest)")
+    parser.add_argument(
+        "--dacs-persons",
+        type=int,
+        default=None,
+        help="DA-01 through the local runtime: persons in CCB's extract (default 1000000; 10000 with --quick)",
+    )
     args = parser.parse_args(argv)
 
     from benchmarks import cpu, imports
@@ -155,6 +161,21 @@ def main(argv: list[str] | None = None) -> int:
         f"\nLambda duration = CPU from 1 and 3 x {cost_model.CPU_SCALE:g} (512 MB) + {cost_model.AWS_CALL_MS:g} ms per AWS call"
         f" + {cost_model.TARGET_CALL_MS:g} ms for MDM's answer; monitor queries are per run, here shared by {messages} messages."
     )
+    from benchmarks import dacs_extract
+
+    writer_sizes = [10_000, 100_000] if args.quick else [100_000, 1_000_000]
+    step(f"DACS extract writer ({writer_sizes[0]:,} and {writer_sizes[1]:,} records, a fresh process each)")
+    print("\nDACS extract writer: records per second per core, peak memory (python -m benchmarks.dacs_extract)")
+    print(dacs_extract.report(dacs_extract.run(writer_sizes, writer_sizes[0])))
+    persons = args.dacs_persons or (10_000 if args.quick else 1_000_000)
+    step(f"DA-01 initial sync of {persons:,} persons through the local runtime")
+    initial = dacs_extract.initial_sync_through_the_local_runtime(persons, 100_000 if persons >= 500_000 else 5_000)
+    print(
+        f"\nDA-01 through the local runtime: {initial['persons']:,} persons in {initial['parts']} parts, {initial['status']} "
+        f"in {initial['wallSeconds']:.1f} s wall; counts {initial['counts']} "
+        f"{'as the source holds' if initial['countsAsExpected'] else 'DIFFERENT FROM THE SOURCE'}; files joined by {initial['joinedBy']}"
+    )
+    dacs_failed = initial["status"] != "SUCCEEDED" or not initial["countsAsExpected"]
     step("the embedded AWS's changes to moto, against moto as released")
     from benchmarks import moto_changes
 
@@ -172,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         print(local_runtime.report(result))
         failed = 1 if result["lost"] or result["twice"] else 0
     print(f"finished in {time.perf_counter() - started:.0f} s")
-    return failed
+    return 1 if failed or dacs_failed else 0
 
 
 if __name__ == "__main__":

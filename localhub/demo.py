@@ -305,11 +305,104 @@ def field_work(client: httpx.Client) -> list[Row]:
     return rows
 
 
+def _wait_for_uploads(client: httpx.Client, dacs: str, count: int, timeout: float = 20.0) -> int:
+    """Import into DACS until ``count`` files were taken (the transfer moves them to upload/ meanwhile)."""
+    deadline = time.monotonic() + timeout
+    taken = 0
+    while time.monotonic() < deadline and taken < count:
+        taken += len(httpx.post(f"{dacs}/imports", timeout=30).json())
+        if taken < count:
+            time.sleep(0.3)
+    return taken
+
+
+def dacs(client: httpx.Client) -> list[Row]:
+    """DA-02..04 over HTTP, then DA-01 through the embedded AWS endpoint (as the AWS CLI would start it)."""
+    import json
+
+    import boto3
+
+    health = client.get("/_local/health").json()
+    dacs_url = health["simulators"]["DACS"]
+    rows = []
+    person = {"entityType": "PERSON", "entityId": "DEMO-DP1"}
+    posts = [
+        {**person, "syncRequestId": "DEMO-D1", "changedAt": "2026-11-20T09:00:00Z", "data": {"name": "Ada Byron"}},
+        {**person, "syncRequestId": "DEMO-D2", "changedAt": "2026-11-20T09:30:00Z", "data": {"name": "Ada\tLovelace \\ Countess"}},
+        {
+            "syncRequestId": "DEMO-D3",
+            "entityType": "SERVICE_POINT",
+            "entityId": "DEMO-SP1",
+            "changedAt": "2026-11-20T09:00:00Z",
+            "data": {"premiseId": "DEMO-PR1"},
+        },
+        {
+            "syncRequestId": "DEMO-D4",
+            "entityType": "SERVICE_AGREEMENT",
+            "entityId": "DEMO-SA1",
+            "changedAt": "2026-11-20T09:00:00Z",
+            "data": {"accountId": "DEMO-AC1", "personId": "DEMO-DP1", "servicePointIds": ["DEMO-SP1"], "status": "ACTIVE"},
+        },
+        {
+            "syncRequestId": "DEMO-D5",
+            "entityType": "SERVICE_AGREEMENT",
+            "entityId": "DEMO-SA2",
+            "changedAt": "2026-11-20T09:00:00Z",
+            "data": {"accountId": "DEMO-AC1", "personId": "DEMO-DP1", "servicePointIds": ["DEMO-SP-UNKNOWN"], "status": "ACTIVE"},
+        },
+    ]
+    statuses = [client.post("/dacs/sync-requests", json=body).status_code for body in posts]
+    rows.append(Row("dacs", "DA-02 post 5 changes (a person twice)", "202 202 202 202 202", " ".join(map(str, statuses))))
+    extract = client.post("/_local/schedules/DacsIncrementalExtractFunction/run").json().get("result") or {}
+    rows.append(Row("dacs", "DA-02 extract: written, superseded", "4 1", f"{extract.get('written')} {extract.get('superseded')}"))
+    rows.append(Row("dacs", "DA-03 files moved to upload/, DACS imports", "3", str(_wait_for_uploads(client, dacs_url, 3))))
+    httpx.post(f"{dacs_url}/acknowledgements/send", timeout=30)
+    person_status = wait_for_status(client, "/dacs/sync-requests/DEMO-D2", {"SYNCHRONIZED", "ERROR"})
+    rows.append(Row("dacs", "DA-04 newest person image acknowledged", "SYNCHRONIZED", person_status))
+    rows.append(Row("dacs", "DA-02 older person image", "DISCARDED", wait_for_status(client, "/dacs/sync-requests/DEMO-D1", {"DISCARDED"})))
+    rows.append(
+        Row("dacs", "DA-04 agreement over an unknown SP", "ERROR", wait_for_status(client, "/dacs/sync-requests/DEMO-D5", {"ERROR"}))
+    )
+    state = httpx.get(f"{dacs_url}/_state", timeout=30).json()
+    loaded = state["records"].get("CONTACT#DEMO-DP1", {}).get("name")
+    rows.append(Row("dacs", "DACS holds the newest contact", repr("Ada\tLovelace \\ Countess"), repr(loaded)))
+
+    # DA-01: an initial sync of 100 persons of a CCB extract put in S3
+    from localhub.simulators.ccb_extract import ccb_extract_lines, expected_counts
+
+    resources = client.get("/_local/resources").json()
+    endpoint = health["awsEndpoint"]
+    s3 = boto3.client("s3", endpoint_url=endpoint)
+    s3.put_object(Bucket=resources["DacsExchangeBucket"], Key="ccb/demo.jsonl", Body=b"".join(ccb_extract_lines(100, first=9000)))
+    sfn = boto3.client("stepfunctions", endpoint_url=endpoint)
+    arn = sfn.start_execution(
+        stateMachineArn=resources["DacsInitialSyncStateMachine"],
+        name="demo-initial",
+        input=json.dumps({"runId": "demo-initial", "sourceKey": "ccb/demo.jsonl", "personsPerPart": 40}),
+    )["executionArn"]
+    deadline = time.monotonic() + 60
+    while (execution := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING" and time.monotonic() < deadline:
+        time.sleep(0.3)
+    summary = json.loads(execution.get("output") or "{}")
+    expected = expected_counts(100, first=9000)
+    rows.append(
+        Row(
+            "dacs",
+            "DA-01 initial sync: parts, contacts, ineligible",
+            f"3 {expected['contacts']} {expected['personsIneligible']}",
+            f"{summary.get('parts')} {summary.get('contacts')} {summary.get('personsIneligible')}",
+        )
+    )
+    rows.append(Row("dacs", "DA-01 files moved and imported", "3", str(_wait_for_uploads(client, dacs_url, 3))))
+    return rows
+
+
 SCENARIOS: dict[str, Callable[[httpx.Client], list[Row]]] = {
     "meter-data": meter_data,
     "order-to-cash": order_to_cash,
     "customer": customer,
     "field-work": field_work,
+    "dacs": dacs,
 }
 
 

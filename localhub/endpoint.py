@@ -3,12 +3,13 @@
 moto gets the changes of :mod:`localhub.moto_dynamodb` (transactions and queries whose cost does not
 grow with the table, item operations one at a time) and :mod:`localhub.moto_sqs` (queue attributes
 and message visibility without a scan per message) and :mod:`localhub.moto_models` (no record of every
-object moto ever made) before the server starts."""
+object moto ever made) before the server starts. moto's ASL interpreter reaches S3 (a Distributed
+Map's ItemReader) at ``http://localhost:<moto_server_port()>``, which is pointed at the server's port."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import requests
@@ -38,15 +39,33 @@ def embedded_aws(host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
         AWS_DEFAULT_REGION=os.environ.get("AWS_DEFAULT_REGION", "eu-west-1"),
         AWS_REGION=os.environ.get("AWS_REGION", "eu-west-1"),
     )
+    restore_interpreter = _point_asl_interpreter_at(bound_port)
     os.environ.pop("AWS_PROFILE", None)
     aws.reset_clients()
     try:
         yield url
     finally:
+        restore_interpreter()
         server.stop()
         os.environ.clear()
         os.environ.update(saved)
         aws.reset_clients()
+
+
+def _point_asl_interpreter_at(port: int) -> Callable[[], None]:
+    """moto's ASL interpreter calls S3 (a Distributed Map's ItemReader, its ResultWriter) at
+    ``http://localhost:<moto_server_port()>`` (``MOTO_PORT``, else 5000), not at ``AWS_ENDPOINT_URL``.
+    The port is answered here, not through the environment, which a function's invocation replaces
+    while the interpreter's threads run. Returns what puts moto's own lookup back."""
+    from moto.stepfunctions.parser.asl.utils import boto_client
+
+    original = getattr(boto_client, "moto_server_port")  # noqa: B009 - not in the module's exports
+    setattr(boto_client, "moto_server_port", lambda: str(port))  # noqa: B010 - moto's module global, looked up at each call
+
+    def restore() -> None:
+        setattr(boto_client, "moto_server_port", original)  # noqa: B010
+
+    return restore
 
 
 def reset(endpoint: str) -> None:

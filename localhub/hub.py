@@ -23,6 +23,7 @@ from localhub.simulators import field as field_systems
 from localhub.simulators.base import Simulator, SimulatorServer
 from localhub.simulators.brm import BrmSimulator
 from localhub.simulators.ccb import CcbSimulator
+from localhub.simulators.dacs import DacsSimulator
 from localhub.simulators.field import FieldSystemSimulator
 from localhub.simulators.mdm import MdmSimulator
 from localhub.simulators.siebel import SiebelSimulator
@@ -51,6 +52,7 @@ def default_simulators() -> dict[str, Simulator]:
         "MWM": field_systems.mwm(),
         "WAM": field_systems.wam(),
         "ODM": field_systems.odm(),
+        "DACS": DacsSimulator(),
     }
 
 
@@ -113,9 +115,14 @@ class LocalHub:
         self._dispatcher.install()
         self._sources = sqs_event_sources(self.stack, session.client("sqs"), self._invoke)
         self.routes = http_routes(self.stack)
-        for simulator in self.simulators.values():  # the sources (CCB, Siebel) post to the hub
-            if isinstance(simulator, CcbSimulator | SiebelSimulator | FieldSystemSimulator) and simulator.send_to_hub is None:
+        for simulator in self.simulators.values():  # the sources (CCB, Siebel, the field systems, DACS's acknowledgements) post to the hub
+            if (
+                isinstance(simulator, CcbSimulator | SiebelSimulator | FieldSystemSimulator | DacsSimulator)
+                and simulator.send_to_hub is None
+            ):
                 simulator.send_to_hub = self._send_in_process
+            if isinstance(simulator, DacsSimulator) and "DacsExchangeBucket" in self.stack.physical:  # DACS reads upload/
+                simulator.attach_exchange(session.client("s3"), self.stack.physical["DacsExchangeBucket"].ref)
         return self
 
     def _send_in_process(self, path: str, body: bytes, content_type: str) -> tuple[int, bytes]:

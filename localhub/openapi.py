@@ -222,7 +222,7 @@ def sync_request_api_docs(prefix: str, flow: SyncFlow) -> ApiDocs:
     flow_name = _camel(flow.name)
     request_schema, batch_schema = f"{flow_name}SyncRequest", f"{flow_name}SyncRequestBatch"
     source_xsd = _xsd(flow.source_codec.schema) if flow.source_codec is not None else None
-    ack_xsd = _xsd(flow.target_codec.schema)
+    ack_xsd = _xsd(flow.target_codec.schema) if flow.target_codec.schema else None  # DACS acknowledges in JSON only
     entity_list = ", ".join(flow.entities)
     collection = f"{prefix}/sync-requests"
     sync_request_id = {
@@ -766,12 +766,60 @@ def field_work_query_docs() -> ApiDocs:
     return docs
 
 
+def dacs_docs() -> ApiDocs:
+    """DA-04: DACS's acknowledgements per record of the incremental extract files."""
+    from utilhub.packs.dacs.acknowledgements import AcknowledgementsIn, RecordAcknowledgement
+    from utilhub.packs.dacs.sync import PREFIX
+
+    docs = ApiDocs(models=[(AcknowledgementsIn, "validation"), (RecordAcknowledgement, "validation")])
+    docs.schemas["DacsAcknowledgementResult"] = {
+        "type": "object",
+        "required": ["recordType", "externalReferenceId", "outcome"],
+        "properties": {
+            "recordType": {"type": "string"},
+            "externalReferenceId": {"type": "string"},
+            "outcome": {"enum": ["synchronized", "error", "ignored"]},
+            "syncRequestId": {"type": "string", "description": "The sync request the record acknowledged (not for ignored)."},
+        },
+    }
+    docs.schemas["DacsAcknowledgementsAnswer"] = {
+        "type": "object",
+        "required": ["synchronized", "error", "ignored", "results"],
+        "properties": {
+            "synchronized": {"type": "integer", "minimum": 0},
+            "error": {"type": "integer", "minimum": 0},
+            "ignored": {"type": "integer", "minimum": 0},
+            "results": {"type": "array", "items": ref("DacsAcknowledgementResult"), "description": "One per record, in order."},
+        },
+    }
+    docs.routes = {
+        f"POST {PREFIX}/acknowledgements": RouteDoc(
+            summary="Acknowledge the records of DACS extract files (DA-04)",
+            description=(
+                "Up to 1,000 records, each POSITIVE or NEGATIVE, named by `recordType`, `externalReferenceId` (the CCB id) and "
+                "`changeDateTime`. A record acknowledges the DACS sync request in flight for its entity when the change time is "
+                "the one written: POSITIVE makes it SYNCHRONIZED, NEGATIVE ERROR with the reason. A record that matches no "
+                "request in flight (an initial load record, an image already acknowledged) is `ignored`: posting the same "
+                "acknowledgements again changes nothing."
+            ),
+            body=RequestBody(AcknowledgementsIn.__name__, "The acknowledgements."),
+            replies=(Reply(200, "What each record did.", "DacsAcknowledgementsAnswer"),),
+            problems=(409,),
+            honours_idempotency_key=True,
+        )
+    }
+    return docs
+
+
 def route_docs() -> ApiDocs:
     """The documentation of every route the hub serves: one line per pack API."""
+    from utilhub.packs.dacs import sync as dacs
     from utilhub.packs.meter_data import sync as meter_data
 
     docs = ApiDocs()
     docs.merge(sync_request_api_docs(meter_data.PREFIX, meter_data.FLOW))
+    docs.merge(sync_request_api_docs(dacs.PREFIX, dacs.FLOW))
+    docs.merge(dacs_docs())
     docs.merge(order_to_cash_docs())
     docs.merge(customer_docs())
     docs.merge(field_work_docs())

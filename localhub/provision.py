@@ -105,7 +105,6 @@ def _s3_bucket(stack: LocalStack, logical_id: str, props: dict[str, Any], sessio
     if versioning := props.get("VersioningConfiguration"):
         s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": versioning["Status"]})
     if encryption := props.get("BucketEncryption"):
-        # CloudFormation's ServerSideEncryptionByDefault is the API's ApplyServerSideEncryptionByDefault
         rules = [
             {
                 **(
@@ -119,10 +118,12 @@ def _s3_bucket(stack: LocalStack, logical_id: str, props: dict[str, Any], sessio
         ]
         s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": rules})
     if block := props.get("PublicAccessBlockConfiguration"):
-        s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration={k: bool(v) for k, v in block.items()})
+        s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration={key: bool(value) for key, value in block.items()})
+    if ownership := props.get("OwnershipControls"):
+        s3.put_bucket_ownership_controls(Bucket=name, OwnershipControls={"Rules": ownership["Rules"]})
     if lifecycle := props.get("LifecycleConfiguration"):
         s3.put_bucket_lifecycle_configuration(
-            Bucket=name, LifecycleConfiguration={"Rules": [_lifecycle_rule(rule) for rule in lifecycle["Rules"]]}
+            Bucket=name, LifecycleConfiguration={"Rules": [_lifecycle_rule(r) for r in lifecycle["Rules"]]}
         )
     if notification := props.get("NotificationConfiguration"):
         s3.put_bucket_notification_configuration(
@@ -142,13 +143,35 @@ def _s3_bucket(stack: LocalStack, logical_id: str, props: dict[str, Any], sessio
 
 
 def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
-    """A CloudFormation lifecycle rule in the API's shape (the parts the template uses)."""
-    found: dict[str, Any] = {"ID": rule.get("Id", "rule"), "Status": rule["Status"], "Filter": {"Prefix": rule.get("Prefix", "")}}
+    """A CloudFormation lifecycle rule as the S3 API spells it."""
+    out: dict[str, Any] = {"ID": rule.get("Id", "rule"), "Status": rule["Status"], "Filter": {"Prefix": rule.get("Prefix", "")}}
     if "ExpirationInDays" in rule:
-        found["Expiration"] = {"Days": int(rule["ExpirationInDays"])}
+        out["Expiration"] = {"Days": int(rule["ExpirationInDays"])}
+    if noncurrent := rule.get("NoncurrentVersionExpiration"):
+        out["NoncurrentVersionExpiration"] = {"NoncurrentDays": int(noncurrent["NoncurrentDays"])}
     if abort := rule.get("AbortIncompleteMultipartUpload"):
-        found["AbortIncompleteMultipartUpload"] = {"DaysAfterInitiation": int(abort["DaysAfterInitiation"])}
-    return found
+        out["AbortIncompleteMultipartUpload"] = {"DaysAfterInitiation": int(abort["DaysAfterInitiation"])}
+    return out
+
+
+def _requires_tls(statement: dict[str, Any]) -> bool:
+    condition = statement.get("Condition", {})
+    return statement.get("Effect") == "Deny" and str(condition.get("Bool", {}).get("aws:SecureTransport", "")).lower() == "false"
+
+
+def local_bucket_policy(document: dict[str, Any]) -> dict[str, Any] | None:
+    """The policy as the local endpoint can hold it: the embedded endpoint serves plain HTTP (moto
+    evaluates a bucket's policy on object calls), so a statement denying requests without TLS would
+    deny every call there; it is left out. Every other statement applies. None: nothing is left."""
+    statements = [s for s in document.get("Statement", []) if not _requires_tls(s)]
+    return {**document, "Statement": statements} if statements else None
+
+
+def _s3_bucket_policy(stack: LocalStack, logical_id: str, props: dict[str, Any], session: Any) -> Physical:
+    bucket = props["Bucket"]
+    if (policy := local_bucket_policy(props["PolicyDocument"])) is not None:
+        session.client("s3").put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
+    return Physical(bucket, {})
 
 
 def _state_machine(stack: LocalStack, logical_id: str, props: dict[str, Any], session: Any) -> Physical:
@@ -220,6 +243,7 @@ PROVISIONERS: dict[str, Provisioner] = {
     "AWS::DynamoDB::Table": _dynamodb_table,
     "AWS::SQS::Queue": _sqs_queue,
     "AWS::S3::Bucket": _s3_bucket,
+    "AWS::S3::BucketPolicy": _s3_bucket_policy,
     "AWS::SecretsManager::Secret": _secret,
     "AWS::Logs::LogGroup": _log_group,
     "AWS::SSM::Parameter": _ssm_parameter,
@@ -238,7 +262,6 @@ LOCAL_ONLY = frozenset(
         "AWS::Cognito::UserPoolClient",
         "AWS::CloudWatch::Alarm",
         "AWS::SQS::QueuePolicy",
-        "AWS::S3::BucketPolicy",
         "AWS::IAM::Role",
         "AWS::IAM::Policy",
     }

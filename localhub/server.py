@@ -28,6 +28,7 @@ from localhub.hub import LocalHub
 from localhub.routes import match
 from localhub.schedules import Schedule, parse
 from localhub.simulators.ccb import CcbSimulator
+from localhub.simulators.dacs import DacsSimulator
 from localhub.simulators.field import FieldSystemSimulator
 from localhub.simulators.siebel import SiebelSimulator
 from localhub.template import Template
@@ -85,8 +86,10 @@ class LocalRuntime:
         self.issuer = TokenIssuer(issuer=self.api_url)
         self.issuer.register(LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET, _client_scopes(self.hub.template))
         self.hub.start()
-        for simulator in self.hub.simulators.values():  # the sources (CCB, Siebel, the field systems) post to the hub
-            if isinstance(simulator, CcbSimulator | SiebelSimulator | FieldSystemSimulator):
+        for (
+            simulator
+        ) in self.hub.simulators.values():  # the sources (CCB, Siebel, the field systems, DACS's acknowledgements) post to the hub
+            if isinstance(simulator, CcbSimulator | SiebelSimulator | FieldSystemSimulator | DacsSimulator):
                 simulator.send_to_hub = self._send_over_http
         self._spawn("api", self._api.serve_forever)
         for source in self.hub.event_sources:

@@ -14,3 +14,4 @@ def test_every_demo_step_ends_as_expected(runtime: LocalRuntime, capsys: pytest.
     assert failed == 0, table
     assert "order-to-cash" in table
     assert "meter-data" in table
+    assert "DA-01 initial sync" in table

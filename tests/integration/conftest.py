@@ -16,6 +16,7 @@ from localhub.hub import LocalHub
 def hub(aws_endpoint: str) -> Iterator[LocalHub]:
     reset(aws_endpoint)
     local = LocalHub().start()
+    local.drain()  # S3's test event, sent to the transfer queue when the bucket's notifications were set up
     yield local
     assert local.stop() == []  # no test leaves an execution running behind it
     assert os.environ["AWS_ENDPOINT_URL"] == aws_endpoint  # no function environment leaked out

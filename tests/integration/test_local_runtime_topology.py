@@ -1,6 +1,7 @@
 """The local runtime runs what a template declares: Step Functions executions whose Lambda
-tasks are our handlers in-process (Retry and Catch see Lambda's errors), and S3
-notifications into SQS event sources. A small template of its own exercises both."""
+tasks are our handlers in-process (Retry and Catch see Lambda's errors), a Distributed Map
+reading its items from S3 (ItemReader), and S3 notifications into SQS event sources. A small
+template of its own exercises them."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote_plus
 
 import boto3
@@ -30,9 +32,9 @@ def topology(aws_endpoint: str) -> Iterator[LocalHub]:
     assert hub.stop() == []
 
 
-def run_execution(hub: LocalHub, payload: dict, timeout: float = 20.0) -> dict:
+def run_execution(hub: LocalHub, payload: dict, timeout: float = 20.0, machine: str = "Workflow") -> dict:
     sfn = boto3.client("stepfunctions")
-    arn = sfn.start_execution(stateMachineArn=hub.resources()["Workflow"], name=f"run-{payload['id']}", input=json.dumps(payload))[
+    arn = sfn.start_execution(stateMachineArn=hub.resources()[machine], name=f"run-{payload['id']}", input=json.dumps(payload))[
         "executionArn"
     ]
     deadline = time.monotonic() + timeout
@@ -77,3 +79,21 @@ def test_s3_object_created_reaches_the_queue_and_the_function(topology: LocalHub
         for record in json.loads(message["body"]).get("Records", [])
     ]
     assert keys == ["extract/contacts-1.tsv"]
+
+
+def test_a_distributed_map_reads_its_items_from_s3_and_runs_each_through_the_lambda_task(topology: LocalHub) -> None:
+    # Given a JSON array of items in S3 (one fails its first attempt)
+    s3 = boto3.client("s3")
+    bucket = topology.resources()["ExchangeBucket"]
+    items: list[dict[str, Any]] = [{"id": f"item-{n}"} for n in range(7)] + [{"id": "item-flaky", "failTimes": 1}]
+    s3.put_object(Bucket=bucket, Key="items/all.json", Body=json.dumps(items).encode())
+
+    # When the Distributed Map runs over them
+    execution = run_execution(topology, {"id": "distributed", "bucket": bucket, "key": "items/all.json"}, machine="DistributedWorkflow")
+
+    # Then every item ran through the function (the flaky one retried) and the output lists each result in order
+    assert execution["status"] == "SUCCEEDED"
+    output = json.loads(execution["output"])
+    assert [r["id"] for r in output] == [item["id"] for item in items]
+    assert output[-1]["attempts"] == 2
+    assert sorted(str(c["id"]) for c in recorder.CALLS) == sorted([str(item["id"]) for item in items] + ["item-flaky"])

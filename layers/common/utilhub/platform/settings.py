@@ -76,6 +76,8 @@ class Settings(BaseSettings):
     wam_secret_arn: str | None = None
     odm_base_url: str | None = None
     odm_secret_arn: str | None = None
+    # DACS pack (CCB -> DACS extract files)
+    dacs_exchange_bucket: str | None = None
 
     # Order to cash
     order_state_machine_arn: str | None = None

@@ -1,0 +1,13 @@
+"""DA-04: DACS's positive and negative acknowledgements per record of the incremental extract files."""
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from utilhub.packs.dacs.api import acknowledgement_api
+from utilhub.platform.observability import logger, metrics, tracer
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return acknowledgement_api.resolve(event, context)

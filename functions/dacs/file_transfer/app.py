@@ -1,0 +1,13 @@
+"""DA-03 transfer: extract files notified by S3 moved from extract/ to upload/, verified before the source goes."""
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from utilhub.packs.dacs.delivery import transfer_batch
+from utilhub.platform.observability import logger, metrics, tracer
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return transfer_batch(event, context)

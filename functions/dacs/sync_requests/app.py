@@ -1,0 +1,13 @@
+"""DA-02 intake: CCB's DACS sync requests (intake, batch, query, acknowledgement, resubmission)."""
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from utilhub.packs.dacs.api import api
+from utilhub.platform.observability import logger, metrics, tracer
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return api.resolve(event, context)

@@ -1,0 +1,87 @@
+"""The CCB -> DACS sync flow (DA-02) and the entry point of its scheduled extract; its HTTP API is in
+:mod:`utilhub.packs.dacs.api`, so the extract never imports the API's resolver.
+
+DACS takes files, not calls: the flow's intake, query, resubmission and store are the engine's, and
+its "delivery" is :class:`~utilhub.packs.dacs.incremental.IncrementalExtract`, which writes the chosen
+images to this run's extract files (the codec below renders one request as its file line)."""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+from functools import cache
+from typing import Any
+
+from utilhub.packs.dacs import model
+from utilhub.packs.dacs.extract_file import ExtractWriter, file_name
+from utilhub.packs.dacs.extract_files import ExtractFiles
+from utilhub.packs.dacs.incremental import IncrementalExtract
+from utilhub.packs.dacs.mapping import to_record
+from utilhub.platform import aws
+from utilhub.platform.problems import invalid
+from utilhub.platform.settings import get_settings, on_reload
+from utilhub.syncrequests.model import Acknowledgement, AcknowledgementIn, EntitySpec, SyncFlow, SyncRequest
+from utilhub.syncrequests.wiring import acknowledgements_for, store_for
+
+SCOPE = "utilhub/dacs"
+PREFIX = "/dacs"
+
+
+class DacsRecordCodec:
+    """A DACS sync request as the line of an extract file."""
+
+    content_type = "text/tab-separated-values; charset=utf-8"
+    schema = ""
+
+    def path(self, request: SyncRequest) -> str:
+        record = to_record(request.entityType, request.entityId, request.changedAt, request.data)
+        return file_name(record.kind, "incremental")
+
+    def render(self, request: SyncRequest, correlation_id: str) -> bytes:
+        record = to_record(request.entityType, request.entityId, request.changedAt, request.data)
+        sink = io.BytesIO()
+        writer = ExtractWriter(sink, record.kind, header=False)
+        writer.write(record.row())
+        writer.close()
+        return sink.getvalue()
+
+    def read_acknowledgement(self, body: bytes) -> Acknowledgement:
+        try:
+            ack = AcknowledgementIn.model_validate_json(body)
+        except ValueError:
+            raise invalid("DACS's acknowledgement is JSON: {result, reason}.") from None
+        return Acknowledgement(result=ack.result, reason=ack.reason, targetId=ack.targetId)
+
+
+FLOW = SyncFlow(
+    name="dacs",
+    source="CCB",
+    target="DACS",
+    entities={
+        "PERSON": EntitySpec("PERSON", model.DacsPersonData, "DA-02"),
+        "SERVICE_POINT": EntitySpec("SERVICE_POINT", model.DacsServicePointData, "DA-02"),
+        "SERVICE_AGREEMENT": EntitySpec("SERVICE_AGREEMENT", model.DacsServiceAgreementData, "DA-02"),
+    },
+    target_codec=DacsRecordCodec(),
+)
+
+
+@cache
+def incremental_extract() -> IncrementalExtract:
+    settings = get_settings()
+    bucket = settings.require("dacs_exchange_bucket")
+    return IncrementalExtract(
+        store_for(FLOW),
+        acknowledgements_for(FLOW),
+        lambda run_id: ExtractFiles(aws.client("s3"), bucket, run_id),
+        page_size=settings.sync_monitor_page_size,
+        ack_timeout=timedelta(seconds=settings.sync_ack_timeout_seconds),
+    )
+
+
+on_reload(incremental_extract.cache_clear)
+
+
+def run_extract() -> dict[str, Any]:
+    """One scheduled incremental extract; returns its report."""
+    return incremental_extract().run().as_dict()

@@ -1,0 +1,160 @@
+"""DA-03: an extract file created under ``extract/`` is moved to ``upload/``, verified, never lost.
+
+S3 notifies the transfer queue of each object created under ``extract/``; the handler moves each
+notified file with :class:`ExtractFileMover`:
+
+1. copy ``extract/<name>`` to ``upload/<name>`` (S3 copies server-side; an object appears whole or
+   not at all), carrying the source's SHA-256 as the object's ``sha256`` metadata;
+2. verify the copy: the same size, and the SHA-256 of the bytes now under ``upload/`` equal to the
+   source's (the writer's ``sha256`` metadata, or computed from the source when it has none);
+3. only then delete the source.
+
+A failure at any step raises, so SQS redelivers the notification and the move resumes where it
+stopped (a copy already made and verified is not made again); after the queue's receive count the
+notification goes to the DLQ with the file still under ``extract/``. A copy that does not verify is
+deleted and the move fails. A notification redelivered after the move succeeded is answered by the
+idempotency record (DACS may have taken the file from ``upload/`` meanwhile).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any, Literal
+from urllib.parse import unquote_plus
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from utilhub.platform.observability import logger
+
+EXTRACT = "extract/"
+UPLOAD = "upload/"
+_CHUNK = 1 << 20
+
+
+class S3Object(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    key: str = Field(min_length=1)
+    size: int = Field(default=0, ge=0)
+    eTag: str | None = None
+    sequencer: str | None = None
+
+
+class S3Bucket(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    name: str = Field(min_length=3)
+
+
+class S3Entity(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    bucket: S3Bucket
+    object: S3Object
+
+
+class S3EventRecord(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    eventSource: Literal["aws:s3"]
+    eventName: str
+    s3: S3Entity
+
+    @property
+    def key(self) -> str:
+        return unquote_plus(self.s3.object.key)  # keys arrive URL-encoded, spaces as '+'
+
+
+class S3Notification(BaseModel):
+    """The body of an S3 event notification on SQS; S3's test event (sent when notifications are set
+    up) has no records and an ``Event`` of ``s3:TestEvent``."""
+
+    model_config = ConfigDict(extra="allow")
+    Records: list[S3EventRecord] = Field(default_factory=list)
+    Event: str | None = None
+
+
+class TransferNotVerified(RuntimeError):
+    """The copy under ``upload/`` differs from the source: it was deleted, the source kept."""
+
+
+class ExtractFileMissing(RuntimeError):
+    """The notified file is under neither ``extract/`` nor ``upload/``."""
+
+
+@dataclass(frozen=True)
+class _Head:
+    size: int
+    sha256: str | None
+    content_type: str | None
+
+
+@dataclass(frozen=True)
+class MoveResult:
+    source: str
+    target: str
+    outcome: Literal["MOVED", "ALREADY_IN_UPLOAD", "NOT_AN_EXTRACT"]
+    size: int = 0
+    sha256: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def target_key(source: str) -> str:
+    return UPLOAD + source.removeprefix(EXTRACT)
+
+
+class ExtractFileMover:
+    def __init__(self, s3: Any, bucket: str) -> None:
+        self._s3 = s3
+        self.bucket = bucket
+
+    def _head(self, key: str) -> _Head | None:
+        from botocore.exceptions import ClientError
+
+        try:
+            head = self._s3.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise
+        return _Head(int(head["ContentLength"]), head.get("Metadata", {}).get("sha256"), head.get("ContentType"))
+
+    def sha256(self, key: str) -> str:
+        """The SHA-256 of the object's bytes, read as a stream."""
+        digest = hashlib.sha256()
+        body = self._s3.get_object(Bucket=self.bucket, Key=key)["Body"]
+        for chunk in body.iter_chunks(chunk_size=_CHUNK):
+            digest.update(chunk)
+        return digest.hexdigest()
+
+    def move(self, source: str) -> MoveResult:
+        """Move ``extract/<name>`` to ``upload/<name>``; safe to repeat at any point of a failed move."""
+        if not source.startswith(EXTRACT) or source.endswith("/"):
+            logger.warning("not an extract file", extra={"key": source})
+            return MoveResult(source, "", "NOT_AN_EXTRACT")
+        target = target_key(source)
+        head = self._head(source)
+        if head is None:
+            moved = self._head(target)
+            if moved is None:
+                raise ExtractFileMissing(f"{source} is in neither {EXTRACT} nor {UPLOAD}")
+            return MoveResult(source, target, "ALREADY_IN_UPLOAD", moved.size, moved.sha256)
+        expected = head.sha256 or self.sha256(source)
+        copy = self._head(target)
+        if copy is None or copy.size != head.size or copy.sha256 != expected:
+            self._s3.copy_object(
+                Bucket=self.bucket,
+                Key=target,
+                CopySource={"Bucket": self.bucket, "Key": source},
+                MetadataDirective="REPLACE",
+                Metadata={"sha256": expected},
+                ContentType=head.content_type or "text/tab-separated-values; charset=utf-8",
+            )
+            copy = self._head(target)
+        actual = self.sha256(target) if copy is not None and copy.size == head.size else None
+        if copy is None or actual != expected:
+            if copy is not None:
+                self._s3.delete_object(Bucket=self.bucket, Key=target)
+            raise TransferNotVerified(f"{target}: size {copy.size if copy else None} / {head.size}, sha256 {actual} / {expected}")
+        self._s3.delete_object(Bucket=self.bucket, Key=source)
+        logger.info("extract file moved", extra={"key": source, "target": target, "size": head.size})
+        return MoveResult(source, target, "MOVED", head.size, expected)

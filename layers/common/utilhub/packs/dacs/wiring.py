@@ -1,0 +1,33 @@
+"""The DACS pack's services, built once per process from the settings."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from utilhub.packs.dacs.initial import InitialSync, run_step
+from utilhub.packs.dacs.transfer import ExtractFileMover
+from utilhub.platform import aws
+from utilhub.platform.settings import get_settings, on_reload
+
+
+@cache
+def extract_file_mover() -> ExtractFileMover:
+    return ExtractFileMover(aws.client("s3"), get_settings().require("dacs_exchange_bucket"))
+
+
+on_reload(extract_file_mover.cache_clear)
+
+
+@cache
+def initial_sync() -> InitialSync:
+    return InitialSync(aws.client("s3"), get_settings().require("dacs_exchange_bucket"))
+
+
+on_reload(initial_sync.cache_clear)
+
+
+def run_initial_sync_step(event: dict[str, Any]) -> dict[str, Any]:
+    """DA-01: one step of the initial synchronization's state machine."""
+    with aws.transient_failures_retryable():
+        return run_step(initial_sync(), event)

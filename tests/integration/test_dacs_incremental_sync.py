@@ -1,0 +1,244 @@
+"""DA-02 incremental synchronization and DA-04 acknowledgements (seed 001): CCB's DACS sync requests
+through the sync request engine, the scheduled extract writing the changed entities' newest images
+to files under extract/, the transfer to upload/, the DACS simulator's import and its per-record
+acknowledgements back to the hub. Functions in-process, resources from the template in moto."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+
+from localhub.hub import ApiResponse, LocalHub
+from localhub.simulators.dacs import DacsSimulator
+from tests.conftest import sample_event
+from utilhub.platform.settings import reload_settings
+
+API = "DacsSyncRequestsFunction"
+EXTRACT = "DacsIncrementalExtractFunction"
+ACKNOWLEDGEMENTS = "DacsAcknowledgementsFunction"
+CLAIMS = {"client_id": "ccb", "scope": "utilhub/dacs", "token_use": "access"}
+DACS_CLAIMS = {"client_id": "dacs", "scope": "utilhub/dacs-ack", "token_use": "access"}
+JSON = {"content-type": "application/json"}
+HOSTILE = "Ada\tLovelace \\ the \\t Countess\nof Lovelace\r — Ünïcødé"
+
+
+def person(sync_request_id: str, entity_id: str, name: str, changed: str) -> dict[str, Any]:
+    return {"syncRequestId": sync_request_id, "entityType": "PERSON", "entityId": entity_id, "changedAt": changed, "data": {"name": name}}
+
+
+def service_point(sync_request_id: str, entity_id: str, changed: str = "2026-11-20T09:00:00Z") -> dict[str, Any]:
+    data = {"premiseId": f"PR-{entity_id}", "address": {"line1": "1 Grid Lane", "city": "Springfield"}}
+    return {"syncRequestId": sync_request_id, "entityType": "SERVICE_POINT", "entityId": entity_id, "changedAt": changed, "data": data}
+
+
+def agreement(
+    sync_request_id: str, entity_id: str, person_id: str, sp_ids: list[str], changed: str = "2026-11-20T09:00:00Z"
+) -> dict[str, Any]:
+    data = {"accountId": "AC-1", "personId": person_id, "servicePointIds": sp_ids, "status": "ACTIVE", "startDate": "2026-01-01"}
+    return {"syncRequestId": sync_request_id, "entityType": "SERVICE_AGREEMENT", "entityId": entity_id, "changedAt": changed, "data": data}
+
+
+def submit(hub: LocalHub, body: dict[str, Any]) -> ApiResponse:
+    return hub.call_api("POST", "/dacs/sync-requests", body=json.dumps(body), headers=JSON, claims=CLAIMS)
+
+
+def status_of(hub: LocalHub, sync_request_id: str) -> dict[str, Any]:
+    response = hub.call_api("GET", f"/dacs/sync-requests/{sync_request_id}", claims=CLAIMS)
+    assert response.status == 200, response.body
+    return response.json()  # type: ignore[no-any-return]
+
+
+def dacs(hub: LocalHub) -> DacsSimulator:
+    simulator = hub.simulators["DACS"]
+    assert isinstance(simulator, DacsSimulator)
+    return simulator
+
+
+def extract_and_transfer(hub: LocalHub) -> dict[str, Any]:
+    """One scheduled extract, then the transfer of what it wrote."""
+    run = hub.run_schedule(EXTRACT)
+    assert not run.failed, run.error
+    hub.drain()
+    return run.result  # type: ignore[no-any-return]
+
+
+def keys(hub: LocalHub, prefix: str) -> list[str]:
+    listed = boto3.client("s3").list_objects_v2(Bucket=hub.resources()["DacsExchangeBucket"], Prefix=prefix)
+    return sorted(item["Key"] for item in listed.get("Contents", []))
+
+
+def test_changed_entities_reach_dacs_once_each_with_their_newest_image_and_are_acknowledged(hub: LocalHub) -> None:
+    # Given a service point, a person changed three times (the newest posted first, with hostile text), and an agreement
+    for body in [
+        service_point("DSR-SP1", "SP-1"),
+        person("DSR-P3", "P-1", HOSTILE, "2026-11-20T09:30:00Z"),
+        person("DSR-P1", "P-1", "Ada Byron", "2026-11-20T09:00:00Z"),
+        person("DSR-P2", "P-1", "Ada King", "2026-11-20T09:15:00Z"),
+        agreement("DSR-SA1", "SA-1", "P-1", ["SP-1"]),
+    ]:
+        assert submit(hub, body).status == 202
+
+    # When the scheduled extract runs and its files are moved to upload/
+    report = extract_and_transfer(hub)
+
+    # Then one file per record kind was written, each entity once, the person's older images superseded
+    assert (report["written"], report["superseded"]) == (3, 2)
+    assert sorted(report["files"].values()) == [1, 1, 1]
+    assert keys(hub, "extract/") == []
+    assert [k.split("-2")[0] for k in keys(hub, "upload/")] == [
+        "upload/contacts",
+        "upload/metered-service-points",
+        "upload/metered-services",
+    ]
+    assert [status_of(hub, i)["status"] for i in ("DSR-P1", "DSR-P2", "DSR-P3")] == ["DISCARDED", "DISCARDED", "SENT"]
+    assert "superseded by DSR-P3" in status_of(hub, "DSR-P1")["history"][-1]["reason"]
+
+    # And when DACS imports and acknowledges
+    imported = dacs(hub).import_uploads()
+    assert [(i.status, i.positive, i.negative) for i in imported] == [("LOADED", 1, 0)] * 3
+    assert dacs(hub).send_acknowledgements() == 3
+
+    # Then DACS holds the newest image, byte for byte, and every sent request is SYNCHRONIZED
+    assert dacs(hub).records["CONTACT#P-1"]["name"] == HOSTILE
+    assert dacs(hub).records["METERED_SERVICE#SA-1"]["meteredServicePointExternalReferenceIds"] == "SP-1"
+    assert [status_of(hub, i)["status"] for i in ("DSR-SP1", "DSR-P3", "DSR-SA1")] == ["SYNCHRONIZED"] * 3
+
+    # And the same image posted again is discarded at the next extract; nothing new is written
+    assert submit(hub, person("DSR-P4", "P-1", HOSTILE, "2026-11-20T10:00:00Z")).status == 202
+    again = extract_and_transfer(hub)
+    assert (again["written"], again["discarded"], again["files"]) == (0, 1, {})
+    assert status_of(hub, "DSR-P4")["status"] == "DISCARDED"
+
+
+def test_a_negative_acknowledgement_is_an_error_with_dacs_reason_and_a_resubmission_sends_it_again(hub: LocalHub) -> None:
+    # Given an agreement over a service point DACS does not know, extracted and imported
+    assert submit(hub, person("DSR-N1", "P-N", "Grace Hopper", "2026-11-20T09:00:00Z")).status == 202
+    assert submit(hub, agreement("DSR-N2", "SA-N", "P-N", ["SP-UNKNOWN"])).status == 202
+    extract_and_transfer(hub)
+    dacs(hub).import_uploads()
+
+    # When DACS acknowledges
+    dacs(hub).send_acknowledgements()
+
+    # Then the person is SYNCHRONIZED, the agreement ERROR with DACS's reason
+    assert status_of(hub, "DSR-N1")["status"] == "SYNCHRONIZED"
+    failed = status_of(hub, "DSR-N2")
+    assert failed["status"] == "ERROR"
+    assert "unknown metered service point SP-UNKNOWN" in failed["history"][-1]["reason"]
+
+    # And once the service point is synchronized, the resubmitted agreement goes through
+    assert submit(hub, service_point("DSR-N3", "SP-UNKNOWN")).status == 202
+    resubmitted = hub.call_api("POST", "/dacs/sync-requests/DSR-N2/resubmission", claims=CLAIMS)
+    assert resubmitted.status == 202
+    assert extract_and_transfer(hub)["written"] == 2
+    dacs(hub).import_uploads()
+    dacs(hub).send_acknowledgements()
+    assert [status_of(hub, i)["status"] for i in ("DSR-N2", "DSR-N3")] == ["SYNCHRONIZED", "SYNCHRONIZED"]
+
+
+def test_acknowledgements_posted_twice_or_for_other_images_change_nothing(hub: LocalHub) -> None:
+    # Given a person extracted and awaiting DACS's acknowledgement
+    assert submit(hub, person("DSR-A1", "P-A", "Alan Turing", "2026-11-20T09:00:00Z")).status == 202
+    extract_and_transfer(hub)
+
+    def acknowledge(*records: dict[str, Any]) -> ApiResponse:
+        body = json.dumps({"acknowledgements": list(records)})
+        return hub.call_api("POST", "/dacs/acknowledgements", body=body, headers=JSON, claims=DACS_CLAIMS)
+
+    positive = {"recordType": "CONTACT", "externalReferenceId": "P-A", "changeDateTime": "2026-11-20T09:00:00Z", "result": "POSITIVE"}
+
+    # When DACS acknowledges another image of it, an entity the hub never sent, and a malformed record
+    other_image = acknowledge({**positive, "changeDateTime": "2026-11-20T08:00:00Z"}, {**positive, "externalReferenceId": "P-NONE"})
+    malformed = acknowledge({**positive, "changeDateTime": "yesterday", "recordType": "ACCOUNT"})
+
+    # Then nothing changes (both ignored), the malformed body is a 422 naming its fields, and the source's token cannot acknowledge
+    assert other_image.json()["ignored"] == 2
+    assert status_of(hub, "DSR-A1")["status"] == "SENT"
+    assert malformed.status == 422
+    assert {e["pointer"] for e in malformed.json()["errors"]} >= {"#/acknowledgements/0/changeDateTime", "#/acknowledgements/0/recordType"}
+    refused = hub.call_api("POST", "/dacs/acknowledgements", body=json.dumps({"acknowledgements": [positive]}), headers=JSON, claims=CLAIMS)
+    assert refused.status == 403
+
+    # And the right acknowledgement, posted twice, synchronizes it once
+    first, second = acknowledge(positive), acknowledge(positive)
+    assert (first.json()["synchronized"], second.json()["ignored"]) == (1, 1)
+    assert [h["status"] for h in status_of(hub, "DSR-A1")["history"]].count("SYNCHRONIZED") == 1
+
+
+def test_dacs_down_for_acknowledgements_leaves_requests_sent_then_error_after_the_timeout_and_nothing_is_lost(hub: LocalHub) -> None:
+    # Given a person extracted and imported by DACS, and the hub's acknowledgement route failing (DACS cannot deliver)
+    assert submit(hub, person("DSR-D1", "P-D", "Edsger Dijkstra", "2026-11-20T09:00:00Z")).status == 202
+    extract_and_transfer(hub)
+    dacs(hub).import_uploads()
+    original = dacs(hub).send_to_hub
+    dacs(hub).send_to_hub = lambda path, body, content_type: (503, b"")
+
+    # When DACS tries, then its acknowledgements stay pending and the request stays SENT
+    assert dacs(hub).send_acknowledgements() == 0
+    assert dacs(hub).state(summary=True)["acknowledgementsPending"] == 1
+    assert status_of(hub, "DSR-D1")["status"] == "SENT"
+
+    # And when no acknowledgement came within the timeout, the next extract moves it to ERROR (resubmittable)
+    run_extract_after_the_ack_timeout(hub)
+    assert status_of(hub, "DSR-D1")["status"] == "ERROR"
+    assert "no acknowledgement from DACS" in status_of(hub, "DSR-D1")["history"][-1]["reason"]
+    # And DACS's acknowledgement arriving late changes nothing (the request is no longer in flight)
+    dacs(hub).send_to_hub = original
+    assert dacs(hub).send_acknowledgements() == 1
+    assert status_of(hub, "DSR-D1")["status"] == "ERROR"
+
+
+def run_extract_after_the_ack_timeout(hub: LocalHub) -> Any:
+    from localhub.lambda_runtime import function_environment
+    from utilhub.packs.dacs.sync import incremental_extract
+
+    spec = hub.function(EXTRACT)
+    with function_environment(spec.environment):
+        extract = incremental_extract()
+        extract._now = lambda: datetime.now(UTC) + timedelta(seconds=int(spec.environment["UTILHUB_SYNC_ACK_TIMEOUT_SECONDS"]) + 1)
+        report = extract.run()
+    reload_settings()
+    return report
+
+
+def test_files_that_cannot_be_written_give_every_claim_back(hub: LocalHub) -> None:
+    from localhub.aws_throttling import AwsThrottling
+
+    # Given two changes, and S3 failing every call of the extract
+    assert submit(hub, person("DSR-F1", "P-F", "Barbara Liskov", "2026-11-20T09:00:00Z")).status == 202
+    assert submit(hub, service_point("DSR-F2", "SP-F")).status == 202
+    with AwsThrottling(1.0, services=frozenset({"s3"})):
+        failed = hub.run_schedule(EXTRACT)
+
+    # Then the run fails, nothing appears under extract/, and both requests are PENDING again
+    assert failed.failed
+    assert keys(hub, "extract/") == []
+    assert [status_of(hub, i)["status"] for i in ("DSR-F1", "DSR-F2")] == ["PENDING", "PENDING"]
+    # And the next run writes them
+    assert extract_and_transfer(hub)["written"] == 2
+
+
+def test_the_sample_events_are_handled(hub: LocalHub) -> None:
+    # Given the sample intake events (a person with hostile text, a batch, an agreement) and the schedule
+    for name in ("submit-person.json", "submit-batch.json", "submit-service-agreement.json"):
+        invocation = hub.invoke(API, sample_event(f"dacs/sync_requests/{name}"))
+        assert invocation.result["statusCode"] == 202, invocation.result
+
+    # When the scheduled extract runs from its sample event, then every entity is written
+    run = hub.invoke(EXTRACT, sample_event("dacs/incremental_extract/schedule.json"))
+    assert run.result["written"] == 3
+
+    # And the sample acknowledgements apply: the person SYNCHRONIZED, the agreement ERROR
+    answer = hub.invoke(ACKNOWLEDGEMENTS, sample_event("dacs/acknowledgements/acknowledge-records.json"))
+    assert answer.result["statusCode"] == 200
+    assert json.loads(answer.result["body"])["synchronized"] == 1
+    assert status_of(hub, "DSR-1001")["status"] == "SYNCHRONIZED"
+    assert status_of(hub, "DSR-1003")["status"] == "ERROR"
+    # And the sample query, acknowledgement and resubmission events reach their routes
+    assert hub.invoke(API, sample_event("dacs/sync_requests/query.json")).result["statusCode"] == 200
+    repeated = hub.invoke(API, sample_event("dacs/sync_requests/acknowledge.json")).result  # the same answer again: nothing changes
+    assert (repeated["statusCode"], json.loads(repeated["body"])["status"]) == (200, "SYNCHRONIZED")
+    assert hub.invoke(API, sample_event("dacs/sync_requests/resubmit.json")).result["statusCode"] == 409  # not in ERROR
