@@ -485,16 +485,25 @@ def requests_put(hub: LocalHub, system: str, path: str, body: dict[str, Any], ex
     return response.json() if expect == 200 else response.text
 
 
-def test_data_the_mdm_schema_refuses_ends_in_error_not_in_retries(hub: LocalHub) -> None:
-    # Given meter data that intake accepts (extra fields are kept) but MDM's XSD does not (an attribute name over 254)
-    meter = {
-        "syncRequestId": "SR-M1",
-        "entityType": "METER",
-        "entityId": "M-1",
-        "changedAt": "2026-11-20T09:00:00Z",
-        "data": {"x" * 300: "1"},
-    }
-    assert submit(hub, meter).status == 202
+def test_data_mdm_cannot_take_ends_in_error_not_in_retries(hub: LocalHub) -> None:
+    from localhub.lambda_runtime import function_environment
+    from utilhub.packs.meter_data.sync import FLOW
+    from utilhub.syncrequests.model import SyncRequestIn
+    from utilhub.syncrequests.wiring import store_for
+
+    # Given a meter stored by an earlier version of the hub, before its data model required a meter type
+    with function_environment(hub.function(API).environment):
+        stored = SyncRequestIn.model_validate(
+            {
+                "syncRequestId": "SR-M1",
+                "entityType": "METER",
+                "entityId": "M-1",
+                "changedAt": "2026-11-20T09:00:00Z",
+                "data": {"badgeNumber": "B-1"},
+            }
+        )
+        store_for(FLOW).create(stored, "cid-upgrade")
+    reload_settings()
     # When it is worked
     cycle(hub)
     # Then it is ERROR with the reason at once, MDM never saw it, and nothing waits in redelivery

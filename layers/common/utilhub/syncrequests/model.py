@@ -148,13 +148,23 @@ class SourceCodec(Protocol):
 
 
 @dataclass(frozen=True)
+class DataRefusal:
+    """Why valid data is still not taken: the data field it is about and the reason."""
+
+    field: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class EntitySpec:
-    """One entity type a flow synchronizes: its data model and when it is enabled."""
+    """One entity type a flow synchronizes: its data model, when it is enabled, and what valid
+    data it still refuses (a business rule of the flow, answered as a 422 on that field)."""
 
     entity_type: str
     data_model: type[BaseModel]
     integration_point: str
     disabled_reason: Callable[[Settings], str | None] = lambda _settings: None
+    refusal: Callable[[BaseModel], DataRefusal | None] = lambda _data: None
 
 
 @dataclass(frozen=True, eq=False)
