@@ -1,9 +1,12 @@
 """The deferred sync request monitor: runs on a schedule, one flow per function.
 
-Per run: for each shard, read PENDING requests oldest first, decide per entity with
-:func:`~utilhub.syncrequests.lifecycle.plan_entity`, discard or claim, queue what was
-claimed (SendMessageBatch, 10 per call; FIFO group = entity, so order is kept), and move
-SENT requests that got no acknowledgement in time to ERROR.
+Per run: for each shard, move SENT requests that got no acknowledgement in time to ERROR;
+release the WAITING requests whose parents the target now holds (or record why they still
+wait); read PENDING requests oldest first, decide per entity with
+:func:`~utilhub.syncrequests.lifecycle.plan_entity`, discard, or claim what can be sent and
+hold WAITING what depends on an entity the target does not hold yet
+(:func:`~utilhub.syncrequests.lifecycle.blocking_parent`); queue what was claimed
+(SendMessageBatch, 10 per call; FIFO group = entity, so order is kept).
 """
 
 from __future__ import annotations
@@ -15,8 +18,8 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from utilhub.platform.observability import MetricUnit, logger, metrics, tracer
-from utilhub.syncrequests.lifecycle import Discard, PendingRequest, Send, plan_entity
-from utilhub.syncrequests.model import DeliveryMessage
+from utilhub.syncrequests.lifecycle import Blocked, Discard, PendingRequest, blocking_parent, plan_entity
+from utilhub.syncrequests.model import DeliveryMessage, SyncStatus
 from utilhub.syncrequests.store import StaleTransition, SyncRequestStore
 
 MAX_PAGES = 20
@@ -30,6 +33,8 @@ class MonitorReport:
     discarded: int = 0
     queued: int = 0
     waiting: int = 0
+    held: int = 0
+    released: int = 0
     timed_out: int = 0
     requeued: int = 0
     skipped_stale: int = 0
@@ -50,7 +55,11 @@ class SyncMonitor:
         ack_timeout: timedelta,
         page_size: int,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        target: str = "the target",
+        ordered_types: frozenset[str] = frozenset(),
     ) -> None:
+        self._target = target
+        self._ordered_types = ordered_types
         self._store = store
         self._sqs = sqs
         self._queue_url = queue_url
@@ -66,6 +75,7 @@ class SyncMonitor:
             self._time_out(shard, report)
             claimed: list[tuple[PendingRequest, int]] = []
             try:
+                self._release_waiting(shard, report, claimed)
                 self._work_pending(shard, report, claimed)
             finally:  # whatever stops the run, what was claimed is queued (or given back)
                 self._queue(claimed, report)
@@ -91,23 +101,64 @@ class SyncMonitor:
                 return
             states = self._store.entity_states(by_entity)
             acted = False
+            sends: list[PendingRequest] = []
             for entity, pending in by_entity.items():
                 decisions = plan_entity(pending, states[entity])
                 report.waiting += len(pending) - len(decisions)
                 acted = acted or bool(decisions)
                 for decision in decisions:
+                    if not isinstance(decision, Discard):
+                        sends.append(decision.request)  # a Send is always an entity's last decision
+                        continue
                     try:
-                        if isinstance(decision, Discard):
-                            self._store.discard(decision.request, decision.reason, advances=decision.advances)
-                            report.discarded += 1
-                        elif isinstance(decision, Send):
-                            claimed.append((decision.request, self._store.claim(decision.request)))
+                        self._store.discard(decision.request, decision.reason, advances=decision.advances)
+                        report.discarded += 1
                     except StaleTransition:
                         # another monitor run, or a resubmission, moved it first: nothing is lost
                         report.skipped_stale += 1
                         break
+            self._send_or_hold(sends, report, claimed)
             if acted or start is None:
                 return
+
+    def _release_waiting(self, shard: int, report: MonitorReport, claimed: list[tuple[PendingRequest, int]]) -> None:
+        """Claim the WAITING requests whose parents the target now holds; record a new reason for the others."""
+        start: dict[str, Any] | None = None
+        for _ in range(MAX_PAGES):
+            page, start = self._store.pending_page(shard, self._page_size, start, status=SyncStatus.WAITING)
+            self._send_or_hold(page, report, claimed)
+            if start is None:
+                return
+
+    def _send_or_hold(self, requests: list[PendingRequest], report: MonitorReport, claimed: list[tuple[PendingRequest, int]]) -> None:
+        """Claim each request whose parents the target holds; hold (or keep) the others WAITING with the reason."""
+        blocked = self._blockers([r for r in requests if r.entity_type in self._ordered_types])
+        for request in requests:
+            block, stored_reason = blocked.get(request.sync_request_id, (None, None))
+            try:
+                if block is None:
+                    claimed.append((request, self._store.claim(request)))
+                    report.released += request.status is SyncStatus.WAITING
+                elif request.status is SyncStatus.WAITING:
+                    if block.reason != stored_reason:
+                        self._store.still_waiting(request, block)
+                    report.waiting += 1
+                else:
+                    self._store.hold(request, block)
+                    report.held += 1
+            except StaleTransition:
+                report.skipped_stale += 1
+
+    def _blockers(self, requests: list[PendingRequest]) -> dict[str, tuple[Blocked | None, str | None]]:
+        """For each request: the parent that keeps it from being sent (None: it can go), and the reason it waits now."""
+        if not requests:
+            return {}
+        parents = self._store.parents_of_requests(r.sync_request_id for r in requests)
+        states = self._store.entity_states(parent for listed, _ in parents.values() for parent in listed)
+        return {
+            sync_request_id: (blocking_parent(listed, states, self._target), reason)
+            for sync_request_id, (listed, reason) in parents.items()
+        }
 
     def _queue(self, claimed: list[tuple[PendingRequest, int]], report: MonitorReport) -> None:
         for start in range(0, len(claimed), 10):

@@ -4,6 +4,7 @@ delivery never import the API's resolver."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel
@@ -13,7 +14,7 @@ from utilhub.packs.meter_data.ccb_xml import CcbSyncRequestXml
 from utilhub.packs.meter_data.mdm_xml import MdmSyncXml
 from utilhub.platform.settings import Settings
 from utilhub.syncrequests import handlers
-from utilhub.syncrequests.model import DataRefusal, EntitySpec, SyncFlow
+from utilhub.syncrequests.model import DataRefusal, EntityRef, EntitySpec, SyncFlow
 
 SCOPE = "utilhub/meter-data"
 PREFIX = "/meter-data"
@@ -39,13 +40,47 @@ def _not_service_order_managed(data: BaseModel) -> DataRefusal | None:
     return None
 
 
+# The order across entities: what MDM must hold before each entity type reaches it (seed 002's
+# "use the monitor to avoid timing issues", made a rule of the engine rather than a hope).
+def _service_agreement_parents(data: Mapping[str, Any]) -> list[EntityRef]:
+    parents = [("SERVICE_POINT", str(sp)) for sp in data.get("servicePointIds", [])]
+    return parents + ([("PERSON", str(data["personId"]))] if data.get("personId") else [])
+
+
+def _sa_relationship_parents(data: Mapping[str, Any]) -> list[EntityRef]:
+    return [("SERVICE_AGREEMENT", str(data["serviceAgreementId"])), ("SERVICE_AGREEMENT", str(data["relatedServiceAgreementId"]))]
+
+
+def _dynamic_option_event_parents(data: Mapping[str, Any]) -> list[EntityRef]:
+    return [("DYNAMIC_OPTION", str(data["optionId"]))]
+
+
+def _sp_meter_history_parents(data: Mapping[str, Any]) -> list[EntityRef]:
+    return [("SERVICE_POINT", str(data["servicePointId"])), ("METER", str(data["meterId"]))]
+
+
+def _scalar_meter_read_parents(data: Mapping[str, Any]) -> list[EntityRef]:
+    return [("SP_METER_HISTORY", str(data["spMeterHistoryId"]))]
+
+
+PARENTS: dict[str, Callable[[Mapping[str, Any]], Sequence[EntityRef]]] = {
+    "SERVICE_AGREEMENT": _service_agreement_parents,
+    "SA_RELATIONSHIP": _sa_relationship_parents,
+    "DYNAMIC_OPTION_EVENT": _dynamic_option_event_parents,
+    "SP_METER_HISTORY": _sp_meter_history_parents,
+    "SCALAR_METER_READ": _scalar_meter_read_parents,
+}
+
+
 def _spec(entity_type: str, data_model: type, point: str, *, meter: bool = False, som: bool = False) -> EntitySpec:
+    optional: dict[str, Any] = {"parents": PARENTS[entity_type]} if entity_type in PARENTS else {}
     return EntitySpec(
         entity_type,
         data_model,
         point,
         disabled_reason=_meters_in_ccb_only if meter else (lambda _settings: None),
         refusal=_not_service_order_managed if som else (lambda _data: None),
+        **optional,
     )
 
 
