@@ -93,6 +93,14 @@ def main(argv: list[str] | None = None) -> int:
         "--runtime-backlog", type=int, default=None, help="local runtime section: backlog drained (default 100000; 1000 with --quick)"
     )
     parser.add_argument("--no-runtime", action="store_true", help="leave out the local runtime section (it takes the longest)")
+    parser.add_argument(
+        "--backlog-requests",
+        type=int,
+        default=None,
+        help="monitor backlog section: requests stored at once, then drained (default 100000; 1000 with --quick)",
+    )
+    parser.add_argument("--backlog-per-entity", type=int, default=5, help="monitor backlog section: changes per entity (default 5)")
+    parser.add_argument("--no-backlog", action="store_true", help="leave out the monitor backlog section")
     args = parser.parse_args(argv)
 
     from benchmarks import cpu, imports
@@ -161,6 +169,15 @@ def main(argv: list[str] | None = None) -> int:
     print("\nThe embedded AWS's changes to moto, against moto 5.2.5 as released (python -m benchmarks.moto_changes)")
     print(moto_changes.report(moto_changes.measure([1000, 5000] if args.quick else [1000, 10000])))
     failed = 0
+    if not args.no_backlog:
+        from benchmarks import monitor_backlog
+
+        size = args.backlog_requests or (1000 if args.quick else 100_000)
+        step(f"monitor backlog ({size:,} requests, {args.backlog_per_entity} per entity)")
+        drained = monitor_backlog.run(size, args.backlog_per_entity)
+        print("\nThe sync monitor on a backlog, through the real handlers in-process (python -m benchmarks.monitor_backlog)")
+        print(monitor_backlog.report(drained))
+        failed = 1 if drained.lost or drained.twice or drained.older_images or drained.not_newest else 0
     if not args.no_runtime:
         from benchmarks import local_runtime
 
@@ -170,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         result = local_runtime.run([int(s) for s in sizes.split(",")], 200 if args.quick else 1000, backlog)
         print("\nLocal runtime at volume: MD-01 over HTTP through make run's hub (python -m benchmarks.local_runtime)")
         print(local_runtime.report(result))
-        failed = 1 if result["lost"] or result["twice"] else 0
+        failed = failed or (1 if result["lost"] or result["twice"] else 0)
     print(f"finished in {time.perf_counter() - started:.0f} s")
     return failed
 

@@ -95,6 +95,8 @@ class MdmSimulator(Simulator):
         self._answers: dict[str, bytes] = {}
         # sync request id -> records stored for it (1 when it reached MDM once; 2 would be a duplicate)
         self.accepted: Counter[str] = Counter()
+        # images stored over a newer one of the same record (a sync out of order; the hub must never cause one)
+        self.older_images = 0
 
     def handle(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> Reply:
         if (method, path.split("?")[0].rstrip("/")) != ("POST", "/sync-requests"):
@@ -131,12 +133,15 @@ class MdmSimulator(Simulator):
         key = f"{entity_type}#{external_id}"
         with self._lock:
             existing = self.records.get(key)
+            changed_at = header.findtext("m:ChangedAt", namespaces=_M)
+            if existing and str(changed_at) < str(existing["changedAt"]):  # fixed-width UTC text sorts as time
+                self.older_images += 1
             mdm_id = existing["mdmId"] if existing else f"{_KINDS[kind][1]}-{next(self._ids):06d}"
             self.records[key] = {
                 "mdmId": mdm_id,
                 "entityType": entity_type,
                 "externalId": external_id,
-                "changedAt": header.findtext("m:ChangedAt", namespaces=_M),
+                "changedAt": changed_at,
                 "kind": kind,
                 "data": _element_to_dict(payload),
                 "version": (existing["version"] + 1) if existing else 1,
@@ -170,9 +175,13 @@ class MdmSimulator(Simulator):
         """As every simulator's, with the sync requests MDM stored and how often each (``summary``: how many)."""
         with self._lock:
             accepted: dict[str, Any] = (
-                {"acceptedSyncRequests": len(self.accepted), "acceptedMessages": sum(self.accepted.values())}
+                {
+                    "acceptedSyncRequests": len(self.accepted),
+                    "acceptedMessages": sum(self.accepted.values()),
+                    "olderImagesReceived": self.older_images,
+                }
                 if summary
-                else {"acceptedPerSyncRequest": dict(self.accepted)}
+                else {"acceptedPerSyncRequest": dict(self.accepted), "olderImagesReceived": self.older_images}
             )
             return {**super().state(summary=summary), **accepted, "recordsByKind": self.records_by_kind()}
 

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
 INDEX = "ByStatus"
 TRANSACTION_LIMIT = 100
+CLAIMS_PER_TRANSACTION = TRANSACTION_LIMIT // 2  # a claim (request -> SENT, entity in flight) is two updates
 Clock = Callable[[], datetime]
 ParentsOf = Callable[[str, dict[str, Any]], Sequence[tuple[str, str]]]
 
@@ -394,34 +395,63 @@ class SyncRequestStore:
             # the entity's image time was already at or past this one: discard without moving it
             self._write(updates[:1])
 
-    def claim(self, request: PendingRequest) -> int:
-        """PENDING (or WAITING) -> SENT and the entity's in-flight slot, atomically. Returns the new attempt number."""
+    def _claim_updates(self, request: PendingRequest) -> tuple[int, list[dict[str, Any]]]:
+        """The two conditional updates of a claim: the entity's in-flight slot, and the request -> SENT."""
         attempt = request.attempt + 1
         entity = self._entity_key(request.entity_type, request.entity_id)
         was_waiting = request.status is SyncStatus.WAITING
         reason = f"queued for delivery (attempt {attempt})"
-        self._write(
-            [
-                {
-                    "TableName": self._table.name,
-                    "Key": entity,
-                    "UpdateExpression": "SET inFlight = :id, updatedAt = :now" + (" REMOVE waiting" if was_waiting else ""),
-                    "ConditionExpression": "attribute_not_exists(inFlight)" + (" AND waiting = :id" if was_waiting else ""),
-                    "ExpressionAttributeValues": {":id": request.sync_request_id, ":now": self._now().isoformat()},
-                },
-                self._transition_update(
-                    request.sync_request_id,
-                    (request.entity_type, request.entity_id),
-                    request.status,
-                    SyncStatus.SENT,
-                    f"{reason}: what it waited for is synchronized" if was_waiting else reason,
-                    attempt=request.attempt,
-                    set_attempt=attempt,
-                    remove=("waitingFor", "waitReason") if was_waiting else (),
-                ),
-            ]
-        )
-        return attempt
+        return attempt, [
+            {
+                "TableName": self._table.name,
+                "Key": entity,
+                "UpdateExpression": "SET inFlight = :id, updatedAt = :now" + (" REMOVE waiting" if was_waiting else ""),
+                "ConditionExpression": "attribute_not_exists(inFlight)" + (" AND waiting = :id" if was_waiting else ""),
+                "ExpressionAttributeValues": {":id": request.sync_request_id, ":now": self._now().isoformat()},
+            },
+            self._transition_update(
+                request.sync_request_id,
+                (request.entity_type, request.entity_id),
+                request.status,
+                SyncStatus.SENT,
+                f"{reason}: what it waited for is synchronized" if was_waiting else reason,
+                attempt=request.attempt,
+                set_attempt=attempt,
+                remove=("waitingFor", "waitReason") if was_waiting else (),
+            ),
+        ]
+
+    def claim_many(self, requests: Sequence[PendingRequest]) -> list[int | None]:
+        """Claim up to ``CLAIMS_PER_TRANSACTION`` requests in one transaction: each PENDING (or WAITING) -> SENT
+        with its entity's in-flight slot. One entry per request: its new attempt, or None when someone else
+        moved it or its entity first (that claim only is skipped).
+
+        Each claim stays atomic (its two updates are in the transaction); a transaction cancelled by some
+        claims' conditions is written again without them. Raises, having claimed nothing, when it fails otherwise.
+        """
+        if len(requests) > CLAIMS_PER_TRANSACTION:
+            raise ValueError(f"at most {CLAIMS_PER_TRANSACTION} claims per transaction")
+        outcome: list[int | None] = [None] * len(requests)
+        remaining = list(range(len(requests)))
+        while remaining:
+            claims = {index: self._claim_updates(requests[index]) for index in remaining}
+            try:
+                self._client.transact_write_items(
+                    TransactItems=[{"Update": u} for index in remaining for u in claims[index][1]]  # type: ignore[typeddict-item]
+                )
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "TransactionCanceledException":
+                    raise
+                reasons = exc.response.get("CancellationReasons", [])
+                refused = {remaining[i // 2] for i, r in enumerate(reasons) if r.get("Code") not in (None, "None")}
+                if not refused:
+                    raise
+                remaining = [index for index in remaining if index not in refused]
+                continue
+            for index in remaining:
+                outcome[index] = claims[index][0]
+            break
+        return outcome
 
     def hold(self, request: PendingRequest, blocked: Blocked) -> None:
         """PENDING -> WAITING for a parent, and the entity's waiting slot (its later requests wait behind), atomically."""
@@ -455,7 +485,7 @@ class SyncRequestStore:
         )
 
     def unclaim(self, request: PendingRequest, attempt: int, reason: str) -> None:
-        """Undo :meth:`claim` when the message could not be queued."""
+        """Undo a claim (:meth:`claim_many`) when the message could not be queued."""
         self._write(
             [
                 self._release_entity(request.entity_type, request.entity_id, request.sync_request_id),

@@ -40,6 +40,7 @@ def monitor_for(flow: SyncFlow) -> SyncMonitor:
         page_size=settings.sync_monitor_page_size,
         target=flow.target,
         ordered_types=flow.ordered_types,
+        budget=timedelta(seconds=settings.sync_monitor_budget_seconds),
     )
 
 
