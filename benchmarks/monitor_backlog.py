@@ -25,7 +25,7 @@ from typing import Any
 
 from benchmarks.aws_calls import API, CLAIMS, JSON_HEADERS, MONITOR, RUNTIME, Recorder
 from benchmarks.common import captured, figure, format_table
-from localhub.endpoint import embedded_aws
+from localhub.endpoint import embedded_aws, reset
 from localhub.simulators.mdm import MdmSimulator
 
 DELIVERY = "MeterDataDeliveryFunction"
@@ -67,8 +67,10 @@ def run(requests: int, per_entity: int) -> Result:
     items = backlog(requests, per_entity)
     entities = len({i["entityId"] for i in items})
     recorder = Recorder()
-    with captured(), embedded_aws():
+    with captured(), embedded_aws() as endpoint:
         from localhub.hub import LocalHub
+
+        reset(endpoint)  # what an earlier section of make bench left in the embedded AWS
 
         hub = LocalHub()
         hub.start()

@@ -88,11 +88,11 @@ class SyncMonitor:
         deadline = self._monotonic() + self._budget
         sweeps = {shard: self._sweep(shard, report) for shard in self._store.shards}
         failure: Exception | None = None
-        while sweeps:
-            if self._monotonic() >= deadline:
-                report.out_of_time = 1
-                break
+        while sweeps and not report.out_of_time:
             for shard, sweep in list(sweeps.items()):  # one page of each shard in turn: no shard waits for another's backlog
+                if self._monotonic() >= deadline:  # checked before every page: a run overruns its budget by one page at most
+                    report.out_of_time = 1
+                    break
                 try:
                     if next(sweep, None) is not None:
                         continue
