@@ -56,6 +56,7 @@ class Result:
     pages: int
     longest_run_seconds: float
     out_of_time_runs: int
+    redelivered: int
     calls: Counter[tuple[str, str]]
     lost: int
     twice: int
@@ -83,7 +84,7 @@ def run(requests: int, per_entity: int) -> Result:
             mdm = hub.simulators["MDM"]
             assert isinstance(mdm, MdmSimulator)
             recorder.install()
-            runs = pages = out_of_time = 0
+            runs = pages = out_of_time = redelivered = 0
             longest = 0.0
             started = time.perf_counter()
             while len(mdm.accepted) < requests:
@@ -95,7 +96,11 @@ def run(requests: int, per_entity: int) -> Result:
                 runs += 1
                 pages += invocation.result.get("pages", 0)
                 out_of_time += invocation.result.get("out_of_time", 0)
-                hub.drain(max_polls=1_000_000)
+                delivered = hub.drain(max_polls=1_000_000)
+                if not delivered and not invocation.result.get("queued"):
+                    # a delivery failed (the machine is slow, a call timed out): SQS hands it out again
+                    # once its visibility timeout has passed, which here is now
+                    redelivered += hub.expire_visibility()
                 if runs > 20 * per_entity + 100:
                     raise RuntimeError(f"not drained after {runs} monitor runs: {len(mdm.accepted)} of {requests}")
             seconds = time.perf_counter() - started
@@ -116,6 +121,7 @@ def run(requests: int, per_entity: int) -> Result:
         pages=pages,
         longest_run_seconds=longest,
         out_of_time_runs=out_of_time,
+        redelivered=redelivered,
         calls=Counter((c.function, c.label) for c in recorder.calls),
         lost=len(ids - set(accepted)),
         twice=sum(1 for v in accepted.values() if v != 1),
@@ -139,7 +145,7 @@ def report(result: Result) -> str:
         f"backlog of {result.requests:,} requests over {result.entities:,} entities, stored at once:\n"
         f"  drained in {result.seconds:.0f} s: {result.requests / result.seconds:.1f} requests/s through the monitor and delivery\n"
         f"  {result.monitor_runs} monitor runs, {result.pages} pages, longest run {result.longest_run_seconds:.1f} s,"
-        f" {result.out_of_time_runs} run(s) stopped by the time budget\n"
+        f" {result.out_of_time_runs} run(s) stopped by the time budget, {result.redelivered} message(s) redelivered\n"
         f"  accounted for: {result.requests - result.lost:,} of {result.requests:,} at MDM, {result.lost} lost,"
         f" {result.twice} sent more than once, {result.older_images} older image(s) after a newer one,"
         f" {result.not_newest} entit(ies) not at their newest image\n{table}"
