@@ -76,8 +76,8 @@ e2e: $(BIN)/.synced ## end-to-end tests against the local hub over HTTP
 test: install lint typecheck requirements-check template-check moto-conformance ## everything CI runs
 	$(BIN)/pytest
 
-run: $(BIN)/.synced ## the whole hub on this machine (embedded AWS, HTTP API, simulators)
-	$(LAYER_PATH) $(BIN)/python -m localhub
+run: $(BIN)/.synced ## the whole hub on this machine (embedded AWS, HTTP API, simulators); ARGS="--parameter-overrides MetersManagedIn=MDM"
+	$(LAYER_PATH) $(BIN)/python -m localhub $(ARGS)
 
 demo: $(BIN)/.synced ## the hub, a scripted scenario per pack, a table of what happened
 	$(LAYER_PATH) $(BIN)/python -m localhub --demo

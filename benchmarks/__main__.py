@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import subprocess
 import sys
 import time
 from collections import Counter
@@ -99,6 +100,14 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="DA-01 through the local runtime: persons in CCB's extract (default 1000000; 10000 with --quick)",
     )
+    parser.add_argument(
+        "--backlog-requests",
+        type=int,
+        default=None,
+        help="monitor backlog section: requests stored at once, then drained (default 100000; 1000 with --quick)",
+    )
+    parser.add_argument("--backlog-per-entity", type=int, default=5, help="monitor backlog section: changes per entity (default 5)")
+    parser.add_argument("--no-backlog", action="store_true", help="leave out the monitor backlog section")
     args = parser.parse_args(argv)
 
     from benchmarks import cpu, imports
@@ -182,6 +191,14 @@ def main(argv: list[str] | None = None) -> int:
     print("\nThe embedded AWS's changes to moto, against moto 5.2.5 as released (python -m benchmarks.moto_changes)")
     print(moto_changes.report(moto_changes.measure([1000, 5000] if args.quick else [1000, 10000])))
     failed = 0
+    if not args.no_backlog:
+        size = args.backlog_requests or (1000 if args.quick else 100_000)
+        step(f"monitor backlog ({size:,} requests, {args.backlog_per_entity} per entity)")
+        command = ["-m", "benchmarks.monitor_backlog", "--requests", str(size), "--per-entity", str(args.backlog_per_entity)]
+        print(f"\nThe sync monitor on a backlog, through the real handlers in-process (python {' '.join(command)})", flush=True)
+        # a process of its own: an embedded AWS and a hub that no earlier section has used
+        completed = subprocess.run([sys.executable, *command], check=False)  # noqa: S603 - this interpreter, our own module
+        failed = 1 if completed.returncode else 0
     if not args.no_runtime:
         from benchmarks import local_runtime
 
@@ -191,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         result = local_runtime.run([int(s) for s in sizes.split(",")], 200 if args.quick else 1000, backlog)
         print("\nLocal runtime at volume: MD-01 over HTTP through make run's hub (python -m benchmarks.local_runtime)")
         print(local_runtime.report(result))
-        failed = 1 if result["lost"] or result["twice"] else 0
+        failed = failed or (1 if result["lost"] or result["twice"] else 0)
     print(f"finished in {time.perf_counter() - started:.0f} s")
     return 1 if failed or dacs_failed else 0
 

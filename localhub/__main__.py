@@ -14,6 +14,7 @@ import warnings
 from localhub.auth import LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET
 from localhub.hub import LocalHub
 from localhub.server import LocalRuntime
+from localhub.template import Template
 from localhub.workers import WorkerPool
 
 
@@ -41,6 +42,22 @@ Ctrl-C stops everything.
 """
 
 
+def parameter_overrides(pairs: list[str], template: Template) -> dict[str, str]:
+    """``Name=Value`` pairs checked against the template's parameters (their name and ``AllowedValues``),
+    as ``sam deploy --parameter-overrides`` takes them."""
+    overrides: dict[str, str] = {}
+    for pair in pairs:
+        name, separator, value = pair.partition("=")
+        spec = template.parameters.get(name)
+        if not separator or spec is None:
+            raise ValueError(f"{pair!r} is not Name=Value for a parameter of template.yaml ({', '.join(template.parameters)})")
+        allowed = [str(v) for v in spec.get("AllowedValues", [])]
+        if allowed and value not in allowed:
+            raise ValueError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
+        overrides[name] = value
+    return overrides
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m localhub", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
@@ -56,7 +73,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--in-process", action="store_true", help="run functions in this process, one at a time (to step through a handler in a debugger)"
     )
+    parser.add_argument(
+        "--parameter-overrides",
+        nargs="+",
+        default=[],
+        metavar="NAME=VALUE",
+        help="template parameters, as sam takes them (e.g. MetersManagedIn=MDM)",
+    )
     args = parser.parse_args(argv)
+    try:
+        overrides = parameter_overrides(args.parameter_overrides, Template.load())
+    except ValueError as exc:
+        parser.error(str(exc))
     if not args.verbose:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         # Powertools warns on every invocation that flushes no metric; on Lambda that goes to the log.
@@ -64,7 +92,11 @@ def main(argv: list[str] | None = None) -> int:
 
     workers = None if args.in_process else WorkerPool(default_concurrency=args.concurrency, max_processes=args.max_environments)
     runtime = LocalRuntime(
-        host=args.host, api_port=args.port, aws_port=args.aws_port, run_schedules=not args.no_schedules, hub=LocalHub(workers=workers)
+        host=args.host,
+        api_port=args.port,
+        aws_port=args.aws_port,
+        run_schedules=not args.no_schedules,
+        hub=LocalHub(workers=workers, parameters=overrides),
     )
     runtime.start()
     if args.demo:

@@ -104,6 +104,66 @@ def meter_data(client: httpx.Client) -> list[Row]:
     return rows
 
 
+def run_monitor_until(client: httpx.Client, path: str, wanted: set[str], runs: int = 8) -> dict[str, Any]:
+    """Run the sync monitor until the request at ``path`` is in one of ``wanted`` (or the runs are used up)."""
+    state: dict[str, Any] = {}
+    for _ in range(runs):
+        client.post("/_local/schedules/MeterDataSyncMonitorFunction/run")
+        wait_for_status(client, path, wanted, timeout=3)
+        state = dict(client.get(path).json())
+        if state.get("status") in wanted:
+            break
+    return state
+
+
+def meter_data_ordering(client: httpx.Client) -> list[Row]:
+    """A service agreement arrives before its service point: it waits, then goes by itself."""
+    rows = []
+    pack = "meter-data"
+    sa = {
+        "syncRequestId": "DEMO-SA-1",
+        "entityType": "SERVICE_AGREEMENT",
+        "entityId": "DEMO-SA1",
+        "changedAt": "2026-11-20T12:00:00Z",
+        "data": {"accountId": "DEMO-AC1", "servicePointIds": ["DEMO-SP1"], "personId": "DEMO-P1", "saType": "E-RES"},
+    }
+    posted = client.post("/meter-data/sync-requests", json=sa)
+    rows.append(Row(pack, "MD-03 post SA before its service point", "202 PENDING", f"{posted.status_code} {posted.json().get('status')}"))
+    waiting = run_monitor_until(client, "/meter-data/sync-requests/DEMO-SA-1", {"WAITING", "SENT", "SYNCHRONIZED", "ERROR"})
+    parent = waiting.get("waitingFor", {})
+    observed = f"{waiting.get('status')} for {parent.get('entityType')} {parent.get('entityId')}"
+    rows.append(Row(pack, "MD-03 SA waits for its service point", "WAITING for SERVICE_POINT DEMO-SP1", observed))
+    sp = {
+        "syncRequestId": "DEMO-SP-1",
+        "entityType": "SERVICE_POINT",
+        "entityId": "DEMO-SP1",
+        "changedAt": "2026-11-20T12:05:00Z",
+        "data": {"premiseId": "DEMO-PR1", "spType": "E-RES"},
+    }
+    client.post("/meter-data/sync-requests", json=sp)
+    point = run_monitor_until(client, "/meter-data/sync-requests/DEMO-SP-1", {"SYNCHRONIZED", "ERROR"})
+    rows.append(Row(pack, "MD-02 service point arrives late", "SYNCHRONIZED", str(point.get("status"))))
+    released = run_monitor_until(client, "/meter-data/sync-requests/DEMO-SA-1", {"SYNCHRONIZED", "ERROR"})
+    statuses = " ".join(h["status"] for h in released.get("history", []))
+    rows.append(Row(pack, "MD-03 SA released by itself", "PENDING WAITING SENT SYNCHRONIZED", statuses))
+    records = client.get("/_local/sim/mdm/state").json()["records"]
+    kind = records.get("SERVICE_AGREEMENT#DEMO-SA1", {}).get("kind")
+    rows.append(Row(pack, "MDM simulator holds the usage subscription", "UsageSubscription", str(kind)))
+    meter = {
+        "syncRequestId": "DEMO-M-1",
+        "entityType": "METER",
+        "entityId": "DEMO-M1",
+        "changedAt": "2026-11-20T12:10:00Z",
+        "data": {"badgeNumber": "DEMO-B1", "meterType": "E-SMART", "serviceOrderManaged": True},
+    }
+    refused = client.post("/meter-data/sync-requests", json=meter)
+    pointer = (refused.json().get("errors") or [{}])[0].get("pointer")
+    rows.append(
+        Row(pack, "MD-07 meter of an SOM-managed service point", "422 #/data/serviceOrderManaged", f"{refused.status_code} {pointer}")
+    )
+    return rows
+
+
 def _order_line(line_id: str, sa: str, ba: str, bp: str, action: str = "ADD", **extra: object) -> dict[str, object]:
     return {
         "lineId": line_id,
@@ -399,6 +459,7 @@ def dacs(client: httpx.Client) -> list[Row]:
 
 SCENARIOS: dict[str, Callable[[httpx.Client], list[Row]]] = {
     "meter-data": meter_data,
+    "meter-data ordering": meter_data_ordering,
     "order-to-cash": order_to_cash,
     "customer": customer,
     "field-work": field_work,

@@ -283,6 +283,15 @@ def sync_request_api_docs(prefix: str, flow: SyncFlow) -> ApiDocs:
             "changedAt": {"type": "string", "format": "date-time"},
             "attempt": {"type": "integer", "minimum": 0, "description": "Delivery attempts so far."},
             "history": {"type": "array", "items": ref(Transition)},
+            "waitingFor": {
+                "type": "object",
+                "description": (
+                    "Only while WAITING: the entity the request depends on that the target does not hold yet "
+                    "(or whose last request is in ERROR), and why. The request goes out by itself once it is synchronized."
+                ),
+                "required": ["entityType", "entityId", "reason"],
+                "properties": {"entityType": {"type": "string"}, "entityId": {"type": "string"}, "reason": {"type": "string"}},
+            },
         },
     }
     docs.schemas["SyncRequestBatchResult"] = {
@@ -315,7 +324,8 @@ def sync_request_api_docs(prefix: str, flow: SyncFlow) -> ApiDocs:
             summary=f"Submit a {flow.source} -> {flow.target} sync request",
             description=(
                 f"Stores the request PENDING; the sync monitor delivers it to {flow.target}, one in flight per entity, "
-                "in order of `changedAt`. The same `syncRequestId` with the same content creates nothing new and answers "
+                "in order of `changedAt`, and only once the target holds every entity it depends on (until then it is WAITING, "
+                "naming that entity). The same `syncRequestId` with the same content creates nothing new and answers "
                 "its current status; with other content it is a 409. A refused request is never stored." + xml_note
             ),
             body=RequestBody(request_schema, "One sync request.", xml_xsd=source_xsd),

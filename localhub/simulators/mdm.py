@@ -1,17 +1,23 @@
 """Meter Data Management simulator: the inbound master data sync service.
 
 ``POST /sync-requests`` takes the hub's XML (validated against ``mdm/sync.xsd`` with the
-library's hardened parser), keeps the record (contacts, service points, usage subscriptions,
-other master data) under its own MDM id, and answers an ``Acknowledgement``:
-POSITIVE with the MDM id, NEGATIVE for a business error (a usage subscription whose service
-points MDM does not know, or an injected ``reject`` fault), ACCEPTED for an injected
-``accept_later`` fault. The same MessageId twice is answered as the first time and stored once.
+library's hardened parser; a payload that is not the header's entity type is refused), keeps
+each kind of record as MDM does (contact, service point, usage subscription and their
+relationships, dynamic option and event, device, device configuration with its measuring
+components, install event, measurement, bill cycle schedule) under its own MDM id, and answers an
+``Acknowledgement``: POSITIVE with the MDM id; NEGATIVE for a business error (a record that
+refers to one MDM does not hold: a usage subscription's service points or contact, a
+relationship's usage subscriptions, an event's option, an install event's service point or
+device, a measurement's device or install event, or a read taken before its installation;
+or an injected ``reject`` fault); ACCEPTED for an injected ``accept_later`` fault. The same
+MessageId twice is answered as the first time and stored once.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections import Counter
+from datetime import datetime
 from typing import Any
 
 from lxml import etree
@@ -22,7 +28,39 @@ from utilhub.platform.xml import parse_untrusted, to_bytes, validate
 
 NS = "urn:utilhub:mdm:sync:v1"
 _M = {"m": NS}
-_KINDS = {"Contact": "C", "ServicePoint": "SP", "UsageSubscription": "US", "MasterData": "MD"}
+# MDM record kind -> (the CCB entity type it keeps, the prefix of its MDM ids)
+_KINDS = {
+    "Contact": ("PERSON", "C"),
+    "ServicePoint": ("SERVICE_POINT", "SP"),
+    "UsageSubscription": ("SERVICE_AGREEMENT", "US"),
+    "UsageSubscriptionRelationship": ("SA_RELATIONSHIP", "USR"),
+    "DynamicOption": ("DYNAMIC_OPTION", "DO"),
+    "DynamicOptionEvent": ("DYNAMIC_OPTION_EVENT", "DOE"),
+    "Device": ("METER", "D"),
+    "DeviceConfiguration": ("METER_CONFIGURATION", "DC"),
+    "InstallEvent": ("SP_METER_HISTORY", "IE"),
+    "Measurement": ("SCALAR_METER_READ", "MS"),
+    "BillCycleSchedule": ("BILL_CYCLE", "BC"),
+}
+# the records a kind refers to: (element path, the entity type MDM must already hold)
+_REFERENCES: dict[str, tuple[tuple[str, str], ...]] = {
+    "UsageSubscription": (("m:ServicePoints/m:ServicePointId", "SERVICE_POINT"), ("m:MainContactId", "PERSON")),
+    "UsageSubscriptionRelationship": (
+        ("m:UsageSubscriptionId", "SERVICE_AGREEMENT"),
+        ("m:RelatedUsageSubscriptionId", "SERVICE_AGREEMENT"),
+    ),
+    "DynamicOptionEvent": (("m:DynamicOptionId", "DYNAMIC_OPTION"),),
+    "InstallEvent": (("m:ServicePointId", "SERVICE_POINT"), ("m:DeviceId", "METER")),
+    "Measurement": (("m:DeviceId", "METER"), ("m:InstallEventId", "SP_METER_HISTORY")),
+}
+_NAMES = {
+    "SERVICE_POINT": "service point",
+    "PERSON": "contact",
+    "SERVICE_AGREEMENT": "usage subscription",
+    "DYNAMIC_OPTION": "dynamic option",
+    "METER": "device",
+    "SP_METER_HISTORY": "install event",
+}
 
 
 def _element_to_dict(element: etree._Element) -> Any:
@@ -46,6 +84,10 @@ def _element_to_dict(element: etree._Element) -> Any:
     return result
 
 
+def _instant(text: str | None) -> datetime:
+    return datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+
+
 class MdmSimulator(Simulator):
     def __init__(self) -> None:
         super().__init__(system="MDM")
@@ -53,6 +95,8 @@ class MdmSimulator(Simulator):
         self._answers: dict[str, bytes] = {}
         # sync request id -> records stored for it (1 when it reached MDM once; 2 would be a duplicate)
         self.accepted: Counter[str] = Counter()
+        # images stored over a newer one of the same record (a sync out of order; the hub must never cause one)
+        self.older_images = 0
 
     def handle(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> Reply:
         if (method, path.split("?")[0].rstrip("/")) != ("POST", "/sync-requests"):
@@ -80,23 +124,24 @@ class MdmSimulator(Simulator):
         kind = etree.QName(payload).localname
         entity_type = header.findtext("m:EntityType", namespaces=_M) or ""
         external_id = header.findtext("m:ExternalId", namespaces=_M) or ""
-        if kind == "UsageSubscription":
-            unknown = [
-                sp.text for sp in payload.iterfind("m:ServicePoints/m:ServicePointId", _M) if f"SERVICE_POINT#{sp.text}" not in self.records
-            ]
-            if unknown:
-                answer = self._ack(message_id, "NEGATIVE", reason=f"unknown service point(s): {', '.join(map(str, unknown))}")
-                self._answers[message_id] = answer
-                return Reply(200, answer)
+        if _KINDS[kind][0] != entity_type:
+            raise SimulatorError(f"a {entity_type} cannot be kept as a {kind}")
+        if problem := self._business_error(kind, payload):
+            answer = self._ack(message_id, "NEGATIVE", reason=problem)
+            self._answers[message_id] = answer
+            return Reply(200, answer)
         key = f"{entity_type}#{external_id}"
         with self._lock:
             existing = self.records.get(key)
-            mdm_id = existing["mdmId"] if existing else f"{_KINDS[kind]}-{next(self._ids):06d}"
+            changed_at = header.findtext("m:ChangedAt", namespaces=_M)
+            if existing and str(changed_at) < str(existing["changedAt"]):  # fixed-width UTC text sorts as time
+                self.older_images += 1
+            mdm_id = existing["mdmId"] if existing else f"{_KINDS[kind][1]}-{next(self._ids):06d}"
             self.records[key] = {
                 "mdmId": mdm_id,
                 "entityType": entity_type,
                 "externalId": external_id,
-                "changedAt": header.findtext("m:ChangedAt", namespaces=_M),
+                "changedAt": changed_at,
                 "kind": kind,
                 "data": _element_to_dict(payload),
                 "version": (existing["version"] + 1) if existing else 1,
@@ -106,15 +151,39 @@ class MdmSimulator(Simulator):
             self.accepted[sync_request_id or ""] += 1
         return Reply(200, answer)
 
+    def _business_error(self, kind: str, payload: etree._Element) -> str | None:
+        """What MDM refuses in a valid message: a reference to a record it does not hold, a read before its install."""
+        with self._lock:
+            for path, entity_type in _REFERENCES.get(kind, ()):
+                unknown = [e.text for e in payload.iterfind(path, _M) if f"{entity_type}#{e.text}" not in self.records]
+                if unknown:
+                    return f"unknown {_NAMES[entity_type]}(s): {', '.join(map(str, unknown))}"
+            if kind == "Measurement":
+                install = self.records[f"SP_METER_HISTORY#{payload.findtext('m:InstallEventId', namespaces=_M)}"]["data"]
+                read_at = _instant(payload.findtext("m:ReadDateTime", namespaces=_M))
+                if read_at < _instant(install["InstallDateTime"]) or (
+                    install.get("RemovalDateTime") and read_at > _instant(install["RemovalDateTime"])
+                ):
+                    return "read taken outside its install event's period"
+        return None
+
+    def records_by_kind(self) -> dict[str, int]:
+        with self._lock:
+            return dict(Counter(record["kind"] for record in self.records.values()))
+
     def state(self, *, summary: bool = False) -> dict[str, Any]:
         """As every simulator's, with the sync requests MDM stored and how often each (``summary``: how many)."""
         with self._lock:
             accepted: dict[str, Any] = (
-                {"acceptedSyncRequests": len(self.accepted), "acceptedMessages": sum(self.accepted.values())}
+                {
+                    "acceptedSyncRequests": len(self.accepted),
+                    "acceptedMessages": sum(self.accepted.values()),
+                    "olderImagesReceived": self.older_images,
+                }
                 if summary
-                else {"acceptedPerSyncRequest": dict(self.accepted)}
+                else {"acceptedPerSyncRequest": dict(self.accepted), "olderImagesReceived": self.older_images}
             )
-            return {**super().state(summary=summary), **accepted}
+            return {**super().state(summary=summary), **accepted, "recordsByKind": self.records_by_kind()}
 
     @staticmethod
     def _ack(message_id: str, result: str, *, reason: str | None = None, mdm_id: str | None = None) -> bytes:

@@ -53,6 +53,44 @@ def test_person_sync_over_http_until_synchronized(runtime: LocalRuntime, client:
     assert state["records"]["PERSON#E2E-P1"]["data"]["ContactName"] == "Ada Lovelace"
 
 
+def test_a_meter_read_posted_before_its_installation_in_ccb_xml_waits_then_follows_it_over_http(
+    runtime: LocalRuntime, client: httpx.Client
+) -> None:
+    samples = Path(__file__).resolve().parents[2] / "events" / "meter_data" / "sync_requests"
+
+    def post_sample(name: str) -> None:
+        event = json.loads((samples / f"submit-{name}.json").read_text(encoding="utf-8"))
+        response = client.post(
+            "/meter-data/sync-requests", content=event["body"], headers={"Content-Type": event["headers"]["content-type"]}
+        )
+        assert response.status_code == 202, response.text
+
+    def monitor_until(path: str, status: str) -> dict:
+        for _ in range(20):
+            client.post("/_local/schedules/MeterDataSyncMonitorFunction/run")
+            body: dict = client.get(path).json()
+            if body.get("status") == status:
+                return body
+            time.sleep(0.1)
+        return wait_for(client, path, status)
+
+    # Given a scalar read posted in CCB's XML before the installation it was taken under
+    post_sample("scalar-meter-read-xml")
+    waiting = monitor_until("/meter-data/sync-requests/SR-10002", "WAITING")
+    assert waiting["waitingFor"]["entityId"] == "H-0002"
+    # When the service point, the meter and the installation follow (XML and JSON alike)
+    for name in ("service-point-xml", "meter-xml", "sp-meter-history-xml"):
+        post_sample(name)
+    # Then the read goes to MDM by itself after them, as a measurement
+    body = monitor_until("/meter-data/sync-requests/SR-10002", "SYNCHRONIZED")
+    statuses = [h["status"] for h in body["history"]]
+    # (WAITING repeats when the reason changed while the parents were on their way)
+    assert [s for i, s in enumerate(statuses) if i == 0 or statuses[i - 1] != s] == ["PENDING", "WAITING", "SENT", "SYNCHRONIZED"]
+    records = client.get("/_local/sim/mdm/state").json()["records"]
+    assert records["SCALAR_METER_READ#R-0002"]["kind"] == "Measurement"
+    assert records["SP_METER_HISTORY#H-0002"]["kind"] == "InstallEvent"
+
+
 def test_token_endpoint_takes_form_and_basic_credentials(anonymous: httpx.Client) -> None:
     form = anonymous.post(
         "/oauth2/token", data={"grant_type": "client_credentials", "client_id": LOCAL_CLIENT_ID, "client_secret": LOCAL_CLIENT_SECRET}

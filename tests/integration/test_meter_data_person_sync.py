@@ -400,7 +400,7 @@ def test_batch_intake_stores_each_request_once(hub: LocalHub) -> None:
     assert set(hub.simulators["MDM"].records) == {"PERSON#P-0101", "SERVICE_POINT#SP-0101", "PERSON#P-0102"}
 
 
-def test_service_agreement_before_its_service_point_errors_then_resubmits(hub: LocalHub) -> None:
+def test_service_agreement_before_its_service_point_waits_then_goes_by_itself(hub: LocalHub) -> None:
     # Given an SA whose service point MDM does not know yet
     sa = {
         "syncRequestId": "SR-SA1",
@@ -411,10 +411,11 @@ def test_service_agreement_before_its_service_point_errors_then_resubmits(hub: L
     }
     submit(hub, sa)
     cycle(hub)
-    # Then MDM's negative acknowledgement is kept as the reason
+    # Then it is not sent: it waits, naming the service point
     state = status_of(hub, "SR-SA1")
-    assert (state["status"], state["history"][-1]["reason"]) == ("ERROR", "unknown service point(s): SP-1")
-    # When the service point is synchronized and the SA resubmitted, it goes through
+    assert (state["status"], state["history"][-1]["reason"]) == ("WAITING", "waiting for SERVICE_POINT SP-1: not yet synchronized to MDM")
+    assert list(hub.simulators["MDM"].received) == []
+    # When the service point is synchronized, the SA goes through without being resubmitted
     sp = {
         "syncRequestId": "SR-SP1",
         "entityType": "SERVICE_POINT",
@@ -424,7 +425,6 @@ def test_service_agreement_before_its_service_point_errors_then_resubmits(hub: L
     }
     submit(hub, sp)
     cycle(hub)
-    hub.call_api("POST", "/meter-data/sync-requests/SR-SA1/resubmission", claims=CLAIMS)
     cycle(hub)
     assert status_of(hub, "SR-SA1")["status"] == "SYNCHRONIZED"
     assert hub.simulators["MDM"].records["SERVICE_AGREEMENT#SA-1"]["data"]["ServicePoints"] == {"ServicePointId": "SP-1"}
@@ -485,16 +485,25 @@ def requests_put(hub: LocalHub, system: str, path: str, body: dict[str, Any], ex
     return response.json() if expect == 200 else response.text
 
 
-def test_data_the_mdm_schema_refuses_ends_in_error_not_in_retries(hub: LocalHub) -> None:
-    # Given meter data that intake accepts (extra fields are kept) but MDM's XSD does not (an attribute name over 254)
-    meter = {
-        "syncRequestId": "SR-M1",
-        "entityType": "METER",
-        "entityId": "M-1",
-        "changedAt": "2026-11-20T09:00:00Z",
-        "data": {"x" * 300: "1"},
-    }
-    assert submit(hub, meter).status == 202
+def test_data_mdm_cannot_take_ends_in_error_not_in_retries(hub: LocalHub) -> None:
+    from localhub.lambda_runtime import function_environment
+    from utilhub.packs.meter_data.sync import FLOW
+    from utilhub.syncrequests.model import SyncRequestIn
+    from utilhub.syncrequests.wiring import store_for
+
+    # Given a meter stored by an earlier version of the hub, before its data model required a meter type
+    with function_environment(hub.function(API).environment):
+        stored = SyncRequestIn.model_validate(
+            {
+                "syncRequestId": "SR-M1",
+                "entityType": "METER",
+                "entityId": "M-1",
+                "changedAt": "2026-11-20T09:00:00Z",
+                "data": {"badgeNumber": "B-1"},
+            }
+        )
+        store_for(FLOW).create(stored, "cid-upgrade")
+    reload_settings()
     # When it is worked
     cycle(hub)
     # Then it is ERROR with the reason at once, MDM never saw it, and nothing waits in redelivery
@@ -556,11 +565,11 @@ def test_claims_are_queued_even_when_the_monitor_fails_mid_run(hub: LocalHub) ->
         real_page = monitor._store.pending_page
         shard = monitor._store.shard_of("PERSON", "P-X1")
 
-        def throttled_after_its_shard(s: int, limit: int, start: Any = None) -> Any:
+        def throttled_after_its_shard(s: int, limit: int, start: Any = None, **options: Any) -> Any:
             # Given DynamoDB throttles every shard after the one holding the request
             if s > shard:
                 raise RuntimeError("throttled")
-            return real_page(s, limit, start)
+            return real_page(s, limit, start, **options)
 
         monitor._store.pending_page = throttled_after_its_shard  # type: ignore[method-assign, assignment]
         # When the monitor run fails part way

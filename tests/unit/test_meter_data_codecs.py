@@ -4,14 +4,16 @@ MDM's acknowledgement read back."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
 from lxml import etree
 
 from utilhub.packs.meter_data.ccb_xml import CcbSyncRequestXml
-from utilhub.packs.meter_data.mdm_xml import MdmSyncXml, UnreadableAcknowledgement
+from utilhub.packs.meter_data.mdm_xml import MdmSyncXml, UnreadableAcknowledgement, decimal_text
 from utilhub.platform.problems import Problem
 from utilhub.platform.xml import parse_untrusted, validate
 from utilhub.syncrequests.model import SyncRequest, SyncStatus
@@ -71,10 +73,12 @@ SERVICE_AGREEMENT = """<ServiceAgreement>
   <StartDate>2024-01-01</StartDate>
 </ServiceAgreement>"""
 
-DATA = """<Data>
-  <Field name="billCycleCode"> BC01 </Field>
-  <Field name="description">Monthly, day 1</Field>
-</Data>"""
+BILL_CYCLE = """<BillCycle>
+  <BillCycleCode> BC01 </BillCycleCode>
+  <Description>Monthly, day 1</Description>
+  <Window><WindowStart>2026-12-01</WindowStart><WindowEnd>2026-12-03</WindowEnd><AccountingDate>2026-12-04</AccountingDate></Window>
+  <Window><WindowStart>2027-01-04</WindowStart><WindowEnd>2027-01-06</WindowEnd></Window>
+</BillCycle>"""
 
 
 def sync_request(entity_type: str, data: dict[str, Any], *, entity_id: str = "E-1") -> SyncRequest:
@@ -185,12 +189,19 @@ def test_ccb_service_agreement_keeps_every_service_point_in_order() -> None:
     }
 
 
-def test_ccb_generic_data_fields_become_named_values() -> None:
-    # Given an entity type without a typed shape, carried as named fields
-    root = ccb_document(single(ccb_request("BILL_CYCLE", "BC01", DATA)))
+def test_ccb_bill_cycle_is_read_with_its_windows_in_order() -> None:
+    # Given a bill cycle and its schedule
+    root = ccb_document(single(ccb_request("BILL_CYCLE", "BC01", BILL_CYCLE)))
 
-    # When it is read, Then each field is a stripped string under its name
-    assert CcbSyncRequestXml().read_request(root)["data"] == {"billCycleCode": "BC01", "description": "Monthly, day 1"}
+    # When it is read, Then each window keeps its dates, in document order
+    assert CcbSyncRequestXml().read_request(root)["data"] == {
+        "billCycleCode": "BC01",
+        "description": "Monthly, day 1",
+        "schedule": [
+            {"windowStart": "2026-12-01", "windowEnd": "2026-12-03", "accountingDate": "2026-12-04"},
+            {"windowStart": "2027-01-04", "windowEnd": "2027-01-06"},
+        ],
+    }
 
 
 def test_ccb_batch_is_read_in_document_order() -> None:
@@ -199,7 +210,7 @@ def test_ccb_batch_is_read_in_document_order() -> None:
       {ccb_request("PERSON", "P-1", PERSON, "sr-1")}
       {ccb_request("SERVICE_POINT", "SP-1", SERVICE_POINT, "sr-2")}
       {ccb_request("SERVICE_AGREEMENT", "SA-1", SERVICE_AGREEMENT, "sr-3")}
-      {ccb_request("BILL_CYCLE", "BC01", DATA, "sr-4")}
+      {ccb_request("BILL_CYCLE", "BC01", BILL_CYCLE, "sr-4")}
     </SyncRequests>"""
     root = ccb_document(batch)
 
@@ -326,24 +337,6 @@ def test_mdm_service_agreement_becomes_a_usage_subscription_listing_service_poin
     assert subscription.findtext("m:StartDate", namespaces=M) == "2024-01-01"
 
 
-def test_mdm_meter_travels_as_flattened_master_data_attributes() -> None:
-    # Given a meter with nested registers and a boolean
-    data = {"badgeNumber": "B-100", "registers": [{"uom": "KWH", "digits": 6}, {"uom": "KVARH"}], "smart": True, "model": None}
-
-    # When it is rendered
-    master = child(rendered(sync_request("METER", data)), "m:MasterData")
-
-    # Then nested names are dotted, list items indexed, booleans lower case, nulls left out
-    attributes = {a.get("name"): a.text for a in master.findall("m:Attribute", M)}
-    assert attributes == {
-        "badgeNumber": "B-100",
-        "registers[0].digits": "6",
-        "registers[0].uom": "KWH",
-        "registers[1].uom": "KVARH",
-        "smart": "true",
-    }
-
-
 def test_mdm_render_refuses_data_that_breaks_mdm_schema() -> None:
     # Given a phone type MDM does not know
     data = {"name": "Ada", "phones": [{"type": "PAGER", "number": "555-0100"}]}
@@ -425,3 +418,274 @@ def test_acknowledgement_with_doctype_is_unreadable_and_leaks_nothing() -> None:
     assert caught.value.status == 422
     assert "DOCTYPE" in caught.value.detail
     assert "root:" not in str(caught.value.as_dict())
+
+
+# --- every entity type: CCB XML -> contract -> MDM XML --------------------------------------------
+
+SAMPLES = Path(__file__).resolve().parents[2] / "events" / "meter_data" / "sync_requests"
+
+
+def sample_xml(name: str) -> etree._Element:
+    """The CCB XML body of a sample event, parsed and validated as the intake does."""
+    body = json.loads((SAMPLES / f"submit-{name}-xml.json").read_text(encoding="utf-8"))["body"]
+    return ccb_document(body.split("?>", 1)[1])
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        (
+            "service-point",
+            {
+                "premiseId": "PR-0002",
+                "spType": "E-RES",
+                "timeZone": "America/New_York",
+                "billCycleCode": "BC02",
+                "serviceOrderManaged": False,
+                "address": {"line1": "1 Navy Yard", "city": "Arlington", "state": "VA", "postalCode": "22202", "country": "US"},
+            },
+        ),
+        (
+            "service-agreement",
+            {
+                "accountId": "AC-0002",
+                "servicePointIds": ["SP-0002"],
+                "personId": "P-0002",
+                "saType": "E-GEN",
+                "status": "ACTIVE",
+                "startDate": "2026-02-01",
+            },
+        ),
+        (
+            "sa-relationship",
+            {
+                "serviceAgreementId": "SA-0002",
+                "relatedServiceAgreementId": "SA-0001",
+                "relationshipType": "GENERATION-OFFSET",
+                "startDate": "2026-02-01",
+                "endDate": "2027-01-31",
+            },
+        ),
+        ("dynamic-option", {"serviceAgreementId": "SA-0002", "optionType": "PEAK-TIME-REBATE", "startDate": "2026-06-01"}),
+        (
+            "dynamic-option-event",
+            {
+                "optionId": "DO-0002",
+                "eventType": "PEAK-CALLED",
+                "startAt": "2026-08-03T17:00:00-04:00",
+                "endAt": "2026-08-03T21:00:00-04:00",
+            },
+        ),
+        (
+            "meter",
+            {
+                "badgeNumber": "B-000002",
+                "meterType": "E-3PH-CT",
+                "manufacturer": "Itron",
+                "serialNumber": "IT-12-000002",
+                "status": "ACTIVE",
+            },
+        ),
+        (
+            "meter-configuration",
+            {
+                "meterId": "M-0002",
+                "configurationType": "E-DEMAND",
+                "effectiveAt": "2026-02-01T09:00:00-05:00",
+                "registerCount": "2",
+                "registers": [
+                    {
+                        "registerId": "REG-0002-1",
+                        "sequence": "1",
+                        "uom": "KWH",
+                        "readOutType": "SUBTRACTIVE",
+                        "digitsLeft": "7",
+                        "digitsRight": "0",
+                        "multiplier": "40",
+                    },
+                    {
+                        "registerId": "REG-0002-2",
+                        "sequence": "2",
+                        "uom": "KW",
+                        "readOutType": "CONSUMPTIVE",
+                        "digitsLeft": "3",
+                        "digitsRight": "3",
+                        "multiplier": "40",
+                    },
+                ],
+            },
+        ),
+        (
+            "sp-meter-history",
+            {
+                "servicePointId": "SP-0002",
+                "meterId": "M-0002",
+                "meterConfigurationId": "MC-0002",
+                "installedAt": "2026-02-01T09:00:00-05:00",
+            },
+        ),
+        (
+            "scalar-meter-read",
+            {
+                "meterId": "M-0002",
+                "spMeterHistoryId": "H-0002",
+                "readAt": "2026-11-02T08:15:00-05:00",
+                "reads": [
+                    {"registerId": "REG-0002-1", "uom": "KWH", "reading": "120344", "readType": "REGULAR"},
+                    {"registerId": "REG-0002-2", "uom": "KW", "reading": "12.875", "readType": "REGULAR"},
+                ],
+            },
+        ),
+    ],
+)
+def test_ccb_xml_of_each_entity_type_is_read_into_the_contract(name: str, expected: dict[str, Any]) -> None:
+    # Given the sample CCB XML of the entity type
+    root = sample_xml(name)
+
+    # When it is read
+    data = CcbSyncRequestXml().read_request(root)["data"]
+
+    # Then every element lands under its contract name (numbers and dates as text, for the data model to convert)
+    assert data == expected
+
+
+def test_ccb_element_of_another_entity_type_is_422_pointing_at_data() -> None:
+    # Given a METER request carrying a service point element
+    root = ccb_document(single(ccb_request("METER", "M-1", SERVICE_POINT)))
+
+    # When it is read, Then it is refused, naming the element and what it carries
+    with pytest.raises(Problem) as caught:
+        CcbSyncRequestXml().read_request(root)
+    assert caught.value.status == 422
+    assert [(e.pointer, e.detail) for e in caught.value.errors] == [("#/data", "is a ServicePoint element, which carries SERVICE_POINT")]
+
+
+def test_ccb_negative_register_count_is_refused_by_the_xsd() -> None:
+    # Given a meter configuration whose register count is negative
+    body = sample_xml("meter-configuration")
+    xml = etree.tostring(body).decode().replace("<RegisterCount>2</RegisterCount>", "<RegisterCount>-2</RegisterCount>")
+
+    # When it is validated, Then the XSD refuses it
+    with pytest.raises(Problem) as caught:
+        ccb_document(xml)
+    assert caught.value.status == 422
+
+
+def stored(name: str) -> SyncRequest:
+    """The JSON sample of an entity type, validated and normalised as it is stored."""
+    from utilhub.packs.meter_data.sync import FLOW
+    from utilhub.platform.settings import Settings
+    from utilhub.syncrequests.api import validate_sync_request
+
+    raw = json.loads(json.loads((SAMPLES / f"submit-{name}.json").read_text(encoding="utf-8"))["body"])
+    request = validate_sync_request(FLOW, raw, Settings(meters_managed_in="CCB"))
+    return sync_request(request.entityType, request.data, entity_id=request.entityId)
+
+
+def test_mdm_service_point_carries_its_bill_cycle() -> None:
+    point = child(rendered(stored("service-point")), "m:ServicePoint")
+    assert point.findtext("m:PremiseId", namespaces=M) == "PR-0001"
+    assert point.findtext("m:BillCycleCode", namespaces=M) == "BC01"
+
+
+def test_mdm_usage_subscription_names_its_main_contact() -> None:
+    subscription = child(rendered(stored("service-agreement")), "m:UsageSubscription")
+    assert subscription.findtext("m:MainContactId", namespaces=M) == "P-0001"
+    assert [e.text for e in subscription.iterfind("m:ServicePoints/m:ServicePointId", M)] == ["SP-0001"]
+
+
+def test_mdm_sa_relationship_becomes_a_usage_subscription_relationship() -> None:
+    relationship = child(rendered(stored("sa-relationship")), "m:UsageSubscriptionRelationship")
+    assert [relationship.findtext(f"m:{n}", namespaces=M) for n in ("UsageSubscriptionId", "RelatedUsageSubscriptionId")] == [
+        "SA-0001",
+        "SA-0002",
+    ]
+    assert relationship.findtext("m:RelationshipType", namespaces=M) == "NET-METERING"
+    assert relationship.find("m:EndDate", M) is None
+
+
+def test_mdm_dynamic_option_and_event() -> None:
+    option = child(rendered(stored("dynamic-option")), "m:DynamicOption")
+    assert (option.findtext("m:UsageSubscriptionId", namespaces=M), option.findtext("m:EndDate", namespaces=M)) == ("SA-0001", "2026-09-30")
+    event = child(rendered(stored("dynamic-option-event")), "m:DynamicOptionEvent")
+    assert event.findtext("m:DynamicOptionId", namespaces=M) == "DO-0001"
+    assert (event.findtext("m:StartDateTime", namespaces=M), event.findtext("m:EndDateTime", namespaces=M)) == (
+        "2026-07-14T16:00:00Z",
+        "2026-07-14T20:00:00Z",
+    )
+
+
+def test_mdm_meter_becomes_a_device() -> None:
+    device = child(rendered(stored("meter")), "m:Device")
+    assert [device.findtext(f"m:{n}", namespaces=M) for n in ("BadgeNumber", "DeviceType", "Status")] == [
+        "B-000001",
+        "E-1PH-SMART",
+        "ACTIVE",
+    ]
+
+
+def test_mdm_meter_configuration_has_one_measuring_component_per_register_in_sequence() -> None:
+    # Given a configuration whose registers are listed out of sequence
+    request = stored("meter-configuration")
+    request.data["registers"].reverse()
+
+    # When it is rendered
+    configuration = child(rendered(request), "m:DeviceConfiguration")
+
+    # Then MDM gets the measuring components in sequence, with digits, multiplier and unit
+    components = configuration.findall("m:MeasuringComponents/m:MeasuringComponent", M)
+    assert [(c.findtext("m:ExternalId", namespaces=M), c.findtext("m:Sequence", namespaces=M)) for c in components] == [
+        ("REG-0001-1", "1"),
+        ("REG-0001-2", "2"),
+    ]
+    first = components[0]
+    assert [first.findtext(f"m:{n}", namespaces=M) for n in ("Uom", "TouCode", "DigitsLeft", "DigitsRight", "Multiplier")] == [
+        "KWH",
+        "ON-PEAK",
+        "6",
+        "1",
+        "1",
+    ]
+
+
+def test_mdm_sp_meter_history_becomes_an_install_event() -> None:
+    event = child(rendered(stored("sp-meter-history")), "m:InstallEvent")
+    assert [event.findtext(f"m:{n}", namespaces=M) for n in ("ServicePointId", "DeviceId", "InstallDateTime")] == [
+        "SP-0001",
+        "M-0001",
+        "2026-01-10T08:00:00Z",
+    ]
+    assert event.find("m:RemovalDateTime", M) is None
+
+
+def test_mdm_scalar_read_becomes_a_measurement_with_decimal_values() -> None:
+    measurement = child(rendered(stored("scalar-meter-read")), "m:Measurement")
+    assert measurement.findtext("m:InstallEventId", namespaces=M) == "H-0001"
+    readings = [
+        (r.findtext("m:MeasuringComponentId", namespaces=M), r.findtext("m:Value", namespaces=M))
+        for r in measurement.findall("m:Reading", M)
+    ]
+    assert readings == [("REG-0001-1", "4211.5"), ("REG-0001-2", "9870.25")]
+
+
+def test_mdm_bill_cycle_becomes_a_schedule_of_windows() -> None:
+    schedule = child(rendered(stored("bill-cycle")), "m:BillCycleSchedule")
+    windows = [(w.findtext("m:StartDate", namespaces=M), w.findtext("m:EndDate", namespaces=M)) for w in schedule.findall("m:Window", M)]
+    assert windows == [("2026-12-01", "2026-12-03"), ("2027-01-04", "2027-01-06")]
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [(1e-07, "0.0000001"), (40.0, "40"), (12.875, "12.875"), (0, "0"), (1e15, "1000000000000000"), ("2.50", "2.5")],
+)
+def test_numbers_are_written_as_xsd_decimals_never_with_an_exponent(value: Any, text: str) -> None:
+    assert decimal_text(value) == text
+
+
+def test_stored_data_missing_what_mdm_needs_cannot_be_rendered() -> None:
+    # Given a meter stored before its data model required a meter type
+    request = sync_request("METER", {"badgeNumber": "B-1"})
+
+    # When it is rendered, Then it fails with the reason (delivery records it as ERROR), never a half message
+    with pytest.raises(ValueError, match="lacks what MDM needs"):
+        MdmSyncXml().render(request, "cid-1")

@@ -9,11 +9,13 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from utilhub.syncrequests.lifecycle import (
+    Blocked,
     Discard,
     EntityState,
     InvalidTransition,
     PendingRequest,
     Send,
+    blocking_parent,
     check_transition,
     plan_entity,
     sortable_time,
@@ -30,6 +32,9 @@ EXPECTED_ALLOWED = {
     (S.SENT, S.ERROR),
     (S.SENT, S.PENDING),  # the monitor could not queue what it claimed
     (S.ERROR, S.PENDING),  # resubmission
+    (S.PENDING, S.WAITING),  # its parents are not at the target yet
+    (S.WAITING, S.WAITING),  # still waiting, for another parent or another reason
+    (S.WAITING, S.SENT),  # its parents are there: claimed straight from WAITING
 }
 ALL_PAIRS = list(itertools.product(SyncStatus, SyncStatus))
 
@@ -223,3 +228,50 @@ def test_the_unchanged_discard_says_it_advances_the_image_time() -> None:
     decision = plan_entity([pending("Y", t3, "A")], EntityState(last_sent_hash="A", last_sent_changed_at=t1))[0]
     assert isinstance(decision, Discard)
     assert decision.advances
+
+
+# --- waiting for parents -------------------------------------------------------------------
+
+SP = ("SERVICE_POINT", "SP-1")
+PERSON = ("PERSON", "P-1")
+
+
+def test_nothing_is_decided_while_a_request_of_the_entity_waits_for_its_parents() -> None:
+    # Given an entity whose earlier request is WAITING for a parent
+    state = EntityState(waiting="sr-0")
+
+    # When its later requests are planned, Then none overtakes the waiting one
+    assert plan_entity([pending("sr-1", T0, "h1")], state) == []
+
+
+def test_a_parent_the_target_never_acknowledged_blocks_naming_it_and_the_target() -> None:
+    blocked = blocking_parent([SP], {}, "MDM")
+    assert blocked == Blocked(SP, "waiting for SERVICE_POINT SP-1: not yet synchronized to MDM")
+
+
+def test_a_parent_being_sent_for_the_first_time_blocks() -> None:
+    blocked = blocking_parent([SP], {SP: EntityState(in_flight="sr-sp")}, "MDM")
+    assert blocked is not None
+    assert blocked.reason == "waiting for SERVICE_POINT SP-1: being sent to MDM"
+
+
+def test_a_parent_the_target_holds_does_not_block_even_while_a_newer_image_is_sent() -> None:
+    states = {SP: EntityState(last_sent_hash="h", in_flight="sr-sp-2"), PERSON: EntityState(last_sent_hash="p")}
+    assert blocking_parent([SP, PERSON], states, "MDM") is None
+
+
+def test_a_parent_in_error_blocks_with_its_request_and_reason() -> None:
+    states = {SP: EntityState(last_sent_hash="h", last_error_id="sr-sp-2", last_error_reason="premise unknown")}
+    blocked = blocking_parent([SP], states, "MDM")
+    assert blocked == Blocked(SP, "waiting for SERVICE_POINT SP-1, whose sync request sr-sp-2 is in ERROR: premise unknown")
+
+
+def test_the_first_blocking_parent_in_order_is_named() -> None:
+    states = {SP: EntityState(last_sent_hash="h")}
+    blocked = blocking_parent([SP, PERSON, ("PERSON", "P-2")], states, "MDM")
+    assert blocked is not None
+    assert blocked.parent == PERSON
+
+
+def test_no_parents_never_block() -> None:
+    assert blocking_parent([], {}, "MDM") is None

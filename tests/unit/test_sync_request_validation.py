@@ -19,7 +19,29 @@ VALID_DATA: dict[str, dict[str, Any]] = {
     "PERSON": {"name": "Ada Lovelace"},
     "SERVICE_POINT": {"premiseId": "PR-7"},
     "SERVICE_AGREEMENT": {"accountId": "AC-1", "servicePointIds": ["SP-1"]},
-    "METER": {"badgeNumber": "B-100"},
+    "SA_RELATIONSHIP": {
+        "serviceAgreementId": "SA-1",
+        "relatedServiceAgreementId": "SA-2",
+        "relationshipType": "NET",
+        "startDate": "2026-01-01",
+    },
+    "DYNAMIC_OPTION": {"serviceAgreementId": "SA-1", "optionType": "CPP", "startDate": "2026-06-01"},
+    "DYNAMIC_OPTION_EVENT": {"optionId": "DO-1", "eventType": "PEAK", "startAt": "2026-07-14T16:00:00Z"},
+    "METER": {"badgeNumber": "B-100", "meterType": "E-SMART"},
+    "METER_CONFIGURATION": {
+        "meterId": "M-1",
+        "configurationType": "E-1",
+        "effectiveAt": "2026-01-10T08:00:00Z",
+        "registers": [{"registerId": "R-1", "sequence": 1, "uom": "KWH", "digitsLeft": 6}],
+    },
+    "SP_METER_HISTORY": {"servicePointId": "SP-1", "meterId": "M-1", "installedAt": "2026-01-10T08:00:00Z"},
+    "SCALAR_METER_READ": {
+        "meterId": "M-1",
+        "spMeterHistoryId": "H-1",
+        "readAt": "2026-11-01T07:00:00Z",
+        "reads": [{"registerId": "R-1", "uom": "KWH", "reading": 12.5}],
+    },
+    "BILL_CYCLE": {"billCycleCode": "BC01", "schedule": [{"windowStart": "2026-12-01", "windowEnd": "2026-12-03"}]},
 }
 
 
@@ -121,10 +143,39 @@ def test_meter_is_refused_when_meters_are_managed_in_mdm() -> None:
     # When CCB posts a METER
     problem = refusal(raw_request("METER"), settings)
 
-    # Then it is a 422 on entityType saying why
+    # Then it is a 422 on entityType saying why and naming the setting
     assert problem.status == 422
     assert pointers(problem) == ["#/entityType"]
-    assert "MDM" in problem.errors[0].detail
+    assert "UTILHUB_METERS_MANAGED_IN=MDM" in problem.detail
+    assert "MetersManagedIn" in problem.errors[0].detail
+
+
+@pytest.mark.parametrize("entity_type", ["METER", "METER_CONFIGURATION", "SP_METER_HISTORY", "SCALAR_METER_READ"])
+def test_the_whole_meter_group_is_refused_when_meters_are_managed_in_mdm(entity_type: str) -> None:
+    assert pointers(refusal(raw_request(entity_type), Settings(meters_managed_in="MDM"))) == ["#/entityType"]
+
+
+@pytest.mark.parametrize("entity_type", ["PERSON", "SERVICE_POINT", "SERVICE_AGREEMENT", "BILL_CYCLE", "DYNAMIC_OPTION"])
+def test_master_data_outside_the_meter_group_is_taken_when_meters_are_managed_in_mdm(entity_type: str) -> None:
+    assert validate_sync_request(FLOW, raw_request(entity_type), Settings(meters_managed_in="MDM")).entityType == entity_type
+
+
+@pytest.mark.parametrize("entity_type", ["METER", "METER_CONFIGURATION", "SP_METER_HISTORY"])
+def test_meter_data_of_a_service_order_managed_service_point_is_refused_with_the_reason(entity_type: str) -> None:
+    # Given meter data of a service point whose field work goes through Service Order Management
+    raw = raw_request(entity_type)
+    raw["data"]["serviceOrderManaged"] = True
+
+    # When it is validated, Then it is a 422 on the flag saying why
+    problem = refusal(raw)
+    assert pointers(problem) == ["#/data/serviceOrderManaged"]
+    assert "Service Order Management" in problem.detail
+
+
+def test_a_service_order_managed_service_point_itself_is_synchronized() -> None:
+    raw = raw_request("SERVICE_POINT")
+    raw["data"]["serviceOrderManaged"] = True
+    assert validate_sync_request(FLOW, raw, DEFAULTS).data["serviceOrderManaged"] is True
 
 
 def test_meter_is_accepted_when_meters_are_managed_in_ccb() -> None:
@@ -212,3 +263,89 @@ def test_extra_data_fields_are_kept() -> None:
     assert request.data["customerSegment"] == "RESIDENTIAL"
     assert request.data["cisExtras"] == {"routeCode": "R-12", "tags": ["a", "b"]}
     assert request.data["name"] == "Ada"
+
+
+# --- hostile and inconsistent data of every entity type ---------------------------------------------
+
+
+def with_data(entity_type: str, **changes: Any) -> dict[str, Any]:
+    raw = raw_request(entity_type)
+    raw["data"] = {**raw["data"], **changes}
+    return raw
+
+
+@pytest.mark.parametrize(
+    ("entity_type", "missing"),
+    [(entity_type, field) for entity_type, data in sorted(VALID_DATA.items()) for field in sorted(data)],
+)
+def test_every_required_field_of_every_entity_type_is_pointed_at(entity_type: str, missing: str) -> None:
+    # Given the least valid data of an entity type, less one field
+    raw = raw_request(entity_type)
+    del raw["data"][missing]
+
+    # When it is validated, Then the missing field is pointed at
+    assert pointers(refusal(raw)) == [f"#/data/{missing}"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "pointer"),
+    [
+        (with_data("SERVICE_AGREEMENT", startDate="2026-05-01", endDate="2026-04-30"), "#/data/endDate"),
+        (with_data("SA_RELATIONSHIP", endDate="2025-12-31"), "#/data/endDate"),
+        (with_data("DYNAMIC_OPTION", endDate="2026-05-31"), "#/data/endDate"),
+        (with_data("DYNAMIC_OPTION_EVENT", endAt="2026-07-14T16:00:00Z"), "#/data/endAt"),
+        (with_data("SP_METER_HISTORY", removedAt="2026-01-10T07:59:59Z"), "#/data/removedAt"),
+        (with_data("SP_METER_HISTORY", removedAt="2026-01-10T09:00:00+02:00"), "#/data/removedAt"),
+        (with_data("BILL_CYCLE", schedule=[{"windowStart": "2026-12-03", "windowEnd": "2026-12-01"}]), "#/data/schedule/0/windowEnd"),
+    ],
+)
+def test_an_end_before_its_start_is_pointed_at(raw: dict[str, Any], pointer: str) -> None:
+    assert pointers(refusal(raw)) == [pointer]
+
+
+def test_a_removal_after_the_installation_is_accepted() -> None:
+    raw = with_data("SP_METER_HISTORY", removedAt="2026-03-01T00:00:00Z")
+    assert validate_sync_request(FLOW, raw, DEFAULTS).data["removedAt"] == "2026-03-01T00:00:00Z"
+
+
+def test_bill_windows_that_overlap_are_refused() -> None:
+    windows = [{"windowStart": "2026-12-01", "windowEnd": "2026-12-05"}, {"windowStart": "2026-12-05", "windowEnd": "2026-12-07"}]
+    assert pointers(refusal(with_data("BILL_CYCLE", schedule=windows))) == ["#/data/schedule"]
+
+
+def register(**changes: Any) -> dict[str, Any]:
+    return {"registerId": "R-1", "sequence": 1, "uom": "KWH", "digitsLeft": 6, **changes}
+
+
+@pytest.mark.parametrize(
+    ("raw", "pointer"),
+    [
+        (with_data("METER_CONFIGURATION", registerCount=-1), "#/data/registerCount"),
+        (with_data("METER_CONFIGURATION", registerCount=3), "#/data/registers"),
+        (with_data("METER_CONFIGURATION", registers=[]), "#/data/registers"),
+        (with_data("METER_CONFIGURATION", registers=[register(), register(sequence=2)]), "#/data/registers"),
+        (with_data("METER_CONFIGURATION", registers=[register(digitsLeft=-6)]), "#/data/registers/0/digitsLeft"),
+        (with_data("METER_CONFIGURATION", registers=[register(multiplier=0)]), "#/data/registers/0/multiplier"),
+        (with_data("METER_CONFIGURATION", registers=[register(multiplier=float("nan"))]), "#/data/registers/0/multiplier"),
+        (with_data("METER_CONFIGURATION", registers=[register(multiplier=float("inf"))]), "#/data/registers/0/multiplier"),
+        (with_data("METER_CONFIGURATION", registers=[register(uom="FURLONG")]), "#/data/registers/0/uom"),
+        (with_data("SCALAR_METER_READ", reads=[{"registerId": "R-1", "uom": "KWH", "reading": -1}]), "#/data/reads/0/reading"),
+        (with_data("SCALAR_METER_READ", reads=[{"registerId": "R-1", "uom": "KWH", "reading": float("nan")}]), "#/data/reads/0/reading"),
+        (with_data("SCALAR_METER_READ", reads=[{"registerId": "R-1", "uom": "kwh!", "reading": 1}]), "#/data/reads/0/uom"),
+        (with_data("SCALAR_METER_READ", readAt="2026-11-01T07:00:00"), "#/data/readAt"),
+        (with_data("SERVICE_AGREEMENT", servicePointIds=["SP-1", "SP-1"]), "#/data/servicePointIds"),
+        (with_data("SERVICE_AGREEMENT", servicePointIds=["SP 1"]), "#/data/servicePointIds/0"),
+        (with_data("SA_RELATIONSHIP", relatedServiceAgreementId="SA-1"), "#/data/relatedServiceAgreementId"),
+        (with_data("PERSON", extraReading=float("nan")), "#/data/extraReading"),
+        (with_data("BILL_CYCLE", custom={"rates": [1.0, float("-inf")]}), "#/data/custom/rates/1"),
+    ],
+)
+def test_units_numbers_and_identifiers_are_pointed_at(raw: dict[str, Any], pointer: str) -> None:
+    problem = refusal(raw)
+    assert problem.status == 422
+    assert pointers(problem) == [pointer]
+
+
+def test_units_are_taken_in_any_case_and_stored_in_capitals() -> None:
+    raw = with_data("SCALAR_METER_READ", reads=[{"registerId": "R-1", "uom": " kWh ", "reading": "12.5"}])
+    assert validate_sync_request(FLOW, raw, DEFAULTS).data["reads"] == [{"registerId": "R-1", "uom": "KWH", "reading": 12.5}]

@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     sync_request_shards: int = Field(default=8, ge=1, le=64)
     sync_ack_timeout_seconds: int = Field(default=900, ge=1)
     sync_monitor_page_size: int = Field(default=200, ge=1, le=1000)
+    # how long one monitor run works through the backlog before it leaves the rest to the next run
+    sync_monitor_budget_seconds: int = Field(default=90, ge=1, le=840)
     sync_request_retention_days: int = Field(default=90, ge=1)
     meters_managed_in: Literal["CCB", "MDM"] = "CCB"
 

@@ -6,6 +6,7 @@ calling :func:`build_sync_request_api`; only the flow (entity types, codecs) dif
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -36,6 +37,23 @@ MAX_STORED_DATA_BYTES = 300_000
 AcknowledgementsFactory = Callable[[], Acknowledgements]
 
 
+def non_finite(value: Any, pointer: str) -> str | None:
+    """The pointer of the first NaN or infinity in ``value`` (Python's JSON reader lets them through)."""
+    if isinstance(value, float):
+        return None if math.isfinite(value) else pointer
+    if isinstance(value, dict):
+        items: Any = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        escaped = str(key).replace("~", "~0").replace("/", "~1")
+        if found := non_finite(item, f"{pointer}/{escaped}"):
+            return found
+    return None
+
+
 def validate_sync_request(flow: SyncFlow, raw: dict[str, Any], settings: Settings, root: str = "") -> SyncRequestIn:
     """The request, checked against the contract and the entity type's data model, or a 422."""
     try:
@@ -54,6 +72,13 @@ def validate_sync_request(flow: SyncFlow, raw: dict[str, Any], settings: Setting
         data = spec.data_model.model_validate(request.data)
     except ValidationError as exc:
         raise problems.from_validation_error(exc, f"{root}/data") from None
+    if refusal := spec.refusal(data):
+        raise problems.invalid(refusal.reason, [problems.FieldError(f"#{root}/data/{refusal.field}", refusal.reason)])
+    if pointer := non_finite(request.data, f"#{root}/data"):
+        raise problems.invalid(
+            "JSON numbers must be finite: NaN and infinity cannot be stored or sent.",
+            [problems.FieldError(pointer, "is not a finite number")],
+        )
     if flow.target_codec.content_type.endswith("xml") and (pointer := unrepresentable(request.data, f"#{root}/data")):
         detail = f"{flow.target} takes XML, which cannot carry control characters"
         raise problems.invalid(detail, [problems.FieldError(pointer, "contains a character XML 1.0 does not allow")])

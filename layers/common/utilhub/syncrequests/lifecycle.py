@@ -7,14 +7,16 @@ was last acknowledged.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from utilhub.syncrequests.model import SyncStatus
 
 ALLOWED: dict[SyncStatus, frozenset[SyncStatus]] = {
-    SyncStatus.PENDING: frozenset({SyncStatus.DISCARDED, SyncStatus.SENT}),
+    SyncStatus.PENDING: frozenset({SyncStatus.DISCARDED, SyncStatus.SENT, SyncStatus.WAITING}),
+    # WAITING -> WAITING records a new reason (the parent it waits for, or why, changed)
+    SyncStatus.WAITING: frozenset({SyncStatus.SENT, SyncStatus.WAITING}),
     # SENT -> PENDING only when the monitor could not queue what it claimed.
     SyncStatus.SENT: frozenset({SyncStatus.SYNCHRONIZED, SyncStatus.ERROR, SyncStatus.PENDING}),
     SyncStatus.ERROR: frozenset({SyncStatus.PENDING}),
@@ -47,6 +49,11 @@ class EntityState:
     in_flight: str | None = None
     last_sent_hash: str | None = None
     last_sent_changed_at: datetime | None = None
+    # a request of this entity held WAITING for its parents: later ones wait behind it
+    waiting: str | None = None
+    # the entity's last request that ended in ERROR, until it or a later one is synchronized
+    last_error_id: str | None = None
+    last_error_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -61,6 +68,7 @@ class PendingRequest:
     order_key: str
     attempt: int
     correlation_id: str
+    status: SyncStatus = SyncStatus.PENDING
 
 
 @dataclass(frozen=True)
@@ -80,10 +88,10 @@ class Send:
 def plan_entity(pending: Sequence[PendingRequest], state: EntityState) -> list[Discard | Send]:
     """Decide for one entity, oldest first: discard what need not be sent, send at most one.
 
-    Nothing is decided while a request is in flight: later ones wait, so the target never
-    sees an older image after a newer one.
+    Nothing is decided while a request is in flight or waiting for its parents: later ones wait,
+    so the target never sees an older image after a newer one.
     """
-    if state.in_flight:
+    if state.in_flight or state.waiting:
         return []
     decisions: list[Discard | Send] = []
     last = state.last_sent_changed_at
@@ -97,3 +105,30 @@ def plan_entity(pending: Sequence[PendingRequest], state: EntityState) -> list[D
             decisions.append(Send(request))
             break
     return decisions
+
+
+@dataclass(frozen=True)
+class Blocked:
+    """Why a request cannot be sent yet: the first parent the target does not hold, and why."""
+
+    parent: tuple[str, str]
+    reason: str
+
+
+def blocking_parent(parents: Sequence[tuple[str, str]], states: Mapping[tuple[str, str], EntityState], target: str) -> Blocked | None:
+    """The first of ``parents`` (in order) that keeps a request from being sent, or None when it can go.
+
+    A parent is ready once the target acknowledged an image of it (synchronized, or discarded as
+    unchanged against one) and its latest outcome is not an ERROR. A parent in ERROR holds its
+    dependants with its reason until it is resubmitted and synchronized.
+    """
+    for parent in parents:
+        state = states.get(parent, EntityState())
+        entity_type, entity_id = parent
+        if state.last_error_id:
+            why = f": {state.last_error_reason}" if state.last_error_reason else ""
+            return Blocked(parent, f"waiting for {entity_type} {entity_id}, whose sync request {state.last_error_id} is in ERROR{why}")
+        if state.last_sent_hash is None:
+            doing = "being sent to" if state.in_flight else "not yet synchronized to"
+            return Blocked(parent, f"waiting for {entity_type} {entity_id}: {doing} {target}")
+    return None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -18,6 +18,8 @@ ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,63}$"
 
 class SyncStatus(StrEnum):
     PENDING = "PENDING"
+    # held by the monitor until the entities it depends on are synchronized (``waitingFor``)
+    WAITING = "WAITING"
     DISCARDED = "DISCARDED"
     SENT = "SENT"
     SYNCHRONIZED = "SYNCHRONIZED"
@@ -74,9 +76,15 @@ class SyncRequest(BaseModel):
     attempt: int = 0
     correlationId: str
     history: list[Transition]
+    waitingFor: str | None = None  # "<entityType>#<entityId>" of the parent a WAITING request waits for
 
     def public(self) -> dict[str, Any]:
         """The contract of ``GET /<pack>/sync-requests/{id}``."""
+        waiting: dict[str, Any] = {}
+        if self.status is SyncStatus.WAITING and self.waitingFor:
+            entity_type, _, entity_id = self.waitingFor.partition("#")
+            reason = self.history[-1].reason if self.history else ""
+            waiting = {"waitingFor": {"entityType": entity_type, "entityId": entity_id, "reason": reason}}
         return {
             "syncRequestId": self.syncRequestId,
             "status": self.status.value,
@@ -85,6 +93,7 @@ class SyncRequest(BaseModel):
             "changedAt": self.changedAt.isoformat(),
             "attempt": self.attempt,
             "history": [{"status": t.status.value, "at": t.at.isoformat(), "reason": t.reason} for t in self.history],
+            **waiting,
         }
 
 
@@ -148,13 +157,38 @@ class SourceCodec(Protocol):
 
 
 @dataclass(frozen=True)
+class DataRefusal:
+    """Why valid data is still not taken: the data field it is about and the reason."""
+
+    field: str
+    reason: str
+
+
+EntityRef = tuple[str, str]  # (entityType, entityId)
+
+
+def _no_parents(_data: Mapping[str, Any]) -> Sequence[EntityRef]:
+    return ()
+
+
+@dataclass(frozen=True)
 class EntitySpec:
-    """One entity type a flow synchronizes: its data model and when it is enabled."""
+    """One entity type a flow synchronizes: its data model, when it is enabled, what valid data it
+    still refuses (a business rule of the flow, answered as a 422 on that field), and the entities
+    its requests depend on (``parents``, read from the request's data): a request is sent only once
+    the target holds each of them."""
 
     entity_type: str
     data_model: type[BaseModel]
     integration_point: str
     disabled_reason: Callable[[Settings], str | None] = lambda _settings: None
+    refusal: Callable[[BaseModel], DataRefusal | None] = lambda _data: None
+    parents: Callable[[Mapping[str, Any]], Sequence[EntityRef]] = _no_parents
+
+    @property
+    def ordered(self) -> bool:
+        """Whether requests of this type can depend on other entities."""
+        return self.parents is not _no_parents
 
 
 @dataclass(frozen=True, eq=False)
@@ -171,3 +205,12 @@ class SyncFlow:
 
     def spec(self, entity_type: str) -> EntitySpec | None:
         return self.entities.get(entity_type)
+
+    def parents_of(self, entity_type: str, data: Mapping[str, Any]) -> list[EntityRef]:
+        """The entities a request's data depends on, each once, in the order the spec lists them."""
+        spec = self.entities.get(entity_type)
+        return list(dict.fromkeys(spec.parents(data))) if spec is not None else []
+
+    @property
+    def ordered_types(self) -> frozenset[str]:
+        return frozenset(t for t, spec in self.entities.items() if spec.ordered)

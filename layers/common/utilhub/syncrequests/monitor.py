@@ -1,25 +1,36 @@
 """The deferred sync request monitor: runs on a schedule, one flow per function.
 
-Per run: for each shard, read PENDING requests oldest first, decide per entity with
-:func:`~utilhub.syncrequests.lifecycle.plan_entity`, discard or claim, queue what was
-claimed (SendMessageBatch, 10 per call; FIFO group = entity, so order is kept), and move
-SENT requests that got no acknowledgement in time to ERROR.
+Per run: for each shard, move SENT requests that got no acknowledgement in time to ERROR;
+release the WAITING requests whose parents the target now holds (or record why they still
+wait); read PENDING requests oldest first, decide per entity with
+:func:`~utilhub.syncrequests.lifecycle.plan_entity`, discard, or claim what can be sent and
+hold WAITING what depends on an entity the target does not hold yet
+(:func:`~utilhub.syncrequests.lifecycle.blocking_parent`); queue what was claimed
+(SendMessageBatch, 10 per call; FIFO group = entity, so order is kept).
+
+A run drains a backlog in pages: each shard is swept once, page by page (WAITING, then PENDING),
+the shards in turn, one page each, until every shard is swept or the run's time budget
+(``UTILHUB_SYNC_MONITOR_BUDGET_SECONDS``) is spent; the next run starts again from the oldest.
+What a page claimed is queued before the next page is read, so a run holds one page in memory
+and a run that stops (budget, failure) leaves nothing claimed and not queued. Within a run, an
+entity whose request was claimed on one page is seen in flight on the next: one in flight per
+entity, oldest first, holds across pages.
 """
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from utilhub.platform.aws import transient
 from utilhub.platform.observability import MetricUnit, logger, metrics, tracer
-from utilhub.syncrequests.lifecycle import Discard, PendingRequest, Send, plan_entity
-from utilhub.syncrequests.model import DeliveryMessage
-from utilhub.syncrequests.store import StaleTransition, SyncRequestStore
-
-MAX_PAGES = 20
+from utilhub.syncrequests.lifecycle import Blocked, Discard, PendingRequest, blocking_parent, plan_entity
+from utilhub.syncrequests.model import DeliveryMessage, SyncStatus
+from utilhub.syncrequests.store import CLAIMS_PER_TRANSACTION, StaleTransition, SyncRequestStore
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs.client import SQSClient
@@ -30,10 +41,14 @@ class MonitorReport:
     discarded: int = 0
     queued: int = 0
     waiting: int = 0
+    held: int = 0
+    released: int = 0
     timed_out: int = 0
     requeued: int = 0
     skipped_stale: int = 0
-    shards: list[int] = field(default_factory=list)
+    pages: int = 0
+    failed_shards: int = 0  # shards left for the next run after a transient AWS failure
+    out_of_time: int = 0  # 1 when the budget ended the run before every shard was swept
 
     def as_dict(self) -> dict[str, int]:
         return {k: v for k, v in self.__dict__.items() if isinstance(v, int)}
@@ -50,7 +65,15 @@ class SyncMonitor:
         ack_timeout: timedelta,
         page_size: int,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        target: str = "the target",
+        ordered_types: frozenset[str] = frozenset(),
+        budget: timedelta = timedelta(seconds=90),
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
+        self._budget = budget.total_seconds()
+        self._monotonic = monotonic
+        self._target = target
+        self._ordered_types = ordered_types
         self._store = store
         self._sqs = sqs
         self._queue_url = queue_url
@@ -62,52 +85,116 @@ class SyncMonitor:
     @tracer.capture_method
     def run(self) -> MonitorReport:
         report = MonitorReport()
-        for shard in self._store.shards:
-            self._time_out(shard, report)
-            claimed: list[tuple[PendingRequest, int]] = []
-            try:
-                self._work_pending(shard, report, claimed)
-            finally:  # whatever stops the run, what was claimed is queued (or given back)
-                self._queue(claimed, report)
+        deadline = self._monotonic() + self._budget
+        sweeps = {shard: self._sweep(shard, report) for shard in self._store.shards}
+        failure: Exception | None = None
+        while sweeps and not report.out_of_time:
+            for shard, sweep in list(sweeps.items()):  # one page of each shard in turn: no shard waits for another's backlog
+                if self._monotonic() >= deadline:  # checked before every page: a run overruns its budget by one page at most
+                    report.out_of_time = 1
+                    break
+                try:
+                    if next(sweep, None) is not None:
+                        continue
+                except Exception as exc:
+                    if not transient(exc):
+                        raise
+                    # throttled or unavailable beyond the SDK's retries: this shard waits for the next run, the others go on
+                    logger.warning("shard left for the next run", extra={"flow": self._flow, "shard": shard, "error": type(exc).__name__})
+                    report.failed_shards += 1
+                    failure = exc
+                del sweeps[shard]
+        if failure is not None and report.failed_shards == len(self._store.shards):
+            raise failure  # nothing could be worked: the run fails, and the next one starts again
         for name, value in report.as_dict().items():
             if value:
                 metrics.add_metric(name=f"SyncRequests{name.title().replace('_', '')}", unit=MetricUnit.Count, value=value)
         logger.info("sync monitor run", extra={"flow": self._flow, **report.as_dict()})
         return report
 
-    def _work_pending(self, shard: int, report: MonitorReport, claimed: list[tuple[PendingRequest, int]]) -> None:
-        """Discard what need not be sent and claim what must (into ``claimed``).
-
-        A page whose entities all wait (one busy entity can fill it) does not stop the shard: the
-        next page is read, up to ``MAX_PAGES`` per run.
-        """
-        start: dict[str, Any] | None = None
-        for _ in range(MAX_PAGES):
-            page, start = self._store.pending_page(shard, self._page_size, start)
-            by_entity: dict[tuple[str, str], list[PendingRequest]] = defaultdict(list)
-            for request in page:
-                by_entity[(request.entity_type, request.entity_id)].append(request)
-            if not by_entity:
-                return
-            states = self._store.entity_states(by_entity)
-            acted = False
-            for entity, pending in by_entity.items():
-                decisions = plan_entity(pending, states[entity])
-                report.waiting += len(pending) - len(decisions)
-                acted = acted or bool(decisions)
-                for decision in decisions:
+    def _sweep(self, shard: int, report: MonitorReport) -> Iterator[int]:
+        """Work one shard, one page per step: time out what waited too long for its acknowledgement, then
+        its WAITING requests, then its PENDING ones, oldest first."""
+        self._time_out(shard, report)
+        for status in (SyncStatus.WAITING, SyncStatus.PENDING):
+            start: dict[str, Any] | None = None
+            while True:
+                page, start = self._store.pending_page(shard, self._page_size, start, status=status)
+                if page:
+                    claimed: list[tuple[PendingRequest, int]] = []
                     try:
-                        if isinstance(decision, Discard):
-                            self._store.discard(decision.request, decision.reason, advances=decision.advances)
-                            report.discarded += 1
-                        elif isinstance(decision, Send):
-                            claimed.append((decision.request, self._store.claim(decision.request)))
-                    except StaleTransition:
-                        # another monitor run, or a resubmission, moved it first: nothing is lost
-                        report.skipped_stale += 1
-                        break
-            if acted or start is None:
-                return
+                        if status is SyncStatus.WAITING:
+                            self._send_or_hold(page, report, claimed)
+                        else:
+                            self._plan_page(page, report, claimed)
+                    finally:  # whatever stops the page, what it claimed is queued (or given back)
+                        self._queue(claimed, report)
+                    report.pages += 1
+                    yield len(page)
+                if start is None:
+                    break
+
+    def _plan_page(self, page: list[PendingRequest], report: MonitorReport, claimed: list[tuple[PendingRequest, int]]) -> None:
+        """Discard what need not be sent, and claim (or hold WAITING) what must, entity by entity."""
+        by_entity: dict[tuple[str, str], list[PendingRequest]] = defaultdict(list)
+        for request in page:
+            by_entity[(request.entity_type, request.entity_id)].append(request)
+        states = self._store.entity_states(by_entity)
+        sends: list[PendingRequest] = []
+        for entity, pending in by_entity.items():
+            decisions = plan_entity(pending, states[entity])
+            report.waiting += len(pending) - len(decisions)
+            for decision in decisions:
+                if not isinstance(decision, Discard):
+                    sends.append(decision.request)  # a Send is always an entity's last decision
+                    continue
+                try:
+                    self._store.discard(decision.request, decision.reason, advances=decision.advances)
+                    report.discarded += 1
+                except StaleTransition:
+                    # another monitor run, or a resubmission, moved it first: nothing is lost
+                    report.skipped_stale += 1
+                    break
+        self._send_or_hold(sends, report, claimed)
+
+    def _send_or_hold(self, requests: list[PendingRequest], report: MonitorReport, claimed: list[tuple[PendingRequest, int]]) -> None:
+        """Claim each request whose parents the target holds; hold (or keep) the others WAITING with the reason."""
+        blocked = self._blockers([r for r in requests if r.entity_type in self._ordered_types])
+        ready: list[PendingRequest] = []
+        for request in requests:
+            block, stored_reason = blocked.get(request.sync_request_id, (None, None))
+            if block is None:
+                ready.append(request)
+                continue
+            try:
+                if request.status is SyncStatus.WAITING:
+                    if block.reason != stored_reason:
+                        self._store.still_waiting(request, block)
+                    report.waiting += 1
+                else:
+                    self._store.hold(request, block)
+                    report.held += 1
+            except StaleTransition:
+                report.skipped_stale += 1
+        for start in range(0, len(ready), CLAIMS_PER_TRANSACTION):  # each chunk's claims kept before the next is written
+            chunk = ready[start : start + CLAIMS_PER_TRANSACTION]
+            for request, attempt in zip(chunk, self._store.claim_many(chunk), strict=True):
+                if attempt is None:  # another monitor run, or a resubmission, moved it first: nothing is lost
+                    report.skipped_stale += 1
+                    continue
+                claimed.append((request, attempt))
+                report.released += request.status is SyncStatus.WAITING
+
+    def _blockers(self, requests: list[PendingRequest]) -> dict[str, tuple[Blocked | None, str | None]]:
+        """For each request: the parent that keeps it from being sent (None: it can go), and the reason it waits now."""
+        if not requests:
+            return {}
+        parents = self._store.parents_of_requests(r.sync_request_id for r in requests)
+        states = self._store.entity_states(parent for listed, _ in parents.values() for parent in listed)
+        return {
+            sync_request_id: (blocking_parent(listed, states, self._target), reason)
+            for sync_request_id, (listed, reason) in parents.items()
+        }
 
     def _queue(self, claimed: list[tuple[PendingRequest, int]], report: MonitorReport) -> None:
         for start in range(0, len(claimed), 10):

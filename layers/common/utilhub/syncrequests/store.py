@@ -3,12 +3,16 @@
 Items (one table, key ``pk``):
 - request ``<flow>#REQ#<syncRequestId>``: the request, its status and its history;
 - entity  ``<flow>#ENT#<entityType>#<entityId>``: ``inFlight`` (the request being delivered),
-  ``lastSentHash`` and ``lastSentChangedAt`` (the image last acknowledged).
+  ``waiting`` (its request held for its parents), ``lastSentHash`` and ``lastSentChangedAt`` (the
+  image last acknowledged), ``lastErrorId`` and ``lastErrorReason`` (its last request in ERROR, until
+  one of its requests is synchronized or that one is resubmitted).
 
 The sparse index ``ByStatus`` holds the requests the monitor works on:
 ``gsi1pk = <flow>#<status>#<shard>`` (shard = hash of the entity, so an entity's requests
 share one shard and a busy status never makes a hot partition) and ``gsi1sk`` in the order
-they must be worked (``changedAt`` for PENDING, ``sentAt`` for SENT).
+they must be worked (``changedAt`` for PENDING and WAITING, ``sentAt`` for SENT). A request whose
+entity type has parents keeps them (``parents``: ``<entityType>#<entityId>``), read from its data at
+intake, so the monitor never reads the data.
 Every transition is a conditional write: two monitors, or a monitor and a late
 acknowledgement, can never both move the same request.
 """
@@ -18,13 +22,14 @@ from __future__ import annotations
 import hashlib
 import json
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from utilhub.syncrequests.lifecycle import EntityState, PendingRequest, check_transition, sortable_time
+from utilhub.platform.observability import logger
+from utilhub.syncrequests.lifecycle import Blocked, EntityState, PendingRequest, check_transition, sortable_time
 from utilhub.syncrequests.model import TERMINAL, SyncRequest, SyncRequestIn, SyncStatus, Transition, canonical_json
 
 if TYPE_CHECKING:
@@ -32,7 +37,9 @@ if TYPE_CHECKING:
 
 INDEX = "ByStatus"
 TRANSACTION_LIMIT = 100
+CLAIMS_PER_TRANSACTION = TRANSACTION_LIMIT // 2  # a claim (request -> SENT, entity in flight) is two updates
 Clock = Callable[[], datetime]
+ParentsOf = Callable[[str, dict[str, Any]], Sequence[tuple[str, str]]]
 
 
 class ConflictingRequest(Exception):
@@ -53,8 +60,18 @@ def _utc_now() -> datetime:
 
 
 class SyncRequestStore:
-    def __init__(self, table: Table, flow: str, *, shards: int, retention_days: int, clock: Clock = _utc_now) -> None:
+    def __init__(
+        self,
+        table: Table,
+        flow: str,
+        *,
+        shards: int,
+        retention_days: int,
+        clock: Clock = _utc_now,
+        parents_of: ParentsOf = lambda _entity_type, _data: (),
+    ) -> None:
         self._table = table
+        self._parents_of = parents_of
         self._client = table.meta.client
         self._flow = flow
         self._shards = shards
@@ -86,7 +103,9 @@ class SyncRequestStore:
         data_json = canonical_json(request.data)
         data_hash = hashlib.sha256(data_json.encode("utf-8")).hexdigest()
         header = f"{request.syncRequestId}|{request.entityType}|{request.entityId}|{changed}|{data_hash}"
+        parents = [f"{t}#{i}" for t, i in self._parents_of(request.entityType, request.data)]
         return {
+            **({"parents": parents} if parents else {}),
             **self._request_key(request.syncRequestId),
             "flow": self._flow,
             "syncRequestId": request.syncRequestId,
@@ -186,14 +205,14 @@ class SyncRequestStore:
         return _from_item(item) if item else None
 
     def pending_page(
-        self, shard: int, limit: int, start: dict[str, Any] | None = None
+        self, shard: int, limit: int, start: dict[str, Any] | None = None, *, status: SyncStatus = SyncStatus.PENDING
     ) -> tuple[list[PendingRequest], dict[str, Any] | None]:
-        """One page of PENDING requests of one shard, oldest change first, and where the next page starts."""
+        """One page of PENDING (or WAITING) requests of one shard, oldest change first, and where the next page starts."""
         kwargs: dict[str, Any] = {
             "IndexName": INDEX,
             "Limit": min(limit, 1000),
             "KeyConditionExpression": "gsi1pk = :p",
-            "ExpressionAttributeValues": {":p": f"{self._flow}#{SyncStatus.PENDING.value}#{shard}"},
+            "ExpressionAttributeValues": {":p": f"{self._flow}#{status.value}#{shard}"},
         }
         if start:
             kwargs["ExclusiveStartKey"] = start
@@ -211,7 +230,31 @@ class SyncRequestStore:
             order_key=str(item["gsi1sk"]),
             attempt=int(item.get("attempt", 0)),
             correlation_id=str(item.get("correlationId", "")),
+            status=SyncStatus(str(item.get("status", SyncStatus.PENDING.value))),
         )
+
+    def parents_of_requests(self, sync_request_ids: Iterable[str]) -> dict[str, tuple[list[tuple[str, str]], str | None]]:
+        """Each request's parents and, when WAITING, the reason it waits: 100 per BatchGetItem call."""
+        wanted = list(dict.fromkeys(sync_request_ids))
+        found: dict[str, tuple[list[tuple[str, str]], str | None]] = {}
+        for start in range(0, len(wanted), 100):
+            keys: list[dict[str, Any]] = [self._request_key(i) for i in wanted[start : start + 100]]
+            request: dict[str, Any] = {
+                self._table.name: {
+                    "Keys": keys,
+                    "ConsistentRead": True,
+                    "ProjectionExpression": "#id, #parents, #reason",
+                    "ExpressionAttributeNames": {"#id": "syncRequestId", "#parents": "parents", "#reason": "waitReason"},
+                }
+            }
+            while request:
+                response = self._client.batch_get_item(RequestItems=request)
+                for item in response["Responses"].get(self._table.name, []):
+                    parents = [tuple(str(p).split("#", 1)) for p in item.get("parents", [])]
+                    reason = item.get("waitReason")
+                    found[str(item["syncRequestId"])] = ([(p[0], p[1]) for p in parents], str(reason) if reason else None)
+                request = response.get("UnprocessedKeys") or {}
+        return found
 
     def sent_before(self, shard: int, cutoff: datetime, limit: int) -> Iterator[tuple[str, int]]:
         """(id, attempt) of SENT requests of one shard sent before ``cutoff``."""
@@ -252,6 +295,9 @@ class SyncRequestStore:
                         in_flight=item.get("inFlight"),  # type: ignore[arg-type]
                         last_sent_hash=item.get("lastSentHash"),  # type: ignore[arg-type]
                         last_sent_changed_at=datetime.fromisoformat(str(changed)) if changed else None,
+                        waiting=item.get("waiting"),  # type: ignore[arg-type]
+                        last_error_id=item.get("lastErrorId"),  # type: ignore[arg-type]
+                        last_error_reason=item.get("lastErrorReason"),  # type: ignore[arg-type]
                     )
                 request = response.get("UnprocessedKeys") or {}
         return states
@@ -268,17 +314,22 @@ class SyncRequestStore:
         attempt: int | None = None,
         set_attempt: int | None = None,
         changed_at: datetime | None = None,
+        extra: dict[str, Any] | None = None,
+        remove: Sequence[str] = (),
     ) -> dict[str, Any]:
         check_transition(current, wanted)
         now = self._now()
         sets = ["#s = :to", "history = list_append(history, :h)", "updatedAt = :now"]
-        removes: list[str] = []
         values: dict[str, Any] = {
             ":to": wanted.value,
             ":from": current.value,
             ":h": [{"status": wanted.value, "at": now.isoformat(), "reason": reason}],
             ":now": now.isoformat(),
         }
+        for index, (name, value) in enumerate((extra or {}).items()):
+            sets.append(f"{name} = :x{index}")
+            values[f":x{index}"] = value
+        removes: list[str] = list(remove)
         condition = "#s = :from"
         if attempt is not None:
             condition += " AND attempt = :expected"
@@ -294,9 +345,9 @@ class SyncRequestStore:
             sets += ["gsi1pk = :gpk", "gsi1sk = :gsk"]
             values[":gpk"] = self._status_key(wanted, *entity)
             values[":gsk"] = f"{sortable_time(now)}#{sync_request_id}"
-            if wanted is SyncStatus.PENDING:
+            if wanted in (SyncStatus.PENDING, SyncStatus.WAITING):
                 if changed_at is None:
-                    raise ValueError("a request going back to PENDING needs its changedAt (queue order)")
+                    raise ValueError(f"a request going to {wanted.value} needs its changedAt (queue order)")
                 values[":gsk"] = f"{sortable_time(changed_at)}#{sortable_time(now)}#{sync_request_id}"
             removes.append("expiresAt")
         expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
@@ -344,34 +395,105 @@ class SyncRequestStore:
             # the entity's image time was already at or past this one: discard without moving it
             self._write(updates[:1])
 
-    def claim(self, request: PendingRequest) -> int:
-        """PENDING -> SENT and the entity's in-flight slot, atomically. Returns the new attempt number."""
+    def _claim_updates(self, request: PendingRequest) -> tuple[int, list[dict[str, Any]]]:
+        """The two conditional updates of a claim: the entity's in-flight slot, and the request -> SENT."""
         attempt = request.attempt + 1
         entity = self._entity_key(request.entity_type, request.entity_id)
+        was_waiting = request.status is SyncStatus.WAITING
+        reason = f"queued for delivery (attempt {attempt})"
+        return attempt, [
+            {
+                "TableName": self._table.name,
+                "Key": entity,
+                "UpdateExpression": "SET inFlight = :id, updatedAt = :now" + (" REMOVE waiting" if was_waiting else ""),
+                "ConditionExpression": "attribute_not_exists(inFlight)" + (" AND waiting = :id" if was_waiting else ""),
+                "ExpressionAttributeValues": {":id": request.sync_request_id, ":now": self._now().isoformat()},
+            },
+            self._transition_update(
+                request.sync_request_id,
+                (request.entity_type, request.entity_id),
+                request.status,
+                SyncStatus.SENT,
+                f"{reason}: what it waited for is synchronized" if was_waiting else reason,
+                attempt=request.attempt,
+                set_attempt=attempt,
+                remove=("waitingFor", "waitReason") if was_waiting else (),
+            ),
+        ]
+
+    def claim_many(self, requests: Sequence[PendingRequest]) -> list[int | None]:
+        """Claim up to ``CLAIMS_PER_TRANSACTION`` requests in one transaction: each PENDING (or WAITING) -> SENT
+        with its entity's in-flight slot. One entry per request: its new attempt, or None when someone else
+        moved it or its entity first (that claim only is skipped).
+
+        Each claim stays atomic (its two updates are in the transaction); a transaction cancelled by some
+        claims' conditions is written again without them. Raises, having claimed nothing, when it fails otherwise.
+        """
+        if len(requests) > CLAIMS_PER_TRANSACTION:
+            raise ValueError(f"at most {CLAIMS_PER_TRANSACTION} claims per transaction")
+        outcome: list[int | None] = [None] * len(requests)
+        remaining = list(range(len(requests)))
+        while remaining:
+            claims = {index: self._claim_updates(requests[index]) for index in remaining}
+            try:
+                self._client.transact_write_items(
+                    TransactItems=[{"Update": u} for index in remaining for u in claims[index][1]]  # type: ignore[typeddict-item]
+                )
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "TransactionCanceledException":
+                    raise
+                reasons = exc.response.get("CancellationReasons", [])
+                refused = {remaining[i // 2] for i, r in enumerate(reasons) if r.get("Code") not in (None, "None")}
+                if not refused:
+                    raise
+                remaining = [index for index in remaining if index not in refused]
+                continue
+            for index in remaining:
+                outcome[index] = claims[index][0]
+            break
+        return outcome
+
+    def claim(self, request: PendingRequest) -> int:
+        """One claim (:meth:`claim_many` of one): its new attempt; :class:`StaleTransition` when someone else
+        moved the request or its entity first."""
+        (attempt,) = self.claim_many([request])
+        if attempt is None:
+            raise StaleTransition(f"{request.sync_request_id} or its entity was moved by someone else")
+        return attempt
+
+    def hold(self, request: PendingRequest, blocked: Blocked) -> None:
+        """PENDING -> WAITING for a parent, and the entity's waiting slot (its later requests wait behind), atomically."""
         self._write(
             [
                 {
                     "TableName": self._table.name,
-                    "Key": entity,
-                    "UpdateExpression": "SET inFlight = :id, updatedAt = :now",
-                    "ConditionExpression": "attribute_not_exists(inFlight)",
+                    "Key": self._entity_key(request.entity_type, request.entity_id),
+                    "UpdateExpression": "SET waiting = :id, updatedAt = :now",
+                    "ConditionExpression": "attribute_not_exists(inFlight) AND attribute_not_exists(waiting)",
                     "ExpressionAttributeValues": {":id": request.sync_request_id, ":now": self._now().isoformat()},
                 },
-                self._transition_update(
-                    request.sync_request_id,
-                    (request.entity_type, request.entity_id),
-                    SyncStatus.PENDING,
-                    SyncStatus.SENT,
-                    f"queued for delivery (attempt {attempt})",
-                    attempt=request.attempt,
-                    set_attempt=attempt,
-                ),
+                self._waiting_update(request, SyncStatus.PENDING, blocked),
             ]
         )
-        return attempt
+
+    def still_waiting(self, request: PendingRequest, blocked: Blocked) -> None:
+        """WAITING -> WAITING with a new reason (another parent, or the same one for another reason)."""
+        self._write([self._waiting_update(request, SyncStatus.WAITING, blocked)])
+
+    def _waiting_update(self, request: PendingRequest, current: SyncStatus, blocked: Blocked) -> dict[str, Any]:
+        return self._transition_update(
+            request.sync_request_id,
+            (request.entity_type, request.entity_id),
+            current,
+            SyncStatus.WAITING,
+            blocked.reason,
+            attempt=request.attempt,
+            changed_at=request.changed_at,
+            extra={"waitingFor": "#".join(blocked.parent), "waitReason": blocked.reason},
+        )
 
     def unclaim(self, request: PendingRequest, attempt: int, reason: str) -> None:
-        """Undo :meth:`claim` when the message could not be queued."""
+        """Undo a claim (:meth:`claim_many`) when the message could not be queued."""
         self._write(
             [
                 self._release_entity(request.entity_type, request.entity_id, request.sync_request_id),
@@ -388,14 +510,18 @@ class SyncRequestStore:
         )
 
     def _release_entity(
-        self, entity_type: str, entity_id: str, sync_request_id: str, *, image: SyncRequest | None = None
+        self, entity_type: str, entity_id: str, sync_request_id: str, *, image: SyncRequest | None = None, error: str | None = None
     ) -> dict[str, Any]:
         values: dict[str, Any] = {":id": sync_request_id, ":now": self._now().isoformat()}
         expression = "REMOVE inFlight SET updatedAt = :now"
-        if image is not None:
+        if image is not None:  # synchronized: any earlier error of the entity is behind it
+            expression = "REMOVE inFlight, lastErrorId, lastErrorReason SET updatedAt = :now"
             expression += ", lastSentHash = :h, lastSentChangedAt = :c, lastSyncRequestId = :id"
             values[":h"] = image.dataHash
             values[":c"] = sortable_time(image.changedAt)
+        elif error is not None:  # its dependants wait, with this reason, until it is resubmitted
+            expression += ", lastErrorId = :id, lastErrorReason = :r"
+            values[":r"] = error[:500]
         return {
             "TableName": self._table.name,
             "Key": self._entity_key(entity_type, entity_id),
@@ -409,7 +535,13 @@ class SyncRequestStore:
         wanted = SyncStatus.SYNCHRONIZED if positive else SyncStatus.ERROR
         self._write(
             [
-                self._release_entity(request.entityType, request.entityId, request.syncRequestId, image=request if positive else None),
+                self._release_entity(
+                    request.entityType,
+                    request.entityId,
+                    request.syncRequestId,
+                    image=request if positive else None,
+                    error=None if positive else reason,
+                ),
                 self._transition_update(
                     request.syncRequestId, (request.entityType, request.entityId), SyncStatus.SENT, wanted, reason, attempt=request.attempt
                 ),
@@ -417,7 +549,7 @@ class SyncRequestStore:
         )
 
     def resubmit(self, request: SyncRequest, reason: str) -> None:
-        """ERROR -> PENDING."""
+        """ERROR -> PENDING; the entity no longer holds its dependants for this error."""
         entity = (request.entityType, request.entityId)
         self._write(
             [
@@ -426,6 +558,19 @@ class SyncRequestStore:
                 )
             ]
         )
+        try:  # only if this request is still the entity's last error (a later one may have failed since)
+            self._client.update_item(
+                TableName=self._table.name,
+                Key=self._entity_key(*entity),
+                UpdateExpression="REMOVE lastErrorId, lastErrorReason SET updatedAt = :now",
+                ConditionExpression="lastErrorId = :id",
+                ExpressionAttributeValues={":id": request.syncRequestId, ":now": self._now().isoformat()},
+            )
+        except ClientError as exc:
+            # not this request's error, or the write failed: dependants then wait until the
+            # resubmitted request is synchronized, which clears the error all the same
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                logger.warning("entity error not cleared at resubmission", extra={"error": exc.response["Error"]["Code"]})
 
 
 def _from_item(item: dict[str, Any]) -> SyncRequest:
@@ -442,4 +587,5 @@ def _from_item(item: dict[str, Any]) -> SyncRequest:
         attempt=int(item.get("attempt", 0)),
         correlationId=item.get("correlationId", ""),
         history=[Transition.model_validate(h) for h in item.get("history", [])],
+        waitingFor=item.get("waitingFor"),
     )

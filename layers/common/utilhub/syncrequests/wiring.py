@@ -24,6 +24,7 @@ def store_for(flow: SyncFlow) -> SyncRequestStore:
         flow.name,
         shards=settings.sync_request_shards,
         retention_days=settings.sync_request_retention_days,
+        parents_of=flow.parents_of,
     )
 
 
@@ -37,6 +38,9 @@ def monitor_for(flow: SyncFlow) -> SyncMonitor:
         flow.name,
         ack_timeout=timedelta(seconds=settings.sync_ack_timeout_seconds),
         page_size=settings.sync_monitor_page_size,
+        target=flow.target,
+        ordered_types=flow.ordered_types,
+        budget=timedelta(seconds=settings.sync_monitor_budget_seconds),
     )
 
 

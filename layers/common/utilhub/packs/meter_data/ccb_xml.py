@@ -1,16 +1,21 @@
 """CCB's XML sync request (``schemas/ccb/sync-request.xsd``) read into the JSON contract.
 
 The document has been parsed by the hardened parser and validated against the XSD
-before it gets here; this module only maps element names to the contract's field names.
+before it gets here; this module maps element names to the contract's field names, one
+typed element per entity type (the element must be the one of the request's EntityType).
+Values stay text where the data model converts them (numbers, dates), so a value the model
+refuses is a 422 pointing at the contract's field.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from lxml import etree
 
 from utilhub.packs.meter_data.model import ADDRESS_XML
+from utilhub.platform import problems
 
 NS = {"c": "urn:utilhub:ccb:sync-request:v1"}
 _ADDRESS = {element: field for field, element in ADDRESS_XML}
@@ -29,9 +34,26 @@ def _fields(element: etree._Element, names: dict[str, str]) -> dict[str, Any]:
     return {key: value for xml_name, key in names.items() if (value := _text(element, xml_name)) is not None}
 
 
+def _flags(element: etree._Element, data: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
+    for xml_name, key in names.items():
+        if (value := _text(element, xml_name)) is not None:
+            data[key] = value in ("true", "1")
+    return data
+
+
 def _address(element: etree._Element) -> dict[str, Any] | None:
     found = element.find("c:Address", NS)
     return _fields(found, _ADDRESS) if found is not None else None
+
+
+def _with_address(element: etree._Element, data: dict[str, Any]) -> dict[str, Any]:
+    if (address := _address(element)) is not None:
+        data["address"] = address
+    return data
+
+
+def _all(element: etree._Element, name: str, names: dict[str, str]) -> list[dict[str, Any]]:
+    return [_fields(item, names) for item in element.findall(f"c:{name}", NS)]
 
 
 def _person(element: etree._Element) -> dict[str, Any]:
@@ -39,33 +61,149 @@ def _person(element: etree._Element) -> dict[str, Any]:
     phones = [{"type": p.get("type", "OTHER"), "number": (p.text or "").strip()} for p in element.findall("c:Phone", NS)]
     if phones:
         data["phones"] = phones
-    if (address := _address(element)) is not None:
-        data["address"] = address
-    if (life_support := _text(element, "LifeSupport")) is not None:
-        data["lifeSupport"] = life_support in ("true", "1")
-    return data
+    _with_address(element, data)
+    return _flags(element, data, {"LifeSupport": "lifeSupport"})
 
 
 def _service_point(element: etree._Element) -> dict[str, Any]:
-    data = _fields(element, {"PremiseId": "premiseId", "SpType": "spType", "TimeZone": "timeZone"})
-    if (address := _address(element)) is not None:
-        data["address"] = address
-    return data
+    data = _fields(element, {"PremiseId": "premiseId", "SpType": "spType", "TimeZone": "timeZone", "BillCycleCode": "billCycleCode"})
+    _with_address(element, data)
+    return _flags(element, data, {"ServiceOrderManaged": "serviceOrderManaged"})
 
 
 def _service_agreement(element: etree._Element) -> dict[str, Any]:
     data = _fields(
-        element, {"AccountId": "accountId", "SaType": "saType", "Status": "status", "StartDate": "startDate", "EndDate": "endDate"}
+        element,
+        {
+            "AccountId": "accountId",
+            "PersonId": "personId",
+            "SaType": "saType",
+            "Status": "status",
+            "StartDate": "startDate",
+            "EndDate": "endDate",
+        },
     )
     data["servicePointIds"] = [(sp.text or "").strip() for sp in element.findall("c:ServicePointId", NS)]
     return data
 
 
-def _generic(element: etree._Element) -> dict[str, Any]:
-    return {f.get("name", ""): (f.text or "").strip() for f in element.findall("c:Field", NS)}
+def _sa_relationship(element: etree._Element) -> dict[str, Any]:
+    return _fields(
+        element,
+        {
+            "ServiceAgreementId": "serviceAgreementId",
+            "RelatedServiceAgreementId": "relatedServiceAgreementId",
+            "RelationshipType": "relationshipType",
+            "StartDate": "startDate",
+            "EndDate": "endDate",
+        },
+    )
 
 
-_READERS = {"Person": _person, "ServicePoint": _service_point, "ServiceAgreement": _service_agreement, "Data": _generic}
+def _dynamic_option(element: etree._Element) -> dict[str, Any]:
+    return _fields(
+        element,
+        {
+            "ServiceAgreementId": "serviceAgreementId",
+            "OptionType": "optionType",
+            "StartDate": "startDate",
+            "EndDate": "endDate",
+            "Value": "value",
+        },
+    )
+
+
+def _dynamic_option_event(element: etree._Element) -> dict[str, Any]:
+    return _fields(element, {"OptionId": "optionId", "EventType": "eventType", "StartDateTime": "startAt", "EndDateTime": "endAt"})
+
+
+_SOM = {"ServiceOrderManaged": "serviceOrderManaged"}
+
+
+def _meter(element: etree._Element) -> dict[str, Any]:
+    data = _fields(
+        element,
+        {
+            "BadgeNumber": "badgeNumber",
+            "MeterType": "meterType",
+            "Manufacturer": "manufacturer",
+            "Model": "model",
+            "SerialNumber": "serialNumber",
+            "Status": "status",
+        },
+    )
+    return _flags(element, data, _SOM)
+
+
+_REGISTER = {
+    "RegisterId": "registerId",
+    "Sequence": "sequence",
+    "Uom": "uom",
+    "TouCode": "touCode",
+    "ReadOutType": "readOutType",
+    "DigitsLeft": "digitsLeft",
+    "DigitsRight": "digitsRight",
+    "Multiplier": "multiplier",
+}
+
+
+def _meter_configuration(element: etree._Element) -> dict[str, Any]:
+    data = _fields(
+        element,
+        {
+            "MeterId": "meterId",
+            "ConfigurationType": "configurationType",
+            "EffectiveDateTime": "effectiveAt",
+            "RegisterCount": "registerCount",
+        },
+    )
+    data["registers"] = _all(element, "Register", _REGISTER)
+    return _flags(element, data, _SOM)
+
+
+def _sp_meter_history(element: etree._Element) -> dict[str, Any]:
+    data = _fields(
+        element,
+        {
+            "ServicePointId": "servicePointId",
+            "MeterId": "meterId",
+            "MeterConfigurationId": "meterConfigurationId",
+            "InstallDateTime": "installedAt",
+            "RemovalDateTime": "removedAt",
+        },
+    )
+    return _flags(element, data, _SOM)
+
+
+def _scalar_meter_read(element: etree._Element) -> dict[str, Any]:
+    data = _fields(element, {"MeterId": "meterId", "SpMeterHistoryId": "spMeterHistoryId", "ReadDateTime": "readAt"})
+    data["reads"] = _all(element, "RegisterRead", {"RegisterId": "registerId", "Uom": "uom", "Reading": "reading", "ReadType": "readType"})
+    return data
+
+
+def _bill_cycle(element: etree._Element) -> dict[str, Any]:
+    data = _fields(element, {"BillCycleCode": "billCycleCode", "Description": "description"})
+    data["schedule"] = _all(element, "Window", {"WindowStart": "windowStart", "WindowEnd": "windowEnd", "AccountingDate": "accountingDate"})
+    return data
+
+
+Reader = Callable[[etree._Element], dict[str, Any]]
+# element of the XSD's choice -> (the entity type it carries, its reader)
+READERS: dict[str, tuple[str, Reader]] = {
+    "Person": ("PERSON", _person),
+    "ServicePoint": ("SERVICE_POINT", _service_point),
+    "ServiceAgreement": ("SERVICE_AGREEMENT", _service_agreement),
+    "SaRelationship": ("SA_RELATIONSHIP", _sa_relationship),
+    "DynamicOption": ("DYNAMIC_OPTION", _dynamic_option),
+    "DynamicOptionEvent": ("DYNAMIC_OPTION_EVENT", _dynamic_option_event),
+    "Meter": ("METER", _meter),
+    "MeterConfiguration": ("METER_CONFIGURATION", _meter_configuration),
+    "SpMeterHistory": ("SP_METER_HISTORY", _sp_meter_history),
+    "ScalarMeterRead": ("SCALAR_METER_READ", _scalar_meter_read),
+    "BillCycle": ("BILL_CYCLE", _bill_cycle),
+}
+
+ENTITY_TYPES = frozenset(entity_type for entity_type, _ in READERS.values())
 
 
 class CcbSyncRequestXml:
@@ -76,26 +214,31 @@ class CcbSyncRequestXml:
     def read_request(self, root: etree._Element) -> dict[str, Any]:
         if _local(root) != "SyncRequest":
             raise_wrong_root(root, "SyncRequest")
-        return _read(root)
+        return _read(root, "")
 
     def read_batch(self, root: etree._Element) -> list[dict[str, Any]]:
         if _local(root) != "SyncRequests":
             raise_wrong_root(root, "SyncRequests")
-        return [_read(element) for element in root.findall("c:SyncRequest", NS)]
+        return [_read(element, f"/requests/{index}") for index, element in enumerate(root.findall("c:SyncRequest", NS))]
 
 
-def _read(element: etree._Element) -> dict[str, Any]:
+def _read(element: etree._Element, root: str) -> dict[str, Any]:
     body = element[4]  # the XSD fixes the order: four header fields, then the data choice
+    entity_type = _text(element, "EntityType")
+    carried, reader = READERS[_local(body)]
+    if entity_type != carried and entity_type in ENTITY_TYPES:  # an unknown type is the contract's 422
+        raise problems.invalid(
+            f"A {entity_type} sync request must carry its own element, not {_local(body)}.",
+            [problems.FieldError(f"#{root}/data", f"is a {_local(body)} element, which carries {carried}")],
+        )
     return {
         "syncRequestId": _text(element, "SyncRequestId"),
-        "entityType": _text(element, "EntityType"),
+        "entityType": entity_type,
         "entityId": _text(element, "EntityId"),
         "changedAt": _text(element, "ChangedAt"),
-        "data": _READERS[_local(body)](body),
+        "data": reader(body),
     }
 
 
 def raise_wrong_root(root: etree._Element, expected: str) -> None:
-    from utilhub.platform.problems import invalid
-
-    raise invalid(f"Expected a {expected} document here, got {_local(root)}.")
+    raise problems.invalid(f"Expected a {expected} document here, got {_local(root)}.")

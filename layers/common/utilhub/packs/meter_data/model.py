@@ -1,22 +1,62 @@
 """Canonical data of the entities CCB synchronizes to MDM (the ``data`` of a sync request).
 
-The contract fixes the least each entity must carry (PERSON ``name``; SERVICE_POINT
-``premiseId``; SERVICE_AGREEMENT ``accountId`` and ``servicePointIds``). Other fields are
-typed when present and kept when unknown (``extra="allow"``): CCB installations add their own.
+One typed model per entity type, carrying what an MDM needs to measure and bill: identifiers,
+dates, units of measure, registers with their digits and multipliers, bill cycle windows. The
+contract fixes the least some entities must carry (PERSON ``name``; SERVICE_POINT ``premiseId``;
+SERVICE_AGREEMENT ``accountId`` and ``servicePointIds``); the other required fields are those
+without which MDM cannot keep the record. Date order (an end after its start, a removal after
+its installation), units and numbers (finite, no negative counts) are checked here, so an
+invalid request is a 422 pointing at the field and is never stored. Other fields are kept when
+unknown (``extra="allow"``): CCB installations add their own, but only the typed fields reach MDM.
 """
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Literal
+from datetime import date, datetime
+from itertools import pairwise
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
+
+ID = r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,63}$"
 
 
 class _Data(BaseModel):
     # defer_build: a model's validator is compiled on its first use, so a cold start pays only for
     # the entity types it meets (the monitor and the delivery never validate data at all)
     model_config = ConfigDict(extra="allow", str_strip_whitespace=True, defer_build=True)
+
+
+class _Part(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
+
+
+def _upper(value: Any) -> Any:
+    return value.strip().upper() if isinstance(value, str) else value
+
+
+EntityId = Annotated[str, Field(pattern=ID)]
+# Units of measure MDM measures and bills in (CCB's codes; the same on both sides).
+Uom = Annotated[
+    Literal["KWH", "KVARH", "KVAH", "KW", "KVAR", "KVA", "WH", "M3", "CCF", "HCF", "THERM", "GAL", "V", "A"],
+    BeforeValidator(_upper),
+]
+# JSON numbers MDM can store: finite (no NaN, no infinity, which Python's JSON reader lets through).
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+
+
+def _not_before[Moment: (date, datetime)](value: Moment | None, info: ValidationInfo, start: str, what: str) -> Moment | None:
+    begun = info.data.get(start)
+    if value is not None and begun is not None and value < begun:
+        raise ValueError(f"must not be before {start} ({what})")
+    return value
+
+
+def _after[Moment: (date, datetime)](value: Moment | None, info: ValidationInfo, start: str, what: str) -> Moment | None:
+    begun = info.data.get(start)
+    if value is not None and begun is not None and value <= begun:
+        raise ValueError(f"must be after {start} ({what})")
+    return value
 
 
 # Address fields and the element names both CCB's and MDM's XSDs give them.
@@ -30,9 +70,7 @@ ADDRESS_XML = (
 )
 
 
-class Address(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
-
+class Address(_Part):
     line1: str | None = Field(default=None, max_length=254)
     line2: str | None = Field(default=None, max_length=254)
     city: str | None = Field(default=None, max_length=90)
@@ -41,9 +79,7 @@ class Address(BaseModel):
     country: str | None = Field(default=None, min_length=2, max_length=3)
 
 
-class Phone(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
-
+class Phone(_Part):
     type: Literal["HOME", "MOBILE", "WORK", "FAX", "OTHER"] = "OTHER"
     number: str = Field(min_length=3, max_length=32, pattern=r"^[0-9+()\-. x]+$")
 
@@ -61,87 +97,211 @@ class PersonData(_Data):
 
 
 class ServicePointData(_Data):
-    """SERVICE_POINT (MD-02)."""
+    """SERVICE_POINT (MD-02): a CCB service point, an MDM service point."""
 
     premiseId: str = Field(min_length=1, max_length=64)
     spType: str | None = Field(default=None, max_length=30)
     address: Address | None = None
     timeZone: str | None = Field(default=None, max_length=64)
+    # the bill cycle whose schedule MDM uses to find the SP's bill cycle (MD-18, MD-19)
+    billCycleCode: str | None = Field(default=None, min_length=1, max_length=16)
+    # the SP's field work goes through Service Order Management: no meter data is synchronized for it
+    serviceOrderManaged: bool = False
 
 
 class ServiceAgreementData(_Data):
     """SERVICE_AGREEMENT (MD-03): a CCB SA, an MDM usage subscription."""
 
     accountId: str = Field(min_length=1, max_length=64)
-    servicePointIds: list[str] = Field(min_length=1, max_length=100)
+    servicePointIds: list[EntityId] = Field(min_length=1, max_length=100)
+    # the main customer (MDM contact); when given, the SA waits for that person to be synchronized
+    personId: EntityId | None = None
     saType: str | None = Field(default=None, max_length=30)
     status: str | None = Field(default=None, max_length=30)
     startDate: date | None = None
     endDate: date | None = None
 
+    @field_validator("servicePointIds")
+    @classmethod
+    def _distinct(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("lists a service point more than once")
+        return value
+
+    @field_validator("endDate")
+    @classmethod
+    def _ends_after_start(cls, value: date | None, info: ValidationInfo) -> date | None:
+        return _not_before(value, info, "startDate", "an SA ends on or after its start")
+
 
 class SaRelationshipData(_Data):
-    """SA_RELATIONSHIP (MD-04)."""
+    """SA_RELATIONSHIP (MD-04): two SAs related (e.g. a net-metering or sub-metered pair)."""
 
-    serviceAgreementId: str | None = Field(default=None, max_length=64)
-    relatedServiceAgreementId: str | None = Field(default=None, max_length=64)
-    relationshipType: str | None = Field(default=None, max_length=30)
-    startDate: date | None = None
+    serviceAgreementId: EntityId
+    relatedServiceAgreementId: EntityId
+    relationshipType: str = Field(min_length=1, max_length=30)
+    startDate: date
     endDate: date | None = None
+
+    @field_validator("relatedServiceAgreementId")
+    @classmethod
+    def _other_sa(cls, value: str, info: ValidationInfo) -> str:
+        if value == info.data.get("serviceAgreementId"):
+            raise ValueError("must be another service agreement than serviceAgreementId")
+        return value
+
+    @field_validator("endDate")
+    @classmethod
+    def _ends_after_start(cls, value: date | None, info: ValidationInfo) -> date | None:
+        return _not_before(value, info, "startDate", "a relationship ends on or after its start")
 
 
 class DynamicOptionData(_Data):
-    """DYNAMIC_OPTION (MD-05): a contract option."""
+    """DYNAMIC_OPTION (MD-05): a contract option of an SA (e.g. critical peak pricing)."""
 
-    optionType: str | None = Field(default=None, max_length=30)
-    serviceAgreementId: str | None = Field(default=None, max_length=64)
-    effectiveDate: date | None = None
+    serviceAgreementId: EntityId
+    optionType: str = Field(min_length=1, max_length=30)
+    startDate: date
+    endDate: date | None = None
+    value: str | None = Field(default=None, max_length=254)
+
+    @field_validator("endDate")
+    @classmethod
+    def _ends_after_start(cls, value: date | None, info: ValidationInfo) -> date | None:
+        return _not_before(value, info, "startDate", "an option ends on or after its start")
 
 
 class DynamicOptionEventData(_Data):
-    """DYNAMIC_OPTION_EVENT (MD-06): a contract option event."""
+    """DYNAMIC_OPTION_EVENT (MD-06): one event of a contract option (e.g. a peak period called)."""
 
-    optionId: str | None = Field(default=None, max_length=64)
-    eventType: str | None = Field(default=None, max_length=30)
-    effectiveAt: AwareDatetime | None = None
+    optionId: EntityId
+    eventType: str = Field(min_length=1, max_length=30)
+    startAt: AwareDatetime
+    endAt: AwareDatetime | None = None
+
+    @field_validator("endAt")
+    @classmethod
+    def _ends_after_start(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
+        return _after(value, info, "startAt", "an event ends after it starts")
 
 
-class MeterData(_Data):
-    """METER (MD-07, only when meters are managed in CCB)."""
+class _ServiceOrderManaged(_Data):
+    # Seed 002: meter data sync is not for service points whose field work goes through Service
+    # Order Management. CCB says so per request; such a request is refused with that reason.
+    serviceOrderManaged: bool = False
 
-    badgeNumber: str | None = Field(default=None, max_length=30)
-    meterType: str | None = Field(default=None, max_length=30)
+
+class MeterData(_ServiceOrderManaged):
+    """METER (MD-07, only when meters are managed in CCB): a CCB meter, an MDM device."""
+
+    badgeNumber: str = Field(min_length=1, max_length=30)
+    meterType: str = Field(min_length=1, max_length=30)
     manufacturer: str | None = Field(default=None, max_length=60)
     model: str | None = Field(default=None, max_length=60)
     serialNumber: str | None = Field(default=None, max_length=60)
+    status: Literal["ACTIVE", "INACTIVE", "RETIRED"] = "ACTIVE"
 
 
-class MeterConfigurationData(_Data):
-    """METER_CONFIGURATION (MD-08)."""
+class Register(_Part):
+    """One register of a meter configuration: an MDM measuring component."""
 
-    meterId: str | None = Field(default=None, max_length=64)
-    configurationType: str | None = Field(default=None, max_length=30)
-    effectiveAt: AwareDatetime | None = None
+    registerId: EntityId
+    sequence: int = Field(ge=1, le=99)
+    uom: Uom
+    touCode: str | None = Field(default=None, min_length=1, max_length=16)
+    readOutType: Literal["CONSUMPTIVE", "SUBTRACTIVE"] = "SUBTRACTIVE"
+    digitsLeft: int = Field(ge=1, le=15)
+    digitsRight: int = Field(default=0, ge=0, le=9)
+    multiplier: Finite = Field(default=1.0, gt=0, le=1_000_000)
 
 
-class SpMeterHistoryData(_Data):
-    """SP_METER_HISTORY (MD-09): a meter installed at or removed from a service point."""
+class MeterConfigurationData(_ServiceOrderManaged):
+    """METER_CONFIGURATION (MD-08): a meter's registers from a date: MDM measuring components."""
 
-    servicePointId: str | None = Field(default=None, max_length=64)
-    meterId: str | None = Field(default=None, max_length=64)
-    installedAt: AwareDatetime | None = None
+    meterId: EntityId
+    configurationType: str = Field(min_length=1, max_length=30)
+    effectiveAt: AwareDatetime
+    registerCount: int | None = Field(default=None, ge=1, le=50)
+    registers: list[Register] = Field(min_length=1, max_length=50)
+
+    @field_validator("registers")
+    @classmethod
+    def _distinct(cls, value: list[Register], info: ValidationInfo) -> list[Register]:
+        if len({r.registerId for r in value}) != len(value):
+            raise ValueError("lists a registerId more than once")
+        if len({r.sequence for r in value}) != len(value):
+            raise ValueError("lists a sequence more than once")
+        count = info.data.get("registerCount")
+        if count is not None and count != len(value):
+            raise ValueError(f"lists {len(value)} registers where registerCount says {count}")
+        return value
+
+
+class SpMeterHistoryData(_ServiceOrderManaged):
+    """SP_METER_HISTORY (MD-09): a meter installed at, and removed from, a service point."""
+
+    servicePointId: EntityId
+    meterId: EntityId
+    meterConfigurationId: EntityId | None = None
+    installedAt: AwareDatetime
     removedAt: AwareDatetime | None = None
+
+    @field_validator("removedAt")
+    @classmethod
+    def _removed_after_installed(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
+        return _after(value, info, "installedAt", "a meter is removed after it was installed")
+
+
+class RegisterRead(_Part):
+    registerId: EntityId
+    uom: Uom
+    reading: Finite = Field(ge=0, le=1e15)
+    readType: Literal["REGULAR", "ESTIMATED", "CUSTOMER", "VERIFIED"] = "REGULAR"
 
 
 class ScalarMeterReadData(_Data):
-    """SCALAR_METER_READ (MD-10)."""
+    """SCALAR_METER_READ (MD-10): a read of a meter's registers, taken under one installation."""
 
-    meterId: str | None = Field(default=None, max_length=64)
-    readAt: AwareDatetime | None = None
+    meterId: EntityId
+    # the SP-meter installation (SP_METER_HISTORY entity) the read was taken under
+    spMeterHistoryId: EntityId
+    readAt: AwareDatetime
+    reads: list[RegisterRead] = Field(min_length=1, max_length=50)
+
+    @field_validator("reads")
+    @classmethod
+    def _one_read_per_register(cls, value: list[RegisterRead]) -> list[RegisterRead]:
+        if len({r.registerId for r in value}) != len(value):
+            raise ValueError("reads a register more than once")
+        return value
+
+
+class BillWindow(_Part):
+    """One scheduled bill window of a cycle: the days its reads are expected."""
+
+    windowStart: date
+    windowEnd: date
+    accountingDate: date | None = None
+
+    @field_validator("windowEnd")
+    @classmethod
+    def _ends_after_start(cls, value: date, info: ValidationInfo) -> date:
+        checked = _not_before(value, info, "windowStart", "a window ends on or after its start")
+        assert checked is not None  # windowEnd is required
+        return checked
 
 
 class BillCycleData(_Data):
-    """BILL_CYCLE (MD-18): a bill cycle and its schedule."""
+    """BILL_CYCLE (MD-18): a bill cycle and its schedule of windows."""
 
-    billCycleCode: str | None = Field(default=None, max_length=16)
+    billCycleCode: str = Field(min_length=1, max_length=16)
     description: str | None = Field(default=None, max_length=254)
+    schedule: list[BillWindow] = Field(min_length=1, max_length=400)
+
+    @field_validator("schedule")
+    @classmethod
+    def _in_order_without_overlap(cls, value: list[BillWindow]) -> list[BillWindow]:
+        for earlier, later in pairwise(value):
+            if later.windowStart <= earlier.windowEnd:
+                raise ValueError(f"windows must follow each other without overlap ({later.windowStart} is not after {earlier.windowEnd})")
+        return value

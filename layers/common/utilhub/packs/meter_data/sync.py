@@ -4,29 +4,84 @@ delivery never import the API's resolver."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
+
+from pydantic import BaseModel
 
 from utilhub.packs.meter_data import model
 from utilhub.packs.meter_data.ccb_xml import CcbSyncRequestXml
 from utilhub.packs.meter_data.mdm_xml import MdmSyncXml
 from utilhub.platform.settings import Settings
 from utilhub.syncrequests import handlers
-from utilhub.syncrequests.model import EntitySpec, SyncFlow
+from utilhub.syncrequests.model import DataRefusal, EntityRef, EntitySpec, SyncFlow
 
 SCOPE = "utilhub/meter-data"
 PREFIX = "/meter-data"
+METER_SETTING = "UTILHUB_METERS_MANAGED_IN"
 
 
 def _meters_in_ccb_only(settings: Settings) -> str | None:
     if settings.meters_managed_in == "MDM":
-        return "Meters are managed in MDM in this installation: CCB does not synchronize meter data (MD-07..10)."
+        return (
+            f"Meters are managed in MDM in this installation ({METER_SETTING}=MDM, template parameter MetersManagedIn): "
+            "CCB does not synchronize meter data (MD-07..10)."
+        )
     return None
 
 
-def _spec(entity_type: str, data_model: type, point: str, *, meter: bool = False) -> EntitySpec:
-    if meter:
-        return EntitySpec(entity_type, data_model, point, disabled_reason=_meters_in_ccb_only)
-    return EntitySpec(entity_type, data_model, point)
+def _not_service_order_managed(data: BaseModel) -> DataRefusal | None:
+    if getattr(data, "serviceOrderManaged", False):
+        return DataRefusal(
+            "serviceOrderManaged",
+            "The service point's field work goes through Service Order Management: its meter, meter configuration "
+            "and SP-meter history are not synchronized to MDM by CCB (seed 002).",
+        )
+    return None
+
+
+# The order across entities: what MDM must hold before each entity type reaches it (seed 002's
+# "use the monitor to avoid timing issues", made a rule of the engine rather than a hope).
+def _service_agreement_parents(data: Mapping[str, Any]) -> list[EntityRef]:
+    parents = [("SERVICE_POINT", str(sp)) for sp in data.get("servicePointIds", [])]
+    return parents + ([("PERSON", str(data["personId"]))] if data.get("personId") else [])
+
+
+def _sa_relationship_parents(data: Mapping[str, Any]) -> list[EntityRef]:
+    return [("SERVICE_AGREEMENT", str(data["serviceAgreementId"])), ("SERVICE_AGREEMENT", str(data["relatedServiceAgreementId"]))]
+
+
+def _dynamic_option_event_parents(data: Mapping[str, Any]) -> list[EntityRef]:
+    return [("DYNAMIC_OPTION", str(data["optionId"]))]
+
+
+def _sp_meter_history_parents(data: Mapping[str, Any]) -> list[EntityRef]:
+    return [("SERVICE_POINT", str(data["servicePointId"])), ("METER", str(data["meterId"]))]
+
+
+def _scalar_meter_read_parents(data: Mapping[str, Any]) -> list[EntityRef]:
+    return [("SP_METER_HISTORY", str(data["spMeterHistoryId"]))]
+
+
+PARENTS: dict[str, Callable[[Mapping[str, Any]], Sequence[EntityRef]]] = {
+    "SERVICE_AGREEMENT": _service_agreement_parents,
+    "SA_RELATIONSHIP": _sa_relationship_parents,
+    "DYNAMIC_OPTION_EVENT": _dynamic_option_event_parents,
+    "SP_METER_HISTORY": _sp_meter_history_parents,
+    "SCALAR_METER_READ": _scalar_meter_read_parents,
+}
+
+
+def _spec(entity_type: str, data_model: type, point: str, *, meter: bool = False, som: bool = False) -> EntitySpec:
+    optional: dict[str, Any] = {"parents": PARENTS[entity_type]} if entity_type in PARENTS else {}
+    return EntitySpec(
+        entity_type,
+        data_model,
+        point,
+        disabled_reason=_meters_in_ccb_only if meter else (lambda _settings: None),
+        refusal=_not_service_order_managed if som else (lambda _data: None),
+        **optional,
+    )
 
 
 FLOW = SyncFlow(
@@ -42,17 +97,17 @@ FLOW = SyncFlow(
             _spec("SA_RELATIONSHIP", model.SaRelationshipData, "MD-04"),
             _spec("DYNAMIC_OPTION", model.DynamicOptionData, "MD-05"),
             _spec("DYNAMIC_OPTION_EVENT", model.DynamicOptionEventData, "MD-06"),
-            _spec("METER", model.MeterData, "MD-07", meter=True),
-            _spec("METER_CONFIGURATION", model.MeterConfigurationData, "MD-08", meter=True),
-            _spec("SP_METER_HISTORY", model.SpMeterHistoryData, "MD-09", meter=True),
+            _spec("METER", model.MeterData, "MD-07", meter=True, som=True),
+            _spec("METER_CONFIGURATION", model.MeterConfigurationData, "MD-08", meter=True, som=True),
+            _spec("SP_METER_HISTORY", model.SpMeterHistoryData, "MD-09", meter=True, som=True),
             _spec("SCALAR_METER_READ", model.ScalarMeterReadData, "MD-10", meter=True),
             _spec("BILL_CYCLE", model.BillCycleData, "MD-18"),
         )
     },
     target_codec=MdmSyncXml(),
     source_codec=CcbSyncRequestXml(),
-    # CCB person <-> MDM contact, SP <-> SP, SA <-> usage subscription
-    xref_entity={"PERSON": "PERSON", "SERVICE_POINT": "SERVICE_POINT", "SERVICE_AGREEMENT": "SERVICE_AGREEMENT"},
+    # CCB person <-> MDM contact, SP <-> SP, SA <-> usage subscription, meter <-> device
+    xref_entity={"PERSON": "PERSON", "SERVICE_POINT": "SERVICE_POINT", "SERVICE_AGREEMENT": "SERVICE_AGREEMENT", "METER": "METER"},
 )
 
 

@@ -1,0 +1,73 @@
+"""The sync request store (utilhub.syncrequests.store) on moto: claims in one transaction, each
+atomic, one refused without the others; a waiting request keeps its entity's slot."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from localhub.hub import LocalHub
+from localhub.lambda_runtime import function_environment
+from tests.integration.test_meter_data_person_sync import MONITOR, person, submit
+from utilhub.platform.settings import reload_settings
+from utilhub.syncrequests.lifecycle import Blocked, PendingRequest
+from utilhub.syncrequests.model import SyncStatus
+from utilhub.syncrequests.store import SyncRequestStore
+
+
+@pytest.fixture
+def store(hub: LocalHub) -> Iterator[SyncRequestStore]:
+    from utilhub.packs.meter_data.sync import FLOW
+    from utilhub.syncrequests.wiring import store_for
+
+    with function_environment(hub.function(MONITOR).environment):
+        yield store_for(FLOW)
+    reload_settings()
+
+
+def pending(store: SyncRequestStore, status: SyncStatus = SyncStatus.PENDING) -> dict[str, PendingRequest]:
+    found: dict[str, PendingRequest] = {}
+    for shard in store.shards:
+        page, _ = store.pending_page(shard, 100, status=status)
+        found.update({r.sync_request_id: r for r in page})
+    return found
+
+
+def test_claims_in_one_transaction_skip_only_the_one_whose_entity_is_busy(hub: LocalHub, store: SyncRequestStore) -> None:
+    # Given three persons' requests, and a fourth request of the second person already claimed
+    for sync_request_id, entity_id in (("SR-A", "P-A"), ("SR-B", "P-B"), ("SR-C", "P-C")):
+        submit(hub, person(sync_request_id, entity_id=entity_id))
+    submit(hub, person("SR-B0", entity_id="P-B", changed="2026-11-20T08:00:00Z"))
+    requests = pending(store)
+    assert store.claim_many([requests["SR-B0"]]) == [1]
+    # When the three are claimed together
+    attempts = store.claim_many([requests[i] for i in ("SR-A", "SR-B", "SR-C")])
+    # Then the two free persons' requests are SENT, the busy one's is left PENDING, untouched
+    assert attempts == [1, None, 1]
+    assert [store.get(i).status for i in ("SR-A", "SR-B", "SR-C")] == [SyncStatus.SENT, SyncStatus.PENDING, SyncStatus.SENT]  # type: ignore[union-attr]
+
+
+def test_more_claims_than_one_transaction_takes_are_refused_before_any_write(hub: LocalHub, store: SyncRequestStore) -> None:
+    with pytest.raises(ValueError, match="at most 50"):
+        store.claim_many([object()] * 51)  # type: ignore[list-item]
+
+
+def test_a_held_request_keeps_its_entity_until_it_is_claimed_from_waiting(hub: LocalHub, store: SyncRequestStore) -> None:
+    # Given a request held WAITING for a parent
+    submit(hub, person("SR-H", entity_id="P-H"))
+    store.hold(pending(store)["SR-H"], Blocked(("SERVICE_POINT", "SP-9"), "waiting for SERVICE_POINT SP-9: not yet synchronized to MDM"))
+    state = store.entity_states([("PERSON", "P-H")])[("PERSON", "P-H")]
+    assert state.waiting == "SR-H"
+    held = store.get("SR-H")
+    assert held is not None
+    assert (held.status, held.waitingFor) == (SyncStatus.WAITING, "SERVICE_POINT#SP-9")
+    # When it is claimed from WAITING
+    assert store.claim_many([pending(store, SyncStatus.WAITING)["SR-H"]]) == [1]
+    # Then the entity is in flight, no longer waiting, and the request no longer says what it waited for
+    state = store.entity_states([("PERSON", "P-H")])[("PERSON", "P-H")]
+    assert (state.in_flight, state.waiting) == ("SR-H", None)
+    claimed = store.get("SR-H")
+    assert claimed is not None
+    assert (claimed.status, claimed.waitingFor) == (SyncStatus.SENT, None)
+    assert claimed.history[-1].reason == "queued for delivery (attempt 1): what it waited for is synchronized"
