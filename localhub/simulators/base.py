@@ -180,7 +180,10 @@ class SimulatorServer:
     def __init__(self, simulator: Simulator, port: int = 0) -> None:
         self.simulator = simulator
         self._server: BaseWSGIServer = make_server("127.0.0.1", port, simulator, threaded=True)
-        self._thread = threading.Thread(target=self._server.serve_forever, name=f"sim-{simulator.system}", daemon=True)
+        # a short poll interval: stopping waits for the loop to notice, once per simulator (tests stop a hub each)
+        self._thread = threading.Thread(
+            target=lambda: self._server.serve_forever(poll_interval=0.05), name=f"sim-{simulator.system}", daemon=True
+        )
 
     @property
     def url(self) -> str:
