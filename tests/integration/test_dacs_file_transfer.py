@@ -141,7 +141,7 @@ def test_a_redelivered_notification_moves_nothing_twice_even_after_dacs_took_the
 
 
 class _Interrupted(Exception):
-    pass
+    """A move stopped at the operation that failed (a crash at that point)."""
 
 
 class _FailingS3:
