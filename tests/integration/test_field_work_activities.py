@@ -208,6 +208,29 @@ def test_events_are_forwarded_to_every_other_linked_system_once_and_in_order(hub
     assert post_event(hub, "CCB", "A-13", json.loads(complete)).status == 202
 
 
+def test_an_event_recorded_but_not_queued_is_delivered_by_the_senders_retry(hub: LocalHub) -> None:
+    from localhub.aws_throttling import AwsThrottling
+
+    # Given a linked meter exchange, and an update whose post is recorded but then cannot be queued (SQS throttled)
+    assert post(hub, activity("A-RQ")).status == 202
+    links = settled(hub, "CCB", "A-RQ")["links"]
+    update = {"eventId": "E-RQ", "event": "UPDATE", "at": "2026-12-01T08:00:00Z", "changes": {"scheduledDate": "2026-12-04"}}
+    with AwsThrottling(1.0, services=frozenset({"sqs"})) as throttling:
+        first = post_event(hub, "CCB", "A-RQ", update)
+    assert first.status == 503, first.body
+    assert throttling.throttled
+    assert [h["eventId"] for h in view(hub, "CCB", "A-RQ")["history"] if "eventId" in h] == ["E-RQ"]  # recorded
+
+    # When the sender posts it again (as a 503 asks), twice
+    answers = [post_event(hub, "CCB", "A-RQ", update).status for _ in range(2)]
+    hub.drain()
+
+    # Then MWM and ODM each received it once
+    assert answers == [202, 202]
+    for name in ("MWM", "ODM"):
+        assert [e["eventId"] for e in held(hub, name, links[name])["events"]] == ["E-RQ"], name
+
+
 def test_an_event_for_an_unknown_activity_is_404_and_a_bad_event_422(hub: LocalHub) -> None:
     # Given no activity X-1, and an activity linked in MWM
     assert post(hub, activity("A-14", "CONNECT")).status == 202

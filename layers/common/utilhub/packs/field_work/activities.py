@@ -163,7 +163,11 @@ def accept_event(source: str, activity_id: str, event: ActivityEventIn) -> dict[
         forwarded_to = [s for s in [record.activity.sourceSystem, *record.routedTo] if s != from_system]
         answer = {"activityId": activity_id, "event": event.event, "forwardedTo": forwarded_to}
         if event.eventId in record.eventIds:
-            return answer  # the same event again changes nothing
+            # the same event again changes nothing, but is queued again: the first post may have been recorded and
+            # then failed to queue (answered 503), and this retry is what delivers it; the queue's deduplication id
+            # and the once-per-system key keep it to one delivery
+            _queue_event(source, activity_id, event.model_copy(update={"fromSystem": from_system}))
+            return answer
         if from_system not in (record.activity.sourceSystem, *record.routedTo):
             raise problems.invalid(
                 f"{from_system} has no part in activity {activity_id}.",
@@ -176,21 +180,20 @@ def accept_event(source: str, activity_id: str, event: ActivityEventIn) -> dict[
                 raise problems.invalid("Attachments come with a completion.", [problems.FieldError("#/attachments", "only with COMPLETE")])
             attachments.check_completion_attachments(source, activity_id, event.attachments)
         if store().record_event(record, event.eventId, event.event, from_system):
-            message = ForwardMessage(
-                sourceSystem=source,
-                activityId=activity_id,
-                event=event.model_copy(update={"fromSystem": from_system}),
-                correlationId=correlation_id(),
-            )
-            aws.sqs().send_message(
-                QueueUrl=get_settings().require("field_work_event_queue_url"),
-                MessageBody=message.model_dump_json(),
-                MessageGroupId=f"{source}#{activity_id}",  # one activity's events are forwarded in order
-                MessageDeduplicationId=hashlib.sha256(f"{source}#{activity_id}#{event.eventId}".encode()).hexdigest(),
-            )
+            _queue_event(source, activity_id, event.model_copy(update={"fromSystem": from_system}))
             metrics.add_metric(name="FieldActivityEvents", unit=MetricUnit.Count, value=1)
             return answer
     raise problems.unavailable("The activity is changing too often; retry.")
+
+
+def _queue_event(source: str, activity_id: str, event: ActivityEventIn) -> None:
+    message = ForwardMessage(sourceSystem=source, activityId=activity_id, event=event, correlationId=correlation_id())
+    aws.sqs().send_message(
+        QueueUrl=get_settings().require("field_work_event_queue_url"),
+        MessageBody=message.model_dump_json(),
+        MessageGroupId=f"{source}#{activity_id}",  # one activity's events are forwarded in order
+        MessageDeduplicationId=hashlib.sha256(f"{source}#{activity_id}#{event.eventId}".encode()).hexdigest(),
+    )
 
 
 def forward_event(message: ForwardMessage, lambda_context: Any = None) -> str:
