@@ -138,7 +138,7 @@ class ServicePointRegister:
         if message.syncRequestId in self._answers:  # a redelivery: the same answer, nothing changed
             return json_reply(200, self._answers[message.syncRequestId])
         if message.servicePointType not in self.types:
-            return json_reply(422, {"message": f"{message.servicePointType} is not a {self._simulator.system} service point type"})
+            return json_reply(422, {"message": f"{message.servicePointType} is not one of {self._simulator.system}'s service point types"})
         if fault := self._simulator.take_fault("reject"):
             return json_reply(200, {"result": "NEGATIVE", "reason": fault.reason})
         if self._simulator.take_fault("accept_later"):
