@@ -362,6 +362,25 @@ def field_work(client: httpx.Client) -> list[Row]:
     )
     assets = client.get("/field-work/service-points/SP-0007/installed-assets").json()
     rows.append(Row(pack, "FW-09 installed assets from ODM", "ODM 2", f"{assets.get('source')} {len(assets.get('assets', []))}"))
+    service_point = {
+        "syncRequestId": "DEMO-SPS1",
+        "entityType": "SERVICE_POINT",
+        "entityId": "DEMO-SP1",
+        "changedAt": "2026-11-20T09:00:00Z",
+        "data": {"premiseId": "DEMO-PR1", "spType": "E-RES", "address": {"line1": "1 Demo Street", "city": "Springfield"}},
+    }
+    posted = client.post("/field-work/sync-requests", json=service_point)
+    rows.append(Row(pack, "FW-06 post service point sync", "202 PENDING", f"{posted.status_code} {posted.json().get('status')}"))
+    client.post("/_local/schedules/FieldWorkSpSyncMonitorFunction/run")
+    synced = wait_for_status(client, "/field-work/sync-requests/DEMO-SPS1", {"SYNCHRONIZED", "ERROR"})
+    rows.append(Row(pack, "FW-06 monitor + delivery to ODM", "SYNCHRONIZED", synced))
+    kept = client.get("/_local/sim/odm/state").json()["records"].get("SERVICE_POINT#DEMO-SP1", {})
+    rows.append(Row(pack, "FW-06 ODM keeps it in its own code", "ELECTRIC_RESIDENTIAL", str(kept.get("image", {}).get("servicePointType"))))
+    unmapped = client.post(
+        "/field-work/sync-requests",
+        json={**service_point, "syncRequestId": "DEMO-SPS2", "data": {"premiseId": "DEMO-PR1", "spType": "X-1"}},
+    )
+    rows.append(Row(pack, "FW-06 SP type with no ODM code", "422", str(unmapped.status_code)))
     return rows
 
 

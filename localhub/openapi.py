@@ -823,12 +823,17 @@ def dacs_docs() -> ApiDocs:
 
 def route_docs() -> ApiDocs:
     """The documentation of every route the hub serves: one line per pack API."""
+    from dataclasses import replace
+
     from utilhub.packs.dacs import sync as dacs
+    from utilhub.packs.field_work import sp_sync
     from utilhub.packs.meter_data import sync as meter_data
 
     docs = ApiDocs()
     docs.merge(sync_request_api_docs(meter_data.PREFIX, meter_data.FLOW))
     docs.merge(sync_request_api_docs(dacs.PREFIX, dacs.FLOW))
+    # FW-06: one flow per implementation model, the same routes and contract; the target is the model's asset system
+    docs.merge(sync_request_api_docs(sp_sync.PREFIX, replace(sp_sync.FLOWS["v2.1"], target="WAM (model v1.9) or ODM (model v2.1)")))
     docs.merge(dacs_docs())
     docs.merge(order_to_cash_docs())
     docs.merge(customer_docs())

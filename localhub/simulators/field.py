@@ -13,6 +13,12 @@ meter ``B-<n>`` installed, and meters ``B-0051`` … ``B-0100`` in stock. MWM of
 ODM (v2.1) validate meters for an installation or a removal (FW-04); CCB finds service points by address,
 postal code or meter (FW-08); WAM and ODM list the assets installed at a service point (FW-09).
 
+WAM and ODM also keep CCB's service points (FW-06, ``POST /service-points`` with the library's
+``ServicePointSyncOut``): created under an id of their own the first time CCB's id is seen, updated after,
+left as is when nothing changed; a service point type that is not the system's own code (the
+``ServicePointType`` map's column for it) is refused with 422; the same sync request again is answered as
+the first time and changes nothing; ``reject`` answers NEGATIVE, ``accept_later`` ACCEPTED.
+
 A field system is also a source: ``POST /activities/{id}/report`` ``{"event": "COMPLETE", ...}`` applies an
 event there (a crew completes the work) and sends it to the hub (FW-02), as the real system's outbound
 message would.
@@ -22,6 +28,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -30,7 +37,8 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 from pydantic import ValidationError
 
 from localhub.simulators.base import Reply, Simulator, SimulatorError, json_reply
-from utilhub.packs.field_work.model import ActivityEventIn, ActivityIn, AppointmentIn, MeterValidationIn
+from utilhub.packs.field_work.model import ActivityEventIn, ActivityIn, AppointmentIn, MeterValidationIn, ServicePointSyncOut
+from utilhub.platform.dvm import shipped_maps
 
 HubSender = Callable[[str, bytes, str], tuple[int, bytes]]
 SERVICE_POINTS = {
@@ -104,6 +112,54 @@ def find_service_points(query: str) -> Reply:
         and ("meterBadge" not in criteria or criteria["meterBadge"] == sp["meterBadge"])
     ]
     return json_reply(200, {"servicePoints": found[:20]})
+
+
+class ServicePointRegister:
+    """FW-06 as WAM or ODM keeps CCB's service points: one record per CCB id, once per sync request."""
+
+    def __init__(self, simulator: Simulator, id_format: str) -> None:
+        self._simulator = simulator
+        self._ids = itertools.count(1)
+        self._id_format = id_format
+        self._answers: dict[str, dict[str, Any]] = {}
+        # the system's own service point type codes
+        self.types = frozenset(row[simulator.system] for row in shipped_maps()["ServicePointType"].rows if row.get(simulator.system))
+        # sync request id -> times its image was applied (1: once; 2 would be a duplicate)
+        self.applied: Counter[str] = Counter()
+        # images applied over a newer one of the same service point (a sync out of order; the hub must never cause one)
+        self.older_images = 0
+
+    def sync(self, body: bytes) -> Reply:
+        try:
+            message = ServicePointSyncOut.model_validate_json(body)
+        except ValidationError as exc:
+            raise SimulatorError(f"invalid service point: {exc.errors(include_url=False, include_input=False)}") from None
+        self._simulator.note_received({"operation": "sync-service-point", "syncRequestId": message.syncRequestId})
+        if message.syncRequestId in self._answers:  # a redelivery: the same answer, nothing changed
+            return json_reply(200, self._answers[message.syncRequestId])
+        if message.servicePointType not in self.types:
+            return json_reply(422, {"message": f"{message.servicePointType} is not one of {self._simulator.system}'s service point types"})
+        if fault := self._simulator.take_fault("reject"):
+            return json_reply(200, {"result": "NEGATIVE", "reason": fault.reason})
+        if self._simulator.take_fault("accept_later"):
+            return json_reply(202, {"result": "ACCEPTED"})
+        key = f"SERVICE_POINT#{message.externalId}"
+        existing = self._simulator.records.get(key)
+        image = message.model_dump(mode="json", exclude={"syncRequestId", "changedAt"}, exclude_none=True)
+        changed_at = message.changedAt.astimezone(UTC).isoformat()
+        if existing is None:
+            action, target_id, version = "CREATED", self._id_format.format(next(self._ids)), 1
+        elif existing["image"] == image:
+            action, target_id, version = "UNCHANGED", existing["id"], existing["version"]
+        else:
+            action, target_id, version = "UPDATED", existing["id"], existing["version"] + 1
+            if changed_at < existing["changedAt"]:  # UTC ISO text of one width sorts as time
+                self.older_images += 1
+        self._simulator.records[key] = {"id": target_id, "image": image, "changedAt": changed_at, "version": version}
+        answer = {"result": "POSITIVE", "targetId": target_id, "action": action}
+        self._answers[message.syncRequestId] = answer
+        self.applied[message.syncRequestId] += 1
+        return json_reply(200, answer)
 
 
 class FieldActivityBook:
@@ -207,6 +263,7 @@ class FieldSystemSimulator(Simulator):
     def __init__(self, system: str, id_format: str, accepts: frozenset[str] | None = None) -> None:
         super().__init__(system=system)
         self.book = FieldActivityBook(self, id_format, accepts)
+        self.service_points = ServicePointRegister(self, "WSP-{:06d}" if system == "WAM" else "OSP-{:06d}")
         self.send_to_hub: HubSender | None = None
         self._events = itertools.count(1)
 
@@ -218,6 +275,8 @@ class FieldSystemSimulator(Simulator):
                 if method == "POST" and len(parts) == 3 and parts[2] == "report":
                     return self.report(unquote(parts[1]), body)
                 return self.book.handle(method, path, parts, body)
+            if parts == ["service-points"] and method == "POST" and self.system in ("WAM", "ODM"):
+                return self.service_points.sync(body)
             if parts[0] == "appointments" and self.system == "MWM":
                 return self.appointments(method, parts, url.query, body)
             if parts == ["meter-validations"] and method == "POST" and self.system == "ODM":
@@ -232,6 +291,20 @@ class FieldSystemSimulator(Simulator):
             ):
                 return installed_assets(self.system, unquote(parts[1]))
         return json_reply(404, {"message": f"no such {self.system} service"})
+
+    def state(self, *, summary: bool = False) -> dict[str, Any]:
+        """As every simulator's; WAM and ODM add the service point syncs they applied (``summary``: how many)."""
+        base = super().state(summary=summary)
+        if self.system not in ("WAM", "ODM"):
+            return base
+        with self._lock:
+            applied = self.service_points.applied
+            syncs: dict[str, Any] = (
+                {"appliedServicePointSyncs": len(applied), "appliedServicePointImages": sum(applied.values())}
+                if summary
+                else {"appliedPerServicePointSync": dict(applied)}
+            )
+            return {**base, **syncs, "olderServicePointImagesReceived": self.service_points.older_images}
 
     # ---------------------------------------------------------------- FW-03 (MWM)
     @staticmethod

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from localhub.hub import LocalHub
 from tests.conftest import sample_event
 
@@ -77,6 +79,81 @@ def test_customer_updates_reach_mwm_activities_still_open_at_the_service_point(h
     done_record = mwm.records[f"ACTIVITY#{mwm.book.by_external_id['CCB:FA-DONE']}"]  # type: ignore[attr-defined]
     assert open_record["customer"] == {"name": "Marge Bouvier", "phone": "+1 217 555 0142"}
     assert "customer" not in done_record
+
+
+def open_activity_in_mwm(hub: LocalHub, activity_id: str, service_point_id: str) -> dict[str, Any]:
+    """An activity at the service point, linked in MWM: its record in the MWM simulator (a live view)."""
+    body = {"sourceSystem": "CCB", "activityId": activity_id, "activityType": "CONNECT", "servicePointId": service_point_id}
+    assert hub.call_api("POST", "/field-work/activities", body=json.dumps(body), headers=JSON, claims=CLAIMS).status == 202
+    assert hub.settle(timeout=60) == []
+    mwm = hub.simulators["MWM"]
+    return mwm.records[f"ACTIVITY#{mwm.book.by_external_id[f'CCB:{activity_id}']}"]  # type: ignore[attr-defined]
+
+
+def customer_update(update_id: str, changed_at: str, name: str, service_point_id: str = "SP-2101") -> dict[str, Any]:
+    return {"updateId": update_id, "servicePointId": service_point_id, "changedAt": changed_at, "customer": {"name": name}}
+
+
+def test_an_older_customer_update_arriving_after_a_newer_one_is_not_applied(hub: LocalHub) -> None:
+    # Given an open activity at SP-2101 linked in MWM
+    record = open_activity_in_mwm(hub, "FA-ORDER-1", "SP-2101")
+
+    # When CCB's newer update reaches the hub first, then the older one
+    assert post(hub, "/field-work/customer-updates", customer_update("CU-NEW", "2026-12-01T10:00:00Z", "Marge Simpson")).status == 202
+    hub.drain()
+    assert post(hub, "/field-work/customer-updates", customer_update("CU-OLD", "2026-12-01T09:00:00Z", "Marge Bouvier")).status == 202
+    hub.drain()
+
+    # Then MWM keeps the newer details, and received the older update never
+    assert record["customer"]["name"] == "Marge Simpson"
+    assert [e["eventId"] for e in record["events"]] == ["FW-10-CU-NEW"]
+
+
+def test_a_customer_update_redelivered_after_a_newer_one_got_through_is_not_applied(hub: LocalHub) -> None:
+    # Given an open activity at SP-2102, and MWM down for the next call
+    record = open_activity_in_mwm(hub, "FA-ORDER-2", "SP-2102")
+    hub.simulators["MWM"].add_fault({"kind": "down", "count": 1})
+
+    # When the older update fails, the newer one gets through, and the queue hands the older one over again
+    older = customer_update("CU-1", "2026-12-01T09:00:00Z", "Edna Krabappel", "SP-2102")
+    assert post(hub, "/field-work/customer-updates", older).status == 202
+    hub.drain()
+    newer = customer_update("CU-2", "2026-12-01T11:00:00Z", "Edna Flanders", "SP-2102")
+    assert post(hub, "/field-work/customer-updates", newer).status == 202
+    hub.drain()
+    hub.expire_visibility()
+    hub.drain()
+
+    # Then MWM ends with the newer details, the older one skipped (nothing left on the queue)
+    assert record["customer"]["name"] == "Edna Flanders"
+    assert [e["eventId"] for e in record["events"]] == ["FW-10-CU-2"]
+    assert hub.drain() == 0
+
+
+def test_a_customer_update_waits_while_another_of_its_service_point_is_delivered(hub: LocalHub) -> None:
+    import boto3
+
+    from utilhub.packs.field_work.customer_updates import CustomerUpdateOrder, ServicePointBusy
+    from utilhub.packs.field_work.model import CustomerInformationIn
+
+    # Given an update of SP-2103 held by a delivery still running (its claim taken)
+    record = open_activity_in_mwm(hub, "FA-ORDER-3", "SP-2103")
+    order = CustomerUpdateOrder(boto3.resource("dynamodb").Table(hub.resources()["CrossReferenceTable"]))
+    running = CustomerInformationIn.model_validate(customer_update("CU-RUN", "2026-12-01T09:00:00Z", "Ned", "SP-2103"))
+    assert order.claim(running) is None
+
+    # When another update of the service point is delivered meanwhile
+    assert post(hub, "/field-work/customer-updates", customer_update("CU-WAIT", "2026-12-01T10:00:00Z", "Maude", "SP-2103")).status == 202
+    hub.drain()
+
+    # Then it is not forwarded while the claim is held, a second claim is refused, and it goes once the claim is given back
+    assert "customer" not in record
+    with pytest.raises(ServicePointBusy):
+        order.claim(CustomerInformationIn.model_validate(customer_update("CU-X", "2026-12-01T10:30:00Z", "Rod", "SP-2103")))
+    order.release(running, applied=False)
+    hub.expire_visibility()
+    hub.drain()
+    assert record["customer"]["name"] == "Maude"
 
 
 def test_bad_notifications_are_422(hub: LocalHub) -> None:

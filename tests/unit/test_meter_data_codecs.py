@@ -1,4 +1,4 @@
-"""CCB -> MDM codecs (utilhub.packs.meter_data.ccb_xml and mdm_xml): CCB's XML sync
+"""CCB -> MDM codecs (utilhub.syncrequests.ccb_xml and utilhub.packs.meter_data.mdm_xml): CCB's XML sync
 requests read into the JSON contract, the canonical request rendered as MDM's XML, and
 MDM's acknowledgement read back."""
 
@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from lxml import etree
 
-from utilhub.packs.meter_data.ccb_xml import CcbSyncRequestXml
 from utilhub.packs.meter_data.mdm_xml import MdmSyncXml, UnreadableAcknowledgement, decimal_text
 from utilhub.platform.problems import Problem
 from utilhub.platform.xml import parse_untrusted, validate
+from utilhub.syncrequests.ccb_xml import CcbSyncRequestXml
 from utilhub.syncrequests.model import SyncRequest, SyncStatus
 
 CCB_NS = "urn:utilhub:ccb:sync-request:v1"

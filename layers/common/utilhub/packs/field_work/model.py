@@ -201,3 +201,62 @@ class UnbadgedAssetIn(_Message):
     servicePointId: str = Field(pattern=ID_PATTERN)
     quantity: int = Field(default=1, ge=1, le=1000)
     description: str | None = Field(default=None, max_length=500)
+
+
+# ---------------------------------------------------------------------------------------- service point sync (FW-06)
+
+
+class ServicePointAddress(_Message):
+    """Where the crews go: the address CCB keeps for the service point."""
+
+    line1: str | None = Field(default=None, max_length=254)
+    line2: str | None = Field(default=None, max_length=254)
+    city: str | None = Field(default=None, max_length=90)
+    state: str | None = Field(default=None, max_length=30)
+    postalCode: str | None = Field(default=None, max_length=12)
+    country: str | None = Field(default=None, min_length=2, max_length=3)
+
+
+class FieldServicePointData(BaseModel):
+    """SERVICE_POINT (FW-06): the ``data`` of CCB's service point sync request to the asset system.
+
+    ``premiseId`` is the contract's least; ``spType`` is what WAM/ODM files the service point under,
+    translated through the domain value map ``ServicePointType``. Other fields CCB sends (bill cycle,
+    the Service Order Management flag) are kept with the request but not sent to WAM/ODM.
+    """
+
+    model_config = ConfigDict(extra="allow", str_strip_whitespace=True, defer_build=True)
+
+    premiseId: str = Field(pattern=ID_PATTERN)
+    spType: str = Field(min_length=1, max_length=30, description="CCB's SP type, e.g. E-RES, G-COM")
+    address: ServicePointAddress | None = None
+    timeZone: str | None = Field(default=None, max_length=64)
+    latitude: float | None = Field(default=None, ge=-90, le=90, allow_inf_nan=False)
+    longitude: float | None = Field(default=None, ge=-180, le=180, allow_inf_nan=False)
+
+
+class ServicePointSyncOut(_Message):
+    """What WAM (v1.9) and ODM (v2.1) take (``POST /service-points``): CCB's service point, created or updated
+    under the external id; the same ``syncRequestId`` again changes nothing there."""
+
+    syncRequestId: str = Field(pattern=ID_PATTERN)
+    externalSystem: Literal["CCB"] = "CCB"
+    externalId: str = Field(pattern=ID_PATTERN, description="CCB's service point id")
+    changedAt: AwareDatetime
+    premiseId: str = Field(pattern=ID_PATTERN)
+    servicePointType: str = Field(min_length=1, max_length=30, description="the target's own code")
+    address: ServicePointAddress | None = None
+    timeZone: str | None = Field(default=None, max_length=64)
+    latitude: float | None = Field(default=None, ge=-90, le=90, allow_inf_nan=False)
+    longitude: float | None = Field(default=None, ge=-180, le=180, allow_inf_nan=False)
+
+
+class ServicePointSyncAnswer(BaseModel):
+    """WAM's or ODM's answer to a service point sync: its id for the service point and what it did, or why not."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    result: Literal["POSITIVE", "NEGATIVE", "ACCEPTED"]
+    targetId: str | None = Field(default=None, max_length=128)
+    action: Literal["CREATED", "UPDATED", "UNCHANGED"] | None = None
+    reason: str | None = Field(default=None, max_length=2000)

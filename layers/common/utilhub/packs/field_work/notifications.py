@@ -3,7 +3,9 @@
 - FW-05 billing for field work: a WAM/ODM completion with charges becomes CCB billable charges, once
   per completion;
 - FW-10 customer information updates: a customer's new details in CCB reach MWM's activities at the
-  service point that are still open (looked up when the update is delivered);
+  service point that are still open (looked up when the update is delivered), newest last: an update
+  changed no later than one already applied is skipped, and one service point's updates are delivered
+  one at a time (:mod:`utilhub.packs.field_work.customer_updates`);
 - FW-11 unbadged assets (implementation model v2.1 only): an asset ODM recorded without a badge number
   becomes a CCB item, once per notification.
 """
@@ -11,14 +13,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cache
 from typing import Any
 
 from utilhub.packs.field_work.activities import store
+from utilhub.packs.field_work.customer_updates import CustomerUpdateOrder
 from utilhub.packs.field_work.model import ActivityEventIn, BillableCompletionIn, CustomerInformationIn, UnbadgedAssetIn
 from utilhub.packs.field_work.targets import client_for, connector_for
-from utilhub.platform import problems, relay
+from utilhub.platform import aws, problems, relay
 from utilhub.platform.connectors import TargetRejected
-from utilhub.platform.settings import get_settings
+from utilhub.platform.settings import get_settings, on_reload
 
 JSON = "application/json"
 
@@ -64,20 +68,36 @@ def bill_completion(message: relay.RelayMessage) -> Mapping[str, Any]:
     return _post_once("CCB", "billable-charges", completion.model_dump(mode="json"))
 
 
+@cache
+def customer_update_order() -> CustomerUpdateOrder:
+    return CustomerUpdateOrder(aws.table(get_settings().require("xref_table")))
+
+
+on_reload(customer_update_order.cache_clear)
+
+
 def forward_customer_update(message: relay.RelayMessage) -> Mapping[str, Any]:
     update = CustomerInformationIn.model_validate(message.payload)
+    order = customer_update_order()
+    if (stale := order.claim(update)) is not None:  # raises ServicePointBusy: the queue hands it over again later
+        return {"forwardedTo": [], "skipped": stale}
     forwarded = []
-    for record in store().at_service_point(update.servicePointId):
-        if record.status == "LINKED" and "MWM" in record.links:  # only activities still open
-            event = ActivityEventIn(
-                eventId=f"FW-10-{update.updateId}",
-                event="UPDATE",
-                at=update.changedAt,
-                fromSystem="CCB",
-                changes={"customer": update.customer.model_dump()},
-            )
-            client_for("MWM").send_event(record.links["MWM"], event)
-            forwarded.append(record.links["MWM"])
+    try:
+        for record in store().at_service_point(update.servicePointId):
+            if record.status == "LINKED" and "MWM" in record.links:  # only activities still open
+                event = ActivityEventIn(
+                    eventId=f"FW-10-{update.updateId}",
+                    event="UPDATE",
+                    at=update.changedAt,
+                    fromSystem="CCB",
+                    changes={"customer": update.customer.model_dump()},
+                )
+                client_for("MWM").send_event(record.links["MWM"], event)
+                forwarded.append(record.links["MWM"])
+    except BaseException:
+        order.release(update, applied=False)  # the next update of the service point need not wait for the lease
+        raise
+    order.release(update, applied=True)
     return {"forwardedTo": forwarded}
 
 

@@ -18,6 +18,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
 
+from utilhub.syncrequests.ccb_xml import ADDRESS_XML as ADDRESS_XML  # the element names MDM's XSD gives them too
+
 ID = r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,63}$"
 
 
@@ -57,17 +59,6 @@ def _after[Moment: (date, datetime)](value: Moment | None, info: ValidationInfo,
     if value is not None and begun is not None and value <= begun:
         raise ValueError(f"must be after {start} ({what})")
     return value
-
-
-# Address fields and the element names both CCB's and MDM's XSDs give them.
-ADDRESS_XML = (
-    ("line1", "Line1"),
-    ("line2", "Line2"),
-    ("city", "City"),
-    ("state", "State"),
-    ("postalCode", "PostalCode"),
-    ("country", "Country"),
-)
 
 
 class Address(_Part):

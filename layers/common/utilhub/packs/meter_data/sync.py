@@ -10,10 +10,10 @@ from typing import Any
 from pydantic import BaseModel
 
 from utilhub.packs.meter_data import model
-from utilhub.packs.meter_data.ccb_xml import CcbSyncRequestXml
 from utilhub.packs.meter_data.mdm_xml import MdmSyncXml
 from utilhub.platform.settings import Settings
 from utilhub.syncrequests import handlers
+from utilhub.syncrequests.ccb_xml import CcbSyncRequestXml
 from utilhub.syncrequests.model import DataRefusal, EntityRef, EntitySpec, SyncFlow
 
 SCOPE = "utilhub/meter-data"

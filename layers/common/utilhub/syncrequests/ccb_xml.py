@@ -1,5 +1,9 @@
 """CCB's XML sync request (``schemas/ccb/sync-request.xsd``) read into the JSON contract.
 
+CCB speaks one XML sync request format to every flow it feeds (MD-01..10 and MD-18 to MDM, FW-06 to
+WAM/ODM), so its reader is the engine's: a flow takes it as its source codec, and an entity type
+the flow does not synchronize is the contract's 422 (``entityType``).
+
 The document has been parsed by the hardened parser and validated against the XSD
 before it gets here; this module maps element names to the contract's field names, one
 typed element per entity type (the element must be the one of the request's EntityType).
@@ -14,10 +18,18 @@ from typing import Any
 
 from lxml import etree
 
-from utilhub.packs.meter_data.model import ADDRESS_XML
 from utilhub.platform import problems
 
 NS = {"c": "urn:utilhub:ccb:sync-request:v1"}
+# Address fields and the element names CCB's XSD (and MDM's) give them.
+ADDRESS_XML = (
+    ("line1", "Line1"),
+    ("line2", "Line2"),
+    ("city", "City"),
+    ("state", "State"),
+    ("postalCode", "PostalCode"),
+    ("country", "Country"),
+)
 _ADDRESS = {element: field for field, element in ADDRESS_XML}
 
 
@@ -207,7 +219,7 @@ ENTITY_TYPES = frozenset(entity_type for entity_type, _ in READERS.values())
 
 
 class CcbSyncRequestXml:
-    """Source codec of the CCB -> MDM flow."""
+    """Source codec of the flows CCB feeds (CCB -> MDM, CCB -> WAM/ODM)."""
 
     schema = "ccb/sync-request.xsd"
 
