@@ -823,6 +823,7 @@ def dacs_docs() -> ApiDocs:
 
 def route_docs() -> ApiDocs:
     """The documentation of every route the hub serves: one line per pack API."""
+    from localhub.openapi_usage import meter_data_usage_docs
     from utilhub.packs.dacs import sync as dacs
     from utilhub.packs.meter_data import sync as meter_data
 
@@ -834,6 +835,7 @@ def route_docs() -> ApiDocs:
     docs.merge(customer_docs())
     docs.merge(field_work_docs())
     docs.merge(field_work_query_docs())
+    docs.merge(meter_data_usage_docs())
     return docs
 
 
