@@ -102,6 +102,7 @@ def meter_data_usage_docs() -> ApiDocs:
             body=RequestBody(BillDeterminantsIn.__name__, "The SA and period."),
             replies=(Reply(200, "The determinants.", BillDeterminants.__name__),),
             problems=(404, 502, 504),
+            honours_idempotency_key=True,
         ),
         f"POST {PREFIX}/usage": RouteDoc(
             summary="Usage of an SA for a period, with a charge per rate plan when asked (MD-15)",
@@ -113,6 +114,7 @@ def meter_data_usage_docs() -> ApiDocs:
             body=RequestBody(UsageIn.__name__, "The SA, period and rate plans."),
             replies=(Reply(200, "The usage.", Usage.__name__),),
             problems=(404, 502, 504),
+            honours_idempotency_key=True,
         ),
         f"GET {PREFIX}/registers/{{registerId}}/read-boundaries": RouteDoc(
             summary="A register's estimated reading and high-low boundaries at a time (MD-14)",

@@ -144,3 +144,20 @@ def test_the_routes_need_the_meter_data_scope(hub: LocalHub) -> None:
         claims={**CLAIMS, "scope": "utilhub/field-work"},
     )
     assert response.status == 403
+
+
+def test_an_idempotency_key_answers_the_first_answer_and_refuses_another_body(hub: LocalHub) -> None:
+    # Given a bill-to-date asked with an Idempotency-Key
+    body = {"saId": "SA-00004", "periodStart": "2026-11-01", "periodEnd": "2026-11-08"}
+    headers = {**JSON, "Idempotency-Key": "md15-key-1"}
+    first = hub.call_api("POST", "/meter-data/usage", body=json.dumps(body), headers=headers, claims=CLAIMS)
+    calls = hub.simulators["MDM"].received_total
+
+    # When it is sent again, and the key is reused for another SA
+    again = hub.call_api("POST", "/meter-data/usage", body=json.dumps(body), headers=headers, claims=CLAIMS)
+    other = hub.call_api("POST", "/meter-data/usage", body=json.dumps({**body, "saId": "SA-00005"}), headers=headers, claims=CLAIMS)
+
+    # Then the repeat is the first answer without asking MDM again, and the reuse is a 409
+    assert (first.status, again.status, other.status) == (200, 200, 409)
+    assert again.json() == first.json()
+    assert hub.simulators["MDM"].received_total == calls

@@ -220,3 +220,20 @@ def test_the_delivery_function_takes_its_sample_batch(hub: LocalHub) -> None:
     assert answer == {"batchItemFailures": []}
     assert state_of(hub, "UR-00001")["status"] == "COMPLETED"
     assert ccb_state(hub)["billDeterminantsReceived"] == 1
+
+
+def test_determinants_ccb_refuses_end_in_error_with_the_reason(hub: LocalHub) -> None:
+    # Given CCB refusing the next determinants it receives
+    hub.simulators["CCB"].add_fault({"kind": "reject", "count": 1, "reason": "bill segment locked"})
+
+    # When a usage request is worked
+    assert post_batch(hub, [usage_request(41)]).status == 202
+    hub.drain()
+
+    # Then it is ERROR with CCB's reason, and nothing was billed
+    found = state_of(hub, "UR-00041")
+    assert found["status"] == "ERROR"
+    assert "CCB refused the determinants: 422" in found["history"][-1]["reason"]
+    assert "bill segment locked" in found["history"][-1]["reason"]
+    assert ccb_state(hub)["usageRequestsBilled"] == 1  # received (and refused) once
+    assert not any(k.startswith("BILL_DETERMINANTS#") for k in hub.simulators["CCB"].records)

@@ -13,7 +13,7 @@ from utilhub.packs.meter_data import usage
 from utilhub.packs.meter_data.model import ID
 from utilhub.packs.meter_data.sync import PREFIX, SCOPE
 from utilhub.platform import problems
-from utilhub.platform.http import create_api, json_response, read_body
+from utilhub.platform.http import create_api, json_response, once_per_key, read_body
 from utilhub.platform.xml import unrepresentable
 
 
@@ -44,13 +44,15 @@ def build_api() -> APIGatewayHttpResolver:
 
     @app.post(f"{PREFIX}/bill-determinants")
     def bill_determinants() -> Response[str]:
-        request = parsed(usage.BillDeterminantsIn, read_body(app, xml=False).json)
-        return json_response(200, usage.bill_determinants(request))
+        body = read_body(app, xml=False)
+        request = parsed(usage.BillDeterminantsIn, body.json)
+        return once_per_key(app, body, lambda: (200, usage.bill_determinants(request)))
 
     @app.post(f"{PREFIX}/usage")
     def usage_of_period() -> Response[str]:
-        request = parsed(usage.UsageIn, read_body(app, xml=False).json)
-        return json_response(200, usage.usage(request))
+        body = read_body(app, xml=False)
+        request = parsed(usage.UsageIn, body.json)
+        return once_per_key(app, body, lambda: (200, usage.usage(request)))
 
     @app.get(f"{PREFIX}/registers/<registerId>/read-boundaries")
     def read_boundaries(registerId: str) -> Response[str]:
