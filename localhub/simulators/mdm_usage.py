@@ -113,7 +113,10 @@ def average_watts(sa_id: str) -> int:
 
 
 def tou_period(start_utc: datetime, calendar: dict[str, Any] = TOU_CALENDAR) -> str:
-    local = start_utc.astimezone(ZoneInfo(calendar["timeZone"]))
+    return _tou_of_local(start_utc.astimezone(ZoneInfo(calendar["timeZone"])), calendar)
+
+
+def _tou_of_local(local: datetime, calendar: dict[str, Any]) -> str:
     if local.weekday() >= 5 or local.date().isoformat() in calendar["holidays"]:
         return "OFF_PEAK"
     for period, (first, last) in calendar["weekday"].items():
@@ -122,8 +125,8 @@ def tou_period(start_utc: datetime, calendar: dict[str, Any] = TOU_CALENDAR) -> 
     return "OFF_PEAK"
 
 
-def interval_wh(sa_id: str, start_utc: datetime, zone: ZoneInfo, average: int) -> int:
-    local = start_utc.astimezone(zone)
+def interval_wh(sa_id: str, start_utc: datetime, local: datetime, average: int) -> int:
+    """The SA's energy in the quarter hour starting at ``start_utc`` (``local``: the same instant in the calendar's zone)."""
     shape = _HOURLY[local.hour] / _HOURLY_MEAN
     weekend = 1.15 if local.weekday() >= 5 else 1.0
     variation = 0.75 + (_digest(sa_id, start_utc.isoformat()) % 501) / 1000  # 0.75 .. 1.25
@@ -144,7 +147,8 @@ def intervals(sa_id: str, start: datetime, end: datetime, calendar: dict[str, An
     average = average_watts(sa_id)
     at = start
     while at < end:
-        yield Interval(at, interval_wh(sa_id, at, zone, average), tou_period(at, calendar))
+        local = at.astimezone(zone)
+        yield Interval(at, interval_wh(sa_id, at, local, average), _tou_of_local(local, calendar))
         at += INTERVAL
 
 
