@@ -29,13 +29,17 @@ DEFAULT_CODE = "ThrottlingException"
 
 
 class AwsThrottling:
-    """``rate`` (0..1) of the functions' AWS calls to ``services`` (all when empty) are throttled."""
+    """``rate`` (0..1) of the functions' AWS calls to ``services`` (all when empty) are throttled; with
+    ``operations`` (``"dynamodb.TransactWriteItems"``), only calls of those operations."""
 
-    def __init__(self, rate: float, *, seed: int = 0, services: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self, rate: float, *, seed: int = 0, services: frozenset[str] = frozenset(), operations: frozenset[str] = frozenset()
+    ) -> None:
         if not 0.0 <= rate <= 1.0:
             raise ValueError("rate must be between 0 and 1")
         self.rate = rate
         self.services = services
+        self.operations = operations
         self.throttled: Counter[tuple[str, str]] = Counter()  # (function, service.operation) -> calls throttled
         self.calls = 0
         self._random = random.Random(seed)
@@ -59,7 +63,13 @@ class AwsThrottling:
     def report(self) -> dict[str, Any]:
         with self._lock:
             throttled = [{"function": f, "operation": op, "count": n} for (f, op), n in sorted(self.throttled.items())]
-            return {"rate": self.rate, "services": sorted(self.services), "calls": self.calls, "throttled": throttled}
+            return {
+                "rate": self.rate,
+                "services": sorted(self.services),
+                "operations": sorted(self.operations),
+                "calls": self.calls,
+                "throttled": throttled,
+            }
 
     def __enter__(self) -> AwsThrottling:
         return self.install()
@@ -71,6 +81,8 @@ class AwsThrottling:
         function = os.environ.get("AWS_LAMBDA_FUNCTION_NAME")
         service = model.service_model.service_name
         if function is None or (self.services and service not in self.services):
+            return None
+        if self.operations and f"{service}.{model.name}" not in self.operations:
             return None
         with self._lock:
             self.calls += 1

@@ -24,8 +24,15 @@ REGION = "eu-west-1"
 NO_VALUE = object()
 
 
-class _CfnLoader(yaml.SafeLoader):
-    """YAML with CloudFormation short-form tags turned into their long form."""
+try:
+    from yaml import CSafeLoader as _SafeLoader
+except ImportError:  # PyYAML built without libyaml
+    from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment]
+
+
+class _CfnLoader(_SafeLoader):
+    """YAML with CloudFormation short-form tags turned into their long form (libyaml's parser when
+    PyYAML has it: the template is read at every hub start, and the pure-Python one takes ten times as long)."""
 
 
 def _construct_tag(loader: _CfnLoader, tag_suffix: str, node: yaml.Node) -> dict[str, Any]:

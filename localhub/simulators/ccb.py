@@ -93,7 +93,18 @@ class CcbSimulator(Simulator):
         self.bill_determinants = BillDeterminantsBook(self)  # MD-11: determinants of a bill run's usage requests
 
     def requires_credentials(self, path: str) -> bool:
-        return path.strip("/").startswith(("customers", "activities", "service-points", "meter-validations", "billable-charges", "items"))
+        return path.strip("/").startswith(
+            (
+                "customers",
+                "activities",
+                "service-points",
+                "meter-validations",
+                "billable-charges",
+                "items",
+                "sync-requests",
+                "bill-determinants",
+            )
+        )
 
     def handle(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> Reply:
         parts = path.split("?")[0].strip("/").split("/")
@@ -117,6 +128,9 @@ class CcbSimulator(Simulator):
         if method == "GET" and len(parts) == 2 and parts[0] == "persons":
             person = self.records.get(f"PERSON#{unquote(parts[1])}")
             return Reply(200, json.dumps(person).encode(), "application/json") if person else Reply(404, b"no such person", "text/plain")
+        if method == "PUT" and len(parts) == 3 and parts[0] == "sync-requests" and parts[2] == "acknowledgement":
+            with self._lock:
+                return self.acknowledge_sync_request(unquote(parts[1]), body)
         if method == "PUT" and len(parts) == 2 and parts[0] == "field-activities":
             return self.create_field_activity(unquote(parts[1]), body)
         if method == "PUT" and len(parts) == 2 and parts[0] == "persons":
@@ -127,6 +141,33 @@ class CcbSimulator(Simulator):
         """As every simulator's, with how often each usage request's determinants were delivered (MD-11)."""
         with self._lock:
             return {**super().state(summary=summary), **self.bill_determinants.state()}
+
+    def acknowledge_sync_request(self, sync_request_id: str, body: bytes) -> Reply:
+        """DA-04: DACS's acknowledgement of a sync request, passed on by the hub; kept in order per request."""
+        try:
+            ack = json.loads(body)
+        except ValueError:
+            raise SimulatorError("an acknowledgement is JSON") from None
+        if not isinstance(ack, dict):
+            return json_reply(400, {"message": "an acknowledgement is a JSON object"})
+        checks = {
+            "syncRequestId differs from the path": ack.get("syncRequestId") != sync_request_id,
+            "target is not DACS": ack.get("target") != "DACS",
+            "unknown entityType": ack.get("entityType") not in ("PERSON", "SERVICE_POINT", "SERVICE_AGREEMENT"),
+            "entityId missing": not ack.get("entityId"),
+            "result is not POSITIVE or NEGATIVE": ack.get("result") not in ("POSITIVE", "NEGATIVE"),
+            "a NEGATIVE acknowledgement has no reason": ack.get("result") == "NEGATIVE" and not ack.get("reason"),
+            "acknowledgedAt missing": not ack.get("acknowledgedAt"),
+        }
+        problems = [problem for problem, failed in checks.items() if failed]
+        if problems:
+            return json_reply(400, {"message": "; ".join(problems)})
+        kept = self.records.setdefault(f"SYNC-ACK#{sync_request_id}", {"acknowledgements": []})["acknowledgements"]
+        repeat = ack in kept  # the same one again changes nothing (noted, so a test sees it was sent twice)
+        self.note_received({"operation": "sync-request-acknowledgement", "id": sync_request_id, "result": ack["result"], "repeat": repeat})
+        if not repeat:
+            kept.append(ack)
+        return json_reply(200, {"syncRequestId": sync_request_id, "acknowledgements": len(kept)})
 
     def change_person(self, person_id: str, body: bytes) -> Reply:
         try:

@@ -242,3 +242,107 @@ def test_the_sample_events_are_handled(hub: LocalHub) -> None:
     repeated = hub.invoke(API, sample_event("dacs/sync_requests/acknowledge.json")).result  # the same answer again: nothing changes
     assert (repeated["statusCode"], json.loads(repeated["body"])["status"]) == (200, "SYNCHRONIZED")
     assert hub.invoke(API, sample_event("dacs/sync_requests/resubmit.json")).result["statusCode"] == 409  # not in ERROR
+
+
+def ccb_acknowledgements(hub: LocalHub, sync_request_id: str) -> list[dict[str, Any]]:
+    return hub.simulators["CCB"].records.get(f"SYNC-ACK#{sync_request_id}", {}).get("acknowledgements", [])  # type: ignore[no-any-return]
+
+
+def test_without_the_configuration_ccb_is_not_told_of_dacs_acknowledgements(hub: LocalHub) -> None:
+    # Given the hub as deployed by default (DacsAcknowledgementsToCcb "false"), a person extracted and imported
+    assert submit(hub, person("DSR-C0", "P-C0", "Niklaus Wirth", "2026-11-20T09:00:00Z")).status == 202
+    extract_and_transfer(hub)
+    dacs(hub).import_uploads()
+
+    # When DACS acknowledges it
+    assert dacs(hub).send_acknowledgements() == 1
+    hub.drain()
+
+    # Then the request is SYNCHRONIZED and CCB received nothing
+    assert status_of(hub, "DSR-C0")["status"] == "SYNCHRONIZED"
+    assert ccb_acknowledgements(hub, "DSR-C0") == []
+    assert not any(m.get("operation") == "sync-request-acknowledgement" for m in hub.simulators["CCB"].received)
+
+
+def test_when_configured_ccb_is_told_of_each_acknowledgement_once_even_when_it_is_down_or_the_ack_is_applied_late(
+    aws_endpoint: str,
+) -> None:
+    from localhub.aws_throttling import AwsThrottling
+    from localhub.endpoint import reset
+
+    # Given the hub deployed with DacsAcknowledgementsToCcb "true"; a person and an agreement over an unknown service
+    # point extracted and imported by DACS; and CCB down for its first two calls
+    reset(aws_endpoint)
+    hub = LocalHub(parameters={"DacsAcknowledgementsToCcb": "true"}).start()
+    try:
+        hub.drain()
+        assert submit(hub, person("DSR-C1", "P-C1", "Grace Hopper", "2026-11-20T09:00:00Z")).status == 202
+        assert submit(hub, agreement("DSR-C2", "SA-C2", "P-C1", ["SP-NOWHERE"])).status == 202
+        extract_and_transfer(hub)
+        dacs(hub).import_uploads()
+        hub.simulators["CCB"].add_fault({"kind": "down", "count": 2})
+
+        # When DACS acknowledges (twice: the same records posted again), and the queue redelivers while CCB is down
+        pending = list(dacs(hub).pending_acknowledgements)
+        assert dacs(hub).send_acknowledgements() == 2
+        dacs(hub).pending_acknowledgements.extend(pending)
+        assert dacs(hub).send_acknowledgements() == 2
+        for _ in range(3):
+            hub.drain()
+            hub.expire_visibility()
+        hub.drain()
+
+        # Then CCB was told once of each: POSITIVE for the person, NEGATIVE with DACS's reason for the agreement
+        assert [a["result"] for a in ccb_acknowledgements(hub, "DSR-C1")] == ["POSITIVE"]
+        [negative] = ccb_acknowledgements(hub, "DSR-C2")
+        assert (negative["result"], negative["entityType"], negative["entityId"]) == ("NEGATIVE", "SERVICE_AGREEMENT", "SA-C2")
+        assert "SP-NOWHERE" in negative["reason"]
+        assert negative["reason"] == status_of(hub, "DSR-C2")["history"][-1]["reason"]
+        assert sum(1 for m in hub.simulators["CCB"].received if m.get("operation") == "sync-request-acknowledgement") == 2
+
+        # And given a third request whose acknowledgement is queued for CCB but cannot be recorded (DynamoDB's write throttled)
+        assert submit(hub, person("DSR-C3", "P-C3", "Edsger Dijkstra", "2026-11-20T09:00:00Z")).status == 202
+        extract_and_transfer(hub)
+        dacs(hub).import_uploads()
+        with AwsThrottling(1.0, operations=frozenset({"dynamodb.TransactWriteItems", "dynamodb.UpdateItem"})) as throttling:
+            assert dacs(hub).send_acknowledgements() == 0  # the hub answered 503: DACS keeps it pending
+        assert throttling.throttled
+        assert status_of(hub, "DSR-C3")["status"] == "SENT"
+        # When the queue delivers the notification first, CCB is not told (the hub recorded nothing yet)
+        hub.drain()
+        assert ccb_acknowledgements(hub, "DSR-C3") == []
+        # Then once DACS posts again and the queue redelivers, CCB is told once, of what the hub recorded
+        assert dacs(hub).send_acknowledgements() == 1
+        hub.expire_visibility()
+        hub.drain()
+        assert status_of(hub, "DSR-C3")["status"] == "SYNCHRONIZED"
+        assert [a["result"] for a in ccb_acknowledgements(hub, "DSR-C3")] == ["POSITIVE"]
+        calls = [m for m in hub.simulators["CCB"].received if m.get("operation") == "sync-request-acknowledgement"]
+        assert sorted((m["id"], m["repeat"]) for m in calls) == [("DSR-C1", False), ("DSR-C2", False), ("DSR-C3", False)]  # each once
+    finally:
+        assert hub.stop() == []
+
+
+def test_the_notification_sample_event_is_delivered_to_ccb(aws_endpoint: str) -> None:
+    from localhub.endpoint import reset
+
+    # Given the sample sync request DSR-P3's notification (its acknowledgement is history entry 2: PENDING, SENT, SYNCHRONIZED)
+    reset(aws_endpoint)
+    hub = LocalHub(parameters={"DacsAcknowledgementsToCcb": "true"}).start()
+    try:
+        hub.drain()
+        assert submit(hub, person("DSR-P3", "P-S", "Ada Byron", "2026-11-20T09:00:00Z")).status == 202
+        extract_and_transfer(hub)
+        dacs(hub).import_uploads()
+        dacs(hub).send_acknowledgements()
+        hub.drain()
+        assert len(status_of(hub, "DSR-P3")["history"]) == 3
+
+        # When the sample event is invoked (a redelivery of what the queue already delivered)
+        invocation = hub.invoke("DacsNotificationsFunction", sample_event("dacs/notifications/sqs.json"))
+
+        # Then no record failed, and CCB holds the acknowledgement once
+        assert invocation.result == {"batchItemFailures": []}
+        assert [a["result"] for a in ccb_acknowledgements(hub, "DSR-P3")] == ["POSITIVE"]
+    finally:
+        assert hub.stop() == []

@@ -318,3 +318,22 @@ def test_a_fault_run_over_mixed_entity_types_ends_with_each_record_once_newest_a
     for n in range(4):
         for child, parents in mixed_parents(n).items():
             assert all(first_seen[p] < first_seen[child] for p in parents), (child, parents, first_seen)
+
+
+def test_the_monitor_reports_how_long_the_oldest_request_has_waited_for_a_parent_ccb_never_sends(hub: LocalHub) -> None:
+    from datetime import UTC, datetime
+
+    from tests.integration.test_meter_data_person_sync import MONITOR
+
+    # Given a service agreement CCB changed at 09:50 on 20 November, whose service point CCB never sends
+    body = body_of("service-agreement")
+    post(hub, body)
+    settle(hub, 1)
+
+    # When the monitor runs again
+    report = hub.run_schedule(MONITOR).result
+
+    # Then it reports the request still waiting, and its age since CCB's change (what the template's alarm watches)
+    changed = datetime.fromisoformat(body["changedAt"])
+    assert report["waiting"] == 1
+    assert abs(report["oldest_waiting_seconds"] - (datetime.now(UTC) - changed).total_seconds()) < 60

@@ -1,7 +1,8 @@
 """Relay of an event from one application to another, the pattern every notification point uses
-(field work FW-05, FW-10, FW-11; meter data MD-13, MD-16, MD-20):
+(field work FW-05, FW-10, FW-11; meter data MD-13, MD-16, MD-20; DACS DA-04's acknowledgements to CCB):
 
-- :func:`accept`: the inbound event is queued (SQS, with a DLQ) and the caller gets ``202`` at once;
+- :func:`accept` (:func:`accept_many` for several): the inbound event is queued (SQS, with a DLQ) and the
+  caller gets ``202`` at once;
 - :func:`deliver_batch`: each queued event is delivered by the relay's deliverer under an idempotency key
   of the relay and the event's id, so an event sent twice, or redelivered by the queue, reaches the target
   once; a deliverer that raises (target down) leaves the record to the queue, which redelivers it
@@ -10,14 +11,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import BaseModel
 
-from utilhub.platform import aws
+from utilhub.platform import aws, problems
 from utilhub.platform.idempotency import run_once
 from utilhub.platform.observability import MetricUnit, correlation_id, logger, metrics, use_correlation_id
 
@@ -35,6 +36,25 @@ def accept(relay: str, event_id: str, payload: Mapping[str, Any], queue_url: str
     message = RelayMessage(relay=relay, eventId=event_id, payload=dict(payload), correlationId=correlation_id())
     aws.sqs().send_message(QueueUrl=queue_url, MessageBody=message.model_dump_json())
     metrics.add_metric(name="RelayAccepted", unit=MetricUnit.Count, value=1)
+
+
+def accept_many(relay: str, events: Sequence[tuple[str, Mapping[str, Any]]], queue_url: str) -> None:
+    """Queue several events of one relay, ten to a ``SendMessageBatch`` call; an entry SQS fails is tried once
+    more, then the caller is told to retry (503): the events already queued are delivered once all the same."""
+    messages = [
+        RelayMessage(relay=relay, eventId=event_id, payload=dict(payload), correlationId=correlation_id()).model_dump_json()
+        for event_id, payload in events
+    ]
+    for start in range(0, len(messages), 10):
+        entries: list[Any] = [{"Id": str(n), "MessageBody": body} for n, body in enumerate(messages[start : start + 10])]
+        for _ in range(2):
+            failed = {f["Id"] for f in aws.sqs().send_message_batch(QueueUrl=queue_url, Entries=entries).get("Failed", [])}
+            entries = [entry for entry in entries if entry["Id"] in failed]
+            if not entries:
+                break
+        else:
+            raise problems.unavailable(f"{len(entries)} of the {relay} events could not be queued; retry.")
+    metrics.add_metric(name="RelayAccepted", unit=MetricUnit.Count, value=len(messages))
 
 
 def deliver_batch(event: dict[str, Any], context: Any, deliverers: Mapping[str, Deliverer]) -> dict[str, Any]:

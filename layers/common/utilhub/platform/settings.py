@@ -84,6 +84,8 @@ class Settings(BaseSettings):
     usage_request_queue_url: str | None = None
     # DACS pack (CCB -> DACS extract files)
     dacs_exchange_bucket: str | None = None
+    dacs_notify_ccb: bool = False  # DA-04: DACS's acknowledgements of incremental records are passed on to CCB
+    dacs_notification_queue_url: str | None = None
 
     # Order to cash
     order_state_machine_arn: str | None = None

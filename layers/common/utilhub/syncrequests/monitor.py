@@ -49,6 +49,8 @@ class MonitorReport:
     pages: int = 0
     failed_shards: int = 0  # shards left for the next run after a transient AWS failure
     out_of_time: int = 0  # 1 when the budget ended the run before every shard was swept
+    # the age (since CCB's change) of the oldest request this run kept WAITING: a parent CCB never sends shows here
+    oldest_waiting_seconds: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return {k: v for k, v in self.__dict__.items() if isinstance(v, int)}
@@ -108,7 +110,8 @@ class SyncMonitor:
             raise failure  # nothing could be worked: the run fails, and the next one starts again
         for name, value in report.as_dict().items():
             if value:
-                metrics.add_metric(name=f"SyncRequests{name.title().replace('_', '')}", unit=MetricUnit.Count, value=value)
+                unit = MetricUnit.Seconds if name.endswith("_seconds") else MetricUnit.Count
+                metrics.add_metric(name=f"SyncRequests{name.title().replace('_', '')}", unit=unit, value=value)
         logger.info("sync monitor run", extra={"flow": self._flow, **report.as_dict()})
         return report
 
@@ -171,6 +174,8 @@ class SyncMonitor:
                     if block.reason != stored_reason:
                         self._store.still_waiting(request, block)
                     report.waiting += 1
+                    age = int((self._now() - request.changed_at).total_seconds())
+                    report.oldest_waiting_seconds = max(report.oldest_waiting_seconds, age)
                 else:
                     self._store.hold(request, block)
                     report.held += 1

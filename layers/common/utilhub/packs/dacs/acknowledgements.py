@@ -10,6 +10,7 @@ acknowledgement posted twice is harmless.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -18,7 +19,7 @@ from utilhub.packs.dacs.extract_file import Kind
 from utilhub.packs.dacs.mapping import ENTITY_OF_KIND
 from utilhub.packs.dacs.records import ExternalId, Timestamp, format_timestamp
 from utilhub.syncrequests.delivery import Acknowledgements
-from utilhub.syncrequests.model import Acknowledgement, SyncStatus
+from utilhub.syncrequests.model import Acknowledgement, SyncRequest, SyncStatus
 from utilhub.syncrequests.store import SyncRequestStore
 
 
@@ -41,19 +42,36 @@ class AcknowledgementsIn(BaseModel):
     acknowledgements: list[RecordAcknowledgement] = Field(min_length=1, max_length=1000)
 
 
-def apply_acknowledgements(store: SyncRequestStore, acknowledgements: Acknowledgements, body: AcknowledgementsIn) -> dict[str, object]:
+def apply_acknowledgements(
+    store: SyncRequestStore,
+    acknowledgements: Acknowledgements,
+    body: AcknowledgementsIn,
+    before_applying: Callable[[list[SyncRequest]], None] = lambda matched: None,
+) -> dict[str, object]:
+    """Apply each record's acknowledgement to the request it names; ``before_applying`` is given the
+    requests about to be acknowledged first (CCB's notifications are queued there, see ``notifications``)."""
     entities = [(ENTITY_OF_KIND[a.recordType], a.externalReferenceId) for a in body.acknowledgements]
     states = store.entity_states(entities)
-    results: list[dict[str, str]] = []
-    counts = {"synchronized": 0, "error": 0, "ignored": 0}
+    matched: list[SyncRequest | None] = []
+    seen: set[str] = set()
     for ack, entity in zip(body.acknowledgements, entities, strict=True):
-        outcome = "ignored"
         request = store.get(in_flight) if (in_flight := states[entity].in_flight) else None
-        if (
+        if not (
             request is not None
+            and request.syncRequestId not in seen  # a second record for the same image in one post is a repeat
             and request.status is SyncStatus.SENT
             and _same_image(format_timestamp(request.changedAt), ack.changeDateTime)
         ):
+            request = None
+        else:
+            seen.add(request.syncRequestId)
+        matched.append(request)
+    before_applying([request for request in matched if request is not None])
+    results: list[dict[str, str]] = []
+    counts = {"synchronized": 0, "error": 0, "ignored": 0}
+    for ack, request in zip(body.acknowledgements, matched, strict=True):
+        outcome = "ignored"
+        if request is not None:
             reason = ack.reason or ("DACS refused the record" if ack.result == "NEGATIVE" else None)
             if ack.fileName and ack.result == "NEGATIVE":
                 reason = f"{reason} ({ack.fileName})"

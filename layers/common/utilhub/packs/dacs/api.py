@@ -1,5 +1,6 @@
 """DA-02 and DA-04 over HTTP: CCB's DACS sync requests in (the engine's routes under ``/dacs``), and
-DACS's per-record acknowledgements of the extract files (``POST /dacs/acknowledgements``, DACS's own scope)."""
+DACS's per-record acknowledgements of the extract files (``POST /dacs/acknowledgements``, DACS's own scope),
+passed on to CCB when configured."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from aws_lambda_powertools.event_handler import Response
 from pydantic import ValidationError
 
 from utilhub.packs.dacs.acknowledgements import AcknowledgementsIn, apply_acknowledgements
+from utilhub.packs.dacs.notifications import queue_notifications
 from utilhub.packs.dacs.sync import FLOW, PREFIX, SCOPE
 from utilhub.platform import problems
 from utilhub.platform.http import create_api, once_per_key, read_body
@@ -27,4 +29,8 @@ def acknowledge_records() -> Response[str]:
         acks = AcknowledgementsIn.model_validate(body.json)
     except ValidationError as exc:
         raise problems.from_validation_error(exc) from None
-    return once_per_key(acknowledgement_api, body, lambda: (200, apply_acknowledgements(store_for(FLOW), acknowledgements_for(FLOW), acks)))
+    return once_per_key(
+        acknowledgement_api,
+        body,
+        lambda: (200, apply_acknowledgements(store_for(FLOW), acknowledgements_for(FLOW), acks, queue_notifications)),
+    )
