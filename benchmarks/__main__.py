@@ -108,6 +108,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--backlog-per-entity", type=int, default=5, help="monitor backlog section: changes per entity (default 5)")
     parser.add_argument("--no-backlog", action="store_true", help="leave out the monitor backlog section")
+    parser.add_argument(
+        "--bill-run", type=int, default=None, help="MD-11 bill run: usage requests posted over HTTP (default 10000; 200 with --quick)"
+    )
+    parser.add_argument("--no-bill-run", action="store_true", help="leave out the MD-11 bill run section")
     args = parser.parse_args(argv)
 
     from benchmarks import cpu, imports
@@ -199,6 +203,13 @@ def main(argv: list[str] | None = None) -> int:
         # a process of its own: an embedded AWS and a hub that no earlier section has used
         completed = subprocess.run([sys.executable, *command], check=False)  # noqa: S603 - this interpreter, our own module
         failed = 1 if completed.returncode else 0
+    if not args.no_bill_run:
+        requests = args.bill_run or (200 if args.quick else 10_000)
+        step(f"MD-11 bill run ({requests:,} usage requests)")
+        command = ["-m", "benchmarks.bill_run", "--requests", str(requests), "--counted", str(50 if args.quick else 200)]
+        print(f"\nMD-11 bill run through make run's hub, AWS calls and cost per request (python {' '.join(command)})", flush=True)
+        completed = subprocess.run([sys.executable, *command], check=False)  # noqa: S603 - this interpreter, our own module
+        failed = failed or (1 if completed.returncode else 0)
     if not args.no_runtime:
         from benchmarks import local_runtime
 

@@ -825,6 +825,7 @@ def route_docs() -> ApiDocs:
     """The documentation of every route the hub serves: one line per pack API."""
     from dataclasses import replace
 
+    from localhub.openapi_usage import meter_data_usage_docs
     from utilhub.packs.dacs import sync as dacs
     from utilhub.packs.field_work import sp_sync
     from utilhub.packs.meter_data import sync as meter_data
@@ -839,6 +840,7 @@ def route_docs() -> ApiDocs:
     docs.merge(customer_docs())
     docs.merge(field_work_docs())
     docs.merge(field_work_query_docs())
+    docs.merge(meter_data_usage_docs())
     return docs
 
 

@@ -29,6 +29,7 @@ from lxml import etree
 from pydantic import ValidationError
 
 from localhub.simulators.base import Reply, Simulator, SimulatorError, json_reply
+from localhub.simulators.ccb_billing import BillDeterminantsBook
 from localhub.simulators.field import FieldActivityBook, find_service_points, validate_meter
 from utilhub.packs.customer.ccb import CcbCustomer, CcbCustomerChange, CcbCustomerIn
 from utilhub.packs.field_work.model import ActivityIn, BillableCompletionIn, UnbadgedAssetIn
@@ -89,10 +90,20 @@ class CcbSimulator(Simulator):
         maps = shipped_maps()
         self._codes = {name: {row["CCB"] for row in maps[name].rows if "CCB" in row} for name in maps}
         self.field_activities = FieldActivityBook(self, "{:010d}", frozenset({"PICKUP"}))  # field activities routed to CCB
+        self.bill_determinants = BillDeterminantsBook(self)  # MD-11: determinants of a bill run's usage requests
 
     def requires_credentials(self, path: str) -> bool:
         return path.strip("/").startswith(
-            ("customers", "activities", "service-points", "meter-validations", "billable-charges", "items", "sync-requests")
+            (
+                "customers",
+                "activities",
+                "service-points",
+                "meter-validations",
+                "billable-charges",
+                "items",
+                "sync-requests",
+                "bill-determinants",
+            )
         )
 
     def handle(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> Reply:
@@ -106,6 +117,9 @@ class CcbSimulator(Simulator):
         if method == "POST" and parts in (["billable-charges"], ["items"]):
             with self._lock:
                 return self._field_billing(parts[0], body)
+        if method == "POST" and parts == ["bill-determinants"]:  # MD-11 (ccb_billing)
+            with self._lock:
+                return self.bill_determinants.take(body)
         if method == "GET" and parts == ["service-points"]:
             return find_service_points(urlsplit(path).query)
         if method == "POST" and parts == ["meter-validations"]:
@@ -122,6 +136,11 @@ class CcbSimulator(Simulator):
         if method == "PUT" and len(parts) == 2 and parts[0] == "persons":
             return self.change_person(unquote(parts[1]), body)
         return Reply(404, b"no such CCB service", "text/plain")
+
+    def state(self, *, summary: bool = False) -> dict[str, Any]:
+        """As every simulator's, with how often each usage request's determinants were delivered (MD-11)."""
+        with self._lock:
+            return {**super().state(summary=summary), **self.bill_determinants.state()}
 
     def acknowledge_sync_request(self, sync_request_id: str, body: bytes) -> Reply:
         """DA-04: DACS's acknowledgement of a sync request, passed on by the hub; kept in order per request."""

@@ -22,6 +22,7 @@ from typing import Any
 
 from lxml import etree
 
+from localhub.simulators import mdm_usage
 from localhub.simulators.base import Reply, Simulator, SimulatorError
 from utilhub.platform.problems import Problem
 from utilhub.platform.xml import parse_untrusted, to_bytes, validate
@@ -99,6 +100,10 @@ class MdmSimulator(Simulator):
         self.older_images = 0
 
     def handle(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> Reply:
+        # usage services (MD-11, MD-12, MD-14, MD-15): computed from the seeded load shape (mdm_usage)
+        if path.startswith("/usage/"):
+            self.note_received({"operation": path.split("?")[0], "correlationId": headers.get("x-correlation-id")})
+            return mdm_usage.handle(method, path, body, known_sa=self.holds_service_agreement)
         if (method, path.split("?")[0].rstrip("/")) != ("POST", "/sync-requests"):
             return Reply(404, b"no such service", "text/plain")
         try:
@@ -166,6 +171,11 @@ class MdmSimulator(Simulator):
                 ):
                     return "read taken outside its install event's period"
         return None
+
+    def holds_service_agreement(self, sa_id: str) -> bool:
+        """An SA synchronized to MDM (MD-03) or one of the seeded set (``mdm_usage``)."""
+        with self._lock:
+            return f"SERVICE_AGREEMENT#{sa_id}" in self.records or mdm_usage.is_seeded_sa(sa_id)
 
     def records_by_kind(self) -> dict[str, int]:
         with self._lock:

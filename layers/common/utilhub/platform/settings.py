@@ -78,6 +78,10 @@ class Settings(BaseSettings):
     wam_secret_arn: str | None = None
     odm_base_url: str | None = None
     odm_secret_arn: str | None = None
+    # Meter data billing (MD-11, MD-12, MD-14, MD-15): the longest usage period asked at once, the usage requests' state and queue
+    usage_max_period_days: int = Field(default=93, ge=1, le=366)
+    usage_request_table: str | None = None
+    usage_request_queue_url: str | None = None
     # DACS pack (CCB -> DACS extract files)
     dacs_exchange_bucket: str | None = None
     dacs_notify_ccb: bool = False  # DA-04: DACS's acknowledgements of incremental records are passed on to CCB

@@ -54,6 +54,8 @@ class EntityState:
     # the entity's last request that ended in ERROR, until it or a later one is synchronized
     last_error_id: str | None = None
     last_error_reason: str | None = None
+    # the entity's last synchronized request (its parents say what the entity refers to now)
+    last_sync_request_id: str | None = None
 
 
 @dataclass(frozen=True)

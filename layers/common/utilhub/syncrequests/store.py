@@ -298,6 +298,7 @@ class SyncRequestStore:
                         waiting=item.get("waiting"),  # type: ignore[arg-type]
                         last_error_id=item.get("lastErrorId"),  # type: ignore[arg-type]
                         last_error_reason=item.get("lastErrorReason"),  # type: ignore[arg-type]
+                        last_sync_request_id=item.get("lastSyncRequestId"),  # type: ignore[arg-type]
                     )
                 request = response.get("UnprocessedKeys") or {}
         return states

@@ -1,0 +1,514 @@
+"""MD-11 batch bill determinants: a bill run's usage requests, fanned out to MDM, their determinants
+delivered to CCB once.
+
+Lifecycle of a usage request (one item per ``usageRequestId`` in the usage request table; every
+transition conditional and recorded in ``history`` with its time and reason):
+
+``AWAITING_DATA_SYNC`` -> ``PENDING`` -> ``SENT`` -> ``COMPLETED`` | ``ERROR``
+
+- intake (single or ``:batch`` of up to 1,000): a request whose SA, or one of the SA's service points
+  (or an SP-meter history of one of them), still has a sync request to MDM that is not SYNCHRONIZED or
+  DISCARDED (PENDING, WAITING, SENT, or the entity's last one in ERROR) is stored ``AWAITING_DATA_SYNC``
+  (seed 002: the usage must be computed from the data MDM will hold); the others are stored
+  ``PENDING`` and queued. The same id with the same content again changes nothing; with other content it
+  is a conflict.
+- the release schedule (:func:`release`) takes the waiting requests whose data is synchronized now to
+  ``PENDING`` and queues them; it also queues again a ``PENDING`` request whose message was lost
+  (older than :data:`REQUEUE_AFTER`): the worker makes a second message harmless.
+- the worker (:func:`deliver_batch`, SQS with partial batch responses): ``PENDING`` -> ``SENT``, MDM's
+  bill determinants, then CCB's delivery under an idempotency key of the request (a redelivered or
+  duplicated message reaches CCB once, which also keeps each usage request once), then ``COMPLETED``
+  with the result. MDM or CCB down: the message is redelivered by the queue (then its DLQ); MDM or CCB
+  refusing the request (an SA MDM does not hold, determinants CCB refuses): ``ERROR`` with the reason.
+
+Index ``ByStatus`` (sparse): ``gsi1pk = <status>#<shard>`` for AWAITING_DATA_SYNC and PENDING only,
+``gsi1sk = <receivedAt>#<id>``; the shard spreads a bill run over several partitions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from utilhub.packs.meter_data.model import ID
+from utilhub.packs.meter_data.sync import FLOW
+from utilhub.packs.meter_data.usage import BillDeterminants, BillDeterminantsIn, mdm
+from utilhub.platform import aws, problems
+from utilhub.platform.budget import JSON
+from utilhub.platform.connectors import HttpConnector, TargetRejected
+from utilhub.platform.idempotency import run_once
+from utilhub.platform.observability import MetricUnit, correlation_id, logger, metrics, use_correlation_id
+from utilhub.platform.settings import get_settings, on_reload
+from utilhub.syncrequests.model import SyncStatus
+from utilhub.syncrequests.store import SyncRequestStore
+from utilhub.syncrequests.wiring import store_for
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.service_resource import Table
+    from mypy_boto3_sqs import SQSClient
+
+INDEX = "ByStatus"
+SHARDS = 8
+MAX_BATCH = 1000
+TRANSACTION_LIMIT = 100
+REQUEUE_AFTER = timedelta(minutes=5)
+RETENTION = timedelta(days=90)
+# the sync request states that mean "MDM does not hold this image yet"
+UNFINISHED = (SyncStatus.PENDING, SyncStatus.WAITING, SyncStatus.SENT)
+
+
+class UsageStatus(StrEnum):
+    AWAITING_DATA_SYNC = "AWAITING_DATA_SYNC"
+    PENDING = "PENDING"
+    SENT = "SENT"
+    COMPLETED = "COMPLETED"
+    ERROR = "ERROR"
+
+
+INDEXED = (UsageStatus.AWAITING_DATA_SYNC, UsageStatus.PENDING)
+
+
+class UsageRequestIn(BillDeterminantsIn):
+    """One usage request of a bill run; ``servicePointIds`` (optional): the SA's service points as CCB
+    bills them, checked for pending sync requests besides those MDM was last sent."""
+
+    usageRequestId: str = Field(pattern=ID)
+    servicePointIds: list[str] = Field(default_factory=list, max_length=50)
+
+    def fingerprint(self) -> str:
+        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()
+
+
+class UsageRequestBatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    requests: list[dict[str, Any]] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class UsageQueued(BaseModel):
+    """The message the worker takes."""
+
+    usageRequestId: str
+    correlationId: str | None = None
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _shard(usage_request_id: str) -> int:
+    return zlib.crc32(usage_request_id.encode()) % SHARDS
+
+
+class ConflictingUsageRequest(Exception):
+    """The usage request id is already used by a request with other content."""
+
+
+# ------------------------------------------------------------------------------------ store
+class UsageRequestStore:
+    def __init__(self, table: Table, *, clock: Callable[[], datetime] = _now) -> None:
+        self._table = table
+        self._client = table.meta.client
+        self._now = clock
+
+    def new_item(self, request: UsageRequestIn, status: UsageStatus, reason: str, correlation: str) -> dict[str, Any]:
+        now = self._now()
+        at = now.isoformat()
+        item: dict[str, Any] = {
+            "pk": request.usageRequestId,
+            "request": request.model_dump_json(),
+            "saId": request.saId,
+            "fingerprint": request.fingerprint(),
+            "status": status.value,
+            "correlationId": correlation,
+            "receivedAt": at,
+            "history": [{"status": status.value, "at": at, "reason": reason}],
+            "expiresAt": int((now + RETENTION).timestamp()),
+            "gsi1pk": f"{status.value}#{_shard(request.usageRequestId)}",
+            "gsi1sk": f"{at}#{request.usageRequestId}",
+        }
+        return item
+
+    def put_new(self, items: Sequence[dict[str, Any]]) -> set[str]:
+        """Put ``items`` that do not exist yet, ``TRANSACTION_LIMIT`` per call; the ids that existed already."""
+        existing: set[str] = set()
+        for start in range(0, len(items), TRANSACTION_LIMIT):
+            remaining = list(items[start : start + TRANSACTION_LIMIT])
+            while remaining:
+                try:
+                    self._client.transact_write_items(
+                        TransactItems=[
+                            {"Put": {"TableName": self._table.name, "Item": i, "ConditionExpression": "attribute_not_exists(pk)"}}
+                            for i in remaining
+                        ]
+                    )
+                    break
+                except ClientError as exc:
+                    if exc.response["Error"]["Code"] != "TransactionCanceledException":
+                        raise
+                    reasons = exc.response.get("CancellationReasons", [])
+                    failed = {i for i, r in enumerate(reasons) if r.get("Code") == "ConditionalCheckFailed"}
+                    if not failed:
+                        raise
+                    existing |= {str(remaining[i]["pk"]) for i in failed}
+                    remaining = [item for index, item in enumerate(remaining) if index not in failed]
+        return existing
+
+    def get_many(self, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        wanted = list(dict.fromkeys(ids))
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(wanted), 100):
+            request: dict[str, Any] = {self._table.name: {"Keys": [{"pk": i} for i in wanted[start : start + 100]], "ConsistentRead": True}}
+            while request:
+                response = self._client.batch_get_item(RequestItems=request)
+                for item in response["Responses"].get(self._table.name, []):
+                    found[str(item["pk"])] = item
+                request = response.get("UnprocessedKeys") or {}
+        return found
+
+    def get(self, usage_request_id: str) -> dict[str, Any] | None:
+        return self._table.get_item(Key={"pk": usage_request_id}, ConsistentRead=True).get("Item")
+
+    def transition(
+        self,
+        usage_request_id: str,
+        from_status: Sequence[UsageStatus],
+        to_status: UsageStatus,
+        reason: str,
+        *,
+        result: dict[str, Any] | None = None,
+    ) -> dict[str, Any] | None:
+        """Move the request from one of ``from_status`` to ``to_status``: its new image, or None when it was not in one of them."""
+        at = self._now().isoformat()
+        values: dict[str, Any] = {
+            ":to": to_status.value,
+            ":h": [{"status": to_status.value, "at": at, "reason": reason[:500]}],
+            **{f":f{n}": s.value for n, s in enumerate(from_status)},
+        }
+        sets = ["#s = :to", "history = list_append(history, :h)", "updatedAt = :at"]
+        values[":at"] = at
+        removes: list[str] = []
+        if to_status in INDEXED:
+            sets += ["gsi1pk = :gpk", "gsi1sk = :gsk"]
+            values[":gpk"] = f"{to_status.value}#{_shard(usage_request_id)}"
+            values[":gsk"] = f"{at}#{usage_request_id}"
+        else:
+            removes += ["gsi1pk", "gsi1sk"]
+        if result is not None:
+            sets.append("resultZ = :r")
+            values[":r"] = zlib.compress(json.dumps(result, separators=(",", ":")).encode())
+        expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+        condition = "#s IN (" + ", ".join(f":f{n}" for n in range(len(from_status))) + ")"
+        try:
+            return self._table.update_item(
+                Key={"pk": usage_request_id},
+                UpdateExpression=expression,
+                ConditionExpression=f"attribute_exists(pk) AND {condition}",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+            )["Attributes"]
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            return None
+
+    def indexed(self, status: UsageStatus, *, before: datetime | None = None) -> Iterator[dict[str, Any]]:
+        """The requests in ``status`` (AWAITING_DATA_SYNC or PENDING), every shard, oldest first."""
+        for shard in range(SHARDS):
+            kwargs: dict[str, Any] = {
+                "IndexName": INDEX,
+                "KeyConditionExpression": "gsi1pk = :p",
+                "ExpressionAttributeValues": {":p": f"{status.value}#{shard}"},
+            }
+            if before is not None:
+                kwargs["KeyConditionExpression"] += " AND gsi1sk < :b"
+                kwargs["ExpressionAttributeValues"][":b"] = before.isoformat()
+            while True:
+                page = self._table.query(**kwargs)
+                yield from page.get("Items", [])
+                if "LastEvaluatedKey" not in page:
+                    break
+                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def view(item: dict[str, Any]) -> dict[str, Any]:
+    """The contract's view of a stored usage request."""
+    request = json.loads(str(item["request"]))
+    answer: dict[str, Any] = {
+        "usageRequestId": item["pk"],
+        "status": item["status"],
+        "saId": request["saId"],
+        "periodStart": request["periodStart"],
+        "periodEnd": request["periodEnd"],
+        "history": [{"status": h["status"], "at": h["at"], "reason": h["reason"]} for h in item.get("history", [])],
+    }
+    if "resultZ" in item:
+        answer["result"] = json.loads(zlib.decompress(bytes(item["resultZ"])))
+    return answer
+
+
+# ------------------------------------------------------------------------------------ data sync
+@dataclass
+class DataSyncCheck:
+    """Which SAs still have master data on its way to MDM (the meter data sync flow's requests)."""
+
+    store: Callable[[], SyncRequestStore]  # built on first use: the worker never checks
+
+    def _unfinished(self) -> dict[tuple[str, str], str]:
+        """Every entity with a request not yet SYNCHRONIZED or DISCARDED -> that request's id; an SP-meter
+        history also marks its service point."""
+        sync = self.store()
+        unfinished: dict[tuple[str, str], str] = {}
+        histories: list[str] = []
+        for status in UNFINISHED:
+            for shard in sync.shards:
+                start: dict[str, Any] | None = None
+                while True:
+                    page, start = sync.pending_page(shard, 1000, start, status=status)
+                    for request in page:
+                        unfinished.setdefault((request.entity_type, request.entity_id), request.sync_request_id)
+                        if request.entity_type == "SP_METER_HISTORY":
+                            histories.append(request.sync_request_id)
+                    if not start:
+                        break
+        for history_id, (parents, _) in sync.parents_of_requests(histories).items():
+            for parent in parents:
+                if parent[0] == "SERVICE_POINT":
+                    unfinished.setdefault(parent, history_id)
+        return unfinished
+
+    def blocked(self, requests: Sequence[UsageRequestIn]) -> dict[str, str]:
+        """usageRequestId -> why it must wait, for the requests whose SA's data is not synchronized yet."""
+        if not requests:
+            return {}
+        sync = self.store()
+        unfinished = self._unfinished()
+        sas = {("SERVICE_AGREEMENT", r.saId) for r in requests}
+        sa_states = sync.entity_states(sas)
+        last_ids = {s.last_sync_request_id: sa for sa, s in sa_states.items() if s.last_sync_request_id}
+        points: dict[str, set[str]] = {sa_id: set() for _, sa_id in sas}
+        for request_id, (parents, _) in sync.parents_of_requests(last_ids).items():
+            points[last_ids[request_id][1]] |= {p[1] for p in parents if p[0] == "SERVICE_POINT"}
+        for request in requests:
+            points[request.saId] |= set(request.servicePointIds)
+        point_states = sync.entity_states({("SERVICE_POINT", sp) for sps in points.values() for sp in sps})
+        waits: dict[str, str] = {}
+        for request in requests:
+            entities = [("SERVICE_AGREEMENT", request.saId), *(("SERVICE_POINT", sp) for sp in sorted(points[request.saId]))]
+            for entity in entities:
+                state = sa_states.get(entity) or point_states.get(entity)
+                if entity in unfinished:
+                    waits[request.usageRequestId] = f"waits for sync request {unfinished[entity]} of {entity[0]} {entity[1]}"
+                    break
+                if state is not None and state.last_error_id:
+                    waits[request.usageRequestId] = f"waits for sync request {state.last_error_id} of {entity[0]} {entity[1]} (in ERROR)"
+                    break
+        return waits
+
+
+# ------------------------------------------------------------------------------------ the service
+@dataclass
+class UsageRequests:
+    store: UsageRequestStore
+    data_sync: DataSyncCheck
+    sqs: SQSClient
+    queue_url: Callable[[], str]
+    # the targets, built on first use (the intake and the release schedule never call them)
+    connector: Callable[[str], HttpConnector]
+
+    def _queue(self, ids: Sequence[str]) -> None:
+        correlation = correlation_id()
+        for start in range(0, len(ids), 10):
+            entries = [
+                {"Id": str(n), "MessageBody": UsageQueued(usageRequestId=i, correlationId=correlation).model_dump_json()}
+                for n, i in enumerate(ids[start : start + 10])
+            ]
+            answer = self.sqs.send_message_batch(QueueUrl=self.queue_url(), Entries=entries)  # type: ignore[arg-type]
+            if answer.get("Failed"):
+                raise aws.AwsUnavailable(f"SQS did not take {len(answer['Failed'])} usage request message(s)")
+
+    def submit(self, requests: Sequence[UsageRequestIn]) -> list[dict[str, Any]]:
+        """Store and queue (or hold) ``requests``: per request its id, status and whether it was created, or CONFLICT."""
+        first: dict[str, UsageRequestIn] = {}
+        conflicts: set[str] = set()
+        for request in requests:
+            seen = first.setdefault(request.usageRequestId, request)
+            if seen.fingerprint() != request.fingerprint():
+                conflicts.add(request.usageRequestId)
+        fresh = [r for r in first.values() if r.usageRequestId not in conflicts]
+        waits = self.data_sync.blocked(fresh)
+        correlation = correlation_id()
+        items = [
+            self.store.new_item(r, UsageStatus.AWAITING_DATA_SYNC, waits[r.usageRequestId], correlation)
+            if r.usageRequestId in waits
+            else self.store.new_item(r, UsageStatus.PENDING, "received", correlation)
+            for r in fresh
+        ]
+        existed = self.store.put_new(items)
+        stored = self.store.get_many(existed) if existed else {}
+        outcome: dict[str, dict[str, Any]] = {}
+        to_queue: list[str] = []
+        for item in items:
+            rid = str(item["pk"])
+            if rid in existed:
+                old = stored.get(rid)
+                if old is None or old["fingerprint"] != item["fingerprint"]:
+                    conflicts.add(rid)
+                    continue
+                outcome[rid] = {"usageRequestId": rid, "status": old["status"], "created": False}
+                if old["status"] == UsageStatus.PENDING:  # its message may have been lost with the first answer
+                    to_queue.append(rid)
+            else:
+                outcome[rid] = {"usageRequestId": rid, "status": item["status"], "created": True}
+                if item["status"] == UsageStatus.PENDING:
+                    to_queue.append(rid)
+        self._queue(to_queue)
+        created = sum(1 for o in outcome.values() if o["created"])
+        if created:
+            metrics.add_metric(name="UsageRequestsReceived", unit=MetricUnit.Count, value=created)
+        for rid in conflicts:
+            outcome[rid] = {"usageRequestId": rid, "status": "CONFLICT", "detail": "usageRequestId already used for another request"}
+        return [outcome[r.usageRequestId] for r in requests]
+
+    def release(self) -> dict[str, int]:
+        """Queue the waiting requests whose data is synchronized now, and PENDING ones whose message was lost."""
+        waiting = list(self.store.indexed(UsageStatus.AWAITING_DATA_SYNC))
+        requests = [UsageRequestIn.model_validate_json(str(item["request"])) for item in waiting]
+        still = self.data_sync.blocked(requests)
+        released = [
+            r.usageRequestId
+            for r in requests
+            if r.usageRequestId not in still
+            and self.store.transition(r.usageRequestId, [UsageStatus.AWAITING_DATA_SYNC], UsageStatus.PENDING, "data synchronized to MDM")
+        ]
+        lost = [str(item["pk"]) for item in self.store.indexed(UsageStatus.PENDING, before=_now() - REQUEUE_AFTER)]
+        self._queue(released + lost)
+        if released:
+            metrics.add_metric(name="UsageRequestsReleased", unit=MetricUnit.Count, value=len(released))
+        logger.info("usage requests released", extra={"released": len(released), "waiting": len(still), "requeued": len(lost)})
+        return {"released": len(released), "waiting": len(still), "requeued": len(lost)}
+
+    def process(self, message: UsageQueued, lambda_context: Any = None) -> str:
+        """One queued usage request: MDM's determinants, delivered to CCB once. Raises to have it redelivered."""
+        rid = message.usageRequestId
+        item = self.store.transition(rid, [UsageStatus.PENDING], UsageStatus.SENT, "requested from MDM")
+        if item is None:
+            item = self.store.get(rid)
+            if item is None:
+                raise LookupError(f"usage request {rid} is not stored")  # kept for an operator (DLQ)
+            if item["status"] != UsageStatus.SENT:  # COMPLETED, ERROR, or still AWAITING: nothing to do again
+                return str(item["status"])
+        request = UsageRequestIn.model_validate_json(str(item["request"]))
+        try:
+            determinants = self._determinants(request)
+            run_once(
+                key=f"usage-request#{rid}",
+                fingerprint=request.fingerprint(),
+                work=lambda: self._deliver_to_ccb(request, determinants),
+                lambda_context=lambda_context,
+            )
+        except _Refused as refused:
+            self.store.transition(rid, [UsageStatus.SENT], UsageStatus.ERROR, str(refused))
+            metrics.add_metric(name="UsageRequestsFailed", unit=MetricUnit.Count, value=1)
+            return UsageStatus.ERROR.value
+        self.store.transition(rid, [UsageStatus.SENT], UsageStatus.COMPLETED, "determinants delivered to CCB", result=determinants)
+        metrics.add_metric(name="UsageRequestsCompleted", unit=MetricUnit.Count, value=1)
+        return UsageStatus.COMPLETED.value
+
+    def _determinants(self, request: UsageRequestIn) -> dict[str, Any]:
+        body = request.model_dump(mode="json", include={"saId", "periodStart", "periodEnd", "includeIntervals"})
+        try:
+            response = self.connector("MDM").request("POST", "usage/bill-determinants", json.dumps(body).encode(), content_type=JSON)
+        except TargetRejected as exc:
+            raise _Refused(f"MDM refused it: {exc.status} {exc.reason[:300]}") from None
+        try:
+            found = BillDeterminants.model_validate_json(response.body)
+        except ValidationError as exc:
+            raise _Refused(f"MDM answered unusable determinants: {exc.errors(include_url=False)[0]['msg']}") from None
+        return found.model_dump(mode="json", exclude_none=True)
+
+    def _deliver_to_ccb(self, request: UsageRequestIn, determinants: dict[str, Any]) -> dict[str, Any]:
+        body = {"usageRequestId": request.usageRequestId, **determinants}
+        try:
+            response = self.connector("CCB").request("POST", "bill-determinants", json.dumps(body).encode(), content_type=JSON)
+        except TargetRejected as exc:
+            raise _Refused(f"CCB refused the determinants: {exc.status} {exc.reason[:300]}") from None
+        answer = json.loads(response.body or b"{}")
+        return answer if isinstance(answer, dict) else {}
+
+
+class _Refused(Exception):
+    """MDM or CCB refused the request: retrying the same message will not help."""
+
+
+# ------------------------------------------------------------------------------------ wiring
+@cache
+def usage_requests() -> UsageRequests:
+    settings = get_settings()
+    return UsageRequests(
+        store=UsageRequestStore(aws.table(settings.require("usage_request_table"))),
+        data_sync=DataSyncCheck(lambda: store_for(FLOW)),
+        sqs=aws.sqs(),
+        queue_url=lambda: get_settings().require("usage_request_queue_url"),
+        connector=_connector,
+    )
+
+
+@cache
+def _connector(system: str) -> HttpConnector:
+    if system == "MDM":
+        return mdm()
+    settings = get_settings()
+    return HttpConnector("CCB", settings.require("ccb_base_url"), settings.ccb_secret_arn, settings)
+
+
+on_reload(usage_requests.cache_clear)
+on_reload(_connector.cache_clear)
+
+
+def parse_requests(raw: Any, root: str = "") -> list[UsageRequestIn]:
+    """Validated usage requests from a list of bodies; any invalid one refuses them all (422 pointing into it)."""
+    errors: list[problems.FieldError] = []
+    parsed: list[UsageRequestIn] = []
+    for index, body in enumerate(raw):
+        try:
+            parsed.append(UsageRequestIn.model_validate(body))
+        except ValidationError as exc:
+            errors.extend(problems.from_validation_error(exc, f"{root}/{index}").errors)
+    if errors:
+        raise problems.invalid(f"The batch was refused: {len(errors)} field(s) are invalid; nothing was stored.", errors)
+    return parsed
+
+
+def deliver_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """The worker: each queued usage request processed; the answer lists the records to redeliver."""
+    service = usage_requests()
+
+    def one(record: SQSRecord) -> str:
+        message = UsageQueued.model_validate_json(record.body)
+        use_correlation_id(message.correlationId)
+        status = service.process(message, context)
+        logger.info("usage request processed", extra={"usageRequestId": message.usageRequestId, "status": status})
+        return status
+
+    return dict(
+        process_partial_response(event=event, record_handler=one, processor=BatchProcessor(event_type=EventType.SQS), context=context)
+    )
+
+
+def release_waiting() -> dict[str, int]:
+    """The release schedule's one call."""
+    return usage_requests().release()

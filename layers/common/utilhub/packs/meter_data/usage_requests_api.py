@@ -1,0 +1,66 @@
+"""MD-11 over HTTP: a bill run's usage requests in (single and ``:batch``), a usage request's state out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from pydantic import ValidationError
+
+from utilhub.packs.meter_data import usage_requests
+from utilhub.packs.meter_data.sync import PREFIX, SCOPE
+from utilhub.platform import problems
+from utilhub.platform.http import create_api, json_response, once_per_key, read_body
+from utilhub.platform.xml import unrepresentable
+
+COLLECTION = f"{PREFIX}/usage-requests"
+
+
+def _clean(raw: Any) -> Any:
+    if pointer := unrepresentable(raw):
+        raise problems.invalid("Text may not hold control characters.", [problems.FieldError(pointer, "contains a control character")])
+    return raw
+
+
+def build_api() -> APIGatewayHttpResolver:
+    app = create_api(SCOPE)
+
+    @app.post(COLLECTION)
+    def submit() -> Response[str]:
+        body = read_body(app, xml=False)
+        request = usage_requests.parse_requests([_clean(body.json)])[0]
+
+        def work() -> tuple[int, Any]:
+            outcome = usage_requests.usage_requests().submit([request])[0]
+            if outcome["status"] == "CONFLICT":
+                raise problems.conflict(f"usageRequestId {request.usageRequestId} is already used for another request.")
+            return 202, {"usageRequestId": outcome["usageRequestId"], "status": outcome["status"]}
+
+        return once_per_key(app, body, work)
+
+    @app.post(f"{COLLECTION}:batch")
+    def submit_batch() -> Response[str]:
+        body = read_body(app, xml=False)
+        try:
+            raw = usage_requests.UsageRequestBatchIn.model_validate(_clean(body.json)).requests
+        except ValidationError as exc:
+            raise problems.from_validation_error(exc) from None
+        requests = usage_requests.parse_requests(raw, "/requests")
+
+        def work() -> tuple[int, Any]:
+            results = usage_requests.usage_requests().submit(requests)
+            return 202, {"accepted": sum(1 for r in results if r.get("created")), "results": results}
+
+        return once_per_key(app, body, work)
+
+    @app.get(f"{COLLECTION}/<usageRequestId>")
+    def query(usageRequestId: str) -> Response[str]:
+        item = usage_requests.usage_requests().store.get(usageRequestId)
+        if item is None:
+            raise problems.not_found(f"No usage request {usageRequestId}.")
+        return json_response(200, usage_requests.view(item))
+
+    return app
+
+
+api = build_api()

@@ -1,0 +1,163 @@
+"""MD-12 online bill determinants, MD-14 register read boundaries and MD-15 usage: synchronous reads at
+MDM within the route's time budget; MDM's 404 passed on, 502 when it fails, 504 when it is slow; bad
+periods refused at the hub. The usage function in-process, the MDM simulator over HTTP."""
+
+from __future__ import annotations
+
+import json
+import time
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from localhub.hub import ApiResponse, LocalHub
+from tests.conftest import sample_event
+
+CLAIMS = {"client_id": "ccb", "scope": "utilhub/meter-data", "token_use": "access"}
+JSON = {"content-type": "application/json"}
+USAGE = "MeterDataUsageFunction"
+
+
+def post(hub: LocalHub, path: str, body: dict[str, Any]) -> ApiResponse:
+    return hub.call_api("POST", path, body=json.dumps(body), headers=JSON, claims=CLAIMS)
+
+
+def run_sample(hub: LocalHub, name: str) -> tuple[int, dict[str, Any]]:
+    result = hub.invoke(USAGE, sample_event(f"meter_data/usage/{name}")).result
+    return result["statusCode"], json.loads(result["body"])
+
+
+def _d(value: float) -> Decimal:
+    return Decimal(str(value))
+
+
+def test_online_bill_determinants_add_up_with_and_without_intervals(hub: LocalHub) -> None:
+    # Given the two sample requests: October without intervals, two days of November with them
+    status, month = run_sample(hub, "bill-determinants.json")
+    status_intervals, days = run_sample(hub, "bill-determinants-with-intervals.json")
+
+    # Then both are answered, the buckets add up to the total, and so do the 192 intervals
+    assert (status, status_intervals) == (200, 200)
+    assert "intervals" not in month
+    for answer in (month, days):
+        kwh = {d["touPeriod"]: _d(d["quantity"]) for d in answer["determinants"] if d["uom"] == "KWH"}
+        assert kwh["ON_PEAK"] + kwh["SHOULDER"] + kwh["OFF_PEAK"] == kwh["TOTAL"] > 0
+    assert len(days["intervals"]) == 192
+    assert sum(_d(i["kwh"]) for i in days["intervals"]) == next(
+        _d(d["quantity"]) for d in days["determinants"] if d["touPeriod"] == "TOTAL"
+    )
+    assert _d(days["peakDemandKw"]) == max(_d(i["kwh"]) for i in days["intervals"]) * 4
+
+
+def test_usage_with_a_comparison_per_rate_plan(hub: LocalHub) -> None:
+    # Given a self-service rate comparison for September under three plans
+    status, body = run_sample(hub, "usage-rate-comparison.json")
+
+    # Then usage comes with a charge per plan, each the sum of its lines, and the days add up to the total
+    assert status == 200
+    assert [c["ratePlan"] for c in body["comparison"]] == ["RES-FLAT", "RES-TOU", "RES-DEMAND"]
+    for plan in body["comparison"]:
+        assert sum(_d(line["amount"]) for line in plan["lines"]) == _d(plan["charge"])
+    assert len(body["daily"]) == 30
+    assert sum(_d(d["kwh"]) for d in body["daily"]) == _d(body["totalKwh"])
+
+
+def test_bill_to_date_is_usage_without_a_comparison(hub: LocalHub) -> None:
+    response = post(hub, "/meter-data/usage", {"saId": "SA-00003", "periodStart": "2026-11-01", "periodEnd": "2026-11-27"})
+    assert response.status == 200, response.body
+    assert "comparison" not in response.json()
+    assert len(response.json()["daily"]) == 26
+
+
+def test_register_read_boundaries(hub: LocalHub) -> None:
+    status, body = run_sample(hub, "read-boundaries.json")
+    assert status == 200
+    assert body["registerId"] == "R-00001"
+    assert body["low"] <= body["estimate"] <= body["high"]
+    assert body["estimate"] > 0
+
+
+@pytest.mark.parametrize(
+    ("body", "pointer"),
+    [
+        ({"saId": "SA-00001", "periodStart": "2026-11-05", "periodEnd": "2026-11-01"}, "#/periodEnd"),
+        ({"saId": "SA-00001", "periodStart": "2026-01-01", "periodEnd": "2026-11-01"}, "#/periodEnd"),
+        ({"saId": "SA-00001", "periodStart": "first of May", "periodEnd": "2026-11-01"}, "#/periodStart"),
+        ({"saId": "SA 1", "periodStart": "2026-10-01", "periodEnd": "2026-11-01"}, "#/saId"),
+        ({"periodStart": "2026-10-01", "periodEnd": "2026-11-01"}, "#/saId"),
+    ],
+)
+def test_bad_periods_are_422_naming_the_field_and_mdm_is_not_called(hub: LocalHub, body: dict[str, Any], pointer: str) -> None:
+    response = post(hub, "/meter-data/bill-determinants", body)
+    assert response.status == 422, response.body
+    assert response.json()["errors"][0]["pointer"] == pointer
+    assert hub.simulators["MDM"].received_total == 0
+
+
+def test_an_unknown_rate_plan_is_422_and_a_bad_read_at_is_422(hub: LocalHub) -> None:
+    plan = post(
+        hub, "/meter-data/usage", {"saId": "SA-00001", "periodStart": "2026-10-01", "periodEnd": "2026-11-01", "ratePlans": ["GOLD"]}
+    )
+    before = hub.call_api("GET", "/meter-data/registers/R-00001/read-boundaries", query="readAt=2025-01-01T00:00:00Z", claims=CLAIMS)
+    naive = hub.call_api("GET", "/meter-data/registers/R-00001/read-boundaries", query="readAt=2026-06-01T00:00:00", claims=CLAIMS)
+    assert (plan.status, plan.json()["errors"][0]["pointer"]) == (422, "#/ratePlans")
+    assert (before.status, before.json()["errors"][0]["pointer"]) == (422, "#/readAt")
+    assert (naive.status, naive.json()["errors"][0]["pointer"]) == (422, "#/readAt")
+
+
+def test_an_sa_or_register_mdm_does_not_hold_is_404(hub: LocalHub) -> None:
+    sa = post(hub, "/meter-data/bill-determinants", {"saId": "SA-99999", "periodStart": "2026-10-01", "periodEnd": "2026-11-01"})
+    register = hub.call_api("GET", "/meter-data/registers/R-99999/read-boundaries", query="readAt=2026-06-01T00:00:00Z", claims=CLAIMS)
+    assert (sa.status, register.status) == (404, 404)
+    assert "SA-99999" in sa.json()["detail"]
+
+
+def test_mdm_down_is_502_after_one_retry_and_slow_is_504_within_the_budget(hub: LocalHub) -> None:
+    body = {"saId": "SA-00001", "periodStart": "2026-10-01", "periodEnd": "2026-11-01"}
+    mdm = hub.simulators["MDM"]
+
+    # Given MDM down once: the read is tried again and answered
+    mdm.add_fault({"kind": "down", "count": 1})
+    recovered = post(hub, "/meter-data/bill-determinants", body)
+    # Given MDM down twice: 502 naming MDM
+    mdm.add_fault({"kind": "down", "count": 2})
+    down = post(hub, "/meter-data/bill-determinants", body)
+    # Given MDM slower than the 10 s budget: 504, not two 8 s read timeouts
+    mdm.add_fault({"kind": "slow", "count": 2, "seconds": 12})
+    started = time.monotonic()
+    slow = post(hub, "/meter-data/usage", body)
+    took = time.monotonic() - started
+
+    assert recovered.status == 200
+    assert (down.status, down.json()["target"]) == (502, "MDM")
+    assert (slow.status, slow.json()["target"]) == (504, "MDM")
+    assert took < 14
+
+
+def test_the_routes_need_the_meter_data_scope(hub: LocalHub) -> None:
+    response = hub.call_api(
+        "POST",
+        "/meter-data/bill-determinants",
+        body=json.dumps({"saId": "SA-00001", "periodStart": "2026-10-01", "periodEnd": "2026-11-01"}),
+        headers=JSON,
+        claims={**CLAIMS, "scope": "utilhub/field-work"},
+    )
+    assert response.status == 403
+
+
+def test_an_idempotency_key_answers_the_first_answer_and_refuses_another_body(hub: LocalHub) -> None:
+    # Given a bill-to-date asked with an Idempotency-Key
+    body = {"saId": "SA-00004", "periodStart": "2026-11-01", "periodEnd": "2026-11-08"}
+    headers = {**JSON, "Idempotency-Key": "md15-key-1"}
+    first = hub.call_api("POST", "/meter-data/usage", body=json.dumps(body), headers=headers, claims=CLAIMS)
+    calls = hub.simulators["MDM"].received_total
+
+    # When it is sent again, and the key is reused for another SA
+    again = hub.call_api("POST", "/meter-data/usage", body=json.dumps(body), headers=headers, claims=CLAIMS)
+    other = hub.call_api("POST", "/meter-data/usage", body=json.dumps({**body, "saId": "SA-00005"}), headers=headers, claims=CLAIMS)
+
+    # Then the repeat is the first answer without asking MDM again, and the reuse is a 409
+    assert (first.status, again.status, other.status) == (200, 200, 409)
+    assert again.json() == first.json()
+    assert hub.simulators["MDM"].received_total == calls

@@ -1,0 +1,239 @@
+"""MD-11 batch bill determinants: a bill run's usage requests, through the real handlers, moto's tables
+and queue and the MDM and CCB simulators: accepted with 202, fanned out to MDM, determinants at CCB
+once (duplicates, redeliveries, outages), held AWAITING_DATA_SYNC while the SA's master data is still on
+its way to MDM and released by the schedule once it is synchronized."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+import boto3
+
+from localhub.hub import ApiResponse, LocalHub
+from tests.conftest import sample_event
+from tests.integration.test_meter_data_master_data_sync import post_sample
+from tests.integration.test_meter_data_person_sync import cycle
+
+CLAIMS = {"client_id": "ccb", "scope": "utilhub/meter-data", "token_use": "access"}
+JSON = {"content-type": "application/json"}
+INTAKE = "MeterDataUsageRequestsFunction"
+RELEASE = "MeterDataUsageReleaseFunction"
+
+
+def usage_request(n: int, sa: str | None = None, **extra: Any) -> dict[str, Any]:
+    return {"usageRequestId": f"UR-{n:05d}", "saId": sa or f"SA-{n:05d}", "periodStart": "2026-10-01", "periodEnd": "2026-11-01", **extra}
+
+
+def post_batch(hub: LocalHub, requests: list[dict[str, Any]]) -> ApiResponse:
+    return hub.call_api("POST", "/meter-data/usage-requests:batch", body=json.dumps({"requests": requests}), headers=JSON, claims=CLAIMS)
+
+
+def state_of(hub: LocalHub, usage_request_id: str) -> dict[str, Any]:
+    response = hub.call_api("GET", f"/meter-data/usage-requests/{usage_request_id}", claims=CLAIMS)
+    assert response.status == 200, response.body
+    return response.json()  # type: ignore[no-any-return]
+
+
+def ccb_state(hub: LocalHub) -> dict[str, Any]:
+    return hub.simulators["CCB"].state(summary=True)
+
+
+def test_sample_batch_completes_with_determinants_at_ccb_once(hub: LocalHub) -> None:
+    # Given the sample bill run of five usage requests (one with intervals), and the sample single one
+    batch = hub.invoke(INTAKE, sample_event("meter_data/usage_requests/submit-batch.json")).result
+    single = hub.invoke(INTAKE, sample_event("meter_data/usage_requests/submit.json")).result
+
+    # When the queue is worked
+    hub.drain()
+
+    # Then each was accepted PENDING, is COMPLETED with MDM's determinants, and CCB holds each once
+    assert (batch["statusCode"], single["statusCode"]) == (202, 202)
+    assert [r["status"] for r in json.loads(batch["body"])["results"]] == ["PENDING"] * 5
+    assert json.loads(single["body"]) == {"usageRequestId": "UR-00001", "status": "PENDING"}
+    states = [state_of(hub, f"UR-1{n:04d}") for n in range(1, 6)]
+    assert [s["status"] for s in states] == ["COMPLETED"] * 5
+    assert [h["status"] for h in states[0]["history"]] == ["PENDING", "SENT", "COMPLETED"]
+    with_intervals = states[2]["result"]
+    total = next(Decimal(str(d["quantity"])) for d in with_intervals["determinants"] if d["touPeriod"] == "TOTAL")
+    assert sum(Decimal(str(i["kwh"])) for i in with_intervals["intervals"]) == total
+    assert "intervals" not in states[0]["result"]
+    ccb = ccb_state(hub)
+    assert (ccb["usageRequestsBilled"], ccb["billDeterminantsReceived"], ccb["usageRequestsReceivedTwice"]) == (6, 6, [])
+    queried = hub.invoke(INTAKE, sample_event("meter_data/usage_requests/query.json")).result
+    assert json.loads(queried["body"])["status"] == "COMPLETED"
+
+
+def test_the_same_bill_run_again_changes_nothing_and_another_body_under_an_id_is_a_conflict(hub: LocalHub) -> None:
+    # Given a bill run of three, completed
+    run = [usage_request(n) for n in range(1, 4)]
+    assert post_batch(hub, run).status == 202
+    hub.drain()
+
+    # When CCB posts it again, once with a changed period under an id already used
+    again = post_batch(hub, run)
+    changed = post_batch(hub, [{**run[0], "periodEnd": "2026-10-31"}])
+    single = hub.call_api(
+        "POST", "/meter-data/usage-requests", body=json.dumps({**run[1], "periodEnd": "2026-10-31"}), headers=JSON, claims=CLAIMS
+    )
+    hub.drain()
+
+    # Then nothing new is stored or billed, and the changed ones are conflicts
+    assert again.json()["accepted"] == 0
+    assert [r["status"] for r in again.json()["results"]] == ["COMPLETED"] * 3
+    assert changed.json()["results"][0]["status"] == "CONFLICT"
+    assert single.status == 409
+    assert ccb_state(hub)["billDeterminantsReceived"] == 3
+
+
+def test_a_redelivered_or_duplicated_message_bills_once(hub: LocalHub) -> None:
+    # Given a usage request processed, and its message sent to the queue twice more
+    assert post_batch(hub, [usage_request(7)]).status == 202
+    hub.drain()
+    queue = hub.resources()["MeterDataUsageRequestQueue"]
+    sqs = boto3.client("sqs", region_name=hub.stack.region if hub.stack else None)
+    for _ in range(2):
+        sqs.send_message(QueueUrl=queue, MessageBody=json.dumps({"usageRequestId": "UR-00007"}))
+
+    # When they are worked
+    hub.drain()
+
+    # Then CCB received the determinants once and the request stays COMPLETED
+    assert ccb_state(hub)["billDeterminantsReceived"] == 1
+    assert state_of(hub, "UR-00007")["status"] == "COMPLETED"
+
+
+def test_mdm_or_ccb_down_is_retried_by_the_queue_and_ends_completed_once(hub: LocalHub) -> None:
+    # Given MDM down for the first call and CCB down for the first delivery
+    hub.simulators["MDM"].add_fault({"kind": "down", "count": 1})
+    hub.simulators["CCB"].add_fault({"kind": "down", "count": 1})
+    assert post_batch(hub, [usage_request(11), usage_request(12)]).status == 202
+
+    # When the queue is worked, and again after the failed messages' visibility timeout
+    hub.drain()
+    hub.expire_visibility()
+    hub.drain()
+    hub.expire_visibility()
+    hub.drain()
+
+    # Then both are COMPLETED and CCB billed each once
+    assert [state_of(hub, f"UR-{n:05d}")["status"] for n in (11, 12)] == ["COMPLETED", "COMPLETED"]
+    ccb = ccb_state(hub)
+    assert (ccb["usageRequestsBilled"], ccb["usageRequestsReceivedTwice"]) == (2, [])
+
+
+def test_an_sa_mdm_does_not_hold_ends_in_error_with_the_reason(hub: LocalHub) -> None:
+    assert post_batch(hub, [usage_request(1, sa="SA-99999")]).status == 202
+    hub.drain()
+    found = state_of(hub, "UR-00001")
+    assert found["status"] == "ERROR"
+    assert "MDM refused it: 404" in found["history"][-1]["reason"]
+    assert ccb_state(hub)["billDeterminantsReceived"] == 0
+
+
+def test_a_usage_request_waits_for_its_sa_sync_and_proceeds_by_itself(hub: LocalHub) -> None:
+    # Given CCB's person and service point synchronized to MDM, and the SA's sync request still PENDING
+    post_sample(hub, "person")
+    post_sample(hub, "service-point")
+    cycle(hub)
+    post_sample(hub, "service-agreement")  # SA-0001 on SP-0001
+
+    # When the bill run asks for SA-0001's determinants, and the release schedule runs before the sync
+    accepted = post_batch(hub, [usage_request(21, sa="SA-0001"), usage_request(22)])
+    early = hub.run_schedule(RELEASE)
+    hub.drain()
+
+    # Then SA-0001's request waits, naming the sync request; the other one went on
+    assert [r["status"] for r in accepted.json()["results"]] == ["AWAITING_DATA_SYNC", "PENDING"]
+    waiting = state_of(hub, "UR-00021")
+    assert waiting["status"] == "AWAITING_DATA_SYNC"
+    assert "SERVICE_AGREEMENT SA-0001" in waiting["history"][0]["reason"]
+    assert early.result["released"] == 0
+    assert state_of(hub, "UR-00022")["status"] == "COMPLETED"
+
+    # When the SA is synchronized to MDM and the release schedule runs
+    cycle(hub)
+    released = hub.run_schedule(RELEASE)
+    hub.drain()
+
+    # Then the request proceeded by itself to COMPLETED, and CCB has its determinants once
+    assert released.result["released"] == 1
+    done = state_of(hub, "UR-00021")
+    assert [h["status"] for h in done["history"]] == ["AWAITING_DATA_SYNC", "PENDING", "SENT", "COMPLETED"]
+    assert done["result"]["saId"] == "SA-0001"
+    assert ccb_state(hub)["billDeterminantsReceived"] == 2
+
+
+def test_a_pending_sync_of_one_of_the_sa_service_points_holds_it_too(hub: LocalHub) -> None:
+    # Given SA-0001 synchronized on SP-0001, then a change to SP-0001 not yet sent to MDM
+    for name in ("person", "service-point"):
+        post_sample(hub, name)
+    cycle(hub)
+    post_sample(hub, "service-agreement")
+    cycle(hub)
+    hub.call_api(
+        "POST",
+        "/meter-data/sync-requests",
+        body=json.dumps(
+            {
+                "syncRequestId": "SR-SP-2",
+                "entityType": "SERVICE_POINT",
+                "entityId": "SP-0001",
+                "changedAt": "2026-11-26T09:00:00Z",
+                "data": {"premiseId": "PR-0001", "spType": "E-RES"},
+            }
+        ),
+        headers=JSON,
+        claims=CLAIMS,
+    )
+
+    # When SA-0001's usage is requested
+    accepted = post_batch(hub, [usage_request(31, sa="SA-0001")])
+
+    # Then it waits for the service point's sync request
+    assert accepted.json()["results"][0]["status"] == "AWAITING_DATA_SYNC"
+    assert "SR-SP-2 of SERVICE_POINT SP-0001" in state_of(hub, "UR-00031")["history"][0]["reason"]
+
+
+def test_bad_batches_are_refused_whole_with_pointers(hub: LocalHub) -> None:
+    bad_period = post_batch(hub, [usage_request(1), usage_request(2, periodEnd="2026-09-01")])
+    too_many = post_batch(hub, [usage_request(n) for n in range(1, 1002)])
+    unknown = hub.call_api("GET", "/meter-data/usage-requests/UR-404", claims=CLAIMS)
+    assert bad_period.status == 422
+    assert bad_period.json()["errors"][0]["pointer"] == "#/requests/1/periodEnd"
+    assert too_many.status in (413, 422)
+    assert unknown.status == 404
+    # nothing of a refused batch was stored
+    assert hub.call_api("GET", "/meter-data/usage-requests/UR-00001", claims=CLAIMS).status == 404
+
+
+def test_the_delivery_function_takes_its_sample_batch(hub: LocalHub) -> None:
+    # Given the sample usage request stored (its own message waits in the queue)
+    assert hub.invoke(INTAKE, sample_event("meter_data/usage_requests/submit.json")).result["statusCode"] == 202
+
+    # When MeterDataUsageDeliveryFunction gets the sample SQS batch for it, and then the queue's own message
+    answer = hub.invoke("MeterDataUsageDeliveryFunction", sample_event("meter_data/usage_delivery/sqs.json")).result
+    hub.drain()
+
+    # Then nothing is left to redeliver, the request is COMPLETED, and CCB billed it once
+    assert answer == {"batchItemFailures": []}
+    assert state_of(hub, "UR-00001")["status"] == "COMPLETED"
+    assert ccb_state(hub)["billDeterminantsReceived"] == 1
+
+
+def test_determinants_ccb_refuses_end_in_error_with_the_reason(hub: LocalHub) -> None:
+    # Given CCB refusing the next determinants it receives
+    hub.simulators["CCB"].add_fault({"kind": "reject", "count": 1, "reason": "bill segment locked"})
+
+    # When a usage request is worked
+    assert post_batch(hub, [usage_request(41)]).status == 202
+    hub.drain()
+
+    # Then it is ERROR with CCB's reason, and nothing was billed
+    found = state_of(hub, "UR-00041")
+    assert found["status"] == "ERROR"
+    assert "CCB refused the determinants: 422" in found["history"][-1]["reason"]
+    assert "bill segment locked" in found["history"][-1]["reason"]
+    assert ccb_state(hub)["usageRequestsBilled"] == 1  # received (and refused) once
+    assert not any(k.startswith("BILL_DETERMINANTS#") for k in hub.simulators["CCB"].records)
