@@ -821,6 +821,63 @@ def dacs_docs() -> ApiDocs:
     return docs
 
 
+def meter_data_billing_events_docs() -> ApiDocs:
+    """MD-13, MD-16, MD-20 (relayed), MD-17, MD-19 (synchronous), MD-21 (links): ``utilhub.packs.meter_data.billing_api``."""
+    from utilhub.packs.meter_data.billing_api import PREFIX
+    from utilhub.packs.meter_data.billing_events import BillCycleChangeIn, BillStatusIn, ReplacementReadsIn
+
+    docs = ApiDocs(models=[(ReplacementReadsIn, "validation"), (BillStatusIn, "validation"), (BillCycleChangeIn, "validation")])
+    docs.schemas["MeterDataEventAccepted"] = {
+        "type": "object",
+        "required": ["status"],
+        "properties": {
+            "status": {"const": "ACCEPTED"},
+            "notificationId": {"type": "string"},
+            "changeId": {"type": "string"},
+            "usageTransactionId": {"type": "string"},
+            "eventId": {"type": "string"},
+            "usedOnBill": {"type": "boolean", "description": "What MDM is told: true for BILL_COMPLETED and SEGMENT_FROZEN."},
+        },
+    }
+    relayed = (
+        " Queued and delivered once per id, retried while the target is down (then kept in a dead-letter queue);"
+        " a refusal by the target is recorded and alarmed, not retried."
+    )
+    docs.routes = {
+        f"POST {PREFIX}/replacement-reads": RouteDoc(
+            summary="Replacement reads notification from MDM (MD-13)",
+            description=(
+                "MDM (scope `utilhub/meter-data-mdm`) changed determinants it had already sent for a usage transaction; CCB "
+                "receives an off-cycle bill generation request, once per `notificationId`. Nothing is answered to MDM "
+                "beyond the 202." + relayed
+            ),
+            body=RequestBody(ReplacementReadsIn.__name__, "The notification."),
+            replies=(Reply(202, "Accepted.", "MeterDataEventAccepted"),),
+            honours_idempotency_key=True,
+        ),
+        f"POST {PREFIX}/usage-transactions/{{usageTransactionId}}/bill-status": RouteDoc(
+            summary="Usage transaction info update from CCB (MD-16)",
+            description=(
+                "A bill completed or a bill segment frozen (MDM gets used-on-bill `true`) or canceled (`false`), once per "
+                "`eventId` and usage transaction; with `at`, MDM keeps the latest event's flag." + relayed
+            ),
+            body=RequestBody(BillStatusIn.__name__, "The bill event."),
+            replies=(Reply(202, "Accepted.", "MeterDataEventAccepted"),),
+            path_parameters={"usageTransactionId": {"description": "MDM's usage transaction.", "schema": {"type": "string"}}},
+            honours_idempotency_key=True,
+        ),
+        f"POST {PREFIX}/bill-cycle-changes": RouteDoc(
+            summary="Bill cycle change notification from MDM (MD-20)",
+            description="MDM (scope `utilhub/meter-data-mdm`) changed a service point's bill cycle; CCB receives it once per `changeId`."
+            + relayed,
+            body=RequestBody(BillCycleChangeIn.__name__, "The change."),
+            replies=(Reply(202, "Accepted.", "MeterDataEventAccepted"),),
+            honours_idempotency_key=True,
+        ),
+    }
+    return docs
+
+
 def route_docs() -> ApiDocs:
     """The documentation of every route the hub serves: one line per pack API."""
     from utilhub.packs.dacs import sync as dacs
@@ -834,6 +891,7 @@ def route_docs() -> ApiDocs:
     docs.merge(customer_docs())
     docs.merge(field_work_docs())
     docs.merge(field_work_query_docs())
+    docs.merge(meter_data_billing_events_docs())
     return docs
 
 

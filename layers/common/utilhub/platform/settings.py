@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     wam_secret_arn: str | None = None
     odm_base_url: str | None = None
     odm_secret_arn: str | None = None
+    # Meter data billing events, bill cycle and links (MD-13, MD-16, MD-17, MD-19, MD-20, MD-21)
+    meter_data_relay_queue_url: str | None = None
+    meter_data_links_parameter: str | None = None  # this deployment's navigation link templates (JSON), over the shipped ones
     # DACS pack (CCB -> DACS extract files)
     dacs_exchange_bucket: str | None = None
 
