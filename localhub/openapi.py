@@ -824,9 +824,47 @@ def dacs_docs() -> ApiDocs:
 def meter_data_billing_events_docs() -> ApiDocs:
     """MD-13, MD-16, MD-20 (relayed), MD-17, MD-19 (synchronous), MD-21 (links): ``utilhub.packs.meter_data.billing_api``."""
     from utilhub.packs.meter_data.billing_api import PREFIX
-    from utilhub.packs.meter_data.billing_events import BillCycleChangeIn, BillStatusIn, ReplacementReadsIn
+    from utilhub.packs.meter_data.billing_events import (
+        BillCycleChangeIn,
+        BillCycleRequestIn,
+        BillStatusIn,
+        ReplacementReadsIn,
+        UsageAdjustment,
+        UsageAdjustmentIn,
+    )
 
-    docs = ApiDocs(models=[(ReplacementReadsIn, "validation"), (BillStatusIn, "validation"), (BillCycleChangeIn, "validation")])
+    docs = ApiDocs(
+        models=[
+            (ReplacementReadsIn, "validation"),
+            (BillStatusIn, "validation"),
+            (BillCycleChangeIn, "validation"),
+            (BillCycleRequestIn, "validation"),
+            (UsageAdjustmentIn, "validation"),
+            (UsageAdjustment, "serialization"),
+        ]
+    )
+    docs.schemas["BillCycle"] = {
+        "type": "object",
+        "required": ["saId", "servicePointId", "billCycle"],
+        "properties": {"saId": {"type": "string"}, "servicePointId": {"type": "string"}, "billCycle": {"type": "string"}},
+    }
+    docs.schemas["NavigationLinks"] = {
+        "type": "object",
+        "required": ["entityType", "entityId", "links"],
+        "properties": {
+            "entityType": {"type": "string"},
+            "entityId": {"type": "string"},
+            "links": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["rel", "href"],
+                    "properties": {"rel": {"type": "string"}, "href": {"type": "string", "format": "uri"}},
+                },
+            },
+        },
+    }
+    budget = " Synchronous: one call to MDM within the route's time budget; MDM answering an error is a 502, not answering in time a 504."
     docs.schemas["MeterDataEventAccepted"] = {
         "type": "object",
         "required": ["status"],
@@ -873,6 +911,37 @@ def meter_data_billing_events_docs() -> ApiDocs:
             body=RequestBody(BillCycleChangeIn.__name__, "The change."),
             replies=(Reply(202, "Accepted.", "MeterDataEventAccepted"),),
             honours_idempotency_key=True,
+        ),
+        f"POST {PREFIX}/bill-cycle-requests": RouteDoc(
+            summary="SA activation bill cycle request (MD-19)",
+            description="The bill cycle MDM links to the SA's service point; an SA or service point MDM does not hold is a 404." + budget,
+            body=RequestBody(BillCycleRequestIn.__name__, "The SA being activated and its service point."),
+            replies=(Reply(200, "The bill cycle.", "BillCycle"),),
+            problems=(404, 502, 504),
+        ),
+        f"POST {PREFIX}/usage-adjustments": RouteDoc(
+            summary="Usage adjustment request, self-service (MD-17)",
+            description=(
+                "MDM adjusts the SA's usage over the period by `quantity` (positive adds, negative takes away) and answers the "
+                "usage transaction it made; the same `adjustmentId` again answers the same one, with other values it is a 409. "
+                "An SA MDM does not hold is a 404. Made once (never retried by the hub): after a 504, send it again."
+            )
+            + budget,
+            body=RequestBody(UsageAdjustmentIn.__name__, "The adjustment."),
+            replies=(Reply(200, "The adjustment MDM made.", UsageAdjustment.__name__),),
+            problems=(404, 409, 502, 504),
+            honours_idempotency_key=True,
+        ),
+        f"GET {PREFIX}/links": RouteDoc(
+            summary="Navigation links between CCB and MDM objects (MD-21)",
+            description=(
+                "Query `entityType` (CCB's PERSON, SERVICE_AGREEMENT, SERVICE_POINT, USAGE_REQUEST, METER; MDM's "
+                "MDM_SERVICE_POINT) and `entityId`. The links come from URL templates kept as configuration (shipped, "
+                "overridden per entity type by the links parameter); the id is URL-quoted into them. An unknown entity "
+                "type is a 422."
+            ),
+            replies=(Reply(200, "The links.", "NavigationLinks"),),
+            problems=(422,),
         ),
     }
     return docs

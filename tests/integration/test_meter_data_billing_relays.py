@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 import boto3
+import httpx
 import pytest
 
 from localhub.hub import LocalHub
@@ -79,18 +80,23 @@ def test_replacement_reads_sent_twice_reach_ccb_as_one_off_cycle_bill_request(hu
 
 def test_mdm_sends_replacement_reads_and_bill_cycle_changes_on_command(hub: LocalHub) -> None:
     # Given the MDM simulator connected to the hub
-    mdm = hub.simulators["MDM"]
+    mdm = hub.simulator_url("MDM")
 
-    # When MDM's user replaces reads and changes a service point's bill cycle
+    # When MDM's user replaces reads and changes a service point's bill cycle (MDM's own routes, over HTTP)
     reads = {"saId": "SA-0009", "usageTransactionId": "UT-9", "periodStart": "2026-10-01", "periodEnd": "2026-10-31"}
     change = {"servicePointId": "SP-0009", "billCycle": "BC12", "effectiveDate": "2026-12-01"}
-    sent = [mdm.billing.handle("POST", "/outbound/replacement-reads", json.dumps(reads).encode())]  # type: ignore[attr-defined]
-    sent.append(mdm.billing.handle("POST", "/outbound/bill-cycle-changes", json.dumps(change).encode()))  # type: ignore[attr-defined]
+    sent = [
+        httpx.post(f"{mdm}/outbound/replacement-reads", json=reads, timeout=30),
+        httpx.post(f"{mdm}/outbound/bill-cycle-changes", json=change, timeout=30),
+    ]
+    refused = httpx.post(f"{mdm}/outbound/bill-cycle-changes", json={**change, "billCycle": "no such"}, timeout=30)
     hub.drain()
 
-    # Then the hub accepted both, and CCB holds the off-cycle bill request and the new bill cycle of the service point
-    answers = [json.loads(reply.body) for reply in sent]
+    # Then the hub accepted both, and CCB holds the off-cycle bill request and the new bill cycle of the service point;
+    # MDM does not send what its own model refuses
+    answers = [reply.json() for reply in sent]
     assert [a["hubStatus"] for a in answers] == [202, 202]
+    assert refused.status_code == 400
     ccb = hub.simulators["CCB"]
     assert ccb.records[f"OFF_CYCLE_BILL#{answers[0]['notification']['notificationId']}"]["saId"] == "SA-0009"
     assert ccb.records["SP_BILL_CYCLE#SP-0009"] == {"billCycle": "BC12", "effectiveDate": "2026-12-01"}

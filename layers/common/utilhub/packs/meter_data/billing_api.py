@@ -15,11 +15,17 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from pydantic import BaseModel, ValidationError
 
-from utilhub.packs.meter_data import billing_relays
-from utilhub.packs.meter_data.billing_events import BillCycleChangeIn, BillStatusIn, ReplacementReadsIn
+from utilhub.packs.meter_data import bill_cycle, billing_relays, links, usage_adjustments
+from utilhub.packs.meter_data.billing_events import (
+    BillCycleChangeIn,
+    BillCycleRequestIn,
+    BillStatusIn,
+    ReplacementReadsIn,
+    UsageAdjustmentIn,
+)
 from utilhub.packs.meter_data.model import ID
 from utilhub.platform import problems
-from utilhub.platform.http import create_api, once_per_key, read_body
+from utilhub.platform.http import create_api, json_response, once_per_key, read_body
 from utilhub.platform.xml import unrepresentable
 
 PREFIX = "/meter-data"
@@ -71,4 +77,41 @@ def build_relay_api() -> APIGatewayHttpResolver:
     return app
 
 
+def build_bill_cycle_api() -> APIGatewayHttpResolver:
+    app = create_api(SCOPE)
+
+    @app.post(f"{PREFIX}/bill-cycle-requests")
+    def bill_cycle_request() -> Response[str]:
+        body = read_body(app, xml=False)
+        return json_response(200, bill_cycle.request_bill_cycle(parsed(BillCycleRequestIn, body.json)))
+
+    return app
+
+
+def build_adjustment_api() -> APIGatewayHttpResolver:
+    app = create_api(SCOPE)
+
+    @app.post(f"{PREFIX}/usage-adjustments")
+    def usage_adjustment() -> Response[str]:
+        body = read_body(app, xml=False)
+        request = parsed(UsageAdjustmentIn, body.json)
+        return once_per_key(app, body, lambda: (200, usage_adjustments.request_usage_adjustment(request)))
+
+    return app
+
+
+def build_links_api() -> APIGatewayHttpResolver:
+    app = create_api(SCOPE)
+
+    @app.get(f"{PREFIX}/links")
+    def navigation_links() -> Response[str]:
+        query = app.current_event.query_string_parameters or {}
+        return json_response(200, links.navigation_links(query.get("entityType"), query.get("entityId")))
+
+    return app
+
+
 relay_api = build_relay_api()
+bill_cycle_api = build_bill_cycle_api()
+adjustment_api = build_adjustment_api()
+links_api = build_links_api()
