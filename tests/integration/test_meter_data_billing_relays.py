@@ -289,3 +289,19 @@ def test_a_fault_run_delivers_every_event_once_or_leaves_it_in_the_dead_letter_q
         assert used.count(key) <= 1, key
         assert key in used or key in parked, key
     assert len(off_cycle) + len(used) >= 8  # the retries outlast the outages
+
+
+def test_the_same_notification_id_with_other_values_is_not_applied_and_waits_in_the_dead_letter_queue(hub: LocalHub) -> None:
+    # Given replacement reads delivered to CCB
+    first = sample_body("replacement-reads.json")
+    assert post(hub, "/meter-data/replacement-reads", first).status == 202
+    hub.drain()
+
+    # When MDM reuses the notification id for another SA
+    assert post(hub, "/meter-data/replacement-reads", {**first, "saId": "SA-0002"}).status == 202
+    settle_relay(hub)
+
+    # Then CCB keeps the first request only, and the conflicting one waits for an operator
+    assert received(hub, "CCB", "off-cycle-bill-requests") == ["MDM-RR-1001"]
+    assert hub.simulators["CCB"].records["OFF_CYCLE_BILL#MDM-RR-1001"]["saId"] == "SA-0001"
+    assert [(m["eventId"], m["payload"]["saId"]) for m in dead_letters(hub)] == [("MDM-RR-1001", "SA-0002")]
