@@ -476,9 +476,52 @@ def dacs(client: httpx.Client) -> list[Row]:
     return rows
 
 
+def _until(probe: Callable[[], Any], timeout: float = 15.0) -> Any:
+    """``probe()`` once it answers something, or its last answer after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while not (found := probe()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return found
+
+
+def meter_data_billing_events(client: httpx.Client) -> list[Row]:
+    """MD-13 and MD-20 from MDM, MD-16 from CCB (relayed once), MD-19 and MD-21 at once (after meter_data_ordering)."""
+    rows = []
+    pack = "meter-data"
+    mdm = client.get("/_local/health").json()["simulators"]["MDM"]
+    reads = {"saId": "DEMO-SA1", "usageTransactionId": "DEMO-UT1", "periodStart": "2026-10-01", "periodEnd": "2026-10-31"}
+    sent = httpx.post(f"{mdm}/outbound/replacement-reads", json={"notificationId": "DEMO-RR1", **reads}, timeout=30).json()
+    rows.append(Row(pack, "MD-13 MDM sends replacement reads", "202", str(sent.get("hubStatus"))))
+    off_cycle = _until(lambda: client.get("/_local/sim/ccb/state").json()["records"].get("OFF_CYCLE_BILL#DEMO-RR1"))
+    rows.append(
+        Row(
+            pack,
+            "MD-13 CCB holds an off-cycle bill request",
+            "DEMO-SA1 PENDING_REVIEW",
+            f"{(off_cycle or {}).get('saId')} {(off_cycle or {}).get('status')}",
+        )
+    )
+    status = client.post("/meter-data/usage-transactions/DEMO-UT1/bill-status", json={"eventId": "DEMO-BS1", "event": "SEGMENT_FROZEN"})
+    rows.append(Row(pack, "MD-16 CCB freezes the bill segment", "202", str(status.status_code)))
+    flag = _until(lambda: client.get("/_local/sim/mdm/state").json()["billing"]["usedOnBill"].get("DEMO-UT1"))
+    rows.append(Row(pack, "MD-16 MDM: used on bill", "True", str((flag or {}).get("usedOnBill"))))
+    change = {"changeId": "DEMO-BCC1", "servicePointId": "DEMO-SP1", "billCycle": "BC05", "effectiveDate": "2026-12-01"}
+    httpx.post(f"{mdm}/outbound/bill-cycle-changes", json=change, timeout=30)
+    cycle = _until(lambda: client.get("/_local/sim/ccb/state").json()["records"].get("SP_BILL_CYCLE#DEMO-SP1"))
+    rows.append(Row(pack, "MD-20 CCB has the new bill cycle", "BC05", str((cycle or {}).get("billCycle"))))
+    known = client.post("/meter-data/bill-cycle-requests", json={"saId": "DEMO-SA1", "servicePointId": "DEMO-SP1"})
+    unknown = client.post("/meter-data/bill-cycle-requests", json={"saId": "DEMO-SA9", "servicePointId": "DEMO-SP1"})
+    rows.append(Row(pack, "MD-19 bill cycle of a held SA, of an unknown SA", "200 404", f"{known.status_code} {unknown.status_code}"))
+    links = client.get("/meter-data/links", params={"entityType": "SERVICE_AGREEMENT", "entityId": "DEMO SA&1"})
+    hrefs = [link["href"] for link in links.json().get("links", [])]
+    rows.append(Row(pack, "MD-21 SA links, id escaped", "2 True", f"{len(hrefs)} {all('DEMO%20SA%261' in h for h in hrefs)}"))
+    return rows
+
+
 SCENARIOS: dict[str, Callable[[httpx.Client], list[Row]]] = {
     "meter-data": meter_data,
     "meter-data ordering": meter_data_ordering,
+    "meter-data billing events": meter_data_billing_events,
     "order-to-cash": order_to_cash,
     "customer": customer,
     "field-work": field_work,

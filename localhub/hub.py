@@ -115,9 +115,11 @@ class LocalHub:
         self._dispatcher.install()
         self._sources = sqs_event_sources(self.stack, session.client("sqs"), self._invoke)
         self.routes = http_routes(self.stack)
-        for simulator in self.simulators.values():  # the sources (CCB, Siebel, the field systems, DACS's acknowledgements) post to the hub
+        for (
+            simulator
+        ) in self.simulators.values():  # the sources (CCB, MDM, Siebel, the field systems, DACS's acknowledgements) post to the hub
             if (
-                isinstance(simulator, CcbSimulator | SiebelSimulator | FieldSystemSimulator | DacsSimulator)
+                isinstance(simulator, CcbSimulator | MdmSimulator | SiebelSimulator | FieldSystemSimulator | DacsSimulator)
                 and simulator.send_to_hub is None
             ):
                 simulator.send_to_hub = self._send_in_process

@@ -821,6 +821,132 @@ def dacs_docs() -> ApiDocs:
     return docs
 
 
+def meter_data_billing_events_docs() -> ApiDocs:
+    """MD-13, MD-16, MD-20 (relayed), MD-17, MD-19 (synchronous), MD-21 (links): ``utilhub.packs.meter_data.billing_api``."""
+    from utilhub.packs.meter_data.billing_api import PREFIX
+    from utilhub.packs.meter_data.billing_events import (
+        BillCycleChangeIn,
+        BillCycleRequestIn,
+        BillStatusIn,
+        ReplacementReadsIn,
+        UsageAdjustment,
+        UsageAdjustmentIn,
+    )
+
+    docs = ApiDocs(
+        models=[
+            (ReplacementReadsIn, "validation"),
+            (BillStatusIn, "validation"),
+            (BillCycleChangeIn, "validation"),
+            (BillCycleRequestIn, "validation"),
+            (UsageAdjustmentIn, "validation"),
+            (UsageAdjustment, "serialization"),
+        ]
+    )
+    docs.schemas["BillCycle"] = {
+        "type": "object",
+        "required": ["saId", "servicePointId", "billCycle"],
+        "properties": {"saId": {"type": "string"}, "servicePointId": {"type": "string"}, "billCycle": {"type": "string"}},
+    }
+    docs.schemas["NavigationLinks"] = {
+        "type": "object",
+        "required": ["entityType", "entityId", "links"],
+        "properties": {
+            "entityType": {"type": "string"},
+            "entityId": {"type": "string"},
+            "links": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["rel", "href"],
+                    "properties": {"rel": {"type": "string"}, "href": {"type": "string", "format": "uri"}},
+                },
+            },
+        },
+    }
+    budget = " Synchronous: one call to MDM within the route's time budget; MDM answering an error is a 502, not answering in time a 504."
+    docs.schemas["MeterDataEventAccepted"] = {
+        "type": "object",
+        "required": ["status"],
+        "properties": {
+            "status": {"const": "ACCEPTED"},
+            "notificationId": {"type": "string"},
+            "changeId": {"type": "string"},
+            "usageTransactionId": {"type": "string"},
+            "eventId": {"type": "string"},
+            "usedOnBill": {"type": "boolean", "description": "What MDM is told: true for BILL_COMPLETED and SEGMENT_FROZEN."},
+        },
+    }
+    relayed = (
+        " Queued and delivered once per id, retried while the target is down (then kept in a dead-letter queue);"
+        " a refusal by the target is recorded and alarmed, not retried."
+    )
+    docs.routes = {
+        f"POST {PREFIX}/replacement-reads": RouteDoc(
+            summary="Replacement reads notification from MDM (MD-13)",
+            description=(
+                "MDM (scope `utilhub/meter-data-mdm`) changed determinants it had already sent for a usage transaction; CCB "
+                "receives an off-cycle bill generation request, once per `notificationId`. Nothing is answered to MDM "
+                "beyond the 202." + relayed
+            ),
+            body=RequestBody(ReplacementReadsIn.__name__, "The notification."),
+            replies=(Reply(202, "Accepted.", "MeterDataEventAccepted"),),
+            honours_idempotency_key=True,
+        ),
+        f"POST {PREFIX}/usage-transactions/{{usageTransactionId}}/bill-status": RouteDoc(
+            summary="Usage transaction info update from CCB (MD-16)",
+            description=(
+                "A bill completed or a bill segment frozen (MDM gets used-on-bill `true`) or canceled (`false`), once per "
+                "`eventId` and usage transaction; with `at`, MDM keeps the latest event's flag." + relayed
+            ),
+            body=RequestBody(BillStatusIn.__name__, "The bill event."),
+            replies=(Reply(202, "Accepted.", "MeterDataEventAccepted"),),
+            path_parameters={"usageTransactionId": {"description": "MDM's usage transaction.", "schema": {"type": "string"}}},
+            honours_idempotency_key=True,
+        ),
+        f"POST {PREFIX}/bill-cycle-changes": RouteDoc(
+            summary="Bill cycle change notification from MDM (MD-20)",
+            description="MDM (scope `utilhub/meter-data-mdm`) changed a service point's bill cycle; CCB receives it once per `changeId`."
+            + relayed,
+            body=RequestBody(BillCycleChangeIn.__name__, "The change."),
+            replies=(Reply(202, "Accepted.", "MeterDataEventAccepted"),),
+            honours_idempotency_key=True,
+        ),
+        f"POST {PREFIX}/bill-cycle-requests": RouteDoc(
+            summary="SA activation bill cycle request (MD-19)",
+            description="The bill cycle MDM links to the SA's service point; an SA or service point MDM does not hold is a 404." + budget,
+            body=RequestBody(BillCycleRequestIn.__name__, "The SA being activated and its service point."),
+            replies=(Reply(200, "The bill cycle.", "BillCycle"),),
+            problems=(404, 502, 504),
+        ),
+        f"POST {PREFIX}/usage-adjustments": RouteDoc(
+            summary="Usage adjustment request, self-service (MD-17)",
+            description=(
+                "MDM adjusts the SA's usage over the period by `quantity` (positive adds, negative takes away) and answers the "
+                "usage transaction it made; the same `adjustmentId` again answers the same one, with other values it is a 409. "
+                "An SA MDM does not hold is a 404. Made once (never retried by the hub): after a 504, send it again."
+            )
+            + budget,
+            body=RequestBody(UsageAdjustmentIn.__name__, "The adjustment."),
+            replies=(Reply(200, "The adjustment MDM made.", UsageAdjustment.__name__),),
+            problems=(404, 409, 502, 504),
+            honours_idempotency_key=True,
+        ),
+        f"GET {PREFIX}/links": RouteDoc(
+            summary="Navigation links between CCB and MDM objects (MD-21)",
+            description=(
+                "Query `entityType` (CCB's PERSON, SERVICE_AGREEMENT, SERVICE_POINT, USAGE_REQUEST, METER; MDM's "
+                "MDM_SERVICE_POINT) and `entityId`. The links come from URL templates kept as configuration (shipped, "
+                "overridden per entity type by the links parameter); the id is URL-quoted into them. An unknown entity "
+                "type is a 422."
+            ),
+            replies=(Reply(200, "The links.", "NavigationLinks"),),
+            problems=(422,),
+        ),
+    }
+    return docs
+
+
 def route_docs() -> ApiDocs:
     """The documentation of every route the hub serves: one line per pack API."""
     from dataclasses import replace
@@ -841,6 +967,7 @@ def route_docs() -> ApiDocs:
     docs.merge(field_work_docs())
     docs.merge(field_work_query_docs())
     docs.merge(meter_data_usage_docs())
+    docs.merge(meter_data_billing_events_docs())
     return docs
 
 

@@ -30,6 +30,7 @@ from localhub.schedules import Schedule, parse
 from localhub.simulators.ccb import CcbSimulator
 from localhub.simulators.dacs import DacsSimulator
 from localhub.simulators.field import FieldSystemSimulator
+from localhub.simulators.mdm import MdmSimulator
 from localhub.simulators.siebel import SiebelSimulator
 from localhub.template import Template
 from localhub.workers import WorkerPool
@@ -88,8 +89,8 @@ class LocalRuntime:
         self.hub.start()
         for (
             simulator
-        ) in self.hub.simulators.values():  # the sources (CCB, Siebel, the field systems, DACS's acknowledgements) post to the hub
-            if isinstance(simulator, CcbSimulator | SiebelSimulator | FieldSystemSimulator | DacsSimulator):
+        ) in self.hub.simulators.values():  # the sources (CCB, MDM, Siebel, the field systems, DACS's acknowledgements) post to the hub
+            if isinstance(simulator, CcbSimulator | MdmSimulator | SiebelSimulator | FieldSystemSimulator | DacsSimulator):
                 simulator.send_to_hub = self._send_over_http
         self._spawn("api", self._api.serve_forever)
         for source in self.hub.event_sources:

@@ -33,6 +33,7 @@ from localhub.simulators.ccb_billing import BillDeterminantsBook
 from localhub.simulators.field import FieldActivityBook, find_service_points, validate_meter
 from utilhub.packs.customer.ccb import CcbCustomer, CcbCustomerChange, CcbCustomerIn
 from utilhub.packs.field_work.model import ActivityIn, BillableCompletionIn, UnbadgedAssetIn
+from utilhub.packs.meter_data.billing_events import BillCycleChangeIn, OffCycleBillRequest
 from utilhub.packs.meter_data.model import ADDRESS_XML, PersonData
 from utilhub.platform.dvm import shipped_maps
 from utilhub.platform.xml import to_bytes, validate
@@ -69,6 +70,12 @@ def person_sync_request(sync_request_id: str, person_id: str, changed_at: dateti
     return to_bytes(root)
 
 
+# MD-13 and MD-20: what CCB takes from MDM through the hub -> (model, record prefix, the id CCB keeps it by)
+_METER_DATA_EVENTS: dict[str, tuple[type[OffCycleBillRequest | BillCycleChangeIn], str, str]] = {
+    "off-cycle-bill-requests": (OffCycleBillRequest, "OFF_CYCLE_BILL", "requestId"),
+    "bill-cycle-changes": (BillCycleChangeIn, "BILL_CYCLE_CHANGE", "changeId"),
+}
+
 # CCB's code tables: which code each field of a customer takes (the CCB column of the shipped maps)
 _CODE_FIELDS = (
     ("account", "paymentMethod", "PaymentMethod"),
@@ -103,6 +110,7 @@ class CcbSimulator(Simulator):
                 "items",
                 "sync-requests",
                 "bill-determinants",
+                *_METER_DATA_EVENTS,
             )
         )
 
@@ -114,6 +122,9 @@ class CcbSimulator(Simulator):
         if parts[0] == "activities":
             with self._lock:
                 return self.field_activities.handle(method, path, parts, body)
+        if method == "POST" and len(parts) == 1 and parts[0] in _METER_DATA_EVENTS:
+            with self._lock:
+                return self._meter_data_event(parts[0], body)
         if method == "POST" and parts in (["billable-charges"], ["items"]):
             with self._lock:
                 return self._field_billing(parts[0], body)
@@ -225,6 +236,34 @@ class CcbSimulator(Simulator):
         if fault := self.take_fault("reject"):
             return json_reply(422, {"message": fault.reason})
         self.records[record] = parsed.model_dump(mode="json")
+        self.note_received({"operation": collection, "id": key})
+        return json_reply(201, {"id": key})
+
+    # ---------------------------------------------------------------- meter data billing events (MD-13, MD-20)
+    def _meter_data_event(self, collection: str, body: bytes) -> Reply:
+        """MD-13 off-cycle bill requests (one per MDM notification: CCB tells its user the bill may need a rebill)
+        and MD-20 bill cycle changes (one per change; the service point's bill cycle follows the latest effective one)."""
+        model, record_prefix, id_field = _METER_DATA_EVENTS[collection]
+        try:
+            event = model.model_validate_json(body)
+        except ValidationError as exc:
+            raise SimulatorError(f"invalid {collection}: {exc.errors(include_url=False, include_input=False)}") from None
+        key = str(getattr(event, id_field))
+        if f"{record_prefix}#{key}" in self.records:
+            return json_reply(409, {"message": f"{key} was already taken"})
+        if fault := self.take_fault("reject"):
+            return json_reply(422, {"message": fault.reason})
+        self.records[f"{record_prefix}#{key}"] = {
+            **event.model_dump(mode="json"),
+            "status": "PENDING_REVIEW" if record_prefix == "OFF_CYCLE_BILL" else "APPLIED",
+        }
+        if isinstance(event, BillCycleChangeIn):
+            current = self.records.get(f"SP_BILL_CYCLE#{event.servicePointId}")
+            if current is None or event.effectiveDate.isoformat() >= current["effectiveDate"]:
+                self.records[f"SP_BILL_CYCLE#{event.servicePointId}"] = {
+                    "billCycle": event.billCycle,
+                    "effectiveDate": event.effectiveDate.isoformat(),
+                }
         self.note_received({"operation": collection, "id": key})
         return json_reply(201, {"id": key})
 

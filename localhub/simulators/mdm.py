@@ -15,19 +15,32 @@ MessageId twice is answered as the first time and stored once.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import json
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
+from urllib.parse import unquote
 
 from lxml import etree
+from pydantic import BaseModel, ValidationError
 
 from localhub.simulators import mdm_usage
-from localhub.simulators.base import Reply, Simulator, SimulatorError
+from localhub.simulators.base import Reply, Simulator, SimulatorError, json_reply
+from utilhub.packs.meter_data.billing_events import (
+    BillCycleChangeIn,
+    BillCycleRequestIn,
+    ReplacementReadsIn,
+    UsageAdjustmentIn,
+    UsedOnBillUpdate,
+)
 from utilhub.platform.problems import Problem
 from utilhub.platform.xml import parse_untrusted, to_bytes, validate
 
 NS = "urn:utilhub:mdm:sync:v1"
+HubSender = Callable[[str, bytes, str], tuple[int, bytes]]  # (path, body, content type) -> (status, body)
 _M = {"m": NS}
 # MDM record kind -> (the CCB entity type it keeps, the prefix of its MDM ids)
 _KINDS = {
@@ -98,12 +111,19 @@ class MdmSimulator(Simulator):
         self.accepted: Counter[str] = Counter()
         # images stored over a newer one of the same record (a sync out of order; the hub must never cause one)
         self.older_images = 0
+        self.billing = MdmBillingServices(self)  # MD-13, MD-16, MD-17, MD-19, MD-20
+        self.send_to_hub: HubSender | None = None
+
+    def requires_credentials(self, path: str) -> bool:
+        return not path.strip("/").startswith("outbound/")  # what MDM's own users send out is theirs
 
     def handle(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> Reply:
         # usage services (MD-11, MD-12, MD-14, MD-15): computed from the seeded load shape (mdm_usage)
         if path.startswith("/usage/"):
             self.note_received({"operation": path.split("?")[0], "correlationId": headers.get("x-correlation-id")})
             return mdm_usage.handle(method, path, body, known_sa=self.holds_service_agreement)
+        if (billing := self.billing.handle(method, path, body)) is not None:
+            return billing
         if (method, path.split("?")[0].rstrip("/")) != ("POST", "/sync-requests"):
             return Reply(404, b"no such service", "text/plain")
         try:
@@ -193,7 +213,12 @@ class MdmSimulator(Simulator):
                 if summary
                 else {"acceptedPerSyncRequest": dict(self.accepted), "olderImagesReceived": self.older_images}
             )
-            return {**super().state(summary=summary), **accepted, "recordsByKind": self.records_by_kind()}
+            return {
+                **super().state(summary=summary),
+                **accepted,
+                "recordsByKind": self.records_by_kind(),
+                "billing": self.billing.state(),
+            }
 
     @staticmethod
     def _ack(message_id: str, result: str, *, reason: str | None = None, mdm_id: str | None = None) -> bytes:
@@ -205,3 +230,139 @@ class MdmSimulator(Simulator):
         if mdm_id:
             etree.SubElement(root, f"{{{NS}}}MdmId").text = mdm_id
         return to_bytes(root)
+
+
+# ---------------------------------------------------------------- billing events, bill cycle (MD-13, MD-16, MD-17, MD-19, MD-20)
+class MdmBillingServices:
+    """MDM's side of the billing events and bill cycle points, kept in the simulator's records:
+
+    - ``POST /usage-transactions/{id}/bill-usage`` (MD-16, :class:`UsedOnBillUpdate`): the usage transaction's
+      used-on-bill flag; an event id MDM has is refused (409); an event older (``at``) than the one applied is
+      recorded but does not change the flag;
+    - ``POST /bill-cycle-requests`` (MD-19): the bill cycle of the SA's service point, from the service point
+      MDM holds (its bill cycle code, else one derived from its id); an SA MDM does not hold, or a service point
+      that is not the SA's, is a 404;
+    - ``POST /usage-adjustments`` (MD-17): a usage transaction made once per adjustment id (the same id with
+      another body is a 409); an SA MDM does not hold is a 404;
+    - ``POST /outbound/replacement-reads`` and ``POST /outbound/bill-cycle-changes`` (MDM's own users, no hub
+      credentials): MDM sends a replacement reads notification (MD-13) or a bill cycle change (MD-20) to the hub.
+    """
+
+    def __init__(self, simulator: MdmSimulator) -> None:
+        self._sim = simulator
+        self._notifications = itertools.count(1)
+        self.used_on_bill: dict[str, dict[str, Any]] = {}  # usage transaction id -> {"usedOnBill","asOf","events"}
+        self.adjustments: dict[str, dict[str, Any]] = {}  # adjustment id -> {"request", "answer"}
+        self.bill_cycle_requests = 0
+
+    def handle(self, method: str, path: str, body: bytes) -> Reply | None:
+        parts = [unquote(p) for p in path.split("?")[0].strip("/").split("/")]
+        if method != "POST":
+            return None
+        if len(parts) == 3 and parts[0] == "usage-transactions" and parts[2] == "bill-usage":
+            return self._bill_usage(parts[1], body)
+        if parts == ["bill-cycle-requests"]:
+            return self._bill_cycle(body)
+        if parts == ["usage-adjustments"]:
+            return self._adjust(body)
+        if parts == ["outbound", "replacement-reads"]:
+            return self._send("/meter-data/replacement-reads", ReplacementReadsIn, "notificationId", "MDM-RR", body)
+        if parts == ["outbound", "bill-cycle-changes"]:
+            return self._send("/meter-data/bill-cycle-changes", BillCycleChangeIn, "changeId", "MDM-BCC", body)
+        return None
+
+    @staticmethod
+    def _parse[M: BaseModel](model: type[M], body: bytes) -> M:
+        try:
+            return model.model_validate_json(body)
+        except ValidationError as exc:
+            raise SimulatorError(f"invalid {model.__name__}: {exc.errors(include_url=False, include_input=False)}") from None
+
+    def _bill_usage(self, usage_transaction_id: str, body: bytes) -> Reply:
+        update = self._parse(UsedOnBillUpdate, body)
+        if update.usageTransactionId != usage_transaction_id:
+            raise SimulatorError("the update names another usage transaction than its path")
+        with self._sim._lock:
+            held = self.used_on_bill.setdefault(usage_transaction_id, {"usedOnBill": None, "asOf": None, "events": []})
+            if update.eventId in held["events"]:
+                return json_reply(409, {"message": f"event {update.eventId} was already applied"})
+            if fault := self._sim.take_fault("reject"):
+                return json_reply(422, {"message": fault.reason})
+            held["events"].append(update.eventId)
+            at = update.at.isoformat() if update.at else None
+            if at is None or held["asOf"] is None or at >= held["asOf"]:
+                held["usedOnBill"] = update.usedOnBill
+                held["asOf"] = at or held["asOf"]
+            self._sim.note_received({"operation": "bill-usage", "id": usage_transaction_id, "eventId": update.eventId})
+            return json_reply(200, {"usageTransactionId": usage_transaction_id, "usedOnBill": held["usedOnBill"]})
+
+    def _usage_subscription(self, sa_id: str) -> dict[str, Any] | None:
+        record = self._sim.records.get(f"SERVICE_AGREEMENT#{sa_id}")
+        return record["data"] if record else None
+
+    def _bill_cycle(self, body: bytes) -> Reply:
+        request = self._parse(BillCycleRequestIn, body)
+        with self._sim._lock:
+            self.bill_cycle_requests += 1
+            self._sim.note_received({"operation": "bill-cycle-request", "id": request.saId})
+            subscription = self._usage_subscription(request.saId)
+            if subscription is None:
+                return json_reply(404, {"message": f"no usage subscription for SA {request.saId}"})
+            listed = (subscription.get("ServicePoints") or {}).get("ServicePointId")
+            service_points = listed if isinstance(listed, list) else [listed]
+            if request.servicePointId not in service_points:
+                return json_reply(404, {"message": f"service point {request.servicePointId} is not on SA {request.saId}"})
+            sp = self._sim.records.get(f"SERVICE_POINT#{request.servicePointId}")
+            code = (sp or {}).get("data", {}).get("BillCycleCode")
+        if not code:  # no bill cycle schedule linked: derived from the service point, the same every time
+            code = f"BC{int(hashlib.sha256(request.servicePointId.encode()).hexdigest(), 16) % 20 + 1:02d}"
+        return json_reply(200, {"billCycle": code})
+
+    def _adjust(self, body: bytes) -> Reply:
+        request = self._parse(UsageAdjustmentIn, body)
+        fingerprint = request.model_dump(mode="json")
+        with self._sim._lock:
+            self._sim.note_received({"operation": "usage-adjustment", "id": request.adjustmentId})
+            if done := self.adjustments.get(request.adjustmentId):
+                if done["request"] != fingerprint:
+                    return json_reply(409, {"message": f"adjustment {request.adjustmentId} was made with other values"})
+                return json_reply(200, done["answer"])
+            if self._usage_subscription(request.saId) is None:
+                return json_reply(404, {"message": f"no usage subscription for SA {request.saId}"})
+            if fault := self._sim.take_fault("reject"):
+                return json_reply(422, {"message": fault.reason})
+            answer = {
+                "adjustmentId": request.adjustmentId,
+                "saId": request.saId,
+                "usageTransactionId": f"UT-ADJ-{len(self.adjustments) + 1:06d}",
+                "status": "APPLIED",
+                "quantity": request.quantity,
+                "uom": request.uom,
+            }
+            self.adjustments[request.adjustmentId] = {"request": fingerprint, "answer": answer}
+            return json_reply(200, answer)
+
+    def _send(self, hub_path: str, model: type[BaseModel], id_field: str, prefix: str, body: bytes) -> Reply:
+        """MDM's outbound notification: the id given, or one of MDM's own; validated, then posted to the hub."""
+        if self._sim.send_to_hub is None:
+            raise SimulatorError("MDM is not connected to a hub")
+        try:
+            raw = json.loads(body or b"{}")
+        except ValueError as exc:
+            raise SimulatorError(f"invalid notification: {exc}") from None
+        if not isinstance(raw, dict):
+            raise SimulatorError("a notification is a JSON object")
+        notification = self._parse(model, json.dumps({id_field: f"{prefix}-{next(self._notifications):06d}", **raw}).encode())
+        status, answer = self._sim.send_to_hub(hub_path, notification.model_dump_json(exclude_none=True).encode(), "application/json")
+        with self._sim._lock:
+            self._sim.note_received({"operation": f"sent {hub_path}", "id": getattr(notification, id_field), "hubStatus": status})
+        reply = {"notification": notification.model_dump(mode="json"), "hubStatus": status, "hubAnswer": json.loads(answer or b"null")}
+        return json_reply(200 if status < 400 else 502, reply)
+
+    def state(self) -> dict[str, Any]:
+        with self._sim._lock:
+            return {
+                "usedOnBill": {k: dict(v, events=list(v["events"])) for k, v in self.used_on_bill.items()},
+                "usageAdjustments": {k: v["answer"] for k, v in self.adjustments.items()},
+                "billCycleRequests": self.bill_cycle_requests,
+            }

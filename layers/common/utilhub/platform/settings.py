@@ -82,6 +82,9 @@ class Settings(BaseSettings):
     usage_max_period_days: int = Field(default=93, ge=1, le=366)
     usage_request_table: str | None = None
     usage_request_queue_url: str | None = None
+    # Meter data billing events, bill cycle and links (MD-13, MD-16, MD-17, MD-19, MD-20, MD-21)
+    meter_data_relay_queue_url: str | None = None
+    meter_data_links_parameter: str | None = None  # this deployment's navigation link templates (JSON), over the shipped ones
     # DACS pack (CCB -> DACS extract files)
     dacs_exchange_bucket: str | None = None
     dacs_notify_ccb: bool = False  # DA-04: DACS's acknowledgements of incremental records are passed on to CCB

@@ -1,0 +1,13 @@
+"""MD-17 usage adjustment request (self-service): CCB asks MDM to adjust an SA's usage, within the time budget."""
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from utilhub.packs.meter_data.billing_api import adjustment_api
+from utilhub.platform.observability import logger, metrics, tracer
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return adjustment_api.resolve(event, context)

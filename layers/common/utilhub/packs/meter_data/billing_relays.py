@@ -1,0 +1,118 @@
+"""The meter data points that relay one application's billing event to the other (the platform's relay):
+
+- MD-13 replacement reads: MDM changed determinants it had sent; CCB receives an off-cycle bill generation
+  request, once per notification (CCB answers MDM nothing; MDM gets the hub's 202 only);
+- MD-16 usage transaction info update: a bill completed or a segment frozen (used on bill) or canceled
+  (not used on bill) in CCB; MDM receives the flag for the usage transaction, once per event;
+- MD-20 bill cycle change: MDM changed a service point's bill cycle relationship; CCB receives it once.
+
+A target that is down (5xx, 429, no answer) leaves the event to the queue, which redelivers it and after
+its last try keeps it in the dead-letter queue. A target's refusal of a duplicate (409) means an earlier
+delivery got there. Any other refusal (4xx) is a business answer: retrying will not change it, so it is
+recorded as the event's outcome (kept under the event's idempotency key, logged, counted as the
+``RelayRefused`` metric an alarm watches) and the event is not retried into the DLQ.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, Literal
+from urllib.parse import quote
+
+from utilhub.packs.meter_data.billing_events import (
+    BILL_EVENTS_USED_ON_BILL,
+    BillCycleChangeIn,
+    BillStatusIn,
+    OffCycleBillRequest,
+    ReplacementReadsIn,
+    UsedOnBillUpdate,
+)
+from utilhub.packs.meter_data.billing_targets import JSON, connector_for
+from utilhub.platform import relay
+from utilhub.platform.connectors import TargetRejected
+from utilhub.platform.observability import MetricUnit, logger, metrics
+from utilhub.platform.settings import get_settings
+
+REPLACEMENT_READS = "MD-13"
+BILL_STATUS = "MD-16"
+BILL_CYCLE_CHANGE = "MD-20"
+
+
+def _queue() -> str:
+    return get_settings().require("meter_data_relay_queue_url")
+
+
+def accept_replacement_reads(notification: ReplacementReadsIn) -> dict[str, Any]:
+    relay.accept(REPLACEMENT_READS, notification.notificationId, notification.model_dump(mode="json"), _queue())
+    return {"notificationId": notification.notificationId, "status": "ACCEPTED"}
+
+
+def accept_bill_status(usage_transaction_id: str, status: BillStatusIn) -> dict[str, Any]:
+    update = UsedOnBillUpdate(
+        eventId=status.eventId,
+        usageTransactionId=usage_transaction_id,
+        usedOnBill=BILL_EVENTS_USED_ON_BILL[status.event],
+        event=status.event,
+        at=status.at,
+        billId=status.billId,
+        billSegmentId=status.billSegmentId,
+    )
+    # keyed on the usage transaction and the event: one CCB event id names one transaction's update
+    relay.accept(BILL_STATUS, f"{usage_transaction_id}#{status.eventId}", update.model_dump(mode="json"), _queue())
+    return {"usageTransactionId": usage_transaction_id, "eventId": status.eventId, "usedOnBill": update.usedOnBill, "status": "ACCEPTED"}
+
+
+def accept_bill_cycle_change(change: BillCycleChangeIn) -> dict[str, Any]:
+    relay.accept(BILL_CYCLE_CHANGE, change.changeId, change.model_dump(mode="json"), _queue())
+    return {"changeId": change.changeId, "status": "ACCEPTED"}
+
+
+def _post_once(system: Literal["CCB", "MDM"], relay_id: str, event_id: str, path: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    """POST ``body`` to ``system`` once: 409 is an earlier delivery that got there; another 4xx is a refusal, recorded."""
+    try:
+        connector_for(system).request("POST", path, json.dumps(body).encode(), content_type=JSON)
+    except TargetRejected as exc:
+        if exc.status == 409:
+            return {"delivered": system, "duplicate": True}
+        metrics.add_metric(name="RelayRefused", unit=MetricUnit.Count, value=1)
+        logger.error(
+            "relayed event refused by its target", extra={"relay": relay_id, "eventId": event_id, "target": system, "status": exc.status}
+        )
+        return {"refused": system, "status": exc.status, "reason": exc.reason}
+    return {"delivered": system}
+
+
+def request_off_cycle_bill(message: relay.RelayMessage) -> Mapping[str, Any]:
+    reads = ReplacementReadsIn.model_validate(message.payload)
+    request = OffCycleBillRequest(
+        requestId=reads.notificationId,
+        saId=reads.saId,
+        usageTransactionId=reads.usageTransactionId,
+        periodStart=reads.periodStart,
+        periodEnd=reads.periodEnd,
+        reason=reads.reason,
+    )
+    return _post_once("CCB", message.relay, message.eventId, "off-cycle-bill-requests", request.model_dump(mode="json", exclude_none=True))
+
+
+def update_used_on_bill(message: relay.RelayMessage) -> Mapping[str, Any]:
+    update = UsedOnBillUpdate.model_validate(message.payload)
+    path = f"usage-transactions/{quote(update.usageTransactionId, safe='')}/bill-usage"
+    return _post_once("MDM", message.relay, message.eventId, path, update.model_dump(mode="json", exclude_none=True))
+
+
+def notify_bill_cycle_change(message: relay.RelayMessage) -> Mapping[str, Any]:
+    change = BillCycleChangeIn.model_validate(message.payload)
+    return _post_once("CCB", message.relay, message.eventId, "bill-cycle-changes", change.model_dump(mode="json", exclude_none=True))
+
+
+DELIVERERS: dict[str, relay.Deliverer] = {
+    REPLACEMENT_READS: request_off_cycle_bill,
+    BILL_STATUS: update_used_on_bill,
+    BILL_CYCLE_CHANGE: notify_bill_cycle_change,
+}
+
+
+def deliver_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return relay.deliver_batch(event, context, DELIVERERS)

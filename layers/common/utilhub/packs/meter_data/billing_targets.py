@@ -1,0 +1,23 @@
+"""CCB and MDM as the billing event, bill cycle and adjustment points call them (JSON over HTTPS): one
+base URL and secret per system (configuration), one connector per system and process."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Literal
+
+from utilhub.platform.connectors import HttpConnector
+from utilhub.platform.settings import get_settings, on_reload
+
+JSON = "application/json"
+
+
+@cache
+def connector_for(system: Literal["CCB", "MDM"]) -> HttpConnector:
+    settings = get_settings()
+    if system == "CCB":
+        return HttpConnector("CCB", settings.require("ccb_base_url"), settings.ccb_secret_arn, settings)
+    return HttpConnector("MDM", settings.require("mdm_base_url"), settings.mdm_secret_arn, settings)
+
+
+on_reload(connector_for.cache_clear)

@@ -1,0 +1,34 @@
+"""MD-17 usage adjustment request (seed 002, customer self-service processes): a quantity added to or taken
+from an SA's usage over a period, asked of MDM while the self-service user waits. Seed 002 lists it among the
+synchronous processes, and it only applies where Customer Self Service is installed.
+
+The call changes something at MDM, so it is made once within the route's time budget (never retried by the
+hub); MDM makes one usage transaction per ``adjustmentId`` and answers the same one again for the same id, so
+the caller's retry after a 504 is safe. MDM not holding the SA is a 404, an error a 502, no answer in time a 504.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+
+from utilhub.packs.meter_data.billing_events import UsageAdjustment, UsageAdjustmentIn
+from utilhub.packs.meter_data.billing_targets import connector_for
+from utilhub.platform import problems
+from utilhub.platform.budget import TimeBudget, bad_gateway
+
+
+def request_usage_adjustment(request: UsageAdjustmentIn) -> dict[str, Any]:
+    answer = TimeBudget().json_call(
+        connector_for("MDM"), "POST", "usage-adjustments", request.model_dump(mode="json", exclude_none=True), absent_on=409
+    )
+    if answer is None:
+        raise problems.conflict(f"MDM already made adjustment {request.adjustmentId} with other values.")
+    try:
+        adjustment = UsageAdjustment.model_validate(answer)
+    except ValidationError as exc:
+        raise bad_gateway("MDM", f"answered an unreadable usage adjustment ({exc.error_count()} errors)") from None
+    if adjustment.adjustmentId != request.adjustmentId or adjustment.saId != request.saId:
+        raise bad_gateway("MDM", f"answered adjustment {adjustment.adjustmentId} of SA {adjustment.saId} to {request.adjustmentId}")
+    return adjustment.model_dump(mode="json")

@@ -1,0 +1,80 @@
+"""MD-13, MD-16, MD-20 and MD-21 over HTTP with real tokens: MDM's own client and scope for what MDM sends,
+CCB's for the rest; the MDM simulator sending through the API; the queue pollers delivering to CCB and MDM."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+
+from localhub.server import LocalRuntime
+
+READS = {
+    "notificationId": "E2E-RR1",
+    "saId": "SA-E2E",
+    "usageTransactionId": "UT-E2E",
+    "periodStart": "2026-10-01",
+    "periodEnd": "2026-10-31",
+}
+
+
+def bearer(runtime: LocalRuntime, anonymous: httpx.Client, client_id: str, scopes: set[str]) -> dict[str, str]:
+    assert runtime.issuer is not None
+    runtime.issuer.register(client_id, f"{client_id}-secret", scopes)
+    answer = anonymous.post("/oauth2/token", data={"grant_type": "client_credentials"}, auth=(client_id, f"{client_id}-secret"))
+    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+
+
+def held(client: httpx.Client, system: str, pick: Any, timeout: float = 15.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while not (found := pick(client.get(f"/_local/sim/{system}/state").json())) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return found
+
+
+def test_mdm_and_ccb_each_post_their_own_events_with_their_own_scope(
+    runtime: LocalRuntime, anonymous: httpx.Client, client: httpx.Client
+) -> None:
+    # Given MDM's client (meter-data-ack, meter-data-mdm) and CCB's (meter-data)
+    mdm = bearer(runtime, anonymous, "mdm", {"utilhub/meter-data-ack", "utilhub/meter-data-mdm"})
+    ccb = bearer(runtime, anonymous, "ccb", {"utilhub/meter-data"})
+    status = {"eventId": "E2E-BS1", "event": "SEGMENT_CANCELED", "at": "2026-11-05T10:00:00Z"}
+
+    # When each posts its own event, and the other's
+    reads = anonymous.post("/meter-data/replacement-reads", json=READS, headers=mdm)
+    bill = anonymous.post("/meter-data/usage-transactions/UT-E2E/bill-status", json=status, headers=ccb)
+    wrong = [
+        anonymous.post("/meter-data/replacement-reads", json=READS, headers=ccb).status_code,
+        anonymous.post("/meter-data/usage-transactions/UT-E2E/bill-status", json=status, headers=mdm).status_code,
+    ]
+
+    # Then their own are accepted and delivered by the queue pollers; the other's are 403
+    assert (reads.status_code, bill.status_code) == (202, 202)
+    assert wrong == [403, 403]
+    assert held(client, "ccb", lambda s: s["records"].get("OFF_CYCLE_BILL#E2E-RR1"))["saId"] == "SA-E2E"
+    assert held(client, "mdm", lambda s: s["billing"]["usedOnBill"].get("UT-E2E"))["usedOnBill"] is False
+
+
+def test_the_mdm_simulator_sends_a_bill_cycle_change_through_the_api(client: httpx.Client) -> None:
+    # Given the MDM simulator's URL
+    mdm_url = client.get("/_local/health").json()["simulators"]["MDM"]
+
+    # When MDM's user changes a service point's bill cycle
+    change = {"changeId": "E2E-BCC1", "servicePointId": "SP-E2E", "billCycle": "BC03", "effectiveDate": "2026-12-01"}
+    sent = httpx.post(f"{mdm_url}/outbound/bill-cycle-changes", json=change, timeout=30).json()
+
+    # Then the hub accepted it, and CCB holds the service point's new bill cycle
+    assert sent["hubStatus"] == 202, sent
+    assert held(client, "ccb", lambda s: s["records"].get("SP_BILL_CYCLE#SP-E2E")) == {"billCycle": "BC03", "effectiveDate": "2026-12-01"}
+
+
+def test_navigation_links_over_http(client: httpx.Client) -> None:
+    # When CCB asks the links of a meter with an id holding a slash, and of an entity type with none
+    meter = client.get("/meter-data/links", params={"entityType": "METER", "entityId": "M/1"})
+    unknown = client.get("/meter-data/links", params={"entityType": "BILL", "entityId": "B-1"})
+
+    # Then the device link with the id quoted, and a 422 naming entityType
+    assert meter.status_code == 200
+    assert meter.json()["links"][0]["href"].endswith("externalId=M%2F1")
+    assert (unknown.status_code, unknown.json()["errors"][0]["pointer"]) == (422, "#/entityType")
