@@ -180,3 +180,17 @@ def test_handlers_are_short_and_call_the_library_only(functions: list[Function])
 
     # Then each is at most 25 non-blank lines and imports no AWS SDK
     assert offenders == [], "handlers that do more than call the library:\n" + "\n".join(offenders)
+
+
+def test_test_modules_have_basenames_of_their_own() -> None:
+    # Given every test module under tests/ (pytest imports them by basename: two of one name cannot both be collected)
+    modules = sorted((ROOT / "tests").rglob("test_*.py"))
+
+    # When they are grouped by basename
+    by_name: dict[str, list[str]] = {}
+    for module in modules:
+        by_name.setdefault(module.name, []).append(str(module.relative_to(ROOT)))
+
+    # Then no two share one
+    assert modules
+    assert {name: paths for name, paths in by_name.items() if len(paths) > 1} == {}
