@@ -37,9 +37,12 @@ def check_transition(current: SyncStatus, wanted: SyncStatus) -> None:
         raise InvalidTransition(current, wanted)
 
 
+SORTABLE_TIME = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
 def sortable_time(value: datetime) -> str:
     """UTC, fixed width: sorts as text in time order (DynamoDB sort keys)."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return value.astimezone(UTC).strftime(SORTABLE_TIME)
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,12 @@ class PendingRequest:
     attempt: int
     correlation_id: str
     status: SyncStatus = SyncStatus.PENDING
+
+    @property
+    def in_status_since(self) -> datetime:
+        """When it entered its status (WAITING: or its reason last changed), from its place in the status
+        index: ``<changedAt>#<transition time>#<id>``."""
+        return datetime.strptime(self.order_key.split("#")[1], SORTABLE_TIME).replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,8 @@ class MonitorReport:
     pages: int = 0
     failed_shards: int = 0  # shards left for the next run after a transient AWS failure
     out_of_time: int = 0  # 1 when the budget ended the run before every shard was swept
-    # the age (since CCB's change) of the oldest request this run kept WAITING: a parent CCB never sends shows here
+    # how long the oldest request this run kept WAITING has waited (since it went WAITING, or its reason last
+    # changed): a parent CCB never sends shows here
     oldest_waiting_seconds: int = 0
 
     def as_dict(self) -> dict[str, int]:
@@ -174,7 +175,7 @@ class SyncMonitor:
                     if block.reason != stored_reason:
                         self._store.still_waiting(request, block)
                     report.waiting += 1
-                    age = int((self._now() - request.changed_at).total_seconds())
+                    age = int((self._now() - request.in_status_since).total_seconds())
                     report.oldest_waiting_seconds = max(report.oldest_waiting_seconds, age)
                 else:
                     self._store.hold(request, block)
