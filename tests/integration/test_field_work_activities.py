@@ -230,6 +230,15 @@ def test_an_event_recorded_but_not_queued_is_delivered_by_the_senders_retry(hub:
     for name in ("MWM", "ODM"):
         assert [e["eventId"] for e in held(hub, name, links[name])["events"]] == ["E-RQ"], name
 
+    # And the same id with other content (another event, another sender) is a 409 that forwards nothing
+    reused = post_event(hub, "CCB", "A-RQ", {**update, "event": "CANCEL"})
+    other_sender = post_event(hub, "CCB", "A-RQ", {**update, "fromSystem": "MWM"})
+    hub.drain()
+    assert (reused.status, other_sender.status) == (409, 409), (reused.body, other_sender.body)
+    for name in ("MWM", "ODM"):
+        assert [e["eventId"] for e in held(hub, name, links[name])["events"]] == ["E-RQ"], name
+    assert view(hub, "CCB", "A-RQ")["status"] == "LINKED"
+
 
 def test_an_event_for_an_unknown_activity_is_404_and_a_bad_event_422(hub: LocalHub) -> None:
     # Given no activity X-1, and an activity linked in MWM

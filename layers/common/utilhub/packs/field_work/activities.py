@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 
@@ -162,11 +163,10 @@ def accept_event(source: str, activity_id: str, event: ActivityEventIn) -> dict[
         from_system = event.fromSystem or source
         forwarded_to = [s for s in [record.activity.sourceSystem, *record.routedTo] if s != from_system]
         answer = {"activityId": activity_id, "event": event.event, "forwardedTo": forwarded_to}
+        resolved = event.model_copy(update={"fromSystem": from_system})
+        digest = hashlib.sha256(resolved.model_dump_json().encode()).hexdigest()
         if event.eventId in record.eventIds:
-            # the same event again changes nothing, but is queued again: the first post may have been recorded and
-            # then failed to queue (answered 503), and this retry is what delivers it; the queue's deduplication id
-            # and the once-per-system key keep it to one delivery
-            _queue_event(source, activity_id, event.model_copy(update={"fromSystem": from_system}))
+            _repeat(record, resolved, digest)
             return answer
         if from_system not in (record.activity.sourceSystem, *record.routedTo):
             raise problems.invalid(
@@ -179,11 +179,26 @@ def accept_event(source: str, activity_id: str, event: ActivityEventIn) -> dict[
             if event.event != "COMPLETE":
                 raise problems.invalid("Attachments come with a completion.", [problems.FieldError("#/attachments", "only with COMPLETE")])
             attachments.check_completion_attachments(source, activity_id, event.attachments)
-        if store().record_event(record, event.eventId, event.event, from_system):
-            _queue_event(source, activity_id, event.model_copy(update={"fromSystem": from_system}))
+        if store().record_event(record, event.eventId, event.event, from_system, digest):
+            _queue_event(source, activity_id, resolved)
             metrics.add_metric(name="FieldActivityEvents", unit=MetricUnit.Count, value=1)
             return answer
     raise problems.unavailable("The activity is changing too often; retry.")
+
+
+def _repeat(record: ActivityRecord, event: ActivityEventIn, digest: str) -> None:
+    """The same event posted again changes nothing, but is queued again while its delivery is still
+    deduplicated (the once-per-system keys live ``idempotency_expiry_seconds``): the first post may have been
+    recorded and then failed to queue (answered 503), and this retry is what delivers it. The same id with
+    other content (another event, sender or body) is a 409."""
+    recorded = next((entry for entry in record.history if entry.get("eventId") == event.eventId), None)
+    if recorded is None or "eventHash" not in recorded:  # recorded before events were hashed: nothing to compare
+        return
+    if recorded["eventHash"] != digest:
+        raise problems.conflict(f"Event {event.eventId} was already posted with other content.")
+    age = datetime.now(UTC) - datetime.fromisoformat(recorded["at"])
+    if age < timedelta(seconds=get_settings().idempotency_expiry_seconds):
+        _queue_event(record.activity.sourceSystem, record.activity.activityId, event)
 
 
 def _queue_event(source: str, activity_id: str, event: ActivityEventIn) -> None:

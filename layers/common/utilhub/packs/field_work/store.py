@@ -141,8 +141,9 @@ class ActivityStore:
             raise
         return True
 
-    def record_event(self, record: ActivityRecord, event_id: str, event: str, from_system: str) -> bool:
-        """Record an event on the record as read; False when the record changed meanwhile (read again)."""
+    def record_event(self, record: ActivityRecord, event_id: str, event: str, from_system: str, event_hash: str) -> bool:
+        """Record an event on the record as read (``event_hash``: its content, to know a repeat from an id
+        reused); False when the record changed meanwhile (read again)."""
         status = CLOSING.get(event, record.status)
         try:
             self._table.update_item(
@@ -154,7 +155,14 @@ class ActivityStore:
                     ":status": status,
                     ":read": json.dumps(record.history),
                     ":history": self._append(
-                        record, {"status": status, "event": event, "eventId": event_id, "reason": f"{event} from {from_system}"}
+                        record,
+                        {
+                            "status": status,
+                            "event": event,
+                            "eventId": event_id,
+                            "eventHash": event_hash,
+                            "reason": f"{event} from {from_system}",
+                        },
                     ),
                     ":event": {event_id},
                 },
