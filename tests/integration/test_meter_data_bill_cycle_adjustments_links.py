@@ -55,6 +55,22 @@ def test_sa_activation_gets_the_bill_cycle_of_its_service_point_from_mdm(hub: Lo
     assert json.loads(answer["body"]) == {"saId": "SA-0001", "servicePointId": "SP-0001", "billCycle": "BC01"}
 
 
+def test_a_bill_cycle_request_posted_again_under_its_idempotency_key_answers_the_first_answer(hub: LocalHub) -> None:
+    # Given MDM holds SA-0001 on SP-0001
+    mdm_holds_sa_0001(hub)
+    body = {"saId": "SA-0001", "servicePointId": "SP-0001"}
+
+    # When CCB posts the request twice under one Idempotency-Key, then another body under the same key
+    first = post(hub, "/meter-data/bill-cycle-requests", body, {"idempotency-key": "BC-REQ-1"})
+    again = post(hub, "/meter-data/bill-cycle-requests", body, {"idempotency-key": "BC-REQ-1"})
+    other = post(hub, "/meter-data/bill-cycle-requests", {**body, "servicePointId": "SP-0002"}, {"idempotency-key": "BC-REQ-1"})
+
+    # Then MDM was asked once, the repeat answered the first answer, and the other body is a 409
+    assert (first.status, again.status, other.status) == (200, 200, 409)
+    assert again.json() == first.json() == {**body, "billCycle": "BC01"}
+    assert hub.simulators["MDM"].billing.bill_cycle_requests == 1
+
+
 def test_an_sa_or_service_point_mdm_does_not_hold_is_404(hub: LocalHub) -> None:
     # Given MDM holds SA-0001 on SP-0001 only
     mdm_holds_sa_0001(hub)

@@ -83,7 +83,8 @@ def build_bill_cycle_api() -> APIGatewayHttpResolver:
     @app.post(f"{PREFIX}/bill-cycle-requests")
     def bill_cycle_request() -> Response[str]:
         body = read_body(app, xml=False)
-        return json_response(200, bill_cycle.request_bill_cycle(parsed(BillCycleRequestIn, body.json)))
+        request = parsed(BillCycleRequestIn, body.json)
+        return once_per_key(app, body, lambda: (200, bill_cycle.request_bill_cycle(request)))
 
     return app
 
