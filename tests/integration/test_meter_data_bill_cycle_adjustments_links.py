@@ -11,6 +11,7 @@ import boto3
 from aws_lambda_powertools.utilities import parameters
 
 from localhub.hub import LocalHub
+from localhub.simulators.mdm import MdmSimulator
 from tests.conftest import sample_event
 from tests.integration.test_meter_data_master_data_sync import post_sample
 from tests.integration.test_meter_data_person_sync import cycle
@@ -68,7 +69,9 @@ def test_a_bill_cycle_request_posted_again_under_its_idempotency_key_answers_the
     # Then MDM was asked once, the repeat answered the first answer, and the other body is a 409
     assert (first.status, again.status, other.status) == (200, 200, 409)
     assert again.json() == first.json() == {**body, "billCycle": "BC01"}
-    assert hub.simulators["MDM"].billing.bill_cycle_requests == 1
+    mdm = hub.simulators["MDM"]
+    assert isinstance(mdm, MdmSimulator)
+    assert mdm.billing.bill_cycle_requests == 1
 
 
 def test_an_sa_or_service_point_mdm_does_not_hold_is_404(hub: LocalHub) -> None:
