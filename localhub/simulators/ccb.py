@@ -249,7 +249,8 @@ class CcbSimulator(Simulator):
         except ValidationError as exc:
             raise SimulatorError(f"invalid {collection}: {exc.errors(include_url=False, include_input=False)}") from None
         key = str(getattr(event, id_field))
-        if f"{record_prefix}#{key}" in self.records:
+        if f"{record_prefix}#{key}" in self.records:  # noted, so a test sees the hub sent it twice
+            self.note_received({"operation": collection, "id": key, "repeat": True})
             return json_reply(409, {"message": f"{key} was already taken"})
         if fault := self.take_fault("reject"):
             return json_reply(422, {"message": fault.reason})

@@ -284,7 +284,8 @@ class MdmBillingServices:
             raise SimulatorError("the update names another usage transaction than its path")
         with self._sim._lock:
             held = self.used_on_bill.setdefault(usage_transaction_id, {"usedOnBill": None, "asOf": None, "events": []})
-            if update.eventId in held["events"]:
+            if update.eventId in held["events"]:  # noted, so a test sees the hub sent it twice
+                self._sim.note_received({"operation": "bill-usage", "id": usage_transaction_id, "eventId": update.eventId, "repeat": True})
                 return json_reply(409, {"message": f"event {update.eventId} was already applied"})
             if fault := self._sim.take_fault("reject"):
                 return json_reply(422, {"message": fault.reason})

@@ -35,7 +35,13 @@ def bill_status(hub: LocalHub, usage_transaction: str, body: dict[str, Any]) -> 
 
 
 def received(hub: LocalHub, system: str, operation: str) -> list[str]:
-    return [m["id"] for m in hub.simulators[system].received if m.get("operation") == operation]
+    """What the system took (a repeat it answered 409 is left out: see :func:`repeats`)."""
+    return [m["id"] for m in hub.simulators[system].received if m.get("operation") == operation and not m.get("repeat")]
+
+
+def repeats(hub: LocalHub) -> list[str]:
+    """What CCB and MDM were sent again after they took it (the hub's once-per-event delivery should send nothing twice)."""
+    return [m["id"] for name in ("CCB", "MDM") for m in hub.simulators[name].received if m.get("repeat")]
 
 
 def used_on_bill(hub: LocalHub, usage_transaction: str) -> dict[str, Any]:
@@ -76,6 +82,7 @@ def test_replacement_reads_sent_twice_reach_ccb_as_one_off_cycle_bill_request(hu
     assert (request["saId"], request["usageTransactionId"], request["periodEnd"]) == ("SA-0001", "UT-5001", "2026-10-31")
     assert request["source"] == "MDM_REPLACEMENT_READS"
     assert hub.simulators["MDM"].received_total == 0
+    assert repeats(hub) == []  # and never sent twice
 
 
 def test_mdm_sends_replacement_reads_and_bill_cycle_changes_on_command(hub: LocalHub) -> None:
@@ -132,6 +139,7 @@ def test_a_canceled_segment_after_a_completed_bill_leaves_the_usage_not_used_and
     assert sorted(held["events"]) == ["E-1", "E-2"]
     assert held["usedOnBill"] is False
     assert received(hub, "MDM", "bill-usage") == ["UT-2", "UT-2"]
+    assert repeats(hub) == []  # and never sent twice
 
 
 def test_bill_cycle_change_reaches_ccb_once(hub: LocalHub) -> None:
@@ -145,6 +153,7 @@ def test_bill_cycle_change_reaches_ccb_once(hub: LocalHub) -> None:
     # Then CCB took it once, and the service point's bill cycle is the new one
     assert received(hub, "CCB", "bill-cycle-changes") == ["MDM-BCC-3001"]
     assert hub.simulators["CCB"].records["SP_BILL_CYCLE#SP-0001"]["billCycle"] == "BC07"
+    assert repeats(hub) == []  # and never sent twice
 
 
 def test_events_while_the_target_is_down_are_retried_by_the_queue(hub: LocalHub) -> None:
@@ -161,6 +170,7 @@ def test_events_while_the_target_is_down_are_retried_by_the_queue(hub: LocalHub)
     assert received(hub, "CCB", "off-cycle-bill-requests") == ["MDM-RR-1001"]
     assert received(hub, "MDM", "bill-usage") == ["UT-5001"]
     assert dead_letters(hub) == []
+    assert repeats(hub) == []  # and never sent twice
 
 
 def test_a_target_down_beyond_the_queues_tries_leaves_the_event_in_the_dead_letter_queue(hub: LocalHub) -> None:
