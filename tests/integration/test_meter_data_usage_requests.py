@@ -6,20 +6,32 @@ its way to MDM and released by the schedule once it is synchronized."""
 from __future__ import annotations
 
 import json
+import time
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import boto3
+import pytest
 
 from localhub.hub import ApiResponse, LocalHub
 from tests.conftest import sample_event
 from tests.integration.test_meter_data_master_data_sync import post_sample
 from tests.integration.test_meter_data_person_sync import cycle
+from utilhub.packs.meter_data import usage_requests
 
 CLAIMS = {"client_id": "ccb", "scope": "utilhub/meter-data", "token_use": "access"}
 JSON = {"content-type": "application/json"}
 INTAKE = "MeterDataUsageRequestsFunction"
 RELEASE = "MeterDataUsageReleaseFunction"
+THROTTLED = frozenset(
+    {
+        *(f"dynamodb.{op}" for op in ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "BatchGetItem", "TransactWriteItems")),
+        *(f"sqs.{op}" for op in ("SendMessage", "SendMessageBatch")),
+        "secretsmanager.GetSecretValue",
+    }
+)
+VISIBILITY_TIMEOUT = timedelta(seconds=360)  # the usage request queue's, in template.yaml
 
 
 def usage_request(n: int, sa: str | None = None, **extra: Any) -> dict[str, Any]:
@@ -237,3 +249,120 @@ def test_determinants_ccb_refuses_end_in_error_with_the_reason(hub: LocalHub) ->
     assert "bill segment locked" in found["history"][-1]["reason"]
     assert ccb_state(hub)["usageRequestsBilled"] == 1  # received (and refused) once
     assert not any(k.startswith("BILL_DETERMINANTS#") for k in hub.simulators["CCB"].records)
+
+
+def dead_letters(hub: LocalHub) -> list[str]:
+    """The usage request ids whose messages wait in the dead-letter queue."""
+    sqs = boto3.client("sqs", region_name=hub._stack().region)
+    url = hub.resources()["MeterDataUsageRequestDeadLetterQueue"]
+    found: list[str] = []
+    while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=60).get("Messages", []):
+        found.extend(json.loads(m["Body"])["usageRequestId"] for m in batch)
+    return found
+
+
+def send_until_taken(call: Any) -> ApiResponse:
+    """The sender posts again while the hub answers 503 (AWS busy)."""
+    for _ in range(40):
+        answer: ApiResponse = call()
+        if answer.status != 503:
+            return answer
+        time.sleep(0.05)
+    raise AssertionError(f"still 503 after 40 tries: {answer.body!r}")
+
+
+def status_of(hub: LocalHub, usage_request_id: str) -> str:
+    answer = send_until_taken(lambda: hub.call_api("GET", f"/meter-data/usage-requests/{usage_request_id}", claims=CLAIMS))
+    assert answer.status == 200, answer.body
+    return str(answer.json()["status"])
+
+
+class HubClock:
+    """The usage requests' clock, moved on as the test lets the queue's visibility timeouts pass at once."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.offset = timedelta(0)
+        monkeypatch.setattr(usage_requests, "_now", lambda: datetime.now(UTC) + self.offset)
+
+    def advance(self, by: timedelta) -> None:
+        self.offset += by
+
+
+def settle(hub: LocalHub, clock: HubClock, rounds: int = 10) -> None:
+    """Deliver, and let every failed delivery come back (its visibility timeout passed), until the queue has tried
+    each one enough."""
+    for _ in range(rounds):
+        hub.drain()
+        hub.expire_visibility()
+        clock.advance(VISIBILITY_TIMEOUT)
+    hub.drain()
+
+
+def test_a_fault_run_bills_every_usage_request_once_or_ends_it_visibly(hub: LocalHub, monkeypatch: pytest.MonkeyPatch) -> None:
+    from localhub.aws_throttling import AwsThrottling
+
+    clock = HubClock(monkeypatch)
+    # Given SA-0001's master data on its way to MDM (its sync request not yet sent), and a bill run of 36
+    # usage requests: three batches of ten and six single ones, three of them for SA-0001
+    post_sample(hub, "person")
+    post_sample(hub, "service-point")
+    cycle(hub)
+    post_sample(hub, "service-agreement")
+    held = [usage_request(n, sa="SA-0001", periodStart=f"2026-{n - 60:02d}-01", periodEnd=f"2026-{n - 59:02d}-01") for n in (61, 62, 63)]
+    batches = [[usage_request(n) for n in range(start, start + 10)] for start in (1, 11, 21)]
+    singles = [usage_request(n) for n in range(31, 34)] + held
+    everyone = [r for batch in batches for r in batch] + singles
+    hub.simulators["MDM"].add_fault({"kind": "down", "count": 8, "after": 3})
+    hub.simulators["CCB"].add_fault({"kind": "down", "count": 8, "after": 5})
+
+    # and MDM down for a while after its first calls, CCB down for a while, a sixth of the functions' AWS calls throttled
+    # beyond boto3's retries: every call but the queries of the data sync check (it reads every shard of the sync
+    # requests' status index, two dozen queries a call, so at this rate almost no intake or release call would pass)
+    with AwsThrottling(1 / 6, seed=11, operations=THROTTLED) as throttling:
+        # When CCB posts every batch and single request twice (again on 503), and the queue delivers and redelivers
+        for _ in range(2):
+            for batch in batches:
+                assert send_until_taken(lambda batch=batch: post_batch(hub, batch)).status == 202
+            for single in singles:
+                answer = send_until_taken(
+                    lambda single=single: hub.call_api(
+                        "POST", "/meter-data/usage-requests", body=json.dumps(single), headers=JSON, claims=CLAIMS
+                    )
+                )
+                assert answer.status == 202, answer.body
+        settle(hub, clock)
+        assert {status_of(hub, r["usageRequestId"]) for r in held} == {"AWAITING_DATA_SYNC"}
+        # and SA-0001 is synchronized to MDM, and the release schedule runs (again when a throttled call failed it)
+        throttling.uninstall()
+        cycle(hub)
+        throttling.install()
+        for _ in range(20):
+            if not hub.run_schedule(RELEASE).failed and all(status_of(hub, r["usageRequestId"]) != "AWAITING_DATA_SYNC" for r in held):
+                break
+        settle(hub, clock)
+    assert throttling.throttled
+
+    # Then every usage request is COMPLETED with its determinants at CCB, or in ERROR with its reason, or its
+    # message waits in the dead-letter queue; CCB holds the determinants of the completed ones and of no other,
+    # each under its own bill segment (a second delivery of the same determinants, after an attempt whose outcome a
+    # throttled write did not record, is answered as the first and billed once)
+    parked = set(dead_letters(hub))
+    ccb = hub.simulators["CCB"]
+    billed = {k.removeprefix("BILL_DETERMINANTS#"): v for k, v in ccb.records.items() if k.startswith("BILL_DETERMINANTS#")}
+    outcomes: dict[str, str] = {}
+    for request in everyone:
+        rid = request["usageRequestId"]
+        found = state_of(hub, rid)
+        outcomes[rid] = found["status"]
+        if found["status"] == "COMPLETED":
+            assert billed[rid]["determinants"] == {"usageRequestId": rid, **found["result"]}, rid
+        elif found["status"] == "ERROR":
+            assert found["history"][-1]["reason"], rid
+            assert rid not in billed, rid
+        else:
+            assert rid in parked, (rid, found["status"])
+            assert rid not in billed, rid
+    assert set(billed) <= set(outcomes)
+    assert len({b["billSegmentId"] for b in billed.values()}) == len(billed)
+    assert [outcomes[r["usageRequestId"]] for r in held] == ["COMPLETED"] * 3
+    assert sum(1 for s in outcomes.values() if s == "COMPLETED") >= 30  # the retries outlast the outages
