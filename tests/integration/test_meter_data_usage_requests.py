@@ -366,3 +366,77 @@ def test_a_fault_run_bills_every_usage_request_once_or_ends_it_visibly(hub: Loca
     assert len({b["billSegmentId"] for b in billed.values()}) == len(billed)
     assert [outcomes[r["usageRequestId"]] for r in held] == ["COMPLETED"] * 3
     assert sum(1 for s in outcomes.values() if s == "COMPLETED") >= 30  # the retries outlast the outages
+
+
+def test_a_request_whose_message_ends_in_the_dead_letter_queue_ends_in_error_and_a_late_delivery_bills_nothing(
+    hub: LocalHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given MDM down for longer than the queue tries (maxReceiveCount 5), so the usage request's message ends in the DLQ
+    clock = HubClock(monkeypatch)
+    hub.simulators["MDM"].add_fault({"kind": "down", "count": 20})
+    assert post_batch(hub, [usage_request(51)]).status == 202
+    settle(hub, clock, rounds=6)
+    assert dead_letters_kept(hub) == ["UR-00051"]
+    assert state_of(hub, "UR-00051")["status"] == "SENT"
+
+    # When the release schedule runs within the retry window, and again once it has passed
+    early = hub.run_schedule(RELEASE).result
+    clock.advance(timedelta(seconds=3600))
+    late = hub.run_schedule(RELEASE).result
+
+    # Then the request stays SENT while its message could still be worked, and ends in ERROR with the reason after
+    assert (early["expired"], late["expired"]) == (0, 1)
+    found = state_of(hub, "UR-00051")
+    assert found["status"] == "ERROR"
+    assert "retry window of 3600 s" in found["history"][-1]["reason"]
+    assert "dead-letter queue" in found["history"][-1]["reason"]
+
+    # When MDM is back and an operator redrives the message from the DLQ
+    hub.simulators["MDM"].faults.clear()
+    redrive(hub)
+    hub.drain()
+
+    # Then the late delivery changes nothing: the request stays ERROR and CCB has no determinants for it
+    assert state_of(hub, "UR-00051")["status"] == "ERROR"
+    assert ccb_state(hub)["billDeterminantsReceived"] == 0
+
+
+def test_a_sent_request_leased_to_a_running_attempt_is_not_ended_in_error(hub: LocalHub, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a usage request SENT, whose attempt still holds its lease well past the retry window (an attempt in progress)
+    clock = HubClock(monkeypatch)
+    hub.simulators["MDM"].add_fault({"kind": "down", "count": 1})
+    assert post_batch(hub, [usage_request(52)]).status == 202
+    hub.drain()
+    table = boto3.resource("dynamodb", region_name=hub._stack().region).Table(hub.resources()["MeterDataUsageRequestTable"])
+    held_until = (datetime.now(UTC) + timedelta(hours=3)).isoformat()
+    table.update_item(Key={"pk": "UR-00052"}, UpdateExpression="SET leaseUntil = :l", ExpressionAttributeValues={":l": held_until})
+
+    # When the retry window has passed and the release schedule runs
+    clock.advance(timedelta(hours=2))
+    run = hub.run_schedule(RELEASE).result
+
+    # Then it stays SENT: an attempt that may still reach CCB is never overtaken by ERROR
+    assert run["expired"] == 0
+    assert state_of(hub, "UR-00052")["status"] == "SENT"
+    hub.expire_visibility()
+    hub.drain()
+    assert state_of(hub, "UR-00052")["status"] == "SENT"  # the redelivery waits for the lease too
+    assert ccb_state(hub)["billDeterminantsReceived"] == 0
+
+
+def dead_letters_kept(hub: LocalHub) -> list[str]:
+    """The usage request ids in the DLQ, left visible there."""
+    sqs = boto3.client("sqs", region_name=hub._stack().region)
+    url = hub.resources()["MeterDataUsageRequestDeadLetterQueue"]
+    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0).get("Messages", [])
+    return [json.loads(m["Body"])["usageRequestId"] for m in messages]
+
+
+def redrive(hub: LocalHub) -> None:
+    """What an operator's redrive does: the DLQ's messages back on the queue."""
+    sqs = boto3.client("sqs", region_name=hub._stack().region)
+    dlq, queue = hub.resources()["MeterDataUsageRequestDeadLetterQueue"], hub.resources()["MeterDataUsageRequestQueue"]
+    while batch := sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10, VisibilityTimeout=60).get("Messages", []):
+        for message in batch:
+            sqs.send_message(QueueUrl=queue, MessageBody=message["Body"])
+            sqs.delete_message(QueueUrl=dlq, ReceiptHandle=message["ReceiptHandle"])
