@@ -542,7 +542,7 @@ def meter_data_billing(client: httpx.Client) -> list[Row]:
     }
     client.post("/meter-data/sync-requests", json=sa)
     period = {"periodStart": "2026-10-01", "periodEnd": "2026-11-01"}
-    run = [
+    run: list[dict[str, Any]] = [
         {"usageRequestId": "DEMO-UR1", "saId": "DEMO-SA2", **period},
         {"usageRequestId": "DEMO-UR2", "saId": "SA-00101", **period},
         {"usageRequestId": "DEMO-UR3", "saId": "SA-00102", **period, "includeIntervals": True},

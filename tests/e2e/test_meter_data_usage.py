@@ -58,8 +58,10 @@ def test_the_usage_routes_need_the_meter_data_scope(runtime: LocalRuntime, anony
 
 def test_a_bill_run_posted_twice_is_billed_once_at_ccb(client: httpx.Client) -> None:
     # Given a bill run of four usage requests (one with intervals) and a single one, each posted twice
-    run = [{"usageRequestId": f"E2E-UR{n}", "saId": f"SA-0020{n}", **PERIOD, "includeIntervals": n == 1} for n in range(1, 5)]
-    single = {"usageRequestId": "E2E-UR9", "saId": "SA-00209", **PERIOD}
+    run: list[dict[str, Any]] = [
+        {"usageRequestId": f"E2E-UR{n}", "saId": f"SA-0020{n}", **PERIOD, "includeIntervals": n == 1} for n in range(1, 5)
+    ]
+    single: dict[str, Any] = {"usageRequestId": "E2E-UR9", "saId": "SA-00209", **PERIOD}
     batches = [client.post("/meter-data/usage-requests:batch", json={"requests": run}) for _ in range(2)]
     singles = [client.post("/meter-data/usage-requests", json=single) for _ in range(2)]
 
