@@ -312,12 +312,12 @@ def test_a_fault_run_bills_every_usage_request_once_or_ends_it_visibly(hub: Loca
     batches = [[usage_request(n) for n in range(start, start + 10)] for start in (1, 11, 21)]
     singles = [usage_request(n) for n in range(31, 34)] + held
     everyone = [r for batch in batches for r in batch] + singles
-    hub.simulators["MDM"].add_fault({"kind": "down", "count": 8, "after": 3})
+    # and MDM down after its first calls for longer than the queue tries some requests, CCB down for a while, and a
+    # sixth of the functions' AWS calls throttled beyond boto3's retries: every call but the queries of the data sync
+    # check (it reads every shard of the sync requests' status index, two dozen queries a call, so at this rate almost
+    # no intake or release call would pass)
+    hub.simulators["MDM"].add_fault({"kind": "down", "count": 140, "after": 3})
     hub.simulators["CCB"].add_fault({"kind": "down", "count": 8, "after": 5})
-
-    # and MDM down for a while after its first calls, CCB down for a while, a sixth of the functions' AWS calls throttled
-    # beyond boto3's retries: every call but the queries of the data sync check (it reads every shard of the sync
-    # requests' status index, two dozen queries a call, so at this rate almost no intake or release call would pass)
     with AwsThrottling(1 / 6, seed=11, operations=THROTTLED) as throttling:
         # When CCB posts every batch and single request twice (again on 503), and the queue delivers and redelivers
         for _ in range(2):
@@ -357,15 +357,19 @@ def test_a_fault_run_bills_every_usage_request_once_or_ends_it_visibly(hub: Loca
         if found["status"] == "COMPLETED":
             assert billed[rid]["determinants"] == {"usageRequestId": rid, **found["result"]}, rid
         elif found["status"] == "ERROR":
-            assert found["history"][-1]["reason"], rid
-            assert rid not in billed, rid
+            reason = found["history"][-1]["reason"]
+            assert reason, rid
+            if rid in billed:  # the attempt that reached CCB could not record it: the reason says CCB may hold them
+                assert "CCB may hold them" in reason, (rid, reason)
         else:
             assert rid in parked, (rid, found["status"])
             assert rid not in billed, rid
     assert set(billed) <= set(outcomes)
     assert len({b["billSegmentId"] for b in billed.values()}) == len(billed)
     assert [outcomes[r["usageRequestId"]] for r in held] == ["COMPLETED"] * 3
-    assert sum(1 for s in outcomes.values() if s == "COMPLETED") >= 30  # the retries outlast the outages
+    # MDM's outage outlasts the queue's tries for some: they end in ERROR once the retry window has passed
+    assert sum(1 for s in outcomes.values() if s == "COMPLETED") >= 20
+    assert any(s == "ERROR" for s in outcomes.values())
 
 
 def test_a_request_whose_message_ends_in_the_dead_letter_queue_ends_in_error_and_a_late_delivery_bills_nothing(

@@ -203,10 +203,12 @@ class UsageRequestStore:
         result: dict[str, Any] | None = None,
         lease_until: datetime | None = None,
         unleased_at: datetime | None = None,
+        sent_to_ccb: bool | None = None,
     ) -> dict[str, Any] | None:
         """Move the request from one of ``from_status`` to ``to_status``: its new image, or None when it was not in
         one of them. ``lease_until``: the lease of the attempt that moves it; ``unleased_at``: only when no lease is
-        held at that time."""
+        held at that time; ``sent_to_ccb``: only when an attempt has (True) or has not (False) kept determinants to
+        send to CCB."""
         at = self._now().isoformat()
         values: dict[str, Any] = {
             ":to": to_status.value,
@@ -233,6 +235,8 @@ class UsageRequestStore:
         if unleased_at is not None:
             condition += " AND (attribute_not_exists(leaseUntil) OR leaseUntil < :unleased)"
             values[":unleased"] = unleased_at.isoformat()
+        if sent_to_ccb is not None:
+            condition += f" AND {'attribute_exists' if sent_to_ccb else 'attribute_not_exists'}(determinantsZ)"
         try:
             return self._table.update_item(
                 Key={"pk": usage_request_id},
@@ -256,6 +260,27 @@ class UsageRequestStore:
                 ConditionExpression="#s = :sent AND (attribute_not_exists(leaseUntil) OR leaseUntil < :now)",
                 ExpressionAttributeNames={"#s": "status"},
                 ExpressionAttributeValues={":until": until.isoformat(), ":now": now.isoformat(), ":sent": UsageStatus.SENT.value},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
+
+    def keep_determinants(self, usage_request_id: str, determinants: dict[str, Any], lease: datetime) -> bool:
+        """Keep MDM's determinants on the request before they go to CCB (a redelivery sends the same ones again without
+        asking MDM); False when this attempt no longer holds the lease."""
+        try:
+            self._table.update_item(
+                Key={"pk": usage_request_id},
+                UpdateExpression="SET determinantsZ = :d",
+                ConditionExpression="#s = :sent AND leaseUntil = :lease",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={
+                    ":d": zlib.compress(json.dumps(determinants, separators=(",", ":")).encode()),
+                    ":sent": UsageStatus.SENT.value,
+                    ":lease": lease.isoformat(),
+                },
             )
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
@@ -463,15 +488,20 @@ class UsageRequests:
     def _expire_sent(self, now: datetime) -> int:
         """SENT requests older than the retry window and leased to no attempt -> ERROR (their messages are in the DLQ)."""
         window = timedelta(seconds=get_settings().usage_request_retry_window_seconds)
-        reason = (
-            f"no attempt completed within the retry window of {int(window.total_seconds())} s "
-            "(MDM or CCB unavailable, or AWS calls failing); the message is in the dead-letter queue"
+        stale = f"no attempt completed within the retry window of {int(window.total_seconds())} s; the message is in the dead-letter queue"
+        never_sent = f"{stale}; MDM did not answer (unavailable, or AWS calls failing): CCB has no determinants for it"
+        maybe_sent = (
+            f"{stale}; MDM's determinants were sent to CCB and no answer was recorded (CCB unavailable, or AWS calls "
+            "failing): CCB may hold them under this usage request, look it up there before billing the period again"
         )
-        return sum(
-            1
-            for item in self.store.indexed(UsageStatus.SENT, before=now - window)
-            if self.store.transition(str(item["pk"]), [UsageStatus.SENT], UsageStatus.ERROR, reason, unleased_at=now)
-        )
+        expired = 0
+        for item in self.store.indexed(UsageStatus.SENT, before=now - window):
+            rid = str(item["pk"])
+            if self.store.transition(rid, [UsageStatus.SENT], UsageStatus.ERROR, never_sent, unleased_at=now, sent_to_ccb=False) or (
+                self.store.transition(rid, [UsageStatus.SENT], UsageStatus.ERROR, maybe_sent, unleased_at=now, sent_to_ccb=True)
+            ):
+                expired += 1
+        return expired
 
     def process(self, message: UsageQueued, lambda_context: Any = None) -> str:
         """One queued usage request: MDM's determinants, delivered to CCB once. Raises to have it redelivered."""
@@ -493,7 +523,14 @@ class UsageRequests:
                 raise AttemptInProgress(f"usage request {rid} is being worked by another attempt until {found.get('leaseUntil')}")
         request = UsageRequestIn.model_validate_json(str(item["request"]))
         try:
-            determinants = self._determinants(request)
+            if "determinantsZ" in item:  # an earlier attempt sent them to CCB: the same ones again, MDM not asked
+                determinants = json.loads(zlib.decompress(bytes(item["determinantsZ"])))
+            else:
+                determinants = self._determinants(request)
+                if not self.store.keep_determinants(rid, determinants, lease):
+                    found = self.store.get(rid) or item
+                    logger.warning("usage request lease lost during its attempt", extra={"usageRequestId": rid, "status": found["status"]})
+                    return str(found["status"])
             self._deliver_to_ccb(request, determinants)
             done = self.store.transition(
                 rid, [UsageStatus.SENT], UsageStatus.COMPLETED, "determinants delivered to CCB", result=determinants
