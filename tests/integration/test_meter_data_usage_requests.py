@@ -444,3 +444,40 @@ def redrive(hub: LocalHub) -> None:
         for message in batch:
             sqs.send_message(QueueUrl=queue, MessageBody=message["Body"])
             sqs.delete_message(QueueUrl=dlq, ReceiptHandle=message["ReceiptHandle"])
+
+
+def test_a_delivery_whose_completion_was_not_recorded_completes_on_redelivery_without_asking_mdm_again(
+    hub: LocalHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from botocore.exceptions import ClientError
+
+    # Given MDM answering its next call and then down, and the first COMPLETED write throttled beyond boto3's retries
+    hub.simulators["MDM"].add_fault({"kind": "down", "count": 10, "after": 1})
+    transition = usage_requests.UsageRequestStore.transition
+    throttled: list[str] = []
+
+    def completion_throttled_once(self: Any, usage_request_id: str, from_status: Any, to_status: Any, *args: Any, **kwargs: Any) -> Any:
+        if to_status == usage_requests.UsageStatus.COMPLETED and not throttled:
+            throttled.append(usage_request_id)
+            raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "throttled"}}, "UpdateItem")
+        return transition(self, usage_request_id, from_status, to_status, *args, **kwargs)
+
+    monkeypatch.setattr(usage_requests.UsageRequestStore, "transition", completion_throttled_once)
+
+    # When a usage request is worked (its determinants reach CCB, its completion is not recorded), and redelivered
+    assert post_batch(hub, [usage_request(71)]).status == 202
+    hub.drain()
+    after_first = state_of(hub, "UR-00071")["status"]
+    hub.expire_visibility()
+    hub.drain()
+
+    # Then the redelivery sent the kept determinants again without asking MDM (still down), the request is COMPLETED
+    # with them, and CCB, which got them twice, billed them once
+    assert throttled == ["UR-00071"]
+    assert after_first == "SENT"
+    found = state_of(hub, "UR-00071")
+    assert found["status"] == "COMPLETED"
+    assert hub.simulators["MDM"].faults[0].remaining == 10
+    ccb = ccb_state(hub)
+    assert (ccb["billDeterminantsReceived"], ccb["usageRequestsBilled"]) == (2, 1)
+    assert hub.simulators["CCB"].records["BILL_DETERMINANTS#UR-00071"]["determinants"] == {"usageRequestId": "UR-00071", **found["result"]}
