@@ -20,9 +20,10 @@ transition conditional and recorded in ``history`` with its time and reason):
   to ``ERROR`` with the reason.
 - the worker (:func:`deliver_batch`, SQS with partial batch responses): ``PENDING`` -> ``SENT`` with a
   lease for this attempt (``leaseUntil``: the invocation's deadline and a margin; a redelivered ``SENT``
-  request is leased again only when no other attempt holds it), MDM's bill determinants, CCB's delivery
-  (CCB keeps determinants per usage request and answers the same ones again as the first time), then
-  ``COMPLETED`` with the result. A redelivered or duplicated message finds ``COMPLETED`` and changes
+  request is leased again only when no other attempt holds it), MDM's bill determinants, kept on the
+  request (``determinantsZ``: a later attempt sends the same ones again without asking MDM), CCB's
+  delivery (CCB keeps determinants per usage request and answers the same ones again as the first time),
+  then ``COMPLETED`` with the result. A redelivered or duplicated message finds ``COMPLETED`` and changes
   nothing. MDM or CCB down: the lease is given back and the message is redelivered by the queue (then
   its DLQ); MDM or CCB refusing the request (an SA MDM does not hold, determinants CCB refuses):
   ``ERROR`` with the reason.
@@ -224,6 +225,8 @@ class UsageRequestStore:
             values[":gsk"] = f"{at}#{usage_request_id}"
         else:
             removes += ["gsi1pk", "gsi1sk"]
+        if to_status is UsageStatus.COMPLETED:  # the result holds the determinants now
+            removes += ["determinantsZ", "leaseUntil"]
         if result is not None:
             sets.append("resultZ = :r")
             values[":r"] = zlib.compress(json.dumps(result, separators=(",", ":")).encode())
