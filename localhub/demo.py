@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -518,9 +519,82 @@ def meter_data_billing_events(client: httpx.Client) -> list[Row]:
     return rows
 
 
+def _adds_up(answer: dict[str, Any]) -> str:
+    """Whether the time-of-use buckets and the intervals of bill determinants add up to the KWH total."""
+    quantities = {d["touPeriod"]: Decimal(str(d["quantity"])) for d in answer.get("determinants", []) if d["uom"] == "KWH"}
+    total = quantities.pop("TOTAL", None)
+    buckets = sum(quantities.values(), Decimal(0)) == total
+    intervals = sum((Decimal(str(i["kwh"])) for i in answer.get("intervals", [])), Decimal(0)) == total
+    return f"{buckets} {intervals}"
+
+
+def meter_data_billing(client: httpx.Client) -> list[Row]:
+    """MD-11 a small bill run, one request held until its SA reaches MDM, then released; MD-12 determinants that
+    add up (after meter_data_ordering: DEMO-P1 and DEMO-SP1 are at MDM)."""
+    rows = []
+    pack = "meter-data"
+    sa = {
+        "syncRequestId": "DEMO-SA-2",
+        "entityType": "SERVICE_AGREEMENT",
+        "entityId": "DEMO-SA2",
+        "changedAt": "2026-11-21T08:00:00Z",
+        "data": {"accountId": "DEMO-AC1", "servicePointIds": ["DEMO-SP1"], "personId": "DEMO-P1", "saType": "E-RES"},
+    }
+    client.post("/meter-data/sync-requests", json=sa)
+    period = {"periodStart": "2026-10-01", "periodEnd": "2026-11-01"}
+    run: list[dict[str, Any]] = [
+        {"usageRequestId": "DEMO-UR1", "saId": "DEMO-SA2", **period},
+        {"usageRequestId": "DEMO-UR2", "saId": "SA-00101", **period},
+        {"usageRequestId": "DEMO-UR3", "saId": "SA-00102", **period, "includeIntervals": True},
+    ]
+    posted = client.post("/meter-data/usage-requests:batch", json={"requests": run})
+    statuses = " ".join(r["status"] for r in posted.json().get("results", []))
+    rows.append(
+        Row(
+            pack,
+            "MD-11 bill run, one SA still on its way to MDM",
+            "202 AWAITING_DATA_SYNC PENDING PENDING",
+            f"{posted.status_code} {statuses}",
+        )
+    )
+    done = [wait_for_status(client, f"/meter-data/usage-requests/{r['usageRequestId']}", {"COMPLETED", "ERROR"}) for r in run[1:]]
+    rows.append(Row(pack, "MD-11 the others reach CCB", "COMPLETED COMPLETED", " ".join(done)))
+    again = client.post("/meter-data/usage-requests:batch", json={"requests": run})
+    rows.append(
+        Row(pack, "MD-11 the same bill run again", "202 0 accepted", f"{again.status_code} {again.json().get('accepted')} accepted")
+    )
+    synced = run_monitor_until(client, "/meter-data/sync-requests/DEMO-SA-2", {"SYNCHRONIZED", "ERROR"})
+    rows.append(Row(pack, "MD-03 the SA reaches MDM", "SYNCHRONIZED", str(synced.get("status"))))
+    client.post("/_local/schedules/MeterDataUsageReleaseFunction/run")
+    wait_for_status(client, "/meter-data/usage-requests/DEMO-UR1", {"COMPLETED", "ERROR"})
+    held = client.get("/meter-data/usage-requests/DEMO-UR1").json()
+    history = " ".join(h["status"] for h in held.get("history", []))
+    rows.append(Row(pack, "MD-11 held request released by itself", "AWAITING_DATA_SYNC PENDING SENT COMPLETED", history))
+    ccb = client.get("/_local/sim/ccb/state").json()
+    billed = sorted(k.removeprefix("BILL_DETERMINANTS#") for k in ccb["records"] if k.startswith("BILL_DETERMINANTS#DEMO-UR"))
+    rows.append(
+        Row(pack, "MD-11 CCB billed each once", "DEMO-UR1 DEMO-UR2 DEMO-UR3 []", f"{' '.join(billed)} {ccb['usageRequestsReceivedTwice']}")
+    )
+    with_intervals = client.get("/meter-data/usage-requests/DEMO-UR3").json().get("result", {})
+    rows.append(Row(pack, "MD-11 result: buckets, intervals add up to the total", "True True", _adds_up(with_intervals)))
+    online = client.post("/meter-data/bill-determinants", json={"saId": "SA-00101", **period, "includeIntervals": True})
+    from_bill_run = client.get("/meter-data/usage-requests/DEMO-UR2").json().get("result", {}).get("determinants")
+    same = online.json().get("determinants") == from_bill_run
+    rows.append(
+        Row(
+            pack,
+            "MD-12 online determinants add up, same as the bill run's",
+            "200 True True True",
+            f"{online.status_code} {_adds_up(online.json())} {same}",
+        )
+    )
+    return rows
+
+
 SCENARIOS: dict[str, Callable[[httpx.Client], list[Row]]] = {
     "meter-data": meter_data,
     "meter-data ordering": meter_data_ordering,
+    "meter-data billing": meter_data_billing,
     "meter-data billing events": meter_data_billing_events,
     "order-to-cash": order_to_cash,
     "customer": customer,

@@ -15,3 +15,4 @@ def test_every_demo_step_ends_as_expected(runtime: LocalRuntime, capsys: pytest.
     assert "order-to-cash" in table
     assert "meter-data" in table
     assert "DA-01 initial sync" in table
+    assert "MD-11 held request released by itself" in table

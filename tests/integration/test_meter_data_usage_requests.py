@@ -6,20 +6,32 @@ its way to MDM and released by the schedule once it is synchronized."""
 from __future__ import annotations
 
 import json
+import time
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import boto3
+import pytest
 
 from localhub.hub import ApiResponse, LocalHub
 from tests.conftest import sample_event
 from tests.integration.test_meter_data_master_data_sync import post_sample
 from tests.integration.test_meter_data_person_sync import cycle
+from utilhub.packs.meter_data import usage_requests
 
 CLAIMS = {"client_id": "ccb", "scope": "utilhub/meter-data", "token_use": "access"}
 JSON = {"content-type": "application/json"}
 INTAKE = "MeterDataUsageRequestsFunction"
 RELEASE = "MeterDataUsageReleaseFunction"
+THROTTLED = frozenset(
+    {
+        *(f"dynamodb.{op}" for op in ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "BatchGetItem", "TransactWriteItems")),
+        *(f"sqs.{op}" for op in ("SendMessage", "SendMessageBatch")),
+        "secretsmanager.GetSecretValue",
+    }
+)
+VISIBILITY_TIMEOUT = timedelta(seconds=360)  # the usage request queue's, in template.yaml
 
 
 def usage_request(n: int, sa: str | None = None, **extra: Any) -> dict[str, Any]:
@@ -237,3 +249,235 @@ def test_determinants_ccb_refuses_end_in_error_with_the_reason(hub: LocalHub) ->
     assert "bill segment locked" in found["history"][-1]["reason"]
     assert ccb_state(hub)["usageRequestsBilled"] == 1  # received (and refused) once
     assert not any(k.startswith("BILL_DETERMINANTS#") for k in hub.simulators["CCB"].records)
+
+
+def dead_letters(hub: LocalHub) -> list[str]:
+    """The usage request ids whose messages wait in the dead-letter queue."""
+    sqs = boto3.client("sqs", region_name=hub._stack().region)
+    url = hub.resources()["MeterDataUsageRequestDeadLetterQueue"]
+    found: list[str] = []
+    while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=60).get("Messages", []):
+        found.extend(json.loads(m["Body"])["usageRequestId"] for m in batch)
+    return found
+
+
+def send_until_taken(call: Any) -> ApiResponse:
+    """The sender posts again while the hub answers 503 (AWS busy)."""
+    for _ in range(40):
+        answer: ApiResponse = call()
+        if answer.status != 503:
+            return answer
+        time.sleep(0.05)
+    raise AssertionError(f"still 503 after 40 tries: {answer.body!r}")
+
+
+def status_of(hub: LocalHub, usage_request_id: str) -> str:
+    answer = send_until_taken(lambda: hub.call_api("GET", f"/meter-data/usage-requests/{usage_request_id}", claims=CLAIMS))
+    assert answer.status == 200, answer.body
+    return str(answer.json()["status"])
+
+
+class HubClock:
+    """The usage requests' clock, moved on as the test lets the queue's visibility timeouts pass at once."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.offset = timedelta(0)
+        monkeypatch.setattr(usage_requests, "_now", lambda: datetime.now(UTC) + self.offset)
+
+    def advance(self, by: timedelta) -> None:
+        self.offset += by
+
+
+def settle(hub: LocalHub, clock: HubClock, rounds: int = 10) -> None:
+    """Deliver, and let every failed delivery come back (its visibility timeout passed), until the queue has tried
+    each one enough."""
+    for _ in range(rounds):
+        hub.drain()
+        hub.expire_visibility()
+        clock.advance(VISIBILITY_TIMEOUT)
+    hub.drain()
+
+
+def test_a_fault_run_bills_every_usage_request_once_or_ends_it_visibly(hub: LocalHub, monkeypatch: pytest.MonkeyPatch) -> None:
+    from localhub.aws_throttling import AwsThrottling
+
+    clock = HubClock(monkeypatch)
+    # Given SA-0001's master data on its way to MDM (its sync request not yet sent), and a bill run of 36
+    # usage requests: three batches of ten and six single ones, three of them for SA-0001
+    post_sample(hub, "person")
+    post_sample(hub, "service-point")
+    cycle(hub)
+    post_sample(hub, "service-agreement")
+    held = [usage_request(n, sa="SA-0001", periodStart=f"2026-{n - 60:02d}-01", periodEnd=f"2026-{n - 59:02d}-01") for n in (61, 62, 63)]
+    batches = [[usage_request(n) for n in range(start, start + 10)] for start in (1, 11, 21)]
+    singles = [usage_request(n) for n in range(31, 34)] + held
+    everyone = [r for batch in batches for r in batch] + singles
+    # and MDM down after its first calls for longer than the queue tries some requests, CCB down for a while, and a
+    # sixth of the functions' AWS calls throttled beyond boto3's retries: every call but the queries of the data sync
+    # check (it reads every shard of the sync requests' status index, two dozen queries a call, so at this rate almost
+    # no intake or release call would pass)
+    hub.simulators["MDM"].add_fault({"kind": "down", "count": 140, "after": 3})
+    hub.simulators["CCB"].add_fault({"kind": "down", "count": 8, "after": 5})
+    with AwsThrottling(1 / 6, seed=11, operations=THROTTLED) as throttling:
+        # When CCB posts every batch and single request twice (again on 503), and the queue delivers and redelivers
+        for _ in range(2):
+            for batch in batches:
+                assert send_until_taken(lambda batch=batch: post_batch(hub, batch)).status == 202
+            for single in singles:
+                answer = send_until_taken(
+                    lambda single=single: hub.call_api(
+                        "POST", "/meter-data/usage-requests", body=json.dumps(single), headers=JSON, claims=CLAIMS
+                    )
+                )
+                assert answer.status == 202, answer.body
+        settle(hub, clock)
+        assert {status_of(hub, r["usageRequestId"]) for r in held} == {"AWAITING_DATA_SYNC"}
+        # and SA-0001 is synchronized to MDM, and the release schedule runs (again when a throttled call failed it)
+        throttling.uninstall()
+        cycle(hub)
+        throttling.install()
+        for _ in range(20):
+            if not hub.run_schedule(RELEASE).failed and all(status_of(hub, r["usageRequestId"]) != "AWAITING_DATA_SYNC" for r in held):
+                break
+        settle(hub, clock)
+    assert throttling.throttled
+
+    # Then every usage request is COMPLETED with its determinants at CCB, or in ERROR with its reason, or its
+    # message waits in the dead-letter queue; CCB holds the determinants of the completed ones and of no other,
+    # each under its own bill segment (a second delivery of the same determinants, after an attempt whose outcome a
+    # throttled write did not record, is answered as the first and billed once)
+    parked = set(dead_letters(hub))
+    ccb = hub.simulators["CCB"]
+    billed = {k.removeprefix("BILL_DETERMINANTS#"): v for k, v in ccb.records.items() if k.startswith("BILL_DETERMINANTS#")}
+    outcomes: dict[str, str] = {}
+    for request in everyone:
+        rid = request["usageRequestId"]
+        found = state_of(hub, rid)
+        outcomes[rid] = found["status"]
+        if found["status"] == "COMPLETED":
+            assert billed[rid]["determinants"] == {"usageRequestId": rid, **found["result"]}, rid
+        elif found["status"] == "ERROR":
+            reason = found["history"][-1]["reason"]
+            assert reason, rid
+            if rid in billed:  # the attempt that reached CCB could not record it: the reason says CCB may hold them
+                assert "CCB may hold them" in reason, (rid, reason)
+        else:
+            assert rid in parked, (rid, found["status"])
+            assert rid not in billed, rid
+    assert set(billed) <= set(outcomes)
+    assert len({b["billSegmentId"] for b in billed.values()}) == len(billed)
+    assert [outcomes[r["usageRequestId"]] for r in held] == ["COMPLETED"] * 3
+    # MDM's outage outlasts the queue's tries for some: they end in ERROR once the retry window has passed
+    assert sum(1 for s in outcomes.values() if s == "COMPLETED") >= 20
+    assert any(s == "ERROR" for s in outcomes.values())
+
+
+def test_a_request_whose_message_ends_in_the_dead_letter_queue_ends_in_error_and_a_late_delivery_bills_nothing(
+    hub: LocalHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given MDM down for longer than the queue tries (maxReceiveCount 5), so the usage request's message ends in the DLQ
+    clock = HubClock(monkeypatch)
+    hub.simulators["MDM"].add_fault({"kind": "down", "count": 20})
+    assert post_batch(hub, [usage_request(51)]).status == 202
+    settle(hub, clock, rounds=6)
+    assert dead_letters_kept(hub) == ["UR-00051"]
+    assert state_of(hub, "UR-00051")["status"] == "SENT"
+
+    # When the release schedule runs within the retry window, and again once it has passed
+    early = hub.run_schedule(RELEASE).result
+    clock.advance(timedelta(seconds=3600))
+    late = hub.run_schedule(RELEASE).result
+
+    # Then the request stays SENT while its message could still be worked, and ends in ERROR with the reason after
+    assert (early["expired"], late["expired"]) == (0, 1)
+    found = state_of(hub, "UR-00051")
+    assert found["status"] == "ERROR"
+    assert "retry window of 3600 s" in found["history"][-1]["reason"]
+    assert "dead-letter queue" in found["history"][-1]["reason"]
+
+    # When MDM is back and an operator redrives the message from the DLQ
+    hub.simulators["MDM"].faults.clear()
+    redrive(hub)
+    hub.drain()
+
+    # Then the late delivery changes nothing: the request stays ERROR and CCB has no determinants for it
+    assert state_of(hub, "UR-00051")["status"] == "ERROR"
+    assert ccb_state(hub)["billDeterminantsReceived"] == 0
+
+
+def test_a_sent_request_leased_to_a_running_attempt_is_not_ended_in_error(hub: LocalHub, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a usage request SENT, whose attempt still holds its lease well past the retry window (an attempt in progress)
+    clock = HubClock(monkeypatch)
+    hub.simulators["MDM"].add_fault({"kind": "down", "count": 1})
+    assert post_batch(hub, [usage_request(52)]).status == 202
+    hub.drain()
+    table = boto3.resource("dynamodb", region_name=hub._stack().region).Table(hub.resources()["MeterDataUsageRequestTable"])
+    held_until = (datetime.now(UTC) + timedelta(hours=3)).isoformat()
+    table.update_item(Key={"pk": "UR-00052"}, UpdateExpression="SET leaseUntil = :l", ExpressionAttributeValues={":l": held_until})
+
+    # When the retry window has passed and the release schedule runs
+    clock.advance(timedelta(hours=2))
+    run = hub.run_schedule(RELEASE).result
+
+    # Then it stays SENT: an attempt that may still reach CCB is never overtaken by ERROR
+    assert run["expired"] == 0
+    assert state_of(hub, "UR-00052")["status"] == "SENT"
+    hub.expire_visibility()
+    hub.drain()
+    assert state_of(hub, "UR-00052")["status"] == "SENT"  # the redelivery waits for the lease too
+    assert ccb_state(hub)["billDeterminantsReceived"] == 0
+
+
+def dead_letters_kept(hub: LocalHub) -> list[str]:
+    """The usage request ids in the DLQ, left visible there."""
+    sqs = boto3.client("sqs", region_name=hub._stack().region)
+    url = hub.resources()["MeterDataUsageRequestDeadLetterQueue"]
+    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0).get("Messages", [])
+    return [json.loads(m["Body"])["usageRequestId"] for m in messages]
+
+
+def redrive(hub: LocalHub) -> None:
+    """What an operator's redrive does: the DLQ's messages back on the queue."""
+    sqs = boto3.client("sqs", region_name=hub._stack().region)
+    dlq, queue = hub.resources()["MeterDataUsageRequestDeadLetterQueue"], hub.resources()["MeterDataUsageRequestQueue"]
+    while batch := sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10, VisibilityTimeout=60).get("Messages", []):
+        for message in batch:
+            sqs.send_message(QueueUrl=queue, MessageBody=message["Body"])
+            sqs.delete_message(QueueUrl=dlq, ReceiptHandle=message["ReceiptHandle"])
+
+
+def test_a_delivery_whose_completion_was_not_recorded_completes_on_redelivery_without_asking_mdm_again(
+    hub: LocalHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from botocore.exceptions import ClientError
+
+    # Given MDM answering its next call and then down, and the first COMPLETED write throttled beyond boto3's retries
+    hub.simulators["MDM"].add_fault({"kind": "down", "count": 10, "after": 1})
+    transition = usage_requests.UsageRequestStore.transition
+    throttled: list[str] = []
+
+    def completion_throttled_once(self: Any, usage_request_id: str, from_status: Any, to_status: Any, *args: Any, **kwargs: Any) -> Any:
+        if to_status == usage_requests.UsageStatus.COMPLETED and not throttled:
+            throttled.append(usage_request_id)
+            raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "throttled"}}, "UpdateItem")
+        return transition(self, usage_request_id, from_status, to_status, *args, **kwargs)
+
+    monkeypatch.setattr(usage_requests.UsageRequestStore, "transition", completion_throttled_once)
+
+    # When a usage request is worked (its determinants reach CCB, its completion is not recorded), and redelivered
+    assert post_batch(hub, [usage_request(71)]).status == 202
+    hub.drain()
+    after_first = state_of(hub, "UR-00071")["status"]
+    hub.expire_visibility()
+    hub.drain()
+
+    # Then the redelivery sent the kept determinants again without asking MDM (still down), the request is COMPLETED
+    # with them, and CCB, which got them twice, billed them once
+    assert throttled == ["UR-00071"]
+    assert after_first == "SENT"
+    found = state_of(hub, "UR-00071")
+    assert found["status"] == "COMPLETED"
+    assert hub.simulators["MDM"].faults[0].remaining == 10
+    ccb = ccb_state(hub)
+    assert (ccb["billDeterminantsReceived"], ccb["usageRequestsBilled"]) == (2, 1)
+    assert hub.simulators["CCB"].records["BILL_DETERMINANTS#UR-00071"]["determinants"] == {"usageRequestId": "UR-00071", **found["result"]}

@@ -82,6 +82,8 @@ class Settings(BaseSettings):
     usage_max_period_days: int = Field(default=93, ge=1, le=366)
     usage_request_table: str | None = None
     usage_request_queue_url: str | None = None
+    # a usage request SENT longer than this (above the queue's maxReceiveCount x VisibilityTimeout) goes to ERROR
+    usage_request_retry_window_seconds: int = Field(default=3600, ge=60)
     # Meter data billing events, bill cycle and links (MD-13, MD-16, MD-17, MD-19, MD-20, MD-21)
     meter_data_relay_queue_url: str | None = None
     meter_data_links_parameter: str | None = None  # this deployment's navigation link templates (JSON), over the shipped ones

@@ -14,15 +14,26 @@ transition conditional and recorded in ``history`` with its time and reason):
   is a conflict.
 - the release schedule (:func:`release`) takes the waiting requests whose data is synchronized now to
   ``PENDING`` and queues them; it also queues again a ``PENDING`` request whose message was lost
-  (older than :data:`REQUEUE_AFTER`): the worker makes a second message harmless.
-- the worker (:func:`deliver_batch`, SQS with partial batch responses): ``PENDING`` -> ``SENT``, MDM's
-  bill determinants, then CCB's delivery under an idempotency key of the request (a redelivered or
-  duplicated message reaches CCB once, which also keeps each usage request once), then ``COMPLETED``
-  with the result. MDM or CCB down: the message is redelivered by the queue (then its DLQ); MDM or CCB
-  refusing the request (an SA MDM does not hold, determinants CCB refuses): ``ERROR`` with the reason.
+  (older than :data:`REQUEUE_AFTER`): the worker makes a second message harmless. A request ``SENT``
+  for longer than the retry window (setting ``usage_request_retry_window_seconds``, above the queue's
+  maxReceiveCount x VisibilityTimeout: its message is in the DLQ by then) and held by no attempt goes
+  to ``ERROR`` with the reason.
+- the worker (:func:`deliver_batch`, SQS with partial batch responses): ``PENDING`` -> ``SENT`` with a
+  lease for this attempt (``leaseUntil``: the invocation's deadline and a margin; a redelivered ``SENT``
+  request is leased again only when no other attempt holds it), MDM's bill determinants, kept on the
+  request (``determinantsZ``: a later attempt sends the same ones again without asking MDM), CCB's
+  delivery (CCB keeps determinants per usage request and answers the same ones again as the first time),
+  then ``COMPLETED`` with the result. A redelivered or duplicated message finds ``COMPLETED`` and changes
+  nothing. MDM or CCB down: the lease is given back and the message is redelivered by the queue (then
+  its DLQ); MDM or CCB refusing the request (an SA MDM does not hold, determinants CCB refuses):
+  ``ERROR`` with the reason.
 
-Index ``ByStatus`` (sparse): ``gsi1pk = <status>#<shard>`` for AWAITING_DATA_SYNC and PENDING only,
-``gsi1sk = <receivedAt>#<id>``; the shard spreads a bill run over several partitions.
+Nothing is billed after ``ERROR``: CCB is called only under a lease, a lease is taken only while the
+request is ``SENT``, and the schedule sets ``ERROR`` only when no lease is held; a lease outlives the
+invocation that took it (Lambda ends it at its timeout), so no attempt can still reach CCB then.
+
+Index ``ByStatus`` (sparse): ``gsi1pk = <status>#<shard>`` for AWAITING_DATA_SYNC, PENDING and SENT,
+``gsi1sk = <time of the transition>#<id>``; the shard spreads a bill run over several partitions.
 """
 
 from __future__ import annotations
@@ -48,7 +59,6 @@ from utilhub.packs.meter_data.usage import BillDeterminants, BillDeterminantsIn,
 from utilhub.platform import aws, problems
 from utilhub.platform.budget import JSON
 from utilhub.platform.connectors import HttpConnector, TargetRejected
-from utilhub.platform.idempotency import run_once
 from utilhub.platform.observability import MetricUnit, correlation_id, logger, metrics, use_correlation_id
 from utilhub.platform.settings import get_settings, on_reload
 from utilhub.syncrequests.model import SyncStatus
@@ -64,6 +74,9 @@ SHARDS = 8
 MAX_BATCH = 1000
 TRANSACTION_LIMIT = 100
 REQUEUE_AFTER = timedelta(minutes=5)
+# an attempt's lease lasts its invocation's remaining time and this margin (clock skew between invocations)
+LEASE_MARGIN = timedelta(seconds=30)
+LEASE_WITHOUT_CONTEXT = timedelta(seconds=90)
 RETENTION = timedelta(days=90)
 # the sync request states that mean "MDM does not hold this image yet"
 UNFINISHED = (SyncStatus.PENDING, SyncStatus.WAITING, SyncStatus.SENT)
@@ -77,7 +90,7 @@ class UsageStatus(StrEnum):
     ERROR = "ERROR"
 
 
-INDEXED = (UsageStatus.AWAITING_DATA_SYNC, UsageStatus.PENDING)
+INDEXED = (UsageStatus.AWAITING_DATA_SYNC, UsageStatus.PENDING, UsageStatus.SENT)
 
 
 class UsageRequestIn(BillDeterminantsIn):
@@ -189,8 +202,14 @@ class UsageRequestStore:
         reason: str,
         *,
         result: dict[str, Any] | None = None,
+        lease_until: datetime | None = None,
+        unleased_at: datetime | None = None,
+        sent_to_ccb: bool | None = None,
     ) -> dict[str, Any] | None:
-        """Move the request from one of ``from_status`` to ``to_status``: its new image, or None when it was not in one of them."""
+        """Move the request from one of ``from_status`` to ``to_status``: its new image, or None when it was not in
+        one of them. ``lease_until``: the lease of the attempt that moves it; ``unleased_at``: only when no lease is
+        held at that time; ``sent_to_ccb``: only when an attempt has (True) or has not (False) kept determinants to
+        send to CCB."""
         at = self._now().isoformat()
         values: dict[str, Any] = {
             ":to": to_status.value,
@@ -206,11 +225,21 @@ class UsageRequestStore:
             values[":gsk"] = f"{at}#{usage_request_id}"
         else:
             removes += ["gsi1pk", "gsi1sk"]
+        if to_status is UsageStatus.COMPLETED:  # the result holds the determinants now
+            removes += ["determinantsZ", "leaseUntil"]
         if result is not None:
             sets.append("resultZ = :r")
             values[":r"] = zlib.compress(json.dumps(result, separators=(",", ":")).encode())
+        if lease_until is not None:
+            sets.append("leaseUntil = :lease")
+            values[":lease"] = lease_until.isoformat()
         expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
         condition = "#s IN (" + ", ".join(f":f{n}" for n in range(len(from_status))) + ")"
+        if unleased_at is not None:
+            condition += " AND (attribute_not_exists(leaseUntil) OR leaseUntil < :unleased)"
+            values[":unleased"] = unleased_at.isoformat()
+        if sent_to_ccb is not None:
+            condition += f" AND {'attribute_exists' if sent_to_ccb else 'attribute_not_exists'}(determinantsZ)"
         try:
             return self._table.update_item(
                 Key={"pk": usage_request_id},
@@ -225,8 +254,60 @@ class UsageRequestStore:
                 raise
             return None
 
+    def lease(self, usage_request_id: str, until: datetime, now: datetime) -> bool:
+        """Lease a SENT request to an attempt until ``until``; False when it is not SENT or another attempt holds it."""
+        try:
+            self._table.update_item(
+                Key={"pk": usage_request_id},
+                UpdateExpression="SET leaseUntil = :until",
+                ConditionExpression="#s = :sent AND (attribute_not_exists(leaseUntil) OR leaseUntil < :now)",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":until": until.isoformat(), ":now": now.isoformat(), ":sent": UsageStatus.SENT.value},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
+
+    def keep_determinants(self, usage_request_id: str, determinants: dict[str, Any], lease: datetime) -> bool:
+        """Keep MDM's determinants on the request before they go to CCB (a redelivery sends the same ones again without
+        asking MDM); False when this attempt no longer holds the lease."""
+        try:
+            self._table.update_item(
+                Key={"pk": usage_request_id},
+                UpdateExpression="SET determinantsZ = :d",
+                ConditionExpression="#s = :sent AND leaseUntil = :lease",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={
+                    ":d": zlib.compress(json.dumps(determinants, separators=(",", ":")).encode()),
+                    ":sent": UsageStatus.SENT.value,
+                    ":lease": lease.isoformat(),
+                },
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
+
+    def give_back(self, usage_request_id: str, until: datetime) -> None:
+        """End this attempt's lease (the one until ``until``) so that a redelivery can work the request at once;
+        when the write fails, the lease simply runs out."""
+        try:
+            self._table.update_item(
+                Key={"pk": usage_request_id},
+                UpdateExpression="REMOVE leaseUntil",
+                ConditionExpression="leaseUntil = :until",
+                ExpressionAttributeValues={":until": until.isoformat()},
+            )
+        except ClientError as exc:
+            logger.info(
+                "usage request lease not given back", extra={"usageRequestId": usage_request_id, "error": exc.response["Error"]["Code"]}
+            )
+
     def indexed(self, status: UsageStatus, *, before: datetime | None = None) -> Iterator[dict[str, Any]]:
-        """The requests in ``status`` (AWAITING_DATA_SYNC or PENDING), every shard, oldest first."""
+        """The requests in ``status`` (AWAITING_DATA_SYNC, PENDING or SENT), every shard, oldest first."""
         for shard in range(SHARDS):
             kwargs: dict[str, Any] = {
                 "IndexName": INDEX,
@@ -384,7 +465,8 @@ class UsageRequests:
         return [outcome[r.usageRequestId] for r in requests]
 
     def release(self) -> dict[str, int]:
-        """Queue the waiting requests whose data is synchronized now, and PENDING ones whose message was lost."""
+        """Queue the waiting requests whose data is synchronized now, and PENDING ones whose message was lost; end
+        in ERROR the SENT ones no attempt completed within the retry window."""
         waiting = list(self.store.indexed(UsageStatus.AWAITING_DATA_SYNC))
         requests = [UsageRequestIn.model_validate_json(str(item["request"])) for item in waiting]
         still = self.data_sync.blocked(requests)
@@ -394,37 +476,79 @@ class UsageRequests:
             if r.usageRequestId not in still
             and self.store.transition(r.usageRequestId, [UsageStatus.AWAITING_DATA_SYNC], UsageStatus.PENDING, "data synchronized to MDM")
         ]
-        lost = [str(item["pk"]) for item in self.store.indexed(UsageStatus.PENDING, before=_now() - REQUEUE_AFTER)]
+        now = _now()
+        lost = [str(item["pk"]) for item in self.store.indexed(UsageStatus.PENDING, before=now - REQUEUE_AFTER)]
         self._queue(released + lost)
+        expired = self._expire_sent(now)
         if released:
             metrics.add_metric(name="UsageRequestsReleased", unit=MetricUnit.Count, value=len(released))
-        logger.info("usage requests released", extra={"released": len(released), "waiting": len(still), "requeued": len(lost)})
-        return {"released": len(released), "waiting": len(still), "requeued": len(lost)}
+        if expired:
+            metrics.add_metric(name="UsageRequestsFailed", unit=MetricUnit.Count, value=expired)
+        counts = {"released": len(released), "waiting": len(still), "requeued": len(lost), "expired": expired}
+        logger.info("usage requests released", extra=counts)
+        return counts
+
+    def _expire_sent(self, now: datetime) -> int:
+        """SENT requests older than the retry window and leased to no attempt -> ERROR (their messages are in the DLQ)."""
+        window = timedelta(seconds=get_settings().usage_request_retry_window_seconds)
+        stale = f"no attempt completed within the retry window of {int(window.total_seconds())} s; the message is in the dead-letter queue"
+        never_sent = f"{stale}; MDM did not answer (unavailable, or AWS calls failing): CCB has no determinants for it"
+        maybe_sent = (
+            f"{stale}; MDM's determinants were sent to CCB and no answer was recorded (CCB unavailable, or AWS calls "
+            "failing): CCB may hold them under this usage request, look it up there before billing the period again"
+        )
+        expired = 0
+        for item in self.store.indexed(UsageStatus.SENT, before=now - window):
+            rid = str(item["pk"])
+            if self.store.transition(rid, [UsageStatus.SENT], UsageStatus.ERROR, never_sent, unleased_at=now, sent_to_ccb=False) or (
+                self.store.transition(rid, [UsageStatus.SENT], UsageStatus.ERROR, maybe_sent, unleased_at=now, sent_to_ccb=True)
+            ):
+                expired += 1
+        return expired
 
     def process(self, message: UsageQueued, lambda_context: Any = None) -> str:
         """One queued usage request: MDM's determinants, delivered to CCB once. Raises to have it redelivered."""
         rid = message.usageRequestId
-        item = self.store.transition(rid, [UsageStatus.PENDING], UsageStatus.SENT, "requested from MDM")
+        now = _now()
+        remaining = timedelta(milliseconds=lambda_context.get_remaining_time_in_millis()) if lambda_context else LEASE_WITHOUT_CONTEXT
+        lease = now + remaining + LEASE_MARGIN
+        item = self.store.transition(rid, [UsageStatus.PENDING], UsageStatus.SENT, "requested from MDM", lease_until=lease)
         if item is None:
             item = self.store.get(rid)
             if item is None:
                 raise LookupError(f"usage request {rid} is not stored")  # kept for an operator (DLQ)
             if item["status"] != UsageStatus.SENT:  # COMPLETED, ERROR, or still AWAITING: nothing to do again
                 return str(item["status"])
+            if not self.store.lease(rid, lease, now):
+                found = self.store.get(rid) or item
+                if found["status"] != UsageStatus.SENT:
+                    return str(found["status"])
+                raise AttemptInProgress(f"usage request {rid} is being worked by another attempt until {found.get('leaseUntil')}")
         request = UsageRequestIn.model_validate_json(str(item["request"]))
         try:
-            determinants = self._determinants(request)
-            run_once(
-                key=f"usage-request#{rid}",
-                fingerprint=request.fingerprint(),
-                work=lambda: self._deliver_to_ccb(request, determinants),
-                lambda_context=lambda_context,
+            if "determinantsZ" in item:  # an earlier attempt sent them to CCB: the same ones again, MDM not asked
+                determinants = json.loads(zlib.decompress(bytes(item["determinantsZ"])))
+            else:
+                determinants = self._determinants(request)
+                if not self.store.keep_determinants(rid, determinants, lease):
+                    found = self.store.get(rid) or item
+                    logger.warning("usage request lease lost during its attempt", extra={"usageRequestId": rid, "status": found["status"]})
+                    return str(found["status"])
+            self._deliver_to_ccb(request, determinants)
+            done = self.store.transition(
+                rid, [UsageStatus.SENT], UsageStatus.COMPLETED, "determinants delivered to CCB", result=determinants
             )
         except _Refused as refused:
             self.store.transition(rid, [UsageStatus.SENT], UsageStatus.ERROR, str(refused))
             metrics.add_metric(name="UsageRequestsFailed", unit=MetricUnit.Count, value=1)
             return UsageStatus.ERROR.value
-        self.store.transition(rid, [UsageStatus.SENT], UsageStatus.COMPLETED, "determinants delivered to CCB", result=determinants)
+        except Exception:
+            self.store.give_back(rid, lease)  # a redelivery may work it at once
+            raise
+        if done is None:  # only an attempt whose lease ran out can find it moved on (Lambda ends it before)
+            found = self.store.get(rid) or item
+            logger.warning("usage request moved on during its attempt", extra={"usageRequestId": rid, "status": found["status"]})
+            return str(found["status"])
         metrics.add_metric(name="UsageRequestsCompleted", unit=MetricUnit.Count, value=1)
         return UsageStatus.COMPLETED.value
 
@@ -448,6 +572,10 @@ class UsageRequests:
             raise _Refused(f"CCB refused the determinants: {exc.status} {exc.reason[:300]}") from None
         answer = json.loads(response.body or b"{}")
         return answer if isinstance(answer, dict) else {}
+
+
+class AttemptInProgress(RuntimeError):
+    """Another attempt holds the request's lease: the queue redelivers the message later."""
 
 
 class _Refused(Exception):

@@ -1,0 +1,138 @@
+"""MD-11, MD-12, MD-14 and MD-15 over HTTP with real tokens: the routes' scope, a bill run posted twice and worked
+by the queue pollers through the MDM simulator to the CCB simulator, and the synchronous points' arithmetic."""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+from typing import Any
+
+import httpx
+
+from localhub.server import LocalRuntime
+
+PERIOD = {"periodStart": "2026-10-01", "periodEnd": "2026-11-01"}
+
+
+def bearer(runtime: LocalRuntime, anonymous: httpx.Client, client_id: str, scopes: set[str]) -> dict[str, str]:
+    assert runtime.issuer is not None
+    runtime.issuer.register(client_id, f"{client_id}-secret", scopes)
+    answer = anonymous.post("/oauth2/token", data={"grant_type": "client_credentials"}, auth=(client_id, f"{client_id}-secret"))
+    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+
+
+def status_of(client: httpx.Client, usage_request_id: str, wanted: set[str], timeout: float = 20.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while (found := client.get(f"/meter-data/usage-requests/{usage_request_id}").json())["status"] not in wanted:
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    return found  # type: ignore[no-any-return]
+
+
+def kwh(determinants: list[dict[str, Any]]) -> dict[str, Decimal]:
+    return {d["touPeriod"]: Decimal(str(d["quantity"])) for d in determinants if d["uom"] == "KWH"}
+
+
+def test_the_usage_routes_need_the_meter_data_scope(runtime: LocalRuntime, anonymous: httpx.Client) -> None:
+    # Given MDM's client (no meter-data scope) and no token at all
+    mdm = bearer(runtime, anonymous, "mdm", {"utilhub/meter-data-ack", "utilhub/meter-data-mdm"})
+    body = {"usageRequestId": "E2E-UR0", "saId": "SA-00001", **PERIOD}
+
+    # When each usage route is called with them
+    calls = [
+        ("POST", "/meter-data/usage-requests", body),
+        ("POST", "/meter-data/usage-requests:batch", {"requests": [body]}),
+        ("GET", "/meter-data/usage-requests/E2E-UR0", None),
+        ("POST", "/meter-data/bill-determinants", {"saId": "SA-00001", **PERIOD}),
+        ("POST", "/meter-data/usage", {"saId": "SA-00001", **PERIOD}),
+        ("GET", "/meter-data/registers/R-00001/read-boundaries?readAt=2026-06-01T05:00:00Z", None),
+    ]
+    with_mdm = [anonymous.request(method, path, json=json, headers=mdm).status_code for method, path, json in calls]
+    without = [anonymous.request(method, path, json=json).status_code for method, path, json in calls]
+
+    # Then every one is 403 with MDM's token and 401 without one
+    assert with_mdm == [403] * len(calls)
+    assert without == [401] * len(calls)
+
+
+def test_a_bill_run_posted_twice_is_billed_once_at_ccb(client: httpx.Client) -> None:
+    # Given a bill run of four usage requests (one with intervals) and a single one, each posted twice
+    run: list[dict[str, Any]] = [
+        {"usageRequestId": f"E2E-UR{n}", "saId": f"SA-0020{n}", **PERIOD, "includeIntervals": n == 1} for n in range(1, 5)
+    ]
+    single: dict[str, Any] = {"usageRequestId": "E2E-UR9", "saId": "SA-00209", **PERIOD}
+    batches = [client.post("/meter-data/usage-requests:batch", json={"requests": run}) for _ in range(2)]
+    singles = [client.post("/meter-data/usage-requests", json=single) for _ in range(2)]
+
+    # When the queue pollers work them
+    done = [status_of(client, r["usageRequestId"], {"COMPLETED", "ERROR"}) for r in [*run, single]]
+
+    # Then both posts were accepted (the second creating nothing), every request is COMPLETED, the intervals and the
+    # buckets add up to the total, and CCB holds each request's determinants once, as the hub recorded them
+    assert [b.status_code for b in batches] == [202, 202]
+    assert [b.json()["accepted"] for b in batches] == [4, 0]
+    assert [s.status_code for s in singles] == [202, 202]
+    assert [d["status"] for d in done] == ["COMPLETED"] * 5
+    with_intervals = done[0]["result"]
+    buckets = kwh(with_intervals["determinants"])
+    total = buckets.pop("TOTAL")
+    assert sum(buckets.values()) == total
+    assert sum(Decimal(str(i["kwh"])) for i in with_intervals["intervals"]) == total
+    ccb = client.get("/_local/sim/ccb/state").json()
+    for found in done:
+        held = ccb["records"][f"BILL_DETERMINANTS#{found['usageRequestId']}"]["determinants"]
+        assert held == {"usageRequestId": found["usageRequestId"], **found["result"]}
+    assert ccb["usageRequestsReceivedTwice"] == []
+
+
+def test_a_bill_run_request_for_an_sa_mdm_does_not_hold_ends_in_error_with_mdms_reason(client: httpx.Client) -> None:
+    # When a usage request names an SA MDM does not hold
+    posted = client.post("/meter-data/usage-requests", json={"usageRequestId": "E2E-UR404", "saId": "SA-99999", **PERIOD})
+    found = status_of(client, "E2E-UR404", {"COMPLETED", "ERROR"})
+
+    # Then it is accepted, then ERROR with MDM's 404, and CCB got nothing for it
+    assert posted.status_code == 202
+    assert found["status"] == "ERROR"
+    assert "MDM refused it: 404" in found["history"][-1]["reason"]
+    assert "BILL_DETERMINANTS#E2E-UR404" not in client.get("/_local/sim/ccb/state").json()["records"]
+
+
+def test_online_determinants_usage_and_read_boundaries_add_up(client: httpx.Client) -> None:
+    # When CCB asks MD-12 determinants with intervals, MD-15 usage with a rate comparison, and MD-14 boundaries
+    determinants = client.post("/meter-data/bill-determinants", json={"saId": "SA-00301", **PERIOD, "includeIntervals": True})
+    usage = client.post("/meter-data/usage", json={"saId": "SA-00301", **PERIOD, "ratePlans": ["RES-FLAT", "RES-TOU"]})
+    boundaries = client.get("/meter-data/registers/R-00301/read-boundaries", params={"readAt": "2026-06-01T05:00:00Z"})
+
+    # Then each is 200; MD-12's buckets and intervals add up to its total, MD-15 has the same total and a
+    # comparison per rate plan whose lines add up to its charge, and MD-14 has low <= estimate <= high
+    assert [determinants.status_code, usage.status_code, boundaries.status_code] == [200, 200, 200]
+    buckets = kwh(determinants.json()["determinants"])
+    total = buckets.pop("TOTAL")
+    assert sum(buckets.values()) == total
+    assert sum(Decimal(str(i["kwh"])) for i in determinants.json()["intervals"]) == total
+    assert Decimal(str(usage.json()["totalKwh"])) == total
+    comparison = usage.json()["comparison"]
+    assert [c["ratePlan"] for c in comparison] == ["RES-FLAT", "RES-TOU"]
+    for plan in comparison:
+        assert sum(Decimal(str(line["amount"])) for line in plan["lines"]) == Decimal(str(plan["charge"]))
+    read = boundaries.json()
+    assert Decimal(str(read["low"])) <= Decimal(str(read["estimate"])) <= Decimal(str(read["high"]))
+
+
+def test_bad_input_and_mdm_down_over_http(client: httpx.Client) -> None:
+    # Given MDM down for its next two calls
+    assert client.post("/_local/sim/mdm/faults", json={"kind": "down", "count": 2}).status_code in (200, 201)
+
+    # When CCB asks determinants (MDM down), then for a period that ends before it starts, then for an unknown SA
+    down = client.post("/meter-data/bill-determinants", json={"saId": "SA-00302", **PERIOD})
+    backwards = client.post(
+        "/meter-data/bill-determinants", json={"saId": "SA-00302", "periodStart": "2026-11-01", "periodEnd": "2026-10-01"}
+    )
+    unknown = client.post("/meter-data/usage", json={"saId": "SA-99999", **PERIOD})
+
+    # Then a 502 naming MDM, a 422 naming the period's end, a 404 passed on from MDM
+    assert down.status_code == 502
+    assert "MDM" in down.json()["detail"]
+    assert (backwards.status_code, backwards.json()["errors"][0]["pointer"]) == (422, "#/periodEnd")
+    assert unknown.status_code == 404
