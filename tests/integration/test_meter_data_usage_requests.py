@@ -481,3 +481,59 @@ def test_a_delivery_whose_completion_was_not_recorded_completes_on_redelivery_wi
     ccb = ccb_state(hub)
     assert (ccb["billDeterminantsReceived"], ccb["usageRequestsBilled"]) == (2, 1)
     assert hub.simulators["CCB"].records["BILL_DETERMINANTS#UR-00071"]["determinants"] == {"usageRequestId": "UR-00071", **found["result"]}
+
+
+def test_a_bill_run_sqs_does_not_take_is_a_503_and_its_second_post_bills_each_request_once(hub: LocalHub) -> None:
+    from localhub.aws_throttling import AwsThrottling
+
+    # Given a bill run of 25 usage requests, posted while SQS takes no message (its batches throttled beyond retries)
+    requests = [usage_request(n) for n in range(900, 925)]
+    with AwsThrottling(1.0, operations=frozenset({"sqs.SendMessageBatch"})) as throttling:
+        refused = post_batch(hub, requests)
+
+    # Then the caller is told to retry (503), not a 500; the requests are stored PENDING with no message to work them
+    assert refused.status == 503, refused.body
+    assert throttling.throttled
+    hub.drain()
+    assert {state_of(hub, r["usageRequestId"])["status"] for r in requests} == {"PENDING"}
+
+    # When the caller posts the same bill run again and the queue is worked
+    again = post_batch(hub, requests)
+    hub.drain()
+
+    # Then each is COMPLETED and CCB billed each once
+    assert again.status == 202, again.body
+    assert {state_of(hub, r["usageRequestId"])["status"] for r in requests} == {"COMPLETED"}
+    ccb = ccb_state(hub)
+    assert (ccb["usageRequestsBilled"], ccb["usageRequestsReceivedTwice"]) == (25, [])
+
+
+def test_a_message_for_a_request_its_worker_could_not_move_to_sent_is_redelivered_not_dropped(
+    hub: LocalHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from utilhub.packs.meter_data.usage_requests import UsageRequestStore, UsageStatus
+
+    # Given one usage request whose first delivery finds its move PENDING -> SENT not applied (the conditional
+    # write answered as if the request were elsewhere) while the request is still PENDING
+    assert post_batch(hub, [usage_request(950)]).status == 202
+    original = UsageRequestStore.transition
+    missed: list[str] = []
+
+    def first_move_not_applied(self: UsageRequestStore, rid: str, from_status: Any, to_status: Any, *args: Any, **kwargs: Any) -> Any:
+        if to_status is UsageStatus.SENT and not missed:
+            missed.append(rid)
+            return None
+        return original(self, rid, from_status, to_status, *args, **kwargs)
+
+    monkeypatch.setattr(UsageRequestStore, "transition", first_move_not_applied)
+    hub.drain()
+    assert missed == ["UR-00950"]
+    assert state_of(hub, "UR-00950")["status"] == "PENDING"
+
+    # When the queue hands the message over again
+    hub.expire_visibility()
+    hub.drain()
+
+    # Then the message was kept (not acknowledged unworked) and worked: COMPLETED and billed once
+    assert state_of(hub, "UR-00950")["status"] == "COMPLETED"
+    assert ccb_state(hub)["usageRequestsBilled"] == 1

@@ -9,7 +9,7 @@ still fails for a reason that may pass (throttling, a 5xx, a lost connection) is
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -77,6 +77,8 @@ def transient(exc: BaseException) -> bool:
     visited: set[int] = set()
     while seen is not None and id(seen) not in visited:
         visited.add(id(seen))
+        if isinstance(seen, AwsUnavailable):
+            return True
         if isinstance(seen, ClientError):
             if int(seen.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0) >= 500:
                 return True
@@ -91,6 +93,21 @@ def transient(exc: BaseException) -> bool:
 
 class AwsUnavailable(RuntimeError):
     """An AWS call failed in a way that may pass (:func:`transient`): a workflow task retries on it."""
+
+
+def send_all(sqs: Any, queue_url: str, bodies: Sequence[str]) -> None:
+    """Queue ``bodies``, ten to a ``SendMessageBatch`` call; the entries SQS fails are sent once more, then
+    :class:`AwsUnavailable` (an API answers 503: the caller posts again, and what was queued already is
+    deduplicated by its consumer)."""
+    for start in range(0, len(bodies), 10):
+        entries: list[Any] = [{"Id": str(n), "MessageBody": body} for n, body in enumerate(bodies[start : start + 10])]
+        for _ in range(2):
+            failed = {f["Id"] for f in sqs.send_message_batch(QueueUrl=queue_url, Entries=entries).get("Failed", [])}
+            entries = [entry for entry in entries if entry["Id"] in failed]
+            if not entries:
+                break
+        else:
+            raise AwsUnavailable(f"SQS did not take {len(entries)} of {len(bodies)} messages")
 
 
 @contextmanager

@@ -18,7 +18,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import BaseModel
 
-from utilhub.platform import aws, problems
+from utilhub.platform import aws
 from utilhub.platform.idempotency import run_once
 from utilhub.platform.observability import MetricUnit, correlation_id, logger, metrics, use_correlation_id
 
@@ -39,21 +39,13 @@ def accept(relay: str, event_id: str, payload: Mapping[str, Any], queue_url: str
 
 
 def accept_many(relay: str, events: Sequence[tuple[str, Mapping[str, Any]]], queue_url: str) -> None:
-    """Queue several events of one relay, ten to a ``SendMessageBatch`` call; an entry SQS fails is tried once
-    more, then the caller is told to retry (503): the events already queued are delivered once all the same."""
+    """Queue several events of one relay, ten to a ``SendMessageBatch`` call (:func:`aws.send_all`: what SQS
+    fails is tried once more, then the caller is told to retry; what was queued is delivered once all the same)."""
     messages = [
         RelayMessage(relay=relay, eventId=event_id, payload=dict(payload), correlationId=correlation_id()).model_dump_json()
         for event_id, payload in events
     ]
-    for start in range(0, len(messages), 10):
-        entries: list[Any] = [{"Id": str(n), "MessageBody": body} for n, body in enumerate(messages[start : start + 10])]
-        for _ in range(2):
-            failed = {f["Id"] for f in aws.sqs().send_message_batch(QueueUrl=queue_url, Entries=entries).get("Failed", [])}
-            entries = [entry for entry in entries if entry["Id"] in failed]
-            if not entries:
-                break
-        else:
-            raise problems.unavailable(f"{len(entries)} of the {relay} events could not be queued; retry.")
+    aws.send_all(aws.sqs(), queue_url, messages)
     metrics.add_metric(name="RelayAccepted", unit=MetricUnit.Count, value=len(messages))
 
 

@@ -412,14 +412,8 @@ class UsageRequests:
 
     def _queue(self, ids: Sequence[str]) -> None:
         correlation = correlation_id()
-        for start in range(0, len(ids), 10):
-            entries = [
-                {"Id": str(n), "MessageBody": UsageQueued(usageRequestId=i, correlationId=correlation).model_dump_json()}
-                for n, i in enumerate(ids[start : start + 10])
-            ]
-            answer = self.sqs.send_message_batch(QueueUrl=self.queue_url(), Entries=entries)  # type: ignore[arg-type]
-            if answer.get("Failed"):
-                raise aws.AwsUnavailable(f"SQS did not take {len(answer['Failed'])} usage request message(s)")
+        bodies = [UsageQueued(usageRequestId=i, correlationId=correlation).model_dump_json() for i in ids]
+        aws.send_all(self.sqs, self.queue_url(), bodies)  # what SQS fails twice: a 503, and the caller posts again
 
     def submit(self, requests: Sequence[UsageRequestIn]) -> list[dict[str, Any]]:
         """Store and queue (or hold) ``requests``: per request its id, status and whether it was created, or CONFLICT."""
@@ -517,6 +511,8 @@ class UsageRequests:
             item = self.store.get(rid)
             if item is None:
                 raise LookupError(f"usage request {rid} is not stored")  # kept for an operator (DLQ)
+            if item["status"] == UsageStatus.PENDING:  # the move to SENT failed: never acknowledge a message not worked
+                raise AttemptInProgress(f"usage request {rid} is still PENDING after its move to SENT failed")
             if item["status"] != UsageStatus.SENT:  # COMPLETED, ERROR, or still AWAITING: nothing to do again
                 return str(item["status"])
             if not self.store.lease(rid, lease, now):
