@@ -537,3 +537,26 @@ def test_a_message_for_a_request_its_worker_could_not_move_to_sent_is_redelivere
     # Then the message was kept (not acknowledged unworked) and worked: COMPLETED and billed once
     assert state_of(hub, "UR-00950")["status"] == "COMPLETED"
     assert ccb_state(hub)["usageRequestsBilled"] == 1
+
+
+def test_a_pending_request_whose_message_was_lost_is_queued_again_once_per_requeue_period(
+    hub: LocalHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from localhub.aws_throttling import AwsThrottling
+
+    # Given a usage request stored PENDING whose message SQS never took, and whose sender did not post again
+    clock = HubClock(monkeypatch)
+    with AwsThrottling(1.0, operations=frozenset({"sqs.SendMessageBatch"})):
+        assert post_batch(hub, [usage_request(960)]).status == 503
+    assert state_of(hub, "UR-00960")["status"] == "PENDING"
+
+    # When the release schedule runs five minutes later, then at once again (its message waiting behind a backlog)
+    clock.advance(timedelta(minutes=6))
+    first = hub.run_schedule(RELEASE).result
+    second = hub.run_schedule(RELEASE).result
+
+    # Then it was queued again once, not at every run, and the queue bills it once
+    assert (first["requeued"], second["requeued"]) == (1, 0)
+    hub.drain()
+    assert state_of(hub, "UR-00960")["status"] == "COMPLETED"
+    assert ccb_state(hub)["usageRequestsBilled"] == 1

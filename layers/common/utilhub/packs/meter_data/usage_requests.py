@@ -291,6 +291,23 @@ class UsageRequestStore:
             return False
         return True
 
+    def requeued(self, usage_request_ids: Sequence[str], now: datetime) -> None:
+        """Mark PENDING requests queued again now: their place in the status index moves to now, so the next release
+        runs do not queue them again while their messages wait behind a backlog (only after REQUEUE_AFTER more)."""
+        at = now.isoformat()
+        for rid in usage_request_ids:
+            try:
+                self._table.update_item(
+                    Key={"pk": rid},
+                    UpdateExpression="SET gsi1sk = :gsk",
+                    ConditionExpression="#s = :pending",
+                    ExpressionAttributeNames={"#s": "status"},
+                    ExpressionAttributeValues={":gsk": f"{at}#{rid}", ":pending": UsageStatus.PENDING.value},
+                )
+            except ClientError as exc:  # worked meanwhile (no longer PENDING), or the write failed: queued again later at worst
+                if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                    raise
+
     def give_back(self, usage_request_id: str, until: datetime) -> None:
         """End this attempt's lease (the one until ``until``) so that a redelivery can work the request at once;
         when the write fails, the lease simply runs out."""
@@ -473,6 +490,7 @@ class UsageRequests:
         now = _now()
         lost = [str(item["pk"]) for item in self.store.indexed(UsageStatus.PENDING, before=now - REQUEUE_AFTER)]
         self._queue(released + lost)
+        self.store.requeued(lost, now)
         expired = self._expire_sent(now)
         if released:
             metrics.add_metric(name="UsageRequestsReleased", unit=MetricUnit.Count, value=len(released))
