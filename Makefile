@@ -73,8 +73,8 @@ integration: $(BIN)/.synced ## integration tests (moto server, resources from te
 e2e: $(BIN)/.synced ## end-to-end tests against the local hub over HTTP
 	$(BIN)/pytest tests/e2e
 
-test: install lint typecheck requirements-check template-check moto-conformance ## everything CI runs
-	$(BIN)/pytest
+test: install lint typecheck requirements-check template-check moto-conformance ## everything CI runs (tests on every core, a file per worker)
+	$(BIN)/pytest -n auto --dist loadfile
 
 run: $(BIN)/.synced ## the whole hub on this machine (embedded AWS, HTTP API, simulators); ARGS="--parameter-overrides MetersManagedIn=MDM"
 	$(LAYER_PATH) $(BIN)/python -m localhub $(ARGS)
