@@ -216,6 +216,12 @@ def test_bad_batches_are_refused_whole_with_pointers(hub: LocalHub) -> None:
     assert bad_period.json()["errors"][0]["pointer"] == "#/requests/1/periodEnd"
     assert too_many.status in (413, 422)
     assert unknown.status == 404
+    # a single request's pointer is into its own body
+    single = hub.call_api(
+        "POST", "/meter-data/usage-requests", body=json.dumps(usage_request(3, periodEnd="2026-09-01")), headers=JSON, claims=CLAIMS
+    )
+    assert single.status == 422
+    assert single.json()["errors"][0]["pointer"] == "#/periodEnd"
     # nothing of a refused batch was stored
     assert hub.call_api("GET", "/meter-data/usage-requests/UR-00001", claims=CLAIMS).status == 404
 

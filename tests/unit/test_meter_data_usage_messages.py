@@ -61,6 +61,8 @@ def test_determinants_that_add_up_are_taken() -> None:
         {**DETERMINANTS, "determinants": [{**DETERMINANTS["determinants"][0], "quantity": 10.004}, *DETERMINANTS["determinants"][1:]]},
         {**DETERMINANTS, "intervals": DETERMINANTS["intervals"][:1]},
         {**DETERMINANTS, "peakDemandKw": -1},
+        {**DETERMINANTS, "determinants": [], "intervals": None},  # nothing, which adds up to nothing
+        {**DETERMINANTS, "determinants": DETERMINANTS["determinants"][1:], "intervals": None},  # no TOTAL
     ],
 )
 def test_an_mdm_answer_that_does_not_add_up_is_a_502(broken: dict[str, Any]) -> None:
@@ -88,3 +90,18 @@ def test_a_rate_plan_whose_lines_do_not_add_up_is_a_502() -> None:
     with pytest.raises(Problem) as refused:
         usage.checked(usage.RatePlanCharge, comparison)
     assert refused.value.status == 502
+
+
+def test_determinants_for_another_sa_or_period_or_without_the_intervals_asked_do_not_answer_the_request() -> None:
+    # Given determinants that add up, for SA-00001 over 2 November with intervals
+    found = usage.checked(usage.BillDeterminants, DETERMINANTS)
+    asked = {"saId": "SA-00001", "periodStart": "2026-11-02", "periodEnd": "2026-11-03", "includeIntervals": True}
+
+    # Then they answer that request, and not one for another SA, another period, or one whose intervals are missing
+    assert usage.mismatch(found, usage.BillDeterminantsIn.model_validate(asked)) is None
+    assert "not the SA and period asked" in str(usage.mismatch(found, usage.BillDeterminantsIn.model_validate({**asked, "saId": "SA-00002"})))
+    assert "not the SA and period asked" in str(
+        usage.mismatch(found, usage.BillDeterminantsIn.model_validate({**asked, "periodEnd": "2026-11-04"}))
+    )
+    without = usage.checked(usage.BillDeterminants, {**DETERMINANTS, "intervals": None})
+    assert usage.mismatch(without, usage.BillDeterminantsIn.model_validate(asked)) == "answered without the intervals asked for"

@@ -108,6 +108,8 @@ class BillDeterminants(_Answer):
 
     @model_validator(mode="after")
     def _adds_up(self) -> Self:
+        if sum(1 for d in self.determinants if (d.uom, d.touPeriod) == ("KWH", "TOTAL")) != 1:
+            raise ValueError("there must be one KWH TOTAL determinant")
         total = self.quantity("KWH", "TOTAL")
         if sum(self.quantity("KWH", period) for period in TOU_PERIODS) != total:
             raise ValueError("the time-of-use buckets do not add up to the total")
@@ -240,9 +242,18 @@ def bill_determinants(request: BillDeterminantsIn, *, budget: TimeBudget | None 
     """MD-12: MDM's bill determinants for the SA and period (with intervals when asked)."""
     body = request.model_dump(mode="json", include={"saId", "periodStart", "periodEnd", "includeIntervals"})
     found = checked(BillDeterminants, read_from_mdm("POST", "usage/bill-determinants", body, budget=budget, field="#/periodEnd"))
-    if request.includeIntervals and found.intervals is None:
-        raise bad_gateway("MDM", "answered without the intervals asked for")
+    if (wrong := mismatch(found, request)) is not None:
+        raise bad_gateway("MDM", wrong)
     return found.model_dump(mode="json", exclude_none=True)
+
+
+def mismatch(found: BillDeterminants, request: BillDeterminantsIn) -> str | None:
+    """Why MDM's determinants do not answer ``request`` (another SA or period, intervals missing), or None."""
+    if (found.saId, found.periodStart, found.periodEnd) != (request.saId, request.periodStart, request.periodEnd):
+        return f"answered for {found.saId} {found.periodStart}..{found.periodEnd}, not the SA and period asked"
+    if request.includeIntervals and found.intervals is None:
+        return "answered without the intervals asked for"
+    return None
 
 
 def usage(request: UsageIn) -> dict[str, Any]:

@@ -55,7 +55,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from utilhub.packs.meter_data.model import ID
 from utilhub.packs.meter_data.sync import FLOW
-from utilhub.packs.meter_data.usage import BillDeterminants, BillDeterminantsIn, mdm
+from utilhub.packs.meter_data.usage import BillDeterminants, BillDeterminantsIn, mdm, mismatch
 from utilhub.platform import aws, problems
 from utilhub.platform.budget import JSON
 from utilhub.platform.connectors import HttpConnector, TargetRejected
@@ -576,6 +576,8 @@ class UsageRequests:
             found = BillDeterminants.model_validate_json(response.body)
         except ValidationError as exc:
             raise _Refused(f"MDM answered unusable determinants: {exc.errors(include_url=False)[0]['msg']}") from None
+        if (wrong := mismatch(found, request)) is not None:
+            raise _Refused(f"MDM {wrong}")
         return found.model_dump(mode="json", exclude_none=True)
 
     def _deliver_to_ccb(self, request: UsageRequestIn, determinants: dict[str, Any]) -> dict[str, Any]:
@@ -619,6 +621,14 @@ def _connector(system: str) -> HttpConnector:
 
 on_reload(usage_requests.cache_clear)
 on_reload(_connector.cache_clear)
+
+
+def parse_request(raw: Any) -> UsageRequestIn:
+    """One validated usage request (a 422 pointing into its body)."""
+    try:
+        return UsageRequestIn.model_validate(raw)
+    except ValidationError as exc:
+        raise problems.from_validation_error(exc) from None
 
 
 def parse_requests(raw: Any, root: str = "") -> list[UsageRequestIn]:

@@ -28,7 +28,7 @@ def build_api() -> APIGatewayHttpResolver:
     @app.post(COLLECTION)
     def submit() -> Response[str]:
         body = read_body(app, xml=False)
-        request = usage_requests.parse_requests([_clean(body.json)])[0]
+        request = usage_requests.parse_request(_clean(body.json))
 
         def work() -> tuple[int, Any]:
             outcome = usage_requests.usage_requests().submit([request])[0]
