@@ -99,7 +99,9 @@ def test_determinants_for_another_sa_or_period_or_without_the_intervals_asked_do
 
     # Then they answer that request, and not one for another SA, another period, or one whose intervals are missing
     assert usage.mismatch(found, usage.BillDeterminantsIn.model_validate(asked)) is None
-    assert "not the SA and period asked" in str(usage.mismatch(found, usage.BillDeterminantsIn.model_validate({**asked, "saId": "SA-00002"})))
+    assert "not the SA and period asked" in str(
+        usage.mismatch(found, usage.BillDeterminantsIn.model_validate({**asked, "saId": "SA-00002"}))
+    )
     assert "not the SA and period asked" in str(
         usage.mismatch(found, usage.BillDeterminantsIn.model_validate({**asked, "periodEnd": "2026-11-04"}))
     )
