@@ -18,14 +18,18 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from lxml import etree
+from pydantic import BaseModel, ValidationError
 
 from utilhub.platform import aws, idempotency
 from utilhub.platform.observability import CORRELATION_HEADER, correlation_id, logger, use_correlation_id
 from utilhub.platform.problems import (
     PROBLEM_CONTENT_TYPE,
+    FieldError,
     Problem,
     bad_request,
     forbidden,
+    from_validation_error,
+    invalid,
     not_found,
     too_large,
     unauthorized,
@@ -33,7 +37,7 @@ from utilhub.platform.problems import (
     unsupported_media_type,
 )
 from utilhub.platform.settings import get_settings
-from utilhub.platform.xml import parse_untrusted
+from utilhub.platform.xml import parse_untrusted, unrepresentable
 
 JSON = "application/json"
 XML_TYPES = ("application/xml", "text/xml")
@@ -161,3 +165,19 @@ def once_per_key(app: APIGatewayHttpResolver, body: Body, work: Callable[[], tup
         key=f"{route}#{key}", fingerprint=body.digest, work=lambda: list(work()), lambda_context=app.lambda_context
     )
     return json_response(status, payload)
+
+
+def refuse_control_characters[T](raw: T) -> T:
+    """``raw`` unchanged, or a 422 naming where it holds text XML cannot carry: the applications behind the
+    hub keep text, not control characters, whatever format a message came in."""
+    if pointer := unrepresentable(raw):
+        raise invalid("Text may not hold control characters.", [FieldError(pointer, "contains a control character")])
+    return raw
+
+
+def parsed[M: BaseModel](model: type[M], raw: Any) -> M:
+    """A JSON body as ``model``, or a 422 pointing at every field it refuses (control characters first)."""
+    try:
+        return model.model_validate(refuse_control_characters(raw))
+    except ValidationError as exc:
+        raise from_validation_error(exc) from None

@@ -3,39 +3,24 @@ the hub knows of a Siebel account out."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-from pydantic import BaseModel, ValidationError
 
 from utilhub.packs.customer import siebel_xml
 from utilhub.packs.customer.model import AccountUpdateIn, SiebelOrderIn
 from utilhub.packs.customer.wiring import customer_sync
-from utilhub.platform import problems
-from utilhub.platform.http import Body, create_api, json_response, once_per_key, read_body
-from utilhub.platform.xml import unrepresentable
+from utilhub.platform.http import Body, create_api, json_response, once_per_key, parsed, read_body
 
 SCOPE = "utilhub/customer"
 PREFIX = "/customer/siebel"
 
 
-def _parsed[M: BaseModel](model: type[M], raw: dict[str, Any]) -> M:
-    # CCB keeps text, not control characters: refused here with where they are, whatever the format
-    if pointer := unrepresentable(raw):
-        raise problems.invalid("Text may not hold control characters.", [problems.FieldError(pointer, "contains a control character")])
-    try:
-        return model.model_validate(raw)
-    except ValidationError as exc:
-        raise problems.from_validation_error(exc) from None
-
-
 def read_order(body: Body) -> SiebelOrderIn:
-    return _parsed(SiebelOrderIn, body.json if body.json is not None else siebel_xml.read_order(body.xml))  # type: ignore[arg-type]
+    return parsed(SiebelOrderIn, body.json if body.json is not None else siebel_xml.read_order(body.xml))  # type: ignore[arg-type]
 
 
 def read_update(body: Body, siebel_account_id: str) -> AccountUpdateIn:
     raw = body.json if body.json is not None else siebel_xml.read_account_update(body.xml, siebel_account_id)  # type: ignore[arg-type]
-    return _parsed(AccountUpdateIn, raw)
+    return parsed(AccountUpdateIn, raw)
 
 
 def build_api() -> APIGatewayHttpResolver:

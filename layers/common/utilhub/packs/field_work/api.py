@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-from pydantic import BaseModel, ValidationError
 
 from utilhub.packs.field_work import activities, notifications
 from utilhub.packs.field_work.attachments import AttachmentIn
@@ -18,20 +15,10 @@ from utilhub.packs.field_work.model import (
     UnbadgedAssetIn,
 )
 from utilhub.platform import problems
-from utilhub.platform.http import create_api, json_response, once_per_key, read_body
-from utilhub.platform.xml import unrepresentable
+from utilhub.platform.http import create_api, json_response, once_per_key, parsed, read_body
 
 SCOPE = "utilhub/field-work"
 PREFIX = "/field-work"
-
-
-def parsed[M: BaseModel](model: type[M], raw: dict[str, Any] | None) -> M:
-    if pointer := unrepresentable(raw):
-        raise problems.invalid("Text may not hold control characters.", [problems.FieldError(pointer, "contains a control character")])
-    try:
-        return model.model_validate(raw)
-    except ValidationError as exc:
-        raise problems.from_validation_error(exc) from None
 
 
 def _system(source: str) -> str:

@@ -8,10 +8,10 @@ from datetime import date
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 
 from utilhub.packs.field_work import queries
-from utilhub.packs.field_work.api import PREFIX, SCOPE, parsed
+from utilhub.packs.field_work.api import PREFIX, SCOPE
 from utilhub.packs.field_work.model import ACTIVITY_TYPE, AppointmentIn, MeterValidationIn
 from utilhub.platform import problems
-from utilhub.platform.http import create_api, json_response, once_per_key, read_body
+from utilhub.platform.http import create_api, json_response, once_per_key, parsed, read_body
 from utilhub.syncrequests.model import ID_PATTERN
 
 

@@ -10,10 +10,8 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-from pydantic import BaseModel, ValidationError
 
 from utilhub.packs.meter_data import bill_cycle, billing_relays, links, usage_adjustments
 from utilhub.packs.meter_data.billing_events import (
@@ -25,21 +23,11 @@ from utilhub.packs.meter_data.billing_events import (
 )
 from utilhub.packs.meter_data.model import ID
 from utilhub.platform import problems
-from utilhub.platform.http import create_api, json_response, once_per_key, read_body
-from utilhub.platform.xml import unrepresentable
+from utilhub.platform.http import create_api, json_response, once_per_key, parsed, read_body
 
 PREFIX = "/meter-data"
 SCOPE = "utilhub/meter-data"
 MDM_SCOPE = "utilhub/meter-data-mdm"  # MDM's own client: the notifications MDM sends to CCB through the hub
-
-
-def parsed[M: BaseModel](model: type[M], raw: dict[str, Any] | None) -> M:
-    if pointer := unrepresentable(raw):
-        raise problems.invalid("Text may not hold control characters.", [problems.FieldError(pointer, "contains a control character")])
-    try:
-        return model.model_validate(raw)
-    except ValidationError as exc:
-        raise problems.from_validation_error(exc) from None
 
 
 def entity_id(name: str, value: str) -> str:

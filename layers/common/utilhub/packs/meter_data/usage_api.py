@@ -4,26 +4,14 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-from pydantic import BaseModel, ValidationError
 
 from utilhub.packs.meter_data import usage
 from utilhub.packs.meter_data.model import ID
 from utilhub.packs.meter_data.sync import PREFIX, SCOPE
 from utilhub.platform import problems
-from utilhub.platform.http import create_api, json_response, once_per_key, read_body
-from utilhub.platform.xml import unrepresentable
-
-
-def parsed[M: BaseModel](model: type[M], raw: dict[str, Any] | None) -> M:
-    if pointer := unrepresentable(raw):
-        raise problems.invalid("Text may not hold control characters.", [problems.FieldError(pointer, "contains a control character")])
-    try:
-        return model.model_validate(raw)
-    except ValidationError as exc:
-        raise problems.from_validation_error(exc) from None
+from utilhub.platform.http import create_api, json_response, once_per_key, parsed, read_body
 
 
 def _read_at(app: APIGatewayHttpResolver) -> datetime:

@@ -10,16 +10,9 @@ from pydantic import ValidationError
 from utilhub.packs.meter_data import usage_requests
 from utilhub.packs.meter_data.sync import PREFIX, SCOPE
 from utilhub.platform import problems
-from utilhub.platform.http import create_api, json_response, once_per_key, read_body
-from utilhub.platform.xml import unrepresentable
+from utilhub.platform.http import create_api, json_response, once_per_key, read_body, refuse_control_characters
 
 COLLECTION = f"{PREFIX}/usage-requests"
-
-
-def _clean(raw: Any) -> Any:
-    if pointer := unrepresentable(raw):
-        raise problems.invalid("Text may not hold control characters.", [problems.FieldError(pointer, "contains a control character")])
-    return raw
 
 
 def build_api() -> APIGatewayHttpResolver:
@@ -28,7 +21,7 @@ def build_api() -> APIGatewayHttpResolver:
     @app.post(COLLECTION)
     def submit() -> Response[str]:
         body = read_body(app, xml=False)
-        request = usage_requests.parse_request(_clean(body.json))
+        request = usage_requests.parse_request(refuse_control_characters(body.json))
 
         def work() -> tuple[int, Any]:
             outcome = usage_requests.usage_requests().submit([request])[0]
@@ -42,7 +35,7 @@ def build_api() -> APIGatewayHttpResolver:
     def submit_batch() -> Response[str]:
         body = read_body(app, xml=False)
         try:
-            raw = usage_requests.UsageRequestBatchIn.model_validate(_clean(body.json)).requests
+            raw = usage_requests.UsageRequestBatchIn.model_validate(refuse_control_characters(body.json)).requests
         except ValidationError as exc:
             raise problems.from_validation_error(exc) from None
         requests = usage_requests.parse_requests(raw, "/requests")
