@@ -1,4 +1,4 @@
-"""MD-13, MD-16, MD-20 and MD-21 over HTTP with real tokens: MDM's own client and scope for what MDM sends,
+"""MD-13, MD-16, MD-17, MD-19, MD-20 and MD-21 over HTTP with real tokens: MDM's own client and scope for what MDM sends,
 CCB's for the rest; the MDM simulator sending through the API; the queue pollers delivering to CCB and MDM."""
 
 from __future__ import annotations
@@ -78,3 +78,39 @@ def test_navigation_links_over_http(client: httpx.Client) -> None:
     assert meter.status_code == 200
     assert meter.json()["links"][0]["href"].endswith("externalId=M%2F1")
     assert (unknown.status_code, unknown.json()["errors"][0]["pointer"]) == (422, "#/entityType")
+
+
+def test_sa_activation_bill_cycle_and_a_usage_adjustment_over_http_once_mdm_holds_the_sa(client: httpx.Client) -> None:
+    import json
+    from pathlib import Path
+
+    samples = Path(__file__).resolve().parents[2] / "events" / "meter_data"
+
+    def sample_body(name: str) -> Any:
+        return json.loads(json.loads((samples / name).read_text(encoding="utf-8"))["body"])
+
+    # Given CCB's person P-0001, service point SP-0001 and SA-0001 synchronized to MDM over HTTP
+    for name in ("person", "service-point", "service-agreement"):
+        assert client.post("/meter-data/sync-requests", json=sample_body(f"sync_requests/submit-{name}.json")).status_code == 202
+    for _ in range(40):
+        client.post("/_local/schedules/MeterDataSyncMonitorFunction/run")
+        if client.get("/meter-data/sync-requests/SR-3001").json().get("status") == "SYNCHRONIZED":
+            break
+        time.sleep(0.1)
+    assert client.get("/meter-data/sync-requests/SR-3001").json()["status"] == "SYNCHRONIZED"
+
+    # When CCB activates the SA and asks its bill cycle (MD-19), and Customer Self Service adjusts its usage (MD-17)
+    cycle = client.post("/meter-data/bill-cycle-requests", json={"saId": "SA-0001", "servicePointId": "SP-0001"})
+    unknown = client.post("/meter-data/bill-cycle-requests", json={"saId": "SA-9999", "servicePointId": "SP-0001"})
+    adjustment = sample_body("usage_adjustments/usage-adjustment.json")
+    adjusted = client.post("/meter-data/usage-adjustments", json=adjustment)
+    again = client.post("/meter-data/usage-adjustments", json=adjustment)
+
+    # Then MDM's answers come back: the service point's bill cycle, a 404 for an SA MDM does not hold, and one
+    # adjustment made once (the same adjustment id again answers the same)
+    assert cycle.status_code == 200, cycle.text
+    assert cycle.json() == {"saId": "SA-0001", "servicePointId": "SP-0001", "billCycle": "BC01"}
+    assert unknown.status_code == 404
+    assert adjusted.status_code == 200, adjusted.text
+    assert (adjusted.json()["status"], again.json()) == ("APPLIED", adjusted.json())
+    assert list(client.get("/_local/sim/mdm/state").json()["billing"]["usageAdjustments"]) == ["CSS-ADJ-4001"]
