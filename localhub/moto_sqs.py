@@ -1,4 +1,5 @@
-"""Two changes to moto's SQS (5.2.5) so a queue with thousands of messages stays fast.
+"""Three changes to moto's SQS (5.2.5): two so a queue with thousands of messages stays fast, one so
+a queue used by several threads at once loses nothing.
 
 1. ``Queue.attributes`` computed every attribute, the approximate message counts among them
    (each a scan of every message of the queue), and moto reads it three times for each message
@@ -7,6 +8,14 @@
 2. ``Message.visible`` and ``Message.delayed`` read the clock through ``unix_time_millis()``,
    which builds two datetimes and subtracts them, once per message per scan; here it is
    ``time.time()`` (the same clock, and the one freezegun freezes too).
+3. A queue's messages change under its own lock (``Queue._messages_lock``, which moto already
+   has but takes only to append). moto's ``Queue.delete_message`` builds a new list of the
+   messages left and puts it in place of the old one: a message sent by another thread in
+   between was appended to the old list and lost (a request left PENDING with no message on its
+   queue). ``receive_message`` read which FIFO groups were in flight, then chose messages: two
+   pollers of one queue could both take messages of one group, out of order. Sending, receiving,
+   deleting and changing visibility now hold the queue's lock; a long poll releases it while it
+   waits (the lock is a ``Condition``'s).
 
 Written as they could be offered upstream; drop this module on the day moto ships an equivalent
 (``docs/local-runtime.md``). moto's own SQS tests run with it (``make moto-conformance``).
@@ -14,6 +23,7 @@ Written as they could be offered upstream; drop this module on the day moto ship
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 import time
@@ -22,7 +32,7 @@ from typing import Any
 
 import moto.sqs.models as sqs_models
 from moto.core.utils import camelcase_to_underscores
-from moto.sqs.models import Queue
+from moto.sqs.models import Queue, SQSBackend
 
 _installed = False
 _install_lock = threading.Lock()
@@ -68,12 +78,38 @@ def _attributes(self: Queue) -> QueueAttributes:
     return QueueAttributes(self)
 
 
+def _holding_the_queue_lock[M: Callable[..., Any]](method: M) -> M:
+    """``Queue.method(self, ...)`` with the queue's lock held."""
+
+    @functools.wraps(method)
+    def locked(self: Queue, *args: Any, **kwargs: Any) -> Any:
+        with self._messages_lock:
+            return method(self, *args, **kwargs)
+
+    return locked  # type: ignore[return-value]
+
+
+def _holding_the_named_queue_lock[M: Callable[..., Any]](method: M) -> M:
+    """``SQSBackend.method(self, queue_name, ...)`` with that queue's lock held."""
+
+    @functools.wraps(method)
+    def locked(self: SQSBackend, queue_name: str, *args: Any, **kwargs: Any) -> Any:
+        with self.get_queue(queue_name)._messages_lock:
+            return method(self, queue_name, *args, **kwargs)
+
+    return locked  # type: ignore[return-value]
+
+
 def install() -> None:
-    """Apply both changes to moto's SQS (once per process)."""
+    """Apply the three changes to moto's SQS (once per process)."""
     global _installed
     with _install_lock:
         if _installed:
             return
         Queue.attributes = property(_attributes)  # type: ignore[assignment,method-assign]
         sqs_models.unix_time_millis = unix_time_millis  # type: ignore[attr-defined]
+        for name in ("add_message", "delete_message"):
+            setattr(Queue, name, _holding_the_queue_lock(getattr(Queue, name)))
+        for name in ("receive_message", "change_message_visibility"):
+            setattr(SQSBackend, name, _holding_the_named_queue_lock(getattr(SQSBackend, name)))
         _installed = True

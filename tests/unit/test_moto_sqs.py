@@ -1,12 +1,15 @@
-"""localhub.moto_sqs: queue attributes as moto answers them, computed only when read."""
+"""localhub.moto_sqs: queue attributes as moto answers them, computed only when read; a queue's messages
+changed under its lock, so a concurrent send or receive loses nothing and keeps FIFO order."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
+import moto.sqs.models as sqs_models
 import pytest
 from moto import mock_aws
 from moto.sqs.models import Queue, sqs_backends
@@ -85,3 +88,60 @@ def test_sending_to_a_fifo_queue_does_not_count_its_messages(sqs: Any, monkeypat
     assert scans == []  # moto's own property scanned every message three times per send
     assert sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]["ApproximateNumberOfMessages"] == "20"
     assert scans == ["work.fifo"]
+
+
+def _during_call(target: Callable[..., Any], other: Callable[[], Any], call: int = 1) -> Callable[..., Any]:
+    """``target``, which on its ``call``-th call starts ``other`` in a thread of its own and gives it
+    half a second before going on (as a thread switch at that point would): with the queue's lock
+    held ``other`` waits for it, without the lock it runs in the middle of moto's code."""
+    started: list[threading.Thread] = []
+    calls = [0]
+
+    def hooked(*args: Any, **kwargs: Any) -> Any:
+        calls[0] += 1
+        if calls[0] == call:
+            thread = threading.Thread(target=other)
+            started.append(thread)
+            thread.start()
+            thread.join(0.5)
+        return target(*args, **kwargs)
+
+    hooked.threads = started  # type: ignore[attr-defined]
+    return hooked
+
+
+def test_a_message_sent_while_another_is_deleted_is_kept(sqs: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = sqs.create_queue(QueueName="work.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="first", MessageGroupId="g1", MessageDeduplicationId="1")
+    handle = sqs.receive_message(QueueUrl=url)["Messages"][0]["ReceiptHandle"]
+
+    def send_another() -> None:
+        sqs.send_message(QueueUrl=url, MessageBody="second", MessageGroupId="g2", MessageDeduplicationId="2")
+
+    # moto's delete builds the list of the messages left, then puts it in place of the old one: the
+    # other thread runs just before it does (moto's Queue keeps the list in ``_messages``)
+    hooked = _during_call(lambda queue, messages: queue.__dict__.__setitem__("_messages", messages), send_another)
+    monkeypatch.setattr(Queue, "_messages", property(lambda queue: queue.__dict__["_messages"], hooked), raising=False)
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=handle)
+    for thread in hooked.threads:  # type: ignore[attr-defined]
+        thread.join()
+    bodies = [m["Body"] for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])]
+    assert bodies == ["second"]  # moto as released lost it: appended to the list the delete replaced
+
+
+def test_two_pollers_never_hold_messages_of_one_group_at_once(sqs: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = sqs.create_queue(QueueName="work.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+    for n in (1, 2):
+        sqs.send_message(QueueUrl=url, MessageBody=f"m{n}", MessageGroupId="g", MessageDeduplicationId=str(n))
+    other: list[str] = []
+
+    def other_poller() -> None:
+        other.extend(m["Body"] for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1).get("Messages", []))
+
+    # moto's receive first copies the set of groups in flight, then chooses messages by it
+    monkeypatch.setattr(sqs_models, "deepcopy", hooked := _during_call(sqs_models.deepcopy, other_poller))  # type: ignore[attr-defined]
+    mine = [m["Body"] for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1).get("Messages", [])]
+    for thread in hooked.threads:  # type: ignore[attr-defined]
+        thread.join()
+    # moto as released gave m1 to the other poller and m2 to this one: group g in two hands, out of order
+    assert (mine, other) == (["m1"], [])
