@@ -32,6 +32,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,7 @@ from benchmarks.common import ROOT, figure, format_table
 BATCH = 100
 CLIENTS = 4
 MONITOR = "/_local/schedules/MeterDataSyncMonitorFunction/run"
+T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
 
 def _free_port() -> int:
@@ -121,21 +123,31 @@ def started_hub(log: Path) -> Iterator[Hub]:
         print(f"  hub stopped {hub_stop_seconds:.1f} s after Ctrl-C", file=sys.stderr)
 
 
-def _requests(first: int, count: int) -> Iterator[list[dict[str, Any]]]:
+def _requests(first: int, count: int, per_entity: int = 1) -> Iterator[list[dict[str, Any]]]:
+    """Requests ``first`` .. ``first + count - 1`` in batches; with ``per_entity`` above 1 they are
+    ``per_entity`` changes of each of ``count / per_entity`` persons, each a newer image (change ``v``
+    of every person, then change ``v + 1``), as an initial load followed by updates would be."""
+    entities = max(1, count // per_entity)
     for start in range(first, first + count, BATCH):
-        yield [
-            {
-                "syncRequestId": f"BENCH-{n:07d}",
-                "entityType": "PERSON",
-                "entityId": f"P-{n:07d}",
-                "changedAt": "2026-11-20T09:00:00Z",
-                "data": {"name": f"Person {n}", "emailAddress": f"p{n}@example.com"},
-            }
-            for n in range(start, min(start + BATCH, first + count))
-        ]
+        batch = []
+        for n in range(start, min(start + BATCH, first + count)):
+            if per_entity == 1:
+                entity, version = f"P-{n:07d}", 0
+            else:
+                entity, version = f"P-{first:07d}-{(n - first) % entities:06d}", (n - first) // entities
+            batch.append(
+                {
+                    "syncRequestId": f"BENCH-{n:07d}",
+                    "entityType": "PERSON",
+                    "entityId": entity,
+                    "changedAt": (T0 + timedelta(minutes=version)).isoformat(),
+                    "data": {"name": f"Person {entity} v{version}", "emailAddress": f"p{n}@example.com"},
+                }
+            )
+        yield batch
 
 
-def post(hub: Hub, first: int, count: int) -> float:
+def post(hub: Hub, first: int, count: int, per_entity: int = 1) -> float:
     """Post ``count`` requests in batches by ``CLIENTS`` clients at once; returns the seconds taken."""
     headers = {"Authorization": f"Bearer {hub.token}", "Content-Type": "application/json"}
     started = time.perf_counter()
@@ -151,24 +163,28 @@ def post(hub: Hub, first: int, count: int) -> float:
                 time.sleep(float(response.headers.get("retry-after", "1")))
             raise RuntimeError("batch refused 20 times")
 
-        list(pool.map(send, _requests(first, count)))
+        list(pool.map(send, _requests(first, count, per_entity)))
     return time.perf_counter() - started
 
 
-def synchronized_at_mdm(hub: Hub) -> dict[str, int]:
+def synchronized_at_mdm(hub: Hub) -> tuple[dict[str, int], int]:
+    """(how often MDM stored each sync request, how often it received an entity's older image after a newer one)."""
     state = httpx.get(f"{hub.api}/_local/sim/mdm/state", timeout=300).json()
-    return dict(state["acceptedPerSyncRequest"])
+    return dict(state["acceptedPerSyncRequest"]), int(state["olderImagesReceived"])
 
 
 def drain(hub: Hub, expected: int) -> tuple[float, int]:
     """Run the monitor until MDM has accepted ``expected`` sync requests; (seconds, monitor runs)."""
-    started = time.perf_counter()
+    started = last_said = time.perf_counter()
     runs = 0
     with httpx.Client(base_url=hub.api, timeout=600) as client:
         while True:
             accepted = client.get("/_local/sim/mdm/state", params={"summary": "1"}).json()["acceptedSyncRequests"]
             if accepted >= expected:
                 return time.perf_counter() - started, runs
+            if time.perf_counter() - last_said > 300:  # a long drain says how far it has come
+                last_said = time.perf_counter()
+                print(f"    {accepted:,} of {expected:,} at MDM after {last_said - started:.0f} s, {runs} monitor runs", file=sys.stderr)
             report = client.post(MONITOR).json()
             runs += 1
             if report.get("error"):
@@ -188,10 +204,11 @@ class Window:
         return window / self.seconds
 
 
-def run(sizes: list[int], window: int, backlog: int) -> dict[str, Any]:
+def run(sizes: list[int], window: int, backlog: int, per_entity: int = 5) -> dict[str, Any]:
     """Windows at every size but the largest, then the backlog (which fills the tables toward the
     largest size, so a 100,000 backlog is also most of the fill to 100,000), then the window at the
-    largest size: about ``max(sizes, windows + backlog)`` requests in all, not their sum."""
+    largest size: about ``max(sizes, windows + backlog)`` requests in all, not their sum. The backlog is
+    ``per_entity`` changes of each of its persons, so it also shows per-entity order kept at volume."""
     log = ROOT / ".benchmarks" / "local-runtime-hub.log"
     log.parent.mkdir(exist_ok=True)
     windows: list[Window] = []
@@ -215,14 +232,14 @@ def run(sizes: list[int], window: int, backlog: int) -> dict[str, Any]:
         start_mb = hub.memory()
         for size in sizes[:-1]:
             window_at(hub, size)
-        post_seconds = post(hub, posted, backlog)
+        post_seconds = post(hub, posted, backlog, per_entity)
         posted += backlog
         drain_seconds, monitor_runs = drain(hub, posted)
         after_backlog = hub.memory()
         print(f"  backlog of {backlog:,} drained in {drain_seconds:.0f} s; hub RSS {after_backlog[0]:.0f} MB", file=sys.stderr)
         window_at(hub, sizes[-1])
         after_backlog = hub.memory()
-        accepted = synchronized_at_mdm(hub)
+        accepted, older_images = synchronized_at_mdm(hub)
     expected = {f"BENCH-{n:07d}" for n in range(posted)}
     lost = sorted(expected - set(accepted))
     twice = sorted(k for k, v in accepted.items() if v != 1)
@@ -230,6 +247,8 @@ def run(sizes: list[int], window: int, backlog: int) -> dict[str, Any]:
         "windows": windows,
         "window": window,
         "backlog": backlog,
+        "per_entity": per_entity,
+        "older_images": older_images,
         "backlog_post_seconds": post_seconds,
         "backlog_drain_seconds": drain_seconds,
         "monitor_runs": monitor_runs,
@@ -267,12 +286,14 @@ def report(result: dict[str, Any]) -> str:
     hub_mb, env_mb = result["after_backlog_mb"]
     return (
         f"{table}\n{growth}"
-        f"backlog of {result['backlog']:,}: posted in {result['backlog_post_seconds']:.0f} s, drained in {result['backlog_drain_seconds']:.0f} s"
+        f"backlog of {result['backlog']:,} ({result['per_entity']} changes of each of {result['backlog'] // result['per_entity']:,} persons):"
+        f" posted in {result['backlog_post_seconds']:.0f} s, drained in {result['backlog_drain_seconds']:.0f} s"
         f" ({result['backlog'] / result['backlog_drain_seconds']:.1f} requests/s, {result['monitor_runs']} monitor runs)\n"
         f"after {result['posted']:,} requests: hub RSS {hub_mb:.0f} MB (at start {result['start_mb'][0]:.0f} MB),"
         f" execution environments {env_mb:.0f} MB\n"
         f"accounted for: {result['posted'] - len(result['lost']):,} of {result['posted']:,} SYNCHRONIZED at MDM,"
-        f" {len(result['lost'])} lost, {len(result['twice'])} accepted more than once"
+        f" {len(result['lost'])} lost, {len(result['twice'])} accepted more than once,"
+        f" {result['older_images']} older image(s) received after a newer one"
     )
 
 
@@ -281,10 +302,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="1000,10000,100000", help="requests in the tables at each measured window")
     parser.add_argument("--window", type=int, default=1000, help="requests per measured window")
     parser.add_argument("--backlog", type=int, default=100_000, help="requests posted at once, then drained")
+    parser.add_argument("--backlog-per-entity", type=int, default=5, help="changes per person in the backlog")
     args = parser.parse_args(argv)
-    result = run([int(s) for s in args.sizes.split(",")], args.window, args.backlog)
+    result = run([int(s) for s in args.sizes.split(",")], args.window, args.backlog, args.backlog_per_entity)
     print(report(result))
-    return 1 if result["lost"] or result["twice"] else 0
+    return 1 if result["lost"] or result["twice"] or result["older_images"] else 0
 
 
 if __name__ == "__main__":
