@@ -219,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
         result = local_runtime.run([int(s) for s in sizes.split(",")], 200 if args.quick else 1000, backlog)
         print("\nLocal runtime at volume: MD-01 over HTTP through make run's hub (python -m benchmarks.local_runtime)")
         print(local_runtime.report(result))
-        failed = failed or (1 if result["lost"] or result["twice"] or result["older_images"] else 0)
+        failed = failed or (1 if result["failures"] else 0)
     print(f"finished in {time.perf_counter() - started:.0f} s")
     return 1 if failed or dacs_failed else 0
 
