@@ -1,9 +1,11 @@
 """The embedded AWS endpoint: a moto server on loopback, with this process pointed at it.
 
 moto gets the changes of :mod:`localhub.moto_dynamodb` (transactions and queries whose cost does not
-grow with the table, item operations one at a time) and :mod:`localhub.moto_sqs` (queue attributes
-and message visibility without a scan per message) and :mod:`localhub.moto_models` (no record of every
-object moto ever made) before the server starts. moto's ASL interpreter reaches S3 (a Distributed
+grow with the table, item operations one at a time), :mod:`localhub.moto_sqs` (queue attributes
+and message visibility without a scan per message, messages changed under the queue's lock),
+:mod:`localhub.moto_models` (no record of every object moto ever made) and :mod:`localhub.moto_server`
+(each request's backend found once per host, not under a lock for every request) before the server
+starts. moto's ASL interpreter reaches S3 (a Distributed
 Map's ItemReader) at ``http://localhost:<moto_server_port()>``, which is pointed at the server's port."""
 
 from __future__ import annotations
@@ -21,10 +23,11 @@ def embedded_aws(host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
     for the duration of the block; yields the endpoint URL."""
     from moto.server import ThreadedMotoServer
 
-    from localhub import moto_dynamodb, moto_models, moto_sqs
+    from localhub import moto_dynamodb, moto_models, moto_server, moto_sqs
     from utilhub.platform import aws
 
     moto_models.install()
+    moto_server.install()
     moto_dynamodb.install()
     moto_sqs.install()
     server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
