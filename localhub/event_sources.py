@@ -48,6 +48,14 @@ class SqsEventSource:
         self._region = stack.region
         self._failed_receipts: list[str] = []
         self._receipts_lock = threading.Lock()  # the mapping's pollers share the list
+        # set while the queue gives messages: the mapping's pollers beyond the first poll only then
+        self.busy = threading.Event()
+        self._invoking = 0  # batches of this mapping being handled now (under _receipts_lock)
+
+    @property
+    def invoking(self) -> int:
+        with self._receipts_lock:
+            return self._invoking
 
     def poll_once(self, wait_seconds: int = 0) -> PollResult:
         response = self._sqs.receive_message(
@@ -62,7 +70,13 @@ class SqsEventSource:
         if not messages:
             return result
         event = {"Records": [self._record(m) for m in messages]}
-        invocation = self._invoke(self.function, event)
+        with self._receipts_lock:
+            self._invoking += 1
+        try:
+            invocation = self._invoke(self.function, event)
+        finally:
+            with self._receipts_lock:
+                self._invoking -= 1
         result.invocation = invocation
         if invocation.failed:
             result.failed = len(messages)

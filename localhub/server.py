@@ -99,7 +99,7 @@ class LocalRuntime:
                 source.concurrency if self.hub.workers is None else min(source.concurrency, self.hub.workers.concurrency(source.function))
             )
             for n in range(pollers):
-                self._spawn(f"sqs-{source.name}-{n}", lambda s=source: self._poll_forever(s))
+                self._spawn(f"sqs-{source.name}-{n}", lambda s=source, n=n: self._poll_forever(s, n))
         schedules = self._parsed_schedules() if self.run_schedules else {}
         if schedules:
             self._spawn("schedules", lambda: self._schedule_forever(schedules))
@@ -154,15 +154,27 @@ class LocalRuntime:
         self.worker_errors.append(error)
         del self.worker_errors[:-100]  # the latest hundred
 
-    def _poll_forever(self, source: SqsEventSource) -> None:
-        """One of an event source mapping's pollers: receive a batch, invoke, delete what succeeded."""
+    def _poll_forever(self, source: SqsEventSource, index: int = 0) -> None:
+        """One of an event source mapping's pollers: receive a batch, invoke, delete what succeeded.
+
+        As Lambda scales a mapping's pollers with its backlog, the first poller (``index`` 0) always
+        polls and the others only while the queue gives messages (``source.busy``): set by any poll
+        that received some, cleared by the first poller's empty poll once no batch of the mapping is
+        being handled. An idle hub makes one long poll per mapping, not one per poller."""
         while not self._stopping.is_set():
+            if index and not source.busy.wait(POLL_WAIT_SECONDS):
+                continue
             # a function error is the function's (in its log, and its messages come back as on Lambda)
             try:
-                source.poll_once(wait_seconds=source.window or POLL_WAIT_SECONDS)
+                result = source.poll_once(wait_seconds=source.window or POLL_WAIT_SECONDS)
             except Exception as exc:  # a poller never dies: report and go on
                 self._report(f"poller {source.name}: {type(exc).__name__}: {exc}")
                 self._stopping.wait(self.poll_interval)
+                continue
+            if result.received:
+                source.busy.set()
+            elif index == 0 and not source.invoking:
+                source.busy.clear()
 
     def _schedule_forever(self, schedules: dict[str, Schedule]) -> None:
         now = datetime.datetime.now(datetime.UTC)
