@@ -1,4 +1,4 @@
-"""Two changes to moto's DynamoDB (5.2.5) so the embedded AWS keeps its speed as tables fill.
+"""Changes to moto's DynamoDB (5.2.5) so the embedded AWS keeps its speed as tables fill.
 
 1. ``DynamoDBBackend.transact_write_items`` deep-copied every table a transaction touches, once
    per transaction item, to be able to roll back: a 1-item transaction cost O(table), a 100-item
@@ -21,8 +21,14 @@
    conditional write atomic: two concurrent claims of one item could both pass their condition.
    :func:`install` runs the backend's item operations one at a time (one lock per process), as
    DynamoDB's own conditional writes and transactions are atomic.
+5. moto parsed an update expression each time it met one (twice per ``UpdateItem``: in the
+   response, to check the names and values it uses, and in the backend), about 8% of the
+   endpoint's CPU under the hub's load, which uses a handful of expressions over and over. Those
+   callers only read the tree or validate a deep copy of it (``Validator.__init__``; ``normalize``
+   runs on the validated copy), so :func:`_parsed_update` keeps one tree per expression (up to
+   ``_PARSED_LIMIT``) and hands it to each; an expression that does not parse is refused each time.
 
-All three are written as they could be offered upstream; drop this module on the day moto ships an
+All are written as they could be offered upstream; drop this module on the day moto ships an
 equivalent (``docs/local-runtime.md``). :func:`install` applies them once per process; the
 conformance check (``make moto-conformance``) runs moto's own DynamoDB tests with them applied.
 """
@@ -48,10 +54,11 @@ from moto.dynamodb.exceptions import (
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import GlobalSecondaryIndex, Table
-from moto.dynamodb.parsing import ast_nodes
+from moto.dynamodb.parsing import ast_nodes, expressions
 
 Node: Any = ast_nodes.Node  # type: ignore[attr-defined]  # the module has no type hints
 DepthFirstTraverser: Any = ast_nodes.DepthFirstTraverser  # type: ignore[attr-defined]
+UpdateExpressionParser: Any = expressions.UpdateExpressionParser  # type: ignore[attr-defined]
 
 _installed = False
 _install_lock = threading.Lock()
@@ -59,6 +66,9 @@ _original_query: Callable[..., Any] = Table.query
 _original_table_put: Callable[..., Any] = Table.put_item
 _original_table_delete: Callable[..., Any] = Table.delete_item
 _original_backend_update: Callable[..., Any] = DynamoDBBackend.update_item
+_original_make: Callable[..., Any] = UpdateExpressionParser.make.__func__
+_parsed_updates: dict[str, Any] = {}
+_PARSED_LIMIT = 1024
 
 PrimaryKey = tuple[DynamoType, DynamoType | None]
 
@@ -374,6 +384,16 @@ def _serialized(method: Callable[..., Any]) -> Callable[..., Any]:
     return run_alone
 
 
+def _parsed_update(cls: type, expression_str: str) -> Any:
+    """``UpdateExpressionParser.make``: the expression's tree, parsed once (callers never change it)."""
+    tree = _parsed_updates.get(expression_str)
+    if tree is None:
+        tree = _original_make(cls, expression_str)
+        if len(_parsed_updates) < _PARSED_LIMIT:
+            _parsed_updates[expression_str] = tree
+    return tree
+
+
 def install() -> None:
     """Apply the changes to moto's classes (once per process)."""
     global _installed
@@ -388,6 +408,7 @@ def install() -> None:
         Node.__deepcopy__ = _copy_node
         DepthFirstTraverser.nodes_to_be_processed = _nodes_to_be_processed
         DepthFirstTraverser.process = _process
+        UpdateExpressionParser.make = classmethod(_parsed_update)
         for name in ITEM_OPERATIONS:
             if hasattr(DynamoDBBackend, name):
                 setattr(DynamoDBBackend, name, _serialized(getattr(DynamoDBBackend, name)))

@@ -313,3 +313,40 @@ def test_an_update_naming_the_table_by_arn_moves_the_item_between_index_partitio
     )
     assert _by_status(client, "PENDING") == []
     assert _by_status(client, "SENT") == ["A"]
+
+
+def test_an_update_expression_is_parsed_once_and_each_update_gets_its_own_values(client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    parsed: list[str] = []
+    original = moto_dynamodb._original_make
+
+    def counting(cls: type, expression: str) -> Any:
+        parsed.append(expression)
+        return original(cls, expression)
+
+    monkeypatch.setattr(moto_dynamodb, "_original_make", counting)
+    monkeypatch.setattr(moto_dynamodb, "_parsed_updates", {})
+    expression = "SET #n = :n, #h = list_append(if_not_exists(#h, :empty), :entry) REMOVE #gone ADD #count :one"
+    for n in range(3):
+        client.update_item(
+            TableName=TABLE,
+            Key={"pk": {"S": f"k{n % 2}"}},
+            UpdateExpression=expression,
+            ExpressionAttributeNames={"#n": "name", "#h": "history", "#gone": "gone", "#count": "count"},
+            ExpressionAttributeValues={
+                ":n": {"S": f"name {n}"},
+                ":empty": {"L": []},
+                ":entry": {"L": [{"S": f"entry {n}"}]},
+                ":one": {"N": "1"},
+            },
+        )
+    assert parsed == [expression]  # moto parsed it twice per update, six times here
+    first = client.get_item(TableName=TABLE, Key={"pk": {"S": "k0"}})["Item"]
+    assert first["name"] == {"S": "name 2"}
+    assert first["history"] == {"L": [{"S": "entry 0"}, {"S": "entry 2"}]}
+    assert first["count"] == {"N": "2"}
+    second = client.get_item(TableName=TABLE, Key={"pk": {"S": "k1"}})["Item"]
+    assert second == {"pk": {"S": "k1"}, "name": {"S": "name 1"}, "history": {"L": [{"S": "entry 1"}]}, "count": {"N": "1"}}
+    with pytest.raises(ClientError, match="Invalid UpdateExpression"):  # refused each time, as before
+        client.update_item(TableName=TABLE, Key={"pk": {"S": "k0"}}, UpdateExpression="SET = broken")
+    with pytest.raises(ClientError, match="Invalid UpdateExpression"):
+        client.update_item(TableName=TABLE, Key={"pk": {"S": "k0"}}, UpdateExpression="SET = broken")
