@@ -111,3 +111,48 @@ def test_the_monitor_report_counts_what_waits(hub: LocalHub) -> None:
     # When the monitor runs, Then one is queued and one waits behind it
     report = hub.run_schedule(MONITOR).result
     assert (report["queued"], report["waiting"], report["held"], report["released"]) == (1, 1, 0, 0)
+
+
+def test_an_acknowledgement_between_pages_never_lets_a_newer_change_past_an_older_one(hub: LocalHub) -> None:
+    from utilhub.packs.meter_data.sync import FLOW
+    from utilhub.syncrequests.wiring import monitor_for
+
+    # Given 30 persons with 3 changes each, and a first run that sent each person's oldest change
+    bodies = backlog(hub, 30, 3)
+    assert monitor(hub, UTILHUB_SYNC_MONITOR_PAGE_SIZE="4")["queued"] == 30
+    spec = hub.function(MONITOR)
+    with function_environment({**spec.environment, "UTILHUB_SYNC_MONITOR_PAGE_SIZE": "2"}):
+        reload_settings()
+        runner = monitor_for(FLOW)
+        # When the next run has decided the first page of its first shard (second changes, their persons
+        # in flight), and MDM acknowledges every change in flight before it reads the next shard
+        read = runner._store.pending_page
+        shards: list[int] = []
+        acknowledged: list[int] = []
+
+        def acknowledging_after_the_first_shard_s_first_page(shard: int, *args: Any, **kwargs: Any) -> Any:
+            if shards and shard != shards[0] and not acknowledged:
+                acknowledged.append(hub.drain(max_polls=1000))
+            shards.append(shard)
+            return read(shard, *args, **kwargs)
+
+        runner._store.pending_page = acknowledging_after_the_first_shard_s_first_page  # type: ignore[method-assign]
+        report = runner.run()
+    reload_settings()
+    assert acknowledged == [30]
+    # Then no person's third change went out in that run (the first shard's persons left their second
+    # change on a page before it: that goes first, at the next run), and nothing was discarded
+    assert report.discarded == 0
+    assert all(status_of(hub, f"SR-BL{e}-2")["status"] == "PENDING" for e in range(30))
+    # And the backlog drains with every change sent once, in order
+    for _ in range(4):
+        hub.drain(max_polls=1000)
+        monitor(hub, UTILHUB_SYNC_MONITOR_PAGE_SIZE="4")
+    hub.drain(max_polls=1000)
+    mdm = hub.simulators["MDM"]
+    assert isinstance(mdm, MdmSimulator)
+    assert sorted(mdm.accepted) == sorted(b["syncRequestId"] for b in bodies)
+    assert set(mdm.accepted.values()) == {1}
+    order = [m["syncRequestId"] for m in mdm.received]
+    for e in range(30):
+        assert [i for i in order if i.startswith(f"SR-BL{e}-")] == [f"SR-BL{e}-{c}" for c in range(3)]

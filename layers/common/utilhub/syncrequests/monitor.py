@@ -12,9 +12,11 @@ A run drains a backlog in pages: each shard is swept once, page by page (WAITING
 the shards in turn, one page each, until every shard is swept or the run's time budget
 (``UTILHUB_SYNC_MONITOR_BUDGET_SECONDS``) is spent; the next run starts again from the oldest.
 What a page claimed is queued before the next page is read, so a run holds one page in memory
-and a run that stops (budget, failure) leaves nothing claimed and not queued. Within a run, an
-entity whose request was claimed on one page is seen in flight on the next: one in flight per
-entity, oldest first, holds across pages.
+(and the keys of the entities it left waiting) and a run that stops (budget, failure) leaves
+nothing claimed and not queued. Within a run, an entity whose request was claimed on one page is
+seen in flight on the next, and an entity with a request left PENDING on one page is not decided
+again on a later one, even when its request in flight is acknowledged in between: one in flight
+per entity, oldest first, holds across pages.
 """
 
 from __future__ import annotations
@@ -120,6 +122,10 @@ class SyncMonitor:
         """Work one shard, one page per step: time out what waited too long for its acknowledgement, then
         its WAITING requests, then its PENDING ones, oldest first."""
         self._time_out(shard, report)
+        # entities left with a request PENDING on an earlier page of this sweep: their later requests wait
+        # for the next run, even if the one in flight is acknowledged meanwhile (else a newer change would
+        # go out past the older one left behind, which would then be discarded)
+        left: set[tuple[str, str]] = set()
         for status in (SyncStatus.WAITING, SyncStatus.PENDING):
             start: dict[str, Any] | None = None
             while True:
@@ -130,7 +136,7 @@ class SyncMonitor:
                         if status is SyncStatus.WAITING:
                             self._send_or_hold(page, report, claimed)
                         else:
-                            self._plan_page(page, report, claimed)
+                            self._plan_page(page, report, claimed, left)
                     finally:  # whatever stops the page, what it claimed is queued (or given back)
                         self._queue(claimed, report)
                     report.pages += 1
@@ -138,16 +144,27 @@ class SyncMonitor:
                 if start is None:
                     break
 
-    def _plan_page(self, page: list[PendingRequest], report: MonitorReport, claimed: list[tuple[PendingRequest, int]]) -> None:
-        """Discard what need not be sent, and claim (or hold WAITING) what must, entity by entity."""
+    def _plan_page(
+        self,
+        page: list[PendingRequest],
+        report: MonitorReport,
+        claimed: list[tuple[PendingRequest, int]],
+        left: set[tuple[str, str]],
+    ) -> None:
+        """Discard what need not be sent, and claim (or hold WAITING) what must, entity by entity; an
+        entity in ``left`` (a request of it stays PENDING on an earlier page) is not decided again."""
         by_entity: dict[tuple[str, str], list[PendingRequest]] = defaultdict(list)
         for request in page:
             by_entity[(request.entity_type, request.entity_id)].append(request)
-        states = self._store.entity_states(by_entity)
+        for entity in by_entity.keys() & left:
+            report.waiting += len(by_entity.pop(entity))
+        states = self._store.entity_states(by_entity) if by_entity else {}
         sends: list[PendingRequest] = []
         for entity, pending in by_entity.items():
             decisions = plan_entity(pending, states[entity])
             report.waiting += len(pending) - len(decisions)
+            if len(decisions) < len(pending):
+                left.add(entity)
             for decision in decisions:
                 if not isinstance(decision, Discard):
                     sends.append(decision.request)  # a Send is always an entity's last decision
