@@ -248,7 +248,7 @@ def run(sizes: list[int], window: int, backlog: int, per_entity: int = 5) -> dic
         after_backlog = hub.memory()
         print(f"  backlog of {backlog:,} drained in {drain_seconds:.0f} s; hub RSS {after_backlog[0]:.0f} MB", file=sys.stderr)
         window_at(hub, sizes[-1])
-        after_backlog = hub.memory()
+        at_end = hub.memory()
         accepted, older_images = synchronized_at_mdm(hub)
     expected = {f"BENCH-{n:07d}" for n in range(posted)}
     lost = sorted(expected - set(accepted))
@@ -259,7 +259,7 @@ def run(sizes: list[int], window: int, backlog: int, per_entity: int = 5) -> dic
             ("lost", len(lost), bool(lost)),
             ("accepted more than once", len(twice), bool(twice)),
             ("older images after newer ones", older_images, bool(older_images)),
-            (f"hub RSS over {RSS_LIMIT_MB:,} MB", f"{after_backlog[0]:.0f} MB", after_backlog[0] > RSS_LIMIT_MB),
+            (f"hub RSS over {RSS_LIMIT_MB:,} MB", f"{at_end[0]:.0f} MB", at_end[0] > RSS_LIMIT_MB),
             (f"stop over {STOP_LIMIT_SECONDS} s after Ctrl-C", f"{hub.stop_seconds:.1f} s", hub.stop_seconds > STOP_LIMIT_SECONDS),
             (
                 f"rate fell more than {1 - RATE_FLOOR:.0%} from the first window to the last",
@@ -281,7 +281,7 @@ def run(sizes: list[int], window: int, backlog: int, per_entity: int = 5) -> dic
         "backlog_drain_seconds": drain_seconds,
         "monitor_runs": monitor_runs,
         "start_mb": start_mb,
-        "after_backlog_mb": after_backlog,
+        "at_end_mb": at_end,
         "posted": posted,
         "lost": lost,
         "twice": twice,
@@ -311,7 +311,7 @@ def report(result: dict[str, Any]) -> str:
     if len(windows) >= 2 and windows[-1].in_tables > windows[-2].in_tables:
         per_thousand = (windows[-1].hub_mb - windows[-2].hub_mb) / ((windows[-1].in_tables - windows[-2].in_tables) / 1000)
         growth = f"hub RSS growth between the last two sizes: {per_thousand:.1f} MB per 1,000 requests\n"
-    hub_mb, env_mb = result["after_backlog_mb"]
+    hub_mb, env_mb = result["at_end_mb"]
     return (
         f"{table}\n{growth}"
         f"backlog of {result['backlog']:,} ({result['per_entity']} changes of each of {result['backlog'] // result['per_entity']:,} persons):"
