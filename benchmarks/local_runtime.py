@@ -41,6 +41,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import boto3
 import httpx
 
 from benchmarks.common import ROOT, figure, format_table
@@ -48,6 +49,10 @@ from benchmarks.common import ROOT, figure, format_table
 BATCH = 100
 CLIENTS = 4
 MONITOR = "/_local/schedules/MeterDataSyncMonitorFunction/run"
+# the next monitor run starts once the delivery queue holds at most this many messages (about half a
+# minute of deliveries): a run then finds most entities free, so a backlog of K changes per entity is
+# swept about K times, not at every acknowledgement
+QUEUE_LOW = 500
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 # the targets (issue "local runtime at production scale"): the run fails when one is missed
 RSS_LIMIT_MB = 2048  # the hub process after every request of the run
@@ -91,6 +96,7 @@ def _healthy(api: str) -> bool:
 class Hub:
     process: subprocess.Popen[bytes]
     api: str
+    aws: str
     token: str = ""
     stop_seconds: float = 0.0  # from Ctrl-C to the process gone, once stopped
 
@@ -111,7 +117,7 @@ def started_hub(log: Path) -> Iterator[Hub]:
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-    hub = Hub(process, f"http://127.0.0.1:{api_port}")
+    hub = Hub(process, f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{aws_port}")
     try:
         deadline = time.monotonic() + 120
         while not _healthy(hub.api):
@@ -183,24 +189,54 @@ def synchronized_at_mdm(hub: Hub) -> tuple[dict[str, int], int]:
     return dict(state["acceptedPerSyncRequest"]), int(state["olderImagesReceived"])
 
 
-def drain(hub: Hub, expected: int) -> tuple[float, int]:
-    """Run the monitor until MDM has accepted ``expected`` sync requests; (seconds, monitor runs)."""
+@dataclass
+class Drain:
+    seconds: float = 0.0
+    runs: int = 0  # monitor runs
+    monitor_seconds: float = 0.0  # the runs' time, in all
+    longest_run: float = 0.0
+
+
+def drain(hub: Hub, expected: int) -> Drain:
+    """Run the monitor until MDM has accepted ``expected`` sync requests, each run once the delivery
+    queue is down to ``QUEUE_LOW`` messages."""
     started = last_said = time.perf_counter()
-    runs = 0
+    done = Drain()
+    sqs = boto3.client(  # the embedded endpoint takes any credentials
+        "sqs",
+        endpoint_url=hub.aws,
+        region_name="eu-west-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",  # noqa: S106
+    )
     with httpx.Client(base_url=hub.api, timeout=600) as client:
+        queue = client.get("/_local/resources").json()["MdmDeliveryQueue"]
         while True:
             accepted = client.get("/_local/sim/mdm/state", params={"summary": "1"}).json()["acceptedSyncRequests"]
             if accepted >= expected:
-                return time.perf_counter() - started, runs
+                done.seconds = time.perf_counter() - started
+                return done
             if time.perf_counter() - last_said > 300:  # a long drain says how far it has come
                 last_said = time.perf_counter()
-                print(f"    {accepted:,} of {expected:,} at MDM after {last_said - started:.0f} s, {runs} monitor runs", file=sys.stderr)
+                print(
+                    f"    {accepted:,} of {expected:,} at MDM after {last_said - started:.0f} s, {done.runs} monitor runs", file=sys.stderr
+                )
+            depth = sqs.get_queue_attributes(
+                QueueUrl=queue, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+            )["Attributes"]
+            if sum(int(n) for n in depth.values()) > QUEUE_LOW:
+                time.sleep(1)  # deliveries under way
+                continue
+            run_started = time.perf_counter()
             report = client.post(MONITOR).json()
-            runs += 1
+            took = time.perf_counter() - run_started
+            done.runs += 1
+            done.monitor_seconds += took
+            done.longest_run = max(done.longest_run, took)
             if report.get("error"):
                 raise RuntimeError(f"monitor failed: {report['error']}")
             if not report["result"]["queued"]:
-                time.sleep(0.2)  # what was queued is being delivered
+                time.sleep(0.5)  # what was queued is being delivered
 
 
 @dataclass
@@ -242,11 +278,15 @@ def run(sizes: list[int], window: int, backlog: int, per_entity: int = 5) -> dic
         start_mb = hub.memory()
         for size in sizes[:-1]:
             window_at(hub, size)
+        # the functions' AWS calls are counted (throttling at a rate of 0) from the backlog's post to its drain
+        httpx.post(f"{hub.api}/_local/aws/throttling", json={"rate": 0}, timeout=60).raise_for_status()
         post_seconds = post(hub, posted, backlog, per_entity)
         posted += backlog
-        drain_seconds, monitor_runs = drain(hub, posted)
+        drained = drain(hub, posted)
+        backlog_calls = httpx.get(f"{hub.api}/_local/aws/throttling", timeout=60).json()["seen"]
+        httpx.delete(f"{hub.api}/_local/aws/throttling", timeout=60).raise_for_status()
         after_backlog = hub.memory()
-        print(f"  backlog of {backlog:,} drained in {drain_seconds:.0f} s; hub RSS {after_backlog[0]:.0f} MB", file=sys.stderr)
+        print(f"  backlog of {backlog:,} drained in {drained.seconds:.0f} s; hub RSS {after_backlog[0]:.0f} MB", file=sys.stderr)
         window_at(hub, sizes[-1])
         at_end = hub.memory()
         accepted, older_images = synchronized_at_mdm(hub)
@@ -278,8 +318,8 @@ def run(sizes: list[int], window: int, backlog: int, per_entity: int = 5) -> dic
         "per_entity": per_entity,
         "older_images": older_images,
         "backlog_post_seconds": post_seconds,
-        "backlog_drain_seconds": drain_seconds,
-        "monitor_runs": monitor_runs,
+        "drained": drained,
+        "backlog_calls": backlog_calls,
         "start_mb": start_mb,
         "at_end_mb": at_end,
         "posted": posted,
@@ -312,17 +352,29 @@ def report(result: dict[str, Any]) -> str:
         per_thousand = (windows[-1].hub_mb - windows[-2].hub_mb) / ((windows[-1].in_tables - windows[-2].in_tables) / 1000)
         growth = f"hub RSS growth between the last two sizes: {per_thousand:.1f} MB per 1,000 requests\n"
     hub_mb, env_mb = result["at_end_mb"]
+    drained: Drain = result["drained"]
+    per_function: dict[str, float] = {}
+    call_rows = []
+    for entry in result["backlog_calls"]:
+        function = str(entry["function"]).removeprefix("utilhub-local-")
+        per_request = entry["count"] / result["backlog"]
+        per_function[function] = per_function.get(function, 0.0) + per_request
+        call_rows.append([function, entry["operation"], figure(per_request)])
+    call_rows += [[function, "total", figure(n)] for function, n in sorted(per_function.items())]
+    calls = format_table(["function", "AWS call (backlog: post to drained)", "per request"], call_rows, right={2})
     return (
         f"{table}\n{growth}"
         f"backlog of {result['backlog']:,} ({result['per_entity']} changes of each of {result['backlog'] // result['per_entity']:,} persons):"
-        f" posted in {result['backlog_post_seconds']:.0f} s, drained in {result['backlog_drain_seconds']:.0f} s"
-        f" ({result['backlog'] / result['backlog_drain_seconds']:.1f} requests/s, {result['monitor_runs']} monitor runs)\n"
+        f" posted in {result['backlog_post_seconds']:.0f} s, drained in {drained.seconds:.0f} s"
+        f" ({result['backlog'] / drained.seconds:.1f} requests/s through the monitor and delivery; {drained.runs} monitor runs,"
+        f" {drained.monitor_seconds:.0f} s in all, the longest {drained.longest_run:.0f} s)\n"
         f"after {result['posted']:,} requests: hub RSS {hub_mb:.0f} MB (at start {result['start_mb'][0]:.0f} MB),"
         f" execution environments {env_mb:.0f} MB\n"
         f"accounted for: {result['posted'] - len(result['lost']):,} of {result['posted']:,} SYNCHRONIZED at MDM,"
         f" {len(result['lost'])} lost, {len(result['twice'])} accepted more than once,"
         f" {result['older_images']} older image(s) received after a newer one\n"
         f"hub stopped {result['stop_seconds']:.1f} s after Ctrl-C\n"
+        f"{calls}\n"
         f"targets: {'all met' if not result['failures'] else 'MISSED ' + '; '.join(result['failures'])}"
         f" (hub RSS under {RSS_LIMIT_MB:,} MB, stop within {STOP_LIMIT_SECONDS} s, last window's rate at least"
         f" {RATE_FLOOR:.0%} of the first's, nothing lost, nothing twice, no older image after a newer one)"

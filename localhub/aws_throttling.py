@@ -28,9 +28,15 @@ THROTTLING_CODES = {"dynamodb": "ProvisionedThroughputExceededException"}
 DEFAULT_CODE = "ThrottlingException"
 
 
+def per_operation(counts: Counter[tuple[str, str]]) -> list[dict[str, Any]]:
+    """``{(function, operation): count}`` as the control API lists it."""
+    return [{"function": f, "operation": op, "count": n} for (f, op), n in sorted(counts.items())]
+
+
 class AwsThrottling:
     """``rate`` (0..1) of the functions' AWS calls to ``services`` (all when empty) are throttled; with
-    ``operations`` (``"dynamodb.TransactWriteItems"``), only calls of those operations."""
+    ``operations`` (``"dynamodb.TransactWriteItems"``), only calls of those operations. Every call it sees
+    is counted per function and operation (``seen``), so a rate of 0 counts the calls and throttles none."""
 
     def __init__(
         self, rate: float, *, seed: int = 0, services: frozenset[str] = frozenset(), operations: frozenset[str] = frozenset()
@@ -41,6 +47,7 @@ class AwsThrottling:
         self.services = services
         self.operations = operations
         self.throttled: Counter[tuple[str, str]] = Counter()  # (function, service.operation) -> calls throttled
+        self.seen: Counter[tuple[str, str]] = Counter()  # (function, service.operation) -> calls made (rate 0: only counted)
         self.calls = 0
         self._random = random.Random(seed)
         self._lock = threading.Lock()
@@ -62,13 +69,13 @@ class AwsThrottling:
 
     def report(self) -> dict[str, Any]:
         with self._lock:
-            throttled = [{"function": f, "operation": op, "count": n} for (f, op), n in sorted(self.throttled.items())]
             return {
                 "rate": self.rate,
                 "services": sorted(self.services),
                 "operations": sorted(self.operations),
                 "calls": self.calls,
-                "throttled": throttled,
+                "seen": per_operation(self.seen),
+                "throttled": per_operation(self.throttled),
             }
 
     def __enter__(self) -> AwsThrottling:
@@ -84,11 +91,13 @@ class AwsThrottling:
             return None
         if self.operations and f"{service}.{model.name}" not in self.operations:
             return None
+        operation = f"{service}.{model.name}"
         with self._lock:
             self.calls += 1
+            self.seen[(function, operation)] += 1
             if self._random.random() >= self.rate:
                 return None
-            self.throttled[(function, f"{service}.{model.name}")] += 1
+            self.throttled[(function, operation)] += 1
         code = THROTTLING_CODES.get(service, DEFAULT_CODE)
         http = AWSResponse(url="", status_code=400, headers=HTTPHeaders(), raw=None)
         return http, {

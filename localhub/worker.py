@@ -79,7 +79,7 @@ class Environment:
         if self.throttling is not None:
             self.throttling.uninstall()
             self.throttling = None
-        if settings and settings.get("rate", 0) > 0:
+        if settings and not settings.get("off"):  # rate 0: the calls are counted, none throttled
             self.throttling = AwsThrottling(
                 float(settings["rate"]), seed=int(settings["seed"]), services=frozenset(settings.get("services", []))
             ).install()
@@ -94,8 +94,9 @@ class Environment:
             return None
         report = self.throttling.report()
         self.throttling.throttled.clear()
+        self.throttling.seen.clear()
         self.throttling.calls = 0
-        return {"calls": report["calls"], "throttled": report["throttled"]}
+        return {"calls": report["calls"], "seen": report["seen"], "throttled": report["throttled"]}
 
 
 def main(argv: list[str]) -> int:

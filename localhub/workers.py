@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from localhub.aws_throttling import per_operation
 from localhub.lambda_runtime import RUNTIME_VARIABLES, Invocation, lambda_variables
 from localhub.template import FunctionSpec
 from localhub.worker import HEADER
@@ -147,6 +148,7 @@ class WorkerPool:
         self._throttling: dict[str, Any] | None = None
         self._throttling_versions = itertools.count(1)
         self.throttled: Counter[tuple[str, str]] = Counter()
+        self.throttle_seen: Counter[tuple[str, str]] = Counter()
         self.throttle_calls = 0
 
     def concurrency(self, spec: FunctionSpec) -> int:
@@ -300,11 +302,12 @@ class WorkerPool:
         with self._changed:
             self._throttling = {"version": next(self._throttling_versions), "rate": rate, "seed": seed, "services": sorted(services)}
             self.throttled.clear()
+            self.throttle_seen.clear()
             self.throttle_calls = 0
 
     def stop_throttling(self) -> None:
         with self._changed:
-            self._throttling = None if self._throttling is None else {"version": next(self._throttling_versions), "rate": 0.0}
+            self._throttling = None if self._throttling is None else {"version": next(self._throttling_versions), "off": True}
 
     def _throttling_for(self, environment: Environment) -> dict[str, Any] | None:
         settings = self._throttling
@@ -320,6 +323,8 @@ class WorkerPool:
             self.throttle_calls += int(counted["calls"])
             for entry in counted["throttled"]:
                 self.throttled[(function_name, entry["operation"])] += int(entry["count"])
+            for entry in counted.get("seen", []):
+                self.throttle_seen[(function_name, entry["operation"])] += int(entry["count"])
 
     def throttling_report(self) -> dict[str, Any]:
         with self._changed:
@@ -328,5 +333,6 @@ class WorkerPool:
                 "rate": float(settings.get("rate", 0.0)),
                 "services": list(settings.get("services", [])),
                 "calls": self.throttle_calls,
-                "throttled": [{"function": f, "operation": op, "count": n} for (f, op), n in sorted(self.throttled.items())],
+                "seen": per_operation(self.throttle_seen),
+                "throttled": per_operation(self.throttled),
             }

@@ -186,9 +186,18 @@ def test_control_api_throttles_the_functions_aws_calls(client: httpx.Client) -> 
     assert refused.json()["type"].endswith("/unavailable")
     report = client.get("/_local/aws/throttling").json()
     assert {"function": "utilhub-local-MeterDataSyncRequestsFunction", "operation": "dynamodb.PutItem", "count": 1} in report["throttled"]
+    assert {"function": "utilhub-local-MeterDataSyncRequestsFunction", "operation": "dynamodb.PutItem", "count": 1} in report["seen"]
     # and once throttling stops, the same request is taken
     assert client.delete("/_local/aws/throttling").status_code == 204
     assert client.post("/meter-data/sync-requests", json={**PERSON, "syncRequestId": "E2E-TH1"}).status_code == 202
+    # and a rate of 0 counts the functions' calls per function and operation, throttling none
+    assert client.post("/_local/aws/throttling", json={"rate": 0}).status_code == 201
+    assert client.post("/meter-data/sync-requests", json={**PERSON, "syncRequestId": "E2E-TH2"}).status_code == 202
+    counted = client.get("/_local/aws/throttling").json()
+    assert counted["throttled"] == []
+    assert any(c["operation"] == "dynamodb.PutItem" and c["function"].endswith("MeterDataSyncRequestsFunction") for c in counted["seen"])
+    assert sum(c["count"] for c in counted["seen"]) == counted["calls"] > 0
+    assert client.delete("/_local/aws/throttling").status_code == 204
     assert client.post("/_local/aws/throttling", json={"rate": 2}).status_code == 400
     assert client.post("/_local/aws/throttling", json=[]).status_code == 400
 

@@ -631,6 +631,20 @@ def test_a_throttled_intake_answers_503_with_retry_after_and_stores_nothing(hub:
     assert submit(hub, person("SR-TH1")).status == 202
 
 
+def test_a_rate_of_zero_counts_each_functions_aws_calls_and_throttles_none(hub: LocalHub) -> None:
+    from localhub.aws_throttling import AwsThrottling
+
+    # Given throttling at a rate of 0, When a person sync request is taken
+    with AwsThrottling(0.0) as counting:
+        assert submit(hub, person("SR-TH2")).status == 202
+    # Then nothing was throttled, and its intake's calls are counted per function and operation
+    report = counting.report()
+    assert report["throttled"] == []
+    seen = {(c["function"].rsplit("-", 1)[-1], c["operation"]): c["count"] for c in report["seen"]}
+    assert seen.get(("MeterDataSyncRequestsFunction", "dynamodb.PutItem"), 0) >= 1
+    assert sum(seen.values()) == report["calls"]
+
+
 def dead_letters(hub: LocalHub) -> list[str]:
     sqs = boto3.client("sqs")
     dlq = hub.resources()["MdmDeliveryDeadLetterQueue"]
