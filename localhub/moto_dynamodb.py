@@ -1,4 +1,5 @@
-"""Changes to moto's DynamoDB (5.2.5) so the embedded AWS keeps its speed as tables fill.
+"""Changes to moto's DynamoDB (5.2.5) so the embedded AWS keeps its speed as tables fill, and answers a
+retried transaction as DynamoDB does.
 
 1. ``DynamoDBBackend.transact_write_items`` deep-copied every table a transaction touches, once
    per transaction item, to be able to roll back: a 1-item transaction cost O(table), a 100-item
@@ -28,6 +29,17 @@
    runs on the validated copy), so :func:`_parsed_update` keeps one tree per expression (up to
    ``_PARSED_LIMIT``) and hands it to each; an expression that does not parse is refused each time.
 
+6. ``TransactWriteItems`` ignored its ``ClientRequestToken``. boto3 fills one in on every call and
+   sends the same one when it retries, so that a transaction applied by DynamoDB whose answer was
+   lost (a read timeout under load) is answered as applied when it comes again. moto applied the
+   retry anew, and a conditional transaction then failed against its own first writes: the sync
+   monitor took such a retried claim of 50 requests for claims someone else had made, and never
+   queued them (50 of a 100,000 backlog through ``make run`` ended in ERROR, "no acknowledgement").
+   :func:`_idempotent_transact` answers a token seen in the last ten minutes as DynamoDB does:
+   success without writing when the transaction is the same, ``IdempotentParameterMismatchException``
+   when it is not, ``TransactionInProgressException`` while the first is still running; a
+   transaction that failed leaves its token free for the retry.
+
 All are written as they could be offered upstream; drop this module on the day moto ships an
 equivalent (``docs/local-runtime.md``). :func:`install` applies them once per process; the
 conformance check (``make moto-conformance``) runs moto's own DynamoDB tests with them applied.
@@ -37,13 +49,18 @@ from __future__ import annotations
 
 import copy
 import functools
+import hashlib
+import json
 import threading
+import time
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
 from moto.dynamodb.comparisons import get_filter_expression
 from moto.dynamodb.exceptions import (
     ConditionalCheckFailed,
+    DynamodbException,
     MockValidationException,
     MultipleTransactionsException,
     ResourceNotFoundException,
@@ -55,6 +72,7 @@ from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import GlobalSecondaryIndex, Table
 from moto.dynamodb.parsing import ast_nodes, expressions
+from moto.dynamodb.responses import DynamoHandler
 
 Node: Any = ast_nodes.Node  # type: ignore[attr-defined]  # the module has no type hints
 DepthFirstTraverser: Any = ast_nodes.DepthFirstTraverser  # type: ignore[attr-defined]
@@ -394,6 +412,58 @@ def _parsed_update(cls: type, expression_str: str) -> Any:
     return tree
 
 
+class IdempotentParameterMismatchException(DynamodbException):
+    def __init__(self) -> None:
+        super().__init__(
+            "com.amazonaws.dynamodb.v20120810#IdempotentParameterMismatchException",
+            "The request uses the same client token as a previous, but non-identical request.",
+        )
+
+
+class TransactionInProgressException(DynamodbException):
+    def __init__(self) -> None:
+        super().__init__(
+            "com.amazonaws.dynamodb.v20120810#TransactionInProgressException",
+            "The transaction with the given request token is already in progress.",
+        )
+
+
+TOKEN_SECONDS = 600  # DynamoDB's idempotency window for a transaction's ClientRequestToken
+_original_transact: Callable[..., Any] = DynamoHandler.transact_write_items
+# token -> (when first seen, hash of its TransactItems, its answer; None while it runs), oldest first
+_tokens: OrderedDict[str, tuple[float, str, Any]] = OrderedDict()
+_tokens_lock = threading.Lock()
+
+
+def _idempotent_transact(self: DynamoHandler) -> Any:
+    """moto's ``transact_write_items`` answer, once per ``ClientRequestToken`` within ``TOKEN_SECONDS``."""
+    token = self.body.get("ClientRequestToken")
+    if not token:
+        return _original_transact(self)
+    fingerprint = hashlib.sha256(json.dumps(self.body["TransactItems"], sort_keys=True).encode()).hexdigest()
+    now = time.monotonic()
+    with _tokens_lock:
+        while _tokens and now - next(iter(_tokens.values()))[0] >= TOKEN_SECONDS:
+            _tokens.popitem(last=False)
+        seen = _tokens.get(token)
+        if seen is not None:
+            if seen[1] != fingerprint:
+                raise IdempotentParameterMismatchException()
+            if seen[2] is None:
+                raise TransactionInProgressException()
+            return seen[2]
+        _tokens[token] = (now, fingerprint, None)
+    try:
+        answer = _original_transact(self)
+    except BaseException:
+        with _tokens_lock:  # not applied: a retry with this token is a new attempt
+            _tokens.pop(token, None)
+        raise
+    with _tokens_lock:
+        _tokens[token] = (now, fingerprint, answer)
+    return answer
+
+
 def install() -> None:
     """Apply the changes to moto's classes (once per process)."""
     global _installed
@@ -401,6 +471,7 @@ def install() -> None:
         if _installed:
             return
         DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+        DynamoHandler.transact_write_items = _idempotent_transact  # type: ignore[method-assign]
         DynamoDBBackend.update_item = _backend_update_item  # type: ignore[method-assign]
         Table.query = query  # type: ignore[method-assign]
         Table.put_item = _table_put_item  # type: ignore[method-assign]

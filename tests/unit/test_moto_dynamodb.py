@@ -350,3 +350,39 @@ def test_an_update_expression_is_parsed_once_and_each_update_gets_its_own_values
         client.update_item(TableName=TABLE, Key={"pk": {"S": "k0"}}, UpdateExpression="SET = broken")
     with pytest.raises(ClientError, match="Invalid UpdateExpression"):
         client.update_item(TableName=TABLE, Key={"pk": {"S": "k0"}}, UpdateExpression="SET = broken")
+
+
+def _claim(pk: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "Update": {
+                "TableName": TABLE,
+                "Key": {"pk": {"S": pk}},
+                "UpdateExpression": "SET inFlight = :id",
+                "ConditionExpression": "attribute_not_exists(inFlight)",
+                "ExpressionAttributeValues": {":id": {"S": "R-1"}},
+            }
+        }
+    ]
+
+
+def test_a_transaction_retried_with_its_token_is_answered_as_applied_and_not_applied_again(client: Any) -> None:
+    # Given a conditional transaction applied, whose answer the caller did not get (boto3 then retries it
+    # with the same ClientRequestToken)
+    client.transact_write_items(TransactItems=_claim("E-1"), ClientRequestToken="token-1")
+    # When it comes again with its token, Then it succeeds without writing (its condition would now fail)
+    client.transact_write_items(TransactItems=_claim("E-1"), ClientRequestToken="token-1")
+    assert client.get_item(TableName=TABLE, Key={"pk": {"S": "E-1"}})["Item"]["inFlight"] == {"S": "R-1"}
+    # and another transaction with that token is refused, as DynamoDB refuses it
+    with pytest.raises(ClientError) as refused:
+        client.transact_write_items(TransactItems=_claim("E-2"), ClientRequestToken="token-1")
+    assert refused.value.response["Error"]["Code"] == "IdempotentParameterMismatchException"
+    assert "Item" not in client.get_item(TableName=TABLE, Key={"pk": {"S": "E-2"}})
+    # while the same transaction under a new token is a new one: its condition fails
+    with pytest.raises(ClientError) as cancelled:
+        client.transact_write_items(TransactItems=_claim("E-1"), ClientRequestToken="token-2")
+    assert cancelled.value.response["Error"]["Code"] == "TransactionCanceledException"
+    # and a token whose transaction failed is free for its retry, which is applied once the condition holds
+    client.update_item(TableName=TABLE, Key={"pk": {"S": "E-1"}}, UpdateExpression="REMOVE inFlight")
+    client.transact_write_items(TransactItems=_claim("E-1"), ClientRequestToken="token-2")
+    assert client.get_item(TableName=TABLE, Key={"pk": {"S": "E-1"}})["Item"]["inFlight"] == {"S": "R-1"}
