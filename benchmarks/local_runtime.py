@@ -6,12 +6,15 @@ It starts ``python -m localhub --no-schedules`` on free ports (one process, as a
 then, over HTTP only:
 
 1. fills the tables to each size but the largest in turn (batches of 100 posted by 4 clients at
-   once, the monitor run through the control API until every request is SYNCHRONIZED), and at each
+   once, the monitor run through the control API until every request is SYNCHRONIZED, each run once
+   the delivery queue is down to ``QUEUE_LOW`` messages: a run while it is full would find most
+   entities in flight), and at each
    measures a *window*: ``--window`` fresh requests, from the first post to the last one
    SYNCHRONIZED at the MDM simulator;
 2. posts a ``--backlog`` of requests at once (``--backlog-per-entity`` changes of each person, each
-   a newer image) and times how long the monitor and delivery take to drain it; the backlog is
-   most of the fill to the largest size, whose window is measured last;
+   a newer image) and times how long the monitor and delivery take to drain it, counting the AWS
+   calls each function makes per request (the control API's throttling at a rate of 0); the backlog
+   is most of the fill to the largest size, whose window is measured last;
 3. accounts for every message: each request SYNCHRONIZED at MDM exactly once (the simulator
    counts the messages it accepted per sync request), none lost, none sent twice, no person's
    older image received after a newer one;
@@ -100,6 +103,13 @@ class Hub:
     token: str = ""
     stop_seconds: float = 0.0  # from Ctrl-C to the process gone, once stopped
 
+    def bearer(self) -> dict[str, str]:
+        """The Authorization header, with a token fetched now: a long run outlives a token (an hour)."""
+        self.token = httpx.post(
+            f"{self.api}/oauth2/token", data={"grant_type": "client_credentials"}, auth=("local-dev", "local-dev-secret")
+        ).json()["access_token"]
+        return {"Authorization": f"Bearer {self.token}"}
+
     def memory(self) -> tuple[float, float]:
         """(hub process RSS, execution environments' RSS) in MB."""
         return rss_mb(self.process.pid), sum(rss_mb(c) for c in children(self.process.pid))
@@ -124,9 +134,6 @@ def started_hub(log: Path) -> Iterator[Hub]:
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the hub did not start; see {log}")
             time.sleep(0.5)
-        hub.token = httpx.post(
-            f"{hub.api}/oauth2/token", data={"grant_type": "client_credentials"}, auth=("local-dev", "local-dev-secret")
-        ).json()["access_token"]
         yield hub
     finally:
         process.send_signal(2)  # Ctrl-C
@@ -165,7 +172,7 @@ def _requests(first: int, count: int, per_entity: int = 1) -> Iterator[list[dict
 
 def post(hub: Hub, first: int, count: int, per_entity: int = 1) -> float:
     """Post ``count`` requests in batches by ``CLIENTS`` clients at once; returns the seconds taken."""
-    headers = {"Authorization": f"Bearer {hub.token}", "Content-Type": "application/json"}
+    headers = {**hub.bearer(), "Content-Type": "application/json"}
     started = time.perf_counter()
     with httpx.Client(base_url=hub.api, timeout=120, headers=headers) as client, ThreadPoolExecutor(CLIENTS) as pool:
 
