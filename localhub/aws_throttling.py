@@ -89,9 +89,9 @@ class AwsThrottling:
         service = model.service_model.service_name
         if function is None or (self.services and service not in self.services):
             return None
-        if self.operations and f"{service}.{model.name}" not in self.operations:
-            return None
         operation = f"{service}.{model.name}"
+        if self.operations and operation not in self.operations:
+            return None
         with self._lock:
             self.calls += 1
             self.seen[(function, operation)] += 1
