@@ -64,3 +64,32 @@ def test_one_idempotency_layer_per_table_and_client_across_invocations(monkeypat
         assert idempotency._persistence() is first
     aws.reset_clients()
     assert idempotency._persistence() is not first  # a new client gets its own layer
+
+
+def test_put_absent_puts_only_new_keys_across_transactions_and_returns_those_that_existed() -> None:
+    import boto3
+    from moto import mock_aws
+
+    from utilhub.platform.aws import TRANSACTION_LIMIT, put_absent
+
+    with mock_aws():
+        dynamodb = boto3.resource("dynamodb", region_name="eu-west-1")
+        table = dynamodb.create_table(
+            TableName="requests",
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        )
+        # Given keys that exist already in both transactions' ranges, with other content
+        for n in (3, 7, TRANSACTION_LIMIT + 5):
+            table.put_item(Item={"pk": f"K{n}", "v": "old"})
+        items = [{"pk": f"K{n}", "v": "new"} for n in range(TRANSACTION_LIMIT + 20)]
+        # When put
+        existed = put_absent(table, items)
+        # Then the existing are returned and left as they were; every other item is stored
+        assert sorted(i["pk"] for i in existed) == ["K105", "K3", "K7"]
+        stored = {i["pk"]: i["v"] for i in table.scan()["Items"]}
+        assert len(stored) == TRANSACTION_LIMIT + 20
+        assert {k for k, v in stored.items() if v == "old"} == {"K3", "K7", "K105"}
+        # And a second put finds them all
+        assert len(put_absent(table, items)) == TRANSACTION_LIMIT + 20

@@ -110,6 +110,43 @@ def send_all(sqs: Any, queue_url: str, bodies: Sequence[str]) -> None:
             raise AwsUnavailable(f"SQS did not take {len(entries)} of {len(bodies)} messages")
 
 
+TRANSACTION_LIMIT = 100  # items in one TransactWriteItems call
+
+
+def put_absent(table: Table, items: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Put each of ``items`` whose ``pk`` is not in ``table`` yet, ``TRANSACTION_LIMIT`` to a transaction; returns
+    the items not put because their ``pk`` existed.
+
+    A transaction cancelled for any other reason raises, as does any other failure: a caller retrying puts
+    what was not put, and finds the rest existing.
+    """
+    from botocore.exceptions import ClientError
+
+    existing: list[dict[str, Any]] = []
+    client = table.meta.client
+    for start in range(0, len(items), TRANSACTION_LIMIT):
+        remaining = list(items[start : start + TRANSACTION_LIMIT])
+        while remaining:
+            try:
+                client.transact_write_items(
+                    TransactItems=[
+                        {"Put": {"TableName": table.name, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}
+                        for item in remaining
+                    ]
+                )
+                break
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "TransactionCanceledException":
+                    raise
+                reasons = exc.response.get("CancellationReasons", [])
+                failed = {n for n, reason in enumerate(reasons) if reason.get("Code") == "ConditionalCheckFailed"}
+                if not failed:
+                    raise
+                existing += [item for n, item in enumerate(remaining) if n in failed]
+                remaining = [item for n, item in enumerate(remaining) if n not in failed]
+    return existing
+
+
 @contextmanager
 def transient_failures_retryable() -> Iterator[None]:
     """Raise :class:`AwsUnavailable` for a transient AWS failure, so Step Functions can name it in ``Retry``."""

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from utilhub.platform.aws import TRANSACTION_LIMIT, put_absent
 from utilhub.platform.observability import logger
 from utilhub.syncrequests.lifecycle import Blocked, EntityState, PendingRequest, check_transition, sortable_time
 from utilhub.syncrequests.model import TERMINAL, SyncRequest, SyncRequestIn, SyncStatus, Transition, canonical_json
@@ -36,7 +37,6 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
 
 INDEX = "ByStatus"
-TRANSACTION_LIMIT = 100
 CLAIMS_PER_TRANSACTION = TRANSACTION_LIMIT // 2  # a claim (request -> SENT, entity in flight) is two updates
 Clock = Callable[[], datetime]
 ParentsOf = Callable[[str, dict[str, Any]], Sequence[tuple[str, str]]]
@@ -153,43 +153,16 @@ class SyncRequestStore:
             if first["requestHash"] != item["requestHash"]:
                 outcome[item["syncRequestId"]] = ConflictingRequest(item["syncRequestId"])
         todo = [i for i in unique.values() if i["syncRequestId"] not in outcome]
-        for start in range(0, len(todo), TRANSACTION_LIMIT):
-            chunk = todo[start : start + TRANSACTION_LIMIT]
-            existing = self._put_all(chunk)
-            for item in chunk:
-                if item["syncRequestId"] not in existing:
-                    outcome[item["syncRequestId"]] = (_from_item(item), True)
-            for sync_request_id, request_hash in existing.items():
-                try:
-                    outcome[sync_request_id] = (self._existing(sync_request_id, request_hash), False)
-                except ConflictingRequest as exc:
-                    outcome[sync_request_id] = exc
-        return [outcome[item["syncRequestId"]] for item in items]
-
-    def _put_all(self, chunk: list[dict[str, Any]]) -> dict[str, str]:
-        """Put ``chunk`` in transactions; returns the ids (with their new hash) that already existed."""
-        existing: dict[str, str] = {}
-        remaining = chunk
-        while remaining:
+        existing = {item["syncRequestId"]: item["requestHash"] for item in put_absent(self._table, todo)}
+        for item in todo:
+            if item["syncRequestId"] not in existing:
+                outcome[item["syncRequestId"]] = (_from_item(item), True)
+        for sync_request_id, request_hash in existing.items():
             try:
-                self._client.transact_write_items(
-                    TransactItems=[
-                        {"Put": {"TableName": self._table.name, "Item": i, "ConditionExpression": "attribute_not_exists(pk)"}}
-                        for i in remaining
-                    ]
-                )
-                return existing
-            except ClientError as exc:
-                if exc.response["Error"]["Code"] != "TransactionCanceledException":
-                    raise
-                reasons = exc.response.get("CancellationReasons", [])
-                failed = {i for i, r in enumerate(reasons) if r.get("Code") == "ConditionalCheckFailed"}
-                if not failed:
-                    raise
-                for index in failed:
-                    existing[remaining[index]["syncRequestId"]] = remaining[index]["requestHash"]
-                remaining = [item for index, item in enumerate(remaining) if index not in failed]
-        return existing
+                outcome[sync_request_id] = (self._existing(sync_request_id, request_hash), False)
+            except ConflictingRequest as exc:
+                outcome[sync_request_id] = exc
+        return [outcome[item["syncRequestId"]] for item in items]
 
     def _existing(self, sync_request_id: str, request_hash: str) -> SyncRequest:
         stored = self.get(sync_request_id)

@@ -72,7 +72,6 @@ if TYPE_CHECKING:
 INDEX = "ByStatus"
 SHARDS = 8
 MAX_BATCH = 1000
-TRANSACTION_LIMIT = 100
 REQUEUE_AFTER = timedelta(minutes=5)
 # an attempt's lease lasts its invocation's remaining time and this margin (clock skew between invocations)
 LEASE_MARGIN = timedelta(seconds=30)
@@ -155,29 +154,8 @@ class UsageRequestStore:
         return item
 
     def put_new(self, items: Sequence[dict[str, Any]]) -> set[str]:
-        """Put ``items`` that do not exist yet, ``TRANSACTION_LIMIT`` per call; the ids that existed already."""
-        existing: set[str] = set()
-        for start in range(0, len(items), TRANSACTION_LIMIT):
-            remaining = list(items[start : start + TRANSACTION_LIMIT])
-            while remaining:
-                try:
-                    self._client.transact_write_items(
-                        TransactItems=[
-                            {"Put": {"TableName": self._table.name, "Item": i, "ConditionExpression": "attribute_not_exists(pk)"}}
-                            for i in remaining
-                        ]
-                    )
-                    break
-                except ClientError as exc:
-                    if exc.response["Error"]["Code"] != "TransactionCanceledException":
-                        raise
-                    reasons = exc.response.get("CancellationReasons", [])
-                    failed = {i for i, r in enumerate(reasons) if r.get("Code") == "ConditionalCheckFailed"}
-                    if not failed:
-                        raise
-                    existing |= {str(remaining[i]["pk"]) for i in failed}
-                    remaining = [item for index, item in enumerate(remaining) if index not in failed]
-        return existing
+        """Put ``items`` that do not exist yet; the ids that existed already."""
+        return {str(item["pk"]) for item in aws.put_absent(self._table, items)}
 
     def get_many(self, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
         wanted = list(dict.fromkeys(ids))
