@@ -4,6 +4,7 @@ fake clock and calls that fail as told."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 import pytest
@@ -129,3 +130,38 @@ def test_a_read_that_fails_twice_is_a_problem_after_two_tries_only() -> None:
     # Then it was tried twice and the answer is a 502
     assert len(given) == 2
     assert raised.value.status == 502
+
+
+class Refusing:
+    """A connector whose target refuses every call with ``status`` and a problem document."""
+
+    system = "MDM"
+
+    def __init__(self, status: int) -> None:
+        self.status = status
+        self.calls = 0
+
+    def request(self, method: str, path: str, body: bytes | None, *, content_type: str, within: float) -> None:
+        self.calls += 1
+        raise TargetRejected(self.status, json.dumps({"title": "Invalid request", "detail": "readAt is after the last read"}))
+
+
+@pytest.mark.parametrize(
+    ("status", "refused", "expected"),
+    [
+        (422, "#/readAt", 422),  # a refusal of what the caller asked, naming its field
+        (400, "#/readAt", 422),
+        (422, None, 502),  # the caller did not say which field: the target answered an error
+        (404, "#/readAt", 404),
+    ],
+)
+def test_a_targets_refusal_is_passed_on_with_the_detail_of_its_problem(status: int, refused: str | None, expected: int) -> None:
+    connector = Refusing(status)
+    with pytest.raises(Problem) as raised:
+        TimeBudget(5.0, Clock()).json_call(connector, "POST", "usage/read-boundaries", {}, read_only=True, refused=refused)  # type: ignore[arg-type]
+    problem = raised.value
+    assert problem.status == expected
+    assert "readAt is after the last read" in problem.detail
+    assert '"title"' not in problem.detail  # the target's detail, not its whole document
+    assert [(e.pointer, e.detail) for e in problem.errors] == ([("#/readAt", "readAt is after the last read")] if expected == 422 else [])
+    assert connector.calls == 1  # a refusal is not tried again, even for a read

@@ -4,7 +4,8 @@ the target fails, never hangs and never answers 500 for it:
 
 - ``502`` when the target answered an error (unavailable, or a business error that is not a 404);
 - ``504`` when the target did not answer within what was left of the budget;
-- a target's ``404`` is passed on as a 404 problem (the caller asked for something the target does not have).
+- a target's ``404`` is passed on as a 404 problem (the caller asked for something the target does not have);
+- a target's ``400`` or ``422``, when the caller names the field it concerns (``refused``), as a 422 problem.
 
 A read-only call may be tried once more while the budget lasts (:meth:`TimeBudget.call` with
 ``read_only=True``); a call that changes something is made once.
@@ -20,7 +21,7 @@ from typing import Any
 
 from utilhub.platform.connectors import HttpConnector, TargetRejected, TargetTimedOut, TargetUnavailable
 from utilhub.platform.observability import logger
-from utilhub.platform.problems import Problem, not_found
+from utilhub.platform.problems import FieldError, Problem, invalid, not_found
 from utilhub.platform.settings import get_settings
 
 JSON = "application/json"
@@ -34,6 +35,15 @@ def bad_gateway(system: str, detail: str) -> Problem:
 
 def gateway_timeout(system: str, seconds: float) -> Problem:
     return Problem(504, "Gateway timeout", f"{system} did not answer within {seconds:g} s.", "gateway-timeout", extra={"target": system})
+
+
+def target_detail(refusal: TargetRejected) -> str:
+    """What the target said in refusing: the ``detail`` of its problem document, or its text."""
+    try:
+        answer = json.loads(refusal.reason)
+    except ValueError:
+        return refusal.reason[:200]
+    return str(answer.get("detail", refusal.reason))[:200] if isinstance(answer, dict) else refusal.reason[:200]
 
 
 @dataclass
@@ -64,8 +74,8 @@ class TimeBudget:
                     raise gateway_timeout(system, self.seconds) from None
             except TargetRejected as exc:
                 if exc.status == 404:
-                    raise not_found(f"{system}: {exc.reason}") from None
-                raise bad_gateway(system, f"{exc.status} {exc.reason}") from None
+                    raise not_found(f"{system}: {target_detail(exc)}") from None
+                raise bad_gateway(system, f"{exc.status} {target_detail(exc)}") from None
             except TargetUnavailable as exc:
                 if number == tries:
                     raise bad_gateway(system, str(exc)) from None
@@ -73,10 +83,19 @@ class TimeBudget:
         raise AssertionError("unreachable: every attempt returns or raises")
 
     def json_call(
-        self, connector: HttpConnector, method: str, path: str, body: Any = None, *, absent_on: int | None = None
+        self,
+        connector: HttpConnector,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        absent_on: int | None = None,
+        read_only: bool | None = None,
+        refused: str | None = None,
     ) -> dict[str, Any] | None:
-        """One JSON call to ``connector``'s system within the budget (a GET may be tried twice): its JSON
-        object, or None when it answers ``absent_on``; an answer that is not a JSON object is a 502."""
+        """One JSON call to ``connector``'s system within the budget: its JSON object, or None when it answers
+        ``absent_on``; an answer that is not a JSON object is a 502. A ``read_only`` call (by default a GET) may
+        be tried twice. With ``refused`` (a JSON pointer), the target's 400 or 422 is a 422 naming that field."""
         raw = json.dumps(body).encode() if body is not None else None
         system = connector.system
 
@@ -86,6 +105,9 @@ class TimeBudget:
             except TargetRejected as exc:
                 if exc.status == absent_on:
                     return None
+                if refused is not None and exc.status in (400, 422):
+                    detail = target_detail(exc)
+                    raise invalid(f"{system} refused the request: {detail}", [FieldError(refused, detail)]) from None
                 raise
             try:
                 answer = json.loads(response.body) if response.body else {}
@@ -95,4 +117,4 @@ class TimeBudget:
                 raise bad_gateway(system, "answered JSON that is not an object")
             return answer
 
-        return self.call(system, attempt, read_only=method == "GET")
+        return self.call(system, attempt, read_only=method == "GET" if read_only is None else read_only)

@@ -15,7 +15,6 @@ is a 502, never a wrong bill.
 
 from __future__ import annotations
 
-import json
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
@@ -25,9 +24,8 @@ from urllib.parse import quote, urlencode
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from utilhub.packs.meter_data.model import ID
-from utilhub.platform import problems
-from utilhub.platform.budget import JSON, TimeBudget, bad_gateway
-from utilhub.platform.connectors import HttpConnector, TargetRejected
+from utilhub.platform.budget import TimeBudget, bad_gateway
+from utilhub.platform.connectors import HttpConnector
 from utilhub.platform.settings import get_settings, on_reload
 
 TOU_PERIODS = ("ON_PEAK", "SHOULDER", "OFF_PEAK")
@@ -195,37 +193,11 @@ def mdm() -> HttpConnector:
 on_reload(mdm.cache_clear)
 
 
-def _detail(refusal: TargetRejected) -> str:
-    """The ``detail`` of MDM's problem document, or its text."""
-    try:
-        answer = json.loads(refusal.reason)
-    except ValueError:
-        return refusal.reason[:200]
-    return str(answer.get("detail", refusal.reason))[:200] if isinstance(answer, dict) else refusal.reason[:200]
-
-
-def read_from_mdm(method: str, path: str, body: Any = None, *, budget: TimeBudget | None = None, field: str = "#") -> Any:
-    """One read at MDM within the budget, tried once more when it failed and time is left: its JSON. MDM's
+def read_from_mdm(method: str, path: str, body: Any = None, *, budget: TimeBudget | None = None, field: str = "#") -> dict[str, Any]:
+    """One read at MDM within the budget, tried once more when it failed and time is left: its JSON object. MDM's
     404 is a 404 problem, its 400 or 422 (it refuses what it was asked) a 422 naming ``field``."""
-    raw = json.dumps(body).encode() if body is not None else None
-
-    def attempt(within: float) -> Any:
-        try:
-            response = mdm().request(method, path, raw, content_type=JSON, within=within)
-        except TargetRejected as exc:
-            if exc.status in (400, 404, 422):
-                return exc
-            raise
-        try:
-            return json.loads(response.body)
-        except ValueError:
-            raise bad_gateway("MDM", "answered something that is not JSON") from None
-
-    answer = (budget or TimeBudget()).call("MDM", attempt, read_only=True)
-    if isinstance(answer, TargetRejected):
-        if answer.status == 404:
-            raise problems.not_found(f"MDM: {_detail(answer)}")
-        raise problems.invalid(f"MDM refused the request: {_detail(answer)}", [problems.FieldError(field, _detail(answer))])
+    answer = (budget or TimeBudget()).json_call(mdm(), method, path, body, read_only=True, refused=field)
+    assert answer is not None  # no absent_on: a refusal raises
     return answer
 
 
