@@ -11,6 +11,7 @@ import pytest
 
 from localhub.hub import LocalHub
 from tests.conftest import sample_event
+from utilhub.platform.relay import RETRY_LATER_SECONDS
 
 CLAIMS = {"client_id": "odm", "scope": "utilhub/field-work", "token_use": "access"}
 JSON = {"content-type": "application/json"}
@@ -146,14 +147,28 @@ def test_a_customer_update_waits_while_another_of_its_service_point_is_delivered
     assert post(hub, "/field-work/customer-updates", customer_update("CU-WAIT", "2026-12-01T10:00:00Z", "Maude", "SP-2103")).status == 202
     hub.drain()
 
-    # Then it is not forwarded while the claim is held, a second claim is refused, and it goes once the claim is given back
+    # Then it is not forwarded while the claim is held, and the queue hands it over again in 10 s (the first of the
+    # relay's backoffs), not after the queue's visibility timeout (360 s)
     assert "customer" not in record
+    assert [round(s) for s in relay_queue_invisible_for(hub)] == [RETRY_LATER_SECONDS[0]]
+    # a second claim is refused, and the update goes once the claim is given back
     with pytest.raises(ServicePointBusy):
         order.claim(CustomerInformationIn.model_validate(customer_update("CU-X", "2026-12-01T10:30:00Z", "Rod", "SP-2103")))
     order.release(running, applied=False)
     hub.expire_visibility()
     hub.drain()
     assert record["customer"]["name"] == "Maude"
+
+
+def relay_queue_invisible_for(hub: LocalHub) -> list[float]:
+    """How many seconds each message of the field work relay queue has left before it is visible again."""
+    from moto.core.utils import unix_time_millis
+    from moto.sqs.models import sqs_backends
+
+    queue_name = hub.resources()["FieldWorkRelayQueue"].rsplit("/", 1)[-1]
+    queue = sqs_backends["123456789012"]["eu-west-1"].queues[queue_name]
+    now = unix_time_millis()
+    return [(m.visible_at - now) / 1000 for m in queue._messages if m.visible_at > now]
 
 
 def test_bad_notifications_are_422(hub: LocalHub) -> None:

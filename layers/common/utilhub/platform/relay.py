@@ -6,7 +6,10 @@
 - :func:`deliver_batch`: each queued event is delivered by the relay's deliverer under an idempotency key
   of the relay and the event's id, so an event sent twice, or redelivered by the queue, reaches the target
   once; a deliverer that raises (target down) leaves the record to the queue, which redelivers it
-  (partial batch response), and after ``maxReceiveCount`` tries it waits in the DLQ for an operator.
+  (partial batch response), and after ``maxReceiveCount`` tries it waits in the DLQ for an operator;
+- a deliverer that raises :class:`RetryLater` (the event must wait for another of the same entity still in
+  delivery) has its record handed over again after a short backoff (``RETRY_LATER_SECONDS``, by how many
+  times the queue has handed it over), not after the queue's whole visibility timeout.
 """
 
 from __future__ import annotations
@@ -23,6 +26,16 @@ from utilhub.platform.idempotency import run_once
 from utilhub.platform.observability import MetricUnit, correlation_id, logger, metrics, use_correlation_id
 
 Deliverer = Callable[["RelayMessage"], Mapping[str, Any]]
+
+# how long a RetryLater record stays invisible, by its receive count (the last for any later receive): they add
+# up to 150 s by the 5th receive (the relay queues' maxReceiveCount), past the longest a delivery may hold an
+# entity (FW-10's lease, 120 s), so a record only reaches the DLQ when that entity stays held for good
+RETRY_LATER_SECONDS = (10, 20, 40, 80)
+
+
+class RetryLater(RuntimeError):
+    """The event cannot be delivered yet, for a reason that passes by itself (another event of the same entity
+    is in delivery): the queue hands it over again after ``RETRY_LATER_SECONDS``."""
 
 
 class RelayMessage(BaseModel):
@@ -58,15 +71,42 @@ def deliver_batch(event: dict[str, Any], context: Any, deliverers: Mapping[str, 
         deliverer = deliverers.get(message.relay)
         if deliverer is None:
             raise LookupError(f"no deliverer for relay {message.relay}")  # kept for an operator (DLQ), never dropped
-        outcome = run_once(
-            key=f"relay#{message.relay}#{message.eventId}",
-            fingerprint=message.model_dump_json(include={"relay", "payload"}),
-            work=lambda: dict(deliverer(message)),
-            lambda_context=context,
-        )
+        try:
+            outcome = run_once(
+                key=f"relay#{message.relay}#{message.eventId}",
+                fingerprint=message.model_dump_json(include={"relay", "payload"}),
+                work=lambda: dict(deliverer(message)),
+                lambda_context=context,
+            )
+        except RetryLater as wait:
+            _hand_over_later(record, wait)
+            raise
         logger.info("relayed", extra={"relay": message.relay, "eventId": message.eventId})
         return outcome
 
     return dict(
         process_partial_response(event=event, record_handler=deliver, processor=BatchProcessor(event_type=EventType.SQS), context=context)
     )
+
+
+def retry_later_seconds(receives: int) -> int:
+    """How long a record to retry later stays invisible, once the queue has handed it over ``receives`` times."""
+    return RETRY_LATER_SECONDS[min(max(receives, 1), len(RETRY_LATER_SECONDS)) - 1]
+
+
+def _hand_over_later(record: SQSRecord, wait: RetryLater) -> None:
+    """Make ``record`` visible again after its backoff; if SQS refuses, the queue's visibility timeout applies."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    receives = int(record.attributes.approximate_receive_count)
+    seconds = retry_later_seconds(receives)
+    sqs = aws.sqs()
+    *_, account, queue = record.event_source_arn.split(":")
+    try:
+        sqs.change_message_visibility(
+            QueueUrl=f"{sqs.meta.endpoint_url}/{account}/{queue}", ReceiptHandle=record.receipt_handle, VisibilityTimeout=seconds
+        )
+    except (BotoCoreError, ClientError) as exc:
+        logger.warning("could not shorten the wait of a record to retry later", extra={"reason": str(exc)})
+        return
+    logger.info("retried later", extra={"seconds": seconds, "receives": receives, "reason": str(wait)})

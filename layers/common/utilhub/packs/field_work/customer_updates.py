@@ -5,10 +5,10 @@ One item per service point in the cross-reference table (``CUSTOMER-UPDATES#<ser
 change time and id of the update last applied, and the update being delivered (``inFlight``, with a
 lease). Before an update is forwarded, the relay claims its service point (a conditional write): an
 update changed no later than the one already applied is skipped; while another update of the service
-point is being delivered, the claim fails and the queue hands the update over again later, so two
-updates of one service point never reach MWM at the same time. The lease outlives the relay function's
-timeout, so a delivery that dies holding it blocks its service point only until it expires; a delivery
-that fails gives the claim back at once.
+point is being delivered, the claim fails and the queue hands the update over again after a short
+backoff (:class:`~utilhub.platform.relay.RetryLater`), so two updates of one service point never reach
+MWM at the same time. The lease outlives the relay function's timeout, so a delivery that dies holding
+it blocks its service point only until it expires; a delivery that fails gives the claim back at once.
 """
 
 from __future__ import annotations
@@ -20,17 +20,19 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from utilhub.packs.field_work.model import CustomerInformationIn
+from utilhub.platform.relay import RetryLater
 from utilhub.syncrequests.lifecycle import sortable_time
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
 
-# longer than the relay function's timeout (60 s), shorter than its queue's visibility timeout (360 s)
+# longer than the relay function's timeout (60 s), shorter than the backoffs of a RetryLater up to the relay
+# queue's last receive (150 s by the 5th)
 LEASE = timedelta(seconds=120)
 
 
-class ServicePointBusy(RuntimeError):
-    """Another update of the service point is being delivered: this one is handed over again later."""
+class ServicePointBusy(RetryLater):
+    """Another update of the service point is being delivered: this one is handed over again shortly."""
 
 
 class CustomerUpdateOrder:
