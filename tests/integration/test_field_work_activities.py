@@ -333,6 +333,24 @@ def test_step_and_delivery_sample_events(hub: LocalHub) -> None:
     assert [m["operation"] for m in system(hub, "MWM").received] == ["create"]
 
 
+def test_compensation_cancels_an_activity_the_target_created_though_its_link_was_never_recorded(hub: LocalHub) -> None:
+    import boto3
+
+    # Given the sample activity created in MWM and ODM, and the hub's ODM link lost (the create step failed
+    # after ODM created it and before the link was written: a throttled write, say)
+    assert hub.invoke(API, sample_event("field_work/activities/create-activity.json")).result["statusCode"] == 202
+    odm_id = settled(hub, "CCB", "FA-1001")["links"]["ODM"]
+    table = boto3.resource("dynamodb").Table(hub.resources()["CrossReferenceTable"])
+    table.update_item(Key={"pk": "ACTIVITY#CCB#FA-1001"}, UpdateExpression="REMOVE links.ODM")
+
+    # When the workflow's compensation for ODM runs
+    step = hub.invoke("FieldWorkActivityStepsFunction", sample_event("field_work/activity_steps/cancel-in-target.json")).result
+
+    # Then ODM is asked for the activity by its external id, and cancels it
+    assert step == {"target": "ODM", "canceled": True}
+    assert held(hub, "ODM", odm_id)["status"] == "CANCELED"
+
+
 def test_an_event_a_linked_system_refuses_is_recorded_and_the_others_still_get_it(hub: LocalHub) -> None:
     # Given a meter exchange posted by CCB directly (CCB's simulator does not have it), linked in MWM and ODM
     assert post(hub, activity("A-18")).status == 202

@@ -113,16 +113,21 @@ def run_step(event: dict[str, Any], lambda_context: Any = None) -> dict[str, Any
 
 
 def _compensate(step: CancelInTarget) -> dict[str, Any]:
-    """Cancel the activity in a target the workflow created it in; nothing to do where it was not created."""
+    """Cancel the activity in a target the workflow created it in; nothing to do where it was not created.
+
+    The hub's link is written after the target created the activity, so a create step that failed between
+    the two leaves no link: the target is then asked whether it has the activity."""
     record = store().get(step.activity.sourceSystem, step.activity.activityId)
     target_id = record.links.get(step.target) if record is not None else None
+    if target_id is None:
+        target_id = client_for(step.target).find(step.activity)
     if target_id is None:
         return {"target": step.target, "canceled": False}
     cancel = ActivityEventIn.model_validate(
         {
             "eventId": f"compensation-{step.activity.sourceSystem}-{step.activity.activityId}",
             "event": "CANCEL",
-            "at": record.history[-1]["at"] if record is not None else None,
+            "at": record.history[-1]["at"] if record is not None else datetime.now(UTC).isoformat(),
             "reason": "the activity could not be created in every routed system",
         }
     )

@@ -41,12 +41,22 @@ class FieldSystemClient:
         except TargetRejected as exc:
             if exc.status != 409:
                 raise
-        found = self._call("GET", f"activities?externalId={quote(external_id(activity), safe='')}")
-        if "id" not in found:
+        found = self.find(activity)
+        if found is None:
             raise TargetUnavailable(
                 f"{self._connector.system} refused activity {external_id(activity)} as a duplicate but does not find it"
             )
-        return str(found["id"])
+        return found
+
+    def find(self, activity: ActivityIn) -> str | None:
+        """The system's id for the activity (by its external id), or None when it has none."""
+        try:
+            found = self._call("GET", f"activities?externalId={quote(external_id(activity), safe='')}")
+        except TargetRejected as exc:
+            if exc.status != 404:
+                raise
+            return None
+        return str(found["id"]) if "id" in found else None
 
     def send_event(self, target_id: str, event: ActivityEventIn) -> None:
         """Apply an update, cancellation or completion to the system's own activity (it ignores an event id it has)."""
