@@ -17,7 +17,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 from utilhub.platform.connectors import HttpConnector, TargetRejected, TargetTimedOut, TargetUnavailable
 from utilhub.platform.observability import logger
@@ -81,6 +81,32 @@ class TimeBudget:
                     raise bad_gateway(system, str(exc)) from None
             logger.info("read-only call tried again within its budget", extra={"target": system})
         raise AssertionError("unreachable: every attempt returns or raises")
+
+    @overload
+    def json_call(
+        self,
+        connector: HttpConnector,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        absent_on: None = None,
+        read_only: bool | None = None,
+        refused: str | None = None,
+    ) -> dict[str, Any]: ...
+
+    @overload
+    def json_call(
+        self,
+        connector: HttpConnector,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        absent_on: int,
+        read_only: bool | None = None,
+        refused: str | None = None,
+    ) -> dict[str, Any] | None: ...
 
     def json_call(
         self,

@@ -74,7 +74,7 @@ def validate_meter(request: MeterValidationIn) -> dict[str, Any]:
         )
     system = "CCB" if get_settings().field_work_model == "v1.9" else "ODM"
     answer = TimeBudget().json_call(connector_for(system), "POST", "meter-validations", request.model_dump(mode="json", exclude_none=True))
-    return _answer(MeterValidation, system, {**(answer or {}), "validatedBy": system}).model_dump(mode="json", exclude_none=True)
+    return _answer(MeterValidation, system, {**answer, "validatedBy": system}).model_dump(mode="json", exclude_none=True)
 
 
 def service_points(address: str | None, postal_code: str | None, meter_badge: str | None) -> dict[str, Any]:
@@ -84,7 +84,7 @@ def service_points(address: str | None, postal_code: str | None, meter_badge: st
             "Give an address, a postal code or a meter badge.", [problems.FieldError("#/address", "one criterion is required")]
         )
     answer = TimeBudget().json_call(connector_for("CCB"), "GET", f"service-points?{urlencode(criteria)}")
-    found = (answer or {}).get("servicePoints", [])
+    found = answer.get("servicePoints", [])
     if not isinstance(found, list):
         raise bad_gateway("CCB", "answered service points that are not a list")
     return {"servicePoints": [_answer(ServicePointSummary, "CCB", sp).model_dump(mode="json", exclude_none=True) for sp in found]}
@@ -93,7 +93,7 @@ def service_points(address: str | None, postal_code: str | None, meter_badge: st
 def installed_assets(service_point_id: str) -> dict[str, Any]:
     system = ASSET_SYSTEM[get_settings().field_work_model]
     answer = TimeBudget().json_call(connector_for(system), "GET", f"service-points/{quote(service_point_id, safe='')}/assets")
-    found = (answer or {}).get("assets", [])
+    found = answer.get("assets", [])
     if not isinstance(found, list):
         raise bad_gateway(system, "answered assets that are not a list")
     assets = [_answer(InstalledAsset, system, a).model_dump(mode="json", exclude_none=True) for a in found]
