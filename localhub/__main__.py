@@ -74,6 +74,13 @@ def main(argv: list[str] | None = None) -> int:
         "--in-process", action="store_true", help="run functions in this process, one at a time (to step through a handler in a debugger)"
     )
     parser.add_argument(
+        "--sfn-retry-scale",
+        type=float,
+        default=1.0,
+        metavar="FACTOR",
+        help="run Step Functions' Retry waits at this fraction of their length, for fault runs (default 1: as on AWS)",
+    )
+    parser.add_argument(
         "--parameter-overrides",
         nargs="+",
         default=[],
@@ -96,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         api_port=args.port,
         aws_port=args.aws_port,
         run_schedules=not args.no_schedules,
-        hub=LocalHub(workers=workers, parameters=overrides),
+        hub=LocalHub(workers=workers, parameters=overrides, sfn_retry_scale=args.sfn_retry_scale),
     )
     runtime.start()
     if args.demo:

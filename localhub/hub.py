@@ -13,6 +13,7 @@ from typing import Any
 
 import boto3
 
+from localhub import sfn_waits
 from localhub.apigw import http_event
 from localhub.aws_throttling import AwsThrottling
 from localhub.event_sources import PollResult, SqsEventSource, scheduled_event, sqs_event_sources
@@ -85,6 +86,8 @@ class LocalHub:
     # None: functions run in this process, one at a time (tests, debuggers); else each invocation
     # runs in an execution environment of its own, concurrently, as on Lambda (make run)
     workers: WorkerPool | None = None
+    # Step Functions' Retry waits at this fraction of their length (1: as on AWS); see localhub.sfn_waits
+    sfn_retry_scale: float = 1.0
 
     def __post_init__(self) -> None:
         self._servers: dict[str, SimulatorServer] = {}
@@ -108,6 +111,7 @@ class LocalHub:
         self.stack = LocalStack(self.template, parameters=parameters)
         session = boto3.session.Session(region_name=self.stack.region)
         enable_state_machine_execution()
+        sfn_waits.set_scale(self.sfn_retry_scale)
         provision(self.stack, session)
         self._specs = {spec.logical_id: spec for spec in self.stack.functions()}
         self._share_credentials(session)
