@@ -23,13 +23,14 @@ def embedded_aws(host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
     for the duration of the block; yields the endpoint URL."""
     from moto.server import ThreadedMotoServer
 
-    from localhub import moto_dynamodb, moto_models, moto_server, moto_sqs
+    from localhub import moto_dynamodb, moto_models, moto_server, moto_sqs, moto_sqs_move_tasks
     from utilhub.platform import aws
 
     moto_models.install()
     moto_server.install()
     moto_dynamodb.install()
     moto_sqs.install()
+    moto_sqs_move_tasks.install()
     server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
     server.start()
     bound_host, bound_port = server.get_host_and_port()

@@ -72,11 +72,12 @@ def suite(version: str, url: str, sha256: str) -> Path:
 
 
 def pytest_configure(config: Any) -> None:
-    from localhub import moto_dynamodb, moto_models, moto_sqs
+    from localhub import moto_dynamodb, moto_models, moto_sqs, moto_sqs_move_tasks
 
     moto_models.install()
     moto_dynamodb.install()
     moto_sqs.install()
+    moto_sqs_move_tasks.install()
 
 
 def pytest_sessionfinish(session: Any, exitstatus: int) -> None:
