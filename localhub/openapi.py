@@ -947,6 +947,65 @@ def meter_data_billing_events_docs() -> ApiDocs:
     return docs
 
 
+def operations_docs() -> ApiDocs:
+    """Operators: dead-letter queues and their redrive (``utilhub.operations.api``)."""
+    from utilhub.operations.api import PACKS
+
+    docs = ApiDocs()
+    docs.schemas["DeadLetterQueue"] = {
+        "type": "object",
+        "required": ["queue", "messages", "inFlight"],
+        "properties": {
+            "queue": {
+                "type": "string",
+                "description": "`<pack>/<queue>`, as the redrive route names it.",
+                "examples": ["field-work/relay"],
+            },
+            "messages": {"type": "integer", "minimum": 0, "description": "Messages waiting to be redriven (SQS's approximate count)."},
+            "inFlight": {"type": "integer", "minimum": 0, "description": "Messages being moved by a redrive, or read by someone."},
+        },
+    }
+    docs.schemas["DeadLetterQueues"] = {
+        "type": "object",
+        "required": ["items"],
+        "properties": {"items": {"type": "array", "items": ref("DeadLetterQueue")}},
+    }
+    docs.schemas["DeadLetterRedrive"] = {
+        "type": "object",
+        "required": ["queue", "taskHandle", "messages"],
+        "properties": {
+            "queue": {"type": "string"},
+            "taskHandle": {"type": "string", "description": "SQS's message move task."},
+            "messages": {"type": "integer", "minimum": 1, "description": "Messages the queue held when the redrive started."},
+        },
+    }
+    docs.routes = {
+        "GET /ops/dead-letters": RouteDoc(
+            summary="Every dead-letter queue of the hub and its depth",
+            description="One item per dead-letter queue whose messages an operator may redrive, named `<pack>/<queue>`.",
+            replies=(Reply(200, "The queues.", "DeadLetterQueues"),),
+        ),
+    }
+    queue = {
+        "schema": {"type": "string", "pattern": "^[a-z][a-z-]*$"},
+        "description": "The queue, as `GET /ops/dead-letters` names it after the pack.",
+    }
+    for pack in PACKS:
+        docs.routes[f"POST /{pack}/dead-letters/{{queue}}/redrive"] = RouteDoc(
+            summary=f"Redrive a dead-letter queue of {pack}",
+            description=(
+                "Sends every message of the dead-letter queue back to the queue it came from (SQS's `StartMessageMoveTask`), "
+                "where its consumer delivers it as a new message; consumers are idempotent, so a message whose effect was "
+                "already applied changes nothing. 409 when the queue holds no message or a redrive of it is under way."
+            ),
+            replies=(Reply(202, "The redrive started.", "DeadLetterRedrive"),),
+            problems=(404, 409),
+            path_parameters={"queue": queue},
+            honours_idempotency_key=True,
+        )
+    return docs
+
+
 def route_docs() -> ApiDocs:
     """The documentation of every route the hub serves: one line per pack API."""
     from dataclasses import replace
@@ -968,6 +1027,7 @@ def route_docs() -> ApiDocs:
     docs.merge(field_work_query_docs())
     docs.merge(meter_data_usage_docs())
     docs.merge(meter_data_billing_events_docs())
+    docs.merge(operations_docs())
     return docs
 
 

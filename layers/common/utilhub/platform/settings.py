@@ -98,6 +98,9 @@ class Settings(BaseSettings):
     read_timeout_seconds: float = Field(default=8.0, gt=0)
     secret_max_age_seconds: int = Field(default=300, ge=0)
 
+    # Operations: each dead-letter queue an operator may redrive, {"<pack>/<queue>": queue URL} (JSON)
+    dead_letter_queues: str | None = None
+
     # XML hardening
     xml_max_bytes: int = Field(default=1_048_576, ge=1024)
     xml_max_depth: int = Field(default=32, ge=4, le=256)

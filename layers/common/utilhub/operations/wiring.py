@@ -1,0 +1,19 @@
+"""What the operations routes are built from: the dead-letter queues the template names."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+
+from utilhub.platform import aws
+from utilhub.platform.dead_letters import DeadLetterQueues
+from utilhub.platform.settings import get_settings, on_reload
+
+
+@cache
+def dead_letter_queues() -> DeadLetterQueues:
+    queues: dict[str, str] = json.loads(get_settings().require("dead_letter_queues"))
+    return DeadLetterQueues(aws.sqs(), queues)
+
+
+on_reload(dead_letter_queues.cache_clear)

@@ -1,0 +1,75 @@
+"""Operators' dead-letter queues (OperationsDeadLettersFunction): each queue's depth, and a redrive that
+sends its messages back to the queue they came from, where they are delivered once."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from localhub.hub import LocalHub
+from tests.conftest import sample_event
+
+OPS_CLAIMS = {"client_id": "ops", "scope": "utilhub/ops", "token_use": "access"}
+MDM_CLAIMS = {"client_id": "mdm", "scope": "utilhub/meter-data-ack utilhub/meter-data-mdm", "token_use": "access"}
+JSON = {"content-type": "application/json"}
+
+
+def depths(hub: LocalHub) -> dict[str, int]:
+    answer = hub.call_api("GET", "/ops/dead-letters", claims=OPS_CLAIMS)
+    assert answer.status == 200
+    return {item["queue"]: item["messages"] for item in answer.json()["items"]}
+
+
+def redrive(hub: LocalHub, pack: str, queue: str, claims: dict[str, Any] = OPS_CLAIMS) -> Any:
+    return hub.call_api("POST", f"/{pack}/dead-letters/{queue}/redrive", body=b"", claims=claims)
+
+
+def settle(hub: LocalHub, rounds: int = 8) -> None:
+    """Deliver, and let every failed delivery come back at once, until the queue has tried each one enough."""
+    for _ in range(rounds):
+        hub.drain()
+        hub.expire_visibility()
+    hub.drain()
+
+
+def test_a_bill_cycle_change_dead_lettered_by_a_long_ccb_outage_is_redriven_and_reaches_ccb_once(hub: LocalHub) -> None:
+    # Given MDM's bill cycle change, dead-lettered while CCB was down beyond the relay queue's tries
+    hub.simulators["CCB"].add_fault({"kind": "down", "count": 20})
+    change = json.loads(sample_event("meter_data/billing_events/bill-cycle-changes.json")["body"])
+    assert hub.call_api("POST", "/meter-data/bill-cycle-changes", body=json.dumps(change), headers=JSON, claims=MDM_CLAIMS).status == 202
+    settle(hub)
+    assert depths(hub)["meter-data/relay"] == 1
+    assert "SP_BILL_CYCLE#SP-0001" not in hub.simulators["CCB"].records
+    hub.simulators["CCB"].faults.clear()
+
+    # When an operator redrives the queue, and the relay delivers
+    answer = redrive(hub, "meter-data", "relay")
+    hub.drain()
+
+    # Then the redrive was accepted for one message, CCB holds the change once, and the queue is empty
+    assert answer.status == 202
+    assert {k: v for k, v in answer.json().items() if k != "taskHandle"} == {"queue": "meter-data/relay", "messages": 1}
+    assert hub.simulators["CCB"].records["SP_BILL_CYCLE#SP-0001"]["billCycle"] == change["billCycle"]
+    taken = [m for m in hub.simulators["CCB"].received if m.get("operation") == "bill-cycle-changes" and not m.get("repeat")]
+    assert len(taken) == 1
+    assert depths(hub)["meter-data/relay"] == 0
+    # And a second redrive finds nothing to send
+    again = redrive(hub, "meter-data", "relay")
+    assert again.status == 409
+    assert "holds no message" in again.json()["detail"]
+
+
+def test_every_dead_letter_queue_of_the_template_is_listed_and_an_unknown_one_is_not_found(hub: LocalHub) -> None:
+    listed = depths(hub)
+    dead_letter_queues = {k for k in hub.resources() if k.endswith("DeadLetterQueue") and k != "MonitorDeadLetterQueue"}
+    assert len(listed) == len(dead_letter_queues) == 9
+    assert set(listed.values()) == {0}
+    missing = redrive(hub, "field-work", "nowhere")
+    assert missing.status == 404
+    assert missing.json()["detail"] == "No dead-letter queue nowhere in field-work."
+
+
+def test_only_an_operator_may_redrive(hub: LocalHub) -> None:
+    refused = redrive(hub, "meter-data", "relay", claims=MDM_CLAIMS)
+    assert refused.status == 403
+    assert hub.call_api("GET", "/ops/dead-letters", claims=MDM_CLAIMS).status == 403
