@@ -276,6 +276,8 @@ class LocalRuntime:
             return _json(200, {"madeVisible": self.hub.expire_visibility()})
         if parts == ["aws", "throttling"]:
             return self._throttling(request)
+        if parts == ["lambda", "crashes"]:
+            return self._crashes(request)
         if len(parts) == 3 and parts[0] == "sim":
             simulator = self.hub.simulators.get(parts[1].upper())
             if simulator is None:
@@ -294,6 +296,28 @@ class LocalRuntime:
                 simulator.clear_faults()
                 return Response(status=204)
         return _json(404, {"message": f"no control route {method} {request.path}"})
+
+    def _crashes(self, request: Request) -> Response:
+        """``POST {"function", "count", "afterCalls"}`` kills execution environments in the middle of an invocation;
+        ``GET`` counts those killed so, per function."""
+        workers = self.hub.workers
+        if workers is None:
+            return _json(409, {"message": "functions run in this process (--in-process): there is no environment to kill"})
+        if request.method == "GET":
+            return _json(200, {"crashed": dict(workers.crashed)})
+        if request.method != "POST":
+            return _json(405, {"message": "use POST or GET"})
+        spec = request.get_json(force=True, silent=True)
+        try:
+            if not isinstance(spec, dict):
+                raise ValueError('send {"function": "<logical id>" or "*", "count": n, "afterCalls": n}')
+            function = str(spec.get("function", "*"))
+            if function != "*" and function not in {f.logical_id for f in self.hub.functions()}:
+                raise ValueError(f"no function {function}")
+            crash = workers.crash(function, count=int(spec.get("count", 1)), after_calls=int(spec.get("afterCalls", 1)))
+        except (ValueError, TypeError) as exc:
+            return _json(400, {"message": f"invalid crash: {exc}"})
+        return _json(201, {"function": crash.function, "count": crash.remaining, "afterCalls": crash.after_calls})
 
     def _throttling(self, request: Request) -> Response:
         """``POST {"rate", "seed", "services"}`` throttles the functions' AWS calls; ``GET`` reports; ``DELETE`` stops."""

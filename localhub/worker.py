@@ -99,6 +99,24 @@ class Environment:
         return {"calls": report["calls"], "seen": report["seen"], "throttled": report["throttled"]}
 
 
+def die_at_aws_call(number: int) -> None:
+    """Exit as a killed process (137, no answer, nothing flushed) when the invocation starts its AWS call
+    ``number``: the local runtime's fault of an environment lost in the middle of its work."""
+    from botocore.client import BaseClient
+
+    original = vars(BaseClient)["_make_api_call"]
+    calls = 0
+
+    def counting(client: BaseClient, operation: str, params: dict[str, Any]) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls >= number:
+            os._exit(137)
+        return original(client, operation, params)
+
+    setattr(BaseClient, "_make_api_call", counting)  # noqa: B010 - botocore's stubs do not declare it
+
+
 def main(argv: list[str]) -> int:
     fd_in, fd_out, spec_json = int(argv[0]), int(argv[1]), argv[2]
     # Powertools warns on every invocation that flushes no metric; on Lambda that goes to the log.
@@ -107,6 +125,8 @@ def main(argv: list[str]) -> int:
     with os.fdopen(fd_in, "rb") as requests, os.fdopen(fd_out, "wb") as answers:
         while (request := read_frame(requests)) is not None:
             environment.throttle(request.get("throttling"))
+            if (calls := request.get("crashAfterCalls")) is not None:
+                die_at_aws_call(int(calls) + 1)
             answer = environment.invoke(request["event"])
             answer["throttling"] = environment.throttled()
             write_frame(answers, answer)

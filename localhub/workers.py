@@ -125,6 +125,13 @@ class _Function:
     busy: int = 0
 
 
+@dataclass
+class Crash:
+    function: str
+    remaining: int
+    after_calls: int
+
+
 class WorkerPool:
     def __init__(
         self,
@@ -150,6 +157,9 @@ class WorkerPool:
         self.throttled: Counter[tuple[str, str]] = Counter()
         self.throttle_seen: Counter[tuple[str, str]] = Counter()
         self.throttle_calls = 0
+        # environments to kill in the middle of an invocation: function logical id ("*": any) -> crashes left
+        self._crashes: list[Crash] = []
+        self.crashed: Counter[str] = Counter()
 
     def concurrency(self, spec: FunctionSpec) -> int:
         return self.default_concurrency if spec.reserved_concurrency is None else spec.reserved_concurrency
@@ -179,6 +189,9 @@ class WorkerPool:
         if environment is None:  # every environment the pool may run is busy
             return Invocation(error={"errorType": "TooManyRequestsException", "errorMessage": "Rate Exceeded."})
         request = {"event": event, "throttling": self._throttling_for(environment)}
+        crash = self._crash_for(function.spec)
+        if crash is not None:
+            request["crashAfterCalls"] = crash
         try:
             answer = environment.call(request, function.spec.timeout + TIMEOUT_GRACE_SECONDS)
         except TypeError as exc:  # an event JSON cannot carry never reaches the environment
@@ -192,6 +205,9 @@ class WorkerPool:
             )
         except (EnvironmentLost, OSError, ValueError, subprocess.TimeoutExpired) as exc:
             self._discard(function, environment)
+            if crash is not None:
+                with self._changed:
+                    self.crashed[function.spec.logical_id] += 1
             return Invocation(
                 error={"errorType": "Runtime.ExitError", "errorMessage": f"RequestId: local Error: {exc}"},
                 duration_ms=(time.perf_counter() - started) * 1000,
@@ -294,6 +310,28 @@ class WorkerPool:
             self._changed.notify_all()
         for environment in idle:
             environment.stop()
+
+    # ------------------------------------------------------------------ crashes
+    def crash(self, function: str, *, count: int = 1, after_calls: int = 1) -> Crash:
+        """Kill the next ``count`` environments of ``function`` ("*": of any function) in the middle of an
+        invocation: each exits as a killed process would when its handler starts its AWS call number
+        ``after_calls`` + 1, after the first ``after_calls`` calls were made (a batch half done)."""
+        if count < 1 or after_calls < 0:
+            raise ValueError("count must be at least 1, afterCalls at least 0")
+        crash = Crash(function, count, after_calls)
+        with self._changed:
+            self._crashes.append(crash)
+        return crash
+
+    def _crash_for(self, spec: FunctionSpec) -> int | None:
+        with self._changed:
+            for crash in self._crashes:
+                if crash.function in ("*", spec.logical_id) and crash.remaining > 0:
+                    crash.remaining -= 1
+                    if crash.remaining == 0:
+                        self._crashes.remove(crash)
+                    return crash.after_calls
+        return None
 
     # ------------------------------------------------------------------ AWS throttling
     def throttle(self, rate: float, *, seed: int = 0, services: frozenset[str] = frozenset()) -> None:

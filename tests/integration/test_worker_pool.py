@@ -108,3 +108,33 @@ def test_never_more_environments_than_allowed(pool: WorkerPool) -> None:
         assert pool.invoke(spec, {}).error is None
     assert sum(f["idle"] + f["busy"] for f in pool.live().values()) <= 4  # the oldest idle ones were stopped
     assert pool.reap_idle() == 0  # none idle long enough yet
+
+
+def test_an_environment_killed_in_the_middle_of_an_invocation_leaves_what_it_did_so_far(pool: WorkerPool, aws_endpoint: str) -> None:
+    # Given a function that sends four messages, and a crash armed after two AWS calls
+    import boto3
+
+    sqs = boto3.client("sqs", region_name="eu-west-1")
+    queue = sqs.create_queue(QueueName="crash-test")["QueueUrl"]
+    spec = _sleeper()
+    pool.crash("Sleeper", count=1, after_calls=2)
+
+    # When it is invoked twice
+    killed = pool.invoke(spec, {"sends": 4, "queue": queue})
+    whole = pool.invoke(spec, {"sends": 1, "queue": queue})
+
+    # Then the first ended as Lambda reports a lost environment, after its first two sends; the second ran whole
+    assert killed.error is not None
+    assert killed.error["errorType"] == "Runtime.ExitError"
+    assert whole.error is None
+    bodies = []
+    while batch := sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", []):
+        bodies += [m["Body"] for m in batch]
+        sqs.delete_message_batch(QueueUrl=queue, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)])
+    assert sorted(bodies) == ["message 1", "message 1", "message 2"]
+    assert pool.crashed == {"Sleeper": 1}
+
+
+def test_a_crash_is_refused_with_a_count_below_one(pool: WorkerPool) -> None:
+    with pytest.raises(ValueError, match="count must be at least 1"):
+        pool.crash("*", count=0)
