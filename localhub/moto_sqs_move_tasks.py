@@ -114,7 +114,7 @@ def start_message_move_task(self: SQSBackend, source_arn: str, destination_arn: 
     if destination is source:
         raise InvalidParameterValue("Source queue arn and destination queue arn cannot be the same.")
     with source._messages_lock:
-        messages = [message for message in source._messages if message not in source.pending_messages]
+        messages = [message for message in source._messages if message.visible and not message.delayed]  # in flight: left where it is
         task = MoveTask(f"{uuid.uuid4()}", source_arn, destination_arn, max_per_second, to_move=len(messages))
         _tasks(self).append(task)
         for message in messages:

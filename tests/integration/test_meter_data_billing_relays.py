@@ -186,23 +186,29 @@ def test_a_target_down_beyond_the_queues_tries_leaves_the_event_in_the_dead_lett
     assert received(hub, "CCB", "bill-cycle-changes") == []
 
 
-def test_a_business_refusal_is_recorded_and_not_retried_into_the_dead_letter_queue(hub: LocalHub) -> None:
-    # Given MDM refusing the next update (a usage transaction it cannot flag)
+def test_a_business_refusal_goes_to_the_dead_letter_queue_at_once_with_its_reason_and_is_redriven_once_fixed(hub: LocalHub) -> None:
+    # Given MDM refusing the next update (a usage transaction it cannot flag yet)
     hub.simulators["MDM"].add_fault({"kind": "reject", "count": 1, "reason": "usage transaction UT-404 is not final"})
 
-    # When CCB posts a bill status for it, and the relay delivers and the queue would redeliver
-    assert bill_status(hub, "UT-404", {"eventId": "E-404", "event": "SEGMENT_FROZEN"}).status == 202
-    settle_relay(hub)
-    # and CCB sends the same event again
+    # When CCB posts a bill status for it, and the relay delivers once
     assert bill_status(hub, "UT-404", {"eventId": "E-404", "event": "SEGMENT_FROZEN"}).status == 202
     hub.drain()
 
-    # Then MDM was asked once, the refusal is the event's recorded outcome, and nothing is in the DLQ
-    assert [m for m in hub.simulators["MDM"].received if m.get("operation") == "bill-usage"] == []
-    assert hub.simulators["MDM"].faults == []
-    assert dead_letters(hub) == []
-    assert "UT-404" in hub.simulators["MDM"].state()["billing"]["usedOnBill"]
+    # Then the event waits in the dead-letter queue at once (not after the queue's five tries), with MDM's status and reason
+    sqs = boto3.client("sqs", region_name=hub._stack().region)
+    url = hub.resources()["MeterDataRelayDeadLetterQueue"]
+    [kept] = sqs.receive_message(QueueUrl=url, MessageAttributeNames=["All"], VisibilityTimeout=0)["Messages"]
+    assert json.loads(kept["Body"])["eventId"] == "UT-404#E-404"
+    assert kept["MessageAttributes"]["refusedStatus"]["StringValue"] == "422"
+    assert "not final" in kept["MessageAttributes"]["refusedReason"]["StringValue"]
     assert used_on_bill(hub, "UT-404")["events"] == []
+
+    # And once MDM takes it, an operator's redrive delivers it once
+    redriven = hub.call_api("POST", "/meter-data/dead-letters/relay/redrive", body=b"", claims={"client_id": "ops", "scope": "utilhub/ops"})
+    assert redriven.status == 202
+    hub.drain()
+    assert used_on_bill(hub, "UT-404")["events"] == ["E-404"]
+    assert dead_letters(hub) == []
 
 
 @pytest.mark.parametrize(

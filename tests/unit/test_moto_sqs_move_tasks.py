@@ -110,3 +110,18 @@ def test_an_unknown_source_is_not_found(sqs: Any) -> None:
     with pytest.raises(ClientError) as missing:
         sqs.start_message_move_task(SourceArn=f"arn:aws:sqs:{REGION}:123456789012:nowhere")
     assert missing.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+def test_a_message_in_flight_is_left_and_one_visible_again_is_moved(sqs: Any) -> None:
+    # Given two dead letters: one being read (invisible for a minute), one read and made visible again at once
+    source, dlq = _pair(sqs)
+    _dead_letter(sqs, source, ["o-1", "o-2"])
+    [first] = sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=1, VisibilityTimeout=60)["Messages"]
+    [second] = sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=1, VisibilityTimeout=0)["Messages"]
+    # When they are redriven
+    sqs.start_message_move_task(SourceArn=_arn(sqs, dlq))
+    # Then the visible one is back in its source, and the one in flight stays in the DLQ
+    assert _bodies(sqs, source) == [second["Body"]]
+    [task] = sqs.list_message_move_tasks(SourceArn=_arn(sqs, dlq))["Results"]
+    assert task["ApproximateNumberOfMessagesMoved"] == 1
+    assert first["Body"] != second["Body"]

@@ -9,21 +9,30 @@
   (partial batch response), and after ``maxReceiveCount`` tries it waits in the DLQ for an operator;
 - a deliverer that raises :class:`RetryLater` (the event must wait for another of the same entity still in
   delivery) has its record handed over again after a short backoff (``RETRY_LATER_SECONDS``, by how many
-  times the queue has handed it over), not after the queue's whole visibility timeout.
+  times the queue has handed it over), not after the queue's whole visibility timeout;
+- a target that refuses the event (a 4xx other than 409, :class:`TargetRejected`: retrying the same message
+  will not help) has it moved to the relay's dead-letter queue at once, with the target's status and
+  reason as message attributes (``RelayRefused``, alarmed): kept for an operator, who fixes the cause and
+  redrives it (``POST /<pack>/dead-letters/{queue}/redrive``), never dropped.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import BaseModel
 
 from utilhub.platform import aws
+from utilhub.platform.connectors import TargetRejected
 from utilhub.platform.idempotency import run_once
 from utilhub.platform.observability import MetricUnit, correlation_id, logger, metrics, use_correlation_id
+from utilhub.platform.settings import get_settings
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs.type_defs import MessageAttributeValueTypeDef
 
 Deliverer = Callable[["RelayMessage"], Mapping[str, Any]]
 
@@ -81,12 +90,33 @@ def deliver_batch(event: dict[str, Any], context: Any, deliverers: Mapping[str, 
         except RetryLater as wait:
             _hand_over_later(record, wait)
             raise
+        except TargetRejected as refusal:
+            if refusal.status == 409:  # an earlier delivery got there: the deliverer should have said so
+                raise
+            return _dead_letter(record, message, refusal)
         logger.info("relayed", extra={"relay": message.relay, "eventId": message.eventId})
         return outcome
 
     return dict(
         process_partial_response(event=event, record_handler=deliver, processor=BatchProcessor(event_type=EventType.SQS), context=context)
     )
+
+
+def _dead_letter(record: SQSRecord, message: RelayMessage, refusal: TargetRejected) -> dict[str, Any]:
+    """Move a refused event to the relay's dead-letter queue now (the record is then done with)."""
+    dead_letters = get_settings().require("relay_dead_letter_queue_url")
+    attributes: dict[str, MessageAttributeValueTypeDef] = {
+        "refusedStatus": {"DataType": "Number", "StringValue": str(refusal.status)},
+        # the target's own reason (its problem's detail), cut short: the event's payload stays in the body only
+        "refusedReason": {"DataType": "String", "StringValue": refusal.reason[:500] or "refused"},
+    }
+    aws.sqs().send_message(QueueUrl=dead_letters, MessageBody=record.body, MessageAttributes=attributes)
+    metrics.add_metric(name="RelayRefused", unit=MetricUnit.Count, value=1)
+    logger.error(
+        "relayed event refused by its target, kept in the dead-letter queue",
+        extra={"relay": message.relay, "eventId": message.eventId, "status": refusal.status},
+    )
+    return {"refused": refusal.status, "deadLettered": True}
 
 
 def retry_later_seconds(receives: int) -> int:

@@ -31,7 +31,6 @@ from utilhub.packs.meter_data.billing_events import (
 from utilhub.packs.meter_data.billing_targets import JSON, connector_for
 from utilhub.platform import relay
 from utilhub.platform.connectors import TargetRejected
-from utilhub.platform.observability import MetricUnit, logger, metrics
 from utilhub.platform.settings import get_settings
 
 REPLACEMENT_READS = "MD-13"
@@ -68,18 +67,15 @@ def accept_bill_cycle_change(change: BillCycleChangeIn) -> dict[str, Any]:
     return {"changeId": change.changeId, "status": "ACCEPTED"}
 
 
-def _post_once(system: Literal["CCB", "MDM"], relay_id: str, event_id: str, path: str, body: Mapping[str, Any]) -> dict[str, Any]:
-    """POST ``body`` to ``system`` once: 409 is an earlier delivery that got there; another 4xx is a refusal, recorded."""
+def _post_once(system: Literal["CCB", "MDM"], path: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    """POST ``body`` to ``system`` once: 409 is an earlier delivery that got there; another refusal raises
+    (the relay keeps the event in its dead-letter queue for an operator)."""
     try:
         connector_for(system).request("POST", path, json.dumps(body).encode(), content_type=JSON)
     except TargetRejected as exc:
-        if exc.status == 409:
-            return {"delivered": system, "duplicate": True}
-        metrics.add_metric(name="RelayRefused", unit=MetricUnit.Count, value=1)
-        logger.error(
-            "relayed event refused by its target", extra={"relay": relay_id, "eventId": event_id, "target": system, "status": exc.status}
-        )
-        return {"refused": system, "status": exc.status, "reason": exc.reason}
+        if exc.status != 409:
+            raise
+        return {"delivered": system, "duplicate": True}
     return {"delivered": system}
 
 
@@ -93,18 +89,18 @@ def request_off_cycle_bill(message: relay.RelayMessage) -> Mapping[str, Any]:
         periodEnd=reads.periodEnd,
         reason=reads.reason,
     )
-    return _post_once("CCB", message.relay, message.eventId, "off-cycle-bill-requests", request.model_dump(mode="json", exclude_none=True))
+    return _post_once("CCB", "off-cycle-bill-requests", request.model_dump(mode="json", exclude_none=True))
 
 
 def update_used_on_bill(message: relay.RelayMessage) -> Mapping[str, Any]:
     update = UsedOnBillUpdate.model_validate(message.payload)
     path = f"usage-transactions/{quote(update.usageTransactionId, safe='')}/bill-usage"
-    return _post_once("MDM", message.relay, message.eventId, path, update.model_dump(mode="json", exclude_none=True))
+    return _post_once("MDM", path, update.model_dump(mode="json", exclude_none=True))
 
 
 def notify_bill_cycle_change(message: relay.RelayMessage) -> Mapping[str, Any]:
     change = BillCycleChangeIn.model_validate(message.payload)
-    return _post_once("CCB", message.relay, message.eventId, "bill-cycle-changes", change.model_dump(mode="json", exclude_none=True))
+    return _post_once("CCB", "bill-cycle-changes", change.model_dump(mode="json", exclude_none=True))
 
 
 DELIVERERS: dict[str, relay.Deliverer] = {
