@@ -8,10 +8,12 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import random
 from typing import Any
 
 import boto3
 import pytest
+from boto3.s3.transfer import TransferConfig
 
 from localhub.aws_throttling import AwsThrottling
 from localhub.hub import LocalHub
@@ -21,9 +23,11 @@ from localhub.template import Template
 from tests.conftest import sample_event
 from utilhub.packs.dacs.extract_file import ExtractWriter, Kind
 from utilhub.packs.dacs.records import ContactRecord, MeteredServicePointRecord, MeteredServiceRecord
-from utilhub.packs.dacs.transfer import ExtractFileMover, TransferNotVerified
+from utilhub.packs.dacs.transfer import COPY_CONFIG, ExtractFileMover, TransferNotVerified
 
 FUNCTION = "DacsFileTransferFunction"
+MiB = 1024 * 1024
+S3_SINGLE_COPY_LIMIT = 5 * 1024 * MiB  # CopyObject refuses a source larger than 5 GB
 HOSTILE_NAMES = ["Tab\there", "Line\nbreak", "Back\\slash \\t", "Carriage\rreturn", "Ünïcødé 日本語 🚰", "x"]
 
 
@@ -140,6 +144,72 @@ def test_a_redelivered_notification_moves_nothing_twice_even_after_dacs_took_the
     assert [i.key for i in dacs(hub).imports] == ["upload/contacts-run2.tsv"]
 
 
+def recorded_calls(client: Any) -> list[tuple[str, str]]:
+    """Every S3 operation ``client`` makes from now on, with the key it names, in order (transfer threads included)."""
+    calls: list[tuple[str, str]] = []
+    client.meta.events.register("before-parameter-build.s3", lambda model, params, **_: calls.append((model.name, params.get("Key", ""))))
+    return calls
+
+
+def test_a_file_over_the_multipart_threshold_is_copied_in_parts_and_verified_before_its_source_goes(hub: LocalHub) -> None:
+    # Given an 11 MiB file under extract/ without checksum metadata (as a multipart writer leaves it), and a mover
+    # copying in parts of 5 MiB from 5 MiB on (the deployed mover does so well below CopyObject's 5 GB limit)
+    assert COPY_CONFIG.multipart_threshold < S3_SINGLE_COPY_LIMIT
+    data = random.Random(3).randbytes(11 * MiB)
+    s3().put_object(Bucket=bucket(hub), Key="extract/contacts-big.tsv", Body=data)
+    client = s3()
+    calls = recorded_calls(client)
+    mover = ExtractFileMover(client, bucket(hub), copy_config=TransferConfig(multipart_threshold=5 * MiB, multipart_chunksize=5 * MiB))
+
+    # When it is moved
+    result = mover.move("extract/contacts-big.tsv")
+
+    # Then it was copied server-side in three parts, never with a single CopyObject
+    operations = [name for name, _ in calls]
+    assert operations.count("UploadPartCopy") == 3
+    assert "CopyObject" not in operations
+    # And the copy was read back whole after the upload completed, and only then was the source deleted
+    completed = calls.index(("CompleteMultipartUpload", "upload/contacts-big.tsv"))
+    deleted = calls.index(("DeleteObject", "extract/contacts-big.tsv"))
+    assert completed < calls.index(("GetObject", "upload/contacts-big.tsv"), completed) < deleted
+    assert calls[deleted:] == [("DeleteObject", "extract/contacts-big.tsv")]
+    # And the file is under upload/ byte for byte, with its checksum, and gone from extract/
+    assert (result.outcome, result.size, result.sha256) == ("MOVED", len(data), hashlib.sha256(data).hexdigest())
+    assert body(hub, "upload/contacts-big.tsv") == data
+    assert s3().head_object(Bucket=bucket(hub), Key="upload/contacts-big.tsv")["Metadata"]["sha256"] == hashlib.sha256(data).hexdigest()
+    assert keys(hub, "extract/") == []
+
+
+def test_a_multipart_copy_that_fails_half_way_leaves_the_source_and_no_parts(hub: LocalHub) -> None:
+    # Given an 11 MiB file under extract/, and S3 refusing the second part's copy
+    data = random.Random(4).randbytes(11 * MiB)
+    s3().put_object(Bucket=bucket(hub), Key="extract/contacts-big2.tsv", Body=data)
+    client = s3()
+    parts: list[int] = []
+
+    def refuse_the_second_part(params: dict[str, Any], **_: Any) -> None:
+        parts.append(params["PartNumber"])
+        if params["PartNumber"] == 2:
+            raise _Interrupted("UploadPartCopy")
+
+    client.meta.events.register("before-parameter-build.s3.UploadPartCopy", refuse_the_second_part)
+    mover = ExtractFileMover(client, bucket(hub), copy_config=TransferConfig(multipart_threshold=5 * MiB, multipart_chunksize=5 * MiB))
+
+    # When it is moved, then the move fails
+    with pytest.raises(_Interrupted):
+        mover.move("extract/contacts-big2.tsv")
+
+    # And the source is whole under extract/, nothing is under upload/, and no part is left behind
+    assert 2 in parts
+    assert body(hub, "extract/contacts-big2.tsv") == data
+    assert keys(hub, "upload/") == []
+    assert s3().list_multipart_uploads(Bucket=bucket(hub)).get("Uploads", []) == []
+
+    # And the notification tried again moves it
+    assert ExtractFileMover(s3(), bucket(hub)).move("extract/contacts-big2.tsv").outcome == "MOVED"
+    assert body(hub, "upload/contacts-big2.tsv") == data
+
+
 class _Interrupted(Exception):
     """A move stopped at the operation that failed (a crash at that point)."""
 
@@ -186,7 +256,7 @@ def test_a_copy_that_does_not_verify_is_deleted_and_the_source_kept(hub: LocalHu
     # Given a file under extract/ with its writer's checksum, and a copy that lands truncated
     data = extract_bytes(Kind.CONTACT, contacts(2))
     s3().put_object(Bucket=bucket(hub), Key="extract/contacts-run4.tsv", Body=data, Metadata={"sha256": hashlib.sha256(data).hexdigest()})
-    mover = ExtractFileMover(_FailingS3(s3(), "copy_object", corrupt=True), bucket(hub))
+    mover = ExtractFileMover(_FailingS3(s3(), "copy", corrupt=True), bucket(hub))
 
     # When moved, then the move fails, the bad copy is gone and the source is untouched
     with pytest.raises(TransferNotVerified):
