@@ -210,6 +210,105 @@ def test_a_multipart_copy_that_fails_half_way_leaves_the_source_and_no_parts(hub
     assert body(hub, "upload/contacts-big2.tsv") == data
 
 
+def notifications_of(hub: LocalHub) -> list[str]:
+    """The bodies of the notifications now on the transfer queue, left there to be delivered."""
+    sqs = boto3.client("sqs")
+    queue = hub.resources()["DacsTransferQueue"]
+    bodies = []
+    for message in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", []):
+        bodies.append(message["Body"])
+        sqs.change_message_visibility(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
+    return bodies
+
+
+def forget_idempotency_records(hub: LocalHub) -> int:
+    """Delete every idempotency record, as their expiry (a day) does."""
+    table = boto3.resource("dynamodb").Table(hub.resources()["IdempotencyTable"])
+    items = table.scan(ProjectionExpression="id")["Items"]
+    for item in items:
+        table.delete_item(Key={"id": item["id"]})
+    return len(items)
+
+
+def redeliver(hub: LocalHub, notifications: list[str]) -> None:
+    for notification in notifications:
+        boto3.client("sqs").send_message(QueueUrl=hub.resources()["DacsTransferQueue"], MessageBody=notification)
+    hub.drain()
+    hub.expire_visibility()
+    hub.drain()
+
+
+def test_a_notification_redelivered_after_its_record_expired_is_done_whether_the_file_waits_in_upload_or_dacs_took_it(
+    hub: LocalHub,
+) -> None:
+    # Given one file moved and taken by DACS, another moved and waiting under upload/, and their idempotency records gone
+    put_extract(hub, "contacts-run8.tsv", extract_bytes(Kind.CONTACT, contacts(2)))
+    taken = notifications_of(hub)
+    hub.drain()
+    dacs(hub).import_uploads()
+    put_extract(hub, "contacts-run9.tsv", extract_bytes(Kind.CONTACT, contacts(3)))
+    waiting = notifications_of(hub)
+    hub.drain()
+    assert keys(hub, "upload/") == ["upload/contacts-run9.tsv"]
+    assert forget_idempotency_records(hub) == 2
+
+    # When S3's notifications of both are delivered again
+    redeliver(hub, taken + waiting)
+
+    # Then both are done: nothing retried or in the DLQ, nothing moved or loaded twice
+    assert queue_counts(hub, "DacsTransferQueue") == ("0", "0")
+    assert queue_counts(hub, "DacsTransferDeadLetterQueue") == ("0", "0")
+    assert keys(hub, "extract/") == []
+    assert keys(hub, "upload/") == ["upload/contacts-run9.tsv"]
+    assert [i.key for i in dacs(hub).imports] == ["upload/contacts-run8.tsv"]
+    mover = ExtractFileMover(s3(), bucket(hub))
+    assert mover.move("extract/contacts-run8.tsv").outcome == "ALREADY_TAKEN"
+    assert mover.move("extract/contacts-run9.tsv").outcome == "ALREADY_IN_UPLOAD"
+
+
+def emitted_metrics(output: str) -> dict[str, float]:
+    """The metrics the functions emitted (CloudWatch's embedded metric format, one JSON object a line)."""
+    emitted: dict[str, float] = {}
+    for line in output.splitlines():
+        if line.startswith("{") and '"_aws"' in line:
+            blob = json.loads(line)
+            for metric in blob["_aws"]["CloudWatchMetrics"][0]["Metrics"]:
+                value = blob[metric["Name"]]
+                emitted[metric["Name"]] = emitted.get(metric["Name"], 0) + (sum(value) if isinstance(value, list) else value)
+    return emitted
+
+
+def test_a_notification_of_a_file_that_never_existed_or_vanished_unmoved_is_not_retried_and_is_alarmed(
+    hub: LocalHub, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a notification naming a file the bucket never held, and a file deleted under extract/ before it was moved
+    data = extract_bytes(Kind.CONTACT, contacts(1))
+    put_extract(hub, "contacts-run10.tsv", data)
+    [vanished] = notifications_of(hub)
+    version = s3().head_object(Bucket=bucket(hub), Key="extract/contacts-run10.tsv")["VersionId"]
+    s3().delete_object(Bucket=bucket(hub), Key="extract/contacts-run10.tsv")
+    never = vanished.replace("contacts-run10.tsv", "contacts-never.tsv")
+    capsys.readouterr()
+
+    # When both notifications are delivered (the vanished file's is still on the queue)
+    redeliver(hub, [never])
+
+    # Then neither is retried (no retry can make the file appear) nor left in a queue, and each is counted
+    # in the metric the template's alarm watches
+    assert queue_counts(hub, "DacsTransferQueue") == ("0", "0")
+    assert queue_counts(hub, "DacsTransferDeadLetterQueue") == ("0", "0")
+    assert emitted_metrics(capsys.readouterr().out).get("DacsTransferFileMissing") == 2
+    alarm = Template.load().resources["DacsTransferFileMissingAlarm"]["Properties"]
+    assert (alarm["Namespace"], alarm["MetricName"], alarm["Threshold"]) == ("utilhub", "DacsTransferFileMissing", 0)
+    # And each outcome says which it is; the vanished file names its version, still there to be restored
+    mover = ExtractFileMover(s3(), bucket(hub))
+    assert mover.move("extract/contacts-never.tsv").outcome == "NEVER_EXISTED"
+    unmoved = mover.move("extract/contacts-run10.tsv")
+    assert (unmoved.outcome, unmoved.version) == ("DELETED_UNMOVED", version)
+    assert s3().get_object(Bucket=bucket(hub), Key="extract/contacts-run10.tsv", VersionId=version)["Body"].read() == data
+    assert keys(hub, "upload/") == []
+
+
 class _Interrupted(Exception):
     """A move stopped at the operation that failed (a crash at that point)."""
 

@@ -15,8 +15,23 @@ notified file with :class:`ExtractFileMover`:
 A failure at any step raises, so SQS redelivers the notification and the move resumes where it
 stopped (a copy already made and verified is not made again); after the queue's receive count the
 notification goes to the DLQ with the file still under ``extract/``. A copy that does not verify is
-deleted and the move fails. A notification redelivered after the move succeeded is answered by the
-idempotency record (DACS may have taken the file from ``upload/`` meanwhile).
+deleted and the move fails.
+
+A notification delivered again once the move is done (S3 and SQS deliver at least once; a record of the
+first answer lasts a day) is answered by the idempotency record, or else by the bucket itself:
+
+- the file is under ``upload/`` and not under ``extract/``: ``ALREADY_IN_UPLOAD``, done;
+- it is in neither, but the (versioned) bucket remembers both a version of it under ``extract/`` and one
+  under ``upload/``: the move was made and DACS has taken the file since: ``ALREADY_TAKEN``, done.
+
+Only this mover deletes under ``extract/``, and only after a verified copy, so a file in neither place
+with no trace under ``upload/`` did not reach DACS. Trying again cannot change that, so such a
+notification is not retried; it is answered with what happened, logged as an error and counted in
+the ``DacsTransferFileMissing`` metric, which ``DacsTransferFileMissingAlarm`` watches:
+
+- ``DELETED_UNMOVED``: the file was under ``extract/`` and was deleted there before it was moved (the
+  outcome names its version, which the bucket keeps for 7 days: copying it back under ``extract/`` moves it);
+- ``NEVER_EXISTED``: the bucket never held it (a notification nobody's file explains).
 """
 
 from __future__ import annotations
@@ -29,7 +44,7 @@ from urllib.parse import unquote_plus
 from boto3.s3.transfer import TransferConfig
 from pydantic import BaseModel, ConfigDict, Field
 
-from utilhub.platform.observability import logger
+from utilhub.platform.observability import MetricUnit, logger, metrics
 
 EXTRACT = "extract/"
 UPLOAD = "upload/"
@@ -83,10 +98,6 @@ class TransferNotVerified(RuntimeError):
     """The copy under ``upload/`` differs from the source: it was deleted, the source kept."""
 
 
-class ExtractFileMissing(RuntimeError):
-    """The notified file is under neither ``extract/`` nor ``upload/``."""
-
-
 @dataclass(frozen=True)
 class _Head:
     size: int
@@ -98,9 +109,10 @@ class _Head:
 class MoveResult:
     source: str
     target: str
-    outcome: Literal["MOVED", "ALREADY_IN_UPLOAD", "NOT_AN_EXTRACT"]
+    outcome: Literal["MOVED", "ALREADY_IN_UPLOAD", "ALREADY_TAKEN", "NOT_AN_EXTRACT", "DELETED_UNMOVED", "NEVER_EXISTED"]
     size: int = 0
     sha256: str | None = None
+    version: str | None = None  # DELETED_UNMOVED: the source's last version, to restore
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -145,7 +157,7 @@ class ExtractFileMover:
         if head is None:
             moved = self._head(target)
             if moved is None:
-                raise ExtractFileMissing(f"{source} is in neither {EXTRACT} nor {UPLOAD}")
+                return self._not_found(source, target)
             return MoveResult(source, target, "ALREADY_IN_UPLOAD", moved.size, moved.sha256)
         expected = head.sha256 or self.sha256(source)
         copy = self._head(target)
@@ -170,3 +182,27 @@ class ExtractFileMover:
         self._s3.delete_object(Bucket=self.bucket, Key=source)
         logger.info("extract file moved", extra={"key": source, "target": target, "size": head.size})
         return MoveResult(source, target, "MOVED", head.size, expected)
+
+    def _versions(self, key: str) -> list[dict[str, Any]]:
+        """The versions the bucket keeps of ``key`` (not its delete markers), newest first."""
+        pages = self._s3.get_paginator("list_object_versions").paginate(Bucket=self.bucket, Prefix=key)
+        return [v for page in pages for v in page.get("Versions", []) if v["Key"] == key]
+
+    def _not_found(self, source: str, target: str) -> MoveResult:
+        """The file is in neither place: moved and taken by DACS since, or lost to the flow (not retried, alarmed)."""
+        existed = self._versions(source)
+        if existed and self._versions(target):
+            logger.info("extract file already moved and taken by DACS", extra={"key": source, "target": target})
+            return MoveResult(source, target, "ALREADY_TAKEN", int(existed[0]["Size"]))
+        if existed:
+            version = str(existed[0]["VersionId"])
+            logger.error(
+                "extract file deleted before it was moved: restore its version under extract/",
+                extra={"key": source, "versionId": version},
+            )
+            result = MoveResult(source, target, "DELETED_UNMOVED", int(existed[0]["Size"]), version=version)
+        else:
+            logger.error("notified extract file never existed in the bucket", extra={"key": source, "bucket": self.bucket})
+            result = MoveResult(source, target, "NEVER_EXISTED")
+        metrics.add_metric(name="DacsTransferFileMissing", unit=MetricUnit.Count, value=1)
+        return result
