@@ -8,10 +8,12 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import random
 from typing import Any
 
 import boto3
 import pytest
+from boto3.s3.transfer import TransferConfig
 
 from localhub.aws_throttling import AwsThrottling
 from localhub.hub import LocalHub
@@ -21,9 +23,11 @@ from localhub.template import Template
 from tests.conftest import sample_event
 from utilhub.packs.dacs.extract_file import ExtractWriter, Kind
 from utilhub.packs.dacs.records import ContactRecord, MeteredServicePointRecord, MeteredServiceRecord
-from utilhub.packs.dacs.transfer import ExtractFileMover, TransferNotVerified
+from utilhub.packs.dacs.transfer import COPY_CONFIG, ExtractFileMover, TransferNotVerified
 
 FUNCTION = "DacsFileTransferFunction"
+MiB = 1024 * 1024
+S3_SINGLE_COPY_LIMIT = 5 * 1024 * MiB  # CopyObject refuses a source larger than 5 GB
 HOSTILE_NAMES = ["Tab\there", "Line\nbreak", "Back\\slash \\t", "Carriage\rreturn", "Ünïcødé 日本語 🚰", "x"]
 
 
@@ -140,6 +144,171 @@ def test_a_redelivered_notification_moves_nothing_twice_even_after_dacs_took_the
     assert [i.key for i in dacs(hub).imports] == ["upload/contacts-run2.tsv"]
 
 
+def recorded_calls(client: Any) -> list[tuple[str, str]]:
+    """Every S3 operation ``client`` makes from now on, with the key it names, in order (transfer threads included)."""
+    calls: list[tuple[str, str]] = []
+    client.meta.events.register("before-parameter-build.s3", lambda model, params, **_: calls.append((model.name, params.get("Key", ""))))
+    return calls
+
+
+def test_a_file_over_the_multipart_threshold_is_copied_in_parts_and_verified_before_its_source_goes(hub: LocalHub) -> None:
+    # Given an 11 MiB file under extract/ without checksum metadata (as a multipart writer leaves it), and a mover
+    # copying in parts of 5 MiB from 5 MiB on (the deployed mover does so well below CopyObject's 5 GB limit)
+    assert COPY_CONFIG.multipart_threshold < S3_SINGLE_COPY_LIMIT
+    data = random.Random(3).randbytes(11 * MiB)
+    s3().put_object(Bucket=bucket(hub), Key="extract/contacts-big.tsv", Body=data)
+    client = s3()
+    calls = recorded_calls(client)
+    mover = ExtractFileMover(client, bucket(hub), copy_config=TransferConfig(multipart_threshold=5 * MiB, multipart_chunksize=5 * MiB))
+
+    # When it is moved
+    result = mover.move("extract/contacts-big.tsv")
+
+    # Then it was copied server-side in three parts, never with a single CopyObject
+    operations = [name for name, _ in calls]
+    assert operations.count("UploadPartCopy") == 3
+    assert "CopyObject" not in operations
+    # And the copy was read back whole after the upload completed, and only then was the source deleted
+    completed = calls.index(("CompleteMultipartUpload", "upload/contacts-big.tsv"))
+    deleted = calls.index(("DeleteObject", "extract/contacts-big.tsv"))
+    assert completed < calls.index(("GetObject", "upload/contacts-big.tsv"), completed) < deleted
+    assert calls[deleted:] == [("DeleteObject", "extract/contacts-big.tsv")]
+    # And the file is under upload/ byte for byte, with its checksum, and gone from extract/
+    assert (result.outcome, result.size, result.sha256) == ("MOVED", len(data), hashlib.sha256(data).hexdigest())
+    assert body(hub, "upload/contacts-big.tsv") == data
+    assert s3().head_object(Bucket=bucket(hub), Key="upload/contacts-big.tsv")["Metadata"]["sha256"] == hashlib.sha256(data).hexdigest()
+    assert keys(hub, "extract/") == []
+
+
+def test_a_multipart_copy_that_fails_half_way_leaves_the_source_and_no_parts(hub: LocalHub) -> None:
+    # Given an 11 MiB file under extract/, and S3 refusing the second part's copy
+    data = random.Random(4).randbytes(11 * MiB)
+    s3().put_object(Bucket=bucket(hub), Key="extract/contacts-big2.tsv", Body=data)
+    client = s3()
+    parts: list[int] = []
+
+    def refuse_the_second_part(params: dict[str, Any], **_: Any) -> None:
+        parts.append(params["PartNumber"])
+        if params["PartNumber"] == 2:
+            raise _Interrupted("UploadPartCopy")
+
+    client.meta.events.register("before-parameter-build.s3.UploadPartCopy", refuse_the_second_part)
+    mover = ExtractFileMover(client, bucket(hub), copy_config=TransferConfig(multipart_threshold=5 * MiB, multipart_chunksize=5 * MiB))
+
+    # When it is moved, then the move fails
+    with pytest.raises(_Interrupted):
+        mover.move("extract/contacts-big2.tsv")
+
+    # And the source is whole under extract/, nothing is under upload/, and no part is left behind
+    assert 2 in parts
+    assert body(hub, "extract/contacts-big2.tsv") == data
+    assert keys(hub, "upload/") == []
+    assert s3().list_multipart_uploads(Bucket=bucket(hub)).get("Uploads", []) == []
+
+    # And the notification tried again moves it
+    assert ExtractFileMover(s3(), bucket(hub)).move("extract/contacts-big2.tsv").outcome == "MOVED"
+    assert body(hub, "upload/contacts-big2.tsv") == data
+
+
+def notifications_of(hub: LocalHub) -> list[str]:
+    """The bodies of the notifications now on the transfer queue, left there to be delivered."""
+    sqs = boto3.client("sqs")
+    queue = hub.resources()["DacsTransferQueue"]
+    bodies = []
+    for message in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", []):
+        bodies.append(message["Body"])
+        sqs.change_message_visibility(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
+    return bodies
+
+
+def forget_idempotency_records(hub: LocalHub) -> int:
+    """Delete every idempotency record, as their expiry (a day) does."""
+    table = boto3.resource("dynamodb").Table(hub.resources()["IdempotencyTable"])
+    items = table.scan(ProjectionExpression="id")["Items"]
+    for item in items:
+        table.delete_item(Key={"id": item["id"]})
+    return len(items)
+
+
+def redeliver(hub: LocalHub, notifications: list[str]) -> None:
+    for notification in notifications:
+        boto3.client("sqs").send_message(QueueUrl=hub.resources()["DacsTransferQueue"], MessageBody=notification)
+    hub.drain()
+    hub.expire_visibility()
+    hub.drain()
+
+
+def test_a_notification_redelivered_after_its_record_expired_is_done_whether_the_file_waits_in_upload_or_dacs_took_it(
+    hub: LocalHub,
+) -> None:
+    # Given one file moved and taken by DACS, another moved and waiting under upload/, and their idempotency records gone
+    put_extract(hub, "contacts-run8.tsv", extract_bytes(Kind.CONTACT, contacts(2)))
+    taken = notifications_of(hub)
+    hub.drain()
+    dacs(hub).import_uploads()
+    put_extract(hub, "contacts-run9.tsv", extract_bytes(Kind.CONTACT, contacts(3)))
+    waiting = notifications_of(hub)
+    hub.drain()
+    assert keys(hub, "upload/") == ["upload/contacts-run9.tsv"]
+    assert forget_idempotency_records(hub) == 2
+
+    # When S3's notifications of both are delivered again
+    redeliver(hub, taken + waiting)
+
+    # Then both are done: nothing retried or in the DLQ, nothing moved or loaded twice
+    assert queue_counts(hub, "DacsTransferQueue") == ("0", "0")
+    assert queue_counts(hub, "DacsTransferDeadLetterQueue") == ("0", "0")
+    assert keys(hub, "extract/") == []
+    assert keys(hub, "upload/") == ["upload/contacts-run9.tsv"]
+    assert [i.key for i in dacs(hub).imports] == ["upload/contacts-run8.tsv"]
+    mover = ExtractFileMover(s3(), bucket(hub))
+    assert mover.move("extract/contacts-run8.tsv").outcome == "ALREADY_TAKEN"
+    assert mover.move("extract/contacts-run9.tsv").outcome == "ALREADY_IN_UPLOAD"
+
+
+def emitted_metrics(output: str) -> dict[str, float]:
+    """The metrics the functions emitted (CloudWatch's embedded metric format, one JSON object a line)."""
+    emitted: dict[str, float] = {}
+    for line in output.splitlines():
+        if line.startswith("{") and '"_aws"' in line:
+            blob = json.loads(line)
+            for metric in blob["_aws"]["CloudWatchMetrics"][0]["Metrics"]:
+                value = blob[metric["Name"]]
+                emitted[metric["Name"]] = emitted.get(metric["Name"], 0) + (sum(value) if isinstance(value, list) else value)
+    return emitted
+
+
+def test_a_notification_of_a_file_that_never_existed_or_vanished_unmoved_is_not_retried_and_is_alarmed(
+    hub: LocalHub, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a notification naming a file the bucket never held, and a file deleted under extract/ before it was moved
+    data = extract_bytes(Kind.CONTACT, contacts(1))
+    put_extract(hub, "contacts-run10.tsv", data)
+    [vanished] = notifications_of(hub)
+    version = s3().head_object(Bucket=bucket(hub), Key="extract/contacts-run10.tsv")["VersionId"]
+    s3().delete_object(Bucket=bucket(hub), Key="extract/contacts-run10.tsv")
+    never = vanished.replace("contacts-run10.tsv", "contacts-never.tsv")
+    capsys.readouterr()
+
+    # When both notifications are delivered (the vanished file's is still on the queue)
+    redeliver(hub, [never])
+
+    # Then neither is retried (no retry can make the file appear) nor left in a queue, and each is counted
+    # in the metric the template's alarm watches
+    assert queue_counts(hub, "DacsTransferQueue") == ("0", "0")
+    assert queue_counts(hub, "DacsTransferDeadLetterQueue") == ("0", "0")
+    assert emitted_metrics(capsys.readouterr().out).get("DacsTransferFileMissing") == 2
+    alarm = Template.load().resources["DacsTransferFileMissingAlarm"]["Properties"]
+    assert (alarm["Namespace"], alarm["MetricName"], alarm["Threshold"]) == ("utilhub", "DacsTransferFileMissing", 0)
+    # And each outcome says which it is; the vanished file names its version, still there to be restored
+    mover = ExtractFileMover(s3(), bucket(hub))
+    assert mover.move("extract/contacts-never.tsv").outcome == "NEVER_EXISTED"
+    unmoved = mover.move("extract/contacts-run10.tsv")
+    assert (unmoved.outcome, unmoved.version) == ("DELETED_UNMOVED", version)
+    assert s3().get_object(Bucket=bucket(hub), Key="extract/contacts-run10.tsv", VersionId=version)["Body"].read() == data
+    assert keys(hub, "upload/") == []
+
+
 class _Interrupted(Exception):
     """A move stopped at the operation that failed (a crash at that point)."""
 
@@ -186,7 +355,7 @@ def test_a_copy_that_does_not_verify_is_deleted_and_the_source_kept(hub: LocalHu
     # Given a file under extract/ with its writer's checksum, and a copy that lands truncated
     data = extract_bytes(Kind.CONTACT, contacts(2))
     s3().put_object(Bucket=bucket(hub), Key="extract/contacts-run4.tsv", Body=data, Metadata={"sha256": hashlib.sha256(data).hexdigest()})
-    mover = ExtractFileMover(_FailingS3(s3(), "copy_object", corrupt=True), bucket(hub))
+    mover = ExtractFileMover(_FailingS3(s3(), "copy", corrupt=True), bucket(hub))
 
     # When moved, then the move fails, the bad copy is gone and the source is untouched
     with pytest.raises(TransferNotVerified):

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
+import pytest
 
 from localhub.hub import ApiResponse, LocalHub
 from localhub.simulators.dacs import DacsSimulator
@@ -346,3 +347,169 @@ def test_the_notification_sample_event_is_delivered_to_ccb(aws_endpoint: str) ->
         assert [a["result"] for a in ccb_acknowledgements(hub, "DSR-P3")] == ["POSITIVE"]
     finally:
         assert hub.stop() == []
+
+
+def submit_persons(hub: LocalHub, count: int, prefix: str) -> list[str]:
+    """One change of each of ``count`` persons, posted a hundred at a time; their sync request ids."""
+    bodies = [person(f"DSR-{prefix}{n}", f"P-{prefix}{n}", f"Person {n}", "2026-11-20T09:00:00Z") for n in range(count)]
+    for start in range(0, count, 100):
+        chunk = json.dumps({"requests": bodies[start : start + 100]})
+        answered = hub.call_api("POST", "/dacs/sync-requests:batch", body=chunk, headers=JSON, claims=CLAIMS)
+        assert answered.status == 202, answered.body
+    return [b["syncRequestId"] for b in bodies]
+
+
+def records_written(hub: LocalHub) -> list[str]:
+    """``<kind>#<externalReferenceId>`` of every record in every extract file, wherever the file is now."""
+    from utilhub.packs.dacs.extract_file import kind_of_file, read_extract
+
+    s3 = boto3.client("s3")
+    bucket = hub.resources()["DacsExchangeBucket"]
+    found = []
+    for key in keys(hub, "extract/") + keys(hub, "upload/") + keys(hub, "processed/"):
+        named = kind_of_file(key.rsplit("/", 1)[1])
+        assert named is not None, key
+        chunks = s3.get_object(Bucket=bucket, Key=key)["Body"].iter_chunks()
+        found += [f"{named[0].value}#{record.values['externalReferenceId']}" for record in read_extract(chunks, named[0])]
+    return found
+
+
+class _Extract:
+    """The extract function's runner as its environment builds it, with a page size of its own."""
+
+    def __init__(self, hub: LocalHub, **environment: str) -> None:
+        from localhub.lambda_runtime import function_environment
+
+        self._environment = function_environment({**hub.function(EXTRACT).environment, **environment})
+
+    def __enter__(self) -> Any:
+        from utilhub.packs.dacs.sync import incremental_extract
+
+        self._environment.__enter__()
+        return incremental_extract()
+
+    def __exit__(self, *exc: object) -> None:
+        self._environment.__exit__(*exc)  # type: ignore[arg-type]
+        reload_settings()
+
+
+def test_a_run_stops_claiming_when_its_budget_is_spent_and_the_next_run_writes_the_rest_each_record_once(hub: LocalHub) -> None:
+    import itertools
+
+    # Given 60 changed persons (about 8 a shard), pages of 4, and a run whose time budget lasts three clock readings
+    ids = submit_persons(hub, 60, "B")
+    with _Extract(hub, UTILHUB_SYNC_MONITOR_PAGE_SIZE="4") as extract:
+        ticks = itertools.count()
+        budget = extract._budget.total_seconds()
+        extract._monotonic = lambda: float(next(ticks)) * budget / 3  # each reading spends a third
+
+        # When it runs
+        first = extract.run()
+
+        # Then it stopped claiming between pages when its budget was spent; what it claimed is written and closed
+        assert first.outOfTime == 1
+        assert 0 < first.written < 60
+        assert first.pages < 60 // 4
+        assert sum(first.files.values()) == first.written
+        statuses = [status_of(hub, i)["status"] for i in ids]
+        assert (statuses.count("SENT"), statuses.count("PENDING")) == (first.written, 60 - first.written)
+
+        # And the next runs, with time, write the rest
+        extract._monotonic = lambda: 0.0
+        second = extract.run()
+    assert (second.outOfTime, first.written + second.written) == (0, 60)
+    hub.drain()
+
+    # And every person is in the files exactly once
+    written = records_written(hub)
+    assert sorted(written) == sorted(f"CONTACT#P-B{n}" for n in range(60))
+
+
+class _CompletionRefused(Exception):
+    """S3 refused to complete one extract file."""
+
+
+class _RefusingS3:
+    """The real client (against moto), refusing to store any object whose key holds ``refused``."""
+
+    def __init__(self, client: Any, refused: str) -> None:
+        self._client, self._refused = client, refused
+
+    def __getattr__(self, name: str) -> Any:
+        call = getattr(self._client, name)
+        if name not in ("put_object", "complete_multipart_upload"):
+            return call
+
+        def refusing(**kwargs: Any) -> Any:
+            if self._refused in kwargs["Key"]:
+                raise _CompletionRefused(kwargs["Key"])
+            return call(**kwargs)
+
+        return refusing
+
+
+def test_a_run_whose_files_close_in_part_keeps_the_claims_of_the_files_written_and_writes_no_record_twice(hub: LocalHub) -> None:
+    from utilhub.packs.dacs.extract_files import ExtractFiles
+
+    # Given a person, a service point and an agreement changed, and S3 refusing to complete the service points' file
+    assert submit(hub, person("DSR-PC1", "P-PC", "Frances Allen", "2026-11-20T09:00:00Z")).status == 202
+    assert submit(hub, service_point("DSR-PC2", "SP-PC")).status == 202
+    assert submit(hub, agreement("DSR-PC3", "SA-PC", "P-PC", ["SP-PC"])).status == 202
+    bucket = hub.resources()["DacsExchangeBucket"]
+    with _Extract(hub) as extract:
+        files = extract._files
+        extract._files = lambda run_id: ExtractFiles(_RefusingS3(boto3.client("s3"), "metered-service-points"), bucket, run_id)
+
+        # When it runs, then the run fails after the contacts' file was completed
+        with pytest.raises(_CompletionRefused):
+            extract.run()
+        assert [k.split("-2")[0] for k in keys(hub, "extract/")] == ["extract/contacts"]
+        # And the person, whose record is in a complete file, stays SENT; the others are given back
+        assert [status_of(hub, i)["status"] for i in ("DSR-PC1", "DSR-PC2", "DSR-PC3")] == ["SENT", "PENDING", "PENDING"]
+        assert s3_uploads_in_progress(hub) == []
+
+        # When the next run can write
+        extract._files = files
+        second = extract.run()
+
+    # Then it writes the two others, and each record is in the files exactly once
+    assert second.written == 2
+    hub.drain()
+    assert sorted(records_written(hub)) == ["CONTACT#P-PC", "METERED_SERVICE#SA-PC", "METERED_SERVICE_POINT#SP-PC"]
+
+
+def s3_uploads_in_progress(hub: LocalHub) -> list[str]:
+    uploads = boto3.client("s3").list_multipart_uploads(Bucket=hub.resources()["DacsExchangeBucket"]).get("Uploads", [])
+    return [u["Key"] for u in uploads]
+
+
+class _Stopped(BaseException):
+    """The function stopped where it was (its timeout): no handler of the run's code runs."""
+
+
+def test_a_run_stopped_between_writing_and_closing_writes_nothing_twice_and_its_requests_end_in_error(hub: LocalHub) -> None:
+    from utilhub.packs.dacs.extract_files import ExtractFiles
+
+    # Given two changed persons, and a run stopped (the function's timeout) once it wrote their records, before closing its files
+    assert submit(hub, person("DSR-ST1", "P-ST1", "Jean Sammet", "2026-11-20T09:00:00Z")).status == 202
+    assert submit(hub, person("DSR-ST2", "P-ST2", "Kathleen Booth", "2026-11-20T09:00:00Z")).status == 202
+
+    class StoppedAtClose(ExtractFiles):
+        def close(self) -> dict[str, int]:
+            raise _Stopped
+
+    with _Extract(hub) as extract:
+        files = extract._files
+        extract._files = lambda run_id: StoppedAtClose(boto3.client("s3"), hub.resources()["DacsExchangeBucket"], run_id)
+        with pytest.raises(_Stopped):
+            extract.run()
+        extract._files = files
+
+        # When the next run comes, then it writes neither again: both are still in flight, no file appeared
+        assert extract.run().written == 0
+    assert keys(hub, "extract/") == []
+    assert [status_of(hub, i)["status"] for i in ("DSR-ST1", "DSR-ST2")] == ["SENT", "SENT"]
+
+    # And with no acknowledgement within the timeout both go to ERROR, from where they can be resubmitted
+    run_extract_after_the_ack_timeout(hub)
+    assert [status_of(hub, i)["status"] for i in ("DSR-ST1", "DSR-ST2")] == ["ERROR", "ERROR"]

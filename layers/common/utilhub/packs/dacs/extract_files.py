@@ -18,6 +18,7 @@ class ExtractFiles:
         self._s3, self._bucket, self.run_id = s3, bucket, run_id
         self._part_size = part_size
         self._open: dict[Kind, tuple[S3ObjectSink, ExtractWriter]] = {}
+        self.completed: dict[Kind, tuple[str, int]] = {}
 
     def key(self, kind: Kind) -> str:
         return EXTRACT + file_name(kind, self.run_id)
@@ -30,14 +31,18 @@ class ExtractFiles:
         self._open[kind][1].write(record.row())
 
     def close(self) -> dict[str, int]:
-        """Complete every file, contacts first (what a metered service refers to exists before it); returns key -> records."""
-        written: dict[str, int] = {}
+        """Complete every file, contacts first (what a metered service refers to exists before it); returns key -> records.
+
+        When one cannot be completed, the files before it are complete (``completed``: kind -> key and
+        records) and it and those after it stay open, for :meth:`abort`."""
         for kind in Kind:
             if kind in self._open:
-                sink, writer = self._open.pop(kind)
-                written[sink.key] = writer.close()
+                sink, writer = self._open[kind]
+                records = writer.close()
                 sink.close()
-        return written
+                del self._open[kind]
+                self.completed[kind] = (sink.key, records)
+        return dict(self.completed.values())
 
     def abort(self) -> None:
         for sink, _ in self._open.values():

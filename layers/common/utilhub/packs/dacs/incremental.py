@@ -1,35 +1,54 @@
 """DA-02 incremental synchronization: a scheduled extract of the entities CCB reported changed.
 
-Each run reads the DACS flow's PENDING sync requests (shard by shard, up to ``MAX_PAGES`` pages of
-each) and decides per entity with :func:`plan_newest`: an entity changed more than once since the last
-extract is written once, with its newest image (the older requests are DISCARDED as superseded); an
+A run is bounded as the sync monitor's (:mod:`utilhub.syncrequests.monitor`): each shard is swept
+page by page (first its SENT requests past the acknowledgement timeout go to ERROR, then its PENDING
+requests are read oldest change first), the shards in turn, one page each, until every shard is swept
+or the run's time budget (``UTILHUB_SYNC_MONITOR_BUDGET_SECONDS``, a
+:class:`~utilhub.platform.budget.TimeBudget` checked before each page) is spent; the rest waits for the
+next run, which starts again from the oldest.
+
+On each page the extract decides per entity with :func:`plan_newest`: an entity changed more than once
+is written once, with its newest image on the page (the older requests are DISCARDED as superseded); an
 image DACS already has, or one older than it, is DISCARDED; an entity whose previous image is still
-awaiting DACS's acknowledgement waits for the next run. The chosen requests are claimed (SENT, the
-entity in flight), mapped to DACS records and written to this run's files under ``extract/``; if the
-files cannot be written every claim is given back (PENDING again) and nothing appears. DA-04's
-acknowledgements then move each request to SYNCHRONIZED or ERROR; a request with no acknowledgement
-within ``sync_ack_timeout_seconds`` goes to ERROR, as in every flow.
+awaiting DACS's acknowledgement waits for a later run. The chosen requests are claimed (SENT, the entity
+in flight; 50 claims to a transaction), mapped to DACS records and written at once to this run's files
+(streamed to S3 in parts), so a run holds one page, and one part per file, in memory. A request whose
+data cannot make a DACS record is acknowledged NEGATIVE (ERROR with the reason).
+
+The files appear under ``extract/`` only when the run closes them, one kind after another, contacts
+first. A claim is given back (PENDING again) only while its record is in no complete file, so no record
+is ever written into two files: a run that fails before closing gives back every claim; one that fails
+while closing keeps SENT the claims of the files already complete (they reach DACS) and gives back the
+others. A run stopped outright between writing and closing (the function's timeout) gives nothing back:
+its requests stay SENT, their entities in flight, so later runs write nothing of them; the files it left
+unfinished never appear (the bucket drops incomplete uploads after a day), and the requests go to ERROR
+after ``sync_ack_timeout_seconds`` as every request DACS never acknowledged, from where they are
+resubmitted. The budget keeps a run far inside the function's timeout.
 """
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
 
+from utilhub.packs.dacs.extract_file import Kind
 from utilhub.packs.dacs.extract_files import ExtractFiles
 from utilhub.packs.dacs.mapping import to_record
+from utilhub.packs.dacs.records import DacsRecord
+from utilhub.platform.budget import TimeBudget
 from utilhub.platform.observability import logger
 from utilhub.syncrequests.delivery import Acknowledgements
 from utilhub.syncrequests.lifecycle import Discard, EntityState, PendingRequest, Send, sortable_time
 from utilhub.syncrequests.model import Acknowledgement, SyncStatus
-from utilhub.syncrequests.store import StaleTransition, SyncRequestStore
+from utilhub.syncrequests.store import CLAIMS_PER_TRANSACTION, StaleTransition, SyncRequestStore
 
-MAX_PAGES = 20
+Claim = tuple[PendingRequest, int]  # a request claimed by this run, and its attempt
 
 
 def plan_newest(pending: Sequence[PendingRequest], state: EntityState) -> list[Discard | Send]:
@@ -62,10 +81,53 @@ class ExtractReport:
     refused: int = 0
     timedOut: int = 0
     skippedStale: int = 0
+    requeued: int = 0  # claims given back (PENDING) because their file could not be completed
+    pages: int = 0
+    outOfTime: int = 0  # 1 when the budget ended the run before every shard was swept
     files: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+
+class _RunFiles:
+    """The run's files, opened at its first record, and which claims are in which file (or in none yet)."""
+
+    def __init__(self, open_files: Callable[[], ExtractFiles]) -> None:
+        self._open_files = open_files
+        self._files: ExtractFiles | None = None
+        self._unwritten: dict[str, Claim] = {}
+        self._in_file: dict[Kind, list[Claim]] = defaultdict(list)
+
+    def claimed(self, claims: Sequence[Claim]) -> None:
+        self._unwritten.update((claim[0].sync_request_id, claim) for claim in claims)
+
+    def write(self, record: DacsRecord, claim: Claim) -> None:
+        if self._files is None:
+            self._files = self._open_files()
+        self._files.write(record)
+        self._in_file[record.kind].append(self._unwritten.pop(claim[0].sync_request_id))
+
+    def drop(self, claim: Claim) -> None:
+        """A claim that goes in no file (its request moved on, or was refused)."""
+        del self._unwritten[claim[0].sync_request_id]
+
+    def close(self) -> dict[str, int]:
+        return self._files.close() if self._files is not None else {}
+
+    def abort(self) -> list[Claim]:
+        """Drop every file not complete; the claims whose records are in no complete file, to give back."""
+        complete = self._files.completed if self._files is not None else {}
+        if self._files is not None:
+            try:
+                self._files.abort()
+            except Exception as exc:  # the bucket's lifecycle drops incomplete uploads after a day
+                logger.warning("extract files not aborted", extra={"error": type(exc).__name__})
+        given_back = list(self._unwritten.values())
+        for kind, claims in self._in_file.items():
+            if kind not in complete:
+                given_back += claims
+        return given_back
 
 
 class IncrementalExtract:
@@ -77,82 +139,112 @@ class IncrementalExtract:
         *,
         page_size: int,
         ack_timeout: timedelta,
+        budget: timedelta = timedelta(seconds=90),
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._store = store
         self._acknowledgements = acknowledgements
         self._files = files
         self._page_size = page_size
         self._ack_timeout = ack_timeout
+        self._budget = budget
         self._now = clock
+        self._monotonic = monotonic
 
     def run(self) -> ExtractReport:
         report = ExtractReport(runId=f"{self._now():%Y%m%dT%H%M%S%fZ}-incremental")
-        claimed: list[tuple[PendingRequest, int]] = []
-        for shard in self._store.shards:
-            self._time_out(shard, report)
-            self._plan_shard(shard, report, claimed)
-        if claimed:
-            self._write(claimed, report)
+        budget = TimeBudget(self._budget.total_seconds(), clock=self._monotonic)
+        files = _RunFiles(lambda: self._files(report.runId))
+        try:
+            sweeps = {shard: self._sweep(shard, report, files) for shard in self._store.shards}
+            while sweeps and not report.outOfTime:
+                for shard, sweep in list(sweeps.items()):  # one page of each shard in turn
+                    if budget.remaining() <= 0:  # checked before every page: a run overruns its budget by one page at most
+                        report.outOfTime = 1
+                        break
+                    if next(sweep, None) is None:
+                        del sweeps[shard]
+            report.files = files.close()
+        except Exception:
+            self._give_back(files.abort(), report)
+            raise
         logger.info("DACS incremental extract", extra={k: v for k, v in report.as_dict().items() if k != "files"})
         return report
 
-    def _plan_shard(self, shard: int, report: ExtractReport, claimed: list[tuple[PendingRequest, int]]) -> None:
-        by_entity: dict[tuple[str, str], list[PendingRequest]] = defaultdict(list)
+    def _sweep(self, shard: int, report: ExtractReport, files: _RunFiles) -> Iterator[int]:
+        """Work one shard, one page per step: time out what waited too long for DACS, then its PENDING requests."""
+        self._time_out(shard, report)
         start: dict[str, Any] | None = None
-        for _ in range(MAX_PAGES):  # every pending image of an entity is seen before it is decided
+        while True:
             page, start = self._store.pending_page(shard, self._page_size, start)
-            for request in page:
-                by_entity[(request.entity_type, request.entity_id)].append(request)
+            if page:
+                self._plan_page(page, report, files)
+                report.pages += 1
+                yield len(page)
             if start is None:
-                break
-        if not by_entity:
-            return
+                return
+
+    def _plan_page(self, page: list[PendingRequest], report: ExtractReport, files: _RunFiles) -> None:
+        by_entity: dict[tuple[str, str], list[PendingRequest]] = defaultdict(list)
+        for request in page:
+            by_entity[(request.entity_type, request.entity_id)].append(request)
         states = self._store.entity_states(by_entity)
+        sends: list[PendingRequest] = []
         for entity, pending in by_entity.items():
             decisions = plan_newest(pending, states[entity])
             report.waiting += len(pending) - len(decisions)
             for decision in decisions:
+                if isinstance(decision, Send):  # always an entity's last decision
+                    sends.append(decision.request)
+                    continue
                 try:
-                    if isinstance(decision, Discard):
-                        self._store.discard(decision.request, decision.reason, advances=decision.advances)
-                        if decision.reason.startswith("superseded"):
-                            report.superseded += 1
-                        else:
-                            report.discarded += 1
-                    else:
-                        claimed.append((decision.request, self._store.claim(decision.request)))
-                except StaleTransition:  # another run, or a resubmission, moved it first
+                    self._store.discard(decision.request, decision.reason, advances=decision.advances)
+                except StaleTransition:  # another run, or a resubmission, moved it first: decided at the next run
                     report.skippedStale += 1
                     break
+                if decision.reason.startswith("superseded"):
+                    report.superseded += 1
+                else:
+                    report.discarded += 1
+        for start in range(0, len(sends), CLAIMS_PER_TRANSACTION):  # each chunk written before the next is claimed
+            chunk = sends[start : start + CLAIMS_PER_TRANSACTION]
+            claims = [
+                (request, attempt) for request, attempt in zip(chunk, self._store.claim_many(chunk), strict=True) if attempt is not None
+            ]
+            report.skippedStale += len(chunk) - len(claims)
+            files.claimed(claims)
+            self._write(claims, report, files)
 
-    def _write(self, claimed: list[tuple[PendingRequest, int]], report: ExtractReport) -> None:
-        files = self._files(report.runId)
-        refused: list[tuple[Any, str]] = []
-        try:
-            for pending, _attempt in claimed:
-                request = self._store.get(pending.sync_request_id)
-                if request is None or request.status is not SyncStatus.SENT:
-                    continue
-                try:
-                    record = to_record(request.entityType, request.entityId, request.changedAt, request.data)
-                except (ValidationError, ValueError) as exc:
-                    refused.append((request, f"could not be written for DACS: {str(exc)[:1500]}"))
-                    continue
-                files.write(record)
-                report.written += 1
-            report.files = files.close()
-        except Exception:
-            files.abort()
-            for pending, attempt in claimed:
-                try:
-                    self._store.unclaim(pending, attempt, "the extract files could not be written; retried at the next run")
-                except StaleTransition:
-                    report.skippedStale += 1
-            raise
-        for request, reason in refused:
-            self._acknowledgements.apply(request, Acknowledgement(result="NEGATIVE", reason=reason))
-            report.refused += 1
+    def _write(self, claims: list[Claim], report: ExtractReport, files: _RunFiles) -> None:
+        for claim in claims:
+            pending, attempt = claim
+            request = self._store.get(pending.sync_request_id)
+            if request is None or request.status is not SyncStatus.SENT or request.attempt != attempt:
+                files.drop(claim)  # moved on since the claim (resubmitted, timed out): not this run's
+                continue
+            try:
+                record = to_record(request.entityType, request.entityId, request.changedAt, request.data)
+            except (ValidationError, ValueError) as exc:
+                files.drop(claim)
+                self._acknowledgements.apply(
+                    request, Acknowledgement(result="NEGATIVE", reason=f"could not be written for DACS: {str(exc)[:1500]}")
+                )
+                report.refused += 1
+                continue
+            files.write(record, claim)
+            report.written += 1
+
+    def _give_back(self, claims: list[Claim], report: ExtractReport) -> None:
+        """PENDING again, for the next run: the claims whose records are in no complete file."""
+        for pending, attempt in claims:
+            try:
+                self._store.unclaim(pending, attempt, "the extract files could not be written; retried at the next run")
+                report.requeued += 1
+            except StaleTransition:
+                report.skippedStale += 1
+            except Exception as exc:  # it stays SENT: ERROR at the acknowledgement timeout, then resubmitted
+                logger.warning("claim not given back", extra={"syncRequestId": pending.sync_request_id, "error": type(exc).__name__})
 
     def _time_out(self, shard: int, report: ExtractReport) -> None:
         cutoff = self._now() - self._ack_timeout

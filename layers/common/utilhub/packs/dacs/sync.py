@@ -76,6 +76,7 @@ def incremental_extract() -> IncrementalExtract:
         lambda run_id: ExtractFiles(aws.client("s3"), bucket, run_id),
         page_size=settings.sync_monitor_page_size,
         ack_timeout=timedelta(seconds=settings.sync_ack_timeout_seconds),
+        budget=timedelta(seconds=settings.sync_monitor_budget_seconds),
     )
 
 

@@ -3,8 +3,11 @@
 S3 notifies the transfer queue of each object created under ``extract/``; the handler moves each
 notified file with :class:`ExtractFileMover`:
 
-1. copy ``extract/<name>`` to ``upload/<name>`` (S3 copies server-side; an object appears whole or
-   not at all), carrying the source's SHA-256 as the object's ``sha256`` metadata;
+1. copy ``extract/<name>`` to ``upload/<name>`` with boto3's managed copy: server-side, a single
+   CopyObject below ``COPY_CONFIG``'s threshold and a multipart copy of ``UploadPartCopy`` parts from it
+   on (CopyObject refuses sources over 5 GB), the source pinned by its ETag for the whole copy; the object
+   appears whole or not at all (a failed multipart copy is aborted), carrying the source's SHA-256 as its
+   ``sha256`` metadata;
 2. verify the copy: the same size, and the SHA-256 of the bytes now under ``upload/`` equal to the
    source's (the writer's ``sha256`` metadata, or computed from the source when it has none);
 3. only then delete the source.
@@ -12,8 +15,23 @@ notified file with :class:`ExtractFileMover`:
 A failure at any step raises, so SQS redelivers the notification and the move resumes where it
 stopped (a copy already made and verified is not made again); after the queue's receive count the
 notification goes to the DLQ with the file still under ``extract/``. A copy that does not verify is
-deleted and the move fails. A notification redelivered after the move succeeded is answered by the
-idempotency record (DACS may have taken the file from ``upload/`` meanwhile).
+deleted and the move fails.
+
+A notification delivered again once the move is done (S3 and SQS deliver at least once; a record of the
+first answer lasts a day) is answered by the idempotency record, or else by the bucket itself:
+
+- the file is under ``upload/`` and not under ``extract/``: ``ALREADY_IN_UPLOAD``, done;
+- it is in neither, but the (versioned) bucket remembers both a version of it under ``extract/`` and one
+  under ``upload/``: the move was made and DACS has taken the file since: ``ALREADY_TAKEN``, done.
+
+Only this mover deletes under ``extract/``, and only after a verified copy, so a file in neither place
+with no trace under ``upload/`` did not reach DACS. Trying again cannot change that, so such a
+notification is not retried; it is answered with what happened, logged as an error and counted in
+the ``DacsTransferFileMissing`` metric, which ``DacsTransferFileMissingAlarm`` watches:
+
+- ``DELETED_UNMOVED``: the file was under ``extract/`` and was deleted there before it was moved (the
+  outcome names its version, which the bucket keeps for 7 days: copying it back under ``extract/`` moves it);
+- ``NEVER_EXISTED``: the bucket never held it (a notification nobody's file explains).
 """
 
 from __future__ import annotations
@@ -23,13 +41,18 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import unquote_plus
 
+from boto3.s3.transfer import TransferConfig
 from pydantic import BaseModel, ConfigDict, Field
 
-from utilhub.platform.observability import logger
+from utilhub.platform.observability import MetricUnit, logger, metrics
 
 EXTRACT = "extract/"
 UPLOAD = "upload/"
 _CHUNK = 1 << 20
+# Parts of 64 MiB copied ten at a time: a 5 GB file is 80 UploadPartCopy calls; past 640 GB the transfer
+# manager enlarges the parts to stay within S3's 10,000. The copy is server-side: no byte passes through
+# the function, whose memory holds one chunk of the checksum reads.
+COPY_CONFIG = TransferConfig(multipart_threshold=64 * _CHUNK, multipart_chunksize=64 * _CHUNK, max_concurrency=10)
 
 
 class S3Object(BaseModel):
@@ -75,10 +98,6 @@ class TransferNotVerified(RuntimeError):
     """The copy under ``upload/`` differs from the source: it was deleted, the source kept."""
 
 
-class ExtractFileMissing(RuntimeError):
-    """The notified file is under neither ``extract/`` nor ``upload/``."""
-
-
 @dataclass(frozen=True)
 class _Head:
     size: int
@@ -90,9 +109,10 @@ class _Head:
 class MoveResult:
     source: str
     target: str
-    outcome: Literal["MOVED", "ALREADY_IN_UPLOAD", "NOT_AN_EXTRACT"]
+    outcome: Literal["MOVED", "ALREADY_IN_UPLOAD", "ALREADY_TAKEN", "NOT_AN_EXTRACT", "DELETED_UNMOVED", "NEVER_EXISTED"]
     size: int = 0
     sha256: str | None = None
+    version: str | None = None  # DELETED_UNMOVED: the source's last version, to restore
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -103,9 +123,10 @@ def target_key(source: str) -> str:
 
 
 class ExtractFileMover:
-    def __init__(self, s3: Any, bucket: str) -> None:
+    def __init__(self, s3: Any, bucket: str, *, copy_config: TransferConfig = COPY_CONFIG) -> None:
         self._s3 = s3
         self.bucket = bucket
+        self._copy_config = copy_config
 
     def _head(self, key: str) -> _Head | None:
         from botocore.exceptions import ClientError
@@ -136,18 +157,21 @@ class ExtractFileMover:
         if head is None:
             moved = self._head(target)
             if moved is None:
-                raise ExtractFileMissing(f"{source} is in neither {EXTRACT} nor {UPLOAD}")
+                return self._not_found(source, target)
             return MoveResult(source, target, "ALREADY_IN_UPLOAD", moved.size, moved.sha256)
         expected = head.sha256 or self.sha256(source)
         copy = self._head(target)
         if copy is None or copy.size != head.size or copy.sha256 != expected:
-            self._s3.copy_object(
+            self._s3.copy(
+                CopySource={"Bucket": self.bucket, "Key": source},
                 Bucket=self.bucket,
                 Key=target,
-                CopySource={"Bucket": self.bucket, "Key": source},
-                MetadataDirective="REPLACE",
-                Metadata={"sha256": expected},
-                ContentType=head.content_type or "text/tab-separated-values; charset=utf-8",
+                ExtraArgs={
+                    "MetadataDirective": "REPLACE",  # single copy; a multipart copy sets the metadata it is given
+                    "Metadata": {"sha256": expected},
+                    "ContentType": head.content_type or "text/tab-separated-values; charset=utf-8",
+                },
+                Config=self._copy_config,
             )
             copy = self._head(target)
         actual = self.sha256(target) if copy is not None and copy.size == head.size else None
@@ -158,3 +182,27 @@ class ExtractFileMover:
         self._s3.delete_object(Bucket=self.bucket, Key=source)
         logger.info("extract file moved", extra={"key": source, "target": target, "size": head.size})
         return MoveResult(source, target, "MOVED", head.size, expected)
+
+    def _versions(self, key: str) -> list[dict[str, Any]]:
+        """The versions the bucket keeps of ``key`` (not its delete markers), newest first."""
+        pages = self._s3.get_paginator("list_object_versions").paginate(Bucket=self.bucket, Prefix=key)
+        return [v for page in pages for v in page.get("Versions", []) if v["Key"] == key]
+
+    def _not_found(self, source: str, target: str) -> MoveResult:
+        """The file is in neither place: moved and taken by DACS since, or lost to the flow (not retried, alarmed)."""
+        existed = self._versions(source)
+        if existed and self._versions(target):
+            logger.info("extract file already moved and taken by DACS", extra={"key": source, "target": target})
+            return MoveResult(source, target, "ALREADY_TAKEN", int(existed[0]["Size"]))
+        if existed:
+            version = str(existed[0]["VersionId"])
+            logger.error(
+                "extract file deleted before it was moved: restore its version under extract/",
+                extra={"key": source, "versionId": version},
+            )
+            result = MoveResult(source, target, "DELETED_UNMOVED", int(existed[0]["Size"]), version=version)
+        else:
+            logger.error("notified extract file never existed in the bucket", extra={"key": source, "bucket": self.bucket})
+            result = MoveResult(source, target, "NEVER_EXISTED")
+        metrics.add_metric(name="DacsTransferFileMissing", unit=MetricUnit.Count, value=1)
+        return result
