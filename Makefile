@@ -18,7 +18,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 # The common layer is importable as on Lambda (where it is mounted at /opt/python).
 LAYER_PATH := PYTHONPATH=layers/common:.
 
-.PHONY: help install lint typecheck template-check requirements-check moto-conformance unit integration e2e test run demo build bench lock openapi clean
+.PHONY: help install lint typecheck template-check requirements-check moto-conformance unit integration e2e test run demo chaos build bench lock openapi clean
 
 help: ## this list
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -81,6 +81,9 @@ run: $(BIN)/.synced ## the whole hub on this machine (embedded AWS, HTTP API, si
 
 demo: $(BIN)/.synced ## the hub, a scripted scenario per pack, a table of what happened
 	$(LAYER_PATH) $(BIN)/python -m localhub --demo
+
+chaos: $(BIN)/.synced ## one fault run over the asynchronous integration points, every message accounted for; N=5000 messages
+	$(LAYER_PATH) $(BIN)/python -m localhub.chaos -n $(or $(N),5000)
 
 build: $(SAM) ## sam build (arm64 layer and functions into .aws-sam/)
 	$(SAM) build

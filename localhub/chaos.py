@@ -1,0 +1,533 @@
+"""``make chaos``: one fault run over the hub's asynchronous integration points at once, on the local
+runtime, over HTTP, as an operator would live it; then an account of every message.
+
+The run sends N uniquely keyed business messages spread over the points below, some twice (a source's
+retry), while the targets go down for longer than every retry window, answer slowly or refuse, the
+functions' AWS calls are throttled and execution environments are killed in the middle of a batch.
+Then the targets come back, and the run does what an operator does: it resubmits what ended failed
+and redrives the dead-letter queues, through the hub's own routes. At the end every message is
+accounted for from the simulators' own records (what the target applied, and how often) and the hub's
+answer for it:
+
+- ``applied``: the target holds it, once;
+- ``duplicated``: the target applied it more than once;
+- ``refused``: the hub ended it in a failed state with its reason (and resubmitting did not help);
+- ``stuck``: the hub still has it in flight at the end;
+- ``lost``: accepted by the hub (2xx), yet neither applied nor refused nor in flight.
+
+It prints a line per integration point and a total, and exits non-zero when anything is lost,
+duplicated or stuck. ``python -m localhub.chaos -n 5000`` (``make chaos N=5000``);
+``tests/e2e/test_chaos.py`` runs a small one as part of ``make test``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import random
+import sys
+import time
+from abc import ABC, abstractmethod
+from collections import Counter
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from localhub.auth import LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET
+
+VERDICTS = ("applied", "duplicated", "refused", "stuck", "lost")
+MONITORS = (
+    "MeterDataSyncMonitorFunction",
+    "FieldWorkSpSyncMonitorFunction",
+    "MeterDataUsageReleaseFunction",
+    "DacsIncrementalExtractFunction",
+)
+
+
+class Hub:
+    """The hub's HTTP API and control API, as a source application and an operator use them: a token,
+    and a retry of what the hub asks to be retried (503 with Retry-After, 429) or failed in (5xx: the
+    business ids make a retry safe)."""
+
+    def __init__(self, url: str, timeout: float = 30.0) -> None:
+        self.url = url
+        self._client = httpx.Client(base_url=url, timeout=timeout)
+        self._token_at = 0.0
+        self.retried = 0
+
+    def _authorize(self) -> None:
+        if time.monotonic() - self._token_at > 600:
+            answer = self._client.post(
+                "/oauth2/token", data={"grant_type": "client_credentials"}, auth=(LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET)
+            )
+            answer.raise_for_status()
+            self._client.headers["Authorization"] = f"Bearer {answer.json()['access_token']}"
+            self._token_at = time.monotonic()
+
+    def call(self, method: str, path: str, body: Any = None, *, tries: int = 8) -> httpx.Response:
+        self._authorize()
+        for attempt in range(tries):
+            answer = self._client.request(method, path, json=body) if body is not None else self._client.request(method, path)
+            if (answer.status_code != 429 and answer.status_code < 500) or attempt == tries - 1:
+                return answer
+            self.retried += 1
+            time.sleep(min(2.0, float(answer.headers.get("retry-after", "0.2") or 0.2)))
+        return answer
+
+    def post(self, path: str, body: Any = None) -> httpx.Response:
+        return self.call("POST", path, body if body is not None else {})
+
+    def get(self, path: str) -> httpx.Response:
+        return self.call("GET", path)
+
+    def control(self, method: str, path: str, body: Any = None) -> Any:
+        answer = self._client.request(method, f"/_local{path}", json=body)
+        answer.raise_for_status()
+        return answer.json() if answer.content else None
+
+    def simulator(self, system: str) -> dict[str, Any]:
+        state: dict[str, Any] = self.control("GET", f"/sim/{system.lower()}/state")
+        return state
+
+    def close(self) -> None:
+        self._client.close()
+
+
+@dataclass
+class Tally:
+    point: str
+    sent: int = 0
+    verdicts: Counter[str] = field(default_factory=Counter)
+    resubmitted: int = 0
+    reasons: Counter[str] = field(default_factory=Counter)
+
+    def row(self) -> str:
+        counts = "  ".join(f"{v} {self.verdicts[v]:>5}" for v in VERDICTS)
+        return f"{self.point:<8} sent {self.sent:>5}  {counts}  resubmitted {self.resubmitted:>5}"
+
+
+class Point(ABC):
+    """One integration point of the run: what it sends, how an operator recovers it, how it is accounted for."""
+
+    name: str
+
+    def __init__(self, run: str) -> None:
+        self.run = run
+        self.accepted: list[str] = []  # the business keys the hub accepted (2xx)
+        self.refused_at_intake: dict[str, str] = {}
+        self.resubmitted = 0
+
+    @abstractmethod
+    def message(self, n: int) -> tuple[str, str, dict[str, Any]]:
+        """The n-th message: its business key, the path to post it to, its body."""
+
+    def send(self, hub: Hub, n: int) -> None:
+        key, path, body = self.message(n)
+        answer = hub.post(path, body)
+        if answer.status_code < 300:
+            if key not in self.accepted:
+                self.accepted.append(key)
+        else:
+            self.refused_at_intake[key] = f"{answer.status_code} {answer.text[:200]}"
+
+    def recover(self, hub: Hub) -> None:
+        """What an operator does for this point's failed messages (resubmit them); the run redrives the DLQs."""
+        return
+
+    @abstractmethod
+    def verdicts(self, hub: Hub) -> dict[str, tuple[str, str]]:
+        """key -> (verdict, reason) for every accepted key."""
+
+
+def _final(hub: Hub, path: str, done: set[str], failed: set[str]) -> tuple[str, str]:
+    answer = hub.get(path)
+    if answer.status_code == 404:
+        return "lost", "the hub does not know it"
+    state = answer.json()
+    status = str(state.get("status"))
+    if status in done:
+        return "applied", status
+    if status in failed:
+        history = state.get("history") or []
+        reason = next((str(h.get("reason")) for h in reversed(history) if h.get("reason")), "") or json.dumps(state.get("error"))
+        return "refused", reason[:120]
+    return "stuck", status
+
+
+class SyncRequests(Point):
+    """MD-01: persons synchronized to MDM, two changes of each (the second waits for the first)."""
+
+    name = "MD-01"
+
+    def message(self, n: int) -> tuple[str, str, dict[str, Any]]:
+        key = f"{self.run}-SR-{n}"
+        person, change = divmod(n, 2)
+        body = {
+            "syncRequestId": key,
+            "entityType": "PERSON",
+            "entityId": f"{self.run}-P-{person}",
+            "changedAt": f"2026-11-20T09:{change:02d}:00Z",
+            "data": {"name": f"Chaos Person {person} v{change}"},
+        }
+        return key, "/meter-data/sync-requests", body
+
+    def recover(self, hub: Hub) -> None:
+        for key in self.accepted:
+            if hub.get(f"/meter-data/sync-requests/{key}").json().get("status") == "ERROR":
+                self.resubmitted += hub.post(f"/meter-data/sync-requests/{key}/resubmission").status_code == 202
+
+    def verdicts(self, hub: Hub) -> dict[str, tuple[str, str]]:
+        accepted = hub.simulator("MDM").get("acceptedPerSyncRequest", {})
+        found = {}
+        for key in self.accepted:
+            verdict = _final(hub, f"/meter-data/sync-requests/{key}", {"SYNCHRONIZED"}, {"ERROR"})
+            times = int(accepted.get(key, 0))
+            if verdict[0] == "applied" and times != 1:
+                verdict = ("duplicated", f"MDM took it {times} times") if times > 1 else ("lost", "SYNCHRONIZED, yet MDM never took it")
+            found[key] = verdict
+        return found
+
+
+class Relayed(Point):
+    """A notification relayed once to its target (MD-13, MD-16, MD-20, FW-05, FW-11): applied when the target holds it."""
+
+    def __init__(
+        self,
+        run: str,
+        name: str,
+        make: Callable[[str, int], tuple[str, str, dict[str, Any]]],
+        system: str,
+        holds: Callable[[dict[str, Any], str], bool],
+    ) -> None:
+        super().__init__(run)
+        self.name = name
+        self._make = make
+        self._system = system
+        self._holds = holds
+
+    def message(self, n: int) -> tuple[str, str, dict[str, Any]]:
+        return self._make(self.run, n)
+
+    def verdicts(self, hub: Hub) -> dict[str, tuple[str, str]]:
+        state = hub.simulator(self._system)
+        return {key: ("applied", "") if self._holds(state, key) else ("lost", f"{self._system} does not hold it") for key in self.accepted}
+
+
+def replacement_reads(run: str, n: int) -> tuple[str, str, dict[str, Any]]:
+    key = f"{run}-RR-{n}"
+    body = {
+        "notificationId": key,
+        "saId": "SA-0001",
+        "usageTransactionId": f"{run}-UT-{n}",
+        "periodStart": "2026-10-01",
+        "periodEnd": "2026-10-31",
+    }
+    return key, "/meter-data/replacement-reads", body
+
+
+def bill_status(run: str, n: int) -> tuple[str, str, dict[str, Any]]:
+    key = f"{run}-BS-{n}"
+    body = {"eventId": key, "event": "BILL_COMPLETED", "at": "2026-11-02T07:30:00Z"}
+    return key, f"/meter-data/usage-transactions/{run}-UT-{n}/bill-status", body
+
+
+def bill_cycle_change(run: str, n: int) -> tuple[str, str, dict[str, Any]]:
+    key = f"{run}-BCC-{n}"
+    body = {"changeId": key, "servicePointId": f"{run}-SP-{n}", "billCycle": "BC07", "effectiveDate": "2026-12-01"}
+    return key, "/meter-data/bill-cycle-changes", body
+
+
+def billing_charges(run: str, n: int) -> tuple[str, str, dict[str, Any]]:
+    key = f"{run}-COMP-{n}"
+    body = {
+        "completionId": key,
+        "sourceSystem": "ODM",
+        "workOrderId": f"{run}-WO-{n}",
+        "servicePointId": "SP-0007",
+        "completedAt": "2026-12-02T16:00:00Z",
+        "charges": [{"chargeType": "METER-TEST", "amount": 45.0, "currency": "USD"}],
+    }
+    return key, "/field-work/billing-charges", body
+
+
+def unbadged_asset(run: str, n: int) -> tuple[str, str, dict[str, Any]]:
+    key = f"{run}-UB-{n}"
+    body = {"notificationId": key, "assetId": f"{run}-DV-{n}", "assetType": "CT-ENCLOSURE", "servicePointId": "SP-0007", "quantity": 1}
+    return key, "/field-work/unbadged-assets", body
+
+
+def _ccb_holds(prefix: str) -> Callable[[dict[str, Any], str], bool]:
+    return lambda state, key: f"{prefix}#{key}" in state["records"]
+
+
+def _mdm_bill_usage(state: dict[str, Any], key: str) -> bool:
+    return any(key in held.get("events", []) for held in state["billing"]["usedOnBill"].values())
+
+
+class FulfillmentOrders(Point):
+    """OC-01: an order revision creating a billing account, its bill info and pay info in BRM."""
+
+    name = "OC-01"
+
+    def message(self, n: int) -> tuple[str, str, dict[str, Any]]:
+        order = f"{self.run}-ORD-{n}"
+        account = f"{self.run}-BA-{n}"
+        line = {
+            "lineId": "L1",
+            "action": "ADD",
+            "billingType": "Service Bundle",
+            "productType": "Broadband",
+            "billingSystemId": "BRM1",
+            "serviceAccount": {"id": account, "name": f"Chaos account {n}"},
+            "billingAccount": {"id": account, "name": f"Chaos account {n}"},
+            "billingProfile": {"id": f"{self.run}-BP-{n}", "paymentMethod": "DIRECT_DEBIT", "billCycleDay": 1, "currency": "GBP"},
+        }
+        return order, "/order-to-cash/fulfillment-orders", {"orderId": order, "revision": 1, "lines": [line]}
+
+    def recover(self, hub: Hub) -> None:
+        for key in self.accepted:
+            path = f"/order-to-cash/fulfillment-orders/{key}/revisions/1"
+            if hub.get(path).json().get("status") == "FAILED":
+                self.resubmitted += hub.post(f"{path}/resubmission").status_code == 202
+
+    def verdicts(self, hub: Hub) -> dict[str, tuple[str, str]]:
+        brm = hub.simulator("BRM")["records"]
+        accounts = Counter(a["accountNo"] for system in brm.values() for a in system.get("accounts", {}).values())
+        found = {}
+        for key in self.accepted:
+            verdict = _final(hub, f"/order-to-cash/fulfillment-orders/{key}/revisions/1", {"SUCCEEDED"}, {"FAILED"})
+            times = accounts[key.replace("-ORD-", "-BA-")]
+            if verdict[0] == "applied" and times != 1:
+                verdict = ("duplicated", f"BRM holds {times} accounts") if times > 1 else ("lost", "SUCCEEDED, yet BRM has no account")
+            found[key] = verdict
+        return found
+
+
+class FieldActivities(Point):
+    """FW-01: CCB's activities, a meter exchange (MWM and WAM/ODM) or a reconnection (MWM alone)."""
+
+    name = "FW-01"
+
+    def message(self, n: int) -> tuple[str, str, dict[str, Any]]:
+        key = f"{self.run}-FA-{n}"
+        body = {
+            "sourceSystem": "CCB",
+            "activityId": key,
+            "activityType": "METER-EXCHANGE" if n % 2 else "RECONNECT",
+            "servicePointId": "SP-2001",
+            "scheduledDate": "2026-12-01",
+            "priority": "HIGH",
+        }
+        return key, "/field-work/activities", body
+
+    def recover(self, hub: Hub) -> None:
+        for key in self.accepted:
+            path = f"/field-work/activities/CCB/{key}"
+            if hub.get(path).json().get("status") == "ERROR":
+                self.resubmitted += hub.post(f"{path}/resubmission").status_code == 202
+
+    def verdicts(self, hub: Hub) -> dict[str, tuple[str, str]]:
+        held: Counter[tuple[str, str]] = Counter()
+        open_: set[tuple[str, str]] = set()
+        for system in ("MWM", "WAM", "ODM"):
+            for record in hub.simulator(system)["records"].values():
+                if str(record.get("externalId", "")).startswith(f"CCB:{self.run}-FA-"):
+                    activity = record["externalId"].split(":", 1)[1]
+                    held[(activity, system)] += 1
+                    if record.get("status") == "OPEN":
+                        open_.add((activity, system))
+        found = {}
+        for key in self.accepted:
+            state = hub.get(f"/field-work/activities/CCB/{key}").json()
+            status, links = str(state.get("status")), sorted(system for system in state.get("links", {}) if system != "CCB")
+            if status in ("LINKED", "OPEN"):
+                twice = [s for s in links if held[(key, s)] > 1]
+                missing = [s for s in links if (key, s) not in open_]
+                found[key] = (
+                    ("duplicated", f"twice in {twice}") if twice else ("lost", f"not open in {missing}") if missing else ("applied", "")
+                )
+            elif status == "ERROR":
+                left = [s for s in ("MWM", "WAM", "ODM") if (key, s) in open_]
+                reason = next((str(h.get("reason")) for h in reversed(state.get("history", [])) if h.get("reason")), "")
+                found[key] = ("stuck", f"ERROR, yet still open in {left}") if left else ("refused", reason[:120])
+            else:
+                found[key] = ("stuck", status)
+        return found
+
+
+def points(run: str) -> list[Point]:
+    return [
+        SyncRequests(run),
+        Relayed(run, "MD-13", replacement_reads, "CCB", _ccb_holds("OFF_CYCLE_BILL")),
+        Relayed(run, "MD-16", bill_status, "MDM", _mdm_bill_usage),
+        Relayed(run, "MD-20", bill_cycle_change, "CCB", _ccb_holds("BILL_CYCLE_CHANGE")),
+        FulfillmentOrders(run),
+        FieldActivities(run),
+        Relayed(run, "FW-05", billing_charges, "CCB", _ccb_holds("CHARGES")),
+        Relayed(run, "FW-11", unbadged_asset, "CCB", _ccb_holds("ITEM")),
+    ]
+
+
+# ------------------------------------------------------------------------------------------- the run
+
+
+@dataclass
+class Faults:
+    """What goes wrong during the run."""
+
+    outage_rounds: int = 8  # rounds of time (each one the queues' redelivery) the targets stay down: past every queue's 5 tries
+    throttle_rate: float = 0.05
+    crashes: int = 3
+    duplicate_every: int = 7  # every n-th message is sent twice
+    rejections: int = 2  # business refusals per target (resubmitted at the end)
+    slow_calls: int = 3
+
+
+def _each(points_: Iterable[Point], work: Callable[[Point], None]) -> None:
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(work, points_))
+
+
+def tick(hub: Hub) -> None:
+    """Time passes: every schedule runs, and every message waiting out a visibility timeout comes back."""
+    for monitor in MONITORS:
+        # a monitor run that failed is one of the faults; the next tick runs it again
+        with contextlib.suppress(httpx.HTTPStatusError):
+            hub.control("POST", f"/schedules/{monitor}/run")
+    hub.control("POST", "/queues/redeliver-now")
+
+
+def redrive_dead_letters(hub: Hub) -> int:
+    moved = 0
+    for queue in hub.get("/ops/dead-letters").json()["items"]:
+        if queue["messages"]:
+            pack, name = queue["queue"].split("/", 1)
+            answer = hub.post(f"/{pack}/dead-letters/{name}/redrive")
+            moved += int(answer.json().get("messages", 0)) if answer.status_code == 202 else 0
+    return moved
+
+
+def run(hub: Hub, messages: int, seed: int = 7, faults: Faults | None = None, say: Callable[[str], None] = print) -> list[Tally]:
+    faults = faults or Faults()
+    rng = random.Random(seed)
+    run_id = f"CH{seed}{rng.randrange(10_000):04d}"
+    chosen = points(run_id)
+    plan = [chosen[i % len(chosen)] for i in range(messages)]
+    counts = Counter(p.name for p in plan)
+    numbers = {p.name: iter(range(counts[p.name])) for p in chosen}
+
+    say(f"chaos run {run_id}: {messages} messages over {len(chosen)} integration points")
+    for system in ("CCB", "MDM", "BRM", "MWM", "ODM"):
+        hub.control("POST", f"/sim/{system.lower()}/faults", {"kind": "down", "count": 1_000_000, "after": rng.randrange(5, 30)})
+        hub.control("POST", f"/sim/{system.lower()}/faults", {"kind": "slow", "count": faults.slow_calls, "seconds": 3})
+    hub.control("POST", "/aws/throttling", {"rate": faults.throttle_rate, "seed": seed})
+    try:
+        hub.control("POST", "/lambda/crashes", {"function": "*", "count": faults.crashes, "afterCalls": 2})
+    except httpx.HTTPStatusError:
+        say("  (functions run in-process: no environment is killed)")
+
+    def send(point: Point) -> None:
+        for n in numbers[point.name]:
+            point.send(hub, n)
+            if n % faults.duplicate_every == 0:
+                point.send(hub, n)  # the source's retry
+
+    started = time.monotonic()
+    _each(chosen, send)
+    say(f"  sent in {time.monotonic() - started:.0f} s; targets down")
+    for _ in range(faults.outage_rounds):
+        tick(hub)
+        time.sleep(0.5)
+    for system in ("CCB", "MDM", "BRM", "MWM", "ODM"):
+        hub.control("DELETE", f"/sim/{system.lower()}/faults")
+        hub.control("POST", f"/sim/{system.lower()}/faults", {"kind": "reject", "count": faults.rejections})
+    hub.control("DELETE", "/aws/throttling")
+    say("  targets back (each refusing a few messages)")
+    for _ in range(3):
+        tick(hub)
+        time.sleep(0.5)
+    tallies: list[Tally] = []
+    for attempt in range(1, 4):  # the operator looks again while something is still failed
+        redriven = redrive_dead_letters(hub)
+        before = sum(p.resubmitted for p in chosen)
+        _each(chosen, lambda p: p.recover(hub))
+        resubmitted = sum(p.resubmitted for p in chosen) - before
+        say(f"  operator, pass {attempt}: {redriven} dead letters redriven, {resubmitted} transactions resubmitted")
+        tallies = settle(hub, chosen)
+        if not redriven and not resubmitted:
+            break
+    return tallies
+
+
+def settle(hub: Hub, chosen: list[Point], rounds: int = 30) -> list[Tally]:
+    """Let the hub finish, then account; stop early once nothing is in flight."""
+    found: dict[str, dict[str, tuple[str, str]]] = {}
+    for _ in range(rounds):
+        tick(hub)
+        time.sleep(1.0)
+        found = {p.name: p.verdicts(hub) for p in chosen}
+        if not any(v == "stuck" for verdicts in found.values() for v, _ in verdicts.values()):
+            break
+    tallies = []
+    for point in chosen:
+        tally = Tally(point.name, sent=len(point.accepted) + len(point.refused_at_intake), resubmitted=point.resubmitted)
+        for key in point.refused_at_intake:
+            tally.verdicts["refused"] += 1
+            tally.reasons[f"intake: {point.refused_at_intake[key][:80]}"] += 1
+        for verdict, reason in found[point.name].values():
+            tally.verdicts[verdict] += 1
+            if verdict != "applied":
+                tally.reasons[f"{verdict}: {reason}"] += 1
+        tallies.append(tally)
+    return tallies
+
+
+def report(tallies: list[Tally], say: Callable[[str], None] = print) -> bool:
+    """Print the account; True when nothing was lost, duplicated or stuck."""
+    total = Tally("total")
+    for tally in tallies:
+        say(tally.row())
+        for reason, count in tally.reasons.most_common(3):
+            say(f"{'':8}   {count} x {reason}")
+        total.sent += tally.sent
+        total.verdicts.update(tally.verdicts)
+        total.resubmitted += tally.resubmitted
+    say(total.row())
+    bad = {v: total.verdicts[v] for v in ("lost", "duplicated", "stuck")}
+    say("  ".join(f"{v} {n}" for v, n in bad.items()))
+    return not any(bad.values())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m localhub.chaos", description=__doc__.split("\n\n")[0])
+    parser.add_argument("-n", "--messages", type=int, default=5000, help="business messages to send (default 5000)")
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args(argv)
+
+    import logging
+    import warnings
+
+    from localhub.hub import LocalHub
+    from localhub.server import LocalRuntime
+    from localhub.workers import WorkerPool
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    logging.getLogger("moto").setLevel(logging.CRITICAL)  # the ASL interpreter logs every failed state it retries
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
+    # the workflows' Retry waits run at 1/100 of their length, so an outage of minutes passes in seconds
+    local = LocalRuntime(api_port=0, aws_port=0, run_schedules=False, hub=LocalHub(workers=WorkerPool(), sfn_retry_scale=0.01)).start()
+    hub = Hub(local.api_url)
+    try:
+        ok = report(run(hub, args.messages, args.seed))
+    finally:
+        hub.close()
+        local.stop()
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
