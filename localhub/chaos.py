@@ -71,12 +71,18 @@ class Hub:
     def call(self, method: str, path: str, body: Any = None, *, tries: int = 8) -> httpx.Response:
         self._authorize()
         for attempt in range(tries):
-            answer = self._client.request(method, path, json=body) if body is not None else self._client.request(method, path)
+            try:
+                answer = self._client.request(method, path, json=body) if body is not None else self._client.request(method, path)
+            except httpx.TransportError:  # no answer in time: the outcome is unknown, and the business id makes a retry safe
+                if attempt == tries - 1:
+                    raise
+                self.retried += 1
+                continue
             if (answer.status_code != 429 and answer.status_code < 500) or attempt == tries - 1:
                 return answer
             self.retried += 1
             time.sleep(min(2.0, float(answer.headers.get("retry-after", "0.2") or 0.2)))
-        return answer
+        raise AssertionError("unreachable: the last try returns or raises")
 
     def post(self, path: str, body: Any = None) -> httpx.Response:
         return self.call("POST", path, body if body is not None else {})
@@ -359,6 +365,143 @@ class FieldActivities(Point):
         return found
 
 
+class ServicePointSync(SyncRequests):
+    """FW-06: service points synchronized to the asset system (ODM under v2.1)."""
+
+    name = "FW-06"
+
+    def message(self, n: int) -> tuple[str, str, dict[str, Any]]:
+        key = f"{self.run}-SPS-{n}"
+        body = {
+            "syncRequestId": key,
+            "entityType": "SERVICE_POINT",
+            "entityId": f"{self.run}-SP-{n}",
+            "changedAt": "2026-11-20T10:00:00Z",
+            "data": {"premiseId": f"{self.run}-PR-{n}", "spType": "E-RES"},
+        }
+        return key, "/field-work/sync-requests", body
+
+    def recover(self, hub: Hub) -> None:
+        for key in self.accepted:
+            if hub.get(f"/field-work/sync-requests/{key}").json().get("status") == "ERROR":
+                self.resubmitted += hub.post(f"/field-work/sync-requests/{key}/resubmission").status_code == 202
+
+    def verdicts(self, hub: Hub) -> dict[str, tuple[str, str]]:
+        applied = hub.simulator("ODM").get("appliedPerServicePointSync", {})
+        found = {}
+        for key in self.accepted:
+            verdict = _final(hub, f"/field-work/sync-requests/{key}", {"SYNCHRONIZED"}, {"ERROR"})
+            times = int(applied.get(key, 0))
+            if verdict[0] == "applied" and times != 1:
+                verdict = (
+                    ("duplicated", f"ODM applied it {times} times") if times > 1 else ("lost", "SYNCHRONIZED, yet ODM never applied it")
+                )
+            found[key] = verdict
+        return found
+
+
+class UsageRequests(Point):
+    """MD-11: a bill run's usage requests, their determinants delivered to CCB once."""
+
+    name = "MD-11"
+
+    def message(self, n: int) -> tuple[str, str, dict[str, Any]]:
+        key = f"{self.run}-UR-{n}"
+        body = {"usageRequestId": key, "saId": f"SA-{n % 20_000 + 1:05d}", "periodStart": "2026-10-01", "periodEnd": "2026-10-31"}
+        return key, "/meter-data/usage-requests", body
+
+    def recover(self, hub: Hub) -> None:
+        for key in self.accepted:
+            if hub.get(f"/meter-data/usage-requests/{key}").json().get("status") == "ERROR":
+                self.resubmitted += hub.post(f"/meter-data/usage-requests/{key}/resubmission").status_code == 202
+
+    def verdicts(self, hub: Hub) -> dict[str, tuple[str, str]]:
+        records = hub.simulator("CCB")["records"]
+        found = {}
+        for key in self.accepted:
+            verdict = _final(hub, f"/meter-data/usage-requests/{key}", {"COMPLETED"}, {"ERROR"})
+            if verdict[0] == "applied" and f"BILL_DETERMINANTS#{key}" not in records:
+                verdict = ("lost", "COMPLETED, yet CCB holds no determinants")
+            found[key] = verdict
+        return found
+
+
+class Customers(Point):
+    """CU-01 and CU-02: a Siebel order makes the customer in CCB (synchronous), then an update of its name follows."""
+
+    name = "CU-01/02"
+
+    def __init__(self, run: str) -> None:
+        super().__init__(run)
+        self.update_refused: dict[str, str] = {}
+
+    def message(self, n: int) -> tuple[str, str, dict[str, Any]]:
+        account = f"{self.run}-SBL-{n}"
+        line = {
+            "lineId": "1",
+            "billingAccount": {
+                "id": account,
+                "name": f"Chaos Customer {n}",
+                "address": {
+                    "type": "Billing",
+                    "line1": "742 Evergreen Terrace",
+                    "city": "Springfield",
+                    "state": "IL",
+                    "postalCode": "62701",
+                    "country": "USA",
+                },
+                "billingProfile": {
+                    "id": f"BP-{account}",
+                    "paymentMethod": "Invoice",
+                    "billRoute": "Email",
+                    "billCycleDay": 12,
+                    "currency": "USD",
+                },
+            },
+        }
+        return (
+            account,
+            "/customer/siebel/orders",
+            {"orderId": f"{self.run}-SORD-{n}", "submittedAt": "2026-11-27T09:00:00Z", "lines": [line]},
+        )
+
+    def send(self, hub: Hub, n: int) -> None:
+        super().send(hub, n)
+        key = self.message(n)[0]
+        if key in self.accepted:  # a customer CCB has: Siebel's later change of its name (CU-02)
+            update = {"updateId": f"{key}-U1", "changedAt": "2026-11-28T09:00:00Z", "name": f"Chaos Customer {n} renamed"}
+            answer = hub.post(f"/customer/siebel/accounts/{key}/updates", update)
+            if answer.status_code != 202:
+                self.update_refused[key] = f"update: {answer.status_code} {answer.text[:200]}"
+
+    def recover(self, hub: Hub) -> None:
+        """Siebel submits again an order the hub could not complete (CU-01 answers at once: it is the caller's to retry)."""
+        for key in list(self.refused_at_intake):
+            n = int(key.rsplit("-", 1)[1])
+            del self.refused_at_intake[key]
+            self.resubmitted += 1
+            self.send(hub, n)
+
+    def verdicts(self, hub: Hub) -> dict[str, tuple[str, str]]:
+        people = [r for k, r in hub.simulator("CCB")["records"].items() if k.startswith("PERSON#") and "siebelAccountId" in r]
+        made = Counter(r["siebelAccountId"] for r in people)
+        names = {r["siebelAccountId"]: r.get("name") for r in people}
+        found = {}
+        for key in self.accepted:
+            n = key.rsplit("-", 1)[1]
+            if made[key] > 1:
+                found[key] = ("duplicated", f"CCB made {made[key]} customers")
+            elif key in self.update_refused:
+                found[key] = ("refused", self.update_refused[key])
+            elif made[key] == 0:
+                found[key] = ("lost", "CCB has no customer")
+            elif names[key] != f"Chaos Customer {n} renamed":
+                found[key] = ("stuck", f"the update has not reached CCB (name {names[key]!r})")
+            else:
+                found[key] = ("applied", "")
+        return found
+
+
 def points(run: str) -> list[Point]:
     return [
         SyncRequests(run),
@@ -369,6 +512,9 @@ def points(run: str) -> list[Point]:
         FieldActivities(run),
         Relayed(run, "FW-05", billing_charges, "CCB", _ccb_holds("CHARGES")),
         Relayed(run, "FW-11", unbadged_asset, "CCB", _ccb_holds("ITEM")),
+        ServicePointSync(run),
+        UsageRequests(run),
+        Customers(run),
     ]
 
 
