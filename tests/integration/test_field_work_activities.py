@@ -422,3 +422,34 @@ def test_a_fault_run_links_every_activity_once_or_ends_it_in_error_with_its_reas
         assert view(hub, "CCB", activity_id)["status"] == "COMPLETED"
         odm = held(hub, "ODM", body["links"]["ODM"])
         assert [e["eventId"] for e in odm["events"]] == [f"C-{activity_id}"]
+
+
+def test_events_posted_while_the_activity_is_being_created_reach_every_routed_system_in_order(hub: LocalHub) -> None:
+    # Given a meter exchange whose creation in ODM takes a while (ODM answers slowly), still CREATING
+    system(hub, "ODM").add_fault({"kind": "slow", "count": 1, "seconds": 3})
+    assert post(hub, activity("A-HOLD")).status == 202
+    assert view(hub, "CCB", "A-HOLD")["status"] == "CREATING"
+
+    # When CCB reschedules it and then cancels it, before ODM has created it
+    update = {"eventId": "E-H1", "event": "UPDATE", "at": "2026-12-01T08:00:00Z", "changes": {"scheduledDate": "2026-12-05"}}
+    cancel = {"eventId": "E-H2", "event": "CANCEL", "at": "2026-12-01T08:05:00Z", "reason": "customer moved"}
+    answers = [post_event(hub, "CCB", "A-HOLD", update), post_event(hub, "CCB", "A-HOLD", cancel)]
+    meanwhile = view(hub, "CCB", "A-HOLD")
+
+    # Then both are taken (202) and held while the creation runs: nothing is closed yet, a later event is refused
+    assert [a.status for a in answers] == [202, 202], [a.body for a in answers]
+    assert answers[1].json()["forwardedTo"] == ["MWM", "ODM"]
+    assert meanwhile["status"] == "CREATING"
+    assert post_event(hub, "CCB", "A-HOLD", {"eventId": "E-H3", "event": "UPDATE", "at": "2026-12-01T08:06:00Z"}).status == 409
+
+    # And once created in both, each system receives the update then the cancellation, and the activity is CANCELED
+    body = settled(hub, "CCB", "A-HOLD")
+    for _ in range(3):
+        hub.drain()
+    body = view(hub, "CCB", "A-HOLD")
+    assert "LINKED" in [h["status"] for h in body["history"]]
+    assert body["status"] == "CANCELED"
+    for name in ("MWM", "ODM"):
+        record = held(hub, name, body["links"][name])
+        assert [e["eventId"] for e in record["events"]] == ["E-H1", "E-H2"], name
+        assert (record["status"], record["scheduledDate"]) == ("CANCELED", "2026-12-05"), name

@@ -8,7 +8,9 @@
 - :func:`run_step`: the workflow's steps (create in one target, cancel in one target, finish).
 - :func:`accept_event` (FW-02): an event for an activity is recorded once (by ``eventId``) and queued
   (FIFO, one message group per activity) to be forwarded to every other linked system; an unknown
-  activity is a 404, one already completed, canceled or in ERROR a 409.
+  activity is a 404, one already completed, canceled or in ERROR a 409. An event that comes while the
+  activity is being created is held on its record and queued, in order, when the creation ends linked,
+  so it reaches every routed system (the one created last too).
 - :func:`forward_event`: the delivery of one queued event, once per system.
 """
 
@@ -27,7 +29,7 @@ from pydantic import BaseModel
 from utilhub.packs.field_work import attachments
 from utilhub.packs.field_work.model import ActivityEventIn, ActivityIn, CancelInTarget, CreateInTarget, FinishCreation, StepEnvelope
 from utilhub.packs.field_work.routing import routing_rules
-from utilhub.packs.field_work.store import CLOSED, ActivityRecord, ActivityStore
+from utilhub.packs.field_work.store import CLOSED, CLOSING, ActivityRecord, ActivityStore
 from utilhub.packs.field_work.targets import client_for
 from utilhub.platform import aws, problems
 from utilhub.platform.connectors import TargetRejected
@@ -139,12 +141,24 @@ def _compensate(step: CancelInTarget) -> dict[str, Any]:
 def _finish(step: FinishCreation) -> dict[str, Any]:
     activity = step.activity
     if step.failure is None:
-        store().finish(activity, "LINKED", "created and linked in every routed system")
+        record = store().finish(activity, "LINKED", "created and linked in every routed system") or store().get(
+            activity.sourceSystem, activity.activityId
+        )
+        if record is not None and record.status in ("LINKED", *CLOSING.values()):
+            _release_held(record)  # again on a retried step: the queue and the delivery deduplicate them
         return {"status": "LINKED"}
     reason = _failure_reason(step.failure)
     store().finish(activity, "ERROR", reason)
     metrics.add_metric(name="FieldActivitiesFailed", unit=MetricUnit.Count, value=1)
     return {"status": "ERROR", "reason": reason}
+
+
+def _release_held(record: ActivityRecord) -> None:
+    """Queue the events recorded while the activity was being created, in the order they came."""
+    for event in record.held:
+        _queue_event(record.activity.sourceSystem, record.activity.activityId, event)
+    if record.held:
+        logger.info("held events released", extra={"activityId": record.activity.activityId, "events": len(record.held)})
 
 
 def _failure_reason(failure: dict[str, Any]) -> str:
@@ -180,12 +194,18 @@ def accept_event(source: str, activity_id: str, event: ActivityEventIn) -> dict[
             )
         if record.status in CLOSED:
             raise problems.conflict(f"Activity {activity_id} is {record.status}: it takes no more events.")
+        if record.closing is not None:
+            raise problems.conflict(
+                f"Activity {activity_id} is being created and will be {record.closing} then (an event already received): "
+                "it takes no more events."
+            )
         if event.attachments:
             if event.event != "COMPLETE":
                 raise problems.invalid("Attachments come with a completion.", [problems.FieldError("#/attachments", "only with COMPLETE")])
             attachments.check_completion_attachments(source, activity_id, event.attachments)
-        if store().record_event(record, event.eventId, event.event, from_system, digest):
-            _queue_event(source, activity_id, resolved)
+        if store().record_event(record, resolved, digest):
+            if not record.creating:  # held otherwise, and queued when the activity is linked
+                _queue_event(source, activity_id, resolved)
             metrics.add_metric(name="FieldActivityEvents", unit=MetricUnit.Count, value=1)
             return answer
     raise problems.unavailable("The activity is changing too often; retry.")
@@ -201,6 +221,8 @@ def _repeat(record: ActivityRecord, event: ActivityEventIn, digest: str) -> None
         return
     if recorded["eventHash"] != digest:
         raise problems.conflict(f"Event {event.eventId} was already posted with other content.")
+    if record.status in ("CREATING", "ERROR") and any(e.eventId == event.eventId for e in record.held):
+        return  # still held: queued when the activity is linked
     age = datetime.now(UTC) - datetime.fromisoformat(recorded["at"])
     if age < timedelta(seconds=get_settings().idempotency_expiry_seconds):
         _queue_event(record.activity.sourceSystem, record.activity.activityId, event)
