@@ -249,21 +249,30 @@ def forward_event(message: ForwardMessage, lambda_context: Any = None) -> str:
         return "dropped"
     from_system = message.event.fromSystem or message.sourceSystem
     targets = [s for s in record.links if s != from_system]
-    if message.event.attachments:  # what each system needs to fetch the files (FW-07)
-        message = message.model_copy(
-            update={"event": message.event.model_copy(update={"attachments": attachments.references(message.event.attachments)})}
-        )
+    # the event as received identifies the delivery: a redelivery is the same request to every system,
+    # though the download URLs signed for it (FW-07) differ from one attempt to the next
+    fingerprint = message.event.model_dump_json()
+    outgoing: list[ActivityEventIn] = []
+
+    def event_out() -> ActivityEventIn:
+        """The event as sent: each attachment with what a system needs to fetch it, signed when first sent."""
+        if not outgoing:
+            refs = attachments.references(message.event.attachments) if message.event.attachments else []
+            outgoing.append(message.event.model_copy(update={"attachments": refs}) if refs else message.event)
+        return outgoing[0]
+
     for system in targets:
 
         def send(system: str = system) -> dict[str, str]:
+            event = event_out()
             try:
-                client_for(system).send_event(record.links[system], message.event)
+                client_for(system).send_event(record.links[system], event)
             except TargetRejected as exc:  # a business refusal: retrying will not change it; recorded for an operator
-                return {"refused": f"{system} refused {message.event.event} {message.event.eventId} ({exc.status}): {exc.reason}"}
+                return {"refused": f"{system} refused {event.event} {event.eventId} ({exc.status}): {exc.reason}"}
             return {"sent": system}
 
         key = f"FW-02#{message.sourceSystem}#{message.activityId}#{message.event.eventId}#{system}"
-        outcome = run_once(key=key, fingerprint=message.event.model_dump_json(), work=send, lambda_context=lambda_context)
+        outcome = run_once(key=key, fingerprint=fingerprint, work=send, lambda_context=lambda_context)
         if "refused" in outcome:
             store().note_refusal(record.activity, outcome["refused"])
             logger.warning("event refused by a linked system", extra={"activityId": message.activityId, "target": system})
