@@ -336,12 +336,18 @@ def test_step_and_delivery_sample_events(hub: LocalHub) -> None:
 def test_compensation_cancels_an_activity_the_target_created_though_its_link_was_never_recorded(hub: LocalHub) -> None:
     import boto3
 
-    # Given the sample activity created in MWM and ODM, and the hub's ODM link lost (the create step failed
-    # after ODM created it and before the link was written: a throttled write, say)
+    # Given the sample activity created in MWM and ODM, and the hub's record as a creation that failed leaves it:
+    # still CREATING, its ODM link lost (the create step failed after ODM created it and before the link was
+    # written: a throttled write, say)
     assert hub.invoke(API, sample_event("field_work/activities/create-activity.json")).result["statusCode"] == 202
     odm_id = settled(hub, "CCB", "FA-1001")["links"]["ODM"]
     table = boto3.resource("dynamodb").Table(hub.resources()["CrossReferenceTable"])
-    table.update_item(Key={"pk": "ACTIVITY#CCB#FA-1001"}, UpdateExpression="REMOVE links.ODM")
+    table.update_item(
+        Key={"pk": "ACTIVITY#CCB#FA-1001"},
+        UpdateExpression="REMOVE links.ODM SET #status = :creating",
+        ExpressionAttributeNames={"#status": "status"},
+        ExpressionAttributeValues={":creating": "CREATING"},
+    )
 
     # When the workflow's compensation for ODM runs
     step = hub.invoke("FieldWorkActivityStepsFunction", sample_event("field_work/activity_steps/cancel-in-target.json")).result
@@ -453,3 +459,72 @@ def test_events_posted_while_the_activity_is_being_created_reach_every_routed_sy
         record = held(hub, name, body["links"][name])
         assert [e["eventId"] for e in record["events"]] == ["E-H1", "E-H2"], name
         assert (record["status"], record["scheduledDate"]) == ("CANCELED", "2026-12-05"), name
+
+
+def test_a_target_down_for_minutes_is_ridden_out_and_the_activity_linked(hub: LocalHub) -> None:
+    from localhub import sfn_waits
+
+    # Given MWM down for its next eight calls: more attempts than a few seconds of retries make
+    system(hub, "MWM").add_fault({"kind": "down", "count": 8})
+
+    # When an activity routed to MWM is posted (the workflow's Retry waits run at a hundredth of their length)
+    with sfn_waits.scaled(0.01):
+        assert post(hub, activity("A-OUT", "CONNECT")).status == 202
+        body = settled(hub, "CCB", "A-OUT", timeout=120)
+
+    # Then the workflow outlasts the outage and links it, created once
+    assert body["status"] == "LINKED", body["history"]
+    assert [m["operation"] for m in system(hub, "MWM").received] == ["create"]
+
+
+def test_compensation_waits_for_a_create_still_in_flight(hub: LocalHub) -> None:
+    # Given ODM refusing the activity at once while MWM answers its create slowly
+    system(hub, "ODM").add_fault({"kind": "reject", "count": 1, "reason": "service point unknown at ODM"})
+    system(hub, "MWM").add_fault({"kind": "slow", "count": 1, "seconds": 3})
+
+    # When a meter exchange is posted
+    assert post(hub, activity("A-SLOW")).status == 202
+    body = settled(hub, "CCB", "A-SLOW")
+    time.sleep(3)  # anything still in flight at MWM has arrived by now
+
+    # Then the activity is in ERROR with ODM's reason, and the activity MWM made for it is canceled, not left open
+    assert body["status"] == "ERROR"
+    assert "service point unknown at ODM" in body["history"][-1]["reason"]
+    mwm_id = system(hub, "MWM").book.by_external_id["CCB:A-SLOW"]
+    assert held(hub, "MWM", mwm_id)["status"] == "CANCELED"
+
+
+def test_a_compensation_that_keeps_failing_ends_the_activity_in_error_with_its_reason(hub: LocalHub) -> None:
+    from localhub import sfn_waits
+
+    # Given ODM refusing the activity, and MWM down for good once it has created it (the compensation cannot cancel it)
+    system(hub, "ODM").add_fault({"kind": "reject", "count": 1, "reason": "service point unknown at ODM"})
+    system(hub, "MWM").add_fault({"kind": "down", "count": 1000, "after": 1})
+
+    # When a meter exchange is posted (Retry waits at a hundredth of their length)
+    with sfn_waits.scaled(0.01):
+        assert post(hub, activity("A-STUCK")).status == 202
+        body = settled(hub, "CCB", "A-STUCK", timeout=180)
+    system(hub, "MWM").clear_faults()
+
+    # Then the activity is not left CREATING: it is in ERROR, with ODM's refusal and MWM's failed cancellation as the reason
+    assert body["status"] == "ERROR", body["history"]
+    reason = body["history"][-1]["reason"]
+    assert "service point unknown at ODM" in reason
+    assert "not canceled in MWM" in reason, reason
+    # And MWM's activity is still linked, for an operator (or a resubmission) to deal with
+    assert body["links"]["MWM"] == system(hub, "MWM").book.by_external_id["CCB:A-STUCK"]
+
+
+def test_compensation_never_cancels_an_activity_already_linked(hub: LocalHub) -> None:
+    # Given the sample activity created in MWM and ODM and linked
+    assert hub.invoke(API, sample_event("field_work/activities/create-activity.json")).result["statusCode"] == 202
+    odm_id = settled(hub, "CCB", "FA-1001")["links"]["ODM"]
+
+    # When a compensation step for ODM runs anyway (the workflow's finish failed after recording LINKED)
+    step = hub.invoke("FieldWorkActivityStepsFunction", sample_event("field_work/activity_steps/cancel-in-target.json")).result
+
+    # Then nothing is canceled: the activity stays open in ODM and LINKED in the hub
+    assert step == {"target": "ODM", "canceled": False}
+    assert held(hub, "ODM", odm_id)["status"] == "OPEN"
+    assert view(hub, "CCB", "FA-1001")["status"] == "LINKED"

@@ -85,6 +85,8 @@ def submit(activity: ActivityIn) -> dict[str, Any]:
         "activity": activity.model_dump(mode="json"),
         "creates": [CreateInTarget(target=t, activity=activity).model_dump(mode="json") for t in routed_to],
         "cancels": [CancelInTarget(target=t, activity=activity).model_dump(mode="json") for t in routed_to],
+        "canceled": [],  # what the compensation did, if it runs; its error, if it stops
+        "compensationError": None,
     }
     try:
         aws.client("stepfunctions").start_execution(
@@ -120,6 +122,8 @@ def _compensate(step: CancelInTarget) -> dict[str, Any]:
     The hub's link is written after the target created the activity, so a create step that failed between
     the two leaves no link: the target is then asked whether it has the activity."""
     record = store().get(step.activity.sourceSystem, step.activity.activityId)
+    if record is not None and record.status != "CREATING":  # linked already (a later step failed): nothing to undo
+        return {"target": step.target, "canceled": False}
     target_id = record.links.get(step.target) if record is not None else None
     if target_id is None:
         target_id = client_for(step.target).find(step.activity)
@@ -141,13 +145,24 @@ def _compensate(step: CancelInTarget) -> dict[str, Any]:
 def _finish(step: FinishCreation) -> dict[str, Any]:
     activity = step.activity
     if step.failure is None:
+        missing = [c for c in step.created or [] if "failure" in c]
+        if missing:  # not recorded here: the workflow compensates first, then records the ERROR
+            cause = "; ".join(f"not created in {c['target']} ({_failure_reason(c['failure'])})" for c in missing)
+            return {"status": "INCOMPLETE", "failure": {"Error": "CreationFailed", "Cause": cause}}
         record = store().finish(activity, "LINKED", "created and linked in every routed system") or store().get(
             activity.sourceSystem, activity.activityId
         )
         if record is not None and record.status in ("LINKED", *CLOSING.values()):
             _release_held(record)  # again on a retried step: the queue and the delivery deduplicate them
-        return {"status": "LINKED"}
+        return {"status": "LINKED", "failure": None}
     reason = _failure_reason(step.failure)
+    not_canceled = [c for c in step.canceled if "failure" in c]
+    if not_canceled:
+        reason += "; " + "; ".join(f"not canceled in {c['target']} ({_failure_reason(c['failure'])})" for c in not_canceled)
+        metrics.add_metric(name="FieldActivityCompensationsFailed", unit=MetricUnit.Count, value=len(not_canceled))
+    if step.compensationError is not None:
+        reason += f"; the compensation failed ({_failure_reason(step.compensationError)})"
+        metrics.add_metric(name="FieldActivityCompensationsFailed", unit=MetricUnit.Count, value=1)
     store().finish(activity, "ERROR", reason)
     metrics.add_metric(name="FieldActivitiesFailed", unit=MetricUnit.Count, value=1)
     return {"status": "ERROR", "reason": reason}
@@ -163,6 +178,8 @@ def _release_held(record: ActivityRecord) -> None:
 
 def _failure_reason(failure: dict[str, Any]) -> str:
     cause = str(failure.get("Cause") or "")
+    if failure.get("Error") == "CreationFailed":  # the finish step's own summary of the creates that failed
+        return cause[:1000]
     try:
         parsed = json.loads(cause)
         message = parsed.get("errorMessage", cause) if isinstance(parsed, dict) else cause
