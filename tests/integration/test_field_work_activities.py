@@ -431,8 +431,8 @@ def test_a_fault_run_links_every_activity_once_or_ends_it_in_error_with_its_reas
 
 
 def test_events_posted_while_the_activity_is_being_created_reach_every_routed_system_in_order(hub: LocalHub) -> None:
-    # Given a meter exchange whose creation in ODM takes a while (ODM answers slowly), still CREATING
-    system(hub, "ODM").add_fault({"kind": "slow", "count": 1, "seconds": 3})
+    # Given a meter exchange whose creation in ODM takes a while (ODM answers after 6 s, under its read timeout), still CREATING
+    system(hub, "ODM").add_fault({"kind": "slow", "count": 1, "seconds": 6})
     assert post(hub, activity("A-HOLD")).status == 202
     assert view(hub, "CCB", "A-HOLD")["status"] == "CREATING"
 
