@@ -1,8 +1,8 @@
 """Field systems: Mobile Workforce Management (MWM), WAM 1.9 and WAM/ODM 2.1, and CCB's field activities.
 
 Each keeps activities created by the hub (``POST /activities`` with the library's ``ActivityIn`` and an
-``externalId``; a second one for an external id is refused with 409, and ``GET /activities?externalId=``
-finds it), under an id of its own format, and takes their events (``POST /activities/{id}/events`` with
+``externalId``; a second one for an external id is refused with 409 while the first is not canceled, and
+``GET /activities?externalId=`` finds the latest), under an id of its own format, and takes their events (``POST /activities/{id}/events`` with
 the library's ``ActivityEventIn``): an event id it has already applied answers the same again; an event
 after completion or cancellation is refused with 409. Each system takes only the activity types it
 works: WAM keeps asset work as service requests, ODM as field activities, CCB takes pickups.
@@ -219,8 +219,9 @@ class FieldActivityBook:
             return json_reply(422, {"message": f"{self._simulator.system} does not work {activity.activityType} activities"})
         if fault := self._simulator.take_fault("reject"):
             return json_reply(422, {"message": fault.reason})
-        if external in self.by_external_id:
-            return json_reply(409, {"message": f"an activity for {external} exists", "id": self.by_external_id[external]})
+        existing = self.by_external_id.get(external)
+        if existing is not None and self._simulator.records[f"ACTIVITY#{existing}"]["status"] != "CANCELED":
+            return json_reply(409, {"message": f"an activity for {external} exists", "id": existing})
         activity_id = self._id_format.format(next(self._ids))
         self.by_external_id[external] = activity_id
         self._simulator.records[f"ACTIVITY#{activity_id}"] = {

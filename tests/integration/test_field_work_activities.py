@@ -528,3 +528,66 @@ def test_compensation_never_cancels_an_activity_already_linked(hub: LocalHub) ->
     assert step == {"target": "ODM", "canceled": False}
     assert held(hub, "ODM", odm_id)["status"] == "OPEN"
     assert view(hub, "CCB", "FA-1001")["status"] == "LINKED"
+
+
+def resubmit(hub: LocalHub, source: str, activity_id: str) -> ApiResponse:
+    return hub.call_api("POST", f"/field-work/activities/{source}/{activity_id}/resubmission", claims=CLAIMS)
+
+
+def test_an_activity_in_error_is_resubmitted_and_created_again_from_where_it_failed(hub: LocalHub) -> None:
+    # Given the sample meter exchange refused by ODM after a while (MWM created it, the compensation canceled it),
+    # with an update posted while it was being created (held)
+    system(hub, "ODM").add_fault({"kind": "slow", "count": 1, "seconds": 6})
+    system(hub, "ODM").add_fault({"kind": "reject", "count": 1, "reason": "service point unknown at ODM"})
+    assert hub.invoke(API, sample_event("field_work/activities/create-activity.json")).result["statusCode"] == 202
+    update = {"eventId": "E-R1", "event": "UPDATE", "at": "2026-12-01T08:00:00Z", "changes": {"priority": "EMERGENCY"}}
+    assert post_event(hub, "CCB", "FA-1001", update).status == 202
+    assert settled(hub, "CCB", "FA-1001")["status"] == "ERROR"
+    first_mwm = system(hub, "MWM").book.by_external_id["CCB:FA-1001"]
+    assert held(hub, "MWM", first_mwm)["status"] == "CANCELED"
+
+    # When the operator resubmits it (the sample event), once ODM knows the service point, and resubmits it again
+    answer = hub.invoke(API, sample_event("field_work/activities/resubmit-activity.json")).result
+    body = settled(hub, "CCB", "FA-1001")
+    hub.drain()
+    again = resubmit(hub, "CCB", "FA-1001")
+
+    # Then it was taken (202, attempt 2) and the activity is LINKED: created in ODM, created anew in MWM (its first
+    # activity there was canceled), each once in this attempt, and the held update reached both
+    assert answer["statusCode"] == 202, answer["body"]
+    assert json.loads(answer["body"]) == {"activityId": "FA-1001", "sourceSystem": "CCB", "status": "CREATING", "attempt": 2}
+    assert body["status"] == "LINKED", body["history"]
+    assert body["links"]["MWM"] != first_mwm
+    assert [m["operation"] for m in system(hub, "MWM").received if m["operation"] == "create"] == ["create", "create"]
+    assert [m["operation"] for m in system(hub, "ODM").received if m["operation"] == "create"] == ["create"]
+    for name in ("MWM", "ODM"):
+        record = held(hub, name, body["links"][name])
+        assert (record["status"], record["priority"]) == ("OPEN", "EMERGENCY"), name
+        assert [e["eventId"] for e in record["events"]] == ["E-R1"], name
+    # And a linked activity is not resubmitted (409), nor an unknown one (404)
+    assert again.status == 409, again.body
+    assert resubmit(hub, "CCB", "NOPE").status == 404
+
+
+def test_a_resubmission_whose_start_failed_is_started_by_the_retry(hub: LocalHub) -> None:
+    from localhub.aws_throttling import AwsThrottling
+
+    # Given an activity in ERROR (MWM refused it)
+    system(hub, "MWM").add_fault({"kind": "reject", "count": 1, "reason": "no crew for that area"})
+    assert post(hub, activity("A-RS", "CONNECT")).status == 202
+    assert settled(hub, "CCB", "A-RS")["status"] == "ERROR"
+
+    # When its resubmission is recorded but its workflow cannot be started (Step Functions throttled), and the operator retries
+    with AwsThrottling(1.0, services=frozenset({"stepfunctions"})) as throttling:
+        first = resubmit(hub, "CCB", "A-RS")
+    assert throttling.throttled
+    stuck = view(hub, "CCB", "A-RS")["status"]
+    retried = resubmit(hub, "CCB", "A-RS")
+    body = settled(hub, "CCB", "A-RS")
+
+    # Then the first answered 503 with the activity CREATING, the retry started the attempt, and the activity is LINKED
+    assert (first.status, stuck) == (503, "CREATING"), first.body
+    assert retried.status == 202, retried.body
+    assert retried.json()["attempt"] == 2
+    assert body["status"] == "LINKED", body["history"]
+    assert [m["operation"] for m in system(hub, "MWM").received] == ["create"]

@@ -6,6 +6,7 @@
   (compensation) and the activity ends in ERROR with the reason. The same activity again creates
   nothing; other content under the same source and id is a 409.
 - :func:`run_step`: the workflow's steps (create in one target, cancel in one target, finish).
+- :func:`resubmit`: an activity in ERROR is created again, from where it failed, under a new execution.
 - :func:`accept_event` (FW-02): an event for an activity is recorded once (by ``eventId``) and queued
   (FIFO, one message group per activity) to be forwarded to every other linked system; an unknown
   activity is a 404, one already completed, canceled or in ERROR a 409. An event that comes while the
@@ -61,10 +62,14 @@ def body_hash(activity: ActivityIn) -> str:
     return hashlib.sha256(activity.model_dump_json().encode()).hexdigest()
 
 
-def execution_name(activity: ActivityIn) -> str:
+def execution_name(activity: ActivityIn, attempt: int = 1) -> str:
+    """The creation's execution: one per activity and attempt (a resubmission runs under a new name)."""
     name = f"{activity.sourceSystem}-{activity.activityId}"
+    suffix = f"-{attempt}" if attempt > 1 else ""
     safe = re.sub(r"[^A-Za-z0-9_-]", "_", name)
-    return safe if safe == name and len(safe) <= 80 else f"{safe[:60]}-{hashlib.sha256(name.encode()).hexdigest()[:12]}"
+    if safe == name and len(safe) + len(suffix) <= 80:
+        return safe + suffix
+    return f"{safe[:60]}-{hashlib.sha256(name.encode()).hexdigest()[:12]}{suffix}"
 
 
 # ---------------------------------------------------------------------------------------- FW-01
@@ -74,29 +79,84 @@ def submit(activity: ActivityIn) -> dict[str, Any]:
     settings = get_settings()
     routed_to = routing_rules().route(activity.sourceSystem, activity.activityType, settings.field_work_model)
     digest = body_hash(activity)
+    attempt = 1
     if not store().create(activity, digest, routed_to):
         existing = store().get(activity.sourceSystem, activity.activityId)
         if existing is not None and existing.bodyHash != digest:
             raise problems.conflict(
                 f"Activity {activity.activityId} from {activity.sourceSystem} was already submitted with other content."
             )
-        routed_to = existing.routedTo if existing is not None else routed_to
+        if existing is not None:
+            routed_to, attempt = existing.routedTo, existing.attempt
+    if _start_creation(activity, routed_to, attempt):
+        metrics.add_metric(name="FieldActivitiesStarted", unit=MetricUnit.Count, value=1)
+    return {"activityId": activity.activityId, "sourceSystem": activity.sourceSystem, "routedTo": routed_to}
+
+
+def _start_creation(activity: ActivityIn, routed_to: list[str], attempt: int) -> bool:
+    """Start the attempt's execution; False when it was started already."""
     execution = {
         "activity": activity.model_dump(mode="json"),
-        "creates": [CreateInTarget(target=t, activity=activity).model_dump(mode="json") for t in routed_to],
+        "creates": [CreateInTarget(target=t, activity=activity, attempt=attempt).model_dump(mode="json") for t in routed_to],
         "cancels": [CancelInTarget(target=t, activity=activity).model_dump(mode="json") for t in routed_to],
         "canceled": [],  # what the compensation did, if it runs; its error, if it stops
         "compensationError": None,
     }
     try:
         aws.client("stepfunctions").start_execution(
-            stateMachineArn=settings.require("field_work_state_machine_arn"), name=execution_name(activity), input=json.dumps(execution)
+            stateMachineArn=get_settings().require("field_work_state_machine_arn"),
+            name=execution_name(activity, attempt),
+            input=json.dumps(execution),
         )
-        metrics.add_metric(name="FieldActivitiesStarted", unit=MetricUnit.Count, value=1)
     except ClientError as exc:
         if exc.response["Error"]["Code"] != "ExecutionAlreadyExists":
             raise
-    return {"activityId": activity.activityId, "sourceSystem": activity.sourceSystem, "routedTo": routed_to}
+        return False
+    return True
+
+
+def _creation_state(activity: ActivityIn, attempt: int) -> str | None:
+    """The status of the attempt's execution (RUNNING, SUCCEEDED, FAILED, ...), or None when it was never started."""
+    arn = get_settings().require("field_work_state_machine_arn").replace(":stateMachine:", ":execution:", 1)
+    try:
+        found = aws.client("stepfunctions").describe_execution(executionArn=f"{arn}:{execution_name(activity, attempt)}")
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ExecutionDoesNotExist":
+            raise
+        return None
+    return str(found["status"])
+
+
+def resubmit(source: str, activity_id: str) -> dict[str, Any]:
+    """Run the creation of an activity in ERROR again, from where it failed: where it is linked and open, the
+    target's own duplicate check finds it (nothing created twice); where it was canceled (compensated) or never
+    made, it is created; then linked, or compensated again. An activity CREATING whose attempt never started
+    (the start failed after the status changed) or ended without recording its outcome is resubmitted too;
+    one whose creation is running, or that is linked or closed, is a 409."""
+    record = store().get(source, activity_id)
+    if record is None:
+        raise problems.not_found(f"No activity {activity_id} from {source}.")
+    if record.status == "CREATING":
+        state = _creation_state(record.activity, record.attempt)
+        if state == "RUNNING":
+            raise problems.conflict(f"Activity {activity_id} is being created (attempt {record.attempt}); query it.")
+        if state is None:  # the resubmission's start failed after the status changed: start it now
+            _start_creation(record.activity, record.routedTo, record.attempt)
+            return _resubmitted(record)
+    elif record.status != "ERROR":
+        raise problems.conflict(f"Activity {activity_id} is {record.status}; only an activity in ERROR can be resubmitted.")
+    resubmitted = store().new_attempt(record, "resubmitted")
+    if resubmitted is None:
+        raise problems.conflict(f"Activity {activity_id} changed meanwhile; query it and retry.")
+    _start_creation(resubmitted.activity, resubmitted.routedTo, resubmitted.attempt)
+    metrics.add_metric(name="FieldActivitiesResubmitted", unit=MetricUnit.Count, value=1)
+    logger.info("activity resubmitted", extra={"activityId": activity_id, "attempt": resubmitted.attempt})
+    return _resubmitted(resubmitted)
+
+
+def _resubmitted(record: ActivityRecord) -> dict[str, Any]:
+    activity = record.activity
+    return {"activityId": activity.activityId, "sourceSystem": activity.sourceSystem, "status": "CREATING", "attempt": record.attempt}
 
 
 def run_step(event: dict[str, Any], lambda_context: Any = None) -> dict[str, Any]:
@@ -104,6 +164,7 @@ def run_step(event: dict[str, Any], lambda_context: Any = None) -> dict[str, Any
     activity = step.activity
     if isinstance(step, CreateInTarget):
         key = f"FW-01#{activity.sourceSystem}#{activity.activityId}#create#{step.target}"
+        key += f"#{step.attempt}" if step.attempt > 1 else ""  # a resubmission asks the target again
 
         def create() -> dict[str, str]:
             target_id = client_for(step.target).create(activity)
@@ -138,6 +199,7 @@ def _compensate(step: CancelInTarget) -> dict[str, Any]:
         }
     )
     client_for(step.target).send_event(target_id, cancel)
+    store().unlink(step.activity, step.target, target_id)
     logger.info("compensated", extra={"activityId": step.activity.activityId, "target": step.target})
     return {"target": step.target, "canceled": True}
 

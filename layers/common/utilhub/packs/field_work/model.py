@@ -79,6 +79,7 @@ class CreateInTarget(BaseModel):
     step: Literal["create"] = "create"
     target: str
     activity: ActivityIn
+    attempt: int = Field(default=1, ge=1, description="1, then one more per resubmission")
 
 
 class CancelInTarget(BaseModel):

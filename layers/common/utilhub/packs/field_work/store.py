@@ -40,6 +40,7 @@ class ActivityRecord(BaseModel):
     refusals: list[str] = []  # events a linked system refused (business errors), for an operator
     held: list[ActivityEventIn] = []  # events recorded while the activity was being created, in order
     closing: Status | None = None  # COMPLETED or CANCELED: a held completion or cancellation, applied once linked
+    attempt: int = 1  # the creation's attempt: 1, then one more per resubmission
 
     @property
     def creating(self) -> bool:
@@ -74,6 +75,7 @@ class ActivityStore:
             refusals=[str(r) for r in item.get("refusals") or ()],  # type: ignore[union-attr]
             held=[ActivityEventIn.model_validate(e) for e in json.loads(str(item.get("held") or "[]"))],
             closing=item.get("closing"),  # type: ignore[arg-type]
+            attempt=int(item.get("attempt") or 1),  # type: ignore[arg-type]
         )
 
     def create(self, activity: ActivityIn, body_hash: str, routed_to: list[str]) -> bool:
@@ -120,6 +122,44 @@ class ActivityStore:
             ExpressionAttributeNames={"#system": system},
             ExpressionAttributeValues={":id": target_id},
         )
+
+    def unlink(self, activity: ActivityIn, system: str, target_id: str) -> None:
+        """Forget a system's id once the compensation canceled it there (a resubmission creates it anew)."""
+        try:
+            self._table.update_item(
+                Key=self._key(activity.sourceSystem, activity.activityId),
+                UpdateExpression="REMOVE links.#system",
+                ConditionExpression="links.#system = :id",
+                ExpressionAttributeNames={"#system": system},
+                ExpressionAttributeValues={":id": target_id},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":  # gone already, or another id since
+                raise
+
+    def new_attempt(self, record: ActivityRecord, reason: str) -> ActivityRecord | None:
+        """ERROR (or CREATING whose attempt ended without recording its outcome) -> CREATING under the next attempt;
+        None when the record changed since it was read."""
+        attempt = record.attempt + 1
+        try:
+            self._table.update_item(
+                Key=self._key(record.activity.sourceSystem, record.activity.activityId),
+                UpdateExpression="SET #status = :creating, attempt = :attempt, history = :history",
+                ConditionExpression="#status = :status AND history = :read",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":creating": "CREATING",
+                    ":status": record.status,
+                    ":attempt": attempt,
+                    ":read": json.dumps(record.history),
+                    ":history": self._append(record, {"status": "CREATING", "reason": f"{reason} (attempt {attempt})"}),
+                },
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return None
+            raise
+        return record.model_copy(update={"status": "CREATING", "attempt": attempt})
 
     def note_refusal(self, activity: ActivityIn, refusal: str) -> None:
         self._table.update_item(
