@@ -765,7 +765,12 @@ def field_work_query_docs() -> ApiDocs:
         ),
         f"POST {PREFIX}/appointments": RouteDoc(
             summary="Book an appointment window at MWM (FW-03)",
-            description="The same `appointmentId` again answers the same booking; a window not offered or full is a 409." + budget,
+            description=(
+                "The same `appointmentId` again answers the same booking (MWM refuses a second booking under the id; the hub "
+                "then reads the booking MWM holds, so a booking retried after a 504 is answered with it); booked for another "
+                "window or canceled is a 409, and so is a window not offered or full."
+            )
+            + budget,
             body=RequestBody(AppointmentIn.__name__, "The appointment."),
             replies=(Reply(200, "Booked.", Appointment.__name__),),
             problems=(409, 502, 504),
