@@ -597,6 +597,16 @@ def field_work_docs() -> ApiDocs:
             "forwardedTo": {"type": "array", "items": {"type": "string"}},
         },
     }
+    docs.schemas["FieldActivityResubmitted"] = {
+        "type": "object",
+        "required": ["activityId", "sourceSystem", "status", "attempt"],
+        "properties": {
+            "activityId": {"type": "string"},
+            "sourceSystem": {"type": "string"},
+            "status": {"const": "CREATING"},
+            "attempt": {"type": "integer", "minimum": 2, "description": "1 for the first creation, one more per resubmission."},
+        },
+    }
     docs.schemas["FieldActivityView"] = {
         "type": "object",
         "required": ["activityId", "sourceSystem", "status", "routedTo", "links", "history"],
@@ -634,11 +644,28 @@ def field_work_docs() -> ApiDocs:
             summary="Update, cancel or complete a field activity (FW-02)",
             description=(
                 "Recorded once per `eventId` and forwarded, in order, to every other system linked to the activity (a "
-                "completion with its readings, remarks and attachment references). An unknown activity is a 404; one "
-                "completed, canceled or in ERROR a 409; the same `eventId` again changes nothing."
+                "completion with its readings, remarks and attachment references); an event that comes while the activity "
+                "is being created is held and forwarded, in order, once it is linked in every routed system. An unknown "
+                "activity is a 404; one completed, canceled or in ERROR (or with a completion or cancellation held) a 409; "
+                "the same `eventId` again changes nothing."
             ),
             body=RequestBody(ActivityEventIn.__name__, "The event."),
             replies=(Reply(202, "Accepted: forwarded to the systems listed.", "FieldActivityEventAccepted"),),
+            problems=(404, 409),
+            path_parameters=path_parameters,
+            honours_idempotency_key=True,
+        ),
+        f"POST {api.PREFIX}/activities/{{sourceSystem}}/{{activityId}}/resubmission": RouteDoc(
+            summary="Create a field activity in ERROR again, from where it failed (FW-01)",
+            description=(
+                "Runs the creation workflow again under a new execution (the next attempt): where the activity is open "
+                "in a routed system it is found there and linked, nothing created twice; where the compensation canceled "
+                "it, or it was never made, it is created; then it is linked, or canceled where created and in ERROR again "
+                "with the reason. Events held while it was being created are delivered once it is linked. An activity "
+                "CREATING whose attempt never started or ended without recording its outcome is resubmitted too; one in "
+                "creation, linked, completed or canceled is a 409; an unknown one a 404."
+            ),
+            replies=(Reply(202, "Being created again: query the activity.", "FieldActivityResubmitted"),),
             problems=(404, 409),
             path_parameters=path_parameters,
             honours_idempotency_key=True,
@@ -738,7 +765,12 @@ def field_work_query_docs() -> ApiDocs:
         ),
         f"POST {PREFIX}/appointments": RouteDoc(
             summary="Book an appointment window at MWM (FW-03)",
-            description="The same `appointmentId` again answers the same booking; a window not offered or full is a 409." + budget,
+            description=(
+                "The same `appointmentId` again answers the same booking (MWM refuses a second booking under the id; the hub "
+                "then reads the booking MWM holds, so a booking retried after a 504 is answered with it); booked for another "
+                "window or canceled is a 409, and so is a window not offered or full."
+            )
+            + budget,
             body=RequestBody(AppointmentIn.__name__, "The appointment."),
             replies=(Reply(200, "Booked.", Appointment.__name__),),
             problems=(409, 502, 504),

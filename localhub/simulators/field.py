@@ -1,15 +1,16 @@
 """Field systems: Mobile Workforce Management (MWM), WAM 1.9 and WAM/ODM 2.1, and CCB's field activities.
 
 Each keeps activities created by the hub (``POST /activities`` with the library's ``ActivityIn`` and an
-``externalId``; a second one for an external id is refused with 409, and ``GET /activities?externalId=``
-finds it), under an id of its own format, and takes their events (``POST /activities/{id}/events`` with
+``externalId``; a second one for an external id is refused with 409 while the first is not canceled, and
+``GET /activities?externalId=`` finds the latest), under an id of its own format, and takes their events (``POST /activities/{id}/events`` with
 the library's ``ActivityEventIn``): an event id it has already applied answers the same again; an event
 after completion or cancellation is refused with 409. Each system takes only the activity types it
 works: WAM keeps asset work as service requests, ODM as field activities, CCB takes pickups.
 
 Reference data the systems share (deterministic): service points ``SP-0001`` … ``SP-0050``, each with
 meter ``B-<n>`` installed, and meters ``B-0051`` … ``B-0100`` in stock. MWM offers appointment windows
-(08:00-12:00 and 13:00-17:00 UTC on weekdays, two crews per window) and books them (FW-03); CCB (v1.9) and
+(08:00-12:00 and 13:00-17:00 UTC on weekdays, two crews per window) and books them (FW-03: once per
+appointment id, another booking under it is refused with 409; ``GET /appointments/{id}`` reads one); CCB (v1.9) and
 ODM (v2.1) validate meters for an installation or a removal (FW-04); CCB finds service points by address,
 postal code or meter (FW-08); WAM and ODM list the assets installed at a service point (FW-09).
 
@@ -219,8 +220,9 @@ class FieldActivityBook:
             return json_reply(422, {"message": f"{self._simulator.system} does not work {activity.activityType} activities"})
         if fault := self._simulator.take_fault("reject"):
             return json_reply(422, {"message": fault.reason})
-        if external in self.by_external_id:
-            return json_reply(409, {"message": f"an activity for {external} exists", "id": self.by_external_id[external]})
+        existing = self.by_external_id.get(external)
+        if existing is not None and self._simulator.records[f"ACTIVITY#{existing}"]["status"] != "CANCELED":
+            return json_reply(409, {"message": f"an activity for {external} exists", "id": existing})
         activity_id = self._id_format.format(next(self._ids))
         self.by_external_id[external] = activity_id
         self._simulator.records[f"ACTIVITY#{activity_id}"] = {
@@ -347,8 +349,10 @@ class FieldSystemSimulator(Simulator):
             except ValidationError as exc:
                 raise SimulatorError(f"invalid appointment: {exc.errors(include_url=False, include_input=False)}") from None
             key = f"APPOINTMENT#{appointment.appointmentId}"
-            if key in self.records:  # the same booking again
-                return json_reply(200, self.records[key])
+            if key in self.records:  # MWM books an appointment id once: another booking under it is refused
+                return json_reply(
+                    409, {"message": f"appointment {appointment.appointmentId} exists", "id": self.records[key]["mwmAppointmentId"]}
+                )
             start = appointment.window.start.astimezone(UTC)
             offered = dict(self.offered(start.date(), start.date()))
             if offered.get(start) != appointment.window.end.astimezone(UTC) or self._booked(start) >= CREWS_PER_WINDOW:
@@ -362,6 +366,13 @@ class FieldSystemSimulator(Simulator):
             }
             self.note_received({"operation": "book", "appointmentId": appointment.appointmentId})
             return json_reply(200, self.records[key])
+        if method == "GET" and len(parts) == 2:  # an appointment by the id it was booked under
+            key = f"APPOINTMENT#{unquote(parts[1])}"
+            return (
+                json_reply(200, self.records[key])
+                if key in self.records
+                else json_reply(404, {"message": f"no appointment {unquote(parts[1])}"})
+            )
         if method == "POST" and len(parts) == 3 and parts[2] == "cancellation":
             key = f"APPOINTMENT#{unquote(parts[1])}"
             if key not in self.records:

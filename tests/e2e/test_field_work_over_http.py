@@ -70,3 +70,24 @@ def test_attachments_customer_updates_charges_and_unbadged_assets_over_http(clie
     assert ccb, sorted(records(client, "ccb"))
     assert [c["chargeType"] for c in ccb["CHARGES#ODM-COMP-77"]["charges"]] == ["METER-TEST", "SEAL-REPLACEMENT"]
     assert ccb["ITEM#ODM-UB-9"]["assetId"] == "DV-0007-9"
+
+
+def test_an_activity_refused_by_odm_is_resubmitted_over_http_and_linked(client: httpx.Client) -> None:
+    # Given ODM refusing CCB's sample meter exchange: MWM's activity is canceled, the activity is in ERROR
+    assert client.post("/_local/sim/odm/faults", json={"kind": "reject", "count": 1, "reason": "SP-2001 unknown"}).status_code == 201
+    assert client.post("/field-work/activities", json=body_of("create-activity.json")).status_code == 202
+    failed = until(lambda: (v := client.get("/field-work/activities/CCB/FA-1001").json()).get("status") == "ERROR" and v)
+    assert failed, client.get("/field-work/activities/CCB/FA-1001").text
+    assert "SP-2001 unknown" in failed["history"][-1]["reason"]
+
+    # When the operator resubmits it (ODM has the service point now), and resubmits it again once linked
+    resubmitted = client.post("/field-work/activities/CCB/FA-1001/resubmission")
+    linked = until(lambda: (v := client.get("/field-work/activities/CCB/FA-1001").json()).get("status") == "LINKED" and v)
+    again = client.post("/field-work/activities/CCB/FA-1001/resubmission")
+
+    # Then it is created again (attempt 2) and linked in MWM (a new activity there) and ODM; the second is a 409
+    assert (resubmitted.status_code, resubmitted.json()["attempt"]) == (202, 2), resubmitted.text
+    assert linked, client.get("/field-work/activities/CCB/FA-1001").text
+    assert records(client, "mwm")[f"ACTIVITY#{linked['links']['MWM']}"]["status"] == "OPEN"
+    assert records(client, "odm")[f"ACTIVITY#{linked['links']['ODM']}"]["status"] == "OPEN"
+    assert again.status_code == 409, again.text

@@ -336,12 +336,18 @@ def test_step_and_delivery_sample_events(hub: LocalHub) -> None:
 def test_compensation_cancels_an_activity_the_target_created_though_its_link_was_never_recorded(hub: LocalHub) -> None:
     import boto3
 
-    # Given the sample activity created in MWM and ODM, and the hub's ODM link lost (the create step failed
-    # after ODM created it and before the link was written: a throttled write, say)
+    # Given the sample activity created in MWM and ODM, and the hub's record as a creation that failed leaves it:
+    # still CREATING, its ODM link lost (the create step failed after ODM created it and before the link was
+    # written: a throttled write, say)
     assert hub.invoke(API, sample_event("field_work/activities/create-activity.json")).result["statusCode"] == 202
     odm_id = settled(hub, "CCB", "FA-1001")["links"]["ODM"]
     table = boto3.resource("dynamodb").Table(hub.resources()["CrossReferenceTable"])
-    table.update_item(Key={"pk": "ACTIVITY#CCB#FA-1001"}, UpdateExpression="REMOVE links.ODM")
+    table.update_item(
+        Key={"pk": "ACTIVITY#CCB#FA-1001"},
+        UpdateExpression="REMOVE links.ODM SET #status = :creating",
+        ExpressionAttributeNames={"#status": "status"},
+        ExpressionAttributeValues={":creating": "CREATING"},
+    )
 
     # When the workflow's compensation for ODM runs
     step = hub.invoke("FieldWorkActivityStepsFunction", sample_event("field_work/activity_steps/cancel-in-target.json")).result
@@ -422,3 +428,166 @@ def test_a_fault_run_links_every_activity_once_or_ends_it_in_error_with_its_reas
         assert view(hub, "CCB", activity_id)["status"] == "COMPLETED"
         odm = held(hub, "ODM", body["links"]["ODM"])
         assert [e["eventId"] for e in odm["events"]] == [f"C-{activity_id}"]
+
+
+def test_events_posted_while_the_activity_is_being_created_reach_every_routed_system_in_order(hub: LocalHub) -> None:
+    # Given a meter exchange whose creation in ODM takes a while (ODM answers after 6 s, under its read timeout), still CREATING
+    system(hub, "ODM").add_fault({"kind": "slow", "count": 1, "seconds": 6})
+    assert post(hub, activity("A-HOLD")).status == 202
+    assert view(hub, "CCB", "A-HOLD")["status"] == "CREATING"
+
+    # When CCB reschedules it and then cancels it, before ODM has created it
+    update = {"eventId": "E-H1", "event": "UPDATE", "at": "2026-12-01T08:00:00Z", "changes": {"scheduledDate": "2026-12-05"}}
+    cancel = {"eventId": "E-H2", "event": "CANCEL", "at": "2026-12-01T08:05:00Z", "reason": "customer moved"}
+    answers = [post_event(hub, "CCB", "A-HOLD", update), post_event(hub, "CCB", "A-HOLD", cancel)]
+    meanwhile = view(hub, "CCB", "A-HOLD")
+
+    # Then both are taken (202) and held while the creation runs: nothing is closed yet, a later event is refused
+    assert [a.status for a in answers] == [202, 202], [a.body for a in answers]
+    assert answers[1].json()["forwardedTo"] == ["MWM", "ODM"]
+    assert meanwhile["status"] == "CREATING"
+    assert post_event(hub, "CCB", "A-HOLD", {"eventId": "E-H3", "event": "UPDATE", "at": "2026-12-01T08:06:00Z"}).status == 409
+
+    # And once created in both, each system receives the update then the cancellation, and the activity is CANCELED
+    body = settled(hub, "CCB", "A-HOLD")
+    for _ in range(3):
+        hub.drain()
+    body = view(hub, "CCB", "A-HOLD")
+    assert "LINKED" in [h["status"] for h in body["history"]]
+    assert body["status"] == "CANCELED"
+    for name in ("MWM", "ODM"):
+        record = held(hub, name, body["links"][name])
+        assert [e["eventId"] for e in record["events"]] == ["E-H1", "E-H2"], name
+        assert (record["status"], record["scheduledDate"]) == ("CANCELED", "2026-12-05"), name
+
+
+def test_a_target_down_for_minutes_is_ridden_out_and_the_activity_linked(hub: LocalHub) -> None:
+    from localhub import sfn_waits
+
+    # Given MWM down for its next eight calls: more attempts than a few seconds of retries make
+    system(hub, "MWM").add_fault({"kind": "down", "count": 8})
+
+    # When an activity routed to MWM is posted (the workflow's Retry waits run at a hundredth of their length)
+    with sfn_waits.scaled(0.01):
+        assert post(hub, activity("A-OUT", "CONNECT")).status == 202
+        body = settled(hub, "CCB", "A-OUT", timeout=120)
+
+    # Then the workflow outlasts the outage and links it, created once
+    assert body["status"] == "LINKED", body["history"]
+    assert [m["operation"] for m in system(hub, "MWM").received] == ["create"]
+
+
+def test_compensation_waits_for_a_create_still_in_flight(hub: LocalHub) -> None:
+    # Given ODM refusing the activity at once while MWM answers its create slowly
+    system(hub, "ODM").add_fault({"kind": "reject", "count": 1, "reason": "service point unknown at ODM"})
+    system(hub, "MWM").add_fault({"kind": "slow", "count": 1, "seconds": 3})
+
+    # When a meter exchange is posted
+    assert post(hub, activity("A-SLOW")).status == 202
+    body = settled(hub, "CCB", "A-SLOW")
+    time.sleep(3)  # anything still in flight at MWM has arrived by now
+
+    # Then the activity is in ERROR with ODM's reason, and the activity MWM made for it is canceled, not left open
+    assert body["status"] == "ERROR"
+    assert "service point unknown at ODM" in body["history"][-1]["reason"]
+    mwm_id = system(hub, "MWM").book.by_external_id["CCB:A-SLOW"]
+    assert held(hub, "MWM", mwm_id)["status"] == "CANCELED"
+
+
+def test_a_compensation_that_keeps_failing_ends_the_activity_in_error_with_its_reason(hub: LocalHub) -> None:
+    from localhub import sfn_waits
+
+    # Given ODM refusing the activity, and MWM down for good once it has created it (the compensation cannot cancel it)
+    system(hub, "ODM").add_fault({"kind": "reject", "count": 1, "reason": "service point unknown at ODM"})
+    system(hub, "MWM").add_fault({"kind": "down", "count": 1000, "after": 1})
+
+    # When a meter exchange is posted (Retry waits at a hundredth of their length)
+    with sfn_waits.scaled(0.01):
+        assert post(hub, activity("A-STUCK")).status == 202
+        body = settled(hub, "CCB", "A-STUCK", timeout=180)
+    system(hub, "MWM").clear_faults()
+
+    # Then the activity is not left CREATING: it is in ERROR, with ODM's refusal and MWM's failed cancellation as the reason
+    assert body["status"] == "ERROR", body["history"]
+    reason = body["history"][-1]["reason"]
+    assert "service point unknown at ODM" in reason
+    assert "not canceled in MWM" in reason, reason
+    # And MWM's activity is still linked, for an operator (or a resubmission) to deal with
+    assert body["links"]["MWM"] == system(hub, "MWM").book.by_external_id["CCB:A-STUCK"]
+
+
+def test_compensation_never_cancels_an_activity_already_linked(hub: LocalHub) -> None:
+    # Given the sample activity created in MWM and ODM and linked
+    assert hub.invoke(API, sample_event("field_work/activities/create-activity.json")).result["statusCode"] == 202
+    odm_id = settled(hub, "CCB", "FA-1001")["links"]["ODM"]
+
+    # When a compensation step for ODM runs anyway (the workflow's finish failed after recording LINKED)
+    step = hub.invoke("FieldWorkActivityStepsFunction", sample_event("field_work/activity_steps/cancel-in-target.json")).result
+
+    # Then nothing is canceled: the activity stays open in ODM and LINKED in the hub
+    assert step == {"target": "ODM", "canceled": False}
+    assert held(hub, "ODM", odm_id)["status"] == "OPEN"
+    assert view(hub, "CCB", "FA-1001")["status"] == "LINKED"
+
+
+def resubmit(hub: LocalHub, source: str, activity_id: str) -> ApiResponse:
+    return hub.call_api("POST", f"/field-work/activities/{source}/{activity_id}/resubmission", claims=CLAIMS)
+
+
+def test_an_activity_in_error_is_resubmitted_and_created_again_from_where_it_failed(hub: LocalHub) -> None:
+    # Given the sample meter exchange refused by ODM after a while (MWM created it, the compensation canceled it),
+    # with an update posted while it was being created (held)
+    system(hub, "ODM").add_fault({"kind": "slow", "count": 1, "seconds": 6})
+    system(hub, "ODM").add_fault({"kind": "reject", "count": 1, "reason": "service point unknown at ODM"})
+    assert hub.invoke(API, sample_event("field_work/activities/create-activity.json")).result["statusCode"] == 202
+    update = {"eventId": "E-R1", "event": "UPDATE", "at": "2026-12-01T08:00:00Z", "changes": {"priority": "EMERGENCY"}}
+    assert post_event(hub, "CCB", "FA-1001", update).status == 202
+    assert settled(hub, "CCB", "FA-1001")["status"] == "ERROR"
+    first_mwm = system(hub, "MWM").book.by_external_id["CCB:FA-1001"]
+    assert held(hub, "MWM", first_mwm)["status"] == "CANCELED"
+
+    # When the operator resubmits it (the sample event), once ODM knows the service point, and resubmits it again
+    answer = hub.invoke(API, sample_event("field_work/activities/resubmit-activity.json")).result
+    body = settled(hub, "CCB", "FA-1001")
+    hub.drain()
+    again = resubmit(hub, "CCB", "FA-1001")
+
+    # Then it was taken (202, attempt 2) and the activity is LINKED: created in ODM, created anew in MWM (its first
+    # activity there was canceled), each once in this attempt, and the held update reached both
+    assert answer["statusCode"] == 202, answer["body"]
+    assert json.loads(answer["body"]) == {"activityId": "FA-1001", "sourceSystem": "CCB", "status": "CREATING", "attempt": 2}
+    assert body["status"] == "LINKED", body["history"]
+    assert body["links"]["MWM"] != first_mwm
+    assert [m["operation"] for m in system(hub, "MWM").received if m["operation"] == "create"] == ["create", "create"]
+    assert [m["operation"] for m in system(hub, "ODM").received if m["operation"] == "create"] == ["create"]
+    for name in ("MWM", "ODM"):
+        record = held(hub, name, body["links"][name])
+        assert (record["status"], record["priority"]) == ("OPEN", "EMERGENCY"), name
+        assert [e["eventId"] for e in record["events"]] == ["E-R1"], name
+    # And a linked activity is not resubmitted (409), nor an unknown one (404)
+    assert again.status == 409, again.body
+    assert resubmit(hub, "CCB", "NOPE").status == 404
+
+
+def test_a_resubmission_whose_start_failed_is_started_by_the_retry(hub: LocalHub) -> None:
+    from localhub.aws_throttling import AwsThrottling
+
+    # Given an activity in ERROR (MWM refused it)
+    system(hub, "MWM").add_fault({"kind": "reject", "count": 1, "reason": "no crew for that area"})
+    assert post(hub, activity("A-RS", "CONNECT")).status == 202
+    assert settled(hub, "CCB", "A-RS")["status"] == "ERROR"
+
+    # When its resubmission is recorded but its workflow cannot be started (Step Functions throttled), and the operator retries
+    with AwsThrottling(1.0, services=frozenset({"stepfunctions"})) as throttling:
+        first = resubmit(hub, "CCB", "A-RS")
+    assert throttling.throttled
+    stuck = view(hub, "CCB", "A-RS")["status"]
+    retried = resubmit(hub, "CCB", "A-RS")
+    body = settled(hub, "CCB", "A-RS")
+
+    # Then the first answered 503 with the activity CREATING, the retry started the attempt, and the activity is LINKED
+    assert (first.status, stuck) == (503, "CREATING"), first.body
+    assert retried.status == 202, retried.body
+    assert retried.json()["attempt"] == 2
+    assert body["status"] == "LINKED", body["history"]
+    assert [m["operation"] for m in system(hub, "MWM").received] == ["create"]

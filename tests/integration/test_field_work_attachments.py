@@ -136,3 +136,49 @@ def test_attachments_only_for_an_open_activity_and_only_with_a_completion(hub: L
 
     # Then: 422 (attachments come with a completion), 409 (canceled), 404 (unknown activity)
     assert (update.status, late.status, unknown.status) == (422, 409, 404)
+
+
+def test_a_completion_with_attachments_reaches_the_last_system_after_a_partial_failure(hub: LocalHub) -> None:
+    import time
+
+    # Given a meter exchange created in CCB (its simulator sends it to the hub), linked in MWM and ODM, and a photo uploaded
+    sent = requests.put(
+        f"{hub.simulator_url('CCB')}/field-activities/FA-2002",
+        json={"activityType": "METER-EXCHANGE", "servicePointId": "SP-1"},
+        timeout=30,
+    )
+    assert sent.json()["hubStatus"] == 202, sent.text
+    assert hub.settle(timeout=60) == []
+    links = hub.call_api("GET", "/field-work/activities/CCB/FA-2002", claims=CLAIMS).json()["links"]
+    asked = post(
+        hub,
+        "/field-work/activities/CCB/FA-2002/attachments",
+        {"fileName": "meter-photo.jpg", "contentType": "image/jpeg", "sizeBytes": 2048},
+    ).json()
+    assert upload(asked, PHOTO).status_code in (200, 201, 204)
+
+    # When MWM completes it with the photo while ODM is down for the first delivery (CCB got it; the message comes back)
+    hub.simulators["ODM"].add_fault({"kind": "down", "count": 1})
+    complete = {
+        "eventId": "E-C9",
+        "event": "COMPLETE",
+        "at": "2026-12-01T10:00:00Z",
+        "fromSystem": "MWM",
+        "attachments": [{"attachmentId": asked["attachmentId"]}],
+    }
+    assert post(hub, "/field-work/activities/CCB/FA-2002/events", complete).status == 202
+    hub.drain()
+    for _ in range(3):  # redelivered later (a download URL signed in another second)
+        time.sleep(1.1)
+        hub.expire_visibility()
+        hub.drain()
+
+    # Then ODM received the completion and its photo, and CCB had it once
+    odm = hub.simulators["ODM"].records[f"ACTIVITY#{links['ODM']}"]
+    assert odm["status"] == "COMPLETED"
+    assert requests.get(odm["completion"]["attachments"][0]["url"], timeout=30).content == PHOTO
+    ccb = hub.simulators["CCB"].records["ACTIVITY#FA-2002"]
+    assert ccb["status"] == "COMPLETED"
+    assert [m for m in hub.simulators["CCB"].received if m.get("eventId") == "E-C9"] == [
+        {"operation": "complete", "id": "FA-2002", "eventId": "E-C9"}
+    ]

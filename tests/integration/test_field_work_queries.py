@@ -193,3 +193,37 @@ def test_under_v1_9_meters_are_validated_at_ccb_and_assets_come_from_wam(aws_end
         assert assets.json()["assets"][0]["assetId"].startswith("AS-")
     finally:
         assert hub.stop() == []
+
+
+def test_a_booking_retried_after_a_504_answers_the_booking_mwm_made(hub: LocalHub) -> None:
+    import time
+
+    # Given a booking MWM answers only after the 10 s budget (it books it all the same)
+    hub.simulators["MWM"].add_fault({"kind": "slow", "count": 1, "seconds": 11})
+    window = {"start": "2026-12-10T08:00:00Z", "end": "2026-12-10T12:00:00Z"}
+    body = {"appointmentId": "APT-R1", "activityId": "FA-R1", "servicePointId": "SP-0001", "activityType": "CONNECT", "window": window}
+    timed_out = post(hub, "/field-work/appointments", body)
+    deadline = time.monotonic() + 30
+    while "APPOINTMENT#APT-R1" not in hub.simulators["MWM"].records and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+    # When CCB retries the booking (MWM refuses a second booking under the appointment id: 409), and books
+    # the same appointment id for another window
+    retried = post(hub, "/field-work/appointments", body)
+    other_window = post(
+        hub, "/field-work/appointments", {**body, "window": {"start": "2026-12-10T13:00:00Z", "end": "2026-12-10T17:00:00Z"}}
+    )
+
+    # Then the first was a 504, the retry answers the booking MWM holds for this appointment (not "window taken"),
+    # and the other window is a 409 naming the appointment's booking
+    assert timed_out.status == 504, timed_out.body
+    assert retried.status == 200, retried.body
+    booked = hub.simulators["MWM"].records["APPOINTMENT#APT-R1"]
+    assert retried.json() == {
+        "appointmentId": "APT-R1",
+        "mwmAppointmentId": booked["mwmAppointmentId"],
+        "status": "BOOKED",
+        "window": window,
+    }
+    assert other_window.status == 409, other_window.body
+    assert "already booked" in other_window.json()["detail"]

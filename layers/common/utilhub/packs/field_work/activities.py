@@ -6,9 +6,12 @@
   (compensation) and the activity ends in ERROR with the reason. The same activity again creates
   nothing; other content under the same source and id is a 409.
 - :func:`run_step`: the workflow's steps (create in one target, cancel in one target, finish).
+- :func:`resubmit`: an activity in ERROR is created again, from where it failed, under a new execution.
 - :func:`accept_event` (FW-02): an event for an activity is recorded once (by ``eventId``) and queued
   (FIFO, one message group per activity) to be forwarded to every other linked system; an unknown
-  activity is a 404, one already completed, canceled or in ERROR a 409.
+  activity is a 404, one already completed, canceled or in ERROR a 409. An event that comes while the
+  activity is being created is held on its record and queued, in order, when the creation ends linked,
+  so it reaches every routed system (the one created last too).
 - :func:`forward_event`: the delivery of one queued event, once per system.
 """
 
@@ -27,7 +30,7 @@ from pydantic import BaseModel
 from utilhub.packs.field_work import attachments
 from utilhub.packs.field_work.model import ActivityEventIn, ActivityIn, CancelInTarget, CreateInTarget, FinishCreation, StepEnvelope
 from utilhub.packs.field_work.routing import routing_rules
-from utilhub.packs.field_work.store import CLOSED, ActivityRecord, ActivityStore
+from utilhub.packs.field_work.store import CLOSED, CLOSING, ActivityRecord, ActivityStore
 from utilhub.packs.field_work.targets import client_for
 from utilhub.platform import aws, problems
 from utilhub.platform.connectors import TargetRejected
@@ -59,10 +62,14 @@ def body_hash(activity: ActivityIn) -> str:
     return hashlib.sha256(activity.model_dump_json().encode()).hexdigest()
 
 
-def execution_name(activity: ActivityIn) -> str:
+def execution_name(activity: ActivityIn, attempt: int = 1) -> str:
+    """The creation's execution: one per activity and attempt (a resubmission runs under a new name)."""
     name = f"{activity.sourceSystem}-{activity.activityId}"
+    suffix = f"-{attempt}" if attempt > 1 else ""
     safe = re.sub(r"[^A-Za-z0-9_-]", "_", name)
-    return safe if safe == name and len(safe) <= 80 else f"{safe[:60]}-{hashlib.sha256(name.encode()).hexdigest()[:12]}"
+    if safe == name and len(safe) + len(suffix) <= 80:
+        return safe + suffix
+    return f"{safe[:60]}-{hashlib.sha256(name.encode()).hexdigest()[:12]}{suffix}"
 
 
 # ---------------------------------------------------------------------------------------- FW-01
@@ -72,27 +79,84 @@ def submit(activity: ActivityIn) -> dict[str, Any]:
     settings = get_settings()
     routed_to = routing_rules().route(activity.sourceSystem, activity.activityType, settings.field_work_model)
     digest = body_hash(activity)
+    attempt = 1
     if not store().create(activity, digest, routed_to):
         existing = store().get(activity.sourceSystem, activity.activityId)
         if existing is not None and existing.bodyHash != digest:
             raise problems.conflict(
                 f"Activity {activity.activityId} from {activity.sourceSystem} was already submitted with other content."
             )
-        routed_to = existing.routedTo if existing is not None else routed_to
+        if existing is not None:
+            routed_to, attempt = existing.routedTo, existing.attempt
+    if _start_creation(activity, routed_to, attempt):
+        metrics.add_metric(name="FieldActivitiesStarted", unit=MetricUnit.Count, value=1)
+    return {"activityId": activity.activityId, "sourceSystem": activity.sourceSystem, "routedTo": routed_to}
+
+
+def _start_creation(activity: ActivityIn, routed_to: list[str], attempt: int) -> bool:
+    """Start the attempt's execution; False when it was started already."""
     execution = {
         "activity": activity.model_dump(mode="json"),
-        "creates": [CreateInTarget(target=t, activity=activity).model_dump(mode="json") for t in routed_to],
+        "creates": [CreateInTarget(target=t, activity=activity, attempt=attempt).model_dump(mode="json") for t in routed_to],
         "cancels": [CancelInTarget(target=t, activity=activity).model_dump(mode="json") for t in routed_to],
+        "canceled": [],  # what the compensation did, if it runs; its error, if it stops
+        "compensationError": None,
     }
     try:
         aws.client("stepfunctions").start_execution(
-            stateMachineArn=settings.require("field_work_state_machine_arn"), name=execution_name(activity), input=json.dumps(execution)
+            stateMachineArn=get_settings().require("field_work_state_machine_arn"),
+            name=execution_name(activity, attempt),
+            input=json.dumps(execution),
         )
-        metrics.add_metric(name="FieldActivitiesStarted", unit=MetricUnit.Count, value=1)
     except ClientError as exc:
         if exc.response["Error"]["Code"] != "ExecutionAlreadyExists":
             raise
-    return {"activityId": activity.activityId, "sourceSystem": activity.sourceSystem, "routedTo": routed_to}
+        return False
+    return True
+
+
+def _creation_state(activity: ActivityIn, attempt: int) -> str | None:
+    """The status of the attempt's execution (RUNNING, SUCCEEDED, FAILED, ...), or None when it was never started."""
+    arn = get_settings().require("field_work_state_machine_arn").replace(":stateMachine:", ":execution:", 1)
+    try:
+        found = aws.client("stepfunctions").describe_execution(executionArn=f"{arn}:{execution_name(activity, attempt)}")
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ExecutionDoesNotExist":
+            raise
+        return None
+    return str(found["status"])
+
+
+def resubmit(source: str, activity_id: str) -> dict[str, Any]:
+    """Run the creation of an activity in ERROR again, from where it failed: where it is linked and open, the
+    target's own duplicate check finds it (nothing created twice); where it was canceled (compensated) or never
+    made, it is created; then linked, or compensated again. An activity CREATING whose attempt never started
+    (the start failed after the status changed) or ended without recording its outcome is resubmitted too;
+    one whose creation is running, or that is linked or closed, is a 409."""
+    record = store().get(source, activity_id)
+    if record is None:
+        raise problems.not_found(f"No activity {activity_id} from {source}.")
+    if record.status == "CREATING":
+        state = _creation_state(record.activity, record.attempt)
+        if state == "RUNNING":
+            raise problems.conflict(f"Activity {activity_id} is being created (attempt {record.attempt}); query it.")
+        if state is None:  # the resubmission's start failed after the status changed: start it now
+            _start_creation(record.activity, record.routedTo, record.attempt)
+            return _resubmitted(record)
+    elif record.status != "ERROR":
+        raise problems.conflict(f"Activity {activity_id} is {record.status}; only an activity in ERROR can be resubmitted.")
+    resubmitted = store().new_attempt(record, "resubmitted")
+    if resubmitted is None:
+        raise problems.conflict(f"Activity {activity_id} changed meanwhile; query it and retry.")
+    _start_creation(resubmitted.activity, resubmitted.routedTo, resubmitted.attempt)
+    metrics.add_metric(name="FieldActivitiesResubmitted", unit=MetricUnit.Count, value=1)
+    logger.info("activity resubmitted", extra={"activityId": activity_id, "attempt": resubmitted.attempt})
+    return _resubmitted(resubmitted)
+
+
+def _resubmitted(record: ActivityRecord) -> dict[str, Any]:
+    activity = record.activity
+    return {"activityId": activity.activityId, "sourceSystem": activity.sourceSystem, "status": "CREATING", "attempt": record.attempt}
 
 
 def run_step(event: dict[str, Any], lambda_context: Any = None) -> dict[str, Any]:
@@ -100,6 +164,7 @@ def run_step(event: dict[str, Any], lambda_context: Any = None) -> dict[str, Any
     activity = step.activity
     if isinstance(step, CreateInTarget):
         key = f"FW-01#{activity.sourceSystem}#{activity.activityId}#create#{step.target}"
+        key += f"#{step.attempt}" if step.attempt > 1 else ""  # a resubmission asks the target again
 
         def create() -> dict[str, str]:
             target_id = client_for(step.target).create(activity)
@@ -118,6 +183,8 @@ def _compensate(step: CancelInTarget) -> dict[str, Any]:
     The hub's link is written after the target created the activity, so a create step that failed between
     the two leaves no link: the target is then asked whether it has the activity."""
     record = store().get(step.activity.sourceSystem, step.activity.activityId)
+    if record is not None and record.status != "CREATING":  # linked already (a later step failed): nothing to undo
+        return {"target": step.target, "canceled": False}
     target_id = record.links.get(step.target) if record is not None else None
     if target_id is None:
         target_id = client_for(step.target).find(step.activity)
@@ -132,6 +199,7 @@ def _compensate(step: CancelInTarget) -> dict[str, Any]:
         }
     )
     client_for(step.target).send_event(target_id, cancel)
+    store().unlink(step.activity, step.target, target_id)
     logger.info("compensated", extra={"activityId": step.activity.activityId, "target": step.target})
     return {"target": step.target, "canceled": True}
 
@@ -139,16 +207,41 @@ def _compensate(step: CancelInTarget) -> dict[str, Any]:
 def _finish(step: FinishCreation) -> dict[str, Any]:
     activity = step.activity
     if step.failure is None:
-        store().finish(activity, "LINKED", "created and linked in every routed system")
-        return {"status": "LINKED"}
+        missing = [c for c in step.created or [] if "failure" in c]
+        if missing:  # not recorded here: the workflow compensates first, then records the ERROR
+            cause = "; ".join(f"not created in {c['target']} ({_failure_reason(c['failure'])})" for c in missing)
+            return {"status": "INCOMPLETE", "failure": {"Error": "CreationFailed", "Cause": cause}}
+        record = store().finish(activity, "LINKED", "created and linked in every routed system") or store().get(
+            activity.sourceSystem, activity.activityId
+        )
+        if record is not None and record.status in ("LINKED", *CLOSING.values()):
+            _release_held(record)  # again on a retried step: the queue and the delivery deduplicate them
+        return {"status": "LINKED", "failure": None}
     reason = _failure_reason(step.failure)
+    not_canceled = [c for c in step.canceled if "failure" in c]
+    if not_canceled:
+        reason += "; " + "; ".join(f"not canceled in {c['target']} ({_failure_reason(c['failure'])})" for c in not_canceled)
+        metrics.add_metric(name="FieldActivityCompensationsFailed", unit=MetricUnit.Count, value=len(not_canceled))
+    if step.compensationError is not None:
+        reason += f"; the compensation failed ({_failure_reason(step.compensationError)})"
+        metrics.add_metric(name="FieldActivityCompensationsFailed", unit=MetricUnit.Count, value=1)
     store().finish(activity, "ERROR", reason)
     metrics.add_metric(name="FieldActivitiesFailed", unit=MetricUnit.Count, value=1)
     return {"status": "ERROR", "reason": reason}
 
 
+def _release_held(record: ActivityRecord) -> None:
+    """Queue the events recorded while the activity was being created, in the order they came."""
+    for event in record.held:
+        _queue_event(record.activity.sourceSystem, record.activity.activityId, event)
+    if record.held:
+        logger.info("held events released", extra={"activityId": record.activity.activityId, "events": len(record.held)})
+
+
 def _failure_reason(failure: dict[str, Any]) -> str:
     cause = str(failure.get("Cause") or "")
+    if failure.get("Error") == "CreationFailed":  # the finish step's own summary of the creates that failed
+        return cause[:1000]
     try:
         parsed = json.loads(cause)
         message = parsed.get("errorMessage", cause) if isinstance(parsed, dict) else cause
@@ -180,12 +273,18 @@ def accept_event(source: str, activity_id: str, event: ActivityEventIn) -> dict[
             )
         if record.status in CLOSED:
             raise problems.conflict(f"Activity {activity_id} is {record.status}: it takes no more events.")
+        if record.closing is not None:
+            raise problems.conflict(
+                f"Activity {activity_id} is being created and will be {record.closing} then (an event already received): "
+                "it takes no more events."
+            )
         if event.attachments:
             if event.event != "COMPLETE":
                 raise problems.invalid("Attachments come with a completion.", [problems.FieldError("#/attachments", "only with COMPLETE")])
             attachments.check_completion_attachments(source, activity_id, event.attachments)
-        if store().record_event(record, event.eventId, event.event, from_system, digest):
-            _queue_event(source, activity_id, resolved)
+        if store().record_event(record, resolved, digest):
+            if not record.creating:  # held otherwise, and queued when the activity is linked
+                _queue_event(source, activity_id, resolved)
             metrics.add_metric(name="FieldActivityEvents", unit=MetricUnit.Count, value=1)
             return answer
     raise problems.unavailable("The activity is changing too often; retry.")
@@ -201,6 +300,8 @@ def _repeat(record: ActivityRecord, event: ActivityEventIn, digest: str) -> None
         return
     if recorded["eventHash"] != digest:
         raise problems.conflict(f"Event {event.eventId} was already posted with other content.")
+    if record.status in ("CREATING", "ERROR") and any(e.eventId == event.eventId for e in record.held):
+        return  # still held: queued when the activity is linked
     age = datetime.now(UTC) - datetime.fromisoformat(recorded["at"])
     if age < timedelta(seconds=get_settings().idempotency_expiry_seconds):
         _queue_event(record.activity.sourceSystem, record.activity.activityId, event)
@@ -227,21 +328,30 @@ def forward_event(message: ForwardMessage, lambda_context: Any = None) -> str:
         return "dropped"
     from_system = message.event.fromSystem or message.sourceSystem
     targets = [s for s in record.links if s != from_system]
-    if message.event.attachments:  # what each system needs to fetch the files (FW-07)
-        message = message.model_copy(
-            update={"event": message.event.model_copy(update={"attachments": attachments.references(message.event.attachments)})}
-        )
+    # the event as received identifies the delivery: a redelivery is the same request to every system,
+    # though the download URLs signed for it (FW-07) differ from one attempt to the next
+    fingerprint = message.event.model_dump_json()
+    outgoing: list[ActivityEventIn] = []
+
+    def event_out() -> ActivityEventIn:
+        """The event as sent: each attachment with what a system needs to fetch it, signed when first sent."""
+        if not outgoing:
+            refs = attachments.references(message.event.attachments) if message.event.attachments else []
+            outgoing.append(message.event.model_copy(update={"attachments": refs}) if refs else message.event)
+        return outgoing[0]
+
     for system in targets:
 
         def send(system: str = system) -> dict[str, str]:
+            event = event_out()
             try:
-                client_for(system).send_event(record.links[system], message.event)
+                client_for(system).send_event(record.links[system], event)
             except TargetRejected as exc:  # a business refusal: retrying will not change it; recorded for an operator
-                return {"refused": f"{system} refused {message.event.event} {message.event.eventId} ({exc.status}): {exc.reason}"}
+                return {"refused": f"{system} refused {event.event} {event.eventId} ({exc.status}): {exc.reason}"}
             return {"sent": system}
 
         key = f"FW-02#{message.sourceSystem}#{message.activityId}#{message.event.eventId}#{system}"
-        outcome = run_once(key=key, fingerprint=message.event.model_dump_json(), work=send, lambda_context=lambda_context)
+        outcome = run_once(key=key, fingerprint=fingerprint, work=send, lambda_context=lambda_context)
         if "refused" in outcome:
             store().note_refusal(record.activity, outcome["refused"])
             logger.warning("event refused by a linked system", extra={"activityId": message.activityId, "target": system})

@@ -1,4 +1,4 @@
-"""FW-01 and FW-02 over HTTP: field activities in, their events in, an activity's state out."""
+"""FW-01 and FW-02 over HTTP: field activities in, their events in, an activity's state out, its resubmission."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from utilhub.packs.field_work.model import (
     UnbadgedAssetIn,
 )
 from utilhub.platform import problems
-from utilhub.platform.http import create_api, json_response, once_per_key, parsed, read_body
+from utilhub.platform.http import Body, create_api, json_response, once_per_key, parsed, read_body
 
 SCOPE = "utilhub/field-work"
 PREFIX = "/field-work"
@@ -41,6 +41,10 @@ def build_api() -> APIGatewayHttpResolver:
         body = read_body(app, xml=False)
         event_in = parsed(ActivityEventIn, body.json)
         return once_per_key(app, body, lambda: (202, activities.accept_event(_system(sourceSystem), activityId, event_in)))
+
+    @app.post(f"{PREFIX}/activities/<sourceSystem>/<activityId>/resubmission")
+    def resubmission(sourceSystem: str, activityId: str) -> Response[str]:
+        return once_per_key(app, Body(raw=b""), lambda: (202, activities.resubmit(_system(sourceSystem), activityId)))
 
     @app.post(f"{PREFIX}/activities/<sourceSystem>/<activityId>/attachments")
     def attachment(sourceSystem: str, activityId: str) -> Response[str]:

@@ -79,6 +79,7 @@ class CreateInTarget(BaseModel):
     step: Literal["create"] = "create"
     target: str
     activity: ActivityIn
+    attempt: int = Field(default=1, ge=1, description="1, then one more per resubmission")
 
 
 class CancelInTarget(BaseModel):
@@ -90,11 +91,17 @@ class CancelInTarget(BaseModel):
 
 
 class FinishCreation(BaseModel):
-    """Record the outcome: every routed system linked, or ERROR with the reason."""
+    """Record the outcome once every create has ended: every routed system linked (``created``: each create's
+    result, ``{"target","id"}`` or ``{"target","failure"}``), or ERROR with the reason (``failure``, and what
+    the compensation did: ``canceled``, each ``{"target","canceled"}`` or ``{"target","failure"}``, or the
+    ``compensationError`` that stopped it)."""
 
     step: Literal["finish"] = "finish"
     activity: ActivityIn
+    created: list[dict[str, Any]] | None = None
     failure: dict[str, Any] | None = None
+    canceled: list[dict[str, Any]] = Field(default_factory=list)
+    compensationError: dict[str, Any] | None = None
 
 
 class StepEnvelope(BaseModel):

@@ -28,6 +28,7 @@ from utilhub.packs.field_work.routing import ASSET_SYSTEM
 from utilhub.packs.field_work.targets import connector_for
 from utilhub.platform import problems
 from utilhub.platform.budget import TimeBudget, bad_gateway
+from utilhub.platform.observability import logger
 from utilhub.platform.settings import get_settings
 
 MAX_WINDOW_DAYS = 31
@@ -53,12 +54,29 @@ def appointment_windows(service_point_id: str, activity_type: str, start: date, 
 
 
 def book_appointment(appointment: AppointmentIn) -> dict[str, Any]:
-    answer = TimeBudget().json_call(connector_for("MWM"), "POST", "appointments", appointment.model_dump(mode="json"), absent_on=409)
-    if answer is None:
+    """Book the window. MWM books an appointment id once and refuses another booking under it (409), as it
+    refuses a window that is full: a booking retried after a 504 (MWM booked it after the budget ran out) is
+    answered with the booking MWM holds for this appointment when it is this window, read within the budget."""
+    budget = TimeBudget()
+    mwm = connector_for("MWM")
+    answer = budget.json_call(mwm, "POST", "appointments", appointment.model_dump(mode="json"), absent_on=409)
+    if answer is not None:
+        return _answer(Appointment, "MWM", answer).model_dump(mode="json")
+    held = budget.json_call(mwm, "GET", f"appointments/{quote(appointment.appointmentId, safe='')}", absent_on=404)
+    booking = _answer(Appointment, "MWM", held) if held is not None else None
+    if booking is None:
         raise problems.conflict(
             f"MWM cannot book that window for appointment {appointment.appointmentId}: it is taken or no longer offered."
         )
-    return _answer(Appointment, "MWM", answer).model_dump(mode="json")
+    if booking.status != "BOOKED":
+        raise problems.conflict(f"Appointment {appointment.appointmentId} was canceled at MWM: book under a new appointment id.")
+    if booking.window.start != appointment.window.start or booking.window.end != appointment.window.end:
+        raise problems.conflict(
+            f"Appointment {appointment.appointmentId} is already booked at MWM ({booking.mwmAppointmentId}) for the window "
+            f"from {booking.window.start.isoformat()}: cancel it to book another."
+        )
+    logger.info("booking found at MWM after its refusal", extra={"appointmentId": appointment.appointmentId})
+    return booking.model_dump(mode="json")
 
 
 def cancel_appointment(appointment_id: str) -> dict[str, Any]:

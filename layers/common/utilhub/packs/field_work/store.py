@@ -3,6 +3,11 @@ systems gave it (the cross-references of FW-02), its status, its history and the
 
 One item per activity in the cross-reference table (``ACTIVITY#<source>#<id>``); every change is a
 conditional update, so an event is recorded once and never after the activity closed.
+
+An event recorded while the activity is still being created (``CREATING``, or ``ERROR`` awaiting a
+resubmission) is *held*: kept on the record with its content, its status change (a completion or
+cancellation) deferred to ``closing``, and released in order when the creation ends linked
+(:meth:`ActivityStore.finish`), so every routed system gets it, whichever was created last.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
-from utilhub.packs.field_work.model import ActivityIn
+from utilhub.packs.field_work.model import ActivityEventIn, ActivityIn
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -33,6 +38,14 @@ class ActivityRecord(BaseModel):
     history: list[dict[str, Any]]
     eventIds: list[str]
     refusals: list[str] = []  # events a linked system refused (business errors), for an operator
+    held: list[ActivityEventIn] = []  # events recorded while the activity was being created, in order
+    closing: Status | None = None  # COMPLETED or CANCELED: a held completion or cancellation, applied once linked
+    attempt: int = 1  # the creation's attempt: 1, then one more per resubmission
+
+    @property
+    def creating(self) -> bool:
+        """Still being created: events are held, not forwarded."""
+        return self.status == "CREATING"
 
 
 def _now() -> str:
@@ -60,6 +73,9 @@ class ActivityStore:
             history=json.loads(str(item.get("history") or "[]")),
             eventIds=sorted(str(e) for e in item.get("eventIds") or ()),  # type: ignore[union-attr]
             refusals=[str(r) for r in item.get("refusals") or ()],  # type: ignore[union-attr]
+            held=[ActivityEventIn.model_validate(e) for e in json.loads(str(item.get("held") or "[]"))],
+            closing=item.get("closing"),  # type: ignore[arg-type]
+            attempt=int(item.get("attempt") or 1),  # type: ignore[arg-type]
         )
 
     def create(self, activity: ActivityIn, body_hash: str, routed_to: list[str]) -> bool:
@@ -107,6 +123,44 @@ class ActivityStore:
             ExpressionAttributeValues={":id": target_id},
         )
 
+    def unlink(self, activity: ActivityIn, system: str, target_id: str) -> None:
+        """Forget a system's id once the compensation canceled it there (a resubmission creates it anew)."""
+        try:
+            self._table.update_item(
+                Key=self._key(activity.sourceSystem, activity.activityId),
+                UpdateExpression="REMOVE links.#system",
+                ConditionExpression="links.#system = :id",
+                ExpressionAttributeNames={"#system": system},
+                ExpressionAttributeValues={":id": target_id},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":  # gone already, or another id since
+                raise
+
+    def new_attempt(self, record: ActivityRecord, reason: str) -> ActivityRecord | None:
+        """ERROR (or CREATING whose attempt ended without recording its outcome) -> CREATING under the next attempt;
+        None when the record changed since it was read."""
+        attempt = record.attempt + 1
+        try:
+            self._table.update_item(
+                Key=self._key(record.activity.sourceSystem, record.activity.activityId),
+                UpdateExpression="SET #status = :creating, attempt = :attempt, history = :history",
+                ConditionExpression="#status = :status AND history = :read",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":creating": "CREATING",
+                    ":status": record.status,
+                    ":attempt": attempt,
+                    ":read": json.dumps(record.history),
+                    ":history": self._append(record, {"status": "CREATING", "reason": f"{reason} (attempt {attempt})"}),
+                },
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return None
+            raise
+        return record.model_copy(update={"status": "CREATING", "attempt": attempt})
+
     def note_refusal(self, activity: ActivityIn, refusal: str) -> None:
         self._table.update_item(
             Key=self._key(activity.sourceSystem, activity.activityId),
@@ -117,11 +171,18 @@ class ActivityStore:
     def _append(self, record: ActivityRecord, entry: dict[str, Any]) -> str:
         return json.dumps([*record.history, {**entry, "at": _now()}])
 
-    def finish(self, activity: ActivityIn, status: Status, reason: str) -> bool:
-        """CREATING -> LINKED or ERROR; False when it had already finished (a retried step)."""
+    def finish(self, activity: ActivityIn, status: Status, reason: str) -> ActivityRecord | None:
+        """CREATING -> LINKED or ERROR: the record as it now is, or None when it had already finished (a
+        retried step). Linked with a held completion or cancellation, the activity ends COMPLETED or
+        CANCELED (both steps in the history)."""
         record = self.get(activity.sourceSystem, activity.activityId)
         if record is None or record.status != "CREATING":
-            return False
+            return None
+        entries: list[dict[str, Any]] = [{"status": status, "reason": reason}]
+        final: Status = status
+        if status == "LINKED" and record.closing is not None:
+            final = record.closing
+            entries.append({"status": final, "reason": "the event held while the activity was being created"})
         try:
             self._table.update_item(
                 Key=self._key(activity.sourceSystem, activity.activityId),
@@ -129,43 +190,47 @@ class ActivityStore:
                 ConditionExpression="#status = :creating AND history = :read",
                 ExpressionAttributeNames={"#status": "status"},
                 ExpressionAttributeValues={
-                    ":status": status,
+                    ":status": final,
                     ":creating": "CREATING",
                     ":read": json.dumps(record.history),
-                    ":history": self._append(record, {"status": status, "reason": reason}),
+                    ":history": json.dumps([*record.history, *({**e, "at": _now()} for e in entries)]),
                 },
             )
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
                 return self.finish(activity, status, reason)  # an event was recorded meanwhile: read again
             raise
-        return True
+        return record.model_copy(update={"status": final})
 
-    def record_event(self, record: ActivityRecord, event_id: str, event: str, from_system: str, event_hash: str) -> bool:
-        """Record an event on the record as read (``event_hash``: its content, to know a repeat from an id
-        reused); False when the record changed meanwhile (read again)."""
-        status = CLOSING.get(event, record.status)
+    def record_event(self, record: ActivityRecord, event: ActivityEventIn, event_hash: str) -> bool:
+        """Record an event (``fromSystem`` resolved) on the record as read (``event_hash``: its content, to know
+        a repeat from an id reused); False when the record changed meanwhile (read again). While the activity is
+        being created the event is held: its content kept, a completion or cancellation noted in ``closing``."""
+        closing = CLOSING.get(event.event)
+        hold = record.creating
+        status = record.status if hold or closing is None else closing
+        entry = {"status": status, "event": event.event, "eventId": event.eventId, "eventHash": event_hash}
+        entry["reason"] = f"{event.event} from {event.fromSystem}" + (", held until the activity is created" if hold else "")
+        updates = "SET #status = :status, history = :history"
+        values: dict[str, Any] = {
+            ":status": status,
+            ":read": json.dumps(record.history),
+            ":history": self._append(record, entry),
+            ":event": {event.eventId},
+        }
+        if hold:
+            updates += ", held = :held"
+            values[":held"] = json.dumps([e.model_dump(mode="json", exclude_none=True) for e in [*record.held, event]])
+            if closing is not None:
+                updates += ", closing = :closing"
+                values[":closing"] = closing
         try:
             self._table.update_item(
                 Key=self._key(record.activity.sourceSystem, record.activity.activityId),
-                UpdateExpression="SET #status = :status, history = :history ADD eventIds :event",
+                UpdateExpression=f"{updates} ADD eventIds :event",
                 ConditionExpression="history = :read",
                 ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={
-                    ":status": status,
-                    ":read": json.dumps(record.history),
-                    ":history": self._append(
-                        record,
-                        {
-                            "status": status,
-                            "event": event,
-                            "eventId": event_id,
-                            "eventHash": event_hash,
-                            "reason": f"{event} from {from_system}",
-                        },
-                    ),
-                    ":event": {event_id},
-                },
+                ExpressionAttributeValues=values,
             )
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
