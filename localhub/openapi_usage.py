@@ -150,5 +150,19 @@ def meter_data_usage_docs() -> ApiDocs:
             problems=(404,),
             path_parameters={"usageRequestId": {"description": "CCB's id of the usage request.", "schema": {"type": "string"}}},
         ),
+        f"POST {PREFIX}/usage-requests/{{usageRequestId}}/resubmission": RouteDoc(
+            summary="Resubmit a usage request in ERROR (MD-11)",
+            description=(
+                "Runs a usage request in ERROR again, once what made it fail is put right: AWAITING_DATA_SYNC when its SA's "
+                "master data is still on its way to MDM (as at intake), else PENDING and queued. Determinants MDM gave an "
+                "earlier attempt are sent to CCB again without asking MDM (CCB answers the same ones again), so the request "
+                "is billed once. The same resubmission again answers the status it took; a request in any other status is a "
+                "409, an unknown id a 404."
+            ),
+            replies=(Reply(202, "Running again.", "UsageRequestAccepted"),),
+            problems=(404, 409),
+            path_parameters={"usageRequestId": {"description": "CCB's id of the usage request.", "schema": {"type": "string"}}},
+            honours_idempotency_key=True,
+        ),
     }
     return docs

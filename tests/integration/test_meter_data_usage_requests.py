@@ -566,3 +566,118 @@ def test_a_pending_request_whose_message_was_lost_is_queued_again_once_per_reque
     hub.drain()
     assert state_of(hub, "UR-00960")["status"] == "COMPLETED"
     assert ccb_state(hub)["usageRequestsBilled"] == 1
+
+
+def resubmit(hub: LocalHub, usage_request_id: str) -> ApiResponse:
+    return hub.call_api("POST", f"/meter-data/usage-requests/{usage_request_id}/resubmission", claims=CLAIMS)
+
+
+def test_a_usage_request_in_error_resubmitted_runs_again_and_is_billed_once(hub: LocalHub) -> None:
+    # Given a usage request in ERROR because CCB refused its determinants once (MDM's are kept on it)
+    hub.simulators["CCB"].add_fault({"kind": "reject", "count": 1, "reason": "bill segment locked"})
+    assert post_batch(hub, [usage_request(81)]).status == 202
+    hub.drain()
+    assert state_of(hub, "UR-00081")["status"] == "ERROR"
+    mdm_calls = hub.simulators["MDM"].received_total
+
+    # When an operator resubmits it, twice (the answer to the first was lost), and the queue is worked
+    first = resubmit(hub, "UR-00081")
+    again = resubmit(hub, "UR-00081")
+    hub.drain()
+
+    # Then both answers are 202 PENDING, the request ran again to COMPLETED with the determinants MDM gave the first time
+    # (MDM not asked again), and CCB holds them once
+    assert (first.status, again.status) == (202, 202), (first.body, again.body)
+    assert first.json() == {"usageRequestId": "UR-00081", "status": "PENDING"}
+    found = state_of(hub, "UR-00081")
+    assert [h["status"] for h in found["history"]] == ["PENDING", "SENT", "ERROR", "PENDING", "SENT", "COMPLETED"]
+    assert found["history"][3]["reason"] == "resubmitted"
+    assert hub.simulators["MDM"].received_total == mdm_calls
+    billed = hub.simulators["CCB"].records["BILL_DETERMINANTS#UR-00081"]
+    assert billed["determinants"] == {"usageRequestId": "UR-00081", **found["result"]}
+    assert len([k for k in hub.simulators["CCB"].records if k.startswith("BILL_DETERMINANTS#")]) == 1
+
+
+def test_a_usage_request_in_error_whose_determinants_may_be_at_ccb_is_billed_once_when_resubmitted(
+    hub: LocalHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from botocore.exceptions import ClientError
+
+    # Given a usage request whose determinants reached CCB but whose completion was never recorded, ended in ERROR by
+    # the release schedule after the retry window (the reason says CCB may hold them)
+    clock = HubClock(monkeypatch)
+    transition = usage_requests.UsageRequestStore.transition
+
+    def completion_never_recorded(self: Any, usage_request_id: str, from_status: Any, to_status: Any, *args: Any, **kwargs: Any) -> Any:
+        if to_status == usage_requests.UsageStatus.COMPLETED:
+            raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "throttled"}}, "UpdateItem")
+        return transition(self, usage_request_id, from_status, to_status, *args, **kwargs)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(usage_requests.UsageRequestStore, "transition", completion_never_recorded)
+        assert post_batch(hub, [usage_request(82)]).status == 202
+        settle(hub, clock, rounds=6)
+    clock.advance(timedelta(seconds=3600))
+    assert hub.run_schedule(RELEASE).result["expired"] == 1
+    assert "CCB may hold them" in state_of(hub, "UR-00082")["history"][-1]["reason"]
+
+    # When an operator resubmits it and the queue is worked
+    answer = resubmit(hub, "UR-00082")
+    hub.drain()
+
+    # Then it is COMPLETED with the same determinants, and CCB, which got them again, billed them once
+    assert answer.status == 202, answer.body
+    found = state_of(hub, "UR-00082")
+    assert found["status"] == "COMPLETED"
+    assert hub.simulators["CCB"].records["BILL_DETERMINANTS#UR-00082"]["determinants"] == {"usageRequestId": "UR-00082", **found["result"]}
+    assert ccb_state(hub)["usageRequestsBilled"] == 1
+    assert len({k for k in hub.simulators["CCB"].records if k.startswith("BILL_DETERMINANTS#")}) == 1
+
+
+def test_a_resubmitted_usage_request_whose_sa_data_is_on_its_way_waits_for_it(hub: LocalHub) -> None:
+    # Given a usage request in ERROR (MDM did not hold its SA), and the SA's sync request then posted, not yet sent
+    post_sample(hub, "person")
+    post_sample(hub, "service-point")
+    cycle(hub)
+    assert post_batch(hub, [usage_request(83, sa="SA-9001")]).status == 202
+    hub.drain()
+    assert state_of(hub, "UR-00083")["status"] == "ERROR"
+    sa = json.loads(sample_event("meter_data/sync_requests/submit-service-agreement.json")["body"])
+    posted = hub.call_api(
+        "POST",
+        "/meter-data/sync-requests",
+        body=json.dumps({**sa, "syncRequestId": "SR-SA-9001", "entityId": "SA-9001"}),
+        headers=JSON,
+        claims=CLAIMS,
+    )
+    assert posted.status == 202, posted.body
+
+    # When the usage request is resubmitted
+    answer = resubmit(hub, "UR-00083")
+
+    # Then it waits for the SA's sync request, and goes on by itself once the SA is synchronized
+    assert answer.json() == {"usageRequestId": "UR-00083", "status": "AWAITING_DATA_SYNC"}
+    assert "SR-SA-9001 of SERVICE_AGREEMENT SA-9001" in state_of(hub, "UR-00083")["history"][-1]["reason"]
+    cycle(hub)
+    assert hub.run_schedule(RELEASE).result["released"] == 1
+    hub.drain()
+    assert state_of(hub, "UR-00083")["status"] == "COMPLETED"
+    assert ccb_state(hub)["usageRequestsBilled"] == 1
+
+
+def test_only_a_usage_request_in_error_can_be_resubmitted(hub: LocalHub) -> None:
+    # Given the sample usage request, completed
+    assert hub.invoke(INTAKE, sample_event("meter_data/usage_requests/submit.json")).result["statusCode"] == 202
+    hub.drain()
+
+    # When the sample resubmission asks to run it again, and an id never stored is resubmitted
+    completed = hub.invoke(INTAKE, sample_event("meter_data/usage_requests/resubmit.json")).result
+    unknown = resubmit(hub, "UR-404")
+    hub.drain()
+
+    # Then the first is a 409 naming its status, the second a 404, and nothing more reached CCB
+    assert completed["statusCode"] == 409
+    assert "is COMPLETED" in json.loads(completed["body"])["detail"]
+    assert unknown.status == 404
+    assert ccb_state(hub)["billDeterminantsReceived"] == 1
+    assert state_of(hub, "UR-00001")["status"] == "COMPLETED"

@@ -79,6 +79,7 @@ LEASE_WITHOUT_CONTEXT = timedelta(seconds=90)
 RETENTION = timedelta(days=90)
 # the sync request states that mean "MDM does not hold this image yet"
 UNFINISHED = (SyncStatus.PENDING, SyncStatus.WAITING, SyncStatus.SENT)
+RESUBMITTED = "resubmitted"
 
 
 class UsageStatus(StrEnum):
@@ -453,6 +454,37 @@ class UsageRequests:
             outcome[rid] = {"usageRequestId": rid, "status": "CONFLICT", "detail": "usageRequestId already used for another request"}
         return [outcome[r.usageRequestId] for r in requests]
 
+    def resubmit(self, usage_request_id: str) -> str:
+        """Run a request in ``ERROR`` again: back to ``AWAITING_DATA_SYNC`` when its SA's data is on its way to MDM (as at
+        intake), else ``PENDING`` and queued. Its new status; the same resubmission again answers the status it took (and
+        queues a ``PENDING`` one again: its message may have been lost with the first answer).
+
+        Determinants MDM gave an earlier attempt stay on the request and go to CCB again without asking MDM: CCB may
+        hold them already, and answers the same ones as the first time, so the request is billed once.
+
+        Raises :class:`LookupError` for an unknown id, :class:`NotResubmittable` for a request in another status."""
+        item = self.store.get(usage_request_id)
+        if item is None:
+            raise LookupError(usage_request_id)
+        status = UsageStatus(str(item["status"]))
+        if status is not UsageStatus.ERROR:
+            if status in (UsageStatus.PENDING, UsageStatus.AWAITING_DATA_SYNC) and _resubmitted_last(item):
+                if status is UsageStatus.PENDING:
+                    self._queue([usage_request_id])
+                return status.value
+            raise NotResubmittable(status)
+        request = UsageRequestIn.model_validate_json(str(item["request"]))
+        wait = self.data_sync.blocked([request]).get(usage_request_id)
+        to_status = UsageStatus.PENDING if wait is None else UsageStatus.AWAITING_DATA_SYNC
+        reason = RESUBMITTED if wait is None else f"{RESUBMITTED}; {wait}"
+        if self.store.transition(usage_request_id, [UsageStatus.ERROR], to_status, reason) is None:
+            return self.resubmit(usage_request_id)  # another resubmission got there first: answered as a repeat of it
+        if to_status is UsageStatus.PENDING:
+            self._queue([usage_request_id])
+        metrics.add_metric(name="UsageRequestsResubmitted", unit=MetricUnit.Count, value=1)
+        logger.info("usage request resubmitted", extra={"usageRequestId": usage_request_id, "status": to_status.value})
+        return to_status.value
+
     def release(self) -> dict[str, int]:
         """Queue the waiting requests whose data is synchronized now, and PENDING ones whose message was lost; end
         in ERROR the SENT ones no attempt completed within the retry window."""
@@ -566,6 +598,20 @@ class UsageRequests:
             raise _Refused(f"CCB refused the determinants: {exc.status} {exc.reason[:300]}") from None
         answer = json.loads(response.body or b"{}")
         return answer if isinstance(answer, dict) else {}
+
+
+class NotResubmittable(Exception):
+    """Only a usage request in ERROR can be resubmitted."""
+
+    def __init__(self, status: UsageStatus) -> None:
+        super().__init__(status.value)
+        self.status = status
+
+
+def _resubmitted_last(item: dict[str, Any]) -> bool:
+    """Whether the request's last transition is its resubmission (a repeat of it is answered, not refused)."""
+    history = item.get("history") or [{}]
+    return str(history[-1].get("reason", "")).startswith(RESUBMITTED)
 
 
 class AttemptInProgress(RuntimeError):
