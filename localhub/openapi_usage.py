@@ -83,7 +83,8 @@ def meter_data_usage_docs() -> ApiDocs:
     }
     lifecycle = (
         " AWAITING_DATA_SYNC while the SA, one of its service points or an SP-meter history of one still has a sync request to MDM"
-        " not yet SYNCHRONIZED or DISCARDED (it proceeds by itself once they are), else PENDING; then SENT to MDM, COMPLETED once"
+        " not yet SYNCHRONIZED or DISCARDED (it proceeds by itself once they are, or ends in ERROR with the reason after the"
+        " configured waiting bound), else PENDING; then SENT to MDM, COMPLETED once"
         " its determinants are at CCB (once, whatever the redeliveries), or ERROR with MDM's or CCB's refusal, or with the"
         " reason when no attempt completed within the queue's retry window (its message is in the dead-letter queue)."
     )

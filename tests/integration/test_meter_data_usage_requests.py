@@ -19,6 +19,7 @@ from tests.conftest import sample_event
 from tests.integration.test_meter_data_master_data_sync import post_sample
 from tests.integration.test_meter_data_person_sync import cycle
 from utilhub.packs.meter_data import usage_requests
+from utilhub.platform import observability
 
 CLAIMS = {"client_id": "ccb", "scope": "utilhub/meter-data", "token_use": "access"}
 JSON = {"content-type": "application/json"}
@@ -681,3 +682,52 @@ def test_only_a_usage_request_in_error_can_be_resubmitted(hub: LocalHub) -> None
     assert unknown.status == 404
     assert ccb_state(hub)["billDeterminantsReceived"] == 1
     assert state_of(hub, "UR-00001")["status"] == "COMPLETED"
+
+
+DATA_SYNC_WAIT = timedelta(seconds=14400)  # UsageDataSyncWaitSeconds' default in template.yaml
+
+
+def test_a_usage_request_waiting_behind_a_sync_request_in_error_ends_in_error_after_the_bound_and_can_be_resubmitted(
+    hub: LocalHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given SA-0001's sync request refused by MDM (ERROR), and a usage request for SA-0001 waiting behind it
+    clock = HubClock(monkeypatch)
+    post_sample(hub, "person")
+    post_sample(hub, "service-point")
+    cycle(hub)
+    hub.simulators["MDM"].add_fault({"kind": "reject", "count": 1, "reason": "usage subscription locked in MDM"})
+    sa_request = post_sample(hub, "service-agreement")
+    cycle(hub)
+    assert post_batch(hub, [usage_request(91, sa="SA-0001")]).json()["results"][0]["status"] == "AWAITING_DATA_SYNC"
+
+    # When the release schedule runs within the waiting bound, and again once it has passed
+    metrics: list[dict[str, Any]] = []
+    monkeypatch.setattr(observability.metrics, "add_metric", lambda **kwargs: metrics.append(kwargs))
+    clock.advance(DATA_SYNC_WAIT - timedelta(minutes=1))
+    early = hub.run_schedule(RELEASE).result
+    clock.advance(timedelta(minutes=2))
+    late = hub.run_schedule(RELEASE).result
+
+    # Then it waits while within the bound, then ends in ERROR with the reason naming the sync request in ERROR, counted
+    # in the metric the alarm watches
+    assert (early["timedOut"], late["timedOut"]) == (0, 1)
+    found = state_of(hub, "UR-00091")
+    assert found["status"] == "ERROR"
+    reason = found["history"][-1]["reason"]
+    assert "longer than 14400 s" in reason
+    assert f"{sa_request} of SERVICE_AGREEMENT SA-0001 (in ERROR)" in reason
+    assert {"name": "UsageRequestsDataSyncTimedOut", "unit": "Count", "value": 1} in [
+        {**m, "unit": getattr(m["unit"], "value", m["unit"])} for m in metrics
+    ]
+    assert ccb_state(hub)["billDeterminantsReceived"] == 0
+
+    # When the sync request is resubmitted and synchronized, and the usage request is resubmitted
+    assert hub.call_api("POST", f"/meter-data/sync-requests/{sa_request}/resubmission", claims=CLAIMS).status == 202
+    cycle(hub)
+    answer = resubmit(hub, "UR-00091")
+    hub.drain()
+
+    # Then it runs and is billed once
+    assert answer.json()["status"] == "PENDING"
+    assert state_of(hub, "UR-00091")["status"] == "COMPLETED"
+    assert ccb_state(hub)["usageRequestsBilled"] == 1

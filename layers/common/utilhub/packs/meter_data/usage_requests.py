@@ -14,10 +14,14 @@ transition conditional and recorded in ``history`` with its time and reason):
   is a conflict.
 - the release schedule (:func:`release`) takes the waiting requests whose data is synchronized now to
   ``PENDING`` and queues them; it also queues again a ``PENDING`` request whose message was lost
-  (older than :data:`REQUEUE_AFTER`): the worker makes a second message harmless. A request ``SENT``
+  (older than :data:`REQUEUE_AFTER`): the worker makes a second message harmless. A request still waiting
+  after the waiting bound (setting ``usage_request_data_sync_wait_seconds``: its SA's data behind a sync request in
+  ERROR, or one never completed) goes to ``ERROR`` with what it waits for. A request ``SENT``
   for longer than the retry window (setting ``usage_request_retry_window_seconds``, above the queue's
   maxReceiveCount x VisibilityTimeout: its message is in the DLQ by then) and held by no attempt goes
   to ``ERROR`` with the reason.
+- :meth:`UsageRequests.resubmit`: a request in ``ERROR`` runs again, ``AWAITING_DATA_SYNC`` or ``PENDING`` by the
+  intake's rule, keeping determinants MDM gave an earlier attempt (CCB gets the same ones again: billed once).
 - the worker (:func:`deliver_batch`, SQS with partial batch responses): ``PENDING`` -> ``SENT`` with a
   lease for this attempt (``leaseUntil``: the invocation's deadline and a margin; a redelivered ``SENT``
   request is leased again only when no other attempt holds it), MDM's bill determinants, kept on the
@@ -498,17 +502,45 @@ class UsageRequests:
             and self.store.transition(r.usageRequestId, [UsageStatus.AWAITING_DATA_SYNC], UsageStatus.PENDING, "data synchronized to MDM")
         ]
         now = _now()
+        timed_out = self._end_overdue_waits(waiting, still, now)
         lost = [str(item["pk"]) for item in self.store.indexed(UsageStatus.PENDING, before=now - REQUEUE_AFTER)]
         self._queue(released + lost)
         self.store.requeued(lost, now)
         expired = self._expire_sent(now)
         if released:
             metrics.add_metric(name="UsageRequestsReleased", unit=MetricUnit.Count, value=len(released))
-        if expired:
-            metrics.add_metric(name="UsageRequestsFailed", unit=MetricUnit.Count, value=expired)
-        counts = {"released": len(released), "waiting": len(still), "requeued": len(lost), "expired": expired}
+        if timed_out:
+            metrics.add_metric(name="UsageRequestsDataSyncTimedOut", unit=MetricUnit.Count, value=timed_out)
+        if expired + timed_out:
+            metrics.add_metric(name="UsageRequestsFailed", unit=MetricUnit.Count, value=expired + timed_out)
+        counts = {
+            "released": len(released),
+            "waiting": len(still) - timed_out,
+            "timedOut": timed_out,
+            "requeued": len(lost),
+            "expired": expired,
+        }
         logger.info("usage requests released", extra=counts)
         return counts
+
+    def _end_overdue_waits(self, waiting: Sequence[dict[str, Any]], still: dict[str, str], now: datetime) -> int:
+        """AWAITING_DATA_SYNC requests still held after the waiting bound (since they began to wait) -> ERROR with what
+        they wait for: a sync request in ERROR, or one CCB never completes, must not hold a bill run forever."""
+        bound = timedelta(seconds=get_settings().usage_request_data_sync_wait_seconds)
+        since = (now - bound).isoformat()
+        ended = 0
+        for item in waiting:
+            rid = str(item["pk"])
+            if rid not in still or str(item["gsi1sk"]).rsplit("#", 1)[0] >= since:
+                continue
+            reason = (
+                f"waited longer than {int(bound.total_seconds())} s for its SA's master data to reach MDM ({still[rid]}); "
+                "resubmit it once that is synchronized"
+            )
+            if self.store.transition(rid, [UsageStatus.AWAITING_DATA_SYNC], UsageStatus.ERROR, reason):
+                logger.warning("usage request waited too long for its master data", extra={"usageRequestId": rid})
+                ended += 1
+        return ended
 
     def _expire_sent(self, now: datetime) -> int:
         """SENT requests older than the retry window and leased to no attempt -> ERROR (their messages are in the DLQ)."""
