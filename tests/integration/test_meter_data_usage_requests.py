@@ -320,9 +320,9 @@ def test_a_fault_run_bills_every_usage_request_once_or_ends_it_visibly(hub: Loca
     singles = [usage_request(n) for n in range(31, 34)] + held
     everyone = [r for batch in batches for r in batch] + singles
     # and MDM down after its first calls for longer than the queue tries some requests, CCB down for a while, and a
-    # sixth of the functions' AWS calls throttled beyond boto3's retries: every call but the queries of the data sync
-    # check (it reads every shard of the sync requests' status index, two dozen queries a call, so at this rate almost
-    # no intake or release call would pass)
+    # sixth of the functions' AWS calls throttled beyond boto3's retries: every call but the queries (the data sync
+    # check makes a key lookup per SA and service point, a score per batch of ten, so at this rate almost no intake or
+    # release call would pass)
     hub.simulators["MDM"].add_fault({"kind": "down", "count": 140, "after": 3})
     hub.simulators["CCB"].add_fault({"kind": "down", "count": 8, "after": 5})
     with AwsThrottling(1 / 6, seed=11, operations=THROTTLED) as throttling:
@@ -731,3 +731,67 @@ def test_a_usage_request_waiting_behind_a_sync_request_in_error_ends_in_error_af
     assert answer.json()["status"] == "PENDING"
     assert state_of(hub, "UR-00091")["status"] == "COMPLETED"
     assert ccb_state(hub)["usageRequestsBilled"] == 1
+
+
+class ItemsRead:
+    """The sync request items the functions' queries read (DynamoDB bills a query by what it reads)."""
+
+    def __init__(self) -> None:
+        from localhub.lambda_runtime import INVOCATION_LOCK
+        from utilhub.platform import aws
+
+        self.by_function: dict[str, int] = {}
+        with INVOCATION_LOCK:
+            aws.reset_clients()
+            self._session = aws.session()
+            self._session.events.register("after-call.dynamodb.Query", self._on_query, unique_id="test-items-read")
+
+    def _on_query(self, parsed: dict[str, Any], **_: Any) -> None:
+        import os
+
+        function = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "")
+        self.by_function[function] = self.by_function.get(function, 0) + int(parsed.get("ScannedCount", 0))
+
+    def of(self, function: str) -> int:
+        return sum(n for f, n in self.by_function.items() if f.endswith(function))
+
+    def close(self) -> None:
+        from utilhub.platform import aws
+
+        self._session.events.unregister("after-call.dynamodb.Query", unique_id="test-items-read")
+        aws.reset_clients()
+
+
+def test_the_data_sync_check_reads_the_sas_own_entities_not_the_backlog_of_sync_requests(hub: LocalHub) -> None:
+    # Given SA-0001 synchronized on SP-0001, then a change to SP-0001 not yet sent, behind a backlog of 300 sync
+    # requests of other service points
+    for name in ("person", "service-point"):
+        post_sample(hub, name)
+    cycle(hub)
+    post_sample(hub, "service-agreement")
+    cycle(hub)
+    point = json.loads(sample_event("meter_data/sync_requests/submit-service-point.json")["body"])
+    for start in range(0, 300, 100):
+        backlog = [{**point, "syncRequestId": f"SR-BL-{n}", "entityId": f"SP-BL-{n}"} for n in range(start, start + 100)]
+        posted = hub.call_api(
+            "POST", "/meter-data/sync-requests:batch", body=json.dumps({"requests": backlog}), headers=JSON, claims=CLAIMS
+        )
+        assert posted.status == 202, posted.body
+    change = {**point, "syncRequestId": "SR-SP-9", "changedAt": "2026-11-26T09:00:00Z"}
+    assert hub.call_api("POST", "/meter-data/sync-requests", body=json.dumps(change), headers=JSON, claims=CLAIMS).status == 202
+
+    # When SA-0001's usage and another SA's are requested, and the release schedule runs
+    read = ItemsRead()
+    try:
+        accepted = post_batch(hub, [usage_request(101, sa="SA-0001"), usage_request(102)])
+        released = hub.run_schedule(RELEASE).result
+    finally:
+        read.close()
+
+    # Then SA-0001's waits for its service point's sync request and the other goes on, and neither the intake nor the
+    # release read more than a few items to know it: the SAs' own entities, not the 300 others waiting
+    assert [r["status"] for r in accepted.json()["results"]] == ["AWAITING_DATA_SYNC", "PENDING"]
+    assert "SR-SP-9 of SERVICE_POINT SP-0001" in state_of(hub, "UR-00101")["history"][0]["reason"]
+    assert released["waiting"] == 1
+    assert read.of(INTAKE) <= 3, read.by_function
+    assert read.of(RELEASE) <= 3, read.by_function

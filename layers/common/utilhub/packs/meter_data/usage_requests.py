@@ -65,7 +65,6 @@ from utilhub.platform.budget import JSON
 from utilhub.platform.connectors import HttpConnector, TargetRejected
 from utilhub.platform.observability import MetricUnit, correlation_id, logger, metrics, use_correlation_id
 from utilhub.platform.settings import get_settings, on_reload
-from utilhub.syncrequests.model import SyncStatus
 from utilhub.syncrequests.store import SyncRequestStore
 from utilhub.syncrequests.wiring import store_for
 
@@ -81,8 +80,6 @@ REQUEUE_AFTER = timedelta(minutes=5)
 LEASE_MARGIN = timedelta(seconds=30)
 LEASE_WITHOUT_CONTEXT = timedelta(seconds=90)
 RETENTION = timedelta(days=90)
-# the sync request states that mean "MDM does not hold this image yet"
-UNFINISHED = (SyncStatus.PENDING, SyncStatus.WAITING, SyncStatus.SENT)
 RESUBMITTED = "resubmitted"
 
 
@@ -348,35 +345,11 @@ class DataSyncCheck:
 
     store: Callable[[], SyncRequestStore]  # built on first use: the worker never checks
 
-    def _unfinished(self) -> dict[tuple[str, str], str]:
-        """Every entity with a request not yet SYNCHRONIZED or DISCARDED -> that request's id; an SP-meter
-        history also marks its service point."""
-        sync = self.store()
-        unfinished: dict[tuple[str, str], str] = {}
-        histories: list[str] = []
-        for status in UNFINISHED:
-            for shard in sync.shards:
-                start: dict[str, Any] | None = None
-                while True:
-                    page, start = sync.pending_page(shard, 1000, start, status=status)
-                    for request in page:
-                        unfinished.setdefault((request.entity_type, request.entity_id), request.sync_request_id)
-                        if request.entity_type == "SP_METER_HISTORY":
-                            histories.append(request.sync_request_id)
-                    if not start:
-                        break
-        for history_id, (parents, _) in sync.parents_of_requests(histories).items():
-            for parent in parents:
-                if parent[0] == "SERVICE_POINT":
-                    unfinished.setdefault(parent, history_id)
-        return unfinished
-
     def blocked(self, requests: Sequence[UsageRequestIn]) -> dict[str, str]:
         """usageRequestId -> why it must wait, for the requests whose SA's data is not synchronized yet."""
         if not requests:
             return {}
         sync = self.store()
-        unfinished = self._unfinished()
         sas = {("SERVICE_AGREEMENT", r.saId) for r in requests}
         sa_states = sync.entity_states(sas)
         last_ids = {s.last_sync_request_id: sa for sa, s in sa_states.items() if s.last_sync_request_id}
@@ -386,6 +359,8 @@ class DataSyncCheck:
         for request in requests:
             points[request.saId] |= set(request.servicePointIds)
         point_states = sync.entity_states({("SERVICE_POINT", sp) for sps in points.values() for sp in sps})
+        # a key lookup per SA and service point (an SP-meter history is looked up under its service point)
+        unfinished = sync.open_requests([*sas, *point_states])
         waits: dict[str, str] = {}
         for request in requests:
             entities = [("SERVICE_AGREEMENT", request.saId), *(("SERVICE_POINT", sp) for sp in sorted(points[request.saId]))]
