@@ -7,6 +7,10 @@
   of the relay and the event's id, so an event sent twice, or redelivered by the queue, reaches the target
   once; a deliverer that raises (target down) leaves the record to the queue, which redelivers it
   (partial batch response), and after ``maxReceiveCount`` tries it waits in the DLQ for an operator;
+- events that must reach their target in the order they were accepted (a later one decides what the target keeps)
+  are accepted with a ``group`` (the entity they are about) on a FIFO queue: SQS hands a group's events over one
+  at a time, in order, and a failed one holds back only the later ones of its group (the FIFO batch processor),
+  redelivered before them, so a redelivered event can never land after a later one of its entity;
 - a deliverer that raises :class:`RetryLater` (the event must wait for another of the same entity still in
   delivery) has its record handed over again after a short backoff (``RETRY_LATER_SECONDS``, by how many
   times the queue has handed it over), not after the queue's whole visibility timeout.
@@ -14,10 +18,11 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, SqsFifoPartialProcessor, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import BaseModel
 
@@ -45,9 +50,16 @@ class RelayMessage(BaseModel):
     correlationId: str | None = None
 
 
-def accept(relay: str, event_id: str, payload: Mapping[str, Any], queue_url: str) -> None:
+def accept(relay: str, event_id: str, payload: Mapping[str, Any], queue_url: str, *, group: str | None = None) -> None:
+    """Queue one event. With ``group`` (a FIFO queue), the events of one group are delivered in the order accepted."""
     message = RelayMessage(relay=relay, eventId=event_id, payload=dict(payload), correlationId=correlation_id())
-    aws.sqs().send_message(QueueUrl=queue_url, MessageBody=message.model_dump_json())
+    ordering: dict[str, str] = {}
+    if group is not None:
+        # the same event again within SQS's 5 minutes is queued once; the same id with other values still goes through
+        # (its delivery then conflicts with the first, and it waits in the DLQ for an operator)
+        same = hashlib.sha256(message.model_dump_json(include={"relay", "eventId", "payload"}).encode()).hexdigest()
+        ordering = {"MessageGroupId": group, "MessageDeduplicationId": same}
+    aws.sqs().send_message(QueueUrl=queue_url, MessageBody=message.model_dump_json(), **ordering)  # type: ignore[arg-type]
     metrics.add_metric(name="RelayAccepted", unit=MetricUnit.Count, value=1)
 
 
@@ -84,9 +96,16 @@ def deliver_batch(event: dict[str, Any], context: Any, deliverers: Mapping[str, 
         logger.info("relayed", extra={"relay": message.relay, "eventId": message.eventId})
         return outcome
 
-    return dict(
-        process_partial_response(event=event, record_handler=deliver, processor=BatchProcessor(event_type=EventType.SQS), context=context)
-    )
+    return dict(process_partial_response(event=event, record_handler=deliver, processor=_processor_for(event), context=context))
+
+
+def _processor_for(event: dict[str, Any]) -> BatchProcessor:
+    """A batch from a FIFO queue stops a group at its first failure (its later events are handed back, not delivered
+    ahead of it); one from a standard queue delivers every record it can."""
+    records = event.get("Records") or [{}]
+    if str(records[0].get("eventSourceARN", "")).endswith(".fifo"):
+        return SqsFifoPartialProcessor(skip_group_on_error=True)
+    return BatchProcessor(event_type=EventType.SQS)
 
 
 def retry_later_seconds(receives: int) -> int:
