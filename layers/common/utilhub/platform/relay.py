@@ -53,13 +53,14 @@ class RelayMessage(BaseModel):
 def accept(relay: str, event_id: str, payload: Mapping[str, Any], queue_url: str, *, group: str | None = None) -> None:
     """Queue one event. With ``group`` (a FIFO queue), the events of one group are delivered in the order accepted."""
     message = RelayMessage(relay=relay, eventId=event_id, payload=dict(payload), correlationId=correlation_id())
-    ordering: dict[str, str] = {}
-    if group is not None:
+    body = message.model_dump_json()
+    if group is None:
+        aws.sqs().send_message(QueueUrl=queue_url, MessageBody=body)
+    else:
         # the same event again within SQS's 5 minutes is queued once; the same id with other values still goes through
         # (its delivery then conflicts with the first, and it waits in the DLQ for an operator)
         same = hashlib.sha256(message.model_dump_json(include={"relay", "eventId", "payload"}).encode()).hexdigest()
-        ordering = {"MessageGroupId": group, "MessageDeduplicationId": same}
-    aws.sqs().send_message(QueueUrl=queue_url, MessageBody=message.model_dump_json(), **ordering)  # type: ignore[arg-type]
+        aws.sqs().send_message(QueueUrl=queue_url, MessageBody=body, MessageGroupId=group, MessageDeduplicationId=same)
     metrics.add_metric(name="RelayAccepted", unit=MetricUnit.Count, value=1)
 
 
