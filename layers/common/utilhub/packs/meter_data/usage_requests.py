@@ -466,7 +466,7 @@ class UsageRequests:
 
     def release(self) -> dict[str, int]:
         """Queue the waiting requests whose data is synchronized now, and PENDING ones whose message was lost; end
-        in ERROR the SENT ones no attempt completed within the retry window."""
+        in ERROR the waiting ones past the waiting bound and the SENT ones no attempt completed within the retry window."""
         waiting = list(self.store.indexed(UsageStatus.AWAITING_DATA_SYNC))
         requests = [UsageRequestIn.model_validate_json(str(item["request"])) for item in waiting]
         still = self.data_sync.blocked(requests)
