@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 INDEX = "ByStatus"
 OPEN_INDEX = "OpenByEntity"
 OPEN = frozenset({SyncStatus.PENDING, SyncStatus.WAITING, SyncStatus.SENT})
-OPEN_LOOKUPS_AT_ONCE = 16  # concurrent key lookups of :meth:`SyncRequestStore.open_requests`
+OPEN_LOOKUPS_AT_ONCE = 10  # concurrent key lookups of :meth:`SyncRequestStore.open_requests`: botocore's default connection pool
 CLAIMS_PER_TRANSACTION = TRANSACTION_LIMIT // 2  # a claim (request -> SENT, entity in flight) is two updates
 Clock = Callable[[], datetime]
 ParentsOf = Callable[[str, dict[str, Any]], Sequence[tuple[str, str]]]
