@@ -530,7 +530,7 @@ def _adds_up(answer: dict[str, Any]) -> str:
 
 def meter_data_billing(client: httpx.Client) -> list[Row]:
     """MD-11 a small bill run, one request held until its SA reaches MDM, then released; MD-12 determinants that
-    add up (after meter_data_ordering: DEMO-P1 and DEMO-SP1 are at MDM)."""
+    add up (after meter_data_ordering: DEMO-P1 and DEMO-SP1 are at MDM); a request CCB refused, resubmitted."""
     rows = []
     pack = "meter-data"
     sa = {
@@ -586,6 +586,21 @@ def meter_data_billing(client: httpx.Client) -> list[Row]:
             "MD-12 online determinants add up, same as the bill run's",
             "200 True True True",
             f"{online.status_code} {_adds_up(online.json())} {same}",
+        )
+    )
+    client.post("/_local/sim/ccb/faults", json={"kind": "reject", "count": 1, "reason": "bill segment locked"})
+    client.post("/meter-data/usage-requests", json={"usageRequestId": "DEMO-UR4", "saId": "SA-00103", **period})
+    failed = wait_for_status(client, "/meter-data/usage-requests/DEMO-UR4", {"COMPLETED", "ERROR"})
+    resubmitted = client.post("/meter-data/usage-requests/DEMO-UR4/resubmission")
+    rerun = wait_for_status(client, "/meter-data/usage-requests/DEMO-UR4", {"COMPLETED"})
+    held_at_ccb = client.get("/_local/sim/ccb/state").json()["records"].get("BILL_DETERMINANTS#DEMO-UR4", {}).get("determinants")
+    result = client.get("/meter-data/usage-requests/DEMO-UR4").json().get("result", {})
+    rows.append(
+        Row(
+            pack,
+            "MD-11 CCB refuses one; resubmitted, CCB holds its result",
+            "ERROR 202 COMPLETED True",
+            f"{failed} {resubmitted.status_code} {rerun} {held_at_ccb == {'usageRequestId': 'DEMO-UR4', **result}}",
         )
     )
     return rows

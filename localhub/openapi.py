@@ -929,7 +929,9 @@ def meter_data_billing_events_docs() -> ApiDocs:
             summary="Usage transaction info update from CCB (MD-16)",
             description=(
                 "A bill completed or a bill segment frozen (MDM gets used-on-bill `true`) or canceled (`false`), once per "
-                "`eventId` and usage transaction; with `at`, MDM keeps the latest event's flag." + relayed
+                "`eventId` and usage transaction; a transaction's events reach MDM in the order the hub accepted them (a "
+                "failed one is redelivered before the later ones), so MDM ends with the latest event's flag; with `at`, MDM "
+                "also keeps the latest when two are posted out of order." + relayed
             ),
             body=RequestBody(BillStatusIn.__name__, "The bill event."),
             replies=(Reply(202, "Accepted.", "MeterDataEventAccepted"),),

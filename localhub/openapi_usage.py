@@ -83,7 +83,8 @@ def meter_data_usage_docs() -> ApiDocs:
     }
     lifecycle = (
         " AWAITING_DATA_SYNC while the SA, one of its service points or an SP-meter history of one still has a sync request to MDM"
-        " not yet SYNCHRONIZED or DISCARDED (it proceeds by itself once they are), else PENDING; then SENT to MDM, COMPLETED once"
+        " not yet SYNCHRONIZED or DISCARDED (it proceeds by itself once they are, or ends in ERROR with the reason after the"
+        " configured waiting bound), else PENDING; then SENT to MDM, COMPLETED once"
         " its determinants are at CCB (once, whatever the redeliveries), or ERROR with MDM's or CCB's refusal, or with the"
         " reason when no attempt completed within the queue's retry window (its message is in the dead-letter queue)."
     )
@@ -149,6 +150,20 @@ def meter_data_usage_docs() -> ApiDocs:
             replies=(Reply(200, "The usage request.", "UsageRequestView"),),
             problems=(404,),
             path_parameters={"usageRequestId": {"description": "CCB's id of the usage request.", "schema": {"type": "string"}}},
+        ),
+        f"POST {PREFIX}/usage-requests/{{usageRequestId}}/resubmission": RouteDoc(
+            summary="Resubmit a usage request in ERROR (MD-11)",
+            description=(
+                "Runs a usage request in ERROR again, once what made it fail is put right: AWAITING_DATA_SYNC when its SA's "
+                "master data is still on its way to MDM (as at intake), else PENDING and queued. Determinants MDM gave an "
+                "earlier attempt are sent to CCB again without asking MDM (CCB answers the same ones again), so the request "
+                "is billed once. The same resubmission again answers the status it took; a request in any other status is a "
+                "409, an unknown id a 404."
+            ),
+            replies=(Reply(202, "Running again.", "UsageRequestAccepted"),),
+            problems=(404, 409),
+            path_parameters={"usageRequestId": {"description": "CCB's id of the usage request.", "schema": {"type": "string"}}},
+            honours_idempotency_key=True,
         ),
     }
     return docs

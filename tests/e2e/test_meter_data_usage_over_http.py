@@ -44,6 +44,7 @@ def test_the_usage_routes_need_the_meter_data_scope(runtime: LocalRuntime, anony
         ("POST", "/meter-data/usage-requests", body),
         ("POST", "/meter-data/usage-requests:batch", {"requests": [body]}),
         ("GET", "/meter-data/usage-requests/E2E-UR0", None),
+        ("POST", "/meter-data/usage-requests/E2E-UR0/resubmission", None),
         ("POST", "/meter-data/bill-determinants", {"saId": "SA-00001", **PERIOD}),
         ("POST", "/meter-data/usage", {"saId": "SA-00001", **PERIOD}),
         ("GET", "/meter-data/registers/R-00001/read-boundaries?readAt=2026-06-01T05:00:00Z", None),
@@ -96,6 +97,29 @@ def test_a_bill_run_request_for_an_sa_mdm_does_not_hold_ends_in_error_with_mdms_
     assert found["status"] == "ERROR"
     assert "MDM refused it: 404" in found["history"][-1]["reason"]
     assert "BILL_DETERMINANTS#E2E-UR404" not in client.get("/_local/sim/ccb/state").json()["records"]
+
+
+def test_a_usage_request_ccb_refused_is_resubmitted_and_billed_once(client: httpx.Client) -> None:
+    # Given a usage request whose determinants CCB refused once: ERROR with CCB's reason
+    assert client.post("/_local/sim/ccb/faults", json={"kind": "reject", "count": 1, "reason": "bill segment locked"}).status_code in (
+        200,
+        201,
+    )
+    posted = client.post("/meter-data/usage-requests", json={"usageRequestId": "E2E-UR-RS", "saId": "SA-00301", **PERIOD})
+    failed = status_of(client, "E2E-UR-RS", {"COMPLETED", "ERROR"})
+    assert (posted.status_code, failed["status"]) == (202, "ERROR")
+
+    # When an operator resubmits it
+    answer = client.post("/meter-data/usage-requests/E2E-UR-RS/resubmission")
+    done = status_of(client, "E2E-UR-RS", {"COMPLETED"})
+
+    # Then it runs again and is COMPLETED, CCB holding its determinants once; a second resubmission is a 409
+    assert answer.status_code == 202
+    assert answer.json() == {"usageRequestId": "E2E-UR-RS", "status": "PENDING"}
+    assert done["status"] == "COMPLETED"
+    ccb = client.get("/_local/sim/ccb/state").json()
+    assert ccb["records"]["BILL_DETERMINANTS#E2E-UR-RS"]["determinants"] == {"usageRequestId": "E2E-UR-RS", **done["result"]}
+    assert client.post("/meter-data/usage-requests/E2E-UR-RS/resubmission").status_code == 409
 
 
 def test_online_determinants_usage_and_read_boundaries_add_up(client: httpx.Client) -> None:

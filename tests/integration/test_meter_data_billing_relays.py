@@ -49,11 +49,13 @@ def used_on_bill(hub: LocalHub, usage_transaction: str) -> dict[str, Any]:
 
 
 def dead_letters(hub: LocalHub) -> list[dict[str, Any]]:
+    """What waits in the relay's dead-letter queues (MD-16's FIFO one and the others')."""
     sqs = boto3.client("sqs", region_name=hub._stack().region)
-    url = hub.resources()["MeterDataRelayDeadLetterQueue"]
     found: list[dict[str, Any]] = []
-    while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=60).get("Messages", []):
-        found.extend(json.loads(m["Body"]) for m in batch)
+    for name in ("MeterDataRelayDeadLetterQueue", "MeterDataBillStatusDeadLetterQueue"):
+        url = hub.resources()[name]
+        while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=60).get("Messages", []):
+            found.extend(json.loads(m["Body"]) for m in batch)
     return found
 
 
@@ -196,7 +198,7 @@ def test_a_business_refusal_goes_to_the_dead_letter_queue_at_once_with_its_reaso
 
     # Then the event waits in the dead-letter queue at once (not after the queue's five tries), with MDM's status and reason
     sqs = boto3.client("sqs", region_name=hub._stack().region)
-    url = hub.resources()["MeterDataRelayDeadLetterQueue"]
+    url = hub.resources()["MeterDataBillStatusDeadLetterQueue"]  # MD-16's own (FIFO), so a redrive keeps its order
     [kept] = sqs.receive_message(QueueUrl=url, MessageAttributeNames=["All"], VisibilityTimeout=0)["Messages"]
     assert json.loads(kept["Body"])["eventId"] == "UT-404#E-404"
     assert kept["MessageAttributes"]["refusedStatus"]["StringValue"] == "422"
@@ -204,7 +206,9 @@ def test_a_business_refusal_goes_to_the_dead_letter_queue_at_once_with_its_reaso
     assert used_on_bill(hub, "UT-404")["events"] == []
 
     # And once MDM takes it, an operator's redrive delivers it once
-    redriven = hub.call_api("POST", "/meter-data/dead-letters/relay/redrive", body=b"", claims={"client_id": "ops", "scope": "utilhub/ops"})
+    redriven = hub.call_api(
+        "POST", "/meter-data/dead-letters/bill-status/redrive", body=b"", claims={"client_id": "ops", "scope": "utilhub/ops"}
+    )
     assert redriven.status == 202
     hub.drain()
     assert used_on_bill(hub, "UT-404")["events"] == ["E-404"]
@@ -321,3 +325,61 @@ def test_the_same_notification_id_with_other_values_is_not_applied_and_waits_in_
     assert received(hub, "CCB", "off-cycle-bill-requests") == ["MDM-RR-1001"]
     assert hub.simulators["CCB"].records["OFF_CYCLE_BILL#MDM-RR-1001"]["saId"] == "SA-0001"
     assert [(m["eventId"], m["payload"]["saId"]) for m in dead_letters(hub)] == [("MDM-RR-1001", "SA-0002")]
+
+
+def test_a_completed_bill_redelivered_after_its_segment_was_canceled_does_not_override_the_cancellation(hub: LocalHub) -> None:
+    # Given MDM down for the first delivery of a usage transaction's completed bill (no `at`: MDM takes the order it
+    # is given), so the queue has to deliver it again
+    hub.simulators["MDM"].add_fault({"kind": "down", "count": 1})
+    assert bill_status(hub, "UT-7", {"eventId": "E-71", "event": "BILL_COMPLETED"}).status == 202
+    hub.drain()
+    assert "UT-7" not in hub.simulators["MDM"].state()["billing"]["usedOnBill"]
+
+    # When CCB then cancels the segment, the relay delivers what it can, and the completed bill comes back to it
+    assert bill_status(hub, "UT-7", {"eventId": "E-72", "event": "SEGMENT_CANCELED"}).status == 202
+    hub.drain()
+    hub.expire_visibility()
+    hub.drain()
+
+    # Then MDM got the events in the order CCB gave them, each once, and ends with the flag of the latest: not used
+    held = used_on_bill(hub, "UT-7")
+    assert held["events"] == ["E-71", "E-72"]
+    assert held["usedOnBill"] is False
+    assert repeats(hub) == []
+
+
+def test_bill_status_events_of_different_usage_transactions_are_not_held_behind_each_other(hub: LocalHub) -> None:
+    # Given MDM down for its next call: the first usage transaction's event fails its first delivery
+    hub.simulators["MDM"].add_fault({"kind": "down", "count": 1})
+    assert bill_status(hub, "UT-8", {"eventId": "E-81", "event": "BILL_COMPLETED"}).status == 202
+    hub.drain()
+
+    # When another usage transaction's event is accepted and the queue delivers
+    assert bill_status(hub, "UT-9", {"eventId": "E-91", "event": "SEGMENT_FROZEN"}).status == 202
+    hub.drain()
+
+    # Then it reached MDM at once, while the first waits for its redelivery, then reaches MDM too
+    assert used_on_bill(hub, "UT-9")["usedOnBill"] is True
+    assert "UT-8" not in hub.simulators["MDM"].state()["billing"]["usedOnBill"]
+    hub.expire_visibility()
+    hub.drain()
+    assert used_on_bill(hub, "UT-8")["usedOnBill"] is True
+
+
+def test_a_failed_bill_status_holds_back_the_later_events_of_its_usage_transaction_only(hub: LocalHub) -> None:
+    # Given the relay's FIFO sample batch: UT-5001 completed then canceled, and UT-5002 frozen; MDM down for one call
+    batch = sample_event("meter_data/billing_event_delivery/sqs-bill-status-fifo.json")
+    hub.simulators["MDM"].add_fault({"kind": "down", "count": 1})
+
+    # When the relay function gets it, then the records it handed back once more
+    first = hub.invoke(RELAY, batch).result
+    handed_back = {f["itemIdentifier"] for f in first["batchItemFailures"]}
+    again = hub.invoke(RELAY, {"Records": [r for r in batch["Records"] if r["messageId"] in handed_back]}).result
+
+    # Then the failed completion and the cancellation behind it were handed back, not the other transaction's event;
+    # redelivered, they reach MDM in order, and UT-5001 ends not used on bill
+    assert handed_back == {r["messageId"] for r in batch["Records"][:2]}
+    assert again == {"batchItemFailures": []}
+    assert used_on_bill(hub, "UT-5001")["events"] == ["CCB-BS-2001", "CCB-BS-2002"]
+    assert used_on_bill(hub, "UT-5001")["usedOnBill"] is False
+    assert used_on_bill(hub, "UT-5002")["usedOnBill"] is True

@@ -19,6 +19,7 @@ from tests.conftest import sample_event
 from tests.integration.test_meter_data_master_data_sync import post_sample
 from tests.integration.test_meter_data_person_sync import cycle
 from utilhub.packs.meter_data import usage_requests
+from utilhub.platform import observability
 
 CLAIMS = {"client_id": "ccb", "scope": "utilhub/meter-data", "token_use": "access"}
 JSON = {"content-type": "application/json"}
@@ -319,9 +320,9 @@ def test_a_fault_run_bills_every_usage_request_once_or_ends_it_visibly(hub: Loca
     singles = [usage_request(n) for n in range(31, 34)] + held
     everyone = [r for batch in batches for r in batch] + singles
     # and MDM down after its first calls for longer than the queue tries some requests, CCB down for a while, and a
-    # sixth of the functions' AWS calls throttled beyond boto3's retries: every call but the queries of the data sync
-    # check (it reads every shard of the sync requests' status index, two dozen queries a call, so at this rate almost
-    # no intake or release call would pass)
+    # sixth of the functions' AWS calls throttled beyond boto3's retries: every call but the queries (the data sync
+    # check makes a key lookup per SA and service point, a score per batch of ten, so at this rate almost no intake or
+    # release call would pass)
     hub.simulators["MDM"].add_fault({"kind": "down", "count": 140, "after": 3})
     hub.simulators["CCB"].add_fault({"kind": "down", "count": 8, "after": 5})
     with AwsThrottling(1 / 6, seed=11, operations=THROTTLED) as throttling:
@@ -566,3 +567,231 @@ def test_a_pending_request_whose_message_was_lost_is_queued_again_once_per_reque
     hub.drain()
     assert state_of(hub, "UR-00960")["status"] == "COMPLETED"
     assert ccb_state(hub)["usageRequestsBilled"] == 1
+
+
+def resubmit(hub: LocalHub, usage_request_id: str) -> ApiResponse:
+    return hub.call_api("POST", f"/meter-data/usage-requests/{usage_request_id}/resubmission", claims=CLAIMS)
+
+
+def test_a_usage_request_in_error_resubmitted_runs_again_and_is_billed_once(hub: LocalHub) -> None:
+    # Given a usage request in ERROR because CCB refused its determinants once (MDM's are kept on it)
+    hub.simulators["CCB"].add_fault({"kind": "reject", "count": 1, "reason": "bill segment locked"})
+    assert post_batch(hub, [usage_request(81)]).status == 202
+    hub.drain()
+    assert state_of(hub, "UR-00081")["status"] == "ERROR"
+    mdm_calls = hub.simulators["MDM"].received_total
+
+    # When an operator resubmits it, twice (the answer to the first was lost), and the queue is worked
+    first = resubmit(hub, "UR-00081")
+    again = resubmit(hub, "UR-00081")
+    hub.drain()
+
+    # Then both answers are 202 PENDING, the request ran again to COMPLETED with the determinants MDM gave the first time
+    # (MDM not asked again), and CCB holds them once
+    assert (first.status, again.status) == (202, 202), (first.body, again.body)
+    assert first.json() == {"usageRequestId": "UR-00081", "status": "PENDING"}
+    found = state_of(hub, "UR-00081")
+    assert [h["status"] for h in found["history"]] == ["PENDING", "SENT", "ERROR", "PENDING", "SENT", "COMPLETED"]
+    assert found["history"][3]["reason"] == "resubmitted"
+    assert hub.simulators["MDM"].received_total == mdm_calls
+    billed = hub.simulators["CCB"].records["BILL_DETERMINANTS#UR-00081"]
+    assert billed["determinants"] == {"usageRequestId": "UR-00081", **found["result"]}
+    assert len([k for k in hub.simulators["CCB"].records if k.startswith("BILL_DETERMINANTS#")]) == 1
+
+
+def test_a_usage_request_in_error_whose_determinants_may_be_at_ccb_is_billed_once_when_resubmitted(
+    hub: LocalHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from botocore.exceptions import ClientError
+
+    # Given a usage request whose determinants reached CCB but whose completion was never recorded, ended in ERROR by
+    # the release schedule after the retry window (the reason says CCB may hold them)
+    clock = HubClock(monkeypatch)
+    transition = usage_requests.UsageRequestStore.transition
+
+    def completion_never_recorded(self: Any, usage_request_id: str, from_status: Any, to_status: Any, *args: Any, **kwargs: Any) -> Any:
+        if to_status == usage_requests.UsageStatus.COMPLETED:
+            raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "throttled"}}, "UpdateItem")
+        return transition(self, usage_request_id, from_status, to_status, *args, **kwargs)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(usage_requests.UsageRequestStore, "transition", completion_never_recorded)
+        assert post_batch(hub, [usage_request(82)]).status == 202
+        settle(hub, clock, rounds=6)
+    clock.advance(timedelta(seconds=3600))
+    assert hub.run_schedule(RELEASE).result["expired"] == 1
+    assert "CCB may hold them" in state_of(hub, "UR-00082")["history"][-1]["reason"]
+
+    # When an operator resubmits it and the queue is worked
+    answer = resubmit(hub, "UR-00082")
+    hub.drain()
+
+    # Then it is COMPLETED with the same determinants, and CCB, which got them again, billed them once
+    assert answer.status == 202, answer.body
+    found = state_of(hub, "UR-00082")
+    assert found["status"] == "COMPLETED"
+    assert hub.simulators["CCB"].records["BILL_DETERMINANTS#UR-00082"]["determinants"] == {"usageRequestId": "UR-00082", **found["result"]}
+    assert ccb_state(hub)["usageRequestsBilled"] == 1
+    assert len({k for k in hub.simulators["CCB"].records if k.startswith("BILL_DETERMINANTS#")}) == 1
+
+
+def test_a_resubmitted_usage_request_whose_sa_data_is_on_its_way_waits_for_it(hub: LocalHub) -> None:
+    # Given a usage request in ERROR (MDM did not hold its SA), and the SA's sync request then posted, not yet sent
+    post_sample(hub, "person")
+    post_sample(hub, "service-point")
+    cycle(hub)
+    assert post_batch(hub, [usage_request(83, sa="SA-9001")]).status == 202
+    hub.drain()
+    assert state_of(hub, "UR-00083")["status"] == "ERROR"
+    sa = json.loads(sample_event("meter_data/sync_requests/submit-service-agreement.json")["body"])
+    posted = hub.call_api(
+        "POST",
+        "/meter-data/sync-requests",
+        body=json.dumps({**sa, "syncRequestId": "SR-SA-9001", "entityId": "SA-9001"}),
+        headers=JSON,
+        claims=CLAIMS,
+    )
+    assert posted.status == 202, posted.body
+
+    # When the usage request is resubmitted
+    answer = resubmit(hub, "UR-00083")
+
+    # Then it waits for the SA's sync request, and goes on by itself once the SA is synchronized
+    assert answer.json() == {"usageRequestId": "UR-00083", "status": "AWAITING_DATA_SYNC"}
+    assert "SR-SA-9001 of SERVICE_AGREEMENT SA-9001" in state_of(hub, "UR-00083")["history"][-1]["reason"]
+    cycle(hub)
+    assert hub.run_schedule(RELEASE).result["released"] == 1
+    hub.drain()
+    assert state_of(hub, "UR-00083")["status"] == "COMPLETED"
+    assert ccb_state(hub)["usageRequestsBilled"] == 1
+
+
+def test_only_a_usage_request_in_error_can_be_resubmitted(hub: LocalHub) -> None:
+    # Given the sample usage request, completed
+    assert hub.invoke(INTAKE, sample_event("meter_data/usage_requests/submit.json")).result["statusCode"] == 202
+    hub.drain()
+
+    # When the sample resubmission asks to run it again, and an id never stored is resubmitted
+    completed = hub.invoke(INTAKE, sample_event("meter_data/usage_requests/resubmit.json")).result
+    unknown = resubmit(hub, "UR-404")
+    hub.drain()
+
+    # Then the first is a 409 naming its status, the second a 404, and nothing more reached CCB
+    assert completed["statusCode"] == 409
+    assert "is COMPLETED" in json.loads(completed["body"])["detail"]
+    assert unknown.status == 404
+    assert ccb_state(hub)["billDeterminantsReceived"] == 1
+    assert state_of(hub, "UR-00001")["status"] == "COMPLETED"
+
+
+DATA_SYNC_WAIT = timedelta(seconds=14400)  # UsageDataSyncWaitSeconds' default in template.yaml
+
+
+def test_a_usage_request_waiting_behind_a_sync_request_in_error_ends_in_error_after_the_bound_and_can_be_resubmitted(
+    hub: LocalHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given SA-0001's sync request refused by MDM (ERROR), and a usage request for SA-0001 waiting behind it
+    clock = HubClock(monkeypatch)
+    post_sample(hub, "person")
+    post_sample(hub, "service-point")
+    cycle(hub)
+    hub.simulators["MDM"].add_fault({"kind": "reject", "count": 1, "reason": "usage subscription locked in MDM"})
+    sa_request = post_sample(hub, "service-agreement")
+    cycle(hub)
+    assert post_batch(hub, [usage_request(91, sa="SA-0001")]).json()["results"][0]["status"] == "AWAITING_DATA_SYNC"
+
+    # When the release schedule runs within the waiting bound, and again once it has passed
+    metrics: list[dict[str, Any]] = []
+    monkeypatch.setattr(observability.metrics, "add_metric", lambda **kwargs: metrics.append(kwargs))
+    clock.advance(DATA_SYNC_WAIT - timedelta(minutes=1))
+    early = hub.run_schedule(RELEASE).result
+    clock.advance(timedelta(minutes=2))
+    late = hub.run_schedule(RELEASE).result
+
+    # Then it waits while within the bound, then ends in ERROR with the reason naming the sync request in ERROR, counted
+    # in the metric the alarm watches
+    assert (early["timedOut"], late["timedOut"]) == (0, 1)
+    found = state_of(hub, "UR-00091")
+    assert found["status"] == "ERROR"
+    reason = found["history"][-1]["reason"]
+    assert "longer than 14400 s" in reason
+    assert f"{sa_request} of SERVICE_AGREEMENT SA-0001 (in ERROR)" in reason
+    assert {"name": "UsageRequestsDataSyncTimedOut", "unit": "Count", "value": 1} in [
+        {**m, "unit": getattr(m["unit"], "value", m["unit"])} for m in metrics
+    ]
+    assert ccb_state(hub)["billDeterminantsReceived"] == 0
+
+    # When the sync request is resubmitted and synchronized, and the usage request is resubmitted
+    assert hub.call_api("POST", f"/meter-data/sync-requests/{sa_request}/resubmission", claims=CLAIMS).status == 202
+    cycle(hub)
+    answer = resubmit(hub, "UR-00091")
+    hub.drain()
+
+    # Then it runs and is billed once
+    assert answer.json()["status"] == "PENDING"
+    assert state_of(hub, "UR-00091")["status"] == "COMPLETED"
+    assert ccb_state(hub)["usageRequestsBilled"] == 1
+
+
+class ItemsRead:
+    """The sync request items the functions' queries read (DynamoDB bills a query by what it reads)."""
+
+    def __init__(self) -> None:
+        from localhub.lambda_runtime import INVOCATION_LOCK
+        from utilhub.platform import aws
+
+        self.by_function: dict[str, int] = {}
+        with INVOCATION_LOCK:
+            aws.reset_clients()
+            self._session = aws.session()
+            self._session.events.register("after-call.dynamodb.Query", self._on_query, unique_id="test-items-read")
+
+    def _on_query(self, parsed: dict[str, Any], **_: Any) -> None:
+        import os
+
+        function = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "")
+        self.by_function[function] = self.by_function.get(function, 0) + int(parsed.get("ScannedCount", 0))
+
+    def of(self, function: str) -> int:
+        return sum(n for f, n in self.by_function.items() if f.endswith(function))
+
+    def close(self) -> None:
+        from utilhub.platform import aws
+
+        self._session.events.unregister("after-call.dynamodb.Query", unique_id="test-items-read")
+        aws.reset_clients()
+
+
+def test_the_data_sync_check_reads_the_sas_own_entities_not_the_backlog_of_sync_requests(hub: LocalHub) -> None:
+    # Given SA-0001 synchronized on SP-0001, then a change to SP-0001 not yet sent, behind a backlog of 300 sync
+    # requests of other service points
+    for name in ("person", "service-point"):
+        post_sample(hub, name)
+    cycle(hub)
+    post_sample(hub, "service-agreement")
+    cycle(hub)
+    point = json.loads(sample_event("meter_data/sync_requests/submit-service-point.json")["body"])
+    for start in range(0, 300, 100):
+        backlog = [{**point, "syncRequestId": f"SR-BL-{n}", "entityId": f"SP-BL-{n}"} for n in range(start, start + 100)]
+        posted = hub.call_api(
+            "POST", "/meter-data/sync-requests:batch", body=json.dumps({"requests": backlog}), headers=JSON, claims=CLAIMS
+        )
+        assert posted.status == 202, posted.body
+    change = {**point, "syncRequestId": "SR-SP-9", "changedAt": "2026-11-26T09:00:00Z"}
+    assert hub.call_api("POST", "/meter-data/sync-requests", body=json.dumps(change), headers=JSON, claims=CLAIMS).status == 202
+
+    # When SA-0001's usage and another SA's are requested, and the release schedule runs
+    read = ItemsRead()
+    try:
+        accepted = post_batch(hub, [usage_request(101, sa="SA-0001"), usage_request(102)])
+        released = hub.run_schedule(RELEASE).result
+    finally:
+        read.close()
+
+    # Then SA-0001's waits for its service point's sync request and the other goes on, and neither the intake nor the
+    # release read more than a few items to know it: the SAs' own entities, not the 300 others waiting
+    assert [r["status"] for r in accepted.json()["results"]] == ["AWAITING_DATA_SYNC", "PENDING"]
+    assert "SR-SP-9 of SERVICE_POINT SP-0001" in state_of(hub, "UR-00101")["history"][0]["reason"]
+    assert released["waiting"] == 1
+    assert read.of(INTAKE) <= 3, read.by_function
+    assert read.of(RELEASE) <= 3, read.by_function

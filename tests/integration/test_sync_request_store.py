@@ -71,3 +71,44 @@ def test_a_held_request_keeps_its_entity_until_it_is_claimed_from_waiting(hub: L
     assert claimed is not None
     assert (claimed.status, claimed.waitingFor) == (SyncStatus.SENT, None)
     assert claimed.history[-1].reason == "queued for delivery (attempt 1): what it waited for is synchronized"
+
+
+def test_an_entity_has_an_open_request_from_intake_until_it_is_synchronized_discarded_or_in_error(
+    hub: LocalHub, store: SyncRequestStore
+) -> None:
+    from tests.integration.test_meter_data_person_sync import cycle
+
+    # Given a person's request refused by MDM (ERROR), a second person's request left PENDING, and an SP-meter history's
+    # request PENDING (the meter data flow looks it up under its service point)
+    hub.simulators["MDM"].add_fault({"kind": "reject", "count": 1, "reason": "contact locked in MDM"})
+    submit(hub, person("SR-O1", entity_id="P-O1"))
+    assert store.open_requests([("PERSON", "P-O1")]) == {("PERSON", "P-O1"): "SR-O1"}  # PENDING
+    cycle(hub)
+    submit(hub, person("SR-O2", entity_id="P-O2"))
+    history = {
+        "syncRequestId": "SR-OH",
+        "entityType": "SP_METER_HISTORY",
+        "entityId": "H-O1",
+        "changedAt": "2026-11-20T10:50:00Z",
+        "data": {"servicePointId": "SP-O1", "meterId": "M-O1", "installedAt": "2026-01-10T08:00:00Z"},
+    }
+    assert submit(hub, history).status == 202
+    entities = [("PERSON", "P-O1"), ("PERSON", "P-O2"), ("SERVICE_POINT", "SP-O1"), ("PERSON", "P-NONE")]
+
+    # When the open requests of the two persons, the service point and a person never sent are looked up
+    in_error = store.open_requests(entities)
+
+    # Then the PENDING person and the service point's history are open, the person in ERROR and the unknown one not
+    assert in_error == {("PERSON", "P-O2"): "SR-O2", ("SERVICE_POINT", "SP-O1"): "SR-OH"}
+
+    # When the request in ERROR is resubmitted it is open again, and once synchronized it is not
+    request = store.get("SR-O1")
+    assert request is not None
+    store.resubmit(request, "resubmitted")
+    assert store.open_requests([("PERSON", "P-O1")]) == {("PERSON", "P-O1"): "SR-O1"}
+    run = hub.run_schedule(MONITOR)
+    assert not run.failed, run.error
+    assert store.open_requests([("PERSON", "P-O1")]) == {("PERSON", "P-O1"): "SR-O1"}  # SENT, MDM's answer on its way
+    hub.drain()
+    assert store.get("SR-O1").status is SyncStatus.SYNCHRONIZED  # type: ignore[union-attr]
+    assert store.open_requests([("PERSON", "P-O1"), ("PERSON", "P-O2")]) == {}

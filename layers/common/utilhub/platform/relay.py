@@ -7,21 +7,27 @@
   of the relay and the event's id, so an event sent twice, or redelivered by the queue, reaches the target
   once; a deliverer that raises (target down) leaves the record to the queue, which redelivers it
   (partial batch response), and after ``maxReceiveCount`` tries it waits in the DLQ for an operator;
+- events that must reach their target in the order they were accepted (a later one decides what the target keeps)
+  are accepted with a ``group`` (the entity they are about) on a FIFO queue: SQS hands a group's events over one
+  at a time, in order, and a failed one holds back only the later ones of its group (the FIFO batch processor),
+  redelivered before them, so a redelivered event can never land after a later one of its entity;
 - a deliverer that raises :class:`RetryLater` (the event must wait for another of the same entity still in
   delivery) has its record handed over again after a short backoff (``RETRY_LATER_SECONDS``, by how many
   times the queue has handed it over), not after the queue's whole visibility timeout;
 - a target that refuses the event (a 4xx other than 409, :class:`TargetRejected`: retrying the same message
-  will not help) has it moved to the relay's dead-letter queue at once, with the target's status and
+  will not help) has it moved to its queue's dead-letter queue (the queue's ``RedrivePolicy``) at once, with the target's status and
   reason as message attributes (``RelayRefused``, alarmed): kept for an operator, who fixes the cause and
   redrives it (``POST /<pack>/dead-letters/{queue}/redrive``), never dropped.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, SqsFifoPartialProcessor, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import BaseModel
 
@@ -29,7 +35,7 @@ from utilhub.platform import aws
 from utilhub.platform.connectors import TargetRejected
 from utilhub.platform.idempotency import run_once
 from utilhub.platform.observability import MetricUnit, correlation_id, logger, metrics, use_correlation_id
-from utilhub.platform.settings import get_settings
+from utilhub.platform.settings import on_reload
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs.type_defs import MessageAttributeValueTypeDef
@@ -54,9 +60,17 @@ class RelayMessage(BaseModel):
     correlationId: str | None = None
 
 
-def accept(relay: str, event_id: str, payload: Mapping[str, Any], queue_url: str) -> None:
+def accept(relay: str, event_id: str, payload: Mapping[str, Any], queue_url: str, *, group: str | None = None) -> None:
+    """Queue one event. With ``group`` (a FIFO queue), the events of one group are delivered in the order accepted."""
     message = RelayMessage(relay=relay, eventId=event_id, payload=dict(payload), correlationId=correlation_id())
-    aws.sqs().send_message(QueueUrl=queue_url, MessageBody=message.model_dump_json())
+    body = message.model_dump_json()
+    if group is None:
+        aws.sqs().send_message(QueueUrl=queue_url, MessageBody=body)
+    else:
+        # the same event again within SQS's 5 minutes is queued once; the same id with other values still goes through
+        # (its delivery then conflicts with the first, and it waits in the DLQ for an operator)
+        same = hashlib.sha256(message.model_dump_json(include={"relay", "eventId", "payload"}).encode()).hexdigest()
+        aws.sqs().send_message(QueueUrl=queue_url, MessageBody=body, MessageGroupId=group, MessageDeduplicationId=same)
     metrics.add_metric(name="RelayAccepted", unit=MetricUnit.Count, value=1)
 
 
@@ -97,20 +111,54 @@ def deliver_batch(event: dict[str, Any], context: Any, deliverers: Mapping[str, 
         logger.info("relayed", extra={"relay": message.relay, "eventId": message.eventId})
         return outcome
 
-    return dict(
-        process_partial_response(event=event, record_handler=deliver, processor=BatchProcessor(event_type=EventType.SQS), context=context)
-    )
+    return dict(process_partial_response(event=event, record_handler=deliver, processor=_processor_for(event), context=context))
+
+
+def _processor_for(event: dict[str, Any]) -> BatchProcessor:
+    """A batch from a FIFO queue stops a group at its first failure (its later events are handed back, not delivered
+    ahead of it); one from a standard queue delivers every record it can."""
+    records = event.get("Records") or [{}]
+    if str(records[0].get("eventSourceARN", "")).endswith(".fifo"):
+        return SqsFifoPartialProcessor(skip_group_on_error=True)
+    return BatchProcessor(event_type=EventType.SQS)
+
+
+_dead_letter_queues: dict[str, str] = {}  # a source queue's ARN -> its dead-letter queue's URL (its RedrivePolicy)
+on_reload(_dead_letter_queues.clear)
+
+
+def _queue_url(sqs: Any, arn: str) -> str:
+    *_, account, name = arn.split(":")
+    return f"{sqs.meta.endpoint_url}/{account}/{name}"
+
+
+def _dead_letter_queue_of(sqs: Any, source_arn: str) -> str:
+    if source_arn not in _dead_letter_queues:
+        attributes = sqs.get_queue_attributes(QueueUrl=_queue_url(sqs, source_arn), AttributeNames=["RedrivePolicy"])["Attributes"]
+        _dead_letter_queues[source_arn] = _queue_url(sqs, json.loads(attributes["RedrivePolicy"])["deadLetterTargetArn"])
+    return _dead_letter_queues[source_arn]
 
 
 def _dead_letter(record: SQSRecord, message: RelayMessage, refusal: TargetRejected) -> dict[str, Any]:
-    """Move a refused event to the relay's dead-letter queue now (the record is then done with)."""
-    dead_letters = get_settings().require("relay_dead_letter_queue_url")
+    """Move a refused event to its queue's dead-letter queue now (the record is then done with)."""
+    sqs = aws.sqs()
     attributes: dict[str, MessageAttributeValueTypeDef] = {
         "refusedStatus": {"DataType": "Number", "StringValue": str(refusal.status)},
         # the target's own reason (its problem's detail), cut short: the event's payload stays in the body only
         "refusedReason": {"DataType": "String", "StringValue": refusal.reason[:500] or "refused"},
     }
-    aws.sqs().send_message(QueueUrl=dead_letters, MessageBody=record.body, MessageAttributes=attributes)
+    dead_letters = _dead_letter_queue_of(sqs, record.event_source_arn)
+    if record.event_source_arn.endswith(".fifo"):  # kept in its group, so a redrive puts it back in order
+        group = record.attributes.message_group_id or message.eventId
+        sqs.send_message(
+            QueueUrl=dead_letters,
+            MessageBody=record.body,
+            MessageAttributes=attributes,
+            MessageGroupId=group,
+            MessageDeduplicationId=record.message_id,
+        )
+    else:
+        sqs.send_message(QueueUrl=dead_letters, MessageBody=record.body, MessageAttributes=attributes)
     metrics.add_metric(name="RelayRefused", unit=MetricUnit.Count, value=1)
     logger.error(
         "relayed event refused by its target, kept in the dead-letter queue",
@@ -131,10 +179,9 @@ def _hand_over_later(record: SQSRecord, wait: RetryLater) -> None:
     receives = int(record.attributes.approximate_receive_count)
     seconds = retry_later_seconds(receives)
     sqs = aws.sqs()
-    *_, account, queue = record.event_source_arn.split(":")
     try:
         sqs.change_message_visibility(
-            QueueUrl=f"{sqs.meta.endpoint_url}/{account}/{queue}", ReceiptHandle=record.receipt_handle, VisibilityTimeout=seconds
+            QueueUrl=_queue_url(sqs, record.event_source_arn), ReceiptHandle=record.receipt_handle, VisibilityTimeout=seconds
         )
     except (BotoCoreError, ClientError) as exc:
         logger.warning("could not shorten the wait of a record to retry later", extra={"reason": str(exc)})

@@ -84,10 +84,11 @@ class Settings(BaseSettings):
     usage_request_queue_url: str | None = None
     # a usage request SENT longer than this (above the queue's maxReceiveCount x VisibilityTimeout) goes to ERROR
     usage_request_retry_window_seconds: int = Field(default=3600, ge=60)
-    # A relay's dead-letter queue, where an event its target refused goes at once (platform.relay)
-    relay_dead_letter_queue_url: str | None = None
+    # a usage request AWAITING_DATA_SYNC longer than this (its SA's master data not synchronized to MDM) goes to ERROR
+    usage_request_data_sync_wait_seconds: int = Field(default=14400, ge=60)
     # Meter data billing events, bill cycle and links (MD-13, MD-16, MD-17, MD-19, MD-20, MD-21)
     meter_data_relay_queue_url: str | None = None
+    meter_data_bill_status_queue_url: str | None = None  # MD-16, FIFO: one message group per usage transaction
     meter_data_links_parameter: str | None = None  # this deployment's navigation link templates (JSON), over the shipped ones
     # DACS pack (CCB -> DACS extract files)
     dacs_exchange_bucket: str | None = None

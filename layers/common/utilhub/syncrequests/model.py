@@ -176,7 +176,8 @@ class EntitySpec:
     """One entity type a flow synchronizes: its data model, when it is enabled, what valid data it
     still refuses (a business rule of the flow, answered as a 422 on that field), and the entities
     its requests depend on (``parents``, read from the request's data): a request is sent only once
-    the target holds each of them."""
+    the target holds each of them. ``open_under`` (optional): the entity an open request of this type is
+    looked up under instead of its own (an SP-meter history under its service point), read from its data."""
 
     entity_type: str
     data_model: type[BaseModel]
@@ -184,6 +185,7 @@ class EntitySpec:
     disabled_reason: Callable[[Settings], str | None] = lambda _settings: None
     refusal: Callable[[BaseModel], DataRefusal | None] = lambda _data: None
     parents: Callable[[Mapping[str, Any]], Sequence[EntityRef]] = _no_parents
+    open_under: Callable[[Mapping[str, Any]], EntityRef] | None = None
 
     @property
     def ordered(self) -> bool:
@@ -210,6 +212,11 @@ class SyncFlow:
         """The entities a request's data depends on, each once, in the order the spec lists them."""
         spec = self.entities.get(entity_type)
         return list(dict.fromkeys(spec.parents(data))) if spec is not None else []
+
+    def open_under(self, entity_type: str, entity_id: str, data: Mapping[str, Any]) -> EntityRef:
+        """The entity an open request is looked up under: its own, unless its spec names another."""
+        spec = self.entities.get(entity_type)
+        return spec.open_under(data) if spec is not None and spec.open_under is not None else (entity_type, entity_id)
 
     @property
     def ordered_types(self) -> frozenset[str]:

@@ -7,6 +7,10 @@ Items (one table, key ``pk``):
   image last acknowledged), ``lastErrorId`` and ``lastErrorReason`` (its last request in ERROR, until
   one of its requests is synchronized or that one is resubmitted).
 
+The sparse index ``OpenByEntity`` holds the open requests (PENDING, WAITING, SENT) under the entity they are looked
+up under (``gsi2pk = <flow>#<entityType>#<entityId>``: their own, or the one the flow names, kept as ``openUnder``),
+so whether an entity has a request on its way to the target is a key lookup (:meth:`SyncRequestStore.open_requests`).
+
 The sparse index ``ByStatus`` holds the requests the monitor works on:
 ``gsi1pk = <flow>#<status>#<shard>`` (shard = hash of the entity, so an entity's requests
 share one shard and a busy status never makes a hot partition) and ``gsi1sk`` in the order
@@ -23,6 +27,7 @@ import hashlib
 import json
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -37,9 +42,13 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
 
 INDEX = "ByStatus"
+OPEN_INDEX = "OpenByEntity"
+OPEN = frozenset({SyncStatus.PENDING, SyncStatus.WAITING, SyncStatus.SENT})
+OPEN_LOOKUPS_AT_ONCE = 10  # concurrent key lookups of :meth:`SyncRequestStore.open_requests`: botocore's default connection pool
 CLAIMS_PER_TRANSACTION = TRANSACTION_LIMIT // 2  # a claim (request -> SENT, entity in flight) is two updates
 Clock = Callable[[], datetime]
 ParentsOf = Callable[[str, dict[str, Any]], Sequence[tuple[str, str]]]
+OpenUnder = Callable[[str, str, dict[str, Any]], tuple[str, str]]
 
 
 class ConflictingRequest(Exception):
@@ -69,9 +78,11 @@ class SyncRequestStore:
         retention_days: int,
         clock: Clock = _utc_now,
         parents_of: ParentsOf = lambda _entity_type, _data: (),
+        open_under: OpenUnder = lambda entity_type, entity_id, _data: (entity_type, entity_id),
     ) -> None:
         self._table = table
         self._parents_of = parents_of
+        self._open_under = open_under
         self._client = table.meta.client
         self._flow = flow
         self._shards = shards
@@ -84,6 +95,9 @@ class SyncRequestStore:
 
     def _entity_key(self, entity_type: str, entity_id: str) -> dict[str, str]:
         return {"pk": f"{self._flow}#ENT#{entity_type}#{entity_id}"}
+
+    def _open_key(self, entity_type: str, entity_id: str) -> str:
+        return f"{self._flow}#{entity_type}#{entity_id}"
 
     def shard_of(self, entity_type: str, entity_id: str) -> int:
         return shard_of(entity_type, entity_id, self._shards)
@@ -104,7 +118,10 @@ class SyncRequestStore:
         data_hash = hashlib.sha256(data_json.encode("utf-8")).hexdigest()
         header = f"{request.syncRequestId}|{request.entityType}|{request.entityId}|{changed}|{data_hash}"
         parents = [f"{t}#{i}" for t, i in self._parents_of(request.entityType, request.data)]
+        open_under = self._open_key(*self._open_under(request.entityType, request.entityId, request.data))
         return {
+            "openUnder": open_under,
+            "gsi2pk": open_under,
             **({"parents": parents} if parents else {}),
             **self._request_key(request.syncRequestId),
             "flow": self._flow,
@@ -229,6 +246,29 @@ class SyncRequestStore:
                 request = response.get("UnprocessedKeys") or {}
         return found
 
+    def open_requests(self, entities: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        """(entityType, entityId) -> the id of a request PENDING, WAITING or SENT looked up under it, for the entities
+        that have one: one key lookup per entity on the ``OpenByEntity`` index (a few at once), whatever the backlog."""
+        wanted = list(dict.fromkeys(entities))
+
+        def one(entity: tuple[str, str]) -> str | None:
+            page = self._client.query(
+                TableName=self._table.name,
+                IndexName=OPEN_INDEX,
+                KeyConditionExpression="gsi2pk = :e",
+                ExpressionAttributeValues={":e": self._open_key(*entity)},
+                Limit=1,
+            )
+            items = page.get("Items", [])
+            return str(items[0]["syncRequestId"]) if items else None
+
+        if len(wanted) <= 1:
+            found = [one(e) for e in wanted]
+        else:
+            with ThreadPoolExecutor(max_workers=min(OPEN_LOOKUPS_AT_ONCE, len(wanted))) as pool:
+                found = list(pool.map(one, wanted))
+        return {entity: request_id for entity, request_id in zip(wanted, found, strict=True) if request_id is not None}
+
     def sent_before(self, shard: int, cutoff: datetime, limit: int) -> Iterator[tuple[str, int]]:
         """(id, attempt) of SENT requests of one shard sent before ``cutoff``."""
         for item in self._query_index(f"{self._flow}#{SyncStatus.SENT.value}#{shard}", limit=limit, before=f"{sortable_time(cutoff)}~"):
@@ -304,6 +344,11 @@ class SyncRequestStore:
             sets.append(f"{name} = :x{index}")
             values[f":x{index}"] = value
         removes: list[str] = list(remove)
+        if wanted in OPEN:  # in the OpenByEntity index under the entity it was filed under at intake
+            sets.append("gsi2pk = if_not_exists(openUnder, :own)")
+            values[":own"] = self._open_key(*entity)
+        else:
+            removes.append("gsi2pk")
         condition = "#s = :from"
         if attempt is not None:
             condition += " AND attempt = :expected"

@@ -25,6 +25,7 @@ def store_for(flow: SyncFlow) -> SyncRequestStore:
         shards=settings.sync_request_shards,
         retention_days=settings.sync_request_retention_days,
         parents_of=flow.parents_of,
+        open_under=flow.open_under,
     )
 
 

@@ -3,7 +3,8 @@
 - MD-13 replacement reads: MDM changed determinants it had sent; CCB receives an off-cycle bill generation
   request, once per notification (CCB answers MDM nothing; MDM gets the hub's 202 only);
 - MD-16 usage transaction info update: a bill completed or a segment frozen (used on bill) or canceled
-  (not used on bill) in CCB; MDM receives the flag for the usage transaction, once per event;
+  (not used on bill) in CCB; MDM receives the flag for the usage transaction, once per event, a transaction's
+  events in the order CCB gave them (their own FIFO queue, one message group per usage transaction);
 - MD-20 bill cycle change: MDM changed a service point's bill cycle relationship; CCB receives it once.
 
 A target that is down (5xx, 429, no answer) leaves the event to the queue, which redelivers it and after
@@ -57,8 +58,16 @@ def accept_bill_status(usage_transaction_id: str, status: BillStatusIn) -> dict[
         billId=status.billId,
         billSegmentId=status.billSegmentId,
     )
-    # keyed on the usage transaction and the event: one CCB event id names one transaction's update
-    relay.accept(BILL_STATUS, f"{usage_transaction_id}#{status.eventId}", update.model_dump(mode="json"), _queue())
+    # keyed on the usage transaction and the event: one CCB event id names one transaction's update; a transaction's
+    # events reach MDM one at a time in the order CCB gave them (FIFO, group = usage transaction), so a redelivered
+    # "completed" can never land after a later "canceled"
+    relay.accept(
+        BILL_STATUS,
+        f"{usage_transaction_id}#{status.eventId}",
+        update.model_dump(mode="json"),
+        get_settings().require("meter_data_bill_status_queue_url"),
+        group=usage_transaction_id,
+    )
     return {"usageTransactionId": usage_transaction_id, "eventId": status.eventId, "usedOnBill": update.usedOnBill, "status": "ACCEPTED"}
 
 

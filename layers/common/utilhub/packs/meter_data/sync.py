@@ -72,8 +72,17 @@ PARENTS: dict[str, Callable[[Mapping[str, Any]], Sequence[EntityRef]]] = {
 }
 
 
+# an open SP-meter history request counts as its service point's (MD-11: a usage request waits for its SA's service
+# points and their installations), so one key lookup per service point finds it
+OPEN_UNDER: dict[str, Callable[[Mapping[str, Any]], EntityRef]] = {
+    "SP_METER_HISTORY": lambda data: ("SERVICE_POINT", str(data["servicePointId"])),
+}
+
+
 def _spec(entity_type: str, data_model: type, point: str, *, meter: bool = False, som: bool = False) -> EntitySpec:
     optional: dict[str, Any] = {"parents": PARENTS[entity_type]} if entity_type in PARENTS else {}
+    if entity_type in OPEN_UNDER:
+        optional["open_under"] = OPEN_UNDER[entity_type]
     return EntitySpec(
         entity_type,
         data_model,

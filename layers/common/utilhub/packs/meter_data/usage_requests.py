@@ -14,10 +14,14 @@ transition conditional and recorded in ``history`` with its time and reason):
   is a conflict.
 - the release schedule (:func:`release`) takes the waiting requests whose data is synchronized now to
   ``PENDING`` and queues them; it also queues again a ``PENDING`` request whose message was lost
-  (older than :data:`REQUEUE_AFTER`): the worker makes a second message harmless. A request ``SENT``
+  (older than :data:`REQUEUE_AFTER`): the worker makes a second message harmless. A request still waiting
+  after the waiting bound (setting ``usage_request_data_sync_wait_seconds``: its SA's data behind a sync request in
+  ERROR, or one never completed) goes to ``ERROR`` with what it waits for. A request ``SENT``
   for longer than the retry window (setting ``usage_request_retry_window_seconds``, above the queue's
   maxReceiveCount x VisibilityTimeout: its message is in the DLQ by then) and held by no attempt goes
   to ``ERROR`` with the reason.
+- :meth:`UsageRequests.resubmit`: a request in ``ERROR`` runs again, ``AWAITING_DATA_SYNC`` or ``PENDING`` by the
+  intake's rule, keeping determinants MDM gave an earlier attempt (CCB gets the same ones again: billed once).
 - the worker (:func:`deliver_batch`, SQS with partial batch responses): ``PENDING`` -> ``SENT`` with a
   lease for this attempt (``leaseUntil``: the invocation's deadline and a margin; a redelivered ``SENT``
   request is leased again only when no other attempt holds it), MDM's bill determinants, kept on the
@@ -61,7 +65,6 @@ from utilhub.platform.budget import JSON
 from utilhub.platform.connectors import HttpConnector, TargetRejected
 from utilhub.platform.observability import MetricUnit, correlation_id, logger, metrics, use_correlation_id
 from utilhub.platform.settings import get_settings, on_reload
-from utilhub.syncrequests.model import SyncStatus
 from utilhub.syncrequests.store import SyncRequestStore
 from utilhub.syncrequests.wiring import store_for
 
@@ -77,8 +80,7 @@ REQUEUE_AFTER = timedelta(minutes=5)
 LEASE_MARGIN = timedelta(seconds=30)
 LEASE_WITHOUT_CONTEXT = timedelta(seconds=90)
 RETENTION = timedelta(days=90)
-# the sync request states that mean "MDM does not hold this image yet"
-UNFINISHED = (SyncStatus.PENDING, SyncStatus.WAITING, SyncStatus.SENT)
+RESUBMITTED = "resubmitted"
 
 
 class UsageStatus(StrEnum):
@@ -343,35 +345,11 @@ class DataSyncCheck:
 
     store: Callable[[], SyncRequestStore]  # built on first use: the worker never checks
 
-    def _unfinished(self) -> dict[tuple[str, str], str]:
-        """Every entity with a request not yet SYNCHRONIZED or DISCARDED -> that request's id; an SP-meter
-        history also marks its service point."""
-        sync = self.store()
-        unfinished: dict[tuple[str, str], str] = {}
-        histories: list[str] = []
-        for status in UNFINISHED:
-            for shard in sync.shards:
-                start: dict[str, Any] | None = None
-                while True:
-                    page, start = sync.pending_page(shard, 1000, start, status=status)
-                    for request in page:
-                        unfinished.setdefault((request.entity_type, request.entity_id), request.sync_request_id)
-                        if request.entity_type == "SP_METER_HISTORY":
-                            histories.append(request.sync_request_id)
-                    if not start:
-                        break
-        for history_id, (parents, _) in sync.parents_of_requests(histories).items():
-            for parent in parents:
-                if parent[0] == "SERVICE_POINT":
-                    unfinished.setdefault(parent, history_id)
-        return unfinished
-
     def blocked(self, requests: Sequence[UsageRequestIn]) -> dict[str, str]:
         """usageRequestId -> why it must wait, for the requests whose SA's data is not synchronized yet."""
         if not requests:
             return {}
         sync = self.store()
-        unfinished = self._unfinished()
         sas = {("SERVICE_AGREEMENT", r.saId) for r in requests}
         sa_states = sync.entity_states(sas)
         last_ids = {s.last_sync_request_id: sa for sa, s in sa_states.items() if s.last_sync_request_id}
@@ -381,6 +359,8 @@ class DataSyncCheck:
         for request in requests:
             points[request.saId] |= set(request.servicePointIds)
         point_states = sync.entity_states({("SERVICE_POINT", sp) for sps in points.values() for sp in sps})
+        # a key lookup per SA and service point (an SP-meter history is looked up under its service point)
+        unfinished = sync.open_requests([*sas, *point_states])
         waits: dict[str, str] = {}
         for request in requests:
             entities = [("SERVICE_AGREEMENT", request.saId), *(("SERVICE_POINT", sp) for sp in sorted(points[request.saId]))]
@@ -453,9 +433,40 @@ class UsageRequests:
             outcome[rid] = {"usageRequestId": rid, "status": "CONFLICT", "detail": "usageRequestId already used for another request"}
         return [outcome[r.usageRequestId] for r in requests]
 
+    def resubmit(self, usage_request_id: str) -> str:
+        """Run a request in ``ERROR`` again: back to ``AWAITING_DATA_SYNC`` when its SA's data is on its way to MDM (as at
+        intake), else ``PENDING`` and queued. Its new status; the same resubmission again answers the status it took (and
+        queues a ``PENDING`` one again: its message may have been lost with the first answer).
+
+        Determinants MDM gave an earlier attempt stay on the request and go to CCB again without asking MDM: CCB may
+        hold them already, and answers the same ones as the first time, so the request is billed once.
+
+        Raises :class:`LookupError` for an unknown id, :class:`NotResubmittable` for a request in another status."""
+        item = self.store.get(usage_request_id)
+        if item is None:
+            raise LookupError(usage_request_id)
+        status = UsageStatus(str(item["status"]))
+        if status is not UsageStatus.ERROR:
+            if status in (UsageStatus.PENDING, UsageStatus.AWAITING_DATA_SYNC) and _resubmitted_last(item):
+                if status is UsageStatus.PENDING:
+                    self._queue([usage_request_id])
+                return status.value
+            raise NotResubmittable(status)
+        request = UsageRequestIn.model_validate_json(str(item["request"]))
+        wait = self.data_sync.blocked([request]).get(usage_request_id)
+        to_status = UsageStatus.PENDING if wait is None else UsageStatus.AWAITING_DATA_SYNC
+        reason = RESUBMITTED if wait is None else f"{RESUBMITTED}; {wait}"
+        if self.store.transition(usage_request_id, [UsageStatus.ERROR], to_status, reason) is None:
+            return self.resubmit(usage_request_id)  # another resubmission got there first: answered as a repeat of it
+        if to_status is UsageStatus.PENDING:
+            self._queue([usage_request_id])
+        metrics.add_metric(name="UsageRequestsResubmitted", unit=MetricUnit.Count, value=1)
+        logger.info("usage request resubmitted", extra={"usageRequestId": usage_request_id, "status": to_status.value})
+        return to_status.value
+
     def release(self) -> dict[str, int]:
         """Queue the waiting requests whose data is synchronized now, and PENDING ones whose message was lost; end
-        in ERROR the SENT ones no attempt completed within the retry window."""
+        in ERROR the waiting ones past the waiting bound and the SENT ones no attempt completed within the retry window."""
         waiting = list(self.store.indexed(UsageStatus.AWAITING_DATA_SYNC))
         requests = [UsageRequestIn.model_validate_json(str(item["request"])) for item in waiting]
         still = self.data_sync.blocked(requests)
@@ -466,17 +477,45 @@ class UsageRequests:
             and self.store.transition(r.usageRequestId, [UsageStatus.AWAITING_DATA_SYNC], UsageStatus.PENDING, "data synchronized to MDM")
         ]
         now = _now()
+        timed_out = self._end_overdue_waits(waiting, still, now)
         lost = [str(item["pk"]) for item in self.store.indexed(UsageStatus.PENDING, before=now - REQUEUE_AFTER)]
         self._queue(released + lost)
         self.store.requeued(lost, now)
         expired = self._expire_sent(now)
         if released:
             metrics.add_metric(name="UsageRequestsReleased", unit=MetricUnit.Count, value=len(released))
-        if expired:
-            metrics.add_metric(name="UsageRequestsFailed", unit=MetricUnit.Count, value=expired)
-        counts = {"released": len(released), "waiting": len(still), "requeued": len(lost), "expired": expired}
+        if timed_out:
+            metrics.add_metric(name="UsageRequestsDataSyncTimedOut", unit=MetricUnit.Count, value=timed_out)
+        if expired + timed_out:
+            metrics.add_metric(name="UsageRequestsFailed", unit=MetricUnit.Count, value=expired + timed_out)
+        counts = {
+            "released": len(released),
+            "waiting": len(still) - timed_out,
+            "timedOut": timed_out,
+            "requeued": len(lost),
+            "expired": expired,
+        }
         logger.info("usage requests released", extra=counts)
         return counts
+
+    def _end_overdue_waits(self, waiting: Sequence[dict[str, Any]], still: dict[str, str], now: datetime) -> int:
+        """AWAITING_DATA_SYNC requests still held after the waiting bound (since they began to wait) -> ERROR with what
+        they wait for: a sync request in ERROR, or one CCB never completes, must not hold a bill run forever."""
+        bound = timedelta(seconds=get_settings().usage_request_data_sync_wait_seconds)
+        since = (now - bound).isoformat()
+        ended = 0
+        for item in waiting:
+            rid = str(item["pk"])
+            if rid not in still or str(item["gsi1sk"]).rsplit("#", 1)[0] >= since:
+                continue
+            reason = (
+                f"waited longer than {int(bound.total_seconds())} s for its SA's master data to reach MDM ({still[rid]}); "
+                "resubmit it once that is synchronized"
+            )
+            if self.store.transition(rid, [UsageStatus.AWAITING_DATA_SYNC], UsageStatus.ERROR, reason):
+                logger.warning("usage request waited too long for its master data", extra={"usageRequestId": rid})
+                ended += 1
+        return ended
 
     def _expire_sent(self, now: datetime) -> int:
         """SENT requests older than the retry window and leased to no attempt -> ERROR (their messages are in the DLQ)."""
@@ -566,6 +605,20 @@ class UsageRequests:
             raise _Refused(f"CCB refused the determinants: {exc.status} {exc.reason[:300]}") from None
         answer = json.loads(response.body or b"{}")
         return answer if isinstance(answer, dict) else {}
+
+
+class NotResubmittable(Exception):
+    """Only a usage request in ERROR can be resubmitted."""
+
+    def __init__(self, status: UsageStatus) -> None:
+        super().__init__(status.value)
+        self.status = status
+
+
+def _resubmitted_last(item: dict[str, Any]) -> bool:
+    """Whether the request's last transition is its resubmission (a repeat of it is answered, not refused)."""
+    history = item.get("history") or [{}]
+    return str(history[-1].get("reason", "")).startswith(RESUBMITTED)
 
 
 class AttemptInProgress(RuntimeError):

@@ -1,4 +1,5 @@
-"""MD-11 over HTTP: a bill run's usage requests in (single and ``:batch``), a usage request's state out."""
+"""MD-11 over HTTP: a bill run's usage requests in (single and ``:batch``), a usage request's state out, and a usage
+request in ERROR resubmitted."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pydantic import ValidationError
 from utilhub.packs.meter_data import usage_requests
 from utilhub.packs.meter_data.sync import PREFIX, SCOPE
 from utilhub.platform import problems
-from utilhub.platform.http import create_api, json_response, once_per_key, read_body, refuse_control_characters
+from utilhub.platform.http import Body, create_api, json_response, once_per_key, read_body, refuse_control_characters
 
 COLLECTION = f"{PREFIX}/usage-requests"
 
@@ -52,6 +53,21 @@ def build_api() -> APIGatewayHttpResolver:
         if item is None:
             raise problems.not_found(f"No usage request {usageRequestId}.")
         return json_response(200, usage_requests.view(item))
+
+    @app.post(f"{COLLECTION}/<usageRequestId>/resubmission")
+    def resubmit(usageRequestId: str) -> Response[str]:
+        def work() -> tuple[int, Any]:
+            try:
+                status = usage_requests.usage_requests().resubmit(usageRequestId)
+            except LookupError:
+                raise problems.not_found(f"No usage request {usageRequestId}.") from None
+            except usage_requests.NotResubmittable as exc:
+                raise problems.conflict(
+                    f"Usage request {usageRequestId} is {exc.status.value}; only a usage request in ERROR can be resubmitted."
+                ) from None
+            return 202, {"usageRequestId": usageRequestId, "status": status}
+
+        return once_per_key(app, Body(raw=b""), work)
 
     return app
 
