@@ -242,6 +242,18 @@ def test_brm_outage_is_retried_with_backoff(hub: LocalHub) -> None:
     assert brm(hub).hierarchy("BRM1") == {"BA-17": None, "SA-17": "BA-17"}
 
 
+def test_an_answer_slower_than_the_connectors_timeout_is_retried_and_the_order_succeeds(hub: LocalHub) -> None:
+    # Given the BRM steps give BRM 1 s to answer, and BRM answers the first call after 2 s (it still does the work)
+    hub.function("OrderToCashBrmStepsFunction").environment["UTILHUB_READ_TIMEOUT_SECONDS"] = "1"
+    brm(hub).add_fault({"kind": "slow", "count": 1, "seconds": 2})
+    # When an order is fulfilled
+    body = submit(hub, {"orderId": "ORD-SLOW", "revision": 1, "lines": [line("L1", "SA-SLOW", "BA-SLOW", "BP-SLOW")]})
+    # Then the step that timed out (TargetTimedOut) was retried, the order succeeded, and the account is in BRM once
+    assert body["status"] == "SUCCEEDED", body
+    assert [a["accountNo"] for a in brm(hub).records["BRM1"]["accounts"].values()] == ["BA-SLOW", "SA-SLOW"]
+    assert brm(hub).hierarchy("BRM1") == {"BA-SLOW": None, "SA-SLOW": "BA-SLOW"}
+
+
 def test_brm_down_beyond_the_retries_fails_with_the_reason(hub: LocalHub) -> None:
     brm(hub).add_fault({"kind": "down", "count": 100})
     body = submit(
