@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from localhub import sfn_waits
 from localhub.hub import ApiResponse, LocalHub
 from localhub.simulators.brm import BrmSimulator
 from tests.conftest import sample_event
@@ -237,9 +238,23 @@ def test_one_billing_profile_in_two_billing_systems_is_refused(hub: LocalHub) ->
 
 def test_brm_outage_is_retried_with_backoff(hub: LocalHub) -> None:
     brm(hub).add_fault({"kind": "down", "count": 2})
-    body = submit(hub, {"orderId": "ORD-12", "revision": 1, "lines": [line("L1", "SA-17", "BA-17", "BP-17")]})
+    with sfn_waits.scaled(0.01):
+        body = submit(hub, {"orderId": "ORD-12", "revision": 1, "lines": [line("L1", "SA-17", "BA-17", "BP-17")]})
     assert body["status"] == "SUCCEEDED", body
     assert brm(hub).hierarchy("BRM1") == {"BA-17": None, "SA-17": "BA-17"}
+
+
+def test_brm_down_longer_than_a_few_attempts_is_ridden_out_and_the_order_succeeds(hub: LocalHub) -> None:
+    # Given BRM down for the next 10 calls: an outage that outlasts 5 attempts over about 7 s (the retries before)
+    brm(hub).add_fault({"kind": "down", "count": 10})
+    # When an order is fulfilled (the Retry waits, minutes long on AWS, run at a hundredth of their length)
+    with sfn_waits.scaled(0.01):
+        body = submit(hub, {"orderId": "ORD-OUT", "revision": 1, "lines": [line("L1", "SA-OUT", "BA-OUT", "BP-OUT")]})
+    # Then the step kept retrying until BRM was back, and the order succeeded with each object created once
+    assert body["status"] == "SUCCEEDED", body
+    assert brm(hub).faults == []
+    assert objects(body, "created") == {("account", "BA-OUT"), ("account", "SA-OUT"), ("billinfo", "BP-OUT"), ("payinfo", "BP-OUT")}
+    assert brm(hub).hierarchy("BRM1") == {"BA-OUT": None, "SA-OUT": "BA-OUT"}
 
 
 def test_an_answer_slower_than_the_connectors_timeout_is_retried_and_the_order_succeeds(hub: LocalHub) -> None:
@@ -256,10 +271,8 @@ def test_an_answer_slower_than_the_connectors_timeout_is_retried_and_the_order_s
 
 def test_brm_down_beyond_the_retries_fails_with_the_reason(hub: LocalHub) -> None:
     brm(hub).add_fault({"kind": "down", "count": 100})
-    body = submit(
-        hub,
-        {"orderId": "ORD-13", "revision": 1, "lines": [line("L1", "SA-18", "BA-18", "BP-18")]},
-    )
+    with sfn_waits.scaled(0.001):
+        body = submit(hub, {"orderId": "ORD-13", "revision": 1, "lines": [line("L1", "SA-18", "BA-18", "BP-18")]})
     assert body["status"] == "FAILED"
     assert body["error"]["error"] == "TargetUnavailable"
     assert "BRM answered 503" in body["error"]["reason"]

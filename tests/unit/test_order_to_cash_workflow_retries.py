@@ -9,6 +9,7 @@ tests/integration/test_order_to_cash_fulfillment_orders.py.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator
 from typing import Any
 
@@ -77,6 +78,13 @@ def retrier(state: dict[str, Any], error: str) -> dict[str, Any] | None:
     return next((r for r in state.get("Retry", []) if error in r["ErrorEquals"] or WILDCARDS & set(r["ErrorEquals"])), None)
 
 
+def span(rule: dict[str, Any]) -> float:
+    """The longest time ``rule`` retries for: each wait before jitter, as Step Functions computes it."""
+    interval, rate = float(rule.get("IntervalSeconds", 1)), float(rule.get("BackoffRate", 2.0))
+    cap = float(rule.get("MaxDelaySeconds", math.inf))
+    return sum(min(interval * rate**n, cap) for n in range(int(rule.get("MaxAttempts", 3))))
+
+
 def test_the_definition_has_the_three_brm_steps() -> None:
     assert [name for name, _ in brm_tasks()] == ["EnsureAccount", "EnsureServiceAccount", "EnsureBillingProfile"]
 
@@ -91,3 +99,14 @@ def test_every_brm_step_retries_each_transient_error_by_its_name(error: str) -> 
 def test_a_refusal_or_an_invalid_item_is_not_retried(error: str) -> None:
     for name, state in brm_tasks():
         assert retrier(state, error) is None, f"{name} retries {error}"
+
+
+@pytest.mark.parametrize("error", [*(cls.__name__ for cls in _with_subclasses(TargetUnavailable)), AwsUnavailable.__name__])
+def test_a_target_or_aws_outage_is_retried_for_minutes_with_capped_jittered_backoff(error: str) -> None:
+    for name, state in brm_tasks():
+        rule = retrier(state, error)
+        assert rule is not None, f"{name} does not retry {error}"
+        assert rule.get("JitterStrategy") == "FULL", name
+        assert 60 <= rule["MaxDelaySeconds"] <= 300, name  # backs off to a few minutes, no further
+        # full jitter waits between 0 and each computed delay: half the span on average, 10 minutes at least
+        assert span(rule) / 2 >= 10 * 60, f"{name} retries {error} for {span(rule)} s at most"
