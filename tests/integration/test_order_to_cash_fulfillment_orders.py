@@ -69,6 +69,12 @@ def submit(hub: LocalHub, order: dict[str, Any]) -> dict[str, Any]:
     return result(hub, order["orderId"], order["revision"])
 
 
+def resubmit(hub: LocalHub, order_id: str, revision: int | str, headers: dict[str, str] | None = None) -> ApiResponse:
+    return hub.call_api(
+        "POST", f"/order-to-cash/fulfillment-orders/{order_id}/revisions/{revision}/resubmission", headers=headers, claims=CLAIMS
+    )
+
+
 def brm(hub: LocalHub) -> BrmSimulator:
     simulator = hub.simulators["BRM"]
     assert isinstance(simulator, BrmSimulator)
@@ -295,6 +301,70 @@ def test_a_failed_order_revision_resubmitted_as_a_new_revision_completes(hub: Lo
     assert done["status"] == "SUCCEEDED"
 
 
+def test_a_revision_failed_by_a_brm_outage_is_resubmitted_and_runs_again_from_where_it_failed(hub: LocalHub) -> None:
+    # Given a revision whose bill-to account was created, then BRM went down beyond every retry of the next step
+    order = {"orderId": "ORD-RS", "revision": 1, "lines": [line("L1", "SA-RS", "BA-RS", "BP-RS")]}
+    brm(hub).add_fault({"kind": "down", "count": 100, "after": 1})
+    with sfn_waits.scaled(0.001):
+        failed = submit(hub, order)
+    assert failed["status"] == "FAILED", failed
+    assert (failed["attempt"], failed["error"]["error"]) == (1, "TargetUnavailable")
+    assert brm(hub).calls == ["POST accounts"]
+
+    # When BRM is back and the revision is resubmitted (twice under one Idempotency-Key: a client's retry)
+    brm(hub).clear_faults()
+    first = resubmit(hub, "ORD-RS", 1, {"idempotency-key": "RS-1"})
+    again = resubmit(hub, "ORD-RS", 1, {"idempotency-key": "RS-1"})
+
+    # Then it answers 202 with the new attempt, once, and that attempt succeeds
+    assert first.status == 202, first.body
+    assert first.json() == {"orderId": "ORD-RS", "revision": 1, "status": "RUNNING", "attempt": 2}
+    assert (again.status, again.json()) == (202, first.json())
+    done = result(hub, "ORD-RS", 1)
+    assert (done["status"], done["attempt"]) == ("SUCCEEDED", 2), done
+    # with the bill-to account taken from the first attempt, not asked of BRM again; everything else made once
+    assert objects(done, "created") == {("account", "BA-RS"), ("account", "SA-RS"), ("billinfo", "BP-RS"), ("payinfo", "BP-RS")}
+    assert sorted(brm(hub).calls) == ["POST accounts", "POST accounts", "POST billinfos", "POST payinfos"]
+    records = brm(hub).records["BRM1"]
+    assert sorted(a["accountNo"] for a in records["accounts"].values()) == ["BA-RS", "SA-RS"]
+    assert brm(hub).hierarchy("BRM1") == {"BA-RS": None, "SA-RS": "BA-RS"}
+    # and the revision, now SUCCEEDED, cannot be resubmitted again
+    assert resubmit(hub, "ORD-RS", 1).status == 409
+
+
+def test_a_revision_that_fails_again_is_resubmitted_again_and_the_query_follows_the_latest_attempt(hub: LocalHub) -> None:
+    # Given OSM's sample order refused by BRM twice in a row (a business refusal: not retried)
+    brm(hub).add_fault({"kind": "reject", "count": 2, "reason": "account locked"})
+    assert hub.invoke(API, sample_event("order_to_cash/fulfillment_orders/submit-order.json")).result["statusCode"] == 202
+    assert result(hub, "ORD-1001", 1)["status"] == "FAILED"
+    # When the sample resubmission is sent: its attempt 2 fails too; and it is sent again
+    response = hub.invoke(API, sample_event("order_to_cash/fulfillment_orders/resubmit-order.json")).result
+    assert (response["statusCode"], json.loads(response["body"])["attempt"]) == (202, 2)
+    second = result(hub, "ORD-1001", 1)
+    assert (second["status"], second["attempt"], second["error"]["error"]) == ("FAILED", 2, "TargetRejected")
+    assert "account locked" in second["error"]["reason"]
+    assert resubmit(hub, "ORD-1001", 1).json()["attempt"] == 3
+    # Then the query answers the latest attempt, SUCCEEDED, and the sample order's objects are in BRM once each
+    third = result(hub, "ORD-1001", 1)
+    assert (third["status"], third["attempt"]) == ("SUCCEEDED", 3), third
+    assert brm(hub).hierarchy("BRM1") == {"BA-100": None, "SA-100": "BA-100"}
+    assert brm(hub).calls.count("POST accounts") == 4  # refused twice, then BA-100 and SA-100 once each
+
+
+def test_resubmission_is_409_unless_the_revision_failed_404_when_unknown_422_for_a_bad_revision(hub: LocalHub) -> None:
+    submit(hub, {"orderId": "ORD-RS2", "revision": 1, "lines": [line("L1", "SA-RS2", "BA-RS2", "BP-RS2")]})
+    calls = len(brm(hub).calls)
+    conflict = resubmit(hub, "ORD-RS2", 1)
+    assert conflict.status == 409
+    assert conflict.headers["content-type"] == "application/problem+json"
+    assert "SUCCEEDED" in conflict.json()["detail"]
+    assert resubmit(hub, "ORD-RS2", 2).status == 404
+    assert resubmit(hub, "nope", 1).status == 404
+    assert resubmit(hub, "ORD-RS2", "x").status == 422
+    assert len(brm(hub).calls) == calls
+    assert result(hub, "ORD-RS2", 1)["attempt"] == 1
+
+
 @pytest.mark.parametrize(
     ("mutate", "pointer"),
     [
@@ -418,6 +488,7 @@ def test_a_fault_run_loses_no_order_and_creates_nothing_twice(hub: LocalHub) -> 
 
     # Given three orders, each sent twice, BRM down for a while,
     # and a sixth of the AWS calls the functions make throttled beyond boto3's own retries
+    # (the workflow's Retry waits, minutes long on AWS, at a hundredth of their length)
     orders: list[dict[str, Any]] = [
         {
             "orderId": f"ORD-FR{n}",
@@ -430,7 +501,7 @@ def test_a_fault_run_loses_no_order_and_creates_nothing_twice(hub: LocalHub) -> 
         for n in range(3)
     ]
     brm(hub).add_fault({"kind": "down", "count": 3})
-    with AwsThrottling(1 / 6, seed=5) as throttling:
+    with sfn_waits.scaled(0.01), AwsThrottling(1 / 6, seed=5) as throttling:
         for order in orders + orders:
             for _ in range(60):  # the sender retries a 503, and a 409 that says the first call is still in progress
                 response = post(hub, order)
@@ -448,10 +519,18 @@ def test_a_fault_run_loses_no_order_and_creates_nothing_twice(hub: LocalHub) -> 
         if body["status"] == "FAILED":
             assert body["error"]["error"], body
             assert body["error"]["reason"], body
-    # When each failed order is resubmitted as its next revision
-    for order in orders:
-        if outcomes[order["orderId"]]["status"] == "FAILED":
-            outcomes[order["orderId"]] = submit(hub, {**order, "revision": 2})
+    # When each failed order revision is resubmitted, and again while it fails (a step whose claim a throttled
+    # write left behind is IdempotencyInProgress until the claim lapses with its invocation, 30 s at most)
+    deadline = time.monotonic() + 90
+    with sfn_waits.scaled(0.01):
+        for order_id in outcomes:
+            while outcomes[order_id]["status"] == "FAILED" and time.monotonic() < deadline:
+                response = resubmit(hub, order_id, 1)
+                assert response.status == 202, response.body
+                outcomes[order_id] = result(hub, order_id, 1)
+                if outcomes[order_id]["status"] == "FAILED":
+                    assert outcomes[order_id]["error"]["error"] == "IdempotencyInProgress", outcomes[order_id]
+                    time.sleep(3)
     # Then every order succeeded, and BRM holds each account, /billinfo and /payinfo once, in the hierarchy ordered
     assert {o: body["status"] for o, body in outcomes.items()} == dict.fromkeys(outcomes, "SUCCEEDED")
     records = brm(hub).records["BRM1"]
@@ -500,3 +579,24 @@ def test_a_payment_method_without_a_brm_pay_type_is_422_naming_line_and_value(hu
     assert [e["pointer"] for e in errors] == ["#/lines/1/billingProfile/paymentMethod"]
     assert "'Bitcoin'" in errors[0]["detail"]
     assert brm(hub).records == {}
+
+
+def test_two_resubmissions_of_one_failed_attempt_start_one_new_attempt(hub: LocalHub, monkeypatch: pytest.MonkeyPatch) -> None:
+    from localhub.lambda_runtime import function_environment
+    from utilhub.packs.order_to_cash import orders
+
+    # Given a FAILED revision resubmitted, whose attempt 2 has run
+    brm(hub).add_fault({"kind": "reject", "count": 1, "reason": "account locked"})
+    assert submit(hub, {"orderId": "ORD-RS3", "revision": 1, "lines": [line("L1", "SA-RS3", "BA-RS3", "BP-RS3")]})["status"] == "FAILED"
+    assert resubmit(hub, "ORD-RS3", 1).status == 202
+    assert result(hub, "ORD-RS3", 1)["attempt"] == 2
+    with function_environment(hub.function(API).environment):
+        failed = orders._describe("ORD-RS3", 1, 1)
+        assert failed is not None
+        # When another resubmission, which read the failed attempt 1 before attempt 2 started, starts its attempt
+        with monkeypatch.context() as patch:
+            patch.setattr(orders, "latest_attempt", lambda order_id, revision: (1, failed))
+            answer = orders.resubmit("ORD-RS3", 1)
+        # Then it answers attempt 2 as it is, and no third attempt exists
+        assert answer == {"orderId": "ORD-RS3", "revision": 1, "status": "SUCCEEDED", "attempt": 2}
+        assert orders._describe("ORD-RS3", 1, 3) is None
