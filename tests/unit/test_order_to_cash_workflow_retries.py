@@ -23,18 +23,17 @@ from utilhub.platform.connectors import TargetRejected, TargetUnavailable
 from utilhub.platform.idempotency import IdempotencyInProgress
 from utilhub.platform.problems import Problem
 
-# Lambda's own transient failures (AWS's guidance for the lambda:invoke integration), and a function
-# timed out (a step's BRM calls all slow, each within the connector's timeout): Sandbox.Timedout, or
-# Lambda.Unknown from older runtimes
-LAMBDA_TRANSIENT = (
+# Lambda's own transient failures (AWS's guidance for the lambda:invoke integration)
+LAMBDA_SERVICE = (
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",
     "Lambda.SdkClientException",
     "Lambda.TooManyRequestsException",
     "Lambda.ClientExecutionTimeoutException",
-    "Sandbox.Timedout",
-    "Lambda.Unknown",
 )
+# and a function timed out (a step's BRM calls all slow, each within the connector's timeout):
+# Sandbox.Timedout, or Lambda.Unknown from older runtimes
+LAMBDA_TRANSIENT = (*LAMBDA_SERVICE, "Sandbox.Timedout", "Lambda.Unknown")
 
 
 def _with_subclasses(cls: type[BaseException]) -> Iterator[type[BaseException]]:
@@ -62,12 +61,12 @@ def _states(states: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
                 yield from _states(nested["States"])
 
 
+def tasks() -> list[tuple[str, dict[str, Any]]]:
+    return [(name, state) for name, state in _states(_definition()["States"]) if state.get("Type") == "Task"]
+
+
 def brm_tasks() -> list[tuple[str, dict[str, Any]]]:
-    return [
-        (name, state)
-        for name, state in _states(_definition()["States"])
-        if state.get("Type") == "Task" and state.get("Parameters", {}).get("FunctionName") == "${BrmStepsFunctionArn}"
-    ]
+    return [(name, state) for name, state in tasks() if state.get("Parameters", {}).get("FunctionName") == "${BrmStepsFunctionArn}"]
 
 
 WILDCARDS = {"States.ALL", "States.TaskFailed"}  # each matches any error a Lambda task reports
@@ -92,6 +91,13 @@ def test_the_definition_has_the_three_brm_steps() -> None:
 @pytest.mark.parametrize("error", transient_errors())
 def test_every_brm_step_retries_each_transient_error_by_its_name(error: str) -> None:
     for name, state in brm_tasks():
+        assert retrier(state, error) is not None, f"{name} does not retry {error}"
+
+
+@pytest.mark.parametrize("error", LAMBDA_SERVICE)
+def test_every_task_retries_lambdas_transient_errors(error: str) -> None:
+    assert [name for name, _ in tasks()] == ["CollateLines", "EnsureAccount", "EnsureServiceAccount", "EnsureBillingProfile", "Summarize"]
+    for name, state in tasks():
         assert retrier(state, error) is not None, f"{name} does not retry {error}"
 
 
