@@ -600,3 +600,24 @@ def test_two_resubmissions_of_one_failed_attempt_start_one_new_attempt(hub: Loca
         # Then it answers attempt 2 as it is, and no third attempt exists
         assert answer == {"orderId": "ORD-RS3", "revision": 1, "status": "SUCCEEDED", "attempt": 2}
         assert orders._describe("ORD-RS3", 1, 3) is None
+
+
+def test_the_same_revision_started_again_after_a_resubmission_answers_its_latest_attempt(hub: LocalHub) -> None:
+    from localhub.lambda_runtime import function_environment
+    from utilhub.packs.order_to_cash.model import FulfillmentOrderIn
+    from utilhub.packs.order_to_cash.orders import start
+    from utilhub.platform.problems import Problem
+
+    # Given a revision that failed, was resubmitted and succeeded at its attempt 2
+    order = {"orderId": "ORD-RS4", "revision": 1, "lines": [line("L1", "SA-RS4", "BA-RS4", "BP-RS4")]}
+    brm(hub).add_fault({"kind": "reject", "count": 1, "reason": "account locked"})
+    assert submit(hub, order)["status"] == "FAILED"
+    assert resubmit(hub, "ORD-RS4", 1).status == 202
+    assert result(hub, "ORD-RS4", 1)["status"] == "SUCCEEDED"
+    with function_environment(hub.function(API).environment):
+        # When OSM's order revision starts again straight on the workflow (its idempotency record expired),
+        # Then it answers the latest attempt's state, and other content under it is still a conflict
+        assert start(FulfillmentOrderIn.model_validate(order))["status"] == "SUCCEEDED"
+        with pytest.raises(Problem) as conflict:
+            start(FulfillmentOrderIn.model_validate({**order, "lines": [line("L1", "SA-RS4", "BA-RS5", "BP-RS4")]}))
+    assert conflict.value.status == 409
