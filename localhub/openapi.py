@@ -384,25 +384,27 @@ def sync_request_api_docs(prefix: str, flow: SyncFlow) -> ApiDocs:
 
 
 def order_to_cash_docs() -> ApiDocs:
-    """OC-01 intake and OC-02 query (``utilhub.packs.order_to_cash.orders``)."""
+    """OC-01 intake and resubmission, OC-02 query (``utilhub.packs.order_to_cash.orders``)."""
     from utilhub.packs.order_to_cash import orders
     from utilhub.packs.order_to_cash.model import FulfillmentOrderIn, OrderResult
 
     docs = ApiDocs(models=[(FulfillmentOrderIn, "validation"), (OrderResult, "serialization")])
     status = {"type": "string", "enum": ["RUNNING", "SUCCEEDED", "FAILED"]}
+    attempt = {"type": "integer", "minimum": 1, "description": "The revision's latest run: 1, then one more per resubmission."}
     docs.schemas["FulfillmentOrderState"] = {
         "type": "object",
         "required": ["orderId", "revision", "status"],
-        "properties": {"orderId": {"type": "string"}, "revision": {"type": "integer"}, "status": status},
+        "properties": {"orderId": {"type": "string"}, "revision": {"type": "integer"}, "status": status, "attempt": attempt},
     }
     docs.schemas["FulfillmentOrderView"] = {
         "type": "object",
-        "description": "An order revision's workflow: RUNNING, SUCCEEDED with its result, or FAILED with the reason.",
-        "required": ["orderId", "revision", "status"],
+        "description": "An order revision's latest attempt: RUNNING, SUCCEEDED with its result, or FAILED with the reason.",
+        "required": ["orderId", "revision", "status", "attempt"],
         "properties": {
             "orderId": {"type": "string"},
             "revision": {"type": "integer"},
             "status": status,
+            "attempt": attempt,
             "result": ref(OrderResult),
             "error": {
                 "type": "object",
@@ -412,6 +414,10 @@ def order_to_cash_docs() -> ApiDocs:
         },
     }
     collection = f"{orders.PREFIX}/fulfillment-orders"
+    revision_parameters = {
+        "orderId": {"description": "The order id.", "schema": {"type": "string"}},
+        "revision": {"description": "The revision number.", "schema": {"type": "integer", "minimum": 0}},
+    }
     docs.routes = {
         f"POST {collection}": RouteDoc(
             summary="Synchronize a fulfillment order's billing accounts to BRM (OC-01)",
@@ -431,13 +437,27 @@ def order_to_cash_docs() -> ApiDocs:
         ),
         f"GET {collection}/{{orderId}}/revisions/{{revision}}": RouteDoc(
             summary="Status and result of an order revision (OC-02)",
-            description="RUNNING, SUCCEEDED with what was processed, ignored, created, found and the paying hierarchy, or FAILED with the reason.",
+            description=(
+                "The latest attempt: RUNNING, SUCCEEDED with what was processed, ignored, created, found and the paying "
+                "hierarchy, or FAILED with the reason."
+            ),
             replies=(Reply(200, "The order revision.", "FulfillmentOrderView"),),
             problems=(404, 422),
-            path_parameters={
-                "orderId": {"description": "The order id.", "schema": {"type": "string"}},
-                "revision": {"description": "The revision number.", "schema": {"type": "integer", "minimum": 0}},
-            },
+            path_parameters=revision_parameters,
+        ),
+        f"POST {collection}/{{orderId}}/revisions/{{revision}}/resubmission": RouteDoc(
+            summary="Resubmit a FAILED order revision (OC-01)",
+            description=(
+                "Runs the revision again as its next attempt, with the order it was submitted with. What BRM already holds is "
+                "found, not created again: a step that succeeded answers its recorded outcome (for a day; later it finds its "
+                "objects through the cross-references), a step that failed runs again against the cross-references. Any "
+                "status other than FAILED is a 409; a revision whose last run ended more than 90 days ago is no longer "
+                "known (404)."
+            ),
+            replies=(Reply(202, "Running again: query the revision.", "FulfillmentOrderState"),),
+            problems=(404, 409, 422),
+            path_parameters=revision_parameters,
+            honours_idempotency_key=True,
         ),
     }
     return docs

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from localhub import sfn_waits
 from localhub.hub import ApiResponse, LocalHub
 from localhub.simulators.brm import BrmSimulator
 from tests.conftest import sample_event
@@ -66,6 +67,12 @@ def submit(hub: LocalHub, order: dict[str, Any]) -> dict[str, Any]:
     response = post(hub, order)
     assert response.status == 202, response.body
     return result(hub, order["orderId"], order["revision"])
+
+
+def resubmit(hub: LocalHub, order_id: str, revision: int | str, headers: dict[str, str] | None = None) -> ApiResponse:
+    return hub.call_api(
+        "POST", f"/order-to-cash/fulfillment-orders/{order_id}/revisions/{revision}/resubmission", headers=headers, claims=CLAIMS
+    )
 
 
 def brm(hub: LocalHub) -> BrmSimulator:
@@ -237,17 +244,41 @@ def test_one_billing_profile_in_two_billing_systems_is_refused(hub: LocalHub) ->
 
 def test_brm_outage_is_retried_with_backoff(hub: LocalHub) -> None:
     brm(hub).add_fault({"kind": "down", "count": 2})
-    body = submit(hub, {"orderId": "ORD-12", "revision": 1, "lines": [line("L1", "SA-17", "BA-17", "BP-17")]})
+    with sfn_waits.scaled(0.01):
+        body = submit(hub, {"orderId": "ORD-12", "revision": 1, "lines": [line("L1", "SA-17", "BA-17", "BP-17")]})
     assert body["status"] == "SUCCEEDED", body
     assert brm(hub).hierarchy("BRM1") == {"BA-17": None, "SA-17": "BA-17"}
 
 
+def test_brm_down_longer_than_a_few_attempts_is_ridden_out_and_the_order_succeeds(hub: LocalHub) -> None:
+    # Given BRM down for the next 10 calls: an outage that outlasts 5 attempts over about 7 s (the retries before)
+    brm(hub).add_fault({"kind": "down", "count": 10})
+    # When an order is fulfilled (the Retry waits, minutes long on AWS, run at a hundredth of their length)
+    with sfn_waits.scaled(0.01):
+        body = submit(hub, {"orderId": "ORD-OUT", "revision": 1, "lines": [line("L1", "SA-OUT", "BA-OUT", "BP-OUT")]})
+    # Then the step kept retrying until BRM was back, and the order succeeded with each object created once
+    assert body["status"] == "SUCCEEDED", body
+    assert brm(hub).faults == []
+    assert objects(body, "created") == {("account", "BA-OUT"), ("account", "SA-OUT"), ("billinfo", "BP-OUT"), ("payinfo", "BP-OUT")}
+    assert brm(hub).hierarchy("BRM1") == {"BA-OUT": None, "SA-OUT": "BA-OUT"}
+
+
+def test_an_answer_slower_than_the_connectors_timeout_is_retried_and_the_order_succeeds(hub: LocalHub) -> None:
+    # Given the BRM steps give BRM 1 s to answer, and BRM answers the first call after 2 s (it still does the work)
+    hub.function("OrderToCashBrmStepsFunction").environment["UTILHUB_READ_TIMEOUT_SECONDS"] = "1"
+    brm(hub).add_fault({"kind": "slow", "count": 1, "seconds": 2})
+    # When an order is fulfilled
+    body = submit(hub, {"orderId": "ORD-SLOW", "revision": 1, "lines": [line("L1", "SA-SLOW", "BA-SLOW", "BP-SLOW")]})
+    # Then the step that timed out (TargetTimedOut) was retried, the order succeeded, and the account is in BRM once
+    assert body["status"] == "SUCCEEDED", body
+    assert [a["accountNo"] for a in brm(hub).records["BRM1"]["accounts"].values()] == ["BA-SLOW", "SA-SLOW"]
+    assert brm(hub).hierarchy("BRM1") == {"BA-SLOW": None, "SA-SLOW": "BA-SLOW"}
+
+
 def test_brm_down_beyond_the_retries_fails_with_the_reason(hub: LocalHub) -> None:
     brm(hub).add_fault({"kind": "down", "count": 100})
-    body = submit(
-        hub,
-        {"orderId": "ORD-13", "revision": 1, "lines": [line("L1", "SA-18", "BA-18", "BP-18")]},
-    )
+    with sfn_waits.scaled(0.001):
+        body = submit(hub, {"orderId": "ORD-13", "revision": 1, "lines": [line("L1", "SA-18", "BA-18", "BP-18")]})
     assert body["status"] == "FAILED"
     assert body["error"]["error"] == "TargetUnavailable"
     assert "BRM answered 503" in body["error"]["reason"]
@@ -268,6 +299,70 @@ def test_a_failed_order_revision_resubmitted_as_a_new_revision_completes(hub: Lo
     assert failed["status"] == "FAILED"
     done = submit(hub, {"orderId": "ORD-15", "revision": 2, "lines": [line("L1", "SA-20", "BA-20", "BP-20")]})
     assert done["status"] == "SUCCEEDED"
+
+
+def test_a_revision_failed_by_a_brm_outage_is_resubmitted_and_runs_again_from_where_it_failed(hub: LocalHub) -> None:
+    # Given a revision whose bill-to account was created, then BRM went down beyond every retry of the next step
+    order = {"orderId": "ORD-RS", "revision": 1, "lines": [line("L1", "SA-RS", "BA-RS", "BP-RS")]}
+    brm(hub).add_fault({"kind": "down", "count": 100, "after": 1})
+    with sfn_waits.scaled(0.001):
+        failed = submit(hub, order)
+    assert failed["status"] == "FAILED", failed
+    assert (failed["attempt"], failed["error"]["error"]) == (1, "TargetUnavailable")
+    assert brm(hub).calls == ["POST accounts"]
+
+    # When BRM is back and the revision is resubmitted (twice under one Idempotency-Key: a client's retry)
+    brm(hub).clear_faults()
+    first = resubmit(hub, "ORD-RS", 1, {"idempotency-key": "RS-1"})
+    again = resubmit(hub, "ORD-RS", 1, {"idempotency-key": "RS-1"})
+
+    # Then it answers 202 with the new attempt, once, and that attempt succeeds
+    assert first.status == 202, first.body
+    assert first.json() == {"orderId": "ORD-RS", "revision": 1, "status": "RUNNING", "attempt": 2}
+    assert (again.status, again.json()) == (202, first.json())
+    done = result(hub, "ORD-RS", 1)
+    assert (done["status"], done["attempt"]) == ("SUCCEEDED", 2), done
+    # with the bill-to account taken from the first attempt, not asked of BRM again; everything else made once
+    assert objects(done, "created") == {("account", "BA-RS"), ("account", "SA-RS"), ("billinfo", "BP-RS"), ("payinfo", "BP-RS")}
+    assert sorted(brm(hub).calls) == ["POST accounts", "POST accounts", "POST billinfos", "POST payinfos"]
+    records = brm(hub).records["BRM1"]
+    assert sorted(a["accountNo"] for a in records["accounts"].values()) == ["BA-RS", "SA-RS"]
+    assert brm(hub).hierarchy("BRM1") == {"BA-RS": None, "SA-RS": "BA-RS"}
+    # and the revision, now SUCCEEDED, cannot be resubmitted again
+    assert resubmit(hub, "ORD-RS", 1).status == 409
+
+
+def test_a_revision_that_fails_again_is_resubmitted_again_and_the_query_follows_the_latest_attempt(hub: LocalHub) -> None:
+    # Given OSM's sample order refused by BRM twice in a row (a business refusal: not retried)
+    brm(hub).add_fault({"kind": "reject", "count": 2, "reason": "account locked"})
+    assert hub.invoke(API, sample_event("order_to_cash/fulfillment_orders/submit-order.json")).result["statusCode"] == 202
+    assert result(hub, "ORD-1001", 1)["status"] == "FAILED"
+    # When the sample resubmission is sent: its attempt 2 fails too; and it is sent again
+    response = hub.invoke(API, sample_event("order_to_cash/fulfillment_orders/resubmit-order.json")).result
+    assert (response["statusCode"], json.loads(response["body"])["attempt"]) == (202, 2)
+    second = result(hub, "ORD-1001", 1)
+    assert (second["status"], second["attempt"], second["error"]["error"]) == ("FAILED", 2, "TargetRejected")
+    assert "account locked" in second["error"]["reason"]
+    assert resubmit(hub, "ORD-1001", 1).json()["attempt"] == 3
+    # Then the query answers the latest attempt, SUCCEEDED, and the sample order's objects are in BRM once each
+    third = result(hub, "ORD-1001", 1)
+    assert (third["status"], third["attempt"]) == ("SUCCEEDED", 3), third
+    assert brm(hub).hierarchy("BRM1") == {"BA-100": None, "SA-100": "BA-100"}
+    assert brm(hub).calls.count("POST accounts") == 4  # refused twice, then BA-100 and SA-100 once each
+
+
+def test_resubmission_is_409_unless_the_revision_failed_404_when_unknown_422_for_a_bad_revision(hub: LocalHub) -> None:
+    submit(hub, {"orderId": "ORD-RS2", "revision": 1, "lines": [line("L1", "SA-RS2", "BA-RS2", "BP-RS2")]})
+    calls = len(brm(hub).calls)
+    conflict = resubmit(hub, "ORD-RS2", 1)
+    assert conflict.status == 409
+    assert conflict.headers["content-type"] == "application/problem+json"
+    assert "SUCCEEDED" in conflict.json()["detail"]
+    assert resubmit(hub, "ORD-RS2", 2).status == 404
+    assert resubmit(hub, "nope", 1).status == 404
+    assert resubmit(hub, "ORD-RS2", "x").status == 422
+    assert len(brm(hub).calls) == calls
+    assert result(hub, "ORD-RS2", 1)["attempt"] == 1
 
 
 @pytest.mark.parametrize(
@@ -393,6 +488,7 @@ def test_a_fault_run_loses_no_order_and_creates_nothing_twice(hub: LocalHub) -> 
 
     # Given three orders, each sent twice, BRM down for a while,
     # and a sixth of the AWS calls the functions make throttled beyond boto3's own retries
+    # (the workflow's Retry waits, minutes long on AWS, at a hundredth of their length)
     orders: list[dict[str, Any]] = [
         {
             "orderId": f"ORD-FR{n}",
@@ -405,7 +501,7 @@ def test_a_fault_run_loses_no_order_and_creates_nothing_twice(hub: LocalHub) -> 
         for n in range(3)
     ]
     brm(hub).add_fault({"kind": "down", "count": 3})
-    with AwsThrottling(1 / 6, seed=5) as throttling:
+    with sfn_waits.scaled(0.01), AwsThrottling(1 / 6, seed=5) as throttling:
         for order in orders + orders:
             for _ in range(60):  # the sender retries a 503, and a 409 that says the first call is still in progress
                 response = post(hub, order)
@@ -423,10 +519,18 @@ def test_a_fault_run_loses_no_order_and_creates_nothing_twice(hub: LocalHub) -> 
         if body["status"] == "FAILED":
             assert body["error"]["error"], body
             assert body["error"]["reason"], body
-    # When each failed order is resubmitted as its next revision
-    for order in orders:
-        if outcomes[order["orderId"]]["status"] == "FAILED":
-            outcomes[order["orderId"]] = submit(hub, {**order, "revision": 2})
+    # When each failed order revision is resubmitted, and again while it fails (a step whose claim a throttled
+    # write left behind is IdempotencyInProgress until the claim lapses with its invocation, 30 s at most)
+    deadline = time.monotonic() + 90
+    with sfn_waits.scaled(0.01):
+        for order_id in outcomes:
+            while outcomes[order_id]["status"] == "FAILED" and time.monotonic() < deadline:
+                response = resubmit(hub, order_id, 1)
+                assert response.status == 202, response.body
+                outcomes[order_id] = result(hub, order_id, 1)
+                if outcomes[order_id]["status"] == "FAILED":
+                    assert outcomes[order_id]["error"]["error"] == "IdempotencyInProgress", outcomes[order_id]
+                    time.sleep(3)
     # Then every order succeeded, and BRM holds each account, /billinfo and /payinfo once, in the hierarchy ordered
     assert {o: body["status"] for o, body in outcomes.items()} == dict.fromkeys(outcomes, "SUCCEEDED")
     records = brm(hub).records["BRM1"]
@@ -475,3 +579,45 @@ def test_a_payment_method_without_a_brm_pay_type_is_422_naming_line_and_value(hu
     assert [e["pointer"] for e in errors] == ["#/lines/1/billingProfile/paymentMethod"]
     assert "'Bitcoin'" in errors[0]["detail"]
     assert brm(hub).records == {}
+
+
+def test_two_resubmissions_of_one_failed_attempt_start_one_new_attempt(hub: LocalHub, monkeypatch: pytest.MonkeyPatch) -> None:
+    from localhub.lambda_runtime import function_environment
+    from utilhub.packs.order_to_cash import orders
+
+    # Given a FAILED revision resubmitted, whose attempt 2 has run
+    brm(hub).add_fault({"kind": "reject", "count": 1, "reason": "account locked"})
+    assert submit(hub, {"orderId": "ORD-RS3", "revision": 1, "lines": [line("L1", "SA-RS3", "BA-RS3", "BP-RS3")]})["status"] == "FAILED"
+    assert resubmit(hub, "ORD-RS3", 1).status == 202
+    assert result(hub, "ORD-RS3", 1)["attempt"] == 2
+    with function_environment(hub.function(API).environment):
+        failed = orders._describe("ORD-RS3", 1, 1)
+        assert failed is not None
+        # When another resubmission, which read the failed attempt 1 before attempt 2 started, starts its attempt
+        with monkeypatch.context() as patch:
+            patch.setattr(orders, "latest_attempt", lambda order_id, revision: (1, failed))
+            answer = orders.resubmit("ORD-RS3", 1)
+        # Then it answers attempt 2 as it is, and no third attempt exists
+        assert answer == {"orderId": "ORD-RS3", "revision": 1, "status": "SUCCEEDED", "attempt": 2}
+        assert orders._describe("ORD-RS3", 1, 3) is None
+
+
+def test_the_same_revision_started_again_after_a_resubmission_answers_its_latest_attempt(hub: LocalHub) -> None:
+    from localhub.lambda_runtime import function_environment
+    from utilhub.packs.order_to_cash.model import FulfillmentOrderIn
+    from utilhub.packs.order_to_cash.orders import start
+    from utilhub.platform.problems import Problem
+
+    # Given a revision that failed, was resubmitted and succeeded at its attempt 2
+    order = {"orderId": "ORD-RS4", "revision": 1, "lines": [line("L1", "SA-RS4", "BA-RS4", "BP-RS4")]}
+    brm(hub).add_fault({"kind": "reject", "count": 1, "reason": "account locked"})
+    assert submit(hub, order)["status"] == "FAILED"
+    assert resubmit(hub, "ORD-RS4", 1).status == 202
+    assert result(hub, "ORD-RS4", 1)["status"] == "SUCCEEDED"
+    with function_environment(hub.function(API).environment):
+        # When OSM's order revision starts again straight on the workflow (its idempotency record expired),
+        # Then it answers the latest attempt's state, and other content under it is still a conflict
+        assert start(FulfillmentOrderIn.model_validate(order))["status"] == "SUCCEEDED"
+        with pytest.raises(Problem) as conflict:
+            start(FulfillmentOrderIn.model_validate({**order, "lines": [line("L1", "SA-RS4", "BA-RS5", "BP-RS4")]}))
+    assert conflict.value.status == 409

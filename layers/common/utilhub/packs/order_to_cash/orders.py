@@ -1,9 +1,15 @@
-"""OC-01 intake and OC-02 query over HTTP: the order revision starts one Standard workflow execution.
+"""OC-01 intake, its resubmission, and OC-02 query over HTTP: an order revision runs as Standard workflow executions.
 
 The execution name is derived from the order id and revision, so a retried call starts nothing
 new: the same body again answers 202 and ends with the same result; another body under an order
 id and revision already used is a 409 (checked on the idempotency key of the order revision, and
 again on the execution's own input once that key has expired).
+
+A FAILED revision is resubmitted as its next attempt: an execution named after the order id,
+revision and attempt (``-a2``, ``-a3``...), with the first attempt's input. Its BRM steps run under the
+same idempotency keys as before, so a step that succeeded answers its recorded outcome without asking
+BRM, and a step that failed runs again, finding through the cross-references what it made before.
+The query follows the attempts to the latest: a resubmission starts only after an attempt failed.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from utilhub.packs.order_to_cash.collation import collate
 from utilhub.packs.order_to_cash.model import SIEBEL, FulfillmentOrderIn
 from utilhub.platform import aws, problems
 from utilhub.platform.dvm import domain_value_maps
-from utilhub.platform.http import create_api, json_response, once_per_key, read_body
+from utilhub.platform.http import Body, create_api, json_response, once_per_key, read_body
 from utilhub.platform.idempotency import run_once
 from utilhub.platform.observability import MetricUnit, metrics
 from utilhub.platform.settings import get_settings, on_reload
@@ -33,9 +39,10 @@ MAX_EXECUTION_INPUT_BYTES = 262_144  # Step Functions' limit on an execution's i
 STATUS = {"RUNNING": "RUNNING", "SUCCEEDED": "SUCCEEDED", "FAILED": "FAILED", "TIMED_OUT": "FAILED", "ABORTED": "FAILED"}
 
 
-def execution_name(order_id: str, revision: int) -> str:
-    """``<orderId>-r<revision>``, in the characters Step Functions allows; a hash keeps it unique when it must change."""
-    name = f"{order_id}-r{revision}"
+def execution_name(order_id: str, revision: int, attempt: int = 1) -> str:
+    """``<orderId>-r<revision>``, then ``-a<attempt>`` from the second attempt on, in the characters Step Functions
+    allows; a hash keeps it unique when it must change."""
+    name = f"{order_id}-r{revision}" + (f"-a{attempt}" if attempt > 1 else "")
     safe = re.sub(r"[^A-Za-z0-9_-]", "_", name)
     if safe != name or len(safe) > 80:
         safe = f"{safe[:60]}-{hashlib.sha256(name.encode()).hexdigest()[:12]}"
@@ -60,6 +67,34 @@ def _execution_arn(name: str) -> str:
     return f"{prefix}:execution:{machine}:{name}"
 
 
+def _describe(order_id: str, revision: int, attempt: int) -> dict[str, Any] | None:
+    """The execution of one attempt of an order revision, or None when it was never started."""
+    try:
+        execution: dict[str, Any] = aws.client("stepfunctions").describe_execution(
+            executionArn=_execution_arn(execution_name(order_id, revision, attempt))
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] in ("ExecutionDoesNotExist", "InvalidArn"):
+            return None
+        raise
+    return execution
+
+
+def latest_attempt(order_id: str, revision: int) -> tuple[int, dict[str, Any]] | None:
+    """The latest attempt of an order revision and its execution, or None for a revision never submitted.
+
+    An attempt follows only one that failed, so the attempts are followed while they failed: one call
+    for a revision that did not fail, one more per resubmission.
+    """
+    execution = _describe(order_id, revision, 1)
+    if execution is None:
+        return None
+    attempt = 1
+    while STATUS.get(execution["status"], "FAILED") == "FAILED" and (following := _describe(order_id, revision, attempt + 1)):
+        attempt, execution = attempt + 1, following
+    return attempt, execution
+
+
 def start(order: FulfillmentOrderIn) -> dict[str, Any]:
     sfn = aws.client("stepfunctions")
     name = execution_name(order.orderId, order.revision)
@@ -73,23 +108,48 @@ def start(order: FulfillmentOrderIn) -> dict[str, Any]:
     except ClientError as exc:
         if exc.response["Error"]["Code"] != "ExecutionAlreadyExists":
             raise
-        execution = sfn.describe_execution(executionArn=_execution_arn(name))
+        found = latest_attempt(order.orderId, order.revision)
+        if found is None:  # exists, yet not found: Step Functions is not consistent yet; the caller retries
+            raise aws.AwsUnavailable(f"execution {name} exists but cannot be described yet") from exc
+        execution = found[1]
         if execution.get("input") != payload:
             raise problems.conflict(f"Order {order.orderId} revision {order.revision} was already submitted with other content.") from None
         status = STATUS.get(execution["status"], "FAILED")
     return {"orderId": order.orderId, "revision": order.revision, "status": status}
 
 
-def query(order_id: str, revision: int) -> dict[str, Any]:
-    sfn = aws.client("stepfunctions")
-    try:
-        execution = sfn.describe_execution(executionArn=_execution_arn(execution_name(order_id, revision)))
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] in ("ExecutionDoesNotExist", "InvalidArn"):
-            raise problems.not_found(f"No order {order_id} revision {revision}.") from None
-        raise
+def resubmit(order_id: str, revision: int) -> dict[str, Any]:
+    """Run a FAILED order revision again as its next attempt, with the same input; a 409 for any other status."""
+    found = latest_attempt(order_id, revision)
+    if found is None:
+        raise problems.not_found(f"No order {order_id} revision {revision}.")
+    attempt, execution = found
     status = STATUS.get(execution["status"], "FAILED")
-    answer: dict[str, Any] = {"orderId": order_id, "revision": revision, "status": status}
+    if status != "FAILED":
+        raise problems.conflict(
+            f"Order {order_id} revision {revision} is {status} (attempt {attempt}); only a FAILED revision can be resubmitted."
+        )
+    name = execution_name(order_id, revision, attempt + 1)
+    try:
+        aws.client("stepfunctions").start_execution(stateMachineArn=_state_machine_arn(), name=name, input=execution["input"])
+        metrics.add_metric(name="FulfillmentOrdersResubmitted", unit=MetricUnit.Count, value=1)
+        status = "RUNNING"
+    except ClientError as exc:
+        # resubmitted meanwhile by another call: the same attempt with the same input, answered as it is
+        if exc.response["Error"]["Code"] != "ExecutionAlreadyExists":
+            raise
+        started = _describe(order_id, revision, attempt + 1)
+        status = STATUS.get(started["status"], "FAILED") if started else "RUNNING"
+    return {"orderId": order_id, "revision": revision, "status": status, "attempt": attempt + 1}
+
+
+def query(order_id: str, revision: int) -> dict[str, Any]:
+    found = latest_attempt(order_id, revision)
+    if found is None:
+        raise problems.not_found(f"No order {order_id} revision {revision}.")
+    attempt, execution = found
+    status = STATUS.get(execution["status"], "FAILED")
+    answer: dict[str, Any] = {"orderId": order_id, "revision": revision, "status": status, "attempt": attempt}
     if status == "SUCCEEDED":
         answer["result"] = json.loads(execution.get("output") or "{}")
     elif status == "FAILED":
@@ -138,11 +198,20 @@ def build_api() -> APIGatewayHttpResolver:
 
     @app.get(f"{PREFIX}/fulfillment-orders/<orderId>/revisions/<revision>")
     def result(orderId: str, revision: str) -> Response[str]:
-        if not revision.isdigit():
-            raise problems.invalid("revision must be a whole number.", [problems.FieldError("#/revision", "not a whole number")])
-        return json_response(200, query(orderId, int(revision)))
+        return json_response(200, query(orderId, _revision(revision)))
+
+    @app.post(f"{PREFIX}/fulfillment-orders/<orderId>/revisions/<revision>/resubmission")
+    def resubmission(orderId: str, revision: str) -> Response[str]:
+        number = _revision(revision)
+        return once_per_key(app, Body(raw=b""), lambda: (202, resubmit(orderId, number)))
 
     return app
+
+
+def _revision(revision: str) -> int:
+    if not revision.isdigit():
+        raise problems.invalid("revision must be a whole number.", [problems.FieldError("#/revision", "not a whole number")])
+    return int(revision)
 
 
 api = build_api()
