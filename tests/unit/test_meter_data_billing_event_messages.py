@@ -104,13 +104,15 @@ def test_the_usage_transaction_id_is_quoted_into_mdms_path(target: list[StandIn]
     assert target[0].calls[0][1] == "usage-transactions/UT%3A1.a/bill-usage"
 
 
-def test_a_409_is_an_earlier_delivery_and_another_4xx_a_recorded_refusal(target: list[StandIn]) -> None:
+def test_a_409_is_an_earlier_delivery_and_another_4xx_a_refusal_raised_for_the_relay_to_keep(target: list[StandIn]) -> None:
     change = {"changeId": "C-1", "servicePointId": "SP-1", "billCycle": "BC02", "effectiveDate": "2026-12-01"}
     target.append(StandIn(TargetRejected(409, "C-1 was already taken")))
     assert billing_relays.notify_bill_cycle_change(message("MD-20", "C-1", change)) == {"delivered": "CCB", "duplicate": True}
     target[0] = StandIn(TargetRejected(422, "unknown service point"))
-    refused = billing_relays.notify_bill_cycle_change(message("MD-20", "C-1", change))
-    assert refused == {"refused": "CCB", "status": 422, "reason": "unknown service point"}
+    # the relay moves the refused event to its dead-letter queue (platform.relay; tested over the queues)
+    with pytest.raises(TargetRejected) as refused:
+        billing_relays.notify_bill_cycle_change(message("MD-20", "C-1", change))
+    assert (refused.value.status, refused.value.reason) == (422, "unknown service point")
 
 
 def test_a_target_down_raises_so_the_queue_redelivers(target: list[StandIn]) -> None:
