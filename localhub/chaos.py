@@ -187,12 +187,18 @@ class SyncRequests(Point):
                 self.resubmitted += hub.post(f"/meter-data/sync-requests/{key}/resubmission").status_code == 202
 
     def verdicts(self, hub: Hub) -> dict[str, tuple[str, str]]:
-        accepted = hub.simulator("MDM").get("acceptedPerSyncRequest", {})
+        mdm = hub.simulator("MDM")
+        accepted = mdm.get("acceptedPerSyncRequest", {})
         found = {}
         for key in self.accepted:
-            verdict = _final(hub, f"/meter-data/sync-requests/{key}", {"SYNCHRONIZED"}, {"ERROR"})
+            verdict = _final(hub, f"/meter-data/sync-requests/{key}", {"SYNCHRONIZED", "DISCARDED"}, {"ERROR"})
             times = int(accepted.get(key, 0))
-            if verdict[0] == "applied" and times != 1:
+            if verdict == ("applied", "DISCARDED"):  # superseded: MDM must hold a newer image of the entity, never this one
+                _, _, body = self.message(int(key.rsplit("-", 1)[1]))
+                held = mdm["records"].get(f"{body['entityType']}#{body['entityId']}", {})
+                if times or str(held.get("changedAt", "")) <= body["changedAt"]:
+                    verdict = ("lost", f"DISCARDED, yet MDM holds {held.get('changedAt')} and took it {times} times")
+            elif verdict[0] == "applied" and times != 1:
                 verdict = ("duplicated", f"MDM took it {times} times") if times > 1 else ("lost", "SYNCHRONIZED, yet MDM never took it")
             found[key] = verdict
         return found
@@ -341,11 +347,11 @@ class FieldActivities(Point):
         open_: set[tuple[str, str]] = set()
         for system in ("MWM", "WAM", "ODM"):
             for record in hub.simulator(system)["records"].values():
-                if str(record.get("externalId", "")).startswith(f"CCB:{self.run}-FA-"):
+                if str(record.get("externalId", "")).startswith(f"CCB:{self.run}-FA-") and record.get("status") == "OPEN":
+                    # one canceled by a compensation and one made by the resubmission is right; two open is not
                     activity = record["externalId"].split(":", 1)[1]
                     held[(activity, system)] += 1
-                    if record.get("status") == "OPEN":
-                        open_.add((activity, system))
+                    open_.add((activity, system))
         found = {}
         for key in self.accepted:
             state = hub.get(f"/field-work/activities/CCB/{key}").json()
