@@ -1,16 +1,22 @@
 """DA-02 incremental synchronization and DA-04 acknowledgements (seed 001): CCB's DACS sync requests
 through the sync request engine, the scheduled extract writing the changed entities' newest images
 to files under extract/, the transfer to upload/, the DACS simulator's import and its per-record
-acknowledgements back to the hub. Functions in-process, resources from the template in moto."""
+acknowledgements back to the hub. Functions in-process, resources from the template in moto.
+
+The tests of DA-04 run with DACS's acknowledgements passed on to CCB (DacsAcknowledgementsToCcb "true",
+the ``hub`` below); those of a deployment without it use ``unacknowledged_hub``."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
+import pytest
 
+from localhub.endpoint import reset
 from localhub.hub import ApiResponse, LocalHub
 from localhub.simulators.dacs import DacsSimulator
 from tests.conftest import sample_event
@@ -23,6 +29,26 @@ CLAIMS = {"client_id": "ccb", "scope": "utilhub/dacs", "token_use": "access"}
 DACS_CLAIMS = {"client_id": "dacs", "scope": "utilhub/dacs-ack", "token_use": "access"}
 JSON = {"content-type": "application/json"}
 HOSTILE = "Ada\tLovelace \\ the \\t Countess\nof Lovelace\r — Ünïcødé"
+
+
+@pytest.fixture
+def hub(aws_endpoint: str) -> Iterator[LocalHub]:
+    """The hub deployed with DACS's acknowledgements on (DacsAcknowledgementsToCcb "true")."""
+    reset(aws_endpoint)
+    local = LocalHub(parameters={"DacsAcknowledgementsToCcb": "true"}).start()
+    local.drain()
+    yield local
+    assert local.stop() == []
+
+
+@pytest.fixture
+def unacknowledged_hub(aws_endpoint: str) -> Iterator[LocalHub]:
+    """The hub as deployed by default: DACS sends no acknowledgements (DacsAcknowledgementsToCcb "false")."""
+    reset(aws_endpoint)
+    local = LocalHub().start()
+    local.drain()
+    yield local
+    assert local.stop() == []
 
 
 def person(sync_request_id: str, entity_id: str, name: str, changed: str) -> dict[str, Any]:
@@ -168,7 +194,7 @@ def test_acknowledgements_posted_twice_or_for_other_images_change_nothing(hub: L
     assert [h["status"] for h in status_of(hub, "DSR-A1")["history"]].count("SYNCHRONIZED") == 1
 
 
-def test_dacs_down_for_acknowledgements_leaves_requests_sent_then_error_after_the_timeout_and_nothing_is_lost(hub: LocalHub) -> None:
+def test_dacs_down_for_acknowledgements_leaves_requests_sent_for_dacs_own_timeout_then_writes_them_again(hub: LocalHub) -> None:
     # Given a person extracted and imported by DACS, and the hub's acknowledgement route failing (DACS cannot deliver)
     assert submit(hub, person("DSR-D1", "P-D", "Edsger Dijkstra", "2026-11-20T09:00:00Z")).status == 202
     extract_and_transfer(hub)
@@ -181,26 +207,49 @@ def test_dacs_down_for_acknowledgements_leaves_requests_sent_then_error_after_th
     assert dacs(hub).state(summary=True)["acknowledgementsPending"] == 1
     assert status_of(hub, "DSR-D1")["status"] == "SENT"
 
-    # And when no acknowledgement came within the timeout, the next extract moves it to ERROR (resubmittable)
-    run_extract_after_the_ack_timeout(hub)
-    assert status_of(hub, "DSR-D1")["status"] == "ERROR"
-    assert "no acknowledgement from DACS" in status_of(hub, "DSR-D1")["history"][-1]["reason"]
-    # And DACS's acknowledgement arriving late changes nothing (the request is no longer in flight)
+    # And past MDM's acknowledgement timeout (SyncAckTimeoutSeconds), the extract leaves it alone: DACS's is its own
+    mdm_timeout = int(hub.function("MeterDataSyncMonitorFunction").environment["UTILHUB_SYNC_ACK_TIMEOUT_SECONDS"])
+    report = run_extract_at(hub, timedelta(seconds=mdm_timeout + 1))
+    assert (report["timedOut"], report["rewritten"], status_of(hub, "DSR-D1")["status"]) == (0, 0, "SENT")
+    assert dacs_timeout(hub) >= timedelta(hours=1) > timedelta(seconds=mdm_timeout)
+
+    # And when no acknowledgement came within DACS's own timeout, the next extract writes it again (attempt 2), not ERROR
+    report = run_extract_at(hub, dacs_timeout(hub) + timedelta(seconds=1))
+    assert (report["timedOut"], report["rewritten"], report["written"]) == (0, 1, 1)
+    state = status_of(hub, "DSR-D1")
+    assert (state["status"], state["attempt"]) == ("SENT", 2)
+    assert state["history"][-1]["reason"].startswith("no acknowledgement from DACS within")
+    # And DACS's acknowledgement arriving late completes it (the same image, still in flight)
     dacs(hub).send_to_hub = original
     assert dacs(hub).send_acknowledgements() == 1
-    assert status_of(hub, "DSR-D1")["status"] == "ERROR"
+    assert status_of(hub, "DSR-D1")["status"] == "SYNCHRONIZED"
 
 
-def run_extract_after_the_ack_timeout(hub: LocalHub) -> Any:
+def dacs_timeout(hub: LocalHub) -> timedelta:
+    from localhub.lambda_runtime import function_environment
+    from utilhub.packs.dacs.sync import FLOW
+    from utilhub.syncrequests.wiring import store_for
+
+    with function_environment(hub.function(EXTRACT).environment):
+        reload_settings()
+        first = store_for(FLOW).timeouts.first
+    reload_settings()
+    return first
+
+
+def run_extract_at(hub: LocalHub, later: timedelta) -> dict[str, Any]:
+    """The scheduled extract run ``later`` from now, then the transfer of what it wrote."""
     from localhub.lambda_runtime import function_environment
     from utilhub.packs.dacs.sync import incremental_extract
 
     spec = hub.function(EXTRACT)
     with function_environment(spec.environment):
+        reload_settings()
         extract = incremental_extract()
-        extract._now = lambda: datetime.now(UTC) + timedelta(seconds=int(spec.environment["UTILHUB_SYNC_ACK_TIMEOUT_SECONDS"]) + 1)
-        report = extract.run()
+        extract._now = lambda: datetime.now(UTC) + later
+        report = extract.run().as_dict()
     reload_settings()
+    hub.drain()
     return report
 
 
@@ -248,7 +297,8 @@ def ccb_acknowledgements(hub: LocalHub, sync_request_id: str) -> list[dict[str, 
     return hub.simulators["CCB"].records.get(f"SYNC-ACK#{sync_request_id}", {}).get("acknowledgements", [])  # type: ignore[no-any-return]
 
 
-def test_without_the_configuration_ccb_is_not_told_of_dacs_acknowledgements(hub: LocalHub) -> None:
+def test_without_the_configuration_ccb_is_not_told_of_dacs_acknowledgements(unacknowledged_hub: LocalHub) -> None:
+    hub = unacknowledged_hub
     # Given the hub as deployed by default (DacsAcknowledgementsToCcb "false"), a person extracted and imported
     assert submit(hub, person("DSR-C0", "P-C0", "Niklaus Wirth", "2026-11-20T09:00:00Z")).status == 202
     extract_and_transfer(hub)

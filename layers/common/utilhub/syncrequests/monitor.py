@@ -1,6 +1,7 @@
 """The deferred sync request monitor: runs on a schedule, one flow per function.
 
-Per run: for each shard, move SENT requests that got no acknowledgement in time to ERROR;
+Per run: for each shard, queue again (or, after the last re-queue, move to ERROR) the SENT requests
+whose acknowledgement did not come in time (:mod:`~utilhub.syncrequests.timeouts`);
 release the WAITING requests whose parents the target now holds (or record why they still
 wait); read PENDING requests oldest first, decide per entity with
 :func:`~utilhub.syncrequests.lifecycle.plan_entity`, discard, or claim what can be sent and
@@ -33,6 +34,7 @@ from utilhub.platform.observability import MetricUnit, logger, metrics, tracer
 from utilhub.syncrequests.lifecycle import Blocked, Discard, PendingRequest, blocking_parent, plan_entity
 from utilhub.syncrequests.model import DeliveryMessage, SyncStatus
 from utilhub.syncrequests.store import CLAIMS_PER_TRANSACTION, StaleTransition, SyncRequestStore
+from utilhub.syncrequests.timeouts import time_out_due
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs.client import SQSClient
@@ -45,8 +47,9 @@ class MonitorReport:
     waiting: int = 0
     held: int = 0
     released: int = 0
-    timed_out: int = 0
-    requeued: int = 0
+    timed_out: int = 0  # time-outs that went to ERROR (their re-queues spent)
+    timeout_requeued: int = 0  # time-outs queued again as a new attempt
+    requeued: int = 0  # claims given back to PENDING because their message could not be queued
     skipped_stale: int = 0
     pages: int = 0
     failed_shards: int = 0  # shards left for the next run after a transient AWS failure
@@ -67,7 +70,6 @@ class SyncMonitor:
         queue_url: str,
         flow: str,
         *,
-        ack_timeout: timedelta,
         page_size: int,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         target: str = "the target",
@@ -83,7 +85,6 @@ class SyncMonitor:
         self._sqs = sqs
         self._queue_url = queue_url
         self._flow = flow
-        self._ack_timeout = ack_timeout
         self._page_size = page_size
         self._now = clock
 
@@ -250,15 +251,8 @@ class SyncMonitor:
                     report.skipped_stale += 1
 
     def _time_out(self, shard: int, report: MonitorReport) -> None:
-        cutoff = self._now() - self._ack_timeout
-        for sync_request_id, attempt in list(self._store.sent_before(shard, cutoff, self._page_size)):
-            request = self._store.get(sync_request_id)
-            if request is None or request.attempt != attempt:
-                continue
-            try:
-                self._store.acknowledge(
-                    request, positive=False, reason=f"no acknowledgement within {int(self._ack_timeout.total_seconds())} s"
-                )
-                report.timed_out += 1
-            except StaleTransition:
-                report.skipped_stale += 1
+        done = time_out_due(self._store, shard, self._now(), self._page_size, self._target)
+        report.timed_out += done.failed
+        report.timeout_requeued += len(done.requeued)
+        report.skipped_stale += done.stale
+        self._queue(done.requeued, report)

@@ -10,7 +10,8 @@ Items (one table, key ``pk``):
 The sparse index ``ByStatus`` holds the requests the monitor works on:
 ``gsi1pk = <flow>#<status>#<shard>`` (shard = hash of the entity, so an entity's requests
 share one shard and a busy status never makes a hot partition) and ``gsi1sk`` in the order
-they must be worked (``changedAt`` for PENDING and WAITING, ``sentAt`` for SENT). A request whose
+they must be worked (``changedAt`` for PENDING and WAITING; for SENT, the time its acknowledgement is
+due, :class:`~utilhub.syncrequests.lifecycle.AckTimeouts`). A request whose
 entity type has parents keeps them (``parents``: ``<entityType>#<entityId>``), read from its data at
 intake, so the monitor never reads the data.
 Every transition is a conditional write: two monitors, or a monitor and a late
@@ -30,7 +31,7 @@ from botocore.exceptions import ClientError
 
 from utilhub.platform.aws import TRANSACTION_LIMIT, put_absent
 from utilhub.platform.observability import logger
-from utilhub.syncrequests.lifecycle import Blocked, EntityState, PendingRequest, check_transition, sortable_time
+from utilhub.syncrequests.lifecycle import AckTimeouts, Blocked, EntityState, PendingRequest, check_transition, sortable_time
 from utilhub.syncrequests.model import TERMINAL, SyncRequest, SyncRequestIn, SyncStatus, Transition, canonical_json
 
 if TYPE_CHECKING:
@@ -69,7 +70,10 @@ class SyncRequestStore:
         retention_days: int,
         clock: Clock = _utc_now,
         parents_of: ParentsOf = lambda _entity_type, _data: (),
+        timeouts: AckTimeouts | None = None,
     ) -> None:
+        # when a claimed request's acknowledgement is due (only the monitor and the extract claim)
+        self.timeouts = timeouts or AckTimeouts(timedelta(seconds=900))
         self._table = table
         self._parents_of = parents_of
         self._client = table.meta.client
@@ -229,9 +233,9 @@ class SyncRequestStore:
                 request = response.get("UnprocessedKeys") or {}
         return found
 
-    def sent_before(self, shard: int, cutoff: datetime, limit: int) -> Iterator[tuple[str, int]]:
-        """(id, attempt) of SENT requests of one shard sent before ``cutoff``."""
-        for item in self._query_index(f"{self._flow}#{SyncStatus.SENT.value}#{shard}", limit=limit, before=f"{sortable_time(cutoff)}~"):
+    def sent_due(self, shard: int, now: datetime, limit: int) -> Iterator[tuple[str, int]]:
+        """(id, attempt) of SENT requests of one shard whose acknowledgement was due before ``now``, the longest overdue first."""
+        for item in self._query_index(f"{self._flow}#{SyncStatus.SENT.value}#{shard}", limit=limit, before=f"{sortable_time(now)}~"):
             yield str(item["syncRequestId"]), int(item.get("attempt", 0))
 
     def _query_index(self, partition: str, *, limit: int, before: str | None = None) -> Iterator[dict[str, Any]]:
@@ -288,6 +292,7 @@ class SyncRequestStore:
         attempt: int | None = None,
         set_attempt: int | None = None,
         changed_at: datetime | None = None,
+        due: datetime | None = None,
         extra: dict[str, Any] | None = None,
         remove: Sequence[str] = (),
     ) -> dict[str, Any]:
@@ -323,6 +328,10 @@ class SyncRequestStore:
                 if changed_at is None:
                     raise ValueError(f"a request going to {wanted.value} needs its changedAt (queue order)")
                 values[":gsk"] = f"{sortable_time(changed_at)}#{sortable_time(now)}#{sync_request_id}"
+            elif wanted is SyncStatus.SENT:
+                if due is None:
+                    raise ValueError("a request going to SENT needs the time its acknowledgement is due")
+                values[":gsk"] = f"{sortable_time(due)}#{sync_request_id}"
             removes.append("expiresAt")
         expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
         return {
@@ -391,6 +400,7 @@ class SyncRequestStore:
                 f"{reason}: what it waited for is synchronized" if was_waiting else reason,
                 attempt=request.attempt,
                 set_attempt=attempt,
+                due=self._now() + self.timeouts.first,
                 remove=("waitingFor", "waitReason") if was_waiting else (),
             ),
         ]
@@ -505,7 +515,10 @@ class SyncRequestStore:
         }
 
     def acknowledge(self, request: SyncRequest, positive: bool, reason: str) -> None:
-        """SENT -> SYNCHRONIZED (remembering the image) or ERROR, freeing the entity for the next request."""
+        """SENT -> SYNCHRONIZED (remembering the image) or ERROR, freeing the entity for the next request.
+
+        A positive acknowledgement completes the request whatever attempt it answers (each attempt carries the
+        same image); a negative one only the attempt it answers (a later attempt is still under way)."""
         wanted = SyncStatus.SYNCHRONIZED if positive else SyncStatus.ERROR
         self._write(
             [
@@ -517,10 +530,94 @@ class SyncRequestStore:
                     error=None if positive else reason,
                 ),
                 self._transition_update(
-                    request.syncRequestId, (request.entityType, request.entityId), SyncStatus.SENT, wanted, reason, attempt=request.attempt
+                    request.syncRequestId,
+                    (request.entityType, request.entityId),
+                    SyncStatus.SENT,
+                    wanted,
+                    reason,
+                    attempt=None if positive else request.attempt,
                 ),
             ]
         )
+
+    def requeue(self, request: SyncRequest, reason: str) -> int:
+        """SENT -> SENT as a new attempt after a time-out (the entity stays in flight); its new attempt, whose
+        acknowledgement is due after the next, longer window (:meth:`AckTimeouts.window`)."""
+        attempt = request.attempt + 1
+        timeouts = request.timeouts + 1
+        self._write(
+            [
+                self._transition_update(
+                    request.syncRequestId,
+                    (request.entityType, request.entityId),
+                    SyncStatus.SENT,
+                    SyncStatus.SENT,
+                    reason,
+                    attempt=request.attempt,
+                    set_attempt=attempt,
+                    due=self._now() + self.timeouts.window(timeouts),
+                    extra={"timeouts": timeouts},
+                )
+            ]
+        )
+        return attempt
+
+    def time_out(self, request: SyncRequest, reason: str) -> None:
+        """SENT -> ERROR after its last time-out: the entity is freed and holds its dependants with ``reason``;
+        a positive acknowledgement arriving later still completes it (:meth:`complete_after_timeout`)."""
+        self._write(
+            [
+                self._release_entity(request.entityType, request.entityId, request.syncRequestId, error=reason),
+                self._transition_update(
+                    request.syncRequestId,
+                    (request.entityType, request.entityId),
+                    SyncStatus.SENT,
+                    SyncStatus.ERROR,
+                    reason,
+                    attempt=request.attempt,
+                    extra={"timeouts": request.timeouts + 1, "timedOut": True},
+                ),
+            ]
+        )
+
+    def complete_after_timeout(self, request: SyncRequest, reason: str) -> None:
+        """ERROR (timed out) -> SYNCHRONIZED: the target's positive acknowledgement came after the time-out.
+
+        The entity's last image moves up to this one only if it is not older than the one it holds, and the
+        entity's error is cleared only if it is this request's; :class:`StaleTransition` if the request or the
+        entity changed meanwhile (read again and retry)."""
+        entity = (request.entityType, request.entityId)
+        state = self.entity_states([entity])[entity]
+        update = self._transition_update(request.syncRequestId, entity, SyncStatus.ERROR, SyncStatus.SYNCHRONIZED, reason)
+        update["ConditionExpression"] += " AND timedOut = :true"
+        update["ExpressionAttributeValues"][":true"] = True
+        sets, removes, conditions = ["updatedAt = :now"], [], []
+        values: dict[str, Any] = {":now": self._now().isoformat()}
+        changed = sortable_time(request.changedAt)
+        if state.last_sent_changed_at is None or sortable_time(state.last_sent_changed_at) <= changed:
+            sets += ["lastSentHash = :h", "lastSentChangedAt = :c", "lastSyncRequestId = :id"]
+            values.update({":h": request.dataHash, ":c": changed, ":id": request.syncRequestId})
+            if state.last_sent_changed_at is None:
+                conditions.append("attribute_not_exists(lastSentChangedAt)")
+            else:
+                conditions.append("lastSentChangedAt = :was")
+                values[":was"] = sortable_time(state.last_sent_changed_at)
+        if state.last_error_id == request.syncRequestId:
+            removes += ["lastErrorId", "lastErrorReason"]
+            conditions.append("lastErrorId = :id")
+            values[":id"] = request.syncRequestId
+        updates = [update]
+        if conditions:
+            updates.append(
+                {
+                    "TableName": self._table.name,
+                    "Key": self._entity_key(*entity),
+                    "UpdateExpression": "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else ""),
+                    "ConditionExpression": " AND ".join(conditions),
+                    "ExpressionAttributeValues": values,
+                }
+            )
+        self._write(updates)
 
     def resubmit(self, request: SyncRequest, reason: str) -> None:
         """ERROR -> PENDING; the entity no longer holds its dependants for this error."""
@@ -528,7 +625,13 @@ class SyncRequestStore:
         self._write(
             [
                 self._transition_update(
-                    request.syncRequestId, entity, SyncStatus.ERROR, SyncStatus.PENDING, reason, changed_at=request.changedAt
+                    request.syncRequestId,
+                    entity,
+                    SyncStatus.ERROR,
+                    SyncStatus.PENDING,
+                    reason,
+                    changed_at=request.changedAt,
+                    remove=("timeouts", "timedOut"),  # a human decided: it gets its time-outs again
                 )
             ]
         )
@@ -562,4 +665,6 @@ def _from_item(item: dict[str, Any]) -> SyncRequest:
         correlationId=item.get("correlationId", ""),
         history=[Transition.model_validate(h) for h in item.get("history", [])],
         waitingFor=item.get("waitingFor"),
+        timeouts=int(item.get("timeouts", 0)),
+        timedOut=bool(item.get("timedOut", False)),
     )

@@ -7,8 +7,8 @@ image DACS already has, or one older than it, is DISCARDED; an entity whose prev
 awaiting DACS's acknowledgement waits for the next run. The chosen requests are claimed (SENT, the
 entity in flight), mapped to DACS records and written to this run's files under ``extract/``; if the
 files cannot be written every claim is given back (PENDING again) and nothing appears. DA-04's
-acknowledgements then move each request to SYNCHRONIZED or ERROR; a request with no acknowledgement
-within ``sync_ack_timeout_seconds`` goes to ERROR, as in every flow.
+acknowledgements then move each request to SYNCHRONIZED or ERROR; a request not complete within the
+flow's own time-out is written again, then ERROR, by the engine's rule (:mod:`utilhub.syncrequests.timeouts`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -28,6 +28,7 @@ from utilhub.syncrequests.delivery import Acknowledgements
 from utilhub.syncrequests.lifecycle import Discard, EntityState, PendingRequest, Send, sortable_time
 from utilhub.syncrequests.model import Acknowledgement, SyncStatus
 from utilhub.syncrequests.store import StaleTransition, SyncRequestStore
+from utilhub.syncrequests.timeouts import time_out_due
 
 MAX_PAGES = 20
 
@@ -61,6 +62,7 @@ class ExtractReport:
     waiting: int = 0
     refused: int = 0
     timedOut: int = 0
+    rewritten: int = 0  # timed out, written again as a new attempt
     skippedStale: int = 0
     files: dict[str, int] = field(default_factory=dict)
 
@@ -76,21 +78,19 @@ class IncrementalExtract:
         files: Callable[[str], ExtractFiles],
         *,
         page_size: int,
-        ack_timeout: timedelta,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._store = store
         self._acknowledgements = acknowledgements
         self._files = files
         self._page_size = page_size
-        self._ack_timeout = ack_timeout
         self._now = clock
 
     def run(self) -> ExtractReport:
         report = ExtractReport(runId=f"{self._now():%Y%m%dT%H%M%S%fZ}-incremental")
         claimed: list[tuple[PendingRequest, int]] = []
         for shard in self._store.shards:
-            self._time_out(shard, report)
+            self._time_out(shard, report, claimed)
             self._plan_shard(shard, report, claimed)
         if claimed:
             self._write(claimed, report)
@@ -154,16 +154,11 @@ class IncrementalExtract:
             self._acknowledgements.apply(request, Acknowledgement(result="NEGATIVE", reason=reason))
             report.refused += 1
 
-    def _time_out(self, shard: int, report: ExtractReport) -> None:
-        cutoff = self._now() - self._ack_timeout
-        for sync_request_id, attempt in list(self._store.sent_before(shard, cutoff, self._page_size)):
-            request = self._store.get(sync_request_id)
-            if request is None or request.attempt != attempt:
-                continue
-            try:
-                self._store.acknowledge(
-                    request, positive=False, reason=f"no acknowledgement from DACS within {int(self._ack_timeout.total_seconds())} s"
-                )
-                report.timedOut += 1
-            except StaleTransition:
-                report.skippedStale += 1
+    def _time_out(self, shard: int, report: ExtractReport, claimed: list[tuple[PendingRequest, int]]) -> None:
+        """What waited too long for DACS's acknowledgement: written again in this run's files as a new attempt,
+        or ERROR after its last (the engine's rule)."""
+        done = time_out_due(self._store, shard, self._now(), self._page_size, "DACS")
+        report.timedOut += done.failed
+        report.rewritten += len(done.requeued)
+        report.skippedStale += done.stale
+        claimed.extend(done.requeued)

@@ -8,7 +8,6 @@ images to this run's extract files (the codec below renders one request as its f
 from __future__ import annotations
 
 import io
-from datetime import timedelta
 from functools import cache
 from typing import Any
 
@@ -75,7 +74,6 @@ def incremental_extract() -> IncrementalExtract:
         acknowledgements_for(FLOW),
         lambda run_id: ExtractFiles(aws.client("s3"), bucket, run_id),
         page_size=settings.sync_monitor_page_size,
-        ack_timeout=timedelta(seconds=settings.sync_ack_timeout_seconds),
     )
 
 
