@@ -3,8 +3,8 @@ through the sync request engine, the scheduled extract writing the changed entit
 to files under extract/, the transfer to upload/, the DACS simulator's import and its per-record
 acknowledgements back to the hub. Functions in-process, resources from the template in moto.
 
-The tests of DA-04 run with DACS's acknowledgements passed on to CCB (DacsAcknowledgementsToCcb "true",
-the ``hub`` below); those of a deployment without it use ``unacknowledged_hub``."""
+DACS acknowledges only when configured to (DacsAcknowledgementsToCcb "true"): the tests of DA-04 run
+with it on (the ``hub`` below); those of a deployment without it use ``unacknowledged_hub``."""
 
 from __future__ import annotations
 
@@ -225,6 +225,29 @@ def test_dacs_down_for_acknowledgements_leaves_requests_sent_for_dacs_own_timeou
     assert status_of(hub, "DSR-D1")["status"] == "SYNCHRONIZED"
 
 
+def test_a_positive_acknowledgement_after_the_last_time_out_completes_the_request(hub: LocalHub) -> None:
+    # Given a person imported by DACS whose acknowledgement cannot reach the hub
+    assert submit(hub, person("DSR-D2", "P-D2", "Barbara Liskov", "2026-11-20T09:00:00Z")).status == 202
+    extract_and_transfer(hub)
+    dacs(hub).import_uploads()
+    original = dacs(hub).send_to_hub
+    dacs(hub).send_to_hub = lambda path, body, content_type: (503, b"")
+    assert dacs(hub).send_acknowledgements() == 0
+
+    # When it times out after each of its windows (written again three times), the last time to ERROR
+    first = dacs_timeout(hub)
+    reports = [run_extract_at(hub, first * n + timedelta(seconds=1)) for n in (1, 2, 4, 8)]
+    assert [(r["rewritten"], r["timedOut"]) for r in reports] == [(1, 0), (1, 0), (1, 0), (0, 1)]
+    assert status_of(hub, "DSR-D2")["status"] == "ERROR"
+
+    # Then DACS's positive acknowledgement of the image, arriving at last, completes it
+    dacs(hub).send_to_hub = original
+    assert dacs(hub).send_acknowledgements() == 1
+    state = status_of(hub, "DSR-D2")
+    assert state["status"] == "SYNCHRONIZED"
+    assert state["history"][-1]["reason"] == "acknowledged by DACS (after the time-out)"
+
+
 def dacs_timeout(hub: LocalHub) -> timedelta:
     from localhub.lambda_runtime import function_environment
     from utilhub.packs.dacs.sync import FLOW
@@ -297,19 +320,32 @@ def ccb_acknowledgements(hub: LocalHub, sync_request_id: str) -> list[dict[str, 
     return hub.simulators["CCB"].records.get(f"SYNC-ACK#{sync_request_id}", {}).get("acknowledgements", [])  # type: ignore[no-any-return]
 
 
-def test_without_the_configuration_ccb_is_not_told_of_dacs_acknowledgements(unacknowledged_hub: LocalHub) -> None:
+def test_without_acknowledgements_a_request_is_complete_once_its_file_is_in_upload_and_ccb_is_told_nothing(
+    unacknowledged_hub: LocalHub,
+) -> None:
     hub = unacknowledged_hub
-    # Given the hub as deployed by default (DacsAcknowledgementsToCcb "false"), a person extracted and imported
+    # Given the hub as deployed by default (DacsAcknowledgementsToCcb "false": DACS sends no acknowledgements)
     assert submit(hub, person("DSR-C0", "P-C0", "Niklaus Wirth", "2026-11-20T09:00:00Z")).status == 202
-    extract_and_transfer(hub)
-    dacs(hub).import_uploads()
+    assert submit(hub, service_point("DSR-C0S", "SP-C0")).status == 202
 
-    # When DACS acknowledges it
-    assert dacs(hub).send_acknowledgements() == 1
+    # When the extract writes them and the transfer moves their files to upload/
+    run = hub.run_schedule(EXTRACT)
+    assert run.result["written"] == 2
+    assert {status_of(hub, i)["status"] for i in ("DSR-C0", "DSR-C0S")} == {"SENT"}  # written, not yet in upload/
     hub.drain()
 
-    # Then the request is SYNCHRONIZED and CCB received nothing
-    assert status_of(hub, "DSR-C0")["status"] == "SYNCHRONIZED"
+    # Then each is SYNCHRONIZED, its history saying why, and nothing is left to time out
+    for sync_request_id in ("DSR-C0", "DSR-C0S"):
+        state = status_of(hub, sync_request_id)
+        assert state["status"] == "SYNCHRONIZED", state
+        assert state["history"][-1]["reason"] == "its file is in upload/ for DACS (DACS's acknowledgements are not configured)"
+    assert run_extract_at(hub, dacs_timeout(hub) * 16)["timedOut"] == 0
+    # And the next change of the person is written after it, and DACS imports both files
+    assert submit(hub, person("DSR-C0B", "P-C0", "Niklaus E. Wirth", "2026-11-20T10:00:00Z")).status == 202
+    extract_and_transfer(hub)
+    assert status_of(hub, "DSR-C0B")["status"] == "SYNCHRONIZED"
+    assert len(dacs(hub).import_uploads()) == 3
+    # And CCB is told nothing
     assert ccb_acknowledgements(hub, "DSR-C0") == []
     assert not any(m.get("operation") == "sync-request-acknowledgement" for m in hub.simulators["CCB"].received)
 

@@ -8,13 +8,19 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from utilhub.packs.dacs.sync import complete_uploaded_file
 from utilhub.packs.dacs.transfer import ExtractFileMover, S3Notification
 from utilhub.packs.dacs.wiring import extract_file_mover
 from utilhub.platform.idempotency import run_once
 
 
 def _moved(mover: ExtractFileMover, key: str) -> dict[str, Any]:
-    return mover.move(key).as_dict()
+    moved = mover.move(key)
+    result = moved.as_dict()
+    # in upload/: with DACS's acknowledgements off, that completes the file's sync requests (DA-02)
+    if moved.outcome != "NOT_AN_EXTRACT" and (completed := complete_uploaded_file(moved.target)) is not None:
+        result["completed"] = completed
+    return result
 
 
 def transfer_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:

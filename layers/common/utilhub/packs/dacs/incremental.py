@@ -7,8 +7,9 @@ image DACS already has, or one older than it, is DISCARDED; an entity whose prev
 awaiting DACS's acknowledgement waits for the next run. The chosen requests are claimed (SENT, the
 entity in flight), mapped to DACS records and written to this run's files under ``extract/``; if the
 files cannot be written every claim is given back (PENDING again) and nothing appears. DA-04's
-acknowledgements then move each request to SYNCHRONIZED or ERROR; a request not complete within the
-flow's own time-out is written again, then ERROR, by the engine's rule (:mod:`utilhub.syncrequests.timeouts`).
+acknowledgements then move each request to SYNCHRONIZED or ERROR (with acknowledgements off, the file's
+arrival under ``upload/`` completes it, :mod:`utilhub.packs.dacs.acknowledgements`); a request not
+complete in time is written again, then ERROR, by the engine's rule (:mod:`utilhub.syncrequests.timeouts`).
 """
 
 from __future__ import annotations
@@ -155,8 +156,8 @@ class IncrementalExtract:
             report.refused += 1
 
     def _time_out(self, shard: int, report: ExtractReport, claimed: list[tuple[PendingRequest, int]]) -> None:
-        """What waited too long for DACS's acknowledgement: written again in this run's files as a new attempt,
-        or ERROR after its last (the engine's rule)."""
+        """What waited too long for DACS (or, with acknowledgements off, for its file to reach ``upload/``):
+        written again in this run's files as a new attempt, or ERROR after its last (the engine's rule)."""
         done = time_out_due(self._store, shard, self._now(), self._page_size, "DACS")
         report.timedOut += done.failed
         report.rewritten += len(done.requeued)

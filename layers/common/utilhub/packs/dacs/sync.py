@@ -3,7 +3,9 @@
 
 DACS takes files, not calls: the flow's intake, query, resubmission and store are the engine's, and
 its "delivery" is :class:`~utilhub.packs.dacs.incremental.IncrementalExtract`, which writes the chosen
-images to this run's extract files (the codec below renders one request as its file line)."""
+images to this run's extract files (the codec below renders one request as its file line). DACS's
+acknowledgements (DA-04) complete the requests, or, when DACS is not configured to send them, the
+arrival of their file under ``upload/`` (:func:`complete_uploaded_file`, called by DA-03's transfer)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from functools import cache
 from typing import Any
 
 from utilhub.packs.dacs import model
+from utilhub.packs.dacs.acknowledgements import complete_uploaded, uploaded_records
 from utilhub.packs.dacs.extract_file import ExtractWriter, file_name
 from utilhub.packs.dacs.extract_files import ExtractFiles
 from utilhub.packs.dacs.incremental import IncrementalExtract
@@ -83,3 +86,13 @@ on_reload(incremental_extract.cache_clear)
 def run_extract() -> dict[str, Any]:
     """One scheduled incremental extract; returns its report."""
     return incremental_extract().run().as_dict()
+
+
+def complete_uploaded_file(key: str) -> int | None:
+    """When DACS does not acknowledge (``UTILHUB_DACS_NOTIFY_CCB`` off): complete the requests of the incremental
+    file just moved to ``key`` under ``upload/``; how many, or None when there is nothing to complete that way."""
+    settings = get_settings()
+    if settings.dacs_notify_ccb:
+        return None  # DACS's acknowledgements complete them
+    records = uploaded_records(aws.client("s3"), settings.require("dacs_exchange_bucket"), key)
+    return None if records is None else complete_uploaded(store_for(FLOW), acknowledgements_for(FLOW), records)
