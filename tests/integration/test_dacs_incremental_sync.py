@@ -350,6 +350,32 @@ def test_without_acknowledgements_a_request_is_complete_once_its_file_is_in_uplo
     assert not any(m.get("operation") == "sync-request-acknowledgement" for m in hub.simulators["CCB"].received)
 
 
+def test_without_acknowledgements_a_file_dacs_takes_from_upload_at_once_still_completes_its_requests(
+    unacknowledged_hub: LocalHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from utilhub.packs.dacs.transfer import ExtractFileMover, MoveResult
+
+    hub = unacknowledged_hub
+    # Given DACS importing each file the moment it is in upload/ (before the transfer is done with it)
+    move = ExtractFileMover.move
+
+    def taken_at_once(mover: ExtractFileMover, source: str) -> MoveResult:
+        moved = move(mover, source)
+        dacs(hub).import_uploads()
+        return moved
+
+    monkeypatch.setattr(ExtractFileMover, "move", taken_at_once)
+    assert submit(hub, person("DSR-C9", "P-C9", "Tony Hoare", "2026-11-20T09:00:00Z")).status == 202
+
+    # When the extract writes it and the transfer moves it
+    extract_and_transfer(hub)
+
+    # Then DACS has it, nothing is left in upload/, and the request is complete all the same
+    assert keys(hub, "upload/") == []
+    assert "CONTACT#P-C9" in dacs(hub).records
+    assert status_of(hub, "DSR-C9")["status"] == "SYNCHRONIZED"
+
+
 def test_when_configured_ccb_is_told_of_each_acknowledgement_once_even_when_it_is_down_or_the_ack_is_applied_late(
     aws_endpoint: str,
 ) -> None:

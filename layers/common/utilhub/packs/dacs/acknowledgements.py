@@ -13,13 +13,14 @@ DACS acknowledges only "if configured" (the seed; the template's ``DacsAcknowled
 ``UTILHUB_DACS_NOTIFY_CCB``). Otherwise no acknowledgement ever comes, and a DACS sync request is
 complete once its file is in ``upload/``: the transfer (DA-03), having moved and verified an incremental
 file, reads its records back and completes each one's request as if DACS had acknowledged it
-(:func:`complete_uploaded_file`). Either way, a request not complete within the flow's own time-out
+(:func:`complete_uploaded`; the records are read from the file before it is moved, as DACS may take
+it from ``upload/`` the moment it is there). Either way, a request not complete within the flow's own time-out
 (``DacsAckTimeoutSeconds``) is written again, then ERROR (:mod:`utilhub.syncrequests.timeouts`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from itertools import batched
 from typing import Any, Literal
 
@@ -29,7 +30,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from utilhub.packs.dacs.extract_file import Kind, kind_of_file, read_extract
 from utilhub.packs.dacs.mapping import ENTITY_OF_KIND
 from utilhub.packs.dacs.records import ExternalId, Timestamp, format_timestamp
-from utilhub.platform.observability import logger
 from utilhub.syncrequests.delivery import Acknowledgements
 from utilhub.syncrequests.model import Acknowledgement, SyncRequest, SyncStatus
 from utilhub.syncrequests.store import SyncRequestStore
@@ -110,10 +110,9 @@ INCREMENTAL_RUN = "-incremental"
 UPLOADED = "its file is in upload/ for DACS (DACS's acknowledgements are not configured)"
 
 
-def uploaded_records(s3: Any, bucket: str, key: str) -> Iterator[RecordAcknowledgement] | None:
-    """Each record of an incremental file under ``upload/`` as a positive acknowledgement of its image;
-    None when ``key`` is not an incremental file (DA-01's initial files are not sync requests) or DACS has
-    taken it away already (its requests are then written again after their time-out)."""
+def file_records(s3: Any, bucket: str, key: str) -> list[RecordAcknowledgement] | None:
+    """Each record of the incremental file ``key`` as a positive acknowledgement of its image; None when
+    ``key`` is not an incremental file (DA-01's initial files are not sync requests) or is not there."""
     named = kind_of_file(key)
     if named is None or not named[1].endswith(INCREMENTAL_RUN):
         return None
@@ -123,10 +122,9 @@ def uploaded_records(s3: Any, bucket: str, key: str) -> Iterator[RecordAcknowled
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") not in ("NoSuchKey", "404"):
             raise
-        logger.warning("uploaded file gone before its requests were completed", extra={"key": key})
         return None
     name = key.rsplit("/", 1)[-1]
-    return (
+    return [
         RecordAcknowledgement(
             fileName=name,
             recordType=kind,
@@ -135,10 +133,10 @@ def uploaded_records(s3: Any, bucket: str, key: str) -> Iterator[RecordAcknowled
             result="POSITIVE",
         )
         for record in read_extract(body.iter_chunks(chunk_size=1 << 20), kind)
-    )
+    ]
 
 
-def complete_uploaded(store: SyncRequestStore, acknowledgements: Acknowledgements, records: Iterator[RecordAcknowledgement]) -> int:
+def complete_uploaded(store: SyncRequestStore, acknowledgements: Acknowledgements, records: list[RecordAcknowledgement]) -> int:
     """Complete the request of each record of a file now in ``upload/``; how many were completed."""
     completed = 0
     for chunk in batched(records, 1000, strict=False):
