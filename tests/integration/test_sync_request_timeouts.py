@@ -216,7 +216,9 @@ def test_a_negative_acknowledgement_of_an_earlier_attempt_leaves_the_current_att
 # ---------------------------------------------------------------------------- claims never queued
 
 
-def test_a_claim_whose_message_never_left_is_sent_by_a_later_run_not_put_in_error(hub: LocalHub, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_claim_whose_message_never_left_goes_back_to_pending_and_is_sent_by_a_later_run(
+    hub: LocalHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from botocore.client import BaseClient
     from botocore.exceptions import ClientError
 
@@ -239,12 +241,31 @@ def test_a_claim_whose_message_never_left_is_sent_by_a_later_run_not_put_in_erro
         hub.run_schedule(MONITOR)
     assert status_of(hub, "SR-K1")["status"] == "SENT"
     assert hub.drain() == 0  # nothing was queued
+    # (a run while the stopped one could still be alive leaves its claims alone)
+    soon, _ = run_monitor_at(hub, timedelta(minutes=10))
+    assert (status_of(hub, "SR-K1")["status"], soon.queued) == ("SENT", 0)
 
-    # When a later run finds its acknowledgement overdue
-    report, failed = run_monitor_at(hub, first_window(hub) + timedelta(seconds=1))
+    # When a run comes after no invocation of the stopped run can still be alive (long before its acknowledgement is due)
+    assert first_window(hub) > timedelta(minutes=16)
+    report, failed = run_monitor_at(hub, timedelta(minutes=16))
 
-    # Then it is queued (a new attempt) and synchronized, never ERROR
-    assert (report.timeout_requeued, failed) == (1, 0)
+    # Then the claim went back to PENDING and this run sent it: synchronized, no time-out, never ERROR
     hub.drain()
-    assert status_of(hub, "SR-K1")["status"] == "SYNCHRONIZED"
-    assert "ERROR" not in [h["status"] for h in status_of(hub, "SR-K1")["history"]]
+    state = status_of(hub, "SR-K1")
+    assert [h["status"] for h in state["history"]] == ["PENDING", "SENT", "PENDING", "SENT", "SYNCHRONIZED"]
+    assert (report.unqueued, report.queued, report.timeout_requeued, failed) == (1, 1, 0, 0)
+    assert state["history"][2]["reason"] == "claimed by a monitor run that stopped before queueing it; retried"
+    assert claims_records(hub) == []
+
+
+def test_runs_that_queue_what_they_claim_leave_no_claims_record(hub: LocalHub) -> None:
+    for n in range(3):
+        submit(hub, person(f"SR-N{n}", entity_id=f"P-N{n}"))
+    assert cycle(hub)["queued"] == 3
+    assert {status_of(hub, f"SR-N{n}")["status"] for n in range(3)} == {"SYNCHRONIZED"}
+    assert claims_records(hub) == []
+
+
+def claims_records(hub: LocalHub) -> list[str]:
+    table = boto3.resource("dynamodb").Table(hub.resources()["SyncRequestTable"])
+    return [str(item["pk"]) for item in table.scan().get("Items", []) if "#CLAIMS#" in str(item["pk"])]

@@ -38,7 +38,9 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
 
 INDEX = "ByStatus"
-CLAIMS_PER_TRANSACTION = TRANSACTION_LIMIT // 2  # a claim (request -> SENT, entity in flight) is two updates
+# a claim (request -> SENT, entity in flight) is two updates; one item more records the transaction's claims
+# until their messages are queued (:meth:`SyncRequestStore.claim_many`)
+CLAIMS_PER_TRANSACTION = (TRANSACTION_LIMIT - 1) // 2
 Clock = Callable[[], datetime]
 ParentsOf = Callable[[str, dict[str, Any]], Sequence[tuple[str, str]]]
 
@@ -405,13 +407,15 @@ class SyncRequestStore:
             ),
         ]
 
-    def claim_many(self, requests: Sequence[PendingRequest]) -> list[int | None]:
+    def claim_many(self, requests: Sequence[PendingRequest], *, record: str | None = None) -> list[int | None]:
         """Claim up to ``CLAIMS_PER_TRANSACTION`` requests in one transaction: each PENDING (or WAITING) -> SENT
         with its entity's in-flight slot. One entry per request: its new attempt, or None when someone else
         moved it or its entity first (that claim only is skipped).
 
         Each claim stays atomic (its two updates are in the transaction); a transaction cancelled by some
         claims' conditions is written again without them. Raises, having claimed nothing, when it fails otherwise.
+        With ``record`` (an id), the same transaction records what it claimed under that id until the claimer
+        has queued it (:meth:`forget_claims`); what a claimer never queued is found by :meth:`unqueued_claims`.
         """
         if len(requests) > CLAIMS_PER_TRANSACTION:
             raise ValueError(f"at most {CLAIMS_PER_TRANSACTION} claims per transaction")
@@ -419,14 +423,15 @@ class SyncRequestStore:
         remaining = list(range(len(requests)))
         while remaining:
             claims = {index: self._claim_updates(requests[index]) for index in remaining}
+            items: list[dict[str, Any]] = [{"Update": u} for index in remaining for u in claims[index][1]]
+            if record is not None:  # last, so the claims' items keep their places in the cancellation reasons
+                items.append({"Put": self._claims_record(record, [(requests[i], claims[i][0]) for i in remaining])})
             try:
-                self._client.transact_write_items(
-                    TransactItems=[{"Update": u} for index in remaining for u in claims[index][1]]  # type: ignore[typeddict-item]
-                )
+                self._client.transact_write_items(TransactItems=items)  # type: ignore[arg-type]
             except ClientError as exc:
                 if exc.response["Error"]["Code"] != "TransactionCanceledException":
                     raise
-                reasons = exc.response.get("CancellationReasons", [])
+                reasons = exc.response.get("CancellationReasons", [])[: 2 * len(remaining)]
                 refused = {remaining[i // 2] for i, r in enumerate(reasons) if r.get("Code") not in (None, "None")}
                 if not refused:
                     raise
@@ -436,6 +441,67 @@ class SyncRequestStore:
                 outcome[index] = claims[index][0]
             break
         return outcome
+
+    def _claims_record(self, record: str, claimed: list[tuple[PendingRequest, int]]) -> dict[str, Any]:
+        now = self._now()
+        return {
+            "TableName": self._table.name,
+            "Item": {
+                "pk": f"{self._flow}#CLAIMS#{record}",
+                "gsi1pk": f"{self._flow}#CLAIMS",
+                "gsi1sk": f"{sortable_time(now)}#{record}",
+                "claims": [
+                    {
+                        "id": r.sync_request_id,
+                        "attempt": attempt,
+                        "entityType": r.entity_type,
+                        "entityId": r.entity_id,
+                        "changedAt": sortable_time(r.changed_at),
+                    }
+                    for r, attempt in claimed
+                ],
+                "expiresAt": int((now + self._retention).timestamp()),
+            },
+        }
+
+    def forget_claims(self, records: Sequence[str]) -> None:
+        """The claims recorded under ``records`` were queued (or given back): nothing is left to find."""
+        for start in range(0, len(records), 25):
+            requests: dict[str, Any] = {
+                self._table.name: [{"DeleteRequest": {"Key": {"pk": f"{self._flow}#CLAIMS#{r}"}}} for r in records[start : start + 25]]
+            }
+            while requests:
+                requests = self._client.batch_write_item(RequestItems=requests).get("UnprocessedItems") or {}
+
+    def unqueued_claims(self, recorded_before: datetime, limit: int) -> list[tuple[str, list[tuple[PendingRequest, int]]]]:
+        """The claims recorded before ``recorded_before`` and never forgotten (their claimer stopped before it
+        queued them): each record's id with its requests and their claimed attempts."""
+        found = []
+        for item in self._query_index(f"{self._flow}#CLAIMS", limit=limit, before=f"{sortable_time(recorded_before)}~"):
+            record = str(item["gsi1sk"]).rsplit("#", 1)[1]
+            stored: dict[str, Any] = (
+                self._table.get_item(Key={"pk": f"{self._flow}#CLAIMS#{record}"}, ConsistentRead=True).get("Item") or {}
+            )
+            listed: list[dict[str, Any]] = list(stored.get("claims", []))
+            claims = [
+                (
+                    PendingRequest(
+                        sync_request_id=str(c["id"]),
+                        entity_type=str(c["entityType"]),
+                        entity_id=str(c["entityId"]),
+                        changed_at=datetime.fromisoformat(str(c["changedAt"])),
+                        data_hash="",
+                        order_key="",
+                        attempt=int(c["attempt"]),
+                        correlation_id="",
+                        status=SyncStatus.SENT,
+                    ),
+                    int(c["attempt"]),
+                )
+                for c in listed
+            ]
+            found.append((record, claims))
+        return found
 
     def claim(self, request: PendingRequest) -> int:
         """One claim (:meth:`claim_many` of one): its new attempt; :class:`StaleTransition` when someone else
