@@ -356,7 +356,8 @@ def sync_request_api_docs(prefix: str, flow: SyncFlow) -> ApiDocs:
             summary=f"Acknowledge a sync request ({flow.target})",
             description=(
                 f"{flow.target}'s deferred answer to a SENT request: POSITIVE makes it SYNCHRONIZED, NEGATIVE ERROR. "
-                "The same acknowledgement again answers the current status; one for a request that is not SENT is a 409; "
+                "A POSITIVE one also completes a request that timed out to ERROR waiting for it (SYNCHRONIZED). "
+                "The same acknowledgement again answers the current status; any other for a request that is not SENT is a 409; "
                 "ACCEPTED is not an answer the hub takes (422)."
                 + (f" {flow.target}'s XML acknowledgement is validated against the XSD named by `x-xsd`." if ack_xsd else "")
             ),
@@ -860,9 +861,10 @@ def dacs_docs() -> ApiDocs:
             description=(
                 "Up to 1,000 records, each POSITIVE or NEGATIVE, named by `recordType`, `externalReferenceId` (the CCB id) and "
                 "`changeDateTime`. A record acknowledges the DACS sync request in flight for its entity when the change time is "
-                "the one written: POSITIVE makes it SYNCHRONIZED, NEGATIVE ERROR with the reason. A record that matches no "
-                "request in flight (an initial load record, an image already acknowledged) is `ignored`: posting the same "
-                "acknowledgements again changes nothing."
+                "the one written: POSITIVE makes it SYNCHRONIZED, NEGATIVE ERROR with the reason; a POSITIVE one also completes "
+                "the entity's request that timed out to ERROR waiting for it. A record that matches no such request (an "
+                "initial load record, an image already acknowledged) is `ignored`: posting the same acknowledgements again "
+                "changes nothing."
             ),
             body=RequestBody(AcknowledgementsIn.__name__, "The acknowledgements."),
             replies=(Reply(200, "What each record did.", "DacsAcknowledgementsAnswer"),),

@@ -2,7 +2,7 @@
 
 :class:`Template` loads the SAM template (CloudFormation short tags included);
 :class:`LocalStack` gives every resource a local physical name, resolves parameters,
-conditions and intrinsic functions (``Ref``, ``Fn::GetAtt``, ``Fn::Sub``, ``Fn::If``, ...),
+conditions and intrinsic functions (``Ref``, ``Fn::GetAtt``, ``Fn::Sub``, ``Fn::If``, ``Fn::FindInMap``, ...),
 and describes each function (code, handler, environment, events) as Lambda would see it.
 :mod:`localhub.provision` creates the AWS resources in an endpoint from it.
 """
@@ -233,6 +233,9 @@ class LocalStack:
                 return self.resolve(arg[1])[int(self.resolve(arg[0]))]
             if key == "Fn::Split":
                 return str(self.resolve(arg[1])).split(arg[0])
+            if key == "Fn::FindInMap":
+                name, top, second = (self.resolve(a) for a in arg)
+                return self.template.body["Mappings"][name][top][second]
         return {k: r for k, r in ((k, self.resolve(v)) for k, v in value.items()) if r is not NO_VALUE}
 
     # ------------------------------------------------------------------ dependencies

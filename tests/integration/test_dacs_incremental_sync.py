@@ -1,17 +1,22 @@
 """DA-02 incremental synchronization and DA-04 acknowledgements (seed 001): CCB's DACS sync requests
 through the sync request engine, the scheduled extract writing the changed entities' newest images
 to files under extract/, the transfer to upload/, the DACS simulator's import and its per-record
-acknowledgements back to the hub. Functions in-process, resources from the template in moto."""
+acknowledgements back to the hub. Functions in-process, resources from the template in moto.
+
+DACS acknowledges only when configured to (DacsAcknowledgementsToCcb "true"): the tests of DA-04 run
+with it on (the ``hub`` below); those of a deployment without it use ``unacknowledged_hub``."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
 import pytest
 
+from localhub.endpoint import reset
 from localhub.hub import ApiResponse, LocalHub
 from localhub.simulators.dacs import DacsSimulator
 from tests.conftest import sample_event
@@ -24,6 +29,26 @@ CLAIMS = {"client_id": "ccb", "scope": "utilhub/dacs", "token_use": "access"}
 DACS_CLAIMS = {"client_id": "dacs", "scope": "utilhub/dacs-ack", "token_use": "access"}
 JSON = {"content-type": "application/json"}
 HOSTILE = "Ada\tLovelace \\ the \\t Countess\nof Lovelace\r — Ünïcødé"
+
+
+@pytest.fixture
+def hub(aws_endpoint: str) -> Iterator[LocalHub]:
+    """The hub deployed with DACS's acknowledgements on (DacsAcknowledgementsToCcb "true")."""
+    reset(aws_endpoint)
+    local = LocalHub(parameters={"DacsAcknowledgementsToCcb": "true"}).start()
+    local.drain()
+    yield local
+    assert local.stop() == []
+
+
+@pytest.fixture
+def unacknowledged_hub(aws_endpoint: str) -> Iterator[LocalHub]:
+    """The hub as deployed by default: DACS sends no acknowledgements (DacsAcknowledgementsToCcb "false")."""
+    reset(aws_endpoint)
+    local = LocalHub().start()
+    local.drain()
+    yield local
+    assert local.stop() == []
 
 
 def person(sync_request_id: str, entity_id: str, name: str, changed: str) -> dict[str, Any]:
@@ -169,7 +194,7 @@ def test_acknowledgements_posted_twice_or_for_other_images_change_nothing(hub: L
     assert [h["status"] for h in status_of(hub, "DSR-A1")["history"]].count("SYNCHRONIZED") == 1
 
 
-def test_dacs_down_for_acknowledgements_leaves_requests_sent_then_error_after_the_timeout_and_nothing_is_lost(hub: LocalHub) -> None:
+def test_dacs_down_for_acknowledgements_leaves_requests_sent_for_dacs_own_timeout_then_writes_them_again(hub: LocalHub) -> None:
     # Given a person extracted and imported by DACS, and the hub's acknowledgement route failing (DACS cannot deliver)
     assert submit(hub, person("DSR-D1", "P-D", "Edsger Dijkstra", "2026-11-20T09:00:00Z")).status == 202
     extract_and_transfer(hub)
@@ -182,26 +207,72 @@ def test_dacs_down_for_acknowledgements_leaves_requests_sent_then_error_after_th
     assert dacs(hub).state(summary=True)["acknowledgementsPending"] == 1
     assert status_of(hub, "DSR-D1")["status"] == "SENT"
 
-    # And when no acknowledgement came within the timeout, the next extract moves it to ERROR (resubmittable)
-    run_extract_after_the_ack_timeout(hub)
-    assert status_of(hub, "DSR-D1")["status"] == "ERROR"
-    assert "no acknowledgement from DACS" in status_of(hub, "DSR-D1")["history"][-1]["reason"]
-    # And DACS's acknowledgement arriving late changes nothing (the request is no longer in flight)
+    # And past MDM's acknowledgement timeout (SyncAckTimeoutSeconds), the extract leaves it alone: DACS's is its own
+    mdm_timeout = int(hub.function("MeterDataSyncMonitorFunction").environment["UTILHUB_SYNC_ACK_TIMEOUT_SECONDS"])
+    report = run_extract_at(hub, timedelta(seconds=mdm_timeout + 1))
+    assert (report["timedOut"], report["rewritten"], status_of(hub, "DSR-D1")["status"]) == (0, 0, "SENT")
+    assert dacs_timeout(hub) >= timedelta(hours=1) > timedelta(seconds=mdm_timeout)
+
+    # And when no acknowledgement came within DACS's own timeout, the next extract writes it again (attempt 2), not ERROR
+    report = run_extract_at(hub, dacs_timeout(hub) + timedelta(seconds=1))
+    assert (report["timedOut"], report["rewritten"], report["written"]) == (0, 1, 1)
+    state = status_of(hub, "DSR-D1")
+    assert (state["status"], state["attempt"]) == ("SENT", 2)
+    assert state["history"][-1]["reason"].startswith("no acknowledgement from DACS within")
+    # And DACS's acknowledgement arriving late completes it (the same image, still in flight)
     dacs(hub).send_to_hub = original
     assert dacs(hub).send_acknowledgements() == 1
-    assert status_of(hub, "DSR-D1")["status"] == "ERROR"
+    assert status_of(hub, "DSR-D1")["status"] == "SYNCHRONIZED"
 
 
-def run_extract_after_the_ack_timeout(hub: LocalHub) -> Any:
+def test_a_positive_acknowledgement_after_the_last_time_out_completes_the_request(hub: LocalHub) -> None:
+    # Given a person imported by DACS whose acknowledgement cannot reach the hub
+    assert submit(hub, person("DSR-D2", "P-D2", "Barbara Liskov", "2026-11-20T09:00:00Z")).status == 202
+    extract_and_transfer(hub)
+    dacs(hub).import_uploads()
+    original = dacs(hub).send_to_hub
+    dacs(hub).send_to_hub = lambda path, body, content_type: (503, b"")
+    assert dacs(hub).send_acknowledgements() == 0
+
+    # When it times out after each of its windows (written again three times), the last time to ERROR
+    first = dacs_timeout(hub)
+    reports = [run_extract_at(hub, first * n + timedelta(seconds=1)) for n in (1, 2, 4, 8)]
+    assert [(r["rewritten"], r["timedOut"]) for r in reports] == [(1, 0), (1, 0), (1, 0), (0, 1)]
+    assert status_of(hub, "DSR-D2")["status"] == "ERROR"
+
+    # Then DACS's positive acknowledgement of the image, arriving at last, completes it
+    dacs(hub).send_to_hub = original
+    assert dacs(hub).send_acknowledgements() == 1
+    state = status_of(hub, "DSR-D2")
+    assert state["status"] == "SYNCHRONIZED"
+    assert state["history"][-1]["reason"] == "acknowledged by DACS (after the time-out)"
+
+
+def dacs_timeout(hub: LocalHub) -> timedelta:
+    from localhub.lambda_runtime import function_environment
+    from utilhub.packs.dacs.sync import FLOW
+    from utilhub.syncrequests.wiring import store_for
+
+    with function_environment(hub.function(EXTRACT).environment):
+        reload_settings()
+        first = store_for(FLOW).timeouts.first
+    reload_settings()
+    return first
+
+
+def run_extract_at(hub: LocalHub, later: timedelta) -> dict[str, Any]:
+    """The scheduled extract run ``later`` from now, then the transfer of what it wrote."""
     from localhub.lambda_runtime import function_environment
     from utilhub.packs.dacs.sync import incremental_extract
 
     spec = hub.function(EXTRACT)
     with function_environment(spec.environment):
+        reload_settings()
         extract = incremental_extract()
-        extract._now = lambda: datetime.now(UTC) + timedelta(seconds=int(spec.environment["UTILHUB_SYNC_ACK_TIMEOUT_SECONDS"]) + 1)
-        report = extract.run()
+        extract._now = lambda: datetime.now(UTC) + later
+        report = extract.run().as_dict()
     reload_settings()
+    hub.drain()
     return report
 
 
@@ -249,20 +320,60 @@ def ccb_acknowledgements(hub: LocalHub, sync_request_id: str) -> list[dict[str, 
     return hub.simulators["CCB"].records.get(f"SYNC-ACK#{sync_request_id}", {}).get("acknowledgements", [])  # type: ignore[no-any-return]
 
 
-def test_without_the_configuration_ccb_is_not_told_of_dacs_acknowledgements(hub: LocalHub) -> None:
-    # Given the hub as deployed by default (DacsAcknowledgementsToCcb "false"), a person extracted and imported
+def test_without_acknowledgements_a_request_is_complete_once_its_file_is_in_upload_and_ccb_is_told_nothing(
+    unacknowledged_hub: LocalHub,
+) -> None:
+    hub = unacknowledged_hub
+    # Given the hub as deployed by default (DacsAcknowledgementsToCcb "false": DACS sends no acknowledgements)
     assert submit(hub, person("DSR-C0", "P-C0", "Niklaus Wirth", "2026-11-20T09:00:00Z")).status == 202
-    extract_and_transfer(hub)
-    dacs(hub).import_uploads()
+    assert submit(hub, service_point("DSR-C0S", "SP-C0")).status == 202
 
-    # When DACS acknowledges it
-    assert dacs(hub).send_acknowledgements() == 1
+    # When the extract writes them and the transfer moves their files to upload/
+    run = hub.run_schedule(EXTRACT)
+    assert run.result["written"] == 2
+    assert {status_of(hub, i)["status"] for i in ("DSR-C0", "DSR-C0S")} == {"SENT"}  # written, not yet in upload/
     hub.drain()
 
-    # Then the request is SYNCHRONIZED and CCB received nothing
-    assert status_of(hub, "DSR-C0")["status"] == "SYNCHRONIZED"
+    # Then each is SYNCHRONIZED, its history saying why, and nothing is left to time out
+    for sync_request_id in ("DSR-C0", "DSR-C0S"):
+        state = status_of(hub, sync_request_id)
+        assert state["status"] == "SYNCHRONIZED", state
+        assert state["history"][-1]["reason"] == "its file is in upload/ for DACS (DACS's acknowledgements are not configured)"
+    assert run_extract_at(hub, dacs_timeout(hub) * 16)["timedOut"] == 0
+    # And the next change of the person is written after it, and DACS imports both files
+    assert submit(hub, person("DSR-C0B", "P-C0", "Niklaus E. Wirth", "2026-11-20T10:00:00Z")).status == 202
+    extract_and_transfer(hub)
+    assert status_of(hub, "DSR-C0B")["status"] == "SYNCHRONIZED"
+    assert len(dacs(hub).import_uploads()) == 3
+    # And CCB is told nothing
     assert ccb_acknowledgements(hub, "DSR-C0") == []
     assert not any(m.get("operation") == "sync-request-acknowledgement" for m in hub.simulators["CCB"].received)
+
+
+def test_without_acknowledgements_a_file_dacs_takes_from_upload_at_once_still_completes_its_requests(
+    unacknowledged_hub: LocalHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from utilhub.packs.dacs.transfer import ExtractFileMover, MoveResult
+
+    hub = unacknowledged_hub
+    # Given DACS importing each file the moment it is in upload/ (before the transfer is done with it)
+    move = ExtractFileMover.move
+
+    def taken_at_once(mover: ExtractFileMover, source: str) -> MoveResult:
+        moved = move(mover, source)
+        dacs(hub).import_uploads()
+        return moved
+
+    monkeypatch.setattr(ExtractFileMover, "move", taken_at_once)
+    assert submit(hub, person("DSR-C9", "P-C9", "Tony Hoare", "2026-11-20T09:00:00Z")).status == 202
+
+    # When the extract writes it and the transfer moves it
+    extract_and_transfer(hub)
+
+    # Then DACS has it, nothing is left in upload/, and the request is complete all the same
+    assert keys(hub, "upload/") == []
+    assert "CONTACT#P-C9" in dacs(hub).records
+    assert status_of(hub, "DSR-C9")["status"] == "SYNCHRONIZED"
 
 
 def test_when_configured_ccb_is_told_of_each_acknowledgement_once_even_when_it_is_down_or_the_ack_is_applied_late(
@@ -487,7 +598,9 @@ class _Stopped(BaseException):
     """The function stopped where it was (its timeout): no handler of the run's code runs."""
 
 
-def test_a_run_stopped_between_writing_and_closing_writes_nothing_twice_and_its_requests_end_in_error(hub: LocalHub) -> None:
+def test_a_run_stopped_between_writing_and_closing_writes_nothing_twice_and_its_requests_are_written_again_at_their_time_out(
+    hub: LocalHub,
+) -> None:
     from utilhub.packs.dacs.extract_files import ExtractFiles
 
     # Given two changed persons, and a run stopped (the function's timeout) once it wrote their records, before closing its files
@@ -510,6 +623,7 @@ def test_a_run_stopped_between_writing_and_closing_writes_nothing_twice_and_its_
     assert keys(hub, "extract/") == []
     assert [status_of(hub, i)["status"] for i in ("DSR-ST1", "DSR-ST2")] == ["SENT", "SENT"]
 
-    # And with no acknowledgement within the timeout both go to ERROR, from where they can be resubmitted
-    run_extract_after_the_ack_timeout(hub)
-    assert [status_of(hub, i)["status"] for i in ("DSR-ST1", "DSR-ST2")] == ["ERROR", "ERROR"]
+    # And when their time-out comes, the extract writes each again once, as a new attempt
+    report = run_extract_at(hub, dacs_timeout(hub) + timedelta(seconds=1))
+    assert (report["rewritten"], report["written"]) == (2, 2)
+    assert [(status_of(hub, i)["status"], status_of(hub, i)["attempt"]) for i in ("DSR-ST1", "DSR-ST2")] == [("SENT", 2), ("SENT", 2)]

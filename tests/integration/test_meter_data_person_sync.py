@@ -59,15 +59,18 @@ def cycle(hub: LocalHub) -> dict[str, int]:
 
 
 def run_monitor_after_the_ack_timeout(hub: LocalHub) -> Any:
-    """The monitor, run as if the acknowledgement timeout had passed for everything SENT now."""
+    """The monitor, run as if the first acknowledgement window had passed for everything SENT now (at its first
+    attempt: :class:`~utilhub.syncrequests.lifecycle.AckTimeouts`)."""
     from localhub.lambda_runtime import function_environment
     from utilhub.packs.meter_data.sync import FLOW
-    from utilhub.syncrequests.wiring import monitor_for
+    from utilhub.syncrequests.wiring import monitor_for, store_for
 
     spec = hub.function(MONITOR)
     with function_environment(spec.environment):
+        reload_settings()
         monitor = monitor_for(FLOW)
-        monitor._now = lambda: datetime.now(UTC) + timedelta(seconds=int(spec.environment["UTILHUB_SYNC_ACK_TIMEOUT_SECONDS"]) + 1)
+        window = store_for(FLOW).timeouts.first
+        monitor._now = lambda: datetime.now(UTC) + window + timedelta(seconds=1)
         report = monitor.run()
     reload_settings()
     return report
@@ -287,16 +290,17 @@ def test_asynchronous_acknowledgement(hub: LocalHub) -> None:
     )
 
 
-def test_missing_acknowledgement_times_out_to_error(hub: LocalHub) -> None:
+def test_missing_acknowledgement_is_queued_again_when_overdue(hub: LocalHub) -> None:
+    # (the time-outs in full, up to ERROR: test_sync_request_timeouts.py)
     hub.simulators["MDM"].add_fault({"kind": "accept_later", "count": 1})
     submit(hub, person("SR-T1"))
     cycle(hub)
     # When the monitor runs after the acknowledgement timeout
     report = run_monitor_after_the_ack_timeout(hub)
-    assert report.timed_out == 1
+    assert (report.timeout_requeued, report.timed_out) == (1, 0)
     state = status_of(hub, "SR-T1")
-    assert state["status"] == "ERROR"
-    assert state["history"][-1]["reason"].startswith("no acknowledgement within")
+    assert (state["status"], state["attempt"]) == ("SENT", 2)
+    assert state["history"][-1]["reason"].startswith("no acknowledgement from MDM within")
 
 
 # ---------------------------------------------------------------------------- bad and hostile input
@@ -687,14 +691,18 @@ def test_a_fault_run_loses_nothing_and_applies_nothing_twice(hub: LocalHub) -> N
     for _ in range(2):
         cycle(hub)
     # Then every request has ended: SYNCHRONIZED, DISCARDED (an older image), or ERROR with its reason. What
-    # the DLQ holds timed out to ERROR too: locally SQS redelivers at once, before the failed attempt's
-    # idempotency claim lapses (on AWS the 360 s visibility timeout outlasts it); a request claimed whose
-    # message never left timed out the same way
+    # the DLQ holds was sent again by itself and synchronized, without an operator: queued again when overdue,
+    # or given back by the record of a claim the throttled run could not forget (locally SQS redelivers at
+    # once, before the failed attempt's idempotency claim lapses; on AWS the 360 s visibility timeout outlasts
+    # it); a request claimed whose message never left was given back the same way
     states = {body["syncRequestId"]: status_of(hub, body["syncRequestId"]) for body in changes}
     for state in states.values():
         assert state["status"] in {"SYNCHRONIZED", "DISCARDED", "ERROR"}, state
         assert state["history"][-1]["reason"], state
-    assert all(states[s]["status"] == "ERROR" for s in in_dlq), in_dlq
+    assert in_dlq
+    for sync_request_id in in_dlq:
+        assert states[sync_request_id]["status"] in {"SYNCHRONIZED", "DISCARDED"}, states[sync_request_id]
+        assert [h["status"] for h in states[sync_request_id]["history"]].count("SENT") > 1, states[sync_request_id]
     # When the operator resubmits what is in ERROR
     for sync_request_id, state in states.items():
         if state["status"] == "ERROR":

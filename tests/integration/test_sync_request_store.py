@@ -4,6 +4,7 @@ atomic, one refused without the others; a waiting request keeps its entity's slo
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -13,7 +14,7 @@ from tests.integration.test_meter_data_person_sync import MONITOR, person, submi
 from utilhub.platform.settings import reload_settings
 from utilhub.syncrequests.lifecycle import Blocked, PendingRequest
 from utilhub.syncrequests.model import SyncStatus
-from utilhub.syncrequests.store import SyncRequestStore
+from utilhub.syncrequests.store import CLAIMS_PER_TRANSACTION, SyncRequestStore
 
 
 @pytest.fixture
@@ -49,8 +50,32 @@ def test_claims_in_one_transaction_skip_only_the_one_whose_entity_is_busy(hub: L
 
 
 def test_more_claims_than_one_transaction_takes_are_refused_before_any_write(hub: LocalHub, store: SyncRequestStore) -> None:
-    with pytest.raises(ValueError, match="at most 50"):
-        store.claim_many([object()] * 51)  # type: ignore[list-item]
+    # (49: two updates a claim, and one item for the record of the transaction's claims)
+    assert CLAIMS_PER_TRANSACTION == 49
+    with pytest.raises(ValueError, match="at most 49"):
+        store.claim_many([object()] * 50)  # type: ignore[list-item]
+
+
+def test_the_record_of_a_transactions_claims_lists_what_it_claimed_until_it_is_forgotten(hub: LocalHub, store: SyncRequestStore) -> None:
+    # Given three persons' requests, the second person's entity already busy
+    for sync_request_id, entity_id in (("SR-RA", "P-RA"), ("SR-RB", "P-RB"), ("SR-RC", "P-RC")):
+        submit(hub, person(sync_request_id, entity_id=entity_id))
+    submit(hub, person("SR-RB0", entity_id="P-RB", changed="2026-11-20T08:00:00Z"))
+    requests = pending(store)
+    assert store.claim_many([requests["SR-RB0"]]) == [1]
+    # When the three are claimed together under a record
+    attempts = store.claim_many([requests[i] for i in ("SR-RA", "SR-RB", "SR-RC")], record="rec-1")
+    # Then the record lists the two claimed, with their attempts, and is found once old enough
+    assert attempts == [1, None, 1]
+    assert store.unqueued_claims(datetime.now(UTC) - timedelta(minutes=1), 10) == []
+    [(record, claims)] = store.unqueued_claims(datetime.now(UTC) + timedelta(minutes=1), 10)
+    assert record == "rec-1"
+    assert [(r.sync_request_id, r.entity_id, r.changed_at, attempt) for r, attempt in claims] == [
+        (i, requests[i].entity_id, requests[i].changed_at, 1) for i in ("SR-RA", "SR-RC")
+    ]
+    # And once forgotten it is gone
+    store.forget_claims(["rec-1"])
+    assert store.unqueued_claims(datetime.now(UTC) + timedelta(minutes=1), 10) == []
 
 
 def test_a_held_request_keeps_its_entity_until_it_is_claimed_from_waiting(hub: LocalHub, store: SyncRequestStore) -> None:

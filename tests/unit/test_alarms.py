@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from localhub.template import Template
+from localhub.template import LocalStack, Template
 from utilhub.syncrequests.monitor import MonitorReport
 
 LIBRARY = Path(__file__).resolve().parents[2] / "layers" / "common" / "utilhub"
@@ -147,10 +147,9 @@ def test_the_monitors_dead_letter_queue_takes_messages_only_from_the_hubs_own_ru
 
 @pytest.mark.parametrize("queue", _source_queues())
 def test_a_stuck_queue_alarm_fires_after_the_queues_retry_span_not_before(queue: str) -> None:
-    properties = _queues()[queue]
-    span = int(properties["RedrivePolicy"]["maxReceiveCount"]) * int(properties["VisibilityTimeout"]) + int(
-        properties.get("DelaySeconds", 0)
-    )
+    properties, stack = _queues()[queue], LocalStack(TEMPLATE)  # values may come from the template's mappings
+    receives, visibility = (stack.resolve(v) for v in (properties["RedrivePolicy"]["maxReceiveCount"], properties["VisibilityTimeout"]))
+    span = int(receives) * int(visibility) + int(properties.get("DelaySeconds", 0))
     thresholds = [
         int(alarm["Threshold"])
         for alarm in _alarms()

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from utilhub.syncrequests.lifecycle import (
+    AckTimeouts,
     Blocked,
     Discard,
     EntityState,
@@ -35,6 +36,8 @@ EXPECTED_ALLOWED = {
     (S.PENDING, S.WAITING),  # its parents are not at the target yet
     (S.WAITING, S.WAITING),  # still waiting, for another parent or another reason
     (S.WAITING, S.SENT),  # its parents are there: claimed straight from WAITING
+    (S.SENT, S.SENT),  # no acknowledgement in time: queued again as a new attempt
+    (S.ERROR, S.SYNCHRONIZED),  # timed out, then the target's positive acknowledgement came
 }
 ALL_PAIRS = list(itertools.product(SyncStatus, SyncStatus))
 
@@ -275,3 +278,28 @@ def test_the_first_blocking_parent_in_order_is_named() -> None:
 
 def test_no_parents_never_block() -> None:
     assert blocking_parent([], {}, "MDM") is None
+
+
+# --- AckTimeouts ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("configured", "visibility", "receives", "first"),
+    [
+        (900, 360, 5, 2160),  # the template's queue outlasts the configured timeout: its redelivery wins
+        (14_400, 1800, 5, 14_400),  # a timeout longer than the redelivery is kept
+        (900, 0, 0, 900),  # a flow without a queue (settings unset): the configured timeout
+    ],
+)
+def test_the_first_window_never_ends_while_the_message_can_still_be_delivered(
+    configured: int, visibility: int, receives: int, first: int
+) -> None:
+    timeouts = AckTimeouts(timedelta(seconds=configured), visibility=timedelta(seconds=visibility), receives=receives)
+    assert timeouts.first == timedelta(seconds=first)
+
+
+def test_each_requeued_attempt_waits_twice_as_long_and_the_last_time_out_is_not_requeued() -> None:
+    timeouts = AckTimeouts(timedelta(seconds=900), visibility=timedelta(seconds=360), receives=5, requeues=3)
+    assert [timeouts.window(n).total_seconds() for n in range(5)] == [2160, 4320, 8640, 17280, 17280]
+    assert [timeouts.requeue(n) for n in range(5)] == [True, True, True, False, False]
+    assert not AckTimeouts(timedelta(seconds=900), requeues=0).requeue(0)

@@ -33,6 +33,12 @@ class Settings(BaseSettings):
     # Sync request engine
     sync_request_shards: int = Field(default=8, ge=1, le=64)
     sync_ack_timeout_seconds: int = Field(default=900, ge=1)
+    # the flow's delivery queue (the template's, never repeated by hand): a SENT request is not timed out while
+    # its message can still be delivered (VisibilityTimeout x maxReceiveCount, and one more for the queue's wait)
+    delivery_visibility_timeout_seconds: int = Field(default=0, ge=0)
+    delivery_max_receive_count: int = Field(default=0, ge=0)
+    # a request that timed out is queued again this many times, each attempt waiting twice as long, then ERROR
+    sync_timeout_requeues: int = Field(default=3, ge=0, le=10)
     sync_monitor_page_size: int = Field(default=200, ge=1, le=1000)
     # how long one monitor run works through the backlog before it leaves the rest to the next run
     sync_monitor_budget_seconds: int = Field(default=90, ge=1, le=840)

@@ -196,10 +196,13 @@ def build_sync_request_api(
             if request is None:
                 raise problems.not_found(f"No sync request {syncRequestId}.")
             done = SyncStatus.SYNCHRONIZED if ack.result == "POSITIVE" else SyncStatus.ERROR
+            # a positive acknowledgement still completes a request that timed out waiting for it
+            late = request.status is SyncStatus.ERROR and request.timedOut and done is SyncStatus.SYNCHRONIZED
             if request.status is not done:  # the same acknowledgement again changes nothing
-                if request.status is not SyncStatus.SENT:
+                if request.status is not SyncStatus.SENT and not late:
                     raise problems.conflict(
-                        f"Sync request {syncRequestId} is {request.status.value}; only a SENT request takes an acknowledgement."
+                        f"Sync request {syncRequestId} is {request.status.value}; only a SENT request (or a positive "
+                        "acknowledgement of one that timed out) takes an acknowledgement."
                     )
                 acknowledgements().apply(request, ack)
             current = store().get(syncRequestId)

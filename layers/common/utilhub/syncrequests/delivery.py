@@ -28,15 +28,16 @@ class Acknowledgements:
         self._flow = flow
         self._xref = xref
 
-    def apply(self, request: SyncRequest, ack: Acknowledgement) -> str:
-        """Record ``ack`` for ``request``: SYNCHRONIZED, ERROR, or still SENT when the target answers later."""
+    def apply(self, request: SyncRequest, ack: Acknowledgement, *, completed: str | None = None) -> str:
+        """Record ``ack`` for ``request``: SYNCHRONIZED, ERROR, or still SENT when the target answers later.
+        ``completed`` names what completed a request when it is not the target's acknowledgement."""
         target = self._flow.target
         if ack.result == "ACCEPTED":
             logger.info("accepted, acknowledgement to follow", extra={"syncRequestId": request.syncRequestId})
             return "accepted"
         positive = ack.result == "POSITIVE"
         if positive:
-            reason = f"acknowledged by {target}" + (f" as {ack.targetId}" if ack.targetId else "")
+            reason = completed or f"acknowledged by {target}" + (f" as {ack.targetId}" if ack.targetId else "")
         else:
             reason = ack.reason or f"negative acknowledgement from {target}"
         if positive and ack.targetId and (xref_type := self._flow.xref_entity.get(request.entityType)):
@@ -45,11 +46,24 @@ class Acknowledgements:
         try:
             self._store.acknowledge(request, positive=positive, reason=reason)
         except StaleTransition:
-            logger.info("acknowledgement for a request no longer SENT", extra={"syncRequestId": request.syncRequestId})
-            return "stale"
+            if not (positive and self._complete_after_timeout(request.syncRequestId, reason)):
+                logger.info("acknowledgement for a request no longer SENT", extra={"syncRequestId": request.syncRequestId})
+                return "stale"
         metrics.add_metric(name="SyncRequestsSynchronized" if positive else "SyncRequestsFailed", unit=MetricUnit.Count, value=1)
         logger.info("acknowledged", extra={"syncRequestId": request.syncRequestId, "result": ack.result})
         return "synchronized" if positive else "error"
+
+    def _complete_after_timeout(self, sync_request_id: str, reason: str) -> bool:
+        """A positive acknowledgement for a request that timed out to ERROR meanwhile: the target holds the
+        image all the same, so the request is SYNCHRONIZED. False when it is not such a request."""
+        current = self._store.get(sync_request_id)
+        if current is None or current.status is not SyncStatus.ERROR or not current.timedOut:
+            return False
+        try:
+            self._store.complete_after_timeout(current, f"{reason} (after the time-out)")
+        except StaleTransition:
+            return False
+        return True
 
 
 class SyncDelivery:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from utilhub.syncrequests.model import SyncStatus
 
@@ -17,9 +17,11 @@ ALLOWED: dict[SyncStatus, frozenset[SyncStatus]] = {
     SyncStatus.PENDING: frozenset({SyncStatus.DISCARDED, SyncStatus.SENT, SyncStatus.WAITING}),
     # WAITING -> WAITING records a new reason (the parent it waits for, or why, changed)
     SyncStatus.WAITING: frozenset({SyncStatus.SENT, SyncStatus.WAITING}),
-    # SENT -> PENDING only when the monitor could not queue what it claimed.
-    SyncStatus.SENT: frozenset({SyncStatus.SYNCHRONIZED, SyncStatus.ERROR, SyncStatus.PENDING}),
-    SyncStatus.ERROR: frozenset({SyncStatus.PENDING}),
+    # SENT -> PENDING only when the monitor could not queue what it claimed; SENT -> SENT is a new attempt
+    # queued after a time-out (the entity stays in flight)
+    SyncStatus.SENT: frozenset({SyncStatus.SYNCHRONIZED, SyncStatus.ERROR, SyncStatus.PENDING, SyncStatus.SENT}),
+    # ERROR -> SYNCHRONIZED only for a request that timed out, when the target's positive acknowledgement comes late
+    SyncStatus.ERROR: frozenset({SyncStatus.PENDING, SyncStatus.SYNCHRONIZED}),
     SyncStatus.DISCARDED: frozenset(),
     SyncStatus.SYNCHRONIZED: frozenset(),
 }
@@ -43,6 +45,39 @@ SORTABLE_TIME = "%Y-%m-%dT%H:%M:%S.%fZ"
 def sortable_time(value: datetime) -> str:
     """UTC, fixed width: sorts as text in time order (DynamoDB sort keys)."""
     return value.astimezone(UTC).strftime(SORTABLE_TIME)
+
+
+@dataclass(frozen=True)
+class AckTimeouts:
+    """How long a SENT request waits for its acknowledgement, and what its time-out does.
+
+    ``configured`` is the flow's acknowledgement timeout (``SyncAckTimeoutSeconds``). The delivery queue's
+    ``visibility`` timeout and ``receives`` (its ``maxReceiveCount``) say how long its message may still be
+    handed to the delivery: the last receive starts at most ``receives - 1`` visibility timeouts after the
+    first and is over one later; one more allows for the queue's wait before the first receive. A request
+    is never timed out before that, whatever is configured (:attr:`first`).
+
+    A request that timed out is queued again (a new attempt, the entity still in flight) ``requeues`` times,
+    each attempt waiting twice as long as the one before (:meth:`window`); the time-out after that is ERROR.
+    """
+
+    configured: timedelta
+    visibility: timedelta = timedelta(0)
+    receives: int = 0
+    requeues: int = 3
+
+    @property
+    def first(self) -> timedelta:
+        """The first attempt's wait: never shorter than its message can still be delivered."""
+        return max(self.configured, self.visibility * (self.receives + 1))
+
+    def window(self, timeouts: int) -> timedelta:
+        """How long the attempt queued after ``timeouts`` time-outs waits for its acknowledgement."""
+        return self.first * (1 << min(timeouts, self.requeues))
+
+    def requeue(self, timeouts: int) -> bool:
+        """Whether a request that timed out ``timeouts`` times before is queued again (else it is ERROR)."""
+        return timeouts < self.requeues
 
 
 @dataclass(frozen=True)

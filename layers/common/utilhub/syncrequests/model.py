@@ -77,6 +77,8 @@ class SyncRequest(BaseModel):
     correlationId: str
     history: list[Transition]
     waitingFor: str | None = None  # "<entityType>#<entityId>" of the parent a WAITING request waits for
+    timeouts: int = 0  # how many of its attempts timed out since it was received or last resubmitted
+    timedOut: bool = False  # ERROR because no acknowledgement came in time (a late positive one still completes it)
 
     def public(self) -> dict[str, Any]:
         """The contract of ``GET /<pack>/sync-requests/{id}``."""

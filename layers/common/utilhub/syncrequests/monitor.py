@@ -1,6 +1,7 @@
 """The deferred sync request monitor: runs on a schedule, one flow per function.
 
-Per run: for each shard, move SENT requests that got no acknowledgement in time to ERROR;
+Per run: for each shard, queue again (or, after the last re-queue, move to ERROR) the SENT requests
+whose acknowledgement did not come in time (:mod:`~utilhub.syncrequests.timeouts`);
 release the WAITING requests whose parents the target now holds (or record why they still
 wait); read PENDING requests oldest first, decide per entity with
 :func:`~utilhub.syncrequests.lifecycle.plan_entity`, discard, or claim what can be sent and
@@ -17,11 +18,17 @@ nothing claimed and not queued. Within a run, an entity whose request was claime
 seen in flight on the next, and an entity with a request left PENDING on one page is not decided
 again on a later one, even when its request in flight is acknowledged in between: one in flight
 per entity, oldest first, holds across pages.
+
+A claim's transaction also records what it claimed, and the record is forgotten once its messages are
+queued (or the claims given back). A run that stops in between (its invocation killed, or the sends
+and the giving back both failing) leaves the record: a run that finds one older than a Lambda
+invocation can live (:data:`LONGEST_RUN`) gives its claims still SENT back to PENDING, and sends them.
 """
 
 from __future__ import annotations
 
 import time
+import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -33,9 +40,22 @@ from utilhub.platform.observability import MetricUnit, logger, metrics, tracer
 from utilhub.syncrequests.lifecycle import Blocked, Discard, PendingRequest, blocking_parent, plan_entity
 from utilhub.syncrequests.model import DeliveryMessage, SyncStatus
 from utilhub.syncrequests.store import CLAIMS_PER_TRANSACTION, StaleTransition, SyncRequestStore
+from utilhub.syncrequests.timeouts import time_out_due
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs.client import SQSClient
+
+# no Lambda invocation lives longer: a claims record this old belongs to a run that stopped
+LONGEST_RUN = timedelta(minutes=15)
+
+
+class Claimed(list[tuple[PendingRequest, int]]):
+    """What a page claimed (each request with its new attempt), and the ids the claims are recorded under
+    until they are queued."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[str] = []
 
 
 @dataclass
@@ -45,8 +65,10 @@ class MonitorReport:
     waiting: int = 0
     held: int = 0
     released: int = 0
-    timed_out: int = 0
-    requeued: int = 0
+    timed_out: int = 0  # time-outs that went to ERROR (their re-queues spent)
+    timeout_requeued: int = 0  # time-outs queued again as a new attempt
+    requeued: int = 0  # claims given back to PENDING because their message could not be queued
+    unqueued: int = 0  # claims of a run that stopped before queueing them, given back to PENDING
     skipped_stale: int = 0
     pages: int = 0
     failed_shards: int = 0  # shards left for the next run after a transient AWS failure
@@ -67,7 +89,6 @@ class SyncMonitor:
         queue_url: str,
         flow: str,
         *,
-        ack_timeout: timedelta,
         page_size: int,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         target: str = "the target",
@@ -83,7 +104,6 @@ class SyncMonitor:
         self._sqs = sqs
         self._queue_url = queue_url
         self._flow = flow
-        self._ack_timeout = ack_timeout
         self._page_size = page_size
         self._now = clock
 
@@ -91,6 +111,7 @@ class SyncMonitor:
     def run(self) -> MonitorReport:
         report = MonitorReport()
         deadline = self._monotonic() + self._budget
+        self._give_back_unqueued(report)
         sweeps = {shard: self._sweep(shard, report) for shard in self._store.shards}
         failure: Exception | None = None
         while sweeps and not report.out_of_time:
@@ -131,7 +152,7 @@ class SyncMonitor:
             while True:
                 page, start = self._store.pending_page(shard, self._page_size, start, status=status)
                 if page:
-                    claimed: list[tuple[PendingRequest, int]] = []
+                    claimed = Claimed()
                     try:
                         if status is SyncStatus.WAITING:
                             self._send_or_hold(page, report, claimed)
@@ -148,7 +169,7 @@ class SyncMonitor:
         self,
         page: list[PendingRequest],
         report: MonitorReport,
-        claimed: list[tuple[PendingRequest, int]],
+        claimed: Claimed,
         left: set[tuple[str, str]],
     ) -> None:
         """Discard what need not be sent, and claim (or hold WAITING) what must, entity by entity; an
@@ -178,7 +199,7 @@ class SyncMonitor:
                     break
         self._send_or_hold(sends, report, claimed)
 
-    def _send_or_hold(self, requests: list[PendingRequest], report: MonitorReport, claimed: list[tuple[PendingRequest, int]]) -> None:
+    def _send_or_hold(self, requests: list[PendingRequest], report: MonitorReport, claimed: Claimed) -> None:
         """Claim each request whose parents the target holds; hold (or keep) the others WAITING with the reason."""
         blocked = self._blockers([r for r in requests if r.entity_type in self._ordered_types])
         ready: list[PendingRequest] = []
@@ -201,7 +222,10 @@ class SyncMonitor:
                 report.skipped_stale += 1
         for start in range(0, len(ready), CLAIMS_PER_TRANSACTION):  # each chunk's claims kept before the next is written
             chunk = ready[start : start + CLAIMS_PER_TRANSACTION]
-            for request, attempt in zip(chunk, self._store.claim_many(chunk), strict=True):
+            record = uuid.uuid4().hex
+            attempts = self._store.claim_many(chunk, record=record)
+            claimed.records.append(record)
+            for request, attempt in zip(chunk, attempts, strict=True):
                 if attempt is None:  # another monitor run, or a resubmission, moved it first: nothing is lost
                     report.skipped_stale += 1
                     continue
@@ -248,17 +272,36 @@ class SyncMonitor:
                     report.requeued += 1
                 except StaleTransition:
                     report.skipped_stale += 1
+        if isinstance(claimed, Claimed) and claimed.records:
+            try:  # every claim is queued or given back: nothing for a later run to find
+                self._store.forget_claims(claimed.records)
+            except Exception as exc:
+                if not transient(exc):
+                    raise
+                # left: a later run gives back those still SENT at their attempt (a duplicate send at worst)
+                logger.warning("claims records not forgotten", extra={"flow": self._flow, "error": type(exc).__name__})
 
     def _time_out(self, shard: int, report: MonitorReport) -> None:
-        cutoff = self._now() - self._ack_timeout
-        for sync_request_id, attempt in list(self._store.sent_before(shard, cutoff, self._page_size)):
-            request = self._store.get(sync_request_id)
-            if request is None or request.attempt != attempt:
-                continue
-            try:
-                self._store.acknowledge(
-                    request, positive=False, reason=f"no acknowledgement within {int(self._ack_timeout.total_seconds())} s"
-                )
-                report.timed_out += 1
-            except StaleTransition:
-                report.skipped_stale += 1
+        done = time_out_due(self._store, shard, self._now(), self._page_size, self._target)
+        report.timed_out += done.failed
+        report.timeout_requeued += len(done.requeued)
+        report.skipped_stale += done.stale
+        self._queue(done.requeued, report)
+
+    def _give_back_unqueued(self, report: MonitorReport) -> None:
+        """Give the claims a stopped run recorded and never queued back to PENDING; this run sends them."""
+        try:
+            stopped = self._store.unqueued_claims(self._now() - LONGEST_RUN, self._page_size)
+            for record, claims in stopped:
+                for request, attempt in claims:
+                    try:
+                        self._store.unclaim(request, attempt, "claimed by a monitor run that stopped before queueing it; retried")
+                        report.unqueued += 1
+                    except StaleTransition:  # it was queued after all, and worked since
+                        pass
+                self._store.forget_claims([record])
+        except Exception as exc:
+            if not transient(exc):
+                raise
+            # throttled: the records stay, and the next run gives them back
+            logger.warning("unqueued claims left for the next run", extra={"flow": self._flow, "error": type(exc).__name__})

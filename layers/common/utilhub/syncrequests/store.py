@@ -14,7 +14,8 @@ so whether an entity has a request on its way to the target is a key lookup (:me
 The sparse index ``ByStatus`` holds the requests the monitor works on:
 ``gsi1pk = <flow>#<status>#<shard>`` (shard = hash of the entity, so an entity's requests
 share one shard and a busy status never makes a hot partition) and ``gsi1sk`` in the order
-they must be worked (``changedAt`` for PENDING and WAITING, ``sentAt`` for SENT). A request whose
+they must be worked (``changedAt`` for PENDING and WAITING; for SENT, the time its acknowledgement is
+due, :class:`~utilhub.syncrequests.lifecycle.AckTimeouts`). A request whose
 entity type has parents keeps them (``parents``: ``<entityType>#<entityId>``), read from its data at
 intake, so the monitor never reads the data.
 Every transition is a conditional write: two monitors, or a monitor and a late
@@ -35,7 +36,7 @@ from botocore.exceptions import ClientError
 
 from utilhub.platform.aws import TRANSACTION_LIMIT, put_absent
 from utilhub.platform.observability import logger
-from utilhub.syncrequests.lifecycle import Blocked, EntityState, PendingRequest, check_transition, sortable_time
+from utilhub.syncrequests.lifecycle import AckTimeouts, Blocked, EntityState, PendingRequest, check_transition, sortable_time
 from utilhub.syncrequests.model import TERMINAL, SyncRequest, SyncRequestIn, SyncStatus, Transition, canonical_json
 
 if TYPE_CHECKING:
@@ -45,7 +46,9 @@ INDEX = "ByStatus"
 OPEN_INDEX = "OpenByEntity"
 OPEN = frozenset({SyncStatus.PENDING, SyncStatus.WAITING, SyncStatus.SENT})
 OPEN_LOOKUPS_AT_ONCE = 10  # concurrent key lookups of :meth:`SyncRequestStore.open_requests`: botocore's default connection pool
-CLAIMS_PER_TRANSACTION = TRANSACTION_LIMIT // 2  # a claim (request -> SENT, entity in flight) is two updates
+# a claim (request -> SENT, entity in flight) is two updates; one item more records the transaction's claims
+# until their messages are queued (:meth:`SyncRequestStore.claim_many`)
+CLAIMS_PER_TRANSACTION = (TRANSACTION_LIMIT - 1) // 2
 Clock = Callable[[], datetime]
 ParentsOf = Callable[[str, dict[str, Any]], Sequence[tuple[str, str]]]
 OpenUnder = Callable[[str, str, dict[str, Any]], tuple[str, str]]
@@ -79,7 +82,10 @@ class SyncRequestStore:
         clock: Clock = _utc_now,
         parents_of: ParentsOf = lambda _entity_type, _data: (),
         open_under: OpenUnder = lambda entity_type, entity_id, _data: (entity_type, entity_id),
+        timeouts: AckTimeouts | None = None,
     ) -> None:
+        # when a claimed request's acknowledgement is due (only the monitor and the extract claim)
+        self.timeouts = timeouts or AckTimeouts(timedelta(seconds=900))
         self._table = table
         self._parents_of = parents_of
         self._open_under = open_under
@@ -269,9 +275,9 @@ class SyncRequestStore:
                 found = list(pool.map(one, wanted))
         return {entity: request_id for entity, request_id in zip(wanted, found, strict=True) if request_id is not None}
 
-    def sent_before(self, shard: int, cutoff: datetime, limit: int) -> Iterator[tuple[str, int]]:
-        """(id, attempt) of SENT requests of one shard sent before ``cutoff``."""
-        for item in self._query_index(f"{self._flow}#{SyncStatus.SENT.value}#{shard}", limit=limit, before=f"{sortable_time(cutoff)}~"):
+    def sent_due(self, shard: int, now: datetime, limit: int) -> Iterator[tuple[str, int]]:
+        """(id, attempt) of SENT requests of one shard whose acknowledgement was due before ``now``, the longest overdue first."""
+        for item in self._query_index(f"{self._flow}#{SyncStatus.SENT.value}#{shard}", limit=limit, before=f"{sortable_time(now)}~"):
             yield str(item["syncRequestId"]), int(item.get("attempt", 0))
 
     def _query_index(self, partition: str, *, limit: int, before: str | None = None) -> Iterator[dict[str, Any]]:
@@ -328,6 +334,7 @@ class SyncRequestStore:
         attempt: int | None = None,
         set_attempt: int | None = None,
         changed_at: datetime | None = None,
+        due: datetime | None = None,
         extra: dict[str, Any] | None = None,
         remove: Sequence[str] = (),
     ) -> dict[str, Any]:
@@ -368,6 +375,10 @@ class SyncRequestStore:
                 if changed_at is None:
                     raise ValueError(f"a request going to {wanted.value} needs its changedAt (queue order)")
                 values[":gsk"] = f"{sortable_time(changed_at)}#{sortable_time(now)}#{sync_request_id}"
+            elif wanted is SyncStatus.SENT:
+                if due is None:
+                    raise ValueError("a request going to SENT needs the time its acknowledgement is due")
+                values[":gsk"] = f"{sortable_time(due)}#{sync_request_id}"
             removes.append("expiresAt")
         expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
         return {
@@ -436,17 +447,20 @@ class SyncRequestStore:
                 f"{reason}: what it waited for is synchronized" if was_waiting else reason,
                 attempt=request.attempt,
                 set_attempt=attempt,
+                due=self._now() + self.timeouts.first,
                 remove=("waitingFor", "waitReason") if was_waiting else (),
             ),
         ]
 
-    def claim_many(self, requests: Sequence[PendingRequest]) -> list[int | None]:
+    def claim_many(self, requests: Sequence[PendingRequest], *, record: str | None = None) -> list[int | None]:
         """Claim up to ``CLAIMS_PER_TRANSACTION`` requests in one transaction: each PENDING (or WAITING) -> SENT
         with its entity's in-flight slot. One entry per request: its new attempt, or None when someone else
         moved it or its entity first (that claim only is skipped).
 
         Each claim stays atomic (its two updates are in the transaction); a transaction cancelled by some
         claims' conditions is written again without them. Raises, having claimed nothing, when it fails otherwise.
+        With ``record`` (an id), the same transaction records what it claimed under that id until the claimer
+        has queued it (:meth:`forget_claims`); what a claimer never queued is found by :meth:`unqueued_claims`.
         """
         if len(requests) > CLAIMS_PER_TRANSACTION:
             raise ValueError(f"at most {CLAIMS_PER_TRANSACTION} claims per transaction")
@@ -454,14 +468,15 @@ class SyncRequestStore:
         remaining = list(range(len(requests)))
         while remaining:
             claims = {index: self._claim_updates(requests[index]) for index in remaining}
+            items: list[dict[str, Any]] = [{"Update": u} for index in remaining for u in claims[index][1]]
+            if record is not None:  # last, so the claims' items keep their places in the cancellation reasons
+                items.append({"Put": self._claims_record(record, [(requests[i], claims[i][0]) for i in remaining])})
             try:
-                self._client.transact_write_items(
-                    TransactItems=[{"Update": u} for index in remaining for u in claims[index][1]]  # type: ignore[typeddict-item]
-                )
+                self._client.transact_write_items(TransactItems=items)  # type: ignore[arg-type]
             except ClientError as exc:
                 if exc.response["Error"]["Code"] != "TransactionCanceledException":
                     raise
-                reasons = exc.response.get("CancellationReasons", [])
+                reasons = exc.response.get("CancellationReasons", [])[: 2 * len(remaining)]
                 refused = {remaining[i // 2] for i, r in enumerate(reasons) if r.get("Code") not in (None, "None")}
                 if not refused:
                     raise
@@ -471,6 +486,67 @@ class SyncRequestStore:
                 outcome[index] = claims[index][0]
             break
         return outcome
+
+    def _claims_record(self, record: str, claimed: list[tuple[PendingRequest, int]]) -> dict[str, Any]:
+        now = self._now()
+        return {
+            "TableName": self._table.name,
+            "Item": {
+                "pk": f"{self._flow}#CLAIMS#{record}",
+                "gsi1pk": f"{self._flow}#CLAIMS",
+                "gsi1sk": f"{sortable_time(now)}#{record}",
+                "claims": [
+                    {
+                        "id": r.sync_request_id,
+                        "attempt": attempt,
+                        "entityType": r.entity_type,
+                        "entityId": r.entity_id,
+                        "changedAt": sortable_time(r.changed_at),
+                    }
+                    for r, attempt in claimed
+                ],
+                "expiresAt": int((now + self._retention).timestamp()),
+            },
+        }
+
+    def forget_claims(self, records: Sequence[str]) -> None:
+        """The claims recorded under ``records`` were queued (or given back): nothing is left to find."""
+        for start in range(0, len(records), 25):
+            requests: dict[str, Any] = {
+                self._table.name: [{"DeleteRequest": {"Key": {"pk": f"{self._flow}#CLAIMS#{r}"}}} for r in records[start : start + 25]]
+            }
+            while requests:
+                requests = self._client.batch_write_item(RequestItems=requests).get("UnprocessedItems") or {}
+
+    def unqueued_claims(self, recorded_before: datetime, limit: int) -> list[tuple[str, list[tuple[PendingRequest, int]]]]:
+        """The claims recorded before ``recorded_before`` and never forgotten (their claimer stopped before it
+        queued them): each record's id with its requests and their claimed attempts."""
+        found = []
+        for item in self._query_index(f"{self._flow}#CLAIMS", limit=limit, before=f"{sortable_time(recorded_before)}~"):
+            record = str(item["gsi1sk"]).rsplit("#", 1)[1]
+            stored: dict[str, Any] = (
+                self._table.get_item(Key={"pk": f"{self._flow}#CLAIMS#{record}"}, ConsistentRead=True).get("Item") or {}
+            )
+            listed: list[dict[str, Any]] = list(stored.get("claims", []))
+            claims = [
+                (
+                    PendingRequest(
+                        sync_request_id=str(c["id"]),
+                        entity_type=str(c["entityType"]),
+                        entity_id=str(c["entityId"]),
+                        changed_at=datetime.fromisoformat(str(c["changedAt"])),
+                        data_hash="",
+                        order_key="",
+                        attempt=int(c["attempt"]),
+                        correlation_id="",
+                        status=SyncStatus.SENT,
+                    ),
+                    int(c["attempt"]),
+                )
+                for c in listed
+            ]
+            found.append((record, claims))
+        return found
 
     def claim(self, request: PendingRequest) -> int:
         """One claim (:meth:`claim_many` of one): its new attempt; :class:`StaleTransition` when someone else
@@ -550,7 +626,10 @@ class SyncRequestStore:
         }
 
     def acknowledge(self, request: SyncRequest, positive: bool, reason: str) -> None:
-        """SENT -> SYNCHRONIZED (remembering the image) or ERROR, freeing the entity for the next request."""
+        """SENT -> SYNCHRONIZED (remembering the image) or ERROR, freeing the entity for the next request.
+
+        A positive acknowledgement completes the request whatever attempt it answers (each attempt carries the
+        same image); a negative one only the attempt it answers (a later attempt is still under way)."""
         wanted = SyncStatus.SYNCHRONIZED if positive else SyncStatus.ERROR
         self._write(
             [
@@ -562,10 +641,94 @@ class SyncRequestStore:
                     error=None if positive else reason,
                 ),
                 self._transition_update(
-                    request.syncRequestId, (request.entityType, request.entityId), SyncStatus.SENT, wanted, reason, attempt=request.attempt
+                    request.syncRequestId,
+                    (request.entityType, request.entityId),
+                    SyncStatus.SENT,
+                    wanted,
+                    reason,
+                    attempt=None if positive else request.attempt,
                 ),
             ]
         )
+
+    def requeue(self, request: SyncRequest, reason: str) -> int:
+        """SENT -> SENT as a new attempt after a time-out (the entity stays in flight); its new attempt, whose
+        acknowledgement is due after the next, longer window (:meth:`AckTimeouts.window`)."""
+        attempt = request.attempt + 1
+        timeouts = request.timeouts + 1
+        self._write(
+            [
+                self._transition_update(
+                    request.syncRequestId,
+                    (request.entityType, request.entityId),
+                    SyncStatus.SENT,
+                    SyncStatus.SENT,
+                    reason,
+                    attempt=request.attempt,
+                    set_attempt=attempt,
+                    due=self._now() + self.timeouts.window(timeouts),
+                    extra={"timeouts": timeouts},
+                )
+            ]
+        )
+        return attempt
+
+    def time_out(self, request: SyncRequest, reason: str) -> None:
+        """SENT -> ERROR after its last time-out: the entity is freed and holds its dependants with ``reason``;
+        a positive acknowledgement arriving later still completes it (:meth:`complete_after_timeout`)."""
+        self._write(
+            [
+                self._release_entity(request.entityType, request.entityId, request.syncRequestId, error=reason),
+                self._transition_update(
+                    request.syncRequestId,
+                    (request.entityType, request.entityId),
+                    SyncStatus.SENT,
+                    SyncStatus.ERROR,
+                    reason,
+                    attempt=request.attempt,
+                    extra={"timeouts": request.timeouts + 1, "timedOut": True},
+                ),
+            ]
+        )
+
+    def complete_after_timeout(self, request: SyncRequest, reason: str) -> None:
+        """ERROR (timed out) -> SYNCHRONIZED: the target's positive acknowledgement came after the time-out.
+
+        The entity's last image moves up to this one only if it is not older than the one it holds, and the
+        entity's error is cleared only if it is this request's; :class:`StaleTransition` if the request or the
+        entity changed meanwhile (read again and retry)."""
+        entity = (request.entityType, request.entityId)
+        state = self.entity_states([entity])[entity]
+        update = self._transition_update(request.syncRequestId, entity, SyncStatus.ERROR, SyncStatus.SYNCHRONIZED, reason)
+        update["ConditionExpression"] += " AND timedOut = :true"
+        update["ExpressionAttributeValues"][":true"] = True
+        sets, removes, conditions = ["updatedAt = :now"], [], []
+        values: dict[str, Any] = {":now": self._now().isoformat()}
+        changed = sortable_time(request.changedAt)
+        if state.last_sent_changed_at is None or sortable_time(state.last_sent_changed_at) <= changed:
+            sets += ["lastSentHash = :h", "lastSentChangedAt = :c", "lastSyncRequestId = :id"]
+            values.update({":h": request.dataHash, ":c": changed, ":id": request.syncRequestId})
+            if state.last_sent_changed_at is None:
+                conditions.append("attribute_not_exists(lastSentChangedAt)")
+            else:
+                conditions.append("lastSentChangedAt = :was")
+                values[":was"] = sortable_time(state.last_sent_changed_at)
+        if state.last_error_id == request.syncRequestId:
+            removes += ["lastErrorId", "lastErrorReason"]
+            conditions.append("lastErrorId = :id")
+            values[":id"] = request.syncRequestId
+        updates = [update]
+        if conditions:
+            updates.append(
+                {
+                    "TableName": self._table.name,
+                    "Key": self._entity_key(*entity),
+                    "UpdateExpression": "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else ""),
+                    "ConditionExpression": " AND ".join(conditions),
+                    "ExpressionAttributeValues": values,
+                }
+            )
+        self._write(updates)
 
     def resubmit(self, request: SyncRequest, reason: str) -> None:
         """ERROR -> PENDING; the entity no longer holds its dependants for this error."""
@@ -573,7 +736,13 @@ class SyncRequestStore:
         self._write(
             [
                 self._transition_update(
-                    request.syncRequestId, entity, SyncStatus.ERROR, SyncStatus.PENDING, reason, changed_at=request.changedAt
+                    request.syncRequestId,
+                    entity,
+                    SyncStatus.ERROR,
+                    SyncStatus.PENDING,
+                    reason,
+                    changed_at=request.changedAt,
+                    remove=("timeouts", "timedOut"),  # a human decided: it gets its time-outs again
                 )
             ]
         )
@@ -607,4 +776,6 @@ def _from_item(item: dict[str, Any]) -> SyncRequest:
         correlationId=item.get("correlationId", ""),
         history=[Transition.model_validate(h) for h in item.get("history", [])],
         waitingFor=item.get("waitingFor"),
+        timeouts=int(item.get("timeouts", 0)),
+        timedOut=bool(item.get("timedOut", False)),
     )

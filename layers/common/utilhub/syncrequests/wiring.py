@@ -8,12 +8,23 @@ from functools import cache
 
 from utilhub.platform import aws
 from utilhub.platform.connectors import HttpConnector
-from utilhub.platform.settings import get_settings, on_reload
+from utilhub.platform.settings import Settings, get_settings, on_reload
 from utilhub.platform.xref import CrossReferenceStore
 from utilhub.syncrequests.delivery import Acknowledgements, SyncDelivery
+from utilhub.syncrequests.lifecycle import AckTimeouts
 from utilhub.syncrequests.model import SyncFlow
 from utilhub.syncrequests.monitor import SyncMonitor
 from utilhub.syncrequests.store import SyncRequestStore
+
+
+def ack_timeouts(settings: Settings) -> AckTimeouts:
+    """The flow's acknowledgement time-outs, from its function's settings (the template's parameter and queue)."""
+    return AckTimeouts(
+        timedelta(seconds=settings.sync_ack_timeout_seconds),
+        visibility=timedelta(seconds=settings.delivery_visibility_timeout_seconds),
+        receives=settings.delivery_max_receive_count,
+        requeues=settings.sync_timeout_requeues,
+    )
 
 
 @cache
@@ -26,6 +37,7 @@ def store_for(flow: SyncFlow) -> SyncRequestStore:
         retention_days=settings.sync_request_retention_days,
         parents_of=flow.parents_of,
         open_under=flow.open_under,
+        timeouts=ack_timeouts(settings),
     )
 
 
@@ -37,7 +49,6 @@ def monitor_for(flow: SyncFlow) -> SyncMonitor:
         aws.sqs(),
         settings.require("delivery_queue_url"),
         flow.name,
-        ack_timeout=timedelta(seconds=settings.sync_ack_timeout_seconds),
         page_size=settings.sync_monitor_page_size,
         target=flow.target,
         ordered_types=flow.ordered_types,

@@ -1,21 +1,33 @@
-"""DA-04: DACS's acknowledgements, positive or negative per record, of the incremental extracts.
+"""DA-04: DACS's acknowledgements, positive or negative per record, of the incremental extracts, or,
+when DACS is not configured to send them, each incremental file's arrival under ``upload/``.
 
 DACS names each record by its kind, ``externalReferenceId`` (the CCB id) and ``changeDateTime``. The
 record acknowledges the DACS sync request that is in flight for that entity when the image matches
 (the same change time): POSITIVE makes it SYNCHRONIZED, NEGATIVE makes it ERROR with DACS's reason
-(resubmittable). A record that matches no request in flight (a DA-01 initial load record, an image
+(resubmittable). A POSITIVE record also completes the entity's request that timed out to ERROR
+waiting for it (the engine's late acknowledgement). A record that matches no request in flight (a DA-01 initial load record, an image
 already acknowledged, an older image) is answered ``ignored`` and changes nothing, so the same
 acknowledgement posted twice is harmless.
+
+DACS acknowledges only "if configured" (the seed; the template's ``DacsAcknowledgementsToCcb``,
+``UTILHUB_DACS_NOTIFY_CCB``). Otherwise no acknowledgement ever comes, and a DACS sync request is
+complete once its file is in ``upload/``: the transfer (DA-03), having moved and verified an incremental
+file, reads its records back and completes each one's request as if DACS had acknowledged it
+(:func:`complete_uploaded`; the records are read from the file before it is moved, as DACS may take
+it from ``upload/`` the moment it is there). Either way, a request not complete within the flow's own time-out
+(``DacsAckTimeoutSeconds``) is written again, then ERROR (:mod:`utilhub.syncrequests.timeouts`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Literal
+from itertools import batched
+from typing import Any, Literal
 
+from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
-from utilhub.packs.dacs.extract_file import Kind
+from utilhub.packs.dacs.extract_file import Kind, kind_of_file, read_extract
 from utilhub.packs.dacs.mapping import ENTITY_OF_KIND
 from utilhub.packs.dacs.records import ExternalId, Timestamp, format_timestamp
 from utilhub.syncrequests.delivery import Acknowledgements
@@ -47,19 +59,24 @@ def apply_acknowledgements(
     acknowledgements: Acknowledgements,
     body: AcknowledgementsIn,
     before_applying: Callable[[list[SyncRequest]], None] = lambda matched: None,
+    *,
+    completed: str | None = None,
 ) -> dict[str, object]:
     """Apply each record's acknowledgement to the request it names; ``before_applying`` is given the
-    requests about to be acknowledged first (CCB's notifications are queued there, see ``notifications``)."""
+    requests about to be acknowledged first (CCB's notifications are queued there, see ``notifications``);
+    ``completed`` names what completes the requests when it is not DACS's acknowledgement."""
     entities = [(ENTITY_OF_KIND[a.recordType], a.externalReferenceId) for a in body.acknowledgements]
     states = store.entity_states(entities)
     matched: list[SyncRequest | None] = []
     seen: set[str] = set()
     for ack, entity in zip(body.acknowledgements, entities, strict=True):
-        request = store.get(in_flight) if (in_flight := states[entity].in_flight) else None
+        # the request in flight, or else (a positive acknowledgement that comes late) the one that timed out to ERROR
+        named = states[entity].in_flight or (states[entity].last_error_id if ack.result == "POSITIVE" else None)
+        request = store.get(named) if named else None
         if not (
             request is not None
             and request.syncRequestId not in seen  # a second record for the same image in one post is a repeat
-            and request.status is SyncStatus.SENT
+            and (request.status is SyncStatus.SENT or (request.status is SyncStatus.ERROR and request.timedOut))
             and _same_image(format_timestamp(request.changedAt), ack.changeDateTime)
         ):
             request = None
@@ -75,7 +92,7 @@ def apply_acknowledgements(
             reason = ack.reason or ("DACS refused the record" if ack.result == "NEGATIVE" else None)
             if ack.fileName and ack.result == "NEGATIVE":
                 reason = f"{reason} ({ack.fileName})"
-            applied = acknowledgements.apply(request, Acknowledgement(result=ack.result, reason=reason))
+            applied = acknowledgements.apply(request, Acknowledgement(result=ack.result, reason=reason), completed=completed)
             outcome = applied if applied in ("synchronized", "error") else "ignored"
         counts[outcome] += 1
         results.append(
@@ -87,6 +104,45 @@ def apply_acknowledgements(
             }
         )
     return {**counts, "results": results}
+
+
+INCREMENTAL_RUN = "-incremental"
+UPLOADED = "its file is in upload/ for DACS (DACS's acknowledgements are not configured)"
+
+
+def file_records(s3: Any, bucket: str, key: str) -> list[RecordAcknowledgement] | None:
+    """Each record of the incremental file ``key`` as a positive acknowledgement of its image; None when
+    ``key`` is not an incremental file (DA-01's initial files are not sync requests) or is not there."""
+    named = kind_of_file(key)
+    if named is None or not named[1].endswith(INCREMENTAL_RUN):
+        return None
+    kind, _run = named
+    try:
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"]
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") not in ("NoSuchKey", "404"):
+            raise
+        return None
+    name = key.rsplit("/", 1)[-1]
+    return [
+        RecordAcknowledgement(
+            fileName=name,
+            recordType=kind,
+            externalReferenceId=record.values["externalReferenceId"],
+            changeDateTime=record.values["changeDateTime"],
+            result="POSITIVE",
+        )
+        for record in read_extract(body.iter_chunks(chunk_size=1 << 20), kind)
+    ]
+
+
+def complete_uploaded(store: SyncRequestStore, acknowledgements: Acknowledgements, records: list[RecordAcknowledgement]) -> int:
+    """Complete the request of each record of a file now in ``upload/``; how many were completed."""
+    completed = 0
+    for chunk in batched(records, 1000, strict=False):
+        outcome = apply_acknowledgements(store, acknowledgements, AcknowledgementsIn(acknowledgements=list(chunk)), completed=UPLOADED)
+        completed += int(str(outcome["synchronized"]))
+    return completed
 
 
 def _same_image(written: str, acknowledged: str) -> bool:

@@ -8,13 +8,23 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from utilhub.packs.dacs.transfer import ExtractFileMover, S3Notification
+from utilhub.packs.dacs.sync import complete_records, records_to_complete
+from utilhub.packs.dacs.transfer import EXTRACT, ExtractFileMover, S3Notification
 from utilhub.packs.dacs.wiring import extract_file_mover
 from utilhub.platform.idempotency import run_once
 
 
 def _moved(mover: ExtractFileMover, key: str) -> dict[str, Any]:
-    return mover.move(key).as_dict()
+    # with DACS's acknowledgements off, the file's arrival in upload/ completes its sync requests (DA-02): its
+    # records are read first, as DACS may take it from upload/ the moment it is there
+    records = records_to_complete(key) if key.startswith(EXTRACT) else None
+    moved = mover.move(key)
+    result = moved.as_dict()
+    if moved.outcome != "NOT_AN_EXTRACT" and records is None:
+        records = records_to_complete(moved.target)  # a move resumed after its source was deleted
+    if moved.outcome != "NOT_AN_EXTRACT" and records is not None:
+        result["completed"] = complete_records(records)
+    return result
 
 
 def transfer_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -21,9 +21,11 @@ is ever written into two files: a run that fails before closing gives back every
 while closing keeps SENT the claims of the files already complete (they reach DACS) and gives back the
 others. A run stopped outright between writing and closing (the function's timeout) gives nothing back:
 its requests stay SENT, their entities in flight, so later runs write nothing of them; the files it left
-unfinished never appear (the bucket drops incomplete uploads after a day), and the requests go to ERROR
-after ``sync_ack_timeout_seconds`` as every request DACS never acknowledged, from where they are
-resubmitted. The budget keeps a run far inside the function's timeout.
+unfinished never appear (the bucket drops incomplete uploads after a day), and the requests are written
+again at their time-out, then ERROR, as every request DACS never completed (the engine's rule,
+:mod:`utilhub.syncrequests.timeouts`; with acknowledgements off the file's arrival under ``upload/``
+completes a request, :mod:`utilhub.packs.dacs.acknowledgements`). The budget keeps a run far inside the
+function's timeout.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from utilhub.syncrequests.delivery import Acknowledgements
 from utilhub.syncrequests.lifecycle import Discard, EntityState, PendingRequest, Send, sortable_time
 from utilhub.syncrequests.model import Acknowledgement, SyncStatus
 from utilhub.syncrequests.store import CLAIMS_PER_TRANSACTION, StaleTransition, SyncRequestStore
+from utilhub.syncrequests.timeouts import time_out_due
 
 Claim = tuple[PendingRequest, int]  # a request claimed by this run, and its attempt
 
@@ -80,6 +83,7 @@ class ExtractReport:
     waiting: int = 0
     refused: int = 0
     timedOut: int = 0
+    rewritten: int = 0  # timed out, written again as a new attempt
     skippedStale: int = 0
     requeued: int = 0  # claims given back (PENDING) because their file could not be completed
     pages: int = 0
@@ -138,7 +142,6 @@ class IncrementalExtract:
         files: Callable[[str], ExtractFiles],
         *,
         page_size: int,
-        ack_timeout: timedelta,
         budget: timedelta = timedelta(seconds=90),
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         monotonic: Callable[[], float] = time.monotonic,
@@ -147,7 +150,6 @@ class IncrementalExtract:
         self._acknowledgements = acknowledgements
         self._files = files
         self._page_size = page_size
-        self._ack_timeout = ack_timeout
         self._budget = budget
         self._now = clock
         self._monotonic = monotonic
@@ -174,7 +176,7 @@ class IncrementalExtract:
 
     def _sweep(self, shard: int, report: ExtractReport, files: _RunFiles) -> Iterator[int]:
         """Work one shard, one page per step: time out what waited too long for DACS, then its PENDING requests."""
-        self._time_out(shard, report)
+        self._time_out(shard, report, files)
         start: dict[str, Any] | None = None
         while True:
             page, start = self._store.pending_page(shard, self._page_size, start)
@@ -246,16 +248,13 @@ class IncrementalExtract:
             except Exception as exc:  # it stays SENT: ERROR at the acknowledgement timeout, then resubmitted
                 logger.warning("claim not given back", extra={"syncRequestId": pending.sync_request_id, "error": type(exc).__name__})
 
-    def _time_out(self, shard: int, report: ExtractReport) -> None:
-        cutoff = self._now() - self._ack_timeout
-        for sync_request_id, attempt in list(self._store.sent_before(shard, cutoff, self._page_size)):
-            request = self._store.get(sync_request_id)
-            if request is None or request.attempt != attempt:
-                continue
-            try:
-                self._store.acknowledge(
-                    request, positive=False, reason=f"no acknowledgement from DACS within {int(self._ack_timeout.total_seconds())} s"
-                )
-                report.timedOut += 1
-            except StaleTransition:
-                report.skippedStale += 1
+    def _time_out(self, shard: int, report: ExtractReport, files: _RunFiles) -> None:
+        """What waited too long for DACS (or, with acknowledgements off, for its file to reach ``upload/``):
+        written again in this run's files as a new attempt, or ERROR after its last (the engine's rule)."""
+        done = time_out_due(self._store, shard, self._now(), self._page_size, "DACS")
+        report.timedOut += done.failed
+        report.rewritten += len(done.requeued)
+        report.skippedStale += done.stale
+        if done.requeued:
+            files.claimed(done.requeued)
+            self._write(done.requeued, report, files)

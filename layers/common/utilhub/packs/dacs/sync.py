@@ -3,7 +3,10 @@
 
 DACS takes files, not calls: the flow's intake, query, resubmission and store are the engine's, and
 its "delivery" is :class:`~utilhub.packs.dacs.incremental.IncrementalExtract`, which writes the chosen
-images to this run's extract files (the codec below renders one request as its file line)."""
+images to this run's extract files (the codec below renders one request as its file line). DACS's
+acknowledgements (DA-04) complete the requests, or, when DACS is not configured to send them, the
+arrival of their file under ``upload/`` (:func:`records_to_complete`, :func:`complete_records`, called by
+DA-03's transfer)."""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from functools import cache
 from typing import Any
 
 from utilhub.packs.dacs import model
+from utilhub.packs.dacs.acknowledgements import RecordAcknowledgement, complete_uploaded, file_records
 from utilhub.packs.dacs.extract_file import ExtractWriter, file_name
 from utilhub.packs.dacs.extract_files import ExtractFiles
 from utilhub.packs.dacs.incremental import IncrementalExtract
@@ -75,7 +79,6 @@ def incremental_extract() -> IncrementalExtract:
         acknowledgements_for(FLOW),
         lambda run_id: ExtractFiles(aws.client("s3"), bucket, run_id),
         page_size=settings.sync_monitor_page_size,
-        ack_timeout=timedelta(seconds=settings.sync_ack_timeout_seconds),
         budget=timedelta(seconds=settings.sync_monitor_budget_seconds),
     )
 
@@ -86,3 +89,17 @@ on_reload(incremental_extract.cache_clear)
 def run_extract() -> dict[str, Any]:
     """One scheduled incremental extract; returns its report."""
     return incremental_extract().run().as_dict()
+
+
+def records_to_complete(key: str) -> list[RecordAcknowledgement] | None:
+    """When DACS does not acknowledge (``UTILHUB_DACS_NOTIFY_CCB`` off): the records of the incremental file
+    ``key``, whose requests its arrival under ``upload/`` completes; None when there are none to complete so."""
+    settings = get_settings()
+    if settings.dacs_notify_ccb:
+        return None  # DACS's acknowledgements complete them
+    return file_records(aws.client("s3"), settings.require("dacs_exchange_bucket"), key)
+
+
+def complete_records(records: list[RecordAcknowledgement]) -> int:
+    """Complete the requests of ``records``, whose file is now in ``upload/``; how many."""
+    return complete_uploaded(store_for(FLOW), acknowledgements_for(FLOW), records)
