@@ -137,7 +137,8 @@ class Point(ABC):
         if answer.status_code < 300:
             if key not in self.accepted:
                 self.accepted.append(key)
-        else:
+            self.refused_at_intake.pop(key, None)
+        elif key not in self.accepted:  # a retry refused after the first was taken changes nothing
             self.refused_at_intake[key] = f"{answer.status_code} {answer.text[:200]}"
 
     def recover(self, hub: Hub) -> None:
@@ -193,7 +194,9 @@ class SyncRequests(Point):
         for key in self.accepted:
             verdict = _final(hub, f"/meter-data/sync-requests/{key}", {"SYNCHRONIZED", "DISCARDED"}, {"ERROR"})
             times = int(accepted.get(key, 0))
-            if verdict == ("applied", "DISCARDED"):  # superseded: MDM must hold a newer image of the entity, never this one
+            if verdict[0] == "refused" and times:
+                verdict = ("lost", f"ERROR, yet MDM took it {times} times: the hub lost its outcome")
+            elif verdict == ("applied", "DISCARDED"):  # superseded: MDM must hold a newer image of the entity, never this one
                 _, _, body = self.message(int(key.rsplit("-", 1)[1]))
                 held = mdm["records"].get(f"{body['entityType']}#{body['entityId']}", {})
                 if times or str(held.get("changedAt", "")) <= body["changedAt"]:
@@ -226,7 +229,10 @@ class Relayed(Point):
 
     def verdicts(self, hub: Hub) -> dict[str, tuple[str, str]]:
         state = hub.simulator(self._system)
-        return {key: ("applied", "") if self._holds(state, key) else ("lost", f"{self._system} does not hold it") for key in self.accepted}
+        # an event the target does not hold is lost only when no dead-letter queue holds anything it could be
+        waiting = sum(q["messages"] + q["inFlight"] for q in hub.get("/ops/dead-letters").json()["items"])
+        missing = ("stuck", f"{waiting} dead letters wait") if waiting else ("lost", f"{self._system} does not hold it")
+        return {key: ("applied", "") if self._holds(state, key) else missing for key in self.accepted}
 
 
 def replacement_reads(run: str, n: int) -> tuple[str, str, dict[str, Any]]:
@@ -313,7 +319,9 @@ class FulfillmentOrders(Point):
         for key in self.accepted:
             verdict = _final(hub, f"/order-to-cash/fulfillment-orders/{key}/revisions/1", {"SUCCEEDED"}, {"FAILED"})
             times = accounts[key.replace("-ORD-", "-BA-")]
-            if verdict[0] == "applied" and times != 1:
+            if times > 1:
+                verdict = ("duplicated", f"BRM holds {times} accounts")
+            elif verdict[0] == "applied" and times != 1:
                 verdict = ("duplicated", f"BRM holds {times} accounts") if times > 1 else ("lost", "SUCCEEDED, yet BRM has no account")
             found[key] = verdict
         return found
@@ -398,7 +406,9 @@ class ServicePointSync(SyncRequests):
         for key in self.accepted:
             verdict = _final(hub, f"/field-work/sync-requests/{key}", {"SYNCHRONIZED"}, {"ERROR"})
             times = int(applied.get(key, 0))
-            if verdict[0] == "applied" and times != 1:
+            if verdict[0] == "refused" and times:
+                verdict = ("lost", f"ERROR, yet ODM applied it {times} times: the hub lost its outcome")
+            elif verdict[0] == "applied" and times != 1:
                 verdict = (
                     ("duplicated", f"ODM applied it {times} times") if times > 1 else ("lost", "SYNCHRONIZED, yet ODM never applied it")
                 )

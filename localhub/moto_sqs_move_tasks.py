@@ -118,7 +118,10 @@ def start_message_move_task(self: SQSBackend, source_arn: str, destination_arn: 
         task = MoveTask(f"{uuid.uuid4()}", source_arn, destination_arn, max_per_second, to_move=len(messages))
         _tasks(self).append(task)
         for message in messages:
+            before = len(destination._messages)
             destination.add_message(_moved(message, destination))
+            if len(destination._messages) == before:  # a FIFO duplicate of one still there: left in the source
+                continue
             source._messages.remove(message)
             task.moved += 1
     task.status = "COMPLETED"

@@ -17,6 +17,7 @@ import sys
 import time
 import traceback
 import warnings
+from collections.abc import Callable
 from typing import Any, BinaryIO
 
 HEADER = struct.Struct(">I")
@@ -99,9 +100,10 @@ class Environment:
         return {"calls": report["calls"], "seen": report["seen"], "throttled": report["throttled"]}
 
 
-def die_at_aws_call(number: int) -> None:
+def die_at_aws_call(number: int) -> Callable[[], None]:
     """Exit as a killed process (137, no answer, nothing flushed) when the invocation starts its AWS call
-    ``number``: the local runtime's fault of an environment lost in the middle of its work."""
+    ``number``: the local runtime's fault of an environment lost in the middle of its work. Returns what
+    disarms it, for an invocation that ends before that call."""
     from botocore.client import BaseClient
 
     original = vars(BaseClient)["_make_api_call"]
@@ -115,6 +117,7 @@ def die_at_aws_call(number: int) -> None:
         return original(client, operation, params)
 
     setattr(BaseClient, "_make_api_call", counting)  # noqa: B010 - botocore's stubs do not declare it
+    return lambda: setattr(BaseClient, "_make_api_call", original)
 
 
 def main(argv: list[str]) -> int:
@@ -125,9 +128,12 @@ def main(argv: list[str]) -> int:
     with os.fdopen(fd_in, "rb") as requests, os.fdopen(fd_out, "wb") as answers:
         while (request := read_frame(requests)) is not None:
             environment.throttle(request.get("throttling"))
-            if (calls := request.get("crashAfterCalls")) is not None:
-                die_at_aws_call(int(calls) + 1)
-            answer = environment.invoke(request["event"])
+            restore = die_at_aws_call(int(calls) + 1) if (calls := request.get("crashAfterCalls")) is not None else None
+            try:
+                answer = environment.invoke(request["event"])
+            finally:
+                if restore is not None:  # an invocation that made fewer calls lived: the next one is not armed
+                    restore()
             answer["throttling"] = environment.throttled()
             write_frame(answers, answer)
     return 0

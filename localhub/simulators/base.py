@@ -6,6 +6,8 @@ takes injected faults:
 
 - ``down``: the next N calls answer 503 (the hub must redeliver);
 - ``slow``: the next N calls wait ``seconds`` before answering (timeouts);
+- ``hold``: the next N calls wait until the holds are released (:meth:`Simulator.release_holds`, or
+  ``DELETE /_faults``), at most ``seconds`` (30 by default): a target busy for as long as a test needs, not a guess;
 - ``reject``: the next N messages get a negative (business) answer with ``reason``;
 - ``accept_later``: the next N messages are accepted with an acknowledgement to follow.
 
@@ -31,7 +33,7 @@ from typing import Any
 from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
-FAULT_KINDS = ("down", "slow", "reject", "accept_later")
+FAULT_KINDS = ("down", "slow", "hold", "reject", "accept_later")
 # The messages a simulator remembers in ``received`` (the latest; ``received_total`` counts them all),
 # so a hub left running through millions of messages keeps its memory flat.
 RECEIVED_KEPT = 10_000
@@ -73,6 +75,7 @@ class Simulator(ABC):
     # what the hub must present: {"username","password"} (Basic) or {"token"} (Bearer), from its secret
     credentials: dict[str, str] = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock)
+    _released: threading.Event = field(default_factory=threading.Event)
 
     def _authorized(self, header: str) -> bool:
         if token := self.credentials.get("token"):
@@ -88,13 +91,15 @@ class Simulator(ABC):
         fault = Fault(
             kind=kind,
             remaining=int(spec.get("count", 1)),
-            seconds=float(spec.get("seconds", 0.0)),
+            seconds=float(spec.get("seconds", 30.0 if kind == "hold" else 0.0)),
             reason=str(spec.get("reason", "rejected by simulator fault")),
             after=int(spec.get("after", 0)),
         )
         if fault.remaining < 1 or fault.after < 0:
             raise SimulatorError("count must be at least 1, after at least 0")
         with self._lock:
+            if kind == "hold":
+                self._released.clear()
             self.faults.append(fault)
         return fault
 
@@ -114,6 +119,11 @@ class Simulator(ABC):
     def clear_faults(self) -> None:
         with self._lock:
             self.faults.clear()
+        self.release_holds()
+
+    def release_holds(self) -> None:
+        """Let every call waiting on a ``hold`` fault go on."""
+        self._released.set()
 
     def note_received(self, message: dict[str, Any]) -> None:
         with self._lock:
@@ -161,6 +171,8 @@ class Simulator(ABC):
             return Response(b"simulated outage", status=503, content_type="text/plain")
         if slow := self.take_fault("slow"):
             time.sleep(slow.seconds)
+        if hold := self.take_fault("hold"):
+            self._released.wait(hold.seconds)
         headers = {k.lower(): v for k, v in request.headers.items()}
         # the path as sent (still percent-encoded: ids may hold "/"), with its query
         target = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or request.full_path

@@ -431,8 +431,8 @@ def test_a_fault_run_links_every_activity_once_or_ends_it_in_error_with_its_reas
 
 
 def test_events_posted_while_the_activity_is_being_created_reach_every_routed_system_in_order(hub: LocalHub) -> None:
-    # Given a meter exchange whose creation in ODM takes a while (ODM answers after 6 s, under its read timeout), still CREATING
-    system(hub, "ODM").add_fault({"kind": "slow", "count": 1, "seconds": 6})
+    # Given a meter exchange whose creation in ODM is held until the events below are posted: still CREATING
+    system(hub, "ODM").add_fault({"kind": "hold", "count": 1, "seconds": 60})
     assert post(hub, activity("A-HOLD")).status == 202
     assert view(hub, "CCB", "A-HOLD")["status"] == "CREATING"
 
@@ -447,6 +447,7 @@ def test_events_posted_while_the_activity_is_being_created_reach_every_routed_sy
     assert answers[1].json()["forwardedTo"] == ["MWM", "ODM"]
     assert meanwhile["status"] == "CREATING"
     assert post_event(hub, "CCB", "A-HOLD", {"eventId": "E-H3", "event": "UPDATE", "at": "2026-12-01T08:06:00Z"}).status == 409
+    system(hub, "ODM").release_holds()
 
     # And once created in both, each system receives the update then the cancellation, and the activity is CANCELED
     body = settled(hub, "CCB", "A-HOLD")

@@ -198,7 +198,7 @@ def test_a_business_refusal_goes_to_the_dead_letter_queue_at_once_with_its_reaso
 
     # Then the event waits in the dead-letter queue at once (not after the queue's five tries), with MDM's status and reason
     sqs = boto3.client("sqs", region_name=hub._stack().region)
-    url = hub.resources()["MeterDataBillStatusDeadLetterQueue"]  # MD-16's own (FIFO), so a redrive keeps its order
+    url = hub.resources()["MeterDataBillStatusDeadLetterQueue"]  # MD-16's own (FIFO), in its usage transaction's group
     [kept] = sqs.receive_message(QueueUrl=url, MessageAttributeNames=["All"], VisibilityTimeout=0)["Messages"]
     assert json.loads(kept["Body"])["eventId"] == "UT-404#E-404"
     assert kept["MessageAttributes"]["refusedStatus"]["StringValue"] == "422"

@@ -138,3 +138,22 @@ def test_an_environment_killed_in_the_middle_of_an_invocation_leaves_what_it_did
 def test_a_crash_is_refused_with_a_count_below_one(pool: WorkerPool) -> None:
     with pytest.raises(ValueError, match="count must be at least 1"):
         pool.crash("*", count=0)
+
+
+def test_an_armed_crash_that_an_invocation_outlives_does_not_kill_the_next(pool: WorkerPool, aws_endpoint: str) -> None:
+    # Given a crash armed after three AWS calls, and an invocation that makes one
+    import boto3
+
+    sqs = boto3.client("sqs", region_name="eu-west-1")
+    queue = sqs.create_queue(QueueName="crash-outlived")["QueueUrl"]
+    spec = _sleeper(logical_id="Outlived")
+    pool.crash("Outlived", count=1, after_calls=3)
+    outlived = pool.invoke(spec, {"sends": 1, "queue": queue})
+
+    # When the same environment runs an invocation that makes five
+    later = pool.invoke(spec, {"sends": 5, "queue": queue})
+
+    # Then both ran whole, in one environment, and nothing was killed
+    assert (outlived.error, later.error) == (None, None)
+    assert outlived.result["pid"] == later.result["pid"]
+    assert pool.crashed == {}

@@ -125,3 +125,16 @@ def test_a_message_in_flight_is_left_and_one_visible_again_is_moved(sqs: Any) ->
     [task] = sqs.list_message_move_tasks(SourceArn=_arn(sqs, dlq))["Results"]
     assert task["ApproximateNumberOfMessagesMoved"] == 1
     assert first["Body"] != second["Body"]
+
+
+def test_a_fifo_message_its_destination_would_drop_as_a_duplicate_stays_in_the_dead_letter_queue(sqs: Any) -> None:
+    # Given a FIFO source still holding a message whose deduplication id a dead letter carries too
+    source, dlq = _pair(sqs, fifo=True)
+    sqs.send_message(QueueUrl=source, MessageBody="o-1", MessageGroupId="g", MessageDeduplicationId="d-1")
+    sqs.send_message(QueueUrl=dlq, MessageBody="o-1 again", MessageGroupId="g", MessageDeduplicationId="d-1")
+    # When the dead-letter queue is redriven
+    sqs.start_message_move_task(SourceArn=_arn(sqs, dlq))
+    # Then nothing was counted moved, and the dead letter is still there rather than dropped
+    [task] = sqs.list_message_move_tasks(SourceArn=_arn(sqs, dlq))["Results"]
+    assert task["ApproximateNumberOfMessagesMoved"] == 0
+    assert _bodies(sqs, dlq) == ["o-1 again"]

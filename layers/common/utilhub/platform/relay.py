@@ -148,7 +148,9 @@ def _dead_letter(record: SQSRecord, message: RelayMessage, refusal: TargetReject
         "refusedReason": {"DataType": "String", "StringValue": refusal.reason[:500] or "refused"},
     }
     dead_letters = _dead_letter_queue_of(sqs, record.event_source_arn)
-    if record.event_source_arn.endswith(".fifo"):  # kept in its group, so a redrive puts it back in order
+    # a FIFO queue's refused event keeps its group; the group's later events go on meanwhile, so a redrive delivers it
+    # after them, and the target's own rule on the event's time (MD-16's `at`) decides what it keeps
+    if record.event_source_arn.endswith(".fifo"):
         group = record.attributes.message_group_id or message.eventId
         sqs.send_message(
             QueueUrl=dead_letters,
