@@ -78,7 +78,9 @@ class Hub:
                     raise
                 self.retried += 1
                 continue
-            if (answer.status_code != 429 and answer.status_code < 500) or attempt == tries - 1:
+            # 409 "in progress": the same request (a retry of one that got no answer) is still being worked; ask again shortly
+            in_progress = answer.status_code == 409 and "in-progress" in answer.headers.get("content-type", "") + answer.text[:200]
+            if (answer.status_code != 429 and answer.status_code < 500 and not in_progress) or attempt == tries - 1:
                 return answer
             self.retried += 1
             time.sleep(min(2.0, float(answer.headers.get("retry-after", "0.2") or 0.2)))
