@@ -143,9 +143,17 @@ class Point(ABC):
         elif key not in self.accepted:  # a retry refused after the first was taken changes nothing
             self.refused_at_intake[key] = f"{answer.status_code} {answer.text[:200]}"
 
+    failed = "ERROR"  # the hub's failed state of this point's transactions
+
+    def path(self, key: str) -> str | None:
+        """Where the hub answers for one transaction (its ``/resubmission`` beside it); None: no such route."""
+        return None
+
     def recover(self, hub: Hub) -> None:
-        """What an operator does for this point's failed messages (resubmit them); the run redrives the DLQs."""
-        return
+        """What an operator does for this point's failed transactions: resubmit each (the run redrives the DLQs)."""
+        for key in self.accepted:
+            if (path := self.path(key)) is not None and hub.get(path).json().get("status") == self.failed:
+                self.resubmitted += hub.post(f"{path}/resubmission").status_code == 202
 
     @abstractmethod
     def verdicts(self, hub: Hub) -> dict[str, tuple[str, str]]:
@@ -171,6 +179,8 @@ class SyncRequests(Point):
     """MD-01: persons synchronized to MDM, two changes of each (the second waits for the first)."""
 
     name = "MD-01"
+    target, tally = "MDM", "acceptedPerSyncRequest"  # the target, and its count of what it took per sync request
+    collection = "/meter-data/sync-requests"
 
     def message(self, n: int) -> tuple[str, str, dict[str, Any]]:
         key = f"{self.run}-SR-{n}"
@@ -182,29 +192,31 @@ class SyncRequests(Point):
             "changedAt": f"2026-11-20T09:{change:02d}:00Z",
             "data": {"name": f"Chaos Person {person} v{change}"},
         }
-        return key, "/meter-data/sync-requests", body
+        return key, self.collection, body
 
-    def recover(self, hub: Hub) -> None:
-        for key in self.accepted:
-            if hub.get(f"/meter-data/sync-requests/{key}").json().get("status") == "ERROR":
-                self.resubmitted += hub.post(f"/meter-data/sync-requests/{key}/resubmission").status_code == 202
+    def path(self, key: str) -> str:
+        return f"{self.collection}/{key}"
 
     def verdicts(self, hub: Hub) -> dict[str, tuple[str, str]]:
-        mdm = hub.simulator("MDM")
-        accepted = mdm.get("acceptedPerSyncRequest", {})
+        target = hub.simulator(self.target)
+        taken = target.get(self.tally, {})
         found = {}
         for key in self.accepted:
-            verdict = _final(hub, f"/meter-data/sync-requests/{key}", {"SYNCHRONIZED", "DISCARDED"}, {"ERROR"})
-            times = int(accepted.get(key, 0))
+            verdict = _final(hub, self.path(key), {"SYNCHRONIZED", "DISCARDED"}, {"ERROR"})
+            times = int(taken.get(key, 0))
             if verdict[0] == "refused" and times:
-                verdict = ("lost", f"ERROR, yet MDM took it {times} times: the hub lost its outcome")
-            elif verdict == ("applied", "DISCARDED"):  # superseded: MDM must hold a newer image of the entity, never this one
+                verdict = ("lost", f"ERROR, yet {self.target} took it {times} times: the hub lost its outcome")
+            elif verdict == ("applied", "DISCARDED"):  # superseded: the target must hold a newer image of the entity, never this one
                 _, _, body = self.message(int(key.rsplit("-", 1)[1]))
-                held = mdm["records"].get(f"{body['entityType']}#{body['entityId']}", {})
+                held = target["records"].get(f"{body['entityType']}#{body['entityId']}", {})
                 if times or str(held.get("changedAt", "")) <= body["changedAt"]:
-                    verdict = ("lost", f"DISCARDED, yet MDM holds {held.get('changedAt')} and took it {times} times")
+                    verdict = ("lost", f"DISCARDED, yet {self.target} holds {held.get('changedAt')} and took it {times} times")
             elif verdict[0] == "applied" and times != 1:
-                verdict = ("duplicated", f"MDM took it {times} times") if times > 1 else ("lost", "SYNCHRONIZED, yet MDM never took it")
+                verdict = (
+                    ("duplicated", f"{self.target} took it {times} times")
+                    if times > 1
+                    else ("lost", f"SYNCHRONIZED, yet {self.target} never took it")
+                )
             found[key] = verdict
         return found
 
@@ -308,18 +320,17 @@ class FulfillmentOrders(Point):
         }
         return order, "/order-to-cash/fulfillment-orders", {"orderId": order, "revision": 1, "lines": [line]}
 
-    def recover(self, hub: Hub) -> None:
-        for key in self.accepted:
-            path = f"/order-to-cash/fulfillment-orders/{key}/revisions/1"
-            if hub.get(path).json().get("status") == "FAILED":
-                self.resubmitted += hub.post(f"{path}/resubmission").status_code == 202
+    failed = "FAILED"
+
+    def path(self, key: str) -> str:
+        return f"/order-to-cash/fulfillment-orders/{key}/revisions/1"
 
     def verdicts(self, hub: Hub) -> dict[str, tuple[str, str]]:
         brm = hub.simulator("BRM")["records"]
         accounts = Counter(a["accountNo"] for system in brm.values() for a in system.get("accounts", {}).values())
         found = {}
         for key in self.accepted:
-            verdict = _final(hub, f"/order-to-cash/fulfillment-orders/{key}/revisions/1", {"SUCCEEDED"}, {"FAILED"})
+            verdict = _final(hub, self.path(key), {"SUCCEEDED"}, {"FAILED"})
             times = accounts[key.replace("-ORD-", "-BA-")]
             if times > 1:
                 verdict = ("duplicated", f"BRM holds {times} accounts")
@@ -346,11 +357,8 @@ class FieldActivities(Point):
         }
         return key, "/field-work/activities", body
 
-    def recover(self, hub: Hub) -> None:
-        for key in self.accepted:
-            path = f"/field-work/activities/CCB/{key}"
-            if hub.get(path).json().get("status") == "ERROR":
-                self.resubmitted += hub.post(f"{path}/resubmission").status_code == 202
+    def path(self, key: str) -> str:
+        return f"/field-work/activities/CCB/{key}"
 
     def verdicts(self, hub: Hub) -> dict[str, tuple[str, str]]:
         held: Counter[tuple[str, str]] = Counter()
@@ -364,7 +372,7 @@ class FieldActivities(Point):
                     open_.add((activity, system))
         found = {}
         for key in self.accepted:
-            state = hub.get(f"/field-work/activities/CCB/{key}").json()
+            state = hub.get(self.path(key)).json()
             status, links = str(state.get("status")), sorted(system for system in state.get("links", {}) if system != "CCB")
             if status in ("LINKED", "OPEN"):
                 twice = [s for s in links if held[(key, s)] > 1]
@@ -382,9 +390,11 @@ class FieldActivities(Point):
 
 
 class ServicePointSync(SyncRequests):
-    """FW-06: service points synchronized to the asset system (ODM under v2.1)."""
+    """FW-06: service points synchronized to the asset system (ODM under v2.1), one change of each."""
 
     name = "FW-06"
+    target, tally = "ODM", "appliedPerServicePointSync"
+    collection = "/field-work/sync-requests"
 
     def message(self, n: int) -> tuple[str, str, dict[str, Any]]:
         key = f"{self.run}-SPS-{n}"
@@ -395,27 +405,7 @@ class ServicePointSync(SyncRequests):
             "changedAt": "2026-11-20T10:00:00Z",
             "data": {"premiseId": f"{self.run}-PR-{n}", "spType": "E-RES"},
         }
-        return key, "/field-work/sync-requests", body
-
-    def recover(self, hub: Hub) -> None:
-        for key in self.accepted:
-            if hub.get(f"/field-work/sync-requests/{key}").json().get("status") == "ERROR":
-                self.resubmitted += hub.post(f"/field-work/sync-requests/{key}/resubmission").status_code == 202
-
-    def verdicts(self, hub: Hub) -> dict[str, tuple[str, str]]:
-        applied = hub.simulator("ODM").get("appliedPerServicePointSync", {})
-        found = {}
-        for key in self.accepted:
-            verdict = _final(hub, f"/field-work/sync-requests/{key}", {"SYNCHRONIZED"}, {"ERROR"})
-            times = int(applied.get(key, 0))
-            if verdict[0] == "refused" and times:
-                verdict = ("lost", f"ERROR, yet ODM applied it {times} times: the hub lost its outcome")
-            elif verdict[0] == "applied" and times != 1:
-                verdict = (
-                    ("duplicated", f"ODM applied it {times} times") if times > 1 else ("lost", "SYNCHRONIZED, yet ODM never applied it")
-                )
-            found[key] = verdict
-        return found
+        return key, self.collection, body
 
 
 class UsageRequests(Point):
@@ -428,16 +418,14 @@ class UsageRequests(Point):
         body = {"usageRequestId": key, "saId": f"SA-{n % 20_000 + 1:05d}", "periodStart": "2026-10-01", "periodEnd": "2026-10-31"}
         return key, "/meter-data/usage-requests", body
 
-    def recover(self, hub: Hub) -> None:
-        for key in self.accepted:
-            if hub.get(f"/meter-data/usage-requests/{key}").json().get("status") == "ERROR":
-                self.resubmitted += hub.post(f"/meter-data/usage-requests/{key}/resubmission").status_code == 202
+    def path(self, key: str) -> str:
+        return f"/meter-data/usage-requests/{key}"
 
     def verdicts(self, hub: Hub) -> dict[str, tuple[str, str]]:
         records = hub.simulator("CCB")["records"]
         found = {}
         for key in self.accepted:
-            verdict = _final(hub, f"/meter-data/usage-requests/{key}", {"COMPLETED"}, {"ERROR"})
+            verdict = _final(hub, self.path(key), {"COMPLETED"}, {"ERROR"})
             if verdict[0] == "applied" and f"BILL_DETERMINANTS#{key}" not in records:
                 verdict = ("lost", "COMPLETED, yet CCB holds no determinants")
             found[key] = verdict

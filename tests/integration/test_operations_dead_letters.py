@@ -1,5 +1,5 @@
-"""Operators' dead-letter queues (OperationsDeadLettersFunction): each queue's depth, and a redrive that
-sends its messages back to the queue they came from, where they are delivered once."""
+"""Operators' dead-letter queues (OperationsDeadLettersFunction, functions.operations.dead_letters.app): each
+queue's depth, and a redrive that sends its messages back to the queue they came from, where they are delivered once."""
 
 from __future__ import annotations
 
@@ -73,3 +73,14 @@ def test_only_an_operator_may_redrive(hub: LocalHub) -> None:
     refused = redrive(hub, "meter-data", "relay", claims=MDM_CLAIMS)
     assert refused.status == 403
     assert hub.call_api("GET", "/ops/dead-letters", claims=MDM_CLAIMS).status == 403
+
+
+def test_the_handler_answers_its_sample_events_as_lambda_invokes_it(hub: LocalHub) -> None:
+    # Given the sample events of functions.operations.dead_letters.app, on a hub whose queues are empty
+    listing = hub.invoke("OperationsDeadLettersFunction", sample_event("operations/dead_letters/list.json")).result
+    redrive_empty = hub.invoke("OperationsDeadLettersFunction", sample_event("operations/dead_letters/redrive.json")).result
+    # Then the list names every queue, and a redrive of an empty one is a 409 problem
+    assert listing["statusCode"] == 200
+    assert {item["queue"] for item in json.loads(listing["body"])["items"]} >= {"field-work/relay", "meter-data/bill-status"}
+    assert redrive_empty["statusCode"] == 409
+    assert json.loads(redrive_empty["body"])["detail"] == "The dead-letter queue field-work/relay holds no message."

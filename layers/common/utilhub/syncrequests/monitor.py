@@ -298,7 +298,7 @@ class SyncMonitor:
                         self._store.unclaim(request, attempt, "claimed by a monitor run that stopped before queueing it; retried")
                         report.unqueued += 1
                     except StaleTransition:  # it was queued after all, and worked since
-                        pass
+                        report.skipped_stale += 1
                 self._store.forget_claims([record])
         except Exception as exc:
             if not transient(exc):
