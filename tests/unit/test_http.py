@@ -10,7 +10,7 @@ from urllib.parse import unquote
 import pytest
 
 from localhub.apigw import http_event
-from utilhub.platform.http import create_api, json_response
+from utilhub.platform.http import Body, create_api, json_response, once_per_key
 
 SCOPE = "utilhub/things"
 
@@ -25,6 +25,10 @@ def _api() -> Any:
     @app.post("/things:batch")
     def batch() -> Any:
         return json_response(202, {"batch": True})
+
+    @app.post("/things/<thingId>/resubmission")
+    def resubmit(thingId: str) -> Any:
+        return once_per_key(app, Body(raw=b""), lambda: (202, {"thingId": thingId}))
 
     return app
 
@@ -72,3 +76,17 @@ def test_the_correlation_id_is_echoed_when_safe_and_replaced_otherwise(sent: str
     assert (echoed == sent) is kept
     assert 0 < len(echoed) <= 128
     assert all(c.isascii() and (c.isalnum() or c in "-_.:") for c in echoed)
+
+
+@pytest.mark.parametrize(("key", "status"), [(None, 202), ("", 400), ("k" * 256, 400)])
+def test_an_idempotency_key_of_no_or_too_many_characters_is_refused(key: str | None, status: int) -> None:
+    # Given a POST without the header, with an empty one, and with one over 255 characters
+    headers = {} if key is None else {"Idempotency-Key": key}
+
+    # When the route runs it once per key
+    answer = _call("/things/t-1/resubmission", method="POST", route_key="POST /things/{thingId}/resubmission", **headers)
+
+    # Then only the request without the header runs; a malformed key is a 400 problem, not taken as absent
+    assert answer["statusCode"] == status, answer["body"]
+    if status == 400:
+        assert json.loads(answer["body"])["detail"] == "Idempotency-Key must be 1 to 255 characters."

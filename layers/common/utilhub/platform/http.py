@@ -168,7 +168,7 @@ def once_per_key(app: APIGatewayHttpResolver, body: Body, work: Callable[[], tup
     another body is a 409. Business ids make the work itself safe to repeat without the key.
     """
     key = app.current_event.headers.get("idempotency-key")
-    if not key:
+    if key is None:  # an empty key is a malformed one, not an absent one
         status, payload = work()
         return json_response(status, payload)
     if not 0 < len(key) <= 255:
