@@ -43,6 +43,9 @@ CHECKS = (
 )
 PHASES = ("examples", "coverage", "fuzzing")
 DEFAULT_SEED = 22
+# A function's first invocation starts its execution environment; on a busy machine that outlasts
+# schemathesis's 10 s default. The hub's synchronous routes keep their own time budgets.
+REQUEST_TIMEOUT_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -124,6 +127,8 @@ def command(
         str(max_examples),
         "--workers",
         str(workers),
+        "--request-timeout",
+        str(REQUEST_TIMEOUT_SECONDS),
         "--no-color",
         "--report",
         "json",
