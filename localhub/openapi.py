@@ -1314,7 +1314,7 @@ def _info() -> dict[str, Any]:
         "description": (
             "Generated from template.yaml and the library's models by `python -m localhub.openapi`; do not edit.\n\n"
             "Every route requires an OAuth2 client-credentials bearer token with its pack's scope. "
-            f"`{CORRELATION_HEADER}` is accepted (generated when absent) and returned on every response. "
+            f"`{CORRELATION_HEADER}` is accepted whatever its value (one generated replaces one absent or unsafe) and returned on every response. "
             f"POST routes marked so honour `{IDEMPOTENCY_HEADER}`. Errors are RFC 9457 problem details "
             f"(`{PROBLEM_JSON}`). Bodies over {limit} bytes (configurable) are refused with 413. "
             "Where a route also reads XML, `Content-Type` decides, and the XML is validated against the XSD named by `x-xsd`."
