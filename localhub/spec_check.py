@@ -192,12 +192,15 @@ def parse_report(report: dict[str, Any], output: str = "") -> SpecRun:
 
 
 @contextmanager
-def local_hub() -> Iterator[str]:
-    """The hub as ``make run`` starts it (functions in their own execution environments), on free ports,
-    without schedules; yields its API URL."""
+def local_hub(*, in_process: bool = False) -> Iterator[str]:
+    """The hub as ``make run`` starts it (functions in their own execution environments; ``in_process``:
+    in this process, one invocation at a time), on free ports, without schedules; yields its API URL."""
+    from localhub.hub import LocalHub
     from localhub.server import LocalRuntime
+    from localhub.workers import WorkerPool
 
-    runtime = LocalRuntime(api_port=0, aws_port=0, run_schedules=False).start()
+    hub = LocalHub(workers=None if in_process else WorkerPool())
+    runtime = LocalRuntime(api_port=0, aws_port=0, run_schedules=False, hub=hub).start()
     try:
         yield runtime.api_url
     finally:
@@ -212,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="requests in flight at once (default 2)")
     parser.add_argument("--phases", default=",".join(PHASES), help=f"schemathesis's phases, comma-separated (default {','.join(PHASES)})")
     parser.add_argument("--url", help="a hub already running (e.g. make run's http://127.0.0.1:3000); default: start one")
+    parser.add_argument("--in-process", action="store_true", help="run the functions in this process, one at a time (a busy machine)")
     parser.add_argument("--verbose", action="store_true", help="print schemathesis's own report too")
     args = parser.parse_args(argv)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # not a line per request of the embedded AWS
@@ -230,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.url:
         result = run(args.url.rstrip("/"))
     else:
-        with local_hub() as url:
+        with local_hub(in_process=args.in_process) as url:
             result = run(url)
     if args.verbose or result.failures or result.errors:
         print(result.output)
