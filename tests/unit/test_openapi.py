@@ -193,7 +193,7 @@ def test_every_xml_body_names_a_root_element_its_xsd_declares(document: dict[str
     wrong = []
     for where, schema in xml_bodies:
         xsd = etree.parse(str(ROOT / schema["x-xsd"])).getroot()
-        roots = {element.get("name") for element in xsd.findall("{http://www.w3.org/2001/XMLSchema}element")}
+        roots = {str(element.get("name")) for element in xsd.findall("{http://www.w3.org/2001/XMLSchema}element")}
         if schema["xml"]["name"] not in roots or schema["xml"].get("namespace") != xsd.get("targetNamespace"):
             wrong.append(f"{where}: {schema['xml']} not a root of {schema['x-xsd']} ({sorted(roots)})")
 
