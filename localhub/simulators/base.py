@@ -175,7 +175,9 @@ class Simulator(ABC):
             return Response(b"wrong or missing credentials", status=401, content_type="text/plain")
         if self.requires_credentials(path) and (refusal := self.take_fault("refuse")):
             problem = {"type": "https://simulator.invalid/problems/refused", "title": "Invalid request", "status": refusal.status}
-            return Response(json.dumps({**problem, "detail": refusal.reason}), status=refusal.status, content_type="application/problem+json")
+            return Response(
+                json.dumps({**problem, "detail": refusal.reason}), status=refusal.status, content_type="application/problem+json"
+            )
         if self.take_fault("down"):
             return Response(b"simulated outage", status=503, content_type="text/plain")
         if slow := self.take_fault("slow"):
