@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 
 import pytest
 from pydantic import BaseModel, Field, ValidationError
@@ -103,3 +104,13 @@ def test_a_logged_exception_carries_no_value_even_when_chained() -> None:
     line = ValuesWithheldFormatter().format(record)
     assert "Marker" not in line
     assert "/name: string_too_long" in json.loads(line)["exception"]
+
+
+def test_no_function_logs_its_event() -> None:
+    # Powertools logs a whole event (every field of every message) with POWERTOOLS_LOGGER_LOG_EVENT or log_event=True
+    root = Path(__file__).resolve().parents[2]
+    template = (root / "template.yaml").read_text(encoding="utf-8")
+    handlers = {path: path.read_text(encoding="utf-8") for path in (root / "functions").rglob("app.py")}
+    assert "POWERTOOLS_LOGGER_LOG_EVENT" not in template
+    assert handlers
+    assert [str(path) for path, source in handlers.items() if "log_event" in source] == []
