@@ -121,7 +121,7 @@ def too_long(body: dict[str, Any], *path: str) -> dict[str, Any]:
     return invalid
 
 
-def reasons_in_tables(endpoint: str, resources: dict[str, str]) -> list[str]:
+def reasons_in_tables(endpoint: str | None, resources: dict[str, str]) -> list[str]:
     """Every reason-like attribute of every item of the hub's tables, as text."""
     dynamodb = boto3.client("dynamodb", endpoint_url=endpoint)
     found = []
@@ -136,7 +136,7 @@ def reasons_in_tables(endpoint: str, resources: dict[str, str]) -> list[str]:
     return found
 
 
-def execution_histories(endpoint: str) -> list[str]:
+def execution_histories(endpoint: str | None) -> list[str]:
     """Every event of every execution of every state machine (input, output, errors and causes)."""
     sfn = boto3.client("stepfunctions", endpoint_url=endpoint)
     found = []
