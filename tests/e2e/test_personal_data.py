@@ -111,10 +111,10 @@ def customer_order(order_id: str) -> dict[str, Any]:
     return body
 
 
-def too_long(body: dict[str, Any], *path: str) -> dict[str, Any]:
+def too_long(body: dict[str, Any], *path: str | int) -> dict[str, Any]:
     """``body`` with the field at ``path`` made longer than any name may be: refused at intake (422)."""
     invalid = copy.deepcopy(body)
-    holder = invalid
+    holder: Any = invalid
     for key in path[:-1]:
         holder = holder[key]
     holder[path[-1]] = MARKER + "x" * 300
@@ -160,11 +160,11 @@ def test_a_marker_posted_through_every_point_and_failed_every_way_is_in_no_reaso
 
     # ------------------------------------------------------------------ refused at intake (422): every point
     refused = [
-        answered(client.post("/order-to-cash/fulfillment-orders", json=too_long(order("PII-O3"), "lines", 0, "billingAccount", "name"))),  # type: ignore[arg-type]
+        answered(client.post("/order-to-cash/fulfillment-orders", json=too_long(order("PII-O3"), "lines", 0, "billingAccount", "name"))),
         answered(client.post("/field-work/activities", json=too_long(activity("PII-A3"), "customer", "name"))),
         answered(client.post("/meter-data/sync-requests", json=too_long(person("PII-S3", "PII-P3"), "data", "name"))),
         answered(client.post("/dacs/sync-requests", json=too_long(person("PII-D3", "PII-DP3"), "data", "name"))),
-        answered(client.post("/customer/siebel/orders", json=too_long(customer_order("PII-C3"), "lines", 0, "billingAccount", "name"))),  # type: ignore[arg-type]
+        answered(client.post("/customer/siebel/orders", json=too_long(customer_order("PII-C3"), "lines", 0, "billingAccount", "name"))),
     ]
     assert [r.status_code for r in refused] == [422] * 5, [r.text for r in refused]
 
