@@ -9,6 +9,8 @@ takes injected faults:
 - ``hold``: the next N calls wait until the holds are released (:meth:`Simulator.release_holds`, or
   ``DELETE /_faults``), at most ``seconds`` (30 by default): a target busy for as long as a test needs, not a guess;
 - ``reject``: the next N messages get a negative (business) answer with ``reason``;
+- ``refuse``: the next N calls are refused with ``status`` (422 by default) and a problem document whose ``detail``
+  is ``reason``, as a target that repeats the refused value in its answer does;
 - ``accept_later``: the next N messages are accepted with an acknowledgement to follow.
 
 ``after``: the fault starts after that many calls have passed (a target that fails in the middle
@@ -33,7 +35,7 @@ from typing import Any
 from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
-FAULT_KINDS = ("down", "slow", "hold", "reject", "accept_later")
+FAULT_KINDS = ("down", "slow", "hold", "reject", "refuse", "accept_later")
 # The messages a simulator remembers in ``received`` (the latest; ``received_total`` counts them all),
 # so a hub left running through millions of messages keeps its memory flat.
 RECEIVED_KEPT = 10_000
@@ -46,6 +48,7 @@ class Fault:
     seconds: float = 0.0
     reason: str = "rejected by simulator fault"
     after: int = 0  # calls let through before the fault starts
+    status: int = 422  # a ``refuse`` fault's answer
 
 
 @dataclass
@@ -94,9 +97,12 @@ class Simulator(ABC):
             seconds=float(spec.get("seconds", 30.0 if kind == "hold" else 0.0)),
             reason=str(spec.get("reason", "rejected by simulator fault")),
             after=int(spec.get("after", 0)),
+            status=int(spec.get("status", 422)),
         )
         if fault.remaining < 1 or fault.after < 0:
             raise SimulatorError("count must be at least 1, after at least 0")
+        if not 400 <= fault.status < 500:
+            raise SimulatorError("a refusal's status is a 4xx")
         with self._lock:
             if kind == "hold":
                 self._released.clear()
@@ -167,6 +173,11 @@ class Simulator(ABC):
             return Response(status=204)
         if self.credentials and self.requires_credentials(path) and not self._authorized(request.headers.get("Authorization", "")):
             return Response(b"wrong or missing credentials", status=401, content_type="text/plain")
+        if self.requires_credentials(path) and (refusal := self.take_fault("refuse")):
+            problem = {"type": "https://simulator.invalid/problems/refused", "title": "Invalid request", "status": refusal.status}
+            return Response(
+                json.dumps({**problem, "detail": refusal.reason}), status=refusal.status, content_type="application/problem+json"
+            )
         if self.take_fault("down"):
             return Response(b"simulated outage", status=503, content_type="text/plain")
         if slow := self.take_fault("slow"):

@@ -78,7 +78,8 @@ def test_an_activity_refused_by_odm_is_resubmitted_over_http_and_linked(client: 
     assert client.post("/field-work/activities", json=body_of("create-activity.json")).status_code == 202
     failed = until(lambda: (v := client.get("/field-work/activities/CCB/FA-1001").json()).get("status") == "ERROR" and v)
     assert failed, client.get("/field-work/activities/CCB/FA-1001").text
-    assert "SP-2001 unknown" in failed["history"][-1]["reason"]
+    assert "not created in ODM (TargetRejected: HTTP 422)" in failed["history"][-1]["reason"]
+    assert "SP-2001 unknown" not in failed["history"][-1]["reason"]  # ODM's message may repeat the activity's data
 
     # When the operator resubmits it (ODM has the service point now), and resubmits it again once linked
     resubmitted = client.post("/field-work/activities/CCB/FA-1001/resubmission")

@@ -149,9 +149,11 @@ def test_a_target_refusing_the_activity_cancels_it_where_it_was_created_and_ends
     assert post(hub, activity("A-11")).status == 202
     body = settled(hub, "CCB", "A-11")
 
-    # Then the activity is in ERROR with ODM's reason, and the MWM activity made for it is canceled
+    # Then the activity is in ERROR with ODM's reason (its status, never its message: it may repeat the activity's
+    # data), and the MWM activity made for it is canceled
     assert body["status"] == "ERROR"
-    assert "service point unknown at ODM" in body["history"][-1]["reason"]
+    assert "not created in ODM (TargetRejected: HTTP 422)" in body["history"][-1]["reason"]
+    assert "service point unknown at ODM" not in json.dumps(body)
     mwm_id = system(hub, "MWM").book.by_external_id["CCB:A-11"]
     assert held(hub, "MWM", mwm_id)["status"] == "CANCELED"
     # And events for it are refused: it is closed
@@ -490,7 +492,7 @@ def test_compensation_waits_for_a_create_still_in_flight(hub: LocalHub) -> None:
 
     # Then the activity is in ERROR with ODM's reason, and the activity MWM made for it is canceled, not left open
     assert body["status"] == "ERROR"
-    assert "service point unknown at ODM" in body["history"][-1]["reason"]
+    assert "not created in ODM (TargetRejected: HTTP 422)" in body["history"][-1]["reason"]
     mwm_id = system(hub, "MWM").book.by_external_id["CCB:A-SLOW"]
     assert held(hub, "MWM", mwm_id)["status"] == "CANCELED"
 
@@ -511,7 +513,7 @@ def test_a_compensation_that_keeps_failing_ends_the_activity_in_error_with_its_r
     # Then the activity is not left CREATING: it is in ERROR, with ODM's refusal and MWM's failed cancellation as the reason
     assert body["status"] == "ERROR", body["history"]
     reason = body["history"][-1]["reason"]
-    assert "service point unknown at ODM" in reason
+    assert "not created in ODM (TargetRejected: HTTP 422)" in reason
     assert "not canceled in MWM" in reason, reason
     # And MWM's activity is still linked, for an operator (or a resubmission) to deal with
     assert body["links"]["MWM"] == system(hub, "MWM").book.by_external_id["CCB:A-STUCK"]

@@ -58,9 +58,13 @@ def test_meter_data_handlers_answer_their_sample_events(hub: LocalHub) -> None:
 
 
 def test_order_to_cash_handlers_answer_their_sample_events(hub: LocalHub) -> None:
-    # functions.order_to_cash.order_steps.app and functions.order_to_cash.brm_steps.app, step by step
+    # functions.order_to_cash.order_steps.app and functions.order_to_cash.brm_steps.app, step by step, on the sample
+    # order as the intake keeps it (the steps name it by its key)
+    from tests.integration.test_order_to_cash_fulfillment_orders import keep_sample_order
+
+    keep_sample_order(hub)
     plan = call(hub, "OrderToCashOrderStepsFunction", sample_event("order_to_cash/order_steps/collate.json"))
-    assert [a["account"]["id"] for a in plan["billToAccounts"]] == ["BA-100"]
+    assert [a["sourceId"] for a in plan["billToAccounts"]] == ["BA-100"]
     for name in ("ensure-account", "ensure-service-account", "ensure-billing-profile"):
         outcome = call(hub, "OrderToCashBrmStepsFunction", sample_event(f"order_to_cash/brm_steps/{name}.json"))
         assert outcome["created"], name

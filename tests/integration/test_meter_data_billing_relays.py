@@ -202,7 +202,7 @@ def test_a_business_refusal_goes_to_the_dead_letter_queue_at_once_with_its_reaso
     [kept] = sqs.receive_message(QueueUrl=url, MessageAttributeNames=["All"], VisibilityTimeout=0)["Messages"]
     assert json.loads(kept["Body"])["eventId"] == "UT-404#E-404"
     assert kept["MessageAttributes"]["refusedStatus"]["StringValue"] == "422"
-    assert "not final" in kept["MessageAttributes"]["refusedReason"]["StringValue"]
+    assert kept["MessageAttributes"]["refusedReason"]["StringValue"] == "HTTP 422"  # MDM's status, never its message
     assert used_on_bill(hub, "UT-404")["events"] == []
 
     # And once MDM takes it, an operator's redrive delivers it once

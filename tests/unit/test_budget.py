@@ -13,6 +13,7 @@ import pytest
 from utilhub.platform.budget import TimeBudget
 from utilhub.platform.connectors import TargetRejected, TargetTimedOut, TargetUnavailable
 from utilhub.platform.problems import Problem
+from utilhub.platform.reasons import target_refusal
 
 
 class Clock:
@@ -144,7 +145,12 @@ class Refusing:
 
     def request(self, method: str, path: str, body: bytes | None, *, content_type: str, within: float) -> None:
         self.calls += 1
-        raise TargetRejected(self.status, json.dumps({"title": "Invalid request", "detail": "readAt is after the last read"}))
+        answer = {
+            "type": "https://mdm.example/problems/out-of-range",
+            "title": "Invalid request",
+            "detail": "readAt 2026-12-31 is after the last read",
+        }
+        raise TargetRejected(self.status, target_refusal(self.status, json.dumps(answer).encode(), "application/problem+json"))
 
 
 @pytest.mark.parametrize(
@@ -156,13 +162,14 @@ class Refusing:
         (404, "#/readAt", 404),
     ],
 )
-def test_a_targets_refusal_is_passed_on_with_the_detail_of_its_problem(status: int, refused: str | None, expected: int) -> None:
+def test_a_targets_refusal_is_passed_on_with_its_codes_not_its_detail(status: int, refused: str | None, expected: int) -> None:
     connector: Any = Refusing(status)  # only what json_call uses of an HttpConnector
     with pytest.raises(Problem) as raised:
         TimeBudget(5.0, Clock()).json_call(connector, "POST", "usage/read-boundaries", {}, read_only=True, refused=refused)
     problem = raised.value
     assert problem.status == expected
-    assert "readAt is after the last read" in problem.detail
-    assert '"title"' not in problem.detail  # the target's detail, not its whole document
-    assert [(e.pointer, e.detail) for e in problem.errors] == ([("#/readAt", "readAt is after the last read")] if expected == 422 else [])
+    said = f'HTTP {status} (type https://mdm.example/problems/out-of-range, title "Invalid request")'
+    assert said in problem.detail
+    assert "2026-12-31" not in json.dumps(problem.as_dict())  # the target's detail repeats the value: never passed on
+    assert [(e.pointer, e.detail) for e in problem.errors] == ([("#/readAt", said)] if expected == 422 else [])
     assert connector.calls == 1  # a refusal is not tried again, even for a read

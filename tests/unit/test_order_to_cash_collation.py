@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -129,11 +130,28 @@ def test_execution_name_is_stable_and_allowed() -> None:
     assert len(odd) <= 80
 
 
+def kept(submitted: FulfillmentOrderIn) -> Any:
+    """The order the hub keeps, as a step reads it by its key (the table read is the integration tests')."""
+
+    def order_of(order_id: str, revision: int) -> FulfillmentOrderIn:
+        assert (order_id, revision) == (submitted.orderId, submitted.revision)
+        return submitted
+
+    return order_of
+
+
+SAMPLE_ORDER = FulfillmentOrderIn.model_validate_json(sample_event("order_to_cash/fulfillment_orders/submit-order.json")["body"])
+
+
 def test_order_steps_sample_events_collate_and_summarize() -> None:
-    # the sample events of functions.order_to_cash.order_steps.app
-    plan = run_step(sample_event("order_to_cash/order_steps/collate.json"))
-    assert [line["lineId"] for line in plan["processedLines"]] == ["L1", "L2", "L3"]
-    summary = run_step(sample_event("order_to_cash/order_steps/summarize.json"))
+    # the sample events of functions.order_to_cash.order_steps.app: each names the sample order by its key
+    plan = run_step(sample_event("order_to_cash/order_steps/collate.json"), kept(SAMPLE_ORDER))
+    # the collation answers the BRM work by ids only: no name of the order's accounts is carried on
+    assert [(a["task"], a["sourceId"]) for a in plan["billToAccounts"]] == [("ensureAccount", "BA-100")]
+    assert [(a["task"], a["sourceId"]) for a in plan["serviceAccounts"]] == [("ensureServiceAccount", "SA-100")]
+    assert "Ada Lovelace" not in json.dumps(plan)
+    summary = run_step(sample_event("order_to_cash/order_steps/summarize.json"), kept(SAMPLE_ORDER))
+    assert [line["lineId"] for line in summary["processedLines"]] == ["L1", "L2", "L3"]
     assert {(o["type"], o["sourceId"]) for o in summary["created"]} == {
         ("account", "BA-100"),
         ("account", "SA-100"),
@@ -145,6 +163,7 @@ def test_order_steps_sample_events_collate_and_summarize() -> None:
 
 def test_collate_step_turns_a_rule_breach_into_order_rejected() -> None:
     event = sample_event("order_to_cash/order_steps/collate.json")
-    event["order"]["lines"][1]["billingSystemId"] = "BRM2"
+    breach = SAMPLE_ORDER.model_copy(deep=True)
+    breach.lines[1].billingSystemId = "BRM2"
     with pytest.raises(OrderRejected, match="different billing systems"):
-        run_step(event)
+        run_step(event, kept(breach))

@@ -7,6 +7,8 @@ the target fails, never hangs and never answers 500 for it:
 - a target's ``404`` is passed on as a 404 problem (the caller asked for something the target does not have);
 - a target's ``400`` or ``422``, when the caller names the field it concerns (``refused``), as a 422 problem.
 
+Each says what the target answered by its status and codes, never by its body's text (it may repeat a value).
+
 A read-only call may be tried once more while the budget lasts (:meth:`TimeBudget.call` with
 ``read_only=True``); a call that changes something is made once.
 """
@@ -38,12 +40,9 @@ def gateway_timeout(system: str, seconds: float) -> Problem:
 
 
 def target_detail(refusal: TargetRejected) -> str:
-    """What the target said in refusing: the ``detail`` of its problem document, or its text."""
-    try:
-        answer = json.loads(refusal.reason)
-    except ValueError:
-        return refusal.reason[:200]
-    return str(answer.get("detail", refusal.reason))[:200] if isinstance(answer, dict) else refusal.reason[:200]
+    """What the target said in refusing: its status and codes (its problem's ``type`` and ``title``, the fields it
+    names), never the ``detail`` of its answer, which may repeat the refused value (:mod:`utilhub.platform.reasons`)."""
+    return refusal.reason
 
 
 @dataclass
@@ -75,7 +74,7 @@ class TimeBudget:
             except TargetRejected as exc:
                 if exc.status == 404:
                     raise not_found(f"{system}: {target_detail(exc)}") from None
-                raise bad_gateway(system, f"{exc.status} {target_detail(exc)}") from None
+                raise bad_gateway(system, target_detail(exc)) from None
             except TargetUnavailable as exc:
                 if number == tries:
                     raise bad_gateway(system, str(exc)) from None

@@ -2,7 +2,8 @@
 
 A failure raises :class:`TargetUnavailable` when trying again later may work (connection
 errors, timeouts, 408, 425, 429, 5xx: the queue redelivers) and :class:`TargetRejected` when
-it will not (any other 4xx: the message goes to ERROR with the target's reason).
+it will not (any other 4xx: the message goes to ERROR with the target's reason: its status and codes, never
+its body, which may repeat the refused values, see :mod:`utilhub.platform.reasons`).
 Credentials come from Secrets Manager (``{"token"}`` for a bearer token or
 ``{"username","password"}`` for basic auth), cached for ``secret_max_age_seconds``.
 """
@@ -16,6 +17,7 @@ from typing import Any
 
 import urllib3
 
+from utilhub.platform.reasons import target_refusal
 from utilhub.platform.settings import Settings
 
 RETRYABLE_STATUS = frozenset({408, 425, 429})
@@ -30,10 +32,10 @@ class TargetTimedOut(TargetUnavailable):
 
 
 class TargetRejected(RuntimeError):
-    """The target refused the message; retrying the same message will not help."""
+    """The target refused the message; retrying the same message will not help. ``reason``: its status and codes."""
 
     def __init__(self, status: int, reason: str) -> None:
-        super().__init__(f"{status}: {reason}")
+        super().__init__(reason if reason.startswith(f"HTTP {status}") else f"{status}: {reason}")
         self.status = status
         self.reason = reason
 
@@ -115,6 +117,5 @@ class HttpConnector:
         if status >= 500 or status in RETRYABLE_STATUS:
             raise TargetUnavailable(f"{self.system} answered {status}")
         if status >= 400:
-            reason = response.data[:500].decode("utf-8", "replace").strip() or f"HTTP {status}"
-            raise TargetRejected(status, reason)
+            raise TargetRejected(status, target_refusal(status, response.data, content))
         return TargetResponse(status=status, content_type=content, body=response.data)

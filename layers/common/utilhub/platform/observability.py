@@ -2,17 +2,45 @@
 
 Service name and metrics namespace come from ``POWERTOOLS_SERVICE_NAME`` and
 ``POWERTOOLS_METRICS_NAMESPACE``. Log structured keys only: ids, counts, statuses;
-never a whole event, a message body, or personal data.
+never a whole event, a message body, or personal data. An exception is logged with its message as
+:func:`utilhub.platform.reasons.loggable` gives it (a validation error's fields and rules, never its values).
 """
 
 from __future__ import annotations
 
+import traceback
 import uuid
+from types import TracebackType
+from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from aws_lambda_powertools.metrics import MetricUnit
 
-logger = Logger(service="utilhub")
+from utilhub.platform.reasons import loggable
+
+
+class ValuesWithheldFormatter(LambdaPowertoolsFormatter):
+    """Powertools' JSON lines, with an exception's message as :func:`~utilhub.platform.reasons.loggable` says: a
+    pydantic error's ``str()`` quotes every refused value, and any other error may quote what it was given."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(serialize_stacktrace=False, **kwargs)  # its frames' "value" is the raw str(exc)
+
+    def formatException(self, ei: tuple[type[BaseException], BaseException, TracebackType | None] | tuple[None, None, None]) -> str:
+        exc = ei[1]
+        chain: list[BaseException] = []
+        while exc is not None and exc not in chain:
+            chain.append(exc)
+            exc = exc.__cause__ if exc.__cause__ is not None else (None if exc.__suppress_context__ else exc.__context__)
+        lines: list[str] = []
+        for link in reversed(chain):
+            lines += ["Traceback (most recent call last):\n", *traceback.format_tb(link.__traceback__)]
+            lines.append(f"{type(link).__module__}.{type(link).__qualname__}: {loggable(link)}\n")
+        return "".join(lines).rstrip("\n")
+
+
+logger = Logger(service="utilhub", logger_formatter=ValuesWithheldFormatter())
 tracer = Tracer(service="utilhub")
 metrics = Metrics(namespace="utilhub", service="utilhub")
 

@@ -16,6 +16,7 @@ from typing import Any
 from lxml import etree
 
 from utilhub.platform.problems import FieldError, Problem, bad_request, invalid
+from utilhub.platform.reasons import xsd_rule
 
 SCHEMA_PACKAGE = "utilhub.schemas"
 
@@ -107,8 +108,8 @@ def validate(root: etree._Element, relative_path: str) -> None:
 
 
 def _clean(message: str) -> str:
-    # lxml writes element names as {namespace}Name; the local name is what a sender recognises.
-    return re.sub(r"\{[^}]*\}", "", message)
+    # lxml writes element names as {namespace}Name; the local name is what a sender recognises. The value is left out.
+    return xsd_rule(re.sub(r"\{[^}]*\}", "", message))
 
 
 def text(element: etree._Element, path: str, namespaces: dict[str, str]) -> str | None:

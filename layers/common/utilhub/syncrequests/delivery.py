@@ -15,6 +15,7 @@ from utilhub.platform.connectors import HttpConnector, TargetRejected
 from utilhub.platform.idempotency import run_once
 from utilhub.platform.observability import MetricUnit, logger, metrics, tracer, use_correlation_id
 from utilhub.platform.problems import Problem
+from utilhub.platform.reasons import exception_reason
 from utilhub.platform.xref import CrossReferenceStore, SystemId
 from utilhub.syncrequests.model import Acknowledgement, DeliveryMessage, SyncFlow, SyncRequest, SyncStatus
 from utilhub.syncrequests.store import StaleTransition, SyncRequestStore
@@ -85,7 +86,7 @@ class SyncDelivery:
         try:
             body = codec.render(request, cid)
         except (Problem, ValueError) as exc:  # the mapping cannot produce a valid message: no retry will change that
-            detail = f"{exc.detail} {[e.detail for e in exc.errors][:3]}" if isinstance(exc, Problem) else str(exc)
+            detail = f"{exc.detail} {[e.detail for e in exc.errors][:3]}" if isinstance(exc, Problem) else exception_reason(exc)
             reason = f"could not be rendered for {self._flow.target}: {detail}"
             return self._acknowledgements.apply(request, Acknowledgement(result="NEGATIVE", reason=reason[:2000]))
 

@@ -45,6 +45,7 @@ from utilhub.packs.dacs.mapping import to_record
 from utilhub.packs.dacs.records import DacsRecord
 from utilhub.platform.budget import TimeBudget
 from utilhub.platform.observability import logger
+from utilhub.platform.reasons import exception_reason
 from utilhub.syncrequests.delivery import Acknowledgements
 from utilhub.syncrequests.lifecycle import Discard, EntityState, PendingRequest, Send, sortable_time
 from utilhub.syncrequests.model import Acknowledgement, SyncStatus
@@ -230,7 +231,7 @@ class IncrementalExtract:
             except (ValidationError, ValueError) as exc:
                 files.drop(claim)
                 self._acknowledgements.apply(
-                    request, Acknowledgement(result="NEGATIVE", reason=f"could not be written for DACS: {str(exc)[:1500]}")
+                    request, Acknowledgement(result="NEGATIVE", reason=f"could not be written for DACS: {exception_reason(exc)}")
                 )
                 report.refused += 1
                 continue

@@ -8,6 +8,7 @@ from typing import Any
 from utilhub.packs.dacs.initial import InitialSync, run_step
 from utilhub.packs.dacs.transfer import ExtractFileMover
 from utilhub.platform import aws
+from utilhub.platform.reasons import values_withheld
 from utilhub.platform.settings import get_settings, on_reload
 
 
@@ -29,5 +30,5 @@ on_reload(initial_sync.cache_clear)
 
 def run_initial_sync_step(event: dict[str, Any]) -> dict[str, Any]:
     """DA-01: one step of the initial synchronization's state machine."""
-    with aws.transient_failures_retryable():
+    with aws.transient_failures_retryable(), values_withheld():  # no refused value in its history or log
         return run_step(initial_sync(), event)

@@ -28,7 +28,15 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
 from utilhub.packs.field_work import attachments
-from utilhub.packs.field_work.model import ActivityEventIn, ActivityIn, CancelInTarget, CreateInTarget, FinishCreation, StepEnvelope
+from utilhub.packs.field_work.model import (
+    ActivityEventIn,
+    ActivityIn,
+    ActivityKey,
+    CancelInTarget,
+    CreateInTarget,
+    FinishCreation,
+    StepEnvelope,
+)
 from utilhub.packs.field_work.routing import routing_rules
 from utilhub.packs.field_work.store import CLOSED, CLOSING, ActivityRecord, ActivityStore
 from utilhub.packs.field_work.targets import client_for
@@ -94,11 +102,13 @@ def submit(activity: ActivityIn) -> dict[str, Any]:
 
 
 def _start_creation(activity: ActivityIn, routed_to: list[str], attempt: int) -> bool:
-    """Start the attempt's execution; False when it was started already."""
+    """Start the attempt's execution; False when it was started already. Its input is the activity's key: each
+    step reads the activity from the hub's record of it, so the execution's history holds no personal data."""
+    key = ActivityKey.of(activity)
     execution = {
-        "activity": activity.model_dump(mode="json"),
-        "creates": [CreateInTarget(target=t, activity=activity, attempt=attempt).model_dump(mode="json") for t in routed_to],
-        "cancels": [CancelInTarget(target=t, activity=activity).model_dump(mode="json") for t in routed_to],
+        "activity": key.model_dump(mode="json"),
+        "creates": [CreateInTarget(target=t, activity=key, attempt=attempt).model_dump(mode="json") for t in routed_to],
+        "cancels": [CancelInTarget(target=t, activity=key).model_dump(mode="json") for t in routed_to],
         "canceled": [],  # what the compensation did, if it runs; its error, if it stops
         "compensationError": None,
     }
@@ -159,9 +169,23 @@ def _resubmitted(record: ActivityRecord) -> dict[str, Any]:
     return {"activityId": activity.activityId, "sourceSystem": activity.sourceSystem, "status": "CREATING", "attempt": record.attempt}
 
 
+class ActivityNotRecorded(RuntimeError):
+    """A workflow step names an activity the hub has no record of (the record is written before the workflow starts)."""
+
+
+def _recorded(key: ActivityKey) -> ActivityRecord:
+    record = store().get(key.sourceSystem, key.activityId)
+    if record is None:
+        raise ActivityNotRecorded(f"no record of activity {key.activityId} from {key.sourceSystem}")
+    return record
+
+
 def run_step(event: dict[str, Any], lambda_context: Any = None) -> dict[str, Any]:
+    """One step of the creation workflow; the step names the activity by its key, the activity is read from its record."""
     step = StepEnvelope.model_validate({"event": event}).event
-    activity = step.activity
+    if isinstance(step, CancelInTarget):
+        return _compensate(step)
+    activity = _recorded(step.activity).activity
     if isinstance(step, CreateInTarget):
         key = f"FW-01#{activity.sourceSystem}#{activity.activityId}#create#{step.target}"
         key += f"#{step.attempt}" if step.attempt > 1 else ""  # a resubmission asks the target again
@@ -172,9 +196,7 @@ def run_step(event: dict[str, Any], lambda_context: Any = None) -> dict[str, Any
             return {"target": step.target, "id": target_id}
 
         return run_once(key=key, fingerprint=body_hash(activity), work=create, lambda_context=lambda_context)
-    if isinstance(step, CancelInTarget):
-        return _compensate(step)
-    return _finish(step)
+    return _finish(step, activity)
 
 
 def _compensate(step: CancelInTarget) -> dict[str, Any]:
@@ -182,30 +204,29 @@ def _compensate(step: CancelInTarget) -> dict[str, Any]:
 
     The hub's link is written after the target created the activity, so a create step that failed between
     the two leaves no link: the target is then asked whether it has the activity."""
-    record = store().get(step.activity.sourceSystem, step.activity.activityId)
-    if record is not None and record.status != "CREATING":  # linked already (a later step failed): nothing to undo
+    record = _recorded(step.activity)
+    if record.status != "CREATING":  # linked already (a later step failed): nothing to undo
         return {"target": step.target, "canceled": False}
-    target_id = record.links.get(step.target) if record is not None else None
+    target_id = record.links.get(step.target)
     if target_id is None:
-        target_id = client_for(step.target).find(step.activity)
+        target_id = client_for(step.target).find(record.activity)
     if target_id is None:
         return {"target": step.target, "canceled": False}
     cancel = ActivityEventIn.model_validate(
         {
             "eventId": f"compensation-{step.activity.sourceSystem}-{step.activity.activityId}",
             "event": "CANCEL",
-            "at": record.history[-1]["at"] if record is not None else datetime.now(UTC).isoformat(),
+            "at": record.history[-1]["at"],
             "reason": "the activity could not be created in every routed system",
         }
     )
     client_for(step.target).send_event(target_id, cancel)
-    store().unlink(step.activity, step.target, target_id)
+    store().unlink(record.activity, step.target, target_id)
     logger.info("compensated", extra={"activityId": step.activity.activityId, "target": step.target})
     return {"target": step.target, "canceled": True}
 
 
-def _finish(step: FinishCreation) -> dict[str, Any]:
-    activity = step.activity
+def _finish(step: FinishCreation, activity: ActivityIn) -> dict[str, Any]:
     if step.failure is None:
         missing = [c for c in step.created or [] if "failure" in c]
         if missing:  # not recorded here: the workflow compensates first, then records the ERROR

@@ -11,10 +11,11 @@ from utilhub.packs.field_work import notifications
 from utilhub.packs.field_work.activities import ForwardMessage, forward_event, run_step
 from utilhub.platform import aws
 from utilhub.platform.observability import use_correlation_id
+from utilhub.platform.reasons import values_withheld
 
 
 def run_workflow_step(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    with aws.transient_failures_retryable():
+    with aws.transient_failures_retryable(), values_withheld():  # no refused value in its history or log
         return run_step(event, context)
 
 

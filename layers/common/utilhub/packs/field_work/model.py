@@ -73,12 +73,24 @@ class ActivityEventIn(_Message):
 # ---------------------------------------------------------------------------------------- workflow
 
 
+class ActivityKey(BaseModel):
+    """An activity as the creation workflow carries it: its key only. The activity itself is read from the
+    hub's record of it (the cross-reference table), so no execution's history holds the activity's data."""
+
+    sourceSystem: str
+    activityId: str
+
+    @classmethod
+    def of(cls, activity: ActivityIn) -> ActivityKey:
+        return cls(sourceSystem=activity.sourceSystem, activityId=activity.activityId)
+
+
 class CreateInTarget(BaseModel):
     """Create the activity in one routed system (a step of the creation workflow)."""
 
     step: Literal["create"] = "create"
     target: str
-    activity: ActivityIn
+    activity: ActivityKey
     attempt: int = Field(default=1, ge=1, description="1, then one more per resubmission")
 
 
@@ -87,7 +99,7 @@ class CancelInTarget(BaseModel):
 
     step: Literal["cancel"] = "cancel"
     target: str
-    activity: ActivityIn
+    activity: ActivityKey
 
 
 class FinishCreation(BaseModel):
@@ -97,7 +109,7 @@ class FinishCreation(BaseModel):
     ``compensationError`` that stopped it)."""
 
     step: Literal["finish"] = "finish"
-    activity: ActivityIn
+    activity: ActivityKey
     created: list[dict[str, Any]] | None = None
     failure: dict[str, Any] | None = None
     canceled: list[dict[str, Any]] = Field(default_factory=list)

@@ -20,6 +20,7 @@ from lxml import etree
 
 from utilhub.packs.meter_data.model import ADDRESS_XML
 from utilhub.platform.problems import Problem
+from utilhub.platform.reasons import exception_reason
 from utilhub.platform.settings import get_settings
 from utilhub.platform.xml import parse_untrusted, to_bytes, validate
 from utilhub.syncrequests.lifecycle import sortable_time
@@ -220,7 +221,7 @@ class MdmSyncXml:
         try:
             mapping(root, request.data)
         except (KeyError, TypeError, ValueError) as exc:  # stored before its model required the field
-            raise ValueError(f"the stored {request.entityType} data lacks what MDM needs ({exc!r})") from None
+            raise ValueError(f"the stored {request.entityType} data lacks what MDM needs ({exception_reason(exc)})") from None
         validate(root, SCHEMA)  # a mapping that breaks MDM's schema fails here, not at MDM
         return to_bytes(root)
 

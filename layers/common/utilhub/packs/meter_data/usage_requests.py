@@ -588,7 +588,7 @@ class UsageRequests:
         try:
             response = self.connector("MDM").request("POST", "usage/bill-determinants", json.dumps(body).encode(), content_type=JSON)
         except TargetRejected as exc:
-            raise _Refused(f"MDM refused it: {exc.status} {exc.reason[:300]}") from None
+            raise _Refused(f"MDM refused it: {exc.reason}") from None
         try:
             found = BillDeterminants.model_validate_json(response.body)
         except ValidationError as exc:
@@ -602,7 +602,7 @@ class UsageRequests:
         try:
             response = self.connector("CCB").request("POST", "bill-determinants", json.dumps(body).encode(), content_type=JSON)
         except TargetRejected as exc:
-            raise _Refused(f"CCB refused the determinants: {exc.status} {exc.reason[:300]}") from None
+            raise _Refused(f"CCB refused the determinants: {exc.reason}") from None
         answer = json.loads(response.body or b"{}")
         return answer if isinstance(answer, dict) else {}
 

@@ -1,4 +1,5 @@
-"""The fulfillment order OSM sends (the OC-01 contract) and what the workflow passes between its steps."""
+"""The fulfillment order OSM sends (the OC-01 contract) and what the workflow passes between its steps: ids and
+outcomes only (the order itself is kept by :mod:`utilhub.packs.order_to_cash.order_store`)."""
 
 from __future__ import annotations
 
@@ -112,8 +113,20 @@ class EnsureBillingProfile(BaseModel):
 BrmTask = Annotated[EnsureAccount | EnsureServiceAccount | EnsureBillingProfile, Field(discriminator="task")]
 
 
-class BrmTaskEnvelope(BaseModel):
-    item: BrmTask
+class TaskKey(BaseModel):
+    """One BRM step as the workflow carries it: the order revision, the task and its item, by ids only. The step
+    reads the order from where the hub keeps it and finds its item in the order's plan (the collation is the same
+    every time for the same order), so no execution's history holds the names and addresses the item carries."""
+
+    task: Literal["ensureAccount", "ensureServiceAccount", "ensureBillingProfile"]
+    orderId: str
+    revision: int
+    billingSystemId: str
+    sourceId: str = Field(description="the Siebel id of the account or billing profile")
+
+
+def source_of(item: EnsureAccount | EnsureServiceAccount | EnsureBillingProfile) -> str:
+    return item.profile.id if isinstance(item, EnsureBillingProfile) else item.account.id
 
 
 class ProcessedLine(BaseModel):
@@ -137,6 +150,39 @@ class Plan(BaseModel):
     billToAccounts: list[EnsureAccount]
     serviceAccounts: list[EnsureServiceAccount]
     billingProfiles: list[EnsureBillingProfile]
+
+    def work(self) -> WorkPlan:
+        """The BRM work by ids, as the workflow carries it."""
+
+        def keys(items: list[EnsureAccount] | list[EnsureServiceAccount] | list[EnsureBillingProfile]) -> list[TaskKey]:
+            return [
+                TaskKey(task=i.task, orderId=self.orderId, revision=self.revision, billingSystemId=i.billingSystemId, sourceId=source_of(i))
+                for i in items
+            ]
+
+        return WorkPlan(
+            billToAccounts=keys(self.billToAccounts), serviceAccounts=keys(self.serviceAccounts), billingProfiles=keys(self.billingProfiles)
+        )
+
+    def find(self, key: TaskKey) -> EnsureAccount | EnsureServiceAccount | EnsureBillingProfile:
+        """The item of the plan ``key`` names; a LookupError when the plan has none."""
+        items: list[EnsureAccount | EnsureServiceAccount | EnsureBillingProfile] = [
+            *self.billToAccounts,
+            *self.serviceAccounts,
+            *self.billingProfiles,
+        ]
+        for item in items:
+            if (item.task, item.billingSystemId, source_of(item)) == (key.task, key.billingSystemId, key.sourceId):
+                return item
+        raise LookupError(f"order {self.orderId} revision {self.revision} has no {key.task} of {key.sourceId} in {key.billingSystemId}")
+
+
+class WorkPlan(BaseModel):
+    """The collation's output in the workflow: the BRM steps to run, each by its ids."""
+
+    billToAccounts: list[TaskKey]
+    serviceAccounts: list[TaskKey]
+    billingProfiles: list[TaskKey]
 
 
 class BrmObject(BaseModel):
@@ -173,13 +219,15 @@ class OrderResult(BaseModel):
 
 class SummarizeStep(BaseModel):
     step: Literal["summarize"]
-    plan: Plan
+    orderId: str
+    revision: int
     outcomes: list[list[dict[str, Any]]]
 
 
 class CollateStep(BaseModel):
     step: Literal["collate"]
-    order: FulfillmentOrderIn
+    orderId: str
+    revision: int
 
 
 WorkflowStep = Annotated[CollateStep | SummarizeStep, Field(discriminator="step")]

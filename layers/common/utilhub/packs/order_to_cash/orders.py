@@ -1,12 +1,16 @@
 """OC-01 intake, its resubmission, and OC-02 query over HTTP: an order revision runs as Standard workflow executions.
 
+The order is kept where the hub keeps its data (:mod:`~utilhub.packs.order_to_cash.order_store`) and the
+execution's input is its key only, ``{"orderId", "revision"}``: each step reads the order from there, so no
+execution's history holds a customer's name, address or payment details.
+
 The execution name is derived from the order id and revision, so a retried call starts nothing
 new: the same body again answers 202 and ends with the same result; another body under an order
 id and revision already used is a 409 (checked on the idempotency key of the order revision, and
-again on the execution's own input once that key has expired).
+again on the order kept for it once that key has expired).
 
 A FAILED revision is resubmitted as its next attempt: an execution named after the order id,
-revision and attempt (``-a2``, ``-a3``...), with the first attempt's input. Its BRM steps run under the
+revision and attempt (``-a2``, ``-a3``...), with the same input (the key of the order kept). Its BRM steps run under the
 same idempotency keys as before, so a step that succeeded answers its recorded outcome without asking
 BRM, and a step that failed runs again, finding through the cross-references what it made before.
 The query follows the attempts to the latest: a resubmission starts only after an attempt failed.
@@ -26,6 +30,7 @@ from pydantic import ValidationError
 
 from utilhub.packs.order_to_cash.collation import collate
 from utilhub.packs.order_to_cash.model import SIEBEL, FulfillmentOrderIn
+from utilhub.packs.order_to_cash.order_store import OrderStore
 from utilhub.platform import aws, problems
 from utilhub.platform.dvm import domain_value_maps
 from utilhub.platform.http import Body, create_api, json_response, once_per_key, read_body
@@ -35,7 +40,7 @@ from utilhub.platform.settings import get_settings, on_reload
 
 SCOPE = "utilhub/order-to-cash"
 PREFIX = "/order-to-cash"
-MAX_EXECUTION_INPUT_BYTES = 262_144  # Step Functions' limit on an execution's input
+MAX_EXECUTION_INPUT_BYTES = 262_144  # the largest order kept: what a workflow input could hold, under an item's 400 KB
 STATUS = {"RUNNING": "RUNNING", "SUCCEEDED": "SUCCEEDED", "FAILED": "FAILED", "TIMED_OUT": "FAILED", "ABORTED": "FAILED"}
 
 
@@ -49,7 +54,8 @@ def execution_name(order_id: str, revision: int, attempt: int = 1) -> str:
     return safe
 
 
-def _input(order: FulfillmentOrderIn) -> str:
+def order_content(order: FulfillmentOrderIn) -> str:
+    """The order revision's canonical JSON: what is kept, and what another submission is compared with."""
     return json.dumps(order.model_dump(mode="json", exclude_none=True), sort_keys=True, separators=(",", ":"))
 
 
@@ -95,14 +101,29 @@ def latest_attempt(order_id: str, revision: int) -> tuple[int, dict[str, Any]] |
     return attempt, execution
 
 
+@cache
+def _orders() -> OrderStore:
+    return OrderStore(aws.table(get_settings().require("xref_table")))
+
+
+on_reload(_orders.cache_clear)
+
+
+def _execution_input(order_id: str, revision: int) -> str:
+    """What the workflow carries: the order revision's key, never its content."""
+    return json.dumps({"orderId": order_id, "revision": revision}, sort_keys=True, separators=(",", ":"))
+
+
 def start(order: FulfillmentOrderIn) -> dict[str, Any]:
     sfn = aws.client("stepfunctions")
     name = execution_name(order.orderId, order.revision)
-    payload = _input(order)
+    payload = order_content(order)
     if len(payload.encode("utf-8")) > MAX_EXECUTION_INPUT_BYTES:
         raise problems.Problem(413, "Payload too large", "The order is larger than a workflow input may be (256 KB).", "payload-too-large")
+    if not _orders().keep(order, payload):
+        raise problems.conflict(f"Order {order.orderId} revision {order.revision} was already submitted with other content.")
     try:
-        sfn.start_execution(stateMachineArn=_state_machine_arn(), name=name, input=payload)
+        sfn.start_execution(stateMachineArn=_state_machine_arn(), name=name, input=_execution_input(order.orderId, order.revision))
         metrics.add_metric(name="FulfillmentOrdersStarted", unit=MetricUnit.Count, value=1)
         status = "RUNNING"
     except ClientError as exc:
@@ -111,10 +132,7 @@ def start(order: FulfillmentOrderIn) -> dict[str, Any]:
         found = latest_attempt(order.orderId, order.revision)
         if found is None:  # exists, yet not found: Step Functions is not consistent yet; the caller retries
             raise aws.AwsUnavailable(f"execution {name} exists but cannot be described yet") from exc
-        execution = found[1]
-        if execution.get("input") != payload:
-            raise problems.conflict(f"Order {order.orderId} revision {order.revision} was already submitted with other content.") from None
-        status = STATUS.get(execution["status"], "FAILED")
+        status = STATUS.get(found[1]["status"], "FAILED")
     return {"orderId": order.orderId, "revision": order.revision, "status": status}
 
 
@@ -192,7 +210,7 @@ def build_api() -> APIGatewayHttpResolver:
 
         def work() -> tuple[int, Any]:
             key = f"OC-01#order#{order.orderId}#{order.revision}"
-            return 202, run_once(key=key, fingerprint=_input(order), work=lambda: start(order), lambda_context=app.lambda_context)
+            return 202, run_once(key=key, fingerprint=order_content(order), work=lambda: start(order), lambda_context=app.lambda_context)
 
         return once_per_key(app, body, work)
 

@@ -6,28 +6,37 @@ from functools import cache
 from typing import Any
 
 from utilhub.packs.order_to_cash.brm import BrmClient
+from utilhub.packs.order_to_cash.order_store import OrderStore
 from utilhub.packs.order_to_cash.tasks import BrmSteps
 from utilhub.packs.order_to_cash.workflow import run_step
 from utilhub.platform import aws
 from utilhub.platform.connectors import HttpConnector
+from utilhub.platform.reasons import values_withheld
 from utilhub.platform.settings import get_settings, on_reload
 from utilhub.platform.xref import CrossReferenceStore
+
+
+@cache
+def order_store() -> OrderStore:
+    return OrderStore(aws.table(get_settings().require("xref_table")))
 
 
 @cache
 def brm_steps() -> BrmSteps:
     settings = get_settings()
     connector = HttpConnector("BRM", settings.require("brm_base_url"), settings.brm_secret_arn, settings)
-    return BrmSteps(BrmClient(connector), CrossReferenceStore(aws.table(settings.require("xref_table"))))
+    return BrmSteps(BrmClient(connector), CrossReferenceStore(aws.table(settings.require("xref_table"))), order_store())
 
 
+on_reload(order_store.cache_clear)
 on_reload(brm_steps.cache_clear)
 
 
 def run_brm_step(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    with aws.transient_failures_retryable():
+    with aws.transient_failures_retryable(), values_withheld():  # no refused value in its history or log
         return brm_steps().run(event, context)
 
 
 def run_workflow_step(event: dict[str, Any]) -> dict[str, Any]:
-    return run_step(event)
+    with aws.transient_failures_retryable(), values_withheld():  # no refused value in its history or log
+        return run_step(event, order_store().get)

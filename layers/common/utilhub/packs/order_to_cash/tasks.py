@@ -11,16 +11,18 @@ from __future__ import annotations
 from typing import Any
 
 from utilhub.packs.order_to_cash.brm import BrmAccountIn, BrmBillInfo, BrmBillInfoIn, BrmClient, BrmPayInfo, BrmPayInfoIn
+from utilhub.packs.order_to_cash.collation import collate
 from utilhub.packs.order_to_cash.model import (
     SIEBEL,
     BrmObject,
-    BrmTaskEnvelope,
     EnsureAccount,
     EnsureBillingProfile,
     EnsureServiceAccount,
     HierarchyLink,
+    TaskKey,
     TaskOutcome,
 )
+from utilhub.packs.order_to_cash.order_store import OrderStore
 from utilhub.platform.dvm import domain_value_maps
 from utilhub.platform.idempotency import run_once
 from utilhub.platform.observability import logger
@@ -37,14 +39,16 @@ def brm_system(billing_system_id: str) -> str:
 
 
 class BrmSteps:
-    def __init__(self, brm: BrmClient, xref: CrossReferenceStore) -> None:
+    def __init__(self, brm: BrmClient, xref: CrossReferenceStore, orders: OrderStore) -> None:
         self._brm = brm
         self._xref = xref
+        self._orders = orders
 
     def run(self, event: dict[str, Any], lambda_context: Any = None) -> dict[str, Any]:
-        item = BrmTaskEnvelope.model_validate({"item": event}).item
-        source = item.account.id if not isinstance(item, EnsureBillingProfile) else item.profile.id
-        key = f"OC-01#{item.orderKey}#{item.task}#{item.billingSystemId}#{source}"
+        """One step, named by its ids (:class:`TaskKey`): its item is found in the plan of the order kept for it."""
+        task = TaskKey.model_validate(event)
+        item = collate(self._orders.get(task.orderId, task.revision)).find(task)
+        key = f"OC-01#{item.orderKey}#{item.task}#{item.billingSystemId}#{task.sourceId}"
         return run_once(
             key=key, fingerprint=item.model_dump_json(), work=lambda: self._dispatch(item).model_dump(), lambda_context=lambda_context
         )

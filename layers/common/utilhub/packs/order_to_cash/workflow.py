@@ -2,28 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from utilhub.packs.order_to_cash.collation import collate
-from utilhub.packs.order_to_cash.model import CollateStep, OrderResult, TaskOutcome, WorkflowStepEnvelope
+from utilhub.packs.order_to_cash.model import CollateStep, FulfillmentOrderIn, OrderResult, TaskOutcome, WorkflowStepEnvelope
 from utilhub.platform.problems import Problem
+
+OrderLookup = Callable[[str, int], FulfillmentOrderIn]
 
 
 class OrderRejected(Exception):
     """The order breaks a rule of the seed; the workflow fails with this reason (no retry)."""
 
 
-def run_step(event: dict[str, Any]) -> dict[str, Any]:
+def run_step(event: dict[str, Any], order_of: OrderLookup) -> dict[str, Any]:
+    """A step names the order revision by its ids; ``order_of(orderId, revision)`` reads the order where it is kept.
+    The collation answers the BRM work by ids, the summary the revision's result (ids and outcomes)."""
     step = WorkflowStepEnvelope.model_validate({"event": event}).event
+    try:
+        plan = collate(order_of(step.orderId, step.revision))
+    except Problem as exc:
+        raise OrderRejected(exc.detail) from None
     if isinstance(step, CollateStep):
-        try:
-            return collate(step.order).model_dump()
-        except Problem as exc:
-            raise OrderRejected(exc.detail) from None
+        return plan.work().model_dump()
     outcomes = [TaskOutcome.model_validate(outcome) for group in step.outcomes for outcome in group]
     result = OrderResult(
-        processedLines=step.plan.processedLines,
-        ignoredLines=step.plan.ignoredLines,
+        processedLines=plan.processedLines,
+        ignoredLines=plan.ignoredLines,
         created=[o for outcome in outcomes for o in outcome.created],
         existing=[o for outcome in outcomes for o in outcome.existing],
         hierarchy=[h for outcome in outcomes for h in outcome.hierarchy],
