@@ -154,7 +154,11 @@ class LocalHub:
 
     def claims_of(self, system: str) -> dict[str, str]:
         """The claims of a token of ``system``'s client, as the authorizer passes them on."""
-        client = self.client_of(system)
+        return self.claims_of_client(self.client_of(system).name)
+
+    def claims_of_client(self, name: str) -> dict[str, str]:
+        """The claims of a token of the client ``name`` (``ccb``, ``ops``, ...) with all its scopes."""
+        client = self.clients[name]
         return {"client_id": client.name, "scope": " ".join(sorted(client.scopes)), "token_use": "access"}
 
     def _send_in_process(self, system: str, path: str, body: bytes, content_type: str) -> tuple[int, bytes]:

@@ -15,12 +15,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from localhub.template import LocalStack, Template
+from localhub.template import LocalStack, Physical, Template
 
 CLIENT_TYPE = "AWS::Cognito::UserPoolClient"
 CLIENT_SYSTEMS_VARIABLE = "UTILHUB_CLIENT_SYSTEMS"
 ANY_SYSTEM = "*"  # utilhub.platform.identity.ANY_SYSTEM
 NAME_PREFIX = "utilhub-"
+OPERATORS = "operators"  # the operators' client acts as no system: it is known by this name instead
 
 
 @dataclass(frozen=True)
@@ -74,3 +75,27 @@ def clients_acting_as(client_systems: str, system: str) -> list[str]:
     """The clients ``client_systems`` lets act as ``system`` by name (``*`` aside), in its order."""
     mapping: dict[str, list[str]] = json.loads(client_systems)
     return [client for client, systems in mapping.items() if system in systems]
+
+
+def client_systems_of(stack: LocalStack) -> dict[str, list[str]]:
+    """``UTILHUB_CLIENT_SYSTEMS`` as the template builds it, each client's ``Ref`` resolved to its local name."""
+    resolver = LocalStack(stack.template, parameters=stack.parameters, prefix=stack.prefix, region=stack.region)
+    for logical_id, _ in stack.template.of_type(CLIENT_TYPE):
+        resolver.physical[logical_id] = Physical(client_name(resolver, logical_id))
+    variables = stack.template.function_globals.get("Environment", {}).get("Variables", {})
+    mapping: dict[str, list[str]] = json.loads(resolver.resolve(variables[CLIENT_SYSTEMS_VARIABLE]))
+    return mapping
+
+
+def application_clients(stack: LocalStack | None = None) -> dict[str, LocalClient]:
+    """The client each application calls with, by system code (``CCB``, ``SEBL``, ...), and the operators'
+    (the client that acts as no system) under :data:`OPERATORS`."""
+    stack = stack or LocalStack(Template.load())
+    by_name = {client.name: client for client in local_clients(stack)}
+    found: dict[str, LocalClient] = {}
+    for name, systems in client_systems_of(stack).items():
+        for system in systems or [OPERATORS]:
+            if system in found:
+                raise ValueError(f"{found[system].name} and {name} both act as {system}")
+            found[system] = by_name[name]
+    return found
