@@ -62,12 +62,16 @@ def route_senders(method: str, path: str) -> frozenset[str]:
 
 
 def call_sender(method: str, path: str, body: bytes = b"", *, asset_system: str = "ODM") -> str | None:
-    """The system (or :data:`OPERATORS`) sending this call; None for what is not the hub's API (the token
-    endpoint, the control API). Among several senders: the body's ``fromSystem`` or ``sourceSystem``, else the
-    path's system, else CCB (MD-21), else ``asset_system`` (WAM or ODM, by the implementation model)."""
+    """The system (or :data:`OPERATORS`) sending this call; None for what is not a route of the hub's API (the
+    token endpoint, the control API, a path no application sends: called without a token). Among several
+    senders: the body's ``fromSystem`` or ``sourceSystem``, else the path's system, else CCB (MD-21), else
+    ``asset_system`` (WAM or ODM, by the implementation model)."""
     if path.startswith(("/_local/", "/oauth2/", "/.well-known/")):
         return None
-    senders = route_senders(method, path)
+    try:
+        senders = route_senders(method, path)
+    except LookupError:
+        return None
     if len(senders) == 1:
         return next(iter(senders))
     try:

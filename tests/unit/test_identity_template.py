@@ -123,6 +123,7 @@ def test_a_client_named_otherwise_is_named_after_its_logical_id_and_two_alike_ar
         ("POST", "/customer/siebel/orders", b"{}", "SEBL"),
         ("POST", "/meter-data/dead-letters/relay/redrive", b"", OPERATORS),
         ("POST", "/_local/schedules/MeterDataSyncMonitorFunction/run", b"", None),
+        ("GET", "/no-such-pack/x", b"", None),
     ],
 )
 def test_a_call_is_sent_by_the_application_its_body_or_path_names(method: str, path: str, body: bytes, sender: str | None) -> None:
