@@ -8,14 +8,18 @@ added to the template without saying who sends it fails here."""
 
 from __future__ import annotations
 
+import base64
+import json
 from typing import Any
 
 import pytest
 
+from localhub.auth import LOCAL_CLIENT_ID
 from localhub.callers import call_sender, route_senders
-from localhub.identities import OPERATORS, client_systems_of, local_clients
+from localhub.identities import OPERATORS, application_clients, client_systems_of, local_clients
 from localhub.openapi import api_routes
 from localhub.template import LocalStack, Template
+from tests.conftest import EVENTS
 
 
 @pytest.fixture(scope="module")
@@ -128,3 +132,25 @@ def test_a_client_named_otherwise_is_named_after_its_logical_id_and_two_alike_ar
 )
 def test_a_call_is_sent_by_the_application_its_body_or_path_names(method: str, path: str, body: bytes, sender: str | None) -> None:
     assert call_sender(method, path, body) == sender
+
+
+def test_every_sample_api_event_carries_a_token_of_its_senders_client() -> None:
+    # Given the template's clients by the system they act as, and every sample event of an API route
+    clients = application_clients()
+    wrong = []
+    for path in sorted(EVENTS.rglob("*.json")):
+        event = json.loads(path.read_text(encoding="utf-8"))
+        context = event.get("requestContext", {}) if isinstance(event, dict) else {}
+        if "routeKey" not in context:
+            continue
+        claims = context["authorizer"]["jwt"]["claims"]
+        body = base64.b64decode(event["body"]) if event.get("isBase64Encoded") else str(event.get("body") or "").encode()
+        sender = call_sender(context["http"]["method"], event["rawPath"], body)
+        assert sender is not None, path
+        client = clients[sender]
+        # Then its client is the sender's (or local-dev, which may act as any system) and its scopes are the client's
+        if claims["client_id"] != LOCAL_CLIENT_ID and (
+            claims["client_id"] != client.name or not set(claims["scope"].split()) <= client.scopes
+        ):
+            wrong.append(f"{path.relative_to(EVENTS)}: {claims['client_id']} {claims['scope']} (sender {client.name})")
+    assert wrong == []
