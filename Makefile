@@ -18,7 +18,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 # The common layer is importable as on Lambda (where it is mounted at /opt/python).
 LAYER_PATH := PYTHONPATH=layers/common:.
 
-.PHONY: help install lint typecheck template-check requirements-check moto-conformance unit integration e2e test run demo chaos build bench lock openapi clean
+.PHONY: help install lint typecheck template-check requirements-check moto-conformance unit integration e2e test run demo chaos schemathesis build bench lock openapi clean
 
 help: ## this list
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -84,6 +84,9 @@ demo: $(BIN)/.synced ## the hub, a scripted scenario per pack, a table of what h
 
 chaos: $(BIN)/.synced ## one fault run over the asynchronous integration points, every message accounted for; N=5000 messages
 	$(LAYER_PATH) $(BIN)/python -m localhub.chaos -n $(or $(N),5000)
+
+schemathesis: $(BIN)/.synced ## schemathesis over every operation of docs/openapi.json on a local hub; N=50 cases per operation, SEED=22
+	$(LAYER_PATH) $(BIN)/python -m localhub.spec_check -n $(or $(N),50) --seed $(or $(SEED),22) $(ARGS)
 
 build: $(SAM) ## sam build (arm64 layer and functions into .aws-sam/)
 	$(SAM) build

@@ -43,6 +43,7 @@ JSON = "application/json"
 PROBLEM_JSON = "application/problem+json"
 CORRELATION_HEADER = "X-Correlation-Id"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+CORRELATION_ID_PATTERN = "^[A-Za-z0-9._:-]{1,128}$"  # what utilhub.platform.observability keeps, else generates
 _CODE_URI = re.compile(r"^functions/(?P<pack>[a-z][a-z0-9_]*)/(?P<point>[a-z][a-z0-9_]*)/?$")
 _PATH_PARAMETER = re.compile(r"\{([^}]+)\}")
 
@@ -149,13 +150,20 @@ def scope_descriptions(template: Template) -> dict[str, str]:
 
 
 @dataclass(frozen=True)
+class XmlBody:
+    """The XML form of a body: the root element a document must have and the XSD it is validated against."""
+
+    xsd: str  # under utilhub/schemas/, e.g. "ccb/sync-request.xsd"
+    root: str  # a global element of the XSD, e.g. "SyncRequest"
+
+
+@dataclass(frozen=True)
 class RequestBody:
-    """A JSON body (a component schema) and, where the route reads it, an XML form and its XSD."""
+    """A JSON body (a component schema) and, where the route reads it, an XML form."""
 
     schema: str
     description: str
-    xml_xsd: str | None = None
-    xml_media_type: str = "application/xml"
+    xml: XmlBody | None = None
 
 
 @dataclass(frozen=True)
@@ -208,11 +216,38 @@ def _camel(name: str) -> str:
     return "".join(part[:1].upper() + part[1:] for part in re.split(r"[-_ ]", name) if part)
 
 
-def _xsd(relative_path: str) -> str:
-    """``ccb/sync-request.xsd`` -> ``utilhub/schemas/ccb/sync-request.xsd``, which must exist."""
-    if not resources.files("utilhub.schemas").joinpath(relative_path).is_file():
-        raise OpenApiError(f"XSD utilhub/schemas/{relative_path} does not exist.")
-    return f"utilhub/schemas/{relative_path}"
+XSD_NAMESPACE = "http://www.w3.org/2001/XMLSchema"
+XML_MEDIA_TYPES = ("application/xml", "text/xml")  # utilhub.platform.http.XML_TYPES: either is read as XML
+
+
+def _xml_schema(body: XmlBody) -> dict[str, Any]:
+    """A schema naming the document's root element (OpenAPI's ``xml`` object: name and namespace, read from
+    the XSD, which must declare it as a global element) and the XSD file the hub validates it against."""
+    from lxml import etree
+
+    xsd = resources.files("utilhub.schemas").joinpath(body.xsd)
+    if not xsd.is_file():
+        raise OpenApiError(f"XSD utilhub/schemas/{body.xsd} does not exist.")
+    tree = etree.fromstring(xsd.read_bytes(), etree.XMLParser(resolve_entities=False, no_network=True))
+    roots = [element.get("name") for element in tree.findall(f"{{{XSD_NAMESPACE}}}element")]
+    if body.root not in roots:
+        raise OpenApiError(f"utilhub/schemas/{body.xsd} declares no global element {body.root} (it has {roots}).")
+    namespace = tree.get("targetNamespace")
+    path = f"layers/common/utilhub/schemas/{body.xsd}"
+    xml: dict[str, str] = {"name": body.root}
+    if namespace:
+        xml["namespace"] = namespace
+    return {
+        "type": "object",
+        "title": f"{body.root} (XML)",
+        "description": (
+            f"An XML document whose root element is `{body.root}`"
+            + (f" in the namespace `{namespace}`" if namespace else "")
+            + f", valid against the XSD `{path}` (named by `x-xsd`); one that is not is a 422, one that does not parse a 400."
+        ),
+        "xml": xml,
+        "x-xsd": path,
+    }
 
 
 def sync_request_api_docs(prefix: str, flow: SyncFlow) -> ApiDocs:
@@ -221,8 +256,8 @@ def sync_request_api_docs(prefix: str, flow: SyncFlow) -> ApiDocs:
 
     flow_name = _camel(flow.name)
     request_schema, batch_schema = f"{flow_name}SyncRequest", f"{flow_name}SyncRequestBatch"
-    source_xsd = _xsd(flow.source_codec.schema) if flow.source_codec is not None else None
-    ack_xsd = _xsd(flow.target_codec.schema) if flow.target_codec.schema else None  # DACS acknowledges in JSON only
+    source = flow.source_codec.schema if flow.source_codec is not None else None
+    ack = flow.target_codec.schema or None  # DACS acknowledges in JSON only
     entity_list = ", ".join(flow.entities)
     collection = f"{prefix}/sync-requests"
     sync_request_id = {
@@ -317,7 +352,7 @@ def sync_request_api_docs(prefix: str, flow: SyncFlow) -> ApiDocs:
     }
 
     xml_note = (
-        f" {flow.source}'s XML form (`application/xml` or `text/xml`) is validated against the XSD named by `x-xsd`." if source_xsd else ""
+        f" {flow.source}'s XML form (`application/xml` or `text/xml`) is validated against the XSD named by `x-xsd`." if source else ""
     )
     docs.routes = {
         f"POST {collection}": RouteDoc(
@@ -328,7 +363,7 @@ def sync_request_api_docs(prefix: str, flow: SyncFlow) -> ApiDocs:
                 "naming that entity). The same `syncRequestId` with the same content creates nothing new and answers "
                 "its current status; with other content it is a 409. A refused request is never stored." + xml_note
             ),
-            body=RequestBody(request_schema, "One sync request.", xml_xsd=source_xsd),
+            body=RequestBody(request_schema, "One sync request.", xml=XmlBody(source, "SyncRequest") if source else None),
             replies=(Reply(202, "Accepted: query the request with its id.", "SyncRequestState"),),
             problems=(409,),
             honours_idempotency_key=True,
@@ -340,7 +375,7 @@ def sync_request_api_docs(prefix: str, flow: SyncFlow) -> ApiDocs:
                 "`/requests/{index}/...`, and nothing is stored. Otherwise each request is stored as by the single intake; "
                 "one whose id was already used for another request gets the result status CONFLICT." + xml_note
             ),
-            body=RequestBody(batch_schema, "The batch.", xml_xsd=source_xsd),
+            body=RequestBody(batch_schema, "The batch.", xml=XmlBody(source, "SyncRequests") if source else None),
             replies=(Reply(202, "Accepted: one result per request.", "SyncRequestBatchAccepted"),),
             problems=(409,),
             honours_idempotency_key=True,
@@ -359,11 +394,9 @@ def sync_request_api_docs(prefix: str, flow: SyncFlow) -> ApiDocs:
                 "A POSITIVE one also completes a request that timed out to ERROR waiting for it (SYNCHRONIZED). "
                 "The same acknowledgement again answers the current status; any other for a request that is not SENT is a 409; "
                 "ACCEPTED is not an answer the hub takes (422)."
-                + (f" {flow.target}'s XML acknowledgement is validated against the XSD named by `x-xsd`." if ack_xsd else "")
+                + (f" {flow.target}'s XML acknowledgement is validated against the XSD named by `x-xsd`." if ack else "")
             ),
-            body=RequestBody(
-                AcknowledgementIn.__name__, "The acknowledgement.", xml_xsd=ack_xsd, xml_media_type=flow.target_codec.content_type
-            ),
+            body=RequestBody(AcknowledgementIn.__name__, "The acknowledgement.", xml=XmlBody(ack, "Acknowledgement") if ack else None),
             replies=(Reply(200, "The request's status after the acknowledgement.", "SyncRequestState"),),
             problems=(404, 409),
             path_parameters={"syncRequestId": sync_request_id},
@@ -503,7 +536,7 @@ def customer_docs() -> ApiDocs:
         },
     }
     account_id = {"siebelAccountId": {"description": "The Siebel account id.", "schema": {"type": "string"}}}
-    xsd = _xsd("siebel/customer.xsd")
+    siebel_message = XmlBody("siebel/customer.xsd", "SiebelMessage")
     dvm = " Code values are Siebel's (or the hub's COMMON codes), any case; one with no domain value map entry is a 422 naming it."
     docs.routes = {
         f"POST {api.PREFIX}/orders": RouteDoc(
@@ -517,7 +550,7 @@ def customer_docs() -> ApiDocs:
                 + dvm
                 + " Siebel's XML form (`UTH Customer Order`) is validated against the XSD named by `x-xsd`."
             ),
-            body=RequestBody(SiebelOrderIn.__name__, "The order's lines and their billing accounts.", xml_xsd=xsd),
+            body=RequestBody(SiebelOrderIn.__name__, "The order's lines and their billing accounts.", xml=siebel_message),
             replies=(Reply(200, "The customers of the order.", "CustomersSynchronized"),),
             problems=(409, 502, 504),
             honours_idempotency_key=True,
@@ -531,7 +564,7 @@ def customer_docs() -> ApiDocs:
                 + dvm
                 + " Siebel's XML form (`UTH Customer Account Update`) is validated against the XSD named by `x-xsd`."
             ),
-            body=RequestBody(AccountUpdateIn.__name__, "The parts that changed and when.", xml_xsd=xsd),
+            body=RequestBody(AccountUpdateIn.__name__, "The parts that changed and when.", xml=siebel_message),
             replies=(
                 Reply(202, "Accepted: the update will reach CCB.", "CustomerUpdateAnswer"),
                 Reply(200, "Ignored: the customer is not synchronized.", "CustomerUpdateAnswer"),
@@ -1090,7 +1123,7 @@ def route_docs() -> ApiDocs:
 # ---------------------------------------------------------------------------------------- shared components
 
 PROBLEMS: dict[int, tuple[str, str]] = {
-    400: ("BadRequest", "The body does not parse, or a header is malformed."),
+    400: ("BadRequest", "The body does not parse, or a header is malformed (an `Idempotency-Key` of no or over 255 characters)."),
     401: ("Unauthorized", "No valid bearer token."),
     403: (
         "Forbidden",
@@ -1156,8 +1189,12 @@ def _parameters() -> dict[str, Any]:
             "name": CORRELATION_HEADER,
             "in": "header",
             "required": False,
-            "description": "Carried across every hop and echoed in the response; generated when absent or unsafe.",
-            "schema": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,128}$"},
+            "description": (
+                "Carried across every hop and echoed in the response. Any value is accepted: one of 1 to 128 ASCII letters, "
+                "digits and `.` `_` `:` `-` is kept; any other (absent, longer, a GUID in braces) is replaced by a generated id, "
+                "which the response's header returns. A request is never refused for its correlation id."
+            ),
+            "schema": {"type": "string"},
         },
         "IdempotencyKey": {
             "name": IDEMPOTENCY_HEADER,
@@ -1191,6 +1228,8 @@ def _operation(route: ApiRoute, doc: RouteDoc) -> dict[str, Any]:
         parameters.append({"$ref": "#/components/parameters/IdempotencyKey"})
 
     problems = set(doc.problems) | {503}  # every route calls AWS, whose throttling is answered 503
+    if doc.honours_idempotency_key:
+        problems |= {400, 409}  # a malformed key; a key used before with another body
     if route.secured:
         problems |= {401, 403}
     if doc.body is not None:
@@ -1222,8 +1261,8 @@ def _operation(route: ApiRoute, doc: RouteDoc) -> dict[str, Any]:
         operation["x-integration-points"] = list(route.integration_points)
     if doc.body is not None:
         content: dict[str, Any] = {JSON: {"schema": ref(doc.body.schema)}}
-        if doc.body.xml_xsd is not None:
-            content[doc.body.xml_media_type] = {"schema": {"type": "string", "x-xsd": doc.body.xml_xsd}}
+        if doc.body.xml is not None:
+            content.update({media_type: {"schema": _xml_schema(doc.body.xml)} for media_type in XML_MEDIA_TYPES})
         operation["requestBody"] = {"required": True, "description": doc.body.description, "content": content}
     return operation
 
@@ -1280,7 +1319,7 @@ def _info() -> dict[str, Any]:
             "Generated from template.yaml and the library's models by `python -m localhub.openapi`; do not edit.\n\n"
             "Every route requires an OAuth2 client-credentials bearer token with the route's scope; each application "
             "has its own client, holding the scopes of what it sends, and acts only as itself. "
-            f"`{CORRELATION_HEADER}` is accepted (generated when absent) and returned on every response. "
+            f"`{CORRELATION_HEADER}` is accepted whatever its value (one generated replaces one absent or unsafe) and returned on every response. "
             f"POST routes marked so honour `{IDEMPOTENCY_HEADER}`. Errors are RFC 9457 problem details "
             f"(`{PROBLEM_JSON}`). Bodies over {limit} bytes (configurable) are refused with 413. "
             "Where a route also reads XML, `Content-Type` decides, and the XML is validated against the XSD named by `x-xsd`."
@@ -1341,8 +1380,8 @@ def build_openapi(template: Template | None = None) -> dict[str, Any]:
             "parameters": _parameters(),
             "headers": {
                 "CorrelationId": {
-                    "description": "The request's correlation id (the one sent, or the one generated).",
-                    "schema": {"type": "string"},
+                    "description": "The request's correlation id (the one sent when it is safe, else the one generated).",
+                    "schema": {"type": "string", "pattern": CORRELATION_ID_PATTERN},
                 }
             },
             "securitySchemes": {

@@ -159,3 +159,43 @@ def test_documentation_of_a_route_the_template_lost_fails_the_generation() -> No
 
     # Then the generation fails, naming the stale entry
     assert removed in str(caught.value)
+
+
+def test_operations_honouring_an_idempotency_key_document_its_refusals(document: dict[str, Any]) -> None:
+    # Given the operations that take an Idempotency-Key header
+    keyed = [
+        (key, operation)
+        for key, operation in operations(document)
+        if {"$ref": "#/components/parameters/IdempotencyKey"} in operation.get("parameters", [])
+    ]
+    assert keyed, "no operation takes an Idempotency-Key"
+
+    # When their responses are collected
+    missing = [key for key, operation in keyed if not {"400", "409"} <= set(operation["responses"])]
+
+    # Then each documents 400 (a malformed key) and 409 (a key used before with another body)
+    assert missing == [], "operations taking an Idempotency-Key without 400 and 409"
+
+
+def test_every_xml_body_names_a_root_element_its_xsd_declares(document: dict[str, Any]) -> None:
+    from lxml import etree
+
+    # Given the XML request bodies of the document
+    xml_bodies = [
+        (f"{key} {media_type}", content["schema"])
+        for key, operation in operations(document)
+        for media_type, content in operation.get("requestBody", {}).get("content", {}).items()
+        if media_type.endswith("xml")
+    ]
+    assert xml_bodies, "no operation reads XML"
+
+    # When each schema's root element and namespace are looked up in the XSD it points to
+    wrong = []
+    for where, schema in xml_bodies:
+        xsd = etree.parse(str(ROOT / schema["x-xsd"])).getroot()
+        roots = {str(element.get("name")) for element in xsd.findall("{http://www.w3.org/2001/XMLSchema}element")}
+        if schema["xml"]["name"] not in roots or schema["xml"].get("namespace") != xsd.get("targetNamespace"):
+            wrong.append(f"{where}: {schema['xml']} not a root of {schema['x-xsd']} ({sorted(roots)})")
+
+    # Then every one is an element the XSD declares at the top, in its target namespace
+    assert wrong == []

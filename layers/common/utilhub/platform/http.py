@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from hashlib import sha256
@@ -42,6 +43,18 @@ from utilhub.platform.xml import parse_untrusted, unrepresentable
 JSON = "application/json"
 XML_TYPES = ("application/xml", "text/xml")
 RETRY_AFTER = "Retry-After"
+# A route's ``<name>`` takes any one path segment, as API Gateway's ``{name}`` does: API Gateway hands the
+# function every segment it routed (decoded), and the route, not a "No route", answers for a value it refuses.
+_PATH_PARAMETER = re.compile(r"<(\w+)>")
+
+
+class HttpApiResolver(APIGatewayHttpResolver):
+    """Powertools' resolver for HTTP API events, with path parameters matched as API Gateway matches them
+    (Powertools' own pattern leaves out characters such as ``"`` ``#`` ``?`` `````` and symbols such as ``€``)."""
+
+    @staticmethod
+    def _compile_regex(rule: str, base_regex: str = "^{}$") -> re.Pattern[str]:
+        return re.compile(base_regex.format(_PATH_PARAMETER.sub(r"(?P<\1>[^/]+)", rule)))
 
 
 @dataclass(frozen=True)
@@ -60,7 +73,7 @@ class Body:
 def create_api(scope: str, route_scopes: Mapping[str, str] | None = None) -> APIGatewayHttpResolver:
     """A resolver whose routes require the OAuth2 ``scope`` (``utilhub/<pack>``), or the one
     ``route_scopes`` names for their route key (``"POST /x/{id}/y"``, as in the template)."""
-    app = APIGatewayHttpResolver()
+    app = HttpApiResolver()
     special = dict(route_scopes or {})
 
     def contract(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[str]:
@@ -156,7 +169,7 @@ def once_per_key(app: APIGatewayHttpResolver, body: Body, work: Callable[[], tup
     another body is a 409. Business ids make the work itself safe to repeat without the key.
     """
     key = app.current_event.headers.get("idempotency-key")
-    if not key:
+    if key is None:  # an empty key is a malformed one, not an absent one
         status, payload = work()
         return json_response(status, payload)
     if not 0 < len(key) <= 255:

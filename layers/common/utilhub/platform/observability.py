@@ -35,4 +35,5 @@ def correlation_id() -> str:
 
 
 def _is_safe_id(value: str) -> bool:
-    return 0 < len(value) <= 128 and all(c.isalnum() or c in "-_.:" for c in value)
+    # ASCII only: the id is echoed in a response header and written into other systems' messages
+    return 0 < len(value) <= 128 and all((c.isascii() and c.isalnum()) or c in "-_.:" for c in value)

@@ -1,0 +1,92 @@
+"""The HTTP API plumbing every handler shares (utilhub.platform.http): routing of path parameters as API
+Gateway routes them, and the correlation id a response echoes. Pure: no AWS call."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import unquote
+
+import pytest
+
+from localhub.apigw import http_event
+from utilhub.platform.http import Body, create_api, json_response, once_per_key
+
+SCOPE = "utilhub/things"
+
+
+def _api() -> Any:
+    app = create_api(SCOPE)
+
+    @app.get("/things/<thingId>/parts/<partId>")
+    def part(thingId: str, partId: str) -> Any:
+        return json_response(200, {"thingId": thingId, "partId": partId})
+
+    @app.post("/things:batch")
+    def batch() -> Any:
+        return json_response(202, {"batch": True})
+
+    @app.post("/things/<thingId>/resubmission")
+    def resubmit(thingId: str) -> Any:
+        return once_per_key(app, Body(raw=b""), lambda: (202, {"thingId": thingId}))
+
+    return app
+
+
+def _call(path: str, method: str = "GET", route_key: str = "GET /things/{thingId}/parts/{partId}", **headers: str) -> dict[str, Any]:
+    event = http_event(method, path, route_key=route_key, headers=headers, claims={"scope": SCOPE, "client_id": "c"})
+    return _api().resolve(event, None)  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("segment", ['a"b', "a%23b", "%3F", "a%60b", "€", "%E2%82%AC", "a b", "{}"])
+def test_a_path_parameter_takes_any_segment_api_gateway_routes_to_it(segment: str) -> None:
+    # Given a segment API Gateway routes to {thingId} (it hands the function the path decoded)
+    decoded = unquote(segment)
+
+    # When the route's function resolves the event
+    answer = _call(f"/things/{decoded}/parts/p-1")
+
+    # Then the route answers with the segment as its parameter, not a 404 "No route"
+    assert answer["statusCode"] == 200, answer["body"]
+    assert json.loads(answer["body"]) == {"thingId": decoded, "partId": "p-1"}
+
+
+def test_a_parameter_never_spans_segments_and_literal_routes_still_win() -> None:
+    # Given a path with one segment too many, and a literal route beside the parameters
+    too_deep = _call("/things/a/b/parts/p-1")
+    literal = _call("/things:batch", method="POST", route_key="POST /things:batch")
+
+    # Then the first is no route (as at API Gateway) and the second reaches its literal route
+    assert too_deep["statusCode"] == 404
+    assert (literal["statusCode"], json.loads(literal["body"])) == (202, {"batch": True})
+
+
+@pytest.mark.parametrize(
+    ("sent", "kept"),
+    [("order-7.line:2_a", True), ("{3F2504E0-4F89-11D3-9A0C-0305E82C3301}", False), ("é", False), ("x" * 129, False)],
+)
+def test_the_correlation_id_is_echoed_when_safe_and_replaced_otherwise(sent: str, kept: bool) -> None:
+    # Given a request carrying an X-Correlation-Id
+    answer = _call("/things/t/parts/p", **{"X-Correlation-Id": sent})
+
+    # When the answer's header is read
+    echoed = answer["headers"]["X-Correlation-Id"]
+
+    # Then a safe id (ASCII letters, digits, - _ . :, up to 128) is echoed and any other replaced by a new one of that form
+    assert (echoed == sent) is kept
+    assert 0 < len(echoed) <= 128
+    assert all(c.isascii() and (c.isalnum() or c in "-_.:") for c in echoed)
+
+
+@pytest.mark.parametrize(("key", "status"), [(None, 202), ("", 400), ("k" * 256, 400)])
+def test_an_idempotency_key_of_no_or_too_many_characters_is_refused(key: str | None, status: int) -> None:
+    # Given a POST without the header, with an empty one, and with one over 255 characters
+    headers = {} if key is None else {"Idempotency-Key": key}
+
+    # When the route runs it once per key
+    answer = _call("/things/t-1/resubmission", method="POST", route_key="POST /things/{thingId}/resubmission", **headers)
+
+    # Then only the request without the header runs; a malformed key is a 400 problem, not taken as absent
+    assert answer["statusCode"] == status, answer["body"]
+    if status == 400:
+        assert json.loads(answer["body"])["detail"] == "Idempotency-Key must be 1 to 255 characters."
