@@ -18,6 +18,14 @@ from localhub.template import Template
 from localhub.workers import WorkerPool
 
 
+def clients(runtime: LocalRuntime) -> str:
+    """One line per client of the template: name, secret, scopes."""
+    width = max((len(f"{c.name} / {c.secret}") for c in runtime.hub.clients.values()), default=0)
+    return "\n".join(
+        f"  {f'{client.name} / {client.secret}':<{width}}  {' '.join(sorted(client.scopes))}" for client in runtime.hub.clients.values()
+    )
+
+
 def banner(runtime: LocalRuntime) -> str:
     api = runtime.api_url
     return f"""
@@ -29,7 +37,9 @@ utilhub local hub is up
   control API       {api}/_local/health  /_local/resources  /_local/sim/<system>/state
   simulators        {", ".join(f"{s} {runtime.hub.simulator_url(s)}" for s in runtime.hub.simulators)}
 
-Get a token (client credentials, local client {LOCAL_CLIENT_ID}):
+Clients (client credentials at {api}/oauth2/token), each application's with its deployed counterpart's scopes:
+{clients(runtime)}
+Get a token (local client {LOCAL_CLIENT_ID}: every scope, may act as any system; or an application's, e.g. -u ccb:ccb-local-secret):
   TOKEN=$(curl -s -u {LOCAL_CLIENT_ID}:{LOCAL_CLIENT_SECRET} -d grant_type=client_credentials {api}/oauth2/token | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
 
 Send a person to MDM (MD-01), run the monitor now, and look:

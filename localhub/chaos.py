@@ -37,7 +37,7 @@ from typing import Any
 
 import httpx
 
-from localhub.auth import LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET
+from localhub.callers import ApplicationAuth
 
 VERDICTS = ("applied", "duplicated", "refused", "stuck", "lost")
 MONITORS = (
@@ -55,21 +55,11 @@ class Hub:
 
     def __init__(self, url: str, timeout: float = 30.0) -> None:
         self.url = url
-        self._client = httpx.Client(base_url=url, timeout=timeout)
-        self._token_at = 0.0
+        # each call as the application that sends it, with its own client (localhub.callers)
+        self._client = httpx.Client(base_url=url, timeout=timeout, auth=ApplicationAuth(url))
         self.retried = 0
 
-    def _authorize(self) -> None:
-        if time.monotonic() - self._token_at > 600:
-            answer = self._client.post(
-                "/oauth2/token", data={"grant_type": "client_credentials"}, auth=(LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET)
-            )
-            answer.raise_for_status()
-            self._client.headers["Authorization"] = f"Bearer {answer.json()['access_token']}"
-            self._token_at = time.monotonic()
-
     def call(self, method: str, path: str, body: Any = None, *, tries: int = 8) -> httpx.Response:
-        self._authorize()
         for attempt in range(tries):
             try:
                 answer = self._client.request(method, path, json=body) if body is not None else self._client.request(method, path)

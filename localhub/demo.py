@@ -14,7 +14,8 @@ from typing import Any
 
 import httpx
 
-from localhub.auth import LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET
+from localhub.callers import ApplicationAuth
+from localhub.identities import application_clients
 from localhub.server import LocalRuntime
 
 
@@ -28,12 +29,6 @@ class Row:
     @property
     def ok(self) -> bool:
         return self.expected == self.observed
-
-
-def token(client: httpx.Client) -> str:
-    response = client.post("/oauth2/token", data={"grant_type": "client_credentials"}, auth=(LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET))
-    response.raise_for_status()
-    return str(response.json()["access_token"])
 
 
 def wait_for_status(client: httpx.Client, path: str, wanted: set[str], timeout: float = 15.0) -> str:
@@ -619,10 +614,11 @@ SCENARIOS: dict[str, Callable[[httpx.Client], list[Row]]] = {
 
 
 def run_demo(runtime: LocalRuntime) -> int:
-    with httpx.Client(base_url=runtime.api_url, timeout=30) as anonymous:
-        bearer = token(anonymous)
+    assert runtime.hub.stack is not None
+    # each call as the application that sends it, with its own client (localhub.callers)
+    auth = ApplicationAuth(runtime.api_url, application_clients(runtime.hub.stack))
     rows: list[Row] = []
-    with httpx.Client(base_url=runtime.api_url, timeout=30, headers={"Authorization": f"Bearer {bearer}"}) as client:
+    with httpx.Client(base_url=runtime.api_url, timeout=30, auth=auth) as client:
         for scenario in SCENARIOS.values():
             rows.extend(scenario(client))
     widths = [

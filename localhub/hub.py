@@ -7,6 +7,7 @@ directly. Targets' base URLs (template parameters ``<System>BaseUrl``) point at 
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,8 +16,10 @@ import boto3
 
 from localhub import sfn_waits
 from localhub.apigw import http_event
+from localhub.auth import LOCAL_CLIENT_ID
 from localhub.aws_throttling import AwsThrottling
 from localhub.event_sources import PollResult, SqsEventSource, scheduled_event, sqs_event_sources
+from localhub.identities import CLIENT_SYSTEMS_VARIABLE, LocalClient, clients_acting_as, local_clients, with_any_system_client
 from localhub.lambda_runtime import Invocation, invoke
 from localhub.provision import provision
 from localhub.routes import Route, http_routes, match
@@ -97,6 +100,8 @@ class LocalHub:
         self._dispatcher: LambdaTaskDispatcher | None = None
         self.aws_throttling: AwsThrottling | PooledThrottling | None = None
         self._specs: dict[str, FunctionSpec] = {}
+        self.clients: dict[str, LocalClient] = {}
+        self.client_systems = "{}"  # UTILHUB_CLIENT_SYSTEMS as the functions see it (local-dev added)
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> LocalHub:
@@ -113,27 +118,52 @@ class LocalHub:
         enable_state_machine_execution()
         sfn_waits.set_scale(self.sfn_retry_scale)
         provision(self.stack, session)
-        self._specs = {spec.logical_id: spec for spec in self.stack.functions()}
+        self.clients = {client.name: client for client in local_clients(self.stack)}
+        self._specs = {spec.logical_id: self._with_local_dev(spec) for spec in self.stack.functions()}
         self._share_credentials(session)
         self._dispatcher = LambdaTaskDispatcher(self._function_named, self._invoke)
         self._dispatcher.install()
         self._sources = sqs_event_sources(self.stack, session.client("sqs"), self._invoke)
         self.routes = http_routes(self.stack)
-        for (
-            simulator
-        ) in self.simulators.values():  # the sources (CCB, MDM, Siebel, the field systems, DACS's acknowledgements) post to the hub
+        # the sources (CCB, MDM, Siebel, the field systems, DACS's acknowledgements) post to the hub, each as itself
+        for system, simulator in self.simulators.items():
             if (
                 isinstance(simulator, CcbSimulator | MdmSimulator | SiebelSimulator | FieldSystemSimulator | DacsSimulator)
                 and simulator.send_to_hub is None
             ):
-                simulator.send_to_hub = self._send_in_process
+                simulator.send_to_hub = lambda path, body, content_type, system=system: self._send_in_process(
+                    system, path, body, content_type
+                )
             if isinstance(simulator, DacsSimulator) and "DacsExchangeBucket" in self.stack.physical:  # DACS reads upload/
                 simulator.attach_exchange(session.client("s3"), self.stack.physical["DacsExchangeBucket"].ref)
         return self
 
-    def _send_in_process(self, path: str, body: bytes, content_type: str) -> tuple[int, bytes]:
-        """A source simulator's call to the hub, as if through API Gateway with a verified token."""
-        claims = {"client_id": "local-source", "scope": " ".join(sorted({s for r in self.routes for s in r.scopes})), "token_use": "access"}
+    def _with_local_dev(self, spec: FunctionSpec) -> FunctionSpec:
+        """``spec`` with ``local-dev`` allowed to act as any system: the client exists only here."""
+        if CLIENT_SYSTEMS_VARIABLE not in spec.environment:
+            return spec
+        self.client_systems = with_any_system_client(spec.environment[CLIENT_SYSTEMS_VARIABLE], LOCAL_CLIENT_ID)
+        return dataclasses.replace(spec, environment={**spec.environment, CLIENT_SYSTEMS_VARIABLE: self.client_systems})
+
+    def client_of(self, system: str) -> LocalClient:
+        """The client of the application ``system`` (``CCB``, ``SEBL``, ...): the one the template lets act as it."""
+        names = [name for name in clients_acting_as(self.client_systems, system) if name in self.clients]
+        if len(names) != 1:
+            raise LookupError(f"{len(names)} clients of the template act as {system}: {', '.join(names) or 'none'}")
+        return self.clients[names[0]]
+
+    def claims_of(self, system: str) -> dict[str, str]:
+        """The claims of a token of ``system``'s client, as the authorizer passes them on."""
+        return self.claims_of_client(self.client_of(system).name)
+
+    def claims_of_client(self, name: str) -> dict[str, str]:
+        """The claims of a token of the client ``name`` (``ccb``, ``ops``, ...) with all its scopes."""
+        client = self.clients[name]
+        return {"client_id": client.name, "scope": " ".join(sorted(client.scopes)), "token_use": "access"}
+
+    def _send_in_process(self, system: str, path: str, body: bytes, content_type: str) -> tuple[int, bytes]:
+        """A source simulator's call to the hub, as if through API Gateway with a token of its application's client."""
+        claims = self.claims_of(system)
         response = self.call_api("POST", path, body=body, headers={"content-type": content_type}, claims=claims)
         return response.status, response.body
 

@@ -1125,7 +1125,11 @@ def route_docs() -> ApiDocs:
 PROBLEMS: dict[int, tuple[str, str]] = {
     400: ("BadRequest", "The body does not parse, or a header is malformed (an `Idempotency-Key` of no or over 255 characters)."),
     401: ("Unauthorized", "No valid bearer token."),
-    403: ("Forbidden", "The token does not grant the route's scope."),
+    403: (
+        "Forbidden",
+        "The token does not grant the route's scope, its client is not one of the hub's, or the client may not act as "
+        "the system the request names (`claimedSystem`).",
+    ),
     404: ("NotFound", "No such resource."),
     409: ("Conflict", "The request conflicts with the resource's state, or an Idempotency-Key was reused with another body."),
     413: ("PayloadTooLarge", "The body exceeds the configured limit."),
@@ -1313,7 +1317,8 @@ def _info() -> dict[str, Any]:
         "summary": project["description"],
         "description": (
             "Generated from template.yaml and the library's models by `python -m localhub.openapi`; do not edit.\n\n"
-            "Every route requires an OAuth2 client-credentials bearer token with its pack's scope. "
+            "Every route requires an OAuth2 client-credentials bearer token with the route's scope; each application "
+            "has its own client, holding the scopes of what it sends, and acts only as itself. "
             f"`{CORRELATION_HEADER}` is accepted whatever its value (one generated replaces one absent or unsafe) and returned on every response. "
             f"POST routes marked so honour `{IDEMPOTENCY_HEADER}`. Errors are RFC 9457 problem details "
             f"(`{PROBLEM_JSON}`). Bodies over {limit} bytes (configurable) are refused with 413. "
@@ -1383,8 +1388,9 @@ def build_openapi(template: Template | None = None) -> dict[str, Any]:
                 SECURITY_SCHEME: {
                     "type": "oauth2",
                     "description": (
-                        "OAuth2 client credentials, one scope per pack. Locally the token endpoint is the hub's "
-                        "(client local-dev); on AWS it is the Cognito domain's (stack output TokenUrl)."
+                        "OAuth2 client credentials, one client per application. Locally the token endpoint is the hub's "
+                        "(clients ccb, mdm, siebel, osm, mwm, wam, odm, dacs, ops with secret <name>-local-secret, and "
+                        "local-dev); on AWS it is the Cognito domain's (stack output TokenUrl)."
                     ),
                     "flows": {
                         "clientCredentials": {

@@ -17,6 +17,7 @@ from typing import Any
 
 import boto3
 
+from localhub.identities import client_name
 from localhub.template import LocalStack, Physical
 
 
@@ -233,6 +234,11 @@ def _function(stack: LocalStack, logical_id: str, props: dict[str, Any], session
     return Physical(name, {"Arn": stack.arn("lambda", f"function:{name}")})
 
 
+def _user_pool_client(stack: LocalStack, logical_id: str, props: dict[str, Any], session: Any) -> Physical:
+    # The local runtime's token endpoint offers it (localhub.identities); its Ref, the client id, is its local name.
+    return Physical(client_name(stack, logical_id), {"Arn": stack.arn("local", logical_id)})
+
+
 def _placeholder(stack: LocalStack, logical_id: str, props: dict[str, Any], session: Any) -> Physical:
     # Served by the local runtime itself (HTTP API, Cognito token endpoint) or without effect here.
     return Physical(stack.default_name(logical_id), {"Arn": stack.arn("local", logical_id)})
@@ -249,6 +255,7 @@ PROVISIONERS: dict[str, Provisioner] = {
     "AWS::SSM::Parameter": _ssm_parameter,
     "AWS::Serverless::Function": _function,
     "AWS::Serverless::StateMachine": _state_machine,
+    "AWS::Cognito::UserPoolClient": _user_pool_client,
 }
 
 # Resource types with no local AWS resource; everything else must have a provisioner above.
@@ -259,7 +266,6 @@ LOCAL_ONLY = frozenset(
         "AWS::Cognito::UserPool",
         "AWS::Cognito::UserPoolDomain",
         "AWS::Cognito::UserPoolResourceServer",
-        "AWS::Cognito::UserPoolClient",
         "AWS::CloudWatch::Alarm",
         "AWS::SQS::QueuePolicy",
         "AWS::IAM::Role",

@@ -87,11 +87,14 @@ class LocalRuntime:
         self.issuer = TokenIssuer(issuer=self.api_url)
         self.issuer.register(LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET, _client_scopes(self.hub.template))
         self.hub.start()
-        for (
-            simulator
-        ) in self.hub.simulators.values():  # the sources (CCB, MDM, Siebel, the field systems, DACS's acknowledgements) post to the hub
+        for client in self.hub.clients.values():  # each application's client, as the template gives it
+            self.issuer.register(client.name, client.secret, client.scopes)
+        # the sources (CCB, MDM, Siebel, the field systems, DACS's acknowledgements) post to the hub, each as itself
+        for system, simulator in self.hub.simulators.items():
             if isinstance(simulator, CcbSimulator | MdmSimulator | SiebelSimulator | FieldSystemSimulator | DacsSimulator):
-                simulator.send_to_hub = self._send_over_http
+                simulator.send_to_hub = lambda path, body, content_type, system=system: self._send_over_http(
+                    system, path, body, content_type
+                )
         self._spawn("api", self._api.serve_forever)
         for source in self.hub.event_sources:
             # no more pollers than the function can run batches at once
@@ -111,14 +114,15 @@ class LocalRuntime:
         """Each function's schedule, read once: a template with an invalid expression is refused here."""
         return {spec.logical_id: parse(expression) for spec, expression in self.hub.schedules()}
 
-    def _send_over_http(self, path: str, body: bytes, content_type: str) -> tuple[int, bytes]:
-        """What a source application does: a client-credentials token, then the API call."""
+    def _send_over_http(self, system: str, path: str, body: bytes, content_type: str) -> tuple[int, bytes]:
+        """What a source application does: a client-credentials token of its own client, then the API call."""
         import httpx
 
+        own = self.hub.client_of(system)
         with httpx.Client(base_url=self.api_url, timeout=30) as client:
-            token = client.post(
-                "/oauth2/token", data={"grant_type": "client_credentials"}, auth=(LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET)
-            ).json()["access_token"]
+            token = client.post("/oauth2/token", data={"grant_type": "client_credentials"}, auth=(own.name, own.secret)).json()[
+                "access_token"
+            ]
             response = client.post(path, content=body, headers={"Content-Type": content_type, "Authorization": f"Bearer {token}"})
         return response.status_code, response.content
 

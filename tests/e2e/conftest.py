@@ -7,8 +7,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from localhub.auth import LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET
+from localhub.callers import ApplicationAuth
 from localhub.endpoint import reset
+from localhub.identities import application_clients
 from localhub.server import LocalRuntime
 
 
@@ -29,9 +30,11 @@ def anonymous(runtime: LocalRuntime) -> Iterator[httpx.Client]:
 
 
 @pytest.fixture
-def client(runtime: LocalRuntime, anonymous: httpx.Client) -> Iterator[httpx.Client]:
-    token = anonymous.post(
-        "/oauth2/token", data={"grant_type": "client_credentials", "client_id": LOCAL_CLIENT_ID, "client_secret": LOCAL_CLIENT_SECRET}
-    ).json()["access_token"]
-    with httpx.Client(base_url=runtime.api_url, timeout=30, headers={"Authorization": f"Bearer {token}"}) as authorized:
+def client(runtime: LocalRuntime) -> Iterator[httpx.Client]:
+    """Calls the API as the application that sends each call, with its own client (localhub.callers):
+    a scope the template does not give that application fails the test."""
+    assert runtime.hub.stack is not None
+    asset_system = "WAM" if runtime.hub.stack.parameters.get("FieldWorkModel") == "v1.9" else "ODM"
+    auth = ApplicationAuth(runtime.api_url, application_clients(runtime.hub.stack), asset_system=asset_system)
+    with httpx.Client(base_url=runtime.api_url, timeout=30, auth=auth) as authorized:
         yield authorized

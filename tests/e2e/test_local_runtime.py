@@ -15,6 +15,7 @@ import httpx
 import jwt
 
 from localhub.auth import LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET
+from localhub.identities import local_clients
 from localhub.server import LocalRuntime
 
 PERSON = {
@@ -132,10 +133,7 @@ def test_missing_and_forged_tokens_are_401(runtime: LocalRuntime, anonymous: htt
         response = anonymous.post("/meter-data/sync-requests", json=PERSON, headers={"Authorization": f"Bearer {token}"})
         assert response.status_code == 401, token
     # and nothing was stored
-    assert (
-        runtime.hub.call_api("GET", "/meter-data/sync-requests/E2E-1", claims={"scope": "utilhub/meter-data", "client_id": "x"}).status
-        == 404
-    )
+    assert runtime.hub.call_api("GET", "/meter-data/sync-requests/E2E-1", claims=runtime.hub.claims_of("CCB")).status == 404
 
 
 def test_expired_token_is_401(runtime: LocalRuntime, anonymous: httpx.Client) -> None:
@@ -150,11 +148,41 @@ def test_expired_token_is_401(runtime: LocalRuntime, anonymous: httpx.Client) ->
 
 
 def test_token_without_the_route_scope_is_403(runtime: LocalRuntime, anonymous: httpx.Client) -> None:
-    assert runtime.issuer is not None
-    runtime.issuer.register("osm", "osm-secret", {"utilhub/order-to-cash"})
-    token = anonymous.post("/oauth2/token", data={"grant_type": "client_credentials"}, auth=("osm", "osm-secret")).json()["access_token"]
+    token = anonymous.post("/oauth2/token", data={"grant_type": "client_credentials"}, auth=("osm", "osm-local-secret")).json()[
+        "access_token"
+    ]
     response = anonymous.post("/meter-data/sync-requests", json=PERSON, headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 403
+
+
+def test_each_application_has_its_client_with_the_templates_scopes_and_acts_only_as_itself(
+    runtime: LocalRuntime, anonymous: httpx.Client
+) -> None:
+    # Given the clients the template gives each application
+    template = {client.name: client.scopes for client in local_clients()}
+    # When each asks for a token with its secret
+    tokens = {}
+    for name in ("ccb", "mdm", "siebel", "osm", "mwm", "wam", "odm", "dacs", "ops"):
+        answer = anonymous.post("/oauth2/token", data={"grant_type": "client_credentials"}, auth=(name, f"{name}-local-secret"))
+        assert answer.status_code == 200, (name, answer.text)
+        tokens[name] = answer.json()["access_token"]
+        # Then it holds exactly its deployed counterpart's scopes
+        assert set(jwt.decode(tokens[name], options={"verify_signature": False})["scope"].split()) == template[name]
+    # And MWM's token posting ODM's billable charges is refused naming ODM, ODM's accepted
+    charges = {
+        "completionId": "E2E-C1",
+        "sourceSystem": "ODM",
+        "workOrderId": "WO-1",
+        "servicePointId": "SP-1",
+        "completedAt": "2026-12-01T10:00:00Z",
+        "charges": [{"chargeType": "TRIP", "amount": 10, "currency": "USD"}],
+    }
+    as_wam = anonymous.post("/field-work/billing-charges", json=charges, headers={"Authorization": f"Bearer {tokens['wam']}"})
+    as_mwm = anonymous.post("/field-work/billing-charges", json=charges, headers={"Authorization": f"Bearer {tokens['mwm']}"})
+    as_odm = anonymous.post("/field-work/billing-charges", json=charges, headers={"Authorization": f"Bearer {tokens['odm']}"})
+    assert (as_wam.status_code, as_wam.json()["claimedSystem"]) == (403, "ODM")
+    assert as_mwm.status_code == 403  # API Gateway: MWM's client lacks the charges' scope
+    assert as_odm.status_code == 202, as_odm.text
 
 
 def test_unknown_route_is_404(client: httpx.Client) -> None:

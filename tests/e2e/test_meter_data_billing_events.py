@@ -19,10 +19,9 @@ READS = {
 }
 
 
-def bearer(runtime: LocalRuntime, anonymous: httpx.Client, client_id: str, scopes: set[str]) -> dict[str, str]:
-    assert runtime.issuer is not None
-    runtime.issuer.register(client_id, f"{client_id}-secret", scopes)
-    answer = anonymous.post("/oauth2/token", data={"grant_type": "client_credentials"}, auth=(client_id, f"{client_id}-secret"))
+def bearer(anonymous: httpx.Client, client_id: str) -> dict[str, str]:
+    """A token of the local client ``client_id`` (its application's, with its deployed counterpart's scopes)."""
+    answer = anonymous.post("/oauth2/token", data={"grant_type": "client_credentials"}, auth=(client_id, f"{client_id}-local-secret"))
     return {"Authorization": f"Bearer {answer.json()['access_token']}"}
 
 
@@ -37,8 +36,8 @@ def test_mdm_and_ccb_each_post_their_own_events_with_their_own_scope(
     runtime: LocalRuntime, anonymous: httpx.Client, client: httpx.Client
 ) -> None:
     # Given MDM's client (meter-data-ack, meter-data-mdm) and CCB's (meter-data)
-    mdm = bearer(runtime, anonymous, "mdm", {"utilhub/meter-data-ack", "utilhub/meter-data-mdm"})
-    ccb = bearer(runtime, anonymous, "ccb", {"utilhub/meter-data"})
+    mdm = bearer(anonymous, "mdm")
+    ccb = bearer(anonymous, "ccb")
     status = {"eventId": "E2E-BS1", "event": "SEGMENT_CANCELED", "at": "2026-11-05T10:00:00Z"}
 
     # When each posts its own event, and the other's

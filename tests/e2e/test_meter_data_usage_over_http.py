@@ -14,10 +14,9 @@ from localhub.server import LocalRuntime
 PERIOD = {"periodStart": "2026-10-01", "periodEnd": "2026-11-01"}
 
 
-def bearer(runtime: LocalRuntime, anonymous: httpx.Client, client_id: str, scopes: set[str]) -> dict[str, str]:
-    assert runtime.issuer is not None
-    runtime.issuer.register(client_id, f"{client_id}-secret", scopes)
-    answer = anonymous.post("/oauth2/token", data={"grant_type": "client_credentials"}, auth=(client_id, f"{client_id}-secret"))
+def bearer(anonymous: httpx.Client, client_id: str) -> dict[str, str]:
+    """A token of the local client ``client_id`` (its application's, with its deployed counterpart's scopes)."""
+    answer = anonymous.post("/oauth2/token", data={"grant_type": "client_credentials"}, auth=(client_id, f"{client_id}-local-secret"))
     return {"Authorization": f"Bearer {answer.json()['access_token']}"}
 
 
@@ -36,7 +35,7 @@ def kwh(determinants: list[dict[str, Any]]) -> dict[str, Decimal]:
 
 def test_the_usage_routes_need_the_meter_data_scope(runtime: LocalRuntime, anonymous: httpx.Client) -> None:
     # Given MDM's client (no meter-data scope) and no token at all
-    mdm = bearer(runtime, anonymous, "mdm", {"utilhub/meter-data-ack", "utilhub/meter-data-mdm"})
+    mdm = bearer(anonymous, "mdm")
     body = {"usageRequestId": "E2E-UR0", "saId": "SA-00001", **PERIOD}
 
     # When each usage route is called with them

@@ -15,7 +15,6 @@ from localhub.hub import ApiResponse, LocalHub
 from localhub.simulators.field import FieldSystemSimulator
 from tests.conftest import sample_event
 
-CLAIMS = {"client_id": "ccb", "scope": "utilhub/field-work", "token_use": "access"}
 JSON = {"content-type": "application/json"}
 API = "FieldWorkActivitiesFunction"  # with FieldWorkActivityStepsFunction (the workflow) and FieldWorkEventDeliveryFunction
 
@@ -24,17 +23,24 @@ def activity(activity_id: str, activity_type: str = "METER-EXCHANGE", source: st
     return {"sourceSystem": source, "activityId": activity_id, "activityType": activity_type, "servicePointId": "SP-1", **extra}
 
 
+def as_system(hub: LocalHub, system: Any) -> dict[str, str]:
+    """The claims of the client of the system that sends a call (CCB's for a system no client acts as)."""
+    return hub.claims_of(system if system in ("CCB", "MWM", "WAM", "ODM") else "CCB")
+
+
 def post(hub: LocalHub, body: dict[str, Any]) -> ApiResponse:
-    return hub.call_api("POST", "/field-work/activities", body=json.dumps(body), headers=JSON, claims=CLAIMS)
+    claims = as_system(hub, body.get("sourceSystem"))
+    return hub.call_api("POST", "/field-work/activities", body=json.dumps(body), headers=JSON, claims=claims)
 
 
 def post_event(hub: LocalHub, source: str, activity_id: str, body: dict[str, Any]) -> ApiResponse:
-    return hub.call_api("POST", f"/field-work/activities/{source}/{activity_id}/events", body=json.dumps(body), headers=JSON, claims=CLAIMS)
+    claims = as_system(hub, body.get("fromSystem") or source)
+    return hub.call_api("POST", f"/field-work/activities/{source}/{activity_id}/events", body=json.dumps(body), headers=JSON, claims=claims)
 
 
 def view(hub: LocalHub, source: str, activity_id: str) -> dict[str, Any]:
     for _ in range(40):  # a reader asks again when AWS is busy (503), as a client would
-        response = hub.call_api("GET", f"/field-work/activities/{source}/{activity_id}", claims=CLAIMS)
+        response = hub.call_api("GET", f"/field-work/activities/{source}/{activity_id}", claims=hub.claims_of("CCB"))
         if response.status != 503:
             break
         time.sleep(0.2)
@@ -121,7 +127,10 @@ def test_no_rule_unknown_systems_and_hostile_input_are_422_and_nothing_is_stored
     # Then it is a 422 pointing at the field, and the hub never heard of it
     assert response.status == 422, response.body
     assert pointer in [e["pointer"] for e in response.json()["errors"]]
-    assert hub.call_api("GET", f"/field-work/activities/{body['sourceSystem']}/{body['activityId']}", claims=CLAIMS).status == 404
+    assert (
+        hub.call_api("GET", f"/field-work/activities/{body['sourceSystem']}/{body['activityId']}", claims=hub.claims_of("CCB")).status
+        == 404
+    )
 
 
 def test_the_same_activity_again_creates_nothing_and_other_content_is_409(hub: LocalHub) -> None:
@@ -262,7 +271,7 @@ def test_an_event_for_an_unknown_activity_is_404_and_a_bad_event_422(hub: LocalH
         },
     )
     stranger = post_event(hub, "CCB", "A-14", {"eventId": "E-4", "event": "UPDATE", "at": "2026-12-01T08:00:00Z", "fromSystem": "ODM"})
-    unknown_system = hub.call_api("GET", "/field-work/activities/SAP/A-14", claims=CLAIMS)
+    unknown_system = hub.call_api("GET", "/field-work/activities/SAP/A-14", claims=hub.claims_of("CCB"))
 
     # Then: 404, 422 with pointers, 422 for the system with no part, 404 for the system
     assert unknown.status == 404
@@ -534,7 +543,7 @@ def test_compensation_never_cancels_an_activity_already_linked(hub: LocalHub) ->
 
 
 def resubmit(hub: LocalHub, source: str, activity_id: str) -> ApiResponse:
-    return hub.call_api("POST", f"/field-work/activities/{source}/{activity_id}/resubmission", claims=CLAIMS)
+    return hub.call_api("POST", f"/field-work/activities/{source}/{activity_id}/resubmission", claims=as_system(hub, source))
 
 
 def test_an_activity_in_error_is_resubmitted_and_created_again_from_where_it_failed(hub: LocalHub) -> None:

@@ -13,14 +13,14 @@ import requests
 
 from localhub.hub import LocalHub
 from tests.conftest import sample_event
+from tests.integration.callers import field_work_claims
 
-CLAIMS = {"client_id": "mwm", "scope": "utilhub/field-work", "token_use": "access"}
 JSON = {"content-type": "application/json"}
 PHOTO = b"\xff\xd8\xff\xe0" + b"\x00" * 2044  # 2,048 bytes that start like a JPEG
 
 
 def post(hub: LocalHub, path: str, body: dict[str, Any]) -> Any:
-    return hub.call_api("POST", path, body=json.dumps(body), headers=JSON, claims=CLAIMS)
+    return hub.call_api("POST", path, body=json.dumps(body), headers=JSON, claims=field_work_claims(hub, path, body))
 
 
 @pytest.fixture
@@ -29,7 +29,7 @@ def linked(hub: LocalHub) -> dict[str, str]:
     body = {"sourceSystem": "CCB", "activityId": "FA-1001", "activityType": "METER-EXCHANGE", "servicePointId": "SP-1"}
     assert post(hub, "/field-work/activities", body).status == 202
     assert hub.settle(timeout=60) == []
-    links = hub.call_api("GET", "/field-work/activities/CCB/FA-1001", claims=CLAIMS).json()["links"]
+    links = hub.call_api("GET", "/field-work/activities/CCB/FA-1001", claims=hub.claims_of("CCB")).json()["links"]
     return dict(links)
 
 
@@ -111,7 +111,7 @@ def test_a_completion_naming_an_attachment_not_uploaded_or_of_another_activity_i
     # Then it is a 422 naming each, and the activity is still open
     assert response.status == 422, response.body
     assert [e["pointer"] for e in response.json()["errors"]] == [f"#/attachments/{n}/attachmentId" for n in range(3)]
-    assert hub.call_api("GET", "/field-work/activities/CCB/FA-1001", claims=CLAIMS).json()["status"] == "LINKED"
+    assert hub.call_api("GET", "/field-work/activities/CCB/FA-1001", claims=hub.claims_of("CCB")).json()["status"] == "LINKED"
 
 
 def test_attachments_only_for_an_open_activity_and_only_with_a_completion(hub: LocalHub, linked: dict[str, str]) -> None:
@@ -149,7 +149,7 @@ def test_a_completion_with_attachments_reaches_the_last_system_after_a_partial_f
     )
     assert sent.json()["hubStatus"] == 202, sent.text
     assert hub.settle(timeout=60) == []
-    links = hub.call_api("GET", "/field-work/activities/CCB/FA-2002", claims=CLAIMS).json()["links"]
+    links = hub.call_api("GET", "/field-work/activities/CCB/FA-2002", claims=hub.claims_of("CCB")).json()["links"]
     asked = post(
         hub,
         "/field-work/activities/CCB/FA-2002/attachments",

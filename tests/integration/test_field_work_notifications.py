@@ -11,16 +11,16 @@ import pytest
 
 from localhub.hub import LocalHub
 from tests.conftest import sample_event
+from tests.integration.callers import field_work_claims
 from utilhub.platform.relay import RETRY_LATER_SECONDS
 
-CLAIMS = {"client_id": "odm", "scope": "utilhub/field-work", "token_use": "access"}
 JSON = {"content-type": "application/json"}
 API = "FieldWorkActivitiesFunction"
 RELAY = "FieldWorkRelayFunction"
 
 
 def post(hub: LocalHub, path: str, body: dict[str, Any]) -> Any:
-    return hub.call_api("POST", path, body=json.dumps(body), headers=JSON, claims=CLAIMS)
+    return hub.call_api("POST", path, body=json.dumps(body), headers=JSON, claims=field_work_claims(hub, path, body))
 
 
 def sample_body(name: str) -> dict[str, Any]:
@@ -64,7 +64,7 @@ def test_customer_updates_reach_mwm_activities_still_open_at_the_service_point(h
     # Given two activities at SP-2001 linked in MWM, one of them completed since
     for activity_id in ("FA-OPEN", "FA-DONE"):
         body = {"sourceSystem": "CCB", "activityId": activity_id, "activityType": "CONNECT", "servicePointId": "SP-2001"}
-        assert hub.call_api("POST", "/field-work/activities", body=json.dumps(body), headers=JSON, claims=CLAIMS).status == 202
+        assert post(hub, "/field-work/activities", body).status == 202
     assert hub.settle(timeout=60) == []
     done = {"eventId": "E-DONE", "event": "COMPLETE", "at": "2026-12-01T08:00:00Z", "fromSystem": "MWM"}
     assert post(hub, "/field-work/activities/CCB/FA-DONE/events", done).status == 202
@@ -85,7 +85,7 @@ def test_customer_updates_reach_mwm_activities_still_open_at_the_service_point(h
 def open_activity_in_mwm(hub: LocalHub, activity_id: str, service_point_id: str) -> dict[str, Any]:
     """An activity at the service point, linked in MWM: its record in the MWM simulator (a live view)."""
     body = {"sourceSystem": "CCB", "activityId": activity_id, "activityType": "CONNECT", "servicePointId": service_point_id}
-    assert hub.call_api("POST", "/field-work/activities", body=json.dumps(body), headers=JSON, claims=CLAIMS).status == 202
+    assert post(hub, "/field-work/activities", body).status == 202
     assert hub.settle(timeout=60) == []
     mwm = hub.simulators["MWM"]
     return mwm.records[f"ACTIVITY#{mwm.book.by_external_id[f'CCB:{activity_id}']}"]  # type: ignore[attr-defined]

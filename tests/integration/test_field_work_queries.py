@@ -12,8 +12,8 @@ import pytest
 from localhub.endpoint import reset
 from localhub.hub import ApiResponse, LocalHub
 from tests.conftest import sample_event
+from tests.integration.callers import field_work_claims
 
-CLAIMS = {"client_id": "mwm", "scope": "utilhub/field-work", "token_use": "access"}
 JSON = {"content-type": "application/json"}
 QUERIES = "FieldWorkQueriesFunction"
 
@@ -21,11 +21,13 @@ QUERIES = "FieldWorkQueriesFunction"
 def get(hub: LocalHub, path: str, query: dict[str, str] | None = None) -> ApiResponse:
     from urllib.parse import urlencode
 
-    return hub.call_api("GET", path, query=urlencode(query or {}), claims=CLAIMS)
+    return hub.call_api("GET", path, query=urlencode(query or {}), claims=field_work_claims(hub, path))
 
 
 def post(hub: LocalHub, path: str, body: dict[str, Any] | None = None) -> ApiResponse:
-    return hub.call_api("POST", path, body=json.dumps(body) if body is not None else None, headers=JSON, claims=CLAIMS)
+    return hub.call_api(
+        "POST", path, body=json.dumps(body) if body is not None else None, headers=JSON, claims=field_work_claims(hub, path, body)
+    )
 
 
 def run_sample(hub: LocalHub, name: str) -> dict[str, Any]:

@@ -19,8 +19,6 @@ from tests.conftest import sample_event
 API = "FieldWorkSpSyncRequestsFunction"
 MONITOR = "FieldWorkSpSyncMonitorFunction"
 DELIVERY = "FieldWorkSpSyncDeliveryFunction"
-CLAIMS = {"client_id": "ccb", "scope": "utilhub/field-work", "token_use": "access"}
-ACK_CLAIMS = {"client_id": "field-systems", "scope": "utilhub/field-work-ack", "token_use": "access"}
 JSON = {"content-type": "application/json"}
 COLLECTION = "/field-work/sync-requests"
 
@@ -37,13 +35,13 @@ def service_point(
     }
 
 
-def submit(hub: LocalHub, body: dict[str, Any] | str, claims: dict[str, Any] = CLAIMS) -> ApiResponse:
+def submit(hub: LocalHub, body: dict[str, Any] | str, claims: dict[str, Any] | None = None) -> ApiResponse:
     raw = body if isinstance(body, str) else json.dumps(body)
-    return hub.call_api("POST", COLLECTION, body=raw, headers=JSON, claims=claims)
+    return hub.call_api("POST", COLLECTION, body=raw, headers=JSON, claims=claims or hub.claims_of("CCB"))
 
 
 def status_of(hub: LocalHub, sync_request_id: str) -> dict[str, Any]:
-    response = hub.call_api("GET", f"{COLLECTION}/{sync_request_id}", claims=CLAIMS)
+    response = hub.call_api("GET", f"{COLLECTION}/{sync_request_id}", claims=hub.claims_of("CCB"))
     assert response.status == 200, response.body
     return response.json()  # type: ignore[no-any-return]
 
@@ -251,7 +249,7 @@ def test_a_refusal_ends_in_error_and_resubmission_synchronizes_it(hub: LocalHub)
     cycle(hub)
     resubmitted = hub.invoke(API, sample_event("field_work/sp_sync_requests/resubmit.json")).result
     assert json.loads(resubmitted["body"]) == {"syncRequestId": "FW6-1001", "status": "PENDING"}
-    response = hub.call_api("POST", f"{COLLECTION}/FW6-E1/resubmission", claims=CLAIMS)
+    response = hub.call_api("POST", f"{COLLECTION}/FW6-E1/resubmission", claims=hub.claims_of("CCB"))
     assert response.json() == {"syncRequestId": "FW6-E1", "status": "PENDING"}
     cycle(hub)
 
@@ -259,7 +257,7 @@ def test_a_refusal_ends_in_error_and_resubmission_synchronizes_it(hub: LocalHub)
     assert [h["status"] for h in status_of(hub, "FW6-E1")["history"]] == ["PENDING", "SENT", "ERROR", "PENDING", "SENT", "SYNCHRONIZED"]
     assert status_of(hub, "FW6-1001")["status"] == "SYNCHRONIZED"
     # And a request not in ERROR cannot be resubmitted
-    assert hub.call_api("POST", f"{COLLECTION}/FW6-E1/resubmission", claims=CLAIMS).status == 409
+    assert hub.call_api("POST", f"{COLLECTION}/FW6-E1/resubmission", claims=hub.claims_of("CCB")).status == 409
 
 
 def test_a_later_acknowledgement_from_odm_needs_the_ack_scope(hub: LocalHub) -> None:
@@ -270,12 +268,12 @@ def test_a_later_acknowledgement_from_odm_needs_the_ack_scope(hub: LocalHub) -> 
     assert status_of(hub, "FW6-1001")["status"] == "SENT"
     ack = json.dumps({"result": "POSITIVE", "targetId": "OSP-900001"})
     # When CCB's token tries to acknowledge its own request: refused
-    assert hub.call_api("POST", f"{COLLECTION}/FW6-1001/acknowledgement", body=ack, headers=JSON, claims=CLAIMS).status == 403
+    assert hub.call_api("POST", f"{COLLECTION}/FW6-1001/acknowledgement", body=ack, headers=JSON, claims=hub.claims_of("CCB")).status == 403
     # When ODM acknowledges (the sample event carries the ack scope)
     response = hub.invoke(API, sample_event("field_work/sp_sync_requests/acknowledge.json")).result
     # Then the request is SYNCHRONIZED
     assert json.loads(response["body"]) == {"syncRequestId": "FW6-1001", "status": "SYNCHRONIZED"}
-    late = hub.call_api("POST", f"{COLLECTION}/FW6-1001/acknowledgement", body=ack, headers=JSON, claims=ACK_CLAIMS)
+    late = hub.call_api("POST", f"{COLLECTION}/FW6-1001/acknowledgement", body=ack, headers=JSON, claims=hub.claims_of("ODM"))
     assert late.json()["status"] == "SYNCHRONIZED"
 
 
@@ -332,7 +330,7 @@ def test_a_bad_request_is_a_422_naming_the_field_and_nothing_is_stored(hub: Loca
     assert response.headers["content-type"] == "application/problem+json"
     assert pointer in [e["pointer"] for e in response.json()["errors"]]
     # And nothing was stored: the status query does not know it
-    assert hub.call_api("GET", f"{COLLECTION}/{body['syncRequestId']}", claims=CLAIMS).status == 404
+    assert hub.call_api("GET", f"{COLLECTION}/{body['syncRequestId']}", claims=hub.claims_of("CCB")).status == 404
 
 
 def test_xml_of_an_entity_type_this_flow_does_not_sync_is_422(hub: LocalHub) -> None:
@@ -341,13 +339,13 @@ def test_xml_of_an_entity_type_this_flow_does_not_sync_is_422(hub: LocalHub) -> 
         "<EntityType>PERSON</EntityType><EntityId>P-1</EntityId><ChangedAt>2026-11-20T09:00:00Z</ChangedAt>"
         "<Person><Name>Ada Lovelace</Name></Person></SyncRequest>"
     )
-    response = hub.call_api("POST", COLLECTION, body=xml, headers={"content-type": "application/xml"}, claims=CLAIMS)
+    response = hub.call_api("POST", COLLECTION, body=xml, headers={"content-type": "application/xml"}, claims=hub.claims_of("CCB"))
     assert response.status == 422
     assert [e["pointer"] for e in response.json()["errors"]] == ["#/entityType"]
 
 
 def test_unknown_request_is_404_and_tokens_need_the_field_work_scope(hub: LocalHub) -> None:
-    assert hub.call_api("GET", f"{COLLECTION}/FW6-NONE", claims=CLAIMS).status == 404
+    assert hub.call_api("GET", f"{COLLECTION}/FW6-NONE", claims=hub.claims_of("CCB")).status == 404
     meter_data = {"client_id": "ccb", "scope": "utilhub/meter-data", "token_use": "access"}
     assert submit(hub, service_point("FW6-S1"), claims=meter_data).status == 403
     assert hub.call_api("POST", COLLECTION, body=json.dumps(service_point("FW6-S2")), headers=JSON, claims=None).status == 401

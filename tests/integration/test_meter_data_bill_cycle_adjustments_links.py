@@ -40,7 +40,7 @@ def adjustment(**changes: Any) -> dict[str, Any]:
 
 
 def links(hub: LocalHub, query: str) -> Any:
-    return hub.call_api("GET", "/meter-data/links", query=query, claims=CLAIMS)
+    return hub.call_api("GET", "/meter-data/links", query=query, claims=hub.claims_of("CCB"))
 
 
 # ---------------------------------------------------------------- MD-19

@@ -21,7 +21,7 @@ from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from lxml import etree
 from pydantic import BaseModel, ValidationError
 
-from utilhub.platform import aws, idempotency
+from utilhub.platform import aws, idempotency, identity
 from utilhub.platform.observability import CORRELATION_HEADER, correlation_id, logger, use_correlation_id
 from utilhub.platform.problems import (
     PROBLEM_CONTENT_TYPE,
@@ -81,6 +81,7 @@ def create_api(scope: str, route_scopes: Mapping[str, str] | None = None) -> API
         use_correlation_id(event.headers.get(CORRELATION_HEADER.lower()))
         required = special.get(event.request_context.route_key, scope)
         _require_scope(event.request_context.authorizer.jwt_claim or {}, required)
+        identity.caller(event.request_context.authorizer.jwt_claim or {})  # a client this deployment knows
         return next_middleware(app)
 
     app.use(middlewares=[contract])

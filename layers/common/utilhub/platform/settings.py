@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=262_144, ge=1024)
     idempotency_expiry_seconds: int = Field(default=86_400, ge=60)
     retry_after_seconds: int = Field(default=1, ge=1)  # what a 503 asks the caller to wait
+    # each OAuth2 client id -> the systems it may act as, JSON (utilhub.platform.identity)
+    client_systems: str | None = None
 
     # Connectors (one base URL and secret per target application)
     mdm_base_url: str | None = None

@@ -13,7 +13,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from pydantic import ValidationError
 
-from utilhub.platform import problems
+from utilhub.platform import identity, problems
 from utilhub.platform.http import Body, create_api, json_response, once_per_key, read_body
 from utilhub.platform.observability import MetricUnit, correlation_id, metrics
 from utilhub.platform.settings import Settings, get_settings
@@ -92,16 +92,23 @@ def validate_sync_request(flow: SyncFlow, raw: dict[str, Any], settings: Setting
 
 
 def build_sync_request_api(
-    flow: SyncFlow, *, prefix: str, scope: str, store: SyncRequestStoreFactory, acknowledgements: AcknowledgementsFactory
+    flow: SyncFlow,
+    *,
+    prefix: str,
+    scope: str,
+    store: SyncRequestStoreFactory,
+    acknowledgements: AcknowledgementsFactory,
+    ack_scope: str | None = None,
 ) -> APIGatewayHttpResolver:
-    """Routes under ``prefix`` (``/meter-data``), each requiring ``scope``.
+    """Routes under ``prefix`` (``/meter-data``), each requiring ``scope``; the acknowledgement requires
+    ``ack_scope`` (default ``<scope>-ack``) and a caller that may act as the flow's target.
 
     ``store`` and ``acknowledgements`` are factories, called on first use, so importing the API
     touches no AWS resource.
     """
     collection = f"{prefix}/sync-requests"
     # the target acknowledges with a scope of its own: a source's token cannot mark its own requests synchronized
-    app = create_api(scope, {f"POST {collection}/{{syncRequestId}}/acknowledgement": f"{scope}-ack"})
+    app = create_api(scope, {f"POST {collection}/{{syncRequestId}}/acknowledgement": ack_scope or f"{scope}-ack"})
 
     def parse_single(body: Body) -> dict[str, Any]:
         if body.xml is not None and flow.source_codec is not None:
@@ -179,6 +186,7 @@ def build_sync_request_api(
 
     @app.post(f"{collection}/<syncRequestId>/acknowledgement")
     def acknowledge(syncRequestId: str) -> Response[str]:
+        identity.require_caller_acts_as(app, flow.target)  # WAM's client does not acknowledge what was sent to ODM
         body = read_body(app, xml=True)
         if body.xml is not None:
             ack = flow.target_codec.read_acknowledgement(body.raw)

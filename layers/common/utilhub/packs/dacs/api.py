@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from utilhub.packs.dacs.acknowledgements import AcknowledgementsIn, apply_acknowledgements
 from utilhub.packs.dacs.notifications import queue_notifications
 from utilhub.packs.dacs.sync import FLOW, PREFIX, SCOPE
-from utilhub.platform import problems
+from utilhub.platform import identity, problems
 from utilhub.platform.http import create_api, once_per_key, read_body
 from utilhub.syncrequests.api import build_sync_request_api
 from utilhub.syncrequests.wiring import acknowledgements_for, store_for
@@ -24,6 +24,7 @@ acknowledgement_api = create_api(f"{SCOPE}-ack")
 
 @acknowledgement_api.post(f"{PREFIX}/acknowledgements")
 def acknowledge_records() -> Response[str]:
+    identity.require_caller_acts_as(acknowledgement_api, FLOW.target)
     body = read_body(acknowledgement_api, xml=False)
     try:
         acks = AcknowledgementsIn.model_validate(body.json)

@@ -14,11 +14,15 @@ from utilhub.packs.field_work.model import (
     CustomerInformationIn,
     UnbadgedAssetIn,
 )
-from utilhub.platform import problems
+from utilhub.platform import identity, problems
 from utilhub.platform.http import Body, create_api, json_response, once_per_key, parsed, read_body
 
-SCOPE = "utilhub/field-work"
 PREFIX = "/field-work"
+SCOPE = "utilhub/field-work"  # field activities and their events: CCB, MWM, WAM and ODM
+CCB_SCOPE = "utilhub/field-work-ccb"  # what only CCB sends (FW-03, FW-06, FW-09, FW-10)
+MWM_SCOPE = "utilhub/field-work-mwm"  # what only MWM sends (FW-04, FW-07, FW-08)
+CHARGES_SCOPE = "utilhub/field-work-charges"  # WAM's or ODM's billable charges (FW-05)
+ODM_SCOPE = "utilhub/field-work-odm"  # ODM's unbadged assets (FW-11)
 
 
 def _system(source: str) -> str:
@@ -28,22 +32,34 @@ def _system(source: str) -> str:
 
 
 def build_api() -> APIGatewayHttpResolver:
-    app = create_api(SCOPE)
+    app = create_api(
+        SCOPE,
+        {
+            f"POST {PREFIX}/activities/{{sourceSystem}}/{{activityId}}/attachments": MWM_SCOPE,
+            f"POST {PREFIX}/billing-charges": CHARGES_SCOPE,
+            f"POST {PREFIX}/customer-updates": CCB_SCOPE,
+            f"POST {PREFIX}/unbadged-assets": ODM_SCOPE,
+        },
+    )
 
     @app.post(f"{PREFIX}/activities")
     def create() -> Response[str]:
         body = read_body(app, xml=False)
         activity = parsed(ActivityIn, body.json)
+        identity.require_caller_acts_as(app, activity.sourceSystem)
         return once_per_key(app, body, lambda: (202, activities.submit(activity)))
 
     @app.post(f"{PREFIX}/activities/<sourceSystem>/<activityId>/events")
     def event(sourceSystem: str, activityId: str) -> Response[str]:
         body = read_body(app, xml=False)
         event_in = parsed(ActivityEventIn, body.json)
+        # the system the event happened in: the body's fromSystem, else the activity's source in the path
+        identity.require_caller_acts_as(app, event_in.fromSystem or _system(sourceSystem))
         return once_per_key(app, body, lambda: (202, activities.accept_event(_system(sourceSystem), activityId, event_in)))
 
     @app.post(f"{PREFIX}/activities/<sourceSystem>/<activityId>/resubmission")
     def resubmission(sourceSystem: str, activityId: str) -> Response[str]:
+        identity.require_caller_acts_as(app, _system(sourceSystem))  # the activity's source resubmits its creation
         return once_per_key(app, Body(raw=b""), lambda: (202, activities.resubmit(_system(sourceSystem), activityId)))
 
     @app.post(f"{PREFIX}/activities/<sourceSystem>/<activityId>/attachments")
@@ -56,6 +72,7 @@ def build_api() -> APIGatewayHttpResolver:
     def billing() -> Response[str]:
         body = read_body(app, xml=False)
         completion = parsed(BillableCompletionIn, body.json)
+        identity.require_caller_acts_as(app, completion.sourceSystem)  # MWM's or WAM's client cannot bill as ODM
         return once_per_key(app, body, lambda: (202, notifications.accept_billable_completion(completion)))
 
     @app.post(f"{PREFIX}/customer-updates")

@@ -8,7 +8,7 @@ from datetime import date
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 
 from utilhub.packs.field_work import queries
-from utilhub.packs.field_work.api import PREFIX, SCOPE
+from utilhub.packs.field_work.api import CCB_SCOPE, MWM_SCOPE, PREFIX
 from utilhub.packs.field_work.model import ACTIVITY_TYPE, AppointmentIn, MeterValidationIn
 from utilhub.platform import problems
 from utilhub.platform.http import create_api, json_response, once_per_key, parsed, read_body
@@ -36,7 +36,8 @@ def _date(app: APIGatewayHttpResolver, name: str) -> date:
 
 
 def build_api() -> APIGatewayHttpResolver:
-    app = create_api(SCOPE)
+    # FW-03 and FW-09 are CCB's, FW-04 and FW-08 MWM's
+    app = create_api(CCB_SCOPE, {f"POST {PREFIX}/meter-validations": MWM_SCOPE, f"GET {PREFIX}/service-points": MWM_SCOPE})
 
     @app.get(f"{PREFIX}/appointments/windows")
     def windows() -> Response[str]:

@@ -32,7 +32,8 @@ from utilhub.syncrequests import handlers
 from utilhub.syncrequests.ccb_xml import CcbSyncRequestXml
 from utilhub.syncrequests.model import Acknowledgement, DataRefusal, EntitySpec, SyncFlow, SyncRequest
 
-SCOPE = "utilhub/field-work"
+SCOPE = "utilhub/field-work-ccb"  # what CCB sends to WAM/ODM
+ACK_SCOPE = "utilhub/field-work-ack"  # WAM's or ODM's acknowledgements
 PREFIX = "/field-work"
 FLOW_NAME = "field-work"
 SERVICE_POINT_TYPES = "ServicePointType"

@@ -9,7 +9,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
-from utilhub.packs.field_work.sp_sync import PREFIX, SCOPE, active_flow
+from utilhub.packs.field_work.sp_sync import ACK_SCOPE, PREFIX, SCOPE, active_flow
 from utilhub.syncrequests.api import build_sync_request_api
 from utilhub.syncrequests.model import SyncFlow
 from utilhub.syncrequests.wiring import acknowledgements_for, store_for
@@ -19,7 +19,12 @@ from utilhub.syncrequests.wiring import acknowledgements_for, store_for
 def api_for(flow: SyncFlow) -> APIGatewayHttpResolver:
     """The engine's routes for ``flow`` (built once per process and model)."""
     return build_sync_request_api(
-        flow, prefix=PREFIX, scope=SCOPE, store=lambda: store_for(flow), acknowledgements=lambda: acknowledgements_for(flow)
+        flow,
+        prefix=PREFIX,
+        scope=SCOPE,
+        ack_scope=ACK_SCOPE,
+        store=lambda: store_for(flow),
+        acknowledgements=lambda: acknowledgements_for(flow),
     )
 
 

@@ -28,6 +28,7 @@ from utilhub.platform.http import create_api, json_response, once_per_key, parse
 PREFIX = "/meter-data"
 SCOPE = "utilhub/meter-data"
 MDM_SCOPE = "utilhub/meter-data-mdm"  # MDM's own client: the notifications MDM sends to CCB through the hub
+LINKS_SCOPE = "utilhub/meter-data-links"  # MD-21 is asked by CCB (into MDM) and by MDM (into CCB)
 
 
 def entity_id(name: str, value: str) -> str:
@@ -90,7 +91,7 @@ def build_adjustment_api() -> APIGatewayHttpResolver:
 
 
 def build_links_api() -> APIGatewayHttpResolver:
-    app = create_api(SCOPE)
+    app = create_api(LINKS_SCOPE)
 
     @app.get(f"{PREFIX}/links")
     def navigation_links() -> Response[str]:
