@@ -167,8 +167,8 @@ class Reply:
 
 @dataclass(frozen=True)
 class RouteDoc:
-    """What one route does. Problems 401/403 (secured routes) and 400/413/415/422 (routes with a
-    body) are added to ``problems`` by the generator."""
+    """What one route does. Problems 400 and 503 (every route), 401/403 (secured routes) and
+    413/415/422 (routes with a body) are added to ``problems`` by the generator."""
 
     summary: str
     description: str
@@ -1090,7 +1090,7 @@ def route_docs() -> ApiDocs:
 # ---------------------------------------------------------------------------------------- shared components
 
 PROBLEMS: dict[int, tuple[str, str]] = {
-    400: ("BadRequest", "The body does not parse, or a header is malformed."),
+    400: ("BadRequest", "The body does not parse, a header is malformed, or a parameter holds a control character."),
     401: ("Unauthorized", "No valid bearer token."),
     403: ("Forbidden", "The token does not grant the route's scope."),
     404: ("NotFound", "No such resource."),
@@ -1186,7 +1186,8 @@ def _operation(route: ApiRoute, doc: RouteDoc) -> dict[str, Any]:
     if doc.honours_idempotency_key:
         parameters.append({"$ref": "#/components/parameters/IdempotencyKey"})
 
-    problems = set(doc.problems) | {503}  # every route calls AWS, whose throttling is answered 503
+    # every route calls AWS, whose throttling is answered 503, and refuses a parameter holding a control character with 400
+    problems = set(doc.problems) | {400, 503}
     if route.secured:
         problems |= {401, 403}
     if doc.body is not None:
