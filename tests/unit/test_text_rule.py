@@ -105,7 +105,7 @@ def test_tab_and_lf_in_free_text_are_taken() -> None:
 
 
 @pytest.mark.parametrize(
-    "value", ["T1\n", "T\x001", "T\u202e1", "..", ".", "' OR '1'='1", "a%2F..", "ＴＲ１", "T" * 65, '{"$gt":""}', "T 1"]
+    "value", ["T1\n", "T\x001", "T\u202e1", "..", ".", "' OR '1'='1", "a%2F..", "\uff34\uff32\uff11", "T" * 65, '{"$gt":""}', "T 1"]
 )
 def test_a_path_parameter_that_is_not_an_id_is_a_400_naming_it(value: str) -> None:
     status, headers, text = call("GET", f"/things/{value}", thingId=value)
