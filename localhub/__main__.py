@@ -14,7 +14,7 @@ import warnings
 from localhub.auth import LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET
 from localhub.hub import LocalHub
 from localhub.server import LocalRuntime
-from localhub.template import Template
+from localhub.template import Template, parameter_refusal
 from localhub.workers import WorkerPool
 
 
@@ -53,7 +53,7 @@ Ctrl-C stops everything.
 
 
 def parameter_overrides(pairs: list[str], template: Template) -> dict[str, str]:
-    """``Name=Value`` pairs checked against the template's parameters (their name and ``AllowedValues``),
+    """``Name=Value`` pairs checked against the template's parameters (their name, ``AllowedValues`` and ``AllowedPattern``),
     as ``sam deploy --parameter-overrides`` takes them."""
     overrides: dict[str, str] = {}
     for pair in pairs:
@@ -61,9 +61,8 @@ def parameter_overrides(pairs: list[str], template: Template) -> dict[str, str]:
         spec = template.parameters.get(name)
         if not separator or spec is None:
             raise ValueError(f"{pair!r} is not Name=Value for a parameter of template.yaml ({', '.join(template.parameters)})")
-        allowed = [str(v) for v in spec.get("AllowedValues", [])]
-        if allowed and value not in allowed:
-            raise ValueError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
+        if (refusal := parameter_refusal(name, spec, value)) is not None:
+            raise ValueError(refusal)
         overrides[name] = value
     return overrides
 

@@ -175,8 +175,8 @@ class Reply:
 
 @dataclass(frozen=True)
 class RouteDoc:
-    """What one route does. Problems 401/403 (secured routes) and 400/413/415/422 (routes with a
-    body) are added to ``problems`` by the generator."""
+    """What one route does. Problems 400 and 503 (every route), 401/403 (secured routes) and
+    413/415/422 (routes with a body) are added to ``problems`` by the generator."""
 
     summary: str
     description: str
@@ -1123,7 +1123,10 @@ def route_docs() -> ApiDocs:
 # ---------------------------------------------------------------------------------------- shared components
 
 PROBLEMS: dict[int, tuple[str, str]] = {
-    400: ("BadRequest", "The body does not parse, or a header is malformed (an `Idempotency-Key` of no or over 255 characters)."),
+    400: (
+        "BadRequest",
+        "The body does not parse, a header is malformed (an `Idempotency-Key` of no or over 255 characters), or a parameter breaks the id rule or holds a control character.",
+    ),
     401: ("Unauthorized", "No valid bearer token."),
     403: (
         "Forbidden",
@@ -1227,9 +1230,10 @@ def _operation(route: ApiRoute, doc: RouteDoc) -> dict[str, Any]:
     if doc.honours_idempotency_key:
         parameters.append({"$ref": "#/components/parameters/IdempotencyKey"})
 
-    problems = set(doc.problems) | {503}  # every route calls AWS, whose throttling is answered 503
+    # every route calls AWS, whose throttling is answered 503, and refuses a parameter holding a control character with 400
+    problems = set(doc.problems) | {400, 503}
     if doc.honours_idempotency_key:
-        problems |= {400, 409}  # a malformed key; a key used before with another body
+        problems |= {409}  # a key used before with another body
     if route.secured:
         problems |= {401, 403}
     if doc.body is not None:

@@ -122,8 +122,20 @@ class FunctionSpec:
         return self.handler.rsplit(".", 1)[1]
 
 
+def parameter_refusal(name: str, spec: Mapping[str, Any], value: str) -> str | None:
+    """Why CloudFormation would refuse ``value`` for parameter ``name`` (``AllowedValues``, ``AllowedPattern``), or None."""
+    allowed = [str(v) for v in spec.get("AllowedValues", [])]
+    if allowed and value not in allowed:
+        return f"{name} must be one of {', '.join(allowed)}, not {value!r}"
+    pattern = spec.get("AllowedPattern")
+    if pattern is not None and re.fullmatch(str(pattern), value) is None:
+        return f"{name} must match {pattern} ({spec.get('ConstraintDescription', 'its AllowedPattern')}), not {value!r}"
+    return None
+
+
 class LocalStack:
-    """The template resolved for one local account and region."""
+    """The template resolved for one local account and region; a parameter value the template does not
+    allow is refused as CloudFormation would refuse it."""
 
     def __init__(
         self,
@@ -141,6 +153,9 @@ class LocalStack:
         self.parameters = {
             name: str((parameters or {}).get(name, spec.get("Default", ""))) for name, spec in self.template.parameters.items()
         }
+        for name, spec in self.template.parameters.items():
+            if (refusal := parameter_refusal(name, spec, self.parameters[name])) is not None:
+                raise ValueError(refusal)
         self.physical: dict[str, Physical] = {}
         self._conditions: dict[str, bool] = {}
 

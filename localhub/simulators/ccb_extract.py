@@ -13,7 +13,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
-HOSTILE_NAMES = ("Tab\tName", "Line\nBreak", "Back\\slash \\t", "Carriage\rReturn", "Ünïcødé 日本 🚰")
+# names a file must carry intact (TAB and LF are text; other control characters are refused at the source)
+HOSTILE_NAMES = ("Tab\tName", "Line\nBreak", "Back\\slash \\t", "O'Brien \"; DROP TABLE--", "Ünïcødé 日本 🚰")
 
 
 def _person(n: int) -> dict[str, object]:

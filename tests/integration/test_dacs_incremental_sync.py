@@ -28,7 +28,8 @@ ACKNOWLEDGEMENTS = "DacsAcknowledgementsFunction"
 CLAIMS = {"client_id": "ccb", "scope": "utilhub/dacs", "token_use": "access"}
 DACS_CLAIMS = {"client_id": "dacs", "scope": "utilhub/dacs-ack", "token_use": "access"}
 JSON = {"content-type": "application/json"}
-HOSTILE = "Ada\tLovelace \\ the \\t Countess\nof Lovelace\r — Ünïcødé"
+# TAB, LF and backslashes are text a file carries escaped; other control characters are refused at intake
+HOSTILE = "Ada\tLovelace \\ the \\t Countess\nof Lovelace — Ünïcødé"
 
 
 @pytest.fixture
@@ -94,6 +95,19 @@ def extract_and_transfer(hub: LocalHub) -> dict[str, Any]:
 def keys(hub: LocalHub, prefix: str) -> list[str]:
     listed = boto3.client("s3").list_objects_v2(Bucket=hub.resources()["DacsExchangeBucket"], Prefix=prefix)
     return sorted(item["Key"] for item in listed.get("Contents", []))
+
+
+@pytest.mark.parametrize(("char", "pointer"), [("\u0000", "#/data/name"), ("\u001b", "#/data/name"), ("\r", "#/data/name")])
+def test_a_control_character_is_refused_though_dacs_takes_tab_separated_files(hub: LocalHub, char: str, pointer: str) -> None:
+    # When CCB posts a person whose name holds NUL, ESC or CR
+    response = submit(hub, person("DSR-C1", "P-9", f"Ada{char}Lovelace", "2026-11-20T09:00:00Z"))
+
+    # Then it is a 422 naming the field, not repeating the value, and nothing is stored or written
+    assert (response.status, response.headers["content-type"]) == (422, "application/problem+json")
+    assert [e["pointer"] for e in response.json()["errors"]] == [pointer]
+    assert "Lovelace" not in response.body.decode()
+    assert hub.call_api("GET", "/dacs/sync-requests/DSR-C1", claims=CLAIMS).status == 404
+    assert extract_and_transfer(hub)["written"] == 0
 
 
 def test_changed_entities_reach_dacs_once_each_with_their_newest_image_and_are_acknowledged(hub: LocalHub) -> None:

@@ -75,6 +75,28 @@ def test_the_initial_sync_writes_every_eligible_entity_once_in_one_file_per_kind
     assert dacs.state(summary=True)["recordsByType"] == {"CONTACT": 184, "METERED_SERVICE_POINT": 184, "METERED_SERVICE": 184}
 
 
+def test_a_source_line_with_a_control_character_fails_its_part_and_writes_nothing(hub: LocalHub) -> None:
+    # Given CCB's extract whose second person's name holds a carriage return (the file bypasses the API)
+    lines = list(ccb_extract_lines(5))
+    person = json.loads(lines[1])
+    person["person"]["name"] = "Carriage\rReturn"
+    lines[1] = json.dumps(person).encode() + b"\n"
+    bucket = hub.resources()["DacsExchangeBucket"]
+    s3 = boto3.client("s3")
+    s3.put_object(Bucket=bucket, Key="ccb/initial-cr.jsonl", Body=b"".join(lines))
+    plan = hub.invoke(FUNCTION, {"step": "plan", "runId": "initial-cr", "sourceKey": "ccb/initial-cr.jsonl", "personsPerPart": 5}).result
+    ranges = json.loads(s3.get_object(Bucket=plan["bucket"], Key=plan["rangesKey"])["Body"].read())
+
+    # When the part holding it runs
+    part = hub.invoke(FUNCTION, {"step": "part", "range": ranges[0]})
+
+    # Then it fails naming the field (the same text rule as every route's body), and no part file or count is written
+    assert part.failed
+    assert "#/person/name contains a control character" in json.dumps(part.error)
+    assert s3.list_objects_v2(Bucket=bucket, Prefix="work/initial-cr/contacts/").get("KeyCount", 0) == 0
+    assert s3.list_objects_v2(Bucket=bucket, Prefix="work/initial-cr/counts/").get("KeyCount", 0) == 0
+
+
 def test_the_same_run_started_again_writes_nothing_new(hub: LocalHub) -> None:
     # Given an initial sync that completed
     put_source(hub, "ccb/initial-b.jsonl", 40)

@@ -320,6 +320,10 @@ def test_a_code_odm_does_not_know_ends_in_error_not_in_retries(hub: LocalHub) ->
         ({**service_point("FW6-B3"), "entityType": "PERSON"}, "#/entityType"),
         ({**service_point("FW6-B4"), "changedAt": "yesterday"}, "#/changedAt"),
         ({**service_point("FW6-B5"), "data": {"premiseId": "PR-1", "spType": "E-RES", "latitude": 91}}, "#/data/latitude"),
+        # ODM takes JSON, yet no control character reaches it: NUL, ESC, CR are refused as on every route
+        (service_point("FW6-B6", timeZone="Europe/Paris\u0000"), "#/data/timeZone"),
+        (service_point("FW6-B7", address={"line1": "1 Grid Lane\u001b[2J"}), "#/data/address/line1"),
+        (service_point("FW6-B8", billCycle="BC\r01"), "#/data/billCycle"),
     ],
 )
 def test_a_bad_request_is_a_422_naming_the_field_and_nothing_is_stored(hub: LocalHub, body: dict[str, Any], pointer: str) -> None:

@@ -225,7 +225,6 @@ def test_a_business_refusal_goes_to_the_dead_letter_queue_at_once_with_its_reaso
         ("/meter-data/bill-cycle-changes", {"effectiveDate": "tomorrow"}, "#/effectiveDate"),
         ("/meter-data/usage-transactions/UT-1/bill-status", {"event": "BILL_PRINTED"}, "#/event"),
         ("/meter-data/usage-transactions/UT-1/bill-status", {"sneaky": "field"}, "#/sneaky"),
-        ("/meter-data/usage-transactions/UT%0A1/bill-status", {}, "#/usageTransactionId"),
     ],
 )
 def test_bad_events_are_422_naming_the_field_and_never_queued(hub: LocalHub, path: str, body: dict[str, Any], pointer: str) -> None:
@@ -242,6 +241,17 @@ def test_bad_events_are_422_naming_the_field_and_never_queued(hub: LocalHub, pat
     assert answer.status == 422, answer.body
     assert pointer in [e["pointer"] for e in answer.json()["errors"]]
     assert hub.simulators["CCB"].received_total == hub.simulators["MDM"].received_total == 0
+
+
+def test_a_path_parameter_that_is_not_an_id_is_a_400_naming_it_and_never_queued(hub: LocalHub) -> None:
+    # When CCB posts a bill status under a usage transaction id holding a line feed
+    answer = post(hub, "/meter-data/usage-transactions/UT%0A1/bill-status", sample_body("bill-status.json"), CCB_CLAIMS)
+    hub.drain()
+
+    # Then the one rule for path parameters refuses it (400 naming the parameter), and MDM got nothing
+    assert answer.status == 400, answer.body
+    assert [e["pointer"] for e in answer.json()["errors"]] == ["#/pathParameters/usageTransactionId"]
+    assert hub.simulators["MDM"].received_total == 0
 
 
 def test_mdm_notifications_need_mdms_scope_and_bill_status_the_meter_data_scope(hub: LocalHub) -> None:

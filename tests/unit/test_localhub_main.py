@@ -19,8 +19,16 @@ def test_a_parameter_of_the_template_is_taken() -> None:
         ("MetersManagedIn=ODM", "must be one of CCB, MDM"),
         ("NoSuchParameter=1", "is not Name=Value"),
         ("MetersManagedIn", "is not Name=Value"),
+        ("CcbBaseUrl=http://ccb.example.com/utilhub", "must match"),  # customer data never in clear text
+        ("MdmBaseUrl=ftp://mdm.example.com", "must match"),
+        ("OdmBaseUrl=http://127.0.0.1.example.com:8080", "must match"),
     ],
 )
 def test_a_value_the_template_would_refuse_is_refused_naming_why(pair: str, complaint: str) -> None:
     with pytest.raises(ValueError, match=complaint):
         parameter_overrides([pair], Template.load())
+
+
+@pytest.mark.parametrize("url", ["https://ccb.example.com/utilhub", "http://127.0.0.1:41234", "http://127.0.0.1/sim"])
+def test_a_base_url_over_https_or_to_the_local_runtime_is_taken(url: str) -> None:
+    assert parameter_overrides([f"CcbBaseUrl={url}"], Template.load()) == {"CcbBaseUrl": url}

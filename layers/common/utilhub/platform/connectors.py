@@ -6,11 +6,15 @@ it will not (any other 4xx: the message goes to ERROR with the target's reason: 
 its body, which may repeat the refused values, see :mod:`utilhub.platform.reasons`).
 Credentials come from Secrets Manager (``{"token"}`` for a bearer token or
 ``{"username","password"}`` for basic auth), cached for ``secret_max_age_seconds``.
+A base URL is ``https://``; only the local runtime's simulators answer on ``http://127.0.0.1``
+(the template's ``*BaseUrl`` parameters allow the same): any other is refused when the connector
+is made, before a credential is read or a byte is sent.
 """
 
 from __future__ import annotations
 
 import base64
+import re
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -18,9 +22,19 @@ from typing import Any
 import urllib3
 
 from utilhub.platform.reasons import target_refusal
-from utilhub.platform.settings import Settings
+from utilhub.platform.settings import ConfigurationError, Settings
 
 RETRYABLE_STATUS = frozenset({408, 425, 429})
+# the template's AllowedPattern of every <System>BaseUrl parameter says the same
+BASE_URL = re.compile(r"https://[^\s/?#@]+(/[^\s?#]*)?|http://127\.0\.0\.1(:[0-9]{1,5})?(/[^\s?#]*)?")
+
+
+def require_https(system: str, base_url: str) -> str:
+    """``base_url`` when it is ``https://`` (or the local runtime's ``http://127.0.0.1``), else a
+    :class:`ConfigurationError`: credentials and customer data never travel in clear text."""
+    if BASE_URL.fullmatch(base_url) is None:
+        raise ConfigurationError(f"the base URL of {system} must be https:// (http:// only to 127.0.0.1, the local runtime)")
+    return base_url
 
 
 class TargetUnavailable(RuntimeError):
@@ -64,7 +78,7 @@ def _credentials(secret_arn: str | None, max_age: int) -> dict[str, Any]:
 class HttpConnector:
     def __init__(self, system: str, base_url: str, secret_arn: str | None, settings: Settings) -> None:
         self.system = system
-        self._base_url = base_url.rstrip("/")
+        self._base_url = require_https(system, base_url).rstrip("/")
         self._secret_arn = secret_arn
         self._settings = settings
 

@@ -25,12 +25,10 @@ from utilhub.platform import aws, idempotency, identity
 from utilhub.platform.observability import CORRELATION_HEADER, correlation_id, logger, use_correlation_id
 from utilhub.platform.problems import (
     PROBLEM_CONTENT_TYPE,
-    FieldError,
     Problem,
     bad_request,
     forbidden,
     from_validation_error,
-    invalid,
     not_found,
     too_large,
     unauthorized,
@@ -38,7 +36,8 @@ from utilhub.platform.problems import (
     unsupported_media_type,
 )
 from utilhub.platform.settings import get_settings
-from utilhub.platform.xml import parse_untrusted, unrepresentable
+from utilhub.platform.text import refuse_in_header, refuse_in_json, refuse_in_parameters, refuse_in_xml
+from utilhub.platform.xml import parse_untrusted
 
 JSON = "application/json"
 XML_TYPES = ("application/xml", "text/xml")
@@ -82,6 +81,8 @@ def create_api(scope: str, route_scopes: Mapping[str, str] | None = None) -> API
         required = special.get(event.request_context.route_key, scope)
         _require_scope(event.request_context.authorizer.jwt_claim or {}, required)
         identity.caller(event.request_context.authorizer.jwt_claim or {})  # a client this deployment knows
+        refuse_in_parameters("pathParameters", event.path_parameters, path=True)
+        refuse_in_parameters("queryStringParameters", event.query_string_parameters)
         return next_middleware(app)
 
     app.use(middlewares=[contract])
@@ -138,7 +139,8 @@ def problem_response(problem: Problem) -> Response[str]:
 def read_body(app: APIGatewayHttpResolver, *, xml: bool) -> Body:
     """The request body as JSON or (where the route speaks XML) hardened-parsed XML.
 
-    Raises 413 over the size limit, 415 for another Content-Type, 400 when it does not parse.
+    Raises 413 over the size limit, 415 for another Content-Type, 400 when it does not parse, 422 when
+    a string holds a control character (:mod:`utilhub.platform.text`, whatever the route's target).
     """
     settings = get_settings()
     event = app.current_event
@@ -149,16 +151,19 @@ def read_body(app: APIGatewayHttpResolver, *, xml: bool) -> Body:
     media_type = (event.headers.get("content-type") or "").split(";")[0].strip().lower()
     if media_type == JSON or media_type.endswith("+json"):
         try:
-            parsed = json.loads(raw)
+            parsed = json.loads(raw.decode("utf-8"))  # JSON between systems is UTF-8 (RFC 8259): no UTF-16 or -32 guessed
         except (UnicodeDecodeError, ValueError) as exc:
             raise bad_request(f"The body is not valid JSON: {exc}") from None
         except RecursionError:
             raise bad_request("The body is nested too deeply.") from None
         if not isinstance(parsed, dict):
             raise bad_request("The body must be a JSON object.")
+        refuse_in_json(parsed)
         return Body(raw=raw, json=parsed)
     if xml and media_type in XML_TYPES:
-        return Body(raw=raw, xml=parse_untrusted(raw, max_bytes=settings.xml_max_bytes, max_depth=settings.xml_max_depth))
+        root = parse_untrusted(raw, max_bytes=settings.xml_max_bytes, max_depth=settings.xml_max_depth)
+        refuse_in_xml(root)
+        return Body(raw=raw, xml=root)
     raise unsupported_media_type(media_type, [JSON, *XML_TYPES] if xml else [JSON])
 
 
@@ -174,6 +179,7 @@ def once_per_key(app: APIGatewayHttpResolver, body: Body, work: Callable[[], tup
         return json_response(status, payload)
     if not 0 < len(key) <= 255:
         raise bad_request("Idempotency-Key must be 1 to 255 characters.")
+    refuse_in_header("Idempotency-Key", key)
     route = f"{app.current_event.request_context.http.method} {app.current_event.path}"
     status, payload = idempotency.run_once(
         key=f"{route}#{key}", fingerprint=body.digest, work=lambda: list(work()), lambda_context=app.lambda_context
@@ -181,17 +187,9 @@ def once_per_key(app: APIGatewayHttpResolver, body: Body, work: Callable[[], tup
     return json_response(status, payload)
 
 
-def refuse_control_characters[T](raw: T) -> T:
-    """``raw`` unchanged, or a 422 naming where it holds text XML cannot carry: the applications behind the
-    hub keep text, not control characters, whatever format a message came in."""
-    if pointer := unrepresentable(raw):
-        raise invalid("Text may not hold control characters.", [FieldError(pointer, "contains a control character")])
-    return raw
-
-
 def parsed[M: BaseModel](model: type[M], raw: Any) -> M:
-    """A JSON body as ``model``, or a 422 pointing at every field it refuses (control characters first)."""
+    """A body (read by :func:`read_body`) as ``model``, or a 422 pointing at every field it refuses."""
     try:
-        return model.model_validate(refuse_control_characters(raw))
+        return model.model_validate(raw)
     except ValidationError as exc:
         raise from_validation_error(exc) from None

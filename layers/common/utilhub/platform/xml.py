@@ -60,26 +60,6 @@ def parse_untrusted(body: bytes, *, max_bytes: int, max_depth: int) -> etree._El
     return root
 
 
-_NOT_IN_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-
-
-def unrepresentable(value: Any, pointer: str = "#") -> str | None:
-    """The JSON pointer of the first key or string in ``value`` that XML 1.0 cannot carry, or None."""
-    if isinstance(value, str):
-        return pointer if _NOT_IN_XML.search(value) else None
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if _NOT_IN_XML.search(str(key)):
-                return f"{pointer}/{key!r}"
-            if found := unrepresentable(item, f"{pointer}/{key}"):
-                return found
-    if isinstance(value, list):
-        for index, item in enumerate(value):
-            if found := unrepresentable(item, f"{pointer}/{index}"):
-                return found
-    return None
-
-
 def _declares_doctype(body: bytes) -> bool:
     if body[:2] in (b"\xff\xfe", b"\xfe\xff") or body[:4] in (b"\x00<\x00?", b"<\x00?\x00"):
         encoding = "utf-16-le" if body[:2] == b"\xff\xfe" or body[:1] == b"<" else "utf-16-be"

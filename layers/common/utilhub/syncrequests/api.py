@@ -17,7 +17,6 @@ from utilhub.platform import identity, problems
 from utilhub.platform.http import Body, create_api, json_response, once_per_key, read_body
 from utilhub.platform.observability import MetricUnit, correlation_id, metrics
 from utilhub.platform.settings import Settings, get_settings
-from utilhub.platform.xml import unrepresentable
 from utilhub.platform.xml import validate as validate_xml
 from utilhub.syncrequests.delivery import Acknowledgements
 from utilhub.syncrequests.model import (
@@ -79,9 +78,6 @@ def validate_sync_request(flow: SyncFlow, raw: dict[str, Any], settings: Setting
             "JSON numbers must be finite: NaN and infinity cannot be stored or sent.",
             [problems.FieldError(pointer, "is not a finite number")],
         )
-    if flow.target_codec.content_type.endswith("xml") and (pointer := unrepresentable(request.data, f"#{root}/data")):
-        detail = f"{flow.target} takes XML, which cannot carry control characters"
-        raise problems.invalid(detail, [problems.FieldError(pointer, "contains a character XML 1.0 does not allow")])
     # what was sent, normalised (types, whitespace) but without defaults it did not carry
     normalised = data.model_dump(mode="json", exclude_unset=True, by_alias=True)
     if len(canonical_json(normalised).encode("utf-8")) > MAX_STORED_DATA_BYTES:

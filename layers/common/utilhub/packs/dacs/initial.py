@@ -32,12 +32,13 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from utilhub.packs.dacs.extract_file import FILE_PREFIX, RUN_ID, ExtractWriter, Kind, file_name
 from utilhub.packs.dacs.mapping import to_record
 from utilhub.packs.dacs.records import ExternalId
 from utilhub.packs.dacs.s3_sink import MIN_PART, S3ObjectSink
+from utilhub.platform.text import text_only
 
 WORK = "work/"
 EXTRACT = "extract/"
@@ -66,6 +67,12 @@ class SourcePerson(BaseModel):
     person: dict[str, Any]
     serviceAgreements: list[SourceServiceAgreement] = Field(default_factory=list)
     servicePoints: list[SourceServicePoint] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _text(cls, data: Any) -> Any:
+        """The file comes from CCB, not through the API: the same text rule as every route's body."""
+        return text_only(data)
 
 
 class PartRange(BaseModel):

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from utilhub.packs.meter_data import usage_requests
 from utilhub.packs.meter_data.sync import PREFIX, SCOPE
 from utilhub.platform import problems
-from utilhub.platform.http import Body, create_api, json_response, once_per_key, read_body, refuse_control_characters
+from utilhub.platform.http import Body, create_api, json_response, once_per_key, read_body
 
 COLLECTION = f"{PREFIX}/usage-requests"
 
@@ -22,7 +22,7 @@ def build_api() -> APIGatewayHttpResolver:
     @app.post(COLLECTION)
     def submit() -> Response[str]:
         body = read_body(app, xml=False)
-        request = usage_requests.parse_request(refuse_control_characters(body.json))
+        request = usage_requests.parse_request(body.json)
 
         def work() -> tuple[int, Any]:
             outcome = usage_requests.usage_requests().submit([request])[0]
@@ -36,7 +36,7 @@ def build_api() -> APIGatewayHttpResolver:
     def submit_batch() -> Response[str]:
         body = read_body(app, xml=False)
         try:
-            raw = usage_requests.UsageRequestBatchIn.model_validate(refuse_control_characters(body.json)).requests
+            raw = usage_requests.UsageRequestBatchIn.model_validate(body.json).requests
         except ValidationError as exc:
             raise problems.from_validation_error(exc) from None
         requests = usage_requests.parse_requests(raw, "/requests")
