@@ -25,3 +25,15 @@ def aws_endpoint() -> Iterator[str]:
     """The embedded AWS endpoint (a moto server on a free loopback port), shared by the session."""
     with embedded_aws() as url:
         yield url
+
+
+@pytest.fixture
+def known_clients(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Callers a unit test's resolver accepts: clients ``c`` and ``ccb`` (acting as no system and as CCB)."""
+    from utilhub.platform.settings import reload_settings
+
+    monkeypatch.setenv("UTILHUB_CLIENT_SYSTEMS", '{"c": [], "ccb": ["CCB"]}')
+    reload_settings()
+    yield
+    monkeypatch.delenv("UTILHUB_CLIENT_SYSTEMS")
+    reload_settings()

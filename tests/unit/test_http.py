@@ -15,6 +15,9 @@ from utilhub.platform.http import Body, create_api, json_response, once_per_key
 SCOPE = "utilhub/things"
 
 
+pytestmark = pytest.mark.usefixtures("known_clients")
+
+
 def _api() -> Any:
     app = create_api(SCOPE)
 
@@ -33,22 +36,43 @@ def _api() -> Any:
     return app
 
 
-def _call(path: str, method: str = "GET", route_key: str = "GET /things/{thingId}/parts/{partId}", **headers: str) -> dict[str, Any]:
-    event = http_event(method, path, route_key=route_key, headers=headers, claims={"scope": SCOPE, "client_id": "c"})
+def _call(
+    path: str,
+    method: str = "GET",
+    route_key: str = "GET /things/{thingId}/parts/{partId}",
+    path_parameters: dict[str, str] | None = None,
+    **headers: str,
+) -> dict[str, Any]:
+    event = http_event(
+        method, path, route_key=route_key, headers=headers, path_parameters=path_parameters, claims={"scope": SCOPE, "client_id": "c"}
+    )
     return _api().resolve(event, None)  # type: ignore[no-any-return]
 
 
-@pytest.mark.parametrize("segment", ['a"b', "a%23b", "%3F", "a%60b", "€", "%E2%82%AC", "a b", "{}"])
-def test_a_path_parameter_takes_any_segment_api_gateway_routes_to_it(segment: str) -> None:
+@pytest.mark.parametrize("segment", ["order-7", "A.b_c:d-1", "x" * 64])
+def test_a_path_parameter_takes_any_id_segment_api_gateway_routes_to_it(segment: str) -> None:
+    # Given an id API Gateway routes to {thingId}
+    # When the route's function resolves the event
+    answer = _call(f"/things/{segment}/parts/p-1", path_parameters={"thingId": segment, "partId": "p-1"})
+
+    # Then the route answers with the segment as its parameter
+    assert answer["statusCode"] == 200, answer["body"]
+    assert json.loads(answer["body"]) == {"thingId": segment, "partId": "p-1"}
+
+
+@pytest.mark.parametrize("segment", ['a"b', "a%23b", "%3F", "a%60b", "€", "%E2%82%AC", "a b", "{}", "..", "x" * 65])
+def test_a_segment_outside_the_id_rule_reaches_the_route_and_is_refused_there(segment: str) -> None:
     # Given a segment API Gateway routes to {thingId} (it hands the function the path decoded)
     decoded = unquote(segment)
 
     # When the route's function resolves the event
-    answer = _call(f"/things/{decoded}/parts/p-1")
+    answer = _call(f"/things/{decoded}/parts/p-1", path_parameters={"thingId": decoded, "partId": "p-1"})
 
-    # Then the route answers with the segment as its parameter, not a 404 "No route"
-    assert answer["statusCode"] == 200, answer["body"]
-    assert json.loads(answer["body"]) == {"thingId": decoded, "partId": "p-1"}
+    # Then the route refuses it with a 400 problem naming the parameter, not a 404 "No route"
+    assert answer["statusCode"] == 400, answer["body"]
+    problem = json.loads(answer["body"])
+    assert problem["errors"][0]["pointer"] == "#/pathParameters/thingId", problem
+    assert decoded not in problem["detail"], "the refusal does not repeat the value"
 
 
 def test_a_parameter_never_spans_segments_and_literal_routes_still_win() -> None:

@@ -16,6 +16,8 @@ from utilhub.platform.http import create_api, json_response, once_per_key, read_
 from utilhub.platform.settings import ConfigurationError, Settings
 from utilhub.platform.text import first_forbidden, forbidden_in_parameter, forbidden_in_text, text_only
 
+pytestmark = pytest.mark.usefixtures("known_clients")
+
 CLAIMS = {"client_id": "ccb", "scope": "utilhub/test", "token_use": "access"}
 MARKER = "Lovelace"  # a value that must never come back in a refusal
 
