@@ -33,7 +33,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 
@@ -46,6 +46,8 @@ MONITORS = (
     "MeterDataUsageReleaseFunction",
     "DacsIncrementalExtractFunction",
 )
+# The deployment the run proves: DACS sends its acknowledgements (DA-04), passed on to CCB.
+PARAMETERS = {"DacsAcknowledgementsToCcb": "true"}
 
 
 class Hub:
@@ -57,6 +59,7 @@ class Hub:
         self.url = url
         self._client = httpx.Client(base_url=url, timeout=timeout)
         self._token_at = 0.0
+        self._simulator_urls: dict[str, str] = {}
         self.retried = 0
 
     def _authorize(self) -> None:
@@ -96,6 +99,11 @@ class Hub:
         answer = self._client.request(method, f"/_local{path}", json=body)
         answer.raise_for_status()
         return answer.json() if answer.content else None
+
+    def simulator_url(self, system: str) -> str:
+        if system not in self._simulator_urls:
+            self._simulator_urls.update(self.control("GET", "/health")["simulators"])
+        return self._simulator_urls[system]
 
     def simulator(self, system: str) -> dict[str, Any]:
         state: dict[str, Any] = self.control("GET", f"/sim/{system.lower()}/state")
@@ -154,6 +162,10 @@ class Point(ABC):
         for key in self.accepted:
             if (path := self.path(key)) is not None and hub.get(path).json().get("status") == self.failed:
                 self.resubmitted += hub.post(f"{path}/resubmission").status_code == 202
+
+    def follow_up(self, hub: Hub, duplicate_every: int) -> None:
+        """What the source sends only once the first messages are through (FW-10); nothing for most points."""
+        return
 
     @abstractmethod
     def verdicts(self, hub: Hub) -> dict[str, tuple[str, str]]:
@@ -219,6 +231,116 @@ class SyncRequests(Point):
                 )
             found[key] = verdict
         return found
+
+
+def _md(run: str, kind: str, n: int) -> str:
+    """The id of the n-th entity of a kind in this run (MD-02..10/18 refer to each other's)."""
+    return f"{run}-{kind}-{n}"
+
+
+# MD-02..10 and MD-18: (point, entity type, id kind, the n-th entity's data). A request refers only to entities of the
+# same n sent by the points listed before it, which are never given fewer messages (the plan deals in list order).
+MASTER_DATA: tuple[tuple[str, str, str, Callable[[str, int], dict[str, Any]]], ...] = (
+    ("MD-02", "SERVICE_POINT", "MSP", lambda run, n: {"premiseId": _md(run, "PR", n), "spType": "E-RES", "timeZone": "America/Chicago"}),
+    (
+        "MD-03",
+        "SERVICE_AGREEMENT",
+        "MSA",
+        lambda run, n: {
+            "accountId": _md(run, "AC", n),
+            "servicePointIds": [_md(run, "MSP", n)],
+            "saType": "E-RES",
+            "status": "ACTIVE",
+            "startDate": "2026-01-01",
+        },
+    ),
+    (
+        "MD-04",
+        "SA_RELATIONSHIP",
+        "MSR",
+        lambda run, n: {
+            "serviceAgreementId": _md(run, "MSA", n),
+            "relatedServiceAgreementId": _md(run, "MSA", n - 1 if n else 1),
+            "relationshipType": "BUDGET",
+            "startDate": "2026-01-01",
+        },
+    ),
+    (
+        "MD-05",
+        "DYNAMIC_OPTION",
+        "MDO",
+        lambda run, n: {"serviceAgreementId": _md(run, "MSA", n), "optionType": "GREEN", "startDate": "2026-01-01", "value": "Y"},
+    ),
+    (
+        "MD-06",
+        "DYNAMIC_OPTION_EVENT",
+        "MDE",
+        lambda run, n: {
+            "optionId": _md(run, "MDO", n),
+            "eventType": "PEAK",
+            "startAt": "2026-12-01T17:00:00Z",
+            "endAt": "2026-12-01T19:00:00Z",
+        },
+    ),
+    ("MD-07", "METER", "MM", lambda run, n: {"badgeNumber": _md(run, "B", n), "meterType": "E-SMART", "status": "ACTIVE"}),
+    (
+        "MD-08",
+        "METER_CONFIGURATION",
+        "MMC",
+        lambda run, n: {
+            "meterId": _md(run, "MM", n),
+            "configurationType": "STD",
+            "effectiveAt": "2026-01-01T00:00:00Z",
+            "registers": [{"registerId": _md(run, "REG", n), "sequence": 1, "uom": "KWH", "digitsLeft": 6}],
+        },
+    ),
+    (
+        "MD-09",
+        "SP_METER_HISTORY",
+        "MSM",
+        lambda run, n: {"servicePointId": _md(run, "MSP", n), "meterId": _md(run, "MM", n), "installedAt": "2026-01-02T00:00:00Z"},
+    ),
+    (
+        "MD-10",
+        "SCALAR_METER_READ",
+        "MRD",
+        lambda run, n: {
+            "meterId": _md(run, "MM", n),
+            "spMeterHistoryId": _md(run, "MSM", n),
+            "readAt": "2026-02-01T00:00:00Z",
+            "reads": [{"registerId": _md(run, "REG", n), "uom": "KWH", "reading": 1234.5}],
+        },
+    ),
+    (
+        "MD-18",
+        "BILL_CYCLE",
+        "MBC",
+        lambda run, n: {
+            "billCycleCode": f"C{n % 10_000:04d}",
+            "description": "chaos",
+            "schedule": [{"windowStart": "2026-12-01", "windowEnd": "2026-12-05"}],
+        },
+    ),
+)
+
+
+class MasterData(SyncRequests):
+    """MD-02..10 and MD-18: the other master data CCB synchronizes to MDM, through MD-01's sync engine."""
+
+    def __init__(self, run: str, name: str, entity_type: str, kind: str, data: Callable[[str, int], dict[str, Any]]) -> None:
+        super().__init__(run)
+        self.name, self._entity_type, self._kind, self._data = name, entity_type, kind, data
+
+    def message(self, n: int) -> tuple[str, str, dict[str, Any]]:
+        key = f"{self.run}-SR{self.name[3:]}-{n}"
+        body = {
+            "syncRequestId": key,
+            "entityType": self._entity_type,
+            "entityId": _md(self.run, self._kind, n),
+            "changedAt": "2026-11-20T09:00:00Z",
+            "data": self._data(self.run, n),
+        }
+        return key, self.collection, body
 
 
 class Relayed(Point):
@@ -389,6 +511,214 @@ class FieldActivities(Point):
         return found
 
 
+def _field_records(hub: Hub, external_id: str) -> dict[str, list[dict[str, Any]]]:
+    """Each field system's records of one activity (by its external id ``CCB:<id>``), canceled ones too."""
+    return {
+        system: [r for r in hub.simulator(system)["records"].values() if r.get("externalId") == external_id]
+        for system in ("MWM", "WAM", "ODM")
+    }
+
+
+def _waiting_dead_letters(hub: Hub) -> int:
+    return sum(q["messages"] + q["inFlight"] for q in hub.get("/ops/dead-letters").json()["items"])
+
+
+class ActivityEvents(Point):
+    """FW-02: an activity's closing event (COMPLETE or CANCEL) posted right after its creation, often crossing it:
+    applied once in every system the activity was created in, from each field system's own records."""
+
+    name = "FW-02"
+    closes: ClassVar[dict[str, str]] = {"COMPLETE": "COMPLETED", "CANCEL": "CANCELED"}
+
+    def activity(self, n: int) -> dict[str, Any]:
+        return {
+            "sourceSystem": "CCB",
+            "activityId": f"{self.run}-FE-{n}",
+            "activityType": "METER-EXCHANGE" if n % 2 else "RECONNECT",
+            "servicePointId": "SP-2001",
+            "scheduledDate": "2026-12-01",
+            "priority": "HIGH",
+        }
+
+    def message(self, n: int) -> tuple[str, str, dict[str, Any]]:
+        key = f"{self.run}-EV-{n}"
+        event = "COMPLETE" if n % 3 else "CANCEL"
+        body: dict[str, Any] = {"eventId": key, "event": event, "at": "2026-12-01T15:00:00Z"}
+        if event == "CANCEL":
+            body["reason"] = "customer canceled"
+        else:
+            body["remarks"] = "meter work done"
+        return key, f"{self.path(key)}/events", body
+
+    def send(self, hub: Hub, n: int) -> None:
+        key = self.message(n)[0]
+        created = hub.post("/field-work/activities", self.activity(n))
+        if created.status_code >= 300 and key not in self.accepted:
+            self.refused_at_intake[key] = f"the activity: {created.status_code} {created.text[:200]}"
+            return
+        super().send(hub, n)
+
+    def path(self, key: str) -> str:
+        return f"/field-work/activities/CCB/{key.replace('-EV-', '-FE-')}"
+
+    def verdicts(self, hub: Hub) -> dict[str, tuple[str, str]]:
+        waiting = _waiting_dead_letters(hub)
+        found = {}
+        for key in self.accepted:
+            event = self.message(int(key.rsplit("-", 1)[1]))[2]["event"]
+            state = hub.get(self.path(key)).json()
+            status = str(state.get("status"))
+            records = _field_records(hub, f"CCB:{key.replace('-EV-', '-FE-')}")
+            linked = sorted(s for s in state.get("links", {}) if s != "CCB")
+            times = {s: sum(1 for r in records[s] for e in r.get("events", []) if e["eventId"] == key) for s in records}
+            closed = {
+                s: any(r["status"] == self.closes[event] and any(e["eventId"] == key for e in r.get("events", [])) for r in records[s])
+                for s in records
+            }
+            if twice := [s for s, t in times.items() if t > 1]:
+                found[key] = ("duplicated", f"applied more than once in {twice}")
+            elif status == "ERROR":
+                reason = next((str(h.get("reason")) for h in reversed(state.get("history", [])) if h.get("reason")), "")
+                left = [s for s in records if any(r["status"] == "OPEN" for r in records[s])]
+                found[key] = ("stuck", f"ERROR, yet still open in {left}") if left else ("refused", reason[:120])
+            elif linked and all(closed[s] for s in linked) and not [s for s in records if s not in linked and times[s]]:
+                found[key] = ("applied", "")
+            elif status in ("CREATING", "LINKED") or waiting:
+                found[key] = ("stuck", f"{status}; not yet {self.closes[event]} in {[s for s in linked if not closed[s]]}")
+            else:
+                found[key] = ("lost", f"{status}; not {self.closes[event]} in {[s for s in linked if not closed[s]] or 'any system'}")
+        return found
+
+
+class CustomerInformation(Point):
+    """FW-10: CCB's change of a customer's details, for the open MWM activity at its service point. MWM takes it
+    only for an activity it holds open, so each update is sent once its activity (made at the start of the run)
+    is linked (:meth:`follow_up`), through a short MWM outage; applied when MWM's record of the activity has it, once."""
+
+    name = "FW-10"
+
+    def activity(self, n: int) -> dict[str, Any]:
+        return {
+            "sourceSystem": "CCB",
+            "activityId": f"{self.run}-FC-{n}",
+            "activityType": "RECONNECT",
+            "servicePointId": f"{self.run}-FSP-{n}",
+            "scheduledDate": "2026-12-01",
+            "priority": "HIGH",
+        }
+
+    def message(self, n: int) -> tuple[str, str, dict[str, Any]]:
+        key = f"{self.run}-CI-{n}"
+        body = {
+            "updateId": key,
+            "servicePointId": f"{self.run}-FSP-{n}",
+            "changedAt": "2026-12-01T10:00:00Z",
+            "customer": {"name": f"Chaos Customer {n}", "phone": "+1 217 555 0199"},
+        }
+        return key, "/field-work/customer-updates", body
+
+    def __init__(self, run: str) -> None:
+        super().__init__(run)
+        self.activities: list[int] = []
+
+    def send(self, hub: Hub, n: int) -> None:
+        key = self.message(n)[0]
+        created = hub.post("/field-work/activities", self.activity(n))
+        if created.status_code < 300:
+            if n not in self.activities:
+                self.activities.append(n)
+        elif n not in self.activities:
+            self.refused_at_intake[key] = f"the activity: {created.status_code} {created.text[:200]}"
+
+    def path(self, key: str) -> str:
+        return f"/field-work/activities/CCB/{key.replace('-CI-', '-FC-')}"
+
+    def recover(self, hub: Hub) -> None:
+        for n in self.activities:  # the activities in ERROR are resubmitted, as FW-01's
+            path = self.path(self.message(n)[0])
+            if hub.get(path).json().get("status") == "ERROR":
+                self.resubmitted += hub.post(f"{path}/resubmission").status_code == 202
+
+    def follow_up(self, hub: Hub, duplicate_every: int) -> None:
+        """CCB sends each customer's change once its activity is linked; an activity that is not has nothing open at
+        MWM to update: refused with that reason."""
+        for n in self.activities:
+            key = self.message(n)[0]
+            status = hub.get(self.path(key)).json().get("status")
+            if status != "LINKED":
+                self.refused_at_intake[key] = f"its activity is {status}: MWM holds nothing open to update"
+                continue
+            Point.send(self, hub, n)
+            if n % duplicate_every == 0:
+                Point.send(self, hub, n)
+
+    def verdicts(self, hub: Hub) -> dict[str, tuple[str, str]]:
+        waiting = _waiting_dead_letters(hub)
+        mwm = hub.simulator("MWM")["records"].values()
+        found = {}
+        for key in self.accepted:
+            n = int(key.rsplit("-", 1)[1])
+            held = [r for r in mwm if r.get("externalId") == f"CCB:{self.run}-FC-{n}" and r.get("status") == "OPEN"]
+            times = sum(1 for r in held for e in r.get("events", []) if e["eventId"] == f"FW-10-{key}")
+            if times > 1:
+                found[key] = ("duplicated", f"MWM applied it {times} times")
+            elif times == 1 and all(r.get("customer", {}).get("name") == f"Chaos Customer {n}" for r in held):
+                found[key] = ("applied", "")
+            else:
+                found[key] = ("stuck", f"{waiting} dead letters wait") if waiting else ("lost", "MWM's open activity does not have it")
+        return found
+
+
+class DacsSync(SyncRequests):
+    """DA-02/03/04, one DACS sync request each (a person, a DACS contact): DA-02's extract writes it in a file, DA-03
+    moves the file to upload/ (DACS imports it, loading the record), DACS acknowledges it and DA-04 completes the
+    request and passes the acknowledgement on to CCB. Applied: DACS loaded the record once, with this image, and CCB
+    holds DACS's positive acknowledgement. The run deploys with ``DacsAcknowledgementsToCcb=true`` (:data:`PARAMETERS`)."""
+
+    name = "DA-02/03/04"
+    target = "DACS"
+    collection = "/dacs/sync-requests"
+
+    def message(self, n: int) -> tuple[str, str, dict[str, Any]]:
+        key = f"{self.run}-DSR-{n}"
+        body = {
+            "syncRequestId": key,
+            "entityType": "PERSON",
+            "entityId": f"{self.run}-DP-{n}",
+            "changedAt": "2026-11-20T09:00:00Z",
+            "data": {"name": f"Chaos Contact {n}"},
+        }
+        return key, self.collection, body
+
+    def verdicts(self, hub: Hub) -> dict[str, tuple[str, str]]:
+        dacs = hub.simulator("DACS")["records"]
+        ccb = hub.simulator("CCB")["records"]
+        waiting = _waiting_dead_letters(hub)
+        found = {}
+        for key in self.accepted:
+            person = f"{self.run}-DP-{key.rsplit('-', 1)[1]}"
+            loaded = dacs.get(f"CONTACT#{person}")
+            acks = [a["result"] for a in ccb.get(f"SYNC-ACK#{key}", {}).get("acknowledgements", [])]
+            verdict = _final(hub, self.path(key), {"SYNCHRONIZED"}, {"ERROR"})
+            if loaded is not None and int(loaded.get("version", 0)) > 1:
+                verdict = ("duplicated", f"DACS loaded it {loaded['version']} times")
+            elif verdict[0] == "refused" and loaded is not None:
+                verdict = ("lost", "ERROR, yet DACS loaded it: the hub lost its outcome")
+            elif verdict[0] == "applied" and loaded is None:
+                verdict = ("lost", "SYNCHRONIZED, yet DACS has no such contact")
+            elif verdict[0] == "applied" and (not acks or acks[-1] != "POSITIVE"):
+                verdict = (
+                    ("stuck", f"CCB has acknowledgements {acks}; {waiting} dead letters wait")
+                    if waiting
+                    else (
+                        "lost",
+                        f"CCB has acknowledgements {acks}, not DACS's positive one",
+                    )
+                )
+            found[key] = verdict
+        return found
+
+
 class ServicePointSync(SyncRequests):
     """FW-06: service points synchronized to the asset system (ODM under v2.1), one change of each."""
 
@@ -511,6 +841,7 @@ class Customers(Point):
 def points(run: str) -> list[Point]:
     return [
         SyncRequests(run),
+        *(MasterData(run, *spec) for spec in MASTER_DATA),
         Relayed(run, "MD-13", replacement_reads, "CCB", _ccb_holds("OFF_CYCLE_BILL")),
         Relayed(run, "MD-16", bill_status, "MDM", _mdm_bill_usage),
         Relayed(run, "MD-20", bill_cycle_change, "CCB", _ccb_holds("BILL_CYCLE_CHANGE")),
@@ -521,6 +852,9 @@ def points(run: str) -> list[Point]:
         ServicePointSync(run),
         UsageRequests(run),
         Customers(run),
+        ActivityEvents(run),
+        CustomerInformation(run),
+        DacsSync(run),
     ]
 
 
@@ -545,11 +879,16 @@ def _each(points_: Iterable[Point], work: Callable[[Point], None]) -> None:
 
 
 def tick(hub: Hub) -> None:
-    """Time passes: every schedule runs, and every message waiting out a visibility timeout comes back."""
+    """Time passes: every schedule runs, DACS imports what is in upload/ and sends its acknowledgements, and every
+    message waiting out a visibility timeout comes back."""
     for monitor in MONITORS:
         # a monitor run that failed is one of the faults; the next tick runs it again
         with contextlib.suppress(httpx.HTTPStatusError):
             hub.control("POST", f"/schedules/{monitor}/run")
+    dacs = hub.simulator_url("DACS")
+    for route in ("/imports", "/acknowledgements/send"):  # DACS's own scheduler
+        with contextlib.suppress(httpx.HTTPError):
+            httpx.post(f"{dacs}{route}", timeout=60)
     hub.control("POST", "/queues/redeliver-now")
 
 
@@ -596,22 +935,29 @@ def run(hub: Hub, messages: int, seed: int = 7, faults: Faults | None = None, sa
         time.sleep(0.5)
     for system in ("CCB", "MDM", "BRM", "MWM", "ODM"):
         hub.control("DELETE", f"/sim/{system.lower()}/faults")
+    for system in ("CCB", "MDM", "BRM", "MWM", "ODM", "DACS"):
         hub.control("POST", f"/sim/{system.lower()}/faults", {"kind": "reject", "count": faults.rejections})
     hub.control("DELETE", "/aws/throttling")
-    say("  targets back (each refusing a few messages)")
+    say(f"  targets back (each refusing a few messages) at {time.monotonic() - started:.0f} s")
     for _ in range(3):
         tick(hub)
         time.sleep(0.5)
     tallies: list[Tally] = []
-    for attempt in range(1, 4):  # the operator looks again while something is still failed
+    for attempt in range(1, 5):  # the operator looks again while something is still failed
         redriven = redrive_dead_letters(hub)
         before = sum(p.resubmitted for p in chosen)
         _each(chosen, lambda p: p.recover(hub))
         resubmitted = sum(p.resubmitted for p in chosen) - before
         say(f"  operator, pass {attempt}: {redriven} dead letters redriven, {resubmitted} transactions resubmitted")
         tallies = settle(hub, chosen)
-        if not redriven and not resubmitted:
+        if attempt == 1:  # what the sources send once the first messages are through, MWM down for a few calls meanwhile
+            hub.control("POST", "/sim/mwm/faults", {"kind": "down", "count": 3, "after": 1})
+            _each(chosen, lambda p: p.follow_up(hub, faults.duplicate_every))
+            say(f"  follow-ups sent ({time.monotonic() - started:.0f} s)")
+            tallies = settle(hub, chosen)
+        elif not redriven and not resubmitted:
             break
+    say(f"  settled at {time.monotonic() - started:.0f} s")
     return tallies
 
 
@@ -671,7 +1017,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("moto").setLevel(logging.CRITICAL)  # the ASL interpreter logs every failed state it retries
     warnings.filterwarnings("ignore", message="No application metrics to publish")
     # the workflows' Retry waits run at 1/100 of their length, so an outage of minutes passes in seconds
-    local = LocalRuntime(api_port=0, aws_port=0, run_schedules=False, hub=LocalHub(workers=WorkerPool(), sfn_retry_scale=0.01)).start()
+    hub_ = LocalHub(workers=WorkerPool(), parameters=dict(PARAMETERS), sfn_retry_scale=0.01)
+    local = LocalRuntime(api_port=0, aws_port=0, run_schedules=False, hub=hub_).start()
     hub = Hub(local.api_url)
     try:
         ok = report(run(hub, args.messages, args.seed))
