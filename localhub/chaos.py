@@ -95,8 +95,8 @@ class Hub:
     def get(self, path: str) -> httpx.Response:
         return self.call("GET", path)
 
-    def control(self, method: str, path: str, body: Any = None) -> Any:
-        answer = self._client.request(method, f"/_local{path}", json=body)
+    def control(self, method: str, path: str, body: Any = None, timeout: float | None = None) -> Any:
+        answer = self._client.request(method, f"/_local{path}", json=body, timeout=timeout or self._client.timeout)
         answer.raise_for_status()
         return answer.json() if answer.content else None
 
@@ -168,8 +168,8 @@ class Point(ABC):
         return
 
     @abstractmethod
-    def verdicts(self, hub: Hub) -> dict[str, tuple[str, str]]:
-        """key -> (verdict, reason) for every accepted key."""
+    def verdicts(self, hub: Hub, keys: Iterable[str] | None = None) -> dict[str, tuple[str, str]]:
+        """key -> (verdict, reason) for every accepted key (or those of ``keys``, the ones still in flight)."""
 
 
 def _final(hub: Hub, path: str, done: set[str], failed: set[str]) -> tuple[str, str]:
@@ -209,11 +209,11 @@ class SyncRequests(Point):
     def path(self, key: str) -> str:
         return f"{self.collection}/{key}"
 
-    def verdicts(self, hub: Hub) -> dict[str, tuple[str, str]]:
+    def verdicts(self, hub: Hub, keys: Iterable[str] | None = None) -> dict[str, tuple[str, str]]:
         target = hub.simulator(self.target)
         taken = target.get(self.tally, {})
         found = {}
-        for key in self.accepted:
+        for key in self.accepted if keys is None else keys:
             verdict = _final(hub, self.path(key), {"SYNCHRONIZED", "DISCARDED"}, {"ERROR"})
             times = int(taken.get(key, 0))
             if verdict[0] == "refused" and times:
@@ -363,12 +363,12 @@ class Relayed(Point):
     def message(self, n: int) -> tuple[str, str, dict[str, Any]]:
         return self._make(self.run, n)
 
-    def verdicts(self, hub: Hub) -> dict[str, tuple[str, str]]:
+    def verdicts(self, hub: Hub, keys: Iterable[str] | None = None) -> dict[str, tuple[str, str]]:
         state = hub.simulator(self._system)
         # an event the target does not hold is lost only when no dead-letter queue holds anything it could be
         waiting = sum(q["messages"] + q["inFlight"] for q in hub.get("/ops/dead-letters").json()["items"])
         missing = ("stuck", f"{waiting} dead letters wait") if waiting else ("lost", f"{self._system} does not hold it")
-        return {key: ("applied", "") if self._holds(state, key) else missing for key in self.accepted}
+        return {key: ("applied", "") if self._holds(state, key) else missing for key in (self.accepted if keys is None else keys)}
 
 
 def replacement_reads(run: str, n: int) -> tuple[str, str, dict[str, Any]]:
@@ -447,11 +447,11 @@ class FulfillmentOrders(Point):
     def path(self, key: str) -> str:
         return f"/order-to-cash/fulfillment-orders/{key}/revisions/1"
 
-    def verdicts(self, hub: Hub) -> dict[str, tuple[str, str]]:
+    def verdicts(self, hub: Hub, keys: Iterable[str] | None = None) -> dict[str, tuple[str, str]]:
         brm = hub.simulator("BRM")["records"]
         accounts = Counter(a["accountNo"] for system in brm.values() for a in system.get("accounts", {}).values())
         found = {}
-        for key in self.accepted:
+        for key in self.accepted if keys is None else keys:
             verdict = _final(hub, self.path(key), {"SUCCEEDED"}, {"FAILED"})
             times = accounts[key.replace("-ORD-", "-BA-")]
             if times > 1:
@@ -482,7 +482,7 @@ class FieldActivities(Point):
     def path(self, key: str) -> str:
         return f"/field-work/activities/CCB/{key}"
 
-    def verdicts(self, hub: Hub) -> dict[str, tuple[str, str]]:
+    def verdicts(self, hub: Hub, keys: Iterable[str] | None = None) -> dict[str, tuple[str, str]]:
         held: Counter[tuple[str, str]] = Counter()
         open_: set[tuple[str, str]] = set()
         for system in ("MWM", "WAM", "ODM"):
@@ -493,7 +493,7 @@ class FieldActivities(Point):
                     held[(activity, system)] += 1
                     open_.add((activity, system))
         found = {}
-        for key in self.accepted:
+        for key in self.accepted if keys is None else keys:
             state = hub.get(self.path(key)).json()
             status, links = str(state.get("status")), sorted(system for system in state.get("links", {}) if system != "CCB")
             if status in ("LINKED", "OPEN"):
@@ -511,12 +511,15 @@ class FieldActivities(Point):
         return found
 
 
-def _field_records(hub: Hub, external_id: str) -> dict[str, list[dict[str, Any]]]:
-    """Each field system's records of one activity (by its external id ``CCB:<id>``), canceled ones too."""
-    return {
-        system: [r for r in hub.simulator(system)["records"].values() if r.get("externalId") == external_id]
-        for system in ("MWM", "WAM", "ODM")
-    }
+def _field_records(hub: Hub, prefix: str) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """Each field system's records of the activities whose external id starts with ``prefix``, canceled ones too:
+    external id -> system -> records."""
+    found: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for system in ("MWM", "WAM", "ODM"):
+        for record in hub.simulator(system)["records"].values():
+            if str(record.get("externalId", "")).startswith(prefix):
+                found.setdefault(record["externalId"], {}).setdefault(system, []).append(record)
+    return found
 
 
 def _waiting_dead_letters(hub: Hub) -> int:
@@ -561,14 +564,15 @@ class ActivityEvents(Point):
     def path(self, key: str) -> str:
         return f"/field-work/activities/CCB/{key.replace('-EV-', '-FE-')}"
 
-    def verdicts(self, hub: Hub) -> dict[str, tuple[str, str]]:
+    def verdicts(self, hub: Hub, keys: Iterable[str] | None = None) -> dict[str, tuple[str, str]]:
         waiting = _waiting_dead_letters(hub)
+        held = _field_records(hub, f"CCB:{self.run}-FE-")
         found = {}
-        for key in self.accepted:
+        for key in self.accepted if keys is None else keys:
             event = self.message(int(key.rsplit("-", 1)[1]))[2]["event"]
             state = hub.get(self.path(key)).json()
             status = str(state.get("status"))
-            records = _field_records(hub, f"CCB:{key.replace('-EV-', '-FE-')}")
+            records = {system: held.get(f"CCB:{key.replace('-EV-', '-FE-')}", {}).get(system, []) for system in ("MWM", "WAM", "ODM")}
             linked = sorted(s for s in state.get("links", {}) if s != "CCB")
             times = {s: sum(1 for r in records[s] for e in r.get("events", []) if e["eventId"] == key) for s in records}
             closed = {
@@ -652,11 +656,11 @@ class CustomerInformation(Point):
             if n % duplicate_every == 0:
                 Point.send(self, hub, n)
 
-    def verdicts(self, hub: Hub) -> dict[str, tuple[str, str]]:
+    def verdicts(self, hub: Hub, keys: Iterable[str] | None = None) -> dict[str, tuple[str, str]]:
         waiting = _waiting_dead_letters(hub)
         mwm = hub.simulator("MWM")["records"].values()
         found = {}
-        for key in self.accepted:
+        for key in self.accepted if keys is None else keys:
             n = int(key.rsplit("-", 1)[1])
             held = [r for r in mwm if r.get("externalId") == f"CCB:{self.run}-FC-{n}" and r.get("status") == "OPEN"]
             times = sum(1 for r in held for e in r.get("events", []) if e["eventId"] == f"FW-10-{key}")
@@ -690,12 +694,12 @@ class DacsSync(SyncRequests):
         }
         return key, self.collection, body
 
-    def verdicts(self, hub: Hub) -> dict[str, tuple[str, str]]:
+    def verdicts(self, hub: Hub, keys: Iterable[str] | None = None) -> dict[str, tuple[str, str]]:
         dacs = hub.simulator("DACS")["records"]
         ccb = hub.simulator("CCB")["records"]
         waiting = _waiting_dead_letters(hub)
         found = {}
-        for key in self.accepted:
+        for key in self.accepted if keys is None else keys:
             person = f"{self.run}-DP-{key.rsplit('-', 1)[1]}"
             loaded = dacs.get(f"CONTACT#{person}")
             acks = [a["result"] for a in ccb.get(f"SYNC-ACK#{key}", {}).get("acknowledgements", [])]
@@ -751,10 +755,10 @@ class UsageRequests(Point):
     def path(self, key: str) -> str:
         return f"/meter-data/usage-requests/{key}"
 
-    def verdicts(self, hub: Hub) -> dict[str, tuple[str, str]]:
+    def verdicts(self, hub: Hub, keys: Iterable[str] | None = None) -> dict[str, tuple[str, str]]:
         records = hub.simulator("CCB")["records"]
         found = {}
-        for key in self.accepted:
+        for key in self.accepted if keys is None else keys:
             verdict = _final(hub, self.path(key), {"COMPLETED"}, {"ERROR"})
             if verdict[0] == "applied" and f"BILL_DETERMINANTS#{key}" not in records:
                 verdict = ("lost", "COMPLETED, yet CCB holds no determinants")
@@ -818,12 +822,12 @@ class Customers(Point):
             self.resubmitted += 1
             self.send(hub, n)
 
-    def verdicts(self, hub: Hub) -> dict[str, tuple[str, str]]:
+    def verdicts(self, hub: Hub, keys: Iterable[str] | None = None) -> dict[str, tuple[str, str]]:
         people = [r for k, r in hub.simulator("CCB")["records"].items() if k.startswith("PERSON#") and "siebelAccountId" in r]
         made = Counter(r["siebelAccountId"] for r in people)
         names = {r["siebelAccountId"]: r.get("name") for r in people}
         found = {}
-        for key in self.accepted:
+        for key in self.accepted if keys is None else keys:
             n = key.rsplit("-", 1)[1]
             if made[key] > 1:
                 found[key] = ("duplicated", f"CCB made {made[key]} customers")
@@ -882,9 +886,10 @@ def tick(hub: Hub) -> None:
     """Time passes: every schedule runs, DACS imports what is in upload/ and sends its acknowledgements, and every
     message waiting out a visibility timeout comes back."""
     for monitor in MONITORS:
-        # a monitor run that failed is one of the faults; the next tick runs it again
-        with contextlib.suppress(httpx.HTTPStatusError):
-            hub.control("POST", f"/schedules/{monitor}/run")
+        # a monitor run that failed is one of the faults, and one may work its budget out (90 s) under load: the next
+        # tick runs it again
+        with contextlib.suppress(httpx.HTTPError):
+            hub.control("POST", f"/schedules/{monitor}/run", timeout=300)
     dacs = hub.simulator_url("DACS")
     for route in ("/imports", "/acknowledgements/send"):  # DACS's own scheduler
         with contextlib.suppress(httpx.HTTPError):
@@ -949,27 +954,39 @@ def run(hub: Hub, messages: int, seed: int = 7, faults: Faults | None = None, sa
         _each(chosen, lambda p: p.recover(hub))
         resubmitted = sum(p.resubmitted for p in chosen) - before
         say(f"  operator, pass {attempt}: {redriven} dead letters redriven, {resubmitted} transactions resubmitted")
-        tallies = settle(hub, chosen)
+        tallies = settle(hub, chosen, say=say)
         if attempt == 1:  # what the sources send once the first messages are through, MWM down for a few calls meanwhile
             hub.control("POST", "/sim/mwm/faults", {"kind": "down", "count": 3, "after": 1})
             _each(chosen, lambda p: p.follow_up(hub, faults.duplicate_every))
             say(f"  follow-ups sent ({time.monotonic() - started:.0f} s)")
-            tallies = settle(hub, chosen)
+            tallies = settle(hub, chosen, say=say)
         elif not redriven and not resubmitted:
             break
     say(f"  settled at {time.monotonic() - started:.0f} s")
     return tallies
 
 
-def settle(hub: Hub, chosen: list[Point], rounds: int = 30) -> list[Tally]:
+def settle(hub: Hub, chosen: list[Point], rounds: int = 30, say: Callable[[str], None] = print) -> list[Tally]:
     """Let the hub finish, then account; stop early once nothing is in flight."""
     found: dict[str, dict[str, tuple[str, str]]] = {}
+    started, accounting, done = time.monotonic(), 0.0, 0
+    whole = True  # a round accounts for every message, or only for those still in flight the round before
     for _ in range(rounds):
+        done += 1
         tick(hub)
         time.sleep(1.0)
-        found = {p.name: p.verdicts(hub) for p in chosen}
+        counted = time.monotonic()
+        for p in chosen:
+            again = None if whole else [key for key, (verdict, _) in found[p.name].items() if verdict == "stuck"]
+            found[p.name] = {**found.get(p.name, {}), **p.verdicts(hub, again)}
+        accounting += time.monotonic() - counted
         if not any(v == "stuck" for verdicts in found.values() for v, _ in verdicts.values()):
-            break
+            if whole:
+                break
+            whole = True  # nothing in flight: one more round over every message decides
+        else:
+            whole = False
+    say(f"  settled in {done} rounds, {time.monotonic() - started:.0f} s ({accounting:.0f} s of it accounting)")
     tallies = []
     for point in chosen:
         tally = Tally(point.name, sent=len(point.accepted) + len(point.refused_at_intake), resubmitted=point.resubmitted)
@@ -1004,6 +1021,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m localhub.chaos", description=__doc__.split("\n\n")[0])
     parser.add_argument("-n", "--messages", type=int, default=5000, help="business messages to send (default 5000)")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--environments",
+        type=int,
+        default=24,
+        help="execution environments live at once (default 24, about 2 GB): the run keeps some forty functions busy, and "
+        "fewer environments than that means one stopped for another's cold start over and over",
+    )
     args = parser.parse_args(argv)
 
     import logging
@@ -1017,11 +1041,15 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("moto").setLevel(logging.CRITICAL)  # the ASL interpreter logs every failed state it retries
     warnings.filterwarnings("ignore", message="No application metrics to publish")
     # the workflows' Retry waits run at 1/100 of their length, so an outage of minutes passes in seconds
-    hub_ = LocalHub(workers=WorkerPool(), parameters=dict(PARAMETERS), sfn_retry_scale=0.01)
+    hub_ = LocalHub(workers=WorkerPool(max_processes=args.environments), parameters=dict(PARAMETERS), sfn_retry_scale=0.01)
     local = LocalRuntime(api_port=0, aws_port=0, run_schedules=False, hub=hub_).start()
     hub = Hub(local.api_url)
     try:
+        started = time.monotonic()
         ok = report(run(hub, args.messages, args.seed))
+        workers = hub_.workers
+        cold = sum(workers.cold_starts.values()) if workers is not None else 0
+        print(f"{time.monotonic() - started:.0f} s; {cold} execution environments started")
     finally:
         hub.close()
         local.stop()
