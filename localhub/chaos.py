@@ -668,8 +668,8 @@ class CustomerInformation(Point):
                 found[key] = ("duplicated", f"MWM applied it {times} times")
             elif times == 1 and all(r.get("customer", {}).get("name") == f"Chaos Customer {n}" for r in held):
                 found[key] = ("applied", "")
-            else:
-                found[key] = ("stuck", f"{waiting} dead letters wait") if waiting else ("lost", "MWM's open activity does not have it")
+            else:  # accepted after its activity was linked: in the relay queue, or a dead letter, until MWM has it
+                found[key] = ("stuck", f"not at MWM yet ({waiting} dead letters wait)")
         return found
 
 
@@ -885,11 +885,15 @@ def _each(points_: Iterable[Point], work: Callable[[Point], None]) -> None:
 def tick(hub: Hub) -> None:
     """Time passes: every schedule runs, DACS imports what is in upload/ and sends its acknowledgements, and every
     message waiting out a visibility timeout comes back."""
-    for monitor in MONITORS:
+
+    def run_schedule(monitor: str) -> None:
         # a monitor run that failed is one of the faults, and one may work its budget out (90 s) under load: the next
         # tick runs it again
         with contextlib.suppress(httpx.HTTPError):
             hub.control("POST", f"/schedules/{monitor}/run", timeout=300)
+
+    with ThreadPoolExecutor(max_workers=len(MONITORS)) as pool:  # as on AWS, the schedules fire at the same time
+        list(pool.map(run_schedule, MONITORS))
     dacs = hub.simulator_url("DACS")
     for route in ("/imports", "/acknowledgements/send"):  # DACS's own scheduler
         with contextlib.suppress(httpx.HTTPError):
@@ -918,7 +922,9 @@ def run(hub: Hub, messages: int, seed: int = 7, faults: Faults | None = None, sa
 
     say(f"chaos run {run_id}: {messages} messages over {len(chosen)} integration points")
     for system in ("CCB", "MDM", "BRM", "MWM", "ODM"):
-        hub.control("POST", f"/sim/{system.lower()}/faults", {"kind": "down", "count": 1_000_000, "after": rng.randrange(5, 30)})
+        # down a few calls in: a small run (a few messages a target) too must outlive the queues' tries
+        after = rng.randrange(1, max(2, min(30, messages // 10)))
+        hub.control("POST", f"/sim/{system.lower()}/faults", {"kind": "down", "count": 1_000_000, "after": after})
         hub.control("POST", f"/sim/{system.lower()}/faults", {"kind": "slow", "count": faults.slow_calls, "seconds": 3})
     hub.control("POST", "/aws/throttling", {"rate": faults.throttle_rate, "seed": seed})
     try:
@@ -948,30 +954,36 @@ def run(hub: Hub, messages: int, seed: int = 7, faults: Faults | None = None, sa
         tick(hub)
         time.sleep(0.5)
     tallies: list[Tally] = []
-    for attempt in range(1, 5):  # the operator looks again while something is still failed
+    for attempt in range(1, 6):  # the operator looks again while something is still failed
         redriven = redrive_dead_letters(hub)
         before = sum(p.resubmitted for p in chosen)
         _each(chosen, lambda p: p.recover(hub))
         resubmitted = sum(p.resubmitted for p in chosen) - before
         say(f"  operator, pass {attempt}: {redriven} dead letters redriven, {resubmitted} transactions resubmitted")
-        tallies = settle(hub, chosen, say=say)
+        done = not redriven and not resubmitted and attempt > 1
+        # while the operator still has work, a settle that stops moving hands over to the next pass; the last one waits
+        tallies = settle(hub, chosen, say=say, stall=None if done or attempt == 5 else 5)
         if attempt == 1:  # what the sources send once the first messages are through, MWM down for a few calls meanwhile
             hub.control("POST", "/sim/mwm/faults", {"kind": "down", "count": 3, "after": 1})
             _each(chosen, lambda p: p.follow_up(hub, faults.duplicate_every))
             say(f"  follow-ups sent ({time.monotonic() - started:.0f} s)")
-            tallies = settle(hub, chosen, say=say)
-        elif not redriven and not resubmitted:
+            tallies = settle(hub, chosen, say=say, stall=5)
+        elif done:
             break
     say(f"  settled at {time.monotonic() - started:.0f} s")
     return tallies
 
 
-def settle(hub: Hub, chosen: list[Point], rounds: int = 30, say: Callable[[str], None] = print) -> list[Tally]:
-    """Let the hub finish, then account; stop early once nothing is in flight."""
+def settle(hub: Hub, chosen: list[Point], rounds: int = 30, say: Callable[[str], None] = print, stall: int | None = None) -> list[Tally]:
+    """Let the hub finish, then account; stop early once nothing is in flight, or (``stall``) once that many rounds
+    in a row ended nothing more: what is left waits for the operator (a dead letter, a failed transaction)."""
     found: dict[str, dict[str, tuple[str, str]]] = {}
     started, accounting, done = time.monotonic(), 0.0, 0
     whole = True  # a round accounts for every message, or only for those still in flight the round before
+    in_flight: list[int] = []
     for _ in range(rounds):
+        if stall and len(in_flight) > stall and in_flight[-1] >= in_flight[-1 - stall]:
+            break
         done += 1
         tick(hub)
         time.sleep(1.0)
@@ -980,7 +992,8 @@ def settle(hub: Hub, chosen: list[Point], rounds: int = 30, say: Callable[[str],
             again = None if whole else [key for key, (verdict, _) in found[p.name].items() if verdict == "stuck"]
             found[p.name] = {**found.get(p.name, {}), **p.verdicts(hub, again)}
         accounting += time.monotonic() - counted
-        if not any(v == "stuck" for verdicts in found.values() for v, _ in verdicts.values()):
+        in_flight.append(sum(v == "stuck" for verdicts in found.values() for v, _ in verdicts.values()))
+        if not in_flight[-1]:
             if whole:
                 break
             whole = True  # nothing in flight: one more round over every message decides
