@@ -16,7 +16,6 @@ from localhub.hub import LocalHub
 from localhub.server import LocalRuntime
 from localhub.workers import WorkerPool
 
-
 # item 8 of the reliability issue: MD-01..10/18, MD-11, MD-13/16/20, CU-01/02, OC-01, FW-01/02/05/06/10/11, DA-02/03/04
 POINTS = [
     "MD-01",
