@@ -163,9 +163,10 @@ class Point(ABC):
             if (path := self.path(key)) is not None and hub.get(path).json().get("status") == self.failed:
                 self.resubmitted += hub.post(f"{path}/resubmission").status_code == 202
 
-    def follow_up(self, hub: Hub, duplicate_every: int) -> None:
-        """What the source sends only once the first messages are through (FW-10); nothing for most points."""
-        return
+    def follow_up(self, hub: Hub, duplicate_every: int) -> int:
+        """What the source sends only once the first messages are through (FW-10), at each operator pass: how many
+        it sent; nothing for most points."""
+        return 0
 
     @abstractmethod
     def verdicts(self, hub: Hub, keys: Iterable[str] | None = None) -> dict[str, tuple[str, str]]:
@@ -643,11 +644,15 @@ class CustomerInformation(Point):
             if hub.get(path).json().get("status") == "ERROR":
                 self.resubmitted += hub.post(f"{path}/resubmission").status_code == 202
 
-    def follow_up(self, hub: Hub, duplicate_every: int) -> None:
-        """CCB sends each customer's change once its activity is linked; an activity that is not has nothing open at
-        MWM to update: refused with that reason."""
+    def follow_up(self, hub: Hub, duplicate_every: int) -> int:
+        """CCB sends each customer's change once its activity is linked (an activity resubmitted by the operator
+        counts at the next pass); one whose activity is not linked by the last pass has nothing open at MWM to
+        update: refused with that reason."""
+        sent = 0
         for n in self.activities:
             key = self.message(n)[0]
+            if key in self.accepted:
+                continue
             status = hub.get(self.path(key)).json().get("status")
             if status != "LINKED":
                 self.refused_at_intake[key] = f"its activity is {status}: MWM holds nothing open to update"
@@ -655,6 +660,8 @@ class CustomerInformation(Point):
             Point.send(self, hub, n)
             if n % duplicate_every == 0:
                 Point.send(self, hub, n)
+            sent += 1
+        return sent
 
     def verdicts(self, hub: Hub, keys: Iterable[str] | None = None) -> dict[str, tuple[str, str]]:
         waiting = _waiting_dead_letters(hub)
@@ -965,9 +972,11 @@ def run(hub: Hub, messages: int, seed: int = 7, faults: Faults | None = None, sa
         tallies = settle(hub, chosen, say=say, stall=None if done or attempt == 5 else 5)
         if attempt == 1:  # what the sources send once the first messages are through, MWM down for a few calls meanwhile
             hub.control("POST", "/sim/mwm/faults", {"kind": "down", "count": 3, "after": 1})
-            _each(chosen, lambda p: p.follow_up(hub, faults.duplicate_every))
-            say(f"  follow-ups sent ({time.monotonic() - started:.0f} s)")
-            tallies = settle(hub, chosen, say=say, stall=5)
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            late = sum(pool.map(lambda p: p.follow_up(hub, faults.duplicate_every), chosen))
+        if late:
+            say(f"  {late} follow-ups sent ({time.monotonic() - started:.0f} s)")
+            tallies = settle(hub, chosen, say=say, stall=None if attempt == 5 else 5)
         elif done:
             break
     say(f"  settled at {time.monotonic() - started:.0f} s")
