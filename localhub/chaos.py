@@ -33,7 +33,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 
@@ -46,6 +46,8 @@ MONITORS = (
     "MeterDataUsageReleaseFunction",
     "DacsIncrementalExtractFunction",
 )
+# The deployment the run proves: DACS sends its acknowledgements (DA-04), passed on to CCB.
+PARAMETERS = {"DacsAcknowledgementsToCcb": "true"}
 
 
 class Hub:
@@ -57,6 +59,7 @@ class Hub:
         self.url = url
         # each call as the application that sends it, with its own client (localhub.callers)
         self._client = httpx.Client(base_url=url, timeout=timeout, auth=ApplicationAuth(url))
+        self._simulator_urls: dict[str, str] = {}
         self.retried = 0
 
     def call(self, method: str, path: str, body: Any = None, *, tries: int = 8) -> httpx.Response:
@@ -82,10 +85,15 @@ class Hub:
     def get(self, path: str) -> httpx.Response:
         return self.call("GET", path)
 
-    def control(self, method: str, path: str, body: Any = None) -> Any:
-        answer = self._client.request(method, f"/_local{path}", json=body)
+    def control(self, method: str, path: str, body: Any = None, timeout: float | None = None) -> Any:
+        answer = self._client.request(method, f"/_local{path}", json=body, timeout=timeout or self._client.timeout)
         answer.raise_for_status()
         return answer.json() if answer.content else None
+
+    def simulator_url(self, system: str) -> str:
+        if system not in self._simulator_urls:
+            self._simulator_urls.update(self.control("GET", "/health")["simulators"])
+        return self._simulator_urls[system]
 
     def simulator(self, system: str) -> dict[str, Any]:
         state: dict[str, Any] = self.control("GET", f"/sim/{system.lower()}/state")
@@ -145,9 +153,14 @@ class Point(ABC):
             if (path := self.path(key)) is not None and hub.get(path).json().get("status") == self.failed:
                 self.resubmitted += hub.post(f"{path}/resubmission").status_code == 202
 
+    def follow_up(self, hub: Hub, duplicate_every: int) -> int:
+        """What the source sends only once the first messages are through (FW-10), at each operator pass: how many
+        it sent; nothing for most points."""
+        return 0
+
     @abstractmethod
-    def verdicts(self, hub: Hub) -> dict[str, tuple[str, str]]:
-        """key -> (verdict, reason) for every accepted key."""
+    def verdicts(self, hub: Hub, keys: Iterable[str] | None = None) -> dict[str, tuple[str, str]]:
+        """key -> (verdict, reason) for every accepted key (or those of ``keys``, the ones still in flight)."""
 
 
 def _final(hub: Hub, path: str, done: set[str], failed: set[str]) -> tuple[str, str]:
@@ -187,11 +200,11 @@ class SyncRequests(Point):
     def path(self, key: str) -> str:
         return f"{self.collection}/{key}"
 
-    def verdicts(self, hub: Hub) -> dict[str, tuple[str, str]]:
+    def verdicts(self, hub: Hub, keys: Iterable[str] | None = None) -> dict[str, tuple[str, str]]:
         target = hub.simulator(self.target)
         taken = target.get(self.tally, {})
         found = {}
-        for key in self.accepted:
+        for key in self.accepted if keys is None else keys:
             verdict = _final(hub, self.path(key), {"SYNCHRONIZED", "DISCARDED"}, {"ERROR"})
             times = int(taken.get(key, 0))
             if verdict[0] == "refused" and times:
@@ -209,6 +222,116 @@ class SyncRequests(Point):
                 )
             found[key] = verdict
         return found
+
+
+def _md(run: str, kind: str, n: int) -> str:
+    """The id of the n-th entity of a kind in this run (MD-02..10/18 refer to each other's)."""
+    return f"{run}-{kind}-{n}"
+
+
+# MD-02..10 and MD-18: (point, entity type, id kind, the n-th entity's data). A request refers only to entities of the
+# same n sent by the points listed before it, which are never given fewer messages (the plan deals in list order).
+MASTER_DATA: tuple[tuple[str, str, str, Callable[[str, int], dict[str, Any]]], ...] = (
+    ("MD-02", "SERVICE_POINT", "MSP", lambda run, n: {"premiseId": _md(run, "PR", n), "spType": "E-RES", "timeZone": "America/Chicago"}),
+    (
+        "MD-03",
+        "SERVICE_AGREEMENT",
+        "MSA",
+        lambda run, n: {
+            "accountId": _md(run, "AC", n),
+            "servicePointIds": [_md(run, "MSP", n)],
+            "saType": "E-RES",
+            "status": "ACTIVE",
+            "startDate": "2026-01-01",
+        },
+    ),
+    (
+        "MD-04",
+        "SA_RELATIONSHIP",
+        "MSR",
+        lambda run, n: {
+            "serviceAgreementId": _md(run, "MSA", n),
+            "relatedServiceAgreementId": _md(run, "MSA", n - 1 if n else 1),
+            "relationshipType": "BUDGET",
+            "startDate": "2026-01-01",
+        },
+    ),
+    (
+        "MD-05",
+        "DYNAMIC_OPTION",
+        "MDO",
+        lambda run, n: {"serviceAgreementId": _md(run, "MSA", n), "optionType": "GREEN", "startDate": "2026-01-01", "value": "Y"},
+    ),
+    (
+        "MD-06",
+        "DYNAMIC_OPTION_EVENT",
+        "MDE",
+        lambda run, n: {
+            "optionId": _md(run, "MDO", n),
+            "eventType": "PEAK",
+            "startAt": "2026-12-01T17:00:00Z",
+            "endAt": "2026-12-01T19:00:00Z",
+        },
+    ),
+    ("MD-07", "METER", "MM", lambda run, n: {"badgeNumber": _md(run, "B", n), "meterType": "E-SMART", "status": "ACTIVE"}),
+    (
+        "MD-08",
+        "METER_CONFIGURATION",
+        "MMC",
+        lambda run, n: {
+            "meterId": _md(run, "MM", n),
+            "configurationType": "STD",
+            "effectiveAt": "2026-01-01T00:00:00Z",
+            "registers": [{"registerId": _md(run, "REG", n), "sequence": 1, "uom": "KWH", "digitsLeft": 6}],
+        },
+    ),
+    (
+        "MD-09",
+        "SP_METER_HISTORY",
+        "MSM",
+        lambda run, n: {"servicePointId": _md(run, "MSP", n), "meterId": _md(run, "MM", n), "installedAt": "2026-01-02T00:00:00Z"},
+    ),
+    (
+        "MD-10",
+        "SCALAR_METER_READ",
+        "MRD",
+        lambda run, n: {
+            "meterId": _md(run, "MM", n),
+            "spMeterHistoryId": _md(run, "MSM", n),
+            "readAt": "2026-02-01T00:00:00Z",
+            "reads": [{"registerId": _md(run, "REG", n), "uom": "KWH", "reading": 1234.5}],
+        },
+    ),
+    (
+        "MD-18",
+        "BILL_CYCLE",
+        "MBC",
+        lambda run, n: {
+            "billCycleCode": f"C{n % 10_000:04d}",
+            "description": "chaos",
+            "schedule": [{"windowStart": "2026-12-01", "windowEnd": "2026-12-05"}],
+        },
+    ),
+)
+
+
+class MasterData(SyncRequests):
+    """MD-02..10 and MD-18: the other master data CCB synchronizes to MDM, through MD-01's sync engine."""
+
+    def __init__(self, run: str, name: str, entity_type: str, kind: str, data: Callable[[str, int], dict[str, Any]]) -> None:
+        super().__init__(run)
+        self.name, self._entity_type, self._kind, self._data = name, entity_type, kind, data
+
+    def message(self, n: int) -> tuple[str, str, dict[str, Any]]:
+        key = f"{self.run}-SR{self.name[3:]}-{n}"
+        body = {
+            "syncRequestId": key,
+            "entityType": self._entity_type,
+            "entityId": _md(self.run, self._kind, n),
+            "changedAt": "2026-11-20T09:00:00Z",
+            "data": self._data(self.run, n),
+        }
+        return key, self.collection, body
 
 
 class Relayed(Point):
@@ -231,12 +354,12 @@ class Relayed(Point):
     def message(self, n: int) -> tuple[str, str, dict[str, Any]]:
         return self._make(self.run, n)
 
-    def verdicts(self, hub: Hub) -> dict[str, tuple[str, str]]:
+    def verdicts(self, hub: Hub, keys: Iterable[str] | None = None) -> dict[str, tuple[str, str]]:
         state = hub.simulator(self._system)
         # an event the target does not hold is lost only when no dead-letter queue holds anything it could be
         waiting = sum(q["messages"] + q["inFlight"] for q in hub.get("/ops/dead-letters").json()["items"])
         missing = ("stuck", f"{waiting} dead letters wait") if waiting else ("lost", f"{self._system} does not hold it")
-        return {key: ("applied", "") if self._holds(state, key) else missing for key in self.accepted}
+        return {key: ("applied", "") if self._holds(state, key) else missing for key in (self.accepted if keys is None else keys)}
 
 
 def replacement_reads(run: str, n: int) -> tuple[str, str, dict[str, Any]]:
@@ -315,11 +438,11 @@ class FulfillmentOrders(Point):
     def path(self, key: str) -> str:
         return f"/order-to-cash/fulfillment-orders/{key}/revisions/1"
 
-    def verdicts(self, hub: Hub) -> dict[str, tuple[str, str]]:
+    def verdicts(self, hub: Hub, keys: Iterable[str] | None = None) -> dict[str, tuple[str, str]]:
         brm = hub.simulator("BRM")["records"]
         accounts = Counter(a["accountNo"] for system in brm.values() for a in system.get("accounts", {}).values())
         found = {}
-        for key in self.accepted:
+        for key in self.accepted if keys is None else keys:
             verdict = _final(hub, self.path(key), {"SUCCEEDED"}, {"FAILED"})
             times = accounts[key.replace("-ORD-", "-BA-")]
             if times > 1:
@@ -350,7 +473,7 @@ class FieldActivities(Point):
     def path(self, key: str) -> str:
         return f"/field-work/activities/CCB/{key}"
 
-    def verdicts(self, hub: Hub) -> dict[str, tuple[str, str]]:
+    def verdicts(self, hub: Hub, keys: Iterable[str] | None = None) -> dict[str, tuple[str, str]]:
         held: Counter[tuple[str, str]] = Counter()
         open_: set[tuple[str, str]] = set()
         for system in ("MWM", "WAM", "ODM"):
@@ -361,7 +484,7 @@ class FieldActivities(Point):
                     held[(activity, system)] += 1
                     open_.add((activity, system))
         found = {}
-        for key in self.accepted:
+        for key in self.accepted if keys is None else keys:
             state = hub.get(self.path(key)).json()
             status, links = str(state.get("status")), sorted(system for system in state.get("links", {}) if system != "CCB")
             if status in ("LINKED", "OPEN"):
@@ -376,6 +499,224 @@ class FieldActivities(Point):
                 found[key] = ("stuck", f"ERROR, yet still open in {left}") if left else ("refused", reason[:120])
             else:
                 found[key] = ("stuck", status)
+        return found
+
+
+def _field_records(hub: Hub, prefix: str) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """Each field system's records of the activities whose external id starts with ``prefix``, canceled ones too:
+    external id -> system -> records."""
+    found: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for system in ("MWM", "WAM", "ODM"):
+        for record in hub.simulator(system)["records"].values():
+            if str(record.get("externalId", "")).startswith(prefix):
+                found.setdefault(record["externalId"], {}).setdefault(system, []).append(record)
+    return found
+
+
+def _waiting_dead_letters(hub: Hub) -> int:
+    return sum(q["messages"] + q["inFlight"] for q in hub.get("/ops/dead-letters").json()["items"])
+
+
+class ActivityEvents(Point):
+    """FW-02: an activity's closing event (COMPLETE or CANCEL) posted right after its creation, often crossing it:
+    applied once in every system the activity was created in, from each field system's own records."""
+
+    name = "FW-02"
+    closes: ClassVar[dict[str, str]] = {"COMPLETE": "COMPLETED", "CANCEL": "CANCELED"}
+
+    def activity(self, n: int) -> dict[str, Any]:
+        return {
+            "sourceSystem": "CCB",
+            "activityId": f"{self.run}-FE-{n}",
+            "activityType": "METER-EXCHANGE" if n % 2 else "RECONNECT",
+            "servicePointId": "SP-2001",
+            "scheduledDate": "2026-12-01",
+            "priority": "HIGH",
+        }
+
+    def message(self, n: int) -> tuple[str, str, dict[str, Any]]:
+        key = f"{self.run}-EV-{n}"
+        event = "COMPLETE" if n % 3 else "CANCEL"
+        body: dict[str, Any] = {"eventId": key, "event": event, "at": "2026-12-01T15:00:00Z"}
+        if event == "CANCEL":
+            body["reason"] = "customer canceled"
+        else:
+            body["remarks"] = "meter work done"
+        return key, f"{self.path(key)}/events", body
+
+    def send(self, hub: Hub, n: int) -> None:
+        key = self.message(n)[0]
+        created = hub.post("/field-work/activities", self.activity(n))
+        if created.status_code >= 300 and key not in self.accepted:
+            self.refused_at_intake[key] = f"the activity: {created.status_code} {created.text[:200]}"
+            return
+        super().send(hub, n)
+
+    def path(self, key: str) -> str:
+        return f"/field-work/activities/CCB/{key.replace('-EV-', '-FE-')}"
+
+    def verdicts(self, hub: Hub, keys: Iterable[str] | None = None) -> dict[str, tuple[str, str]]:
+        waiting = _waiting_dead_letters(hub)
+        held = _field_records(hub, f"CCB:{self.run}-FE-")
+        found = {}
+        for key in self.accepted if keys is None else keys:
+            event = self.message(int(key.rsplit("-", 1)[1]))[2]["event"]
+            state = hub.get(self.path(key)).json()
+            status = str(state.get("status"))
+            records = {system: held.get(f"CCB:{key.replace('-EV-', '-FE-')}", {}).get(system, []) for system in ("MWM", "WAM", "ODM")}
+            linked = sorted(s for s in state.get("links", {}) if s != "CCB")
+            times = {s: sum(1 for r in records[s] for e in r.get("events", []) if e["eventId"] == key) for s in records}
+            closed = {
+                s: any(r["status"] == self.closes[event] and any(e["eventId"] == key for e in r.get("events", [])) for r in records[s])
+                for s in records
+            }
+            if twice := [s for s, t in times.items() if t > 1]:
+                found[key] = ("duplicated", f"applied more than once in {twice}")
+            elif status == "ERROR":
+                reason = next((str(h.get("reason")) for h in reversed(state.get("history", [])) if h.get("reason")), "")
+                left = [s for s in records if any(r["status"] == "OPEN" for r in records[s])]
+                found[key] = ("stuck", f"ERROR, yet still open in {left}") if left else ("refused", reason[:120])
+            elif linked and all(closed[s] for s in linked) and not [s for s in records if s not in linked and times[s]]:
+                found[key] = ("applied", "")
+            elif status in ("CREATING", "LINKED") or waiting:
+                found[key] = ("stuck", f"{status}; not yet {self.closes[event]} in {[s for s in linked if not closed[s]]}")
+            else:
+                found[key] = ("lost", f"{status}; not {self.closes[event]} in {[s for s in linked if not closed[s]] or 'any system'}")
+        return found
+
+
+class CustomerInformation(Point):
+    """FW-10: CCB's change of a customer's details, for the open MWM activity at its service point. MWM takes it
+    only for an activity it holds open, so each update is sent once its activity (made at the start of the run)
+    is linked (:meth:`follow_up`), through a short MWM outage; applied when MWM's record of the activity has it, once."""
+
+    name = "FW-10"
+
+    def activity(self, n: int) -> dict[str, Any]:
+        return {
+            "sourceSystem": "CCB",
+            "activityId": f"{self.run}-FC-{n}",
+            "activityType": "RECONNECT",
+            "servicePointId": f"{self.run}-FSP-{n}",
+            "scheduledDate": "2026-12-01",
+            "priority": "HIGH",
+        }
+
+    def message(self, n: int) -> tuple[str, str, dict[str, Any]]:
+        key = f"{self.run}-CI-{n}"
+        body = {
+            "updateId": key,
+            "servicePointId": f"{self.run}-FSP-{n}",
+            "changedAt": "2026-12-01T10:00:00Z",
+            "customer": {"name": f"Chaos Customer {n}", "phone": "+1 217 555 0199"},
+        }
+        return key, "/field-work/customer-updates", body
+
+    def __init__(self, run: str) -> None:
+        super().__init__(run)
+        self.activities: list[int] = []
+
+    def send(self, hub: Hub, n: int) -> None:
+        key = self.message(n)[0]
+        created = hub.post("/field-work/activities", self.activity(n))
+        if created.status_code < 300:
+            if n not in self.activities:
+                self.activities.append(n)
+        elif n not in self.activities:
+            self.refused_at_intake[key] = f"the activity: {created.status_code} {created.text[:200]}"
+
+    def path(self, key: str) -> str:
+        return f"/field-work/activities/CCB/{key.replace('-CI-', '-FC-')}"
+
+    def recover(self, hub: Hub) -> None:
+        for n in self.activities:  # the activities in ERROR are resubmitted, as FW-01's
+            path = self.path(self.message(n)[0])
+            if hub.get(path).json().get("status") == "ERROR":
+                self.resubmitted += hub.post(f"{path}/resubmission").status_code == 202
+
+    def follow_up(self, hub: Hub, duplicate_every: int) -> int:
+        """CCB sends each customer's change once its activity is linked (an activity resubmitted by the operator
+        counts at the next pass); one whose activity is not linked by the last pass has nothing open at MWM to
+        update: refused with that reason."""
+        sent = 0
+        for n in self.activities:
+            key = self.message(n)[0]
+            if key in self.accepted:
+                continue
+            status = hub.get(self.path(key)).json().get("status")
+            if status != "LINKED":
+                self.refused_at_intake[key] = f"its activity is {status}: MWM holds nothing open to update"
+                continue
+            Point.send(self, hub, n)
+            if n % duplicate_every == 0:
+                Point.send(self, hub, n)
+            sent += 1
+        return sent
+
+    def verdicts(self, hub: Hub, keys: Iterable[str] | None = None) -> dict[str, tuple[str, str]]:
+        waiting = _waiting_dead_letters(hub)
+        mwm = hub.simulator("MWM")["records"].values()
+        found = {}
+        for key in self.accepted if keys is None else keys:
+            n = int(key.rsplit("-", 1)[1])
+            held = [r for r in mwm if r.get("externalId") == f"CCB:{self.run}-FC-{n}" and r.get("status") == "OPEN"]
+            times = sum(1 for r in held for e in r.get("events", []) if e["eventId"] == f"FW-10-{key}")
+            if times > 1:
+                found[key] = ("duplicated", f"MWM applied it {times} times")
+            elif times == 1 and all(r.get("customer", {}).get("name") == f"Chaos Customer {n}" for r in held):
+                found[key] = ("applied", "")
+            else:  # accepted after its activity was linked: in the relay queue, or a dead letter, until MWM has it
+                found[key] = ("stuck", f"not at MWM yet ({waiting} dead letters wait)")
+        return found
+
+
+class DacsSync(SyncRequests):
+    """DA-02/03/04, one DACS sync request each (a person, a DACS contact): DA-02's extract writes it in a file, DA-03
+    moves the file to upload/ (DACS imports it, loading the record), DACS acknowledges it and DA-04 completes the
+    request and passes the acknowledgement on to CCB. Applied: DACS loaded the record once, with this image, and CCB
+    holds DACS's positive acknowledgement. The run deploys with ``DacsAcknowledgementsToCcb=true`` (:data:`PARAMETERS`)."""
+
+    name = "DA-02/03/04"
+    target = "DACS"
+    collection = "/dacs/sync-requests"
+
+    def message(self, n: int) -> tuple[str, str, dict[str, Any]]:
+        key = f"{self.run}-DSR-{n}"
+        body = {
+            "syncRequestId": key,
+            "entityType": "PERSON",
+            "entityId": f"{self.run}-DP-{n}",
+            "changedAt": "2026-11-20T09:00:00Z",
+            "data": {"name": f"Chaos Contact {n}"},
+        }
+        return key, self.collection, body
+
+    def verdicts(self, hub: Hub, keys: Iterable[str] | None = None) -> dict[str, tuple[str, str]]:
+        dacs = hub.simulator("DACS")["records"]
+        ccb = hub.simulator("CCB")["records"]
+        waiting = _waiting_dead_letters(hub)
+        found = {}
+        for key in self.accepted if keys is None else keys:
+            person = f"{self.run}-DP-{key.rsplit('-', 1)[1]}"
+            loaded = dacs.get(f"CONTACT#{person}")
+            acks = [a["result"] for a in ccb.get(f"SYNC-ACK#{key}", {}).get("acknowledgements", [])]
+            verdict = _final(hub, self.path(key), {"SYNCHRONIZED"}, {"ERROR"})
+            if loaded is not None and int(loaded.get("version", 0)) > 1:
+                verdict = ("duplicated", f"DACS loaded it {loaded['version']} times")
+            elif verdict[0] == "refused" and loaded is not None:
+                verdict = ("lost", "ERROR, yet DACS loaded it: the hub lost its outcome")
+            elif verdict[0] == "applied" and loaded is None:
+                verdict = ("lost", "SYNCHRONIZED, yet DACS has no such contact")
+            elif verdict[0] == "applied" and (not acks or acks[-1] != "POSITIVE"):
+                verdict = (
+                    ("stuck", f"CCB has acknowledgements {acks}; {waiting} dead letters wait")
+                    if waiting
+                    else (
+                        "lost",
+                        f"CCB has acknowledgements {acks}, not DACS's positive one",
+                    )
+                )
+            found[key] = verdict
         return found
 
 
@@ -411,10 +752,10 @@ class UsageRequests(Point):
     def path(self, key: str) -> str:
         return f"/meter-data/usage-requests/{key}"
 
-    def verdicts(self, hub: Hub) -> dict[str, tuple[str, str]]:
+    def verdicts(self, hub: Hub, keys: Iterable[str] | None = None) -> dict[str, tuple[str, str]]:
         records = hub.simulator("CCB")["records"]
         found = {}
-        for key in self.accepted:
+        for key in self.accepted if keys is None else keys:
             verdict = _final(hub, self.path(key), {"COMPLETED"}, {"ERROR"})
             if verdict[0] == "applied" and f"BILL_DETERMINANTS#{key}" not in records:
                 verdict = ("lost", "COMPLETED, yet CCB holds no determinants")
@@ -478,12 +819,12 @@ class Customers(Point):
             self.resubmitted += 1
             self.send(hub, n)
 
-    def verdicts(self, hub: Hub) -> dict[str, tuple[str, str]]:
+    def verdicts(self, hub: Hub, keys: Iterable[str] | None = None) -> dict[str, tuple[str, str]]:
         people = [r for k, r in hub.simulator("CCB")["records"].items() if k.startswith("PERSON#") and "siebelAccountId" in r]
         made = Counter(r["siebelAccountId"] for r in people)
         names = {r["siebelAccountId"]: r.get("name") for r in people}
         found = {}
-        for key in self.accepted:
+        for key in self.accepted if keys is None else keys:
             n = key.rsplit("-", 1)[1]
             if made[key] > 1:
                 found[key] = ("duplicated", f"CCB made {made[key]} customers")
@@ -501,6 +842,7 @@ class Customers(Point):
 def points(run: str) -> list[Point]:
     return [
         SyncRequests(run),
+        *(MasterData(run, *spec) for spec in MASTER_DATA),
         Relayed(run, "MD-13", replacement_reads, "CCB", _ccb_holds("OFF_CYCLE_BILL")),
         Relayed(run, "MD-16", bill_status, "MDM", _mdm_bill_usage),
         Relayed(run, "MD-20", bill_cycle_change, "CCB", _ccb_holds("BILL_CYCLE_CHANGE")),
@@ -511,6 +853,9 @@ def points(run: str) -> list[Point]:
         ServicePointSync(run),
         UsageRequests(run),
         Customers(run),
+        ActivityEvents(run),
+        CustomerInformation(run),
+        DacsSync(run),
     ]
 
 
@@ -535,11 +880,21 @@ def _each(points_: Iterable[Point], work: Callable[[Point], None]) -> None:
 
 
 def tick(hub: Hub) -> None:
-    """Time passes: every schedule runs, and every message waiting out a visibility timeout comes back."""
-    for monitor in MONITORS:
-        # a monitor run that failed is one of the faults; the next tick runs it again
-        with contextlib.suppress(httpx.HTTPStatusError):
-            hub.control("POST", f"/schedules/{monitor}/run")
+    """Time passes: every schedule runs, DACS imports what is in upload/ and sends its acknowledgements, and every
+    message waiting out a visibility timeout comes back."""
+
+    def run_schedule(monitor: str) -> None:
+        # a monitor run that failed is one of the faults, and one may work its budget out (90 s) under load: the next
+        # tick runs it again
+        with contextlib.suppress(httpx.HTTPError):
+            hub.control("POST", f"/schedules/{monitor}/run", timeout=300)
+
+    with ThreadPoolExecutor(max_workers=len(MONITORS)) as pool:  # as on AWS, the schedules fire at the same time
+        list(pool.map(run_schedule, MONITORS))
+    dacs = hub.simulator_url("DACS")
+    for route in ("/imports", "/acknowledgements/send"):  # DACS's own scheduler
+        with contextlib.suppress(httpx.HTTPError):
+            httpx.post(f"{dacs}{route}", timeout=60)
     hub.control("POST", "/queues/redeliver-now")
 
 
@@ -564,7 +919,9 @@ def run(hub: Hub, messages: int, seed: int = 7, faults: Faults | None = None, sa
 
     say(f"chaos run {run_id}: {messages} messages over {len(chosen)} integration points")
     for system in ("CCB", "MDM", "BRM", "MWM", "ODM"):
-        hub.control("POST", f"/sim/{system.lower()}/faults", {"kind": "down", "count": 1_000_000, "after": rng.randrange(5, 30)})
+        # down a few calls in: a small run (a few messages a target) too must outlive the queues' tries
+        after = rng.randrange(1, max(2, min(30, messages // 10)))
+        hub.control("POST", f"/sim/{system.lower()}/faults", {"kind": "down", "count": 1_000_000, "after": after})
         hub.control("POST", f"/sim/{system.lower()}/faults", {"kind": "slow", "count": faults.slow_calls, "seconds": 3})
     hub.control("POST", "/aws/throttling", {"rate": faults.throttle_rate, "seed": seed})
     try:
@@ -586,34 +943,62 @@ def run(hub: Hub, messages: int, seed: int = 7, faults: Faults | None = None, sa
         time.sleep(0.5)
     for system in ("CCB", "MDM", "BRM", "MWM", "ODM"):
         hub.control("DELETE", f"/sim/{system.lower()}/faults")
+    for system in ("CCB", "MDM", "BRM", "MWM", "ODM", "DACS"):
         hub.control("POST", f"/sim/{system.lower()}/faults", {"kind": "reject", "count": faults.rejections})
     hub.control("DELETE", "/aws/throttling")
-    say("  targets back (each refusing a few messages)")
+    say(f"  targets back (each refusing a few messages) at {time.monotonic() - started:.0f} s")
     for _ in range(3):
         tick(hub)
         time.sleep(0.5)
     tallies: list[Tally] = []
-    for attempt in range(1, 4):  # the operator looks again while something is still failed
+    for attempt in range(1, 6):  # the operator looks again while something is still failed
         redriven = redrive_dead_letters(hub)
         before = sum(p.resubmitted for p in chosen)
         _each(chosen, lambda p: p.recover(hub))
         resubmitted = sum(p.resubmitted for p in chosen) - before
         say(f"  operator, pass {attempt}: {redriven} dead letters redriven, {resubmitted} transactions resubmitted")
-        tallies = settle(hub, chosen)
-        if not redriven and not resubmitted:
+        done = not redriven and not resubmitted and attempt > 1
+        # while the operator still has work, a settle that stops moving hands over to the next pass; the last one waits
+        tallies = settle(hub, chosen, say=say, stall=None if done or attempt == 5 else 5)
+        if attempt == 1:  # what the sources send once the first messages are through, MWM down for a few calls meanwhile
+            hub.control("POST", "/sim/mwm/faults", {"kind": "down", "count": 3, "after": 1})
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            late = sum(pool.map(lambda p: p.follow_up(hub, faults.duplicate_every), chosen))
+        if late:
+            say(f"  {late} follow-ups sent ({time.monotonic() - started:.0f} s)")
+            tallies = settle(hub, chosen, say=say, stall=None if attempt == 5 else 5)
+        elif done:
             break
+    say(f"  settled at {time.monotonic() - started:.0f} s")
     return tallies
 
 
-def settle(hub: Hub, chosen: list[Point], rounds: int = 30) -> list[Tally]:
-    """Let the hub finish, then account; stop early once nothing is in flight."""
+def settle(hub: Hub, chosen: list[Point], rounds: int = 30, say: Callable[[str], None] = print, stall: int | None = None) -> list[Tally]:
+    """Let the hub finish, then account; stop early once nothing is in flight, or (``stall``) once that many rounds
+    in a row ended nothing more: what is left waits for the operator (a dead letter, a failed transaction)."""
     found: dict[str, dict[str, tuple[str, str]]] = {}
+    started, accounting, done = time.monotonic(), 0.0, 0
+    whole = True  # a round accounts for every message, or only for those still in flight the round before
+    in_flight: list[int] = []
     for _ in range(rounds):
+        if stall and len(in_flight) > stall and in_flight[-1] >= in_flight[-1 - stall]:
+            break
+        done += 1
         tick(hub)
         time.sleep(1.0)
-        found = {p.name: p.verdicts(hub) for p in chosen}
-        if not any(v == "stuck" for verdicts in found.values() for v, _ in verdicts.values()):
-            break
+        counted = time.monotonic()
+        for p in chosen:
+            again = None if whole else [key for key, (verdict, _) in found[p.name].items() if verdict == "stuck"]
+            found[p.name] = {**found.get(p.name, {}), **p.verdicts(hub, again)}
+        accounting += time.monotonic() - counted
+        in_flight.append(sum(v == "stuck" for verdicts in found.values() for v, _ in verdicts.values()))
+        if not in_flight[-1]:
+            if whole:
+                break
+            whole = True  # nothing in flight: one more round over every message decides
+        else:
+            whole = False
+    say(f"  settled in {done} rounds, {time.monotonic() - started:.0f} s ({accounting:.0f} s of it accounting)")
     tallies = []
     for point in chosen:
         tally = Tally(point.name, sent=len(point.accepted) + len(point.refused_at_intake), resubmitted=point.resubmitted)
@@ -648,6 +1033,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m localhub.chaos", description=__doc__.split("\n\n")[0])
     parser.add_argument("-n", "--messages", type=int, default=5000, help="business messages to send (default 5000)")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--environments",
+        type=int,
+        default=24,
+        help="execution environments live at once (default 24, about 2 GB): the run keeps some forty functions busy, and "
+        "fewer environments than that means one stopped for another's cold start over and over",
+    )
     args = parser.parse_args(argv)
 
     import logging
@@ -661,10 +1053,15 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("moto").setLevel(logging.CRITICAL)  # the ASL interpreter logs every failed state it retries
     warnings.filterwarnings("ignore", message="No application metrics to publish")
     # the workflows' Retry waits run at 1/100 of their length, so an outage of minutes passes in seconds
-    local = LocalRuntime(api_port=0, aws_port=0, run_schedules=False, hub=LocalHub(workers=WorkerPool(), sfn_retry_scale=0.01)).start()
+    hub_ = LocalHub(workers=WorkerPool(max_processes=args.environments), parameters=dict(PARAMETERS), sfn_retry_scale=0.01)
+    local = LocalRuntime(api_port=0, aws_port=0, run_schedules=False, hub=hub_).start()
     hub = Hub(local.api_url)
     try:
+        started = time.monotonic()
         ok = report(run(hub, args.messages, args.seed))
+        workers = hub_.workers
+        cold = sum(workers.cold_starts.values()) if workers is not None else 0
+        print(f"{time.monotonic() - started:.0f} s; {cold} execution environments started")
     finally:
         hub.close()
         local.stop()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -461,3 +462,40 @@ def test_an_update_for_a_customer_an_order_is_synchronizing_is_queued_not_ignore
     assert update.json()["status"] == "ACCEPTED"
     assert before_order is False
     assert customer_at_ccb(hub, "M1")["person"] == {"name": "Margaret Hamilton"}
+
+
+def test_a_customer_whose_order_never_completed_is_not_synchronizing_for_ever(hub: LocalHub, monkeypatch: pytest.MonkeyPatch) -> None:
+    import boto3
+
+    from utilhub.platform import observability
+
+    # Given an order that failed while the hub was creating its customer, and Siebel never sent it again
+    ccb(hub).add_fault({"kind": "down", "count": 2})
+    assert post_order(hub, order("SO-18", account("W1"))).status == 502
+    # ... an update that arrived meanwhile (queued: an order was making the customer), and an hour and more passed
+    assert post_update(hub, "W1", {"updateId": "U-W1", "changedAt": "2099-01-01T00:00:00Z", "name": "Grace Hopper"}).status == 202
+    table = boto3.resource("dynamodb", region_name=hub.stack.region if hub.stack else None).Table(hub.resources()["CrossReferenceTable"])
+    overdue = (datetime.now(UTC) - timedelta(seconds=3601)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    table.update_item(
+        Key={"pk": "CUSTOMER#SEBL#W1"}, UpdateExpression="SET synchronizingSince = :t", ExpressionAttributeValues={":t": overdue}
+    )
+    # ... and another customer whose order began a moment ago
+    ccb(hub).add_fault({"kind": "down", "count": 2})
+    assert post_order(hub, order("SO-19", account("W2"))).status == 502
+
+    # When the schedule runs
+    metrics: list[dict[str, Any]] = []
+    monkeypatch.setattr(observability.metrics, "add_metric", lambda **kwargs: metrics.append(kwargs))
+    run = hub.run_schedule("CustomerSynchronizingMonitorFunction")
+
+    # Then the customer waiting past CustomerSynchronizingWaitSeconds (3600 s) is given up and counted (alarmed),
+    # the recent one still waits, and a later update of the given-up one is a prospect's (ignored), not queued
+    assert not run.failed, run.error
+    assert run.result == {"expired": 1}
+    assert [(m["name"], m["value"]) for m in metrics] == [("CustomerSynchronizationsExpired", 1)]
+    assert "synchronizing" not in table.get_item(Key={"pk": "CUSTOMER#SEBL#W1"})["Item"]
+    assert table.get_item(Key={"pk": "CUSTOMER#SEBL#W2"})["Item"]["synchronizing"] is True
+    later = post_update(hub, "W1", {"updateId": "U-W1b", "changedAt": "2099-01-02T00:00:00Z", "name": "Grace B. Hopper"})
+    assert later.json()["status"] == "IGNORED", later.body
+    # and a second run has nothing more to give up
+    assert hub.run_schedule("CustomerSynchronizingMonitorFunction").result == {"expired": 0}

@@ -83,6 +83,7 @@ def test_order_to_cash_handlers_answer_their_sample_events(hub: LocalHub) -> Non
 # answered by the module itself, on a fresh hub: no unhandled error, no 5xx, and an answer of its kind.
 HANDLERS = [
     ("functions.customer.siebel_customers.app", "CustomerSiebelFunction"),
+    ("functions.customer.synchronizing_monitor.app", "CustomerSynchronizingMonitorFunction"),
     ("functions.field_work.activities.app", "FieldWorkActivitiesFunction"),
     ("functions.field_work.queries.app", "FieldWorkQueriesFunction"),
     ("functions.field_work.notifications.app", "FieldWorkRelayFunction"),

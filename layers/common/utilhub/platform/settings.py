@@ -69,6 +69,8 @@ class Settings(BaseSettings):
 
     # Customer pack (Siebel -> CCB)
     customer_update_queue_url: str | None = None
+    # a customer an order began to create in CCB and never recorded stops being "synchronizing" after this
+    customer_synchronizing_wait_seconds: int = Field(default=3600, ge=60)
 
     # Field work pack (CCB <-> MWM <-> WAM/ODM)
     field_work_model: Literal["v1.9", "v2.1"] = "v2.1"

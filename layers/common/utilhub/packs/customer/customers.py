@@ -9,12 +9,16 @@
   ignored with the reason, and nothing is sent.
 - :meth:`CustomerSync.apply_update` (CU-02 delivery): applies only the parts Siebel changed later than
   what CCB already has, so an older update arriving late never overwrites a newer one.
+- :func:`end_overdue_synchronizations` (a schedule): a customer an order began to
+  synchronize and never recorded waits no longer than the bound (setting
+  ``customer_synchronizing_wait_seconds``); then it is a prospect again, counted
+  (``CustomerSynchronizationsExpired``, alarmed), and its updates queued meanwhile end in the queue's DLQ.
 """
 
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel
@@ -26,6 +30,7 @@ from utilhub.packs.customer.store import ConcurrentChange, CustomerState, Custom
 from utilhub.platform import problems
 from utilhub.platform.budget import TimeBudget
 from utilhub.platform.observability import MetricUnit, correlation_id, logger, metrics
+from utilhub.platform.settings import get_settings
 from utilhub.platform.xref import CrossReferenceStore, SystemId
 
 # The CCB parts each Siebel part maps to (see mapping.to_ccb).
@@ -209,8 +214,10 @@ class CustomerSync:
         state = self._store.get(message.siebelAccountId)
         if state is None:  # accepted only for a synchronized customer, so its record is missing: kept (DLQ) for an operator
             raise LookupError(f"customer {message.siebelAccountId} has no synchronized record")
-        if not state.synchronized:  # accepted while its order was being synchronized: redelivered until that ends
+        if not state.synchronized and state.synchronizing:  # accepted while its order was being synchronized: redelivered until that ends
             raise LookupError(f"customer {message.siebelAccountId} is still being synchronized by an order")
+        if not state.synchronized:  # its order was given up (end_overdue_synchronizations): kept (DLQ) until Siebel sends it again
+            raise LookupError(f"customer {message.siebelAccountId} was never synchronized: the order making it did not complete")
         update = AccountUpdateIn.model_validate({**message.parts, "updateId": message.updateId, "changedAt": message.changedAt})
         tr = translator()
         change = to_ccb({part: getattr(update, part) for part in message.parts}, "#", tr)
@@ -234,3 +241,20 @@ class CustomerSync:
             "ccbPersonId": state.ccbPersonId,
             "ccbAccountId": state.ccbAccountId,
         }
+
+
+def end_overdue_synchronizations(store: CustomerStore, now: datetime | None = None) -> dict[str, int]:
+    """Customers an order began to synchronize longer ago than the bound and never recorded (the order failed
+    and was not posted again, or its invocation was killed): no longer synchronizing, counted and alarmed."""
+    bound = get_settings().customer_synchronizing_wait_seconds
+    ended = 0
+    for siebel_id, since in store.synchronizing_before((now or datetime.now(UTC)) - timedelta(seconds=bound)):
+        if store.end_synchronizing(siebel_id, since):
+            logger.warning(
+                "customer synchronization given up: its order did not complete; Siebel sends the order again",
+                extra={"siebelAccountId": siebel_id, "synchronizingSince": since, "boundSeconds": bound},
+            )
+            ended += 1
+    if ended:
+        metrics.add_metric(name="CustomerSynchronizationsExpired", unit=MetricUnit.Count, value=ended)
+    return {"expired": ended}

@@ -1,6 +1,13 @@
 """What the hub knows of each Siebel customer: whether it is synchronized to CCB, its CCB ids, the
 image CCB was last given, and when Siebel changed each part of it.
 
+A customer an order is creating in CCB is "synchronizing" from then until the order records it. An
+order that never completes (CCB down past the caller's retries, the invocation killed) would leave it
+so for good; the item then carries ``synchronizingWait`` (the key of the sparse index
+``Synchronizing``) and ``synchronizingSince``, which :meth:`CustomerStore.synchronizing_before`
+looks up and :meth:`CustomerStore.end_synchronizing` clears. :meth:`CustomerStore.save` writes
+the whole item, so a recorded customer drops out of the index by itself.
+
 One item per Siebel account in the cross-reference table (``CUSTOMER#SEBL#<id>``), written with a
 version check, so two writers never both win. The part times are what keeps an older update that
 arrives late from overwriting a newer one (CU-02).
@@ -9,6 +16,7 @@ arrives late from overwriting a newer one (CU-02).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +53,10 @@ class CustomerState(BaseModel):
     changedAt: dict[str, str] = Field(default_factory=dict)  # Siebel part -> when Siebel changed it (timestamp())
     version: int = 0
     ignoredUpdates: int = 0
+
+
+SYNCHRONIZING_INDEX = "Synchronizing"
+SYNCHRONIZING = "CUSTOMER#SYNCHRONIZING"  # the one key of the sparse index: its items are few (orders in flight, or never completed)
 
 
 class CustomerStore:
@@ -101,9 +113,46 @@ class CustomerStore:
         self._table.update_item(
             Key=self._key(siebel_account_id),
             UpdateExpression="SET synchronizing = :yes, synchronized = if_not_exists(synchronized, :no), "
-            "version = if_not_exists(version, :zero)",
-            ExpressionAttributeValues={":yes": True, ":no": False, ":zero": 0},
+            "version = if_not_exists(version, :zero), synchronizingWait = :wait, synchronizingSince = :now",
+            ExpressionAttributeValues={
+                ":yes": True,
+                ":no": False,
+                ":zero": 0,
+                ":wait": SYNCHRONIZING,
+                ":now": timestamp(datetime.now(UTC)),
+            },
         )
+
+    def synchronizing_before(self, before: datetime) -> Iterator[tuple[str, str]]:
+        """The customers an order began to synchronize before ``before`` and never recorded: (Siebel id, since)."""
+        query: dict[str, Any] = {
+            "IndexName": SYNCHRONIZING_INDEX,
+            "KeyConditionExpression": "synchronizingWait = :wait AND synchronizingSince < :before",
+            "ExpressionAttributeValues": {":wait": SYNCHRONIZING, ":before": timestamp(before)},
+        }
+        while True:
+            page = self._table.query(**query)
+            for item in page.get("Items", []):
+                yield str(item["pk"]).removeprefix("CUSTOMER#SEBL#"), str(item["synchronizingSince"])
+            if "LastEvaluatedKey" not in page:
+                return
+            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def end_synchronizing(self, siebel_account_id: str, since: str) -> bool:
+        """The order that began at ``since`` is given up: the customer is no longer being synchronized (a prospect
+        again until an order records it). False when it was recorded, or an order began again, meanwhile."""
+        try:
+            self._table.update_item(
+                Key=self._key(siebel_account_id),
+                UpdateExpression="REMOVE synchronizing, synchronizingWait SET synchronizingExpiredAt = :now",
+                ConditionExpression="synchronizingSince = :since AND synchronized = :no",
+                ExpressionAttributeValues={":since": since, ":no": False, ":now": timestamp(datetime.now(UTC))},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
 
     def note_prospect(self, siebel_account_id: str) -> bool:
         """Count an update ignored because the customer is not synchronized; False when it is synchronized,

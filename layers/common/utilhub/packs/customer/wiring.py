@@ -24,4 +24,10 @@ def customer_sync() -> CustomerSync:
     )
 
 
+@cache
+def customer_store() -> CustomerStore:
+    return CustomerStore(aws.table(get_settings().require("xref_table")))
+
+
 on_reload(customer_sync.cache_clear)
+on_reload(customer_store.cache_clear)
