@@ -47,13 +47,16 @@ class CustomerState(BaseModel):
     ignoredUpdates: int = 0
 
 
+KEY_PREFIX = "CUSTOMER#SEBL#"  # one item per Siebel account (its functions' policies name this prefix)
+
+
 class CustomerStore:
     def __init__(self, table: Table) -> None:
         self._table = table
 
     @staticmethod
     def _key(siebel_account_id: str) -> dict[str, str]:
-        return {"pk": f"CUSTOMER#SEBL#{siebel_account_id}"}
+        return {"pk": KEY_PREFIX + siebel_account_id}
 
     def get(self, siebel_account_id: str) -> CustomerState | None:
         item = self._table.get_item(Key=self._key(siebel_account_id), ConsistentRead=True).get("Item")
