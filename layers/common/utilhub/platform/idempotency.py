@@ -43,14 +43,15 @@ RECORD_KEYS = "${aws:userid}#*"
 
 
 @cache
-def _caller_user_id() -> str:
+def caller_user_id() -> str:
+    """The caller's ``aws:userid`` (on Lambda ``<role id>:<function name>``), asked once per process."""
     return str(aws.client("sts").get_caller_identity()["UserId"])
 
 
 def record_prefix() -> str:
     """The start of every record id this process writes: ``<aws:userid>#<function name>`` (Powertools then adds
     ``#<hash of the key>``). The function name keeps functions apart where all share one identity (the local runtime)."""
-    return f"{_caller_user_id()}#{os.environ.get('AWS_LAMBDA_FUNCTION_NAME', 'local')}"
+    return f"{caller_user_id()}#{os.environ.get('AWS_LAMBDA_FUNCTION_NAME', 'local')}"
 
 
 def _persistence() -> DynamoDBPersistenceLayer:
