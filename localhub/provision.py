@@ -270,6 +270,7 @@ LOCAL_ONLY = frozenset(
         "AWS::SQS::QueuePolicy",
         "AWS::IAM::Role",
         "AWS::IAM::Policy",
+        "AWS::IAM::ManagedPolicy",
     }
 )
 

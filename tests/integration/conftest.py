@@ -1,5 +1,8 @@
 """Integration fixtures: the template's resources in moto, the functions run in-process,
-the MDM simulator over HTTP. Nothing about the topology is restated here."""
+the MDM simulator over HTTP. Nothing about the topology is restated here.
+
+Every DynamoDB call a function makes during a test is held to that function's policies in the template
+(localhub/iam.py): a call its role would be denied on AWS fails the test."""
 
 from __future__ import annotations
 
@@ -10,13 +13,25 @@ import pytest
 
 from localhub.endpoint import reset
 from localhub.hub import LocalHub
+from localhub.iam import DynamoDbCalls, denied
+from utilhub.platform import idempotency
 
 
 @pytest.fixture
-def hub(aws_endpoint: str) -> Iterator[LocalHub]:
+def dynamodb_calls() -> DynamoDbCalls:
+    """The DynamoDB calls the functions make during the test (recorded once the hub has started)."""
+    return DynamoDbCalls()
+
+
+@pytest.fixture
+def hub(aws_endpoint: str, dynamodb_calls: DynamoDbCalls) -> Iterator[LocalHub]:
     reset(aws_endpoint)
     local = LocalHub().start()
+    calls = dynamodb_calls.install()
     local.drain()  # S3's test event, sent to the transfer queue when the bucket's notifications were set up
     yield local
     assert local.stop() == []  # no test leaves an execution running behind it
+    calls.uninstall()
+    assert local.stack is not None
+    assert denied(local.stack, calls.calls, idempotency.caller_user_id) == []  # each call allowed by its function's policies
     assert os.environ["AWS_ENDPOINT_URL"] == aws_endpoint  # no function environment leaked out

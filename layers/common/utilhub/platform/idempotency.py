@@ -8,10 +8,16 @@ If the work ran but its outcome could not be recorded (DynamoDB throttled), its 
 the key stays claimed until the claim lapses; a repeat after that runs the work again. So the work
 must also be safe to repeat on business ids (a conditional write, a target's message id, a
 cross-reference): the key spares the repeat, it is not the only guard.
+
+Each record's id starts with the caller's own identity (:func:`record_prefix`): on Lambda the role session's
+``aws:userid``, ``<role id>:<function name>``, which the template's policy on the idempotency table names as the
+only leading key the function may touch (``${aws:userid}#*``). One shared policy, and a function can neither
+read nor overwrite another function's records (docs/security.md).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from functools import cache
 from typing import Any
@@ -31,6 +37,21 @@ from utilhub.platform import aws
 from utilhub.platform.observability import logger
 from utilhub.platform.problems import Problem, conflict
 from utilhub.platform.settings import get_settings
+
+# The leading key a function's policy lets it touch on the idempotency table: its own records only.
+RECORD_KEYS = "${aws:userid}#*"
+
+
+@cache
+def caller_user_id() -> str:
+    """The caller's ``aws:userid`` (on Lambda ``<role id>:<function name>``), asked once per process."""
+    return str(aws.client("sts").get_caller_identity()["UserId"])
+
+
+def record_prefix() -> str:
+    """The start of every record id this process writes: ``<aws:userid>#<function name>`` (Powertools then adds
+    ``#<hash of the key>``). The function name keeps functions apart where all share one identity (the local runtime)."""
+    return f"{caller_user_id()}#{os.environ.get('AWS_LAMBDA_FUNCTION_NAME', 'local')}"
 
 
 def _persistence() -> DynamoDBPersistenceLayer:
@@ -65,7 +86,7 @@ def run_once[T](*, key: str, fingerprint: str, work: Callable[[], T], lambda_con
 
     done: list[T] = []
 
-    @idempotent_function(data_keyword_argument="request", persistence_store=_persistence(), config=config)
+    @idempotent_function(data_keyword_argument="request", persistence_store=_persistence(), config=config, key_prefix=record_prefix())
     def _run(request: dict[str, str]) -> Any:
         done.append(work())
         return done[0]

@@ -26,8 +26,13 @@ class CrossReferenceStore:
         self._table = table
 
     @staticmethod
-    def _key(entity_type: str, ref: SystemId) -> str:
-        return f"{entity_type}#{ref.system}#{ref.id}"
+    def key_prefix(entity_type: str, system: str) -> str:
+        """Where the items of one entity type's ids in one system start (each function's policy names these)."""
+        return f"{entity_type}#{system}#"
+
+    @classmethod
+    def _key(cls, entity_type: str, ref: SystemId) -> str:
+        return cls.key_prefix(entity_type, ref.system) + ref.id
 
     def link(self, entity_type: str, a: SystemId, b: SystemId) -> None:
         """Record that ``a`` and ``b`` are the same ``entity_type`` (idempotent; a link already

@@ -91,25 +91,32 @@ class SyncRequestStore:
         self._open_under = open_under
         self._client = table.meta.client
         self._flow = flow
+        self._prefix = self.key_prefix(flow)
         self._shards = shards
         self._retention = timedelta(days=retention_days)
         self._now = clock
 
     # ------------------------------------------------------------------ keys
+    @staticmethod
+    def key_prefix(flow: str) -> str:
+        """Where every key of a flow starts: its items' ``pk`` and both indexes' partition keys (``gsi1pk``, ``gsi2pk``),
+        so a policy naming this prefix as the leading key holds a function to its own flow (docs/security.md)."""
+        return f"{flow}#"
+
     def _request_key(self, sync_request_id: str) -> dict[str, str]:
-        return {"pk": f"{self._flow}#REQ#{sync_request_id}"}
+        return {"pk": f"{self._prefix}REQ#{sync_request_id}"}
 
     def _entity_key(self, entity_type: str, entity_id: str) -> dict[str, str]:
-        return {"pk": f"{self._flow}#ENT#{entity_type}#{entity_id}"}
+        return {"pk": f"{self._prefix}ENT#{entity_type}#{entity_id}"}
 
     def _open_key(self, entity_type: str, entity_id: str) -> str:
-        return f"{self._flow}#{entity_type}#{entity_id}"
+        return f"{self._prefix}{entity_type}#{entity_id}"
 
     def shard_of(self, entity_type: str, entity_id: str) -> int:
         return shard_of(entity_type, entity_id, self._shards)
 
     def _status_key(self, status: SyncStatus, entity_type: str, entity_id: str) -> str:
-        return f"{self._flow}#{status.value}#{self.shard_of(entity_type, entity_id)}"
+        return f"{self._prefix}{status.value}#{self.shard_of(entity_type, entity_id)}"
 
     @property
     def shards(self) -> range:
@@ -208,7 +215,7 @@ class SyncRequestStore:
             "IndexName": INDEX,
             "Limit": min(limit, 1000),
             "KeyConditionExpression": "gsi1pk = :p",
-            "ExpressionAttributeValues": {":p": f"{self._flow}#{status.value}#{shard}"},
+            "ExpressionAttributeValues": {":p": f"{self._prefix}{status.value}#{shard}"},
         }
         if start:
             kwargs["ExclusiveStartKey"] = start
@@ -277,7 +284,7 @@ class SyncRequestStore:
 
     def sent_due(self, shard: int, now: datetime, limit: int) -> Iterator[tuple[str, int]]:
         """(id, attempt) of SENT requests of one shard whose acknowledgement was due before ``now``, the longest overdue first."""
-        for item in self._query_index(f"{self._flow}#{SyncStatus.SENT.value}#{shard}", limit=limit, before=f"{sortable_time(now)}~"):
+        for item in self._query_index(f"{self._prefix}{SyncStatus.SENT.value}#{shard}", limit=limit, before=f"{sortable_time(now)}~"):
             yield str(item["syncRequestId"]), int(item.get("attempt", 0))
 
     def _query_index(self, partition: str, *, limit: int, before: str | None = None) -> Iterator[dict[str, Any]]:
@@ -492,8 +499,8 @@ class SyncRequestStore:
         return {
             "TableName": self._table.name,
             "Item": {
-                "pk": f"{self._flow}#CLAIMS#{record}",
-                "gsi1pk": f"{self._flow}#CLAIMS",
+                "pk": f"{self._prefix}CLAIMS#{record}",
+                "gsi1pk": f"{self._prefix}CLAIMS",
                 "gsi1sk": f"{sortable_time(now)}#{record}",
                 "claims": [
                     {
@@ -513,7 +520,7 @@ class SyncRequestStore:
         """The claims recorded under ``records`` were queued (or given back): nothing is left to find."""
         for start in range(0, len(records), 25):
             requests: dict[str, Any] = {
-                self._table.name: [{"DeleteRequest": {"Key": {"pk": f"{self._flow}#CLAIMS#{r}"}}} for r in records[start : start + 25]]
+                self._table.name: [{"DeleteRequest": {"Key": {"pk": f"{self._prefix}CLAIMS#{r}"}}} for r in records[start : start + 25]]
             }
             while requests:
                 requests = self._client.batch_write_item(RequestItems=requests).get("UnprocessedItems") or {}
@@ -522,10 +529,10 @@ class SyncRequestStore:
         """The claims recorded before ``recorded_before`` and never forgotten (their claimer stopped before it
         queued them): each record's id with its requests and their claimed attempts."""
         found = []
-        for item in self._query_index(f"{self._flow}#CLAIMS", limit=limit, before=f"{sortable_time(recorded_before)}~"):
+        for item in self._query_index(f"{self._prefix}CLAIMS", limit=limit, before=f"{sortable_time(recorded_before)}~"):
             record = str(item["gsi1sk"]).rsplit("#", 1)[1]
             stored: dict[str, Any] = (
-                self._table.get_item(Key={"pk": f"{self._flow}#CLAIMS#{record}"}, ConsistentRead=True).get("Item") or {}
+                self._table.get_item(Key={"pk": f"{self._prefix}CLAIMS#{record}"}, ConsistentRead=True).get("Item") or {}
             )
             listed: list[dict[str, Any]] = list(stored.get("claims", []))
             claims = [

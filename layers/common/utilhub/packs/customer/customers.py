@@ -33,6 +33,9 @@ from utilhub.platform.observability import MetricUnit, correlation_id, logger, m
 from utilhub.platform.settings import get_settings
 from utilhub.platform.xref import CrossReferenceStore, SystemId
 
+# the entity types a customer links between its Siebel and CCB ids (cross-references)
+LINKED_TYPES = ("PERSON", "ACCOUNT")
+
 # The CCB parts each Siebel part maps to (see mapping.to_ccb).
 CCB_PARTS: dict[str, tuple[str, ...]] = {
     "name": ("person",),
@@ -134,8 +137,9 @@ class CustomerSync:
         if not created and (diff := self._difference(customer, image)):
             customer = self._ccb.change(budget, customer.personId, diff)
             action = "UPDATED"
-        self._xref.link("PERSON", SystemId(SIEBEL, siebel_id), SystemId(CCB, customer.personId))
-        self._xref.link("ACCOUNT", SystemId(SIEBEL, siebel_id), SystemId(CCB, customer.accountId))
+        person, account = LINKED_TYPES
+        self._xref.link(person, SystemId(SIEBEL, siebel_id), SystemId(CCB, customer.personId))
+        self._xref.link(account, SystemId(SIEBEL, siebel_id), SystemId(CCB, customer.accountId))
         update = {"ccbPersonId": customer.personId, "ccbAccountId": customer.accountId, "image": image, "changedAt": changed_at}
         self._save(state.model_copy(update=update), budget)
         logger.info("customer synchronized", extra={"siebelAccountId": siebel_id, "action": action})

@@ -55,6 +55,7 @@ class CustomerState(BaseModel):
     ignoredUpdates: int = 0
 
 
+KEY_PREFIX = "CUSTOMER#SEBL#"  # one item per Siebel account (its functions' policies name this prefix)
 SYNCHRONIZING_INDEX = "Synchronizing"
 SYNCHRONIZING = "CUSTOMER#SYNCHRONIZING"  # the one key of the sparse index: its items are few (orders in flight, or never completed)
 
@@ -65,7 +66,7 @@ class CustomerStore:
 
     @staticmethod
     def _key(siebel_account_id: str) -> dict[str, str]:
-        return {"pk": f"CUSTOMER#SEBL#{siebel_account_id}"}
+        return {"pk": KEY_PREFIX + siebel_account_id}
 
     def get(self, siebel_account_id: str) -> CustomerState | None:
         item = self._table.get_item(Key=self._key(siebel_account_id), ConsistentRead=True).get("Item")

@@ -24,6 +24,7 @@ from utilhub.platform import aws, problems
 from utilhub.platform.settings import get_settings, on_reload
 
 # content type -> the file name extensions it may carry; nothing executable, scriptable (HTML, SVG) or macro-bearing
+KEY_PREFIX = "ATTACHMENT#"  # where attachment items start in the cross-reference table
 ALLOWED = {
     "application/pdf": (".pdf",),
     "image/jpeg": (".jpg", ".jpeg"),
@@ -73,7 +74,7 @@ def new_upload(source: str, activity_id: str, activity_status: str, request: Att
     content_type = request.contentType.lower()
     _table().put_item(
         Item={
-            "pk": f"ATTACHMENT#{attachment_id}",
+            "pk": KEY_PREFIX + attachment_id,
             "activity": f"{source}#{activity_id}",
             "key": key,
             "fileName": request.fileName,
@@ -97,7 +98,7 @@ def new_upload(source: str, activity_id: str, activity_status: str, request: Att
 
 
 def _record(attachment_id: str) -> dict[str, Any] | None:
-    item = _table().get_item(Key={"pk": f"ATTACHMENT#{attachment_id}"}, ConsistentRead=True).get("Item")
+    item = _table().get_item(Key={"pk": KEY_PREFIX + attachment_id}, ConsistentRead=True).get("Item")
     return dict(item) if item else None
 
 

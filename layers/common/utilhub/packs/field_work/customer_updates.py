@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 # longer than the relay function's timeout (60 s), shorter than the backoffs of a RetryLater up to the relay
 # queue's last receive (150 s by the 5th)
+KEY_PREFIX = "CUSTOMER-UPDATES#"  # one item per service point in the cross-reference table
 LEASE = timedelta(seconds=120)
 
 
@@ -42,7 +43,7 @@ class CustomerUpdateOrder:
 
     @staticmethod
     def _key(service_point_id: str) -> dict[str, str]:
-        return {"pk": f"CUSTOMER-UPDATES#{service_point_id}"}
+        return {"pk": KEY_PREFIX + service_point_id}
 
     def claim(self, update: CustomerInformationIn) -> str | None:
         """Hold the update's service point; None when the update is to be forwarded, else why it is skipped

@@ -25,6 +25,9 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
 
 Status = Literal["CREATING", "LINKED", "ERROR", "COMPLETED", "CANCELED"]
+# where the pack's items start in the cross-reference table (its functions' policies name these prefixes)
+ACTIVITY_PREFIX = "ACTIVITY#"
+SP_ACTIVITIES_PREFIX = "SP-ACTIVITIES#"
 CLOSED = ("COMPLETED", "CANCELED", "ERROR")
 CLOSING = {"COMPLETE": "COMPLETED", "CANCEL": "CANCELED"}
 
@@ -58,7 +61,7 @@ class ActivityStore:
 
     @staticmethod
     def _key(source: str, activity_id: str) -> dict[str, str]:
-        return {"pk": f"ACTIVITY#{source}#{activity_id}"}
+        return {"pk": f"{ACTIVITY_PREFIX}{source}#{activity_id}"}
 
     def get(self, source: str, activity_id: str) -> ActivityRecord | None:
         item = self._table.get_item(Key=self._key(source, activity_id), ConsistentRead=True).get("Item")
@@ -99,7 +102,7 @@ class ActivityStore:
                 return False
             raise
         self._table.update_item(  # the service point's activities, for the customer updates of FW-10
-            Key={"pk": f"SP-ACTIVITIES#{activity.servicePointId}"},
+            Key={"pk": SP_ACTIVITIES_PREFIX + activity.servicePointId},
             UpdateExpression="ADD activities :key",
             ExpressionAttributeValues={":key": {f"{activity.sourceSystem}#{activity.activityId}"}},
         )
@@ -107,7 +110,7 @@ class ActivityStore:
 
     def at_service_point(self, service_point_id: str) -> list[ActivityRecord]:
         """The activities recorded at a service point."""
-        item = self._table.get_item(Key={"pk": f"SP-ACTIVITIES#{service_point_id}"}, ConsistentRead=True).get("Item") or {}
+        item = self._table.get_item(Key={"pk": SP_ACTIVITIES_PREFIX + service_point_id}, ConsistentRead=True).get("Item") or {}
         found = []
         for key in sorted(str(k) for k in item.get("activities") or ()):  # type: ignore[union-attr]
             source, activity_id = key.split("#", 1)

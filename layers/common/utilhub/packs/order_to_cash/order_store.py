@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
 
 
+KEY_PREFIX = "ORDER#"  # then <orderId>#<revision>
+
+
 class OrderNotKept(LookupError):
     """A workflow step names an order revision the hub does not hold (it is kept before its workflow starts)."""
 
@@ -31,7 +34,7 @@ class OrderStore:
 
     @staticmethod
     def _key(order_id: str, revision: int) -> dict[str, str]:
-        return {"pk": f"ORDER#{order_id}#{revision}"}
+        return {"pk": f"{KEY_PREFIX}{order_id}#{revision}"}
 
     def keep(self, order: FulfillmentOrderIn, content: str) -> bool:
         """Keep the revision's ``content`` (its canonical JSON); False when it is kept already with other content."""

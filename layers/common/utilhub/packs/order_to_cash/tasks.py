@@ -8,7 +8,7 @@ it succeeded answers its first outcome and changes nothing.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from utilhub.packs.order_to_cash.brm import BrmAccountIn, BrmBillInfo, BrmBillInfoIn, BrmClient, BrmPayInfo, BrmPayInfoIn
 from utilhub.packs.order_to_cash.collation import collate
@@ -28,6 +28,10 @@ from utilhub.platform.idempotency import run_once
 from utilhub.platform.observability import logger
 from utilhub.platform.xref import CrossReferenceStore, SystemId
 
+# what a BRM step links between Siebel's ids and each BRM instance's (cross-references)
+LINKED_KINDS: tuple[Literal["account"], Literal["billinfo"], Literal["payinfo"]] = ("account", "billinfo", "payinfo")
+BRM_SYSTEM_PREFIX = "BRM:"
+
 
 class BillToNotFound(LookupError):
     """A step ran before the bill-to account it needs is linked: retried by the workflow."""
@@ -35,7 +39,7 @@ class BillToNotFound(LookupError):
 
 def brm_system(billing_system_id: str) -> str:
     """The cross-reference system name of one BRM instance."""
-    return f"BRM:{billing_system_id}"
+    return BRM_SYSTEM_PREFIX + billing_system_id
 
 
 class BrmSteps:
@@ -163,7 +167,7 @@ class BrmSteps:
             raise BillToNotFound(f"bill-to account {item.billToId} is not in {system} yet")
         outcome = TaskOutcome()
         profile = item.profile
-        for kind in ("billinfo", "payinfo"):
+        for kind in LINKED_KINDS[1:]:  # /billinfo and /payinfo
             if poid := self._linked(kind, system, profile.id):
                 outcome.existing.append(BrmObject(type=kind, sourceId=profile.id, brmId=poid, billingSystemId=system))
                 continue

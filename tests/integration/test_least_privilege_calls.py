@@ -1,0 +1,64 @@
+"""The DynamoDB calls functions really make, held to their policies in the template (localhub/iam.py).
+
+Every integration test does this in its ``hub`` fixture; here a person sync request goes from intake through the
+monitor to MDM and back, with an idempotency key, and the checks are shown to see the calls and to refuse a
+policy that names another flow's keys.
+"""
+
+from __future__ import annotations
+
+import json
+from copy import deepcopy
+
+from localhub.hub import LocalHub
+from localhub.iam import DynamoDbCalls, denied
+from localhub.template import LocalStack, Template
+from utilhub.platform import idempotency
+
+CLAIMS = {"client_id": "ccb", "scope": "utilhub/meter-data", "token_use": "access"}
+REQUEST = {
+    "syncRequestId": "SR-IAM-1",
+    "entityType": "PERSON",
+    "entityId": "P-IAM",
+    "changedAt": "2026-11-20T09:00:00Z",
+    "data": {"name": "Ada"},
+}
+
+
+def synchronize(hub: LocalHub) -> None:
+    headers = {"content-type": "application/json", "idempotency-key": "iam-1"}
+    accepted = hub.call_api("POST", "/meter-data/sync-requests", body=json.dumps(REQUEST), headers=headers, claims=CLAIMS)
+    assert accepted.status == 202, accepted.body
+    assert not hub.run_schedule("MeterDataSyncMonitorFunction").failed
+    hub.drain()
+    state = hub.call_api("GET", "/meter-data/sync-requests/SR-IAM-1", claims=CLAIMS)
+    assert state.json()["status"] == "SYNCHRONIZED", state.body
+
+
+def test_a_sync_requests_calls_are_each_allowed_by_its_functions_policies(hub: LocalHub, dynamodb_calls: DynamoDbCalls) -> None:
+    # Given a person synchronized to MDM through intake (with an idempotency key), the monitor and the delivery
+    synchronize(hub)
+    assert hub.stack is not None
+    # Then the intake, the monitor and the delivery were seen calling DynamoDB: the sync requests, the links, the records
+    by_function = {spec.name: spec.logical_id for spec in hub.functions()}
+    seen = {(by_function[c.function], c.operation) for c in dynamodb_calls.calls}
+    assert {("MeterDataSyncRequestsFunction", "PutItem"), ("MeterDataSyncMonitorFunction", "Query")} <= seen
+    assert ("MeterDataDeliveryFunction", "TransactWriteItems") in seen
+    # And every one of them is allowed by its function's policies, the idempotency records by the caller's identity
+    assert denied(hub.stack, dynamodb_calls.calls, idempotency.caller_user_id) == []
+
+
+def test_a_policy_naming_another_flows_keys_is_refused_the_same_calls(hub: LocalHub, dynamodb_calls: DynamoDbCalls) -> None:
+    # Given the same calls, and a template whose MDM delivery holds DACS's flow in place of MDM's
+    synchronize(hub)
+    assert hub.stack is not None
+    body = deepcopy(hub.stack.template.body)
+    policies = body["Resources"]["MeterDataDeliveryFunction"]["Properties"]["Policies"]
+    policies[policies.index({"Ref": "MeterDataSyncRequestsPolicy"})] = {"Ref": "DacsSyncRequestsPolicy"}
+    swapped = LocalStack(Template(body), parameters=hub.stack.parameters)
+    swapped.physical = hub.stack.physical
+    # When the checks read them against it
+    refused = denied(swapped, dynamodb_calls.calls, idempotency.caller_user_id)
+    # Then the delivery's writes of MDM's sync requests are refused, and nothing else
+    assert refused, "the MDM delivery's calls were allowed by DACS's policy"
+    assert all(r.startswith("MeterDataDeliveryFunction: ") and "meter-data#" in r for r in refused), refused
