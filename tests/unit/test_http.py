@@ -41,10 +41,10 @@ def _call(
     method: str = "GET",
     route_key: str = "GET /things/{thingId}/parts/{partId}",
     path_parameters: dict[str, str] | None = None,
-    **headers: str,
+    headers: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     event = http_event(
-        method, path, route_key=route_key, headers=headers, path_parameters=path_parameters, claims={"scope": SCOPE, "client_id": "c"}
+        method, path, route_key=route_key, headers=headers or {}, path_parameters=path_parameters, claims={"scope": SCOPE, "client_id": "c"}
     )
     return _api().resolve(event, None)  # type: ignore[no-any-return]
 
@@ -91,7 +91,7 @@ def test_a_parameter_never_spans_segments_and_literal_routes_still_win() -> None
 )
 def test_the_correlation_id_is_echoed_when_safe_and_replaced_otherwise(sent: str, kept: bool) -> None:
     # Given a request carrying an X-Correlation-Id
-    answer = _call("/things/t/parts/p", **{"X-Correlation-Id": sent})
+    answer = _call("/things/t/parts/p", headers={"X-Correlation-Id": sent})
 
     # When the answer's header is read
     echoed = answer["headers"]["X-Correlation-Id"]
@@ -108,7 +108,7 @@ def test_an_idempotency_key_of_no_or_too_many_characters_is_refused(key: str | N
     headers = {} if key is None else {"Idempotency-Key": key}
 
     # When the route runs it once per key
-    answer = _call("/things/t-1/resubmission", method="POST", route_key="POST /things/{thingId}/resubmission", **headers)
+    answer = _call("/things/t-1/resubmission", method="POST", route_key="POST /things/{thingId}/resubmission", headers=headers)
 
     # Then only the request without the header runs; a malformed key is a 400 problem, not taken as absent
     assert answer["statusCode"] == status, answer["body"]
