@@ -15,8 +15,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from localhub.lambda_runtime import Invocation, invoke
 from localhub.template import EventSource, FunctionSpec, LocalStack
+
+# What SQS answers a visibility change of a receipt that no longer names a message in flight
+STALE_RECEIPT = frozenset(
+    {"ReceiptHandleIsInvalid", "MessageNotInflight", "AWS.SimpleQueueService.MessageNotInflight", "InvalidParameterValue"}
+)
 
 Invoker = Callable[[FunctionSpec, Any], Invocation]
 # Lambda's SQS pollers: 5 at first, and ScalingConfig.MaximumConcurrency (2..1000) caps them.
@@ -102,9 +109,18 @@ class SqsEventSource:
         """Make the messages that failed visible again now, as if their visibility timeout had passed."""
         with self._receipts_lock:
             handles, self._failed_receipts = self._failed_receipts, []
+        made_visible = 0
         for handle in handles:
-            self._sqs.change_message_visibility(QueueUrl=self.queue_url, ReceiptHandle=handle, VisibilityTimeout=0)
-        return len(handles)
+            try:
+                self._sqs.change_message_visibility(QueueUrl=self.queue_url, ReceiptHandle=handle, VisibilityTimeout=0)
+            except ClientError as exc:
+                # the message is no longer in flight under this receipt: deleted, moved to its DLQ, or received
+                # again since (a new receipt); SQS then refuses the handle, and there is nothing to make visible
+                if exc.response["Error"]["Code"] not in STALE_RECEIPT:
+                    raise
+                continue
+            made_visible += 1
+        return made_visible
 
     def _record(self, message: dict[str, Any]) -> dict[str, Any]:
         return {

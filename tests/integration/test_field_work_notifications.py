@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import boto3
 import pytest
 
 from localhub.hub import LocalHub
@@ -214,3 +215,19 @@ def test_relay_sample_batch_delivered_twice_reaches_ccb_once(hub: LocalHub) -> N
     assert first == second == {"batchItemFailures": []}
     assert ccb_operations(hub, "billable-charges") == ["ODM-COMP-77"]
     assert ccb_operations(hub, "items") == ["ODM-UB-9"]
+
+
+def test_redelivering_now_passes_over_a_failed_message_no_longer_in_flight(hub: LocalHub) -> None:
+    # Given a notification that failed while CCB was down (its receipt kept for an early redelivery)
+    hub.simulators["CCB"].add_fault({"kind": "down", "count": 1})
+    assert post(hub, "/field-work/unbadged-assets", sample_body("unbadged-assets.json")).status == 202
+    hub.drain()
+    # ...and since then received again and its receipt replaced, as SQS does once its visibility timeout ends
+    # (here: the queue purged, so the kept receipt names a message that is no longer there)
+    boto3.client("sqs").purge_queue(QueueUrl=hub.resources()["FieldWorkRelayQueue"])
+
+    # When every failed message is made visible at once
+    made_visible = hub.expire_visibility()
+
+    # Then the stale receipt is passed over (not an error that stops the caller), and nothing is made visible
+    assert made_visible == 0
