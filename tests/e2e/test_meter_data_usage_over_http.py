@@ -94,7 +94,7 @@ def test_a_bill_run_request_for_an_sa_mdm_does_not_hold_ends_in_error_with_mdms_
     # Then it is accepted, then ERROR with MDM's 404, and CCB got nothing for it
     assert posted.status_code == 202
     assert found["status"] == "ERROR"
-    assert "MDM refused it: 404" in found["history"][-1]["reason"]
+    assert "MDM refused it: HTTP 404" in found["history"][-1]["reason"]
     assert "BILL_DETERMINANTS#E2E-UR404" not in client.get("/_local/sim/ccb/state").json()["records"]
 
 

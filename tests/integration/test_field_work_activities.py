@@ -14,6 +14,7 @@ import pytest
 from localhub.hub import ApiResponse, LocalHub
 from localhub.simulators.field import FieldSystemSimulator
 from tests.conftest import sample_event
+from tests.integration.test_operations_dead_letters import OPS_CLAIMS, depths
 
 JSON = {"content-type": "application/json"}
 API = "FieldWorkActivitiesFunction"  # with FieldWorkActivityStepsFunction (the workflow) and FieldWorkEventDeliveryFunction
@@ -418,6 +419,21 @@ def test_a_fault_run_links_every_activity_once_or_ends_it_in_error_with_its_reas
             hub.expire_visibility()
         hub.drain()
     assert throttling.throttled
+    # an event whose every delivery met throttling, or the claim of an attempt whose outcome it could not record
+    # (it holds until that invocation's time is up), is dead-lettered; the alarm tells the operator, who sends it
+    # back once the claims have lapsed
+    lapse = hub.function("FieldWorkEventDeliveryFunction").timeout
+    for _ in range(3):
+        if not depths(hub)["field-work/events"]:
+            break
+        time.sleep(lapse + 1)
+        redriven = hub.call_api("POST", "/field-work/dead-letters/events/redrive", body=b"", claims=OPS_CLAIMS)
+        assert redriven.status == 202, redriven.body
+        for _ in range(3):
+            hub.drain()
+            hub.expire_visibility()
+    assert hub.settle(timeout=60) == []
+    assert depths(hub)["field-work/events"] == 0
     assert any(body["status"] == "LINKED" for body in outcomes.values())  # the retries outlast MWM's outage
 
     # Then every activity is LINKED (then COMPLETED) in MWM and ODM exactly once, or in ERROR with its reason and

@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from lxml import etree
+from pydantic_core import PydanticCustomError
 
 from utilhub.platform.problems import FieldError, bad_request, invalid
 
@@ -106,9 +107,11 @@ def refuse_in_header(name: str, value: str) -> None:
 
 
 def text_only[T](value: T) -> T:
-    """``value`` unchanged, or a ``ValueError`` naming where it holds a character free text may not hold:
+    """``value`` unchanged, or a ``ValueError`` (pydantic's custom error) naming where it holds a character free text may not hold:
     the same rule for data a source application hands over without the API (a file, a queue), as a
-    pydantic ``model_validator(mode="before")`` of the model that reads it."""
+    pydantic ``model_validator(mode="before")`` of the model that reads it; the error's type is ``control_character``."""
     if pointer := first_forbidden(value):
-        raise ValueError(f"{pointer} {FREE_TEXT_DETAIL}")
+        # a rule of the hub's own (not a validator's free text): its message names the place, never the value,
+        # so reasons and logs keep it (platform/reasons.py)
+        raise PydanticCustomError("control_character", "{pointer} " + FREE_TEXT_DETAIL, {"pointer": pointer})
     return value
