@@ -4,15 +4,25 @@ Gateway routes them, and the correlation id a response echoes. Pure: no AWS call
 from __future__ import annotations
 
 import json
+from datetime import date
+from decimal import Decimal
 from typing import Any
 from urllib.parse import unquote
 
 import pytest
+from pydantic import AwareDatetime, BaseModel
 
 from localhub.apigw import http_event
-from utilhub.platform.http import Body, create_api, json_response, once_per_key
+from utilhub.platform.http import Body, create_api, json_response, once_per_key, parsed, parsed_xml, read_body
 
 SCOPE = "utilhub/things"
+
+
+class Thing(BaseModel):
+    madeOn: date
+    seenAt: AwareDatetime | None = None
+    count: int = 0
+    weight: Decimal | None = None
 
 
 pytestmark = pytest.mark.usefixtures("known_clients")
@@ -29,6 +39,11 @@ def _api() -> Any:
     def batch() -> Any:
         return json_response(202, {"batch": True})
 
+    @app.post("/things")
+    def create() -> Any:
+        thing = parsed(Thing, read_body(app, xml=False).json)
+        return json_response(201, thing.model_dump(mode="json"))
+
     @app.post("/things/<thingId>/resubmission")
     def resubmit(thingId: str) -> Any:
         return once_per_key(app, Body(raw=b""), lambda: (202, {"thingId": thingId}))
@@ -42,9 +57,16 @@ def _call(
     route_key: str = "GET /things/{thingId}/parts/{partId}",
     path_parameters: dict[str, str] | None = None,
     headers: dict[str, str] | None = None,
+    body: str | None = None,
 ) -> dict[str, Any]:
     event = http_event(
-        method, path, route_key=route_key, headers=headers or {}, path_parameters=path_parameters, claims={"scope": SCOPE, "client_id": "c"}
+        method,
+        path,
+        route_key=route_key,
+        body=body,
+        headers=headers or {},
+        path_parameters=path_parameters,
+        claims={"scope": SCOPE, "client_id": "c"},
     )
     return _api().resolve(event, None)  # type: ignore[no-any-return]
 
@@ -114,3 +136,68 @@ def test_an_idempotency_key_of_no_or_too_many_characters_is_refused(key: str | N
     assert answer["statusCode"] == status, answer["body"]
     if status == 400:
         assert json.loads(answer["body"])["detail"] == "Idempotency-Key must be 1 to 255 characters."
+
+
+def _post_thing(body: dict[str, Any]) -> dict[str, Any]:
+    return _call("/things", method="POST", route_key="POST /things", headers={"Content-Type": "application/json"}, body=json.dumps(body))
+
+
+@pytest.mark.parametrize(
+    ("body", "pointer"),
+    [
+        ({"madeOn": 0}, "#/madeOn"),  # pydantic's lax mode reads it as 1970-01-01
+        ({"madeOn": 20260301}, "#/madeOn"),
+        ({"madeOn": "2026-03-01", "seenAt": 1772323200}, "#/seenAt"),
+        ({"madeOn": "2026-03-01", "seenAt": 0.5}, "#/seenAt"),
+        ({"madeOn": "2026-03-01", "count": False}, "#/count"),
+        ({"madeOn": "2026-03-01", "count": True}, "#/count"),
+        ({"madeOn": "2026-03-01", "count": "3"}, "#/count"),
+        ({"madeOn": "2026-03-01", "weight": True}, "#/weight"),
+    ],
+)
+def test_a_json_body_value_of_another_json_type_than_the_field_is_refused(body: dict[str, Any], pointer: str) -> None:
+    # Given a JSON body with a number where the field is a date or a date-time, or a boolean or a string for a number
+    # When the route reads it through parsed()
+    answer = _post_thing(body)
+
+    # Then it is the documented 422 problem naming the field, without the value it refused
+    assert answer["statusCode"] == 422, answer["body"]
+    problem = json.loads(answer["body"])
+    assert [error["pointer"] for error in problem["errors"]] == [pointer], problem
+    refused = body[pointer.removeprefix("#/")]
+    assert set(problem["errors"][0]) == {"pointer", "detail"}
+    assert str(refused) not in problem["errors"][0]["detail"]
+    assert json.dumps(refused) not in problem["errors"][0]["detail"]
+
+
+@pytest.mark.parametrize(
+    ("body", "taken"),
+    [
+        ({"madeOn": "2026-03-01"}, {"madeOn": "2026-03-01", "seenAt": None, "count": 0, "weight": None}),
+        (
+            {"madeOn": "2026-03-01", "seenAt": "2026-03-01T10:15:00+01:00", "count": 3, "weight": 12.5},
+            {"madeOn": "2026-03-01", "seenAt": "2026-03-01T10:15:00+01:00", "count": 3, "weight": "12.5"},
+        ),
+        ({"madeOn": "2026-03-01", "count": -2, "weight": 7}, {"madeOn": "2026-03-01", "seenAt": None, "count": -2, "weight": "7"}),
+        ({"madeOn": "2026-03-01", "weight": "0.10"}, {"madeOn": "2026-03-01", "seenAt": None, "count": 0, "weight": "0.10"}),
+    ],
+)
+def test_a_json_body_in_the_json_types_of_its_fields_is_taken(body: dict[str, Any], taken: dict[str, Any]) -> None:
+    # Given ISO date and date-time strings, a JSON integer, and a decimal as a JSON number or a string
+    # When the route reads the body
+    answer = _post_thing(body)
+
+    # Then it is taken, each value as sent
+    assert answer["statusCode"] == 201, answer["body"]
+    assert json.loads(answer["body"]) == taken
+
+
+def test_fields_read_from_xml_text_keep_their_conversions() -> None:
+    # Given what a route read from an XML body: text only
+    fields = {"madeOn": "2026-03-01", "seenAt": "2026-03-01T10:15:00Z", "count": "3", "weight": "12.50"}
+
+    # When it is validated as the route's model
+    thing = parsed_xml(Thing, fields)
+
+    # Then the text is converted to the fields' types, as before
+    assert (thing.madeOn, thing.count, thing.weight) == (date(2026, 3, 1), 3, Decimal("12.50"))

@@ -347,5 +347,35 @@ def test_units_numbers_and_identifiers_are_pointed_at(raw: dict[str, Any], point
 
 
 def test_units_are_taken_in_any_case_and_stored_in_capitals() -> None:
-    raw = with_data("SCALAR_METER_READ", reads=[{"registerId": "R-1", "uom": " kWh ", "reading": "12.5"}])
+    raw = with_data("SCALAR_METER_READ", reads=[{"registerId": "R-1", "uom": " kWh ", "reading": 12.5}])
     assert validate_sync_request(FLOW, raw, DEFAULTS).data["reads"] == [{"registerId": "R-1", "uom": "KWH", "reading": 12.5}]
+
+
+@pytest.mark.parametrize(
+    ("raw", "pointer"),
+    [
+        (raw_request(changedAt=0), "#/changedAt"),
+        (with_data("SCALAR_METER_READ", readAt=0), "#/data/readAt"),
+        (with_data("SCALAR_METER_READ", reads=[{"registerId": "R-1", "uom": "KWH", "reading": "12.5"}]), "#/data/reads/0/reading"),
+        (with_data("BILL_CYCLE", schedule=[{"windowStart": 0, "windowEnd": "2026-12-03"}]), "#/data/schedule/0/windowStart"),
+        (with_data("METER_CONFIGURATION", registers=[register(sequence=True)]), "#/data/registers/0/sequence"),
+    ],
+)
+def test_a_json_value_of_another_json_type_than_the_field_is_pointed_at(raw: dict[str, Any], pointer: str) -> None:
+    # Given JSON an application sent with a number for a date or date-time, a string for a number, a boolean for an integer
+    problem = refusal(raw)
+
+    # Then it is refused, as the spec says, not converted
+    assert problem.status == 422
+    assert pointers(problem) == [pointer]
+
+
+def test_what_a_codec_read_from_xml_is_converted_to_the_fields_types() -> None:
+    # Given a request a codec read from XML: numbers as text
+    raw = with_data("SCALAR_METER_READ", reads=[{"registerId": "R-1", "uom": "KWH", "reading": "12.5"}])
+
+    # When it is validated as XML's
+    request = validate_sync_request(FLOW, raw, DEFAULTS, xml=True)
+
+    # Then the text is converted
+    assert request.data["reads"] == [{"registerId": "R-1", "uom": "KWH", "reading": 12.5}]

@@ -22,6 +22,7 @@ from lxml import etree
 from pydantic import BaseModel, ValidationError
 
 from utilhub.platform import aws, idempotency, identity
+from utilhub.platform.json_input import from_json
 from utilhub.platform.observability import CORRELATION_HEADER, correlation_id, logger, use_correlation_id
 from utilhub.platform.problems import (
     PROBLEM_CONTENT_TYPE,
@@ -188,8 +189,18 @@ def once_per_key(app: APIGatewayHttpResolver, body: Body, work: Callable[[], tup
 
 
 def parsed[M: BaseModel](model: type[M], raw: Any) -> M:
-    """A body (read by :func:`read_body`) as ``model``, or a 422 pointing at every field it refuses."""
+    """A JSON body (read by :func:`read_body`) as ``model``, each field its JSON type (:func:`from_json`), or a
+    422 pointing at every field it refuses."""
     try:
-        return model.model_validate(raw)
+        return from_json(model, raw)
+    except ValidationError as exc:
+        raise from_validation_error(exc) from None
+
+
+def parsed_xml[M: BaseModel](model: type[M], fields: Mapping[str, Any]) -> M:
+    """``fields`` a route read from an XML body (text, converted to the model's types) as ``model``, or a 422
+    pointing at every field it refuses."""
+    try:
+        return model.model_validate(fields)
     except ValidationError as exc:
         raise from_validation_error(exc) from None

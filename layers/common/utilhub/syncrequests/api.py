@@ -11,10 +11,11 @@ from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from utilhub.platform import identity, problems
 from utilhub.platform.http import Body, create_api, json_response, once_per_key, read_body
+from utilhub.platform.json_input import from_json
 from utilhub.platform.observability import MetricUnit, correlation_id, metrics
 from utilhub.platform.settings import Settings, get_settings
 from utilhub.platform.xml import validate as validate_xml
@@ -53,10 +54,17 @@ def non_finite(value: Any, pointer: str) -> str | None:
     return None
 
 
-def validate_sync_request(flow: SyncFlow, raw: dict[str, Any], settings: Settings, root: str = "") -> SyncRequestIn:
-    """The request, checked against the contract and the entity type's data model, or a 422."""
+def validate_sync_request(flow: SyncFlow, raw: dict[str, Any], settings: Settings, root: str = "", *, xml: bool = False) -> SyncRequestIn:
+    """The request, checked against the contract and the entity type's data model, or a 422.
+
+    ``raw`` is JSON an application sent (each field its JSON type, :func:`~utilhub.platform.json_input.from_json`), or
+    with ``xml`` what the flow's codec read from an XML body (text, converted to the model's types)."""
+
+    def validated[M: BaseModel](model: type[M], value: Any) -> M:
+        return model.model_validate(value) if xml else from_json(model, value)
+
     try:
-        request = SyncRequestIn.model_validate(raw)
+        request = validated(SyncRequestIn, raw)
     except ValidationError as exc:
         raise problems.from_validation_error(exc, root) from None
     spec = flow.spec(request.entityType)
@@ -68,7 +76,7 @@ def validate_sync_request(flow: SyncFlow, raw: dict[str, Any], settings: Setting
     if reason := spec.disabled_reason(settings):
         raise problems.invalid(reason, [problems.FieldError(f"#{root}/entityType", reason)])
     try:
-        data = spec.data_model.model_validate(request.data)
+        data = validated(spec.data_model, request.data)
     except ValidationError as exc:
         raise problems.from_validation_error(exc, f"{root}/data") from None
     if refusal := spec.refusal(data):
@@ -106,17 +114,17 @@ def build_sync_request_api(
     # the target acknowledges with a scope of its own: a source's token cannot mark its own requests synchronized
     app = create_api(scope, {f"POST {collection}/{{syncRequestId}}/acknowledgement": ack_scope or f"{scope}-ack"})
 
-    def parse_single(body: Body) -> dict[str, Any]:
+    def parse_single(body: Body) -> SyncRequestIn:
         if body.xml is not None and flow.source_codec is not None:
             validate_xml(body.xml, flow.source_codec.schema)
-            return flow.source_codec.read_request(body.xml)
+            return validate_sync_request(flow, flow.source_codec.read_request(body.xml), get_settings(), xml=True)
         assert body.json is not None
-        return body.json
+        return validate_sync_request(flow, body.json, get_settings())
 
     @app.post(collection)
     def submit() -> Response[str]:
         body = read_body(app, xml=flow.source_codec is not None)
-        request = validate_sync_request(flow, parse_single(body), get_settings())
+        request = parse_single(body)
 
         def work() -> tuple[int, Any]:
             try:
@@ -133,19 +141,20 @@ def build_sync_request_api(
     def submit_batch() -> Response[str]:
         body = read_body(app, xml=flow.source_codec is not None)
         settings = get_settings()
+        xml = body.xml is not None and flow.source_codec is not None  # else JSON, each field its JSON type
         if body.xml is not None and flow.source_codec is not None:
             validate_xml(body.xml, flow.source_codec.schema)
             raw_requests = flow.source_codec.read_batch(body.xml)
         else:
             try:
-                raw_requests = SyncRequestBatchIn.model_validate(body.json).requests
+                raw_requests = from_json(SyncRequestBatchIn, body.json).requests
             except ValidationError as exc:
                 raise problems.from_validation_error(exc) from None
         errors: list[problems.FieldError] = []
         requests: list[SyncRequestIn] = []
         for index, raw in enumerate(raw_requests):
             try:
-                requests.append(validate_sync_request(flow, raw, settings, f"/requests/{index}"))
+                requests.append(validate_sync_request(flow, raw, settings, f"/requests/{index}", xml=xml))
             except problems.Problem as exc:
                 errors.extend(exc.errors or [problems.FieldError(f"#/requests/{index}", exc.detail)])
         if errors:
@@ -188,7 +197,7 @@ def build_sync_request_api(
             ack = flow.target_codec.read_acknowledgement(body.raw)
         else:
             try:
-                ack_in = AcknowledgementIn.model_validate(body.json)
+                ack_in = from_json(AcknowledgementIn, body.json)
             except ValidationError as exc:
                 raise problems.from_validation_error(exc) from None
             ack = Acknowledgement(result=ack_in.result, reason=ack_in.reason, targetId=ack_in.targetId)

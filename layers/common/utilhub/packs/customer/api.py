@@ -8,19 +8,22 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from utilhub.packs.customer import siebel_xml
 from utilhub.packs.customer.model import AccountUpdateIn, SiebelOrderIn
 from utilhub.packs.customer.wiring import customer_sync
-from utilhub.platform.http import Body, create_api, json_response, once_per_key, parsed, read_body
+from utilhub.platform.http import Body, create_api, json_response, once_per_key, parsed, parsed_xml, read_body
 
 SCOPE = "utilhub/customer"
 PREFIX = "/customer/siebel"
 
 
 def read_order(body: Body) -> SiebelOrderIn:
-    return parsed(SiebelOrderIn, body.json if body.json is not None else siebel_xml.read_order(body.xml))  # type: ignore[arg-type]
+    if body.json is not None:
+        return parsed(SiebelOrderIn, body.json)
+    return parsed_xml(SiebelOrderIn, siebel_xml.read_order(body.xml))  # type: ignore[arg-type]
 
 
 def read_update(body: Body, siebel_account_id: str) -> AccountUpdateIn:
-    raw = body.json if body.json is not None else siebel_xml.read_account_update(body.xml, siebel_account_id)  # type: ignore[arg-type]
-    return parsed(AccountUpdateIn, raw)
+    if body.json is not None:
+        return parsed(AccountUpdateIn, body.json)
+    return parsed_xml(AccountUpdateIn, siebel_xml.read_account_update(body.xml, siebel_account_id))  # type: ignore[arg-type]
 
 
 def build_api() -> APIGatewayHttpResolver:

@@ -12,6 +12,7 @@ from utilhub.packs.dacs.notifications import queue_notifications
 from utilhub.packs.dacs.sync import FLOW, PREFIX, SCOPE
 from utilhub.platform import identity, problems
 from utilhub.platform.http import create_api, once_per_key, read_body
+from utilhub.platform.json_input import from_json
 from utilhub.syncrequests.api import build_sync_request_api
 from utilhub.syncrequests.wiring import acknowledgements_for, store_for
 
@@ -27,7 +28,7 @@ def acknowledge_records() -> Response[str]:
     identity.require_caller_acts_as(acknowledgement_api, FLOW.target)
     body = read_body(acknowledgement_api, xml=False)
     try:
-        acks = AcknowledgementsIn.model_validate(body.json)
+        acks = from_json(AcknowledgementsIn, body.json)
     except ValidationError as exc:
         raise problems.from_validation_error(exc) from None
     return once_per_key(

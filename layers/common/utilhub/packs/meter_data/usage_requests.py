@@ -63,6 +63,7 @@ from utilhub.packs.meter_data.usage import BillDeterminants, BillDeterminantsIn,
 from utilhub.platform import aws, problems
 from utilhub.platform.budget import JSON
 from utilhub.platform.connectors import HttpConnector, TargetRejected
+from utilhub.platform.json_input import from_json
 from utilhub.platform.observability import MetricUnit, correlation_id, logger, metrics, use_correlation_id
 from utilhub.platform.settings import get_settings, on_reload
 from utilhub.syncrequests.store import SyncRequestStore
@@ -657,7 +658,7 @@ on_reload(_connector.cache_clear)
 def parse_request(raw: Any) -> UsageRequestIn:
     """One validated usage request (a 422 pointing into its body)."""
     try:
-        return UsageRequestIn.model_validate(raw)
+        return from_json(UsageRequestIn, raw)
     except ValidationError as exc:
         raise problems.from_validation_error(exc) from None
 
@@ -668,7 +669,7 @@ def parse_requests(raw: Any, root: str = "") -> list[UsageRequestIn]:
     parsed: list[UsageRequestIn] = []
     for index, body in enumerate(raw):
         try:
-            parsed.append(UsageRequestIn.model_validate(body))
+            parsed.append(from_json(UsageRequestIn, body))
         except ValidationError as exc:
             errors.extend(problems.from_validation_error(exc, f"{root}/{index}").errors)
     if errors:

@@ -12,6 +12,7 @@ from utilhub.packs.meter_data import usage_requests
 from utilhub.packs.meter_data.sync import PREFIX, SCOPE
 from utilhub.platform import problems
 from utilhub.platform.http import Body, create_api, json_response, once_per_key, read_body
+from utilhub.platform.json_input import from_json
 
 COLLECTION = f"{PREFIX}/usage-requests"
 
@@ -36,7 +37,7 @@ def build_api() -> APIGatewayHttpResolver:
     def submit_batch() -> Response[str]:
         body = read_body(app, xml=False)
         try:
-            raw = usage_requests.UsageRequestBatchIn.model_validate(body.json).requests
+            raw = from_json(usage_requests.UsageRequestBatchIn, body.json).requests
         except ValidationError as exc:
             raise problems.from_validation_error(exc) from None
         requests = usage_requests.parse_requests(raw, "/requests")

@@ -35,6 +35,7 @@ from utilhub.platform import aws, problems
 from utilhub.platform.dvm import domain_value_maps
 from utilhub.platform.http import Body, create_api, json_response, once_per_key, read_body
 from utilhub.platform.idempotency import run_once
+from utilhub.platform.json_input import from_json
 from utilhub.platform.observability import MetricUnit, metrics
 from utilhub.platform.settings import get_settings, on_reload
 
@@ -202,7 +203,7 @@ def build_api() -> APIGatewayHttpResolver:
     def submit() -> Response[str]:
         body = read_body(app, xml=False)
         try:
-            order = FulfillmentOrderIn.model_validate(body.json)
+            order = from_json(FulfillmentOrderIn, body.json)
         except ValidationError as exc:
             raise problems.from_validation_error(exc) from None
         check_payment_methods(order)
