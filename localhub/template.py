@@ -82,6 +82,63 @@ class Template:
             if resource.get("Type") == resource_type:
                 yield logical_id, resource
 
+    def http_routes(self) -> list[HttpRoute]:
+        """Every ``HttpApi`` event of the template's functions, with the authorizer API Gateway applies to it:
+        the event's own ``Auth.Authorizer``, else its API's ``DefaultAuthorizer`` (``NONE``: no authorizer)."""
+        routes = []
+        for logical_id, resource in self.of_type("AWS::Serverless::Function"):
+            for event_name, event in resource.get("Properties", {}).get("Events", {}).items():
+                if event.get("Type") != "HttpApi":
+                    continue
+                where = f"{logical_id}.Events.{event_name}"
+                properties = event.get("Properties", {})
+                method, path = properties.get("Method", "ANY"), properties.get("Path")
+                auth = properties.get("Auth", {})
+                scopes = auth.get("AuthorizationScopes", [])
+                if not isinstance(method, str) or not isinstance(path, str):
+                    raise TemplateError(f"{where}: an HttpApi event needs a literal Method and Path.")
+                if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
+                    raise TemplateError(f"{where}: AuthorizationScopes must be a list of literal scope names.")
+                authorizer = auth.get("Authorizer", self._default_authorizer(properties.get("ApiId")))
+                routes.append(
+                    HttpRoute(
+                        function=logical_id,
+                        event=event_name,
+                        method=method.upper(),
+                        path=path,
+                        scopes=tuple(scopes),
+                        authorizer=None if authorizer in (None, "NONE") else str(authorizer),
+                    )
+                )
+        return routes
+
+    def _default_authorizer(self, api_id: Any) -> Any:
+        """The ``DefaultAuthorizer`` of the API an event names (``Ref``), or of the implicit API (``Globals``)."""
+        api = self.resources.get(api_id["Ref"], {}) if isinstance(api_id, dict) and "Ref" in api_id else {}
+        auth = api.get("Properties", {}).get("Auth") or self.body.get("Globals", {}).get("HttpApi", {}).get("Auth", {})
+        return auth.get("DefaultAuthorizer")
+
+
+class TemplateError(ValueError):
+    """The template says something the reader cannot take literally."""
+
+
+@dataclass(frozen=True)
+class HttpRoute:
+    """One route of the HTTP API: an ``HttpApi`` event of a function, with the authorizer that guards it
+    (``None``: the route is open)."""
+
+    function: str
+    event: str
+    method: str
+    path: str
+    scopes: tuple[str, ...]
+    authorizer: str | None
+
+    @property
+    def route_key(self) -> str:
+        return f"{self.method} {self.path}"
+
 
 @dataclass
 class Physical:
