@@ -59,7 +59,9 @@ requirements-check: $(BIN)/.synced ## the layer's requirements.txt matches uv.lo
 template-check: $(BIN)/.synced $(SAM) $(CHECKOV) ## sam validate --lint, cfn-lint with the serverless rules, checkov
 	$(SAM) validate --lint --region eu-west-1
 	$(BIN)/cfn-lint --append-rules cfn_lint_serverless.rules --regions eu-west-1 -- template.yaml
-	$(CHECKOV) --config-file .checkov.yaml -f template.yaml
+	@mkdir -p .aws-sam/checkov
+	$(LAYER_PATH) $(BIN)/python -m localhub.template template.yaml > .aws-sam/checkov/template.json
+	$(CHECKOV) --config-file .checkov.yaml -f .aws-sam/checkov/template.json
 
 moto-conformance: $(BIN)/.synced ## moto's own DynamoDB and SQS tests (from its locked sdist) with localhub's changes to moto applied
 	$(LAYER_PATH) $(BIN)/python -m localhub.moto_conformance
