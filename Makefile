@@ -90,8 +90,8 @@ chaos: $(BIN)/.synced ## one fault run over the asynchronous integration points,
 schemathesis: $(BIN)/.synced ## schemathesis over every operation of docs/openapi.json on a local hub; N=50 cases per operation, SEED=22
 	$(LAYER_PATH) $(BIN)/python -m localhub.spec_check -n $(or $(N),50) --seed $(or $(SEED),22) $(ARGS)
 
-build: $(SAM) ## sam build (arm64 layer and functions into .aws-sam/)
-	$(SAM) build
+build: $(SAM) ## sam build (arm64 layer and functions into .aws-sam/; the template's Fn::ForEach loops expanded)
+	$(SAM) build --language-extensions
 
 bench: $(BIN)/.synced ## benchmarks (ratios, not timed tests); ARGS=--quick for a short run
 	$(LAYER_PATH) $(BIN)/python -m benchmarks $(ARGS)
