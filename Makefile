@@ -59,7 +59,9 @@ requirements-check: $(BIN)/.synced ## the layer's requirements.txt matches uv.lo
 template-check: $(BIN)/.synced $(SAM) $(CHECKOV) ## sam validate --lint, cfn-lint with the serverless rules, checkov
 	$(SAM) validate --lint --region eu-west-1
 	$(BIN)/cfn-lint --append-rules cfn_lint_serverless.rules --regions eu-west-1 -- template.yaml
-	$(CHECKOV) --quiet --compact --skip-download --framework cloudformation -f template.yaml
+	@mkdir -p .aws-sam/checkov
+	$(LAYER_PATH) $(BIN)/python -m localhub.template template.yaml > .aws-sam/checkov/template.json
+	$(CHECKOV) --config-file .checkov.yaml -f .aws-sam/checkov/template.json
 
 moto-conformance: $(BIN)/.synced ## moto's own DynamoDB and SQS tests (from its locked sdist) with localhub's changes to moto applied
 	$(LAYER_PATH) $(BIN)/python -m localhub.moto_conformance
@@ -88,8 +90,8 @@ chaos: $(BIN)/.synced ## one fault run over the asynchronous integration points,
 schemathesis: $(BIN)/.synced ## schemathesis over every operation of docs/openapi.json on a local hub; N=50 cases per operation, SEED=22
 	$(LAYER_PATH) $(BIN)/python -m localhub.spec_check -n $(or $(N),50) --seed $(or $(SEED),22) $(ARGS)
 
-build: $(SAM) ## sam build (arm64 layer and functions into .aws-sam/)
-	$(SAM) build
+build: $(SAM) ## sam build (arm64 layer and functions into .aws-sam/; the template's Fn::ForEach loops expanded)
+	$(SAM) build --language-extensions
 
 bench: $(BIN)/.synced ## benchmarks (ratios, not timed tests); ARGS=--quick for a short run
 	$(LAYER_PATH) $(BIN)/python -m benchmarks $(ARGS)

@@ -92,44 +92,32 @@ class ApiRoute:
 
 
 def api_routes(template: Template) -> list[ApiRoute]:
-    """The template's HTTP routes, read from the unresolved template (no local resources needed)."""
+    """The template's HTTP routes (:meth:`Template.http_routes`), each with its pack and integration points."""
     routes: list[ApiRoute] = []
     seen: dict[str, str] = {}
-    for logical_id, resource in template.of_type("AWS::Serverless::Function"):
-        props = resource.get("Properties", {})
-        for event_name, event in props.get("Events", {}).items():
-            if event.get("Type") != "HttpApi":
-                continue
-            where = f"{logical_id}.Events.{event_name}"
-            properties = event.get("Properties", {})
-            method, path = properties.get("Method"), properties.get("Path")
-            if not isinstance(method, str) or not isinstance(path, str):
-                raise OpenApiError(f"{where}: an HttpApi event needs a literal Method and Path to be documented.")
-            method = method.upper()
-            if method == "ANY" or "+}" in path:
-                raise OpenApiError(f"{where}: {method} {path} (ANY or a greedy {{name+}} path) cannot be described in OpenAPI.")
-            auth = properties.get("Auth", {})
-            scopes = auth.get("AuthorizationScopes", [])
-            if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
-                raise OpenApiError(f"{where}: AuthorizationScopes must be a list of literal scope names.")
-            code_uri = str(props.get("CodeUri", ""))
-            found = _CODE_URI.match(code_uri)
-            if found is None:
-                raise OpenApiError(f"{logical_id}: CodeUri {code_uri!r} is not functions/<pack>/<point>/.")
-            route = ApiRoute(
-                function=logical_id,
-                event=event_name,
-                method=method,
-                path=path,
-                scopes=tuple(scopes),
-                authorizer=auth.get("Authorizer"),
-                pack=found["pack"],
-                integration_points=tuple(resource.get("Metadata", {}).get("utilhub", {}).get("integrationPoints", [])),
-            )
-            if route.route_key in seen:
-                raise OpenApiError(f"{route.route_key} is declared twice in the template: {seen[route.route_key]} and {where}.")
-            seen[route.route_key] = where
-            routes.append(route)
+    for found in template.http_routes():
+        where = f"{found.function}.Events.{found.event}"
+        if found.method == "ANY" or "+}" in found.path:
+            raise OpenApiError(f"{where}: {found.route_key} (ANY or a greedy {{name+}} path) cannot be described in OpenAPI.")
+        resource = template.resources[found.function]
+        code_uri = str(resource.get("Properties", {}).get("CodeUri", ""))
+        match = _CODE_URI.match(code_uri)
+        if match is None:
+            raise OpenApiError(f"{found.function}: CodeUri {code_uri!r} is not functions/<pack>/<point>/.")
+        route = ApiRoute(
+            function=found.function,
+            event=found.event,
+            method=found.method,
+            path=found.path,
+            scopes=found.scopes,
+            authorizer=found.authorizer or "NONE",
+            pack=match["pack"],
+            integration_points=tuple(resource.get("Metadata", {}).get("utilhub", {}).get("integrationPoints", [])),
+        )
+        if route.route_key in seen:
+            raise OpenApiError(f"{route.route_key} is declared twice in the template: {seen[route.route_key]} and {where}.")
+        seen[route.route_key] = where
+        routes.append(route)
     return sorted(routes, key=lambda r: (r.path, r.method))
 
 

@@ -44,23 +44,10 @@ def _compile(path: str) -> re.Pattern[str]:
 
 
 def http_routes(stack: LocalStack) -> list[Route]:
-    routes = []
-    for function in stack.functions():
-        for event in function.events:
-            if event.type != "HttpApi":
-                continue
-            auth = event.properties.get("Auth", {})
-            path = event.properties["Path"]
-            routes.append(
-                Route(
-                    method=event.properties.get("Method", "ANY").upper(),
-                    path=path,
-                    function=function.logical_id,
-                    scopes=tuple(auth.get("AuthorizationScopes", [])),
-                    authorizer=auth.get("Authorizer"),
-                    pattern=_compile(path),
-                )
-            )
+    routes = [
+        Route(route.method, route.path, route.function, route.scopes, route.authorizer, _compile(route.path))
+        for route in stack.template.http_routes()
+    ]
     return sorted(routes, key=lambda r: r.specificity)
 
 

@@ -9,7 +9,9 @@ and describes each function (code, handler, environment, events) as Lambda would
 
 from __future__ import annotations
 
+import json
 import re
+import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,13 +59,70 @@ def load_yaml(text: str) -> dict[str, Any]:
     return body
 
 
+FOR_EACH = "Fn::ForEach::"
+
+
+def expand_for_each(body: Mapping[str, Any]) -> dict[str, Any]:
+    """``body`` with the ``Fn::ForEach`` loops of the ``AWS::LanguageExtensions`` transform expanded, as CloudFormation
+    expands them: one copy of the loop's body per item of its (literal) collection, the identifier replaced in the
+    output keys (``${Id}``, ``&{Id}``), in ``Ref: Id`` and in ``Fn::Sub`` strings; a ``Fn::FindInMap`` whose keys
+    are then literal is looked up (the reader's callers see plain values, as after the transform)."""
+    expanded = dict(body)
+    for section in ("Conditions", "Resources", "Outputs"):
+        if section in body:
+            expanded[section] = _expand_section(section, body[section], body.get("Mappings", {}))
+    return expanded
+
+
+def _expand_section(section: str, entries: Mapping[str, Any], mappings: Mapping[str, Any]) -> dict[str, Any]:
+    expanded: dict[str, Any] = {}
+    for key, value in entries.items():
+        if not key.startswith(FOR_EACH):
+            expanded[key] = value
+            continue
+        identifier, collection, outputs = value
+        if not isinstance(collection, list) or not all(isinstance(item, str) for item in collection):
+            raise TemplateError(f"{section}.{key}: the reader expands only a literal list of names")
+        for item in collection:
+            for output_key, output in outputs.items():
+                name = output_key.replace(f"${{{identifier}}}", item).replace(f"&{{{identifier}}}", item)
+                if name in expanded or name in entries or name.startswith(FOR_EACH):
+                    raise TemplateError(f"{section}.{key}: {name} is declared twice (or is a nested loop)")
+                expanded[name] = _substitute(output, identifier, item, mappings)
+    return expanded
+
+
+def _substitute(node: Any, identifier: str, item: str, mappings: Mapping[str, Any]) -> Any:
+    if isinstance(node, list):
+        return [_substitute(value, identifier, item, mappings) for value in node]
+    if not isinstance(node, dict):
+        return node
+    if node == {"Ref": identifier}:
+        return item
+    if set(node) == {"Fn::Sub"}:
+        arg = node["Fn::Sub"]
+        if isinstance(arg, str):
+            text = arg.replace(f"${{{identifier}}}", item)
+            return text if "${" not in text else {"Fn::Sub": text}
+        return {"Fn::Sub": [arg[0].replace(f"${{{identifier}}}", item), _substitute(arg[1], identifier, item, mappings)]}
+    result = {key: _substitute(value, identifier, item, mappings) for key, value in node.items()}
+    if set(result) == {"Fn::FindInMap"} and all(isinstance(key, str) for key in result["Fn::FindInMap"]):
+        name, top, second = result["Fn::FindInMap"]
+        return mappings[name][top][second]
+    return result
+
+
+class TemplateError(ValueError):
+    """The template says something the reader cannot take literally."""
+
+
 @dataclass(frozen=True)
 class Template:
     body: dict[str, Any]
 
     @classmethod
     def load(cls, path: Path = TEMPLATE_PATH) -> Template:
-        return cls(load_yaml(path.read_text(encoding="utf-8")))
+        return cls(expand_for_each(load_yaml(path.read_text(encoding="utf-8"))))
 
     @property
     def resources(self) -> dict[str, dict[str, Any]]:
@@ -81,6 +140,59 @@ class Template:
         for logical_id, resource in self.resources.items():
             if resource.get("Type") == resource_type:
                 yield logical_id, resource
+
+    def http_routes(self) -> list[HttpRoute]:
+        """Every ``HttpApi`` event of the template's functions, with the authorizer API Gateway applies to it:
+        the event's own ``Auth.Authorizer``, else its API's ``DefaultAuthorizer`` (``NONE``: no authorizer)."""
+        routes = []
+        for logical_id, resource in self.of_type("AWS::Serverless::Function"):
+            for event_name, event in resource.get("Properties", {}).get("Events", {}).items():
+                if event.get("Type") != "HttpApi":
+                    continue
+                where = f"{logical_id}.Events.{event_name}"
+                properties = event.get("Properties", {})
+                method, path = properties.get("Method", "ANY"), properties.get("Path")
+                auth = properties.get("Auth", {})
+                scopes = auth.get("AuthorizationScopes", [])
+                if not isinstance(method, str) or not isinstance(path, str):
+                    raise TemplateError(f"{where}: an HttpApi event needs a literal Method and Path.")
+                if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
+                    raise TemplateError(f"{where}: AuthorizationScopes must be a list of literal scope names.")
+                authorizer = auth.get("Authorizer", self._default_authorizer(properties.get("ApiId")))
+                routes.append(
+                    HttpRoute(
+                        function=logical_id,
+                        event=event_name,
+                        method=method.upper(),
+                        path=path,
+                        scopes=tuple(scopes),
+                        authorizer=None if authorizer in (None, "NONE") else str(authorizer),
+                    )
+                )
+        return routes
+
+    def _default_authorizer(self, api_id: Any) -> Any:
+        """The ``DefaultAuthorizer`` of the API an event names (``Ref``), or of the implicit API (``Globals``)."""
+        api = self.resources.get(api_id["Ref"], {}) if isinstance(api_id, dict) and "Ref" in api_id else {}
+        auth = api.get("Properties", {}).get("Auth") or self.body.get("Globals", {}).get("HttpApi", {}).get("Auth", {})
+        return auth.get("DefaultAuthorizer")
+
+
+@dataclass(frozen=True)
+class HttpRoute:
+    """One route of the HTTP API: an ``HttpApi`` event of a function, with the authorizer that guards it
+    (``None``: the route is open)."""
+
+    function: str
+    event: str
+    method: str
+    path: str
+    scopes: tuple[str, ...]
+    authorizer: str | None
+
+    @property
+    def route_key(self) -> str:
+        return f"{self.method} {self.path}"
 
 
 @dataclass
@@ -343,3 +455,14 @@ class LocalStack:
 
 def _optional_int(value: Any) -> int | None:
     return None if value in (None, "") else int(value)
+
+
+def main(argv: list[str]) -> None:
+    """``python -m localhub.template [FILE]``: the template with its ``Fn::ForEach`` loops expanded, as JSON (checkov
+    reads this: it skips the loops and, when a template has any, the ``Globals`` too)."""
+    path = Path(argv[0]) if argv else TEMPLATE_PATH
+    print(json.dumps(Template.load(path).body, indent=1))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,102 @@
+"""The templates themselves: what every function shares is said once, and their size stays within its goals."""
+
+from __future__ import annotations
+
+import pytest
+
+from localhub.template import ROOT, LocalStack, Template, TemplateError, expand_for_each
+from tools.template_size import measure
+
+TEMPLATE = Template.load()
+
+
+def test_every_function_logs_to_a_kept_and_encrypted_log_group() -> None:
+    # Given the template's functions (cfn-lint's WS1004 looks only for per-function /aws/lambda/<name> groups)
+    functions = list(TEMPLATE.of_type("AWS::Serverless::Function"))
+    assert len(functions) >= 30
+    stack = LocalStack(TEMPLATE)
+    for logical_id, resource in functions:
+        # When its logging configuration is read (its own, or the Globals')
+        logging = resource["Properties"].get("LoggingConfig", TEMPLATE.function_globals.get("LoggingConfig", {}))
+        # Then it names a log group of the template with a retention and the data key
+        group = logging.get("LogGroup", {}).get("Ref")
+        assert group in TEMPLATE.resources, f"{logical_id} logs to no log group of the template"
+        properties = TEMPLATE.resources[group]["Properties"]
+        assert 1 <= int(stack.resolve(properties["RetentionInDays"])) <= 400, f"{group}: no retention"
+        assert properties.get("KmsKeyId") == {"Fn::GetAtt": ["DataKey", "Arn"]}, f"{group}: not encrypted with DataKey"
+        assert logging.get("LogFormat") == "JSON"
+
+
+def test_the_templates_stay_small_and_say_once_what_they_share() -> None:
+    # Given every template of the hub, measured as tools/template_size.py measures them
+    size = measure([ROOT / "template.yaml"])
+    # Then they hold under 1,800 lines (3,672 before the loops, Globals and .checkov.yaml), and the share of
+    # lines repeated ten times or more stays under 22.5% (50% before; the goal is under 20%)
+    assert size.lines < 1800, f"{size.lines} lines"
+    assert size.repeated_share < 0.225, f"{100 * size.repeated_share:.0f}% of the lines are repeated ten times or more"
+
+
+def test_for_each_loops_expand_as_the_language_extensions_transform_does() -> None:
+    # Given a loop over a literal list, naming its items in keys, Ref, Fn::Sub and Fn::FindInMap
+    body = {
+        "Mappings": {"Rows": {"Alpha": {"Size": 1}, "Beta": {"Size": 2}}},
+        "Resources": {
+            "Fn::ForEach::Things": [
+                "Name",
+                ["Alpha", "Beta"],
+                {
+                    "${Name}Thing": {
+                        "Type": "AWS::SQS::Queue",
+                        "Properties": {
+                            "Size": {"Fn::FindInMap": ["Rows", {"Ref": "Name"}, "Size"]},
+                            "Label": {"Ref": "Name"},
+                            "Target": {"Fn::GetAtt": [{"Fn::Sub": "${Name}Queue"}, "Arn"]},
+                            "Path": {"Fn::Sub": "/${Name}/${AWS::Region}"},
+                        },
+                    }
+                },
+            ],
+            "Plain": {"Type": "AWS::SNS::Topic"},
+        },
+    }
+    # When it is expanded
+    resources = expand_for_each(body)["Resources"]
+    # Then each item has its resource, with the item in place of the identifier and its mapping row looked up
+    assert sorted(resources) == ["AlphaThing", "BetaThing", "Plain"]
+    assert resources["BetaThing"]["Properties"] == {
+        "Size": 2,
+        "Label": "Beta",
+        "Target": {"Fn::GetAtt": ["BetaQueue", "Arn"]},
+        "Path": {"Fn::Sub": "/Beta/${AWS::Region}"},
+    }
+
+
+def test_a_loop_the_reader_cannot_expand_literally_is_refused() -> None:
+    body = {"Resources": {"Fn::ForEach::Things": ["Name", {"Ref": "Names"}, {"${Name}Thing": {"Type": "AWS::SNS::Topic"}}]}}
+    with pytest.raises(TemplateError, match="literal list"):
+        expand_for_each(body)
+    twice = {"Resources": {"AlphaThing": {}, "Fn::ForEach::Things": ["Name", ["Alpha"], {"${Name}Thing": {}}]}}
+    with pytest.raises(TemplateError, match="declared twice"):
+        expand_for_each(twice)
+
+
+def test_every_route_of_the_template_is_guarded_by_the_apis_jwt_authorizer() -> None:
+    # Given the template's routes (their events name only their scopes: the API's DefaultAuthorizer applies)
+    routes = TEMPLATE.http_routes()
+    assert len(routes) >= 50
+    # Then each has the authorizer API Gateway applies to it, and a scope
+    assert {route.authorizer for route in routes} == {"CognitoJwt"}
+    assert all(route.scopes for route in routes), [route.route_key for route in routes if not route.scopes]
+
+
+def test_a_route_may_opt_out_of_the_default_authorizer() -> None:
+    # Given an API whose default authorizer is a JWT authorizer, and a route that says NONE
+    api = {"Type": "AWS::Serverless::HttpApi", "Properties": {"Auth": {"DefaultAuthorizer": "Jwt"}}}
+    event = {"Type": "HttpApi", "Properties": {"ApiId": {"Ref": "Api"}, "Method": "get", "Path": "/open", "Auth": {"Authorizer": "NONE"}}}
+    guarded = {"Type": "HttpApi", "Properties": {"ApiId": {"Ref": "Api"}, "Method": "post", "Path": "/closed"}}
+    function = {"Type": "AWS::Serverless::Function", "Properties": {"Events": {"Open": event, "Closed": guarded}}}
+    # When its routes are read
+    routes = {route.route_key: route for route in Template({"Resources": {"Api": api, "Fn": function}}).http_routes()}
+    # Then the open route has no authorizer and the other the API's
+    assert routes["GET /open"].authorizer is None
+    assert routes["POST /closed"].authorizer == "Jwt"
