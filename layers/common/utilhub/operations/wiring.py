@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import json
-from functools import cache
 
 from utilhub.platform import aws
 from utilhub.platform.dead_letters import DeadLetterQueues
-from utilhub.platform.settings import get_settings, on_reload
+from utilhub.platform.settings import get_settings
+from utilhub.platform.wiring import per_process
 
 
-@cache
+@per_process
 def dead_letter_queues() -> DeadLetterQueues:
     queues: dict[str, str] = json.loads(get_settings().require("dead_letter_queues"))
     return DeadLetterQueues(aws.sqs(), queues)
-
-
-on_reload(dead_letter_queues.cache_clear)

@@ -35,7 +35,7 @@ from utilhub.platform import aws
 from utilhub.platform.connectors import TargetRejected
 from utilhub.platform.idempotency import run_once
 from utilhub.platform.observability import MetricUnit, correlation_id, logger, metrics, use_correlation_id
-from utilhub.platform.settings import on_reload
+from utilhub.platform.wiring import per_process
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs.type_defs import MessageAttributeValueTypeDef
@@ -123,20 +123,16 @@ def _processor_for(event: dict[str, Any]) -> BatchProcessor:
     return BatchProcessor(event_type=EventType.SQS)
 
 
-_dead_letter_queues: dict[str, str] = {}  # a source queue's ARN -> its dead-letter queue's URL (its RedrivePolicy)
-on_reload(_dead_letter_queues.clear)
-
-
 def _queue_url(sqs: Any, arn: str) -> str:
     *_, account, name = arn.split(":")
     return f"{sqs.meta.endpoint_url}/{account}/{name}"
 
 
+@per_process
 def _dead_letter_queue_of(sqs: Any, source_arn: str) -> str:
-    if source_arn not in _dead_letter_queues:
-        attributes = sqs.get_queue_attributes(QueueUrl=_queue_url(sqs, source_arn), AttributeNames=["RedrivePolicy"])["Attributes"]
-        _dead_letter_queues[source_arn] = _queue_url(sqs, json.loads(attributes["RedrivePolicy"])["deadLetterTargetArn"])
-    return _dead_letter_queues[source_arn]
+    """A source queue's dead-letter queue's URL (its RedrivePolicy), asked once per process."""
+    attributes = sqs.get_queue_attributes(QueueUrl=_queue_url(sqs, source_arn), AttributeNames=["RedrivePolicy"])["Attributes"]
+    return _queue_url(sqs, json.loads(attributes["RedrivePolicy"])["deadLetterTargetArn"])
 
 
 def _dead_letter(record: SQSRecord, message: RelayMessage, refusal: TargetRejected) -> dict[str, Any]:

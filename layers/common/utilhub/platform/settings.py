@@ -7,7 +7,6 @@ at the first use, never at import.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import cache
 from typing import Literal
 
@@ -130,20 +129,3 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """The process-wide settings, read on first use."""
     return Settings()
-
-
-_reload_hooks: list[Callable[[], None]] = []
-
-
-def on_reload(hook: Callable[[], None]) -> Callable[[], None]:
-    """Register ``hook`` to forget what was built from the old settings (used as a decorator)."""
-    _reload_hooks.append(hook)
-    return hook
-
-
-def reload_settings() -> Settings:
-    """Read the environment again (the local runtime and tests, after switching functions)."""
-    get_settings.cache_clear()
-    for hook in _reload_hooks:
-        hook()
-    return get_settings()

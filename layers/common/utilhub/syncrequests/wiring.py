@@ -4,11 +4,11 @@ are looked up for the engine. Each object is created once per process, on first 
 from __future__ import annotations
 
 from datetime import timedelta
-from functools import cache
 
 from utilhub.platform import aws
 from utilhub.platform.connectors import HttpConnector
-from utilhub.platform.settings import Settings, get_settings, on_reload
+from utilhub.platform.settings import Settings, get_settings
+from utilhub.platform.wiring import per_process
 from utilhub.platform.xref import CrossReferenceStore
 from utilhub.syncrequests.delivery import Acknowledgements, SyncDelivery
 from utilhub.syncrequests.lifecycle import AckTimeouts
@@ -27,7 +27,7 @@ def ack_timeouts(settings: Settings) -> AckTimeouts:
     )
 
 
-@cache
+@per_process
 def store_for(flow: SyncFlow) -> SyncRequestStore:
     settings = get_settings()
     return SyncRequestStore(
@@ -41,7 +41,7 @@ def store_for(flow: SyncFlow) -> SyncRequestStore:
     )
 
 
-@cache
+@per_process
 def monitor_for(flow: SyncFlow) -> SyncMonitor:
     settings = get_settings()
     return SyncMonitor(
@@ -56,12 +56,12 @@ def monitor_for(flow: SyncFlow) -> SyncMonitor:
     )
 
 
-@cache
+@per_process
 def acknowledgements_for(flow: SyncFlow) -> Acknowledgements:
     return Acknowledgements(store_for(flow), flow, CrossReferenceStore(aws.table(get_settings().require("xref_table"))))
 
 
-@cache
+@per_process
 def delivery_for(flow: SyncFlow) -> SyncDelivery:
     settings = get_settings()
     system = flow.target.lower()
@@ -72,12 +72,3 @@ def delivery_for(flow: SyncFlow) -> SyncDelivery:
         settings,
     )
     return SyncDelivery(store_for(flow), flow, connector, acknowledgements_for(flow))
-
-
-@on_reload
-def reset() -> None:
-    """Forget every object built from the settings."""
-    store_for.cache_clear()
-    monitor_for.cache_clear()
-    delivery_for.cache_clear()
-    acknowledgements_for.cache_clear()

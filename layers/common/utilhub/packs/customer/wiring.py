@@ -3,18 +3,17 @@ resources and CCB connector are looked up)."""
 
 from __future__ import annotations
 
-from functools import cache
-
 from utilhub.packs.customer.ccb import CcbCustomerClient
 from utilhub.packs.customer.customers import CustomerSync
 from utilhub.packs.customer.store import CustomerStore
 from utilhub.platform import aws
 from utilhub.platform.connectors import HttpConnector
-from utilhub.platform.settings import get_settings, on_reload
+from utilhub.platform.settings import get_settings
+from utilhub.platform.wiring import per_process
 from utilhub.platform.xref import CrossReferenceStore
 
 
-@cache
+@per_process
 def customer_sync() -> CustomerSync:
     settings = get_settings()
     table = aws.table(settings.require("xref_table"))
@@ -24,10 +23,6 @@ def customer_sync() -> CustomerSync:
     )
 
 
-@cache
+@per_process
 def customer_store() -> CustomerStore:
     return CustomerStore(aws.table(get_settings().require("xref_table")))
-
-
-on_reload(customer_sync.cache_clear)
-on_reload(customer_store.cache_clear)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import io
 from datetime import timedelta
-from functools import cache
 from typing import Any
 
 from utilhub.packs.dacs import model
@@ -23,7 +22,8 @@ from utilhub.packs.dacs.incremental import IncrementalExtract
 from utilhub.packs.dacs.mapping import to_record
 from utilhub.platform import aws
 from utilhub.platform.problems import invalid
-from utilhub.platform.settings import get_settings, on_reload
+from utilhub.platform.settings import get_settings
+from utilhub.platform.wiring import per_process
 from utilhub.syncrequests.model import Acknowledgement, AcknowledgementIn, EntitySpec, SyncFlow, SyncRequest
 from utilhub.syncrequests.wiring import acknowledgements_for, store_for
 
@@ -70,7 +70,7 @@ FLOW = SyncFlow(
 )
 
 
-@cache
+@per_process
 def incremental_extract() -> IncrementalExtract:
     settings = get_settings()
     bucket = settings.require("dacs_exchange_bucket")
@@ -81,9 +81,6 @@ def incremental_extract() -> IncrementalExtract:
         page_size=settings.sync_monitor_page_size,
         budget=timedelta(seconds=settings.sync_monitor_budget_seconds),
     )
-
-
-on_reload(incremental_extract.cache_clear)
 
 
 def run_extract() -> dict[str, Any]:

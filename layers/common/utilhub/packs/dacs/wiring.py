@@ -2,30 +2,24 @@
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
 from utilhub.packs.dacs.initial import InitialSync, run_step
 from utilhub.packs.dacs.transfer import ExtractFileMover
 from utilhub.platform import aws
 from utilhub.platform.reasons import values_withheld
-from utilhub.platform.settings import get_settings, on_reload
+from utilhub.platform.settings import get_settings
+from utilhub.platform.wiring import per_process
 
 
-@cache
+@per_process
 def extract_file_mover() -> ExtractFileMover:
     return ExtractFileMover(aws.client("s3"), get_settings().require("dacs_exchange_bucket"))
 
 
-on_reload(extract_file_mover.cache_clear)
-
-
-@cache
+@per_process
 def initial_sync() -> InitialSync:
     return InitialSync(aws.client("s3"), get_settings().require("dacs_exchange_bucket"))
-
-
-on_reload(initial_sync.cache_clear)
 
 
 def run_initial_sync_step(event: dict[str, Any]) -> dict[str, Any]:

@@ -21,7 +21,6 @@ import hashlib
 import json
 import re
 from datetime import UTC, datetime, timedelta
-from functools import cache
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -44,7 +43,8 @@ from utilhub.platform import aws, problems
 from utilhub.platform.connectors import TargetRejected
 from utilhub.platform.idempotency import run_once
 from utilhub.platform.observability import MetricUnit, correlation_id, logger, metrics
-from utilhub.platform.settings import get_settings, on_reload
+from utilhub.platform.settings import get_settings
+from utilhub.platform.wiring import per_process
 
 
 class ActivityNotLinkedYet(RuntimeError):
@@ -58,12 +58,9 @@ class ForwardMessage(BaseModel):
     correlationId: str | None = None
 
 
-@cache
+@per_process
 def store() -> ActivityStore:
     return ActivityStore(aws.table(get_settings().require("xref_table")))
-
-
-on_reload(store.cache_clear)
 
 
 def body_hash(activity: ActivityIn) -> str:

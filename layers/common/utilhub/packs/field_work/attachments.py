@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
-from functools import cache
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -21,7 +20,8 @@ from pydantic import BaseModel, Field
 
 from utilhub.packs.field_work.model import AttachmentRef
 from utilhub.platform import aws, problems
-from utilhub.platform.settings import get_settings, on_reload
+from utilhub.platform.settings import get_settings
+from utilhub.platform.wiring import per_process
 
 # content type -> the file name extensions it may carry; nothing executable, scriptable (HTML, SVG) or macro-bearing
 KEY_PREFIX = "ATTACHMENT#"  # where attachment items start in the cross-reference table
@@ -43,12 +43,9 @@ class AttachmentIn(BaseModel):
     sizeBytes: int = Field(ge=1)
 
 
-@cache
+@per_process
 def _table() -> Any:
     return aws.table(get_settings().require("xref_table"))
-
-
-on_reload(_table.cache_clear)
 
 
 def _bucket() -> str:

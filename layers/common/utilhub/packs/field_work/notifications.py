@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import cache
 from typing import Any
 
 from utilhub.packs.field_work.activities import store
@@ -22,7 +21,8 @@ from utilhub.packs.field_work.model import ActivityEventIn, BillableCompletionIn
 from utilhub.packs.field_work.targets import client_for, connector_for
 from utilhub.platform import aws, problems, relay
 from utilhub.platform.connectors import TargetRejected
-from utilhub.platform.settings import get_settings, on_reload
+from utilhub.platform.settings import get_settings
+from utilhub.platform.wiring import per_process
 
 JSON = "application/json"
 
@@ -68,12 +68,9 @@ def bill_completion(message: relay.RelayMessage) -> Mapping[str, Any]:
     return _post_once("CCB", "billable-charges", completion.model_dump(mode="json"))
 
 
-@cache
+@per_process
 def customer_update_order() -> CustomerUpdateOrder:
     return CustomerUpdateOrder(aws.table(get_settings().require("xref_table")))
-
-
-on_reload(customer_update_order.cache_clear)
 
 
 def forward_customer_update(message: relay.RelayMessage) -> Mapping[str, Any]:

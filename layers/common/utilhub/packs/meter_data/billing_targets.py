@@ -3,21 +3,18 @@ base URL and secret per system (configuration), one connector per system and pro
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Literal
 
 from utilhub.platform.connectors import HttpConnector
-from utilhub.platform.settings import get_settings, on_reload
+from utilhub.platform.settings import get_settings
+from utilhub.platform.wiring import per_process
 
 JSON = "application/json"
 
 
-@cache
+@per_process
 def connector_for(system: Literal["CCB", "MDM"]) -> HttpConnector:
     settings = get_settings()
     if system == "CCB":
         return HttpConnector("CCB", settings.require("ccb_base_url"), settings.ccb_secret_arn, settings)
     return HttpConnector("MDM", settings.require("mdm_base_url"), settings.mdm_secret_arn, settings)
-
-
-on_reload(connector_for.cache_clear)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from functools import cache
 from typing import Annotated, Any, Literal, Self
 from urllib.parse import quote, urlencode
 
@@ -26,7 +25,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 from utilhub.packs.meter_data.model import ID
 from utilhub.platform.budget import TimeBudget, bad_gateway
 from utilhub.platform.connectors import HttpConnector
-from utilhub.platform.settings import get_settings, on_reload
+from utilhub.platform.settings import get_settings
+from utilhub.platform.wiring import per_process
 
 TOU_PERIODS = ("ON_PEAK", "SHOULDER", "OFF_PEAK")
 RatePlan = Annotated[str, Field(pattern=r"^[A-Z0-9][A-Z0-9_\-]{0,31}$")]
@@ -184,13 +184,10 @@ class ReadBoundaries(_Answer):
 
 
 # ------------------------------------------------------------------------------------ MDM
-@cache
+@per_process
 def mdm() -> HttpConnector:
     settings = get_settings()
     return HttpConnector("MDM", settings.require("mdm_base_url"), settings.mdm_secret_arn, settings)
-
-
-on_reload(mdm.cache_clear)
 
 
 def read_from_mdm(method: str, path: str, body: Any = None, *, budget: TimeBudget | None = None, field: str = "#") -> dict[str, Any]:

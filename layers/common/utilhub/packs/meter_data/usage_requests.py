@@ -49,7 +49,6 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -65,7 +64,8 @@ from utilhub.platform.budget import JSON
 from utilhub.platform.connectors import HttpConnector, TargetRejected
 from utilhub.platform.json_input import from_json
 from utilhub.platform.observability import MetricUnit, correlation_id, logger, metrics, use_correlation_id
-from utilhub.platform.settings import get_settings, on_reload
+from utilhub.platform.settings import get_settings
+from utilhub.platform.wiring import per_process
 from utilhub.syncrequests.store import SyncRequestStore
 from utilhub.syncrequests.wiring import store_for
 
@@ -631,7 +631,7 @@ class _Refused(Exception):
 
 
 # ------------------------------------------------------------------------------------ wiring
-@cache
+@per_process
 def usage_requests() -> UsageRequests:
     settings = get_settings()
     return UsageRequests(
@@ -643,16 +643,12 @@ def usage_requests() -> UsageRequests:
     )
 
 
-@cache
+@per_process
 def _connector(system: str) -> HttpConnector:
     if system == "MDM":
         return mdm()
     settings = get_settings()
     return HttpConnector("CCB", settings.require("ccb_base_url"), settings.ccb_secret_arn, settings)
-
-
-on_reload(usage_requests.cache_clear)
-on_reload(_connector.cache_clear)
 
 
 def parse_request(raw: Any) -> UsageRequestIn:

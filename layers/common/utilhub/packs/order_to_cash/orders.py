@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
@@ -37,7 +36,8 @@ from utilhub.platform.http import Body, create_api, json_response, once_per_key,
 from utilhub.platform.idempotency import run_once
 from utilhub.platform.json_input import from_json
 from utilhub.platform.observability import MetricUnit, metrics
-from utilhub.platform.settings import get_settings, on_reload
+from utilhub.platform.settings import get_settings
+from utilhub.platform.wiring import per_process
 
 SCOPE = "utilhub/order-to-cash"
 PREFIX = "/order-to-cash"
@@ -60,12 +60,9 @@ def order_content(order: FulfillmentOrderIn) -> str:
     return json.dumps(order.model_dump(mode="json", exclude_none=True), sort_keys=True, separators=(",", ":"))
 
 
-@cache
+@per_process
 def _state_machine_arn() -> str:
     return get_settings().require("order_state_machine_arn")
-
-
-on_reload(_state_machine_arn.cache_clear)
 
 
 def _execution_arn(name: str) -> str:
@@ -102,12 +99,9 @@ def latest_attempt(order_id: str, revision: int) -> tuple[int, dict[str, Any]] |
     return attempt, execution
 
 
-@cache
+@per_process
 def _orders() -> OrderStore:
     return OrderStore(aws.table(get_settings().require("xref_table")))
-
-
-on_reload(_orders.cache_clear)
 
 
 def _execution_input(order_id: str, revision: int) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
 from utilhub.packs.order_to_cash.brm import BrmClient
@@ -12,24 +11,21 @@ from utilhub.packs.order_to_cash.workflow import run_step
 from utilhub.platform import aws
 from utilhub.platform.connectors import HttpConnector
 from utilhub.platform.reasons import values_withheld
-from utilhub.platform.settings import get_settings, on_reload
+from utilhub.platform.settings import get_settings
+from utilhub.platform.wiring import per_process
 from utilhub.platform.xref import CrossReferenceStore
 
 
-@cache
+@per_process
 def order_store() -> OrderStore:
     return OrderStore(aws.table(get_settings().require("xref_table")))
 
 
-@cache
+@per_process
 def brm_steps() -> BrmSteps:
     settings = get_settings()
     connector = HttpConnector("BRM", settings.require("brm_base_url"), settings.brm_secret_arn, settings)
     return BrmSteps(BrmClient(connector), CrossReferenceStore(aws.table(settings.require("xref_table"))), order_store())
-
-
-on_reload(order_store.cache_clear)
-on_reload(brm_steps.cache_clear)
 
 
 def run_brm_step(event: dict[str, Any], context: Any) -> dict[str, Any]:

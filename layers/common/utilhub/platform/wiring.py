@@ -1,0 +1,71 @@
+"""What the functions are built from, once per process, in one place.
+
+Every object built from the settings (stores, connectors, the services a handler calls, the AWS clients
+they hold) is made by a builder marked :func:`per_process` and kept in one cache, keyed by the builder
+and its arguments. :func:`reset` forgets the settings and everything built from them: the local runtime
+calls it when it runs a function with other variables in the same process, or after it replaced the AWS
+clients (``aws.reset_clients``), and the next call builds afresh.
+
+Each pack's ``wiring`` module holds the builders of its functions and one entry per handler, named
+after the handler's folder (:class:`Entry`): its handler imports that entry only and builds it at
+init, so a function missing a setting it needs fails at cold start naming the variable.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar, cast
+
+from utilhub.platform.settings import get_settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_built: dict[tuple[Callable[..., Any], tuple[Any, ...]], Any] = {}
+
+
+def per_process[F: Callable[..., Any]](build: F) -> F:
+    """Call ``build`` once per process and arguments (hashable); :func:`reset` forgets what it made."""
+
+    @functools.wraps(build)
+    def cached(*args: Any) -> Any:
+        key = (build, args)
+        if key not in _built:
+            _built[key] = build(*args)
+        return _built[key]
+
+    return cast("F", cached)
+
+
+def reset() -> None:
+    """Read the settings again and forget every object and client built from the old ones."""
+    get_settings.cache_clear()
+    _built.clear()
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One handler's code: ``build`` makes (and checks) what it needs from the settings, ``run`` answers an
+    event with it. The handler calls :meth:`init` at import and then the entry for each event."""
+
+    build: Callable[[], Any]
+    run: Callable[[Any, dict[str, Any], Any], Any]
+
+    def init(self) -> Entry:
+        """Build what the function needs now: a setting it needs and lacks raises ``ConfigurationError`` naming
+        the variable at init, not in the middle of a request."""
+        self.build()
+        return self
+
+    def __call__(self, event: dict[str, Any], context: Any) -> Any:
+        return self.run(self.build(), event, context)
+
+
+def entry(build: Callable[[], Any]) -> Callable[[Callable[[Any, dict[str, Any], Any], Any]], Entry]:
+    """Declare a handler's entry: ``@entry(builder) def <folder>(built, event, context): ...``."""
+
+    def declare(run: Callable[[Any, dict[str, Any], Any], Any]) -> Entry:
+        return Entry(per_process(build), run)
+
+    return declare
