@@ -12,5 +12,5 @@ from utilhub.platform.wiring import per_process
 
 @per_process
 def dead_letter_queues() -> DeadLetterQueues:
-    queues: dict[str, str] = json.loads(get_settings().require("dead_letter_queues"))
+    queues: dict[str, str] = json.loads(get_settings().operations.require("dead_letter_queues"))
     return DeadLetterQueues(aws.sqs(), queues)

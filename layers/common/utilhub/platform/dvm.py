@@ -164,4 +164,4 @@ def _merged(overrides: str) -> DomainValueMaps:
 def domain_value_maps() -> DomainValueMaps:
     """The shipped maps with this deployment's overrides (the SSM parameter, when configured)."""
     settings = get_settings()
-    return _merged(override_text(settings.domain_value_maps_parameter, settings.domain_value_maps_max_age_seconds))
+    return _merged(override_text(settings.dvm.domain_value_maps_parameter, settings.dvm.domain_value_maps_max_age_seconds))

@@ -55,7 +55,7 @@ def parse_client_systems(text: str) -> dict[str, frozenset[str]]:
 @per_process
 def client_systems() -> Mapping[str, frozenset[str]]:
     """This deployment's clients and the systems each may act as (read once per process)."""
-    return parse_client_systems(get_settings().require("client_systems"))
+    return parse_client_systems(get_settings().http.require("client_systems"))
 
 
 def caller(claims: Mapping[str, Any]) -> str:

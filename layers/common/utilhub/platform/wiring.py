@@ -16,9 +16,14 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
+from utilhub.platform import aws
 from utilhub.platform.settings import get_settings
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+    from mypy_boto3_sqs.client import SQSClient
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -69,3 +74,33 @@ def entry(build: Callable[[], Any]) -> Callable[[Callable[[Any, dict[str, Any], 
         return Entry(per_process(build), run)
 
     return declare
+
+
+# ------------------------------------------------------------------ what the platform's own modules use
+
+
+@per_process
+def sqs() -> SQSClient:
+    """The SQS client of the relay and of every queue a pack writes to."""
+    return aws.sqs()
+
+
+@functools.cache
+def caller_user_id() -> str:
+    """The caller's ``aws:userid`` (on Lambda ``<role id>:<function name>``), asked once per process (kept across
+    :func:`reset`: the settings do not change it)."""
+    return str(aws.client("sts").get_caller_identity()["UserId"])
+
+
+def idempotency_persistence() -> DynamoDBPersistenceLayer:
+    """The idempotency records' table (``UTILHUB_IDEMPOTENCY_TABLE``) on the process's DynamoDB client."""
+    return _persistence_for(get_settings().state.require("idempotency_table"), aws.client("dynamodb"))
+
+
+@functools.cache
+def _persistence_for(table_name: str, client: Any) -> DynamoDBPersistenceLayer:
+    # One per table and client, kept across :func:`reset`: each new layer registers a handler on the client it is
+    # given, so a layer made afresh per invocation piled up handlers that every DynamoDB call then ran.
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+    return DynamoDBPersistenceLayer(table_name=table_name, boto3_client=client)

@@ -16,13 +16,17 @@ from utilhub.platform.xref import CrossReferenceStore
 @per_process
 def customer_sync() -> CustomerSync:
     settings = get_settings()
-    table = aws.table(settings.require("xref_table"))
-    connector = HttpConnector("CCB", settings.require("ccb_base_url"), settings.ccb_secret_arn, settings)
+    table = aws.table(settings.state.require("xref_table"))
+    connector = HttpConnector.of("CCB", settings)
     return CustomerSync(
-        CcbCustomerClient(connector), CustomerStore(table), CrossReferenceStore(table), aws.sqs(), settings.customer_update_queue_url
+        CcbCustomerClient(connector),
+        CustomerStore(table),
+        CrossReferenceStore(table),
+        aws.sqs(),
+        settings.customer.customer_update_queue_url,
     )
 
 
 @per_process
 def customer_store() -> CustomerStore:
-    return CustomerStore(aws.table(get_settings().require("xref_table")))
+    return CustomerStore(aws.table(get_settings().state.require("xref_table")))

@@ -53,13 +53,13 @@ class CcbAcknowledgement(BaseModel):
 def queue_notifications(requests: list[SyncRequest]) -> None:
     """Queue CCB's notification of the acknowledgement about to be applied to each request (when configured)."""
     settings = get_settings()
-    if not settings.dacs_notify_ccb or not requests:
+    if not settings.dacs.dacs_notify_ccb or not requests:
         return
     events = [
         (f"{r.syncRequestId}#{len(r.history)}", CcbNotification(syncRequestId=r.syncRequestId, transition=len(r.history)).model_dump())
         for r in requests
     ]
-    relay.accept_many(RELAY, events, settings.require("dacs_notification_queue_url"))
+    relay.accept_many(RELAY, events, settings.dacs.require("dacs_notification_queue_url"))
 
 
 def acknowledgement_for(request: SyncRequest | None, notification: CcbNotification) -> CcbAcknowledgement:
@@ -92,7 +92,7 @@ def notify_ccb(message: relay.RelayMessage) -> Mapping[str, Any]:
 
 def _ccb() -> HttpConnector:
     settings = get_settings()
-    return HttpConnector("CCB", settings.require("ccb_base_url"), settings.ccb_secret_arn, settings)
+    return HttpConnector.of("CCB", settings)
 
 
 def deliver_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:

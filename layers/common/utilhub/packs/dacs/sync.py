@@ -73,13 +73,13 @@ FLOW = SyncFlow(
 @per_process
 def incremental_extract() -> IncrementalExtract:
     settings = get_settings()
-    bucket = settings.require("dacs_exchange_bucket")
+    bucket = settings.dacs.require("dacs_exchange_bucket")
     return IncrementalExtract(
         store_for(FLOW),
         acknowledgements_for(FLOW),
         lambda run_id: ExtractFiles(aws.client("s3"), bucket, run_id),
-        page_size=settings.sync_monitor_page_size,
-        budget=timedelta(seconds=settings.sync_monitor_budget_seconds),
+        page_size=settings.sync.sync_monitor_page_size,
+        budget=timedelta(seconds=settings.sync.sync_monitor_budget_seconds),
     )
 
 
@@ -92,9 +92,9 @@ def records_to_complete(key: str) -> list[RecordAcknowledgement] | None:
     """When DACS does not acknowledge (``UTILHUB_DACS_NOTIFY_CCB`` off): the records of the incremental file
     ``key``, whose requests its arrival under ``upload/`` completes; None when there are none to complete so."""
     settings = get_settings()
-    if settings.dacs_notify_ccb:
+    if settings.dacs.dacs_notify_ccb:
         return None  # DACS's acknowledgements complete them
-    return file_records(aws.client("s3"), settings.require("dacs_exchange_bucket"), key)
+    return file_records(aws.client("s3"), settings.dacs.require("dacs_exchange_bucket"), key)
 
 
 def complete_records(records: list[RecordAcknowledgement]) -> int:

@@ -14,12 +14,12 @@ from utilhub.platform.wiring import per_process
 
 @per_process
 def extract_file_mover() -> ExtractFileMover:
-    return ExtractFileMover(aws.client("s3"), get_settings().require("dacs_exchange_bucket"))
+    return ExtractFileMover(aws.client("s3"), get_settings().dacs.require("dacs_exchange_bucket"))
 
 
 @per_process
 def initial_sync() -> InitialSync:
-    return InitialSync(aws.client("s3"), get_settings().require("dacs_exchange_bucket"))
+    return InitialSync(aws.client("s3"), get_settings().dacs.require("dacs_exchange_bucket"))
 
 
 def run_initial_sync_step(event: dict[str, Any]) -> dict[str, Any]:

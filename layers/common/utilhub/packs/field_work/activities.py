@@ -60,7 +60,7 @@ class ForwardMessage(BaseModel):
 
 @per_process
 def store() -> ActivityStore:
-    return ActivityStore(aws.table(get_settings().require("xref_table")))
+    return ActivityStore(aws.table(get_settings().state.require("xref_table")))
 
 
 def body_hash(activity: ActivityIn) -> str:
@@ -82,7 +82,7 @@ def execution_name(activity: ActivityIn, attempt: int = 1) -> str:
 
 def submit(activity: ActivityIn) -> dict[str, Any]:
     settings = get_settings()
-    routed_to = routing_rules().route(activity.sourceSystem, activity.activityType, settings.field_work_model)
+    routed_to = routing_rules().route(activity.sourceSystem, activity.activityType, settings.field_work.field_work_model)
     digest = body_hash(activity)
     attempt = 1
     if not store().create(activity, digest, routed_to):
@@ -111,7 +111,7 @@ def _start_creation(activity: ActivityIn, routed_to: list[str], attempt: int) ->
     }
     try:
         aws.client("stepfunctions").start_execution(
-            stateMachineArn=get_settings().require("field_work_state_machine_arn"),
+            stateMachineArn=get_settings().field_work.require("field_work_state_machine_arn"),
             name=execution_name(activity, attempt),
             input=json.dumps(execution),
         )
@@ -124,7 +124,7 @@ def _start_creation(activity: ActivityIn, routed_to: list[str], attempt: int) ->
 
 def _creation_state(activity: ActivityIn, attempt: int) -> str | None:
     """The status of the attempt's execution (RUNNING, SUCCEEDED, FAILED, ...), or None when it was never started."""
-    arn = get_settings().require("field_work_state_machine_arn").replace(":stateMachine:", ":execution:", 1)
+    arn = get_settings().field_work.require("field_work_state_machine_arn").replace(":stateMachine:", ":execution:", 1)
     try:
         found = aws.client("stepfunctions").describe_execution(executionArn=f"{arn}:{execution_name(activity, attempt)}")
     except ClientError as exc:
@@ -321,14 +321,14 @@ def _repeat(record: ActivityRecord, event: ActivityEventIn, digest: str) -> None
     if record.status in ("CREATING", "ERROR") and any(e.eventId == event.eventId for e in record.held):
         return  # still held: queued when the activity is linked
     age = datetime.now(UTC) - datetime.fromisoformat(recorded["at"])
-    if age < timedelta(seconds=get_settings().idempotency_expiry_seconds):
+    if age < timedelta(seconds=get_settings().http.idempotency_expiry_seconds):
         _queue_event(record.activity.sourceSystem, record.activity.activityId, event)
 
 
 def _queue_event(source: str, activity_id: str, event: ActivityEventIn) -> None:
     message = ForwardMessage(sourceSystem=source, activityId=activity_id, event=event, correlationId=correlation_id())
     aws.sqs().send_message(
-        QueueUrl=get_settings().require("field_work_event_queue_url"),
+        QueueUrl=get_settings().field_work.require("field_work_event_queue_url"),
         MessageBody=message.model_dump_json(),
         MessageGroupId=f"{source}#{activity_id}",  # one activity's events are forwarded in order
         MessageDeduplicationId=hashlib.sha256(f"{source}#{activity_id}#{event.eventId}".encode()).hexdigest(),

@@ -45,11 +45,11 @@ class AttachmentIn(BaseModel):
 
 @per_process
 def _table() -> Any:
-    return aws.table(get_settings().require("xref_table"))
+    return aws.table(get_settings().state.require("xref_table"))
 
 
 def _bucket() -> str:
-    return get_settings().require("field_work_attachment_bucket")
+    return get_settings().field_work.require("field_work_attachment_bucket")
 
 
 def new_upload(source: str, activity_id: str, activity_status: str, request: AttachmentIn) -> dict[str, Any]:
@@ -62,8 +62,8 @@ def new_upload(source: str, activity_id: str, activity_status: str, request: Att
         errors.append(problems.FieldError("#/contentType", f"must be one of {', '.join(ALLOWED)}"))
     elif not request.fileName.lower().endswith(extensions):
         errors.append(problems.FieldError("#/fileName", f"a {request.contentType} file ends with {' or '.join(extensions)}"))
-    if request.sizeBytes > settings.attachment_max_bytes:
-        errors.append(problems.FieldError("#/sizeBytes", f"at most {settings.attachment_max_bytes} bytes"))
+    if request.sizeBytes > settings.field_work.attachment_max_bytes:
+        errors.append(problems.FieldError("#/sizeBytes", f"at most {settings.field_work.attachment_max_bytes} bytes"))
     if errors:
         raise problems.invalid("The attachment cannot be taken.", errors)
     attachment_id = f"ATT-{uuid.uuid4().hex[:20]}"
@@ -79,7 +79,7 @@ def new_upload(source: str, activity_id: str, activity_status: str, request: Att
             "sizeBytes": request.sizeBytes,
         }
     )
-    expires = settings.attachment_upload_expiry_seconds
+    expires = settings.field_work.attachment_upload_expiry_seconds
     upload = aws.client("s3").generate_presigned_post(
         Bucket=_bucket(),
         Key=key,
@@ -129,7 +129,9 @@ def references(attachments: list[AttachmentRef]) -> list[AttachmentRef]:
         if record is None:
             raise LookupError(f"attachment {ref.attachmentId} is not recorded")
         url = s3.generate_presigned_url(
-            "get_object", Params={"Bucket": _bucket(), "Key": record["key"]}, ExpiresIn=get_settings().attachment_download_expiry_seconds
+            "get_object",
+            Params={"Bucket": _bucket(), "Key": record["key"]},
+            ExpiresIn=get_settings().field_work.attachment_download_expiry_seconds,
         )
         found.append(
             AttachmentRef(

@@ -28,7 +28,7 @@ JSON = "application/json"
 
 
 def _queue() -> str:
-    return get_settings().require("field_work_relay_queue_url")
+    return get_settings().field_work.require("field_work_relay_queue_url")
 
 
 def accept_billable_completion(completion: BillableCompletionIn) -> dict[str, Any]:
@@ -42,7 +42,7 @@ def accept_customer_update(update: CustomerInformationIn) -> dict[str, Any]:
 
 
 def accept_unbadged_asset(asset: UnbadgedAssetIn) -> dict[str, Any]:
-    model = get_settings().field_work_model
+    model = get_settings().field_work.field_work_model
     if model != "v2.1":
         reason = f"Unbadged assets come from ODM, under implementation model v2.1; this hub runs {model} (UTILHUB_FIELD_WORK_MODEL)."
         raise problems.invalid(reason, [problems.FieldError("#/notificationId", reason)])
@@ -70,7 +70,7 @@ def bill_completion(message: relay.RelayMessage) -> Mapping[str, Any]:
 
 @per_process
 def customer_update_order() -> CustomerUpdateOrder:
-    return CustomerUpdateOrder(aws.table(get_settings().require("xref_table")))
+    return CustomerUpdateOrder(aws.table(get_settings().state.require("xref_table")))
 
 
 def forward_customer_update(message: relay.RelayMessage) -> Mapping[str, Any]:

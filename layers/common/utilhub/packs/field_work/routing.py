@@ -80,4 +80,4 @@ def _rules(override: str) -> RoutingRules:
 
 def routing_rules() -> RoutingRules:
     settings = get_settings()
-    return _rules(override_text(settings.field_work_routing_parameter, settings.domain_value_maps_max_age_seconds))
+    return _rules(override_text(settings.field_work.field_work_routing_parameter, settings.dvm.domain_value_maps_max_age_seconds))

@@ -107,7 +107,7 @@ FLOWS: dict[str, SyncFlow] = {model: _flow(system) for model, system in ASSET_SY
 
 def active_flow() -> SyncFlow:
     """The flow of this deployment's implementation model (``UTILHUB_FIELD_WORK_MODEL``)."""
-    return FLOWS[get_settings().field_work_model]
+    return FLOWS[get_settings().field_work.field_work_model]
 
 
 def run_monitor() -> dict[str, int]:

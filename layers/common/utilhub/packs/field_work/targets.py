@@ -65,9 +65,7 @@ class FieldSystemClient:
 
 @per_process
 def connector_for(system: str) -> HttpConnector:
-    settings = get_settings()
-    name = system.lower()
-    return HttpConnector(system, settings.require(f"{name}_base_url"), getattr(settings, f"{name}_secret_arn"), settings)
+    return HttpConnector.of(system, get_settings())
 
 
 @per_process

@@ -16,5 +16,5 @@ JSON = "application/json"
 def connector_for(system: Literal["CCB", "MDM"]) -> HttpConnector:
     settings = get_settings()
     if system == "CCB":
-        return HttpConnector("CCB", settings.require("ccb_base_url"), settings.ccb_secret_arn, settings)
-    return HttpConnector("MDM", settings.require("mdm_base_url"), settings.mdm_secret_arn, settings)
+        return HttpConnector.of("CCB", settings)
+    return HttpConnector.of("MDM", settings)

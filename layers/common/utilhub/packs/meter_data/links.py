@@ -83,7 +83,7 @@ def _templates(override: str) -> LinkTemplates:
 
 def link_templates() -> LinkTemplates:
     settings = get_settings()
-    return _templates(override_text(settings.meter_data_links_parameter, settings.domain_value_maps_max_age_seconds))
+    return _templates(override_text(settings.meter_data.meter_data_links_parameter, settings.dvm.domain_value_maps_max_age_seconds))
 
 
 def navigation_links(entity_type: str | None, entity_id: str | None) -> dict[str, Any]:

@@ -22,7 +22,7 @@ METER_SETTING = "UTILHUB_METERS_MANAGED_IN"
 
 
 def _meters_in_ccb_only(settings: Settings) -> str | None:
-    if settings.meters_managed_in == "MDM":
+    if settings.meter_data.meters_managed_in == "MDM":
         return (
             f"Meters are managed in MDM in this installation ({METER_SETTING}=MDM, template parameter MetersManagedIn): "
             "CCB does not synchronize meter data (MD-07..10)."

@@ -55,7 +55,7 @@ class UsagePeriodIn(BaseModel):
             return end
         if end <= start:
             raise ValueError("must be after periodStart")
-        longest = get_settings().usage_max_period_days
+        longest = get_settings().meter_data.usage_max_period_days
         if (end - start).days > longest:
             raise ValueError(f"the period may be at most {longest} days")
         return end
@@ -187,7 +187,7 @@ class ReadBoundaries(_Answer):
 @per_process
 def mdm() -> HttpConnector:
     settings = get_settings()
-    return HttpConnector("MDM", settings.require("mdm_base_url"), settings.mdm_secret_arn, settings)
+    return HttpConnector.of("MDM", settings)
 
 
 def read_from_mdm(method: str, path: str, body: Any = None, *, budget: TimeBudget | None = None, field: str = "#") -> dict[str, Any]:

@@ -502,7 +502,7 @@ class UsageRequests:
     def _end_overdue_waits(self, waiting: Sequence[dict[str, Any]], still: dict[str, str], now: datetime) -> int:
         """AWAITING_DATA_SYNC requests still held after the waiting bound (since they began to wait) -> ERROR with what
         they wait for: a sync request in ERROR, or one CCB never completes, must not hold a bill run forever."""
-        bound = timedelta(seconds=get_settings().usage_request_data_sync_wait_seconds)
+        bound = timedelta(seconds=get_settings().meter_data.usage_request_data_sync_wait_seconds)
         since = (now - bound).isoformat()
         ended = 0
         for item in waiting:
@@ -520,7 +520,7 @@ class UsageRequests:
 
     def _expire_sent(self, now: datetime) -> int:
         """SENT requests older than the retry window and leased to no attempt -> ERROR (their messages are in the DLQ)."""
-        window = timedelta(seconds=get_settings().usage_request_retry_window_seconds)
+        window = timedelta(seconds=get_settings().meter_data.usage_request_retry_window_seconds)
         stale = f"no attempt completed within the retry window of {int(window.total_seconds())} s; the message is in the dead-letter queue"
         never_sent = f"{stale}; MDM did not answer (unavailable, or AWS calls failing): CCB has no determinants for it"
         maybe_sent = (
@@ -635,10 +635,10 @@ class _Refused(Exception):
 def usage_requests() -> UsageRequests:
     settings = get_settings()
     return UsageRequests(
-        store=UsageRequestStore(aws.table(settings.require("usage_request_table"))),
+        store=UsageRequestStore(aws.table(settings.state.require("usage_request_table"))),
         data_sync=DataSyncCheck(lambda: store_for(FLOW)),
         sqs=aws.sqs(),
-        queue_url=lambda: get_settings().require("usage_request_queue_url"),
+        queue_url=lambda: get_settings().meter_data.require("usage_request_queue_url"),
         connector=_connector,
     )
 
@@ -648,7 +648,7 @@ def _connector(system: str) -> HttpConnector:
     if system == "MDM":
         return mdm()
     settings = get_settings()
-    return HttpConnector("CCB", settings.require("ccb_base_url"), settings.ccb_secret_arn, settings)
+    return HttpConnector.of("CCB", settings)
 
 
 def parse_request(raw: Any) -> UsageRequestIn:

@@ -62,7 +62,7 @@ def order_content(order: FulfillmentOrderIn) -> str:
 
 @per_process
 def _state_machine_arn() -> str:
-    return get_settings().require("order_state_machine_arn")
+    return get_settings().order_to_cash.require("order_state_machine_arn")
 
 
 def _execution_arn(name: str) -> str:
@@ -101,7 +101,7 @@ def latest_attempt(order_id: str, revision: int) -> tuple[int, dict[str, Any]] |
 
 @per_process
 def _orders() -> OrderStore:
-    return OrderStore(aws.table(get_settings().require("xref_table")))
+    return OrderStore(aws.table(get_settings().state.require("xref_table")))
 
 
 def _execution_input(order_id: str, revision: int) -> str:

@@ -18,14 +18,14 @@ from utilhub.platform.xref import CrossReferenceStore
 
 @per_process
 def order_store() -> OrderStore:
-    return OrderStore(aws.table(get_settings().require("xref_table")))
+    return OrderStore(aws.table(get_settings().state.require("xref_table")))
 
 
 @per_process
 def brm_steps() -> BrmSteps:
     settings = get_settings()
-    connector = HttpConnector("BRM", settings.require("brm_base_url"), settings.brm_secret_arn, settings)
-    return BrmSteps(BrmClient(connector), CrossReferenceStore(aws.table(settings.require("xref_table"))), order_store())
+    connector = HttpConnector.of("BRM", settings)
+    return BrmSteps(BrmClient(connector), CrossReferenceStore(aws.table(settings.state.require("xref_table"))), order_store())
 
 
 def run_brm_step(event: dict[str, Any], context: Any) -> dict[str, Any]:
