@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from utilhub.platform import aws
@@ -49,31 +48,31 @@ def reset() -> None:
     _built.clear()
 
 
-@dataclass(frozen=True)
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
 class Entry:
-    """One handler's code: ``build`` makes (and checks) what it needs from the settings, ``run`` answers an
-    event with it. The handler calls :meth:`init` at import and then the entry for each event."""
+    """One handler's code: ``build`` makes what the function needs from the settings (once per process, until
+    :func:`reset`) and returns what answers an event with it. The handler calls :meth:`init` at import, then
+    the entry for each event."""
 
-    build: Callable[[], Any]
-    run: Callable[[Any, dict[str, Any], Any], Any]
+    def __init__(self, build: Callable[[], Handler]) -> None:
+        self._build = per_process(build)
+        self.__name__ = build.__name__
+        self.__doc__ = build.__doc__
 
-    def init(self) -> Entry:
+    def init(self) -> None:
         """Build what the function needs now: a setting it needs and lacks raises ``ConfigurationError`` naming
         the variable at init, not in the middle of a request."""
-        self.build()
-        return self
+        self._build()
 
-    def __call__(self, event: dict[str, Any], context: Any) -> Any:
-        return self.run(self.build(), event, context)
+    def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return self._build()(event, context)
 
 
-def entry(build: Callable[[], Any]) -> Callable[[Callable[[Any, dict[str, Any], Any], Any]], Entry]:
-    """Declare a handler's entry: ``@entry(builder) def <folder>(built, event, context): ...``."""
-
-    def declare(run: Callable[[Any, dict[str, Any], Any], Any]) -> Entry:
-        return Entry(per_process(build), run)
-
-    return declare
+def entry(build: Callable[[], Handler]) -> Entry:
+    """Declare a handler's entry, named after its folder: ``@entry def <folder>() -> Handler: ...``."""
+    return Entry(build)
 
 
 # ------------------------------------------------------------------ what the platform's own modules use

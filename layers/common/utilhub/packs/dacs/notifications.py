@@ -19,8 +19,8 @@ from urllib.parse import quote
 from pydantic import BaseModel
 
 from utilhub.packs.dacs.sync import FLOW
+from utilhub.packs.dacs.wiring import ccb_connector
 from utilhub.platform import relay
-from utilhub.platform.connectors import HttpConnector
 from utilhub.platform.settings import get_settings
 from utilhub.syncrequests.model import SyncRequest, SyncStatus
 from utilhub.syncrequests.wiring import store_for
@@ -86,13 +86,8 @@ def notify_ccb(message: relay.RelayMessage) -> Mapping[str, Any]:
     notification = CcbNotification.model_validate(message.payload)
     ack = acknowledgement_for(store_for(FLOW).get(notification.syncRequestId), notification)
     path = f"sync-requests/{quote(ack.syncRequestId, safe='')}/acknowledgement"
-    _ccb().request("PUT", path, json.dumps(ack.model_dump()).encode(), content_type="application/json")
+    ccb_connector().request("PUT", path, json.dumps(ack.model_dump()).encode(), content_type="application/json")
     return {"notified": "CCB", "result": ack.result}
-
-
-def _ccb() -> HttpConnector:
-    settings = get_settings()
-    return HttpConnector.of("CCB", settings)
 
 
 def deliver_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from utilhub.packs.dacs.extract_file import ExtractWriter, file_name
 from utilhub.packs.dacs.extract_files import ExtractFiles
 from utilhub.packs.dacs.incremental import IncrementalExtract
 from utilhub.packs.dacs.mapping import to_record
-from utilhub.platform import aws
+from utilhub.packs.dacs.wiring import s3
 from utilhub.platform.problems import invalid
 from utilhub.platform.settings import get_settings
 from utilhub.platform.wiring import per_process
@@ -77,7 +77,7 @@ def incremental_extract() -> IncrementalExtract:
     return IncrementalExtract(
         store_for(FLOW),
         acknowledgements_for(FLOW),
-        lambda run_id: ExtractFiles(aws.client("s3"), bucket, run_id),
+        lambda run_id: ExtractFiles(s3(), bucket, run_id),
         page_size=settings.sync.sync_monitor_page_size,
         budget=timedelta(seconds=settings.sync.sync_monitor_budget_seconds),
     )
@@ -94,7 +94,7 @@ def records_to_complete(key: str) -> list[RecordAcknowledgement] | None:
     settings = get_settings()
     if settings.dacs.dacs_notify_ccb:
         return None  # DACS's acknowledgements complete them
-    return file_records(aws.client("s3"), settings.dacs.require("dacs_exchange_bucket"), key)
+    return file_records(s3(), settings.dacs.require("dacs_exchange_bucket"), key)
 
 
 def complete_records(records: list[RecordAcknowledgement]) -> int:

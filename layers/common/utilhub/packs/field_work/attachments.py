@@ -18,10 +18,10 @@ from typing import Any
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, Field
 
+from utilhub.packs.field_work import wiring
 from utilhub.packs.field_work.model import AttachmentRef
-from utilhub.platform import aws, problems
+from utilhub.platform import problems
 from utilhub.platform.settings import get_settings
-from utilhub.platform.wiring import per_process
 
 # content type -> the file name extensions it may carry; nothing executable, scriptable (HTML, SVG) or macro-bearing
 KEY_PREFIX = "ATTACHMENT#"  # where attachment items start in the cross-reference table
@@ -41,11 +41,6 @@ class AttachmentIn(BaseModel):
     fileName: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9 ._()\-]*$")
     contentType: str = Field(min_length=1, max_length=100)
     sizeBytes: int = Field(ge=1)
-
-
-@per_process
-def _table() -> Any:
-    return aws.table(get_settings().state.require("xref_table"))
 
 
 def _bucket() -> str:
@@ -69,7 +64,7 @@ def new_upload(source: str, activity_id: str, activity_status: str, request: Att
     attachment_id = f"ATT-{uuid.uuid4().hex[:20]}"
     key = f"attachments/{source}/{activity_id}/{attachment_id}"
     content_type = request.contentType.lower()
-    _table().put_item(
+    wiring.attachment_table().put_item(
         Item={
             "pk": KEY_PREFIX + attachment_id,
             "activity": f"{source}#{activity_id}",
@@ -80,7 +75,7 @@ def new_upload(source: str, activity_id: str, activity_status: str, request: Att
         }
     )
     expires = settings.field_work.attachment_upload_expiry_seconds
-    upload = aws.client("s3").generate_presigned_post(
+    upload = wiring.s3().generate_presigned_post(
         Bucket=_bucket(),
         Key=key,
         Fields={"Content-Type": content_type},
@@ -95,7 +90,7 @@ def new_upload(source: str, activity_id: str, activity_status: str, request: Att
 
 
 def _record(attachment_id: str) -> dict[str, Any] | None:
-    item = _table().get_item(Key={"pk": KEY_PREFIX + attachment_id}, ConsistentRead=True).get("Item")
+    item = wiring.attachment_table().get_item(Key={"pk": KEY_PREFIX + attachment_id}, ConsistentRead=True).get("Item")
     return dict(item) if item else None
 
 
@@ -108,7 +103,7 @@ def check_completion_attachments(source: str, activity_id: str, attachments: lis
             errors.append(problems.FieldError(pointer, f"no attachment {ref.attachmentId} of this activity"))
             continue
         try:
-            head = aws.client("s3").head_object(Bucket=_bucket(), Key=record["key"])
+            head = wiring.s3().head_object(Bucket=_bucket(), Key=record["key"])
         except ClientError as exc:
             if exc.response["Error"]["Code"] not in ("404", "NoSuchKey", "NotFound"):
                 raise
@@ -122,7 +117,7 @@ def check_completion_attachments(source: str, activity_id: str, attachments: lis
 
 def references(attachments: list[AttachmentRef]) -> list[AttachmentRef]:
     """The completion's attachments with what a receiving system needs to fetch each one."""
-    s3 = aws.client("s3")
+    s3 = wiring.s3()
     found = []
     for ref in attachments:
         record = _record(ref.attachmentId)

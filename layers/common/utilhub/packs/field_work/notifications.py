@@ -15,14 +15,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from utilhub.packs.field_work.activities import store
-from utilhub.packs.field_work.customer_updates import CustomerUpdateOrder
 from utilhub.packs.field_work.model import ActivityEventIn, BillableCompletionIn, CustomerInformationIn, UnbadgedAssetIn
-from utilhub.packs.field_work.targets import client_for, connector_for
-from utilhub.platform import aws, problems, relay
+from utilhub.packs.field_work.wiring import activity_store, client_for, connector_for, customer_update_order
+from utilhub.platform import problems, relay
 from utilhub.platform.connectors import TargetRejected
 from utilhub.platform.settings import get_settings
-from utilhub.platform.wiring import per_process
 
 JSON = "application/json"
 
@@ -68,11 +65,6 @@ def bill_completion(message: relay.RelayMessage) -> Mapping[str, Any]:
     return _post_once("CCB", "billable-charges", completion.model_dump(mode="json"))
 
 
-@per_process
-def customer_update_order() -> CustomerUpdateOrder:
-    return CustomerUpdateOrder(aws.table(get_settings().state.require("xref_table")))
-
-
 def forward_customer_update(message: relay.RelayMessage) -> Mapping[str, Any]:
     update = CustomerInformationIn.model_validate(message.payload)
     order = customer_update_order()
@@ -80,7 +72,7 @@ def forward_customer_update(message: relay.RelayMessage) -> Mapping[str, Any]:
         return {"forwardedTo": [], "skipped": stale}
     forwarded = []
     try:
-        for record in store().at_service_point(update.servicePointId):
+        for record in activity_store().at_service_point(update.servicePointId):
             if record.status == "LINKED" and "MWM" in record.links:  # only activities still open
                 event = ActivityEventIn(
                     eventId=f"FW-10-{update.updateId}",

@@ -25,7 +25,7 @@ from utilhub.packs.field_work.model import (
     ServicePointSummary,
 )
 from utilhub.packs.field_work.routing import ASSET_SYSTEM
-from utilhub.packs.field_work.targets import connector_for
+from utilhub.packs.field_work.wiring import connector_for
 from utilhub.platform import problems
 from utilhub.platform.budget import TimeBudget, bad_gateway
 from utilhub.platform.observability import logger

@@ -13,8 +13,6 @@ from urllib.parse import quote
 
 from utilhub.packs.field_work.model import ActivityEventIn, ActivityIn
 from utilhub.platform.connectors import HttpConnector, TargetRejected, TargetUnavailable
-from utilhub.platform.settings import get_settings
-from utilhub.platform.wiring import per_process
 
 JSON = "application/json"
 
@@ -61,13 +59,3 @@ class FieldSystemClient:
     def send_event(self, target_id: str, event: ActivityEventIn) -> None:
         """Apply an update, cancellation or completion to the system's own activity (it ignores an event id it has)."""
         self._call("POST", f"activities/{quote(target_id, safe='')}/events", event.model_dump(mode="json", exclude_none=True))
-
-
-@per_process
-def connector_for(system: str) -> HttpConnector:
-    return HttpConnector.of(system, get_settings())
-
-
-@per_process
-def client_for(system: str) -> FieldSystemClient:
-    return FieldSystemClient(connector_for(system))

@@ -29,8 +29,9 @@ from utilhub.packs.meter_data.billing_events import (
     ReplacementReadsIn,
     UsedOnBillUpdate,
 )
-from utilhub.packs.meter_data.billing_targets import JSON, connector_for
+from utilhub.packs.meter_data.wiring import connector_for
 from utilhub.platform import relay
+from utilhub.platform.budget import JSON
 from utilhub.platform.connectors import TargetRejected
 from utilhub.platform.settings import get_settings
 

@@ -23,10 +23,9 @@ from urllib.parse import quote, urlencode
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from utilhub.packs.meter_data.model import ID
+from utilhub.packs.meter_data.wiring import connector_for
 from utilhub.platform.budget import TimeBudget, bad_gateway
-from utilhub.platform.connectors import HttpConnector
 from utilhub.platform.settings import get_settings
-from utilhub.platform.wiring import per_process
 
 TOU_PERIODS = ("ON_PEAK", "SHOULDER", "OFF_PEAK")
 RatePlan = Annotated[str, Field(pattern=r"^[A-Z0-9][A-Z0-9_\-]{0,31}$")]
@@ -184,16 +183,10 @@ class ReadBoundaries(_Answer):
 
 
 # ------------------------------------------------------------------------------------ MDM
-@per_process
-def mdm() -> HttpConnector:
-    settings = get_settings()
-    return HttpConnector.of("MDM", settings)
-
-
 def read_from_mdm(method: str, path: str, body: Any = None, *, budget: TimeBudget | None = None, field: str = "#") -> dict[str, Any]:
     """One read at MDM within the budget, tried once more when it failed and time is left: its JSON object. MDM's
     404 is a 404 problem, its 400 or 422 (it refuses what it was asked) a 422 naming ``field``."""
-    return (budget or TimeBudget()).json_call(mdm(), method, path, body, read_only=True, refused=field)
+    return (budget or TimeBudget()).json_call(connector_for("MDM"), method, path, body, read_only=True, refused=field)
 
 
 def checked[M: BaseModel](model: type[M], answer: Any) -> M:

@@ -57,17 +57,14 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from utilhub.packs.meter_data.model import ID
-from utilhub.packs.meter_data.sync import FLOW
-from utilhub.packs.meter_data.usage import BillDeterminants, BillDeterminantsIn, mdm, mismatch
+from utilhub.packs.meter_data.usage import BillDeterminants, BillDeterminantsIn, mismatch
 from utilhub.platform import aws, problems
 from utilhub.platform.budget import JSON
 from utilhub.platform.connectors import HttpConnector, TargetRejected
 from utilhub.platform.json_input import from_json
 from utilhub.platform.observability import MetricUnit, correlation_id, logger, metrics, use_correlation_id
 from utilhub.platform.settings import get_settings
-from utilhub.platform.wiring import per_process
 from utilhub.syncrequests.store import SyncRequestStore
-from utilhub.syncrequests.wiring import store_for
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -630,27 +627,6 @@ class _Refused(Exception):
     """MDM or CCB refused the request: retrying the same message will not help."""
 
 
-# ------------------------------------------------------------------------------------ wiring
-@per_process
-def usage_requests() -> UsageRequests:
-    settings = get_settings()
-    return UsageRequests(
-        store=UsageRequestStore(aws.table(settings.state.require("usage_request_table"))),
-        data_sync=DataSyncCheck(lambda: store_for(FLOW)),
-        sqs=aws.sqs(),
-        queue_url=lambda: get_settings().meter_data.require("usage_request_queue_url"),
-        connector=_connector,
-    )
-
-
-@per_process
-def _connector(system: str) -> HttpConnector:
-    if system == "MDM":
-        return mdm()
-    settings = get_settings()
-    return HttpConnector.of("CCB", settings)
-
-
 def parse_request(raw: Any) -> UsageRequestIn:
     """One validated usage request (a 422 pointing into its body)."""
     try:
@@ -673,9 +649,8 @@ def parse_requests(raw: Any, root: str = "") -> list[UsageRequestIn]:
     return parsed
 
 
-def deliver_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def deliver_batch(service: UsageRequests, event: dict[str, Any], context: Any) -> dict[str, Any]:
     """The worker: each queued usage request processed; the answer lists the records to redeliver."""
-    service = usage_requests()
 
     def one(record: SQSRecord) -> str:
         message = UsageQueued.model_validate_json(record.body)
@@ -687,8 +662,3 @@ def deliver_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return dict(
         process_partial_response(event=event, record_handler=one, processor=BatchProcessor(event_type=EventType.SQS), context=context)
     )
-
-
-def release_waiting() -> dict[str, int]:
-    """The release schedule's one call."""
-    return usage_requests().release()
