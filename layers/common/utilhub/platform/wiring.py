@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from utilhub.platform import aws
 from utilhub.platform.settings import get_settings
@@ -23,8 +23,6 @@ from utilhub.platform.settings import get_settings
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
     from mypy_boto3_sqs.client import SQSClient
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 _built: dict[tuple[Callable[..., Any], tuple[Any, ...]], Any] = {}
 
@@ -43,7 +41,8 @@ def per_process[F: Callable[..., Any]](build: F) -> F:
 
 
 def reset() -> None:
-    """Read the settings again and forget every object and client built from the old ones."""
+    """Read the settings again and forget every object built from the old ones (``aws.reset_clients`` forgets
+    the clients themselves)."""
     get_settings.cache_clear()
     _built.clear()
 
