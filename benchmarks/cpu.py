@@ -86,7 +86,7 @@ def xml_intake(plan: Plan) -> list[Row]:
     schema = load_schema(CCB_SCHEMA)
     settings = Settings()
     codec = CcbSyncRequestXml()
-    limits = {"max_bytes": settings.xml_max_bytes, "max_depth": settings.xml_max_depth}
+    limits = {"max_bytes": settings.xml.xml_max_bytes, "max_depth": settings.xml.xml_max_depth}
 
     def floor() -> None:
         if not schema.validate(etree.fromstring(body)):

@@ -83,7 +83,7 @@ INVOCATION_LOCK = threading.RLock()
 @contextmanager
 def function_environment(variables: Mapping[str, str]) -> Iterator[None]:
     """The process environment as the function sees it, for the duration of the block."""
-    from utilhub.platform.settings import reload_settings
+    from utilhub.platform import wiring
 
     saved = {k: v for k, v in os.environ.items() if k not in PROCESS_VARIABLES}
     kept = {k: v for k, v in saved.items() if k in RUNTIME_VARIABLES}
@@ -91,7 +91,7 @@ def function_environment(variables: Mapping[str, str]) -> Iterator[None]:
         del os.environ[name]
     os.environ.update({**kept, **variables})
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
-    reload_settings()
+    wiring.reset()
     try:
         yield
     finally:

@@ -1299,10 +1299,10 @@ def _servers(template: Template) -> list[dict[str, Any]]:
 
 
 def _info() -> dict[str, Any]:
-    from utilhub.platform.settings import Settings
+    from utilhub.platform.settings import HttpApi
 
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    limit = Settings.model_fields["max_body_bytes"].default
+    limit = HttpApi.model_fields["max_body_bytes"].default
     return {
         "title": "utilhub HTTP API",
         "version": project["version"],

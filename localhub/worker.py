@@ -85,9 +85,9 @@ class Environment:
                 float(settings["rate"]), seed=int(settings["seed"]), services=frozenset(settings.get("services", []))
             ).install()
         self.throttling_version = version
-        from utilhub.platform.settings import reload_settings
+        from utilhub.platform import wiring
 
-        reload_settings()  # what holds a client (stores, persistence layers) takes the new ones
+        wiring.reset()  # what holds a client (stores, persistence layers) takes the new ones
 
     def throttled(self) -> dict[str, Any] | None:
         """What was throttled since the last answer (the pool adds it up)."""

@@ -30,10 +30,10 @@ def aws_endpoint() -> Iterator[str]:
 @pytest.fixture
 def known_clients(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Callers a unit test's resolver accepts: clients ``c`` and ``ccb`` (acting as no system and as CCB)."""
-    from utilhub.platform.settings import reload_settings
+    from utilhub.platform import wiring
 
     monkeypatch.setenv("UTILHUB_CLIENT_SYSTEMS", '{"c": [], "ccb": ["CCB"]}')
-    reload_settings()
+    wiring.reset()
     yield
     monkeypatch.delenv("UTILHUB_CLIENT_SYSTEMS")
-    reload_settings()
+    wiring.reset()

@@ -14,7 +14,7 @@ import pytest
 from localhub.endpoint import reset
 from localhub.hub import LocalHub
 from localhub.iam import DynamoDbCalls, denied
-from utilhub.platform import idempotency
+from utilhub.platform import wiring
 
 
 @pytest.fixture
@@ -33,5 +33,5 @@ def hub(aws_endpoint: str, dynamodb_calls: DynamoDbCalls) -> Iterator[LocalHub]:
     assert local.stop() == []  # no test leaves an execution running behind it
     calls.uninstall()
     assert local.stack is not None
-    assert denied(local.stack, calls.calls, idempotency.caller_user_id) == []  # each call allowed by its function's policies
+    assert denied(local.stack, calls.calls, wiring.caller_user_id) == []  # each call allowed by its function's policies
     assert os.environ["AWS_ENDPOINT_URL"] == aws_endpoint  # no function environment leaked out

@@ -20,7 +20,7 @@ from localhub.endpoint import reset
 from localhub.hub import ApiResponse, LocalHub
 from localhub.simulators.dacs import DacsSimulator
 from tests.conftest import sample_event
-from utilhub.platform.settings import reload_settings
+from utilhub.platform import wiring
 
 API = "DacsSyncRequestsFunction"
 EXTRACT = "DacsIncrementalExtractFunction"
@@ -268,9 +268,9 @@ def dacs_timeout(hub: LocalHub) -> timedelta:
     from utilhub.syncrequests.wiring import store_for
 
     with function_environment(hub.function(EXTRACT).environment):
-        reload_settings()
+        wiring.reset()
         first = store_for(FLOW).timeouts.first
-    reload_settings()
+    wiring.reset()
     return first
 
 
@@ -281,11 +281,11 @@ def run_extract_at(hub: LocalHub, later: timedelta) -> dict[str, Any]:
 
     spec = hub.function(EXTRACT)
     with function_environment(spec.environment):
-        reload_settings()
+        wiring.reset()
         extract = incremental_extract()
         extract._now = lambda: datetime.now(UTC) + later
         report = extract.run().as_dict()
-    reload_settings()
+    wiring.reset()
     hub.drain()
     return report
 
@@ -515,7 +515,7 @@ class _Extract:
 
     def __exit__(self, *exc: object) -> None:
         self._environment.__exit__(*exc)  # type: ignore[arg-type]
-        reload_settings()
+        wiring.reset()
 
 
 def test_a_run_stops_claiming_when_its_budget_is_spent_and_the_next_run_writes_the_rest_each_record_once(hub: LocalHub) -> None:

@@ -17,8 +17,8 @@ from tests.conftest import sample_event
 
 def call(hub: LocalHub, logical_id: str, event: dict[str, Any]) -> Any:
     spec = hub.function(logical_id)
-    module = importlib.import_module(spec.module)
     with INVOCATION_LOCK, function_environment(lambda_variables(spec)):  # not while a workflow's task runs in another thread
+        module = importlib.import_module(spec.module)  # its init builds what it needs from its environment
         return module.lambda_handler(event, LambdaContext(spec.name, spec.memory, spec.timeout))
 
 

@@ -13,7 +13,7 @@ from copy import deepcopy
 from localhub.hub import LocalHub
 from localhub.iam import DynamoDbCalls, denied
 from localhub.template import LocalStack, Template
-from utilhub.platform import idempotency
+from utilhub.platform import wiring
 
 CLAIMS = {"client_id": "ccb", "scope": "utilhub/meter-data", "token_use": "access"}
 REQUEST = {
@@ -45,7 +45,7 @@ def test_a_sync_requests_calls_are_each_allowed_by_its_functions_policies(hub: L
     assert {("MeterDataSyncRequestsFunction", "PutItem"), ("MeterDataSyncMonitorFunction", "Query")} <= seen
     assert ("MeterDataDeliveryFunction", "TransactWriteItems") in seen
     # And every one of them is allowed by its function's policies, the idempotency records by the caller's identity
-    assert denied(hub.stack, dynamodb_calls.calls, idempotency.caller_user_id) == []
+    assert denied(hub.stack, dynamodb_calls.calls, wiring.caller_user_id) == []
 
 
 def test_a_policy_naming_another_flows_keys_is_refused_the_same_calls(hub: LocalHub, dynamodb_calls: DynamoDbCalls) -> None:
@@ -58,7 +58,7 @@ def test_a_policy_naming_another_flows_keys_is_refused_the_same_calls(hub: Local
     swapped = LocalStack(Template(body), parameters=hub.stack.parameters)
     swapped.physical = hub.stack.physical
     # When the checks read them against it
-    refused = denied(swapped, dynamodb_calls.calls, idempotency.caller_user_id)
+    refused = denied(swapped, dynamodb_calls.calls, wiring.caller_user_id)
     # Then the delivery's writes of MDM's sync requests are refused, and nothing else
     assert refused, "the MDM delivery's calls were allowed by DACS's policy"
     assert all(r.startswith("MeterDataDeliveryFunction: ") and "meter-data#" in r for r in refused), refused

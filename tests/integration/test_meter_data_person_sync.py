@@ -16,7 +16,7 @@ import pytest
 
 from localhub.hub import ApiResponse, LocalHub
 from tests.conftest import sample_event
-from utilhub.platform.settings import reload_settings
+from utilhub.platform import wiring
 
 API = "MeterDataSyncRequestsFunction"
 MONITOR = "MeterDataSyncMonitorFunction"
@@ -67,12 +67,12 @@ def run_monitor_after_the_ack_timeout(hub: LocalHub) -> Any:
 
     spec = hub.function(MONITOR)
     with function_environment(spec.environment):
-        reload_settings()
+        wiring.reset()
         monitor = monitor_for(FLOW)
         window = store_for(FLOW).timeouts.first
         monitor._now = lambda: datetime.now(UTC) + window + timedelta(seconds=1)
         report = monitor.run()
-    reload_settings()
+    wiring.reset()
     return report
 
 
@@ -507,7 +507,7 @@ def test_data_mdm_cannot_take_ends_in_error_not_in_retries(hub: LocalHub) -> Non
             }
         )
         store_for(FLOW).create(stored, "cid-upgrade")
-    reload_settings()
+    wiring.reset()
     # When it is worked
     cycle(hub)
     # Then it is ERROR with the reason at once, MDM never saw it, and nothing waits in redelivery
@@ -579,7 +579,7 @@ def test_claims_are_queued_even_when_the_monitor_fails_mid_run(hub: LocalHub) ->
         # When the monitor run fails part way
         with pytest.raises(RuntimeError):
             monitor.run()
-    reload_settings()
+    wiring.reset()
     # the claim made before the failure was queued: delivery finds it
     assert hub.drain() == 1
     assert status_of(hub, "SR-X1")["status"] == "SYNCHRONIZED"

@@ -12,7 +12,7 @@ from localhub.hub import LocalHub
 from localhub.lambda_runtime import function_environment, invoke
 from localhub.simulators.mdm import MdmSimulator
 from tests.integration.test_meter_data_person_sync import CLAIMS, JSON, MONITOR, person, status_of, submit
-from utilhub.platform.settings import reload_settings
+from utilhub.platform import wiring
 
 
 def backlog(hub: LocalHub, entities: int, changes: int) -> list[dict[str, Any]]:
@@ -81,7 +81,7 @@ def test_a_run_out_of_time_stops_between_pages_and_the_next_run_carries_on(hub: 
     backlog(hub, 200, 1)
     spec = hub.function(MONITOR)
     with function_environment({**spec.environment, "UTILHUB_SYNC_MONITOR_PAGE_SIZE": "5"}):
-        reload_settings()
+        wiring.reset()
         runner = monitor_for(FLOW)
         ticks = itertools.count()
         runner._monotonic = lambda: float(next(ticks)) * runner._budget / 3  # each reading spends a third
@@ -94,7 +94,7 @@ def test_a_run_out_of_time_stops_between_pages_and_the_next_run_carries_on(hub: 
         # When the next runs have time
         runner._monotonic = lambda: 0.0
         second = runner.run()
-    reload_settings()
+    wiring.reset()
     hub.drain(max_polls=1000)
     # Then they take the rest, and every person reached MDM once
     assert first.queued + second.queued == 200
@@ -122,7 +122,7 @@ def test_an_acknowledgement_between_pages_never_lets_a_newer_change_past_an_olde
     assert monitor(hub, UTILHUB_SYNC_MONITOR_PAGE_SIZE="4")["queued"] == 30
     spec = hub.function(MONITOR)
     with function_environment({**spec.environment, "UTILHUB_SYNC_MONITOR_PAGE_SIZE": "2"}):
-        reload_settings()
+        wiring.reset()
         runner = monitor_for(FLOW)
         # When the next run has decided the first page of its first shard (second changes, their persons
         # in flight), and MDM acknowledges every change in flight before it reads the next shard
@@ -138,7 +138,7 @@ def test_an_acknowledgement_between_pages_never_lets_a_newer_change_past_an_olde
 
         runner._store.pending_page = acknowledging_after_the_first_shard_s_first_page  # type: ignore[method-assign]
         report = runner.run()
-    reload_settings()
+    wiring.reset()
     assert acknowledged == [30]
     # Then no person's third change went out in that run (the first shard's persons left their second
     # change on a page before it: that goes first, at the next run), and nothing was discarded

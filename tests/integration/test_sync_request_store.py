@@ -11,7 +11,7 @@ import pytest
 from localhub.hub import LocalHub
 from localhub.lambda_runtime import function_environment
 from tests.integration.test_meter_data_person_sync import MONITOR, person, submit
-from utilhub.platform.settings import reload_settings
+from utilhub.platform import wiring
 from utilhub.syncrequests.lifecycle import Blocked, PendingRequest
 from utilhub.syncrequests.model import SyncStatus
 from utilhub.syncrequests.store import CLAIMS_PER_TRANSACTION, SyncRequestStore
@@ -24,7 +24,7 @@ def store(hub: LocalHub) -> Iterator[SyncRequestStore]:
 
     with function_environment(hub.function(MONITOR).environment):
         yield store_for(FLOW)
-    reload_settings()
+    wiring.reset()
 
 
 def pending(store: SyncRequestStore, status: SyncStatus = SyncStatus.PENDING) -> dict[str, PendingRequest]:

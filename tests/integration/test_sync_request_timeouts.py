@@ -16,7 +16,7 @@ import pytest
 
 from localhub.hub import LocalHub
 from tests.integration.test_meter_data_person_sync import JSON, MDM_CLAIMS, MONITOR, cycle, person, status_of, submit
-from utilhub.platform.settings import reload_settings
+from utilhub.platform import wiring
 from utilhub.syncrequests.model import Acknowledgement, SyncFlow
 from utilhub.syncrequests.monitor import MonitorReport
 
@@ -30,9 +30,9 @@ def flow_function(hub: LocalHub, logical_id: str) -> Iterator[SyncFlow]:
     from utilhub.packs.meter_data.sync import FLOW
 
     with function_environment(hub.function(logical_id).environment):
-        reload_settings()
+        wiring.reset()
         yield FLOW
-    reload_settings()
+    wiring.reset()
 
 
 def run_monitor_at(hub: LocalHub, later: timedelta, logical_id: str = MONITOR) -> tuple[MonitorReport, float]:

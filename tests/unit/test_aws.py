@@ -51,19 +51,18 @@ def test_a_task_names_a_transient_failure_aws_unavailable_and_lets_others_throug
 
 def test_one_idempotency_layer_per_table_and_client_across_invocations(monkeypatch: pytest.MonkeyPatch) -> None:
     """A layer registers a handler on its client: one made per invocation piled them up on the shared client."""
-    from utilhub.platform import aws, idempotency
-    from utilhub.platform.settings import reload_settings
+    from utilhub.platform import aws, wiring
 
     monkeypatch.setenv("UTILHUB_IDEMPOTENCY_TABLE", "idempotency")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
     aws.reset_clients()
-    reload_settings()
-    first = idempotency._persistence()
+    wiring.reset()
+    first = wiring.idempotency_persistence()
     for _ in range(5):
-        reload_settings()  # what the in-process runtime does before each invocation
-        assert idempotency._persistence() is first
+        wiring.reset()  # what the in-process runtime does before each invocation
+        assert wiring.idempotency_persistence() is first
     aws.reset_clients()
-    assert idempotency._persistence() is not first  # a new client gets its own layer
+    assert wiring.idempotency_persistence() is not first  # a new client gets its own layer
 
 
 def test_put_absent_puts_only_new_keys_across_transactions_and_returns_those_that_existed() -> None:

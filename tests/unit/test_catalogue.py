@@ -5,6 +5,7 @@ no handler exists that the template does not deploy. Reads files only."""
 from __future__ import annotations
 
 import ast
+import importlib
 import json
 import re
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 
 from localhub.template import ROOT, Template
+from utilhub.platform.wiring import Entry
 
 CODE_URI = re.compile(r"^functions/(?P<pack>[a-z][a-z0-9_]*)/(?P<point>[a-z][a-z0-9_]*)/$")
 INTEGRATION_POINT = re.compile(r"^(FW|DA|MD|CU|OC)-\d{2}$")
@@ -180,6 +182,69 @@ def test_handlers_are_short_and_call_the_library_only(functions: list[Function])
 
     # Then each is at most 25 non-blank lines and imports no AWS SDK
     assert offenders == [], "handlers that do more than call the library:\n" + "\n".join(offenders)
+
+
+def wiring_module(pack: str) -> str:
+    """Where a handler's code is: its pack's wiring (the platform's operations have theirs too)."""
+    return "utilhub.operations.wiring" if pack == "operations" else f"utilhub.packs.{pack}.wiring"
+
+
+def library_imports(path: Path) -> list[tuple[str, list[str]]]:
+    """Every ``from utilhub... import ...`` and ``import utilhub...`` of a module, in order."""
+    found: list[tuple[str, list[str]]] = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "utilhub":
+            found.append((node.module, [alias.name for alias in node.names]))
+        elif isinstance(node, ast.Import):
+            found += [(alias.name, []) for alias in node.names if alias.name.split(".")[0] == "utilhub"]
+    return found
+
+
+def test_every_handler_imports_exactly_its_packs_wiring_entry_named_after_its_folder(functions: list[Function]) -> None:
+    # Given each handler and where its code must be: functions/<pack>/<folder>/app.py -> <pack's wiring>.<folder>
+    offenders = []
+    for function in functions:
+        location = function.location
+        if location is None or not function.handler_file.is_file():
+            continue  # another test names it
+        expected = (wiring_module(location["pack"]), [location["point"]])
+        # When its imports of the library are read (observability's decorators apart)
+        imports = [found for found in library_imports(function.handler_file) if found[0] != "utilhub.platform.observability"]
+        # Then it imports one name, the entry named after its folder, from its pack's wiring, and that entry exists
+        if imports != [expected]:
+            offenders.append(f"{function.code_uri}app.py imports {imports}, not {expected[0]}.{expected[1][0]}")
+            continue
+        module = importlib.import_module(expected[0])
+        if not isinstance(getattr(module, location["point"], None), Entry):
+            offenders.append(f"{expected[0]} has no entry {location['point']}")
+    assert offenders == [], "handlers whose code is not their pack's wiring entry:\n" + "\n".join(offenders)
+
+
+AWS_CLIENT_CALLS = {"client", "table", "sqs", "session"}  # utilhub.platform.aws's constructors of clients
+
+
+def builds_aws_clients(path: Path) -> list[str]:
+    """The lines of ``path`` that build an AWS client: ``aws.client(...)`` and the like, or boto3 directly."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name):
+            owner, name = node.func.value.id, node.func.attr
+            if (owner == "aws" and name in AWS_CLIENT_CALLS) or owner == "boto3":
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno} {owner}.{name}(...)")
+        elif isinstance(node, ast.Import) and any(alias.name == "boto3" for alias in node.names):
+            found.append(f"{path.relative_to(ROOT)}:{node.lineno} import boto3")
+    return found
+
+
+def test_no_module_outside_the_wiring_builds_an_aws_client() -> None:
+    # Given every module of the library but the wiring modules and platform/aws.py (where clients are made)
+    library = ROOT / "layers" / "common" / "utilhub"
+    modules = [path for path in sorted(library.rglob("*.py")) if path.name != "wiring.py" and path != library / "platform" / "aws.py"]
+    assert len(modules) > 50
+    # When their calls are read
+    offenders = [line for path in modules for line in builds_aws_clients(path)]
+    # Then none builds a client: the wiring builds them and hands them over
+    assert offenders == [], "AWS clients built outside the wiring:\n" + "\n".join(offenders)
 
 
 def test_test_modules_have_basenames_of_their_own() -> None:

@@ -13,8 +13,9 @@ import pytest
 from localhub.simulators.base import SimulatorError
 from localhub.simulators.field import FieldSystemSimulator
 from utilhub.packs.field_work import sp_sync
+from utilhub.platform import wiring
 from utilhub.platform.problems import Problem
-from utilhub.platform.settings import Settings, reload_settings
+from utilhub.platform.settings import Settings
 from utilhub.syncrequests.api import validate_sync_request
 from utilhub.syncrequests.model import SyncRequest, SyncStatus
 
@@ -59,12 +60,12 @@ def test_each_model_has_its_asset_system_as_the_target_under_one_flow_name() -> 
 
 def test_the_active_flow_follows_the_model_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("UTILHUB_FIELD_WORK_MODEL", "v1.9")
-    reload_settings()
+    wiring.reset()
     try:
         assert sp_sync.active_flow().target == "WAM"
     finally:
         monkeypatch.delenv("UTILHUB_FIELD_WORK_MODEL")
-        reload_settings()
+        wiring.reset()
     assert sp_sync.active_flow().target == "ODM"  # the default model is v2.1
 
 

@@ -6,9 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from utilhub.platform import identity
+from utilhub.platform import identity, wiring
 from utilhub.platform.problems import Problem
-from utilhub.platform.settings import ConfigurationError, reload_settings
+from utilhub.platform.settings import ConfigurationError
 
 MAPPING = '{"c-mwm": ["MWM"], "c-odm": ["ODM"], "c-ops": [], "local-dev": ["*"]}'
 
@@ -16,10 +16,10 @@ MAPPING = '{"c-mwm": ["MWM"], "c-odm": ["ODM"], "c-ops": [], "local-dev": ["*"]}
 @pytest.fixture
 def mapping(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("UTILHUB_CLIENT_SYSTEMS", MAPPING)
-    reload_settings()
+    wiring.reset()
     yield
     monkeypatch.delenv("UTILHUB_CLIENT_SYSTEMS")
-    reload_settings()
+    wiring.reset()
 
 
 @pytest.mark.usefixtures("mapping")
@@ -51,6 +51,6 @@ def test_a_malformed_mapping_is_a_configuration_error(text: str) -> None:
 
 def test_without_a_mapping_no_client_is_known(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("UTILHUB_CLIENT_SYSTEMS", raising=False)
-    reload_settings()
+    wiring.reset()
     with pytest.raises(ConfigurationError, match="UTILHUB_CLIENT_SYSTEMS"):
         identity.caller({"client_id": "c-odm"})

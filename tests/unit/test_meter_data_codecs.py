@@ -574,11 +574,11 @@ def test_ccb_negative_register_count_is_refused_by_the_xsd() -> None:
 def stored(name: str) -> SyncRequest:
     """The JSON sample of an entity type, validated and normalised as it is stored."""
     from utilhub.packs.meter_data.sync import FLOW
-    from utilhub.platform.settings import Settings
+    from utilhub.platform.settings import MeterDataPack, Settings
     from utilhub.syncrequests.api import validate_sync_request
 
     raw = json.loads(json.loads((SAMPLES / f"submit-{name}.json").read_text(encoding="utf-8"))["body"])
-    request = validate_sync_request(FLOW, raw, Settings(meters_managed_in="CCB"))
+    request = validate_sync_request(FLOW, raw, Settings(meter_data=MeterDataPack(meters_managed_in="CCB")))
     return sync_request(request.entityType, request.data, entity_id=request.entityId)
 
 

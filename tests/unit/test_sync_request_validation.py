@@ -9,11 +9,11 @@ import pytest
 
 from utilhub.packs.meter_data.sync import FLOW
 from utilhub.platform.problems import Problem
-from utilhub.platform.settings import Settings
+from utilhub.platform.settings import MeterDataPack, Settings
 from utilhub.syncrequests.api import validate_sync_request
 from utilhub.syncrequests.model import SyncRequestIn
 
-DEFAULTS = Settings(meters_managed_in="CCB")
+DEFAULTS = Settings(meter_data=MeterDataPack(meters_managed_in="CCB"))
 
 VALID_DATA: dict[str, dict[str, Any]] = {
     "PERSON": {"name": "Ada Lovelace"},
@@ -138,7 +138,7 @@ def test_unknown_entity_type_is_422_pointing_at_entity_type() -> None:
 
 def test_meter_is_refused_when_meters_are_managed_in_mdm() -> None:
     # Given an installation where MDM owns meters
-    settings = Settings(meters_managed_in="MDM")
+    settings = Settings(meter_data=MeterDataPack(meters_managed_in="MDM"))
 
     # When CCB posts a METER
     problem = refusal(raw_request("METER"), settings)
@@ -152,12 +152,15 @@ def test_meter_is_refused_when_meters_are_managed_in_mdm() -> None:
 
 @pytest.mark.parametrize("entity_type", ["METER", "METER_CONFIGURATION", "SP_METER_HISTORY", "SCALAR_METER_READ"])
 def test_the_whole_meter_group_is_refused_when_meters_are_managed_in_mdm(entity_type: str) -> None:
-    assert pointers(refusal(raw_request(entity_type), Settings(meters_managed_in="MDM"))) == ["#/entityType"]
+    assert pointers(refusal(raw_request(entity_type), Settings(meter_data=MeterDataPack(meters_managed_in="MDM")))) == ["#/entityType"]
 
 
 @pytest.mark.parametrize("entity_type", ["PERSON", "SERVICE_POINT", "SERVICE_AGREEMENT", "BILL_CYCLE", "DYNAMIC_OPTION"])
 def test_master_data_outside_the_meter_group_is_taken_when_meters_are_managed_in_mdm(entity_type: str) -> None:
-    assert validate_sync_request(FLOW, raw_request(entity_type), Settings(meters_managed_in="MDM")).entityType == entity_type
+    assert (
+        validate_sync_request(FLOW, raw_request(entity_type), Settings(meter_data=MeterDataPack(meters_managed_in="MDM"))).entityType
+        == entity_type
+    )
 
 
 @pytest.mark.parametrize("entity_type", ["METER", "METER_CONFIGURATION", "SP_METER_HISTORY"])
@@ -180,7 +183,7 @@ def test_a_service_order_managed_service_point_itself_is_synchronized() -> None:
 
 def test_meter_is_accepted_when_meters_are_managed_in_ccb() -> None:
     # Given an installation where CCB owns meters
-    settings = Settings(meters_managed_in="CCB")
+    settings = Settings(meter_data=MeterDataPack(meters_managed_in="CCB"))
 
     # When CCB posts a METER, Then it is accepted
     assert validate_sync_request(FLOW, raw_request("METER"), settings).entityType == "METER"

@@ -2,13 +2,14 @@
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from utilhub.packs.customer.customers import end_overdue_synchronizations
-from utilhub.packs.customer.wiring import customer_store
+from utilhub.packs.customer.wiring import synchronizing_monitor
 from utilhub.platform.observability import logger, metrics, tracer
+
+synchronizing_monitor.init()  # at cold start: a setting this function needs and lacks fails here, naming its variable
 
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    return end_overdue_synchronizations(customer_store())
+    return synchronizing_monitor(event, context)

@@ -2,12 +2,14 @@
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from utilhub.packs.dacs.delivery import transfer_batch
+from utilhub.packs.dacs.wiring import file_transfer
 from utilhub.platform.observability import logger, metrics, tracer
+
+file_transfer.init()  # at cold start: a setting this function needs and lacks fails here, naming its variable
 
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    return transfer_batch(event, context)
+    return file_transfer(event, context)

@@ -2,12 +2,14 @@
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from utilhub.packs.dacs.wiring import run_initial_sync_step
+from utilhub.packs.dacs.wiring import initial_sync
 from utilhub.platform.observability import logger, metrics, tracer
+
+initial_sync.init()  # at cold start: a setting this function needs and lacks fails here, naming its variable
 
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    return run_initial_sync_step(event)
+    return initial_sync(event, context)

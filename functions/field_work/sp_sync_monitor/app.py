@@ -2,12 +2,14 @@
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from utilhub.packs.field_work.sp_sync import run_monitor
+from utilhub.packs.field_work.wiring import sp_sync_monitor
 from utilhub.platform.observability import logger, metrics, tracer
+
+sp_sync_monitor.init()  # at cold start: a setting this function needs and lacks fails here, naming its variable
 
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    return run_monitor()
+    return sp_sync_monitor(event, context)

@@ -2,12 +2,14 @@
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from utilhub.packs.order_to_cash.orders import api
+from utilhub.packs.order_to_cash.wiring import fulfillment_orders
 from utilhub.platform.observability import logger, metrics, tracer
+
+fulfillment_orders.init()  # at cold start: a setting this function needs and lacks fails here, naming its variable
 
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    return api.resolve(event, context)
+    return fulfillment_orders(event, context)

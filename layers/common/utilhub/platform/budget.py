@@ -49,7 +49,7 @@ def target_detail(refusal: TargetRejected) -> str:
 class TimeBudget:
     """The time one request may spend calling its targets, shared by all its calls."""
 
-    seconds: float = field(default_factory=lambda: get_settings().sync_call_budget_seconds)
+    seconds: float = field(default_factory=lambda: get_settings().http.sync_call_budget_seconds)
     clock: Callable[[], float] = time.monotonic
     started: float = field(init=False)
 

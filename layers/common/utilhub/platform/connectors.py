@@ -82,8 +82,14 @@ class HttpConnector:
         self._secret_arn = secret_arn
         self._settings = settings
 
+    @classmethod
+    def of(cls, system: str, settings: Settings) -> HttpConnector:
+        """``system``'s connector from its settings (``UTILHUB_<SYSTEM>_BASE_URL``, ``UTILHUB_<SYSTEM>_SECRET_ARN``)."""
+        target = settings.connectors.of(system)
+        return cls(target.system, target.require_base_url(), target.secret_arn, settings)
+
     def _auth_header(self) -> dict[str, str]:
-        creds = _credentials(self._secret_arn, self._settings.secret_max_age_seconds)
+        creds = _credentials(self._secret_arn, self._settings.connectors.secret_max_age_seconds)
         if token := creds.get("token"):
             return {"Authorization": f"Bearer {token}"}
         if "username" in creds and "password" in creds:
@@ -107,7 +113,7 @@ class HttpConnector:
         """One call; raises :class:`TargetUnavailable` (:class:`TargetTimedOut` when it took too long)
         or :class:`TargetRejected` on failure. ``within``: seconds the whole call may take at most."""
         url = f"{self._base_url}/{path.lstrip('/')}"
-        connect, read = self._settings.connect_timeout_seconds, self._settings.read_timeout_seconds
+        connect, read = self._settings.connectors.connect_timeout_seconds, self._settings.connectors.read_timeout_seconds
         if within is not None:
             connect, read = min(connect, within), min(read, within)
         timeout = urllib3.Timeout(connect=connect, read=read, total=within)

@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from utilhub.platform.configuration import override_text
 from utilhub.platform.problems import FieldError, Problem
-from utilhub.platform.settings import get_settings, on_reload
+from utilhub.platform.settings import get_settings
 
 COMMON = "COMMON"
 SHIPPED = "domain_value_maps.json"
@@ -164,7 +164,4 @@ def _merged(overrides: str) -> DomainValueMaps:
 def domain_value_maps() -> DomainValueMaps:
     """The shipped maps with this deployment's overrides (the SSM parameter, when configured)."""
     settings = get_settings()
-    return _merged(override_text(settings.domain_value_maps_parameter, settings.domain_value_maps_max_age_seconds))
-
-
-on_reload(_merged.cache_clear)
+    return _merged(override_text(settings.dvm.domain_value_maps_parameter, settings.dvm.domain_value_maps_max_age_seconds))

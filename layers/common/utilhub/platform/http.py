@@ -106,7 +106,7 @@ def create_api(scope: str, route_scopes: Mapping[str, str] | None = None) -> API
         if aws.transient(exc):  # throttled or briefly failing AWS: nothing was changed that a retry would repeat
             logger.warning("AWS unavailable, caller asked to retry", extra={"error": type(exc).__name__})
             response = problem_response(unavailable("The hub is busy; retry after Retry-After seconds. Nothing was lost."))
-            response.headers[RETRY_AFTER] = str(get_settings().retry_after_seconds)
+            response.headers[RETRY_AFTER] = str(get_settings().http.retry_after_seconds)
             return response
         logger.exception("unexpected error")
         return problem_response(Problem(500, "Internal error", "The hub failed; the request can be retried.", "internal-error"))
@@ -147,8 +147,8 @@ def read_body(app: APIGatewayHttpResolver, *, xml: bool) -> Body:
     event = app.current_event
     raw_text = event.body or ""
     raw = base64.b64decode(raw_text) if event.is_base64_encoded else raw_text.encode("utf-8")
-    if len(raw) > settings.max_body_bytes:
-        raise too_large(settings.max_body_bytes)
+    if len(raw) > settings.http.max_body_bytes:
+        raise too_large(settings.http.max_body_bytes)
     media_type = (event.headers.get("content-type") or "").split(";")[0].strip().lower()
     if media_type == JSON or media_type.endswith("+json"):
         try:
@@ -162,7 +162,7 @@ def read_body(app: APIGatewayHttpResolver, *, xml: bool) -> Body:
         refuse_in_json(parsed)
         return Body(raw=raw, json=parsed)
     if xml and media_type in XML_TYPES:
-        root = parse_untrusted(raw, max_bytes=settings.xml_max_bytes, max_depth=settings.xml_max_depth)
+        root = parse_untrusted(raw, max_bytes=settings.xml.xml_max_bytes, max_depth=settings.xml.xml_max_depth)
         refuse_in_xml(root)
         return Body(raw=raw, xml=root)
     raise unsupported_media_type(media_type, [JSON, *XML_TYPES] if xml else [JSON])

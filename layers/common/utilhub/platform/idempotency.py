@@ -19,11 +19,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
     IdempotencyConfig,
     idempotent_function,
 )
@@ -33,36 +31,19 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyValidationError,
 )
 
-from utilhub.platform import aws
 from utilhub.platform.observability import logger
 from utilhub.platform.problems import Problem, conflict
 from utilhub.platform.settings import get_settings
+from utilhub.platform.wiring import caller_user_id, idempotency_persistence
 
 # The leading key a function's policy lets it touch on the idempotency table: its own records only.
 RECORD_KEYS = "${aws:userid}#*"
-
-
-@cache
-def caller_user_id() -> str:
-    """The caller's ``aws:userid`` (on Lambda ``<role id>:<function name>``), asked once per process."""
-    return str(aws.client("sts").get_caller_identity()["UserId"])
 
 
 def record_prefix() -> str:
     """The start of every record id this process writes: ``<aws:userid>#<function name>`` (Powertools then adds
     ``#<hash of the key>``). The function name keeps functions apart where all share one identity (the local runtime)."""
     return f"{caller_user_id()}#{os.environ.get('AWS_LAMBDA_FUNCTION_NAME', 'local')}"
-
-
-def _persistence() -> DynamoDBPersistenceLayer:
-    return _persistence_for(get_settings().require("idempotency_table"), aws.client("dynamodb"))
-
-
-@cache
-def _persistence_for(table_name: str, client: Any) -> DynamoDBPersistenceLayer:
-    # One per table and client: each new layer registers a handler on the client it is given,
-    # so a layer made afresh per invocation piled up handlers that every DynamoDB call then ran.
-    return DynamoDBPersistenceLayer(table_name=table_name, boto3_client=client)
 
 
 class IdempotencyInProgress(Problem):
@@ -77,7 +58,7 @@ def run_once[T](*, key: str, fingerprint: str, work: Callable[[], T], lambda_con
     config = IdempotencyConfig(
         event_key_jmespath="key",
         payload_validation_jmespath="fingerprint",
-        expires_after_seconds=get_settings().idempotency_expiry_seconds,
+        expires_after_seconds=get_settings().http.idempotency_expiry_seconds,
         raise_on_no_idempotency_key=True,
         hash_function="sha256",
     )
@@ -86,7 +67,9 @@ def run_once[T](*, key: str, fingerprint: str, work: Callable[[], T], lambda_con
 
     done: list[T] = []
 
-    @idempotent_function(data_keyword_argument="request", persistence_store=_persistence(), config=config, key_prefix=record_prefix())
+    @idempotent_function(
+        data_keyword_argument="request", persistence_store=idempotency_persistence(), config=config, key_prefix=record_prefix()
+    )
     def _run(request: dict[str, str]) -> Any:
         done.append(work())
         return done[0]

@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
 from utilhub.platform.problems import Problem
-from utilhub.platform.settings import ConfigurationError, get_settings, on_reload
+from utilhub.platform.settings import ConfigurationError, get_settings
+from utilhub.platform.wiring import per_process
 
 ANY_SYSTEM = "*"
 
@@ -52,15 +52,10 @@ def parse_client_systems(text: str) -> dict[str, frozenset[str]]:
     return {str(client): frozenset(systems) for client, systems in raw.items()}
 
 
-@cache
+@per_process
 def client_systems() -> Mapping[str, frozenset[str]]:
     """This deployment's clients and the systems each may act as (read once per process)."""
-    return parse_client_systems(get_settings().require("client_systems"))
-
-
-@on_reload
-def _forget() -> None:
-    client_systems.cache_clear()
+    return parse_client_systems(get_settings().http.require("client_systems"))
 
 
 def caller(claims: Mapping[str, Any]) -> str:

@@ -31,11 +31,11 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, Sqs
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import BaseModel
 
-from utilhub.platform import aws
+from utilhub.platform import aws, wiring
 from utilhub.platform.connectors import TargetRejected
 from utilhub.platform.idempotency import run_once
 from utilhub.platform.observability import MetricUnit, correlation_id, logger, metrics, use_correlation_id
-from utilhub.platform.settings import on_reload
+from utilhub.platform.wiring import per_process
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs.type_defs import MessageAttributeValueTypeDef
@@ -65,12 +65,12 @@ def accept(relay: str, event_id: str, payload: Mapping[str, Any], queue_url: str
     message = RelayMessage(relay=relay, eventId=event_id, payload=dict(payload), correlationId=correlation_id())
     body = message.model_dump_json()
     if group is None:
-        aws.sqs().send_message(QueueUrl=queue_url, MessageBody=body)
+        wiring.sqs().send_message(QueueUrl=queue_url, MessageBody=body)
     else:
         # the same event again within SQS's 5 minutes is queued once; the same id with other values still goes through
         # (its delivery then conflicts with the first, and it waits in the DLQ for an operator)
         same = hashlib.sha256(message.model_dump_json(include={"relay", "eventId", "payload"}).encode()).hexdigest()
-        aws.sqs().send_message(QueueUrl=queue_url, MessageBody=body, MessageGroupId=group, MessageDeduplicationId=same)
+        wiring.sqs().send_message(QueueUrl=queue_url, MessageBody=body, MessageGroupId=group, MessageDeduplicationId=same)
     metrics.add_metric(name="RelayAccepted", unit=MetricUnit.Count, value=1)
 
 
@@ -81,7 +81,7 @@ def accept_many(relay: str, events: Sequence[tuple[str, Mapping[str, Any]]], que
         RelayMessage(relay=relay, eventId=event_id, payload=dict(payload), correlationId=correlation_id()).model_dump_json()
         for event_id, payload in events
     ]
-    aws.send_all(aws.sqs(), queue_url, messages)
+    aws.send_all(wiring.sqs(), queue_url, messages)
     metrics.add_metric(name="RelayAccepted", unit=MetricUnit.Count, value=len(messages))
 
 
@@ -123,25 +123,21 @@ def _processor_for(event: dict[str, Any]) -> BatchProcessor:
     return BatchProcessor(event_type=EventType.SQS)
 
 
-_dead_letter_queues: dict[str, str] = {}  # a source queue's ARN -> its dead-letter queue's URL (its RedrivePolicy)
-on_reload(_dead_letter_queues.clear)
-
-
 def _queue_url(sqs: Any, arn: str) -> str:
     *_, account, name = arn.split(":")
     return f"{sqs.meta.endpoint_url}/{account}/{name}"
 
 
+@per_process
 def _dead_letter_queue_of(sqs: Any, source_arn: str) -> str:
-    if source_arn not in _dead_letter_queues:
-        attributes = sqs.get_queue_attributes(QueueUrl=_queue_url(sqs, source_arn), AttributeNames=["RedrivePolicy"])["Attributes"]
-        _dead_letter_queues[source_arn] = _queue_url(sqs, json.loads(attributes["RedrivePolicy"])["deadLetterTargetArn"])
-    return _dead_letter_queues[source_arn]
+    """A source queue's dead-letter queue's URL (its RedrivePolicy), asked once per process."""
+    attributes = sqs.get_queue_attributes(QueueUrl=_queue_url(sqs, source_arn), AttributeNames=["RedrivePolicy"])["Attributes"]
+    return _queue_url(sqs, json.loads(attributes["RedrivePolicy"])["deadLetterTargetArn"])
 
 
 def _dead_letter(record: SQSRecord, message: RelayMessage, refusal: TargetRejected) -> dict[str, Any]:
     """Move a refused event to its queue's dead-letter queue now (the record is then done with)."""
-    sqs = aws.sqs()
+    sqs = wiring.sqs()
     attributes: dict[str, MessageAttributeValueTypeDef] = {
         "refusedStatus": {"DataType": "Number", "StringValue": str(refusal.status)},
         # the target's own reason (its problem's detail), cut short: the event's payload stays in the body only
@@ -180,7 +176,7 @@ def _hand_over_later(record: SQSRecord, wait: RetryLater) -> None:
 
     receives = int(record.attributes.approximate_receive_count)
     seconds = retry_later_seconds(receives)
-    sqs = aws.sqs()
+    sqs = wiring.sqs()
     try:
         sqs.change_message_visibility(
             QueueUrl=_queue_url(sqs, record.event_source_arn), ReceiptHandle=record.receipt_handle, VisibilityTimeout=seconds

@@ -1,36 +1,55 @@
-"""One settings model for the whole library, read from the environment once per process.
+"""The library's settings, typed by concern, read from the environment once per process.
 
-Every variable is ``UTILHUB_<FIELD>`` (the template sets them per function). A field a
-function needs but was not given raises :class:`ConfigurationError` naming the variable,
-at the first use, never at import.
+Every variable is ``UTILHUB_<NAME>`` (the template sets them per function); each concern's fields keep
+those names (``UTILHUB_XREF_TABLE`` is ``settings.state.xref_table``; a target's ``UTILHUB_<SYSTEM>_BASE_URL``
+and ``UTILHUB_<SYSTEM>_SECRET_ARN`` are ``settings.connectors.of(system)``). A setting a function cannot run
+without is read with its concern's ``require``, which raises :class:`ConfigurationError` naming the variable;
+the pack's wiring reads them when it builds the function at init (``utilhub.platform.wiring``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import cache
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+PREFIX = "UTILHUB_"
+SYSTEMS = ("ccb", "mdm", "brm", "mwm", "wam", "odm")  # the target applications the hub calls
 
 
 class ConfigurationError(RuntimeError):
     """A setting the running function needs is missing."""
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="UTILHUB_", extra="ignore", frozen=True)
+class Concern(BaseModel):
+    """The settings of one concern; each field is the variable ``UTILHUB_<FIELD>``."""
 
-    stage: str = "dev"
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
-    # State
+    def require(self, field: str) -> str:
+        """The value of a setting this function cannot run without (a ``ConfigurationError`` naming its variable)."""
+        value = getattr(self, field)
+        if value in (None, ""):
+            raise ConfigurationError(f"{PREFIX}{field.upper()} is not set for this function")
+        return str(value)
+
+
+class StateTables(Concern):
+    """The DynamoDB tables the flows keep their state in."""
+
     sync_request_table: str | None = None
     xref_table: str | None = None
     idempotency_table: str | None = None
-    delivery_queue_url: str | None = None
+    usage_request_table: str | None = None
 
-    # Sync request engine
+
+class SyncEngine(Concern):
+    """The sync request engine: its flow's delivery queue, shards, time-outs and monitor."""
+
+    delivery_queue_url: str | None = None
     sync_request_shards: int = Field(default=8, ge=1, le=64)
     sync_ack_timeout_seconds: int = Field(default=900, ge=1)
     # the flow's delivery queue (the template's, never repeated by hand): a SENT request is not timed out while
@@ -43,36 +62,81 @@ class Settings(BaseSettings):
     # how long one monitor run works through the backlog before it leaves the rest to the next run
     sync_monitor_budget_seconds: int = Field(default=90, ge=1, le=840)
     sync_request_retention_days: int = Field(default=90, ge=1)
-    meters_managed_in: Literal["CCB", "MDM"] = "CCB"
 
-    # HTTP API
+
+class HttpApi(Concern):
+    """What the HTTP API takes and answers."""
+
     max_body_bytes: int = Field(default=262_144, ge=1024)
     idempotency_expiry_seconds: int = Field(default=86_400, ge=60)
     retry_after_seconds: int = Field(default=1, ge=1)  # what a 503 asks the caller to wait
     # each OAuth2 client id -> the systems it may act as, JSON (utilhub.platform.identity)
     client_systems: str | None = None
-
-    # Connectors (one base URL and secret per target application)
-    mdm_base_url: str | None = None
-    mdm_secret_arn: str | None = None
-    brm_base_url: str | None = None
-    brm_secret_arn: str | None = None
-    ccb_base_url: str | None = None
-    ccb_secret_arn: str | None = None
-
     # A route that answers at once calls its target within this budget (under API Gateway's 29 s)
     sync_call_budget_seconds: float = Field(default=10.0, gt=0, le=28)
 
-    # Domain value maps: the SSM parameter holding this deployment's overrides of the shipped maps
+
+class Connector(BaseModel):
+    """One target application's base URL and secret (``UTILHUB_<SYSTEM>_BASE_URL``, ``UTILHUB_<SYSTEM>_SECRET_ARN``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    system: str
+    base_url: str | None = None
+    secret_arn: str | None = None
+
+    def require_base_url(self) -> str:
+        if not self.base_url:
+            raise ConfigurationError(f"{PREFIX}{self.system.upper()}_BASE_URL is not set for this function")
+        return self.base_url
+
+
+class Connectors(Concern):
+    """The target applications and how they are called."""
+
+    ccb: Connector = Connector(system="CCB")
+    mdm: Connector = Connector(system="MDM")
+    brm: Connector = Connector(system="BRM")
+    mwm: Connector = Connector(system="MWM")
+    wam: Connector = Connector(system="WAM")
+    odm: Connector = Connector(system="ODM")
+    connect_timeout_seconds: float = Field(default=2.0, gt=0)
+    read_timeout_seconds: float = Field(default=8.0, gt=0)
+    secret_max_age_seconds: int = Field(default=300, ge=0)
+
+    def of(self, system: str) -> Connector:
+        """The connector settings of ``system`` (``CCB``, ``MDM``, ...)."""
+        if system.lower() not in SYSTEMS:
+            raise ConfigurationError(f"no connector settings for {system}")
+        connector: Connector = getattr(self, system.lower())
+        return connector
+
+
+class DomainValueMaps(Concern):
+    """The SSM parameter holding this deployment's overrides of the shipped maps (and of other shipped tables)."""
+
     domain_value_maps_parameter: str | None = None
     domain_value_maps_max_age_seconds: int = Field(default=300, ge=0)
 
-    # Customer pack (Siebel -> CCB)
+
+class XmlLimits(Concern):
+    """XML hardening."""
+
+    xml_max_bytes: int = Field(default=1_048_576, ge=1024)
+    xml_max_depth: int = Field(default=32, ge=4, le=256)
+
+
+class CustomerPack(Concern):
+    """Siebel -> CCB."""
+
     customer_update_queue_url: str | None = None
     # a customer an order began to create in CCB and never recorded stops being "synchronizing" after this
     customer_synchronizing_wait_seconds: int = Field(default=3600, ge=60)
 
-    # Field work pack (CCB <-> MWM <-> WAM/ODM)
+
+class FieldWorkPack(Concern):
+    """CCB <-> MWM <-> WAM/ODM."""
+
     field_work_model: Literal["v1.9", "v2.1"] = "v2.1"
     field_work_routing_parameter: str | None = None  # this deployment's routing rules (JSON), replacing the shipped ones
     field_work_state_machine_arn: str | None = None
@@ -82,68 +146,127 @@ class Settings(BaseSettings):
     attachment_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
     attachment_upload_expiry_seconds: int = Field(default=900, ge=60, le=3600)
     attachment_download_expiry_seconds: int = Field(default=86_400, ge=60, le=604_800)
-    mwm_base_url: str | None = None
-    mwm_secret_arn: str | None = None
-    wam_base_url: str | None = None
-    wam_secret_arn: str | None = None
-    odm_base_url: str | None = None
-    odm_secret_arn: str | None = None
-    # Meter data billing (MD-11, MD-12, MD-14, MD-15): the longest usage period asked at once, the usage requests' state and queue
+
+
+class MeterDataPack(Concern):
+    """CCB <-> MDM: master data's meter group, billing (MD-11..15), billing events and links (MD-13..21)."""
+
+    meters_managed_in: Literal["CCB", "MDM"] = "CCB"
+    # the longest usage period asked at once, the usage requests' queue
     usage_max_period_days: int = Field(default=93, ge=1, le=366)
-    usage_request_table: str | None = None
     usage_request_queue_url: str | None = None
     # a usage request SENT longer than this (above the queue's maxReceiveCount x VisibilityTimeout) goes to ERROR
     usage_request_retry_window_seconds: int = Field(default=3600, ge=60)
     # a usage request AWAITING_DATA_SYNC longer than this (its SA's master data not synchronized to MDM) goes to ERROR
     usage_request_data_sync_wait_seconds: int = Field(default=14400, ge=60)
-    # Meter data billing events, bill cycle and links (MD-13, MD-16, MD-17, MD-19, MD-20, MD-21)
     meter_data_relay_queue_url: str | None = None
     meter_data_bill_status_queue_url: str | None = None  # MD-16, FIFO: one message group per usage transaction
     meter_data_links_parameter: str | None = None  # this deployment's navigation link templates (JSON), over the shipped ones
-    # DACS pack (CCB -> DACS extract files)
+
+
+class DacsPack(Concern):
+    """CCB -> DACS extract files."""
+
     dacs_exchange_bucket: str | None = None
     dacs_notify_ccb: bool = False  # DA-04: DACS's acknowledgements of incremental records are passed on to CCB
     dacs_notification_queue_url: str | None = None
 
-    # Order to cash
-    order_state_machine_arn: str | None = None
-    connect_timeout_seconds: float = Field(default=2.0, gt=0)
-    read_timeout_seconds: float = Field(default=8.0, gt=0)
-    secret_max_age_seconds: int = Field(default=300, ge=0)
 
-    # Operations: each dead-letter queue an operator may redrive, {"<pack>/<queue>": queue URL} (JSON)
+class OrderToCashPack(Concern):
+    """OSM -> BRM."""
+
+    order_state_machine_arn: str | None = None
+
+
+class Operations(Concern):
+    """Each dead-letter queue an operator may redrive, ``{"<pack>/<queue>": queue URL}`` (JSON)."""
+
     dead_letter_queues: str | None = None
 
-    # XML hardening
-    xml_max_bytes: int = Field(default=1_048_576, ge=1024)
-    xml_max_depth: int = Field(default=32, ge=4, le=256)
 
-    def require(self, field: str) -> str:
-        """The value of a setting this function cannot run without."""
-        value = getattr(self, field)
-        if value in (None, ""):
-            raise ConfigurationError(f"UTILHUB_{field.upper()} is not set for this function")
-        return str(value)
+CONCERNS: dict[str, type[Concern]] = {
+    "state": StateTables,
+    "sync": SyncEngine,
+    "http": HttpApi,
+    "connectors": Connectors,
+    "dvm": DomainValueMaps,
+    "xml": XmlLimits,
+    "customer": CustomerPack,
+    "field_work": FieldWorkPack,
+    "meter_data": MeterDataPack,
+    "dacs": DacsPack,
+    "order_to_cash": OrderToCashPack,
+    "operations": Operations,
+}
+
+
+class _FlatEnvironment(PydanticBaseSettingsSource):
+    """Every ``UTILHUB_<NAME>`` variable as ``<name>``: the concerns take theirs from it by name."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        import os
+
+        return {name[len(PREFIX) :].lower(): value for name, value in os.environ.items() if name.upper().startswith(PREFIX)}
+
+
+class Settings(BaseSettings):
+    """A function's settings by concern; built from the ``UTILHUB_*`` variables, or from the same names as
+    keyword arguments (``Settings(meters_managed_in="MDM")``)."""
+
+    model_config = SettingsConfigDict(env_prefix=PREFIX, extra="ignore", frozen=True)
+
+    stage: str = "dev"
+    state: StateTables = StateTables()
+    sync: SyncEngine = SyncEngine()
+    http: HttpApi = HttpApi()
+    connectors: Connectors = Connectors()
+    dvm: DomainValueMaps = DomainValueMaps()
+    xml: XmlLimits = XmlLimits()
+    customer: CustomerPack = CustomerPack()
+    field_work: FieldWorkPack = FieldWorkPack()
+    meter_data: MeterDataPack = MeterDataPack()
+    dacs: DacsPack = DacsPack()
+    order_to_cash: OrderToCashPack = OrderToCashPack()
+    operations: Operations = Operations()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, _FlatEnvironment(settings_cls)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _by_concern(cls, data: Any) -> Any:
+        """The flat names (``xref_table``, ``mdm_base_url``) placed in their concerns."""
+        if not isinstance(data, dict):
+            return data
+        placed: dict[str, Any] = {"stage": data["stage"]} if "stage" in data else {}
+        for name, concern in CONCERNS.items():
+            if isinstance(data.get(name), BaseModel):
+                placed[name] = data[name]
+                continue
+            values = {field: data[field] for field in concern.model_fields if field in data}
+            if concern is Connectors:
+                for system in SYSTEMS:
+                    values[system] = {
+                        "system": system.upper(),
+                        "base_url": data.get(f"{system}_base_url"),
+                        "secret_arn": data.get(f"{system}_secret_arn"),
+                    }
+            placed[name] = values
+        return placed
 
 
 @cache
 def get_settings() -> Settings:
-    """The process-wide settings, read on first use."""
+    """The process-wide settings, read on first use (``utilhub.platform.wiring.reset`` reads them again)."""
     return Settings()
-
-
-_reload_hooks: list[Callable[[], None]] = []
-
-
-def on_reload(hook: Callable[[], None]) -> Callable[[], None]:
-    """Register ``hook`` to forget what was built from the old settings (used as a decorator)."""
-    _reload_hooks.append(hook)
-    return hook
-
-
-def reload_settings() -> Settings:
-    """Read the environment again (the local runtime and tests, after switching functions)."""
-    get_settings.cache_clear()
-    for hook in _reload_hooks:
-        hook()
-    return get_settings()

@@ -1,4 +1,5 @@
-"""What a sync flow's monitor and delivery handlers call: one function each."""
+"""What a sync flow's monitor and delivery handlers run, given the flow's monitor or delivery (built by the
+pack's wiring)."""
 
 from __future__ import annotations
 
@@ -7,16 +8,17 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from utilhub.syncrequests.delivery import SyncDelivery
 from utilhub.syncrequests.model import DeliveryMessage, SyncFlow
-from utilhub.syncrequests.wiring import delivery_for, monitor_for
+from utilhub.syncrequests.monitor import SyncMonitor
 
 
-def run_monitor(flow: SyncFlow) -> dict[str, int]:
+def run_monitor(monitor: SyncMonitor, event: dict[str, Any], context: Any) -> dict[str, Any]:
     """One run of the flow's deferred monitor; returns its counts."""
-    return monitor_for(flow).run().as_dict()
+    return dict(monitor.run().as_dict())
 
 
-def deliver_batch(flow: SyncFlow, event: dict[str, Any], context: Any) -> dict[str, Any]:
+def deliver_batch(flow: SyncFlow, delivery: SyncDelivery, event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Deliver an SQS FIFO batch; the answer lists the records to redeliver.
 
     With FIFO, a failure stops its message group: it and every later record of the same entity
@@ -28,7 +30,7 @@ def deliver_batch(flow: SyncFlow, event: dict[str, Any], context: Any) -> dict[s
         message = DeliveryMessage.model_validate_json(record.body)
         if message.flow != flow.name:
             raise ValueError(f"message for flow {message.flow} reached the {flow.name} delivery queue")
-        return delivery_for(flow).deliver(message, context)
+        return delivery.deliver(message, context)
 
     response = process_partial_response(
         event=event, record_handler=deliver, processor=SqsFifoPartialProcessor(skip_group_on_error=True), context=context

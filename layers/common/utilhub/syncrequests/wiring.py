@@ -4,11 +4,11 @@ are looked up for the engine. Each object is created once per process, on first 
 from __future__ import annotations
 
 from datetime import timedelta
-from functools import cache
 
 from utilhub.platform import aws
 from utilhub.platform.connectors import HttpConnector
-from utilhub.platform.settings import Settings, get_settings, on_reload
+from utilhub.platform.settings import Settings, get_settings
+from utilhub.platform.wiring import per_process
 from utilhub.platform.xref import CrossReferenceStore
 from utilhub.syncrequests.delivery import Acknowledgements, SyncDelivery
 from utilhub.syncrequests.lifecycle import AckTimeouts
@@ -20,64 +20,48 @@ from utilhub.syncrequests.store import SyncRequestStore
 def ack_timeouts(settings: Settings) -> AckTimeouts:
     """The flow's acknowledgement time-outs, from its function's settings (the template's parameter and queue)."""
     return AckTimeouts(
-        timedelta(seconds=settings.sync_ack_timeout_seconds),
-        visibility=timedelta(seconds=settings.delivery_visibility_timeout_seconds),
-        receives=settings.delivery_max_receive_count,
-        requeues=settings.sync_timeout_requeues,
+        timedelta(seconds=settings.sync.sync_ack_timeout_seconds),
+        visibility=timedelta(seconds=settings.sync.delivery_visibility_timeout_seconds),
+        receives=settings.sync.delivery_max_receive_count,
+        requeues=settings.sync.sync_timeout_requeues,
     )
 
 
-@cache
+@per_process
 def store_for(flow: SyncFlow) -> SyncRequestStore:
     settings = get_settings()
     return SyncRequestStore(
-        aws.table(settings.require("sync_request_table")),
+        aws.table(settings.state.require("sync_request_table")),
         flow.name,
-        shards=settings.sync_request_shards,
-        retention_days=settings.sync_request_retention_days,
+        shards=settings.sync.sync_request_shards,
+        retention_days=settings.sync.sync_request_retention_days,
         parents_of=flow.parents_of,
         open_under=flow.open_under,
         timeouts=ack_timeouts(settings),
     )
 
 
-@cache
+@per_process
 def monitor_for(flow: SyncFlow) -> SyncMonitor:
     settings = get_settings()
     return SyncMonitor(
         store_for(flow),
         aws.sqs(),
-        settings.require("delivery_queue_url"),
+        settings.sync.require("delivery_queue_url"),
         flow.name,
-        page_size=settings.sync_monitor_page_size,
+        page_size=settings.sync.sync_monitor_page_size,
         target=flow.target,
         ordered_types=flow.ordered_types,
-        budget=timedelta(seconds=settings.sync_monitor_budget_seconds),
+        budget=timedelta(seconds=settings.sync.sync_monitor_budget_seconds),
     )
 
 
-@cache
+@per_process
 def acknowledgements_for(flow: SyncFlow) -> Acknowledgements:
-    return Acknowledgements(store_for(flow), flow, CrossReferenceStore(aws.table(get_settings().require("xref_table"))))
+    return Acknowledgements(store_for(flow), flow, CrossReferenceStore(aws.table(get_settings().state.require("xref_table"))))
 
 
-@cache
+@per_process
 def delivery_for(flow: SyncFlow) -> SyncDelivery:
-    settings = get_settings()
-    system = flow.target.lower()
-    connector = HttpConnector(
-        flow.target,
-        settings.require(f"{system}_base_url"),
-        getattr(settings, f"{system}_secret_arn", None),
-        settings,
-    )
+    connector = HttpConnector.of(flow.target, get_settings())
     return SyncDelivery(store_for(flow), flow, connector, acknowledgements_for(flow))
-
-
-@on_reload
-def reset() -> None:
-    """Forget every object built from the settings."""
-    store_for.cache_clear()
-    monitor_for.cache_clear()
-    delivery_for.cache_clear()
-    acknowledgements_for.cache_clear()

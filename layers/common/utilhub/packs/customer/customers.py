@@ -250,7 +250,7 @@ class CustomerSync:
 def end_overdue_synchronizations(store: CustomerStore, now: datetime | None = None) -> dict[str, int]:
     """Customers an order began to synchronize longer ago than the bound and never recorded (the order failed
     and was not posted again, or its invocation was killed): no longer synchronizing, counted and alarmed."""
-    bound = get_settings().customer_synchronizing_wait_seconds
+    bound = get_settings().customer.customer_synchronizing_wait_seconds
     ended = 0
     for siebel_id, since in store.synchronizing_before((now or datetime.now(UTC)) - timedelta(seconds=bound)):
         if store.end_synchronizing(siebel_id, since):

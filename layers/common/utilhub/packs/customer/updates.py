@@ -1,4 +1,4 @@
-"""CU-02 delivery: the entry point of the handler that applies queued Siebel updates to CCB."""
+"""CU-02 delivery: queued Siebel updates applied to CCB."""
 
 from __future__ import annotations
 
@@ -7,12 +7,11 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from utilhub.packs.customer.customers import UpdateMessage
-from utilhub.packs.customer.wiring import customer_sync
+from utilhub.packs.customer.customers import CustomerSync, UpdateMessage
 from utilhub.platform.observability import use_correlation_id
 
 
-def deliver_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def deliver_batch(service: CustomerSync, event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Apply an SQS FIFO batch of updates; the answer lists the records to redeliver. A failure stops
     its customer's group (that customer's later updates are redelivered after it, never before); the
     other customers' updates in the batch go on."""
@@ -20,7 +19,7 @@ def deliver_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
     def deliver(record: SQSRecord) -> str:
         message = UpdateMessage.model_validate_json(record.body)
         use_correlation_id(message.correlationId)
-        return customer_sync().apply_update(message)
+        return service.apply_update(message)
 
     return dict(
         process_partial_response(

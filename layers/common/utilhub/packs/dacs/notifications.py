@@ -19,8 +19,8 @@ from urllib.parse import quote
 from pydantic import BaseModel
 
 from utilhub.packs.dacs.sync import FLOW
+from utilhub.packs.dacs.wiring import ccb_connector
 from utilhub.platform import relay
-from utilhub.platform.connectors import HttpConnector
 from utilhub.platform.settings import get_settings
 from utilhub.syncrequests.model import SyncRequest, SyncStatus
 from utilhub.syncrequests.wiring import store_for
@@ -53,13 +53,13 @@ class CcbAcknowledgement(BaseModel):
 def queue_notifications(requests: list[SyncRequest]) -> None:
     """Queue CCB's notification of the acknowledgement about to be applied to each request (when configured)."""
     settings = get_settings()
-    if not settings.dacs_notify_ccb or not requests:
+    if not settings.dacs.dacs_notify_ccb or not requests:
         return
     events = [
         (f"{r.syncRequestId}#{len(r.history)}", CcbNotification(syncRequestId=r.syncRequestId, transition=len(r.history)).model_dump())
         for r in requests
     ]
-    relay.accept_many(RELAY, events, settings.require("dacs_notification_queue_url"))
+    relay.accept_many(RELAY, events, settings.dacs.require("dacs_notification_queue_url"))
 
 
 def acknowledgement_for(request: SyncRequest | None, notification: CcbNotification) -> CcbAcknowledgement:
@@ -86,13 +86,8 @@ def notify_ccb(message: relay.RelayMessage) -> Mapping[str, Any]:
     notification = CcbNotification.model_validate(message.payload)
     ack = acknowledgement_for(store_for(FLOW).get(notification.syncRequestId), notification)
     path = f"sync-requests/{quote(ack.syncRequestId, safe='')}/acknowledgement"
-    _ccb().request("PUT", path, json.dumps(ack.model_dump()).encode(), content_type="application/json")
+    ccb_connector().request("PUT", path, json.dumps(ack.model_dump()).encode(), content_type="application/json")
     return {"notified": "CCB", "result": ack.result}
-
-
-def _ccb() -> HttpConnector:
-    settings = get_settings()
-    return HttpConnector("CCB", settings.require("ccb_base_url"), settings.ccb_secret_arn, settings)
 
 
 def deliver_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:

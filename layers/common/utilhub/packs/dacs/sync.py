@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import io
 from datetime import timedelta
-from functools import cache
 from typing import Any
 
 from utilhub.packs.dacs import model
@@ -21,9 +20,10 @@ from utilhub.packs.dacs.extract_file import ExtractWriter, file_name
 from utilhub.packs.dacs.extract_files import ExtractFiles
 from utilhub.packs.dacs.incremental import IncrementalExtract
 from utilhub.packs.dacs.mapping import to_record
-from utilhub.platform import aws
+from utilhub.packs.dacs.wiring import s3
 from utilhub.platform.problems import invalid
-from utilhub.platform.settings import get_settings, on_reload
+from utilhub.platform.settings import get_settings
+from utilhub.platform.wiring import per_process
 from utilhub.syncrequests.model import Acknowledgement, AcknowledgementIn, EntitySpec, SyncFlow, SyncRequest
 from utilhub.syncrequests.wiring import acknowledgements_for, store_for
 
@@ -70,20 +70,17 @@ FLOW = SyncFlow(
 )
 
 
-@cache
+@per_process
 def incremental_extract() -> IncrementalExtract:
     settings = get_settings()
-    bucket = settings.require("dacs_exchange_bucket")
+    bucket = settings.dacs.require("dacs_exchange_bucket")
     return IncrementalExtract(
         store_for(FLOW),
         acknowledgements_for(FLOW),
-        lambda run_id: ExtractFiles(aws.client("s3"), bucket, run_id),
-        page_size=settings.sync_monitor_page_size,
-        budget=timedelta(seconds=settings.sync_monitor_budget_seconds),
+        lambda run_id: ExtractFiles(s3(), bucket, run_id),
+        page_size=settings.sync.sync_monitor_page_size,
+        budget=timedelta(seconds=settings.sync.sync_monitor_budget_seconds),
     )
-
-
-on_reload(incremental_extract.cache_clear)
 
 
 def run_extract() -> dict[str, Any]:
@@ -95,9 +92,9 @@ def records_to_complete(key: str) -> list[RecordAcknowledgement] | None:
     """When DACS does not acknowledge (``UTILHUB_DACS_NOTIFY_CCB`` off): the records of the incremental file
     ``key``, whose requests its arrival under ``upload/`` completes; None when there are none to complete so."""
     settings = get_settings()
-    if settings.dacs_notify_ccb:
+    if settings.dacs.dacs_notify_ccb:
         return None  # DACS's acknowledgements complete them
-    return file_records(aws.client("s3"), settings.require("dacs_exchange_bucket"), key)
+    return file_records(s3(), settings.dacs.require("dacs_exchange_bucket"), key)
 
 
 def complete_records(records: list[RecordAcknowledgement]) -> int:

@@ -21,9 +21,10 @@ import hashlib
 import json
 import re
 from datetime import UTC, datetime, timedelta
-from functools import cache
 from typing import Any
 
+from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
@@ -38,13 +39,14 @@ from utilhub.packs.field_work.model import (
     StepEnvelope,
 )
 from utilhub.packs.field_work.routing import routing_rules
-from utilhub.packs.field_work.store import CLOSED, CLOSING, ActivityRecord, ActivityStore
-from utilhub.packs.field_work.targets import client_for
-from utilhub.platform import aws, problems
+from utilhub.packs.field_work.store import CLOSED, CLOSING, ActivityRecord
+from utilhub.packs.field_work.wiring import activity_store, client_for, stepfunctions
+from utilhub.platform import aws, problems, wiring
 from utilhub.platform.connectors import TargetRejected
 from utilhub.platform.idempotency import run_once
-from utilhub.platform.observability import MetricUnit, correlation_id, logger, metrics
-from utilhub.platform.settings import get_settings, on_reload
+from utilhub.platform.observability import MetricUnit, correlation_id, logger, metrics, use_correlation_id
+from utilhub.platform.reasons import values_withheld
+from utilhub.platform.settings import get_settings
 
 
 class ActivityNotLinkedYet(RuntimeError):
@@ -56,14 +58,6 @@ class ForwardMessage(BaseModel):
     activityId: str
     event: ActivityEventIn
     correlationId: str | None = None
-
-
-@cache
-def store() -> ActivityStore:
-    return ActivityStore(aws.table(get_settings().require("xref_table")))
-
-
-on_reload(store.cache_clear)
 
 
 def body_hash(activity: ActivityIn) -> str:
@@ -85,11 +79,11 @@ def execution_name(activity: ActivityIn, attempt: int = 1) -> str:
 
 def submit(activity: ActivityIn) -> dict[str, Any]:
     settings = get_settings()
-    routed_to = routing_rules().route(activity.sourceSystem, activity.activityType, settings.field_work_model)
+    routed_to = routing_rules().route(activity.sourceSystem, activity.activityType, settings.field_work.field_work_model)
     digest = body_hash(activity)
     attempt = 1
-    if not store().create(activity, digest, routed_to):
-        existing = store().get(activity.sourceSystem, activity.activityId)
+    if not activity_store().create(activity, digest, routed_to):
+        existing = activity_store().get(activity.sourceSystem, activity.activityId)
         if existing is not None and existing.bodyHash != digest:
             raise problems.conflict(
                 f"Activity {activity.activityId} from {activity.sourceSystem} was already submitted with other content."
@@ -113,8 +107,8 @@ def _start_creation(activity: ActivityIn, routed_to: list[str], attempt: int) ->
         "compensationError": None,
     }
     try:
-        aws.client("stepfunctions").start_execution(
-            stateMachineArn=get_settings().require("field_work_state_machine_arn"),
+        stepfunctions().start_execution(
+            stateMachineArn=get_settings().field_work.require("field_work_state_machine_arn"),
             name=execution_name(activity, attempt),
             input=json.dumps(execution),
         )
@@ -127,9 +121,9 @@ def _start_creation(activity: ActivityIn, routed_to: list[str], attempt: int) ->
 
 def _creation_state(activity: ActivityIn, attempt: int) -> str | None:
     """The status of the attempt's execution (RUNNING, SUCCEEDED, FAILED, ...), or None when it was never started."""
-    arn = get_settings().require("field_work_state_machine_arn").replace(":stateMachine:", ":execution:", 1)
+    arn = get_settings().field_work.require("field_work_state_machine_arn").replace(":stateMachine:", ":execution:", 1)
     try:
-        found = aws.client("stepfunctions").describe_execution(executionArn=f"{arn}:{execution_name(activity, attempt)}")
+        found = stepfunctions().describe_execution(executionArn=f"{arn}:{execution_name(activity, attempt)}")
     except ClientError as exc:
         if exc.response["Error"]["Code"] != "ExecutionDoesNotExist":
             raise
@@ -143,7 +137,7 @@ def resubmit(source: str, activity_id: str) -> dict[str, Any]:
     made, it is created; then linked, or compensated again. An activity CREATING whose attempt never started
     (the start failed after the status changed) or ended without recording its outcome is resubmitted too;
     one whose creation is running, or that is linked or closed, is a 409."""
-    record = store().get(source, activity_id)
+    record = activity_store().get(source, activity_id)
     if record is None:
         raise problems.not_found(f"No activity {activity_id} from {source}.")
     if record.status == "CREATING":
@@ -155,7 +149,7 @@ def resubmit(source: str, activity_id: str) -> dict[str, Any]:
             return _resubmitted(record)
     elif record.status != "ERROR":
         raise problems.conflict(f"Activity {activity_id} is {record.status}; only an activity in ERROR can be resubmitted.")
-    resubmitted = store().new_attempt(record, "resubmitted")
+    resubmitted = activity_store().new_attempt(record, "resubmitted")
     if resubmitted is None:
         raise problems.conflict(f"Activity {activity_id} changed meanwhile; query it and retry.")
     _start_creation(resubmitted.activity, resubmitted.routedTo, resubmitted.attempt)
@@ -174,7 +168,7 @@ class ActivityNotRecorded(RuntimeError):
 
 
 def _recorded(key: ActivityKey) -> ActivityRecord:
-    record = store().get(key.sourceSystem, key.activityId)
+    record = activity_store().get(key.sourceSystem, key.activityId)
     if record is None:
         raise ActivityNotRecorded(f"no record of activity {key.activityId} from {key.sourceSystem}")
     return record
@@ -192,7 +186,7 @@ def run_step(event: dict[str, Any], lambda_context: Any = None) -> dict[str, Any
 
         def create() -> dict[str, str]:
             target_id = client_for(step.target).create(activity)
-            store().link(activity, step.target, target_id)
+            activity_store().link(activity, step.target, target_id)
             return {"target": step.target, "id": target_id}
 
         return run_once(key=key, fingerprint=body_hash(activity), work=create, lambda_context=lambda_context)
@@ -221,7 +215,7 @@ def _compensate(step: CancelInTarget) -> dict[str, Any]:
         }
     )
     client_for(step.target).send_event(target_id, cancel)
-    store().unlink(record.activity, step.target, target_id)
+    activity_store().unlink(record.activity, step.target, target_id)
     logger.info("compensated", extra={"activityId": step.activity.activityId, "target": step.target})
     return {"target": step.target, "canceled": True}
 
@@ -232,7 +226,7 @@ def _finish(step: FinishCreation, activity: ActivityIn) -> dict[str, Any]:
         if missing:  # not recorded here: the workflow compensates first, then records the ERROR
             cause = "; ".join(f"not created in {c['target']} ({_failure_reason(c['failure'])})" for c in missing)
             return {"status": "INCOMPLETE", "failure": {"Error": "CreationFailed", "Cause": cause}}
-        record = store().finish(activity, "LINKED", "created and linked in every routed system") or store().get(
+        record = activity_store().finish(activity, "LINKED", "created and linked in every routed system") or activity_store().get(
             activity.sourceSystem, activity.activityId
         )
         if record is not None and record.status in ("LINKED", *CLOSING.values()):
@@ -246,7 +240,7 @@ def _finish(step: FinishCreation, activity: ActivityIn) -> dict[str, Any]:
     if step.compensationError is not None:
         reason += f"; the compensation failed ({_failure_reason(step.compensationError)})"
         metrics.add_metric(name="FieldActivityCompensationsFailed", unit=MetricUnit.Count, value=1)
-    store().finish(activity, "ERROR", reason)
+    activity_store().finish(activity, "ERROR", reason)
     metrics.add_metric(name="FieldActivitiesFailed", unit=MetricUnit.Count, value=1)
     return {"status": "ERROR", "reason": reason}
 
@@ -276,7 +270,7 @@ def _failure_reason(failure: dict[str, Any]) -> str:
 
 def accept_event(source: str, activity_id: str, event: ActivityEventIn) -> dict[str, Any]:
     for _ in range(5):  # the record is re-read when another event changed it meanwhile
-        record = store().get(source, activity_id)
+        record = activity_store().get(source, activity_id)
         if record is None:
             raise problems.not_found(f"No activity {activity_id} from {source}.")
         from_system = event.fromSystem or source
@@ -303,7 +297,7 @@ def accept_event(source: str, activity_id: str, event: ActivityEventIn) -> dict[
             if event.event != "COMPLETE":
                 raise problems.invalid("Attachments come with a completion.", [problems.FieldError("#/attachments", "only with COMPLETE")])
             attachments.check_completion_attachments(source, activity_id, event.attachments)
-        if store().record_event(record, resolved, digest):
+        if activity_store().record_event(record, resolved, digest):
             if not record.creating:  # held otherwise, and queued when the activity is linked
                 _queue_event(source, activity_id, resolved)
             metrics.add_metric(name="FieldActivityEvents", unit=MetricUnit.Count, value=1)
@@ -324,22 +318,43 @@ def _repeat(record: ActivityRecord, event: ActivityEventIn, digest: str) -> None
     if record.status in ("CREATING", "ERROR") and any(e.eventId == event.eventId for e in record.held):
         return  # still held: queued when the activity is linked
     age = datetime.now(UTC) - datetime.fromisoformat(recorded["at"])
-    if age < timedelta(seconds=get_settings().idempotency_expiry_seconds):
+    if age < timedelta(seconds=get_settings().http.idempotency_expiry_seconds):
         _queue_event(record.activity.sourceSystem, record.activity.activityId, event)
 
 
 def _queue_event(source: str, activity_id: str, event: ActivityEventIn) -> None:
     message = ForwardMessage(sourceSystem=source, activityId=activity_id, event=event, correlationId=correlation_id())
-    aws.sqs().send_message(
-        QueueUrl=get_settings().require("field_work_event_queue_url"),
+    wiring.sqs().send_message(
+        QueueUrl=get_settings().field_work.require("field_work_event_queue_url"),
         MessageBody=message.model_dump_json(),
         MessageGroupId=f"{source}#{activity_id}",  # one activity's events are forwarded in order
         MessageDeduplicationId=hashlib.sha256(f"{source}#{activity_id}#{event.eventId}".encode()).hexdigest(),
     )
 
 
+def run_workflow_step(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """One step of FW-01's workflow (Step Functions task)."""
+    with aws.transient_failures_retryable(), values_withheld():  # no refused value in its history or log
+        return run_step(event, context)
+
+
+def deliver_events(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Forward an SQS FIFO batch of activity events; a failure holds back that activity's later events only."""
+
+    def deliver(record: SQSRecord) -> str:
+        message = ForwardMessage.model_validate_json(record.body)
+        use_correlation_id(message.correlationId)
+        return forward_event(message, context)
+
+    return dict(
+        process_partial_response(
+            event=event, record_handler=deliver, processor=SqsFifoPartialProcessor(skip_group_on_error=True), context=context
+        )
+    )
+
+
 def forward_event(message: ForwardMessage, lambda_context: Any = None) -> str:
-    record = store().get(message.sourceSystem, message.activityId)
+    record = activity_store().get(message.sourceSystem, message.activityId)
     if record is None:
         raise LookupError(f"activity {message.activityId} from {message.sourceSystem} is not recorded")
     if record.status == "CREATING":
@@ -374,21 +389,21 @@ def forward_event(message: ForwardMessage, lambda_context: Any = None) -> str:
         key = f"FW-02#{message.sourceSystem}#{message.activityId}#{message.event.eventId}#{system}"
         outcome = run_once(key=key, fingerprint=fingerprint, work=send, lambda_context=lambda_context)
         if "refused" in outcome:
-            store().note_refusal(record.activity, outcome["refused"])
+            activity_store().note_refusal(record.activity, outcome["refused"])
             logger.warning("event refused by a linked system", extra={"activityId": message.activityId, "target": system})
     logger.info("event forwarded", extra={"activityId": message.activityId, "eventId": message.event.eventId, "to": targets})
     return "forwarded"
 
 
 def new_attachment(source: str, activity_id: str, request: attachments.AttachmentIn) -> dict[str, Any]:
-    record = store().get(source, activity_id)
+    record = activity_store().get(source, activity_id)
     if record is None:
         raise problems.not_found(f"No activity {activity_id} from {source}.")
     return attachments.new_upload(source, activity_id, record.status, request)
 
 
 def view(source: str, activity_id: str) -> dict[str, Any]:
-    record: ActivityRecord | None = store().get(source, activity_id)
+    record: ActivityRecord | None = activity_store().get(source, activity_id)
     if record is None:
         raise problems.not_found(f"No activity {activity_id} from {source}.")
     return {

@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
-from functools import cache
 from typing import Any
 
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, Field
 
+from utilhub.packs.field_work import wiring
 from utilhub.packs.field_work.model import AttachmentRef
-from utilhub.platform import aws, problems
-from utilhub.platform.settings import get_settings, on_reload
+from utilhub.platform import problems
+from utilhub.platform.settings import get_settings
 
 # content type -> the file name extensions it may carry; nothing executable, scriptable (HTML, SVG) or macro-bearing
 KEY_PREFIX = "ATTACHMENT#"  # where attachment items start in the cross-reference table
@@ -43,16 +43,8 @@ class AttachmentIn(BaseModel):
     sizeBytes: int = Field(ge=1)
 
 
-@cache
-def _table() -> Any:
-    return aws.table(get_settings().require("xref_table"))
-
-
-on_reload(_table.cache_clear)
-
-
 def _bucket() -> str:
-    return get_settings().require("field_work_attachment_bucket")
+    return get_settings().field_work.require("field_work_attachment_bucket")
 
 
 def new_upload(source: str, activity_id: str, activity_status: str, request: AttachmentIn) -> dict[str, Any]:
@@ -65,14 +57,14 @@ def new_upload(source: str, activity_id: str, activity_status: str, request: Att
         errors.append(problems.FieldError("#/contentType", f"must be one of {', '.join(ALLOWED)}"))
     elif not request.fileName.lower().endswith(extensions):
         errors.append(problems.FieldError("#/fileName", f"a {request.contentType} file ends with {' or '.join(extensions)}"))
-    if request.sizeBytes > settings.attachment_max_bytes:
-        errors.append(problems.FieldError("#/sizeBytes", f"at most {settings.attachment_max_bytes} bytes"))
+    if request.sizeBytes > settings.field_work.attachment_max_bytes:
+        errors.append(problems.FieldError("#/sizeBytes", f"at most {settings.field_work.attachment_max_bytes} bytes"))
     if errors:
         raise problems.invalid("The attachment cannot be taken.", errors)
     attachment_id = f"ATT-{uuid.uuid4().hex[:20]}"
     key = f"attachments/{source}/{activity_id}/{attachment_id}"
     content_type = request.contentType.lower()
-    _table().put_item(
+    wiring.attachment_table().put_item(
         Item={
             "pk": KEY_PREFIX + attachment_id,
             "activity": f"{source}#{activity_id}",
@@ -82,8 +74,8 @@ def new_upload(source: str, activity_id: str, activity_status: str, request: Att
             "sizeBytes": request.sizeBytes,
         }
     )
-    expires = settings.attachment_upload_expiry_seconds
-    upload = aws.client("s3").generate_presigned_post(
+    expires = settings.field_work.attachment_upload_expiry_seconds
+    upload = wiring.s3().generate_presigned_post(
         Bucket=_bucket(),
         Key=key,
         Fields={"Content-Type": content_type},
@@ -98,7 +90,7 @@ def new_upload(source: str, activity_id: str, activity_status: str, request: Att
 
 
 def _record(attachment_id: str) -> dict[str, Any] | None:
-    item = _table().get_item(Key={"pk": KEY_PREFIX + attachment_id}, ConsistentRead=True).get("Item")
+    item = wiring.attachment_table().get_item(Key={"pk": KEY_PREFIX + attachment_id}, ConsistentRead=True).get("Item")
     return dict(item) if item else None
 
 
@@ -111,7 +103,7 @@ def check_completion_attachments(source: str, activity_id: str, attachments: lis
             errors.append(problems.FieldError(pointer, f"no attachment {ref.attachmentId} of this activity"))
             continue
         try:
-            head = aws.client("s3").head_object(Bucket=_bucket(), Key=record["key"])
+            head = wiring.s3().head_object(Bucket=_bucket(), Key=record["key"])
         except ClientError as exc:
             if exc.response["Error"]["Code"] not in ("404", "NoSuchKey", "NotFound"):
                 raise
@@ -125,14 +117,16 @@ def check_completion_attachments(source: str, activity_id: str, attachments: lis
 
 def references(attachments: list[AttachmentRef]) -> list[AttachmentRef]:
     """The completion's attachments with what a receiving system needs to fetch each one."""
-    s3 = aws.client("s3")
+    s3 = wiring.s3()
     found = []
     for ref in attachments:
         record = _record(ref.attachmentId)
         if record is None:
             raise LookupError(f"attachment {ref.attachmentId} is not recorded")
         url = s3.generate_presigned_url(
-            "get_object", Params={"Bucket": _bucket(), "Key": record["key"]}, ExpiresIn=get_settings().attachment_download_expiry_seconds
+            "get_object",
+            Params={"Bucket": _bucket(), "Key": record["key"]},
+            ExpiresIn=get_settings().field_work.attachment_download_expiry_seconds,
         )
         found.append(
             AttachmentRef(

@@ -13,22 +13,19 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import cache
 from typing import Any
 
-from utilhub.packs.field_work.activities import store
-from utilhub.packs.field_work.customer_updates import CustomerUpdateOrder
 from utilhub.packs.field_work.model import ActivityEventIn, BillableCompletionIn, CustomerInformationIn, UnbadgedAssetIn
-from utilhub.packs.field_work.targets import client_for, connector_for
-from utilhub.platform import aws, problems, relay
+from utilhub.packs.field_work.wiring import activity_store, client_for, connector_for, customer_update_order
+from utilhub.platform import problems, relay
 from utilhub.platform.connectors import TargetRejected
-from utilhub.platform.settings import get_settings, on_reload
+from utilhub.platform.settings import get_settings
 
 JSON = "application/json"
 
 
 def _queue() -> str:
-    return get_settings().require("field_work_relay_queue_url")
+    return get_settings().field_work.require("field_work_relay_queue_url")
 
 
 def accept_billable_completion(completion: BillableCompletionIn) -> dict[str, Any]:
@@ -42,7 +39,7 @@ def accept_customer_update(update: CustomerInformationIn) -> dict[str, Any]:
 
 
 def accept_unbadged_asset(asset: UnbadgedAssetIn) -> dict[str, Any]:
-    model = get_settings().field_work_model
+    model = get_settings().field_work.field_work_model
     if model != "v2.1":
         reason = f"Unbadged assets come from ODM, under implementation model v2.1; this hub runs {model} (UTILHUB_FIELD_WORK_MODEL)."
         raise problems.invalid(reason, [problems.FieldError("#/notificationId", reason)])
@@ -68,14 +65,6 @@ def bill_completion(message: relay.RelayMessage) -> Mapping[str, Any]:
     return _post_once("CCB", "billable-charges", completion.model_dump(mode="json"))
 
 
-@cache
-def customer_update_order() -> CustomerUpdateOrder:
-    return CustomerUpdateOrder(aws.table(get_settings().require("xref_table")))
-
-
-on_reload(customer_update_order.cache_clear)
-
-
 def forward_customer_update(message: relay.RelayMessage) -> Mapping[str, Any]:
     update = CustomerInformationIn.model_validate(message.payload)
     order = customer_update_order()
@@ -83,7 +72,7 @@ def forward_customer_update(message: relay.RelayMessage) -> Mapping[str, Any]:
         return {"forwardedTo": [], "skipped": stale}
     forwarded = []
     try:
-        for record in store().at_service_point(update.servicePointId):
+        for record in activity_store().at_service_point(update.servicePointId):
             if record.status == "LINKED" and "MWM" in record.links:  # only activities still open
                 event = ActivityEventIn(
                     eventId=f"FW-10-{update.updateId}",

@@ -25,7 +25,7 @@ from utilhub.packs.field_work.model import (
     ServicePointSummary,
 )
 from utilhub.packs.field_work.routing import ASSET_SYSTEM
-from utilhub.packs.field_work.targets import connector_for
+from utilhub.packs.field_work.wiring import connector_for
 from utilhub.platform import problems
 from utilhub.platform.budget import TimeBudget, bad_gateway
 from utilhub.platform.observability import logger
@@ -90,7 +90,7 @@ def validate_meter(request: MeterValidationIn) -> dict[str, Any]:
             "A removal is validated against the service point it is installed at.",
             [problems.FieldError("#/servicePointId", "required to remove")],
         )
-    system = "CCB" if get_settings().field_work_model == "v1.9" else "ODM"
+    system = "CCB" if get_settings().field_work.field_work_model == "v1.9" else "ODM"
     answer = TimeBudget().json_call(connector_for(system), "POST", "meter-validations", request.model_dump(mode="json", exclude_none=True))
     return _answer(MeterValidation, system, {**answer, "validatedBy": system}).model_dump(mode="json", exclude_none=True)
 
@@ -109,7 +109,7 @@ def service_points(address: str | None, postal_code: str | None, meter_badge: st
 
 
 def installed_assets(service_point_id: str) -> dict[str, Any]:
-    system = ASSET_SYSTEM[get_settings().field_work_model]
+    system = ASSET_SYSTEM[get_settings().field_work.field_work_model]
     answer = TimeBudget().json_call(connector_for(system), "GET", f"service-points/{quote(service_point_id, safe='')}/assets")
     found = answer.get("assets", [])
     if not isinstance(found, list):

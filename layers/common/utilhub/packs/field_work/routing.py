@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from utilhub.packs.field_work.model import ACTIVITY_TYPE
 from utilhub.platform import problems
 from utilhub.platform.configuration import override_text
-from utilhub.platform.settings import get_settings, on_reload
+from utilhub.platform.settings import get_settings
 
 ASSET = "ASSET"
 ASSET_SYSTEM = {"v1.9": "WAM", "v2.1": "ODM"}
@@ -80,7 +80,4 @@ def _rules(override: str) -> RoutingRules:
 
 def routing_rules() -> RoutingRules:
     settings = get_settings()
-    return _rules(override_text(settings.field_work_routing_parameter, settings.domain_value_maps_max_age_seconds))
-
-
-on_reload(_rules.cache_clear)
+    return _rules(override_text(settings.field_work.field_work_routing_parameter, settings.dvm.domain_value_maps_max_age_seconds))

@@ -1,5 +1,5 @@
 """FW-06 service point synchronization, CCB -> WAM (model v1.9) or ODM (model v2.1): a flow of the
-sync request engine, and the entry points of its monitor and delivery handlers. Its HTTP API is in
+sync request engine (its handlers' entries are in :mod:`utilhub.packs.field_work.wiring`). Its HTTP API is in
 :mod:`utilhub.packs.field_work.sp_sync_api`, so the monitor and the delivery never import the resolver.
 
 CCB posts each change of a service point as a sync request (JSON, or CCB's XML sync request with a
@@ -19,7 +19,6 @@ a request that can only fail later.
 from __future__ import annotations
 
 from functools import partial
-from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -28,7 +27,6 @@ from utilhub.packs.field_work.routing import ASSET_SYSTEM
 from utilhub.platform import problems
 from utilhub.platform.dvm import domain_value_maps, unmapped
 from utilhub.platform.settings import get_settings
-from utilhub.syncrequests import handlers
 from utilhub.syncrequests.ccb_xml import CcbSyncRequestXml
 from utilhub.syncrequests.model import Acknowledgement, DataRefusal, EntitySpec, SyncFlow, SyncRequest
 
@@ -107,12 +105,4 @@ FLOWS: dict[str, SyncFlow] = {model: _flow(system) for model, system in ASSET_SY
 
 def active_flow() -> SyncFlow:
     """The flow of this deployment's implementation model (``UTILHUB_FIELD_WORK_MODEL``)."""
-    return FLOWS[get_settings().field_work_model]
-
-
-def run_monitor() -> dict[str, int]:
-    return handlers.run_monitor(active_flow())
-
-
-def deliver_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return handlers.deliver_batch(active_flow(), event, context)
+    return FLOWS[get_settings().field_work.field_work_model]

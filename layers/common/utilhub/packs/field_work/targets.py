@@ -8,13 +8,11 @@ An activity is created once per system: the system refuses a second one with the
 from __future__ import annotations
 
 import json
-from functools import cache
 from typing import Any
 from urllib.parse import quote
 
 from utilhub.packs.field_work.model import ActivityEventIn, ActivityIn
 from utilhub.platform.connectors import HttpConnector, TargetRejected, TargetUnavailable
-from utilhub.platform.settings import get_settings, on_reload
 
 JSON = "application/json"
 
@@ -61,19 +59,3 @@ class FieldSystemClient:
     def send_event(self, target_id: str, event: ActivityEventIn) -> None:
         """Apply an update, cancellation or completion to the system's own activity (it ignores an event id it has)."""
         self._call("POST", f"activities/{quote(target_id, safe='')}/events", event.model_dump(mode="json", exclude_none=True))
-
-
-@cache
-def connector_for(system: str) -> HttpConnector:
-    settings = get_settings()
-    name = system.lower()
-    return HttpConnector(system, settings.require(f"{name}_base_url"), getattr(settings, f"{name}_secret_arn"), settings)
-
-
-@cache
-def client_for(system: str) -> FieldSystemClient:
-    return FieldSystemClient(connector_for(system))
-
-
-on_reload(connector_for.cache_clear)
-on_reload(client_for.cache_clear)

@@ -29,8 +29,9 @@ from utilhub.packs.meter_data.billing_events import (
     ReplacementReadsIn,
     UsedOnBillUpdate,
 )
-from utilhub.packs.meter_data.billing_targets import JSON, connector_for
+from utilhub.packs.meter_data.wiring import connector_for
 from utilhub.platform import relay
+from utilhub.platform.budget import JSON
 from utilhub.platform.connectors import TargetRejected
 from utilhub.platform.settings import get_settings
 
@@ -40,7 +41,7 @@ BILL_CYCLE_CHANGE = "MD-20"
 
 
 def _queue() -> str:
-    return get_settings().require("meter_data_relay_queue_url")
+    return get_settings().meter_data.require("meter_data_relay_queue_url")
 
 
 def accept_replacement_reads(notification: ReplacementReadsIn) -> dict[str, Any]:
@@ -65,7 +66,7 @@ def accept_bill_status(usage_transaction_id: str, status: BillStatusIn) -> dict[
         BILL_STATUS,
         f"{usage_transaction_id}#{status.eventId}",
         update.model_dump(mode="json"),
-        get_settings().require("meter_data_bill_status_queue_url"),
+        get_settings().meter_data.require("meter_data_bill_status_queue_url"),
         group=usage_transaction_id,
     )
     return {"usageTransactionId": usage_transaction_id, "eventId": status.eventId, "usedOnBill": update.usedOnBill, "status": "ACCEPTED"}

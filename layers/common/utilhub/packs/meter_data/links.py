@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from utilhub.platform import problems
 from utilhub.platform.configuration import override_text
-from utilhub.platform.settings import get_settings, on_reload
+from utilhub.platform.settings import get_settings
 
 SHIPPED = "navigation_links.json"
 PLACEHOLDER = "{id}"
@@ -83,10 +83,7 @@ def _templates(override: str) -> LinkTemplates:
 
 def link_templates() -> LinkTemplates:
     settings = get_settings()
-    return _templates(override_text(settings.meter_data_links_parameter, settings.domain_value_maps_max_age_seconds))
-
-
-on_reload(_templates.cache_clear)
+    return _templates(override_text(settings.meter_data.meter_data_links_parameter, settings.dvm.domain_value_maps_max_age_seconds))
 
 
 def navigation_links(entity_type: str | None, entity_id: str | None) -> dict[str, Any]:

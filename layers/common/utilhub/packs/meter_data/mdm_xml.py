@@ -228,7 +228,7 @@ class MdmSyncXml:
     def read_acknowledgement(self, body: bytes) -> Acknowledgement:
         settings = get_settings()
         try:
-            root = parse_untrusted(body, max_bytes=settings.xml_max_bytes, max_depth=settings.xml_max_depth)
+            root = parse_untrusted(body, max_bytes=settings.xml.xml_max_bytes, max_depth=settings.xml.xml_max_depth)
             validate(root, SCHEMA)
         except Problem as exc:
             raise UnreadableAcknowledgement(f"MDM answered something that is not an acknowledgement: {exc.detail}") from None

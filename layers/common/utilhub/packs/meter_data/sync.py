@@ -1,6 +1,6 @@
-"""The CCB -> MDM master data sync flow (MD-01..10, MD-18) and the entry points of its monitor and
-delivery handlers; its HTTP API is in :mod:`utilhub.packs.meter_data.api`, so the monitor and the
-delivery never import the API's resolver."""
+"""The CCB -> MDM master data sync flow (MD-01..10, MD-18); its HTTP API is in
+:mod:`utilhub.packs.meter_data.api`, so the monitor and the delivery never import the API's resolver.
+Its handlers' entries are in :mod:`utilhub.packs.meter_data.wiring`."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from pydantic import BaseModel
 from utilhub.packs.meter_data import model
 from utilhub.packs.meter_data.mdm_xml import MdmSyncXml
 from utilhub.platform.settings import Settings
-from utilhub.syncrequests import handlers
 from utilhub.syncrequests.ccb_xml import CcbSyncRequestXml
 from utilhub.syncrequests.model import DataRefusal, EntityRef, EntitySpec, SyncFlow
 
@@ -22,7 +21,7 @@ METER_SETTING = "UTILHUB_METERS_MANAGED_IN"
 
 
 def _meters_in_ccb_only(settings: Settings) -> str | None:
-    if settings.meters_managed_in == "MDM":
+    if settings.meter_data.meters_managed_in == "MDM":
         return (
             f"Meters are managed in MDM in this installation ({METER_SETTING}=MDM, template parameter MetersManagedIn): "
             "CCB does not synchronize meter data (MD-07..10)."
@@ -118,11 +117,3 @@ FLOW = SyncFlow(
     # CCB person <-> MDM contact, SP <-> SP, SA <-> usage subscription, meter <-> device
     xref_entity={"PERSON": "PERSON", "SERVICE_POINT": "SERVICE_POINT", "SERVICE_AGREEMENT": "SERVICE_AGREEMENT", "METER": "METER"},
 )
-
-
-def run_monitor() -> dict[str, int]:
-    return handlers.run_monitor(FLOW)
-
-
-def deliver_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return handlers.deliver_batch(FLOW, event, context)

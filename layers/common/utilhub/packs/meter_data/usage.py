@@ -17,16 +17,15 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from functools import cache
 from typing import Annotated, Any, Literal, Self
 from urllib.parse import quote, urlencode
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from utilhub.packs.meter_data.model import ID
+from utilhub.packs.meter_data.wiring import connector_for
 from utilhub.platform.budget import TimeBudget, bad_gateway
-from utilhub.platform.connectors import HttpConnector
-from utilhub.platform.settings import get_settings, on_reload
+from utilhub.platform.settings import get_settings
 
 TOU_PERIODS = ("ON_PEAK", "SHOULDER", "OFF_PEAK")
 RatePlan = Annotated[str, Field(pattern=r"^[A-Z0-9][A-Z0-9_\-]{0,31}$")]
@@ -55,7 +54,7 @@ class UsagePeriodIn(BaseModel):
             return end
         if end <= start:
             raise ValueError("must be after periodStart")
-        longest = get_settings().usage_max_period_days
+        longest = get_settings().meter_data.usage_max_period_days
         if (end - start).days > longest:
             raise ValueError(f"the period may be at most {longest} days")
         return end
@@ -184,19 +183,10 @@ class ReadBoundaries(_Answer):
 
 
 # ------------------------------------------------------------------------------------ MDM
-@cache
-def mdm() -> HttpConnector:
-    settings = get_settings()
-    return HttpConnector("MDM", settings.require("mdm_base_url"), settings.mdm_secret_arn, settings)
-
-
-on_reload(mdm.cache_clear)
-
-
 def read_from_mdm(method: str, path: str, body: Any = None, *, budget: TimeBudget | None = None, field: str = "#") -> dict[str, Any]:
     """One read at MDM within the budget, tried once more when it failed and time is left: its JSON object. MDM's
     404 is a 404 problem, its 400 or 422 (it refuses what it was asked) a 422 naming ``field``."""
-    return (budget or TimeBudget()).json_call(mdm(), method, path, body, read_only=True, refused=field)
+    return (budget or TimeBudget()).json_call(connector_for("MDM"), method, path, body, read_only=True, refused=field)
 
 
 def checked[M: BaseModel](model: type[M], answer: Any) -> M:

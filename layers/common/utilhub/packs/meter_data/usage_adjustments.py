@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from utilhub.packs.meter_data.billing_events import UsageAdjustment, UsageAdjustmentIn
-from utilhub.packs.meter_data.billing_targets import connector_for
+from utilhub.packs.meter_data.wiring import connector_for
 from utilhub.platform import problems
 from utilhub.platform.budget import TimeBudget, bad_gateway
 

@@ -49,7 +49,6 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -58,16 +57,14 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from utilhub.packs.meter_data.model import ID
-from utilhub.packs.meter_data.sync import FLOW
-from utilhub.packs.meter_data.usage import BillDeterminants, BillDeterminantsIn, mdm, mismatch
+from utilhub.packs.meter_data.usage import BillDeterminants, BillDeterminantsIn, mismatch
 from utilhub.platform import aws, problems
 from utilhub.platform.budget import JSON
 from utilhub.platform.connectors import HttpConnector, TargetRejected
 from utilhub.platform.json_input import from_json
 from utilhub.platform.observability import MetricUnit, correlation_id, logger, metrics, use_correlation_id
-from utilhub.platform.settings import get_settings, on_reload
+from utilhub.platform.settings import get_settings
 from utilhub.syncrequests.store import SyncRequestStore
-from utilhub.syncrequests.wiring import store_for
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -502,7 +499,7 @@ class UsageRequests:
     def _end_overdue_waits(self, waiting: Sequence[dict[str, Any]], still: dict[str, str], now: datetime) -> int:
         """AWAITING_DATA_SYNC requests still held after the waiting bound (since they began to wait) -> ERROR with what
         they wait for: a sync request in ERROR, or one CCB never completes, must not hold a bill run forever."""
-        bound = timedelta(seconds=get_settings().usage_request_data_sync_wait_seconds)
+        bound = timedelta(seconds=get_settings().meter_data.usage_request_data_sync_wait_seconds)
         since = (now - bound).isoformat()
         ended = 0
         for item in waiting:
@@ -520,7 +517,7 @@ class UsageRequests:
 
     def _expire_sent(self, now: datetime) -> int:
         """SENT requests older than the retry window and leased to no attempt -> ERROR (their messages are in the DLQ)."""
-        window = timedelta(seconds=get_settings().usage_request_retry_window_seconds)
+        window = timedelta(seconds=get_settings().meter_data.usage_request_retry_window_seconds)
         stale = f"no attempt completed within the retry window of {int(window.total_seconds())} s; the message is in the dead-letter queue"
         never_sent = f"{stale}; MDM did not answer (unavailable, or AWS calls failing): CCB has no determinants for it"
         maybe_sent = (
@@ -630,31 +627,6 @@ class _Refused(Exception):
     """MDM or CCB refused the request: retrying the same message will not help."""
 
 
-# ------------------------------------------------------------------------------------ wiring
-@cache
-def usage_requests() -> UsageRequests:
-    settings = get_settings()
-    return UsageRequests(
-        store=UsageRequestStore(aws.table(settings.require("usage_request_table"))),
-        data_sync=DataSyncCheck(lambda: store_for(FLOW)),
-        sqs=aws.sqs(),
-        queue_url=lambda: get_settings().require("usage_request_queue_url"),
-        connector=_connector,
-    )
-
-
-@cache
-def _connector(system: str) -> HttpConnector:
-    if system == "MDM":
-        return mdm()
-    settings = get_settings()
-    return HttpConnector("CCB", settings.require("ccb_base_url"), settings.ccb_secret_arn, settings)
-
-
-on_reload(usage_requests.cache_clear)
-on_reload(_connector.cache_clear)
-
-
 def parse_request(raw: Any) -> UsageRequestIn:
     """One validated usage request (a 422 pointing into its body)."""
     try:
@@ -677,9 +649,8 @@ def parse_requests(raw: Any, root: str = "") -> list[UsageRequestIn]:
     return parsed
 
 
-def deliver_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def deliver_batch(service: UsageRequests, event: dict[str, Any], context: Any) -> dict[str, Any]:
     """The worker: each queued usage request processed; the answer lists the records to redeliver."""
-    service = usage_requests()
 
     def one(record: SQSRecord) -> str:
         message = UsageQueued.model_validate_json(record.body)
@@ -691,8 +662,3 @@ def deliver_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return dict(
         process_partial_response(event=event, record_handler=one, processor=BatchProcessor(event_type=EventType.SQS), context=context)
     )
-
-
-def release_waiting() -> dict[str, int]:
-    """The release schedule's one call."""
-    return usage_requests().release()

@@ -8,7 +8,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from pydantic import ValidationError
 
-from utilhub.packs.meter_data import usage_requests
+from utilhub.packs.meter_data import usage_requests, wiring
 from utilhub.packs.meter_data.sync import PREFIX, SCOPE
 from utilhub.platform import problems
 from utilhub.platform.http import Body, create_api, json_response, once_per_key, read_body
@@ -26,7 +26,7 @@ def build_api() -> APIGatewayHttpResolver:
         request = usage_requests.parse_request(body.json)
 
         def work() -> tuple[int, Any]:
-            outcome = usage_requests.usage_requests().submit([request])[0]
+            outcome = wiring.usage_request_service().submit([request])[0]
             if outcome["status"] == "CONFLICT":
                 raise problems.conflict(f"usageRequestId {request.usageRequestId} is already used for another request.")
             return 202, {"usageRequestId": outcome["usageRequestId"], "status": outcome["status"]}
@@ -43,14 +43,14 @@ def build_api() -> APIGatewayHttpResolver:
         requests = usage_requests.parse_requests(raw, "/requests")
 
         def work() -> tuple[int, Any]:
-            results = usage_requests.usage_requests().submit(requests)
+            results = wiring.usage_request_service().submit(requests)
             return 202, {"accepted": sum(1 for r in results if r.get("created")), "results": results}
 
         return once_per_key(app, body, work)
 
     @app.get(f"{COLLECTION}/<usageRequestId>")
     def query(usageRequestId: str) -> Response[str]:
-        item = usage_requests.usage_requests().store.get(usageRequestId)
+        item = wiring.usage_request_service().store.get(usageRequestId)
         if item is None:
             raise problems.not_found(f"No usage request {usageRequestId}.")
         return json_response(200, usage_requests.view(item))
@@ -59,7 +59,7 @@ def build_api() -> APIGatewayHttpResolver:
     def resubmit(usageRequestId: str) -> Response[str]:
         def work() -> tuple[int, Any]:
             try:
-                status = usage_requests.usage_requests().resubmit(usageRequestId)
+                status = wiring.usage_request_service().resubmit(usageRequestId)
             except LookupError:
                 raise problems.not_found(f"No usage request {usageRequestId}.") from None
             except usage_requests.NotResubmittable as exc:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
@@ -30,14 +29,15 @@ from pydantic import ValidationError
 
 from utilhub.packs.order_to_cash.collation import collate
 from utilhub.packs.order_to_cash.model import SIEBEL, FulfillmentOrderIn
-from utilhub.packs.order_to_cash.order_store import OrderStore
+from utilhub.packs.order_to_cash.wiring import order_store, stepfunctions
 from utilhub.platform import aws, problems
 from utilhub.platform.dvm import domain_value_maps
 from utilhub.platform.http import Body, create_api, json_response, once_per_key, read_body
 from utilhub.platform.idempotency import run_once
 from utilhub.platform.json_input import from_json
 from utilhub.platform.observability import MetricUnit, metrics
-from utilhub.platform.settings import get_settings, on_reload
+from utilhub.platform.settings import get_settings
+from utilhub.platform.wiring import per_process
 
 SCOPE = "utilhub/order-to-cash"
 PREFIX = "/order-to-cash"
@@ -60,12 +60,9 @@ def order_content(order: FulfillmentOrderIn) -> str:
     return json.dumps(order.model_dump(mode="json", exclude_none=True), sort_keys=True, separators=(",", ":"))
 
 
-@cache
+@per_process
 def _state_machine_arn() -> str:
-    return get_settings().require("order_state_machine_arn")
-
-
-on_reload(_state_machine_arn.cache_clear)
+    return get_settings().order_to_cash.require("order_state_machine_arn")
 
 
 def _execution_arn(name: str) -> str:
@@ -77,7 +74,7 @@ def _execution_arn(name: str) -> str:
 def _describe(order_id: str, revision: int, attempt: int) -> dict[str, Any] | None:
     """The execution of one attempt of an order revision, or None when it was never started."""
     try:
-        execution: dict[str, Any] = aws.client("stepfunctions").describe_execution(
+        execution: dict[str, Any] = stepfunctions().describe_execution(
             executionArn=_execution_arn(execution_name(order_id, revision, attempt))
         )
     except ClientError as exc:
@@ -102,26 +99,18 @@ def latest_attempt(order_id: str, revision: int) -> tuple[int, dict[str, Any]] |
     return attempt, execution
 
 
-@cache
-def _orders() -> OrderStore:
-    return OrderStore(aws.table(get_settings().require("xref_table")))
-
-
-on_reload(_orders.cache_clear)
-
-
 def _execution_input(order_id: str, revision: int) -> str:
     """What the workflow carries: the order revision's key, never its content."""
     return json.dumps({"orderId": order_id, "revision": revision}, sort_keys=True, separators=(",", ":"))
 
 
 def start(order: FulfillmentOrderIn) -> dict[str, Any]:
-    sfn = aws.client("stepfunctions")
+    sfn = stepfunctions()
     name = execution_name(order.orderId, order.revision)
     payload = order_content(order)
     if len(payload.encode("utf-8")) > MAX_EXECUTION_INPUT_BYTES:
         raise problems.Problem(413, "Payload too large", "The order is larger than a workflow input may be (256 KB).", "payload-too-large")
-    if not _orders().keep(order, payload):
+    if not order_store().keep(order, payload):
         raise problems.conflict(f"Order {order.orderId} revision {order.revision} was already submitted with other content.")
     try:
         sfn.start_execution(stateMachineArn=_state_machine_arn(), name=name, input=_execution_input(order.orderId, order.revision))
@@ -150,7 +139,7 @@ def resubmit(order_id: str, revision: int) -> dict[str, Any]:
         )
     name = execution_name(order_id, revision, attempt + 1)
     try:
-        aws.client("stepfunctions").start_execution(stateMachineArn=_state_machine_arn(), name=name, input=execution["input"])
+        stepfunctions().start_execution(stateMachineArn=_state_machine_arn(), name=name, input=execution["input"])
         metrics.add_metric(name="FulfillmentOrdersResubmitted", unit=MetricUnit.Count, value=1)
         status = "RUNNING"
     except ClientError as exc:
