@@ -64,7 +64,7 @@ template-check: $(BIN)/.synced $(SAM) $(CHECKOV) ## sam validate --lint, cfn-lin
 	$(CHECKOV) --config-file .checkov.yaml -f .aws-sam/checkov/template.json
 
 moto-conformance: $(BIN)/.synced ## moto's own DynamoDB and SQS tests (from its locked sdist) with localhub's changes to moto applied
-	$(LAYER_PATH) $(BIN)/python -m localhub.moto_conformance
+	$(LAYER_PATH) $(BIN)/python -m localhub.aws.patches.conformance
 
 unit: $(BIN)/.synced ## unit tests only (no sockets)
 	$(BIN)/pytest tests/unit

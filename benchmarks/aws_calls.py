@@ -24,7 +24,7 @@ from typing import Any
 
 from benchmarks.common import CapturedOutput, captured, sample_body
 from benchmarks.cpu import JSON_SAMPLE
-from localhub.endpoint import embedded_aws
+from localhub.aws.endpoint import embedded_aws
 
 API = "MeterDataSyncRequestsFunction"
 MONITOR = "MeterDataSyncMonitorFunction"
@@ -99,7 +99,7 @@ class Recorder:
     def install(self) -> None:
         import botocore.client
 
-        import localhub.lambda_runtime
+        import localhub.lambda_.runtime
 
         original_call = getattr(botocore.client.BaseClient, "_make_api_call")  # noqa: B009 - private, untyped
         recorder = self
@@ -113,7 +113,7 @@ class Recorder:
                 recorder.calls.append(Call(_function.get(), f"{service}.{operation_name}", api_params, response, cpu))
             return response
 
-        original_invoke = localhub.lambda_runtime.invoke
+        original_invoke = localhub.lambda_.runtime.invoke
 
         def counting_invoke(spec: Any, event: Any, **kwargs: Any) -> Any:
             token = _function.set(spec.logical_id)
@@ -155,7 +155,7 @@ def _person(template: dict[str, Any], prefix: str, index: int) -> dict[str, Any]
 
 def _runtime_overhead(hub: Any) -> float:
     """CPU seconds the local runtime spends per invocation outside the handler (environment, settings)."""
-    from localhub.lambda_runtime import function_environment
+    from localhub.lambda_.runtime import function_environment
 
     spec = hub.function(API)
     environment = {**spec.environment, "AWS_LAMBDA_FUNCTION_NAME": spec.name}
@@ -211,8 +211,8 @@ class WarmHandler:
 def _warm_api_handler(hub: Any, recorder: Recorder, template: dict[str, Any], count: int) -> WarmHandler:
     import importlib
 
-    from localhub.apigw import http_event
-    from localhub.lambda_runtime import LambdaContext, function_environment
+    from localhub.apigw.events import http_event
+    from localhub.lambda_.runtime import LambdaContext, function_environment
 
     spec = hub.function(API)
     handler = getattr(importlib.import_module(spec.module), spec.function_name)

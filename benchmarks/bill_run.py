@@ -32,7 +32,7 @@ from benchmarks import cost as cost_model
 from benchmarks.aws_calls import RUNTIME, Recorder, Scenario, ScenarioFailed, TableInfo, _item_sizes
 from benchmarks.common import captured, figure, format_table
 from benchmarks.local_runtime import started_hub
-from localhub.endpoint import embedded_aws
+from localhub.aws.endpoint import embedded_aws
 
 INTAKE = "MeterDataUsageRequestsFunction"
 DELIVERY = "MeterDataUsageDeliveryFunction"

@@ -169,7 +169,7 @@ def initial_sync_through_the_local_runtime(persons: int, persons_per_part: int) 
     the steps in-process): wall time and the run's counts against what the source holds."""
     import boto3
 
-    from localhub.endpoint import embedded_aws, reset
+    from localhub.aws.endpoint import embedded_aws, reset
     from localhub.hub import LocalHub
     from localhub.simulators.ccb_extract import ccb_extract_lines, expected_counts
 

@@ -25,7 +25,7 @@ from typing import Any
 
 from benchmarks.aws_calls import API, CLAIMS, JSON_HEADERS, MONITOR, RUNTIME, Recorder
 from benchmarks.common import captured, figure, format_table
-from localhub.endpoint import embedded_aws, reset
+from localhub.aws.endpoint import embedded_aws, reset
 from localhub.simulators.mdm import MdmSimulator
 
 DELIVERY = "MeterDataDeliveryFunction"

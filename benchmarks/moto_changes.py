@@ -26,7 +26,8 @@ def _probe(sizes: list[int], patched: bool) -> dict[int, dict[str, float]]:
     from moto import mock_aws
 
     if patched:
-        from localhub import moto_dynamodb, moto_models
+        from localhub.aws.patches import dynamodb as moto_dynamodb
+        from localhub.aws.patches import models as moto_models
 
         moto_models.install()
         moto_dynamodb.install()

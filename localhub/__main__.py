@@ -11,11 +11,11 @@ import sys
 import threading
 import warnings
 
-from localhub.auth import LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET
+from localhub.apigw.auth import LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET
 from localhub.hub import LocalHub
+from localhub.lambda_.workers import WorkerPool
 from localhub.server import LocalRuntime
 from localhub.template import Template, parameter_refusal
-from localhub.workers import WorkerPool
 
 
 def clients(runtime: LocalRuntime) -> str:
@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     runtime.start()
     if args.demo:
-        from localhub.demo import run_demo
+        from examples.demo import run_demo
 
         try:
             return run_demo(runtime)

@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from localhub.identities import OPERATORS, LocalClient, application_clients
+from localhub.apigw.identities import OPERATORS, LocalClient, application_clients
 
 FIELD_SYSTEMS = frozenset({"CCB", "MWM", "WAM", "ODM"})
 ASSET_SYSTEMS = frozenset({"WAM", "ODM"})  # the asset system of model v1.9 and of v2.1

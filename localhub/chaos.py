@@ -1046,8 +1046,8 @@ def main(argv: list[str] | None = None) -> int:
     import warnings
 
     from localhub.hub import LocalHub
+    from localhub.lambda_.workers import WorkerPool
     from localhub.server import LocalRuntime
-    from localhub.workers import WorkerPool
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     logging.getLogger("moto").setLevel(logging.CRITICAL)  # the ASL interpreter logs every failed state it retries

@@ -14,15 +14,17 @@ from typing import Any
 
 import boto3
 
-from localhub import sfn_waits
-from localhub.apigw import http_event
-from localhub.auth import LOCAL_CLIENT_ID
-from localhub.aws_throttling import AwsThrottling
-from localhub.event_sources import PollResult, SqsEventSource, scheduled_event, sqs_event_sources
-from localhub.identities import CLIENT_SYSTEMS_VARIABLE, LocalClient, clients_acting_as, local_clients, with_any_system_client
-from localhub.lambda_runtime import Invocation, invoke
-from localhub.provision import provision
-from localhub.routes import Route, http_routes, match
+from localhub.apigw.auth import LOCAL_CLIENT_ID
+from localhub.apigw.events import http_event
+from localhub.apigw.identities import CLIENT_SYSTEMS_VARIABLE, LocalClient, clients_acting_as, local_clients, with_any_system_client
+from localhub.apigw.routes import Route, http_routes, match
+from localhub.aws import sfn_waits
+from localhub.aws.provision import provision
+from localhub.aws.stepfunctions import LambdaTaskDispatcher
+from localhub.aws.throttling import AwsThrottling
+from localhub.lambda_.event_sources import PollResult, SqsEventSource, scheduled_event, sqs_event_sources
+from localhub.lambda_.runtime import Invocation, invoke
+from localhub.lambda_.workers import WorkerPool
 from localhub.simulators import field as field_systems
 from localhub.simulators.base import Simulator, SimulatorServer
 from localhub.simulators.brm import BrmSimulator
@@ -31,9 +33,7 @@ from localhub.simulators.dacs import DacsSimulator
 from localhub.simulators.field import FieldSystemSimulator
 from localhub.simulators.mdm import MdmSimulator
 from localhub.simulators.siebel import SiebelSimulator
-from localhub.stepfunctions import LambdaTaskDispatcher
 from localhub.template import FunctionSpec, LocalStack, Template
-from localhub.workers import WorkerPool
 
 
 def enable_state_machine_execution() -> None:
@@ -89,7 +89,7 @@ class LocalHub:
     # None: functions run in this process, one at a time (tests, debuggers); else each invocation
     # runs in an execution environment of its own, concurrently, as on Lambda (make run)
     workers: WorkerPool | None = None
-    # Step Functions' Retry waits at this fraction of their length (1: as on AWS); see localhub.sfn_waits
+    # Step Functions' Retry waits at this fraction of their length (1: as on AWS); see localhub.aws.sfn_waits
     sfn_retry_scale: float = 1.0
 
     def __post_init__(self) -> None:

@@ -21,19 +21,19 @@ from typing import Any
 from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
-from localhub.auth import LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET, AuthError, TokenIssuer
-from localhub.endpoint import embedded_aws
-from localhub.event_sources import SqsEventSource
+from localhub.apigw.auth import LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET, AuthError, TokenIssuer
+from localhub.apigw.routes import match
+from localhub.aws.endpoint import embedded_aws
+from localhub.aws.schedules import Schedule, parse
 from localhub.hub import LocalHub
-from localhub.routes import match
-from localhub.schedules import Schedule, parse
+from localhub.lambda_.event_sources import SqsEventSource
+from localhub.lambda_.workers import WorkerPool
 from localhub.simulators.ccb import CcbSimulator
 from localhub.simulators.dacs import DacsSimulator
 from localhub.simulators.field import FieldSystemSimulator
 from localhub.simulators.mdm import MdmSimulator
 from localhub.simulators.siebel import SiebelSimulator
 from localhub.template import Template
-from localhub.workers import WorkerPool
 
 API_GATEWAY_PAYLOAD_LIMIT = 10 * 1024 * 1024
 # A poller waits this long for messages (SQS long polling), so stopping takes at most this.

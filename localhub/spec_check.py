@@ -28,7 +28,7 @@ from typing import Any
 
 import httpx
 
-from localhub.auth import LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET
+from localhub.apigw.auth import LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET
 from localhub.template import ROOT
 
 OPENAPI = ROOT / "docs" / "openapi.json"
@@ -196,8 +196,8 @@ def local_hub(*, in_process: bool = False) -> Iterator[str]:
     """The hub as ``make run`` starts it (functions in their own execution environments; ``in_process``:
     in this process, one invocation at a time), on free ports, without schedules; yields its API URL."""
     from localhub.hub import LocalHub
+    from localhub.lambda_.workers import WorkerPool
     from localhub.server import LocalRuntime
-    from localhub.workers import WorkerPool
 
     hub = LocalHub(workers=None if in_process else WorkerPool())
     runtime = LocalRuntime(api_port=0, aws_port=0, run_schedules=False, hub=hub).start()

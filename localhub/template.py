@@ -4,7 +4,7 @@
 :class:`LocalStack` gives every resource a local physical name, resolves parameters,
 conditions and intrinsic functions (``Ref``, ``Fn::GetAtt``, ``Fn::Sub``, ``Fn::If``, ``Fn::FindInMap``, ...),
 and describes each function (code, handler, environment, events) as Lambda would see it.
-:mod:`localhub.provision` creates the AWS resources in an endpoint from it.
+:mod:`localhub.aws.provision` creates the AWS resources in an endpoint from it.
 """
 
 from __future__ import annotations

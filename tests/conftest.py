@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from localhub.endpoint import embedded_aws
+from localhub.aws.endpoint import embedded_aws
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"

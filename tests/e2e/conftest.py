@@ -7,9 +7,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from localhub.apigw.identities import application_clients
+from localhub.aws.endpoint import reset
 from localhub.callers import ApplicationAuth
-from localhub.endpoint import reset
-from localhub.identities import application_clients
 from localhub.server import LocalRuntime
 
 

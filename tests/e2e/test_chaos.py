@@ -11,10 +11,10 @@ from collections.abc import Iterator
 import pytest
 
 from localhub import chaos
-from localhub.endpoint import reset
+from localhub.aws.endpoint import reset
 from localhub.hub import LocalHub
+from localhub.lambda_.workers import WorkerPool
 from localhub.server import LocalRuntime
-from localhub.workers import WorkerPool
 
 # item 8 of the reliability issue: MD-01..10/18, MD-11, MD-13/16/20, CU-01/02, OC-01, FW-01/02/05/06/10/11, DA-02/03/04
 POINTS = [

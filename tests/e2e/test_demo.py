@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from localhub.demo import run_demo
+from examples.demo import run_demo
 from localhub.server import LocalRuntime
 
 

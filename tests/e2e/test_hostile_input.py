@@ -1,6 +1,6 @@
 """Hostile input against every route of the template, over HTTP on one local runtime.
 
-The routes are the template's (``localhub.routes.http_routes``, as ``make run`` serves them), each
+The routes are the template's (``localhub.apigw.routes.http_routes``, as ``make run`` serves them), each
 with the sample event of ``events/`` that names its route key (a valid request to mutate). The
 hostile data is under ``tests/hostile/``. Every route gets the token cases (missing, malformed,
 expired, wrong signature, ``alg=none``, Basic, wrong scope) and its path and query parameters the
@@ -35,9 +35,9 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from localhub.auth import LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET
-from localhub.endpoint import reset
-from localhub.routes import Route, match
+from localhub.apigw.auth import LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET
+from localhub.apigw.routes import Route, match
+from localhub.aws.endpoint import reset
 from localhub.server import LocalRuntime
 from tests.conftest import EVENTS
 

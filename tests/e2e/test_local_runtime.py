@@ -14,8 +14,8 @@ import boto3
 import httpx
 import jwt
 
-from localhub.auth import LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET
-from localhub.identities import local_clients
+from localhub.apigw.auth import LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET
+from localhub.apigw.identities import local_clients
 from localhub.server import LocalRuntime
 
 PERSON = {

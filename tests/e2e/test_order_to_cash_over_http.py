@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from localhub import sfn_waits
+from localhub.aws import sfn_waits
 
 REVISION = "/order-to-cash/fulfillment-orders/E2E-RS/revisions/1"
 

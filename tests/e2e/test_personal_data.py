@@ -21,7 +21,7 @@ import boto3
 import httpx
 import pytest
 
-from localhub import sfn_waits
+from localhub.aws import sfn_waits
 from localhub.server import LocalRuntime
 
 MARKER = f"Zq{uuid.uuid4().hex[:10]}Marker"

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from localhub.endpoint import reset
+from localhub.aws.endpoint import reset
 from localhub.hub import LocalHub
 from localhub.server import LocalRuntime
 from localhub.spec_check import CHECKS, OPENAPI, check_spec

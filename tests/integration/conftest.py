@@ -2,7 +2,7 @@
 the MDM simulator over HTTP. Nothing about the topology is restated here.
 
 Every DynamoDB call a function makes during a test is held to that function's policies in the template
-(localhub/iam.py): a call its role would be denied on AWS fails the test."""
+(localhub/aws/iam.py): a call its role would be denied on AWS fails the test."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from localhub.endpoint import reset
+from localhub.aws.endpoint import reset
+from localhub.aws.iam import DynamoDbCalls, denied
 from localhub.hub import LocalHub
-from localhub.iam import DynamoDbCalls, denied
 from utilhub.platform import wiring
 
 

@@ -371,7 +371,7 @@ def test_a_deployment_overrides_a_map_through_its_parameter_without_code(hub: Lo
 def test_a_fault_run_creates_each_customer_once_and_keeps_the_newest_of_each_part(hub: LocalHub) -> None:
     import time
 
-    from localhub.aws_throttling import AwsThrottling
+    from localhub.aws.throttling import AwsThrottling
 
     def until_answered(send: Any) -> ApiResponse:
         # the sender (Siebel) posts again on 502 (CCB failed), 503 (AWS busy) and 409 (the customer changed meanwhile)

@@ -15,9 +15,9 @@ import boto3
 import pytest
 from boto3.s3.transfer import TransferConfig
 
-from localhub.aws_throttling import AwsThrottling
+from localhub.aws.provision import local_bucket_policy
+from localhub.aws.throttling import AwsThrottling
 from localhub.hub import LocalHub
-from localhub.provision import local_bucket_policy
 from localhub.simulators.dacs import DacsSimulator
 from localhub.template import Template
 from tests.conftest import sample_event
@@ -89,7 +89,7 @@ def test_the_exchange_bucket_is_encrypted_tls_only_private_and_expires_what_dacs
     assert all(s3().get_public_access_block(Bucket=name)["PublicAccessBlockConfiguration"].values())
     [deny] = Template.load().resources["DacsExchangeBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
     assert (deny["Effect"], deny["Action"], deny["Condition"]) == ("Deny", "s3:*", {"Bool": {"aws:SecureTransport": "false"}})
-    # (the local endpoint serves plain HTTP: there the TLS statement is left out, as localhub.provision says)
+    # (the local endpoint serves plain HTTP: there the TLS statement is left out, as localhub.aws.provision says)
     assert local_bucket_policy({"Version": "2012-10-17", "Statement": [deny]}) is None
     [lifecycle] = s3().get_bucket_lifecycle_configuration(Bucket=name)["Rules"]
     assert lifecycle["Expiration"]["Days"] == 30

@@ -16,7 +16,7 @@ from typing import Any
 import boto3
 import pytest
 
-from localhub.endpoint import reset
+from localhub.aws.endpoint import reset
 from localhub.hub import ApiResponse, LocalHub
 from localhub.simulators.dacs import DacsSimulator
 from tests.conftest import sample_event
@@ -263,7 +263,7 @@ def test_a_positive_acknowledgement_after_the_last_time_out_completes_the_reques
 
 
 def dacs_timeout(hub: LocalHub) -> timedelta:
-    from localhub.lambda_runtime import function_environment
+    from localhub.lambda_.runtime import function_environment
     from utilhub.packs.dacs.sync import FLOW
     from utilhub.syncrequests.wiring import store_for
 
@@ -276,7 +276,7 @@ def dacs_timeout(hub: LocalHub) -> timedelta:
 
 def run_extract_at(hub: LocalHub, later: timedelta) -> dict[str, Any]:
     """The scheduled extract run ``later`` from now, then the transfer of what it wrote."""
-    from localhub.lambda_runtime import function_environment
+    from localhub.lambda_.runtime import function_environment
     from utilhub.packs.dacs.sync import incremental_extract
 
     spec = hub.function(EXTRACT)
@@ -291,7 +291,7 @@ def run_extract_at(hub: LocalHub, later: timedelta) -> dict[str, Any]:
 
 
 def test_files_that_cannot_be_written_give_every_claim_back(hub: LocalHub) -> None:
-    from localhub.aws_throttling import AwsThrottling
+    from localhub.aws.throttling import AwsThrottling
 
     # Given two changes, and S3 failing every call of the extract
     assert submit(hub, person("DSR-F1", "P-F", "Barbara Liskov", "2026-11-20T09:00:00Z")).status == 202
@@ -393,8 +393,8 @@ def test_without_acknowledgements_a_file_dacs_takes_from_upload_at_once_still_co
 def test_when_configured_ccb_is_told_of_each_acknowledgement_once_even_when_it_is_down_or_the_ack_is_applied_late(
     aws_endpoint: str,
 ) -> None:
-    from localhub.aws_throttling import AwsThrottling
-    from localhub.endpoint import reset
+    from localhub.aws.endpoint import reset
+    from localhub.aws.throttling import AwsThrottling
 
     # Given the hub deployed with DacsAcknowledgementsToCcb "true"; a person and an agreement over an unknown service
     # point extracted and imported by DACS; and CCB down for its first two calls
@@ -450,7 +450,7 @@ def test_when_configured_ccb_is_told_of_each_acknowledgement_once_even_when_it_i
 
 
 def test_the_notification_sample_event_is_delivered_to_ccb(aws_endpoint: str) -> None:
-    from localhub.endpoint import reset
+    from localhub.aws.endpoint import reset
 
     # Given the sample sync request DSR-P3's notification (its acknowledgement is history entry 2: PENDING, SENT, SYNCHRONIZED)
     reset(aws_endpoint)
@@ -503,7 +503,7 @@ class _Extract:
     """The extract function's runner as its environment builds it, with a page size of its own."""
 
     def __init__(self, hub: LocalHub, **environment: str) -> None:
-        from localhub.lambda_runtime import function_environment
+        from localhub.lambda_.runtime import function_environment
 
         self._environment = function_environment({**hub.function(EXTRACT).environment, **environment})
 

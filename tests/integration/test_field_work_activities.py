@@ -221,7 +221,7 @@ def test_events_are_forwarded_to_every_other_linked_system_once_and_in_order(hub
 
 
 def test_an_event_recorded_but_not_queued_is_delivered_by_the_senders_retry(hub: LocalHub) -> None:
-    from localhub.aws_throttling import AwsThrottling
+    from localhub.aws.throttling import AwsThrottling
 
     # Given a linked meter exchange, and an update whose post is recorded but then cannot be queued (SQS throttled)
     assert post(hub, activity("A-RQ")).status == 202
@@ -284,7 +284,7 @@ def test_an_event_for_an_unknown_activity_is_404_and_a_bad_event_422(hub: LocalH
 
 
 def test_the_v1_9_model_routes_asset_work_to_wam_as_a_service_request(aws_endpoint: str) -> None:
-    from localhub.endpoint import reset
+    from localhub.aws.endpoint import reset
 
     # Given the hub deployed with implementation model v1.9
     reset(aws_endpoint)
@@ -387,7 +387,7 @@ def test_an_event_a_linked_system_refuses_is_recorded_and_the_others_still_get_i
 
 
 def test_a_fault_run_links_every_activity_once_or_ends_it_in_error_with_its_reason(hub: LocalHub) -> None:
-    from localhub.aws_throttling import AwsThrottling
+    from localhub.aws.throttling import AwsThrottling
 
     # Given MWM down while CCB creates six meter exchanges (each posted twice), a sixth of the functions'
     # AWS calls throttled beyond boto3's retries, and every completion sent twice
@@ -490,7 +490,7 @@ def test_events_posted_while_the_activity_is_being_created_reach_every_routed_sy
 
 
 def test_a_target_down_for_minutes_is_ridden_out_and_the_activity_linked(hub: LocalHub) -> None:
-    from localhub import sfn_waits
+    from localhub.aws import sfn_waits
 
     # Given MWM down for its next eight calls: more attempts than a few seconds of retries make
     system(hub, "MWM").add_fault({"kind": "down", "count": 8})
@@ -523,7 +523,7 @@ def test_compensation_waits_for_a_create_still_in_flight(hub: LocalHub) -> None:
 
 
 def test_a_compensation_that_keeps_failing_ends_the_activity_in_error_with_its_reason(hub: LocalHub) -> None:
-    from localhub import sfn_waits
+    from localhub.aws import sfn_waits
 
     # Given ODM refusing the activity, and MWM down for good once it has created it (the compensation cannot cancel it)
     system(hub, "ODM").add_fault({"kind": "reject", "count": 1, "reason": "service point unknown at ODM"})
@@ -598,7 +598,7 @@ def test_an_activity_in_error_is_resubmitted_and_created_again_from_where_it_fai
 
 
 def test_a_resubmission_whose_start_failed_is_started_by_the_retry(hub: LocalHub) -> None:
-    from localhub.aws_throttling import AwsThrottling
+    from localhub.aws.throttling import AwsThrottling
 
     # Given an activity in ERROR (MWM refused it)
     system(hub, "MWM").add_fault({"kind": "reject", "count": 1, "reason": "no crew for that area"})

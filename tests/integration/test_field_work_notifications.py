@@ -191,7 +191,7 @@ def test_bad_notifications_are_422(hub: LocalHub) -> None:
 
 
 def test_unbadged_assets_are_refused_under_v1_9(aws_endpoint: str) -> None:
-    from localhub.endpoint import reset
+    from localhub.aws.endpoint import reset
 
     reset(aws_endpoint)
     hub = LocalHub(parameters={"FieldWorkModel": "v1.9"}).start()

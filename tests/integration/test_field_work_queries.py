@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from localhub.endpoint import reset
+from localhub.aws.endpoint import reset
 from localhub.hub import ApiResponse, LocalHub
 from tests.conftest import sample_event
 from tests.integration.callers import field_work_claims

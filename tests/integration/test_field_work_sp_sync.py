@@ -11,7 +11,7 @@ from typing import Any
 import boto3
 import pytest
 
-from localhub.endpoint import reset
+from localhub.aws.endpoint import reset
 from localhub.hub import ApiResponse, LocalHub
 from localhub.simulators.field import FieldSystemSimulator
 from tests.conftest import sample_event

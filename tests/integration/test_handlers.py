@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from localhub.hub import LocalHub
-from localhub.lambda_runtime import INVOCATION_LOCK, LambdaContext, function_environment, lambda_variables
+from localhub.lambda_.runtime import INVOCATION_LOCK, LambdaContext, function_environment, lambda_variables
 from tests.conftest import sample_event
 
 

@@ -1,4 +1,4 @@
-"""The DynamoDB calls functions really make, held to their policies in the template (localhub/iam.py).
+"""The DynamoDB calls functions really make, held to their policies in the template (localhub/aws/iam.py).
 
 Every integration test does this in its ``hub`` fixture; here a person sync request goes from intake through the
 monitor to MDM and back, with an idempotency key, and the checks are shown to see the calls and to refuse a
@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 from copy import deepcopy
 
+from localhub.aws.iam import DynamoDbCalls, denied
 from localhub.hub import LocalHub
-from localhub.iam import DynamoDbCalls, denied
 from localhub.template import LocalStack, Template
 from utilhub.platform import wiring
 

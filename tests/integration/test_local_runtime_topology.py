@@ -15,7 +15,7 @@ from urllib.parse import unquote_plus
 import boto3
 import pytest
 
-from localhub.endpoint import reset
+from localhub.aws.endpoint import reset
 from localhub.hub import LocalHub
 from localhub.template import Template
 from tests.integration.fixtures.functions.recorder import app as recorder

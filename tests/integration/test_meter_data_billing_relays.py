@@ -280,7 +280,7 @@ def test_relay_sample_batch_delivered_twice_reaches_each_target_once(hub: LocalH
 
 
 def test_a_fault_run_delivers_every_event_once_or_leaves_it_in_the_dead_letter_queue(hub: LocalHub) -> None:
-    from localhub.aws_throttling import AwsThrottling
+    from localhub.aws.throttling import AwsThrottling
 
     # Given CCB and MDM down for a while, a sixth of the functions' AWS calls throttled beyond boto3's retries,
     # and every replacement reads notification and bill status event sent twice

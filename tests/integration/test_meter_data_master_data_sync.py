@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from localhub.hub import LocalHub
-from localhub.lambda_runtime import invoke
+from localhub.lambda_.runtime import invoke
 from localhub.simulators.mdm import MdmSimulator
 from tests.conftest import sample_event
 from tests.integration.test_meter_data_person_sync import API, CLAIMS, JSON, cycle, status_of, submit

@@ -61,7 +61,7 @@ def cycle(hub: LocalHub) -> dict[str, int]:
 def run_monitor_after_the_ack_timeout(hub: LocalHub) -> Any:
     """The monitor, run as if the first acknowledgement window had passed for everything SENT now (at its first
     attempt: :class:`~utilhub.syncrequests.lifecycle.AckTimeouts`)."""
-    from localhub.lambda_runtime import function_environment
+    from localhub.lambda_.runtime import function_environment
     from utilhub.packs.meter_data.sync import FLOW
     from utilhub.syncrequests.wiring import monitor_for, store_for
 
@@ -490,7 +490,7 @@ def requests_put(hub: LocalHub, system: str, path: str, body: dict[str, Any], ex
 
 
 def test_data_mdm_cannot_take_ends_in_error_not_in_retries(hub: LocalHub) -> None:
-    from localhub.lambda_runtime import function_environment
+    from localhub.lambda_.runtime import function_environment
     from utilhub.packs.meter_data.sync import FLOW
     from utilhub.syncrequests.model import SyncRequestIn
     from utilhub.syncrequests.wiring import store_for
@@ -534,7 +534,7 @@ def test_a_late_older_change_after_an_unchanged_newer_one_is_not_sent(hub: Local
 
 
 def test_a_busy_entity_does_not_starve_its_shard(hub: LocalHub) -> None:
-    from localhub.lambda_runtime import invoke
+    from localhub.lambda_.runtime import invoke
 
     # Given one person with a request in flight and five more waiting, and another person in the same shard
     from utilhub.syncrequests.store import shard_of
@@ -558,7 +558,7 @@ def test_a_busy_entity_does_not_starve_its_shard(hub: LocalHub) -> None:
 
 
 def test_claims_are_queued_even_when_the_monitor_fails_mid_run(hub: LocalHub) -> None:
-    from localhub.lambda_runtime import function_environment
+    from localhub.lambda_.runtime import function_environment
     from utilhub.packs.meter_data.sync import FLOW
     from utilhub.syncrequests.wiring import monitor_for
 
@@ -624,7 +624,7 @@ def test_a_source_token_cannot_acknowledge_its_own_requests(hub: LocalHub) -> No
 
 
 def test_a_throttled_intake_answers_503_with_retry_after_and_stores_nothing(hub: LocalHub) -> None:
-    from localhub.aws_throttling import AwsThrottling
+    from localhub.aws.throttling import AwsThrottling
 
     # Given DynamoDB throttling every call the API function makes
     with AwsThrottling(1.0, services=frozenset({"dynamodb"})) as throttling:
@@ -638,7 +638,7 @@ def test_a_throttled_intake_answers_503_with_retry_after_and_stores_nothing(hub:
 
 
 def test_a_rate_of_zero_counts_each_functions_aws_calls_and_throttles_none(hub: LocalHub) -> None:
-    from localhub.aws_throttling import AwsThrottling
+    from localhub.aws.throttling import AwsThrottling
 
     # Given throttling at a rate of 0, When a person sync request is taken
     with AwsThrottling(0.0) as counting:
@@ -661,7 +661,7 @@ def dead_letters(hub: LocalHub) -> list[str]:
 
 
 def test_a_fault_run_loses_nothing_and_applies_nothing_twice(hub: LocalHub) -> None:
-    from localhub.aws_throttling import AwsThrottling
+    from localhub.aws.throttling import AwsThrottling
 
     # Given ten people changed twice each, five of the requests sent twice, MDM down for a while,
     # and a fifth of the AWS calls the functions make throttled beyond boto3's own retries

@@ -269,7 +269,7 @@ def mixed_parents(n: int) -> dict[str, list[str]]:
 
 
 def test_a_fault_run_over_mixed_entity_types_ends_with_each_record_once_newest_and_no_child_before_parent(hub: LocalHub) -> None:
-    from localhub.aws_throttling import AwsThrottling
+    from localhub.aws.throttling import AwsThrottling
     from tests.integration.test_meter_data_person_sync import dead_letters, run_monitor_after_the_ack_timeout
 
     # Given a mixed set posted children first, a third of it posted twice, MDM down for a while,

@@ -305,7 +305,7 @@ def settle(hub: LocalHub, clock: HubClock, rounds: int = 10) -> None:
 
 
 def test_a_fault_run_bills_every_usage_request_once_or_ends_it_visibly(hub: LocalHub, monkeypatch: pytest.MonkeyPatch) -> None:
-    from localhub.aws_throttling import AwsThrottling
+    from localhub.aws.throttling import AwsThrottling
 
     clock = HubClock(monkeypatch)
     # Given SA-0001's master data on its way to MDM (its sync request not yet sent), and a bill run of 36
@@ -490,7 +490,7 @@ def test_a_delivery_whose_completion_was_not_recorded_completes_on_redelivery_wi
 
 
 def test_a_bill_run_sqs_does_not_take_is_a_503_and_its_second_post_bills_each_request_once(hub: LocalHub) -> None:
-    from localhub.aws_throttling import AwsThrottling
+    from localhub.aws.throttling import AwsThrottling
 
     # Given a bill run of 25 usage requests, posted while SQS takes no message (its batches throttled beyond retries)
     requests = [usage_request(n) for n in range(900, 925)]
@@ -548,7 +548,7 @@ def test_a_message_for_a_request_its_worker_could_not_move_to_sent_is_redelivere
 def test_a_pending_request_whose_message_was_lost_is_queued_again_once_per_requeue_period(
     hub: LocalHub, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from localhub.aws_throttling import AwsThrottling
+    from localhub.aws.throttling import AwsThrottling
 
     # Given a usage request stored PENDING whose message SQS never took, and whose sender did not post again
     clock = HubClock(monkeypatch)
@@ -736,7 +736,7 @@ class ItemsRead:
     """The sync request items the functions' queries read (DynamoDB bills a query by what it reads)."""
 
     def __init__(self) -> None:
-        from localhub.lambda_runtime import INVOCATION_LOCK
+        from localhub.lambda_.runtime import INVOCATION_LOCK
         from utilhub.platform import aws
 
         self.by_function: dict[str, int] = {}

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from localhub import sfn_waits
+from localhub.aws import sfn_waits
 from localhub.hub import ApiResponse, LocalHub
 from localhub.simulators.brm import BrmSimulator
 from tests.conftest import sample_event
@@ -445,7 +445,7 @@ def test_order_steps_handler_runs_the_sample_collation(hub: LocalHub) -> None:
 
 def test_execution_name_keeps_the_contract_once_the_idempotency_key_has_expired(hub: LocalHub) -> None:
     # Given an order revision that ran (its idempotency record could have expired since)
-    from localhub.lambda_runtime import function_environment
+    from localhub.lambda_.runtime import function_environment
     from utilhub.packs.order_to_cash.model import FulfillmentOrderIn
     from utilhub.packs.order_to_cash.orders import start
     from utilhub.platform.problems import Problem
@@ -501,7 +501,7 @@ def test_a_paying_hierarchy_cycle_is_refused_before_anything_starts(hub: LocalHu
 
 
 def test_a_fault_run_loses_no_order_and_creates_nothing_twice(hub: LocalHub) -> None:
-    from localhub.aws_throttling import AwsThrottling
+    from localhub.aws.throttling import AwsThrottling
 
     # Given three orders, each sent twice, BRM down for a while,
     # and a sixth of the AWS calls the functions make throttled beyond boto3's own retries
@@ -599,7 +599,7 @@ def test_a_payment_method_without_a_brm_pay_type_is_422_naming_line_and_value(hu
 
 
 def test_two_resubmissions_of_one_failed_attempt_start_one_new_attempt(hub: LocalHub, monkeypatch: pytest.MonkeyPatch) -> None:
-    from localhub.lambda_runtime import function_environment
+    from localhub.lambda_.runtime import function_environment
     from utilhub.packs.order_to_cash import orders
 
     # Given a FAILED revision resubmitted, whose attempt 2 has run
@@ -620,7 +620,7 @@ def test_two_resubmissions_of_one_failed_attempt_start_one_new_attempt(hub: Loca
 
 
 def test_the_same_revision_started_again_after_a_resubmission_answers_its_latest_attempt(hub: LocalHub) -> None:
-    from localhub.lambda_runtime import function_environment
+    from localhub.lambda_.runtime import function_environment
     from utilhub.packs.order_to_cash.model import FulfillmentOrderIn
     from utilhub.packs.order_to_cash.orders import start
     from utilhub.platform.problems import Problem

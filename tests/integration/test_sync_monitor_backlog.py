@@ -9,7 +9,7 @@ import json
 from typing import Any
 
 from localhub.hub import LocalHub
-from localhub.lambda_runtime import function_environment, invoke
+from localhub.lambda_.runtime import function_environment, invoke
 from localhub.simulators.mdm import MdmSimulator
 from tests.integration.test_meter_data_person_sync import CLAIMS, JSON, MONITOR, person, status_of, submit
 from utilhub.platform import wiring

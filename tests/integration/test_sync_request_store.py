@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from localhub.hub import LocalHub
-from localhub.lambda_runtime import function_environment
+from localhub.lambda_.runtime import function_environment
 from tests.integration.test_meter_data_person_sync import MONITOR, person, submit
 from utilhub.platform import wiring
 from utilhub.syncrequests.lifecycle import Blocked, PendingRequest

@@ -26,7 +26,7 @@ DELIVERY = "MeterDataDeliveryFunction"
 @contextmanager
 def flow_function(hub: LocalHub, logical_id: str) -> Iterator[SyncFlow]:
     """The MD-01 flow's engine objects as ``logical_id`` builds them from its environment."""
-    from localhub.lambda_runtime import function_environment
+    from localhub.lambda_.runtime import function_environment
     from utilhub.packs.meter_data.sync import FLOW
 
     with function_environment(hub.function(logical_id).environment):

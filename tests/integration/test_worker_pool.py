@@ -9,9 +9,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from localhub.lambda_runtime import Invocation
+from localhub.lambda_.runtime import Invocation
+from localhub.lambda_.workers import WorkerPool
 from localhub.template import FunctionSpec
-from localhub.workers import WorkerPool
 
 
 def _sleeper(*, timeout: int = 10, reserved: int | None = None, logical_id: str = "Sleeper") -> FunctionSpec:

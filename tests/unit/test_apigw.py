@@ -1,9 +1,9 @@
-"""The local runtime's API Gateway events (localhub.apigw): query string parameters as payload 2.0
+"""The local runtime's API Gateway events (localhub.apigw.events): query string parameters as payload 2.0
 gives them. Pure."""
 
 from __future__ import annotations
 
-from localhub.apigw import http_event, query_string_parameters
+from localhub.apigw.events import http_event, query_string_parameters
 
 
 def test_query_parameters_are_decoded_and_repeated_names_joined_with_commas() -> None:

@@ -12,7 +12,7 @@ from urllib.parse import unquote
 import pytest
 from pydantic import AwareDatetime, BaseModel
 
-from localhub.apigw import http_event
+from localhub.apigw.events import http_event
 from utilhub.platform.http import Body, create_api, json_response, once_per_key, parsed, parsed_xml, read_body
 
 SCOPE = "utilhub/things"

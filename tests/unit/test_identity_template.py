@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from localhub.auth import LOCAL_CLIENT_ID
+from localhub.apigw.auth import LOCAL_CLIENT_ID
+from localhub.apigw.identities import OPERATORS, application_clients, client_systems_of, local_clients
 from localhub.callers import call_sender, route_senders
-from localhub.identities import OPERATORS, application_clients, client_systems_of, local_clients
 from localhub.openapi import api_routes
 from localhub.template import LocalStack, Template
 from tests.conftest import EVENTS

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from localhub.lambda_runtime import PROCESS_VARIABLES, function_environment
+from localhub.lambda_.runtime import PROCESS_VARIABLES, function_environment
 
 
 def test_a_function_sees_its_variables_and_the_runtimes_only(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,4 +1,4 @@
-"""localhub.moto_dynamodb: transactions roll back only what they touched, and queries read only the
+"""localhub.aws.patches.dynamodb: transactions roll back only what they touched, and queries read only the
 partition asked for, with moto's results. (moto's own suite runs with the patch in make moto-conformance.)"""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from moto import mock_aws
 from moto.dynamodb.models import dynamodb_backends
 from moto.dynamodb.models.table import Table
 
-from localhub import moto_dynamodb
+from localhub.aws.patches import dynamodb as moto_dynamodb
 
 REGION = "eu-west-1"
 TABLE = "requests"

@@ -1,4 +1,4 @@
-"""localhub.moto_models: moto forgets an object once nothing of moto's uses it."""
+"""localhub.aws.patches.models: moto forgets an object once nothing of moto's uses it."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from moto import mock_aws
 from moto.dynamodb.models import dynamodb_backends
 from moto.dynamodb.models.dynamo_type import Item
 
-from localhub import moto_models
+from localhub.aws.patches import models as moto_models
 
 
 def test_an_item_replaced_in_its_table_is_freed_and_not_recorded() -> None:

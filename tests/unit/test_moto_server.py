@@ -1,4 +1,4 @@
-"""localhub.moto_server: moto's server finds each host's backend as moto does, looked up once."""
+"""localhub.aws.patches.server: moto's server finds each host's backend as moto does, looked up once."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-from localhub import moto_server
+from localhub.aws.patches import server as moto_server
 
 HOSTS = [
     "dynamodb.eu-west-1.amazonaws.com",

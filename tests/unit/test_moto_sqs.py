@@ -1,4 +1,4 @@
-"""localhub.moto_sqs: queue attributes as moto answers them, computed only when read; a queue's messages
+"""localhub.aws.patches.sqs: queue attributes as moto answers them, computed only when read; a queue's messages
 changed under its lock, so a concurrent send or receive loses nothing and keeps FIFO order."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import pytest
 from moto import mock_aws
 from moto.sqs.models import Queue, sqs_backends
 
-from localhub import moto_sqs
+from localhub.aws.patches import sqs as moto_sqs
 
 REGION = "eu-west-1"
 

@@ -1,4 +1,4 @@
-"""localhub.moto_sqs_move_tasks: SQS's dead-letter queue redrive (StartMessageMoveTask and friends) in moto."""
+"""localhub.aws.patches.sqs_move_tasks: SQS's dead-letter queue redrive (StartMessageMoveTask and friends) in moto."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from localhub import moto_sqs, moto_sqs_move_tasks
+from localhub.aws.patches import sqs as moto_sqs
+from localhub.aws.patches import sqs_move_tasks as moto_sqs_move_tasks
 
 REGION = "eu-west-1"
 

@@ -1,9 +1,9 @@
 """What the local runtime's provisioners make of a template's properties where the local endpoint
-differs from AWS (localhub.provision). Pure: no endpoint is called."""
+differs from AWS (localhub.aws.provision). Pure: no endpoint is called."""
 
 from __future__ import annotations
 
-from localhub.provision import _lifecycle_rule, local_bucket_policy
+from localhub.aws.provision import _lifecycle_rule, local_bucket_policy
 
 TLS_ONLY = {
     "Sid": "TlsOnly",

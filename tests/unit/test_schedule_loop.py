@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 
-from localhub.schedules import parse
+from localhub.aws.schedules import parse
 from localhub.server import take_due
 
 

@@ -6,7 +6,7 @@ import datetime
 
 import pytest
 
-from localhub.schedules import At, Cron, Rate, next_run, parse
+from localhub.aws.schedules import At, Cron, Rate, next_run, parse
 
 UTC = datetime.UTC
 

@@ -1,4 +1,4 @@
-"""The local runtime's scale for Step Functions' Retry waits (localhub.sfn_waits)."""
+"""The local runtime's scale for Step Functions' Retry waits (localhub.aws.sfn_waits)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from localhub import sfn_waits
+from localhub.aws import sfn_waits
 
 
 @pytest.fixture

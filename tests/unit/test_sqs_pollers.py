@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
-from localhub.event_sources import PollResult
+from localhub.lambda_.event_sources import PollResult
 from localhub.server import LocalRuntime
 
 

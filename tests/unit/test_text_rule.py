@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.event_handler import Response
 
-from localhub.apigw import http_event
+from localhub.apigw.events import http_event
 from utilhub.platform.connectors import BASE_URL, HttpConnector
 from utilhub.platform.http import create_api, json_response, once_per_key, read_body
 from utilhub.platform.settings import ConfigurationError, Settings

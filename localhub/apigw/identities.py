@@ -6,7 +6,7 @@ pattern (``MwmClient`` -> ``mwm``); its secret is ``<name>-local-secret`` and it
 ``AllowedOAuthScopes``, nothing listed twice. Locally a client's ``Ref`` resolves to this name, so the
 template's ``UTILHUB_CLIENT_SYSTEMS`` names the same clients here as on AWS.
 
-``local-dev`` (:mod:`localhub.auth`) is the one client not in the template: every scope, and it may act as
+``local-dev`` (:mod:`localhub.apigw.auth`) is the one client not in the template: every scope, and it may act as
 any system (the local runtime adds it to each function's ``UTILHUB_CLIENT_SYSTEMS``). It exists only here.
 """
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from localhub.lambda_runtime import Invocation, invoke
+from localhub.lambda_.runtime import Invocation, invoke
 from localhub.template import EventSource, FunctionSpec, LocalStack
 
 # What SQS answers a visibility change of a receipt that no longer names a message in flight

@@ -1,6 +1,6 @@
-"""One execution environment of one function: ``python -m localhub.worker <fd-in> <fd-out> <spec-json>``.
+"""One execution environment of one function: ``python -m localhub.lambda_.worker <fd-in> <fd-out> <spec-json>``.
 
-Started by :class:`localhub.workers.WorkerPool` with the function's environment (and nothing of
+Started by :class:`localhub.lambda_.workers.WorkerPool` with the function's environment (and nothing of
 another function's), it imports the handler on its first invocation (the cold start) and then
 answers invocations one at a time, as a Lambda execution environment does. Requests and answers
 are length-prefixed JSON frames on two pipes; the handler's own output goes to the inherited
@@ -48,7 +48,7 @@ class Environment:
         self.throttling_version = 0
 
     def invoke(self, event: Any) -> dict[str, Any]:
-        from localhub.lambda_runtime import LambdaContext
+        from localhub.lambda_.runtime import LambdaContext
 
         context = LambdaContext(self.spec["name"], self.spec["memory"], self.spec["timeout"])
         started = time.perf_counter()
@@ -75,7 +75,7 @@ class Environment:
         version = int(settings["version"]) if settings else 0
         if version == self.throttling_version:
             return
-        from localhub.aws_throttling import AwsThrottling
+        from localhub.aws.throttling import AwsThrottling
 
         if self.throttling is not None:
             self.throttling.uninstall()

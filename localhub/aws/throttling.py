@@ -20,7 +20,7 @@ from typing import Any
 
 from botocore.awsrequest import AWSResponse, HTTPHeaders
 
-from localhub.lambda_runtime import INVOCATION_LOCK
+from localhub.lambda_.runtime import INVOCATION_LOCK
 from utilhub.platform import aws
 
 # The code each service answers a throttled call with.

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from localhub.lambda_runtime import INVOCATION_LOCK
+from localhub.lambda_.runtime import INVOCATION_LOCK
 from localhub.template import LocalStack
 from utilhub.platform import aws
 
@@ -195,7 +195,7 @@ class Call:
 
 class DynamoDbCalls:
     """Records the DynamoDB calls functions make through the library's boto3 session (a ``before-call``
-    hook, as :mod:`localhub.aws_throttling`); the runtime's own calls are not recorded. Throttling the functions'
+    hook, as :mod:`localhub.aws.throttling`); the runtime's own calls are not recorded. Throttling the functions'
     calls (:meth:`LocalHub.throttle_aws`) starts a session of its own: the calls after it are not recorded."""
 
     def __init__(self) -> None:

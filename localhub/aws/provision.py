@@ -17,7 +17,7 @@ from typing import Any
 
 import boto3
 
-from localhub.identities import client_name
+from localhub.apigw.identities import client_name
 from localhub.template import LocalStack, Physical
 
 
@@ -235,7 +235,7 @@ def _function(stack: LocalStack, logical_id: str, props: dict[str, Any], session
 
 
 def _user_pool_client(stack: LocalStack, logical_id: str, props: dict[str, Any], session: Any) -> Physical:
-    # The local runtime's token endpoint offers it (localhub.identities); its Ref, the client id, is its local name.
+    # The local runtime's token endpoint offers it (localhub.apigw.identities); its Ref, the client id, is its local name.
     return Physical(client_name(stack, logical_id), {"Arn": stack.arn("local", logical_id)})
 
 

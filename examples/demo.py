@@ -14,8 +14,8 @@ from typing import Any
 
 import httpx
 
+from localhub.apigw.identities import application_clients
 from localhub.callers import ApplicationAuth
-from localhub.identities import application_clients
 from localhub.server import LocalRuntime
 
 

@@ -1,5 +1,5 @@
-"""``make moto-conformance``: moto's own DynamoDB and SQS test suites, run with :mod:`localhub.moto_dynamodb`,
-:mod:`localhub.moto_sqs` and :mod:`localhub.moto_models` applied.
+"""``make moto-conformance``: moto's own DynamoDB and SQS test suites, run with :mod:`localhub.aws.patches.dynamodb`,
+:mod:`localhub.aws.patches.sqs` and :mod:`localhub.aws.patches.models` applied.
 
 The suite comes from the sdist of the moto release ``uv.lock`` pins (its URL and sha256 are read
 from the lock file, the archive is checked against the hash and cached under ``.tools/``); nothing
@@ -7,9 +7,9 @@ of it is copied into this repository. Its tests of transactions, queries, indexe
 FIFO groups, deduplication and attributes must all pass with our changes to moto, as they pass
 without them. (``test_sqs_integration.py`` is left out: it runs Lambda functions in Docker.)
 
-    python -m localhub.moto_conformance [pytest arguments, e.g. -k transact]
+    python -m localhub.aws.patches.conformance [pytest arguments, e.g. -k transact]
 
-It is also a pytest plugin (``-p localhub.moto_conformance``): it installs the changes before
+It is also a pytest plugin (``-p localhub.aws.patches.conformance``): it installs the changes before
 the first test and checks at the end that they were in place for the whole run.
 """
 
@@ -24,7 +24,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[3]
 CACHE = ROOT / ".tools" / "moto-tests"
 # What the DynamoDB tests import from moto's test tree besides themselves.
 MEMBERS = ("tests/__init__.py", "tests/conftest.py", "tests/markers.py", "tests/test_s3/__init__.py")
@@ -72,7 +72,10 @@ def suite(version: str, url: str, sha256: str) -> Path:
 
 
 def pytest_configure(config: Any) -> None:
-    from localhub import moto_dynamodb, moto_models, moto_sqs, moto_sqs_move_tasks
+    from localhub.aws.patches import dynamodb as moto_dynamodb
+    from localhub.aws.patches import models as moto_models
+    from localhub.aws.patches import sqs as moto_sqs
+    from localhub.aws.patches import sqs_move_tasks as moto_sqs_move_tasks
 
     moto_models.install()
     moto_dynamodb.install()
@@ -85,7 +88,8 @@ def pytest_sessionfinish(session: Any, exitstatus: int) -> None:
     from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.models.table import Table
 
-    from localhub import moto_dynamodb, moto_sqs
+    from localhub.aws.patches import dynamodb as moto_dynamodb
+    from localhub.aws.patches import sqs as moto_sqs
 
     transact = getattr(DynamoDBBackend.transact_write_items, "__wrapped__", None)
     if Table.query is not moto_dynamodb.query or transact is not moto_dynamodb.transact_write_items:
@@ -113,7 +117,7 @@ def main(argv: list[str]) -> int:
                 "--rootdir",
                 str(tree),
                 "-p",
-                "localhub.moto_conformance",
+                "localhub.aws.patches.conformance",
                 "-p",
                 "no:cacheprovider",
                 "-q",

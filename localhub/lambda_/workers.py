@@ -1,6 +1,6 @@
 """Functions run concurrently, each invocation in an execution environment of its own, as on Lambda.
 
-An execution environment is a process (:mod:`localhub.worker`) started with the function's
+An execution environment is a process (:mod:`localhub.lambda_.worker`) started with the function's
 environment from the template; it imports the handler once (the cold start) and serves one
 invocation at a time. Each function may run as many invocations at once as its concurrency
 allows: ``ReservedConcurrentExecutions`` from the template, else the pool's default. Environments
@@ -29,12 +29,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from localhub.aws_throttling import per_operation
-from localhub.lambda_runtime import RUNTIME_VARIABLES, Invocation, lambda_variables
+from localhub.aws.throttling import per_operation
+from localhub.lambda_.runtime import RUNTIME_VARIABLES, Invocation, lambda_variables
+from localhub.lambda_.worker import HEADER
 from localhub.template import FunctionSpec
-from localhub.worker import HEADER
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 # Lambda gives a function a few hundred milliseconds past its timeout before it reports it.
 TIMEOUT_GRACE_SECONDS = 0.5
 
@@ -61,7 +61,7 @@ class Environment:
         }
         try:
             self.process = subprocess.Popen(  # noqa: S603 - this interpreter running our own module
-                [sys.executable, "-m", "localhub.worker", str(to_child_read), str(from_child_write), json.dumps(described)],
+                [sys.executable, "-m", "localhub.lambda_.worker", str(to_child_read), str(from_child_write), json.dumps(described)],
                 env=self._environment(spec),
                 pass_fds=(to_child_read, from_child_write),
                 stdin=subprocess.DEVNULL,

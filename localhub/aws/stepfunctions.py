@@ -21,7 +21,7 @@ import boto3
 from botocore.awsrequest import AWSResponse, HTTPHeaders
 from botocore.response import StreamingBody
 
-from localhub.lambda_runtime import Invocation, invoke
+from localhub.lambda_.runtime import Invocation, invoke
 from localhub.template import FunctionSpec
 
 FunctionResolver = Callable[[str], FunctionSpec | None]

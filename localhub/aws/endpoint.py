@@ -1,9 +1,9 @@
 """The embedded AWS endpoint: a moto server on loopback, with this process pointed at it.
 
-moto gets the changes of :mod:`localhub.moto_dynamodb` (transactions and queries whose cost does not
-grow with the table, item operations one at a time), :mod:`localhub.moto_sqs` (queue attributes
+moto gets the changes of :mod:`localhub.aws.patches.dynamodb` (transactions and queries whose cost does not
+grow with the table, item operations one at a time), :mod:`localhub.aws.patches.sqs` (queue attributes
 and message visibility without a scan per message, messages changed under the queue's lock),
-:mod:`localhub.moto_models` (no record of every object moto ever made) and :mod:`localhub.moto_server`
+:mod:`localhub.aws.patches.models` (no record of every object moto ever made) and :mod:`localhub.aws.patches.server`
 (each request's backend found once per host, not under a lock for every request) before the server
 starts. moto's ASL interpreter reaches S3 (a Distributed
 Map's ItemReader) at ``http://localhost:<moto_server_port()>``, which is pointed at the server's port."""
@@ -23,7 +23,11 @@ def embedded_aws(host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
     for the duration of the block; yields the endpoint URL."""
     from moto.server import ThreadedMotoServer
 
-    from localhub import moto_dynamodb, moto_models, moto_server, moto_sqs, moto_sqs_move_tasks
+    from localhub.aws.patches import dynamodb as moto_dynamodb
+    from localhub.aws.patches import models as moto_models
+    from localhub.aws.patches import server as moto_server
+    from localhub.aws.patches import sqs as moto_sqs
+    from localhub.aws.patches import sqs_move_tasks as moto_sqs_move_tasks
     from utilhub.platform import aws
 
     moto_models.install()

@@ -1,0 +1,1 @@
+"""API Gateway and Cognito locally: HTTP API events, routes, JWT authorizer, OAuth2 clients."""
