@@ -10,4 +10,4 @@ from utilhub.platform.observability import logger, metrics, tracer
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    return run_extract()
+    return run_extract(event)

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from utilhub.platform.scheduled import scheduled_clock
 from utilhub.syncrequests.model import DeliveryMessage, SyncFlow
 from utilhub.syncrequests.wiring import delivery_for, monitor_for
 
 
-def run_monitor(flow: SyncFlow) -> dict[str, int]:
-    """One run of the flow's deferred monitor; returns its counts."""
-    return monitor_for(flow).run().as_dict()
+def run_monitor(flow: SyncFlow, event: Mapping[str, Any] | None = None) -> dict[str, int]:
+    """One run of the flow's deferred monitor, as of its schedule's time (``event``); returns its counts."""
+    return monitor_for(flow).at(scheduled_clock(event)).run().as_dict()
 
 
 def deliver_batch(flow: SyncFlow, event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from utilhub.packs.dacs.incremental import IncrementalExtract
 from utilhub.packs.dacs.mapping import to_record
 from utilhub.platform import aws
 from utilhub.platform.problems import invalid
+from utilhub.platform.scheduled import scheduled_clock
 from utilhub.platform.settings import get_settings, on_reload
 from utilhub.syncrequests.model import Acknowledgement, AcknowledgementIn, EntitySpec, SyncFlow, SyncRequest
 from utilhub.syncrequests.wiring import acknowledgements_for, store_for
@@ -86,9 +87,9 @@ def incremental_extract() -> IncrementalExtract:
 on_reload(incremental_extract.cache_clear)
 
 
-def run_extract() -> dict[str, Any]:
-    """One scheduled incremental extract; returns its report."""
-    return incremental_extract().run().as_dict()
+def run_extract(event: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One scheduled incremental extract, as of its schedule's time (``event``); returns its report."""
+    return incremental_extract().at(scheduled_clock(event)).run().as_dict()
 
 
 def records_to_complete(key: str) -> list[RecordAcknowledgement] | None:

@@ -110,8 +110,8 @@ def active_flow() -> SyncFlow:
     return FLOWS[get_settings().field_work_model]
 
 
-def run_monitor() -> dict[str, int]:
-    return handlers.run_monitor(active_flow())
+def run_monitor(event: dict[str, Any] | None = None) -> dict[str, int]:
+    return handlers.run_monitor(active_flow(), event)
 
 
 def deliver_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:

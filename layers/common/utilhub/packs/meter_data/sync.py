@@ -120,8 +120,8 @@ FLOW = SyncFlow(
 )
 
 
-def run_monitor() -> dict[str, int]:
-    return handlers.run_monitor(FLOW)
+def run_monitor(event: dict[str, Any] | None = None) -> dict[str, int]:
+    return handlers.run_monitor(FLOW, event)
 
 
 def deliver_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
