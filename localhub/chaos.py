@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import random
 import sys
@@ -33,6 +34,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 import httpx
@@ -61,6 +63,7 @@ class Hub:
         self._client = httpx.Client(base_url=url, timeout=timeout, auth=ApplicationAuth(url))
         self._simulator_urls: dict[str, str] = {}
         self.retried = 0
+        self.rounds = 0  # rounds of the run's clock so far (tick)
 
     def call(self, method: str, path: str, body: Any = None, *, tries: int = 8) -> httpx.Response:
         for attempt in range(tries):
@@ -666,7 +669,10 @@ class CustomerInformation(Point):
             elif times == 1 and all(r.get("customer", {}).get("name") == f"Chaos Customer {n}" for r in held):
                 found[key] = ("applied", "")
             else:  # accepted after its activity was linked: in the relay queue, or a dead letter, until MWM has it
-                found[key] = ("stuck", f"not at MWM yet ({waiting} dead letters wait)")
+                found[key] = (
+                    "stuck",
+                    f"not at MWM yet: {len(held)} open MWM activities, the update on {times} ({waiting} dead letters wait)",
+                )
         return found
 
 
@@ -879,15 +885,41 @@ def _each(points_: Iterable[Point], work: Callable[[Point], None]) -> None:
         list(pool.map(work, points_))
 
 
+VISIBILITY = "UTILHUB_DELIVERY_VISIBILITY_TIMEOUT_SECONDS"
+
+
+@functools.cache
+def round_length() -> int:
+    """How far the schedules' clock moves in a round of the run's clock, in seconds: the shortest visibility timeout
+    of the queues the scheduled functions deliver through (the template's, as their settings name it). A round lets
+    every visibility timeout pass at once, so each of those queues has had at least that long; no schedule is told
+    more time passed than that (DACS's transfer queue, 90 minutes, is told 6: its requests' time-out is not reached)."""
+    from localhub.template import LocalStack
+
+    stack = LocalStack(parameters=PARAMETERS)
+    lengths = []
+    for monitor in MONITORS:
+        value = stack.template.resources[monitor]["Properties"].get("Environment", {}).get("Variables", {}).get(VISIBILITY)
+        if value is not None:
+            lengths.append(int(stack.resolve(value)))
+    return min(lengths)
+
+
 def tick(hub: Hub) -> None:
     """Time passes: every schedule runs, DACS imports what is in upload/ and sends its acknowledgements, and every
-    message waiting out a visibility timeout comes back."""
+    message waiting out a visibility timeout comes back.
+
+    A round makes every visibility timeout pass at once, so the schedules fire as of the time that stands for: the
+    wall clock plus :func:`round_length` for each round so far. A sync monitor then times out a request whose message
+    its queue could no longer deliver ((maxReceiveCount + 1) rounds), and gives back the claims of a run that stopped
+    before queueing them (LONGEST_RUN), as it would on AWS after as long."""
 
     def run_schedule(monitor: str) -> None:
+        at = {"time": (datetime.now(UTC) + timedelta(seconds=hub.rounds * round_length())).isoformat()} if hub.rounds else None
         # a monitor run that failed is one of the faults, and one may work its budget out (90 s) under load: the next
         # tick runs it again
         with contextlib.suppress(httpx.HTTPError):
-            hub.control("POST", f"/schedules/{monitor}/run", timeout=300)
+            hub.control("POST", f"/schedules/{monitor}/run", at, timeout=300)
 
     with ThreadPoolExecutor(max_workers=len(MONITORS)) as pool:  # as on AWS, the schedules fire at the same time
         list(pool.map(run_schedule, MONITORS))
@@ -895,7 +927,8 @@ def tick(hub: Hub) -> None:
     for route in ("/imports", "/acknowledgements/send"):  # DACS's own scheduler
         with contextlib.suppress(httpx.HTTPError):
             httpx.post(f"{dacs}{route}", timeout=60)
-    hub.control("POST", "/queues/redeliver-now")
+    hub.control("POST", "/queues/redeliver-now", timeout=300)  # after an outage, hundreds of messages; on a loaded machine
+    hub.rounds += 1
 
 
 def redrive_dead_letters(hub: Hub) -> int:

@@ -8,6 +8,7 @@ directly. Targets' base URLs (template parameters ``<System>BaseUrl``) point at 
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -303,13 +304,13 @@ class LocalHub:
             return ApiResponse(500, {"content-type": "application/json"}, b'{"message":"Internal Server Error"}')
         return ApiResponse.from_lambda(invocation.result)
 
-    def run_schedule(self, logical_id: str) -> Invocation:
-        """Run a function's ``Schedule`` event source now."""
+    def run_schedule(self, logical_id: str, at: datetime.datetime | None = None) -> Invocation:
+        """Run a function's ``Schedule`` event source now, its event saying it fired now or ``at``."""
         spec = self.function(logical_id)
         schedules = [e for e in spec.events if e.type in ("Schedule", "ScheduleV2")]
         if not schedules:
             raise KeyError(f"{logical_id} has no schedule")
-        return self._invoke(spec, scheduled_event(self._stack(), spec, schedules[0]))
+        return self._invoke(spec, scheduled_event(self._stack(), spec, schedules[0], at))
 
     def schedules(self) -> list[tuple[FunctionSpec, str]]:
         return [

@@ -271,8 +271,16 @@ class LocalRuntime:
         if parts == ["resources"] and method == "GET":
             return _json(200, self.hub.resources())
         if len(parts) == 3 and parts[0] == "schedules" and parts[2] == "run" and method == "POST":
+            at = None
+            if request.content_length:  # {"time": "2026-12-07T03:00:00Z"}: the event says the schedule fired then
+                try:
+                    at = datetime.datetime.fromisoformat(str(json.loads(request.get_data())["time"]))
+                except (ValueError, KeyError, TypeError) as exc:
+                    return _json(400, {"message": f'the body is {{"time": <ISO 8601 date-time>}}: {exc}'})
+                if at.tzinfo is None:
+                    return _json(400, {"message": "the time must carry its time zone"})
             try:
-                invocation = self.hub.run_schedule(parts[1])
+                invocation = self.hub.run_schedule(parts[1], at)
             except KeyError as exc:
                 return _json(404, {"message": str(exc)})
             return _json(500 if invocation.failed else 200, {"result": invocation.result, "error": invocation.error})

@@ -9,6 +9,7 @@ policy moves a message to its DLQ after ``maxReceiveCount`` receives.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import threading
 from collections.abc import Callable
@@ -155,9 +156,9 @@ def sqs_event_sources(stack: LocalStack, sqs: Any, invoker: Invoker = invoke) ->
     ]
 
 
-def scheduled_event(stack: LocalStack, function: FunctionSpec, event: EventSource) -> dict[str, Any]:
-    """The EventBridge event a ``Schedule`` event source delivers."""
-    import datetime
+def scheduled_event(stack: LocalStack, function: FunctionSpec, event: EventSource, at: datetime.datetime | None = None) -> dict[str, Any]:
+    """The EventBridge event a ``Schedule`` event source delivers, fired now or ``at`` (a later time that a fault
+    run's compressed time stands for)."""
     import uuid
 
     return {
@@ -166,7 +167,7 @@ def scheduled_event(stack: LocalStack, function: FunctionSpec, event: EventSourc
         "detail-type": "Scheduled Event",
         "source": "aws.events",
         "account": stack.account_id,
-        "time": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "time": (at or datetime.datetime.now(datetime.UTC)).astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "region": stack.region,
         "resources": [stack.arn("events", f"rule/{function.name}-{event.name}")],
         "detail": {},

@@ -35,11 +35,6 @@ POINTS = [
     "DA-02/03/04",
 ]
 
-# Open defects this run has shown, kept visible here and in docs/reliability.md until fixed (issue 19): an FW-10
-# update still in the relay when the run's last settling ends (the service point's lease outlasts it), and a DACS
-# record loaded twice (DA-02/03/04) in some runs. For these points the run still requires nothing lost.
-OPEN_DEFECTS = {"FW-10": ("stuck",), "DA-02/03/04": ("duplicated",)}
-
 
 @pytest.fixture
 def chaos_runtime(aws_endpoint: str) -> Iterator[LocalRuntime]:
@@ -66,10 +61,7 @@ def test_a_small_chaos_run_loses_nothing_applies_nothing_twice_and_leaves_nothin
     redriven = [int(n) for n in re.findall(r"(\d+) dead letters redriven", account)]
     assert redriven, account
     assert redriven[0] > 0, account
-    # nothing lost anywhere; nothing duplicated or stuck but the open defects named above
-    assert all(t.verdicts["lost"] == 0 for t in tallies), account
-    for t in tallies:
-        tolerated = OPEN_DEFECTS.get(t.point, ())
-        assert all(t.verdicts[v] == 0 for v in ("duplicated", "stuck") if v not in tolerated), account
+    # nothing lost, duplicated or stuck anywhere
+    assert all(t.verdicts[v] == 0 for t in tallies for v in ("lost", "duplicated", "stuck")), account
     # and a refusal is the exception a fault made, not the rule: at most the targets' injected refusals (2 each, 6 targets)
     assert sum(t.verdicts["refused"] for t in tallies) <= 12, account

@@ -351,6 +351,30 @@ def test_a_move_interrupted_half_way_loses_nothing_and_completes_when_tried_agai
     assert body(hub, "upload/contacts-run3.tsv") == data
 
 
+def test_a_copy_dacs_took_before_its_source_was_deleted_is_not_copied_again(hub: LocalHub) -> None:
+    # Given a move whose copy is made and verified, and whose deletion of the source fails (throttled past
+    # boto3's retries), so the notification is delivered again later
+    data = extract_bytes(Kind.CONTACT, contacts(2))
+    with AwsThrottling(1.0, services=frozenset({"s3"}), operations=frozenset({"s3.DeleteObject"})):
+        put_extract(hub, "contacts-run11.tsv", data)
+        hub.drain()
+    assert keys(hub, "extract/") == ["extract/contacts-run11.tsv"]
+    assert body(hub, "upload/contacts-run11.tsv") == data
+
+    # When DACS takes the copy from upload/ meanwhile, and the notification is delivered again
+    dacs(hub).import_uploads()
+    hub.expire_visibility()
+    hub.drain()
+    dacs(hub).import_uploads()
+
+    # Then the move is done without a second copy: DACS imported the file once and loaded each record once
+    assert keys(hub, "extract/") == keys(hub, "upload/") == []
+    assert queue_counts(hub, "DacsTransferQueue") == ("0", "0")
+    assert queue_counts(hub, "DacsTransferDeadLetterQueue") == ("0", "0")
+    assert [i.key for i in dacs(hub).imports] == ["upload/contacts-run11.tsv"]
+    assert {key: record["version"] for key, record in dacs(hub).records.items()} == {"CONTACT#P0000": 1, "CONTACT#P0001": 1}
+
+
 def test_a_copy_that_does_not_verify_is_deleted_and_the_source_kept(hub: LocalHub) -> None:
     # Given a file under extract/ with its writer's checksum, and a copy that lands truncated
     data = extract_bytes(Kind.CONTACT, contacts(2))

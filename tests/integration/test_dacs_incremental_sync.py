@@ -275,19 +275,13 @@ def dacs_timeout(hub: LocalHub) -> timedelta:
 
 
 def run_extract_at(hub: LocalHub, later: timedelta) -> dict[str, Any]:
-    """The scheduled extract run ``later`` from now, then the transfer of what it wrote."""
-    from localhub.lambda_.runtime import function_environment
-    from utilhub.packs.dacs.sync import incremental_extract
-
-    spec = hub.function(EXTRACT)
-    with function_environment(spec.environment):
-        wiring.reset()
-        extract = incremental_extract()
-        extract._now = lambda: datetime.now(UTC) + later
-        report = extract.run().as_dict()
-    wiring.reset()
+    """The scheduled extract, its schedule firing ``later`` from now (it decides as of that time), then the transfer
+    of what it wrote."""
+    run = hub.run_schedule(EXTRACT, datetime.now(UTC) + later)
+    assert not run.failed, run.error
     hub.drain()
-    return report
+    assert isinstance(run.result, dict)
+    return run.result
 
 
 def test_files_that_cannot_be_written_give_every_claim_back(hub: LocalHub) -> None:

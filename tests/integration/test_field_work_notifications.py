@@ -10,6 +10,7 @@ from typing import Any
 import boto3
 import pytest
 
+from localhub.aws.throttling import AwsThrottling
 from localhub.hub import LocalHub
 from tests.conftest import sample_event
 from tests.integration.callers import field_work_claims
@@ -94,6 +95,26 @@ def open_activity_in_mwm(hub: LocalHub, activity_id: str, service_point_id: str)
 
 def customer_update(update_id: str, changed_at: str, name: str, service_point_id: str = "SP-2101") -> dict[str, Any]:
     return {"updateId": update_id, "servicePointId": service_point_id, "changedAt": changed_at, "customer": {"name": name}}
+
+
+def test_an_activity_whose_first_submission_stopped_after_its_record_still_gets_its_customer_updates(hub: LocalHub) -> None:
+    # Given an activity whose first submission recorded it, then failed writing it under its service point
+    # (DynamoDB's UpdateItem throttled past the SDK's retries), and that CCB sent again, as a source retries a 503
+    body = {"sourceSystem": "CCB", "activityId": "FA-RETRY", "activityType": "CONNECT", "servicePointId": "SP-2201"}
+    with AwsThrottling(1.0, services=frozenset({"dynamodb"}), operations=frozenset({"dynamodb.UpdateItem"})):
+        assert post(hub, "/field-work/activities", body).status == 503
+    assert post(hub, "/field-work/activities", body).status == 202
+    assert hub.settle(timeout=60) == []
+    mwm = hub.simulators["MWM"]
+    record = mwm.records[f"ACTIVITY#{mwm.book.by_external_id['CCB:FA-RETRY']}"]  # type: ignore[attr-defined]
+
+    # When CCB sends the customer's new details for the service point
+    assert post(hub, "/field-work/customer-updates", customer_update("CU-RETRY", "2026-12-01T10:00:00Z", "Ned", "SP-2201")).status == 202
+    hub.drain()
+
+    # Then MWM's open activity has them
+    assert record["customer"]["name"] == "Ned"
+    assert [e["eventId"] for e in record["events"]] == ["FW-10-CU-RETRY"]
 
 
 def test_an_older_customer_update_arriving_after_a_newer_one_is_not_applied(hub: LocalHub) -> None:

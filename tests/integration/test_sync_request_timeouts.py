@@ -131,6 +131,27 @@ def test_a_request_that_timed_out_is_queued_again_and_synchronized_by_itself(hub
     assert [h["status"] for h in status_of(hub, "SR-Q1")["history"]] == ["PENDING", "SENT", "SENT", "SYNCHRONIZED"]
 
 
+def test_a_scheduled_run_decides_as_of_the_time_its_schedule_fired(hub: LocalHub) -> None:
+    # Given a person MDM accepted and never acknowledged
+    hub.simulators["MDM"].add_fault({"kind": "accept_later", "count": 1})
+    submit(hub, person("SR-Q2"))
+    cycle(hub)
+    assert status_of(hub, "SR-Q2")["status"] == "SENT"
+
+    # When its schedule fires now, or at a time already past, nothing is overdue
+    for fired in (None, datetime.now(UTC) - timedelta(days=1)):
+        assert hub.run_schedule(MONITOR, fired).result["timeout_requeued"] == 0
+    assert (status_of(hub, "SR-Q2")["status"], status_of(hub, "SR-Q2")["attempt"]) == ("SENT", 1)
+
+    # When its schedule's event says it fired after the acknowledgement was due (time a runtime compressed)
+    later = hub.run_schedule(MONITOR, datetime.now(UTC) + first_window(hub) + timedelta(seconds=5))
+
+    # Then the run times it out as of that time: queued again as attempt 2, and synchronized
+    assert later.result["timeout_requeued"] == 1
+    hub.drain()
+    assert (status_of(hub, "SR-Q2")["status"], status_of(hub, "SR-Q2")["attempt"]) == ("SYNCHRONIZED", 2)
+
+
 def test_each_attempt_waits_twice_as_long_then_error_is_counted_and_a_late_positive_acknowledgement_completes_it(
     hub: LocalHub,
 ) -> None:

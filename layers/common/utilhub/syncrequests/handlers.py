@@ -3,19 +3,21 @@ pack's wiring)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from utilhub.platform.scheduled import scheduled_clock
 from utilhub.syncrequests.delivery import SyncDelivery
 from utilhub.syncrequests.model import DeliveryMessage, SyncFlow
 from utilhub.syncrequests.monitor import SyncMonitor
 
 
-def run_monitor(monitor: SyncMonitor, event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """One run of the flow's deferred monitor; returns its counts."""
-    return dict(monitor.run().as_dict())
+def run_monitor(monitor: SyncMonitor, event: Mapping[str, Any] | None, context: Any) -> dict[str, Any]:
+    """One run of the flow's deferred monitor, as of its schedule's time (``event``); returns its counts."""
+    return dict(monitor.at(scheduled_clock(event)).run().as_dict())
 
 
 def deliver_batch(flow: SyncFlow, delivery: SyncDelivery, event: dict[str, Any], context: Any) -> dict[str, Any]:

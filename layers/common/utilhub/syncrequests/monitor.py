@@ -27,6 +27,7 @@ invocation can live (:data:`LONGEST_RUN`) gives its claims still SENT back to PE
 
 from __future__ import annotations
 
+import copy
 import time
 import uuid
 from collections import defaultdict
@@ -106,6 +107,12 @@ class SyncMonitor:
         self._flow = flow
         self._page_size = page_size
         self._now = clock
+
+    def at(self, clock: Callable[[], datetime]) -> SyncMonitor:
+        """This monitor deciding by ``clock`` (a scheduled run's: :func:`utilhub.platform.scheduled.scheduled_clock`)."""
+        run = copy.copy(self)
+        run._now = clock
+        return run
 
     @tracer.capture_method
     def run(self) -> MonitorReport:

@@ -30,6 +30,7 @@ function's timeout.
 
 from __future__ import annotations
 
+import copy
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
@@ -154,6 +155,12 @@ class IncrementalExtract:
         self._budget = budget
         self._now = clock
         self._monotonic = monotonic
+
+    def at(self, clock: Callable[[], datetime]) -> IncrementalExtract:
+        """This extract deciding by ``clock`` (a scheduled run's: :func:`utilhub.platform.scheduled.scheduled_clock`)."""
+        run = copy.copy(self)
+        run._now = clock
+        return run
 
     def run(self) -> ExtractReport:
         report = ExtractReport(runId=f"{self._now():%Y%m%dT%H%M%S%fZ}-incremental")

@@ -22,6 +22,7 @@ from utilhub.packs.dacs.incremental import IncrementalExtract
 from utilhub.packs.dacs.mapping import to_record
 from utilhub.packs.dacs.wiring import s3
 from utilhub.platform.problems import invalid
+from utilhub.platform.scheduled import scheduled_clock
 from utilhub.platform.settings import get_settings
 from utilhub.platform.wiring import per_process
 from utilhub.syncrequests.model import Acknowledgement, AcknowledgementIn, EntitySpec, SyncFlow, SyncRequest
@@ -83,9 +84,9 @@ def incremental_extract() -> IncrementalExtract:
     )
 
 
-def run_extract() -> dict[str, Any]:
-    """One scheduled incremental extract; returns its report."""
-    return incremental_extract().run().as_dict()
+def run_extract(event: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One scheduled incremental extract, as of its schedule's time (``event``); returns its report."""
+    return incremental_extract().at(scheduled_clock(event)).run().as_dict()
 
 
 def records_to_complete(key: str) -> list[RecordAcknowledgement] | None:

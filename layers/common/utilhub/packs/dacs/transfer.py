@@ -14,7 +14,11 @@ notified file with :class:`ExtractFileMover`:
 
 A failure at any step raises, so SQS redelivers the notification and the move resumes where it
 stopped (a copy already made and verified is not made again); after the queue's receive count the
-notification goes to the DLQ with the file still under ``extract/``. A copy that does not verify is
+notification goes to the DLQ with the file still under ``extract/``. DACS may take the copy from
+``upload/`` before the move is tried again (the source's deletion failed, the function was stopped):
+the bucket's versions then show a copy of the source under ``upload/`` (made since the source was written,
+of its size, and for a file written and copied whole of its ETag), so the move deletes the source and
+answers ``ALREADY_TAKEN`` instead of copying it again, which DACS would load a second time. A copy that does not verify is
 deleted and the move fails.
 
 A notification delivered again once the move is done (S3 and SQS deliver at least once; a record of the
@@ -38,6 +42,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 from urllib.parse import unquote_plus
 
@@ -103,6 +108,8 @@ class _Head:
     size: int
     sha256: str | None
     content_type: str | None
+    etag: str | None = None
+    last_modified: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -137,7 +144,13 @@ class ExtractFileMover:
             if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
                 return None
             raise
-        return _Head(int(head["ContentLength"]), head.get("Metadata", {}).get("sha256"), head.get("ContentType"))
+        return _Head(
+            int(head["ContentLength"]),
+            head.get("Metadata", {}).get("sha256"),
+            head.get("ContentType"),
+            head.get("ETag"),
+            head.get("LastModified"),
+        )
 
     def sha256(self, key: str) -> str:
         """The SHA-256 of the object's bytes, read as a stream."""
@@ -161,6 +174,10 @@ class ExtractFileMover:
             return MoveResult(source, target, "ALREADY_IN_UPLOAD", moved.size, moved.sha256)
         expected = head.sha256 or self.sha256(source)
         copy = self._head(target)
+        if copy is None and self._copied_before(head, target):
+            self._s3.delete_object(Bucket=self.bucket, Key=source)
+            logger.info("extract file copied and taken by DACS before its source was deleted", extra={"key": source, "target": target})
+            return MoveResult(source, target, "ALREADY_TAKEN", head.size, expected)
         if copy is None or copy.size != head.size or copy.sha256 != expected:
             self._s3.copy(
                 CopySource={"Bucket": self.bucket, "Key": source},
@@ -187,6 +204,22 @@ class ExtractFileMover:
         """The versions the bucket keeps of ``key`` (not its delete markers), newest first."""
         pages = self._s3.get_paginator("list_object_versions").paginate(Bucket=self.bucket, Prefix=key)
         return [v for page in pages for v in page.get("Versions", []) if v["Key"] == key]
+
+    def _copied_before(self, source: _Head, target: str) -> bool:
+        """Whether a whole copy of this source was under ``upload/`` and is gone: DACS took it, and copying
+        again would make DACS load it twice. A version of the target made since the source was written, of
+        the source's size (and, for a source written whole and copied whole, its ETag: the MD5 of the same
+        bytes; a copy that failed verification differs from it)."""
+        single = source.etag is not None and "-" not in source.etag and source.size < self._copy_config.multipart_threshold
+        for version in self._versions(target):
+            if int(version["Size"]) != source.size:
+                continue
+            if source.last_modified is not None and version["LastModified"] < source.last_modified:
+                continue  # a file of the same name before this one
+            if single and version.get("ETag") != source.etag:
+                continue
+            return True
+        return False
 
     def _not_found(self, source: str, target: str) -> MoveResult:
         """The file is in neither place: moved and taken by DACS since, or lost to the flow (not retried, alarmed)."""

@@ -72,7 +72,7 @@ def incremental_extract() -> Handler:
     from utilhub.packs.dacs import sync
 
     sync.incremental_extract()
-    return lambda event, context: sync.run_extract()
+    return lambda event, context: sync.run_extract(event)
 
 
 @entry

@@ -90,6 +90,9 @@ def submit(activity: ActivityIn) -> dict[str, Any]:
             )
         if existing is not None:
             routed_to, attempt = existing.routedTo, existing.attempt
+            # a submission that stopped between recording the activity and listing it under its service point is
+            # completed by the source's retry: else FW-10's updates would never find the activity
+            activity_store().add_to_service_point(activity)
     if _start_creation(activity, routed_to, attempt):
         metrics.add_metric(name="FieldActivitiesStarted", unit=MetricUnit.Count, value=1)
     return {"activityId": activity.activityId, "sourceSystem": activity.sourceSystem, "routedTo": routed_to}

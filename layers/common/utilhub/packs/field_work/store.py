@@ -101,12 +101,16 @@ class ActivityStore:
             if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
                 return False
             raise
-        self._table.update_item(  # the service point's activities, for the customer updates of FW-10
+        self.add_to_service_point(activity)
+        return True
+
+    def add_to_service_point(self, activity: ActivityIn) -> None:
+        """List the activity under its service point, for the customer updates of FW-10 (a set: once however often)."""
+        self._table.update_item(
             Key={"pk": SP_ACTIVITIES_PREFIX + activity.servicePointId},
             UpdateExpression="ADD activities :key",
             ExpressionAttributeValues={":key": {f"{activity.sourceSystem}#{activity.activityId}"}},
         )
-        return True
 
     def at_service_point(self, service_point_id: str) -> list[ActivityRecord]:
         """The activities recorded at a service point."""
