@@ -4,6 +4,7 @@ library's models, committed up to date, valid OpenAPI 3.1, and naming every rout
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -124,7 +125,7 @@ def test_sample_api_gateway_events_name_documented_routes(document: dict[str, An
 
 
 def test_a_route_without_documentation_fails_the_generation() -> None:
-    # Given the template with one more HttpApi route that route_docs() does not describe
+    # Given the template with one more HttpApi route that no route of the library declares
     body = copy.deepcopy(Template.load().body)
     function = next(resource for resource in body["Resources"].values() if resource["Type"] == "AWS::Serverless::Function")
     function["Properties"].setdefault("Events", {})["Undocumented"] = {
@@ -136,9 +137,45 @@ def test_a_route_without_documentation_fails_the_generation() -> None:
     with pytest.raises(OpenApiError) as caught:
         build_openapi(Template(body))
 
-    # Then the generation fails, naming the route and where to document it
+    # Then the generation fails, naming the route and how to declare it
     assert "DELETE /undocumented/{id}" in str(caught.value)
-    assert "route_docs()" in str(caught.value)
+    assert "utilhub.platform.http.route" in str(caught.value)
+
+
+def test_a_route_requiring_a_scope_its_template_event_does_not_fails_the_generation() -> None:
+    # Given the template and the library's declarations, one of them requiring a scope its template event does not give
+    from utilhub.platform import openapi
+
+    declared = openapi.declared_routes()
+    key = "POST /meter-data/sync-requests"
+    declared[key] = dataclasses.replace(declared[key], scope="utilhub/something-else")
+
+    # When the document is generated
+    with pytest.raises(OpenApiError) as caught:
+        build_openapi(Template.load(), declared)
+
+    # Then the generation fails, naming the route and both scopes
+    assert key in str(caught.value)
+    assert "utilhub/something-else" in str(caught.value)
+    assert "utilhub/meter-data" in str(caught.value)
+
+
+def test_a_route_two_resolvers_declare_differently_fails_the_generation() -> None:
+    from utilhub.platform import openapi
+    from utilhub.platform.api_docs import Reply
+    from utilhub.platform.http import create_api, route
+
+    # Given two resolvers declaring the same route with different documentation
+    apis = [create_api("utilhub/test"), create_api("utilhub/test")]
+    for api, summary in zip(apis, ("One thing", "Another thing"), strict=True):
+        route(api, "GET", "/things", summary=summary, description="Things.", replies=[Reply(200, "Things.", "Things")])(lambda: (200, {}))
+
+    # When their declarations are collected
+    with pytest.raises(openapi.OpenApiError) as caught:
+        openapi.declared_routes(apis)
+
+    # Then the collection fails, naming the route
+    assert "GET /things" in str(caught.value)
 
 
 def test_documentation_of_a_route_the_template_lost_fails_the_generation() -> None:

@@ -9,39 +9,90 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-
 from utilhub.operations.wiring import dead_letter_queues
 from utilhub.platform import problems
+from utilhub.platform.api_docs import Reply, ref
 from utilhub.platform.dead_letters import NothingToRedrive, UnknownQueue
-from utilhub.platform.http import Body, create_api, json_response, once_per_key
+from utilhub.platform.http import HttpApiResolver, create_api, route
 
 SCOPE = "utilhub/ops"
 PACKS = ("meter-data", "customer", "field-work", "dacs")
 
+SCHEMAS: dict[str, dict[str, Any]] = {
+    "DeadLetterQueue": {
+        "type": "object",
+        "required": ["queue", "messages", "inFlight"],
+        "properties": {
+            "queue": {
+                "type": "string",
+                "description": "`<pack>/<queue>`, as the redrive route names it.",
+                "examples": ["field-work/relay"],
+            },
+            "messages": {"type": "integer", "minimum": 0, "description": "Messages waiting to be redriven (SQS's approximate count)."},
+            "inFlight": {"type": "integer", "minimum": 0, "description": "Messages being moved by a redrive, or read by someone."},
+        },
+    },
+    "DeadLetterQueues": {
+        "type": "object",
+        "required": ["items"],
+        "properties": {"items": {"type": "array", "items": ref("DeadLetterQueue")}},
+    },
+    "DeadLetterRedrive": {
+        "type": "object",
+        "required": ["queue", "taskHandle", "messages"],
+        "properties": {
+            "queue": {"type": "string"},
+            "taskHandle": {"type": "string", "description": "SQS's message move task."},
+            "messages": {"type": "integer", "minimum": 1, "description": "Messages the queue held when the redrive started."},
+        },
+    },
+}
+QUEUE = {
+    "schema": {"type": "string", "pattern": "^[a-z][a-z-]*$"},
+    "description": "The queue, as `GET /ops/dead-letters` names it after the pack.",
+}
 
-def build_api() -> APIGatewayHttpResolver:
+
+def build_api() -> HttpApiResolver:
     app = create_api(SCOPE)
 
-    @app.get("/ops/dead-letters")
-    def dead_letters() -> Response[str]:
-        return json_response(200, {"items": [queue.as_dict() for queue in dead_letter_queues().depths()]})
+    @route(
+        app,
+        "GET",
+        "/ops/dead-letters",
+        summary="Every dead-letter queue of the hub and its depth",
+        description="One item per dead-letter queue whose messages an operator may redrive, named `<pack>/<queue>`.",
+        replies=[Reply(200, "The queues.", "DeadLetterQueues")],
+        schemas=SCHEMAS,
+    )
+    def dead_letters() -> tuple[int, Any]:
+        return 200, {"items": [queue.as_dict() for queue in dead_letter_queues().depths()]}
 
-    def redrive(pack: str, queue: str) -> Response[str]:
-        name = f"{pack}/{queue}"
-
-        def work() -> tuple[int, Any]:
-            try:
-                return 202, dead_letter_queues().redrive(name).as_dict()
-            except UnknownQueue:
-                raise problems.not_found(f"No dead-letter queue {queue} in {pack}.") from None
-            except NothingToRedrive as exc:
-                raise problems.conflict(str(exc)) from None
-
-        return once_per_key(app, Body(raw=b""), work)
+    def redrive(pack: str, queue: str) -> tuple[int, Any]:
+        try:
+            return 202, dead_letter_queues().redrive(f"{pack}/{queue}").as_dict()
+        except UnknownQueue:
+            raise problems.not_found(f"No dead-letter queue {queue} in {pack}.") from None
+        except NothingToRedrive as exc:
+            raise problems.conflict(str(exc)) from None
 
     for pack in PACKS:
-        app.post(f"/{pack}/dead-letters/<queue>/redrive")(lambda queue, pack=pack: redrive(pack, queue))
+        route(
+            app,
+            "POST",
+            f"/{pack}/dead-letters/{{queue}}/redrive",
+            idempotent=True,
+            summary=f"Redrive a dead-letter queue of {pack}",
+            description=(
+                "Sends every message of the dead-letter queue back to the queue it came from (SQS's `StartMessageMoveTask`), "
+                "where its consumer delivers it as a new message; consumers are idempotent, so a message whose effect was "
+                "already applied changes nothing. 409 when the queue holds no message or a redrive of it is under way."
+            ),
+            replies=[Reply(202, "The redrive started.", "DeadLetterRedrive")],
+            problems=[404, 409],
+            path_parameters={"queue": QUEUE},
+            schemas=SCHEMAS,
+        )(lambda queue, pack=pack: redrive(pack, queue))
 
     return app
 

@@ -2,8 +2,12 @@
 
 :func:`create_api` gives a Powertools resolver that already keeps the hub's contract:
 JWT scope check per pack, ``X-Correlation-Id`` accepted or generated and echoed, body size
-limit (413), problem details for every error, ``Idempotency-Key`` on POST. Routes read
-their body through :func:`read_body`, which decides JSON or XML from ``Content-Type``.
+limit (413), problem details for every error, ``Idempotency-Key`` on POST.
+
+Every route is declared once, with :func:`route`: its method and path (as the template writes them), its scope,
+its request (read through :func:`read_body`, which decides JSON or XML from ``Content-Type``, then parsed into the
+model), the system its caller must act as, whether it honours ``Idempotency-Key``, and its documentation, which
+:mod:`utilhub.platform.openapi` turns into the OpenAPI document.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from hashlib import sha256
 from typing import Any
@@ -22,6 +26,7 @@ from lxml import etree
 from pydantic import BaseModel, ValidationError
 
 from utilhub.platform import aws, idempotency, identity
+from utilhub.platform.api_docs import JsonSchemaMode, Reply, Request, RouteDoc
 from utilhub.platform.json_input import from_json
 from utilhub.platform.observability import CORRELATION_HEADER, correlation_id, logger, use_correlation_id
 from utilhub.platform.problems import (
@@ -46,11 +51,18 @@ RETRY_AFTER = "Retry-After"
 # A route's ``<name>`` takes any one path segment, as API Gateway's ``{name}`` does: API Gateway hands the
 # function every segment it routed (decoded), and the route, not a "No route", answers for a value it refuses.
 _PATH_PARAMETER = re.compile(r"<(\w+)>")
+_TEMPLATE_PARAMETER = re.compile(r"\{(\w+)\}")
 
 
 class HttpApiResolver(APIGatewayHttpResolver):
     """Powertools' resolver for HTTP API events, with path parameters matched as API Gateway matches them
-    (Powertools' own pattern leaves out characters such as ``"`` ``#`` ``?`` `````` and symbols such as ``€``)."""
+    (Powertools' own pattern leaves out characters such as ``"`` ``#`` ``?`` `````` and symbols such as ``€``),
+    and the declarations of its routes (:func:`route`), keyed by route key (``"POST /x/{id}"``)."""
+
+    def __init__(self, scope: str) -> None:
+        super().__init__()
+        self.scope = scope
+        self.declarations: dict[str, RouteDoc] = {}
 
     @staticmethod
     def _compile_regex(rule: str, base_regex: str = "^{}$") -> re.Pattern[str]:
@@ -70,16 +82,15 @@ class Body:
         return sha256(self.raw).hexdigest()
 
 
-def create_api(scope: str, route_scopes: Mapping[str, str] | None = None) -> APIGatewayHttpResolver:
-    """A resolver whose routes require the OAuth2 ``scope`` (``utilhub/<pack>``), or the one
-    ``route_scopes`` names for their route key (``"POST /x/{id}/y"``, as in the template)."""
-    app = HttpApiResolver()
-    special = dict(route_scopes or {})
+def create_api(scope: str) -> HttpApiResolver:
+    """A resolver whose routes require the OAuth2 ``scope`` (``utilhub/<pack>``), or the one a route declares."""
+    app = HttpApiResolver(scope)
 
-    def contract(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[str]:
+    def contract(_: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[str]:
         event = app.current_event
         use_correlation_id(event.headers.get(CORRELATION_HEADER.lower()))
-        required = special.get(event.request_context.route_key, scope)
+        declared = app.declarations.get(event.request_context.route_key)
+        required = declared.scope if declared is not None else scope
         _require_scope(event.request_context.authorizer.jwt_claim or {}, required)
         identity.caller(event.request_context.authorizer.jwt_claim or {})  # a client this deployment knows
         refuse_in_parameters("pathParameters", event.path_parameters, path=True)
@@ -204,3 +215,111 @@ def parsed_xml[M: BaseModel](model: type[M], fields: Mapping[str, Any]) -> M:
         return model.model_validate(fields)
     except ValidationError as exc:
         raise from_validation_error(exc) from None
+
+
+RouteResult = tuple[int, Any] | Response[str]
+RouteFunction = Callable[..., RouteResult]
+
+
+def route(
+    app: HttpApiResolver,
+    method: str,
+    path: str,
+    *,
+    summary: str,
+    description: str,
+    replies: Sequence[Reply],
+    request: Request | None = None,
+    scope: str | None = None,
+    acts_as: str | Callable[..., str] | None = None,
+    idempotent: bool = False,
+    problems: Iterable[int] = (),
+    path_parameters: Mapping[str, Mapping[str, Any]] | None = None,
+    models: Iterable[tuple[type[BaseModel], JsonSchemaMode]] = (),
+    schemas: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Callable[[RouteFunction], RouteFunction]:
+    """Declare ``method path`` (``"POST", "/x/{id}"``, as the template writes it) on ``app``, once for its code and
+    its documentation.
+
+    The route function takes the path parameters by name, preceded by the parsed request when the route has one,
+    and returns ``(status, body)`` (answered as JSON) or a :class:`Response`. Before it runs, in this order:
+
+    - ``scope`` (default: the resolver's) is required of the token (the resolver's middleware);
+    - a literal ``acts_as`` is the system the caller must be allowed to act as (:mod:`utilhub.platform.identity`);
+    - the ``request`` body is read (:func:`read_body`: size, media type, the text rule, hardened XML where the request
+      has an XML form) and parsed: by the request's ``read``, else a JSON body as its model (:func:`parsed`) and an
+      XML body as its model from the fields its XML form reads (:func:`parsed_xml`);
+    - an ``acts_as`` function of the request and path parameters names the system the caller must act as;
+    - with ``idempotent``, the function runs once per ``Idempotency-Key`` (:func:`once_per_key`).
+
+    ``summary``, ``description``, ``replies``, ``problems`` (those the generator does not add), ``path_parameters``
+    (each one's OpenAPI parameter object) and the ``models`` and hand-written ``schemas`` they refer to are the
+    route's documentation (:mod:`utilhub.platform.openapi`).
+    """
+    if method not in ("GET", "POST"):
+        raise ValueError(f"{method} {path}: the hub's routes are GET or POST.")
+    if idempotent and method != "POST":
+        raise ValueError(f"{method} {path}: Idempotency-Key is for POST routes only.")
+    parameters = dict(path_parameters or {})
+    if set(parameters) != set(_TEMPLATE_PARAMETER.findall(path)):
+        raise ValueError(f"{method} {path}: path parameters documented are {sorted(parameters)}.")
+    declared_models: list[tuple[type[BaseModel], JsonSchemaMode]] = list(models)
+    if request is not None and not isinstance(request.schema, str):
+        declared_models.append((request.schema, "validation"))
+    declared_models += [(reply.schema, "serialization") for reply in replies if not isinstance(reply.schema, str)]
+    doc = RouteDoc(
+        method=method,
+        path=path,
+        scope=scope or app.scope,
+        summary=summary,
+        description=description,
+        replies=tuple(replies),
+        problems=tuple(problems),
+        body=request,
+        path_parameters=parameters,
+        honours_idempotency_key=idempotent,
+        models=tuple(dict.fromkeys(declared_models)),
+        schemas=dict(schemas or {}),
+    )
+    if doc.route_key in app.declarations:
+        raise ValueError(f"{doc.route_key} is declared twice.")
+
+    def decorate(function: RouteFunction) -> RouteFunction:
+        def handler(**params: str) -> Response[str]:
+            if isinstance(acts_as, str):
+                identity.require_caller_acts_as(app, acts_as)
+            body = Body(raw=b"")
+            arguments: tuple[Any, ...] = ()
+            if request is not None:
+                body = read_body(app, xml=request.accepts_xml)
+                arguments = (_parse(request, body, params),)
+            if callable(acts_as):
+                identity.require_caller_acts_as(app, acts_as(*arguments, **params))
+            if idempotent:
+                return once_per_key(app, body, lambda: _result_of(function(*arguments, **params)))
+            result = function(*arguments, **params)
+            return result if isinstance(result, Response) else json_response(*result)
+
+        app.declarations[doc.route_key] = doc
+        app.route(_TEMPLATE_PARAMETER.sub(r"<\1>", path), method)(handler)
+        return function
+
+    return decorate
+
+
+def _parse(request: Request, body: Body, params: Mapping[str, str]) -> Any:
+    if request.read is not None:
+        return request.read(body, **params)
+    if isinstance(request.schema, str):
+        raise TypeError(f"A request whose schema is {request.schema!r} (not a model) needs a reader.")
+    if body.xml is not None:
+        if request.xml is None or request.xml.read is None:
+            raise TypeError(f"The XML form of {request.schema.__name__} has no reader.")
+        return parsed_xml(request.schema, request.xml.read(body.xml, **params))
+    return parsed(request.schema, body.json)
+
+
+def _result_of(result: RouteResult) -> tuple[int, Any]:
+    if isinstance(result, Response):
+        raise TypeError("A route that honours Idempotency-Key answers (status, body), which is kept for a replay.")
+    return result

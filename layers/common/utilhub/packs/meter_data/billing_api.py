@@ -10,8 +10,7 @@
 from __future__ import annotations
 
 import re
-
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from typing import Any
 
 from utilhub.packs.meter_data import bill_cycle, billing_relays, links, usage_adjustments
 from utilhub.packs.meter_data.billing_events import (
@@ -19,11 +18,13 @@ from utilhub.packs.meter_data.billing_events import (
     BillCycleRequestIn,
     BillStatusIn,
     ReplacementReadsIn,
+    UsageAdjustment,
     UsageAdjustmentIn,
 )
 from utilhub.packs.meter_data.model import ID
 from utilhub.platform import problems
-from utilhub.platform.http import create_api, json_response, once_per_key, parsed, read_body
+from utilhub.platform.api_docs import Reply, Request
+from utilhub.platform.http import Body, HttpApiResolver, create_api, parsed, route
 
 PREFIX = "/meter-data"
 SCOPE = "utilhub/meter-data"
@@ -38,65 +39,184 @@ def entity_id(name: str, value: str) -> str:
     return value
 
 
-def build_relay_api() -> APIGatewayHttpResolver:
-    app = create_api(
-        SCOPE,
-        route_scopes={f"POST {PREFIX}/replacement-reads": MDM_SCOPE, f"POST {PREFIX}/bill-cycle-changes": MDM_SCOPE},
+BUDGET = " Synchronous: one call to MDM within the route's time budget; MDM answering an error is a 502, not answering in time a 504."
+RELAYED = (
+    " Queued and delivered once per id, retried while the target is down (then kept in a dead-letter queue);"
+    " a refusal by the target is recorded and alarmed, not retried."
+)
+ACCEPTED: dict[str, dict[str, Any]] = {
+    "MeterDataEventAccepted": {
+        "type": "object",
+        "required": ["status"],
+        "properties": {
+            "status": {"const": "ACCEPTED"},
+            "notificationId": {"type": "string"},
+            "changeId": {"type": "string"},
+            "usageTransactionId": {"type": "string"},
+            "eventId": {"type": "string"},
+            "usedOnBill": {"type": "boolean", "description": "What MDM is told: true for BILL_COMPLETED and SEGMENT_FROZEN."},
+        },
+    }
+}
+
+
+def read_bill_status(body: Body, usageTransactionId: str) -> tuple[str, BillStatusIn]:
+    status = parsed(BillStatusIn, body.json)
+    return entity_id("usageTransactionId", usageTransactionId), status
+
+
+def build_relay_api() -> HttpApiResolver:
+    app = create_api(SCOPE)
+
+    @route(
+        app,
+        "POST",
+        f"{PREFIX}/replacement-reads",
+        scope=MDM_SCOPE,
+        request=Request(ReplacementReadsIn, "The notification."),
+        idempotent=True,
+        summary="Replacement reads notification from MDM (MD-13)",
+        description=(
+            "MDM (scope `utilhub/meter-data-mdm`) changed determinants it had already sent for a usage transaction; CCB "
+            "receives an off-cycle bill generation request, once per `notificationId`. Nothing is answered to MDM "
+            "beyond the 202." + RELAYED
+        ),
+        replies=[Reply(202, "Accepted.", "MeterDataEventAccepted")],
+        schemas=ACCEPTED,
     )
+    def replacement_reads(notification: ReplacementReadsIn) -> tuple[int, Any]:
+        return 202, billing_relays.accept_replacement_reads(notification)
 
-    @app.post(f"{PREFIX}/replacement-reads")
-    def replacement_reads() -> Response[str]:
-        body = read_body(app, xml=False)
-        notification = parsed(ReplacementReadsIn, body.json)
-        return once_per_key(app, body, lambda: (202, billing_relays.accept_replacement_reads(notification)))
+    @route(
+        app,
+        "POST",
+        f"{PREFIX}/usage-transactions/{{usageTransactionId}}/bill-status",
+        request=Request(BillStatusIn, "The bill event.", read=read_bill_status),
+        idempotent=True,
+        summary="Usage transaction info update from CCB (MD-16)",
+        description=(
+            "A bill completed or a bill segment frozen (MDM gets used-on-bill `true`) or canceled (`false`), once per "
+            "`eventId` and usage transaction; a transaction's events reach MDM in the order the hub accepted them (a "
+            "failed one is redelivered before the later ones), so MDM ends with the latest event's flag; with `at`, MDM "
+            "also keeps the latest when two are posted out of order." + RELAYED
+        ),
+        replies=[Reply(202, "Accepted.", "MeterDataEventAccepted")],
+        path_parameters={"usageTransactionId": {"description": "MDM's usage transaction.", "schema": {"type": "string"}}},
+        schemas=ACCEPTED,
+    )
+    def bill_status(request: tuple[str, BillStatusIn], usageTransactionId: str) -> tuple[int, Any]:
+        usage_transaction, status = request
+        return 202, billing_relays.accept_bill_status(usage_transaction, status)
 
-    @app.post(f"{PREFIX}/usage-transactions/<usageTransactionId>/bill-status")
-    def bill_status(usageTransactionId: str) -> Response[str]:
-        body = read_body(app, xml=False)
-        status = parsed(BillStatusIn, body.json)
-        usage_transaction = entity_id("usageTransactionId", usageTransactionId)
-        return once_per_key(app, body, lambda: (202, billing_relays.accept_bill_status(usage_transaction, status)))
-
-    @app.post(f"{PREFIX}/bill-cycle-changes")
-    def bill_cycle_change() -> Response[str]:
-        body = read_body(app, xml=False)
-        change = parsed(BillCycleChangeIn, body.json)
-        return once_per_key(app, body, lambda: (202, billing_relays.accept_bill_cycle_change(change)))
+    @route(
+        app,
+        "POST",
+        f"{PREFIX}/bill-cycle-changes",
+        scope=MDM_SCOPE,
+        request=Request(BillCycleChangeIn, "The change."),
+        idempotent=True,
+        summary="Bill cycle change notification from MDM (MD-20)",
+        description="MDM (scope `utilhub/meter-data-mdm`) changed a service point's bill cycle; CCB receives it once per `changeId`."
+        + RELAYED,
+        replies=[Reply(202, "Accepted.", "MeterDataEventAccepted")],
+        schemas=ACCEPTED,
+    )
+    def bill_cycle_change(change: BillCycleChangeIn) -> tuple[int, Any]:
+        return 202, billing_relays.accept_bill_cycle_change(change)
 
     return app
 
 
-def build_bill_cycle_api() -> APIGatewayHttpResolver:
+def build_bill_cycle_api() -> HttpApiResolver:
     app = create_api(SCOPE)
 
-    @app.post(f"{PREFIX}/bill-cycle-requests")
-    def bill_cycle_request() -> Response[str]:
-        body = read_body(app, xml=False)
-        request = parsed(BillCycleRequestIn, body.json)
-        return once_per_key(app, body, lambda: (200, bill_cycle.request_bill_cycle(request)))
+    @route(
+        app,
+        "POST",
+        f"{PREFIX}/bill-cycle-requests",
+        request=Request(BillCycleRequestIn, "The SA being activated and its service point."),
+        idempotent=True,
+        summary="SA activation bill cycle request (MD-19)",
+        description="The bill cycle MDM links to the SA's service point; an SA or service point MDM does not hold is a 404." + BUDGET,
+        replies=[Reply(200, "The bill cycle.", "BillCycle")],
+        problems=[404, 502, 504],
+        schemas={
+            "BillCycle": {
+                "type": "object",
+                "required": ["saId", "servicePointId", "billCycle"],
+                "properties": {"saId": {"type": "string"}, "servicePointId": {"type": "string"}, "billCycle": {"type": "string"}},
+            }
+        },
+    )
+    def bill_cycle_request(request: BillCycleRequestIn) -> tuple[int, Any]:
+        return 200, bill_cycle.request_bill_cycle(request)
 
     return app
 
 
-def build_adjustment_api() -> APIGatewayHttpResolver:
+def build_adjustment_api() -> HttpApiResolver:
     app = create_api(SCOPE)
 
-    @app.post(f"{PREFIX}/usage-adjustments")
-    def usage_adjustment() -> Response[str]:
-        body = read_body(app, xml=False)
-        request = parsed(UsageAdjustmentIn, body.json)
-        return once_per_key(app, body, lambda: (200, usage_adjustments.request_usage_adjustment(request)))
+    @route(
+        app,
+        "POST",
+        f"{PREFIX}/usage-adjustments",
+        request=Request(UsageAdjustmentIn, "The adjustment."),
+        idempotent=True,
+        summary="Usage adjustment request, self-service (MD-17)",
+        description=(
+            "MDM adjusts the SA's usage over the period by `quantity` (positive adds, negative takes away) and answers the "
+            "usage transaction it made; the same `adjustmentId` again answers the same one, with other values it is a 409. "
+            "An SA MDM does not hold is a 404. Made once (never retried by the hub): after a 504, send it again."
+        )
+        + BUDGET,
+        replies=[Reply(200, "The adjustment MDM made.", UsageAdjustment)],
+        problems=[404, 409, 502, 504],
+    )
+    def usage_adjustment(request: UsageAdjustmentIn) -> tuple[int, Any]:
+        return 200, usage_adjustments.request_usage_adjustment(request)
 
     return app
 
 
-def build_links_api() -> APIGatewayHttpResolver:
+def build_links_api() -> HttpApiResolver:
     app = create_api(LINKS_SCOPE)
 
-    @app.get(f"{PREFIX}/links")
-    def navigation_links() -> Response[str]:
+    @route(
+        app,
+        "GET",
+        f"{PREFIX}/links",
+        summary="Navigation links between CCB and MDM objects (MD-21)",
+        description=(
+            "Query `entityType` (CCB's PERSON, SERVICE_AGREEMENT, SERVICE_POINT, USAGE_REQUEST, METER; MDM's "
+            "MDM_SERVICE_POINT) and `entityId`. The links come from URL templates kept as configuration (shipped, "
+            "overridden per entity type by the links parameter); the id is URL-quoted into them. An unknown entity "
+            "type is a 422."
+        ),
+        replies=[Reply(200, "The links.", "NavigationLinks")],
+        problems=[422],
+        schemas={
+            "NavigationLinks": {
+                "type": "object",
+                "required": ["entityType", "entityId", "links"],
+                "properties": {
+                    "entityType": {"type": "string"},
+                    "entityId": {"type": "string"},
+                    "links": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["rel", "href"],
+                            "properties": {"rel": {"type": "string"}, "href": {"type": "string", "format": "uri"}},
+                        },
+                    },
+                },
+            }
+        },
+    )
+    def navigation_links() -> tuple[int, Any]:
         query = app.current_event.query_string_parameters or {}
-        return json_response(200, links.navigation_links(query.get("entityType"), query.get("entityId")))
+        return 200, links.navigation_links(query.get("entityType"), query.get("entityId"))
 
     return app
 

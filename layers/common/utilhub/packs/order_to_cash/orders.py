@@ -23,18 +23,16 @@ import json
 import re
 from typing import Any
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from botocore.exceptions import ClientError
-from pydantic import ValidationError
 
 from utilhub.packs.order_to_cash.collation import collate
-from utilhub.packs.order_to_cash.model import SIEBEL, FulfillmentOrderIn
+from utilhub.packs.order_to_cash.model import SIEBEL, FulfillmentOrderIn, OrderResult
 from utilhub.packs.order_to_cash.wiring import order_store, stepfunctions
 from utilhub.platform import aws, problems
+from utilhub.platform.api_docs import Reply, Request, ref
 from utilhub.platform.dvm import domain_value_maps
-from utilhub.platform.http import Body, create_api, json_response, once_per_key, read_body
+from utilhub.platform.http import Body, HttpApiResolver, create_api, parsed, route
 from utilhub.platform.idempotency import run_once
-from utilhub.platform.json_input import from_json
 from utilhub.platform.observability import MetricUnit, metrics
 from utilhub.platform.settings import get_settings
 from utilhub.platform.wiring import per_process
@@ -185,33 +183,113 @@ def check_payment_methods(order: FulfillmentOrderIn) -> None:
     translate.check()
 
 
-def build_api() -> APIGatewayHttpResolver:
+STATE = {"type": "string", "enum": ["RUNNING", "SUCCEEDED", "FAILED"]}
+ATTEMPT = {"type": "integer", "minimum": 1, "description": "The revision's latest run: 1, then one more per resubmission."}
+SCHEMAS: dict[str, dict[str, Any]] = {
+    "FulfillmentOrderState": {
+        "type": "object",
+        "required": ["orderId", "revision", "status"],
+        "properties": {"orderId": {"type": "string"}, "revision": {"type": "integer"}, "status": STATE, "attempt": ATTEMPT},
+    },
+    "FulfillmentOrderView": {
+        "type": "object",
+        "description": "An order revision's latest attempt: RUNNING, SUCCEEDED with its result, or FAILED with the reason.",
+        "required": ["orderId", "revision", "status", "attempt"],
+        "properties": {
+            "orderId": {"type": "string"},
+            "revision": {"type": "integer"},
+            "status": STATE,
+            "attempt": ATTEMPT,
+            "result": ref(OrderResult),
+            "error": {
+                "type": "object",
+                "required": ["error", "reason"],
+                "properties": {"error": {"type": "string"}, "reason": {"type": "string"}},
+            },
+        },
+    },
+}
+REVISION_PARAMETERS = {
+    "orderId": {"description": "The order id.", "schema": {"type": "string"}},
+    "revision": {"description": "The revision number.", "schema": {"type": "integer", "minimum": 0}},
+}
+
+
+def read_order(body: Body) -> FulfillmentOrderIn:
+    """The order revision in the body, refused (422) when it breaks the contract or the seed's rules, before anything starts."""
+    order = parsed(FulfillmentOrderIn, body.json)
+    check_payment_methods(order)
+    collate(order)
+    return order
+
+
+def build_api() -> HttpApiResolver:
     app = create_api(SCOPE)
+    collection = f"{PREFIX}/fulfillment-orders"
 
-    @app.post(f"{PREFIX}/fulfillment-orders")
-    def submit() -> Response[str]:
-        body = read_body(app, xml=False)
-        try:
-            order = from_json(FulfillmentOrderIn, body.json)
-        except ValidationError as exc:
-            raise problems.from_validation_error(exc) from None
-        check_payment_methods(order)
-        collate(order)  # refuses an order that breaks the seed's rules before anything starts
+    @route(
+        app,
+        "POST",
+        collection,
+        request=Request(FulfillmentOrderIn, "The order revision.", read=read_order),
+        idempotent=True,
+        summary="Synchronize a fulfillment order's billing accounts to BRM (OC-01)",
+        description=(
+            "Starts one Standard workflow per order revision. Only ADD, UPDATE and MOVE-ADD lines are processed; "
+            "Service Bundle, Item, Subscription and Discount lines bring the service account, billing account and "
+            "billing profile, Promotion lines the billing account only; other lines are listed as ignored with their "
+            "reason. Only what does not exist in BRM is created; nothing is deleted. A service account other than its "
+            "bill-to account becomes its nonpaying subordinate; prior values flag a paying hierarchy change. The same "
+            "order revision again answers 202 and ends with the same result; other content under a used order id and "
+            "revision is a 409. An order using one billing profile in different billing systems is refused (422)."
+        ),
+        replies=[Reply(202, "Started (or already started): query the revision.", "FulfillmentOrderState")],
+        problems=[409],
+        models=[(OrderResult, "serialization")],
+        schemas=SCHEMAS,
+    )
+    def submit(order: FulfillmentOrderIn) -> tuple[int, Any]:
+        key = f"OC-01#order#{order.orderId}#{order.revision}"
+        return 202, run_once(key=key, fingerprint=order_content(order), work=lambda: start(order), lambda_context=app.lambda_context)
 
-        def work() -> tuple[int, Any]:
-            key = f"OC-01#order#{order.orderId}#{order.revision}"
-            return 202, run_once(key=key, fingerprint=order_content(order), work=lambda: start(order), lambda_context=app.lambda_context)
+    @route(
+        app,
+        "GET",
+        f"{collection}/{{orderId}}/revisions/{{revision}}",
+        summary="Status and result of an order revision (OC-02)",
+        description=(
+            "The latest attempt: RUNNING, SUCCEEDED with what was processed, ignored, created, found and the paying "
+            "hierarchy, or FAILED with the reason."
+        ),
+        replies=[Reply(200, "The order revision.", "FulfillmentOrderView")],
+        problems=[404, 422],
+        path_parameters=REVISION_PARAMETERS,
+        models=[(OrderResult, "serialization")],
+        schemas=SCHEMAS,
+    )
+    def result(orderId: str, revision: str) -> tuple[int, Any]:
+        return 200, query(orderId, _revision(revision))
 
-        return once_per_key(app, body, work)
-
-    @app.get(f"{PREFIX}/fulfillment-orders/<orderId>/revisions/<revision>")
-    def result(orderId: str, revision: str) -> Response[str]:
-        return json_response(200, query(orderId, _revision(revision)))
-
-    @app.post(f"{PREFIX}/fulfillment-orders/<orderId>/revisions/<revision>/resubmission")
-    def resubmission(orderId: str, revision: str) -> Response[str]:
-        number = _revision(revision)
-        return once_per_key(app, Body(raw=b""), lambda: (202, resubmit(orderId, number)))
+    @route(
+        app,
+        "POST",
+        f"{collection}/{{orderId}}/revisions/{{revision}}/resubmission",
+        idempotent=True,
+        summary="Resubmit a FAILED order revision (OC-01)",
+        description=(
+            "Runs the revision again as its next attempt, with the order it was submitted with. What BRM already holds is "
+            "found, not created again: a step that succeeded answers its recorded outcome (for a day; later it finds its "
+            "objects through the cross-references), a step that failed runs again against the cross-references. Any "
+            "status other than FAILED is a 409; a revision whose last run ended more than 90 days ago is no longer "
+            "known (404)."
+        ),
+        replies=[Reply(202, "Running again: query the revision.", "FulfillmentOrderState")],
+        problems=[404, 409, 422],
+        path_parameters=REVISION_PARAMETERS,
+        schemas=SCHEMAS,
+    )
+    def resubmission(orderId: str, revision: str) -> tuple[int, Any]:
+        return 202, resubmit(orderId, _revision(revision))
 
     return app
 
