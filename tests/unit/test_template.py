@@ -100,3 +100,60 @@ def test_a_route_may_opt_out_of_the_default_authorizer() -> None:
     # Then the open route has no authorizer and the other the API's
     assert routes["GET /open"].authorizer is None
     assert routes["POST /closed"].authorizer == "Jwt"
+
+
+def _packed_template() -> Template:
+    """A function, its queue and its route under a condition on a parameter, beside an unconditioned function."""
+    route = {"Type": "HttpApi", "Properties": {"Method": "GET", "Path": "/work"}}
+    return Template(
+        {
+            "Parameters": {"Work": {"Type": "String", "Default": "yes", "AllowedValues": ["yes", "no"]}},
+            "Conditions": {"HasWork": {"Fn::Equals": [{"Ref": "Work"}, "yes"]}},
+            "Resources": {
+                "WorkQueue": {"Type": "AWS::SQS::Queue", "Condition": "HasWork"},
+                "WorkFunction": {
+                    "Type": "AWS::Serverless::Function",
+                    "Condition": "HasWork",
+                    "Properties": {"CodeUri": "functions/w/", "Handler": "app.h", "Events": {"Get": route}},
+                },
+                "CoreFunction": {
+                    "Type": "AWS::Serverless::Function",
+                    "Properties": {
+                        "CodeUri": "functions/c/",
+                        "Handler": "app.h",
+                        "Environment": {"Variables": {"QUEUE": {"Fn::If": ["HasWork", {"Ref": "WorkQueue"}, "none"]}}},
+                    },
+                },
+            },
+            "Outputs": {"WorkQueueUrl": {"Condition": "HasWork", "Value": {"Ref": "WorkQueue"}}},
+        }
+    )
+
+
+def test_the_stack_deploys_only_the_resources_whose_condition_holds() -> None:
+    template = _packed_template()
+    # When the parameter leaves the condition false
+    stack = LocalStack(template, parameters={"Work": "no"})
+    # Then its resources, routes, functions and outputs are not in what the stack reads
+    assert set(stack.template.resources) == {"CoreFunction"}
+    assert stack.template.http_routes() == []
+    assert [spec.logical_id for spec in stack.functions()] == ["CoreFunction"]
+    assert stack.function("CoreFunction").environment == {"QUEUE": "none"}
+    assert "WorkQueueUrl" not in stack.template.body["Outputs"]
+    # And by default (the condition holds) everything is
+    default = LocalStack(template)
+    assert set(default.template.resources) == {"WorkQueue", "WorkFunction", "CoreFunction"}
+    assert [route.route_key for route in default.template.http_routes()] == ["GET /work"]
+    assert set(default.template.body["Outputs"]) == {"WorkQueueUrl"}
+
+
+def test_a_resource_kept_that_refers_to_one_left_out_is_refused() -> None:
+    # Given an unconditioned function naming the conditioned queue outside an Fn::If
+    body = _packed_template().body
+    core = body["Resources"]["CoreFunction"]["Properties"]
+    core["Environment"]["Variables"]["QUEUE"] = {"Fn::Sub": "${WorkQueue}"}
+    # When the condition leaves the queue out, Then the stack is refused, naming both
+    with pytest.raises(TemplateError, match=r"CoreFunction refers to WorkQueue"):
+        LocalStack(Template(body), parameters={"Work": "no"})
+    # And with the queue deployed it is not
+    assert set(LocalStack(Template(body)).template.resources) == {"WorkQueue", "WorkFunction", "CoreFunction"}
