@@ -117,6 +117,22 @@ class TemplateError(ValueError):
     """The template says something the reader cannot take literally."""
 
 
+NESTED_LOCATIONS = {"AWS::Serverless::Application": "Location", "AWS::CloudFormation::Stack": "TemplateURL"}
+
+
+def template_files(path: Path = TEMPLATE_PATH) -> list[Path]:
+    """``path`` and every template it composes: the local file (a path relative to the composing template, as
+    ``sam build`` takes it) of each nested application or stack, and theirs in turn (an application from the
+    Serverless Application Repository or a URL is not a file of this repository)."""
+    files = [path]
+    resources = expand_for_each(load_yaml(path.read_text(encoding="utf-8"))).get("Resources", {})
+    for resource in resources.values():
+        location = resource.get("Properties", {}).get(NESTED_LOCATIONS.get(resource.get("Type"), ""))
+        if isinstance(location, str) and "://" not in location:
+            files.extend(file for file in template_files(path.parent / location) if file not in files)
+    return files
+
+
 @dataclass(frozen=True)
 class Template:
     body: dict[str, Any]
