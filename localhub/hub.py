@@ -192,7 +192,7 @@ class LocalHub:
         sfn = boto3.client("stepfunctions", region_name=self._stack().region)
         return [
             execution["executionArn"]
-            for logical_id, _ in self.template.of_type("AWS::Serverless::StateMachine")
+            for logical_id, _ in self._stack().template.of_type("AWS::Serverless::StateMachine")
             for page in sfn.get_paginator("list_executions").paginate(
                 stateMachineArn=self._stack().physical[logical_id].ref, statusFilter="RUNNING"
             )

@@ -1,7 +1,8 @@
 """Read ``template.yaml`` and resolve it for a local account: the one reader of the topology.
 
 :class:`Template` loads the SAM template (CloudFormation short tags included);
-:class:`LocalStack` gives every resource a local physical name, resolves parameters,
+:class:`LocalStack` keeps the resources whose ``Condition`` holds under its parameters (:meth:`Template.deployed`),
+gives every resource a local physical name, resolves parameters,
 conditions and intrinsic functions (``Ref``, ``Fn::GetAtt``, ``Fn::Sub``, ``Fn::If``, ``Fn::FindInMap``, ...),
 and describes each function (code, handler, environment, events) as Lambda would see it.
 :mod:`localhub.aws.provision` creates the AWS resources in an endpoint from it.
@@ -12,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -116,6 +117,22 @@ class TemplateError(ValueError):
     """The template says something the reader cannot take literally."""
 
 
+NESTED_LOCATIONS = {"AWS::Serverless::Application": "Location", "AWS::CloudFormation::Stack": "TemplateURL"}
+
+
+def template_files(path: Path = TEMPLATE_PATH) -> list[Path]:
+    """``path`` and every template it composes: the local file (a path relative to the composing template, as
+    ``sam build`` takes it) of each nested application or stack, and theirs in turn (an application from the
+    Serverless Application Repository or a URL is not a file of this repository)."""
+    files = [path]
+    resources = expand_for_each(load_yaml(path.read_text(encoding="utf-8"))).get("Resources", {})
+    for resource in resources.values():
+        location = resource.get("Properties", {}).get(NESTED_LOCATIONS.get(resource.get("Type"), ""))
+        if isinstance(location, str) and "://" not in location:
+            files.extend(file for file in template_files(path.parent / location) if file not in files)
+    return files
+
+
 @dataclass(frozen=True)
 class Template:
     body: dict[str, Any]
@@ -171,11 +188,56 @@ class Template:
                 )
         return routes
 
+    def deployed(self, holds: Callable[[str], bool]) -> Template:
+        """The template as CloudFormation deploys it: without the resources and outputs whose ``Condition`` does not
+        hold (``holds``: a condition's value under the stack's parameters). Everything read from the result (routes,
+        functions, clients, what is provisioned) is then only what is deployed. A resource kept that refers to one
+        left out (outside an ``Fn::If``) is refused, as CloudFormation refuses it."""
+        kept = {
+            section: {name: entry for name, entry in self.body.get(section, {}).items() if _holds(entry, holds)}
+            for section in ("Resources", "Outputs")
+        }
+        left_out = set(self.resources) - set(kept["Resources"])
+        for section, entries in kept.items():
+            for name, entry in entries.items():
+                if missing := sorted(_references(entry) & left_out):
+                    raise TemplateError(f"{section}.{name} refers to {', '.join(missing)}, which its condition leaves out")
+        return Template({**self.body, **{section: kept[section] for section in kept if section in self.body}})
+
     def _default_authorizer(self, api_id: Any) -> Any:
         """The ``DefaultAuthorizer`` of the API an event names (``Ref``), or of the implicit API (``Globals``)."""
         api = self.resources.get(api_id["Ref"], {}) if isinstance(api_id, dict) and "Ref" in api_id else {}
         auth = api.get("Properties", {}).get("Auth") or self.body.get("Globals", {}).get("HttpApi", {}).get("Auth", {})
         return auth.get("DefaultAuthorizer")
+
+
+def _holds(entry: Any, holds: Callable[[str], bool]) -> bool:
+    condition = entry.get("Condition") if isinstance(entry, dict) else None
+    return condition is None or holds(condition)
+
+
+def _references(node: Any) -> set[str]:
+    """The names ``node`` refers to (``Ref``, ``Fn::GetAtt``, ``Fn::Sub``, ``DependsOn``), except inside an ``Fn::If``,
+    whose branch a condition chooses."""
+    found: set[str] = set()
+    if isinstance(node, list):
+        for item in node:
+            found |= _references(item)
+    elif isinstance(node, dict):
+        for key, arg in node.items():
+            if key == "Fn::If":
+                continue
+            if key in ("Ref", "DependsOn") and isinstance(arg, str):
+                found.add(arg)
+            elif key == "DependsOn" and isinstance(arg, list):
+                found.update(arg)
+            elif key == "Fn::GetAtt" and isinstance(arg, list) and isinstance(arg[0], str):
+                found.add(arg[0])
+            elif key == "Fn::Sub":
+                text = arg[0] if isinstance(arg, list) else arg
+                found.update(name.split(".", 1)[0] for name in re.findall(r"\$\{([^}!]+)\}", str(text)))
+            found |= _references(arg)
+    return found
 
 
 @dataclass(frozen=True)
@@ -258,7 +320,8 @@ class LocalStack:
         region: str = REGION,
         account_id: str = ACCOUNT_ID,
     ) -> None:
-        self.template = template or Template.load()
+        template = template or Template.load()
+        self.template = template
         self.prefix = prefix
         self.region = region
         self.account_id = account_id
@@ -270,6 +333,8 @@ class LocalStack:
                 raise ValueError(refusal)
         self.physical: dict[str, Physical] = {}
         self._conditions: dict[str, bool] = {}
+        # what these parameters deploy: the resources whose Condition holds (conditions read parameters only)
+        self.template = template.deployed(self.condition)
 
     # ------------------------------------------------------------------ naming
     def default_name(self, logical_id: str, *, fifo: bool = False) -> str:
