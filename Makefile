@@ -90,6 +90,9 @@ chaos: $(BIN)/.synced ## one fault run over the asynchronous integration points,
 schemathesis: $(BIN)/.synced ## schemathesis over every operation of docs/openapi.json on a local hub; N=50 cases per operation, SEED=22
 	$(LAYER_PATH) $(BIN)/python -m localhub.spec_check -n $(or $(N),50) --seed $(or $(SEED),22) $(ARGS)
 
+openapi: $(BIN)/.synced ## regenerate docs/openapi.json from the routes' declarations and the template (a unit test fails when it is stale)
+	$(LAYER_PATH) $(BIN)/python -m localhub.openapi > docs/openapi.json
+
 build: $(SAM) ## sam build (arm64 layer and functions into .aws-sam/; the template's Fn::ForEach loops expanded)
 	$(SAM) build --language-extensions
 
