@@ -33,7 +33,7 @@ from localhub.simulators.ccb_billing import BillDeterminantsBook
 from localhub.simulators.field import FieldActivityBook, find_service_points, validate_meter
 from utilhub.packs.customer.ccb import CcbCustomer, CcbCustomerChange, CcbCustomerIn
 from utilhub.packs.field_work.model import ActivityIn, BillableCompletionIn, UnbadgedAssetIn
-from utilhub.packs.meter_data.billing_events import BillCycleChangeIn, OffCycleBillRequest
+from utilhub.packs.meter_data.billing.events import BillCycleChangeIn, OffCycleBillRequest
 from utilhub.packs.meter_data.model import ADDRESS_XML, PersonData
 from utilhub.platform.dvm import shipped_maps
 from utilhub.platform.xml import to_bytes, validate

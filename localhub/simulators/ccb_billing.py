@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import Field, ValidationError
 
 from localhub.simulators.base import Reply, Simulator, SimulatorError, json_reply
-from utilhub.packs.meter_data.usage import BillDeterminants
+from utilhub.packs.meter_data.billing.usage import BillDeterminants
 
 
 class DeliveredDeterminants(BillDeterminants):

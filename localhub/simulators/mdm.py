@@ -29,7 +29,7 @@ from pydantic import BaseModel, ValidationError
 
 from localhub.simulators import mdm_usage
 from localhub.simulators.base import Reply, Simulator, SimulatorError, json_reply
-from utilhub.packs.meter_data.billing_events import (
+from utilhub.packs.meter_data.billing.events import (
     BillCycleChangeIn,
     BillCycleRequestIn,
     ReplacementReadsIn,

@@ -18,7 +18,7 @@ from localhub.hub import ApiResponse, LocalHub
 from tests.conftest import sample_event
 from tests.integration.test_meter_data_master_data_sync import post_sample
 from tests.integration.test_meter_data_person_sync import cycle
-from utilhub.packs.meter_data import usage_requests
+from utilhub.packs.meter_data.billing import usage_requests
 from utilhub.platform import observability
 
 CLAIMS = {"client_id": "ccb", "scope": "utilhub/meter-data", "token_use": "access"}
@@ -288,7 +288,7 @@ class HubClock:
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.offset = timedelta(0)
-        monkeypatch.setattr(usage_requests, "_now", lambda: datetime.now(UTC) + self.offset)
+        monkeypatch.setattr(usage_requests.service, "_now", lambda: datetime.now(UTC) + self.offset)
 
     def advance(self, by: timedelta) -> None:
         self.offset += by
@@ -517,7 +517,7 @@ def test_a_bill_run_sqs_does_not_take_is_a_503_and_its_second_post_bills_each_re
 def test_a_message_for_a_request_its_worker_could_not_move_to_sent_is_redelivered_not_dropped(
     hub: LocalHub, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from utilhub.packs.meter_data.usage_requests import UsageRequestStore, UsageStatus
+    from utilhub.packs.meter_data.billing.usage_requests import UsageRequestStore, UsageStatus
 
     # Given one usage request whose first delivery finds its move PENDING -> SENT not applied (the conditional
     # write answered as if the request were elsewhere) while the request is still PENDING

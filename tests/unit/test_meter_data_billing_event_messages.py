@@ -1,5 +1,5 @@
-"""The billing event messages (utilhub.packs.meter_data.billing_events) and what the relay makes of a target's
-answer (utilhub.packs.meter_data.billing_relays): pure, the connector replaced by a recording stand-in."""
+"""The billing event messages (utilhub.packs.meter_data.billing.events) and what the relay makes of a target's
+answer (utilhub.packs.meter_data.billing.relays): pure, the connector replaced by a recording stand-in."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from utilhub.packs.meter_data import billing_relays
-from utilhub.packs.meter_data.billing_events import (
+from utilhub.packs.meter_data.billing import relays as billing_relays
+from utilhub.packs.meter_data.billing.events import (
     BILL_EVENTS_USED_ON_BILL,
     BillStatusIn,
     ReplacementReadsIn,

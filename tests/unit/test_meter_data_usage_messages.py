@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from utilhub.packs.meter_data import usage
+from utilhub.packs.meter_data.billing import usage
 from utilhub.platform.problems import Problem
 
 DETERMINANTS: dict[str, Any] = {

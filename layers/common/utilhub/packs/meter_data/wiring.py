@@ -18,7 +18,7 @@ from utilhub.platform.wiring import Handler, entry, per_process
 from utilhub.syncrequests import wiring as engine
 
 if TYPE_CHECKING:
-    from utilhub.packs.meter_data.usage_requests import UsageRequests
+    from utilhub.packs.meter_data.billing.usage_requests import UsageRequests
 
 
 @per_process
@@ -30,8 +30,8 @@ def connector_for(system: str) -> HttpConnector:
 @per_process
 def usage_request_service() -> UsageRequests:
     """MD-11's usage requests: their table, their queue, MDM and CCB."""
+    from utilhub.packs.meter_data.billing.usage_requests import DataSyncCheck, UsageRequests, UsageRequestStore
     from utilhub.packs.meter_data.sync import FLOW
-    from utilhub.packs.meter_data.usage_requests import DataSyncCheck, UsageRequests, UsageRequestStore
 
     return UsageRequests(
         store=UsageRequestStore(aws.table(get_settings().state.require("usage_request_table"))),
@@ -74,7 +74,7 @@ def sync_delivery() -> Handler:
 @entry
 def usage() -> Handler:
     """MD-12, MD-14, MD-15."""
-    from utilhub.packs.meter_data.usage_api import api
+    from utilhub.packs.meter_data.billing.usage_api import api
 
     connector_for("MDM")
     return api.resolve
@@ -83,8 +83,8 @@ def usage() -> Handler:
 @entry
 def usage_requests() -> Handler:
     """MD-11 intake, batch, state, resubmission."""
+    from utilhub.packs.meter_data.billing.usage_requests.api import api
     from utilhub.packs.meter_data.sync import FLOW
-    from utilhub.packs.meter_data.usage_requests_api import api
 
     usage_request_service()
     get_settings().meter_data.require("usage_request_queue_url")
@@ -94,7 +94,7 @@ def usage_requests() -> Handler:
 
 @entry
 def usage_delivery() -> Handler:
-    from utilhub.packs.meter_data.usage_requests import deliver_batch
+    from utilhub.packs.meter_data.billing.usage_requests import deliver_batch
 
     connector_for("MDM")
     connector_for("CCB")
@@ -114,7 +114,7 @@ def usage_release() -> Handler:
 @entry
 def billing_events() -> Handler:
     """MD-13, MD-16, MD-20 accepted."""
-    from utilhub.packs.meter_data.billing_api import relay_api
+    from utilhub.packs.meter_data.billing.api import relay_api
 
     settings = get_settings().meter_data
     settings.require("meter_data_relay_queue_url")
@@ -124,7 +124,7 @@ def billing_events() -> Handler:
 
 @entry
 def billing_event_delivery() -> Handler:
-    from utilhub.packs.meter_data.billing_relays import deliver_batch
+    from utilhub.packs.meter_data.billing.relays import deliver_batch
 
     connector_for("MDM")
     connector_for("CCB")
@@ -134,7 +134,7 @@ def billing_event_delivery() -> Handler:
 @entry
 def bill_cycle_requests() -> Handler:
     """MD-19."""
-    from utilhub.packs.meter_data.billing_api import bill_cycle_api
+    from utilhub.packs.meter_data.billing.api import bill_cycle_api
 
     connector_for("MDM")
     return bill_cycle_api.resolve
@@ -143,7 +143,7 @@ def bill_cycle_requests() -> Handler:
 @entry
 def usage_adjustments() -> Handler:
     """MD-17."""
-    from utilhub.packs.meter_data.billing_api import adjustment_api
+    from utilhub.packs.meter_data.billing.api import adjustment_api
 
     connector_for("MDM")
     return adjustment_api.resolve
@@ -152,6 +152,6 @@ def usage_adjustments() -> Handler:
 @entry
 def links() -> Handler:
     """MD-21 (the templates: shipped, or this deployment's parameter)."""
-    from utilhub.packs.meter_data.billing_api import links_api
+    from utilhub.packs.meter_data.billing.api import links_api
 
     return links_api.resolve

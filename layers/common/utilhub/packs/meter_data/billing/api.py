@@ -12,8 +12,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from utilhub.packs.meter_data import bill_cycle, billing_relays, links, usage_adjustments
-from utilhub.packs.meter_data.billing_events import (
+from utilhub.packs.meter_data import links
+from utilhub.packs.meter_data.billing import bill_cycle, usage_adjustments
+from utilhub.packs.meter_data.billing import relays as billing_relays
+from utilhub.packs.meter_data.billing.events import (
     BillCycleChangeIn,
     BillCycleRequestIn,
     BillStatusIn,

@@ -8,7 +8,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
-from utilhub.packs.meter_data import usage
+from utilhub.packs.meter_data.billing import usage
 from utilhub.packs.meter_data.model import ID
 from utilhub.packs.meter_data.sync import PREFIX, SCOPE
 from utilhub.platform import problems

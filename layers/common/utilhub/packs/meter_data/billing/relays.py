@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from typing import Any, Literal
 from urllib.parse import quote
 
-from utilhub.packs.meter_data.billing_events import (
+from utilhub.packs.meter_data.billing.events import (
     BILL_EVENTS_USED_ON_BILL,
     BillCycleChangeIn,
     BillStatusIn,

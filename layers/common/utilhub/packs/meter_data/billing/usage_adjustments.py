@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from utilhub.packs.meter_data.billing_events import UsageAdjustment, UsageAdjustmentIn
+from utilhub.packs.meter_data.billing.events import UsageAdjustment, UsageAdjustmentIn
 from utilhub.packs.meter_data.wiring import connector_for
 from utilhub.platform import problems
 from utilhub.platform.budget import TimeBudget, bad_gateway

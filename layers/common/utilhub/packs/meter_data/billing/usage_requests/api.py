@@ -7,9 +7,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from utilhub.packs.meter_data import usage_requests, wiring
+from utilhub.packs.meter_data import wiring
+from utilhub.packs.meter_data.billing import usage_requests
+from utilhub.packs.meter_data.billing.usage import BillDeterminants
 from utilhub.packs.meter_data.sync import PREFIX, SCOPE
-from utilhub.packs.meter_data.usage import BillDeterminants
 from utilhub.platform import problems
 from utilhub.platform.api_docs import Reply, Request, ref
 from utilhub.platform.http import Body, HttpApiResolver, create_api, route

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from utilhub.packs.meter_data.billing_events import BillCycleAnswer, BillCycleRequestIn
+from utilhub.packs.meter_data.billing.events import BillCycleAnswer, BillCycleRequestIn
 from utilhub.packs.meter_data.wiring import connector_for
 from utilhub.platform.budget import TimeBudget, bad_gateway
 

@@ -1,0 +1,235 @@
+"""The usage request table: one item per ``usageRequestId``, every transition conditional and recorded."""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from utilhub.platform import aws
+from utilhub.platform.observability import logger
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.service_resource import Table
+
+from utilhub.packs.meter_data.billing.usage_requests.model import (
+    INDEX,
+    INDEXED,
+    RETENTION,
+    SHARDS,
+    UsageRequestIn,
+    UsageStatus,
+    _now,
+    _shard,
+)
+
+
+class UsageRequestStore:
+    def __init__(self, table: Table, *, clock: Callable[[], datetime] = _now) -> None:
+        self._table = table
+        self._client = table.meta.client
+        self._now = clock
+
+    def new_item(self, request: UsageRequestIn, status: UsageStatus, reason: str, correlation: str) -> dict[str, Any]:
+        now = self._now()
+        at = now.isoformat()
+        item: dict[str, Any] = {
+            "pk": request.usageRequestId,
+            "request": request.model_dump_json(),
+            "saId": request.saId,
+            "fingerprint": request.fingerprint(),
+            "status": status.value,
+            "correlationId": correlation,
+            "receivedAt": at,
+            "history": [{"status": status.value, "at": at, "reason": reason}],
+            "expiresAt": int((now + RETENTION).timestamp()),
+            "gsi1pk": f"{status.value}#{_shard(request.usageRequestId)}",
+            "gsi1sk": f"{at}#{request.usageRequestId}",
+        }
+        return item
+
+    def put_new(self, items: Sequence[dict[str, Any]]) -> set[str]:
+        """Put ``items`` that do not exist yet; the ids that existed already."""
+        return {str(item["pk"]) for item in aws.put_absent(self._table, items)}
+
+    def get_many(self, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        wanted = list(dict.fromkeys(ids))
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(wanted), 100):
+            request: dict[str, Any] = {self._table.name: {"Keys": [{"pk": i} for i in wanted[start : start + 100]], "ConsistentRead": True}}
+            while request:
+                response = self._client.batch_get_item(RequestItems=request)
+                for item in response["Responses"].get(self._table.name, []):
+                    found[str(item["pk"])] = item
+                request = response.get("UnprocessedKeys") or {}
+        return found
+
+    def get(self, usage_request_id: str) -> dict[str, Any] | None:
+        return self._table.get_item(Key={"pk": usage_request_id}, ConsistentRead=True).get("Item")
+
+    def transition(
+        self,
+        usage_request_id: str,
+        from_status: Sequence[UsageStatus],
+        to_status: UsageStatus,
+        reason: str,
+        *,
+        result: dict[str, Any] | None = None,
+        lease_until: datetime | None = None,
+        unleased_at: datetime | None = None,
+        sent_to_ccb: bool | None = None,
+    ) -> dict[str, Any] | None:
+        """Move the request from one of ``from_status`` to ``to_status``: its new image, or None when it was not in
+        one of them. ``lease_until``: the lease of the attempt that moves it; ``unleased_at``: only when no lease is
+        held at that time; ``sent_to_ccb``: only when an attempt has (True) or has not (False) kept determinants to
+        send to CCB."""
+        at = self._now().isoformat()
+        values: dict[str, Any] = {
+            ":to": to_status.value,
+            ":h": [{"status": to_status.value, "at": at, "reason": reason[:500]}],
+            **{f":f{n}": s.value for n, s in enumerate(from_status)},
+        }
+        sets = ["#s = :to", "history = list_append(history, :h)", "updatedAt = :at"]
+        values[":at"] = at
+        removes: list[str] = []
+        if to_status in INDEXED:
+            sets += ["gsi1pk = :gpk", "gsi1sk = :gsk"]
+            values[":gpk"] = f"{to_status.value}#{_shard(usage_request_id)}"
+            values[":gsk"] = f"{at}#{usage_request_id}"
+        else:
+            removes += ["gsi1pk", "gsi1sk"]
+        if to_status is UsageStatus.COMPLETED:  # the result holds the determinants now
+            removes += ["determinantsZ", "leaseUntil"]
+        if result is not None:
+            sets.append("resultZ = :r")
+            values[":r"] = zlib.compress(json.dumps(result, separators=(",", ":")).encode())
+        if lease_until is not None:
+            sets.append("leaseUntil = :lease")
+            values[":lease"] = lease_until.isoformat()
+        expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+        condition = "#s IN (" + ", ".join(f":f{n}" for n in range(len(from_status))) + ")"
+        if unleased_at is not None:
+            condition += " AND (attribute_not_exists(leaseUntil) OR leaseUntil < :unleased)"
+            values[":unleased"] = unleased_at.isoformat()
+        if sent_to_ccb is not None:
+            condition += f" AND {'attribute_exists' if sent_to_ccb else 'attribute_not_exists'}(determinantsZ)"
+        try:
+            return self._table.update_item(
+                Key={"pk": usage_request_id},
+                UpdateExpression=expression,
+                ConditionExpression=f"attribute_exists(pk) AND {condition}",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+            )["Attributes"]
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            return None
+
+    def lease(self, usage_request_id: str, until: datetime, now: datetime) -> bool:
+        """Lease a SENT request to an attempt until ``until``; False when it is not SENT or another attempt holds it."""
+        try:
+            self._table.update_item(
+                Key={"pk": usage_request_id},
+                UpdateExpression="SET leaseUntil = :until",
+                ConditionExpression="#s = :sent AND (attribute_not_exists(leaseUntil) OR leaseUntil < :now)",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":until": until.isoformat(), ":now": now.isoformat(), ":sent": UsageStatus.SENT.value},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
+
+    def keep_determinants(self, usage_request_id: str, determinants: dict[str, Any], lease: datetime) -> bool:
+        """Keep MDM's determinants on the request before they go to CCB (a redelivery sends the same ones again without
+        asking MDM); False when this attempt no longer holds the lease."""
+        try:
+            self._table.update_item(
+                Key={"pk": usage_request_id},
+                UpdateExpression="SET determinantsZ = :d",
+                ConditionExpression="#s = :sent AND leaseUntil = :lease",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={
+                    ":d": zlib.compress(json.dumps(determinants, separators=(",", ":")).encode()),
+                    ":sent": UsageStatus.SENT.value,
+                    ":lease": lease.isoformat(),
+                },
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
+
+    def requeued(self, usage_request_ids: Sequence[str], now: datetime) -> None:
+        """Mark PENDING requests queued again now: their place in the status index moves to now, so the next release
+        runs do not queue them again while their messages wait behind a backlog (only after REQUEUE_AFTER more)."""
+        at = now.isoformat()
+        for rid in usage_request_ids:
+            try:
+                self._table.update_item(
+                    Key={"pk": rid},
+                    UpdateExpression="SET gsi1sk = :gsk",
+                    ConditionExpression="#s = :pending",
+                    ExpressionAttributeNames={"#s": "status"},
+                    ExpressionAttributeValues={":gsk": f"{at}#{rid}", ":pending": UsageStatus.PENDING.value},
+                )
+            except ClientError as exc:  # worked meanwhile (no longer PENDING), or the write failed: queued again later at worst
+                if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                    raise
+
+    def give_back(self, usage_request_id: str, until: datetime) -> None:
+        """End this attempt's lease (the one until ``until``) so that a redelivery can work the request at once;
+        when the write fails, the lease simply runs out."""
+        try:
+            self._table.update_item(
+                Key={"pk": usage_request_id},
+                UpdateExpression="REMOVE leaseUntil",
+                ConditionExpression="leaseUntil = :until",
+                ExpressionAttributeValues={":until": until.isoformat()},
+            )
+        except ClientError as exc:
+            logger.info(
+                "usage request lease not given back", extra={"usageRequestId": usage_request_id, "error": exc.response["Error"]["Code"]}
+            )
+
+    def indexed(self, status: UsageStatus, *, before: datetime | None = None) -> Iterator[dict[str, Any]]:
+        """The requests in ``status`` (AWAITING_DATA_SYNC, PENDING or SENT), every shard, oldest first."""
+        for shard in range(SHARDS):
+            kwargs: dict[str, Any] = {
+                "IndexName": INDEX,
+                "KeyConditionExpression": "gsi1pk = :p",
+                "ExpressionAttributeValues": {":p": f"{status.value}#{shard}"},
+            }
+            if before is not None:
+                kwargs["KeyConditionExpression"] += " AND gsi1sk < :b"
+                kwargs["ExpressionAttributeValues"][":b"] = before.isoformat()
+            while True:
+                page = self._table.query(**kwargs)
+                yield from page.get("Items", [])
+                if "LastEvaluatedKey" not in page:
+                    break
+                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def view(item: dict[str, Any]) -> dict[str, Any]:
+    """The contract's view of a stored usage request."""
+    request = json.loads(str(item["request"]))
+    answer: dict[str, Any] = {
+        "usageRequestId": item["pk"],
+        "status": item["status"],
+        "saId": request["saId"],
+        "periodStart": request["periodStart"],
+        "periodEnd": request["periodEnd"],
+        "history": [{"status": h["status"], "at": h["at"], "reason": h["reason"]} for h in item.get("history", [])],
+    }
+    if "resultZ" in item:
+        answer["result"] = json.loads(zlib.decompress(bytes(item["resultZ"])))
+    return answer
