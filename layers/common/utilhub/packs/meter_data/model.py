@@ -143,7 +143,7 @@ class DynamicOptionEventData(CcbData):
 
 
 class _ServiceOrderManaged(CcbData):
-    # Seed 002: meter data sync is not for service points whose field work goes through Service
+    # Oracle's CCB-MDM integration: meter data sync is not for service points whose field work goes through Service
     # Order Management. CCB says so per request; such a request is refused with that reason.
     serviceOrderManaged: bool = False
 

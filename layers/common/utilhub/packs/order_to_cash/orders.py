@@ -207,7 +207,7 @@ def build_api() -> APIGatewayHttpResolver:
         except ValidationError as exc:
             raise problems.from_validation_error(exc) from None
         check_payment_methods(order)
-        collate(order)  # refuses an order that breaks the seed's rules before anything starts
+        collate(order)  # refuses an order that breaks the pack's rules before anything starts
 
         def work() -> tuple[int, Any]:
             key = f"OC-01#order#{order.orderId}#{order.revision}"
