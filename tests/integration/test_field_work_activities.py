@@ -14,9 +14,9 @@ import pytest
 from localhub.hub import ApiResponse, LocalHub
 from localhub.simulators.field import FieldSystemSimulator
 from tests.conftest import sample_event
+from tests.helpers import post_json
 from tests.integration.test_operations_dead_letters import OPS_CLAIMS, depths
 
-JSON = {"content-type": "application/json"}
 API = "FieldWorkActivitiesFunction"  # with FieldWorkActivityStepsFunction (the workflow) and FieldWorkEventDeliveryFunction
 
 
@@ -31,12 +31,12 @@ def as_system(hub: LocalHub, system: Any) -> dict[str, str]:
 
 def post(hub: LocalHub, body: dict[str, Any]) -> ApiResponse:
     claims = as_system(hub, body.get("sourceSystem"))
-    return hub.call_api("POST", "/field-work/activities", body=json.dumps(body), headers=JSON, claims=claims)
+    return post_json(hub, "/field-work/activities", body, claims)
 
 
 def post_event(hub: LocalHub, source: str, activity_id: str, body: dict[str, Any]) -> ApiResponse:
     claims = as_system(hub, body.get("fromSystem") or source)
-    return hub.call_api("POST", f"/field-work/activities/{source}/{activity_id}/events", body=json.dumps(body), headers=JSON, claims=claims)
+    return post_json(hub, f"/field-work/activities/{source}/{activity_id}/events", body, claims)
 
 
 def view(hub: LocalHub, source: str, activity_id: str) -> dict[str, Any]:

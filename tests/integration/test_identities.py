@@ -6,19 +6,15 @@ local hub resolves them (``LocalHub.claims_of``)."""
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from localhub.hub import ApiResponse, LocalHub
 from localhub.openapi import api_routes
 from localhub.template import Template
 from tests.conftest import sample_event
+from tests.helpers import JSON
+from tests.helpers import post_json as post
 
-JSON = {"content-type": "application/json"}
 CHARGES = json.loads(sample_event("field_work/activities/billing-charges.json")["body"])  # ODM's completion ODM-COMP-77
-
-
-def post(hub: LocalHub, path: str, body: dict[str, Any], claims: dict[str, Any]) -> ApiResponse:
-    return hub.call_api("POST", path, body=json.dumps(body), headers=JSON, claims=claims)
 
 
 def refused_as(response: ApiResponse, system: str) -> bool:
