@@ -1,4 +1,4 @@
-"""Who sends a call, as the catalogue says (seed 000 for field work): the tests post each call with the
+"""Who sends a call, as the catalogue says (docs/packs/field-work.md for field work): the tests post each call with the
 claims of that application's client (``LocalHub.claims_of``, derived from the template), so a route whose
 scope the sender's client lacks, or a check refusing a system its own call, fails a test."""
 

@@ -1,5 +1,5 @@
 """CU-01 create/synchronize customers during order processing and CU-02 update customers, Siebel
-Energy -> CCB (seed 003): the API function and the update delivery run in-process, resources from
+Energy -> CCB: the API function and the update delivery run in-process, resources from
 the template in moto, the CCB and Siebel simulators over HTTP."""
 
 from __future__ import annotations

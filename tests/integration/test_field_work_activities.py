@@ -1,6 +1,6 @@
 """FW-01 field activity creation (routing rules, the Standard workflow with compensation) and FW-02
 update, cancel and completion (forwarded to every linked system, in order, once), CCB <-> MWM <->
-WAM/ODM (seed 000): the API function, the workflow run by moto's interpreter with its steps in-process,
+WAM/ODM: the API function, the workflow run by moto's interpreter with its steps in-process,
 the event delivery through the queue, the field system simulators over HTTP."""
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ def test_default_routing_rules(hub: LocalHub, body: dict[str, Any], routed: list
     # When it is posted
     response = post(hub, body)
 
-    # Then it goes where DESIGN's rules say, and is linked there
+    # Then it goes where the shipped routing rules say, and is linked there
     assert response.status == 202, response.body
     assert response.json()["routedTo"] == routed
     linked = settled(hub, body["sourceSystem"], body["activityId"])

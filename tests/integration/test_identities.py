@@ -1,4 +1,4 @@
-"""Each application acts only as itself (issue 22): a token of one application's client naming another
+"""Each application acts only as itself (docs/security.md, "Clients and scopes"): a token of one application's client naming another
 system in a body or a path is a 403 problem naming that system, and nothing is stored, queued or sent;
 each application's own calls go through. The clients and their systems are the template's, as the
 local hub resolves them (``LocalHub.claims_of``)."""

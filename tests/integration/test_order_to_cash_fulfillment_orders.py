@@ -1,6 +1,6 @@
 """OC-01 synchronize fulfillment order billing account and OC-02 result query: the API function,
 the Standard workflow run by moto's interpreter, the task handlers in-process, the BRM simulator.
-Cases follow the seed's rules and Table 10-1."""
+Cases follow the rules of Oracle's pack and its Table 10-1."""
 
 from __future__ import annotations
 
