@@ -1,4 +1,4 @@
-"""Who sends each call of the hub's API, by the catalogue (DESIGN.md and the seeds), and an ``httpx`` auth
+"""Who sends each call of the hub's API, by the catalogue (Oracle's packs, docs/packs/*.md), and an ``httpx`` auth
 that calls as that application with its own local client.
 
 :func:`route_senders` names the systems that send a route (the flow column of the catalogue: CCB's

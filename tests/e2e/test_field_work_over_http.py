@@ -6,11 +6,12 @@ unbadged asset reaching CCB - each delivered by the queue pollers of the local r
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
 import httpx
+
+from tests.helpers import until
 
 SAMPLES = Path(__file__).resolve().parents[2] / "events" / "field_work" / "activities"
 PHOTO = b"\xff\xd8\xff\xe0" + b"\x00" * 2044  # 2,048 bytes, as the sample asks
@@ -18,13 +19,6 @@ PHOTO = b"\xff\xd8\xff\xe0" + b"\x00" * 2044  # 2,048 bytes, as the sample asks
 
 def body_of(name: str) -> Any:
     return json.loads(json.loads((SAMPLES / name).read_text(encoding="utf-8"))["body"])
-
-
-def until(probe: Any, timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (found := probe()) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return found
 
 
 def records(client: httpx.Client, system: str) -> dict[str, Any]:

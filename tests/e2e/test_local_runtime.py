@@ -17,6 +17,7 @@ import jwt
 from localhub.apigw.auth import LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET
 from localhub.apigw.identities import local_clients
 from localhub.server import LocalRuntime
+from tests.helpers import until
 
 PERSON = {
     "syncRequestId": "E2E-1",
@@ -28,14 +29,11 @@ PERSON = {
 
 
 def wait_for(client: httpx.Client, path: str, status: str, timeout: float = 10.0) -> dict:
-    deadline = time.monotonic() + timeout
-    body: dict = {}
-    while time.monotonic() < deadline:
-        body = client.get(path).json()
-        if body.get("status") == status:
-            return body
-        time.sleep(0.05)
-    raise AssertionError(f"{path} stayed {body.get('status')}, wanted {status}: {body}")
+    found = until(lambda: (body := client.get(path).json()).get("status") == status and body, timeout, interval=0.05)
+    if not found:
+        last = client.get(path).json()
+        raise AssertionError(f"{path} stayed {last.get('status')}, wanted {status}: {last}")
+    return found  # type: ignore[no-any-return]
 
 
 def test_person_sync_over_http_until_synchronized(runtime: LocalRuntime, client: httpx.Client) -> None:

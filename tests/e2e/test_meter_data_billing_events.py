@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 
 from localhub.server import LocalRuntime
+from tests.helpers import bearer, until
 
 READS = {
     "notificationId": "E2E-RR1",
@@ -19,17 +20,8 @@ READS = {
 }
 
 
-def bearer(anonymous: httpx.Client, client_id: str) -> dict[str, str]:
-    """A token of the local client ``client_id`` (its application's, with its deployed counterpart's scopes)."""
-    answer = anonymous.post("/oauth2/token", data={"grant_type": "client_credentials"}, auth=(client_id, f"{client_id}-local-secret"))
-    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
-
-
 def held(client: httpx.Client, system: str, pick: Any, timeout: float = 15.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (found := pick(client.get(f"/_local/sim/{system}/state").json())) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return found
+    return until(lambda: pick(client.get(f"/_local/sim/{system}/state").json()), timeout)
 
 
 def test_mdm_and_ccb_each_post_their_own_events_with_their_own_scope(

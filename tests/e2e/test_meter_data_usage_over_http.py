@@ -3,30 +3,22 @@ by the queue pollers through the MDM simulator to the CCB simulator, and the syn
 
 from __future__ import annotations
 
-import time
 from decimal import Decimal
 from typing import Any
 
 import httpx
 
 from localhub.server import LocalRuntime
+from tests.helpers import bearer, until
 
 PERIOD = {"periodStart": "2026-10-01", "periodEnd": "2026-11-01"}
 
 
-def bearer(anonymous: httpx.Client, client_id: str) -> dict[str, str]:
-    """A token of the local client ``client_id`` (its application's, with its deployed counterpart's scopes)."""
-    answer = anonymous.post("/oauth2/token", data={"grant_type": "client_credentials"}, auth=(client_id, f"{client_id}-local-secret"))
-    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
-
-
 def status_of(client: httpx.Client, usage_request_id: str, wanted: set[str], timeout: float = 20.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while (found := client.get(f"/meter-data/usage-requests/{usage_request_id}").json())["status"] not in wanted:
-        if time.monotonic() > deadline:
-            break
-        time.sleep(0.1)
-    return found  # type: ignore[no-any-return]
+    """The usage request once its status is one of ``wanted``, or as it is when ``timeout`` seconds pass first."""
+    path = f"/meter-data/usage-requests/{usage_request_id}"
+    found = until(lambda: (body := client.get(path).json())["status"] in wanted and body, timeout)
+    return found or client.get(path).json()  # type: ignore[no-any-return]
 
 
 def kwh(determinants: list[dict[str, Any]]) -> dict[str, Decimal]:

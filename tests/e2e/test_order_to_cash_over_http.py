@@ -4,25 +4,21 @@ once. The workflow's Retry waits (minutes long on AWS) run at a thousandth of th
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import httpx
 
 from localhub.aws import sfn_waits
+from tests.helpers import until
 
 REVISION = "/order-to-cash/fulfillment-orders/E2E-RS/revisions/1"
 
 
 def until_ended(client: httpx.Client, timeout: float = 30.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    body: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        body = client.get(REVISION).json()
-        if body.get("status") in ("SUCCEEDED", "FAILED"):
-            return body
-        time.sleep(0.05)
-    raise AssertionError(f"{REVISION} did not end: {body}")
+    ended = until(lambda: (body := client.get(REVISION).json()).get("status") in ("SUCCEEDED", "FAILED") and body, timeout, interval=0.05)
+    if not ended:
+        raise AssertionError(f"{REVISION} did not end: {client.get(REVISION).json()}")
+    return ended  # type: ignore[no-any-return]
 
 
 def test_a_revision_failed_by_a_brm_outage_is_resubmitted_over_http_and_succeeds(client: httpx.Client) -> None:

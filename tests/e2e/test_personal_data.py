@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
-import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +21,7 @@ import pytest
 
 from localhub.aws import sfn_waits
 from localhub.server import LocalRuntime
+from tests.helpers import until
 
 MARKER = f"Zq{uuid.uuid4().hex[:10]}Marker"
 EVENTS = Path(__file__).resolve().parents[2] / "events"
@@ -32,13 +31,6 @@ REASON_ATTRIBUTES = ("reason", "history", "refusal", "error", "failure")
 
 def sample_body(relative: str) -> Any:
     return json.loads(json.loads((EVENTS / relative).read_text(encoding="utf-8"))["body"])
-
-
-def until(probe: Callable[[], Any], timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (found := probe()) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return found
 
 
 def refuse(client: httpx.Client, system: str, count: int = 1) -> None:

@@ -1,4 +1,4 @@
-"""Who sends a call, as the catalogue says (seed 000 for field work): the tests post each call with the
+"""Who sends a call, as the catalogue says (docs/packs/field-work.md for field work): the tests post each call with the
 claims of that application's client (``LocalHub.claims_of``, derived from the template), so a route whose
 scope the sender's client lacks, or a check refusing a system its own call, fails a test."""
 
@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from localhub.hub import LocalHub
+from localhub.hub import ApiResponse, LocalHub
+from tests.helpers import post_json
 
 FIELD_SYSTEMS = ("CCB", "MWM", "WAM", "ODM")
 
@@ -30,3 +31,8 @@ def field_work_sender(path: str, body: Any = None) -> str:
 
 def field_work_claims(hub: LocalHub, path: str, body: Any = None) -> dict[str, str]:
     return hub.claims_of(field_work_sender(path, body))
+
+
+def post_field_work(hub: LocalHub, path: str, body: Any = None) -> ApiResponse:
+    """``POST path`` of the field work pack with ``body`` as JSON, as the system that sends it."""
+    return post_json(hub, path, body, field_work_claims(hub, path, body))

@@ -1,5 +1,5 @@
 """CU-01 create/synchronize customers during order processing and CU-02 update customers, Siebel
-Energy -> CCB (seed 003): the API function and the update delivery run in-process, resources from
+Energy -> CCB: the API function and the update delivery run in-process, resources from
 the template in moto, the CCB and Siebel simulators over HTTP."""
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import requests
 from localhub.hub import ApiResponse, LocalHub
 from localhub.simulators.ccb import CcbSimulator
 from tests.conftest import sample_event
+from tests.helpers import JSON, post_json
 
 CLAIMS = {"client_id": "siebel", "scope": "utilhub/customer", "token_use": "access"}
-JSON = {"content-type": "application/json"}
 XML = {"content-type": "application/xml"}
 API = "CustomerSiebelFunction"  # and CustomerUpdateDeliveryFunction, through the queue
 
@@ -58,12 +58,11 @@ def order(order_id: str, *accounts: dict[str, Any]) -> dict[str, Any]:
 
 
 def post_order(hub: LocalHub, body: dict[str, Any] | bytes, headers: dict[str, str] = JSON) -> ApiResponse:
-    raw = body if isinstance(body, bytes) else json.dumps(body)
-    return hub.call_api("POST", "/customer/siebel/orders", body=raw, headers=headers, claims=CLAIMS)
+    return post_json(hub, "/customer/siebel/orders", body, CLAIMS, headers)
 
 
 def post_update(hub: LocalHub, account_id: str, body: dict[str, Any]) -> ApiResponse:
-    return hub.call_api("POST", f"/customer/siebel/accounts/{account_id}/updates", body=json.dumps(body), headers=JSON, claims=CLAIMS)
+    return post_json(hub, f"/customer/siebel/accounts/{account_id}/updates", body, CLAIMS)
 
 
 def ccb(hub: LocalHub) -> CcbSimulator:

@@ -1,4 +1,4 @@
-"""DA-03 extract file transfer (seed 001) and the DACS import of what it moved: a file written under
+"""DA-03 extract file transfer and the DACS import of what it moved: a file written under
 extract/ of the exchange bucket is notified by S3 to the transfer queue, moved to upload/ by the
 transfer function in-process, verified before its source goes, and read by the DACS simulator.
 Resources from the template in moto."""

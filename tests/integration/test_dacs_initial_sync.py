@@ -1,4 +1,4 @@
-"""DA-01 initial synchronization (seed 001): the Standard state machine with a Distributed Map over
+"""DA-01 initial synchronization: the Standard state machine with a Distributed Map over
 CCB's JSON Lines extract, run by the local runtime (moto's ASL interpreter, the steps in-process):
 eligible entities only, one file per record kind under extract/, counts in the summary, the same
 run again writing nothing new; then the transfer and DACS's import of the files."""

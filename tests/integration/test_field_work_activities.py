@@ -1,6 +1,6 @@
 """FW-01 field activity creation (routing rules, the Standard workflow with compensation) and FW-02
 update, cancel and completion (forwarded to every linked system, in order, once), CCB <-> MWM <->
-WAM/ODM (seed 000): the API function, the workflow run by moto's interpreter with its steps in-process,
+WAM/ODM: the API function, the workflow run by moto's interpreter with its steps in-process,
 the event delivery through the queue, the field system simulators over HTTP."""
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import pytest
 from localhub.hub import ApiResponse, LocalHub
 from localhub.simulators.field import FieldSystemSimulator
 from tests.conftest import sample_event
+from tests.helpers import post_json
 from tests.integration.test_operations_dead_letters import OPS_CLAIMS, depths
 
-JSON = {"content-type": "application/json"}
 API = "FieldWorkActivitiesFunction"  # with FieldWorkActivityStepsFunction (the workflow) and FieldWorkEventDeliveryFunction
 
 
@@ -31,12 +31,12 @@ def as_system(hub: LocalHub, system: Any) -> dict[str, str]:
 
 def post(hub: LocalHub, body: dict[str, Any]) -> ApiResponse:
     claims = as_system(hub, body.get("sourceSystem"))
-    return hub.call_api("POST", "/field-work/activities", body=json.dumps(body), headers=JSON, claims=claims)
+    return post_json(hub, "/field-work/activities", body, claims)
 
 
 def post_event(hub: LocalHub, source: str, activity_id: str, body: dict[str, Any]) -> ApiResponse:
     claims = as_system(hub, body.get("fromSystem") or source)
-    return hub.call_api("POST", f"/field-work/activities/{source}/{activity_id}/events", body=json.dumps(body), headers=JSON, claims=claims)
+    return post_json(hub, f"/field-work/activities/{source}/{activity_id}/events", body, claims)
 
 
 def view(hub: LocalHub, source: str, activity_id: str) -> dict[str, Any]:
@@ -102,7 +102,7 @@ def test_default_routing_rules(hub: LocalHub, body: dict[str, Any], routed: list
     # When it is posted
     response = post(hub, body)
 
-    # Then it goes where DESIGN's rules say, and is linked there
+    # Then it goes where the shipped routing rules say, and is linked there
     assert response.status == 202, response.body
     assert response.json()["routedTo"] == routed
     linked = settled(hub, body["sourceSystem"], body["activityId"])

@@ -13,14 +13,9 @@ import requests
 
 from localhub.hub import LocalHub
 from tests.conftest import sample_event
-from tests.integration.callers import field_work_claims
+from tests.integration.callers import post_field_work as post
 
-JSON = {"content-type": "application/json"}
 PHOTO = b"\xff\xd8\xff\xe0" + b"\x00" * 2044  # 2,048 bytes that start like a JPEG
-
-
-def post(hub: LocalHub, path: str, body: dict[str, Any]) -> Any:
-    return hub.call_api("POST", path, body=json.dumps(body), headers=JSON, claims=field_work_claims(hub, path, body))
 
 
 @pytest.fixture

@@ -13,16 +13,11 @@ import pytest
 from localhub.aws.throttling import AwsThrottling
 from localhub.hub import LocalHub
 from tests.conftest import sample_event
-from tests.integration.callers import field_work_claims
+from tests.integration.callers import post_field_work as post
 from utilhub.platform.relay import RETRY_LATER_SECONDS
 
-JSON = {"content-type": "application/json"}
 API = "FieldWorkActivitiesFunction"
 RELAY = "FieldWorkRelayFunction"
-
-
-def post(hub: LocalHub, path: str, body: dict[str, Any]) -> Any:
-    return hub.call_api("POST", path, body=json.dumps(body), headers=JSON, claims=field_work_claims(hub, path, body))
 
 
 def sample_body(name: str) -> dict[str, Any]:

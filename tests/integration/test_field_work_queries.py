@@ -13,8 +13,8 @@ from localhub.aws.endpoint import reset
 from localhub.hub import ApiResponse, LocalHub
 from tests.conftest import sample_event
 from tests.integration.callers import field_work_claims
+from tests.integration.callers import post_field_work as post
 
-JSON = {"content-type": "application/json"}
 QUERIES = "FieldWorkQueriesFunction"
 
 
@@ -22,12 +22,6 @@ def get(hub: LocalHub, path: str, query: dict[str, str] | None = None) -> ApiRes
     from urllib.parse import urlencode
 
     return hub.call_api("GET", path, query=urlencode(query or {}), claims=field_work_claims(hub, path))
-
-
-def post(hub: LocalHub, path: str, body: dict[str, Any] | None = None) -> ApiResponse:
-    return hub.call_api(
-        "POST", path, body=json.dumps(body) if body is not None else None, headers=JSON, claims=field_work_claims(hub, path, body)
-    )
 
 
 def run_sample(hub: LocalHub, name: str) -> dict[str, Any]:

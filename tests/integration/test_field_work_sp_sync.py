@@ -15,11 +15,11 @@ from localhub.aws.endpoint import reset
 from localhub.hub import ApiResponse, LocalHub
 from localhub.simulators.field import FieldSystemSimulator
 from tests.conftest import sample_event
+from tests.helpers import JSON, post_json
 
 API = "FieldWorkSpSyncRequestsFunction"
 MONITOR = "FieldWorkSpSyncMonitorFunction"
 DELIVERY = "FieldWorkSpSyncDeliveryFunction"
-JSON = {"content-type": "application/json"}
 COLLECTION = "/field-work/sync-requests"
 
 
@@ -36,8 +36,7 @@ def service_point(
 
 
 def submit(hub: LocalHub, body: dict[str, Any] | str, claims: dict[str, Any] | None = None) -> ApiResponse:
-    raw = body if isinstance(body, str) else json.dumps(body)
-    return hub.call_api("POST", COLLECTION, body=raw, headers=JSON, claims=claims or hub.claims_of("CCB"))
+    return post_json(hub, COLLECTION, body, claims or hub.claims_of("CCB"))
 
 
 def status_of(hub: LocalHub, sync_request_id: str) -> dict[str, Any]:

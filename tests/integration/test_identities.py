@@ -1,4 +1,4 @@
-"""Each application acts only as itself (issue 22): a token of one application's client naming another
+"""Each application acts only as itself (docs/security.md, "Clients and scopes"): a token of one application's client naming another
 system in a body or a path is a 403 problem naming that system, and nothing is stored, queued or sent;
 each application's own calls go through. The clients and their systems are the template's, as the
 local hub resolves them (``LocalHub.claims_of``)."""
@@ -6,19 +6,15 @@ local hub resolves them (``LocalHub.claims_of``)."""
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from localhub.hub import ApiResponse, LocalHub
 from localhub.openapi import api_routes
 from localhub.template import Template
 from tests.conftest import sample_event
+from tests.helpers import JSON
+from tests.helpers import post_json as post
 
-JSON = {"content-type": "application/json"}
 CHARGES = json.loads(sample_event("field_work/activities/billing-charges.json")["body"])  # ODM's completion ODM-COMP-77
-
-
-def post(hub: LocalHub, path: str, body: dict[str, Any], claims: dict[str, Any]) -> ApiResponse:
-    return hub.call_api("POST", path, body=json.dumps(body), headers=JSON, claims=claims)
 
 
 def refused_as(response: ApiResponse, system: str) -> bool:

@@ -13,11 +13,11 @@ from aws_lambda_powertools.utilities import parameters
 from localhub.hub import LocalHub
 from localhub.simulators.mdm import MdmSimulator
 from tests.conftest import sample_event
+from tests.helpers import post_json
 from tests.integration.test_meter_data_master_data_sync import post_sample
 from tests.integration.test_meter_data_person_sync import cycle
 
 CLAIMS = {"client_id": "ccb", "scope": "utilhub/meter-data", "token_use": "access"}
-JSON = {"content-type": "application/json"}
 BILL_CYCLE = "MeterDataBillCycleFunction"
 ADJUSTMENT = "MeterDataAdjustmentFunction"
 LINKS = "MeterDataLinksFunction"
@@ -32,7 +32,7 @@ def mdm_holds_sa_0001(hub: LocalHub) -> None:
 
 
 def post(hub: LocalHub, path: str, body: dict[str, Any], headers: dict[str, str] | None = None) -> Any:
-    return hub.call_api("POST", path, body=json.dumps(body), headers={**JSON, **(headers or {})}, claims=CLAIMS)
+    return post_json(hub, path, body, CLAIMS, headers)
 
 
 def adjustment(**changes: Any) -> dict[str, Any]:

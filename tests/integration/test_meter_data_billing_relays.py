@@ -14,10 +14,10 @@ import pytest
 
 from localhub.hub import LocalHub
 from tests.conftest import sample_event
+from tests.helpers import post_json
 
 CCB_CLAIMS = {"client_id": "ccb", "scope": "utilhub/meter-data", "token_use": "access"}
 MDM_CLAIMS = {"client_id": "mdm", "scope": "utilhub/meter-data-ack utilhub/meter-data-mdm", "token_use": "access"}
-JSON = {"content-type": "application/json"}
 API = "MeterDataRelayIntakeFunction"
 RELAY = "MeterDataRelayFunction"
 
@@ -27,7 +27,7 @@ def sample_body(name: str) -> dict[str, Any]:
 
 
 def post(hub: LocalHub, path: str, body: dict[str, Any], claims: dict[str, Any] = MDM_CLAIMS) -> Any:
-    return hub.call_api("POST", path, body=json.dumps(body), headers=JSON, claims=claims)
+    return post_json(hub, path, body, claims)
 
 
 def bill_status(hub: LocalHub, usage_transaction: str, body: dict[str, Any]) -> Any:

@@ -14,7 +14,8 @@ from localhub.hub import LocalHub
 from localhub.lambda_.runtime import invoke
 from localhub.simulators.mdm import MdmSimulator
 from tests.conftest import sample_event
-from tests.integration.test_meter_data_person_sync import API, CLAIMS, JSON, cycle, status_of, submit
+from tests.helpers import JSON
+from tests.integration.test_meter_data_person_sync import API, CLAIMS, cycle, status_of, submit
 
 # sample name -> the samples whose records MDM must hold first (posted and synchronized before it)
 PARENTS: dict[str, list[str]] = {

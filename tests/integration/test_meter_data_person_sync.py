@@ -16,13 +16,14 @@ import pytest
 
 from localhub.hub import ApiResponse, LocalHub
 from tests.conftest import sample_event
+from tests.helpers import JSON as JSON  # re-exported: the monitor's tests import it from here
+from tests.helpers import post_json
 from utilhub.platform import wiring
 
 API = "MeterDataSyncRequestsFunction"
 MONITOR = "MeterDataSyncMonitorFunction"
 CLAIMS = {"client_id": "ccb", "scope": "utilhub/meter-data", "token_use": "access"}
 MDM_CLAIMS = {"client_id": "mdm", "scope": "utilhub/meter-data-ack", "token_use": "access"}
-JSON = {"content-type": "application/json"}
 
 
 def person(
@@ -40,8 +41,7 @@ def person(
 def submit(
     hub: LocalHub, body: dict[str, Any] | str, headers: dict[str, str] | None = None, claims: dict[str, Any] | None = CLAIMS
 ) -> ApiResponse:
-    raw = body if isinstance(body, str) else json.dumps(body)
-    return hub.call_api("POST", "/meter-data/sync-requests", body=raw, headers={**JSON, **(headers or {})}, claims=claims)
+    return post_json(hub, "/meter-data/sync-requests", body, claims, headers)
 
 
 def status_of(hub: LocalHub, sync_request_id: str) -> dict[str, Any]:

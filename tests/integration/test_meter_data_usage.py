@@ -13,14 +13,14 @@ import pytest
 
 from localhub.hub import ApiResponse, LocalHub
 from tests.conftest import sample_event
+from tests.helpers import JSON, post_json
 
 CLAIMS = {"client_id": "ccb", "scope": "utilhub/meter-data", "token_use": "access"}
-JSON = {"content-type": "application/json"}
 USAGE = "MeterDataUsageFunction"
 
 
 def post(hub: LocalHub, path: str, body: dict[str, Any]) -> ApiResponse:
-    return hub.call_api("POST", path, body=json.dumps(body), headers=JSON, claims=CLAIMS)
+    return post_json(hub, path, body, CLAIMS)
 
 
 def run_sample(hub: LocalHub, name: str) -> tuple[int, dict[str, Any]]:

@@ -16,13 +16,13 @@ import pytest
 
 from localhub.hub import ApiResponse, LocalHub
 from tests.conftest import sample_event
+from tests.helpers import JSON, post_json
 from tests.integration.test_meter_data_master_data_sync import post_sample
 from tests.integration.test_meter_data_person_sync import cycle
 from utilhub.packs.meter_data.billing import usage_requests
 from utilhub.platform import observability
 
 CLAIMS = {"client_id": "ccb", "scope": "utilhub/meter-data", "token_use": "access"}
-JSON = {"content-type": "application/json"}
 INTAKE = "MeterDataUsageRequestsFunction"
 RELEASE = "MeterDataUsageReleaseFunction"
 THROTTLED = frozenset(
@@ -40,7 +40,7 @@ def usage_request(n: int, sa: str | None = None, **extra: Any) -> dict[str, Any]
 
 
 def post_batch(hub: LocalHub, requests: list[dict[str, Any]]) -> ApiResponse:
-    return hub.call_api("POST", "/meter-data/usage-requests:batch", body=json.dumps({"requests": requests}), headers=JSON, claims=CLAIMS)
+    return post_json(hub, "/meter-data/usage-requests:batch", {"requests": requests}, CLAIMS)
 
 
 def state_of(hub: LocalHub, usage_request_id: str) -> dict[str, Any]:

@@ -8,10 +8,10 @@ from typing import Any
 
 from localhub.hub import LocalHub
 from tests.conftest import sample_event
+from tests.helpers import JSON
 
 OPS_CLAIMS = {"client_id": "ops", "scope": "utilhub/ops", "token_use": "access"}
 MDM_CLAIMS = {"client_id": "mdm", "scope": "utilhub/meter-data-ack utilhub/meter-data-mdm", "token_use": "access"}
-JSON = {"content-type": "application/json"}
 
 
 def depths(hub: LocalHub) -> dict[str, int]:

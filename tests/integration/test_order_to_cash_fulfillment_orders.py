@@ -1,6 +1,6 @@
 """OC-01 synchronize fulfillment order billing account and OC-02 result query: the API function,
 the Standard workflow run by moto's interpreter, the task handlers in-process, the BRM simulator.
-Cases follow the seed's rules and Table 10-1."""
+Cases follow the rules of Oracle's pack and its Table 10-1."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ from localhub.aws import sfn_waits
 from localhub.hub import ApiResponse, LocalHub
 from localhub.simulators.brm import BrmSimulator
 from tests.conftest import sample_event
+from tests.helpers import JSON, post_json
 
 CLAIMS = {"client_id": "osm", "scope": "utilhub/order-to-cash", "token_use": "access"}
-JSON = {"content-type": "application/json"}
 API = "OrderToCashOrdersFunction"
 
 
@@ -48,7 +48,7 @@ def line(
 
 
 def post(hub: LocalHub, order: dict[str, Any], claims: dict[str, Any] = CLAIMS) -> ApiResponse:
-    return hub.call_api("POST", "/order-to-cash/fulfillment-orders", body=json.dumps(order), headers=JSON, claims=claims)
+    return post_json(hub, "/order-to-cash/fulfillment-orders", order, claims)
 
 
 def result(hub: LocalHub, order_id: str, revision: int, timeout: float = 30.0) -> dict[str, Any]:

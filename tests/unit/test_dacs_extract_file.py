@@ -1,5 +1,5 @@
 """The DACS extract file format (utilhub.packs.dacs.extract_file) and its records
-(utilhub.packs.dacs.records): written as DESIGN.md says, read back unchanged whatever the values
+(utilhub.packs.dacs.records): written as docs/packs/dacs.md says, read back unchanged whatever the values
 hold, and every way a file can break the format refused with its line. Pure: no AWS, no sockets."""
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ def test_the_file_is_utf8_with_a_header_of_the_kinds_columns_and_only_three_esca
     # When it is written
     data = written(Kind.METERED_SERVICE_POINT, [row])
 
-    # Then the header names the columns, and the value is escaped exactly as DESIGN.md says
+    # Then the header names the columns, and the value is escaped exactly as docs/packs/dacs.md says
     header, line, end = data.split(b"\n")
     assert header.decode() == "\t".join(COLUMNS[Kind.METERED_SERVICE_POINT])
     assert line.split(b"\t")[4] == "a\\tb\\nc\\\\d é".encode()

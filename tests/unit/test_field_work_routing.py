@@ -1,4 +1,4 @@
-"""FW-01 routing rules (utilhub.packs.field_work.routing): DESIGN's defaults under both implementation
+"""FW-01 routing rules (utilhub.packs.field_work.routing): the shipped defaults (docs/packs/field-work.md) under both implementation
 models, a 422 where no rule routes, and what a deployment's rules may hold. Pure."""
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def test_the_shipped_rules_route_as_design_says(source: str, activity_type: str,
     # When an activity is routed under an implementation model
     found = shipped_rules().route(source, activity_type, model)
 
-    # Then it goes to the systems of DESIGN's table, ASSET being WAM (v1.9) or ODM (v2.1)
+    # Then it goes to the systems of the defaults' table, ASSET being WAM (v1.9) or ODM (v2.1)
     assert found == routed
 
 

@@ -1,8 +1,8 @@
-"""The template's identities (issue 22): one client per application, each route's scope held by exactly the
+"""The template's identities (docs/security.md, "Clients and scopes"): one client per application, each route's scope held by exactly the
 clients of the applications that send it, the systems each client may act as built from the clients
 themselves, and the local runtime's clients derived from them.
 
-Who sends each route is the catalogue's flow column (DESIGN.md, the seeds), said once in
+Who sends each route is the catalogue's flow column (docs/packs/*.md), said once in
 ``localhub.callers.route_senders`` (which the demo, the fault run and the e2e tests call with): a route
 added to the template without saying who sends it fails here."""
 

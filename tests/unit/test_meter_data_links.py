@@ -1,4 +1,4 @@
-"""MD-21 navigation links (utilhub.packs.meter_data.links): the shipped templates cover seed 002's links,
+"""MD-21 navigation links (utilhub.packs.meter_data.links): the shipped templates cover the links of Oracle's CCB-MDM integration,
 ids are URL-quoted so nothing in them leaves its query value, templates are validated, and a deployment's
 override replaces the entity types it names and keeps the others. Pure: no AWS."""
 

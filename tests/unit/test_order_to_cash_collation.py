@@ -1,4 +1,4 @@
-"""The seed's collation rules for OC-01, as pure functions (no AWS, no BRM)."""
+"""The collation rules of Oracle's pack for OC-01, as pure functions (no AWS, no BRM)."""
 
 from __future__ import annotations
 

@@ -25,7 +25,7 @@ from utilhub.syncrequests.model import SyncStatus
 
 S = SyncStatus
 
-# The lifecycle of DESIGN.md, written out independently of the module's table.
+# The lifecycle of docs/sync-requests.md, written out independently of the module's table.
 EXPECTED_ALLOWED = {
     (S.PENDING, S.DISCARDED),
     (S.PENDING, S.SENT),

@@ -124,6 +124,8 @@ class Discard:
     # the target already holds this image: the entity's last image time moves up to the request's,
     # so a request changed earlier that arrives later is discarded too, never sent over it
     advances: bool = False
+    # a newer image of the entity is sent in its place
+    superseded: bool = False
 
 
 @dataclass(frozen=True)

@@ -1,26 +1,33 @@
 """The deferred sync request monitor: runs on a schedule, one flow per function.
 
+The monitor sweeps a flow's requests and claims what must go; a dispatch step it is given takes the
+claims (:class:`Dispatch`): :class:`QueueDispatch` queues them for the flow's delivery function (the
+MDM, WAM and ODM flows), DACS's extract writes them into its run's files
+(:mod:`utilhub.packs.dacs.incremental`). So every flow has the same sweep, budget and time-outs.
+
 Per run: for each shard, queue again (or, after the last re-queue, move to ERROR) the SENT requests
 whose acknowledgement did not come in time (:mod:`~utilhub.syncrequests.timeouts`);
 release the WAITING requests whose parents the target now holds (or record why they still
 wait); read PENDING requests oldest first, decide per entity with
 :func:`~utilhub.syncrequests.lifecycle.plan_entity`, discard, or claim what can be sent and
 hold WAITING what depends on an entity the target does not hold yet
-(:func:`~utilhub.syncrequests.lifecycle.blocking_parent`); queue what was claimed
-(SendMessageBatch, 10 per call; FIFO group = entity, so order is kept).
+(:func:`~utilhub.syncrequests.lifecycle.blocking_parent`); dispatch what was claimed (the queue:
+SendMessageBatch, 10 per call; FIFO group = entity, so order is kept). How a flow decides per entity
+is its own too (``plan``: the engine's oldest first, or DACS's newest image).
 
 A run drains a backlog in pages: each shard is swept once, page by page (WAITING, then PENDING),
 the shards in turn, one page each, until every shard is swept or the run's time budget
 (``UTILHUB_SYNC_MONITOR_BUDGET_SECONDS``) is spent; the next run starts again from the oldest.
-What a page claimed is queued before the next page is read, so a run holds one page in memory
+What a page claimed is dispatched before the next page is read, so a run holds one page in memory
 (and the keys of the entities it left waiting) and a run that stops (budget, failure) leaves
-nothing claimed and not queued. Within a run, an entity whose request was claimed on one page is
+nothing claimed and not dispatched. Within a run, an entity whose request was claimed on one page is
 seen in flight on the next, and an entity with a request left PENDING on one page is not decided
 again on a later one, even when its request in flight is acknowledged in between: one in flight
 per entity, oldest first, holds across pages.
 
-A claim's transaction also records what it claimed, and the record is forgotten once its messages are
-queued (or the claims given back). A run that stops in between (its invocation killed, or the sends
+With a dispatch step that records its claims (the queue's), a claim's transaction also records what it
+claimed, and the record is forgotten once its messages are queued (or the claims given back). A run
+that stops in between (its invocation killed, or the sends
 and the giving back both failing) leaves the record: a run that finds one older than a Lambda
 invocation can live (:data:`LONGEST_RUN`) gives its claims still SENT back to PENDING, and sends them.
 """
@@ -31,14 +38,14 @@ import copy
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from utilhub.platform.aws import transient
 from utilhub.platform.observability import MetricUnit, logger, metrics, tracer
-from utilhub.syncrequests.lifecycle import Blocked, Discard, PendingRequest, blocking_parent, plan_entity
+from utilhub.syncrequests.lifecycle import Blocked, Discard, EntityState, PendingRequest, Send, blocking_parent, plan_entity
 from utilhub.syncrequests.model import DeliveryMessage, SyncStatus
 from utilhub.syncrequests.store import CLAIMS_PER_TRANSACTION, StaleTransition, SyncRequestStore
 from utilhub.syncrequests.timeouts import time_out_due
@@ -46,13 +53,16 @@ from utilhub.syncrequests.timeouts import time_out_due
 if TYPE_CHECKING:
     from mypy_boto3_sqs.client import SQSClient
 
+Claim = tuple[PendingRequest, int]  # a request claimed SENT, and its new attempt
+Plan = Callable[[Sequence[PendingRequest], EntityState], list[Discard | Send]]
+
 # no Lambda invocation lives longer: a claims record this old belongs to a run that stopped
 LONGEST_RUN = timedelta(minutes=15)
 
 
-class Claimed(list[tuple[PendingRequest, int]]):
+class Claimed(list[Claim]):
     """What a page claimed (each request with its new attempt), and the ids the claims are recorded under
-    until they are queued."""
+    until they are dispatched."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -62,13 +72,14 @@ class Claimed(list[tuple[PendingRequest, int]]):
 @dataclass
 class MonitorReport:
     discarded: int = 0
+    superseded: int = 0  # discarded as older than a newer image of the entity sent in their place
     queued: int = 0
     waiting: int = 0
     held: int = 0
     released: int = 0
     timed_out: int = 0  # time-outs that went to ERROR (their re-queues spent)
     timeout_requeued: int = 0  # time-outs queued again as a new attempt
-    requeued: int = 0  # claims given back to PENDING because their message could not be queued
+    requeued: int = 0  # claims given back to PENDING because their message could not be queued (the queue's dispatch)
     unqueued: int = 0  # claims of a run that stopped before queueing them, given back to PENDING
     skipped_stale: int = 0
     pages: int = 0
@@ -82,177 +93,32 @@ class MonitorReport:
         return {k: v for k, v in self.__dict__.items() if isinstance(v, int)}
 
 
-class SyncMonitor:
-    def __init__(
-        self,
-        store: SyncRequestStore,
-        sqs: SQSClient,
-        queue_url: str,
-        flow: str,
-        *,
-        page_size: int,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-        target: str = "the target",
-        ordered_types: frozenset[str] = frozenset(),
-        budget: timedelta = timedelta(seconds=90),
-        monotonic: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._budget = budget.total_seconds()
-        self._monotonic = monotonic
-        self._target = target
-        self._ordered_types = ordered_types
+class Dispatch(Protocol):
+    """The monitor's last step: where the requests it claimed go."""
+
+    # Whether a claim is recorded until it is dispatched: a run stopped in between leaves the record, and a
+    # later run gives such claims back to PENDING. Without, a stopped run's claims stay SENT until their time-out.
+    records_claims: bool
+
+    def dispatch(self, claims: Sequence[Claim], report: MonitorReport) -> None:
+        """Dispatch each claim, or give it back to PENDING (:meth:`SyncRequestStore.unclaim`)."""
+
+
+class QueueDispatch:
+    """Claims to the flow's delivery queue, one message per claim (FIFO group = entity); a claim whose
+    message could not be queued is given back to PENDING, for the next run."""
+
+    records_claims = True
+
+    def __init__(self, store: SyncRequestStore, sqs: SQSClient, queue_url: str, flow: str) -> None:
         self._store = store
         self._sqs = sqs
         self._queue_url = queue_url
         self._flow = flow
-        self._page_size = page_size
-        self._now = clock
 
-    def at(self, clock: Callable[[], datetime]) -> SyncMonitor:
-        """This monitor deciding by ``clock`` (a scheduled run's: :func:`utilhub.platform.scheduled.scheduled_clock`)."""
-        run = copy.copy(self)
-        run._now = clock
-        return run
-
-    @tracer.capture_method
-    def run(self) -> MonitorReport:
-        report = MonitorReport()
-        deadline = self._monotonic() + self._budget
-        self._give_back_unqueued(report)
-        sweeps = {shard: self._sweep(shard, report) for shard in self._store.shards}
-        failure: Exception | None = None
-        while sweeps and not report.out_of_time:
-            for shard, sweep in list(sweeps.items()):  # one page of each shard in turn: no shard waits for another's backlog
-                if self._monotonic() >= deadline:  # checked before every page: a run overruns its budget by one page at most
-                    report.out_of_time = 1
-                    break
-                try:
-                    if next(sweep, None) is not None:
-                        continue
-                except Exception as exc:
-                    if not transient(exc):
-                        raise
-                    # throttled or unavailable beyond the SDK's retries: this shard waits for the next run, the others go on
-                    logger.warning("shard left for the next run", extra={"flow": self._flow, "shard": shard, "error": type(exc).__name__})
-                    report.failed_shards += 1
-                    failure = exc
-                del sweeps[shard]
-        if failure is not None and report.failed_shards == len(self._store.shards):
-            raise failure  # nothing could be worked: the run fails, and the next one starts again
-        for name, value in report.as_dict().items():
-            if value:
-                unit = MetricUnit.Seconds if name.endswith("_seconds") else MetricUnit.Count
-                metrics.add_metric(name=f"SyncRequests{name.title().replace('_', '')}", unit=unit, value=value)
-        logger.info("sync monitor run", extra={"flow": self._flow, **report.as_dict()})
-        return report
-
-    def _sweep(self, shard: int, report: MonitorReport) -> Iterator[int]:
-        """Work one shard, one page per step: time out what waited too long for its acknowledgement, then
-        its WAITING requests, then its PENDING ones, oldest first."""
-        self._time_out(shard, report)
-        # entities left with a request PENDING on an earlier page of this sweep: their later requests wait
-        # for the next run, even if the one in flight is acknowledged meanwhile (else a newer change would
-        # go out past the older one left behind, which would then be discarded)
-        left: set[tuple[str, str]] = set()
-        for status in (SyncStatus.WAITING, SyncStatus.PENDING):
-            start: dict[str, Any] | None = None
-            while True:
-                page, start = self._store.pending_page(shard, self._page_size, start, status=status)
-                if page:
-                    claimed = Claimed()
-                    try:
-                        if status is SyncStatus.WAITING:
-                            self._send_or_hold(page, report, claimed)
-                        else:
-                            self._plan_page(page, report, claimed, left)
-                    finally:  # whatever stops the page, what it claimed is queued (or given back)
-                        self._queue(claimed, report)
-                    report.pages += 1
-                    yield len(page)
-                if start is None:
-                    break
-
-    def _plan_page(
-        self,
-        page: list[PendingRequest],
-        report: MonitorReport,
-        claimed: Claimed,
-        left: set[tuple[str, str]],
-    ) -> None:
-        """Discard what need not be sent, and claim (or hold WAITING) what must, entity by entity; an
-        entity in ``left`` (a request of it stays PENDING on an earlier page) is not decided again."""
-        by_entity: dict[tuple[str, str], list[PendingRequest]] = defaultdict(list)
-        for request in page:
-            by_entity[(request.entity_type, request.entity_id)].append(request)
-        for entity in by_entity.keys() & left:
-            report.waiting += len(by_entity.pop(entity))
-        states = self._store.entity_states(by_entity) if by_entity else {}
-        sends: list[PendingRequest] = []
-        for entity, pending in by_entity.items():
-            decisions = plan_entity(pending, states[entity])
-            report.waiting += len(pending) - len(decisions)
-            if len(decisions) < len(pending):
-                left.add(entity)
-            for decision in decisions:
-                if not isinstance(decision, Discard):
-                    sends.append(decision.request)  # a Send is always an entity's last decision
-                    continue
-                try:
-                    self._store.discard(decision.request, decision.reason, advances=decision.advances)
-                    report.discarded += 1
-                except StaleTransition:
-                    # another monitor run, or a resubmission, moved it first: nothing is lost
-                    report.skipped_stale += 1
-                    break
-        self._send_or_hold(sends, report, claimed)
-
-    def _send_or_hold(self, requests: list[PendingRequest], report: MonitorReport, claimed: Claimed) -> None:
-        """Claim each request whose parents the target holds; hold (or keep) the others WAITING with the reason."""
-        blocked = self._blockers([r for r in requests if r.entity_type in self._ordered_types])
-        ready: list[PendingRequest] = []
-        for request in requests:
-            block, stored_reason = blocked.get(request.sync_request_id, (None, None))
-            if block is None:
-                ready.append(request)
-                continue
-            try:
-                if request.status is SyncStatus.WAITING:
-                    if block.reason != stored_reason:
-                        self._store.still_waiting(request, block)
-                    report.waiting += 1
-                    age = int((self._now() - request.in_status_since).total_seconds())
-                    report.oldest_waiting_seconds = max(report.oldest_waiting_seconds, age)
-                else:
-                    self._store.hold(request, block)
-                    report.held += 1
-            except StaleTransition:
-                report.skipped_stale += 1
-        for start in range(0, len(ready), CLAIMS_PER_TRANSACTION):  # each chunk's claims kept before the next is written
-            chunk = ready[start : start + CLAIMS_PER_TRANSACTION]
-            record = uuid.uuid4().hex
-            attempts = self._store.claim_many(chunk, record=record)
-            claimed.records.append(record)
-            for request, attempt in zip(chunk, attempts, strict=True):
-                if attempt is None:  # another monitor run, or a resubmission, moved it first: nothing is lost
-                    report.skipped_stale += 1
-                    continue
-                claimed.append((request, attempt))
-                report.released += request.status is SyncStatus.WAITING
-
-    def _blockers(self, requests: list[PendingRequest]) -> dict[str, tuple[Blocked | None, str | None]]:
-        """For each request: the parent that keeps it from being sent (None: it can go), and the reason it waits now."""
-        if not requests:
-            return {}
-        parents = self._store.parents_of_requests(r.sync_request_id for r in requests)
-        states = self._store.entity_states(parent for listed, _ in parents.values() for parent in listed)
-        return {
-            sync_request_id: (blocking_parent(listed, states, self._target), reason)
-            for sync_request_id, (listed, reason) in parents.items()
-        }
-
-    def _queue(self, claimed: list[tuple[PendingRequest, int]], report: MonitorReport) -> None:
-        for start in range(0, len(claimed), 10):
-            chunk = claimed[start : start + 10]
+    def dispatch(self, claims: Sequence[Claim], report: MonitorReport) -> None:
+        for start in range(0, len(claims), 10):
+            chunk = claims[start : start + 10]
             entries = [
                 {
                     "Id": str(index),
@@ -279,8 +145,195 @@ class SyncMonitor:
                     report.requeued += 1
                 except StaleTransition:
                     report.skipped_stale += 1
-        if isinstance(claimed, Claimed) and claimed.records:
-            try:  # every claim is queued or given back: nothing for a later run to find
+
+
+class SyncMonitor:
+    """The sweep of one flow. ``plan`` decides per entity (default: the engine's, oldest first);
+    ``sweeps`` are the statuses read, in turn (a flow that holds nothing WAITING reads only PENDING);
+    with ``tolerate_shard_failures`` a shard AWS throttles waits for the next run while the others go
+    on, without it any failure ends the run (a dispatch step whose run is one unit, as DACS's files)."""
+
+    def __init__(
+        self,
+        store: SyncRequestStore,
+        dispatch: Dispatch,
+        flow: str,
+        *,
+        page_size: int,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        target: str = "the target",
+        ordered_types: frozenset[str] = frozenset(),
+        budget: timedelta = timedelta(seconds=90),
+        monotonic: Callable[[], float] = time.monotonic,
+        plan: Plan = plan_entity,
+        sweeps: tuple[SyncStatus, ...] = (SyncStatus.WAITING, SyncStatus.PENDING),
+        tolerate_shard_failures: bool = True,
+    ) -> None:
+        self._budget = budget.total_seconds()
+        self._monotonic = monotonic
+        self._target = target
+        self._ordered_types = ordered_types
+        self._store = store
+        self._dispatch = dispatch
+        self._flow = flow
+        self._page_size = page_size
+        self._now = clock
+        self._plan = plan
+        self._sweeps = sweeps
+        self._tolerate_shard_failures = tolerate_shard_failures
+
+    def at(self, clock: Callable[[], datetime]) -> SyncMonitor:
+        """This monitor deciding by ``clock`` (a scheduled run's: :func:`utilhub.platform.scheduled.scheduled_clock`)."""
+        run = copy.copy(self)
+        run._now = clock
+        return run
+
+    @tracer.capture_method
+    def run(self) -> MonitorReport:
+        report = MonitorReport()
+        deadline = self._monotonic() + self._budget
+        if self._dispatch.records_claims:
+            self._give_back_unqueued(report)
+        sweeps = {shard: self._sweep(shard, report) for shard in self._store.shards}
+        failure: Exception | None = None
+        while sweeps and not report.out_of_time:
+            for shard, sweep in list(sweeps.items()):  # one page of each shard in turn: no shard waits for another's backlog
+                if self._monotonic() >= deadline:  # checked before every page: a run overruns its budget by one page at most
+                    report.out_of_time = 1
+                    break
+                try:
+                    if next(sweep, None) is not None:
+                        continue
+                except Exception as exc:
+                    if not (self._tolerate_shard_failures and transient(exc)):
+                        raise
+                    # throttled or unavailable beyond the SDK's retries: this shard waits for the next run, the others go on
+                    logger.warning("shard left for the next run", extra={"flow": self._flow, "shard": shard, "error": type(exc).__name__})
+                    report.failed_shards += 1
+                    failure = exc
+                del sweeps[shard]
+        if failure is not None and report.failed_shards == len(self._store.shards):
+            raise failure  # nothing could be worked: the run fails, and the next one starts again
+        for name, value in report.as_dict().items():
+            if value:
+                unit = MetricUnit.Seconds if name.endswith("_seconds") else MetricUnit.Count
+                metrics.add_metric(name=f"SyncRequests{name.title().replace('_', '')}", unit=unit, value=value)
+        logger.info("sync monitor run", extra={"flow": self._flow, **report.as_dict()})
+        return report
+
+    def _sweep(self, shard: int, report: MonitorReport) -> Iterator[int]:
+        """Work one shard, one page per step: time out what waited too long for its acknowledgement, then
+        its WAITING requests, then its PENDING ones, oldest first."""
+        self._time_out(shard, report)
+        # entities left with a request PENDING on an earlier page of this sweep: their later requests wait
+        # for the next run, even if the one in flight is acknowledged meanwhile (else a newer change would
+        # go out past the older one left behind, which would then be discarded)
+        left: set[tuple[str, str]] = set()
+        for status in self._sweeps:
+            start: dict[str, Any] | None = None
+            while True:
+                page, start = self._store.pending_page(shard, self._page_size, start, status=status)
+                if page:
+                    claimed = Claimed()
+                    try:
+                        if status is SyncStatus.WAITING:
+                            self._send_or_hold(page, report, claimed)
+                        else:
+                            self._plan_page(page, report, claimed, left)
+                    finally:  # whatever stops the page, what it claimed is dispatched (or given back)
+                        self._dispatch_claimed(claimed, report)
+                    report.pages += 1
+                    yield len(page)
+                if start is None:
+                    break
+
+    def _plan_page(
+        self,
+        page: list[PendingRequest],
+        report: MonitorReport,
+        claimed: Claimed,
+        left: set[tuple[str, str]],
+    ) -> None:
+        """Discard what need not be sent, and claim (or hold WAITING) what must, entity by entity; an
+        entity in ``left`` (a request of it stays PENDING on an earlier page) is not decided again."""
+        by_entity: dict[tuple[str, str], list[PendingRequest]] = defaultdict(list)
+        for request in page:
+            by_entity[(request.entity_type, request.entity_id)].append(request)
+        for entity in by_entity.keys() & left:
+            report.waiting += len(by_entity.pop(entity))
+        states = self._store.entity_states(by_entity) if by_entity else {}
+        sends: list[PendingRequest] = []
+        for entity, pending in by_entity.items():
+            decisions = self._plan(pending, states[entity])
+            report.waiting += len(pending) - len(decisions)
+            if len(decisions) < len(pending):
+                left.add(entity)
+            for decision in decisions:
+                if not isinstance(decision, Discard):
+                    sends.append(decision.request)  # a Send is always an entity's last decision
+                    continue
+                try:
+                    self._store.discard(decision.request, decision.reason, advances=decision.advances)
+                except StaleTransition:
+                    # another monitor run, or a resubmission, moved it first: nothing is lost
+                    report.skipped_stale += 1
+                    break
+                if decision.superseded:
+                    report.superseded += 1
+                else:
+                    report.discarded += 1
+        self._send_or_hold(sends, report, claimed)
+
+    def _send_or_hold(self, requests: list[PendingRequest], report: MonitorReport, claimed: Claimed) -> None:
+        """Claim each request whose parents the target holds; hold (or keep) the others WAITING with the reason."""
+        blocked = self._blockers([r for r in requests if r.entity_type in self._ordered_types])
+        ready: list[PendingRequest] = []
+        for request in requests:
+            block, stored_reason = blocked.get(request.sync_request_id, (None, None))
+            if block is None:
+                ready.append(request)
+                continue
+            try:
+                if request.status is SyncStatus.WAITING:
+                    if block.reason != stored_reason:
+                        self._store.still_waiting(request, block)
+                    report.waiting += 1
+                    age = int((self._now() - request.in_status_since).total_seconds())
+                    report.oldest_waiting_seconds = max(report.oldest_waiting_seconds, age)
+                else:
+                    self._store.hold(request, block)
+                    report.held += 1
+            except StaleTransition:
+                report.skipped_stale += 1
+        for start in range(0, len(ready), CLAIMS_PER_TRANSACTION):  # each chunk's claims kept before the next is written
+            chunk = ready[start : start + CLAIMS_PER_TRANSACTION]
+            record = uuid.uuid4().hex if self._dispatch.records_claims else None
+            attempts = self._store.claim_many(chunk, record=record)
+            if record is not None:
+                claimed.records.append(record)
+            for request, attempt in zip(chunk, attempts, strict=True):
+                if attempt is None:  # another monitor run, or a resubmission, moved it first: nothing is lost
+                    report.skipped_stale += 1
+                    continue
+                claimed.append((request, attempt))
+                report.released += request.status is SyncStatus.WAITING
+
+    def _blockers(self, requests: list[PendingRequest]) -> dict[str, tuple[Blocked | None, str | None]]:
+        """For each request: the parent that keeps it from being sent (None: it can go), and the reason it waits now."""
+        if not requests:
+            return {}
+        parents = self._store.parents_of_requests(r.sync_request_id for r in requests)
+        states = self._store.entity_states(parent for listed, _ in parents.values() for parent in listed)
+        return {
+            sync_request_id: (blocking_parent(listed, states, self._target), reason)
+            for sync_request_id, (listed, reason) in parents.items()
+        }
+
+    def _dispatch_claimed(self, claimed: Claimed, report: MonitorReport) -> None:
+        if claimed:
+            self._dispatch.dispatch(claimed, report)
+        if claimed.records:
+            try:  # every claim is dispatched or given back: nothing for a later run to find
                 self._store.forget_claims(claimed.records)
             except Exception as exc:
                 if not transient(exc):
@@ -293,7 +346,8 @@ class SyncMonitor:
         report.timed_out += done.failed
         report.timeout_requeued += len(done.requeued)
         report.skipped_stale += done.stale
-        self._queue(done.requeued, report)
+        if done.requeued:
+            self._dispatch.dispatch(done.requeued, report)
 
     def _give_back_unqueued(self, report: MonitorReport) -> None:
         """Give the claims a stopped run recorded and never queued back to PENDING; this run sends them."""

@@ -13,7 +13,7 @@ from utilhub.platform.xref import CrossReferenceStore
 from utilhub.syncrequests.delivery import Acknowledgements, SyncDelivery
 from utilhub.syncrequests.lifecycle import AckTimeouts
 from utilhub.syncrequests.model import SyncFlow
-from utilhub.syncrequests.monitor import SyncMonitor
+from utilhub.syncrequests.monitor import QueueDispatch, SyncMonitor
 from utilhub.syncrequests.store import SyncRequestStore
 
 
@@ -44,10 +44,10 @@ def store_for(flow: SyncFlow) -> SyncRequestStore:
 @per_process
 def monitor_for(flow: SyncFlow) -> SyncMonitor:
     settings = get_settings()
+    store = store_for(flow)
     return SyncMonitor(
-        store_for(flow),
-        aws.sqs(),
-        settings.sync.require("delivery_queue_url"),
+        store,
+        QueueDispatch(store, aws.sqs(), settings.sync.require("delivery_queue_url"), flow.name),
         flow.name,
         page_size=settings.sync.sync_monitor_page_size,
         target=flow.target,

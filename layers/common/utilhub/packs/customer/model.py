@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from utilhub.syncrequests.ccb_data import EmailAddress, PhoneNumber
 from utilhub.syncrequests.model import ID_PATTERN
 
 # The parts of a Siebel account that CU-02 updates one by one, in the order the CCB image is built.
@@ -35,13 +36,13 @@ class SiebelAddress(_Strict):
 
 class SiebelPhone(_Strict):
     type: str = Field(min_length=1, max_length=60)
-    number: str = Field(min_length=3, max_length=32, pattern=r"^[0-9+()\-. x]+$")
+    number: PhoneNumber
 
 
 class SiebelContact(_Strict):
     firstName: str | None = Field(default=None, max_length=50)
     lastName: str = Field(min_length=1, max_length=50)
-    emailAddress: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    emailAddress: EmailAddress | None = None
     phones: list[SiebelPhone] = Field(default_factory=list, max_length=10)
 
 

@@ -9,7 +9,7 @@ waiting for it (the engine's late acknowledgement). A record that matches no req
 already acknowledged, an older image) is answered ``ignored`` and changes nothing, so the same
 acknowledgement posted twice is harmless.
 
-DACS acknowledges only "if configured" (the seed; the template's ``DacsAcknowledgementsToCcb``,
+DACS acknowledges only "if configured" (Oracle's integration; the template's ``DacsAcknowledgementsToCcb``,
 ``UTILHUB_DACS_NOTIFY_CCB``). Otherwise no acknowledgement ever comes, and a DACS sync request is
 complete once its file is in ``upload/``: the transfer (DA-03), having moved and verified an incremental
 file, reads its records back and completes each one's request as if DACS had acknowledged it

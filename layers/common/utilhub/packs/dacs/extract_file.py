@@ -1,6 +1,6 @@
 """The DACS extract file: one file per entity type and run, streamed in constant memory.
 
-The format (docs/packs/dacs.md, DESIGN.md "DACS files"):
+The format (docs/packs/dacs.md):
 
 - UTF-8, fields separated by a tab, each line ended by LF (never CR LF), the first line the
   header naming the columns of the entity type, in the order of :data:`COLUMNS`;

@@ -1,25 +1,25 @@
 """DA-02 incremental synchronization: a scheduled extract of the entities CCB reported changed.
 
-A run is bounded as the sync monitor's (:mod:`utilhub.syncrequests.monitor`): each shard is swept
-page by page (first its SENT requests past the acknowledgement timeout go to ERROR, then its PENDING
-requests are read oldest change first), the shards in turn, one page each, until every shard is swept
-or the run's time budget (``UTILHUB_SYNC_MONITOR_BUDGET_SECONDS``, a
-:class:`~utilhub.platform.budget.TimeBudget` checked before each page) is spent; the rest waits for the
+A run is the sync monitor's sweep (:class:`~utilhub.syncrequests.monitor.SyncMonitor`), with this
+module's plan and dispatch step: each shard is swept page by page (first its SENT requests past the
+acknowledgement timeout are written again or go to ERROR, then its PENDING requests are read oldest
+change first), the shards in turn, one page each, until every shard is swept or the run's time budget
+(``UTILHUB_SYNC_MONITOR_BUDGET_SECONDS``, checked before each page) is spent; the rest waits for the
 next run, which starts again from the oldest.
 
 On each page the extract decides per entity with :func:`plan_newest`: an entity changed more than once
 is written once, with its newest image on the page (the older requests are DISCARDED as superseded); an
 image DACS already has, or one older than it, is DISCARDED; an entity whose previous image is still
 awaiting DACS's acknowledgement waits for a later run. The chosen requests are claimed (SENT, the entity
-in flight; 50 claims to a transaction), mapped to DACS records and written at once to this run's files
-(streamed to S3 in parts), so a run holds one page, and one part per file, in memory. A request whose
-data cannot make a DACS record is acknowledged NEGATIVE (ERROR with the reason).
+in flight; 50 claims to a transaction), then mapped to DACS records and written to this run's files
+(streamed to S3 in parts) before the next page is read, so a run holds one page, and one part per file,
+in memory. A request whose data cannot make a DACS record is acknowledged NEGATIVE (ERROR with the reason).
 
 The files appear under ``extract/`` only when the run closes them, one kind after another, contacts
 first. A claim is given back (PENDING again) only while its record is in no complete file, so no record
-is ever written into two files: a run that fails before closing gives back every claim; one that fails
-while closing keeps SENT the claims of the files already complete (they reach DACS) and gives back the
-others. A run stopped outright between writing and closing (the function's timeout) gives nothing back:
+is ever written into two files: a run that fails before closing (any failure, a shard AWS throttles
+too: the run's files are one unit) gives back every claim; one that fails while closing keeps SENT the
+claims of the files already complete (they reach DACS) and gives back the others. A run stopped outright between writing and closing (the function's timeout) gives nothing back:
 its requests stay SENT, their entities in flight, so later runs write nothing of them; the files it left
 unfinished never appear (the bucket drops incomplete uploads after a day), and the requests are written
 again at their time-out, then ERROR, as every request DACS never completed (the engine's rule,
@@ -33,7 +33,7 @@ from __future__ import annotations
 import copy
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -44,16 +44,13 @@ from utilhub.packs.dacs.extract_file import Kind
 from utilhub.packs.dacs.extract_files import ExtractFiles
 from utilhub.packs.dacs.mapping import to_record
 from utilhub.packs.dacs.records import DacsRecord
-from utilhub.platform.budget import TimeBudget
 from utilhub.platform.observability import logger
 from utilhub.platform.reasons import exception_reason
 from utilhub.syncrequests.delivery import Acknowledgements
 from utilhub.syncrequests.lifecycle import Discard, EntityState, PendingRequest, Send, sortable_time
 from utilhub.syncrequests.model import Acknowledgement, SyncStatus
-from utilhub.syncrequests.store import CLAIMS_PER_TRANSACTION, StaleTransition, SyncRequestStore
-from utilhub.syncrequests.timeouts import time_out_due
-
-Claim = tuple[PendingRequest, int]  # a request claimed by this run, and its attempt
+from utilhub.syncrequests.monitor import Claim, MonitorReport, SyncMonitor
+from utilhub.syncrequests.store import StaleTransition, SyncRequestStore
 
 
 def plan_newest(pending: Sequence[PendingRequest], state: EntityState) -> list[Discard | Send]:
@@ -64,7 +61,8 @@ def plan_newest(pending: Sequence[PendingRequest], state: EntityState) -> list[D
     ordered = sorted(pending, key=lambda r: r.order_key)
     newest = ordered[-1]
     decisions: list[Discard | Send] = [
-        Discard(r, f"superseded by {newest.sync_request_id}, a newer change of the entity in the same extract") for r in ordered[:-1]
+        Discard(r, f"superseded by {newest.sync_request_id}, a newer change of the entity in the same extract", superseded=True)
+        for r in ordered[:-1]
     ]
     last = state.last_sent_changed_at
     if last is not None and newest.changed_at < last:
@@ -94,6 +92,17 @@ class ExtractReport:
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+    def swept(self, sweep: MonitorReport) -> None:
+        """Count what the sweep did (the dispatch step counts what it wrote and refused)."""
+        self.superseded += sweep.superseded
+        self.discarded += sweep.discarded
+        self.waiting += sweep.waiting
+        self.timedOut += sweep.timed_out
+        self.rewritten += sweep.timeout_requeued
+        self.skippedStale += sweep.skipped_stale
+        self.pages += sweep.pages
+        self.outOfTime = sweep.out_of_time
 
 
 class _RunFiles:
@@ -136,6 +145,40 @@ class _RunFiles:
         return given_back
 
 
+class _FileDispatch:
+    """The sweep's dispatch step: each claim's record written into the run's files (a request whose data
+    cannot make a record is acknowledged NEGATIVE)."""
+
+    # a stopped run's claims stay SENT (their records may be in files it never closed) until their time-out
+    records_claims = False
+
+    def __init__(self, store: SyncRequestStore, acknowledgements: Acknowledgements, files: _RunFiles, report: ExtractReport) -> None:
+        self._store = store
+        self._acknowledgements = acknowledgements
+        self._files = files
+        self._report = report
+
+    def dispatch(self, claims: Sequence[Claim], report: MonitorReport) -> None:
+        self._files.claimed(claims)
+        for claim in claims:
+            pending, attempt = claim
+            request = self._store.get(pending.sync_request_id)
+            if request is None or request.status is not SyncStatus.SENT or request.attempt != attempt:
+                self._files.drop(claim)  # moved on since the claim (resubmitted, timed out): not this run's
+                continue
+            try:
+                record = to_record(request.entityType, request.entityId, request.changedAt, request.data)
+            except (ValidationError, ValueError) as exc:
+                self._files.drop(claim)
+                self._acknowledgements.apply(
+                    request, Acknowledgement(result="NEGATIVE", reason=f"could not be written for DACS: {exception_reason(exc)}")
+                )
+                self._report.refused += 1
+                continue
+            self._files.write(record, claim)
+            self._report.written += 1
+
+
 class IncrementalExtract:
     def __init__(
         self,
@@ -164,86 +207,28 @@ class IncrementalExtract:
 
     def run(self) -> ExtractReport:
         report = ExtractReport(runId=f"{self._now():%Y%m%dT%H%M%S%fZ}-incremental")
-        budget = TimeBudget(self._budget.total_seconds(), clock=self._monotonic)
         files = _RunFiles(lambda: self._files(report.runId))
+        sweep = SyncMonitor(
+            self._store,
+            _FileDispatch(self._store, self._acknowledgements, files, report),
+            "dacs",
+            page_size=self._page_size,
+            clock=self._now,
+            target="DACS",
+            budget=self._budget,
+            monotonic=self._monotonic,
+            plan=plan_newest,
+            sweeps=(SyncStatus.PENDING,),  # nothing waits for a parent: DACS takes every kind in one run
+            tolerate_shard_failures=False,  # the run's files are one unit: any failure aborts them
+        )
         try:
-            sweeps = {shard: self._sweep(shard, report, files) for shard in self._store.shards}
-            while sweeps and not report.outOfTime:
-                for shard, sweep in list(sweeps.items()):  # one page of each shard in turn
-                    if budget.remaining() <= 0:  # checked before every page: a run overruns its budget by one page at most
-                        report.outOfTime = 1
-                        break
-                    if next(sweep, None) is None:
-                        del sweeps[shard]
+            report.swept(sweep.run())
             report.files = files.close()
         except Exception:
             self._give_back(files.abort(), report)
             raise
         logger.info("DACS incremental extract", extra={k: v for k, v in report.as_dict().items() if k != "files"})
         return report
-
-    def _sweep(self, shard: int, report: ExtractReport, files: _RunFiles) -> Iterator[int]:
-        """Work one shard, one page per step: time out what waited too long for DACS, then its PENDING requests."""
-        self._time_out(shard, report, files)
-        start: dict[str, Any] | None = None
-        while True:
-            page, start = self._store.pending_page(shard, self._page_size, start)
-            if page:
-                self._plan_page(page, report, files)
-                report.pages += 1
-                yield len(page)
-            if start is None:
-                return
-
-    def _plan_page(self, page: list[PendingRequest], report: ExtractReport, files: _RunFiles) -> None:
-        by_entity: dict[tuple[str, str], list[PendingRequest]] = defaultdict(list)
-        for request in page:
-            by_entity[(request.entity_type, request.entity_id)].append(request)
-        states = self._store.entity_states(by_entity)
-        sends: list[PendingRequest] = []
-        for entity, pending in by_entity.items():
-            decisions = plan_newest(pending, states[entity])
-            report.waiting += len(pending) - len(decisions)
-            for decision in decisions:
-                if isinstance(decision, Send):  # always an entity's last decision
-                    sends.append(decision.request)
-                    continue
-                try:
-                    self._store.discard(decision.request, decision.reason, advances=decision.advances)
-                except StaleTransition:  # another run, or a resubmission, moved it first: decided at the next run
-                    report.skippedStale += 1
-                    break
-                if decision.reason.startswith("superseded"):
-                    report.superseded += 1
-                else:
-                    report.discarded += 1
-        for start in range(0, len(sends), CLAIMS_PER_TRANSACTION):  # each chunk written before the next is claimed
-            chunk = sends[start : start + CLAIMS_PER_TRANSACTION]
-            claims = [
-                (request, attempt) for request, attempt in zip(chunk, self._store.claim_many(chunk), strict=True) if attempt is not None
-            ]
-            report.skippedStale += len(chunk) - len(claims)
-            files.claimed(claims)
-            self._write(claims, report, files)
-
-    def _write(self, claims: list[Claim], report: ExtractReport, files: _RunFiles) -> None:
-        for claim in claims:
-            pending, attempt = claim
-            request = self._store.get(pending.sync_request_id)
-            if request is None or request.status is not SyncStatus.SENT or request.attempt != attempt:
-                files.drop(claim)  # moved on since the claim (resubmitted, timed out): not this run's
-                continue
-            try:
-                record = to_record(request.entityType, request.entityId, request.changedAt, request.data)
-            except (ValidationError, ValueError) as exc:
-                files.drop(claim)
-                self._acknowledgements.apply(
-                    request, Acknowledgement(result="NEGATIVE", reason=f"could not be written for DACS: {exception_reason(exc)}")
-                )
-                report.refused += 1
-                continue
-            files.write(record, claim)
-            report.written += 1
 
     def _give_back(self, claims: list[Claim], report: ExtractReport) -> None:
         """PENDING again, for the next run: the claims whose records are in no complete file."""
@@ -255,14 +240,3 @@ class IncrementalExtract:
                 report.skippedStale += 1
             except Exception as exc:  # it stays SENT: ERROR at the acknowledgement timeout, then resubmitted
                 logger.warning("claim not given back", extra={"syncRequestId": pending.sync_request_id, "error": type(exc).__name__})
-
-    def _time_out(self, shard: int, report: ExtractReport, files: _RunFiles) -> None:
-        """What waited too long for DACS (or, with acknowledgements off, for its file to reach ``upload/``):
-        written again in this run's files as a new attempt, or ERROR after its last (the engine's rule)."""
-        done = time_out_due(self._store, shard, self._now(), self._page_size, "DACS")
-        report.timedOut += done.failed
-        report.rewritten += len(done.requeued)
-        report.skippedStale += done.stale
-        if done.requeued:
-            files.claimed(done.requeued)
-            self._write(done.requeued, report, files)

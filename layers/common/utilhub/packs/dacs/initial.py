@@ -4,8 +4,8 @@ state machine with a Distributed Map (``statemachines/dacs-initial-sync.asl.json
 The source is CCB's extract in S3 as JSON Lines, one line per person with the service agreements of
 the person and the service points of those agreements (:class:`SourcePerson`), in person id order.
 
-Eligibility (the seed's "eligible entities"): a person is eligible when at least one of their service
-agreements is ACTIVE; its ACTIVE agreements are eligible, and the service points those agreements
+Eligibility (Oracle's integration's "eligible entities"): a person is eligible when at least one of their
+service agreements is ACTIVE; its ACTIVE agreements are eligible, and the service points those agreements
 serve. Other persons, agreements and service points are not written.
 
 1. :meth:`InitialSync.plan` streams the source once and cuts it into id ranges of ``persons_per_part``

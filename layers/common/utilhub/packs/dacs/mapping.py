@@ -7,8 +7,9 @@ from datetime import datetime
 from typing import Any
 
 from utilhub.packs.dacs.extract_file import Kind
-from utilhub.packs.dacs.model import ENTITY_MODELS, DacsAddress, DacsPersonData, DacsServiceAgreementData, DacsServicePointData
+from utilhub.packs.dacs.model import ENTITY_MODELS, DacsPersonData, DacsServiceAgreementData, DacsServicePointData
 from utilhub.packs.dacs.records import ContactRecord, DacsRecord, MeteredServicePointRecord, MeteredServiceRecord, format_timestamp
+from utilhub.syncrequests.ccb_data import CcbAddress
 
 KIND_OF_ENTITY: dict[str, Kind] = {
     "PERSON": Kind.CONTACT,
@@ -18,7 +19,7 @@ KIND_OF_ENTITY: dict[str, Kind] = {
 ENTITY_OF_KIND: dict[Kind, str] = {kind: entity for entity, kind in KIND_OF_ENTITY.items()}
 
 
-def _address(address: DacsAddress | None) -> dict[str, Any]:
+def _address(address: CcbAddress | None) -> dict[str, Any]:
     if address is None:
         return {}
     return {

@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from utilhub.syncrequests.ccb_data import CcbAddress, CcbServicePointData, PhoneNumber
 from utilhub.syncrequests.model import ID_PATTERN
 
 System = Literal["CCB", "MWM", "WAM", "ODM"]
@@ -21,7 +22,7 @@ class _Message(BaseModel):
 
 class Customer(_Message):
     name: str = Field(min_length=1, max_length=254)
-    phone: str | None = Field(default=None, min_length=3, max_length=32, pattern=r"^[0-9+()\-. x]+$")
+    phone: PhoneNumber | None = None
 
 
 class ActivityIn(_Message):
@@ -225,31 +226,17 @@ class UnbadgedAssetIn(_Message):
 # ---------------------------------------------------------------------------------------- service point sync (FW-06)
 
 
-class ServicePointAddress(_Message):
-    """Where the crews go: the address CCB keeps for the service point."""
-
-    line1: str | None = Field(default=None, max_length=254)
-    line2: str | None = Field(default=None, max_length=254)
-    city: str | None = Field(default=None, max_length=90)
-    state: str | None = Field(default=None, max_length=30)
-    postalCode: str | None = Field(default=None, max_length=12)
-    country: str | None = Field(default=None, min_length=2, max_length=3)
-
-
-class FieldServicePointData(BaseModel):
+class FieldServicePointData(CcbServicePointData):
     """SERVICE_POINT (FW-06): the ``data`` of CCB's service point sync request to the asset system.
 
-    ``premiseId`` is the contract's least; ``spType`` is what WAM/ODM files the service point under,
+    CCB's service point (:mod:`utilhub.syncrequests.ccb_data`) with an id-shaped ``premiseId``, the contract's
+    least, and a required ``spType``, what WAM/ODM files the service point under,
     translated through the domain value map ``ServicePointType``. Other fields CCB sends (bill cycle,
     the Service Order Management flag) are kept with the request but not sent to WAM/ODM.
     """
 
-    model_config = ConfigDict(extra="allow", str_strip_whitespace=True, defer_build=True)
-
     premiseId: str = Field(pattern=ID_PATTERN)
     spType: str = Field(min_length=1, max_length=30, description="CCB's SP type, e.g. E-RES, G-COM")
-    address: ServicePointAddress | None = None
-    timeZone: str | None = Field(default=None, max_length=64)
     latitude: float | None = Field(default=None, ge=-90, le=90, allow_inf_nan=False)
     longitude: float | None = Field(default=None, ge=-180, le=180, allow_inf_nan=False)
 
@@ -264,7 +251,7 @@ class ServicePointSyncOut(_Message):
     changedAt: AwareDatetime
     premiseId: str = Field(pattern=ID_PATTERN)
     servicePointType: str = Field(min_length=1, max_length=30, description="the target's own code")
-    address: ServicePointAddress | None = None
+    address: CcbAddress | None = None
     timeZone: str | None = Field(default=None, max_length=64)
     latitude: float | None = Field(default=None, ge=-90, le=90, allow_inf_nan=False)
     longitude: float | None = Field(default=None, ge=-180, le=180, allow_inf_nan=False)

@@ -1,6 +1,6 @@
 """FW-01 routing rules: which systems an activity goes to, by the system it was created in and its type.
 
-The rules ship with the library (``routing_rules.json``, the defaults of DESIGN.md); a deployment
+The rules ship with the library (``routing_rules.json``, the defaults docs/packs/field-work.md lists); a deployment
 replaces them without code through the SSM parameter ``UTILHUB_FIELD_WORK_ROUTING_PARAMETER`` names
 (same shape). ``ASSET`` in a rule is the asset system of the implementation model
 (``UTILHUB_FIELD_WORK_MODEL``): WAM under v1.9, ODM under v2.1. No rule for the source and type is a

@@ -1,1 +1,1 @@
-"""CCB <-> MDM (seed 002): master data sync (MD-01..10, MD-18) and, in later issues, billing processes."""
+"""CCB <-> MDM: master data sync (MD-01..10, MD-18), billing processes (MD-11..17, MD-19..21)."""

@@ -1,6 +1,6 @@
 """MD-21 navigation links: deep links between CCB and MDM objects, from URL templates kept as configuration.
 
-Seed 002: from CCB's person, SA, SP, usage request and meter into MDM's contact, usage subscription, SP,
+Oracle's CCB-MDM integration: from CCB's person, SA, SP, usage request and meter into MDM's contact, usage subscription, SP,
 usage transaction and device; from CCB's SA to MDM's 360 view; from MDM's SP to CCB's control central
 (account information). Each entity type has a list of ``{"rel", "href"}`` templates whose ``{id}`` is replaced
 by the entity's id, URL-quoted (nothing in an id can leave its query value or path segment).

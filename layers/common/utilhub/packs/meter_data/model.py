@@ -16,28 +16,26 @@ from datetime import date, datetime
 from itertools import pairwise
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import AwareDatetime, BeforeValidator, Field, ValidationInfo, field_validator
 
+from utilhub.syncrequests.ccb_data import (
+    CcbData,
+    CcbPart,
+    CcbPersonData,
+    CcbServiceAgreementData,
+    CcbServicePointData,
+    EntityId,
+)
 from utilhub.syncrequests.ccb_xml import ADDRESS_XML as ADDRESS_XML  # the element names MDM's XSD gives them too
+from utilhub.syncrequests.model import ID_PATTERN
 
-ID = r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,63}$"
-
-
-class _Data(BaseModel):
-    # defer_build: a model's validator is compiled on its first use, so a cold start pays only for
-    # the entity types it meets (the monitor and the delivery never validate data at all)
-    model_config = ConfigDict(extra="allow", str_strip_whitespace=True, defer_build=True)
-
-
-class _Part(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
+ID = ID_PATTERN  # the one id pattern of every contract
 
 
 def _upper(value: Any) -> Any:
     return value.strip().upper() if isinstance(value, str) else value
 
 
-EntityId = Annotated[str, Field(pattern=ID)]
 # Units of measure MDM measures and bills in (CCB's codes; the same on both sides).
 Uom = Annotated[
     Literal["KWH", "KVARH", "KVAH", "KW", "KVAR", "KVA", "WH", "M3", "CCF", "HCF", "THERM", "GAL", "V", "A"],
@@ -61,56 +59,24 @@ def _after[Moment: (date, datetime)](value: Moment | None, info: ValidationInfo,
     return value
 
 
-class Address(_Part):
-    line1: str | None = Field(default=None, max_length=254)
-    line2: str | None = Field(default=None, max_length=254)
-    city: str | None = Field(default=None, max_length=90)
-    state: str | None = Field(default=None, max_length=30)
-    postalCode: str | None = Field(default=None, max_length=12)
-    country: str | None = Field(default=None, min_length=2, max_length=3)
-
-
-class Phone(_Part):
-    type: Literal["HOME", "MOBILE", "WORK", "FAX", "OTHER"] = "OTHER"
-    number: str = Field(min_length=3, max_length=32, pattern=r"^[0-9+()\-. x]+$")
-
-
-class PersonData(_Data):
+class PersonData(CcbPersonData):
     """PERSON (MD-01): a CCB person, an MDM contact."""
 
-    name: str = Field(min_length=1, max_length=254)
-    personType: Literal["PERSON", "BUSINESS"] = "PERSON"
-    emailAddress: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-    phones: list[Phone] = Field(default_factory=list, max_length=10)
-    address: Address | None = None
-    language: str | None = Field(default=None, min_length=2, max_length=8)
     lifeSupport: bool | None = None
 
 
-class ServicePointData(_Data):
+class ServicePointData(CcbServicePointData):
     """SERVICE_POINT (MD-02): a CCB service point, an MDM service point."""
 
-    premiseId: str = Field(min_length=1, max_length=64)
-    spType: str | None = Field(default=None, max_length=30)
-    address: Address | None = None
-    timeZone: str | None = Field(default=None, max_length=64)
     # the bill cycle whose schedule MDM uses to find the SP's bill cycle (MD-18, MD-19)
     billCycleCode: str | None = Field(default=None, min_length=1, max_length=16)
     # the SP's field work goes through Service Order Management: no meter data is synchronized for it
     serviceOrderManaged: bool = False
 
 
-class ServiceAgreementData(_Data):
-    """SERVICE_AGREEMENT (MD-03): a CCB SA, an MDM usage subscription."""
-
-    accountId: str = Field(min_length=1, max_length=64)
-    servicePointIds: list[EntityId] = Field(min_length=1, max_length=100)
-    # the main customer (MDM contact); when given, the SA waits for that person to be synchronized
-    personId: EntityId | None = None
-    saType: str | None = Field(default=None, max_length=30)
-    status: str | None = Field(default=None, max_length=30)
-    startDate: date | None = None
-    endDate: date | None = None
+class ServiceAgreementData(CcbServiceAgreementData):
+    """SERVICE_AGREEMENT (MD-03): a CCB SA, an MDM usage subscription; when ``personId`` is given, the SA
+    waits for that person to be synchronized."""
 
     @field_validator("servicePointIds")
     @classmethod
@@ -125,7 +91,7 @@ class ServiceAgreementData(_Data):
         return _not_before(value, info, "startDate", "an SA ends on or after its start")
 
 
-class SaRelationshipData(_Data):
+class SaRelationshipData(CcbData):
     """SA_RELATIONSHIP (MD-04): two SAs related (e.g. a net-metering or sub-metered pair)."""
 
     serviceAgreementId: EntityId
@@ -147,7 +113,7 @@ class SaRelationshipData(_Data):
         return _not_before(value, info, "startDate", "a relationship ends on or after its start")
 
 
-class DynamicOptionData(_Data):
+class DynamicOptionData(CcbData):
     """DYNAMIC_OPTION (MD-05): a contract option of an SA (e.g. critical peak pricing)."""
 
     serviceAgreementId: EntityId
@@ -162,7 +128,7 @@ class DynamicOptionData(_Data):
         return _not_before(value, info, "startDate", "an option ends on or after its start")
 
 
-class DynamicOptionEventData(_Data):
+class DynamicOptionEventData(CcbData):
     """DYNAMIC_OPTION_EVENT (MD-06): one event of a contract option (e.g. a peak period called)."""
 
     optionId: EntityId
@@ -176,8 +142,8 @@ class DynamicOptionEventData(_Data):
         return _after(value, info, "startAt", "an event ends after it starts")
 
 
-class _ServiceOrderManaged(_Data):
-    # Seed 002: meter data sync is not for service points whose field work goes through Service
+class _ServiceOrderManaged(CcbData):
+    # Oracle's CCB-MDM integration: meter data sync is not for service points whose field work goes through Service
     # Order Management. CCB says so per request; such a request is refused with that reason.
     serviceOrderManaged: bool = False
 
@@ -193,7 +159,7 @@ class MeterData(_ServiceOrderManaged):
     status: Literal["ACTIVE", "INACTIVE", "RETIRED"] = "ACTIVE"
 
 
-class Register(_Part):
+class Register(CcbPart):
     """One register of a meter configuration: an MDM measuring component."""
 
     registerId: EntityId
@@ -243,14 +209,14 @@ class SpMeterHistoryData(_ServiceOrderManaged):
         return _after(value, info, "installedAt", "a meter is removed after it was installed")
 
 
-class RegisterRead(_Part):
+class RegisterRead(CcbPart):
     registerId: EntityId
     uom: Uom
     reading: Finite = Field(ge=0, le=1e15)
     readType: Literal["REGULAR", "ESTIMATED", "CUSTOMER", "VERIFIED"] = "REGULAR"
 
 
-class ScalarMeterReadData(_Data):
+class ScalarMeterReadData(CcbData):
     """SCALAR_METER_READ (MD-10): a read of a meter's registers, taken under one installation."""
 
     meterId: EntityId
@@ -267,7 +233,7 @@ class ScalarMeterReadData(_Data):
         return value
 
 
-class BillWindow(_Part):
+class BillWindow(CcbPart):
     """One scheduled bill window of a cycle: the days its reads are expected."""
 
     windowStart: date
@@ -282,7 +248,7 @@ class BillWindow(_Part):
         return checked
 
 
-class BillCycleData(_Data):
+class BillCycleData(CcbData):
     """BILL_CYCLE (MD-18): a bill cycle and its schedule of windows."""
 
     billCycleCode: str = Field(min_length=1, max_length=16)

@@ -34,12 +34,12 @@ def _not_service_order_managed(data: BaseModel) -> DataRefusal | None:
         return DataRefusal(
             "serviceOrderManaged",
             "The service point's field work goes through Service Order Management: its meter, meter configuration "
-            "and SP-meter history are not synchronized to MDM by CCB (seed 002).",
+            "and SP-meter history are not synchronized to MDM by CCB.",
         )
     return None
 
 
-# The order across entities: what MDM must hold before each entity type reaches it (seed 002's
+# The order across entities: what MDM must hold before each entity type reaches it (Oracle's integration's
 # "use the monitor to avoid timing issues", made a rule of the engine rather than a hope).
 def _service_agreement_parents(data: Mapping[str, Any]) -> list[EntityRef]:
     parents = [("SERVICE_POINT", str(sp)) for sp in data.get("servicePointIds", [])]

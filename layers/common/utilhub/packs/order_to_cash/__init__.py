@@ -1,1 +1,2 @@
-"""Order to cash (seed 004): synchronize fulfillment order billing account (OC-01) and its result query (OC-02)."""
+"""Order to cash (Oracle's Communications Order to Cash Integration Pack): synchronize fulfillment order billing
+account (OC-01) and its result query (OC-02)."""

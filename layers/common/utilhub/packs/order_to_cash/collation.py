@@ -1,4 +1,4 @@
-"""Collation of a fulfillment order's lines into BRM work: the seed's rules, as pure functions.
+"""Collation of a fulfillment order's lines into BRM work: the rules of Oracle's pack, as pure functions.
 
 - Only lines with action ADD, UPDATE or MOVE-ADD are processed; every other line is listed as
   ignored with its reason (a DELETE compensation line is ignored: nothing is ever deleted or

@@ -216,7 +216,7 @@ REVISION_PARAMETERS = {
 
 
 def read_order(body: Body) -> FulfillmentOrderIn:
-    """The order revision in the body, refused (422) when it breaks the contract or the seed's rules, before anything starts."""
+    """The order revision in the body, refused (422) when it breaks the contract or the pack's rules, before anything starts."""
     order = parsed(FulfillmentOrderIn, body.json)
     check_payment_methods(order)
     collate(order)

@@ -13,7 +13,7 @@ OrderLookup = Callable[[str, int], FulfillmentOrderIn]
 
 
 class OrderRejected(Exception):
-    """The order breaks a rule of the seed; the workflow fails with this reason (no retry)."""
+    """The order breaks a rule of Oracle's pack; the workflow fails with this reason (no retry)."""
 
 
 def run_step(event: dict[str, Any], order_of: OrderLookup) -> dict[str, Any]:

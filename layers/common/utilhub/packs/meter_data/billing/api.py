@@ -1,4 +1,4 @@
-"""The HTTP API of the billing events, bill cycle and link points (seed 002), one resolver per function:
+"""The HTTP API of the billing events, bill cycle and link points, one resolver per function:
 
 - :data:`relay_api`: MD-13 replacement reads and MD-20 bill cycle changes (MDM calls, scope
   ``utilhub/meter-data-mdm``), MD-16 bill status (CCB calls, scope ``utilhub/meter-data``): ``202``, relayed;

@@ -1,7 +1,8 @@
-"""MD-19 SA activation bill cycle request (seed 002, detail 2): while CCB activates an SA it asks MDM, at once,
-the bill cycle linked to the SA's service point (MDM keeps the bill cycle and measurement cycle relationship
-from the bill cycle schedules CCB synchronizes, MD-18). One call within the route's time budget: MDM not
-holding the SA or the service point is a 404, MDM answering an error a 502, not answering in time a 504.
+"""MD-19 SA activation bill cycle request (processing detail 2 of Oracle's CCB-MDM integration): while CCB
+activates an SA it asks MDM, at once, the bill cycle linked to the SA's service point (MDM keeps the bill
+cycle and measurement cycle relationship from the bill cycle schedules CCB synchronizes, MD-18). One call
+within the route's time budget: MDM not holding the SA or the service point is a 404, MDM answering an error
+a 502, not answering in time a 504.
 
 MD-20, the other direction (MDM's change of that relationship, to CCB), is a relay: ``billing_relays``.
 """

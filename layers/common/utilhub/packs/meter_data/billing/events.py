@@ -1,4 +1,4 @@
-"""The messages of the billing events, bill cycle and link points of seed 002 (MD-13, MD-16, MD-17,
+"""The messages of the billing events, bill cycle and link points of Oracle's CCB-MDM integration (MD-13, MD-16, MD-17,
 MD-19, MD-20, MD-21): what the hub takes from CCB and MDM, and what it hands the other side.
 
 Every id is the pack's entity id pattern (letters, digits, ``.`` ``_`` ``:`` ``-``, at most 64): ids
@@ -31,7 +31,7 @@ def _period_end(value: date, info: ValidationInfo) -> date:
 
 
 class ReplacementReadsIn(_Message):
-    """MD-13: MDM changed determinants it already sent for a usage transaction (seed 002, detail 7)."""
+    """MD-13: MDM changed determinants it already sent for a usage transaction (processing detail 7)."""
 
     notificationId: EventId
     saId: EventId
@@ -61,7 +61,7 @@ BILL_EVENTS_USED_ON_BILL = {"BILL_COMPLETED": True, "SEGMENT_FROZEN": True, "SEG
 
 
 class BillStatusIn(_Message):
-    """MD-16: a bill completed or a bill segment frozen or canceled in CCB (seed 002, detail 10)."""
+    """MD-16: a bill completed or a bill segment frozen or canceled in CCB (processing detail 10)."""
 
     eventId: EventId
     event: Literal["BILL_COMPLETED", "SEGMENT_FROZEN", "SEGMENT_CANCELED"]
@@ -83,7 +83,7 @@ class UsedOnBillUpdate(_Message):
 
 
 class BillCycleChangeIn(_Message):
-    """MD-20: MDM changed the bill cycle relationship of a service point (seed 002, detail 2); CCB receives it."""
+    """MD-20: MDM changed the bill cycle relationship of a service point (processing detail 2); CCB receives it."""
 
     changeId: EventId
     servicePointId: EventId
@@ -104,7 +104,7 @@ class BillCycleAnswer(_Message):
 
 
 class UsageAdjustmentIn(_Message):
-    """MD-17 (self-service, seed 002): a quantity added to (positive) or taken from (negative) an SA's usage
+    """MD-17 (self-service): a quantity added to (positive) or taken from (negative) an SA's usage
     over a period, e.g. a customer's disputed reading settled in self-service. Made once per ``adjustmentId``."""
 
     adjustmentId: EventId

@@ -1,6 +1,6 @@
-"""MD-17 usage adjustment request (seed 002, customer self-service processes): a quantity added to or taken
-from an SA's usage over a period, asked of MDM while the self-service user waits. Seed 002 lists it among the
-synchronous processes, and it only applies where Customer Self Service is installed.
+"""MD-17 usage adjustment request (customer self-service processes): a quantity added to or taken
+from an SA's usage over a period, asked of MDM while the self-service user waits. Oracle's CCB-MDM integration
+lists it among the synchronous processes, and it only applies where Customer Self Service is installed.
 
 The call changes something at MDM, so it is made once within the route's time budget (never retried by the
 hub); MDM makes one usage transaction per ``adjustmentId`` and answers the same one again for the same id, so

@@ -9,7 +9,7 @@ transition conditional and recorded in ``history`` with its time and reason):
 - intake (single or ``:batch`` of up to 1,000): a request whose SA, or one of the SA's service points
   (or an SP-meter history of one of them), still has a sync request to MDM that is not SYNCHRONIZED or
   DISCARDED (PENDING, WAITING, SENT, or the entity's last one in ERROR) is stored ``AWAITING_DATA_SYNC``
-  (seed 002: the usage must be computed from the data MDM will hold); the others are stored
+  (Oracle's integration: the usage must be computed from the data MDM will hold); the others are stored
   ``PENDING`` and queued. The same id with the same content again changes nothing; with other content it
   is a conflict.
 - the release schedule (:func:`release`) takes the waiting requests whose data is synchronized now to

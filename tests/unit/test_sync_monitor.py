@@ -1,0 +1,169 @@
+"""The sync monitor's sweep with a pluggable dispatch step (utilhub.syncrequests.monitor): the monitor pages,
+plans and claims; what it claimed goes to the dispatch step it was given (the delivery queue for the MDM
+flows, the run's extract files for DACS). Pure: an in-memory store, no AWS."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from utilhub.packs.dacs.incremental import plan_newest
+from utilhub.syncrequests.lifecycle import AckTimeouts, EntityState, PendingRequest, sortable_time
+from utilhub.syncrequests.model import SyncStatus
+from utilhub.syncrequests.monitor import MonitorReport, SyncMonitor
+
+Claims = Sequence[tuple[PendingRequest, int]]
+
+
+def pending(request_id: str, entity_id: str, minute: int) -> PendingRequest:
+    changed = datetime(2026, 11, 20, 9, minute, tzinfo=UTC)
+    return PendingRequest(request_id, "PERSON", entity_id, changed, f"h-{request_id}", f"{sortable_time(changed)}#{request_id}", 0, "c")
+
+
+class Store:
+    """What the monitor asks of the sync request store, in memory: one page list per shard and status."""
+
+    timeouts = AckTimeouts(timedelta(minutes=5))
+
+    def __init__(self, pages: dict[int, list[list[PendingRequest]]]) -> None:
+        self._pages = pages
+        self.claimed: list[tuple[list[str], str | None]] = []
+        self.discarded: list[str] = []
+        self.asked_for_unqueued = 0
+        self.forgotten: list[str] = []
+        self.fail_shard: int | None = None
+
+    @property
+    def shards(self) -> range:
+        return range(len(self._pages))
+
+    def pending_page(
+        self, shard: int, limit: int, start: dict[str, Any] | None = None, *, status: SyncStatus = SyncStatus.PENDING
+    ) -> tuple[list[PendingRequest], dict[str, Any] | None]:
+        if shard == self.fail_shard:
+            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "Query")
+        if status is not SyncStatus.PENDING:
+            return [], None
+        index = start["page"] if start else 0
+        pages = self._pages[shard]
+        return (pages[index] if pages else []), ({"page": index + 1} if index + 1 < len(pages) else None)
+
+    def entity_states(self, entities: Iterable[tuple[str, str]]) -> dict[tuple[str, str], EntityState]:
+        return {entity: EntityState() for entity in entities}
+
+    def claim_many(self, requests: Sequence[PendingRequest], *, record: str | None = None) -> list[int | None]:
+        self.claimed.append(([r.sync_request_id for r in requests], record))
+        return [r.attempt + 1 for r in requests]
+
+    def discard(self, request: PendingRequest, reason: str, *, advances: bool = False) -> None:
+        self.discarded.append(request.sync_request_id)
+
+    def sent_due(self, shard: int, now: datetime, limit: int) -> list[tuple[str, int]]:
+        return []
+
+    def unqueued_claims(self, before: datetime, limit: int) -> list[Any]:
+        self.asked_for_unqueued += 1
+        return []
+
+    def forget_claims(self, records: list[str]) -> None:
+        self.forgotten += records
+
+
+class Recorded:
+    """A dispatch step that keeps what it is given, one call per page."""
+
+    def __init__(self, records_claims: bool) -> None:
+        self.records_claims = records_claims
+        self.calls: list[list[tuple[str, int]]] = []
+
+    def dispatch(self, claims: Claims, report: MonitorReport) -> None:
+        self.calls.append([(request.sync_request_id, attempt) for request, attempt in claims])
+
+
+def monitor(store: Store, dispatch: Recorded, **options: Any) -> SyncMonitor:
+    return SyncMonitor(store, dispatch, "test", page_size=2, target="TARGET", **options)  # type: ignore[arg-type]
+
+
+def test_each_page_claimed_goes_to_the_dispatch_step_with_its_attempts_and_its_claims_record_is_forgotten() -> None:
+    # Given one shard with two pages of persons
+    store = Store({0: [[pending("A", "P-1", 1), pending("B", "P-2", 2)], [pending("C", "P-3", 3)]]})
+    dispatch = Recorded(records_claims=True)
+
+    # When the monitor runs
+    report = monitor(store, dispatch).run()
+
+    # Then each page's claims reached the dispatch step once, page by page, with their new attempts
+    assert dispatch.calls == [[("A", 1), ("B", 1)], [("C", 1)]]
+    assert (report.pages, report.queued) == (2, 0)  # queueing is the queue's dispatch step, not the sweep's
+    # And each claim was recorded until dispatched, then forgotten; a stopped run's records were looked for
+    assert [record for _, record in store.claimed] == store.forgotten
+    assert all(record is not None for _, record in store.claimed)
+    assert store.asked_for_unqueued == 1
+
+
+def test_a_dispatch_step_without_claims_records_claims_without_one_and_looks_for_none() -> None:
+    store = Store({0: [[pending("A", "P-1", 1)]]})
+    dispatch = Recorded(records_claims=False)
+
+    monitor(store, dispatch).run()
+
+    assert dispatch.calls == [[("A", 1)]]
+    assert store.claimed == [(["A"], None)]
+    assert (store.forgotten, store.asked_for_unqueued) == ([], 0)
+
+
+def test_the_plan_is_pluggable_newest_image_first_counting_what_it_superseded() -> None:
+    # Given three changes of one person on one page
+    store = Store({0: [[pending("A", "P-1", 1), pending("B", "P-1", 2), pending("C", "P-1", 3)]]})
+    dispatch = Recorded(records_claims=False)
+
+    # When the monitor plans with DACS's rule (the newest image)
+    report = monitor(store, dispatch, plan=plan_newest).run()
+
+    # Then the newest is claimed and dispatched, the older ones discarded as superseded
+    assert dispatch.calls == [[("C", 1)]]
+    assert store.discarded == ["A", "B"]
+    assert (report.superseded, report.discarded) == (2, 0)
+
+    # And with the engine's rule (oldest first, one in flight) the oldest goes, the others wait
+    store = Store({0: [[pending("A", "P-1", 1), pending("B", "P-1", 2), pending("C", "P-1", 3)]]})
+    dispatch = Recorded(records_claims=False)
+    report = monitor(store, dispatch).run()
+    assert dispatch.calls == [[("A", 1)]]
+    assert (report.waiting, report.superseded) == (2, 0)
+
+
+def test_a_shard_that_cannot_be_read_waits_for_the_next_run_unless_the_run_is_one_unit() -> None:
+    # Given two shards, the second throttled beyond the SDK's retries
+    pages = {0: [[pending("A", "P-1", 1)]], 1: [[pending("B", "P-2", 2)]]}
+    store = Store(pages)
+    store.fail_shard = 1
+    dispatch = Recorded(records_claims=False)
+
+    # When the monitor runs, then the first shard is dispatched and the second left for the next run
+    report = monitor(store, dispatch).run()
+    assert (dispatch.calls, report.failed_shards) == ([[("A", 1)]], 1)
+
+    # And a run whose dispatch step is one unit (DACS's files) ends at the failure instead
+    store = Store(pages)
+    store.fail_shard = 1
+    with pytest.raises(ClientError):
+        monitor(store, Recorded(records_claims=False), tolerate_shard_failures=False).run()
+
+
+def test_the_budget_ends_the_run_between_pages() -> None:
+    # Given four pages and a budget spent after two clock readings past the start
+    store = Store({0: [[pending(f"R{n}", f"P-{n}", n)] for n in range(4)]})
+    dispatch = Recorded(records_claims=False)
+    readings = iter([0.0, 1.0, 2.0, 10.0, 10.0])
+
+    # When the monitor runs
+    report = monitor(store, dispatch, budget=timedelta(seconds=5), monotonic=lambda: next(readings)).run()
+
+    # Then it dispatched the pages it read before the budget was spent, and says it ran out of time
+    assert dispatch.calls == [[("R0", 1)], [("R1", 1)]]
+    assert report.out_of_time == 1
