@@ -4,14 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
-from utilhub.syncrequests.store import SyncRequestStore
-
-if TYPE_CHECKING:
-    pass
 
 from utilhub.packs.meter_data.billing.usage_requests.model import UsageRequestIn
+from utilhub.syncrequests.store import SyncRequestStore
 
 
 @dataclass

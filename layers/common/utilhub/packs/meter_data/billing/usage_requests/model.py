@@ -6,7 +6,7 @@ import hashlib
 import zlib
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -14,10 +14,6 @@ from utilhub.packs.meter_data.billing.usage import BillDeterminantsIn
 from utilhub.packs.meter_data.model import ID
 from utilhub.platform import problems
 from utilhub.platform.json_input import from_json
-
-if TYPE_CHECKING:
-    pass
-
 
 INDEX = "ByStatus"
 SHARDS = 8
