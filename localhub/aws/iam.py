@@ -19,9 +19,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from localhub.lambda_.runtime import INVOCATION_LOCK
+from localhub.aws.session_hooks import SessionHook
 from localhub.template import LocalStack
-from utilhub.platform import aws
 
 LEADING_KEYS = "dynamodb:LeadingKeys"
 # The SAM policy templates on a table, as SAM expands them (on the table and its indexes).
@@ -193,31 +192,20 @@ class Call:
     request: dict[str, Any]
 
 
-class DynamoDbCalls:
+class DynamoDbCalls(SessionHook):
     """Records the DynamoDB calls functions make through the library's boto3 session (a ``before-call``
     hook, as :mod:`localhub.aws.throttling`); the runtime's own calls are not recorded. Throttling the functions'
     calls (:meth:`LocalHub.throttle_aws`) starts a session of its own: the calls after it are not recorded."""
 
+    event = "before-call.dynamodb"
+    unique_id = "localhub-iam-calls"
+
     def __init__(self) -> None:
         self.calls: list[Call] = []
         self._lock = threading.Lock()
-        self._session: Any = None
 
-    def install(self) -> DynamoDbCalls:
-        with INVOCATION_LOCK:  # not under a running function
-            aws.reset_clients()  # clients copy their session's handlers when created: start from a fresh session
-            self._session = aws.session()
-            self._session.events.register("before-call.dynamodb", self._on_call, unique_id="localhub-iam-calls")
-        return self
-
-    def uninstall(self) -> None:
-        with INVOCATION_LOCK:
-            if self._session is not None:
-                self._session.events.unregister("before-call.dynamodb", unique_id="localhub-iam-calls")
-                self._session = None
-            aws.reset_clients()
-
-    def _on_call(self, model: Any, params: dict[str, Any], **_: Any) -> None:
+    def _on_call(self, model: Any, **kwargs: Any) -> None:
+        params: dict[str, Any] = kwargs["params"]
         function = os.environ.get("AWS_LAMBDA_FUNCTION_NAME")
         if function is None:
             return

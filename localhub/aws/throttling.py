@@ -20,8 +20,7 @@ from typing import Any
 
 from botocore.awsrequest import AWSResponse, HTTPHeaders
 
-from localhub.lambda_.runtime import INVOCATION_LOCK
-from utilhub.platform import aws
+from localhub.aws.session_hooks import SessionHook
 
 # The code each service answers a throttled call with.
 THROTTLING_CODES = {"dynamodb": "ProvisionedThroughputExceededException"}
@@ -33,10 +32,13 @@ def per_operation(counts: Counter[tuple[str, str]]) -> list[dict[str, Any]]:
     return [{"function": f, "operation": op, "count": n} for (f, op), n in sorted(counts.items())]
 
 
-class AwsThrottling:
+class AwsThrottling(SessionHook):
     """``rate`` (0..1) of the functions' AWS calls to ``services`` (all when empty) are throttled; with
     ``operations`` (``"dynamodb.TransactWriteItems"``), only calls of those operations. Every call it sees
     is counted per function and operation (``seen``), so a rate of 0 counts the calls and throttles none."""
+
+    event = "before-call"
+    unique_id = "localhub-aws-throttling"
 
     def __init__(
         self, rate: float, *, seed: int = 0, services: frozenset[str] = frozenset(), operations: frozenset[str] = frozenset()
@@ -51,21 +53,6 @@ class AwsThrottling:
         self.calls = 0
         self._random = random.Random(seed)
         self._lock = threading.Lock()
-        self._session: Any = None
-
-    def install(self) -> AwsThrottling:
-        with INVOCATION_LOCK:  # not under a running function
-            aws.reset_clients()  # clients copy their session's handlers when created: start from a fresh session
-            self._session = aws.session()
-            self._session.events.register("before-call", self._on_call, unique_id="localhub-aws-throttling")
-        return self
-
-    def uninstall(self) -> None:
-        with INVOCATION_LOCK:
-            if self._session is not None:
-                self._session.events.unregister("before-call", unique_id="localhub-aws-throttling")
-                self._session = None
-            aws.reset_clients()
 
     def report(self) -> dict[str, Any]:
         with self._lock:
@@ -77,12 +64,6 @@ class AwsThrottling:
                 "seen": per_operation(self.seen),
                 "throttled": per_operation(self.throttled),
             }
-
-    def __enter__(self) -> AwsThrottling:
-        return self.install()
-
-    def __exit__(self, *_: object) -> None:
-        self.uninstall()
 
     def _on_call(self, model: Any, **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
         function = os.environ.get("AWS_LAMBDA_FUNCTION_NAME")
