@@ -218,7 +218,7 @@ def dead_letter_table(dead_letters: dict[str, Any]) -> Table:
 @json_option
 @pass_context
 def find(context: Context, point: str | None, state: str | None, since: str | None, limit: int, as_json_: bool) -> None:
-    """Transactions of every pack, newest first; an ID found here is what `trace` and `resubmit` take."""
+    """Transactions of every pack; an ID found here is what `trace` and `resubmit` take."""
     with refusals():
         items = list(context.api.find(point=point, state=state.upper() if state else None, since=since, limit=limit))
     if as_json_:

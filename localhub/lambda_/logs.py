@@ -22,6 +22,7 @@ ID_KEYS = (
     "syncRequestId",
     "usageRequestId",
     "orderId",
+    "order",
     "activityId",
     "siebelAccountId",
     "appointmentId",
@@ -32,8 +33,8 @@ ID_KEYS = (
     "queue",
     "key",
 )
-SYSTEM_KEYS = ("target", "system", "relay")
-OUTCOME_KEYS = ("result", "outcome", "action", "status", "problem", "error")
+SYSTEM_KEYS = ("target", "system", "billingSystemId", "relay")
+OUTCOME_KEYS = ("task", "result", "outcome", "action", "status", "problem", "error")
 LEVEL_STYLES = {"WARNING": "WARN", "ERROR": "ERROR", "CRITICAL": "ERROR"}
 
 
@@ -100,7 +101,9 @@ class FunctionLogs:
             record = json.loads(line)
         except ValueError:
             return None  # a traceback or a print: in the file only (the invocation's error is reported anyway)
-        return hop_line(self.label(logical_id), record) if isinstance(record, dict) else None
+        if not isinstance(record, dict) or "message" not in record:
+            return None  # a metric (Powertools' embedded metric format), not a hop: in the file only
+        return hop_line(self.label(logical_id), record)
 
     def follow(self, logical_id: str, stream: IO[bytes]) -> threading.Thread:
         """Read ``stream`` (an environment's stdout and stderr) line by line until it ends, in a thread of its own."""

@@ -19,6 +19,8 @@ ACKNOWLEDGED = {
     "result": "POSITIVE",
 }
 
+METRIC = {"_aws": {"Timestamp": 1796622252262, "CloudWatchMetrics": []}, "service": "utilhub", "SyncRequestsQueued": [1.0]}
+
 
 def test_a_json_record_is_one_hop_line_with_time_point_id_system_and_outcome() -> None:
     line = hop_line(
@@ -32,6 +34,11 @@ def test_a_json_record_is_one_hop_line_with_time_point_id_system_and_outcome() -
         },
     )
     assert line.split() == ["05:38:20", "FW-02", "A-1", "MWM", "WARN", "event", "refused", "by", "a", "linked", "system"]
+
+
+def test_a_workflow_step_names_its_order_billing_system_and_task() -> None:
+    line = hop_line("OC-01", {"message": "brm step", "task": "ensureAccount", "order": "ORD-1#2", "billingSystemId": "BRM1"})
+    assert line.split()[1:] == ["OC-01", "ORD-1#2", "BRM1", "brm", "step", "task=ensureAccount"]
 
 
 def test_an_order_revision_is_named_as_the_operations_api_names_it() -> None:
@@ -55,18 +62,19 @@ def test_the_file_holds_every_line_and_the_terminal_one_hop_line_per_json_record
     terminal = io.StringIO()
     logs = FunctionLogs(tmp_path / "logs" / "functions.log", terminal, labels={"MeterDataDeliveryFunction": "MD-01..10"})
 
-    # When an environment writes a JSON record and a line that is not JSON, through a pipe as a worker's stdout
+    # When an environment writes a JSON record, a line that is not JSON and a metric, through a pipe as a worker's stdout
     read, write = os.pipe()
     reader = logs.follow("MeterDataDeliveryFunction", os.fdopen(read, "rb"))
     with os.fdopen(write, "wb") as stdout:
-        stdout.write(json.dumps(ACKNOWLEDGED).encode() + b"\nTraceback (most recent call last):\n")
+        stdout.write(json.dumps(ACKNOWLEDGED).encode() + b"\nTraceback (most recent call last):\n" + json.dumps(METRIC).encode() + b"\n")
     reader.join(5)
     logs.close()
 
-    # Then the file holds both lines as written, and the terminal only the hop line
+    # Then the file holds every line as written, and the terminal only the hop line
     assert (tmp_path / "logs" / "functions.log").read_text().splitlines() == [
         json.dumps(ACKNOWLEDGED),
         "Traceback (most recent call last):",
+        json.dumps(METRIC),
     ]
     assert terminal.getvalue().split() == ["05:38:20", "MD-01..10", "SR-1", "-", "acknowledged", "result=POSITIVE"]
 
