@@ -10,9 +10,11 @@ import signal
 import sys
 import threading
 import warnings
+from pathlib import Path
 
 from localhub.apigw.auth import LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET
 from localhub.hub import LocalHub
+from localhub.lambda_.logs import FunctionLogs, function_labels
 from localhub.lambda_.workers import WorkerPool
 from localhub.server import LocalRuntime
 from localhub.template import Template, parameter_refusal
@@ -26,11 +28,32 @@ def clients(runtime: LocalRuntime) -> str:
     )
 
 
-def banner(runtime: LocalRuntime) -> str:
+DEFAULT_LOG_FILE = ".aws-sam/localhub/functions.log"
+HOP_HEADER = f"{'time':<8}  {'point':<20} {'id':<24} {'system':<6} outcome"
+
+
+def function_logs(template: Template, log_file: str, *, verbose: bool) -> FunctionLogs:
+    """The functions' output: every JSON line to ``log_file``; on the terminal one hop line each, or (``verbose``) the JSON."""
+    descriptions = {
+        logical_id: str(resource.get("Properties", {}).get("Description", ""))
+        for logical_id, resource in template.of_type("AWS::Serverless::Function")
+    }
+    return FunctionLogs(Path(log_file), sys.stdout, verbose=verbose, labels=function_labels(descriptions))
+
+
+def logs_line(logs: FunctionLogs | None) -> str:
+    if logs is None or logs.path is None:
+        return "  function logs     on this terminal (--in-process)"
+    shown = "as they are (--verbose)" if logs.verbose else "one line per hop below; --verbose prints the JSON here"
+    return f"  function logs     {logs.path.resolve()}  (JSON lines; {shown})"
+
+
+def banner(runtime: LocalRuntime, logs: FunctionLogs | None = None) -> str:
     api = runtime.api_url
     return f"""
 utilhub local hub is up
   HTTP API          {api}
+{logs_line(logs)}
   embedded AWS      {runtime.aws_endpoint}   any credentials, region eu-west-1; for example
                     AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local .venv/bin/aws --region eu-west-1 \\
                       --endpoint-url {runtime.aws_endpoint} dynamodb list-tables
@@ -74,7 +97,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--aws-port", type=int, default=4566, help="embedded AWS endpoint port (default 4566)")
     parser.add_argument("--no-schedules", action="store_true", help="run schedules only through the control API")
     parser.add_argument("--demo", action="store_true", help="run the scripted scenario of every pack, print what happened, exit")
-    parser.add_argument("--verbose", action="store_true", help="log every request of the embedded endpoint and simulators")
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="print the functions' JSON log lines on the terminal (not one line per hop), and every request of the embedded endpoint and simulators",
+    )
+    parser.add_argument(
+        "--log-file",
+        default=DEFAULT_LOG_FILE,
+        metavar="PATH",
+        help=f"where the functions' JSON log lines go (default {DEFAULT_LOG_FILE})",
+    )
     parser.add_argument(
         "--concurrency", type=int, default=4, help="invocations at once per function without ReservedConcurrentExecutions (default 4)"
     )
@@ -97,8 +130,9 @@ def main(argv: list[str] | None = None) -> int:
         help="template parameters, as sam takes them (e.g. MetersManagedIn=MDM)",
     )
     args = parser.parse_args(argv)
+    template = Template.load()
     try:
-        overrides = parameter_overrides(args.parameter_overrides, Template.load())
+        overrides = parameter_overrides(args.parameter_overrides, template)
     except ValueError as exc:
         parser.error(str(exc))
     if not args.verbose:
@@ -106,7 +140,8 @@ def main(argv: list[str] | None = None) -> int:
         # Powertools warns on every invocation that flushes no metric; on Lambda that goes to the log.
         warnings.filterwarnings("ignore", message="No application metrics to publish")
 
-    workers = None if args.in_process else WorkerPool(default_concurrency=args.concurrency, max_processes=args.max_environments)
+    logs = None if args.in_process else function_logs(template, args.log_file, verbose=args.verbose)
+    workers = None if args.in_process else WorkerPool(default_concurrency=args.concurrency, max_processes=args.max_environments, logs=logs)
     runtime = LocalRuntime(
         host=args.host,
         api_port=args.port,
@@ -118,12 +153,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.demo:
         from examples.demo import run_demo
 
+        if logs is not None:
+            print(f"{logs_line(logs).strip()}\n{'' if args.verbose else HOP_HEADER}", flush=True)
         try:
             return run_demo(runtime)
         finally:
             runtime.stop()
 
-    print(banner(runtime), flush=True)
+    print(banner(runtime, logs), flush=True)
+    if logs is not None and not args.verbose:
+        print(HOP_HEADER, flush=True)
     stopped = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stopped.set())
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
@@ -131,6 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     print("stopping...", flush=True)
     for arn in runtime.stop():
         print(f"execution still running, abandoned: {arn}", flush=True)
+    if logs is not None:
+        logs.close()
     return 0
 
 

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from localhub.aws.throttling import per_operation
+from localhub.lambda_.logs import FunctionLogs
 from localhub.lambda_.runtime import RUNTIME_VARIABLES, Invocation, lambda_variables
 from localhub.lambda_.worker import HEADER
 from localhub.template import FunctionSpec
@@ -46,7 +47,7 @@ class EnvironmentLost(Exception):
 class Environment:
     """One worker process of one function."""
 
-    def __init__(self, spec: FunctionSpec, serial: int) -> None:
+    def __init__(self, spec: FunctionSpec, serial: int, logs: FunctionLogs | None = None) -> None:
         self.spec = spec
         self.serial = serial
         self.last_used = time.monotonic()
@@ -65,6 +66,9 @@ class Environment:
                 env=self._environment(spec),
                 pass_fds=(to_child_read, from_child_write),
                 stdin=subprocess.DEVNULL,
+                # the handler's output: to the pool's logs when it has them, else inherited (the terminal, as on Lambda the log)
+                stdout=subprocess.PIPE if logs is not None else None,
+                stderr=subprocess.STDOUT if logs is not None else None,
                 cwd=ROOT,
             )
         finally:
@@ -72,6 +76,8 @@ class Environment:
             os.close(from_child_write)
         self._requests: BinaryIO = os.fdopen(to_child_write, "wb")
         self._answers: BinaryIO = os.fdopen(from_child_read, "rb")
+        if logs is not None and self.process.stdout is not None:
+            logs.follow(spec.logical_id, self.process.stdout)
 
     @staticmethod
     def _environment(spec: FunctionSpec) -> dict[str, str]:
@@ -140,7 +146,9 @@ class WorkerPool:
         max_processes: int = 12,
         idle_seconds: float = 120.0,
         wait_seconds: float = 30.0,
+        logs: FunctionLogs | None = None,
     ) -> None:
+        self.logs = logs
         self.default_concurrency = default_concurrency
         self.max_processes = max_processes
         self.idle_seconds = idle_seconds
@@ -235,7 +243,7 @@ class WorkerPool:
                     break
                 self._changed.wait(1.0)
         try:
-            environment = Environment(function.spec, next(self._serials))
+            environment = Environment(function.spec, next(self._serials), self.logs)
         except Exception:
             with self._changed:
                 self._live -= 1
