@@ -84,7 +84,7 @@ def _cost_table(costs: list[tuple[str, cost_model.Cost]]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a short run (checks the benchmarks work; figures are rough)")
-    parser.add_argument("--messages", type=int, default=None, help="messages per AWS-calls scenario (default 50; 20 with --quick)")
+    parser.add_argument("--messages", type=int, default=None, help="messages per AWS-calls scenario (default 50; 10 with --quick)")
     parser.add_argument(
         "--runtime-sizes",
         default=None,
@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backlog-per-entity", type=int, default=5, help="monitor backlog section: changes per entity (default 5)")
     parser.add_argument("--no-backlog", action="store_true", help="leave out the monitor backlog section")
     parser.add_argument(
-        "--bill-run", type=int, default=None, help="MD-11 bill run: usage requests posted over HTTP (default 10000; 200 with --quick)"
+        "--bill-run", type=int, default=None, help="MD-11 bill run: usage requests posted over HTTP (default 10000; 50 with --quick)"
     )
     parser.add_argument("--no-bill-run", action="store_true", help="leave out the MD-11 bill run section")
     args = parser.parse_args(argv)
@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
 
     plan = cpu.QUICK if args.quick else cpu.FULL
     import_runs = 3 if args.quick else 7
-    messages = args.messages or (20 if args.quick else 50)
+    messages = args.messages or (10 if args.quick else 50)
     started = time.perf_counter()
     print(f"utilhub benchmarks ({'quick' if args.quick else 'full'} run): {COMMAND}{' --quick' if args.quick else ''}")
     print(f"python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs; ratios are what to compare\n")
@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     from benchmarks import dacs_extract
 
-    writer_sizes = [10_000, 100_000] if args.quick else [100_000, 1_000_000]
+    writer_sizes = [10_000, 50_000] if args.quick else [100_000, 1_000_000]
     step(f"DACS extract writer ({writer_sizes[0]:,} and {writer_sizes[1]:,} records, a fresh process each)")
     print("\nDACS extract writer: records per second per core, peak memory (python -m benchmarks.dacs_extract)")
     print(dacs_extract.report(dacs_extract.run(writer_sizes, writer_sizes[0])))
@@ -193,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks import moto_changes
 
     print("\nThe embedded AWS's changes to moto, against moto 5.2.5 as released (python -m benchmarks.moto_changes)")
-    print(moto_changes.report(moto_changes.measure([1000, 5000] if args.quick else [1000, 10000])))
+    print(moto_changes.report(moto_changes.measure([500, 2000] if args.quick else [1000, 10000])))
     failed = 0
     if not args.no_backlog:
         size = args.backlog_requests or (1000 if args.quick else 100_000)
@@ -204,9 +204,9 @@ def main(argv: list[str] | None = None) -> int:
         completed = subprocess.run([sys.executable, *command], check=False)  # noqa: S603 - this interpreter, our own module
         failed = 1 if completed.returncode else 0
     if not args.no_bill_run:
-        requests = args.bill_run or (200 if args.quick else 10_000)
+        requests = args.bill_run or (50 if args.quick else 10_000)
         step(f"MD-11 bill run ({requests:,} usage requests)")
-        command = ["-m", "benchmarks.bill_run", "--requests", str(requests), "--counted", str(50 if args.quick else 200)]
+        command = ["-m", "benchmarks.bill_run", "--requests", str(requests), "--counted", str(20 if args.quick else 200)]
         print(f"\nMD-11 bill run through make run's hub, AWS calls and cost per request (python {' '.join(command)})", flush=True)
         completed = subprocess.run([sys.executable, *command], check=False)  # noqa: S603 - this interpreter, our own module
         failed = failed or (1 if completed.returncode else 0)

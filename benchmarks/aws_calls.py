@@ -29,7 +29,7 @@ from localhub.aws.endpoint import embedded_aws
 API = "MeterDataSyncRequestsFunction"
 MONITOR = "MeterDataSyncMonitorFunction"
 RUNTIME = "runtime"
-CLAIMS = {"scope": "utilhub/meter-data", "client_id": "bench", "token_use": "access"}
+CLAIMS = {"scope": "utilhub/meter-data", "client_id": "ccb", "token_use": "access"}
 JSON_HEADERS = {"content-type": "application/json"}
 TABLES = ("SyncRequestTable", "CrossReferenceTable", "IdempotencyTable")
 

@@ -40,7 +40,7 @@ RELEASE = "MeterDataUsageReleaseFunction"
 TABLES = ("MeterDataUsageRequestTable", "IdempotencyTable", "SyncRequestTable")
 BATCH = 1000
 CLIENTS = 4
-CLAIMS = {"scope": "utilhub/meter-data", "client_id": "bench", "token_use": "access"}
+CLAIMS = {"scope": "utilhub/meter-data", "client_id": "ccb", "token_use": "access"}
 JSON_HEADERS = {"content-type": "application/json"}
 
 
@@ -62,7 +62,7 @@ def bill_run(prefix: str, count: int) -> list[list[dict[str, Any]]]:
 def throughput(count: int) -> dict[str, Any]:
     log = Path(tempfile.gettempdir()) / "utilhub-bench-bill-run.log"
     with started_hub(log) as hub:
-        headers = {"Authorization": f"Bearer {hub.token}", "Content-Type": "application/json"}
+        headers = {**hub.bearer(), "Content-Type": "application/json"}  # fetches the token (hub.token is empty until then)
         started = time.perf_counter()
         with httpx.Client(base_url=hub.api, timeout=300, headers=headers) as client, ThreadPoolExecutor(CLIENTS) as pool:
 
