@@ -1,5 +1,6 @@
 """``make bench ARGS="--quick --no-runtime --no-backlog"``, as a new user first runs it, goes through every
-section it has and exits 0. It checks the benchmarks run, never how fast: no figure is compared with a time."""
+section it has, ends with the cost of each integration point beside its floor, and exits 0. It checks the
+benchmarks run, never how fast: no figure is compared with a time."""
 
 from __future__ import annotations
 
@@ -22,6 +23,13 @@ SECTIONS = (
     "The embedded AWS's changes to moto",
     "MD-11 bill run through make run's hub",
     "Cost per million usage requests on AWS",
+    "Cost per integration point on AWS",
+)
+POINTS = (
+    "MD-01 person sync, single posts",
+    "MD-01 single, Idempotency-Key",
+    "MD-01 person sync, one batch",
+    "MD-11 bill run usage request",
 )
 
 
@@ -39,4 +47,6 @@ def test_the_quick_run_goes_through_every_section() -> None:
     assert "Traceback" not in completed.stderr, completed.stderr[-3000:]
     missing = [section for section in SECTIONS if section not in report]
     assert missing == [], report[-3000:]
+    table = report[report.index("Cost per integration point on AWS") :]
+    assert [point for point in POINTS if point not in table] == [], table
     assert "finished in" in report
