@@ -7,12 +7,15 @@ with fewer iterations and messages: for checking that the benchmarks work, not f
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
+from pathlib import Path
 
 from benchmarks import cost as cost_model
 from benchmarks.common import Row, figure, format_table
@@ -81,10 +84,48 @@ def _cost_table(costs: list[tuple[str, cost_model.Cost]]) -> str:
     return format_table(["USD per million messages", *(name for name, _ in costs)], rows, right=set(range(1, 1 + len(costs))))
 
 
+def _points_table(points: list[cost_model.PointFigures]) -> str:
+    rows = [
+        [
+            p.point,
+            figure(p.aws_calls),
+            figure(p.write_units),
+            figure(p.read_units),
+            f"{p.usd_per_million:.2f}",
+            f"{p.floor_usd_per_million:.2f}",
+            f"{p.ratio:.2f}",
+            f"{p.oic_usd_per_million:.2f}",
+        ]
+        for p in points
+    ]
+    headers = ["integration point", "AWS calls", "write units", "read units", "USD / million", "floor", "ratio", "OIC Standard"]
+    return format_table(headers, rows, right=set(range(1, 8)))
+
+
+def _md01_points(scenarios: list[object], costs: list[tuple[str, cost_model.Cost]]) -> list[cost_model.PointFigures]:
+    from benchmarks.aws_calls import Scenario
+
+    runs = [s for s in scenarios if isinstance(s, Scenario)]
+    names = {
+        "single": "MD-01 person sync, single posts",
+        "single + key": "MD-01 single, Idempotency-Key",
+        "batch": "MD-01 person sync, one batch",
+    }
+    return [
+        cost_model.point_figures(
+            names.get(run.name, f"MD-01 {run.name}"),
+            run,
+            cost,
+            cost_model.floor_per_message(run, api_function=API, delivery_function=DELIVERY),
+        )
+        for run, (_, cost) in zip(runs, costs, strict=True)
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a short run (checks the benchmarks work; figures are rough)")
-    parser.add_argument("--messages", type=int, default=None, help="messages per AWS-calls scenario (default 50; 20 with --quick)")
+    parser.add_argument("--messages", type=int, default=None, help="messages per AWS-calls scenario (default 50; 10 with --quick)")
     parser.add_argument(
         "--runtime-sizes",
         default=None,
@@ -109,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backlog-per-entity", type=int, default=5, help="monitor backlog section: changes per entity (default 5)")
     parser.add_argument("--no-backlog", action="store_true", help="leave out the monitor backlog section")
     parser.add_argument(
-        "--bill-run", type=int, default=None, help="MD-11 bill run: usage requests posted over HTTP (default 10000; 200 with --quick)"
+        "--bill-run", type=int, default=None, help="MD-11 bill run: usage requests posted over HTTP (default 10000; 50 with --quick)"
     )
     parser.add_argument("--no-bill-run", action="store_true", help="leave out the MD-11 bill run section")
     args = parser.parse_args(argv)
@@ -118,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
 
     plan = cpu.QUICK if args.quick else cpu.FULL
     import_runs = 3 if args.quick else 7
-    messages = args.messages or (20 if args.quick else 50)
+    messages = args.messages or (10 if args.quick else 50)
     started = time.perf_counter()
     print(f"utilhub benchmarks ({'quick' if args.quick else 'full'} run): {COMMAND}{' --quick' if args.quick else ''}")
     print(f"python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs; ratios are what to compare\n")
@@ -168,7 +209,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nAWS calls per message ({messages} person sync requests per scenario, each to SYNCHRONIZED; warm containers)")
     print(_calls_table(list(scenarios)))
     costs = [(s.name, cost_model.cost_per_message(s, cpu_figures, api_function=API, delivery_function=DELIVERY)) for s in scenarios]
-    print("\nCost per million messages on AWS (eu-west-1 on-demand list prices; assumptions in benchmarks/cost.py)")
+    points = _md01_points(list(scenarios), costs)
+    print(f"\nCost per million messages on AWS ({cost_model.REGION} on-demand list prices; sources and assumptions in benchmarks/cost.py)")
     print(_cost_table(costs))
     print(
         f"\nLambda duration = CPU from 1 and 3 x {cost_model.CPU_SCALE:g} (512 MB) + {cost_model.AWS_CALL_MS:g} ms per AWS call"
@@ -176,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     from benchmarks import dacs_extract
 
-    writer_sizes = [10_000, 100_000] if args.quick else [100_000, 1_000_000]
+    writer_sizes = [10_000, 50_000] if args.quick else [100_000, 1_000_000]
     step(f"DACS extract writer ({writer_sizes[0]:,} and {writer_sizes[1]:,} records, a fresh process each)")
     print("\nDACS extract writer: records per second per core, peak memory (python -m benchmarks.dacs_extract)")
     print(dacs_extract.report(dacs_extract.run(writer_sizes, writer_sizes[0])))
@@ -193,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks import moto_changes
 
     print("\nThe embedded AWS's changes to moto, against moto 5.2.5 as released (python -m benchmarks.moto_changes)")
-    print(moto_changes.report(moto_changes.measure([1000, 5000] if args.quick else [1000, 10000])))
+    print(moto_changes.report(moto_changes.measure([500, 2000] if args.quick else [1000, 10000])))
     failed = 0
     if not args.no_backlog:
         size = args.backlog_requests or (1000 if args.quick else 100_000)
@@ -204,11 +246,15 @@ def main(argv: list[str] | None = None) -> int:
         completed = subprocess.run([sys.executable, *command], check=False)  # noqa: S603 - this interpreter, our own module
         failed = 1 if completed.returncode else 0
     if not args.no_bill_run:
-        requests = args.bill_run or (200 if args.quick else 10_000)
+        requests = args.bill_run or (50 if args.quick else 10_000)
         step(f"MD-11 bill run ({requests:,} usage requests)")
-        command = ["-m", "benchmarks.bill_run", "--requests", str(requests), "--counted", str(50 if args.quick else 200)]
+        command = ["-m", "benchmarks.bill_run", "--requests", str(requests), "--counted", str(20 if args.quick else 200)]
         print(f"\nMD-11 bill run through make run's hub, AWS calls and cost per request (python {' '.join(command)})", flush=True)
-        completed = subprocess.run([sys.executable, *command], check=False)  # noqa: S603 - this interpreter, our own module
+        with tempfile.TemporaryDirectory(prefix="utilhub-bench-") as directory:
+            summary = Path(directory, "bill-run.json")
+            completed = subprocess.run([sys.executable, *command, "--summary", str(summary)], check=False)  # noqa: S603 - this interpreter, our own module
+            if summary.exists():
+                points.append(cost_model.PointFigures(**json.loads(summary.read_text(encoding="utf-8"))))
         failed = failed or (1 if completed.returncode else 0)
     if not args.no_runtime:
         from benchmarks import local_runtime
@@ -220,6 +266,18 @@ def main(argv: list[str] | None = None) -> int:
         print("\nLocal runtime at volume: MD-01 over HTTP through make run's hub (python -m benchmarks.local_runtime)")
         print(local_runtime.report(result))
         failed = failed or (1 if result["failures"] else 0)
+    print(
+        f"\nCost per integration point on AWS (USD per million messages, {cost_model.REGION} list prices, per message: AWS calls"
+        " of the functions and Lambda's SQS poller without its empty polls, DynamoDB request units)"
+    )
+    print(_points_table(points))
+    print(
+        "floor: what the architecture cannot avoid, priced the same way (the API requests, each invocation at 1 ms and the"
+        f" delivery's wait for the target, per queue one send, receive and delete in batches of {cost_model.SQS_BATCH}, one"
+        " single-unit write per state of the message's recorded lifecycle, Lambda's own log lines);"
+        f" OIC Standard: ${cost_model.OIC_STANDARD_PER_MESSAGE_PACK_HOUR.usd} per {cost_model.OIC_PACK_MESSAGES:,} messages"
+        " an hour, every message of every pack used"
+    )
     print(f"finished in {time.perf_counter() - started:.0f} s")
     return 1 if failed or dacs_failed else 0
 

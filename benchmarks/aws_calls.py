@@ -29,7 +29,7 @@ from localhub.aws.endpoint import embedded_aws
 API = "MeterDataSyncRequestsFunction"
 MONITOR = "MeterDataSyncMonitorFunction"
 RUNTIME = "runtime"
-CLAIMS = {"scope": "utilhub/meter-data", "client_id": "bench", "token_use": "access"}
+CLAIMS = {"scope": "utilhub/meter-data", "client_id": "ccb", "token_use": "access"}
 JSON_HEADERS = {"content-type": "application/json"}
 TABLES = ("SyncRequestTable", "CrossReferenceTable", "IdempotencyTable")
 
@@ -69,6 +69,7 @@ class Scenario:
     log_bytes: int
     item_sizes: dict[tuple[str, str], int]  # (table, key) -> DynamoDB item size in bytes
     tables: dict[str, TableInfo]
+    history_lengths: dict[tuple[str, str], int] = field(default_factory=dict)  # (table, key) -> states in its history
 
     def per_message(self) -> Counter[tuple[str, str]]:
         """(function, operation) -> calls per message."""
@@ -181,18 +182,23 @@ def _tables(hub: Any) -> dict[str, TableInfo]:
     return tables
 
 
-def _item_sizes(tables: dict[str, TableInfo]) -> dict[tuple[str, str], int]:
+def item_facts(tables: dict[str, TableInfo]) -> tuple[dict[tuple[str, str], int], dict[tuple[str, str], int]]:
+    """(size in bytes, states in its ``history``) of every item of ``tables``, by (table, key)."""
     import boto3
 
     from benchmarks.cost import typed_item_size
 
     client = boto3.session.Session().client("dynamodb")
     sizes: dict[tuple[str, str], int] = {}
+    histories: dict[tuple[str, str], int] = {}
     for table in tables.values():
         for page in client.get_paginator("scan").paginate(TableName=table.name):
             for item in page["Items"]:
-                sizes[(table.name, item[table.key]["S"])] = typed_item_size(item)
-    return sizes
+                key = (table.name, item[table.key]["S"])
+                sizes[key] = typed_item_size(item)
+                if "L" in item.get("history", {}):
+                    histories[key] = len(item["history"]["L"])
+    return sizes, histories
 
 
 class ScenarioFailed(RuntimeError):
@@ -262,9 +268,17 @@ def _run_scenario(
         raise ScenarioFailed(f"{name}: MDM received {delivered} of {messages} messages")
     log_bytes = output.stdout_bytes() - logs_before
     with recorder.pause():
-        sizes = _item_sizes(tables)
+        sizes, histories = item_facts(tables)
     return Scenario(
-        name, messages, list(recorder.calls), Counter(recorder.invocations), dict(recorder.cpu_seconds), log_bytes, sizes, tables
+        name,
+        messages,
+        list(recorder.calls),
+        Counter(recorder.invocations),
+        dict(recorder.cpu_seconds),
+        log_bytes,
+        sizes,
+        tables,
+        histories,
     )
 
 

@@ -10,13 +10,15 @@
 2. **AWS calls and cost per request** (``--counted``): the same bill run in-process, every botocore call
    recorded with the function that made it (:class:`benchmarks.aws_calls.Recorder`), after a warm-up;
    the release schedule runs once (its scan is shared by the run). Cost per million requests from
-   :func:`benchmarks.cost.cost_per_message` (eu-west-1 list prices; SQS priced at the FIFO rate, an
-   upper bound for this standard queue; one target answer per request counted, MDM's and CCB's are two).
+   :func:`benchmarks.cost.cost_per_message` (us-east-1 list prices; each queue at its own rate, FIFO or
+   standard; one target answer per request counted, MDM's and CCB's are two), beside its floor
+   (:func:`benchmarks.cost.floor_per_message`); ``--summary`` writes that line as JSON for ``make bench``.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import tempfile
@@ -29,7 +31,7 @@ from typing import Any
 import httpx
 
 from benchmarks import cost as cost_model
-from benchmarks.aws_calls import RUNTIME, Recorder, Scenario, ScenarioFailed, TableInfo, _item_sizes
+from benchmarks.aws_calls import RUNTIME, Recorder, Scenario, ScenarioFailed, TableInfo, item_facts
 from benchmarks.common import captured, figure, format_table
 from benchmarks.local_runtime import started_hub
 from localhub.aws.endpoint import embedded_aws
@@ -40,7 +42,7 @@ RELEASE = "MeterDataUsageReleaseFunction"
 TABLES = ("MeterDataUsageRequestTable", "IdempotencyTable", "SyncRequestTable")
 BATCH = 1000
 CLIENTS = 4
-CLAIMS = {"scope": "utilhub/meter-data", "client_id": "bench", "token_use": "access"}
+CLAIMS = {"scope": "utilhub/meter-data", "client_id": "ccb", "token_use": "access"}
 JSON_HEADERS = {"content-type": "application/json"}
 
 
@@ -62,7 +64,7 @@ def bill_run(prefix: str, count: int) -> list[list[dict[str, Any]]]:
 def throughput(count: int) -> dict[str, Any]:
     log = Path(tempfile.gettempdir()) / "utilhub-bench-bill-run.log"
     with started_hub(log) as hub:
-        headers = {"Authorization": f"Bearer {hub.token}", "Content-Type": "application/json"}
+        headers = {**hub.bearer(), "Content-Type": "application/json"}  # fetches the token (hub.token is empty until then)
         started = time.perf_counter()
         with httpx.Client(base_url=hub.api, timeout=300, headers=headers) as client, ThreadPoolExecutor(CLIENTS) as pool:
 
@@ -112,7 +114,7 @@ def _tables(hub: Any) -> dict[str, TableInfo]:
     return tables
 
 
-def counted(count: int) -> tuple[Scenario, cost_model.Cost]:
+def counted(count: int) -> tuple[Scenario, cost_model.Cost, cost_model.Floor]:
     recorder = Recorder()
     with captured() as output, embedded_aws():
         from localhub.hub import LocalHub
@@ -149,9 +151,17 @@ def counted(count: int) -> tuple[Scenario, cost_model.Cost]:
                 raise ScenarioFailed(f"CCB received {billed} determinants for {count} usage requests")
             log_bytes = output.stdout_bytes() - logs_before
             with recorder.pause():
-                sizes = _item_sizes(tables)
+                sizes, histories = item_facts(tables)
             scenario = Scenario(
-                "bill run", count, list(recorder.calls), Counter(recorder.invocations), dict(recorder.cpu_seconds), log_bytes, sizes, tables
+                "bill run",
+                count,
+                list(recorder.calls),
+                Counter(recorder.invocations),
+                dict(recorder.cpu_seconds),
+                log_bytes,
+                sizes,
+                tables,
+                histories,
             )
         finally:
             recorder.uninstall()
@@ -159,7 +169,8 @@ def counted(count: int) -> tuple[Scenario, cost_model.Cost]:
     cpu = cost_model.CpuPerMessage(
         intake=scenario.cpu_seconds.get(INTAKE, 0.0) / count * 1e6, render=scenario.cpu_seconds.get(DELIVERY, 0.0) / count * 1e6
     )
-    return scenario, cost_model.cost_per_message(scenario, cpu, api_function=INTAKE, delivery_function=DELIVERY)
+    cost = cost_model.cost_per_message(scenario, cpu, api_function=INTAKE, delivery_function=DELIVERY)
+    return scenario, cost, cost_model.floor_per_message(scenario, api_function=INTAKE, delivery_function=DELIVERY)
 
 
 # ------------------------------------------------------------------------------ report
@@ -182,7 +193,7 @@ def report(result: dict[str, Any], scenario: Scenario, cost: cost_model.Cost) ->
     rows.append(["runtime", "total (without empty polls)", figure(runtime_total)])
     lines.append(format_table(["function", "operation", "per request"], rows, right={2}))
     lines.append("")
-    lines.append("Cost per million usage requests on AWS (USD, eu-west-1 list prices; benchmarks/cost.py)")
+    lines.append(f"Cost per million usage requests on AWS (USD, {cost_model.REGION} list prices; benchmarks/cost.py)")
     cost_rows = [[service, f"{value * 1e6:.3f}"] for service, value in cost.by_service.items()]
     cost_rows.append(["total", f"{cost.total * 1e6:.2f}"])
     lines.append(format_table(["service", "USD / million"], cost_rows, right={1}))
@@ -193,10 +204,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bill_run", description=__doc__)
     parser.add_argument("--requests", type=int, default=10_000, help="usage requests in the bill run posted over HTTP")
     parser.add_argument("--counted", type=int, default=200, help="usage requests whose AWS calls are counted in-process")
+    parser.add_argument("--summary", type=Path, default=None, help="write the bill run's line of the per-point cost table here (JSON)")
     args = parser.parse_args(argv)
     result = throughput(args.requests)
-    scenario, cost = counted(args.counted)
+    scenario, cost, floor = counted(args.counted)
     print(report(result, scenario, cost))
+    if args.summary is not None:
+        point = cost_model.point_figures("MD-11 bill run usage request", scenario, cost, floor)
+        args.summary.write_text(json.dumps(dataclasses.asdict(point)), encoding="utf-8")
     return 1 if result["billed"] != args.requests or result["twice"] or result["received"] != args.requests else 0
 
 

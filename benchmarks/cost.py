@@ -1,8 +1,10 @@
 """Cost per million messages on AWS, from the calls counted in :mod:`benchmarks.aws_calls`.
 
-Prices: AWS on-demand list prices for eu-west-1 (Ireland), from each service's public
-pricing page (aws.amazon.com/<service>/pricing); free tiers and volume tiers are ignored.
-Change them here when the prices change.
+Prices: AWS on-demand list prices for us-east-1 (US East, N. Virginia), each a :class:`Price` with
+the page it is from and the date that page was read; free tiers, volume tiers and savings plans are
+ignored. The pricing pages render their rate tables in the browser, so where the stored copy of a page
+shows no figure, the note says where the figure was checked. When a price changes, change it here,
+with the date it was read again (``tests/unit/test_bench_cost.py`` fails on a price without both).
 """
 
 from __future__ import annotations
@@ -16,26 +18,179 @@ from typing import Any
 
 from benchmarks.aws_calls import Call, Scenario, TableInfo
 
-# ------------------------------------------------------------------ prices (USD, eu-west-1)
-API_GATEWAY_HTTP_PER_REQUEST = 1.00 / 1e6  # HTTP API, first 300 M requests a month, per 512 KB
-LAMBDA_ARM_PER_GB_SECOND = 0.0000133334  # arm64
-LAMBDA_PER_REQUEST = 0.20 / 1e6
-DYNAMODB_PER_WRITE_UNIT = 1.4125 / 1e6  # on-demand write request unit (1 KB; 2 per item in a transaction)
-DYNAMODB_PER_READ_UNIT = 0.283 / 1e6  # on-demand read request unit (4 KB strongly consistent, 2 reads eventually consistent)
-SQS_FIFO_PER_REQUEST = 0.50 / 1e6  # FIFO queue, per request of up to 64 KB (a batch of 10 is one request)
-KMS_PER_REQUEST = 0.03 / 10_000
-CLOUDWATCH_LOGS_PER_GB = 0.57  # standard log class, ingestion
+
+@dataclass(frozen=True)
+class Price:
+    """One list price: ``usd`` per ``unit``, the page it is published on and the day it was read."""
+
+    usd: float
+    unit: str
+    source: str  # the page's address
+    read: str  # ISO date the page was read
+    note: str = ""  # where the figure was checked when the page's copy does not show it; the page's age
+
+
+REGION = "us-east-1"
+READ = "2026-12-07"
+NO_FIGURE = "the stored copy of the page renders its rate table client-side and shows no figure; "
+
+# ------------------------------------------------------------------ prices (USD, us-east-1)
+API_GATEWAY_HTTP_PER_REQUEST = Price(
+    1.00 / 1e6,
+    "HTTP API request (first 300 million a month; each 512 KB counts as one)",
+    "https://aws.amazon.com/api-gateway/pricing/",
+    READ,
+    NO_FIGURE + "$1.00 per million is the page's own worked example for US regions",
+)
+LAMBDA_ARM_PER_GB_SECOND = Price(
+    0.0000133334,
+    "GB-second of an arm64 function (first 7.5 billion GB-seconds a month)",
+    "https://aws.amazon.com/lambda/pricing/",
+    READ,
+    NO_FIGURE + "figure as the page's us-east-1 arm64 table quoted by cloudchipr.com/blog/aws-lambda-pricing (2024)",
+)
+LAMBDA_PER_REQUEST = Price(
+    0.20 / 1e6,
+    "Lambda request (invocation)",
+    "https://aws.amazon.com/lambda/pricing/",
+    READ,
+    NO_FIGURE + "$0.20 per million is stated in the page's Managed Instances section and pricing examples",
+)
+SQS_STANDARD_PER_REQUEST = Price(
+    0.40 / 1e6,
+    "standard queue request of up to 64 KB (a batch of up to 10 messages is one; first 100 billion a month)",
+    "https://aws.amazon.com/sqs/pricing/",
+    READ,
+    NO_FIGURE + "figure as cloudburn.io/blog/amazon-sqs-pricing (us-east-1, March 2026)",
+)
+SQS_FIFO_PER_REQUEST = Price(
+    0.50 / 1e6,
+    "FIFO queue request of up to 64 KB (a batch of up to 10 messages is one)",
+    "https://aws.amazon.com/sqs/pricing/",
+    READ,
+    NO_FIGURE + "figure as cloudburn.io/blog/amazon-sqs-pricing (us-east-1, March 2026)",
+)
+DYNAMODB_PER_WRITE_UNIT = Price(
+    0.625 / 1e6,
+    "on-demand write request unit (1 KB; 2 per item in a transaction)",
+    "https://aws.amazon.com/dynamodb/pricing/on-demand/",
+    READ,
+    "halved on 1 November 2024 (from $1.25; eu-west-1 from $1.4125); the AWS News Blog post 'Amazon DynamoDB On-Demand' "
+    "was updated on 31 January 2025 for the reduced price. "
+    + NO_FIGURE
+    + "figure as airbyte.com/data-engineering-resources/dynamodb-pricing (US East, July 2025)",
+)
+DYNAMODB_PER_READ_UNIT = Price(
+    0.125 / 1e6,
+    "on-demand read request unit (4 KB strongly consistent; 2 reads eventually consistent)",
+    "https://aws.amazon.com/dynamodb/pricing/on-demand/",
+    READ,
+    "halved on 1 November 2024 (from $0.25). " + NO_FIGURE + "figure as airbyte.com (US East, July 2025)",
+)
+STEP_FUNCTIONS_STANDARD_PER_TRANSITION = Price(
+    0.025 / 1000,
+    "Standard workflow state transition (retries included)",
+    "https://aws.amazon.com/step-functions/pricing/",
+    READ,
+    "the page's table: US East (N. Virginia) $0.0250 per 1,000 (Europe (Ireland) the same); the stored copy is undated",
+)
+STEP_FUNCTIONS_EXPRESS_PER_REQUEST = Price(
+    1.00 / 1e6,
+    "Express workflow request (execution started)",
+    "https://aws.amazon.com/step-functions/pricing/",
+    READ,
+    NO_FIGURE + "figure as wring.co/blog/aws-step-functions-pricing-guide (March 2026)",
+)
+STEP_FUNCTIONS_EXPRESS_PER_GB_SECOND = Price(
+    0.00001667,
+    "GB-second of an Express workflow (first 1,000 GB-hours a month; 64 MB chunks, rounded up to 100 ms)",
+    "https://aws.amazon.com/step-functions/pricing/",
+    READ,
+    NO_FIGURE + "figure as wring.co/blog/aws-step-functions-pricing-guide (March 2026)",
+)
+S3_WRITE_PER_REQUEST = Price(
+    0.005 / 1000,
+    "S3 Standard PUT, COPY, POST or LIST request",
+    "https://aws.amazon.com/s3/pricing/",
+    READ,
+    NO_FIGURE + "figure as cloudburn.io/blog/amazon-s3-pricing (us-east-1, March 2026)",
+)
+S3_READ_PER_REQUEST = Price(
+    0.0004 / 1000,
+    "S3 Standard GET, SELECT or other request",
+    "https://aws.amazon.com/s3/pricing/",
+    READ,
+    NO_FIGURE + "figure as cloudburn.io/blog/amazon-s3-pricing (us-east-1, March 2026)",
+)
+S3_STANDARD_PER_GB_MONTH = Price(
+    0.023,
+    "GB-month of S3 Standard storage (first 50 TB)",
+    "https://aws.amazon.com/s3/pricing/",
+    READ,
+    NO_FIGURE + "figure as cloudburn.io/blog/amazon-s3-pricing (us-east-1, March 2026)",
+)
+KMS_PER_REQUEST = Price(
+    0.03 / 10_000,
+    "KMS request to a symmetric key",
+    "https://aws.amazon.com/kms/pricing/",
+    READ,
+    NO_FIGURE + "figure as factualminds.com/blog/aws-kms-pricing-keys-requests-multi-region (us-east-1, June 2026)",
+)
+CLOUDWATCH_LOGS_PER_GB = Price(
+    0.50,
+    "GB ingested into CloudWatch Logs, standard log class",
+    "https://aws.amazon.com/cloudwatch/pricing/",
+    READ,
+    NO_FIGURE + "figure as cloudburn.io/blog/amazon-cloudwatch-pricing (us-east-1, February 2026); eu-west-1 is $0.57",
+)
+SECRETS_MANAGER_PER_API_CALL = Price(
+    0.05 / 10_000,
+    "Secrets Manager API call",
+    "https://aws.amazon.com/secrets-manager/pricing/",
+    READ,
+    "the page's pricing examples state $0.05 per 10,000 API calls",
+)
+SECRETS_MANAGER_PER_SECRET_MONTH = Price(
+    0.40,
+    "secret stored for a month",
+    "https://aws.amazon.com/secrets-manager/pricing/",
+    READ,
+    "the page's pricing examples state $0.40 per secret per month",
+)
+# What the hub replaces: Oracle Integration Cloud, which the seeds name as the middleware of these integrations.
+OIC_STANDARD_PER_MESSAGE_PACK_HOUR = Price(
+    0.6452,
+    "Oracle Integration Cloud Standard message pack (5,000 messages of up to 50 KB an hour) for an hour",
+    "https://www.oracle.com/integration/pricing/",
+    READ,
+    "the Oracle page was not in the stored copies; the figure is the unit price in techsupper.com's 2021 table "
+    "(www.techsupper.com/2021/07/oracle-integration-message-packs-and-pricing.html), an old source",
+)
+OIC_PACK_MESSAGES = 5_000
 
 # ------------------------------------------------------------------ assumptions
 LAMBDA_MEMORY_GB = 512 / 1024  # template.yaml Globals: MemorySize 512
 CPU_SCALE = 3.0  # 512 MB buys about a third of a vCPU: CPU time measured on a full core x 3
 AWS_CALL_MS = 8.0  # round trip of one AWS API call from Lambda, billed as duration
 TARGET_CALL_MS = 50.0  # MDM's response time to one sync message (the target's, not the hub's)
+LAMBDA_MINIMUM_MS = 1.0  # Lambda bills duration in 1 ms steps: the least an invocation costs
 PLATFORM_LOG_BYTES = 350  # Lambda's START, END and REPORT lines per invocation
+SQS_BATCH = 10  # messages in one send, receive or delete at most
 # SQS calls KMS for a data key at most once per KmsDataKeyReusePeriodSeconds (3600 in the
 # template) per queue and principal, and DynamoDB caches its table keys: at steady state KMS
 # requests do not grow with messages. Without that reuse, each send and each receive would
 # need one (the upper bound printed beside it).
+
+
+def prices() -> dict[str, Price]:
+    """Every price this module holds, by constant name."""
+    return {name: value for name, value in globals().items() if isinstance(value, Price)}
+
+
+def oic_per_message() -> float:
+    """Oracle Integration Cloud Standard per message at full use of its packs (every hour's 5,000 used)."""
+    return OIC_STANDARD_PER_MESSAGE_PACK_HOUR.usd / OIC_PACK_MESSAGES
+
 
 WRITE_UNIT_BYTES = 1024
 READ_UNIT_BYTES = 4096
@@ -162,6 +317,16 @@ def dynamodb_units(call: Call, scenario: Scenario) -> Units:
         return write(p["TableName"], p["Key"], put=None, expression=p.get("UpdateExpression", ""), transactional=False)
     if op == "DeleteItem":
         return write(p["TableName"], p["Key"], put=None, expression=None, transactional=False)
+    if op == "BatchWriteItem":
+        total = Units()
+        for table, requests in p["RequestItems"].items():
+            for request in requests:
+                if "PutRequest" in request:
+                    item = request["PutRequest"]["Item"]
+                    total += write(table, item, put=item, expression=None, transactional=False)
+                else:
+                    total += write(table, request["DeleteRequest"]["Key"], put=None, expression=None, transactional=False)
+        return total
     if op == "TransactWriteItems":
         total = Units()
         for entry in p["TransactItems"]:
@@ -231,6 +396,43 @@ def _per_message(calls: Iterable[Call], messages: int, *operations: str) -> floa
     return sum(1 for c in calls if c.label in operations) / messages
 
 
+SQS_REQUESTS = ("sqs.SendMessageBatch", "sqs.SendMessage", "sqs.ReceiveMessage", "sqs.DeleteMessageBatch", "sqs.DeleteMessage")
+S3_WRITES = ("PutObject", "CopyObject", "CreateMultipartUpload", "UploadPart", "UploadPartCopy", "CompleteMultipartUpload", "ListObjectsV2")
+
+
+def _fifo(call: Call) -> bool:
+    return str(call.params.get("QueueUrl", "")).endswith(".fifo")
+
+
+def _sqs_cost(calls: Iterable[Call]) -> float:
+    """SQS requests at each queue's own rate (FIFO or standard), empty long polls left out."""
+    return sum(
+        (SQS_FIFO_PER_REQUEST if _fifo(c) else SQS_STANDARD_PER_REQUEST).usd
+        for c in calls
+        if c.label in SQS_REQUESTS  # "sqs.ReceiveMessage (empty)" is a fixed cost of the poller, not one per message
+    )
+
+
+def _lambda_cost(invocations: float, milliseconds: float) -> float:
+    return invocations * LAMBDA_PER_REQUEST.usd + milliseconds / 1000 * LAMBDA_MEMORY_GB * LAMBDA_ARM_PER_GB_SECOND.usd
+
+
+def _other_calls_cost(calls: Iterable[Call]) -> float:
+    """S3, Secrets Manager and KMS requests the functions made themselves."""
+    total = 0.0
+    for call in calls:
+        service, _, operation = call.operation.partition(".")
+        if service == "s3":
+            total += (S3_WRITE_PER_REQUEST if operation in S3_WRITES else S3_READ_PER_REQUEST).usd
+        elif service == "secretsmanager":
+            total += SECRETS_MANAGER_PER_API_CALL.usd
+        elif service == "kms":
+            total += KMS_PER_REQUEST.usd
+        elif service == "stepfunctions" and operation == "StartExecution":
+            total += STEP_FUNCTIONS_EXPRESS_PER_REQUEST.usd  # the least an execution costs; transitions are not counted here
+    return total
+
+
 def cost_per_message(scenario: Scenario, cpu: CpuPerMessage, *, api_function: str, delivery_function: str) -> Cost:
     n = scenario.messages
     calls = scenario.calls
@@ -242,15 +444,10 @@ def cost_per_message(scenario: Scenario, cpu: CpuPerMessage, *, api_function: st
             used = dynamodb_units(call, scenario)
             units += used
             write_units_by_function[call.function] = write_units_by_function.get(call.function, 0.0) + used.write / n
-    dynamodb = (units.write * DYNAMODB_PER_WRITE_UNIT + units.read * DYNAMODB_PER_READ_UNIT) / n
-
-    sqs_requests = _per_message(
-        calls, n, "sqs.SendMessageBatch", "sqs.SendMessage", "sqs.ReceiveMessage", "sqs.DeleteMessageBatch", "sqs.DeleteMessage"
-    )
-    sqs = sqs_requests * SQS_FIFO_PER_REQUEST
+    dynamodb = (units.write * DYNAMODB_PER_WRITE_UNIT.usd + units.read * DYNAMODB_PER_READ_UNIT.usd) / n
 
     api_requests = scenario.invocations[api_function] / n
-    api_gateway = api_requests * API_GATEWAY_HTTP_PER_REQUEST
+    api_gateway = api_requests * API_GATEWAY_HTTP_PER_REQUEST.usd
 
     # Lambda duration per message: CPU (scaled to 512 MB) + the wait on every AWS call + the target's answer
     lambda_ms: dict[str, float] = {}
@@ -263,25 +460,125 @@ def cost_per_message(scenario: Scenario, cpu: CpuPerMessage, *, api_function: st
             ms += CPU_SCALE * cpu.render / 1000 + TARGET_CALL_MS
         lambda_ms[function] = ms
     invocations_per_message = sum(scenario.invocations.values()) / n
-    lambda_cost = (
-        invocations_per_message * LAMBDA_PER_REQUEST + sum(lambda_ms.values()) / 1000 * LAMBDA_MEMORY_GB * LAMBDA_ARM_PER_GB_SECOND
-    )
 
     log_bytes = scenario.log_bytes / n + invocations_per_message * PLATFORM_LOG_BYTES
-    logs = log_bytes / 1e9 * CLOUDWATCH_LOGS_PER_GB
-
-    kms_upper = _per_message(calls, n, "sqs.SendMessageBatch", "sqs.SendMessage", "sqs.ReceiveMessage") * KMS_PER_REQUEST
+    kms_upper = _per_message(calls, n, "sqs.SendMessageBatch", "sqs.SendMessage", "sqs.ReceiveMessage") * KMS_PER_REQUEST.usd
     return Cost(
         by_service={
             "API Gateway (HTTP API)": api_gateway,
-            "Lambda (requests + duration)": lambda_cost,
+            "Lambda (requests + duration)": _lambda_cost(invocations_per_message, sum(lambda_ms.values())),
             "DynamoDB (on-demand)": dynamodb,
-            "SQS FIFO": sqs,
-            "KMS (data key reuse)": 0.0,
-            "CloudWatch Logs (ingestion)": logs,
+            "SQS (FIFO or standard, by queue)": _sqs_cost(calls) / n,
+            "S3, Secrets Manager, KMS calls": _other_calls_cost(calls) / n,
+            "CloudWatch Logs (ingestion)": log_bytes / 1e9 * CLOUDWATCH_LOGS_PER_GB.usd,
         },
         dynamodb_units=Units(units.write / n, units.read / n),
         write_units_by_function=write_units_by_function,
         lambda_ms=lambda_ms,
         kms_without_reuse=kms_upper,
+    )
+
+
+# ------------------------------------------------------------------ the floor
+@dataclass(frozen=True)
+class Floor:
+    """What the architecture cannot avoid per message, priced as :func:`cost_per_message` prices the hub.
+
+    - the API requests the callers make (one per post; a batch is one);
+    - the function invocations the run made, each at its least billed duration (1 ms), and the delivery's
+      wait for the target's answer;
+    - per queue a message passes through, one send, one receive and one delete in full batches of 10;
+    - per state the message's lifecycle records (its ``history``), one single-unit write; nothing read;
+    - Lambda's own START, END and REPORT log lines.
+    """
+
+    by_service: dict[str, float]
+    queue_hops: float
+    lifecycle_writes: float
+
+    @property
+    def total(self) -> float:
+        return sum(self.by_service.values())
+
+
+def _queue_hops(calls: Iterable[Call]) -> tuple[float, float]:
+    """(messages sent to FIFO queues, to standard queues), counted from the sends."""
+    fifo = standard = 0.0
+    for call in calls:
+        if call.operation == "sqs.SendMessageBatch":
+            sent = len(call.params.get("Entries", []))
+        elif call.operation == "sqs.SendMessage":
+            sent = 1
+        else:
+            continue
+        if _fifo(call):
+            fifo += sent
+        else:
+            standard += sent
+    return fifo, standard
+
+
+def lifecycle_writes(scenario: Scenario) -> int:
+    """States recorded in the ``history`` of every item the scenario wrote (each one write at the least)."""
+    written: set[tuple[str, str]] = set()
+    for call in scenario.calls:
+        if not call.operation.startswith("dynamodb."):
+            continue
+        p = call.params
+        entries = [next(iter(e.values())) for e in p.get("TransactItems", [])] or [p]
+        for body in entries:
+            table, key = body.get("TableName"), body.get("Key") or body.get("Item")
+            if table in scenario.tables and key:
+                written.add((table, _key_value(key[scenario.tables[table].key])))
+    return sum(scenario.history_lengths.get(item, 0) for item in written)
+
+
+def floor_per_message(scenario: Scenario, *, api_function: str, delivery_function: str) -> Floor:
+    n = scenario.messages
+    invocations = sum(scenario.invocations.values()) / n
+    deliveries = scenario.invocations.get(delivery_function, 0) / n
+    fifo, standard = _queue_hops(scenario.calls)
+    sqs = 3 / SQS_BATCH * (fifo * SQS_FIFO_PER_REQUEST.usd + standard * SQS_STANDARD_PER_REQUEST.usd) / n
+    writes = lifecycle_writes(scenario) / n
+    target_wait_ms = TARGET_CALL_MS if deliveries else 0.0
+    return Floor(
+        by_service={
+            "API Gateway (HTTP API)": scenario.invocations[api_function] / n * API_GATEWAY_HTTP_PER_REQUEST.usd,
+            "Lambda (requests + duration)": _lambda_cost(invocations, invocations * LAMBDA_MINIMUM_MS + target_wait_ms),
+            "DynamoDB (on-demand)": writes * DYNAMODB_PER_WRITE_UNIT.usd,
+            "SQS (FIFO or standard, by queue)": sqs,
+            "CloudWatch Logs (ingestion)": invocations * PLATFORM_LOG_BYTES / 1e9 * CLOUDWATCH_LOGS_PER_GB.usd,
+        },
+        queue_hops=(fifo + standard) / n,
+        lifecycle_writes=writes,
+    )
+
+
+@dataclass(frozen=True)
+class PointFigures:
+    """One integration point's line of ``make bench``'s per-point table (per message; USD per million)."""
+
+    point: str
+    aws_calls: float  # the functions' calls and Lambda's SQS poller's (empty polls left out)
+    write_units: float
+    read_units: float
+    usd_per_million: float
+    floor_usd_per_million: float
+    oic_usd_per_million: float
+
+    @property
+    def ratio(self) -> float:
+        return self.usd_per_million / self.floor_usd_per_million if self.floor_usd_per_million else math.inf
+
+
+def point_figures(point: str, scenario: Scenario, cost: Cost, floor: Floor) -> PointFigures:
+    calls = sum(1 for c in scenario.calls if c.label != "sqs.ReceiveMessage (empty)") / scenario.messages
+    return PointFigures(
+        point,
+        calls,
+        cost.dynamodb_units.write,
+        cost.dynamodb_units.read,
+        cost.total * 1e6,
+        floor.total * 1e6,
+        oic_per_message() * 1e6,
     )

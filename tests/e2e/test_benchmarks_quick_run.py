@@ -1,0 +1,52 @@
+"""``make bench ARGS="--quick --no-runtime --no-backlog"``, as a new user first runs it, goes through every
+section it has, ends with the cost of each integration point beside its floor, and exits 0. It checks the
+benchmarks run, never how fast: no figure is compared with a time."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+SECTIONS = (
+    "CPU, memory and import time",
+    "AWS calls per message",
+    "Cost per million messages on AWS",
+    "DACS extract writer",
+    "DA-01 through the local runtime",
+    "The embedded AWS's changes to moto",
+    "MD-11 bill run through make run's hub",
+    "Cost per million usage requests on AWS",
+    "Cost per integration point on AWS",
+)
+POINTS = (
+    "MD-01 person sync, single posts",
+    "MD-01 single, Idempotency-Key",
+    "MD-01 person sync, one batch",
+    "MD-11 bill run usage request",
+)
+
+
+def test_the_quick_run_goes_through_every_section() -> None:
+    # Given the command of `make bench ARGS="--quick --no-runtime --no-backlog"` (a process of its own, as make runs it)
+    environment = {**os.environ, "PYTHONPATH": f"{ROOT / 'layers' / 'common'}{os.pathsep}{ROOT}"}
+    command = [sys.executable, "-m", "benchmarks", "--quick", "--no-runtime", "--no-backlog"]
+
+    # When it runs
+    completed = subprocess.run(command, cwd=ROOT, env=environment, capture_output=True, text=True, check=False)  # noqa: S603
+
+    # Then it ends without an error, having printed every section it has
+    report = completed.stdout
+    assert completed.returncode == 0, f"{report[-3000:]}\n{completed.stderr[-3000:]}"
+    assert "Traceback" not in completed.stderr, completed.stderr[-3000:]
+    missing = [section for section in SECTIONS if section not in report]
+    assert missing == [], report[-3000:]
+    table = report[report.index("Cost per integration point on AWS") :]
+    assert [point for point in POINTS if point not in table] == [], table
+    assert "finished in" in report

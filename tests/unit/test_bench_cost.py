@@ -1,0 +1,135 @@
+"""The benchmarks' cost model (benchmarks/cost.py): every price carries its page and the day it was read,
+every service the hub uses is priced, and the floor counts what the architecture cannot avoid."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date
+from typing import Any
+
+import pytest
+
+from benchmarks import cost
+from benchmarks.aws_calls import Call, Scenario, TableInfo
+
+# the services the hub uses (template.yaml), each with the price names that cover them
+SERVICES = {
+    "HTTP API": ["API_GATEWAY_HTTP_PER_REQUEST"],
+    "Lambda arm64": ["LAMBDA_PER_REQUEST", "LAMBDA_ARM_PER_GB_SECOND"],
+    "SQS": ["SQS_STANDARD_PER_REQUEST", "SQS_FIFO_PER_REQUEST"],
+    "DynamoDB on-demand": ["DYNAMODB_PER_WRITE_UNIT", "DYNAMODB_PER_READ_UNIT"],
+    "Step Functions": [
+        "STEP_FUNCTIONS_STANDARD_PER_TRANSITION",
+        "STEP_FUNCTIONS_EXPRESS_PER_REQUEST",
+        "STEP_FUNCTIONS_EXPRESS_PER_GB_SECOND",
+    ],
+    "S3": ["S3_WRITE_PER_REQUEST", "S3_READ_PER_REQUEST", "S3_STANDARD_PER_GB_MONTH"],
+    "KMS": ["KMS_PER_REQUEST"],
+    "CloudWatch Logs": ["CLOUDWATCH_LOGS_PER_GB"],
+    "Secrets Manager": ["SECRETS_MANAGER_PER_API_CALL"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(cost.prices()))
+def test_every_price_names_its_page_and_the_day_it_was_read(name: str) -> None:
+    price = cost.prices()[name]
+    assert price.usd > 0
+    assert price.source.startswith("https://"), price.source
+    assert date.fromisoformat(price.read) <= date.today()
+    assert price.unit
+
+
+def test_no_price_is_a_bare_number() -> None:
+    # Given the module's constants
+    bare = [
+        name
+        for name, value in vars(cost).items()
+        if name.isupper() and "_PER_" in name and isinstance(value, int | float) and not isinstance(value, bool)
+    ]
+    # Then every price is a Price (a bare number would escape the check above)
+    assert bare == []
+
+
+@pytest.mark.parametrize("service", sorted(SERVICES))
+def test_every_service_the_hub_uses_is_priced(service: str) -> None:
+    missing = [name for name in SERVICES[service] if name not in cost.prices()]
+    assert missing == []
+
+
+TABLE = TableInfo("SyncRequestTable", "pk", ())
+FIFO = "https://sqs.us-east-1.amazonaws.com/123456789012/MdmDeliveryQueue.fifo"
+STANDARD = "https://sqs.us-east-1.amazonaws.com/123456789012/UsageQueue"
+
+
+def _call(function: str, operation: str, params: dict[str, Any], response: dict[str, Any] | None = None) -> Call:
+    return Call(function, operation, params, response or {}, 0.0)
+
+
+def _scenario(messages: int, calls: list[Call], invocations: dict[str, int], histories: dict[tuple[str, str], int]) -> Scenario:
+    return Scenario(
+        "synthetic",
+        messages,
+        calls,
+        Counter(invocations),
+        {},
+        0,
+        {},
+        {TABLE.name: TABLE},
+        histories,
+    )
+
+
+def test_the_floor_counts_api_requests_invocations_queue_hops_and_lifecycle_states() -> None:
+    # Given two messages, each posted once, queued to a FIFO queue in one batch, delivered, its request recorded in 3 states
+    calls = [
+        _call("api", "dynamodb.PutItem", {"TableName": TABLE.name, "Item": {"pk": "REQ#1"}}),
+        _call("api", "dynamodb.PutItem", {"TableName": TABLE.name, "Item": {"pk": "REQ#2"}}),
+        _call("monitor", "sqs.SendMessageBatch", {"QueueUrl": FIFO, "Entries": [{"Id": "1"}, {"Id": "2"}]}),
+        _call("delivery", "dynamodb.UpdateItem", {"TableName": TABLE.name, "Key": {"pk": "REQ#1"}}),
+        _call("delivery", "dynamodb.UpdateItem", {"TableName": TABLE.name, "Key": {"pk": "REQ#2"}}),
+        _call("runtime", "sqs.ReceiveMessage", {"QueueUrl": FIFO}, {"Messages": [{}, {}]}),
+        _call("runtime", "sqs.ReceiveMessage", {"QueueUrl": FIFO}, {}),  # an empty poll
+    ]
+    scenario = _scenario(2, calls, {"api": 2, "monitor": 1, "delivery": 2}, {(TABLE.name, "REQ#1"): 3, (TABLE.name, "REQ#2"): 3})
+
+    # When its floor is priced
+    floor = cost.floor_per_message(scenario, api_function="api", delivery_function="delivery")
+
+    # Then per message: 3 single-unit writes, one queue hop (3 requests in batches of 10), one API request,
+    # 2.5 invocations at 1 ms and one wait for the target
+    assert floor.lifecycle_writes == 3
+    assert floor.queue_hops == 1
+    assert floor.by_service["DynamoDB (on-demand)"] == pytest.approx(3 * cost.DYNAMODB_PER_WRITE_UNIT.usd)
+    assert floor.by_service["SQS (FIFO or standard, by queue)"] == pytest.approx(0.3 * cost.SQS_FIFO_PER_REQUEST.usd)
+    assert floor.by_service["API Gateway (HTTP API)"] == pytest.approx(cost.API_GATEWAY_HTTP_PER_REQUEST.usd)
+    lambda_ms = 2.5 * cost.LAMBDA_MINIMUM_MS + cost.TARGET_CALL_MS
+    expected_lambda = 2.5 * cost.LAMBDA_PER_REQUEST.usd + lambda_ms / 1000 * cost.LAMBDA_MEMORY_GB * cost.LAMBDA_ARM_PER_GB_SECOND.usd
+    assert floor.by_service["Lambda (requests + duration)"] == pytest.approx(expected_lambda)
+
+
+def test_each_queue_is_priced_at_its_own_rate_and_empty_polls_are_left_out() -> None:
+    calls = [
+        _call("monitor", "sqs.SendMessageBatch", {"QueueUrl": FIFO, "Entries": [{"Id": "1"}]}),
+        _call("intake", "sqs.SendMessageBatch", {"QueueUrl": STANDARD, "Entries": [{"Id": "1"}]}),
+        _call("runtime", "sqs.ReceiveMessage", {"QueueUrl": STANDARD}, {}),
+    ]
+    scenario = _scenario(1, calls, {"api": 1}, {})
+
+    priced = cost.cost_per_message(scenario, cost.CpuPerMessage(0.0, 0.0), api_function="api", delivery_function="delivery")
+
+    expected = cost.SQS_FIFO_PER_REQUEST.usd + cost.SQS_STANDARD_PER_REQUEST.usd
+    assert priced.by_service["SQS (FIFO or standard, by queue)"] == pytest.approx(expected)
+
+
+def test_a_batch_write_is_priced_per_item() -> None:
+    # Given a BatchWriteItem deleting two items (gone after the run, so at least one unit each)
+    call = _call("monitor", "dynamodb.BatchWriteItem", {"RequestItems": {TABLE.name: [{"DeleteRequest": {"Key": {"pk": "C#1"}}}] * 2}})
+    scenario = _scenario(1, [call], {"api": 1}, {})
+
+    assert cost.dynamodb_units(call, scenario).write == 2
+
+
+def test_oic_at_full_use_is_its_pack_price_over_its_messages() -> None:
+    per_million = cost.oic_per_message() * 1e6
+    assert per_million == pytest.approx(cost.OIC_STANDARD_PER_MESSAGE_PACK_HOUR.usd / cost.OIC_PACK_MESSAGES * 1e6)
+    assert 128 < per_million < 130  # the issue's "about $129 per million at full use"
