@@ -446,7 +446,7 @@ def test_when_configured_ccb_is_told_of_each_acknowledgement_once_even_when_it_i
 def test_the_notification_sample_event_is_delivered_to_ccb(aws_endpoint: str) -> None:
     from localhub.aws.endpoint import reset
 
-    # Given the sample sync request DSR-P3's notification (its acknowledgement is history entry 2: PENDING, SENT, SYNCHRONIZED)
+    # Given the sample sync request DSR-P3's notification (its positive acknowledgement, before any resubmission)
     reset(aws_endpoint)
     hub = LocalHub(parameters={"DacsAcknowledgementsToCcb": "true"}).start()
     try:

@@ -58,12 +58,12 @@ def apply_acknowledgements(
     store: SyncRequestStore,
     acknowledgements: Acknowledgements,
     body: AcknowledgementsIn,
-    before_applying: Callable[[list[SyncRequest]], None] = lambda matched: None,
+    before_applying: Callable[[list[tuple[SyncRequest, Literal["POSITIVE", "NEGATIVE"]]]], None] = lambda matched: None,
     *,
     completed: str | None = None,
 ) -> dict[str, object]:
     """Apply each record's acknowledgement to the request it names; ``before_applying`` is given the
-    requests about to be acknowledged first (CCB's notifications are queued there, see ``notifications``);
+    requests about to be acknowledged, with each one's result, first (CCB's notifications are queued there, see ``notifications``);
     ``completed`` names what completes the requests when it is not DACS's acknowledgement."""
     entities = [(ENTITY_OF_KIND[a.recordType], a.externalReferenceId) for a in body.acknowledgements]
     states = store.entity_states(entities)
@@ -83,7 +83,7 @@ def apply_acknowledgements(
         else:
             seen.add(request.syncRequestId)
         matched.append(request)
-    before_applying([request for request in matched if request is not None])
+    before_applying([(request, ack.result) for ack, request in zip(body.acknowledgements, matched, strict=True) if request is not None])
     results: list[dict[str, str]] = []
     counts = {"synchronized": 0, "error": 0, "ignored": 0}
     for ack, request in zip(body.acknowledgements, matched, strict=True):
