@@ -700,3 +700,38 @@ def test_claims_a_failed_run_could_not_give_back_are_written_again_by_a_run_afte
     dacs(hub).send_acknowledgements()
     hub.drain()
     assert [status_of(hub, i)["status"] for i in ids] == ["SYNCHRONIZED"] * 3
+
+
+def test_a_record_whose_acknowledgement_is_throttled_fails_alone_the_others_of_the_post_are_applied(
+    hub: LocalHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from utilhub.syncrequests.store import SyncRequestStore
+
+    # Given three persons extracted and imported by DACS, and the hub's write of the first one's acknowledgement throttled once
+    ids = [f"DSR-PF{n}" for n in range(3)]
+    for n, sync_request_id in enumerate(ids):
+        assert submit(hub, person(sync_request_id, f"P-PF{n}", f"Person {n}", "2026-11-20T09:00:00Z")).status == 202
+    extract_and_transfer(hub)
+    dacs(hub).import_uploads()
+    acknowledge = SyncRequestStore.acknowledge
+    throttled: list[str] = []
+
+    def throttled_once(self: SyncRequestStore, request: Any, positive: bool, reason: str) -> None:
+        if request.syncRequestId == ids[0] and not throttled:
+            throttled.append(request.syncRequestId)
+            _not_given_back()
+        acknowledge(self, request, positive, reason)
+
+    monkeypatch.setattr(SyncRequestStore, "acknowledge", throttled_once)
+
+    # When DACS posts its acknowledgements (one post), then the hub asks it to post again, having applied the others
+    assert dacs(hub).send_acknowledgements() == 0
+    assert throttled == [ids[0]]
+    assert [status_of(hub, i)["status"] for i in ids] == ["SENT", "SYNCHRONIZED", "SYNCHRONIZED"]
+
+    # And DACS's second post completes the first, the others unchanged (each SYNCHRONIZED once), CCB told of each once
+    assert dacs(hub).send_acknowledgements() == 3
+    hub.drain()
+    assert [status_of(hub, i)["status"] for i in ids] == ["SYNCHRONIZED"] * 3
+    assert [[h["status"] for h in status_of(hub, i)["history"]].count("SYNCHRONIZED") for i in ids] == [1, 1, 1]
+    assert [[a["result"] for a in ccb_acknowledgements(hub, i)] for i in ids] == [["POSITIVE"]] * 3
