@@ -446,7 +446,7 @@ def test_when_configured_ccb_is_told_of_each_acknowledgement_once_even_when_it_i
 def test_the_notification_sample_event_is_delivered_to_ccb(aws_endpoint: str) -> None:
     from localhub.aws.endpoint import reset
 
-    # Given the sample sync request DSR-P3's notification (its acknowledgement is history entry 2: PENDING, SENT, SYNCHRONIZED)
+    # Given the sample sync request DSR-P3's notification (its positive acknowledgement, before any resubmission)
     reset(aws_endpoint)
     hub = LocalHub(parameters={"DacsAcknowledgementsToCcb": "true"}).start()
     try:
@@ -606,7 +606,7 @@ class _Stopped(BaseException):
     """The function stopped where it was (its timeout): no handler of the run's code runs."""
 
 
-def test_a_run_stopped_between_writing_and_closing_writes_nothing_twice_and_its_requests_are_written_again_at_their_time_out(
+def test_a_run_stopped_between_writing_and_closing_writes_nothing_twice_and_a_run_after_it_cannot_be_alive_writes_its_requests_again(
     hub: LocalHub,
 ) -> None:
     from utilhub.packs.dacs.extract_files import ExtractFiles
@@ -626,12 +626,112 @@ def test_a_run_stopped_between_writing_and_closing_writes_nothing_twice_and_its_
             extract.run()
         extract._files = files
 
-        # When the next run comes, then it writes neither again: both are still in flight, no file appeared
+        # When the next run comes while the stopped one could still be alive, then it writes neither again: both
+        # are still in flight, no file appeared
         assert extract.run().written == 0
-    assert keys(hub, "extract/") == []
-    assert [status_of(hub, i)["status"] for i in ("DSR-ST1", "DSR-ST2")] == ["SENT", "SENT"]
+        assert keys(hub, "extract/") == []
+        assert [status_of(hub, i)["status"] for i in ("DSR-ST1", "DSR-ST2")] == ["SENT", "SENT"]
 
-    # And when their time-out comes, the extract writes each again once, as a new attempt
-    report = run_extract_at(hub, dacs_timeout(hub) + timedelta(seconds=1))
-    assert (report["rewritten"], report["written"]) == (2, 2)
+        # And a run after no invocation can be alive (long before DACS's time-out) finds the stopped run's claims
+        # recorded, their file never complete, and writes each again once
+        assert dacs_timeout(hub) > timedelta(minutes=16)
+        report = extract.at(lambda: datetime.now(UTC) + timedelta(minutes=16)).run()
+    assert (report.unclaimed, report.rewritten, report.written) == (2, 0, 2)
     assert [(status_of(hub, i)["status"], status_of(hub, i)["attempt"]) for i in ("DSR-ST1", "DSR-ST2")] == [("SENT", 2), ("SENT", 2)]
+    assert claims_records(hub) == []
+    hub.drain()
+    assert sorted(records_written(hub)) == ["CONTACT#P-ST1", "CONTACT#P-ST2"]
+
+
+def claims_records(hub: LocalHub) -> list[str]:
+    table = boto3.resource("dynamodb").Table(hub.resources()["SyncRequestTable"])
+    return [str(item["pk"]) for item in table.scan().get("Items", []) if "#CLAIMS#" in str(item["pk"])]
+
+
+def _not_given_back(*_: Any, **__: Any) -> None:
+    from botocore.exceptions import ClientError
+
+    raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "TransactWriteItems")
+
+
+def test_claims_a_failed_run_could_not_give_back_are_written_again_by_a_run_after_it_cannot_be_alive_each_record_once(
+    hub: LocalHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from utilhub.packs.dacs.extract_files import ExtractFiles
+    from utilhub.syncrequests.store import SyncRequestStore
+
+    # Given a person, a service point and an agreement changed; a run whose service points' file S3 refuses to complete
+    # (the contacts' file before it is complete), and giving the claims back throttled
+    assert submit(hub, person("DSR-GB1", "P-GB", "Grace Hopper", "2026-11-20T09:00:00Z")).status == 202
+    assert submit(hub, service_point("DSR-GB2", "SP-GB")).status == 202
+    assert submit(hub, agreement("DSR-GB3", "SA-GB", "P-GB", ["SP-GB"])).status == 202
+    ids = ("DSR-GB1", "DSR-GB2", "DSR-GB3")
+    bucket = hub.resources()["DacsExchangeBucket"]
+    with _Extract(hub) as extract:
+        files = extract._files
+        extract._files = lambda run_id: ExtractFiles(_RefusingS3(boto3.client("s3"), "metered-service-points"), bucket, run_id)
+        with monkeypatch.context() as patched:
+            patched.setattr(SyncRequestStore, "unclaim", _not_given_back)
+            with pytest.raises(_CompletionRefused):
+                extract.run()
+        extract._files = files
+        assert [status_of(hub, i)["status"] for i in ids] == ["SENT", "SENT", "SENT"]
+
+        # When a run comes while the failed one could still be alive, then it leaves its claims alone
+        assert extract.at(lambda: datetime.now(UTC) + timedelta(minutes=10)).run().written == 0
+        assert [status_of(hub, i)["status"] for i in ids] == ["SENT", "SENT", "SENT"]
+
+        # When a run comes after no invocation can be alive (long before DACS's time-out)
+        assert dacs_timeout(hub) > timedelta(minutes=16)
+        later = extract.at(lambda: datetime.now(UTC) + timedelta(minutes=16)).run()
+
+    # Then the claims whose records are in no complete file went back to PENDING and this run wrote them; the person,
+    # whose record is in the complete contacts' file, stayed SENT; no time-out, nothing written twice, no record left
+    assert later.written == 2
+    assert (later.unclaimed, later.rewritten) == (2, 0)
+    assert [status_of(hub, i)["status"] for i in ids] == ["SENT", "SENT", "SENT"]
+    reasons = [status_of(hub, i)["history"][2]["reason"] for i in ids[1:]]
+    assert reasons == ["claimed by an extract run that stopped before its file was complete; written again"] * 2
+    assert claims_records(hub) == []
+    hub.drain()
+    assert sorted(records_written(hub)) == ["CONTACT#P-GB", "METERED_SERVICE#SA-GB", "METERED_SERVICE_POINT#SP-GB"]
+    # And DACS's acknowledgements complete all three
+    dacs(hub).import_uploads()
+    dacs(hub).send_acknowledgements()
+    hub.drain()
+    assert [status_of(hub, i)["status"] for i in ids] == ["SYNCHRONIZED"] * 3
+
+
+def test_a_record_whose_acknowledgement_is_throttled_fails_alone_the_others_of_the_post_are_applied(
+    hub: LocalHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from utilhub.syncrequests.store import SyncRequestStore
+
+    # Given three persons extracted and imported by DACS, and the hub's write of the first one's acknowledgement throttled once
+    ids = [f"DSR-PF{n}" for n in range(3)]
+    for n, sync_request_id in enumerate(ids):
+        assert submit(hub, person(sync_request_id, f"P-PF{n}", f"Person {n}", "2026-11-20T09:00:00Z")).status == 202
+    extract_and_transfer(hub)
+    dacs(hub).import_uploads()
+    acknowledge = SyncRequestStore.acknowledge
+    throttled: list[str] = []
+
+    def throttled_once(self: SyncRequestStore, request: Any, positive: bool, reason: str) -> None:
+        if request.syncRequestId == ids[0] and not throttled:
+            throttled.append(request.syncRequestId)
+            _not_given_back()
+        acknowledge(self, request, positive, reason)
+
+    monkeypatch.setattr(SyncRequestStore, "acknowledge", throttled_once)
+
+    # When DACS posts its acknowledgements (one post), then the hub asks it to post again, having applied the others
+    assert dacs(hub).send_acknowledgements() == 0
+    assert throttled == [ids[0]]
+    assert [status_of(hub, i)["status"] for i in ids] == ["SENT", "SYNCHRONIZED", "SYNCHRONIZED"]
+
+    # And DACS's second post completes the first, the others unchanged (each SYNCHRONIZED once), CCB told of each once
+    assert dacs(hub).send_acknowledgements() == 3
+    hub.drain()
+    assert [status_of(hub, i)["status"] for i in ids] == ["SYNCHRONIZED"] * 3
+    assert [[h["status"] for h in status_of(hub, i)["history"]].count("SYNCHRONIZED") for i in ids] == [1, 1, 1]
+    assert [[a["result"] for a in ccb_acknowledgements(hub, i)] for i in ids] == [["POSITIVE"]] * 3

@@ -95,3 +95,67 @@ def test_the_flows_codec_renders_a_request_as_its_file_line() -> None:
     assert record.values["name"] == "A\tB"
     assert FLOW.target_codec.path(request).startswith("contacts-")
     assert FLOW.target_codec.read_acknowledgement(b'{"result": "NEGATIVE", "reason": "no"}').result == "NEGATIVE"
+
+
+def _request(*history: tuple[SyncStatus, str]) -> SyncRequest:
+    from utilhub.syncrequests.model import Transition
+
+    at = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+    return SyncRequest(
+        flow="dacs",
+        syncRequestId="DSR-1",
+        entityType="PERSON",
+        entityId="P-1",
+        changedAt=at,
+        data={"name": "Ada"},
+        dataHash="h",
+        requestHash="r",
+        status=history[-1][0],
+        attempt=1,
+        correlationId="c",
+        history=[Transition(status=status, at=at, reason=reason) for status, reason in history],
+    )
+
+
+RECEIVED = (SyncStatus.PENDING, "received")
+WRITTEN = (SyncStatus.SENT, "queued for delivery (attempt 1)")
+REQUEUED = (SyncStatus.SENT, "no acknowledgement from DACS within 32400 s: queued again (attempt 2; time-out 1 of 3)")
+
+
+def test_ccb_is_told_of_the_outcome_the_notification_names_wherever_the_request_recorded_it() -> None:
+    from utilhub.packs.dacs.notifications import TransitionNotRecorded, acknowledgement_for, notification_of
+
+    # Given DACS's positive acknowledgement about to be applied to a request written once
+    before = _request(RECEIVED, WRITTEN)
+    event_id, notification = notification_of(before, "POSITIVE")
+
+    # When its write failed and a time-out queued the request again before DACS posted again, which was applied
+    with pytest.raises(TransitionNotRecorded):  # (not recorded yet: the queue hands the notification over again)
+        acknowledgement_for(_request(RECEIVED, WRITTEN, REQUEUED), notification)
+    after = _request(RECEIVED, WRITTEN, REQUEUED, (SyncStatus.SYNCHRONIZED, "acknowledged by DACS"))
+
+    # Then the notification announces the SYNCHRONIZED the request recorded, not what stands at its old place
+    told = acknowledgement_for(after, notification)
+    assert (told.result, told.reason) == ("POSITIVE", "acknowledged by DACS")
+    # And DACS's second post names the same outcome: one notification, once
+    assert notification_of(_request(RECEIVED, WRITTEN, REQUEUED), "POSITIVE")[0] == event_id
+
+
+def test_a_negative_outcome_after_a_resubmission_is_another_notification_and_a_time_out_is_never_announced() -> None:
+    from utilhub.packs.dacs.notifications import acknowledgement_for, notification_of
+
+    refused = (SyncStatus.ERROR, "DACS refused the record")
+    resubmitted = (SyncStatus.PENDING, "resubmitted")
+    first_id, first = notification_of(_request(RECEIVED, WRITTEN), "NEGATIVE")
+    second_id, second = notification_of(_request(RECEIVED, WRITTEN, refused, resubmitted, WRITTEN), "NEGATIVE")
+    assert first_id != second_id
+
+    # each announces its own round's ERROR
+    history = (RECEIVED, WRITTEN, refused, resubmitted, WRITTEN, (SyncStatus.ERROR, "DACS refused it again"))
+    assert acknowledgement_for(_request(*history), first).reason == "DACS refused the record"
+    assert acknowledgement_for(_request(*history), second).reason == "DACS refused it again"
+
+    # a time-out's ERROR is not DACS's negative acknowledgement: not announced as one
+    timed_out = (SyncStatus.ERROR, "no acknowledgement from DACS within 32400 s, after 3 time-outs")
+    with pytest.raises(LookupError):
+        acknowledgement_for(_request(RECEIVED, WRITTEN, timed_out), first)

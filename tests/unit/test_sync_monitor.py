@@ -76,12 +76,24 @@ class Store:
 class Recorded:
     """A dispatch step that keeps what it is given, one call per page."""
 
+    stopped_reason = "claimed by a run that stopped"
+
     def __init__(self, records_claims: bool) -> None:
         self.records_claims = records_claims
         self.calls: list[list[tuple[str, int]]] = []
+        self.records: list[str] = []  # told dispatched, in order
 
     def dispatch(self, claims: Claims, report: MonitorReport) -> None:
         self.calls.append([(request.sync_request_id, attempt) for request, attempt in claims])
+
+    def record_id(self) -> str:
+        return f"record-{len(self.calls)}"
+
+    def dispatched(self, records: Sequence[str]) -> None:
+        self.records += records
+
+    def stopped_claims(self, record: str, claims: Claims) -> list[tuple[PendingRequest, int]]:
+        return list(claims)
 
 
 def monitor(store: Store, dispatch: Recorded, **options: Any) -> SyncMonitor:
@@ -99,9 +111,9 @@ def test_each_page_claimed_goes_to_the_dispatch_step_with_its_attempts_and_its_c
     # Then each page's claims reached the dispatch step once, page by page, with their new attempts
     assert dispatch.calls == [[("A", 1), ("B", 1)], [("C", 1)]]
     assert (report.pages, report.queued) == (2, 0)  # queueing is the queue's dispatch step, not the sweep's
-    # And each claim was recorded until dispatched, then forgotten; a stopped run's records were looked for
-    assert [record for _, record in store.claimed] == store.forgotten
-    assert all(record is not None for _, record in store.claimed)
+    # And each page's claims were recorded under an id of the dispatch step's, which was told once they were
+    # dispatched (it forgets the record then, or once they reached the target); a stopped run's records were looked for
+    assert [record for _, record in store.claimed] == dispatch.records == ["record-0", "record-1"]
     assert store.asked_for_unqueued == 1
 
 
@@ -113,7 +125,7 @@ def test_a_dispatch_step_without_claims_records_claims_without_one_and_looks_for
 
     assert dispatch.calls == [[("A", 1)]]
     assert store.claimed == [(["A"], None)]
-    assert (store.forgotten, store.asked_for_unqueued) == ([], 0)
+    assert (dispatch.records, store.asked_for_unqueued) == ([], 0)
 
 
 def test_the_plan_is_pluggable_newest_image_first_counting_what_it_superseded() -> None:

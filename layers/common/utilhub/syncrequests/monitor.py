@@ -25,11 +25,13 @@ seen in flight on the next, and an entity with a request left PENDING on one pag
 again on a later one, even when its request in flight is acknowledged in between: one in flight
 per entity, oldest first, holds across pages.
 
-With a dispatch step that records its claims (the queue's), a claim's transaction also records what it
-claimed, and the record is forgotten once its messages are queued (or the claims given back). A run
-that stops in between (its invocation killed, or the sends
-and the giving back both failing) leaves the record: a run that finds one older than a Lambda
-invocation can live (:data:`LONGEST_RUN`) gives its claims still SENT back to PENDING, and sends them.
+With a dispatch step that records its claims (every flow's), a claim's transaction also records what it
+claimed, and the record is forgotten once its claims reached the target's way in (the queue's messages sent,
+DACS's files complete) or were given back. A run that stops in between (its invocation killed, or the
+dispatch and the giving back both failing) leaves the record: a run that finds one older than a Lambda
+invocation can live (:data:`LONGEST_RUN`) gives back to PENDING those of its claims still SENT at their
+attempt that the dispatch step says never reached the target (the queue: all; DACS: those whose record is
+in no complete file), and sends them: PENDING again, never ERROR.
 """
 
 from __future__ import annotations
@@ -96,12 +98,26 @@ class MonitorReport:
 class Dispatch(Protocol):
     """The monitor's last step: where the requests it claimed go."""
 
-    # Whether a claim is recorded until it is dispatched: a run stopped in between leaves the record, and a
-    # later run gives such claims back to PENDING. Without, a stopped run's claims stay SENT until their time-out.
+    # Whether a claim is recorded until it has reached its target's way in (the queue, a complete file): a run
+    # stopped in between leaves the record, and a later run gives such claims back to PENDING. Without, a stopped
+    # run's claims stay SENT until their time-out.
     records_claims: bool
+    # the reason a stopped run's claim given back to PENDING carries
+    stopped_reason: str
 
     def dispatch(self, claims: Sequence[Claim], report: MonitorReport) -> None:
         """Dispatch each claim, or give it back to PENDING (:meth:`SyncRequestStore.unclaim`)."""
+
+    def record_id(self) -> str:
+        """A new id to record a page's claims under (with ``records_claims``)."""
+
+    def dispatched(self, records: Sequence[str]) -> None:
+        """The claims recorded under ``records`` were dispatched (or given back): their records are forgotten once
+        nothing a later run could find remains to be done (the queue: now; DACS's files: once complete)."""
+
+    def stopped_claims(self, record: str, claims: Sequence[Claim]) -> list[Claim]:
+        """Of the claims a stopped run recorded under ``record``, those to give back to PENDING (not those that
+        reached the target's way in before the run stopped)."""
 
 
 class QueueDispatch:
@@ -109,12 +125,28 @@ class QueueDispatch:
     message could not be queued is given back to PENDING, for the next run."""
 
     records_claims = True
+    stopped_reason = "claimed by a monitor run that stopped before queueing it; retried"
 
     def __init__(self, store: SyncRequestStore, sqs: SQSClient, queue_url: str, flow: str) -> None:
         self._store = store
         self._sqs = sqs
         self._queue_url = queue_url
         self._flow = flow
+
+    def record_id(self) -> str:
+        return uuid.uuid4().hex
+
+    def dispatched(self, records: Sequence[str]) -> None:
+        try:  # every claim is queued or given back: nothing for a later run to find
+            self._store.forget_claims(records)
+        except Exception as exc:
+            if not transient(exc):
+                raise
+            # left: a later run gives back those still SENT at their attempt (a duplicate send at worst)
+            logger.warning("claims records not forgotten", extra={"flow": self._flow, "error": type(exc).__name__})
+
+    def stopped_claims(self, record: str, claims: Sequence[Claim]) -> list[Claim]:
+        return list(claims)  # still SENT at its attempt, a claim was never queued (or queued and not yet taken)
 
     def dispatch(self, claims: Sequence[Claim], report: MonitorReport) -> None:
         for start in range(0, len(claims), 10):
@@ -307,7 +339,7 @@ class SyncMonitor:
                 report.skipped_stale += 1
         for start in range(0, len(ready), CLAIMS_PER_TRANSACTION):  # each chunk's claims kept before the next is written
             chunk = ready[start : start + CLAIMS_PER_TRANSACTION]
-            record = uuid.uuid4().hex if self._dispatch.records_claims else None
+            record = self._dispatch.record_id() if self._dispatch.records_claims else None
             attempts = self._store.claim_many(chunk, record=record)
             if record is not None:
                 claimed.records.append(record)
@@ -333,13 +365,7 @@ class SyncMonitor:
         if claimed:
             self._dispatch.dispatch(claimed, report)
         if claimed.records:
-            try:  # every claim is dispatched or given back: nothing for a later run to find
-                self._store.forget_claims(claimed.records)
-            except Exception as exc:
-                if not transient(exc):
-                    raise
-                # left: a later run gives back those still SENT at their attempt (a duplicate send at worst)
-                logger.warning("claims records not forgotten", extra={"flow": self._flow, "error": type(exc).__name__})
+            self._dispatch.dispatched(claimed.records)
 
     def _time_out(self, shard: int, report: MonitorReport) -> None:
         done = time_out_due(self._store, shard, self._now(), self._page_size, self._target)
@@ -350,13 +376,13 @@ class SyncMonitor:
             self._dispatch.dispatch(done.requeued, report)
 
     def _give_back_unqueued(self, report: MonitorReport) -> None:
-        """Give the claims a stopped run recorded and never queued back to PENDING; this run sends them."""
+        """Give the claims a stopped run recorded and never dispatched back to PENDING; this run sends them."""
         try:
             stopped = self._store.unqueued_claims(self._now() - LONGEST_RUN, self._page_size)
             for record, claims in stopped:
-                for request, attempt in claims:
+                for request, attempt in self._dispatch.stopped_claims(record, claims):
                     try:
-                        self._store.unclaim(request, attempt, "claimed by a monitor run that stopped before queueing it; retried")
+                        self._store.unclaim(request, attempt, self._dispatch.stopped_reason)
                         report.unqueued += 1
                     except StaleTransition:  # it was queued after all, and worked since
                         report.skipped_stale += 1

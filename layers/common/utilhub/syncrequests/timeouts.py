@@ -29,6 +29,10 @@ class TimedOut:
     stale: int = 0
 
 
+# how the reason of a time-out begins (the target acknowledged nothing): never a target's own answer
+NO_ACKNOWLEDGEMENT = "no acknowledgement from"
+
+
 def as_pending(request: SyncRequest) -> PendingRequest:
     """A stored request as the monitor's queueing (and giving back) sees it."""
     return PendingRequest(
@@ -56,12 +60,12 @@ def time_out_due(store: SyncRequestStore, shard: int, now: datetime, limit: int,
         try:
             if policy.requeue(request.timeouts):
                 reason = (
-                    f"no acknowledgement from {target} within {waited} s: queued again "
+                    f"{NO_ACKNOWLEDGEMENT} {target} within {waited} s: queued again "
                     f"(attempt {attempt + 1}; time-out {request.timeouts + 1} of {policy.requeues + 1})"
                 )
                 done.requeued.append((as_pending(request), store.requeue(request, reason)))
             else:
-                reason = f"no acknowledgement from {target} within {waited} s, after {request.timeouts + 1} time-outs"
+                reason = f"{NO_ACKNOWLEDGEMENT} {target} within {waited} s, after {request.timeouts + 1} time-outs"
                 store.time_out(request, reason)
                 done.failed += 1
                 metrics.add_metric(name="SyncRequestsFailed", unit=MetricUnit.Count, value=1)

@@ -30,6 +30,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from utilhub.packs.dacs.extract_file import Kind, kind_of_file, read_extract
 from utilhub.packs.dacs.mapping import ENTITY_OF_KIND
 from utilhub.packs.dacs.records import ExternalId, Timestamp, format_timestamp
+from utilhub.platform.aws import AwsUnavailable, transient
+from utilhub.platform.observability import logger
 from utilhub.syncrequests.delivery import Acknowledgements
 from utilhub.syncrequests.model import Acknowledgement, SyncRequest, SyncStatus
 from utilhub.syncrequests.store import SyncRequestStore
@@ -58,13 +60,17 @@ def apply_acknowledgements(
     store: SyncRequestStore,
     acknowledgements: Acknowledgements,
     body: AcknowledgementsIn,
-    before_applying: Callable[[list[SyncRequest]], None] = lambda matched: None,
+    before_applying: Callable[[list[tuple[SyncRequest, Literal["POSITIVE", "NEGATIVE"]]]], None] = lambda matched: None,
     *,
     completed: str | None = None,
 ) -> dict[str, object]:
     """Apply each record's acknowledgement to the request it names; ``before_applying`` is given the
-    requests about to be acknowledged first (CCB's notifications are queued there, see ``notifications``);
-    ``completed`` names what completes the requests when it is not DACS's acknowledgement."""
+    requests about to be acknowledged, with each one's result, first (CCB's notifications are queued there, see ``notifications``);
+    ``completed`` names what completes the requests when it is not DACS's acknowledgement.
+
+    Each record is applied on its own: one whose write fails on a transient AWS failure (throttled) does not
+    stop the others; once all were tried, :class:`AwsUnavailable` (a 503 to DACS, a redelivery to the transfer)
+    has the whole set posted again, in which the records already applied are ``ignored``."""
     entities = [(ENTITY_OF_KIND[a.recordType], a.externalReferenceId) for a in body.acknowledgements]
     states = store.entity_states(entities)
     matched: list[SyncRequest | None] = []
@@ -83,16 +89,25 @@ def apply_acknowledgements(
         else:
             seen.add(request.syncRequestId)
         matched.append(request)
-    before_applying([request for request in matched if request is not None])
+    before_applying([(request, ack.result) for ack, request in zip(body.acknowledgements, matched, strict=True) if request is not None])
     results: list[dict[str, str]] = []
     counts = {"synchronized": 0, "error": 0, "ignored": 0}
+    unapplied = 0
     for ack, request in zip(body.acknowledgements, matched, strict=True):
         outcome = "ignored"
         if request is not None:
             reason = ack.reason or ("DACS refused the record" if ack.result == "NEGATIVE" else None)
             if ack.fileName and ack.result == "NEGATIVE":
                 reason = f"{reason} ({ack.fileName})"
-            applied = acknowledgements.apply(request, Acknowledgement(result=ack.result, reason=reason), completed=completed)
+            try:
+                applied = acknowledgements.apply(request, Acknowledgement(result=ack.result, reason=reason), completed=completed)
+            except Exception as exc:
+                if not transient(exc):
+                    raise
+                # this record alone: the others are applied, and the post is asked again (they are ignored then)
+                logger.warning("acknowledgement not applied", extra={"syncRequestId": request.syncRequestId, "error": type(exc).__name__})
+                unapplied += 1
+                continue
             outcome = applied if applied in ("synchronized", "error") else "ignored"
         counts[outcome] += 1
         results.append(
@@ -103,6 +118,8 @@ def apply_acknowledgements(
                 **({"syncRequestId": request.syncRequestId} if request is not None and outcome != "ignored" else {}),
             }
         )
+    if unapplied:
+        raise AwsUnavailable(f"{unapplied} of {len(matched)} acknowledgements could not be recorded; the others were")
     return {**counts, "results": results}
 
 

@@ -44,6 +44,13 @@ class ExtractFiles:
                 self.completed[kind] = (sink.key, records)
         return dict(self.completed.values())
 
+    def was_completed(self, kind: Kind) -> bool:
+        """Whether the bucket ever held this run's ``kind`` file complete (a version of its key under ``extract/``,
+        though it may have been moved since: the bucket keeps the versions of a moved file for days)."""
+        key = self.key(kind)
+        listed = self._s3.list_object_versions(Bucket=self._bucket, Prefix=key)
+        return any(version["Key"] == key for version in listed.get("Versions", []))
+
     def abort(self) -> None:
         for sink, _ in self._open.values():
             sink.abort()

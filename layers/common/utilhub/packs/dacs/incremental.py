@@ -19,19 +19,27 @@ The files appear under ``extract/`` only when the run closes them, one kind afte
 first. A claim is given back (PENDING again) only while its record is in no complete file, so no record
 is ever written into two files: a run that fails before closing (any failure, a shard AWS throttles
 too: the run's files are one unit) gives back every claim; one that fails while closing keeps SENT the
-claims of the files already complete (they reach DACS) and gives back the others. A run stopped outright between writing and closing (the function's timeout) gives nothing back:
-its requests stay SENT, their entities in flight, so later runs write nothing of them; the files it left
-unfinished never appear (the bucket drops incomplete uploads after a day), and the requests are written
-again at their time-out, then ERROR, as every request DACS never completed (the engine's rule,
-:mod:`utilhub.syncrequests.timeouts`; with acknowledgements off the file's arrival under ``upload/``
-completes a request, :mod:`utilhub.packs.dacs.acknowledgements`). The budget keeps a run far inside the
-function's timeout.
+claims of the files already complete (they reach DACS) and gives back the others.
+
+Each page's claims are recorded (the claim's own transaction) under an id naming the run, until the run's
+files are complete or its claims given back. A run stopped outright between claiming and closing (the
+function's timeout, its invocation killed), or one whose giving back failed (throttled), leaves its
+records: its requests stay SENT meanwhile, their entities in flight, so later runs write nothing of them,
+and the files it left unfinished never appear (the bucket drops incomplete uploads after a day). The first
+run after such a run cannot be alive (:data:`~utilhub.syncrequests.monitor.LONGEST_RUN`) gives back those
+of its claims still SENT at their attempt whose file of their kind the bucket never held complete (the
+versions of ``extract/<file>``), and writes them; the claims of a complete file stay SENT (DACS takes the
+file). So nothing waits for DACS's time-out but what DACS itself did not complete (the engine's rule,
+:mod:`utilhub.syncrequests.timeouts`: written again, then ERROR; with acknowledgements off the file's arrival
+under ``upload/`` completes a request, :mod:`utilhub.packs.dacs.acknowledgements`). The budget keeps a run
+far inside the function's timeout.
 """
 
 from __future__ import annotations
 
 import copy
 import time
+import uuid
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -42,8 +50,9 @@ from pydantic import ValidationError
 
 from utilhub.packs.dacs.extract_file import Kind
 from utilhub.packs.dacs.extract_files import ExtractFiles
-from utilhub.packs.dacs.mapping import to_record
+from utilhub.packs.dacs.mapping import KIND_OF_ENTITY, to_record
 from utilhub.packs.dacs.records import DacsRecord
+from utilhub.platform.aws import transient
 from utilhub.platform.observability import logger
 from utilhub.platform.reasons import exception_reason
 from utilhub.syncrequests.delivery import Acknowledgements
@@ -86,6 +95,7 @@ class ExtractReport:
     rewritten: int = 0  # timed out, written again as a new attempt
     skippedStale: int = 0
     requeued: int = 0  # claims given back (PENDING) because their file could not be completed
+    unclaimed: int = 0  # claims of a run that stopped before their file was complete, given back (PENDING)
     pages: int = 0
     outOfTime: int = 0  # 1 when the budget ended the run before every shard was swept
     files: dict[str, int] = field(default_factory=dict)
@@ -101,6 +111,7 @@ class ExtractReport:
         self.timedOut += sweep.timed_out
         self.rewritten += sweep.timeout_requeued
         self.skippedStale += sweep.skipped_stale
+        self.unclaimed += sweep.unqueued
         self.pages += sweep.pages
         self.outOfTime = sweep.out_of_time
 
@@ -113,6 +124,10 @@ class _RunFiles:
         self._files: ExtractFiles | None = None
         self._unwritten: dict[str, Claim] = {}
         self._in_file: dict[Kind, list[Claim]] = defaultdict(list)
+        self.records: list[str] = []  # the claims records of the run, forgotten once its files are complete
+
+    def recorded(self, records: Sequence[str]) -> None:
+        self.records += records
 
     def claimed(self, claims: Sequence[Claim]) -> None:
         self._unwritten.update((claim[0].sync_request_id, claim) for claim in claims)
@@ -147,16 +162,49 @@ class _RunFiles:
 
 class _FileDispatch:
     """The sweep's dispatch step: each claim's record written into the run's files (a request whose data
-    cannot make a record is acknowledged NEGATIVE)."""
+    cannot make a record is acknowledged NEGATIVE).
 
-    # a stopped run's claims stay SENT (their records may be in files it never closed) until their time-out
-    records_claims = False
+    A page's claims are recorded under an id naming the run (``<run id>.<n>``) until the run's files are
+    complete: the record and the files' names link each claim to the file its record went into. A run that
+    stopped before forgetting its records (its invocation killed, or its claims not given back: throttled)
+    leaves them to a later run, which gives back the claims whose file of their kind the bucket never held
+    complete (its versions under ``extract/``, kept for days, though DA-03 moved it since), and keeps SENT
+    those whose file is complete (DACS takes it; writing them again would load them twice)."""
 
-    def __init__(self, store: SyncRequestStore, acknowledgements: Acknowledgements, files: _RunFiles, report: ExtractReport) -> None:
+    records_claims = True
+    stopped_reason = "claimed by an extract run that stopped before its file was complete; written again"
+
+    def __init__(
+        self,
+        store: SyncRequestStore,
+        acknowledgements: Acknowledgements,
+        files: _RunFiles,
+        report: ExtractReport,
+        files_of: Callable[[str], ExtractFiles],
+    ) -> None:
         self._store = store
         self._acknowledgements = acknowledgements
         self._files = files
         self._report = report
+        self._files_of = files_of
+
+    def record_id(self) -> str:
+        return f"{self._report.runId}.{uuid.uuid4().hex[:12]}"
+
+    def dispatched(self, records: Sequence[str]) -> None:
+        self._files.recorded(records)  # forgotten once the run's files are complete (IncrementalExtract.run)
+
+    def stopped_claims(self, record: str, claims: Sequence[Claim]) -> list[Claim]:
+        files = self._files_of(record.rsplit(".", 1)[0])
+        complete: dict[Kind, bool] = {}
+        given_back = []
+        for claim in claims:
+            kind = KIND_OF_ENTITY[claim[0].entity_type]
+            if kind not in complete:
+                complete[kind] = files.was_completed(kind)
+            if not complete[kind]:
+                given_back.append(claim)
+        return given_back
 
     def dispatch(self, claims: Sequence[Claim], report: MonitorReport) -> None:
         self._files.claimed(claims)
@@ -210,7 +258,7 @@ class IncrementalExtract:
         files = _RunFiles(lambda: self._files(report.runId))
         sweep = SyncMonitor(
             self._store,
-            _FileDispatch(self._store, self._acknowledgements, files, report),
+            _FileDispatch(self._store, self._acknowledgements, files, report, self._files),
             "dacs",
             page_size=self._page_size,
             clock=self._now,
@@ -225,18 +273,33 @@ class IncrementalExtract:
             report.swept(sweep.run())
             report.files = files.close()
         except Exception:
-            self._give_back(files.abort(), report)
+            if self._give_back(files.abort(), report):
+                self._forget(files.records)
             raise
+        self._forget(files.records)
         logger.info("DACS incremental extract", extra={k: v for k, v in report.as_dict().items() if k != "files"})
         return report
 
-    def _give_back(self, claims: list[Claim], report: ExtractReport) -> None:
-        """PENDING again, for the next run: the claims whose records are in no complete file."""
+    def _give_back(self, claims: list[Claim], report: ExtractReport) -> bool:
+        """PENDING again, for the next run: the claims whose records are in no complete file; whether every one was."""
+        every = True
         for pending, attempt in claims:
             try:
                 self._store.unclaim(pending, attempt, "the extract files could not be written; retried at the next run")
                 report.requeued += 1
             except StaleTransition:
                 report.skippedStale += 1
-            except Exception as exc:  # it stays SENT: ERROR at the acknowledgement timeout, then resubmitted
+            except Exception as exc:  # it stays SENT, its claims record kept: a run after LONGEST_RUN gives it back
                 logger.warning("claim not given back", extra={"syncRequestId": pending.sync_request_id, "error": type(exc).__name__})
+                every = False
+        return every
+
+    def _forget(self, records: list[str]) -> None:
+        """The run's claims are in complete files or given back: nothing is left for a later run to find."""
+        try:
+            self._store.forget_claims(records)
+        except Exception as exc:
+            if not transient(exc):
+                raise
+            # left: a later run finds the files complete and keeps their claims, gives back the others still SENT
+            logger.warning("claims records not forgotten", extra={"flow": "dacs", "error": type(exc).__name__})

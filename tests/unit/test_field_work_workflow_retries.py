@@ -1,0 +1,52 @@
+"""FW-01's workflow definition retries an invocation Lambda lost (its execution environment died, or it outlived
+the function's timeout), by the names Step Functions sees: ``Runtime.ExitError`` and ``Sandbox.Timedout``.
+
+Every step is safe to run again (a create asks the target, which finds what it made; a cancel and a finish are
+conditional on the activity's record). Without the retry, a lost invocation of the step that records the
+activity's ERROR ends the execution in ``OutcomeNotRecorded`` and leaves the activity CREATING, with nothing
+to move it on until an operator resubmits it. Reads the template and the definition it deploys; the outcomes
+are in tests/integration/test_field_work_activities.py."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from localhub.template import ROOT, Template
+
+LOST_INVOCATIONS = ("Runtime.ExitError", "Sandbox.Timedout")
+WILDCARDS = {"States.ALL", "States.TaskFailed"}
+
+
+def _definition() -> dict[str, Any]:
+    machine = Template.load().resources["FieldActivityStateMachine"]["Properties"]
+    return json.loads((ROOT / machine["DefinitionUri"]).read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+
+
+def _states(states: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for name, state in states.items():
+        yield name, state
+        for nested in (state.get("Iterator"), state.get("ItemProcessor")):
+            if nested:
+                yield from _states(nested["States"])
+
+
+TASKS = [(name, state) for name, state in _states(_definition()["States"]) if state.get("Type") == "Task"]
+
+
+def test_the_workflow_has_its_four_lambda_steps() -> None:
+    assert sorted(name for name, _ in TASKS) == ["CancelInTarget", "CreateInTarget", "Failed", "Linked"]
+
+
+@pytest.mark.parametrize("error", LOST_INVOCATIONS)
+@pytest.mark.parametrize(("name", "state"), TASKS, ids=[name for name, _ in TASKS])
+def test_every_step_retries_an_invocation_lambda_lost_as_often_as_any_transient_failure(
+    name: str, state: dict[str, Any], error: str
+) -> None:
+    retrier = next((r for r in state.get("Retry", []) if error in r["ErrorEquals"] or WILDCARDS & set(r["ErrorEquals"])), None)
+    assert retrier is not None, f"{name} does not retry {error}"
+    transient = next(r for r in state["Retry"] if "AwsUnavailable" in r["ErrorEquals"])
+    assert retrier is transient, f"{name} retries {error} otherwise than an AWS failure"
