@@ -175,6 +175,97 @@ def test_prior_values_flag_a_paying_hierarchy_change_and_the_compensation_revert
     assert {"BA-7", "BA-8", "SA-7"} <= set(brm(hub).hierarchy("BRM1"))
 
 
+def test_a_revision_older_than_one_applied_is_409_and_never_reverts_the_hierarchy(hub: LocalHub) -> None:
+    # Given revision 1 made SA-40 a subordinate of BA-40 and revision 3 moved it under BA-41
+    submit(hub, {"orderId": "ORD-40", "revision": 1, "lines": [line("L1", "SA-40", "BA-40", "BP-40")]})
+    moved = {
+        "orderId": "ORD-40",
+        "revision": 3,
+        "lines": [line("L1", "SA-40", "BA-41", "BP-41", action="UPDATE", prior={"billingAccountId": "BA-40", "billingProfileId": "BP-40"})],
+    }
+    assert submit(hub, moved)["status"] == "SUCCEEDED"
+    calls = len(brm(hub).calls)
+    # When revision 2, which would move it back, arrives after revision 3
+    late = {
+        "orderId": "ORD-40",
+        "revision": 2,
+        "lines": [line("L1", "SA-40", "BA-40", "BP-40", action="UPDATE", prior={"billingAccountId": "BA-41", "billingProfileId": "BP-41"})],
+    }
+    response = post(hub, late)
+    # Then it is refused, naming the later revision, nothing runs, and the hierarchy stays as revision 3 left it
+    assert response.status == 409, response.body
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "revision 3" in response.json()["detail"]
+    assert hub.call_api("GET", "/order-to-cash/fulfillment-orders/ORD-40/revisions/2", claims=CLAIMS).status == 404
+    assert brm(hub).hierarchy("BRM1")["SA-40"] == "BA-41"
+    assert len(brm(hub).calls) == calls
+    # and the revisions accepted are still answered: revision 1 again (a retry) ends as it did, revision 4 applies
+    assert post(hub, {"orderId": "ORD-40", "revision": 1, "lines": [line("L1", "SA-40", "BA-40", "BP-40")]}).status == 202
+    assert result(hub, "ORD-40", 1)["status"] == "SUCCEEDED"
+    assert brm(hub).hierarchy("BRM1")["SA-40"] == "BA-41"
+    later = {**late, "revision": 4}
+    assert submit(hub, later)["result"]["hierarchy"][0]["change"] == "CHANGED"
+    assert brm(hub).hierarchy("BRM1")["SA-40"] == "BA-40"
+
+
+def test_a_failed_revision_is_not_resubmitted_once_a_later_one_was_accepted(hub: LocalHub) -> None:
+    # Given revision 1 failed (BRM refused it) and revision 2 was accepted since
+    brm(hub).add_fault({"kind": "reject", "count": 1, "reason": "account locked"})
+    failed = submit(hub, {"orderId": "ORD-41", "revision": 1, "lines": [line("L1", "SA-42", "BA-42", "BP-42")]})
+    assert failed["status"] == "FAILED", failed
+    assert submit(hub, {"orderId": "ORD-41", "revision": 2, "lines": [line("L1", "SA-42", "BA-42", "BP-42")]})["status"] == "SUCCEEDED"
+    # When revision 1 is resubmitted
+    response = resubmit(hub, "ORD-41", 1)
+    # Then it is refused: it could only revert what revision 2 applied
+    assert response.status == 409, response.body
+    assert "revision 2" in response.json()["detail"]
+    assert result(hub, "ORD-41", 1)["attempt"] == 1
+
+
+def test_a_step_of_an_older_revision_still_running_leaves_a_later_revisions_hierarchy(hub: LocalHub) -> None:
+    # Given SA-43 under BA-43 (revision 1), then revision 3 accepted and applied: SA-43 under BA-44
+    submit(hub, {"orderId": "ORD-43", "revision": 1, "lines": [line("L1", "SA-43", "BA-43", "BP-43")]})
+    revision_2 = {
+        "orderId": "ORD-43",
+        "revision": 2,
+        "lines": [line("L1", "SA-43", "BA-43", "BP-43", action="UPDATE", prior={"billingAccountId": "BA-44"})],
+    }
+    import boto3
+
+    from utilhub.packs.order_to_cash.model import FulfillmentOrderIn
+    from utilhub.packs.order_to_cash.order_store import OrderStore, Verdict
+    from utilhub.packs.order_to_cash.orders import order_content
+
+    store = OrderStore(boto3.resource("dynamodb").Table(hub.resources()["CrossReferenceTable"]))
+    kept = FulfillmentOrderIn.model_validate(revision_2)
+    assert store.accept(kept, order_content(kept)).verdict is Verdict.ACCEPTED  # accepted; its workflow not run yet
+    submit(
+        hub,
+        {
+            "orderId": "ORD-43",
+            "revision": 3,
+            "lines": [line("L1", "SA-43", "BA-44", "BP-44", action="UPDATE", prior={"billingAccountId": "BA-43"})],
+        },
+    )
+    assert brm(hub).hierarchy("BRM1")["SA-43"] == "BA-44"
+    # When revision 2's service account step runs only now (a step retried after an outage)
+    step = {"task": "ensureServiceAccount", "orderId": "ORD-43", "revision": 2, "billingSystemId": "BRM1", "sourceId": "SA-43"}
+    outcome = hub.invoke("OrderToCashBrmStepsFunction", step).result
+    # Then it leaves the hierarchy as revision 3 made it, and says why
+    assert outcome["hierarchy"] == [
+        {
+            "account": "SA-43",
+            "parent": "BA-44",
+            "paying": False,
+            "billingSystemId": "BRM1",
+            "change": "SUPERSEDED",
+            "previousParent": None,
+            "supersededBy": 3,
+        }
+    ]
+    assert brm(hub).hierarchy("BRM1")["SA-43"] == "BA-44"
+
+
 def test_without_prior_values_an_existing_hierarchy_is_kept(hub: LocalHub) -> None:
     submit(hub, {"orderId": "ORD-7", "revision": 1, "lines": [line("L1", "SA-9", "BA-9", "BP-9")]})
     body = submit(hub, {"orderId": "ORD-7b", "revision": 1, "lines": [line("L1", "SA-9", "BA-10", "BP-10")]})
@@ -408,11 +499,12 @@ def keep_sample_order(hub: LocalHub) -> None:
     import boto3
 
     from utilhub.packs.order_to_cash.model import FulfillmentOrderIn
-    from utilhub.packs.order_to_cash.order_store import OrderStore
+    from utilhub.packs.order_to_cash.order_store import OrderStore, Verdict
     from utilhub.packs.order_to_cash.orders import order_content
 
     order = FulfillmentOrderIn.model_validate_json(sample_event("order_to_cash/fulfillment_orders/submit-order.json")["body"])
-    assert OrderStore(boto3.resource("dynamodb").Table(hub.resources()["CrossReferenceTable"])).keep(order, order_content(order))
+    store = OrderStore(boto3.resource("dynamodb").Table(hub.resources()["CrossReferenceTable"]))
+    assert store.accept(order, order_content(order)).verdict is Verdict.ACCEPTED
 
 
 def test_brm_step_handler_is_idempotent_for_a_retried_step(hub: LocalHub) -> None:

@@ -197,8 +197,9 @@ class HierarchyLink(BaseModel):
     parent: str | None  # None: the account pays for itself
     paying: bool = False
     billingSystemId: str
-    change: Literal["CREATED", "CHANGED", "UNCHANGED", "KEPT"]
+    change: Literal["CREATED", "CHANGED", "UNCHANGED", "KEPT", "SUPERSEDED"]
     previousParent: str | None = None
+    supersededBy: int | None = Field(default=None, description="SUPERSEDED: the later revision whose hierarchy stays")
 
 
 class TaskOutcome(BaseModel):

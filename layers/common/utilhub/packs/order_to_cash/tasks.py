@@ -54,15 +54,24 @@ class BrmSteps:
         item = collate(self._orders.get(task.orderId, task.revision)).find(task)
         key = f"OC-01#{item.orderKey}#{item.task}#{item.billingSystemId}#{task.sourceId}"
         return run_once(
-            key=key, fingerprint=item.model_dump_json(), work=lambda: self._dispatch(item).model_dump(), lambda_context=lambda_context
+            key=key,
+            fingerprint=item.model_dump_json(),
+            work=lambda: self._dispatch(item, self._later_revision(task)).model_dump(),
+            lambda_context=lambda_context,
         )
 
-    def _dispatch(self, item: EnsureAccount | EnsureServiceAccount | EnsureBillingProfile) -> TaskOutcome:
+    def _later_revision(self, task: TaskKey) -> int | None:
+        """The order's latest revision accepted when it is later than the step's own: the step then changes no paying
+        hierarchy (an older revision never reverts what a later one did)."""
+        latest = self._orders.latest(task.orderId)
+        return latest if latest is not None and latest > task.revision else None
+
+    def _dispatch(self, item: EnsureAccount | EnsureServiceAccount | EnsureBillingProfile, later: int | None) -> TaskOutcome:
         logger.info("brm step", extra={"task": item.task, "order": item.orderKey, "billingSystemId": item.billingSystemId})
         if isinstance(item, EnsureAccount):
             return self.ensure_account(item)
         if isinstance(item, EnsureServiceAccount):
-            return self.ensure_service_account(item)
+            return self.ensure_service_account(item, later)
         return self.ensure_billing_profile(item)
 
     # ------------------------------------------------------------------ accounts
@@ -88,14 +97,15 @@ class BrmSteps:
         )
         return outcome
 
-    def ensure_service_account(self, item: EnsureServiceAccount) -> TaskOutcome:
-        """The service account as a nonpaying subordinate of its bill-to account (the paying hierarchy)."""
+    def ensure_service_account(self, item: EnsureServiceAccount, later: int | None = None) -> TaskOutcome:
+        """The service account as a nonpaying subordinate of its bill-to account (the paying hierarchy); ``later``, a
+        later revision of the order accepted since, leaves an existing account's paying parent as it is."""
         system = item.billingSystemId
         parent_poid = self._linked("account", system, item.billToId)
         if parent_poid is None:  # the bill-to step runs first and links it; retried if the link is not seen yet
             raise BillToNotFound(f"bill-to account {item.billToId} is not in {system} yet")
         if item.billToId == item.account.id:
-            return self._pay_for_itself(item, parent_poid)
+            return self._pay_for_itself(item, parent_poid, later)
         outcome = TaskOutcome()
         poid = self._linked("account", system, item.account.id)
         account = self._brm.account(system, poid) if poid else None
@@ -120,7 +130,9 @@ class BrmSteps:
             )
             return outcome
         current_parent = self._source_of(system, account.parentPoid)
-        if item.priorBillToId is not None or account.parentPoid is None:
+        if later is not None:
+            outcome.hierarchy.append(self._superseded(item, current_parent or account.parentPoid, later))
+        elif item.priorBillToId is not None or account.parentPoid is None:
             # the order flags a paying hierarchy change (prior values), or the account had no parent yet
             self._brm.set_parent(system, account.poid, parent_poid)
             outcome.hierarchy.append(
@@ -137,7 +149,18 @@ class BrmSteps:
             )
         return outcome
 
-    def _pay_for_itself(self, item: EnsureServiceAccount, poid: str) -> TaskOutcome:
+    @staticmethod
+    def _superseded(item: EnsureServiceAccount, parent: str | None, later: int) -> HierarchyLink:
+        return HierarchyLink(
+            account=item.account.id,
+            parent=parent,
+            paying=parent is None,
+            billingSystemId=item.billingSystemId,
+            change="SUPERSEDED",
+            supersededBy=later,
+        )
+
+    def _pay_for_itself(self, item: EnsureServiceAccount, poid: str, later: int | None) -> TaskOutcome:
         """A revision made the service account its own bill-to account (flagged by prior values): no paying parent."""
         system = item.billingSystemId
         account = self._brm.account(system, poid)
@@ -150,6 +173,9 @@ class BrmSteps:
             )
             return outcome
         previous = self._source_of(system, account.parentPoid)
+        if later is not None:
+            outcome.hierarchy.append(self._superseded(item, previous or account.parentPoid, later))
+            return outcome
         self._brm.set_parent(system, poid, None)
         outcome.hierarchy.append(
             HierarchyLink(
