@@ -63,3 +63,50 @@ def test_a_revision_failed_by_a_brm_outage_is_resubmitted_over_http_and_succeeds
     again = client.post(f"{REVISION}/resubmission")
     assert again.status_code == 409
     assert again.headers["content-type"] == "application/problem+json"
+
+
+def order_revision(revision: int, bill_to: str, prior_bill_to: str | None) -> dict[str, Any]:
+    line: dict[str, Any] = {
+        "lineId": "L1",
+        "action": "UPDATE" if prior_bill_to else "ADD",
+        "billingType": "Service Bundle",
+        "billingSystemId": "BRM1",
+        "serviceAccount": {"id": "E2E-RO-SA"},
+        "billingAccount": {"id": bill_to},
+        "billingProfile": {"id": f"{bill_to}-BP", "paymentMethod": "Invoice"},
+    }
+    if prior_bill_to:
+        line["priorValues"] = {"billingAccountId": prior_bill_to, "billingProfileId": f"{prior_bill_to}-BP"}
+    return {"orderId": "E2E-RO", "revision": revision, "lines": [line]}
+
+
+def revision_ended(client: httpx.Client, revision: int) -> dict[str, Any]:
+    path = f"/order-to-cash/fulfillment-orders/E2E-RO/revisions/{revision}"
+    ended = until(lambda: (body := client.get(path).json()).get("status") in ("SUCCEEDED", "FAILED") and body, 30.0, interval=0.05)
+    if not ended:
+        raise AssertionError(f"{path} did not end: {client.get(path).json()}")
+    return ended  # type: ignore[no-any-return]
+
+
+def parent_of(client: httpx.Client, account_no: str) -> str | None:
+    accounts = client.get("/_local/sim/brm/state").json()["records"]["BRM1"]["accounts"]
+    by_poid = {a["poid"]: a["accountNo"] for a in accounts.values()}
+    account = next(a for a in accounts.values() if a["accountNo"] == account_no)
+    return by_poid.get(account.get("parentPoid"))
+
+
+def test_order_revisions_out_of_order_are_refused_over_http_and_never_revert_the_hierarchy(client: httpx.Client) -> None:
+    # Given revision 1 (the service account under E2E-RO-BA1) and revision 3 (moved under E2E-RO-BA2), both applied
+    assert client.post("/order-to-cash/fulfillment-orders", json=order_revision(1, "E2E-RO-BA1", None)).status_code == 202
+    assert revision_ended(client, 1)["status"] == "SUCCEEDED"
+    assert client.post("/order-to-cash/fulfillment-orders", json=order_revision(3, "E2E-RO-BA2", "E2E-RO-BA1")).status_code == 202
+    assert revision_ended(client, 3)["status"] == "SUCCEEDED"
+    assert parent_of(client, "E2E-RO-SA") == "E2E-RO-BA2"
+    # When revision 2, which would move it back, arrives last
+    late = client.post("/order-to-cash/fulfillment-orders", json=order_revision(2, "E2E-RO-BA1", "E2E-RO-BA2"))
+    # Then it is a 409 naming the later revision, it was never started, and the hierarchy is revision 3's
+    assert late.status_code == 409, late.text
+    assert late.headers["content-type"] == "application/problem+json"
+    assert "revision 3" in late.json()["detail"]
+    assert client.get("/order-to-cash/fulfillment-orders/E2E-RO/revisions/2").status_code == 404
+    assert parent_of(client, "E2E-RO-SA") == "E2E-RO-BA2"
