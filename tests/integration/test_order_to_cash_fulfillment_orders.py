@@ -266,6 +266,22 @@ def test_a_step_of_an_older_revision_still_running_leaves_a_later_revisions_hier
     assert brm(hub).hierarchy("BRM1")["SA-43"] == "BA-44"
 
 
+def test_an_update_line_missing_its_prior_values_is_422_naming_them_and_starts_nothing(hub: LocalHub) -> None:
+    # Given an UPDATE line without prior values (Table 10-1: UPDATE "expects prior value fields to be populated")
+    lines = [line("L1", "SA-44", "BA-44", "BP-44"), line("L2", "SA-45", "BA-45", "BP-45", action="UPDATE")]
+    order = {"orderId": "ORD-44", "revision": 1, "lines": lines}
+    response = post(hub, order)
+    # Then the order is refused, naming the line's prior values, and nothing was kept or started
+    assert response.status == 422, response.body
+    errors = response.json()["errors"]
+    assert [e["pointer"] for e in errors] == ["#/lines/1/priorValues"]
+    assert "billingAccountId" in errors[0]["detail"]
+    assert hub.call_api("GET", "/order-to-cash/fulfillment-orders/ORD-44/revisions/1", claims=CLAIMS).status == 404
+    # and once the line names what it changes, the same revision is accepted
+    lines[1]["priorValues"] = {"billingAccountId": "BA-44"}
+    assert submit(hub, order)["status"] == "SUCCEEDED"
+
+
 def test_without_prior_values_an_existing_hierarchy_is_kept(hub: LocalHub) -> None:
     submit(hub, {"orderId": "ORD-7", "revision": 1, "lines": [line("L1", "SA-9", "BA-9", "BP-9")]})
     body = submit(hub, {"orderId": "ORD-7b", "revision": 1, "lines": [line("L1", "SA-9", "BA-10", "BP-10")]})

@@ -9,6 +9,10 @@
 - A service account different from its bill-to account becomes a nonpaying subordinate of it.
   When the line's prior values name another bill-to account, the paying hierarchy changes (UPDATE,
   MOVE-ADD, and compensation lines whose flipped values revert an earlier change).
+- An UPDATE line says which of the attributes it brings changed by their prior values (Table 10-1: "UPDATE ...
+  expects prior value fields to be populated"): one without any is refused, naming ``priorValues`` and the
+  attributes it could name. A MOVE-ADD line needs them only "for values that are changing from an existing
+  asset", so a MOVE-ADD line without prior values changes nothing that exists.
 - One billing profile may not be used for services fulfilled in different billing systems; one
   service account may not be billed to two accounts on one order. Such an order is refused.
 """
@@ -33,6 +37,7 @@ from utilhub.platform.problems import FieldError, invalid
 PROCESSED_ACTIONS = ("ADD", "UPDATE", "MOVE-ADD")
 FULL_BILLING_TYPES = frozenset({"SERVICE BUNDLE", "ITEM", "SUBSCRIPTION", "DISCOUNT"})
 PROMOTION = "PROMOTION"
+PRIOR_OF = {"serviceAccount": "serviceAccountId", "billingAccount": "billingAccountId", "billingProfile": "billingProfileId"}
 
 
 def _normal(value: str | None) -> str:
@@ -132,6 +137,14 @@ def collate(order: FulfillmentOrderIn) -> Plan:
                             f"{order.lines[first[0]].lineId} and to {item.billToId} here; it can have one paying parent",
                         )
                     )
+        if line.action == "UPDATE" and not any(getattr(line.priorValues, PRIOR_OF[name], None) for name in brings):
+            names = ", ".join(PRIOR_OF[name] for name in brings)
+            errors.append(
+                FieldError(
+                    f"#/lines/{index}/priorValues",
+                    f"an UPDATE line gives the prior value of each attribute it changes ({names}); line {line.lineId} gives none",
+                )
+            )
         processed.append(ProcessedLine(lineId=line.lineId, action=line.action, brings=brings))
 
     errors += _cycles([(index, item) for index, item in services.values()])
