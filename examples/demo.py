@@ -160,6 +160,9 @@ def meter_data_ordering(client: httpx.Client) -> list[Row]:
     return rows
 
 
+DEMO_BANK_ACCOUNT = {"accountNumber": "31926819", "bankCode": "601613", "holderName": "Demo Customer"}
+
+
 def _order_line(line_id: str, sa: str, ba: str, bp: str, action: str = "ADD", **extra: object) -> dict[str, object]:
     return {
         "lineId": line_id,
@@ -212,7 +215,11 @@ def order_to_cash(client: httpx.Client) -> list[Row]:
     siebel_values = {
         "orderId": "DEMO-ORD3",
         "revision": 1,
-        "lines": [_order_line("L1", "S3", "B3", "P3", billingProfile={"id": "P3", "paymentMethod": "Direct Debit"})],
+        "lines": [
+            _order_line(
+                "L1", "S3", "B3", "P3", billingProfile={"id": "P3", "paymentMethod": "Direct Debit", "bankAccount": DEMO_BANK_ACCOUNT}
+            )
+        ],
     }
     client.post("/order-to-cash/fulfillment-orders", json=siebel_values)
     _order_result(client, "DEMO-ORD3", 1)

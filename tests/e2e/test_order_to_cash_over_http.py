@@ -33,7 +33,11 @@ def test_a_revision_failed_by_a_brm_outage_is_resubmitted_over_http_and_succeeds
                 "billingSystemId": "BRM1",
                 "serviceAccount": {"id": "E2E-RS-SA"},
                 "billingAccount": {"id": "E2E-RS-BA"},
-                "billingProfile": {"id": "E2E-RS-BP", "paymentMethod": "Credit Card"},
+                "billingProfile": {
+                    "id": "E2E-RS-BP",
+                    "paymentMethod": "Credit Card",
+                    "creditCard": {"number": "4111111111111111", "expiry": "1229", "holderName": "E2E Holder"},
+                },
             }
         ],
     }

@@ -17,6 +17,8 @@ from localhub.simulators.brm import BrmSimulator
 from tests.conftest import sample_event
 from tests.helpers import JSON, post_json
 
+CARD = {"number": "4111111111111111", "expiry": "1229", "holderName": "Ada Lovelace"}
+BANK = {"accountNumber": "31926819", "bankCode": "601613", "holderName": "Ada Lovelace"}
 CLAIMS = {"client_id": "osm", "scope": "utilhub/order-to-cash", "token_use": "access"}
 API = "OrderToCashOrdersFunction"
 
@@ -280,6 +282,143 @@ def test_an_update_line_missing_its_prior_values_is_422_naming_them_and_starts_n
     # and once the line names what it changes, the same revision is accepted
     lines[1]["priorValues"] = {"billingAccountId": "BA-44"}
     assert submit(hub, order)["status"] == "SUCCEEDED"
+
+
+def test_brm_receives_the_whole_account_and_the_payment_details_of_the_profile(hub: LocalHub) -> None:
+    # Given OSM's sample order: the bill-to account with its name, address and contact, a direct debit profile
+    assert hub.invoke(API, sample_event("order_to_cash/fulfillment_orders/submit-order.json")).result["statusCode"] == 202
+    assert result(hub, "ORD-1001", 1)["status"] == "SUCCEEDED"
+    records = brm(hub).records["BRM1"]
+    # Then BRM's account carries them as its PIN_FLD_NAMEINFO
+    account = next(a for a in records["accounts"].values() if a["accountNo"] == "BA-100")
+    assert account["nameinfo"] == [
+        {
+            "company": "Ada Lovelace",
+            "firstName": "Ada",
+            "lastName": "Lovelace",
+            "address": "12 Analytical Row",
+            "city": "London",
+            "zip": "NW1 1AA",
+            "country": "GBR",
+            "emailAddr": "ada@example.org",
+            "phones": ["+44 20 7946 0000"],
+        }
+    ]
+    # and the /payinfo the bank account (PIN_FLD_DD_INFO), the /billinfo that /payinfo, its cycle and currency
+    payinfo = next(p for p in records["payinfos"].values() if p["payInfoId"] == "BP-100")
+    assert (payinfo["payType"], payinfo["ddInfo"]) == (
+        10005,
+        {
+            "debitNum": "31926819",
+            "bankNo": "601613",
+            "type": 1,
+            "name": "Ada Lovelace",
+            "address": "12 Analytical Row",
+            "zip": "NW1 1AA",
+            "country": "GBR",
+        },
+    )
+    billinfo = next(b for b in records["billinfos"].values() if b["billInfoId"] == "BP-100")
+    assert (billinfo["payInfoPoid"], billinfo["payType"], billinfo["billCycleDay"], billinfo["currency"]) == (
+        payinfo["poid"],
+        10005,
+        1,
+        "GBP",
+    )
+    assert billinfo["accountPoid"] == payinfo["accountPoid"] == account["poid"]
+
+
+@pytest.mark.parametrize(("method", "field"), [("Credit Card", "creditCard"), ("Direct Debit", "bankAccount")])
+def test_a_card_or_debit_profile_without_its_details_is_422_naming_them(hub: LocalHub, method: str, field: str) -> None:
+    order_line = line("L1", "SA-46", "BA-46", "BP-46")
+    order_line["billingProfile"]["paymentMethod"] = method
+    response = post(hub, {"orderId": "ORD-46", "revision": 1, "lines": [order_line]})
+    assert response.status == 422, response.body
+    assert [e["pointer"] for e in response.json()["errors"]] == [f"#/lines/0/billingProfile/{field}"]
+    assert brm(hub).records == {}
+
+
+def test_an_update_line_changes_the_billing_profile_in_brm_an_add_line_does_not(hub: LocalHub) -> None:
+    # Given BP-47 created as an invoice profile, cycle day 1
+    first = line("L1", "SA-47", "BA-47", "BP-47")
+    first["billingProfile"] |= {"billCycleDay": 1, "currency": "GBP"}
+    submit(hub, {"orderId": "ORD-47", "revision": 1, "lines": [first]})
+    paid_by_card = {"id": "BP-47", "paymentMethod": "Credit Card", "creditCard": CARD, "billCycleDay": 15, "currency": "GBP"}
+    # When an ADD line of another order brings other values for it
+    added = submit(
+        hub, {"orderId": "ORD-47b", "revision": 1, "lines": [{**line("L1", "SA-47", "BA-47", None), "billingProfile": paid_by_card}]}
+    )
+    # Then nothing that exists is changed (ADD creates only what does not exist)
+    assert added["result"]["changed"] == []
+    assert next(p for p in brm(hub).records["BRM1"]["payinfos"].values())["payType"] == 10001
+    # When a revision's UPDATE line brings them, flagged by the billing profile's prior value
+    updated = line("L1", "SA-47", "BA-47", None, action="UPDATE", prior={"billingProfileId": "BP-47"})
+    body = submit(hub, {"orderId": "ORD-47", "revision": 2, "lines": [{**updated, "billingProfile": paid_by_card}]})
+    # Then BRM's /payinfo and /billinfo are changed to the profile, nothing created, and the result says what changed
+    assert body["status"] == "SUCCEEDED", body
+    assert body["result"]["created"] == []
+    changes = {(c["type"], c["change"]): c["fields"] for c in body["result"]["changed"]}
+    assert changes == {
+        ("payinfo", "CHANGED"): ["ccInfo", "invInfo", "name", "payType"],
+        ("billinfo", "CHANGED"): ["billCycleDay", "payType"],
+    }
+    payinfo = next(iter(brm(hub).records["BRM1"]["payinfos"].values()))
+    assert (payinfo["payType"], payinfo["ccInfo"]["debitNum"], "invInfo" in payinfo) == (10003, "4111111111111111", False)
+    billinfo = next(iter(brm(hub).records["BRM1"]["billinfos"].values()))
+    assert (billinfo["payType"], billinfo["billCycleDay"]) == (10003, 15)
+
+
+def test_a_billing_account_change_moves_the_billing_profile_and_its_compensation_moves_it_back(hub: LocalHub) -> None:
+    # Given BP-48 billed to BA-48
+    submit(hub, {"orderId": "ORD-48", "revision": 1, "lines": [line("L1", "SA-48", "BA-48", "BP-48")]})
+    # When a MOVE-ADD line bills the service and its billing profile to BA-49, flagged by the prior billing account
+    moved = submit(
+        hub,
+        {
+            "orderId": "ORD-48",
+            "revision": 2,
+            "lines": [line("L1", "SA-48", "BA-49", "BP-48", action="MOVE-ADD", prior={"billingAccountId": "BA-48"})],
+        },
+    )
+    # Then BP-48's /payinfo and /billinfo now belong to BA-49
+    assert moved["status"] == "SUCCEEDED", moved
+    assert {(c["type"], c["change"], c["previousAccount"]) for c in moved["result"]["changed"]} == {
+        ("payinfo", "MOVED", "BA-48"),
+        ("billinfo", "MOVED", "BA-48"),
+    }
+    accounts = {a["poid"]: a["accountNo"] for a in brm(hub).records["BRM1"]["accounts"].values()}
+    owners = {(kind, accounts[o["accountPoid"]]) for kind in ("payinfos", "billinfos") for o in brm(hub).records["BRM1"][kind].values()}
+    assert owners == {("payinfos", "BA-49"), ("billinfos", "BA-49")}
+    # And the compensation line (values flipped) moves it back
+    back = submit(
+        hub,
+        {
+            "orderId": "ORD-48",
+            "revision": 3,
+            "lines": [line("L1", "SA-48", "BA-48", "BP-48", action="MOVE-ADD", prior={"billingAccountId": "BA-49"})],
+        },
+    )
+    assert {(c["type"], c["change"], c["previousAccount"]) for c in back["result"]["changed"]} == {
+        ("payinfo", "MOVED", "BA-49"),
+        ("billinfo", "MOVED", "BA-49"),
+    }
+    owners = {(kind, accounts[o["accountPoid"]]) for kind in ("payinfos", "billinfos") for o in brm(hub).records["BRM1"][kind].values()}
+    assert owners == {("payinfos", "BA-48"), ("billinfos", "BA-48")}
+
+
+def test_without_a_prior_billing_account_the_billing_profile_stays_with_its_account(hub: LocalHub) -> None:
+    submit(hub, {"orderId": "ORD-49", "revision": 1, "lines": [line("L1", "SA-50", "BA-50", "BP-50")]})
+    body = submit(
+        hub,
+        {
+            "orderId": "ORD-49",
+            "revision": 2,
+            "lines": [line("L1", "SA-50", "BA-51", "BP-50", action="UPDATE", prior={"billingProfileId": "BP-50"})],
+        },
+    )
+    assert body["result"]["changed"] == []
+    accounts = {a["poid"]: a["accountNo"] for a in brm(hub).records["BRM1"]["accounts"].values()}
+    assert {accounts[o["accountPoid"]] for o in brm(hub).records["BRM1"]["billinfos"].values()} == {"BA-50"}
 
 
 def test_without_prior_values_an_existing_hierarchy_is_kept(hub: LocalHub) -> None:
@@ -679,7 +818,11 @@ def test_siebel_payment_methods_reach_brm_as_its_own_pay_types(hub: LocalHub) ->
     methods = {"BP-PM1": "Credit Card", "BP-PM2": "Check", "BP-PM3": "invoice", "BP-PM4": "Direct Debit", "BP-PM5": "DIRECT_DEBIT"}
     lines = [line(f"L{n}", f"SA-PM{n}", f"BA-PM{n}", bp) for n, bp in enumerate(methods, 1)]
     for order_line, method in zip(lines, methods.values(), strict=True):
-        order_line["billingProfile"]["paymentMethod"] = method
+        order_line["billingProfile"] |= {"paymentMethod": method, "creditCard": CARD, "bankAccount": BANK}
+        if method not in ("Credit Card",):
+            order_line["billingProfile"].pop("creditCard")
+        if "DEBIT" not in method.upper():
+            order_line["billingProfile"].pop("bankAccount")
 
     # When it is fulfilled
     body = submit(hub, {"orderId": "ORD-PM", "revision": 1, "lines": lines})

@@ -35,6 +35,7 @@ from utilhub.packs.order_to_cash.model import (
 from utilhub.platform.problems import FieldError, invalid
 
 PROCESSED_ACTIONS = ("ADD", "UPDATE", "MOVE-ADD")
+CHANGING_ACTIONS = ("UPDATE", "MOVE-ADD")  # ADD creates what does not exist and changes nothing that does
 FULL_BILLING_TYPES = frozenset({"SERVICE BUNDLE", "ITEM", "SUBSCRIPTION", "DISCOUNT"})
 PROMOTION = "PROMOTION"
 PRIOR_OF = {"serviceAccount": "serviceAccountId", "billingAccount": "billingAccountId", "billingProfile": "billingProfileId"}
@@ -114,11 +115,21 @@ def collate(order: FulfillmentOrderIn) -> Plan:
             assert line.billingProfile is not None
             brings = ["serviceAccount", "billingAccount", "billingProfile"]
             profile_systems.setdefault(line.billingProfile.id, {}).setdefault(system, index)
-            profiles.setdefault(
-                (system, line.billingProfile.id),
-                EnsureBillingProfile(orderKey=key, billingSystemId=system, profile=line.billingProfile, billToId=line.billingAccount.id),
-            )
             prior = line.priorValues.billingAccountId if line.priorValues else None
+            profile = profiles.setdefault(
+                (system, line.billingProfile.id),
+                EnsureBillingProfile(
+                    orderKey=key,
+                    billingSystemId=system,
+                    profile=line.billingProfile,
+                    billToId=line.billingAccount.id,
+                    billTo=line.billingAccount,
+                ),
+            )
+            if line.action in CHANGING_ACTIONS and profile.billToId == line.billingAccount.id:
+                # an UPDATE or MOVE-ADD line applies the billing profile's changes in BRM (Table 10-1)
+                profile.applyChanges = True
+                profile.priorBillToId = profile.priorBillToId or (prior if prior and prior != line.billingAccount.id else None)
             if line.serviceAccount.id != line.billingAccount.id or (prior and prior != line.billingAccount.id):
                 # a subordinate of its bill-to account, or (same ids, flagged by prior values) back to paying for itself
                 item = EnsureServiceAccount(

@@ -25,6 +25,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from utilhub.packs.order_to_cash.brm_mapping import missing_payment_details
 from utilhub.packs.order_to_cash.collation import collate
 from utilhub.packs.order_to_cash.model import SIEBEL, FulfillmentOrderIn, OrderResult
 from utilhub.packs.order_to_cash.order_store import Verdict
@@ -190,12 +191,23 @@ def _failure(execution: dict[str, Any]) -> dict[str, Any]:
 
 
 def check_payment_methods(order: FulfillmentOrderIn) -> None:
-    """Every billing profile's payment method has a BRM pay type (the PaymentMethod domain value map), or a 422 naming each."""
+    """Every billing profile's payment method has a BRM pay type (the PaymentMethod domain value map), or a 422 naming
+    each; a credit card or direct debit profile carries the card or bank account its /payinfo needs, or a 422 naming it."""
     translate = domain_value_maps().translator(source=SIEBEL, target="BRM")
+    missing: list[problems.FieldError] = []
     for n, line in enumerate(order.lines):
         if line.billingProfile is not None:
-            translate("PaymentMethod", line.billingProfile.paymentMethod, f"#/lines/{n}/billingProfile/paymentMethod")
+            pay_type = translate("PaymentMethod", line.billingProfile.paymentMethod, f"#/lines/{n}/billingProfile/paymentMethod")
+            if pay_type is not None and (field := missing_payment_details(int(pay_type), line.billingProfile)) is not None:
+                missing.append(
+                    problems.FieldError(
+                        f"#/lines/{n}/billingProfile/{field}",
+                        f"a {line.billingProfile.paymentMethod} billing profile carries its {field} (BRM's /payinfo needs it)",
+                    )
+                )
     translate.check()
+    if missing:
+        raise problems.invalid(f"Order {order.orderId} revision {order.revision} was refused: {missing[0].detail}.", missing)
 
 
 STATE = {"type": "string", "enum": ["RUNNING", "SUCCEEDED", "FAILED"]}

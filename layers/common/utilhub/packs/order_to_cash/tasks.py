@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from utilhub.packs.order_to_cash.brm import BrmAccountIn, BrmBillInfo, BrmBillInfoIn, BrmClient, BrmPayInfo, BrmPayInfoIn
+from utilhub.packs.order_to_cash.brm import BrmBillInfo, BrmBillInfoIn, BrmClient, BrmPayInfo, BrmPayInfoIn
+from utilhub.packs.order_to_cash.brm_mapping import brm_account, brm_billinfo, brm_payinfo
 from utilhub.packs.order_to_cash.collation import collate
 from utilhub.packs.order_to_cash.model import (
     SIEBEL,
+    BrmChange,
     BrmObject,
     EnsureAccount,
     EnsureBillingProfile,
@@ -72,7 +74,7 @@ class BrmSteps:
             return self.ensure_account(item)
         if isinstance(item, EnsureServiceAccount):
             return self.ensure_service_account(item, later)
-        return self.ensure_billing_profile(item)
+        return self.ensure_billing_profile(item, later)
 
     # ------------------------------------------------------------------ accounts
     def _linked(self, kind: str, system: str, source_id: str) -> str | None:
@@ -90,7 +92,7 @@ class BrmSteps:
         if poid := self._linked("account", system, item.account.id):
             outcome.existing.append(BrmObject(type="account", sourceId=item.account.id, brmId=poid, billingSystemId=system))
             return outcome
-        account, created = self._brm.ensure_account(system, BrmAccountIn(accountNo=item.account.id, name=item.account.name))
+        account, created = self._brm.ensure_account(system, brm_account(item.account))
         self._link("account", system, item.account.id, account.poid)
         (outcome.created if created else outcome.existing).append(
             BrmObject(type="account", sourceId=item.account.id, brmId=account.poid, billingSystemId=system)
@@ -110,9 +112,7 @@ class BrmSteps:
         poid = self._linked("account", system, item.account.id)
         account = self._brm.account(system, poid) if poid else None
         if account is None:
-            account, created = self._brm.ensure_account(
-                system, BrmAccountIn(accountNo=item.account.id, name=item.account.name, parentPoid=parent_poid, paying=False)
-            )
+            account, created = self._brm.ensure_account(system, brm_account(item.account, parent_poid=parent_poid, paying=False))
             self._link("account", system, item.account.id, account.poid)
             (outcome.created if created else outcome.existing).append(
                 BrmObject(type="account", sourceId=item.account.id, brmId=account.poid, billingSystemId=system)
@@ -185,36 +185,97 @@ class BrmSteps:
         return outcome
 
     # ------------------------------------------------------------------ billing profiles
-    def ensure_billing_profile(self, item: EnsureBillingProfile) -> TaskOutcome:
-        """/billinfo and /payinfo of the bill-to account, from the billing profile."""
+    def ensure_billing_profile(self, item: EnsureBillingProfile, later: int | None = None) -> TaskOutcome:
+        """/payinfo and /billinfo of the bill-to account, from the billing profile.
+
+        Both are created when they do not exist. When an UPDATE or MOVE-ADD line brings the profile
+        (``applyChanges``), what exists is changed to it: moved to the line's bill-to account when the line's prior
+        billing account flags the change, and its values (bill cycle, currency, pay type and payment details) set to
+        the profile's. An ADD line changes nothing that exists, nor does a step of a revision older than one
+        accepted since (``later``).
+        """
         system = item.billingSystemId
         account_poid = self._linked("account", system, item.billToId)
         if account_poid is None:
             raise BillToNotFound(f"bill-to account {item.billToId} is not in {system} yet")
         outcome = TaskOutcome()
         profile = item.profile
-        for kind in LINKED_KINDS[1:]:  # /billinfo and /payinfo
-            if poid := self._linked(kind, system, profile.id):
-                outcome.existing.append(BrmObject(type=kind, sourceId=profile.id, brmId=poid, billingSystemId=system))
-                continue
-            made: BrmBillInfo | BrmPayInfo
-            if kind == "billinfo":
-                made, created = self._brm.ensure_billinfo(
-                    system,
-                    BrmBillInfoIn(
-                        billInfoId=profile.id, accountPoid=account_poid, billCycleDay=profile.billCycleDay, currency=profile.currency
-                    ),
-                )
-            else:
-                pay_type = domain_value_maps().translate(
-                    "PaymentMethod", profile.paymentMethod, source=SIEBEL, target="BRM", pointer="#/profile/paymentMethod"
-                )
-                made, created = self._brm.ensure_payinfo(
-                    system,
-                    BrmPayInfoIn(payInfoId=profile.id, accountPoid=account_poid, payType=int(pay_type)),
-                )
-            self._link(kind, system, profile.id, made.poid)
-            (outcome.created if created else outcome.existing).append(
-                BrmObject(type=kind, sourceId=profile.id, brmId=made.poid, billingSystemId=system)
+        pay_type = int(
+            domain_value_maps().translate(
+                "PaymentMethod", profile.paymentMethod, source=SIEBEL, target="BRM", pointer="#/profile/paymentMethod"
             )
+        )
+        changing = item.applyChanges and later is None
+        wanted_payinfo = brm_payinfo(profile, item.billTo, account_poid, pay_type)
+        payinfo = self._ensure_payinfo(item, wanted_payinfo, outcome, changing)
+        wanted_billinfo = brm_billinfo(profile, account_poid, payinfo.poid, pay_type)
+        self._ensure_billinfo(item, wanted_billinfo, outcome, changing)
         return outcome
+
+    def _ensure_payinfo(self, item: EnsureBillingProfile, wanted: BrmPayInfoIn, outcome: TaskOutcome, changing: bool) -> BrmPayInfo:
+        system, source = item.billingSystemId, item.profile.id
+        poid = self._linked("payinfo", system, source)
+        found = self._brm.payinfo(system, poid) if poid else None
+        if found is None:
+            made, created = self._brm.ensure_payinfo(system, wanted)
+            self._link("payinfo", system, source, made.poid)
+            (outcome.created if created else outcome.existing).append(
+                BrmObject(type="payinfo", sourceId=source, brmId=made.poid, billingSystemId=system)
+            )
+            return made
+        outcome.existing.append(BrmObject(type="payinfo", sourceId=source, brmId=found.poid, billingSystemId=system))
+        self._change(item, "payinfo", found, wanted, outcome, changing)
+        return found  # changed or moved, a /payinfo keeps its poid
+
+    def _ensure_billinfo(self, item: EnsureBillingProfile, wanted: BrmBillInfoIn, outcome: TaskOutcome, changing: bool) -> None:
+        system, source = item.billingSystemId, item.profile.id
+        poid = self._linked("billinfo", system, source)
+        found = self._brm.billinfo(system, poid) if poid else None
+        if found is None:
+            made, created = self._brm.ensure_billinfo(system, wanted)
+            self._link("billinfo", system, source, made.poid)
+            (outcome.created if created else outcome.existing).append(
+                BrmObject(type="billinfo", sourceId=source, brmId=made.poid, billingSystemId=system)
+            )
+            return
+        outcome.existing.append(BrmObject(type="billinfo", sourceId=source, brmId=found.poid, billingSystemId=system))
+        self._change(item, "billinfo", found, wanted, outcome, changing)
+
+    def _change(
+        self,
+        item: EnsureBillingProfile,
+        kind: Literal["billinfo", "payinfo"],
+        found: BrmPayInfo | BrmBillInfo,
+        wanted: BrmPayInfoIn | BrmBillInfoIn,
+        outcome: TaskOutcome,
+        changing: bool,
+    ) -> None:
+        """Set an existing /payinfo or /billinfo to ``wanted`` when the line changes it."""
+        system = item.billingSystemId
+        held = found.model_dump(exclude={"poid"}, exclude_none=True)
+        target = wanted.model_dump(exclude_none=True)
+        moved = found.accountPoid != wanted.accountPoid
+        if moved and item.priorBillToId is None:
+            # another account holds it and the line flags no billing account change: it stays where it is
+            target["accountPoid"] = found.accountPoid
+            if "payInfoPoid" in held:
+                target["payInfoPoid"] = held["payInfoPoid"]
+            moved = False
+        fields = sorted(name for name in set(held) | set(target) if held.get(name) != target.get(name))
+        if not changing or not fields:
+            return
+        if isinstance(wanted, BrmPayInfoIn):
+            self._brm.set_payinfo(system, found.poid, BrmPayInfoIn.model_validate(target))
+        else:
+            self._brm.set_billinfo(system, found.poid, BrmBillInfoIn.model_validate(target))
+        outcome.changed.append(
+            BrmChange(
+                type=kind,
+                sourceId=item.profile.id,
+                brmId=found.poid,
+                billingSystemId=system,
+                change="MOVED" if moved else "CHANGED",
+                fields=fields,
+                previousAccount=self._source_of(system, found.accountPoid) if moved else None,
+            )
+        )
