@@ -421,6 +421,37 @@ def test_without_a_prior_billing_account_the_billing_profile_stays_with_its_acco
     assert {accounts[o["accountPoid"]] for o in brm(hub).records["BRM1"]["billinfos"].values()} == {"BA-50"}
 
 
+def test_a_billing_profile_step_of_an_older_revision_moves_and_changes_nothing(hub: LocalHub) -> None:
+    # Given BP-52 under BA-52 (revision 1), revision 2 accepted (it would move BP-52 to BA-53 and make it a card)...
+    submit(hub, {"orderId": "ORD-52", "revision": 1, "lines": [line("L1", "SA-52", "BA-52", "BP-52")]})
+    revision_2 = line("L1", "SA-52", "BA-53", None, action="UPDATE", prior={"billingAccountId": "BA-52"})
+    revision_2["billingProfile"] = {"id": "BP-52", "paymentMethod": "Credit Card", "creditCard": CARD}
+    import boto3
+
+    from utilhub.packs.order_to_cash.model import FulfillmentOrderIn
+    from utilhub.packs.order_to_cash.order_store import OrderStore, Verdict
+    from utilhub.packs.order_to_cash.orders import order_content
+
+    store = OrderStore(boto3.resource("dynamodb").Table(hub.resources()["CrossReferenceTable"]))
+    kept = FulfillmentOrderIn.model_validate({"orderId": "ORD-52", "revision": 2, "lines": [revision_2]})
+    assert store.accept(kept, order_content(kept)).verdict is Verdict.ACCEPTED
+    # ...and revision 3 (the same as revision 1) accepted and applied since
+    assert submit(hub, {"orderId": "ORD-52", "revision": 3, "lines": [line("L1", "SA-52", "BA-52", "BP-52")]})["status"] == "SUCCEEDED"
+    calls = len(brm(hub).calls)
+    # When revision 2's steps run only now: its bill-to account (created: creating reverts nothing), its billing profile
+    bill_to = {"task": "ensureAccount", "orderId": "ORD-52", "revision": 2, "billingSystemId": "BRM1", "sourceId": "BA-53"}
+    assert [o["sourceId"] for o in hub.invoke("OrderToCashBrmStepsFunction", bill_to).result["created"]] == ["BA-53"]
+    calls = len(brm(hub).calls)
+    step = {"task": "ensureBillingProfile", "orderId": "ORD-52", "revision": 2, "billingSystemId": "BRM1", "sourceId": "BP-52"}
+    outcome = hub.invoke("OrderToCashBrmStepsFunction", step).result
+    # Then BP-52 stays an invoice profile of BA-52: nothing moved or changed
+    assert outcome["changed"] == [], outcome
+    assert not any(c.startswith("PUT") for c in brm(hub).calls[calls:])
+    payinfo = next(p for p in brm(hub).records["BRM1"]["payinfos"].values() if p["payInfoId"] == "BP-52")
+    accounts = {a["poid"]: a["accountNo"] for a in brm(hub).records["BRM1"]["accounts"].values()}
+    assert (payinfo["payType"], accounts[payinfo["accountPoid"]]) == (10001, "BA-52")
+
+
 def test_without_prior_values_an_existing_hierarchy_is_kept(hub: LocalHub) -> None:
     submit(hub, {"orderId": "ORD-7", "revision": 1, "lines": [line("L1", "SA-9", "BA-9", "BP-9")]})
     body = submit(hub, {"orderId": "ORD-7b", "revision": 1, "lines": [line("L1", "SA-9", "BA-10", "BP-10")]})
