@@ -205,6 +205,13 @@ def order_to_cash(client: httpx.Client) -> list[Row]:
     second = _order_result(client, "DEMO-ORD", 2)
     change = [f"{h['account']}->{h['parent']} {h['change']}" for h in second.get("result", {}).get("hierarchy", [])]
     rows.append(Row(pack, "OC-01 revision 2 moves the service account", "DEMO-SA->DEMO-BA2 CHANGED", " ".join(change)))
+    late = {
+        "orderId": "DEMO-ORD",
+        "revision": 0,
+        "lines": [_order_line("L1", "DEMO-SA", "DEMO-BA", "DEMO-BP", "UPDATE", priorValues={"billingAccountId": "DEMO-BA2"})],
+    }
+    refused_late = client.post("/order-to-cash/fulfillment-orders", json=late)
+    rows.append(Row(pack, "OC-01 revision 0 after revision 2 (out of order)", "409", str(refused_late.status_code)))
     split = {
         "orderId": "DEMO-ORD2",
         "revision": 1,
