@@ -160,6 +160,9 @@ def meter_data_ordering(client: httpx.Client) -> list[Row]:
     return rows
 
 
+DEMO_BANK_ACCOUNT = {"accountNumber": "31926819", "bankCode": "601613", "holderName": "Demo Customer"}
+
+
 def _order_line(line_id: str, sa: str, ba: str, bp: str, action: str = "ADD", **extra: object) -> dict[str, object]:
     return {
         "lineId": line_id,
@@ -202,6 +205,13 @@ def order_to_cash(client: httpx.Client) -> list[Row]:
     second = _order_result(client, "DEMO-ORD", 2)
     change = [f"{h['account']}->{h['parent']} {h['change']}" for h in second.get("result", {}).get("hierarchy", [])]
     rows.append(Row(pack, "OC-01 revision 2 moves the service account", "DEMO-SA->DEMO-BA2 CHANGED", " ".join(change)))
+    late = {
+        "orderId": "DEMO-ORD",
+        "revision": 0,
+        "lines": [_order_line("L1", "DEMO-SA", "DEMO-BA", "DEMO-BP", "UPDATE", priorValues={"billingAccountId": "DEMO-BA2"})],
+    }
+    refused_late = client.post("/order-to-cash/fulfillment-orders", json=late)
+    rows.append(Row(pack, "OC-01 revision 0 after revision 2 (out of order)", "409", str(refused_late.status_code)))
     split = {
         "orderId": "DEMO-ORD2",
         "revision": 1,
@@ -212,7 +222,11 @@ def order_to_cash(client: httpx.Client) -> list[Row]:
     siebel_values = {
         "orderId": "DEMO-ORD3",
         "revision": 1,
-        "lines": [_order_line("L1", "S3", "B3", "P3", billingProfile={"id": "P3", "paymentMethod": "Direct Debit"})],
+        "lines": [
+            _order_line(
+                "L1", "S3", "B3", "P3", billingProfile={"id": "P3", "paymentMethod": "Direct Debit", "bankAccount": DEMO_BANK_ACCOUNT}
+            )
+        ],
     }
     client.post("/order-to-cash/fulfillment-orders", json=siebel_values)
     _order_result(client, "DEMO-ORD3", 1)

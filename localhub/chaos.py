@@ -432,7 +432,13 @@ class FulfillmentOrders(Point):
             "billingSystemId": "BRM1",
             "serviceAccount": {"id": account, "name": f"Chaos account {n}"},
             "billingAccount": {"id": account, "name": f"Chaos account {n}"},
-            "billingProfile": {"id": f"{self.run}-BP-{n}", "paymentMethod": "DIRECT_DEBIT", "billCycleDay": 1, "currency": "GBP"},
+            "billingProfile": {
+                "id": f"{self.run}-BP-{n}",
+                "paymentMethod": "DIRECT_DEBIT",
+                "billCycleDay": 1,
+                "currency": "GBP",
+                "bankAccount": {"accountNumber": f"{10000000 + n}", "bankCode": "601613", "holderName": f"Chaos account {n}"},
+            },
         }
         return order, "/order-to-cash/fulfillment-orders", {"orderId": order, "revision": 1, "lines": [line]}
 

@@ -1,7 +1,10 @@
 """The base every application simulator stands on.
 
-A simulator is a small HTTP server (werkzeug) that validates what it receives against the
-same XSDs and models the hub uses, keeps records, answers as the real system would, and
+A simulator is a small HTTP server (werkzeug) that validates what it receives against its
+application's own contract (an XSD, or models written for the simulator from the application's
+documented interface: ``tests/unit/test_simulator_contracts.py`` lists the simulators whose contract is
+their own, and fails if one imports the hub's message models; the others still use the hub's models),
+keeps records, answers as the real system would, and
 takes injected faults:
 
 - ``down``: the next N calls answer 503 (the hub must redeliver);

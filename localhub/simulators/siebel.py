@@ -1,13 +1,15 @@
 """Siebel Energy simulator, as the customer master and the source of CU-01 and CU-02.
 
-Siebel keeps accounts: ``PUT /accounts/{id}`` with an account (validated against the library's
-``BillingAccount``, the path giving its id) creates or changes one. A new account is a prospect:
+Siebel keeps accounts: ``PUT /accounts/{id}`` with an account (validated against Siebel's own contract,
+:mod:`localhub.simulators.siebel_contract`, its lists of values and column lengths; the path gives its id)
+creates or changes one. A new account is a prospect:
 nothing is sent. A change to a known account is sent to the hub at once as an account update
 (``POST /customer/siebel/accounts/{id}/updates``) carrying only the parts that changed, with the time
 Siebel changed them; the hub decides whether the customer is synchronized. ``POST /orders``
 ``{"orderId","lines":[{"lineId","accountId"}]}`` submits an order whose lines bill to kept accounts:
 the hub receives it (``POST /customer/siebel/orders``), and Siebel answers with what the hub said.
-``?format=xml`` sends Siebel XML (``siebel/customer.xsd``) instead of JSON. The sender is given by the
+``?format=xml`` sends Siebel XML (the integration objects of ``siebel/customer.xsd``, written by the contract
+module) instead of JSON. The sender is given by the
 runtime: over HTTP with a token in ``make run``, in-process in tests.
 """
 
@@ -23,8 +25,7 @@ from pydantic import ValidationError
 
 from localhub.simulators.base import Reply, Simulator, SimulatorError, json_reply
 from localhub.simulators.ccb import HubSender
-from utilhub.packs.customer.model import COMPONENTS, BillingAccount
-from utilhub.packs.customer.siebel_xml import write_account_update, write_order
+from localhub.simulators.siebel_contract import PARTS, Account, write_account_update, write_order
 
 
 class SiebelSimulator(Simulator):
@@ -58,7 +59,7 @@ class SiebelSimulator(Simulator):
     def change_account(self, account_id: str, body: bytes, *, xml: bool = False) -> Reply:
         try:
             raw = json.loads(body)
-            account = BillingAccount.model_validate({**raw, "id": account_id} if isinstance(raw, dict) else raw)
+            account = Account.model_validate({**raw, "id": account_id} if isinstance(raw, dict) else raw)
         except (ValueError, ValidationError) as exc:
             raise SimulatorError(f"invalid account: {exc}") from None
         new = account.model_dump(mode="json", exclude_none=True)
@@ -67,7 +68,7 @@ class SiebelSimulator(Simulator):
             self.records[f"ACCOUNT#{account_id}"] = new
         if old is None:
             return json_reply(201, {"accountId": account_id, "sent": False, "reason": "a new account (a prospect) is not sent"})
-        changed = {part: new[part] for part in COMPONENTS if new.get(part) != old.get(part) and part in new}
+        changed = {part: new[part] for part in PARTS if new.get(part) != old.get(part) and part in new}
         if not changed:
             return json_reply(200, {"accountId": account_id, "sent": False, "reason": "nothing changed"})
         update = {"updateId": f"SEBL-UPD-{next(self._ids):06d}", "changedAt": datetime.now(UTC).isoformat(), **changed}

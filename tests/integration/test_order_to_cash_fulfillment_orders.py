@@ -17,6 +17,8 @@ from localhub.simulators.brm import BrmSimulator
 from tests.conftest import sample_event
 from tests.helpers import JSON, post_json
 
+CARD = {"number": "4111111111111111", "expiry": "1229", "holderName": "Ada Lovelace"}
+BANK = {"accountNumber": "31926819", "bankCode": "601613", "holderName": "Ada Lovelace"}
 CLAIMS = {"client_id": "osm", "scope": "utilhub/order-to-cash", "token_use": "access"}
 API = "OrderToCashOrdersFunction"
 
@@ -173,6 +175,281 @@ def test_prior_values_flag_a_paying_hierarchy_change_and_the_compensation_revert
     assert brm(hub).hierarchy("BRM1")["SA-7"] == "BA-7"
     # and nothing that was created is gone
     assert {"BA-7", "BA-8", "SA-7"} <= set(brm(hub).hierarchy("BRM1"))
+
+
+def test_a_revision_older_than_one_applied_is_409_and_never_reverts_the_hierarchy(hub: LocalHub) -> None:
+    # Given revision 1 made SA-40 a subordinate of BA-40 and revision 3 moved it under BA-41
+    submit(hub, {"orderId": "ORD-40", "revision": 1, "lines": [line("L1", "SA-40", "BA-40", "BP-40")]})
+    moved = {
+        "orderId": "ORD-40",
+        "revision": 3,
+        "lines": [line("L1", "SA-40", "BA-41", "BP-41", action="UPDATE", prior={"billingAccountId": "BA-40", "billingProfileId": "BP-40"})],
+    }
+    assert submit(hub, moved)["status"] == "SUCCEEDED"
+    calls = len(brm(hub).calls)
+    # When revision 2, which would move it back, arrives after revision 3
+    late = {
+        "orderId": "ORD-40",
+        "revision": 2,
+        "lines": [line("L1", "SA-40", "BA-40", "BP-40", action="UPDATE", prior={"billingAccountId": "BA-41", "billingProfileId": "BP-41"})],
+    }
+    response = post(hub, late)
+    # Then it is refused, naming the later revision, nothing runs, and the hierarchy stays as revision 3 left it
+    assert response.status == 409, response.body
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "revision 3" in response.json()["detail"]
+    assert hub.call_api("GET", "/order-to-cash/fulfillment-orders/ORD-40/revisions/2", claims=CLAIMS).status == 404
+    assert brm(hub).hierarchy("BRM1")["SA-40"] == "BA-41"
+    assert len(brm(hub).calls) == calls
+    # and the revisions accepted are still answered: revision 1 again (a retry) ends as it did, revision 4 applies
+    assert post(hub, {"orderId": "ORD-40", "revision": 1, "lines": [line("L1", "SA-40", "BA-40", "BP-40")]}).status == 202
+    assert result(hub, "ORD-40", 1)["status"] == "SUCCEEDED"
+    assert brm(hub).hierarchy("BRM1")["SA-40"] == "BA-41"
+    later = {**late, "revision": 4}
+    assert submit(hub, later)["result"]["hierarchy"][0]["change"] == "CHANGED"
+    assert brm(hub).hierarchy("BRM1")["SA-40"] == "BA-40"
+
+
+def test_a_failed_revision_is_not_resubmitted_once_a_later_one_was_accepted(hub: LocalHub) -> None:
+    # Given revision 1 failed (BRM refused it) and revision 2 was accepted since
+    brm(hub).add_fault({"kind": "reject", "count": 1, "reason": "account locked"})
+    failed = submit(hub, {"orderId": "ORD-41", "revision": 1, "lines": [line("L1", "SA-42", "BA-42", "BP-42")]})
+    assert failed["status"] == "FAILED", failed
+    assert submit(hub, {"orderId": "ORD-41", "revision": 2, "lines": [line("L1", "SA-42", "BA-42", "BP-42")]})["status"] == "SUCCEEDED"
+    # When revision 1 is resubmitted
+    response = resubmit(hub, "ORD-41", 1)
+    # Then it is refused: it could only revert what revision 2 applied
+    assert response.status == 409, response.body
+    assert "revision 2" in response.json()["detail"]
+    assert result(hub, "ORD-41", 1)["attempt"] == 1
+
+
+def test_a_step_of_an_older_revision_still_running_leaves_a_later_revisions_hierarchy(hub: LocalHub) -> None:
+    # Given SA-43 under BA-43 (revision 1), then revision 3 accepted and applied: SA-43 under BA-44
+    submit(hub, {"orderId": "ORD-43", "revision": 1, "lines": [line("L1", "SA-43", "BA-43", "BP-43")]})
+    revision_2 = {
+        "orderId": "ORD-43",
+        "revision": 2,
+        "lines": [line("L1", "SA-43", "BA-43", "BP-43", action="UPDATE", prior={"billingAccountId": "BA-44"})],
+    }
+    import boto3
+
+    from utilhub.packs.order_to_cash.model import FulfillmentOrderIn
+    from utilhub.packs.order_to_cash.order_store import OrderStore, Verdict
+    from utilhub.packs.order_to_cash.orders import order_content
+
+    store = OrderStore(boto3.resource("dynamodb").Table(hub.resources()["CrossReferenceTable"]))
+    kept = FulfillmentOrderIn.model_validate(revision_2)
+    assert store.accept(kept, order_content(kept)).verdict is Verdict.ACCEPTED  # accepted; its workflow not run yet
+    submit(
+        hub,
+        {
+            "orderId": "ORD-43",
+            "revision": 3,
+            "lines": [line("L1", "SA-43", "BA-44", "BP-44", action="UPDATE", prior={"billingAccountId": "BA-43"})],
+        },
+    )
+    assert brm(hub).hierarchy("BRM1")["SA-43"] == "BA-44"
+    # When revision 2's service account step runs only now (a step retried after an outage)
+    step = {"task": "ensureServiceAccount", "orderId": "ORD-43", "revision": 2, "billingSystemId": "BRM1", "sourceId": "SA-43"}
+    outcome = hub.invoke("OrderToCashBrmStepsFunction", step).result
+    # Then it leaves the hierarchy as revision 3 made it, and says why
+    assert outcome["hierarchy"] == [
+        {
+            "account": "SA-43",
+            "parent": "BA-44",
+            "paying": False,
+            "billingSystemId": "BRM1",
+            "change": "SUPERSEDED",
+            "previousParent": None,
+            "supersededBy": 3,
+        }
+    ]
+    assert brm(hub).hierarchy("BRM1")["SA-43"] == "BA-44"
+
+
+def test_an_update_line_missing_its_prior_values_is_422_naming_them_and_starts_nothing(hub: LocalHub) -> None:
+    # Given an UPDATE line without prior values (Table 10-1: UPDATE "expects prior value fields to be populated")
+    lines = [line("L1", "SA-44", "BA-44", "BP-44"), line("L2", "SA-45", "BA-45", "BP-45", action="UPDATE")]
+    order = {"orderId": "ORD-44", "revision": 1, "lines": lines}
+    response = post(hub, order)
+    # Then the order is refused, naming the line's prior values, and nothing was kept or started
+    assert response.status == 422, response.body
+    errors = response.json()["errors"]
+    assert [e["pointer"] for e in errors] == ["#/lines/1/priorValues"]
+    assert "billingAccountId" in errors[0]["detail"]
+    assert hub.call_api("GET", "/order-to-cash/fulfillment-orders/ORD-44/revisions/1", claims=CLAIMS).status == 404
+    # and once the line names what it changes, the same revision is accepted
+    lines[1]["priorValues"] = {"billingAccountId": "BA-44"}
+    assert submit(hub, order)["status"] == "SUCCEEDED"
+
+
+def test_brm_receives_the_whole_account_and_the_payment_details_of_the_profile(hub: LocalHub) -> None:
+    # Given OSM's sample order: the bill-to account with its name, address and contact, a direct debit profile
+    assert hub.invoke(API, sample_event("order_to_cash/fulfillment_orders/submit-order.json")).result["statusCode"] == 202
+    assert result(hub, "ORD-1001", 1)["status"] == "SUCCEEDED"
+    records = brm(hub).records["BRM1"]
+    # Then BRM's account carries them as its PIN_FLD_NAMEINFO
+    account = next(a for a in records["accounts"].values() if a["accountNo"] == "BA-100")
+    assert account["nameinfo"] == [
+        {
+            "company": "Ada Lovelace",
+            "firstName": "Ada",
+            "lastName": "Lovelace",
+            "address": "12 Analytical Row",
+            "city": "London",
+            "zip": "NW1 1AA",
+            "country": "GBR",
+            "emailAddr": "ada@example.org",
+            "phones": ["+44 20 7946 0000"],
+        }
+    ]
+    # and the /payinfo the bank account (PIN_FLD_DD_INFO), the /billinfo that /payinfo, its cycle and currency
+    payinfo = next(p for p in records["payinfos"].values() if p["payInfoId"] == "BP-100")
+    assert (payinfo["payType"], payinfo["ddInfo"]) == (
+        10005,
+        {
+            "debitNum": "31926819",
+            "bankNo": "601613",
+            "type": 1,
+            "name": "Ada Lovelace",
+            "address": "12 Analytical Row",
+            "zip": "NW1 1AA",
+            "country": "GBR",
+        },
+    )
+    billinfo = next(b for b in records["billinfos"].values() if b["billInfoId"] == "BP-100")
+    assert (billinfo["payInfoPoid"], billinfo["payType"], billinfo["billCycleDay"], billinfo["currency"]) == (
+        payinfo["poid"],
+        10005,
+        1,
+        "GBP",
+    )
+    assert billinfo["accountPoid"] == payinfo["accountPoid"] == account["poid"]
+
+
+@pytest.mark.parametrize(("method", "field"), [("Credit Card", "creditCard"), ("Direct Debit", "bankAccount")])
+def test_a_card_or_debit_profile_without_its_details_is_422_naming_them(hub: LocalHub, method: str, field: str) -> None:
+    order_line = line("L1", "SA-46", "BA-46", "BP-46")
+    order_line["billingProfile"]["paymentMethod"] = method
+    response = post(hub, {"orderId": "ORD-46", "revision": 1, "lines": [order_line]})
+    assert response.status == 422, response.body
+    assert [e["pointer"] for e in response.json()["errors"]] == [f"#/lines/0/billingProfile/{field}"]
+    assert brm(hub).records == {}
+
+
+def test_an_update_line_changes_the_billing_profile_in_brm_an_add_line_does_not(hub: LocalHub) -> None:
+    # Given BP-47 created as an invoice profile, cycle day 1
+    first = line("L1", "SA-47", "BA-47", "BP-47")
+    first["billingProfile"] |= {"billCycleDay": 1, "currency": "GBP"}
+    submit(hub, {"orderId": "ORD-47", "revision": 1, "lines": [first]})
+    paid_by_card = {"id": "BP-47", "paymentMethod": "Credit Card", "creditCard": CARD, "billCycleDay": 15, "currency": "GBP"}
+    # When an ADD line of another order brings other values for it
+    added = submit(
+        hub, {"orderId": "ORD-47b", "revision": 1, "lines": [{**line("L1", "SA-47", "BA-47", None), "billingProfile": paid_by_card}]}
+    )
+    # Then nothing that exists is changed (ADD creates only what does not exist)
+    assert added["result"]["changed"] == []
+    assert next(p for p in brm(hub).records["BRM1"]["payinfos"].values())["payType"] == 10001
+    # When a revision's UPDATE line brings them, flagged by the billing profile's prior value
+    updated = line("L1", "SA-47", "BA-47", None, action="UPDATE", prior={"billingProfileId": "BP-47"})
+    body = submit(hub, {"orderId": "ORD-47", "revision": 2, "lines": [{**updated, "billingProfile": paid_by_card}]})
+    # Then BRM's /payinfo and /billinfo are changed to the profile, nothing created, and the result says what changed
+    assert body["status"] == "SUCCEEDED", body
+    assert body["result"]["created"] == []
+    changes = {(c["type"], c["change"]): c["fields"] for c in body["result"]["changed"]}
+    assert changes == {
+        ("payinfo", "CHANGED"): ["ccInfo", "invInfo", "name", "payType"],
+        ("billinfo", "CHANGED"): ["billCycleDay", "payType"],
+    }
+    payinfo = next(iter(brm(hub).records["BRM1"]["payinfos"].values()))
+    assert (payinfo["payType"], payinfo["ccInfo"]["debitNum"], "invInfo" in payinfo) == (10003, "4111111111111111", False)
+    billinfo = next(iter(brm(hub).records["BRM1"]["billinfos"].values()))
+    assert (billinfo["payType"], billinfo["billCycleDay"]) == (10003, 15)
+
+
+def test_a_billing_account_change_moves_the_billing_profile_and_its_compensation_moves_it_back(hub: LocalHub) -> None:
+    # Given BP-48 billed to BA-48
+    submit(hub, {"orderId": "ORD-48", "revision": 1, "lines": [line("L1", "SA-48", "BA-48", "BP-48")]})
+    # When a MOVE-ADD line bills the service and its billing profile to BA-49, flagged by the prior billing account
+    moved = submit(
+        hub,
+        {
+            "orderId": "ORD-48",
+            "revision": 2,
+            "lines": [line("L1", "SA-48", "BA-49", "BP-48", action="MOVE-ADD", prior={"billingAccountId": "BA-48"})],
+        },
+    )
+    # Then BP-48's /payinfo and /billinfo now belong to BA-49
+    assert moved["status"] == "SUCCEEDED", moved
+    assert {(c["type"], c["change"], c["previousAccount"]) for c in moved["result"]["changed"]} == {
+        ("payinfo", "MOVED", "BA-48"),
+        ("billinfo", "MOVED", "BA-48"),
+    }
+    accounts = {a["poid"]: a["accountNo"] for a in brm(hub).records["BRM1"]["accounts"].values()}
+    owners = {(kind, accounts[o["accountPoid"]]) for kind in ("payinfos", "billinfos") for o in brm(hub).records["BRM1"][kind].values()}
+    assert owners == {("payinfos", "BA-49"), ("billinfos", "BA-49")}
+    # And the compensation line (values flipped) moves it back
+    back = submit(
+        hub,
+        {
+            "orderId": "ORD-48",
+            "revision": 3,
+            "lines": [line("L1", "SA-48", "BA-48", "BP-48", action="MOVE-ADD", prior={"billingAccountId": "BA-49"})],
+        },
+    )
+    assert {(c["type"], c["change"], c["previousAccount"]) for c in back["result"]["changed"]} == {
+        ("payinfo", "MOVED", "BA-49"),
+        ("billinfo", "MOVED", "BA-49"),
+    }
+    owners = {(kind, accounts[o["accountPoid"]]) for kind in ("payinfos", "billinfos") for o in brm(hub).records["BRM1"][kind].values()}
+    assert owners == {("payinfos", "BA-48"), ("billinfos", "BA-48")}
+
+
+def test_without_a_prior_billing_account_the_billing_profile_stays_with_its_account(hub: LocalHub) -> None:
+    submit(hub, {"orderId": "ORD-49", "revision": 1, "lines": [line("L1", "SA-50", "BA-50", "BP-50")]})
+    body = submit(
+        hub,
+        {
+            "orderId": "ORD-49",
+            "revision": 2,
+            "lines": [line("L1", "SA-50", "BA-51", "BP-50", action="UPDATE", prior={"billingProfileId": "BP-50"})],
+        },
+    )
+    assert body["result"]["changed"] == []
+    accounts = {a["poid"]: a["accountNo"] for a in brm(hub).records["BRM1"]["accounts"].values()}
+    assert {accounts[o["accountPoid"]] for o in brm(hub).records["BRM1"]["billinfos"].values()} == {"BA-50"}
+
+
+def test_a_billing_profile_step_of_an_older_revision_moves_and_changes_nothing(hub: LocalHub) -> None:
+    # Given BP-52 under BA-52 (revision 1), revision 2 accepted (it would move BP-52 to BA-53 and make it a card)...
+    submit(hub, {"orderId": "ORD-52", "revision": 1, "lines": [line("L1", "SA-52", "BA-52", "BP-52")]})
+    revision_2 = line("L1", "SA-52", "BA-53", None, action="UPDATE", prior={"billingAccountId": "BA-52"})
+    revision_2["billingProfile"] = {"id": "BP-52", "paymentMethod": "Credit Card", "creditCard": CARD}
+    import boto3
+
+    from utilhub.packs.order_to_cash.model import FulfillmentOrderIn
+    from utilhub.packs.order_to_cash.order_store import OrderStore, Verdict
+    from utilhub.packs.order_to_cash.orders import order_content
+
+    store = OrderStore(boto3.resource("dynamodb").Table(hub.resources()["CrossReferenceTable"]))
+    kept = FulfillmentOrderIn.model_validate({"orderId": "ORD-52", "revision": 2, "lines": [revision_2]})
+    assert store.accept(kept, order_content(kept)).verdict is Verdict.ACCEPTED
+    # ...and revision 3 (the same as revision 1) accepted and applied since
+    assert submit(hub, {"orderId": "ORD-52", "revision": 3, "lines": [line("L1", "SA-52", "BA-52", "BP-52")]})["status"] == "SUCCEEDED"
+    calls = len(brm(hub).calls)
+    # When revision 2's steps run only now: its bill-to account (created: creating reverts nothing), its billing profile
+    bill_to = {"task": "ensureAccount", "orderId": "ORD-52", "revision": 2, "billingSystemId": "BRM1", "sourceId": "BA-53"}
+    assert [o["sourceId"] for o in hub.invoke("OrderToCashBrmStepsFunction", bill_to).result["created"]] == ["BA-53"]
+    calls = len(brm(hub).calls)
+    step = {"task": "ensureBillingProfile", "orderId": "ORD-52", "revision": 2, "billingSystemId": "BRM1", "sourceId": "BP-52"}
+    outcome = hub.invoke("OrderToCashBrmStepsFunction", step).result
+    # Then BP-52 stays an invoice profile of BA-52: nothing moved or changed
+    assert outcome["changed"] == [], outcome
+    assert not any(c.startswith("PUT") for c in brm(hub).calls[calls:])
+    payinfo = next(p for p in brm(hub).records["BRM1"]["payinfos"].values() if p["payInfoId"] == "BP-52")
+    accounts = {a["poid"]: a["accountNo"] for a in brm(hub).records["BRM1"]["accounts"].values()}
+    assert (payinfo["payType"], accounts[payinfo["accountPoid"]]) == (10001, "BA-52")
 
 
 def test_without_prior_values_an_existing_hierarchy_is_kept(hub: LocalHub) -> None:
@@ -408,11 +685,12 @@ def keep_sample_order(hub: LocalHub) -> None:
     import boto3
 
     from utilhub.packs.order_to_cash.model import FulfillmentOrderIn
-    from utilhub.packs.order_to_cash.order_store import OrderStore
+    from utilhub.packs.order_to_cash.order_store import OrderStore, Verdict
     from utilhub.packs.order_to_cash.orders import order_content
 
     order = FulfillmentOrderIn.model_validate_json(sample_event("order_to_cash/fulfillment_orders/submit-order.json")["body"])
-    assert OrderStore(boto3.resource("dynamodb").Table(hub.resources()["CrossReferenceTable"])).keep(order, order_content(order))
+    store = OrderStore(boto3.resource("dynamodb").Table(hub.resources()["CrossReferenceTable"]))
+    assert store.accept(order, order_content(order)).verdict is Verdict.ACCEPTED
 
 
 def test_brm_step_handler_is_idempotent_for_a_retried_step(hub: LocalHub) -> None:
@@ -571,7 +849,11 @@ def test_siebel_payment_methods_reach_brm_as_its_own_pay_types(hub: LocalHub) ->
     methods = {"BP-PM1": "Credit Card", "BP-PM2": "Check", "BP-PM3": "invoice", "BP-PM4": "Direct Debit", "BP-PM5": "DIRECT_DEBIT"}
     lines = [line(f"L{n}", f"SA-PM{n}", f"BA-PM{n}", bp) for n, bp in enumerate(methods, 1)]
     for order_line, method in zip(lines, methods.values(), strict=True):
-        order_line["billingProfile"]["paymentMethod"] = method
+        order_line["billingProfile"] |= {"paymentMethod": method, "creditCard": CARD, "bankAccount": BANK}
+        if method not in ("Credit Card",):
+            order_line["billingProfile"].pop("creditCard")
+        if "DEBIT" not in method.upper():
+            order_line["billingProfile"].pop("bankAccount")
 
     # When it is fulfilled
     body = submit(hub, {"orderId": "ORD-PM", "revision": 1, "lines": lines})

@@ -167,3 +167,27 @@ def test_collate_step_turns_a_rule_breach_into_order_rejected() -> None:
     breach.lines[1].billingSystemId = "BRM2"
     with pytest.raises(OrderRejected, match="different billing systems"):
         run_step(event, kept(breach))
+
+
+def test_an_update_line_without_prior_values_is_refused_naming_them() -> None:
+    # Given an UPDATE line (Table 10-1 expects its prior value fields) with none, next to a valid one
+    with pytest.raises(Problem) as refused:
+        collate(order(full_line("L1", action="UPDATE", priorValues={"billingAccountId": "BA-0"}), full_line("L2", action="UPDATE")))
+    # Then the order is a 422 naming the line's priorValues and the attributes it could give
+    assert refused.value.status == 422
+    assert [e.pointer for e in refused.value.errors] == ["#/lines/1/priorValues"]
+    assert "serviceAccountId, billingAccountId, billingProfileId" in refused.value.errors[0].detail
+
+
+def test_a_promotion_update_needs_the_prior_billing_account_only() -> None:
+    promotion = {"lineId": "P1", "action": "UPDATE", "productType": "Promotion", "billingAccount": {"id": "BA-1"}}
+    with pytest.raises(Problem) as refused:
+        collate(order({**promotion, "priorValues": {"billingProfileId": "BP-0"}}))  # a prior value the line does not bring
+    assert "(billingAccountId)" in refused.value.errors[0].detail
+    assert collate(order({**promotion, "priorValues": {"billingAccountId": "BA-0"}})).processedLines[0].lineId == "P1"
+
+
+def test_a_move_add_line_without_prior_values_is_processed() -> None:
+    # MOVE-ADD expects prior values only "for values that are changing from an existing asset"
+    plan = collate(order(full_line(action="MOVE-ADD")))
+    assert [p.action for p in plan.processedLines] == ["MOVE-ADD"]

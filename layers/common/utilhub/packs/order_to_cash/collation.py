@@ -9,6 +9,10 @@
 - A service account different from its bill-to account becomes a nonpaying subordinate of it.
   When the line's prior values name another bill-to account, the paying hierarchy changes (UPDATE,
   MOVE-ADD, and compensation lines whose flipped values revert an earlier change).
+- An UPDATE line says which of the attributes it brings changed by their prior values (Table 10-1: "UPDATE ...
+  expects prior value fields to be populated"): one without any is refused, naming ``priorValues`` and the
+  attributes it could name. A MOVE-ADD line needs them only "for values that are changing from an existing
+  asset", so a MOVE-ADD line without prior values changes nothing that exists.
 - One billing profile may not be used for services fulfilled in different billing systems; one
   service account may not be billed to two accounts on one order. Such an order is refused.
 """
@@ -31,8 +35,10 @@ from utilhub.packs.order_to_cash.model import (
 from utilhub.platform.problems import FieldError, invalid
 
 PROCESSED_ACTIONS = ("ADD", "UPDATE", "MOVE-ADD")
+CHANGING_ACTIONS = ("UPDATE", "MOVE-ADD")  # ADD creates what does not exist and changes nothing that does
 FULL_BILLING_TYPES = frozenset({"SERVICE BUNDLE", "ITEM", "SUBSCRIPTION", "DISCOUNT"})
 PROMOTION = "PROMOTION"
+PRIOR_OF = {"serviceAccount": "serviceAccountId", "billingAccount": "billingAccountId", "billingProfile": "billingProfileId"}
 
 
 def _normal(value: str | None) -> str:
@@ -109,11 +115,21 @@ def collate(order: FulfillmentOrderIn) -> Plan:
             assert line.billingProfile is not None
             brings = ["serviceAccount", "billingAccount", "billingProfile"]
             profile_systems.setdefault(line.billingProfile.id, {}).setdefault(system, index)
-            profiles.setdefault(
-                (system, line.billingProfile.id),
-                EnsureBillingProfile(orderKey=key, billingSystemId=system, profile=line.billingProfile, billToId=line.billingAccount.id),
-            )
             prior = line.priorValues.billingAccountId if line.priorValues else None
+            profile = profiles.setdefault(
+                (system, line.billingProfile.id),
+                EnsureBillingProfile(
+                    orderKey=key,
+                    billingSystemId=system,
+                    profile=line.billingProfile,
+                    billToId=line.billingAccount.id,
+                    billTo=line.billingAccount,
+                ),
+            )
+            if line.action in CHANGING_ACTIONS and profile.billToId == line.billingAccount.id:
+                # an UPDATE or MOVE-ADD line applies the billing profile's changes in BRM (Table 10-1)
+                profile.applyChanges = True
+                profile.priorBillToId = profile.priorBillToId or (prior if prior and prior != line.billingAccount.id else None)
             if line.serviceAccount.id != line.billingAccount.id or (prior and prior != line.billingAccount.id):
                 # a subordinate of its bill-to account, or (same ids, flagged by prior values) back to paying for itself
                 item = EnsureServiceAccount(
@@ -132,6 +148,14 @@ def collate(order: FulfillmentOrderIn) -> Plan:
                             f"{order.lines[first[0]].lineId} and to {item.billToId} here; it can have one paying parent",
                         )
                     )
+        if line.action == "UPDATE" and not any(getattr(line.priorValues, PRIOR_OF[name], None) for name in brings):
+            names = ", ".join(PRIOR_OF[name] for name in brings)
+            errors.append(
+                FieldError(
+                    f"#/lines/{index}/priorValues",
+                    f"an UPDATE line gives the prior value of each attribute it changes ({names}); line {line.lineId} gives none",
+                )
+            )
         processed.append(ProcessedLine(lineId=line.lineId, action=line.action, brings=brings))
 
     errors += _cycles([(index, item) for index, item in services.values()])

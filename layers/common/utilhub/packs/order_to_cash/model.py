@@ -7,19 +7,68 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from utilhub.syncrequests.ccb_data import EmailAddress, PhoneNumber
 from utilhub.syncrequests.model import ID_PATTERN
 
 DEFAULT_BILLING_SYSTEM = "BRM"
 SIEBEL = "SEBL"  # the order's ids and code values are Siebel's (cross-references, domain value maps)
 
 
+class _Part(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class OrderAddress(_Part):
+    """The Siebel account's address as the order carries it (BRM's name and address, and an invoice's)."""
+
+    line1: str = Field(min_length=1, max_length=254)
+    line2: str | None = Field(default=None, max_length=254)
+    city: str = Field(min_length=1, max_length=90)
+    state: str | None = Field(default=None, max_length=30)
+    postalCode: str | None = Field(default=None, max_length=12)
+    country: str = Field(min_length=1, max_length=60)
+
+
+class OrderPhone(_Part):
+    type: str = Field(min_length=1, max_length=60)
+    number: PhoneNumber
+
+
+class OrderContact(_Part):
+    """The account's primary contact."""
+
+    firstName: str | None = Field(default=None, max_length=50)
+    lastName: str = Field(min_length=1, max_length=50)
+    emailAddress: EmailAddress | None = None
+    phones: list[OrderPhone] = Field(default_factory=list, max_length=10)
+
+
 class AccountRef(BaseModel):
-    """A Siebel account on an order line (service account or billing account)."""
+    """A Siebel account on an order line (service account or billing account): BRM receives the whole account."""
 
     model_config = ConfigDict(extra="allow", str_strip_whitespace=True)
 
     id: str = Field(pattern=ID_PATTERN)
     name: str | None = Field(default=None, max_length=254)
+    address: OrderAddress | None = None
+    contact: OrderContact | None = None
+
+
+class CreditCard(_Part):
+    """A credit card billing profile's card (BRM /payinfo/cc)."""
+
+    number: str = Field(pattern=r"^[0-9]{12,19}$")
+    expiry: str = Field(pattern=r"^(0[1-9]|1[0-2])[0-9]{2}$", description="MMYY")
+    holderName: str = Field(min_length=1, max_length=254)
+
+
+class BankAccount(_Part):
+    """A direct debit billing profile's bank account (BRM /payinfo/dd)."""
+
+    accountNumber: str = Field(pattern=r"^[0-9A-Za-z]{4,34}$")
+    bankCode: str = Field(pattern=r"^[0-9A-Za-z]{3,11}$", description="routing number, sort code or BIC")
+    holderName: str = Field(min_length=1, max_length=254)
+    accountType: Literal["Checking", "Savings", "Corporate"] = "Checking"
 
 
 class BillingProfileRef(BaseModel):
@@ -33,6 +82,8 @@ class BillingProfileRef(BaseModel):
     paymentMethod: str = Field(default="Invoice", min_length=1, max_length=60)
     billCycleDay: int | None = Field(default=None, ge=1, le=28)
     currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
+    creditCard: CreditCard | None = Field(default=None, description="required when the payment method is a credit card")
+    bankAccount: BankAccount | None = Field(default=None, description="required when the payment method is a direct debit")
 
 
 class PriorValues(BaseModel):
@@ -101,13 +152,20 @@ class EnsureServiceAccount(BaseModel):
 
 
 class EnsureBillingProfile(BaseModel):
-    """A billing profile that must exist as /billinfo and /payinfo of its bill-to account."""
+    """A billing profile that must exist as /billinfo and /payinfo of its bill-to account.
+
+    ``applyChanges`` is set when an UPDATE or MOVE-ADD line brings it: what BRM holds is then changed to the
+    profile (its values, and its account when ``priorBillToId`` flags a billing account change).
+    """
 
     task: Literal["ensureBillingProfile"] = "ensureBillingProfile"
     orderKey: str
     billingSystemId: str
     profile: BillingProfileRef
     billToId: str
+    billTo: AccountRef | None = None
+    applyChanges: bool = False
+    priorBillToId: str | None = None
 
 
 BrmTask = Annotated[EnsureAccount | EnsureServiceAccount | EnsureBillingProfile, Field(discriminator="task")]
@@ -197,13 +255,28 @@ class HierarchyLink(BaseModel):
     parent: str | None  # None: the account pays for itself
     paying: bool = False
     billingSystemId: str
-    change: Literal["CREATED", "CHANGED", "UNCHANGED", "KEPT"]
+    change: Literal["CREATED", "CHANGED", "UNCHANGED", "KEPT", "SUPERSEDED"]
     previousParent: str | None = None
+    supersededBy: int | None = Field(default=None, description="SUPERSEDED: the later revision whose hierarchy stays")
+
+
+class BrmChange(BaseModel):
+    """A /billinfo or /payinfo an UPDATE or MOVE-ADD line changed: MOVED to the line's bill-to account, or CHANGED
+    to the billing profile's values."""
+
+    type: Literal["billinfo", "payinfo"]
+    sourceId: str
+    brmId: str
+    billingSystemId: str
+    change: Literal["MOVED", "CHANGED"]
+    fields: list[str] = Field(description="what changed in BRM (accountPoid for a move)")
+    previousAccount: str | None = Field(default=None, description="MOVED: the account it belonged to (Siebel id)")
 
 
 class TaskOutcome(BaseModel):
     created: list[BrmObject] = Field(default_factory=list)
     existing: list[BrmObject] = Field(default_factory=list)
+    changed: list[BrmChange] = Field(default_factory=list)
     hierarchy: list[HierarchyLink] = Field(default_factory=list)
 
 
@@ -214,6 +287,7 @@ class OrderResult(BaseModel):
     ignoredLines: list[IgnoredLine]
     created: list[BrmObject]
     existing: list[BrmObject]
+    changed: list[BrmChange] = Field(default_factory=list)
     hierarchy: list[HierarchyLink]
 
 

@@ -25,8 +25,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from utilhub.packs.order_to_cash.brm_mapping import missing_payment_details
 from utilhub.packs.order_to_cash.collation import collate
 from utilhub.packs.order_to_cash.model import SIEBEL, FulfillmentOrderIn, OrderResult
+from utilhub.packs.order_to_cash.order_store import Verdict
 from utilhub.packs.order_to_cash.wiring import order_store, stepfunctions
 from utilhub.platform import aws, problems
 from utilhub.platform.api_docs import Reply, Request, ref
@@ -108,8 +110,11 @@ def start(order: FulfillmentOrderIn) -> dict[str, Any]:
     payload = order_content(order)
     if len(payload.encode("utf-8")) > MAX_EXECUTION_INPUT_BYTES:
         raise problems.Problem(413, "Payload too large", "The order is larger than a workflow input may be (256 KB).", "payload-too-large")
-    if not order_store().keep(order, payload):
+    acceptance = order_store().accept(order, payload)
+    if acceptance.verdict is Verdict.OTHER_CONTENT:
         raise problems.conflict(f"Order {order.orderId} revision {order.revision} was already submitted with other content.")
+    if acceptance.verdict is Verdict.SUPERSEDED:
+        raise superseded(order.orderId, order.revision, acceptance.latest)
     try:
         sfn.start_execution(stateMachineArn=_state_machine_arn(), name=name, input=_execution_input(order.orderId, order.revision))
         metrics.add_metric(name="FulfillmentOrdersStarted", unit=MetricUnit.Count, value=1)
@@ -124,11 +129,22 @@ def start(order: FulfillmentOrderIn) -> dict[str, Any]:
     return {"orderId": order.orderId, "revision": order.revision, "status": status}
 
 
+def superseded(order_id: str, revision: int, latest: int | None) -> problems.Problem:
+    return problems.conflict(
+        f"Order {order_id} revision {revision} is older than revision {latest}, already accepted: revisions of an order apply "
+        "in order, and an older one would revert what the later one changed."
+    )
+
+
 def resubmit(order_id: str, revision: int) -> dict[str, Any]:
-    """Run a FAILED order revision again as its next attempt, with the same input; a 409 for any other status."""
+    """Run a FAILED order revision again as its next attempt, with the same input; a 409 for any other status, or when
+    a later revision of the order was accepted since."""
     found = latest_attempt(order_id, revision)
     if found is None:
         raise problems.not_found(f"No order {order_id} revision {revision}.")
+    latest = order_store().latest(order_id)
+    if latest is not None and latest > revision:
+        raise superseded(order_id, revision, latest)
     attempt, execution = found
     status = STATUS.get(execution["status"], "FAILED")
     if status != "FAILED":
@@ -175,12 +191,23 @@ def _failure(execution: dict[str, Any]) -> dict[str, Any]:
 
 
 def check_payment_methods(order: FulfillmentOrderIn) -> None:
-    """Every billing profile's payment method has a BRM pay type (the PaymentMethod domain value map), or a 422 naming each."""
+    """Every billing profile's payment method has a BRM pay type (the PaymentMethod domain value map), or a 422 naming
+    each; a credit card or direct debit profile carries the card or bank account its /payinfo needs, or a 422 naming it."""
     translate = domain_value_maps().translator(source=SIEBEL, target="BRM")
+    missing: list[problems.FieldError] = []
     for n, line in enumerate(order.lines):
         if line.billingProfile is not None:
-            translate("PaymentMethod", line.billingProfile.paymentMethod, f"#/lines/{n}/billingProfile/paymentMethod")
+            pay_type = translate("PaymentMethod", line.billingProfile.paymentMethod, f"#/lines/{n}/billingProfile/paymentMethod")
+            if pay_type is not None and (field := missing_payment_details(int(pay_type), line.billingProfile)) is not None:
+                missing.append(
+                    problems.FieldError(
+                        f"#/lines/{n}/billingProfile/{field}",
+                        f"a {line.billingProfile.paymentMethod} billing profile carries its {field} (BRM's /payinfo needs it)",
+                    )
+                )
     translate.check()
+    if missing:
+        raise problems.invalid(f"Order {order.orderId} revision {order.revision} was refused: {missing[0].detail}.", missing)
 
 
 STATE = {"type": "string", "enum": ["RUNNING", "SUCCEEDED", "FAILED"]}
@@ -241,7 +268,9 @@ def build_api() -> HttpApiResolver:
             "reason. Only what does not exist in BRM is created; nothing is deleted. A service account other than its "
             "bill-to account becomes its nonpaying subordinate; prior values flag a paying hierarchy change. The same "
             "order revision again answers 202 and ends with the same result; other content under a used order id and "
-            "revision is a 409. An order using one billing profile in different billing systems is refused (422)."
+            "revision is a 409, and so is a revision older than one already accepted for the order (revisions apply in "
+            "order; an older one never reverts the paying hierarchy). An order using one billing profile in different "
+            "billing systems is refused (422)."
         ),
         replies=[Reply(202, "Started (or already started): query the revision.", "FulfillmentOrderState")],
         problems=[409],
@@ -280,7 +309,7 @@ def build_api() -> HttpApiResolver:
             "Runs the revision again as its next attempt, with the order it was submitted with. What BRM already holds is "
             "found, not created again: a step that succeeded answers its recorded outcome (for a day; later it finds its "
             "objects through the cross-references), a step that failed runs again against the cross-references. Any "
-            "status other than FAILED is a 409; a revision whose last run ended more than 90 days ago is no longer "
+            "status other than FAILED is a 409, as is a revision older than one accepted since; a revision whose last run ended more than 90 days ago is no longer "
             "known (404)."
         ),
         replies=[Reply(202, "Running again: query the revision.", "FulfillmentOrderState")],

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from utilhub.packs.order_to_cash.brm import BrmAccountIn, BrmBillInfo, BrmBillInfoIn, BrmClient, BrmPayInfo, BrmPayInfoIn
+from utilhub.packs.order_to_cash.brm import BrmBillInfo, BrmBillInfoIn, BrmClient, BrmPayInfo, BrmPayInfoIn
+from utilhub.packs.order_to_cash.brm_mapping import brm_account, brm_billinfo, brm_payinfo
 from utilhub.packs.order_to_cash.collation import collate
 from utilhub.packs.order_to_cash.model import (
     SIEBEL,
+    BrmChange,
     BrmObject,
     EnsureAccount,
     EnsureBillingProfile,
@@ -54,16 +56,25 @@ class BrmSteps:
         item = collate(self._orders.get(task.orderId, task.revision)).find(task)
         key = f"OC-01#{item.orderKey}#{item.task}#{item.billingSystemId}#{task.sourceId}"
         return run_once(
-            key=key, fingerprint=item.model_dump_json(), work=lambda: self._dispatch(item).model_dump(), lambda_context=lambda_context
+            key=key,
+            fingerprint=item.model_dump_json(),
+            work=lambda: self._dispatch(item, self._later_revision(task)).model_dump(),
+            lambda_context=lambda_context,
         )
 
-    def _dispatch(self, item: EnsureAccount | EnsureServiceAccount | EnsureBillingProfile) -> TaskOutcome:
+    def _later_revision(self, task: TaskKey) -> int | None:
+        """The order's latest revision accepted when it is later than the step's own: the step then changes no paying
+        hierarchy (an older revision never reverts what a later one did)."""
+        latest = self._orders.latest(task.orderId)
+        return latest if latest is not None and latest > task.revision else None
+
+    def _dispatch(self, item: EnsureAccount | EnsureServiceAccount | EnsureBillingProfile, later: int | None) -> TaskOutcome:
         logger.info("brm step", extra={"task": item.task, "order": item.orderKey, "billingSystemId": item.billingSystemId})
         if isinstance(item, EnsureAccount):
             return self.ensure_account(item)
         if isinstance(item, EnsureServiceAccount):
-            return self.ensure_service_account(item)
-        return self.ensure_billing_profile(item)
+            return self.ensure_service_account(item, later)
+        return self.ensure_billing_profile(item, later)
 
     # ------------------------------------------------------------------ accounts
     def _linked(self, kind: str, system: str, source_id: str) -> str | None:
@@ -81,28 +92,27 @@ class BrmSteps:
         if poid := self._linked("account", system, item.account.id):
             outcome.existing.append(BrmObject(type="account", sourceId=item.account.id, brmId=poid, billingSystemId=system))
             return outcome
-        account, created = self._brm.ensure_account(system, BrmAccountIn(accountNo=item.account.id, name=item.account.name))
+        account, created = self._brm.ensure_account(system, brm_account(item.account))
         self._link("account", system, item.account.id, account.poid)
         (outcome.created if created else outcome.existing).append(
             BrmObject(type="account", sourceId=item.account.id, brmId=account.poid, billingSystemId=system)
         )
         return outcome
 
-    def ensure_service_account(self, item: EnsureServiceAccount) -> TaskOutcome:
-        """The service account as a nonpaying subordinate of its bill-to account (the paying hierarchy)."""
+    def ensure_service_account(self, item: EnsureServiceAccount, later: int | None = None) -> TaskOutcome:
+        """The service account as a nonpaying subordinate of its bill-to account (the paying hierarchy); ``later``, a
+        later revision of the order accepted since, leaves an existing account's paying parent as it is."""
         system = item.billingSystemId
         parent_poid = self._linked("account", system, item.billToId)
         if parent_poid is None:  # the bill-to step runs first and links it; retried if the link is not seen yet
             raise BillToNotFound(f"bill-to account {item.billToId} is not in {system} yet")
         if item.billToId == item.account.id:
-            return self._pay_for_itself(item, parent_poid)
+            return self._pay_for_itself(item, parent_poid, later)
         outcome = TaskOutcome()
         poid = self._linked("account", system, item.account.id)
         account = self._brm.account(system, poid) if poid else None
         if account is None:
-            account, created = self._brm.ensure_account(
-                system, BrmAccountIn(accountNo=item.account.id, name=item.account.name, parentPoid=parent_poid, paying=False)
-            )
+            account, created = self._brm.ensure_account(system, brm_account(item.account, parent_poid=parent_poid, paying=False))
             self._link("account", system, item.account.id, account.poid)
             (outcome.created if created else outcome.existing).append(
                 BrmObject(type="account", sourceId=item.account.id, brmId=account.poid, billingSystemId=system)
@@ -120,7 +130,9 @@ class BrmSteps:
             )
             return outcome
         current_parent = self._source_of(system, account.parentPoid)
-        if item.priorBillToId is not None or account.parentPoid is None:
+        if later is not None:
+            outcome.hierarchy.append(self._superseded(item, current_parent or account.parentPoid, later))
+        elif item.priorBillToId is not None or account.parentPoid is None:
             # the order flags a paying hierarchy change (prior values), or the account had no parent yet
             self._brm.set_parent(system, account.poid, parent_poid)
             outcome.hierarchy.append(
@@ -137,7 +149,18 @@ class BrmSteps:
             )
         return outcome
 
-    def _pay_for_itself(self, item: EnsureServiceAccount, poid: str) -> TaskOutcome:
+    @staticmethod
+    def _superseded(item: EnsureServiceAccount, parent: str | None, later: int) -> HierarchyLink:
+        return HierarchyLink(
+            account=item.account.id,
+            parent=parent,
+            paying=parent is None,
+            billingSystemId=item.billingSystemId,
+            change="SUPERSEDED",
+            supersededBy=later,
+        )
+
+    def _pay_for_itself(self, item: EnsureServiceAccount, poid: str, later: int | None) -> TaskOutcome:
         """A revision made the service account its own bill-to account (flagged by prior values): no paying parent."""
         system = item.billingSystemId
         account = self._brm.account(system, poid)
@@ -150,6 +173,9 @@ class BrmSteps:
             )
             return outcome
         previous = self._source_of(system, account.parentPoid)
+        if later is not None:
+            outcome.hierarchy.append(self._superseded(item, previous or account.parentPoid, later))
+            return outcome
         self._brm.set_parent(system, poid, None)
         outcome.hierarchy.append(
             HierarchyLink(
@@ -159,36 +185,97 @@ class BrmSteps:
         return outcome
 
     # ------------------------------------------------------------------ billing profiles
-    def ensure_billing_profile(self, item: EnsureBillingProfile) -> TaskOutcome:
-        """/billinfo and /payinfo of the bill-to account, from the billing profile."""
+    def ensure_billing_profile(self, item: EnsureBillingProfile, later: int | None = None) -> TaskOutcome:
+        """/payinfo and /billinfo of the bill-to account, from the billing profile.
+
+        Both are created when they do not exist. When an UPDATE or MOVE-ADD line brings the profile
+        (``applyChanges``), what exists is changed to it: moved to the line's bill-to account when the line's prior
+        billing account flags the change, and its values (bill cycle, currency, pay type and payment details) set to
+        the profile's. An ADD line changes nothing that exists, nor does a step of a revision older than one
+        accepted since (``later``).
+        """
         system = item.billingSystemId
         account_poid = self._linked("account", system, item.billToId)
         if account_poid is None:
             raise BillToNotFound(f"bill-to account {item.billToId} is not in {system} yet")
         outcome = TaskOutcome()
         profile = item.profile
-        for kind in LINKED_KINDS[1:]:  # /billinfo and /payinfo
-            if poid := self._linked(kind, system, profile.id):
-                outcome.existing.append(BrmObject(type=kind, sourceId=profile.id, brmId=poid, billingSystemId=system))
-                continue
-            made: BrmBillInfo | BrmPayInfo
-            if kind == "billinfo":
-                made, created = self._brm.ensure_billinfo(
-                    system,
-                    BrmBillInfoIn(
-                        billInfoId=profile.id, accountPoid=account_poid, billCycleDay=profile.billCycleDay, currency=profile.currency
-                    ),
-                )
-            else:
-                pay_type = domain_value_maps().translate(
-                    "PaymentMethod", profile.paymentMethod, source=SIEBEL, target="BRM", pointer="#/profile/paymentMethod"
-                )
-                made, created = self._brm.ensure_payinfo(
-                    system,
-                    BrmPayInfoIn(payInfoId=profile.id, accountPoid=account_poid, payType=int(pay_type)),
-                )
-            self._link(kind, system, profile.id, made.poid)
-            (outcome.created if created else outcome.existing).append(
-                BrmObject(type=kind, sourceId=profile.id, brmId=made.poid, billingSystemId=system)
+        pay_type = int(
+            domain_value_maps().translate(
+                "PaymentMethod", profile.paymentMethod, source=SIEBEL, target="BRM", pointer="#/profile/paymentMethod"
             )
+        )
+        changing = item.applyChanges and later is None
+        wanted_payinfo = brm_payinfo(profile, item.billTo, account_poid, pay_type)
+        payinfo = self._ensure_payinfo(item, wanted_payinfo, outcome, changing)
+        wanted_billinfo = brm_billinfo(profile, account_poid, payinfo.poid, pay_type)
+        self._ensure_billinfo(item, wanted_billinfo, outcome, changing)
         return outcome
+
+    def _ensure_payinfo(self, item: EnsureBillingProfile, wanted: BrmPayInfoIn, outcome: TaskOutcome, changing: bool) -> BrmPayInfo:
+        system, source = item.billingSystemId, item.profile.id
+        poid = self._linked("payinfo", system, source)
+        found = self._brm.payinfo(system, poid) if poid else None
+        if found is None:
+            made, created = self._brm.ensure_payinfo(system, wanted)
+            self._link("payinfo", system, source, made.poid)
+            (outcome.created if created else outcome.existing).append(
+                BrmObject(type="payinfo", sourceId=source, brmId=made.poid, billingSystemId=system)
+            )
+            return made
+        outcome.existing.append(BrmObject(type="payinfo", sourceId=source, brmId=found.poid, billingSystemId=system))
+        self._change(item, "payinfo", found, wanted, outcome, changing)
+        return found  # changed or moved, a /payinfo keeps its poid
+
+    def _ensure_billinfo(self, item: EnsureBillingProfile, wanted: BrmBillInfoIn, outcome: TaskOutcome, changing: bool) -> None:
+        system, source = item.billingSystemId, item.profile.id
+        poid = self._linked("billinfo", system, source)
+        found = self._brm.billinfo(system, poid) if poid else None
+        if found is None:
+            made, created = self._brm.ensure_billinfo(system, wanted)
+            self._link("billinfo", system, source, made.poid)
+            (outcome.created if created else outcome.existing).append(
+                BrmObject(type="billinfo", sourceId=source, brmId=made.poid, billingSystemId=system)
+            )
+            return
+        outcome.existing.append(BrmObject(type="billinfo", sourceId=source, brmId=found.poid, billingSystemId=system))
+        self._change(item, "billinfo", found, wanted, outcome, changing)
+
+    def _change(
+        self,
+        item: EnsureBillingProfile,
+        kind: Literal["billinfo", "payinfo"],
+        found: BrmPayInfo | BrmBillInfo,
+        wanted: BrmPayInfoIn | BrmBillInfoIn,
+        outcome: TaskOutcome,
+        changing: bool,
+    ) -> None:
+        """Set an existing /payinfo or /billinfo to ``wanted`` when the line changes it."""
+        system = item.billingSystemId
+        held = found.model_dump(exclude={"poid"}, exclude_none=True)
+        target = wanted.model_dump(exclude_none=True)
+        moved = found.accountPoid != wanted.accountPoid
+        if moved and item.priorBillToId is None:
+            # another account holds it and the line flags no billing account change: it stays where it is
+            target["accountPoid"] = found.accountPoid
+            if "payInfoPoid" in held:
+                target["payInfoPoid"] = held["payInfoPoid"]
+            moved = False
+        fields = sorted(name for name in set(held) | set(target) if held.get(name) != target.get(name))
+        if not changing or not fields:
+            return
+        if isinstance(wanted, BrmPayInfoIn):
+            self._brm.set_payinfo(system, found.poid, BrmPayInfoIn.model_validate(target))
+        else:
+            self._brm.set_billinfo(system, found.poid, BrmBillInfoIn.model_validate(target))
+        outcome.changed.append(
+            BrmChange(
+                type=kind,
+                sourceId=item.profile.id,
+                brmId=found.poid,
+                billingSystemId=system,
+                change="MOVED" if moved else "CHANGED",
+                fields=fields,
+                previousAccount=self._source_of(system, found.accountPoid) if moved else None,
+            )
+        )

@@ -32,6 +32,7 @@ def run_step(event: dict[str, Any], order_of: OrderLookup) -> dict[str, Any]:
         ignoredLines=plan.ignoredLines,
         created=[o for outcome in outcomes for o in outcome.created],
         existing=[o for outcome in outcomes for o in outcome.existing],
+        changed=[c for outcome in outcomes for c in outcome.changed],
         hierarchy=[h for outcome in outcomes for h in outcome.hierarchy],
     )
     answer = result.model_dump(exclude_none=True)
