@@ -28,6 +28,8 @@ from utilhub.platform.xref import SystemId
 SCOPE = "utilhub/ops"
 POINT = re.compile(r"[A-Z]{2}-[0-9]{2}")
 SYSTEM = re.compile(r"[A-Z]{2,8}")
+# a pack's resubmission route, its ids percent-encoded: never an operations route, never a dot segment
+RESUBMISSION_PATH = re.compile(r"(?!.*%2[eE])/(?!ops/)[a-z][a-z-]*(/[A-Za-z0-9%][A-Za-z0-9._~%:-]*)+/resubmission")
 DEFAULT_LIMIT, MAX_LIMIT = 50, 500
 DEFAULT_SUMMARY_HOURS = 24
 # a bulk resubmission stops starting new ones past this many seconds (the function times out at 10 s)
@@ -286,11 +288,11 @@ def build_api() -> HttpApiResolver:
             raise problems.conflict(
                 f"Transaction {transaction_id} at {point} is {head.get('state')}; only a FAILED one can be resubmitted."
             )
-        path = head.get("resubmit")
-        if not path:
+        path = str(head.get("resubmit") or "")
+        if RESUBMISSION_PATH.fullmatch(path) is None:  # the journal is written by every function: only a pack's resubmission is called
             raise problems.conflict(f"Transaction {transaction_id} at {point} has no resubmission.")
         try:
-            answer = hub.post(str(path))
+            answer = hub.post(path)
         except HubUnreachable as exc:
             logger.warning("resubmission not forwarded", extra={"point": point, "error": str(exc)})
             raise problems.Problem(502, "Bad gateway", "The hub's API did not answer the resubmission.", "hub-unreachable") from None
