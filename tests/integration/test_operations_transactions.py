@@ -1,6 +1,6 @@
 """The operators' view of every pack's transactions (OperationsTransactionsFunction,
 functions.operations.transactions.app): transactions driven through the real functions (OC-01 with BRM down, an
-MD-01 sync request MDM refuses or takes) are found by point and state, traced hop by hop, summarized, and an
+MD-01 sync request MDM refuses or takes, an FW-01 activity ODM refuses, an MD-11 usage request CCB refuses) are found by point and state, traced hop by hop, summarized, and an
 entity's ids read from the cross-references. Resubmission through the hub's own API is over HTTP
 (tests/e2e/test_operations_over_http.py); what is refused before it (404, 409) is here."""
 
@@ -13,7 +13,10 @@ from localhub.aws import sfn_waits
 from localhub.hub import ApiResponse, LocalHub
 from tests.conftest import sample_event
 from tests.helpers import JSON
+from tests.integration.test_field_work_activities import activity, settled, system
+from tests.integration.test_field_work_activities import post as post_activity
 from tests.integration.test_meter_data_person_sync import cycle, person, submit
+from tests.integration.test_meter_data_usage_requests import post_batch, usage_request
 from tests.integration.test_order_to_cash_fulfillment_orders import brm, line
 from tests.integration.test_order_to_cash_fulfillment_orders import submit as submit_order
 
@@ -194,3 +197,47 @@ def test_the_handler_answers_its_sample_event_as_lambda_invokes_it(hub: LocalHub
     listing = hub.invoke("OperationsTransactionsFunction", sample_event("operations/transactions/list.json")).result
     assert listing["statusCode"] == 200, listing
     assert '"items": []' in listing["body"] or '"items":[]' in listing["body"]
+
+
+def test_a_field_activity_a_routed_system_refused_is_failed_with_each_systems_answer(hub: LocalHub) -> None:
+    # Given ODM refusing the next activity while MWM takes it: the activity ends in ERROR, MWM's canceled
+    system(hub, "ODM").add_fault({"kind": "reject", "count": 1, "reason": "service point unknown at ODM"})
+    assert post_activity(hub, activity("A-OPS")).status == 202
+    assert settled(hub, "CCB", "A-OPS")["status"] == "ERROR"
+
+    # When an operator finds the failed FW-01 transactions and traces the activity
+    found = find(hub, "point=FW-01&state=FAILED")
+    body = trace(hub, "FW-01", "CCB/A-OPS").json()
+
+    # Then it is listed as <source>/<id>, and its timeline has CCB's intake, each system's answer and the error
+    assert [(t["id"], t["state"]) for t in found] == [("CCB/A-OPS", "FAILED")]
+    assert (body["state"], body["detailState"]) == ("FAILED", "ERROR")
+    hops = [(h["step"], h["system"], h["outcome"]) for h in body["timeline"]]
+    assert hops[0] == ("intake", "CCB", "CREATING")
+    assert {(system_, outcome) for _, system_, outcome in hops if system_ in ("MWM", "ODM")} >= {
+        ("MWM", "HTTP 201"),
+        ("ODM", "HTTP 422"),
+    }, hops
+    assert hops[-1][0::2] == ("error", "ERROR")
+    assert "ODM" in body["reason"]
+
+
+def test_a_usage_request_ccb_refused_is_failed_with_mdms_and_ccbs_answers(hub: LocalHub) -> None:
+    # Given CCB refusing the next determinants it receives
+    hub.simulators["CCB"].add_fault({"kind": "reject", "count": 1, "reason": "bill segment locked"})
+    assert post_batch(hub, [usage_request(77)]).status == 202
+    hub.drain()
+
+    # When an operator traces the usage request
+    body = trace(hub, "MD-11", "UR-00077").json()
+
+    # Then it FAILED with CCB's status, after MDM's determinants
+    assert (body["state"], body["detailState"], body["reason"]) == ("FAILED", "ERROR", "CCB refused the determinants: HTTP 422")
+    hops = [(h["step"], h["system"], h["outcome"]) for h in body["timeline"]]
+    assert hops == [
+        ("intake", "CCB", "PENDING"),
+        ("sent", "hub", "SENT"),
+        ("call POST /usage/bill-determinants", "MDM", "HTTP 200"),
+        ("call POST /bill-determinants", "CCB", "HTTP 422"),
+        ("error", "hub", "ERROR"),
+    ], hops
