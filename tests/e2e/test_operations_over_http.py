@@ -83,3 +83,43 @@ def test_an_order_failed_by_a_brm_outage_is_found_traced_resubmitted_and_complet
     again = client.post(f"{TRANSACTION}/resubmission")
     assert again.status_code == 409, again.text
     assert client.post("/ops/transactions/OC-01/NOWHERE%2F1/resubmission").status_code == 404
+
+
+def sync_request_state(client: httpx.Client, sync_request_id: str) -> str:
+    return str(client.get(f"/meter-data/sync-requests/{sync_request_id}").json().get("status"))
+
+
+def monitor_until(client: httpx.Client, sync_request_id: str, *states: str) -> str:
+    def reached() -> bool:
+        client.post("/_local/schedules/MeterDataSyncMonitorFunction/run")
+        return sync_request_state(client, sync_request_id) in states
+
+    if not until(reached, 30.0, interval=0.1):
+        raise AssertionError(f"{sync_request_id} stayed {sync_request_state(client, sync_request_id)}, wanted {states}")
+    return sync_request_state(client, sync_request_id)
+
+
+def test_failed_sync_requests_are_resubmitted_by_a_filter_and_synchronized(client: httpx.Client) -> None:
+    # Given two CCB person sync requests MDM refused (a negative acknowledgement each)
+    assert client.post("/_local/sim/mdm/faults", json={"kind": "reject", "count": 2, "reason": "contact locked"}).status_code == 201
+    for n in (1, 2):
+        person = {"syncRequestId": f"E2E-OPS-{n}", "entityType": "PERSON", "entityId": f"E2E-OPS-P{n}", "changedAt": "2026-12-07T06:00:00Z"}
+        assert client.post("/meter-data/sync-requests", json={**person, "data": {"name": f"Person {n}"}}).status_code == 202
+    for n in (1, 2):
+        assert monitor_until(client, f"E2E-OPS-{n}", "ERROR") == "ERROR"
+    assert client.delete("/_local/sim/mdm/faults").status_code == 204
+
+    # When an operator resubmits every failed MD-01 transaction through the operations API
+    answer = client.post("/ops/transactions:resubmit", json={"point": "MD-01", "state": "FAILED"})
+
+    # Then both were resubmitted (their pack's own resubmission, with the operator's token) and are synchronized,
+    # and the operations API sees them COMPLETED with nothing FAILED left
+    assert answer.status_code == 202, answer.text
+    assert answer.json() == {"resubmitted": 2, "refused": 0}
+    for n in (1, 2):
+        assert monitor_until(client, f"E2E-OPS-{n}", "SYNCHRONIZED") == "SYNCHRONIZED"
+    completed = client.get("/ops/transactions", params={"point": "MD-01", "state": "COMPLETED"}).json()["items"]
+    assert sorted(t["id"] for t in completed) == ["E2E-OPS-1", "E2E-OPS-2"]
+    assert client.get("/ops/transactions", params={"point": "MD-01", "state": "FAILED"}).json()["items"] == []
+    # and a second bulk resubmission finds nothing to do
+    assert client.post("/ops/transactions:resubmit", json={"point": "MD-01", "state": "FAILED"}).json() == {"resubmitted": 0, "refused": 0}
