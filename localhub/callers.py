@@ -25,7 +25,15 @@ ASSET_SYSTEMS = frozenset({"WAM", "ODM"})  # the asset system of model v1.9 and 
 
 
 def route_senders(method: str, path: str) -> frozenset[str]:
-    """The systems (or :data:`OPERATORS`) that send ``method path`` (a template path or a concrete one)."""
+    """The systems (or :data:`OPERATORS`) that send ``method path`` (a template path or a concrete one): a pack's
+    resubmission is its application's and the operators' too (the operations API runs it, docs/operations.md)."""
+    senders = _senders(method, path)
+    if path.endswith("/resubmission") and not path.startswith("/ops/"):
+        return senders | {OPERATORS}
+    return senders
+
+
+def _senders(method: str, path: str) -> frozenset[str]:
     parts = path.strip("/").split("/")
     pack, rest = parts[0], parts[1:]
     if pack == "ops" or (len(rest) > 1 and rest[0] == "dead-letters"):

@@ -12,6 +12,7 @@ import datetime
 import time
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote
 
 import boto3
 
@@ -285,7 +286,9 @@ class LocalHub:
         found = match(self.routes, method, path)
         if found is None:
             return ApiResponse(404, {"content-type": "application/json"}, b'{"message":"Not Found"}')
-        route, parameters = found
+        route, matched = found
+        # API Gateway routes on the path as sent (an escaped "/" stays inside its segment) and decodes each parameter
+        parameters = {name: unquote(value) for name, value in matched.items()}
         event = http_event(
             method,
             path,

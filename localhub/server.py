@@ -229,7 +229,11 @@ class LocalRuntime:
 
     def _api_route(self, request: Request) -> Response:
         assert self.issuer is not None
-        found = match(self.hub.routes, request.method, request.path)
+        # the path as sent: an escaped "/" (%2F) stays inside its segment, as API Gateway routes it
+        path = str(request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or request.path).split("?")[0]
+        if not path.startswith("/"):
+            path = request.path
+        found = match(self.hub.routes, request.method, path)
         if found is None:
             return _json(404, {"message": "Not Found"})
         route, _ = found
@@ -243,7 +247,7 @@ class LocalRuntime:
             return _json(413, {"message": "Request Entity Too Large"})
         answer = self.hub.call_api(
             request.method,
-            request.path,
+            path,
             body=request.get_data() if request.content_length or request.method in ("POST", "PUT", "PATCH") else None,
             headers=dict(request.headers.items()),
             claims=claims,

@@ -39,6 +39,9 @@ def test_a_bill_cycle_change_dead_lettered_by_a_long_ccb_outage_is_redriven_and_
     assert hub.call_api("POST", "/meter-data/bill-cycle-changes", body=json.dumps(change), headers=JSON, claims=MDM_CLAIMS).status == 202
     settle(hub)
     assert depths(hub)["meter-data/relay"] == 1
+    listed = {item["queue"]: item for item in hub.call_api("GET", "/ops/dead-letters", claims=OPS_CLAIMS).json()["items"]}
+    assert listed["meter-data/relay"]["oldestAt"] is not None  # when the change was first sent
+    assert listed["customer/updates"]["oldestAt"] is None
     assert "SP_BILL_CYCLE#SP-0001" not in hub.simulators["CCB"].records
     hub.simulators["CCB"].faults.clear()
 
@@ -53,10 +56,12 @@ def test_a_bill_cycle_change_dead_lettered_by_a_long_ccb_outage_is_redriven_and_
     taken = [m for m in hub.simulators["CCB"].received if m.get("operation") == "bill-cycle-changes" and not m.get("repeat")]
     assert len(taken) == 1
     assert depths(hub)["meter-data/relay"] == 0
-    # And a second redrive finds nothing to send
+    # And a second redrive finds nothing to send, by the pack's route or by the operations API's (the queue as listed)
     again = redrive(hub, "meter-data", "relay")
     assert again.status == 409
     assert "holds no message" in again.json()["detail"]
+    by_name = hub.call_api("POST", "/ops/dead-letters/meter-data%2Frelay/redrive", body=b"", claims=OPS_CLAIMS)
+    assert (by_name.status, by_name.json()["detail"]) == (409, again.json()["detail"])
 
 
 def test_every_dead_letter_queue_of_the_template_is_listed_and_an_unknown_one_is_not_found(hub: LocalHub) -> None:
@@ -67,6 +72,8 @@ def test_every_dead_letter_queue_of_the_template_is_listed_and_an_unknown_one_is
     missing = redrive(hub, "field-work", "nowhere")
     assert missing.status == 404
     assert missing.json()["detail"] == "No dead-letter queue nowhere in field-work."
+    unknown = hub.call_api("POST", "/ops/dead-letters/field-work%2Fnowhere/redrive", body=b"", claims=OPS_CLAIMS)
+    assert (unknown.status, unknown.json()["detail"]) == (404, "No dead-letter queue nowhere in field-work.")
 
 
 def test_only_an_operator_may_redrive(hub: LocalHub) -> None:

@@ -52,7 +52,10 @@ def test_every_routes_scope_is_held_by_exactly_the_clients_of_its_senders(templa
     for route in api_routes(template):
         expected = {lid for lid, client in clients.items() if client["systems"] & route_senders(route.method, route.path)}
         holding = {lid for lid, client in clients.items() if set(route.scopes) & client["scopes"]}
-        if len(route.scopes) != 1 or holding != expected:
+        # a pack's resubmission also takes the operators' scope (the operations API runs it with their token)
+        resubmission = route.path.endswith("/resubmission") and not route.path.startswith("/ops/")
+        own = [scope for scope in route.scopes if not (resubmission and scope == "utilhub/ops")]
+        if len(own) != 1 or holding != expected:
             wrong.append(f"{route.route_key} {route.scopes}: held by {sorted(holding)}, sent by {sorted(expected)}")
     assert wrong == []
 

@@ -31,7 +31,8 @@ from utilhub.packs.field_work import store as field_store
 from utilhub.packs.order_to_cash import model as order_model
 from utilhub.packs.order_to_cash import order_store
 from utilhub.packs.order_to_cash import tasks as order_tasks
-from utilhub.platform import idempotency
+from utilhub.platform import idempotency, journal
+from utilhub.platform.settings import Operations
 from utilhub.platform.xref import CrossReferenceStore
 from utilhub.syncrequests.model import SyncFlow
 from utilhub.syncrequests.store import SyncRequestStore
@@ -230,7 +231,11 @@ def allowed_leading_keys(function: Function, table: str) -> set[str]:
     if variable == "UTILHUB_SYNC_REQUEST_TABLE":
         return {p + "*" for p in sync_request_prefixes(function.pack)}
     if variable == "UTILHUB_XREF_TABLE":
+        if function.pack == "operations":  # the cross-references lookup: an entity's ids under each type linked
+            return {f"{entity_type}#*" for entity_type in Operations().xref_entity_types.split(",")}
         return {p + "*" for p in cross_reference_prefixes(function.pack)}
+    if variable == "UTILHUB_JOURNAL_TABLE":  # every function writes its points' transactions; operators list them by state
+        return {journal.KEY_PATTERN} | ({*journal.STATES} if function.pack == "operations" else set())
     raise AssertionError(f"{function.logical_id}: no key scheme known for {variable}")
 
 

@@ -96,7 +96,14 @@ def test_every_brm_step_retries_each_transient_error_by_its_name(error: str) -> 
 
 @pytest.mark.parametrize("error", LAMBDA_SERVICE)
 def test_every_task_retries_lambdas_transient_errors(error: str) -> None:
-    assert [name for name, _ in tasks()] == ["CollateLines", "EnsureAccount", "EnsureServiceAccount", "EnsureBillingProfile", "Summarize"]
+    assert [name for name, _ in tasks()] == [
+        "CollateLines",
+        "EnsureAccount",
+        "EnsureServiceAccount",
+        "EnsureBillingProfile",
+        "Summarize",
+        "RecordFailure",
+    ]
     for name, state in tasks():
         assert retrier(state, error) is not None, f"{name} does not retry {error}"
 

@@ -39,6 +39,7 @@ def sample_value(variable: str) -> str:
         "UTILHUB_CLIENT_SYSTEMS": "{}",
         "UTILHUB_DEAD_LETTER_QUEUES": "{}",
         "UTILHUB_DACS_NOTIFY_CCB": "true",
+        "UTILHUB_JOURNAL_HOPS": "true",
         "UTILHUB_FIELD_WORK_MODEL": "v2.1",
         "UTILHUB_METERS_MANAGED_IN": "CCB",
     }

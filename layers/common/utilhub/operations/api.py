@@ -1,13 +1,14 @@
 """Dead-letter queues over HTTP, for an operator (scope ``utilhub/ops``).
 
-``GET /ops/dead-letters`` lists every dead-letter queue of the hub with its depth;
-``POST /<pack>/dead-letters/<queue>/redrive`` sends the messages of one of the pack's queues back
+``GET /ops/dead-letters`` lists every dead-letter queue of the hub with its depth and its oldest message;
+``POST /<pack>/dead-letters/<queue>/redrive`` (and ``POST /ops/dead-letters/<pack>%2F<queue>/redrive``) sends the messages of one of the pack's queues back
 to where they came from (``202``), ``409`` when it holds none, ``404`` for a queue the pack has not.
 """
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import unquote
 
 from utilhub.operations.wiring import dead_letter_queues
 from utilhub.platform import problems
@@ -21,7 +22,7 @@ PACKS = ("meter-data", "customer", "field-work", "dacs")
 SCHEMAS: dict[str, dict[str, Any]] = {
     "DeadLetterQueue": {
         "type": "object",
-        "required": ["queue", "messages", "inFlight"],
+        "required": ["queue", "messages", "inFlight", "oldestAt"],
         "properties": {
             "queue": {
                 "type": "string",
@@ -30,6 +31,11 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             },
             "messages": {"type": "integer", "minimum": 0, "description": "Messages waiting to be redriven (SQS's approximate count)."},
             "inFlight": {"type": "integer", "minimum": 0, "description": "Messages being moved by a redrive, or read by someone."},
+            "oldestAt": {
+                "type": ["string", "null"],
+                "format": "date-time",
+                "description": "When the oldest message seen in it was first sent (of up to 10 looked at); null when empty.",
+            },
         },
     },
     "DeadLetterQueues": {
@@ -54,7 +60,7 @@ QUEUE = {
 
 
 def build_api() -> HttpApiResolver:
-    app = create_api(SCOPE)
+    app = create_api(SCOPE, compound_path_ids=frozenset({"queue"}))
 
     @route(
         app,
@@ -93,6 +99,28 @@ def build_api() -> HttpApiResolver:
             path_parameters={"queue": QUEUE},
             schemas=SCHEMAS,
         )(lambda queue, pack=pack: redrive(pack, queue))
+
+    @route(
+        app,
+        "POST",
+        "/ops/dead-letters/{queue}/redrive",
+        idempotent=True,
+        summary="Redrive a dead-letter queue",
+        description=(
+            "The queue as `GET /ops/dead-letters` names it, `<pack>/<queue>` percent-encoded in one segment "
+            "(`field-work%2Frelay`); otherwise as the pack's own redrive route: SQS's `StartMessageMoveTask` back to the "
+            "source queue, 409 when it holds no message or a redrive of it is under way, 404 for an unknown queue."
+        ),
+        replies=[Reply(202, "The redrive started.", "DeadLetterRedrive")],
+        problems=[404, 409],
+        path_parameters={
+            "queue": {"schema": {"type": "string", "pattern": "^[a-z][a-z-]*(/|%2F)[a-z][a-z-]*$"}, "description": "`<pack>/<queue>`."}
+        },
+        schemas=SCHEMAS,
+    )
+    def redrive_named(queue: str) -> tuple[int, Any]:
+        pack, _, name = unquote(queue).partition("/")
+        return redrive(pack, name)
 
     return app
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 
-from utilhub.platform import aws
+from utilhub.platform import aws, wiring
 from utilhub.platform.dead_letters import DeadLetterQueues
-from utilhub.platform.settings import get_settings
+from utilhub.platform.journal import Journal
+from utilhub.platform.settings import ConfigurationError, get_settings
 from utilhub.platform.wiring import Handler, entry, per_process
+from utilhub.platform.xref import CrossReferenceStore
 
 
 @per_process
@@ -23,4 +25,30 @@ def dead_letters() -> Handler:
     from utilhub.operations.api import api
 
     dead_letter_queues()
+    return api.resolve
+
+
+def transactions_journal() -> Journal:
+    found = wiring.journal()
+    if found is None:
+        raise ConfigurationError("UTILHUB_JOURNAL_TABLE is not set for this function")
+    return found
+
+
+@per_process
+def cross_references() -> CrossReferenceStore:
+    return CrossReferenceStore(aws.table(get_settings().state.require("xref_table")))
+
+
+def xref_entity_types() -> list[str]:
+    return [t.strip() for t in get_settings().operations.xref_entity_types.split(",") if t.strip()]
+
+
+@entry
+def transactions() -> Handler:
+    """Every pack's transactions: summary, listing, one with its timeline, resubmission, cross-references."""
+    from utilhub.operations.transactions_api import api
+
+    transactions_journal()
+    cross_references()
     return api.resolve

@@ -73,6 +73,7 @@ class RouteDoc:
     body: Request | None = None
     path_parameters: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     honours_idempotency_key: bool = False
+    operator_may_call: bool = False  # the operators' scope is taken too (platform/http.route's ``operator``)
     models: tuple[tuple[type[BaseModel], JsonSchemaMode], ...] = ()  # models the schemas below refer to
     schemas: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # component schemas written by hand
 

@@ -21,6 +21,7 @@ from typing import Any
 
 import urllib3
 
+from utilhub.platform import journal
 from utilhub.platform.reasons import target_refusal
 from utilhub.platform.settings import ConfigurationError, Settings
 
@@ -97,6 +98,10 @@ class HttpConnector:
             return {"Authorization": "Basic " + base64.b64encode(pair).decode()}
         return {}
 
+    def _record(self, method: str, path: str, outcome: str) -> None:
+        """The call, a hop of the transaction being worked on (:mod:`utilhub.platform.journal`)."""
+        journal.record_call(self.system, method, path, outcome)
+
     def post(self, path: str, body: bytes, *, content_type: str, headers: dict[str, str]) -> TargetResponse:
         return self.request("POST", path, body, content_type=content_type, headers=headers)
 
@@ -127,13 +132,17 @@ class HttpConnector:
                 redirect=False,
             )
         except urllib3.exceptions.NewConnectionError as exc:  # refused or not resolved: down, not slow (urllib3 2 makes it a TimeoutError)
+            self._record(method, path, "UNREACHABLE")
             raise TargetUnavailable(f"{self.system} unreachable: {type(exc).__name__}") from exc
         except urllib3.exceptions.TimeoutError as exc:  # read or connect timeout (without retries urllib3 raises it as is)
+            self._record(method, path, "TIMED_OUT")
             raise TargetTimedOut(f"{self.system} did not answer in time") from exc
         except urllib3.exceptions.HTTPError as exc:
+            self._record(method, path, "UNREACHABLE")
             raise TargetUnavailable(f"{self.system} unreachable: {type(exc).__name__}") from exc
         status = response.status
         content = response.headers.get("Content-Type", "")
+        self._record(method, path, f"HTTP {status}")
         if status >= 500 or status in RETRYABLE_STATUS:
             raise TargetUnavailable(f"{self.system} answered {status}")
         if status >= 400:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -33,9 +34,11 @@ class DeadLetters:
     messages: int
     # messages received from it and not yet deleted (being moved, or read by an operator)
     in_flight: int
+    # when the oldest message seen was first sent (ISO-8601 UTC); None when the queue holds none
+    oldest_at: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"queue": self.name, "messages": self.messages, "inFlight": self.in_flight}
+        return {"queue": self.name, "messages": self.messages, "inFlight": self.in_flight, "oldestAt": self.oldest_at}
 
 
 @dataclass(frozen=True)
@@ -67,7 +70,24 @@ class DeadLetterQueues:
 
     def depth(self, name: str) -> DeadLetters:
         attributes = self._attributes(name)
-        return DeadLetters(name, int(attributes["ApproximateNumberOfMessages"]), int(attributes["ApproximateNumberOfMessagesNotVisible"]))
+        messages = int(attributes["ApproximateNumberOfMessages"])
+        return DeadLetters(
+            name, messages, int(attributes["ApproximateNumberOfMessagesNotVisible"]), self._oldest(name) if messages else None
+        )
+
+    def _oldest(self, name: str) -> str | None:
+        """When the oldest of the messages a look at the queue returns was first sent (a dead-lettered message keeps
+        its first ``SentTimestamp``). A look is a receive that leaves them visible at once (``VisibilityTimeout=0``):
+        up to 10 messages, so on a deep standard queue it is the oldest of those, close to the queue's oldest."""
+        answer = self._sqs.receive_message(
+            QueueUrl=self._queues[name],
+            MaxNumberOfMessages=10,
+            VisibilityTimeout=0,
+            WaitTimeSeconds=0,
+            MessageSystemAttributeNames=["SentTimestamp"],
+        )
+        sent = [int(m["Attributes"]["SentTimestamp"]) for m in answer.get("Messages", []) if "SentTimestamp" in m.get("Attributes", {})]
+        return datetime.fromtimestamp(min(sent) / 1000, UTC).isoformat() if sent else None
 
     def depths(self) -> list[DeadLetters]:
         return [self.depth(name) for name in self.names]

@@ -48,6 +48,8 @@ from utilhub.platform.xml import parse_untrusted
 JSON = "application/json"
 XML_TYPES = ("application/xml", "text/xml")
 RETRY_AFTER = "Retry-After"
+# the operators' scope: a route declared with ``operator=True`` (a resubmission) takes it too, its caller acting as no system
+OPERATOR_SCOPE = "utilhub/ops"
 # A route's ``<name>`` takes any one path segment, as API Gateway's ``{name}`` does: API Gateway hands the
 # function every segment it routed (decoded), and the route, not a "No route", answers for a value it refuses.
 _PATH_PARAMETER = re.compile(r"<(\w+)>")
@@ -82,8 +84,9 @@ class Body:
         return sha256(self.raw).hexdigest()
 
 
-def create_api(scope: str) -> HttpApiResolver:
-    """A resolver whose routes require the OAuth2 ``scope`` (``utilhub/<pack>``), or the one a route declares."""
+def create_api(scope: str, *, compound_path_ids: frozenset[str] = frozenset()) -> HttpApiResolver:
+    """A resolver whose routes require the OAuth2 ``scope`` (``utilhub/<pack>``), or the one a route declares;
+    ``compound_path_ids``: path parameters that are ids joined by ``/`` (percent-encoded in their segment)."""
     app = HttpApiResolver(scope)
 
     def contract(_: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[str]:
@@ -91,9 +94,11 @@ def create_api(scope: str) -> HttpApiResolver:
         use_correlation_id(event.headers.get(CORRELATION_HEADER.lower()))
         declared = app.declarations.get(event.request_context.route_key)
         required = declared.scope if declared is not None else scope
-        _require_scope(event.request_context.authorizer.jwt_claim or {}, required)
+        claims = event.request_context.authorizer.jwt_claim or {}
+        if declared is None or not declared.operator_may_call or not _is_operator(claims):
+            _require_scope(claims, required)
         identity.caller(event.request_context.authorizer.jwt_claim or {})  # a client this deployment knows
-        refuse_in_parameters("pathParameters", event.path_parameters, path=True)
+        refuse_in_parameters("pathParameters", event.path_parameters, path=True, compound=compound_path_ids)
         refuse_in_parameters("queryStringParameters", event.query_string_parameters)
         return next_middleware(app)
 
@@ -123,6 +128,10 @@ def create_api(scope: str) -> HttpApiResolver:
         return problem_response(Problem(500, "Internal error", "The hub failed; the request can be retried.", "internal-error"))
 
     return app
+
+
+def _is_operator(claims: dict[str, Any]) -> bool:
+    return OPERATOR_SCOPE in str(claims.get("scope", "")).split()
 
 
 def _require_scope(claims: dict[str, Any], scope: str) -> None:
@@ -233,6 +242,7 @@ def route(
     scope: str | None = None,
     acts_as: str | Callable[..., str] | None = None,
     idempotent: bool = False,
+    operator: bool = False,
     problems: Iterable[int] = (),
     path_parameters: Mapping[str, Mapping[str, Any]] | None = None,
     models: Iterable[tuple[type[BaseModel], JsonSchemaMode]] = (),
@@ -250,7 +260,9 @@ def route(
       has an XML form) and parsed: by the request's ``read``, else a JSON body as its model (:func:`parsed`) and an
       XML body as its model from the fields its XML form reads (:func:`parsed_xml`);
     - an ``acts_as`` function of the request and path parameters names the system the caller must act as;
-    - with ``idempotent``, the function runs once per ``Idempotency-Key`` (:func:`once_per_key`).
+    - with ``idempotent``, the function runs once per ``Idempotency-Key`` (:func:`once_per_key`);
+    - with ``operator``, a token granting the operators' scope (``utilhub/ops``) is taken as well, its caller acting as
+      no system (the ``acts_as`` check is the applications'): the operations API runs a pack's resubmission so.
 
     ``summary``, ``description``, ``replies``, ``problems`` (those the generator does not add), ``path_parameters``
     (each one's OpenAPI parameter object) and the ``models`` and hand-written ``schemas`` they refer to are the
@@ -278,6 +290,7 @@ def route(
         body=request,
         path_parameters=parameters,
         honours_idempotency_key=idempotent,
+        operator_may_call=operator,
         models=tuple(dict.fromkeys(declared_models)),
         schemas=dict(schemas or {}),
     )
@@ -286,14 +299,15 @@ def route(
 
     def decorate(function: RouteFunction) -> RouteFunction:
         def handler(**params: str) -> Response[str]:
-            if isinstance(acts_as, str):
+            as_operator = operator and _is_operator(app.current_event.request_context.authorizer.jwt_claim or {})
+            if isinstance(acts_as, str) and not as_operator:
                 identity.require_caller_acts_as(app, acts_as)
             body = Body(raw=b"")
             arguments: tuple[Any, ...] = ()
             if request is not None:
                 body = read_body(app, xml=request.accepts_xml)
                 arguments = (_parse(request, body, params),)
-            if callable(acts_as):
+            if callable(acts_as) and not as_operator:
                 identity.require_caller_acts_as(app, acts_as(*arguments, **params))
             if idempotent:
                 return once_per_key(app, body, lambda: _result_of(function(*arguments, **params)))

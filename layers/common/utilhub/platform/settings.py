@@ -44,6 +44,10 @@ class StateTables(Concern):
     xref_table: str | None = None
     idempotency_table: str | None = None
     usage_request_table: str | None = None
+    # the transactions journal (platform/journal.py): every function records into it when set
+    journal_table: str | None = None
+    journal_hops: bool = True  # the steps of each transaction, not only its state
+    journal_retention_days: int = Field(default=30, ge=1)
 
 
 class SyncEngine(Concern):
@@ -179,9 +183,12 @@ class OrderToCashPack(Concern):
 
 
 class Operations(Concern):
-    """Each dead-letter queue an operator may redrive, ``{"<pack>/<queue>": queue URL}`` (JSON)."""
+    """Each dead-letter queue an operator may redrive, ``{"<pack>/<queue>": queue URL}`` (JSON), and what the
+    cross-references lookup tries."""
 
     dead_letter_queues: str | None = None
+    # the entity types the cross-references link, looked up when a lookup names none (comma-separated)
+    xref_entity_types: str = "PERSON,ACCOUNT,SERVICE_POINT,SERVICE_AGREEMENT,METER,account,billinfo,payinfo"
 
 
 CONCERNS: dict[str, type[Concern]] = {

@@ -88,13 +88,17 @@ def refuse_in_xml(root: etree._Element) -> None:
             raise invalid("Text may not hold control characters.", [FieldError(where, FREE_TEXT_DETAIL)])
 
 
-def refuse_in_parameters(kind: str, parameters: Mapping[str, str] | None, *, path: bool = False) -> None:
+def refuse_in_parameters(
+    kind: str, parameters: Mapping[str, str] | None, *, path: bool = False, compound: frozenset[str] = frozenset()
+) -> None:
     """A 400 naming the first parameter (``#/pathParameters/<name>`` or ``#/queryStringParameters/<name>``)
-    that holds a control, format or separator character, or (a path parameter) is not an id."""
+    that holds a control, format or separator character, or (a path parameter) is not an id; a path parameter named
+    in ``compound`` is ids joined by ``/`` (an order revision ``ORD-1/2``, sent percent-encoded in one segment)."""
     for name, value in (parameters or {}).items():
         if forbidden_in_parameter(name):
             raise bad_request("Parameters may not hold control characters.", [FieldError(f"#/{kind}", PARAMETER_DETAIL)])
-        if path and PATH_PARAMETER.fullmatch(value) is None:
+        parts = value.split("/") if name in compound else [value]
+        if path and any(PATH_PARAMETER.fullmatch(part) is None for part in parts):
             raise bad_request("A path parameter names an id or a code.", [FieldError(f"#/{kind}/{_escape(name)}", PATH_PARAMETER_DETAIL)])
         if forbidden_in_parameter(value):
             raise bad_request("Parameters may not hold control characters.", [FieldError(f"#/{kind}/{_escape(name)}", PARAMETER_DETAIL)])

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
     from mypy_boto3_sqs.client import SQSClient
 
+    from utilhub.platform.journal import Journal
+
 _built: dict[tuple[Callable[..., Any], tuple[Any, ...]], Any] = {}
 
 
@@ -81,6 +83,17 @@ def entry(build: Callable[[], Handler]) -> Entry:
 def sqs() -> SQSClient:
     """The SQS client of the relay and of every queue a pack writes to."""
     return aws.sqs()
+
+
+@per_process
+def journal() -> Journal | None:
+    """The transactions journal this process records into (``UTILHUB_JOURNAL_TABLE``), None when it has none."""
+    from utilhub.platform.journal import Journal
+
+    state = get_settings().state
+    if not state.journal_table:
+        return None
+    return Journal(aws.table(state.journal_table), retention_days=state.journal_retention_days, hops=state.journal_hops)
 
 
 @functools.cache

@@ -7,9 +7,10 @@ are written in one transaction.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -62,3 +63,25 @@ class CrossReferenceStore:
         item = self._table.get_item(Key={"pk": self._key(entity_type, source)}, ConsistentRead=True).get("Item")
         value = item.get(f"link_{target_system}") if item else None
         return str(value) if value is not None else None
+
+    def ids_of(self, entity_types: Sequence[str], source: SystemId) -> tuple[str, dict[str, str]] | None:
+        """The entity ``source`` names, by the first of ``entity_types`` it is linked as: its type and its id in
+        every system linked to it (``source``'s own included); None when it is linked as none of them."""
+        keys = [{"pk": self._key(entity_type, source)} for entity_type in dict.fromkeys(entity_types)]
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(keys), 100):
+            request: dict[str, Any] = {self._table.name: {"Keys": keys[start : start + 100], "ConsistentRead": True}}
+            while request:
+                answer = self._table.meta.client.batch_get_item(RequestItems=request)
+                for stored in answer["Responses"].get(self._table.name, []):
+                    found[str(stored["pk"])] = dict(stored)  # the resource's client: plain values
+                request = answer.get("UnprocessedKeys") or {}
+        for entity_type in dict.fromkeys(entity_types):
+            links = found.get(self._key(entity_type, source))
+            if links is not None:
+                ids = {source.system: source.id}
+                for name, value in links.items():
+                    if name.startswith("link_"):
+                        ids[name.removeprefix("link_")] = str(value)
+                return entity_type, ids
+        return None

@@ -316,6 +316,7 @@ def build_sync_request_api(
         app,
         "POST",
         f"{collection}/{{syncRequestId}}/resubmission",
+        operator=True,  # the operations API runs it with the operator's token (docs/operations.md)
         summary="Resubmit a sync request in ERROR",
         description=(
             "Puts an ERROR request back to PENDING for another delivery. A request already PENDING answers 202 "

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from utilhub.platform import journal
 from utilhub.platform.connectors import HttpConnector, TargetRejected
 from utilhub.platform.idempotency import run_once
 from utilhub.platform.observability import MetricUnit, logger, metrics, tracer, use_correlation_id
@@ -106,12 +107,12 @@ class SyncDelivery:
             except Problem as exc:  # the target took the call but its answer is unreadable: a retry will not help
                 return Acknowledgement(result="NEGATIVE", reason=exc.detail).model_dump()
 
-        ack = Acknowledgement.model_validate(
-            run_once(
+        with journal.working_on(self._flow.point_of(request.entityType), request.syncRequestId):
+            answer = run_once(
                 key=f"deliver#{self._flow.name}#{request.syncRequestId}#{request.attempt}",
                 fingerprint=request.dataHash,
                 work=call_target,
                 lambda_context=lambda_context,
             )
-        )
+        ack = Acknowledgement.model_validate(answer)
         return self._acknowledgements.apply(request, ack)

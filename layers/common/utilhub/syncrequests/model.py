@@ -210,6 +210,11 @@ class SyncFlow:
     def spec(self, entity_type: str) -> EntitySpec | None:
         return self.entities.get(entity_type)
 
+    def point_of(self, entity_type: str) -> str:
+        """The integration point a request of ``entity_type`` is a transaction of (the flow's name for a type it lacks)."""
+        spec = self.entities.get(entity_type)
+        return spec.integration_point if spec is not None else self.name
+
     def parents_of(self, entity_type: str, data: Mapping[str, Any]) -> list[EntityRef]:
         """The entities a request's data depends on, each once, in the order the spec lists them."""
         spec = self.entities.get(entity_type)

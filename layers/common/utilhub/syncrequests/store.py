@@ -31,9 +31,11 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from botocore.exceptions import ClientError
 
+from utilhub.platform import journal
 from utilhub.platform.aws import TRANSACTION_LIMIT, put_absent
 from utilhub.platform.observability import logger
 from utilhub.syncrequests.lifecycle import AckTimeouts, Blocked, EntityState, PendingRequest, check_transition, sortable_time
@@ -83,6 +85,8 @@ class SyncRequestStore:
         parents_of: ParentsOf = lambda _entity_type, _data: (),
         open_under: OpenUnder = lambda entity_type, entity_id, _data: (entity_type, entity_id),
         timeouts: AckTimeouts | None = None,
+        point_of: Callable[[str], str] | None = None,
+        source: str = "source",
     ) -> None:
         # when a claimed request's acknowledgement is due (only the monitor and the extract claim)
         self.timeouts = timeouts or AckTimeouts(timedelta(seconds=900))
@@ -95,6 +99,10 @@ class SyncRequestStore:
         self._shards = shards
         self._retention = timedelta(days=retention_days)
         self._now = clock
+        # the journal (platform/journal.py): each request's integration point by its entity type, and who sends it
+        self._point_of = point_of
+        self._source = source
+        self._noted: dict[int, tuple[str, str, str, str]] = {}
 
     # ------------------------------------------------------------------ keys
     @staticmethod
@@ -155,6 +163,27 @@ class SyncRequestStore:
             "gsi1sk": f"{changed}#{sortable_time(now)}#{request.syncRequestId}",
         }
 
+    # ------------------------------------------------------------------ the journal
+    def _journal_received(self, item: dict[str, Any]) -> None:
+        if self._point_of is not None:
+            sync_request_id = str(item["syncRequestId"])
+            journal.changed(
+                self._point_of(str(item["entityType"])),
+                sync_request_id,
+                SyncStatus.PENDING.value,
+                reason="received",
+                step="intake",
+                system=self._source,
+                resubmit=f"/{self._flow}/sync-requests/{quote(sync_request_id, safe='')}/resubmission",
+            )
+
+    def _journal_written(self, updates: Sequence[dict[str, Any]]) -> None:
+        for update in updates:
+            noted = self._noted.pop(id(update), None)
+            if noted is not None and self._point_of is not None:
+                entity_type, sync_request_id, status, reason = noted
+                journal.changed(self._point_of(entity_type), sync_request_id, status, reason=reason, step=status.lower())
+
     def create(self, request: SyncRequestIn, correlation_id: str) -> tuple[SyncRequest, bool]:
         """Store a new PENDING request; the same id again returns the stored one (created False).
 
@@ -167,6 +196,7 @@ class SyncRequestStore:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
             return self._existing(request.syncRequestId, item["requestHash"]), False
+        self._journal_received(item)
         return _from_item(item), True
 
     def create_many(self, requests: list[SyncRequestIn], correlation_id: str) -> list[tuple[SyncRequest, bool] | ConflictingRequest]:
@@ -187,6 +217,7 @@ class SyncRequestStore:
         for item in todo:
             if item["syncRequestId"] not in existing:
                 outcome[item["syncRequestId"]] = (_from_item(item), True)
+                self._journal_received(item)
         for sync_request_id, request_hash in existing.items():
             try:
                 outcome[sync_request_id] = (self._existing(sync_request_id, request_hash), False)
@@ -388,7 +419,7 @@ class SyncRequestStore:
                 values[":gsk"] = f"{sortable_time(due)}#{sync_request_id}"
             removes.append("expiresAt")
         expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
-        return {
+        update = {
             "TableName": self._table.name,
             "Key": self._request_key(sync_request_id),
             "UpdateExpression": expression,
@@ -396,6 +427,8 @@ class SyncRequestStore:
             "ExpressionAttributeNames": {"#s": "status"},
             "ExpressionAttributeValues": values,
         }
+        self._noted[id(update)] = (entity[0], sync_request_id, wanted.value, reason)
+        return update
 
     def _write(self, updates: list[dict[str, Any]]) -> None:
         try:
@@ -404,9 +437,12 @@ class SyncRequestStore:
             else:
                 self._client.transact_write_items(TransactItems=[{"Update": u} for u in updates])  # type: ignore[typeddict-item]
         except ClientError as exc:
+            for update in updates:
+                self._noted.pop(id(update), None)
             if exc.response["Error"]["Code"] in ("ConditionalCheckFailedException", "TransactionCanceledException"):
                 raise StaleTransition(str(exc)) from None
             raise
+        self._journal_written(updates)
 
     def discard(self, request: PendingRequest, reason: str, *, advances: bool = False) -> None:
         """PENDING -> DISCARDED; with ``advances``, the entity's last image time moves up to the request's
@@ -481,6 +517,9 @@ class SyncRequestStore:
             try:
                 self._client.transact_write_items(TransactItems=items)  # type: ignore[arg-type]
             except ClientError as exc:
+                for index in remaining:
+                    for update in claims[index][1]:
+                        self._noted.pop(id(update), None)
                 if exc.response["Error"]["Code"] != "TransactionCanceledException":
                     raise
                 reasons = exc.response.get("CancellationReasons", [])[: 2 * len(remaining)]
@@ -491,6 +530,7 @@ class SyncRequestStore:
                 continue
             for index in remaining:
                 outcome[index] = claims[index][0]
+            self._journal_written([u for index in remaining for u in claims[index][1]])
             break
         return outcome
 

@@ -38,6 +38,8 @@ def store_for(flow: SyncFlow) -> SyncRequestStore:
         parents_of=flow.parents_of,
         open_under=flow.open_under,
         timeouts=ack_timeouts(settings),
+        point_of=flow.point_of,
+        source=flow.source,
     )
 
 

@@ -39,9 +39,9 @@ from utilhub.packs.field_work.model import (
     StepEnvelope,
 )
 from utilhub.packs.field_work.routing import routing_rules
-from utilhub.packs.field_work.store import CLOSED, CLOSING, ActivityRecord
+from utilhub.packs.field_work.store import CLOSED, CLOSING, POINT, ActivityRecord, transaction_id
 from utilhub.packs.field_work.wiring import activity_store, client_for, stepfunctions
-from utilhub.platform import aws, problems, wiring
+from utilhub.platform import aws, journal, problems, wiring
 from utilhub.platform.connectors import TargetRejected
 from utilhub.platform.idempotency import run_once
 from utilhub.platform.observability import MetricUnit, correlation_id, logger, metrics, use_correlation_id
@@ -337,7 +337,11 @@ def _queue_event(source: str, activity_id: str, event: ActivityEventIn) -> None:
 
 def run_workflow_step(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """One step of FW-01's workflow (Step Functions task)."""
-    with aws.transient_failures_retryable(), values_withheld():  # no refused value in its history or log
+    found = event.get("activity")
+    key: dict[str, Any] = found if isinstance(found, dict) else {}
+    transaction = transaction_id(str(key.get("sourceSystem")), str(key.get("activityId")))
+    # no refused value in its history or log; its calls to the routed systems are hops of the activity's timeline
+    with aws.transient_failures_retryable(), values_withheld(), journal.working_on(POINT, transaction):
         return run_step(event, context)
 
 

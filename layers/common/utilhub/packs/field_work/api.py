@@ -162,6 +162,7 @@ def build_api() -> HttpApiResolver:
         app,
         "POST",
         f"{PREFIX}/activities/{{sourceSystem}}/{{activityId}}/resubmission",
+        operator=True,  # the operations API runs it with the operator's token (docs/operations.md)
         acts_as=lambda sourceSystem, activityId: _system(sourceSystem),  # the activity's source resubmits its creation
         idempotent=True,
         summary="Create a field activity in ERROR again, from where it failed (FW-01)",

@@ -15,11 +15,13 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import quote
 
 from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
 from utilhub.packs.field_work.model import ActivityEventIn, ActivityIn
+from utilhub.platform import journal
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -49,6 +51,20 @@ class ActivityRecord(BaseModel):
     def creating(self) -> bool:
         """Still being created: events are held, not forwarded."""
         return self.status == "CREATING"
+
+
+POINT = "FW-01"
+
+
+def transaction_id(source: str, activity_id: str) -> str:
+    """An activity's id in the transactions journal (``<sourceSystem>/<activityId>``, docs/operations.md)."""
+    return f"{source}/{activity_id}"
+
+
+def _journal(activity: ActivityIn, status: str, reason: str, step: str, system: str = "hub", *, intake: bool = False) -> None:
+    source, activity_id = activity.sourceSystem, activity.activityId
+    resubmit = f"/field-work/activities/{quote(source, safe='')}/{quote(activity_id, safe='')}/resubmission" if intake else None
+    journal.changed(POINT, transaction_id(source, activity_id), status, reason=reason, step=step, system=system, resubmit=resubmit)
 
 
 def _now() -> str:
@@ -101,6 +117,7 @@ class ActivityStore:
             if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
                 return False
             raise
+        _journal(activity, "CREATING", history[0]["reason"], "intake", activity.sourceSystem, intake=True)
         self.add_to_service_point(activity)
         return True
 
@@ -166,6 +183,7 @@ class ActivityStore:
             if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
                 return None
             raise
+        _journal(record.activity, "CREATING", f"{reason} (attempt {attempt})", "resubmission")
         return record.model_copy(update={"status": "CREATING", "attempt": attempt})
 
     def note_refusal(self, activity: ActivityIn, refusal: str) -> None:
@@ -207,6 +225,7 @@ class ActivityStore:
             if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
                 return self.finish(activity, status, reason)  # an event was recorded meanwhile: read again
             raise
+        _journal(activity, final, reason, final.lower())
         return record.model_copy(update={"status": final})
 
     def record_event(self, record: ActivityRecord, event: ActivityEventIn, event_hash: str) -> bool:
@@ -243,4 +262,6 @@ class ActivityStore:
             if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
                 return False
             raise
+        if status != record.status:  # a completion or cancellation closed it
+            _journal(record.activity, status, entry["reason"], f"event {event.event}", str(event.fromSystem))
         return True

@@ -304,7 +304,16 @@ class CollateStep(BaseModel):
     revision: int
 
 
-WorkflowStep = Annotated[CollateStep | SummarizeStep, Field(discriminator="step")]
+class FailedStep(BaseModel):
+    """The workflow failed: the error States caught (its name, and a cause the journal keeps only as the name)."""
+
+    step: Literal["failed"]
+    orderId: str
+    revision: int
+    failure: dict[str, Any] = Field(default_factory=dict)
+
+
+WorkflowStep = Annotated[CollateStep | SummarizeStep | FailedStep, Field(discriminator="step")]
 
 
 class WorkflowStepEnvelope(BaseModel):

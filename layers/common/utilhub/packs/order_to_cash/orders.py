@@ -22,6 +22,7 @@ import hashlib
 import json
 import re
 from typing import Any
+from urllib.parse import quote
 
 from botocore.exceptions import ClientError
 
@@ -30,7 +31,8 @@ from utilhub.packs.order_to_cash.collation import collate
 from utilhub.packs.order_to_cash.model import SIEBEL, FulfillmentOrderIn, OrderResult
 from utilhub.packs.order_to_cash.order_store import Verdict
 from utilhub.packs.order_to_cash.wiring import order_store, stepfunctions
-from utilhub.platform import aws, problems
+from utilhub.packs.order_to_cash.workflow import POINT, failure_reason, order_transaction
+from utilhub.platform import aws, journal, problems
 from utilhub.platform.api_docs import Reply, Request, ref
 from utilhub.platform.dvm import domain_value_maps
 from utilhub.platform.http import Body, HttpApiResolver, create_api, parsed, route
@@ -119,6 +121,7 @@ def start(order: FulfillmentOrderIn) -> dict[str, Any]:
         sfn.start_execution(stateMachineArn=_state_machine_arn(), name=name, input=_execution_input(order.orderId, order.revision))
         metrics.add_metric(name="FulfillmentOrdersStarted", unit=MetricUnit.Count, value=1)
         status = "RUNNING"
+        _journal_started(order.orderId, order.revision, "received", "intake", "OSM")
     except ClientError as exc:
         if exc.response["Error"]["Code"] != "ExecutionAlreadyExists":
             raise
@@ -134,6 +137,11 @@ def superseded(order_id: str, revision: int, latest: int | None) -> problems.Pro
         f"Order {order_id} revision {revision} is older than revision {latest}, already accepted: revisions of an order apply "
         "in order, and an older one would revert what the later one changed."
     )
+
+
+def _journal_started(order_id: str, revision: int, reason: str, step: str, system: str) -> None:
+    resubmission = f"/order-to-cash/fulfillment-orders/{quote(order_id, safe='')}/revisions/{revision}/resubmission"
+    journal.changed(POINT, order_transaction(order_id, revision), "RUNNING", reason=reason, step=step, system=system, resubmit=resubmission)
 
 
 def resubmit(order_id: str, revision: int) -> dict[str, Any]:
@@ -156,6 +164,7 @@ def resubmit(order_id: str, revision: int) -> dict[str, Any]:
         stepfunctions().start_execution(stateMachineArn=_state_machine_arn(), name=name, input=execution["input"])
         metrics.add_metric(name="FulfillmentOrdersResubmitted", unit=MetricUnit.Count, value=1)
         status = "RUNNING"
+        _journal_started(order_id, revision, f"resubmitted as attempt {attempt + 1}", "resubmission", "hub")
     except ClientError as exc:
         # resubmitted meanwhile by another call: the same attempt with the same input, answered as it is
         if exc.response["Error"]["Code"] != "ExecutionAlreadyExists":
@@ -181,13 +190,7 @@ def query(order_id: str, revision: int) -> dict[str, Any]:
 
 def _failure(execution: dict[str, Any]) -> dict[str, Any]:
     error = execution.get("error") or execution["status"]
-    cause = execution.get("cause") or ""
-    try:  # a Lambda error's cause is its error payload
-        parsed = json.loads(cause)
-        reason = parsed.get("errorMessage", cause) if isinstance(parsed, dict) else cause
-    except ValueError:
-        reason = cause
-    return {"error": error, "reason": reason or error}
+    return {"error": error, "reason": failure_reason(error, execution.get("cause") or "")}
 
 
 def check_payment_methods(order: FulfillmentOrderIn) -> None:
@@ -303,6 +306,7 @@ def build_api() -> HttpApiResolver:
         app,
         "POST",
         f"{collection}/{{orderId}}/revisions/{{revision}}/resubmission",
+        operator=True,  # the operations API runs it with the operator's token (docs/operations.md)
         idempotent=True,
         summary="Resubmit a FAILED order revision (OC-01)",
         description=(

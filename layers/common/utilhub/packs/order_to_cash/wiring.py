@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from utilhub.platform import aws
+from utilhub.platform import aws, journal
 from utilhub.platform.connectors import HttpConnector
 from utilhub.platform.reasons import values_withheld
 from utilhub.platform.settings import get_settings
@@ -59,7 +59,11 @@ def brm_steps() -> Handler:
     tasks = brm_tasks()
 
     def run(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        with aws.transient_failures_retryable(), values_withheld():  # no refused value in its history or log
+        with (
+            aws.transient_failures_retryable(),
+            values_withheld(),  # no refused value in its history or log
+            journal.working_on("OC-01", f"{event.get('orderId')}/{event.get('revision')}"),  # its calls to BRM are hops
+        ):
             return tasks.run(event, context)
 
     return run

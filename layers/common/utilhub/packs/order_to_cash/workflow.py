@@ -2,14 +2,34 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
 from utilhub.packs.order_to_cash.collation import collate
-from utilhub.packs.order_to_cash.model import CollateStep, FulfillmentOrderIn, OrderResult, TaskOutcome, WorkflowStepEnvelope
+from utilhub.packs.order_to_cash.model import CollateStep, FailedStep, FulfillmentOrderIn, OrderResult, TaskOutcome, WorkflowStepEnvelope
+from utilhub.platform import journal
 from utilhub.platform.problems import Problem
 
 OrderLookup = Callable[[str, int], FulfillmentOrderIn]
+
+
+POINT = "OC-01"
+
+
+def order_transaction(order_id: str, revision: int) -> str:
+    """An order revision's id in the transactions journal (``<orderId>/<revision>``)."""
+    return f"{order_id}/{revision}"
+
+
+def failure_reason(error: str, cause: str) -> str:
+    """Why an execution failed: a Lambda error's message (its cause is the error's payload), else the cause itself."""
+    try:
+        parsed = json.loads(cause)
+        reason = parsed.get("errorMessage", cause) if isinstance(parsed, dict) else cause
+    except ValueError:
+        reason = cause
+    return str(reason or error)
 
 
 class OrderRejected(Exception):
@@ -20,6 +40,12 @@ def run_step(event: dict[str, Any], order_of: OrderLookup) -> dict[str, Any]:
     """A step names the order revision by its ids; ``order_of(orderId, revision)`` reads the order where it is kept.
     The collation answers the BRM work by ids, the summary the revision's result (ids and outcomes)."""
     step = WorkflowStepEnvelope.model_validate({"event": event}).event
+    transaction = order_transaction(step.orderId, step.revision)
+    if isinstance(step, FailedStep):
+        error = str(step.failure.get("Error") or "unknown error")
+        reason = f"{error}: {failure_reason(error, str(step.failure.get('Cause') or ''))}"
+        journal.changed(POINT, transaction, "FAILED", reason=reason[:1000], step="workflow failed", system="hub")
+        return {"recorded": True}
     try:
         plan = collate(order_of(step.orderId, step.revision))
     except Problem as exc:
@@ -38,4 +64,5 @@ def run_step(event: dict[str, Any], order_of: OrderLookup) -> dict[str, Any]:
     answer = result.model_dump(exclude_none=True)
     for link in answer["hierarchy"]:
         link.setdefault("parent", None)  # an account that pays for itself has no parent, and says so
+    journal.changed(POINT, transaction, "SUCCEEDED", reason="succeeded", step="workflow succeeded", system="hub")
     return answer

@@ -163,6 +163,7 @@ def build_api() -> HttpApiResolver:
         app,
         "POST",
         f"{COLLECTION}/{{usageRequestId}}/resubmission",
+        operator=True,  # the operations API runs it with the operator's token (docs/operations.md)
         idempotent=True,
         summary="Resubmit a usage request in ERROR (MD-11)",
         description=(

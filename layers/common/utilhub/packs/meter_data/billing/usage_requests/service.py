@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import ValidationError
 
 from utilhub.packs.meter_data.billing.usage import BillDeterminants, mismatch
-from utilhub.platform import aws
+from utilhub.platform import aws, journal
 from utilhub.platform.budget import JSON
 from utilhub.platform.connectors import HttpConnector, TargetRejected
 from utilhub.platform.observability import MetricUnit, correlation_id, logger, metrics, use_correlation_id
@@ -36,7 +36,7 @@ from utilhub.packs.meter_data.billing.usage_requests.model import (
     UsageStatus,
     _now,
 )
-from utilhub.packs.meter_data.billing.usage_requests.store import UsageRequestStore
+from utilhub.packs.meter_data.billing.usage_requests.store import POINT, UsageRequestStore
 
 
 @dataclass
@@ -286,7 +286,8 @@ def deliver_batch(service: UsageRequests, event: dict[str, Any], context: Any) -
     def one(record: SQSRecord) -> str:
         message = UsageQueued.model_validate_json(record.body)
         use_correlation_id(message.correlationId)
-        status = service.process(message, context)
+        with journal.working_on(POINT, message.usageRequestId):  # its calls to MDM and CCB are hops of its timeline
+            status = service.process(message, context)
         logger.info("usage request processed", extra={"usageRequestId": message.usageRequestId, "status": status})
         return status
 

@@ -7,10 +7,11 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from botocore.exceptions import ClientError
 
-from utilhub.platform import aws
+from utilhub.platform import aws, journal
 from utilhub.platform.observability import logger
 
 if TYPE_CHECKING:
@@ -26,6 +27,13 @@ from utilhub.packs.meter_data.billing.usage_requests.model import (
     _now,
     _shard,
 )
+
+POINT = "MD-11"
+
+
+def resubmission_path(usage_request_id: str) -> str:
+    """The route that runs a usage request again (the transactions journal names it, docs/operations.md)."""
+    return f"/meter-data/usage-requests/{quote(usage_request_id, safe='')}/resubmission"
 
 
 class UsageRequestStore:
@@ -54,7 +62,14 @@ class UsageRequestStore:
 
     def put_new(self, items: Sequence[dict[str, Any]]) -> set[str]:
         """Put ``items`` that do not exist yet; the ids that existed already."""
-        return {str(item["pk"]) for item in aws.put_absent(self._table, items)}
+        existed = {str(item["pk"]) for item in aws.put_absent(self._table, items)}
+        for item in items:
+            if (rid := str(item["pk"])) not in existed:
+                reason = str(item["history"][0]["reason"])
+                journal.changed(
+                    POINT, rid, str(item["status"]), reason=reason, step="intake", system="CCB", resubmit=resubmission_path(rid)
+                )
+        return existed
 
     def get_many(self, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
         wanted = list(dict.fromkeys(ids))
@@ -118,7 +133,7 @@ class UsageRequestStore:
         if sent_to_ccb is not None:
             condition += f" AND {'attribute_exists' if sent_to_ccb else 'attribute_not_exists'}(determinantsZ)"
         try:
-            return self._table.update_item(
+            image = self._table.update_item(
                 Key={"pk": usage_request_id},
                 UpdateExpression=expression,
                 ConditionExpression=f"attribute_exists(pk) AND {condition}",
@@ -130,6 +145,8 @@ class UsageRequestStore:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
             return None
+        journal.changed(POINT, usage_request_id, to_status.value, reason=reason[:500], step=to_status.value.lower())
+        return image
 
     def lease(self, usage_request_id: str, until: datetime, now: datetime) -> bool:
         """Lease a SENT request to an attempt until ``until``; False when it is not SENT or another attempt holds it."""

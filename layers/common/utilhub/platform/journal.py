@@ -1,0 +1,339 @@
+"""The transactions journal: one view of every pack's transactions for an operator (docs/operations.md).
+
+One DynamoDB table (``UTILHUB_JOURNAL_TABLE``) shared by every pack, two kinds of item under one partition key per
+transaction (``<point>#<id>``):
+
+- the **head** (``sk = "head"``): the point, the id, the state normalised to :data:`STATES`, the pack's own state
+  (``detailState``), the reason, when it was received and last changed, and how it is run again (``resubmit``:
+  the path of the pack's resubmission route); indexed by ``ByPointState`` (``pointState = <point>#<state>``,
+  ``updatedAt``) and ``ByState`` (``state``, ``updatedAt``), so every listing is a query, never a scan;
+- one **hop** per step (``sk = "hop#<at>#<n>"``): ``at``, ``step``, ``system``, ``outcome``, ``detail``, removed
+  by the table's TTL (``expiresAt``) after ``UTILHUB_JOURNAL_RETENTION_DAYS``.
+
+A pack's store calls :meth:`Journal.changed` where it changes a transaction's state (the head, and a hop for the
+step); the connectors record each call to a target (:func:`record_call`) for the transaction the code is working
+on (:func:`working_on`). A journal write is one ``UpdateItem`` or ``PutItem``; it never fails the business
+transaction: a failure is logged and counted (metric ``JournalWriteFailed``).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import itertools
+import json
+from collections.abc import Callable, Iterator, Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from boto3.dynamodb.conditions import Key
+
+from utilhub.platform.observability import logger, metrics
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.service_resource import Table
+
+RECEIVED, IN_FLIGHT, COMPLETED, FAILED = "RECEIVED", "IN_FLIGHT", "COMPLETED", "FAILED"
+STATES = (RECEIVED, IN_FLIGHT, COMPLETED, FAILED)
+HEAD = "head"
+# every journal key starts with a point's id (``OC-01#``): the leading keys the functions' policy grants (docs/security.md)
+KEY_PATTERN = "??-??#*"
+HOP = "hop#"
+
+# Each pack's own states, as the journal normalises them (a state not listed is IN_FLIGHT).
+_NORMALISED: dict[str, str] = {
+    # the sync requests (MD-01..10, MD-18, FW-06, DA-02)
+    "PENDING": RECEIVED,
+    "WAITING": RECEIVED,
+    "SENT": IN_FLIGHT,
+    "SYNCHRONIZED": COMPLETED,
+    "DISCARDED": COMPLETED,
+    "ERROR": FAILED,
+    # order revisions (OC-01)
+    "RUNNING": IN_FLIGHT,
+    "SUCCEEDED": COMPLETED,
+    "FAILED": FAILED,
+    # usage requests (MD-11)
+    "AWAITING_DATA_SYNC": RECEIVED,
+    "COMPLETED": COMPLETED,
+    # field activities (FW-01)
+    "CREATING": IN_FLIGHT,
+    "LINKED": COMPLETED,
+    "CANCELED": COMPLETED,
+    "RECEIVED": RECEIVED,
+}
+
+
+def normalised(detail_state: str) -> str:
+    """The journal's state (:data:`STATES`) of a pack's own state."""
+    return _NORMALISED.get(detail_state.upper(), IN_FLIGHT)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Transaction:
+    point: str
+    id: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.point}#{self.id}"
+
+
+_current: ContextVar[Transaction | None] = ContextVar("utilhub_journal_transaction", default=None)
+
+
+@contextlib.contextmanager
+def working_on(point: str, transaction_id: str) -> Iterator[None]:
+    """The calls to targets made inside are hops of the transaction ``point``/``transaction_id``."""
+    token = _current.set(Transaction(point, transaction_id))
+    try:
+        yield
+    finally:
+        _current.reset(token)
+
+
+def current() -> Transaction | None:
+    return _current.get()
+
+
+class InvalidCursor(ValueError):
+    """A cursor this journal did not give."""
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[dict[str, Any]]
+    cursor: str | None
+
+
+class Journal:
+    """The journal table; ``hops``: whether steps are recorded (heads always are)."""
+
+    def __init__(self, table: Table, *, retention_days: int = 30, hops: bool = True, clock: Callable[[], datetime] = _now) -> None:
+        self._table = table
+        self._retention = timedelta(days=retention_days)
+        self._hops = hops
+        self._now = clock
+        self._sequence = itertools.count()
+
+    # ------------------------------------------------------------------ writes (never fail the caller)
+    def _safely(self, what: str, write: Callable[[], object]) -> None:
+        try:
+            write()
+        except Exception as exc:
+            logger.warning("journal write failed", extra={"write": what, "error": type(exc).__name__})
+            metrics.add_metric(name="JournalWriteFailed", unit="Count", value=1)
+
+    def changed(
+        self,
+        point: str,
+        transaction_id: str,
+        detail_state: str,
+        *,
+        reason: str = "",
+        step: str | None = None,
+        system: str = "hub",
+        resubmit: str | None = None,
+    ) -> None:
+        """The transaction's state is now ``detail_state`` (the pack's own); ``step``, when given, is also a hop."""
+        at = self._now().isoformat()
+        state = normalised(detail_state)
+        transaction = Transaction(point, transaction_id)
+        sets = [
+            "#point = :point",
+            "#id = :id",
+            "#state = :state",
+            "detailState = :detail",
+            "reason = :reason",
+            "updatedAt = :at",
+            "pointState = :pointState",
+            "receivedAt = if_not_exists(receivedAt, :at)",
+        ]
+        values: dict[str, Any] = {
+            ":point": point,
+            ":id": transaction_id,
+            ":state": state,
+            ":detail": detail_state,
+            ":reason": reason,
+            ":at": at,
+            ":pointState": f"{point}#{state}",
+        }
+        if resubmit is not None:
+            sets.append("resubmit = :resubmit")
+            values[":resubmit"] = resubmit
+        self._safely(
+            "head",
+            lambda: self._table.update_item(
+                Key={"pk": transaction.key, "sk": HEAD},
+                UpdateExpression="SET " + ", ".join(sets),
+                ExpressionAttributeNames={"#point": "point", "#id": "id", "#state": "state"},
+                ExpressionAttributeValues=values,
+            ),
+        )
+        if step is not None:
+            self.hop(transaction, step=step, system=system, outcome=detail_state, detail=reason)
+
+    def hop(self, transaction: Transaction, *, step: str, system: str, outcome: str, detail: str = "") -> None:
+        """One step of ``transaction``'s timeline (nothing when hops are not recorded)."""
+        if not self._hops:
+            return
+        now = self._now()
+        item: dict[str, Any] = {
+            "pk": transaction.key,
+            "sk": f"{HOP}{now.isoformat()}#{next(self._sequence):06d}",
+            "at": now.isoformat(),
+            "step": step,
+            "system": system,
+            "outcome": outcome,
+            "detail": detail,
+            "expiresAt": int((now + self._retention).timestamp()),
+        }
+        self._safely("hop", lambda: self._table.put_item(Item=item))
+
+    # ------------------------------------------------------------------ reads
+    def head(self, point: str, transaction_id: str) -> dict[str, Any] | None:
+        item = self._table.get_item(Key={"pk": Transaction(point, transaction_id).key, "sk": HEAD}, ConsistentRead=True).get("Item")
+        return dict(item) if item else None
+
+    def timeline(self, point: str, transaction_id: str) -> list[dict[str, Any]]:
+        """Every hop of the transaction, oldest first."""
+        condition = Key("pk").eq(Transaction(point, transaction_id).key) & Key("sk").begins_with(HOP)
+        hops: list[dict[str, Any]] = []
+        start: dict[str, Any] | None = None
+        while True:
+            arguments: dict[str, Any] = {"KeyConditionExpression": condition, "ConsistentRead": True}
+            if start:
+                arguments["ExclusiveStartKey"] = start
+            page = self._table.query(**arguments)
+            hops += [{k: str(item.get(k, "")) for k in ("at", "step", "system", "outcome", "detail")} for item in page["Items"]]
+            start = page.get("LastEvaluatedKey")
+            if not start:
+                return hops
+
+    @staticmethod
+    def _partitions(point: str | None, state: str | None) -> list[tuple[str, str, str]]:
+        """(index, key attribute, value) of each index partition a listing reads, in order."""
+        states = [state] if state else list(STATES)
+        if point:
+            return [("ByPointState", "pointState", f"{point}#{s}") for s in states]
+        return [("ByState", "state", s) for s in states]
+
+    def transactions(
+        self, *, point: str | None = None, state: str | None = None, since: str | None = None, limit: int = 50, cursor: str | None = None
+    ) -> Page:
+        """Heads matching the filter, newest first within each state; ``cursor`` continues a listing."""
+        partitions = self._partitions(point, state)
+        index, start = _read_cursor(cursor, len(partitions))
+        items: list[dict[str, Any]] = []
+        while index < len(partitions) and len(items) < limit:
+            name, attribute, value = partitions[index]
+            condition: Any = Key(attribute).eq(value)
+            if since:
+                condition = condition & Key("updatedAt").gte(since)
+            arguments: dict[str, Any] = {
+                "IndexName": name,
+                "KeyConditionExpression": condition,
+                "ScanIndexForward": False,
+                "Limit": limit - len(items),
+            }
+            if start:
+                arguments["ExclusiveStartKey"] = start
+            page = self._table.query(**arguments)
+            items += [view(item) for item in page["Items"]]
+            start = page.get("LastEvaluatedKey")
+            if not start:
+                index += 1
+        more = index < len(partitions)
+        return Page(items, _write_cursor(index, start) if more else None)
+
+    def summary(self, since: str) -> list[dict[str, Any]]:
+        """Per point: transactions changed since ``since`` (received), completed, failed, in flight, the oldest waiting."""
+        points: dict[str, dict[str, Any]] = {}
+        for state in STATES:
+            page = self.transactions(state=state, since=since, limit=500)
+            while True:
+                for item in page.items:
+                    counts = points.setdefault(
+                        item["point"],
+                        {"point": item["point"], "received": 0, "completed": 0, "failed": 0, "inFlight": 0, "oldestWaiting": None},
+                    )
+                    counts["received"] += 1
+                    if state == COMPLETED:
+                        counts["completed"] += 1
+                    elif state == FAILED:
+                        counts["failed"] += 1
+                    else:
+                        counts["inFlight"] += 1
+                        waiting = item.get("receivedAt") or item["updatedAt"]
+                        if counts["oldestWaiting"] is None or waiting < counts["oldestWaiting"]:
+                            counts["oldestWaiting"] = waiting
+                if page.cursor is None:
+                    break
+                page = self.transactions(state=state, since=since, limit=500, cursor=page.cursor)
+        return [points[point] for point in sorted(points)]
+
+
+def view(item: Mapping[str, Any]) -> dict[str, Any]:
+    """A head as the operations API lists it."""
+    return {
+        "point": str(item["point"]),
+        "id": str(item["id"]),
+        "state": str(item["state"]),
+        "reason": str(item.get("reason", "")),
+        "updatedAt": str(item["updatedAt"]),
+        **({"receivedAt": str(item["receivedAt"])} if item.get("receivedAt") else {}),
+    }
+
+
+def _write_cursor(index: int, start: Mapping[str, Any] | None) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"p": index, "k": dict(start or {})}, sort_keys=True).encode()).decode()
+
+
+def _read_cursor(cursor: str | None, partitions: int) -> tuple[int, dict[str, Any] | None]:
+    if not cursor:
+        return 0, None
+    try:
+        decoded = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        index, start = int(decoded["p"]), decoded["k"]
+    except (binascii.Error, ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+        raise InvalidCursor("cursor") from exc
+    if not 0 <= index < partitions or not isinstance(start, dict) or not all(isinstance(v, str) for v in start.values()):
+        raise InvalidCursor("cursor")
+    return index, start or None
+
+
+# ---------------------------------------------------------------------- the process's journal
+def _journal() -> Journal | None:
+    from utilhub.platform import wiring
+
+    try:
+        return wiring.journal()
+    except Exception as exc:
+        logger.warning("journal unavailable", extra={"error": type(exc).__name__})
+        return None
+
+
+def changed(point: str, transaction_id: str, detail_state: str, **details: Any) -> None:
+    """:meth:`Journal.changed` on the process's journal (``UTILHUB_JOURNAL_TABLE``), when it has one."""
+    if (journal := _journal()) is not None:
+        journal.changed(point, transaction_id, detail_state, **details)
+
+
+def hop(point: str, transaction_id: str, **details: Any) -> None:
+    """:meth:`Journal.hop` on the process's journal, when it has one."""
+    if (journal := _journal()) is not None:
+        journal.hop(Transaction(point, transaction_id), **details)
+
+
+def record_call(system: str, method: str, path: str, outcome: str) -> None:
+    """A call to ``system``, a hop of the transaction being worked on (:func:`working_on`), if any."""
+    transaction = _current.get()
+    if transaction is not None and (journal := _journal()) is not None:
+        journal.hop(transaction, step=f"call {method} /{path.split('?')[0].lstrip('/')}", system=system, outcome=outcome)

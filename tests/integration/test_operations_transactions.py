@@ -1,0 +1,243 @@
+"""The operators' view of every pack's transactions (OperationsTransactionsFunction,
+functions.operations.transactions.app): transactions driven through the real functions (OC-01 with BRM down, an
+MD-01 sync request MDM refuses or takes, an FW-01 activity ODM refuses, an MD-11 usage request CCB refuses) are found by point and state, traced hop by hop, summarized, and an
+entity's ids read from the cross-references. Resubmission through the hub's own API is over HTTP
+(tests/e2e/test_operations_over_http.py); what is refused before it (404, 409) is here."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from localhub.aws import sfn_waits
+from localhub.hub import ApiResponse, LocalHub
+from tests.conftest import sample_event
+from tests.helpers import JSON
+from tests.integration.test_field_work_activities import activity, settled, system
+from tests.integration.test_field_work_activities import post as post_activity
+from tests.integration.test_meter_data_person_sync import cycle, person, submit
+from tests.integration.test_meter_data_usage_requests import post_batch, usage_request
+from tests.integration.test_order_to_cash_fulfillment_orders import brm, line
+from tests.integration.test_order_to_cash_fulfillment_orders import submit as submit_order
+
+OPS_CLAIMS = {"client_id": "ops", "scope": "utilhub/ops", "token_use": "access"}
+
+
+def ops(hub: LocalHub, path: str, query: str = "") -> ApiResponse:
+    return hub.call_api("GET", path, claims=OPS_CLAIMS, query=query)
+
+
+def find(hub: LocalHub, query: str) -> list[dict[str, Any]]:
+    answer = ops(hub, "/ops/transactions", query)
+    assert answer.status == 200, answer.body
+    return answer.json()["items"]  # type: ignore[no-any-return]
+
+
+def trace(hub: LocalHub, point: str, transaction_id: str) -> ApiResponse:
+    return ops(hub, f"/ops/transactions/{point}/{quote(transaction_id, safe='')}")
+
+
+def test_an_order_failed_by_a_brm_outage_is_found_and_traced_from_intake_to_brms_answer(hub: LocalHub) -> None:
+    # Given an order revision failed by BRM down beyond the workflow's retries
+    brm(hub).add_fault({"kind": "down", "count": 100})
+    with sfn_waits.scaled(0.001):
+        failed = submit_order(hub, {"orderId": "ORD-OPS", "revision": 1, "lines": [line("L1", "SA-OPS", "BA-OPS", "BP-OPS")]})
+    assert failed["status"] == "FAILED"
+
+    # When an operator looks for failed OC-01 transactions, and traces the one found
+    found = find(hub, "point=OC-01&state=FAILED")
+    answer = trace(hub, "OC-01", "ORD-OPS/1")
+
+    # Then it is listed under its id (order/revision) with the reason, and its timeline runs from OSM's intake
+    # through every call to BRM (each attempt answered 503) to the workflow's failure
+    assert [(t["point"], t["id"], t["state"]) for t in found] == [("OC-01", "ORD-OPS/1", "FAILED")]
+    assert found[0]["reason"] == "TargetUnavailable: BRM answered 503"
+    assert answer.status == 200, answer.body
+    body = answer.json()
+    assert (body["state"], body["detailState"]) == ("FAILED", "FAILED")
+    steps = [(hop["step"], hop["system"], hop["outcome"]) for hop in body["timeline"]]
+    assert steps[0] == ("intake", "OSM", "RUNNING")
+    calls = [s for s in steps if s[1] == "BRM"]
+    assert len(calls) > 1, steps
+    assert {outcome for _, _, outcome in calls} == {"HTTP 503"}, steps
+    assert steps[-1] == ("workflow failed", "hub", "FAILED")
+    assert [hop["at"] for hop in body["timeline"]] == sorted(hop["at"] for hop in body["timeline"])
+
+
+def test_a_sync_request_is_journaled_through_its_lifecycle_and_its_entity_is_cross_referenced(hub: LocalHub) -> None:
+    # Given a person synchronized to MDM, and another whose request MDM refused
+    assert submit(hub, person("SR-OPS-1", "P-OPS-1")).status == 202
+    cycle(hub)
+    hub.simulators["MDM"].add_fault({"kind": "reject", "count": 1, "reason": "contact locked in MDM"})
+    assert submit(hub, person("SR-OPS-2", "P-OPS-2")).status == 202
+    cycle(hub)
+
+    # When an operator reads each of them, the MD-01 transactions by state, and the first person's ids
+    done = trace(hub, "MD-01", "SR-OPS-1").json()
+    refused = trace(hub, "MD-01", "SR-OPS-2").json()
+    completed, failed = find(hub, "point=MD-01&state=COMPLETED"), find(hub, "point=MD-01&state=FAILED")
+    ids = ops(hub, "/ops/cross-references", "system=CCB&id=P-OPS-1")
+
+    # Then the synchronized one is COMPLETED, received from CCB, sent, delivered to MDM and acknowledged
+    assert (done["state"], done["detailState"]) == ("COMPLETED", "SYNCHRONIZED")
+    assert [(h["step"], h["system"]) for h in done["timeline"]] == [
+        ("intake", "CCB"),
+        ("sent", "hub"),
+        ("call POST /sync-requests", "MDM"),
+        ("synchronized", "hub"),
+    ], done["timeline"]
+    # and the refused one FAILED with MDM's answer in its timeline and its reason
+    assert (refused["state"], refused["detailState"]) == ("FAILED", "ERROR")
+    # (MDM answers a refusal as a negative acknowledgement: the call succeeded, the request is in ERROR with its reason)
+    hops = [(h["step"], h["system"], h["outcome"]) for h in refused["timeline"]]
+    assert hops == [
+        ("intake", "CCB", "PENDING"),
+        ("sent", "hub", "SENT"),
+        ("call POST /sync-requests", "MDM", "HTTP 200"),
+        ("error", "hub", "ERROR"),
+    ], hops
+    assert refused["timeline"][-1]["detail"] == refused["reason"] != ""
+    assert [t["id"] for t in completed] == ["SR-OPS-1"]
+    assert [t["id"] for t in failed] == ["SR-OPS-2"]
+    # and the person's id in MDM is the one its acknowledgement named
+    assert ids.status == 200, ids.body
+    mdm_id = hub.simulators["MDM"].records["PERSON#P-OPS-1"]["mdmId"]
+    assert ids.json() == {"system": "CCB", "id": "P-OPS-1", "entityType": "PERSON", "ids": {"CCB": "P-OPS-1", "MDM": mdm_id}}
+    # and from MDM's side the same
+    assert ops(hub, "/ops/cross-references", f"system=MDM&id={mdm_id}").json()["ids"] == {"CCB": "P-OPS-1", "MDM": mdm_id}
+
+
+def test_the_summary_counts_each_points_transactions_since_a_time(hub: LocalHub) -> None:
+    # Given one MD-01 request synchronized, one refused, and one still pending
+    assert submit(hub, person("SR-SUM-1", "P-SUM-1")).status == 202
+    cycle(hub)
+    hub.simulators["MDM"].add_fault({"kind": "reject", "count": 1, "reason": "locked"})
+    assert submit(hub, person("SR-SUM-2", "P-SUM-2")).status == 202
+    cycle(hub)
+    assert submit(hub, person("SR-SUM-3", "P-SUM-3")).status == 202
+
+    # When an operator asks for the summary since a while ago, and since a time to come
+    summary = ops(hub, "/ops/summary", "since=2020-01-01T00:00:00Z")
+    later = ops(hub, "/ops/summary", "since=2999-01-01T00:00:00Z")
+
+    # Then MD-01 counts three received, one completed, one failed, one in flight waiting since it was received
+    assert summary.status == 200, summary.body
+    points = {p["point"]: p for p in summary.json()["points"]}
+    md01 = points["MD-01"]
+    assert {k: md01[k] for k in ("received", "completed", "failed", "inFlight")} == {
+        "received": 3,
+        "completed": 1,
+        "failed": 1,
+        "inFlight": 1,
+    }
+    assert md01["oldestWaiting"] == trace(hub, "MD-01", "SR-SUM-3").json()["receivedAt"] is not None
+    assert summary.json()["since"] == "2020-01-01T00:00:00+00:00"
+    assert later.json()["points"] == []
+
+
+def test_a_listing_is_paged_with_a_cursor_until_the_last_page(hub: LocalHub) -> None:
+    # Given five MD-01 requests received
+    for n in range(5):
+        assert submit(hub, person(f"SR-PAGE-{n}", f"P-PAGE-{n}")).status == 202
+
+    # When they are listed two at a time, following the cursor
+    pages: list[dict[str, Any]] = []
+    query = "point=MD-01&state=RECEIVED&limit=2"
+    while True:
+        answer = ops(hub, "/ops/transactions", query)
+        assert answer.status == 200, answer.body
+        pages.append(answer.json())
+        if "cursor" not in answer.json():
+            break
+        query = f"point=MD-01&state=RECEIVED&limit=2&cursor={quote(answer.json()['cursor'])}"
+
+    # Then each request is listed once, newest first, and the last page has no cursor
+    listed = [item["id"] for page in pages for item in page["items"]]
+    assert sorted(listed) == [f"SR-PAGE-{n}" for n in range(5)]
+    assert [len(page["items"]) for page in pages][:2] == [2, 2]
+    stamps = [item["updatedAt"] for item in pages[0]["items"] + pages[1]["items"]]
+    assert stamps == sorted(stamps, reverse=True)
+
+
+def test_unknown_transactions_and_invalid_filters_are_refused(hub: LocalHub) -> None:
+    # Given a request still PENDING
+    assert submit(hub, person("SR-OPS-P", "P-OPS-P")).status == 202
+
+    # Then an unknown transaction is a 404 to read and to resubmit, a pending one a 409 to resubmit
+    assert trace(hub, "MD-01", "SR-NOWHERE").status == 404
+    unknown = hub.call_api("POST", "/ops/transactions/OC-01/ORD-NONE%2F1/resubmission", body=b"", claims=OPS_CLAIMS)
+    assert (unknown.status, unknown.json()["detail"]) == (404, "No transaction ORD-NONE/1 at OC-01.")
+    pending = hub.call_api("POST", "/ops/transactions/MD-01/SR-OPS-P/resubmission", body=b"", claims=OPS_CLAIMS)
+    assert pending.status == 409
+    assert "RECEIVED" in pending.json()["detail"]
+    # a bulk resubmission takes FAILED only
+    bulk = hub.call_api("POST", "/ops/transactions:resubmit", body='{"state": "COMPLETED"}', headers=JSON, claims=OPS_CLAIMS)
+    assert bulk.status == 422
+    # and a bad filter or cursor is a 422 naming the parameter
+    for query, name in (
+        ("state=DONE", "state"),
+        ("point=oc1", "point"),
+        ("limit=501", "limit"),
+        ("since=yesterday", "since"),
+        ("cursor=xyz", "cursor"),
+    ):
+        refused = ops(hub, "/ops/transactions", query)
+        assert refused.status == 422, (query, refused.body)
+        assert refused.json()["errors"][0]["pointer"] == f"#/queryStringParameters/{name}"
+    assert ops(hub, "/ops/cross-references", "system=CCB&id=P-NOWHERE").status == 404
+
+
+def test_only_an_operator_reads_the_transactions(hub: LocalHub) -> None:
+    ccb = {"client_id": "ccb", "scope": "utilhub/meter-data", "token_use": "access"}
+    assert hub.call_api("GET", "/ops/transactions", claims=ccb).status == 403
+    assert hub.call_api("GET", "/ops/summary", claims=ccb).status == 403
+
+
+def test_the_handler_answers_its_sample_event_as_lambda_invokes_it(hub: LocalHub) -> None:
+    listing = hub.invoke("OperationsTransactionsFunction", sample_event("operations/transactions/list.json")).result
+    assert listing["statusCode"] == 200, listing
+    assert '"items": []' in listing["body"] or '"items":[]' in listing["body"]
+
+
+def test_a_field_activity_a_routed_system_refused_is_failed_with_each_systems_answer(hub: LocalHub) -> None:
+    # Given ODM refusing the next activity while MWM takes it: the activity ends in ERROR, MWM's canceled
+    system(hub, "ODM").add_fault({"kind": "reject", "count": 1, "reason": "service point unknown at ODM"})
+    assert post_activity(hub, activity("A-OPS")).status == 202
+    assert settled(hub, "CCB", "A-OPS")["status"] == "ERROR"
+
+    # When an operator finds the failed FW-01 transactions and traces the activity
+    found = find(hub, "point=FW-01&state=FAILED")
+    body = trace(hub, "FW-01", "CCB/A-OPS").json()
+
+    # Then it is listed as <source>/<id>, and its timeline has CCB's intake, each system's answer and the error
+    assert [(t["id"], t["state"]) for t in found] == [("CCB/A-OPS", "FAILED")]
+    assert (body["state"], body["detailState"]) == ("FAILED", "ERROR")
+    hops = [(h["step"], h["system"], h["outcome"]) for h in body["timeline"]]
+    assert hops[0] == ("intake", "CCB", "CREATING")
+    assert {(system_, outcome) for _, system_, outcome in hops if system_ in ("MWM", "ODM")} >= {
+        ("MWM", "HTTP 201"),
+        ("ODM", "HTTP 422"),
+    }, hops
+    assert hops[-1][0::2] == ("error", "ERROR")
+    assert "ODM" in body["reason"]
+
+
+def test_a_usage_request_ccb_refused_is_failed_with_mdms_and_ccbs_answers(hub: LocalHub) -> None:
+    # Given CCB refusing the next determinants it receives
+    hub.simulators["CCB"].add_fault({"kind": "reject", "count": 1, "reason": "bill segment locked"})
+    assert post_batch(hub, [usage_request(77)]).status == 202
+    hub.drain()
+
+    # When an operator traces the usage request
+    body = trace(hub, "MD-11", "UR-00077").json()
+
+    # Then it FAILED with CCB's status, after MDM's determinants
+    assert (body["state"], body["detailState"], body["reason"]) == ("FAILED", "ERROR", "CCB refused the determinants: HTTP 422")
+    hops = [(h["step"], h["system"], h["outcome"]) for h in body["timeline"]]
+    assert hops == [
+        ("intake", "CCB", "PENDING"),
+        ("sent", "hub", "SENT"),
+        ("call POST /usage/bill-determinants", "MDM", "HTTP 200"),
+        ("call POST /bill-determinants", "CCB", "HTTP 422"),
+        ("error", "hub", "ERROR"),
+    ], hops

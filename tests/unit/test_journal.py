@@ -1,0 +1,157 @@
+"""The transactions journal (utilhub.platform.journal): each pack's states normalised, the writes it makes (one per
+state change and one per hop), that a failed write never fails the caller, the listing's partitions and cursors,
+and the operations API's rules on what it forwards (utilhub.operations). No AWS: boto3's own Stubber answers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import ANY, Stubber
+
+from utilhub.operations.resubmission import api_base_url
+from utilhub.operations.transactions_api import RESUBMISSION_PATH
+from utilhub.platform import journal
+from utilhub.platform.journal import Journal, normalised
+from utilhub.platform.observability import metrics
+from utilhub.platform.problems import Problem
+from utilhub.platform.settings import ConfigurationError
+from utilhub.platform.text import refuse_in_parameters
+
+AT = datetime(2026, 12, 7, 6, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def table() -> Iterator[tuple[Any, Stubber]]:
+    resource = boto3.resource("dynamodb", region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x")
+    found = resource.Table("journal")
+    with Stubber(found.meta.client) as stubber:
+        yield found, stubber
+        stubber.assert_no_pending_responses()
+
+
+@pytest.mark.parametrize(
+    ("detail", "state"),
+    [
+        ("PENDING", "RECEIVED"),
+        ("WAITING", "RECEIVED"),
+        ("AWAITING_DATA_SYNC", "RECEIVED"),
+        ("SENT", "IN_FLIGHT"),
+        ("RUNNING", "IN_FLIGHT"),
+        ("CREATING", "IN_FLIGHT"),
+        ("SYNCHRONIZED", "COMPLETED"),
+        ("DISCARDED", "COMPLETED"),
+        ("SUCCEEDED", "COMPLETED"),
+        ("LINKED", "COMPLETED"),
+        ("ERROR", "FAILED"),
+        ("FAILED", "FAILED"),
+        ("error", "FAILED"),
+        ("SOMETHING_NEW", "IN_FLIGHT"),
+    ],
+)
+def test_each_packs_state_is_normalised(detail: str, state: str) -> None:
+    assert normalised(detail) == state
+
+
+def test_a_state_change_is_one_head_update_and_one_hop(table: tuple[Any, Stubber]) -> None:
+    found, stubber = table
+    # Given a journal whose clock says AT
+    stubber.add_response(
+        "update_item",
+        {},
+        {
+            "TableName": "journal",
+            "Key": {"pk": "MD-01#SR-1", "sk": "head"},
+            "UpdateExpression": ANY,
+            "ExpressionAttributeNames": {"#point": "point", "#id": "id", "#state": "state"},
+            "ExpressionAttributeValues": ANY,
+        },
+    )
+    stubber.add_response("put_item", {}, {"TableName": "journal", "Item": ANY})
+
+    metrics.clear_metrics()
+
+    # When a request goes to ERROR with a step
+    Journal(found, clock=lambda: AT).changed("MD-01", "SR-1", "ERROR", reason="MDM refused", step="error")
+
+    # Then the head and the hop were written, as the stubber expected them (a call it did not expect fails, and the
+    # journal would count it as a failed write)
+    assert "JournalWriteFailed" not in metrics.metric_set
+
+
+def test_without_hops_only_the_head_is_written(table: tuple[Any, Stubber]) -> None:
+    found, stubber = table
+    stubber.add_response("update_item", {}, None)
+    metrics.clear_metrics()
+    Journal(found, hops=False, clock=lambda: AT).changed("OC-01", "ORD-1/2", "RUNNING", step="intake", system="OSM")
+    assert "JournalWriteFailed" not in metrics.metric_set  # no hop written: the stubber would have refused it
+
+
+def test_a_failed_journal_write_never_fails_the_caller_and_is_counted(table: tuple[Any, Stubber]) -> None:
+    found, stubber = table
+    stubber.add_client_error("update_item", "ProvisionedThroughputExceededException")
+    stubber.add_client_error("put_item", "AccessDeniedException")
+    metrics.clear_metrics()
+
+    Journal(found, clock=lambda: AT).changed("OC-01", "ORD-1/2", "FAILED", reason="x", step="workflow failed")
+
+    assert metrics.metric_set["JournalWriteFailed"]["Value"] == [1.0, 1.0]
+    metrics.clear_metrics()
+
+
+def test_a_listing_reads_the_index_partitions_of_its_filter_in_order() -> None:
+    assert Journal._partitions("OC-01", "FAILED") == [("ByPointState", "pointState", "OC-01#FAILED")]
+    assert [p[2] for p in Journal._partitions("MD-01", None)] == ["MD-01#RECEIVED", "MD-01#IN_FLIGHT", "MD-01#COMPLETED", "MD-01#FAILED"]
+    assert Journal._partitions(None, "FAILED") == [("ByState", "state", "FAILED")]
+    assert [p[0] for p in Journal._partitions(None, None)] == ["ByState"] * 4
+
+
+def test_a_cursor_is_given_back_as_it_was_given_and_a_forged_one_is_refused() -> None:
+    key = {"pk": "OC-01#ORD-1/2", "sk": "head", "pointState": "OC-01#FAILED", "updatedAt": AT.isoformat()}
+    cursor = journal._write_cursor(1, key)
+    assert journal._read_cursor(cursor, 4) == (1, key)
+    assert journal._read_cursor(None, 4) == (0, None)
+    for forged in ("xyz", journal._write_cursor(4, key), journal._write_cursor(0, {"pk": {"S": "x"}})):
+        with pytest.raises(journal.InvalidCursor):
+            journal._read_cursor(forged, 4)
+
+
+@pytest.mark.parametrize(
+    ("path", "forwarded"),
+    [
+        ("/order-to-cash/fulfillment-orders/ORD-1/revisions/2/resubmission", True),
+        ("/field-work/activities/CCB/A%2F1/resubmission", True),
+        ("/meter-data/sync-requests/SR-1/resubmission", True),
+        ("/ops/transactions/OC-01/ORD-1%2F2/resubmission", False),
+        ("/ops/dead-letters/meter-data%2Frelay/redrive", False),
+        ("/meter-data/sync-requests:batch", False),
+        ("/meter-data/../ops/resubmission", False),
+        ("/meter-data/%2E%2E/ops/x/resubmission", False),
+        ("https://elsewhere.example/x/resubmission", False),
+    ],
+)
+def test_only_a_packs_resubmission_route_is_forwarded(path: str, forwarded: bool) -> None:
+    assert (RESUBMISSION_PATH.fullmatch(path) is not None) is forwarded
+
+
+def test_the_api_called_is_the_one_the_request_came_in_through() -> None:
+    assert (
+        api_base_url("abc123.execute-api.eu-west-1.amazonaws.com", "evil.example") == "https://abc123.execute-api.eu-west-1.amazonaws.com"
+    )
+    assert api_base_url("127.0.0.1", "127.0.0.1:3000") == "http://127.0.0.1:3000"
+    # a local request naming another host is sent nowhere but over HTTPS to its domain
+    assert api_base_url("127.0.0.1", "evil.example:80") == "https://127.0.0.1"
+    with pytest.raises(ConfigurationError):
+        api_base_url("host with space", None)
+
+
+def test_an_id_of_ids_joined_by_a_slash_is_a_path_parameter_only_where_declared() -> None:
+    refuse_in_parameters("pathParameters", {"id": "ORD-1/2"}, path=True, compound=frozenset({"id"}))
+    with pytest.raises(Problem):
+        refuse_in_parameters("pathParameters", {"id": "ORD-1/2"}, path=True)
+    for hostile in ("ORD-1/", "/ORD", "ORD/../x", "A/\u202e"):
+        with pytest.raises(Problem):
+            refuse_in_parameters("pathParameters", {"id": hostile}, path=True, compound=frozenset({"id"}))
