@@ -125,7 +125,11 @@ def test_an_order_failed_by_a_brm_outage_is_found_traced_resubmitted_and_succeed
                 "billingSystemId": "BRM1",
                 "serviceAccount": {"id": "E2E-CLI-SA"},
                 "billingAccount": {"id": "E2E-CLI-BA"},
-                "billingProfile": {"id": "E2E-CLI-BP", "paymentMethod": "Credit Card"},
+                "billingProfile": {
+                    "id": "E2E-CLI-BP",
+                    "paymentMethod": "Credit Card",
+                    "creditCard": {"number": "4111111111111111", "expiry": "1229", "holderName": "E2E Holder"},
+                },
             }
         ],
     }

@@ -24,7 +24,11 @@ ORDER = {
             "billingSystemId": "BRM1",
             "serviceAccount": {"id": "E2E-OPS-SA"},
             "billingAccount": {"id": "E2E-OPS-BA"},
-            "billingProfile": {"id": "E2E-OPS-BP", "paymentMethod": "Credit Card"},
+            "billingProfile": {
+                "id": "E2E-OPS-BP",
+                "paymentMethod": "Credit Card",
+                "creditCard": {"number": "4111111111111111", "expiry": "1229", "holderName": "E2E Holder"},
+            },
         }
     ],
 }
