@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -181,3 +183,146 @@ def test_the_templates_measured_are_the_root_and_every_local_template_it_compose
     assert template_files(root) == [root, tmp_path / "packs" / "a" / "template.yaml", tmp_path / "packs" / "a" / "inner.yaml"]
     # And the hub's own list starts at its root template
     assert template_files()[0] == ROOT / "template.yaml"
+
+
+PACK_TEMPLATE = """\
+Transform: [AWS::LanguageExtensions, AWS::Serverless-2016-10-31]
+Parameters:
+  ApiId: {Type: String}
+  AuthorizerId: {Type: String}
+  Table: {Type: String}
+  TableArn: {Type: String}
+  Stage: {Type: String, Default: dev}
+Conditions:
+  IsProd: !Equals [!Ref Stage, prod]
+Mappings:
+  Routes:
+    Get: {Function: WorkFunction, Key: "GET /work/{id}", Scopes: [hub/work]}
+Globals:
+  Function: {Timeout: 5}
+Resources:
+  WorkFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: ../functions/work/
+      Environment: {Variables: {TABLE: !Ref Table, WHERE: !Sub "${TableArn}/index/${Stage}"}}
+  ProdQueue: {Type: AWS::SQS::Queue, Condition: IsProd}
+  Fn::ForEach::Routes:
+    - Route
+    - [Get]
+    - ${Route}Route:
+        Type: AWS::ApiGatewayV2::Route
+        Properties:
+          ApiId: !Ref ApiId
+          RouteKey: !FindInMap [Routes, !Ref Route, Key]
+          AuthorizationType: JWT
+          AuthorizerId: !Ref AuthorizerId
+          AuthorizationScopes: !FindInMap [Routes, !Ref Route, Scopes]
+          Target: !Sub integrations/${${Route}Integration}
+      ${Route}Integration:
+        Type: AWS::ApiGatewayV2::Integration
+        Properties: {ApiId: !Ref ApiId, IntegrationType: AWS_PROXY, IntegrationUri: !GetAtt [!FindInMap [Routes, !Ref Route, Function], Arn]}
+Outputs:
+  WorkFunctionArn: {Value: !GetAtt WorkFunction.Arn}
+"""
+
+ROOT_TEMPLATE = """\
+Transform: [AWS::LanguageExtensions, AWS::Serverless-2016-10-31]
+Parameters:
+  Work: {Type: String, Default: "yes"}
+Conditions:
+  WorkChosen: !Equals [!Ref Work, "yes"]
+Globals:
+  Function: {Timeout: 5}
+Resources:
+  Api: {Type: AWS::Serverless::HttpApi}
+  Jwt: {Type: AWS::ApiGatewayV2::Authorizer}
+  Table: {Type: AWS::DynamoDB::Table}
+  WorkPack:
+    Type: AWS::Serverless::Application
+    Condition: WorkChosen
+    Properties:
+      Location: packs/work.yaml
+      Parameters: {ApiId: !Ref Api, AuthorizerId: !Ref Jwt, Table: !Ref Table, TableArn: !GetAtt Table.Arn}
+  Watcher:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: functions/watcher/
+      Environment: {Variables: {WORK: !If [WorkChosen, !GetAtt WorkPack.Outputs.WorkFunctionArn, none]}}
+"""
+
+
+def _composed_root(tmp_path: Path) -> Path:
+    (tmp_path / "packs").mkdir()
+    (tmp_path / "packs" / "work.yaml").write_text(PACK_TEMPLATE, encoding="utf-8")
+    (tmp_path / "template.yaml").write_text(ROOT_TEMPLATE, encoding="utf-8")
+    return tmp_path / "template.yaml"
+
+
+def test_a_composed_template_is_read_as_one_with_its_parameters_bound_and_its_condition(tmp_path: Path) -> None:
+    # Given a root composing a pack template under a condition, passing it its resources, and reading its output
+    template = Template.load(_composed_root(tmp_path))
+    # When it is read, Then the pack's resources are the root's, under the pack's condition (and-ed with their own)
+    resources = template.resources
+    assert set(resources) == {"Api", "Jwt", "Table", "Watcher", "WorkFunction", "ProdQueue", "GetRoute", "GetIntegration"}
+    assert resources["WorkFunction"]["Condition"] == "WorkChosen"
+    assert resources["ProdQueue"]["Condition"] == "WorkChosenAndIsProd"
+    # And its parameters are what the root passes (in Fn::Sub too), its paths relative to the root
+    work = resources["WorkFunction"]["Properties"]
+    assert work["CodeUri"] == "functions/work/"
+    assert work["Environment"]["Variables"]["TABLE"] == {"Ref": "Table"}
+    assert work["Environment"]["Variables"]["WHERE"] == {
+        "Fn::Sub": ["${TableArn}/index/dev", {"TableArn": {"Fn::GetAtt": ["Table", "Arn"]}}]
+    }
+    # And the root's reference to the pack's output is the output's value
+    watcher = resources["Watcher"]["Properties"]["Environment"]["Variables"]["WORK"]
+    assert watcher == {"Fn::If": ["WorkChosen", {"Fn::GetAtt": ["WorkFunction", "Arn"]}, "none"]}
+    # And the pack's route is read from its route resource, with its function, scopes and authorizer
+    [route] = template.http_routes()
+    assert (route.route_key, route.function, route.scopes, route.authorizer) == ("GET /work/{id}", "WorkFunction", ("hub/work",), "Jwt")
+
+
+def test_a_pack_left_out_by_its_condition_leaves_nothing_deployed(tmp_path: Path) -> None:
+    template = Template.load(_composed_root(tmp_path))
+    # When the root's parameter leaves the pack out
+    stack = LocalStack(template, parameters={"Work": "no"})
+    # Then none of its resources, routes or functions is deployed, and the root's reference falls back
+    assert set(stack.template.resources) == {"Api", "Jwt", "Table", "Watcher"}
+    assert stack.template.http_routes() == []
+    assert [spec.logical_id for spec in stack.functions()] == ["Watcher"]
+    assert stack.function("Watcher").environment == {"WORK": "none"}
+
+
+@pytest.mark.parametrize(
+    ("change", "refusal"),
+    [
+        (lambda root, pack: (root.replace("Table: !Ref Table, ", ""), pack), "does not pass Table"),
+        (lambda root, pack: (root.replace("ApiId: !Ref Api", "Other: x, ApiId: !Ref Api"), pack), "passes Other"),
+        (lambda root, pack: (root, pack.replace("Function: {Timeout: 5}", "Function: {Timeout: 6}")), "Globals differ"),
+        (lambda root, pack: (root, pack.replace("  ProdQueue:", "  Table:")), "Table is declared twice"),
+        (lambda root, pack: (root, pack.replace("IsProd: !Equals", "WorkChosen: !Equals")), "WorkChosen declared differently"),
+    ],
+)
+def test_a_composition_the_reader_cannot_take_as_one_template_is_refused(
+    tmp_path: Path, change: Callable[[str, str], tuple[str, str]], refusal: str
+) -> None:
+    root = _composed_root(tmp_path)
+    text, pack = change(ROOT_TEMPLATE, PACK_TEMPLATE)
+    root.write_text(text, encoding="utf-8")
+    (tmp_path / "packs" / "work.yaml").write_text(pack, encoding="utf-8")
+    with pytest.raises(TemplateError, match=refusal):
+        Template.load(root)
+
+
+def test_a_route_resource_must_name_its_integration_and_function() -> None:
+    route: dict[str, Any] = {"Type": "AWS::ApiGatewayV2::Route", "Properties": {"RouteKey": "GET /x", "Target": "integrations/abc"}}
+    with pytest.raises(TemplateError, match="Target must be"):
+        Template({"Resources": {"XRoute": route}}).http_routes()
+    open_route = {**route, "Properties": {**route["Properties"], "Target": {"Fn::Sub": "integrations/${XIntegration}"}}}
+    integration = {"Type": "AWS::ApiGatewayV2::Integration", "Properties": {"IntegrationUri": {"Fn::GetAtt": ["Queue", "Arn"]}}}
+    body = {"Resources": {"XRoute": open_route, "XIntegration": integration, "Queue": {"Type": "AWS::SQS::Queue"}}}
+    with pytest.raises(TemplateError, match="not a function"):
+        Template(body).http_routes()
+    body["Resources"]["Queue"] = {"Type": "AWS::Serverless::Function"}
+    [found] = Template(body).http_routes()
+    assert (found.function, found.authorizer, found.scopes) == ("Queue", None, ())
