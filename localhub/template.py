@@ -144,8 +144,8 @@ def template_files(path: Path = TEMPLATE_PATH) -> list[Path]:
 def compose(body: Mapping[str, Any], base: Path) -> dict[str, Any]:
     """``body`` (loops expanded) with each nested application or stack read from a local file merged in, as one
     template: the nested template's parameters bound to what the composing resource passes (else their defaults),
-    its resources added under the composing resource's ``Condition`` (and-ed with their own), its mappings and
-    conditions added, its paths (``CodeUri``, ...) made relative to ``base``, and every ``Fn::GetAtt`` of one of its
+    its resources added under the composing resource's ``Condition`` (and-ed with their own), its conditions and
+    its mappings' rows added, its paths (``CodeUri``, ...) made relative to ``base``, and every ``Fn::GetAtt`` of one of its
     ``Outputs`` replaced by the output's value. A nested template must use the composing one's function ``Globals``
     (the reader keeps one set), and a name declared by both with different content is refused."""
     composed = dict(body)
@@ -155,8 +155,12 @@ def compose(body: Mapping[str, Any], base: Path) -> dict[str, Any]:
         path = base / location
         nested = compose(expand_for_each(load_yaml(path.read_text(encoding="utf-8"))), path.parent)
         nested = _bind(nested, _parameter_values(app_id, app, nested), {})
-        for section in ("Mappings", "Conditions"):
-            composed[section] = _merged(composed.get(section, {}), nested.get(section, {}), f"{app_id} ({location}) {section}")
+        where = f"{app_id} ({location})"
+        composed["Conditions"] = _merged(composed.get("Conditions", {}), nested.get("Conditions", {}), f"{where} Conditions")
+        mappings = dict(composed.get("Mappings", {}))
+        for name, rows in nested.get("Mappings", {}).items():  # a mapping of both templates: the rows of both
+            mappings[name] = _merged(mappings.get(name, {}), rows, f"{where} Mappings.{name}")
+        composed["Mappings"] = mappings
         if nested.get("Globals", {}).get("Function", {}) != composed.get("Globals", {}).get("Function", {}):
             raise TemplateError(f"{app_id} ({location}): its function Globals differ from its composing template's")
         resources = {name: value for name, value in composed["Resources"].items() if name != app_id}
@@ -225,8 +229,8 @@ def _bind(node: Any, refs: Mapping[str, Any], attributes: Mapping[str, Any]) -> 
             if name not in refs and name not in attributes:
                 continue
             value = refs[name] if name in refs else attributes[name]
-            if isinstance(value, str | int) and "${" not in str(value):
-                text = text.replace(f"${{{name}}}", str(value))
+            if (inline := _sub_text(value)) is not None:
+                text = text.replace(f"${{{name}}}", inline)
             else:
                 variables[re.sub(r"\W", "", name)] = value
                 text = text.replace(f"${{{name}}}", "${" + re.sub(r"\W", "", name) + "}")
@@ -356,6 +360,17 @@ def _route_event(route: str, function: str) -> str:
     ``<function>Function`` (the name an ``HttpApi`` event of the function would have), else the route's own name."""
     stem, name = function.removesuffix("Function"), route.removesuffix("Route")
     return name.removeprefix(stem) if name.startswith(stem) and name != stem else name
+
+
+def _sub_text(value: Any) -> str | None:
+    """How ``value`` is written inside an ``Fn::Sub`` string (a literal, ``${Name}``, ``${Resource.Attribute}``), or None."""
+    if isinstance(value, str | int) and "${" not in str(value):
+        return str(value)
+    if isinstance(value, dict) and set(value) == {"Ref"} and isinstance(value["Ref"], str):
+        return "${" + value["Ref"] + "}"
+    if isinstance(value, dict) and set(value) == {"Fn::GetAtt"} and all(isinstance(part, str) for part in value["Fn::GetAtt"]):
+        return "${" + ".".join(value["Fn::GetAtt"]) + "}"
+    return None
 
 
 def _ref_name(node: Any) -> str | None:
