@@ -46,8 +46,8 @@ def _construct_tag(loader: _CfnLoader, tag_suffix: str, node: yaml.Node) -> dict
         value = loader.construct_sequence(node, deep=True)
     else:
         value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
-    if tag_suffix == "Ref":
-        return {"Ref": value}
+    if tag_suffix in ("Ref", "Condition"):  # !Condition is the short form of {"Condition": name}, not of an Fn::
+        return {tag_suffix: value}
     if tag_suffix == "GetAtt" and isinstance(value, str):
         value = value.split(".", 1)
     return {f"Fn::{tag_suffix}": value}
