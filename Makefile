@@ -56,9 +56,9 @@ requirements-check: $(BIN)/.synced ## the layer's requirements.txt matches uv.lo
 		| diff -u layers/common/requirements.txt - \
 		|| { echo "layers/common/requirements.txt is stale: run make lock"; exit 1; }
 
-template-check: $(BIN)/.synced $(SAM) $(CHECKOV) ## sam validate --lint, cfn-lint with the serverless rules, checkov
-	$(SAM) validate --lint --region eu-west-1
-	$(BIN)/cfn-lint --append-rules cfn_lint_serverless.rules --regions eu-west-1 -- template.yaml
+template-check: $(BIN)/.synced $(SAM) $(CHECKOV) ## sam validate --lint, cfn-lint with the serverless rules (root and packs/*.yaml), checkov (the composition as one)
+	for t in template.yaml packs/*.yaml; do $(SAM) validate --lint --region eu-west-1 -t $$t || exit 1; done
+	$(BIN)/cfn-lint --append-rules cfn_lint_serverless.rules --regions eu-west-1 -- template.yaml packs/*.yaml
 	@mkdir -p .aws-sam/checkov
 	$(LAYER_PATH) $(BIN)/python -m localhub.template template.yaml > .aws-sam/checkov/template.json
 	$(CHECKOV) --config-file .checkov.yaml -f .aws-sam/checkov/template.json

@@ -11,6 +11,7 @@ and describes each function (code, handler, environment, events) as Lambda would
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 from collections.abc import Callable, Iterator, Mapping
@@ -45,8 +46,8 @@ def _construct_tag(loader: _CfnLoader, tag_suffix: str, node: yaml.Node) -> dict
         value = loader.construct_sequence(node, deep=True)
     else:
         value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
-    if tag_suffix == "Ref":
-        return {"Ref": value}
+    if tag_suffix in ("Ref", "Condition"):  # !Condition is the short form of {"Condition": name}, not of an Fn::
+        return {tag_suffix: value}
     if tag_suffix == "GetAtt" and isinstance(value, str):
         value = value.split(".", 1)
     return {f"Fn::{tag_suffix}": value}
@@ -118,6 +119,14 @@ class TemplateError(ValueError):
 
 
 NESTED_LOCATIONS = {"AWS::Serverless::Application": "Location", "AWS::CloudFormation::Stack": "TemplateURL"}
+# The paths of a resource that SAM reads relative to the template that declares it.
+RELATIVE_PATHS = ("CodeUri", "DefinitionUri", "ContentUri")
+
+
+def _local_location(resource: Mapping[str, Any]) -> str | None:
+    """The local file a nested application or stack is read from (relative to its template), or None."""
+    location = resource.get("Properties", {}).get(NESTED_LOCATIONS.get(resource.get("Type", ""), ""))
+    return location if isinstance(location, str) and "://" not in location else None
 
 
 def template_files(path: Path = TEMPLATE_PATH) -> list[Path]:
@@ -127,10 +136,106 @@ def template_files(path: Path = TEMPLATE_PATH) -> list[Path]:
     files = [path]
     resources = expand_for_each(load_yaml(path.read_text(encoding="utf-8"))).get("Resources", {})
     for resource in resources.values():
-        location = resource.get("Properties", {}).get(NESTED_LOCATIONS.get(resource.get("Type"), ""))
-        if isinstance(location, str) and "://" not in location:
+        if (location := _local_location(resource)) is not None:
             files.extend(file for file in template_files(path.parent / location) if file not in files)
     return files
+
+
+def compose(body: Mapping[str, Any], base: Path) -> dict[str, Any]:
+    """``body`` (loops expanded) with each nested application or stack read from a local file merged in, as one
+    template: the nested template's parameters bound to what the composing resource passes (else their defaults),
+    its resources added under the composing resource's ``Condition`` (and-ed with their own), its conditions and
+    its mappings' rows added, its paths (``CodeUri``, ...) made relative to ``base``, and every ``Fn::GetAtt`` of one of its
+    ``Outputs`` replaced by the output's value. A nested template must use the composing one's function ``Globals``
+    (the reader keeps one set), and a name declared by both with different content is refused."""
+    composed = dict(body)
+    for app_id, app in body.get("Resources", {}).items():
+        if (location := _local_location(app)) is None:
+            continue
+        path = base / location
+        nested = compose(expand_for_each(load_yaml(path.read_text(encoding="utf-8"))), path.parent)
+        nested = _bind(nested, _parameter_values(app_id, app, nested), {})
+        where = f"{app_id} ({location})"
+        composed["Conditions"] = _merged(composed.get("Conditions", {}), nested.get("Conditions", {}), f"{where} Conditions")
+        mappings = dict(composed.get("Mappings", {}))
+        for name, rows in nested.get("Mappings", {}).items():  # a mapping of both templates: the rows of both
+            mappings[name] = _merged(mappings.get(name, {}), rows, f"{where} Mappings.{name}")
+        composed["Mappings"] = mappings
+        if nested.get("Globals", {}).get("Function", {}) != composed.get("Globals", {}).get("Function", {}):
+            raise TemplateError(f"{app_id} ({location}): its function Globals differ from its composing template's")
+        resources = {name: value for name, value in composed["Resources"].items() if name != app_id}
+        for name, resource in nested.get("Resources", {}).items():
+            if name in resources:
+                raise TemplateError(f"{app_id} ({location}): {name} is declared twice")
+            resources[name] = _rebased(_under(resource, app.get("Condition"), composed), path.parent, base)
+        composed["Resources"] = resources
+        outputs = {f"{app_id}.Outputs.{name}": output["Value"] for name, output in nested.get("Outputs", {}).items()}
+        composed = _bind(composed, {}, outputs)
+    return composed
+
+
+def _parameter_values(app_id: str, app: Mapping[str, Any], nested: Mapping[str, Any]) -> dict[str, Any]:
+    declared = nested.get("Parameters", {})
+    passed = app.get("Properties", {}).get("Parameters", {})
+    if unknown := sorted(set(passed) - set(declared)):
+        raise TemplateError(f"{app_id} passes {', '.join(unknown)}, which its template does not declare")
+    if missing := sorted(name for name, spec in declared.items() if name not in passed and "Default" not in spec):
+        raise TemplateError(f"{app_id} does not pass {', '.join(missing)}, which has no default")
+    return {name: passed[name] if name in passed else str(spec["Default"]) for name, spec in declared.items()}
+
+
+def _merged(into: Mapping[str, Any], entries: Mapping[str, Any], where: str) -> dict[str, Any]:
+    if clashes := sorted(name for name in set(into) & set(entries) if into[name] != entries[name]):
+        raise TemplateError(f"{where}: {', '.join(clashes)} declared differently by the composing template")
+    return {**into, **entries}
+
+
+def _under(resource: Mapping[str, Any], condition: str | None, composed: dict[str, Any]) -> dict[str, Any]:
+    """``resource`` under ``condition`` as well as its own (a condition ``<outer>And<own>`` is added)."""
+    own = resource.get("Condition")
+    if condition is None:
+        return dict(resource)
+    if own is None or own == condition:
+        return {**resource, "Condition": condition}
+    both = f"{condition}And{own}"
+    composed["Conditions"] = {**composed.get("Conditions", {}), both: {"Fn::And": [{"Condition": condition}, {"Condition": own}]}}
+    return {**resource, "Condition": both}
+
+
+def _rebased(resource: dict[str, Any], directory: Path, base: Path) -> dict[str, Any]:
+    properties = resource.get("Properties", {})
+    paths = {key: properties[key] for key in RELATIVE_PATHS if isinstance(properties.get(key), str) and "://" not in properties[key]}
+    if not paths or directory == base:
+        return resource
+    rebased = {key: os.path.relpath(directory / value, base) + ("/" if value.endswith("/") else "") for key, value in paths.items()}
+    return {**resource, "Properties": {**properties, **rebased}}
+
+
+def _bind(node: Any, refs: Mapping[str, Any], attributes: Mapping[str, Any]) -> Any:
+    """``node`` with each ``Ref`` to a name of ``refs`` and each ``Fn::GetAtt`` of a ``<resource>.<attribute>`` of
+    ``attributes`` replaced by its value, in ``Fn::Sub`` strings too (as a variable when the value is not a literal)."""
+    if isinstance(node, list):
+        return [_bind(item, refs, attributes) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if set(node) == {"Ref"} and isinstance(node["Ref"], str) and node["Ref"] in refs:
+        return refs[node["Ref"]]
+    if set(node) == {"Fn::GetAtt"} and isinstance(node["Fn::GetAtt"], list) and ".".join(map(str, node["Fn::GetAtt"])) in attributes:
+        return attributes[".".join(map(str, node["Fn::GetAtt"]))]
+    if set(node) == {"Fn::Sub"}:
+        arg = node["Fn::Sub"]
+        text, variables = (arg, {}) if isinstance(arg, str) else (str(arg[0]), _bind(dict(arg[1]), refs, attributes))
+        for name in sorted(set(re.findall(r"\$\{([^}!]+)\}", text)) - set(variables)):
+            if name not in refs and name not in attributes:
+                continue
+            value = refs[name] if name in refs else attributes[name]
+            if (inline := _sub_text(value)) is not None:
+                text = text.replace(f"${{{name}}}", inline)
+            else:
+                variables[re.sub(r"\W", "", name)] = value
+                text = text.replace(f"${{{name}}}", "${" + re.sub(r"\W", "", name) + "}")
+        return {"Fn::Sub": [text, variables] if variables else text}
+    return {key: _bind(value, refs, attributes) for key, value in node.items()}
 
 
 @dataclass(frozen=True)
@@ -139,7 +244,8 @@ class Template:
 
     @classmethod
     def load(cls, path: Path = TEMPLATE_PATH) -> Template:
-        return cls(expand_for_each(load_yaml(path.read_text(encoding="utf-8"))))
+        """The template at ``path`` with its loops expanded and the templates it composes merged in (:func:`compose`)."""
+        return cls(compose(expand_for_each(load_yaml(path.read_text(encoding="utf-8"))), path.parent))
 
     @property
     def resources(self) -> dict[str, dict[str, Any]]:
@@ -186,7 +292,45 @@ class Template:
                         authorizer=None if authorizer in (None, "NONE") else str(authorizer),
                     )
                 )
+        return routes + self._route_resources()
+
+    def _route_resources(self) -> list[HttpRoute]:
+        """Every ``AWS::ApiGatewayV2::Route`` (how a composed template adds a route to an API it does not declare):
+        its literal ``RouteKey``, its scopes, its name as an event of its function (:func:`_route_event`), its authorizer (``AuthorizerId: !Ref <authorizer>``; ``NONE``: open)
+        and the function its ``Target``'s integration (``integrations/${<integration>}``) proxies to."""
+        routes = []
+        for logical_id, resource in self.of_type("AWS::ApiGatewayV2::Route"):
+            properties = resource.get("Properties", {})
+            key, scopes = properties.get("RouteKey"), properties.get("AuthorizationScopes", [])
+            if not isinstance(key, str) or " " not in key:
+                raise TemplateError(f"{logical_id}: a route needs a literal RouteKey 'METHOD /path'.")
+            if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
+                raise TemplateError(f"{logical_id}: AuthorizationScopes must be a list of literal scope names.")
+            method, path = key.split(" ", 1)
+            function = self._integrated_function(logical_id, properties.get("Target"))
+            routes.append(
+                HttpRoute(
+                    function=function,
+                    event=_route_event(logical_id, function),
+                    method=method.upper(),
+                    path=path,
+                    scopes=tuple(scopes),
+                    authorizer=_ref_name(properties.get("AuthorizerId")) if properties.get("AuthorizationType", "NONE") != "NONE" else None,
+                )
+            )
         return routes
+
+    def _integrated_function(self, route: str, target: Any) -> str:
+        text = target.get("Fn::Sub") if isinstance(target, dict) else None
+        found = re.fullmatch(r"integrations/\$\{(\w+)\}", text) if isinstance(text, str) else None
+        integration = self.resources.get(found.group(1), {}) if found else {}
+        uri = integration.get("Properties", {}).get("IntegrationUri")
+        if integration.get("Type") != "AWS::ApiGatewayV2::Integration" or not isinstance(uri, dict) or "Fn::GetAtt" not in uri:
+            raise TemplateError(f"{route}: Target must be !Sub integrations/${{<integration>}}, its IntegrationUri !GetAtt <function>.Arn.")
+        function = str(uri["Fn::GetAtt"][0])
+        if self.resources.get(function, {}).get("Type") != "AWS::Serverless::Function":
+            raise TemplateError(f"{route}: its integration proxies to {function}, not a function of the template.")
+        return function
 
     def deployed(self, holds: Callable[[str], bool]) -> Template:
         """The template as CloudFormation deploys it: without the resources and outputs whose ``Condition`` does not
@@ -209,6 +353,28 @@ class Template:
         api = self.resources.get(api_id["Ref"], {}) if isinstance(api_id, dict) and "Ref" in api_id else {}
         auth = api.get("Properties", {}).get("Auth") or self.body.get("Globals", {}).get("HttpApi", {}).get("Auth", {})
         return auth.get("DefaultAuthorizer")
+
+
+def _route_event(route: str, function: str) -> str:
+    """A route resource's name as an event of its function: ``<function>Submit`` for ``<function>SubmitRoute`` of
+    ``<function>Function`` (the name an ``HttpApi`` event of the function would have), else the route's own name."""
+    stem, name = function.removesuffix("Function"), route.removesuffix("Route")
+    return name.removeprefix(stem) if name.startswith(stem) and name != stem else name
+
+
+def _sub_text(value: Any) -> str | None:
+    """How ``value`` is written inside an ``Fn::Sub`` string (a literal, ``${Name}``, ``${Resource.Attribute}``), or None."""
+    if isinstance(value, str | int) and "${" not in str(value):
+        return str(value)
+    if isinstance(value, dict) and set(value) == {"Ref"} and isinstance(value["Ref"], str):
+        return "${" + value["Ref"] + "}"
+    if isinstance(value, dict) and set(value) == {"Fn::GetAtt"} and all(isinstance(part, str) for part in value["Fn::GetAtt"]):
+        return "${" + ".".join(value["Fn::GetAtt"]) + "}"
+    return None
+
+
+def _ref_name(node: Any) -> str | None:
+    return str(node["Ref"]) if isinstance(node, dict) and set(node) == {"Ref"} else None
 
 
 def _holds(entry: Any, holds: Callable[[str], bool]) -> bool:

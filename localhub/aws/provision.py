@@ -263,6 +263,11 @@ LOCAL_ONLY = frozenset(
     {
         "AWS::Serverless::LayerVersion",
         "AWS::Serverless::HttpApi",
+        # a composed template's routes on the HTTP API (localhub.apigw serves them from the template)
+        "AWS::ApiGatewayV2::Authorizer",
+        "AWS::ApiGatewayV2::Integration",
+        "AWS::ApiGatewayV2::Route",
+        "AWS::Lambda::Permission",
         "AWS::Cognito::UserPool",
         "AWS::Cognito::UserPoolDomain",
         "AWS::Cognito::UserPoolResourceServer",

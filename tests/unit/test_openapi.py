@@ -37,8 +37,9 @@ def operations(document: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
 
 
 def template_routes(template: Template) -> list[tuple[str, list[str]]]:
-    """``("POST /path", scopes)`` for every HttpApi event of the template, read independently of the generator."""
-    return [
+    """``("POST /path", scopes)`` for every HttpApi event of the template and every route resource of the packs'
+    templates, read independently of the generator."""
+    events = [
         (
             f"{event['Properties']['Method'].upper()} {event['Properties']['Path']}",
             event["Properties"].get("Auth", {}).get("AuthorizationScopes", []),
@@ -47,6 +48,11 @@ def template_routes(template: Template) -> list[tuple[str, list[str]]]:
         for event in function.get("Properties", {}).get("Events", {}).values()
         if event.get("Type") == "HttpApi"
     ]
+    resources = [
+        (route["Properties"]["RouteKey"], route["Properties"].get("AuthorizationScopes", []))
+        for _, route in template.of_type("AWS::ApiGatewayV2::Route")
+    ]
+    return events + resources
 
 
 def api_gateway_events() -> list[Path]:
