@@ -31,7 +31,7 @@ MONITOR = "MeterDataSyncMonitorFunction"
 RUNTIME = "runtime"
 CLAIMS = {"scope": "utilhub/meter-data", "client_id": "ccb", "token_use": "access"}
 JSON_HEADERS = {"content-type": "application/json"}
-TABLES = ("SyncRequestTable", "CrossReferenceTable", "IdempotencyTable")
+TABLES = ("SyncRequestTable", "CrossReferenceTable", "IdempotencyTable", "JournalTable")
 
 _function: contextvars.ContextVar[str] = contextvars.ContextVar("function", default=RUNTIME)
 

@@ -39,7 +39,7 @@ from localhub.aws.endpoint import embedded_aws
 INTAKE = "MeterDataUsageRequestsFunction"
 DELIVERY = "MeterDataUsageDeliveryFunction"
 RELEASE = "MeterDataUsageReleaseFunction"
-TABLES = ("MeterDataUsageRequestTable", "IdempotencyTable", "SyncRequestTable")
+TABLES = ("MeterDataUsageRequestTable", "IdempotencyTable", "SyncRequestTable", "JournalTable")
 BATCH = 1000
 CLIENTS = 4
 CLAIMS = {"scope": "utilhub/meter-data", "client_id": "ccb", "token_use": "access"}

@@ -53,6 +53,9 @@ def test_the_hub_deploys_only_the_packs_chosen(aws_endpoint: str, chosen: tuple[
                 assert set(answers) == {GATEWAY_NOT_FOUND}, f"{pack}: a route is served though the pack is not chosen"
         # And the operators' dead-letter function is there exactly when a chosen pack has queues
         queued = any(resources & {name for name in pack_resources(pack) if name.endswith("DeadLetterQueue")} for pack in chosen)
-        assert ("operations" in folders) is queued
+        code = {spec.code_uri.rstrip("/") for spec in hub.functions()}
+        assert ("functions/operations/dead_letters" in code) is queued
+        # And the operators' view of transactions (the journal) is there whatever the packs
+        assert "functions/operations/transactions" in code
     finally:
         assert hub.stop() == []
