@@ -319,6 +319,9 @@ def resubmit(
             (str(answer.get("refused", 0)), "bold"),
         )
     )
+    if answer.get("remaining"):
+        # the call's time ran out before the filter's last transaction: the rest waits for the same command again
+        console().print(Text("more match the filter: run the same command again", style="yellow"))
 
 
 @cli.command()

@@ -1,8 +1,7 @@
 """The ``utilhub`` CLI against the local hub over HTTP, as an operator runs it (``--hub`` with the local ``ops``
 client): a dead-letter queue redriven, DACS's initial extract started and followed to its summary, and the held-out
 scenario: an OC-01 order failed by a BRM outage found with ``find``, followed with ``trace``, resubmitted with
-``resubmit`` and found SUCCEEDED. That one needs the operations API's ``/ops/transactions`` routes; it is skipped while
-the template declares none, and runs by itself once it does."""
+``resubmit`` and found SUCCEEDED."""
 
 from __future__ import annotations
 
@@ -13,19 +12,16 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from click.testing import CliRunner
 
 from localhub.aws import sfn_waits
 from localhub.server import LocalRuntime
 from localhub.simulators.ccb_extract import ccb_extract_lines, expected_counts
-from localhub.template import Template
 from tests.conftest import sample_event
 from tests.helpers import bearer, until
 from utilhub_cli.app import cli
 
 ROOT = Path(__file__).parents[2]
-HAS_TRANSACTIONS_API = any(route.path.startswith("/ops/transactions") for route in Template.load().http_routes())
 
 
 def utilhub(runtime: LocalRuntime, aws_endpoint: str, *args: str) -> Any:
@@ -110,7 +106,6 @@ def test_the_console_script_runs_as_a_process_against_the_hub(runtime: LocalRunt
     assert "error: 404 Not found: No dead-letter queue nowhere in field-work." in answer.stderr
 
 
-@pytest.mark.skipif(not HAS_TRANSACTIONS_API, reason="template.yaml declares no /ops/transactions route yet (the operations API)")
 def test_an_order_failed_by_a_brm_outage_is_found_traced_resubmitted_and_succeeds(
     runtime: LocalRuntime, aws_endpoint: str, client: httpx.Client
 ) -> None:

@@ -194,6 +194,19 @@ def test_bulk_resubmit_sends_the_filter_and_prints_the_counts() -> None:
     assert json.loads(as_json.output) == {"resubmitted": 7, "refused": 1}
 
 
+def test_bulk_resubmit_cut_short_by_the_calls_time_says_to_run_it_again() -> None:
+    # Given a filter matching more failed transactions than one call of the API had time for
+    hub = FakeHub({("POST", "/ops/transactions:resubmit"): answer(202, {"resubmitted": 40, "refused": 0, "remaining": True})})
+
+    # When the operator resubmits them
+    result = run(hub, "resubmit", "--state", "FAILED")
+
+    # Then the counts are printed, and that more wait for the same command
+    assert result.exit_code == 0, result.output
+    assert "resubmitted 40, refused 0" in result.output
+    assert "run the same command again" in result.output
+
+
 @pytest.mark.parametrize(
     "args", [["resubmit"], ["resubmit", "OC-01"], ["resubmit", "OC-01", "ORD-1/1", "--state", "FAILED"]], ids=["nothing", "no-id", "both"]
 )

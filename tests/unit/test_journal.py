@@ -56,9 +56,10 @@ def test_each_packs_state_is_normalised(detail: str, state: str) -> None:
     assert normalised(detail) == state
 
 
-def test_a_state_change_is_one_head_update_and_one_hop(table: tuple[Any, Stubber]) -> None:
+def test_a_state_change_is_one_hop_then_one_head_update(table: tuple[Any, Stubber]) -> None:
     found, stubber = table
-    # Given a journal whose clock says AT
+    # Given a journal whose clock says AT (the hop first: a reader of the head's new state finds its step)
+    stubber.add_response("put_item", {}, {"TableName": "journal", "Item": ANY})
     stubber.add_response(
         "update_item",
         {},
@@ -70,7 +71,6 @@ def test_a_state_change_is_one_head_update_and_one_hop(table: tuple[Any, Stubber
             "ExpressionAttributeValues": ANY,
         },
     )
-    stubber.add_response("put_item", {}, {"TableName": "journal", "Item": ANY})
 
     metrics.clear_metrics()
 
@@ -92,8 +92,8 @@ def test_without_hops_only_the_head_is_written(table: tuple[Any, Stubber]) -> No
 
 def test_a_failed_journal_write_never_fails_the_caller_and_is_counted(table: tuple[Any, Stubber]) -> None:
     found, stubber = table
-    stubber.add_client_error("update_item", "ProvisionedThroughputExceededException")
     stubber.add_client_error("put_item", "AccessDeniedException")
+    stubber.add_client_error("update_item", "ProvisionedThroughputExceededException")
     metrics.clear_metrics()
 
     Journal(found, clock=lambda: AT).changed("OC-01", "ORD-1/2", "FAILED", reason="x", step="workflow failed")

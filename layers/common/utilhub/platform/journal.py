@@ -168,6 +168,9 @@ class Journal:
         if resubmit is not None:
             sets.append("resubmit = :resubmit")
             values[":resubmit"] = resubmit
+        # the hop before the head: whoever reads the head in its new state finds the step that put it there
+        if step is not None:
+            self.hop(transaction, step=step, system=system, outcome=detail_state, detail=reason)
         self._safely(
             "head",
             lambda: self._table.update_item(
@@ -177,8 +180,6 @@ class Journal:
                 ExpressionAttributeValues=values,
             ),
         )
-        if step is not None:
-            self.hop(transaction, step=step, system=system, outcome=detail_state, detail=reason)
 
     def hop(self, transaction: Transaction, *, step: str, system: str, outcome: str, detail: str = "") -> None:
         """One step of ``transaction``'s timeline (nothing when hops are not recorded)."""
