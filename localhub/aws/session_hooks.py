@@ -8,13 +8,14 @@ session are seen: the runtime's own calls (pollers, the tests' boto3 clients, mo
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any, Self
 
 from localhub.lambda_.runtime import INVOCATION_LOCK
 from utilhub.platform import aws
 
 
-class SessionHook:
+class SessionHook(ABC):
     """Calls ``_on_call`` on every ``event`` (``"before-call"``, ``"before-call.dynamodb"``) while installed;
     usable as a context manager."""
 
@@ -23,8 +24,9 @@ class SessionHook:
 
     _session: Any = None
 
+    @abstractmethod
     def _on_call(self, model: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError
+        """What the hook does with one call (botocore's ``before-call`` arguments); a response ends the call there."""
 
     def install(self) -> Self:
         with INVOCATION_LOCK:
