@@ -24,6 +24,7 @@ from localhub.aws import sfn_waits
 from localhub.aws.provision import provision
 from localhub.aws.stepfunctions import LambdaTaskDispatcher
 from localhub.aws.throttling import AwsThrottling
+from localhub.lambda_.claims import lapse_claims
 from localhub.lambda_.event_sources import PollResult, SqsEventSource, scheduled_event, sqs_event_sources
 from localhub.lambda_.runtime import Invocation, invoke
 from localhub.lambda_.workers import WorkerPool
@@ -36,6 +37,8 @@ from localhub.simulators.field import FieldSystemSimulator
 from localhub.simulators.mdm import MdmSimulator
 from localhub.simulators.siebel import SiebelSimulator
 from localhub.template import FunctionSpec, LocalStack, Template
+
+IDEMPOTENCY_TABLE = "UTILHUB_IDEMPOTENCY_TABLE"  # where a function's Powertools idempotency records go
 
 
 def enable_state_machine_execution() -> None:
@@ -342,7 +345,12 @@ class LocalHub:
         return handled
 
     def expire_visibility(self) -> int:
-        """Let every failed message come back now instead of after its visibility timeout."""
+        """Let every failed message come back now instead of after its visibility timeout. That much time (at least
+        the function's timeout) also lapses the idempotency claims of the invocations that died meanwhile
+        (:mod:`localhub.lambda_.claims`), as it would on AWS before the message came back."""
+        if self.workers is not None:
+            tables = {spec.environment[IDEMPOTENCY_TABLE] for spec in self._specs.values() if IDEMPOTENCY_TABLE in spec.environment}
+            lapse_claims(boto3.client("dynamodb", region_name=self._stack().region), tables, self.workers.take_dead())
         return sum(source.expire_visibility() for source in self._sources)
 
     def resources(self) -> dict[str, str]:

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from localhub.aws.throttling import per_operation
+from localhub.lambda_.claims import DeadInvocation
 from localhub.lambda_.logs import FunctionLogs
 from localhub.lambda_.runtime import RUNTIME_VARIABLES, Invocation, lambda_variables
 from localhub.lambda_.worker import HEADER
@@ -168,6 +169,8 @@ class WorkerPool:
         # environments to kill in the middle of an invocation: function logical id ("*": any) -> crashes left
         self._crashes: list[Crash] = []
         self.crashed: Counter[str] = Counter()
+        # invocations whose environment ended before answering (killed, timed out): their claims lapse as time passes
+        self._dead: list[DeadInvocation] = []
 
     def concurrency(self, spec: FunctionSpec) -> int:
         return self.default_concurrency if spec.reserved_concurrency is None else spec.reserved_concurrency
@@ -191,6 +194,7 @@ class WorkerPool:
 
     def _run(self, function: _Function, event: Any) -> Invocation:
         started = time.perf_counter()
+        deadline_ms = int((time.time() + function.spec.timeout) * 1000)
         environment = self._take(function)
         if environment is None and self._stopped:
             return Invocation(error={"errorType": "ServiceException", "errorMessage": "the local runtime is stopping"})
@@ -207,12 +211,14 @@ class WorkerPool:
             return Invocation(error={"errorType": "InvalidRequestContentException", "errorMessage": str(exc)})
         except TimeoutError:
             self._discard(function, environment)
+            self._died(function.spec, deadline_ms)
             return Invocation(
                 error={"errorType": "Sandbox.Timedout", "errorMessage": f"Task timed out after {function.spec.timeout:.2f} seconds"},
                 duration_ms=(time.perf_counter() - started) * 1000,
             )
         except (EnvironmentLost, OSError, ValueError, subprocess.TimeoutExpired) as exc:
             self._discard(function, environment)
+            self._died(function.spec, deadline_ms)
             if crash is not None:
                 with self._changed:
                     self.crashed[function.spec.logical_id] += 1
@@ -226,6 +232,16 @@ class WorkerPool:
         self._give_back(function, environment)
         self._count_throttling(function.spec.name, answer.get("throttling"))
         return Invocation(result=answer.get("result"), error=answer.get("error"), duration_ms=float(answer.get("durationMs", 0.0)))
+
+    def _died(self, spec: FunctionSpec, deadline_ms: int) -> None:
+        with self._changed:
+            self._dead.append(DeadInvocation(spec.name, deadline_ms))
+
+    def take_dead(self) -> list[DeadInvocation]:
+        """The invocations whose environment ended before they answered, since the last call."""
+        with self._changed:
+            dead, self._dead = self._dead, []
+        return dead
 
     def _take(self, function: _Function) -> Environment | None:
         """A warm environment of the function, else a new one; None when stopping or none frees up in time."""

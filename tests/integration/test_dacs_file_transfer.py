@@ -497,3 +497,47 @@ def test_dacs_down_leaves_the_files_in_upload_until_it_imports_them(hub: LocalHu
     assert [(i["key"], i["status"], i["positive"]) for i in answered.json()] == [("upload/contacts-run7.tsv", "LOADED", 2)]
     assert requests.post(f"{url}/imports", timeout=10).json() == []
     assert keys(hub, "upload/") == []
+
+
+@pytest.fixture
+def pooled_hub(aws_endpoint: str) -> Any:
+    """The DACS pack alone, its functions each in an execution environment of its own (so one can be killed)."""
+    from localhub.aws.endpoint import reset
+    from localhub.lambda_.workers import WorkerPool
+
+    reset(aws_endpoint)
+    local = LocalHub(workers=WorkerPool(max_processes=4), parameters={"Packs": "dacs"}).start()
+    local.drain()
+    yield local
+    local.stop()
+
+
+def in_progress_claims(hub: LocalHub, function: str) -> list[dict[str, Any]]:
+    table = hub.function(FUNCTION).environment["UTILHUB_IDEMPOTENCY_TABLE"]
+    items = boto3.client("dynamodb").scan(TableName=table)["Items"]
+    return [item for item in items if item["status"]["S"] == "INPROGRESS" and f"#{function}#" in item["id"]["S"]]
+
+
+def test_a_move_whose_environment_was_killed_is_made_when_its_notification_comes_back(pooled_hub: LocalHub) -> None:
+    # Given a file under extract/, and the transfer's execution environment killed in the middle of its move, after it
+    # claimed the notification's idempotency key
+    hub = pooled_hub
+    assert hub.workers is not None
+    data = extract_bytes(Kind.CONTACT, contacts(2))
+    hub.workers.crash(FUNCTION, count=1, after_calls=3)
+    put_extract(hub, "contacts-crash.tsv", data)
+    assert hub.drain() >= 1
+    assert hub.workers.crashed == {FUNCTION: 1}
+    assert keys(hub, "extract/") == ["extract/contacts-crash.tsv"]
+    assert len(in_progress_claims(hub, hub.function(FUNCTION).name)) == 1  # the dead invocation's claim, until its deadline
+
+    # When the notification comes back after its visibility timeout (at least the function's timeout: past the claim's
+    # deadline, as SQS and Lambda require of a queue a function reads)
+    assert hub.expire_visibility() == 1
+    hub.drain()
+
+    # Then the move is made, not refused as "in progress" by the claim of an invocation that no longer runs
+    assert keys(hub, "extract/") == []
+    assert keys(hub, "upload/") == ["upload/contacts-crash.tsv"]
+    assert body(hub, "upload/contacts-crash.tsv") == data
+    assert queue_counts(hub, "DacsTransferQueue") == ("0", "0")

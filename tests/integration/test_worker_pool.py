@@ -80,6 +80,9 @@ def test_an_invocation_past_its_timeout_is_stopped_with_its_environment(pool: Wo
     assert answer.error == {"errorType": "Sandbox.Timedout", "errorMessage": "Task timed out after 1.00 seconds"}
     assert pool.invoke(spec, {}).error is None  # a new environment takes the next invocation
     assert pool.cold_starts["Sleeper"] == 2
+    [dead] = pool.take_dead()  # its idempotency claims lapse when the runtime next lets time pass
+    assert dead.function_name == "fixture-Sleeper"
+    assert pool.take_dead() == []
 
 
 def test_an_environment_that_dies_is_a_function_error_and_the_pool_goes_on(pool: WorkerPool) -> None:
@@ -91,6 +94,49 @@ def test_an_environment_that_dies_is_a_function_error_and_the_pool_goes_on(pool:
     assert raised.error is not None
     assert (raised.error["errorType"], raised.error["errorMessage"]) == ("ValueError", "bad input")
     assert pool.invoke(spec, {}).error is None
+    assert [d.function_name for d in pool.take_dead()] == ["fixture-Sleeper"]  # the one that died, not the one that raised
+
+
+def test_only_the_claims_of_a_dead_invocation_lapse(aws_endpoint: str) -> None:
+    # Given an idempotency table with claims of a function: one by an invocation that died, one by a live invocation
+    # started later, one completed, and one of another function with the same deadline
+    import boto3
+
+    from localhub.lambda_.claims import DeadInvocation, lapse_claims
+
+    dynamodb = boto3.client("dynamodb")
+    table = "claims-lapse-test"
+    dynamodb.create_table(
+        TableName=table,
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    deadline = 1_900_000_000_000
+    claims = {
+        "role:session#fn-A#dead": ("INPROGRESS", deadline + 15),
+        "role:session#fn-A#live": ("INPROGRESS", deadline + 60_000),
+        "role:session#fn-A#done": ("COMPLETED", deadline),
+        "role:session#fn-B#other": ("INPROGRESS", deadline),
+    }
+    for record_id, (status, expiration) in claims.items():
+        dynamodb.put_item(
+            TableName=table,
+            Item={"id": {"S": record_id}, "status": {"S": status}, "in_progress_expiration": {"N": str(expiration)}},
+        )
+
+    # When time passes for the invocation of fn-A that died
+    lapsed = lapse_claims(dynamodb, [table], [DeadInvocation("fn-A", deadline)], now_ms=deadline - 500_000)
+
+    # Then its claim alone has lapsed (expired as of now); the others are as they were
+    assert lapsed == 1
+    expirations = {item["id"]["S"]: int(item["in_progress_expiration"]["N"]) for item in dynamodb.scan(TableName=table)["Items"]}
+    assert expirations == {
+        "role:session#fn-A#dead": deadline - 500_001,
+        "role:session#fn-A#live": deadline + 60_000,
+        "role:session#fn-A#done": deadline,
+        "role:session#fn-B#other": deadline,
+    }
 
 
 def test_a_function_at_its_reserved_concurrency_is_throttled(pool: WorkerPool) -> None:
