@@ -612,6 +612,52 @@ def meter_data_billing(client: httpx.Client) -> list[Row]:
             f"{failed} {resubmitted.status_code} {rerun} {held_at_ccb == {'usageRequestId': 'DEMO-UR4', **result}}",
         )
     )
+    rows.extend(_gas_and_water(client, period))
+    return rows
+
+
+def _gas_and_water(client: httpx.Client, period: dict[str, str]) -> list[Row]:
+    """A gas SA (CCB's service type code G) synchronized to MDM and billed in therms on its total alone; a water SA's
+    bill-to-date in gallons with the estimate to the end of its bill period (MD-15)."""
+    rows = []
+    pack = "meter-data"
+    sa = {"accountId": "DEMO-AC1", "servicePointIds": ["DEMO-SP1"], "personId": "DEMO-P1", "saType": "G-RES", "serviceType": "G"}
+    sync = {"syncRequestId": "DEMO-SA-3", "entityType": "SERVICE_AGREEMENT", "entityId": "DEMO-SA3", "changedAt": "2026-11-21T08:05:00Z"}
+    client.post("/meter-data/sync-requests", json={**sync, "data": sa})
+    synced = run_monitor_until(client, "/meter-data/sync-requests/DEMO-SA-3", {"SYNCHRONIZED", "ERROR"})
+    rows.append(Row(pack, "MD-03 a gas SA (service type G) reaches MDM", "SYNCHRONIZED", str(synced.get("status"))))
+    client.post("/meter-data/usage-requests", json={"usageRequestId": "DEMO-UR5", "saId": "DEMO-SA3", **period})
+    status = wait_for_status(client, "/meter-data/usage-requests/DEMO-UR5", {"COMPLETED", "ERROR"})
+    billed = client.get("/_local/sim/ccb/state").json()["records"].get("BILL_DETERMINANTS#DEMO-UR5", {}).get("determinants", {})
+    lines = " ".join(f"{d['uom']}/{d['touPeriod']}" for d in billed.get("determinants", []))
+    rows.append(
+        Row(
+            pack,
+            "MD-11 the gas SA billed at CCB in therms, no time of use",
+            "COMPLETED GAS THERM/TOTAL",
+            f"{status} {billed.get('serviceType')} {lines}",
+        )
+    )
+    water = client.post(
+        "/meter-data/usage",
+        json={
+            "saId": "SA-W0101",
+            "periodStart": "2026-11-01",
+            "periodEnd": "2026-11-16",
+            "ratePlans": ["WATER-RES"],
+            "billPeriodEnd": "2026-12-01",
+        },
+    ).json()
+    estimated = Decimal(str(water.get("estimate", {}).get("total", 0))) > Decimal(str(water.get("total", 0)))
+    days = sum(Decimal(str(d["quantity"])) for d in water.get("daily", [])) == Decimal(str(water.get("total")))
+    rows.append(
+        Row(
+            pack,
+            "MD-15 water bill-to-date in gallons, days add up, estimate to period end",
+            "WATER GAL True 2026-12-01 True",
+            f"{water.get('serviceType')} {water.get('uom')} {days} {water.get('estimate', {}).get('periodEnd')} {estimated}",
+        )
+    )
     return rows
 
 

@@ -1,8 +1,9 @@
 """CCB's side of MD-11: the bill determinants of a bill run's usage requests.
 
 ``POST /bill-determinants`` takes one usage request's determinants (validated with the library's
-``BillDeterminants``, so the time-of-use buckets and any intervals must add up to the total; it also
-needs the ``usageRequestId``, a KWH TOTAL determinant and a period that ends after it starts) and keeps
+``BillDeterminants``, so there is one TOTAL determinant in the SA's unit (kWh, therms or CCF, gallons or cubic
+metres, as its service type has it), and the time-of-use buckets and any intervals add up to it; it also needs the
+``usageRequestId`` and a period that ends after it starts) and keeps
 them under the usage request. The same determinants again for a usage request are answered as the first
 time and kept once; other determinants for a usage request already billed are refused (409): a bill is
 never computed twice. ``received`` counts every delivery per usage request, so a test sees a duplicate.
@@ -37,8 +38,6 @@ class BillDeterminantsBook:
             raise SimulatorError(f"invalid bill determinants: {exc.errors(include_url=False, include_input=False)}") from None
         if parsed.periodEnd <= parsed.periodStart:
             raise SimulatorError("invalid bill determinants: the period ends before it starts")
-        if not any((d.uom, d.touPeriod) == ("KWH", "TOTAL") for d in parsed.determinants):
-            raise SimulatorError("invalid bill determinants: no KWH TOTAL determinant")
         usage_request_id = parsed.usageRequestId
         key = f"BILL_DETERMINANTS#{usage_request_id}"
         image = parsed.model_dump(mode="json", exclude_none=True)

@@ -121,7 +121,7 @@ class MdmSimulator(Simulator):
         # usage services (MD-11, MD-12, MD-14, MD-15): computed from the seeded load shape (mdm_usage)
         if path.startswith("/usage/"):
             self.note_received({"operation": path.split("?")[0], "correlationId": headers.get("x-correlation-id")})
-            return mdm_usage.handle(method, path, body, known_sa=self.holds_service_agreement)
+            return mdm_usage.handle(method, path, body, service_of=self.service_type_of)
         if (billing := self.billing.handle(method, path, body)) is not None:
             return billing
         if (method, path.split("?")[0].rstrip("/")) != ("POST", "/sync-requests"):
@@ -196,6 +196,15 @@ class MdmSimulator(Simulator):
         """An SA synchronized to MDM (MD-03) or one of the seeded set (``mdm_usage``)."""
         with self._lock:
             return f"SERVICE_AGREEMENT#{sa_id}" in self.records or mdm_usage.is_seeded_sa(sa_id)
+
+    def service_type_of(self, sa_id: str) -> str | None:
+        """The service type (MDM's code) of an SA MDM holds: its usage subscription's ``ServiceType`` (none is
+        electric), or a seeded SA's (``mdm_usage``); None for an SA MDM does not hold."""
+        with self._lock:
+            record = self.records.get(f"SERVICE_AGREEMENT#{sa_id}")
+        if record is not None:
+            return str((record.get("data") or {}).get("ServiceType") or mdm_usage.ELECTRIC)
+        return mdm_usage.seeded_service_type(sa_id)
 
     def records_by_kind(self) -> dict[str, int]:
         with self._lock:

@@ -62,19 +62,53 @@ TOU_CALENDAR: dict[str, Any] = {
 TOU_PERIODS = ("ON_PEAK", "SHOULDER", "OFF_PEAK")
 
 # rate plan -> fixed charge per bill, and price per kWh by TOU period (or "ALL"), price per kW of peak demand
+# (electric plans in kWh; gas in therms, water in gallons: a plan bills one service type)
 RATE_PLANS: dict[str, dict[str, Any]] = {
-    "RES-FLAT": {"fixed": Decimal("12.00"), "energy": {"ALL": Decimal("0.1450")}, "demand": Decimal("0")},
+    "RES-FLAT": {"service": "ELEC", "fixed": Decimal("12.00"), "energy": {"ALL": Decimal("0.1450")}, "demand": Decimal("0")},
     "RES-TOU": {
+        "service": "ELEC",
         "fixed": Decimal("12.00"),
         "energy": {"ON_PEAK": Decimal("0.2800"), "SHOULDER": Decimal("0.1500"), "OFF_PEAK": Decimal("0.0800")},
         "demand": Decimal("0"),
     },
-    "RES-DEMAND": {"fixed": Decimal("12.00"), "energy": {"ALL": Decimal("0.0900")}, "demand": Decimal("9.50")},
+    "RES-DEMAND": {"service": "ELEC", "fixed": Decimal("12.00"), "energy": {"ALL": Decimal("0.0900")}, "demand": Decimal("9.50")},
+    "GAS-RES": {"service": "GAS", "fixed": Decimal("10.50"), "energy": {"ALL": Decimal("1.1800")}, "demand": Decimal("0")},
+    "WATER-RES": {"service": "WATR", "fixed": Decimal("8.00"), "energy": {"ALL": Decimal("0.0065")}, "demand": Decimal("0")},
 }
 
 # share of the average load by hour of day (percent; averages 100 over the day)
 _HOURLY = (55, 50, 48, 47, 48, 60, 85, 110, 105, 90, 85, 85, 88, 90, 95, 105, 130, 160, 170, 155, 130, 105, 80, 65)
 _HOURLY_MEAN = sum(_HOURLY) / 24
+# gas: space and water heating, a morning and an evening peak; water: showers and gardens, nights near zero
+_GAS_HOURLY = (70, 65, 65, 70, 85, 120, 160, 150, 120, 95, 85, 80, 80, 80, 85, 95, 115, 135, 140, 130, 115, 100, 90, 80)
+_WATER_HOURLY = (10, 8, 6, 6, 10, 40, 160, 220, 170, 120, 100, 95, 95, 90, 95, 110, 140, 180, 190, 160, 120, 80, 40, 20)
+# gas heating by month (January first): most in winter, least in summer
+_GAS_SEASON = (1.8, 1.6, 1.3, 1.0, 0.6, 0.4, 0.35, 0.35, 0.5, 0.9, 1.3, 1.7)
+
+# MDM's own codes: the usage subscription's service type (MD-03 ``ServiceType``, none is electric) and units
+ELECTRIC, GAS, WATER = "ELEC", "GAS", "WATR"
+SEEDED_GAS_SA = re.compile(r"^SA-G(\d{4})$")
+SEEDED_WATER_SA = re.compile(r"^SA-W(\d{4})$")
+SEEDED_COMMODITY_COUNT = 9_999
+
+
+@dataclass(frozen=True)
+class Commodity:
+    """How MDM measures one service type: its unit (MDM's code), interval length, and whether it has time of
+    use and demand (only electric rates are priced by time of use and demand)."""
+
+    service_type: str
+    uom: str
+    interval: timedelta
+    time_of_use: bool
+    demand_uom: str | None
+
+
+COMMODITIES = {
+    ELECTRIC: Commodity(ELECTRIC, "kWh", INTERVAL, time_of_use=True, demand_uom="kW"),
+    GAS: Commodity(GAS, "thm", timedelta(hours=1), time_of_use=False, demand_uom=None),
+    WATER: Commodity(WATER, "gal", timedelta(hours=1), time_of_use=False, demand_uom=None),
+}
 
 
 class UsageRefused(Exception):
@@ -99,7 +133,7 @@ _TITLES = {400: "Bad request", 404: "Not found", 422: "Unprocessable content"}
 @dataclass(frozen=True)
 class Interval:
     start: datetime  # UTC
-    wh: int
+    wh: int  # thousandths of the commodity's unit (watt-hours for electric)
     tou: str
 
 
@@ -133,6 +167,21 @@ def interval_wh(sa_id: str, start_utc: datetime, local: datetime, average: int) 
     return round(average * shape * weekend * variation / 4)  # W over a quarter hour -> Wh
 
 
+def gas_interval(sa_id: str, start_utc: datetime, local: datetime) -> int:
+    """A gas SA's hour in thousandths of a therm: 0.04 .. 0.12 therm an hour on average, by hour and month."""
+    average = 40 + _digest("gas", sa_id) % 81
+    variation = 0.8 + (_digest(sa_id, start_utc.isoformat()) % 401) / 1000  # 0.8 .. 1.2
+    return round(average * _GAS_HOURLY[local.hour] / 100 * _GAS_SEASON[local.month - 1] * variation)
+
+
+def water_interval(sa_id: str, start_utc: datetime, local: datetime) -> int:
+    """A water SA's hour in thousandths of a gallon: 6 .. 16 gallons an hour on average, by hour and weekday."""
+    average = 6000 + _digest("water", sa_id) % 10001
+    weekend = 1.1 if local.weekday() >= 5 else 1.0
+    variation = 0.7 + (_digest(sa_id, start_utc.isoformat()) % 601) / 1000  # 0.7 .. 1.3
+    return round(average * _WATER_HOURLY[local.hour] / 100 * weekend * variation)
+
+
 def period_bounds(start: date, end: date, calendar: dict[str, Any] = TOU_CALENDAR) -> tuple[datetime, datetime]:
     zone = ZoneInfo(calendar["timeZone"])
     return (
@@ -141,26 +190,36 @@ def period_bounds(start: date, end: date, calendar: dict[str, Any] = TOU_CALENDA
     )
 
 
-def intervals(sa_id: str, start: datetime, end: datetime, calendar: dict[str, Any] = TOU_CALENDAR) -> Iterator[Interval]:
-    """The SA's 15-minute reads from ``start`` (UTC, on a quarter hour) up to ``end``."""
+def intervals(
+    sa_id: str, start: datetime, end: datetime, calendar: dict[str, Any] = TOU_CALENDAR, service_type: str = ELECTRIC
+) -> Iterator[Interval]:
+    """The SA's reads from ``start`` (UTC, on an interval's start) up to ``end``: 15-minute kWh for electric,
+    hourly therms for gas and gallons for water (without time of use: ``tou`` is ``OFF_PEAK``)."""
     zone = ZoneInfo(calendar["timeZone"])
+    step = COMMODITIES[service_type].interval
     average = average_watts(sa_id)
     at = start
     while at < end:
         local = at.astimezone(zone)
-        yield Interval(at, interval_wh(sa_id, at, local, average), _tou_of_local(local, calendar))
-        at += INTERVAL
+        if service_type == GAS:
+            yield Interval(at, gas_interval(sa_id, at, local), "OFF_PEAK")
+        elif service_type == WATER:
+            yield Interval(at, water_interval(sa_id, at, local), "OFF_PEAK")
+        else:
+            yield Interval(at, interval_wh(sa_id, at, local, average), _tou_of_local(local, calendar))
+        at += step
 
 
 def kwh(wh: int) -> Decimal:
+    """Thousandths of a unit as the unit, to three decimals (Wh as kWh, thousandths of a therm as therms)."""
     return (Decimal(wh) / 1000).quantize(KWH)
 
 
-def check_period(start: date, end: date) -> None:
+def check_period(start: date, end: date, pointer: str = "#/periodEnd") -> None:
     if end <= start:
-        raise UsageRefused(422, "periodEnd must be after periodStart", "#/periodEnd")
+        raise UsageRefused(422, f"{pointer[2:]} must be after periodStart", pointer)
     if (end - start).days > MAX_PERIOD_DAYS:
-        raise UsageRefused(422, f"a period may be at most {MAX_PERIOD_DAYS} days", "#/periodEnd")
+        raise UsageRefused(422, f"a period may be at most {MAX_PERIOD_DAYS} days", pointer)
 
 
 @dataclass(frozen=True)
@@ -169,6 +228,11 @@ class Usage:
     start: date
     end: date
     reads: tuple[Interval, ...]
+    service_type: str = ELECTRIC
+
+    @property
+    def commodity(self) -> Commodity:
+        return COMMODITIES[self.service_type]
 
     @property
     def total_wh(self) -> int:
@@ -193,29 +257,45 @@ class Usage:
         return days
 
 
-def usage(sa_id: str, start: date, end: date, calendar: dict[str, Any] = TOU_CALENDAR) -> Usage:
+def usage(sa_id: str, start: date, end: date, calendar: dict[str, Any] = TOU_CALENDAR, service_type: str = ELECTRIC) -> Usage:
     check_period(start, end)
     first, last = period_bounds(start, end, calendar)
-    return Usage(sa_id, start, end, tuple(intervals(sa_id, first, last, calendar)))
+    return Usage(sa_id, start, end, tuple(intervals(sa_id, first, last, calendar, service_type)), service_type)
 
 
 def bill_determinants(found: Usage, *, include_intervals: bool) -> dict[str, Any]:
-    buckets = found.bucket_wh()
-    determinants = [{"uom": "KWH", "touPeriod": "TOTAL", "quantity": kwh(found.total_wh)}]
-    determinants += [{"uom": "KWH", "touPeriod": period, "quantity": kwh(buckets[period])} for period in TOU_PERIODS]
-    determinants.append({"uom": "KW", "touPeriod": "PEAK", "quantity": found.peak_demand_kw})
+    """The determinants in MDM's units: the total; for electric also the time-of-use buckets and peak demand
+    (a gas or water rate is priced on its volume alone, so its SA has neither)."""
+    commodity = found.commodity
+    determinants = [{"uom": commodity.uom, "touPeriod": "TOTAL", "quantity": kwh(found.total_wh)}]
+    if commodity.time_of_use:
+        buckets = found.bucket_wh()
+        determinants += [{"uom": commodity.uom, "touPeriod": period, "quantity": kwh(buckets[period])} for period in TOU_PERIODS]
+    if commodity.demand_uom:
+        determinants.append({"uom": commodity.demand_uom, "touPeriod": "PEAK", "quantity": found.peak_demand_kw})
     answer: dict[str, Any] = {
         "saId": found.sa_id,
         "periodStart": found.start.isoformat(),
         "periodEnd": found.end.isoformat(),
+        "serviceType": commodity.service_type,
+        "uom": commodity.uom,
         "usageTransactionId": f"UT-{_digest('ut', found.sa_id, found.start.isoformat(), found.end.isoformat()) % 10**10:010d}",
         "determinants": determinants,
-        "peakDemandKw": found.peak_demand_kw,
         "intervalCount": len(found.reads),
     }
+    if commodity.demand_uom:
+        answer["peakDemandKw"] = found.peak_demand_kw
     if include_intervals:
-        answer["intervals"] = [{"start": r.start.strftime("%Y-%m-%dT%H:%M:%SZ"), "kwh": kwh(r.wh)} for r in found.reads]
+        answer["intervals"] = [_read(r.start.strftime("%Y-%m-%dT%H:%M:%SZ"), r.wh, commodity, "start") for r in found.reads]
     return answer
+
+
+def _read(at: str, wh: int, commodity: Commodity, name: str) -> dict[str, Any]:
+    """One interval or day: its ``quantity`` in the commodity's unit, and ``kwh`` as well for electric."""
+    read: dict[str, Any] = {name: at, "quantity": kwh(wh)}
+    if commodity.service_type == ELECTRIC:
+        read["kwh"] = kwh(wh)
+    return read
 
 
 def rate_plan_charge(plan_name: str, found: Usage) -> dict[str, Any]:
@@ -223,11 +303,16 @@ def rate_plan_charge(plan_name: str, found: Usage) -> dict[str, Any]:
     plan = RATE_PLANS.get(plan_name)
     if plan is None:
         raise UsageRefused(422, f"unknown rate plan {plan_name}; the plans are {', '.join(RATE_PLANS)}", "#/ratePlans")
+    if plan["service"] != found.service_type:
+        raise UsageRefused(
+            422, f"rate plan {plan_name} bills {plan['service']}, not the {found.service_type} of SA {found.sa_id}", "#/ratePlans"
+        )
     buckets = found.bucket_wh()
+    what = "energy" if found.service_type == ELECTRIC else "usage"
     lines = [{"description": "fixed charge", "quantity": Decimal(1), "price": plan["fixed"], "amount": plan["fixed"]}]
     for period, price in plan["energy"].items():
         quantity = kwh(found.total_wh if period == "ALL" else buckets[period])
-        lines.append({"description": f"energy {period}", "quantity": quantity, "price": price, "amount": _cents(quantity * price)})
+        lines.append({"description": f"{what} {period}", "quantity": quantity, "price": price, "amount": _cents(quantity * price)})
     if plan["demand"]:
         demand = found.peak_demand_kw
         lines.append({"description": "peak demand", "quantity": demand, "price": plan["demand"], "amount": _cents(demand * plan["demand"])})
@@ -238,19 +323,36 @@ def _cents(amount: Decimal) -> Decimal:
     return amount.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-def usage_answer(found: Usage, rate_plans: list[str]) -> dict[str, Any]:
+def usage_answer(found: Usage, rate_plans: list[str], *, bill_period: Usage | None = None) -> dict[str, Any]:
+    """MD-15's answer in MDM's units. With ``bill_period`` (the whole bill period, its days after ``found``'s end
+    estimated from the SA's load shape) also the estimate to the end of the bill period, priced the same way."""
+    commodity = found.commodity
     buckets = found.bucket_wh()
     answer: dict[str, Any] = {
         "saId": found.sa_id,
         "periodStart": found.start.isoformat(),
         "periodEnd": found.end.isoformat(),
-        "totalKwh": kwh(found.total_wh),
-        "touBuckets": [{"touPeriod": period, "kwh": kwh(buckets[period])} for period in TOU_PERIODS],
-        "peakDemandKw": found.peak_demand_kw,
-        "daily": [{"date": day, "kwh": kwh(wh)} for day, wh in found.daily_wh().items()],
+        "serviceType": commodity.service_type,
+        "uom": commodity.uom,
+        "total": kwh(found.total_wh),
+        "touBuckets": [],
+        "daily": [_read(day, wh, commodity, "date") for day, wh in found.daily_wh().items()],
     }
+    if commodity.service_type == ELECTRIC:
+        answer["totalKwh"] = kwh(found.total_wh)
+    if commodity.time_of_use:
+        answer["touBuckets"] = [
+            {"touPeriod": period, "kwh": kwh(buckets[period]), "quantity": kwh(buckets[period])} for period in TOU_PERIODS
+        ]
+    if commodity.demand_uom:
+        answer["peakDemandKw"] = found.peak_demand_kw
     if rate_plans:
         answer["comparison"] = [rate_plan_charge(plan, found) for plan in rate_plans]
+    if bill_period is not None:
+        estimate: dict[str, Any] = {"periodEnd": bill_period.end.isoformat(), "total": kwh(bill_period.total_wh)}
+        if rate_plans:
+            estimate["comparison"] = [rate_plan_charge(plan, bill_period) for plan in rate_plans]
+        answer["estimate"] = estimate
     return answer
 
 
@@ -281,8 +383,20 @@ def read_boundaries(register_id: str, read_at: datetime, calendar: dict[str, Any
 
 
 def is_seeded_sa(sa_id: str) -> bool:
-    match = SEEDED_SA.match(sa_id)
-    return bool(match) and 1 <= int(match.group(1)) <= SEEDED_COUNT  # type: ignore[union-attr]
+    return seeded_service_type(sa_id) is not None
+
+
+def seeded_service_type(sa_id: str) -> str | None:
+    """The service type of a seeded SA: ``SA-00001`` .. ``SA-20000`` electric, ``SA-G0001`` .. ``SA-G9999`` gas,
+    ``SA-W0001`` .. ``SA-W9999`` water; None for any other id."""
+    for pattern, count, service_type in (
+        (SEEDED_SA, SEEDED_COUNT, ELECTRIC),
+        (SEEDED_GAS_SA, SEEDED_COMMODITY_COUNT, GAS),
+        (SEEDED_WATER_SA, SEEDED_COMMODITY_COUNT, WATER),
+    ):
+        if (match := pattern.match(sa_id)) and 1 <= int(match.group(1)) <= count:
+            return service_type
+    return None
 
 
 # ---------------------------------------------------------------------------- HTTP
@@ -313,30 +427,42 @@ def _date(body: dict[str, Any], name: str) -> date:
         raise UsageRefused(400, f"{name} is not a date (YYYY-MM-DD)", f"#/{name}") from None
 
 
-def _sa(body: dict[str, Any], known: Callable[[str], bool]) -> str:
+def _sa(body: dict[str, Any], service_of: Callable[[str], str | None]) -> tuple[str, str]:
     sa_id = body.get("saId")
     if not isinstance(sa_id, str) or not sa_id:
         raise UsageRefused(400, "saId is required", "#/saId")
-    if not known(sa_id):
+    service_type = service_of(sa_id)
+    if service_type is None:
         raise UsageRefused(404, f"no usage subscription for SA {sa_id}")
-    return sa_id
+    return sa_id, service_type
 
 
-def handle(method: str, path: str, raw: bytes, *, known_sa: Callable[[str], bool]) -> Reply:
-    """Answer one call to MDM's usage services; ``known_sa`` says whether MDM holds an SA."""
+def _usage(body: dict[str, Any], service_of: Callable[[str], str | None]) -> Usage:
+    sa_id, service_type = _sa(body, service_of)
+    return usage(sa_id, _date(body, "periodStart"), _date(body, "periodEnd"), service_type=service_type)
+
+
+def handle(method: str, path: str, raw: bytes, *, service_of: Callable[[str], str | None]) -> Reply:
+    """Answer one call to MDM's usage services; ``service_of`` is the service type of an SA MDM holds, else None."""
     parts = [unquote(p) for p in urlsplit(path).path.strip("/").split("/")]
     try:
         if method == "POST" and parts == ["usage", "bill-determinants"]:
             body = _body(raw)
-            found = usage(_sa(body, known_sa), _date(body, "periodStart"), _date(body, "periodEnd"))
-            return _json_reply(bill_determinants(found, include_intervals=body.get("includeIntervals") is True))
+            return _json_reply(bill_determinants(_usage(body, service_of), include_intervals=body.get("includeIntervals") is True))
         if method == "POST" and parts == ["usage", "usage"]:
             body = _body(raw)
             plans = body.get("ratePlans") or []
             if not isinstance(plans, list) or not all(isinstance(p, str) for p in plans):
                 raise UsageRefused(400, "ratePlans is a list of rate plan codes", "#/ratePlans")
-            found = usage(_sa(body, known_sa), _date(body, "periodStart"), _date(body, "periodEnd"))
-            return _json_reply(usage_answer(found, plans))
+            found = _usage(body, service_of)
+            bill_period = None
+            if body.get("billPeriodEnd") is not None:  # the bill-to-date and its estimate to the end of the bill period
+                end = _date(body, "billPeriodEnd")
+                if end < found.end:
+                    raise UsageRefused(422, "billPeriodEnd must not be before periodEnd", "#/billPeriodEnd")
+                check_period(found.start, end, "#/billPeriodEnd")
+                bill_period = usage(found.sa_id, found.start, end, service_type=found.service_type)
+            return _json_reply(usage_answer(found, plans, bill_period=bill_period))
         if method == "GET" and len(parts) == 4 and parts[:2] == ["usage", "registers"] and parts[3] == "read-boundaries":
             text = (parse_qs(urlsplit(path).query).get("readAt") or [""])[0]
             try:

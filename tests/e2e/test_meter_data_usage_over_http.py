@@ -151,3 +151,79 @@ def test_bad_input_and_mdm_down_over_http(client: httpx.Client) -> None:
     assert "MDM" in down.json()["detail"]
     assert (backwards.status_code, backwards.json()["errors"][0]["pointer"]) == (422, "#/periodEnd")
     assert unknown.status_code == 404
+
+
+def sync(client: httpx.Client, request: dict[str, Any]) -> dict[str, Any]:
+    """A master data sync request posted, the monitor run until it is synchronized; its state."""
+    assert client.post("/meter-data/sync-requests", json=request).status_code == 202
+    path = f"/meter-data/sync-requests/{request['syncRequestId']}"
+
+    def synchronized() -> Any:
+        client.post("/_local/schedules/MeterDataSyncMonitorFunction/run")
+        return (body := client.get(path).json())["status"] == "SYNCHRONIZED" and body
+
+    return until(synchronized, 30, 0.5) or client.get(path).json()
+
+
+def test_a_gas_sa_synchronized_over_http_is_billed_in_therms_and_a_water_sa_s_usage_is_in_gallons(client: httpx.Client) -> None:
+    # Given a service point and a gas SA on it (the hub's service type code) synchronized to MDM
+    changed = "2026-11-20T09:50:00Z"
+    point = {
+        "syncRequestId": "E2E-GAS-SP",
+        "entityType": "SERVICE_POINT",
+        "entityId": "E2E-GSP-1",
+        "changedAt": changed,
+        "data": {"premiseId": "PR-G1"},
+    }
+    sa = {"accountId": "AC-G1", "servicePointIds": ["E2E-GSP-1"], "serviceType": "GAS"}
+    agreement = {
+        "syncRequestId": "E2E-GAS-SA",
+        "entityType": "SERVICE_AGREEMENT",
+        "entityId": "E2E-GSA-1",
+        "changedAt": changed,
+        "data": sa,
+    }
+    assert sync(client, point)["status"] == "SYNCHRONIZED"
+    assert sync(client, agreement)["status"] == "SYNCHRONIZED"
+
+    # When CCB asks its online determinants and its bill run asks them too
+    online = client.post("/meter-data/bill-determinants", json={"saId": "E2E-GSA-1", **PERIOD})
+    assert (
+        client.post("/meter-data/usage-requests", json={"usageRequestId": "E2E-UR-GAS", "saId": "E2E-GSA-1", **PERIOD}).status_code == 202
+    )
+    done = status_of(client, "E2E-UR-GAS", {"COMPLETED", "ERROR"})
+
+    # Then both are one total in therms with neither time of use nor demand, the same at CCB
+    assert online.status_code == 200, online.text
+    assert (online.json()["serviceType"], online.json()["uom"]) == ("GAS", "THERM")
+    assert [(d["uom"], d["touPeriod"]) for d in online.json()["determinants"]] == [("THERM", "TOTAL")]
+    assert "peakDemandKw" not in online.json()
+    assert done["status"] == "COMPLETED", done
+    assert done["result"]["determinants"] == online.json()["determinants"]
+    ccb = client.get("/_local/sim/ccb/state").json()
+    assert ccb["records"]["BILL_DETERMINANTS#E2E-UR-GAS"]["determinants"]["uom"] == "THERM"
+
+    # And a water SA's bill-to-date is in gallons, its days adding up, no buckets, with the estimate to its bill period's end
+    water = client.post(
+        "/meter-data/usage",
+        json={
+            "saId": "SA-W0301",
+            "periodStart": "2026-11-01",
+            "periodEnd": "2026-11-16",
+            "ratePlans": ["WATER-RES"],
+            "billPeriodEnd": "2026-12-01",
+        },
+    )
+    assert water.status_code == 200, water.text
+    found = water.json()
+    assert (found["serviceType"], found["uom"], found["touBuckets"]) == ("WATER", "GAL", [])
+    assert sum(Decimal(str(d["quantity"])) for d in found["daily"]) == Decimal(str(found["total"]))
+    assert found["estimate"]["periodEnd"] == "2026-12-01"
+    assert Decimal(str(found["estimate"]["total"])) > Decimal(str(found["total"]))
+
+
+def test_an_electric_sa_over_http_keeps_its_kwh_time_of_use_and_demand(client: httpx.Client) -> None:
+    found = client.post("/meter-data/bill-determinants", json={"saId": "SA-00302", **PERIOD}).json()
+    assert (found["serviceType"], found["uom"]) == ("ELECTRIC", "KWH")
+    assert set(kwh(found["determinants"])) == {"TOTAL", "ON_PEAK", "SHOULDER", "OFF_PEAK"}
+    assert found["peakDemandKw"] > 0

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from localhub.hub import ApiResponse, LocalHub
+from localhub.simulators import mdm_usage
 from tests.conftest import sample_event
 from tests.helpers import JSON, post_json
 
@@ -162,3 +164,75 @@ def test_an_idempotency_key_answers_the_first_answer_and_refuses_another_body(hu
     assert (first.status, again.status, other.status) == (200, 200, 409)
     assert again.json() == first.json()
     assert hub.simulators["MDM"].received_total == calls
+
+
+def test_a_gas_sa_s_determinants_are_a_total_in_therms_without_time_of_use_or_demand(hub: LocalHub) -> None:
+    # Given MDM's seeded gas SA SA-G0001, asked for October with its intervals
+    body = {"saId": "SA-G0001", "periodStart": "2026-10-01", "periodEnd": "2026-11-01", "includeIntervals": True}
+    response = post(hub, "/meter-data/bill-determinants", body)
+
+    # Then the determinants are one total in CCB's therm code, the hourly intervals add up to it, and there is no demand
+    assert response.status == 200, response.body
+    found = response.json()
+    assert (found["serviceType"], found["uom"]) == ("GAS", "THERM")
+    assert [(d["uom"], d["touPeriod"]) for d in found["determinants"]] == [("THERM", "TOTAL")]
+    assert "peakDemandKw" not in found
+    assert len(found["intervals"]) == 31 * 24  # hourly
+    assert sum(_d(i["quantity"]) for i in found["intervals"]) == _d(found["determinants"][0]["quantity"]) > 0
+
+
+def test_an_electric_sa_s_determinants_are_as_before_in_kwh_with_time_of_use(hub: LocalHub) -> None:
+    response = post(hub, "/meter-data/bill-determinants", {"saId": "SA-00001", "periodStart": "2026-10-01", "periodEnd": "2026-11-01"})
+    assert response.status == 200, response.body
+    found = response.json()
+    assert (found["serviceType"], found["uom"]) == ("ELECTRIC", "KWH")
+    assert [(d["uom"], d["touPeriod"]) for d in found["determinants"]] == [
+        ("KWH", "TOTAL"),
+        ("KWH", "ON_PEAK"),
+        ("KWH", "SHOULDER"),
+        ("KWH", "OFF_PEAK"),
+        ("KW", "PEAK"),
+    ]
+    assert found["peakDemandKw"] > 0
+
+
+def test_a_water_sa_s_usage_is_in_gallons_priced_under_a_water_plan_with_its_estimate_to_the_bill_period_end(hub: LocalHub) -> None:
+    # Given self-service's bill-to-date of a water SA, 1..15 November, in a bill period ending 1 December
+    body = {
+        "saId": "SA-W0001",
+        "periodStart": "2026-11-01",
+        "periodEnd": "2026-11-16",
+        "ratePlans": ["WATER-RES"],
+        "billPeriodEnd": "2026-12-01",
+    }
+    response = post(hub, "/meter-data/usage", body)
+
+    # Then the usage is in gallons with days adding up and no time-of-use buckets, priced, and estimated to 1 December
+    assert response.status == 200, response.body
+    found = response.json()
+    assert (found["serviceType"], found["uom"], found["touBuckets"]) == ("WATER", "GAL", [])
+    assert "totalKwh" not in found
+    assert "peakDemandKw" not in found
+    assert len(found["daily"]) == 15
+    assert sum(_d(d["quantity"]) for d in found["daily"]) == _d(found["total"])
+    assert found["comparison"][0]["ratePlan"] == "WATER-RES"
+    estimate = found["estimate"]
+    assert estimate["periodEnd"] == "2026-12-01"
+    assert _d(estimate["total"]) > _d(found["total"])
+    assert _d(estimate["comparison"][0]["charge"]) > _d(found["comparison"][0]["charge"])
+
+    # And an electric rate plan for the water SA is a 422 naming ratePlans, a bill period ending before the bill-to-date too
+    wrong_plan = post(hub, "/meter-data/usage", {**body, "ratePlans": ["RES-FLAT"]})
+    assert (wrong_plan.status, wrong_plan.json()["errors"][0]["pointer"]) == (422, "#/ratePlans")
+    too_early = post(hub, "/meter-data/usage", {**body, "billPeriodEnd": "2026-11-10"})
+    assert (too_early.status, too_early.json()["errors"][0]["pointer"]) == (422, "#/billPeriodEnd")
+
+
+def test_mdm_answering_in_a_unit_with_no_mapping_is_a_502(hub: LocalHub, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given MDM measuring gas in a unit the UnitOfMeasure map does not hold
+    monkeypatch.setitem(mdm_usage.COMMODITIES, mdm_usage.GAS, replace(mdm_usage.COMMODITIES[mdm_usage.GAS], uom="MJ"))
+
+    # Then the determinants are a 502 naming MDM, never a bill in a unit CCB cannot read
+    response = post(hub, "/meter-data/bill-determinants", {"saId": "SA-G0001", "periodStart": "2026-10-01", "periodEnd": "2026-11-01"})
+    assert response.status == 502, response.body
+    assert "UnitOfMeasure" in response.json()["detail"]

@@ -794,3 +794,41 @@ def test_the_data_sync_check_reads_the_sas_own_entities_not_the_backlog_of_sync_
     assert released["waiting"] == 1
     assert read.of(INTAKE) <= 3, read.by_function
     assert read.of(RELEASE) <= 3, read.by_function
+
+
+def test_a_gas_sa_synchronized_with_its_service_type_is_billed_in_therms(hub: LocalHub) -> None:
+    # Given CCB's person and service point, and a gas SA (CCB's service type code G) synchronized to MDM
+    post_sample(hub, "person")
+    post_sample(hub, "service-point")
+    cycle(hub)
+    gas_sa = {"accountId": "AC-0001", "servicePointIds": ["SP-0001"], "personId": "P-0001", "saType": "G-RES", "serviceType": "G"}
+    synced = post_json(
+        hub,
+        "/meter-data/sync-requests",
+        {
+            "syncRequestId": "SR-GAS-1",
+            "entityType": "SERVICE_AGREEMENT",
+            "entityId": "SA-GAS-1",
+            "changedAt": "2026-11-20T09:50:00Z",
+            "data": gas_sa,
+        },
+        CLAIMS,
+    )
+    assert synced.status == 202, synced.body
+    cycle(hub)
+    mdm_record = hub.simulators["MDM"].records["SERVICE_AGREEMENT#SA-GAS-1"]
+    assert mdm_record["data"]["ServiceType"] == "GAS"  # MDM's code, through the ServiceType map
+
+    # When the bill run asks for its determinants, beside an electric SA's
+    assert post_batch(hub, [usage_request(31, sa="SA-GAS-1"), usage_request(32)]).status == 202
+    hub.drain()
+
+    # Then the gas SA is billed at CCB on one total in therms, the electric SA as before in kWh with time of use
+    gas, electric = state_of(hub, "UR-00031"), state_of(hub, "UR-00032")
+    assert (gas["status"], electric["status"]) == ("COMPLETED", "COMPLETED")
+    assert (gas["result"]["serviceType"], gas["result"]["uom"]) == ("GAS", "THERM")
+    assert [(d["uom"], d["touPeriod"]) for d in gas["result"]["determinants"]] == [("THERM", "TOTAL")]
+    assert {d["touPeriod"] for d in electric["result"]["determinants"]} == {"TOTAL", "ON_PEAK", "SHOULDER", "OFF_PEAK", "PEAK"}
+    held = hub.simulators["CCB"].records["BILL_DETERMINANTS#UR-00031"]["determinants"]
+    assert held["determinants"] == gas["result"]["determinants"]
+    assert ccb_state(hub)["usageRequestsReceivedTwice"] == []

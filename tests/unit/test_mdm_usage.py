@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -55,7 +56,7 @@ def test_intervals_and_buckets_add_up_to_the_total_exactly() -> None:
     answer = mdm_usage.bill_determinants(found, include_intervals=True)
 
     # Then the intervals' kWh add up to the total, so do the three TOU buckets, and so do the days
-    by_period = {d["touPeriod"]: d["quantity"] for d in answer["determinants"] if d["uom"] == "KWH"}
+    by_period = {d["touPeriod"]: d["quantity"] for d in answer["determinants"] if d["uom"] == "kWh"}
     total = by_period.pop("TOTAL")
     assert sum(i["kwh"] for i in answer["intervals"]) == total
     assert sum(by_period.values()) == total
@@ -177,3 +178,80 @@ def test_an_sa_synchronized_to_mdm_is_known_beside_the_seeded_ones() -> None:
     assert mdm.holds_service_agreement("SA-0001")
     assert mdm.holds_service_agreement("SA-20000")
     assert not mdm.holds_service_agreement("SA-20001")
+
+
+def test_a_gas_sa_is_read_hourly_in_therms_with_more_in_winter_and_only_a_total() -> None:
+    # Given the seeded gas SA's January and July, and its determinants with intervals
+    january = mdm_usage.usage("SA-G0001", date(2026, 1, 5), date(2026, 1, 12), service_type=mdm_usage.GAS)
+    july = mdm_usage.usage("SA-G0001", date(2026, 7, 6), date(2026, 7, 13), service_type=mdm_usage.GAS)
+    answer = mdm_usage.bill_determinants(january, include_intervals=True)
+
+    # Then its reads are hourly, in MDM's therm code, its winter week uses more, and it has no TOU or demand
+    assert len(january.reads) == 7 * 24
+    assert january.total_wh > 2 * july.total_wh
+    assert (answer["serviceType"], answer["uom"]) == ("GAS", "thm")
+    assert answer["determinants"] == [{"uom": "thm", "touPeriod": "TOTAL", "quantity": mdm_usage.kwh(january.total_wh)}]
+    assert "peakDemandKw" not in answer
+    assert sum(i["quantity"] for i in answer["intervals"]) == mdm_usage.kwh(january.total_wh)
+    assert all("kwh" not in i for i in answer["intervals"])
+
+
+def test_a_water_sa_uses_most_in_the_morning_and_evening_in_gallons() -> None:
+    week = mdm_usage.usage("SA-W0001", date(2026, 11, 2), date(2026, 11, 9), service_type=mdm_usage.WATER)
+    by_hour = [0] * 24
+    for read in week.reads:
+        by_hour[read.start.astimezone(ZoneInfo("America/Chicago")).hour] += read.wh
+    assert min(by_hour[17:20]) > 5 * max(by_hour[1:4])
+    answer = mdm_usage.usage_answer(week, ["WATER-RES"])
+    assert (answer["uom"], answer["touBuckets"], answer["total"]) == ("gal", [], mdm_usage.kwh(week.total_wh))
+    assert answer["comparison"][0]["charge"] == Decimal("8.00") + (answer["total"] * Decimal("0.0065")).quantize(
+        Decimal("0.01"), ROUND_HALF_UP
+    )
+
+
+def test_mdm_holds_seeded_and_synchronized_sas_with_their_service_type() -> None:
+    # Given an MDM holding a synchronized gas SA beside its seeded SAs
+    mdm = MdmSimulator()
+    mdm.records["SERVICE_AGREEMENT#SA-GAS-1"] = {"mdmId": "US-000001", "data": {"ServiceType": "GAS"}}
+    mdm.records["SERVICE_AGREEMENT#SA-OLD-1"] = {"mdmId": "US-000002", "data": {}}
+
+    # Then each SA has its service type, none being electric
+    assert [mdm.service_type_of(sa) for sa in ("SA-GAS-1", "SA-OLD-1", "SA-00001", "SA-G0042", "SA-W9999", "SA-G10000")] == [
+        "GAS",
+        "ELEC",
+        "ELEC",
+        "GAS",
+        "WATR",
+        None,
+    ]
+
+
+def test_a_rate_plan_of_another_service_type_is_refused_naming_rate_plans() -> None:
+    status, problem = call(
+        "POST", "/usage/usage", {"saId": "SA-G0001", "periodStart": "2026-11-01", "periodEnd": "2026-11-02", "ratePlans": ["RES-FLAT"]}
+    )
+    assert status == 422
+    assert problem["errors"][0]["pointer"] == "#/ratePlans"
+    assert "bills ELEC, not the GAS" in problem["detail"]
+
+
+def test_the_estimate_to_the_end_of_the_bill_period_is_the_bill_period_s_usage_priced_the_same_way() -> None:
+    # Given a bill-to-date of 1..10 November and a bill period ending 1 December
+    asked = {
+        "saId": "SA-G0007",
+        "periodStart": "2026-11-01",
+        "periodEnd": "2026-11-11",
+        "ratePlans": ["GAS-RES"],
+        "billPeriodEnd": "2026-12-01",
+    }
+    status, body = call("POST", "/usage/usage", asked)
+
+    # Then the estimate is the whole bill period's usage (to date plus MDM's estimate of the rest) and its charge
+    whole = mdm_usage.usage("SA-G0007", date(2026, 11, 1), date(2026, 12, 1), service_type=mdm_usage.GAS)
+    assert status == 200
+    assert body["estimate"]["periodEnd"] == "2026-12-01"
+    assert _decimal(body["estimate"]["total"]) == mdm_usage.kwh(whole.total_wh) > _decimal(body["total"])
+    assert _decimal(body["estimate"]["comparison"][0]["charge"]) == mdm_usage.rate_plan_charge("GAS-RES", whole)["charge"]
+    # and a bill period that ends before the bill-to-date is refused
+    status, problem = call("POST", "/usage/usage", {**asked, "billPeriodEnd": "2026-11-05"})
+    assert (status, problem["errors"][0]["pointer"]) == (422, "#/billPeriodEnd")

@@ -689,3 +689,29 @@ def test_stored_data_missing_what_mdm_needs_cannot_be_rendered() -> None:
     # When it is rendered, Then it fails with the reason (delivery records it as ERROR), never a half message
     with pytest.raises(ValueError, match="lacks what MDM needs"):
         MdmSyncXml().render(request, "cid-1")
+
+
+@pytest.mark.parametrize(("service_type", "mdm_code"), [("GAS", "GAS"), ("WATER", "WATR"), ("ELECTRIC", "ELEC"), ("G", "GAS")])
+def test_mdm_usage_subscription_carries_its_service_type_in_mdm_s_code(service_type: str, mdm_code: str) -> None:
+    # Given an SA of a service type (the hub's code, or CCB's as kept with an older request)
+    data = {"accountId": "AC-1", "servicePointIds": ["SP-1"], "serviceType": service_type}
+
+    # Then MDM's usage subscription carries MDM's code of it (the ServiceType map), valid against MDM's XSD
+    subscription = child(rendered(sync_request("SERVICE_AGREEMENT", data)), "m:UsageSubscription")
+    assert subscription.findtext("m:ServiceType", namespaces=M) == mdm_code
+
+
+def test_mdm_usage_subscription_without_a_service_type_has_none() -> None:
+    subscription = child(
+        rendered(sync_request("SERVICE_AGREEMENT", {"accountId": "AC-1", "servicePointIds": ["SP-1"]})), "m:UsageSubscription"
+    )
+    assert subscription.find("m:ServiceType", M) is None
+
+
+def test_ccb_service_agreement_reads_its_service_type() -> None:
+    # Given a CCB service agreement with CCB's service type code after its SA type
+    xml = SERVICE_AGREEMENT.replace("<SaType>E-RES</SaType>", "<SaType>G-RES</SaType><ServiceType>G</ServiceType>")
+    root = ccb_document(single(ccb_request("SERVICE_AGREEMENT", "SA-1", xml)))
+
+    # Then it is read as it came (the contract's model translates it)
+    assert CcbSyncRequestXml().read_request(root)["data"]["serviceType"] == "G"

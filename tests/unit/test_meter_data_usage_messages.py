@@ -3,6 +3,8 @@ and MDM answers that do not add up, refused as a 502 instead of passed on as a w
 
 from __future__ import annotations
 
+import json
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -107,3 +109,97 @@ def test_determinants_for_another_sa_or_period_or_without_the_intervals_asked_do
     )
     without = usage.checked(usage.BillDeterminants, {**DETERMINANTS, "intervals": None})
     assert usage.mismatch(without, usage.BillDeterminantsIn.model_validate(asked)) == "answered without the intervals asked for"
+
+
+GAS: dict[str, Any] = {
+    "saId": "SA-G0001",
+    "periodStart": "2026-11-02",
+    "periodEnd": "2026-11-03",
+    "serviceType": "GAS",
+    "uom": "thm",
+    "determinants": [{"uom": "thm", "touPeriod": "TOTAL", "quantity": 2.5}],
+    "intervals": [{"start": "2026-11-02T06:00:00Z", "quantity": 1.25}, {"start": "2026-11-02T07:00:00Z", "quantity": 1.25}],
+}
+
+
+def test_a_gas_sas_determinants_are_read_in_mdm_units_and_answered_in_ccbs() -> None:
+    # Given MDM's determinants of a gas SA in its own codes (service type GAS, therms as "thm"), only a total
+    found = usage.read_determinants(json.dumps(GAS))
+
+    # Then they are checked in the hub's codes and go to CCB in CCB's unit, without time of use or demand
+    assert (found.serviceType, found.uom, found.quantity("THERM", "TOTAL")) == ("GAS", "THERM", Decimal("2.5"))
+    answered = usage.for_ccb(found.model_dump(mode="json", exclude_none=True))
+    assert answered["uom"] == "THERM"
+    assert answered["determinants"] == [{"uom": "THERM", "touPeriod": "TOTAL", "quantity": 2.5}]
+    assert "peakDemandKw" not in answered
+    assert [i["quantity"] for i in answered["intervals"]] == [1.25, 1.25]
+
+
+def test_an_electric_answer_without_a_service_type_is_read_as_before() -> None:
+    found = usage.read_determinants(json.dumps(DETERMINANTS))
+    assert (found.serviceType, found.uom) == ("ELECTRIC", "KWH")
+    assert usage.for_ccb(found.model_dump(mode="json", exclude_none=True))["intervals"][0]["kwh"] == 5.001
+
+
+@pytest.mark.parametrize(
+    ("broken", "reason"),
+    [
+        ({**GAS, "uom": "kWh", "determinants": [{"uom": "kWh", "touPeriod": "TOTAL", "quantity": 2.5}]}, "not measured in KWH"),
+        ({**GAS, "determinants": [*GAS["determinants"], {"uom": "thm", "touPeriod": "ON_PEAK", "quantity": 2.5}]}, "no time-of-use"),
+        ({**GAS, "peakDemandKw": 1.0}, "no demand"),
+        ({**GAS, "determinants": [{"uom": "gal", "touPeriod": "TOTAL", "quantity": 2.5}]}, "not in the SA's unit"),
+        ({**GAS, "uom": "litre"}, "no hub value in the domain value map UnitOfMeasure"),
+        ({**GAS, "serviceType": "STEAM"}, "no hub value in the domain value map ServiceType"),
+        ({**GAS, "intervals": GAS["intervals"][:1]}, "intervals do not add up"),
+    ],
+)
+def test_a_gas_answer_in_another_commodity_s_unit_or_with_time_of_use_is_unusable(broken: dict[str, Any], reason: str) -> None:
+    with pytest.raises(usage.UnusableAnswer, match=reason):
+        usage.read_determinants(json.dumps(broken))
+
+
+def test_a_water_sas_usage_is_in_gallons_with_days_that_add_up_and_no_buckets() -> None:
+    answer = {
+        "saId": "SA-W0001",
+        "periodStart": "2026-11-02",
+        "periodEnd": "2026-11-04",
+        "serviceType": "WATR",
+        "uom": "gal",
+        "total": 300.5,
+        "touBuckets": [],
+        "daily": [{"date": "2026-11-02", "quantity": 150.25}, {"date": "2026-11-03", "quantity": 150.25}],
+    }
+    found = usage.checked(usage.Usage, usage.from_mdm(answer))
+    assert (found.serviceType, found.uom, found.total, found.totalKwh) == ("WATER", "GAL", 300.5, None)
+    with pytest.raises(Problem):  # the days must add up to the total
+        usage.checked(usage.Usage, usage.from_mdm({**answer, "total": 300.6}))
+    with pytest.raises(Problem):  # water has no time-of-use buckets
+        usage.checked(usage.Usage, usage.from_mdm({**answer, "touBuckets": [{"touPeriod": "ON_PEAK", "kwh": 300.5}]}))
+
+
+def test_an_estimate_below_the_usage_to_date_is_a_502() -> None:
+    answer = {
+        "saId": "SA-00001",
+        "periodStart": "2026-11-01",
+        "periodEnd": "2026-11-02",
+        "totalKwh": 10.5,
+        "daily": [{"date": "2026-11-01", "kwh": 10.5}],
+        "estimate": {"periodEnd": "2026-12-01", "total": 10.4},
+    }
+    with pytest.raises(Problem) as refused:
+        usage.checked(usage.Usage, answer)
+    assert refused.value.status == 502
+    assert usage.checked(usage.Usage, {**answer, "estimate": {"periodEnd": "2026-12-01", "total": 300}}).estimate is not None
+
+
+@pytest.mark.parametrize(
+    ("bill_period_end", "taken"), [("2026-11-30", True), ("2026-11-09", True), ("2026-11-08", False), ("2027-02-10", False)]
+)
+def test_a_bill_period_ends_on_or_after_the_bill_to_date_and_within_the_longest_period(bill_period_end: str, taken: bool) -> None:
+    body = {"saId": "SA-00001", "periodStart": "2026-11-01", "periodEnd": "2026-11-09", "billPeriodEnd": bill_period_end}
+    if taken:
+        assert str(usage.UsageIn.model_validate(body).billPeriodEnd) == bill_period_end
+    else:
+        with pytest.raises(ValidationError) as refused:
+            usage.UsageIn.model_validate(body)
+        assert refused.value.errors()[0]["loc"] == ("billPeriodEnd",)

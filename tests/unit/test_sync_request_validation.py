@@ -382,3 +382,20 @@ def test_what_a_codec_read_from_xml_is_converted_to_the_fields_types() -> None:
 
     # Then the text is converted
     assert request.data["reads"] == [{"registerId": "R-1", "uom": "KWH", "reading": 12.5}]
+
+
+@pytest.mark.parametrize(("given", "kept"), [("GAS", "GAS"), ("water", "WATER"), ("G", "GAS"), (" e ", "ELECTRIC")])
+def test_a_service_agreement_s_service_type_is_taken_in_the_hub_s_or_ccb_s_codes(given: str, kept: str) -> None:
+    # Given an SA whose serviceType is the hub's code or CCB's (the ServiceType domain value map), in any case
+    data = {**VALID_DATA["SERVICE_AGREEMENT"], "serviceType": given}
+
+    # Then it is stored with the hub's code
+    request = validate_sync_request(FLOW, raw_request("SERVICE_AGREEMENT", data=data), DEFAULTS)
+    assert request.data["serviceType"] == kept
+
+
+def test_a_service_type_with_no_mapping_is_422_naming_it() -> None:
+    data = {**VALID_DATA["SERVICE_AGREEMENT"], "serviceType": "STEAM"}
+    problem = refusal(raw_request("SERVICE_AGREEMENT", data=data))
+    assert problem.status == 422
+    assert pointers(problem) == ["#/data/serviceType"]

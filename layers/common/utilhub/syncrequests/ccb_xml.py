@@ -90,6 +90,7 @@ def _service_agreement(element: etree._Element) -> dict[str, Any]:
             "AccountId": "accountId",
             "PersonId": "personId",
             "SaType": "saType",
+            "ServiceType": "serviceType",
             "Status": "status",
             "StartDate": "startDate",
             "EndDate": "endDate",

@@ -18,7 +18,8 @@ from typing import Any
 
 from lxml import etree
 
-from utilhub.packs.meter_data.model import ADDRESS_XML
+from utilhub.packs.meter_data.model import ADDRESS_XML, SERVICE_TYPE_MAP
+from utilhub.platform.dvm import domain_value_maps
 from utilhub.platform.problems import Problem
 from utilhub.platform.reasons import exception_reason
 from utilhub.platform.settings import get_settings
@@ -81,6 +82,12 @@ def usage_subscription(parent: etree._Element, data: dict[str, Any]) -> None:
         _add(sps, "ServicePointId", sp)
     _add(element, "MainContactId", data.get("personId"))
     _add(element, "UsageSubscriptionType", data.get("saType"))
+    if (service_type := data.get("serviceType")) is not None:
+        _add(
+            element,
+            "ServiceType",
+            domain_value_maps().translate(SERVICE_TYPE_MAP, service_type, source="CCB", target="MDM", pointer="#/data/serviceType"),
+        )
     _add(element, "Status", data.get("status"))
     _add(element, "StartDate", data.get("startDate"))
     _add(element, "EndDate", data.get("endDate"))

@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BeforeValidator, Field, ValidationInfo, field_validator
 
+from utilhub.platform.dvm import COMMON, domain_value_maps
 from utilhub.syncrequests.ccb_data import (
     CcbData,
     CcbPart,
@@ -30,6 +31,7 @@ from utilhub.syncrequests.ccb_xml import ADDRESS_XML as ADDRESS_XML  # the eleme
 from utilhub.syncrequests.model import ID_PATTERN
 
 ID = ID_PATTERN  # the one id pattern of every contract
+SERVICE_TYPE_MAP = "ServiceType"  # domain value map: the commodity of an SA (CCB, MDM and the hub's own codes)
 
 
 def _upper(value: Any) -> Any:
@@ -76,7 +78,20 @@ class ServicePointData(CcbServicePointData):
 
 class ServiceAgreementData(CcbServiceAgreementData):
     """SERVICE_AGREEMENT (MD-03): a CCB SA, an MDM usage subscription; when ``personId`` is given, the SA
-    waits for that person to be synchronized."""
+    waits for that person to be synchronized. ``serviceType`` is the commodity it measures and bills (``ELECTRIC``,
+    ``GAS``, ``WATER``, or CCB's codes, translated through the ``ServiceType`` domain value map); none is electric."""
+
+    serviceType: str | None = Field(default=None, max_length=30)
+
+    @field_validator("serviceType")
+    @classmethod
+    def _service_type(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        common = domain_value_maps().lookup(SERVICE_TYPE_MAP, value, source="CCB", target=COMMON)
+        if common is None:
+            raise ValueError(f"{value!r} is not a service type (ELECTRIC, GAS, WATER or CCB's code in the {SERVICE_TYPE_MAP} map)")
+        return common
 
     @field_validator("servicePointIds")
     @classmethod

@@ -15,6 +15,7 @@ is a 502, never a wrong bill.
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal, Self
@@ -25,6 +26,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 from utilhub.packs.meter_data.model import ID
 from utilhub.packs.meter_data.wiring import connector_for
 from utilhub.platform.budget import TimeBudget, bad_gateway
+from utilhub.platform.dvm import COMMON, domain_value_maps
 from utilhub.platform.settings import get_settings
 
 TOU_PERIODS = ("ON_PEAK", "SHOULDER", "OFF_PEAK")
@@ -68,36 +70,91 @@ class BillDeterminantsIn(UsagePeriodIn):
 
 
 class UsageIn(UsagePeriodIn):
-    """MD-15: usage of a period, priced under each rate plan asked (at most 10)."""
+    """MD-15: usage of a period, priced under each rate plan asked (at most 10); with ``billPeriodEnd`` (the bill-to-date:
+    the period is the bill period so far) also the estimate to the end of the bill period."""
 
     ratePlans: list[RatePlan] = Field(default_factory=list, max_length=10)
+    billPeriodEnd: date | None = None
+
+    @field_validator("billPeriodEnd")
+    @classmethod
+    def _bill_period(cls, end: date | None, info: ValidationInfo) -> date | None:
+        start, to_date = info.data.get("periodStart"), info.data.get("periodEnd")
+        if end is None or start is None or to_date is None:
+            return end
+        if end < to_date:
+            raise ValueError("the bill period must not end before periodEnd")
+        longest = get_settings().meter_data.usage_max_period_days
+        if (end - start).days > longest:
+            raise ValueError(f"the bill period may be at most {longest} days")
+        return end
 
 
 # ------------------------------------------------------------------------------------ answers
+# What each service type is measured in (the hub's codes): the volume or energy billed, and demand for electric only.
+SERVICE_TYPES = ("ELECTRIC", "GAS", "WATER")
+ServiceType = Literal["ELECTRIC", "GAS", "WATER"]
+UOMS: dict[str, tuple[str, ...]] = {"ELECTRIC": ("KWH",), "GAS": ("THERM", "CCF"), "WATER": ("GAL", "M3")}
+DEMAND_UOM = "KW"
+SERVICE_TYPE_MAP = "ServiceType"
+UOM_MAP = "UnitOfMeasure"
+
+
 class _Answer(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
 class Determinant(_Answer):
-    uom: Literal["KWH", "KW"]
+    uom: str = Field(min_length=1, max_length=16)
     touPeriod: Literal["TOTAL", "ON_PEAK", "SHOULDER", "OFF_PEAK", "PEAK"]
     quantity: Quantity = Field(ge=0)
 
 
-class IntervalRead(_Answer):
+class _Measured(_Answer):
+    """An interval or a day: its ``quantity`` in the SA's unit; ``kwh`` too for an electric SA."""
+
+    quantity: Quantity | None = Field(default=None, ge=0)
+    kwh: Quantity | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _quantity(self) -> Self:
+        if self.quantity is None:
+            if self.kwh is None:
+                raise ValueError("a read needs its quantity")
+            self.quantity = self.kwh
+        return self
+
+    @property
+    def amount(self) -> Decimal:
+        return _decimal(self.quantity if self.quantity is not None else 0)
+
+
+class IntervalRead(_Measured):
     start: AwareDatetime
-    kwh: Quantity = Field(ge=0)
+
+
+def _units_of(service_type: str, uom: str, *, electric_only: list[str]) -> None:
+    if uom not in UOMS[service_type]:
+        raise ValueError(f"a {service_type} SA is not measured in {uom} (it is in {' or '.join(UOMS[service_type])})")
+    if service_type != "ELECTRIC" and electric_only:
+        raise ValueError(f"a {service_type} SA has no {' or '.join(electric_only)}: its rate is priced on its volume alone")
 
 
 class BillDeterminants(_Answer):
-    """MD-12's answer: the determinants, their sums checked; ``intervals`` only when asked."""
+    """MD-12's answer: the determinants in the SA's unit, their sums checked; ``intervals`` only when asked.
+
+    An electric SA (``serviceType`` absent or ``ELECTRIC``) has its kWh in total and per time-of-use period and its
+    peak demand in kW; a gas SA (therms or CCF) and a water SA (gallons or cubic metres) only the total: their rates
+    are not priced by time of use or demand."""
 
     saId: str
     periodStart: date
     periodEnd: date
+    serviceType: ServiceType = "ELECTRIC"
+    uom: str = "KWH"
     usageTransactionId: str | None = None
     determinants: list[Determinant]
-    peakDemandKw: Quantity = Field(ge=0)
+    peakDemandKw: Quantity | None = Field(default=None, ge=0)
     intervals: list[IntervalRead] | None = None
 
     def quantity(self, uom: str, tou_period: str) -> Decimal:
@@ -105,12 +162,21 @@ class BillDeterminants(_Answer):
 
     @model_validator(mode="after")
     def _adds_up(self) -> Self:
-        if sum(1 for d in self.determinants if (d.uom, d.touPeriod) == ("KWH", "TOTAL")) != 1:
-            raise ValueError("there must be one KWH TOTAL determinant")
-        total = self.quantity("KWH", "TOTAL")
-        if sum(self.quantity("KWH", period) for period in TOU_PERIODS) != total:
+        buckets = [d for d in self.determinants if d.touPeriod in TOU_PERIODS]
+        demand = [d for d in self.determinants if d.touPeriod == "PEAK"]
+        _units_of(
+            self.serviceType,
+            self.uom,
+            electric_only=["time-of-use buckets"] * bool(buckets) + ["demand"] * bool(demand or self.peakDemandKw is not None),
+        )
+        if any(d.uom != self.uom for d in self.determinants if d.touPeriod != "PEAK") or any(d.uom != DEMAND_UOM for d in demand):
+            raise ValueError(f"a determinant is not in the SA's unit {self.uom} (demand in {DEMAND_UOM})")
+        if sum(1 for d in self.determinants if d.touPeriod == "TOTAL") != 1:
+            raise ValueError(f"there must be one {self.uom} TOTAL determinant")
+        total = self.quantity(self.uom, "TOTAL")
+        if buckets and sum(self.quantity(self.uom, period) for period in TOU_PERIODS) != total:
             raise ValueError("the time-of-use buckets do not add up to the total")
-        if self.intervals is not None and sum(_decimal(i.kwh) for i in self.intervals) != total:
+        if self.intervals is not None and sum(i.amount for i in self.intervals) != total:
             raise ValueError("the intervals do not add up to the total")
         return self
 
@@ -120,9 +186,8 @@ class TouBucket(_Answer):
     kwh: Quantity = Field(ge=0)
 
 
-class DailyUsage(_Answer):
+class DailyUsage(_Measured):
     date: date
-    kwh: Quantity = Field(ge=0)
 
 
 class ChargeLine(_Answer):
@@ -145,23 +210,53 @@ class RatePlanCharge(_Answer):
         return self
 
 
+class UsageEstimate(_Answer):
+    """MD-15's estimate to the end of the bill period (Customer Self Service's "Current Bill-To and Estimate"): the
+    usage of the whole bill period, MDM's reads to date and its estimate of the days after, and its charge under
+    each rate plan asked."""
+
+    periodEnd: date
+    total: Quantity = Field(ge=0)
+    comparison: list[RatePlanCharge] | None = None
+
+
 class Usage(_Answer):
-    """MD-15's answer: total, buckets and days (each adding up to the total), peak demand, and the comparison."""
+    """MD-15's answer: the total in the SA's unit, days (adding up to the total), for an electric SA its time-of-use
+    buckets (adding up too), ``totalKwh`` and peak demand; the comparison; the estimate when a bill period end is given."""
 
     saId: str
     periodStart: date
     periodEnd: date
-    totalKwh: Quantity = Field(ge=0)
-    touBuckets: list[TouBucket]
-    peakDemandKw: Quantity = Field(ge=0)
+    serviceType: ServiceType = "ELECTRIC"
+    uom: str = "KWH"
+    total: Quantity | None = Field(default=None, ge=0)
+    totalKwh: Quantity | None = Field(default=None, ge=0)
+    touBuckets: list[TouBucket] = Field(default_factory=list)
+    peakDemandKw: Quantity | None = Field(default=None, ge=0)
     daily: list[DailyUsage]
     comparison: list[RatePlanCharge] | None = None
+    estimate: UsageEstimate | None = None
 
     @model_validator(mode="after")
     def _adds_up(self) -> Self:
-        total = _decimal(self.totalKwh)
-        if sum(_decimal(b.kwh) for b in self.touBuckets) != total or sum(_decimal(d.kwh) for d in self.daily) != total:
-            raise ValueError("the buckets or the days do not add up to the total")
+        if self.total is None:
+            self.total = self.totalKwh
+        if self.total is None:
+            raise ValueError("the usage has no total")
+        _units_of(
+            self.serviceType,
+            self.uom,
+            electric_only=["time-of-use buckets"] * bool(self.touBuckets) + ["demand"] * (self.peakDemandKw is not None),
+        )
+        total = _decimal(self.total)
+        if self.totalKwh is not None and _decimal(self.totalKwh) != total:
+            raise ValueError("totalKwh is not the total")
+        if sum(d.amount for d in self.daily) != total:
+            raise ValueError("the days do not add up to the total")
+        if self.touBuckets and sum(_decimal(b.kwh) for b in self.touBuckets) != total:
+            raise ValueError("the buckets do not add up to the total")
+        if self.estimate is not None and (self.estimate.periodEnd < self.periodEnd or _decimal(self.estimate.total) < total):
+            raise ValueError("the estimate to the end of the bill period is less than the usage to date")
         return self
 
 
@@ -198,13 +293,70 @@ def checked[M: BaseModel](model: type[M], answer: Any) -> M:
         ) from None
 
 
+class UnusableAnswer(ValueError):
+    """An answer of MDM the hub cannot pass on: a code with no mapping, a sum that does not add up."""
+
+
+def from_mdm(answer: Any) -> Any:
+    """MDM's answer with its codes as the hub's: its service type (``ServiceType`` map) and units (``UnitOfMeasure``),
+    so the rules are checked on the hub's codes whatever MDM's are. Raises :class:`UnusableAnswer` for a code with no
+    mapping (MDM measures in a unit CCB cannot bill)."""
+    if not isinstance(answer, dict):
+        return answer
+    maps = domain_value_maps()
+
+    def code(name: str, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        found = maps.lookup(name, value, source="MDM", target=COMMON)
+        if found is None:
+            raise UnusableAnswer(f"{value!r} has no hub value in the domain value map {name}")
+        return found
+
+    answer = dict(answer)
+    if "serviceType" in answer:
+        answer["serviceType"] = code(SERVICE_TYPE_MAP, answer["serviceType"])
+    if "uom" in answer:
+        answer["uom"] = code(UOM_MAP, answer["uom"])
+    if isinstance(answer.get("determinants"), list):
+        answer["determinants"] = [{**d, "uom": code(UOM_MAP, d.get("uom"))} if isinstance(d, dict) else d for d in answer["determinants"]]
+    return answer
+
+
+def for_ccb(answer: dict[str, Any]) -> dict[str, Any]:
+    """A checked answer (JSON) with its units in CCB's codes (``UnitOfMeasure``), as CCB bills them."""
+    maps = domain_value_maps()
+
+    def code(value: str) -> str:
+        return maps.translate(UOM_MAP, value, source=COMMON, target="CCB", pointer="#/uom")
+
+    converted = {**answer, "uom": code(answer["uom"])}
+    if "determinants" in answer:
+        converted["determinants"] = [{**d, "uom": code(d["uom"])} for d in answer["determinants"]]
+    return converted
+
+
+def read_determinants(body: bytes | str) -> BillDeterminants:
+    """MDM's bill determinants from its JSON answer, in the hub's codes and checked; :class:`UnusableAnswer` if not."""
+    try:
+        return BillDeterminants.model_validate(from_mdm(json.loads(body)))
+    except ValidationError as exc:
+        raise UnusableAnswer(exc.errors(include_url=False, include_input=False)[0]["msg"]) from None
+    except ValueError as exc:  # not JSON, or a code with no mapping
+        raise UnusableAnswer(str(exc)) from None
+
+
 def bill_determinants(request: BillDeterminantsIn, *, budget: TimeBudget | None = None) -> dict[str, Any]:
-    """MD-12: MDM's bill determinants for the SA and period (with intervals when asked)."""
+    """MD-12: MDM's bill determinants for the SA and period (with intervals when asked), in CCB's units."""
     body = request.model_dump(mode="json", include={"saId", "periodStart", "periodEnd", "includeIntervals"})
-    found = checked(BillDeterminants, read_from_mdm("POST", "usage/bill-determinants", body, budget=budget, field="#/periodEnd"))
+    answer = read_from_mdm("POST", "usage/bill-determinants", body, budget=budget, field="#/periodEnd")
+    try:
+        found = read_determinants(json.dumps(answer))
+    except UnusableAnswer as exc:
+        raise bad_gateway("MDM", f"answered unusable BillDeterminants: {exc}") from None
     if (wrong := mismatch(found, request)) is not None:
         raise bad_gateway("MDM", wrong)
-    return found.model_dump(mode="json", exclude_none=True)
+    return for_ccb(found.model_dump(mode="json", exclude_none=True))
 
 
 def mismatch(found: BillDeterminants, request: BillDeterminantsIn) -> str | None:
@@ -217,12 +369,23 @@ def mismatch(found: BillDeterminants, request: BillDeterminantsIn) -> str | None
 
 
 def usage(request: UsageIn) -> dict[str, Any]:
-    """MD-15: the period's usage, and its charge under each rate plan asked."""
-    # what MDM refuses in a valid request is a rate plan it does not bill under
-    found = checked(Usage, read_from_mdm("POST", "usage/usage", request.model_dump(mode="json"), field="#/ratePlans"))
-    if sorted(c.ratePlan for c in found.comparison or []) != sorted(request.ratePlans):
+    """MD-15: the period's usage in the SA's unit, its charge under each rate plan asked, and with ``billPeriodEnd``
+    the estimate to the end of the bill period."""
+    # what MDM refuses in a valid request is a rate plan it does not bill under (or not for the SA's service type)
+    answer = read_from_mdm("POST", "usage/usage", request.model_dump(mode="json", exclude_none=True), field="#/ratePlans")
+    try:
+        found = checked(Usage, from_mdm(answer))
+    except UnusableAnswer as exc:
+        raise bad_gateway("MDM", f"answered an unusable Usage: {exc}") from None
+    asked = sorted(request.ratePlans)
+    if sorted(c.ratePlan for c in found.comparison or []) != asked:
         raise bad_gateway("MDM", "answered a comparison for other rate plans than asked")
-    return found.model_dump(mode="json", exclude_none=True)
+    if request.billPeriodEnd is not None:
+        if found.estimate is None or found.estimate.periodEnd != request.billPeriodEnd:
+            raise bad_gateway("MDM", "answered without the estimate to the end of the bill period asked for")
+        if sorted(c.ratePlan for c in found.estimate.comparison or []) != asked:
+            raise bad_gateway("MDM", "answered an estimate for other rate plans than asked")
+    return for_ccb(found.model_dump(mode="json", exclude_none=True))
 
 
 def read_boundaries(register_id: str, read_at: datetime) -> dict[str, Any]:

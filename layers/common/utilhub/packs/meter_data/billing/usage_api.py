@@ -49,7 +49,9 @@ def build_api() -> HttpApiResolver:
         idempotent=True,
         summary="Online bill determinants of an SA for a period (MD-12)",
         description=(
-            "kWh in total and per time-of-use period (ON_PEAK, SHOULDER, OFF_PEAK), peak demand in kW, and the 15-minute "
+            "In the SA's unit (`uom`, CCB's code through the UnitOfMeasure map) by its `serviceType`: an electric SA's kWh in "
+            "total and per time-of-use period (ON_PEAK, SHOULDER, OFF_PEAK) and its peak demand in kW; a gas SA's therms (or "
+            "CCF) and a water SA's gallons (or cubic metres) in total only, their rates having no time of use or demand. The "
             "intervals when `includeIntervals`; the buckets and the intervals add up to the total (checked before answering)."
             + PERIOD
             + BUDGET
@@ -68,9 +70,11 @@ def build_api() -> HttpApiResolver:
         idempotent=True,
         summary="Usage of an SA for a period, with a charge per rate plan when asked (MD-15)",
         description=(
-            "For CCB's rate check and Customer Self Service's rate comparison and bill-to-date: total, time-of-use buckets, "
-            "days and peak demand, and under `comparison` the charge of the period under each of `ratePlans` (its lines "
-            "and their sum). A rate plan MDM does not bill under is a 422 naming `ratePlans`." + PERIOD + BUDGET
+            "For CCB's rate check and Customer Self Service's rate comparison and Current Bill-To and Estimate: the total in "
+            "the SA's unit and its days (an electric SA's also in kWh, with time-of-use buckets and peak demand), and under "
+            "`comparison` the charge of the period under each of `ratePlans` (its lines and their sum). With `billPeriodEnd` "
+            "the period is the bill-to-date and `estimate` gives the whole bill period's usage and charges. A rate plan MDM "
+            "does not bill under, or not for the SA's service type, is a 422 naming `ratePlans`." + PERIOD + BUDGET
         ),
         replies=[Reply(200, "The usage.", usage.Usage)],
         problems=[404, 502, 504],

@@ -11,9 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from pydantic import ValidationError
 
-from utilhub.packs.meter_data.billing.usage import BillDeterminants, mismatch
+from utilhub.packs.meter_data.billing.usage import UnusableAnswer, for_ccb, mismatch, read_determinants
 from utilhub.platform import aws, journal
 from utilhub.platform.budget import JSON
 from utilhub.platform.connectors import HttpConnector, TargetRejected
@@ -253,12 +252,12 @@ class UsageRequests:
         except TargetRejected as exc:
             raise _Refused(f"MDM refused it: {exc.reason}") from None
         try:
-            found = BillDeterminants.model_validate_json(response.body)
-        except ValidationError as exc:
-            raise _Refused(f"MDM answered unusable determinants: {exc.errors(include_url=False)[0]['msg']}") from None
+            found = read_determinants(response.body)
+        except UnusableAnswer as exc:
+            raise _Refused(f"MDM answered unusable determinants: {exc}") from None
         if (wrong := mismatch(found, request)) is not None:
             raise _Refused(f"MDM {wrong}")
-        return found.model_dump(mode="json", exclude_none=True)
+        return for_ccb(found.model_dump(mode="json", exclude_none=True))
 
     def _deliver_to_ccb(self, request: UsageRequestIn, determinants: dict[str, Any]) -> dict[str, Any]:
         body = {"usageRequestId": request.usageRequestId, **determinants}
