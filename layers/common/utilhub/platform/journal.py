@@ -106,26 +106,25 @@ def current() -> Transaction | None:
     return _current.get()
 
 
-_ENDED = {COMPLETED: "TransactionsCompleted", FAILED: "TransactionsFailed"}
-
-
 def _count(point: str, before: Mapping[str, Any], state: str, at: str) -> None:
     """The per-point metrics of a head written (``before``: the head as it was, empty when it is new): a transaction
     received when its head is new, completed or failed when its state became so, and a completed one's latency, from
     when it was received (a resubmitted one's includes its time in ``FAILED``)."""
-    counted: list[tuple[str, MetricUnit, float]] = []
     if not before:
-        counted.append(("TransactionsReceived", MetricUnit.Count, 1))
-    if state in _ENDED and before.get("state") != state:
-        counted.append((_ENDED[state], MetricUnit.Count, 1))
-        if state == COMPLETED:
-            received = datetime.fromisoformat(str(before.get("receivedAt", at)))
-            counted.append(
-                ("TransactionLatency", MetricUnit.Milliseconds, (datetime.fromisoformat(at) - received) / timedelta(milliseconds=1))
-            )
-    for name, unit, value in counted:
-        with single_metric(name=name, unit=unit, value=value, namespace=NAMESPACE) as metric:
-            metric.add_dimension(name="point", value=point)
+        _per_point(point, name="TransactionsReceived", unit=MetricUnit.Count, value=1)
+    if before.get("state") == state:
+        return
+    if state == FAILED:
+        _per_point(point, name="TransactionsFailed", unit=MetricUnit.Count, value=1)
+    elif state == COMPLETED:
+        _per_point(point, name="TransactionsCompleted", unit=MetricUnit.Count, value=1)
+        took = datetime.fromisoformat(at) - datetime.fromisoformat(str(before.get("receivedAt", at)))
+        _per_point(point, name="TransactionLatency", unit=MetricUnit.Milliseconds, value=took / timedelta(milliseconds=1))
+
+
+def _per_point(point: str, *, name: str, unit: MetricUnit, value: float) -> None:
+    with single_metric(name=name, unit=unit, value=value, namespace=NAMESPACE) as metric:
+        metric.add_dimension(name="point", value=point)
 
 
 class InvalidCursor(ValueError):
