@@ -152,5 +152,7 @@ def test_each_pack_has_one_dashboard_showing_its_dead_letters_workflows_and_alar
     alarms = {id_ for id_, r in resources.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
     listed = [arn["Fn::GetAtt"][0] for w in body["widgets"] if w["type"] == "alarm" for arn in w["properties"]["alarms"]]
     assert sorted(listed) == sorted(alarms)
+    # and a metric of the hub read by its flow is the pack's own
+    assert {v for ns, name, v in shown if ns == NAMESPACE and name.startswith("SyncRequests")} <= {path.stem}
     # and every metric widget names its region
     assert all(w["properties"].get("region") == {"Ref": "AWS::Region"} for w in body["widgets"] if w["type"] == "metric")
