@@ -272,6 +272,7 @@ LOCAL_ONLY = frozenset(
         "AWS::Cognito::UserPoolDomain",
         "AWS::Cognito::UserPoolResourceServer",
         "AWS::CloudWatch::Alarm",
+        "AWS::CloudWatch::Dashboard",  # the packs' dashboards: nothing to show locally
         "AWS::SQS::QueuePolicy",
         "AWS::IAM::Role",
         "AWS::IAM::Policy",

@@ -4,6 +4,7 @@ and the operations API's rules on what it forwards (utilhub.operations). No AWS:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -69,6 +70,7 @@ def test_a_state_change_is_one_hop_then_one_head_update(table: tuple[Any, Stubbe
             "UpdateExpression": ANY,
             "ExpressionAttributeNames": {"#point": "point", "#id": "id", "#state": "state"},
             "ExpressionAttributeValues": ANY,
+            "ReturnValues": "ALL_OLD",
         },
     )
 
@@ -80,6 +82,65 @@ def test_a_state_change_is_one_hop_then_one_head_update(table: tuple[Any, Stubbe
     # Then the head and the hop were written, as the stubber expected them (a call it did not expect fails, and the
     # journal would count it as a failed write)
     assert "JournalWriteFailed" not in metrics.metric_set
+
+
+def _emitted(output: str) -> list[tuple[str, str, float, str]]:
+    """The per-point metrics printed in the embedded metric format: (name, point, value, unit)."""
+    found = []
+    for line in output.splitlines():
+        blob = json.loads(line)
+        for directive in blob["_aws"]["CloudWatchMetrics"]:
+            assert directive["Namespace"] == "utilhub"
+            assert directive["Dimensions"] == [["point"]]
+            found += [(m["Name"], blob["point"], value, m["Unit"]) for m in directive["Metrics"] for value in blob[m["Name"]]]
+    return found
+
+
+@pytest.mark.parametrize(
+    ("before", "detail", "counted"),
+    [
+        # a new head is a transaction received, whatever its first state
+        ({}, "PENDING", [("TransactionsReceived", 1.0)]),
+        ({}, "RUNNING", [("TransactionsReceived", 1.0)]),
+        # a state that becomes FAILED or COMPLETED is counted once, not when the same state is written again
+        ({"state": "IN_FLIGHT", "receivedAt": "2026-12-07T05:59:58+00:00"}, "ERROR", [("TransactionsFailed", 1.0)]),
+        ({"state": "FAILED", "receivedAt": "2026-12-07T05:59:58+00:00"}, "ERROR", []),
+        ({"state": "RECEIVED", "receivedAt": "2026-12-07T05:59:58+00:00"}, "WAITING", []),
+        # a completed one with how long it took since it was received, in milliseconds
+        (
+            {"state": "IN_FLIGHT", "receivedAt": "2026-12-07T05:59:58.500000+00:00"},
+            "SYNCHRONIZED",
+            [("TransactionsCompleted", 1.0), ("TransactionLatency", 1500.0)],
+        ),
+        ({"state": "COMPLETED", "receivedAt": "2026-12-07T05:59:58+00:00"}, "DISCARDED", []),
+    ],
+)
+def test_a_head_written_counts_per_point_what_was_received_completed_and_failed(
+    table: tuple[Any, Stubber], capsys: pytest.CaptureFixture[str], before: dict[str, str], detail: str, counted: list[tuple[str, float]]
+) -> None:
+    found, stubber = table
+    # Given the head as it was before the write (DynamoDB's ALL_OLD answer: nothing when the head is new)
+    old = {"Attributes": {k: {"S": v} for k, v in before.items()}} if before else {}
+    stubber.add_response("update_item", old, None)
+    capsys.readouterr()
+
+    # When the transaction's state is written
+    Journal(found, hops=False, clock=lambda: AT).changed("MD-01", "SR-1", detail)
+
+    # Then the metrics counted are those of what changed, each with its point as its one dimension
+    emitted = _emitted(capsys.readouterr().out)
+    assert [(name, value) for name, _, value, _ in emitted] == counted
+    assert {point for _, point, _, _ in emitted} <= {"MD-01"}
+    assert {unit for name, _, _, unit in emitted if name == "TransactionLatency"} <= {"Milliseconds"}
+
+
+def test_a_head_the_journal_could_not_write_counts_nothing(table: tuple[Any, Stubber], capsys: pytest.CaptureFixture[str]) -> None:
+    found, stubber = table
+    stubber.add_client_error("update_item", "ProvisionedThroughputExceededException")
+    capsys.readouterr()
+    Journal(found, hops=False, clock=lambda: AT).changed("OC-01", "ORD-1/2", "SUCCEEDED")
+    assert _emitted(capsys.readouterr().out) == []
+    metrics.clear_metrics()
 
 
 def test_without_hops_only_the_head_is_written(table: tuple[Any, Stubber]) -> None:

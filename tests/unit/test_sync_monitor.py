@@ -4,6 +4,7 @@ flows, the run's extract files for DACS). Pure: an in-memory store, no AWS."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,7 +15,7 @@ from botocore.exceptions import ClientError
 from utilhub.packs.dacs.incremental import plan_newest
 from utilhub.syncrequests.lifecycle import AckTimeouts, EntityState, PendingRequest, sortable_time
 from utilhub.syncrequests.model import SyncStatus
-from utilhub.syncrequests.monitor import MonitorReport, SyncMonitor
+from utilhub.syncrequests.monitor import MonitorReport, SyncMonitor, per_flow
 
 Claims = Sequence[tuple[PendingRequest, int]]
 
@@ -179,3 +180,33 @@ def test_the_budget_ends_the_run_between_pages() -> None:
     # Then it dispatched the pages it read before the budget was spent, and says it ran out of time
     assert dispatch.calls == [[("R0", 1)], [("R1", 1)]]
     assert report.out_of_time == 1
+
+
+def _per_flow_lines(output: str) -> list[tuple[str, str, float, str]]:
+    found = []
+    for line in output.splitlines():
+        blob = json.loads(line)
+        (directive,) = blob["_aws"]["CloudWatchMetrics"]
+        assert directive["Namespace"] == "utilhub"
+        assert directive["Dimensions"] == [["flow"]]
+        found += [(m["Name"], blob["flow"], value, m["Unit"]) for m in directive["Metrics"] for value in blob[m["Name"]]]
+    return found
+
+
+def test_a_runs_waiting_and_timed_out_requests_are_counted_per_flow_for_the_packs_dashboard(capsys: pytest.CaptureFixture[str]) -> None:
+    # Given a run's report: requests put waiting, timed out to ERROR, its oldest wait, and counts the dashboard does not show
+    report = MonitorReport(waiting=2, timed_out=1, oldest_waiting_seconds=30, pages=3, queued=5)
+    capsys.readouterr()
+
+    # When its per-flow metrics are written
+    per_flow("meter-data", report)
+
+    # Then the three the pack's dashboard reads are written with the flow (the pack) as their one dimension
+    assert _per_flow_lines(capsys.readouterr().out) == [
+        ("SyncRequestsWaiting", "meter-data", 2.0, "Count"),
+        ("SyncRequestsTimedOut", "meter-data", 1.0, "Count"),
+        ("SyncRequestsOldestWaitingSeconds", "meter-data", 30.0, "Seconds"),
+    ]
+    # and a run with none of them writes none
+    per_flow("meter-data", MonitorReport(pages=1))
+    assert _per_flow_lines(capsys.readouterr().out) == []

@@ -13,7 +13,9 @@ transaction (``<point>#<id>``):
 A pack's store calls :meth:`Journal.changed` where it changes a transaction's state (the head, and a hop for the
 step); the connectors record each call to a target (:func:`record_call`) for the transaction the code is working
 on (:func:`working_on`). A journal write is one ``UpdateItem`` or ``PutItem``; it never fails the business
-transaction: a failure is logged and counted (metric ``JournalWriteFailed``).
+transaction: a failure is logged and counted (metric ``JournalWriteFailed``). Each head written counts, per
+integration point, the transactions received, completed and failed and how long a completed one took (the packs'
+dashboards, docs/metrics.md).
 """
 
 from __future__ import annotations
@@ -29,9 +31,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from boto3.dynamodb.conditions import Key
 
-from utilhub.platform.observability import logger, metrics
+from utilhub.platform.observability import NAMESPACE, logger, metrics
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -103,6 +106,27 @@ def current() -> Transaction | None:
     return _current.get()
 
 
+def _count(point: str, before: Mapping[str, Any], state: str, at: str) -> None:
+    """The per-point metrics of a head written (``before``: the head as it was, empty when it is new): a transaction
+    received when its head is new, completed or failed when its state became so, and a completed one's latency, from
+    when it was received (a resubmitted one's includes its time in ``FAILED``)."""
+    if not before:
+        _per_point(point, name="TransactionsReceived", unit=MetricUnit.Count, value=1)
+    if before.get("state") == state:
+        return
+    if state == FAILED:
+        _per_point(point, name="TransactionsFailed", unit=MetricUnit.Count, value=1)
+    elif state == COMPLETED:
+        _per_point(point, name="TransactionsCompleted", unit=MetricUnit.Count, value=1)
+        took = datetime.fromisoformat(at) - datetime.fromisoformat(str(before.get("receivedAt", at)))
+        _per_point(point, name="TransactionLatency", unit=MetricUnit.Milliseconds, value=took / timedelta(milliseconds=1))
+
+
+def _per_point(point: str, *, name: str, unit: MetricUnit, value: float) -> None:
+    with single_metric(name=name, unit=unit, value=value, namespace=NAMESPACE) as metric:
+        metric.add_dimension(name="point", value=point)
+
+
 class InvalidCursor(ValueError):
     """A cursor this journal did not give."""
 
@@ -124,12 +148,13 @@ class Journal:
         self._sequence = itertools.count()
 
     # ------------------------------------------------------------------ writes (never fail the caller)
-    def _safely(self, what: str, write: Callable[[], object]) -> None:
+    def _safely(self, what: str, write: Callable[[], Any]) -> Any:
         try:
-            write()
+            return write()
         except Exception as exc:
             logger.warning("journal write failed", extra={"write": what, "error": type(exc).__name__})
             metrics.add_metric(name="JournalWriteFailed", unit="Count", value=1)
+            return None
 
     def changed(
         self,
@@ -171,15 +196,18 @@ class Journal:
         # the hop before the head: whoever reads the head in its new state finds the step that put it there
         if step is not None:
             self.hop(transaction, step=step, system=system, outcome=detail_state, detail=reason)
-        self._safely(
+        written = self._safely(
             "head",
             lambda: self._table.update_item(
                 Key={"pk": transaction.key, "sk": HEAD},
                 UpdateExpression="SET " + ", ".join(sets),
                 ExpressionAttributeNames={"#point": "point", "#id": "id", "#state": "state"},
                 ExpressionAttributeValues=values,
+                ReturnValues="ALL_OLD",
             ),
         )
+        if written is not None:
+            _count(point, written.get("Attributes") or {}, state, at)
 
     def hop(self, transaction: Transaction, *, step: str, system: str, outcome: str, detail: str = "") -> None:
         """One step of ``transaction``'s timeline (nothing when hops are not recorded)."""

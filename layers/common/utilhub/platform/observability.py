@@ -1,7 +1,6 @@
 """The one Logger, Tracer and Metrics set of the library (Powertools).
 
-Service name and metrics namespace come from ``POWERTOOLS_SERVICE_NAME`` and
-``POWERTOOLS_METRICS_NAMESPACE``. Log structured keys only: ids, counts, statuses;
+Service name and metrics namespace are ``utilhub`` (every metric's name, dimensions and use: docs/metrics.md). Log structured keys only: ids, counts, statuses;
 never a whole event, a message body, or personal data. An exception is logged with its message as
 :func:`utilhub.platform.reasons.loggable` gives it (a validation error's fields and rules, never its values).
 """
@@ -95,7 +94,8 @@ class TracingOff(BaseProvider):
 logger = Logger(service="utilhub", logger_formatter=ValuesWithheldFormatter())
 # Powertools decides whether tracing is on (its own rule, from the environment Lambda gives the function)
 tracer = Tracer(service="utilhub", provider=TracingOff() if Tracer._is_tracer_disabled() else None)
-metrics = Metrics(namespace="utilhub", service="utilhub")
+NAMESPACE = "utilhub"
+metrics = Metrics(namespace=NAMESPACE, service="utilhub")
 
 CORRELATION_HEADER = "X-Correlation-Id"
 

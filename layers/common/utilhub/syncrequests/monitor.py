@@ -45,8 +45,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
+from aws_lambda_powertools.metrics import single_metric
+
 from utilhub.platform.aws import transient
-from utilhub.platform.observability import MetricUnit, logger, metrics, tracer
+from utilhub.platform.observability import NAMESPACE, MetricUnit, logger, metrics, tracer
 from utilhub.syncrequests.lifecycle import Blocked, Discard, EntityState, PendingRequest, Send, blocking_parent, plan_entity
 from utilhub.syncrequests.model import DeliveryMessage, SyncStatus
 from utilhub.syncrequests.store import CLAIMS_PER_TRANSACTION, StaleTransition, SyncRequestStore
@@ -93,6 +95,19 @@ class MonitorReport:
 
     def as_dict(self) -> dict[str, int]:
         return {k: v for k, v in self.__dict__.items() if isinstance(v, int)}
+
+
+def per_flow(flow: str, report: MonitorReport) -> None:
+    """The run's requests put waiting, timed out to ``ERROR`` and its oldest wait again, with the dimension ``flow``
+    (the pack's name): what the pack's dashboard shows (docs/metrics.md); the hub's alarms read them without it."""
+    for name, unit, value in (
+        ("SyncRequestsWaiting", MetricUnit.Count, report.waiting),
+        ("SyncRequestsTimedOut", MetricUnit.Count, report.timed_out),
+        ("SyncRequestsOldestWaitingSeconds", MetricUnit.Seconds, report.oldest_waiting_seconds),
+    ):
+        if value:
+            with single_metric(name=name, unit=unit, value=value, namespace=NAMESPACE) as metric:
+                metric.add_dimension(name="flow", value=flow)
 
 
 class Dispatch(Protocol):
@@ -250,6 +265,7 @@ class SyncMonitor:
             if value:
                 unit = MetricUnit.Seconds if name.endswith("_seconds") else MetricUnit.Count
                 metrics.add_metric(name=f"SyncRequests{name.title().replace('_', '')}", unit=unit, value=value)
+        per_flow(self._flow, report)
         logger.info("sync monitor run", extra={"flow": self._flow, **report.as_dict()})
         return report
 
