@@ -181,6 +181,21 @@ def test_the_sample_export_gets_an_outcome_for_every_row(hub: LocalHub) -> None:
         assert expected in reasons, reasons
 
 
+def test_a_customer_of_the_sample_export_is_updated_at_ccb_and_one_whose_row_was_deleted_is_not(hub: LocalHub) -> None:
+    # Given the sample export imported (CCB holds the customers Oracle's packs made under the ids it links)
+    assert import_export(hub, SAMPLE.read_text(encoding="utf-8")).status == 200
+
+    # When Siebel changes the name of 1-ABC123, and of 1-GHJ789 (whose CCB person row is deleted in the export)
+    imported = post_update(hub, "1-ABC123", {"updateId": "U-S-1", "changedAt": "2099-01-01T10:00:00Z", "name": "Katherine G. Johnson"})
+    deleted = post_update(hub, "1-GHJ789", {"updateId": "U-S-2", "changedAt": "2099-01-01T10:00:00Z", "name": "Mary Jackson"})
+    hub.drain()
+
+    # Then the first reaches CCB's person 2840193756; the second is a prospect's, ignored
+    assert (imported.status, imported.json()["status"]) == (202, "ACCEPTED")
+    assert ccb(hub).customer("2840193756").person.name == "Katherine G. Johnson"
+    assert (deleted.status, deleted.json()["status"]) == (200, "IGNORED")
+
+
 def test_the_import_takes_csv_from_an_operator_only(hub: LocalHub) -> None:
     text = HEADER + "CUSTOMERPARTY_PARTYID,SEBL_01,1,1-XR0009,N\n"
     # JSON is not an export
