@@ -40,12 +40,16 @@ def export_parts(text: str, *, max_rows: int = MAX_PART_ROWS, max_bytes: int = M
     reader = csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""), strict=True)
     try:
         header = next(reader, None)
+        while header is not None and not any(name.strip() for name in header):  # blank lines before the header
+            header = next(reader, None)
         names = [name.strip().upper() for name in header or []]
         if "XREF_TABLE_NAME" not in names or "ROW_NUMBER" not in names:
             raise ValueError("not an XREF_DATA header")
         table_at, row_at = names.index("XREF_TABLE_NAME"), names.index("ROW_NUMBER")
         entities: dict[tuple[str, str], list[tuple[list[str], int]]] = {}
         for record in reader:
+            if not any(value.strip() for value in record):
+                continue  # a blank line is no row (the hub passes over it too)
             key = (record[table_at].strip().upper(), record[row_at].strip()) if len(record) > max(table_at, row_at) else ("", "")
             entities.setdefault(key, []).append((record, reader.line_num))
     except (csv.Error, ValueError):

@@ -35,6 +35,12 @@ def test_rows_are_read_whatever_the_order_and_extra_columns_of_the_header() -> N
     assert tally.rows == 1
 
 
+def test_blank_lines_before_the_header_are_passed_over_as_sqlplus_may_write_them() -> None:
+    tally = Tally()
+    rows = read_export('\n\n"XREF_TABLE_NAME","XREF_COLUMN_NAME","ROW_NUMBER","VALUE","IS_DELETED"\n"T_1","SEBL_01","1","1-A1",\n', tally)
+    assert [(r.line, r.table, r.deleted) for r in rows] == [(4, "T_1", False)]
+
+
 @pytest.mark.parametrize(
     ("text", "detail"),
     [

@@ -157,6 +157,8 @@ def read_export(text: str, tally: Tally) -> list[ExportRow]:
     reader = csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""), strict=True)
     try:
         names = next(reader, None)
+        while names is not None and not any(name.strip() for name in names):  # blank lines before the header
+            names = next(reader, None)
         if names is None:
             raise problems.invalid("The export is empty: its first line must be the header.", [problems.FieldError("#/header", "missing")])
         where = _header(names)
