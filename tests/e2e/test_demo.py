@@ -16,3 +16,4 @@ def test_every_demo_step_ends_as_expected(runtime: LocalRuntime, capsys: pytest.
     assert "meter-data" in table
     assert "DA-01 initial sync" in table
     assert "MD-11 held request released by itself" in table
+    assert "CU-02 change of an imported customer" in table

@@ -68,8 +68,9 @@ def test_an_imported_customer_is_synchronized_and_its_siebel_update_reaches_ccb(
     # Given a customer Oracle's pack made in CCB, and the cross-references of its XREF_DATA exported
     person_id, account_id = made_by_oracles_pack(hub, "1-XR0001")
 
-    # When an operator imports them, then Siebel sends an update of the customer's name
+    # When an operator imports them (the hub then knows the customer as synchronized), then Siebel sends an update
     imported = import_export(hub, export("1-XR0001", person_id, account_id))
+    known = hub.call_api("GET", "/customer/siebel/accounts/1-XR0001", claims={"client_id": "siebel", "scope": "utilhub/customer"})
     update = post_update(hub, "1-XR0001", {"updateId": "U-XR-1", "changedAt": "2099-01-01T10:00:00Z", "name": "Ada King"})
     hub.drain()
 
@@ -80,6 +81,8 @@ def test_an_imported_customer_is_synchronized_and_its_siebel_update_reaches_ccb(
     assert [(r["outcome"], r["rows"], r["lines"]) for r in report["reasons"]] == [("skipped", 2, [3, 6])]
     assert ids_of(hub, "CCB", person_id, "PERSON") == {"CCB": person_id, "SEBL": "1-XR0001"}
     assert ids_of(hub, "SEBL", "1-XR0001", "ACCOUNT") == {"SEBL": "1-XR0001", "CCB": account_id}
+    expected = {"siebelAccountId": "1-XR0001", "synchronized": True, "ccbPersonId": person_id, "ccbAccountId": account_id}
+    assert (known.status, known.json()) == (200, expected)
     # And the update is accepted (not IGNORED) and CCB has the new name, the rest as Oracle's pack left it
     assert update.status == 202, update.body
     assert update.json()["status"] == "ACCEPTED"

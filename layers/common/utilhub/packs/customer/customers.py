@@ -223,19 +223,16 @@ class CustomerSync:
         """Deliver one queued update: ``applied``, ``unchanged`` or ``stale`` (for logs and tests)."""
         siebel_id = message.siebelAccountId
         state = self._store.get(siebel_id)
-        if (
-            state is not None and not state.synchronized and state.synchronizing
-        ):  # accepted while its order was being synchronized: redelivered until that ends
+        # accepted while its order was being synchronized: redelivered until that ends
+        if state is not None and not state.synchronized and state.synchronizing:
             raise LookupError(f"customer {siebel_id} is still being synchronized by an order")
         # a customer Oracle's packs synchronized, known from the cross-references imported at the cutover
         imported = None if state is not None and state.synchronized else self.imported_ids(siebel_id)
-        if (
-            state is None and imported is None
-        ):  # accepted only for a synchronized customer, so its record is missing: kept (DLQ) for an operator
+        # accepted only for a synchronized customer, so its record is missing: kept (DLQ) for an operator
+        if state is None and imported is None:
             raise LookupError(f"customer {siebel_id} has no synchronized record")
-        if (
-            imported is None and state is not None and not state.synchronized
-        ):  # its order was given up: kept (DLQ) until Siebel sends it again
+        # its order was given up (end_overdue_synchronizations): kept (DLQ) until Siebel sends it again
+        if imported is None and state is not None and not state.synchronized:
             raise LookupError(f"customer {siebel_id} was never synchronized: the order making it did not complete")
         update = AccountUpdateIn.model_validate({**message.parts, "updateId": message.updateId, "changedAt": message.changedAt})
         tr = translator()
@@ -279,6 +276,10 @@ class CustomerSync:
     # ------------------------------------------------------------------ query
     def status(self, siebel_id: str) -> dict[str, Any]:
         state = self._store.get(siebel_id)
+        imported = None if state is not None and state.synchronized else self.imported_ids(siebel_id)
+        if imported is not None:  # imported at the cutover, not updated since
+            person_id, account_id = imported
+            return {"siebelAccountId": siebel_id, "synchronized": True, "ccbPersonId": person_id, "ccbAccountId": account_id}
         if state is None:
             raise problems.not_found(f"No Siebel account {siebel_id} is known to the hub.")
         return {
