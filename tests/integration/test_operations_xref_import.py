@@ -8,10 +8,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import boto3
+import pytest
+
 from localhub.hub import ApiResponse, LocalHub
 from localhub.simulators.ccb import CcbSimulator
 from tests.conftest import EVENTS
 from tests.integration.test_customer_siebel_customers import post_update
+from utilhub.platform.xref import CrossReferenceStore, LinkConflict, SystemId
 
 OPS_CLAIMS = {"client_id": "ops", "scope": "utilhub/ops", "token_use": "access"}
 CSV = {"content-type": "text/csv"}
@@ -209,3 +213,20 @@ def test_the_import_takes_csv_from_an_operator_only(hub: LocalHub) -> None:
     bad = import_export(hub, "TABLE,COLUMN,ROW,VALUE\nA,B,1,C\n")
     assert bad.status == 422, bad.body
     assert "missing XREF_TABLE_NAME" in bad.json()["detail"]
+
+
+def test_links_written_otherwise_meanwhile_fail_the_transaction_and_keep_the_link(hub: LocalHub) -> None:
+    # Given the store the import writes with, and a Siebel account linked to a CCB person after the import read it
+    store = CrossReferenceStore(boto3.resource("dynamodb").Table(hub.resources()["CrossReferenceTable"]))
+    sebl, ccb_1, ccb_2 = SystemId("SEBL", "1-XR0010"), SystemId("CCB", "4000000010"), SystemId("CCB", "4000000011")
+    assert store.links_of([("PERSON", sebl)]) == {("PERSON", sebl): {}}
+    store.link("PERSON", sebl, ccb_1)
+
+    # When the import writes what it planned from its read (the same account to another person, and that person back)
+    with pytest.raises(LinkConflict):
+        store.add_links({("PERSON", sebl): {"CCB": ccb_2.id}, ("PERSON", ccb_2): {"SEBL": sebl.id}})
+
+    # Then nothing of that transaction was written: the link made meanwhile holds, the other person is linked to nothing
+    assert store.links_of([("PERSON", sebl), ("PERSON", ccb_2)]) == {("PERSON", sebl): {"CCB": ccb_1.id}, ("PERSON", ccb_2): {}}
+    # And links already the same are written again without a conflict
+    store.add_links({("PERSON", sebl): {"CCB": ccb_1.id}})
