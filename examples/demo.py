@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,6 +18,8 @@ import httpx
 from localhub.apigw.identities import application_clients
 from localhub.callers import ApplicationAuth
 from localhub.server import LocalRuntime
+
+EVENTS = Path(__file__).resolve().parent.parent / "events"
 
 
 @dataclass
@@ -303,6 +306,37 @@ def customer(client: httpx.Client) -> list[Row]:
             "422 #/lines/0/billingAccount/billingProfile/paymentMethod",
             f"{bad.status_code} {bad.json().get('errors', [{}])[0].get('pointer')}",
         )
+    )
+    return rows
+
+
+def customer_cutover(client: httpx.Client) -> list[Row]:
+    """A utility switching from Oracle's packs: their cross-references imported (the sample export), then a customer
+    Oracle's packs synchronized is changed in Siebel and CCB takes the change (CU-02), where before it was a prospect's."""
+    rows = []
+    pack = "customer"
+    export = (EVENTS / "xref_export_sample.csv").read_bytes()
+    imported = client.post("/ops/cross-references:import", content=export, headers={"content-type": "text/csv"})
+    report = imported.json()
+    rows.append(
+        Row(
+            pack,
+            "cutover: Oracle's XREF_DATA imported",
+            "200 imported 8 refused 0",
+            f"{imported.status_code} imported {report.get('imported')} refused {report.get('refused')}",
+        )
+    )
+    again = client.post("/ops/cross-references:import", content=export, headers={"content-type": "text/csv"}).json()
+    rows.append(Row(pack, "cutover: the same export again", "imported 0", f"imported {again.get('imported')}"))
+    ids = client.get("/ops/cross-references", params={"system": "SEBL", "id": "1-ABC123", "entityType": "PERSON"}).json()
+    rows.append(Row(pack, "cutover: Siebel 1-ABC123 is CCB person", "2840193756", str(ids.get("ids", {}).get("CCB"))))
+    # Siebel has the account from before the cutover: a change of its name is sent to the hub as an update
+    siebel = client.get("/_local/health").json()["simulators"]["SEBL"]
+    account = httpx.get(f"{siebel}/accounts/1-ABC123", timeout=30).json()
+    changed = httpx.put(f"{siebel}/accounts/1-ABC123", json={**account, "name": "Katherine G. Johnson"}, timeout=30).json()
+    rows.append(Row(pack, "CU-02 change of an imported customer", "ACCEPTED", str((changed.get("hubAnswer") or {}).get("status"))))
+    rows.append(
+        Row(pack, "CU-02 CCB holds the new name", "Katherine G. Johnson", _ccb_person_name(client, "2840193756", "Katherine G. Johnson"))
     )
     return rows
 
@@ -668,6 +702,7 @@ SCENARIOS: dict[str, Callable[[httpx.Client], list[Row]]] = {
     "meter-data billing events": meter_data_billing_events,
     "order-to-cash": order_to_cash,
     "customer": customer,
+    "customer cutover": customer_cutover,
     "field-work": field_work,
     "dacs": dacs,
 }

@@ -34,6 +34,7 @@ from utilhub_cli.hub import (
     local_deployment,
     stack_deployment,
 )
+from utilhub_cli.xref_import import MAX_PART_ROWS, ImportTotals, export_parts
 
 STATES = ("RECEIVED", "IN_FLIGHT", "COMPLETED", "FAILED")
 STYLES = {
@@ -46,6 +47,7 @@ STYLES = {
     "TIMED_OUT": "bold red",
     "ABORTED": "bold red",
 }
+REPORT_STYLES = (("imported", "green"), ("skipped", ""), ("refused", "bold red"), ("entitiesLinked", ""))
 FIND_FIELDS = ("point", "id", "state", "reason")  # what `find --json` prints of each transaction
 
 
@@ -338,12 +340,26 @@ def redrive(context: Context, queue: str, as_json_: bool) -> None:
     console().print(f"redriving {answer.get('messages')} message(s) of {answer.get('queue', queue)} (task {answer.get('taskHandle')})")
 
 
-@cli.command()
+class LookupByDefault(click.Group):
+    """``xref SYSTEM ID`` is the lookup; ``xref import FILE`` the import (any first word not a subcommand is a SYSTEM)."""
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple[str | None, click.Command | None, list[str]]:
+        if args and args[0] not in self.commands:
+            args = ["lookup", *args]
+        return super().resolve_command(ctx, args)
+
+
+@cli.group(cls=LookupByDefault)
+def xref() -> None:
+    """Cross-references: `xref SYSTEM ID` (an entity's id in every system), `xref import FILE` (Oracle's XREF_DATA)."""
+
+
+@xref.command("lookup")
 @click.argument("system")
 @click.argument("entity_id", metavar="ID")
 @json_option
 @pass_context
-def xref(context: Context, system: str, entity_id: str, as_json_: bool) -> None:
+def xref_lookup(context: Context, system: str, entity_id: str, as_json_: bool) -> None:
     """An entity's id in every system, from its id in SYSTEM (CCB, MDM, SEBL, BRM, MWM, WAM, ODM, DACS)."""
     with refusals():
         answer = context.api.cross_references(system, entity_id)
@@ -356,6 +372,59 @@ def xref(context: Context, system: str, entity_id: str, as_json_: bool) -> None:
     for name, value in sorted(answer.get("ids", {}).items()):
         table.add_row(Text(name, style="bold" if name == system else ""), str(value))
     console().print(table)
+
+
+@xref.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--rows-per-request", type=click.IntRange(1, 4_000), default=MAX_PART_ROWS, show_default=True, help="rows sent per request")
+@json_option
+@pass_context
+def xref_import(context: Context, file: Path, rows_per_request: int, as_json_: bool) -> None:
+    """Import Oracle's cross-references: FILE is XREF_DATA exported as CSV (XREF_TABLE_NAME, XREF_COLUMN_NAME,
+    ROW_NUMBER, VALUE, IS_DELETED). Sent in parts of whole entities, with a progress bar; then what became of the
+    rows: imported, skipped, refused, with the reasons and the file's lines. Importing a file again changes nothing."""
+    try:
+        text = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise click.ClickException(f"{file} is not UTF-8 text: {exc}") from None
+    parts = list(export_parts(text, max_rows=rows_per_request))
+    totals = ImportTotals()
+    bar = Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("rows"),
+        TimeElapsedColumn(),
+        console=progress_console(),
+        transient=as_json_,
+    )
+    with refusals(), bar:
+        task = bar.add_task(f"importing {file.name}", total=sum(part.rows for part in parts))
+        for part in parts:
+            totals.add(part, context.api.import_cross_references(part.text))
+            bar.advance(task, part.rows)
+    report = totals.as_dict()
+    if as_json_:
+        emit_json(report)
+        return
+    out = console()
+    counts = Table(title=f"{file.name}: {report['rows']} rows in {report['parts']} request(s)", title_justify="left")
+    for name in ("imported", "skipped", "refused", "entitiesLinked"):
+        counts.add_column(name, justify="right")
+    counts.add_row(*(Text(str(report[name]), style=style) for name, style in REPORT_STYLES))
+    out.print(counts)
+    if report["reasons"]:
+        reasons = Table(title="why rows were skipped or refused", title_justify="left")
+        reasons.add_column("outcome")
+        reasons.add_column("rows", justify="right")
+        reasons.add_column("reason")
+        reasons.add_column("lines (first)")
+        for reason in report["reasons"]:
+            style = "bold red" if reason["outcome"] == "refused" else ""
+            lines = ", ".join(str(n) for n in reason["lines"])
+            reasons.add_row(Text(reason["outcome"], style=style), str(reason["rows"]), reason["reason"], lines)
+        out.print(reasons)
 
 
 @cli.group()

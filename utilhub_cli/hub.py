@@ -156,6 +156,12 @@ class OpsApi:
         result: dict[str, Any] = self._call("GET", "/ops/cross-references", params={"system": system, "id": entity_id})
         return result
 
+    def import_cross_references(self, export_part: str) -> dict[str, Any]:
+        """One part of Oracle's XREF_DATA export (CSV, whole entities) imported: the hub's report on its rows."""
+        headers = {"content-type": "text/csv; charset=utf-8"}
+        result: dict[str, Any] = self._call("POST", "/ops/cross-references:import", content=export_part.encode("utf-8"), headers=headers)
+        return result
+
     def redrive(self, queue: str) -> dict[str, Any]:
         """Redrive the dead-letter queue ``<pack>/<queue>`` (as ``GET /ops/dead-letters`` names it) through its pack's route."""
         pack, separator, name = queue.partition("/")

@@ -85,6 +85,32 @@ _CODE_FIELDS = (
 )
 
 
+# Customers Oracle's packs made in CCB before the cutover to the hub (the ones events/xref_export_sample.csv links):
+# CCB holds them from the start, under the ids Oracle's packs were given, as a utility's CCB does when it switches.
+BEFORE_CUTOVER: tuple[dict[str, Any], ...] = (
+    {
+        "personId": "2840193756",
+        "accountId": "6917304825",
+        "siebelAccountId": "1-ABC123",
+        "person": {"name": "Katherine Johnson"},
+        "account": {"paymentMethod": "DD", "billCycleDay": 12, "currency": "USD", "billingProfileId": "1-ABC123-BP"},
+        "addresses": [{"addressType": "BILL", "address1": "4 Langley Boulevard", "city": "Hampton", "state": "VA", "country": "USA"}],
+        "contacts": [{"contactType": "PRIMARYEMAIL", "value": "katherine.johnson@example.com"}],
+        "billRoute": {"billRouteType": "EMAIL"},
+    },
+    {
+        "personId": "3075519264",
+        "accountId": "7402618853",
+        "siebelAccountId": "1-DEF456",
+        "person": {"name": "Dorothy Vaughan"},
+        "account": {"paymentMethod": "INV", "billingProfileId": "1-DEF456-BP"},
+        "addresses": [{"addressType": "BILL", "address1": "9 Computing Lane", "city": "Hampton", "state": "VA", "country": "USA"}],
+        "contacts": [],
+        "billRoute": {"billRouteType": "POSTAL"},
+    },
+)
+
+
 class CcbSimulator(Simulator):
     def __init__(self) -> None:
         super().__init__(system="CCB")
@@ -98,6 +124,17 @@ class CcbSimulator(Simulator):
         self._codes = {name: {row["CCB"] for row in maps[name].rows if "CCB" in row} for name in maps}
         self.field_activities = FieldActivityBook(self, "{:010d}", frozenset({"PICKUP"}))  # field activities routed to CCB
         self.bill_determinants = BillDeterminantsBook(self)  # MD-11: determinants of a bill run's usage requests
+        for existing in BEFORE_CUTOVER:
+            self._hold(CcbCustomer.model_validate(existing))
+
+    def _hold(self, customer: CcbCustomer) -> None:
+        """A customer CCB has from before the hub (made by Oracle's packs), under its own ids."""
+        person_id, account_id = customer.personId, customer.accountId
+        self.by_siebel_id[customer.siebelAccountId] = person_id
+        self._account_of[person_id] = account_id
+        self.records[f"PERSON#{person_id}"] = {"personId": person_id, "siebelAccountId": customer.siebelAccountId}
+        self.records[f"ACCOUNT#{account_id}"] = {"accountId": account_id, "personId": person_id}
+        self._store(person_id, account_id, CcbCustomerIn.model_validate(customer.model_dump(exclude={"personId", "accountId"})))
 
     def requires_credentials(self, path: str) -> bool:
         return path.strip("/").startswith(

@@ -27,12 +27,38 @@ from localhub.simulators.base import Reply, Simulator, SimulatorError, json_repl
 from localhub.simulators.ccb import HubSender
 from localhub.simulators.siebel_contract import PARTS, Account, write_account_update, write_order
 
+# Accounts Siebel had when Oracle's packs synchronized them to CCB, before the cutover to the hub (CCB's simulator holds
+# their customers, events/xref_export_sample.csv their cross-references): a change to one is sent as an update.
+BEFORE_CUTOVER: tuple[dict[str, Any], ...] = (
+    {
+        "id": "1-ABC123",
+        "name": "Katherine Johnson",
+        "address": {"type": "Billing", "line1": "4 Langley Boulevard", "city": "Hampton", "state": "VA", "country": "USA"},
+        "contact": {"firstName": "Katherine", "lastName": "Johnson", "emailAddress": "katherine.johnson@example.com"},
+        "billingProfile": {
+            "id": "1-ABC123-BP",
+            "paymentMethod": "Direct Debit",
+            "billRoute": "Email",
+            "billCycleDay": 12,
+            "currency": "USD",
+        },
+    },
+    {
+        "id": "1-DEF456",
+        "name": "Dorothy Vaughan",
+        "address": {"type": "Billing", "line1": "9 Computing Lane", "city": "Hampton", "state": "VA", "country": "USA"},
+        "billingProfile": {"id": "1-DEF456-BP", "paymentMethod": "Invoice", "billRoute": "Postal"},
+    },
+)
+
 
 class SiebelSimulator(Simulator):
     def __init__(self) -> None:
         super().__init__(system="SEBL")
         self._ids = itertools.count(1)
         self.send_to_hub: HubSender | None = None
+        for account in BEFORE_CUTOVER:
+            self.records[f"ACCOUNT#{account['id']}"] = Account.model_validate(account).model_dump(mode="json", exclude_none=True)
 
     def requires_credentials(self, path: str) -> bool:
         return False  # the hub calls nothing in Siebel: every route is Siebel's own users'

@@ -17,3 +17,4 @@ def test_every_demo_step_ends_as_expected(runtime: LocalRuntime, capsys: pytest.
     assert "DA-01 initial sync" in table
     assert "MD-11 held request released by itself" in table
     assert "MD-11 the gas SA billed at CCB in therms, no time of use" in table
+    assert "CU-02 change of an imported customer" in table

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from utilhub.operations.resubmission import HubApi, HubUnreachable, api_base_url
 from utilhub.operations.wiring import cross_references, transactions_journal, xref_entity_types
+from utilhub.operations.xref_import_api import add_import_route
 from utilhub.platform import problems
 from utilhub.platform.api_docs import Reply, Request, ref
 from utilhub.platform.http import HttpApiResolver, create_api, route
@@ -383,6 +384,7 @@ def build_api() -> HttpApiResolver:
         kind, ids = found
         return 200, {"system": system, "id": entity_id, "entityType": kind, "ids": ids}
 
+    add_import_route(app)
     return app
 
 

@@ -43,6 +43,7 @@ class Request:
     xml: XmlBody | None = None
     read: Callable[..., Any] | None = field(default=None, compare=False)
     reads_xml: bool | None = None
+    text: str | None = None  # a text media type (``text/csv``) the body is taken in instead of JSON, as UTF-8 text for ``read``
 
     @property
     def accepts_xml(self) -> bool:

@@ -78,6 +78,7 @@ class Body:
     raw: bytes
     json: dict[str, Any] | None = None
     xml: etree._Element | None = None
+    text: str | None = None  # a body of a text media type the route takes (its own reader checks it)
 
     @property
     def digest(self) -> str:
@@ -157,8 +158,9 @@ def problem_response(problem: Problem) -> Response[str]:
     )
 
 
-def read_body(app: APIGatewayHttpResolver, *, xml: bool) -> Body:
-    """The request body as JSON or (where the route speaks XML) hardened-parsed XML.
+def read_body(app: APIGatewayHttpResolver, *, xml: bool, text: str | None = None) -> Body:
+    """The request body as JSON or (where the route speaks XML) hardened-parsed XML; for a route that takes a text
+    media type (``text``, such as ``text/csv``), that type only, as UTF-8 text its reader checks.
 
     Raises 413 over the size limit, 415 for another Content-Type, 400 when it does not parse, 422 when
     a string holds a control character (:mod:`utilhub.platform.text`, whatever the route's target).
@@ -170,6 +172,13 @@ def read_body(app: APIGatewayHttpResolver, *, xml: bool) -> Body:
     if len(raw) > settings.http.max_body_bytes:
         raise too_large(settings.http.max_body_bytes)
     media_type = (event.headers.get("content-type") or "").split(";")[0].strip().lower()
+    if text is not None:
+        if media_type != text:
+            raise unsupported_media_type(media_type, [text])
+        try:
+            return Body(raw=raw, text=raw.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise bad_request(f"The body is not UTF-8 text: {exc}") from None
     if media_type == JSON or media_type.endswith("+json"):
         try:
             parsed = json.loads(raw.decode("utf-8"))  # JSON between systems is UTF-8 (RFC 8259): no UTF-16 or -32 guessed
@@ -305,7 +314,7 @@ def route(
             body = Body(raw=b"")
             arguments: tuple[Any, ...] = ()
             if request is not None:
-                body = read_body(app, xml=request.accepts_xml)
+                body = read_body(app, xml=request.accepts_xml, text=request.text)
                 arguments = (_parse(request, body, params),)
             if callable(acts_as) and not as_operator:
                 identity.require_caller_acts_as(app, acts_as(*arguments, **params))

@@ -223,7 +223,7 @@ def operation(doc: RouteDoc, *, secured: bool) -> dict[str, Any]:
         "responses": responses,
     }
     if doc.body is not None:
-        content: dict[str, Any] = {JSON: {"schema": ref(doc.body.schema)}}
+        content: dict[str, Any] = {doc.body.text or JSON: {"schema": ref(doc.body.schema)}}
         if doc.body.xml is not None:
             content.update({media_type: {"schema": xml_schema(doc.body.xml)} for media_type in XML_TYPES})
         described["requestBody"] = {"required": True, "description": doc.body.description, "content": content}

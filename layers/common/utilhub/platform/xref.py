@@ -7,19 +7,32 @@ are written in one transaction.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from botocore.exceptions import ClientError
+
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
+
+# DynamoDB's limits: keys per BatchGetItem, actions per TransactWriteItems
+_BATCH_GET_KEYS = 100
+_TRANSACTION_ITEMS = 100
 
 
 @dataclass(frozen=True)
 class SystemId:
     system: str
     id: str
+
+
+ItemKey = tuple[str, SystemId]  # (entity type, the id in one system): one item of the table
+
+
+class LinkConflict(Exception):
+    """A link written meanwhile by another writer differs from the one asked for: nothing of that batch was written."""
 
 
 class CrossReferenceStore:
@@ -85,3 +98,61 @@ class CrossReferenceStore:
                         ids[name.removeprefix("link_")] = str(value)
                 return entity_type, ids
         return None
+
+    def links_of(self, keys: Iterable[ItemKey]) -> dict[ItemKey, dict[str, str]]:
+        """The ids each item links to (``{system: id}``, empty when the item does not exist), read
+        :data:`_BATCH_GET_KEYS` at a time, strongly consistent."""
+        wanted = list(dict.fromkeys(keys))
+        by_pk = {self._key(entity_type, ref): (entity_type, ref) for entity_type, ref in wanted}
+        found: dict[ItemKey, dict[str, str]] = {key: {} for key in wanted}
+        pks = list(by_pk)
+        for start in range(0, len(pks), _BATCH_GET_KEYS):
+            request: dict[str, Any] = {
+                self._table.name: {"Keys": [{"pk": pk} for pk in pks[start : start + _BATCH_GET_KEYS]], "ConsistentRead": True}
+            }
+            while request:
+                answer = self._table.meta.client.batch_get_item(RequestItems=request)
+                for stored in answer["Responses"].get(self._table.name, []):
+                    found[by_pk[str(stored["pk"])]] = {
+                        name.removeprefix("link_"): str(value) for name, value in stored.items() if name.startswith("link_")
+                    }
+                request = answer.get("UnprocessedKeys") or {}
+        return found
+
+    def add_links(self, items: Mapping[ItemKey, Mapping[str, str]]) -> None:
+        """Give each item the links it is mapped to (``{system: id}``), keeping those it has: up to
+        :data:`_TRANSACTION_ITEMS` items per transaction, each update on condition that every link it writes is
+        absent or already the same, so an existing link is never overwritten. Raises :class:`LinkConflict` when
+        a condition fails (another writer linked one of them otherwise since it was read): that transaction wrote
+        nothing, those before it stand, and writing the same items again completes the rest."""
+        entries = [(key, dict(links)) for key, links in items.items() if links]
+        now = datetime.now(UTC).isoformat()
+        for start in range(0, len(entries), _TRANSACTION_ITEMS):
+            actions: list[Any] = []
+            for (entity_type, ref), links in entries[start : start + _TRANSACTION_ITEMS]:
+                names = {f"#l{n}": f"link_{system}" for n, system in enumerate(links)}
+                values: dict[str, Any] = {f":l{n}": other for n, other in enumerate(links.values())}
+                values[":now"] = now
+                sets = ", ".join(f"#l{n} = :l{n}" for n in range(len(links)))
+                condition = " AND ".join(f"(attribute_not_exists(#l{n}) OR #l{n} = :l{n})" for n in range(len(links)))
+                actions.append(
+                    {
+                        "Update": {
+                            "TableName": self._table.name,
+                            "Key": {"pk": self._key(entity_type, ref)},
+                            "UpdateExpression": f"SET {sets}, updatedAt = :now",
+                            "ConditionExpression": condition,
+                            "ExpressionAttributeNames": names,
+                            "ExpressionAttributeValues": values,
+                        }
+                    }
+                )
+            try:
+                self._table.meta.client.transact_write_items(TransactItems=actions)
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "TransactionCanceledException":
+                    raise
+                reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+                if "ConditionalCheckFailed" not in reasons:
+                    raise
+                raise LinkConflict("a link was written otherwise meanwhile") from None

@@ -6,7 +6,9 @@
   cross-reference was lost is never made twice.
 - :meth:`CustomerSync.accept_update` (CU-02 intake): an update for a synchronized customer is queued
   (FIFO, one message group per customer); one for a customer never synchronized (a prospect) is
-  ignored with the reason, and nothing is sent.
+  ignored with the reason, and nothing is sent. A customer Oracle's packs synchronized before the
+  cutover is one whose Siebel account the cross-references link to a CCB person and account
+  (imported from their ``XREF_DATA``, ``POST /ops/cross-references:import``): synchronized too.
 - :meth:`CustomerSync.apply_update` (CU-02 delivery): applies only the parts Siebel changed later than
   what CCB already has, so an older update arriving late never overwrites a newer one.
 - :func:`end_overdue_synchronizations` (a schedule): a customer an order began to
@@ -190,7 +192,11 @@ class CustomerSync:
         to_ccb(parts, "#", tr)  # refuses unmapped code values before anything is queued
         tr.check()
         state = self._store.get(siebel_id)
-        if (state is None or not (state.synchronized or state.synchronizing)) and self._store.note_prospect(siebel_id):
+        if (
+            (state is None or not (state.synchronized or state.synchronizing))
+            and self.imported_ids(siebel_id) is None
+            and self._store.note_prospect(siebel_id)
+        ):
             metrics.add_metric(name="CustomerUpdatesIgnored", unit=MetricUnit.Count, value=1)
             reason = (
                 f"Siebel account {siebel_id} has not been synchronized to CCB: customers reach CCB through order "
@@ -215,13 +221,19 @@ class CustomerSync:
 
     def apply_update(self, message: UpdateMessage) -> str:
         """Deliver one queued update: ``applied``, ``unchanged`` or ``stale`` (for logs and tests)."""
-        state = self._store.get(message.siebelAccountId)
-        if state is None:  # accepted only for a synchronized customer, so its record is missing: kept (DLQ) for an operator
-            raise LookupError(f"customer {message.siebelAccountId} has no synchronized record")
-        if not state.synchronized and state.synchronizing:  # accepted while its order was being synchronized: redelivered until that ends
-            raise LookupError(f"customer {message.siebelAccountId} is still being synchronized by an order")
-        if not state.synchronized:  # its order was given up (end_overdue_synchronizations): kept (DLQ) until Siebel sends it again
-            raise LookupError(f"customer {message.siebelAccountId} was never synchronized: the order making it did not complete")
+        siebel_id = message.siebelAccountId
+        state = self._store.get(siebel_id)
+        # accepted while its order was being synchronized: redelivered until that ends
+        if state is not None and not state.synchronized and state.synchronizing:
+            raise LookupError(f"customer {siebel_id} is still being synchronized by an order")
+        # a customer Oracle's packs synchronized, known from the cross-references imported at the cutover
+        imported = None if state is not None and state.synchronized else self.imported_ids(siebel_id)
+        # accepted only for a synchronized customer, so its record is missing: kept (DLQ) for an operator
+        if state is None and imported is None:
+            raise LookupError(f"customer {siebel_id} has no synchronized record")
+        # its order was given up (end_overdue_synchronizations): kept (DLQ) until Siebel sends it again
+        if imported is None and state is not None and not state.synchronized:
+            raise LookupError(f"customer {siebel_id} was never synchronized: the order making it did not complete")
         update = AccountUpdateIn.model_validate({**message.parts, "updateId": message.updateId, "changedAt": message.changedAt})
         tr = translator()
         change = to_ccb({part: getattr(update, part) for part in message.parts}, "#", tr)
@@ -229,14 +241,45 @@ class CustomerSync:
         if change is None:  # tr.check() has raised for every unmapped value
             raise AssertionError("a change without unmapped values was not built")
         at = timestamp(message.changedAt)
-        outcome = self._apply(state, dict.fromkeys(message.parts, at), change, TimeBudget())
+        changed_at = dict.fromkeys(message.parts, at)
+        if imported is not None:
+            outcome = self._apply_first(state or CustomerState(siebelAccountId=siebel_id), imported, changed_at, change)
+        else:
+            outcome = self._apply(state or CustomerState(siebelAccountId=siebel_id), changed_at, change, TimeBudget())
         metrics.add_metric(name=f"CustomerUpdates{outcome.title()}", unit=MetricUnit.Count, value=1)
         logger.info("customer update", extra={"siebelAccountId": message.siebelAccountId, "updateId": message.updateId, "outcome": outcome})
         return outcome
 
+    def imported_ids(self, siebel_id: str) -> tuple[str, str] | None:
+        """The CCB person and account the cross-references link the Siebel account to, when both are linked (a
+        customer Oracle's packs synchronized, imported at the cutover; CU-01 links them too); else None."""
+        person, account = LINKED_TYPES
+        person_id = self._xref.lookup(person, SystemId(SIEBEL, siebel_id), CCB)
+        account_id = self._xref.lookup(account, SystemId(SIEBEL, siebel_id), CCB) if person_id else None
+        return (person_id, account_id) if person_id and account_id else None
+
+    def _apply_first(self, state: CustomerState, ids: tuple[str, str], changed_at: dict[str, str], change: CcbCustomerChange) -> str:
+        """The first update of a customer the hub knows from the cross-references only: the hub has no image of it,
+        so CCB is given the parts Siebel changed as they are, and the customer CCB answers is recorded as the image
+        the next updates are compared with. ``applied``."""
+        person_id, account_id = ids
+        budget = TimeBudget()
+        customer = self._ccb.change(budget, person_id, change)
+        if customer.accountId != account_id:
+            raise LookupError(f"CCB person {person_id} has account {customer.accountId}, the cross-references {account_id}")
+        image = CcbCustomerIn.model_validate(customer.model_dump(exclude={"personId", "accountId"}))
+        update = {"ccbPersonId": person_id, "ccbAccountId": account_id, "image": image, "changedAt": changed_at}
+        self._save(state.model_copy(update=update), budget)
+        logger.info("imported customer recorded", extra={"siebelAccountId": state.siebelAccountId})
+        return "applied"
+
     # ------------------------------------------------------------------ query
     def status(self, siebel_id: str) -> dict[str, Any]:
         state = self._store.get(siebel_id)
+        imported = None if state is not None and state.synchronized else self.imported_ids(siebel_id)
+        if imported is not None:  # imported at the cutover, not updated since
+            person_id, account_id = imported
+            return {"siebelAccountId": siebel_id, "synchronized": True, "ccbPersonId": person_id, "ccbAccountId": account_id}
         if state is None:
             raise problems.not_found(f"No Siebel account {siebel_id} is known to the hub.")
         return {

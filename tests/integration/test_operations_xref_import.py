@@ -1,0 +1,232 @@
+"""The cutover from Oracle's packs (OperationsTransactionsFunction, ``POST /ops/cross-references:import``): Oracle's
+XREF_DATA rows imported as CSV become the hub's cross-references; a Siebel account imported so is a synchronized
+customer whose updates CU-02 relays to CCB (not IGNORED); an import repeated changes nothing; an id already linked
+otherwise is refused, never overwritten; the sample export's rows each get their outcome."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+import pytest
+
+from localhub.hub import ApiResponse, LocalHub
+from localhub.simulators.ccb import CcbSimulator
+from tests.conftest import EVENTS
+from tests.integration.test_customer_siebel_customers import post_update
+from utilhub.platform.xref import CrossReferenceStore, LinkConflict, SystemId
+
+OPS_CLAIMS = {"client_id": "ops", "scope": "utilhub/ops", "token_use": "access"}
+CSV = {"content-type": "text/csv"}
+HEADER = "XREF_TABLE_NAME,XREF_COLUMN_NAME,ROW_NUMBER,VALUE,IS_DELETED\n"
+SAMPLE = EVENTS / "xref_export_sample.csv"
+
+
+def ccb(hub: LocalHub) -> CcbSimulator:
+    simulator = hub.simulators["CCB"]
+    assert isinstance(simulator, CcbSimulator)
+    return simulator
+
+
+def made_by_oracles_pack(hub: LocalHub, siebel_id: str, name: str = "Ada Lovelace") -> tuple[str, str]:
+    """A customer Oracle's pack created in CCB before the cutover (CCB's own service, CCB's codes): (person, account)."""
+    customer = {
+        "siebelAccountId": siebel_id,
+        "person": {"name": name},
+        "account": {"paymentMethod": "DD", "billingProfileId": f"BP-{siebel_id}"},
+        "addresses": [{"addressType": "BILL", "address1": "12 Analytical Row", "city": "Springfield", "country": "USA"}],
+        "contacts": [],
+        "billRoute": {"billRouteType": "EMAIL"},
+    }
+    reply = ccb(hub).handle("POST", "/customers", json.dumps(customer).encode(), {"content-type": "application/json"})
+    assert reply.status == 201, reply.body
+    made = json.loads(reply.body)
+    return made["personId"], made["accountId"]
+
+
+def export(siebel_id: str, person_id: str, account_id: str, row: int = 1001) -> str:
+    return HEADER + "".join(
+        f"{table},{column},{row + n},{value},N\n"
+        for n, table, pairs in (
+            (0, "CUSTOMERPARTY_PARTYID", (("SEBL_01", siebel_id), ("COMMON", f"{row:032X}"), ("OU_CCB_01", person_id))),
+            (1, "CUSTOMERPARTY_ACCOUNTID", (("SEBL_01", siebel_id), ("COMMON", f"{row + 1:032X}"), ("OU_CCB_01", account_id))),
+        )
+        for column, value in pairs
+    )
+
+
+def import_export(hub: LocalHub, text: str, headers: dict[str, str] = CSV, claims: dict[str, Any] | None = OPS_CLAIMS) -> ApiResponse:
+    return hub.call_api("POST", "/ops/cross-references:import", body=text, headers=headers, claims=claims)
+
+
+def ids_of(hub: LocalHub, system: str, entity_id: str, entity_type: str) -> dict[str, str]:
+    answer = hub.call_api(
+        "GET", "/ops/cross-references", claims=OPS_CLAIMS, query=f"system={system}&id={entity_id}&entityType={entity_type}"
+    )
+    assert answer.status == 200, answer.body
+    return answer.json()["ids"]  # type: ignore[no-any-return]
+
+
+def test_an_imported_customer_is_synchronized_and_its_siebel_update_reaches_ccb(hub: LocalHub) -> None:
+    # Given a customer Oracle's pack made in CCB, and the cross-references of its XREF_DATA exported
+    person_id, account_id = made_by_oracles_pack(hub, "1-XR0001")
+
+    # When an operator imports them (the hub then knows the customer as synchronized), then Siebel sends an update
+    imported = import_export(hub, export("1-XR0001", person_id, account_id))
+    known = hub.call_api("GET", "/customer/siebel/accounts/1-XR0001", claims={"client_id": "siebel", "scope": "utilhub/customer"})
+    update = post_update(hub, "1-XR0001", {"updateId": "U-XR-1", "changedAt": "2099-01-01T10:00:00Z", "name": "Ada King"})
+    hub.drain()
+
+    # Then the SEBL and CCB rows are imported (AIA's COMMON ids skipped), the ids are linked both ways
+    assert imported.status == 200, imported.body
+    report = imported.json()
+    assert (report["rows"], report["imported"], report["skipped"], report["refused"], report["entitiesLinked"]) == (6, 4, 2, 0, 2)
+    assert [(r["outcome"], r["rows"], r["lines"]) for r in report["reasons"]] == [("skipped", 2, [3, 6])]
+    assert ids_of(hub, "CCB", person_id, "PERSON") == {"CCB": person_id, "SEBL": "1-XR0001"}
+    assert ids_of(hub, "SEBL", "1-XR0001", "ACCOUNT") == {"SEBL": "1-XR0001", "CCB": account_id}
+    expected = {"siebelAccountId": "1-XR0001", "synchronized": True, "ccbPersonId": person_id, "ccbAccountId": account_id}
+    assert (known.status, known.json()) == (200, expected)
+    # And the update is accepted (not IGNORED) and CCB has the new name, the rest as Oracle's pack left it
+    assert update.status == 202, update.body
+    assert update.json()["status"] == "ACCEPTED"
+    held = ccb(hub).customer(person_id).model_dump()
+    assert held["person"] == {"name": "Ada King"}
+    assert held["account"]["paymentMethod"] == "DD"
+    assert [m["parts"] for m in ccb(hub).received if m["operation"] == "change"] == [["person"]]
+    # And the hub now holds the customer as synchronized, its later updates compared with what CCB answered
+    state = hub.call_api("GET", "/customer/siebel/accounts/1-XR0001", claims={"client_id": "siebel", "scope": "utilhub/customer"})
+    assert state.json() == {"siebelAccountId": "1-XR0001", "synchronized": True, "ccbPersonId": person_id, "ccbAccountId": account_id}
+    again = post_update(hub, "1-XR0001", {"updateId": "U-XR-2", "changedAt": "2099-01-01T11:00:00Z", "name": "Ada King"})
+    hub.drain()
+    assert again.status == 202
+    assert [m["parts"] for m in ccb(hub).received if m["operation"] == "change"] == [["person"]]  # unchanged: nothing sent
+
+
+def test_an_account_not_imported_stays_a_prospect(hub: LocalHub) -> None:
+    # Given an import of one customer's person only (no account row)
+    person_id, _ = made_by_oracles_pack(hub, "1-XR0002")
+    only_person = HEADER + f"CUSTOMERPARTY_PARTYID,SEBL_01,7,1-XR0002,N\nCUSTOMERPARTY_PARTYID,OU_CCB_01,7,{person_id},N\n"
+    assert import_export(hub, only_person).status == 200
+
+    # When Siebel sends an update of it
+    update = post_update(hub, "1-XR0002", {"updateId": "U-XR-3", "changedAt": "2099-01-01T10:00:00Z", "name": "Someone"})
+
+    # Then it is ignored as a prospect's: CCB's account is not known to the hub
+    assert update.status == 200, update.body
+    assert update.json()["status"] == "IGNORED"
+
+
+def test_a_repeated_import_changes_nothing_and_reports_the_rows_already_present(hub: LocalHub) -> None:
+    # Given an export imported once
+    person_id, account_id = made_by_oracles_pack(hub, "1-XR0003")
+    text = export("1-XR0003", person_id, account_id)
+    first = import_export(hub, text).json()
+
+    # When it is imported again
+    again = import_export(hub, text)
+
+    # Then nothing is imported the second time: every row is skipped, the mapped ones as already linked
+    assert first["imported"] == 4
+    assert again.status == 200, again.body
+    report = again.json()
+    assert (report["imported"], report["skipped"], report["refused"], report["entitiesLinked"]) == (0, 6, 0, 0)
+    reasons = {r["reason"]: r["rows"] for r in report["reasons"]}
+    assert reasons["already linked (imported before, or linked by the hub)"] == 4
+    assert ids_of(hub, "SEBL", "1-XR0003", "PERSON") == {"SEBL": "1-XR0003", "CCB": person_id}
+
+
+def test_an_id_linked_otherwise_is_refused_with_the_reason_and_never_overwritten(hub: LocalHub) -> None:
+    # Given a Siebel account linked to its CCB person
+    assert (
+        import_export(hub, HEADER + "CUSTOMERPARTY_PARTYID,SEBL_01,1,1-XR0004,N\nCUSTOMERPARTY_PARTYID,OU_CCB_01,1,4000000001,N\n").status
+        == 200
+    )
+
+    # When an export links it to another CCB person (and links another account right)
+    answer = import_export(
+        hub,
+        HEADER
+        + "CUSTOMERPARTY_PARTYID,SEBL_01,2,1-XR0004,N\nCUSTOMERPARTY_PARTYID,OU_CCB_01,2,4000000002,N\n"
+        + "CUSTOMERPARTY_PARTYID,SEBL_01,3,1-XR0005,N\nCUSTOMERPARTY_PARTYID,OU_CCB_01,3,4000000003,N\n",
+    )
+
+    # Then that entity's rows are refused, naming the link that holds; the other is imported; the link is unchanged
+    assert answer.status == 200, answer.body
+    report = answer.json()
+    assert (report["imported"], report["refused"]) == (2, 2)
+    assert report["reasons"] == [
+        {
+            "outcome": "refused",
+            "reason": "SEBL 1-XR0004 is already linked as PERSON to CCB 4000000001, not 4000000002",
+            "rows": 2,
+            "lines": [2, 3],
+        }
+    ]
+    assert ids_of(hub, "SEBL", "1-XR0004", "PERSON")["CCB"] == "4000000001"
+    assert ids_of(hub, "CCB", "4000000001", "PERSON")["SEBL"] == "1-XR0004"
+    lookup = hub.call_api("GET", "/ops/cross-references", claims=OPS_CLAIMS, query="system=CCB&id=4000000002&entityType=PERSON")
+    assert lookup.status == 404
+
+
+def test_the_sample_export_gets_an_outcome_for_every_row(hub: LocalHub) -> None:
+    # Given the sample export under events/
+    text = SAMPLE.read_text(encoding="utf-8")
+
+    # When it is imported
+    answer = import_export(hub, text)
+
+    # Then every data row is imported, skipped or refused, each skip and refusal with its reason
+    assert answer.status == 200, answer.body
+    report = answer.json()
+    assert report["rows"] == len(text.strip().splitlines()) - 1
+    assert report["imported"] + report["skipped"] + report["refused"] == report["rows"]
+    assert report["imported"] > 0
+    assert report["entitiesLinked"] > 0
+    reasons = " | ".join(r["reason"] for r in report["reasons"])
+    for expected in ("IS_DELETED = Y", "AIA's own id (COMMON)", "CUSTOMERPARTY_ADDRESSID", "BRM_01"):
+        assert expected in reasons, reasons
+
+
+def test_a_customer_of_the_sample_export_is_updated_at_ccb_and_one_whose_row_was_deleted_is_not(hub: LocalHub) -> None:
+    # Given the sample export imported (CCB holds the customers Oracle's packs made under the ids it links)
+    assert import_export(hub, SAMPLE.read_text(encoding="utf-8")).status == 200
+
+    # When Siebel changes the name of 1-ABC123, and of 1-GHJ789 (whose CCB person row is deleted in the export)
+    imported = post_update(hub, "1-ABC123", {"updateId": "U-S-1", "changedAt": "2099-01-01T10:00:00Z", "name": "Katherine G. Johnson"})
+    deleted = post_update(hub, "1-GHJ789", {"updateId": "U-S-2", "changedAt": "2099-01-01T10:00:00Z", "name": "Mary Jackson"})
+    hub.drain()
+
+    # Then the first reaches CCB's person 2840193756; the second is a prospect's, ignored
+    assert (imported.status, imported.json()["status"]) == (202, "ACCEPTED")
+    assert ccb(hub).customer("2840193756").person.name == "Katherine G. Johnson"
+    assert (deleted.status, deleted.json()["status"]) == (200, "IGNORED")
+
+
+def test_the_import_takes_csv_from_an_operator_only(hub: LocalHub) -> None:
+    text = HEADER + "CUSTOMERPARTY_PARTYID,SEBL_01,1,1-XR0009,N\n"
+    # JSON is not an export
+    assert import_export(hub, json.dumps({"rows": []}), headers={"content-type": "application/json"}).status == 415
+    # another scope is refused, and nothing is linked
+    assert import_export(hub, text, claims={"client_id": "siebel", "scope": "utilhub/customer"}).status == 403
+    # a header that is not XREF_DATA's is a 422 naming what is missing
+    bad = import_export(hub, "TABLE,COLUMN,ROW,VALUE\nA,B,1,C\n")
+    assert bad.status == 422, bad.body
+    assert "missing XREF_TABLE_NAME" in bad.json()["detail"]
+
+
+def test_links_written_otherwise_meanwhile_fail_the_transaction_and_keep_the_link(hub: LocalHub) -> None:
+    # Given the store the import writes with, and a Siebel account linked to a CCB person after the import read it
+    store = CrossReferenceStore(boto3.resource("dynamodb").Table(hub.resources()["CrossReferenceTable"]))
+    sebl, ccb_1, ccb_2 = SystemId("SEBL", "1-XR0010"), SystemId("CCB", "4000000010"), SystemId("CCB", "4000000011")
+    assert store.links_of([("PERSON", sebl)]) == {("PERSON", sebl): {}}
+    store.link("PERSON", sebl, ccb_1)
+
+    # When the import writes what it planned from its read (the same account to another person, and that person back)
+    with pytest.raises(LinkConflict):
+        store.add_links({("PERSON", sebl): {"CCB": ccb_2.id}, ("PERSON", ccb_2): {"SEBL": sebl.id}})
+
+    # Then nothing of that transaction was written: the link made meanwhile holds, the other person is linked to nothing
+    assert store.links_of([("PERSON", sebl), ("PERSON", ccb_2)]) == {("PERSON", sebl): {"CCB": ccb_1.id}, ("PERSON", ccb_2): {}}
+    # And links already the same are written again without a conflict
+    store.add_links({("PERSON", sebl): {"CCB": ccb_1.id}})
