@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 RECEIVED, IN_FLIGHT, COMPLETED, FAILED = "RECEIVED", "IN_FLIGHT", "COMPLETED", "FAILED"
 STATES = (RECEIVED, IN_FLIGHT, COMPLETED, FAILED)
 HEAD = "head"
-# every journal key starts with a point's id (``OC-01#``): the leading keys the functions' policy grants (docs/security.md)
+# every journal key starts with a point's id (``OC-01#``): the leading keys the operators' functions read
 KEY_PATTERN = "??-??#*"
 HOP = "hop#"
 
@@ -65,6 +65,12 @@ _NORMALISED: dict[str, str] = {
     "CANCELED": COMPLETED,
     "RECEIVED": RECEIVED,
 }
+
+
+def point_keys(point: str) -> str:
+    """The leading keys of the transactions of ``point``'s pack (``MD-??#*`` for ``MD-11``): what a pack's functions
+    may write in the journal (docs/security.md), every point of the pack sharing its point ids' prefix."""
+    return f"{point.split('-')[0]}-??#*"
 
 
 def normalised(detail_state: str) -> str:
