@@ -5,12 +5,12 @@ and the operations API's rules on what it forwards (utilhub.operations). No AWS:
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
 import pytest
-from botocore.stub import ANY, Stubber
+from botocore.stub import Stubber
 
 from utilhub.operations.resubmission import api_base_url
 from utilhub.operations.transactions_api import RESUBMISSION_PATH
@@ -59,16 +59,43 @@ def test_each_packs_state_is_normalised(detail: str, state: str) -> None:
 def test_a_state_change_is_one_hop_then_one_head_update(table: tuple[Any, Stubber]) -> None:
     found, stubber = table
     # Given a journal whose clock says AT (the hop first: a reader of the head's new state finds its step)
-    stubber.add_response("put_item", {}, {"TableName": "journal", "Item": ANY})
+    stubber.add_response(
+        "put_item",
+        {},
+        {
+            "TableName": "journal",
+            "Item": {
+                "pk": "MD-01#SR-1",
+                "sk": f"hop#{AT.isoformat()}#000000",
+                "at": AT.isoformat(),
+                "step": "error",
+                "system": "hub",
+                "outcome": "ERROR",
+                "detail": "MDM refused",
+                "expiresAt": int((AT + timedelta(days=35)).timestamp()),
+            },
+        },
+    )
     stubber.add_response(
         "update_item",
         {},
         {
             "TableName": "journal",
             "Key": {"pk": "MD-01#SR-1", "sk": "head"},
-            "UpdateExpression": ANY,
+            "UpdateExpression": "SET #point = :point, #id = :id, #state = :state, detailState = :detail, reason = :reason, "
+            "updatedAt = :at, pointState = :pointState, receivedAt = if_not_exists(receivedAt, :at) REMOVE expiresAt",
+            # never over a newer state (a redelivered older step is ignored; tests/integration/test_journal_writes.py)
+            "ConditionExpression": "attribute_not_exists(updatedAt) OR updatedAt <= :at",
             "ExpressionAttributeNames": {"#point": "point", "#id": "id", "#state": "state"},
-            "ExpressionAttributeValues": ANY,
+            "ExpressionAttributeValues": {
+                ":point": "MD-01",
+                ":id": "SR-1",
+                ":state": "FAILED",
+                ":detail": "ERROR",
+                ":reason": "MDM refused",
+                ":at": AT.isoformat(),
+                ":pointState": "MD-01#FAILED",
+            },
         },
     )
 
@@ -77,8 +104,16 @@ def test_a_state_change_is_one_hop_then_one_head_update(table: tuple[Any, Stubbe
     # When a request goes to ERROR with a step
     Journal(found, clock=lambda: AT).changed("MD-01", "SR-1", "ERROR", reason="MDM refused", step="error")
 
-    # Then the head and the hop were written, as the stubber expected them (a call it did not expect fails, and the
-    # journal would count it as a failed write)
+    # Then the head (failed: no expiry) and the hop (which expires) were written, as the stubber expected them (a call
+    # it did not expect fails, and the journal would count it as a failed write)
+    assert "JournalWriteFailed" not in metrics.metric_set
+
+
+def test_a_head_written_over_a_newer_one_is_ignored_not_counted_as_failed(table: tuple[Any, Stubber]) -> None:
+    found, stubber = table
+    stubber.add_client_error("update_item", "ConditionalCheckFailedException")
+    metrics.clear_metrics()
+    Journal(found, hops=False, clock=lambda: AT).changed("MD-01", "SR-1", "SENT")
     assert "JournalWriteFailed" not in metrics.metric_set
 
 

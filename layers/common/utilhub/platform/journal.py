@@ -6,7 +6,9 @@ transaction (``<point>#<id>``):
 - the **head** (``sk = "head"``): the point, the id, the state normalised to :data:`STATES`, the pack's own state
   (``detailState``), the reason, when it was received and last changed, and how it is run again (``resubmit``:
   the path of the pack's resubmission route); indexed by ``ByPointState`` (``pointState = <point>#<state>``,
-  ``updatedAt``) and ``ByState`` (``state``, ``updatedAt``), so every listing is a query, never a scan;
+  ``updatedAt``) and ``ByState`` (``state``, ``updatedAt``), so every listing is a query, never a scan; never put
+  back to an older change than its ``updatedAt``; removed by the table's TTL (``expiresAt``) once finished
+  (:data:`COMPLETED`) for ``UTILHUB_JOURNAL_RETENTION_DAYS``, kept while failed or under way;
 - one **hop** per step (``sk = "hop#<at>#<n>"``): ``at``, ``step``, ``system``, ``outcome``, ``detail``, removed
   by the table's TTL (``expiresAt``) after ``UTILHUB_JOURNAL_RETENTION_DAYS``.
 
@@ -30,6 +32,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.conditions import Key
+from botocore.exceptions import ClientError
 
 from utilhub.platform.observability import logger, metrics
 
@@ -122,7 +125,7 @@ class Page:
 class Journal:
     """The journal table; ``hops``: whether steps are recorded (heads always are)."""
 
-    def __init__(self, table: Table, *, retention_days: int = 30, hops: bool = True, clock: Callable[[], datetime] = _now) -> None:
+    def __init__(self, table: Table, *, retention_days: int = 35, hops: bool = True, clock: Callable[[], datetime] = _now) -> None:
         self._table = table
         self._retention = timedelta(days=retention_days)
         self._hops = hops
@@ -133,9 +136,19 @@ class Journal:
     def _safely(self, what: str, write: Callable[[], object]) -> None:
         try:
             write()
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                # the head was changed by a newer step already: this older state is not put back (its hop is kept)
+                logger.info("journal head newer than this state, left as it is", extra={"write": what})
+                return
+            self._failed(what, exc)
         except Exception as exc:
-            logger.warning("journal write failed", extra={"write": what, "error": type(exc).__name__})
-            metrics.add_metric(name="JournalWriteFailed", unit="Count", value=1)
+            self._failed(what, exc)
+
+    @staticmethod
+    def _failed(what: str, exc: Exception) -> None:
+        logger.warning("journal write failed", extra={"write": what, "error": type(exc).__name__})
+        metrics.add_metric(name="JournalWriteFailed", unit="Count", value=1)
 
     def changed(
         self,
@@ -147,9 +160,17 @@ class Journal:
         step: str | None = None,
         system: str = "hub",
         resubmit: str | None = None,
+        at: datetime | None = None,
     ) -> None:
-        """The transaction's state is now ``detail_state`` (the pack's own); ``step``, when given, is also a hop."""
-        at = self._now().isoformat()
+        """The transaction's state is now ``detail_state`` (the pack's own) since ``at`` (when the pack changed it;
+        the journal's clock when not given); ``step``, when given, is also a hop.
+
+        The head is written only when ``at`` is not older than its ``updatedAt``: a state written after a newer one
+        (a redelivered or delayed older step) is ignored there, its hop still recorded. A finished head
+        (:data:`COMPLETED`) expires with the table's TTL ``retention_days`` after ``at``; any other keeps none (a
+        failed or running transaction stays on the operators' list until resolved)."""
+        when = at or self._now()
+        stamp = when.isoformat()
         state = normalised(detail_state)
         transaction = Transaction(point, transaction_id)
         sets = [
@@ -168,30 +189,37 @@ class Journal:
             ":state": state,
             ":detail": detail_state,
             ":reason": reason,
-            ":at": at,
+            ":at": stamp,
             ":pointState": f"{point}#{state}",
         }
         if resubmit is not None:
             sets.append("resubmit = :resubmit")
             values[":resubmit"] = resubmit
+        if state == COMPLETED:
+            sets.append("expiresAt = :expires")
+            values[":expires"] = int((when + self._retention).timestamp())
+            expression = "SET " + ", ".join(sets)
+        else:
+            expression = "SET " + ", ".join(sets) + " REMOVE expiresAt"
         # the hop before the head: whoever reads the head in its new state finds the step that put it there
         if step is not None:
-            self.hop(transaction, step=step, system=system, outcome=detail_state, detail=reason)
+            self.hop(transaction, step=step, system=system, outcome=detail_state, detail=reason, at=when)
         self._safely(
             "head",
             lambda: self._table.update_item(
                 Key={"pk": transaction.key, "sk": HEAD},
-                UpdateExpression="SET " + ", ".join(sets),
+                UpdateExpression=expression,
+                ConditionExpression="attribute_not_exists(updatedAt) OR updatedAt <= :at",
                 ExpressionAttributeNames={"#point": "point", "#id": "id", "#state": "state"},
                 ExpressionAttributeValues=values,
             ),
         )
 
-    def hop(self, transaction: Transaction, *, step: str, system: str, outcome: str, detail: str = "") -> None:
-        """One step of ``transaction``'s timeline (nothing when hops are not recorded)."""
+    def hop(self, transaction: Transaction, *, step: str, system: str, outcome: str, detail: str = "", at: datetime | None = None) -> None:
+        """One step of ``transaction``'s timeline, at ``at`` (now when not given); nothing when hops are not recorded."""
         if not self._hops:
             return
-        now = self._now()
+        now = at or self._now()
         item: dict[str, Any] = {
             "pk": transaction.key,
             "sk": f"{HOP}{now.isoformat()}#{next(self._sequence):06d}",

@@ -47,7 +47,7 @@ class StateTables(Concern):
     # the transactions journal (platform/journal.py): every function records into it when set
     journal_table: str | None = None
     journal_hops: bool = True  # the steps of each transaction, not only its state
-    journal_retention_days: int = Field(default=30, ge=1)
+    journal_retention_days: int = Field(default=35, ge=1)  # a finished head's and each hop's (JournalRetentionDays)
 
 
 class SyncEngine(Concern):
