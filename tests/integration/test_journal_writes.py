@@ -66,3 +66,16 @@ def test_a_finished_head_expires_and_a_failed_or_resubmitted_one_stays(hub: Loca
     assert journal(hub, T1).head("MD-01", "SR-TTL")["expiresAt"] == int((T1 + timedelta(days=35)).timestamp())  # type: ignore[index]
     journal(hub, T2).changed("MD-01", "SR-TTL", "PENDING", step="pending")
     assert "expiresAt" not in journal(hub, T2).head("MD-01", "SR-TTL")  # type: ignore[operator]
+
+
+def test_a_listing_continues_after_any_item_of_a_page(hub: LocalHub) -> None:
+    # Given three failed order revisions, listed newest first
+    for n in range(3):
+        journal(hub, T1 + timedelta(seconds=n)).changed("OC-01", f"ORD-PAGE/{n}", "FAILED", reason="BRM down")
+    page = journal(hub, T2).transactions(point="OC-01", state="FAILED")
+    assert [t["id"] for t in page.items] == ["ORD-PAGE/2", "ORD-PAGE/1", "ORD-PAGE/0"]
+    # When a listing continues from the cursor after its first item (a bulk resubmission cut short there)
+    rest = journal(hub, T2).transactions(point="OC-01", state="FAILED", cursor=page.after[0])
+    # Then it lists the others, from the next on
+    assert [t["id"] for t in rest.items] == ["ORD-PAGE/1", "ORD-PAGE/0"]
+    assert len(page.after) == len(page.items)

@@ -27,7 +27,7 @@ import itertools
 import json
 from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -120,6 +120,8 @@ class InvalidCursor(ValueError):
 class Page:
     items: list[dict[str, Any]]
     cursor: str | None
+    # for each item, the cursor that continues the listing after it (a caller that stops part-way through a page)
+    after: list[str] = field(default_factory=list)
 
 
 class Journal:
@@ -267,6 +269,7 @@ class Journal:
         partitions = self._partitions(point, state)
         index, start = _read_cursor(cursor, len(partitions))
         items: list[dict[str, Any]] = []
+        after: list[str] = []
         while index < len(partitions) and len(items) < limit:
             name, attribute, value = partitions[index]
             condition: Any = Key(attribute).eq(value)
@@ -282,11 +285,13 @@ class Journal:
                 arguments["ExclusiveStartKey"] = start
             page = self._table.query(**arguments)
             items += [view(item) for item in page["Items"]]
+            # an index's ExclusiveStartKey: the table's key and the index's
+            after += [_write_cursor(index, {k: str(item[k]) for k in ("pk", "sk", attribute, "updatedAt")}) for item in page["Items"]]
             start = page.get("LastEvaluatedKey")
             if not start:
                 index += 1
         more = index < len(partitions)
-        return Page(items, _write_cursor(index, start) if more else None)
+        return Page(items, _write_cursor(index, start) if more else None, after)
 
     def summary(self, since: str) -> list[dict[str, Any]]:
         """Per point: transactions changed since ``since`` (received), completed, failed, in flight, the oldest waiting."""
