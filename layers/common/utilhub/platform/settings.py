@@ -180,6 +180,8 @@ class OrderToCashPack(Concern):
     """OSM -> BRM."""
 
     order_state_machine_arn: str | None = None
+    # the KMS key the revisions' card and bank account numbers are encrypted with (the intake's; a step decrypts)
+    order_payment_key: str | None = None
 
 
 class Operations(Concern):
