@@ -309,21 +309,43 @@ def resubmit(
     if state is None:
         raise click.UsageError("resubmit takes POINT ID, or a filter with --state FAILED")
     with refusals(), progress_console().status("resubmitting..."):
-        answer = context.api.resubmit_matching(point=filter_point, state=state.upper(), since=since)
+        answer = resubmit_all(context, point=filter_point, state=state.upper(), since=since)
     if as_json_:
         emit_json(answer)
-        return
-    console().print(
-        Text.assemble(
-            ("resubmitted ", ""),
-            (str(answer.get("resubmitted", 0)), "bold green"),
-            (", refused ", ""),
-            (str(answer.get("refused", 0)), "bold"),
+    else:
+        console().print(
+            Text.assemble(
+                ("resubmitted ", ""),
+                (str(answer["resubmitted"]), "bold green"),
+                (", refused ", ""),
+                (str(len(answer["refused"])), "bold"),
+                (", failed ", ""),
+                (str(len(answer["failed"])), "bold red" if answer["failed"] else "bold"),
+            )
         )
-    )
-    if answer.get("remaining"):
-        # the call's time ran out before the filter's last transaction: the rest waits for the same command again
-        console().print(Text("more match the filter: run the same command again", style="yellow"))
+        for outcome in answer["refused"]:
+            console().print(Text(f"  refused {outcome['point']} {outcome['id']}: {outcome['status']} {outcome['reason']}"))
+        for outcome in answer["failed"]:
+            console().print(Text(f"  failed  {outcome['point']} {outcome['id']}: {outcome['status']} {outcome['reason']}", style="red"))
+        if answer["failed"]:
+            console().print(Text("the failed were not resubmitted: run the same command again, or `resubmit POINT ID`", style="yellow"))
+    if answer["failed"]:
+        raise SystemExit(1)
+
+
+def resubmit_all(context: Context, *, point: str | None, state: str, since: str | None) -> dict[str, Any]:
+    """Every transaction of the filter, call after call: each call that ran out of time gives the cursor the next
+    continues from (past those it tried, the refused included); the answers summed."""
+    total: dict[str, Any] = {"resubmitted": 0, "refused": [], "failed": []}
+    cursor: str | None = None
+    while True:
+        answer = context.api.resubmit_matching(point=point, state=state, since=since, cursor=cursor)
+        total["resubmitted"] += int(answer.get("resubmitted", 0))
+        total["refused"] += list(answer.get("refused", []))
+        total["failed"] += list(answer.get("failed", []))
+        if not answer.get("remaining"):
+            return total
+        cursor = answer.get("cursor")
 
 
 @cli.command()

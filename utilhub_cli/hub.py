@@ -147,8 +147,8 @@ class OpsApi:
         result: dict[str, Any] = self._call("POST", f"{transaction_path(point, transaction_id)}/resubmission")
         return result
 
-    def resubmit_matching(self, *, point: str | None, state: str, since: str | None) -> dict[str, Any]:
-        body = {"state": state, **_present(point=point, since=since)}
+    def resubmit_matching(self, *, point: str | None, state: str, since: str | None, cursor: str | None = None) -> dict[str, Any]:
+        body = {"state": state, **_present(point=point, since=since, cursor=cursor)}
         result: dict[str, Any] = self._call("POST", "/ops/transactions:resubmit", json=body)
         return result
 

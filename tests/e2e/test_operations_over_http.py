@@ -119,11 +119,15 @@ def test_failed_sync_requests_are_resubmitted_by_a_filter_and_synchronized(clien
     # Then both were resubmitted (their pack's own resubmission, with the operator's token) and are synchronized,
     # and the operations API sees them COMPLETED with nothing FAILED left
     assert answer.status_code == 202, answer.text
-    assert answer.json() == {"resubmitted": 2, "refused": 0}
+    assert answer.json() == {"resubmitted": 2, "refused": [], "failed": []}
     for n in (1, 2):
         assert monitor_until(client, f"E2E-OPS-{n}", "SYNCHRONIZED") == "SYNCHRONIZED"
     completed = client.get("/ops/transactions", params={"point": "MD-01", "state": "COMPLETED"}).json()["items"]
     assert sorted(t["id"] for t in completed) == ["E2E-OPS-1", "E2E-OPS-2"]
     assert client.get("/ops/transactions", params={"point": "MD-01", "state": "FAILED"}).json()["items"] == []
     # and a second bulk resubmission finds nothing to do
-    assert client.post("/ops/transactions:resubmit", json={"point": "MD-01", "state": "FAILED"}).json() == {"resubmitted": 0, "refused": 0}
+    assert client.post("/ops/transactions:resubmit", json={"point": "MD-01", "state": "FAILED"}).json() == {
+        "resubmitted": 0,
+        "refused": [],
+        "failed": [],
+    }

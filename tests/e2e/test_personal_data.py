@@ -24,6 +24,8 @@ from localhub.server import LocalRuntime
 from tests.helpers import until
 
 MARKER = f"Zq{uuid.uuid4().hex[:10]}Marker"
+# a card number of this run (PCI DSS: never kept readable, not even in the hub's table items)
+PAN = "4" + str(uuid.uuid4().int)[:15]
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 # the attributes of the hub's table items that say why (not the data itself)
 REASON_ATTRIBUTES = ("reason", "history", "refusal", "error", "failure")
@@ -66,7 +68,11 @@ def order(order_id: str) -> dict[str, Any]:
                 "billingSystemId": "BRM1",
                 "serviceAccount": {"id": f"{order_id}-SA", "name": f"Flat 1, {MARKER} Row"},
                 "billingAccount": {"id": f"{order_id}-BA", "name": f"{MARKER} Lovelace"},
-                "billingProfile": {"id": f"{order_id}-BP", "paymentMethod": "Invoice"},
+                "billingProfile": {
+                    "id": f"{order_id}-BP",
+                    "paymentMethod": "Credit Card",
+                    "creditCard": {"number": PAN, "expiry": "1229", "holderName": f"{MARKER} Lovelace"},
+                },
             }
         ],
     }
@@ -126,6 +132,18 @@ def reasons_in_tables(endpoint: str | None, resources: dict[str, str]) -> list[s
                     if any(word in attribute.lower() for word in REASON_ATTRIBUTES):
                         found.append(f"{logical_id} {item.get('pk') or item.get('id')} {attribute}: {json.dumps(value)}")
     return found
+
+
+def items_in_tables(endpoint: str | None, resources: dict[str, str]) -> list[str]:
+    """Every item of the hub's tables, as text."""
+    dynamodb = boto3.client("dynamodb", endpoint_url=endpoint)
+    return [
+        f"{logical_id} {json.dumps(item)}"
+        for logical_id, name in resources.items()
+        if logical_id.endswith("Table")
+        for page in dynamodb.get_paginator("scan").paginate(TableName=name)
+        for item in page["Items"]
+    ]
 
 
 def execution_histories(endpoint: str | None) -> list[str]:
@@ -241,5 +259,7 @@ def test_a_marker_posted_through_every_point_and_failed_every_way_is_in_no_reaso
     assert len(searched["execution histories"]) > 10
     assert searched["stored reasons"]
     assert searched["log lines"]
-    found = {where: [entry[:400] for entry in entries if MARKER in entry] for where, entries in searched.items()}
+    found = {where: [entry[:400] for entry in entries if MARKER in entry or PAN in entry] for where, entries in searched.items()}
     assert found == {where: [] for where in searched}, json.dumps(found, indent=1)
+    # And the card number is in no item of the hub's tables either (kept masked and encrypted, docs/security.md)
+    assert [item[:400] for item in items_in_tables(runtime.aws_endpoint, resources) if PAN in item] == []

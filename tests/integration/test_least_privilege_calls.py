@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from copy import deepcopy
 
-from localhub.aws.iam import DynamoDbCalls, denied
+from localhub.aws.iam import Call, DynamoDbCalls, denied
 from localhub.hub import LocalHub
 from localhub.template import LocalStack, Template
 from utilhub.platform import wiring
@@ -62,3 +62,26 @@ def test_a_policy_naming_another_flows_keys_is_refused_the_same_calls(hub: Local
     # Then the delivery's writes of MDM's sync requests are refused, and nothing else
     assert refused, "the MDM delivery's calls were allowed by DACS's policy"
     assert all(r.startswith("MeterDataDeliveryFunction: ") and "meter-data#" in r for r in refused), refused
+
+
+def test_a_packs_function_is_refused_a_journal_write_of_another_packs_transaction(hub: LocalHub, dynamodb_calls: DynamoDbCalls) -> None:
+    # Given the journal writes of a person synchronized to MDM (the meter data pack's MD-01 transaction)
+    synchronize(hub)
+    assert hub.stack is not None
+    journal_table = hub.stack.physical["JournalTable"].ref
+    writes = [c for c in dynamodb_calls.calls if c.operation == "UpdateItem" and c.request["TableName"] == journal_table]
+    assert writes
+    assert all(c.request["Key"]["pk"]["S"].startswith("MD-01#") for c in writes), writes
+    # When the same functions write the heads of a field work and an order to cash transaction
+    foreign = [
+        Call(c.function, c.operation, {**c.request, "Key": {**c.request["Key"], "pk": {"S": key}}})
+        for c in writes
+        for key in ("FW-01#CCB/A-1", "OC-01#O-1/1")
+    ]
+    # Then their policies allow their own and refuse every one of another pack's
+    assert denied(hub.stack, writes, wiring.caller_user_id) == []
+    by_name = {spec.name: spec.logical_id for spec in hub.functions()}
+    arn = hub.stack.get_att("JournalTable", "Arn")
+    assert denied(hub.stack, foreign, wiring.caller_user_id) == sorted(
+        f"{by_name[c.function]}: dynamodb:UpdateItem on {arn} keys [{c.request['Key']['pk']['S']!r}]" for c in foreign
+    )

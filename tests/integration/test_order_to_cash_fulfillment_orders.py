@@ -9,6 +9,7 @@ import json
 import time
 from typing import Any
 
+import boto3
 import pytest
 
 from localhub.aws import sfn_waits
@@ -16,6 +17,7 @@ from localhub.hub import ApiResponse, LocalHub
 from localhub.simulators.brm import BrmSimulator
 from tests.conftest import sample_event
 from tests.helpers import JSON, post_json
+from utilhub.packs.order_to_cash.order_store import KmsFieldCipher
 
 CARD = {"number": "4111111111111111", "expiry": "1229", "holderName": "Ada Lovelace"}
 BANK = {"accountNumber": "31926819", "bankCode": "601613", "holderName": "Ada Lovelace"}
@@ -75,6 +77,11 @@ def resubmit(hub: LocalHub, order_id: str, revision: int | str, headers: dict[st
     return hub.call_api(
         "POST", f"/order-to-cash/fulfillment-orders/{order_id}/revisions/{revision}/resubmission", headers=headers, claims=CLAIMS
     )
+
+
+def payment_cipher(hub: LocalHub) -> KmsFieldCipher:
+    """The revisions' payment numbers encrypted as the intake encrypts them: with the stack's data key."""
+    return KmsFieldCipher(boto3.client("kms"), hub.resources()["DataKey"])
 
 
 def brm(hub: LocalHub) -> BrmSimulator:
@@ -232,13 +239,12 @@ def test_a_step_of_an_older_revision_still_running_leaves_a_later_revisions_hier
         "revision": 2,
         "lines": [line("L1", "SA-43", "BA-43", "BP-43", action="UPDATE", prior={"billingAccountId": "BA-44"})],
     }
-    import boto3
 
     from utilhub.packs.order_to_cash.model import FulfillmentOrderIn
     from utilhub.packs.order_to_cash.order_store import OrderStore, Verdict
     from utilhub.packs.order_to_cash.orders import order_content
 
-    store = OrderStore(boto3.resource("dynamodb").Table(hub.resources()["CrossReferenceTable"]))
+    store = OrderStore(boto3.resource("dynamodb").Table(hub.resources()["CrossReferenceTable"]), payment_cipher(hub))
     kept = FulfillmentOrderIn.model_validate(revision_2)
     assert store.accept(kept, order_content(kept)).verdict is Verdict.ACCEPTED  # accepted; its workflow not run yet
     submit(
@@ -426,13 +432,12 @@ def test_a_billing_profile_step_of_an_older_revision_moves_and_changes_nothing(h
     submit(hub, {"orderId": "ORD-52", "revision": 1, "lines": [line("L1", "SA-52", "BA-52", "BP-52")]})
     revision_2 = line("L1", "SA-52", "BA-53", None, action="UPDATE", prior={"billingAccountId": "BA-52"})
     revision_2["billingProfile"] = {"id": "BP-52", "paymentMethod": "Credit Card", "creditCard": CARD}
-    import boto3
 
     from utilhub.packs.order_to_cash.model import FulfillmentOrderIn
     from utilhub.packs.order_to_cash.order_store import OrderStore, Verdict
     from utilhub.packs.order_to_cash.orders import order_content
 
-    store = OrderStore(boto3.resource("dynamodb").Table(hub.resources()["CrossReferenceTable"]))
+    store = OrderStore(boto3.resource("dynamodb").Table(hub.resources()["CrossReferenceTable"]), payment_cipher(hub))
     kept = FulfillmentOrderIn.model_validate({"orderId": "ORD-52", "revision": 2, "lines": [revision_2]})
     assert store.accept(kept, order_content(kept)).verdict is Verdict.ACCEPTED
     # ...and revision 3 (the same as revision 1) accepted and applied since
@@ -682,14 +687,13 @@ def test_wrong_scope_unknown_order_and_malformed_body(hub: LocalHub) -> None:
 
 def keep_sample_order(hub: LocalHub) -> None:
     """OSM's sample order kept as the intake keeps it: the workflow's sample steps name it by its key."""
-    import boto3
 
     from utilhub.packs.order_to_cash.model import FulfillmentOrderIn
     from utilhub.packs.order_to_cash.order_store import OrderStore, Verdict
     from utilhub.packs.order_to_cash.orders import order_content
 
     order = FulfillmentOrderIn.model_validate_json(sample_event("order_to_cash/fulfillment_orders/submit-order.json")["body"])
-    store = OrderStore(boto3.resource("dynamodb").Table(hub.resources()["CrossReferenceTable"]))
+    store = OrderStore(boto3.resource("dynamodb").Table(hub.resources()["CrossReferenceTable"]), payment_cipher(hub))
     assert store.accept(order, order_content(order)).verdict is Verdict.ACCEPTED
 
 

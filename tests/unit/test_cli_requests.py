@@ -177,34 +177,46 @@ def test_resubmitting_a_transaction_that_did_not_fail_is_refused_with_exit_1() -
 
 
 def test_bulk_resubmit_sends_the_filter_and_prints_the_counts() -> None:
-    # Given failed transactions of MD-11
-    hub = FakeHub({("POST", "/ops/transactions:resubmit"): answer(202, {"resubmitted": 7, "refused": 1})})
+    # Given failed transactions of MD-11, one of them refused by its pack
+    refused = {"point": "MD-11", "id": "UR-9", "status": 409, "reason": "UR-9 is COMPLETED."}
+    hub = FakeHub({("POST", "/ops/transactions:resubmit"): answer(202, {"resubmitted": 7, "refused": [refused], "failed": []})})
 
     # When the operator resubmits every failed one since a time
     result = run(hub, "resubmit", "--point", "MD-11", "--state", "FAILED", "--since", "2026-12-07T00:00:00Z")
     as_json = run(hub, "resubmit", "--state", "FAILED", "--json")
 
-    # Then the filter is the body, and the counts are printed
+    # Then the filter is the body, and the counts and the refused with their reason are printed
     assert result.exit_code == 0, result.output
     assert [json.loads(r.content) for r in hub.requests] == [
         {"point": "MD-11", "state": "FAILED", "since": "2026-12-07T00:00:00Z"},
         {"state": "FAILED"},
     ]
-    assert "resubmitted 7, refused 1" in result.output
-    assert json.loads(as_json.output) == {"resubmitted": 7, "refused": 1}
+    assert "resubmitted 7, refused 1, failed 0" in result.output
+    assert "refused MD-11 UR-9: 409 UR-9 is COMPLETED." in result.output
+    assert json.loads(as_json.output) == {"resubmitted": 7, "refused": [refused], "failed": []}
 
 
-def test_bulk_resubmit_cut_short_by_the_calls_time_says_to_run_it_again() -> None:
-    # Given a filter matching more failed transactions than one call of the API had time for
-    hub = FakeHub({("POST", "/ops/transactions:resubmit"): answer(202, {"resubmitted": 40, "refused": 0, "remaining": True})})
+def test_bulk_resubmit_cut_short_by_the_calls_time_goes_on_from_its_cursor_and_a_failed_one_exits_1() -> None:
+    # Given a filter matching more failed transactions than one call of the API had time for: the first call
+    # gives a cursor past those it tried, the second ends with one whose pack's route failed
+    failed = {"point": "OC-01", "id": "ORD-1/1", "status": 502, "reason": "The pack's resubmission answered 500."}
+    answers = iter(
+        [
+            httpx.Response(202, json={"resubmitted": 40, "refused": [], "failed": [], "remaining": True, "cursor": "c-40"}),
+            httpx.Response(202, json={"resubmitted": 2, "refused": [], "failed": [failed]}),
+        ]
+    )
+    hub = FakeHub({("POST", "/ops/transactions:resubmit"): lambda _: next(answers)})
 
     # When the operator resubmits them
     result = run(hub, "resubmit", "--state", "FAILED")
 
-    # Then the counts are printed, and that more wait for the same command
-    assert result.exit_code == 0, result.output
-    assert "resubmitted 40, refused 0" in result.output
-    assert "run the same command again" in result.output
+    # Then the second call continues from the first's cursor, the totals and the failed one are printed, and the
+    # exit status says not everything was resubmitted
+    assert [json.loads(r.content) for r in hub.requests] == [{"state": "FAILED"}, {"state": "FAILED", "cursor": "c-40"}]
+    assert "resubmitted 42, refused 0, failed 1" in result.output
+    assert "failed  OC-01 ORD-1/1: 502 The pack's resubmission answered 500." in result.output
+    assert result.exit_code == 1
 
 
 @pytest.mark.parametrize(

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
 import pytest
-from botocore.stub import ANY, Stubber
+from botocore.stub import Stubber
 
-from utilhub.operations.resubmission import api_base_url
+from utilhub.operations.resubmission import api_base_url, resubmit_listed
 from utilhub.operations.transactions_api import RESUBMISSION_PATH
 from utilhub.platform import journal
 from utilhub.platform.journal import Journal, normalised
@@ -60,16 +60,43 @@ def test_each_packs_state_is_normalised(detail: str, state: str) -> None:
 def test_a_state_change_is_one_hop_then_one_head_update(table: tuple[Any, Stubber]) -> None:
     found, stubber = table
     # Given a journal whose clock says AT (the hop first: a reader of the head's new state finds its step)
-    stubber.add_response("put_item", {}, {"TableName": "journal", "Item": ANY})
+    stubber.add_response(
+        "put_item",
+        {},
+        {
+            "TableName": "journal",
+            "Item": {
+                "pk": "MD-01#SR-1",
+                "sk": f"hop#{AT.isoformat()}#000000",
+                "at": AT.isoformat(),
+                "step": "error",
+                "system": "hub",
+                "outcome": "ERROR",
+                "detail": "MDM refused",
+                "expiresAt": int((AT + timedelta(days=35)).timestamp()),
+            },
+        },
+    )
     stubber.add_response(
         "update_item",
         {},
         {
             "TableName": "journal",
             "Key": {"pk": "MD-01#SR-1", "sk": "head"},
-            "UpdateExpression": ANY,
+            "UpdateExpression": "SET #point = :point, #id = :id, #state = :state, detailState = :detail, reason = :reason, "
+            "updatedAt = :at, pointState = :pointState, receivedAt = if_not_exists(receivedAt, :at) REMOVE expiresAt",
+            # never over a newer state (a redelivered older step is ignored; tests/integration/test_journal_writes.py)
+            "ConditionExpression": "attribute_not_exists(updatedAt) OR updatedAt <= :at",
             "ExpressionAttributeNames": {"#point": "point", "#id": "id", "#state": "state"},
-            "ExpressionAttributeValues": ANY,
+            "ExpressionAttributeValues": {
+                ":point": "MD-01",
+                ":id": "SR-1",
+                ":state": "FAILED",
+                ":detail": "ERROR",
+                ":reason": "MDM refused",
+                ":at": AT.isoformat(),
+                ":pointState": "MD-01#FAILED",
+            },
             "ReturnValues": "ALL_OLD",
         },
     )
@@ -79,8 +106,16 @@ def test_a_state_change_is_one_hop_then_one_head_update(table: tuple[Any, Stubbe
     # When a request goes to ERROR with a step
     Journal(found, clock=lambda: AT).changed("MD-01", "SR-1", "ERROR", reason="MDM refused", step="error")
 
-    # Then the head and the hop were written, as the stubber expected them (a call it did not expect fails, and the
-    # journal would count it as a failed write)
+    # Then the head (failed: no expiry) and the hop (which expires) were written, as the stubber expected them (a call
+    # it did not expect fails, and the journal would count it as a failed write)
+    assert "JournalWriteFailed" not in metrics.metric_set
+
+
+def test_a_head_written_over_a_newer_one_is_ignored_not_counted_as_failed(table: tuple[Any, Stubber]) -> None:
+    found, stubber = table
+    stubber.add_client_error("update_item", "ConditionalCheckFailedException")
+    metrics.clear_metrics()
+    Journal(found, hops=False, clock=lambda: AT).changed("MD-01", "SR-1", "SENT")
     assert "JournalWriteFailed" not in metrics.metric_set
 
 
@@ -216,3 +251,59 @@ def test_an_id_of_ids_joined_by_a_slash_is_a_path_parameter_only_where_declared(
     for hostile in ("ORD-1/", "/ORD", "ORD/../x", "A/\u202e"):
         with pytest.raises(Problem):
             refuse_in_parameters("pathParameters", {"id": hostile}, path=True, compound=frozenset({"id"}))
+
+
+def failed_heads(*ids: str) -> dict[str | None, journal.Page]:
+    """Pages of FAILED OC-01 heads, two a page, each item's continuing cursor ``after:<id>``: a listing by cursor."""
+    pages: dict[str | None, journal.Page] = {}
+    chunks = [ids[n : n + 2] for n in range(0, len(ids), 2)]
+    for number, chunk in enumerate(chunks):
+        start = None if number == 0 else f"page:{number}"
+        last = number == len(chunks) - 1
+        items = [{"point": "OC-01", "id": i, "state": "FAILED"} for i in chunk]
+        pages[start] = journal.Page(items, None if last else f"page:{number + 1}", [f"after:{i}" for i in chunk])
+        # a call continuing after an item of this page lists the rest of the listing from there
+        for position, i in enumerate(chunk):
+            rest = chunk[position + 1 :]
+            pages[f"after:{i}"] = journal.Page(
+                [{"point": "OC-01", "id": r, "state": "FAILED"} for r in rest],
+                None if last else f"page:{number + 1}",
+                [f"after:{r}" for r in rest],
+            )
+    return pages
+
+
+def test_a_bulk_resubmission_cut_short_continues_past_the_refused_and_tells_refused_from_failed() -> None:
+    # Given five failed heads: two the pack refuses first (409: not failed any more), one whose route fails (502),
+    # and two it resubmits; and a call whose time runs out after three tries
+    pages = failed_heads("R-1", "R-2", "F-1", "OK-1", "OK-2")
+    answers = {"R-1": Problem(409, "Conflict", "not failed any more"), "R-2": Problem(409, "Conflict", "not failed any more")}
+    answers["F-1"] = Problem(502, "Bad gateway", "The pack's resubmission answered 500.", "resubmission-failed")
+    tried: list[str] = []
+
+    def resubmit(point: str, transaction_id: str) -> None:
+        tried.append(transaction_id)
+        if transaction_id in answers:
+            raise answers[transaction_id]
+
+    def calls_budget(tries: int) -> Any:
+        return lambda: len(tried) >= tries
+
+    # When the operator calls, then calls again with the cursor the first call gave
+    first = resubmit_listed(pages.__getitem__, resubmit, cursor=None, out_of_time=calls_budget(3))
+    second = resubmit_listed(pages.__getitem__, resubmit, cursor=first["cursor"], out_of_time=calls_budget(100))
+
+    # Then the first reports the refused with their reason and the failed apart, and where to continue
+    assert first == {
+        "resubmitted": 0,
+        "refused": [
+            {"point": "OC-01", "id": "R-1", "status": 409, "reason": "not failed any more"},
+            {"point": "OC-01", "id": "R-2", "status": 409, "reason": "not failed any more"},
+        ],
+        "failed": [{"point": "OC-01", "id": "F-1", "status": 502, "reason": "The pack's resubmission answered 500."}],
+        "remaining": True,
+        "cursor": "after:F-1",
+    }
+    # And the second goes on past them (no refused head tried again) to the last
+    assert second == {"resubmitted": 2, "refused": [], "failed": []}
+    assert tried == ["R-1", "R-2", "F-1", "OK-1", "OK-2"]

@@ -42,6 +42,7 @@ LEADING_KEYS = "dynamodb:LeadingKeys"
 # SAM policy templates that grant a whole table (every item, Scan included)
 WHOLE_TABLE_TEMPLATES = {"DynamoDBCrudPolicy", "DynamoDBReadPolicy", "DynamoDBWritePolicy", "DynamoDBReconfigurePolicy"}
 KEYLESS_ACTIONS = {"dynamodb:Scan", "dynamodb:PartiQLSelect", "dynamodb:PartiQLUpdate", "dynamodb:PartiQLInsert", "dynamodb:PartiQLDelete"}
+JOURNAL_READS = {"dynamodb:GetItem", "dynamodb:Query"}
 SQS_SEND = {"sqs:SendMessage", "sqs:SendMessageBatch"}
 SQS_RECEIVE = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:ChangeMessageVisibilityBatch"}
 
@@ -86,6 +87,10 @@ class Function:
     logical_id: str
     properties: dict[str, Any]
     template: Template
+
+    @property
+    def integration_points(self) -> list[str]:
+        return list(self.template.resources[self.logical_id].get("Metadata", {}).get("utilhub", {}).get("integrationPoints", []))
 
     @property
     def pack(self) -> str:
@@ -234,8 +239,11 @@ def allowed_leading_keys(function: Function, table: str) -> set[str]:
         if function.pack == "operations":  # the cross-references lookup: an entity's ids under each type linked
             return {f"{entity_type}#*" for entity_type in Operations().xref_entity_types.split(",")}
         return {p + "*" for p in cross_reference_prefixes(function.pack)}
-    if variable == "UTILHUB_JOURNAL_TABLE":  # every function writes its points' transactions; operators list them by state
-        return {journal.KEY_PATTERN} | ({*journal.STATES} if function.pack == "operations" else set())
+    if variable == "UTILHUB_JOURNAL_TABLE":
+        if function.pack == "operations":  # the operators read every point's transactions, and list them by state
+            return {journal.KEY_PATTERN, *journal.STATES}
+        # a pack's function writes its own points' transactions, never another pack's
+        return {journal.point_keys(point) for point in function.integration_points}
     raise AssertionError(f"{function.logical_id}: no key scheme known for {variable}")
 
 
@@ -264,6 +272,8 @@ def problems_of(function: Function) -> list[str]:
         if not patterns:
             found.append(f"{statement.origin}: {sorted(dynamodb)} on {sorted(on_shared)} without a LeadingKeys condition")
             continue
+        if function.pack == "operations" and "JournalTable" in on_shared and dynamodb - JOURNAL_READS:
+            found.append(f"{statement.origin}: {sorted(dynamodb - JOURNAL_READS)} on JournalTable: the operators only read the journal")
         for table in on_shared:
             allowed = allowed_leading_keys(function, table)
             # a pattern is allowed when it is one of the flow's, or one key an allowed pattern covers
@@ -352,3 +362,28 @@ def test_the_checks_find_a_whole_table_grant_and_a_foreign_flow() -> None:
     assert "reads or writes without a key" in found
     assert "reads secret ['MdmConnectionSecret']" in found
     assert "sends to ['MdmDeliveryQueue']" in found
+
+
+def test_the_checks_find_a_journal_write_beyond_the_packs_points_and_an_operators_write() -> None:
+    # Given the MD-11 usage requests function writing every point's transactions in the journal, and the
+    # operators' transactions function writing them too
+    journal_write = {
+        "Effect": "Allow",
+        "Action": ["dynamodb:UpdateItem", "dynamodb:PutItem"],
+        "Resource": {"Fn::GetAtt": ["JournalTable", "Arn"]},
+        "Condition": {"ForAllValues:StringLike": {LEADING_KEYS: ["??-??#*"]}},
+    }
+    found = {}
+    for logical_id in ("MeterDataUsageRequestsFunction", "OperationsTransactionsFunction"):
+        function = next(f for f in functions() if f.logical_id == logical_id)
+        widened = dict(function.properties)
+        widened["Policies"] = [{"Statement": [journal_write]}]
+        # When the checks read them
+        found[logical_id] = "\n".join(problems_of(Function(logical_id, widened, template())))
+    # Then the pack's function may write its own points' keys only, and the operators' none
+    assert journal.point_keys("MD-11") == "MD-??#*"
+    assert "leading keys ['??-??#*'] of JournalTable" in found["MeterDataUsageRequestsFunction"]
+    assert (
+        "['dynamodb:PutItem', 'dynamodb:UpdateItem'] on JournalTable: the operators only read the journal"
+        in found["OperationsTransactionsFunction"]
+    )

@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import urllib3
 
 from utilhub.platform.connectors import require_https
+from utilhub.platform.journal import Page
+from utilhub.platform.problems import Problem
 
 LOCAL_HOST = re.compile(r"127\.0\.0\.1(:[0-9]{1,5})?")
 
@@ -70,3 +73,41 @@ class HubApi:
         except ValueError:
             body = {}
         return Forwarded(response.status, body if isinstance(body, dict) else {})
+
+
+def resubmit_listed(
+    listing: Callable[[str | None], Page],
+    resubmit: Callable[[str, str], object],
+    *,
+    cursor: str | None,
+    out_of_time: Callable[[], bool],
+) -> dict[str, Any]:
+    """Resubmit each transaction ``listing`` gives (page by page from ``cursor``) with ``resubmit(point, id)``, until
+    the last or ``out_of_time()``; then ``remaining`` and the ``cursor`` that continues after the last one tried.
+
+    A transaction the pack refused (a problem under 500: not failed any more, unknown, no resubmission) is in
+    ``refused`` with its reason and not tried again by the continued call; one whose resubmission failed (502: the
+    pack's route failed or the hub's API did not answer) is in ``failed``: the operator retries it."""
+    resubmitted = tried = 0
+    refused: list[dict[str, Any]] = []
+    failed: list[dict[str, Any]] = []
+
+    def answer(**more: Any) -> dict[str, Any]:
+        return {"resubmitted": resubmitted, "refused": refused, "failed": failed, **more}
+
+    while True:
+        page = listing(cursor)
+        for item, after in zip(page.items, page.after, strict=True):
+            if tried and out_of_time():  # one at least per call: a call again always gets further
+                return answer(remaining=True, **({"cursor": cursor} if cursor else {}))
+            tried += 1
+            try:
+                resubmit(item["point"], item["id"])
+                resubmitted += 1
+            except Problem as problem:
+                outcome = {"point": item["point"], "id": item["id"], "status": problem.status, "reason": problem.detail or problem.title}
+                (failed if problem.status >= 500 else refused).append(outcome)
+            cursor = after
+        if page.cursor is None:
+            return answer()
+        cursor = page.cursor

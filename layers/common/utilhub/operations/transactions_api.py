@@ -16,13 +16,13 @@ from urllib.parse import unquote
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from utilhub.operations.resubmission import HubApi, HubUnreachable, api_base_url
+from utilhub.operations.resubmission import HubApi, HubUnreachable, api_base_url, resubmit_listed
 from utilhub.operations.wiring import cross_references, transactions_journal, xref_entity_types
 from utilhub.operations.xref_import_api import add_import_route
 from utilhub.platform import problems
 from utilhub.platform.api_docs import Reply, Request, ref
 from utilhub.platform.http import HttpApiResolver, create_api, route
-from utilhub.platform.journal import FAILED, STATES, InvalidCursor, normalised, view
+from utilhub.platform.journal import FAILED, STATES, InvalidCursor, Page, normalised, view
 from utilhub.platform.observability import correlation_id, logger
 from utilhub.platform.xref import SystemId
 
@@ -92,13 +92,33 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "required": ["point", "id", "state"],
         "properties": {"point": {"type": "string"}, "id": {"type": "string"}, "state": STATE_SCHEMA},
     },
+    "OpsResubmissionOutcome": {
+        "type": "object",
+        "required": ["point", "id", "status", "reason"],
+        "properties": {
+            "point": {"type": "string"},
+            "id": {"type": "string"},
+            "status": {"type": "integer", "description": "The status the resubmission answered (409, 404; 502)."},
+            "reason": {"type": "string"},
+        },
+    },
     "OpsBulkResubmitted": {
         "type": "object",
-        "required": ["resubmitted", "refused"],
+        "required": ["resubmitted", "refused", "failed"],
         "properties": {
             "resubmitted": {"type": "integer", "minimum": 0},
-            "refused": {"type": "integer", "minimum": 0, "description": "Refused by their pack (no longer failed, unknown, ...)."},
-            "remaining": {"type": "boolean", "description": "True when the time of one call ran out: call again for the rest."},
+            "refused": {
+                "type": "array",
+                "items": ref("OpsResubmissionOutcome"),
+                "description": "Refused by their pack (no longer failed, unknown, ...): not tried again by a call with `cursor`.",
+            },
+            "failed": {
+                "type": "array",
+                "items": ref("OpsResubmissionOutcome"),
+                "description": "Whose resubmission failed (502: the pack's route failed or did not answer): retry them.",
+            },
+            "remaining": {"type": "boolean", "description": "True when the time of one call ran out: call again with `cursor`."},
+            "cursor": {"type": "string", "description": "With `remaining`: where the next call continues (past those tried)."},
         },
     },
     "OpsPointSummary": {
@@ -145,6 +165,7 @@ class ResubmitFilter(BaseModel):
     point: str | None = Field(default=None, pattern=r"^[A-Z]{2}-[0-9]{2}$")
     state: Literal["FAILED"] = Field(description="Only failed transactions can be run again.")
     since: str | None = Field(default=None, description="ISO-8601 UTC: those changed since then.")
+    cursor: str | None = Field(default=None, description="The `cursor` a call cut short gave: continue past those it tried.")
 
     @field_validator("since")
     @classmethod
@@ -332,8 +353,9 @@ def build_api() -> HttpApiResolver:
         summary="Run every FAILED transaction of a filter again",
         description=(
             "Each FAILED transaction of the filter (`point`, `since`) is resubmitted as by its own resubmission; the "
-            "answer counts those resubmitted and those their pack refused. When the call's time runs out before the "
-            "last, `remaining` is true: call again."
+            "answer counts those resubmitted, and lists those their pack refused (with its reason) and those whose "
+            "resubmission failed (5xx: retry them). When the call's time runs out before the last, `remaining` is true "
+            "and `cursor` says where to continue: call again with it."
         ),
         replies=[Reply(202, "Resubmitted.", "OpsBulkResubmitted")],
         schemas=SCHEMAS,
@@ -341,22 +363,17 @@ def build_api() -> HttpApiResolver:
     def resubmit_many(wanted: ResubmitFilter) -> tuple[int, Any]:
         hub = hub_api()
         deadline = time.monotonic() + BULK_BUDGET_SECONDS
-        resubmitted = refused = 0
-        cursor: str | None = None
-        while True:
-            page = transactions_journal().transactions(point=wanted.point, state=FAILED, since=wanted.since, limit=100, cursor=cursor)
-            for item in page.items:
-                if time.monotonic() > deadline:
-                    return 202, {"resubmitted": resubmitted, "refused": refused, "remaining": True}
-                head = transactions_journal().head(item["point"], item["id"])
-                try:
-                    resubmit(item["point"], item["id"], head or {}, hub)
-                    resubmitted += 1
-                except problems.Problem:
-                    refused += 1
-            cursor = page.cursor
-            if cursor is None:
-                return 202, {"resubmitted": resubmitted, "refused": refused}
+
+        def listing(cursor: str | None) -> Page:
+            return transactions_journal().transactions(point=wanted.point, state=FAILED, since=wanted.since, limit=100, cursor=cursor)
+
+        def resubmit_one(point: str, transaction_id: str) -> None:
+            resubmit(point, transaction_id, transactions_journal().head(point, transaction_id) or {}, hub)
+
+        try:
+            return 202, resubmit_listed(listing, resubmit_one, cursor=wanted.cursor, out_of_time=lambda: time.monotonic() > deadline)
+        except InvalidCursor:
+            raise _invalid("cursor", "is one a call of this filter gave") from None
 
     @route(
         app,

@@ -6,7 +6,9 @@ transaction (``<point>#<id>``):
 - the **head** (``sk = "head"``): the point, the id, the state normalised to :data:`STATES`, the pack's own state
   (``detailState``), the reason, when it was received and last changed, and how it is run again (``resubmit``:
   the path of the pack's resubmission route); indexed by ``ByPointState`` (``pointState = <point>#<state>``,
-  ``updatedAt``) and ``ByState`` (``state``, ``updatedAt``), so every listing is a query, never a scan;
+  ``updatedAt``) and ``ByState`` (``state``, ``updatedAt``), so every listing is a query, never a scan; never put
+  back to an older change than its ``updatedAt``; removed by the table's TTL (``expiresAt``) once finished
+  (:data:`COMPLETED`) for ``UTILHUB_JOURNAL_RETENTION_DAYS``, kept while failed or under way;
 - one **hop** per step (``sk = "hop#<at>#<n>"``): ``at``, ``step``, ``system``, ``outcome``, ``detail``, removed
   by the table's TTL (``expiresAt``) after ``UTILHUB_JOURNAL_RETENTION_DAYS``.
 
@@ -27,12 +29,13 @@ import itertools
 import json
 from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from boto3.dynamodb.conditions import Key
+from botocore.exceptions import ClientError
 
 from utilhub.platform.observability import NAMESPACE, logger, metrics
 
@@ -42,7 +45,7 @@ if TYPE_CHECKING:
 RECEIVED, IN_FLIGHT, COMPLETED, FAILED = "RECEIVED", "IN_FLIGHT", "COMPLETED", "FAILED"
 STATES = (RECEIVED, IN_FLIGHT, COMPLETED, FAILED)
 HEAD = "head"
-# every journal key starts with a point's id (``OC-01#``): the leading keys the functions' policy grants (docs/security.md)
+# every journal key starts with a point's id (``OC-01#``): the leading keys the operators' functions read
 KEY_PATTERN = "??-??#*"
 HOP = "hop#"
 
@@ -68,6 +71,12 @@ _NORMALISED: dict[str, str] = {
     "CANCELED": COMPLETED,
     "RECEIVED": RECEIVED,
 }
+
+
+def point_keys(point: str) -> str:
+    """The leading keys of the transactions of ``point``'s pack (``MD-??#*`` for ``MD-11``): what a pack's functions
+    may write in the journal (docs/security.md), every point of the pack sharing its point ids' prefix."""
+    return f"{point.split('-')[0]}-??#*"
 
 
 def normalised(detail_state: str) -> str:
@@ -135,12 +144,14 @@ class InvalidCursor(ValueError):
 class Page:
     items: list[dict[str, Any]]
     cursor: str | None
+    # for each item, the cursor that continues the listing after it (a caller that stops part-way through a page)
+    after: list[str] = field(default_factory=list)
 
 
 class Journal:
     """The journal table; ``hops``: whether steps are recorded (heads always are)."""
 
-    def __init__(self, table: Table, *, retention_days: int = 30, hops: bool = True, clock: Callable[[], datetime] = _now) -> None:
+    def __init__(self, table: Table, *, retention_days: int = 35, hops: bool = True, clock: Callable[[], datetime] = _now) -> None:
         self._table = table
         self._retention = timedelta(days=retention_days)
         self._hops = hops
@@ -151,10 +162,20 @@ class Journal:
     def _safely(self, what: str, write: Callable[[], Any]) -> Any:
         try:
             return write()
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                # the head was changed by a newer step already: this older state is not put back (its hop is kept)
+                logger.info("journal head newer than this state, left as it is", extra={"write": what})
+                return None
+            self._failed(what, exc)
         except Exception as exc:
-            logger.warning("journal write failed", extra={"write": what, "error": type(exc).__name__})
-            metrics.add_metric(name="JournalWriteFailed", unit="Count", value=1)
-            return None
+            self._failed(what, exc)
+        return None
+
+    @staticmethod
+    def _failed(what: str, exc: Exception) -> None:
+        logger.warning("journal write failed", extra={"write": what, "error": type(exc).__name__})
+        metrics.add_metric(name="JournalWriteFailed", unit="Count", value=1)
 
     def changed(
         self,
@@ -166,9 +187,17 @@ class Journal:
         step: str | None = None,
         system: str = "hub",
         resubmit: str | None = None,
+        at: datetime | None = None,
     ) -> None:
-        """The transaction's state is now ``detail_state`` (the pack's own); ``step``, when given, is also a hop."""
-        at = self._now().isoformat()
+        """The transaction's state is now ``detail_state`` (the pack's own) since ``at`` (when the pack changed it;
+        the journal's clock when not given); ``step``, when given, is also a hop.
+
+        The head is written only when ``at`` is not older than its ``updatedAt``: a state written after a newer one
+        (a redelivered or delayed older step) is ignored there, its hop still recorded. A finished head
+        (:data:`COMPLETED`) expires with the table's TTL ``retention_days`` after ``at``; any other keeps none (a
+        failed or running transaction stays on the operators' list until resolved)."""
+        when = at or self._now()
+        stamp = when.isoformat()
         state = normalised(detail_state)
         transaction = Transaction(point, transaction_id)
         sets = [
@@ -187,33 +216,40 @@ class Journal:
             ":state": state,
             ":detail": detail_state,
             ":reason": reason,
-            ":at": at,
+            ":at": stamp,
             ":pointState": f"{point}#{state}",
         }
         if resubmit is not None:
             sets.append("resubmit = :resubmit")
             values[":resubmit"] = resubmit
+        if state == COMPLETED:
+            sets.append("expiresAt = :expires")
+            values[":expires"] = int((when + self._retention).timestamp())
+            expression = "SET " + ", ".join(sets)
+        else:
+            expression = "SET " + ", ".join(sets) + " REMOVE expiresAt"
         # the hop before the head: whoever reads the head in its new state finds the step that put it there
         if step is not None:
-            self.hop(transaction, step=step, system=system, outcome=detail_state, detail=reason)
+            self.hop(transaction, step=step, system=system, outcome=detail_state, detail=reason, at=when)
         written = self._safely(
             "head",
             lambda: self._table.update_item(
                 Key={"pk": transaction.key, "sk": HEAD},
-                UpdateExpression="SET " + ", ".join(sets),
+                UpdateExpression=expression,
+                ConditionExpression="attribute_not_exists(updatedAt) OR updatedAt <= :at",
                 ExpressionAttributeNames={"#point": "point", "#id": "id", "#state": "state"},
                 ExpressionAttributeValues=values,
                 ReturnValues="ALL_OLD",
             ),
         )
         if written is not None:
-            _count(point, written.get("Attributes") or {}, state, at)
+            _count(point, written.get("Attributes") or {}, state, stamp)
 
-    def hop(self, transaction: Transaction, *, step: str, system: str, outcome: str, detail: str = "") -> None:
-        """One step of ``transaction``'s timeline (nothing when hops are not recorded)."""
+    def hop(self, transaction: Transaction, *, step: str, system: str, outcome: str, detail: str = "", at: datetime | None = None) -> None:
+        """One step of ``transaction``'s timeline, at ``at`` (now when not given); nothing when hops are not recorded."""
         if not self._hops:
             return
-        now = self._now()
+        now = at or self._now()
         item: dict[str, Any] = {
             "pk": transaction.key,
             "sk": f"{HOP}{now.isoformat()}#{next(self._sequence):06d}",
@@ -261,6 +297,7 @@ class Journal:
         partitions = self._partitions(point, state)
         index, start = _read_cursor(cursor, len(partitions))
         items: list[dict[str, Any]] = []
+        after: list[str] = []
         while index < len(partitions) and len(items) < limit:
             name, attribute, value = partitions[index]
             condition: Any = Key(attribute).eq(value)
@@ -276,11 +313,13 @@ class Journal:
                 arguments["ExclusiveStartKey"] = start
             page = self._table.query(**arguments)
             items += [view(item) for item in page["Items"]]
+            # an index's ExclusiveStartKey: the table's key and the index's
+            after += [_write_cursor(index, {k: str(item[k]) for k in ("pk", "sk", attribute, "updatedAt")}) for item in page["Items"]]
             start = page.get("LastEvaluatedKey")
             if not start:
                 index += 1
         more = index < len(partitions)
-        return Page(items, _write_cursor(index, start) if more else None)
+        return Page(items, _write_cursor(index, start) if more else None, after)
 
     def summary(self, since: str) -> list[dict[str, Any]]:
         """Per point: transactions changed since ``since`` (received), completed, failed, in flight, the oldest waiting."""

@@ -47,7 +47,7 @@ class StateTables(Concern):
     # the transactions journal (platform/journal.py): every function records into it when set
     journal_table: str | None = None
     journal_hops: bool = True  # the steps of each transaction, not only its state
-    journal_retention_days: int = Field(default=30, ge=1)
+    journal_retention_days: int = Field(default=35, ge=1)  # a finished head's and each hop's (JournalRetentionDays)
 
 
 class SyncEngine(Concern):
@@ -180,6 +180,8 @@ class OrderToCashPack(Concern):
     """OSM -> BRM."""
 
     order_state_machine_arn: str | None = None
+    # the KMS key the revisions' card and bank account numbers are encrypted with (the intake's; a step decrypts)
+    order_payment_key: str | None = None
 
 
 class Operations(Concern):

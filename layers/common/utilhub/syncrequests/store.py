@@ -102,7 +102,7 @@ class SyncRequestStore:
         # the journal (platform/journal.py): each request's integration point by its entity type, and who sends it
         self._point_of = point_of
         self._source = source
-        self._noted: dict[int, tuple[str, str, str, str]] = {}
+        self._noted: dict[int, tuple[str, str, str, str, datetime]] = {}
 
     # ------------------------------------------------------------------ keys
     @staticmethod
@@ -174,6 +174,7 @@ class SyncRequestStore:
                 reason="received",
                 step="intake",
                 system=self._source,
+                at=datetime.fromisoformat(str(item["receivedAt"])),
                 resubmit=f"/{self._flow}/sync-requests/{quote(sync_request_id, safe='')}/resubmission",
             )
 
@@ -181,8 +182,9 @@ class SyncRequestStore:
         for update in updates:
             noted = self._noted.pop(id(update), None)
             if noted is not None and self._point_of is not None:
-                entity_type, sync_request_id, status, reason = noted
-                journal.changed(self._point_of(entity_type), sync_request_id, status, reason=reason, step=status.lower())
+                entity_type, sync_request_id, status, reason, at = noted
+                # at the transition's own time: a journal write that comes late never puts back an older state
+                journal.changed(self._point_of(entity_type), sync_request_id, status, reason=reason, step=status.lower(), at=at)
 
     def create(self, request: SyncRequestIn, correlation_id: str) -> tuple[SyncRequest, bool]:
         """Store a new PENDING request; the same id again returns the stored one (created False).
@@ -427,7 +429,7 @@ class SyncRequestStore:
             "ExpressionAttributeNames": {"#s": "status"},
             "ExpressionAttributeValues": values,
         }
-        self._noted[id(update)] = (entity[0], sync_request_id, wanted.value, reason)
+        self._noted[id(update)] = (entity[0], sync_request_id, wanted.value, reason, now)
         return update
 
     def _write(self, updates: list[dict[str, Any]]) -> None:

@@ -7,6 +7,14 @@ no execution's input, output or history holds personal data. An item, not an S3 
 at most 256 KB (the limit the intake keeps), under DynamoDB's 400 KB, and one conditional write both keeps
 it and refuses other content under the same order id and revision.
 
+Card and bank account numbers (``creditCard.number``, ``bankAccount.accountNumber`` of a line's billing profile) are
+never kept readable (PCI DSS 3.5): the revision is kept with each of them masked (zeros and its last 4 digits, so
+the kept revision still reads as a valid order) and the number itself encrypted with the stack's key (KMS
+``Encrypt``, the item's key as encryption context: a ciphertext read under another revision does not decrypt) in
+``payment``, a map by the field's JSON pointer. :meth:`OrderStore.get` decrypts them for the workflow's steps (BRM's
+/payinfo needs the number), so a FAILED revision resubmitted sends the whole number again; once the revision
+SUCCEEDED, :meth:`OrderStore.erase_payment` removes ``payment``: only the last 4 digits remain.
+
 Revisions of one order apply in order: next to its revisions, an order has a marker of the latest revision
 accepted (``ORDER#<orderId>#LATEST``), written in the same transaction as the revision it accepts, on
 condition that it names no later revision. A revision older than one accepted is refused (and never kept),
@@ -15,10 +23,12 @@ so it can neither start a workflow nor revert what the later revision changed.
 
 from __future__ import annotations
 
+import base64
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import ClientError
 
@@ -44,13 +54,89 @@ class Acceptance:
     latest: int | None = None  # for SUPERSEDED: the latest revision accepted
 
 
+# the payment numbers of a line's billing profile: (its object, the number's field)
+PAYMENT_NUMBERS = (("creditCard", "number"), ("bankAccount", "accountNumber"))
+KEPT_DIGITS = 4
+
+
 class OrderNotKept(LookupError):
     """A workflow step names an order revision the hub does not hold (it is kept before its workflow starts)."""
 
 
+class FieldCipher(Protocol):
+    def encrypt(self, value: str, context: dict[str, str]) -> str: ...
+
+    def decrypt(self, token: str, context: dict[str, str]) -> str: ...
+
+
+class KmsFieldCipher:
+    """One value encrypted with a KMS key (``Encrypt``: at most 4 KB, a card or account number is a few bytes, so no
+    data key is needed), bound to ``context`` (KMS's encryption context); ``key_id`` is needed to encrypt only."""
+
+    def __init__(self, kms: Any, key_id: str | None) -> None:
+        self._kms = kms
+        self._key_id = key_id
+
+    def encrypt(self, value: str, context: dict[str, str]) -> str:
+        if not self._key_id:
+            raise RuntimeError("UTILHUB_ORDER_PAYMENT_KEY is not set: payment details cannot be kept")
+        blob = self._kms.encrypt(KeyId=self._key_id, Plaintext=value.encode(), EncryptionContext=context)["CiphertextBlob"]
+        return base64.b64encode(blob).decode()
+
+    def decrypt(self, token: str, context: dict[str, str]) -> str:
+        return str(self._kms.decrypt(CiphertextBlob=base64.b64decode(token), EncryptionContext=context)["Plaintext"].decode())
+
+
+def masked(value: str) -> str:
+    """Only the last 4 characters of ``value`` kept, the others zeros (the field's pattern still holds)."""
+    return "0" * max(len(value) - KEPT_DIGITS, 0) + value[-KEPT_DIGITS:]
+
+
+def _payment_fields(order: dict[str, Any]) -> list[tuple[str, dict[str, Any], str]]:
+    """(JSON pointer, the object holding it, its field) of each payment number in ``order`` (a revision as JSON)."""
+    found = []
+    for index, line in enumerate(order.get("lines", [])):
+        profile = line.get("billingProfile") or {}
+        for holder, field in PAYMENT_NUMBERS:
+            if isinstance(profile.get(holder), dict) and field in profile[holder]:
+                found.append((f"/lines/{index}/billingProfile/{holder}/{field}", profile[holder], field))
+    return found
+
+
+def masked_content(content: str) -> str:
+    """An order revision's canonical JSON with every payment number masked (what is kept readable)."""
+    order = json.loads(content)
+    for _, holder, field in _payment_fields(order):
+        holder[field] = masked(str(holder[field]))
+    return json.dumps(order, sort_keys=True, separators=(",", ":"))
+
+
 class OrderStore:
-    def __init__(self, table: Table) -> None:
+    def __init__(self, table: Table, cipher: FieldCipher) -> None:
         self._table = table
+        self._cipher = cipher
+
+    def _context(self, order_id: str, revision: int, pointer: str) -> dict[str, str]:
+        return {"table": self._table.name, "pk": self._key(order_id, revision)["pk"], "field": pointer}
+
+    def _protected(self, order_id: str, revision: int, content: str) -> tuple[str, dict[str, str]]:
+        """The revision as kept: its payment numbers masked, and each encrypted under its pointer."""
+        order = json.loads(content)
+        payment: dict[str, str] = {}
+        for pointer, holder, field in _payment_fields(order):
+            payment[pointer] = self._cipher.encrypt(str(holder[field]), self._context(order_id, revision, pointer))
+            holder[field] = masked(str(holder[field]))
+        return json.dumps(order, sort_keys=True, separators=(",", ":")), payment
+
+    def _revealed(self, item: dict[str, Any]) -> str:
+        """A kept revision's JSON with its payment numbers decrypted (masked still, once erased)."""
+        order = json.loads(str(item["order"]))
+        payment = item.get("payment") or {}
+        for pointer, holder, field in _payment_fields(order):
+            if pointer in payment:
+                context = self._context(str(item["orderId"]), int(str(item["revision"])), pointer)
+                holder[field] = self._cipher.decrypt(str(payment[pointer]), context)
+        return json.dumps(order, sort_keys=True, separators=(",", ":"))
 
     @staticmethod
     def _key(order_id: str, revision: int) -> dict[str, str]:
@@ -67,6 +153,7 @@ class OrderStore:
         content under a kept revision is refused, and so is a new revision older than the latest accepted.
         """
         now = datetime.now(UTC).isoformat()
+        kept_content, payment = self._protected(order.orderId, order.revision, content)
         client = self._table.meta.client
         try:
             client.transact_write_items(
@@ -78,7 +165,8 @@ class OrderStore:
                                 **self._key(order.orderId, order.revision),
                                 "orderId": order.orderId,
                                 "revision": order.revision,
-                                "order": content,
+                                "order": kept_content,
+                                **({"payment": payment} if payment else {}),
                                 "keptAt": now,
                             },
                             "ConditionExpression": "attribute_not_exists(pk)",
@@ -102,16 +190,18 @@ class OrderStore:
                 raise
             kept = self._kept(order.orderId, order.revision)
             if kept is not None:
-                return Acceptance(Verdict.ACCEPTED if kept == content else Verdict.OTHER_CONTENT)
+                # the same revision again: its numbers compared in full while kept, by their last 4 once erased
+                same = self._revealed(kept) == content if kept.get("payment") else kept["order"] == masked_content(content)
+                return Acceptance(Verdict.ACCEPTED if same else Verdict.OTHER_CONTENT)
             latest = self.latest(order.orderId)
             if latest is not None and latest > order.revision:
                 return Acceptance(Verdict.SUPERSEDED, latest)
             raise  # neither kept nor superseded: a race the caller's retry resolves
         return Acceptance(Verdict.ACCEPTED)
 
-    def _kept(self, order_id: str, revision: int) -> str | None:
+    def _kept(self, order_id: str, revision: int) -> dict[str, Any] | None:
         item = self._table.get_item(Key=self._key(order_id, revision), ConsistentRead=True).get("Item")
-        return str(item["order"]) if item else None
+        return dict(item) if item else None
 
     def latest(self, order_id: str) -> int | None:
         """The latest revision of the order accepted, or None when none was."""
@@ -122,4 +212,10 @@ class OrderStore:
         item = self._table.get_item(Key=self._key(order_id, revision), ConsistentRead=True).get("Item")
         if item is None:
             raise OrderNotKept(f"no order {order_id} revision {revision} is kept")
-        return FulfillmentOrderIn.model_validate_json(str(item["order"]))
+        return FulfillmentOrderIn.model_validate_json(self._revealed(dict(item)))
+
+    def erase_payment(self, order_id: str, revision: int) -> None:
+        """Forget the revision's payment numbers (it SUCCEEDED: never sent again): only their last 4 digits remain."""
+        self._table.update_item(
+            Key=self._key(order_id, revision), UpdateExpression="REMOVE payment", ConditionExpression="attribute_exists(pk)"
+        )

@@ -18,9 +18,11 @@ if TYPE_CHECKING:
 
 @per_process
 def order_store() -> OrderStore:
-    from utilhub.packs.order_to_cash.order_store import OrderStore
+    from utilhub.packs.order_to_cash.order_store import KmsFieldCipher, OrderStore
 
-    return OrderStore(aws.table(get_settings().state.require("xref_table")))
+    settings = get_settings()
+    cipher = KmsFieldCipher(aws.client("kms"), settings.order_to_cash.order_payment_key)
+    return OrderStore(aws.table(settings.state.require("xref_table")), cipher)
 
 
 @per_process
@@ -78,6 +80,6 @@ def order_steps() -> Handler:
 
     def run(event: dict[str, Any], context: Any) -> dict[str, Any]:
         with aws.transient_failures_retryable(), values_withheld():  # no refused value in its history or log
-            return run_step(event, orders.get)
+            return run_step(event, orders.get, succeeded=orders.erase_payment)
 
     return run

@@ -36,9 +36,10 @@ class OrderRejected(Exception):
     """The order breaks a rule of Oracle's pack; the workflow fails with this reason (no retry)."""
 
 
-def run_step(event: dict[str, Any], order_of: OrderLookup) -> dict[str, Any]:
+def run_step(event: dict[str, Any], order_of: OrderLookup, *, succeeded: Callable[[str, int], object] | None = None) -> dict[str, Any]:
     """A step names the order revision by its ids; ``order_of(orderId, revision)`` reads the order where it is kept.
-    The collation answers the BRM work by ids, the summary the revision's result (ids and outcomes)."""
+    The collation answers the BRM work by ids, the summary the revision's result (ids and outcomes), after
+    ``succeeded(orderId, revision)`` (the store forgets its payment numbers: a SUCCEEDED revision is never sent again)."""
     step = WorkflowStepEnvelope.model_validate({"event": event}).event
     transaction = order_transaction(step.orderId, step.revision)
     if isinstance(step, FailedStep):
@@ -64,5 +65,7 @@ def run_step(event: dict[str, Any], order_of: OrderLookup) -> dict[str, Any]:
     answer = result.model_dump(exclude_none=True)
     for link in answer["hierarchy"]:
         link.setdefault("parent", None)  # an account that pays for itself has no parent, and says so
+    if succeeded is not None:
+        succeeded(step.orderId, step.revision)
     journal.changed(POINT, transaction, "SUCCEEDED", reason="succeeded", step="workflow succeeded", system="hub")
     return answer

@@ -1,0 +1,66 @@
+"""OC-01's card and bank account numbers are never kept readable (PCI DSS 3.5; order_to_cash/order_store.py): the
+kept revision, read from the table itself, holds them masked and encrypted with the stack's key; a FAILED revision
+resubmitted still sends BRM the whole number; once SUCCEEDED only the last 4 digits remain."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+
+from localhub.aws import sfn_waits
+from localhub.hub import LocalHub
+from tests.integration.test_order_to_cash_fulfillment_orders import BANK, CARD, brm, line, resubmit, result, submit
+
+NUMBER, ACCOUNT = CARD["number"], BANK["accountNumber"]
+
+
+def kept(hub: LocalHub, order_id: str, revision: int) -> dict[str, Any]:
+    item = boto3.resource("dynamodb").Table(hub.resources()["CrossReferenceTable"]).get_item(Key={"pk": f"ORDER#{order_id}#{revision}"})
+    assert "Item" in item, item
+    return item["Item"]
+
+
+def order(order_id: str) -> dict[str, Any]:
+    by_card, by_debit = (
+        line("L1", "SA-" + order_id, "BA-" + order_id, "BP-C" + order_id),
+        line("L2", "SB-" + order_id, "BB-" + order_id, "BP-D" + order_id),
+    )
+    by_card["billingProfile"] |= {"paymentMethod": "Credit Card", "creditCard": CARD}
+    by_debit["billingProfile"] |= {"paymentMethod": "Direct Debit", "bankAccount": BANK}
+    return {"orderId": order_id, "revision": 1, "lines": [by_card, by_debit]}
+
+
+def test_a_revision_keeps_no_number_readable_a_resubmission_sends_them_whole_and_success_leaves_the_last_4(hub: LocalHub) -> None:
+    # Given an order revision paid by card and by direct debit, failed by BRM down before its /payinfos
+    brm(hub).add_fault({"kind": "down", "count": 100, "after": 1})
+    with sfn_waits.scaled(0.001):
+        assert submit(hub, order("ORD-PAN"))["status"] == "FAILED"
+
+    # Then the kept revision, as the table holds it, has neither number in clear: each masked to its last 4, and
+    # encrypted (KMS ciphertext) under its field
+    item = kept(hub, "ORD-PAN", 1)
+    assert NUMBER not in json.dumps(item, default=str)
+    assert ACCOUNT not in json.dumps(item, default=str)
+    lines = json.loads(item["order"])["lines"]
+    assert lines[0]["billingProfile"]["creditCard"]["number"] == "000000000000" + NUMBER[-4:]
+    assert lines[1]["billingProfile"]["bankAccount"]["accountNumber"] == "0000" + ACCOUNT[-4:]
+    assert sorted(item["payment"]) == ["/lines/0/billingProfile/creditCard/number", "/lines/1/billingProfile/bankAccount/accountNumber"]
+
+    # When BRM is back and the revision is resubmitted
+    brm(hub).clear_faults()
+    assert resubmit(hub, "ORD-PAN", 1).status == 202
+    assert result(hub, "ORD-PAN", 1)["status"] == "SUCCEEDED"
+
+    # Then BRM got the whole card and account numbers
+    payinfos = {p["payInfoId"]: p for p in brm(hub).records["BRM1"]["payinfos"].values()}
+    assert payinfos["BP-CORD-PAN"]["ccInfo"]["debitNum"] == NUMBER
+    assert payinfos["BP-DORD-PAN"]["ddInfo"]["debitNum"] == ACCOUNT
+    # And the revision, SUCCEEDED, now keeps only their last 4 digits: the ciphertexts are gone
+    item = kept(hub, "ORD-PAN", 1)
+    assert "payment" not in item
+    assert NUMBER not in json.dumps(item, default=str)
+    assert NUMBER[-4:] in item["order"]
+    # and the same revision posted again is still the same (compared by what is kept), other content still 409
+    assert submit(hub, order("ORD-PAN"))["status"] == "SUCCEEDED"
