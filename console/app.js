@@ -21,7 +21,7 @@ function h(tag, attributes = {}, ...children) {
 }
 
 function show(...children) {
-  page.replaceChildren(...children);
+  page.replaceChildren(...children.filter((child) => child !== null && child !== undefined));
 }
 
 function failure(error) {

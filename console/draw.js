@@ -45,7 +45,9 @@ export function flowChart(point, buckets, width = 240, height = 90) {
       chart.append(titled(mark, `${hour(bucket.at)} UTC: ${count} ${name}`));
     });
     if (index === 0 || index === buckets.length - 1 || buckets.length <= 6) {
-      chart.append(svg("text", { x: left + index * slot + slot / 2, y: height - 3, "text-anchor": "middle" }, hour(bucket.at)));
+      const anchor = index === buckets.length - 1 && buckets.length > 1 ? "end" : index === 0 ? "start" : "middle";
+      const x = anchor === "end" ? width - 1 : anchor === "start" ? left + index * slot : left + index * slot + slot / 2;
+      chart.append(svg("text", { x, y: height - 3, "text-anchor": anchor }, hour(bucket.at)));
     }
   });
   return chart;
@@ -64,7 +66,9 @@ export function outcomeClass(outcome) {
 // Systems as lanes (in the order they first appear), hops as marks in time order, each joined to the next.
 export function timelinePicture(hops) {
   const lanes = [...new Set(hops.map((hop) => hop.system))];
-  const laneHeight = 44, left = 70, step = 90, top = 24;
+  // marks 90 px apart, closer (down to 48) for a long timeline, so that most fit a page's width
+  const laneHeight = 50, left = 70, top = 24;
+  const step = Math.max(48, Math.min(90, 1100 / Math.max(1, hops.length)));
   const width = left + Math.max(1, hops.length) * step + 20;
   const height = top + lanes.length * laneHeight + 10;
   const picture = svg("svg", { class: "timeline-picture", width, height, viewBox: `0 0 ${width} ${height}`, role: "img",
@@ -87,7 +91,9 @@ export function timelinePicture(hops) {
     const mark = svg("circle", { class: `hop ${kind}`, "data-step": hop.step, cx: x(index), cy: laneY(hop.system), r: 7,
       fill: `var(--${kind})` });
     picture.append(titled(mark, `${hop.at}\n${hop.system}: ${hop.step} → ${hop.outcome}${hop.detail ? `\n${hop.detail}` : ""}`));
-    picture.append(svg("text", { x: x(index), y: laneY(hop.system) - 11, "text-anchor": "middle" }, hop.outcome));
+    // outcomes above and below the lane in turn, so that neighbours' labels do not overlap
+    const labelY = index % 2 ? laneY(hop.system) + 21 : laneY(hop.system) - 11;
+    picture.append(svg("text", { x: x(index), y: labelY, "text-anchor": "middle" }, hop.outcome));
     picture.append(svg("text", { x: x(index), y: top - 10, "text-anchor": "middle" }, `${index + 1}`));
   });
   return picture;

@@ -64,6 +64,8 @@ def open_page(page: Any, runtime: LocalRuntime, route: str) -> None:
     else:
         page.goto(url)
     page.wait_for_function(f"document.body.dataset.ready === {route or '#/overview'!r}", timeout=WAIT_MS)
+    assert page.locator(".problem").count() == 0, page.locator(".problem").all_inner_texts()
+    assert "null" not in page.locator("main").inner_text().split()  # nothing rendered from an absent value
 
 
 def screenshot(page: Any, name: str) -> None:
@@ -118,11 +120,11 @@ def test_the_console_shows_every_point_finds_and_resubmits_a_failed_order_and_dr
         reason = client.get(TRANSACTION).json()["reason"]
         assert reason
         assert row.locator("td.reason").inner_text() == reason
-        screenshot(page, "failures")
         row.locator("button.resubmit").click()
 
         # Then the page shows the hub's answer, and the transaction leaves the failed state and completes
         sync_api.expect(row.locator("td.answer")).to_contain_text("202", timeout=WAIT_MS)
+        screenshot(page, "failures")
         assert row.locator("td.state").inner_text() == "IN_FLIGHT"
         assert until(lambda: state_of(client) == "COMPLETED", 30.0, interval=0.05), state_of(client)
         open_page(page, runtime, "#/failures?point=OC-01&state=FAILED")
