@@ -30,8 +30,9 @@ function randomText() {
   return base64url(crypto.getRandomValues(new Uint8Array(32)));
 }
 
+// the page's own address, as the client's callback URL names it (the distribution's root, not /index.html)
 function redirectUri() {
-  return `${location.origin}${location.pathname}`;
+  return `${location.origin}${location.pathname.replace(/index\.html$/, "")}`;
 }
 
 function remember(answer) {
@@ -88,7 +89,7 @@ async function codeFromHostedUi() {
     redirect_uri: redirectUri(),
     code_verifier: sessionStorage.getItem(VERIFIER) || "",
   });
-  history.replaceState(null, "", `${location.pathname}${sessionStorage.getItem(RETURN_TO) || ""}`);
+  history.replaceState(null, "", `${redirectUri()}${sessionStorage.getItem(RETURN_TO) || ""}`);
   sessionStorage.removeItem(VERIFIER);
   sessionStorage.removeItem(STATE);
   return token;
