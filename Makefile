@@ -43,7 +43,9 @@ $(CHECKOV): tools/checkov.lock.txt | $(UV)
 	@touch $@
 
 # Debian's Chromium, which the web console's browser test drives (tests/e2e/test_console.py); root installs it.
+# Elsewhere, CHROMIUM=<path of a Chromium or Chrome> names one already there (the test is given it too).
 CHROMIUM ?= /usr/bin/chromium
+export UTILHUB_CHROMIUM ?= $(CHROMIUM)
 
 $(CHROMIUM):
 	@command -v apt-get >/dev/null || { echo "the console's browser test needs Chromium at $(CHROMIUM) (on Debian: apt-get install chromium)"; exit 1; }
