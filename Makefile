@@ -18,7 +18,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 # The common layer is importable as on Lambda (where it is mounted at /opt/python).
 LAYER_PATH := PYTHONPATH=layers/common:.
 
-.PHONY: help install lint typecheck template-check requirements-check moto-conformance unit integration e2e test run demo chaos schemathesis build bench lock openapi clean
+.PHONY: help install chromium console-screenshots console-publish lint typecheck template-check requirements-check moto-conformance unit integration e2e test run demo chaos schemathesis build bench lock openapi clean
 
 help: ## this list
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -42,7 +42,18 @@ $(CHECKOV): tools/checkov.lock.txt | $(UV)
 	$(UV) pip install -q --python .tools/checkov/bin/python --require-hashes -r tools/checkov.lock.txt
 	@touch $@
 
-install: $(BIN)/.synced $(SAM) $(CHECKOV) ## create or reuse the virtualenv and tools from the lock files
+# Debian's Chromium, which the web console's browser test drives (tests/e2e/test_console.py); root installs it.
+# Elsewhere, CHROMIUM=<path of a Chromium or Chrome> names one already there (the test is given it too).
+CHROMIUM ?= /usr/bin/chromium
+export UTILHUB_CHROMIUM ?= $(CHROMIUM)
+
+$(CHROMIUM):
+	@command -v apt-get >/dev/null || { echo "the console's browser test needs Chromium at $(CHROMIUM) (on Debian: apt-get install chromium)"; exit 1; }
+	apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium
+
+chromium: $(CHROMIUM) ## Debian's Chromium for the console's browser test, installed when missing (as root)
+
+install: $(BIN)/.synced $(SAM) $(CHECKOV) $(CHROMIUM) ## create or reuse the virtualenv and tools from the lock files (and Chromium)
 
 lint: $(BIN)/.synced ## ruff (lint and format)
 	$(BIN)/ruff check .
@@ -72,7 +83,7 @@ unit: $(BIN)/.synced ## unit tests only (no sockets)
 integration: $(BIN)/.synced ## integration tests (moto server, resources from template.yaml)
 	$(BIN)/pytest tests/integration
 
-e2e: $(BIN)/.synced ## end-to-end tests against the local hub over HTTP
+e2e: $(BIN)/.synced $(CHROMIUM) ## end-to-end tests against the local hub over HTTP (the console's in headless Chromium)
 	$(BIN)/pytest tests/e2e
 
 test: install lint typecheck requirements-check template-check moto-conformance ## everything CI runs (tests on every core, a file per worker)
@@ -89,6 +100,13 @@ chaos: $(BIN)/.synced ## one fault run over the asynchronous integration points,
 
 schemathesis: $(BIN)/.synced ## schemathesis over every operation of docs/openapi.json on a local hub; N=50 cases per operation, SEED=22
 	$(LAYER_PATH) $(BIN)/python -m localhub.spec_check -n $(or $(N),50) --seed $(or $(SEED),22) $(ARGS)
+
+console-screenshots: $(BIN)/.synced $(CHROMIUM) ## docs/images/console-*.png, taken by the console's browser test on its pages
+	UTILHUB_CONSOLE_SCREENSHOTS=docs/images $(BIN)/pytest tests/e2e/test_console.py -q -p no:randomly
+
+console-publish: $(BIN)/.synced ## the web console's files and config.json to a deployed stack: STACK=name [REGION=eu-west-1]
+	@test -n "$(STACK)" || { echo "STACK=<the deployed stack's name> is required"; exit 1; }
+	$(BIN)/utilhub console publish --stack $(STACK) $(if $(REGION),--region $(REGION))
 
 openapi: $(BIN)/.synced ## regenerate docs/openapi.json from the routes' declarations and the template (a unit test fails when it is stale)
 	$(LAYER_PATH) $(BIN)/python -m localhub.openapi > docs/openapi.json

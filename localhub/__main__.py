@@ -53,6 +53,7 @@ def banner(runtime: LocalRuntime, logs: FunctionLogs | None = None) -> str:
     return f"""
 utilhub local hub is up
   HTTP API          {api}
+  web console       {api}/console/   (the operators' pages; locally it takes the ops client's token by itself)
 {logs_line(logs)}
   embedded AWS      {runtime.aws_endpoint}   any credentials, region eu-west-1; for example
                     AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local .venv/bin/aws --region eu-west-1 \\

@@ -114,6 +114,8 @@ class LocalHub:
         for system, simulator in self.simulators.items():
             self._servers[system] = SimulatorServer(simulator).start()
         parameters = dict(self.parameters)
+        if "Console" in self.template.parameters:  # the local runtime serves the console at /console itself (no bucket, CDN, client)
+            parameters.setdefault("Console", "false")
         for system, server in self._servers.items():
             name = f"{system.title()}BaseUrl"
             if name in self.template.parameters:

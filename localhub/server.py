@@ -12,16 +12,21 @@ from __future__ import annotations
 
 import datetime
 import json
+import mimetypes
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from werkzeug.security import safe_join
 from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.utils import redirect
 from werkzeug.wrappers import Request, Response
 
 from localhub.apigw.auth import LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET, AuthError, TokenIssuer
+from localhub.apigw.identities import OPERATORS, application_clients
 from localhub.apigw.routes import match
 from localhub.aws.endpoint import embedded_aws
 from localhub.aws.schedules import Schedule, parse
@@ -33,9 +38,10 @@ from localhub.simulators.dacs import DacsSimulator
 from localhub.simulators.field import FieldSystemSimulator
 from localhub.simulators.mdm import MdmSimulator
 from localhub.simulators.siebel import SiebelSimulator
-from localhub.template import Template
+from localhub.template import ROOT, Template
 
 API_GATEWAY_PAYLOAD_LIMIT = 10 * 1024 * 1024
+CONSOLE_DIRECTORY = ROOT / "console"  # the operators' web console, served at /console (docs/operations.md)
 # A poller waits this long for messages (SQS long polling), so stopping takes at most this.
 POLL_WAIT_SECONDS = 1
 
@@ -216,7 +222,31 @@ class LocalRuntime:
             return _json(200, self.issuer.jwks())
         if path.startswith("/_local/"):
             return self._control(request)
+        if (path == "/console" or path.startswith("/console/")) and request.method in ("GET", "HEAD"):
+            return self._console(path.removeprefix("/console"))
         return self._api_route(request)
+
+    def _console(self, path: str) -> Response:
+        """The operators' web console (``console/``), its files as they are, without a token (as CloudFront serves
+        them on AWS); its ``config.json`` says to take a token of the local operators' client at this runtime's token
+        endpoint, as the CLI does: local only, a deployed console signs operators in through the hosted UI."""
+        if path == "":
+            return redirect("/console/")
+        if path == "/config.json":
+            operators = application_clients(self.hub.stack)[OPERATORS]
+            local = {
+                "mode": "local",
+                "apiUrl": "",
+                "tokenUrl": "/oauth2/token",
+                "clientId": operators.name,
+                "clientSecret": operators.secret,
+            }
+            return _json(200, local, {"Cache-Control": "no-store"})
+        found = safe_join(str(CONSOLE_DIRECTORY), path.lstrip("/") or "index.html")
+        if found is None or not Path(found).is_file():
+            return _json(404, {"message": "Not Found"})
+        content_type = mimetypes.guess_type(found)[0] or "application/octet-stream"
+        return Response(Path(found).read_bytes(), status=200, content_type=content_type, headers={"Cache-Control": "no-cache"})
 
     def _token(self, request: Request) -> Response:
         assert self.issuer is not None

@@ -449,6 +449,30 @@ def xref_import(context: Context, file: Path, rows_per_request: int, as_json_: b
         out.print(reasons)
 
 
+@cli.group("console")
+def console_group() -> None:
+    """The web console of a deployed stack (make run serves it locally at /console)."""
+
+
+@console_group.command("publish")
+@click.option("--stack", "stack_name", required=True, envvar="UTILHUB_STACK", help="the deployed stack (Console=true)")
+@click.option("--region", envvar="AWS_REGION", help="the stack's region (default: boto3's)")
+@json_option
+def console_publish(stack_name: str, region: str | None, as_json_: bool) -> None:
+    """Upload console/ and its config.json (API, hosted UI, client id) to the stack's console bucket; invalidate CloudFront."""
+    import boto3
+
+    from utilhub_cli.console import publish
+
+    session = boto3.session.Session(region_name=region)
+    with refusals():
+        published = publish(stack_name, lambda service: session.client(service))  # type: ignore[call-overload]
+    if as_json_:
+        emit_json({"url": published.url, "bucket": published.bucket, "files": published.files, "invalidation": published.invalidation})
+        return
+    console().print(f"published {len(published.files)} files to s3://{published.bucket}; open {published.url}")
+
+
 @cli.group()
 def extract() -> None:
     """DA-01: CCB's initial extract for DACS (start a run, follow it to its summary)."""

@@ -89,12 +89,15 @@ def client_systems_of(stack: LocalStack) -> dict[str, list[str]]:
 
 def application_clients(stack: LocalStack | None = None) -> dict[str, LocalClient]:
     """The client each application calls with, by system code (``CCB``, ``SEBL``, ...), and the operators'
-    (the client that acts as no system) under :data:`OPERATORS`."""
+    (the first client that acts as no system: the CLI's ``ops``, not the web console's, which signs operators in) under
+    :data:`OPERATORS`."""
     stack = stack or LocalStack(Template.load())
     by_name = {client.name: client for client in local_clients(stack)}
     found: dict[str, LocalClient] = {}
     for name, systems in client_systems_of(stack).items():
         for system in systems or [OPERATORS]:
+            if system == OPERATORS and system in found:
+                continue
             if system in found:
                 raise ValueError(f"{found[system].name} and {name} both act as {system}")
             found[system] = by_name[name]

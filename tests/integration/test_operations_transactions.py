@@ -6,6 +6,7 @@ entity's ids read from the cross-references. Resubmission through the hub's own 
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -133,6 +134,41 @@ def test_the_summary_counts_each_points_transactions_since_a_time(hub: LocalHub)
     assert md01["oldestWaiting"] == trace(hub, "MD-01", "SR-SUM-3").json()["receivedAt"] is not None
     assert summary.json()["since"] == "2020-01-01T00:00:00+00:00"
     assert later.json()["points"] == []
+
+
+def test_the_summary_gives_each_points_flow_per_hour_and_lists_every_point_of_the_catalogue(hub: LocalHub) -> None:
+    # Given one MD-01 request synchronized, one refused, and one still pending, all within this hour
+    assert submit(hub, person("SR-SER-1", "P-SER-1")).status == 202
+    cycle(hub)
+    hub.simulators["MDM"].add_fault({"kind": "reject", "count": 1, "reason": "locked"})
+    assert submit(hub, person("SR-SER-2", "P-SER-2")).status == 202
+    cycle(hub)
+    assert submit(hub, person("SR-SER-3", "P-SER-3")).status == 202
+    received_at = datetime.fromisoformat(trace(hub, "MD-01", "SR-SER-3").json()["receivedAt"])
+
+    # When an operator asks for the summary of the last three hours by the hour
+    since = (received_at - timedelta(hours=3)).isoformat()
+    summary = ops(hub, "/ops/summary", f"since={quote(since)}&bucket=3600")
+
+    # Then MD-01's series has an hour per bucket from since's to now's, its three received and its completed and
+    # failed one in the bucket of the hour they happened
+    assert summary.status == 200, summary.body
+    assert summary.json()["bucket"] == 3600
+    series = {p["point"]: p for p in summary.json()["points"]}["MD-01"]["series"]
+    assert len(series) in (4, 5), series  # the hour of since to this hour (one more if the hour turned meanwhile)
+    assert [datetime.fromisoformat(b["at"]).minute for b in series] == [0] * len(series)
+    now = next(b for b in series if datetime.fromisoformat(b["at"]) <= received_at < datetime.fromisoformat(b["at"]) + timedelta(hours=1))
+    assert {k: now[k] for k in ("received", "completed", "failed")} == {"received": 3, "completed": 1, "failed": 1}
+    assert sum(b["received"] for b in series) == 3
+    # and the catalogue lists every integration point of the packs deployed, with or without transactions
+    catalogue = summary.json()["catalogue"]
+    assert {"MD-01", "MD-21", "OC-01", "OC-02", "CU-01", "FW-11", "DA-01"} <= set(catalogue)
+    assert len(catalogue) == len(set(catalogue)) == 40
+    # and a bucket out of range, or too many buckets since since, is refused naming the parameter
+    for query in ("bucket=10", "bucket=hour", "since=2020-01-01T00:00:00Z&bucket=3600"):
+        refused = ops(hub, "/ops/summary", query)
+        assert refused.status == 422, (query, refused.body)
+        assert refused.json()["errors"][0]["pointer"] == "#/queryStringParameters/bucket"
 
 
 def test_a_listing_is_paged_with_a_cursor_until_the_last_page(hub: LocalHub) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from localhub.template import ROOT, Template
+from localhub.template import ROOT, Template, expand_for_each, load_yaml
 from utilhub.platform.wiring import Entry
 
 CODE_URI = re.compile(r"^functions/(?P<pack>[a-z][a-z0-9_]*)/(?P<point>[a-z][a-z0-9_]*)/$")
@@ -259,3 +259,30 @@ def test_test_modules_have_basenames_of_their_own() -> None:
     # Then no two share one
     assert modules
     assert {name: paths for name, paths in by_name.items() if len(paths) > 1} == {}
+
+
+def test_the_catalogue_the_operations_summary_lists_is_each_packs_functions_points() -> None:
+    # Given the root template's Catalogue mapping (what UTILHUB_CATALOGUE is built from) and each pack's template
+    root = load_yaml((ROOT / "template.yaml").read_text(encoding="utf-8"))
+    catalogue = root["Mappings"]["Catalogue"]
+    packs = {
+        logical_id.removesuffix("Pack"): ROOT / resource["Properties"]["Location"]
+        for logical_id, resource in root["Resources"].items()
+        if isinstance(resource, dict) and resource.get("Type") == "AWS::Serverless::Application"
+    }
+
+    # When each pack's functions' integration points are gathered
+    named = {}
+    for pack, location in packs.items():
+        body = expand_for_each(load_yaml(location.read_text(encoding="utf-8")))
+        named[pack] = sorted(
+            {
+                point
+                for resource in body["Resources"].values()
+                if resource.get("Type") == "AWS::Serverless::Function"
+                for point in resource.get("Metadata", {}).get("utilhub", {}).get("integrationPoints", [])
+            }
+        )
+
+    # Then the Catalogue has one row per pack, listing exactly those points
+    assert {pack: sorted(row["Points"].split(",")) for pack, row in catalogue.items()} == named

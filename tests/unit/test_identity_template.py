@@ -42,9 +42,11 @@ def clients(template: Template) -> dict[str, dict[str, Any]]:
     }
 
 
-def test_one_client_per_application_and_one_for_the_operators(clients: dict[str, dict[str, Any]]) -> None:
+def test_one_client_per_application_and_two_for_the_operators(clients: dict[str, dict[str, Any]]) -> None:
+    # the operators' two: the CLI's (client credentials) and the web console's (operators signed in, no secret)
     acting = sorted(sorted(client["systems"]) for client in clients.values())
-    assert acting == [[s] for s in sorted(["CCB", "MDM", "SEBL", "OSM", "MWM", "WAM", "ODM", "DACS", OPERATORS])]
+    assert acting == [[s] for s in sorted(["CCB", "MDM", "SEBL", "OSM", "MWM", "WAM", "ODM", "DACS", OPERATORS, OPERATORS])]
+    assert clients["ConsoleClient"]["systems"] == {OPERATORS}
 
 
 def test_every_routes_scope_is_held_by_exactly_the_clients_of_its_senders(template: Template, clients: dict[str, dict[str, Any]]) -> None:
@@ -67,9 +69,9 @@ def test_a_client_holds_no_scope_no_route_asks_for(template: Template, clients: 
 
 def test_the_http_api_accepts_tokens_of_every_client(template: Template) -> None:
     authorizer = template.resources["HttpApi"]["Properties"]["Auth"]["Authorizers"]["CognitoJwt"]["JwtConfiguration"]
-    assert sorted(ref["Ref"] for ref in authorizer["audience"]) == sorted(
-        lid for lid, _ in template.of_type("AWS::Cognito::UserPoolClient")
-    )
+    # a client deployed under a condition (the console's) is an Fn::If of its Ref and nothing
+    refs = [ref["Fn::If"][1] if "Fn::If" in ref else ref for ref in authorizer["audience"]]
+    assert sorted(ref["Ref"] for ref in refs) == sorted(lid for lid, _ in template.of_type("AWS::Cognito::UserPoolClient"))
 
 
 def test_every_client_id_is_an_output(template: Template) -> None:
@@ -86,8 +88,9 @@ def test_the_local_clients_are_the_templates_named_after_their_application(templ
     # When the local runtime derives its clients from the template
     local = {client.name: client for client in local_clients(LocalStack(template))}
 
-    # Then there is one per application and one for the operators, each with its template counterpart's scopes
-    assert sorted(local) == ["ccb", "dacs", "mdm", "mwm", "odm", "ops", "osm", "siebel", "wam"]
+    # Then there is one per application and the operators' two (the console's with the template's default, Console=true;
+    # make run leaves it out, serving the console itself), each with its template counterpart's scopes
+    assert sorted(local) == ["ccb", "console", "dacs", "mdm", "mwm", "odm", "ops", "osm", "siebel", "wam"]
     for client in local.values():
         scopes = template.resources[client.logical_id]["Properties"]["AllowedOAuthScopes"]
         assert client.scopes == frozenset(scopes)

@@ -17,7 +17,7 @@ from urllib.parse import unquote
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from utilhub.operations.resubmission import HubApi, HubUnreachable, api_base_url, resubmit_listed
-from utilhub.operations.wiring import cross_references, transactions_journal, xref_entity_types
+from utilhub.operations.wiring import catalogue, cross_references, transactions_journal, xref_entity_types
 from utilhub.operations.xref_import_api import add_import_route
 from utilhub.platform import problems
 from utilhub.platform.api_docs import Reply, Request, ref
@@ -33,6 +33,8 @@ SYSTEM = re.compile(r"[A-Z]{2,8}")
 RESUBMISSION_PATH = re.compile(r"(?!.*%2[eE])/(?!ops/)[a-z][a-z-]*(/[A-Za-z0-9%][A-Za-z0-9._~%:-]*)+/resubmission")
 DEFAULT_LIMIT, MAX_LIMIT = 50, 500
 DEFAULT_SUMMARY_HOURS = 24
+# a summary's series: buckets of 5 minutes to a day, at most two weeks of hours in one answer
+MIN_BUCKET_SECONDS, MAX_BUCKET_SECONDS, MAX_BUCKETS = 300, 86_400, 336
 # a bulk resubmission stops starting new ones past this many seconds (the function times out at 10 s)
 BULK_BUDGET_SECONDS = 4.0
 
@@ -135,12 +137,37 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                 "format": "date-time",
                 "description": "When the oldest of those in flight was received.",
             },
+            "series": {
+                "type": "array",
+                "items": ref("OpsBucket"),
+                "description": "Only with `bucket`: one entry per bucket from `since`'s to now's, oldest first.",
+            },
+        },
+    },
+    "OpsBucket": {
+        "type": "object",
+        "required": ["at", "received", "completed", "failed"],
+        "properties": {
+            "at": {"type": "string", "format": "date-time", "description": "The bucket's start."},
+            "received": {"type": "integer", "minimum": 0, "description": "Received in the bucket (by `receivedAt`)."},
+            "completed": {"type": "integer", "minimum": 0, "description": "Completed in the bucket (and still so)."},
+            "failed": {"type": "integer", "minimum": 0, "description": "Failed in the bucket (and still so)."},
         },
     },
     "OpsSummary": {
         "type": "object",
-        "required": ["since", "points"],
-        "properties": {"since": {"type": "string", "format": "date-time"}, "points": {"type": "array", "items": ref("OpsPointSummary")}},
+        "required": ["since", "points", "catalogue"],
+        "properties": {
+            "since": {"type": "string", "format": "date-time"},
+            "points": {"type": "array", "items": ref("OpsPointSummary"), "description": "The points with transactions since `since`."},
+            "catalogue": {
+                "type": "array",
+                "items": {"type": "string"},
+                "examples": [["MD-01", "OC-01"]],
+                "description": "Every integration point of the packs deployed, whether it has transactions or not.",
+            },
+            "bucket": {"type": "integer", "description": "The series' bucket in seconds, when asked."},
+        },
     },
     "OpsCrossReferences": {
         "type": "object",
@@ -214,6 +241,17 @@ def _limit(value: str | None) -> int:
     return int(value)
 
 
+def _bucket(value: str | None, since: str) -> int | None:
+    if value is None:
+        return None
+    rule = f"is a whole number of seconds from {MIN_BUCKET_SECONDS} to {MAX_BUCKET_SECONDS}"
+    if not value.isdigit() or not MIN_BUCKET_SECONDS <= int(value) <= MAX_BUCKET_SECONDS:
+        raise _invalid("bucket", rule)
+    if (datetime.now(UTC) - datetime.fromisoformat(since)).total_seconds() / int(value) > MAX_BUCKETS:
+        raise _invalid("bucket", f"makes at most {MAX_BUCKETS} buckets since `since`")
+    return int(value)
+
+
 def _transaction_id(encoded: str) -> str:
     return unquote(encoded)  # the route's segment as sent: an id holding "/" is percent-encoded in it
 
@@ -233,15 +271,25 @@ def build_api() -> HttpApiResolver:
         summary="Each integration point's transactions since a time",
         description=(
             "Per integration point, the transactions changed since `since` (ISO-8601 UTC; default: a day ago): how many, "
-            "how many completed, failed and still in flight, and when the oldest of those in flight was received."
+            "how many completed, failed and still in flight, and when the oldest of those in flight was received. "
+            f"With `bucket` (seconds, {MIN_BUCKET_SECONDS} to {MAX_BUCKET_SECONDS}, at most {MAX_BUCKETS} buckets since "
+            "`since`), each point's `series`: received, completed and failed per bucket. `catalogue` lists every "
+            "integration point of the packs deployed."
         ),
         replies=[Reply(200, "The summary.", "OpsSummary")],
         problems=[422],
         schemas=SCHEMAS,
     )
     def summary() -> tuple[int, Any]:
-        since = _since(_query(app).get("since")) or (datetime.now(UTC) - timedelta(hours=DEFAULT_SUMMARY_HOURS)).isoformat()
-        return 200, {"since": since, "points": transactions_journal().summary(since)}
+        query = _query(app)
+        since = _since(query.get("since")) or (datetime.now(UTC) - timedelta(hours=DEFAULT_SUMMARY_HOURS)).isoformat()
+        bucket = _bucket(query.get("bucket"), since)
+        return 200, {
+            "since": since,
+            "points": transactions_journal().summary(since, bucket),
+            "catalogue": catalogue(),
+            **({"bucket": bucket} if bucket else {}),
+        }
 
     @route(
         app,

@@ -40,6 +40,11 @@ def cross_references() -> CrossReferenceStore:
     return CrossReferenceStore(aws.table(get_settings().state.require("xref_table")))
 
 
+def catalogue() -> list[str]:
+    """The integration points of the packs deployed (``UTILHUB_CATALOGUE``), in the template's order."""
+    return [p.strip() for p in get_settings().operations.catalogue.split(",") if p.strip()]
+
+
 def xref_entity_types() -> list[str]:
     return [t.strip() for t in get_settings().operations.xref_entity_types.split(",") if t.strip()]
 

@@ -321,17 +321,29 @@ class Journal:
         more = index < len(partitions)
         return Page(items, _write_cursor(index, start) if more else None, after)
 
-    def summary(self, since: str) -> list[dict[str, Any]]:
-        """Per point: transactions changed since ``since`` (received), completed, failed, in flight, the oldest waiting."""
+    def summary(self, since: str, bucket_seconds: int | None = None) -> list[dict[str, Any]]:
+        """Per point: transactions changed since ``since`` (received), completed, failed, in flight, the oldest waiting.
+
+        With ``bucket_seconds``, each point also has a ``series``: one bucket per ``bucket_seconds`` from ``since``'s
+        bucket to now's, each counting those received in it (by ``receivedAt``) and those that completed or failed in
+        it (by ``updatedAt``, the change that put them in that state). Read in the same pass as the counts."""
         points: dict[str, dict[str, Any]] = {}
+        starts = _bucket_starts(since, bucket_seconds, self._now()) if bucket_seconds else []
         for state in STATES:
             page = self.transactions(state=state, since=since, limit=500)
             while True:
                 for item in page.items:
                     counts = points.setdefault(
                         item["point"],
-                        {"point": item["point"], "received": 0, "completed": 0, "failed": 0, "inFlight": 0, "oldestWaiting": None},
+                        {"point": item["point"], "received": 0, "completed": 0, "failed": 0, "inFlight": 0, "oldestWaiting": None}
+                        | (
+                            {"series": [{"at": at.isoformat(), "received": 0, "completed": 0, "failed": 0} for at in starts]}
+                            if starts
+                            else {}
+                        ),
                     )
+                    if starts and bucket_seconds:
+                        _count_in_series(counts["series"], starts, bucket_seconds, item, state)
                     counts["received"] += 1
                     if state == COMPLETED:
                         counts["completed"] += 1
@@ -346,6 +358,32 @@ class Journal:
                     break
                 page = self.transactions(state=state, since=since, limit=500, cursor=page.cursor)
         return [points[point] for point in sorted(points)]
+
+
+def _parsed(value: str) -> datetime:
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _bucket_starts(since: str, bucket_seconds: int, now: datetime) -> list[datetime]:
+    """The start of each bucket from ``since``'s to ``now``'s, on multiples of ``bucket_seconds`` since the epoch."""
+    first = int(_parsed(since).timestamp()) // bucket_seconds * bucket_seconds
+    last = int(now.timestamp()) // bucket_seconds * bucket_seconds
+    return [datetime.fromtimestamp(at, UTC) for at in range(first, last + 1, bucket_seconds)]
+
+
+def _count_in_series(
+    series: list[dict[str, Any]], starts: list[datetime], bucket_seconds: int, item: Mapping[str, Any], state: str
+) -> None:
+    def bucket_of(value: str) -> int | None:
+        index = int((_parsed(value) - starts[0]).total_seconds() // bucket_seconds)
+        return index if 0 <= index < len(series) else None
+
+    received = bucket_of(str(item.get("receivedAt") or item["updatedAt"]))
+    if received is not None:
+        series[received]["received"] += 1
+    if state in (COMPLETED, FAILED) and (changed := bucket_of(str(item["updatedAt"]))) is not None:
+        series[changed][state.lower()] += 1
 
 
 def view(item: Mapping[str, Any]) -> dict[str, Any]:

@@ -185,12 +185,14 @@ class OrderToCashPack(Concern):
 
 
 class Operations(Concern):
-    """Each dead-letter queue an operator may redrive, ``{"<pack>/<queue>": queue URL}`` (JSON), and what the
-    cross-references lookup tries."""
+    """Each dead-letter queue an operator may redrive, ``{"<pack>/<queue>": queue URL}`` (JSON), what the
+    cross-references lookup tries, and the integration points the summary lists."""
 
     dead_letter_queues: str | None = None
     # the entity types the cross-references link, looked up when a lookup names none (comma-separated)
     xref_entity_types: str = "PERSON,ACCOUNT,SERVICE_POINT,SERVICE_AGREEMENT,METER,account,billinfo,payinfo"
+    # the integration points of the packs this deployment has (comma-separated; the template's Catalogue mapping)
+    catalogue: str = ""
 
 
 CONCERNS: dict[str, type[Concern]] = {
