@@ -41,6 +41,23 @@ from utilhub.platform.xml import to_bytes, validate
 NS = "urn:utilhub:ccb:sync-request:v1"
 HubSender = Callable[[str, bytes, str], tuple[int, bytes]]  # (path, body, content type) -> (status, body)
 
+# CCB's sync request types by the system it sends them to (CCB -> MDM: MD-01..10, MD-18; -> WAM/ODM: FW-06; -> DACS: DA-02)
+_MDM_ENTITIES: tuple[str, ...] = (
+    "PERSON",
+    "SERVICE_POINT",
+    "SERVICE_AGREEMENT",
+    "SA_RELATIONSHIP",
+    "DYNAMIC_OPTION",
+    "DYNAMIC_OPTION_EVENT",
+)
+_MDM_ENTITIES += ("METER", "METER_CONFIGURATION", "SP_METER_HISTORY", "SCALAR_METER_READ", "BILL_CYCLE")
+SYNC_TARGET_ENTITIES: dict[str, tuple[str, ...]] = {
+    "MDM": _MDM_ENTITIES,
+    "WAM": ("SERVICE_POINT",),
+    "ODM": ("SERVICE_POINT",),
+    "DACS": ("PERSON", "SERVICE_POINT", "SERVICE_AGREEMENT"),
+}
+
 
 def _add(parent: etree._Element, name: str, value: Any) -> None:
     if value not in (None, "", []):
@@ -154,7 +171,8 @@ class CcbSimulator(Simulator):
             return {**super().state(summary=summary), **self.bill_determinants.state()}
 
     def acknowledge_sync_request(self, sync_request_id: str, body: bytes) -> Reply:
-        """DA-04: DACS's acknowledgement of a sync request, passed on by the hub; kept in order per request."""
+        """The outcome of a sync request CCB sent (to MDM, WAM/ODM or DACS), passed on by the hub, as CCB's sync request
+        moves from awaiting acknowledgement to synchronized or error; kept in the order received, per request."""
         try:
             ack = json.loads(body)
         except ValueError:
@@ -163,8 +181,8 @@ class CcbSimulator(Simulator):
             return json_reply(400, {"message": "an acknowledgement is a JSON object"})
         checks = {
             "syncRequestId differs from the path": ack.get("syncRequestId") != sync_request_id,
-            "target is not DACS": ack.get("target") != "DACS",
-            "unknown entityType": ack.get("entityType") not in ("PERSON", "SERVICE_POINT", "SERVICE_AGREEMENT"),
+            "target is not MDM, WAM, ODM or DACS": ack.get("target") not in SYNC_TARGET_ENTITIES,
+            "unknown entityType for its target": ack.get("entityType") not in SYNC_TARGET_ENTITIES.get(str(ack.get("target")), ()),
             "entityId missing": not ack.get("entityId"),
             "result is not POSITIVE or NEGATIVE": ack.get("result") not in ("POSITIVE", "NEGATIVE"),
             "a NEGATIVE acknowledgement has no reason": ack.get("result") == "NEGATIVE" and not ack.get("reason"),
