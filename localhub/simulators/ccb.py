@@ -159,6 +159,9 @@ class CcbSimulator(Simulator):
         if method == "PUT" and len(parts) == 3 and parts[0] == "sync-requests" and parts[2] == "acknowledgement":
             with self._lock:
                 return self.acknowledge_sync_request(unquote(parts[1]), body)
+        if method == "PUT" and len(parts) == 3 and parts[0] == "usage-requests" and parts[2] == "status":  # MD-11 in ERROR
+            with self._lock:
+                return self.usage_request_status(unquote(parts[1]), body)
         if method == "PUT" and len(parts) == 2 and parts[0] == "field-activities":
             return self.create_field_activity(unquote(parts[1]), body)
         if method == "PUT" and len(parts) == 2 and parts[0] == "persons":
@@ -197,6 +200,33 @@ class CcbSimulator(Simulator):
         if not repeat:
             kept.append(ack)
         return json_reply(200, {"syncRequestId": sync_request_id, "acknowledgements": len(kept)})
+
+    def usage_request_status(self, usage_request_id: str, body: bytes) -> Reply:
+        """MD-11: a usage request of a bill run that will not get its determinants (ERROR), with the reason; kept in the
+        order received, per usage request (the same one again is kept once)."""
+        try:
+            status = json.loads(body)
+        except ValueError:
+            raise SimulatorError("a usage request status is JSON") from None
+        if not isinstance(status, dict):
+            return json_reply(400, {"message": "a usage request status is a JSON object"})
+        checks = {
+            "usageRequestId differs from the path": status.get("usageRequestId") != usage_request_id,
+            "saId missing": not status.get("saId"),
+            "status is not ERROR": status.get("status") != "ERROR",
+            "an ERROR has no reason": not status.get("reason"),
+            "at missing": not status.get("at"),
+            "unknown fields": bool(set(status) - {"usageRequestId", "saId", "status", "reason", "at"}),
+        }
+        problems = [problem for problem, failed in checks.items() if failed]
+        if problems:
+            return json_reply(400, {"message": "; ".join(problems)})
+        kept = self.records.setdefault(f"USAGE-REQUEST-STATUS#{usage_request_id}", {"statuses": []})["statuses"]
+        repeat = status in kept
+        self.note_received({"operation": "usage-request-status", "id": usage_request_id, "status": status["status"], "repeat": repeat})
+        if not repeat:
+            kept.append(status)
+        return json_reply(200, {"usageRequestId": usage_request_id, "statuses": len(kept)})
 
     def change_person(self, person_id: str, body: bytes) -> Reply:
         try:

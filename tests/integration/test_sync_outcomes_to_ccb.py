@@ -193,6 +193,49 @@ def test_a_dacs_request_completed_by_its_upload_is_told_to_ccb_once(hub: LocalHu
     assert calls(hub) == [("DSR-O1", False)]
 
 
+# ---------------------------------------------------------------------------- MD-11 usage requests in ERROR
+
+
+def usage_statuses(hub: LocalHub, usage_request_id: str) -> list[dict[str, Any]]:
+    return hub.simulators["CCB"].records.get(f"USAGE-REQUEST-STATUS#{usage_request_id}", {}).get("statuses", [])  # type: ignore[no-any-return]
+
+
+def usage_calls(hub: LocalHub) -> list[tuple[str, bool]]:
+    return [(m["id"], m["repeat"]) for m in hub.simulators["CCB"].received if m.get("operation") == "usage-request-status"]
+
+
+def test_each_error_of_a_usage_request_reaches_ccb_once_in_order_after_a_redelivery(hub: LocalHub) -> None:
+    # Given a usage request for an SA MDM does not hold, and CCB down for its first call
+    hub.simulators["CCB"].add_fault({"kind": "down", "count": 1})
+    usage = {"usageRequestId": "UR-O1", "saId": "SA-99999", "periodStart": "2026-10-01", "periodEnd": "2026-11-01"}
+    assert post_json(hub, "/meter-data/usage-requests", usage, MD_CLAIMS).status == 202
+
+    # When it ends in ERROR, CCB's first delivery fails and the queue redelivers it
+    hub.drain()
+    hub.expire_visibility()
+    hub.drain()
+    # And it is resubmitted and fails again
+    assert hub.call_api("POST", "/meter-data/usage-requests/UR-O1/resubmission", claims=MD_CLAIMS).status == 202
+    hub.drain()
+
+    # Then CCB holds both ERRORs, in order, with the reasons and times the hub recorded, each told once
+    steps = hub.call_api("GET", "/meter-data/usage-requests/UR-O1", claims=MD_CLAIMS).json()["history"]
+    errors = [h for h in steps if h["status"] == "ERROR"]
+    assert len(errors) == 2
+    told_ccb = usage_statuses(hub, "UR-O1")
+    assert [(s["usageRequestId"], s["saId"], s["status"]) for s in told_ccb] == [("UR-O1", "SA-99999", "ERROR")] * 2
+    assert [s["reason"] for s in told_ccb] == [e["reason"] for e in errors]
+    assert "MDM refused it: HTTP 404" in told_ccb[0]["reason"]
+    assert told_ccb[0]["at"] < told_ccb[1]["at"]
+    assert usage_calls(hub) == [("UR-O1", False), ("UR-O1", False)]
+    # And a completed usage request tells CCB nothing of its status (its determinants are the answer)
+    done = {"usageRequestId": "UR-O2", "saId": "SA-00002", "periodStart": "2026-10-01", "periodEnd": "2026-11-01"}
+    assert post_json(hub, "/meter-data/usage-requests", done, MD_CLAIMS).status == 202
+    hub.drain()
+    assert hub.call_api("GET", "/meter-data/usage-requests/UR-O2", claims=MD_CLAIMS).json()["status"] == "COMPLETED"
+    assert usage_statuses(hub, "UR-O2") == []
+
+
 # ---------------------------------------------------------------------------- the switch
 
 
@@ -207,8 +250,15 @@ def test_with_the_switch_off_no_flow_tells_ccb_and_dacs_own_relay_is_back(switch
     cycle(hub, "FieldWorkSpSyncMonitorFunction")
     assert {history(hub, "/meter-data/sync-requests", i, MD_CLAIMS)[-1]["status"] for i in ("SR-X1", "SR-X2")} == {"ERROR", "SYNCHRONIZED"}
 
+    # And a usage request that ends in ERROR (MD-11)
+    usage = {"usageRequestId": "UR-X1", "saId": "SA-99999", "periodStart": "2026-10-01", "periodEnd": "2026-11-01"}
+    assert post_json(hub, "/meter-data/usage-requests", usage, MD_CLAIMS).status == 202
+    hub.drain()
+    assert hub.call_api("GET", "/meter-data/usage-requests/UR-X1", claims=MD_CLAIMS).json()["status"] == "ERROR"
+
     # Then CCB was told none of them, and nothing waits in the outcomes' queue
     assert calls(hub) == []
+    assert usage_calls(hub) == []
     attributes = boto3.client("sqs").get_queue_attributes(QueueUrl=hub.resources()["CcbOutcomeQueue"], AttributeNames=["All"])["Attributes"]
     assert (attributes["ApproximateNumberOfMessages"], attributes["ApproximateNumberOfMessagesNotVisible"]) == ("0", "0")
 

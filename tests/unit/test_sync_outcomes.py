@@ -14,7 +14,17 @@ from botocore.exceptions import EndpointConnectionError
 
 from utilhub.platform.relay import RelayMessage
 from utilhub.syncrequests.model import SyncStatus
-from utilhub.syncrequests.outcomes import RELAY, Ccb, CcbAcknowledgement, CcbOutcomes, FinalTransition, flows_of
+from utilhub.syncrequests.outcomes import (
+    NOTICE,
+    RELAY,
+    Ccb,
+    CcbAcknowledgement,
+    CcbNotice,
+    CcbNotices,
+    CcbOutcomes,
+    FinalTransition,
+    flows_of,
+)
 
 QUEUE = "https://sqs.local/000000000000/outcomes.fifo"
 
@@ -125,3 +135,48 @@ def test_ccb_is_sent_the_acknowledgement_at_its_requests_path() -> None:
     assert [(method, path) for method, path, _ in calls] == [("PUT", "sync-requests/SR%201%2Fa/acknowledgement")]
     assert json.loads(calls[0][2]) == ack.model_dump()
     assert answer == {"notified": "CCB", "result": "POSITIVE"}
+
+
+# ---------------------------------------------------------------------------- MD-11: usage requests in ERROR
+
+
+def test_a_usage_request_in_error_is_queued_as_ccbs_usage_request_status() -> None:
+    from utilhub.packs.meter_data.billing.usage_requests.ccb_errors import UsageErrorsToCcb
+
+    # Given the usage requests switched on
+    queue = Queue()
+    errors = UsageErrorsToCcb(CcbNotices(QUEUE, True, accept=queue))
+
+    # When a request is made ERROR twice (resubmitted in between)
+    errors({"pk": "UR 1", "saId": "SA-1"}, "MDM refused it: HTTP 404", "2026-11-20T09:01:00+00:00")
+    errors({"pk": "UR 1", "saId": "SA-1"}, "MDM refused it: HTTP 404", "2026-11-20T09:05:00+00:00")
+
+    # Then each is a notice in the request's group, under an id of its own, put at CCB's usage request status path
+    assert [m["group"] for m in queue.accepted] == ["usage-requests#UR 1"] * 2
+    assert len({m["eventId"] for m in queue.accepted}) == 2
+    assert {m["relay"] for m in queue.accepted} == {NOTICE}
+    assert queue.accepted[0]["payload"] == {
+        "path": "usage-requests/UR%201/status",
+        "body": {
+            "usageRequestId": "UR 1",
+            "saId": "SA-1",
+            "status": "ERROR",
+            "reason": "MDM refused it: HTTP 404",
+            "at": "2026-11-20T09:01:00+00:00",
+        },
+    }
+
+
+def test_usage_requests_switched_off_or_without_a_queue_tell_nothing() -> None:
+    queue = Queue()
+    notice = CcbNotice(path="usage-requests/UR-1/status", body={})
+    CcbNotices(QUEUE, False, accept=queue)("e", "g", notice)
+    CcbNotices(None, True, accept=queue)("e", "g", notice)
+    assert queue.accepted == []
+
+
+def test_a_notice_is_put_at_its_path() -> None:
+    calls: list[tuple[str, str, bytes]] = []
+    message = RelayMessage(relay=NOTICE, eventId="e", payload={"path": "usage-requests/UR-1/status", "body": {"status": "ERROR"}})
+    Ccb(lambda method, path, body: calls.append((method, path, body))).put(message)
+    assert calls == [("PUT", "usage-requests/UR-1/status", b'{"status": "ERROR"}')]

