@@ -239,7 +239,7 @@ def test_each_error_of_a_usage_request_reaches_ccb_once_in_order_after_a_redeliv
 # ---------------------------------------------------------------------------- the switch
 
 
-def test_with_the_switch_off_no_flow_tells_ccb_and_dacs_own_relay_is_back(switched_off: LocalHub) -> None:
+def test_with_the_switch_off_no_flow_tells_ccb_and_dacs_own_relay_still_does(switched_off: LocalHub) -> None:
     hub = switched_off
     # Given a meter data request and a field work request synchronized, and one refused by MDM
     hub.simulators["MDM"].add_fault({"kind": "reject", "count": 1, "reason": "contact locked in MDM"})
@@ -263,6 +263,7 @@ def test_with_the_switch_off_no_flow_tells_ccb_and_dacs_own_relay_is_back(switch
     assert (attributes["ApproximateNumberOfMessages"], attributes["ApproximateNumberOfMessagesNotVisible"]) == ("0", "0")
 
     # And with DACS's acknowledgements configured (DacsAcknowledgementsToCcb), DA-04's own relay tells CCB of them, once
+    # (it does with OutcomesToCcb naming dacs too: tests/integration/test_dacs_incremental_sync.py)
     from localhub.simulators.dacs import DacsSimulator
 
     assert post_json(hub, "/dacs/sync-requests", person("DSR-X1", "P-DX1"), DACS_CLAIMS).status == 202
