@@ -41,6 +41,23 @@ from utilhub.platform.xml import to_bytes, validate
 NS = "urn:utilhub:ccb:sync-request:v1"
 HubSender = Callable[[str, bytes, str], tuple[int, bytes]]  # (path, body, content type) -> (status, body)
 
+# CCB's sync request types by the system it sends them to (CCB -> MDM: MD-01..10, MD-18; -> WAM/ODM: FW-06; -> DACS: DA-02)
+_MDM_ENTITIES: tuple[str, ...] = (
+    "PERSON",
+    "SERVICE_POINT",
+    "SERVICE_AGREEMENT",
+    "SA_RELATIONSHIP",
+    "DYNAMIC_OPTION",
+    "DYNAMIC_OPTION_EVENT",
+)
+_MDM_ENTITIES += ("METER", "METER_CONFIGURATION", "SP_METER_HISTORY", "SCALAR_METER_READ", "BILL_CYCLE")
+SYNC_TARGET_ENTITIES: dict[str, tuple[str, ...]] = {
+    "MDM": _MDM_ENTITIES,
+    "WAM": ("SERVICE_POINT",),
+    "ODM": ("SERVICE_POINT",),
+    "DACS": ("PERSON", "SERVICE_POINT", "SERVICE_AGREEMENT"),
+}
+
 
 def _add(parent: etree._Element, name: str, value: Any) -> None:
     if value not in (None, "", []):
@@ -179,6 +196,9 @@ class CcbSimulator(Simulator):
         if method == "PUT" and len(parts) == 3 and parts[0] == "sync-requests" and parts[2] == "acknowledgement":
             with self._lock:
                 return self.acknowledge_sync_request(unquote(parts[1]), body)
+        if method == "PUT" and len(parts) == 3 and parts[0] == "usage-requests" and parts[2] == "status":  # MD-11 in ERROR
+            with self._lock:
+                return self.usage_request_status(unquote(parts[1]), body)
         if method == "PUT" and len(parts) == 2 and parts[0] == "field-activities":
             return self.create_field_activity(unquote(parts[1]), body)
         if method == "PUT" and len(parts) == 2 and parts[0] == "persons":
@@ -191,7 +211,8 @@ class CcbSimulator(Simulator):
             return {**super().state(summary=summary), **self.bill_determinants.state()}
 
     def acknowledge_sync_request(self, sync_request_id: str, body: bytes) -> Reply:
-        """DA-04: DACS's acknowledgement of a sync request, passed on by the hub; kept in order per request."""
+        """The outcome of a sync request CCB sent (to MDM, WAM/ODM or DACS), passed on by the hub, as CCB's sync request
+        moves from awaiting acknowledgement to synchronized or error; kept in the order received, per request."""
         try:
             ack = json.loads(body)
         except ValueError:
@@ -200,8 +221,8 @@ class CcbSimulator(Simulator):
             return json_reply(400, {"message": "an acknowledgement is a JSON object"})
         checks = {
             "syncRequestId differs from the path": ack.get("syncRequestId") != sync_request_id,
-            "target is not DACS": ack.get("target") != "DACS",
-            "unknown entityType": ack.get("entityType") not in ("PERSON", "SERVICE_POINT", "SERVICE_AGREEMENT"),
+            "target is not MDM, WAM, ODM or DACS": ack.get("target") not in SYNC_TARGET_ENTITIES,
+            "unknown entityType for its target": ack.get("entityType") not in SYNC_TARGET_ENTITIES.get(str(ack.get("target")), ()),
             "entityId missing": not ack.get("entityId"),
             "result is not POSITIVE or NEGATIVE": ack.get("result") not in ("POSITIVE", "NEGATIVE"),
             "a NEGATIVE acknowledgement has no reason": ack.get("result") == "NEGATIVE" and not ack.get("reason"),
@@ -216,6 +237,33 @@ class CcbSimulator(Simulator):
         if not repeat:
             kept.append(ack)
         return json_reply(200, {"syncRequestId": sync_request_id, "acknowledgements": len(kept)})
+
+    def usage_request_status(self, usage_request_id: str, body: bytes) -> Reply:
+        """MD-11: a usage request of a bill run that will not get its determinants (ERROR), with the reason; kept in the
+        order received, per usage request (the same one again is kept once)."""
+        try:
+            status = json.loads(body)
+        except ValueError:
+            raise SimulatorError("a usage request status is JSON") from None
+        if not isinstance(status, dict):
+            return json_reply(400, {"message": "a usage request status is a JSON object"})
+        checks = {
+            "usageRequestId differs from the path": status.get("usageRequestId") != usage_request_id,
+            "saId missing": not status.get("saId"),
+            "status is not ERROR": status.get("status") != "ERROR",
+            "an ERROR has no reason": not status.get("reason"),
+            "at missing": not status.get("at"),
+            "unknown fields": bool(set(status) - {"usageRequestId", "saId", "status", "reason", "at"}),
+        }
+        problems = [problem for problem, failed in checks.items() if failed]
+        if problems:
+            return json_reply(400, {"message": "; ".join(problems)})
+        kept = self.records.setdefault(f"USAGE-REQUEST-STATUS#{usage_request_id}", {"statuses": []})["statuses"]
+        repeat = status in kept
+        self.note_received({"operation": "usage-request-status", "id": usage_request_id, "status": status["status"], "repeat": repeat})
+        if not repeat:
+            kept.append(status)
+        return json_reply(200, {"usageRequestId": usage_request_id, "statuses": len(kept)})
 
     def change_person(self, person_id: str, body: bytes) -> Reply:
         try:

@@ -246,7 +246,7 @@ def test_a_marker_posted_through_every_point_and_failed_every_way_is_in_no_reaso
     ccb_acknowledgements = [
         f"{key}: {json.dumps(record)}"
         for key, record in client.get("/_local/sim/ccb/state").json()["records"].items()
-        if key.startswith("SYNC-ACK#")
+        if key.startswith(("SYNC-ACK#", "USAGE-REQUEST-STATUS#"))
     ]
     searched = {
         "stored reasons": reasons_in_tables(runtime.aws_endpoint, resources),

@@ -328,7 +328,7 @@ def ccb_acknowledgements(hub: LocalHub, sync_request_id: str) -> list[dict[str, 
     return hub.simulators["CCB"].records.get(f"SYNC-ACK#{sync_request_id}", {}).get("acknowledgements", [])  # type: ignore[no-any-return]
 
 
-def test_without_acknowledgements_a_request_is_complete_once_its_file_is_in_upload_and_ccb_is_told_nothing(
+def test_without_acknowledgements_a_request_is_complete_once_its_file_is_in_upload_and_ccb_is_told_so_once(
     unacknowledged_hub: LocalHub,
 ) -> None:
     hub = unacknowledged_hub
@@ -353,9 +353,10 @@ def test_without_acknowledgements_a_request_is_complete_once_its_file_is_in_uplo
     extract_and_transfer(hub)
     assert status_of(hub, "DSR-C0B")["status"] == "SYNCHRONIZED"
     assert len(dacs(hub).import_uploads()) == 3
-    # And CCB is told nothing
-    assert ccb_acknowledgements(hub, "DSR-C0") == []
-    assert not any(m.get("operation") == "sync-request-acknowledgement" for m in hub.simulators["CCB"].received)
+    # And CCB is told each outcome once (OutcomesToCcb names dacs by default: syncrequests/outcomes.py)
+    assert [(a["result"], a["target"]) for a in ccb_acknowledgements(hub, "DSR-C0")] == [("POSITIVE", "DACS")]
+    told = sorted(m["id"] for m in hub.simulators["CCB"].received if m.get("operation") == "sync-request-acknowledgement")
+    assert told == ["DSR-C0", "DSR-C0B", "DSR-C0S"]
 
 
 def test_without_acknowledgements_a_file_dacs_takes_from_upload_at_once_still_completes_its_requests(

@@ -287,7 +287,8 @@ def test_a_fault_run_over_mixed_entity_types_ends_with_each_record_once_newest_a
             hub.run_schedule("MeterDataSyncMonitorFunction")
             hub.drain()
             hub.expire_visibility()
-    assert {function.rsplit("-", 1)[-1] for function, _ in throttling.throttled} == {
+    # (and the outcomes' relay to CCB, when it ran meanwhile)
+    assert {function.rsplit("-", 1)[-1] for function, _ in throttling.throttled} - {"SyncRequestsCcbOutcomesFunction"} == {
         "MeterDataSyncRequestsFunction",
         "MeterDataSyncMonitorFunction",
         "MeterDataDeliveryFunction",

@@ -67,7 +67,8 @@ def test_a_bill_cycle_change_dead_lettered_by_a_long_ccb_outage_is_redriven_and_
 def test_every_dead_letter_queue_of_the_template_is_listed_and_an_unknown_one_is_not_found(hub: LocalHub) -> None:
     listed = depths(hub)
     dead_letter_queues = {k for k in hub.resources() if k.endswith("DeadLetterQueue") and k != "MonitorDeadLetterQueue"}
-    assert len(listed) == len(dead_letter_queues) == 10
+    assert len(listed) == len(dead_letter_queues) == 11
+    assert "sync-requests/ccb-outcomes" in listed  # the root's, of the sync outcomes to CCB
     assert set(listed.values()) == {0}
     missing = redrive(hub, "field-work", "nowhere")
     assert missing.status == 404

@@ -10,11 +10,11 @@ import pytest
 
 from localhub.hub import LocalHub
 from localhub.lambda_.runtime import function_environment
-from tests.integration.test_meter_data_person_sync import MONITOR, person, submit
+from tests.integration.test_meter_data_person_sync import CLAIMS, MONITOR, person, submit
 from utilhub.platform import wiring
 from utilhub.syncrequests.lifecycle import Blocked, PendingRequest
 from utilhub.syncrequests.model import SyncStatus
-from utilhub.syncrequests.store import CLAIMS_PER_TRANSACTION, SyncRequestStore
+from utilhub.syncrequests.store import CLAIMS_PER_TRANSACTION, StaleTransition, SyncRequestStore
 
 
 @pytest.fixture
@@ -137,3 +137,47 @@ def test_an_entity_has_an_open_request_from_intake_until_it_is_synchronized_disc
     hub.drain()
     assert store.get("SR-O1").status is SyncStatus.SYNCHRONIZED  # type: ignore[union-attr]
     assert store.open_requests([("PERSON", "P-O1"), ("PERSON", "P-O2")]) == {}
+
+
+def test_only_a_final_transition_written_is_told_once_and_a_stale_one_is_not(hub: LocalHub) -> None:
+    from utilhub.packs.meter_data.sync import FLOW
+    from utilhub.syncrequests.outcomes import FinalTransition
+
+    # Given the flow's store told of its final transitions (as syncrequests/outcomes.CcbOutcomes is), and two requests SENT
+    told: list[FinalTransition] = []
+    with function_environment(hub.function(MONITOR).environment):
+        from utilhub.syncrequests.wiring import store_for
+
+        base = store_for(FLOW)
+        store = SyncRequestStore(
+            base._table, FLOW.name, shards=base._shards, retention_days=90, timeouts=base.timeouts, outcomes=told.extend
+        )
+        submit(hub, person("SR-T1", entity_id="P-T1"))
+        submit(hub, person("SR-T2", entity_id="P-T2"))
+        requests = pending(store)
+        assert store.claim_many([requests["SR-T1"], requests["SR-T2"]]) == [1, 1]
+        assert told == []  # claims are not final
+        sent_1, sent_2 = store.get("SR-T1"), store.get("SR-T2")
+        assert sent_1 is not None
+        assert sent_2 is not None
+
+        # When one is acknowledged, the same acknowledgement applied again (stale), and the other times out
+        store.acknowledge(sent_1, positive=True, reason="stored by MDM")
+        with pytest.raises(StaleTransition):
+            store.acknowledge(sent_1, positive=True, reason="stored by MDM")
+        store.time_out(sent_2, "no acknowledgement from MDM")
+        # And the timed-out one is completed by a late positive acknowledgement
+        timed_out = store.get("SR-T2")
+        assert timed_out is not None
+        store.complete_after_timeout(timed_out, "stored by MDM (after the time-out)")
+    wiring.reset()
+
+    # Then each written final transition was told once, in the order written, as the history records it
+    assert [(t.syncRequestId, t.status, t.reason) for t in told] == [
+        ("SR-T1", SyncStatus.SYNCHRONIZED, "stored by MDM"),
+        ("SR-T2", SyncStatus.ERROR, "no acknowledgement from MDM"),
+        ("SR-T2", SyncStatus.SYNCHRONIZED, "stored by MDM (after the time-out)"),
+    ]
+    assert all((t.entityType, t.entityId) == ("PERSON", f"P-{t.syncRequestId[3:]}") for t in told)
+    history = hub.call_api("GET", "/meter-data/sync-requests/SR-T2", claims=CLAIMS).json()["history"]
+    assert [datetime.fromisoformat(h["at"].replace("Z", "+00:00")) for h in history[-2:]] == [t.at for t in told[1:]]

@@ -185,8 +185,9 @@ def test_handlers_are_short_and_call_the_library_only(functions: list[Function])
 
 
 def wiring_module(pack: str) -> str:
-    """Where a handler's code is: its pack's wiring (the platform's operations have theirs too)."""
-    return "utilhub.operations.wiring" if pack == "operations" else f"utilhub.packs.{pack}.wiring"
+    """Where a handler's code is: its pack's wiring (the platform's operations and sync engine have theirs too)."""
+    platform = {"operations": "utilhub.operations.wiring", "sync_requests": "utilhub.syncrequests.wiring"}
+    return platform.get(pack, f"utilhub.packs.{pack}.wiring")
 
 
 def library_imports(path: Path) -> list[tuple[str, list[str]]]:

@@ -54,6 +54,10 @@ class SyncEngine(Concern):
     """The sync request engine: its flow's delivery queue, shards, time-outs and monitor."""
 
     delivery_queue_url: str | None = None
+    # each final outcome of the flows named (comma-separated; the template's OutcomesToCcb) is told to CCB through this
+    # FIFO queue (syncrequests/outcomes.py); none without the queue
+    ccb_outcome_queue_url: str | None = None
+    ccb_outcome_flows: str = ""
     sync_request_shards: int = Field(default=8, ge=1, le=64)
     sync_ack_timeout_seconds: int = Field(default=900, ge=1)
     # the flow's delivery queue (the template's, never repeated by hand): a SENT request is not timed out while

@@ -40,6 +40,7 @@ from utilhub.platform.aws import TRANSACTION_LIMIT, put_absent
 from utilhub.platform.observability import logger
 from utilhub.syncrequests.lifecycle import AckTimeouts, Blocked, EntityState, PendingRequest, check_transition, sortable_time
 from utilhub.syncrequests.model import TERMINAL, SyncRequest, SyncRequestIn, SyncStatus, Transition, canonical_json
+from utilhub.syncrequests.outcomes import FINAL, FinalTransition
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -87,6 +88,7 @@ class SyncRequestStore:
         timeouts: AckTimeouts | None = None,
         point_of: Callable[[str], str] | None = None,
         source: str = "source",
+        outcomes: Callable[[Sequence[FinalTransition]], None] | None = None,
     ) -> None:
         # when a claimed request's acknowledgement is due (only the monitor and the extract claim)
         self.timeouts = timeouts or AckTimeouts(timedelta(seconds=900))
@@ -103,6 +105,9 @@ class SyncRequestStore:
         self._point_of = point_of
         self._source = source
         self._noted: dict[int, tuple[str, str, str, str, datetime]] = {}
+        # each final transition written (SYNCHRONIZED, ERROR), told once the write succeeded (outcomes.CcbOutcomes)
+        self._outcomes = outcomes
+        self._final: dict[int, FinalTransition] = {}
 
     # ------------------------------------------------------------------ keys
     @staticmethod
@@ -125,6 +130,11 @@ class SyncRequestStore:
 
     def _status_key(self, status: SyncStatus, entity_type: str, entity_id: str) -> str:
         return f"{self._prefix}{status.value}#{self.shard_of(entity_type, entity_id)}"
+
+    @property
+    def tells_ccb(self) -> bool:
+        """Whether this flow's final outcomes are told to CCB (syncrequests/outcomes.py)."""
+        return bool(getattr(self._outcomes, "enabled", False))
 
     @property
     def shards(self) -> range:
@@ -430,6 +440,8 @@ class SyncRequestStore:
             "ExpressionAttributeValues": values,
         }
         self._noted[id(update)] = (entity[0], sync_request_id, wanted.value, reason, now)
+        if wanted in FINAL and self._outcomes is not None:
+            self._final[id(update)] = FinalTransition(sync_request_id, entity[0], entity[1], wanted, reason, now)
         return update
 
     def _write(self, updates: list[dict[str, Any]]) -> None:
@@ -441,10 +453,14 @@ class SyncRequestStore:
         except ClientError as exc:
             for update in updates:
                 self._noted.pop(id(update), None)
+                self._final.pop(id(update), None)
             if exc.response["Error"]["Code"] in ("ConditionalCheckFailedException", "TransactionCanceledException"):
                 raise StaleTransition(str(exc)) from None
             raise
         self._journal_written(updates)
+        final = [found for found in (self._final.pop(id(update), None) for update in updates) if found is not None]
+        if final and self._outcomes is not None:
+            self._outcomes(final)
 
     def discard(self, request: PendingRequest, reason: str, *, advances: bool = False) -> None:
         """PENDING -> DISCARDED; with ``advances``, the entity's last image time moves up to the request's

@@ -8,12 +8,14 @@ from datetime import timedelta
 from utilhub.platform import aws
 from utilhub.platform.connectors import HttpConnector
 from utilhub.platform.settings import Settings, get_settings
-from utilhub.platform.wiring import per_process
+from utilhub.platform.wiring import Handler, entry, per_process
 from utilhub.platform.xref import CrossReferenceStore
+from utilhub.syncrequests import outcomes
 from utilhub.syncrequests.delivery import Acknowledgements, SyncDelivery
 from utilhub.syncrequests.lifecycle import AckTimeouts
 from utilhub.syncrequests.model import SyncFlow
 from utilhub.syncrequests.monitor import QueueDispatch, SyncMonitor
+from utilhub.syncrequests.outcomes import Ccb, CcbOutcomes, flows_of
 from utilhub.syncrequests.store import SyncRequestStore
 
 
@@ -40,6 +42,7 @@ def store_for(flow: SyncFlow) -> SyncRequestStore:
         timeouts=ack_timeouts(settings),
         point_of=flow.point_of,
         source=flow.source,
+        outcomes=CcbOutcomes(flow.name, flow.target, settings.sync.ccb_outcome_queue_url, flows_of(settings.sync.ccb_outcome_flows)),
     )
 
 
@@ -67,3 +70,11 @@ def acknowledgements_for(flow: SyncFlow) -> Acknowledgements:
 def delivery_for(flow: SyncFlow) -> SyncDelivery:
     connector = HttpConnector.of(flow.target, get_settings())
     return SyncDelivery(store_for(flow), flow, connector, acknowledgements_for(flow))
+
+
+@entry
+def ccb_outcomes() -> Handler:
+    """Every flow's final sync request outcomes, told to CCB (functions/sync_requests/ccb_outcomes)."""
+    connector = HttpConnector.of("CCB", get_settings())
+    ccb = Ccb(lambda method, path, body: connector.request(method, path, body, content_type="application/json"))
+    return lambda event, context: outcomes.deliver_batch(event, context, ccb)

@@ -1,6 +1,9 @@
 """DA-04's notification of CCB: when the deployment is configured to (``UTILHUB_DACS_NOTIFY_CCB``, the
 template's ``DacsAcknowledgementsToCcb``), each DACS acknowledgement that ends an incremental sync request
-(SYNCHRONIZED or ERROR) is passed on to CCB, once, through the platform's relay.
+(SYNCHRONIZED or ERROR) is passed on to CCB, once, through the platform's relay. The engine's own outcomes to CCB
+(``syncrequests/outcomes.py``) are then off for the flow (the template gives the DACS functions no flow to tell while
+``DacsAcknowledgementsToCcb`` is on); should a deployment turn both on, nothing is queued here
+(``store.tells_ccb``), so CCB never hears an outcome twice.
 
 The notification is queued *before* the acknowledgement is applied, and names the outcome it announces:
 the request, the result (POSITIVE or NEGATIVE) and the round of the request it ends (how many times it was
@@ -73,8 +76,8 @@ def notification_of(request: SyncRequest, result: Literal["POSITIVE", "NEGATIVE"
 def queue_notifications(acknowledged: list[tuple[SyncRequest, Literal["POSITIVE", "NEGATIVE"]]]) -> None:
     """Queue CCB's notification of the acknowledgement about to be applied to each request (when configured)."""
     settings = get_settings()
-    if not settings.dacs.dacs_notify_ccb or not acknowledged:
-        return
+    if not settings.dacs.dacs_notify_ccb or not acknowledged or store_for(FLOW).tells_ccb:
+        return  # not configured, or the engine tells CCB the flow's outcomes itself (syncrequests/outcomes.py)
     events = [(event_id, n.model_dump()) for event_id, n in (notification_of(r, result) for r, result in acknowledged)]
     relay.accept_many(RELAY, events, settings.dacs.require("dacs_notification_queue_url"))
 

@@ -31,10 +31,15 @@ def connector_for(system: str) -> HttpConnector:
 def usage_request_service() -> UsageRequests:
     """MD-11's usage requests: their table, their queue, MDM and CCB."""
     from utilhub.packs.meter_data.billing.usage_requests import DataSyncCheck, UsageRequests, UsageRequestStore
+    from utilhub.packs.meter_data.billing.usage_requests.ccb_errors import FLOW as USAGE_REQUESTS
+    from utilhub.packs.meter_data.billing.usage_requests.ccb_errors import UsageErrorsToCcb
     from utilhub.packs.meter_data.sync import FLOW
+    from utilhub.syncrequests.outcomes import CcbNotices, flows_of
 
+    sync = get_settings().sync
+    errors = UsageErrorsToCcb(CcbNotices(sync.ccb_outcome_queue_url, USAGE_REQUESTS in flows_of(sync.ccb_outcome_flows)))
     return UsageRequests(
-        store=UsageRequestStore(aws.table(get_settings().state.require("usage_request_table"))),
+        store=UsageRequestStore(aws.table(get_settings().state.require("usage_request_table")), on_error=errors),
         data_sync=DataSyncCheck(lambda: engine.store_for(FLOW)),
         sqs=aws.sqs(),
         queue_url=lambda: get_settings().meter_data.require("usage_request_queue_url"),

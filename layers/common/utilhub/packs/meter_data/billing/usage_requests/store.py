@@ -37,10 +37,14 @@ def resubmission_path(usage_request_id: str) -> str:
 
 
 class UsageRequestStore:
-    def __init__(self, table: Table, *, clock: Callable[[], datetime] = _now) -> None:
+    def __init__(
+        self, table: Table, *, clock: Callable[[], datetime] = _now, on_error: Callable[[dict[str, Any], str, str], None] | None = None
+    ) -> None:
         self._table = table
         self._client = table.meta.client
         self._now = clock
+        # told each request this store made ERROR (its new image, reason, time), once the write succeeded (ccb_errors.py)
+        self._on_error = on_error
 
     def new_item(self, request: UsageRequestIn, status: UsageStatus, reason: str, correlation: str) -> dict[str, Any]:
         now = self._now()
@@ -146,6 +150,8 @@ class UsageRequestStore:
                 raise
             return None
         journal.changed(POINT, usage_request_id, to_status.value, reason=reason[:500], step=to_status.value.lower())
+        if to_status is UsageStatus.ERROR and self._on_error is not None:
+            self._on_error(image, reason[:500], at)
         return image
 
     def lease(self, usage_request_id: str, until: datetime, now: datetime) -> bool:

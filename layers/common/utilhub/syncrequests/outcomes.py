@@ -1,0 +1,164 @@
+"""CCB hears the outcome of what it sent: each final transition of a sync request (SENT -> SYNCHRONIZED or
+ERROR, a timed-out ERROR -> SYNCHRONIZED) is told to CCB at ``PUT sync-requests/{id}/acknowledgement``, the shape
+DA-04 passes DACS's acknowledgements on in, as the Oracle packs move CCB's own sync request from awaiting
+acknowledgement to synchronized or error.
+
+- **Where it comes from.** The store (:class:`~utilhub.syncrequests.store.SyncRequestStore`) calls its ``outcomes``
+  once a write that made a request final has succeeded: every final transition of every flow (a target's answer,
+  an acknowledgement route, the monitor's last time-out, DACS's acknowledgements and uploads) goes through that one
+  write, and a write that did not happen (a stale transition) tells nothing.
+- **Through a queue.** :class:`CcbOutcomes` queues the outcome on one FIFO relay queue shared by every flow (the
+  platform's :mod:`~utilhub.platform.relay`), never an HTTP call inside the transition; the deliverer
+  (:meth:`Ccb.tell`) makes the call, and a CCB that is down leaves it to the queue's redelivery, then its DLQ.
+- **Once per outcome.** The event id is the flow, the request, the outcome and the time of its transition (the
+  transition's version: a request made final twice - an ERROR resubmitted, then SYNCHRONIZED - has two outcomes,
+  each told); the relay's idempotency key and the FIFO queue's deduplication make a redelivered or re-sent outcome
+  reach CCB once. An outcome whose queueing fails after its transition was written (SQS unavailable beyond boto3's
+  retries) is not told: it is logged and counted (``SyncOutcomeQueueFailed``, alarmed).
+- **In order per request.** The message group is the request (``<flow>#<syncRequestId>``): SQS hands a request's
+  outcomes over one at a time, in the order they were queued, and a failed one holds back the later ones. CCB's
+  acknowledgement carries no sequence number (a real CCB records the last state it is told), so the order must be
+  the hub's.
+- **Switchable per flow.** Only the flows named in ``UTILHUB_CCB_OUTCOME_FLOWS`` (the template's ``OutcomesToCcb``)
+  are told; with no queue (``UTILHUB_CCB_OUTCOME_QUEUE_URL``) none is.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+from urllib.parse import quote
+
+from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import BaseModel
+
+from utilhub.platform import relay
+from utilhub.platform.observability import MetricUnit, logger, metrics
+from utilhub.syncrequests.model import SyncStatus
+
+RELAY = "SYNC-OUTCOME"
+NOTICE = "CCB-NOTICE"  # another final outcome CCB is told of on the same queue (MD-11's usage requests in ERROR)
+FINAL = frozenset({SyncStatus.SYNCHRONIZED, SyncStatus.ERROR})
+
+
+@dataclass(frozen=True)
+class FinalTransition:
+    """A transition the store wrote that made a request final."""
+
+    syncRequestId: str
+    entityType: str
+    entityId: str
+    status: SyncStatus
+    reason: str
+    at: datetime
+
+
+class CcbAcknowledgement(BaseModel):
+    """What CCB receives at ``PUT sync-requests/{syncRequestId}/acknowledgement`` (the shape DA-04 uses)."""
+
+    syncRequestId: str
+    target: str  # MDM, WAM, ODM or DACS: the system the request was sent to
+    entityType: str
+    entityId: str
+    result: Literal["POSITIVE", "NEGATIVE"]
+    reason: str
+    acknowledgedAt: str
+
+
+def acknowledgement_of(target: str, transition: FinalTransition) -> CcbAcknowledgement:
+    return CcbAcknowledgement(
+        syncRequestId=transition.syncRequestId,
+        target=target,
+        entityType=transition.entityType,
+        entityId=transition.entityId,
+        result="POSITIVE" if transition.status is SyncStatus.SYNCHRONIZED else "NEGATIVE",
+        reason=transition.reason,
+        acknowledgedAt=transition.at.isoformat(),
+    )
+
+
+Accept = Callable[..., None]
+
+
+class CcbOutcomes:
+    """Queues the final outcomes of one flow's requests for CCB (nothing when the flow is not switched on)."""
+
+    def __init__(self, flow: str, target: str, queue_url: str | None, flows: Collection[str], accept: Accept = relay.accept) -> None:
+        self.flow = flow
+        self.target = target
+        self._queue_url = queue_url
+        self.enabled = bool(queue_url) and flow in flows
+        self._accept = accept
+
+    def __call__(self, transitions: Sequence[FinalTransition]) -> None:
+        if not self.enabled or self._queue_url is None:
+            return
+        for transition in transitions:
+            ack = acknowledgement_of(self.target, transition)
+            event_id = f"{self.flow}#{transition.syncRequestId}#{transition.status.value}#{ack.acknowledgedAt}"
+            try:
+                self._accept(RELAY, event_id, ack.model_dump(), self._queue_url, group=f"{self.flow}#{transition.syncRequestId}")
+            except (BotoCoreError, ClientError) as exc:
+                # the transition is written and stays so (failing the caller would not write it again): counted and
+                # alarmed (SyncOutcomeQueueFailedAlarm), logged with what CCB was not told, for an operator
+                metrics.add_metric(name="SyncOutcomeQueueFailed", unit=MetricUnit.Count, value=1)
+                logger.error("sync request outcome not queued for CCB", extra={"eventId": event_id, "reason": str(exc)})
+                continue
+            metrics.add_metric(name="SyncOutcomesQueued", unit=MetricUnit.Count, value=1)
+
+
+def flows_of(setting: str) -> frozenset[str]:
+    """The flows a comma-separated setting names."""
+    return frozenset(name.strip() for name in setting.split(",") if name.strip())
+
+
+class CcbNotice(BaseModel):
+    """Another outcome CCB is told of through the same queue: ``body`` put at ``path`` (the pack that queues it
+    builds both to CCB's contract, as MD-11 does for a usage request in ERROR)."""
+
+    path: str
+    body: dict[str, Any]
+
+
+class CcbNotices:
+    """Queues a pack's outcomes for CCB on the outcomes' queue, in order per ``group`` (nothing when switched off)."""
+
+    def __init__(self, queue_url: str | None, enabled: bool, accept: Accept = relay.accept) -> None:
+        self._queue_url = queue_url
+        self.enabled = bool(queue_url) and enabled
+        self._accept = accept
+
+    def __call__(self, event_id: str, group: str, notice: CcbNotice) -> None:
+        if not self.enabled or self._queue_url is None:
+            return
+        try:
+            self._accept(NOTICE, event_id, notice.model_dump(), self._queue_url, group=group)
+        except (BotoCoreError, ClientError) as exc:  # as for a sync request's outcome: written, counted, alarmed
+            metrics.add_metric(name="SyncOutcomeQueueFailed", unit=MetricUnit.Count, value=1)
+            logger.error("outcome not queued for CCB", extra={"eventId": event_id, "reason": str(exc)})
+
+
+class Ccb:
+    """The call CCB is told an outcome with (the deliverer's connector)."""
+
+    def __init__(self, call: Callable[[str, str, bytes], Any]) -> None:
+        self._call = call
+
+    def put(self, message: relay.RelayMessage) -> Mapping[str, Any]:
+        notice = CcbNotice.model_validate(message.payload)
+        self._call("PUT", notice.path, json.dumps(notice.body).encode())
+        return {"notified": "CCB", "path": notice.path}
+
+    def tell(self, message: relay.RelayMessage) -> Mapping[str, Any]:
+        ack = CcbAcknowledgement.model_validate(message.payload)
+        path = f"sync-requests/{quote(ack.syncRequestId, safe='')}/acknowledgement"
+        self._call("PUT", path, json.dumps(ack.model_dump()).encode())
+        return {"notified": "CCB", "result": ack.result}
+
+
+def deliver_batch(event: dict[str, Any], context: Any, ccb: Ccb) -> dict[str, Any]:
+    """Tell CCB each queued outcome of a FIFO batch; the answer lists the records to redeliver."""
+    return relay.deliver_batch(event, context, {RELAY: ccb.tell, NOTICE: ccb.put})
