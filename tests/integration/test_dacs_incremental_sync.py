@@ -110,6 +110,23 @@ def test_a_control_character_is_refused_though_dacs_takes_tab_separated_files(hu
     assert extract_and_transfer(hub)["written"] == 0
 
 
+@pytest.mark.parametrize("status", ["CLOSED", None])
+def test_an_agreement_dacs_does_not_take_is_refused_at_intake_as_da01_leaves_it_out(hub: LocalHub, status: str | None) -> None:
+    # When CCB posts an agreement whose status is not eligible (DacsEligibleAgreementStatuses: ACTIVE), or has none
+    body = agreement("DSR-IN1", "SA-9", "P-9", ["SP-9"])
+    body["data"]["status"] = status
+    response = submit(hub, body)
+
+    # Then it is a 422 on its status, no sync request is created and nothing is written
+    assert response.status == 422, response.body
+    [error] = response.json()["errors"]
+    assert error["pointer"] == "#/data/status"
+    assert "not eligible for DACS (eligible: ACTIVE)" in error["detail"]
+    assert hub.call_api("GET", "/dacs/sync-requests/DSR-IN1", claims=CLAIMS).status == 404
+    # And an active one is taken
+    assert submit(hub, agreement("DSR-IN2", "SA-9", "P-9", ["SP-9"])).status == 202
+
+
 def test_changed_entities_reach_dacs_once_each_with_their_newest_image_and_are_acknowledged(hub: LocalHub) -> None:
     # Given a service point, a person changed three times (the newest posted first, with hostile text), and an agreement
     for body in [

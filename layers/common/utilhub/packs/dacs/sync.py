@@ -16,6 +16,7 @@ from typing import Any
 
 from utilhub.packs.dacs import model
 from utilhub.packs.dacs.acknowledgements import RecordAcknowledgement, complete_uploaded, file_records
+from utilhub.packs.dacs.eligibility import ineligible_agreement
 from utilhub.packs.dacs.extract_file import ExtractWriter, file_name
 from utilhub.packs.dacs.extract_files import ExtractFiles
 from utilhub.packs.dacs.incremental import IncrementalExtract
@@ -65,7 +66,7 @@ FLOW = SyncFlow(
     entities={
         "PERSON": EntitySpec("PERSON", model.DacsPersonData, "DA-02"),
         "SERVICE_POINT": EntitySpec("SERVICE_POINT", model.DacsServicePointData, "DA-02"),
-        "SERVICE_AGREEMENT": EntitySpec("SERVICE_AGREEMENT", model.DacsServiceAgreementData, "DA-02"),
+        "SERVICE_AGREEMENT": EntitySpec("SERVICE_AGREEMENT", model.DacsServiceAgreementData, "DA-02", refusal=ineligible_agreement),
     },
     target_codec=DacsRecordCodec(),
 )
