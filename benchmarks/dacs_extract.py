@@ -81,13 +81,15 @@ def _floor(entities: int) -> int:
 
 def _pipeline(persons: int) -> int:
     from localhub.simulators.ccb_extract import ccb_extract_lines
+    from utilhub.packs.dacs.eligibility import eligible_statuses
     from utilhub.packs.dacs.initial import SourcePerson, eligible_records
 
+    statuses = eligible_statuses("ACTIVE")
     sinks = {kind: CountingSink() for kind in Kind}
     writers = {kind: ExtractWriter(sinks[kind], kind) for kind in Kind}
     written = 0
     for line in ccb_extract_lines(persons):
-        for record in eligible_records(SourcePerson.model_validate_json(line)):
+        for record in eligible_records(SourcePerson.model_validate_json(line), statuses):
             writers[record.kind].write(record.row())
             written += 1
     for writer in writers.values():

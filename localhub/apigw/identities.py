@@ -82,8 +82,12 @@ def client_systems_of(stack: LocalStack) -> dict[str, list[str]]:
     resolver = LocalStack(stack.template, parameters=stack.parameters, prefix=stack.prefix, region=stack.region)
     for logical_id, _ in stack.template.of_type(CLIENT_TYPE):
         resolver.physical[logical_id] = Physical(client_name(resolver, logical_id))
-    variables = stack.template.function_globals.get("Environment", {}).get("Variables", {})
-    mapping: dict[str, list[str]] = json.loads(resolver.resolve(variables[CLIENT_SYSTEMS_VARIABLE]))
+    value = stack.template.function_globals.get("Environment", {}).get("Variables", {})[CLIENT_SYSTEMS_VARIABLE]
+    # written once as an SSM parameter's value (template.yaml's ClientSystems), which the Globals' variable reads
+    if isinstance(value, dict) and list(value) == ["Fn::GetAtt"]:
+        parameter, attribute = value["Fn::GetAtt"] if isinstance(value["Fn::GetAtt"], list) else value["Fn::GetAtt"].split(".")
+        value = stack.template.resources[parameter]["Properties"][attribute]
+    mapping: dict[str, list[str]] = json.loads(resolver.resolve(value))
     return mapping
 
 

@@ -6,9 +6,12 @@ import (``POST /imports``, or :meth:`DacsSimulator.import_uploads`) takes every 
 
 - refuses the whole file when its name is not a DACS extract name, or when a line breaks the
   format (the header, the field count, an escape, UTF-8, the final LF): nothing of it is loaded;
-- validates every record (ids, ``changeDateTime`` in UTC, dates, lengths) with the library's record
-  models, and checks what a metered service refers to (its contact and its metered service points
+- validates every record (ids, ``changeDateTime`` in UTC, dates, lengths) against DACS's own contract
+  (:mod:`localhub.simulators.dacs_contract`, written from the documented file format, never the hub's
+  writer or records), and checks what a metered service refers to (its contact and its metered service points
   must be known to DACS);
+  (a metered service whose contact DACS does not know is refused NEGATIVE, "unknown contact <id>": DACS
+  loads no orphan);
 - loads each valid record (a newer or equal image replaces the loaded one; an older image is refused
   as stale), and answers each record POSITIVE or NEGATIVE with the reason;
 - moves the file to ``processed/`` (refused files to ``rejected/``), so an import never takes a file twice.
@@ -22,20 +25,18 @@ answer 503; ``reject`` makes the next N valid records NEGATIVE with the fault's 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
 
+import localhub.simulators.dacs_contract as contract
 from localhub.simulators.base import Reply, Simulator
-from utilhub.packs.dacs.extract_file import ExtractFormatError, Kind, kind_of_file, read_extract
-from utilhub.packs.dacs.records import MeteredServiceRecord, parse_record
 
 UPLOAD = "upload/"
 HubSender = Callable[[str, bytes, str], tuple[int, bytes]]  # (path, body, content type) -> (status, body)
-_ORDER = {Kind.CONTACT: 0, Kind.METERED_SERVICE_POINT: 1, Kind.METERED_SERVICE: 2}
 ACK_BATCH = 500
 
 
@@ -84,8 +85,8 @@ class DacsSimulator(Simulator):
             keys.extend((item["Key"], item["ETag"]) for item in page.get("Contents", []))
 
         def order(entry: tuple[str, str]) -> tuple[int, str]:
-            found = kind_of_file(entry[0])
-            return (_ORDER[found[0]] if found else -1, entry[0])
+            found = contract.kind_of(entry[0])
+            return (contract.IMPORT_ORDER.index(found) if found else -1, entry[0])
 
         return sorted(keys, key=order)
 
@@ -96,63 +97,61 @@ class DacsSimulator(Simulator):
             self.imports.extend(done)
             return done
 
-    def _chunks(self, key: str) -> Iterator[bytes]:
-        body = self._s3.get_object(Bucket=self._bucket, Key=key)["Body"]
-        yield from body.iter_chunks(chunk_size=65_536)
+    def _content(self, key: str) -> bytes:
+        return bytes(self._s3.get_object(Bucket=self._bucket, Key=key)["Body"].read())
 
     def _import(self, key: str) -> FileImport:
         name = key.rsplit("/", 1)[-1]
-        found = kind_of_file(key)
-        if found is None:
+        kind = contract.kind_of(key)
+        if kind is None:
             return self._file_done(FileImport(key, "REJECTED", f"{name} is not a DACS extract file name"), "rejected/")
-        kind = found[0]
         try:  # the whole file is read before anything of it is loaded
-            lines = list(read_extract(self._chunks(key), kind))
-        except ExtractFormatError as exc:
+            lines = contract.read_file(kind, self._content(key))
+        except contract.FileRefused as exc:
             return self._file_done(FileImport(key, "REJECTED", str(exc)), "rejected/")
         result = FileImport(key, "LOADED")
-        for line in lines:
-            reference = line.values.get("externalReferenceId", "")
+        record_type = contract.RECORD_TYPE[kind]
+        for number, values in lines:
+            reference = values.get("externalReferenceId", "")
             try:
-                record = parse_record(kind, line.values)
+                record = contract.record_of(kind, values)
             except ValidationError as exc:
-                reasons = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_url=False))
-                self._answer(result, name, kind, reference, line.values.get("changeDateTime"), f"line {line.line}: {reasons}")
+                self._answer(
+                    result, name, record_type, reference, values.get("changeDateTime"), f"line {number}: {contract.refusal_of(exc)}"
+                )
                 continue
-            self._answer(result, name, kind, reference, record.changeDateTime, self._load(kind, record, name))
-        self.note_received({"file": key, "kind": kind.value, "records": len(lines)})
+            self._answer(result, name, record_type, reference, record.changeDateTime, self._load(record_type, record, name))
+        self.note_received({"file": key, "kind": record_type, "records": len(lines)})
         return self._file_done(result, "processed/")
 
-    def _load(self, kind: Kind, record: Any, name: str) -> str | None:
+    def _load(self, record_type: str, record: contract.AnyRecord, name: str) -> str | None:
         """Loads the record; returns why it was refused, or None."""
-        if isinstance(record, MeteredServiceRecord):
+        if isinstance(record, contract.MeteredService):
             missing = (
                 [f"contact {record.contactExternalReferenceId}"]
                 if f"CONTACT#{record.contactExternalReferenceId}" not in self.records
                 else []
             )
             missing += [
-                f"metered service point {sp}"
-                for sp in record.meteredServicePointExternalReferenceIds.split(",")
-                if f"METERED_SERVICE_POINT#{sp}" not in self.records
+                f"metered service point {sp}" for sp in record.service_point_ids if f"METERED_SERVICE_POINT#{sp}" not in self.records
             ]
             if missing:
                 return f"unknown {', '.join(missing)}"
         if fault := self.take_fault("reject"):
             return fault.reason
-        key = f"{kind.value}#{record.externalReferenceId}"
+        key = f"{record_type}#{record.externalReferenceId}"
         loaded = self.records.get(key)
         if loaded is not None and datetime.fromisoformat(loaded["changeDateTime"]) > record.changed_at:
             return f"stale: DACS has the image of {loaded['changeDateTime']}"
         self.records[key] = {
-            **record.model_dump(mode="json", exclude={"kind"}),
+            **record.model_dump(mode="json"),
             "changeDateTime": record.changed_at.isoformat(),
             "file": name,
             "version": (loaded["version"] + 1) if loaded else 1,
         }
         return None
 
-    def _answer(self, result: FileImport, name: str, kind: Kind, reference: str, changed: str | None, refused: str | None) -> None:
+    def _answer(self, result: FileImport, name: str, record_type: str, reference: str, changed: str | None, refused: str | None) -> None:
         if refused is None:
             result.positive += 1
         else:
@@ -160,7 +159,7 @@ class DacsSimulator(Simulator):
         self.pending_acknowledgements.append(
             {
                 "fileName": name,
-                "recordType": kind.value,
+                "recordType": record_type,
                 "externalReferenceId": reference,
                 "changeDateTime": changed,
                 "result": "NEGATIVE" if refused else "POSITIVE",

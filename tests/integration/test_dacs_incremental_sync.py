@@ -110,6 +110,23 @@ def test_a_control_character_is_refused_though_dacs_takes_tab_separated_files(hu
     assert extract_and_transfer(hub)["written"] == 0
 
 
+@pytest.mark.parametrize("status", ["CLOSED", None])
+def test_an_agreement_dacs_does_not_take_is_refused_at_intake_as_da01_leaves_it_out(hub: LocalHub, status: str | None) -> None:
+    # When CCB posts an agreement whose status is not eligible (DacsEligibleAgreementStatuses: ACTIVE), or has none
+    body = agreement("DSR-IN1", "SA-9", "P-9", ["SP-9"])
+    body["data"]["status"] = status
+    response = submit(hub, body)
+
+    # Then it is a 422 on its status, no sync request is created and nothing is written
+    assert response.status == 422, response.body
+    [error] = response.json()["errors"]
+    assert error["pointer"] == "#/data/status"
+    assert "not eligible for DACS (eligible: ACTIVE)" in error["detail"]
+    assert hub.call_api("GET", "/dacs/sync-requests/DSR-IN1", claims=CLAIMS).status == 404
+    # And an active one is taken
+    assert submit(hub, agreement("DSR-IN2", "SA-9", "P-9", ["SP-9"])).status == 202
+
+
 def test_changed_entities_reach_dacs_once_each_with_their_newest_image_and_are_acknowledged(hub: LocalHub) -> None:
     # Given a service point, a person changed three times (the newest posted first, with hostile text), and an agreement
     for body in [
@@ -177,6 +194,66 @@ def test_a_negative_acknowledgement_is_an_error_with_dacs_reason_and_a_resubmiss
     dacs(hub).import_uploads()
     dacs(hub).send_acknowledgements()
     assert [status_of(hub, i)["status"] for i in ("DSR-N2", "DSR-N3")] == ["SYNCHRONIZED", "SYNCHRONIZED"]
+
+
+def test_an_agreement_whose_person_dacs_refused_waits_for_it_instead_of_reaching_dacs_as_an_orphan(hub: LocalHub) -> None:
+    # Given a person and a service point extracted, DACS refusing the person's contact (its first record)
+    assert submit(hub, person("DSR-W1", "P-W", "Edsger Dijkstra", "2026-11-20T09:00:00Z")).status == 202
+    assert submit(hub, service_point("DSR-W2", "SP-W")).status == 202
+    extract_and_transfer(hub)
+    dacs(hub).add_fault({"kind": "reject", "count": 1, "reason": "contact refused by DACS"})
+    dacs(hub).import_uploads()
+    dacs(hub).send_acknowledgements()
+    assert [status_of(hub, i)["status"] for i in ("DSR-W1", "DSR-W2")] == ["ERROR", "SYNCHRONIZED"]
+
+    # When CCB reports the person's agreement and the extract runs
+    assert submit(hub, agreement("DSR-W3", "SA-W", "P-W", ["SP-W"])).status == 202
+    report = extract_and_transfer(hub)
+
+    # Then the agreement is not written (DACS would refuse it as an orphan): it waits for its person, saying why
+    assert (report["written"], report["held"]) == (0, 1)
+    assert keys(hub, "upload/") == []
+    waiting = status_of(hub, "DSR-W3")
+    assert waiting["status"] == "WAITING"
+    assert waiting["waitingFor"]["entityType"] == "PERSON"
+    assert waiting["waitingFor"]["entityId"] == "P-W"
+    assert "DSR-W1 is in ERROR" in waiting["waitingFor"]["reason"]
+
+    # And once the person is resubmitted, its contact goes first and the agreement follows it to DACS, no orphan refused
+    assert hub.call_api("POST", "/dacs/sync-requests/DSR-W1/resubmission", claims=CLAIMS).status == 202
+    runs = [extract_and_transfer(hub), extract_and_transfer(hub)]  # the same run, or the next, as the shards fall
+    assert (sum(r["written"] for r in runs), sum(r["released"] for r in runs)) == (2, 1)
+    [contacts] = [k for k in keys(hub, "upload/") if k.startswith("upload/contacts-")]
+    [services] = [k for k in keys(hub, "upload/") if k.startswith("upload/metered-services-")]
+    assert services.removeprefix("upload/metered-services-") >= contacts.removeprefix("upload/contacts-")
+    dacs(hub).import_uploads()
+    dacs(hub).send_acknowledgements()
+    assert [status_of(hub, i)["status"] for i in ("DSR-W1", "DSR-W3")] == ["SYNCHRONIZED", "SYNCHRONIZED"]
+    assert dacs(hub).records["METERED_SERVICE#SA-W"]["contactExternalReferenceId"] == "P-W"
+    assert all(a["result"] == "POSITIVE" for a in dacs(hub).pending_acknowledgements)
+
+
+def test_an_agreement_and_its_new_person_in_one_extract_go_contact_first_and_dacs_loads_both(unacknowledged_hub: LocalHub) -> None:
+    # Given a new person, their service point and their agreement reported together (the agreement changed first)
+    hub = unacknowledged_hub
+    assert submit(hub, agreement("DSR-T1", "SA-T", "P-T", ["SP-T"], "2026-11-20T08:00:00Z")).status == 202
+    assert submit(hub, service_point("DSR-T2", "SP-T")).status == 202
+    assert submit(hub, person("DSR-T3", "P-T", "Barbara Liskov", "2026-11-20T09:00:00Z")).status == 202
+
+    # When the extract runs until nothing is left
+    reports = [extract_and_transfer(hub) for _ in range(2)]
+
+    # Then the agreement is never written before its contact: in the same extract or the next one
+    assert sum(r["written"] for r in reports) == 3
+    uploaded = keys(hub, "upload/")
+    services = [k for k in uploaded if k.startswith("upload/metered-services-")]
+    contacts = [k for k in uploaded if k.startswith("upload/contacts-")]
+    assert len(services) == len(contacts) == 1
+    assert services[0].removeprefix("upload/metered-services-") >= contacts[0].removeprefix("upload/contacts-")
+    # And DACS, importing contacts first, loads all three
+    imported = dacs(hub).import_uploads()
+    assert sum(i.negative for i in imported) == 0
+    assert dacs(hub).state(summary=True)["recordsByType"] == {"CONTACT": 1, "METERED_SERVICE_POINT": 1, "METERED_SERVICE": 1}
 
 
 def test_acknowledgements_posted_twice_or_for_other_images_change_nothing(hub: LocalHub) -> None:
@@ -691,7 +768,8 @@ def test_claims_a_failed_run_could_not_give_back_are_written_again_by_a_run_afte
     assert later.written == 2
     assert (later.unclaimed, later.rewritten) == (2, 0)
     assert [status_of(hub, i)["status"] for i in ids] == ["SENT", "SENT", "SENT"]
-    reasons = [status_of(hub, i)["history"][2]["reason"] for i in ids[1:]]
+    # (the agreement may have waited for its person within the failed run, as the shards fell: its last PENDING is the one)
+    reasons = [[h["reason"] for h in status_of(hub, i)["history"] if h["status"] == "PENDING"][-1] for i in ids[1:]]
     assert reasons == ["claimed by an extract run that stopped before its file was complete; written again"] * 2
     assert claims_records(hub) == []
     hub.drain()

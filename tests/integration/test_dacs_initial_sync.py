@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import boto3
+import pytest
 
+from localhub.aws.endpoint import reset
 from localhub.hub import LocalHub
 from localhub.simulators.ccb_extract import HOSTILE_NAMES, ccb_extract_lines, expected_counts
 from localhub.simulators.dacs import DacsSimulator
@@ -73,6 +76,35 @@ def test_the_initial_sync_writes_every_eligible_entity_once_in_one_file_per_kind
     imported = dacs.import_uploads()
     assert [(i.status, i.negative) for i in imported] == [("LOADED", 0)] * 3
     assert dacs.state(summary=True)["recordsByType"] == {"CONTACT": 184, "METERED_SERVICE_POINT": 184, "METERED_SERVICE": 184}
+
+
+@pytest.fixture
+def closed_eligible_hub(aws_endpoint: str) -> Iterator[LocalHub]:
+    """The hub deployed with DacsEligibleAgreementStatuses "ACTIVE,CLOSED"."""
+    reset(aws_endpoint)
+    local = LocalHub(parameters={"DacsEligibleAgreementStatuses": "ACTIVE,CLOSED"}).start()
+    local.drain()
+    yield local
+    assert local.stop() == []
+
+
+def test_the_eligible_statuses_are_the_deployments(closed_eligible_hub: LocalHub) -> None:
+    # Given CCB's extract of 30 persons: six with a closed agreement only, ten more with a closed agreement beside
+    # their active one, and a deployment whose DACS takes closed agreements too
+    put_source(closed_eligible_hub, "ccb/initial-c.jsonl", 30)
+
+    # When the initial sync runs
+    summary = run(closed_eligible_hub, "initial-c", "ccb/initial-c.jsonl", 10)
+
+    # Then every person is a contact, and every agreement a metered service with its service point
+    assert {k: summary[k] for k in ("personsIneligible", "contacts", "meteredServices", "meteredServicePoints")} == {
+        "personsIneligible": 0,
+        "contacts": 30,
+        "meteredServices": 40,
+        "meteredServicePoints": 40,
+    }
+    # whereas the default deployment writes the 24 persons with an active agreement, each with that one agreement
+    assert expected_counts(30)["contacts"] == 24
 
 
 def test_a_source_line_with_a_control_character_fails_its_part_and_writes_nothing(hub: LocalHub) -> None:

@@ -49,6 +49,18 @@ def test_nothing_is_decided_while_an_image_is_in_flight_and_known_images_are_dis
     assert not older.advances
 
 
+def test_nothing_is_decided_while_an_earlier_image_waits_for_its_parents() -> None:
+    # Given an agreement whose earlier change is WAITING for its person, Then its newer change does not overtake it
+    assert plan_newest([pending("B", 20)], EntityState(waiting="A")) == []
+
+
+def test_a_metered_service_depends_on_its_contact_then_its_metered_service_points() -> None:
+    data = {"accountId": "AC-1", "personId": "P-1", "servicePointIds": ["SP-1", "SP-2", "SP-1"], "status": "ACTIVE"}
+    assert FLOW.parents_of("SERVICE_AGREEMENT", data) == [("PERSON", "P-1"), ("SERVICE_POINT", "SP-1"), ("SERVICE_POINT", "SP-2")]
+    assert FLOW.parents_of("PERSON", {"name": "Ada"}) == []
+    assert FLOW.ordered_types == frozenset({"SERVICE_AGREEMENT"})
+
+
 def test_ccb_entities_become_dacs_records() -> None:
     changed = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 

@@ -17,6 +17,7 @@ from utilhub.syncrequests.lifecycle import (
     PendingRequest,
     Send,
     blocking_parent,
+    blocking_unsent_parent,
     check_transition,
     plan_entity,
     sortable_time,
@@ -303,3 +304,25 @@ def test_each_requeued_attempt_waits_twice_as_long_and_the_last_time_out_is_not_
     assert [timeouts.window(n).total_seconds() for n in range(5)] == [2160, 4320, 8640, 17280, 17280]
     assert [timeouts.requeue(n) for n in range(5)] == [True, True, True, False, False]
     assert not AckTimeouts(timedelta(seconds=900), requeues=0).requeue(0)
+
+
+# ---------------------------------------------------------------- a target that imports parents first (DACS)
+
+
+def test_for_a_parents_first_target_a_parent_in_flight_or_never_seen_does_not_block() -> None:
+    # Given a person being sent (this run's contacts file, or an earlier one), and a service point the engine never saw
+    # (loaded by the initial synchronization)
+    states = {PERSON: EntityState(in_flight="sr-p")}
+    # Then neither holds the agreement back, even with a newer change of the person not yet sent
+    assert blocking_unsent_parent([PERSON, SP], states, {PERSON: "sr-p-2"}, "DACS") is None
+
+
+def test_for_a_parents_first_target_a_parent_with_a_change_not_yet_sent_blocks_naming_it() -> None:
+    blocked = blocking_unsent_parent([SP, PERSON], {}, {PERSON: "sr-p"}, "DACS")
+    assert blocked == Blocked(PERSON, "waiting for PERSON P-1: its change sr-p is not yet sent to DACS")
+
+
+def test_for_a_parents_first_target_a_parent_in_error_blocks_even_while_sent_again() -> None:
+    states = {PERSON: EntityState(in_flight="sr-p-2", last_error_id="sr-p", last_error_reason="contact refused")}
+    blocked = blocking_unsent_parent([PERSON], states, {}, "DACS")
+    assert blocked == Blocked(PERSON, "waiting for PERSON P-1, whose sync request sr-p is in ERROR: contact refused")

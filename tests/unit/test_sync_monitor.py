@@ -210,3 +210,78 @@ def test_a_runs_waiting_and_timed_out_requests_are_counted_per_flow_for_the_pack
     # and a run with none of them writes none
     per_flow("meter-data", MonitorReport(pages=1))
     assert _per_flow_lines(capsys.readouterr().out) == []
+
+
+class ParentsStore(Store):
+    """The store with parents and WAITING: requests held are kept in their shard's WAITING page."""
+
+    def __init__(self, pages: dict[int, list[list[PendingRequest]]], parents: dict[str, list[tuple[str, str]]]) -> None:
+        super().__init__(pages)
+        self._parents = parents
+        self.in_flight: set[tuple[str, str]] = set()
+        self.waiting: dict[int, list[PendingRequest]] = {shard: [] for shard in pages}
+        self.held: list[str] = []
+
+    def pending_page(
+        self, shard: int, limit: int, start: dict[str, Any] | None = None, *, status: SyncStatus = SyncStatus.PENDING
+    ) -> tuple[list[PendingRequest], dict[str, Any] | None]:
+        if status is SyncStatus.WAITING:
+            return list(self.waiting[shard]), None
+        return super().pending_page(shard, limit, start, status=status)
+
+    def parents_of_requests(self, ids: Iterable[str]) -> dict[str, tuple[list[tuple[str, str]], str | None]]:
+        return {i: (self._parents[i], None) for i in ids if i in self._parents}
+
+    def entity_states(self, entities: Iterable[tuple[str, str]]) -> dict[tuple[str, str], EntityState]:
+        return {entity: EntityState(in_flight="x" if entity in self.in_flight else None) for entity in entities}
+
+    def open_requests(self, entities: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        unsent = {(r.entity_type, r.entity_id): r.sync_request_id for pages in self._pages.values() for page in pages for r in page}
+        return {e: unsent[e] for e in entities if e in unsent and e not in self.in_flight}
+
+    def claim_many(self, requests: Sequence[PendingRequest], *, record: str | None = None) -> list[int | None]:
+        self.in_flight.update((r.entity_type, r.entity_id) for r in requests)
+        for page in self.waiting.values():
+            page[:] = [w for w in page if w not in requests]
+        return super().claim_many(requests, record=record)
+
+    def hold(self, request: PendingRequest, blocked: Any) -> None:
+        self.held.append(f"{request.sync_request_id}: {blocked.reason}")
+        shard = next(shard for shard, pages in self._pages.items() if any(request in page for page in pages))
+        self.waiting[shard].append(PendingRequest(**{**request.__dict__, "status": SyncStatus.WAITING}))
+
+    def still_waiting(self, request: PendingRequest, blocked: Any) -> None:
+        self.held.append(f"{request.sync_request_id} still: {blocked.reason}")
+
+
+def agreement_of(request_id: str, minute: int) -> PendingRequest:
+    changed = datetime(2026, 11, 20, 9, minute, tzinfo=UTC)
+    return PendingRequest(request_id, "SERVICE_AGREEMENT", "SA-1", changed, "h", f"{sortable_time(changed)}#{request_id}", 0, "c")
+
+
+def test_a_parents_first_target_gets_a_child_held_for_a_parent_another_shard_sent_in_the_same_run() -> None:
+    # Given an agreement on shard 0 whose person's change is PENDING on shard 1 (swept after it)
+    store = ParentsStore({0: [[agreement_of("sa", 1)]], 1: [[pending("p", "P-1", 2)]]}, {"sa": [("PERSON", "P-1")]})
+    dispatch = Recorded(records_claims=False)
+
+    # When a run whose target imports parents first sweeps them
+    report = monitor(store, dispatch, ordered_types=frozenset({"SERVICE_AGREEMENT"}), parents_ready_once_sent=True).run()
+
+    # Then the agreement was held for the unsent person, the person sent, and the agreement released in the same run
+    assert store.held == ["sa: waiting for PERSON P-1: its change p is not yet sent to TARGET"]
+    assert dispatch.calls == [[("p", 1)], [("sa", 1)]]
+    assert (report.held, report.released) == (1, 1)
+
+
+def test_a_child_and_its_parent_on_one_page_go_together_parent_claimed_first() -> None:
+    # Given an agreement and its person's change on the same page, the agreement first
+    store = ParentsStore({0: [[agreement_of("sa", 1), pending("p", "P-1", 2)]]}, {"sa": [("PERSON", "P-1")]})
+    dispatch = Recorded(records_claims=False)
+
+    # When the run sweeps it
+    report = monitor(store, dispatch, ordered_types=frozenset({"SERVICE_AGREEMENT"}), parents_ready_once_sent=True).run()
+
+    # Then the person is claimed first and the agreement, seeing it in flight, with it: nothing held
+    assert [ids for ids, _ in store.claimed] == [["p"], ["sa"]]
+    assert dispatch.calls == [[("p", 1), ("sa", 1)]]
+    assert (report.held, report.released) == (0, 0)

@@ -178,6 +178,8 @@ class DacsPack(Concern):
     dacs_exchange_bucket: str | None = None
     dacs_notify_ccb: bool = False  # DA-04: DACS's acknowledgements of incremental records are passed on to CCB
     dacs_notification_queue_url: str | None = None
+    # DA-01 and DA-02: the service agreement statuses DACS takes (comma-separated; packs/dacs/eligibility.py)
+    dacs_eligible_sa_statuses: str = Field(default="ACTIVE", pattern=r"^\s*[A-Za-z0-9_-]+\s*(,\s*[A-Za-z0-9_-]+\s*)*$")
 
 
 class OrderToCashPack(Concern):

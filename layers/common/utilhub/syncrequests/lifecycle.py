@@ -180,3 +180,27 @@ def blocking_parent(parents: Sequence[tuple[str, str]], states: Mapping[tuple[st
             doing = "being sent to" if state.in_flight else "not yet synchronized to"
             return Blocked(parent, f"waiting for {entity_type} {entity_id}: {doing} {target}")
     return None
+
+
+def blocking_unsent_parent(
+    parents: Sequence[tuple[str, str]],
+    states: Mapping[tuple[str, str], EntityState],
+    unsent: Mapping[tuple[str, str], str],
+    target: str,
+) -> Blocked | None:
+    """For a target that takes parents and children in one import, parents first (DACS's files: contacts, then
+    metered service points, then metered services): the first of ``parents`` that keeps a request from being sent.
+
+    A parent blocks while its latest outcome is an ERROR, or while it has a change not yet sent (``unsent``: its
+    PENDING or WAITING request) and none in flight. A parent in flight was written before its child (an earlier
+    file, or this run's file of its kind, which the target imports first); one the engine has never seen was loaded
+    another way (DACS's initial synchronization)."""
+    for parent in parents:
+        state = states.get(parent, EntityState())
+        entity_type, entity_id = parent
+        if state.last_error_id:
+            why = f": {state.last_error_reason}" if state.last_error_reason else ""
+            return Blocked(parent, f"waiting for {entity_type} {entity_id}, whose sync request {state.last_error_id} is in ERROR{why}")
+        if not state.in_flight and parent in unsent:
+            return Blocked(parent, f"waiting for {entity_type} {entity_id}: its change {unsent[parent]} is not yet sent to {target}")
+    return None

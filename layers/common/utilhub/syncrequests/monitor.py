@@ -49,7 +49,16 @@ from aws_lambda_powertools.metrics import single_metric
 
 from utilhub.platform.aws import transient
 from utilhub.platform.observability import NAMESPACE, MetricUnit, logger, metrics, tracer
-from utilhub.syncrequests.lifecycle import Blocked, Discard, EntityState, PendingRequest, Send, blocking_parent, plan_entity
+from utilhub.syncrequests.lifecycle import (
+    Blocked,
+    Discard,
+    EntityState,
+    PendingRequest,
+    Send,
+    blocking_parent,
+    blocking_unsent_parent,
+    plan_entity,
+)
 from utilhub.syncrequests.model import DeliveryMessage, SyncStatus
 from utilhub.syncrequests.store import CLAIMS_PER_TRANSACTION, StaleTransition, SyncRequestStore
 from utilhub.syncrequests.timeouts import time_out_due
@@ -198,7 +207,11 @@ class SyncMonitor:
     """The sweep of one flow. ``plan`` decides per entity (default: the engine's, oldest first);
     ``sweeps`` are the statuses read, in turn (a flow that holds nothing WAITING reads only PENDING);
     with ``tolerate_shard_failures`` a shard AWS throttles waits for the next run while the others go
-    on, without it any failure ends the run (a dispatch step whose run is one unit, as DACS's files)."""
+    on, without it any failure ends the run (a dispatch step whose run is one unit, as DACS's files).
+    With ``parents_ready_once_sent`` a parent need only have been sent (in flight, or never seen by the engine), not
+    acknowledged (:func:`~utilhub.syncrequests.lifecycle.blocking_unsent_parent`: a target importing parents first),
+    and once every shard is swept the WAITING requests are swept again, so a request held for a parent this run sent
+    later (another shard, a later page) goes in this run."""
 
     def __init__(
         self,
@@ -215,7 +228,9 @@ class SyncMonitor:
         plan: Plan = plan_entity,
         sweeps: tuple[SyncStatus, ...] = (SyncStatus.WAITING, SyncStatus.PENDING),
         tolerate_shard_failures: bool = True,
+        parents_ready_once_sent: bool = False,
     ) -> None:
+        self._parents_ready_once_sent = parents_ready_once_sent
         self._budget = budget.total_seconds()
         self._monotonic = monotonic
         self._target = target
@@ -241,7 +256,29 @@ class SyncMonitor:
         deadline = self._monotonic() + self._budget
         if self._dispatch.records_claims:
             self._give_back_unqueued(report)
-        sweeps = {shard: self._sweep(shard, report) for shard in self._store.shards}
+        failure = self._pages(deadline, report, {shard: self._sweep(shard, report) for shard in self._store.shards})
+        if self._parents_ready_once_sent and failure is None and not report.out_of_time:
+            # the requests held this run for a parent this run sent since (another shard, a later page) go in this run too
+            again = MonitorReport()
+            failure = self._pages(deadline, again, {shard: self._sweep(shard, again, waiting_only=True) for shard in self._store.shards})
+            report.released += again.released
+            report.skipped_stale += again.skipped_stale
+            report.pages += again.pages
+            report.failed_shards += again.failed_shards
+            report.out_of_time = again.out_of_time
+        if failure is not None and report.failed_shards == len(self._store.shards):
+            raise failure  # nothing could be worked: the run fails, and the next one starts again
+        for name, value in report.as_dict().items():
+            if value:
+                unit = MetricUnit.Seconds if name.endswith("_seconds") else MetricUnit.Count
+                metrics.add_metric(name=f"SyncRequests{name.title().replace('_', '')}", unit=unit, value=value)
+        per_flow(self._flow, report)
+        logger.info("sync monitor run", extra={"flow": self._flow, **report.as_dict()})
+        return report
+
+    def _pages(self, deadline: float, report: MonitorReport, sweeps: dict[int, Iterator[int]]) -> Exception | None:
+        """One page of each shard's sweep in turn until every sweep is done or the budget spent; the last transient
+        failure a shard was left for the next run by."""
         failure: Exception | None = None
         while sweeps and not report.out_of_time:
             for shard, sweep in list(sweeps.items()):  # one page of each shard in turn: no shard waits for another's backlog
@@ -259,25 +296,18 @@ class SyncMonitor:
                     report.failed_shards += 1
                     failure = exc
                 del sweeps[shard]
-        if failure is not None and report.failed_shards == len(self._store.shards):
-            raise failure  # nothing could be worked: the run fails, and the next one starts again
-        for name, value in report.as_dict().items():
-            if value:
-                unit = MetricUnit.Seconds if name.endswith("_seconds") else MetricUnit.Count
-                metrics.add_metric(name=f"SyncRequests{name.title().replace('_', '')}", unit=unit, value=value)
-        per_flow(self._flow, report)
-        logger.info("sync monitor run", extra={"flow": self._flow, **report.as_dict()})
-        return report
+        return failure
 
-    def _sweep(self, shard: int, report: MonitorReport) -> Iterator[int]:
+    def _sweep(self, shard: int, report: MonitorReport, *, waiting_only: bool = False) -> Iterator[int]:
         """Work one shard, one page per step: time out what waited too long for its acknowledgement, then
-        its WAITING requests, then its PENDING ones, oldest first."""
-        self._time_out(shard, report)
+        its WAITING requests, then its PENDING ones, oldest first (``waiting_only``: its WAITING requests only)."""
+        if not waiting_only:
+            self._time_out(shard, report)
         # entities left with a request PENDING on an earlier page of this sweep: their later requests wait
         # for the next run, even if the one in flight is acknowledged meanwhile (else a newer change would
         # go out past the older one left behind, which would then be discarded)
         left: set[tuple[str, str]] = set()
-        for status in self._sweeps:
+        for status in (SyncStatus.WAITING,) if waiting_only else self._sweeps:
             start: dict[str, Any] | None = None
             while True:
                 page, start = self._store.pending_page(shard, self._page_size, start, status=status)
@@ -333,10 +363,14 @@ class SyncMonitor:
         self._send_or_hold(sends, report, claimed)
 
     def _send_or_hold(self, requests: list[PendingRequest], report: MonitorReport, claimed: Claimed) -> None:
-        """Claim each request whose parents the target holds; hold (or keep) the others WAITING with the reason."""
-        blocked = self._blockers([r for r in requests if r.entity_type in self._ordered_types])
+        """Claim each request whose parents the target holds; hold (or keep) the others WAITING with the reason.
+        Requests that depend on nothing are claimed first, so a child on the same page sees its parent in flight."""
+        free = [r for r in requests if r.entity_type not in self._ordered_types]
+        self._claim(free, report, claimed)
+        ordered = [r for r in requests if r.entity_type in self._ordered_types]
+        blocked = self._blockers(ordered)
         ready: list[PendingRequest] = []
-        for request in requests:
+        for request in ordered:
             block, stored_reason = blocked.get(request.sync_request_id, (None, None))
             if block is None:
                 ready.append(request)
@@ -353,6 +387,9 @@ class SyncMonitor:
                     report.held += 1
             except StaleTransition:
                 report.skipped_stale += 1
+        self._claim(ready, report, claimed)
+
+    def _claim(self, ready: list[PendingRequest], report: MonitorReport, claimed: Claimed) -> None:
         for start in range(0, len(ready), CLAIMS_PER_TRANSACTION):  # each chunk's claims kept before the next is written
             chunk = ready[start : start + CLAIMS_PER_TRANSACTION]
             record = self._dispatch.record_id() if self._dispatch.records_claims else None
@@ -372,6 +409,12 @@ class SyncMonitor:
             return {}
         parents = self._store.parents_of_requests(r.sync_request_id for r in requests)
         states = self._store.entity_states(parent for listed, _ in parents.values() for parent in listed)
+        if self._parents_ready_once_sent:
+            unsent = self._store.open_requests(e for e, state in states.items() if not state.in_flight and not state.last_error_id)
+            return {
+                sync_request_id: (blocking_unsent_parent(listed, states, unsent, self._target), reason)
+                for sync_request_id, (listed, reason) in parents.items()
+            }
         return {
             sync_request_id: (blocking_parent(listed, states, self._target), reason)
             for sync_request_id, (listed, reason) in parents.items()

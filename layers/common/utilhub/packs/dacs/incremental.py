@@ -10,7 +10,10 @@ next run, which starts again from the oldest.
 On each page the extract decides per entity with :func:`plan_newest`: an entity changed more than once
 is written once, with its newest image on the page (the older requests are DISCARDED as superseded); an
 image DACS already has, or one older than it, is DISCARDED; an entity whose previous image is still
-awaiting DACS's acknowledgement waits for a later run. The chosen requests are claimed (SENT, the entity
+awaiting DACS's acknowledgement waits for a later run. A SERVICE_AGREEMENT waits (WAITING, the engine's
+parents) while its person or one of its service points is in ERROR or has a change not yet sent, so DACS never
+gets a metered service before its contact; requests without parents are claimed first, and the run sweeps the
+WAITING requests again at its end, so an agreement and its new person go in the same run. The chosen requests are claimed (SENT, the entity
 in flight; 50 claims to a transaction), then mapped to DACS records and written to this run's files
 (streamed to S3 in parts) before the next page is read, so a run holds one page, and one part per file,
 in memory. A request whose data cannot make a DACS record is acknowledged NEGATIVE (ERROR with the reason).
@@ -64,8 +67,8 @@ from utilhub.syncrequests.store import StaleTransition, SyncRequestStore
 
 def plan_newest(pending: Sequence[PendingRequest], state: EntityState) -> list[Discard | Send]:
     """For one entity: the newest pending image is sent, every older one discarded as superseded;
-    nothing is decided while an image of the entity is in flight."""
-    if state.in_flight or not pending:
+    nothing is decided while an image of the entity is in flight or waiting for its parents."""
+    if state.in_flight or state.waiting or not pending:
         return []
     ordered = sorted(pending, key=lambda r: r.order_key)
     newest = ordered[-1]
@@ -91,6 +94,8 @@ class ExtractReport:
     discarded: int = 0
     waiting: int = 0
     refused: int = 0
+    held: int = 0  # put WAITING for a parent not yet sent to DACS (or in ERROR)
+    released: int = 0  # WAITING requests whose parents are sent now, written
     timedOut: int = 0
     rewritten: int = 0  # timed out, written again as a new attempt
     skippedStale: int = 0
@@ -108,6 +113,8 @@ class ExtractReport:
         self.superseded += sweep.superseded
         self.discarded += sweep.discarded
         self.waiting += sweep.waiting
+        self.held += sweep.held
+        self.released += sweep.released
         self.timedOut += sweep.timed_out
         self.rewritten += sweep.timeout_requeued
         self.skippedStale += sweep.skipped_stale
@@ -238,7 +245,9 @@ class IncrementalExtract:
         budget: timedelta = timedelta(seconds=90),
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         monotonic: Callable[[], float] = time.monotonic,
+        ordered_types: frozenset[str] = frozenset(),
     ) -> None:
+        self._ordered_types = ordered_types  # the entity types whose requests wait for their parents
         self._store = store
         self._acknowledgements = acknowledgements
         self._files = files
@@ -266,7 +275,9 @@ class IncrementalExtract:
             budget=self._budget,
             monotonic=self._monotonic,
             plan=plan_newest,
-            sweeps=(SyncStatus.PENDING,),  # nothing waits for a parent: DACS takes every kind in one run
+            ordered_types=self._ordered_types,
+            # a metered service whose contact (or service point) has a change not yet sent, or in ERROR, waits for it
+            parents_ready_once_sent=True,  # DACS imports contacts and service points before metered services
             tolerate_shard_failures=False,  # the run's files are one unit: any failure aborts them
         )
         try:

@@ -4,9 +4,10 @@ state machine with a Distributed Map (``statemachines/dacs-initial-sync.asl.json
 The source is CCB's extract in S3 as JSON Lines, one line per person with the service agreements of
 the person and the service points of those agreements (:class:`SourcePerson`), in person id order.
 
-Eligibility (Oracle's integration's "eligible entities"): a person is eligible when at least one of their
-service agreements is ACTIVE; its ACTIVE agreements are eligible, and the service points those agreements
-serve. Other persons, agreements and service points are not written.
+Eligibility (Oracle's integration's "eligible entities", :mod:`utilhub.packs.dacs.eligibility`, the rule DA-02
+applies too): a person is eligible when at least one of their service agreements has an eligible status
+(``ACTIVE`` unless configured otherwise); its eligible agreements are eligible, and the service points those
+agreements serve. Other persons, agreements and service points are not written.
 
 1. :meth:`InitialSync.plan` streams the source once and cuts it into id ranges of ``persons_per_part``
    persons (each the low and high person id and the byte range holding them, as the original batch
@@ -34,6 +35,7 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from utilhub.packs.dacs.eligibility import agreement_eligible, eligible_statuses
 from utilhub.packs.dacs.extract_file import FILE_PREFIX, RUN_ID, ExtractWriter, Kind, file_name
 from utilhub.packs.dacs.mapping import to_record
 from utilhub.packs.dacs.records import ExternalId
@@ -86,9 +88,9 @@ class PartRange(BaseModel):
     sourceKey: str
 
 
-def eligible_records(source: SourcePerson) -> Iterator[Any]:
-    """The DACS records of one source line: nothing for an ineligible person."""
-    active = [sa for sa in source.serviceAgreements if sa.status.upper() == "ACTIVE"]
+def eligible_records(source: SourcePerson, statuses: frozenset[str]) -> Iterator[Any]:
+    """The DACS records of one source line (agreements of ``statuses`` are eligible): nothing for an ineligible person."""
+    active = [sa for sa in source.serviceAgreements if agreement_eligible(sa.status, statuses)]
     if not active:
         return
     yield to_record("PERSON", source.personId, source.changedAt, source.person)
@@ -118,9 +120,11 @@ def _lines(body: Any, start: int) -> Iterator[tuple[int, bytes]]:
 
 
 class InitialSync:
-    def __init__(self, s3: Any, bucket: str) -> None:
+    def __init__(self, s3: Any, bucket: str, statuses: frozenset[str] | None = None) -> None:
         self._s3 = s3
         self.bucket = bucket
+        # the agreement statuses DACS takes (eligibility.py): the function's setting unless given
+        self._statuses = eligible_statuses() if statuses is None else statuses
 
     # ------------------------------------------------------------------ 1. plan
     def plan(self, run_id: str, source_key: str, persons_per_part: int) -> dict[str, Any]:
@@ -177,7 +181,7 @@ class InitialSync:
                     raise ValueError(f"person {source.personId} outside the part's range {part.lowId}..{part.highId}")
                 counts["personsRead"] += 1
                 eligible = False
-                for record in eligible_records(source):
+                for record in eligible_records(source, self._statuses):
                     eligible = True
                     sinks[record.kind][1].write(record.row())
                     counts[record.kind.value] += 1

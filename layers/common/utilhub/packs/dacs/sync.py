@@ -11,11 +11,13 @@ DA-03's transfer)."""
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
 from utilhub.packs.dacs import model
 from utilhub.packs.dacs.acknowledgements import RecordAcknowledgement, complete_uploaded, file_records
+from utilhub.packs.dacs.eligibility import ineligible_agreement
 from utilhub.packs.dacs.extract_file import ExtractWriter, file_name
 from utilhub.packs.dacs.extract_files import ExtractFiles
 from utilhub.packs.dacs.incremental import IncrementalExtract
@@ -25,7 +27,7 @@ from utilhub.platform.problems import invalid
 from utilhub.platform.scheduled import scheduled_clock
 from utilhub.platform.settings import get_settings
 from utilhub.platform.wiring import per_process
-from utilhub.syncrequests.model import Acknowledgement, AcknowledgementIn, EntitySpec, SyncFlow, SyncRequest
+from utilhub.syncrequests.model import Acknowledgement, AcknowledgementIn, EntityRef, EntitySpec, SyncFlow, SyncRequest
 from utilhub.syncrequests.wiring import acknowledgements_for, store_for
 
 SCOPE = "utilhub/dacs"
@@ -58,6 +60,11 @@ class DacsRecordCodec:
         return Acknowledgement(result=ack.result, reason=ack.reason, targetId=ack.targetId)
 
 
+def metered_service_parents(data: Mapping[str, Any]) -> list[EntityRef]:
+    """What a metered service refers to in DACS: its contact, then its metered service points."""
+    return [("PERSON", str(data["personId"])), *(("SERVICE_POINT", str(sp)) for sp in data.get("servicePointIds", []))]
+
+
 FLOW = SyncFlow(
     name="dacs",
     source="CCB",
@@ -65,7 +72,9 @@ FLOW = SyncFlow(
     entities={
         "PERSON": EntitySpec("PERSON", model.DacsPersonData, "DA-02"),
         "SERVICE_POINT": EntitySpec("SERVICE_POINT", model.DacsServicePointData, "DA-02"),
-        "SERVICE_AGREEMENT": EntitySpec("SERVICE_AGREEMENT", model.DacsServiceAgreementData, "DA-02"),
+        "SERVICE_AGREEMENT": EntitySpec(
+            "SERVICE_AGREEMENT", model.DacsServiceAgreementData, "DA-02", refusal=ineligible_agreement, parents=metered_service_parents
+        ),
     },
     target_codec=DacsRecordCodec(),
 )
@@ -81,6 +90,7 @@ def incremental_extract() -> IncrementalExtract:
         lambda run_id: ExtractFiles(s3(), bucket, run_id),
         page_size=settings.sync.sync_monitor_page_size,
         budget=timedelta(seconds=settings.sync.sync_monitor_budget_seconds),
+        ordered_types=FLOW.ordered_types,
     )
 
 
