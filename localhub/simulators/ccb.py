@@ -31,8 +31,9 @@ from pydantic import ValidationError
 from localhub.simulators.base import Reply, Simulator, SimulatorError, json_reply
 from localhub.simulators.ccb_billing import BillDeterminantsBook
 from localhub.simulators.field import FieldActivityBook, find_service_points, validate_meter
+from localhub.simulators.field_contract import OwnActivity
 from utilhub.packs.customer.ccb import CcbCustomer, CcbCustomerChange, CcbCustomerIn
-from utilhub.packs.field_work.model import ActivityIn, BillableCompletionIn, UnbadgedAssetIn
+from utilhub.packs.field_work.model import BillableCompletionIn, UnbadgedAssetIn
 from utilhub.packs.meter_data.billing.events import BillCycleChangeIn, OffCycleBillRequest
 from utilhub.packs.meter_data.model import ADDRESS_XML, PersonData
 from utilhub.platform.dvm import shipped_maps
@@ -244,8 +245,8 @@ class CcbSimulator(Simulator):
         """A field activity created in CCB (its own id): kept, and sent to the hub (FW-01)."""
         try:
             raw = json.loads(body)
-            activity = ActivityIn.model_validate(
-                {**raw, "sourceSystem": "CCB", "activityId": activity_id} if isinstance(raw, dict) else raw
+            activity = OwnActivity.model_validate_json(
+                json.dumps({**raw, "sourceSystem": "CCB", "activityId": activity_id} if isinstance(raw, dict) else raw)
             )
         except (ValueError, ValidationError) as exc:
             raise SimulatorError(f"invalid field activity: {exc}") from None

@@ -163,6 +163,7 @@ def message(
 ) -> dict[str, Any]:
     return {
         "syncRequestId": sync_request_id,
+        "externalSystem": "CCB",
         "externalId": "SP-0001",
         "changedAt": changed,
         "premiseId": "PR-1",
