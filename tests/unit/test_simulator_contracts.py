@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 OWN_CONTRACT = {
     "localhub/simulators/brm.py": "localhub/simulators/brm_contract.py",
     "localhub/simulators/field.py": "localhub/simulators/field_contract.py",
+    "localhub/simulators/mdm.py": "localhub/simulators/mdm_contract.py",
     "localhub/simulators/siebel.py": "localhub/simulators/siebel_contract.py",
 }
 # where the hub's message models live: a simulator importing from these validates with the hub's own eyes
