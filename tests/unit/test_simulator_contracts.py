@@ -13,6 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # simulator module -> the module holding its application's own contract
 OWN_CONTRACT = {
     "localhub/simulators/brm.py": "localhub/simulators/brm_contract.py",
+    "localhub/simulators/ccb.py": "localhub/simulators/ccb_contract.py",
     "localhub/simulators/ccb_billing.py": "localhub/simulators/ccb_contract.py",
     "localhub/simulators/field.py": "localhub/simulators/field_contract.py",
     "localhub/simulators/mdm.py": "localhub/simulators/mdm_contract.py",
