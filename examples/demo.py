@@ -643,7 +643,7 @@ def meter_data_billing(client: httpx.Client) -> list[Row]:
             pack,
             "MD-11 CCB refuses one; resubmitted, CCB holds its result",
             "ERROR 202 COMPLETED True",
-            f"{failed} {resubmitted.status_code} {rerun} {held_at_ccb == {'usageRequestId': 'DEMO-UR4', **result}}",
+            f"{failed} {resubmitted.status_code} {rerun} {held_at_ccb == {'usageRequestId': 'DEMO-UR4', **result, 'serviceType': 'E'}}",
         )
     )
     rows.extend(_gas_and_water(client, period))
@@ -668,7 +668,7 @@ def _gas_and_water(client: httpx.Client, period: dict[str, str]) -> list[Row]:
         Row(
             pack,
             "MD-11 the gas SA billed at CCB in therms, no time of use",
-            "COMPLETED GAS THERM/TOTAL",
+            "COMPLETED G THERM/TOTAL",
             f"{status} {billed.get('serviceType')} {lines}",
         )
     )

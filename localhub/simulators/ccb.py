@@ -1,13 +1,14 @@
 """Customer Care and Billing simulator: the source of master data, and the target of Siebel's customers.
 
 As a source, CCB keeps persons; a change to one (``PUT /persons/{personId}`` with the person's data, validated
-against the library's ``PersonData`` model) makes CCB send a sync request to the hub the way its
+against CCB's own contract, :mod:`localhub.simulators.ccb_contract`) makes CCB send a sync request to the hub the way its
 outbound messages do: a CCB XML ``SyncRequest`` (validated against ``ccb/sync-request.xsd`` before it
 leaves) posted to ``/meter-data/sync-requests``. The answer tells what the hub said. The hub-facing
 sender is given by the runtime: over HTTP with a token in ``make run``, in-process in tests.
 
 As a target (CU-01, CU-02), CCB's customer services take a customer created or changed in Siebel:
-``POST /customers`` (validated against the library's ``CcbCustomerIn``; every code value must be one
+``POST /customers`` (validated against CCB's own contract, :mod:`localhub.simulators.ccb_contract`, never the hub's
+models, as is everything else the hub sends CCB; every code value must be one
 of CCB's own, the CCB column of the shipped domain value maps; a second customer for one Siebel id is
 refused with 409), ``GET /customers?siebelAccountId=`` (the lookup by Siebel id) and
 ``PUT /customers/{personId}`` (the parts given replace CCB's). CCB keeps what it makes as separate
@@ -30,11 +31,19 @@ from pydantic import ValidationError
 
 from localhub.simulators.base import Reply, Simulator, SimulatorError, json_reply
 from localhub.simulators.ccb_billing import BillDeterminantsBook
+from localhub.simulators.ccb_contract import (
+    ADDRESS_XML,
+    BillableCompletionIn,
+    BillCycleChangeIn,
+    CcbCustomer,
+    CcbCustomerChange,
+    CcbCustomerIn,
+    OffCycleBillRequest,
+    PersonData,
+    UnbadgedAssetIn,
+)
 from localhub.simulators.field import FieldActivityBook, find_service_points, validate_meter
-from utilhub.packs.customer.ccb import CcbCustomer, CcbCustomerChange, CcbCustomerIn
-from utilhub.packs.field_work.model import ActivityIn, BillableCompletionIn, UnbadgedAssetIn
-from utilhub.packs.meter_data.billing.events import BillCycleChangeIn, OffCycleBillRequest
-from utilhub.packs.meter_data.model import ADDRESS_XML, PersonData
+from localhub.simulators.field_contract import OwnActivity
 from utilhub.platform.dvm import shipped_maps
 from utilhub.platform.xml import to_bytes, validate
 
@@ -292,8 +301,8 @@ class CcbSimulator(Simulator):
         """A field activity created in CCB (its own id): kept, and sent to the hub (FW-01)."""
         try:
             raw = json.loads(body)
-            activity = ActivityIn.model_validate(
-                {**raw, "sourceSystem": "CCB", "activityId": activity_id} if isinstance(raw, dict) else raw
+            activity = OwnActivity.model_validate_json(
+                json.dumps({**raw, "sourceSystem": "CCB", "activityId": activity_id} if isinstance(raw, dict) else raw)
             )
         except (ValueError, ValidationError) as exc:
             raise SimulatorError(f"invalid field activity: {exc}") from None

@@ -1,10 +1,9 @@
 """CCB's side of MD-11: the bill determinants of a bill run's usage requests.
 
-``POST /bill-determinants`` takes one usage request's determinants (validated with the library's
-``BillDeterminants``, so there is one TOTAL determinant in the SA's unit (kWh, therms or CCF, gallons or cubic
-metres, as its service type has it), and the time-of-use buckets and any intervals add up to it; it also needs the
-``usageRequestId`` and a period that ends after it starts) and keeps
-them under the usage request. The same determinants again for a usage request are answered as the first
+``POST /bill-determinants`` takes one usage request's determinants (validated against CCB's own contract,
+:class:`localhub.simulators.ccb_contract.BillDeterminants`, never the hub's models: the usage request and MDM's
+usage transaction, the SA's service type and unit in CCB's codes, one TOTAL determinant that the time-of-use buckets
+and any intervals add up to, a period that ends after it starts) and keeps them under the usage request. The same determinants again for a usage request are answered as the first
 time and kept once; other determinants for a usage request already billed are refused (409): a bill is
 never computed twice. ``received`` counts every delivery per usage request, so a test sees a duplicate.
 """
@@ -14,16 +13,10 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from pydantic import Field, ValidationError
+from pydantic import ValidationError
 
 from localhub.simulators.base import Reply, Simulator, SimulatorError, json_reply
-from utilhub.packs.meter_data.billing.usage import BillDeterminants
-
-
-class DeliveredDeterminants(BillDeterminants):
-    """What the hub delivers: MDM's determinants, under the usage request they answer."""
-
-    usageRequestId: str = Field(min_length=1, max_length=64)
+from localhub.simulators.ccb_contract import BillDeterminants
 
 
 class BillDeterminantsBook:
@@ -33,11 +26,9 @@ class BillDeterminantsBook:
 
     def take(self, body: bytes) -> Reply:
         try:
-            parsed = DeliveredDeterminants.model_validate_json(body)
+            parsed = BillDeterminants.model_validate_json(body)
         except ValidationError as exc:
             raise SimulatorError(f"invalid bill determinants: {exc.errors(include_url=False, include_input=False)}") from None
-        if parsed.periodEnd <= parsed.periodStart:
-            raise SimulatorError("invalid bill determinants: the period ends before it starts")
         usage_request_id = parsed.usageRequestId
         key = f"BILL_DETERMINANTS#{usage_request_id}"
         image = parsed.model_dump(mode="json", exclude_none=True)

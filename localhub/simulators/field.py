@@ -1,9 +1,9 @@
 """Field systems: Mobile Workforce Management (MWM), WAM 1.9 and WAM/ODM 2.1, and CCB's field activities.
 
-Each keeps activities created by the hub (``POST /activities`` with the library's ``ActivityIn`` and an
-``externalId``; a second one for an external id is refused with 409 while the first is not canceled, and
-``GET /activities?externalId=`` finds the latest), under an id of its own format, and takes their events (``POST /activities/{id}/events`` with
-the library's ``ActivityEventIn``): an event id it has already applied answers the same again; an event
+Each validates what the hub sends against the field systems' own contract
+(:mod:`localhub.simulators.field_contract`, written from their documented interfaces, never the hub's models).
+Each keeps activities created by the hub (``POST /activities``, filed under an ``externalId``; a second one for an external id is refused with 409 while the first is not canceled, and
+``GET /activities?externalId=`` finds the latest), under an id of its own format, and takes their events (``POST /activities/{id}/events``): an event id it has already applied answers the same again; an event
 after completion or cancellation is refused with 409. Each system takes only the activity types it
 works: WAM keeps asset work as service requests, ODM as field activities, CCB takes pickups.
 
@@ -14,8 +14,7 @@ appointment id, another booking under it is refused with 409; ``GET /appointment
 ODM (v2.1) validate meters for an installation or a removal (FW-04); CCB finds service points by address,
 postal code or meter (FW-08); WAM and ODM list the assets installed at a service point (FW-09).
 
-WAM and ODM also keep CCB's service points (FW-06, ``POST /service-points`` with the library's
-``ServicePointSyncOut``): created under an id of their own the first time CCB's id is seen, updated after,
+WAM and ODM also keep CCB's service points (FW-06, ``POST /service-points``): created under an id of their own the first time CCB's id is seen, updated after,
 left as is when nothing changed; a service point type that is not the system's own code (the
 ``ServicePointType`` map's column for it) is refused with 422; the same sync request again is answered as
 the first time and changes nothing; ``reject`` answers NEGATIVE, ``accept_later`` ACCEPTED.
@@ -38,7 +37,15 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 from pydantic import ValidationError
 
 from localhub.simulators.base import Reply, Simulator, SimulatorError, json_reply
-from utilhub.packs.field_work.model import ActivityEventIn, ActivityIn, AppointmentIn, MeterValidationIn, ServicePointSyncOut
+from localhub.simulators.field_contract import (
+    ActivityEvent,
+    AppointmentBooking,
+    CrewReport,
+    FieldActivity,
+    MeterValidation,
+    OwnActivity,
+    ServicePoint,
+)
 from utilhub.platform.dvm import shipped_maps
 
 HubSender = Callable[[str, bytes, str], tuple[int, bytes]]
@@ -62,7 +69,7 @@ CLOSED = {"COMPLETE": "COMPLETED", "CANCEL": "CANCELED"}
 def validate_meter(body: bytes) -> Reply:
     """FW-04 as CCB (v1.9) or ODM (v2.1) answers it: can this meter be installed, or removed from this SP?"""
     try:
-        request = MeterValidationIn.model_validate_json(body)
+        request = MeterValidation.model_validate_json(body)
     except ValidationError as exc:
         raise SimulatorError(f"invalid meter validation: {exc.errors(include_url=False, include_input=False)}") from None
     badge = request.badgeNumber
@@ -132,7 +139,7 @@ class ServicePointRegister:
 
     def sync(self, body: bytes) -> Reply:
         try:
-            message = ServicePointSyncOut.model_validate_json(body)
+            message = ServicePoint.model_validate_json(body)
         except ValidationError as exc:
             raise SimulatorError(f"invalid service point: {exc.errors(include_url=False, include_input=False)}") from None
         self._simulator.note_received({"operation": "sync-service-point", "syncRequestId": message.syncRequestId})
@@ -191,7 +198,7 @@ class FieldActivityBook:
             return self.apply(unquote(parts[1]), self._event(body))
         return json_reply(405, {"message": f"{method} {path} is not a {self._simulator.system} activity service"})
 
-    def adopt(self, activity: ActivityIn) -> None:
+    def adopt(self, activity: OwnActivity) -> None:
         """An activity the system itself created (its own id): kept, so the hub's events for it apply."""
         self.by_external_id[f"{activity.sourceSystem}:{activity.activityId}"] = activity.activityId
         self._simulator.records[f"ACTIVITY#{activity.activityId}"] = {
@@ -209,13 +216,10 @@ class FieldActivityBook:
 
     def create(self, body: bytes) -> Reply:
         try:
-            raw = json.loads(body)
-            external = str(raw.pop("externalId"))
-            activity = ActivityIn.model_validate(raw)
-        except (ValueError, KeyError, TypeError, AttributeError, ValidationError) as exc:
-            raise SimulatorError(f"invalid activity: {exc}") from None
-        if external != f"{activity.sourceSystem}:{activity.activityId}":
-            raise SimulatorError(f"externalId {external} does not name the activity's source and id")
+            activity = FieldActivity.model_validate_json(body)
+        except ValidationError as exc:
+            raise SimulatorError(f"invalid activity: {exc.errors(include_url=False, include_input=False)}") from None
+        external = activity.externalId
         if self._accepts is not None and activity.activityType not in self._accepts:
             return json_reply(422, {"message": f"{self._simulator.system} does not work {activity.activityType} activities"})
         if fault := self._simulator.take_fault("reject"):
@@ -227,7 +231,7 @@ class FieldActivityBook:
         self.by_external_id[external] = activity_id
         self._simulator.records[f"ACTIVITY#{activity_id}"] = {
             "externalId": external,
-            **activity.model_dump(mode="json", exclude_none=True),
+            **activity.model_dump(mode="json", exclude_none=True, exclude={"externalId"}),
             "status": "OPEN",
             "events": [],
         }
@@ -235,13 +239,13 @@ class FieldActivityBook:
         return json_reply(201, {"id": activity_id})
 
     @staticmethod
-    def _event(body: bytes) -> ActivityEventIn:
+    def _event(body: bytes) -> ActivityEvent:
         try:
-            return ActivityEventIn.model_validate_json(body)
+            return ActivityEvent.model_validate_json(body)
         except ValidationError as exc:
             raise SimulatorError(f"invalid event: {exc.errors(include_url=False, include_input=False)}") from None
 
-    def apply(self, activity_id: str, event: ActivityEventIn) -> Reply:
+    def apply(self, activity_id: str, event: ActivityEvent | CrewReport) -> Reply:
         if not self._exists(activity_id):
             return json_reply(404, {"message": f"no activity {activity_id}"})
         record = self._simulator.records[f"ACTIVITY#{activity_id}"]
@@ -250,8 +254,8 @@ class FieldActivityBook:
         if record["status"] != "OPEN":
             return json_reply(409, {"message": f"activity {activity_id} is {record['status']}"})
         record["events"].append({"eventId": event.eventId, "event": event.event, "at": event.at.isoformat()})
-        if event.event == "UPDATE" and event.changes:
-            record.update({k: v for k, v in event.changes.items() if k in ("scheduledDate", "priority", "description", "customer")})
+        if event.event == "UPDATE":
+            record.update(event.changed())
         if event.event == "COMPLETE":
             record["completion"] = event.model_dump(mode="json", include={"readings", "remarks", "attachments"})
         record["status"] = CLOSED.get(event.event, "OPEN")
@@ -345,7 +349,7 @@ class FieldSystemSimulator(Simulator):
             return json_reply(200, {"servicePointId": service_point, "activityType": activity_type, "windows": free})
         if method == "POST" and parts == ["appointments"]:
             try:
-                appointment = AppointmentIn.model_validate_json(body)
+                appointment = AppointmentBooking.model_validate_json(body)
             except ValidationError as exc:
                 raise SimulatorError(f"invalid appointment: {exc.errors(include_url=False, include_input=False)}") from None
             key = f"APPOINTMENT#{appointment.appointmentId}"
@@ -390,13 +394,15 @@ class FieldSystemSimulator(Simulator):
             raise SimulatorError(f"{self.system} is not connected to a hub")
         try:
             raw = json.loads(body)
-            event = ActivityEventIn.model_validate(
-                {
-                    "eventId": f"{self.system}-EV-{next(self._events):06d}",
-                    "at": datetime.now(UTC).isoformat(),
-                    **raw,
-                    "fromSystem": self.system,
-                }
+            event = CrewReport.model_validate_json(
+                json.dumps(
+                    {
+                        "eventId": f"{self.system}-EV-{next(self._events):06d}",
+                        "at": datetime.now(UTC).isoformat(),
+                        **raw,
+                        "fromSystem": self.system,
+                    }
+                )
             )
         except (ValueError, TypeError, ValidationError) as exc:
             raise SimulatorError(f"invalid report: {exc}") from None
@@ -405,7 +411,7 @@ class FieldSystemSimulator(Simulator):
             return applied
         source, source_id = self.book.activity(activity_id)["externalId"].split(":", 1)
         path = f"/field-work/activities/{quote(source, safe='')}/{quote(source_id, safe='')}/events"
-        status, answer = self.send_to_hub(path, event.model_dump_json().encode(), "application/json")
+        status, answer = self.send_to_hub(path, event.model_dump_json(exclude_none=True).encode(), "application/json")
         return json_reply(
             200 if status < 400 else 502,
             {"event": event.model_dump(mode="json"), "hubStatus": status, "hubAnswer": json.loads(answer or b"null")},

@@ -29,12 +29,12 @@ from pydantic import BaseModel, ValidationError
 
 from localhub.simulators import mdm_usage
 from localhub.simulators.base import Reply, Simulator, SimulatorError, json_reply
-from utilhub.packs.meter_data.billing.events import (
-    BillCycleChangeIn,
-    BillCycleRequestIn,
-    ReplacementReadsIn,
-    UsageAdjustmentIn,
-    UsedOnBillUpdate,
+from localhub.simulators.mdm_contract import (
+    BillCycleChangeNotification,
+    BillCycleRequest,
+    BillUsage,
+    ReplacementReadsNotification,
+    UsageAdjustmentRequest,
 )
 from utilhub.platform.problems import Problem
 from utilhub.platform.xml import parse_untrusted, to_bytes, validate
@@ -243,9 +243,10 @@ class MdmSimulator(Simulator):
 
 # ---------------------------------------------------------------- billing events, bill cycle (MD-13, MD-16, MD-17, MD-19, MD-20)
 class MdmBillingServices:
-    """MDM's side of the billing events and bill cycle points, kept in the simulator's records:
+    """MDM's side of the billing events and bill cycle points, kept in the simulator's records; every body is
+    validated against MDM's own contract (:mod:`localhub.simulators.mdm_contract`), never the hub's models:
 
-    - ``POST /usage-transactions/{id}/bill-usage`` (MD-16, :class:`UsedOnBillUpdate`): the usage transaction's
+    - ``POST /usage-transactions/{id}/bill-usage`` (MD-16, :class:`BillUsage`): the usage transaction's
       used-on-bill flag; an event id MDM has is refused (409); an event older (``at``) than the one applied is
       recorded but does not change the flag;
     - ``POST /bill-cycle-requests`` (MD-19): the bill cycle of the SA's service point, from the service point
@@ -275,9 +276,9 @@ class MdmBillingServices:
         if parts == ["usage-adjustments"]:
             return self._adjust(body)
         if parts == ["outbound", "replacement-reads"]:
-            return self._send("/meter-data/replacement-reads", ReplacementReadsIn, "notificationId", "MDM-RR", body)
+            return self._send("/meter-data/replacement-reads", ReplacementReadsNotification, "notificationId", "MDM-RR", body)
         if parts == ["outbound", "bill-cycle-changes"]:
-            return self._send("/meter-data/bill-cycle-changes", BillCycleChangeIn, "changeId", "MDM-BCC", body)
+            return self._send("/meter-data/bill-cycle-changes", BillCycleChangeNotification, "changeId", "MDM-BCC", body)
         return None
 
     @staticmethod
@@ -288,7 +289,7 @@ class MdmBillingServices:
             raise SimulatorError(f"invalid {model.__name__}: {exc.errors(include_url=False, include_input=False)}") from None
 
     def _bill_usage(self, usage_transaction_id: str, body: bytes) -> Reply:
-        update = self._parse(UsedOnBillUpdate, body)
+        update = self._parse(BillUsage, body)
         if update.usageTransactionId != usage_transaction_id:
             raise SimulatorError("the update names another usage transaction than its path")
         with self._sim._lock:
@@ -311,7 +312,7 @@ class MdmBillingServices:
         return record["data"] if record else None
 
     def _bill_cycle(self, body: bytes) -> Reply:
-        request = self._parse(BillCycleRequestIn, body)
+        request = self._parse(BillCycleRequest, body)
         with self._sim._lock:
             self.bill_cycle_requests += 1
             self._sim.note_received({"operation": "bill-cycle-request", "id": request.saId})
@@ -329,7 +330,7 @@ class MdmBillingServices:
         return json_reply(200, {"billCycle": code})
 
     def _adjust(self, body: bytes) -> Reply:
-        request = self._parse(UsageAdjustmentIn, body)
+        request = self._parse(UsageAdjustmentRequest, body)
         fingerprint = request.model_dump(mode="json")
         with self._sim._lock:
             self._sim.note_received({"operation": "usage-adjustment", "id": request.adjustmentId})

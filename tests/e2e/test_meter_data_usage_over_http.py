@@ -11,6 +11,15 @@ import httpx
 from localhub.server import LocalRuntime
 from tests.helpers import bearer, until
 
+# CCB's service type codes: the determinants it holds carry the SA's service type in them, the result the hub's
+CCB_SERVICE_TYPE = {"ELECTRIC": "E", "GAS": "G", "WATER": "W"}
+
+
+def as_ccb_holds(usage_request_id: str, result: dict[str, Any]) -> dict[str, Any]:
+    """A usage request's result as CCB holds its determinants: under the request, the service type in CCB's code."""
+    return {"usageRequestId": usage_request_id, **result, "serviceType": CCB_SERVICE_TYPE[result["serviceType"]]}
+
+
 PERIOD = {"periodStart": "2026-10-01", "periodEnd": "2026-11-01"}
 
 
@@ -74,7 +83,7 @@ def test_a_bill_run_posted_twice_is_billed_once_at_ccb(client: httpx.Client) -> 
     ccb = client.get("/_local/sim/ccb/state").json()
     for found in done:
         held = ccb["records"][f"BILL_DETERMINANTS#{found['usageRequestId']}"]["determinants"]
-        assert held == {"usageRequestId": found["usageRequestId"], **found["result"]}
+        assert held == as_ccb_holds(found["usageRequestId"], found["result"])
     assert ccb["usageRequestsReceivedTwice"] == []
 
 
@@ -109,7 +118,7 @@ def test_a_usage_request_ccb_refused_is_resubmitted_and_billed_once(client: http
     assert answer.json() == {"usageRequestId": "E2E-UR-RS", "status": "PENDING"}
     assert done["status"] == "COMPLETED"
     ccb = client.get("/_local/sim/ccb/state").json()
-    assert ccb["records"]["BILL_DETERMINANTS#E2E-UR-RS"]["determinants"] == {"usageRequestId": "E2E-UR-RS", **done["result"]}
+    assert ccb["records"]["BILL_DETERMINANTS#E2E-UR-RS"]["determinants"] == as_ccb_holds("E2E-UR-RS", done["result"])
     assert client.post("/meter-data/usage-requests/E2E-UR-RS/resubmission").status_code == 409
 
 

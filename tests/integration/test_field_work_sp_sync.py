@@ -323,6 +323,8 @@ def test_a_code_odm_does_not_know_ends_in_error_not_in_retries(hub: LocalHub) ->
         (service_point("FW6-B6", timeZone="Europe/Paris\u0000"), "#/data/timeZone"),
         (service_point("FW6-B7", address={"line1": "1 Grid Lane\u001b[2J"}), "#/data/address/line1"),
         (service_point("FW6-B8", billCycle="BC\r01"), "#/data/billCycle"),
+        # what ODM would refuse is refused at intake, not sent to end in ERROR: half a location
+        (service_point("FW6-B9", latitude=48.85), "#/data"),
     ],
 )
 def test_a_bad_request_is_a_422_naming_the_field_and_nothing_is_stored(hub: LocalHub, body: dict[str, Any], pointer: str) -> None:

@@ -136,6 +136,22 @@ def test_a_usage_adjustment_is_made_once_at_mdm_and_answered_the_same_again(hub:
     assert changed.status == 409
 
 
+def test_an_adjustment_reaches_mdm_in_mdms_unit_and_is_answered_in_the_hubs(hub: LocalHub) -> None:
+    # Given MDM holds SA-0001
+    mdm_holds_sa_0001(hub)
+
+    # When self-service adjusts therms, then asks an adjustment in a unit MDM has no code for
+    therms = post(hub, "/meter-data/usage-adjustments", adjustment(adjustmentId="CSS-ADJ-T", uom="THERM", quantity=12.5))
+    unmapped = post(hub, "/meter-data/usage-adjustments", adjustment(adjustmentId="CSS-ADJ-V", uom="KVARH"))
+
+    # Then MDM made the first in its own code (thm) and the hub answers it in its own (THERM); the second is a 422
+    # naming the unit, and MDM never saw it
+    assert (therms.status, therms.json()["uom"], therms.json()["quantity"]) == (200, "THERM", 12.5)
+    assert hub.simulators["MDM"].state()["billing"]["usageAdjustments"]["CSS-ADJ-T"]["uom"] == "thm"
+    assert (unmapped.status, unmapped.json()["errors"][0]["pointer"]) == (422, "#/uom")
+    assert "CSS-ADJ-V" not in hub.simulators["MDM"].state()["billing"]["usageAdjustments"]
+
+
 def test_an_adjustment_for_an_sa_mdm_does_not_hold_is_404_and_mdm_down_is_502(hub: LocalHub) -> None:
     # Given MDM without SA-0009, and then down
     # When self-service asks an adjustment for SA-0009, then another while MDM is down

@@ -22,6 +22,15 @@ from tests.integration.test_meter_data_person_sync import cycle
 from utilhub.packs.meter_data.billing import usage_requests
 from utilhub.platform import observability
 
+# CCB's service type codes: the determinants it holds carry the SA's service type in them, the result the hub's
+CCB_SERVICE_TYPE = {"ELECTRIC": "E", "GAS": "G", "WATER": "W"}
+
+
+def as_ccb_holds(usage_request_id: str, result: dict[str, Any]) -> dict[str, Any]:
+    """A usage request's result as CCB holds its determinants: under the request, the service type in CCB's code."""
+    return {"usageRequestId": usage_request_id, **result, "serviceType": CCB_SERVICE_TYPE[result["serviceType"]]}
+
+
 CLAIMS = {"client_id": "ccb", "scope": "utilhub/meter-data", "token_use": "access"}
 INTAKE = "MeterDataUsageRequestsFunction"
 RELEASE = "MeterDataUsageReleaseFunction"
@@ -361,7 +370,7 @@ def test_a_fault_run_bills_every_usage_request_once_or_ends_it_visibly(hub: Loca
         found = state_of(hub, rid)
         outcomes[rid] = found["status"]
         if found["status"] == "COMPLETED":
-            assert billed[rid]["determinants"] == {"usageRequestId": rid, **found["result"]}, rid
+            assert billed[rid]["determinants"] == as_ccb_holds(rid, found["result"]), rid
         elif found["status"] == "ERROR":
             reason = found["history"][-1]["reason"]
             assert reason, rid
@@ -486,7 +495,7 @@ def test_a_delivery_whose_completion_was_not_recorded_completes_on_redelivery_wi
     assert hub.simulators["MDM"].faults[0].remaining == 10
     ccb = ccb_state(hub)
     assert (ccb["billDeterminantsReceived"], ccb["usageRequestsBilled"]) == (2, 1)
-    assert hub.simulators["CCB"].records["BILL_DETERMINANTS#UR-00071"]["determinants"] == {"usageRequestId": "UR-00071", **found["result"]}
+    assert hub.simulators["CCB"].records["BILL_DETERMINANTS#UR-00071"]["determinants"] == as_ccb_holds("UR-00071", found["result"])
 
 
 def test_a_bill_run_sqs_does_not_take_is_a_503_and_its_second_post_bills_each_request_once(hub: LocalHub) -> None:
@@ -594,7 +603,7 @@ def test_a_usage_request_in_error_resubmitted_runs_again_and_is_billed_once(hub:
     assert found["history"][3]["reason"] == "resubmitted"
     assert hub.simulators["MDM"].received_total == mdm_calls
     billed = hub.simulators["CCB"].records["BILL_DETERMINANTS#UR-00081"]
-    assert billed["determinants"] == {"usageRequestId": "UR-00081", **found["result"]}
+    assert billed["determinants"] == as_ccb_holds("UR-00081", found["result"])
     assert len([k for k in hub.simulators["CCB"].records if k.startswith("BILL_DETERMINANTS#")]) == 1
 
 
@@ -629,7 +638,7 @@ def test_a_usage_request_in_error_whose_determinants_may_be_at_ccb_is_billed_onc
     assert answer.status == 202, answer.body
     found = state_of(hub, "UR-00082")
     assert found["status"] == "COMPLETED"
-    assert hub.simulators["CCB"].records["BILL_DETERMINANTS#UR-00082"]["determinants"] == {"usageRequestId": "UR-00082", **found["result"]}
+    assert hub.simulators["CCB"].records["BILL_DETERMINANTS#UR-00082"]["determinants"] == as_ccb_holds("UR-00082", found["result"])
     assert ccb_state(hub)["usageRequestsBilled"] == 1
     assert len({k for k in hub.simulators["CCB"].records if k.startswith("BILL_DETERMINANTS#")}) == 1
 
@@ -831,4 +840,6 @@ def test_a_gas_sa_synchronized_with_its_service_type_is_billed_in_therms(hub: Lo
     assert {d["touPeriod"] for d in electric["result"]["determinants"]} == {"TOTAL", "ON_PEAK", "SHOULDER", "OFF_PEAK", "PEAK"}
     held = hub.simulators["CCB"].records["BILL_DETERMINANTS#UR-00031"]["determinants"]
     assert held["determinants"] == gas["result"]["determinants"]
+    # and CCB received the service type in its own code (the ServiceType map's CCB column), as it bills it
+    assert (held["serviceType"], hub.simulators["CCB"].records["BILL_DETERMINANTS#UR-00032"]["determinants"]["serviceType"]) == ("G", "E")
     assert ccb_state(hub)["usageRequestsReceivedTwice"] == []

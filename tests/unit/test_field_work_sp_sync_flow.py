@@ -109,7 +109,14 @@ def test_an_unmapped_sp_type_names_the_map_and_the_target() -> None:
 @pytest.mark.parametrize(("model", "code"), [("v1.9", "ELEC-COM"), ("v2.1", "ELECTRIC_COMMERCIAL")])
 def test_the_rendered_message_carries_the_targets_code_and_only_typed_fields(model: str, code: str) -> None:
     codec = sp_sync.FLOWS[model].target_codec
-    data = {"premiseId": "PR-1", "spType": "E-COM", "address": {"city": "Leeds"}, "billCycleCode": "BC01", "latitude": 53.8}
+    data = {
+        "premiseId": "PR-1",
+        "spType": "E-COM",
+        "address": {"city": "Leeds"},
+        "billCycleCode": "BC01",
+        "latitude": 53.8,
+        "longitude": -1.55,
+    }
     message = json.loads(codec.render(stored(data), "corr-1"))
     assert message == {
         "syncRequestId": "FW6-U1",
@@ -120,6 +127,7 @@ def test_the_rendered_message_carries_the_targets_code_and_only_typed_fields(mod
         "servicePointType": code,
         "address": {"city": "Leeds"},
         "latitude": 53.8,
+        "longitude": -1.55,
     }
     assert codec.path(stored(data)) == "/service-points"
     assert codec.content_type == "application/json"
@@ -163,6 +171,7 @@ def message(
 ) -> dict[str, Any]:
     return {
         "syncRequestId": sync_request_id,
+        "externalSystem": "CCB",
         "externalId": "SP-0001",
         "changedAt": changed,
         "premiseId": "PR-1",

@@ -13,7 +13,11 @@ ROOT = Path(__file__).resolve().parents[2]
 # simulator module -> the module holding its application's own contract
 OWN_CONTRACT = {
     "localhub/simulators/brm.py": "localhub/simulators/brm_contract.py",
+    "localhub/simulators/ccb.py": "localhub/simulators/ccb_contract.py",
+    "localhub/simulators/ccb_billing.py": "localhub/simulators/ccb_contract.py",
     "localhub/simulators/dacs.py": "localhub/simulators/dacs_contract.py",
+    "localhub/simulators/field.py": "localhub/simulators/field_contract.py",
+    "localhub/simulators/mdm.py": "localhub/simulators/mdm_contract.py",
     "localhub/simulators/siebel.py": "localhub/simulators/siebel_contract.py",
 }
 # where the hub's message models live: a simulator importing from these validates with the hub's own eyes
@@ -38,6 +42,13 @@ def hub_models_imported(path: Path) -> list[str]:
 @pytest.mark.parametrize("module", sorted({m for pair in OWN_CONTRACT.items() for m in pair}))
 def test_a_simulator_and_its_contract_import_no_hub_message_model(module: str) -> None:
     assert hub_models_imported(ROOT / module) == []
+
+
+def test_no_simulator_module_imports_a_hub_message_model() -> None:
+    # every module of the simulators, listed above or not (a new simulator, a helper module), judges with its own eyes
+    modules = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "localhub" / "simulators").glob("*.py"))
+    assert "localhub/simulators/mdm_usage.py" in modules
+    assert {m: hub_models_imported(ROOT / m) for m in modules if hub_models_imported(ROOT / m)} == {}
 
 
 @pytest.mark.parametrize(("simulator", "contract"), sorted(OWN_CONTRACT.items()))

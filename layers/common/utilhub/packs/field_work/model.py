@@ -4,9 +4,9 @@ of its life (FW-02), and the items the creation workflow passes between its step
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from utilhub.syncrequests.ccb_data import CcbAddress, CcbServicePointData, PhoneNumber
 from utilhub.syncrequests.model import ID_PATTERN
@@ -232,13 +232,20 @@ class FieldServicePointData(CcbServicePointData):
     CCB's service point (:mod:`utilhub.syncrequests.ccb_data`) with an id-shaped ``premiseId``, the contract's
     least, and a required ``spType``, what WAM/ODM files the service point under,
     translated through the domain value map ``ServicePointType``. Other fields CCB sends (bill cycle,
-    the Service Order Management flag) are kept with the request but not sent to WAM/ODM.
+    the Service Order Management flag) are kept with the request but not sent to WAM/ODM. A location WAM/ODM would
+    refuse, one coordinate without the other, is refused here, at intake.
     """
 
     premiseId: str = Field(pattern=ID_PATTERN)
     spType: str = Field(min_length=1, max_length=30, description="CCB's SP type, e.g. E-RES, G-COM")
     latitude: float | None = Field(default=None, ge=-90, le=90, allow_inf_nan=False)
     longitude: float | None = Field(default=None, ge=-180, le=180, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _whole_location(self) -> Self:
+        if (self.latitude is None) != (self.longitude is None):
+            raise ValueError("a location has both latitude and longitude, or neither")
+        return self
 
 
 class ServicePointSyncOut(_Message):

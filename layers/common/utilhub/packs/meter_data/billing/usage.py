@@ -336,6 +336,12 @@ def for_ccb(answer: dict[str, Any]) -> dict[str, Any]:
     return converted
 
 
+def ccb_service_type(service_type: str) -> str:
+    """The hub's service type (``ELECTRIC``, ``GAS``, ``WATER``) in CCB's code (the ``ServiceType`` map: E, G, W), as
+    CCB's billing takes it with the determinants of a usage request (MD-11)."""
+    return domain_value_maps().translate(SERVICE_TYPE_MAP, service_type, source=COMMON, target="CCB", pointer="#/serviceType")
+
+
 def read_determinants(body: bytes | str) -> BillDeterminants:
     """MDM's bill determinants from its JSON answer, in the hub's codes and checked; :class:`UnusableAnswer` if not."""
     try:

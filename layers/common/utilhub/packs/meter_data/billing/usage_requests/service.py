@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from utilhub.packs.meter_data.billing.usage import UnusableAnswer, for_ccb, mismatch, read_determinants
+from utilhub.packs.meter_data.billing.usage import UnusableAnswer, ccb_service_type, for_ccb, mismatch, read_determinants
 from utilhub.platform import aws, journal
 from utilhub.platform.budget import JSON
 from utilhub.platform.connectors import HttpConnector, TargetRejected
@@ -260,7 +260,8 @@ class UsageRequests:
         return for_ccb(found.model_dump(mode="json", exclude_none=True))
 
     def _deliver_to_ccb(self, request: UsageRequestIn, determinants: dict[str, Any]) -> dict[str, Any]:
-        body = {"usageRequestId": request.usageRequestId, **determinants}
+        # CCB takes the service type in its own code; the usage request's result keeps the hub's
+        body = {"usageRequestId": request.usageRequestId, **determinants, "serviceType": ccb_service_type(determinants["serviceType"])}
         try:
             response = self.connector("CCB").request("POST", "bill-determinants", json.dumps(body).encode(), content_type=JSON)
         except TargetRejected as exc:

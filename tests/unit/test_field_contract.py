@@ -1,0 +1,110 @@
+"""The field systems' own contract refuses what MWM, WAM, ODM and CCB would refuse, whatever the hub's models accept."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from pydantic import BaseModel, ValidationError
+
+from localhub.simulators.field_contract import ActivityEvent, FieldActivity, MeterValidation, ServicePoint
+
+ACTIVITY = {
+    "externalId": "CCB:FA-1",
+    "sourceSystem": "CCB",
+    "activityId": "FA-1",
+    "activityType": "METER-EXCHANGE",
+    "servicePointId": "SP-0001",
+    "priority": "NORMAL",
+}
+ATTACHMENT = {
+    "attachmentId": "AT-1",
+    "fileName": "meter.jpg",
+    "contentType": "image/jpeg",
+    "sizeBytes": 2048,
+    "url": "http://127.0.0.1:4566/bucket/attachments/CCB/FA-1/AT-1?X-Amz-Signature=abc",
+}
+SERVICE_POINT = {
+    "syncRequestId": "S1",
+    "externalSystem": "CCB",
+    "externalId": "SP-0001",
+    "changedAt": "2026-11-20T08:00:00Z",
+    "premiseId": "PR-1",
+    "servicePointType": "ELECTRIC_RESIDENTIAL",
+}
+
+
+def parse(model: type[BaseModel], body: dict[str, Any]) -> BaseModel:
+    return model.model_validate_json(json.dumps(body))
+
+
+def event(**fields: Any) -> dict[str, Any]:
+    return {"eventId": "EV-1", "at": "2026-11-20T08:00:00Z", **fields}
+
+
+def test_an_activity_is_taken_filed_under_its_source_and_id() -> None:
+    activity = parse(FieldActivity, ACTIVITY)
+    assert isinstance(activity, FieldActivity)
+    assert activity.externalId == "CCB:FA-1"
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        ({"externalId": "CCB:FA-2"}, "does not name the activity's source and id"),
+        ({"priority": None}, "priority"),
+        ({"priority": "URGENT"}, "priority"),
+        ({"workOrder": "W-1"}, "Extra inputs"),
+        ({"scheduledDate": "2026-11-20T08:00:00Z"}, "scheduledDate"),
+    ],
+)
+def test_an_activity_the_system_would_refuse_is_refused(change: dict[str, Any], why: str) -> None:
+    with pytest.raises(ValidationError, match=why):
+        parse(FieldActivity, {**ACTIVITY, **change})
+
+
+def test_a_completion_with_fetchable_attachments_and_an_update_of_known_fields_are_taken() -> None:
+    completion = parse(ActivityEvent, event(event="COMPLETE", remarks="done", attachments=[ATTACHMENT]))
+    update = parse(ActivityEvent, event(event="UPDATE", changes={"priority": "HIGH"}))
+    assert isinstance(completion, ActivityEvent)
+    assert isinstance(update, ActivityEvent)
+    assert completion.attachments[0].url.startswith("http://")
+    assert update.changed() == {"priority": "HIGH"}
+
+
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [
+        (event(event="COMPLETE", attachments=[{"attachmentId": "AT-1"}]), "fileName"),
+        (event(event="UPDATE", changes={"meterId": "B-1"}), "Extra inputs"),
+        (event(event="UPDATE"), "names the fields that changed"),
+        (event(event="CANCEL", remarks="no access"), "with a COMPLETE only"),
+        (event(event="COMPLETE", reason="done"), "with a CANCEL only"),
+        (event(event="COMPLETE", at="2026-11-20T08:00:00"), "timezone"),
+    ],
+)
+def test_an_event_the_system_would_refuse_is_refused(body: dict[str, Any], why: str) -> None:
+    with pytest.raises(ValidationError, match=why):
+        parse(ActivityEvent, body)
+
+
+def test_a_removal_names_the_service_point_the_meter_leaves() -> None:
+    assert isinstance(parse(MeterValidation, {"badgeNumber": "B-0060", "purpose": "INSTALL"}), MeterValidation)
+    with pytest.raises(ValidationError, match="names the service point"):
+        parse(MeterValidation, {"badgeNumber": "B-0001", "purpose": "REMOVE"})
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        ({"timeZone": "Mars/Olympus_Mons"}, "is not a time zone"),
+        ({"latitude": 39.8}, "both latitude and longitude"),
+        ({"externalSystem": "SEBL"}, "externalSystem"),
+        ({"address": {"street": "1 Main St"}}, "Extra inputs"),
+    ],
+)
+def test_a_service_point_the_asset_system_would_refuse_is_refused(change: dict[str, Any], why: str) -> None:
+    assert isinstance(parse(ServicePoint, {**SERVICE_POINT, "timeZone": "America/Chicago"}), ServicePoint)
+    with pytest.raises(ValidationError, match=why):
+        parse(ServicePoint, {**SERVICE_POINT, **change})
