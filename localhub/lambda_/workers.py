@@ -194,7 +194,6 @@ class WorkerPool:
 
     def _run(self, function: _Function, event: Any) -> Invocation:
         started = time.perf_counter()
-        deadline_ms = int((time.time() + function.spec.timeout) * 1000)
         environment = self._take(function)
         if environment is None and self._stopped:
             return Invocation(error={"errorType": "ServiceException", "errorMessage": "the local runtime is stopping"})
@@ -204,6 +203,8 @@ class WorkerPool:
         crash = self._crash_for(function.spec)
         if crash is not None:
             request["crashAfterCalls"] = crash
+        # the deadline the function's context counts down to (its claims expire then): from now, the environment taken
+        deadline_ms = int((time.time() + function.spec.timeout) * 1000)
         try:
             answer = environment.call(request, function.spec.timeout + TIMEOUT_GRACE_SECONDS)
         except TypeError as exc:  # an event JSON cannot carry never reaches the environment
