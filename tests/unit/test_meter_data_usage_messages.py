@@ -135,6 +135,23 @@ def test_a_gas_sas_determinants_are_read_in_mdm_units_and_answered_in_ccbs() -> 
     assert [i["quantity"] for i in answered["intervals"]] == [1.25, 1.25]
 
 
+@pytest.mark.parametrize(
+    ("broken", "reason"),
+    [
+        # an electric rate is priced by time of use and demand: an answer without them would bill it short
+        ({k: v for k, v in DETERMINANTS.items() if k != "peakDemandKw"}, "peak demand"),
+        (
+            {**DETERMINANTS, "determinants": [d for d in DETERMINANTS["determinants"] if d["touPeriod"] in ("TOTAL", "PEAK")]},
+            "time-of-use buckets",
+        ),
+        ({**DETERMINANTS, "serviceType": "ELECTRIC", "peakDemandKw": None}, "peak demand"),
+    ],
+)
+def test_an_electric_answer_without_its_time_of_use_buckets_or_peak_demand_is_unusable(broken: dict[str, Any], reason: str) -> None:
+    with pytest.raises(usage.UnusableAnswer, match=reason):
+        usage.read_determinants(json.dumps(broken))
+
+
 def test_an_electric_answer_without_a_service_type_is_read_as_before() -> None:
     found = usage.read_determinants(json.dumps(DETERMINANTS))
     assert (found.serviceType, found.uom) == ("ELECTRIC", "KWH")

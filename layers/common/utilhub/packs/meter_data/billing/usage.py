@@ -173,6 +173,10 @@ class BillDeterminants(_Answer):
             raise ValueError(f"a determinant is not in the SA's unit {self.uom} (demand in {DEMAND_UOM})")
         if sum(1 for d in self.determinants if d.touPeriod == "TOTAL") != 1:
             raise ValueError(f"there must be one {self.uom} TOTAL determinant")
+        if self.serviceType == "ELECTRIC" and not buckets:  # an electric rate is priced by them: without, billed short
+            raise ValueError("an electric SA's determinants have their time-of-use buckets")
+        if self.serviceType == "ELECTRIC" and self.peakDemandKw is None:
+            raise ValueError("an electric SA's determinants have its peak demand (peakDemandKw)")
         total = self.quantity(self.uom, "TOTAL")
         if buckets and sum(self.quantity(self.uom, period) for period in TOU_PERIODS) != total:
             raise ValueError("the time-of-use buckets do not add up to the total")
