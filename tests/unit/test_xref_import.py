@@ -216,3 +216,19 @@ def test_an_entity_with_one_system_only_is_skipped() -> None:
     writes, tally = plan("CUSTOMERPARTY_PARTYID,SEBL_01,1,1-A1,N\nCUSTOMERPARTY_PARTYID,COMMON,1,0A,N\n")
     assert writes == {}
     assert reasons(tally)["no other system's id in its table and row number"] == [2]
+
+
+def test_the_import_never_links_brms_own_objects(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given the hub's entity types as a deployment sets them, BRM's among them (OC-01 links those, and reads them)
+    from utilhub.operations import wiring
+    from utilhub.platform.settings import get_settings
+
+    monkeypatch.setenv("UTILHUB_XREF_ENTITY_TYPES", "PERSON,ACCOUNT,METER,account,billinfo,payinfo")
+    get_settings.cache_clear()
+    try:
+        # Then the cutover's import may link the utility's only: its function may not write BRM's (template.yaml)
+        assert wiring.importable_entity_types() == ["PERSON", "ACCOUNT", "METER"]
+        assert wiring.xref_entity_types()[-3:] == ["account", "billinfo", "payinfo"]
+    finally:
+        monkeypatch.delenv("UTILHUB_XREF_ENTITY_TYPES")
+        get_settings.cache_clear()

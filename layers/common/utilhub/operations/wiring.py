@@ -49,6 +49,16 @@ def xref_entity_types() -> list[str]:
     return [t.strip() for t in get_settings().operations.xref_entity_types.split(",") if t.strip()]
 
 
+# BRM's own objects, which OC-01 links to Siebel's billing accounts and profiles: looked up, never imported (the
+# operators' function may add links under the utility's entity types only, template.yaml).
+BILLING_ENTITY_TYPES = frozenset({"account", "billinfo", "payinfo"})
+
+
+def importable_entity_types() -> list[str]:
+    """The entity types the cutover's import may link: the hub's, less BRM's."""
+    return [t for t in xref_entity_types() if t not in BILLING_ENTITY_TYPES]
+
+
 @entry
 def transactions() -> Handler:
     """Every pack's transactions: summary, listing, one with its timeline, resubmission, cross-references."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from utilhub.operations.wiring import cross_references, xref_entity_types
+from utilhub.operations.wiring import cross_references, importable_entity_types
 from utilhub.operations.xref_import import HEADER, XrefImportReport, import_export
 from utilhub.platform.api_docs import Reply, Request
 from utilhub.platform.dvm import domain_value_maps
@@ -56,5 +56,5 @@ def add_import_route(app: HttpApiResolver) -> None:
         schemas=SCHEMAS,
     )
     def import_cross_references(text: str) -> tuple[int, Any]:
-        report = import_export(text, cross_references(), domain_value_maps(), xref_entity_types())
+        report = import_export(text, cross_references(), domain_value_maps(), importable_entity_types())
         return 200, report.model_dump(mode="json")
