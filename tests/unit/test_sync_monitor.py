@@ -285,3 +285,32 @@ def test_a_child_and_its_parent_on_one_page_go_together_parent_claimed_first() -
     assert [ids for ids, _ in store.claimed] == [["p"], ["sa"]]
     assert dispatch.calls == [[("p", 1), ("sa", 1)]]
     assert (report.held, report.released) == (0, 0)
+
+
+def test_a_waiting_child_released_in_the_same_run_is_not_reported_waiting() -> None:
+    # Given an agreement WAITING for ten minutes for its person, whose change is PENDING on a shard swept after it
+    waiting_since = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+    changed = datetime(2026, 11, 20, 8, 50, tzinfo=UTC)
+    agreement = PendingRequest(
+        "sa",
+        "SERVICE_AGREEMENT",
+        "SA-1",
+        changed,
+        "h",
+        f"{sortable_time(changed)}#{sortable_time(waiting_since)}#sa",
+        0,
+        "c",
+        SyncStatus.WAITING,
+    )
+    store = ParentsStore({0: [[]], 1: [[pending("p", "P-1", 2)]]}, {"sa": [("PERSON", "P-1")]})
+    store.waiting[0].append(agreement)
+    dispatch = Recorded(records_claims=False)
+    run = monitor(store, dispatch, ordered_types=frozenset({"SERVICE_AGREEMENT"}), parents_ready_once_sent=True)
+
+    # When a run sends the person, then releases the agreement
+    report = run.at(lambda: waiting_since + timedelta(minutes=10)).run()
+
+    # Then the run reports nothing left waiting: the waiting-too-long alarm reads what still waits, not what went out
+    assert dispatch.calls == [[("p", 1)], [("sa", 1)]]
+    assert report.released == 1
+    assert (report.waiting, report.oldest_waiting_seconds) == (0, 0)

@@ -41,7 +41,7 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -101,6 +101,8 @@ class MonitorReport:
     # how long the oldest request this run kept WAITING has waited (since it went WAITING, or its reason last
     # changed): a parent CCB never sends shows here
     oldest_waiting_seconds: int = 0
+    # of ``waiting``, the WAITING requests still blocked when swept (not a metric: a second pass counts them again)
+    still_blocked: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, int]:
         return {k: v for k, v in self.__dict__.items() if isinstance(v, int)}
@@ -266,6 +268,11 @@ class SyncMonitor:
             report.pages += again.pages
             report.failed_shards += again.failed_shards
             report.out_of_time = again.out_of_time
+            if failure is None and not again.out_of_time:
+                # every WAITING request was swept again: what still waits is the second pass's count (what the first
+                # counted and the second released went out: the waiting-too-long alarm must not see it)
+                report.waiting += again.waiting - len(report.still_blocked)
+                report.oldest_waiting_seconds = again.oldest_waiting_seconds
         if failure is not None and report.failed_shards == len(self._store.shards):
             raise failure  # nothing could be worked: the run fails, and the next one starts again
         for name, value in report.as_dict().items():
@@ -380,6 +387,7 @@ class SyncMonitor:
                     if block.reason != stored_reason:
                         self._store.still_waiting(request, block)
                     report.waiting += 1
+                    report.still_blocked.append(request.sync_request_id)
                     age = int((self._now() - request.in_status_since).total_seconds())
                     report.oldest_waiting_seconds = max(report.oldest_waiting_seconds, age)
                 else:
