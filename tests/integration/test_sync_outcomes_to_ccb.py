@@ -238,12 +238,51 @@ def test_a_dacs_request_completed_by_its_upload_is_told_to_ccb_once(hub: LocalHu
 # ---------------------------------------------------------------------------- MD-11 usage requests in ERROR
 
 
+USAGE_RELEASE = "MeterDataUsageReleaseFunction"
+
+
 def usage_statuses(hub: LocalHub, usage_request_id: str) -> list[dict[str, Any]]:
     return hub.simulators["CCB"].records.get(f"USAGE-REQUEST-STATUS#{usage_request_id}", {}).get("statuses", [])  # type: ignore[no-any-return]
 
 
 def usage_calls(hub: LocalHub) -> list[tuple[str, bool]]:
     return [(m["id"], m["repeat"]) for m in hub.simulators["CCB"].received if m.get("operation") == "usage-request-status"]
+
+
+def test_a_usage_request_error_sqs_refused_to_queue_is_told_by_the_release_schedule_once(
+    hub: LocalHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a usage request for an SA MDM does not hold, and SQS refusing the functions' SendMessage calls (throttled
+    # beyond boto3's retries) while it ends in ERROR
+    usage = {"usageRequestId": "UR-Q1", "saId": "SA-99999", "periodStart": "2026-10-01", "periodEnd": "2026-11-01"}
+    assert post_json(hub, "/meter-data/usage-requests", usage, MD_CLAIMS).status == 202
+    with AwsThrottling(1.0, operations=frozenset({"sqs.SendMessage"})) as refused:
+        hub.drain()
+    assert refused.report()["throttled"] != []
+    steps = hub.call_api("GET", "/meter-data/usage-requests/UR-Q1", claims=MD_CLAIMS).json()["history"]
+    assert steps[-1]["status"] == "ERROR"
+    # Then CCB has not heard it, and the request owes it
+    assert usage_statuses(hub, "UR-Q1") == []
+    table = boto3.resource("dynamodb").Table(hub.resources()["MeterDataUsageRequestTable"])
+    assert "outcomeOwed" in table.get_item(Key={"pk": "UR-Q1"}, ConsistentRead=True)["Item"]
+
+    # When the release schedule runs within the grace, then (the grace spent) twice after it
+    run = hub.run_schedule(USAGE_RELEASE)
+    assert (run.failed, run.result["outcomesRetold"]) == (False, 0), run.error
+    monkeypatch.setattr("utilhub.packs.meter_data.billing.usage_requests.service.OUTCOME_GRACE", timedelta(0))
+    retold = []
+    for _ in range(2):
+        run = hub.run_schedule(USAGE_RELEASE)
+        assert not run.failed, run.error
+        retold.append(run.result["outcomesRetold"])
+        hub.drain()
+
+    # Then CCB heard the ERROR once, with the reason and time the hub recorded, and nothing is owed any more
+    assert retold == [1, 0]
+    assert [(s["status"], s["reason"], s["at"]) for s in usage_statuses(hub, "UR-Q1")] == [("ERROR", steps[-1]["reason"], steps[-1]["at"])]
+    assert usage_calls(hub) == [("UR-Q1", False)]
+    item = table.get_item(Key={"pk": "UR-Q1"}, ConsistentRead=True)["Item"]
+    assert ("outcomeOwed" in item, "gsi1pk" in item) == (False, False)
 
 
 def test_each_error_of_a_usage_request_reaches_ccb_once_in_order_after_a_redelivery(hub: LocalHub) -> None:

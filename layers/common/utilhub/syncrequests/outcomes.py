@@ -20,8 +20,8 @@ acknowledgement to synchronized or error.
   retries, the function stopped in between) keeps its mark, is logged and counted (``SyncOutcomeQueueFailed``,
   alarmed), and the flow's monitor queues it again after a short grace
   (:meth:`~utilhub.syncrequests.store.SyncRequestStore.tell_owed`). A later transition of the request removes the
-  mark: CCB keeps the last state it is told. MD-11's notices (:class:`CcbNotices`) have no such mark yet: a failed
-  one is only logged and counted.
+  mark: CCB keeps the last state it is told. MD-11's notices (:class:`CcbNotices`) are kept the same way by the
+  usage request store, and queued again by its release schedule.
 - **In order per request.** The message group is the request (``<flow>#<syncRequestId>``): SQS hands a request's
   outcomes over one at a time, in the order they were queued, and a failed one holds back the later ones. CCB's
   acknowledgement carries no sequence number (a real CCB records the last state it is told), so the order must be
@@ -157,14 +157,17 @@ class CcbNotices:
         self.enabled = bool(queue_url) and enabled
         self._accept = accept
 
-    def __call__(self, event_id: str, group: str, notice: CcbNotice) -> None:
+    def __call__(self, event_id: str, group: str, notice: CcbNotice) -> bool:
+        """Queue the notice: whether it was (a failed one stays owed by its pack's store, which queues it again)."""
         if not self.enabled or self._queue_url is None:
-            return
+            return False
         try:
             self._accept(NOTICE, event_id, notice.model_dump(), self._queue_url, group=group)
         except (BotoCoreError, ClientError) as exc:  # as for a sync request's outcome: written, counted, alarmed
             metrics.add_metric(name="SyncOutcomeQueueFailed", unit=MetricUnit.Count, value=1)
-            logger.error("outcome not queued for CCB", extra={"eventId": event_id, "reason": str(exc)})
+            logger.error("outcome not queued for CCB yet", extra={"eventId": event_id, "reason": str(exc)})
+            return False
+        return True
 
 
 class Ccb:
