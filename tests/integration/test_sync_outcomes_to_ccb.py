@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
 import pytest
 
 from localhub.aws.endpoint import reset
+from localhub.aws.throttling import AwsThrottling
 from localhub.hub import LocalHub
 from tests.helpers import JSON, post_json
 
@@ -52,6 +54,13 @@ def history(hub: LocalHub, collection: str, sync_request_id: str, claims: dict[s
     response = hub.call_api("GET", f"{collection}/{sync_request_id}", claims=claims)
     assert response.status == 200, response.body
     return response.json()["history"]  # type: ignore[no-any-return]
+
+
+def marks(hub: LocalHub, flow: str, sync_request_id: str) -> dict[str, Any]:
+    """What the request's item holds of an outcome owed to CCB (syncrequests/store.py): its mark and its index entry."""
+    table = boto3.resource("dynamodb").Table(hub.resources()["SyncRequestTable"])
+    item = table.get_item(Key={"pk": f"{flow}#REQ#{sync_request_id}"}, ConsistentRead=True)["Item"]
+    return {k: item[k] for k in ("outcomeOwed", "gsi1pk") if k in item}
 
 
 def cycle(hub: LocalHub, monitor: str) -> None:
@@ -108,6 +117,39 @@ def test_each_outcome_of_a_meter_data_request_reaches_ccb_once_in_order_after_a_
     assert [a["reason"] for a in acks] == [steps[2]["reason"], steps[5]["reason"]]
     assert acks[0]["reason"] == "contact locked in MDM"
     assert calls(hub) == [("SR-O1", False), ("SR-O1", False)]
+    # And each outcome queued by the write that made it, the request owes none (and is out of the monitor's index)
+    assert marks(hub, "meter-data", "SR-O1") == {}
+
+
+def test_an_outcome_sqs_refused_to_queue_is_told_by_the_monitor_once(hub: LocalHub) -> None:
+    # Given a request claimed by the monitor (its message queued), then SQS refusing the functions' SendMessage calls
+    # (throttled beyond boto3's retries) while MDM's answer makes it SYNCHRONIZED
+    assert post_json(hub, "/meter-data/sync-requests", person("SR-Q1"), MD_CLAIMS).status == 202
+    run = hub.run_schedule("MeterDataSyncMonitorFunction")
+    assert not run.failed, run.error
+    with AwsThrottling(1.0, operations=frozenset({"sqs.SendMessage"})) as refused:
+        hub.drain()
+    assert [h["status"] for h in history(hub, "/meter-data/sync-requests", "SR-Q1", MD_CLAIMS)] == ["PENDING", "SENT", "SYNCHRONIZED"]
+    assert refused.report()["throttled"] != []
+    # Then CCB has not heard it yet, and the request owes it
+    assert told(hub, "SR-Q1") == []
+    assert marks(hub, "meter-data", "SR-Q1")["outcomeOwed"].startswith("meter-data#SR-Q1#SYNCHRONIZED#")
+
+    # When the monitor runs within the grace the writer has to queue it, then after it, then again
+    cycle(hub, "MeterDataSyncMonitorFunction")
+    assert told(hub, "SR-Q1") == []
+    for minutes in (5, 10):
+        run = hub.run_schedule("MeterDataSyncMonitorFunction", at=datetime.now(UTC) + timedelta(minutes=minutes))
+        assert not run.failed, run.error
+        hub.drain()
+
+    # Then CCB heard the outcome once, as the hub recorded it, and nothing is owed any more
+    steps = history(hub, "/meter-data/sync-requests", "SR-Q1", MD_CLAIMS)
+    assert [(a["result"], a["reason"], a["acknowledgedAt"]) for a in told(hub, "SR-Q1")] == [
+        ("POSITIVE", steps[2]["reason"], datetime.fromisoformat(steps[2]["at"].replace("Z", "+00:00")).isoformat())
+    ]
+    assert calls(hub) == [("SR-Q1", False)]
+    assert marks(hub, "meter-data", "SR-Q1") == {}
 
 
 def test_an_outcome_delivered_again_by_the_queue_is_told_once(hub: LocalHub) -> None:
@@ -196,12 +238,51 @@ def test_a_dacs_request_completed_by_its_upload_is_told_to_ccb_once(hub: LocalHu
 # ---------------------------------------------------------------------------- MD-11 usage requests in ERROR
 
 
+USAGE_RELEASE = "MeterDataUsageReleaseFunction"
+
+
 def usage_statuses(hub: LocalHub, usage_request_id: str) -> list[dict[str, Any]]:
     return hub.simulators["CCB"].records.get(f"USAGE-REQUEST-STATUS#{usage_request_id}", {}).get("statuses", [])  # type: ignore[no-any-return]
 
 
 def usage_calls(hub: LocalHub) -> list[tuple[str, bool]]:
     return [(m["id"], m["repeat"]) for m in hub.simulators["CCB"].received if m.get("operation") == "usage-request-status"]
+
+
+def test_a_usage_request_error_sqs_refused_to_queue_is_told_by_the_release_schedule_once(
+    hub: LocalHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a usage request for an SA MDM does not hold, and SQS refusing the functions' SendMessage calls (throttled
+    # beyond boto3's retries) while it ends in ERROR
+    usage = {"usageRequestId": "UR-Q1", "saId": "SA-99999", "periodStart": "2026-10-01", "periodEnd": "2026-11-01"}
+    assert post_json(hub, "/meter-data/usage-requests", usage, MD_CLAIMS).status == 202
+    with AwsThrottling(1.0, operations=frozenset({"sqs.SendMessage"})) as refused:
+        hub.drain()
+    assert refused.report()["throttled"] != []
+    steps = hub.call_api("GET", "/meter-data/usage-requests/UR-Q1", claims=MD_CLAIMS).json()["history"]
+    assert steps[-1]["status"] == "ERROR"
+    # Then CCB has not heard it, and the request owes it
+    assert usage_statuses(hub, "UR-Q1") == []
+    table = boto3.resource("dynamodb").Table(hub.resources()["MeterDataUsageRequestTable"])
+    assert "outcomeOwed" in table.get_item(Key={"pk": "UR-Q1"}, ConsistentRead=True)["Item"]
+
+    # When the release schedule runs within the grace, then (the grace spent) twice after it
+    run = hub.run_schedule(USAGE_RELEASE)
+    assert (run.failed, run.result["outcomesRetold"]) == (False, 0), run.error
+    monkeypatch.setattr("utilhub.packs.meter_data.billing.usage_requests.service.OUTCOME_GRACE", timedelta(0))
+    retold = []
+    for _ in range(2):
+        run = hub.run_schedule(USAGE_RELEASE)
+        assert not run.failed, run.error
+        retold.append(run.result["outcomesRetold"])
+        hub.drain()
+
+    # Then CCB heard the ERROR once, with the reason and time the hub recorded, and nothing is owed any more
+    assert retold == [1, 0]
+    assert [(s["status"], s["reason"], s["at"]) for s in usage_statuses(hub, "UR-Q1")] == [("ERROR", steps[-1]["reason"], steps[-1]["at"])]
+    assert usage_calls(hub) == [("UR-Q1", False)]
+    item = table.get_item(Key={"pk": "UR-Q1"}, ConsistentRead=True)["Item"]
+    assert ("outcomeOwed" in item, "gsi1pk" in item) == (False, False)
 
 
 def test_each_error_of_a_usage_request_reaches_ccb_once_in_order_after_a_redelivery(hub: LocalHub) -> None:

@@ -3,7 +3,7 @@ atomic, one refused without the others; a waiting request keeps its entity's slo
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -143,15 +143,25 @@ def test_only_a_final_transition_written_is_told_once_and_a_stale_one_is_not(hub
     from utilhub.packs.meter_data.sync import FLOW
     from utilhub.syncrequests.outcomes import FinalTransition
 
-    # Given the flow's store told of its final transitions (as syncrequests/outcomes.CcbOutcomes is), and two requests SENT
-    told: list[FinalTransition] = []
+    class Told(list[FinalTransition]):
+        """Told of each final transition as syncrequests/outcomes.CcbOutcomes is, each queued at once."""
+
+        enabled = True
+
+        def event_id(self, transition: FinalTransition) -> str:
+            return f"{transition.syncRequestId}#{transition.status.value}#{transition.at.isoformat()}"
+
+        def __call__(self, transitions: Sequence[FinalTransition]) -> list[FinalTransition]:
+            self.extend(transitions)
+            return list(transitions)
+
+    # Given the flow's store told of its final transitions, and two requests SENT
+    told = Told()
     with function_environment(hub.function(MONITOR).environment):
         from utilhub.syncrequests.wiring import store_for
 
         base = store_for(FLOW)
-        store = SyncRequestStore(
-            base._table, FLOW.name, shards=base._shards, retention_days=90, timeouts=base.timeouts, outcomes=told.extend
-        )
+        store = SyncRequestStore(base._table, FLOW.name, shards=base._shards, retention_days=90, timeouts=base.timeouts, outcomes=told)
         submit(hub, person("SR-T1", entity_id="P-T1"))
         submit(hub, person("SR-T2", entity_id="P-T2"))
         requests = pending(store)
@@ -170,6 +180,10 @@ def test_only_a_final_transition_written_is_told_once_and_a_stale_one_is_not(hub
         timed_out = store.get("SR-T2")
         assert timed_out is not None
         store.complete_after_timeout(timed_out, "stored by MDM (after the time-out)")
+        # And, each outcome queued, no request is left owing one (nothing for the monitor to tell again)
+        items = [base._table.get_item(Key={"pk": f"{FLOW.name}#REQ#{i}"}, ConsistentRead=True)["Item"] for i in ("SR-T1", "SR-T2")]
+        assert [("outcomeOwed" in item, "gsi1pk" in item) for item in items] == [(False, False), (False, False)]
+        assert [store.tell_owed(shard, datetime.now(UTC) + timedelta(days=1), 100) for shard in store.shards] == [0] * len(store.shards)
     wiring.reset()
 
     # Then each written final transition was told once, in the order written, as the history records it

@@ -29,9 +29,12 @@ class Store:
     """What the monitor asks of the sync request store, in memory: one page list per shard and status."""
 
     timeouts = AckTimeouts(timedelta(minutes=5))
+    tells_ccb = False
 
     def __init__(self, pages: dict[int, list[list[PendingRequest]]]) -> None:
         self._pages = pages
+        self.owed: dict[int, int] = {}  # shard -> outcomes owed to CCB it holds (tell_owed)
+        self.asked_for_owed: list[tuple[int, datetime]] = []
         self.claimed: list[tuple[list[str], str | None]] = []
         self.discarded: list[str] = []
         self.asked_for_unqueued = 0
@@ -72,6 +75,12 @@ class Store:
 
     def forget_claims(self, records: list[str]) -> None:
         self.forgotten += records
+
+    def tell_owed(self, shard: int, written_before: datetime, limit: int) -> int:
+        self.asked_for_owed.append((shard, written_before))
+        if shard == self.fail_shard:
+            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "Query")
+        return self.owed.pop(shard, 0)
 
 
 class Recorded:
@@ -166,6 +175,30 @@ def test_a_shard_that_cannot_be_read_waits_for_the_next_run_unless_the_run_is_on
     store.fail_shard = 1
     with pytest.raises(ClientError):
         monitor(store, Recorded(records_claims=False), tolerate_shard_failures=False).run()
+
+
+def test_a_flow_telling_ccb_has_its_owed_outcomes_queued_again_shard_by_shard_after_the_grace() -> None:
+    # Given a flow that tells CCB, two outcomes owed in shard 0 and shard 1 throttled beyond the SDK's retries
+    store = Store({0: [[pending("A", "P-1", 1)]], 1: [[pending("B", "P-2", 2)]]})
+    store.tells_ccb = True
+    store.owed = {0: 2}
+    store.fail_shard = 1
+    dispatch = Recorded(records_claims=False)
+
+    # When the monitor runs
+    now = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+    report = monitor(store, dispatch, clock=lambda: now).run()
+
+    # Then each shard was asked for what was written before the grace, shard 0's two were queued again,
+    # and shard 1 is left for the next run while the run goes on
+    assert store.asked_for_owed == [(0, now - timedelta(minutes=2)), (1, now - timedelta(minutes=2))]
+    assert report.outcomes_retold == 2
+    assert dispatch.calls == [[("A", 1)]]
+
+    # And a flow that does not tell CCB asks for none
+    quiet = Store({0: []})
+    monitor(quiet, Recorded(records_claims=False)).run()
+    assert quiet.asked_for_owed == []
 
 
 def test_the_budget_ends_the_run_between_pages() -> None:

@@ -71,6 +71,9 @@ Plan = Callable[[Sequence[PendingRequest], EntityState], list[Discard | Send]]
 
 # no Lambda invocation lives longer: a claims record this old belongs to a run that stopped
 LONGEST_RUN = timedelta(minutes=15)
+# an outcome owed to CCB this long after its transition was written was not queued by its writer (which queues it
+# right after the write): the monitor queues it again (were the writer still at it, CCB would still hear it once)
+OUTCOME_GRACE = timedelta(minutes=2)
 
 
 class Claimed(list[Claim]):
@@ -94,6 +97,7 @@ class MonitorReport:
     timeout_requeued: int = 0  # time-outs queued again as a new attempt
     requeued: int = 0  # claims given back to PENDING because their message could not be queued (the queue's dispatch)
     unqueued: int = 0  # claims of a run that stopped before queueing them, given back to PENDING
+    outcomes_retold: int = 0  # final outcomes whose queueing for CCB had failed, queued again (syncrequests/outcomes.py)
     skipped_stale: int = 0
     pages: int = 0
     failed_shards: int = 0  # shards left for the next run after a transient AWS failure
@@ -258,6 +262,8 @@ class SyncMonitor:
         deadline = self._monotonic() + self._budget
         if self._dispatch.records_claims:
             self._give_back_unqueued(report)
+        if self._store.tells_ccb:
+            self._tell_owed(report)
         failure = self._pages(deadline, report, {shard: self._sweep(shard, report) for shard in self._store.shards})
         if self._parents_ready_once_sent and failure is None and not report.out_of_time:
             # the requests held this run for a parent this run sent since (another shard, a later page) go in this run too
@@ -441,6 +447,19 @@ class SyncMonitor:
         report.skipped_stale += done.stale
         if done.requeued:
             self._dispatch.dispatch(done.requeued, report)
+
+    def _tell_owed(self, report: MonitorReport) -> None:
+        """Queue again, shard by shard, the final outcomes CCB is owed whose writer failed to queue them."""
+        for shard in self._store.shards:
+            try:
+                report.outcomes_retold += self._store.tell_owed(shard, self._now() - OUTCOME_GRACE, self._page_size)
+            except Exception as exc:
+                if not transient(exc):
+                    raise
+                # throttled: the marks stay, and the next run queues them
+                logger.warning(
+                    "owed outcomes left for the next run", extra={"flow": self._flow, "shard": shard, "error": type(exc).__name__}
+                )
 
     def _give_back_unqueued(self, report: MonitorReport) -> None:
         """Give the claims a stopped run recorded and never dispatched back to PENDING; this run sends them."""

@@ -13,8 +13,15 @@ acknowledgement to synchronized or error.
 - **Once per outcome.** The event id is the flow, the request, the outcome and the time of its transition (the
   transition's version: a request made final twice - an ERROR resubmitted, then SYNCHRONIZED - has two outcomes,
   each told); the relay's idempotency key and the FIFO queue's deduplication make a redelivered or re-sent outcome
-  reach CCB once. An outcome whose queueing fails after its transition was written (SQS unavailable beyond boto3's
-  retries) is not told: it is logged and counted (``SyncOutcomeQueueFailed``, alarmed).
+  reach CCB once.
+- **Never lost (an outbox on the request).** The write that makes a request final marks it as owing the outcome
+  (``outcomeOwed`` = the event id, filed in the status index under ``<flow>#OUTCOME#<shard>``); the store clears the
+  mark once :class:`CcbOutcomes` has queued it. An outcome whose queueing fails (SQS unavailable beyond boto3's
+  retries, the function stopped in between) keeps its mark, is logged and counted (``SyncOutcomeQueueFailed``,
+  alarmed), and the flow's monitor queues it again after a short grace
+  (:meth:`~utilhub.syncrequests.store.SyncRequestStore.tell_owed`). A later transition of the request removes the
+  mark: CCB keeps the last state it is told. MD-11's notices (:class:`CcbNotices`) are kept the same way by the
+  usage request store, and queued again by its release schedule.
 - **In order per request.** The message group is the request (``<flow>#<syncRequestId>``): SQS hands a request's
   outcomes over one at a time, in the order they were queued, and a failed one holds back the later ones. CCB's
   acknowledgement carries no sequence number (a real CCB records the last state it is told), so the order must be
@@ -29,7 +36,7 @@ import json
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 from urllib.parse import quote
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -83,6 +90,17 @@ def acknowledgement_of(target: str, transition: FinalTransition) -> CcbAcknowled
 Accept = Callable[..., None]
 
 
+class Outcomes(Protocol):
+    """What the store tells its final transitions to (:class:`CcbOutcomes`)."""
+
+    @property
+    def enabled(self) -> bool: ...
+
+    def event_id(self, transition: FinalTransition) -> str: ...
+
+    def __call__(self, transitions: Sequence[FinalTransition]) -> list[FinalTransition]: ...
+
+
 class CcbOutcomes:
     """Queues the final outcomes of one flow's requests for CCB (nothing when the flow is not switched on)."""
 
@@ -93,21 +111,29 @@ class CcbOutcomes:
         self.enabled = bool(queue_url) and flow in flows
         self._accept = accept
 
-    def __call__(self, transitions: Sequence[FinalTransition]) -> None:
+    def event_id(self, transition: FinalTransition) -> str:
+        """The outcome's id: the flow, the request, the outcome and the time of its transition."""
+        return f"{self.flow}#{transition.syncRequestId}#{transition.status.value}#{transition.at.isoformat()}"
+
+    def __call__(self, transitions: Sequence[FinalTransition]) -> list[FinalTransition]:
+        """Queue each outcome; the ones queued (a failed one stays owed on its request, and the monitor queues it again)."""
         if not self.enabled or self._queue_url is None:
-            return
+            return []
+        queued = []
         for transition in transitions:
             ack = acknowledgement_of(self.target, transition)
-            event_id = f"{self.flow}#{transition.syncRequestId}#{transition.status.value}#{ack.acknowledgedAt}"
+            event_id = self.event_id(transition)
             try:
                 self._accept(RELAY, event_id, ack.model_dump(), self._queue_url, group=f"{self.flow}#{transition.syncRequestId}")
             except (BotoCoreError, ClientError) as exc:
-                # the transition is written and stays so (failing the caller would not write it again): counted and
-                # alarmed (SyncOutcomeQueueFailedAlarm), logged with what CCB was not told, for an operator
+                # the transition is written and stays so (failing the caller would not write it again), marked as owing
+                # this outcome: counted (SyncOutcomeQueueFailed) and logged; the monitor's next run queues it again
                 metrics.add_metric(name="SyncOutcomeQueueFailed", unit=MetricUnit.Count, value=1)
-                logger.error("sync request outcome not queued for CCB", extra={"eventId": event_id, "reason": str(exc)})
+                logger.error("sync request outcome not queued for CCB yet", extra={"eventId": event_id, "reason": str(exc)})
                 continue
             metrics.add_metric(name="SyncOutcomesQueued", unit=MetricUnit.Count, value=1)
+            queued.append(transition)
+        return queued
 
 
 def flows_of(setting: str) -> frozenset[str]:
@@ -131,14 +157,17 @@ class CcbNotices:
         self.enabled = bool(queue_url) and enabled
         self._accept = accept
 
-    def __call__(self, event_id: str, group: str, notice: CcbNotice) -> None:
+    def __call__(self, event_id: str, group: str, notice: CcbNotice) -> bool:
+        """Queue the notice: whether it was (a failed one stays owed by its pack's store, which queues it again)."""
         if not self.enabled or self._queue_url is None:
-            return
+            return False
         try:
             self._accept(NOTICE, event_id, notice.model_dump(), self._queue_url, group=group)
         except (BotoCoreError, ClientError) as exc:  # as for a sync request's outcome: written, counted, alarmed
             metrics.add_metric(name="SyncOutcomeQueueFailed", unit=MetricUnit.Count, value=1)
-            logger.error("outcome not queued for CCB", extra={"eventId": event_id, "reason": str(exc)})
+            logger.error("outcome not queued for CCB yet", extra={"eventId": event_id, "reason": str(exc)})
+            return False
+        return True
 
 
 class Ccb:

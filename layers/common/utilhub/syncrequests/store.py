@@ -20,6 +20,12 @@ entity type has parents keeps them (``parents``: ``<entityType>#<entityId>``), r
 intake, so the monitor never reads the data.
 Every transition is a conditional write: two monitors, or a monitor and a late
 acknowledgement, can never both move the same request.
+
+In a flow that tells CCB its outcomes (:mod:`~utilhub.syncrequests.outcomes`), the write that makes a request final
+also marks it as owing the outcome (``outcomeOwed`` = its event id) and files it in ``ByStatus`` under
+``<flow>#OUTCOME#<shard>`` (``gsi1sk`` = the transition's time); once queued, a conditional update clears the mark and
+the index entry (:meth:`SyncRequestStore._settle`), and what stayed owed the monitor finds by shard and queues again
+(:meth:`SyncRequestStore.tell_owed`). Any later transition removes the mark (CCB keeps the last state it is told).
 """
 
 from __future__ import annotations
@@ -40,7 +46,7 @@ from utilhub.platform.aws import TRANSACTION_LIMIT, put_absent
 from utilhub.platform.observability import logger
 from utilhub.syncrequests.lifecycle import AckTimeouts, Blocked, EntityState, PendingRequest, check_transition, sortable_time
 from utilhub.syncrequests.model import TERMINAL, SyncRequest, SyncRequestIn, SyncStatus, Transition, canonical_json
-from utilhub.syncrequests.outcomes import FINAL, FinalTransition
+from utilhub.syncrequests.outcomes import FINAL, FinalTransition, Outcomes
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -48,6 +54,7 @@ if TYPE_CHECKING:
 INDEX = "ByStatus"
 OPEN_INDEX = "OpenByEntity"
 OPEN = frozenset({SyncStatus.PENDING, SyncStatus.WAITING, SyncStatus.SENT})
+OWED = "OUTCOME"  # the status index's partition of the requests whose final outcome CCB has not been told yet
 OPEN_LOOKUPS_AT_ONCE = 10  # concurrent key lookups of :meth:`SyncRequestStore.open_requests`: botocore's default connection pool
 # a claim (request -> SENT, entity in flight) is two updates; one item more records the transaction's claims
 # until their messages are queued (:meth:`SyncRequestStore.claim_many`)
@@ -88,7 +95,7 @@ class SyncRequestStore:
         timeouts: AckTimeouts | None = None,
         point_of: Callable[[str], str] | None = None,
         source: str = "source",
-        outcomes: Callable[[Sequence[FinalTransition]], None] | None = None,
+        outcomes: Outcomes | None = None,
     ) -> None:
         # when a claimed request's acknowledgement is due (only the monitor and the extract claim)
         self.timeouts = timeouts or AckTimeouts(timedelta(seconds=900))
@@ -131,10 +138,13 @@ class SyncRequestStore:
     def _status_key(self, status: SyncStatus, entity_type: str, entity_id: str) -> str:
         return f"{self._prefix}{status.value}#{self.shard_of(entity_type, entity_id)}"
 
+    def _owed_key(self, shard: int) -> str:
+        return f"{self._prefix}{OWED}#{shard}"
+
     @property
     def tells_ccb(self) -> bool:
         """Whether this flow's final outcomes are told to CCB (syncrequests/outcomes.py)."""
-        return bool(getattr(self._outcomes, "enabled", False))
+        return self._outcomes is not None and self._outcomes.enabled
 
     @property
     def shards(self) -> range:
@@ -413,11 +423,26 @@ class SyncRequestStore:
         if set_attempt is not None:
             sets.append("attempt = :attempt")
             values[":attempt"] = set_attempt
-        if wanted in TERMINAL:
-            removes += ["gsi1pk", "gsi1sk"]
+        final: FinalTransition | None = None
+        if wanted in FINAL and self._outcomes is not None:
+            final = FinalTransition(sync_request_id, entity[0], entity[1], wanted, reason, now)
+        if final is not None and self.tells_ccb and self._outcomes is not None:
+            # the outbox: owing its outcome to CCB, in the same write, filed under the shard's OUTCOME partition until told
+            sets += ["outcomeOwed = :owed", "gsi1pk = :gpk", "gsi1sk = :gsk"]
+            values[":owed"] = self._outcomes.event_id(final)
+            values[":gpk"] = self._owed_key(self.shard_of(*entity))
+            values[":gsk"] = f"{sortable_time(now)}#{sync_request_id}"
+            if wanted in TERMINAL:
+                sets.append("expiresAt = :exp")
+                values[":exp"] = int((now + self._retention).timestamp())
+            else:
+                removes.append("expiresAt")
+        elif wanted in TERMINAL:
+            removes += ["gsi1pk", "gsi1sk", "outcomeOwed"]
             sets.append("expiresAt = :exp")
             values[":exp"] = int((now + self._retention).timestamp())
         else:
+            removes.append("outcomeOwed")  # a later transition: an outcome still owed is behind it (CCB holds the last state)
             sets += ["gsi1pk = :gpk", "gsi1sk = :gsk"]
             values[":gpk"] = self._status_key(wanted, *entity)
             values[":gsk"] = f"{sortable_time(now)}#{sync_request_id}"
@@ -440,8 +465,8 @@ class SyncRequestStore:
             "ExpressionAttributeValues": values,
         }
         self._noted[id(update)] = (entity[0], sync_request_id, wanted.value, reason, now)
-        if wanted in FINAL and self._outcomes is not None:
-            self._final[id(update)] = FinalTransition(sync_request_id, entity[0], entity[1], wanted, reason, now)
+        if final is not None:
+            self._final[id(update)] = final
         return update
 
     def _write(self, updates: list[dict[str, Any]]) -> None:
@@ -460,7 +485,57 @@ class SyncRequestStore:
         self._journal_written(updates)
         final = [found for found in (self._final.pop(id(update), None) for update in updates) if found is not None]
         if final and self._outcomes is not None:
-            self._outcomes(final)
+            self._settle(self._outcomes(final))
+
+    # ------------------------------------------------------------------ outcomes owed to CCB
+    def _settle(self, told: Sequence[FinalTransition]) -> None:
+        """The outcomes queued are no longer owed: their mark goes, if it is still theirs (one update each)."""
+        if self._outcomes is None:
+            return
+        for transition in told:
+            try:
+                self._client.update_item(
+                    TableName=self._table.name,
+                    Key=self._request_key(transition.syncRequestId),
+                    UpdateExpression="REMOVE outcomeOwed, gsi1pk, gsi1sk",
+                    ConditionExpression="outcomeOwed = :id",
+                    ExpressionAttributeValues={":id": self._outcomes.event_id(transition)},
+                )
+            except ClientError as exc:
+                # another transition since (the mark is its own, or gone), or the write failed: the monitor then
+                # queues it again, and the relay's idempotency key makes CCB hear it once
+                if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                    logger.warning(
+                        "outcome mark not cleared",
+                        extra={"syncRequestId": transition.syncRequestId, "error": exc.response["Error"]["Code"]},
+                    )
+
+    def tell_owed(self, shard: int, written_before: datetime, limit: int) -> int:
+        """Queue again the outcomes of one shard still owed to CCB, written before ``written_before`` (their writer
+        failed to queue them, or stopped before it did), and clear their marks: how many were queued."""
+        if self._outcomes is None or not self._outcomes.enabled:
+            return 0
+        owed: list[FinalTransition] = []
+        for entry in self._query_index(self._owed_key(shard), limit=limit, before=f"{sortable_time(written_before)}~"):
+            item = self._table.get_item(Key=self._request_key(str(entry["syncRequestId"])), ConsistentRead=True).get("Item")
+            if not item or "outcomeOwed" not in item:
+                continue  # told meanwhile, or moved on (the index lags the table)
+            last = item["history"][-1]  # type: ignore[index]
+            transition = FinalTransition(
+                str(item["syncRequestId"]),
+                str(item["entityType"]),
+                str(item["entityId"]),
+                SyncStatus(str(item["status"])),
+                str(last["reason"]),  # type: ignore[index]
+                datetime.fromisoformat(str(last["at"])),  # type: ignore[index]
+            )
+            if self._outcomes.event_id(transition) != item["outcomeOwed"]:
+                logger.error("owed outcome does not match its request's last transition", extra={"eventId": item["outcomeOwed"]})
+                continue
+            owed.append(transition)
+        told = self._outcomes(owed) if owed else []
+        self._settle(told)
+        return len(told)
 
     def discard(self, request: PendingRequest, reason: str, *, advances: bool = False) -> None:
         """PENDING -> DISCARDED; with ``advances``, the entity's last image time moves up to the request's

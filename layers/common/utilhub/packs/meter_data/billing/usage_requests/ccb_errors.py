@@ -1,7 +1,9 @@
 """MD-11: CCB is told of each usage request that ends in ERROR (CCB's bill segment will not get its determinants
 from this request), through the sync outcomes' queue to CCB (``syncrequests/outcomes.py``): once per ERROR (the event
 id is the request and the time of its transition; a resubmitted request that fails again is a new ERROR), in order
-per usage request (its message group), while the template's ``OutcomesToCcb`` names ``usage-requests``.
+per usage request (its message group), while the template's ``OutcomesToCcb`` names ``usage-requests``. Never lost:
+the store's write to ERROR marks the request as owing the notice (``outcomeOwed``), clears the mark once it is queued,
+and its release schedule queues again what stayed owed (``UsageRequestStore.tell_owed``).
 
 CCB receives ``PUT {CCB}/usage-requests/{usageRequestId}/status`` with
 ``{"usageRequestId", "saId", "status": "ERROR", "reason", "at"}``: the usage request's new status, as CCB's own usage
@@ -36,7 +38,17 @@ class UsageErrorsToCcb:
     def __init__(self, notices: CcbNotices) -> None:
         self._notices = notices
 
-    def __call__(self, image: dict[str, Any], reason: str, at: str) -> None:
+    @property
+    def enabled(self) -> bool:
+        return self._notices.enabled
+
+    @staticmethod
+    def event_id(usage_request_id: str, at: str) -> str:
+        """The notice's id: the request and the time of its transition to ERROR."""
+        return f"{FLOW}#{usage_request_id}#ERROR#{at}"
+
+    def __call__(self, image: dict[str, Any], reason: str, at: str) -> bool:
+        """Queue CCB's notice: whether it was (else the store keeps the request owing it, for :meth:`tell_owed`)."""
         status = UsageRequestStatus(usageRequestId=str(image["pk"]), saId=str(image["saId"]), reason=reason, at=at)
         notice = CcbNotice(path=f"usage-requests/{quote(status.usageRequestId, safe='')}/status", body=status.model_dump())
-        self._notices(f"{FLOW}#{status.usageRequestId}#ERROR#{at}", f"{FLOW}#{status.usageRequestId}", notice)
+        return self._notices(self.event_id(status.usageRequestId, at), f"{FLOW}#{status.usageRequestId}", notice)

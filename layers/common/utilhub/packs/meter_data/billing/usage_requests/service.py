@@ -37,6 +37,10 @@ from utilhub.packs.meter_data.billing.usage_requests.model import (
 )
 from utilhub.packs.meter_data.billing.usage_requests.store import POINT, UsageRequestStore
 
+# a notice to CCB still owed this long after its ERROR was written was not queued by its writer (which queues it right
+# after the write): the release schedule queues it again (were the writer still at it, CCB would still hear it once)
+OUTCOME_GRACE = timedelta(minutes=2)
+
 
 @dataclass
 class UsageRequests:
@@ -144,6 +148,7 @@ class UsageRequests:
         self._queue(released + lost)
         self.store.requeued(lost, now)
         expired = self._expire_sent(now)
+        retold = self.store.tell_owed(now - OUTCOME_GRACE)
         if released:
             metrics.add_metric(name="UsageRequestsReleased", unit=MetricUnit.Count, value=len(released))
         if timed_out:
@@ -156,6 +161,7 @@ class UsageRequests:
             "timedOut": timed_out,
             "requeued": len(lost),
             "expired": expired,
+            "outcomesRetold": retold,
         }
         logger.info("usage requests released", extra=counts)
         return counts

@@ -17,6 +17,8 @@ from utilhub.platform.observability import logger
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
 
+    from utilhub.packs.meter_data.billing.usage_requests.ccb_errors import UsageErrorsToCcb
+
 from utilhub.packs.meter_data.billing.usage_requests.model import (
     INDEX,
     INDEXED,
@@ -29,6 +31,7 @@ from utilhub.packs.meter_data.billing.usage_requests.model import (
 )
 
 POINT = "MD-11"
+OWED = "OUTCOME"  # the index partition of the requests in ERROR whose notice CCB has not been queued yet
 
 
 def resubmission_path(usage_request_id: str) -> str:
@@ -37,9 +40,7 @@ def resubmission_path(usage_request_id: str) -> str:
 
 
 class UsageRequestStore:
-    def __init__(
-        self, table: Table, *, clock: Callable[[], datetime] = _now, on_error: Callable[[dict[str, Any], str, str], None] | None = None
-    ) -> None:
+    def __init__(self, table: Table, *, clock: Callable[[], datetime] = _now, on_error: UsageErrorsToCcb | None = None) -> None:
         self._table = table
         self._client = table.meta.client
         self._now = clock
@@ -115,12 +116,20 @@ class UsageRequestStore:
         sets = ["#s = :to", "history = list_append(history, :h)", "updatedAt = :at"]
         values[":at"] = at
         removes: list[str] = []
-        if to_status in INDEXED:
+        owed = to_status is UsageStatus.ERROR and self._on_error is not None and self._on_error.enabled
+        if owed and self._on_error is not None:
+            # the outbox: owing CCB its notice, in the same write, under the shard's OUTCOME partition until queued
+            sets += ["outcomeOwed = :owed", "gsi1pk = :gpk", "gsi1sk = :gsk"]
+            values[":owed"] = self._on_error.event_id(usage_request_id, at)
+            values[":gpk"] = f"{OWED}#{_shard(usage_request_id)}"
+            values[":gsk"] = f"{at}#{usage_request_id}"
+        elif to_status in INDEXED:
+            removes.append("outcomeOwed")  # a later transition: a notice still owed is behind it (CCB keeps the last)
             sets += ["gsi1pk = :gpk", "gsi1sk = :gsk"]
             values[":gpk"] = f"{to_status.value}#{_shard(usage_request_id)}"
             values[":gsk"] = f"{at}#{usage_request_id}"
         else:
-            removes += ["gsi1pk", "gsi1sk"]
+            removes += ["gsi1pk", "gsi1sk", "outcomeOwed"]
         if to_status is UsageStatus.COMPLETED:  # the result holds the determinants now
             removes += ["determinantsZ", "leaseUntil"]
         if result is not None:
@@ -150,9 +159,43 @@ class UsageRequestStore:
                 raise
             return None
         journal.changed(POINT, usage_request_id, to_status.value, reason=reason[:500], step=to_status.value.lower())
-        if to_status is UsageStatus.ERROR and self._on_error is not None:
-            self._on_error(image, reason[:500], at)
+        if to_status is UsageStatus.ERROR and self._on_error is not None and self._on_error(image, reason[:500], at) and owed:
+            self._settle(usage_request_id, self._on_error.event_id(usage_request_id, at))
         return image
+
+    def _settle(self, usage_request_id: str, event_id: str) -> None:
+        """The notice was queued: the mark goes, if it is still its own."""
+        try:
+            self._table.update_item(
+                Key={"pk": usage_request_id},
+                UpdateExpression="REMOVE outcomeOwed, gsi1pk, gsi1sk",
+                ConditionExpression="outcomeOwed = :id",
+                ExpressionAttributeValues={":id": event_id},
+            )
+        except ClientError as exc:  # moved on since, or the write failed: tell_owed queues it again, CCB hears it once
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                logger.warning("usage request notice mark not cleared", extra={"usageRequestId": usage_request_id})
+
+    def tell_owed(self, written_before: datetime) -> int:
+        """Queue again the notices CCB is owed whose ERROR was written before ``written_before`` (their writer failed
+        to queue them), and clear their marks: how many were queued."""
+        if self._on_error is None or not self._on_error.enabled:
+            return 0
+        told = 0
+        for entry in self._indexed(OWED, before=written_before):
+            usage_request_id = str(entry["pk"])
+            item = self._table.get_item(Key={"pk": usage_request_id}, ConsistentRead=True).get("Item")
+            if not item or "outcomeOwed" not in item:
+                continue  # queued meanwhile, or resubmitted (the index lags the table)
+            last = item["history"][-1]  # type: ignore[index]
+            at, reason = str(last["at"]), str(last["reason"])  # type: ignore[index]
+            if self._on_error.event_id(usage_request_id, at) != item["outcomeOwed"]:
+                logger.error("owed notice does not match its request's last transition", extra={"eventId": item["outcomeOwed"]})
+                continue
+            if self._on_error(item, reason, at):
+                self._settle(usage_request_id, str(item["outcomeOwed"]))
+                told += 1
+        return told
 
     def lease(self, usage_request_id: str, until: datetime, now: datetime) -> bool:
         """Lease a SENT request to an attempt until ``until``; False when it is not SENT or another attempt holds it."""
@@ -225,11 +268,14 @@ class UsageRequestStore:
 
     def indexed(self, status: UsageStatus, *, before: datetime | None = None) -> Iterator[dict[str, Any]]:
         """The requests in ``status`` (AWAITING_DATA_SYNC, PENDING or SENT), every shard, oldest first."""
+        return self._indexed(status.value, before=before)
+
+    def _indexed(self, partition: str, *, before: datetime | None = None) -> Iterator[dict[str, Any]]:
         for shard in range(SHARDS):
             kwargs: dict[str, Any] = {
                 "IndexName": INDEX,
                 "KeyConditionExpression": "gsi1pk = :p",
-                "ExpressionAttributeValues": {":p": f"{status.value}#{shard}"},
+                "ExpressionAttributeValues": {":p": f"{partition}#{shard}"},
             }
             if before is not None:
                 kwargs["KeyConditionExpression"] += " AND gsi1sk < :b"
