@@ -277,3 +277,45 @@ def test_a_usage_request_ccb_refused_is_failed_with_mdms_and_ccbs_answers(hub: L
         ("call POST /bill-determinants", "CCB", "HTTP 422"),
         ("error", "hub", "ERROR"),
     ], hops
+
+
+def test_relayed_notifications_are_journaled_from_acceptance_to_delivery_or_refusal(hub: LocalHub) -> None:
+    from tests.integration.test_meter_data_billing_relays import bill_status, sample_body, settle_relay
+    from tests.integration.test_meter_data_billing_relays import post as post_relayed
+
+    # Given CCB down for its next call, and MDM refusing the next bill status update
+    hub.simulators["CCB"].add_fault({"kind": "down", "count": 1})
+    hub.simulators["MDM"].add_fault({"kind": "reject", "count": 1, "reason": "usage transaction UT-404 is not final"})
+
+    # When MDM sends a bill cycle change (MD-20) and CCB a bill status (MD-16), and the relay delivers until settled
+    assert post_relayed(hub, "/meter-data/bill-cycle-changes", sample_body("bill-cycle-changes.json")).status == 202
+    assert bill_status(hub, "UT-404", {"eventId": "E-404", "event": "SEGMENT_FROZEN"}).status == 202
+    assert [(t["id"], t["state"]) for t in find(hub, "point=MD-20")] == [("MDM-BCC-3001", "RECEIVED")]
+    settle_relay(hub)
+
+    # Then the bill cycle change is completed, its timeline from acceptance through CCB's 503, the failed try, and
+    # the call that got through to its delivery
+    assert [(t["id"], t["state"]) for t in find(hub, "point=MD-20")] == [("MDM-BCC-3001", "COMPLETED")]
+    delivered = trace(hub, "MD-20", "MDM-BCC-3001").json()
+    assert (delivered["state"], delivered["detailState"]) == ("COMPLETED", "DELIVERED")
+    steps = [(hop["step"], hop["system"], hop["outcome"]) for hop in delivered["timeline"]]
+    assert steps == [
+        ("accepted", "hub", "QUEUED"),
+        ("call POST /bill-cycle-changes", "CCB", "HTTP 503"),
+        ("delivery", "hub", "RETRY"),
+        ("call POST /bill-cycle-changes", "CCB", "HTTP 201"),
+        ("delivered", "hub", "DELIVERED"),
+    ], steps
+
+    # And the refused bill status is failed with MDM's answer, kept in the dead-letter queue (redriven, not resubmitted)
+    [refused] = find(hub, "point=MD-16&state=FAILED")
+    assert (refused["id"], refused["reason"]) == ("UT-404/E-404", "HTTP 422; kept in the dead-letter queue")
+    answer = trace(hub, "MD-16", "UT-404/E-404")
+    assert answer.status == 200, answer.body
+    body = answer.json()
+    assert [(hop["step"], hop["system"], hop["outcome"]) for hop in body["timeline"]] == [
+        ("accepted", "hub", "QUEUED"),
+        ("call POST /usage-transactions/UT-404/bill-usage", "MDM", "HTTP 422"),
+        ("refused", "hub", "REFUSED"),
+    ]
+    assert "resubmit" not in body or not body["resubmit"]

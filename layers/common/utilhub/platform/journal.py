@@ -70,6 +70,10 @@ _NORMALISED: dict[str, str] = {
     "LINKED": COMPLETED,
     "CANCELED": COMPLETED,
     "RECEIVED": RECEIVED,
+    # relayed notifications (MD-13, MD-16, MD-20, FW-05, FW-10, FW-11, DA-04: platform/relay.py)
+    "QUEUED": RECEIVED,
+    "DELIVERED": COMPLETED,
+    "REFUSED": FAILED,
 }
 
 
