@@ -319,3 +319,41 @@ def test_relayed_notifications_are_journaled_from_acceptance_to_delivery_or_refu
         ("refused", "hub", "REFUSED"),
     ]
     assert "resubmit" not in body or not body["resubmit"]
+
+
+def test_a_customer_order_failed_by_ccb_and_an_update_retried_past_ccb_down_are_journaled(hub: LocalHub) -> None:
+    from tests.integration.test_customer_siebel_customers import account, ccb, order, post_order, post_update
+
+    # Given an order whose second customer meets CCB down, then a customer synchronized and CCB down for one call
+    ccb(hub).add_fault({"kind": "down", "count": 3, "after": 2})
+    assert post_order(hub, order("SO-OPS-1", account("OPS-B1"), account("OPS-B2"))).status == 502
+    assert post_order(hub, order("SO-OPS-2", account("OPS-G1"))).status == 200
+    ccb(hub).add_fault({"kind": "down", "count": 1})
+
+    # When an update comes for it, and the queue redelivers it after the failure
+    assert post_update(hub, "OPS-G1", {"updateId": "U-OPS", "changedAt": "2099-01-01T00:00:00Z", "name": "Grace Hopper"}).status == 202
+    hub.drain()
+    hub.expire_visibility()
+    hub.drain()
+
+    # Then the failed order is FAILED with CCB's outage as its reason, its first customer created before it
+    [failed] = find(hub, "point=CU-01&state=FAILED")
+    assert (failed["id"], failed["reason"]) == ("SO-OPS-1", "502 Bad gateway: CCB answered an error: CCB answered 503")
+    steps = [(hop["step"], hop["system"], hop["outcome"]) for hop in trace(hub, "CU-01", "SO-OPS-1").json()["timeline"]]
+    assert steps[0] == ("intake", "Siebel", "SYNCHRONIZING")
+    assert ("customer OPS-B1", "CCB", "CREATED") in steps
+    assert "HTTP 503" in {outcome for _, system, outcome in steps if system == "CCB"}
+    assert steps[-1] == ("failed", "hub", "ERROR")
+    # and the other order COMPLETED, naming what each customer became
+    [done] = find(hub, "point=CU-01&state=COMPLETED")
+    assert (done["id"], done["reason"]) == ("SO-OPS-2", "OPS-G1 CREATED")
+
+    # And the update is COMPLETED (applied), its timeline from Siebel's intake through the failed try to the delivery
+    answer = trace(hub, "CU-02", "OPS-G1/U-OPS")
+    assert answer.status == 200, answer.body
+    update = answer.json()
+    assert (update["state"], update["detailState"]) == ("COMPLETED", "APPLIED")
+    update_steps = [(hop["step"], hop["system"], hop["outcome"]) for hop in update["timeline"]]
+    assert update_steps[0] == ("intake", "Siebel", "QUEUED")
+    assert ("delivery", "hub", "RETRYING") in update_steps
+    assert update_steps[-1] == ("delivered", "CCB", "APPLIED")

@@ -50,6 +50,16 @@ def table() -> Iterator[tuple[Any, Stubber]]:
         ("ERROR", "FAILED"),
         ("FAILED", "FAILED"),
         ("error", "FAILED"),
+        # relayed notifications
+        ("QUEUED", "RECEIVED"),
+        ("DELIVERED", "COMPLETED"),
+        ("REFUSED", "FAILED"),
+        # customers (CU-01 orders, CU-02 updates)
+        ("SYNCHRONIZING", "IN_FLIGHT"),
+        ("RETRYING", "IN_FLIGHT"),
+        ("APPLIED", "COMPLETED"),
+        ("UNCHANGED", "COMPLETED"),
+        ("STALE", "COMPLETED"),
         ("SOMETHING_NEW", "IN_FLIGHT"),
     ],
 )

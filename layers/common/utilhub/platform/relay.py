@@ -43,6 +43,7 @@ from utilhub.platform import aws, journal, wiring
 from utilhub.platform.connectors import TargetRejected
 from utilhub.platform.idempotency import run_once
 from utilhub.platform.observability import MetricUnit, correlation_id, logger, metrics, use_correlation_id
+from utilhub.platform.reasons import loggable
 from utilhub.platform.wiring import per_process
 
 if TYPE_CHECKING:
@@ -170,7 +171,8 @@ def deliver_batch(event: dict[str, Any], context: Any, deliverers: Mapping[str, 
 def _tried(message: RelayMessage, journaling: bool, failure: Exception) -> None:
     """A failed try, a hop of the event's timeline (the queue hands it over again, or moves it to the DLQ)."""
     if journaling:
-        detail = f"{type(failure).__name__}: {failure}"[:500]
+        reason = loggable(failure)  # never a value the event carried
+        detail = (reason if reason.startswith(type(failure).__name__) else f"{type(failure).__name__}: {reason}")[:500]
         journal.hop(message.relay, journal_id(message.eventId), step="delivery", system="hub", outcome="RETRY", detail=detail)
 
 
