@@ -357,3 +357,33 @@ def test_a_customer_order_failed_by_ccb_and_an_update_retried_past_ccb_down_are_
     assert update_steps[0] == ("intake", "Siebel", "QUEUED")
     assert ("delivery", "hub", "RETRYING") in update_steps
     assert update_steps[-1] == ("delivered", "CCB", "APPLIED")
+
+
+def test_a_moved_dacs_file_and_one_deleted_before_its_move_are_journaled_by_their_keys(hub: LocalHub) -> None:
+    import boto3
+
+    from tests.integration.test_dacs_file_transfer import bucket, contacts, extract_bytes, notifications_of, put_extract, redeliver
+    from utilhub.packs.dacs.extract_file import Kind
+
+    # Given a contacts file written under extract/ and moved, and another deleted there before its notification came
+    data = extract_bytes(Kind.CONTACT, contacts(2))
+    put_extract(hub, "contacts-ops1.tsv", data)
+    hub.drain()
+    put_extract(hub, "contacts-ops2.tsv", data)
+    assert len(notifications_of(hub)) == 1  # its notification still queued
+    version = boto3.client("s3").head_object(Bucket=bucket(hub), Key="extract/contacts-ops2.tsv")["VersionId"]
+    boto3.client("s3").delete_object(Bucket=bucket(hub), Key="extract/contacts-ops2.tsv")
+    redeliver(hub, [])  # delivers the queued notification
+
+    # When an operator looks for DA-03 transactions
+    completed, failed = find(hub, "point=DA-03&state=COMPLETED"), find(hub, "point=DA-03&state=FAILED")
+
+    # Then the moved file is completed under its key, its timeline the move to upload/
+    assert [(t["id"], t["reason"]) for t in completed] == [("extract/contacts-ops1.tsv", f"upload/contacts-ops1.tsv, {len(data)} bytes")]
+    answer = trace(hub, "DA-03", "extract/contacts-ops1.tsv")
+    assert answer.status == 200, answer.body
+    assert [(h["step"], h["system"], h["outcome"]) for h in answer.json()["timeline"]] == [("move", "S3", "MOVED")]
+    # and the deleted one failed, naming the version to restore
+    assert [(t["id"], t["reason"]) for t in failed] == [
+        ("extract/contacts-ops2.tsv", f"deleted under extract/ before it was moved: restore its version {version} under extract/")
+    ]

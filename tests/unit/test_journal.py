@@ -60,6 +60,12 @@ def table() -> Iterator[tuple[Any, Stubber]]:
         ("APPLIED", "COMPLETED"),
         ("UNCHANGED", "COMPLETED"),
         ("STALE", "COMPLETED"),
+        # DACS files (DA-03)
+        ("MOVED", "COMPLETED"),
+        ("ALREADY_IN_UPLOAD", "COMPLETED"),
+        ("ALREADY_TAKEN", "COMPLETED"),
+        ("DELETED_UNMOVED", "FAILED"),
+        ("NEVER_EXISTED", "FAILED"),
         ("SOMETHING_NEW", "IN_FLIGHT"),
     ],
 )

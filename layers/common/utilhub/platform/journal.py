@@ -80,6 +80,12 @@ _NORMALISED: dict[str, str] = {
     "APPLIED": COMPLETED,
     "UNCHANGED": COMPLETED,
     "STALE": COMPLETED,
+    # DACS files (DA-03): moved, or found moved already; lost to the flow (alarmed, an operator restores or explains it)
+    "MOVED": COMPLETED,
+    "ALREADY_IN_UPLOAD": COMPLETED,
+    "ALREADY_TAKEN": COMPLETED,
+    "DELETED_UNMOVED": FAILED,
+    "NEVER_EXISTED": FAILED,
 }
 
 
