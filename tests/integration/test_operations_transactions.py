@@ -277,3 +277,113 @@ def test_a_usage_request_ccb_refused_is_failed_with_mdms_and_ccbs_answers(hub: L
         ("call POST /bill-determinants", "CCB", "HTTP 422"),
         ("error", "hub", "ERROR"),
     ], hops
+
+
+def test_relayed_notifications_are_journaled_from_acceptance_to_delivery_or_refusal(hub: LocalHub) -> None:
+    from tests.integration.test_meter_data_billing_relays import bill_status, sample_body, settle_relay
+    from tests.integration.test_meter_data_billing_relays import post as post_relayed
+
+    # Given CCB down for its next call, and MDM refusing the next bill status update
+    hub.simulators["CCB"].add_fault({"kind": "down", "count": 1})
+    hub.simulators["MDM"].add_fault({"kind": "reject", "count": 1, "reason": "usage transaction UT-404 is not final"})
+
+    # When MDM sends a bill cycle change (MD-20) and CCB a bill status (MD-16), and the relay delivers until settled
+    assert post_relayed(hub, "/meter-data/bill-cycle-changes", sample_body("bill-cycle-changes.json")).status == 202
+    assert bill_status(hub, "UT-404", {"eventId": "E-404", "event": "SEGMENT_FROZEN"}).status == 202
+    assert [(t["id"], t["state"]) for t in find(hub, "point=MD-20")] == [("MDM-BCC-3001", "RECEIVED")]
+    settle_relay(hub)
+
+    # Then the bill cycle change is completed, its timeline from acceptance through CCB's 503, the failed try, and
+    # the call that got through to its delivery
+    assert [(t["id"], t["state"]) for t in find(hub, "point=MD-20")] == [("MDM-BCC-3001", "COMPLETED")]
+    delivered = trace(hub, "MD-20", "MDM-BCC-3001").json()
+    assert (delivered["state"], delivered["detailState"]) == ("COMPLETED", "DELIVERED")
+    steps = [(hop["step"], hop["system"], hop["outcome"]) for hop in delivered["timeline"]]
+    assert steps == [
+        ("accepted", "hub", "QUEUED"),
+        ("call POST /bill-cycle-changes", "CCB", "HTTP 503"),
+        ("delivery", "hub", "RETRY"),
+        ("call POST /bill-cycle-changes", "CCB", "HTTP 201"),
+        ("delivered", "hub", "DELIVERED"),
+    ], steps
+
+    # And the refused bill status is failed with MDM's answer, kept in the dead-letter queue (redriven, not resubmitted)
+    [refused] = find(hub, "point=MD-16&state=FAILED")
+    assert (refused["id"], refused["reason"]) == ("UT-404/E-404", "HTTP 422; kept in the dead-letter queue")
+    answer = trace(hub, "MD-16", "UT-404/E-404")
+    assert answer.status == 200, answer.body
+    body = answer.json()
+    assert [(hop["step"], hop["system"], hop["outcome"]) for hop in body["timeline"]] == [
+        ("accepted", "hub", "QUEUED"),
+        ("call POST /usage-transactions/UT-404/bill-usage", "MDM", "HTTP 422"),
+        ("refused", "hub", "REFUSED"),
+    ]
+    assert "resubmit" not in body or not body["resubmit"]
+
+
+def test_a_customer_order_failed_by_ccb_and_an_update_retried_past_ccb_down_are_journaled(hub: LocalHub) -> None:
+    from tests.integration.test_customer_siebel_customers import account, ccb, order, post_order, post_update
+
+    # Given an order whose second customer meets CCB down, then a customer synchronized and CCB down for one call
+    ccb(hub).add_fault({"kind": "down", "count": 3, "after": 2})
+    assert post_order(hub, order("SO-OPS-1", account("OPS-B1"), account("OPS-B2"))).status == 502
+    assert post_order(hub, order("SO-OPS-2", account("OPS-G1"))).status == 200
+    ccb(hub).add_fault({"kind": "down", "count": 1})
+
+    # When an update comes for it, and the queue redelivers it after the failure
+    assert post_update(hub, "OPS-G1", {"updateId": "U-OPS", "changedAt": "2099-01-01T00:00:00Z", "name": "Grace Hopper"}).status == 202
+    hub.drain()
+    hub.expire_visibility()
+    hub.drain()
+
+    # Then the failed order is FAILED with CCB's outage as its reason, its first customer created before it
+    [failed] = find(hub, "point=CU-01&state=FAILED")
+    assert (failed["id"], failed["reason"]) == ("SO-OPS-1", "502 Bad gateway: CCB answered an error: CCB answered 503")
+    steps = [(hop["step"], hop["system"], hop["outcome"]) for hop in trace(hub, "CU-01", "SO-OPS-1").json()["timeline"]]
+    assert steps[0] == ("intake", "Siebel", "SYNCHRONIZING")
+    assert ("customer OPS-B1", "CCB", "CREATED") in steps
+    assert "HTTP 503" in {outcome for _, system, outcome in steps if system == "CCB"}
+    assert steps[-1] == ("failed", "hub", "ERROR")
+    # and the other order COMPLETED, naming what each customer became
+    [done] = find(hub, "point=CU-01&state=COMPLETED")
+    assert (done["id"], done["reason"]) == ("SO-OPS-2", "OPS-G1 CREATED")
+
+    # And the update is COMPLETED (applied), its timeline from Siebel's intake through the failed try to the delivery
+    answer = trace(hub, "CU-02", "OPS-G1/U-OPS")
+    assert answer.status == 200, answer.body
+    update = answer.json()
+    assert (update["state"], update["detailState"]) == ("COMPLETED", "APPLIED")
+    update_steps = [(hop["step"], hop["system"], hop["outcome"]) for hop in update["timeline"]]
+    assert update_steps[0] == ("intake", "Siebel", "QUEUED")
+    assert ("delivery", "hub", "RETRYING") in update_steps
+    assert update_steps[-1] == ("delivered", "CCB", "APPLIED")
+
+
+def test_a_moved_dacs_file_and_one_deleted_before_its_move_are_journaled_by_their_keys(hub: LocalHub) -> None:
+    import boto3
+
+    from tests.integration.test_dacs_file_transfer import bucket, contacts, extract_bytes, notifications_of, put_extract, redeliver
+    from utilhub.packs.dacs.extract_file import Kind
+
+    # Given a contacts file written under extract/ and moved, and another deleted there before its notification came
+    data = extract_bytes(Kind.CONTACT, contacts(2))
+    put_extract(hub, "contacts-ops1.tsv", data)
+    hub.drain()
+    put_extract(hub, "contacts-ops2.tsv", data)
+    assert len(notifications_of(hub)) == 1  # its notification still queued
+    version = boto3.client("s3").head_object(Bucket=bucket(hub), Key="extract/contacts-ops2.tsv")["VersionId"]
+    boto3.client("s3").delete_object(Bucket=bucket(hub), Key="extract/contacts-ops2.tsv")
+    redeliver(hub, [])  # delivers the queued notification
+
+    # When an operator looks for DA-03 transactions
+    completed, failed = find(hub, "point=DA-03&state=COMPLETED"), find(hub, "point=DA-03&state=FAILED")
+
+    # Then the moved file is completed under its key, its timeline the move to upload/
+    assert [(t["id"], t["reason"]) for t in completed] == [("extract/contacts-ops1.tsv", f"upload/contacts-ops1.tsv, {len(data)} bytes")]
+    answer = trace(hub, "DA-03", "extract/contacts-ops1.tsv")
+    assert answer.status == 200, answer.body
+    assert [(h["step"], h["system"], h["outcome"]) for h in answer.json()["timeline"]] == [("move", "S3", "MOVED")]
+    # and the deleted one failed, naming the version to restore
+    assert [(t["id"], t["reason"]) for t in failed] == [
+        ("extract/contacts-ops2.tsv", f"deleted under extract/ before it was moved: restore its version {version} under extract/")
+    ]

@@ -115,3 +115,13 @@ def test_a_writer_that_loses_the_race_puts_ccb_back_to_what_the_winner_recorded(
     assert ccb.changes[0] == {"person": {"name": "Ada King"}}
     assert ccb.changes[1]["person"] == {"name": "Ada Countess"}
     assert set(ccb.changes[1]) == {"person", "account", "addresses", "contacts", "billRoute"}
+
+
+def test_the_journal_keeps_a_failures_answer_or_kind_never_a_value_it_was_given() -> None:
+    from utilhub.packs.customer.customers import failure_reason, update_key
+    from utilhub.platform import problems
+
+    assert failure_reason(problems.Problem(502, "Bad gateway", "CCB answered 503")) == "502 Bad gateway: CCB answered 503"
+    assert failure_reason(LookupError("customer A1 has no synchronized record")) == "LookupError"
+    assert failure_reason(ValueError("Jane")) == "ValueError"
+    assert update_key("A1", "U-1") == "A1/U-1"

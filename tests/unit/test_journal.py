@@ -50,6 +50,22 @@ def table() -> Iterator[tuple[Any, Stubber]]:
         ("ERROR", "FAILED"),
         ("FAILED", "FAILED"),
         ("error", "FAILED"),
+        # relayed notifications
+        ("QUEUED", "RECEIVED"),
+        ("DELIVERED", "COMPLETED"),
+        ("REFUSED", "FAILED"),
+        # customers (CU-01 orders, CU-02 updates)
+        ("SYNCHRONIZING", "IN_FLIGHT"),
+        ("RETRYING", "IN_FLIGHT"),
+        ("APPLIED", "COMPLETED"),
+        ("UNCHANGED", "COMPLETED"),
+        ("STALE", "COMPLETED"),
+        # DACS files (DA-03)
+        ("MOVED", "COMPLETED"),
+        ("ALREADY_IN_UPLOAD", "COMPLETED"),
+        ("ALREADY_TAKEN", "COMPLETED"),
+        ("DELETED_UNMOVED", "FAILED"),
+        ("NEVER_EXISTED", "FAILED"),
         ("SOMETHING_NEW", "IN_FLIGHT"),
     ],
 )

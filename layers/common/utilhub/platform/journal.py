@@ -70,6 +70,22 @@ _NORMALISED: dict[str, str] = {
     "LINKED": COMPLETED,
     "CANCELED": COMPLETED,
     "RECEIVED": RECEIVED,
+    # relayed notifications (MD-13, MD-16, MD-20, FW-05, FW-10, FW-11, DA-04: platform/relay.py)
+    "QUEUED": RECEIVED,
+    "DELIVERED": COMPLETED,
+    "REFUSED": FAILED,
+    # customers: CU-01 orders (SYNCHRONIZING, then SYNCHRONIZED or ERROR), CU-02 updates (QUEUED, RETRYING, then one of)
+    "SYNCHRONIZING": IN_FLIGHT,
+    "RETRYING": IN_FLIGHT,
+    "APPLIED": COMPLETED,
+    "UNCHANGED": COMPLETED,
+    "STALE": COMPLETED,
+    # DACS files (DA-03): moved, or found moved already; lost to the flow (alarmed, an operator restores or explains it)
+    "MOVED": COMPLETED,
+    "ALREADY_IN_UPLOAD": COMPLETED,
+    "ALREADY_TAKEN": COMPLETED,
+    "DELETED_UNMOVED": FAILED,
+    "NEVER_EXISTED": FAILED,
 }
 
 

@@ -18,12 +18,20 @@
   will not help) has it moved to its queue's dead-letter queue (the queue's ``RedrivePolicy``) at once, with the target's status and
   reason as message attributes (``RelayRefused``, alarmed): kept for an operator, who fixes the cause and
   redrives it (``POST /<pack>/dead-letters/{queue}/redrive``), never dropped.
+
+Every relay named by its integration point (``MD-13``, ``FW-05``, ``DA-04``...; the pack that runs it is the point's)
+journals each event (docs/operations.md), its id the event's: ``QUEUED`` when accepted, each call to the target a
+hop (:func:`journal.working_on`), each failed try a hop with the target's answer, ``DELIVERED`` once delivered,
+``REFUSED`` (with the target's reason) when it is moved to the dead-letter queue. A refused event is run again by
+redriving its queue, not by a resubmission route: its head names none.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -31,10 +39,11 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, Sqs
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import BaseModel
 
-from utilhub.platform import aws, wiring
+from utilhub.platform import aws, journal, wiring
 from utilhub.platform.connectors import TargetRejected
 from utilhub.platform.idempotency import run_once
 from utilhub.platform.observability import MetricUnit, correlation_id, logger, metrics, use_correlation_id
+from utilhub.platform.reasons import loggable
 from utilhub.platform.wiring import per_process
 
 if TYPE_CHECKING:
@@ -46,6 +55,22 @@ Deliverer = Callable[["RelayMessage"], Mapping[str, Any]]
 # up to 150 s by the 5th receive (the relay queues' maxReceiveCount), past the longest a delivery may hold an
 # entity (FW-10's lease, 120 s), so a record only reaches the DLQ when that entity stays held for good
 RETRY_LATER_SECONDS = (10, 20, 40, 80)
+
+# a relay named by its integration point journals its events (the engine's own outcome relays, SYNC-OUTCOME and
+# CCB-NOTICE, tell CCB of transactions journaled under their own points already)
+_POINT = re.compile(r"[A-Z]{2}-\d{2}")
+QUEUED, DELIVERED, REFUSED = "QUEUED", "DELIVERED", "REFUSED"
+
+
+def journaled(relay: str) -> bool:
+    """Whether ``relay``'s events are transactions of the journal (the relay is named by its integration point)."""
+    return _POINT.fullmatch(relay) is not None
+
+
+def journal_id(event_id: str) -> str:
+    """The journal's id of an event: a compound event id (MD-16's ``<usage transaction>#<event>``) with its parts
+    joined by ``/``, as the operations API names compound ids (``ORD-1/2``)."""
+    return event_id.replace("#", "/")
 
 
 class RetryLater(RuntimeError):
@@ -72,6 +97,12 @@ def accept(relay: str, event_id: str, payload: Mapping[str, Any], queue_url: str
         same = hashlib.sha256(message.model_dump_json(include={"relay", "eventId", "payload"}).encode()).hexdigest()
         wiring.sqs().send_message(QueueUrl=queue_url, MessageBody=body, MessageGroupId=group, MessageDeduplicationId=same)
     metrics.add_metric(name="RelayAccepted", unit=MetricUnit.Count, value=1)
+    _queued(relay, event_id)
+
+
+def _queued(relay: str, event_id: str) -> None:
+    if journaled(relay):
+        journal.changed(relay, journal_id(event_id), QUEUED, step="accepted")
 
 
 def accept_many(relay: str, events: Sequence[tuple[str, Mapping[str, Any]]], queue_url: str) -> None:
@@ -83,6 +114,8 @@ def accept_many(relay: str, events: Sequence[tuple[str, Mapping[str, Any]]], que
     ]
     aws.send_all(wiring.sqs(), queue_url, messages)
     metrics.add_metric(name="RelayAccepted", unit=MetricUnit.Count, value=len(messages))
+    for event_id, _ in events:
+        _queued(relay, event_id)
 
 
 def deliver_batch(event: dict[str, Any], context: Any, deliverers: Mapping[str, Deliverer]) -> dict[str, Any]:
@@ -94,24 +127,53 @@ def deliver_batch(event: dict[str, Any], context: Any, deliverers: Mapping[str, 
         deliverer = deliverers.get(message.relay)
         if deliverer is None:
             raise LookupError(f"no deliverer for relay {message.relay}")  # kept for an operator (DLQ), never dropped
+        journaling = journaled(message.relay)
         try:
-            outcome = run_once(
-                key=f"relay#{message.relay}#{message.eventId}",
-                fingerprint=message.model_dump_json(include={"relay", "payload"}),
-                work=lambda: dict(deliverer(message)),
-                lambda_context=context,
-            )
+            with journal.working_on(message.relay, journal_id(message.eventId)) if journaling else contextlib.nullcontext():
+                outcome = run_once(
+                    key=f"relay#{message.relay}#{message.eventId}",
+                    fingerprint=message.model_dump_json(include={"relay", "payload"}),
+                    work=lambda: dict(deliverer(message)),
+                    lambda_context=context,
+                )
         except RetryLater as wait:
             _hand_over_later(record, wait)
+            if journaling:
+                journal.hop(
+                    message.relay, journal_id(message.eventId), step="delivery", system="hub", outcome="RETRY_LATER", detail=str(wait)
+                )
             raise
         except TargetRejected as refusal:
             if refusal.status == 409:  # an earlier delivery got there: the deliverer should have said so
+                _tried(message, journaling, refusal)
                 raise
-            return _dead_letter(record, message, refusal)
+            refused = _dead_letter(record, message, refusal)
+            if journaling:
+                journal.changed(
+                    message.relay,
+                    journal_id(message.eventId),
+                    REFUSED,
+                    reason=f"{refusal}; kept in the dead-letter queue",
+                    step="refused",
+                )
+            return refused
+        except Exception as failure:
+            _tried(message, journaling, failure)
+            raise
         logger.info("relayed", extra={"relay": message.relay, "eventId": message.eventId})
+        if journaling:
+            journal.changed(message.relay, journal_id(message.eventId), DELIVERED, step="delivered")
         return outcome
 
     return dict(process_partial_response(event=event, record_handler=deliver, processor=_processor_for(event), context=context))
+
+
+def _tried(message: RelayMessage, journaling: bool, failure: Exception) -> None:
+    """A failed try, a hop of the event's timeline (the queue hands it over again, or moves it to the DLQ)."""
+    if journaling:
+        reason = loggable(failure)  # never a value the event carried
+        detail = (reason if reason.startswith(type(failure).__name__) else f"{type(failure).__name__}: {reason}")[:500]
+        journal.hop(message.relay, journal_id(message.eventId), step="delivery", system="hub", outcome="RETRY", detail=detail)
 
 
 def _processor_for(event: dict[str, Any]) -> BatchProcessor:

@@ -15,6 +15,12 @@
   synchronize and never recorded waits no longer than the bound (setting
   ``customer_synchronizing_wait_seconds``); then it is a prospect again, counted
   (``CustomerSynchronizationsExpired``, alarmed), and its updates queued meanwhile end in the queue's DLQ.
+
+Both are journaled (docs/operations.md): a CU-01 order under its order id (``SYNCHRONIZING`` from Siebel, each call to
+CCB, each customer's action, then ``SYNCHRONIZED`` or ``ERROR`` with the reason); a CU-02 update under
+``<siebelAccountId>/<updateId>`` (``QUEUED`` when accepted, each try, then ``APPLIED``, ``UNCHANGED`` or ``STALE``:
+``updates.py``). Neither has a resubmission route: Siebel sends the order again; a CU-02 update the queue gave up
+on is redriven from its dead-letter queue.
 """
 
 from __future__ import annotations
@@ -29,14 +35,35 @@ from utilhub.packs.customer.ccb import CcbCustomerChange, CcbCustomerClient, Ccb
 from utilhub.packs.customer.mapping import CCB, SIEBEL, to_ccb, translator
 from utilhub.packs.customer.model import COMPONENTS, AccountUpdateIn, BillingAccount, CustomerOutcome, SiebelOrderIn
 from utilhub.packs.customer.store import ConcurrentChange, CustomerState, CustomerStore, timestamp
-from utilhub.platform import problems
+from utilhub.platform import journal, problems
 from utilhub.platform.budget import TimeBudget
 from utilhub.platform.observability import MetricUnit, correlation_id, logger, metrics
+from utilhub.platform.reasons import loggable
 from utilhub.platform.settings import get_settings
 from utilhub.platform.xref import CrossReferenceStore, SystemId
 
 # the entity types a customer links between its Siebel and CCB ids (cross-references)
 LINKED_TYPES = ("PERSON", "ACCOUNT")
+
+# the journal's points and the pack's own states of their transactions (platform/journal.py)
+ORDER_POINT, UPDATE_POINT = "CU-01", "CU-02"
+SYNCHRONIZING, SYNCHRONIZED, ERROR, QUEUED = "SYNCHRONIZING", "SYNCHRONIZED", "ERROR", "QUEUED"
+
+
+def update_key(siebel_id: str, update_id: str) -> str:
+    """A CU-02 update's id in the journal (ids joined by ``/``, as the operations API reads them)."""
+    return f"{siebel_id}/{update_id}"
+
+
+def failure_reason(exc: BaseException) -> str:
+    """What the journal keeps of a failure: the caller's answer (a problem: ``502 Bad gateway: ...``), or the
+    failure's kind and, when the hub's own, its message (never a value it was given)."""
+    reason = loggable(exc)
+    if isinstance(exc, problems.Problem):
+        return reason
+    kind = type(exc).__name__
+    return reason if reason.startswith(kind) else f"{kind}: {reason}"
+
 
 # The CCB parts each Siebel part maps to (see mapping.to_ccb).
 CCB_PARTS: dict[str, tuple[str, ...]] = {
@@ -114,7 +141,18 @@ class CustomerSync:
         # the order's image is Siebel's as of submission (the hub's clock when Siebel does not say)
         at = timestamp(order.submittedAt or datetime.now(UTC))
         budget = TimeBudget()
-        outcomes = [self._synchronize(image, dict.fromkeys(carried[i], at), budget).model_dump() for i, image in images.items()]
+        journal.changed(ORDER_POINT, order.orderId, SYNCHRONIZING, step="intake", system="Siebel")
+        outcomes: list[dict[str, Any]] = []
+        try:
+            with journal.working_on(ORDER_POINT, order.orderId):
+                for i, image in images.items():
+                    outcomes.append(self._synchronize(image, dict.fromkeys(carried[i], at), budget).model_dump())
+                    journal.hop(ORDER_POINT, order.orderId, step=f"customer {i}", system="CCB", outcome=outcomes[-1]["action"])
+        except Exception as exc:
+            journal.changed(ORDER_POINT, order.orderId, ERROR, reason=failure_reason(exc), step="failed")
+            raise
+        actions = ", ".join(f"{o['siebelAccountId']} {o['action']}" for o in outcomes)
+        journal.changed(ORDER_POINT, order.orderId, SYNCHRONIZED, reason=actions, step="synchronized")
         for action in ("CREATED", "UPDATED", "UNCHANGED"):
             if count := sum(1 for o in outcomes if o["action"] == action):
                 metrics.add_metric(name=f"Customers{action.title()}", unit=MetricUnit.Count, value=count)
@@ -217,6 +255,7 @@ class CustomerSync:
             MessageDeduplicationId=hashlib.sha256(f"{siebel_id}#{update.updateId}".encode()).hexdigest(),
         )
         metrics.add_metric(name="CustomerUpdatesAccepted", unit=MetricUnit.Count, value=1)
+        journal.changed(UPDATE_POINT, update_key(siebel_id, update.updateId), QUEUED, step="intake", system="Siebel")
         return 202, {"siebelAccountId": siebel_id, "updateId": update.updateId, "status": "ACCEPTED"}
 
     def apply_update(self, message: UpdateMessage) -> str:

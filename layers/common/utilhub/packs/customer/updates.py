@@ -1,4 +1,4 @@
-"""CU-02 delivery: queued Siebel updates applied to CCB."""
+"""CU-02 delivery: queued Siebel updates applied to CCB, each try journaled (docs/operations.md)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from utilhub.packs.customer.customers import CustomerSync, UpdateMessage
+from utilhub.packs.customer.customers import UPDATE_POINT, CustomerSync, UpdateMessage, failure_reason, update_key
+from utilhub.platform import journal
 from utilhub.platform.observability import use_correlation_id
 
 
@@ -19,7 +20,16 @@ def deliver_batch(service: CustomerSync, event: dict[str, Any], context: Any) ->
     def deliver(record: SQSRecord) -> str:
         message = UpdateMessage.model_validate_json(record.body)
         use_correlation_id(message.correlationId)
-        return service.apply_update(message)
+        key = update_key(message.siebelAccountId, message.updateId)
+        try:
+            with journal.working_on(UPDATE_POINT, key):
+                outcome = service.apply_update(message)
+        except Exception as exc:
+            # redelivered by the queue (after its customer's order, or CCB back), or kept in its DLQ for an operator
+            journal.changed(UPDATE_POINT, key, "RETRYING", reason=failure_reason(exc), step="delivery")
+            raise
+        journal.changed(UPDATE_POINT, key, outcome.upper(), step="delivered", system="CCB")
+        return outcome
 
     return dict(
         process_partial_response(
