@@ -56,7 +56,8 @@ TYPE_TRICKS = {"object": {"$ne": None}, "list": ["SR-1"], "number": 1e308, "null
 def runtime(aws_endpoint: str) -> Iterator[LocalRuntime]:
     reset(aws_endpoint)
     local = LocalRuntime(api_port=0, aws_endpoint=aws_endpoint, run_schedules=False, poll_interval=0.05).start()
-    queues = [logical_id for logical_id, _ in local.hub.template.of_type("AWS::SQS::Queue")]
+    assert local.hub.stack is not None
+    queues = [logical_id for logical_id, _ in local.hub.stack.template.of_type("AWS::SQS::Queue")]
     deadline = time.monotonic() + 60
     while any(stored(local)[queue] for queue in queues) and time.monotonic() < deadline:
         time.sleep(0.2)  # what provisioning queued (S3's test event of a bucket notification) is handled first
@@ -92,7 +93,8 @@ def listener() -> Iterator[socket.socket]:
 def stored(runtime: LocalRuntime) -> dict[str, int]:
     """What the hub keeps, queues and runs: items per table, messages per queue, objects per bucket,
     executions per state machine, records per simulator."""
-    template, resources = runtime.hub.template, runtime.hub.resources()
+    assert runtime.hub.stack is not None
+    template, resources = runtime.hub.stack.template, runtime.hub.resources()  # what the stack deploys (Console off)
     dynamodb, sqs, s3, sfn = boto3.client("dynamodb"), boto3.client("sqs"), boto3.client("s3"), boto3.client("stepfunctions")
     counts: dict[str, int] = {}
     for logical_id, _ in template.of_type("AWS::DynamoDB::Table"):

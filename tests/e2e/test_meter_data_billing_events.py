@@ -20,7 +20,7 @@ READS = {
 }
 
 
-def held(client: httpx.Client, system: str, pick: Any, timeout: float = 15.0) -> Any:
+def held(client: httpx.Client, system: str, pick: Any, timeout: float = 60.0) -> Any:
     return until(lambda: pick(client.get(f"/_local/sim/{system}/state").json()), timeout)
 
 

@@ -103,6 +103,19 @@ def _payment_fields(order: dict[str, Any]) -> list[tuple[str, dict[str, Any], st
     return found
 
 
+def masked_everywhere(value: Any) -> Any:
+    """``value`` (JSON data: a step's item, an order) with each payment number it holds, at any depth, masked."""
+    if isinstance(value, list):
+        return [masked_everywhere(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    found = {k: masked_everywhere(v) for k, v in value.items()}
+    for holder, field in PAYMENT_NUMBERS:
+        if isinstance(found.get(holder), dict) and isinstance(found[holder].get(field), str):
+            found[holder] = {**found[holder], field: masked(found[holder][field])}
+    return found
+
+
 def masked_content(content: str) -> str:
     """An order revision's canonical JSON with every payment number masked (what is kept readable)."""
     order = json.loads(content)

@@ -8,6 +8,7 @@ it succeeded answers its first outcome and changes nothing.
 
 from __future__ import annotations
 
+import json
 from typing import Any, Literal
 
 from utilhub.packs.order_to_cash.brm import BrmBillInfo, BrmBillInfoIn, BrmClient, BrmPayInfo, BrmPayInfoIn
@@ -24,7 +25,7 @@ from utilhub.packs.order_to_cash.model import (
     TaskKey,
     TaskOutcome,
 )
-from utilhub.packs.order_to_cash.order_store import OrderStore
+from utilhub.packs.order_to_cash.order_store import OrderStore, masked_everywhere
 from utilhub.platform.dvm import domain_value_maps
 from utilhub.platform.idempotency import run_once
 from utilhub.platform.observability import logger
@@ -57,7 +58,9 @@ class BrmSteps:
         key = f"OC-01#{item.orderKey}#{item.task}#{item.billingSystemId}#{task.sourceId}"
         return run_once(
             key=key,
-            fingerprint=item.model_dump_json(),
+            # the step as asked, its payment numbers masked: the same step once the revision SUCCEEDED and its numbers
+            # were erased (only the last 4 kept) is the same request, and no number goes into the record's hash
+            fingerprint=json.dumps(masked_everywhere(item.model_dump(mode="json")), sort_keys=True, separators=(",", ":")),
             work=lambda: self._dispatch(item, self._later_revision(task)).model_dump(),
             lambda_context=lambda_context,
         )
