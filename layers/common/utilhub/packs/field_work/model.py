@@ -128,6 +128,12 @@ class AppointmentWindow(_Message):
     start: AwareDatetime
     end: AwareDatetime
 
+    @model_validator(mode="after")
+    def _ends_after_it_starts(self) -> Self:
+        if self.end <= self.start:  # MWM refuses such a window: refused at intake, not a 502 from MWM
+            raise ValueError("a window ends after it starts")
+        return self
+
 
 class AppointmentWindows(BaseModel):
     """FW-03: the windows MWM can still book for a service point and activity type."""
