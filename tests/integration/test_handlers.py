@@ -101,6 +101,7 @@ HANDLERS = [
     ("functions.meter_data.bill_cycle_requests.app", "MeterDataBillCycleFunction"),
     ("functions.meter_data.usage_adjustments.app", "MeterDataAdjustmentFunction"),
     ("functions.meter_data.links.app", "MeterDataLinksFunction"),
+    ("functions.sync_requests.ccb_outcomes.app", "SyncRequestsCcbOutcomesFunction"),
 ]
 
 
@@ -158,3 +159,14 @@ def test_every_handler_module_answers_each_of_its_sample_events(hub: LocalHub, m
         else:
             assert isinstance(answer, dict), (name, answer)
     assert hub.settle() == []
+
+
+def test_the_ccb_outcomes_handler_tells_ccb_its_sample_outcome_once(hub: LocalHub) -> None:
+    # Given functions.sync_requests.ccb_outcomes.app and its sample: MDM's positive outcome of SR-P1, handed over twice
+    event = sample_event("sync_requests/ccb_outcomes/sqs.json")
+    first = call(hub, "SyncRequestsCcbOutcomesFunction", event)
+    again = call(hub, "SyncRequestsCcbOutcomesFunction", event)
+    # Then nothing is left to redeliver, and CCB holds that acknowledgement once
+    assert first["batchItemFailures"] == again["batchItemFailures"] == []
+    acknowledgements = hub.simulators["CCB"].records["SYNC-ACK#SR-P1"]["acknowledgements"]
+    assert [(a["result"], a["target"]) for a in acknowledgements] == [("POSITIVE", "MDM")]
