@@ -173,13 +173,20 @@ def blocking_parent(parents: Sequence[tuple[str, str]], states: Mapping[tuple[st
     for parent in parents:
         state = states.get(parent, EntityState())
         entity_type, entity_id = parent
-        if state.last_error_id:
-            why = f": {state.last_error_reason}" if state.last_error_reason else ""
-            return Blocked(parent, f"waiting for {entity_type} {entity_id}, whose sync request {state.last_error_id} is in ERROR{why}")
+        if in_error := _in_error(parent, state):
+            return in_error
         if state.last_sent_hash is None:
             doing = "being sent to" if state.in_flight else "not yet synchronized to"
             return Blocked(parent, f"waiting for {entity_type} {entity_id}: {doing} {target}")
     return None
+
+
+def _in_error(parent: tuple[str, str], state: EntityState) -> Blocked | None:
+    """A parent whose latest outcome is an ERROR holds its dependants with its reason, for every kind of target."""
+    if not state.last_error_id:
+        return None
+    why = f": {state.last_error_reason}" if state.last_error_reason else ""
+    return Blocked(parent, f"waiting for {parent[0]} {parent[1]}, whose sync request {state.last_error_id} is in ERROR{why}")
 
 
 def blocking_unsent_parent(
@@ -198,9 +205,8 @@ def blocking_unsent_parent(
     for parent in parents:
         state = states.get(parent, EntityState())
         entity_type, entity_id = parent
-        if state.last_error_id:
-            why = f": {state.last_error_reason}" if state.last_error_reason else ""
-            return Blocked(parent, f"waiting for {entity_type} {entity_id}, whose sync request {state.last_error_id} is in ERROR{why}")
+        if in_error := _in_error(parent, state):
+            return in_error
         if not state.in_flight and parent in unsent:
             return Blocked(parent, f"waiting for {entity_type} {entity_id}: its change {unsent[parent]} is not yet sent to {target}")
     return None
