@@ -5,7 +5,7 @@ deployment's override may and may not hold. Pure: the shipped file and maps buil
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -183,35 +183,17 @@ def test_every_shipped_map_is_valid_and_maps_every_siebel_value_to_ccb() -> None
     assert missing == []
 
 
-@pytest.fixture
-def override_parameter(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """A deployment's overrides parameter in SSM (moto in process), re-read as soon as it changes (max age 0)."""
-    import boto3
-    from aws_lambda_powertools.utilities import parameters
-    from moto import mock_aws
-
-    from utilhub.platform import wiring
-
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
-    monkeypatch.setenv("UTILHUB_DOMAIN_VALUE_MAPS_PARAMETER", "/utilhub/test/domain-value-maps")
-    monkeypatch.setenv("UTILHUB_DOMAIN_VALUE_MAPS_MAX_AGE_SECONDS", "0")
-    with mock_aws():
-        parameters.clear_caches()  # type: ignore[no-untyped-call]
-        wiring.reset()
-        yield boto3.client("ssm", region_name="eu-west-1")
-    parameters.clear_caches()  # type: ignore[no-untyped-call]
-    monkeypatch.undo()
-    wiring.reset()
+Put = Callable[[str, str], None]
 
 
-def _put_override(ssm: Any, document: dict[str, Any]) -> None:
-    ssm.put_parameter(Name="/utilhub/test/domain-value-maps", Value=json.dumps(document), Type="String", Overwrite=True)
+def _put_override(put: Put, document: dict[str, Any]) -> None:
+    put("DOMAIN_VALUE_MAPS_PARAMETER", json.dumps(document))
 
 
-def test_an_override_replaces_the_maps_it_names_and_keeps_the_others_as_shipped(override_parameter: Any) -> None:
+def test_an_override_replaces_the_maps_it_names_and_keeps_the_others_as_shipped(configuration_parameter: Put) -> None:
     # Given a deployment whose parameter overrides the PaymentMethod map only
     _put_override(
-        override_parameter,
+        configuration_parameter,
         {"PaymentMethod": {"columns": ["COMMON", "SEBL", "BRM"], "rows": [{"COMMON": "INVOICE", "SEBL": "Bank Giro", "BRM": "10001"}]}},
     )
 
@@ -224,13 +206,13 @@ def test_an_override_replaces_the_maps_it_names_and_keeps_the_others_as_shipped(
     assert maps.maps["Country"] == shipped_maps()["Country"]
 
 
-def test_a_changed_override_is_read_once_its_max_age_has_passed(override_parameter: Any) -> None:
+def test_a_changed_override_is_read_once_its_max_age_has_passed(configuration_parameter: Put) -> None:
     # Given an override read once, then changed (the deployment's max age is 0 s)
     first = {"BillRoute": {"columns": ["COMMON", "SEBL", "CCB"], "rows": [{"COMMON": "POSTAL", "SEBL": "Mail", "CCB": "POST"}]}}
-    _put_override(override_parameter, first)
+    _put_override(configuration_parameter, first)
     before = domain_value_maps().lookup("BillRoute", "Mail", source="SEBL", target="CCB")
     first["BillRoute"]["rows"] = [{"COMMON": "POSTAL", "SEBL": "Mail", "CCB": "LETTER"}]
-    _put_override(override_parameter, first)
+    _put_override(configuration_parameter, first)
 
     # When the maps are read again
     after = domain_value_maps().lookup("BillRoute", "Mail", source="SEBL", target="CCB")
@@ -239,9 +221,9 @@ def test_a_changed_override_is_read_once_its_max_age_has_passed(override_paramet
     assert (before, after) == ("POST", "LETTER")
 
 
-def test_an_empty_override_keeps_every_shipped_map(override_parameter: Any) -> None:
+def test_an_empty_override_keeps_every_shipped_map(configuration_parameter: Put) -> None:
     # Given a parameter that holds {} (nothing overridden)
-    override_parameter.put_parameter(Name="/utilhub/test/domain-value-maps", Value="{}", Type="String")
+    configuration_parameter("DOMAIN_VALUE_MAPS_PARAMETER", "{}")
 
     # When the deployment's maps are read
     maps = domain_value_maps()
