@@ -323,3 +323,17 @@ def test_ignored_lines_say_why_in_full() -> None:
     assert neither == (
         "billing type (none) and product type (none) bring no customer data (Service Bundle, Item, Subscription, Discount or Promotion)"
     )
+
+
+def test_an_add_line_ensures_the_billing_profile_and_changes_nothing_in_brm() -> None:
+    # ADD creates what does not exist and changes nothing that does (Table 10-1)
+    [profile] = collate(order(full_line())).billingProfiles
+    assert (profile.applyChanges, profile.priorBillToId) == (False, None)
+
+
+def test_an_update_line_whose_prior_bill_to_account_is_the_same_moves_no_billing_profile() -> None:
+    # Given an UPDATE line that names its current billing account as the prior one
+    [profile] = collate(order(full_line(action="UPDATE", priorValues={"billingAccountId": "BA-1"}))).billingProfiles
+
+    # Then the profile's changes are applied where it is, not moved from another account
+    assert (profile.applyChanges, profile.priorBillToId) == (True, None)
