@@ -18,7 +18,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 # The common layer is importable as on Lambda (where it is mounted at /opt/python).
 LAYER_PATH := PYTHONPATH=layers/common:.
 
-.PHONY: help install chromium console-screenshots console-publish lint typecheck template-check requirements-check moto-conformance unit integration e2e test run demo chaos schemathesis build bench lock openapi clean
+.PHONY: help install chromium console-screenshots console-publish lint typecheck template-check requirements-check moto-conformance unit integration e2e test run demo chaos schemathesis mutation build bench lock openapi clean
 
 help: ## this list
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -100,6 +100,9 @@ chaos: $(BIN)/.synced ## one fault run over the asynchronous integration points,
 
 schemathesis: $(BIN)/.synced ## schemathesis over every operation of docs/openapi.json on a local hub; N=50 cases per operation, SEED=22
 	$(LAYER_PATH) $(BIN)/python -m localhub.spec_check -n $(or $(N),50) --seed $(or $(SEED),22) $(ARGS)
+
+mutation: $(BIN)/.synced ## mutmut over the business-rule modules, one after the other (~30 min; not in make test); MODULE=utilhub.platform.dvm for one
+	$(BIN)/python tools/mutation.py $(if $(MODULE),--module $(MODULE)) $(ARGS)
 
 console-screenshots: $(BIN)/.synced $(CHROMIUM) ## docs/images/console-*.png, taken by the console's browser test on its pages
 	UTILHUB_CONSOLE_SCREENSHOTS=docs/images $(BIN)/pytest tests/e2e/test_console.py -q -p no:randomly

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,4 +36,33 @@ def known_clients(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     wiring.reset()
     yield
     monkeypatch.delenv("UTILHUB_CLIENT_SYSTEMS")
+    wiring.reset()
+
+
+@pytest.fixture
+def configuration_parameter(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str, str], None]]:
+    """``put(variable, text)``: a deployment's configuration parameter (``platform/configuration``) holding ``text`` in
+    SSM (moto, in process), named by the variable ``UTILHUB_<variable>``; read again at once when changed (max age 0)."""
+    import boto3
+    from aws_lambda_powertools.utilities import parameters
+    from moto import mock_aws
+
+    from utilhub.platform import wiring
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    monkeypatch.setenv("UTILHUB_DOMAIN_VALUE_MAPS_MAX_AGE_SECONDS", "0")
+    with mock_aws():
+        parameters.clear_caches()  # type: ignore[no-untyped-call]
+        ssm = boto3.client("ssm", region_name="eu-west-1")
+
+        def put(variable: str, text: str) -> None:
+            name = f"/utilhub/test/{variable.lower()}"
+            ssm.put_parameter(Name=name, Value=text, Type="String", Overwrite=True)
+            monkeypatch.setenv(f"UTILHUB_{variable}", name)
+            wiring.reset()
+
+        wiring.reset()
+        yield put
+    parameters.clear_caches()  # type: ignore[no-untyped-call]
+    monkeypatch.undo()
     wiring.reset()

@@ -1,15 +1,17 @@
 """What the integration and e2e tests share: a JSON body posted to the hub in-process with a caller's claims,
-waiting until something is so, and a token of a local application's client."""
+waiting until something is so, a token of a local application's client, and the time each call to a target was given."""
 
 from __future__ import annotations
 
 import json
 import time
+from collections import defaultdict
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import httpx
+    import pytest
 
     from localhub.hub import ApiResponse, LocalHub
 
@@ -35,3 +37,31 @@ def bearer(anonymous: httpx.Client, client_id: str) -> dict[str, str]:
     """A token of the local client ``client_id`` (its application's, with its deployed counterpart's scopes)."""
     answer = anonymous.post("/oauth2/token", data={"grant_type": "client_credentials"}, auth=(client_id, f"{client_id}-local-secret"))
     return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+
+
+def call_limits(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[float]]:
+    """The seconds each call to a target is given from now on (its ``within``: what was left of its route's time
+    budget, the whole call's limit), by system, in the order made. What the hub computed, not how long calls took, so
+    a check on it holds on a loaded machine. The calls are made as they would be; they are only observed."""
+    from utilhub.platform.connectors import HttpConnector
+
+    limits: dict[str, list[float]] = defaultdict(list)
+    request = HttpConnector.request
+
+    def observed(connector: HttpConnector, *args: Any, within: float | None = None, **kwargs: Any) -> Any:
+        limits[connector.system].append(float("inf") if within is None else within)
+        return request(connector, *args, within=within, **kwargs)
+
+    monkeypatch.setattr(HttpConnector, "request", observed)
+    return limits
+
+
+def assert_within_budget(limits: list[float], *, budget: float, read_timeout: float) -> None:
+    """The calls of one request to a target that did not answer (``limits`` from :func:`call_limits`) kept to the route's
+    time budget: the first was given at most the budget, and a second try, made once the first had waited out its read
+    timeout, at most what was left (``budget - read_timeout``), never a read timeout of its own."""
+    assert 1 <= len(limits) <= 2, limits
+    first, *again = limits
+    assert first <= budget, limits
+    # a socket's timeout never fires before it is due; the margin is float rounding, not time the machine may lose
+    assert all(within <= budget - read_timeout + 0.01 for within in again), limits

@@ -63,14 +63,29 @@ def test_invocations_of_one_function_run_at_once_each_in_its_own_environment(poo
     assert pool.cold_starts["Sleeper"] == 3  # the warm one was reused
 
 
-def test_a_slow_function_does_not_hold_up_another(pool: WorkerPool) -> None:
-    slow, quick = _sleeper(logical_id="Slow"), _sleeper(logical_id="Quick")
-    thread = threading.Thread(target=pool.invoke, args=(slow, {"sleep": 3.0}))
+def _held(pool: WorkerPool, spec: FunctionSpec, directory: Path) -> threading.Thread:
+    """An invocation of ``spec`` running (it has started) until ``directory / "release"`` is made."""
+    thread = threading.Thread(target=pool.invoke, args=(spec, {"hold": str(directory)}))
     thread.start()
-    time.sleep(0.2)
+    deadline = time.monotonic() + 60  # how long the environment may take to start, not a margin the test depends on
+    while not (directory / "started").exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert (directory / "started").exists()
+    return thread
+
+
+def test_a_slow_function_does_not_hold_up_another(pool: WorkerPool, tmp_path: Path) -> None:
+    # Given an invocation of one function that runs until it is released
+    slow, quick = _sleeper(logical_id="Slow"), _sleeper(logical_id="Quick")
+    thread = _held(pool, slow, tmp_path)
+
+    # When another function is invoked meanwhile
     answer = pool.invoke(quick, {})
+
+    # Then it is answered while the first is still running
     assert answer.error is None
-    assert thread.is_alive()  # the slow one is still running
+    assert thread.is_alive()
+    (tmp_path / "release").touch()
     thread.join()
 
 
@@ -139,12 +154,21 @@ def test_only_the_claims_of_a_dead_invocation_lapse(aws_endpoint: str) -> None:
     }
 
 
-def test_a_function_at_its_reserved_concurrency_is_throttled(pool: WorkerPool) -> None:
+def test_a_function_at_its_reserved_concurrency_is_throttled(pool: WorkerPool, tmp_path: Path) -> None:
+    # Given a function of reserved concurrency 1 whose one invocation is running (until released)
     spec = _sleeper(reserved=1)
-    results = _at_once(pool, spec, [{"sleep": 1.5}, {"sleep": 0}])
-    errors = sorted(str(r.error["errorType"]) for r in results if r.error)
-    assert errors == ["TooManyRequestsException"]  # waited wait_seconds (0.5 s) for the one slot
+    thread = _held(pool, spec, tmp_path)
+
+    # When it is invoked again meanwhile
+    throttled = pool.invoke(spec, {})  # waits wait_seconds (0.5 s) for the one slot, which stays taken
+    (tmp_path / "release").touch()
+    thread.join()
+
+    # Then that invocation is throttled, as Lambda throttles it, and the slot is free again afterwards
+    assert throttled.error is not None
+    assert throttled.error["errorType"] == "TooManyRequestsException"
     assert pool.live()["Sleeper"]["concurrency"] == 1
+    assert pool.invoke(spec, {}).error is None
 
 
 def test_never_more_environments_than_allowed(pool: WorkerPool) -> None:

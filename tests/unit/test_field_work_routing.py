@@ -4,11 +4,14 @@ models, a 422 where no rule routes, and what a deployment's rules may hold. Pure
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import pytest
 
-from utilhub.packs.field_work.routing import parse_rules, shipped_rules
+from utilhub.packs.field_work.routing import parse_rules, routing_rules, shipped_rules
 from utilhub.platform.problems import Problem
+
+Put = Callable[[str, str], None]
 
 
 @pytest.mark.parametrize(
@@ -48,6 +51,53 @@ def test_no_rule_or_a_system_outside_the_model_is_a_422(source: str, activity_ty
     # Then it is a 422 pointing at the field to change
     assert raised.value.status == 422
     assert raised.value.errors[0].pointer == pointer
+
+
+def test_a_422_for_routing_says_what_is_missing() -> None:
+    # Given an activity type no rule routes from MWM, and WAM under model v2.1 (whose asset system is ODM)
+    with pytest.raises(Problem) as no_rule:
+        shipped_rules().route("MWM", "CONNECT", "v2.1")
+    with pytest.raises(Problem) as outside:
+        shipped_rules().route("WAM", "ASSET-REPAIR", "v2.1")
+
+    # Then each problem says why, and its field error what the field may be
+    assert (no_rule.value.detail, no_rule.value.errors[0].detail) == (
+        "No routing rule sends a CONNECT activity from MWM.",
+        "no routing rule for source MWM and type CONNECT",
+    )
+    assert (outside.value.detail, outside.value.errors[0].detail) == (
+        "WAM is not part of implementation model v2.1 (its asset system is ODM).",
+        "must be CCB, MWM or ODM under model v2.1",
+    )
+
+
+@pytest.mark.parametrize(("model", "asset"), [("v1.9", "WAM"), ("v2.1", "ODM")])
+def test_an_activity_is_never_routed_back_to_the_system_it_came_from(model: str, asset: str) -> None:
+    # Given a rule that sends the asset system's inspections to MWM and to the asset system
+    rules = parse_rules(
+        json.dumps({"rules": [{"source": "ASSET", "activityTypes": ["ASSET-INSPECTION"], "routeTo": ["MWM", "ASSET"]}]}), "test"
+    )
+
+    # When the asset system sends one, Then it goes to MWM only
+    assert rules.route(asset, "ASSET-INSPECTION", model) == ["MWM"]
+
+
+def test_without_a_parameter_the_deployment_routes_by_the_shipped_rules(configuration_parameter: Put) -> None:
+    assert routing_rules() == shipped_rules()
+
+
+def test_a_deployments_parameter_is_in_force_and_read_again_once_its_max_age_has_passed(configuration_parameter: Put) -> None:
+    # Given a deployment whose parameter sends disconnects to MWM only
+    rule = {"source": "CCB", "activityTypes": ["DISCONNECT"], "routeTo": ["MWM"]}
+    configuration_parameter("FIELD_WORK_ROUTING_PARAMETER", json.dumps({"rules": [rule]}))
+    before = routing_rules().route("CCB", "DISCONNECT", "v2.1")
+
+    # When the parameter changes to send them to the asset system too (the max age is 0 s)
+    configuration_parameter("FIELD_WORK_ROUTING_PARAMETER", json.dumps({"rules": [{**rule, "routeTo": ["MWM", "ASSET"]}]}))
+    after = routing_rules().route("CCB", "DISCONNECT", "v2.1")
+
+    # Then each read routes by the parameter in force
+    assert (before, after) == (["MWM"], ["MWM", "ODM"])
 
 
 def test_a_deployments_rules_replace_the_shipped_ones() -> None:

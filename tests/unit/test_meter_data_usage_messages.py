@@ -220,3 +220,25 @@ def test_a_bill_period_ends_on_or_after_the_bill_to_date_and_within_the_longest_
         with pytest.raises(ValidationError) as refused:
             usage.UsageIn.model_validate(body)
         assert refused.value.errors()[0]["loc"] == ("billPeriodEnd",)
+
+
+@pytest.mark.parametrize(("service_type", "ccb"), [("ELECTRIC", "E"), ("GAS", "G"), ("WATER", "W")])
+def test_ccb_gets_each_service_type_in_its_own_code(service_type: str, ccb: str) -> None:
+    assert usage.ccb_service_type(service_type) == ccb
+
+
+def test_a_service_type_ccb_has_no_code_for_is_a_422_naming_the_field() -> None:
+    with pytest.raises(Problem) as refused:
+        usage.ccb_service_type("STEAM")
+    assert (refused.value.status, [e.pointer for e in refused.value.errors]) == (422, ["#/serviceType"])
+
+
+def test_an_unusable_mdm_answer_is_a_502_naming_mdm_and_what_is_wrong() -> None:
+    with pytest.raises(Problem) as refused:
+        usage.checked(usage.BillDeterminants, {**DETERMINANTS, "intervals": DETERMINANTS["intervals"][:1]})
+    body = refused.value.as_dict()
+    assert (body["status"], body["target"]) == (502, "MDM")
+    assert (
+        body["detail"]
+        == "MDM answered an error: answered an unusable BillDeterminants: Value error, the intervals do not add up to the total"
+    )

@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import sample_event
 from utilhub.packs.order_to_cash.collation import collate, why_ignored
-from utilhub.packs.order_to_cash.model import FulfillmentOrderIn, OrderLine
+from utilhub.packs.order_to_cash.model import AccountRef, FulfillmentOrderIn, OrderLine
 from utilhub.packs.order_to_cash.orders import execution_name
 from utilhub.packs.order_to_cash.workflow import OrderRejected, run_step
 from utilhub.platform.problems import Problem
@@ -191,3 +191,149 @@ def test_a_move_add_line_without_prior_values_is_processed() -> None:
     # MOVE-ADD expects prior values only "for values that are changing from an existing asset"
     plan = collate(order(full_line(action="MOVE-ADD")))
     assert [p.action for p in plan.processedLines] == ["MOVE-ADD"]
+
+
+def refusal(*lines: dict[str, Any]) -> list[tuple[str, str]]:
+    """The fields a refused order names, each with its reason."""
+    with pytest.raises(Problem) as refused:
+        collate(order(*lines))
+    assert refused.value.status == 422
+    return [(e.pointer, e.detail) for e in refused.value.errors]
+
+
+def test_one_service_account_billed_to_two_accounts_on_one_order_is_refused_naming_both_lines() -> None:
+    # Given SA-1 billed to BA-1 on L1 and to BA-2 on L3 (L2 is another service account)
+    errors = refusal(full_line("L1", "SA-1", "BA-1"), full_line("L2", "SA-2", "BA-1"), full_line("L3", "SA-1", "BA-2", bp="BP-2"))
+
+    # Then the later line is refused, naming both accounts and the first line
+    assert errors == [
+        (
+            "#/lines/2/billingAccount/id",
+            "service account SA-1 is billed to BA-1 on line L1 and to BA-2 here; it can have one paying parent",
+        )
+    ]
+
+
+def test_a_paying_hierarchy_that_goes_round_in_a_circle_is_refused() -> None:
+    # Given A paid for by B, and B paid for by A
+    errors = refusal(full_line("L1", "SA-A", "SA-B"), full_line("L2", "SA-B", "SA-A", bp="BP-2"))
+
+    # Then both lines are refused as a cycle
+    assert errors == [
+        ("#/lines/0/billingAccount/id", "the paying hierarchy would be a cycle through SA-A"),
+        ("#/lines/1/billingAccount/id", "the paying hierarchy would be a cycle through SA-B"),
+    ]
+
+
+def test_a_paying_chain_that_ends_is_no_cycle() -> None:
+    # Given A paid for by B, B by C, and C paying for itself
+    plan = collate(order(full_line("L1", "SA-A", "SA-B"), full_line("L2", "SA-B", "SA-C", bp="BP-2")))
+
+    # Then the order is collated, each service account under its bill-to account
+    assert [(s.account.id, s.billToId) for s in plan.serviceAccounts] == [("SA-A", "SA-B"), ("SA-B", "SA-C")]
+
+
+def test_a_cycle_is_judged_within_one_billing_system() -> None:
+    # Given A paid for by B in BRM1, and B paid for by A in BRM2 (two hierarchies, one per billing system)
+    plan = collate(
+        order(full_line("L1", "SA-A", "SA-B", billingSystemId="BRM1"), full_line("L2", "SA-B", "SA-A", bp="BP-2", billingSystemId="BRM2"))
+    )
+
+    # Then neither goes round: the order is collated
+    assert [(s.billingSystemId, s.account.id) for s in plan.serviceAccounts] == [("BRM1", "SA-A"), ("BRM2", "SA-B")]
+
+
+def test_an_account_moved_back_to_paying_for_itself_is_no_cycle() -> None:
+    # Given an UPDATE that makes SA-1 pay for itself again (it was paid for by BA-0)
+    plan = collate(order(full_line(sa="BA-1", action="UPDATE", priorValues={"billingAccountId": "BA-0"})))
+
+    # Then it is collated as a hierarchy change back to itself
+    assert [(s.account.id, s.billToId, s.priorBillToId) for s in plan.serviceAccounts] == [("BA-1", "BA-1", "BA-0")]
+
+
+def test_an_update_naming_the_same_bill_to_account_changes_no_hierarchy() -> None:
+    # Given an UPDATE line of an account paying for itself, whose prior bill-to account is the same one
+    plan = collate(order(full_line(sa="BA-1", action="UPDATE", priorValues={"billingAccountId": "BA-1"})))
+
+    # Then no service account becomes anyone's subordinate
+    assert plan.serviceAccounts == []
+
+
+def test_one_billing_profile_in_two_billing_systems_is_refused_on_each_of_its_lines() -> None:
+    # Given BP-1 used for services in BRM1 (L1) and BRM2 (L3), and a line missing its service account (L2)
+    missing = full_line("L2", sa="SA-3", bp="BP-3")
+    del missing["serviceAccount"]
+    errors = refusal(full_line("L1", billingSystemId="BRM1"), missing, full_line("L3", sa="SA-2", billingSystemId="BRM2"))
+
+    # Then every refused field is named: the missing account, and each line of the profile's two systems
+    conflict = (
+        "billing profile BP-1 is used for services fulfilled in different billing systems (BRM1, BRM2); "
+        "a billing profile may be synchronized to one billing system only"
+    )
+    assert errors == [
+        ("#/lines/1/serviceAccount", "required for a Service Bundle line"),
+        ("#/lines/0/billingSystemId", conflict),
+        ("#/lines/2/billingSystemId", conflict),
+    ]
+
+
+def test_two_billing_profiles_each_in_its_own_billing_system_are_collated() -> None:
+    # Given BP-1 in BRM1 and BP-2 in BRM2
+    plan = collate(order(full_line("L1", billingSystemId="BRM1"), full_line("L2", sa="SA-2", bp="BP-2", billingSystemId="BRM2")))
+
+    # Then both profiles are ensured, each with its bill-to account
+    assert [(p.billingSystemId, p.profile.id, p.billToId, p.billTo) for p in plan.billingProfiles] == [
+        ("BRM1", "BP-1", "BA-1", AccountRef(id="BA-1")),
+        ("BRM2", "BP-2", "BA-1", AccountRef(id="BA-1")),
+    ]
+
+
+def test_an_update_line_moving_a_billing_profile_names_its_prior_bill_to_account() -> None:
+    # Given an UPDATE line whose billing profile's account was BA-0
+    plan = collate(order(full_line(action="UPDATE", priorValues={"billingAccountId": "BA-0"})))
+
+    # Then BRM is told to apply the profile's changes and move its /billinfo from BA-0
+    [profile] = plan.billingProfiles
+    assert (profile.applyChanges, profile.priorBillToId, profile.billToId) == (True, "BA-0", "BA-1")
+
+
+def test_every_line_after_an_ignored_or_refused_line_is_still_judged() -> None:
+    # Given an ignored line, then a line missing its service account, then two lines each missing an account
+    missing_sa, missing_ba = full_line("L2"), full_line("L3", sa="SA-3")
+    del missing_sa["serviceAccount"]
+    del missing_ba["billingAccount"]
+    errors = refusal(full_line("L1", action="DELETE"), missing_sa, missing_ba)
+
+    # Then each refused field is named
+    assert [pointer for pointer, _ in errors] == ["#/lines/1/serviceAccount", "#/lines/2/billingAccount"]
+    # and an ignored line does not stop the lines after it from being processed
+    plan = collate(order(full_line("L1", action="DELETE"), full_line("L2")))
+    assert ([i.lineId for i in plan.ignoredLines], [p.lineId for p in plan.processedLines]) == (["L1"], ["L2"])
+
+
+def test_a_missing_account_is_refused_naming_the_product_type_when_there_is_no_billing_type() -> None:
+    promotion = {"lineId": "P1", "action": "ADD", "productType": "Promotion"}
+    assert refusal(promotion) == [("#/lines/0/billingAccount", "required for a Promotion line")]
+
+
+def test_ignored_lines_say_why_in_full() -> None:
+    delete = why_ignored(OrderLine.model_validate(full_line(action="DELETE")))
+    neither = why_ignored(OrderLine.model_validate({"lineId": "L1", "action": "ADD"}))
+    assert delete == "DELETE compensation is ignored: nothing is deleted or inactivated in BRM"
+    assert neither == (
+        "billing type (none) and product type (none) bring no customer data (Service Bundle, Item, Subscription, Discount or Promotion)"
+    )
+
+
+def test_an_add_line_ensures_the_billing_profile_and_changes_nothing_in_brm() -> None:
+    # ADD creates what does not exist and changes nothing that does (Table 10-1)
+    [profile] = collate(order(full_line())).billingProfiles
+    assert (profile.applyChanges, profile.priorBillToId) == (False, None)
+
+
+def test_an_update_line_whose_prior_bill_to_account_is_the_same_moves_no_billing_profile() -> None:
+    # Given an UPDATE line that names its current billing account as the prior one
+    [profile] = collate(order(full_line(action="UPDATE", priorValues={"billingAccountId": "BA-1"}))).billingProfiles
+
+    # Then the profile's changes are applied where it is, not moved from another account
+    assert (profile.applyChanges, profile.priorBillToId) == (True, None)

@@ -4,6 +4,7 @@ changes are allowed, and the monitor's plan for one entity at one target."""
 from __future__ import annotations
 
 import itertools
+import time
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -143,7 +144,19 @@ def test_request_with_the_data_last_sent_is_discarded_as_unchanged() -> None:
     # Then it is discarded with the reason recorded
     assert isinstance(decision, Discard)
     assert decision.request == request
-    assert "unchanged" in decision.reason
+    assert decision.reason == "unchanged since the last image synchronized"
+
+
+def test_a_change_at_exactly_the_last_image_time_is_sent_not_discarded_as_older() -> None:
+    # Given a changed request stamped at exactly the time of the image the target holds
+    request = pending("sr-2", T0, "h-other")
+    state = EntityState(last_sent_hash="h0", last_sent_changed_at=T0)
+
+    # When the monitor plans
+    decisions = plan_entity([request], state)
+
+    # Then it is not older than that image: it is sent
+    assert decisions == [Send(request)]
 
 
 def test_request_older_than_the_last_sent_image_is_discarded() -> None:
@@ -194,6 +207,41 @@ def test_sortable_time_is_utc_fixed_width_text() -> None:
 
     # When it is made sortable, Then it is the same instant in UTC, with microseconds and Z
     assert sortable_time(moment) == "2023-12-31T23:00:00.000000Z"
+
+
+def test_sortable_time_is_utc_whatever_the_machines_time_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a machine whose local time zone is not UTC (a developer's laptop, not Lambda)
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        # When a time is made sortable
+        found = sortable_time(datetime(2024, 7, 1, 12, 0, tzinfo=timezone(timedelta(hours=2))))
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+    # Then it is written in UTC, never in the machine's zone
+    assert found == "2024-07-01T10:00:00.000000Z"
+
+
+def test_a_pending_request_entered_its_status_at_the_transition_time_of_its_index_key() -> None:
+    # Given a request changed at 08:00 that entered its status (WAITING, say) at 08:05:30.25 (its status index key)
+    moved = datetime(2024, 5, 1, 8, 5, 30, 250000, tzinfo=UTC)
+    request = PendingRequest(
+        sync_request_id="sr-1",
+        entity_type="PERSON",
+        entity_id="P-1",
+        changed_at=T0,
+        data_hash="h1",
+        order_key=f"{sortable_time(T0)}#{sortable_time(moved)}#sr-1",
+        attempt=0,
+        correlation_id="cid",
+        status=SyncStatus.WAITING,
+    )
+
+    # When the monitor asks since when it is in its status, Then it is the transition time, in UTC, not the change's
+    assert request.in_status_since == moved
+    assert request.in_status_since.utcoffset() == timedelta(0)
 
 
 def test_sortable_time_sorts_as_time_across_time_zones() -> None:
@@ -268,6 +316,12 @@ def test_a_parent_in_error_blocks_with_its_request_and_reason() -> None:
     states = {SP: EntityState(last_sent_hash="h", last_error_id="sr-sp-2", last_error_reason="premise unknown")}
     blocked = blocking_parent([SP], states, "MDM")
     assert blocked == Blocked(SP, "waiting for SERVICE_POINT SP-1, whose sync request sr-sp-2 is in ERROR: premise unknown")
+
+
+def test_a_parent_in_error_without_a_reason_blocks_naming_its_request() -> None:
+    states = {SP: EntityState(last_sent_hash="h", last_error_id="sr-sp-2")}
+    blocked = blocking_parent([SP], states, "MDM")
+    assert blocked == Blocked(SP, "waiting for SERVICE_POINT SP-1, whose sync request sr-sp-2 is in ERROR")
 
 
 def test_the_first_blocking_parent_in_order_is_named() -> None:
