@@ -20,6 +20,7 @@ is stopped with its environment (``Sandbox.Timedout``), one whose environment di
 from __future__ import annotations
 
 import contextlib
+import datetime
 import itertools
 import json
 import os
@@ -243,6 +244,7 @@ class WorkerPool:
         except TimeoutError:
             self._discard(function, environment)
             self._died(function.spec, deadline_ms)
+            self._report(function.spec, "timeout", "Sandbox.Timedout", started)
             return Invocation(
                 error={"errorType": "Sandbox.Timedout", "errorMessage": f"Task timed out after {function.spec.timeout:.2f} seconds"},
                 duration_ms=(time.perf_counter() - started) * 1000,
@@ -253,6 +255,7 @@ class WorkerPool:
             if crash is not None:
                 with self._changed:
                     self.crashed[function.spec.logical_id] += 1
+            self._report(function.spec, "error", "Runtime.ExitError", started)
             return Invocation(
                 error={"errorType": "Runtime.ExitError", "errorMessage": f"RequestId: local Error: {exc}"},
                 duration_ms=(time.perf_counter() - started) * 1000,
@@ -263,6 +266,26 @@ class WorkerPool:
         self._give_back(function, environment)
         self._count_throttling(function.spec.name, answer.get("throttling"))
         return Invocation(result=answer.get("result"), error=answer.get("error"), duration_ms=float(answer.get("durationMs", 0.0)))
+
+    def _report(self, spec: FunctionSpec, status: str, error_type: str, started: float) -> None:
+        """What Lambda writes to a function's log group (JSON format) when an invocation timed out or lost its
+        environment: a ``platform.report`` record; ``function`` names it, as every function's output goes to one
+        place locally (the pool's logs, else this process's output)."""
+        record = {
+            "time": datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds"),
+            "type": "platform.report",
+            "record": {
+                "function": spec.name,
+                "status": status,
+                "errorType": error_type,
+                "metrics": {"durationMs": round((time.perf_counter() - started) * 1000, 1)},
+            },
+        }
+        line = json.dumps(record)
+        if self.logs is not None:
+            self.logs.write(spec.logical_id, line)
+        else:
+            print(line, flush=True)
 
     def _died(self, spec: FunctionSpec, deadline_ms: int) -> None:
         with self._changed:

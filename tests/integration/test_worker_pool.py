@@ -105,13 +105,38 @@ def test_an_init_phase_past_its_budget_goes_on_within_the_first_invocations_time
     try:
         slow = workers.invoke(_sleeper(timeout=1, init_seconds=3, logical_id="SlowInit"), {})
         # ... and one whose import outlasts the budget, yet ends within the first invocation's timeout
-        late = workers.invoke(_sleeper(timeout=5, init_seconds=1, logical_id="LateInit"), {})
+        late = workers.invoke(_sleeper(timeout=20, init_seconds=1, logical_id="LateInit"), {})
     finally:
         workers.stop()
 
     # Then the first is timed out as Lambda times out an init retried in the first invocation; the second answers
     assert slow.error == {"errorType": "Sandbox.Timedout", "errorMessage": "Task timed out after 1.00 seconds"}
     assert late.error is None
+
+
+def test_a_timed_out_or_lost_invocation_is_reported_in_the_functions_log(tmp_path: Path) -> None:
+    import json
+
+    from localhub.lambda_.logs import FunctionLogs
+
+    # Given a pool writing the functions' logs to a file
+    logs = FunctionLogs(tmp_path / "functions.log", None)
+    workers = WorkerPool(default_concurrency=1, max_processes=2, wait_seconds=0.5, logs=logs)
+    try:
+        # When one invocation outlives its timeout and another loses its environment
+        workers.invoke(_sleeper(timeout=1), {"sleep": 30})
+        workers.invoke(_sleeper(), {"exit": True})
+    finally:
+        workers.stop()
+        logs.close()
+
+    # Then each is in the log as Lambda reports it in a function's log group (JSON format: a platform.report record)
+    records = [json.loads(line) for line in (tmp_path / "functions.log").read_text().splitlines() if line.startswith("{")]
+    reports = [r["record"] for r in records if r.get("type") == "platform.report"]
+    assert [(r["function"], r["status"], r["errorType"]) for r in reports] == [
+        ("fixture-Sleeper", "timeout", "Sandbox.Timedout"),
+        ("fixture-Sleeper", "error", "Runtime.ExitError"),
+    ]
 
 
 def test_an_environment_that_dies_is_a_function_error_and_the_pool_goes_on(pool: WorkerPool) -> None:
