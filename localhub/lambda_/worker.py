@@ -1,8 +1,10 @@
 """One execution environment of one function: ``python -m localhub.lambda_.worker <fd-in> <fd-out> <spec-json>``.
 
 Started by :class:`localhub.lambda_.workers.WorkerPool` with the function's environment (and nothing of
-another function's), it imports the handler on its first invocation (the cold start) and then
-answers invocations one at a time, as a Lambda execution environment does. Requests and answers
+another function's), it imports the handler first (the init phase of a cold start, which Lambda runs
+before the first invocation, with a budget of its own) and says so in a first frame; then it answers
+invocations one at a time, as a Lambda execution environment does. An import that failed is tried
+again by the next invocation, as Lambda runs a failed init again in the invocation. Requests and answers
 are length-prefixed JSON frames on two pipes; the handler's own output goes to the inherited
 stdout and stderr, as on Lambda it goes to the log.
 """
@@ -47,16 +49,31 @@ class Environment:
         self.throttling: Any = None
         self.throttling_version = 0
 
+    def init(self) -> dict[str, Any]:
+        """The init phase: import the handler. Its frame: how long it took, and the error that failed it (the first
+        invocation then tries the import again)."""
+        started = time.perf_counter()
+        answer: dict[str, Any] = {"init": True}
+        try:
+            self._load()
+        except Exception as exc:
+            answer["error"] = {"errorType": type(exc).__name__, "errorMessage": str(exc)}
+        answer["durationMs"] = (time.perf_counter() - started) * 1000
+        return answer
+
+    def _load(self) -> Any:
+        if self.handler is None:
+            module = importlib.import_module(self.spec["module"])
+            self.handler = getattr(module, self.spec["function"])
+        return self.handler
+
     def invoke(self, event: Any) -> dict[str, Any]:
         from localhub.lambda_.runtime import LambdaContext
 
         context = LambdaContext(self.spec["name"], self.spec["memory"], self.spec["timeout"])
         started = time.perf_counter()
         try:
-            if self.handler is None:
-                module = importlib.import_module(self.spec["module"])
-                self.handler = getattr(module, self.spec["function"])
-            result = self.handler(event, context)
+            result = self._load()(event, context)
             answer: dict[str, Any] = {"result": result}
             json.dumps(answer)  # what Lambda cannot serialize is a function error
         except Exception as exc:  # a failing handler is a function error, as on Lambda
@@ -126,6 +143,7 @@ def main(argv: list[str]) -> int:
     warnings.filterwarnings("ignore", message="No application metrics to publish")
     environment = Environment(json.loads(spec_json))
     with os.fdopen(fd_in, "rb") as requests, os.fdopen(fd_out, "wb") as answers:
+        write_frame(answers, environment.init())
         while (request := read_frame(requests)) is not None:
             environment.throttle(request.get("throttling"))
             restore = die_at_aws_call(int(calls) + 1) if (calls := request.get("crashAfterCalls")) is not None else None

@@ -1,8 +1,12 @@
 """Functions run concurrently, each invocation in an execution environment of its own, as on Lambda.
 
 An execution environment is a process (:mod:`localhub.lambda_.worker`) started with the function's
-environment from the template; it imports the handler once (the cold start) and serves one
-invocation at a time. Each function may run as many invocations at once as its concurrency
+environment from the template; it imports the handler once (the cold start's init phase) and serves one
+invocation at a time. As on Lambda, the init phase has a budget of its own (``init_seconds``, Lambda's
+10 s), not counted in the function's timeout: on a loaded machine an import may take longer than a
+10-second function's timeout, and counting it there would time out every cold start, each retry a
+new cold start. An init past its budget goes on within the first invocation's timeout (Lambda runs
+it again there). Each function may run as many invocations at once as its concurrency
 allows: ``ReservedConcurrentExecutions`` from the template, else the pool's default. Environments
 are reused while warm, stopped after ``idle_seconds`` unused, and never more than ``max_processes``
 live at once (an idle one of another function is stopped to make room).
@@ -16,6 +20,7 @@ is stopped with its environment (``Sandbox.Timedout``), one whose environment di
 from __future__ import annotations
 
 import contextlib
+import datetime
 import itertools
 import json
 import os
@@ -39,6 +44,8 @@ from localhub.template import FunctionSpec
 ROOT = Path(__file__).resolve().parents[2]
 # Lambda gives a function a few hundred milliseconds past its timeout before it reports it.
 TIMEOUT_GRACE_SECONDS = 0.5
+# Lambda's budget for an execution environment's init phase (the handler's import), outside the function's timeout.
+INIT_SECONDS = 10.0
 
 
 class EnvironmentLost(Exception):
@@ -77,8 +84,32 @@ class Environment:
             os.close(from_child_write)
         self._requests: BinaryIO = os.fdopen(to_child_write, "wb")
         self._answers: BinaryIO = os.fdopen(from_child_read, "rb")
+        self.initialized = False  # the worker's first frame (its init phase ended) has been read
         if logs is not None and self.process.stdout is not None:
             logs.follow(spec.logical_id, self.process.stdout)
+
+    def initialize(self, budget: float) -> bool:
+        """Wait up to ``budget`` s for the init phase to end; whether it did (failed or not: a failed import is
+        tried again by the invocation)."""
+        if not self.initialized:
+            try:
+                self._read(budget)
+            except (TimeoutError, EnvironmentLost):  # the invocation finds out which, within its own timeout
+                return False
+            self.initialized = True
+        return True
+
+    def _read(self, timeout: float) -> dict[str, Any]:
+        """The worker's next frame, within ``timeout`` s (TimeoutError), or EnvironmentLost when it ended."""
+        ready, _, _ = select.select([self._answers], [], [], max(0.0, timeout))
+        if not ready:
+            raise TimeoutError
+        header = self._answers.read(HEADER.size)
+        if len(header) < HEADER.size:
+            raise EnvironmentLost(f"the environment exited (code {self.process.wait(5)})")
+        (size,) = HEADER.unpack(header)
+        frame: dict[str, Any] = json.loads(self._answers.read(size))
+        return frame
 
     @staticmethod
     def _environment(spec: FunctionSpec) -> dict[str, str]:
@@ -94,14 +125,11 @@ class Environment:
             self._requests.flush()
         except (BrokenPipeError, OSError, ValueError) as exc:
             raise EnvironmentLost(f"the environment is gone ({type(exc).__name__})") from None
-        ready, _, _ = select.select([self._answers], [], [], timeout)
-        if not ready:
-            raise TimeoutError
-        header = self._answers.read(HEADER.size)
-        if len(header) < HEADER.size:
-            raise EnvironmentLost(f"the environment exited (code {self.process.wait(5)})")
-        (size,) = HEADER.unpack(header)
-        answer: dict[str, Any] = json.loads(self._answers.read(size))
+        deadline = time.monotonic() + timeout
+        if not self.initialized:  # an init past its budget: it goes on within this invocation's timeout
+            self._read(timeout)
+            self.initialized = True
+        answer = self._read(deadline - time.monotonic())
         self.last_used = time.monotonic()
         return answer
 
@@ -147,9 +175,11 @@ class WorkerPool:
         max_processes: int = 12,
         idle_seconds: float = 120.0,
         wait_seconds: float = 30.0,
+        init_seconds: float = INIT_SECONDS,
         logs: FunctionLogs | None = None,
     ) -> None:
         self.logs = logs
+        self.init_seconds = init_seconds
         self.default_concurrency = default_concurrency
         self.max_processes = max_processes
         self.idle_seconds = idle_seconds
@@ -199,6 +229,7 @@ class WorkerPool:
             return Invocation(error={"errorType": "ServiceException", "errorMessage": "the local runtime is stopping"})
         if environment is None:  # every environment the pool may run is busy
             return Invocation(error={"errorType": "TooManyRequestsException", "errorMessage": "Rate Exceeded."})
+        environment.initialize(self.init_seconds)  # a cold start's init phase, outside the function's timeout
         request = {"event": event, "throttling": self._throttling_for(environment)}
         crash = self._crash_for(function.spec)
         if crash is not None:
@@ -213,6 +244,7 @@ class WorkerPool:
         except TimeoutError:
             self._discard(function, environment)
             self._died(function.spec, deadline_ms)
+            self._report(function.spec, "timeout", "Sandbox.Timedout", started)
             return Invocation(
                 error={"errorType": "Sandbox.Timedout", "errorMessage": f"Task timed out after {function.spec.timeout:.2f} seconds"},
                 duration_ms=(time.perf_counter() - started) * 1000,
@@ -223,6 +255,7 @@ class WorkerPool:
             if crash is not None:
                 with self._changed:
                     self.crashed[function.spec.logical_id] += 1
+            self._report(function.spec, "error", "Runtime.ExitError", started)
             return Invocation(
                 error={"errorType": "Runtime.ExitError", "errorMessage": f"RequestId: local Error: {exc}"},
                 duration_ms=(time.perf_counter() - started) * 1000,
@@ -233,6 +266,26 @@ class WorkerPool:
         self._give_back(function, environment)
         self._count_throttling(function.spec.name, answer.get("throttling"))
         return Invocation(result=answer.get("result"), error=answer.get("error"), duration_ms=float(answer.get("durationMs", 0.0)))
+
+    def _report(self, spec: FunctionSpec, status: str, error_type: str, started: float) -> None:
+        """What Lambda writes to a function's log group (JSON format) when an invocation timed out or lost its
+        environment: a ``platform.report`` record; ``function`` names it, as every function's output goes to one
+        place locally (the pool's logs, else this process's output)."""
+        record = {
+            "time": datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds"),
+            "type": "platform.report",
+            "record": {
+                "function": spec.name,
+                "status": status,
+                "errorType": error_type,
+                "metrics": {"durationMs": round((time.perf_counter() - started) * 1000, 1)},
+            },
+        }
+        line = json.dumps(record)
+        if self.logs is not None:
+            self.logs.write(spec.logical_id, line)
+        else:
+            print(line, flush=True)
 
     def _died(self, spec: FunctionSpec, deadline_ms: int) -> None:
         with self._changed:

@@ -848,6 +848,27 @@ def test_a_fault_run_loses_no_order_and_creates_nothing_twice(hub: LocalHub) -> 
         assert {t for t, s in reported if s == f"BP-FR{n}"} == {"billinfo", "payinfo"}
 
 
+def test_a_claim_left_by_a_throttled_start_tells_the_sender_when_to_come_back(hub: LocalHub) -> None:
+    from localhub.aws.throttling import AwsThrottling
+
+    # Given an order whose start was throttled, and the release of its idempotency claim too (the claim stays taken
+    # until its invocation's deadline)
+    order = {"orderId": "ORD-IP1", "revision": 1, "lines": [line("L1", "SA-IP1", "BA-IP1", "BP-IP1")]}
+    with AwsThrottling(1.0, operations=frozenset({"stepfunctions.StartExecution", "dynamodb.DeleteItem"})):
+        assert post(hub, order).status == 503
+
+    # When OSM sends it again at once
+    again = post(hub, order)
+
+    # Then it is asked to come back once the claim has lapsed, no later than a whole invocation from now
+    assert (again.status, again.json()["type"]) == (409, "https://utilhub.dev/problems/in-progress")
+    wait = int(again.headers["retry-after"])
+    assert 1 <= wait <= hub.function(API).timeout
+    # and after that long, the order is taken
+    time.sleep(wait)
+    assert submit(hub, order)["status"] == "SUCCEEDED"
+
+
 def test_siebel_payment_methods_reach_brm_as_its_own_pay_types(hub: LocalHub) -> None:
     # Given an order whose billing profiles carry Siebel's own payment methods (any case) and the hub's code
     methods = {"BP-PM1": "Credit Card", "BP-PM2": "Check", "BP-PM3": "invoice", "BP-PM4": "Direct Debit", "BP-PM5": "DIRECT_DEBIT"}

@@ -15,7 +15,7 @@ from localhub.lambda_.workers import WorkerPool
 from localhub.template import FunctionSpec
 
 
-def _sleeper(*, timeout: int = 10, reserved: int | None = None, logical_id: str = "Sleeper") -> FunctionSpec:
+def _sleeper(*, timeout: int = 10, reserved: int | None = None, logical_id: str = "Sleeper", init_seconds: float = 0) -> FunctionSpec:
     return FunctionSpec(
         logical_id=logical_id,
         name=f"fixture-{logical_id}",
@@ -23,7 +23,7 @@ def _sleeper(*, timeout: int = 10, reserved: int | None = None, logical_id: str 
         handler="app.handler",
         timeout=timeout,
         memory=128,
-        environment={"FIXTURE_VARIABLE": logical_id},
+        environment={"FIXTURE_VARIABLE": logical_id, "FIXTURE_INIT_SECONDS": str(init_seconds)},
         events=[],
         metadata={},
         reserved_concurrency=reserved,
@@ -98,6 +98,60 @@ def test_an_invocation_past_its_timeout_is_stopped_with_its_environment(pool: Wo
     [dead] = pool.take_dead()  # its idempotency claims lapse when the runtime next lets time pass
     assert dead.function_name == "fixture-Sleeper"
     assert pool.take_dead() == []
+
+
+def test_a_cold_start_is_not_counted_in_the_functions_timeout(pool: WorkerPool) -> None:
+    # Given a function whose import (its init phase) takes longer than its timeout, as a cold start on a loaded machine
+    spec = _sleeper(timeout=1, init_seconds=1.5)
+
+    # When it is invoked cold
+    answer = pool.invoke(spec, {})
+
+    # Then it answers, as on Lambda, whose init phase has a budget of its own (10 s), and its invocation had its timeout whole
+    assert answer.error is None
+    assert answer.result["remainingMs"] > 500
+    assert pool.invoke(spec, {}).error is None  # and the warm environment goes on
+    assert pool.cold_starts["Sleeper"] == 1
+
+
+def test_an_init_phase_past_its_budget_goes_on_within_the_first_invocations_timeout() -> None:
+    # Given a pool whose init budget is half a second, and a function whose import takes 3 s and whose timeout is 1 s
+    workers = WorkerPool(default_concurrency=1, max_processes=2, wait_seconds=0.5, init_seconds=0.5)
+    try:
+        slow = workers.invoke(_sleeper(timeout=1, init_seconds=3, logical_id="SlowInit"), {})
+        # ... and one whose import outlasts the budget, yet ends within the first invocation's timeout
+        late = workers.invoke(_sleeper(timeout=20, init_seconds=1, logical_id="LateInit"), {})
+    finally:
+        workers.stop()
+
+    # Then the first is timed out as Lambda times out an init retried in the first invocation; the second answers
+    assert slow.error == {"errorType": "Sandbox.Timedout", "errorMessage": "Task timed out after 1.00 seconds"}
+    assert late.error is None
+
+
+def test_a_timed_out_or_lost_invocation_is_reported_in_the_functions_log(tmp_path: Path) -> None:
+    import json
+
+    from localhub.lambda_.logs import FunctionLogs
+
+    # Given a pool writing the functions' logs to a file
+    logs = FunctionLogs(tmp_path / "functions.log", None)
+    workers = WorkerPool(default_concurrency=1, max_processes=2, wait_seconds=0.5, logs=logs)
+    try:
+        # When one invocation outlives its timeout and another loses its environment
+        workers.invoke(_sleeper(timeout=1), {"sleep": 30})
+        workers.invoke(_sleeper(), {"exit": True})
+    finally:
+        workers.stop()
+        logs.close()
+
+    # Then each is in the log as Lambda reports it in a function's log group (JSON format: a platform.report record)
+    records = [json.loads(line) for line in (tmp_path / "functions.log").read_text().splitlines() if line.startswith("{")]
+    reports = [r["record"] for r in records if r.get("type") == "platform.report"]
+    assert [(r["function"], r["status"], r["errorType"]) for r in reports] == [
+        ("fixture-Sleeper", "timeout", "Sandbox.Timedout"),
+        ("fixture-Sleeper", "error", "Runtime.ExitError"),
+    ]
 
 
 def test_an_environment_that_dies_is_a_function_error_and_the_pool_goes_on(pool: WorkerPool) -> None:

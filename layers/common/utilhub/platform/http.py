@@ -150,11 +150,14 @@ def json_response(status: int, body: Any) -> Response[str]:
 
 
 def problem_response(problem: Problem) -> Response[str]:
+    headers = {CORRELATION_HEADER: correlation_id()}
+    if problem.retry_after is not None:
+        headers[RETRY_AFTER] = str(problem.retry_after)
     return Response(
         status_code=problem.status,
         content_type=PROBLEM_CONTENT_TYPE,
         body=json.dumps(problem.as_dict()),
-        headers={CORRELATION_HEADER: correlation_id()},
+        headers=headers,
     )
 
 

@@ -17,6 +17,7 @@ read nor overwrite another function's records (docs/security.md).
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable
 from typing import Any
@@ -47,10 +48,29 @@ def record_prefix() -> str:
 
 
 class IdempotencyInProgress(Problem):
-    """The same key is being worked on right now: a 409 for an API caller, a retryable error for a workflow."""
+    """The same key is being worked on right now: a 409 for an API caller, a retryable error for a workflow.
 
-    def __init__(self) -> None:
-        super().__init__(409, "In progress", "A request with this idempotency key is still being processed; retry shortly.", "in-progress")
+    ``retry_after`` (the Retry-After header): when the claim has ended at the latest. A claim lasts until its
+    invocation's deadline (Powertools' in-progress expiry, from the Lambda context), and that invocation, of the same
+    function and so of the same timeout, started before this one: it ends no later than this one's deadline. A claim
+    its invocation could not release (a throttled delete after its work failed) holds the key that long."""
+
+    def __init__(self, retry_after: int | None = None) -> None:
+        super().__init__(
+            409,
+            "In progress",
+            "A request with this idempotency key is still being processed; retry after Retry-After seconds.",
+            "in-progress",
+            retry_after=retry_after,
+        )
+
+
+def _claim_ends_within(lambda_context: Any) -> int:
+    """Seconds until another invocation's claim has ended at the latest: this invocation's time left (see
+    :class:`IdempotencyInProgress`); without a Lambda context, the settings' Retry-After."""
+    if lambda_context is None:
+        return get_settings().http.retry_after_seconds
+    return max(1, math.ceil(int(lambda_context.get_remaining_time_in_millis()) / 1000))
 
 
 def run_once[T](*, key: str, fingerprint: str, work: Callable[[], T], lambda_context: Any = None) -> T:
@@ -86,5 +106,5 @@ def run_once[T](*, key: str, fingerprint: str, work: Callable[[], T], lambda_con
     except IdempotencyValidationError:
         raise conflict("This idempotency key was already used with a different request.") from None
     except IdempotencyAlreadyInProgressError:
-        raise IdempotencyInProgress() from None
+        raise IdempotencyInProgress(_claim_ends_within(lambda_context)) from None
     return result  # type: ignore[no-any-return]

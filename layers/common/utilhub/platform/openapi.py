@@ -73,7 +73,11 @@ PROBLEMS: dict[int, tuple[str, str]] = {
         "the system the request names (`claimedSystem`).",
     ),
     404: ("NotFound", "No such resource."),
-    409: ("Conflict", "The request conflicts with the resource's state, or an Idempotency-Key was reused with another body."),
+    409: (
+        "Conflict",
+        "The request conflicts with the resource's state, or an Idempotency-Key was reused with another body; or the same "
+        "request is still being processed (`in-progress`): retry after `Retry-After` seconds.",
+    ),
     413: ("PayloadTooLarge", "The body exceeds the configured limit."),
     415: ("UnsupportedMediaType", "The Content-Type is not accepted by this route."),
     422: ("UnprocessableContent", "The body parses but breaks the contract; `errors` points at each invalid field."),
@@ -122,6 +126,11 @@ def problem_components() -> tuple[dict[str, Any], dict[str, Any]]:
             headers["WWW-Authenticate"] = {"schema": {"type": "string"}, "description": "Bearer"}
         if status == 503:
             headers["Retry-After"] = {"schema": {"type": "integer"}, "description": "Seconds to wait before trying again."}
+        if status == 409:
+            headers["Retry-After"] = {
+                "schema": {"type": "integer"},
+                "description": "With the `in-progress` problem only: seconds until the request in progress has ended at the latest.",
+            }
         responses[name] = {"description": description, "headers": headers, "content": content}
     return schemas, responses
 

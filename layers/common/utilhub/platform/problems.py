@@ -33,6 +33,7 @@ class Problem(Exception):
     slug: str = "error"
     errors: list[FieldError] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+    retry_after: int | None = None  # seconds: answered as the Retry-After header (a 409 in progress, a 503)
 
     def __str__(self) -> str:
         return f"{self.status} {self.title}: {self.detail}"
