@@ -1,9 +1,10 @@
 """Powertools' batch processing of SQS records, for the functions that consume a queue.
 
-Its import loads Powertools' parser models and event data classes, about half of ``import boto3``'s time, so only
-the functions that consume a queue load it: the modules that process a batch import this one in the function
-that does, and the wiring entry of each consumer imports it when it builds (at init, as every invocation of the
-consumer uses it). Nothing else imports it (``tests/unit/test_cold_start_imports.py``).
+Its import loads Powertools' parser models and event data classes, about a sixth of ``import boto3``'s time on top
+of what a handler loads anyway (docs/performance.md), so only the functions that consume a queue load it: the
+modules that process a batch import this one in the function that does, and the wiring entry of each consumer
+imports it when it builds (at init, as every invocation of the consumer uses it). Nothing else imports it
+(``tests/unit/test_cold_start_imports.py``).
 """
 
 from __future__ import annotations

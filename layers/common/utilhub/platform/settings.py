@@ -227,7 +227,8 @@ class Settings(BaseModel):
     keyword arguments (``Settings(meters_managed_in="MDM")``), which take precedence over the variables.
 
     A pydantic model over one source, the environment: pydantic-settings, which did the same through a source of
-    ours, cost every cold start its import (all its sources: CLI, cloud vaults, files), half of ``import boto3``."""
+    ours, cost every cold start the import of every source it has (its CLI's argparse, dotenv, cloud vaults,
+    files), a tenth of ``import boto3`` on top of what a handler loads anyway (docs/performance.md)."""
 
     model_config = ConfigDict(extra="ignore", frozen=True, validate_default=True)
 
