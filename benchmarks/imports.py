@@ -58,16 +58,18 @@ def handlers_of(hub: LocalHub) -> dict[str, tuple[str, dict[str, str]]]:
 
 
 def template_handlers() -> dict[str, tuple[str, dict[str, str]]]:
-    """:func:`handlers_of` the template, from a local hub started for the purpose on an embedded AWS."""
-    from localhub.aws.endpoint import embedded_aws
+    """:func:`handlers_of` the template, from a local hub started for the purpose on an embedded AWS, whose resources
+    are forgotten after (moto's are the process's: a later section's hub provisions the same names afresh)."""
+    from localhub.aws.endpoint import embedded_aws, reset
     from localhub.hub import LocalHub
 
-    with captured(), embedded_aws():
+    with captured(), embedded_aws() as endpoint:
         hub = LocalHub().start()
         try:
             return handlers_of(hub)
         finally:
             hub.stop()
+            reset(endpoint)
 
 
 def commands(handlers: Mapping[str, tuple[str, Mapping[str, str]]]) -> dict[str, tuple[str, dict[str, str]]]:
