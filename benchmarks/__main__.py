@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks import cpu, imports
 
     plan = cpu.QUICK if args.quick else cpu.FULL
-    import_runs = 3 if args.quick else 7
+    import_runs = 1 if args.quick else 5
     messages = args.messages or (10 if args.quick else 50)
     started = time.perf_counter()
     print(f"utilhub benchmarks ({'quick' if args.quick else 'full'} run): {COMMAND}{' --quick' if args.quick else ''}")
@@ -176,8 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     cpu_figures = cost_model.CpuPerMessage(intake=rows[0].hub, render=next(r.hub for r in rows if r.measure.startswith("3.")))
     step("memory")
     rows += cpu.memory(plan)
-    step("import times")
-    rows += imports.import_times(import_runs)
+    step(f"cold starts: every handler's import and init in fresh interpreters ({import_runs} rounds)")
+    cold_starts = imports.every_handler(import_runs)
 
     step(f"AWS calls ({messages} messages per scenario)")
     from benchmarks import aws_calls
@@ -204,8 +204,10 @@ def main(argv: list[str] | None = None) -> int:
         ),
     ]
 
-    print("CPU, memory and import time (ratio = hub / floor; 1.00 would be the floor itself)")
+    print("CPU and memory (ratio = hub / floor; 1.00 would be the floor itself)")
     print(_ratio_rows(rows))
+    print("\nCold start of every handler of the template: import and init, CPU of a fresh interpreter (python -m benchmarks.imports)")
+    print(imports.report(cold_starts))
     print(f"\nAWS calls per message ({messages} person sync requests per scenario, each to SYNCHRONIZED; warm containers)")
     print(_calls_table(list(scenarios)))
     costs = [(s.name, cost_model.cost_per_message(s, cpu_figures, api_function=API, delivery_function=DELIVERY)) for s in scenarios]

@@ -15,7 +15,8 @@ pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
 SECTIONS = (
-    "CPU, memory and import time",
+    "CPU and memory",
+    "Cold start of every handler of the template",
     "AWS calls per message",
     "Cost per million messages on AWS",
     "DACS extract writer",

@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from lxml import etree
 from pydantic import ValidationError
 
 from utilhub.platform.problems import Problem
@@ -70,6 +69,8 @@ def _json_codes(body: bytes) -> list[str]:
 
 def _xml_codes(body: bytes) -> list[str]:
     """The root element and any element or attribute named like a code: never text that is not one."""
+    from lxml import etree  # only a function that reads an XML answer loads lxml
+
     from utilhub.platform.xml import parse_untrusted  # the hardened parser (xml.py uses this module's xsd_rule)
 
     try:

@@ -35,8 +35,6 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, SqsFifoPartialProcessor, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import BaseModel
 
 from utilhub.platform import aws, journal, wiring
@@ -47,6 +45,7 @@ from utilhub.platform.reasons import loggable
 from utilhub.platform.wiring import per_process
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
     from mypy_boto3_sqs.type_defs import MessageAttributeValueTypeDef
 
 Deliverer = Callable[["RelayMessage"], Mapping[str, Any]]
@@ -120,6 +119,7 @@ def accept_many(relay: str, events: Sequence[tuple[str, Mapping[str, Any]]], que
 
 def deliver_batch(event: dict[str, Any], context: Any, deliverers: Mapping[str, Deliverer]) -> dict[str, Any]:
     """Deliver an SQS batch of relayed events; the answer lists the records to redeliver."""
+    from utilhub.platform import batches  # the consumer's wiring loaded it at init; no other function loads it
 
     def deliver(record: SQSRecord) -> Mapping[str, Any]:
         message = RelayMessage.model_validate_json(record.body)
@@ -165,7 +165,9 @@ def deliver_batch(event: dict[str, Any], context: Any, deliverers: Mapping[str, 
             journal.changed(message.relay, journal_id(message.eventId), DELIVERED, step="delivered")
         return outcome
 
-    return dict(process_partial_response(event=event, record_handler=deliver, processor=_processor_for(event), context=context))
+    return dict(
+        batches.process_partial_response(event=event, record_handler=deliver, processor=batches.processor_for(event), context=context)
+    )
 
 
 def _tried(message: RelayMessage, journaling: bool, failure: Exception) -> None:
@@ -174,15 +176,6 @@ def _tried(message: RelayMessage, journaling: bool, failure: Exception) -> None:
         reason = loggable(failure)  # never a value the event carried
         detail = (reason if reason.startswith(type(failure).__name__) else f"{type(failure).__name__}: {reason}")[:500]
         journal.hop(message.relay, journal_id(message.eventId), step="delivery", system="hub", outcome="RETRY", detail=detail)
-
-
-def _processor_for(event: dict[str, Any]) -> BatchProcessor:
-    """A batch from a FIFO queue stops a group at its first failure (its later events are handed back, not delivered
-    ahead of it); one from a standard queue delivers every record it can."""
-    records = event.get("Records") or [{}]
-    if str(records[0].get("eventSourceARN", "")).endswith(".fifo"):
-        return SqsFifoPartialProcessor(skip_group_on_error=True)
-    return BatchProcessor(event_type=EventType.SQS)
 
 
 def _queue_url(sqs: Any, arn: str) -> str:

@@ -13,8 +13,6 @@ from functools import cache
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 PREFIX = "UTILHUB_"
 SYSTEMS = ("ccb", "mdm", "brm", "mwm", "wam", "odm")  # the target applications the hub calls
@@ -217,23 +215,22 @@ CONCERNS: dict[str, type[Concern]] = {
 }
 
 
-class _FlatEnvironment(PydanticBaseSettingsSource):
+def _flat_environment() -> dict[str, str]:
     """Every ``UTILHUB_<NAME>`` variable as ``<name>``: the concerns take theirs from it by name."""
+    import os
 
-    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
-        return None, field_name, False
-
-    def __call__(self) -> dict[str, Any]:
-        import os
-
-        return {name[len(PREFIX) :].lower(): value for name, value in os.environ.items() if name.upper().startswith(PREFIX)}
+    return {name[len(PREFIX) :].lower(): value for name, value in os.environ.items() if name.upper().startswith(PREFIX)}
 
 
-class Settings(BaseSettings):
+class Settings(BaseModel):
     """A function's settings by concern; built from the ``UTILHUB_*`` variables, or from the same names as
-    keyword arguments (``Settings(meters_managed_in="MDM")``)."""
+    keyword arguments (``Settings(meters_managed_in="MDM")``), which take precedence over the variables.
 
-    model_config = SettingsConfigDict(env_prefix=PREFIX, extra="ignore", frozen=True)
+    A pydantic model over one source, the environment: pydantic-settings, which did the same through a source of
+    ours, cost every cold start the import of every source it has (its CLI's argparse, dotenv, cloud vaults,
+    files), a tenth of ``import boto3`` on top of what a handler loads anyway (docs/performance.md)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, validate_default=True)
 
     stage: str = "dev"
     state: StateTables = StateTables()
@@ -249,16 +246,8 @@ class Settings(BaseSettings):
     order_to_cash: OrderToCashPack = OrderToCashPack()
     operations: Operations = Operations()
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return init_settings, _FlatEnvironment(settings_cls)
+    def __init__(self, **values: Any) -> None:
+        super().__init__(**{**_flat_environment(), **values})
 
     @model_validator(mode="before")
     @classmethod

@@ -4,15 +4,15 @@ pack's wiring)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
-
-from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from typing import TYPE_CHECKING, Any
 
 from utilhub.platform.scheduled import scheduled_clock
 from utilhub.syncrequests.delivery import SyncDelivery
 from utilhub.syncrequests.model import DeliveryMessage, SyncFlow
 from utilhub.syncrequests.monitor import SyncMonitor
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 
 def run_monitor(monitor: SyncMonitor, event: Mapping[str, Any] | None, context: Any) -> dict[str, Any]:
@@ -27,6 +27,7 @@ def deliver_batch(flow: SyncFlow, delivery: SyncDelivery, event: dict[str, Any],
     are reported failed, so an entity's later request never overtakes an earlier one; other
     entities' records go on (one failing entity does not push the others towards the DLQ).
     """
+    from utilhub.platform import batches  # the consumer's wiring loaded it at init; no other function loads it
 
     def deliver(record: SQSRecord) -> str:
         message = DeliveryMessage.model_validate_json(record.body)
@@ -34,7 +35,7 @@ def deliver_batch(flow: SyncFlow, delivery: SyncDelivery, event: dict[str, Any],
             raise ValueError(f"message for flow {message.flow} reached the {flow.name} delivery queue")
         return delivery.deliver(message, context)
 
-    response = process_partial_response(
-        event=event, record_handler=deliver, processor=SqsFifoPartialProcessor(skip_group_on_error=True), context=context
+    response = batches.process_partial_response(
+        event=event, record_handler=deliver, processor=batches.SqsFifoPartialProcessor(skip_group_on_error=True), context=context
     )
     return dict(response)

@@ -75,6 +75,8 @@ def delivery_for(flow: SyncFlow) -> SyncDelivery:
 @entry
 def ccb_outcomes() -> Handler:
     """Every flow's final sync request outcomes, told to CCB (functions/sync_requests/ccb_outcomes)."""
+    from utilhub.platform import batches  # noqa: F401 - loaded at init: every invocation processes an SQS batch
+
     connector = HttpConnector.of("CCB", get_settings())
     ccb = Ccb(lambda method, path, body: connector.request(method, path, body, content_type="application/json"))
     return lambda event, context: outcomes.deliver_batch(event, context, ccb)

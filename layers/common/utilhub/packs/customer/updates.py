@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from typing import TYPE_CHECKING, Any
 
 from utilhub.packs.customer.customers import UPDATE_POINT, CustomerSync, UpdateMessage, failure_reason, update_key
 from utilhub.platform import journal
 from utilhub.platform.observability import use_correlation_id
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 
 def deliver_batch(service: CustomerSync, event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Apply an SQS FIFO batch of updates; the answer lists the records to redeliver. A failure stops
     its customer's group (that customer's later updates are redelivered after it, never before); the
     other customers' updates in the batch go on."""
+    from utilhub.platform import batches  # the consumer's wiring loaded it at init; no other function loads it
 
     def deliver(record: SQSRecord) -> str:
         message = UpdateMessage.model_validate_json(record.body)
@@ -32,7 +33,7 @@ def deliver_batch(service: CustomerSync, event: dict[str, Any], context: Any) ->
         return outcome
 
     return dict(
-        process_partial_response(
-            event=event, record_handler=deliver, processor=SqsFifoPartialProcessor(skip_group_on_error=True), context=context
+        batches.process_partial_response(
+            event=event, record_handler=deliver, processor=batches.SqsFifoPartialProcessor(skip_group_on_error=True), context=context
         )
     )

@@ -52,6 +52,7 @@ def siebel_customers() -> Handler:
 def update_delivery() -> Handler:
     """CU-02: queued account updates applied to CCB, each customer's in order."""
     from utilhub.packs.customer.updates import deliver_batch
+    from utilhub.platform import batches  # noqa: F401 - loaded at init: every invocation processes an SQS batch
 
     return partial(deliver_batch, customer_sync())
 

@@ -9,10 +9,7 @@ its receive count it waits in the DLQ: redriven, no resubmission route). A key n
 from __future__ import annotations
 
 from functools import partial
-from typing import Any
-
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from typing import TYPE_CHECKING, Any
 
 from utilhub.packs.dacs.sync import complete_records, records_to_complete
 from utilhub.packs.dacs.transfer import EXTRACT, ExtractFileMover, S3Notification
@@ -20,6 +17,9 @@ from utilhub.packs.dacs.wiring import extract_file_mover
 from utilhub.platform import journal
 from utilhub.platform.idempotency import run_once
 from utilhub.platform.reasons import loggable
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 POINT = "DA-03"
 RETRYING = "RETRYING"
@@ -51,6 +51,7 @@ def _moved(mover: ExtractFileMover, key: str) -> dict[str, Any]:
 
 def transfer_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Move every file the batch's notifications name; the answer lists the messages to redeliver."""
+    from utilhub.platform import batches  # the consumer's wiring loaded it at init; no other function loads it
 
     def transfer(record: SQSRecord) -> list[dict[str, Any]]:
         notification = S3Notification.model_validate_json(record.body)
@@ -77,4 +78,5 @@ def transfer_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
             results.append(result)
         return results
 
-    return dict(process_partial_response(event=event, record_handler=transfer, processor=BatchProcessor(EventType.SQS), context=context))
+    processor = batches.BatchProcessor(batches.EventType.SQS)
+    return dict(batches.process_partial_response(event=event, record_handler=transfer, processor=processor, context=context))

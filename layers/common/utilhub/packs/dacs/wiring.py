@@ -92,6 +92,7 @@ def notifications() -> Handler:
     """DA-04: acknowledgements passed on to CCB."""
     from utilhub.packs.dacs.notifications import deliver_batch
     from utilhub.packs.dacs.sync import FLOW
+    from utilhub.platform import batches  # noqa: F401 - loaded at init: every invocation processes an SQS batch
 
     engine.store_for(FLOW)
     ccb_connector()
@@ -103,6 +104,7 @@ def file_transfer() -> Handler:
     """DA-03: extract files moved from ``extract/`` to ``upload/``."""
     from utilhub.packs.dacs.delivery import transfer_batch
     from utilhub.packs.dacs.sync import FLOW
+    from utilhub.platform import batches  # noqa: F401 - loaded at init: every invocation processes an SQS batch
 
     extract_file_mover()
     engine.acknowledgements_for(FLOW)  # a file in upload/ completes its requests when DACS does not acknowledge

@@ -21,10 +21,8 @@ import hashlib
 import json
 import re
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
@@ -47,6 +45,9 @@ from utilhub.platform.idempotency import run_once
 from utilhub.platform.observability import MetricUnit, correlation_id, logger, metrics, use_correlation_id
 from utilhub.platform.reasons import values_withheld
 from utilhub.platform.settings import get_settings
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 
 class ActivityNotLinkedYet(RuntimeError):
@@ -347,6 +348,7 @@ def run_workflow_step(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 def deliver_events(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Forward an SQS FIFO batch of activity events; a failure holds back that activity's later events only."""
+    from utilhub.platform import batches  # the consumer's wiring loaded it at init; no other function loads it
 
     def deliver(record: SQSRecord) -> str:
         message = ForwardMessage.model_validate_json(record.body)
@@ -354,8 +356,8 @@ def deliver_events(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return forward_event(message, context)
 
     return dict(
-        process_partial_response(
-            event=event, record_handler=deliver, processor=SqsFifoPartialProcessor(skip_group_on_error=True), context=context
+        batches.process_partial_response(
+            event=event, record_handler=deliver, processor=batches.SqsFifoPartialProcessor(skip_group_on_error=True), context=context
         )
     )
 

@@ -101,6 +101,7 @@ def activity_steps() -> Handler:
 def event_delivery() -> Handler:
     """FW-02: an activity's events forwarded to every other system linked to it."""
     from utilhub.packs.field_work.activities import deliver_events
+    from utilhub.platform import batches  # noqa: F401 - loaded at init: every invocation processes an SQS batch
 
     activity_store()
     for system in TARGETS:
@@ -112,6 +113,7 @@ def event_delivery() -> Handler:
 def notifications() -> Handler:
     """FW-05, FW-10, FW-11 relayed."""
     from utilhub.packs.field_work.notifications import deliver_batch
+    from utilhub.platform import batches  # noqa: F401 - loaded at init: every invocation processes an SQS batch
 
     customer_update_order()
     activity_store()
@@ -153,6 +155,7 @@ def sp_sync_monitor() -> Handler:
 @entry
 def sp_sync_delivery() -> Handler:
     from utilhub.packs.field_work.sp_sync import active_flow
+    from utilhub.platform import batches  # noqa: F401 - loaded at init: every invocation processes an SQS batch
     from utilhub.syncrequests.handlers import deliver_batch
 
     flow = active_flow()

@@ -71,6 +71,7 @@ def sync_monitor() -> Handler:
 @entry
 def sync_delivery() -> Handler:
     from utilhub.packs.meter_data.sync import FLOW
+    from utilhub.platform import batches  # noqa: F401 - loaded at init: every invocation processes an SQS batch
     from utilhub.syncrequests.handlers import deliver_batch
 
     return partial(deliver_batch, FLOW, engine.delivery_for(FLOW))
@@ -100,6 +101,7 @@ def usage_requests() -> Handler:
 @entry
 def usage_delivery() -> Handler:
     from utilhub.packs.meter_data.billing.usage_requests import deliver_batch
+    from utilhub.platform import batches  # noqa: F401 - loaded at init: every invocation processes an SQS batch
 
     connector_for("MDM")
     connector_for("CCB")
@@ -130,6 +132,7 @@ def billing_events() -> Handler:
 @entry
 def billing_event_delivery() -> Handler:
     from utilhub.packs.meter_data.billing.relays import deliver_batch
+    from utilhub.platform import batches  # noqa: F401 - loaded at init: every invocation processes an SQS batch
 
     connector_for("MDM")
     connector_for("CCB")

@@ -9,9 +9,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-
 from utilhub.packs.meter_data.billing.usage import UnusableAnswer, ccb_service_type, for_ccb, mismatch, read_determinants
 from utilhub.platform import aws, journal
 from utilhub.platform.budget import JSON
@@ -20,6 +17,7 @@ from utilhub.platform.observability import MetricUnit, correlation_id, logger, m
 from utilhub.platform.settings import get_settings
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
     from mypy_boto3_sqs import SQSClient
 
 from utilhub.packs.meter_data.billing.usage_requests.data_sync import DataSyncCheck
@@ -288,6 +286,7 @@ class _Refused(Exception):
 
 def deliver_batch(service: UsageRequests, event: dict[str, Any], context: Any) -> dict[str, Any]:
     """The worker: each queued usage request processed; the answer lists the records to redeliver."""
+    from utilhub.platform import batches  # the consumer's wiring loaded it at init; no other function loads it
 
     def one(record: SQSRecord) -> str:
         message = UsageQueued.model_validate_json(record.body)
@@ -298,5 +297,7 @@ def deliver_batch(service: UsageRequests, event: dict[str, Any], context: Any) -
         return status
 
     return dict(
-        process_partial_response(event=event, record_handler=one, processor=BatchProcessor(event_type=EventType.SQS), context=context)
+        batches.process_partial_response(
+            event=event, record_handler=one, processor=batches.BatchProcessor(event_type=batches.EventType.SQS), context=context
+        )
     )
