@@ -99,6 +99,7 @@ class Measured:
     hottest_key_writes: float
     fifo_requests: float  # SQS requests per message to FIFO queues (the busiest API action's share is at most this)
     usd_per_million: float
+    journal_calls_by_function: dict[str, float] = field(default_factory=dict)  # of the calls, the journal's writes
 
 
 def _value(expression_values: dict[str, Any], placeholder: str) -> str:
@@ -173,7 +174,14 @@ def measured(point: str, scenario: Scenario, usd_per_million: float) -> Measured
     keys = index_key_writes(scenario)
     hottest = max(keys, key=lambda k: keys[k]) if keys else ""
     fifo = sum(1 for c in scenario.calls if c.operation.startswith("sqs.") and c.label in cost_model.SQS_REQUESTS and cost_model.is_fifo(c))
-    return Measured(point, calls, tables, hottest, keys.get(hottest, 0.0), fifo / scenario.messages, usd_per_million)
+    journal: dict[str, float] = {}
+    for call in scenario.calls:
+        if (
+            call.operation in ("dynamodb.PutItem", "dynamodb.UpdateItem")
+            and cost_model.logical_table(call.params.get("TableName", "")) == "JournalTable"
+        ):
+            journal[call.function] = journal.get(call.function, 0.0) + 1 / scenario.messages
+    return Measured(point, calls, tables, hottest, keys.get(hottest, 0.0), fifo / scenario.messages, usd_per_million, journal)
 
 
 # ------------------------------------------------------------------ the plan
@@ -277,7 +285,8 @@ USAGE_API, USAGE_DELIVERY, USAGE_RELEASE = (
 TARGET_ANSWERS = {MD_DELIVERY: 1, OUTCOMES: 1, USAGE_DELIVERY: 2}  # MDM's answer; CCB's; MDM's and CCB's
 WHERE = {
     MD_DELIVERY: "packs/meter-data.yaml, MeterDataDeliveryFunction's Queue event, ScalingConfig.MaximumConcurrency",
-    OUTCOMES: "template.yaml, SyncRequestsCcbOutcomesFunction's Queue event, ScalingConfig.MaximumConcurrency",
+    OUTCOMES: "template.yaml, SyncRequestsCcbOutcomesFunction's Queue event, ScalingConfig.MaximumConcurrency (a constant); or the"
+    " parameter OutcomesToCcb without the load's flow, so no outcome is relayed",
     USAGE_DELIVERY: "packs/meter-data.yaml, MeterDataUsageDeliveryFunction's Queue event, ScalingConfig.MaximumConcurrency",
 }
 
@@ -300,6 +309,8 @@ def _shared_limits(measured: Measured, template: TemplateLimits, per_request: in
     scale: dict[str, tuple[float, str]] = {limits[0].name: (template.api_rate, "requests/s")}
     busy_total = 0.0
     for function, calls in sorted(measured.calls_by_function.items()):
+        if function == MD_MONITOR:  # its queries are shared by a backlog's requests (initial_mdm_load)
+            calls = MONITOR_CALLS_PER_REQUEST_ON_A_BACKLOG + measured.journal_calls_by_function.get(function, 0.0)
         busy = busy_seconds(calls, target_answers=TARGET_ANSWERS.get(function, 0))
         busy_total += busy
         if function in template.queue_concurrency:
@@ -339,16 +350,27 @@ def _shared_limits(measured: Measured, template: TemplateLimits, per_request: in
     return limits, scale
 
 
+# The monitor's own calls (its queries, reads, claims and sends, a page of 200 at a time) per request on a backlog:
+# measured at 5,000 requests over 1,000 entities by `python -m benchmarks.monitor_backlog --requests 5000 --per-entity 5`
+# (docs/performance.md, "The sync monitor on a backlog", 2026-11-27, before the journal). A run of a few dozen requests, as
+# the AWS calls section's, shares its queries among too few to say what a backlog costs; the journal's writes for each
+# claim are added from the run measured.
+MONITOR_CALLS_PER_REQUEST_ON_A_BACKLOG = 0.198
+
+
 def initial_mdm_load(md01_batch: Measured, template: TemplateLimits) -> Workload:
     limits, scale = _shared_limits(md01_batch, template, SYNC_BATCH)
-    monitor = md01_batch.calls_by_function.get(MD_MONITOR, 0.0)
-    if monitor:
+    if MD_MONITOR in md01_batch.calls_by_function:
+        journal = md01_batch.journal_calls_by_function.get(MD_MONITOR, 0.0)
+        monitor = MONITOR_CALLS_PER_REQUEST_ON_A_BACKLOG + journal
         limits.append(
             Limit(
-                f"{MD_MONITOR}: one run at a time, page after page ({monitor:.2f} calls per request)",
+                f"{MD_MONITOR}: one run at a time, page after page ({MONITOR_CALLS_PER_REQUEST_ON_A_BACKLOG} calls per request"
+                f" on a backlog + {journal:.2f} journal writes per claim)",
                 1 / busy_seconds(monitor),
-                "not by a parameter (MonitorScheduleRate, UTILHUB_SYNC_MONITOR_BUDGET_SECONDS and _PAGE_SIZE change how often and "
-                "how long it runs, not its rate)",
+                "not by a parameter: MonitorScheduleRate, UTILHUB_SYNC_MONITOR_BUDGET_SECONDS and _PAGE_SIZE change how often and how"
+                " long it runs, not its rate; a run per shard (UTILHUB_SYNC_REQUEST_SHARDS, 8) would multiply it (not built);"
+                " JournalHops false takes 1 write per claim off",
             )
         )
     return Workload(
