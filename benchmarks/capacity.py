@@ -248,6 +248,7 @@ class TemplateLimits:
     """What template.yaml and the packs' templates set (read from them, never repeated here)."""
 
     queue_concurrency: dict[str, int]  # function logical id -> its SQS event source's MaximumConcurrency
+    concurrency_parameters: dict[str, str]  # function logical id -> the template parameter that sets it, where one does
     api_rate: float  # the HTTP API's ThrottlingRateLimit
     dacs_map_concurrency: int  # DA-01's Distributed Map MaxConcurrency (statemachines/dacs-initial-sync.asl.json)
 
@@ -258,20 +259,26 @@ def template_limits() -> TemplateLimits:
     from benchmarks.common import ROOT
     from localhub.template import Template
 
-    resources = Template.load().resources
+    template = Template.load()
+    resources = template.resources
     concurrency: dict[str, int] = {}
+    parameters: dict[str, str] = {}
     api_rate = 0.0
     for logical_id, resource in resources.items():
         properties = resource.get("Properties", {})
         if resource["Type"] == "AWS::Serverless::Function":
             for event in (properties.get("Events") or {}).values():
                 scaling = event.get("Properties", {}).get("ScalingConfig", {}) if event.get("Type") == "SQS" else {}
-                if "MaximumConcurrency" in scaling:
-                    concurrency[logical_id] = int(scaling["MaximumConcurrency"])
+                value = scaling.get("MaximumConcurrency")
+                if isinstance(value, dict) and "Ref" in value:  # a parameter: its default, as deployed without overrides
+                    parameters[logical_id] = value["Ref"]
+                    value = template.parameters[value["Ref"]]["Default"]
+                if value is not None:
+                    concurrency[logical_id] = int(str(value))
         elif resource["Type"] == "AWS::Serverless::HttpApi":
             api_rate = float(properties.get("DefaultRouteSettings", {}).get("ThrottlingRateLimit", QUOTAS["api_rate"].value))
     machine = json.loads((ROOT / "statemachines" / "dacs-initial-sync.asl.json").read_text(encoding="utf-8"))
-    return TemplateLimits(concurrency, api_rate, int(machine["States"]["WriteParts"]["MaxConcurrency"]))
+    return TemplateLimits(concurrency, parameters, api_rate, int(machine["States"]["WriteParts"]["MaxConcurrency"]))
 
 
 # ------------------------------------------------------------------ the workloads
@@ -283,12 +290,7 @@ USAGE_API, USAGE_DELIVERY, USAGE_RELEASE = (
     "MeterDataUsageReleaseFunction",
 )
 TARGET_ANSWERS = {MD_DELIVERY: 1, OUTCOMES: 1, USAGE_DELIVERY: 2}  # MDM's answer; CCB's; MDM's and CCB's
-WHERE = {
-    MD_DELIVERY: "packs/meter-data.yaml, MeterDataDeliveryFunction's Queue event, ScalingConfig.MaximumConcurrency",
-    OUTCOMES: "template.yaml, SyncRequestsCcbOutcomesFunction's Queue event, ScalingConfig.MaximumConcurrency (a constant); or the"
-    " parameter OutcomesToCcb without the load's flow, so no outcome is relayed",
-    USAGE_DELIVERY: "packs/meter-data.yaml, MeterDataUsageDeliveryFunction's Queue event, ScalingConfig.MaximumConcurrency",
-}
+ALSO = {OUTCOMES: "; or the parameter OutcomesToCcb without the load's flow, so no outcome is relayed"}
 
 
 def _shared_limits(measured: Measured, template: TemplateLimits, per_request: int) -> tuple[list[Limit], dict[str, tuple[float, str]]]:
@@ -316,8 +318,10 @@ def _shared_limits(measured: Measured, template: TemplateLimits, per_request: in
         if function in template.queue_concurrency:
             concurrency = template.queue_concurrency[function]
             name = f"{function}: its queue's MaximumConcurrency {concurrency} ({busy * 1000:.0f} ms per message)"
-            limits.append(concurrency_limit(name, concurrency, busy, WHERE.get(function, f"{function}'s Queue event, MaximumConcurrency")))
-            scale[name] = (concurrency, "MaximumConcurrency")
+            parameter = template.concurrency_parameters.get(function)
+            where = f"the parameter {parameter}" if parameter else f"{function}'s Queue event, MaximumConcurrency (a constant)"
+            limits.append(concurrency_limit(name, concurrency, busy, where + ALSO.get(function, "")))
+            scale[name] = (concurrency, parameter or "MaximumConcurrency")
     name = f"Lambda: the account's {QUOTAS['lambda_concurrency'].value:,.0f} concurrent executions ({busy_total * 1000:.0f} ms per message, all functions)"
     limits.append(concurrency_limit(name, QUOTAS["lambda_concurrency"].value, busy_total, "a Service Quotas increase"))
     scale[name] = (QUOTAS["lambda_concurrency"].value, "concurrent executions")

@@ -294,12 +294,15 @@ def _index_writes_put(table: TableInfo, item: dict[str, Any]) -> int:
 
 def _index_writes_update(table: TableInfo, expression: str, names: dict[str, str] | None = None, *, new_item: bool = False) -> int:
     """An update that changes an index's key (hash or range) deletes the old entry and writes the new one, 2 writes,
-    or 1 when the item is new (it only enters); removing the index's hash key deletes its entry, 1 write."""
+    or 1 when the item is new (it only enters); removing the index's hash key deletes its entry, 1 write. An update
+    that leaves the index's keys as they are is counted as no index write (its projected attributes may still change:
+    1 write each, not counted; the indexes here project a few attributes that change with their keys)."""
     names = names or {}
     sets, _, removes = expression.partition(" REMOVE ")
 
     def assigned(text: str) -> set[str]:
-        found = set(re.findall(r"([#\w]+)\s*=", text))
+        # ``a = if_not_exists(a, :v)`` keeps a value that is there: an index keyed on it is not moved (counted as kept)
+        found = {name for name, kept in re.findall(r"([#\w]+)\s*=\s*(if_not_exists\()?", text) if not kept}
         return {names.get(name, name) for name in found}
 
     def removed(text: str) -> set[str]:
@@ -572,7 +575,11 @@ def cost_per_message(
             "Lambda (requests + duration)": _lambda_cost(invocations_per_message, sum(lambda_ms.values())),
             "DynamoDB (on-demand)": dynamodb,
             "SQS (FIFO or standard, by queue)": _sqs_cost(calls) / n,
-            "S3, Secrets Manager, KMS calls": _other_calls_cost(calls) / n,
+            # a Standard workflow's start is billed as its transitions, counted below: no Express request then
+            "S3, Secrets Manager, KMS calls": _other_calls_cost(
+                c for c in calls if not (scenario.transitions and c.operation == "stepfunctions.StartExecution")
+            )
+            / n,
             "Step Functions (Standard transitions)": scenario.transitions / n * STEP_FUNCTIONS_STANDARD_PER_TRANSITION.usd,
             "CloudWatch Logs (ingestion)": log_bytes / 1e9 * CLOUDWATCH_LOGS_PER_GB.usd,
         },

@@ -83,12 +83,19 @@ def test_an_index_key_counts_each_item_that_enters_and_each_that_leaves() -> Non
     }
 
 
-def test_the_template_s_consumers_are_read_from_it() -> None:
+def test_the_consumers_that_bound_a_load_are_set_by_parameters_read_at_their_defaults() -> None:
     from localhub.template import Template
 
     limits = capacity.template_limits()
 
-    events = Template.load().resources[capacity.MD_DELIVERY]["Properties"]["Events"]
-    assert limits.queue_concurrency[capacity.MD_DELIVERY] == events["Queue"]["Properties"]["ScalingConfig"]["MaximumConcurrency"]
+    # Then MDM's delivery, MD-11's and the outcomes' relay are each set by a parameter of the root template, taken at its default
+    parameters = Template.load().parameters
+    for function, parameter in (
+        (capacity.MD_DELIVERY, "MdmDeliveryConcurrency"),
+        (capacity.USAGE_DELIVERY, "UsageDeliveryConcurrency"),
+        (capacity.OUTCOMES, "CcbOutcomeConcurrency"),
+    ):
+        assert limits.concurrency_parameters[function] == parameter
+        assert limits.queue_concurrency[function] == parameters[parameter]["Default"]
     assert limits.api_rate > 0
     assert limits.dacs_map_concurrency > 0

@@ -182,6 +182,20 @@ def test_an_update_that_moves_an_item_in_each_index_costs_a_delete_and_a_put_in_
     assert cost.dynamodb_units(new, scenario).write == 1 + 1 + 1
 
 
+def test_a_key_kept_by_if_not_exists_does_not_move_its_index_entry() -> None:
+    # Given an update that sets the index's key only where it is missing (the request's open-entity key, set at intake)
+    table = TableInfo("SyncRequestTable", "pk", ("gsi2pk",), indexes=(("gsi2pk",),))
+    call = _call(
+        "monitor",
+        "dynamodb.UpdateItem",
+        {"TableName": table.name, "Key": {"pk": "R#1"}, "UpdateExpression": "SET #s = :to, gsi2pk = if_not_exists(openUnder, :own)"},
+    )
+    scenario = Scenario("x", 1, [call], Counter({"api": 1}), {}, 0, {}, {table.name: table})
+
+    # Then only the item's unit is counted
+    assert cost.dynamodb_units(call, scenario).write == 1
+
+
 def test_an_update_that_touches_no_index_key_writes_only_the_item() -> None:
     call = _call(
         "delivery",
@@ -238,10 +252,13 @@ def test_write_units_are_told_apart_by_function_operation_and_table() -> None:
 
 
 def test_standard_workflow_transitions_are_priced_and_the_floor_counts_the_task_states() -> None:
-    scenario = Scenario("order", 2, [], Counter({"api": 2}), {}, 0, {}, {}, transitions=30, task_transitions=10)
+    # Given two orders, each started as a Standard execution of 15 transitions, 5 of them task states
+    start = _call("api", "stepfunctions.StartExecution", {"stateMachineArn": "arn:aws:states:us-east-1:1:stateMachine:o"})
+    scenario = Scenario("order", 2, [start, start], Counter({"api": 2}), {}, 0, {}, {}, transitions=30, task_transitions=10)
 
     priced = cost.cost_per_message(scenario, cost.CpuPerMessage(0.0, 0.0), api_function="api", delivery_function="delivery")
     floor = cost.floor_per_message(scenario, api_function="api", delivery_function="delivery")
 
     assert priced.by_service["Step Functions (Standard transitions)"] == pytest.approx(15 * cost.STEP_FUNCTIONS_STANDARD_PER_TRANSITION.usd)
+    assert priced.by_service["S3, Secrets Manager, KMS calls"] == 0  # a Standard start is no Express request
     assert floor.by_service["Step Functions (Standard transitions)"] == pytest.approx(5 * cost.STEP_FUNCTIONS_STANDARD_PER_TRANSITION.usd)
