@@ -298,7 +298,7 @@ def _index_writes_update(table: TableInfo, expression: str, names: dict[str, str
     that leaves the index's keys as they are is counted as no index write (its projected attributes may still change:
     1 write each, not counted; the indexes here project a few attributes that change with their keys)."""
     names = names or {}
-    sets, _, removes = expression.partition(" REMOVE ")
+    sets, _, removes = f" {expression}".partition(" REMOVE ")  # an expression may start with its REMOVE clause
 
     def assigned(text: str) -> set[str]:
         # ``a = if_not_exists(a, :v)`` keeps a value that is there: an index keyed on it is not moved (counted as kept)

@@ -196,6 +196,20 @@ def test_a_key_kept_by_if_not_exists_does_not_move_its_index_entry() -> None:
     assert cost.dynamodb_units(call, scenario).write == 1
 
 
+def test_an_update_that_only_removes_an_index_key_deletes_its_entry() -> None:
+    # Given the outbox cleared: an update that starts with its REMOVE clause and takes the item out of ByStatus
+    table = TableInfo("SyncRequestTable", "pk", ("gsi1pk", "gsi1sk"), indexes=(("gsi1pk", "gsi1sk"),))
+    call = _call(
+        "delivery",
+        "dynamodb.UpdateItem",
+        {"TableName": table.name, "Key": {"pk": "R#1"}, "UpdateExpression": "REMOVE outcomeOwed, gsi1pk, gsi1sk"},
+    )
+    scenario = Scenario("x", 1, [call], Counter({"api": 1}), {}, 0, {}, {table.name: table})
+
+    # Then the item's unit and one delete in the index
+    assert cost.dynamodb_units(call, scenario).write == 2
+
+
 def test_an_update_that_touches_no_index_key_writes_only_the_item() -> None:
     call = _call(
         "delivery",
