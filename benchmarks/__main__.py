@@ -153,6 +153,12 @@ def main(argv: list[str] | None = None) -> int:
         "--bill-run", type=int, default=None, help="MD-11 bill run: usage requests posted over HTTP (default 10000; 50 with --quick)"
     )
     parser.add_argument("--no-bill-run", action="store_true", help="leave out the MD-11 bill run section")
+    parser.add_argument(
+        "--point-messages", type=int, default=None, help="other integration points: messages counted per point (default 20; 5 with --quick)"
+    )
+    parser.add_argument(
+        "--no-points", action="store_true", help="leave out the other integration points (MD-13, CU-02, FW-01, OC-01, DA-02)"
+    )
     args = parser.parse_args(argv)
 
     from benchmarks import cpu, imports
@@ -218,6 +224,14 @@ def main(argv: list[str] | None = None) -> int:
         f"\nLambda duration = CPU from 1 and 3 x {cost_model.CPU_SCALE:g} (512 MB) + {cost_model.AWS_CALL_MS:g} ms per AWS call"
         f" + {cost_model.TARGET_CALL_MS:g} ms for MDM's answer; monitor queries are per run, here shared by {messages} messages."
     )
+    for scenario in scenarios:
+        print(f"\nWhere MD-01's DynamoDB write units go, {scenario.name} (per message, largest first)")
+        print(cost_model.write_breakdown_table(scenario))
+    from benchmarks import capacity
+
+    md01_batch = next(s for s in scenarios if s.name == "batch")
+    md01_measured = capacity.measured("MD-01 batch", md01_batch, dict(costs)["batch"].total * 1e6)
+    md11_measured: capacity.Measured | None = None
     from benchmarks import dacs_extract
 
     writer_sizes = [10_000, 50_000] if args.quick else [100_000, 1_000_000]
@@ -256,7 +270,23 @@ def main(argv: list[str] | None = None) -> int:
             summary = Path(directory, "bill-run.json")
             completed = subprocess.run([sys.executable, *command, "--summary", str(summary)], check=False)  # noqa: S603 - this interpreter, our own module
             if summary.exists():
-                points.append(cost_model.PointFigures(**json.loads(summary.read_text(encoding="utf-8"))))
+                written = json.loads(summary.read_text(encoding="utf-8"))
+                points.append(cost_model.PointFigures(**written["point"]))
+                md11_measured = capacity.Measured(**written["measured"])
+        failed = failed or (1 if completed.returncode else 0)
+    if not args.no_points:
+        point_messages = args.point_messages or (5 if args.quick else 20)
+        step(f"other integration points ({point_messages} messages each)")
+        command = ["-m", "benchmarks.points", "--messages", str(point_messages)]
+        print(
+            f"\nOther integration points through the real handlers, AWS calls and write units per message (python {' '.join(command)})",
+            flush=True,
+        )
+        with tempfile.TemporaryDirectory(prefix="utilhub-bench-") as directory:
+            summary = Path(directory, "points.json")
+            completed = subprocess.run([sys.executable, *command, "--summary", str(summary)], check=False)  # noqa: S603 - this interpreter, our own module
+            if summary.exists():
+                points += [cost_model.PointFigures(**line) for line in json.loads(summary.read_text(encoding="utf-8"))]
         failed = failed or (1 if completed.returncode else 0)
     if not args.no_runtime:
         from benchmarks import local_runtime
@@ -280,6 +310,12 @@ def main(argv: list[str] | None = None) -> int:
         f" OIC Standard: ${cost_model.OIC_STANDARD_PER_MESSAGE_PACK_HOUR.usd} per {cost_model.OIC_PACK_MESSAGES:,} messages"
         " an hour, every message of every pack used"
     )
+    dacs_measured = capacity.DacsMeasured(persons, float(str(initial["wallSeconds"])), 100_000 if persons >= 500_000 else 5_000)
+    print(
+        "\nCapacity plan for a 10-million-customer utility on AWS (benchmarks/capacity.py): each limit's messages per second from"
+        " this run's calls per message, the binding one first"
+    )
+    print(capacity.report(capacity.capacity_plan(md01_measured, md11_measured, dacs_measured)))
     print(f"finished in {time.perf_counter() - started:.0f} s")
     return 1 if failed or dacs_failed else 0
 

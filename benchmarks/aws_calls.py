@@ -17,7 +17,7 @@ import json
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -57,6 +57,8 @@ class TableInfo:
     name: str
     key: str
     index_keys: tuple[str, ...]  # hash and range attributes of the global secondary indexes
+    sort_key: str = ""  # the table's range attribute, when it has one
+    indexes: tuple[tuple[str, ...], ...] = ()  # each global secondary index's key attributes (empty: index_keys as one)
 
 
 @dataclass
@@ -70,6 +72,8 @@ class Scenario:
     item_sizes: dict[tuple[str, str], int]  # (table, key) -> DynamoDB item size in bytes
     tables: dict[str, TableInfo]
     history_lengths: dict[tuple[str, str], int] = field(default_factory=dict)  # (table, key) -> states in its history
+    transitions: int = 0  # Step Functions Standard state transitions of the run's executions
+    task_transitions: int = 0  # of which entering a Task state (the workflow's steps)
 
     def per_message(self) -> Counter[tuple[str, str]]:
         """(function, operation) -> calls per message."""
@@ -176,17 +180,23 @@ def _tables(hub: Any) -> dict[str, TableInfo]:
     tables: dict[str, TableInfo] = {}
     for logical_id in TABLES:
         description = client.describe_table(TableName=names[logical_id])["Table"]
-        key = next(k["AttributeName"] for k in description["KeySchema"] if k["KeyType"] == "HASH")
-        index_keys = tuple(k["AttributeName"] for gsi in description.get("GlobalSecondaryIndexes", []) for k in gsi["KeySchema"])
-        tables[description["TableName"]] = TableInfo(description["TableName"], key, index_keys)
+        tables[description["TableName"]] = table_info(description)
     return tables
+
+
+def table_info(description: Mapping[str, Any]) -> TableInfo:
+    """A table's keys and its indexes' from ``DescribeTable``'s ``Table``."""
+    key = next(k["AttributeName"] for k in description["KeySchema"] if k["KeyType"] == "HASH")
+    sort = next((k["AttributeName"] for k in description["KeySchema"] if k["KeyType"] == "RANGE"), "")
+    indexes = tuple(tuple(k["AttributeName"] for k in gsi["KeySchema"]) for gsi in description.get("GlobalSecondaryIndexes", []))
+    return TableInfo(description["TableName"], key, tuple(a for keys in indexes for a in keys), sort_key=sort, indexes=indexes)
 
 
 def item_facts(tables: dict[str, TableInfo]) -> tuple[dict[tuple[str, str], int], dict[tuple[str, str], int]]:
     """(size in bytes, states in its ``history``) of every item of ``tables``, by (table, key)."""
     import boto3
 
-    from benchmarks.cost import typed_item_size
+    from benchmarks.cost import item_key, typed_item_size
 
     client = boto3.session.Session().client("dynamodb")
     sizes: dict[tuple[str, str], int] = {}
@@ -194,7 +204,7 @@ def item_facts(tables: dict[str, TableInfo]) -> tuple[dict[tuple[str, str], int]
     for table in tables.values():
         for page in client.get_paginator("scan").paginate(TableName=table.name):
             for item in page["Items"]:
-                key = (table.name, item[table.key]["S"])
+                key = (table.name, item_key(table, item))
                 sizes[key] = typed_item_size(item)
                 if "L" in item.get("history", {}):
                     histories[key] = len(item["history"]["L"])

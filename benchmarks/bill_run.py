@@ -31,7 +31,7 @@ from typing import Any
 import httpx
 
 from benchmarks import cost as cost_model
-from benchmarks.aws_calls import RUNTIME, Recorder, Scenario, ScenarioFailed, TableInfo, item_facts
+from benchmarks.aws_calls import RUNTIME, Recorder, Scenario, ScenarioFailed, TableInfo, item_facts, table_info
 from benchmarks.common import captured, figure, format_table
 from benchmarks.local_runtime import started_hub
 from localhub.aws.endpoint import embedded_aws
@@ -108,9 +108,7 @@ def _tables(hub: Any) -> dict[str, TableInfo]:
     tables: dict[str, TableInfo] = {}
     for logical_id in TABLES:
         description = client.describe_table(TableName=hub.resources()[logical_id])["Table"]
-        key = next(k["AttributeName"] for k in description["KeySchema"] if k["KeyType"] == "HASH")
-        index_keys = tuple(k["AttributeName"] for gsi in description.get("GlobalSecondaryIndexes", []) for k in gsi["KeySchema"])
-        tables[description["TableName"]] = TableInfo(description["TableName"], key, index_keys)
+        tables[description["TableName"]] = table_info(description)
     return tables
 
 
@@ -209,9 +207,15 @@ def main(argv: list[str] | None = None) -> int:
     result = throughput(args.requests)
     scenario, cost, floor = counted(args.counted)
     print(report(result, scenario, cost))
+    print(f"\nWhere the DynamoDB write units go, per usage request (largest first)\n{cost_model.write_breakdown_table(scenario)}")
     if args.summary is not None:
+        from benchmarks import capacity
+
         point = cost_model.point_figures("MD-11 bill run usage request", scenario, cost, floor)
-        args.summary.write_text(json.dumps(dataclasses.asdict(point)), encoding="utf-8")
+        measured = capacity.measured(point.point, scenario, point.usd_per_million)
+        args.summary.write_text(
+            json.dumps({"point": dataclasses.asdict(point), "measured": dataclasses.asdict(measured)}), encoding="utf-8"
+        )
     return 1 if result["billed"] != args.requests or result["twice"] or result["received"] != args.requests else 0
 
 

@@ -9,6 +9,7 @@ with the date it was read again (``tests/unit/test_bench_cost.py`` fails on a pr
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections.abc import Iterable
@@ -251,6 +252,14 @@ def _key_value(value: Any) -> str:
     return str(value["S"]) if isinstance(value, dict) else str(value)
 
 
+def item_key(table: TableInfo, key: dict[str, Any]) -> str:
+    """An item's key as one string: its hash value, then ``#`` and its range value when the table has one."""
+    value = _key_value(key[table.key])
+    if table.sort_key and table.sort_key in key:
+        return f"{value}#{_key_value(key[table.sort_key])}"
+    return value
+
+
 # ------------------------------------------------------------------ DynamoDB request units
 @dataclass
 class Units:
@@ -271,21 +280,42 @@ def _read_units(size: int) -> int:
     return max(1, math.ceil(size / READ_UNIT_BYTES))
 
 
+def _indexes(table: TableInfo) -> tuple[tuple[str, ...], ...]:
+    """Each global secondary index's key attributes (a table described without them: its first index key alone)."""
+    if table.indexes:
+        return table.indexes
+    return ((table.index_keys[0],),) if table.index_keys else ()
+
+
 def _index_writes_put(table: TableInfo, item: dict[str, Any]) -> int:
-    return 1 if table.index_keys and table.index_keys[0] in item else 0
+    """One write per index the item enters (a sparse index holds only items with its key)."""
+    return sum(1 for keys in _indexes(table) if keys[0] in item)
 
 
-def _index_writes_update(table: TableInfo, expression: str) -> int:
-    """An update that moves an item in an index deletes the old entry and writes the new one."""
-    if not table.index_keys:
-        return 0
-    key = re.escape(table.index_keys[0])
-    sets, _, removes = expression.partition(" REMOVE ")
-    if re.search(rf"\b{key}\s*=", sets):
-        return 2
-    if re.search(rf"\b{key}\b", removes):
-        return 1
-    return 0
+def _index_writes_update(table: TableInfo, expression: str, names: dict[str, str] | None = None, *, new_item: bool = False) -> int:
+    """An update that changes an index's key (hash or range) deletes the old entry and writes the new one, 2 writes,
+    or 1 when the item is new (it only enters); removing the index's hash key deletes its entry, 1 write. An update
+    that leaves the index's keys as they are is counted as no index write (its projected attributes may still change:
+    1 write each, not counted; the indexes here project a few attributes that change with their keys)."""
+    names = names or {}
+    sets, _, removes = f" {expression}".partition(" REMOVE ")  # an expression may start with its REMOVE clause
+
+    def assigned(text: str) -> set[str]:
+        # ``a = if_not_exists(a, :v)`` keeps a value that is there: an index keyed on it is not moved (counted as kept)
+        found = {name for name, kept in re.findall(r"([#\w]+)\s*=\s*(if_not_exists\()?", text) if not kept}
+        return {names.get(name, name) for name in found}
+
+    def removed(text: str) -> set[str]:
+        return {names.get(name.strip(), name.strip()) for name in text.split(",") if name.strip()}
+
+    set_names, removed_names = assigned(sets), removed(removes)
+    total = 0
+    for keys in _indexes(table):
+        if set_names & set(keys):
+            total += 1 if new_item else 2
+        elif keys[0] in removed_names:
+            total += 1
+    return total
 
 
 def dynamodb_units(call: Call, scenario: Scenario) -> Units:
@@ -299,22 +329,41 @@ def dynamodb_units(call: Call, scenario: Scenario) -> Units:
         if not key:
             return 0
         info = tables[table]
-        return scenario.item_sizes.get((table, _key_value(key[info.key])), 0)
+        return scenario.item_sizes.get((table, item_key(info, key)), 0)
 
-    def write(table: str, key: dict[str, Any], *, put: dict[str, Any] | None, expression: str | None, transactional: bool) -> Units:
+    def write(
+        table: str,
+        key: dict[str, Any],
+        *,
+        put: dict[str, Any] | None,
+        expression: str | None,
+        transactional: bool,
+        names: dict[str, str] | None = None,
+        new_item: bool = False,
+    ) -> Units:
         info = tables[table]
         item_size = size(table, key) or (_request_item_size(put) if put else 0)
         units = _write_units(item_size) * (2 if transactional else 1)
         if put is not None:
             units += _index_writes_put(info, put)
         elif expression is not None:
-            units += _index_writes_update(info, expression)
+            units += _index_writes_update(info, expression, names, new_item=new_item)
         return Units(write=units)
 
     if op == "PutItem":
         return write(p["TableName"], p["Item"], put=p["Item"], expression=None, transactional=False)
     if op == "UpdateItem":
-        return write(p["TableName"], p["Key"], put=None, expression=p.get("UpdateExpression", ""), transactional=False)
+        # an update returning the old item tells whether there was one: a new item only enters its indexes
+        new_item = p.get("ReturnValues") == "ALL_OLD" and not call.response.get("Attributes")
+        return write(
+            p["TableName"],
+            p["Key"],
+            put=None,
+            expression=p.get("UpdateExpression", ""),
+            transactional=False,
+            names=p.get("ExpressionAttributeNames"),
+            new_item=new_item,
+        )
     if op == "DeleteItem":
         return write(p["TableName"], p["Key"], put=None, expression=None, transactional=False)
     if op == "BatchWriteItem":
@@ -334,7 +383,14 @@ def dynamodb_units(call: Call, scenario: Scenario) -> Units:
             if kind == "Put":
                 total += write(body["TableName"], body["Item"], put=body["Item"], expression=None, transactional=True)
             elif kind == "Update":
-                total += write(body["TableName"], body["Key"], put=None, expression=body.get("UpdateExpression", ""), transactional=True)
+                total += write(
+                    body["TableName"],
+                    body["Key"],
+                    put=None,
+                    expression=body.get("UpdateExpression", ""),
+                    transactional=True,
+                    names=body.get("ExpressionAttributeNames"),
+                )
             elif kind == "Delete":
                 total += write(body["TableName"], body["Key"], put=None, expression=None, transactional=True)
             else:  # ConditionCheck: a transactional read
@@ -400,14 +456,14 @@ SQS_REQUESTS = ("sqs.SendMessageBatch", "sqs.SendMessage", "sqs.ReceiveMessage",
 S3_WRITES = ("PutObject", "CopyObject", "CreateMultipartUpload", "UploadPart", "UploadPartCopy", "CompleteMultipartUpload", "ListObjectsV2")
 
 
-def _fifo(call: Call) -> bool:
+def is_fifo(call: Call) -> bool:
     return str(call.params.get("QueueUrl", "")).endswith(".fifo")
 
 
 def _sqs_cost(calls: Iterable[Call]) -> float:
     """SQS requests at each queue's own rate (FIFO or standard), empty long polls left out."""
     return sum(
-        (SQS_FIFO_PER_REQUEST if _fifo(c) else SQS_STANDARD_PER_REQUEST).usd
+        (SQS_FIFO_PER_REQUEST if is_fifo(c) else SQS_STANDARD_PER_REQUEST).usd
         for c in calls
         if c.label in SQS_REQUESTS  # "sqs.ReceiveMessage (empty)" is a fixed cost of the poller, not one per message
     )
@@ -433,7 +489,57 @@ def _other_calls_cost(calls: Iterable[Call]) -> float:
     return total
 
 
-def cost_per_message(scenario: Scenario, cpu: CpuPerMessage, *, api_function: str, delivery_function: str) -> Cost:
+def write_units_by_table(scenario: Scenario) -> dict[tuple[str, str, str], float]:
+    """DynamoDB write units per message by (function, operation, table): where the writes go."""
+    found: dict[tuple[str, str, str], float] = {}
+    for call in scenario.calls:
+        if not call.operation.startswith("dynamodb."):
+            continue
+        p = call.params
+        op = call.operation.split(".", 1)[1]
+        parts: list[tuple[str, Call]] = []
+        if op == "TransactWriteItems":
+            for entry in p["TransactItems"]:
+                table = next(iter(entry.values()))["TableName"]
+                parts.append((table, dataclasses.replace(call, params={"TransactItems": [entry]})))
+        elif op == "BatchWriteItem":
+            for table, requests in p["RequestItems"].items():
+                parts.append((table, dataclasses.replace(call, params={"RequestItems": {table: requests}})))
+        elif "TableName" in p:
+            parts.append((p["TableName"], call))
+        for table, part in parts:
+            units = dynamodb_units(part, scenario).write
+            if units:
+                key = (call.function, op, logical_table(table))
+                found[key] = found.get(key, 0.0) + units / scenario.messages
+    return found
+
+
+def logical_table(table: str) -> str:
+    """A table's name without the stack's prefix and suffix the local hub gives it (``utilhub-JournalTable-AB12``)."""
+    parts = table.split("-")
+    return next((part for part in parts if part.endswith("Table")), table)
+
+
+def write_breakdown_table(scenario: Scenario) -> str:
+    """:func:`write_units_by_table` as a table, the largest first."""
+    from benchmarks.common import figure, format_table
+
+    rows = [
+        [function, operation, table, figure(units)]
+        for (function, operation, table), units in sorted(write_units_by_table(scenario).items(), key=lambda kv: -kv[1])
+    ]
+    return format_table(["function", "operation", "table", "write units / msg"], rows, right={3})
+
+
+def _api_requests(scenario: Scenario, api_function: str, also: tuple[str, ...]) -> float:
+    """API requests: the invocations of the functions behind the point's routes (its intake, and ``also``)."""
+    return float(sum(scenario.invocations.get(function, 0) for function in (api_function, *also)))
+
+
+def cost_per_message(
+    scenario: Scenario, cpu: CpuPerMessage, *, api_function: str, delivery_function: str, also_api: tuple[str, ...] = ()
+) -> Cost:
     n = scenario.messages
     calls = scenario.calls
 
@@ -446,7 +552,7 @@ def cost_per_message(scenario: Scenario, cpu: CpuPerMessage, *, api_function: st
             write_units_by_function[call.function] = write_units_by_function.get(call.function, 0.0) + used.write / n
     dynamodb = (units.write * DYNAMODB_PER_WRITE_UNIT.usd + units.read * DYNAMODB_PER_READ_UNIT.usd) / n
 
-    api_requests = scenario.invocations[api_function] / n
+    api_requests = _api_requests(scenario, api_function, also_api) / n
     api_gateway = api_requests * API_GATEWAY_HTTP_PER_REQUEST.usd
 
     # Lambda duration per message: CPU (scaled to 512 MB) + the wait on every AWS call + the target's answer
@@ -469,7 +575,12 @@ def cost_per_message(scenario: Scenario, cpu: CpuPerMessage, *, api_function: st
             "Lambda (requests + duration)": _lambda_cost(invocations_per_message, sum(lambda_ms.values())),
             "DynamoDB (on-demand)": dynamodb,
             "SQS (FIFO or standard, by queue)": _sqs_cost(calls) / n,
-            "S3, Secrets Manager, KMS calls": _other_calls_cost(calls) / n,
+            # a Standard workflow's start is billed as its transitions, counted below: no Express request then
+            "S3, Secrets Manager, KMS calls": _other_calls_cost(
+                c for c in calls if not (scenario.transitions and c.operation == "stepfunctions.StartExecution")
+            )
+            / n,
+            "Step Functions (Standard transitions)": scenario.transitions / n * STEP_FUNCTIONS_STANDARD_PER_TRANSITION.usd,
             "CloudWatch Logs (ingestion)": log_bytes / 1e9 * CLOUDWATCH_LOGS_PER_GB.usd,
         },
         dynamodb_units=Units(units.write / n, units.read / n),
@@ -511,7 +622,7 @@ def _queue_hops(calls: Iterable[Call]) -> tuple[float, float]:
             sent = 1
         else:
             continue
-        if _fifo(call):
+        if is_fifo(call):
             fifo += sent
         else:
             standard += sent
@@ -529,11 +640,11 @@ def lifecycle_writes(scenario: Scenario) -> int:
         for body in entries:
             table, key = body.get("TableName"), body.get("Key") or body.get("Item")
             if table in scenario.tables and key:
-                written.add((table, _key_value(key[scenario.tables[table].key])))
+                written.add((table, item_key(scenario.tables[table], key)))
     return sum(scenario.history_lengths.get(item, 0) for item in written)
 
 
-def floor_per_message(scenario: Scenario, *, api_function: str, delivery_function: str) -> Floor:
+def floor_per_message(scenario: Scenario, *, api_function: str, delivery_function: str, also_api: tuple[str, ...] = ()) -> Floor:
     n = scenario.messages
     invocations = sum(scenario.invocations.values()) / n
     deliveries = scenario.invocations.get(delivery_function, 0) / n
@@ -543,10 +654,12 @@ def floor_per_message(scenario: Scenario, *, api_function: str, delivery_functio
     target_wait_ms = TARGET_CALL_MS if deliveries else 0.0
     return Floor(
         by_service={
-            "API Gateway (HTTP API)": scenario.invocations[api_function] / n * API_GATEWAY_HTTP_PER_REQUEST.usd,
+            "API Gateway (HTTP API)": _api_requests(scenario, api_function, also_api) / n * API_GATEWAY_HTTP_PER_REQUEST.usd,
             "Lambda (requests + duration)": _lambda_cost(invocations, invocations * LAMBDA_MINIMUM_MS + target_wait_ms),
             "DynamoDB (on-demand)": writes * DYNAMODB_PER_WRITE_UNIT.usd,
             "SQS (FIFO or standard, by queue)": sqs,
+            # a Standard workflow's task states are the point's steps: one transition each
+            "Step Functions (Standard transitions)": scenario.task_transitions / n * STEP_FUNCTIONS_STANDARD_PER_TRANSITION.usd,
             "CloudWatch Logs (ingestion)": invocations * PLATFORM_LOG_BYTES / 1e9 * CLOUDWATCH_LOGS_PER_GB.usd,
         },
         queue_hops=(fifo + standard) / n,

@@ -24,13 +24,20 @@ SECTIONS = (
     "The embedded AWS's changes to moto",
     "MD-11 bill run through make run's hub",
     "Cost per million usage requests on AWS",
+    "Other integration points through the real handlers",
     "Cost per integration point on AWS",
+    "Capacity plan for a 10-million-customer utility",
 )
 POINTS = (
     "MD-01 person sync, single posts",
     "MD-01 single, Idempotency-Key",
     "MD-01 person sync, one batch",
     "MD-11 bill run usage request",
+    "MD-13 relay",
+    "CU-02 customer update",
+    "FW-01 activity",
+    "OC-01 order through its workflow",
+    "DA-02 person to DACS",
 )
 
 

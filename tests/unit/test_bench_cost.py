@@ -133,3 +133,146 @@ def test_oic_at_full_use_is_its_pack_price_over_its_messages() -> None:
     per_million = cost.oic_per_message() * 1e6
     assert per_million == pytest.approx(cost.OIC_STANDARD_PER_MESSAGE_PACK_HOUR.usd / cost.OIC_PACK_MESSAGES * 1e6)
     assert 128 < per_million < 130  # the issue's "about $129 per million at full use"
+
+
+JOURNAL = TableInfo(
+    "utilhub-JournalTable-X1",
+    "pk",
+    ("pointState", "updatedAt", "state", "updatedAt"),
+    sort_key="sk",
+    indexes=(("pointState", "updatedAt"), ("state", "updatedAt")),
+)
+HEAD_UPDATE = "SET #state = :state, pointState = :pointState, updatedAt = :at, receivedAt = if_not_exists(receivedAt, :at)"
+
+
+def _journal_scenario(calls: list[Call]) -> Scenario:
+    return Scenario("journal", 1, calls, Counter({"api": 1}), {}, 0, {}, {JOURNAL.name: JOURNAL})
+
+
+def test_an_update_that_moves_an_item_in_each_index_costs_a_delete_and_a_put_in_each() -> None:
+    # Given a journal head changed from one state to the next (both indexes' keys change), and a head written anew
+    names = {"#state": "state"}
+    moved = _call(
+        "delivery",
+        "dynamodb.UpdateItem",
+        {
+            "TableName": JOURNAL.name,
+            "Key": {"pk": "MD-01#1", "sk": "head"},
+            "UpdateExpression": HEAD_UPDATE,
+            "ExpressionAttributeNames": names,
+            "ReturnValues": "ALL_OLD",
+        },
+        {"Attributes": {"state": "RECEIVED"}},
+    )
+    new = _call(
+        "api",
+        "dynamodb.UpdateItem",
+        {
+            "TableName": JOURNAL.name,
+            "Key": {"pk": "MD-01#2", "sk": "head"},
+            "UpdateExpression": HEAD_UPDATE,
+            "ExpressionAttributeNames": names,
+            "ReturnValues": "ALL_OLD",
+        },
+    )
+    scenario = _journal_scenario([moved, new])
+
+    # Then the move costs the item's unit and 2 in each of the 2 indexes; the new head 1 and 1 in each
+    assert cost.dynamodb_units(moved, scenario).write == 1 + 2 + 2
+    assert cost.dynamodb_units(new, scenario).write == 1 + 1 + 1
+
+
+def test_a_key_kept_by_if_not_exists_does_not_move_its_index_entry() -> None:
+    # Given an update that sets the index's key only where it is missing (the request's open-entity key, set at intake)
+    table = TableInfo("SyncRequestTable", "pk", ("gsi2pk",), indexes=(("gsi2pk",),))
+    call = _call(
+        "monitor",
+        "dynamodb.UpdateItem",
+        {"TableName": table.name, "Key": {"pk": "R#1"}, "UpdateExpression": "SET #s = :to, gsi2pk = if_not_exists(openUnder, :own)"},
+    )
+    scenario = Scenario("x", 1, [call], Counter({"api": 1}), {}, 0, {}, {table.name: table})
+
+    # Then only the item's unit is counted
+    assert cost.dynamodb_units(call, scenario).write == 1
+
+
+def test_an_update_that_only_removes_an_index_key_deletes_its_entry() -> None:
+    # Given the outbox cleared: an update that starts with its REMOVE clause and takes the item out of ByStatus
+    table = TableInfo("SyncRequestTable", "pk", ("gsi1pk", "gsi1sk"), indexes=(("gsi1pk", "gsi1sk"),))
+    call = _call(
+        "delivery",
+        "dynamodb.UpdateItem",
+        {"TableName": table.name, "Key": {"pk": "R#1"}, "UpdateExpression": "REMOVE outcomeOwed, gsi1pk, gsi1sk"},
+    )
+    scenario = Scenario("x", 1, [call], Counter({"api": 1}), {}, 0, {}, {table.name: table})
+
+    # Then the item's unit and one delete in the index
+    assert cost.dynamodb_units(call, scenario).write == 2
+
+
+def test_an_update_that_touches_no_index_key_writes_only_the_item() -> None:
+    call = _call(
+        "delivery",
+        "dynamodb.UpdateItem",
+        {"TableName": JOURNAL.name, "Key": {"pk": "MD-01#1", "sk": "head"}, "UpdateExpression": "SET reason = :r"},
+    )
+    assert cost.dynamodb_units(call, _journal_scenario([call])).write == 1
+
+
+def test_items_of_one_partition_are_sized_each_by_their_own_key() -> None:
+    # Given a head of 3 KB and a small hop under the same partition key
+    scenario = _journal_scenario([])
+    scenario.item_sizes.update({(JOURNAL.name, "MD-01#1#head"): 3000, (JOURNAL.name, "MD-01#1#hop#1"): 200})
+    head = _call(
+        "delivery",
+        "dynamodb.UpdateItem",
+        {"TableName": JOURNAL.name, "Key": {"pk": "MD-01#1", "sk": "head"}, "UpdateExpression": "SET reason = :r"},
+    )
+    hop = _call("delivery", "dynamodb.PutItem", {"TableName": JOURNAL.name, "Item": {"pk": "MD-01#1", "sk": "hop#1"}})
+
+    # Then each is priced at its own size
+    assert cost.dynamodb_units(head, scenario).write == 3
+    assert cost.dynamodb_units(hop, scenario).write == 1
+
+
+def test_write_units_are_told_apart_by_function_operation_and_table() -> None:
+    # Given one transaction writing a sync request and a cross-reference
+    call = _call(
+        "delivery",
+        "dynamodb.TransactWriteItems",
+        {
+            "TransactItems": [
+                {"Put": {"TableName": TABLE.name, "Item": {"pk": "REQ#1"}}},
+                {"Put": {"TableName": "utilhub-CrossReferenceTable-Y2", "Item": {"pk": "X#1"}}},
+            ]
+        },
+    )
+    scenario = Scenario(
+        "x",
+        1,
+        [call],
+        Counter({"api": 1}),
+        {},
+        0,
+        {},
+        {TABLE.name: TABLE, "utilhub-CrossReferenceTable-Y2": TableInfo("utilhub-CrossReferenceTable-Y2", "pk", ())},
+    )
+
+    # Then each table's share is 2 units (a transactional write), under the table's logical name
+    assert cost.write_units_by_table(scenario) == {
+        ("delivery", "TransactWriteItems", "SyncRequestTable"): 2,
+        ("delivery", "TransactWriteItems", "CrossReferenceTable"): 2,
+    }
+
+
+def test_standard_workflow_transitions_are_priced_and_the_floor_counts_the_task_states() -> None:
+    # Given two orders, each started as a Standard execution of 15 transitions, 5 of them task states
+    start = _call("api", "stepfunctions.StartExecution", {"stateMachineArn": "arn:aws:states:us-east-1:1:stateMachine:o"})
+    scenario = Scenario("order", 2, [start, start], Counter({"api": 2}), {}, 0, {}, {}, transitions=30, task_transitions=10)
+
+    priced = cost.cost_per_message(scenario, cost.CpuPerMessage(0.0, 0.0), api_function="api", delivery_function="delivery")
+    floor = cost.floor_per_message(scenario, api_function="api", delivery_function="delivery")
+
+    assert priced.by_service["Step Functions (Standard transitions)"] == pytest.approx(15 * cost.STEP_FUNCTIONS_STANDARD_PER_TRANSITION.usd)
+    assert priced.by_service["S3, Secrets Manager, KMS calls"] == 0  # a Standard start is no Express request
+    assert floor.by_service["Step Functions (Standard transitions)"] == pytest.approx(5 * cost.STEP_FUNCTIONS_STANDARD_PER_TRANSITION.usd)
