@@ -144,8 +144,14 @@ class SyncRequestStore:
         so a policy naming this prefix as the leading key holds a function to its own flow (docs/security.md)."""
         return f"{flow}#"
 
+    @staticmethod
+    def request_key_prefix(flow: str) -> str:
+        """Where a flow's request items' keys start (not its entities', nor its claims' records): all the outcomes'
+        function may read (:func:`last_final_at`, docs/security.md)."""
+        return f"{SyncRequestStore.key_prefix(flow)}REQ#"
+
     def _request_key(self, sync_request_id: str) -> dict[str, str]:
-        return {"pk": f"{self._prefix}REQ#{sync_request_id}"}
+        return {"pk": f"{self.request_key_prefix(self._flow)}{sync_request_id}"}
 
     def _entity_key(self, entity_type: str, entity_id: str) -> dict[str, str]:
         return {"pk": f"{self._prefix}ENT#{entity_type}#{entity_id}"}
@@ -918,6 +924,21 @@ class SyncRequestStore:
             # resubmitted request is synchronized, which clears the error all the same
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 logger.warning("entity error not cleared at resubmission", extra={"error": exc.response["Error"]["Code"]})
+
+
+def last_final_at(table: Table, flow: str, sync_request_id: str) -> datetime | None:
+    """When a request was last made final (SYNCHRONIZED or ERROR), from its history (one GetItem of its item, read
+    consistently); None when it never was, or its item is gone (expired). What CCB must be left holding: an outcome of
+    an earlier time is behind it (:class:`~utilhub.syncrequests.outcomes.Ccb`)."""
+    item = table.get_item(
+        Key={"pk": f"{SyncRequestStore.request_key_prefix(flow)}{sync_request_id}"},
+        ConsistentRead=True,
+        ProjectionExpression="#h",
+        ExpressionAttributeNames={"#h": "history"},
+    ).get("Item")
+    history: list[Any] = list((item or {}).get("history", []))  # type: ignore[arg-type]
+    final = {status.value for status in FINAL}
+    return max((datetime.fromisoformat(str(h["at"])) for h in history if h.get("status") in final), default=None)
 
 
 def _from_item(item: dict[str, Any]) -> SyncRequest:
