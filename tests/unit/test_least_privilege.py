@@ -390,3 +390,13 @@ def test_the_checks_find_a_journal_write_beyond_the_packs_points_and_an_operator
         "['dynamodb:PutItem', 'dynamodb:UpdateItem'] on JournalTable: the operators only read the journal"
         in found["OperationsTransactionsFunction"]
     )
+
+
+def test_only_the_oc01_intake_may_make_a_mac_with_the_order_fingerprint_key() -> None:
+    # Given every function's statements that could allow kms:GenerateMac (named, or by a wildcard)
+    def may_mac(actions: frozenset[str]) -> bool:
+        return any(fnmatch.fnmatchcase("kms:GenerateMac", action) for action in actions)
+
+    granted = {(f.logical_id, frozenset(s.targets)) for f in functions() for s in f.statements() if may_mac(s.actions)}
+    # Then only OC-01's intake may, and only with its fingerprint key (order_store.KmsMac)
+    assert granted == {("OrderToCashOrdersFunction", frozenset({"OrderFingerprintKey"}))}
