@@ -30,7 +30,8 @@ Provisioner = Callable[[LocalStack, str, dict[str, Any], Any], Physical]
 
 def _kms_key(stack: LocalStack, logical_id: str, props: dict[str, Any], session: Any) -> Physical:
     kms = session.client("kms")
-    key = kms.create_key(Description=props.get("Description", logical_id))["KeyMetadata"]
+    spec = {name: props[name] for name in ("KeySpec", "KeyUsage") if name in props}  # an HMAC key: HMAC_256, GENERATE_VERIFY_MAC
+    key = kms.create_key(Description=props.get("Description", logical_id), **spec)["KeyMetadata"]
     if props.get("EnableKeyRotation"):
         kms.enable_key_rotation(KeyId=key["KeyId"])
     return Physical(key["KeyId"], {"Arn": key["Arn"], "KeyId": key["KeyId"]})

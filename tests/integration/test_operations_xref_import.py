@@ -230,3 +230,46 @@ def test_links_written_otherwise_meanwhile_fail_the_transaction_and_keep_the_lin
     assert store.links_of([("PERSON", sebl), ("PERSON", ccb_2)]) == {("PERSON", sebl): {"CCB": ccb_1.id}, ("PERSON", ccb_2): {}}
     # And links already the same are written again without a conflict
     store.add_links({("PERSON", sebl): {"CCB": ccb_1.id}})
+
+
+def cross_references(hub: LocalHub, siebel_id: str) -> tuple[dict[str, str], dict[str, str]]:
+    return ids_of(hub, "SEBL", siebel_id, "PERSON"), ids_of(hub, "SEBL", siebel_id, "ACCOUNT")
+
+
+def test_an_order_for_an_imported_customer_ccb_does_not_find_by_siebel_id_updates_it_not_a_new_one(hub: LocalHub) -> None:
+    from tests.integration.test_customer_siebel_customers import account, order, post_order
+
+    # Given a customer Oracle's pack made in CCB under another search id, imported as Siebel account 1-XR0031's
+    person_id, account_id = made_by_oracles_pack(hub, "LEGACY-31")
+    assert import_export(hub, export("1-XR0031", person_id, account_id)).status == 200
+
+    # When Siebel sends an order for that account (CU-01)
+    answer = post_order(hub, order("SO-XR31", account("1-XR0031", name="Ada King")))
+
+    # Then the imported customer is brought up to date, no other is made, and the imported links stand
+    assert answer.status == 200, answer.body
+    [outcome] = answer.json()["customers"]
+    assert (outcome["action"], outcome["ccbPersonId"], outcome["ccbAccountId"]) == ("UPDATED", person_id, account_id)
+    assert ccb(hub).customers_created("1-XR0031") == 0
+    assert ccb(hub).customer(person_id).model_dump()["person"] == {"name": "Ada King"}
+    assert cross_references(hub, "1-XR0031") == ({"SEBL": "1-XR0031", "CCB": person_id}, {"SEBL": "1-XR0031", "CCB": account_id})
+
+
+def test_an_order_whose_customer_ccb_finds_under_other_ids_than_the_imported_links_is_refused(hub: LocalHub) -> None:
+    from tests.integration.test_customer_siebel_customers import account, order, post_order
+
+    # Given Siebel account 1-XR0032 imported as linked to one CCB customer, while CCB finds another under that Siebel id
+    person_id, account_id = made_by_oracles_pack(hub, "LEGACY-32")
+    assert import_export(hub, export("1-XR0032", person_id, account_id)).status == 200
+    other_person, _ = made_by_oracles_pack(hub, "1-XR0032")
+    before = len(ccb(hub).received)
+
+    # When Siebel sends an order for that account (CU-01)
+    answer = post_order(hub, order("SO-XR32", account("1-XR0032")))
+
+    # Then it is refused as a conflict naming both, nothing is changed at CCB, and the imported links stand
+    assert answer.status == 409, answer.body
+    assert person_id in answer.json()["detail"]
+    assert other_person in answer.json()["detail"]
+    assert [m for m in list(ccb(hub).received)[before:] if m["operation"] in ("create", "change")] == []
+    assert cross_references(hub, "1-XR0032") == ({"SEBL": "1-XR0032", "CCB": person_id}, {"SEBL": "1-XR0032", "CCB": account_id})

@@ -64,3 +64,41 @@ def test_a_revision_keeps_no_number_readable_a_resubmission_sends_them_whole_and
     assert NUMBER[-4:] in item["order"]
     # and the same revision posted again is still the same (compared by what is kept), other content still 409
     assert submit(hub, order("ORD-PAN"))["status"] == "SUCCEEDED"
+
+
+def test_the_intakes_idempotency_record_holds_no_unkeyed_hash_a_number_could_be_guessed_from(hub: LocalHub) -> None:
+    import hashlib
+
+    from tests.integration.test_order_to_cash_fulfillment_orders import post
+    from utilhub.packs.order_to_cash.model import FulfillmentOrderIn
+    from utilhub.packs.order_to_cash.order_store import masked_content
+    from utilhub.packs.order_to_cash.orders import order_content
+
+    def unkeyed(card: str) -> str:
+        """What Powertools would store for a fingerprint that is the order itself, with ``card`` as its card number."""
+        candidate = order("ORD-MAC")
+        candidate["lines"][0]["billingProfile"]["creditCard"] = {**CARD, "number": card}
+        content = order_content(FulfillmentOrderIn.model_validate(candidate))
+        return hashlib.sha256(json.dumps(content).encode()).hexdigest()
+
+    # Given an order revision paid by card and by direct debit, taken by the intake
+    assert post(hub, order("ORD-MAC")).status == 202
+    result_of = result(hub, "ORD-MAC", 1)
+    assert result_of["status"] in ("RUNNING", "SUCCEEDED")
+    records = boto3.resource("dynamodb").Table(hub.resources()["IdempotencyTable"]).scan()["Items"]
+    stored = {str(r["validation"]) for r in records if "validation" in r}
+    assert stored  # the intake's record keeps its request's hash
+
+    # Then no stored hash is the unkeyed SHA-256 of the order with its card number, whichever middle digits are tried
+    # (the last 4 and the length are known from the kept revision), nor of the order with its numbers masked
+    tried = {unkeyed(NUMBER[:6] + f"{middle:06d}" + NUMBER[-4:]) for middle in (0, 111111, 123456, 999999)}
+    masked_only = hashlib.sha256(json.dumps(masked_content(order_content(FulfillmentOrderIn.model_validate(order("ORD-MAC"))))).encode())
+    assert unkeyed(NUMBER) in tried
+    assert not stored & (tried | {masked_only.hexdigest()})
+
+    # And the same order again is the same request; one differing only in the card's middle digits is another (409)
+    assert post(hub, order("ORD-MAC")).status == 202
+    other = order("ORD-MAC")
+    other["lines"][0]["billingProfile"]["creditCard"] = {**CARD, "number": NUMBER[:6] + "000000" + NUMBER[-4:]}
+    refused = post(hub, other)
+    assert refused.status == 409, refused.body

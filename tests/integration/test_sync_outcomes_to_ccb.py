@@ -121,6 +121,35 @@ def test_each_outcome_of_a_meter_data_request_reaches_ccb_once_in_order_after_a_
     assert marks(hub, "meter-data", "SR-O1") == {}
 
 
+def test_an_outcome_redriven_after_a_newer_one_was_told_is_skipped_and_ccb_keeps_the_newer(hub: LocalHub) -> None:
+    ops = {"client_id": "ops", "scope": "utilhub/ops", "token_use": "access"}
+    # Given MDM refusing the first message, and CCB refusing the first outcome it is told (kept in the dead-letter queue)
+    hub.simulators["MDM"].add_fault({"kind": "reject", "count": 1, "reason": "contact locked in MDM"})
+    hub.simulators["CCB"].add_fault({"kind": "refuse", "count": 1, "status": 422, "reason": "acknowledgements paused"})
+    assert post_json(hub, "/meter-data/sync-requests", person("SR-O9", "P-9"), MD_CLAIMS).status == 202
+    cycle(hub, "MeterDataSyncMonitorFunction")
+    hub.drain()
+    assert told(hub, "SR-O9") == []
+    # And, resubmitted, the request is synchronized and CCB is told that outcome
+    assert hub.call_api("POST", "/meter-data/sync-requests/SR-O9/resubmission", claims=MD_CLAIMS).status == 202
+    cycle(hub, "MeterDataSyncMonitorFunction")
+    assert [a["result"] for a in told(hub, "SR-O9")] == ["POSITIVE"]
+
+    # When an operator redrives the outcomes' dead-letter queue (the first outcome, NEGATIVE, comes back after the second)
+    redriven = hub.call_api("POST", "/ops/dead-letters/sync-requests%2Fccb-outcomes/redrive", body=b"", claims=ops)
+    assert redriven.status == 202, redriven.body
+    assert redriven.json()["messages"] == 1
+    hub.drain()
+
+    # Then the older outcome is acknowledged without CCB being told, and CCB still holds the request's last state
+    assert [a["result"] for a in told(hub, "SR-O9")] == ["POSITIVE"]
+    assert calls(hub) == [("SR-O9", False)]
+    attributes = boto3.client("sqs").get_queue_attributes(QueueUrl=hub.resources()["CcbOutcomeQueue"], AttributeNames=["All"])["Attributes"]
+    assert (attributes["ApproximateNumberOfMessages"], attributes["ApproximateNumberOfMessagesNotVisible"]) == ("0", "0")
+    dead = hub.call_api("GET", "/ops/dead-letters", claims=ops).json()["items"]
+    assert {item["queue"]: item["messages"] for item in dead}["sync-requests/ccb-outcomes"] == 0
+
+
 def test_an_outcome_sqs_refused_to_queue_is_told_by_the_monitor_once(hub: LocalHub) -> None:
     # Given a request claimed by the monitor (its message queued), then SQS refusing the functions' SendMessage calls
     # (throttled beyond boto3's retries) while MDM's answer makes it SYNCHRONIZED

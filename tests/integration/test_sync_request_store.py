@@ -195,3 +195,58 @@ def test_only_a_final_transition_written_is_told_once_and_a_stale_one_is_not(hub
     assert all((t.entityType, t.entityId) == ("PERSON", f"P-{t.syncRequestId[3:]}") for t in told)
     history = hub.call_api("GET", "/meter-data/sync-requests/SR-T2", claims=CLAIMS).json()["history"]
     assert [datetime.fromisoformat(h["at"].replace("Z", "+00:00")) for h in history[-2:]] == [t.at for t in told[1:]]
+
+
+def test_a_write_that_failed_otherwise_than_refused_leaves_nothing_a_later_write_tells(
+    hub: LocalHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from botocore.exceptions import ReadTimeoutError
+
+    from utilhub.packs.meter_data.sync import FLOW
+    from utilhub.syncrequests import store as store_module
+    from utilhub.syncrequests.outcomes import FinalTransition
+
+    class Told(list[FinalTransition]):
+        enabled = True
+
+        def event_id(self, transition: FinalTransition) -> str:
+            return f"{transition.syncRequestId}#{transition.status.value}#{transition.at.isoformat()}"
+
+        def __call__(self, transitions: Sequence[FinalTransition]) -> list[FinalTransition]:
+            self.extend(transitions)
+            return list(transitions)
+
+    # Given two requests SENT, and every object the store builds taking the address of the last one freed
+    # (CPython hands a freed object's address to the next one: whatever is keyed by id() outlives its object)
+    monkeypatch.setattr(store_module, "id", lambda _anything: 1, raising=False)
+    told = Told()
+    with function_environment(hub.function(MONITOR).environment):
+        from utilhub.syncrequests.wiring import store_for
+
+        base = store_for(FLOW)
+        store = SyncRequestStore(base._table, FLOW.name, shards=base._shards, retention_days=90, timeouts=base.timeouts, outcomes=told)
+        submit(hub, person("SR-U1", entity_id="P-U1"))
+        submit(hub, person("SR-U2", entity_id="P-U2"))
+        requests = pending(store)
+        assert store.claim_many([requests["SR-U1"], requests["SR-U2"]]) == [1, 1]
+        sent_1, sent_2 = store.get("SR-U1"), store.get("SR-U2")
+        assert sent_1 is not None
+        assert sent_2 is not None
+
+        # When the time-out of the first is not written (DynamoDB does not answer in time)
+        def no_answer(**_kwargs: object) -> None:
+            raise ReadTimeoutError(endpoint_url="http://dynamodb")
+
+        with monkeypatch.context() as patched:
+            patched.setattr(store._client, "transact_write_items", no_answer)
+            with pytest.raises(ReadTimeoutError):
+                store.time_out(sent_1, "no acknowledgement from MDM")
+        # And the second is sent again, a transition that is not final
+        store.requeue(sent_2, "no acknowledgement from MDM yet")
+        still_sent = store.get("SR-U1")
+    wiring.reset()
+
+    # Then CCB was told nothing: the first request's ERROR was never written
+    assert still_sent is not None
+    assert still_sent.status is SyncStatus.SENT
+    assert told == []

@@ -37,6 +37,7 @@ from utilhub.platform.xref import CrossReferenceStore
 from utilhub.syncrequests.model import SyncFlow
 from utilhub.syncrequests.store import SyncRequestStore
 
+SYNC_PACKS = ("meter_data", "field_work", "dacs")  # the packs whose flows' outcomes CCB is told (OutcomesToCcb)
 CODE_URI = re.compile(r"^functions/(?P<pack>[a-z_]+)/")
 LEADING_KEYS = "dynamodb:LeadingKeys"
 # SAM policy templates that grant a whole table (every item, Scan included)
@@ -234,6 +235,8 @@ def allowed_leading_keys(function: Function, table: str) -> set[str]:
     if variable == "UTILHUB_IDEMPOTENCY_TABLE":
         return {idempotency.RECORD_KEYS}
     if variable == "UTILHUB_SYNC_REQUEST_TABLE":
+        if function.pack == "sync_requests":  # the outcomes told to CCB: reads of every flow's requests, not its entities
+            return {SyncRequestStore.request_key_prefix(flow.name) + "*" for pack in SYNC_PACKS for flow in pack_flows(pack)}
         return {p + "*" for p in sync_request_prefixes(function.pack)}
     if variable == "UTILHUB_XREF_TABLE":
         if function.pack == "operations":  # the cross-references lookup: an entity's ids under each type linked
@@ -329,8 +332,8 @@ def test_the_library_declares_a_flow_for_each_pack_with_sync_requests() -> None:
     # Given each function that names the sync request table
     for function in functions():
         if "SyncRequestTable" in names(list(function.properties.get("Environment", {}).get("Variables", {}).values())):
-            # Then its pack's modules declare the flow(s) its keys start with
-            assert pack_flows(function.pack), function.logical_id
+            # Then its pack's modules declare the flow(s) its keys start with (the root's outcomes function reads theirs)
+            assert pack_flows(function.pack) if function.pack != "sync_requests" else SYNC_PACKS, function.logical_id
 
 
 def test_the_checks_find_a_whole_table_grant_and_a_foreign_flow() -> None:
@@ -387,3 +390,13 @@ def test_the_checks_find_a_journal_write_beyond_the_packs_points_and_an_operator
         "['dynamodb:PutItem', 'dynamodb:UpdateItem'] on JournalTable: the operators only read the journal"
         in found["OperationsTransactionsFunction"]
     )
+
+
+def test_only_the_oc01_intake_may_make_a_mac_with_the_order_fingerprint_key() -> None:
+    # Given every function's statements that could allow kms:GenerateMac (named, or by a wildcard)
+    def may_mac(actions: frozenset[str]) -> bool:
+        return any(fnmatch.fnmatchcase("kms:GenerateMac", action) for action in actions)
+
+    granted = {(f.logical_id, frozenset(s.targets)) for f in functions() for s in f.statements() if may_mac(s.actions)}
+    # Then only OC-01's intake may, and only with its fingerprint key (order_store.KmsMac)
+    assert granted == {("OrderToCashOrdersFunction", frozenset({"OrderFingerprintKey"}))}

@@ -23,6 +23,7 @@ from utilhub.syncrequests.outcomes import (
     CcbNotices,
     CcbOutcomes,
     FinalTransition,
+    acknowledgement_of,
     flows_of,
 )
 
@@ -136,6 +137,38 @@ def test_ccb_is_sent_the_acknowledgement_at_its_requests_path() -> None:
     assert [(method, path) for method, path, _ in calls] == [("PUT", "sync-requests/SR%201%2Fa/acknowledgement")]
     assert json.loads(calls[0][2]) == ack.model_dump()
     assert answer == {"notified": "CCB", "result": "POSITIVE"}
+
+
+def test_an_outcome_older_than_its_requests_last_final_transition_is_not_told(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given two outcomes of one request (ERROR at 09:01, then SYNCHRONIZED at 09:05), the store's last final being 09:05
+    counted: list[str] = []
+    monkeypatch.setattr("utilhub.syncrequests.outcomes.metrics.add_metric", lambda name, unit, value: counted.append(name))
+    outcomes = CcbOutcomes("meter-data", "MDM", QUEUE, {"meter-data"})
+    older = FinalTransition("SR#1", "PERSON", "P-1", SyncStatus.ERROR, "refused", datetime(2026, 11, 20, 9, 1, tzinfo=UTC))
+    newer = FinalTransition("SR#1", "PERSON", "P-1", SyncStatus.SYNCHRONIZED, "stored", datetime(2026, 11, 20, 9, 5, tzinfo=UTC))
+    asked: list[tuple[str, str]] = []
+
+    def last_final_at(flow: str, sync_request_id: str) -> datetime:
+        asked.append((flow, sync_request_id))
+        return newer.at
+
+    calls: list[tuple[str, str, bytes]] = []
+    ccb = Ccb(lambda method, path, body: calls.append((method, path, body)), last_final_at)
+
+    def message(transition: FinalTransition) -> RelayMessage:
+        ack = acknowledgement_of("MDM", transition)
+        return RelayMessage(relay=RELAY, eventId=outcomes.event_id(transition), payload=ack.model_dump())
+
+    # When the older one is handed over after the newer (redriven from the dead-letter queue), then the newer again
+    skipped = ccb.tell(message(older))
+    told = ccb.tell(message(newer))
+
+    # Then only the newer reaches CCB; the older is acknowledged, counted, and its request read under its own flow
+    assert [json.loads(body)["result"] for _, _, body in calls] == ["POSITIVE"]
+    assert skipped == {"notified": None, "superseded": True, "result": "NEGATIVE"}
+    assert told == {"notified": "CCB", "result": "POSITIVE"}
+    assert counted == ["SyncOutcomesSuperseded"]
+    assert asked == [("meter-data", "SR#1"), ("meter-data", "SR#1")]
 
 
 # ---------------------------------------------------------------------------- MD-11: usage requests in ERROR

@@ -186,6 +186,8 @@ class OrderToCashPack(Concern):
     order_state_machine_arn: str | None = None
     # the KMS key the revisions' card and bank account numbers are encrypted with (the intake's; a step decrypts)
     order_payment_key: str | None = None
+    # the KMS HMAC key of the intake's idempotency fingerprint (order_store.fingerprint): the intake's alone
+    order_fingerprint_key: str | None = None
 
 
 class Operations(Concern):

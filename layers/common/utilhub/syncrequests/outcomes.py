@@ -25,7 +25,8 @@ acknowledgement to synchronized or error.
 - **In order per request.** The message group is the request (``<flow>#<syncRequestId>``): SQS hands a request's
   outcomes over one at a time, in the order they were queued, and a failed one holds back the later ones. CCB's
   acknowledgement carries no sequence number (a real CCB records the last state it is told), so the order must be
-  the hub's.
+  the hub's. An outcome moved to the dead-letter queue no longer holds its group back; redriven after a newer outcome
+  of its request, it is acknowledged without being told (:class:`Ccb` reads the request's last final transition).
 - **Switchable per flow.** Only the flows named in ``UTILHUB_CCB_OUTCOME_FLOWS`` (the template's ``OutcomesToCcb``)
   are told; with no queue (``UTILHUB_CCB_OUTCOME_QUEUE_URL``) none is.
 """
@@ -170,11 +171,26 @@ class CcbNotices:
         return True
 
 
-class Ccb:
-    """The call CCB is told an outcome with (the deliverer's connector)."""
+LastFinalAt = Callable[[str, str], datetime | None]  # (flow, syncRequestId) -> when the request was last made final
 
-    def __init__(self, call: Callable[[str, str, bytes], Any]) -> None:
+
+def flow_of(event_id: str, ack: CcbAcknowledgement) -> str | None:
+    """The flow an outcome's event id (:meth:`CcbOutcomes.event_id`) names; None when the id is not of that shape."""
+    status = SyncStatus.SYNCHRONIZED if ack.result == "POSITIVE" else SyncStatus.ERROR
+    tail = f"#{ack.syncRequestId}#{status.value}#{ack.acknowledgedAt}"
+    if not event_id.endswith(tail):
+        return None
+    return event_id.removesuffix(tail) or None
+
+
+class Ccb:
+    """The call CCB is told an outcome with (the deliverer's connector). With ``last_final_at`` (the request's current
+    final transition, read from its store), an outcome older than it is acknowledged without being told: redriven from
+    the dead-letter queue after a newer outcome of its request reached CCB, it would make CCB keep the older state."""
+
+    def __init__(self, call: Callable[[str, str, bytes], Any], last_final_at: LastFinalAt | None = None) -> None:
         self._call = call
+        self._last_final_at = last_final_at
 
     def put(self, message: relay.RelayMessage) -> Mapping[str, Any]:
         notice = CcbNotice.model_validate(message.payload)
@@ -183,6 +199,16 @@ class Ccb:
 
     def tell(self, message: relay.RelayMessage) -> Mapping[str, Any]:
         ack = CcbAcknowledgement.model_validate(message.payload)
+        flow = flow_of(message.eventId, ack)
+        if flow is not None and self._last_final_at is not None:
+            last = self._last_final_at(flow, ack.syncRequestId)
+            if last is not None and datetime.fromisoformat(ack.acknowledgedAt) < last:
+                metrics.add_metric(name="SyncOutcomesSuperseded", unit=MetricUnit.Count, value=1)
+                logger.warning(
+                    "sync request outcome older than the request's last final transition: not told to CCB",
+                    extra={"eventId": message.eventId, "lastFinalAt": last.isoformat()},
+                )
+                return {"notified": None, "superseded": True, "result": ack.result}
         path = f"sync-requests/{quote(ack.syncRequestId, safe='')}/acknowledgement"
         self._call("PUT", path, json.dumps(ack.model_dump()).encode())
         return {"notified": "CCB", "result": ack.result}

@@ -35,6 +35,7 @@ import json
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -70,6 +71,28 @@ class ConflictingRequest(Exception):
 
 class StaleTransition(Exception):
     """The request was no longer in the state the transition expected (someone else moved it)."""
+
+
+@dataclass(frozen=True)
+class TransitionWrite:
+    """One transition's conditional update, with what is told once it is written: its line in the journal and, when it
+    makes the request final, its outcome. They travel together, so a write that failed (refused, timed out or
+    anything else) leaves nothing behind for a later write to tell."""
+
+    update: dict[str, Any]
+    entity_type: str
+    sync_request_id: str
+    status: str
+    reason: str
+    at: datetime
+    final: FinalTransition | None
+
+
+Update = dict[str, Any] | TransitionWrite  # what one write is made of: plain updates (an entity's slot) and transitions
+
+
+def _raw(update: Update) -> dict[str, Any]:
+    return update.update if isinstance(update, TransitionWrite) else update
 
 
 def shard_of(entity_type: str, entity_id: str, shards: int) -> int:
@@ -111,10 +134,8 @@ class SyncRequestStore:
         # the journal (platform/journal.py): each request's integration point by its entity type, and who sends it
         self._point_of = point_of
         self._source = source
-        self._noted: dict[int, tuple[str, str, str, str, datetime]] = {}
         # each final transition written (SYNCHRONIZED, ERROR), told once the write succeeded (outcomes.CcbOutcomes)
         self._outcomes = outcomes
-        self._final: dict[int, FinalTransition] = {}
 
     # ------------------------------------------------------------------ keys
     @staticmethod
@@ -123,8 +144,14 @@ class SyncRequestStore:
         so a policy naming this prefix as the leading key holds a function to its own flow (docs/security.md)."""
         return f"{flow}#"
 
+    @staticmethod
+    def request_key_prefix(flow: str) -> str:
+        """Where a flow's request items' keys start (not its entities', nor its claims' records): all the outcomes'
+        function may read (:func:`last_final_at`, docs/security.md)."""
+        return f"{SyncRequestStore.key_prefix(flow)}REQ#"
+
     def _request_key(self, sync_request_id: str) -> dict[str, str]:
-        return {"pk": f"{self._prefix}REQ#{sync_request_id}"}
+        return {"pk": f"{self.request_key_prefix(self._flow)}{sync_request_id}"}
 
     def _entity_key(self, entity_type: str, entity_id: str) -> dict[str, str]:
         return {"pk": f"{self._prefix}ENT#{entity_type}#{entity_id}"}
@@ -198,13 +225,20 @@ class SyncRequestStore:
                 resubmit=f"/{self._flow}/sync-requests/{quote(sync_request_id, safe='')}/resubmission",
             )
 
-    def _journal_written(self, updates: Sequence[dict[str, Any]]) -> None:
-        for update in updates:
-            noted = self._noted.pop(id(update), None)
-            if noted is not None and self._point_of is not None:
-                entity_type, sync_request_id, status, reason, at = noted
+    def _journal_written(self, updates: Sequence[Update]) -> None:
+        if self._point_of is None:
+            return
+        for write in updates:
+            if isinstance(write, TransitionWrite):
                 # at the transition's own time: a journal write that comes late never puts back an older state
-                journal.changed(self._point_of(entity_type), sync_request_id, status, reason=reason, step=status.lower(), at=at)
+                journal.changed(
+                    self._point_of(write.entity_type),
+                    write.sync_request_id,
+                    write.status,
+                    reason=write.reason,
+                    step=write.status.lower(),
+                    at=write.at,
+                )
 
     def create(self, request: SyncRequestIn, correlation_id: str) -> tuple[SyncRequest, bool]:
         """Store a new PENDING request; the same id again returns the stored one (created False).
@@ -397,7 +431,7 @@ class SyncRequestStore:
         due: datetime | None = None,
         extra: dict[str, Any] | None = None,
         remove: Sequence[str] = (),
-    ) -> dict[str, Any]:
+    ) -> TransitionWrite:
         check_transition(current, wanted)
         now = self._now()
         sets = ["#s = :to", "history = list_append(history, :h)", "updatedAt = :now"]
@@ -464,26 +498,20 @@ class SyncRequestStore:
             "ExpressionAttributeNames": {"#s": "status"},
             "ExpressionAttributeValues": values,
         }
-        self._noted[id(update)] = (entity[0], sync_request_id, wanted.value, reason, now)
-        if final is not None:
-            self._final[id(update)] = final
-        return update
+        return TransitionWrite(update, entity[0], sync_request_id, wanted.value, reason, now, final)
 
-    def _write(self, updates: list[dict[str, Any]]) -> None:
+    def _write(self, updates: Sequence[Update]) -> None:
         try:
             if len(updates) == 1:
-                self._client.update_item(**updates[0])
+                self._client.update_item(**_raw(updates[0]))
             else:
-                self._client.transact_write_items(TransactItems=[{"Update": u} for u in updates])  # type: ignore[typeddict-item]
+                self._client.transact_write_items(TransactItems=[{"Update": _raw(u)} for u in updates])  # type: ignore[typeddict-item]
         except ClientError as exc:
-            for update in updates:
-                self._noted.pop(id(update), None)
-                self._final.pop(id(update), None)
             if exc.response["Error"]["Code"] in ("ConditionalCheckFailedException", "TransactionCanceledException"):
                 raise StaleTransition(str(exc)) from None
             raise
         self._journal_written(updates)
-        final = [found for found in (self._final.pop(id(update), None) for update in updates) if found is not None]
+        final = [u.final for u in updates if isinstance(u, TransitionWrite) and u.final is not None]
         if final and self._outcomes is not None:
             self._settle(self._outcomes(final))
 
@@ -541,7 +569,7 @@ class SyncRequestStore:
         """PENDING -> DISCARDED; with ``advances``, the entity's last image time moves up to the request's
         in the same transaction (only while nothing is in flight, only forward)."""
         entity = (request.entity_type, request.entity_id)
-        updates = [self._transition_update(request.sync_request_id, entity, SyncStatus.PENDING, SyncStatus.DISCARDED, reason)]
+        updates: list[Update] = [self._transition_update(request.sync_request_id, entity, SyncStatus.PENDING, SyncStatus.DISCARDED, reason)]
         if advances:
             changed = sortable_time(request.changed_at)
             updates.append(
@@ -561,7 +589,7 @@ class SyncRequestStore:
             # the entity's image time was already at or past this one: discard without moving it
             self._write(updates[:1])
 
-    def _claim_updates(self, request: PendingRequest) -> tuple[int, list[dict[str, Any]]]:
+    def _claim_updates(self, request: PendingRequest) -> tuple[int, list[Update]]:
         """The two conditional updates of a claim: the entity's in-flight slot, and the request -> SENT."""
         attempt = request.attempt + 1
         entity = self._entity_key(request.entity_type, request.entity_id)
@@ -604,15 +632,12 @@ class SyncRequestStore:
         remaining = list(range(len(requests)))
         while remaining:
             claims = {index: self._claim_updates(requests[index]) for index in remaining}
-            items: list[dict[str, Any]] = [{"Update": u} for index in remaining for u in claims[index][1]]
+            items: list[dict[str, Any]] = [{"Update": _raw(u)} for index in remaining for u in claims[index][1]]
             if record is not None:  # last, so the claims' items keep their places in the cancellation reasons
                 items.append({"Put": self._claims_record(record, [(requests[i], claims[i][0]) for i in remaining])})
             try:
                 self._client.transact_write_items(TransactItems=items)  # type: ignore[arg-type]
             except ClientError as exc:
-                for index in remaining:
-                    for update in claims[index][1]:
-                        self._noted.pop(id(update), None)
                 if exc.response["Error"]["Code"] != "TransactionCanceledException":
                     raise
                 reasons = exc.response.get("CancellationReasons", [])[: 2 * len(remaining)]
@@ -715,7 +740,7 @@ class SyncRequestStore:
         """WAITING -> WAITING with a new reason (another parent, or the same one for another reason)."""
         self._write([self._waiting_update(request, SyncStatus.WAITING, blocked)])
 
-    def _waiting_update(self, request: PendingRequest, current: SyncStatus, blocked: Blocked) -> dict[str, Any]:
+    def _waiting_update(self, request: PendingRequest, current: SyncStatus, blocked: Blocked) -> TransitionWrite:
         return self._transition_update(
             request.sync_request_id,
             (request.entity_type, request.entity_id),
@@ -840,8 +865,8 @@ class SyncRequestStore:
         entity = (request.entityType, request.entityId)
         state = self.entity_states([entity])[entity]
         update = self._transition_update(request.syncRequestId, entity, SyncStatus.ERROR, SyncStatus.SYNCHRONIZED, reason)
-        update["ConditionExpression"] += " AND timedOut = :true"
-        update["ExpressionAttributeValues"][":true"] = True
+        update.update["ConditionExpression"] += " AND timedOut = :true"
+        update.update["ExpressionAttributeValues"][":true"] = True
         sets, removes, conditions = ["updatedAt = :now"], [], []
         values: dict[str, Any] = {":now": self._now().isoformat()}
         changed = sortable_time(request.changedAt)
@@ -857,7 +882,7 @@ class SyncRequestStore:
             removes += ["lastErrorId", "lastErrorReason"]
             conditions.append("lastErrorId = :id")
             values[":id"] = request.syncRequestId
-        updates = [update]
+        updates: list[Update] = [update]
         if conditions:
             updates.append(
                 {
@@ -899,6 +924,21 @@ class SyncRequestStore:
             # resubmitted request is synchronized, which clears the error all the same
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 logger.warning("entity error not cleared at resubmission", extra={"error": exc.response["Error"]["Code"]})
+
+
+def last_final_at(table: Table, flow: str, sync_request_id: str) -> datetime | None:
+    """When a request was last made final (SYNCHRONIZED or ERROR), from its history (one GetItem of its item, read
+    consistently); None when it never was, or its item is gone (expired). What CCB must be left holding: an outcome of
+    an earlier time is behind it (:class:`~utilhub.syncrequests.outcomes.Ccb`)."""
+    item = table.get_item(
+        Key={"pk": f"{SyncRequestStore.request_key_prefix(flow)}{sync_request_id}"},
+        ConsistentRead=True,
+        ProjectionExpression="#h",
+        ExpressionAttributeNames={"#h": "history"},
+    ).get("Item")
+    history: list[Any] = list((item or {}).get("history", []))  # type: ignore[arg-type]
+    final = {status.value for status in FINAL}
+    return max((datetime.fromisoformat(str(h["at"])) for h in history if h.get("status") in final), default=None)
 
 
 def _from_item(item: dict[str, Any]) -> SyncRequest:

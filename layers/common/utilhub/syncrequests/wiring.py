@@ -16,7 +16,7 @@ from utilhub.syncrequests.lifecycle import AckTimeouts
 from utilhub.syncrequests.model import SyncFlow
 from utilhub.syncrequests.monitor import QueueDispatch, SyncMonitor
 from utilhub.syncrequests.outcomes import Ccb, CcbOutcomes, flows_of
-from utilhub.syncrequests.store import SyncRequestStore
+from utilhub.syncrequests.store import SyncRequestStore, last_final_at
 
 
 def ack_timeouts(settings: Settings) -> AckTimeouts:
@@ -74,9 +74,15 @@ def delivery_for(flow: SyncFlow) -> SyncDelivery:
 
 @entry
 def ccb_outcomes() -> Handler:
-    """Every flow's final sync request outcomes, told to CCB (functions/sync_requests/ccb_outcomes)."""
+    """Every flow's final sync request outcomes, told to CCB (functions/sync_requests/ccb_outcomes); one older than its
+    request's last final transition is not (redriven after a newer one: CCB keeps the last state it is told)."""
     from utilhub.platform import batches  # noqa: F401 - loaded at init: every invocation processes an SQS batch
 
-    connector = HttpConnector.of("CCB", get_settings())
-    ccb = Ccb(lambda method, path, body: connector.request(method, path, body, content_type="application/json"))
+    settings = get_settings()
+    connector = HttpConnector.of("CCB", settings)
+    requests = aws.table(settings.state.require("sync_request_table"))
+    ccb = Ccb(
+        lambda method, path, body: connector.request(method, path, body, content_type="application/json"),
+        lambda flow, sync_request_id: last_final_at(requests, flow, sync_request_id),
+    )
     return lambda event, context: outcomes.deliver_batch(event, context, ccb)

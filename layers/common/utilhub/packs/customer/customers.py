@@ -3,7 +3,8 @@
 - :meth:`CustomerSync.synchronize_order` (CU-01): each distinct billing account on the order's lines
   becomes, or updates, one CCB customer, within the route's time budget. A customer the hub has not
   linked yet is looked up at CCB by its Siebel id before it is created, so a create whose answer or
-  cross-reference was lost is never made twice.
+  cross-reference was lost is never made twice. Links imported at the cutover win: the imported customer is
+  updated (never a second one made), and an order whose customer CCB finds under other ids is refused (409).
 - :meth:`CustomerSync.accept_update` (CU-02 intake): an update for a synchronized customer is queued
   (FIFO, one message group per customer); one for a customer never synchronized (a prospect) is
   ignored with the reason, and nothing is sent. A customer Oracle's packs synchronized before the
@@ -165,18 +166,36 @@ class CustomerSync:
             applied = self._apply(state, changed_at, image, budget)
             action: Action = "UPDATED" if applied == "applied" else "UNCHANGED"
             return CustomerOutcome(siebelAccountId=siebel_id, ccbPersonId=state.ccbPersonId, ccbAccountId=state.ccbAccountId, action=action)
+        # linked by the cutover's import (Oracle's XREF_DATA): those links win over what CCB finds by the Siebel id,
+        # and an order whose customer CCB finds under other ids is refused before anything is marked or sent
+        imported = self.imported_ids(siebel_id)
+        customer = self._ccb.find(budget, siebel_id) if imported is not None else None
+        if imported is not None and customer is not None and (customer.personId, customer.accountId) != imported:
+            raise problems.conflict(
+                f"Siebel account {siebel_id} is linked to CCB person {imported[0]} and account {imported[1]} (imported), "
+                f"but CCB finds person {customer.personId} and account {customer.accountId} under it: not synchronized."
+            )
         # updates Siebel sends from now on are queued (delivered once this ends), not ignored as a prospect's
         self._store.mark_synchronizing(siebel_id)
-        # not linked yet: CCB may have it, made by an attempt whose answer or link was lost, or by another
-        # order at the same moment (CCB then refuses the create as a duplicate and the client finds it)
-        customer = self._ccb.find(budget, siebel_id)
+        if imported is None:
+            # not linked yet: CCB may have it, made by an attempt whose answer or link was lost, or by another
+            # order at the same moment (CCB then refuses the create as a duplicate and the client finds it)
+            customer = self._ccb.find(budget, siebel_id)
         created = False
-        if customer is None:
-            customer, created = self._ccb.create(budget, image)
-        action = "CREATED"
-        if not created and (diff := self._difference(customer, image)):
-            customer = self._ccb.change(budget, customer.personId, diff)
+        if customer is None and imported is not None:  # the imported customer, which CCB does not know by its Siebel id
+            customer = self._ccb.change(budget, imported[0], CcbCustomerChange.model_validate(_parts(image)))
+            if customer.accountId != imported[1]:
+                raise problems.conflict(
+                    f"CCB person {imported[0]} has account {customer.accountId}, the imported links {imported[1]}: not synchronized."
+                )
             action = "UPDATED"
+        else:
+            if customer is None:
+                customer, created = self._ccb.create(budget, image)
+            action = "CREATED"
+            if not created and (diff := self._difference(customer, image)):
+                customer = self._ccb.change(budget, customer.personId, diff)
+                action = "UPDATED"
         person, account = LINKED_TYPES
         self._xref.link(person, SystemId(SIEBEL, siebel_id), SystemId(CCB, customer.personId))
         self._xref.link(account, SystemId(SIEBEL, siebel_id), SystemId(CCB, customer.accountId))

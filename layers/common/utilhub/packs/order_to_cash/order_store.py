@@ -24,6 +24,7 @@ so it can neither start a workflow nor revert what the later revision changed.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -114,6 +115,43 @@ def masked_everywhere(value: Any) -> Any:
         if isinstance(found.get(holder), dict) and isinstance(found[holder].get(field), str):
             found[holder] = {**found[holder], field: masked(found[holder][field])}
     return found
+
+
+class Mac(Protocol):
+    """A keyed MAC of a message, as text (:class:`KmsMac`)."""
+
+    def __call__(self, message: bytes) -> str: ...
+
+
+class KmsMac:
+    """HMAC-SHA-256 with a KMS HMAC key (``GenerateMac``): the key never leaves KMS, and only the OC-01 intake may use it
+    (its policy, packs/order-to-cash.yaml), so a MAC cannot be recomputed over guessed numbers by anyone who reads it."""
+
+    ALGORITHM = "HMAC_SHA_256"
+
+    def __init__(self, kms: Any, key_id: str | None) -> None:
+        self._kms = kms
+        self._key_id = key_id
+
+    def __call__(self, message: bytes) -> str:
+        if not self._key_id:
+            raise RuntimeError("UTILHUB_ORDER_FINGERPRINT_KEY is not set: an order's payment numbers cannot be fingerprinted")
+        mac = self._kms.generate_mac(KeyId=self._key_id, Message=message, MacAlgorithm=self.ALGORITHM)["Mac"]
+        return base64.b64encode(mac).decode()
+
+
+def fingerprint(content: str, mac: Mac) -> str:
+    """What tells one submission of an order revision from another (the intake's idempotency fingerprint, whose SHA-256
+    Powertools keeps in the idempotency record) without an unkeyed hash of a payment number, which the last 4 digits
+    and the length kept readable would let anyone reading the record brute-force: the revision with every payment
+    number masked, and a keyed MAC of the numbers by their JSON pointers (of their SHA-256, so any number of lines
+    stays within KMS's 4 KB message). An order with no payment number needs no MAC."""
+    numbers = {pointer: str(holder[field]) for pointer, holder, field in _payment_fields(json.loads(content))}
+    masked_order = masked_content(content)
+    if not numbers:
+        return masked_order
+    digest = hashlib.sha256(json.dumps(numbers, sort_keys=True, separators=(",", ":")).encode()).digest()
+    return json.dumps({"order": masked_order, "paymentMac": mac(digest)}, sort_keys=True, separators=(",", ":"))
 
 
 def masked_content(content: str) -> str:

@@ -29,8 +29,8 @@ from botocore.exceptions import ClientError
 from utilhub.packs.order_to_cash.brm_mapping import missing_payment_details
 from utilhub.packs.order_to_cash.collation import collate
 from utilhub.packs.order_to_cash.model import SIEBEL, FulfillmentOrderIn, OrderResult
-from utilhub.packs.order_to_cash.order_store import Verdict
-from utilhub.packs.order_to_cash.wiring import order_store, stepfunctions
+from utilhub.packs.order_to_cash.order_store import Verdict, fingerprint
+from utilhub.packs.order_to_cash.wiring import order_store, payment_mac, stepfunctions
 from utilhub.packs.order_to_cash.workflow import POINT, failure_reason, order_transaction
 from utilhub.platform import aws, journal, problems
 from utilhub.platform.api_docs import Reply, Request, ref
@@ -282,7 +282,9 @@ def build_api() -> HttpApiResolver:
     )
     def submit(order: FulfillmentOrderIn) -> tuple[int, Any]:
         key = f"OC-01#order#{order.orderId}#{order.revision}"
-        return 202, run_once(key=key, fingerprint=order_content(order), work=lambda: start(order), lambda_context=app.lambda_context)
+        # the order with its payment numbers masked and a keyed MAC of them: never an unkeyed hash of a number
+        same = fingerprint(order_content(order), payment_mac())
+        return 202, run_once(key=key, fingerprint=same, work=lambda: start(order), lambda_context=app.lambda_context)
 
     @route(
         app,

@@ -12,7 +12,7 @@ from utilhub.platform.settings import get_settings
 from utilhub.platform.wiring import Handler, entry, per_process
 
 if TYPE_CHECKING:
-    from utilhub.packs.order_to_cash.order_store import OrderStore
+    from utilhub.packs.order_to_cash.order_store import Mac, OrderStore
     from utilhub.packs.order_to_cash.tasks import BrmSteps
 
 
@@ -23,6 +23,14 @@ def order_store() -> OrderStore:
     settings = get_settings()
     cipher = KmsFieldCipher(aws.client("kms"), settings.order_to_cash.order_payment_key)
     return OrderStore(aws.table(settings.state.require("xref_table")), cipher)
+
+
+@per_process
+def payment_mac() -> Mac:
+    """OC-01 intake: the keyed MAC of an order's payment numbers in its idempotency fingerprint (order_store.fingerprint)."""
+    from utilhub.packs.order_to_cash.order_store import KmsMac
+
+    return KmsMac(aws.client("kms"), get_settings().order_to_cash.order_fingerprint_key)
 
 
 @per_process
@@ -51,7 +59,9 @@ def fulfillment_orders() -> Handler:
     from utilhub.packs.order_to_cash.orders import api
 
     order_store()
+    payment_mac()
     get_settings().order_to_cash.require("order_state_machine_arn")
+    get_settings().order_to_cash.require("order_fingerprint_key")
     return api.resolve
 
 
