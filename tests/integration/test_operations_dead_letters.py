@@ -24,6 +24,12 @@ def redrive(hub: LocalHub, pack: str, queue: str, claims: dict[str, Any] = OPS_C
     return hub.call_api("POST", f"/{pack}/dead-letters/{queue}/redrive", body=b"", claims=claims)
 
 
+def journaled(hub: LocalHub, point: str) -> list[dict[str, Any]]:
+    answer = hub.call_api("GET", "/ops/transactions", claims=OPS_CLAIMS, query=f"point={point}")
+    assert answer.status == 200, answer.body
+    return answer.json()["items"]  # type: ignore[no-any-return]
+
+
 def settle(hub: LocalHub, rounds: int = 8) -> None:
     """Deliver, and let every failed delivery come back at once, until the queue has tried each one enough."""
     for _ in range(rounds):
@@ -43,6 +49,10 @@ def test_a_bill_cycle_change_dead_lettered_by_a_long_ccb_outage_is_redriven_and_
     assert listed["meter-data/relay"]["oldestAt"] is not None  # when the change was first sent
     assert listed["customer/updates"]["oldestAt"] is None
     assert "SP_BILL_CYCLE#SP-0001" not in hub.simulators["CCB"].records
+    # and the operators see it failed, in the dead-letter queue after its last try, not still in flight
+    assert [(t["id"], t["state"], t["reason"]) for t in journaled(hub, "MD-20")] == [
+        ("MDM-BCC-3001", "FAILED", "not delivered after 5 tries (CCB answered 503); in the dead-letter queue")
+    ]
     hub.simulators["CCB"].faults.clear()
 
     # When an operator redrives the queue, and the relay delivers
@@ -56,6 +66,7 @@ def test_a_bill_cycle_change_dead_lettered_by_a_long_ccb_outage_is_redriven_and_
     taken = [m for m in hub.simulators["CCB"].received if m.get("operation") == "bill-cycle-changes" and not m.get("repeat")]
     assert len(taken) == 1
     assert depths(hub)["meter-data/relay"] == 0
+    assert [(t["id"], t["state"]) for t in journaled(hub, "MD-20")] == [("MDM-BCC-3001", "COMPLETED")]
     # And a second redrive finds nothing to send, by the pack's route or by the operations API's (the queue as listed)
     again = redrive(hub, "meter-data", "relay")
     assert again.status == 409

@@ -21,11 +21,11 @@ def test_only_a_relay_named_by_its_integration_point_journals_its_events() -> No
     assert [journaled(r) for r in ("SYNC-OUTCOME", "CCB-NOTICE", "MD-1", "md-13")] == [False] * 4
 
 
-def test_a_relayed_event_is_received_when_queued_completed_when_delivered_and_failed_when_refused() -> None:
+def test_a_relayed_event_is_received_when_queued_completed_when_delivered_and_failed_when_refused_or_dead_lettered() -> None:
     from utilhub.platform.journal import COMPLETED, FAILED, RECEIVED, normalised
-    from utilhub.platform.relay import DELIVERED, QUEUED, REFUSED
+    from utilhub.platform.relay import DEAD_LETTERED, DELIVERED, QUEUED, REFUSED
 
-    assert [normalised(s) for s in (QUEUED, DELIVERED, REFUSED)] == [RECEIVED, COMPLETED, FAILED]
+    assert [normalised(s) for s in (QUEUED, DELIVERED, REFUSED, DEAD_LETTERED)] == [RECEIVED, COMPLETED, FAILED, FAILED]
 
 
 def test_a_compound_event_id_is_journaled_with_its_parts_joined_as_the_operations_api_names_them() -> None:

@@ -74,6 +74,7 @@ _NORMALISED: dict[str, str] = {
     "QUEUED": RECEIVED,
     "DELIVERED": COMPLETED,
     "REFUSED": FAILED,
+    "DEAD_LETTERED": FAILED,
     # customers: CU-01 orders (SYNCHRONIZING, then SYNCHRONIZED or ERROR), CU-02 updates (QUEUED, RETRYING, then one of)
     "SYNCHRONIZING": IN_FLIGHT,
     "RETRYING": IN_FLIGHT,

@@ -22,8 +22,9 @@
 Every relay named by its integration point (``MD-13``, ``FW-05``, ``DA-04``...; the pack that runs it is the point's)
 journals each event (docs/operations.md), its id the event's: ``QUEUED`` when accepted, each call to the target a
 hop (:func:`journal.working_on`), each failed try a hop with the target's answer, ``DELIVERED`` once delivered,
-``REFUSED`` (with the target's reason) when it is moved to the dead-letter queue. A refused event is run again by
-redriving its queue, not by a resubmission route: its head names none.
+``REFUSED`` (with the target's reason) when it is moved to the dead-letter queue, ``DEAD_LETTERED`` when its last try
+(the queue's ``maxReceiveCount``-th receive) failed, so the queue moves it there. Either is run again by redriving its
+queue, not by a resubmission route: its head names none.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ RETRY_LATER_SECONDS = (10, 20, 40, 80)
 # a relay named by its integration point journals its events (the engine's own outcome relays, SYNC-OUTCOME and
 # CCB-NOTICE, tell CCB of transactions journaled under their own points already)
 _POINT = re.compile(r"[A-Z]{2}-\d{2}")
-QUEUED, DELIVERED, REFUSED = "QUEUED", "DELIVERED", "REFUSED"
+QUEUED, DELIVERED, REFUSED, DEAD_LETTERED = "QUEUED", "DELIVERED", "REFUSED", "DEAD_LETTERED"
 
 
 def journaled(relay: str) -> bool:
@@ -142,10 +143,12 @@ def deliver_batch(event: dict[str, Any], context: Any, deliverers: Mapping[str, 
                 journal.hop(
                     message.relay, journal_id(message.eventId), step="delivery", system="hub", outcome="RETRY_LATER", detail=str(wait)
                 )
+            if journaling:
+                _last_try(record, message, str(wait))
             raise
         except TargetRejected as refusal:
             if refusal.status == 409:  # an earlier delivery got there: the deliverer should have said so
-                _tried(message, journaling, refusal)
+                _tried(record, message, journaling, refusal)
                 raise
             refused = _dead_letter(record, message, refusal)
             if journaling:
@@ -158,7 +161,7 @@ def deliver_batch(event: dict[str, Any], context: Any, deliverers: Mapping[str, 
                 )
             return refused
         except Exception as failure:
-            _tried(message, journaling, failure)
+            _tried(record, message, journaling, failure)
             raise
         logger.info("relayed", extra={"relay": message.relay, "eventId": message.eventId})
         if journaling:
@@ -170,12 +173,32 @@ def deliver_batch(event: dict[str, Any], context: Any, deliverers: Mapping[str, 
     )
 
 
-def _tried(message: RelayMessage, journaling: bool, failure: Exception) -> None:
+def _tried(record: SQSRecord, message: RelayMessage, journaling: bool, failure: Exception) -> None:
     """A failed try, a hop of the event's timeline (the queue hands it over again, or moves it to the DLQ)."""
     if journaling:
         reason = loggable(failure)  # never a value the event carried
         detail = (reason if reason.startswith(type(failure).__name__) else f"{type(failure).__name__}: {reason}")[:500]
         journal.hop(message.relay, journal_id(message.eventId), step="delivery", system="hub", outcome="RETRY", detail=detail)
+        _last_try(record, message, reason)
+
+
+def _last_try(record: SQSRecord, message: RelayMessage, reason: str) -> None:
+    """After a failed try that was the queue's last (its ``maxReceiveCount``-th receive), the event is ``DEAD_LETTERED``:
+    SQS moves it to the dead-letter queue, and the operators' list shows it failed, not still on its way."""
+    receives = int(record.attributes.approximate_receive_count)
+    try:
+        _, tries = _redrive_policy_of(wiring.sqs(), record.event_source_arn)
+    except Exception as exc:  # the policy unread (throttled): the event stays RECEIVED, the queue's alarms still see it
+        logger.warning("redrive policy not read", extra={"relay": message.relay, "error": type(exc).__name__})
+        return
+    if receives >= tries:
+        journal.changed(
+            message.relay,
+            journal_id(message.eventId),
+            DEAD_LETTERED,
+            reason=f"not delivered after {receives} tries ({reason[:400]}); in the dead-letter queue",
+            step="dead-lettered",
+        )
 
 
 def _queue_url(sqs: Any, arn: str) -> str:
@@ -184,10 +207,11 @@ def _queue_url(sqs: Any, arn: str) -> str:
 
 
 @per_process
-def _dead_letter_queue_of(sqs: Any, source_arn: str) -> str:
-    """A source queue's dead-letter queue's URL (its RedrivePolicy), asked once per process."""
+def _redrive_policy_of(sqs: Any, source_arn: str) -> tuple[str, int]:
+    """A source queue's dead-letter queue's URL and its ``maxReceiveCount`` (its RedrivePolicy), asked once per process."""
     attributes = sqs.get_queue_attributes(QueueUrl=_queue_url(sqs, source_arn), AttributeNames=["RedrivePolicy"])["Attributes"]
-    return _queue_url(sqs, json.loads(attributes["RedrivePolicy"])["deadLetterTargetArn"])
+    policy = json.loads(attributes["RedrivePolicy"])
+    return _queue_url(sqs, policy["deadLetterTargetArn"]), int(policy["maxReceiveCount"])
 
 
 def _dead_letter(record: SQSRecord, message: RelayMessage, refusal: TargetRejected) -> dict[str, Any]:
@@ -198,7 +222,7 @@ def _dead_letter(record: SQSRecord, message: RelayMessage, refusal: TargetReject
         # the target's own reason (its problem's detail), cut short: the event's payload stays in the body only
         "refusedReason": {"DataType": "String", "StringValue": refusal.reason[:500] or "refused"},
     }
-    dead_letters = _dead_letter_queue_of(sqs, record.event_source_arn)
+    dead_letters, _ = _redrive_policy_of(sqs, record.event_source_arn)
     # a FIFO queue's refused event keeps its group; the group's later events go on meanwhile, so a redrive delivers it
     # after them, and the target's own rule on the event's time (MD-16's `at`) decides what it keeps
     if record.event_source_arn.endswith(".fifo"):
