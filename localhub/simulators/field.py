@@ -409,8 +409,8 @@ class FieldSystemSimulator(Simulator):
         applied = self.book.apply(activity_id, event)
         if applied.status != 200:
             return applied
-        source, source_id = self.book.activity(activity_id)["externalId"].split(":", 1)
-        path = f"/field-work/activities/{quote(source, safe='')}/{quote(source_id, safe='')}/events"
+        # the system names the activity by its own id; the hub finds it through the link it recorded at creation
+        path = f"/field-work/activities/{quote(self.system, safe='')}/{quote(activity_id, safe='')}/events"
         status, answer = self.send_to_hub(path, event.model_dump_json(exclude_none=True).encode(), "application/json")
         return json_reply(
             200 if status < 400 else 502,

@@ -619,3 +619,50 @@ def test_a_resubmission_whose_start_failed_is_started_by_the_retry(hub: LocalHub
     assert retried.json()["attempt"] == 2
     assert body["status"] == "LINKED", body["history"]
     assert [m["operation"] for m in system(hub, "MWM").received] == ["create"]
+
+
+def test_each_system_names_the_activity_by_its_own_id(hub: LocalHub) -> None:
+    # Given CCB's meter exchange linked in MWM and ODM
+    assert post(hub, activity("A-OWN")).status == 202
+    links = settled(hub, "CCB", "A-OWN")["links"]
+
+    # When MWM updates it under MWM's id (MWM's client, no fromSystem), and ODM reads it under ODM's
+    update = {"eventId": "E-OWN-1", "event": "UPDATE", "at": "2026-12-01T08:00:00Z", "changes": {"priority": "HIGH"}}
+    by_mwm = post_json(hub, f"/field-work/activities/MWM/{links['MWM']}/events", update, hub.claims_of("MWM"))
+    by_odm = hub.call_api("GET", f"/field-work/activities/ODM/{links['ODM']}", claims=hub.claims_of("ODM"))
+    hub.drain()
+
+    # Then the hub found CCB's activity through its links: the update came from MWM and reached CCB's other system
+    assert by_mwm.status == 202, by_mwm.body
+    assert by_mwm.json() == {
+        "activityId": links["MWM"],
+        "event": "UPDATE",
+        "forwardedTo": ["CCB", "ODM"],
+        "sourceSystem": "CCB",
+        "sourceActivityId": "A-OWN",
+    }
+    assert held(hub, "ODM", links["ODM"])["priority"] == "HIGH"
+    assert [e["eventId"] for e in held(hub, "MWM", links["MWM"])["events"]] == []  # not sent back to where it happened
+    assert by_odm.status == 200, by_odm.body
+    assert (by_odm.json()["sourceSystem"], by_odm.json()["activityId"], by_odm.json()["links"]) == ("CCB", "A-OWN", links)
+    history = view(hub, "CCB", "A-OWN")["history"]
+    assert [h["reason"] for h in history if h.get("eventId") == "E-OWN-1"] == ["UPDATE from MWM"]
+
+
+def test_an_id_no_linked_system_gave_is_404_and_a_system_cannot_name_another_systems_id(hub: LocalHub) -> None:
+    # Given CCB's connect linked in MWM only
+    assert post(hub, activity("A-OWN2", "CONNECT")).status == 202
+    links = settled(hub, "CCB", "A-OWN2")["links"]
+    event = {"eventId": "E-OWN-2", "event": "CANCEL", "at": "2026-12-01T08:00:00Z", "reason": "customer moved"}
+
+    # When MWM posts for an id it never gave, ODM names MWM's id, and MWM posts under its id as ODM would
+    unknown = post_json(hub, "/field-work/activities/MWM/MWM-99999999/events", event, hub.claims_of("MWM"))
+    unknown_view = hub.call_api("GET", "/field-work/activities/MWM/MWM-99999999", claims=hub.claims_of("MWM"))
+    wrong_system = post_json(hub, f"/field-work/activities/ODM/{links['MWM']}/events", event, hub.claims_of("ODM"))
+    impostor = post_json(hub, f"/field-work/activities/MWM/{links['MWM']}/events", event, hub.claims_of("ODM"))
+
+    # Then: 404 for ids the activity does not have there, 403 for a system acting as another; nothing changed
+    assert (unknown.status, unknown_view.status, wrong_system.status, impostor.status) == (404, 404, 404, 403)
+    hub.drain()
+    assert view(hub, "CCB", "A-OWN2")["status"] == "LINKED"
+    assert held(hub, "MWM", links["MWM"])["status"] == "OPEN"
