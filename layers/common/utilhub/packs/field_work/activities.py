@@ -38,7 +38,7 @@ from utilhub.packs.field_work.model import (
     FinishCreation,
     StepEnvelope,
 )
-from utilhub.packs.field_work.routing import routing_rules
+from utilhub.packs.field_work.routing import common_type, route_activity, type_in
 from utilhub.packs.field_work.store import CLOSED, CLOSING, POINT, ActivityRecord, transaction_id
 from utilhub.packs.field_work.wiring import activity_store, client_for, stepfunctions
 from utilhub.platform import aws, journal, problems, wiring
@@ -79,7 +79,7 @@ def execution_name(activity: ActivityIn, attempt: int = 1) -> str:
 
 def submit(activity: ActivityIn) -> dict[str, Any]:
     settings = get_settings()
-    routed_to = routing_rules().route(activity.sourceSystem, activity.activityType, settings.field_work.field_work_model)
+    routed_to = route_activity(activity.sourceSystem, activity.activityType, settings.field_work.field_work_model)
     digest = body_hash(activity)
     attempt = 1
     if not activity_store().create(activity, digest, routed_to):
@@ -188,7 +188,11 @@ def run_step(event: dict[str, Any], lambda_context: Any = None) -> dict[str, Any
         key += f"#{step.attempt}" if step.attempt > 1 else ""  # a resubmission asks the target again
 
         def create() -> dict[str, str]:
-            target_id = client_for(step.target).create(activity)
+            # in the target's own code (translated again: a map changed since intake fails this create with its 422)
+            in_target = activity.model_copy(
+                update={"activityType": type_in(step.target, common_type(activity.activityType, activity.sourceSystem))}
+            )
+            target_id = client_for(step.target).create(in_target)
             activity_store().link(activity, step.target, target_id)
             return {"target": step.target, "id": target_id}
 
