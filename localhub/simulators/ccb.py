@@ -43,7 +43,7 @@ from localhub.simulators.ccb_contract import (
     UnbadgedAssetIn,
 )
 from localhub.simulators.field import FieldActivityBook, find_service_points, validate_meter
-from localhub.simulators.field_contract import OwnActivity
+from localhub.simulators.field_contract import CcbActivityEvent, OwnActivity
 from utilhub.platform.dvm import shipped_maps
 from utilhub.platform.xml import to_bytes, validate
 
@@ -148,7 +148,8 @@ class CcbSimulator(Simulator):
         self._account_of: dict[str, str] = {}  # CCB person id -> its account id
         maps = shipped_maps()
         self._codes = {name: {row["CCB"] for row in maps[name].rows if "CCB" in row} for name in maps}
-        self.field_activities = FieldActivityBook(self, "{:010d}", frozenset({"PICKUP"}))  # field activities routed to CCB
+        # field activities routed to CCB (pickups), and CCB's own: their events as CCB takes them
+        self.field_activities = FieldActivityBook(self, "{:010d}", frozenset({"PICKUP"}), CcbActivityEvent)
         self.bill_determinants = BillDeterminantsBook(self)  # MD-11: determinants of a bill run's usage requests
         for existing in BEFORE_CUTOVER:
             self._hold(CcbCustomer.model_validate(existing))

@@ -5,7 +5,8 @@ Each validates what the hub sends against the field systems' own contract
 Each keeps activities created by the hub (``POST /activities``, filed under an ``externalId``; a second one for an external id is refused with 409 while the first is not canceled, and
 ``GET /activities?externalId=`` finds the latest), under an id of its own format, and takes their events (``POST /activities/{id}/events``): an event id it has already applied answers the same again; an event
 after completion or cancellation is refused with 409. Each system takes only the activity types it
-works: WAM keeps asset work as service requests, ODM as field activities, CCB takes pickups.
+works, in its own codes (``field_contract.ACTIVITY_TYPES``; another code is a 422): WAM keeps asset work as service
+requests, ODM as field activities, CCB takes pickups.
 
 Reference data the systems share (deterministic): service points ``SP-0001`` … ``SP-0050``, each with
 meter ``B-<n>`` installed, and meters ``B-0051`` … ``B-0100`` in stock. MWM offers appointment windows
@@ -38,6 +39,8 @@ from pydantic import ValidationError
 
 from localhub.simulators.base import Reply, Simulator, SimulatorError, json_reply
 from localhub.simulators.field_contract import (
+    ACTIVITY_TYPES,
+    MWM_ACTIVITY_TYPES,
     ActivityEvent,
     AppointmentBooking,
     CrewReport,
@@ -62,7 +65,6 @@ IN_STOCK = frozenset(f"B-{n:04d}" for n in range(51, 101))
 INSTALLED_AT = {sp["meterBadge"]: sp_id for sp_id, sp in SERVICE_POINTS.items()}
 CREWS_PER_WINDOW = 2
 WINDOW_HOURS = ((8, 12), (13, 17))
-ASSET_WORK = frozenset({"METER-INSTALL", "METER-EXCHANGE", "METER-REMOVE", "ASSET-INSPECTION", "ASSET-REPAIR"})
 CLOSED = {"COMPLETE": "COMPLETED", "CANCEL": "CANCELED"}
 
 
@@ -173,8 +175,11 @@ class ServicePointRegister:
 class FieldActivityBook:
     """One system's field activities, as its services keep them."""
 
-    def __init__(self, simulator: Simulator, id_format: str, accepts: frozenset[str] | None = None) -> None:
+    def __init__(
+        self, simulator: Simulator, id_format: str, accepts: frozenset[str] | None = None, event_model: type[ActivityEvent] = ActivityEvent
+    ) -> None:
         self._simulator = simulator
+        self._event_model = event_model  # CCB's events name meters in its own shape
         self._ids = itertools.count(1)
         self._id_format = id_format
         self._accepts = accepts
@@ -220,7 +225,7 @@ class FieldActivityBook:
         except ValidationError as exc:
             raise SimulatorError(f"invalid activity: {exc.errors(include_url=False, include_input=False)}") from None
         external = activity.externalId
-        if self._accepts is not None and activity.activityType not in self._accepts:
+        if self._accepts is not None and activity.activityType not in self._accepts:  # not one of its own codes, or not work it takes
             return json_reply(422, {"message": f"{self._simulator.system} does not work {activity.activityType} activities"})
         if fault := self._simulator.take_fault("reject"):
             return json_reply(422, {"message": fault.reason})
@@ -238,10 +243,9 @@ class FieldActivityBook:
         self._simulator.note_received({"operation": "create", "externalId": external, "id": activity_id})
         return json_reply(201, {"id": activity_id})
 
-    @staticmethod
-    def _event(body: bytes) -> ActivityEvent:
+    def _event(self, body: bytes) -> ActivityEvent:
         try:
-            return ActivityEvent.model_validate_json(body)
+            return self._event_model.model_validate_json(body)
         except ValidationError as exc:
             raise SimulatorError(f"invalid event: {exc.errors(include_url=False, include_input=False)}") from None
 
@@ -257,7 +261,10 @@ class FieldActivityBook:
         if event.event == "UPDATE":
             record.update(event.changed())
         if event.event == "COMPLETE":
-            record["completion"] = event.model_dump(mode="json", include={"readings", "remarks", "attachments"})
+            record["completion"] = {
+                **event.model_dump(mode="json", include={"readings", "remarks", "attachments"}),
+                **event.completed_meters(),
+            }
         record["status"] = CLOSED.get(event.event, "OPEN")
         self._simulator.note_received({"operation": event.event.lower(), "id": activity_id, "eventId": event.eventId})
         return json_reply(200, {"id": activity_id, "status": record["status"]})
@@ -343,6 +350,8 @@ class FieldSystemSimulator(Simulator):
                 raise SimulatorError(f"windows need servicePointId, activityType, from, to: {exc}") from None
             if service_point not in SERVICE_POINTS:
                 return json_reply(404, {"message": f"no service point {service_point}"})
+            if activity_type not in MWM_ACTIVITY_TYPES:
+                return json_reply(422, {"message": f"{activity_type} is not an MWM activity type"})
             free = [
                 {"start": a.isoformat(), "end": b.isoformat()} for a, b in self.offered(start, end) if self._booked(a) < CREWS_PER_WINDOW
             ]
@@ -409,8 +418,8 @@ class FieldSystemSimulator(Simulator):
         applied = self.book.apply(activity_id, event)
         if applied.status != 200:
             return applied
-        source, source_id = self.book.activity(activity_id)["externalId"].split(":", 1)
-        path = f"/field-work/activities/{quote(source, safe='')}/{quote(source_id, safe='')}/events"
+        # the system names the activity by its own id; the hub finds it through the link it recorded at creation
+        path = f"/field-work/activities/{quote(self.system, safe='')}/{quote(activity_id, safe='')}/events"
         status, answer = self.send_to_hub(path, event.model_dump_json(exclude_none=True).encode(), "application/json")
         return json_reply(
             200 if status < 400 else 502,
@@ -419,12 +428,12 @@ class FieldSystemSimulator(Simulator):
 
 
 def mwm() -> FieldSystemSimulator:
-    return FieldSystemSimulator("MWM", "MWM-{:08d}")
+    return FieldSystemSimulator("MWM", "MWM-{:08d}", ACTIVITY_TYPES["MWM"])
 
 
 def wam() -> FieldSystemSimulator:
-    return FieldSystemSimulator("WAM", "SR-{:06d}", ASSET_WORK)  # WAM 1.9 keeps asset work as service requests
+    return FieldSystemSimulator("WAM", "SR-{:06d}", ACTIVITY_TYPES["WAM"])  # WAM 1.9 keeps asset work as service requests
 
 
 def odm() -> FieldSystemSimulator:
-    return FieldSystemSimulator("ODM", "FA-{:06d}", ASSET_WORK)  # ODM 2.1 keeps it as field activities
+    return FieldSystemSimulator("ODM", "FA-{:06d}", ACTIVITY_TYPES["ODM"])  # ODM 2.1 keeps it as field activities

@@ -15,6 +15,11 @@ field activities — and CCB's field activity services), never from the hub's mo
 - A service point from CCB (FW-06, WAM and ODM): filed under CCB's id, its premise and the system's own service
   point type; a time zone the system knows (IANA); a location with both coordinates or none.
 
+Each system has its own activity type codes (:data:`ACTIVITY_TYPES`, as its configuration holds them): an activity,
+a booking or a window asked for in a code the system does not have is refused. CCB's field activity types; MWM's
+activity types; WAM 1.9's service request types (asset work only); WAM/ODM 2.1's field activity types (asset work
+only).
+
 Every model refuses a member the system does not have, and every time carries its offset, so a hub that maps a field
 to a name the system does not know, leaves out what it requires or sends what it cannot take is refused here as the
 system would refuse it. A crew's report (``CrewReport``) is the system's own outbound message to the hub.
@@ -30,8 +35,36 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 
 System = Literal["CCB", "MWM", "WAM", "ODM"]
 Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,63}$")]
-ActivityType = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9\-]{0,39}$")]
+ActivityType = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9_\-]{0,39}$")]
 Phone = Annotated[str, StringConstraints(min_length=3, max_length=32, pattern=r"^[0-9+()\-. x]+$")]
+
+
+CCB_ACTIVITY_TYPES = frozenset(
+    {"METER-INSTALL", "METER-EXCHANGE", "METER-REMOVE", "CONNECT", "DISCONNECT", "RECONNECT", "METER-READ", "INVESTIGATE", "PICKUP"}
+)
+MWM_ACTIVITY_TYPES = frozenset(
+    {
+        "METER_INSTALL",
+        "METER_EXCHANGE",
+        "METER_REMOVE",
+        "CONNECT_SERVICE",
+        "DISCONNECT_SERVICE",
+        "RECONNECT_SERVICE",
+        "METER_READ",
+        "INVESTIGATION",
+        "ASSET_INSPECTION",
+        "ASSET_REPAIR",
+        "PICKUP_REQUEST",
+    }
+)
+WAM_SERVICE_REQUEST_TYPES = frozenset({"SR-MTRINST", "SR-MTREXCH", "SR-MTRRMV", "SR-INSPECT", "SR-REPAIR"})
+ODM_FIELD_ACTIVITY_TYPES = frozenset({"INSTALL-METER", "EXCHANGE-METER", "REMOVE-METER", "INSPECT-ASSET", "REPAIR-ASSET"})
+ACTIVITY_TYPES: dict[str, frozenset[str]] = {
+    "CCB": CCB_ACTIVITY_TYPES,
+    "MWM": MWM_ACTIVITY_TYPES,
+    "WAM": WAM_SERVICE_REQUEST_TYPES,
+    "ODM": ODM_FIELD_ACTIVITY_TYPES,
+}
 
 
 class _Message(BaseModel):
@@ -56,6 +89,12 @@ class OwnActivity(_Message):
     description: Annotated[str, StringConstraints(max_length=2000)] | None = None
     customer: Customer | None = None
 
+    @model_validator(mode="after")
+    def _a_type_of_its_source(self) -> OwnActivity:
+        if type(self) is OwnActivity and self.activityType not in ACTIVITY_TYPES[self.sourceSystem]:
+            raise ValueError(f"{self.activityType} is not a {self.sourceSystem} activity type")
+        return self
+
 
 class FieldActivity(OwnActivity):
     """A field activity created from another system, filed under ``externalId``: every field the system keeps is given."""
@@ -74,6 +113,29 @@ class Reading(_Message):
     registerId: Id
     value: Annotated[float, Field(ge=0, allow_inf_nan=False)]
     readAt: AwareDatetime
+
+
+class MeterChange(_Message):
+    """MWM's, WAM's and ODM's record of a meter a crew installed or removed, with its registers' reads."""
+
+    action: Literal["INSTALLED", "REMOVED"]
+    badgeNumber: Id
+    readings: list[Reading] = Field(default_factory=list, max_length=20)
+
+
+class RegisterRead(_Message):
+    """CCB's register read of a field activity's meter step."""
+
+    registerId: Id
+    readDateTime: AwareDatetime
+    reading: Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+
+class CcbMeterStep(_Message):
+    """CCB's field activity completion step for a meter installed or removed: its badge number and register reads."""
+
+    badgeNumber: Id
+    registerReads: list[RegisterRead] = Field(default_factory=list, max_length=20)
 
 
 class Attachment(_Message):
@@ -107,6 +169,7 @@ class ActivityEvent(_Message):
     readings: list[Reading] = Field(default_factory=list, max_length=50)
     remarks: Annotated[str, StringConstraints(max_length=4000)] | None = None
     attachments: list[Attachment] = Field(default_factory=list, max_length=20)
+    meters: list[MeterChange] = Field(default_factory=list, max_length=10)
 
     @model_validator(mode="after")
     def _parts_of_its_kind(self) -> ActivityEvent:
@@ -114,8 +177,8 @@ class ActivityEvent(_Message):
             raise ValueError("an UPDATE names the fields that changed")
         if self.event != "UPDATE" and self.changes is not None:
             raise ValueError(f"a {self.event} changes no field")
-        if self.event != "COMPLETE" and (self.readings or self.remarks is not None or self.attachments):
-            raise ValueError("readings, remarks and attachments come with a COMPLETE only")
+        if self.event != "COMPLETE" and (self.readings or self.remarks is not None or self.attachments or self.completed_meters()):
+            raise ValueError("readings, remarks, attachments and meters come with a COMPLETE only")
         if self.event != "CANCEL" and self.reason is not None:
             raise ValueError("a reason comes with a CANCEL only")
         return self
@@ -123,6 +186,28 @@ class ActivityEvent(_Message):
     def changed(self) -> dict[str, Any]:
         """The fields an UPDATE changed, as given."""
         return self.changes.model_dump(mode="json", exclude_unset=True) if self.changes else {}
+
+    def completed_meters(self) -> dict[str, Any]:
+        """The meters a completion installed or removed, as the system keeps them."""
+        return {"meters": [m.model_dump(mode="json") for m in self.meters]} if self.meters else {}
+
+
+class CcbActivityEvent(ActivityEvent):
+    """An event of a field activity CCB keeps: a completion names the meters installed and removed as CCB's completion
+    steps (``meterInstalls``, ``meterRemovals``), never as MWM's ``meters``."""
+
+    meterInstalls: list[CcbMeterStep] = Field(default_factory=list, max_length=10)
+    meterRemovals: list[CcbMeterStep] = Field(default_factory=list, max_length=10)
+
+    @model_validator(mode="after")
+    def _ccb_steps_only(self) -> CcbActivityEvent:
+        if self.meters:
+            raise ValueError("CCB takes meters as meterInstalls and meterRemovals")
+        return self
+
+    def completed_meters(self) -> dict[str, Any]:
+        steps = {"meterInstalls": self.meterInstalls, "meterRemovals": self.meterRemovals}
+        return {name: [m.model_dump(mode="json") for m in found] for name, found in steps.items() if found}
 
 
 class ReportedAttachment(_Message):
@@ -143,6 +228,10 @@ class CrewReport(_Message):
     readings: list[Reading] = Field(default_factory=list, max_length=50)
     remarks: Annotated[str, StringConstraints(max_length=4000)] | None = None
     attachments: list[ReportedAttachment] = Field(default_factory=list, max_length=20)
+    meters: list[MeterChange] = Field(default_factory=list, max_length=10)
+
+    def completed_meters(self) -> dict[str, Any]:
+        return {"meters": [m.model_dump(mode="json") for m in self.meters]} if self.meters else {}
 
     def changed(self) -> dict[str, Any]:
         """The fields an UPDATE changed, as given."""
@@ -161,13 +250,20 @@ class Window(_Message):
 
 
 class AppointmentBooking(_Message):
-    """MWM's appointment booking (FW-03), under the id CCB gave the appointment."""
+    """MWM's appointment booking (FW-03), under the id CCB gave the appointment, for one of MWM's activity types."""
 
     appointmentId: Id
     activityId: Id
     servicePointId: Id
     activityType: ActivityType
     window: Window
+
+    @field_validator("activityType")
+    @classmethod
+    def _an_mwm_type(cls, value: str) -> str:
+        if value not in MWM_ACTIVITY_TYPES:
+            raise ValueError(f"{value} is not an MWM activity type")
+        return value
 
 
 class MeterValidation(_Message):

@@ -114,6 +114,8 @@ def test_default_routing_rules(hub: LocalHub, body: dict[str, Any], routed: list
     ("body", "pointer"),
     [
         (activity("A-5", "METER-READ", source="MWM"), "#/activityType"),
+        (activity("A-5B", "METER_EXCHANGE"), "#/activityType"),  # MWM's code, not CCB's: no mapping from CCB
+        (activity("A-5C", "PAINT-FENCE"), "#/activityType"),  # no system's code
         (activity("A-6", "ASSET-REPAIR", source="WAM"), "#/sourceSystem"),  # WAM is not part of model v2.1
         ({**activity("A-7"), "sourceSystem": "SAP"}, "#/sourceSystem"),
         ({**activity("A-8"), "activityType": "meter exchange"}, "#/activityType"),
@@ -619,3 +621,151 @@ def test_a_resubmission_whose_start_failed_is_started_by_the_retry(hub: LocalHub
     assert retried.json()["attempt"] == 2
     assert body["status"] == "LINKED", body["history"]
     assert [m["operation"] for m in system(hub, "MWM").received] == ["create"]
+
+
+def test_each_system_names_the_activity_by_its_own_id(hub: LocalHub) -> None:
+    # Given CCB's meter exchange linked in MWM and ODM
+    assert post(hub, activity("A-OWN")).status == 202
+    links = settled(hub, "CCB", "A-OWN")["links"]
+
+    # When MWM updates it under MWM's id (MWM's client, no fromSystem), and ODM reads it under ODM's
+    update = {"eventId": "E-OWN-1", "event": "UPDATE", "at": "2026-12-01T08:00:00Z", "changes": {"priority": "HIGH"}}
+    by_mwm = post_json(hub, f"/field-work/activities/MWM/{links['MWM']}/events", update, hub.claims_of("MWM"))
+    by_odm = hub.call_api("GET", f"/field-work/activities/ODM/{links['ODM']}", claims=hub.claims_of("ODM"))
+    hub.drain()
+
+    # Then the hub found CCB's activity through its links: the update came from MWM and reached CCB's other system
+    assert by_mwm.status == 202, by_mwm.body
+    assert by_mwm.json() == {
+        "activityId": links["MWM"],
+        "event": "UPDATE",
+        "forwardedTo": ["CCB", "ODM"],
+        "sourceSystem": "CCB",
+        "sourceActivityId": "A-OWN",
+    }
+    assert held(hub, "ODM", links["ODM"])["priority"] == "HIGH"
+    assert [e["eventId"] for e in held(hub, "MWM", links["MWM"])["events"]] == []  # not sent back to where it happened
+    assert by_odm.status == 200, by_odm.body
+    assert (by_odm.json()["sourceSystem"], by_odm.json()["activityId"], by_odm.json()["links"]) == ("CCB", "A-OWN", links)
+    history = view(hub, "CCB", "A-OWN")["history"]
+    assert [h["reason"] for h in history if h.get("eventId") == "E-OWN-1"] == ["UPDATE from MWM"]
+
+
+def test_an_id_no_linked_system_gave_is_404_and_a_system_cannot_name_another_systems_id(hub: LocalHub) -> None:
+    # Given CCB's connect linked in MWM only
+    assert post(hub, activity("A-OWN2", "CONNECT")).status == 202
+    links = settled(hub, "CCB", "A-OWN2")["links"]
+    event = {"eventId": "E-OWN-2", "event": "CANCEL", "at": "2026-12-01T08:00:00Z", "reason": "customer moved"}
+
+    # When MWM posts for an id it never gave, ODM names MWM's id, and MWM posts under its id as ODM would
+    unknown = post_json(hub, "/field-work/activities/MWM/MWM-99999999/events", event, hub.claims_of("MWM"))
+    unknown_view = hub.call_api("GET", "/field-work/activities/MWM/MWM-99999999", claims=hub.claims_of("MWM"))
+    wrong_system = post_json(hub, f"/field-work/activities/ODM/{links['MWM']}/events", event, hub.claims_of("ODM"))
+    impostor = post_json(hub, f"/field-work/activities/MWM/{links['MWM']}/events", event, hub.claims_of("ODM"))
+
+    # Then: 404 for ids the activity does not have there, 403 for a system acting as another; nothing changed
+    assert (unknown.status, unknown_view.status, wrong_system.status, impostor.status) == (404, 404, 404, 403)
+    hub.drain()
+    assert view(hub, "CCB", "A-OWN2")["status"] == "LINKED"
+    assert held(hub, "MWM", links["MWM"])["status"] == "OPEN"
+
+
+def test_each_system_gets_the_activity_type_in_its_own_code(hub: LocalHub) -> None:
+    # Given CCB's meter exchange (CCB's code) and MWM's pickup (MWM's code)
+    assert post(hub, activity("A-TYPE1", "METER-EXCHANGE")).status == 202
+    pickup = post(hub, activity("A-TYPE2", "PICKUP_REQUEST", source="MWM"))
+
+    # When they are created
+    exchange = settled(hub, "CCB", "A-TYPE1")
+    picked = settled(hub, "MWM", "A-TYPE2")
+
+    # Then each routed system holds the type in its own code (domain value map FieldActivityType), the hub the source's
+    assert pickup.status == 202, pickup.body
+    assert pickup.json()["routedTo"] == ["CCB"]
+    assert (exchange["status"], picked["status"]) == ("LINKED", "LINKED")
+    assert held(hub, "MWM", exchange["links"]["MWM"])["activityType"] == "METER_EXCHANGE"
+    assert held(hub, "ODM", exchange["links"]["ODM"])["activityType"] == "EXCHANGE-METER"
+    assert held(hub, "CCB", picked["links"]["CCB"])["activityType"] == "PICKUP"
+    assert (exchange["activityType"], picked["activityType"]) == ("METER-EXCHANGE", "PICKUP_REQUEST")
+
+
+def test_a_completion_names_the_meters_exchanged_and_ccb_gets_them_in_its_shape(hub: LocalHub) -> None:
+    import requests
+
+    # Given a meter exchange created in CCB (CCB's simulator keeps it and sends it to the hub), linked in MWM and ODM
+    created = requests.put(
+        f"{hub.simulator_url('CCB')}/field-activities/FA-MTR1",
+        json={"activityType": "METER-EXCHANGE", "servicePointId": "SP-0001"},
+        timeout=30,
+    ).json()
+    assert created["hubStatus"] == 202, created
+    links = settled(hub, "CCB", "FA-MTR1")["links"]
+
+    # When the crew completes it in MWM, naming the meter removed and the one installed with their register reads
+    meters: list[dict[str, Any]] = [
+        {
+            "action": "REMOVED",
+            "badgeNumber": "B-0001",
+            "readings": [{"registerId": "R1", "value": 1234.5, "readAt": "2026-12-01T10:00:00Z"}],
+        },
+        {"action": "INSTALLED", "badgeNumber": "B-0060", "readings": [{"registerId": "R1", "value": 0, "readAt": "2026-12-01T10:05:00Z"}]},
+    ]
+    reported = requests.post(
+        f"{hub.simulator_url('MWM')}/activities/{links['MWM']}/report", json={"event": "COMPLETE", "meters": meters}, timeout=30
+    ).json()
+    hub.drain()
+
+    # Then CCB holds CCB's completion steps (removal and install, each with its register reads), ODM the meters
+    assert reported["hubStatus"] == 202, reported
+    ccb = held(hub, "CCB", "FA-MTR1")
+    assert ccb["status"] == "COMPLETED"
+    assert ccb["completion"]["meterRemovals"] == [
+        {"badgeNumber": "B-0001", "registerReads": [{"registerId": "R1", "readDateTime": "2026-12-01T10:00:00Z", "reading": 1234.5}]}
+    ]
+    assert ccb["completion"]["meterInstalls"] == [
+        {"badgeNumber": "B-0060", "registerReads": [{"registerId": "R1", "readDateTime": "2026-12-01T10:05:00Z", "reading": 0.0}]}
+    ]
+    odm = held(hub, "ODM", links["ODM"])
+    assert [(m["action"], m["badgeNumber"]) for m in odm["completion"]["meters"]] == [("REMOVED", "B-0001"), ("INSTALLED", "B-0060")]
+    assert view(hub, "CCB", "FA-MTR1")["refusals"] == []
+
+
+@pytest.mark.parametrize(
+    ("event", "pointer"),
+    [
+        ({"event": "UPDATE", "changes": {"priority": "HIGH"}, "meters": [{"action": "INSTALLED", "badgeNumber": "B-0060"}]}, "#/meters"),
+        ({"event": "COMPLETE", "meters": [{"action": "SWAPPED", "badgeNumber": "B-0060"}]}, "#/meters/0/action"),
+        (
+            {
+                "event": "COMPLETE",
+                "meters": [
+                    {
+                        "action": "INSTALLED",
+                        "badgeNumber": "B-0060",
+                        "readings": [{"registerId": "R1", "value": "NaN", "readAt": "2026-12-01T10:00:00Z"}],
+                    }
+                ],
+            },
+            "#/meters/0/readings/0/value",
+        ),
+    ],
+)
+def test_meters_a_completion_cannot_carry_are_422_at_their_pointer_and_nothing_is_recorded(
+    hub: LocalHub, event: dict[str, Any], pointer: str
+) -> None:
+    # Given a meter exchange linked in MWM and ODM
+    assert post(hub, activity("A-MTR2")).status == 202
+    settled(hub, "CCB", "A-MTR2")
+
+    # When MWM posts an event whose meters are wrong
+    response = post_json(
+        hub,
+        "/field-work/activities/CCB/A-MTR2/events",
+        {"eventId": "E-MTR2", "at": "2026-12-01T10:00:00Z", "fromSystem": "MWM", **event},
+        hub.claims_of("MWM"),
+    )
+
+    # Then it is a 422 pointing at the field, and the activity took no event
+    assert response.status == 422, response.body
+    assert pointer in [e["pointer"] for e in response.json()["errors"]]
+    assert [h for h in view(hub, "CCB", "A-MTR2")["history"] if "eventId" in h] == []

@@ -81,6 +81,8 @@ def test_a_full_window_or_one_not_offered_is_409(hub: LocalHub) -> None:
         {"servicePointId": "SP-0001", "activityType": "CONNECT", "from": "2026-12-09", "to": "2026-12-09"},
     )
     assert [w["start"] for w in offered.json()["windows"]] == ["2026-12-09T08:00:00Z"]
+    # and MWM was asked in its own activity type code (its contract refuses CCB's), CCB answered in its own
+    assert offered.json()["activityType"] == "CONNECT"
 
 
 @pytest.mark.parametrize(
@@ -91,6 +93,8 @@ def test_a_full_window_or_one_not_offered_is_409(hub: LocalHub) -> None:
         ({"servicePointId": "SP-0001", "activityType": "CONNECT", "from": "yesterday", "to": "2026-12-01"}, "#/from"),
         ({"servicePointId": "SP 1", "activityType": "CONNECT", "from": "2026-12-01", "to": "2026-12-01"}, "#/servicePointId"),
         ({"activityType": "CONNECT", "from": "2026-12-01", "to": "2026-12-01"}, "#/servicePointId"),
+        # MWM's own code is not CCB's: no mapping from CCB (domain value map FieldActivityType)
+        ({"servicePointId": "SP-0001", "activityType": "CONNECT_SERVICE", "from": "2026-12-01", "to": "2026-12-01"}, "#/activityType"),
     ],
 )
 def test_bad_window_queries_are_422(hub: LocalHub, query: dict[str, str], pointer: str) -> None:

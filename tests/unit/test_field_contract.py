@@ -108,3 +108,49 @@ def test_a_service_point_the_asset_system_would_refuse_is_refused(change: dict[s
     assert isinstance(parse(ServicePoint, {**SERVICE_POINT, "timeZone": "America/Chicago"}), ServicePoint)
     with pytest.raises(ValidationError, match=why):
         parse(ServicePoint, {**SERVICE_POINT, **change})
+
+
+@pytest.mark.parametrize(
+    ("system", "own", "foreign"),
+    [("MWM", "METER_EXCHANGE", "METER-EXCHANGE"), ("ODM", "EXCHANGE-METER", "METER_EXCHANGE"), ("WAM", "SR-MTREXCH", "EXCHANGE-METER")],
+)
+def test_each_system_takes_an_activity_in_its_own_type_code_only(system: str, own: str, foreign: str) -> None:
+    from localhub.simulators.field import mwm, odm, wam
+
+    # Given the system's activity service
+    simulator = {"MWM": mwm, "ODM": odm, "WAM": wam}[system]()
+
+    # When the hub creates an activity in the system's code, and another in the hub's or another system's code
+    taken = simulator.book.create(json.dumps({**ACTIVITY, "activityType": own}).encode())
+    refused = simulator.book.create(
+        json.dumps({**ACTIVITY, "externalId": "CCB:FA-2", "activityId": "FA-2", "activityType": foreign}).encode()
+    )
+
+    # Then only the first is created
+    assert taken.status == 201
+    assert refused.status == 422
+    assert f"does not work {foreign}" in json.loads(refused.body)["message"]
+
+
+def test_an_appointment_is_booked_for_an_mwm_activity_type_only() -> None:
+    from localhub.simulators.field_contract import AppointmentBooking
+
+    booking = {
+        "appointmentId": "AP-1",
+        "activityId": "FA-1",
+        "servicePointId": "SP-0001",
+        "activityType": "CONNECT_SERVICE",
+        "window": {"start": "2026-12-07T08:00:00Z", "end": "2026-12-07T12:00:00Z"},
+    }
+    assert isinstance(parse(AppointmentBooking, booking), AppointmentBooking)
+    with pytest.raises(ValidationError, match="not an MWM activity type"):
+        parse(AppointmentBooking, {**booking, "activityType": "CONNECT"})
+
+
+def test_a_system_sends_its_own_activities_in_its_own_type_code() -> None:
+    from localhub.simulators.field_contract import OwnActivity
+
+    own = {"sourceSystem": "CCB", "activityId": "FA-9", "activityType": "METER-EXCHANGE", "servicePointId": "SP-0001"}
+    assert isinstance(parse(OwnActivity, own), OwnActivity)
+    with pytest.raises(ValidationError, match="not a CCB activity type"):
+        parse(OwnActivity, {**own, "activityType": "METER_EXCHANGE"})

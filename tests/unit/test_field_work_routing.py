@@ -127,3 +127,74 @@ def test_rules_that_are_not_valid_are_refused_with_the_origin(document: dict[str
     # Then it is refused, naming where it came from
     with pytest.raises(ValueError, match="the parameter is not a valid set of routing rules"):
         parse_rules(json.dumps(document), "the parameter")
+
+
+# ---------------------------------------------------------------------------------------- activity types (domain value map)
+
+
+@pytest.mark.parametrize(
+    ("source", "activity_type", "routed"),
+    [
+        ("CCB", "METER-EXCHANGE", ["MWM", "ODM"]),  # CCB's own code
+        ("MWM", "PICKUP_REQUEST", ["CCB"]),  # MWM's code for a pickup
+        ("ODM", "REPAIR-ASSET", ["MWM"]),  # ODM's field activity type
+        ("ODM", "asset-repair", ["MWM"]),  # the hub's code, in any case
+    ],
+)
+def test_an_activity_type_in_its_source_systems_code_is_routed_on_the_hubs_code(source: str, activity_type: str, routed: list[str]) -> None:
+    from utilhub.packs.field_work.routing import route_activity
+
+    # Given the shipped map and rules (model v2.1)
+    # When an activity of the source's type is routed
+    # Then it goes where the rule for the hub's code sends it
+    assert route_activity(source, activity_type, "v2.1") == routed
+
+
+@pytest.mark.parametrize(
+    ("target", "common", "code"),
+    [
+        ("MWM", "METER-EXCHANGE", "METER_EXCHANGE"),
+        ("ODM", "METER-EXCHANGE", "EXCHANGE-METER"),
+        ("WAM", "ASSET-REPAIR", "SR-REPAIR"),
+        ("CCB", "PICKUP", "PICKUP"),
+    ],
+)
+def test_each_routed_system_gets_the_type_in_its_own_code(target: str, common: str, code: str) -> None:
+    from utilhub.packs.field_work.routing import type_in
+
+    assert type_in(target, common) == code
+
+
+@pytest.mark.parametrize(
+    ("source", "activity_type"),
+    [
+        ("CCB", "PAINT-FENCE"),  # no code anywhere
+        ("CCB", "METER_EXCHANGE"),  # MWM's code, not CCB's
+        ("MWM", "EXCHANGE-METER"),  # ODM's code, not MWM's
+    ],
+)
+def test_a_type_with_no_code_for_its_source_is_a_422_at_activity_type(source: str, activity_type: str) -> None:
+    from utilhub.packs.field_work.routing import route_activity
+
+    with pytest.raises(Problem) as refused:
+        route_activity(source, activity_type, "v2.1")
+    assert refused.value.status == 422
+    assert [e.pointer for e in refused.value.errors] == ["#/activityType"]
+    assert "FieldActivityType" in refused.value.errors[0].detail
+
+
+def test_a_type_a_routed_system_has_no_code_for_is_a_422_naming_that_system(monkeypatch: pytest.MonkeyPatch) -> None:
+    from utilhub.packs.field_work import routing
+
+    # Given a deployment's rule that sends CCB's connections to MWM and to the asset system, which has no code for them
+    rules = parse_rules(json.dumps({"rules": [{"source": "CCB", "activityTypes": ["CONNECT"], "routeTo": ["MWM", "ASSET"]}]}), "test")
+    monkeypatch.setattr(routing, "routing_rules", lambda: rules)
+
+    # When CCB's connection is routed
+    with pytest.raises(Problem) as refused:
+        routing.route_activity("CCB", "CONNECT", "v2.1")
+
+    # Then it is a 422 at the type naming ODM (MWM has a code), not an activity created in MWM alone
+    assert refused.value.status == 422
+    assert [e.pointer for e in refused.value.errors] == ["#/activityType"]
+    assert "no ODM value" in refused.value.errors[0].detail

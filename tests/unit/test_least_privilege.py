@@ -27,6 +27,7 @@ from utilhub.packs.customer import mapping as customer_mapping
 from utilhub.packs.customer import store as customer_store
 from utilhub.packs.field_work import attachments as field_attachments
 from utilhub.packs.field_work import customer_updates as field_customer_updates
+from utilhub.packs.field_work import model as field_model
 from utilhub.packs.field_work import store as field_store
 from utilhub.packs.order_to_cash import model as order_model
 from utilhub.packs.order_to_cash import order_store
@@ -216,6 +217,8 @@ def cross_reference_prefixes(pack: str) -> set[str]:
     if pack == "field_work":
         prefixes |= {field_store.ACTIVITY_PREFIX, field_store.SP_ACTIVITIES_PREFIX, field_attachments.KEY_PREFIX}
         prefixes |= {field_customer_updates.KEY_PREFIX}
+        # each system's id of an activity, linked to the source's (the activity named by any linked system's id)
+        prefixes |= {CrossReferenceStore.key_prefix(field_store.XREF_ENTITY, system) for system in field_model.SYSTEMS}
     if pack == "order_to_cash":
         prefixes |= {order_store.KEY_PREFIX}
         prefixes |= {CrossReferenceStore.key_prefix(kind, order_model.SIEBEL) for kind in order_tasks.LINKED_KINDS}

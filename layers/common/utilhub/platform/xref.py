@@ -77,6 +77,12 @@ class CrossReferenceStore:
         value = item.get(f"link_{target_system}") if item else None
         return str(value) if value is not None else None
 
+    def links(self, entity_type: str, source: SystemId) -> dict[str, str]:
+        """Every id the entity ``source`` names is linked to (``{system: id}``, ``source``'s own not included; empty
+        when not linked): one strongly consistent read."""
+        item = self._table.get_item(Key={"pk": self._key(entity_type, source)}, ConsistentRead=True).get("Item") or {}
+        return {str(name).removeprefix("link_"): str(value) for name, value in item.items() if str(name).startswith("link_")}
+
     def ids_of(self, entity_types: Sequence[str], source: SystemId) -> tuple[str, dict[str, str]] | None:
         """The entity ``source`` names, by the first of ``entity_types`` it is linked as: its type and its id in
         every system linked to it (``source``'s own included); None when it is linked as none of them."""

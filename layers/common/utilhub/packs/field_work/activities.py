@@ -36,7 +36,7 @@ from utilhub.packs.field_work.model import (
     FinishCreation,
     StepEnvelope,
 )
-from utilhub.packs.field_work.routing import routing_rules
+from utilhub.packs.field_work.routing import common_type, route_activity, type_in
 from utilhub.packs.field_work.store import CLOSED, CLOSING, POINT, ActivityRecord, transaction_id
 from utilhub.packs.field_work.wiring import activity_store, client_for, stepfunctions
 from utilhub.platform import aws, journal, problems, wiring
@@ -80,7 +80,7 @@ def execution_name(activity: ActivityIn, attempt: int = 1) -> str:
 
 def submit(activity: ActivityIn) -> dict[str, Any]:
     settings = get_settings()
-    routed_to = routing_rules().route(activity.sourceSystem, activity.activityType, settings.field_work.field_work_model)
+    routed_to = route_activity(activity.sourceSystem, activity.activityType, settings.field_work.field_work_model)
     digest = body_hash(activity)
     attempt = 1
     if not activity_store().create(activity, digest, routed_to):
@@ -189,7 +189,11 @@ def run_step(event: dict[str, Any], lambda_context: Any = None) -> dict[str, Any
         key += f"#{step.attempt}" if step.attempt > 1 else ""  # a resubmission asks the target again
 
         def create() -> dict[str, str]:
-            target_id = client_for(step.target).create(activity)
+            # in the target's own code (translated again: a map changed since intake fails this create with its 422)
+            in_target = activity.model_copy(
+                update={"activityType": type_in(step.target, common_type(activity.activityType, activity.sourceSystem))}
+            )
+            target_id = client_for(step.target).create(in_target)
             activity_store().link(activity, step.target, target_id)
             return {"target": step.target, "id": target_id}
 
@@ -272,14 +276,25 @@ def _failure_reason(failure: dict[str, Any]) -> str:
 # ---------------------------------------------------------------------------------------- FW-02
 
 
-def accept_event(source: str, activity_id: str, event: ActivityEventIn) -> dict[str, Any]:
+def _found(system: str, activity_id: str) -> ActivityRecord:
+    """The activity ``system`` names ``activity_id`` (its source's id, or the id the system gave it); 404 otherwise."""
+    record = activity_store().find(system, activity_id)
+    if record is None:
+        raise problems.not_found(f"No activity {activity_id} in {system}.")
+    return record
+
+
+def accept_event(system: str, named_id: str, event: ActivityEventIn) -> dict[str, Any]:
+    """An event for the activity ``system`` names ``named_id`` (by its own id, or the source's): from ``system``
+    unless the body says otherwise, recorded and queued under the activity's source and id."""
     for _ in range(5):  # the record is re-read when another event changed it meanwhile
-        record = activity_store().get(source, activity_id)
-        if record is None:
-            raise problems.not_found(f"No activity {activity_id} from {source}.")
-        from_system = event.fromSystem or source
+        record = _found(system, named_id)
+        source, activity_id = record.activity.sourceSystem, record.activity.activityId
+        from_system = event.fromSystem or system
         forwarded_to = [s for s in [record.activity.sourceSystem, *record.routedTo] if s != from_system]
-        answer = {"activityId": activity_id, "event": event.event, "forwardedTo": forwarded_to}
+        answer = {"activityId": named_id, "event": event.event, "forwardedTo": forwarded_to}
+        if (source, activity_id) != (system, named_id):  # named by a linked system's own id: say which activity it is
+            answer |= {"sourceSystem": source, "sourceActivityId": activity_id}
         resolved = event.model_copy(update={"fromSystem": from_system})
         digest = hashlib.sha256(resolved.model_dump_json().encode()).hexdigest()
         if event.eventId in record.eventIds:
@@ -404,20 +419,17 @@ def forward_event(message: ForwardMessage, lambda_context: Any = None) -> str:
     return "forwarded"
 
 
-def new_attachment(source: str, activity_id: str, request: attachments.AttachmentIn) -> dict[str, Any]:
-    record = activity_store().get(source, activity_id)
-    if record is None:
-        raise problems.not_found(f"No activity {activity_id} from {source}.")
-    return attachments.new_upload(source, activity_id, record.status, request)
+def new_attachment(system: str, named_id: str, request: attachments.AttachmentIn) -> dict[str, Any]:
+    record = _found(system, named_id)
+    return attachments.new_upload(record.activity.sourceSystem, record.activity.activityId, record.status, request)
 
 
-def view(source: str, activity_id: str) -> dict[str, Any]:
-    record: ActivityRecord | None = activity_store().get(source, activity_id)
-    if record is None:
-        raise problems.not_found(f"No activity {activity_id} from {source}.")
+def view(system: str, named_id: str) -> dict[str, Any]:
+    """The activity ``system`` names ``named_id``: under its source's id, with every system's id in ``links``."""
+    record = _found(system, named_id)
     return {
-        "activityId": activity_id,
-        "sourceSystem": source,
+        "activityId": record.activity.activityId,
+        "sourceSystem": record.activity.sourceSystem,
         "activityType": record.activity.activityType,
         "status": record.status,
         "routedTo": record.routedTo,

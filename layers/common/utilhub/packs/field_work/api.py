@@ -72,6 +72,11 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "activityId": {"type": "string"},
             "event": {"type": "string", "enum": ["UPDATE", "CANCEL", "COMPLETE"]},
             "forwardedTo": {"type": "array", "items": {"type": "string"}},
+            "sourceSystem": {"type": "string", "description": "When the path named the activity by a linked system's id: its source."},
+            "sourceActivityId": {
+                "type": "string",
+                "description": "When the path named the activity by a linked system's id: the source's id.",
+            },
         },
     },
     "FieldActivityResubmitted": {
@@ -106,6 +111,14 @@ RELAYED = (
 PATH_PARAMETERS = {
     "sourceSystem": {"description": "The system the activity was created in.", "schema": {"type": "string", "enum": list(SYSTEMS)}},
     "activityId": {"description": "Its id there.", "schema": {"type": "string"}},
+}
+# events, attachments and the activity's state: any system linked to the activity names it by its own id
+NAMED_BY_ANY_SYSTEM = {
+    "sourceSystem": {
+        "description": "The system naming the activity: the one it was created in, or one the hub created it in (linked).",
+        "schema": {"type": "string", "enum": list(SYSTEMS)},
+    },
+    "activityId": {"description": "That system's id of the activity.", "schema": {"type": "string"}},
 }
 
 
@@ -148,11 +161,14 @@ def build_api() -> HttpApiResolver:
             "completion with its readings, remarks and attachment references); an event that comes while the activity "
             "is being created is held and forwarded, in order, once it is linked in every routed system. An unknown "
             "activity is a 404; one completed, canceled or in ERROR (or with a completion or cancellation held) a 409; "
-            "the same `eventId` again changes nothing."
+            "the same `eventId` again changes nothing. Each system names the activity by its own id: the source's, or "
+            "the id a routed system gave it (`/field-work/activities/MWM/{mwmId}/events`), found through the link the hub "
+            "recorded when it created it there; the event comes from the system in the path unless `fromSystem` says "
+            "otherwise."
         ),
         replies=[Reply(202, "Accepted: forwarded to the systems listed.", "FieldActivityEventAccepted")],
         problems=[404, 409],
-        path_parameters=PATH_PARAMETERS,
+        path_parameters=NAMED_BY_ANY_SYSTEM,
         schemas=SCHEMAS,
     )
     def event(event_in: ActivityEventIn, sourceSystem: str, activityId: str) -> tuple[int, Any]:
@@ -194,11 +210,12 @@ def build_api() -> HttpApiResolver:
             "Files never go through the API: the answer is a presigned POST to the attachment bucket whose policy pins "
             "the key, the content type and the size. Allowed types: PDF, JPEG, PNG, plain text, the name's extension "
             "matching; at most 10 MB by default. The completion then names the attachment by id; the other systems get "
-            "its name, type, size and a time-limited download URL. An unknown activity is a 404, a closed one a 409."
+            "its name, type, size and a time-limited download URL. An unknown activity is a 404, a closed one a 409. "
+            "The activity is named by the source's id or by the id a linked system gave it."
         ),
         replies=[Reply(201, "Upload with this.", "AttachmentUpload")],
         problems=[404, 409],
-        path_parameters=PATH_PARAMETERS,
+        path_parameters=NAMED_BY_ANY_SYSTEM,
         schemas=SCHEMAS,
     )
     def attachment(request: AttachmentIn, sourceSystem: str, activityId: str) -> tuple[int, Any]:
@@ -255,10 +272,13 @@ def build_api() -> HttpApiResolver:
         "GET",
         f"{PREFIX}/activities/{{sourceSystem}}/{{activityId}}",
         summary="A field activity's status, links and history",
-        description="CREATING, LINKED, ERROR, COMPLETED or CANCELED; each system's id; every transition and event.",
+        description=(
+            "CREATING, LINKED, ERROR, COMPLETED or CANCELED; each system's id; every transition and event. Named by the "
+            "source's id or by the id a linked system gave it; answered under the source's."
+        ),
         replies=[Reply(200, "The activity.", "FieldActivityView")],
         problems=[404],
-        path_parameters=PATH_PARAMETERS,
+        path_parameters=NAMED_BY_ANY_SYSTEM,
         schemas=SCHEMAS,
     )
     def activity(sourceSystem: str, activityId: str) -> tuple[int, Any]:

@@ -6,14 +6,14 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, Literal, Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from utilhub.syncrequests.ccb_data import CcbAddress, CcbServicePointData, PhoneNumber
 from utilhub.syncrequests.model import ID_PATTERN
 
 System = Literal["CCB", "MWM", "WAM", "ODM"]
 SYSTEMS: tuple[str, ...] = ("CCB", "MWM", "WAM", "ODM")
-ACTIVITY_TYPE = r"^[A-Z][A-Z0-9\-]{0,39}$"
+ACTIVITY_TYPE = r"^[A-Z][A-Z0-9_\-]{0,39}$"  # a system's code (MWM's have underscores)
 
 
 class _Message(BaseModel):
@@ -30,7 +30,10 @@ class ActivityIn(_Message):
 
     sourceSystem: System
     activityId: str = Field(pattern=ID_PATTERN)
-    activityType: str = Field(pattern=ACTIVITY_TYPE, description="e.g. METER-EXCHANGE, CONNECT, ASSET-REPAIR, PICKUP")
+    activityType: str = Field(
+        pattern=ACTIVITY_TYPE,
+        description="the source system's code, or the hub's (METER-EXCHANGE, CONNECT, ASSET-REPAIR, PICKUP): domain value map FieldActivityType",
+    )
     servicePointId: str = Field(pattern=ID_PATTERN)
     scheduledDate: date | None = None
     priority: Literal["LOW", "NORMAL", "HIGH", "EMERGENCY"] = "NORMAL"
@@ -43,6 +46,24 @@ class Reading(_Message):
     registerId: str = Field(pattern=ID_PATTERN)
     value: float = Field(ge=0, allow_inf_nan=False)
     readAt: AwareDatetime
+
+
+class MeterChange(_Message):
+    """A meter a completion installed at or removed from the activity's service point, with its registers' reads."""
+
+    action: Literal["INSTALLED", "REMOVED"]
+    badgeNumber: str = Field(pattern=ID_PATTERN)
+    readings: list[Reading] = Field(
+        default_factory=list, max_length=20, description="its registers' reads at installation (start) or removal (final)"
+    )
+
+    @field_validator("readings")
+    @classmethod
+    def _one_read_per_register(cls, readings: list[Reading]) -> list[Reading]:
+        registers = [r.registerId for r in readings]
+        if len(set(registers)) != len(registers):
+            raise ValueError("one read per register")
+        return readings
 
 
 class AttachmentRef(_Message):
@@ -69,6 +90,21 @@ class ActivityEventIn(_Message):
     readings: list[Reading] = Field(default_factory=list, max_length=50)
     remarks: str | None = Field(default=None, max_length=4000)
     attachments: list[AttachmentRef] = Field(default_factory=list, max_length=20)
+    meters: list[MeterChange] = Field(
+        default_factory=list,
+        max_length=10,
+        description="COMPLETE: the meters installed or removed (badge number, register reads); CCB gets them in its shape",
+    )
+
+    @field_validator("meters")
+    @classmethod
+    def _meters_with_a_completion(cls, meters: list[MeterChange], info: ValidationInfo) -> list[MeterChange]:
+        if meters and info.data.get("event") != "COMPLETE":
+            raise ValueError("meters installed or removed come with a COMPLETE only")
+        changes = [(m.action, m.badgeNumber) for m in meters]
+        if len(set(changes)) != len(changes):
+            raise ValueError("a meter is installed or removed once per completion")
+        return meters
 
 
 # ---------------------------------------------------------------------------------------- workflow

@@ -24,7 +24,7 @@ from utilhub.packs.field_work.model import (
     MeterValidationIn,
     ServicePointSummary,
 )
-from utilhub.packs.field_work.routing import ASSET_SYSTEM
+from utilhub.packs.field_work.routing import ASSET_SYSTEM, common_type, type_in
 from utilhub.packs.field_work.wiring import connector_for
 from utilhub.platform import problems
 from utilhub.platform.budget import TimeBudget, bad_gateway
@@ -48,9 +48,16 @@ def appointment_windows(service_point_id: str, activity_type: str, start: date, 
         raise problems.invalid(
             f"Ask for at most {MAX_WINDOW_DAYS} days.", [problems.FieldError("#/to", f"more than {MAX_WINDOW_DAYS} days after from")]
         )
-    query = urlencode({"servicePointId": service_point_id, "activityType": activity_type, "from": start.isoformat(), "to": end.isoformat()})
+    mwm_type = _in_mwm(activity_type)
+    query = urlencode({"servicePointId": service_point_id, "activityType": mwm_type, "from": start.isoformat(), "to": end.isoformat()})
     answer = TimeBudget().json_call(connector_for("MWM"), "GET", f"appointments/windows?{query}")
-    return _answer(AppointmentWindows, "MWM", answer).model_dump(mode="json")
+    windows = _answer(AppointmentWindows, "MWM", answer)
+    return windows.model_copy(update={"activityType": activity_type}).model_dump(mode="json")  # in CCB's code, as asked
+
+
+def _in_mwm(ccb_type: str) -> str:
+    """CCB's activity type (or the hub's) in MWM's code: the domain value map FieldActivityType; a 422 when MWM has none."""
+    return type_in("MWM", common_type(ccb_type, "CCB"))
 
 
 def book_appointment(appointment: AppointmentIn) -> dict[str, Any]:
@@ -59,7 +66,8 @@ def book_appointment(appointment: AppointmentIn) -> dict[str, Any]:
     answered with the booking MWM holds for this appointment when it is this window, read within the budget."""
     budget = TimeBudget()
     mwm = connector_for("MWM")
-    answer = budget.json_call(mwm, "POST", "appointments", appointment.model_dump(mode="json"), absent_on=409)
+    booking_in_mwm = {**appointment.model_dump(mode="json"), "activityType": _in_mwm(appointment.activityType)}
+    answer = budget.json_call(mwm, "POST", "appointments", booking_in_mwm, absent_on=409)
     if answer is not None:
         return _answer(Appointment, "MWM", answer).model_dump(mode="json")
     held = budget.json_call(mwm, "GET", f"appointments/{quote(appointment.appointmentId, safe='')}", absent_on=404)

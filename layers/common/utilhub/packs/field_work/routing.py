@@ -1,5 +1,10 @@
 """FW-01 routing rules: which systems an activity goes to, by the system it was created in and its type.
 
+An activity's type comes in the code of the system it was created in; the domain value map ``FieldActivityType``
+translates it to the hub's code (its ``COMMON`` column, the code the rules name) and from there to the code of each
+system it is routed to (:func:`common_type`, :func:`type_in`). A type with no code for its source or for a routed
+system is a 422 at ``#/activityType``.
+
 The rules ship with the library (``routing_rules.json``, the defaults docs/packs/field-work.md lists); a deployment
 replaces them without code through the SSM parameter ``UTILHUB_FIELD_WORK_ROUTING_PARAMETER`` names
 (same shape). ``ASSET`` in a rule is the asset system of the implementation model
@@ -19,9 +24,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from utilhub.packs.field_work.model import ACTIVITY_TYPE
 from utilhub.platform import problems
 from utilhub.platform.configuration import override_text
+from utilhub.platform.dvm import COMMON, UnmappedValue, domain_value_maps, unmapped
 from utilhub.platform.settings import get_settings
 
 ASSET = "ASSET"
+ACTIVITY_TYPES = "FieldActivityType"  # the domain value map of activity types: COMMON, CCB, MWM, WAM, ODM
+POINTER = "#/activityType"
 ASSET_SYSTEM = {"v1.9": "WAM", "v2.1": "ODM"}
 _SYSTEM = r"^(CCB|MWM|WAM|ODM|ASSET)$"
 
@@ -81,3 +89,29 @@ def _rules(override: str) -> RoutingRules:
 def routing_rules() -> RoutingRules:
     settings = get_settings()
     return _rules(override_text(settings.field_work.field_work_routing_parameter, settings.dvm.domain_value_maps_max_age_seconds))
+
+
+def common_type(activity_type: str, source: str) -> str:
+    """The hub's code (the routing rules') of a type as ``source`` writes it (or already the hub's); a 422 otherwise."""
+    return domain_value_maps().translate(ACTIVITY_TYPES, activity_type, source=source, target=COMMON, pointer=POINTER)
+
+
+def type_in(target: str, common: str) -> str:
+    """The code ``target`` has for the hub's type ``common``; a 422 when it has none."""
+    return domain_value_maps().translate(ACTIVITY_TYPES, common, source=COMMON, target=target, pointer=POINTER)
+
+
+def route_activity(source: str, activity_type: str, model: str) -> list[str]:
+    """The systems an activity of ``source``'s type goes to, each of which has a code for the type: a 422 at
+    ``#/activityType`` when the type has no hub code, no rule routes it, or a routed system has no code for it."""
+    common = common_type(activity_type, source)
+    routed_to = routing_rules().route(source, common, model)
+    maps = domain_value_maps()
+    missing = [
+        unmapped(ACTIVITY_TYPES, common, source=COMMON, target=target, pointer=POINTER)
+        for target in routed_to
+        if maps.lookup(ACTIVITY_TYPES, common, source=COMMON, target=target) is None
+    ]
+    if missing:
+        raise UnmappedValue(missing)
+    return routed_to

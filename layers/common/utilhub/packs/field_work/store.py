@@ -2,7 +2,10 @@
 systems gave it (the cross-references of FW-02), its status, its history and the events applied.
 
 One item per activity in the cross-reference table (``ACTIVITY#<source>#<id>``); every change is a
-conditional update, so an event is recorded once and never after the activity closed.
+conditional update, so an event is recorded once and never after the activity closed. Each id a routed system
+gives the activity is also a cross-reference (:class:`~utilhub.platform.xref.CrossReferenceStore`, entity type
+``FIELD_ACTIVITY``: the system's id linked to the source's), so a system names the activity by its own id and the
+hub finds it with two key reads (:meth:`ActivityStore.find`).
 
 An event recorded while the activity is still being created (``CREATING``, or ``ERROR`` awaiting a
 resubmission) is *held*: kept on the record with its content, its status change (a completion or
@@ -22,6 +25,7 @@ from pydantic import BaseModel
 
 from utilhub.packs.field_work.model import ActivityEventIn, ActivityIn
 from utilhub.platform import journal
+from utilhub.platform.xref import CrossReferenceStore, SystemId
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -30,6 +34,8 @@ Status = Literal["CREATING", "LINKED", "ERROR", "COMPLETED", "CANCELED"]
 # where the pack's items start in the cross-reference table (its functions' policies name these prefixes)
 ACTIVITY_PREFIX = "ACTIVITY#"
 SP_ACTIVITIES_PREFIX = "SP-ACTIVITIES#"
+# each system's id of an activity, linked to the source's (cross-references: FIELD_ACTIVITY#<system>#<id>)
+XREF_ENTITY = "FIELD_ACTIVITY"
 CLOSED = ("COMPLETED", "CANCELED", "ERROR")
 CLOSING = {"COMPLETE": "COMPLETED", "CANCEL": "CANCELED"}
 
@@ -74,6 +80,7 @@ def _now() -> str:
 class ActivityStore:
     def __init__(self, table: Table) -> None:
         self._table = table
+        self._xref = CrossReferenceStore(table)
 
     @staticmethod
     def _key(source: str, activity_id: str) -> dict[str, str]:
@@ -96,6 +103,18 @@ class ActivityStore:
             closing=item.get("closing"),  # type: ignore[arg-type]
             attempt=int(item.get("attempt") or 1),  # type: ignore[arg-type]
         )
+
+    def find(self, system: str, activity_id: str) -> ActivityRecord | None:
+        """The activity ``system`` names ``activity_id``: the one created there (its source's id), else the one the
+        hub created there and linked under that id (the link written when the system answered the create)."""
+        record = self.get(system, activity_id)
+        if record is not None:
+            return record
+        for source, source_id in self._xref.links(XREF_ENTITY, SystemId(system, activity_id)).items():
+            record = self.get(source, source_id)
+            if record is not None and record.activity.sourceSystem == source and record.links.get(system) == activity_id:
+                return record
+        return None
 
     def create(self, activity: ActivityIn, body_hash: str, routed_to: list[str]) -> bool:
         """Record a new activity as CREATING; False when one with this source and id exists."""
@@ -140,12 +159,15 @@ class ActivityStore:
         return found
 
     def link(self, activity: ActivityIn, system: str, target_id: str) -> None:
+        """Record the id ``system`` gave the activity: on the activity, then as a cross-reference by which the
+        system names it (both idempotent: a retried step writes them again)."""
         self._table.update_item(
             Key=self._key(activity.sourceSystem, activity.activityId),
             UpdateExpression="SET links.#system = :id",
             ExpressionAttributeNames={"#system": system},
             ExpressionAttributeValues={":id": target_id},
         )
+        self._xref.link(XREF_ENTITY, SystemId(system, target_id), SystemId(activity.sourceSystem, activity.activityId))
 
     def unlink(self, activity: ActivityIn, system: str, target_id: str) -> None:
         """Forget a system's id once the compensation canceled it there (a resubmission creates it anew)."""

@@ -58,4 +58,30 @@ class FieldSystemClient:
 
     def send_event(self, target_id: str, event: ActivityEventIn) -> None:
         """Apply an update, cancellation or completion to the system's own activity (it ignores an event id it has)."""
-        self._call("POST", f"activities/{quote(target_id, safe='')}/events", event.model_dump(mode="json", exclude_none=True))
+        self._call("POST", f"activities/{quote(target_id, safe='')}/events", event_body(event, self._connector.system))
+
+
+def event_body(event: ActivityEventIn, system: str) -> dict[str, Any]:
+    """The event as ``system`` takes it. A completion's meters go to MWM, WAM and ODM as the hub has them
+    (``meters``); CCB takes them in its field activity completion's shape: ``meterInstalls`` and ``meterRemovals``,
+    each ``{"badgeNumber","registerReads":[{"registerId","readDateTime","reading"}]}``."""
+    body = event.model_dump(mode="json", exclude_none=True)
+    meters = body.pop("meters", [])
+    if not meters:
+        return body
+    if system != "CCB":
+        return {**body, "meters": meters}
+    for action, collection in (("INSTALLED", "meterInstalls"), ("REMOVED", "meterRemovals")):
+        chosen = [
+            {
+                "badgeNumber": meter["badgeNumber"],
+                "registerReads": [
+                    {"registerId": r["registerId"], "readDateTime": r["readAt"], "reading": r["value"]} for r in meter["readings"]
+                ],
+            }
+            for meter in meters
+            if meter["action"] == action
+        ]
+        if chosen:
+            body[collection] = chosen
+    return body
