@@ -51,10 +51,14 @@ class LambdaContext:
     function_version: str = "$LATEST"
     log_group_name: str = ""
     log_stream_name: str = "local"
+    # when the invocation ends at the latest (epoch ms), as the pool counts it (from its start, not from the end of
+    # an init past its budget that the invocation waited for); None: the timeout from now
+    deadline_ms: int | None = None
     _deadline: float = 0.0
 
     def __post_init__(self) -> None:
-        self._deadline = time.monotonic() + self.timeout_seconds
+        left = self.timeout_seconds if self.deadline_ms is None else self.deadline_ms / 1000 - time.time()
+        self._deadline = time.monotonic() + left
         self.log_group_name = f"/aws/lambda/{self.function_name}"
 
     @property

@@ -67,10 +67,10 @@ class Environment:
             self.handler = getattr(module, self.spec["function"])
         return self.handler
 
-    def invoke(self, event: Any) -> dict[str, Any]:
+    def invoke(self, event: Any, deadline_ms: int | None = None) -> dict[str, Any]:
         from localhub.lambda_.runtime import LambdaContext
 
-        context = LambdaContext(self.spec["name"], self.spec["memory"], self.spec["timeout"])
+        context = LambdaContext(self.spec["name"], self.spec["memory"], self.spec["timeout"], deadline_ms=deadline_ms)
         started = time.perf_counter()
         try:
             result = self._load()(event, context)
@@ -148,7 +148,7 @@ def main(argv: list[str]) -> int:
             environment.throttle(request.get("throttling"))
             restore = die_at_aws_call(int(calls) + 1) if (calls := request.get("crashAfterCalls")) is not None else None
             try:
-                answer = environment.invoke(request["event"])
+                answer = environment.invoke(request["event"], request.get("deadlineMs"))
             finally:
                 if restore is not None:  # an invocation that made fewer calls lived: the next one is not armed
                     restore()

@@ -52,6 +52,46 @@ class EnvironmentLost(Exception):
     """The execution environment ended (or was stopped) before it answered."""
 
 
+class FrameReader:
+    """The frames a worker writes (:mod:`localhub.lambda_.worker`: a length, then the JSON), each read whole within a
+    timeout from the pipe's read end ``fd``.
+
+    Unbuffered: ``select`` tells whether the pipe holds bytes, so nothing may be read ahead of the frame asked for. A
+    buffered reader would take the answer along with the init frame when a worker wrote both before the pool read
+    the first, and the wait for the answer would then time out on an empty pipe (a finished invocation reported as
+    ``Sandbox.Timedout``)."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+
+    def read(self, timeout: float) -> dict[str, Any]:
+        """The next frame within ``timeout`` s (TimeoutError), or EOFError when the worker ended before writing it whole."""
+        ready, _, _ = select.select([self._fd], [], [], max(0.0, timeout))
+        if not ready:
+            raise TimeoutError
+        (size,) = HEADER.unpack(self._exactly(HEADER.size))
+        frame: dict[str, Any] = json.loads(self._exactly(size))
+        return frame
+
+    def _exactly(self, size: int) -> bytes:
+        """``size`` bytes (a worker writes each frame at once, so they come without a wait the timeout must bound)."""
+        parts: list[bytes] = []
+        left = size
+        while left:
+            part = os.read(self._fd, left)
+            if not part:
+                raise EOFError
+            parts.append(part)
+            left -= len(part)
+        return b"".join(parts)
+
+    def close(self) -> None:
+        """Close the read end once (a second close could close a descriptor the number was given to since)."""
+        fd, self._fd = self._fd, -1
+        if fd >= 0:
+            os.close(fd)
+
+
 class Environment:
     """One worker process of one function."""
 
@@ -83,7 +123,7 @@ class Environment:
             os.close(to_child_read)
             os.close(from_child_write)
         self._requests: BinaryIO = os.fdopen(to_child_write, "wb")
-        self._answers: BinaryIO = os.fdopen(from_child_read, "rb")
+        self._answers = FrameReader(from_child_read)
         self.initialized = False  # the worker's first frame (its init phase ended) has been read
         if logs is not None and self.process.stdout is not None:
             logs.follow(spec.logical_id, self.process.stdout)
@@ -101,15 +141,10 @@ class Environment:
 
     def _read(self, timeout: float) -> dict[str, Any]:
         """The worker's next frame, within ``timeout`` s (TimeoutError), or EnvironmentLost when it ended."""
-        ready, _, _ = select.select([self._answers], [], [], max(0.0, timeout))
-        if not ready:
-            raise TimeoutError
-        header = self._answers.read(HEADER.size)
-        if len(header) < HEADER.size:
-            raise EnvironmentLost(f"the environment exited (code {self.process.wait(5)})")
-        (size,) = HEADER.unpack(header)
-        frame: dict[str, Any] = json.loads(self._answers.read(size))
-        return frame
+        try:
+            return self._answers.read(timeout)
+        except EOFError:
+            raise EnvironmentLost(f"the environment exited (code {self.process.wait(5)})") from None
 
     @staticmethod
     def _environment(spec: FunctionSpec) -> dict[str, str]:
@@ -230,12 +265,13 @@ class WorkerPool:
         if environment is None:  # every environment the pool may run is busy
             return Invocation(error={"errorType": "TooManyRequestsException", "errorMessage": "Rate Exceeded."})
         environment.initialize(self.init_seconds)  # a cold start's init phase, outside the function's timeout
-        request = {"event": event, "throttling": self._throttling_for(environment)}
+        # the deadline the function's context counts down to (its claims expire then): from now, the environment taken
+        # (an init past its budget goes on within it: the worker's context counts from here, not from its init's end)
+        deadline_ms = int((time.time() + function.spec.timeout) * 1000)
+        request = {"event": event, "throttling": self._throttling_for(environment), "deadlineMs": deadline_ms}
         crash = self._crash_for(function.spec)
         if crash is not None:
             request["crashAfterCalls"] = crash
-        # the deadline the function's context counts down to (its claims expire then): from now, the environment taken
-        deadline_ms = int((time.time() + function.spec.timeout) * 1000)
         try:
             answer = environment.call(request, function.spec.timeout + TIMEOUT_GRACE_SECONDS)
         except TypeError as exc:  # an event JSON cannot carry never reaches the environment
