@@ -128,7 +128,7 @@ def test_the_idempotency_key_headers_record_holds_no_unkeyed_hash_of_the_body_a_
         content = order_content(FulfillmentOrderIn.model_validate(with_card(card)))
         return {kept_hash(raw.decode()), kept_hash(hashlib.sha256(raw).hexdigest()), kept_hash(content)}
 
-    def posted(body: dict[str, Any]) -> Any:
+    def posted(body: dict[str, Any] | str) -> Any:
         return post_json(hub, "/order-to-cash/fulfillment-orders", body, CLAIMS, headers={"Idempotency-Key": "osm-ORD-KEY-1"})
 
     # Given an order revision paid by card and by direct debit, posted with an Idempotency-Key
@@ -150,6 +150,8 @@ def test_the_idempotency_key_headers_record_holds_no_unkeyed_hash_of_the_body_a_
     # card's middle digits, under the same key, is another request (409)
     again = posted(order("ORD-KEY"))
     assert (again.status, again.json()) == (first.status, first.json())
+    laid_out_otherwise = posted(json.dumps(order("ORD-KEY"), indent=2, sort_keys=True))  # compared as an order, not as bytes
+    assert (laid_out_otherwise.status, laid_out_otherwise.json()) == (first.status, first.json())
     refused = posted(with_card(NUMBER[:6] + "000000" + NUMBER[-4:]))
     assert refused.status == 409, refused.body
     assert "idempotency key" in refused.json()["detail"]

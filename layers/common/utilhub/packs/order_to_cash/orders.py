@@ -280,7 +280,9 @@ def build_api() -> HttpApiResolver:
             "bill-to account becomes its nonpaying subordinate; prior values flag a paying hierarchy change. The same "
             "order revision again answers 202 and ends with the same result; other content under a used order id and "
             "revision is a 409, and so is a revision older than one already accepted for the order (revisions apply in "
-            "order; an older one never reverts the paying hierarchy). An order using one billing profile in different "
+            "order; an older one never reverts the paying hierarchy). Under an `Idempotency-Key`, orders are compared as "
+            "the intake compares revisions (payment numbers masked, plus a keyed MAC of them), not as bytes: the same "
+            "order laid out otherwise is the same request. An order using one billing profile in different "
             "billing systems is refused (422)."
         ),
         replies=[Reply(202, "Started (or already started): query the revision.", "FulfillmentOrderState")],
