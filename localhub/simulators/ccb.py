@@ -10,8 +10,9 @@ As a target (CU-01, CU-02), CCB's customer services take a customer created or c
 ``POST /customers`` (validated against CCB's own contract, :mod:`localhub.simulators.ccb_contract`, never the hub's
 models, as is everything else the hub sends CCB; every code value must be one
 of CCB's own, the CCB column of the shipped domain value maps; a second customer for one Siebel id is
-refused with 409), ``GET /customers?siebelAccountId=`` (the lookup by Siebel id) and
-``PUT /customers/{personId}`` (the parts given replace CCB's). CCB keeps what it makes as separate
+refused with 409), ``GET /customers?siebelAccountId=`` (the lookup by Siebel id), ``GET /customers/{personId}``
+(the customer of a person, 404 for a person that is no customer's) and ``PUT /customers/{personId}`` (the parts
+given replace CCB's). CCB keeps what it makes as separate
 records: the person (with addresses and contacts), the account (with its auto-pay set-up), the bill
 route and the statement set-up. These services need the hub's credentials; the source routes are
 CCB's own users' and do not.
@@ -369,6 +370,11 @@ class CcbSimulator(Simulator):
             siebel_id = parse_qs(urlsplit(path).query).get("siebelAccountId", [""])[0]
             person_id = self.by_siebel_id.get(siebel_id)
             return json_reply(200, self.customer(person_id).model_dump()) if person_id else json_reply(404, {"message": "no such customer"})
+        if method == "GET" and len(parts) == 2:
+            person = self.records.get(f"PERSON#{unquote(parts[1])}")
+            if person is None or "siebelAccountId" not in person:
+                return json_reply(404, {"message": f"no customer person {unquote(parts[1])}"})
+            return json_reply(200, self.customer(unquote(parts[1])).model_dump())
         if method == "POST" and len(parts) == 1:
             return self._create(self._parse(CcbCustomerIn, body))
         if method == "PUT" and len(parts) == 2:

@@ -273,3 +273,48 @@ def test_an_order_whose_customer_ccb_finds_under_other_ids_than_the_imported_lin
     assert other_person in answer.json()["detail"]
     assert [m for m in list(ccb(hub).received)[before:] if m["operation"] in ("create", "change")] == []
     assert cross_references(hub, "1-XR0032") == ({"SEBL": "1-XR0032", "CCB": person_id}, {"SEBL": "1-XR0032", "CCB": account_id})
+
+
+def test_an_order_whose_imported_person_has_another_account_at_ccb_is_refused_before_anything_is_marked_or_sent(hub: LocalHub) -> None:
+    from tests.integration.test_customer_siebel_customers import account, order, post_order
+
+    # Given Siebel account 1-XR0033 imported as linked to a CCB person and to an account that is not that person's at
+    # CCB (another customer's), and CCB not finding any customer by that Siebel id
+    person_id, own_account = made_by_oracles_pack(hub, "LEGACY-33")
+    _, other_account = made_by_oracles_pack(hub, "LEGACY-33B")
+    assert import_export(hub, export("1-XR0033", person_id, other_account)).status == 200
+    ccb_before = ccb(hub).customer(person_id).model_dump()
+    before = len(ccb(hub).received)
+
+    # When Siebel sends an order for that account (CU-01)
+    answer = post_order(hub, order("SO-XR33", account("1-XR0033", name="Ada King")))
+
+    # Then it is refused as a conflict naming both accounts, before anything is sent to CCB or recorded: CCB's person is
+    # as it was, the customer is not marked synchronizing, and the imported links stand
+    assert answer.status == 409, answer.body
+    assert own_account in answer.json()["detail"]
+    assert other_account in answer.json()["detail"]
+    assert [m for m in list(ccb(hub).received)[before:] if m["operation"] in ("create", "change")] == []
+    assert ccb(hub).customer(person_id).model_dump() == ccb_before
+    table = boto3.resource("dynamodb").Table(hub.resources()["CrossReferenceTable"])
+    kept = table.get_item(Key={"pk": "CUSTOMER#SEBL#1-XR0033"}).get("Item", {})
+    assert "synchronizing" not in kept, kept
+    assert cross_references(hub, "1-XR0033") == ({"SEBL": "1-XR0033", "CCB": person_id}, {"SEBL": "1-XR0033", "CCB": other_account})
+
+
+def test_an_order_whose_imported_person_ccb_does_not_have_is_refused_before_anything_is_marked_or_sent(hub: LocalHub) -> None:
+    from tests.integration.test_customer_siebel_customers import account, order, post_order
+
+    # Given Siebel account 1-XR0034 imported as linked to a CCB person and account CCB does not have
+    assert import_export(hub, export("1-XR0034", "9999999934", "9999999935")).status == 200
+    before = len(ccb(hub).received)
+
+    # When Siebel sends an order for that account (CU-01)
+    answer = post_order(hub, order("SO-XR34", account("1-XR0034")))
+
+    # Then it is refused as a conflict naming the person, nothing is sent to CCB, and nothing is marked
+    assert answer.status == 409, answer.body
+    assert "9999999934" in answer.json()["detail"]
+    assert [m for m in list(ccb(hub).received)[before:] if m["operation"] in ("create", "change")] == []
+    table = boto3.resource("dynamodb").Table(hub.resources()["CrossReferenceTable"])
+    assert "synchronizing" not in table.get_item(Key={"pk": "CUSTOMER#SEBL#1-XR0034"}).get("Item", {})

@@ -11,7 +11,7 @@ import boto3
 
 from localhub.aws import sfn_waits
 from localhub.hub import LocalHub
-from tests.integration.test_order_to_cash_fulfillment_orders import BANK, CARD, brm, line, resubmit, result, submit
+from tests.integration.test_order_to_cash_fulfillment_orders import BANK, CARD, CLAIMS, brm, line, resubmit, result, submit
 
 NUMBER, ACCOUNT = CARD["number"], BANK["accountNumber"]
 
@@ -102,3 +102,56 @@ def test_the_intakes_idempotency_record_holds_no_unkeyed_hash_a_number_could_be_
     other["lines"][0]["billingProfile"]["creditCard"] = {**CARD, "number": NUMBER[:6] + "000000" + NUMBER[-4:]}
     refused = post(hub, other)
     assert refused.status == 409, refused.body
+
+
+def test_the_idempotency_key_headers_record_holds_no_unkeyed_hash_of_the_body_a_number_could_be_guessed_from(hub: LocalHub) -> None:
+    import hashlib
+
+    from tests.helpers import post_json
+    from utilhub.packs.order_to_cash.model import FulfillmentOrderIn
+    from utilhub.packs.order_to_cash.order_store import masked_content
+    from utilhub.packs.order_to_cash.orders import order_content
+
+    def with_card(card: str) -> dict[str, Any]:
+        candidate = order("ORD-KEY")
+        candidate["lines"][0]["billingProfile"]["creditCard"] = {**CARD, "number": card}
+        return candidate
+
+    def kept_hash(fingerprint: str) -> str:
+        """What Powertools keeps as the validation hash of a record whose fingerprint is ``fingerprint``."""
+        return hashlib.sha256(json.dumps(fingerprint).encode()).hexdigest()
+
+    def unkeyed(card: str) -> set[str]:
+        """The hashes a reader of the records could recompute for ``card`` without a key: of the raw body as posted
+        (and of its SHA-256, the header's fingerprint until now), and of the order revision's canonical JSON."""
+        raw = json.dumps(with_card(card)).encode()
+        content = order_content(FulfillmentOrderIn.model_validate(with_card(card)))
+        return {kept_hash(raw.decode()), kept_hash(hashlib.sha256(raw).hexdigest()), kept_hash(content)}
+
+    def posted(body: dict[str, Any] | str) -> Any:
+        return post_json(hub, "/order-to-cash/fulfillment-orders", body, CLAIMS, headers={"Idempotency-Key": "osm-ORD-KEY-1"})
+
+    # Given an order revision paid by card and by direct debit, posted with an Idempotency-Key
+    first = posted(order("ORD-KEY"))
+    assert first.status == 202, first.body
+    assert result(hub, "ORD-KEY", 1)["status"] in ("RUNNING", "SUCCEEDED")
+    records = boto3.resource("dynamodb").Table(hub.resources()["IdempotencyTable"]).scan()["Items"]
+    stored = {str(r["validation"]) for r in records if "validation" in r}
+    assert len(stored) >= 2  # the header's record and the intake's own
+
+    # Then no stored hash is an unkeyed hash of the body or of the order, whichever middle digits are tried (the last 4
+    # and the length are known from the kept revision), nor of the order with its numbers masked
+    tried = set().union(*(unkeyed(NUMBER[:6] + f"{middle:06d}" + NUMBER[-4:]) for middle in (0, 111111, 123456, 999999)))
+    assert unkeyed(NUMBER) <= tried
+    masked_only = kept_hash(masked_content(order_content(FulfillmentOrderIn.model_validate(order("ORD-KEY")))))
+    assert not stored & (tried | {masked_only})
+
+    # And the same body with the same key is the same request (the first answer again); one differing only in the
+    # card's middle digits, under the same key, is another request (409)
+    again = posted(order("ORD-KEY"))
+    assert (again.status, again.json()) == (first.status, first.json())
+    laid_out_otherwise = posted(json.dumps(order("ORD-KEY"), indent=2, sort_keys=True))  # compared as an order, not as bytes
+    assert (laid_out_otherwise.status, laid_out_otherwise.json()) == (first.status, first.json())
+    refused = posted(with_card(NUMBER[:6] + "000000" + NUMBER[-4:]))
+    assert refused.status == 409, refused.body
+    assert "idempotency key" in refused.json()["detail"]

@@ -403,9 +403,12 @@ def test_a_route_declaration_that_cannot_hold_is_refused() -> None:
     app = create_api(SCOPE)
     reply = [Reply(200, "Yes.", "Yes")]
 
-    # When a GET honours an Idempotency-Key, a path parameter is left undocumented, or a route is declared twice
+    # When a GET honours an Idempotency-Key, a fingerprint is given a route that does not, a path parameter is left
+    # undocumented, or a route is declared twice
     with pytest.raises(ValueError, match="Idempotency-Key"):
         route(app, "GET", "/x", idempotent=True, summary="x", description="x", replies=reply)
+    with pytest.raises(ValueError, match="fingerprint"):
+        route(app, "POST", "/x", fingerprint=lambda: "x", summary="x", description="x", replies=reply)
     with pytest.raises(ValueError, match="path parameters"):
         route(app, "GET", "/x/{id}", summary="x", description="x", replies=reply)
     route(app, "GET", "/x", summary="x", description="x", replies=reply)(lambda: (200, {}))

@@ -200,11 +200,20 @@ def read_body(app: APIGatewayHttpResolver, *, xml: bool, text: str | None = None
     raise unsupported_media_type(media_type, [JSON, *XML_TYPES] if xml else [JSON])
 
 
-def once_per_key(app: APIGatewayHttpResolver, body: Body, work: Callable[[], tuple[int, Any]]) -> Response[str]:
+def once_per_key(
+    app: APIGatewayHttpResolver,
+    body: Body,
+    work: Callable[[], tuple[int, Any]],
+    fingerprint: Callable[[], str] | None = None,
+) -> Response[str]:
     """Run a POST's ``work`` once per ``Idempotency-Key`` header; without the header, run it.
 
-    A repeat with the same key and body answers the first response again; the same key with
-    another body is a 409. Business ids make the work itself safe to repeat without the key.
+    A repeat with the same key and request answers the first response again; the same key with
+    another request is a 409. Business ids make the work itself safe to repeat without the key.
+
+    What tells one request from another (Powertools keeps its SHA-256 in the record) is the SHA-256 of the
+    body as posted, or what ``fingerprint`` answers, asked only when the header is there: a route whose body
+    holds a number an unkeyed hash must not be kept of (a card number) gives its own keyed fingerprint.
     """
     key = app.current_event.headers.get("idempotency-key")
     if key is None:  # an empty key is a malformed one, not an absent one
@@ -215,7 +224,10 @@ def once_per_key(app: APIGatewayHttpResolver, body: Body, work: Callable[[], tup
     refuse_in_header("Idempotency-Key", key)
     route = f"{app.current_event.request_context.http.method} {app.current_event.path}"
     status, payload = idempotency.run_once(
-        key=f"{route}#{key}", fingerprint=body.digest, work=lambda: list(work()), lambda_context=app.lambda_context
+        key=f"{route}#{key}",
+        fingerprint=body.digest if fingerprint is None else fingerprint(),
+        work=lambda: list(work()),
+        lambda_context=app.lambda_context,
     )
     return json_response(status, payload)
 
@@ -254,6 +266,7 @@ def route(
     scope: str | None = None,
     acts_as: str | Callable[..., str] | None = None,
     idempotent: bool = False,
+    fingerprint: Callable[..., str] | None = None,
     operator: bool = False,
     problems: Iterable[int] = (),
     path_parameters: Mapping[str, Mapping[str, Any]] | None = None,
@@ -272,7 +285,9 @@ def route(
       has an XML form) and parsed: by the request's ``read``, else a JSON body as its model (:func:`parsed`) and an
       XML body as its model from the fields its XML form reads (:func:`parsed_xml`);
     - an ``acts_as`` function of the request and path parameters names the system the caller must act as;
-    - with ``idempotent``, the function runs once per ``Idempotency-Key`` (:func:`once_per_key`);
+    - with ``idempotent``, the function runs once per ``Idempotency-Key`` (:func:`once_per_key`), a request told from
+      another by the SHA-256 of its body, or by ``fingerprint`` of the parsed request and path parameters (a keyed
+      fingerprint where the body holds a number no unkeyed hash may be kept of);
     - with ``operator``, a token granting the operators' scope (``utilhub/ops``) is taken as well, its caller acting as
       no system (the ``acts_as`` check is the applications'): the operations API runs a pack's resubmission so.
 
@@ -284,6 +299,8 @@ def route(
         raise ValueError(f"{method} {path}: the hub's routes are GET or POST.")
     if idempotent and method != "POST":
         raise ValueError(f"{method} {path}: Idempotency-Key is for POST routes only.")
+    if fingerprint is not None and not idempotent:
+        raise ValueError(f"{method} {path}: a fingerprint is for a route that honours Idempotency-Key.")
     parameters = dict(path_parameters or {})
     if set(parameters) != set(_TEMPLATE_PARAMETER.findall(path)):
         raise ValueError(f"{method} {path}: path parameters documented are {sorted(parameters)}.")
@@ -322,7 +339,8 @@ def route(
             if callable(acts_as) and not as_operator:
                 identity.require_caller_acts_as(app, acts_as(*arguments, **params))
             if idempotent:
-                return once_per_key(app, body, lambda: _result_of(function(*arguments, **params)))
+                told = None if fingerprint is None else (lambda: fingerprint(*arguments, **params))
+                return once_per_key(app, body, lambda: _result_of(function(*arguments, **params)), told)
             result = function(*arguments, **params)
             return result if isinstance(result, Response) else json_response(*result)
 

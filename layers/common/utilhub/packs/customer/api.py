@@ -71,7 +71,8 @@ def build_api() -> HttpApiResolver:
             "addresses, contacts, bill route, statement set-up), within the route's time budget: CREATED, UPDATED or "
             "UNCHANGED, with its CCB ids. A repeated order creates nothing twice; an account not yet linked is looked up "
             "at CCB by its Siebel id before it is created. An account linked by the cutover's cross-reference import updates "
-            "the CCB customer those links name; CCB finding another under its Siebel id is a 409 (nothing sent). "
+            "the CCB customer those links name; CCB finding another under its Siebel id, or holding the imported person with "
+            "another account or not at all, is a 409 (nothing sent, nothing recorded). "
             "Two lines giving one billing account different data is a 422. "
             "CCB answering an error is a 502, CCB not answering in time a 504; the order can be posted again."
             + DVM

@@ -111,6 +111,11 @@ class CcbCustomerClient:
         found = self._call(budget, "GET", f"customers?siebelAccountId={quote(siebel_account_id, safe='')}", absent_on=404)
         return self._customer(found) if found is not None else None
 
+    def read(self, budget: TimeBudget, person_id: str) -> CcbCustomer | None:
+        """The customer whose person is ``person_id``, or None when CCB has no such customer person."""
+        found = self._call(budget, "GET", f"customers/{quote(person_id, safe='')}", absent_on=404)
+        return self._customer(found) if found is not None else None
+
     def create(self, budget: TimeBudget, customer: CcbCustomerIn) -> tuple[CcbCustomer, bool]:
         """The customer CCB now has for the Siebel id, and whether this call created it."""
         created = self._call(budget, "POST", "customers", customer, absent_on=409)

@@ -167,7 +167,8 @@ class CustomerSync:
             action: Action = "UPDATED" if applied == "applied" else "UNCHANGED"
             return CustomerOutcome(siebelAccountId=siebel_id, ccbPersonId=state.ccbPersonId, ccbAccountId=state.ccbAccountId, action=action)
         # linked by the cutover's import (Oracle's XREF_DATA): those links win over what CCB finds by the Siebel id,
-        # and an order whose customer CCB finds under other ids is refused before anything is marked or sent
+        # and an order whose customer CCB finds under other ids, or whose imported person CCB holds with another
+        # account, is refused before anything is marked or sent
         imported = self.imported_ids(siebel_id)
         customer = self._ccb.find(budget, siebel_id) if imported is not None else None
         if imported is not None and customer is not None and (customer.personId, customer.accountId) != imported:
@@ -175,6 +176,14 @@ class CustomerSync:
                 f"Siebel account {siebel_id} is linked to CCB person {imported[0]} and account {imported[1]} (imported), "
                 f"but CCB finds person {customer.personId} and account {customer.accountId} under it: not synchronized."
             )
+        if imported is not None and customer is None:  # the imported customer, which CCB does not know by its Siebel id
+            held = self._ccb.read(budget, imported[0])
+            if held is None or held.accountId != imported[1]:
+                holds = "no customer" if held is None else f"account {held.accountId}"
+                raise problems.conflict(
+                    f"Siebel account {siebel_id} is linked to CCB person {imported[0]} and account {imported[1]} (imported), "
+                    f"but CCB person {imported[0]} has {holds}: not synchronized."
+                )
         # updates Siebel sends from now on are queued (delivered once this ends), not ignored as a prospect's
         self._store.mark_synchronizing(siebel_id)
         if imported is None:
@@ -182,12 +191,8 @@ class CustomerSync:
             # order at the same moment (CCB then refuses the create as a duplicate and the client finds it)
             customer = self._ccb.find(budget, siebel_id)
         created = False
-        if customer is None and imported is not None:  # the imported customer, which CCB does not know by its Siebel id
+        if customer is None and imported is not None:  # the imported customer, its account checked above
             customer = self._ccb.change(budget, imported[0], CcbCustomerChange.model_validate(_parts(image)))
-            if customer.accountId != imported[1]:
-                raise problems.conflict(
-                    f"CCB person {imported[0]} has account {customer.accountId}, the imported links {imported[1]}: not synchronized."
-                )
             action = "UPDATED"
         else:
             if customer is None:

@@ -253,6 +253,13 @@ def read_order(body: Body) -> FulfillmentOrderIn:
     return order
 
 
+def keyed_fingerprint(order: FulfillmentOrderIn) -> str:
+    """What tells one submission of an order revision from another in an idempotency record (the intake's, and the
+    ``Idempotency-Key`` header's): the order with its payment numbers masked and a keyed MAC of them, never an unkeyed
+    hash of a number (order_store.fingerprint)."""
+    return fingerprint(order_content(order), payment_mac())
+
+
 def build_api() -> HttpApiResolver:
     app = create_api(SCOPE)
     collection = f"{PREFIX}/fulfillment-orders"
@@ -263,6 +270,7 @@ def build_api() -> HttpApiResolver:
         collection,
         request=Request(FulfillmentOrderIn, "The order revision.", read=read_order),
         idempotent=True,
+        fingerprint=keyed_fingerprint,  # the header's record as the intake's own: no unkeyed hash of a card number
         summary="Synchronize a fulfillment order's billing accounts to BRM (OC-01)",
         description=(
             "Starts one Standard workflow per order revision. Only ADD, UPDATE and MOVE-ADD lines are processed; "
@@ -272,7 +280,9 @@ def build_api() -> HttpApiResolver:
             "bill-to account becomes its nonpaying subordinate; prior values flag a paying hierarchy change. The same "
             "order revision again answers 202 and ends with the same result; other content under a used order id and "
             "revision is a 409, and so is a revision older than one already accepted for the order (revisions apply in "
-            "order; an older one never reverts the paying hierarchy). An order using one billing profile in different "
+            "order; an older one never reverts the paying hierarchy). Under an `Idempotency-Key`, orders are compared as "
+            "the intake compares revisions (payment numbers masked, plus a keyed MAC of them), not as bytes: the same "
+            "order laid out otherwise is the same request. An order using one billing profile in different "
             "billing systems is refused (422)."
         ),
         replies=[Reply(202, "Started (or already started): query the revision.", "FulfillmentOrderState")],
@@ -282,8 +292,7 @@ def build_api() -> HttpApiResolver:
     )
     def submit(order: FulfillmentOrderIn) -> tuple[int, Any]:
         key = f"OC-01#order#{order.orderId}#{order.revision}"
-        # the order with its payment numbers masked and a keyed MAC of them: never an unkeyed hash of a number
-        same = fingerprint(order_content(order), payment_mac())
+        same = keyed_fingerprint(order)
         return 202, run_once(key=key, fingerprint=same, work=lambda: start(order), lambda_context=app.lambda_context)
 
     @route(
