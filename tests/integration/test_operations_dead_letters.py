@@ -75,6 +75,28 @@ def test_a_bill_cycle_change_dead_lettered_by_a_long_ccb_outage_is_redriven_and_
     assert (by_name.status, by_name.json()["detail"]) == (409, again.json()["detail"])
 
 
+def test_an_event_held_behind_a_failing_one_of_its_group_is_dead_lettered_with_it_in_the_journal(hub: LocalHub) -> None:
+    # Given MD-16's FIFO relay, two bill status events of one usage transaction, and MDM down for good: the first
+    # fails every try, the second is never handed to the relay (held behind it) though each receive counts against it
+    hub.simulators["MDM"].add_fault({"kind": "down", "count": 50})
+    ccb = {"client_id": "ccb", "scope": "utilhub/meter-data", "token_use": "access"}
+    for event_id, event in (("E-1", "BILL_COMPLETED"), ("E-2", "SEGMENT_CANCELED")):
+        body = json.dumps({"eventId": event_id, "event": event})
+        answer = hub.call_api("POST", "/meter-data/usage-transactions/UT-1/bill-status", body=body, headers=JSON, claims=ccb)
+        assert answer.status == 202
+
+    # When the queue has tried them both enough
+    settle(hub)
+
+    # Then both wait in the dead-letter queue, and the operators see both failed, the second held behind the first
+    assert depths(hub)["meter-data/bill-status"] == 2
+    assert not [m for m in hub.simulators["MDM"].received if m.get("operation") == "bill-status"]
+    assert sorted((t["id"], t["state"], t["reason"]) for t in journaled(hub, "MD-16")) == [
+        ("UT-1/E-1", "FAILED", "not delivered after 5 tries (MDM answered 503); in the dead-letter queue"),
+        ("UT-1/E-2", "FAILED", "not delivered after 5 receives, held behind UT-1/E-1 of its group; in the dead-letter queue"),
+    ]
+
+
 def test_every_dead_letter_queue_of_the_template_is_listed_and_an_unknown_one_is_not_found(hub: LocalHub) -> None:
     listed = depths(hub)
     dead_letter_queues = {k for k in hub.resources() if k.endswith("DeadLetterQueue") and k != "MonitorDeadLetterQueue"}

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from utilhub.packs.field_work.model import ActivityIn
 from utilhub.packs.field_work.store import ActivityStore
@@ -82,3 +83,12 @@ def test_an_id_the_activity_no_longer_has_there_finds_nothing(table: Any) -> Non
     found = store.find("MWM", "MWM-00000009")
     assert found is not None
     assert found.activity.activityId == "FA-1"
+
+
+def test_an_activity_type_is_taken_in_upper_case_only() -> None:
+    # Given the hub's code of a meter exchange, as docs/packs/field-work.md says it is posted, and in lower case
+    body = {"sourceSystem": "CCB", "activityId": "FA-9", "servicePointId": "SP-0001"}
+    assert ActivityIn.model_validate({**body, "activityType": "METER-EXCHANGE"}).activityType == "METER-EXCHANGE"
+    # Then the lower case one is refused (the field's pattern, before the map's case-insensitive look-up is reached)
+    with pytest.raises(ValidationError, match="activityType"):
+        ActivityIn.model_validate({**body, "activityType": "meter-exchange"})

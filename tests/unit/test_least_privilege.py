@@ -403,3 +403,23 @@ def test_only_the_oc01_intake_may_make_a_mac_with_the_order_fingerprint_key() ->
     granted = {(f.logical_id, frozenset(s.targets)) for f in functions() for s in f.statements() if may_mac(s.actions)}
     # Then only OC-01's intake may, and only with its fingerprint key (order_store.KmsMac)
     assert granted == {("OrderToCashOrdersFunction", frozenset({"OrderFingerprintKey"}))}
+
+
+def test_only_the_fw01_workflow_steps_write_the_systems_ids_of_a_field_activity() -> None:
+    # Given every statement of the template on the cross-reference table naming a field activity's system ids
+    # (FIELD_ACTIVITY#<system>#..., written by ActivityStore.link once a routed system answered the create)
+    prefix = f"{field_store.XREF_ENTITY}#"
+    readers: set[str] = set()
+    writers: set[str] = set()
+    for function in functions():
+        for statement in function.statements():
+            patterns = statement.condition.get("ForAllValues:StringLike", {}).get(LEADING_KEYS, [])
+            if "CrossReferenceTable" not in statement.targets or not any(p.startswith(prefix) for p in patterns):
+                continue
+            if "dynamodb:GetItem" in statement.actions:
+                readers.add(function.logical_id)
+            if statement.actions & {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}:
+                writers.add(function.logical_id)
+    # Then the workflow steps alone write them; the activities API (ActivityStore.find) and the event delivery read them
+    assert writers == {"FieldWorkActivityStepsFunction"}
+    assert readers == {"FieldWorkActivitiesFunction", "FieldWorkActivityStepsFunction", "FieldWorkEventDeliveryFunction"}

@@ -12,8 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, SqsFifoPartialProcessor, process_partial_response
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
-__all__ = ["BatchProcessor", "EventType", "SqsFifoPartialProcessor", "process_partial_response", "processor_for"]
+__all__ = ["BatchProcessingError", "BatchProcessor", "EventType", "SqsFifoPartialProcessor", "process_partial_response", "processor_for"]
 
 
 def processor_for(event: dict[str, Any]) -> BatchProcessor:

@@ -23,7 +23,8 @@ Every relay named by its integration point (``MD-13``, ``FW-05``, ``DA-04``...; 
 journals each event (docs/operations.md), its id the event's: ``QUEUED`` when accepted, each call to the target a
 hop (:func:`journal.working_on`), each failed try a hop with the target's answer, ``DELIVERED`` once delivered,
 ``REFUSED`` (with the target's reason) when it is moved to the dead-letter queue, ``DEAD_LETTERED`` when its last try
-(the queue's ``maxReceiveCount``-th receive) failed, so the queue moves it there. Either is run again by redriving its
+(the queue's ``maxReceiveCount``-th receive) failed, so the queue moves it there (and so each later event of its FIFO
+group held back behind it, naming it). Either is run again by redriving its
 queue, not by a resubmission route: its head names none.
 """
 
@@ -122,7 +123,10 @@ def deliver_batch(event: dict[str, Any], context: Any, deliverers: Mapping[str, 
     """Deliver an SQS batch of relayed events; the answer lists the records to redeliver."""
     from utilhub.platform import batches  # the consumer's wiring loaded it at init; no other function loads it
 
+    handed: set[str] = set()  # the records given to `deliver` (a FIFO batch skips those behind a failed one of their group)
+
     def deliver(record: SQSRecord) -> Mapping[str, Any]:
+        handed.add(record.message_id)
         message = RelayMessage.model_validate_json(record.body)
         use_correlation_id(message.correlationId)
         deliverer = deliverers.get(message.relay)
@@ -168,9 +172,54 @@ def deliver_batch(event: dict[str, Any], context: Any, deliverers: Mapping[str, 
             journal.changed(message.relay, journal_id(message.eventId), DELIVERED, step="delivered")
         return outcome
 
-    return dict(
-        batches.process_partial_response(event=event, record_handler=deliver, processor=batches.processor_for(event), context=context)
-    )
+    records = event.get("Records") or []
+    try:
+        answer = batches.process_partial_response(
+            event=event, record_handler=deliver, processor=batches.processor_for(event), context=context
+        )
+    except batches.BatchProcessingError:  # every record failed: each is handed back
+        _held_back(records, handed, {record["messageId"] for record in records})
+        raise
+    _held_back(records, handed, {str(failure["itemIdentifier"]) for failure in answer["batchItemFailures"]})
+    return dict(answer)
+
+
+def _held_back(records: Sequence[Mapping[str, Any]], handed: set[str], failed: set[str]) -> None:
+    """The records of a FIFO batch skipped behind a failed one of their group were never handed to the deliverer, yet
+    each receive counts against them: at the queue's ``maxReceiveCount``-th, SQS moves them to the dead-letter queue
+    with it, so they are ``DEAD_LETTERED`` too, naming the event they were held behind. A journal write that fails
+    never fails the batch (the queue's alarms still see the dead letters)."""
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+    blockers: dict[str | None, str] = {}  # a group's failed event (its journal id), the first of the batch
+    for raw in records:
+        record = SQSRecord(dict(raw))
+        if record.message_id not in failed:
+            continue
+        group = record.attributes.message_group_id
+        try:
+            message = RelayMessage.model_validate_json(record.body)
+        except ValueError:  # not a relayed event: the deliverer's failure already says so
+            continue
+        if record.message_id in handed:
+            blockers.setdefault(group, journal_id(message.eventId))
+            continue
+        if not journaled(message.relay):
+            continue
+        try:
+            _, tries = _redrive_policy_of(wiring.sqs(), record.event_source_arn)
+            receives = int(record.attributes.approximate_receive_count)
+            if receives >= tries:
+                behind = blockers.get(group, "an earlier event")
+                journal.changed(
+                    message.relay,
+                    journal_id(message.eventId),
+                    DEAD_LETTERED,
+                    reason=f"not delivered after {receives} receives, held behind {behind} of its group; in the dead-letter queue",
+                    step="dead-lettered",
+                )
+        except Exception as exc:  # the batch's answer stands; the event stays RECEIVED, its DLQ alarmed
+            logger.warning("held-back event not journaled", extra={"relay": message.relay, "error": type(exc).__name__})
 
 
 def _tried(record: SQSRecord, message: RelayMessage, journaling: bool, failure: Exception) -> None:

@@ -152,7 +152,8 @@ def build_api() -> HttpApiResolver:
         "POST",
         f"{PREFIX}/activities/{{sourceSystem}}/{{activityId}}/events",
         request=Request(ActivityEventIn, "The event."),
-        # the system the event happened in: the body's fromSystem, else the activity's source in the path
+        # the system the event happened in: the body's fromSystem, else the system in the path (the activity's source, or
+        # a linked system naming it by its own id)
         acts_as=lambda event_in, sourceSystem, activityId: event_in.fromSystem or _system(sourceSystem),
         idempotent=True,
         summary="Update, cancel or complete a field activity (FW-02)",

@@ -82,7 +82,10 @@ class ActivityEventIn(_Message):
     eventId: str = Field(pattern=ID_PATTERN)
     event: Literal["UPDATE", "CANCEL", "COMPLETE"]
     at: AwareDatetime
-    fromSystem: System | None = Field(default=None, description="the system the event happened in (default: the activity's source)")
+    fromSystem: System | None = Field(
+        default=None,
+        description="the system the event happened in (default: the system in the path, which names the activity by its own id)",
+    )
     changes: dict[str, Any] | None = Field(
         default=None, description="UPDATE: the fields that changed (scheduledDate, priority, description)"
     )
