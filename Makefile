@@ -87,7 +87,7 @@ e2e: $(BIN)/.synced $(CHROMIUM) ## end-to-end tests against the local hub over H
 	$(BIN)/pytest tests/e2e
 
 test: install lint typecheck requirements-check template-check moto-conformance ## everything CI runs (tests on every core, a file per worker)
-	$(BIN)/pytest -n auto --dist loadfile
+	$(BIN)/pytest -n auto --dist loadfile --durations=15
 
 run: $(BIN)/.synced ## the whole hub on this machine (embedded AWS, HTTP API, simulators); ARGS="--parameter-overrides MetersManagedIn=MDM"
 	$(LAYER_PATH) $(BIN)/python -m localhub $(ARGS)
