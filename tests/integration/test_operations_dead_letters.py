@@ -93,7 +93,7 @@ def test_an_event_held_behind_a_failing_one_of_its_group_is_dead_lettered_with_i
     assert not [m for m in hub.simulators["MDM"].received if m.get("operation") == "bill-status"]
     assert sorted((t["id"], t["state"], t["reason"]) for t in journaled(hub, "MD-16")) == [
         ("UT-1/E-1", "FAILED", "not delivered after 5 tries (MDM answered 503); in the dead-letter queue"),
-        ("UT-1/E-2", "FAILED", "not delivered after 5 receives, held behind UT-1/E-1 of its group; in the dead-letter queue"),
+        ("UT-1/E-2", "FAILED", "not delivered after 5 tries (held behind UT-1/E-1 of its group); in the dead-letter queue"),
     ]
 
 

@@ -187,8 +187,7 @@ def deliver_batch(event: dict[str, Any], context: Any, deliverers: Mapping[str, 
 def _held_back(records: Sequence[Mapping[str, Any]], handed: set[str], failed: set[str]) -> None:
     """The records of a FIFO batch skipped behind a failed one of their group were never handed to the deliverer, yet
     each receive counts against them: at the queue's ``maxReceiveCount``-th, SQS moves them to the dead-letter queue
-    with it, so they are ``DEAD_LETTERED`` too, naming the event they were held behind. A journal write that fails
-    never fails the batch (the queue's alarms still see the dead letters)."""
+    with it, so they are ``DEAD_LETTERED`` too, naming the event they were held behind (:func:`_last_try`)."""
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
     blockers: dict[str | None, str] = {}  # a group's failed event (its journal id), the first of the batch
@@ -204,22 +203,8 @@ def _held_back(records: Sequence[Mapping[str, Any]], handed: set[str], failed: s
         if record.message_id in handed:
             blockers.setdefault(group, journal_id(message.eventId))
             continue
-        if not journaled(message.relay):
-            continue
-        try:
-            _, tries = _redrive_policy_of(wiring.sqs(), record.event_source_arn)
-            receives = int(record.attributes.approximate_receive_count)
-            if receives >= tries:
-                behind = blockers.get(group, "an earlier event")
-                journal.changed(
-                    message.relay,
-                    journal_id(message.eventId),
-                    DEAD_LETTERED,
-                    reason=f"not delivered after {receives} receives, held behind {behind} of its group; in the dead-letter queue",
-                    step="dead-lettered",
-                )
-        except Exception as exc:  # the batch's answer stands; the event stays RECEIVED, its DLQ alarmed
-            logger.warning("held-back event not journaled", extra={"relay": message.relay, "error": type(exc).__name__})
+        if journaled(message.relay):
+            _last_try(record, message, f"held behind {blockers.get(group, 'an earlier event')} of its group")
 
 
 def _tried(record: SQSRecord, message: RelayMessage, journaling: bool, failure: Exception) -> None:
