@@ -122,6 +122,8 @@ class Mac(Protocol):
 
     def __call__(self, message: bytes) -> str: ...
 
+    def __hash__(self) -> int: ...  # a MAC made once per order content and MAC (orders.keyed_fingerprint)
+
 
 class KmsMac:
     """HMAC-SHA-256 with a KMS HMAC key (``GenerateMac``): the key never leaves KMS, and only the OC-01 intake may use it

@@ -18,6 +18,7 @@ The query follows the attempts to the latest: a resubmission starts only after a
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -29,7 +30,7 @@ from botocore.exceptions import ClientError
 from utilhub.packs.order_to_cash.brm_mapping import missing_payment_details
 from utilhub.packs.order_to_cash.collation import collate
 from utilhub.packs.order_to_cash.model import SIEBEL, FulfillmentOrderIn, OrderResult
-from utilhub.packs.order_to_cash.order_store import Verdict, fingerprint
+from utilhub.packs.order_to_cash.order_store import Mac, Verdict, fingerprint
 from utilhub.packs.order_to_cash.wiring import order_store, payment_mac, stepfunctions
 from utilhub.packs.order_to_cash.workflow import POINT, failure_reason, order_transaction
 from utilhub.platform import aws, journal, problems
@@ -256,8 +257,14 @@ def read_order(body: Body) -> FulfillmentOrderIn:
 def keyed_fingerprint(order: FulfillmentOrderIn) -> str:
     """What tells one submission of an order revision from another in an idempotency record (the intake's, and the
     ``Idempotency-Key`` header's): the order with its payment numbers masked and a keyed MAC of them, never an unkeyed
-    hash of a number (order_store.fingerprint)."""
-    return fingerprint(order_content(order), payment_mac())
+    hash of a number (order_store.fingerprint). Under an ``Idempotency-Key`` both records ask for it: the KMS call is
+    made once per order content."""
+    return _keyed_fingerprint(order_content(order), payment_mac())
+
+
+@functools.lru_cache(maxsize=8)
+def _keyed_fingerprint(content: str, mac: Mac) -> str:  # by the MAC's client too: settings reloaded, a new key is asked
+    return fingerprint(content, mac)
 
 
 def build_api() -> HttpApiResolver:
