@@ -16,6 +16,7 @@ is a 502, never a wrong bill.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal, Self
@@ -282,19 +283,33 @@ class ReadBoundaries(_Answer):
 
 
 # ------------------------------------------------------------------------------------ MDM
-def read_from_mdm(method: str, path: str, body: Any = None, *, budget: TimeBudget | None = None, field: str = "#") -> dict[str, Any]:
+@dataclass(frozen=True)
+class MdmRead:
+    """One read at MDM's usage services: ``method`` and ``path`` (under MDM's base URL), the JSON ``body``, and the field
+    of the hub's request that MDM's refusal (its 400 or 422) is about, named in the 422 the caller gets."""
+
+    method: str
+    path: str
+    body: dict[str, Any] | None
+    refused: str
+
+
+def read_from_mdm(read: MdmRead, *, budget: TimeBudget | None = None) -> dict[str, Any]:
     """One read at MDM within the budget, tried once more when it failed and time is left: its JSON object. MDM's
-    404 is a 404 problem, its 400 or 422 (it refuses what it was asked) a 422 naming ``field``."""
-    return (budget or TimeBudget()).json_call(connector_for("MDM"), method, path, body, read_only=True, refused=field)
+    404 is a 404 problem, its 400 or 422 (it refuses what it was asked) a 422 naming ``read.refused``."""
+    return (budget or TimeBudget()).json_call(connector_for("MDM"), read.method, read.path, read.body, read_only=True, refused=read.refused)
+
+
+def _first_error(exc: ValidationError) -> str:
+    """What is wrong with an answer: the message of its first error only, never its input (which may repeat MDM's values)."""
+    return exc.errors()[0]["msg"]
 
 
 def checked[M: BaseModel](model: type[M], answer: Any) -> M:
     try:
         return model.model_validate(answer)
     except ValidationError as exc:
-        raise bad_gateway(
-            "MDM", f"answered an unusable {model.__name__}: {exc.errors(include_url=False, include_input=False)[0]['msg']}"
-        ) from None
+        raise bad_gateway("MDM", f"answered an unusable {model.__name__}: {_first_error(exc)}") from None
 
 
 class UnusableAnswer(ValueError):
@@ -351,15 +366,20 @@ def read_determinants(body: bytes | str) -> BillDeterminants:
     try:
         return BillDeterminants.model_validate(from_mdm(json.loads(body)))
     except ValidationError as exc:
-        raise UnusableAnswer(exc.errors(include_url=False, include_input=False)[0]["msg"]) from None
+        raise UnusableAnswer(_first_error(exc)) from None
     except ValueError as exc:  # not JSON, or a code with no mapping
         raise UnusableAnswer(str(exc)) from None
 
 
-def bill_determinants(request: BillDeterminantsIn, *, budget: TimeBudget | None = None) -> dict[str, Any]:
-    """MD-12: MDM's bill determinants for the SA and period (with intervals when asked), in CCB's units."""
+def determinants_read(request: BillDeterminantsIn) -> MdmRead:
+    """MD-12's read at MDM: the SA, the period and whether the intervals are wanted (a usage request's id stays with the hub)."""
     body = request.model_dump(mode="json", include={"saId", "periodStart", "periodEnd", "includeIntervals"})
-    answer = read_from_mdm("POST", "usage/bill-determinants", body, budget=budget, field="#/periodEnd")
+    return MdmRead("POST", "usage/bill-determinants", body, refused="#/periodEnd")
+
+
+def determinants_answer(request: BillDeterminantsIn, answer: Any) -> dict[str, Any]:
+    """MD-12's answer from MDM's: checked (in the hub's codes, adding up, for the SA and period asked, with the intervals
+    asked) and in CCB's units; a 502 naming MDM if not."""
     try:
         found = read_determinants(json.dumps(answer))
     except UnusableAnswer as exc:
@@ -367,6 +387,11 @@ def bill_determinants(request: BillDeterminantsIn, *, budget: TimeBudget | None 
     if (wrong := mismatch(found, request)) is not None:
         raise bad_gateway("MDM", wrong)
     return for_ccb(found.model_dump(mode="json", exclude_none=True))
+
+
+def bill_determinants(request: BillDeterminantsIn, *, budget: TimeBudget | None = None) -> dict[str, Any]:
+    """MD-12: MDM's bill determinants for the SA and period (with intervals when asked), in CCB's units."""
+    return determinants_answer(request, read_from_mdm(determinants_read(request), budget=budget))
 
 
 def mismatch(found: BillDeterminants, request: BillDeterminantsIn) -> str | None:
@@ -378,11 +403,15 @@ def mismatch(found: BillDeterminants, request: BillDeterminantsIn) -> str | None
     return None
 
 
-def usage(request: UsageIn) -> dict[str, Any]:
-    """MD-15: the period's usage in the SA's unit, its charge under each rate plan asked, and with ``billPeriodEnd``
-    the estimate to the end of the bill period."""
+def usage_read(request: UsageIn) -> MdmRead:
+    """MD-15's read at MDM: the request as it came (the SA, the period, the rate plans and the bill period's end)."""
     # what MDM refuses in a valid request is a rate plan it does not bill under (or not for the SA's service type)
-    answer = read_from_mdm("POST", "usage/usage", request.model_dump(mode="json", exclude_none=True), field="#/ratePlans")
+    return MdmRead("POST", "usage/usage", request.model_dump(mode="json", exclude_none=True), refused="#/ratePlans")
+
+
+def usage_answer(request: UsageIn, answer: Any) -> dict[str, Any]:
+    """MD-15's answer from MDM's: checked (in the hub's codes, adding up, priced under exactly the rate plans asked, with
+    the estimate to the end of the bill period asked) and in CCB's units; a 502 naming MDM if not."""
     try:
         found = checked(Usage, from_mdm(answer))
     except UnusableAnswer as exc:
@@ -398,8 +427,19 @@ def usage(request: UsageIn) -> dict[str, Any]:
     return for_ccb(found.model_dump(mode="json", exclude_none=True))
 
 
-def read_boundaries(register_id: str, read_at: datetime) -> dict[str, Any]:
-    """MD-14: the register's estimated reading at ``read_at`` and its high-low boundaries."""
+def usage(request: UsageIn) -> dict[str, Any]:
+    """MD-15: the period's usage in the SA's unit, its charge under each rate plan asked, and with ``billPeriodEnd``
+    the estimate to the end of the bill period."""
+    return usage_answer(request, read_from_mdm(usage_read(request)))
+
+
+def boundaries_read(register_id: str, read_at: datetime) -> MdmRead:
+    """MD-14's read at MDM: the register (one segment of the path, whatever it holds) and the time, in the query."""
     query = urlencode({"readAt": read_at.isoformat()})
-    answer = read_from_mdm("GET", f"usage/registers/{quote(register_id, safe='')}/read-boundaries?{query}", field="#/readAt")
-    return checked(ReadBoundaries, answer).model_dump(mode="json")
+    return MdmRead("GET", f"usage/registers/{quote(register_id, safe='')}/read-boundaries?{query}", None, refused="#/readAt")
+
+
+def read_boundaries(register_id: str, read_at: datetime) -> dict[str, Any]:
+    """MD-14: the register's estimated reading at ``read_at`` and its high-low boundaries (``low <= estimate <= high``,
+    else a 502)."""
+    return checked(ReadBoundaries, read_from_mdm(boundaries_read(register_id, read_at))).model_dump(mode="json")
