@@ -43,13 +43,15 @@ def _normal(node: Any, mappings: Mapping[str, Any]) -> Any:
     if set(node) == {"Fn::FindInMap"} and all(isinstance(key, str) for key in node["Fn::FindInMap"]):
         name, top, second = node["Fn::FindInMap"]
         return mappings[name][top][second]
+    if set(node) == {"Fn::Sub"} and isinstance(node["Fn::Sub"], str) and "${" not in node["Fn::Sub"]:
+        return node["Fn::Sub"]
     if set(node) == {"Fn::Sub"} and isinstance(node["Fn::Sub"], list):
         text, variables = node["Fn::Sub"]
         literal = {name: value for name, value in variables.items() if isinstance(value, str | int)}
         for name, value in literal.items():
             text = text.replace(f"${{{name}}}", str(value))
         rest = {name: value for name, value in variables.items() if name not in literal}
-        return {"Fn::Sub": [text, rest] if rest else text}
+        return {"Fn::Sub": [text, rest]} if rest else _normal({"Fn::Sub": text}, mappings)
     return node
 
 
