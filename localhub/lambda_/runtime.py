@@ -89,17 +89,19 @@ def function_environment(variables: Mapping[str, str]) -> Iterator[None]:
     """The process environment as the function sees it, for the duration of the block."""
     from utilhub.platform import wiring
 
+    # The runtime's variables (endpoint, credentials, region) stay in place throughout: other threads (the harness's
+    # own clients) read them meanwhile, and a client built in a moment they were absent would call AWS itself.
     saved = {k: v for k, v in os.environ.items() if k not in PROCESS_VARIABLES}
-    kept = {k: v for k, v in saved.items() if k in RUNTIME_VARIABLES}
     for name in saved:
-        del os.environ[name]
-    os.environ.update({**kept, **variables})
+        if name not in RUNTIME_VARIABLES and name not in variables:
+            del os.environ[name]
+    os.environ.update(variables)
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
     wiring.reset()
     try:
         yield
     finally:
-        for name in [k for k in os.environ if k not in PROCESS_VARIABLES]:
+        for name in [k for k in os.environ if k not in PROCESS_VARIABLES and k not in saved]:
             del os.environ[name]
         os.environ.update(saved)
 

@@ -42,3 +42,36 @@ def test_what_another_thread_rewrites_during_an_invocation_is_kept() -> None:
     worker.join(5)
     assert os.environ.pop(name) == "after"
     assert "A" not in os.environ
+
+
+class _Watched(dict[str, str]):
+    """The process environment, noting every variable that was ever absent while set before."""
+
+    def __init__(self, initial: dict[str, str]) -> None:
+        super().__init__(initial)
+        self.removed: list[str] = []
+
+    def __delitem__(self, key: str) -> None:
+        self.removed.append(key)
+        super().__delitem__(key)
+
+    def pop(self, key: str, *default: str) -> str:  # type: ignore[override]
+        if key in self:
+            self.removed.append(key)
+        return super().pop(key, *default)
+
+
+def test_the_runtimes_variables_are_never_absent_while_a_function_environment_is_swapped(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given the runtime's endpoint and credentials in the process environment, read by the harness's own clients
+    # from other threads (a client built while AWS_ENDPOINT_URL is missing would call AWS itself)
+    watched = _Watched({**os.environ, "AWS_ENDPOINT_URL": "http://127.0.0.1:4566", "AWS_ACCESS_KEY_ID": "testing", "UTILHUB_OTHER": "x"})
+    monkeypatch.setattr(os, "environ", watched)
+    # When a function's environment is put in place and taken away again
+    with function_environment({"UTILHUB_MINE": "1"}):
+        assert os.environ["UTILHUB_MINE"] == "1"
+    # Then only the other function's and this function's own variables came and went: the endpoint never left
+    assert "AWS_ENDPOINT_URL" not in watched.removed
+    assert "AWS_ACCESS_KEY_ID" not in watched.removed
+    assert {"UTILHUB_OTHER", "UTILHUB_MINE"} <= set(watched.removed)
+    assert watched["AWS_ENDPOINT_URL"] == "http://127.0.0.1:4566"
+    assert watched["UTILHUB_OTHER"] == "x"
