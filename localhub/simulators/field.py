@@ -15,7 +15,8 @@ appointment id, another booking under it is refused with 409; ``GET /appointment
 ODM (v2.1) validate meters for an installation or a removal (FW-04); CCB finds service points by address,
 postal code or meter (FW-08); WAM and ODM list the assets installed at a service point (FW-09).
 
-WAM and ODM also keep CCB's service points (FW-06, ``POST /service-points``): created under an id of their own the first time CCB's id is seen, updated after,
+WAM and ODM file an activity only at a service point they keep, named by their own id (422 otherwise). They keep
+CCB's service points (FW-06, ``POST /service-points``): created under an id of their own the first time CCB's id is seen, updated after,
 left as is when nothing changed; a service point type that is not the system's own code (the
 ``ServicePointType`` map's column for it) is refused with 422; the same sync request again is answered as
 the first time and changes nothing; ``reject`` answers NEGATIVE, ``accept_later`` ACCEPTED.
@@ -171,14 +172,24 @@ class ServicePointRegister:
         self.applied[message.syncRequestId] += 1
         return json_reply(200, answer)
 
+    def knows(self, own_id: str) -> bool:
+        """Whether the system keeps a service point under ``own_id`` (one CCB synchronized to it)."""
+        return any(key.startswith("SERVICE_POINT#") and record["id"] == own_id for key, record in self._simulator.records.items())
+
 
 class FieldActivityBook:
     """One system's field activities, as its services keep them."""
 
     def __init__(
-        self, simulator: Simulator, id_format: str, accepts: frozenset[str] | None = None, event_model: type[ActivityEvent] = ActivityEvent
+        self,
+        simulator: Simulator,
+        id_format: str,
+        accepts: frozenset[str] | None = None,
+        event_model: type[ActivityEvent] = ActivityEvent,
+        service_points: Callable[[str], bool] | None = None,
     ) -> None:
         self._simulator = simulator
+        self._service_points = service_points  # WAM's and ODM's: an activity names one of the service points they keep
         self._event_model = event_model  # CCB's events name meters in its own shape
         self._ids = itertools.count(1)
         self._id_format = id_format
@@ -225,8 +236,11 @@ class FieldActivityBook:
         except ValidationError as exc:
             raise SimulatorError(f"invalid activity: {exc.errors(include_url=False, include_input=False)}") from None
         external = activity.externalId
-        if self._accepts is not None and activity.activityType not in self._accepts:  # not one of its own codes, or not work it takes
-            return json_reply(422, {"message": f"{self._simulator.system} does not work {activity.activityType} activities"})
+        activity_type, service_point = activity.activityType, activity.servicePointId
+        if self._accepts is not None and activity_type not in self._accepts:  # not one of its own codes, or not work it takes
+            return json_reply(422, {"message": f"{self._simulator.system} does not work {activity_type} activities"})
+        if self._service_points is not None and not self._service_points(service_point):
+            return json_reply(422, {"message": f"{self._simulator.system} has no service point {service_point}"})
         if fault := self._simulator.take_fault("reject"):
             return json_reply(422, {"message": fault.reason})
         existing = self.by_external_id.get(external)
@@ -275,8 +289,10 @@ class FieldSystemSimulator(Simulator):
 
     def __init__(self, system: str, id_format: str, accepts: frozenset[str] | None = None) -> None:
         super().__init__(system=system)
-        self.book = FieldActivityBook(self, id_format, accepts)
         self.service_points = ServicePointRegister(self, "WSP-{:06d}" if system == "WAM" else "OSP-{:06d}")
+        # WAM and ODM file an activity at a service point they keep, named by their own id (FW-06 gave it)
+        known = self.service_points.knows if system in ("WAM", "ODM") else None
+        self.book = FieldActivityBook(self, id_format, accepts, service_points=known)
         self.send_to_hub: HubSender | None = None
         self._events = itertools.count(1)
 
