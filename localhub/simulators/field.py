@@ -2,7 +2,8 @@
 
 Each validates what the hub sends against the field systems' own contract
 (:mod:`localhub.simulators.field_contract`, written from their documented interfaces, never the hub's models).
-Each keeps activities created by the hub (``POST /activities``, filed under an ``externalId``; a second one for an external id is refused with 409 while the first is not canceled, and
+Each keeps activities created by the hub (``POST /activities``, in the system's own shape: MWM's activity, WAM's
+service request, ODM's field activity, ``field_contract.ACTIVITY_SHAPES``; another system's shape is refused; filed under an external id: a second one for an external id is refused with 409 while the first is not canceled, and
 ``GET /activities?externalId=`` finds the latest), under an id of its own format, and takes their events (``POST /activities/{id}/events``): an event id it has already applied answers the same again; an event
 after completion or cancellation is refused with 409. Each system takes only the activity types it
 works, in its own codes (``field_contract.ACTIVITY_TYPES``; another code is a 422): WAM keeps asset work as service
@@ -40,12 +41,12 @@ from pydantic import ValidationError
 
 from localhub.simulators.base import Reply, Simulator, SimulatorError, json_reply
 from localhub.simulators.field_contract import (
+    ACTIVITY_SHAPES,
     ACTIVITY_TYPES,
     MWM_ACTIVITY_TYPES,
     ActivityEvent,
     AppointmentBooking,
     CrewReport,
-    FieldActivity,
     MeterValidation,
     OwnActivity,
     ServicePoint,
@@ -189,6 +190,7 @@ class FieldActivityBook:
         service_points: Callable[[str], bool] | None = None,
     ) -> None:
         self._simulator = simulator
+        self._shape = ACTIVITY_SHAPES[simulator.system]  # MWM's activity, WAM's service request, ODM's field activity
         self._service_points = service_points  # WAM's and ODM's: an activity names one of the service points they keep
         self._event_model = event_model  # CCB's events name meters in its own shape
         self._ids = itertools.count(1)
@@ -232,11 +234,11 @@ class FieldActivityBook:
 
     def create(self, body: bytes) -> Reply:
         try:
-            activity = FieldActivity.model_validate_json(body)
+            activity = self._shape.model_validate_json(body)
         except ValidationError as exc:
             raise SimulatorError(f"invalid activity: {exc.errors(include_url=False, include_input=False)}") from None
-        external = activity.externalId
-        activity_type, service_point = activity.activityType, activity.servicePointId
+        external = activity.filed_under()
+        activity_type, service_point = activity.work()
         if self._accepts is not None and activity_type not in self._accepts:  # not one of its own codes, or not work it takes
             return json_reply(422, {"message": f"{self._simulator.system} does not work {activity_type} activities"})
         if self._service_points is not None and not self._service_points(service_point):

@@ -310,7 +310,12 @@ def test_the_v1_9_model_routes_asset_work_to_wam_as_a_service_request(aws_endpoi
         links = settled(hub, "CCB", "A-15")["links"]
         assert links["WAM"].startswith("SR-")
         assert wam_ids["SP-1"].startswith("WSP-")
-        assert held(hub, "WAM", links["WAM"])["servicePointId"] == wam_ids["SP-1"]
+        service_request = held(hub, "WAM", links["WAM"])
+        assert service_request["servicePoint"] == wam_ids["SP-1"]
+        # in WAM's own shape: a service request (its type, its numeric priority code, filed under CCB's reference)
+        assert (service_request["requestType"], service_request["priorityCode"]) == ("SR-MTRINST", 3)
+        assert (service_request["externalSystem"], service_request["externalReference"]) == ("CCB", "A-15")
+        assert "activityType" not in service_request
         assert held(hub, "MWM", links["MWM"])["servicePointId"] == "SP-1"
         assert hub.simulators["ODM"].received_total == 0
         # And ODM is not a source under v1.9
@@ -696,7 +701,7 @@ def test_each_system_gets_the_activity_type_in_its_own_code(hub: LocalHub) -> No
     assert pickup.json()["routedTo"] == ["CCB"]
     assert (exchange["status"], picked["status"]) == ("LINKED", "LINKED")
     assert held(hub, "MWM", exchange["links"]["MWM"])["activityType"] == "METER_EXCHANGE"
-    assert held(hub, "ODM", exchange["links"]["ODM"])["activityType"] == "EXCHANGE-METER"
+    assert held(hub, "ODM", exchange["links"]["ODM"])["fieldActivityType"] == "EXCHANGE-METER"
     assert held(hub, "CCB", picked["links"]["CCB"])["activityType"] == "PICKUP"
     assert (exchange["activityType"], picked["activityType"]) == ("METER-EXCHANGE", "PICKUP_REQUEST")
 
@@ -791,9 +796,13 @@ def test_odm_gets_the_activity_at_its_own_id_of_the_service_point_and_mwm_at_ccb
     assert hub.invoke(API, sample_event("field_work/activities/create-activity.json")).result["statusCode"] == 202
     links = settled(hub, "CCB", "FA-1001")["links"]
 
-    # Then ODM holds it at ODM's service point, MWM at CCB's
+    # Then ODM holds it at ODM's service point, in its field activity's shape; MWM at CCB's, in its activity's
     assert odm_id.startswith("OSP-")
-    assert held(hub, "ODM", links["ODM"])["servicePointId"] == odm_id
+    field_activity = held(hub, "ODM", links["ODM"])
+    assert field_activity["servicePointId"] == odm_id
+    assert (field_activity["originatingSystem"], field_activity["originatingActivityId"]) == ("CCB", "FA-1001")
+    assert (field_activity["fieldActivityType"], field_activity["priority"]) == ("EXCHANGE-METER", "HIGH")
+    assert "activityType" not in field_activity
     assert held(hub, "MWM", links["MWM"])["servicePointId"] == "SP-2001"
     assert view(hub, "CCB", "FA-1001")["status"] == "LINKED"
 
@@ -829,10 +838,9 @@ def test_an_activity_at_a_service_point_odm_does_not_have_yet_ends_in_error_and_
 def test_odm_refuses_an_activity_at_a_service_point_it_does_not_keep(hub: LocalHub) -> None:
     # ODM's own check (its contract), whatever the hub sends: CCB's id is not one of ODM's service points
     body = {
-        "externalId": "CCB:X-1",
-        "sourceSystem": "CCB",
-        "activityId": "X-1",
-        "activityType": "EXCHANGE-METER",
+        "originatingSystem": "CCB",
+        "originatingActivityId": "X-1",
+        "fieldActivityType": "EXCHANGE-METER",
         "servicePointId": "SP-2001",
         "priority": "NORMAL",
     }
