@@ -60,6 +60,7 @@ class PointFlow:
     final: frozenset[str]  # the journal's detail states that end the transaction
     schedules: tuple[str, ...] = ()  # functions whose schedule moves the flow on (run between drains)
     prepare: Callable[[str, int], list[Request]] | None = None  # requests sent before, not counted
+    prepare_schedules: tuple[str, ...] = ()  # functions whose schedule moves the prepared requests on
     answer: Callable[[Any, Recorder], None] | None = None  # what the target application does on its side, between drains
     also_api: tuple[str, ...] = ()  # other functions behind routes the flow calls (each invocation an API request)
 
@@ -101,6 +102,19 @@ def _customer_update(prefix: str, index: int) -> list[Request]:
     body = {**_body("customer/siebel_customers/update-account.json"), "updateId": f"UPD-{prefix}{index}"}
     account_id = _siebel_account(prefix, index)
     return [Request("POST", f"/customer/siebel/accounts/{account_id}/updates", body, _claims("siebel", "utilhub/customer"))]
+
+
+def _activity_service_point(prefix: str, index: int) -> list[Request]:
+    """FW-06 first: the activity reaches ODM at ODM's id of its service point (the same request again stores nothing)."""
+    body = _activity(prefix, index)[0].body
+    sync = {
+        "syncRequestId": f"SPS-{body['servicePointId']}",
+        "entityType": "SERVICE_POINT",
+        "entityId": body["servicePointId"],
+        "changedAt": "2026-11-01T09:00:00Z",
+        "data": {"premiseId": f"PR-{body['servicePointId']}", "spType": "E-RES"},
+    }
+    return [Request("POST", "/field-work/sync-requests", sync, _claims("ccb", "utilhub/field-work-ccb"))]
 
 
 def _activity(prefix: str, index: int) -> list[Request]:
@@ -154,6 +168,8 @@ FLOWS = (
         "FieldWorkActivityStepsFunction",
         _activity,
         frozenset({"LINKED"}),
+        prepare=_activity_service_point,
+        prepare_schedules=("FieldWorkSpSyncMonitorFunction",),
     ),
     PointFlow(
         "OC-01",
@@ -256,6 +272,9 @@ def _run(hub: Any, recorder: Recorder, output: Any, flow: PointFlow, prefix: str
             for index in range(count):
                 _send(hub, prepare(prefix, index))
             hub.drain(max_polls=1_000)
+            for schedule in flow.prepare_schedules:
+                hub.run_schedule(schedule)
+                hub.drain(max_polls=1_000)
     recorder.reset()
     logs_before = output.stdout_bytes()
     started = time.time() - 1

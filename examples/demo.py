@@ -356,6 +356,26 @@ def field_work(client: httpx.Client) -> list[Row]:
     rows = []
     pack = "field-work"
     simulators = client.get("/_local/health").json()["simulators"]
+    # FW-06 first: an activity reaches ODM at ODM's own id of its service point, which FW-06 gives
+    service_point = {
+        "syncRequestId": "DEMO-SPS1",
+        "entityType": "SERVICE_POINT",
+        "entityId": "DEMO-SP1",
+        "changedAt": "2026-11-20T09:00:00Z",
+        "data": {"premiseId": "DEMO-PR1", "spType": "E-RES", "address": {"line1": "1 Demo Street", "city": "Springfield"}},
+    }
+    posted = client.post("/field-work/sync-requests", json=service_point)
+    rows.append(Row(pack, "FW-06 post service point sync", "202 PENDING", f"{posted.status_code} {posted.json().get('status')}"))
+    client.post("/_local/schedules/FieldWorkSpSyncMonitorFunction/run")
+    synced = wait_for_status(client, "/field-work/sync-requests/DEMO-SPS1", {"SYNCHRONIZED", "ERROR"})
+    rows.append(Row(pack, "FW-06 monitor + delivery to ODM", "SYNCHRONIZED", synced))
+    kept = client.get("/_local/sim/odm/state").json()["records"].get("SERVICE_POINT#DEMO-SP1", {})
+    rows.append(Row(pack, "FW-06 ODM keeps it in its own code", "ELECTRIC_RESIDENTIAL", str(kept.get("image", {}).get("servicePointType"))))
+    unmapped = client.post(
+        "/field-work/sync-requests",
+        json={**service_point, "syncRequestId": "DEMO-SPS2", "data": {"premiseId": "DEMO-PR1", "spType": "X-1"}},
+    )
+    rows.append(Row(pack, "FW-06 SP type with no ODM code", "422", str(unmapped.status_code)))
     created = httpx.put(
         f"{simulators['CCB']}/field-activities/DEMO-FA1", json={"activityType": "METER-EXCHANGE", "servicePointId": "DEMO-SP1"}, timeout=30
     ).json()
@@ -364,6 +384,8 @@ def field_work(client: httpx.Client) -> list[Row]:
     rows.append(
         Row(pack, "FW-01 created and linked", "LINKED CCB MWM ODM", f"{linked.get('status')} {' '.join(sorted(linked.get('links', {})))}")
     )
+    odm_activity = client.get("/_local/sim/odm/state").json()["records"].get(f"ACTIVITY#{linked.get('links', {}).get('ODM')}", {})
+    rows.append(Row(pack, "FW-01 ODM gets its own id of the SP", str(kept.get("id")), str(odm_activity.get("servicePointId"))))
     mwm_id = linked.get("links", {}).get("MWM", "?")
     reported = httpx.post(
         f"{simulators['MWM']}/activities/{mwm_id}/report", json={"event": "COMPLETE", "remarks": "meter exchanged"}, timeout=30
@@ -386,10 +408,10 @@ def field_work(client: httpx.Client) -> list[Row]:
         json={"sourceSystem": "MWM", "activityId": "DEMO-FA2", "activityType": "CONNECT", "servicePointId": "DEMO-SP1"},
     )
     rows.append(Row(pack, "FW-01 no routing rule", "422", str(unrouted.status_code)))
-    client.post("/_local/sim/odm/faults", json={"kind": "reject", "count": 1, "reason": "demo: unknown service point"})
+    client.post("/_local/sim/odm/faults", json={"kind": "reject", "count": 1, "reason": "demo: no crew for that area"})
     client.post(
         "/field-work/activities",
-        json={"sourceSystem": "CCB", "activityId": "DEMO-FA3", "activityType": "METER-INSTALL", "servicePointId": "DEMO-SP9"},
+        json={"sourceSystem": "CCB", "activityId": "DEMO-FA3", "activityType": "METER-INSTALL", "servicePointId": "DEMO-SP1"},
     )
     failed = _activity(client, "CCB", "DEMO-FA3")
     rows.append(Row(pack, "FW-01 ODM refuses: compensated", "ERROR", str(failed.get("status"))))
@@ -406,25 +428,6 @@ def field_work(client: httpx.Client) -> list[Row]:
     )
     assets = client.get("/field-work/service-points/SP-0007/installed-assets").json()
     rows.append(Row(pack, "FW-09 installed assets from ODM", "ODM 2", f"{assets.get('source')} {len(assets.get('assets', []))}"))
-    service_point = {
-        "syncRequestId": "DEMO-SPS1",
-        "entityType": "SERVICE_POINT",
-        "entityId": "DEMO-SP1",
-        "changedAt": "2026-11-20T09:00:00Z",
-        "data": {"premiseId": "DEMO-PR1", "spType": "E-RES", "address": {"line1": "1 Demo Street", "city": "Springfield"}},
-    }
-    posted = client.post("/field-work/sync-requests", json=service_point)
-    rows.append(Row(pack, "FW-06 post service point sync", "202 PENDING", f"{posted.status_code} {posted.json().get('status')}"))
-    client.post("/_local/schedules/FieldWorkSpSyncMonitorFunction/run")
-    synced = wait_for_status(client, "/field-work/sync-requests/DEMO-SPS1", {"SYNCHRONIZED", "ERROR"})
-    rows.append(Row(pack, "FW-06 monitor + delivery to ODM", "SYNCHRONIZED", synced))
-    kept = client.get("/_local/sim/odm/state").json()["records"].get("SERVICE_POINT#DEMO-SP1", {})
-    rows.append(Row(pack, "FW-06 ODM keeps it in its own code", "ELECTRIC_RESIDENTIAL", str(kept.get("image", {}).get("servicePointType"))))
-    unmapped = client.post(
-        "/field-work/sync-requests",
-        json={**service_point, "syncRequestId": "DEMO-SPS2", "data": {"premiseId": "DEMO-PR1", "spType": "X-1"}},
-    )
-    rows.append(Row(pack, "FW-06 SP type with no ODM code", "422", str(unmapped.status_code)))
     return rows
 
 

@@ -144,6 +144,9 @@ class Point(ABC):
         elif key not in self.accepted:  # a retry refused after the first was taken changes nothing
             self.refused_at_intake[key] = f"{answer.status_code} {answer.text[:200]}"
 
+    # service points FW-06 must have synchronized to the asset system before the run's faults start (FW-01 waits for them)
+    field_service_points: ClassVar[tuple[str, ...]] = ()
+
     failed = "ERROR"  # the hub's failed state of this point's transactions
 
     def path(self, key: str) -> str | None:
@@ -462,10 +465,35 @@ class FulfillmentOrders(Point):
         return found
 
 
+FIELD_SERVICE_POINT = "SP-2001"  # where the field activities of a run are
+
+
+def synchronize_field_service_point(hub: Hub, service_point: str) -> None:
+    """FW-06 before FW-01: an activity reaches ODM at ODM's own id of its service point, which FW-06 gives it (an
+    activity at a service point ODM does not have waits, then ends in ERROR). Once per hub: the same request again
+    changes nothing."""
+    body = {
+        "syncRequestId": f"CHAOS-{service_point}",
+        "entityType": "SERVICE_POINT",
+        "entityId": service_point,
+        "changedAt": "2026-11-01T09:00:00Z",
+        "data": {"premiseId": f"PR-{service_point}", "spType": "E-RES"},
+    }
+    hub.post("/field-work/sync-requests", body).raise_for_status()
+    path = f"/field-work/sync-requests/{body['syncRequestId']}"
+    for _ in range(100):
+        if hub.get(path).json().get("status") == "SYNCHRONIZED":
+            return
+        hub.control("POST", "/schedules/FieldWorkSpSyncMonitorFunction/run")
+        time.sleep(0.2)
+    raise RuntimeError(f"{service_point} was not synchronized to the asset system: {hub.get(path).text[:300]}")
+
+
 class FieldActivities(Point):
     """FW-01: CCB's activities, a meter exchange (MWM and WAM/ODM) or a reconnection (MWM alone)."""
 
     name = "FW-01"
+    field_service_points = (FIELD_SERVICE_POINT,)
 
     def message(self, n: int) -> tuple[str, str, dict[str, Any]]:
         key = f"{self.run}-FA-{n}"
@@ -473,7 +501,7 @@ class FieldActivities(Point):
             "sourceSystem": "CCB",
             "activityId": key,
             "activityType": "METER-EXCHANGE" if n % 2 else "RECONNECT",
-            "servicePointId": "SP-2001",
+            "servicePointId": FIELD_SERVICE_POINT,
             "scheduledDate": "2026-12-01",
             "priority": "HIGH",
         }
@@ -532,13 +560,14 @@ class ActivityEvents(Point):
 
     name = "FW-02"
     closes: ClassVar[dict[str, str]] = {"COMPLETE": "COMPLETED", "CANCEL": "CANCELED"}
+    field_service_points = (FIELD_SERVICE_POINT,)
 
     def activity(self, n: int) -> dict[str, Any]:
         return {
             "sourceSystem": "CCB",
             "activityId": f"{self.run}-FE-{n}",
             "activityType": "METER-EXCHANGE" if n % 2 else "RECONNECT",
-            "servicePointId": "SP-2001",
+            "servicePointId": FIELD_SERVICE_POINT,
             "scheduledDate": "2026-12-01",
             "priority": "HIGH",
         }
@@ -957,6 +986,8 @@ def run(hub: Hub, messages: int, seed: int = 7, faults: Faults | None = None, sa
     numbers = {p.name: iter(range(counts[p.name])) for p in chosen}
 
     say(f"chaos run {run_id}: {messages} messages over {len(chosen)} integration points")
+    for service_point in sorted({sp for point in chosen for sp in point.field_service_points}):
+        synchronize_field_service_point(hub, service_point)
     for system in ("CCB", "MDM", "BRM", "MWM", "ODM"):
         # down a few calls in: a small run (a few messages a target) too must outlive the queues' tries
         after = rng.randrange(1, max(2, min(30, messages // 10)))

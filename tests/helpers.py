@@ -65,3 +65,56 @@ def assert_within_budget(limits: list[float], *, budget: float, read_timeout: fl
     assert first <= budget, limits
     # a socket's timeout never fires before it is due; the margin is float rounding, not time the machine may lose
     assert all(within <= budget - read_timeout + 0.01 for within in again), limits
+
+
+def _service_point_syncs(service_points: tuple[str, ...]) -> list[dict[str, Any]]:
+    return [
+        {
+            "syncRequestId": f"SPS-{service_point}",
+            "entityType": "SERVICE_POINT",
+            "entityId": service_point,
+            "changedAt": "2026-11-01T09:00:00Z",
+            "data": {"premiseId": f"PR-{service_point}", "spType": "E-RES"},
+        }
+        for service_point in service_points
+    ]
+
+
+def _target_id(state: dict[str, Any]) -> str:
+    """The id the asset system gave a service point, from its sync request's last step (``acknowledged by ODM as <id>``)."""
+    assert state["status"] == "SYNCHRONIZED", state
+    return str(state["history"][-1]["reason"]).rsplit(" as ", 1)[1]
+
+
+def synchronize_service_points(hub: LocalHub, *service_points: str) -> dict[str, str]:
+    """FW-06 over the API: CCB's service points sent to the model's asset system (WAM or ODM) and cross-referenced,
+    as FW-01 needs before it creates an activity there; each one's id in that system (from its acknowledgement)."""
+    requests = _service_point_syncs(service_points)
+    answer = post_json(hub, "/field-work/sync-requests:batch", {"requests": requests}, hub.claims_of("CCB"))
+    assert answer.status == 202, answer.body
+    run = hub.run_schedule("FieldWorkSpSyncMonitorFunction")
+    assert not run.failed, run.error
+    hub.drain()
+    claims = hub.claims_of("CCB")
+    return {
+        str(r["entityId"]): _target_id(hub.call_api("GET", f"/field-work/sync-requests/{r['syncRequestId']}", claims=claims).json())
+        for r in requests
+    }
+
+
+def synchronize_service_points_over_http(client: httpx.Client, *service_points: str) -> dict[str, str]:
+    """:func:`synchronize_service_points` through the local runtime's HTTP API (its monitor run on demand)."""
+    requests = _service_point_syncs(service_points)
+    answer = client.post("/field-work/sync-requests:batch", json={"requests": requests})
+    assert answer.status_code == 202, answer.text
+    assert client.post("/_local/schedules/FieldWorkSpSyncMonitorFunction/run").status_code < 300
+    ids = {}
+    for request in requests:
+        path = f"/field-work/sync-requests/{request['syncRequestId']}"
+
+        def synchronized(path: str = path) -> dict[str, Any]:
+            state: dict[str, Any] = client.get(path).json()
+            return state if state.get("status") == "SYNCHRONIZED" else {}
+
+        ids[str(request["entityId"])] = _target_id(until(synchronized) or client.get(path).json())
+    return ids

@@ -2,7 +2,8 @@
 
 Each validates what the hub sends against the field systems' own contract
 (:mod:`localhub.simulators.field_contract`, written from their documented interfaces, never the hub's models).
-Each keeps activities created by the hub (``POST /activities``, filed under an ``externalId``; a second one for an external id is refused with 409 while the first is not canceled, and
+Each keeps activities created by the hub (``POST /activities``, in the system's own shape: MWM's activity, WAM's
+service request, ODM's field activity, ``field_contract.ACTIVITY_SHAPES``; another system's shape is refused; filed under an external id: a second one for an external id is refused with 409 while the first is not canceled, and
 ``GET /activities?externalId=`` finds the latest), under an id of its own format, and takes their events (``POST /activities/{id}/events``): an event id it has already applied answers the same again; an event
 after completion or cancellation is refused with 409. Each system takes only the activity types it
 works, in its own codes (``field_contract.ACTIVITY_TYPES``; another code is a 422): WAM keeps asset work as service
@@ -15,7 +16,8 @@ appointment id, another booking under it is refused with 409; ``GET /appointment
 ODM (v2.1) validate meters for an installation or a removal (FW-04); CCB finds service points by address,
 postal code or meter (FW-08); WAM and ODM list the assets installed at a service point (FW-09).
 
-WAM and ODM also keep CCB's service points (FW-06, ``POST /service-points``): created under an id of their own the first time CCB's id is seen, updated after,
+WAM and ODM file an activity only at a service point they keep, named by their own id (422 otherwise). They keep
+CCB's service points (FW-06, ``POST /service-points``): created under an id of their own the first time CCB's id is seen, updated after,
 left as is when nothing changed; a service point type that is not the system's own code (the
 ``ServicePointType`` map's column for it) is refused with 422; the same sync request again is answered as
 the first time and changes nothing; ``reject`` answers NEGATIVE, ``accept_later`` ACCEPTED.
@@ -39,12 +41,12 @@ from pydantic import ValidationError
 
 from localhub.simulators.base import Reply, Simulator, SimulatorError, json_reply
 from localhub.simulators.field_contract import (
+    ACTIVITY_SHAPES,
     ACTIVITY_TYPES,
     MWM_ACTIVITY_TYPES,
     ActivityEvent,
     AppointmentBooking,
     CrewReport,
-    FieldActivity,
     MeterValidation,
     OwnActivity,
     ServicePoint,
@@ -171,14 +173,25 @@ class ServicePointRegister:
         self.applied[message.syncRequestId] += 1
         return json_reply(200, answer)
 
+    def knows(self, own_id: str) -> bool:
+        """Whether the system keeps a service point under ``own_id`` (one CCB synchronized to it)."""
+        return any(key.startswith("SERVICE_POINT#") and record["id"] == own_id for key, record in self._simulator.records.items())
+
 
 class FieldActivityBook:
     """One system's field activities, as its services keep them."""
 
     def __init__(
-        self, simulator: Simulator, id_format: str, accepts: frozenset[str] | None = None, event_model: type[ActivityEvent] = ActivityEvent
+        self,
+        simulator: Simulator,
+        id_format: str,
+        accepts: frozenset[str] | None = None,
+        event_model: type[ActivityEvent] = ActivityEvent,
+        service_points: Callable[[str], bool] | None = None,
     ) -> None:
         self._simulator = simulator
+        self._shape = ACTIVITY_SHAPES[simulator.system]  # MWM's activity, WAM's service request, ODM's field activity
+        self._service_points = service_points  # WAM's and ODM's: an activity names one of the service points they keep
         self._event_model = event_model  # CCB's events name meters in its own shape
         self._ids = itertools.count(1)
         self._id_format = id_format
@@ -221,12 +234,15 @@ class FieldActivityBook:
 
     def create(self, body: bytes) -> Reply:
         try:
-            activity = FieldActivity.model_validate_json(body)
+            activity = self._shape.model_validate_json(body)
         except ValidationError as exc:
             raise SimulatorError(f"invalid activity: {exc.errors(include_url=False, include_input=False)}") from None
-        external = activity.externalId
-        if self._accepts is not None and activity.activityType not in self._accepts:  # not one of its own codes, or not work it takes
-            return json_reply(422, {"message": f"{self._simulator.system} does not work {activity.activityType} activities"})
+        external = activity.filed_under()
+        activity_type, service_point = activity.work()
+        if self._accepts is not None and activity_type not in self._accepts:  # not one of its own codes, or not work it takes
+            return json_reply(422, {"message": f"{self._simulator.system} does not work {activity_type} activities"})
+        if self._service_points is not None and not self._service_points(service_point):
+            return json_reply(422, {"message": f"{self._simulator.system} has no service point {service_point}"})
         if fault := self._simulator.take_fault("reject"):
             return json_reply(422, {"message": fault.reason})
         existing = self.by_external_id.get(external)
@@ -275,8 +291,10 @@ class FieldSystemSimulator(Simulator):
 
     def __init__(self, system: str, id_format: str, accepts: frozenset[str] | None = None) -> None:
         super().__init__(system=system)
-        self.book = FieldActivityBook(self, id_format, accepts)
         self.service_points = ServicePointRegister(self, "WSP-{:06d}" if system == "WAM" else "OSP-{:06d}")
+        # WAM and ODM file an activity at a service point they keep, named by their own id (FW-06 gave it)
+        known = self.service_points.knows if system in ("WAM", "ODM") else None
+        self.book = FieldActivityBook(self, id_format, accepts, service_points=known)
         self.send_to_hub: HubSender | None = None
         self._events = itertools.count(1)
 

@@ -2,9 +2,13 @@
 documented interfaces (seed 000: Oracle Utilities Field Work — MWM, WAM v1.9.x service requests, WAM/ODM v2.1.x
 field activities — and CCB's field activity services), never from the hub's models.
 
-- A field activity as a system's activity service takes it (``POST /activities``): the external id it is filed
-  under (``<source system>:<source id>``, the cross-reference the system keeps), the activity's type, service point,
-  scheduled date, priority (the systems' four priority codes), meter, description and the customer to meet.
+- A field activity as a system's activity service takes it (``POST /activities``), in that system's own shape
+  (:data:`ACTIVITY_SHAPES`): MWM's (and CCB's) activity filed under an external id (``<source system>:<source id>``,
+  the cross-reference the system keeps) with its type, service point, scheduled date, priority, meter, description
+  and customer; WAM v1.9's service request (``ServiceRequest``: request type, WAM's service point, date required,
+  priority code, meter badge, problem description, requestor); WAM/ODM v2.1's field activity (``OdmFieldActivity``:
+  field activity type, ODM's service point, scheduled date, priority, device badge number, instructions, customer
+  contact). Each refuses another system's shape.
 - An event of the activity's life (``POST /activities/{id}/events``): an update names only fields the activity has
   (scheduled date, priority, description, customer), a cancellation its reason, a completion its readings, remarks
   and attachments; an attachment reaches the system as a file it can fetch (its name, type, size and a download
@@ -97,7 +101,8 @@ class OwnActivity(_Message):
 
 
 class FieldActivity(OwnActivity):
-    """A field activity created from another system, filed under ``externalId``: every field the system keeps is given."""
+    """A field activity MWM (or CCB) takes from another system, filed under ``externalId``: every field the system
+    keeps is given. WAM takes a :class:`ServiceRequest`, ODM an :class:`OdmFieldActivity` instead."""
 
     externalId: Annotated[str, StringConstraints(min_length=5, max_length=69)]
     priority: Literal["LOW", "NORMAL", "HIGH", "EMERGENCY"]
@@ -107,6 +112,73 @@ class FieldActivity(OwnActivity):
         if self.externalId != f"{self.sourceSystem}:{self.activityId}":
             raise ValueError(f"externalId {self.externalId} does not name the activity's source and id")
         return self
+
+    def filed_under(self) -> str:
+        return self.externalId
+
+    def work(self) -> tuple[str, str]:
+        """Its type and service point."""
+        return self.activityType, self.servicePointId
+
+
+class ServiceRequest(_Message):
+    """WAM v1.9's service request (asset work under implementation model v1.9), as WAM's service request service takes
+    it from another system: the requesting system and its reference (the cross-reference WAM keeps), the service
+    request type (WAM's code), the service point by WAM's own id, the date required, WAM's numeric priority code
+    (1 most urgent ... 4), the meter's badge, the problem description and the requestor to meet. The seed names
+    the service request, not its fields: these names are WAM's screens' (Request Type, Date Required, Problem
+    Description, Requestor), written for the simulator."""
+
+    externalSystem: System
+    externalReference: Id
+    requestType: ActivityType
+    servicePoint: Id
+    dateRequired: date | None = None
+    priorityCode: Annotated[int, Field(ge=1, le=4)]
+    meterBadge: Id | None = None
+    problemDescription: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    requestor: Customer | None = None
+
+    def filed_under(self) -> str:
+        return f"{self.externalSystem}:{self.externalReference}"
+
+    def work(self) -> tuple[str, str]:
+        """Its type and service point, in WAM's codes and ids."""
+        return self.requestType, self.servicePoint
+
+
+class OdmFieldActivity(_Message):
+    """WAM/ODM v2.1's field activity (asset work under implementation model v2.1), as ODM's field activity service
+    takes it from another system: the originating system and its activity id, the field activity type (ODM's code),
+    the service point by ODM's own id, the scheduled date, the priority, the device's badge number, the crew's
+    instructions and the customer contact. The seed names the field activity, not its fields: the names are chosen
+    for the simulator after ODM's field activity."""
+
+    originatingSystem: System
+    originatingActivityId: Id
+    fieldActivityType: ActivityType
+    servicePointId: Id
+    scheduledDate: date | None = None
+    priority: Literal["LOW", "NORMAL", "HIGH", "EMERGENCY"]
+    deviceBadgeNumber: Id | None = None
+    instructions: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    customerContact: Customer | None = None
+
+    def filed_under(self) -> str:
+        return f"{self.originatingSystem}:{self.originatingActivityId}"
+
+    def work(self) -> tuple[str, str]:
+        """Its type and service point, in ODM's codes and ids."""
+        return self.fieldActivityType, self.servicePointId
+
+
+# what each system's activity service takes to create an activity
+ACTIVITY_SHAPES: dict[str, type[FieldActivity | ServiceRequest | OdmFieldActivity]] = {
+    "CCB": FieldActivity,
+    "MWM": FieldActivity,
+    "WAM": ServiceRequest,
+    "ODM": OdmFieldActivity,
+}
 
 
 class Reading(_Message):

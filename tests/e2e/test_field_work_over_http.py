@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from tests.helpers import until
+from tests.helpers import synchronize_service_points_over_http, until
 
 SAMPLES = Path(__file__).resolve().parents[2] / "events" / "field_work" / "activities"
 PHOTO = b"\xff\xd8\xff\xe0" + b"\x00" * 2044  # 2,048 bytes, as the sample asks
@@ -26,7 +26,8 @@ def records(client: httpx.Client, system: str) -> dict[str, Any]:
 
 
 def test_attachments_customer_updates_charges_and_unbadged_assets_over_http(client: httpx.Client) -> None:
-    # Given CCB's sample meter exchange FA-1001 at SP-2001, created and linked in MWM and ODM
+    # Given CCB's sample meter exchange FA-1001 at SP-2001 (synchronized to ODM by FW-06), created and linked in MWM and ODM
+    synchronize_service_points_over_http(client, "SP-2001")
     assert client.post("/field-work/activities", json=body_of("create-activity.json")).status_code == 202
     linked = until(lambda: (v := client.get("/field-work/activities/CCB/FA-1001").json()).get("status") == "LINKED" and v)
     assert linked, client.get("/field-work/activities/CCB/FA-1001").text
@@ -67,7 +68,9 @@ def test_attachments_customer_updates_charges_and_unbadged_assets_over_http(clie
 
 
 def test_an_activity_refused_by_odm_is_resubmitted_over_http_and_linked(client: httpx.Client) -> None:
-    # Given ODM refusing CCB's sample meter exchange: MWM's activity is canceled, the activity is in ERROR
+    # Given ODM refusing CCB's sample meter exchange at SP-2001 (which ODM keeps: FW-06): MWM's activity is canceled,
+    # the activity is in ERROR
+    synchronize_service_points_over_http(client, "SP-2001")
     assert client.post("/_local/sim/odm/faults", json={"kind": "reject", "count": 1, "reason": "SP-2001 unknown"}).status_code == 201
     assert client.post("/field-work/activities", json=body_of("create-activity.json")).status_code == 202
     failed = until(lambda: (v := client.get("/field-work/activities/CCB/FA-1001").json()).get("status") == "ERROR" and v)

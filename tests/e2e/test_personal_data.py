@@ -21,7 +21,7 @@ import pytest
 
 from localhub.aws import sfn_waits
 from localhub.server import LocalRuntime
-from tests.helpers import until
+from tests.helpers import synchronize_service_points_over_http, until
 
 MARKER = f"Zq{uuid.uuid4().hex[:10]}Marker"
 # a card number of this run (PCI DSS: never kept readable, not even in the hub's table items)
@@ -193,6 +193,7 @@ def test_a_marker_posted_through_every_point_and_failed_every_way_is_in_no_reaso
         answered(client.get("/order-to-cash/fulfillment-orders/PII-O2/revisions/1"))
 
         # ------------------------------------------------------------------ FW-01: ODM refuses; ODM down until ERROR
+        synchronize_service_points_over_http(client, activity("PII-A1")["servicePointId"])  # ODM keeps the SP (FW-06)
         refuse(client, "odm")
         assert client.post("/field-work/activities", json=activity("PII-A1")).status_code == 202
         assert ended(client, "/field-work/activities/CCB/PII-A1", {"LINKED", "ERROR"})["status"] == "ERROR"

@@ -14,10 +14,18 @@ import pytest
 from localhub.hub import ApiResponse, LocalHub
 from localhub.simulators.field import FieldSystemSimulator
 from tests.conftest import sample_event
-from tests.helpers import post_json
+from tests.helpers import post_json, synchronize_service_points
 from tests.integration.test_operations_dead_letters import OPS_CLAIMS, depths
 
 API = "FieldWorkActivitiesFunction"  # with FieldWorkActivityStepsFunction (the workflow) and FieldWorkEventDeliveryFunction
+
+
+@pytest.fixture
+def hub(hub: LocalHub) -> LocalHub:
+    """The local hub, with the service points these tests' activities name synchronized to ODM (FW-06): FW-01 sends
+    ODM its own id of the service point, and waits for a service point ODM does not have yet."""
+    synchronize_service_points(hub, "SP-1", "SP-0001", "SP-2001")
+    return hub
 
 
 def activity(activity_id: str, activity_type: str = "METER-EXCHANGE", source: str = "CCB", **extra: Any) -> dict[str, Any]:
@@ -292,14 +300,23 @@ def test_the_v1_9_model_routes_asset_work_to_wam_as_a_service_request(aws_endpoi
     reset(aws_endpoint)
     hub = LocalHub(parameters={"FieldWorkModel": "v1.9"}).start()
     try:
-        # When CCB creates a meter install
+        # When CCB creates a meter install at SP-1, which FW-06 synchronized to WAM
+        wam_ids = synchronize_service_points(hub, "SP-1")
         response = post(hub, activity("A-15", "METER-INSTALL"))
 
-        # Then it goes to MWM and WAM, where it is a service request
+        # Then it goes to MWM and WAM, where it is a service request at WAM's own id of the service point
         assert response.status == 202, response.body
         assert response.json()["routedTo"] == ["MWM", "WAM"]
         links = settled(hub, "CCB", "A-15")["links"]
         assert links["WAM"].startswith("SR-")
+        assert wam_ids["SP-1"].startswith("WSP-")
+        service_request = held(hub, "WAM", links["WAM"])
+        assert service_request["servicePoint"] == wam_ids["SP-1"]
+        # in WAM's own shape: a service request (its type, its numeric priority code, filed under CCB's reference)
+        assert (service_request["requestType"], service_request["priorityCode"]) == ("SR-MTRINST", 3)
+        assert (service_request["externalSystem"], service_request["externalReference"]) == ("CCB", "A-15")
+        assert "activityType" not in service_request
+        assert held(hub, "MWM", links["MWM"])["servicePointId"] == "SP-1"
         assert hub.simulators["ODM"].received_total == 0
         # And ODM is not a source under v1.9
         assert post(hub, activity("A-16", "ASSET-REPAIR", source="ODM")).status == 422
@@ -684,7 +701,7 @@ def test_each_system_gets_the_activity_type_in_its_own_code(hub: LocalHub) -> No
     assert pickup.json()["routedTo"] == ["CCB"]
     assert (exchange["status"], picked["status"]) == ("LINKED", "LINKED")
     assert held(hub, "MWM", exchange["links"]["MWM"])["activityType"] == "METER_EXCHANGE"
-    assert held(hub, "ODM", exchange["links"]["ODM"])["activityType"] == "EXCHANGE-METER"
+    assert held(hub, "ODM", exchange["links"]["ODM"])["fieldActivityType"] == "EXCHANGE-METER"
     assert held(hub, "CCB", picked["links"]["CCB"])["activityType"] == "PICKUP"
     assert (exchange["activityType"], picked["activityType"]) == ("METER-EXCHANGE", "PICKUP_REQUEST")
 
@@ -769,3 +786,64 @@ def test_meters_a_completion_cannot_carry_are_422_at_their_pointer_and_nothing_i
     assert response.status == 422, response.body
     assert pointer in [e["pointer"] for e in response.json()["errors"]]
     assert [h for h in view(hub, "CCB", "A-MTR2")["history"] if "eventId" in h] == []
+
+
+def test_odm_gets_the_activity_at_its_own_id_of_the_service_point_and_mwm_at_ccbs(hub: LocalHub) -> None:
+    # Given SP-2001 synchronized to ODM (the fixture; FW-06 again answers the id ODM gave it)
+    odm_id = synchronize_service_points(hub, "SP-2001")["SP-2001"]
+
+    # When CCB's sample meter exchange at SP-2001 is created
+    assert hub.invoke(API, sample_event("field_work/activities/create-activity.json")).result["statusCode"] == 202
+    links = settled(hub, "CCB", "FA-1001")["links"]
+
+    # Then ODM holds it at ODM's service point, in its field activity's shape; MWM at CCB's, in its activity's
+    assert odm_id.startswith("OSP-")
+    field_activity = held(hub, "ODM", links["ODM"])
+    assert field_activity["servicePointId"] == odm_id
+    assert (field_activity["originatingSystem"], field_activity["originatingActivityId"]) == ("CCB", "FA-1001")
+    assert (field_activity["fieldActivityType"], field_activity["priority"]) == ("EXCHANGE-METER", "HIGH")
+    assert "activityType" not in field_activity
+    assert held(hub, "MWM", links["MWM"])["servicePointId"] == "SP-2001"
+    assert view(hub, "CCB", "FA-1001")["status"] == "LINKED"
+
+
+def test_an_activity_at_a_service_point_odm_does_not_have_yet_ends_in_error_and_is_created_once_synchronized(hub: LocalHub) -> None:
+    from localhub.aws import sfn_waits
+
+    # Given CCB's meter exchange at SP-9001, a service point FW-06 has not synchronized to ODM
+    with sfn_waits.scaled(0.001):  # the create's retries, minutes on AWS
+        assert post(hub, activity("A-SP1", servicePointId="SP-9001")).status == 202
+        failed = settled(hub, "CCB", "A-SP1")
+
+    # Then ODM was never asked (the hub has no ODM id to send) and the activity ended in ERROR, saying why; MWM's
+    # activity was canceled (the compensation)
+    assert failed["status"] == "ERROR", failed["history"]
+    assert (
+        "not created in ODM (ServicePointNotSynchronized: service point SP-9001 not yet synchronized to ODM (FW-06))"
+        in failed["history"][-1]["reason"]
+    )
+    assert [m for m in system(hub, "ODM").received if m["operation"] == "create"] == []
+    assert held(hub, "MWM", system(hub, "MWM").book.by_external_id["CCB:A-SP1"])["status"] == "CANCELED"
+
+    # When FW-06 synchronizes SP-9001 to ODM and the operator resubmits the activity
+    odm_id = synchronize_service_points(hub, "SP-9001")["SP-9001"]
+    assert resubmit(hub, "CCB", "A-SP1").status == 202
+    body = settled(hub, "CCB", "A-SP1")
+
+    # Then it is created in ODM at ODM's id of the service point, and linked
+    assert body["status"] == "LINKED", body["history"]
+    assert held(hub, "ODM", body["links"]["ODM"])["servicePointId"] == odm_id
+
+
+def test_odm_refuses_an_activity_at_a_service_point_it_does_not_keep(hub: LocalHub) -> None:
+    # ODM's own check (its contract), whatever the hub sends: CCB's id is not one of ODM's service points
+    body = {
+        "originatingSystem": "CCB",
+        "originatingActivityId": "X-1",
+        "fieldActivityType": "EXCHANGE-METER",
+        "servicePointId": "SP-2001",
+        "priority": "NORMAL",
+    }
+    refused = system(hub, "ODM").handle("POST", "/activities", json.dumps(body).encode(), {})
+    assert refused.status == 422
+    assert "ODM has no service point SP-2001" in json.loads(refused.body)["message"]

@@ -13,6 +13,7 @@ import requests
 
 from localhub.hub import LocalHub
 from tests.conftest import sample_event
+from tests.helpers import synchronize_service_points
 from tests.integration.callers import post_field_work as post
 
 PHOTO = b"\xff\xd8\xff\xe0" + b"\x00" * 2044  # 2,048 bytes that start like a JPEG
@@ -20,7 +21,8 @@ PHOTO = b"\xff\xd8\xff\xe0" + b"\x00" * 2044  # 2,048 bytes that start like a JP
 
 @pytest.fixture
 def linked(hub: LocalHub) -> dict[str, str]:
-    """A meter exchange from CCB, linked in MWM and ODM."""
+    """A meter exchange from CCB at SP-1 (synchronized to ODM by FW-06), linked in MWM and ODM."""
+    synchronize_service_points(hub, "SP-1")
     body = {"sourceSystem": "CCB", "activityId": "FA-1001", "activityType": "METER-EXCHANGE", "servicePointId": "SP-1"}
     assert post(hub, "/field-work/activities", body).status == 202
     assert hub.settle(timeout=60) == []
@@ -137,6 +139,7 @@ def test_a_completion_with_attachments_reaches_the_last_system_after_a_partial_f
     import time
 
     # Given a meter exchange created in CCB (its simulator sends it to the hub), linked in MWM and ODM, and a photo uploaded
+    synchronize_service_points(hub, "SP-1")
     sent = requests.put(
         f"{hub.simulator_url('CCB')}/field-activities/FA-2002",
         json={"activityType": "METER-EXCHANGE", "servicePointId": "SP-1"},

@@ -11,7 +11,7 @@ from localhub.hub import ApiResponse, LocalHub
 from localhub.openapi import api_routes
 from localhub.template import Template
 from tests.conftest import sample_event
-from tests.helpers import JSON
+from tests.helpers import JSON, synchronize_service_points
 from tests.helpers import post_json as post
 
 CHARGES = json.loads(sample_event("field_work/activities/billing-charges.json")["body"])  # ODM's completion ODM-COMP-77
@@ -28,7 +28,8 @@ def refused_as(response: ApiResponse, system: str) -> bool:
 
 
 def linked_activity(hub: LocalHub, activity_id: str) -> dict[str, str]:
-    """A CCB meter exchange, created in MWM and ODM (FW-01)."""
+    """A CCB meter exchange at SP-1 (synchronized to ODM by FW-06), created in MWM and ODM (FW-01)."""
+    synchronize_service_points(hub, "SP-1")
     body = {"sourceSystem": "CCB", "activityId": activity_id, "activityType": "METER-EXCHANGE", "servicePointId": "SP-1"}
     assert post(hub, "/field-work/activities", body, hub.claims_of("CCB")).status == 202
     assert hub.settle(timeout=60) == []

@@ -35,6 +35,33 @@ SERVICE_POINT = {
 }
 
 
+def activity_for(system: str, activity_type: str, service_point: str = "SP-0001", activity_id: str = "FA-1") -> dict[str, Any]:
+    """CCB's activity as ``system``'s activity service takes it: MWM's activity, WAM's service request, ODM's field activity."""
+    if system == "WAM":
+        return {
+            "externalSystem": "CCB",
+            "externalReference": activity_id,
+            "requestType": activity_type,
+            "servicePoint": service_point,
+            "priorityCode": 3,
+        }
+    if system == "ODM":
+        return {
+            "originatingSystem": "CCB",
+            "originatingActivityId": activity_id,
+            "fieldActivityType": activity_type,
+            "servicePointId": service_point,
+            "priority": "NORMAL",
+        }
+    return {
+        **ACTIVITY,
+        "externalId": f"CCB:{activity_id}",
+        "activityId": activity_id,
+        "activityType": activity_type,
+        "servicePointId": service_point,
+    }
+
+
 def parse(model: type[BaseModel], body: dict[str, Any]) -> BaseModel:
     return model.model_validate_json(json.dumps(body))
 
@@ -117,14 +144,17 @@ def test_a_service_point_the_asset_system_would_refuse_is_refused(change: dict[s
 def test_each_system_takes_an_activity_in_its_own_type_code_only(system: str, own: str, foreign: str) -> None:
     from localhub.simulators.field import mwm, odm, wam
 
-    # Given the system's activity service
+    # Given the system's activity service (WAM and ODM keeping the service point, synchronized by FW-06)
     simulator = {"MWM": mwm, "ODM": odm, "WAM": wam}[system]()
+    service_point = "SP-0001"
+    if system in ("WAM", "ODM"):
+        sp_type = {"WAM": "ELEC-RES", "ODM": "ELECTRIC_RESIDENTIAL"}[system]
+        synced = simulator.service_points.sync(json.dumps({**SERVICE_POINT, "servicePointType": sp_type}).encode())
+        service_point = json.loads(synced.body)["targetId"]
 
     # When the hub creates an activity in the system's code, and another in the hub's or another system's code
-    taken = simulator.book.create(json.dumps({**ACTIVITY, "activityType": own}).encode())
-    refused = simulator.book.create(
-        json.dumps({**ACTIVITY, "externalId": "CCB:FA-2", "activityId": "FA-2", "activityType": foreign}).encode()
-    )
+    taken = simulator.book.create(json.dumps(activity_for(system, own, service_point)).encode())
+    refused = simulator.book.create(json.dumps(activity_for(system, foreign, service_point, "FA-2")).encode())
 
     # Then only the first is created
     assert taken.status == 201
@@ -154,3 +184,37 @@ def test_a_system_sends_its_own_activities_in_its_own_type_code() -> None:
     assert isinstance(parse(OwnActivity, own), OwnActivity)
     with pytest.raises(ValidationError, match="not a CCB activity type"):
         parse(OwnActivity, {**own, "activityType": "METER_EXCHANGE"})
+
+
+@pytest.mark.parametrize("system", ["WAM", "ODM"])
+def test_the_asset_system_takes_an_activity_only_at_a_service_point_it_keeps(system: str) -> None:
+    from localhub.simulators.field import odm, wam
+
+    # Given the asset system keeping CCB's SP-0001 under its own id (FW-06)
+    simulator = {"ODM": odm, "WAM": wam}[system]()
+    sp_type = {"WAM": "ELEC-RES", "ODM": "ELECTRIC_RESIDENTIAL"}[system]
+    own_id = json.loads(simulator.service_points.sync(json.dumps({**SERVICE_POINT, "servicePointType": sp_type}).encode()).body)["targetId"]
+    work = {"WAM": "SR-MTREXCH", "ODM": "EXCHANGE-METER"}[system]
+
+    # When an activity names the service point by CCB's id, and another by the system's own
+    by_ccbs = simulator.book.create(json.dumps(activity_for(system, work)).encode())
+    by_own = simulator.book.create(json.dumps(activity_for(system, work, own_id)).encode())
+
+    # Then only the one at its own id is taken
+    assert by_ccbs.status == 422
+    assert f"{system} has no service point SP-0001" in json.loads(by_ccbs.body)["message"]
+    assert by_own.status == 201
+
+
+@pytest.mark.parametrize(("system", "other"), [("WAM", "ODM"), ("ODM", "WAM"), ("WAM", "MWM"), ("ODM", "MWM"), ("MWM", "WAM")])
+def test_each_system_refuses_an_activity_in_another_systems_shape(system: str, other: str) -> None:
+    from localhub.simulators.base import SimulatorError
+    from localhub.simulators.field import mwm, odm, wam
+
+    # Given the system's activity service, and an activity shaped for another system (WAM's service request for ODM...)
+    simulator = {"MWM": mwm, "ODM": odm, "WAM": wam}[system]()
+    work = {"MWM": "METER_EXCHANGE", "WAM": "SR-MTREXCH", "ODM": "EXCHANGE-METER"}[system]
+
+    # Then the system refuses it as invalid (the simulator's 400), whatever its codes
+    with pytest.raises(SimulatorError, match="invalid activity"):
+        simulator.book.create(json.dumps(activity_for(other, work)).encode())

@@ -37,8 +37,9 @@ from utilhub.packs.field_work.model import (
     StepEnvelope,
 )
 from utilhub.packs.field_work.routing import common_type, route_activity, type_in
+from utilhub.packs.field_work.service_points import service_point_in
 from utilhub.packs.field_work.store import CLOSED, CLOSING, POINT, ActivityRecord, transaction_id
-from utilhub.packs.field_work.wiring import activity_store, client_for, stepfunctions
+from utilhub.packs.field_work.wiring import activity_store, client_for, cross_references, stepfunctions
 from utilhub.platform import aws, journal, problems, wiring
 from utilhub.platform.connectors import TargetRejected
 from utilhub.platform.idempotency import run_once
@@ -189,9 +190,13 @@ def run_step(event: dict[str, Any], lambda_context: Any = None) -> dict[str, Any
         key += f"#{step.attempt}" if step.attempt > 1 else ""  # a resubmission asks the target again
 
         def create() -> dict[str, str]:
-            # in the target's own code (translated again: a map changed since intake fails this create with its 422)
+            # in the target's own code (translated again: a map changed since intake fails this create with its 422),
+            # at the service point by the target's id (WAM's, ODM's from FW-06; not synchronized yet: retried, then ERROR)
             in_target = activity.model_copy(
-                update={"activityType": type_in(step.target, common_type(activity.activityType, activity.sourceSystem))}
+                update={
+                    "activityType": type_in(step.target, common_type(activity.activityType, activity.sourceSystem)),
+                    "servicePointId": service_point_in(step.target, activity, cross_references()),
+                }
             )
             target_id = client_for(step.target).create(in_target)
             activity_store().link(activity, step.target, target_id)

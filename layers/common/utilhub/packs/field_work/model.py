@@ -42,6 +42,52 @@ class ActivityIn(_Message):
     customer: Customer | None = None
 
 
+class FieldActivityOut(_Message):
+    """An activity as MWM (and CCB, for a pickup) takes it (``POST /activities``): the activity filed under
+    ``externalId`` (``<source>:<source's id>``), its type in the system's code."""
+
+    externalId: str
+    sourceSystem: System
+    activityId: str
+    activityType: str
+    servicePointId: str
+    scheduledDate: date | None = None
+    priority: Literal["LOW", "NORMAL", "HIGH", "EMERGENCY"]
+    meterId: str | None = None
+    description: str | None = None
+    customer: Customer | None = None
+
+
+class WamServiceRequestOut(_Message):
+    """WAM v1.9's service request (``POST /activities`` on WAM): asset work, filed under the requesting system and its
+    reference, at WAM's own service point (FW-06's id); WAM's priority codes are numbers, 1 the most urgent."""
+
+    externalSystem: System
+    externalReference: str
+    requestType: str = Field(description="WAM's service request type (domain value map FieldActivityType)")
+    servicePoint: str = Field(description="WAM's id of the service point (FW-06)")
+    dateRequired: date | None = None
+    priorityCode: int = Field(ge=1, le=4)
+    meterBadge: str | None = None
+    problemDescription: str | None = None
+    requestor: Customer | None = None
+
+
+class OdmFieldActivityOut(_Message):
+    """WAM/ODM v2.1's field activity (``POST /activities`` on ODM): asset work, filed under the originating system and
+    its activity id, at ODM's own service point (FW-06's id)."""
+
+    originatingSystem: System
+    originatingActivityId: str
+    fieldActivityType: str = Field(description="ODM's field activity type (domain value map FieldActivityType)")
+    servicePointId: str = Field(description="ODM's id of the service point (FW-06)")
+    scheduledDate: date | None = None
+    priority: Literal["LOW", "NORMAL", "HIGH", "EMERGENCY"]
+    deviceBadgeNumber: str | None = None
+    instructions: str | None = None
+    customerContact: Customer | None = None
+
+
 class Reading(_Message):
     registerId: str = Field(pattern=ID_PATTERN)
     value: float = Field(ge=0, allow_inf_nan=False)

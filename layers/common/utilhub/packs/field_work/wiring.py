@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from utilhub.packs.field_work.customer_updates import CustomerUpdateOrder
     from utilhub.packs.field_work.store import ActivityStore
     from utilhub.packs.field_work.targets import FieldSystemClient
+    from utilhub.platform.xref import CrossReferenceStore
 
 TARGETS = ("CCB", "MWM", "WAM", "ODM")  # the systems an activity is routed to, or its events forwarded to
 
@@ -42,6 +43,14 @@ def activity_store() -> ActivityStore:
     from utilhub.packs.field_work.store import ActivityStore
 
     return ActivityStore(aws.table(get_settings().state.require("xref_table")))
+
+
+@per_process
+def cross_references() -> CrossReferenceStore:
+    """FW-06's service points in WAM's or ODM's ids, read when FW-01 creates an activity there."""
+    from utilhub.platform.xref import CrossReferenceStore
+
+    return CrossReferenceStore(aws.table(get_settings().state.require("xref_table")))
 
 
 @per_process
@@ -91,6 +100,7 @@ def activity_steps() -> Handler:
     from utilhub.packs.field_work.activities import run_workflow_step
 
     activity_store()
+    cross_references()
     get_settings().field_work.require("field_work_event_queue_url")
     for system in TARGETS:
         client_for(system)
