@@ -182,8 +182,10 @@ def main(argv: list[str] | None = None) -> int:
     cpu_figures = cost_model.CpuPerMessage(intake=rows[0].hub, render=next(r.hub for r in rows if r.measure.startswith("3.")))
     step("memory")
     rows += cpu.memory(plan)
-    step(f"cold starts: every handler's import and init in fresh interpreters ({import_runs} rounds)")
-    cold_starts = imports.every_handler(import_runs)
+    step(
+        f"cold starts: {'a handler of each pack' if args.quick else 'every handler'}: import and init in fresh interpreters ({import_runs} rounds)"
+    )
+    cold_starts = imports.every_handler(import_runs, quick=args.quick)
 
     step(f"AWS calls ({messages} messages per scenario)")
     from benchmarks import aws_calls
@@ -212,7 +214,10 @@ def main(argv: list[str] | None = None) -> int:
 
     print("CPU and memory (ratio = hub / floor; 1.00 would be the floor itself)")
     print(_ratio_rows(rows))
-    print("\nCold start of every handler of the template: import and init, CPU of a fresh interpreter (python -m benchmarks.imports)")
+    print(
+        "\nCold start of every handler of the template: import and init, CPU of a fresh interpreter (python -m benchmarks.imports)"
+        + ("; quick: one handler of each pack" if args.quick else "")
+    )
     print(imports.report(cold_starts))
     print(f"\nAWS calls per message ({messages} person sync requests per scenario, each to SYNCHRONIZED; warm containers)")
     print(_calls_table(list(scenarios)))

@@ -42,7 +42,7 @@ class Plan:
 
 
 FULL = Plan(iterations=2000, rounds=5, memory_messages=10_000)
-QUICK = Plan(iterations=300, rounds=3, memory_messages=2_000)
+QUICK = Plan(iterations=300, rounds=3, memory_messages=1_000)
 
 
 def offline_store() -> SyncRequestStore:

@@ -26,7 +26,7 @@ from localhub.aws.stepfunctions import LambdaTaskDispatcher
 from localhub.aws.throttling import AwsThrottling
 from localhub.lambda_.claims import lapse_claims
 from localhub.lambda_.event_sources import PollResult, SqsEventSource, scheduled_event, sqs_event_sources
-from localhub.lambda_.runtime import Invocation, invoke
+from localhub.lambda_.runtime import IN_PROCESS, Invocation, invoke
 from localhub.lambda_.workers import WorkerPool
 from localhub.simulators import field as field_systems
 from localhub.simulators.base import Simulator, SimulatorServer
@@ -347,12 +347,17 @@ class LocalHub:
         return handled
 
     def expire_visibility(self) -> int:
-        """Let every failed message come back now instead of after its visibility timeout. That much time (at least
-        the function's timeout) also lapses the idempotency claims of the invocations that died meanwhile
-        (:mod:`localhub.lambda_.claims`), as it would on AWS before the message came back."""
-        if self.workers is not None:
+        """Let every failed message come back now instead of after its visibility timeout. That much time (the longest
+        visibility timeout of the queues, as every queue's failed messages come back; each is at least the timeout of
+        the function it feeds) also lapses the idempotency claims left by the invocations that ended meanwhile,
+        answered or not, whose deadline it passes (:mod:`localhub.lambda_.claims`), as on AWS before the message
+        came back."""
+        if self._sources:
+            invocations = IN_PROCESS if self.workers is None else self.workers.invocations
+            horizon_ms = int((time.time() + max(source.visibility_timeout for source in self._sources)) * 1000)
+            ended, running = invocations.take_ended(horizon_ms)
             tables = {spec.environment[IDEMPOTENCY_TABLE] for spec in self._specs.values() if IDEMPOTENCY_TABLE in spec.environment}
-            lapse_claims(boto3.client("dynamodb", region_name=self._stack().region), tables, self.workers.take_dead())
+            lapse_claims(boto3.client("dynamodb", region_name=self._stack().region), tables, ended, running=running)
         return sum(source.expire_visibility() for source in self._sources)
 
     def resources(self) -> dict[str, str]:

@@ -28,6 +28,7 @@ def embedded_aws(host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
     from localhub.aws.patches import server as moto_server
     from localhub.aws.patches import sqs as moto_sqs
     from localhub.aws.patches import sqs_move_tasks as moto_sqs_move_tasks
+    from localhub.aws.patches import stepfunctions_programs as moto_stepfunctions_programs
     from utilhub.platform import aws
 
     moto_models.install()
@@ -35,6 +36,7 @@ def embedded_aws(host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
     moto_dynamodb.install()
     moto_sqs.install()
     moto_sqs_move_tasks.install()
+    moto_stepfunctions_programs.install()
     server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
     server.start()
     bound_host, bound_port = server.get_host_and_port()

@@ -1,20 +1,24 @@
-"""The idempotency claims of invocations that died, lapsed when the local runtime lets time pass.
+"""The idempotency claims of invocations that ended, lapsed when the local runtime lets time pass.
 
 A function that claims a key with Powertools Idempotency writes an ``INPROGRESS`` record whose
-``in_progress_expiration`` is its invocation's deadline (the function's timeout from its start). When the
-execution environment dies in the middle (killed, or stopped at its timeout), nothing deletes the claim: a
-redelivery before the deadline is refused as "already in progress", one after it runs the work again. On AWS
-a message comes back only after its queue's visibility timeout, which Lambda requires to be at least the
-function's timeout, so by then the claim has lapsed.
+``in_progress_expiration`` is its invocation's deadline (the function's timeout from its start). Two ways leave the
+claim behind when the invocation ends: its execution environment dies in the middle (killed, or stopped at its
+timeout), or the function answers but the claim's deletion (or its completion) failed (a throttled call, say). A
+redelivery before the deadline is refused as "already in progress", one after it runs the work again. On AWS a
+message comes back only after its queue's visibility timeout, which Lambda requires to be at least the function's
+timeout, so by then the claim has lapsed.
 
 The local runtime makes a failed message visible again at once (:meth:`LocalHub.expire_visibility`), standing for
-that much time passing. So that time passes for the claims too, each dead invocation's claim is lapsed then: its
-``in_progress_expiration`` set to now. Only the claims of that invocation: records of its function, ``INPROGRESS``,
-whose expiration is its deadline (a live invocation of the same function has a later one).
+that much time passing: the longest visibility timeout of its queues, since every queue's failed messages come back. So that time passes for the claims
+too, the claims of the invocations that ended whose deadline is within it are lapsed then: their
+``in_progress_expiration`` set to now. Only those: records of the invocation's function, ``INPROGRESS``, whose
+expiration is its deadline, and none that an invocation still running could hold (one of the same function whose
+deadline is as close), since no time passes for a running invocation.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -22,24 +26,80 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-# The claim's expiration is the deadline the function's context reported when it claimed the key, off the one
-# the runtime computed when it handed the invocation to its environment by the time the request took to get there.
+# The claim's expiration is the deadline the function's context reported when it claimed the key: the runtime's own
+# for the invocation, off by the time the claim took to be written after the context's countdown was read.
 DEADLINE_SLACK_MS = 5_000
 
 
 @dataclass(frozen=True)
-class DeadInvocation:
-    """An invocation whose execution environment ended before it answered."""
+class InvocationKey:
+    """An invocation, by its function and deadline (running, or ended: answered or its environment gone)."""
 
     function_name: str  # the function's name (AWS_LAMBDA_FUNCTION_NAME), part of every record id it writes
     deadline_ms: int  # its start plus the function's timeout, in milliseconds since the epoch
 
 
-def lapse_claims(dynamodb: Any, tables: Iterable[str], dead: list[DeadInvocation], now_ms: int | None = None) -> int:
-    """Lapse the claims ``dead`` left in ``tables``; returns how many."""
-    if not dead:
+class Invocations:
+    """The invocations of a runtime that are running, and those that ended and whose claims have not lapsed yet."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: dict[InvocationKey, int] = {}
+        self._ended: list[InvocationKey] = []
+
+    def started(self, function_name: str, deadline_ms: int) -> InvocationKey:
+        invocation = InvocationKey(function_name, deadline_ms)
+        with self._lock:
+            self._running[invocation] = self._running.get(invocation, 0) + 1
+        return invocation
+
+    def ended(self, invocation: InvocationKey) -> None:
+        """``invocation`` ended (whatever its outcome); claims of ended invocations past their deadline have expired."""
+        now_ms = int(time.time() * 1000)
+        with self._lock:
+            left = self._running.pop(invocation, 1) - 1
+            if left:
+                self._running[invocation] = left
+            self._ended = [e for e in self._ended if e.deadline_ms + DEADLINE_SLACK_MS >= now_ms] + [invocation]
+
+    def take_ended(self, horizon_ms: int) -> tuple[list[InvocationKey], list[InvocationKey]]:
+        """The ended invocations whose deadline is before ``horizon_ms`` (forgotten here), and those still running."""
+        with self._lock:
+            running = _by_function(self._running)
+            due = [e for e in self._ended if e.deadline_ms <= horizon_ms and not _near(e, running)]
+            self._ended = [e for e in self._ended if e not in due]
+            return due, list(self._running)
+
+
+def _near(invocation: InvocationKey, invocations: dict[str, list[int]]) -> bool:
+    """Whether a claim of ``invocation`` may as well be one of ``invocations``'s (a running one's: kept for later)."""
+    return any(abs(invocation.deadline_ms - deadline) <= DEADLINE_SLACK_MS for deadline in invocations.get(invocation.function_name, ()))
+
+
+def _of(record_id: str, invocations: dict[str, list[int]], expiration: int) -> bool:
+    """Whether the claim ``record_id`` expiring at ``expiration`` may be one of ``invocations``'s (by function name)."""
+    return any(abs(expiration - deadline) <= DEADLINE_SLACK_MS for part in record_id.split("#") for deadline in invocations.get(part, ()))
+
+
+def _by_function(invocations: Iterable[InvocationKey]) -> dict[str, list[int]]:
+    found: dict[str, list[int]] = {}
+    for invocation in invocations:
+        found.setdefault(invocation.function_name, []).append(invocation.deadline_ms)
+    return found
+
+
+def lapse_claims(
+    dynamodb: Any,
+    tables: Iterable[str],
+    ended: list[InvocationKey],
+    now_ms: int | None = None,
+    running: Iterable[InvocationKey] = (),
+) -> int:
+    """Lapse the claims ``ended`` left in ``tables``, but none that one of ``running`` may hold; returns how many."""
+    if not ended:
         return 0
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    ended_by_function, running_by_function = _by_function(ended), _by_function(running)
     lapsed = 0
     for table in sorted(set(tables)):
         pages = dynamodb.get_paginator("scan").paginate(
@@ -51,7 +111,7 @@ def lapse_claims(dynamodb: Any, tables: Iterable[str], dead: list[DeadInvocation
         for item in (item for page in pages for item in page.get("Items", [])):
             expiration = int(item.get("in_progress_expiration", {}).get("N", "0"))
             record_id = item["id"]["S"]
-            if not any(f"#{d.function_name}#" in record_id and abs(expiration - d.deadline_ms) <= DEADLINE_SLACK_MS for d in dead):
+            if not _of(record_id, ended_by_function, expiration) or _of(record_id, running_by_function, expiration):
                 continue
             try:
                 dynamodb.update_item(
@@ -66,7 +126,7 @@ def lapse_claims(dynamodb: Any, tables: Iterable[str], dead: list[DeadInvocation
                         ":was": {"N": str(expiration)},
                     },
                 )
-            except ClientError as exc:  # completed or claimed again since the scan: not a dead invocation's any more
+            except ClientError as exc:  # completed or claimed again since the scan: not an ended invocation's any more
                 if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                     raise
                 continue

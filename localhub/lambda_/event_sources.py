@@ -10,6 +10,7 @@ policy moves a message to its DLQ after ``maxReceiveCount`` receives.
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
 import threading
 from collections.abc import Callable
@@ -59,6 +60,12 @@ class SqsEventSource:
         # set while the queue gives messages: the mapping's pollers beyond the first poll only then
         self.busy = threading.Event()
         self._invoking = 0  # batches of this mapping being handled now (under _receipts_lock)
+
+    @functools.cached_property
+    def visibility_timeout(self) -> int:
+        """The queue's visibility timeout (seconds): how long a failed message waits before it comes back."""
+        attributes = self._sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["VisibilityTimeout"])["Attributes"]
+        return int(attributes["VisibilityTimeout"])
 
     @property
     def invoking(self) -> int:

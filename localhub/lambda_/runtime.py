@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from localhub.lambda_.claims import Invocations
 from localhub.template import FunctionSpec
 
 # What the local process keeps for itself (the endpoint, credentials) under every function.
@@ -80,6 +81,9 @@ class Invocation:
         return self.error is not None
 
 
+# The invocations run in this process, for the claims they leave (localhub.lambda_.claims)
+IN_PROCESS = Invocations()
+
 # Held while a function runs; whatever changes what functions see (clients, hooks) takes it too.
 INVOCATION_LOCK = threading.RLock()
 
@@ -116,8 +120,10 @@ def invoke(spec: FunctionSpec, event: Any, *, extra_environment: Mapping[str, st
     with INVOCATION_LOCK:
         environment = {**lambda_variables(spec), **(extra_environment or {})}
         with function_environment(environment):
-            context = LambdaContext(spec.name, spec.memory, spec.timeout)
+            deadline_ms = int((time.time() + spec.timeout) * 1000)
+            context = LambdaContext(spec.name, spec.memory, spec.timeout, deadline_ms=deadline_ms)
             started = time.perf_counter()
+            running = IN_PROCESS.started(spec.name, deadline_ms)
             try:
                 module = importlib.import_module(spec.module)
                 result = getattr(module, spec.function_name)(event, context)
@@ -131,3 +137,5 @@ def invoke(spec: FunctionSpec, event: Any, *, extra_environment: Mapping[str, st
                     },
                     duration_ms=(time.perf_counter() - started) * 1000,
                 )
+            finally:
+                IN_PROCESS.ended(running)

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from localhub.aws.throttling import per_operation
-from localhub.lambda_.claims import DeadInvocation
+from localhub.lambda_.claims import Invocations
 from localhub.lambda_.logs import FunctionLogs
 from localhub.lambda_.runtime import RUNTIME_VARIABLES, Invocation, lambda_variables
 from localhub.lambda_.worker import HEADER
@@ -234,8 +234,9 @@ class WorkerPool:
         # environments to kill in the middle of an invocation: function logical id ("*": any) -> crashes left
         self._crashes: list[Crash] = []
         self.crashed: Counter[str] = Counter()
-        # invocations whose environment ended before answering (killed, timed out): their claims lapse as time passes
-        self._dead: list[DeadInvocation] = []
+        # the invocations running and ended (answered, or their environment gone): the claims they left behind lapse
+        # as time passes (localhub.lambda_.claims)
+        self.invocations = Invocations()
 
     def concurrency(self, spec: FunctionSpec) -> int:
         return self.default_concurrency if spec.reserved_concurrency is None else spec.reserved_concurrency
@@ -272,6 +273,15 @@ class WorkerPool:
         crash = self._crash_for(function.spec)
         if crash is not None:
             request["crashAfterCalls"] = crash
+        running = self.invocations.started(function.spec.name, deadline_ms)
+        try:
+            return self._call(function, environment, request, crash, started)
+        finally:
+            self.invocations.ended(running)
+
+    def _call(
+        self, function: _Function, environment: Environment, request: dict[str, Any], crash: int | None, started: float
+    ) -> Invocation:
         try:
             answer = environment.call(request, function.spec.timeout + TIMEOUT_GRACE_SECONDS)
         except TypeError as exc:  # an event JSON cannot carry never reaches the environment
@@ -279,7 +289,6 @@ class WorkerPool:
             return Invocation(error={"errorType": "InvalidRequestContentException", "errorMessage": str(exc)})
         except TimeoutError:
             self._discard(function, environment)
-            self._died(function.spec, deadline_ms)
             self._report(function.spec, "timeout", "Sandbox.Timedout", started)
             return Invocation(
                 error={"errorType": "Sandbox.Timedout", "errorMessage": f"Task timed out after {function.spec.timeout:.2f} seconds"},
@@ -287,7 +296,6 @@ class WorkerPool:
             )
         except (EnvironmentLost, OSError, ValueError, subprocess.TimeoutExpired) as exc:
             self._discard(function, environment)
-            self._died(function.spec, deadline_ms)
             if crash is not None:
                 with self._changed:
                     self.crashed[function.spec.logical_id] += 1
@@ -322,16 +330,6 @@ class WorkerPool:
             self.logs.write(spec.logical_id, line)
         else:
             print(line, flush=True)
-
-    def _died(self, spec: FunctionSpec, deadline_ms: int) -> None:
-        with self._changed:
-            self._dead.append(DeadInvocation(spec.name, deadline_ms))
-
-    def take_dead(self) -> list[DeadInvocation]:
-        """The invocations whose environment ended before they answered, since the last call."""
-        with self._changed:
-            dead, self._dead = self._dead, []
-        return dead
 
     def _take(self, function: _Function) -> Environment | None:
         """A warm environment of the function, else a new one; None when stopping or none frees up in time."""

@@ -28,3 +28,17 @@ def test_the_bench_imports_every_handler_of_the_template_with_its_environment(hu
             k: v for k, v in spec.environment.items() if k.startswith("UTILHUB_")
         }
         assert environment["POWERTOOLS_TRACE_DISABLED"] == "true"
+
+
+def test_a_quick_run_measures_one_handler_of_each_pack(hub: LocalHub) -> None:
+    from benchmarks.imports import one_per_pack
+
+    # Given the template's handlers, by the pack folder under functions/ each is in
+    handlers = handlers_of(hub)
+    packs = {module.split(".")[1] for module, _ in handlers.values()}
+
+    # When a quick run chooses what it measures, then it is one handler of each pack, the first by logical id
+    chosen = one_per_pack(handlers)
+    assert sorted(module.split(".")[1] for module, _ in chosen.values()) == sorted(packs)
+    for logical_id, (module, _) in chosen.items():
+        assert logical_id == min(name for name, (other, _) in handlers.items() if other.split(".")[1] == module.split(".")[1])

@@ -541,3 +541,27 @@ def test_a_move_whose_environment_was_killed_is_made_when_its_notification_comes
     assert keys(hub, "upload/") == ["upload/contacts-crash.tsv"]
     assert body(hub, "upload/contacts-crash.tsv") == data
     assert queue_counts(hub, "DacsTransferQueue") == ("0", "0")
+
+
+def test_a_move_whose_claim_outlived_its_failed_invocation_is_made_when_its_notification_comes_back(hub: LocalHub) -> None:
+    # Given a file under extract/, whose move fails (S3 refuses the copy) in an invocation that answers, but whose
+    # idempotency claim could not be deleted after (DynamoDB throttled): the claim holds until that invocation's deadline
+    data = extract_bytes(Kind.CONTACT, contacts(2))
+    with AwsThrottling(1.0, operations=frozenset({"s3.CopyObject", "dynamodb.DeleteItem"})) as throttling:
+        put_extract(hub, "contacts-claimed.tsv", data)
+        assert hub.drain() >= 1
+    assert {operation for _, operation in throttling.throttled} == {"s3.CopyObject", "dynamodb.DeleteItem"}
+    assert keys(hub, "extract/") == ["extract/contacts-claimed.tsv"]
+    assert len(in_progress_claims(hub, hub.function(FUNCTION).name)) == 1
+
+    # When the notification comes back after its visibility timeout (at least the function's timeout: past the claim's
+    # deadline)
+    assert hub.expire_visibility() == 1
+    hub.drain()
+
+    # Then the move is made, not refused as "in progress" by the claim of an invocation that ended long before
+    assert keys(hub, "extract/") == []
+    assert keys(hub, "upload/") == ["upload/contacts-claimed.tsv"]
+    assert body(hub, "upload/contacts-claimed.tsv") == data
+    assert in_progress_claims(hub, hub.function(FUNCTION).name) == []
+    assert queue_counts(hub, "DacsTransferQueue") == ("0", "0")

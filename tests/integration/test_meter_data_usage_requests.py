@@ -397,6 +397,12 @@ def test_a_request_whose_message_ends_in_the_dead_letter_queue_ends_in_error_and
     settle(hub, clock, rounds=6)
     assert dead_letters_kept(hub) == ["UR-00051"]
     assert state_of(hub, "UR-00051")["status"] == "SENT"
+    # and the operators see it failed, its message in the dead-letter queue after its last try, not still in flight
+    ops = {"client_id": "ops", "scope": "utilhub/ops", "token_use": "access"}
+    listed = hub.call_api("GET", "/ops/transactions", claims=ops, query="point=MD-11").json()["items"]
+    assert [(t["id"], t["state"]) for t in listed] == [("UR-00051", "FAILED")]
+    assert listed[0]["reason"].startswith("not delivered after 5 tries (")
+    assert listed[0]["reason"].endswith("); in the dead-letter queue")
 
     # When the release schedule runs within the retry window, and again once it has passed
     early = hub.run_schedule(RELEASE).result

@@ -97,6 +97,67 @@ def test_an_event_held_behind_a_failing_one_of_its_group_is_dead_lettered_with_i
     ]
 
 
+def test_a_customer_update_dead_lettered_by_a_long_ccb_outage_is_failed_in_the_journal_and_redriven_to_ccb(hub: LocalHub) -> None:
+    from tests.integration.test_customer_siebel_customers import account, customer_at_ccb, order, post_order, post_update
+
+    # Given a synchronized customer, and CCB down past the update queue's tries
+    assert post_order(hub, order("SO-DL", account("DL1"))).status == 200
+    hub.simulators["CCB"].add_fault({"kind": "down", "count": 20})
+    assert post_update(hub, "DL1", {"updateId": "U-DL", "changedAt": "2099-01-01T00:00:00Z", "name": "Grace Hopper"}).status == 202
+
+    # When the queue has tried it enough
+    settle(hub)
+
+    # Then it waits in the dead-letter queue, and the operators see it failed there after its last try, not retrying
+    assert depths(hub)["customer/updates"] == 1
+    assert [(t["id"], t["state"], t["reason"]) for t in journaled(hub, "CU-02")] == [
+        (
+            "DL1/U-DL",
+            "FAILED",
+            "not delivered after 5 tries (502 Bad gateway: CCB answered an error: CCB answered 503); in the dead-letter queue",
+        )
+    ]
+
+    # And once CCB is back, a redrive applies it once and the journal says so
+    hub.simulators["CCB"].faults.clear()
+    assert redrive(hub, "customer", "updates").status == 202
+    hub.drain()
+    assert customer_at_ccb(hub, "DL1")["person"] == {"name": "Grace Hopper"}
+    assert depths(hub)["customer/updates"] == 0
+    assert [(t["id"], t["state"]) for t in journaled(hub, "CU-02")] == [("DL1/U-DL", "COMPLETED")]
+
+
+def test_a_sync_request_dead_lettered_by_a_long_mdm_outage_is_failed_in_the_journal_and_synchronized_by_a_redrive(
+    hub: LocalHub,
+) -> None:
+    from tests.integration.test_meter_data_person_sync import cycle, person, status_of, submit
+
+    # Given a person's sync request sent while MDM is down past the delivery queue's tries
+    hub.simulators["MDM"].add_fault({"kind": "down", "count": 20})
+    assert submit(hub, person("SR-DL")).status == 202
+    cycle(hub)
+
+    # When the queue has tried it enough
+    settle(hub)
+
+    # Then its message waits in the dead-letter queue, and the operators see the request failed there, not in flight
+    # (the request itself is SENT: its time-out, after the queue's redelivery span, queues it again)
+    assert depths(hub)["meter-data/sync-deliveries"] == 1
+    assert status_of(hub, "SR-DL")["status"] == "SENT"
+    assert [(t["id"], t["state"], t["reason"]) for t in journaled(hub, "MD-01")] == [
+        ("SR-DL", "FAILED", "not delivered after 5 tries (MDM answered 503); in the dead-letter queue")
+    ]
+
+    # And once MDM is back, a redrive synchronizes it, at its first attempt, and the journal says so
+    hub.simulators["MDM"].faults.clear()
+    assert redrive(hub, "meter-data", "sync-deliveries").status == 202
+    hub.drain()
+    state = status_of(hub, "SR-DL")
+    assert (state["status"], state["attempt"]) == ("SYNCHRONIZED", 1)
+    assert depths(hub)["meter-data/sync-deliveries"] == 0
+    assert [(t["id"], t["state"]) for t in journaled(hub, "MD-01")] == [("SR-DL", "COMPLETED")]
+
+
 def test_every_dead_letter_queue_of_the_template_is_listed_and_an_unknown_one_is_not_found(hub: LocalHub) -> None:
     listed = depths(hub)
     dead_letter_queues = {k for k in hub.resources() if k.endswith("DeadLetterQueue") and k != "MonitorDeadLetterQueue"}

@@ -95,9 +95,11 @@ def test_an_invocation_past_its_timeout_is_stopped_with_its_environment(pool: Wo
     assert answer.error == {"errorType": "Sandbox.Timedout", "errorMessage": "Task timed out after 1.00 seconds"}
     assert pool.invoke(spec, {}).error is None  # a new environment takes the next invocation
     assert pool.cold_starts["Sleeper"] == 2
-    [dead] = pool.take_dead()  # its idempotency claims lapse when the runtime next lets time pass
-    assert dead.function_name == "fixture-Sleeper"
-    assert pool.take_dead() == []
+    # both ended (their idempotency claims lapse when the runtime next lets time pass), none is running
+    ended, running = pool.invocations.take_ended(horizon_ms=2**62)
+    assert [invocation.function_name for invocation in ended] == ["fixture-Sleeper", "fixture-Sleeper"]
+    assert running == []
+    assert pool.invocations.take_ended(horizon_ms=2**62) == ([], [])
 
 
 def test_a_cold_start_is_not_counted_in_the_functions_timeout(pool: WorkerPool) -> None:
@@ -166,15 +168,17 @@ def test_an_environment_that_dies_is_a_function_error_and_the_pool_goes_on(pool:
     assert raised.error is not None
     assert (raised.error["errorType"], raised.error["errorMessage"]) == ("ValueError", "bad input")
     assert pool.invoke(spec, {}).error is None
-    assert [d.function_name for d in pool.take_dead()] == ["fixture-Sleeper"]  # the one that died, not the one that raised
+    ended, _ = pool.invocations.take_ended(horizon_ms=2**62)  # each ended, answered or not: its claims may lapse
+    assert [invocation.function_name for invocation in ended] == ["fixture-Sleeper"] * 3
 
 
-def test_only_the_claims_of_a_dead_invocation_lapse(aws_endpoint: str) -> None:
-    # Given an idempotency table with claims of a function: one by an invocation that died, one by a live invocation
-    # started later, one completed, and one of another function with the same deadline
+def test_only_the_claims_of_an_ended_invocation_lapse(aws_endpoint: str) -> None:
+    # Given an idempotency table with claims of a function: one by an invocation that ended (died, or answered without
+    # its claim deleted), one by a running invocation started later, one by a running invocation started with the
+    # ended one (as close a deadline), one completed, and one of another function with the same deadline
     import boto3
 
-    from localhub.lambda_.claims import DeadInvocation, lapse_claims
+    from localhub.lambda_.claims import InvocationKey, lapse_claims
 
     dynamodb = boto3.client("dynamodb")
     table = "claims-lapse-test"
@@ -186,8 +190,9 @@ def test_only_the_claims_of_a_dead_invocation_lapse(aws_endpoint: str) -> None:
     )
     deadline = 1_900_000_000_000
     claims = {
-        "role:session#fn-A#dead": ("INPROGRESS", deadline + 15),
-        "role:session#fn-A#live": ("INPROGRESS", deadline + 60_000),
+        "role:session#fn-A#ended": ("INPROGRESS", deadline + 15),
+        "role:session#fn-A#later": ("INPROGRESS", deadline + 60_000),
+        "role:session#fn-C#alongside": ("INPROGRESS", deadline + 10),
         "role:session#fn-A#done": ("COMPLETED", deadline),
         "role:session#fn-B#other": ("INPROGRESS", deadline),
     }
@@ -197,18 +202,35 @@ def test_only_the_claims_of_a_dead_invocation_lapse(aws_endpoint: str) -> None:
             Item={"id": {"S": record_id}, "status": {"S": status}, "in_progress_expiration": {"N": str(expiration)}},
         )
 
-    # When time passes for the invocation of fn-A that died
-    lapsed = lapse_claims(dynamodb, [table], [DeadInvocation("fn-A", deadline)], now_ms=deadline - 500_000)
+    # When time passes for the invocations of fn-A and fn-C that ended, while one of fn-C as close is still running
+    ended = [InvocationKey("fn-A", deadline), InvocationKey("fn-C", deadline)]
+    running = [InvocationKey("fn-A", deadline + 60_000), InvocationKey("fn-C", deadline + 1_000)]
+    lapsed = lapse_claims(dynamodb, [table], ended, now_ms=deadline - 500_000, running=running)
 
-    # Then its claim alone has lapsed (expired as of now); the others are as they were
+    # Then the ended invocation's claim alone has lapsed (expired as of now); the others are as they were
     assert lapsed == 1
     expirations = {item["id"]["S"]: int(item["in_progress_expiration"]["N"]) for item in dynamodb.scan(TableName=table)["Items"]}
     assert expirations == {
-        "role:session#fn-A#dead": deadline - 500_001,
-        "role:session#fn-A#live": deadline + 60_000,
+        "role:session#fn-A#ended": deadline - 500_001,
+        "role:session#fn-A#later": deadline + 60_000,
+        "role:session#fn-C#alongside": deadline + 10,
         "role:session#fn-A#done": deadline,
         "role:session#fn-B#other": deadline,
     }
+
+
+def test_an_ended_invocation_is_kept_while_one_of_its_function_as_close_runs() -> None:
+    from localhub.lambda_.claims import Invocations
+
+    # Given an invocation that ended and another of the same function, started with it, still running
+    invocations = Invocations()
+    first = invocations.started("fn-A", 2_000_000_000_000)
+    invocations.started("fn-A", 2_000_000_000_500)
+    invocations.ended(first)
+
+    # When time passes, then it is not given to lapse its claims (the running one's claim could be taken for its own)
+    ended, running = invocations.take_ended(horizon_ms=2**62)
+    assert (ended, [r.deadline_ms for r in running]) == ([], [2_000_000_000_500])
 
 
 def test_a_function_at_its_reserved_concurrency_is_throttled(pool: WorkerPool, tmp_path: Path) -> None:

@@ -1,11 +1,13 @@
-"""``make moto-conformance``: moto's own DynamoDB and SQS test suites, run with :mod:`localhub.aws.patches.dynamodb`,
-:mod:`localhub.aws.patches.sqs` and :mod:`localhub.aws.patches.models` applied.
+"""``make moto-conformance``: moto's own DynamoDB, SQS and Step Functions interpreter test suites, run with
+:mod:`localhub.aws.patches.dynamodb`, :mod:`localhub.aws.patches.sqs`, :mod:`localhub.aws.patches.models`,
+:mod:`localhub.aws.patches.sqs_move_tasks` and :mod:`localhub.aws.patches.stepfunctions_programs` applied.
 
 The suite comes from the sdist of the moto release ``uv.lock`` pins (its URL and sha256 are read
 from the lock file, the archive is checked against the hash and cached under ``.tools/``); nothing
 of it is copied into this repository. Its tests of transactions, queries, indexes, streams, queues,
 FIFO groups, deduplication and attributes must all pass with our changes to moto, as they pass
-without them. (``test_sqs_integration.py`` is left out: it runs Lambda functions in Docker.)
+without them; so must the Step Functions interpreter's tests of its states. (``test_sqs_integration.py`` and the
+Step Functions' Lambda integration tests are left out: they run Lambda functions in Docker.)
 
     python -m localhub.aws.patches.conformance [pytest arguments, e.g. -k transact]
 
@@ -26,10 +28,22 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[3]
 CACHE = ROOT / ".tools" / "moto-tests"
-# What the DynamoDB tests import from moto's test tree besides themselves.
-MEMBERS = ("tests/__init__.py", "tests/conftest.py", "tests/markers.py", "tests/test_s3/__init__.py")
-SUITES = ("tests/test_dynamodb/", "tests/test_sqs/")
-LEFT_OUT = ("tests/test_sqs/test_sqs_integration.py",)
+# What the suites import from moto's test tree besides themselves.
+MEMBERS = (
+    "tests/__init__.py",
+    "tests/conftest.py",
+    "tests/markers.py",
+    "tests/test_s3/__init__.py",
+    "tests/test_stepfunctions/__init__.py",
+    "tests/test_stepfunctions/test_stepfunctions.py",  # a definition the interpreter's tests borrow
+)
+SUITES = ("tests/test_dynamodb/", "tests/test_sqs/", "tests/test_stepfunctions/parser/")
+LEFT_OUT = (
+    "tests/test_sqs/test_sqs_integration.py",
+    # they run Lambda functions in Docker
+    "tests/test_stepfunctions/parser/test_stepfunctions_lambda_integration.py",
+    "tests/test_stepfunctions/parser/test_stepfunctions_lambda_retry_integration.py",
+)
 
 
 def locked_sdist(lock_file: Path = ROOT / "uv.lock") -> tuple[str, str, str]:
@@ -46,7 +60,7 @@ def locked_sdist(lock_file: Path = ROOT / "uv.lock") -> tuple[str, str, str]:
 def suite(version: str, url: str, sha256: str) -> Path:
     """The extracted test tree of moto ``version`` (downloaded and checked once)."""
     target = CACHE / version
-    if all((target / suite).is_dir() for suite in SUITES):
+    if all((target / suite).is_dir() for suite in SUITES) and all((target / member).is_file() for member in MEMBERS):
         return target
     archive = CACHE / f"moto-{version}.tar.gz"
     if not archive.exists() or hashlib.sha256(archive.read_bytes()).hexdigest() != sha256:
@@ -76,26 +90,32 @@ def pytest_configure(config: Any) -> None:
     from localhub.aws.patches import models as moto_models
     from localhub.aws.patches import sqs as moto_sqs
     from localhub.aws.patches import sqs_move_tasks as moto_sqs_move_tasks
+    from localhub.aws.patches import stepfunctions_programs as moto_stepfunctions_programs
 
     moto_models.install()
     moto_dynamodb.install()
     moto_sqs.install()
     moto_sqs_move_tasks.install()
+    moto_stepfunctions_programs.install()
 
 
 def pytest_sessionfinish(session: Any, exitstatus: int) -> None:
     import moto.sqs.models as sqs_models
     from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.models.table import Table
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
     from localhub.aws.patches import dynamodb as moto_dynamodb
     from localhub.aws.patches import sqs as moto_sqs
+    from localhub.aws.patches import stepfunctions_programs as moto_stepfunctions_programs
 
     transact = getattr(DynamoDBBackend.transact_write_items, "__wrapped__", None)
     if Table.query is not moto_dynamodb.query or transact is not moto_dynamodb.transact_write_items:
         raise RuntimeError("moto's DynamoDB was not patched during the conformance run")
     if sqs_models.unix_time_millis is not moto_sqs.unix_time_millis:  # type: ignore[attr-defined]
         raise RuntimeError("moto's SQS was not patched during the conformance run")
+    if ExecutionWorker._get_evaluation_entrypoint is not moto_stepfunctions_programs._get_evaluation_entrypoint:
+        raise RuntimeError("moto's Step Functions was not patched during the conformance run")
 
 
 def main(argv: list[str]) -> int:

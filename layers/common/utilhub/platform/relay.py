@@ -32,19 +32,17 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from utilhub.platform import aws, journal, wiring
+from utilhub.platform import aws, journal, last_try, wiring
 from utilhub.platform.connectors import TargetRejected
 from utilhub.platform.idempotency import run_once
 from utilhub.platform.observability import MetricUnit, correlation_id, logger, metrics, use_correlation_id
 from utilhub.platform.reasons import loggable
-from utilhub.platform.wiring import per_process
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -60,7 +58,8 @@ RETRY_LATER_SECONDS = (10, 20, 40, 80)
 # a relay named by its integration point journals its events (the engine's own outcome relays, SYNC-OUTCOME and
 # CCB-NOTICE, tell CCB of transactions journaled under their own points already)
 _POINT = re.compile(r"[A-Z]{2}-\d{2}")
-QUEUED, DELIVERED, REFUSED, DEAD_LETTERED = "QUEUED", "DELIVERED", "REFUSED", "DEAD_LETTERED"
+QUEUED, DELIVERED, REFUSED = "QUEUED", "DELIVERED", "REFUSED"
+DEAD_LETTERED = last_try.DEAD_LETTERED
 
 
 def journaled(relay: str) -> bool:
@@ -219,33 +218,7 @@ def _tried(record: SQSRecord, message: RelayMessage, journaling: bool, failure: 
 def _last_try(record: SQSRecord, message: RelayMessage, reason: str) -> None:
     """After a failed try that was the queue's last (its ``maxReceiveCount``-th receive), the event is ``DEAD_LETTERED``:
     SQS moves it to the dead-letter queue, and the operators' list shows it failed, not still on its way."""
-    receives = int(record.attributes.approximate_receive_count)
-    try:
-        _, tries = _redrive_policy_of(wiring.sqs(), record.event_source_arn)
-    except Exception as exc:  # the policy unread (throttled): the event stays RECEIVED, the queue's alarms still see it
-        logger.warning("redrive policy not read", extra={"relay": message.relay, "error": type(exc).__name__})
-        return
-    if receives >= tries:
-        journal.changed(
-            message.relay,
-            journal_id(message.eventId),
-            DEAD_LETTERED,
-            reason=f"not delivered after {receives} tries ({reason[:400]}); in the dead-letter queue",
-            step="dead-lettered",
-        )
-
-
-def _queue_url(sqs: Any, arn: str) -> str:
-    *_, account, name = arn.split(":")
-    return f"{sqs.meta.endpoint_url}/{account}/{name}"
-
-
-@per_process
-def _redrive_policy_of(sqs: Any, source_arn: str) -> tuple[str, int]:
-    """A source queue's dead-letter queue's URL and its ``maxReceiveCount`` (its RedrivePolicy), asked once per process."""
-    attributes = sqs.get_queue_attributes(QueueUrl=_queue_url(sqs, source_arn), AttributeNames=["RedrivePolicy"])["Attributes"]
-    policy = json.loads(attributes["RedrivePolicy"])
-    return _queue_url(sqs, policy["deadLetterTargetArn"]), int(policy["maxReceiveCount"])
+    last_try.journal_if_last(record, message.relay, journal_id(message.eventId), reason)
 
 
 def _dead_letter(record: SQSRecord, message: RelayMessage, refusal: TargetRejected) -> dict[str, Any]:
@@ -256,7 +229,7 @@ def _dead_letter(record: SQSRecord, message: RelayMessage, refusal: TargetReject
         # the target's own reason (its problem's detail), cut short: the event's payload stays in the body only
         "refusedReason": {"DataType": "String", "StringValue": refusal.reason[:500] or "refused"},
     }
-    dead_letters, _ = _redrive_policy_of(sqs, record.event_source_arn)
+    dead_letters, _ = last_try.redrive_policy_of(sqs, record.event_source_arn)
     # a FIFO queue's refused event keeps its group; the group's later events go on meanwhile, so a redrive delivers it
     # after them, and the target's own rule on the event's time (MD-16's `at`) decides what it keeps
     if record.event_source_arn.endswith(".fifo"):
@@ -292,7 +265,7 @@ def _hand_over_later(record: SQSRecord, wait: RetryLater) -> None:
     sqs = wiring.sqs()
     try:
         sqs.change_message_visibility(
-            QueueUrl=_queue_url(sqs, record.event_source_arn), ReceiptHandle=record.receipt_handle, VisibilityTimeout=seconds
+            QueueUrl=last_try.queue_url(sqs, record.event_source_arn), ReceiptHandle=record.receipt_handle, VisibilityTimeout=seconds
         )
     except (BotoCoreError, ClientError) as exc:
         logger.warning("could not shorten the wait of a record to retry later", extra={"reason": str(exc)})

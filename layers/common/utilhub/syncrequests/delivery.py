@@ -9,17 +9,20 @@ same attempt; a target that is unavailable raises, and SQS redelivers.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from utilhub.platform import journal
+from utilhub.platform import journal, last_try
 from utilhub.platform.connectors import HttpConnector, TargetRejected
 from utilhub.platform.idempotency import run_once
 from utilhub.platform.observability import MetricUnit, logger, metrics, tracer, use_correlation_id
 from utilhub.platform.problems import Problem
-from utilhub.platform.reasons import exception_reason
+from utilhub.platform.reasons import exception_reason, loggable
 from utilhub.platform.xref import CrossReferenceStore, SystemId
 from utilhub.syncrequests.model import Acknowledgement, DeliveryMessage, SyncFlow, SyncRequest, SyncStatus
 from utilhub.syncrequests.store import StaleTransition, SyncRequestStore
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 
 class Acknowledgements:
@@ -116,3 +119,16 @@ class SyncDelivery:
             )
         ack = Acknowledgement.model_validate(answer)
         return self._acknowledgements.apply(request, ack)
+
+    def failed(self, message: DeliveryMessage, record: SQSRecord, failure: Exception) -> None:
+        """A failed try of ``message`` (the queue hands it over again). On the queue's last, its request is journaled
+        ``DEAD_LETTERED``: its message waits in the dead-letter queue, not on its way to the target. The request
+        stays SENT: a redrive delivers this attempt, else its time-out (past the queue's redelivery span) queues it
+        again."""
+        tries = last_try.tries_if_last(record)
+        if tries is None:
+            return
+        request = self._store.get(message.syncRequestId)
+        if request is None or request.status is not SyncStatus.SENT or request.attempt != message.attempt:
+            return  # not this attempt's any more: whatever replaced it is journaled already
+        last_try.journal_dead_lettered(self._flow.point_of(request.entityType), request.syncRequestId, tries, loggable(failure))

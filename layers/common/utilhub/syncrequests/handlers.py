@@ -33,7 +33,11 @@ def deliver_batch(flow: SyncFlow, delivery: SyncDelivery, event: dict[str, Any],
         message = DeliveryMessage.model_validate_json(record.body)
         if message.flow != flow.name:
             raise ValueError(f"message for flow {message.flow} reached the {flow.name} delivery queue")
-        return delivery.deliver(message, context)
+        try:
+            return delivery.deliver(message, context)
+        except Exception as failure:
+            delivery.failed(message, record, failure)
+            raise
 
     response = batches.process_partial_response(
         event=event, record_handler=deliver, processor=batches.SqsFifoPartialProcessor(skip_group_on_error=True), context=context

@@ -1,11 +1,12 @@
-"""CU-02 delivery: queued Siebel updates applied to CCB, each try journaled (docs/operations.md)."""
+"""CU-02 delivery: queued Siebel updates applied to CCB, each try journaled (docs/operations.md); an update whose
+last try failed is journaled DEAD_LETTERED (``platform/last_try.py``) while it waits in the dead-letter queue."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
 from utilhub.packs.customer.customers import UPDATE_POINT, CustomerSync, UpdateMessage, failure_reason, update_key
-from utilhub.platform import journal
+from utilhub.platform import journal, last_try
 from utilhub.platform.observability import use_correlation_id
 
 if TYPE_CHECKING:
@@ -27,7 +28,9 @@ def deliver_batch(service: CustomerSync, event: dict[str, Any], context: Any) ->
                 outcome = service.apply_update(message)
         except Exception as exc:
             # redelivered by the queue (after its customer's order, or CCB back), or kept in its DLQ for an operator
-            journal.changed(UPDATE_POINT, key, "RETRYING", reason=failure_reason(exc), step="delivery")
+            reason = failure_reason(exc)
+            journal.changed(UPDATE_POINT, key, "RETRYING", reason=reason, step="delivery")
+            last_try.journal_if_last(record, UPDATE_POINT, key, reason)
             raise
         journal.changed(UPDATE_POINT, key, outcome.upper(), step="delivered", system="CCB")
         return outcome

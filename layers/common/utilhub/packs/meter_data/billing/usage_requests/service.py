@@ -10,10 +10,11 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from utilhub.packs.meter_data.billing.usage import UnusableAnswer, ccb_service_type, for_ccb, mismatch, read_determinants
-from utilhub.platform import aws, journal
+from utilhub.platform import aws, journal, last_try
 from utilhub.platform.budget import JSON
 from utilhub.platform.connectors import HttpConnector, TargetRejected
 from utilhub.platform.observability import MetricUnit, correlation_id, logger, metrics, use_correlation_id
+from utilhub.platform.reasons import loggable
 from utilhub.platform.settings import get_settings
 
 if TYPE_CHECKING:
@@ -291,8 +292,14 @@ def deliver_batch(service: UsageRequests, event: dict[str, Any], context: Any) -
     def one(record: SQSRecord) -> str:
         message = UsageQueued.model_validate_json(record.body)
         use_correlation_id(message.correlationId)
-        with journal.working_on(POINT, message.usageRequestId):  # its calls to MDM and CCB are hops of its timeline
-            status = service.process(message, context)
+        try:
+            with journal.working_on(POINT, message.usageRequestId):  # its calls to MDM and CCB are hops of its timeline
+                status = service.process(message, context)
+        except Exception as failure:
+            # on the queue's last try, journaled DEAD_LETTERED while its message waits in the dead-letter queue (the request
+            # stays SENT: a redrive within the retry window works it, the release schedule ends it in ERROR after)
+            last_try.journal_if_last(record, POINT, message.usageRequestId, loggable(failure))
+            raise
         logger.info("usage request processed", extra={"usageRequestId": message.usageRequestId, "status": status})
         return status
 

@@ -1,0 +1,72 @@
+"""A queued message's last try: when a consumer's failed try was its queue's ``maxReceiveCount``-th receive, SQS
+moves the message to the queue's dead-letter queue, and the transaction it carries is journaled ``DEAD_LETTERED``
+(the journal's ``FAILED``, with the number of tries and the last failure), so the operators' list shows it failed and
+waiting in the dead-letter queue, not still on its way. A redrive delivers it as a new message, whose outcome the
+consumer journals as usual (``DELIVERED``, ``SYNCHRONIZED``...), at a later time, so it replaces this state.
+
+One mechanism for every consumer whose messages can reach a dead-letter queue: the relays (``platform/relay.py``),
+the sync requests' delivery (``syncrequests/delivery.py``) and CU-02's customer updates (``packs/customer/updates.py``).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from utilhub.platform import journal, wiring
+from utilhub.platform.observability import logger
+from utilhub.platform.wiring import per_process
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+DEAD_LETTERED = "DEAD_LETTERED"
+
+
+def queue_url(sqs: Any, arn: str) -> str:
+    """The URL of the queue ``arn`` names, at ``sqs``'s endpoint."""
+    *_, account, name = arn.split(":")
+    return f"{sqs.meta.endpoint_url}/{account}/{name}"
+
+
+@per_process
+def redrive_policy_of(sqs: Any, source_arn: str) -> tuple[str, int]:
+    """A source queue's dead-letter queue's URL and its ``maxReceiveCount`` (its RedrivePolicy), asked once per process."""
+    attributes = sqs.get_queue_attributes(QueueUrl=queue_url(sqs, source_arn), AttributeNames=["RedrivePolicy"])["Attributes"]
+    policy = json.loads(attributes["RedrivePolicy"])
+    return queue_url(sqs, policy["deadLetterTargetArn"]), int(policy["maxReceiveCount"])
+
+
+def tries_if_last(record: SQSRecord) -> int | None:
+    """How many times the queue has handed ``record`` over, if this was its last try (SQS moves it to the dead-letter
+    queue when the try fails); None when it was not, or when the queue's policy could not be read (throttled: the
+    state stays as it was, the queue's alarms still see the message)."""
+    receives = int(record.attributes.approximate_receive_count)
+    try:
+        _, tries = redrive_policy_of(wiring.sqs(), record.event_source_arn)
+    except Exception as exc:
+        logger.warning("redrive policy not read", extra={"queue": record.event_source_arn, "error": type(exc).__name__})
+        return None
+    return receives if receives >= tries else None
+
+
+def journal_dead_lettered(point: str, transaction_id: str, tries: int, reason: str) -> None:
+    """Journal the transaction ``transaction_id`` of ``point`` ``DEAD_LETTERED`` after ``tries`` failed tries, the last
+    failing with ``reason`` (never a value the message carried)."""
+    journal.changed(
+        point,
+        transaction_id,
+        DEAD_LETTERED,
+        reason=f"not delivered after {tries} tries ({reason[:400]}); in the dead-letter queue",
+        step="dead-lettered",
+    )
+
+
+def journal_if_last(record: SQSRecord, point: str, transaction_id: str, reason: str) -> bool:
+    """After a failed try of ``record`` (the transaction ``transaction_id`` of ``point``): if it was the queue's last,
+    journal the transaction ``DEAD_LETTERED`` with ``reason``. True when it was."""
+    tries = tries_if_last(record)
+    if tries is None:
+        return False
+    journal_dead_lettered(point, transaction_id, tries, reason)
+    return True
