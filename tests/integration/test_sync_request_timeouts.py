@@ -282,7 +282,9 @@ def test_a_claim_whose_message_never_left_goes_back_to_pending_and_is_sent_by_a_
 def test_runs_that_queue_what_they_claim_leave_no_claims_record(hub: LocalHub) -> None:
     for n in range(3):
         submit(hub, person(f"SR-N{n}", entity_id=f"P-N{n}"))
-    assert cycle(hub)["queued"] == 3
+    # each one queued at its intake, with the same claims and claims records as a monitor run's
+    assert [h["status"] for h in status_of(hub, "SR-N0")["history"]] == ["PENDING", "SENT"]
+    assert cycle(hub)["queued"] == 0
     assert {status_of(hub, f"SR-N{n}")["status"] for n in range(3)} == {"SYNCHRONIZED"}
     assert claims_records(hub) == []
 
