@@ -418,7 +418,7 @@ class SyncMonitor:
         held WAITING for it (:meth:`_send_or_hold`); what is claimed is dispatched. The same conditional claims as the
         sweep, so a monitor run working the same entity meanwhile never sends a change twice (one of the two claims
         fails its condition). Whatever this misses or fails to do (AWS throttling, the index not yet holding a request
-        just written) the monitor's next run does: the failure is logged and counted (``SyncReleaseFailed``), never
+        just written) the monitor's next run does: the failure is logged and counted (``SyncReleasesLeftToMonitor``), never
         raised, as the transition that called it is written."""
         report = MonitorReport()
         claimed = Claimed()
@@ -439,9 +439,9 @@ class SyncMonitor:
                 raise
             # a claim neither queued nor given back keeps its claims record: a monitor run gives it back (LONGEST_RUN)
             logger.warning("release left to the monitor", extra={"flow": self._flow, "error": type(exc).__name__})
-            metrics.add_metric(name="SyncReleaseFailed", unit=MetricUnit.Count, value=1)
+            metrics.add_metric(name="SyncReleasesLeftToMonitor", unit=MetricUnit.Count, value=1)
         if report.queued:
-            metrics.add_metric(name="SyncRequestsReleased", unit=MetricUnit.Count, value=report.queued)
+            metrics.add_metric(name="SyncRequestsSentAtOnce", unit=MetricUnit.Count, value=report.queued)
         return report
 
     def _claim(self, ready: list[PendingRequest], report: MonitorReport, claimed: Claimed) -> None:
