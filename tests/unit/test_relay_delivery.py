@@ -202,9 +202,12 @@ def given_ids(target: Target) -> list[str]:
 
 
 def metric(name: str) -> list[float]:
+    """The values the invocation adds up under ``name``, each a count."""
     from utilhub.platform.observability import metrics
 
-    return list(metrics.metric_set.get(name, {}).get("Value", []))
+    added = metrics.metric_set.get(name, {"Unit": "Count"})
+    assert added["Unit"] == "Count"
+    return list(added.get("Value", []))
 
 
 def logged(caplog: pytest.LogCaptureFixture, message: str) -> list[dict[str, Any]]:
@@ -529,7 +532,9 @@ def test_an_event_to_retry_later_waits_the_queues_timeout_when_sqs_refuses_its_b
 
     # Then it is handed back all the same, the refused backoff logged and no wait claimed
     assert len(polled.failed) == 1
-    assert [r["level"] for r in logged(caplog, "could not shorten the wait of a record to retry later")] == ["WARNING"]
+    (refused,) = logged(caplog, "could not shorten the wait of a record to retry later")
+    assert refused["level"] == "WARNING"
+    assert "ReceiptHandleIsInvalid" in refused["reason"]
     assert logged(caplog, "retried later") == []
 
 
@@ -585,10 +590,16 @@ def test_a_refused_event_of_a_fifo_group_keeps_its_group_in_the_dead_letter_queu
     # deduplicated by its record (a redrive delivers it after them)
     assert polled.failed == []
     assert given_ids(target) == ["UT-1#E-1", "UT-1#E-2", "SR-1#1"]
-    by_id = {json.loads(m["Body"])["eventId"]: m["Attributes"] for m in hub.waiting(hub.fifo.dead_letters)}
+    waiting = hub.waiting(hub.fifo.dead_letters)
+    by_id = {json.loads(m["Body"])["eventId"]: m["Attributes"] for m in waiting}
+    dead_letters = {json.loads(m["Body"])["eventId"]: m["MessageAttributes"] for m in waiting}
     assert sorted(by_id) == ["SR-1#1", "UT-1#E-1"]
     records = {json.loads(r["body"])["eventId"]: r["messageId"] for r in polled.handed}
     assert (by_id["UT-1#E-1"]["MessageGroupId"], by_id["UT-1#E-1"]["MessageDeduplicationId"]) == ("UT-1", records["UT-1#E-1"])
+    assert {name: value["StringValue"] for name, value in dead_letters["UT-1#E-1"].items()} == {
+        "refusedStatus": "422",
+        "refusedReason": "refused",
+    }
     assert by_id["SR-1#1"]["MessageGroupId"] == "meter-data#SR-1"
     # And only the journaled relay's refusal is journaled
     assert hub.head("SYNC-OUTCOME", "SR-1#1") is None
