@@ -390,6 +390,21 @@ def test_an_event_id_queued_again_with_other_values_is_not_delivered_and_kept_fo
     )
 
 
+def test_an_events_delivery_record_is_keyed_by_its_relay_and_id_and_fingerprinted_by_its_values(hub: Hub) -> None:
+    # Given an FW-05 event
+    accept("FW-05", "A-1", {"status": "DONE"}, hub.standard.url)
+
+    # When it is delivered
+    poll(hub, hub.standard, {"FW-05": Target()})
+
+    # Then its record of delivery is keyed by the relay and the event id and checked against the relay and the values:
+    # the same for every version of the relay, so an event redelivered across a deployment is still known
+    (record,) = hub.idempotency.scan()["Items"]
+    key = hashlib.sha256(json.dumps("relay#FW-05#A-1").encode()).hexdigest()
+    fingerprint = hashlib.sha256(json.dumps('{"relay":"FW-05","payload":{"status":"DONE"}}').encode()).hexdigest()
+    assert (str(record["id"]).rpartition("#")[2], record["validation"], record["status"]) == (key, fingerprint, "COMPLETED")
+
+
 def test_an_event_whose_delivery_is_cut_off_frees_its_key_by_the_invocations_deadline(hub: Hub) -> None:
     # Given an event, and an invocation with two minutes left
     accept("FW-05", "A-1", {"status": "DONE"}, hub.standard.url)
