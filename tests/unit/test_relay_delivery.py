@@ -480,8 +480,9 @@ def test_an_event_of_a_relay_with_no_deliverer_is_handed_back_never_dropped(hub:
     target = Target()
     polled = poll(hub, hub.standard, {"MD-13": target})
 
-    # Then it is handed back (on to the DLQ for an operator), no other deliverer given it
+    # Then it is handed back (on to the DLQ for an operator), no other deliverer given it, the failure naming the relay
     assert (len(polled.failed), target.given) == (1, [])
+    assert "LookupError: no deliverer for relay MD-16" in str(polled.error)
 
 
 def test_without_the_queues_redrive_policy_a_last_try_leaves_the_event_received(hub: Hub, caplog: pytest.LogCaptureFixture) -> None:
