@@ -523,8 +523,8 @@ def test_an_event_to_retry_later_is_hidden_for_its_backoff_not_the_queues_whole_
     assert [r["seconds"] for r in logged(caplog, "retried later")] == [retry_later_seconds(n) for n in range(1, TRIES + 1)]
     assert logged(caplog, "retried later")[0] == {"level": "INFO", "seconds": 10, "receives": 1, "reason": "service point SP-1 held by U-0"}
     # And each try is a hop saying so, the last one DEAD_LETTERED with the reason
-    assert [h[2:] for h in hub.hops("FW-10", "SP-1/U-1") if h[0] == "delivery"] == [
-        ("RETRY_LATER", "service point SP-1 held by U-0")
+    assert [h[1:] for h in hub.hops("FW-10", "SP-1/U-1") if h[0] == "delivery"] == [
+        ("hub", "RETRY_LATER", "service point SP-1 held by U-0")
     ] * TRIES
     head = hub.head("FW-10", "SP-1/U-1")
     assert head is not None
