@@ -72,8 +72,9 @@ def prepare() -> None:
 
 
 def mutmut(*args: str) -> subprocess.CompletedProcess[str]:
-    executable = Path(sys.executable).parent / "mutmut"
-    return subprocess.run([str(executable), *args], cwd=WORK, capture_output=True, text=True, check=False)  # noqa: S603
+    # the virtualenv's interpreter with ``-m``, not its ``mutmut`` script: the script's first line names the interpreter
+    # of the folder the virtualenv was installed from, which a virtualenv shared by several checkouts may no longer have
+    return subprocess.run([sys.executable, "-m", "mutmut", *args], cwd=WORK, capture_output=True, text=True, check=False)  # noqa: S603
 
 
 def run(module: str, max_children: int) -> float:
