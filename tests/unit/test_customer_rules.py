@@ -19,7 +19,7 @@ import urllib3
 from werkzeug.test import Client
 
 from localhub.simulators.ccb import CcbSimulator
-from utilhub.packs.customer.ccb import CcbCustomerClient, CcbCustomerIn
+from utilhub.packs.customer.ccb import CcbCustomerChange, CcbCustomerClient, CcbCustomerIn
 from utilhub.packs.customer.customers import (
     ORDER_POINT,
     UPDATE_POINT,
@@ -730,7 +730,10 @@ def test_an_imported_customers_first_update_reads_ccb_first_and_changes_nothing_
 
     # Then CCB is read, never changed, and nothing is recorded
     holds = f"account {own_account}" if ccb_holds == "another-account" else "no customer"
-    assert str(refused.value).endswith(f"but CCB person {linked[0]} has {holds}: not synchronized.")
+    assert str(refused.value) == (
+        f"Siebel account A1 is linked to CCB person {linked[0]} and account {linked[1]} (imported), "
+        f"but CCB person {linked[0]} has {holds}: not synchronized."
+    )
     assert [m["operation"] for m in pack.ccb.received if m["operation"] in ("create", "change")] == []
     assert pack.ccb.customer(person_id).model_dump() == before
     assert pack.store.get("A1") is None
@@ -939,3 +942,24 @@ def test_the_schedule_gives_up_every_synchronization_begun_before_the_bound_by_i
     still = pack.store.get("A3")
     assert still is not None
     assert still.synchronizing
+
+
+def test_an_imported_customers_first_update_that_loses_the_race_to_record_gives_ccb_the_winners_image_again(pack: Pack) -> None:
+    # Given an imported customer whose first update another delivery recorded (name Ada King) after this one read it
+    person_id, account_id = made_by_oracles_pack(pack.ccb, "LEGACY-1")
+    pack.import_links("A1", person_id, account_id)
+    pack.sync.apply_update(message("A1", "U-2", changed=LATER + timedelta(hours=1), name="Ada King"))
+    pack.ccb.received.clear()
+
+    # When this delivery, having read no record, gives CCB its own change and records it
+    with pytest.raises(ConcurrentChange):
+        pack.sync._apply_first(
+            CustomerState(siebelAccountId="A1"),
+            (person_id, account_id),
+            {"name": timestamp(LATER)},
+            CcbCustomerChange.model_validate({"person": {"name": "Ada Byron"}}),
+        )
+
+    # Then CCB got its change, then the recorded winner's whole image again: it ends as recorded
+    assert pack.changes_sent() == [["person"], ["account", "addresses", "billRoute", "contacts", "person"]]
+    assert pack.ccb.customer(person_id).person.name == "Ada King"
