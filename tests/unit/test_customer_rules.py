@@ -506,7 +506,8 @@ def test_an_order_whose_imported_links_ccb_contradicts_is_refused_before_anythin
     # Then it is a 409 naming both, nothing is written at CCB, nothing recorded or marked, the links stand
     assert refused.value.status == 409
     detail = refused.value.detail
-    assert f"linked to CCB person {person_id} and account" in detail
+    linked = own_account if found_by_siebel_id else other_account
+    assert detail.startswith(f"Siebel account A1 is linked to CCB person {person_id} and account {linked} (imported), but CCB ")
     if found_by_siebel_id:
         assert f"but CCB finds person {other_person} and account {other_account} under it" in detail
     else:
