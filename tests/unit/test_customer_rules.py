@@ -964,3 +964,52 @@ def test_an_imported_customers_first_update_that_loses_the_race_to_record_gives_
     # Then CCB got its change, then the recorded winner's whole image again: it ends as recorded
     assert pack.changes_sent() == [["person"], ["account", "addresses", "billRoute", "contacts", "person"]]
     assert pack.ccb.customer(person_id).person.name == "Ada King"
+
+
+def test_an_order_that_loses_the_race_to_record_is_a_conflict_after_ccb_is_given_the_winners_image_again(pack: Pack) -> None:
+    # Given A1 synchronized, and another writer recording it while this order's change is at CCB
+    person_id = pack.sync.synchronize_order(order("SO-1", account("A1")))["customers"][0]["ccbPersonId"]
+    original = pack.ccb.handle
+
+    def another_writer_records(method: str, path: str, body: bytes, headers: dict[str, str]) -> Any:
+        if method == "PUT":
+            pack.table.update_item(
+                Key={"pk": "CUSTOMER#SEBL#A1"}, UpdateExpression="SET version = version + :one", ExpressionAttributeValues={":one": 1}
+            )
+        return original(method, path, body, headers)
+
+    pack.ccb.handle = another_writer_records  # type: ignore[method-assign]
+    pack.ccb.received.clear()
+
+    # When an order changes A1's name
+    with pytest.raises(ConcurrentChange) as lost:
+        pack.sync.synchronize_order(order("SO-2", account("A1", name="Ada King"), submitted=LATER))
+
+    # Then it is a 409 (the caller retries), and CCB got this order's change, then the recorded image again
+    assert lost.value.status == 409
+    assert pack.changes_sent()[0] == ["person"]
+    assert pack.changes_sent()[1] == ["account", "addresses", "billRoute", "contacts", "person", "statement"]
+    assert pack.ccb.customer(person_id).person.name == "Ada Lovelace"
+
+
+def test_a_new_customer_recorded_by_another_writer_first_is_a_conflict_after_ccb_is_given_the_winners_image(pack: Pack) -> None:
+    # Given another writer recording A1 (with another name) as soon as this order's create reaches CCB
+    original = pack.ccb.handle
+
+    def another_writer_records(method: str, path: str, body: bytes, headers: dict[str, str]) -> Any:
+        reply = original(method, path, body, headers)
+        if method == "POST":
+            made = json.loads(reply.body)
+            image = CcbCustomerIn.model_validate({**json.loads(body), "person": {"name": "Ada King"}})
+            pack.store.save(CustomerState(siebelAccountId="A1", ccbPersonId=made["personId"], ccbAccountId=made["accountId"], image=image))
+        return reply
+
+    pack.ccb.handle = another_writer_records  # type: ignore[method-assign]
+
+    # When the order for A1 records what it made
+    with pytest.raises(ConcurrentChange):
+        pack.sync.synchronize_order(order("SO-1", account("A1")))
+
+    # Then CCB is given the winner's recorded image again
+    assert pack.changes_sent() == [["account", "addresses", "billRoute", "contacts", "person", "statement"]]
+    assert pack.ccb.customer(pack.ccb.by_siebel_id["A1"]).person.name == "Ada King"
