@@ -318,3 +318,27 @@ def test_an_order_whose_imported_person_ccb_does_not_have_is_refused_before_anyt
     assert [m for m in list(ccb(hub).received)[before:] if m["operation"] in ("create", "change")] == []
     table = boto3.resource("dynamodb").Table(hub.resources()["CrossReferenceTable"])
     assert "synchronizing" not in table.get_item(Key={"pk": "CUSTOMER#SEBL#1-XR0034"}).get("Item", {})
+
+
+def test_an_update_whose_imported_person_has_another_account_at_ccb_changes_nothing_there(hub: LocalHub) -> None:
+    # Given Siebel account 1-XR0035 imported as linked to a CCB person and to an account that is not that person's at
+    # CCB (another customer's)
+    person_id, own_account = made_by_oracles_pack(hub, "LEGACY-35")
+    _, other_account = made_by_oracles_pack(hub, "LEGACY-35B")
+    assert import_export(hub, export("1-XR0035", person_id, other_account)).status == 200
+    ccb_before = ccb(hub).customer(person_id).model_dump()
+    before = len(ccb(hub).received)
+
+    # When Siebel sends an update of its name (CU-02) and the queue delivers it
+    update = post_update(hub, "1-XR0035", {"updateId": "U-XR-35", "changedAt": "2099-01-01T10:00:00Z", "name": "Ada King"})
+    hub.drain()
+
+    # Then the update is accepted, but the delivery reads CCB's person first and stops before writing: CCB's person is
+    # as it was (its name not changed), nothing is recorded, and the imported links stand
+    assert (update.status, update.json()["status"]) == (202, "ACCEPTED")
+    assert [m for m in list(ccb(hub).received)[before:] if m["operation"] in ("create", "change")] == []
+    assert ccb(hub).customer(person_id).model_dump() == ccb_before
+    table = boto3.resource("dynamodb").Table(hub.resources()["CrossReferenceTable"])
+    assert "image" not in table.get_item(Key={"pk": "CUSTOMER#SEBL#1-XR0035"}).get("Item", {})
+    assert cross_references(hub, "1-XR0035") == ({"SEBL": "1-XR0035", "CCB": person_id}, {"SEBL": "1-XR0035", "CCB": other_account})
+    assert own_account != other_account

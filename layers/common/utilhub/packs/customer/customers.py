@@ -32,7 +32,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from utilhub.packs.customer.ccb import CcbCustomerChange, CcbCustomerClient, CcbCustomerIn
+from utilhub.packs.customer.ccb import CcbCustomer, CcbCustomerChange, CcbCustomerClient, CcbCustomerIn
 from utilhub.packs.customer.mapping import CCB, SIEBEL, to_ccb, translator
 from utilhub.packs.customer.model import COMPONENTS, AccountUpdateIn, BillingAccount, CustomerOutcome, SiebelOrderIn
 from utilhub.packs.customer.store import ConcurrentChange, CustomerState, CustomerStore, timestamp
@@ -111,6 +111,19 @@ def distinct_billing_accounts(order: SiebelOrderIn) -> dict[str, tuple[int, Bill
     return found
 
 
+def imported_mismatch(siebel_id: str, imported: tuple[str, str], held: CcbCustomer | None) -> str | None:
+    """Why the customer CCB holds under the imported person (``held``, None when CCB has no such customer person) is
+    not the one the imported cross-references link ``siebel_id`` to; None when it is (the person holds the account)."""
+    person_id, account_id = imported
+    if held is not None and held.accountId == account_id:
+        return None
+    holds = "no customer" if held is None else f"account {held.accountId}"
+    return (
+        f"Siebel account {siebel_id} is linked to CCB person {person_id} and account {account_id} (imported), "
+        f"but CCB person {person_id} has {holds}: not synchronized."
+    )
+
+
 def _parts(image: CcbCustomerIn | CcbCustomerChange) -> dict[str, Any]:
     return image.model_dump(mode="json", exclude={"siebelAccountId"})
 
@@ -176,14 +189,13 @@ class CustomerSync:
                 f"Siebel account {siebel_id} is linked to CCB person {imported[0]} and account {imported[1]} (imported), "
                 f"but CCB finds person {customer.personId} and account {customer.accountId} under it: not synchronized."
             )
-        if imported is not None and customer is None:  # the imported customer, which CCB does not know by its Siebel id
-            held = self._ccb.read(budget, imported[0])
-            if held is None or held.accountId != imported[1]:
-                holds = "no customer" if held is None else f"account {held.accountId}"
-                raise problems.conflict(
-                    f"Siebel account {siebel_id} is linked to CCB person {imported[0]} and account {imported[1]} (imported), "
-                    f"but CCB person {imported[0]} has {holds}: not synchronized."
-                )
+        # the imported customer, which CCB does not know by its Siebel id: its person read first
+        if (
+            imported is not None
+            and customer is None
+            and (mismatch := imported_mismatch(siebel_id, imported, self._ccb.read(budget, imported[0])))
+        ):
+            raise problems.conflict(mismatch)
         # updates Siebel sends from now on are queued (delivered once this ends), not ignored as a prospect's
         self._store.mark_synchronizing(siebel_id)
         if imported is None:
@@ -324,12 +336,15 @@ class CustomerSync:
     def _apply_first(self, state: CustomerState, ids: tuple[str, str], changed_at: dict[str, str], change: CcbCustomerChange) -> str:
         """The first update of a customer the hub knows from the cross-references only: the hub has no image of it,
         so CCB is given the parts Siebel changed as they are, and the customer CCB answers is recorded as the image
-        the next updates are compared with. ``applied``."""
+        the next updates are compared with. ``applied``. The imported person is read first: CCB holding it with
+        another account, or not at all, is refused before anything is written (kept, redelivered, then in the
+        queue's DLQ for an operator)."""
         person_id, account_id = ids
         budget = TimeBudget()
+        # read first, as CU-01 does: a person CCB holds with another account (or not at all) is never changed
+        if mismatch := imported_mismatch(state.siebelAccountId, ids, self._ccb.read(budget, person_id)):
+            raise LookupError(mismatch)
         customer = self._ccb.change(budget, person_id, change)
-        if customer.accountId != account_id:
-            raise LookupError(f"CCB person {person_id} has account {customer.accountId}, the cross-references {account_id}")
         image = CcbCustomerIn.model_validate(customer.model_dump(exclude={"personId", "accountId"}))
         update = {"ccbPersonId": person_id, "ccbAccountId": account_id, "image": image, "changedAt": changed_at}
         self._save(state.model_copy(update=update), budget)
