@@ -214,7 +214,7 @@ def logged(caplog: pytest.LogCaptureFixture, message: str) -> list[dict[str, Any
     """The records logged with ``message``: their level and extra keys."""
     return [
         {"level": r.levelname}
-        | {k: v for k, v in vars(r).items() if k in ("relay", "eventId", "status", "error", "seconds", "receives", "reason")}
+        | {k: v for k, v in vars(r).items() if k in ("relay", "queue", "eventId", "status", "error", "seconds", "receives", "reason")}
         for r in caplog.records
         if r.getMessage() == message
     ]
@@ -499,7 +499,7 @@ def test_without_the_queues_redrive_policy_a_last_try_leaves_the_event_received(
     head = hub.head("MD-13", "R-1")
     assert head is not None
     assert head["detailState"] == "QUEUED"
-    assert logged(caplog, "redrive policy not read") == [{"level": "WARNING", "relay": "MD-13", "error": "KeyError"}]
+    assert logged(caplog, "redrive policy not read") == [{"level": "WARNING", "queue": arn, "error": "KeyError"}]
 
 
 # ---------------------------------------------------------------------------------------------------- retry later
