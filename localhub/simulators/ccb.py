@@ -34,6 +34,7 @@ from localhub.simulators.base import Reply, Simulator, SimulatorError, json_repl
 from localhub.simulators.ccb_billing import BillDeterminantsBook
 from localhub.simulators.ccb_contract import (
     ADDRESS_XML,
+    CODES,
     BillableCompletionIn,
     BillCycleChangeIn,
     CcbCustomer,
@@ -45,7 +46,6 @@ from localhub.simulators.ccb_contract import (
 )
 from localhub.simulators.field import FieldActivityBook, find_service_points, validate_meter
 from localhub.simulators.field_contract import CcbActivityEvent, OwnActivity
-from utilhub.platform.dvm import shipped_maps
 from utilhub.platform.xml import to_bytes, validate
 
 NS = "urn:utilhub:ccb:sync-request:v1"
@@ -147,8 +147,7 @@ class CcbSimulator(Simulator):
         self.send_to_hub: HubSender | None = None
         self.by_siebel_id: dict[str, str] = {}  # Siebel account id -> CCB person id
         self._account_of: dict[str, str] = {}  # CCB person id -> its account id
-        maps = shipped_maps()
-        self._codes = {name: {row["CCB"] for row in maps[name].rows if "CCB" in row} for name in maps}
+        self._codes = CODES
         # field activities routed to CCB (pickups), and CCB's own: their events as CCB takes them
         self.field_activities = FieldActivityBook(self, "{:010d}", frozenset({"PICKUP"}), CcbActivityEvent)
         self.bill_determinants = BillDeterminantsBook(self)  # MD-11: determinants of a bill run's usage requests

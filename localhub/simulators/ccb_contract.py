@@ -40,6 +40,26 @@ CcbServiceType = Literal["E", "G", "W"]
 UNITS: dict[str, tuple[str, ...]] = {"E": ("KWH",), "G": ("THERM", "CCF"), "W": ("GAL", "M3")}
 DEMAND_UNIT = "KW"
 TOU_PERIODS = ("ON_PEAK", "SHOULDER", "OFF_PEAK")
+# ISO 3166-1 alpha-3, the countries CCB is set up with; the US states, DC and Puerto Rico, and Canada's provinces and
+# territories
+_ISO_COUNTRIES = (
+    "ARE ARG AUS AUT BEL BRA CAN CHE CHL COL CZE DEU DNK ESP FIN FRA GBR GRC IND IRL ITA JPN LUX MEX NLD NOR NZL POL PRT SAU SGP"
+    " SWE USA ZAF"
+)
+_STATES = (
+    "AK AL AR AZ CA CO CT DC DE FL GA HI IA ID IL IN KS KY LA MA MD ME MI MN MO MS MT NC ND NE NH NJ NM NV NY OH OK OR PA PR RI"
+    " SC SD TN TX UT VA VT WA WI WV WY AB BC MB NB NL NS NT NU ON PE QC SK YT"
+)
+# CCB's code tables a customer's values must come from (CU-01/02): CCB refuses a value that is not one of its codes
+CODES: dict[str, frozenset[str]] = {
+    "PaymentMethod": frozenset({"CC", "CHK", "DD", "INV"}),
+    "BillRoute": frozenset({"EMAIL", "FAX", "POSTAL"}),
+    "StatementFormat": frozenset({"DETL", "SUMM"}),
+    "AddressType": frozenset({"BILL", "HOME", "MAIL", "SERV"}),
+    "ContactType": frozenset({"BUSPHONE", "CELLPHONE", "FAX", "HOMEPHONE", "PRIMARYEMAIL"}),
+    "Country": frozenset(_ISO_COUNTRIES.split()),
+    "State": frozenset(_STATES.split()),
+}
 
 
 class _Message(BaseModel):

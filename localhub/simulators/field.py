@@ -44,6 +44,7 @@ from localhub.simulators.field_contract import (
     ACTIVITY_SHAPES,
     ACTIVITY_TYPES,
     MWM_ACTIVITY_TYPES,
+    SERVICE_POINT_TYPES,
     ActivityEvent,
     AppointmentBooking,
     CrewReport,
@@ -51,7 +52,6 @@ from localhub.simulators.field_contract import (
     OwnActivity,
     ServicePoint,
 )
-from utilhub.platform.dvm import shipped_maps
 
 HubSender = Callable[[str, bytes, str], tuple[int, bytes]]
 SERVICE_POINTS = {
@@ -135,7 +135,7 @@ class ServicePointRegister:
         self._id_format = id_format
         self._answers: dict[str, dict[str, Any]] = {}
         # the system's own service point type codes
-        self.types = frozenset(row[simulator.system] for row in shipped_maps()["ServicePointType"].rows if row.get(simulator.system))
+        self.types = SERVICE_POINT_TYPES.get(simulator.system, frozenset())
         # sync request id -> times its image was applied (1: once; 2 would be a duplicate)
         self.applied: Counter[str] = Counter()
         # images applied over a newer one of the same service point (a sync out of order; the hub must never cause one)

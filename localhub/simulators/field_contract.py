@@ -63,6 +63,21 @@ MWM_ACTIVITY_TYPES = frozenset(
 )
 WAM_SERVICE_REQUEST_TYPES = frozenset({"SR-MTRINST", "SR-MTREXCH", "SR-MTRRMV", "SR-INSPECT", "SR-REPAIR"})
 ODM_FIELD_ACTIVITY_TYPES = frozenset({"INSTALL-METER", "EXCHANGE-METER", "REMOVE-METER", "INSPECT-ASSET", "REPAIR-ASSET"})
+# the asset systems' own service point type codes (FW-06 sends a service point in them)
+SERVICE_POINT_TYPES: dict[str, frozenset[str]] = {
+    "WAM": frozenset({"ELEC-RES", "ELEC-COM", "ELEC-IND", "GAS-RES", "GAS-COM", "WTR-RES", "WTR-COM"}),
+    "ODM": frozenset(
+        {
+            "ELECTRIC_RESIDENTIAL",
+            "ELECTRIC_COMMERCIAL",
+            "ELECTRIC_INDUSTRIAL",
+            "GAS_RESIDENTIAL",
+            "GAS_COMMERCIAL",
+            "WATER_RESIDENTIAL",
+            "WATER_COMMERCIAL",
+        }
+    ),
+}
 ACTIVITY_TYPES: dict[str, frozenset[str]] = {
     "CCB": CCB_ACTIVITY_TYPES,
     "MWM": MWM_ACTIVITY_TYPES,

@@ -20,8 +20,9 @@ OWN_CONTRACT = {
     "localhub/simulators/mdm.py": "localhub/simulators/mdm_contract.py",
     "localhub/simulators/siebel.py": "localhub/simulators/siebel_contract.py",
 }
-# where the hub's message models live: a simulator importing from these validates with the hub's own eyes
-HUB_MESSAGE_MODELS = ("utilhub.packs", "utilhub.syncrequests")
+# where the hub's message models live, and its domain value maps: a simulator importing from these validates with the
+# hub's own eyes (one that takes its code table from a map's column accepts whatever a wrong row of the map sends)
+HUB_MESSAGE_MODELS = ("utilhub.packs", "utilhub.syncrequests", "utilhub.platform.dvm")
 
 
 def imported_modules(path: Path) -> list[str]:
@@ -65,6 +66,9 @@ def test_the_check_finds_a_hub_model_imported_anywhere_in_a_module(tmp_path: Pat
     )
     platform = tmp_path / "platform.py"
     platform.write_text("from utilhub.platform.xml import validate\n")
-    # Then the first is caught, both imports named, and the second is not
+    maps = tmp_path / "maps.py"
+    maps.write_text("from utilhub.platform.dvm import shipped_maps\n")
+    # Then the first is caught, both imports named, and so is the hub's maps; the XML helpers are not
     assert hub_models_imported(hidden) == ["utilhub.packs.order_to_cash.brm", "utilhub.syncrequests.model"]
+    assert hub_models_imported(maps) == ["utilhub.platform.dvm"]
     assert hub_models_imported(platform) == []
