@@ -13,7 +13,7 @@ from urllib.parse import quote
 from localhub.aws import sfn_waits
 from localhub.hub import ApiResponse, LocalHub
 from tests.conftest import sample_event
-from tests.helpers import JSON
+from tests.helpers import JSON, synchronize_service_points
 from tests.integration.test_field_work_activities import activity, settled, system
 from tests.integration.test_field_work_activities import post as post_activity
 from tests.integration.test_meter_data_person_sync import cycle, person, submit
@@ -237,6 +237,7 @@ def test_the_handler_answers_its_sample_event_as_lambda_invokes_it(hub: LocalHub
 
 def test_a_field_activity_a_routed_system_refused_is_failed_with_each_systems_answer(hub: LocalHub) -> None:
     # Given ODM refusing the next activity while MWM takes it: the activity ends in ERROR, MWM's canceled
+    synchronize_service_points(hub, "SP-1")
     system(hub, "ODM").add_fault({"kind": "reject", "count": 1, "reason": "service point unknown at ODM"})
     assert post_activity(hub, activity("A-OPS")).status == 202
     assert settled(hub, "CCB", "A-OPS")["status"] == "ERROR"
