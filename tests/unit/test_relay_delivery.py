@@ -89,6 +89,17 @@ def _clients_made_here() -> None:
     aws.reset_clients()
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _clients_forgotten_after_the_module() -> Iterator[None]:
+    """The library's clients made here call AWS itself (no endpoint: mock_aws intercepted them): the process's later
+    tests (the local runtime's, on its embedded endpoint) must not be handed them."""
+    from utilhub.platform import aws
+
+    yield
+    aws.reset_clients()
+    _clients_made_here.cache_clear()
+
+
 @pytest.fixture
 def hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[Hub]:
     from moto import mock_aws
