@@ -180,6 +180,15 @@ def main(argv: list[str] | None = None) -> int:
     step("CPU: MDM rendering")
     rows += cpu.rendering(plan)
     cpu_figures = cost_model.CpuPerMessage(intake=rows[0].hub, render=next(r.hub for r in rows if r.measure.startswith("3.")))
+    step("CPU: handler CPU per integration point")
+    from benchmarks import handler_cpu
+
+    json_row, xml_row = (next(r for r in rows if r.measure.startswith(n)) for n in ("1.", "2."))
+    point_cpu = [
+        Row("MD-01 JSON intake (row 1)", json_row.hub, json_row.floor, json_row.unit, json_row.note),
+        Row("MD-01 CCB XML intake (row 2)", xml_row.hub, xml_row.floor, xml_row.unit, xml_row.note),
+        *handler_cpu.measure(plan),
+    ]
     step("memory")
     rows += cpu.memory(plan)
     step(
@@ -214,6 +223,11 @@ def main(argv: list[str] | None = None) -> int:
 
     print("CPU and memory (ratio = hub / floor; 1.00 would be the floor itself)")
     print(_ratio_rows(rows))
+    print(
+        "\nHandler CPU per integration point, the hub's own work on one message against its floor, AWS calls left out"
+        " (python -m benchmarks.handler_cpu; targets: 2x, the two intakes 4x)"
+    )
+    print(handler_cpu.report(point_cpu))
     print(
         "\nCold start of every handler of the template: import and init, CPU of a fresh interpreter (python -m benchmarks.imports)"
         + ("; quick: one handler of each pack" if args.quick else "")

@@ -324,7 +324,8 @@ def oc01() -> Point:
     )
 
 
-POINTS: tuple[Callable[[], Point], ...] = (md13, md16, fw06, da02, fw01, oc01)
+PointFactory = Callable[[], Point]
+POINTS: tuple[PointFactory, ...] = (md13, md16, fw06, da02, fw01, oc01)
 
 
 def measure(plan: Plan) -> list[Row]:
