@@ -183,12 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     step("CPU: handler CPU per integration point")
     from benchmarks import handler_cpu
 
-    json_row, xml_row = (next(r for r in rows if r.measure.startswith(n)) for n in ("1.", "2."))
-    point_cpu = [
-        Row("MD-01 JSON intake (row 1)", json_row.hub, json_row.floor, json_row.unit, json_row.note),
-        Row("MD-01 CCB XML intake (row 2)", xml_row.hub, xml_row.floor, xml_row.unit, xml_row.note),
-        *handler_cpu.measure(plan),
-    ]
+    point_cpu = handler_cpu.with_md01(rows, handler_cpu.measure(plan))
     step("memory")
     rows += cpu.memory(plan)
     step(

@@ -49,6 +49,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from benchmarks import cpu
 from benchmarks.common import Row, best_of, format_table, sample_body
 from benchmarks.cpu import FULL, QUICK, Plan, offline_store
 from utilhub.packs.dacs.extract_file import COLUMNS, Kind, escape
@@ -343,6 +344,16 @@ def measure(plan: Plan) -> list[Row]:
     return [Row(point.name, t[f"{point.name} hub"], t[f"{point.name} floor"], "µs/msg", f"floor: {point.floor_note}") for point in points]
 
 
+def with_md01(cpu_rows: list[Row], points: list[Row]) -> list[Row]:
+    """MD-01's two intakes (rows 1 and 2 of the CPU table, measured in the same run) above the section's points."""
+    json_row, xml_row = (next(r for r in cpu_rows if r.measure.startswith(n)) for n in ("1.", "2."))
+    return [
+        Row("MD-01 JSON intake (row 1)", json_row.hub, json_row.floor, json_row.unit, json_row.note),
+        Row("MD-01 CCB XML intake (row 2)", xml_row.hub, xml_row.floor, xml_row.unit, xml_row.note),
+        *points,
+    ]
+
+
 def report(rows: list[Row]) -> str:
     body = [
         [row.measure, f"{row.hub:.1f}", f"{row.floor:.1f}" if row.floor else "", f"{row.ratio:.2f}" if row.ratio else "", row.note]
@@ -355,7 +366,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.handler_cpu", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer iterations and rounds (checks it works; figures are rough)")
     args = parser.parse_args(argv)
-    print(report(measure(QUICK if args.quick else FULL)))
+    plan = QUICK if args.quick else FULL
+    cpu_rows = cpu.json_intake(plan) + cpu.xml_intake(plan)
+    print(report(with_md01(cpu_rows, measure(plan))))
     return 0
 
 
