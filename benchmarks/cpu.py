@@ -45,13 +45,15 @@ FULL = Plan(iterations=2000, rounds=5, memory_messages=10_000)
 QUICK = Plan(iterations=300, rounds=3, memory_messages=1_000)
 
 
+def offline_table() -> Any:
+    """A table for a store whose item-building methods only are used: never called."""
+    return cast(Any, SimpleNamespace(name="bench", meta=SimpleNamespace(client=None)))
+
+
 def offline_store(flow: SyncFlow = FLOW) -> SyncRequestStore:
     """A store whose table is never called: only :meth:`SyncRequestStore._new_item` is used (with the flow's
     parents and open-under rules, as :func:`utilhub.syncrequests.wiring.store_for` builds it)."""
-    table = SimpleNamespace(name="bench", meta=SimpleNamespace(client=None))
-    return SyncRequestStore(
-        cast(Any, table), flow.name, shards=8, retention_days=90, parents_of=flow.parents_of, open_under=flow.open_under
-    )
+    return SyncRequestStore(offline_table(), flow.name, shards=8, retention_days=90, parents_of=flow.parents_of, open_under=flow.open_under)
 
 
 def json_intake(plan: Plan) -> list[Row]:

@@ -22,6 +22,11 @@ stored item (canonical JSON, hashes, keys), the queued message and its re-readin
 
 Points:
 
+- MD-11 (a usage request of a bill run): intake to the stored request and the worker's queued message, then the
+  worker's request read back from its item, MDM's request, MDM's answer read in the hub's codes and checked against
+  the request, kept compressed on the request, and CCB's body in CCB's codes (MDM's answer is the local runtime's
+  MDM's for the sample); floor: ``UsageRequestIn``, MDM's request, ``BillDeterminants`` of MDM's answer in the hub's
+  codes, CCB's body in CCB's codes.
 - MD-13 (replacement reads, relayed to CCB; MD-20 shares the path): intake to the queued
   :class:`~utilhub.platform.relay.RelayMessage`, its delivery's reading and fingerprint, CCB's off-cycle bill
   request; floor: ``ReplacementReadsIn`` and ``OffCycleBillRequest`` serialised with ``json.dumps``.
@@ -43,6 +48,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -51,7 +57,8 @@ from pydantic import BaseModel
 
 from benchmarks import cpu
 from benchmarks.common import Row, best_of, format_table, sample_body
-from benchmarks.cpu import FULL, QUICK, Plan, offline_store
+from benchmarks.cpu import FULL, QUICK, Plan, offline_store, offline_table
+from localhub.simulators import mdm_usage
 from utilhub.packs.dacs.extract_file import COLUMNS, Kind, escape
 from utilhub.packs.dacs.model import DacsPersonData
 from utilhub.packs.dacs.records import format_timestamp
@@ -78,6 +85,9 @@ from utilhub.packs.meter_data.billing.events import (
     UsedOnBillUpdate,
 )
 from utilhub.packs.meter_data.billing.relays import BILL_STATUS, REPLACEMENT_READS, off_cycle_bill_request, used_on_bill_update
+from utilhub.packs.meter_data.billing.usage import BillDeterminants, ccb_service_type, for_ccb, from_mdm, mismatch, read_determinants
+from utilhub.packs.meter_data.billing.usage_requests.model import UsageQueued, UsageRequestIn, UsageStatus, parse_request
+from utilhub.packs.meter_data.billing.usage_requests.store import UsageRequestStore
 from utilhub.packs.order_to_cash.collation import collate
 from utilhub.packs.order_to_cash.model import FulfillmentOrderIn
 from utilhub.packs.order_to_cash.orders import check_payment_methods, execution_name, order_content, read_order
@@ -117,6 +127,51 @@ def _relay_round(relay: str, event_id: str, payload: dict[str, Any]) -> RelayMes
     message = RelayMessage.model_validate_json(queued)
     message.model_dump_json(include={"relay", "payload"})
     return message
+
+
+def _mdm_determinants(request: UsageRequestIn) -> bytes:
+    """MDM's answer to the request's bill determinants, as the local runtime's MDM computes it."""
+    found = mdm_usage.usage(request.saId, request.periodStart, request.periodEnd)
+    return json.dumps(mdm_usage.bill_determinants(found, include_intervals=request.includeIntervals), default=str).encode()
+
+
+def md11() -> Point:
+    body = sample_body("meter_data/usage_requests/submit.json")
+    store = UsageRequestStore(offline_table())
+    answer = _mdm_determinants(UsageRequestIn.model_validate(json.loads(body)))
+    asked = {"saId", "periodStart", "periodEnd", "includeIntervals"}
+
+    def to_ccb(request: UsageRequestIn, determinants: dict[str, Any]) -> bytes:
+        ccb = {"usageRequestId": request.usageRequestId, **determinants, "serviceType": ccb_service_type(determinants["serviceType"])}
+        return json.dumps(ccb).encode()
+
+    def hub() -> bytes:
+        raw = json.loads(body)
+        refuse_in_json(raw)
+        item = store.new_item(parse_request(raw), UsageStatus.PENDING, "received", "bench")
+        queued = UsageQueued(usageRequestId=str(item["pk"]), correlationId="bench").model_dump_json()
+        UsageQueued.model_validate_json(queued)  # the worker's message
+        request = UsageRequestIn.model_validate_json(str(item["request"]))
+        json.dumps(request.model_dump(mode="json", include=asked)).encode()  # MDM's request
+        found = read_determinants(answer)
+        if (wrong := mismatch(found, request)) is not None:
+            raise AssertionError(wrong)
+        determinants = for_ccb(found.model_dump(mode="json", exclude_none=True))
+        zlib.compress(json.dumps(determinants, separators=(",", ":")).encode())  # kept on the request before CCB's call
+        return to_ccb(request, determinants)
+
+    def floor() -> bytes:
+        request = UsageRequestIn.model_validate(json.loads(body))
+        json.dumps(request.model_dump(mode="json", include=asked)).encode()
+        found = BillDeterminants.model_validate(from_mdm(json.loads(answer)))
+        return to_ccb(request, for_ccb(found.model_dump(mode="json", exclude_none=True)))
+
+    return Point(
+        "MD-11 usage request, MDM's determinants to CCB",
+        hub,
+        floor,
+        "UsageRequestIn, MDM's request, BillDeterminants in the hub's codes, CCB's body in its codes",
+    )
 
 
 def md13() -> Point:
@@ -326,7 +381,7 @@ def oc01() -> Point:
 
 
 PointFactory = Callable[[], Point]
-POINTS: tuple[PointFactory, ...] = (md13, md16, fw06, da02, fw01, oc01)
+POINTS: tuple[PointFactory, ...] = (md11, md13, md16, fw06, da02, fw01, oc01)
 
 
 def measure(plan: Plan) -> list[Row]:
