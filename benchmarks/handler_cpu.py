@@ -41,6 +41,13 @@ Points:
   the stored activity, the workflow's input), then each create step (the step's event, the activity read back,
   its type in the target's code, the target's body); floor: ``ActivityIn``, each target's body built and
   serialised. The service point's id in the target (a cross-reference read) is an AWS call, left out.
+- OC-01 (an order revision from OSM): intake to the kept revision (``read_order``: the contract, the payment
+  methods, the collation; the revision's canonical JSON; the execution's name and input); floor:
+  ``FulfillmentOrderIn``, the payment methods' map, the collation, the order serialised. The payment numbers'
+  encryption and keyed fingerprint are KMS calls, left out.
+
+MD-01's JSON and CCB XML intakes are rows 1 and 2 of :mod:`benchmarks.cpu`; this module's command prints them
+above its points, measured in the same run, as ``make bench`` does.
 """
 
 from __future__ import annotations
