@@ -180,6 +180,10 @@ def main(argv: list[str] | None = None) -> int:
     step("CPU: MDM rendering")
     rows += cpu.rendering(plan)
     cpu_figures = cost_model.CpuPerMessage(intake=rows[0].hub, render=next(r.hub for r in rows if r.measure.startswith("3.")))
+    step("CPU: handler CPU per integration point")
+    from benchmarks import handler_cpu
+
+    point_cpu = handler_cpu.with_md01(rows, handler_cpu.measure(plan))
     step("memory")
     rows += cpu.memory(plan)
     step(
@@ -214,6 +218,11 @@ def main(argv: list[str] | None = None) -> int:
 
     print("CPU and memory (ratio = hub / floor; 1.00 would be the floor itself)")
     print(_ratio_rows(rows))
+    print(
+        "\nHandler CPU per integration point, the hub's own work on one message against its floor, AWS calls left out"
+        " (python -m benchmarks.handler_cpu; targets: 2x, the two intakes 4x)"
+    )
+    print(handler_cpu.report(point_cpu))
     print(
         "\nCold start of every handler of the template: import and init, CPU of a fresh interpreter (python -m benchmarks.imports)"
         + ("; quick: one handler of each pack" if args.quick else "")

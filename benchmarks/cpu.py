@@ -26,7 +26,7 @@ from utilhub.platform.settings import Settings
 from utilhub.platform.xml import load_schema, parse_untrusted, validate
 from utilhub.syncrequests.api import validate_sync_request
 from utilhub.syncrequests.ccb_xml import CcbSyncRequestXml
-from utilhub.syncrequests.model import SyncRequest, SyncRequestIn
+from utilhub.syncrequests.model import SyncFlow, SyncRequest, SyncRequestIn
 from utilhub.syncrequests.store import SyncRequestStore, _from_item
 
 JSON_SAMPLE = "meter_data/sync_requests/submit-person.json"
@@ -45,10 +45,15 @@ FULL = Plan(iterations=2000, rounds=5, memory_messages=10_000)
 QUICK = Plan(iterations=300, rounds=3, memory_messages=1_000)
 
 
-def offline_store() -> SyncRequestStore:
-    """A store whose table is never called: only :meth:`SyncRequestStore._new_item` is used."""
-    table = SimpleNamespace(name="bench", meta=SimpleNamespace(client=None))
-    return SyncRequestStore(cast(Any, table), FLOW.name, shards=8, retention_days=90)
+def offline_table() -> Any:
+    """A table for a store whose item-building methods only are used: never called."""
+    return cast(Any, SimpleNamespace(name="bench", meta=SimpleNamespace(client=None)))
+
+
+def offline_store(flow: SyncFlow = FLOW) -> SyncRequestStore:
+    """A store whose table is never called: only :meth:`SyncRequestStore._new_item` is used (with the flow's
+    parents and open-under rules, as :func:`utilhub.syncrequests.wiring.store_for` builds it)."""
+    return SyncRequestStore(offline_table(), flow.name, shards=8, retention_days=90, parents_of=flow.parents_of, open_under=flow.open_under)
 
 
 def json_intake(plan: Plan) -> list[Row]:

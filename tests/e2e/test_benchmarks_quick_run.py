@@ -16,6 +16,7 @@ pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 SECTIONS = (
     "CPU and memory",
+    "Handler CPU per integration point",
     "Cold start of every handler of the template",
     "AWS calls per message",
     "Cost per million messages on AWS",
@@ -28,6 +29,7 @@ SECTIONS = (
     "Cost per integration point on AWS",
     "Capacity plan for a 10-million-customer utility",
 )
+CPU_POINTS = ("MD-01 JSON intake", "MD-01 CCB XML intake", "MD-11", "MD-13", "MD-16", "FW-06", "DA-02", "FW-01", "OC-01")
 POINTS = (
     "MD-01 person sync, single posts",
     "MD-01 single, Idempotency-Key",
@@ -57,6 +59,8 @@ def test_the_quick_run_goes_through_every_section() -> None:
     assert "Traceback" not in completed.stderr, completed.stderr[-3000:]
     missing = [section for section in SECTIONS if section not in report]
     assert missing == [], report[-3000:]
+    cpu = report[report.index("Handler CPU per integration point") : report.index("Cold start of every handler")]
+    assert [point for point in CPU_POINTS if point not in cpu] == [], cpu
     table = report[report.index("Cost per integration point on AWS") :]
     assert [point for point in POINTS if point not in table] == [], table
     assert "finished in" in report

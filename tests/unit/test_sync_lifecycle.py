@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from utilhub.syncrequests.lifecycle import (
+    SORTABLE_TIME,
     AckTimeouts,
     Blocked,
     Discard,
@@ -207,6 +208,24 @@ def test_sortable_time_is_utc_fixed_width_text() -> None:
 
     # When it is made sortable, Then it is the same instant in UTC, with microseconds and Z
     assert sortable_time(moment) == "2023-12-31T23:00:00.000000Z"
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        datetime(2026, 11, 20, 9, 30, 0, 123456, tzinfo=UTC),
+        datetime(2026, 3, 29, 1, 59, 59, 1, tzinfo=timezone(timedelta(hours=-9, minutes=-30))),
+        datetime(2026, 12, 31, 23, 59, 59, tzinfo=timezone(timedelta(hours=14))),
+    ],
+)
+def test_sortable_time_is_the_form_its_readers_parse(moment: datetime) -> None:
+    # Given a time, with or without microseconds, in any zone
+    # When it is made sortable
+    text = sortable_time(moment)
+
+    # Then it is SORTABLE_TIME's form (as strftime writes it), read back as the same instant
+    assert text == moment.astimezone(UTC).strftime(SORTABLE_TIME)
+    assert datetime.strptime(text, SORTABLE_TIME).replace(tzinfo=UTC) == moment
 
 
 def test_sortable_time_is_utc_whatever_the_machines_time_zone(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -46,6 +46,23 @@ def test_the_pointer_names_the_place_escaped_and_a_bad_member_name_by_its_object
     assert first_forbidden({"data": {"notes": "two\nlines\twith a tab"}}) is None
 
 
+@pytest.mark.parametrize(
+    ("value", "pointer"),
+    [
+        ({"a": 1, "b": None, "c": True, "d": 1.5, "e": [1, [2, "ok"]]}, None),
+        ([["ok"], ["fine", ["deep\x7f"]]], "#/1/1/0"),
+        ({"ok": "x", "also": {"fine": "y"}, "last": [{"k": "\u2028"}]}, "#/last/0/k"),
+        ({"first": "ok", "sec\x85ond": 1}, "#"),
+        ("\ud800", "#"),
+        ({"\n": "\t"}, None),
+    ],
+)
+def test_a_refused_character_anywhere_is_found_and_pointed_at(value: object, pointer: str | None) -> None:
+    # Given a parsed body, a refused character in a string or member name at any depth, or none
+    # When it is scanned, Then the first place holding one is named, or none when there is none
+    assert first_forbidden(value) == pointer
+
+
 def test_data_that_bypasses_the_api_gets_the_same_rule() -> None:
     assert text_only({"name": "Ada"}) == {"name": "Ada"}
     with pytest.raises(ValueError, match="#/name contains a control character"):

@@ -53,20 +53,55 @@ def forbidden_in_parameter(value: str) -> bool:
     return any(c != " " and unicodedata.category(c)[0] in "CZ" for c in value)
 
 
+def _texts(value: Any, found: list[str]) -> list[str]:
+    """Every member name and string in ``value``, gathered into ``found``."""
+    if isinstance(value, str):
+        found.append(value)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            found.append(str(key))
+            if isinstance(item, str):
+                found.append(item)
+            elif isinstance(item, dict | list):
+                _texts(item, found)
+    elif isinstance(value, list):
+        for item in value:
+            if isinstance(item, str):
+                found.append(item)
+            elif isinstance(item, dict | list):
+                _texts(item, found)
+    return found
+
+
+def _holds_forbidden(value: Any) -> bool:
+    """Whether a member name or string in ``value`` holds a character free text may not hold: one search of them
+    all, joined by LF (a character free text may hold, so the joints add nothing refused)."""
+    return _NOT_IN_FREE_TEXT.search("\n".join(_texts(value, []))) is not None
+
+
 def first_forbidden(value: Any, pointer: str = "#") -> str | None:
     """The JSON pointer of the first member name or string in ``value`` holding a character free text
-    may not hold, or None. A bad member name is pointed at through the object that holds it."""
+    may not hold, or None. A bad member name is pointed at through the object that holds it.
+
+    Every body the hub reads is scanned, and nearly every one holds nothing refused: a first pass answers that
+    without building a pointer per member; the pointer is looked for only when there is one to find."""
+    if not _holds_forbidden(value):
+        return None
+    return _first_forbidden(value, pointer)
+
+
+def _first_forbidden(value: Any, pointer: str) -> str | None:
     if isinstance(value, str):
         return pointer if forbidden_in_text(value) else None
     if isinstance(value, dict):
         for key, item in value.items():
             if forbidden_in_text(str(key)):
                 return pointer
-            if found := first_forbidden(item, f"{pointer}/{_escape(str(key))}"):
+            if found := _first_forbidden(item, f"{pointer}/{_escape(str(key))}"):
                 return found
     if isinstance(value, list):
         for index, item in enumerate(value):
-            if found := first_forbidden(item, f"{pointer}/{index}"):
+            if found := _first_forbidden(item, f"{pointer}/{index}"):
                 return found
     return None
 

@@ -37,55 +37,84 @@ def _local(element: etree._Element) -> str:
     return etree.QName(element).localname
 
 
-def _text(element: etree._Element, name: str) -> str | None:
-    found = element.find(f"c:{name}", NS)
+_CCB = "{" + NS["c"] + "}"
+
+
+class _Children:
+    """An element's children in CCB's namespace by local name, read in one pass: each field is then a dict
+    read, not a namespaced search of the children (``find("c:Name", NS)``) per field."""
+
+    __slots__ = ("_named",)
+
+    def __init__(self, element: etree._Element) -> None:
+        named: dict[str, list[etree._Element]] = {}
+        start = len(_CCB)
+        for child in element:
+            tag = child.tag
+            if isinstance(tag, str) and tag.startswith(_CCB):  # not a comment or processing instruction
+                named.setdefault(tag[start:], []).append(child)
+        self._named = named
+
+    def first(self, name: str) -> etree._Element | None:
+        found = self._named.get(name)
+        return found[0] if found else None
+
+    def all(self, name: str) -> list[etree._Element]:
+        return self._named.get(name, [])
+
+
+def _text(children: _Children, name: str) -> str | None:
+    found = children.first(name)
     return found.text.strip() if found is not None and found.text and found.text.strip() else None
 
 
-def _fields(element: etree._Element, names: dict[str, str]) -> dict[str, Any]:
-    return {key: value for xml_name, key in names.items() if (value := _text(element, xml_name)) is not None}
+def _fields(children: _Children, names: dict[str, str]) -> dict[str, Any]:
+    return {key: value for xml_name, key in names.items() if (value := _text(children, xml_name)) is not None}
 
 
-def _flags(element: etree._Element, data: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
+def _flags(children: _Children, data: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
     for xml_name, key in names.items():
-        if (value := _text(element, xml_name)) is not None:
+        if (value := _text(children, xml_name)) is not None:
             data[key] = value in ("true", "1")
     return data
 
 
-def _address(element: etree._Element) -> dict[str, Any] | None:
-    found = element.find("c:Address", NS)
-    return _fields(found, _ADDRESS) if found is not None else None
+def _address(children: _Children) -> dict[str, Any] | None:
+    found = children.first("Address")
+    return _fields(_Children(found), _ADDRESS) if found is not None else None
 
 
-def _with_address(element: etree._Element, data: dict[str, Any]) -> dict[str, Any]:
-    if (address := _address(element)) is not None:
+def _with_address(children: _Children, data: dict[str, Any]) -> dict[str, Any]:
+    if (address := _address(children)) is not None:
         data["address"] = address
     return data
 
 
-def _all(element: etree._Element, name: str, names: dict[str, str]) -> list[dict[str, Any]]:
-    return [_fields(item, names) for item in element.findall(f"c:{name}", NS)]
+def _all(children: _Children, name: str, names: dict[str, str]) -> list[dict[str, Any]]:
+    return [_fields(_Children(item), names) for item in children.all(name)]
 
 
 def _person(element: etree._Element) -> dict[str, Any]:
-    data = _fields(element, {"Name": "name", "PersonType": "personType", "EmailAddress": "emailAddress", "Language": "language"})
-    phones = [{"type": p.get("type", "OTHER"), "number": (p.text or "").strip()} for p in element.findall("c:Phone", NS)]
+    children = _Children(element)
+    data = _fields(children, {"Name": "name", "PersonType": "personType", "EmailAddress": "emailAddress", "Language": "language"})
+    phones = [{"type": p.get("type", "OTHER"), "number": (p.text or "").strip()} for p in children.all("Phone")]
     if phones:
         data["phones"] = phones
-    _with_address(element, data)
-    return _flags(element, data, {"LifeSupport": "lifeSupport"})
+    _with_address(children, data)
+    return _flags(children, data, {"LifeSupport": "lifeSupport"})
 
 
 def _service_point(element: etree._Element) -> dict[str, Any]:
-    data = _fields(element, {"PremiseId": "premiseId", "SpType": "spType", "TimeZone": "timeZone", "BillCycleCode": "billCycleCode"})
-    _with_address(element, data)
-    return _flags(element, data, {"ServiceOrderManaged": "serviceOrderManaged"})
+    children = _Children(element)
+    data = _fields(children, {"PremiseId": "premiseId", "SpType": "spType", "TimeZone": "timeZone", "BillCycleCode": "billCycleCode"})
+    _with_address(children, data)
+    return _flags(children, data, {"ServiceOrderManaged": "serviceOrderManaged"})
 
 
 def _service_agreement(element: etree._Element) -> dict[str, Any]:
+    children = _Children(element)
     data = _fields(
-        element,
+        children,
         {
             "AccountId": "accountId",
             "PersonId": "personId",
@@ -96,13 +125,14 @@ def _service_agreement(element: etree._Element) -> dict[str, Any]:
             "EndDate": "endDate",
         },
     )
-    data["servicePointIds"] = [(sp.text or "").strip() for sp in element.findall("c:ServicePointId", NS)]
+    data["servicePointIds"] = [(sp.text or "").strip() for sp in children.all("ServicePointId")]
     return data
 
 
 def _sa_relationship(element: etree._Element) -> dict[str, Any]:
+    children = _Children(element)
     return _fields(
-        element,
+        children,
         {
             "ServiceAgreementId": "serviceAgreementId",
             "RelatedServiceAgreementId": "relatedServiceAgreementId",
@@ -114,8 +144,9 @@ def _sa_relationship(element: etree._Element) -> dict[str, Any]:
 
 
 def _dynamic_option(element: etree._Element) -> dict[str, Any]:
+    children = _Children(element)
     return _fields(
-        element,
+        children,
         {
             "ServiceAgreementId": "serviceAgreementId",
             "OptionType": "optionType",
@@ -127,15 +158,17 @@ def _dynamic_option(element: etree._Element) -> dict[str, Any]:
 
 
 def _dynamic_option_event(element: etree._Element) -> dict[str, Any]:
-    return _fields(element, {"OptionId": "optionId", "EventType": "eventType", "StartDateTime": "startAt", "EndDateTime": "endAt"})
+    children = _Children(element)
+    return _fields(children, {"OptionId": "optionId", "EventType": "eventType", "StartDateTime": "startAt", "EndDateTime": "endAt"})
 
 
 _SOM = {"ServiceOrderManaged": "serviceOrderManaged"}
 
 
 def _meter(element: etree._Element) -> dict[str, Any]:
+    children = _Children(element)
     data = _fields(
-        element,
+        children,
         {
             "BadgeNumber": "badgeNumber",
             "MeterType": "meterType",
@@ -145,7 +178,7 @@ def _meter(element: etree._Element) -> dict[str, Any]:
             "Status": "status",
         },
     )
-    return _flags(element, data, _SOM)
+    return _flags(children, data, _SOM)
 
 
 _REGISTER = {
@@ -161,8 +194,9 @@ _REGISTER = {
 
 
 def _meter_configuration(element: etree._Element) -> dict[str, Any]:
+    children = _Children(element)
     data = _fields(
-        element,
+        children,
         {
             "MeterId": "meterId",
             "ConfigurationType": "configurationType",
@@ -170,13 +204,14 @@ def _meter_configuration(element: etree._Element) -> dict[str, Any]:
             "RegisterCount": "registerCount",
         },
     )
-    data["registers"] = _all(element, "Register", _REGISTER)
-    return _flags(element, data, _SOM)
+    data["registers"] = _all(children, "Register", _REGISTER)
+    return _flags(children, data, _SOM)
 
 
 def _sp_meter_history(element: etree._Element) -> dict[str, Any]:
+    children = _Children(element)
     data = _fields(
-        element,
+        children,
         {
             "ServicePointId": "servicePointId",
             "MeterId": "meterId",
@@ -185,18 +220,22 @@ def _sp_meter_history(element: etree._Element) -> dict[str, Any]:
             "RemovalDateTime": "removedAt",
         },
     )
-    return _flags(element, data, _SOM)
+    return _flags(children, data, _SOM)
 
 
 def _scalar_meter_read(element: etree._Element) -> dict[str, Any]:
-    data = _fields(element, {"MeterId": "meterId", "SpMeterHistoryId": "spMeterHistoryId", "ReadDateTime": "readAt"})
-    data["reads"] = _all(element, "RegisterRead", {"RegisterId": "registerId", "Uom": "uom", "Reading": "reading", "ReadType": "readType"})
+    children = _Children(element)
+    data = _fields(children, {"MeterId": "meterId", "SpMeterHistoryId": "spMeterHistoryId", "ReadDateTime": "readAt"})
+    data["reads"] = _all(children, "RegisterRead", {"RegisterId": "registerId", "Uom": "uom", "Reading": "reading", "ReadType": "readType"})
     return data
 
 
 def _bill_cycle(element: etree._Element) -> dict[str, Any]:
-    data = _fields(element, {"BillCycleCode": "billCycleCode", "Description": "description"})
-    data["schedule"] = _all(element, "Window", {"WindowStart": "windowStart", "WindowEnd": "windowEnd", "AccountingDate": "accountingDate"})
+    children = _Children(element)
+    data = _fields(children, {"BillCycleCode": "billCycleCode", "Description": "description"})
+    data["schedule"] = _all(
+        children, "Window", {"WindowStart": "windowStart", "WindowEnd": "windowEnd", "AccountingDate": "accountingDate"}
+    )
     return data
 
 
@@ -237,7 +276,8 @@ class CcbSyncRequestXml:
 
 def _read(element: etree._Element, root: str) -> dict[str, Any]:
     body = element[4]  # the XSD fixes the order: four header fields, then the data choice
-    entity_type = _text(element, "EntityType")
+    header = _Children(element)
+    entity_type = _text(header, "EntityType")
     carried, reader = READERS[_local(body)]
     if entity_type != carried and entity_type in ENTITY_TYPES:  # an unknown type is the contract's 422
         raise problems.invalid(
@@ -245,10 +285,10 @@ def _read(element: etree._Element, root: str) -> dict[str, Any]:
             [problems.FieldError(f"#{root}/data", f"is a {_local(body)} element, which carries {carried}")],
         )
     return {
-        "syncRequestId": _text(element, "SyncRequestId"),
+        "syncRequestId": _text(header, "SyncRequestId"),
         "entityType": entity_type,
-        "entityId": _text(element, "EntityId"),
-        "changedAt": _text(element, "ChangedAt"),
+        "entityId": _text(header, "EntityId"),
+        "changedAt": _text(header, "ChangedAt"),
         "data": reader(body),
     }
 

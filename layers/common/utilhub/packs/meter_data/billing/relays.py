@@ -89,7 +89,8 @@ def _post_once(system: Literal["CCB", "MDM"], path: str, body: Mapping[str, Any]
     return {"delivered": system}
 
 
-def request_off_cycle_bill(message: relay.RelayMessage) -> Mapping[str, Any]:
+def off_cycle_bill_request(message: relay.RelayMessage) -> dict[str, Any]:
+    """What CCB receives for MD-13's relayed notification."""
     reads = ReplacementReadsIn.model_validate(message.payload)
     request = OffCycleBillRequest(
         requestId=reads.notificationId,
@@ -99,13 +100,23 @@ def request_off_cycle_bill(message: relay.RelayMessage) -> Mapping[str, Any]:
         periodEnd=reads.periodEnd,
         reason=reads.reason,
     )
-    return _post_once("CCB", "off-cycle-bill-requests", request.model_dump(mode="json", exclude_none=True))
+    return request.model_dump(mode="json", exclude_none=True)
+
+
+def request_off_cycle_bill(message: relay.RelayMessage) -> Mapping[str, Any]:
+    return _post_once("CCB", "off-cycle-bill-requests", off_cycle_bill_request(message))
+
+
+def used_on_bill_update(message: relay.RelayMessage) -> tuple[str, dict[str, Any]]:
+    """Where and what MDM receives for MD-16's relayed event."""
+    update = UsedOnBillUpdate.model_validate(message.payload)
+    path = f"usage-transactions/{quote(update.usageTransactionId, safe='')}/bill-usage"
+    return path, update.model_dump(mode="json", exclude_none=True)
 
 
 def update_used_on_bill(message: relay.RelayMessage) -> Mapping[str, Any]:
-    update = UsedOnBillUpdate.model_validate(message.payload)
-    path = f"usage-transactions/{quote(update.usageTransactionId, safe='')}/bill-usage"
-    return _post_once("MDM", path, update.model_dump(mode="json", exclude_none=True))
+    path, body = used_on_bill_update(message)
+    return _post_once("MDM", path, body)
 
 
 def notify_bill_cycle_change(message: relay.RelayMessage) -> Mapping[str, Any]:
