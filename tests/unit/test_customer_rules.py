@@ -19,6 +19,7 @@ import urllib3
 from werkzeug.test import Client
 
 from localhub.simulators.ccb import CcbSimulator
+from tests.helpers import made_by_oracles_pack
 from utilhub.packs.customer.ccb import CcbCustomerChange, CcbCustomerClient, CcbCustomerIn
 from utilhub.packs.customer.customers import (
     ORDER_POINT,
@@ -201,23 +202,6 @@ def update(update_id: str = "U-1", changed: datetime = LATER, **parts: Any) -> A
 
 def message(siebel_id: str, update_id: str = "U-1", changed: datetime = LATER, **parts: Any) -> UpdateMessage:
     return UpdateMessage(siebelAccountId=siebel_id, updateId=update_id, changedAt=changed, parts=parts)
-
-
-def made_by_oracles_pack(ccb: CcbSimulator, siebel_id: str, name: str = "Ada Lovelace") -> tuple[str, str]:
-    """A customer Oracle's pack created in CCB before the cutover (CCB's service, CCB's codes): (person, account)."""
-    customer = {
-        "siebelAccountId": siebel_id,
-        "person": {"name": name},
-        "account": {"paymentMethod": "DD", "billingProfileId": f"BP-{siebel_id}"},
-        "addresses": [{"addressType": "BILL", "address1": "12 Analytical Row", "city": "Springfield", "country": "USA"}],
-        "contacts": [],
-        "billRoute": {"billRouteType": "EMAIL"},
-    }
-    reply = ccb.handle("POST", "/customers", json.dumps(customer).encode(), {"content-type": "application/json"})
-    assert reply.status == 201, reply.body
-    made = json.loads(reply.body)
-    ccb.received.clear()  # what the hub sent is what the tests look at
-    return made["personId"], made["accountId"]
 
 
 def counted(name: str) -> list[float]:
