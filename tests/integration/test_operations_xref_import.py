@@ -305,7 +305,11 @@ def test_an_order_whose_imported_person_ccb_does_not_have_is_refused_before_anyt
     assert "synchronizing" not in table.get_item(Key={"pk": "CUSTOMER#SEBL#1-XR0034"}).get("Item", {})
 
 
-def test_an_update_whose_imported_person_has_another_account_at_ccb_changes_nothing_there(hub: LocalHub) -> None:
+def test_an_update_whose_imported_person_has_another_account_at_ccb_changes_nothing_there_and_is_refused_at_once(
+    hub: LocalHub,
+) -> None:
+    from tests.integration.test_operations_dead_letters import depths
+
     # Given Siebel account 1-XR0035 imported as linked to a CCB person and to an account that is not that person's at
     # CCB (another customer's)
     person_id, own_account = made_by_oracles_pack(ccb(hub), "LEGACY-35")
@@ -327,3 +331,16 @@ def test_an_update_whose_imported_person_has_another_account_at_ccb_changes_noth
     assert "image" not in table.get_item(Key={"pk": "CUSTOMER#SEBL#1-XR0035"}).get("Item", {})
     assert cross_references(hub, "1-XR0035") == ({"SEBL": "1-XR0035", "CCB": person_id}, {"SEBL": "1-XR0035", "CCB": other_account})
     assert own_account != other_account
+    # And no retry can change that: the update is refused at its first try, the operator sees it with its reason, and it
+    # is kept in the dead-letter queue (no time has passed for the queue to hand it over again)
+    mismatch = (
+        f"Siebel account 1-XR0035 is linked to CCB person {person_id} and account {other_account} (imported), "
+        f"but CCB person {person_id} has account {own_account}: not synchronized."
+    )
+    head = hub.call_api("GET", "/ops/transactions/CU-02/1-XR0035%2FU-XR-35", claims=OPS_CLAIMS).json()
+    assert (head["state"], head["detailState"], head["reason"]) == ("FAILED", "REFUSED", f"{mismatch[:-1]}; kept in the dead-letter queue")
+    assert depths(hub)["customer/updates"] == 1
+    sqs = boto3.client("sqs")
+    kept = sqs.receive_message(QueueUrl=hub.resources()["CustomerUpdateDeadLetterQueue"], MessageAttributeNames=["All"])["Messages"]
+    assert [json.loads(m["Body"])["updateId"] for m in kept] == ["U-XR-35"]
+    assert {k: v["StringValue"] for k, v in kept[0]["MessageAttributes"].items()} == {"refusedStatus": "409", "refusedReason": mismatch}

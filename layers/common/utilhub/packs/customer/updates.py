@@ -1,7 +1,9 @@
 """CU-02 delivery: queued Siebel updates applied to CCB, each try journaled (docs/operations.md); an update whose
-last try failed is journaled DEAD_LETTERED (``platform/last_try.py``) while it waits in the dead-letter queue, and so
-is each later update of its customer held back behind it (never tried, yet moved there with it), naming it. Both are
-run again by redriving the queue (``POST /customer/dead-letters/updates/redrive``)."""
+last try failed is journaled DEAD_LETTERED (``platform/last_try.py``) while it waits in the dead-letter queue, and so is each
+later update of its customer held back behind it (never tried, yet moved there with it), naming it. Both are run again
+by redriving the queue (``POST /customer/dead-letters/updates/redrive``). An update refused for good (an imported
+customer CCB contradicts: :class:`ImportedCustomerMismatch`) is not retried: moved to the dead-letter queue at once
+(``refusedStatus`` 409, ``refusedReason``; the queue's alarm fires) and journaled ``REFUSED`` with its reason."""
 
 from __future__ import annotations
 
@@ -9,12 +11,21 @@ import contextlib
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from utilhub.packs.customer.customers import UPDATE_POINT, CustomerSync, UpdateMessage, failure_reason, update_key
+from utilhub.packs.customer.customers import (
+    UPDATE_POINT,
+    CustomerSync,
+    ImportedCustomerMismatch,
+    UpdateMessage,
+    failure_reason,
+    update_key,
+)
 from utilhub.platform import journal, last_try
-from utilhub.platform.observability import use_correlation_id
+from utilhub.platform.observability import logger, use_correlation_id
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+REFUSED = "REFUSED"  # an update refused for good, kept in the dead-letter queue (the journal's FAILED)
 
 
 def deliver_batch(service: CustomerSync, event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -33,6 +44,13 @@ def deliver_batch(service: CustomerSync, event: dict[str, Any], context: Any) ->
         try:
             with journal.working_on(UPDATE_POINT, key):
                 outcome = service.apply_update(message)
+        except ImportedCustomerMismatch as refusal:
+            # final: no retry changes what CCB holds; kept in the DLQ for an operator (who fixes the links or CCB, then redrives)
+            reason = str(refusal)  # the hub's own words: ids, never a value of the update
+            last_try.dead_letter_now(record, reason, 409)
+            journal.changed(UPDATE_POINT, key, REFUSED, reason=f"{reason.rstrip('.')}; kept in the dead-letter queue", step="refused")
+            logger.error("customer update refused, kept in the dead-letter queue", extra={"siebelAccountId": message.siebelAccountId})
+            return "refused"
         except Exception as exc:
             # redelivered by the queue (after its customer's order, or CCB back), or kept in its DLQ for an operator
             reason = failure_reason(exc)
