@@ -55,16 +55,16 @@ def tries_if_last(record: SQSRecord) -> int | None:
     return receives if receives >= tries else None
 
 
+def dead_lettered_reason(tries: int, reason: str) -> str:
+    """What the operators read of a message moved to its dead-letter queue after ``tries`` tries, the last failing with
+    ``reason`` (never a value the message carried)."""
+    return f"not delivered after {tries} tries ({reason[:400]}); in the dead-letter queue"
+
+
 def journal_dead_lettered(point: str, transaction_id: str, tries: int, reason: str) -> None:
     """Journal the transaction ``transaction_id`` of ``point`` ``DEAD_LETTERED`` after ``tries`` failed tries, the last
     failing with ``reason`` (never a value the message carried)."""
-    journal.changed(
-        point,
-        transaction_id,
-        DEAD_LETTERED,
-        reason=f"not delivered after {tries} tries ({reason[:400]}); in the dead-letter queue",
-        step="dead-lettered",
-    )
+    journal.changed(point, transaction_id, DEAD_LETTERED, reason=dead_lettered_reason(tries, reason), step="dead-lettered")
 
 
 def journal_if_last(record: SQSRecord, point: str, transaction_id: str, reason: str) -> bool:
