@@ -401,10 +401,15 @@ def _held_back(records: Sequence[Mapping[str, Any]], handed: set[str], failed: s
     """An activity's events skipped behind a failed one were never tried, yet each receive counts against them: on the
     queue's last, SQS moves them to the dead-letter queue with it, so they are shown not delivered too, naming it."""
     for record, blocker in last_try.held_back(records, handed, failed):
-        with contextlib.suppress(ValueError):  # not an activity's event: nothing to show it on
+        try:
             message = ForwardMessage.model_validate_json(record.body)
-            behind = ForwardMessage.model_validate_json(blocker.body).event.eventId if blocker is not None else "an earlier event"
-            _dead_lettered(record, message, f"held behind {behind} of its activity")
+        except ValueError:  # not an activity's event: nothing to show it on
+            continue
+        behind = "an earlier event"
+        if blocker is not None:
+            with contextlib.suppress(ValueError):
+                behind = ForwardMessage.model_validate_json(blocker.body).event.eventId
+        _dead_lettered(record, message, f"held behind {behind} of its activity")
 
 
 def _dead_lettered(record: SQSRecord, message: ForwardMessage, reason: str) -> None:
@@ -415,7 +420,10 @@ def _dead_lettered(record: SQSRecord, message: ForwardMessage, reason: str) -> N
         return
     shown = last_try.dead_lettered_reason(tries, reason)
     event = message.event
-    activity_store().note_undelivered(message.sourceSystem, message.activityId, event, shown)
+    try:
+        activity_store().note_undelivered(message.sourceSystem, message.activityId, event, shown)
+    except Exception as exc:  # never fails the batch: the event is in the dead-letter queue (listed, alarmed) all the same
+        logger.warning("undelivered event not noted on its activity", extra={"activityId": message.activityId, "error": type(exc).__name__})
     transaction = transaction_id(message.sourceSystem, message.activityId)
     journal.hop(POINT, transaction, step=f"event {event.eventId}", system="hub", outcome=last_try.DEAD_LETTERED, detail=shown)
     logger.error("activity event dead-lettered", extra={"activityId": message.activityId, "eventId": event.eventId, "tries": tries})
