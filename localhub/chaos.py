@@ -874,10 +874,19 @@ class Customers(Point):
             elif made[key] == 0:
                 found[key] = ("lost", "CCB has no customer")
             elif names[key] != f"Chaos Customer {n} renamed":
-                found[key] = ("stuck", f"the update has not reached CCB (name {names[key]!r})")
+                found[key] = self._update_not_applied(hub, key, names[key])
             else:
                 found[key] = ("applied", "")
         return found
+
+    @staticmethod
+    def _update_not_applied(hub: Hub, key: str, name: str | None) -> tuple[str, str]:
+        """An update CCB does not hold: refused when the hub refused it for good (``REFUSED`` in the journal, with its
+        reason, kept in the dead-letter queue); else still on its way."""
+        head = hub.get(f"/ops/transactions/CU-02/{key}%2F{key}-U1")
+        if head.status_code == 200 and head.json().get("detailState") == "REFUSED":
+            return "refused", f"update: {head.json().get('reason', '')}"[:120]
+        return "stuck", f"the update has not reached CCB (name {name!r})"
 
 
 def points(run: str) -> list[Point]:

@@ -24,7 +24,6 @@ from localhub.aws import sfn_waits
 from localhub.aws.provision import provision
 from localhub.aws.stepfunctions import LambdaTaskDispatcher
 from localhub.aws.throttling import AwsThrottling
-from localhub.lambda_.claims import lapse_claims
 from localhub.lambda_.event_sources import PollResult, SqsEventSource, scheduled_event, sqs_event_sources
 from localhub.lambda_.runtime import IN_PROCESS, Invocation, invoke
 from localhub.lambda_.workers import WorkerPool
@@ -355,9 +354,8 @@ class LocalHub:
         if self._sources:
             invocations = IN_PROCESS if self.workers is None else self.workers.invocations
             horizon_ms = int((time.time() + max(source.visibility_timeout for source in self._sources)) * 1000)
-            ended, running = invocations.take_ended(horizon_ms)
             tables = {spec.environment[IDEMPOTENCY_TABLE] for spec in self._specs.values() if IDEMPOTENCY_TABLE in spec.environment}
-            lapse_claims(boto3.client("dynamodb", region_name=self._stack().region), tables, ended, running=running)
+            invocations.lapse_ended(boto3.client("dynamodb", region_name=self._stack().region), tables, horizon_ms)
         return sum(source.expire_visibility() for source in self._sources)
 
     def resources(self) -> dict[str, str]:

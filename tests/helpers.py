@@ -1,5 +1,6 @@
-"""What the integration and e2e tests share: a JSON body posted to the hub in-process with a caller's claims,
-waiting until something is so, a token of a local application's client, and the time each call to a target was given."""
+"""What the tests share: a JSON body posted to the hub in-process with a caller's claims, waiting until something
+is so, a token of a local application's client, the time each call to a target was given, and a customer Oracle's
+pack made in CCB."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ if TYPE_CHECKING:
     import pytest
 
     from localhub.hub import ApiResponse, LocalHub
+    from localhub.simulators.ccb import CcbSimulator
 
 JSON = {"content-type": "application/json"}
 
@@ -118,3 +120,22 @@ def synchronize_service_points_over_http(client: httpx.Client, *service_points: 
 
         ids[str(request["entityId"])] = _target_id(until(synchronized) or client.get(path).json())
     return ids
+
+
+def made_by_oracles_pack(ccb: CcbSimulator, siebel_id: str, name: str = "Ada Lovelace") -> tuple[str, str]:
+    """A customer Oracle's pack created in CCB before the cutover (CCB's own service, CCB's codes), made straight at
+    CCB's simulator ``ccb``: (person, account). What the simulator received is cleared: the tests look at what the hub
+    sends."""
+    customer = {
+        "siebelAccountId": siebel_id,
+        "person": {"name": name},
+        "account": {"paymentMethod": "DD", "billingProfileId": f"BP-{siebel_id}"},
+        "addresses": [{"addressType": "BILL", "address1": "12 Analytical Row", "city": "Springfield", "country": "USA"}],
+        "contacts": [],
+        "billRoute": {"billRouteType": "EMAIL"},
+    }
+    reply = ccb.handle("POST", "/customers", json.dumps(customer).encode(), JSON)
+    assert reply.status == 201, reply.body
+    made = json.loads(reply.body)
+    ccb.received.clear()
+    return made["personId"], made["accountId"]

@@ -13,14 +13,16 @@ that much time passing: the longest visibility timeout of its queues, since ever
 too, the claims of the invocations that ended whose deadline is within it are lapsed then: their
 ``in_progress_expiration`` set to now. Only those: records of the invocation's function, ``INPROGRESS``, whose
 expiration is its deadline, and none that an invocation still running could hold (one of the same function whose
-deadline is as close), since no time passes for a running invocation.
+deadline is as close), since no time passes for a running invocation: the running ones are asked again for each
+claim read, so one started while the tables are scanned keeps its claim, and an ended one as close keeps its claims
+until that one has ended too.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,6 +72,22 @@ class Invocations:
             self._ended = [e for e in self._ended if e not in due]
             return due, list(self._running)
 
+    def running(self) -> list[InvocationKey]:
+        """The invocations running now."""
+        with self._lock:
+            return list(self._running)
+
+    def lapse_ended(self, dynamodb: Any, tables: Iterable[str], horizon_ms: int) -> int:
+        """Lapse the claims in ``tables`` of the invocations that ended with a deadline before ``horizon_ms`` (time
+        passing up to it), never one a running invocation may hold, one started while the tables are read included;
+        returns how many lapsed."""
+        ended, _ = self.take_ended(horizon_ms)
+        lapsed = lapse_claims(dynamodb, tables, ended, running=self.running)
+        with self._lock:  # those as close to one started meanwhile kept their claims: kept for a later lapse, as by take_ended
+            running = _by_function(self._running)
+            self._ended += [e for e in ended if _near(e, running) and e not in self._ended]
+        return lapsed
+
 
 def _near(invocation: InvocationKey, invocations: dict[str, list[int]]) -> bool:
     """Whether a claim of ``invocation`` may as well be one of ``invocations``'s (a running one's: kept for later)."""
@@ -93,13 +111,15 @@ def lapse_claims(
     tables: Iterable[str],
     ended: list[InvocationKey],
     now_ms: int | None = None,
-    running: Iterable[InvocationKey] = (),
+    running: Callable[[], Iterable[InvocationKey]] = tuple,
 ) -> int:
-    """Lapse the claims ``ended`` left in ``tables``, but none that one of ``running`` may hold; returns how many."""
+    """Lapse the claims ``ended`` left in ``tables``, but none that an invocation ``running()`` gives may hold; returns
+    how many. ``running`` is asked again for each claim found, after it was read: an invocation that started during
+    the scan (its claim possibly among those read) is one of them then, so its claim is kept."""
     if not ended:
         return 0
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
-    ended_by_function, running_by_function = _by_function(ended), _by_function(running)
+    ended_by_function = _by_function(ended)
     lapsed = 0
     for table in sorted(set(tables)):
         pages = dynamodb.get_paginator("scan").paginate(
@@ -111,7 +131,7 @@ def lapse_claims(
         for item in (item for page in pages for item in page.get("Items", [])):
             expiration = int(item.get("in_progress_expiration", {}).get("N", "0"))
             record_id = item["id"]["S"]
-            if not _of(record_id, ended_by_function, expiration) or _of(record_id, running_by_function, expiration):
+            if not _of(record_id, ended_by_function, expiration) or _of(record_id, _by_function(running()), expiration):
                 continue
             try:
                 dynamodb.update_item(

@@ -163,6 +163,12 @@ class CcbSimulator(Simulator):
         self.records[f"ACCOUNT#{account_id}"] = {"accountId": account_id, "personId": person_id}
         self._store(person_id, account_id, CcbCustomerIn.model_validate(customer.model_dump(exclude={"personId", "accountId"})))
 
+    def relink(self, person_id: str, account_id: str) -> None:
+        """A CCB user moves a customer person to another account (CCB's own screens: no service of CCB's does it)."""
+        if f"ACCOUNT#{account_id}" not in self.records:
+            raise KeyError(f"CCB has no account {account_id}")
+        self._account_of[person_id] = account_id
+
     def requires_credentials(self, path: str) -> bool:
         return path.strip("/").startswith(
             (

@@ -405,6 +405,50 @@ def test_an_event_a_linked_system_refuses_is_recorded_and_the_others_still_get_i
     assert refusals[0].startswith("CCB refused COMPLETE E-C1 (404)")
 
 
+def test_an_event_dead_lettered_is_shown_on_its_activity_until_a_redrive_delivers_it(hub: LocalHub) -> None:
+    from tests.integration.test_operations_dead_letters import redrive, settle
+
+    # Given a meter exchange linked in MWM and ODM, then MWM down past the event queue's tries, and two updates from CCB:
+    # the first fails every try, the second is held behind it (one activity's events go in order)
+    assert post(hub, activity("A-DL")).status == 202
+    links = settled(hub, "CCB", "A-DL")["links"]
+    system(hub, "MWM").add_fault({"kind": "down", "count": 100})
+    for event_id, day in (("E-D1", "03"), ("E-D2", "04")):
+        update = {"eventId": event_id, "event": "UPDATE", "at": f"2026-12-01T08:00:{day}Z", "changes": {"scheduledDate": f"2026-12-{day}"}}
+        assert post_event(hub, "CCB", "A-DL", update).status == 202
+
+    # When the queue has tried them enough
+    settle(hub)
+
+    # Then both wait in the dead-letter queue, and the activity shows each event that did not reach a system, with its
+    # state and reason, the second naming the event it was held behind
+    assert depths(hub)["field-work/events"] == 2
+    shown = view(hub, "CCB", "A-DL")
+    assert shown["status"] == "LINKED"
+    assert [(u["eventId"], u["event"], u["state"], u["reason"]) for u in shown["undelivered"]] == [
+        ("E-D1", "UPDATE", "DEAD_LETTERED", "not delivered after 5 tries (MWM answered 503); in the dead-letter queue"),
+        ("E-D2", "UPDATE", "DEAD_LETTERED", "not delivered after 5 tries (held behind E-D1 of its activity); in the dead-letter queue"),
+    ]
+    assert all(u["at"] for u in shown["undelivered"])
+    # And so does the operators' timeline of the activity
+    trace = hub.call_api("GET", "/ops/transactions/FW-01/CCB%2FA-DL", claims=OPS_CLAIMS).json()
+    assert [(h["step"], h["outcome"]) for h in trace["timeline"] if h["outcome"] == "DEAD_LETTERED"] == [
+        ("event E-D1", "DEAD_LETTERED"),
+        ("event E-D2", "DEAD_LETTERED"),
+    ]
+
+    # When MWM is back and an operator redrives the queue
+    system(hub, "MWM").faults.clear()
+    assert redrive(hub, "field-work", "events").status == 202
+    hub.drain()
+
+    # Then both reach MWM in order, and the activity shows nothing undelivered any more
+    assert [e["eventId"] for e in held(hub, "MWM", links["MWM"])["events"]] == ["E-D1", "E-D2"]
+    assert [e["eventId"] for e in held(hub, "ODM", links["ODM"])["events"]] == ["E-D1", "E-D2"]
+    assert view(hub, "CCB", "A-DL")["undelivered"] == []
+    assert depths(hub)["field-work/events"] == 0
+
+
 def test_a_fault_run_links_every_activity_once_or_ends_it_in_error_with_its_reason(hub: LocalHub) -> None:
     from localhub.aws.throttling import AwsThrottling
 

@@ -127,6 +127,44 @@ def test_a_customer_update_dead_lettered_by_a_long_ccb_outage_is_failed_in_the_j
     assert [(t["id"], t["state"]) for t in journaled(hub, "CU-02")] == [("DL1/U-DL", "COMPLETED")]
 
 
+def test_a_customer_update_held_behind_a_failing_one_is_dead_lettered_naming_it_and_redriven_after_it(hub: LocalHub) -> None:
+    from tests.integration.test_customer_siebel_customers import account, customer_at_ccb, order, post_order, post_update
+
+    # Given a synchronized customer, CCB down past the update queue's tries, and two updates of it: the first fails every
+    # try, the second is never handed over (held behind it in its customer's group), though each receive counts for it
+    assert post_order(hub, order("SO-HB", account("HB1"))).status == 200
+    hub.simulators["CCB"].add_fault({"kind": "down", "count": 20})
+    first = {"updateId": "U-HB-1", "changedAt": "2099-01-01T00:00:00Z", "name": "Grace Hopper"}
+    second = {"updateId": "U-HB-2", "changedAt": "2099-01-02T00:00:00Z", "name": "Grace Brewster Hopper"}
+    assert post_update(hub, "HB1", first).status == 202
+    assert post_update(hub, "HB1", second).status == 202
+
+    # When the queue has tried them enough
+    settle(hub)
+
+    # Then both wait in the dead-letter queue, and the operators see both failed there, the second naming the first
+    assert depths(hub)["customer/updates"] == 2
+    assert sorted((t["id"], t["state"], t["reason"]) for t in journaled(hub, "CU-02")) == [
+        (
+            "HB1/U-HB-1",
+            "FAILED",
+            "not delivered after 5 tries (502 Bad gateway: CCB answered an error: CCB answered 503); in the dead-letter queue",
+        ),
+        ("HB1/U-HB-2", "FAILED", "not delivered after 5 tries (held behind HB1/U-HB-1 of its customer); in the dead-letter queue"),
+    ]
+    held = hub.call_api("GET", "/ops/transactions/CU-02/HB1%2FU-HB-2", claims=OPS_CLAIMS).json()
+    assert held["state"] == "FAILED"
+    assert held["detailState"] == "DEAD_LETTERED"
+
+    # And once CCB is back, a redrive applies both, in Siebel's order, and the journal says so
+    hub.simulators["CCB"].faults.clear()
+    assert redrive(hub, "customer", "updates").json()["messages"] == 2
+    hub.drain()
+    assert customer_at_ccb(hub, "HB1")["person"] == {"name": "Grace Brewster Hopper"}
+    assert depths(hub)["customer/updates"] == 0
+    assert sorted((t["id"], t["state"]) for t in journaled(hub, "CU-02")) == [("HB1/U-HB-1", "COMPLETED"), ("HB1/U-HB-2", "COMPLETED")]
+
+
 def test_a_sync_request_dead_lettered_by_a_long_mdm_outage_is_failed_in_the_journal_and_synchronized_by_a_redrive(
     hub: LocalHub,
 ) -> None:

@@ -14,6 +14,7 @@ import pytest
 from localhub.hub import ApiResponse, LocalHub
 from localhub.simulators.ccb import CcbSimulator
 from tests.conftest import EVENTS
+from tests.helpers import made_by_oracles_pack
 from tests.integration.test_customer_siebel_customers import post_update
 from utilhub.platform.xref import CrossReferenceStore, LinkConflict, SystemId
 
@@ -27,22 +28,6 @@ def ccb(hub: LocalHub) -> CcbSimulator:
     simulator = hub.simulators["CCB"]
     assert isinstance(simulator, CcbSimulator)
     return simulator
-
-
-def made_by_oracles_pack(hub: LocalHub, siebel_id: str, name: str = "Ada Lovelace") -> tuple[str, str]:
-    """A customer Oracle's pack created in CCB before the cutover (CCB's own service, CCB's codes): (person, account)."""
-    customer = {
-        "siebelAccountId": siebel_id,
-        "person": {"name": name},
-        "account": {"paymentMethod": "DD", "billingProfileId": f"BP-{siebel_id}"},
-        "addresses": [{"addressType": "BILL", "address1": "12 Analytical Row", "city": "Springfield", "country": "USA"}],
-        "contacts": [],
-        "billRoute": {"billRouteType": "EMAIL"},
-    }
-    reply = ccb(hub).handle("POST", "/customers", json.dumps(customer).encode(), {"content-type": "application/json"})
-    assert reply.status == 201, reply.body
-    made = json.loads(reply.body)
-    return made["personId"], made["accountId"]
 
 
 def export(siebel_id: str, person_id: str, account_id: str, row: int = 1001) -> str:
@@ -70,7 +55,7 @@ def ids_of(hub: LocalHub, system: str, entity_id: str, entity_type: str) -> dict
 
 def test_an_imported_customer_is_synchronized_and_its_siebel_update_reaches_ccb(hub: LocalHub) -> None:
     # Given a customer Oracle's pack made in CCB, and the cross-references of its XREF_DATA exported
-    person_id, account_id = made_by_oracles_pack(hub, "1-XR0001")
+    person_id, account_id = made_by_oracles_pack(ccb(hub), "1-XR0001")
 
     # When an operator imports them (the hub then knows the customer as synchronized), then Siebel sends an update
     imported = import_export(hub, export("1-XR0001", person_id, account_id))
@@ -105,7 +90,7 @@ def test_an_imported_customer_is_synchronized_and_its_siebel_update_reaches_ccb(
 
 def test_an_account_not_imported_stays_a_prospect(hub: LocalHub) -> None:
     # Given an import of one customer's person only (no account row)
-    person_id, _ = made_by_oracles_pack(hub, "1-XR0002")
+    person_id, _ = made_by_oracles_pack(ccb(hub), "1-XR0002")
     only_person = HEADER + f"CUSTOMERPARTY_PARTYID,SEBL_01,7,1-XR0002,N\nCUSTOMERPARTY_PARTYID,OU_CCB_01,7,{person_id},N\n"
     assert import_export(hub, only_person).status == 200
 
@@ -119,7 +104,7 @@ def test_an_account_not_imported_stays_a_prospect(hub: LocalHub) -> None:
 
 def test_a_repeated_import_changes_nothing_and_reports_the_rows_already_present(hub: LocalHub) -> None:
     # Given an export imported once
-    person_id, account_id = made_by_oracles_pack(hub, "1-XR0003")
+    person_id, account_id = made_by_oracles_pack(ccb(hub), "1-XR0003")
     text = export("1-XR0003", person_id, account_id)
     first = import_export(hub, text).json()
 
@@ -240,7 +225,7 @@ def test_an_order_for_an_imported_customer_ccb_does_not_find_by_siebel_id_update
     from tests.integration.test_customer_siebel_customers import account, order, post_order
 
     # Given a customer Oracle's pack made in CCB under another search id, imported as Siebel account 1-XR0031's
-    person_id, account_id = made_by_oracles_pack(hub, "LEGACY-31")
+    person_id, account_id = made_by_oracles_pack(ccb(hub), "LEGACY-31")
     assert import_export(hub, export("1-XR0031", person_id, account_id)).status == 200
 
     # When Siebel sends an order for that account (CU-01)
@@ -259,9 +244,9 @@ def test_an_order_whose_customer_ccb_finds_under_other_ids_than_the_imported_lin
     from tests.integration.test_customer_siebel_customers import account, order, post_order
 
     # Given Siebel account 1-XR0032 imported as linked to one CCB customer, while CCB finds another under that Siebel id
-    person_id, account_id = made_by_oracles_pack(hub, "LEGACY-32")
+    person_id, account_id = made_by_oracles_pack(ccb(hub), "LEGACY-32")
     assert import_export(hub, export("1-XR0032", person_id, account_id)).status == 200
-    other_person, _ = made_by_oracles_pack(hub, "1-XR0032")
+    other_person, _ = made_by_oracles_pack(ccb(hub), "1-XR0032")
     before = len(ccb(hub).received)
 
     # When Siebel sends an order for that account (CU-01)
@@ -280,8 +265,8 @@ def test_an_order_whose_imported_person_has_another_account_at_ccb_is_refused_be
 
     # Given Siebel account 1-XR0033 imported as linked to a CCB person and to an account that is not that person's at
     # CCB (another customer's), and CCB not finding any customer by that Siebel id
-    person_id, own_account = made_by_oracles_pack(hub, "LEGACY-33")
-    _, other_account = made_by_oracles_pack(hub, "LEGACY-33B")
+    person_id, own_account = made_by_oracles_pack(ccb(hub), "LEGACY-33")
+    _, other_account = made_by_oracles_pack(ccb(hub), "LEGACY-33B")
     assert import_export(hub, export("1-XR0033", person_id, other_account)).status == 200
     ccb_before = ccb(hub).customer(person_id).model_dump()
     before = len(ccb(hub).received)
@@ -320,11 +305,15 @@ def test_an_order_whose_imported_person_ccb_does_not_have_is_refused_before_anyt
     assert "synchronizing" not in table.get_item(Key={"pk": "CUSTOMER#SEBL#1-XR0034"}).get("Item", {})
 
 
-def test_an_update_whose_imported_person_has_another_account_at_ccb_changes_nothing_there(hub: LocalHub) -> None:
+def test_an_update_whose_imported_person_has_another_account_at_ccb_changes_nothing_there_and_is_refused_at_once(
+    hub: LocalHub,
+) -> None:
+    from tests.integration.test_operations_dead_letters import depths
+
     # Given Siebel account 1-XR0035 imported as linked to a CCB person and to an account that is not that person's at
     # CCB (another customer's)
-    person_id, own_account = made_by_oracles_pack(hub, "LEGACY-35")
-    _, other_account = made_by_oracles_pack(hub, "LEGACY-35B")
+    person_id, own_account = made_by_oracles_pack(ccb(hub), "LEGACY-35")
+    _, other_account = made_by_oracles_pack(ccb(hub), "LEGACY-35B")
     assert import_export(hub, export("1-XR0035", person_id, other_account)).status == 200
     ccb_before = ccb(hub).customer(person_id).model_dump()
     before = len(ccb(hub).received)
@@ -342,3 +331,16 @@ def test_an_update_whose_imported_person_has_another_account_at_ccb_changes_noth
     assert "image" not in table.get_item(Key={"pk": "CUSTOMER#SEBL#1-XR0035"}).get("Item", {})
     assert cross_references(hub, "1-XR0035") == ({"SEBL": "1-XR0035", "CCB": person_id}, {"SEBL": "1-XR0035", "CCB": other_account})
     assert own_account != other_account
+    # And no retry can change that: the update is refused at its first try, the operator sees it with its reason, and it
+    # is kept in the dead-letter queue (no time has passed for the queue to hand it over again)
+    mismatch = (
+        f"Siebel account 1-XR0035 is linked to CCB person {person_id} and account {other_account} (imported), "
+        f"but CCB person {person_id} has account {own_account}: not synchronized."
+    )
+    head = hub.call_api("GET", "/ops/transactions/CU-02/1-XR0035%2FU-XR-35", claims=OPS_CLAIMS).json()
+    assert (head["state"], head["detailState"], head["reason"]) == ("FAILED", "REFUSED", f"{mismatch[:-1]}; kept in the dead-letter queue")
+    assert depths(hub)["customer/updates"] == 1
+    sqs = boto3.client("sqs")
+    kept = sqs.receive_message(QueueUrl=hub.resources()["CustomerUpdateDeadLetterQueue"], MessageAttributeNames=["All"])["Messages"]
+    assert [json.loads(m["Body"])["updateId"] for m in kept] == ["U-XR-35"]
+    assert {k: v["StringValue"] for k, v in kept[0]["MessageAttributes"].items()} == {"refusedStatus": "409", "refusedReason": mismatch}

@@ -205,7 +205,7 @@ def test_only_the_claims_of_an_ended_invocation_lapse(aws_endpoint: str) -> None
     # When time passes for the invocations of fn-A and fn-C that ended, while one of fn-C as close is still running
     ended = [InvocationKey("fn-A", deadline), InvocationKey("fn-C", deadline)]
     running = [InvocationKey("fn-A", deadline + 60_000), InvocationKey("fn-C", deadline + 1_000)]
-    lapsed = lapse_claims(dynamodb, [table], ended, now_ms=deadline - 500_000, running=running)
+    lapsed = lapse_claims(dynamodb, [table], ended, now_ms=deadline - 500_000, running=lambda: running)
 
     # Then the ended invocation's claim alone has lapsed (expired as of now); the others are as they were
     assert lapsed == 1

@@ -19,11 +19,13 @@ import urllib3
 from werkzeug.test import Client
 
 from localhub.simulators.ccb import CcbSimulator
+from tests.helpers import made_by_oracles_pack
 from utilhub.packs.customer.ccb import CcbCustomerChange, CcbCustomerClient, CcbCustomerIn
 from utilhub.packs.customer.customers import (
     ORDER_POINT,
     UPDATE_POINT,
     CustomerSync,
+    ImportedCustomerMismatch,
     UpdateMessage,
     end_overdue_synchronizations,
     failure_reason,
@@ -201,23 +203,6 @@ def update(update_id: str = "U-1", changed: datetime = LATER, **parts: Any) -> A
 
 def message(siebel_id: str, update_id: str = "U-1", changed: datetime = LATER, **parts: Any) -> UpdateMessage:
     return UpdateMessage(siebelAccountId=siebel_id, updateId=update_id, changedAt=changed, parts=parts)
-
-
-def made_by_oracles_pack(ccb: CcbSimulator, siebel_id: str, name: str = "Ada Lovelace") -> tuple[str, str]:
-    """A customer Oracle's pack created in CCB before the cutover (CCB's service, CCB's codes): (person, account)."""
-    customer = {
-        "siebelAccountId": siebel_id,
-        "person": {"name": name},
-        "account": {"paymentMethod": "DD", "billingProfileId": f"BP-{siebel_id}"},
-        "addresses": [{"addressType": "BILL", "address1": "12 Analytical Row", "city": "Springfield", "country": "USA"}],
-        "contacts": [],
-        "billRoute": {"billRouteType": "EMAIL"},
-    }
-    reply = ccb.handle("POST", "/customers", json.dumps(customer).encode(), {"content-type": "application/json"})
-    assert reply.status == 201, reply.body
-    made = json.loads(reply.body)
-    ccb.received.clear()  # what the hub sent is what the tests look at
-    return made["personId"], made["accountId"]
 
 
 def counted(name: str) -> list[float]:
@@ -726,10 +711,10 @@ def test_an_imported_customers_first_update_reads_ccb_first_and_changes_nothing_
     before = pack.ccb.customer(person_id).model_dump()
 
     # When its update is delivered
-    with pytest.raises(LookupError) as refused:
+    with pytest.raises(ImportedCustomerMismatch) as refused:
         pack.sync.apply_update(message("A1", name="Ada King"))
 
-    # Then CCB is read, never changed, and nothing is recorded
+    # Then CCB is read, never changed, and nothing is recorded; the refusal is final (no retry changes it)
     holds = f"account {own_account}" if ccb_holds == "another-account" else "no customer"
     assert str(refused.value) == (
         f"Siebel account A1 is linked to CCB person {linked[0]} and account {linked[1]} (imported), "
@@ -737,6 +722,37 @@ def test_an_imported_customers_first_update_reads_ccb_first_and_changes_nothing_
     )
     assert [m["operation"] for m in pack.ccb.received if m["operation"] in ("create", "change")] == []
     assert pack.ccb.customer(person_id).model_dump() == before
+    assert pack.store.get("A1") is None
+
+
+def test_an_imported_customers_first_update_is_refused_unrecorded_when_ccb_answers_the_change_with_another_account(
+    pack: Pack,
+) -> None:
+    # Given A1 imported as linked to the person and account CCB holds, and a CCB user moving that person to another
+    # account between the hub's read and its change
+    person_id, own_account = made_by_oracles_pack(pack.ccb, "LEGACY-1")
+    _, other_account = made_by_oracles_pack(pack.ccb, "LEGACY-2")
+    pack.import_links("A1", person_id, own_account)
+    original = pack.ccb.handle
+
+    def relinked_after_the_read(method: str, path: str, body: bytes, headers: dict[str, str]) -> Any:
+        answer = original(method, path, body, headers)
+        if method == "GET" and path.endswith(f"/customers/{person_id}"):
+            pack.ccb.relink(person_id, other_account)
+        return answer
+
+    pack.ccb.handle = relinked_after_the_read  # type: ignore[method-assign]
+
+    # When its first update is delivered
+    with pytest.raises(ImportedCustomerMismatch) as refused:
+        pack.sync.apply_update(message("A1", name="Ada King"))
+
+    # Then CCB's answer to the change is checked: refused, naming the account CCB answered, and nothing is recorded
+    assert str(refused.value) == (
+        f"CCB answered the change: Siebel account A1 is linked to CCB person {person_id} and account {own_account} "
+        f"(imported), but CCB person {person_id} has account {other_account}: not synchronized."
+    )
+    assert pack.changes_sent() == [["person"]]
     assert pack.store.get("A1") is None
 
 

@@ -75,7 +75,8 @@ _NORMALISED: dict[str, str] = {
     "DELIVERED": COMPLETED,
     "REFUSED": FAILED,
     "DEAD_LETTERED": FAILED,
-    # customers: CU-01 orders (SYNCHRONIZING, then SYNCHRONIZED or ERROR), CU-02 updates (QUEUED, RETRYING, then one of)
+    # customers: CU-01 orders (SYNCHRONIZING, then SYNCHRONIZED or ERROR), CU-02 updates (QUEUED, RETRYING, then one of
+    # these, or REFUSED or DEAD_LETTERED as the relays')
     "SYNCHRONIZING": IN_FLIGHT,
     "RETRYING": IN_FLIGHT,
     "APPLIED": COMPLETED,

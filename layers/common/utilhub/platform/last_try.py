@@ -6,11 +6,15 @@ consumer journals as usual (``DELIVERED``, ``SYNCHRONIZED``...), at a later time
 
 One mechanism for every consumer whose messages can reach a dead-letter queue: the relays (``platform/relay.py``),
 the sync requests' delivery (``syncrequests/delivery.py``) and CU-02's customer updates (``packs/customer/updates.py``).
+On a FIFO queue, the messages of a group held back behind a failed one (:func:`held_back`) are never handed to the
+consumer, yet each receive counts for them too: they reach the dead-letter queue with it, and are journaled so, naming
+the message they were held behind.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from utilhub.platform import journal, wiring
@@ -19,6 +23,7 @@ from utilhub.platform.wiring import per_process
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+    from mypy_boto3_sqs.type_defs import MessageAttributeValueTypeDef
 
 DEAD_LETTERED = "DEAD_LETTERED"
 
@@ -50,16 +55,16 @@ def tries_if_last(record: SQSRecord) -> int | None:
     return receives if receives >= tries else None
 
 
+def dead_lettered_reason(tries: int, reason: str) -> str:
+    """What the operators read of a message moved to its dead-letter queue after ``tries`` tries, the last failing with
+    ``reason`` (never a value the message carried)."""
+    return f"not delivered after {tries} tries ({reason[:400]}); in the dead-letter queue"
+
+
 def journal_dead_lettered(point: str, transaction_id: str, tries: int, reason: str) -> None:
     """Journal the transaction ``transaction_id`` of ``point`` ``DEAD_LETTERED`` after ``tries`` failed tries, the last
     failing with ``reason`` (never a value the message carried)."""
-    journal.changed(
-        point,
-        transaction_id,
-        DEAD_LETTERED,
-        reason=f"not delivered after {tries} tries ({reason[:400]}); in the dead-letter queue",
-        step="dead-lettered",
-    )
+    journal.changed(point, transaction_id, DEAD_LETTERED, reason=dead_lettered_reason(tries, reason), step="dead-lettered")
 
 
 def journal_if_last(record: SQSRecord, point: str, transaction_id: str, reason: str) -> bool:
@@ -70,3 +75,45 @@ def journal_if_last(record: SQSRecord, point: str, transaction_id: str, reason: 
         return False
     journal_dead_lettered(point, transaction_id, tries, reason)
     return True
+
+
+def dead_letter_now(record: SQSRecord, reason: str, status: int, *, group: str | None = None) -> None:
+    """Move ``record`` to its queue's dead-letter queue now, its try refused for good (retrying the same message would be
+    refused again), with ``status`` and ``reason`` as the message attributes ``refusedStatus`` and ``refusedReason``
+    (the reason cut short: the message's values stay in its body only); the record is then done with at its source.
+    A FIFO queue's message keeps its group (``group`` for a record without one, else its own message id), so a redrive
+    delivers it in that group's order."""
+    sqs = wiring.sqs()
+    attributes: dict[str, MessageAttributeValueTypeDef] = {
+        "refusedStatus": {"DataType": "Number", "StringValue": str(status)},
+        "refusedReason": {"DataType": "String", "StringValue": reason[:500] or "refused"},
+    }
+    dead_letters, _ = redrive_policy_of(sqs, record.event_source_arn)
+    if record.event_source_arn.endswith(".fifo"):
+        sqs.send_message(
+            QueueUrl=dead_letters,
+            MessageBody=record.body,
+            MessageAttributes=attributes,
+            MessageGroupId=record.attributes.message_group_id or group or record.message_id,
+            MessageDeduplicationId=record.message_id,
+        )
+    else:
+        sqs.send_message(QueueUrl=dead_letters, MessageBody=record.body, MessageAttributes=attributes)
+
+
+def held_back(records: Sequence[Mapping[str, Any]], handed: set[str], failed: set[str]) -> Iterator[tuple[SQSRecord, SQSRecord | None]]:
+    """The records of a FIFO batch (``records``, as the event lists them) skipped behind a failed one of their group:
+    among those ``failed`` (to redeliver), the ones never ``handed`` to the consumer, each with the first record of
+    its group the consumer failed (None when that one is not in this batch)."""
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+    blockers: dict[str | None, SQSRecord] = {}  # a group's failed record, the first of the batch
+    for raw in records:
+        record = SQSRecord(dict(raw))
+        if record.message_id not in failed:
+            continue
+        group = record.attributes.message_group_id
+        if record.message_id in handed:
+            blockers.setdefault(group, record)
+            continue
+        yield record, blockers.get(group)

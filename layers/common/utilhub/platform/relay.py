@@ -46,7 +46,6 @@ from utilhub.platform.reasons import loggable
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-    from mypy_boto3_sqs.type_defs import MessageAttributeValueTypeDef
 
 Deliverer = Callable[["RelayMessage"], Mapping[str, Any]]
 
@@ -187,23 +186,21 @@ def _held_back(records: Sequence[Mapping[str, Any]], handed: set[str], failed: s
     """The records of a FIFO batch skipped behind a failed one of their group were never handed to the deliverer, yet
     each receive counts against them: at the queue's ``maxReceiveCount``-th, SQS moves them to the dead-letter queue
     with it, so they are ``DEAD_LETTERED`` too, naming the event they were held behind (:func:`_last_try`)."""
-    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-
-    blockers: dict[str | None, str] = {}  # a group's failed event (its journal id), the first of the batch
-    for raw in records:
-        record = SQSRecord(dict(raw))
-        if record.message_id not in failed:
-            continue
-        group = record.attributes.message_group_id
+    for record, blocker in last_try.held_back(records, handed, failed):
         try:
             message = RelayMessage.model_validate_json(record.body)
         except ValueError:  # not a relayed event: the deliverer's failure already says so
             continue
-        if record.message_id in handed:
-            blockers.setdefault(group, journal_id(message.eventId))
-            continue
         if journaled(message.relay):
-            _last_try(record, message, f"held behind {blockers.get(group, 'an earlier event')} of its group")
+            _last_try(record, message, f"held behind {_named(blocker)} of its group")
+
+
+def _named(blocker: SQSRecord | None) -> str:
+    """The journal id of the event a record was held behind, as its reason names it."""
+    try:
+        return journal_id(RelayMessage.model_validate_json(blocker.body).eventId) if blocker is not None else "an earlier event"
+    except ValueError:
+        return "an earlier event"
 
 
 def _tried(record: SQSRecord, message: RelayMessage, journaling: bool, failure: Exception) -> None:
@@ -222,27 +219,11 @@ def _last_try(record: SQSRecord, message: RelayMessage, reason: str) -> None:
 
 
 def _dead_letter(record: SQSRecord, message: RelayMessage, refusal: TargetRejected) -> dict[str, Any]:
-    """Move a refused event to its queue's dead-letter queue now (the record is then done with)."""
-    sqs = wiring.sqs()
-    attributes: dict[str, MessageAttributeValueTypeDef] = {
-        "refusedStatus": {"DataType": "Number", "StringValue": str(refusal.status)},
-        # the target's own reason (its problem's detail), cut short: the event's payload stays in the body only
-        "refusedReason": {"DataType": "String", "StringValue": refusal.reason[:500] or "refused"},
-    }
-    dead_letters, _ = last_try.redrive_policy_of(sqs, record.event_source_arn)
-    # a FIFO queue's refused event keeps its group; the group's later events go on meanwhile, so a redrive delivers it
-    # after them, and the target's own rule on the event's time (MD-16's `at`) decides what it keeps
-    if record.event_source_arn.endswith(".fifo"):
-        group = record.attributes.message_group_id or message.eventId
-        sqs.send_message(
-            QueueUrl=dead_letters,
-            MessageBody=record.body,
-            MessageAttributes=attributes,
-            MessageGroupId=group,
-            MessageDeduplicationId=record.message_id,
-        )
-    else:
-        sqs.send_message(QueueUrl=dead_letters, MessageBody=record.body, MessageAttributes=attributes)
+    """Move a refused event to its queue's dead-letter queue now (the record is then done with), the target's status
+    and own reason (its problem's detail) as its attributes. A FIFO queue's refused event keeps its group; the group's
+    later events go on meanwhile, so a redrive delivers it after them, and the target's own rule on the event's time
+    (MD-16's `at`) decides what it keeps."""
+    last_try.dead_letter_now(record, refusal.reason, refusal.status, group=message.eventId)
     metrics.add_metric(name="RelayRefused", unit=MetricUnit.Count, value=1)
     logger.error(
         "relayed event refused by its target, kept in the dead-letter queue",

@@ -111,6 +111,11 @@ def distinct_billing_accounts(order: SiebelOrderIn) -> dict[str, tuple[int, Bill
     return found
 
 
+class ImportedCustomerMismatch(LookupError):
+    """CCB contradicts the cross-references imported for a customer of Oracle's packs (the person holds another account,
+    or CCB has no such person): final, as no retry changes it; the update is refused and kept for an operator."""
+
+
 def imported_mismatch(siebel_id: str, imported: tuple[str, str], held: CcbCustomer | None) -> str | None:
     """Why the customer CCB holds under the imported person (``held``, None when CCB has no such customer person) is
     not the one the imported cross-references link ``siebel_id`` to; None when it is (the person holds the account)."""
@@ -337,14 +342,20 @@ class CustomerSync:
         """The first update of a customer the hub knows from the cross-references only: the hub has no image of it,
         so CCB is given the parts Siebel changed as they are, and the customer CCB answers is recorded as the image
         the next updates are compared with. ``applied``. The imported person is read first: CCB holding it with
-        another account, or not at all, is refused before anything is written (kept, redelivered, then in the
-        queue's DLQ for an operator)."""
+        another account, or not at all, is refused (:class:`ImportedCustomerMismatch`) before anything is written;
+        CCB's answer to the change is checked the same way (a person moved to another account in CCB between the read
+        and the change), and such a customer is refused unrecorded. The delivery journals a refusal ``REFUSED`` at
+        once and keeps the update in the queue's DLQ for an operator (``updates.py``): no retry would change it."""
         person_id, account_id = ids
         budget = TimeBudget()
         # read first, as CU-01 does: a person CCB holds with another account (or not at all) is never changed
         if mismatch := imported_mismatch(state.siebelAccountId, ids, self._ccb.read(budget, person_id)):
-            raise LookupError(mismatch)
+            raise ImportedCustomerMismatch(mismatch)
         customer = self._ccb.change(budget, person_id, change)
+        # and CCB's answer to the change: a person moved to another account in CCB since the read is not recorded as this
+        # customer (CCB took the change: the operator sees it refused, with both accounts named)
+        if mismatch := imported_mismatch(state.siebelAccountId, ids, customer):
+            raise ImportedCustomerMismatch(f"CCB answered the change: {mismatch}")
         image = CcbCustomerIn.model_validate(customer.model_dump(exclude={"personId", "accountId"}))
         update = {"ccbPersonId": person_id, "ccbAccountId": account_id, "image": image, "changedAt": changed_at}
         self._save(state.model_copy(update=update), budget)

@@ -1,16 +1,31 @@
 """CU-02 delivery: queued Siebel updates applied to CCB, each try journaled (docs/operations.md); an update whose
-last try failed is journaled DEAD_LETTERED (``platform/last_try.py``) while it waits in the dead-letter queue."""
+last try failed is journaled DEAD_LETTERED (``platform/last_try.py``) while it waits in the dead-letter queue, and so is each
+later update of its customer held back behind it (never tried, yet moved there with it), naming it. Both are run again
+by redriving the queue (``POST /customer/dead-letters/updates/redrive``). An update refused for good (an imported
+customer CCB contradicts: :class:`ImportedCustomerMismatch`) is not retried: moved to the dead-letter queue at once
+(``refusedStatus`` 409, ``refusedReason``; the queue's alarm fires) and journaled ``REFUSED`` with its reason."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from utilhub.packs.customer.customers import UPDATE_POINT, CustomerSync, UpdateMessage, failure_reason, update_key
+from utilhub.packs.customer.customers import (
+    UPDATE_POINT,
+    CustomerSync,
+    ImportedCustomerMismatch,
+    UpdateMessage,
+    failure_reason,
+    update_key,
+)
 from utilhub.platform import journal, last_try
-from utilhub.platform.observability import use_correlation_id
+from utilhub.platform.observability import logger, use_correlation_id
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+REFUSED = "REFUSED"  # an update refused for good, kept in the dead-letter queue (the journal's FAILED)
 
 
 def deliver_batch(service: CustomerSync, event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -19,13 +34,23 @@ def deliver_batch(service: CustomerSync, event: dict[str, Any], context: Any) ->
     other customers' updates in the batch go on."""
     from utilhub.platform import batches  # the consumer's wiring loaded it at init; no other function loads it
 
+    handed: set[str] = set()  # the records given to `deliver` (those behind a failed one of their customer are not)
+
     def deliver(record: SQSRecord) -> str:
+        handed.add(record.message_id)
         message = UpdateMessage.model_validate_json(record.body)
         use_correlation_id(message.correlationId)
         key = update_key(message.siebelAccountId, message.updateId)
         try:
             with journal.working_on(UPDATE_POINT, key):
                 outcome = service.apply_update(message)
+        except ImportedCustomerMismatch as refusal:
+            # final: no retry changes what CCB holds; kept in the DLQ for an operator (who fixes the links or CCB, then redrives)
+            reason = str(refusal)  # the hub's own words: ids, never a value of the update
+            last_try.dead_letter_now(record, reason, 409)
+            journal.changed(UPDATE_POINT, key, REFUSED, reason=f"{reason.rstrip('.')}; kept in the dead-letter queue", step="refused")
+            logger.error("customer update refused, kept in the dead-letter queue", extra={"siebelAccountId": message.siebelAccountId})
+            return "refused"
         except Exception as exc:
             # redelivered by the queue (after its customer's order, or CCB back), or kept in its DLQ for an operator
             reason = failure_reason(exc)
@@ -35,8 +60,31 @@ def deliver_batch(service: CustomerSync, event: dict[str, Any], context: Any) ->
         journal.changed(UPDATE_POINT, key, outcome.upper(), step="delivered", system="CCB")
         return outcome
 
-    return dict(
-        batches.process_partial_response(
-            event=event, record_handler=deliver, processor=batches.SqsFifoPartialProcessor(skip_group_on_error=True), context=context
+    records = event.get("Records") or []
+    processor = batches.SqsFifoPartialProcessor(skip_group_on_error=True)
+    try:
+        answer = batches.process_partial_response(event=event, record_handler=deliver, processor=processor, context=context)
+    except batches.BatchProcessingError:  # every record failed: each is handed back
+        _held_back(records, handed, {record["messageId"] for record in records})
+        raise
+    _held_back(records, handed, {str(failure["itemIdentifier"]) for failure in answer["batchItemFailures"]})
+    return dict(answer)
+
+
+def _held_back(records: Sequence[Mapping[str, Any]], handed: set[str], failed: set[str]) -> None:
+    """The updates skipped behind a failed one of their customer were never tried, yet each receive counts against
+    them: on the queue's last, SQS moves them to the dead-letter queue with it, so they are ``DEAD_LETTERED`` too,
+    naming the update they wait behind; a redrive delivers them after it, in their customer's order."""
+    for record, blocker in last_try.held_back(records, handed, failed):
+        try:
+            message = UpdateMessage.model_validate_json(record.body)
+        except ValueError:  # not an update: nothing of the journal to say
+            continue
+        behind = "an earlier update"
+        if blocker is not None:
+            with contextlib.suppress(ValueError):
+                first = UpdateMessage.model_validate_json(blocker.body)
+                behind = update_key(first.siebelAccountId, first.updateId)
+        last_try.journal_if_last(
+            record, UPDATE_POINT, update_key(message.siebelAccountId, message.updateId), f"held behind {behind} of its customer"
         )
-    )

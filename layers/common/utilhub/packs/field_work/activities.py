@@ -17,9 +17,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -40,11 +42,11 @@ from utilhub.packs.field_work.routing import common_type, route_activity, type_i
 from utilhub.packs.field_work.service_points import service_point_in
 from utilhub.packs.field_work.store import CLOSED, CLOSING, POINT, ActivityRecord, transaction_id
 from utilhub.packs.field_work.wiring import activity_store, client_for, cross_references, stepfunctions
-from utilhub.platform import aws, journal, problems, wiring
+from utilhub.platform import aws, journal, last_try, problems, wiring
 from utilhub.platform.connectors import TargetRejected
 from utilhub.platform.idempotency import run_once
 from utilhub.platform.observability import MetricUnit, correlation_id, logger, metrics, use_correlation_id
-from utilhub.platform.reasons import values_withheld
+from utilhub.platform.reasons import loggable, values_withheld
 from utilhub.platform.settings import get_settings
 
 if TYPE_CHECKING:
@@ -367,19 +369,64 @@ def run_workflow_step(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def deliver_events(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Forward an SQS FIFO batch of activity events; a failure holds back that activity's later events only."""
+    """Forward an SQS FIFO batch of activity events; a failure holds back that activity's later events only. An event
+    whose last try failed (and each later one of its activity held behind it) is shown on its activity as not delivered
+    (:func:`_dead_lettered`) until a redrive of the queue delivers it."""
     from utilhub.platform import batches  # the consumer's wiring loaded it at init; no other function loads it
 
+    handed: set[str] = set()  # the records given to `deliver` (those behind a failed one of their activity are not)
+
     def deliver(record: SQSRecord) -> str:
+        handed.add(record.message_id)
         message = ForwardMessage.model_validate_json(record.body)
         use_correlation_id(message.correlationId)
-        return forward_event(message, context)
+        try:
+            return forward_event(message, context)
+        except Exception as exc:
+            _dead_lettered(record, message, loggable(exc))
+            raise
 
-    return dict(
-        batches.process_partial_response(
-            event=event, record_handler=deliver, processor=batches.SqsFifoPartialProcessor(skip_group_on_error=True), context=context
-        )
-    )
+    records = event.get("Records") or []
+    processor = batches.SqsFifoPartialProcessor(skip_group_on_error=True)
+    try:
+        answer = batches.process_partial_response(event=event, record_handler=deliver, processor=processor, context=context)
+    except batches.BatchProcessingError:  # every record failed: each is handed back
+        _held_back(records, handed, {record["messageId"] for record in records})
+        raise
+    _held_back(records, handed, {str(failure["itemIdentifier"]) for failure in answer["batchItemFailures"]})
+    return dict(answer)
+
+
+def _held_back(records: Sequence[Mapping[str, Any]], handed: set[str], failed: set[str]) -> None:
+    """An activity's events skipped behind a failed one were never tried, yet each receive counts against them: on the
+    queue's last, SQS moves them to the dead-letter queue with it, so they are shown not delivered too, naming it."""
+    for record, blocker in last_try.held_back(records, handed, failed):
+        try:
+            message = ForwardMessage.model_validate_json(record.body)
+        except ValueError:  # not an activity's event: nothing to show it on
+            continue
+        behind = "an earlier event"
+        if blocker is not None:
+            with contextlib.suppress(ValueError):
+                behind = ForwardMessage.model_validate_json(blocker.body).event.eventId
+        _dead_lettered(record, message, f"held behind {behind} of its activity")
+
+
+def _dead_lettered(record: SQSRecord, message: ForwardMessage, reason: str) -> None:
+    """After a failed try of ``message``: if it was the queue's last, the event is in the dead-letter queue, so its
+    activity shows it not delivered, with the reason, and the activity's timeline has it (the operators' view)."""
+    tries = last_try.tries_if_last(record)
+    if tries is None:
+        return
+    shown = last_try.dead_lettered_reason(tries, reason)
+    event = message.event
+    try:
+        activity_store().note_undelivered(message.sourceSystem, message.activityId, event, shown)
+    except Exception as exc:  # never fails the batch: the event is in the dead-letter queue (listed, alarmed) all the same
+        logger.warning("undelivered event not noted on its activity", extra={"activityId": message.activityId, "error": type(exc).__name__})
+    transaction = transaction_id(message.sourceSystem, message.activityId)
+    journal.hop(POINT, transaction, step=f"event {event.eventId}", system="hub", outcome=last_try.DEAD_LETTERED, detail=shown)
+    logger.error("activity event dead-lettered", extra={"activityId": message.activityId, "eventId": event.eventId, "tries": tries})
 
 
 def forward_event(message: ForwardMessage, lambda_context: Any = None) -> str:
@@ -420,6 +467,10 @@ def forward_event(message: ForwardMessage, lambda_context: Any = None) -> str:
         if "refused" in outcome:
             activity_store().note_refusal(record.activity, outcome["refused"])
             logger.warning("event refused by a linked system", extra={"activityId": message.activityId, "target": system})
+    if message.event.eventId in record.undelivered:  # dead-lettered before: a redrive delivered it
+        activity_store().delivered(message.sourceSystem, message.activityId, message.event.eventId)
+        transaction = transaction_id(message.sourceSystem, message.activityId)
+        journal.hop(POINT, transaction, step=f"event {message.event.eventId}", system="hub", outcome="DELIVERED", detail=", ".join(targets))
     logger.info("event forwarded", extra={"activityId": message.activityId, "eventId": message.event.eventId, "to": targets})
     return "forwarded"
 
@@ -441,4 +492,5 @@ def view(system: str, named_id: str) -> dict[str, Any]:
         "links": record.links,
         "history": record.history,
         "refusals": record.refusals,
+        "undelivered": sorted(record.undelivered.values(), key=lambda entry: (entry.get("at", ""), entry.get("eventId", ""))),
     }

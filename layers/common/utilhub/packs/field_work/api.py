@@ -101,6 +101,25 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "links": {"type": "object", "additionalProperties": {"type": "string"}, "description": "Each system's id of the activity."},
             "history": {"type": "array", "items": {"type": "object"}},
             "refusals": {"type": "array", "items": {"type": "string"}, "description": "Events a linked system refused."},
+            "undelivered": {
+                "type": "array",
+                "description": (
+                    "Events that did not reach every linked system: after the event queue's last try (or held behind such"
+                    " an event of the activity) they wait in `field-work/events`' dead-letter queue. A redrive that"
+                    " delivers one removes it."
+                ),
+                "items": {
+                    "type": "object",
+                    "required": ["eventId", "event", "state", "reason", "at"],
+                    "properties": {
+                        "eventId": {"type": "string"},
+                        "event": {"type": "string"},
+                        "state": {"const": "DEAD_LETTERED"},
+                        "reason": {"type": "string", "description": "The tries and the last failure, or the event it was held behind."},
+                        "at": {"type": "string", "format": "date-time"},
+                    },
+                },
+            },
         },
     },
 }

@@ -52,6 +52,9 @@ class ActivityRecord(BaseModel):
     held: list[ActivityEventIn] = []  # events recorded while the activity was being created, in order
     closing: Status | None = None  # COMPLETED or CANCELED: a held completion or cancellation, applied once linked
     attempt: int = 1  # the creation's attempt: 1, then one more per resubmission
+    # events whose delivery to a linked system ended in the event queue's dead-letter queue, by event id:
+    # {"eventId", "event", "state", "reason", "at"}, until a redrive delivers them (FW-02)
+    undelivered: dict[str, dict[str, str]] = {}
 
     @property
     def creating(self) -> bool:
@@ -60,6 +63,8 @@ class ActivityRecord(BaseModel):
 
 
 POINT = "FW-01"
+# an event not delivered is kept on its activity's item under this prefix and its id, in this state (platform/last_try)
+UNDELIVERED, DEAD_LETTERED = "undelivered#", "DEAD_LETTERED"
 
 
 def transaction_id(source: str, activity_id: str) -> str:
@@ -102,6 +107,11 @@ class ActivityStore:
             held=[ActivityEventIn.model_validate(e) for e in json.loads(str(item.get("held") or "[]"))],
             closing=item.get("closing"),  # type: ignore[arg-type]
             attempt=int(item.get("attempt") or 1),  # type: ignore[arg-type]
+            undelivered={
+                name.removeprefix(UNDELIVERED): {str(k): str(v) for k, v in dict(value).items()}  # type: ignore[arg-type]
+                for name, value in item.items()
+                if name.startswith(UNDELIVERED)
+            },
         )
 
     def find(self, system: str, activity_id: str) -> ActivityRecord | None:
@@ -213,6 +223,30 @@ class ActivityStore:
             Key=self._key(activity.sourceSystem, activity.activityId),
             UpdateExpression="SET refusals = list_append(if_not_exists(refusals, :none), :refusal)",
             ExpressionAttributeValues={":none": [], ":refusal": [refusal]},
+        )
+
+    def note_undelivered(self, source: str, activity_id: str, event: ActivityEventIn, reason: str) -> None:
+        """The event ``event`` of the activity did not reach every system: the event queue moved it to its dead-letter
+        queue after its last try, with ``reason``. One attribute per event, so two such notes never overwrite each other."""
+        entry = {"eventId": event.eventId, "event": event.event, "state": DEAD_LETTERED, "reason": reason, "at": _now()}
+        try:
+            self._table.update_item(
+                Key=self._key(source, activity_id),
+                UpdateExpression="SET #undelivered = :entry",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeNames={"#undelivered": f"{UNDELIVERED}{event.eventId}"},
+                ExpressionAttributeValues={":entry": entry},
+            )
+        except ClientError as exc:  # no such activity: its event's failure says so already
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+
+    def delivered(self, source: str, activity_id: str, event_id: str) -> None:
+        """An event noted undelivered has now reached every system (a redrive delivered it)."""
+        self._table.update_item(
+            Key=self._key(source, activity_id),
+            UpdateExpression="REMOVE #undelivered",
+            ExpressionAttributeNames={"#undelivered": f"{UNDELIVERED}{event_id}"},
         )
 
     def _append(self, record: ActivityRecord, entry: dict[str, Any]) -> str:
