@@ -7,9 +7,9 @@ calling :func:`build_sync_request_api`; only the flow (entity types, codecs) dif
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ValidationError
 
@@ -27,6 +27,7 @@ from utilhub.syncrequests.model import (
     Acknowledgement,
     AcknowledgementIn,
     SyncFlow,
+    SyncRequest,
     SyncRequestBatchIn,
     SyncRequestIn,
     SyncStatus,
@@ -38,6 +39,15 @@ SyncRequestStoreFactory = Callable[[], SyncRequestStore]
 # A stored request must fit a DynamoDB item (400 KB) with its history; numbers can grow when normalised.
 MAX_STORED_DATA_BYTES = 300_000
 AcknowledgementsFactory = Callable[[], Acknowledgements]
+
+
+class Releaser(Protocol):
+    """What sends requests at once when their entity has nothing in flight (the flow's monitor: ``SyncMonitor.release``)."""
+
+    def release(self, requests: Sequence[SyncRequest]) -> object: ...
+
+
+ReleaseFactory = Callable[[], Releaser | None]
 
 
 def non_finite(value: Any, pointer: str) -> str | None:
@@ -107,12 +117,15 @@ def build_sync_request_api(
     acknowledgements: AcknowledgementsFactory,
     ack_scope: str | None = None,
     target_described: str | None = None,
+    release: ReleaseFactory = lambda: None,
 ) -> HttpApiResolver:
     """Routes under ``prefix`` (``/meter-data``), each requiring ``scope``; the acknowledgement requires
     ``ack_scope`` (default ``<scope>-ack``) and a caller that may act as the flow's target.
 
     ``store`` and ``acknowledgements`` are factories, called on first use, so importing the API
-    touches no AWS resource. ``target_described`` names the target in the routes' documentation where
+    touches no AWS resource; so is ``release``: what sends a request received alone at once when its entity has
+    nothing in flight (None: the monitor's next run does). A batch is a load: the monitor's sweep sends each entity's
+    oldest change, whatever order the batches came in, and the acknowledgements the next ones. ``target_described`` names the target in the routes' documentation where
     one set of routes serves flows to different targets (FW-06).
     """
     collection = f"{prefix}/sync-requests"
@@ -202,6 +215,8 @@ def build_sync_request_api(
             raise problems.conflict(f"syncRequestId {request.syncRequestId} was already used for another request.") from None
         if created:
             metrics.add_metric(name="SyncRequestsReceived", unit=MetricUnit.Count, value=1)
+            if (sender := release()) is not None:
+                sender.release([stored])
         return 202, {"syncRequestId": stored.syncRequestId, "status": stored.status.value}
 
     @route(
