@@ -389,10 +389,13 @@ class ReleaseStore(Store):
         self.taken: list[tuple[tuple[str, str], set[str]]] = []
         self.held: list[str] = []
         self.throttle_open_pending = False
+        self.open_pending_error: str | None = None  # an AWS error code the read of the entity's changes fails with
 
     def open_pending(self, requests: Sequence[SyncRequest]) -> list[PendingRequest]:
         if self.throttle_open_pending:
             raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "Query")
+        if self.open_pending_error:
+            raise ClientError({"Error": {"Code": self.open_pending_error, "Message": "no"}}, "Query")
         return [p for r in requests for p in self.pending_of.get((r.entityType, r.entityId), [])]
 
     def entity_states(self, entities: Iterable[tuple[str, str]]) -> dict[tuple[str, str], EntityState]:
@@ -483,3 +486,21 @@ def test_a_release_aws_throttles_is_left_to_the_monitor_without_failing_the_ackn
     # When the acknowledgement releases it, Then nothing raises and nothing is claimed: the monitor's next run sends it
     report = monitor(store, dispatch).release([stored("R0", *person)])
     assert (store.claimed, dispatch.calls, report.queued) == ([], [], 0)
+
+
+def test_a_release_that_fails_for_good_is_left_to_the_monitor_and_logged_as_an_error(caplog: pytest.LogCaptureFixture) -> None:
+    # Given a release whose read of the entity's changes is refused (a grant missing: no retry will change it)
+    person = ("PERSON", "P-1")
+    store = ReleaseStore({person: [pending("A", "P-1", 2)]}, {person: EntityState()})
+    store.open_pending_error = "AccessDeniedException"
+    dispatch = Recorded(records_claims=True)
+
+    # When the acknowledgement releases it
+    report = monitor(store, dispatch).release([stored("R0", *person)])
+
+    # Then nothing raises (the acknowledgement is written: failing its caller would only have the delivery tried again
+    # and the entity's queue group held) and nothing is claimed; the failure is logged as an error, for the operator
+    assert (store.claimed, dispatch.calls, report.queued) == ([], [], 0)
+    errors = [r for r in caplog.records if r.getMessage() == "release left to the monitor" and r.levelname == "ERROR"]
+    assert len(errors) == 1
+    assert errors[0].exc_info is not None

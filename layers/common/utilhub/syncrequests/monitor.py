@@ -435,10 +435,15 @@ class SyncMonitor:
             finally:  # what was claimed is dispatched (or given back), as at the end of a page
                 self._dispatch_claimed(claimed, report)
         except Exception as exc:
-            if not (transient(exc) or isinstance(exc, StaleTransition)):
-                raise
-            # a claim neither queued nor given back keeps its claims record: a monitor run gives it back (LONGEST_RUN)
-            logger.warning("release left to the monitor", extra={"flow": self._flow, "error": type(exc).__name__})
+            # a claim neither queued nor given back keeps its claims record: a monitor run gives it back (LONGEST_RUN).
+            # Not raised whatever it is: the transition that called this is written, and failing its caller would only
+            # have a delivery tried again (its entity's queue group held meanwhile) or an intake answer 500. One no retry
+            # will change (a grant missing, a defect) is logged as an error, with its trace, for the operator.
+            extra = {"flow": self._flow, "error": type(exc).__name__}
+            if transient(exc) or isinstance(exc, StaleTransition):
+                logger.warning("release left to the monitor", extra=extra)
+            else:
+                logger.exception("release left to the monitor", extra=extra)
             metrics.add_metric(name="SyncReleasesLeftToMonitor", unit=MetricUnit.Count, value=1)
         if report.queued:
             metrics.add_metric(name="SyncRequestsSentAtOnce", unit=MetricUnit.Count, value=report.queued)
