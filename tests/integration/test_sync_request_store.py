@@ -258,3 +258,31 @@ def test_a_write_that_failed_otherwise_than_refused_leaves_nothing_a_later_write
     assert still_sent is not None
     assert still_sent.status is SyncStatus.SENT
     assert told == []
+
+
+def test_an_acknowledgements_release_reads_the_entitys_open_requests_not_the_one_it_made_final(
+    hub: LocalHub, store: SyncRequestStore
+) -> None:
+    # Given a person's change claimed and then acknowledged, and a newer change of the person waiting behind it
+    submit(hub, person("SR-R1", entity_id="P-R"))
+    submit(hub, person("SR-R2", entity_id="P-R", changed="2026-11-20T10:00:00Z"))
+    assert store.claim_many([pending(store)["SR-R1"]]) == [1]
+    sent = store.get("SR-R1")
+    assert sent is not None
+    store.acknowledge(sent, positive=True, reason="acknowledged by MDM")
+    read: list[str] = []
+
+    def note_keys(params: dict[str, Any], **_: Any) -> None:
+        # the keys as the table resource gives them: {"pk": "<flow's request prefix><id>"}
+        read.extend(str(key["pk"]).split("#")[-1] for request in params["RequestItems"].values() for key in request["Keys"])
+
+    store._client.meta.events.register("provide-client-params.dynamodb.BatchGetItem", note_keys)
+    try:
+        # When the acknowledgement's release looks for the entity's next change (given the request as it was read)
+        found = store.open_pending([sent])
+    finally:
+        store._client.meta.events.unregister("provide-client-params.dynamodb.BatchGetItem", note_keys)
+
+    # Then it finds the newer change, and reads only the open one: the acknowledged request is final
+    assert [r.sync_request_id for r in found] == ["SR-R2"]
+    assert read == ["SR-R2"]

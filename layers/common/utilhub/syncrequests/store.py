@@ -371,7 +371,7 @@ class SyncRequestStore:
         return {entity: request_id for entity, request_id in zip(wanted, found, strict=True) if request_id is not None}
 
     def open_pending(self, requests: Sequence[SyncRequest]) -> list[PendingRequest]:
-        """The PENDING requests of the entities of ``requests`` (these included, while PENDING), as the monitor's page
+        """The PENDING requests of the entities of ``requests`` (those of them received PENDING included), as the monitor's page
         holds them: the ids filed under each entity's ``OpenByEntity`` key (one key lookup each, a few at once), then
         the requests themselves read consistently (:meth:`_get_requests`). An entity filed under another (``open_under``)
         is looked up there and its own requests kept. What the index does not hold yet the monitor's sweep finds."""
@@ -382,7 +382,10 @@ class SyncRequestStore:
         else:
             with ThreadPoolExecutor(max_workers=min(OPEN_LOOKUPS_AT_ONCE, len(keys))) as pool:
                 listed = list(pool.map(self._open_ids, keys))
-        ids = dict.fromkeys([r.syncRequestId for r in requests] + [i for found in listed for i in found])
+        # a request just received is read by its id (the index may not hold it yet); one just made final is not read
+        # again (the release is given it as it was before its acknowledgement: SENT)
+        received = [r.syncRequestId for r in requests if r.status is SyncStatus.PENDING]
+        ids = dict.fromkeys(received + [i for found in listed for i in found])
         return [
             self._pending(item)
             for item in self._get_requests(ids)
