@@ -379,12 +379,14 @@ class ReleaseStore(Store):
         states: dict[tuple[str, str], EntityState],
         waiting: Sequence[PendingRequest] = (),
         parents: dict[str, list[tuple[str, str]]] | None = None,
+        reasons: dict[str, str] | None = None,
     ) -> None:
         super().__init__({0: [[]]})
         self.pending_of = pending_of
         self.states = states
         self.waiting_requests = {w.sync_request_id: w for w in waiting}
         self.parents = parents or {}
+        self.reasons = reasons or {}  # the reason a WAITING request was last recorded with (default: another)
         self.noted: dict[tuple[str, str], list[str]] = {}
         self.taken: list[tuple[tuple[str, str], set[str]]] = []
         self.held: list[str] = []
@@ -409,7 +411,7 @@ class ReleaseStore(Store):
         self.noted.update(held)
 
     def parents_of_requests(self, ids: Iterable[str]) -> dict[str, tuple[list[tuple[str, str]], str | None]]:
-        return {i: (self.parents[i], "the reason it waited") for i in ids if i in self.parents}
+        return {i: (self.parents[i], self.reasons.get(i, "the reason it waited")) for i in ids if i in self.parents}
 
     def hold(self, request: PendingRequest, blocked: Any) -> None:
         self.held.append(f"{request.sync_request_id}: {blocked.reason}")
@@ -474,6 +476,32 @@ def test_a_parents_acknowledgement_releases_its_waiting_children_and_notes_one_s
     assert store.taken == [(sp, {"sa-1", "sa-2"})]
     assert store.held == ["sa-2 still: waiting for PERSON P-2: not yet synchronized to TARGET"]
     assert store.noted == {person: ["sa-2"]}
+
+
+def test_a_child_taken_off_a_parent_and_still_held_for_the_same_reason_is_noted_again_and_nothing_else() -> None:
+    # Given a service point just synchronized with an agreement noted on it that already waits for a person MDM does not
+    # hold yet, and says so (noted there by an earlier release that failed to take it off)
+    sp, person = ("SERVICE_POINT", "SP-1"), ("PERSON", "P-2")
+    reason = "waiting for PERSON P-2: not yet synchronized to TARGET"
+    store = ReleaseStore(
+        {},
+        {sp: EntityState(last_sent_hash="h", dependants=frozenset({"sa-2"}))},
+        waiting=[waiting_agreement("sa-2", "SA-2")],
+        parents={"sa-2": [sp, person]},
+        reasons={"sa-2": reason},
+    )
+    dispatch = Recorded(records_claims=True)
+
+    # When the service point's acknowledgement releases what was noted on it
+    report = monitor(store, dispatch, ordered_types=frozenset({"SERVICE_AGREEMENT"})).release([stored("sp-req", *sp)])
+
+    # Then the agreement is noted on the person, whose acknowledgement releases it, and nothing is written on it: no new
+    # history entry, its waiting age kept (the reason it waits did not change)
+    assert store.taken == [(sp, {"sa-2"})]
+    assert store.noted == {person: ["sa-2"]}
+    assert store.held == []
+    assert dispatch.calls == []
+    assert (report.waiting, report.released) == (1, 0)
 
 
 def test_a_release_aws_throttles_is_left_to_the_monitor_without_failing_the_acknowledgement() -> None:

@@ -378,7 +378,8 @@ class SyncMonitor:
 
     def _send_or_hold(self, requests: list[PendingRequest], report: MonitorReport, claimed: Claimed, *, renote: bool = False) -> None:
         """Claim each request whose parents the target holds; hold (or keep) the others WAITING with the reason, noted
-        on the parent that holds them (``renote``: also one whose reason is unchanged, taken off its parent's notes).
+        on the parent that holds them (``renote``: also one whose reason is unchanged, taken off its parent's notes; its
+        reason, history and waiting age are left as they are).
         Requests that depend on nothing are claimed first, so a child on the same page sees its parent in flight."""
         free = [r for r in requests if r.entity_type not in self._ordered_types]
         self._claim(free, report, claimed)
@@ -393,8 +394,10 @@ class SyncMonitor:
                 continue
             try:
                 if request.status is SyncStatus.WAITING:
-                    if block.reason != stored_reason or renote:
+                    if block.reason != stored_reason:
                         self._store.still_waiting(request, block)
+                        noted[block.parent].append(request.sync_request_id)
+                    elif renote:  # taken off a parent's notes and held for the same reason: noted again, nothing written
                         noted[block.parent].append(request.sync_request_id)
                     report.waiting += 1
                     report.still_blocked.append(request.sync_request_id)
