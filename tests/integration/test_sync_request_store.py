@@ -286,3 +286,66 @@ def test_an_acknowledgements_release_reads_the_entitys_open_requests_not_the_one
     # Then it finds the newer change, and reads only the open one: the acknowledged request is final
     assert [r.sync_request_id for r in found] == ["SR-R2"]
     assert read == ["SR-R2"]
+
+
+class ItemsRead:
+    """What the store's calls read, item by item: the index entries a Query evaluates (DynamoDB bills a query by what
+    it reads) and the items BatchGetItem returns."""
+
+    def __init__(self, store: SyncRequestStore) -> None:
+        self.count = 0
+        self._events = store._client.meta.events
+        self._events.register("after-call.dynamodb.Query", self._on_query, unique_id="test-open-read-query")
+        self._events.register("after-call.dynamodb.BatchGetItem", self._on_batch_get, unique_id="test-open-read-get")
+
+    def _on_query(self, parsed: dict[str, Any], **_: Any) -> None:
+        self.count += int(parsed.get("ScannedCount", 0))
+
+    def _on_batch_get(self, parsed: dict[str, Any], **_: Any) -> None:
+        self.count += sum(len(items) for items in parsed.get("Responses", {}).values())
+
+    def close(self) -> None:
+        self._events.unregister("after-call.dynamodb.Query", unique_id="test-open-read-query")
+        self._events.unregister("after-call.dynamodb.BatchGetItem", unique_id="test-open-read-get")
+
+
+def test_a_release_reads_a_bounded_number_of_open_requests_however_many_share_its_key(hub: LocalHub, store: SyncRequestStore) -> None:
+    from utilhub.syncrequests.store import OPEN_READ_LIMIT
+
+    # Given one person with 3 x OPEN_READ_LIMIT changes open (one in flight, acknowledged, the others PENDING behind it)
+    k = 3 * OPEN_READ_LIMIT
+    for n in range(k):
+        submit(hub, person(f"SR-K{n:03}", entity_id="P-K", name=f"v{n}", changed=f"2026-11-20T09:{n // 60:02}:{n % 60:02}Z"))
+    assert store.claim_many([pending(store)["SR-K000"]]) == [1]
+    sent = store.get("SR-K000")
+    assert sent is not None
+    store.acknowledge(sent, positive=True, reason="acknowledged by MDM")
+    read = ItemsRead(store)
+    try:
+        # When the acknowledgement's release looks for the person's next change
+        found = store.open_pending([sent])
+    finally:
+        read.close()
+
+    # Then it reads at most OPEN_READ_LIMIT + 1 index entries, not the k - 1 open ones (k releases would read O(k^2)),
+    # and, not holding every open request of the key, plans none: the monitor's sweep sends the oldest
+    assert read.count <= OPEN_READ_LIMIT + 1, read.count
+    assert found == []
+
+
+def test_a_release_under_a_key_with_few_open_requests_reads_them_all_and_finds_the_oldest(hub: LocalHub, store: SyncRequestStore) -> None:
+    from utilhub.syncrequests.store import OPEN_READ_LIMIT
+
+    # Given one person with OPEN_READ_LIMIT changes open behind the one just acknowledged
+    for n in range(OPEN_READ_LIMIT + 1):
+        submit(hub, person(f"SR-F{n:03}", entity_id="P-F", name=f"v{n}", changed=f"2026-11-20T09:00:{n:02}Z"))
+    assert store.claim_many([pending(store)["SR-F000"]]) == [1]
+    sent = store.get("SR-F000")
+    assert sent is not None
+    store.acknowledge(sent, positive=True, reason="acknowledged by MDM")
+
+    # When the acknowledgement's release looks for the person's next change
+    found = store.open_pending([sent])
+
+    # Then it holds every open change of the person, the oldest among them
+    assert sorted(r.sync_request_id for r in found) == [f"SR-F{n:03}" for n in range(1, OPEN_READ_LIMIT + 1)]

@@ -58,6 +58,9 @@ OPEN_INDEX = "OpenByEntity"
 OPEN = frozenset({SyncStatus.PENDING, SyncStatus.WAITING, SyncStatus.SENT})
 OWED = "OUTCOME"  # the status index's partition of the requests whose final outcome CCB has not been told yet
 OPEN_LOOKUPS_AT_ONCE = 10  # concurrent key lookups of :meth:`SyncRequestStore.open_requests`: botocore's default connection pool
+# the open requests a release reads under one OpenByEntity key at most (:meth:`SyncRequestStore.open_pending`): a key
+# holding more is left to the monitor's sweep, so k requests under one key cost O(k) reads in all, not O(k^2)
+OPEN_READ_LIMIT = 20
 # a claim (request -> SENT, entity in flight) is two updates; one item more records the transaction's claims
 # until their messages are queued (:meth:`SyncRequestStore.claim_many`)
 CLAIMS_PER_TRANSACTION = (TRANSACTION_LIMIT - 1) // 2
@@ -374,39 +377,51 @@ class SyncRequestStore:
         """The PENDING requests of the entities of ``requests`` (those of them received PENDING included), as the monitor's page
         holds them: the ids filed under each entity's ``OpenByEntity`` key (one key lookup each, a few at once), then
         the requests themselves read consistently (:meth:`_get_requests`). An entity filed under another (``open_under``)
-        is looked up there and its own requests kept. What the index does not hold yet the monitor's sweep finds."""
-        entities = {(r.entityType, r.entityId) for r in requests}
-        keys = list(dict.fromkeys(self._open_key(*self._open_under(r.entityType, r.entityId, r.data)) for r in requests))
-        if len(keys) <= 1:
-            listed = [self._open_ids(k) for k in keys]
+        is looked up there and its own requests kept. What the index does not hold yet the monitor's sweep finds.
+
+        A key holding more than :data:`OPEN_READ_LIMIT` open requests is not read whole (the index is not ordered, so
+        the oldest of them cannot be told from a part): its entities are left out, for the monitor's sweep, which reads
+        the backlog oldest first. So a release reads at most ``OPEN_READ_LIMIT + 1`` index entries and
+        ``OPEN_READ_LIMIT`` requests per key, however many requests share it."""
+        keys = {r.syncRequestId: self._open_key(*self._open_under(r.entityType, r.entityId, r.data)) for r in requests}
+        distinct = list(dict.fromkeys(keys.values()))
+        if len(distinct) <= 1:
+            listed = [self._open_ids(k) for k in distinct]
         else:
-            with ThreadPoolExecutor(max_workers=min(OPEN_LOOKUPS_AT_ONCE, len(keys))) as pool:
-                listed = list(pool.map(self._open_ids, keys))
+            with ThreadPoolExecutor(max_workers=min(OPEN_LOOKUPS_AT_ONCE, len(distinct))) as pool:
+                listed = list(pool.map(self._open_ids, distinct))
+        whole = {key: found for key, found in zip(distinct, listed, strict=True) if found is not None}
+        if len(whole) < len(distinct):
+            logger.info(
+                "release left to the monitor: more open requests under a key than a release reads",
+                extra={"keys": len(distinct) - len(whole), "limit": OPEN_READ_LIMIT},
+            )
+        requests = [r for r in requests if keys[r.syncRequestId] in whole]
+        entities = {(r.entityType, r.entityId) for r in requests}
         # a request just received is read by its id (the index may not hold it yet); one just made final is not read
         # again (the release is given it as it was before its acknowledgement: SENT)
         received = [r.syncRequestId for r in requests if r.status is SyncStatus.PENDING]
-        ids = dict.fromkeys(received + [i for found in listed for i in found])
+        ids = dict.fromkeys(received + [i for found in whole.values() for i in found])
         return [
             self._pending(item)
             for item in self._get_requests(ids)
             if item.get("status") == SyncStatus.PENDING.value and (item["entityType"], item["entityId"]) in entities
         ]
 
-    def _open_ids(self, key: str) -> list[str]:
-        """The ids of the open requests filed under one ``OpenByEntity`` key."""
-        kwargs: dict[str, Any] = {
-            "TableName": self._table.name,
-            "IndexName": OPEN_INDEX,
-            "KeyConditionExpression": "gsi2pk = :e",
-            "ExpressionAttributeValues": {":e": key},
-        }
-        ids: list[str] = []
-        while True:
-            page = self._client.query(**kwargs)
-            ids += [str(item["syncRequestId"]) for item in page.get("Items", [])]
-            if "LastEvaluatedKey" not in page:
-                return ids
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    def _open_ids(self, key: str) -> list[str] | None:
+        """The ids of the open requests filed under one ``OpenByEntity`` key, or None when it holds more than
+        :data:`OPEN_READ_LIMIT` (one query of ``OPEN_READ_LIMIT + 1`` entries at most)."""
+        page = self._client.query(
+            TableName=self._table.name,
+            IndexName=OPEN_INDEX,
+            KeyConditionExpression="gsi2pk = :e",
+            ExpressionAttributeValues={":e": key},
+            Limit=OPEN_READ_LIMIT + 1,
+        )
+        items = page.get("Items", [])
+        if len(items) > OPEN_READ_LIMIT or "LastEvaluatedKey" in page:  # more than the limit (a 1 MB page cannot hold less)
+            return None
+        return [str(item["syncRequestId"]) for item in items]
 
     def _get_requests(self, ids: Iterable[str]) -> list[dict[str, Any]]:
         """The request items of ``ids`` that exist, read consistently without their data: 100 per BatchGetItem call."""
