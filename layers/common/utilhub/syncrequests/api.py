@@ -50,6 +50,11 @@ class Releaser(Protocol):
 ReleaseFactory = Callable[[], Releaser | None]
 
 
+def no_release() -> Releaser | None:
+    """A flow whose requests wait for its monitor's run (DACS: its extract writes them on its own schedule)."""
+    return None
+
+
 def non_finite(value: Any, pointer: str) -> str | None:
     """The pointer of the first NaN or infinity in ``value`` (Python's JSON reader lets them through)."""
     if isinstance(value, float):
@@ -117,7 +122,7 @@ def build_sync_request_api(
     acknowledgements: AcknowledgementsFactory,
     ack_scope: str | None = None,
     target_described: str | None = None,
-    release: ReleaseFactory = lambda: None,
+    release: ReleaseFactory = no_release,
 ) -> HttpApiResolver:
     """Routes under ``prefix`` (``/meter-data``), each requiring ``scope``; the acknowledgement requires
     ``ack_scope`` (default ``<scope>-ack``) and a caller that may act as the flow's target.
@@ -190,8 +195,14 @@ def build_sync_request_api(
         collection,
         summary=f"Submit a {flow.source} -> {described.target} sync request",
         description=(
-            f"Stores the request PENDING; the sync monitor delivers it to {described.target}, one in flight per entity, "
-            "in order of `changedAt`, and only once the target holds every entity it depends on (until then it is WAITING, "
+            (
+                f"Stores the request PENDING and, when its entity has nothing in flight, sends it to {described.target} at "
+                "once (the answer still says PENDING); otherwise the acknowledgement of the entity's change in flight, or "
+                "the sync monitor, sends it: one in flight per entity, "
+                if release is not no_release
+                else f"Stores the request PENDING; the sync monitor delivers it to {described.target}, one in flight per entity, "
+            )
+            + "in order of `changedAt`, and only once the target holds every entity it depends on (until then it is WAITING, "
             "naming that entity). The same `syncRequestId` with the same content creates nothing new and answers "
             "its current status; with other content it is a 409. A refused request is never stored." + xml_note
         ),
@@ -227,7 +238,14 @@ def build_sync_request_api(
         description=(
             "All or nothing at validation: when any request is invalid the answer is a 422 whose `errors` point into "
             "`/requests/{index}/...`, and nothing is stored. Otherwise each request is stored as by the single intake; "
-            "one whose id was already used for another request gets the result status CONFLICT." + xml_note
+            "one whose id was already used for another request gets the result status CONFLICT."
+            + (
+                " A batch is a load: its requests wait for the sync monitor's run, which sends each entity's oldest change "
+                "first whatever order the batches came in (the acknowledgements send the next ones)."
+                if release is not no_release
+                else ""
+            )
+            + xml_note
         ),
         request=Request(
             batch_schema,
