@@ -308,7 +308,9 @@ def main(argv: list[str] | None = None) -> int:
         sizes = args.runtime_sizes or ("200,1000" if args.quick else "1000,10000,100000")
         backlog = args.runtime_backlog or (1000 if args.quick else 100_000)
         step(f"local runtime at volume (sizes {sizes}, backlog {backlog:,})")
-        result = local_runtime.run([int(s) for s in sizes.split(",")], 200 if args.quick else 1000, backlog)
+        result = local_runtime.run(
+            [int(s) for s in sizes.split(",")], 200 if args.quick else 1000, backlog, single=10 if args.quick else 100
+        )
         print("\nLocal runtime at volume: MD-01 over HTTP through make run's hub (python -m benchmarks.local_runtime)")
         print(local_runtime.report(result))
         failed = failed or (1 if result["failures"] else 0)

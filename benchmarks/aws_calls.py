@@ -269,9 +269,9 @@ def _run_scenario(
     recorder.reset()
     logs_before = output.stdout_bytes()
     submit()
-    run = hub.run_schedule(MONITOR)
-    if run.failed or run.result.get("queued") != messages:
-        raise ScenarioFailed(f"{name}: the monitor queued {run.result} ({run.error})")
+    run = hub.run_schedule(MONITOR)  # a single post went at its intake; a batch waits for this run
+    if run.failed:
+        raise ScenarioFailed(f"{name}: the monitor failed: {run.result} ({run.error})")
     hub.drain()
     delivered = hub.simulators["MDM"].received_total - received_before
     if delivered != messages:

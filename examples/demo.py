@@ -56,24 +56,22 @@ def meter_data(client: httpx.Client) -> list[Row]:
     }
     response = client.post("/meter-data/sync-requests", json=person)
     rows.append(Row("meter-data", "MD-01 post person", "202 PENDING", f"{response.status_code} {response.json().get('status')}"))
-    again = client.post("/meter-data/sync-requests", json=person)
-    rows.append(Row("meter-data", "MD-01 same id again", "202 PENDING", f"{again.status_code} {again.json().get('status')}"))
-    client.post("/_local/schedules/MeterDataSyncMonitorFunction/run")
+    # a request posted alone goes at its intake when its entity has nothing in flight: no monitor run
     status = wait_for_status(client, "/meter-data/sync-requests/DEMO-1", {"SYNCHRONIZED", "ERROR"})
-    rows.append(Row("meter-data", "MD-01 monitor + delivery", "SYNCHRONIZED", status))
+    rows.append(Row("meter-data", "MD-01 sent at its intake + delivery", "SYNCHRONIZED", status))
+    again = client.post("/meter-data/sync-requests", json=person)
+    rows.append(Row("meter-data", "MD-01 same id again", "202 SYNCHRONIZED", f"{again.status_code} {again.json().get('status')}"))
     state = client.get("/_local/sim/mdm/state").json()
     contact = state["records"].get("PERSON#DEMO-P1", {}).get("data", {}).get("ContactName")
     rows.append(Row("meter-data", "MDM simulator holds the contact", "Ada Lovelace", str(contact)))
     unchanged = {**person, "syncRequestId": "DEMO-2", "changedAt": "2026-11-20T10:00:00Z"}
     client.post("/meter-data/sync-requests", json=unchanged)
-    client.post("/_local/schedules/MeterDataSyncMonitorFunction/run")
     rows.append(
         Row("meter-data", "MD-01 unchanged image", "DISCARDED", wait_for_status(client, "/meter-data/sync-requests/DEMO-2", {"DISCARDED"}))
     )
     client.post("/_local/sim/mdm/faults", json={"kind": "reject", "count": 1, "reason": "demo rejection"})
     changed = {**person, "syncRequestId": "DEMO-3", "changedAt": "2026-11-20T11:00:00Z", "data": {"name": "Ada King"}}
     client.post("/meter-data/sync-requests", json=changed)
-    client.post("/_local/schedules/MeterDataSyncMonitorFunction/run")
     rows.append(
         Row(
             "meter-data",
@@ -82,7 +80,7 @@ def meter_data(client: httpx.Client) -> list[Row]:
             wait_for_status(client, "/meter-data/sync-requests/DEMO-3", {"ERROR", "SYNCHRONIZED"}),
         )
     )
-    client.post("/meter-data/sync-requests/DEMO-3/resubmission")
+    client.post("/meter-data/sync-requests/DEMO-3/resubmission")  # PENDING again: the monitor's run sends it
     client.post("/_local/schedules/MeterDataSyncMonitorFunction/run")
     rows.append(
         Row(
@@ -97,7 +95,6 @@ def meter_data(client: httpx.Client) -> list[Row]:
     ccb_url = client.get("/_local/health").json()["simulators"]["CCB"]
     changed_in_ccb = httpx.put(f"{ccb_url}/persons/DEMO-P2", json={"name": "Mary Somerville"}, timeout=30).json()
     rows.append(Row("meter-data", "CCB simulator sends its XML sync request", "202", str(changed_in_ccb.get("hubStatus"))))
-    client.post("/_local/schedules/MeterDataSyncMonitorFunction/run")
     path = f"/meter-data/sync-requests/{changed_in_ccb.get('syncRequestId')}"
     rows.append(Row("meter-data", "MD-01 from CCB XML", "SYNCHRONIZED", wait_for_status(client, path, {"SYNCHRONIZED", "ERROR"})))
     return rows
@@ -366,9 +363,8 @@ def field_work(client: httpx.Client) -> list[Row]:
     }
     posted = client.post("/field-work/sync-requests", json=service_point)
     rows.append(Row(pack, "FW-06 post service point sync", "202 PENDING", f"{posted.status_code} {posted.json().get('status')}"))
-    client.post("/_local/schedules/FieldWorkSpSyncMonitorFunction/run")
     synced = wait_for_status(client, "/field-work/sync-requests/DEMO-SPS1", {"SYNCHRONIZED", "ERROR"})
-    rows.append(Row(pack, "FW-06 monitor + delivery to ODM", "SYNCHRONIZED", synced))
+    rows.append(Row(pack, "FW-06 sent at its intake + delivery to ODM", "SYNCHRONIZED", synced))
     kept = client.get("/_local/sim/odm/state").json()["records"].get("SERVICE_POINT#DEMO-SP1", {})
     rows.append(Row(pack, "FW-06 ODM keeps it in its own code", "ELECTRIC_RESIDENTIAL", str(kept.get("image", {}).get("servicePointType"))))
     unmapped = client.post(
@@ -586,7 +582,9 @@ def meter_data_billing(client: httpx.Client) -> list[Row]:
         "changedAt": "2026-11-21T08:00:00Z",
         "data": {"accountId": "DEMO-AC1", "servicePointIds": ["DEMO-SP1"], "personId": "DEMO-P1", "saType": "E-RES"},
     }
-    client.post("/meter-data/sync-requests", json=sa)
+    # in a batch, which waits for the monitor's run (a request posted alone would go at its intake): the SA is still on
+    # its way to MDM when the bill run comes
+    client.post("/meter-data/sync-requests:batch", json={"requests": [sa]})
     period = {"periodStart": "2026-10-01", "periodEnd": "2026-11-01"}
     run: list[dict[str, Any]] = [
         {"usageRequestId": "DEMO-UR1", "saId": "DEMO-SA2", **period},

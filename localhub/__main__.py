@@ -66,11 +66,12 @@ Clients (client credentials at {api}/oauth2/token), each application's with its 
 Get a token (local client {LOCAL_CLIENT_ID}: every scope, may act as any system; or an application's, e.g. -u ccb:ccb-local-secret):
   TOKEN=$(curl -s -u {LOCAL_CLIENT_ID}:{LOCAL_CLIENT_SECRET} -d grant_type=client_credentials {api}/oauth2/token | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
 
-Send a person to MDM (MD-01), run the monitor now, and look:
+Send a person to MDM (MD-01; sent at its intake, no monitor run needed), and look:
   curl -s -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' {api}/meter-data/sync-requests \\
     -d '{{"syncRequestId":"SR-1","entityType":"PERSON","entityId":"P-1","changedAt":"2026-11-20T09:00:00Z","data":{{"name":"Ada Lovelace"}}}}'
-  curl -s -X POST {api}/_local/schedules/MeterDataSyncMonitorFunction/run
   curl -s -H "Authorization: Bearer $TOKEN" {api}/meter-data/sync-requests/SR-1
+Run the monitor now (what waits for it: a batch, a resubmission):
+  curl -s -X POST {api}/_local/schedules/MeterDataSyncMonitorFunction/run
 
 Ctrl-C stops everything.
 """

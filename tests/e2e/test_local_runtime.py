@@ -41,15 +41,17 @@ def test_person_sync_over_http_until_synchronized(runtime: LocalRuntime, client:
     posted = client.post("/meter-data/sync-requests", json=PERSON, headers={"X-Correlation-Id": "e2e-corr-1"})
     assert posted.status_code == 202, posted.text
     assert posted.headers["x-correlation-id"] == "e2e-corr-1"
-    # When the monitor schedule is run through the control API (the SQS poller delivers in the background)
-    run = client.post("/_local/schedules/MeterDataSyncMonitorFunction/run")
-    assert run.status_code == 200, run.text
-    assert run.json()["result"]["queued"] == 1
-    # Then the request becomes SYNCHRONIZED and the MDM simulator holds the contact
+    # Then the hub answers PENDING, and sends it at its intake (the person has nothing in flight): with no monitor run,
+    # the SQS poller delivers it in the background, the request becomes SYNCHRONIZED and the MDM simulator holds the contact
+    assert posted.json()["status"] == "PENDING"
     body = wait_for(client, "/meter-data/sync-requests/E2E-1", "SYNCHRONIZED")
     assert [h["status"] for h in body["history"]] == ["PENDING", "SENT", "SYNCHRONIZED"]
     state = client.get("/_local/sim/mdm/state").json()
     assert state["records"]["PERSON#E2E-P1"]["data"]["ContactName"] == "Ada Lovelace"
+    # and the monitor's run, through the control API, finds nothing left to send
+    run = client.post("/_local/schedules/MeterDataSyncMonitorFunction/run")
+    assert run.status_code == 200, run.text
+    assert run.json()["result"]["queued"] == 0
 
 
 def test_a_meter_read_posted_before_its_installation_in_ccb_xml_waits_then_follows_it_over_http(

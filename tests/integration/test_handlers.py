@@ -23,6 +23,14 @@ def call(hub: LocalHub, logical_id: str, event: dict[str, Any]) -> Any:
         return module.lambda_handler(event, LambdaContext(spec.name, spec.memory, spec.timeout))
 
 
+def query_of(sync_request_id: str) -> dict[str, Any]:
+    """The meter data query's sample event, asking for ``sync_request_id``."""
+    event = sample_event("meter_data/sync_requests/query.json")
+    event["rawPath"] = event["requestContext"]["http"]["path"] = f"/meter-data/sync-requests/{sync_request_id}"
+    event["pathParameters"] = {"syncRequestId": sync_request_id}
+    return event
+
+
 @pytest.mark.parametrize(
     ("module", "logical_id"),
     [
@@ -43,9 +51,12 @@ def test_meter_data_handlers_answer_their_sample_events(hub: LocalHub) -> None:
     assert call(hub, "MeterDataSyncRequestsFunction", sample_event("meter_data/sync_requests/submit-person.json"))["statusCode"] == 202
     assert call(hub, "MeterDataSyncRequestsFunction", sample_event("meter_data/sync_requests/submit-person-xml.json"))["statusCode"] == 202
     assert call(hub, "MeterDataSyncRequestsFunction", sample_event("meter_data/sync_requests/submit-batch.json"))["statusCode"] == 202
-    # functions.meter_data.sync_monitor.app: the scheduled event queues SR-1001 as attempt 1
+    # (the two requests posted alone went at their intake, SR-1001 as attempt 1; the batch's three wait for the monitor)
+    sent = {i: call(hub, "MeterDataSyncRequestsFunction", query_of(i)) for i in ("SR-1001", "SR-1002", "SR-2001")}
+    assert {i: json.loads(r["body"])["status"] for i, r in sent.items()} == {"SR-1001": "SENT", "SR-1002": "SENT", "SR-2001": "PENDING"}
+    # functions.meter_data.sync_monitor.app: the scheduled event queues the batch's three
     report = call(hub, "MeterDataSyncMonitorFunction", sample_event("meter_data/sync_monitor/schedule.json"))
-    assert report["queued"] == 5
+    assert report["queued"] == 3
     # functions.meter_data.sync_delivery.app: the sample SQS record is SR-1001's first attempt
     answer = call(hub, "MeterDataDeliveryFunction", sample_event("meter_data/sync_delivery/sqs-fifo.json"))
     assert answer == {"batchItemFailures": []}

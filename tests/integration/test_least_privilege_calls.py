@@ -1,8 +1,8 @@
 """The DynamoDB calls functions really make, held to their policies in the template (localhub/aws/iam.py).
 
-Every integration test does this in its ``hub`` fixture; here a person sync request goes from intake through the
-monitor to MDM and back, with an idempotency key, and the checks are shown to see the calls and to refuse a
-policy that names another flow's keys.
+Every integration test does this in its ``hub`` fixture; here a person sync request goes from intake (which sends it
+at once) to MDM and back, with an idempotency key, a monitor run looking for work meanwhile, and the checks are shown
+to see the calls and to refuse a policy that names another flow's keys.
 """
 
 from __future__ import annotations
@@ -29,7 +29,11 @@ def synchronize(hub: LocalHub) -> None:
     headers = {"content-type": "application/json", "idempotency-key": "iam-1"}
     accepted = hub.call_api("POST", "/meter-data/sync-requests", body=json.dumps(REQUEST), headers=headers, claims=CLAIMS)
     assert accepted.status == 202, accepted.body
-    assert not hub.run_schedule("MeterDataSyncMonitorFunction").failed
+    sent = hub.call_api("GET", "/meter-data/sync-requests/SR-IAM-1", claims=CLAIMS)
+    assert sent.json()["status"] == "SENT", sent.body  # at its intake: the person had nothing in flight
+    run = hub.run_schedule("MeterDataSyncMonitorFunction")
+    assert not run.failed
+    assert run.result["queued"] == 0
     hub.drain()
     state = hub.call_api("GET", "/meter-data/sync-requests/SR-IAM-1", claims=CLAIMS)
     assert state.json()["status"] == "SYNCHRONIZED", state.body
@@ -78,10 +82,12 @@ def test_a_packs_function_is_refused_a_journal_write_of_another_packs_transactio
         for c in writes
         for key in ("FW-01#CCB/A-1", "OC-01#O-1/1")
     ]
-    # Then their policies allow their own and refuse every one of another pack's
+    # Then their policies allow their own and refuse every one of another pack's (each refusal named once: the intake
+    # writes the head twice, received and sent at its intake, the delivery once, synchronized)
     assert denied(hub.stack, writes, wiring.caller_user_id) == []
     by_name = {spec.name: spec.logical_id for spec in hub.functions()}
+    assert sorted(by_name[c.function] for c in writes) == ["MeterDataDeliveryFunction"] + ["MeterDataSyncRequestsFunction"] * 2
     arn = hub.stack.get_att("JournalTable", "Arn")
     assert denied(hub.stack, foreign, wiring.caller_user_id) == sorted(
-        f"{by_name[c.function]}: dynamodb:UpdateItem on {arn} keys [{c.request['Key']['pk']['S']!r}]" for c in foreign
+        {f"{by_name[c.function]}: dynamodb:UpdateItem on {arn} keys [{c.request['Key']['pk']['S']!r}]" for c in foreign}
     )

@@ -84,8 +84,8 @@ def test_person_from_sample_event_is_synchronized_end_to_end(hub: LocalHub) -> N
     response = hub.invoke(API, sample_event("meter_data/sync_requests/submit-person.json")).result
     assert response["statusCode"] == 202, response
     assert json.loads(response["body"]) == {"syncRequestId": "SR-1001", "status": "PENDING"}
-    # When the monitor runs and the delivery queue is drained
-    assert cycle(hub)["queued"] == 1
+    # When the delivery queue is drained (its person free, it was queued at its intake: the monitor queues nothing)
+    assert cycle(hub)["queued"] == 0
     # Then the request is SYNCHRONIZED with its history, and MDM has the contact
     body = json.loads(hub.invoke(API, sample_event("meter_data/sync_requests/query.json")).result["body"])
     assert body["status"] == "SYNCHRONIZED", body
@@ -130,9 +130,9 @@ def test_same_sync_request_id_twice_creates_nothing_new(hub: LocalHub) -> None:
     first = submit(hub, person("SR-D1"))
     second = submit(hub, person("SR-D1"))
     assert (first.status, second.status) == (202, 202)
-    assert second.json() == {"syncRequestId": "SR-D1", "status": "PENDING"}
-    assert len(status_of(hub, "SR-D1")["history"]) == 1
-    assert cycle(hub)["queued"] == 1
+    assert second.json() == {"syncRequestId": "SR-D1", "status": "SENT"}  # the first went at its intake
+    assert len(status_of(hub, "SR-D1")["history"]) == 2
+    assert cycle(hub)["queued"] == 0
     assert len(hub.simulators["MDM"].received) == 1
     # and once synchronized, the same id again answers the current status and sends nothing
     assert submit(hub, person("SR-D1")).json()["status"] == "SYNCHRONIZED"
@@ -144,17 +144,16 @@ def test_same_sync_request_id_with_other_content_is_409(hub: LocalHub) -> None:
     response = submit(hub, person("SR-D2", name="Someone else"))
     assert response.status == 409
     assert response.headers["content-type"] == "application/problem+json"
-    assert status_of(hub, "SR-D2")["status"] == "PENDING"
+    assert status_of(hub, "SR-D2")["status"] == "SENT"  # the first, sent at its intake, unchanged by the refused one
 
 
 def test_unchanged_data_is_discarded(hub: LocalHub) -> None:
     submit(hub, person("SR-U1", changed="2026-11-20T09:00:00Z"))
     cycle(hub)
-    # When CCB sends the same image again under a new request
+    # When CCB sends the same image again under a new request (its person free: planned at its intake)
     submit(hub, person("SR-U2", changed="2026-11-20T10:00:00Z"))
-    report = cycle(hub)
+    cycle(hub)
     # Then it is discarded with its reason, and MDM sees nothing more
-    assert report["discarded"] == 1
     state = status_of(hub, "SR-U2")
     assert state["status"] == "DISCARDED"
     assert "unchanged" in state["history"][-1]["reason"]
@@ -172,9 +171,9 @@ def test_changed_data_is_sent_and_mdm_keeps_one_contact(hub: LocalHub) -> None:
 
 
 def test_one_request_in_flight_per_entity_and_order_kept(hub: LocalHub) -> None:
-    # Given two changes of one person, posted newest first
-    submit(hub, person("SR-O2", name="second", changed="2026-11-20T10:00:00Z"))
-    submit(hub, person("SR-O1", name="first", changed="2026-11-20T09:00:00Z"))
+    # Given two changes of one person, posted newest first in one batch (a load: it waits for the monitor's run)
+    batch = {"requests": [person("SR-O2", name="second", changed="2026-11-20T10:00:00Z"), person("SR-O1", name="first")]}
+    assert post_json(hub, "/meter-data/sync-requests:batch", batch, CLAIMS).status == 202
     # When the monitor runs once (nothing delivered yet)
     first_run = hub.run_schedule(MONITOR).result
     # Then only the oldest is in flight; the other waits
@@ -217,7 +216,8 @@ def test_negative_acknowledgement_goes_to_error_and_resubmission_recovers(hub: L
 
 
 def test_resubmission_of_a_request_not_in_error_is_409(hub: LocalHub) -> None:
-    submit(hub, person("SR-E2"))
+    # a request of a batch: PENDING until the monitor's run (a single post would go at its intake)
+    assert post_json(hub, "/meter-data/sync-requests:batch", {"requests": [person("SR-E2")]}, CLAIMS).status == 202
     assert hub.call_api("POST", "/meter-data/sync-requests/SR-E2/resubmission", claims=CLAIMS).status == 202  # PENDING: no-op
     cycle(hub)
     assert hub.call_api("POST", "/meter-data/sync-requests/SR-E2/resubmission", claims=CLAIMS).status == 409
@@ -547,7 +547,10 @@ def test_a_busy_entity_does_not_starve_its_shard(hub: LocalHub) -> None:
     cycle(hub)  # SR-B0 stays SENT: MDM will acknowledge later
     for i in range(1, 6):
         submit(hub, person(f"SR-B{i}", entity_id=busy, name=f"v{i}", changed=f"2026-11-20T09:0{i}:00Z"))
-    submit(hub, person("SR-OTHER", entity_id=other, changed="2026-11-20T10:00:00Z"))
+    # (in a batch: a load waits for the monitor, which this test is about)
+    other_batch = {"requests": [person("SR-OTHER", entity_id=other, changed="2026-11-20T10:00:00Z")]}
+    assert post_json(hub, "/meter-data/sync-requests:batch", other_batch, CLAIMS).status == 202
+    assert status_of(hub, "SR-OTHER")["status"] == "PENDING"
     # When the monitor runs with pages of 3 (the busy person's waiting requests fill the first two)
     spec = hub.function(MONITOR)
     result = invoke(spec, {}, extra_environment={"UTILHUB_SYNC_MONITOR_PAGE_SIZE": "3"})
@@ -562,7 +565,8 @@ def test_claims_are_queued_even_when_the_monitor_fails_mid_run(hub: LocalHub) ->
     from utilhub.packs.meter_data.sync import FLOW
     from utilhub.syncrequests.wiring import monitor_for
 
-    submit(hub, person("SR-X1", entity_id="P-X1"))
+    # a request of a batch: a load waits for the monitor's run (a single post would go at its intake)
+    assert post_json(hub, "/meter-data/sync-requests:batch", {"requests": [person("SR-X1", entity_id="P-X1")]}, CLAIMS).status == 202
     spec = hub.function(MONITOR)
     with function_environment(spec.environment):
         monitor = monitor_for(FLOW)

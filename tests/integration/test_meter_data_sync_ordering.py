@@ -113,8 +113,8 @@ def test_a_service_agreement_waits_for_its_person_too(hub: LocalHub) -> None:
 
 
 def test_a_parent_in_error_leaves_its_dependants_waiting_with_that_reason_until_it_is_resubmitted(hub: LocalHub) -> None:
-    # Given MDM rejects the service point once
-    mdm(hub).add_fault({"kind": "reject", "count": 1, "reason": "premise PR-0001 is not in MDM"})
+    # Given MDM rejects the service point once (the second call: each request goes at its intake, the person first)
+    mdm(hub).add_fault({"kind": "reject", "count": 1, "after": 1, "reason": "premise PR-0001 is not in MDM"})
     post(hub, body_of("person"))
     sp = post(hub, body_of("service-point"))
     sa = post(hub, body_of("service-agreement"))

@@ -792,6 +792,7 @@ def test_the_data_sync_check_reads_the_sas_own_entities_not_the_backlog_of_sync_
         )
         assert posted.status == 202, posted.body
     change = {**point, "syncRequestId": "SR-SP-9", "changedAt": "2026-11-26T09:00:00Z"}
+    # (in a batch: a single request would be sent at its intake; a batch waits for the monitor)
     body = json.dumps({"requests": [change]})
     assert hub.call_api("POST", "/meter-data/sync-requests:batch", body=body, headers=JSON, claims=CLAIMS).status == 202
 

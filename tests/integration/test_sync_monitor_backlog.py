@@ -11,7 +11,7 @@ from typing import Any
 from localhub.hub import LocalHub
 from localhub.lambda_.runtime import function_environment, invoke
 from localhub.simulators.mdm import MdmSimulator
-from tests.integration.test_meter_data_person_sync import CLAIMS, JSON, MONITOR, person, status_of, submit
+from tests.integration.test_meter_data_person_sync import CLAIMS, JSON, MONITOR, person, status_of
 from utilhub.platform import wiring
 
 
@@ -106,9 +106,10 @@ def test_a_run_out_of_time_stops_between_pages_and_the_next_run_carries_on(hub: 
 
 
 def test_the_monitor_report_counts_what_waits(hub: LocalHub) -> None:
-    # Given one person's two changes
-    submit(hub, person("SR-W1", changed="2026-11-20T09:00:00Z"))
-    submit(hub, person("SR-W2", name="Ada King", changed="2026-11-20T10:00:00Z"))
+    # Given one person's two changes, in one batch (a load waits for the monitor's run)
+    batch = [person("SR-W1", changed="2026-11-20T09:00:00Z"), person("SR-W2", name="Ada King", changed="2026-11-20T10:00:00Z")]
+    response = hub.call_api("POST", "/meter-data/sync-requests:batch", body=json.dumps({"requests": batch}), headers=JSON, claims=CLAIMS)
+    assert response.status == 202
     # When the monitor runs, Then one is queued and one waits behind it
     report = hub.run_schedule(MONITOR).result
     assert (report["queued"], report["waiting"], report["held"], report["released"]) == (1, 1, 0, 0)
@@ -140,11 +141,13 @@ def test_an_acknowledgement_between_pages_never_lets_a_newer_change_past_an_olde
         runner._store.pending_page = acknowledging_after_the_first_shard_s_first_page  # type: ignore[method-assign]
         report = runner.run()
     wiring.reset()
-    assert acknowledged == [60]  # the 30 changes in flight delivered and acknowledged, and their 30 outcomes told to CCB
-    # Then no person's third change went out in that run (the first shard's persons left their second
-    # change on a page before it: that goes first, at the next run), and nothing was discarded
-    assert report.discarded == 0
-    assert all(status_of(hub, f"SR-BL{e}-2")["status"] == "PENDING" for e in range(30))
+    # the 30 changes in flight delivered and acknowledged, each acknowledgement sending its person's next change at once
+    # (docs/sync-requests.md#sent-at-once): 90 deliveries and their 90 outcomes told to CCB
+    assert acknowledged == [180]
+    # Then the run itself sent none of the changes the acknowledgements sent (the first shard's persons left their
+    # second change on a page it read before: it never decides them again), and nothing was discarded
+    assert (report.queued, report.discarded) == (0, 0)
+    assert all(status_of(hub, f"SR-BL{e}-2")["status"] == "SYNCHRONIZED" for e in range(30))
     # And the backlog drains with every change sent once, in order
     for _ in range(4):
         hub.drain(max_polls=1000)

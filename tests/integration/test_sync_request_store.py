@@ -5,16 +5,24 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
-from localhub.hub import LocalHub
+from localhub.hub import ApiResponse, LocalHub
 from localhub.lambda_.runtime import function_environment
-from tests.integration.test_meter_data_person_sync import CLAIMS, MONITOR, person, submit
+from tests.helpers import post_json
+from tests.integration.test_meter_data_person_sync import CLAIMS, MONITOR, person
 from utilhub.platform import wiring
 from utilhub.syncrequests.lifecycle import Blocked, PendingRequest
 from utilhub.syncrequests.model import SyncStatus
 from utilhub.syncrequests.store import CLAIMS_PER_TRANSACTION, StaleTransition, SyncRequestStore
+
+
+def submit(hub: LocalHub, body: dict[str, Any]) -> ApiResponse:
+    """Store a request through the batch intake: PENDING until the monitor's run, for the store's calls to work on (a
+    request posted alone goes at its intake, docs/sync-requests.md#sent-at-once)."""
+    return post_json(hub, "/meter-data/sync-requests:batch", {"requests": [body]}, CLAIMS)
 
 
 @pytest.fixture
@@ -250,3 +258,94 @@ def test_a_write_that_failed_otherwise_than_refused_leaves_nothing_a_later_write
     assert still_sent is not None
     assert still_sent.status is SyncStatus.SENT
     assert told == []
+
+
+def test_an_acknowledgements_release_reads_the_entitys_open_requests_not_the_one_it_made_final(
+    hub: LocalHub, store: SyncRequestStore
+) -> None:
+    # Given a person's change claimed and then acknowledged, and a newer change of the person waiting behind it
+    submit(hub, person("SR-R1", entity_id="P-R"))
+    submit(hub, person("SR-R2", entity_id="P-R", changed="2026-11-20T10:00:00Z"))
+    assert store.claim_many([pending(store)["SR-R1"]]) == [1]
+    sent = store.get("SR-R1")
+    assert sent is not None
+    store.acknowledge(sent, positive=True, reason="acknowledged by MDM")
+    read: list[str] = []
+
+    def note_keys(params: dict[str, Any], **_: Any) -> None:
+        # the keys as the table resource gives them: {"pk": "<flow's request prefix><id>"}
+        read.extend(str(key["pk"]).split("#")[-1] for request in params["RequestItems"].values() for key in request["Keys"])
+
+    store._client.meta.events.register("provide-client-params.dynamodb.BatchGetItem", note_keys)
+    try:
+        # When the acknowledgement's release looks for the entity's next change (given the request as it was read)
+        found = store.open_pending([sent])
+    finally:
+        store._client.meta.events.unregister("provide-client-params.dynamodb.BatchGetItem", note_keys)
+
+    # Then it finds the newer change, and reads only the open one: the acknowledged request is final
+    assert [r.sync_request_id for r in found] == ["SR-R2"]
+    assert read == ["SR-R2"]
+
+
+class ItemsRead:
+    """What the store's calls read, item by item: the index entries a Query evaluates (DynamoDB bills a query by what
+    it reads) and the items BatchGetItem returns."""
+
+    def __init__(self, store: SyncRequestStore) -> None:
+        self.count = 0
+        self._events = store._client.meta.events
+        self._events.register("after-call.dynamodb.Query", self._on_query, unique_id="test-open-read-query")
+        self._events.register("after-call.dynamodb.BatchGetItem", self._on_batch_get, unique_id="test-open-read-get")
+
+    def _on_query(self, parsed: dict[str, Any], **_: Any) -> None:
+        self.count += int(parsed.get("ScannedCount", 0))
+
+    def _on_batch_get(self, parsed: dict[str, Any], **_: Any) -> None:
+        self.count += sum(len(items) for items in parsed.get("Responses", {}).values())
+
+    def close(self) -> None:
+        self._events.unregister("after-call.dynamodb.Query", unique_id="test-open-read-query")
+        self._events.unregister("after-call.dynamodb.BatchGetItem", unique_id="test-open-read-get")
+
+
+def test_a_release_reads_a_bounded_number_of_open_requests_however_many_share_its_key(hub: LocalHub, store: SyncRequestStore) -> None:
+    from utilhub.syncrequests.store import OPEN_READ_LIMIT
+
+    # Given one person with 3 x OPEN_READ_LIMIT changes open (one in flight, acknowledged, the others PENDING behind it)
+    k = 3 * OPEN_READ_LIMIT
+    for n in range(k):
+        submit(hub, person(f"SR-K{n:03}", entity_id="P-K", name=f"v{n}", changed=f"2026-11-20T09:{n // 60:02}:{n % 60:02}Z"))
+    assert store.claim_many([pending(store)["SR-K000"]]) == [1]
+    sent = store.get("SR-K000")
+    assert sent is not None
+    store.acknowledge(sent, positive=True, reason="acknowledged by MDM")
+    read = ItemsRead(store)
+    try:
+        # When the acknowledgement's release looks for the person's next change
+        found = store.open_pending([sent])
+    finally:
+        read.close()
+
+    # Then it reads at most OPEN_READ_LIMIT + 1 index entries, not the k - 1 open ones (k releases would read O(k^2)),
+    # and, not holding every open request of the key, plans none: the monitor's sweep sends the oldest
+    assert read.count <= OPEN_READ_LIMIT + 1, read.count
+    assert found == []
+
+
+def test_a_release_under_a_key_with_few_open_requests_reads_them_all_and_finds_the_oldest(hub: LocalHub, store: SyncRequestStore) -> None:
+    from utilhub.syncrequests.store import OPEN_READ_LIMIT
+
+    # Given one person with OPEN_READ_LIMIT changes open behind the one just acknowledged
+    for n in range(OPEN_READ_LIMIT + 1):
+        submit(hub, person(f"SR-F{n:03}", entity_id="P-F", name=f"v{n}", changed=f"2026-11-20T09:00:{n:02}Z"))
+    assert store.claim_many([pending(store)["SR-F000"]]) == [1]
+    sent = store.get("SR-F000")
+    assert sent is not None
+    store.acknowledge(sent, positive=True, reason="acknowledged by MDM")
+
+    # When the acknowledgement's release looks for the person's next change
+    found = store.open_pending([sent])
+
+    # Then it holds every open change of the person, the oldest among them
+    assert sorted(r.sync_request_id for r in found) == [f"SR-F{n:03}" for n in range(1, OPEN_READ_LIMIT + 1)]

@@ -15,7 +15,7 @@ import boto3
 import pytest
 
 from localhub.hub import LocalHub
-from tests.integration.test_meter_data_person_sync import JSON, MDM_CLAIMS, MONITOR, cycle, person, status_of, submit
+from tests.integration.test_meter_data_person_sync import CLAIMS, JSON, MDM_CLAIMS, MONITOR, cycle, person, status_of, submit
 from utilhub.platform import wiring
 from utilhub.syncrequests.model import Acknowledgement, SyncFlow
 from utilhub.syncrequests.monitor import MonitorReport
@@ -246,8 +246,10 @@ def test_a_claim_whose_message_never_left_goes_back_to_pending_and_is_sent_by_a_
     from utilhub.syncrequests.store import SyncRequestStore
 
     # Given a run that claims a person, then every SendMessageBatch fails and so does giving the claim back
-    # (as when the invocation is killed between the claim and the queueing)
-    submit(hub, person("SR-K1"))
+    # (as when the invocation is killed between the claim and the queueing); the request of a batch, which waits
+    # for the monitor's run (a single post would go at its intake)
+    batch = json.dumps({"requests": [person("SR-K1")]})
+    assert hub.call_api("POST", "/meter-data/sync-requests:batch", body=batch, headers=JSON, claims=CLAIMS).status == 202
     original = BaseClient._make_api_call  # type: ignore[attr-defined]  # botocore's one call path
 
     def throttled(*_: Any, **__: Any) -> Any:
@@ -282,7 +284,9 @@ def test_a_claim_whose_message_never_left_goes_back_to_pending_and_is_sent_by_a_
 def test_runs_that_queue_what_they_claim_leave_no_claims_record(hub: LocalHub) -> None:
     for n in range(3):
         submit(hub, person(f"SR-N{n}", entity_id=f"P-N{n}"))
-    assert cycle(hub)["queued"] == 3
+    # each one queued at its intake, with the same claims and claims records as a monitor run's
+    assert [h["status"] for h in status_of(hub, "SR-N0")["history"]] == ["PENDING", "SENT"]
+    assert cycle(hub)["queued"] == 0
     assert {status_of(hub, f"SR-N{n}")["status"] for n in range(3)} == {"SYNCHRONIZED"}
     assert claims_records(hub) == []
 

@@ -21,6 +21,7 @@ from utilhub.syncrequests.lifecycle import (
     blocking_parent,
     blocking_unsent_parent,
     check_transition,
+    dependants_released,
     plan_entity,
     sortable_time,
 )
@@ -399,3 +400,33 @@ def test_for_a_parents_first_target_a_parent_in_error_blocks_even_while_sent_aga
     states = {PERSON: EntityState(in_flight="sr-p-2", last_error_id="sr-p", last_error_reason="contact refused")}
     blocked = blocking_unsent_parent([PERSON], states, {}, "DACS")
     assert blocked == Blocked(PERSON, "waiting for PERSON P-1, whose sync request sr-p is in ERROR: contact refused")
+
+
+# --- dependants_released -------------------------------------------------------------------
+
+
+def test_an_acknowledged_parent_the_target_holds_releases_the_requests_waiting_for_it() -> None:
+    # Given a service point just synchronized with two agreements waiting for it, and a person synchronized with none
+    sp, person = ("SERVICE_POINT", "SP-1"), ("PERSON", "P-1")
+    states = {
+        sp: EntityState(last_sent_hash="h", last_sent_changed_at=T0, dependants=frozenset({"sa-1", "sa-2"})),
+        person: EntityState(last_sent_hash="h", last_sent_changed_at=T0),
+    }
+
+    # When the release asks what the acknowledgements let go, Then the agreements waiting for the service point
+    assert dependants_released(states, "MDM") == {sp: frozenset({"sa-1", "sa-2"})}
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        EntityState(last_error_id="sr-7", last_error_reason="refused", dependants=frozenset({"sa-1"})),  # its last request in ERROR
+        EntityState(last_sent_hash="h", last_error_id="sr-8", dependants=frozenset({"sa-1"})),  # held before, in ERROR now
+        EntityState(in_flight="sr-9", dependants=frozenset({"sa-1"})),  # never yet at the target
+    ],
+    ids=["in-error", "in-error-after-an-image", "not-yet-at-the-target"],
+)
+def test_a_parent_the_target_does_not_hold_releases_nothing(state: EntityState) -> None:
+    # Given a parent made final without being (or staying) at the target, When the release asks, Then nothing goes:
+    # its dependants would only wait again (the monitor records their new reason)
+    assert dependants_released({("SERVICE_POINT", "SP-1"): state}, "MDM") == {}

@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 
 from utilhub.packs.dacs.incremental import plan_newest
 from utilhub.syncrequests.lifecycle import AckTimeouts, EntityState, PendingRequest, sortable_time
-from utilhub.syncrequests.model import SyncStatus
+from utilhub.syncrequests.model import SyncRequest, SyncStatus
 from utilhub.syncrequests.monitor import MonitorReport, SyncMonitor, per_flow
 
 Claims = Sequence[tuple[PendingRequest, int]]
@@ -347,3 +347,188 @@ def test_a_waiting_child_released_in_the_same_run_is_not_reported_waiting() -> N
     assert dispatch.calls == [[("p", 1)], [("sa", 1)]]
     assert report.released == 1
     assert (report.waiting, report.oldest_waiting_seconds) == (0, 0)
+
+
+# --- release: what a request made final (or just received) lets go, at once ---------------------------------------
+
+
+def stored(request_id: str, entity_type: str, entity_id: str) -> SyncRequest:
+    """A request as the acknowledgement (or the intake) has it: what the release is given."""
+    return SyncRequest(
+        flow="test",
+        syncRequestId=request_id,
+        entityType=entity_type,
+        entityId=entity_id,
+        changedAt=datetime(2026, 11, 20, 9, 0, tzinfo=UTC),
+        data={},
+        dataHash="h",
+        requestHash="r",
+        status=SyncStatus.SYNCHRONIZED,
+        correlationId="c",
+        history=[],
+    )
+
+
+class ReleaseStore(Store):
+    """The store as the release sees it: each entity's open PENDING requests, its state (with the requests held for it),
+    the WAITING requests, their parents; what it noted and took off a parent's dependants."""
+
+    def __init__(
+        self,
+        pending_of: dict[tuple[str, str], list[PendingRequest]],
+        states: dict[tuple[str, str], EntityState],
+        waiting: Sequence[PendingRequest] = (),
+        parents: dict[str, list[tuple[str, str]]] | None = None,
+        reasons: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__({0: [[]]})
+        self.pending_of = pending_of
+        self.states = states
+        self.waiting_requests = {w.sync_request_id: w for w in waiting}
+        self.parents = parents or {}
+        self.reasons = reasons or {}  # the reason a WAITING request was last recorded with (default: another)
+        self.noted: dict[tuple[str, str], list[str]] = {}
+        self.taken: list[tuple[tuple[str, str], set[str]]] = []
+        self.held: list[str] = []
+        self.throttle_open_pending = False
+        self.open_pending_error: str | None = None  # an AWS error code the read of the entity's changes fails with
+
+    def open_pending(self, requests: Sequence[SyncRequest]) -> list[PendingRequest]:
+        if self.throttle_open_pending:
+            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "Query")
+        if self.open_pending_error:
+            raise ClientError({"Error": {"Code": self.open_pending_error, "Message": "no"}}, "Query")
+        return [p for r in requests for p in self.pending_of.get((r.entityType, r.entityId), [])]
+
+    def entity_states(self, entities: Iterable[tuple[str, str]]) -> dict[tuple[str, str], EntityState]:
+        return {entity: self.states.get(entity, EntityState()) for entity in entities}
+
+    def take_dependants(self, parent: tuple[str, str], ids: Iterable[str]) -> list[PendingRequest]:
+        self.taken.append((parent, set(ids)))
+        return [self.waiting_requests[i] for i in sorted(ids) if i in self.waiting_requests]
+
+    def note_dependants(self, held: dict[tuple[str, str], list[str]]) -> None:
+        self.noted.update(held)
+
+    def parents_of_requests(self, ids: Iterable[str]) -> dict[str, tuple[list[tuple[str, str]], str | None]]:
+        return {i: (self.parents[i], self.reasons.get(i, "the reason it waited")) for i in ids if i in self.parents}
+
+    def hold(self, request: PendingRequest, blocked: Any) -> None:
+        self.held.append(f"{request.sync_request_id}: {blocked.reason}")
+
+    def still_waiting(self, request: PendingRequest, blocked: Any) -> None:
+        self.held.append(f"{request.sync_request_id} still: {blocked.reason}")
+
+
+def waiting_agreement(request_id: str, entity_id: str) -> PendingRequest:
+    changed = datetime(2026, 11, 20, 8, 50, tzinfo=UTC)
+    order = f"{sortable_time(changed)}#{sortable_time(changed)}#{request_id}"
+    return PendingRequest(request_id, "SERVICE_AGREEMENT", entity_id, changed, "h", order, 0, "c", SyncStatus.WAITING)
+
+
+def test_an_acknowledgement_releases_its_entitys_oldest_change_with_the_sweeps_claim_and_dispatch() -> None:
+    # Given a person just synchronized, with two newer changes PENDING behind it
+    person = ("PERSON", "P-1")
+    store = ReleaseStore({person: [pending("B", "P-1", 3), pending("A", "P-1", 2)]}, {person: EntityState(last_sent_hash="h0")})
+    dispatch = Recorded(records_claims=True)
+
+    # When its acknowledgement releases it
+    report = monitor(store, dispatch).release([stored("R0", *person)])
+
+    # Then the older change alone is claimed (recorded like a page's claims), dispatched at once and its record forgotten
+    assert store.claimed == [(["A"], "record-0")]
+    assert dispatch.calls == [[("A", 1)]]
+    assert dispatch.records == ["record-0"]
+    # and the newer waits behind it: the next acknowledgement releases it
+    assert report.waiting == 1
+
+
+def test_an_entity_still_in_flight_releases_nothing() -> None:
+    # Given a request received while its entity has a change in flight (the intake's release)
+    person = ("PERSON", "P-1")
+    store = ReleaseStore({person: [pending("A", "P-1", 2)]}, {person: EntityState(in_flight="R0")})
+    dispatch = Recorded(records_claims=True)
+
+    # When the release plans it, Then nothing is claimed: the acknowledgement of the one in flight will send it
+    monitor(store, dispatch).release([stored("A", *person)])
+    assert (store.claimed, dispatch.calls) == ([], [])
+
+
+def test_a_parents_acknowledgement_releases_its_waiting_children_and_notes_one_still_held_on_its_other_parent() -> None:
+    # Given a service point just synchronized, with two agreements held WAITING for it; the second also needs a person
+    # MDM does not hold yet
+    sp, person = ("SERVICE_POINT", "SP-1"), ("PERSON", "P-2")
+    store = ReleaseStore(
+        {},
+        {sp: EntityState(last_sent_hash="h", dependants=frozenset({"sa-1", "sa-2"}))},
+        waiting=[waiting_agreement("sa-1", "SA-1"), waiting_agreement("sa-2", "SA-2")],
+        parents={"sa-1": [sp], "sa-2": [sp, person]},
+    )
+    dispatch = Recorded(records_claims=True)
+
+    # When the service point's acknowledgement releases what waited for it
+    report = monitor(store, dispatch, ordered_types=frozenset({"SERVICE_AGREEMENT"})).release([stored("sp-req", *sp)])
+
+    # Then the first agreement is claimed and dispatched, released from WAITING
+    assert dispatch.calls == [[("sa-1", 1)]]
+    assert report.released == 1
+    # and the second, now waiting for the person, records why and is noted on the person, whose acknowledgement releases it
+    assert store.taken == [(sp, {"sa-1", "sa-2"})]
+    assert store.held == ["sa-2 still: waiting for PERSON P-2: not yet synchronized to TARGET"]
+    assert store.noted == {person: ["sa-2"]}
+
+
+def test_a_child_taken_off_a_parent_and_still_held_for_the_same_reason_is_noted_again_and_nothing_else() -> None:
+    # Given a service point just synchronized with an agreement noted on it that already waits for a person MDM does not
+    # hold yet, and says so (noted there by an earlier release that failed to take it off)
+    sp, person = ("SERVICE_POINT", "SP-1"), ("PERSON", "P-2")
+    reason = "waiting for PERSON P-2: not yet synchronized to TARGET"
+    store = ReleaseStore(
+        {},
+        {sp: EntityState(last_sent_hash="h", dependants=frozenset({"sa-2"}))},
+        waiting=[waiting_agreement("sa-2", "SA-2")],
+        parents={"sa-2": [sp, person]},
+        reasons={"sa-2": reason},
+    )
+    dispatch = Recorded(records_claims=True)
+
+    # When the service point's acknowledgement releases what was noted on it
+    report = monitor(store, dispatch, ordered_types=frozenset({"SERVICE_AGREEMENT"})).release([stored("sp-req", *sp)])
+
+    # Then the agreement is noted on the person, whose acknowledgement releases it, and nothing is written on it: no new
+    # history entry, its waiting age kept (the reason it waits did not change)
+    assert store.taken == [(sp, {"sa-2"})]
+    assert store.noted == {person: ["sa-2"]}
+    assert store.held == []
+    assert dispatch.calls == []
+    assert (report.waiting, report.released) == (1, 0)
+
+
+def test_a_release_aws_throttles_is_left_to_the_monitor_without_failing_the_acknowledgement() -> None:
+    # Given a release whose read of the entity's changes is throttled beyond the SDK's retries
+    person = ("PERSON", "P-1")
+    store = ReleaseStore({person: [pending("A", "P-1", 2)]}, {person: EntityState()})
+    store.throttle_open_pending = True
+    dispatch = Recorded(records_claims=True)
+
+    # When the acknowledgement releases it, Then nothing raises and nothing is claimed: the monitor's next run sends it
+    report = monitor(store, dispatch).release([stored("R0", *person)])
+    assert (store.claimed, dispatch.calls, report.queued) == ([], [], 0)
+
+
+def test_a_release_that_fails_for_good_is_left_to_the_monitor_and_logged_as_an_error(caplog: pytest.LogCaptureFixture) -> None:
+    # Given a release whose read of the entity's changes is refused (a grant missing: no retry will change it)
+    person = ("PERSON", "P-1")
+    store = ReleaseStore({person: [pending("A", "P-1", 2)]}, {person: EntityState()})
+    store.open_pending_error = "AccessDeniedException"
+    dispatch = Recorded(records_claims=True)
+
+    # When the acknowledgement releases it
+    report = monitor(store, dispatch).release([stored("R0", *person)])
+
+    # Then nothing raises (the acknowledgement is written: failing its caller would only have the delivery tried again
+    # and the entity's queue group held) and nothing is claimed; the failure is logged as an error, for the operator
+    assert (store.claimed, dispatch.calls, report.queued) == ([], [], 0)
+    errors = [r for r in caplog.records if r.getMessage() == "release left to the monitor" and r.levelname == "ERROR"]
+    assert len(errors) == 1
+    assert errors[0].exc_info is not None

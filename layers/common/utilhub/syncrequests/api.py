@@ -7,9 +7,9 @@ calling :func:`build_sync_request_api`; only the flow (entity types, codecs) dif
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ValidationError
 
@@ -27,6 +27,7 @@ from utilhub.syncrequests.model import (
     Acknowledgement,
     AcknowledgementIn,
     SyncFlow,
+    SyncRequest,
     SyncRequestBatchIn,
     SyncRequestIn,
     SyncStatus,
@@ -38,6 +39,20 @@ SyncRequestStoreFactory = Callable[[], SyncRequestStore]
 # A stored request must fit a DynamoDB item (400 KB) with its history; numbers can grow when normalised.
 MAX_STORED_DATA_BYTES = 300_000
 AcknowledgementsFactory = Callable[[], Acknowledgements]
+
+
+class Releaser(Protocol):
+    """What sends requests at once when their entity has nothing in flight (the flow's monitor: ``SyncMonitor.release``)."""
+
+    def release(self, requests: Sequence[SyncRequest]) -> object: ...
+
+
+ReleaseFactory = Callable[[], Releaser | None]
+
+
+def no_release() -> Releaser | None:
+    """A flow whose requests wait for its monitor's run (DACS: its extract writes them on its own schedule)."""
+    return None
 
 
 def non_finite(value: Any, pointer: str) -> str | None:
@@ -107,12 +122,15 @@ def build_sync_request_api(
     acknowledgements: AcknowledgementsFactory,
     ack_scope: str | None = None,
     target_described: str | None = None,
+    release: ReleaseFactory = no_release,
 ) -> HttpApiResolver:
     """Routes under ``prefix`` (``/meter-data``), each requiring ``scope``; the acknowledgement requires
     ``ack_scope`` (default ``<scope>-ack``) and a caller that may act as the flow's target.
 
     ``store`` and ``acknowledgements`` are factories, called on first use, so importing the API
-    touches no AWS resource. ``target_described`` names the target in the routes' documentation where
+    touches no AWS resource; so is ``release``: what sends a request received alone at once when its entity has
+    nothing in flight (None: the monitor's next run does). A batch is a load: the monitor's sweep sends each entity's
+    oldest change, whatever order the batches came in, and the acknowledgements the next ones. ``target_described`` names the target in the routes' documentation where
     one set of routes serves flows to different targets (FW-06).
     """
     collection = f"{prefix}/sync-requests"
@@ -177,8 +195,14 @@ def build_sync_request_api(
         collection,
         summary=f"Submit a {flow.source} -> {described.target} sync request",
         description=(
-            f"Stores the request PENDING; the sync monitor delivers it to {described.target}, one in flight per entity, "
-            "in order of `changedAt`, and only once the target holds every entity it depends on (until then it is WAITING, "
+            (
+                f"Stores the request PENDING and, when its entity has nothing in flight, sends it to {described.target} at "
+                "once (the answer still says PENDING); otherwise the acknowledgement of the entity's change in flight, or "
+                "the sync monitor, sends it: one in flight per entity, "
+                if release is not no_release
+                else f"Stores the request PENDING; the sync monitor delivers it to {described.target}, one in flight per entity, "
+            )
+            + "in order of `changedAt`, and only once the target holds every entity it depends on (until then it is WAITING, "
             "naming that entity). The same `syncRequestId` with the same content creates nothing new and answers "
             "its current status; with other content it is a 409. A refused request is never stored." + xml_note
         ),
@@ -202,6 +226,8 @@ def build_sync_request_api(
             raise problems.conflict(f"syncRequestId {request.syncRequestId} was already used for another request.") from None
         if created:
             metrics.add_metric(name="SyncRequestsReceived", unit=MetricUnit.Count, value=1)
+            if (sender := release()) is not None:
+                sender.release([stored])
         return 202, {"syncRequestId": stored.syncRequestId, "status": stored.status.value}
 
     @route(
@@ -212,7 +238,14 @@ def build_sync_request_api(
         description=(
             "All or nothing at validation: when any request is invalid the answer is a 422 whose `errors` point into "
             "`/requests/{index}/...`, and nothing is stored. Otherwise each request is stored as by the single intake; "
-            "one whose id was already used for another request gets the result status CONFLICT." + xml_note
+            "one whose id was already used for another request gets the result status CONFLICT."
+            + (
+                " A batch is a load: its requests wait for the sync monitor's run, which sends each entity's oldest change "
+                "first whatever order the batches came in (the acknowledgements send the next ones)."
+                if release is not no_release
+                else ""
+            )
+            + xml_note
         ),
         request=Request(
             batch_schema,

@@ -9,6 +9,7 @@ same attempt; a target that is unavailable raises, and SQS redelivers.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from utilhub.platform import journal, last_try
@@ -24,14 +25,19 @@ from utilhub.syncrequests.store import StaleTransition, SyncRequestStore
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+Release = Callable[[Sequence[SyncRequest]], object]  # sends at once what requests made final let go (SyncMonitor.release)
+
 
 class Acknowledgements:
-    """Records a target's acknowledgement, whether it came as the answer to the call or later."""
+    """Records a target's acknowledgement, whether it came as the answer to the call or later; with ``release`` (a
+    flow whose monitor queues its claims), the request made final lets its entity's next change, and the requests
+    waiting for its entity, go at once, in the same invocation (docs/sync-requests.md)."""
 
-    def __init__(self, store: SyncRequestStore, flow: SyncFlow, xref: CrossReferenceStore) -> None:
+    def __init__(self, store: SyncRequestStore, flow: SyncFlow, xref: CrossReferenceStore, release: Release | None = None) -> None:
         self._store = store
         self._flow = flow
         self._xref = xref
+        self._release = release
 
     def apply(self, request: SyncRequest, ack: Acknowledgement, *, completed: str | None = None) -> str:
         """Record ``ack`` for ``request``: SYNCHRONIZED, ERROR, or still SENT when the target answers later.
@@ -56,6 +62,8 @@ class Acknowledgements:
                 return "stale"
         metrics.add_metric(name="SyncRequestsSynchronized" if positive else "SyncRequestsFailed", unit=MetricUnit.Count, value=1)
         logger.info("acknowledged", extra={"syncRequestId": request.syncRequestId, "result": ack.result})
+        if self._release is not None:
+            self._release([request])
         return "synchronized" if positive else "error"
 
     def _complete_after_timeout(self, sync_request_id: str, reason: str) -> bool:

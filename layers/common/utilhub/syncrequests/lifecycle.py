@@ -95,6 +95,8 @@ class EntityState:
     last_error_reason: str | None = None
     # the entity's last synchronized request (its parents say what the entity refers to now)
     last_sync_request_id: str | None = None
+    # the requests held WAITING for this entity as their parent (released when the target holds it)
+    dependants: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -180,6 +182,17 @@ def blocking_parent(parents: Sequence[tuple[str, str]], states: Mapping[tuple[st
             doing = "being sent to" if state.in_flight else "not yet synchronized to"
             return Blocked(parent, f"waiting for {entity_type} {entity_id}: {doing} {target}")
     return None
+
+
+def dependants_released(states: Mapping[tuple[str, str], EntityState], target: str) -> dict[tuple[str, str], frozenset[str]]:
+    """Of the entities whose requests just became final, those the target now holds (:func:`blocking_parent` finds
+    nothing against them), each with the requests held WAITING for it: what its acknowledgement releases. A parent in
+    ERROR, or not yet at the target, releases nothing (its dependants would only wait again)."""
+    return {
+        entity: state.dependants
+        for entity, state in states.items()
+        if state.dependants and blocking_parent([entity], {entity: state}, target) is None
+    }
 
 
 def _in_error(parent: tuple[str, str], state: EntityState) -> Blocked | None:

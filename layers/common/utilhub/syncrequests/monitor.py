@@ -57,9 +57,10 @@ from utilhub.syncrequests.lifecycle import (
     Send,
     blocking_parent,
     blocking_unsent_parent,
+    dependants_released,
     plan_entity,
 )
-from utilhub.syncrequests.model import DeliveryMessage, SyncStatus
+from utilhub.syncrequests.model import DeliveryMessage, SyncRequest, SyncStatus
 from utilhub.syncrequests.store import CLAIMS_PER_TRANSACTION, StaleTransition, SyncRequestStore
 from utilhub.syncrequests.timeouts import time_out_due
 
@@ -375,14 +376,17 @@ class SyncMonitor:
                     report.discarded += 1
         self._send_or_hold(sends, report, claimed)
 
-    def _send_or_hold(self, requests: list[PendingRequest], report: MonitorReport, claimed: Claimed) -> None:
-        """Claim each request whose parents the target holds; hold (or keep) the others WAITING with the reason.
+    def _send_or_hold(self, requests: list[PendingRequest], report: MonitorReport, claimed: Claimed, *, renote: bool = False) -> None:
+        """Claim each request whose parents the target holds; hold (or keep) the others WAITING with the reason, noted
+        on the parent that holds them (``renote``: also one whose reason is unchanged, taken off its parent's notes; its
+        reason, history and waiting age are left as they are).
         Requests that depend on nothing are claimed first, so a child on the same page sees its parent in flight."""
         free = [r for r in requests if r.entity_type not in self._ordered_types]
         self._claim(free, report, claimed)
         ordered = [r for r in requests if r.entity_type in self._ordered_types]
         blocked = self._blockers(ordered)
         ready: list[PendingRequest] = []
+        noted: dict[tuple[str, str], list[str]] = defaultdict(list)  # parent -> the requests held for it now
         for request in ordered:
             block, stored_reason = blocked.get(request.sync_request_id, (None, None))
             if block is None:
@@ -392,16 +396,61 @@ class SyncMonitor:
                 if request.status is SyncStatus.WAITING:
                     if block.reason != stored_reason:
                         self._store.still_waiting(request, block)
+                        noted[block.parent].append(request.sync_request_id)
+                    elif renote:  # taken off a parent's notes and held for the same reason: noted again, nothing written
+                        noted[block.parent].append(request.sync_request_id)
                     report.waiting += 1
                     report.still_blocked.append(request.sync_request_id)
                     age = int((self._now() - request.in_status_since).total_seconds())
                     report.oldest_waiting_seconds = max(report.oldest_waiting_seconds, age)
                 else:
                     self._store.hold(request, block)
+                    noted[block.parent].append(request.sync_request_id)
                     report.held += 1
             except StaleTransition:
                 report.skipped_stale += 1
+        if noted and not self._parents_ready_once_sent:  # so the parent's acknowledgement releases them (:meth:`release`)
+            self._store.note_dependants(noted)
         self._claim(ready, report, claimed)
+
+    @tracer.capture_method
+    def release(self, requests: Sequence[SyncRequest]) -> MonitorReport:
+        """Send at once what ``requests`` let go, with the sweep's own per-entity code: each request's entity planned
+        again (:meth:`_plan_page`, oldest first; for a request just made final, its entity's next change; for one just
+        received, itself when its entity has nothing in flight) and, for an entity the target now holds, the requests
+        held WAITING for it (:meth:`_send_or_hold`); what is claimed is dispatched. The same conditional claims as the
+        sweep, so a monitor run working the same entity meanwhile never sends a change twice (one of the two claims
+        fails its condition). Whatever this misses or fails to do (AWS throttling, the index not yet holding a request
+        just written) the monitor's next run does: the failure is logged and counted (``SyncReleasesLeftToMonitor``), never
+        raised, as the transition that called it is written."""
+        report = MonitorReport()
+        claimed = Claimed()
+        try:
+            try:
+                pending = self._store.open_pending(requests)
+                if pending:
+                    self._plan_page(pending, report, claimed, set())
+                if not self._parents_ready_once_sent:
+                    entities = {(r.entityType, r.entityId) for r in requests}
+                    for parent, ids in dependants_released(self._store.entity_states(entities), self._target).items():
+                        if children := self._store.take_dependants(parent, ids):
+                            self._send_or_hold(children, report, claimed, renote=True)
+            finally:  # what was claimed is dispatched (or given back), as at the end of a page
+                self._dispatch_claimed(claimed, report)
+        except Exception as exc:
+            # a claim neither queued nor given back keeps its claims record: a monitor run gives it back (LONGEST_RUN).
+            # Not raised whatever it is: the transition that called this is written, and failing its caller would only
+            # have a delivery tried again (its entity's queue group held meanwhile) or an intake answer 500. One no retry
+            # will change (a grant missing, a defect) is logged as an error, with its trace, for the operator.
+            extra = {"flow": self._flow, "error": type(exc).__name__}
+            if transient(exc) or isinstance(exc, StaleTransition):
+                logger.warning("release left to the monitor", extra=extra)
+            else:
+                logger.exception("release left to the monitor", extra=extra)
+            metrics.add_metric(name="SyncReleasesLeftToMonitor", unit=MetricUnit.Count, value=1)
+        if report.queued:
+            metrics.add_metric(name="SyncRequestsSentAtOnce", unit=MetricUnit.Count, value=report.queued)
+        return report
 
     def _claim(self, ready: list[PendingRequest], report: MonitorReport, claimed: Claimed) -> None:
         for start in range(0, len(ready), CLAIMS_PER_TRANSACTION):  # each chunk's claims kept before the next is written

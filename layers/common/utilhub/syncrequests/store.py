@@ -5,7 +5,8 @@ Items (one table, key ``pk``):
 - entity  ``<flow>#ENT#<entityType>#<entityId>``: ``inFlight`` (the request being delivered),
   ``waiting`` (its request held for its parents), ``lastSentHash`` and ``lastSentChangedAt`` (the
   image last acknowledged), ``lastErrorId`` and ``lastErrorReason`` (its last request in ERROR, until
-  one of its requests is synchronized or that one is resubmitted).
+  one of its requests is synchronized or that one is resubmitted), ``dependants`` (the requests held
+  WAITING for it, which its acknowledgement releases).
 
 The sparse index ``OpenByEntity`` holds the open requests (PENDING, WAITING, SENT) under the entity they are looked
 up under (``gsi2pk = <flow>#<entityType>#<entityId>``: their own, or the one the flow names, kept as ``openUnder``),
@@ -57,6 +58,9 @@ OPEN_INDEX = "OpenByEntity"
 OPEN = frozenset({SyncStatus.PENDING, SyncStatus.WAITING, SyncStatus.SENT})
 OWED = "OUTCOME"  # the status index's partition of the requests whose final outcome CCB has not been told yet
 OPEN_LOOKUPS_AT_ONCE = 10  # concurrent key lookups of :meth:`SyncRequestStore.open_requests`: botocore's default connection pool
+# the open requests a release reads under one OpenByEntity key at most (:meth:`SyncRequestStore.open_pending`): a key
+# holding more is left to the monitor's sweep, so k requests under one key cost O(k) reads in all, not O(k^2)
+OPEN_READ_LIMIT = 20
 # a claim (request -> SENT, entity in flight) is two updates; one item more records the transaction's claims
 # until their messages are queued (:meth:`SyncRequestStore.claim_many`)
 CLAIMS_PER_TRANSACTION = (TRANSACTION_LIMIT - 1) // 2
@@ -369,6 +373,103 @@ class SyncRequestStore:
                 found = list(pool.map(one, wanted))
         return {entity: request_id for entity, request_id in zip(wanted, found, strict=True) if request_id is not None}
 
+    def open_pending(self, requests: Sequence[SyncRequest]) -> list[PendingRequest]:
+        """The PENDING requests of the entities of ``requests`` (those of them received PENDING included), as the monitor's page
+        holds them: the ids filed under each entity's ``OpenByEntity`` key (one key lookup each, a few at once), then
+        the requests themselves read consistently (:meth:`_get_requests`). An entity filed under another (``open_under``)
+        is looked up there and its own requests kept. What the index does not hold yet the monitor's sweep finds.
+
+        A key holding more than :data:`OPEN_READ_LIMIT` open requests is not read whole (the index is not ordered, so
+        the oldest of them cannot be told from a part): its entities are left out, for the monitor's sweep, which reads
+        the backlog oldest first. So a release reads at most ``OPEN_READ_LIMIT + 1`` index entries and
+        ``OPEN_READ_LIMIT`` requests per key, however many requests share it."""
+        keys = {r.syncRequestId: self._open_key(*self._open_under(r.entityType, r.entityId, r.data)) for r in requests}
+        distinct = list(dict.fromkeys(keys.values()))
+        if len(distinct) <= 1:
+            listed = [self._open_ids(k) for k in distinct]
+        else:
+            with ThreadPoolExecutor(max_workers=min(OPEN_LOOKUPS_AT_ONCE, len(distinct))) as pool:
+                listed = list(pool.map(self._open_ids, distinct))
+        whole = {key: found for key, found in zip(distinct, listed, strict=True) if found is not None}
+        if len(whole) < len(distinct):
+            logger.info(
+                "release left to the monitor: more open requests under a key than a release reads",
+                extra={"keys": len(distinct) - len(whole), "limit": OPEN_READ_LIMIT},
+            )
+        requests = [r for r in requests if keys[r.syncRequestId] in whole]
+        entities = {(r.entityType, r.entityId) for r in requests}
+        # a request just received is read by its id (the index may not hold it yet); one just made final is not read
+        # again (the release is given it as it was before its acknowledgement: SENT)
+        received = [r.syncRequestId for r in requests if r.status is SyncStatus.PENDING]
+        ids = dict.fromkeys(received + [i for found in whole.values() for i in found])
+        return [
+            self._pending(item)
+            for item in self._get_requests(ids)
+            if item.get("status") == SyncStatus.PENDING.value and (item["entityType"], item["entityId"]) in entities
+        ]
+
+    def _open_ids(self, key: str) -> list[str] | None:
+        """The ids of the open requests filed under one ``OpenByEntity`` key, or None when it holds more than
+        :data:`OPEN_READ_LIMIT` (one query of ``OPEN_READ_LIMIT + 1`` entries at most)."""
+        page = self._client.query(
+            TableName=self._table.name,
+            IndexName=OPEN_INDEX,
+            KeyConditionExpression="gsi2pk = :e",
+            ExpressionAttributeValues={":e": key},
+            Limit=OPEN_READ_LIMIT + 1,
+        )
+        items = page.get("Items", [])
+        if len(items) > OPEN_READ_LIMIT or "LastEvaluatedKey" in page:  # more than the limit (a 1 MB page cannot hold less)
+            return None
+        return [str(item["syncRequestId"]) for item in items]
+
+    def _get_requests(self, ids: Iterable[str]) -> list[dict[str, Any]]:
+        """The request items of ``ids`` that exist, read consistently without their data: 100 per BatchGetItem call."""
+        wanted = list(dict.fromkeys(ids))
+        names = ("syncRequestId", "entityType", "entityId", "changedAt", "dataHash", "gsi1sk", "attempt", "correlationId", "status")
+        found: list[dict[str, Any]] = []
+        for start in range(0, len(wanted), 100):
+            request: dict[str, Any] = {
+                self._table.name: {
+                    "Keys": [self._request_key(i) for i in wanted[start : start + 100]],
+                    "ConsistentRead": True,
+                    "ProjectionExpression": ", ".join(f"#a{n}" for n in range(len(names))),
+                    "ExpressionAttributeNames": {f"#a{n}": name for n, name in enumerate(names)},
+                }
+            }
+            while request:
+                response = self._client.batch_get_item(RequestItems=request)
+                found += response["Responses"].get(self._table.name, [])
+                request = response.get("UnprocessedKeys") or {}
+        return found
+
+    def note_dependants(self, held: dict[tuple[str, str], list[str]]) -> None:
+        """Each parent's entity item lists the requests held WAITING for it (``dependants``, a string set; one update
+        per parent), so its acknowledgement releases them (:meth:`take_dependants`). A note not written leaves them to
+        the monitor's sweep: it is logged, never raised."""
+        for parent, ids in held.items():
+            try:
+                self._client.update_item(
+                    TableName=self._table.name,
+                    Key=self._entity_key(*parent),
+                    UpdateExpression="ADD dependants :ids SET updatedAt = :now",
+                    ExpressionAttributeValues={":ids": set(ids), ":now": self._now().isoformat()},
+                )
+            except ClientError as exc:
+                logger.warning("dependants not noted", extra={"parent": "#".join(parent), "error": exc.response["Error"]["Code"]})
+
+    def take_dependants(self, parent: tuple[str, str], ids: Iterable[str]) -> list[PendingRequest]:
+        """Take ``ids`` off the parent's ``dependants`` (one update) and return those still WAITING, read consistently:
+        what its acknowledgement releases. One held again is noted again (:meth:`note_dependants`)."""
+        wanted = set(ids)
+        self._client.update_item(
+            TableName=self._table.name,
+            Key=self._entity_key(*parent),
+            UpdateExpression="DELETE dependants :ids SET updatedAt = :now",
+            ExpressionAttributeValues={":ids": wanted, ":now": self._now().isoformat()},
+        )
+        return [self._pending(item) for item in self._get_requests(sorted(wanted)) if item.get("status") == SyncStatus.WAITING.value]
+
     def sent_due(self, shard: int, now: datetime, limit: int) -> Iterator[tuple[str, int]]:
         """(id, attempt) of SENT requests of one shard whose acknowledgement was due before ``now``, the longest overdue first."""
         for item in self._query_index(f"{self._prefix}{SyncStatus.SENT.value}#{shard}", limit=limit, before=f"{sortable_time(now)}~"):
@@ -412,6 +513,7 @@ class SyncRequestStore:
                         last_error_id=item.get("lastErrorId"),  # type: ignore[arg-type]
                         last_error_reason=item.get("lastErrorReason"),  # type: ignore[arg-type]
                         last_sync_request_id=item.get("lastSyncRequestId"),  # type: ignore[arg-type]
+                        dependants=frozenset(str(i) for i in item.get("dependants", ())),
                     )
                 request = response.get("UnprocessedKeys") or {}
         return states

@@ -61,9 +61,22 @@ def monitor_for(flow: SyncFlow) -> SyncMonitor:
     )
 
 
+def release_for(flow: SyncFlow) -> SyncMonitor | None:
+    """The flow's monitor, for a function given the flow's delivery queue (its intake and acknowledgements): what a
+    request received or made final lets go is queued at once (:meth:`SyncMonitor.release`). None without the queue
+    (DACS: its extract writes files on its own schedule)."""
+    return monitor_for(flow) if get_settings().sync.delivery_queue_url else None
+
+
 @per_process
 def acknowledgements_for(flow: SyncFlow) -> Acknowledgements:
-    return Acknowledgements(store_for(flow), flow, CrossReferenceStore(aws.table(get_settings().state.require("xref_table"))))
+    release = release_for(flow)
+    return Acknowledgements(
+        store_for(flow),
+        flow,
+        CrossReferenceStore(aws.table(get_settings().state.require("xref_table"))),
+        release.release if release is not None else None,
+    )
 
 
 @per_process

@@ -10,7 +10,7 @@ from utilhub.packs.field_work.sp_sync import ACK_SCOPE, FLOWS, PREFIX, SCOPE, ac
 from utilhub.platform.http import HttpApiResolver
 from utilhub.syncrequests.api import build_sync_request_api
 from utilhub.syncrequests.model import SyncFlow
-from utilhub.syncrequests.wiring import acknowledgements_for, store_for
+from utilhub.syncrequests.wiring import acknowledgements_for, release_for, store_for
 
 # one flow per implementation model, the same routes and contract; the target is the model's asset system
 TARGETS = "WAM (model v1.9) or ODM (model v2.1)"
@@ -25,6 +25,7 @@ def api_for(flow: SyncFlow) -> HttpApiResolver:
         ack_scope=ACK_SCOPE,
         store=lambda: store_for(flow),
         acknowledgements=lambda: acknowledgements_for(flow),
+        release=lambda: release_for(flow),
         target_described=TARGETS,
     )
 

@@ -1,0 +1,157 @@
+"""Sent at once (docs/sync-requests.md#sent-at-once): a request received while its entity is free goes at its
+intake, an acknowledgement releases its entity's next change and the requests waiting for its entity as their
+parent, all without a monitor run; and a monitor run working the same entity at the same time never sends a change
+twice. Through the real handlers, moto and the MDM simulator; the monitor never runs unless a test says so."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+import pytest
+
+from localhub.hub import LocalHub
+from localhub.lambda_.runtime import function_environment
+from localhub.simulators.mdm import MdmSimulator
+from tests.conftest import sample_event
+from tests.helpers import post_json
+from tests.integration.test_meter_data_person_sync import MDM_CLAIMS, MONITOR, person, status_of, submit
+from utilhub.platform import wiring
+from utilhub.syncrequests.lifecycle import PendingRequest
+from utilhub.syncrequests.model import SyncRequestIn
+
+
+def mdm(hub: LocalHub) -> MdmSimulator:
+    simulator = hub.simulators["MDM"]
+    assert isinstance(simulator, MdmSimulator)
+    return simulator
+
+
+def statuses(hub: LocalHub, sync_request_id: str) -> list[str]:
+    return [h["status"] for h in status_of(hub, sync_request_id)["history"]]
+
+
+def received_order(hub: LocalHub) -> list[str]:
+    seen: list[str] = []
+    for message in mdm(hub).received:
+        if message["syncRequestId"] not in seen:
+            seen.append(message["syncRequestId"])
+    return seen
+
+
+def body_of(name: str) -> dict[str, Any]:
+    return dict(json.loads(sample_event(f"meter_data/sync_requests/submit-{name}.json")["body"]))
+
+
+def test_a_request_received_while_its_entity_is_free_goes_at_its_intake(hub: LocalHub) -> None:
+    # When a person's change is posted, and its queue delivered, with no monitor run
+    assert submit(hub, person("SR-1")).status == 202
+    assert statuses(hub, "SR-1") == ["PENDING", "SENT"]
+    hub.drain()
+
+    # Then MDM holds it
+    assert statuses(hub, "SR-1") == ["PENDING", "SENT", "SYNCHRONIZED"]
+    assert mdm(hub).accepted["SR-1"] == 1
+
+
+def test_an_acknowledgement_releases_the_entitys_next_change_without_a_monitor_run(hub: LocalHub) -> None:
+    # Given a person's change in flight and two newer ones received behind it (PENDING: the entity is in flight)
+    submit(hub, person("SR-1", name="v1", changed="2026-11-20T09:00:00Z"))
+    submit(hub, person("SR-3", name="v3", changed="2026-11-20T09:02:00Z"))
+    submit(hub, person("SR-2", name="v2", changed="2026-11-20T09:01:00Z"))
+    assert (statuses(hub, "SR-2"), statuses(hub, "SR-3")) == (["PENDING"], ["PENDING"])
+
+    # When the queue is delivered, with no monitor run
+    hub.drain()
+
+    # Then each acknowledgement sent the next change, oldest first: MDM got all three in order and holds the newest
+    assert received_order(hub) == ["SR-1", "SR-2", "SR-3"]
+    assert [statuses(hub, i)[-1] for i in ("SR-1", "SR-2", "SR-3")] == ["SYNCHRONIZED"] * 3
+    assert mdm(hub).records["PERSON#P-1"]["data"]["ContactName"] == "v3"
+
+
+def test_an_acknowledgement_posted_later_releases_the_next_change_too(hub: LocalHub) -> None:
+    # Given MDM accepts the first change and acknowledges it later, and a newer change waits behind it
+    mdm(hub).add_fault({"kind": "accept_later", "count": 1})
+    submit(hub, person("SR-1", name="v1", changed="2026-11-20T09:00:00Z"))
+    hub.drain()
+    submit(hub, person("SR-2", name="v2", changed="2026-11-20T09:01:00Z"))
+    assert (statuses(hub, "SR-1")[-1], statuses(hub, "SR-2")) == ("SENT", ["PENDING"])
+
+    # When MDM posts its acknowledgement
+    ack = {"result": "POSITIVE", "targetId": "MDM-1"}
+    response = post_json(hub, "/meter-data/sync-requests/SR-1/acknowledgement", ack, MDM_CLAIMS)
+    assert response.status == 200, response.body
+
+    # Then the next change was queued by it, and goes with the queue's delivery, no monitor run
+    assert statuses(hub, "SR-2") == ["PENDING", "SENT"]
+    hub.drain()
+    assert statuses(hub, "SR-2")[-1] == "SYNCHRONIZED"
+
+
+def test_a_parents_acknowledgement_releases_its_waiting_children_without_a_monitor_run(hub: LocalHub) -> None:
+    # Given a service agreement received before its person and service point: it waits for them at its intake
+    sa = str(body_of("service-agreement")["syncRequestId"])
+    assert submit(hub, body_of("service-agreement")).status == 202
+    assert status_of(hub, sa)["status"] == "WAITING"
+
+    # When its parents are received and the queue is delivered, with no monitor run
+    parents = [str(body_of(name)["syncRequestId"]) for name in ("person", "service-point")]
+    for name in ("person", "service-point"):
+        assert submit(hub, body_of(name)).status == 202
+    hub.drain()
+
+    # Then the parents' acknowledgements released the agreement, which MDM got after both, once
+    assert status_of(hub, sa)["status"] == "SYNCHRONIZED"
+    order = received_order(hub)
+    assert all(order.index(p) < order.index(sa) for p in parents), order
+    assert mdm(hub).accepted[sa] == 1
+
+
+def test_the_monitor_and_a_release_working_one_entity_at_once_send_its_change_once(hub: LocalHub, monkeypatch: pytest.MonkeyPatch) -> None:
+    from utilhub.packs.meter_data.sync import FLOW
+    from utilhub.syncrequests.wiring import monitor_for, store_for
+
+    with function_environment(hub.function(MONITOR).environment):
+        wiring.reset()
+        store, monitor = store_for(FLOW), monitor_for(FLOW)
+        # Given a PENDING change of a free person (stored as the intake stores it, without the intake's release)
+        stored, _ = store.create(
+            SyncRequestIn(
+                syncRequestId="SR-R",
+                entityType="PERSON",
+                entityId="P-R",
+                changedAt=datetime.fromisoformat("2026-11-20T09:00:00+00:00"),
+                data={"name": "Ada"},
+            ),
+            "cid",
+        )
+        # and both paths made to claim only once both have planned it (each saw the entity free and the request PENDING)
+        both_planned = threading.Barrier(2, timeout=30)
+        claim_many: Callable[..., list[int | None]] = store.claim_many
+
+        def claim_when_both_planned(requests: Sequence[PendingRequest], *, record: str | None = None) -> list[int | None]:
+            both_planned.wait()
+            return claim_many(requests, record=record)
+
+        monkeypatch.setattr(store, "claim_many", claim_when_both_planned)
+
+        # When a monitor run and a release (an acknowledgement's, or the intake's) work it at the same time
+        reports: dict[str, Any] = {}
+        run = threading.Thread(target=lambda: reports.update(run=monitor.run()))
+        run.start()
+        reports["release"] = monitor.release([stored])
+        run.join(60)
+        monkeypatch.undo()
+    wiring.reset()
+
+    # Then one claim went through and the other was skipped as stale: the change was queued once, at attempt 1
+    assert sorted((r.queued, r.skipped_stale) for r in reports.values()) == [(0, 1), (1, 0)]
+    assert statuses(hub, "SR-R") == ["PENDING", "SENT"]
+    hub.drain()
+    assert statuses(hub, "SR-R") == ["PENDING", "SENT", "SYNCHRONIZED"]
+    assert mdm(hub).accepted["SR-R"] == 1
+    assert len([m for m in mdm(hub).received if m["syncRequestId"] == "SR-R"]) == 1
