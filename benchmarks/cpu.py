@@ -20,12 +20,12 @@ from lxml import etree
 
 from benchmarks.common import Row, best_of, sample_body
 from utilhub.packs.meter_data.mdm_xml import NAMESPACE, MdmSyncXml
-from utilhub.packs.meter_data.model import ADDRESS_XML, PersonData
+from utilhub.packs.meter_data.model import PersonData
 from utilhub.packs.meter_data.sync import FLOW
 from utilhub.platform.settings import Settings
 from utilhub.platform.xml import load_schema, parse_untrusted, validate
 from utilhub.syncrequests.api import validate_sync_request
-from utilhub.syncrequests.ccb_xml import CcbSyncRequestXml
+from utilhub.syncrequests.ccb_xml import ADDRESS_XML, CcbSyncRequestXml
 from utilhub.syncrequests.model import SyncFlow, SyncRequest, SyncRequestIn
 from utilhub.syncrequests.store import SyncRequestStore, _from_item
 

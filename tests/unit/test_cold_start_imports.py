@@ -22,7 +22,13 @@ SAMPLE = (
     "MeterDataDeliveryFunction",
 )
 BATCH = "aws_lambda_powertools.utilities.batch"
-WATCHED = ("pydantic_settings", BATCH, "aws_xray_sdk.core")
+LXML = "lxml.etree"
+STORE = "utilhub.syncrequests.store"
+MONITOR = "utilhub.syncrequests.monitor"
+DELIVERY = "utilhub.syncrequests.delivery"  # the delivery and the acknowledgements
+INITIAL = "utilhub.packs.dacs.initial"
+ENGINE = (STORE, MONITOR, DELIVERY, INITIAL)
+WATCHED = ("pydantic_settings", BATCH, "aws_xray_sdk.core", LXML, *ENGINE)
 
 
 def functions() -> dict[str, tuple[str, set[str]]]:
@@ -71,3 +77,56 @@ def test_the_sample_has_each_kind_of_function() -> None:
     assert {"SQS"} in kinds
     assert {"Schedule"} in kinds
     assert kinds.count(set()) == 2
+
+
+# functions none of whose routes or records are XML (JSON APIs, a queue of JSON, S3 events, files of their own format)
+WITHOUT_XML = (
+    "MeterDataLinksFunction",
+    "MeterDataBillCycleFunction",
+    "MeterDataAdjustmentFunction",
+    "FieldWorkActivitiesFunction",
+    "FieldWorkQueriesFunction",
+    "OrderToCashOrdersFunction",
+    "OperationsTransactionsFunction",
+    "DacsFileTransferFunction",
+)
+
+
+@pytest.mark.parametrize("function", [*WITHOUT_XML, "MeterDataSyncRequestsFunction"])
+def test_lxml_is_loaded_by_a_function_that_reads_xml_not_by_the_others(function: str) -> None:
+    # Given a function of the template: one that takes no XML, or MD-01's intake, which takes CCB's XML
+    handler, _ = FUNCTIONS[function]
+
+    # When its handler is imported in a fresh interpreter
+    loaded = loaded_at_cold_start(handler)
+
+    # Then lxml is loaded by the XML codecs a function uses, not by the HTTP layer every API function imports
+    assert (LXML in loaded) == (function not in WITHOUT_XML)
+
+
+# the parts of the sync engine each function's wiring builds (what its invocations use), and no other
+ENGINE_USED = {
+    # intake and acknowledgements, and the monitor's release of what a request received or made final lets go
+    "MeterDataSyncRequestsFunction": {STORE, DELIVERY, MONITOR},
+    "MeterDataSyncMonitorFunction": {STORE, MONITOR},
+    "MeterDataDeliveryFunction": {STORE, DELIVERY, MONITOR},  # MDM's answer acknowledged, the next change released
+    "MeterDataUsageRequestsFunction": {STORE},  # a usage request waits for its SA's master data
+    "MeterDataLinksFunction": set(),
+    "MeterDataUsageFunction": set(),
+    "FieldWorkActivitiesFunction": set(),
+    "DacsInitialSyncFunction": {INITIAL},
+    "DacsFileTransferFunction": {STORE, DELIVERY},  # a file in upload/ completes its requests
+    "DacsIncrementalExtractFunction": {STORE, MONITOR, DELIVERY},  # the monitor's sweep, writing extract files
+}
+
+
+@pytest.mark.parametrize("function", sorted(ENGINE_USED))
+def test_a_function_loads_the_parts_of_the_sync_engine_it_uses_and_no_other(function: str) -> None:
+    # Given a function of the template and the parts of the engine its wiring builds
+    handler, _ = FUNCTIONS[function]
+
+    # When its handler is imported in a fresh interpreter
+    loaded = loaded_at_cold_start(handler)
+
+    # Then exactly those are loaded: a monitor has no delivery, a function of no flow none
+    assert loaded & set(ENGINE) == ENGINE_USED[function]

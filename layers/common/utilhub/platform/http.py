@@ -18,11 +18,10 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from hashlib import sha256
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
-from lxml import etree
 from pydantic import BaseModel, ValidationError
 
 from utilhub.platform import aws, idempotency, identity
@@ -43,7 +42,9 @@ from utilhub.platform.problems import (
 )
 from utilhub.platform.settings import get_settings
 from utilhub.platform.text import refuse_in_header, refuse_in_json, refuse_in_parameters, refuse_in_xml
-from utilhub.platform.xml import parse_untrusted
+
+if TYPE_CHECKING:
+    from lxml import etree
 
 JSON = "application/json"
 XML_TYPES = ("application/xml", "text/xml")
@@ -194,6 +195,8 @@ def read_body(app: APIGatewayHttpResolver, *, xml: bool, text: str | None = None
         refuse_in_json(parsed)
         return Body(raw=raw, json=parsed)
     if xml and media_type in XML_TYPES:
+        from utilhub.platform.xml import parse_untrusted  # lxml, loaded by a function whose routes take XML when one comes
+
         root = parse_untrusted(raw, max_bytes=settings.xml.xml_max_bytes, max_depth=settings.xml.xml_max_depth)
         refuse_in_xml(root)
         return Body(raw=raw, xml=root)

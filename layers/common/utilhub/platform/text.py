@@ -24,12 +24,14 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from lxml import etree
 from pydantic_core import PydanticCustomError
 
 from utilhub.platform.problems import FieldError, bad_request, invalid
+
+if TYPE_CHECKING:
+    from lxml import etree
 
 PATH_PARAMETER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:\-]{0,63}")
 # C0 but TAB (09) and LF (0A), DEL, C1, line and paragraph separators, surrogates, U+FFFE and U+FFFF

@@ -7,12 +7,13 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from utilhub.platform.scheduled import scheduled_clock
-from utilhub.syncrequests.delivery import SyncDelivery
 from utilhub.syncrequests.model import DeliveryMessage, SyncFlow
-from utilhub.syncrequests.monitor import SyncMonitor
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # built by the wiring: a delivery function does not load the monitor, nor a monitor the delivery
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+    from utilhub.syncrequests.delivery import SyncDelivery
+    from utilhub.syncrequests.monitor import SyncMonitor
 
 
 def run_monitor(monitor: SyncMonitor, event: Mapping[str, Any] | None, context: Any) -> dict[str, Any]:

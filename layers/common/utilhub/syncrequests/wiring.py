@@ -1,26 +1,32 @@
 """Build a flow's store, monitor and delivery from the settings: the one place AWS resources
-are looked up for the engine. Each object is created once per process, on first use."""
+are looked up for the engine. Each object is created once per process, on first use.
+
+Each builder imports what it builds: a function loads the parts of the engine it uses (an intake the store, the
+acknowledgements and the monitor that releases what they let go, a monitor the monitor, a delivery the delivery), and
+a pack's function that uses none loads none
+(``tests/unit/test_cold_start_imports.py``)."""
 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from utilhub.platform import aws
-from utilhub.platform.connectors import HttpConnector
 from utilhub.platform.settings import Settings, get_settings
 from utilhub.platform.wiring import Handler, entry, per_process
-from utilhub.platform.xref import CrossReferenceStore
-from utilhub.syncrequests import outcomes
-from utilhub.syncrequests.delivery import Acknowledgements, SyncDelivery
-from utilhub.syncrequests.lifecycle import AckTimeouts
-from utilhub.syncrequests.model import SyncFlow
-from utilhub.syncrequests.monitor import QueueDispatch, SyncMonitor
-from utilhub.syncrequests.outcomes import Ccb, CcbOutcomes, flows_of
-from utilhub.syncrequests.store import SyncRequestStore, last_final_at
+
+if TYPE_CHECKING:
+    from utilhub.syncrequests.delivery import Acknowledgements, SyncDelivery
+    from utilhub.syncrequests.lifecycle import AckTimeouts
+    from utilhub.syncrequests.model import SyncFlow
+    from utilhub.syncrequests.monitor import SyncMonitor
+    from utilhub.syncrequests.store import SyncRequestStore
 
 
 def ack_timeouts(settings: Settings) -> AckTimeouts:
     """The flow's acknowledgement time-outs, from its function's settings (the template's parameter and queue)."""
+    from utilhub.syncrequests.lifecycle import AckTimeouts
+
     return AckTimeouts(
         timedelta(seconds=settings.sync.sync_ack_timeout_seconds),
         visibility=timedelta(seconds=settings.sync.delivery_visibility_timeout_seconds),
@@ -31,6 +37,9 @@ def ack_timeouts(settings: Settings) -> AckTimeouts:
 
 @per_process
 def store_for(flow: SyncFlow) -> SyncRequestStore:
+    from utilhub.syncrequests.outcomes import CcbOutcomes, flows_of
+    from utilhub.syncrequests.store import SyncRequestStore
+
     settings = get_settings()
     return SyncRequestStore(
         aws.table(settings.state.require("sync_request_table")),
@@ -48,6 +57,8 @@ def store_for(flow: SyncFlow) -> SyncRequestStore:
 
 @per_process
 def monitor_for(flow: SyncFlow) -> SyncMonitor:
+    from utilhub.syncrequests.monitor import QueueDispatch, SyncMonitor
+
     settings = get_settings()
     store = store_for(flow)
     return SyncMonitor(
@@ -70,6 +81,9 @@ def release_for(flow: SyncFlow) -> SyncMonitor | None:
 
 @per_process
 def acknowledgements_for(flow: SyncFlow) -> Acknowledgements:
+    from utilhub.platform.xref import CrossReferenceStore
+    from utilhub.syncrequests.delivery import Acknowledgements
+
     release = release_for(flow)
     return Acknowledgements(
         store_for(flow),
@@ -81,6 +95,9 @@ def acknowledgements_for(flow: SyncFlow) -> Acknowledgements:
 
 @per_process
 def delivery_for(flow: SyncFlow) -> SyncDelivery:
+    from utilhub.platform.connectors import HttpConnector
+    from utilhub.syncrequests.delivery import SyncDelivery
+
     connector = HttpConnector.of(flow.target, get_settings())
     return SyncDelivery(store_for(flow), flow, connector, acknowledgements_for(flow))
 
@@ -90,6 +107,10 @@ def ccb_outcomes() -> Handler:
     """Every flow's final sync request outcomes, told to CCB (functions/sync_requests/ccb_outcomes); one older than its
     request's last final transition is not (redriven after a newer one: CCB keeps the last state it is told)."""
     from utilhub.platform import batches  # noqa: F401 - loaded at init: every invocation processes an SQS batch
+    from utilhub.platform.connectors import HttpConnector
+    from utilhub.syncrequests import outcomes
+    from utilhub.syncrequests.outcomes import Ccb
+    from utilhub.syncrequests.store import last_final_at
 
     settings = get_settings()
     connector = HttpConnector.of("CCB", settings)

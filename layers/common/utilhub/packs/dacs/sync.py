@@ -13,14 +13,13 @@ from __future__ import annotations
 import io
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from utilhub.packs.dacs import model
 from utilhub.packs.dacs.acknowledgements import RecordAcknowledgement, complete_uploaded, file_records
 from utilhub.packs.dacs.eligibility import ineligible_agreement
 from utilhub.packs.dacs.extract_file import ExtractWriter, file_name
 from utilhub.packs.dacs.extract_files import ExtractFiles
-from utilhub.packs.dacs.incremental import IncrementalExtract
 from utilhub.packs.dacs.mapping import to_record
 from utilhub.packs.dacs.wiring import s3
 from utilhub.platform.problems import invalid
@@ -29,6 +28,9 @@ from utilhub.platform.settings import get_settings
 from utilhub.platform.wiring import per_process
 from utilhub.syncrequests.model import Acknowledgement, AcknowledgementIn, EntityRef, EntitySpec, SyncFlow, SyncRequest
 from utilhub.syncrequests.wiring import acknowledgements_for, store_for
+
+if TYPE_CHECKING:  # the scheduled extract's alone (it loads the sync monitor's sweep): the other functions import FLOW
+    from utilhub.packs.dacs.incremental import IncrementalExtract
 
 SCOPE = "utilhub/dacs"
 PREFIX = "/dacs"
@@ -82,6 +84,8 @@ FLOW = SyncFlow(
 
 @per_process
 def incremental_extract() -> IncrementalExtract:
+    from utilhub.packs.dacs.incremental import IncrementalExtract
+
     settings = get_settings()
     bucket = settings.dacs.require("dacs_exchange_bucket")
     return IncrementalExtract(

@@ -3,17 +3,20 @@ the file mover, CCB's connector) and one entry per handler, named after its fold
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from utilhub.packs.dacs.initial import InitialSync, run_step
-from utilhub.packs.dacs.transfer import ExtractFileMover
 from utilhub.platform import aws
 from utilhub.platform.connectors import HttpConnector
 from utilhub.platform.reasons import values_withheld
 from utilhub.platform.settings import get_settings
 from utilhub.platform.wiring import Handler, entry, per_process
 from utilhub.syncrequests import wiring as engine
+
+if TYPE_CHECKING:  # each imported by the one function that uses it (DA-01's steps, DA-03's mover)
+    from utilhub.packs.dacs.initial import InitialSync
+    from utilhub.packs.dacs.transfer import ExtractFileMover
 
 
 @per_process
@@ -28,11 +31,15 @@ def exchange_bucket() -> str:
 
 @per_process
 def extract_file_mover() -> ExtractFileMover:
+    from utilhub.packs.dacs.transfer import ExtractFileMover
+
     return ExtractFileMover(s3(), exchange_bucket())
 
 
 @per_process
 def initial_synchronization() -> InitialSync:
+    from utilhub.packs.dacs.initial import InitialSync
+
     return InitialSync(s3(), exchange_bucket())
 
 
@@ -42,7 +49,9 @@ def ccb_connector() -> HttpConnector:
     return HttpConnector.of("CCB", get_settings())
 
 
-def _initial_sync_step(sync: InitialSync, event: dict[str, Any], context: Any) -> dict[str, Any]:
+def _initial_sync_step(
+    run_step: Callable[[InitialSync, dict[str, Any]], dict[str, Any]], sync: InitialSync, event: dict[str, Any], context: Any
+) -> dict[str, Any]:
     with aws.transient_failures_retryable(), values_withheld():  # no refused value in its history or log
         return run_step(sync, event)
 
@@ -53,7 +62,9 @@ def _initial_sync_step(sync: InitialSync, event: dict[str, Any], context: Any) -
 @entry
 def initial_sync() -> Handler:
     """DA-01: the plan, part and join steps of the Distributed Map state machine."""
-    return partial(_initial_sync_step, initial_synchronization())
+    from utilhub.packs.dacs.initial import run_step
+
+    return partial(_initial_sync_step, run_step, initial_synchronization())
 
 
 @entry

@@ -18,12 +18,13 @@ from typing import Any
 
 from lxml import etree
 
-from utilhub.packs.meter_data.model import ADDRESS_XML, SERVICE_TYPE_MAP
+from utilhub.packs.meter_data.model import SERVICE_TYPE_MAP
 from utilhub.platform.dvm import domain_value_maps
 from utilhub.platform.problems import Problem
 from utilhub.platform.reasons import exception_reason
 from utilhub.platform.settings import get_settings
 from utilhub.platform.xml import parse_untrusted, to_bytes, validate
+from utilhub.syncrequests.ccb_xml import ADDRESS_XML  # the element names MDM's XSD gives them too
 from utilhub.syncrequests.lifecycle import sortable_time
 from utilhub.syncrequests.model import Acknowledgement, SyncRequest
 

@@ -27,7 +27,6 @@ from utilhub.syncrequests.ccb_data import (
     CcbServicePointData,
     EntityId,
 )
-from utilhub.syncrequests.ccb_xml import ADDRESS_XML as ADDRESS_XML  # the element names MDM's XSD gives them too
 from utilhub.syncrequests.model import ID_PATTERN
 
 ID = ID_PATTERN  # the one id pattern of every contract
