@@ -61,12 +61,13 @@ def test_a_floor_that_sends_another_message_is_refused(monkeypatch: pytest.Monke
 
 
 def test_md16s_hub_path_runs_the_handlers_own_update_and_the_relays_deduplication_id(monkeypatch: pytest.MonkeyPatch) -> None:
+    from utilhub.packs.meter_data.billing.relays import bill_status_update as real_update
     from utilhub.platform import relay
 
     # Given the functions MD-16's intake runs (accept_bill_status) to build MDM's update and to queue it on its FIFO queue
     updates: list[str] = []
     hashed: list[str] = []
-    real_update, real_hash = handler_cpu.bill_status_update, relay.deduplication_id
+    real_hash = relay.deduplication_id
 
     def update(usage_transaction_id: str, status: Any) -> Any:
         updates.append(f"{usage_transaction_id}#{status.eventId}")
