@@ -30,7 +30,8 @@ Points:
 - MD-13 (replacement reads, relayed to CCB; MD-20 shares the path): intake to the queued
   :class:`~utilhub.platform.relay.RelayMessage`, its delivery's reading and fingerprint, CCB's off-cycle bill
   request; floor: ``ReplacementReadsIn`` and ``OffCycleBillRequest`` serialised with ``json.dumps``.
-- MD-16 (bill status, relayed to MDM): the same with ``BillStatusIn`` and ``UsedOnBillUpdate``.
+- MD-16 (bill status, relayed to MDM): the same with ``BillStatusIn`` and ``UsedOnBillUpdate`` (the handler's own
+  ``bill_status_update``), and the FIFO queue's deduplication id (the relay's ``deduplication_id``).
 - FW-06 (a service point to WAM or ODM through the sync engine): ``validate_sync_request``, the stored item,
   the request read back from it, ``AssetServicePointJson.render``; floor: ``SyncRequestIn`` and
   ``FieldServicePointData``, the SP type translated, ``ServicePointSyncOut.model_dump_json``.
@@ -53,7 +54,6 @@ above its points, measured in the same run, as ``make bench`` does.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import zlib
 from collections.abc import Callable
@@ -91,13 +91,21 @@ from utilhub.packs.meter_data.billing.events import (
     ReplacementReadsIn,
     UsedOnBillUpdate,
 )
-from utilhub.packs.meter_data.billing.relays import BILL_STATUS, REPLACEMENT_READS, off_cycle_bill_request, used_on_bill_update
+from utilhub.packs.meter_data.billing.relays import (
+    BILL_STATUS,
+    REPLACEMENT_READS,
+    bill_status_event_id,
+    bill_status_update,
+    off_cycle_bill_request,
+    used_on_bill_update,
+)
 from utilhub.packs.meter_data.billing.usage import BillDeterminants, ccb_service_type, for_ccb, from_mdm, mismatch, read_determinants
 from utilhub.packs.meter_data.billing.usage_requests.model import UsageQueued, UsageRequestIn, UsageStatus, parse_request
 from utilhub.packs.meter_data.billing.usage_requests.store import UsageRequestStore
 from utilhub.packs.order_to_cash.collation import collate
 from utilhub.packs.order_to_cash.model import FulfillmentOrderIn
 from utilhub.packs.order_to_cash.orders import check_payment_methods, execution_name, order_content, read_order
+from utilhub.platform import relay
 from utilhub.platform.dvm import COMMON, domain_value_maps
 from utilhub.platform.http import Body
 from utilhub.platform.json_input import from_json
@@ -128,11 +136,15 @@ def _json_body[M: BaseModel](model: type[M], body: str) -> M:
     return from_json(model, raw)
 
 
-def _relay_round(relay: str, event_id: str, payload: dict[str, Any]) -> RelayMessage:
-    """What the relay queues at intake, and what its delivery reads back (with the idempotency fingerprint it makes)."""
-    queued = RelayMessage(relay=relay, eventId=event_id, payload=payload, correlationId="bench").model_dump_json()
-    message = RelayMessage.model_validate_json(queued)
-    message.model_dump_json(include={"relay", "payload"})
+def _relay_round(name: str, event_id: str, payload: dict[str, Any], *, fifo: bool = False) -> RelayMessage:
+    """What the relay queues at intake (on a FIFO queue, with its deduplication id), and what its delivery reads back
+    (with the idempotency fingerprint it makes): the relay's own functions."""
+    queued = relay.relay_message(name, event_id, payload)
+    body = queued.model_dump_json()
+    if fifo:
+        relay.deduplication_id(queued)
+    message = RelayMessage.model_validate_json(body)
+    relay.idempotency_fingerprint(message)
     return message
 
 
@@ -210,21 +222,8 @@ def md16() -> Point:
 
     def hub() -> bytes:
         status = _json_body(BillStatusIn, body)
-        update = UsedOnBillUpdate(
-            eventId=status.eventId,
-            usageTransactionId=usage_transaction,
-            usedOnBill=BILL_EVENTS_USED_ON_BILL[status.event],
-            event=status.event,
-            at=status.at,
-            billId=status.billId,
-            billSegmentId=status.billSegmentId,
-        )
-        event_id = f"{usage_transaction}#{status.eventId}"
-        payload = update.model_dump(mode="json")
-        # a FIFO queue's deduplication id: the message's hash
-        queued = RelayMessage(relay=BILL_STATUS, eventId=event_id, payload=payload, correlationId="bench")
-        hashlib.sha256(queued.model_dump_json(include={"relay", "eventId", "payload"}).encode()).hexdigest()
-        message = _relay_round(BILL_STATUS, event_id, payload)
+        update = bill_status_update(usage_transaction, status)
+        message = _relay_round(BILL_STATUS, bill_status_event_id(usage_transaction, status), update.model_dump(mode="json"), fifo=True)
         return json.dumps(used_on_bill_update(message)[1]).encode()
 
     def floor() -> bytes:

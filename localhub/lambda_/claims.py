@@ -15,7 +15,7 @@ too, the claims of the invocations that ended whose deadline is within it are la
 expiration is its deadline, and none that an invocation still running could hold (one of the same function whose
 deadline is as close), since no time passes for a running invocation: the running ones are asked again for each
 claim read, so one started while the tables are scanned keeps its claim, and an ended one as close keeps its claims
-until that one has ended too.
+until that one has ended too (each ended invocation whose claim was kept so is put back, to lapse at a later pass).
 """
 
 from __future__ import annotations
@@ -82,10 +82,9 @@ class Invocations:
         passing up to it), never one a running invocation may hold, one started while the tables are read included;
         returns how many lapsed."""
         ended, _ = self.take_ended(horizon_ms)
-        lapsed = lapse_claims(dynamodb, tables, ended, running=self.running)
-        with self._lock:  # those as close to one started meanwhile kept their claims: kept for a later lapse, as by take_ended
-            running = _by_function(self._running)
-            self._ended += [e for e in ended if _near(e, running) and e not in self._ended]
+        lapsed, kept = lapse_claims(dynamodb, tables, ended, running=self.running)
+        with self._lock:  # those whose claims were kept (as close to one running when read): for a later lapse, as by take_ended
+            self._ended += [e for e in kept if e not in self._ended]
         return lapsed
 
 
@@ -97,6 +96,12 @@ def _near(invocation: InvocationKey, invocations: dict[str, list[int]]) -> bool:
 def _of(record_id: str, invocations: dict[str, list[int]], expiration: int) -> bool:
     """Whether the claim ``record_id`` expiring at ``expiration`` may be one of ``invocations``'s (by function name)."""
     return any(abs(expiration - deadline) <= DEADLINE_SLACK_MS for part in record_id.split("#") for deadline in invocations.get(part, ()))
+
+
+def _owners(record_id: str, ended: Iterable[InvocationKey], expiration: int) -> list[InvocationKey]:
+    """The invocations of ``ended`` the claim ``record_id`` expiring at ``expiration`` may be one of (as :func:`_of`)."""
+    parts = set(record_id.split("#"))
+    return [e for e in ended if e.function_name in parts and abs(expiration - e.deadline_ms) <= DEADLINE_SLACK_MS]
 
 
 def _by_function(invocations: Iterable[InvocationKey]) -> dict[str, list[int]]:
@@ -112,15 +117,17 @@ def lapse_claims(
     ended: list[InvocationKey],
     now_ms: int | None = None,
     running: Callable[[], Iterable[InvocationKey]] = tuple,
-) -> int:
+) -> tuple[int, list[InvocationKey]]:
     """Lapse the claims ``ended`` left in ``tables``, but none that an invocation ``running()`` gives may hold; returns
-    how many. ``running`` is asked again for each claim found, after it was read: an invocation that started during
-    the scan (its claim possibly among those read) is one of them then, so its claim is kept."""
+    how many lapsed, and the invocations of ``ended`` whose claims were kept so (to lapse later, whether or not that
+    invocation still runs then). ``running`` is asked again for each claim found, after it was read: an invocation that
+    started during the scan (its claim possibly among those read) is one of them then, so its claim is kept."""
     if not ended:
-        return 0
+        return 0, []
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
     ended_by_function = _by_function(ended)
     lapsed = 0
+    kept: list[InvocationKey] = []
     for table in sorted(set(tables)):
         pages = dynamodb.get_paginator("scan").paginate(
             TableName=table,
@@ -131,7 +138,10 @@ def lapse_claims(
         for item in (item for page in pages for item in page.get("Items", [])):
             expiration = int(item.get("in_progress_expiration", {}).get("N", "0"))
             record_id = item["id"]["S"]
-            if not _of(record_id, ended_by_function, expiration) or _of(record_id, _by_function(running()), expiration):
+            if not _of(record_id, ended_by_function, expiration):
+                continue
+            if _of(record_id, _by_function(running()), expiration):
+                kept += [e for e in _owners(record_id, ended, expiration) if e not in kept]
                 continue
             try:
                 dynamodb.update_item(
@@ -151,4 +161,4 @@ def lapse_claims(
                     raise
                 continue
             lapsed += 1
-    return lapsed
+    return lapsed, kept

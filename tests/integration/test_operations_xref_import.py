@@ -344,3 +344,38 @@ def test_an_update_whose_imported_person_has_another_account_at_ccb_changes_noth
     kept = sqs.receive_message(QueueUrl=hub.resources()["CustomerUpdateDeadLetterQueue"], MessageAttributeNames=["All"])["Messages"]
     assert [json.loads(m["Body"])["updateId"] for m in kept] == ["U-XR-35"]
     assert {k: v["StringValue"] for k, v in kept[0]["MessageAttributes"].items()} == {"refusedStatus": "409", "refusedReason": mismatch}
+
+
+def test_a_refused_update_the_dead_letter_queue_does_not_take_fails_its_try_and_is_journaled_as_failed_tries_are(
+    hub: LocalHub,
+) -> None:
+    from tests.integration.test_operations_dead_letters import settle
+
+    # Given an update CCB contradicts (imported links to another customer's account), and SQS failing the move to the
+    # update queue's dead-letter queue (the queue gone: the send answers QueueDoesNotExist, as a denied or throttled one fails)
+    person_id, _ = made_by_oracles_pack(ccb(hub), "LEGACY-36")
+    _, other_account = made_by_oracles_pack(ccb(hub), "LEGACY-36B")
+    assert import_export(hub, export("1-XR0036", person_id, other_account)).status == 200
+    sqs = boto3.client("sqs")
+    sqs.delete_queue(QueueUrl=hub.resources()["CustomerUpdateDeadLetterQueue"])
+    assert post_update(hub, "1-XR0036", {"updateId": "U-XR-36", "changedAt": "2099-01-01T10:00:00Z", "name": "Ada King"}).status == 202
+
+    # When the queue delivers it
+    hub.drain()
+
+    # Then the try failed as any other does: the update is journaled retrying with the refusal's reason (not REFUSED,
+    # which would say it waits in a dead-letter queue), and it is back in the update queue, not lost
+    mismatch = f"CCB person {person_id} has account"
+    head = hub.call_api("GET", "/ops/transactions/CU-02/1-XR0036%2FU-XR-36", claims=OPS_CLAIMS).json()
+    assert (head["state"], head["detailState"]) == ("IN_FLIGHT", "RETRYING")
+    assert head["reason"].startswith("ImportedCustomerMismatch: Siebel account 1-XR0036 is linked to CCB person")
+    assert mismatch in head["reason"]
+    queued = sqs.get_queue_attributes(QueueUrl=hub.resources()["CustomerUpdateQueue"], AttributeNames=["All"])["Attributes"]
+    assert (queued["ApproximateNumberOfMessages"], queued["ApproximateNumberOfMessagesNotVisible"]) == ("0", "1")
+
+    # And when every try's move fails so, the queue's last receive is journaled DEAD_LETTERED (SQS moves it there itself)
+    settle(hub)
+    head = hub.call_api("GET", "/ops/transactions/CU-02/1-XR0036%2FU-XR-36", claims=OPS_CLAIMS).json()
+    assert (head["state"], head["detailState"]) == ("FAILED", "DEAD_LETTERED")
+    assert head["reason"].startswith("not delivered after 5 tries (ImportedCustomerMismatch: Siebel account 1-XR0036")
+    assert head["reason"].endswith("; in the dead-letter queue")

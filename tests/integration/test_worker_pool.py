@@ -205,10 +205,11 @@ def test_only_the_claims_of_an_ended_invocation_lapse(aws_endpoint: str) -> None
     # When time passes for the invocations of fn-A and fn-C that ended, while one of fn-C as close is still running
     ended = [InvocationKey("fn-A", deadline), InvocationKey("fn-C", deadline)]
     running = [InvocationKey("fn-A", deadline + 60_000), InvocationKey("fn-C", deadline + 1_000)]
-    lapsed = lapse_claims(dynamodb, [table], ended, now_ms=deadline - 500_000, running=lambda: running)
+    lapsed, kept = lapse_claims(dynamodb, [table], ended, now_ms=deadline - 500_000, running=lambda: running)
 
-    # Then the ended invocation's claim alone has lapsed (expired as of now); the others are as they were
-    assert lapsed == 1
+    # Then the ended invocation's claim alone has lapsed (expired as of now); the others are as they were, and the ended
+    # invocation of fn-C is named as kept (its claim as close to the running one's), to lapse later
+    assert (lapsed, kept) == (1, [InvocationKey("fn-C", deadline)])
     expirations = {item["id"]["S"]: int(item["in_progress_expiration"]["N"]) for item in dynamodb.scan(TableName=table)["Items"]}
     assert expirations == {
         "role:session#fn-A#ended": deadline - 500_001,

@@ -5,6 +5,8 @@ is refused. No figure is compared with a time: speed is the benchmark's to repor
 from __future__ import annotations
 
 import dataclasses
+import json
+from typing import Any
 
 import pytest
 
@@ -56,3 +58,31 @@ def test_a_floor_that_sends_another_message_is_refused(monkeypatch: pytest.Monke
     # When the section measures it, Then it stops, naming the point
     with pytest.raises(AssertionError, match="MD-13"):
         handler_cpu.measure(TINY)
+
+
+def test_md16s_hub_path_runs_the_handlers_own_update_and_the_relays_deduplication_id(monkeypatch: pytest.MonkeyPatch) -> None:
+    from utilhub.packs.meter_data.billing.relays import bill_status_update as real_update
+    from utilhub.platform import relay
+
+    # Given the functions MD-16's intake runs (accept_bill_status) to build MDM's update and to queue it on its FIFO queue
+    updates: list[str] = []
+    hashed: list[str] = []
+    real_hash = relay.deduplication_id
+
+    def update(usage_transaction_id: str, status: Any) -> Any:
+        updates.append(f"{usage_transaction_id}#{status.eventId}")
+        return real_update(usage_transaction_id, status)
+
+    def deduplication_id(message: relay.RelayMessage) -> str:
+        hashed.append(message.eventId)
+        return real_hash(message)
+
+    monkeypatch.setattr(handler_cpu, "bill_status_update", update)
+    monkeypatch.setattr(relay, "deduplication_id", deduplication_id)
+
+    # When the section's MD-16 hub path handles its message
+    sent = handler_cpu.md16().hub()
+
+    # Then it ran those very functions once each, for the event it sends, not copies of them
+    event_id = f"UT-5001#{json.loads(sent)['eventId']}"
+    assert (updates, hashed) == ([event_id], [event_id])

@@ -84,17 +84,33 @@ class RelayMessage(BaseModel):
     correlationId: str | None = None
 
 
+def relay_message(relay: str, event_id: str, payload: Mapping[str, Any]) -> RelayMessage:
+    """The message :func:`accept` queues for an event of ``relay``, with the invocation's correlation id."""
+    return RelayMessage(relay=relay, eventId=event_id, payload=dict(payload), correlationId=correlation_id())
+
+
+def deduplication_id(message: RelayMessage) -> str:
+    """A FIFO queue's deduplication id of ``message``: the hash of its relay, event id and payload, so the same event
+    again within SQS's 5 minutes is queued once; the same id with other values still goes through (its delivery then
+    conflicts with the first, and it waits in the DLQ for an operator)."""
+    return hashlib.sha256(message.model_dump_json(include={"relay", "eventId", "payload"}).encode()).hexdigest()
+
+
+def idempotency_fingerprint(message: RelayMessage) -> str:
+    """What the delivery's idempotency key (the relay and event id) is checked against: the relay and the payload."""
+    return message.model_dump_json(include={"relay", "payload"})
+
+
 def accept(relay: str, event_id: str, payload: Mapping[str, Any], queue_url: str, *, group: str | None = None) -> None:
     """Queue one event. With ``group`` (a FIFO queue), the events of one group are delivered in the order accepted."""
-    message = RelayMessage(relay=relay, eventId=event_id, payload=dict(payload), correlationId=correlation_id())
+    message = relay_message(relay, event_id, payload)
     body = message.model_dump_json()
     if group is None:
         wiring.sqs().send_message(QueueUrl=queue_url, MessageBody=body)
     else:
-        # the same event again within SQS's 5 minutes is queued once; the same id with other values still goes through
-        # (its delivery then conflicts with the first, and it waits in the DLQ for an operator)
-        same = hashlib.sha256(message.model_dump_json(include={"relay", "eventId", "payload"}).encode()).hexdigest()
-        wiring.sqs().send_message(QueueUrl=queue_url, MessageBody=body, MessageGroupId=group, MessageDeduplicationId=same)
+        wiring.sqs().send_message(
+            QueueUrl=queue_url, MessageBody=body, MessageGroupId=group, MessageDeduplicationId=deduplication_id(message)
+        )
     metrics.add_metric(name="RelayAccepted", unit=MetricUnit.Count, value=1)
     _queued(relay, event_id)
 
@@ -107,10 +123,7 @@ def _queued(relay: str, event_id: str) -> None:
 def accept_many(relay: str, events: Sequence[tuple[str, Mapping[str, Any]]], queue_url: str) -> None:
     """Queue several events of one relay, ten to a ``SendMessageBatch`` call (:func:`aws.send_all`: what SQS
     fails is tried once more, then the caller is told to retry; what was queued is delivered once all the same)."""
-    messages = [
-        RelayMessage(relay=relay, eventId=event_id, payload=dict(payload), correlationId=correlation_id()).model_dump_json()
-        for event_id, payload in events
-    ]
+    messages = [relay_message(relay, event_id, payload).model_dump_json() for event_id, payload in events]
     aws.send_all(wiring.sqs(), queue_url, messages)
     metrics.add_metric(name="RelayAccepted", unit=MetricUnit.Count, value=len(messages))
     for event_id, _ in events:
@@ -135,7 +148,7 @@ def deliver_batch(event: dict[str, Any], context: Any, deliverers: Mapping[str, 
             with journal.working_on(message.relay, journal_id(message.eventId)) if journaling else contextlib.nullcontext():
                 outcome = run_once(
                     key=f"relay#{message.relay}#{message.eventId}",
-                    fingerprint=message.model_dump_json(include={"relay", "payload"}),
+                    fingerprint=idempotency_fingerprint(message),
                     work=lambda: dict(deliverer(message)),
                     lambda_context=context,
                 )

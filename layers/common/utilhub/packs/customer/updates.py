@@ -3,7 +3,9 @@ last try failed is journaled DEAD_LETTERED (``platform/last_try.py``) while it w
 later update of its customer held back behind it (never tried, yet moved there with it), naming it. Both are run again
 by redriving the queue (``POST /customer/dead-letters/updates/redrive``). An update refused for good (an imported
 customer CCB contradicts: :class:`ImportedCustomerMismatch`) is not retried: moved to the dead-letter queue at once
-(``refusedStatus`` 409, ``refusedReason``; the queue's alarm fires) and journaled ``REFUSED`` with its reason."""
+(``refusedStatus`` 409, ``refusedReason``; the queue's alarm fires) and journaled ``REFUSED`` with its reason; when SQS
+does not take it there (throttled, denied), the try fails as any other does (``RETRYING``, ``DEAD_LETTERED`` at the queue's
+last receive)."""
 
 from __future__ import annotations
 
@@ -46,16 +48,14 @@ def deliver_batch(service: CustomerSync, event: dict[str, Any], context: Any) ->
                 outcome = service.apply_update(message)
         except ImportedCustomerMismatch as refusal:
             # final: no retry changes what CCB holds; kept in the DLQ for an operator (who fixes the links or CCB, then redrives)
-            reason = str(refusal)  # the hub's own words: ids, never a value of the update
-            last_try.dead_letter_now(record, reason, 409)
-            journal.changed(UPDATE_POINT, key, REFUSED, reason=f"{reason.rstrip('.')}; kept in the dead-letter queue", step="refused")
-            logger.error("customer update refused, kept in the dead-letter queue", extra={"siebelAccountId": message.siebelAccountId})
-            return "refused"
+            if _refused(record, key, str(refusal)):  # the hub's own words: ids, never a value of the update
+                logger.error("customer update refused, kept in the dead-letter queue", extra={"siebelAccountId": message.siebelAccountId})
+                return "refused"
+            _failed_try(record, key, failure_reason(refusal))  # not moved: a failed try, the queue hands it over again
+            raise
         except Exception as exc:
             # redelivered by the queue (after its customer's order, or CCB back), or kept in its DLQ for an operator
-            reason = failure_reason(exc)
-            journal.changed(UPDATE_POINT, key, "RETRYING", reason=reason, step="delivery")
-            last_try.journal_if_last(record, UPDATE_POINT, key, reason)
+            _failed_try(record, key, failure_reason(exc))
             raise
         journal.changed(UPDATE_POINT, key, outcome.upper(), step="delivered", system="CCB")
         return outcome
@@ -69,6 +69,25 @@ def deliver_batch(service: CustomerSync, event: dict[str, Any], context: Any) ->
         raise
     _held_back(records, handed, {str(failure["itemIdentifier"]) for failure in answer["batchItemFailures"]})
     return dict(answer)
+
+
+def _refused(record: SQSRecord, key: str, reason: str) -> bool:
+    """Move a refused update to the dead-letter queue now and journal it ``REFUSED``. False when SQS does not take it
+    (throttled, denied): the update is still in its queue, and its try a failed one like any other (:func:`_failed_try`),
+    so the journal never says it waits in the dead-letter queue while it does not, nor in flight once SQS moved it there."""
+    try:
+        last_try.dead_letter_now(record, reason, 409)
+    except Exception as exc:
+        logger.warning("refused customer update not moved to the dead-letter queue", extra={"error": type(exc).__name__})
+        return False
+    journal.changed(UPDATE_POINT, key, REFUSED, reason=f"{reason.rstrip('.')}; kept in the dead-letter queue", step="refused")
+    return True
+
+
+def _failed_try(record: SQSRecord, key: str, reason: str) -> None:
+    """A failed try of an update: ``RETRYING`` with its reason, ``DEAD_LETTERED`` too when it was the queue's last."""
+    journal.changed(UPDATE_POINT, key, "RETRYING", reason=reason, step="delivery")
+    last_try.journal_if_last(record, UPDATE_POINT, key, reason)
 
 
 def _held_back(records: Sequence[Mapping[str, Any]], handed: set[str], failed: set[str]) -> None:

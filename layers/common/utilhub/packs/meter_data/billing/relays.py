@@ -49,8 +49,9 @@ def accept_replacement_reads(notification: ReplacementReadsIn) -> dict[str, Any]
     return {"notificationId": notification.notificationId, "status": "ACCEPTED"}
 
 
-def accept_bill_status(usage_transaction_id: str, status: BillStatusIn) -> dict[str, Any]:
-    update = UsedOnBillUpdate(
+def bill_status_update(usage_transaction_id: str, status: BillStatusIn) -> UsedOnBillUpdate:
+    """MD-16's update for MDM of CCB's bill status event ``status`` of the usage transaction ``usage_transaction_id``."""
+    return UsedOnBillUpdate(
         eventId=status.eventId,
         usageTransactionId=usage_transaction_id,
         usedOnBill=BILL_EVENTS_USED_ON_BILL[status.event],
@@ -59,12 +60,20 @@ def accept_bill_status(usage_transaction_id: str, status: BillStatusIn) -> dict[
         billId=status.billId,
         billSegmentId=status.billSegmentId,
     )
-    # keyed on the usage transaction and the event: one CCB event id names one transaction's update; a transaction's
-    # events reach MDM one at a time in the order CCB gave them (FIFO, group = usage transaction), so a redelivered
-    # "completed" can never land after a later "canceled"
+
+
+def bill_status_event_id(usage_transaction_id: str, status: BillStatusIn) -> str:
+    """The relay's id of a bill status event: one CCB event id names one usage transaction's update."""
+    return f"{usage_transaction_id}#{status.eventId}"
+
+
+def accept_bill_status(usage_transaction_id: str, status: BillStatusIn) -> dict[str, Any]:
+    update = bill_status_update(usage_transaction_id, status)
+    # keyed on the usage transaction and the event; a transaction's events reach MDM one at a time in the order CCB
+    # gave them (FIFO, group = usage transaction), so a redelivered "completed" can never land after a later "canceled"
     relay.accept(
         BILL_STATUS,
-        f"{usage_transaction_id}#{status.eventId}",
+        bill_status_event_id(usage_transaction_id, status),
         update.model_dump(mode="json"),
         get_settings().meter_data.require("meter_data_bill_status_queue_url"),
         group=usage_transaction_id,
