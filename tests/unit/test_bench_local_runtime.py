@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
+import httpx
 import pytest
 
 from benchmarks import local_runtime
@@ -85,7 +86,7 @@ def test_a_batch_answered_500_stops_the_post_naming_the_intakes_timeout(tmp_path
 
     with (
         mock.patch.object(Hub, "bearer", return_value={"Authorization": "Bearer t"}),
-        mock.patch.object(local_runtime.httpx, "Client", return_value=client),
+        mock.patch.object(httpx, "Client", return_value=client),
         pytest.raises(RuntimeError, match=r"(?s)batch refused: 500 .*Sandbox\.Timedout"),
     ):
         local_runtime.post(hub, 0, 20, batch_size=20, clients=1)
