@@ -1,7 +1,8 @@
 """``make bench``: every benchmark in one run, printed as tables of ratios to their floors.
 
 ``python -m benchmarks`` (full, under two minutes on two cores) or ``--quick`` (a short run
-with fewer iterations and messages: for checking that the benchmarks work, not for figures).
+with fewer iterations and messages: for checking that the benchmarks work, not for figures);
+``--aws-calls-only``: CPU rows 1 to 3 and 5, MD-01's AWS calls, cost and write units, nothing else.
 """
 
 from __future__ import annotations
