@@ -213,7 +213,7 @@ def _requests(first: int, count: int, per_entity: int = 1, batch_size: int = BAT
         yield batch
 
 
-# the function behind POST /meter-data/sync-requests and its :batch (template.yaml)
+# the function behind POST /meter-data/sync-requests and its :batch (packs/meter-data.yaml)
 INTAKE = "MeterDataSyncRequestsFunction"
 
 
