@@ -1,7 +1,8 @@
 """``make bench``: every benchmark in one run, printed as tables of ratios to their floors.
 
 ``python -m benchmarks`` (full, under two minutes on two cores) or ``--quick`` (a short run
-with fewer iterations and messages: for checking that the benchmarks work, not for figures).
+with fewer iterations and messages: for checking that the benchmarks work, not for figures);
+``--aws-calls-only``: CPU rows 1 to 3 and 5, MD-01's AWS calls, cost and write units, nothing else.
 """
 
 from __future__ import annotations
@@ -159,6 +160,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-points", action="store_true", help="leave out the other integration points (MD-13, CU-02, FW-01, OC-01, DA-02)"
     )
+    parser.add_argument(
+        "--aws-calls-only",
+        action="store_true",
+        help="CPU rows 1 to 3 (the cost model's CPU), row 5, MD-01's AWS calls, cost and write units, and nothing else",
+    )
     args = parser.parse_args(argv)
 
     from benchmarks import cpu, imports
@@ -167,7 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     import_runs = 1 if args.quick else 5
     messages = args.messages or (10 if args.quick else 50)
     started = time.perf_counter()
-    print(f"utilhub benchmarks ({'quick' if args.quick else 'full'} run): {COMMAND}{' --quick' if args.quick else ''}")
+    flags = (" --quick" if args.quick else "") + (" --aws-calls-only" if args.aws_calls_only else "")
+    print(f"utilhub benchmarks ({'quick' if args.quick else 'full'} run): {COMMAND}{flags}")
     print(f"python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs; ratios are what to compare\n")
 
     def step(label: str) -> None:
@@ -180,16 +187,18 @@ def main(argv: list[str] | None = None) -> int:
     step("CPU: MDM rendering")
     rows += cpu.rendering(plan)
     cpu_figures = cost_model.CpuPerMessage(intake=rows[0].hub, render=next(r.hub for r in rows if r.measure.startswith("3.")))
-    step("CPU: handler CPU per integration point")
     from benchmarks import handler_cpu
 
-    point_cpu = handler_cpu.with_md01(rows, handler_cpu.measure(plan))
-    step("memory")
-    rows += cpu.memory(plan)
-    step(
-        f"cold starts: {'a handler of each pack' if args.quick else 'every handler'}: import and init in fresh interpreters ({import_runs} rounds)"
-    )
-    cold_starts = imports.every_handler(import_runs, quick=args.quick)
+    if not args.aws_calls_only:
+        step("CPU: handler CPU per integration point")
+        point_cpu = handler_cpu.with_md01(rows, handler_cpu.measure(plan))
+        step("memory")
+        rows += cpu.memory(plan)
+        step(
+            f"cold starts: {'a handler of each pack' if args.quick else 'every handler'}: import and init in fresh interpreters"
+            f" ({import_runs} rounds)"
+        )
+        cold_starts = imports.every_handler(import_runs, quick=args.quick)
 
     step(f"AWS calls ({messages} messages per scenario)")
     from benchmarks import aws_calls
@@ -206,28 +215,43 @@ def main(argv: list[str] | None = None) -> int:
             "µs/msg",
             "handler called in-process; floor as in 1",
         ),
-        Row("   of which AWS SDK (1 PutItem)", warm.sdk_cpu_seconds / warm.messages * 1e6, None, "µs/msg", "the client's side of the call"),
+        Row(
+            "   of which AWS SDK (its store and its release)",
+            warm.sdk_cpu_seconds / warm.messages * 1e6,
+            None,
+            "µs/msg",
+            f"the client's side of the calls: {warm.calls_label()}",
+        ),
         Row(
             "   without the AWS SDK",
             (warm.cpu_seconds - warm.sdk_cpu_seconds) / warm.messages * 1e6,
             json_floor,
             "µs/msg",
-            "Powertools resolver, logging, metrics, the library",
+            "Powertools resolver, logging, metrics, the library, the release",
+        ),
+        Row(
+            "   the same, its release left out",
+            warm.unreleased_cpu_seconds / warm.messages * 1e6,
+            json_floor,
+            "µs/msg",
+            f"the intake before a request went at once; SDK {warm.unreleased_sdk_cpu_seconds / warm.messages * 1e6:,.0f} µs/msg:"
+            f" {warm.calls_label(unreleased=True)}",
         ),
     ]
 
     print("CPU and memory (ratio = hub / floor; 1.00 would be the floor itself)")
     print(_ratio_rows(rows))
-    print(
-        "\nHandler CPU per integration point, the hub's own work on one message against its floor, AWS calls left out"
-        " (python -m benchmarks.handler_cpu; targets: 2x, the two intakes 4x)"
-    )
-    print(handler_cpu.report(point_cpu))
-    print(
-        "\nCold start of every handler of the template: import and init, CPU of a fresh interpreter (python -m benchmarks.imports)"
-        + ("; quick: one handler of each pack" if args.quick else "")
-    )
-    print(imports.report(cold_starts))
+    if not args.aws_calls_only:
+        print(
+            "\nHandler CPU per integration point, the hub's own work on one message against its floor, AWS calls left out"
+            " (python -m benchmarks.handler_cpu; targets: 2x, the two intakes 4x)"
+        )
+        print(handler_cpu.report(point_cpu))
+        print(
+            "\nCold start of every handler of the template: import and init, CPU of a fresh interpreter (python -m benchmarks.imports)"
+            + ("; quick: one handler of each pack" if args.quick else "")
+        )
+        print(imports.report(cold_starts))
     print(f"\nAWS calls per message ({messages} person sync requests per scenario, each to SYNCHRONIZED; warm containers)")
     print(_calls_table(list(scenarios)))
     costs = [(s.name, cost_model.cost_per_message(s, cpu_figures, api_function=API, delivery_function=DELIVERY)) for s in scenarios]
@@ -241,6 +265,10 @@ def main(argv: list[str] | None = None) -> int:
     for scenario in scenarios:
         print(f"\nWhere MD-01's DynamoDB write units go, {scenario.name} (per message, largest first)")
         print(cost_model.write_breakdown_table(scenario))
+    if args.aws_calls_only:
+        print("\nMD-01 by integration point (AWS calls, units and USD per message; floor as in the full run)")
+        print(_points_table(points))
+        return 0
     from benchmarks import capacity
 
     md01_batch = next(s for s in scenarios if s.name == "batch")

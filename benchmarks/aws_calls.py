@@ -217,43 +217,74 @@ class ScenarioFailed(RuntimeError):
 
 @dataclass(frozen=True)
 class WarmHandler:
-    """CPU of the API handler called directly, as in a warm Lambda container (no local runtime)."""
+    """CPU of the API handler called directly, as in a warm Lambda container (no local runtime): each single post
+    stores its request and releases it (``SyncMonitor.release``: what it lets go is claimed and queued at once)."""
 
     messages: int
     cpu_seconds: float
     sdk_cpu_seconds: float
+    calls: Counter[str] = field(default_factory=Counter)  # AWS call -> calls per post
+    # the same posts of other persons in the same container with ``SyncMonitor.release`` doing nothing: the intake as it
+    # was before a request went at its intake (the monitor queued it), to say what the release adds
+    unreleased_cpu_seconds: float = 0.0
+    unreleased_sdk_cpu_seconds: float = 0.0
+    unreleased_calls: Counter[str] = field(default_factory=Counter)
+
+    def calls_label(self, unreleased: bool = False) -> str:
+        """The AWS calls per post, e.g. ``1 dynamodb.PutItem, 1 dynamodb.Query``."""
+        calls = self.unreleased_calls if unreleased else self.calls
+        return ", ".join(f"{n:g} {operation}" for operation, n in sorted(calls.items(), key=lambda item: (-item[1], item[0])))
 
 
 def _warm_api_handler(hub: Any, recorder: Recorder, template: dict[str, Any], count: int) -> WarmHandler:
     import importlib
+    from unittest import mock
 
     from localhub.apigw.events import http_event
     from localhub.lambda_.runtime import LambdaContext, function_environment
+    from utilhub.syncrequests.monitor import SyncMonitor
 
     spec = hub.function(API)
     handler = getattr(importlib.import_module(spec.module), spec.function_name)
     path = "/meter-data/sync-requests"
-    events = [
-        http_event(
-            "POST", path, route_key=f"POST {path}", body=json.dumps(_person(template, "H", index)), headers=JSON_HEADERS, claims=CLAIMS
-        )
-        for index in range(count + 1)
-    ]
-    with function_environment({**spec.environment, "AWS_LAMBDA_FUNCTION_NAME": spec.name}):
-        context = LambdaContext(spec.name, spec.memory, spec.timeout)
-        with recorder.pause():
-            handler(events[0], context)  # the container's first request builds the store
+
+    def events(prefix: str, how_many: int) -> list[dict[str, Any]]:
+        return [
+            http_event(
+                "POST",
+                path,
+                route_key=f"POST {path}",
+                body=json.dumps(_person(template, prefix, index)),
+                headers=JSON_HEADERS,
+                claims=CLAIMS,
+            )
+            for index in range(how_many)
+        ]
+
+    def warm_pass(posts: list[dict[str, Any]], context: Any) -> tuple[float, float, Counter[str]]:
         recorder.reset()
         token = _function.set(API)
         started = time.thread_time()
         try:
-            results = [handler(event, context) for event in events[1:]]
+            results = [handler(event, context) for event in posts]
             cpu = time.thread_time() - started
         finally:
             _function.reset(token)
-    if any(r.get("statusCode") != 202 for r in results):
-        raise ScenarioFailed(f"the API handler answered {results[0]}")
-    return WarmHandler(count, cpu, sum(c.cpu_seconds for c in recorder.calls))
+        if any(r.get("statusCode") != 202 for r in results):
+            raise ScenarioFailed(f"the API handler answered {next(r for r in results if r.get('statusCode') != 202)}")
+        calls = Counter(c.label for c in recorder.calls)
+        return cpu, sum(c.cpu_seconds for c in recorder.calls), Counter({k: v / len(posts) for k, v in calls.items()})
+
+    with function_environment({**spec.environment, "AWS_LAMBDA_FUNCTION_NAME": spec.name}):
+        context = LambdaContext(spec.name, spec.memory, spec.timeout)
+        with recorder.pause():
+            handler(events("H0-", 1)[0], context)  # the container's first request builds the store
+        cpu, sdk_cpu, calls = warm_pass(events("H", count), context)
+        with mock.patch.object(SyncMonitor, "release", autospec=True, return_value=None) as release:
+            unreleased = warm_pass(events("HU", count), context)
+        if release.call_count != count:  # the counterfactual must have left out exactly the release of each post
+            raise ScenarioFailed(f"the release was called {release.call_count} times for {count} posts")
+    return WarmHandler(count, cpu, sdk_cpu, calls, *unreleased)
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,16 @@
 """The local runtime at volume: MD-01 end to end over HTTP, as ``make run`` serves it.
 
 ``python -m benchmarks.local_runtime [--sizes 1000,10000,100000] [--window 1000] [--backlog 100000] [--backlog-per-entity 5]
-[--one-at-a-time 100]``
+[--one-at-a-time 100] [--batch 100] [--clients 4]``
+
+``--window 0`` measures no window (``--sizes`` is then not used): the backlog and the latencies alone, as
+docs/performance.md's latency table (``--window 0 --backlog 300 --backlog-per-entity 5 --one-at-a-time 20 --batch 20``).
 
 It starts ``python -m localhub --no-schedules`` on free ports (one process, as a user runs it),
 then, over HTTP only:
 
-1. fills the tables to each size but the largest in turn (batches of 100 posted by 4 clients at
-   once, the monitor run through the control API until every request is SYNCHRONIZED, each run once
+1. fills the tables to each size but the largest in turn (batches of ``--batch`` requests, 100, posted by
+   ``--clients``, 4, at once, the monitor run through the control API until every request is SYNCHRONIZED, each run once
    the delivery queue is down to ``QUEUE_LOW`` messages: a run while it is full would find most
    entities in flight), and at each
    measures a *window*: ``--window`` fresh requests, from the first post to the last one
@@ -30,6 +33,10 @@ then, over HTTP only:
 It exits non-zero when a target is missed: the hub's RSS over ``RSS_LIMIT_MB``, a stop over
 ``STOP_LIMIT_SECONDS``, the last window's rate under ``RATE_FLOOR`` of the first's, or a message
 lost, twice or out of order.
+
+The functions' own log (their JSON lines, and Lambda's ``platform.report`` record of an invocation that timed out or
+lost its environment) goes to ``.benchmarks/local-runtime-functions.log``, the hub's terminal output to
+``.benchmarks/local-runtime-hub.log``; a batch answered 500 stops the run with the function's reports of that log.
 """
 
 from __future__ import annotations
@@ -108,6 +115,24 @@ class Hub:
     aws: str
     token: str = ""
     stop_seconds: float = 0.0  # from Ctrl-C to the process gone, once stopped
+    function_log: Path | None = None  # where the functions' JSON lines go
+
+    def platform_reports(self, function: str) -> list[str]:
+        """Lambda's ``platform.report`` records of ``function`` (its name ends so) in the functions' log: the invocations
+        that timed out or lost their environment (the hub's own output says only 500)."""
+        if self.function_log is None or not self.function_log.exists():
+            return []
+        found = []
+        for line in self.function_log.read_text(encoding="utf-8", errors="replace").splitlines():
+            if '"platform.report"' not in line:
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if str(record.get("record", {}).get("function", "")).endswith(function):
+                found.append(line)
+        return found
 
     def bearer(self) -> dict[str, str]:
         """The Authorization header, with a token fetched now: a long run outlives a token (an hour)."""
@@ -122,18 +147,30 @@ class Hub:
 
 
 @contextmanager
-def started_hub(log: Path) -> Iterator[Hub]:
+def started_hub(log: Path, function_log: Path | None = None) -> Iterator[Hub]:
+    """``make run``'s hub on free ports, its output to ``log``; the functions' JSON lines to ``function_log`` (None:
+    the hub's default, ``.aws-sam/localhub/functions.log``)."""
     api_port, aws_port = _free_port(), _free_port()
     environment = {**os.environ, "PYTHONPATH": f"{ROOT / 'layers' / 'common'}{os.pathsep}{ROOT}"}
     with log.open("wb") as out:
         process = subprocess.Popen(  # noqa: S603 - this interpreter running our own module
-            [sys.executable, "-m", "localhub", "--no-schedules", "--port", str(api_port), "--aws-port", str(aws_port)],
+            [
+                sys.executable,
+                "-m",
+                "localhub",
+                "--no-schedules",
+                "--port",
+                str(api_port),
+                "--aws-port",
+                str(aws_port),
+                *(["--log-file", str(function_log)] if function_log is not None else []),
+            ],
             cwd=ROOT,
             env=environment,
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-    hub = Hub(process, f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{aws_port}")
+    hub = Hub(process, f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{aws_port}", function_log=function_log)
     try:
         deadline = time.monotonic() + 120
         while not _healthy(hub.api):
@@ -152,14 +189,14 @@ def started_hub(log: Path) -> Iterator[Hub]:
         print(f"  hub stopped {hub.stop_seconds:.1f} s after Ctrl-C", file=sys.stderr)
 
 
-def _requests(first: int, count: int, per_entity: int = 1) -> Iterator[list[dict[str, Any]]]:
+def _requests(first: int, count: int, per_entity: int = 1, batch_size: int = BATCH) -> Iterator[list[dict[str, Any]]]:
     """Requests ``first`` .. ``first + count - 1`` in batches; with ``per_entity`` above 1 they are
     ``per_entity`` changes of each of ``count / per_entity`` persons, each a newer image (change ``v``
     of every person, then change ``v + 1``), as an initial load followed by updates would be."""
     entities = max(1, count // per_entity)
-    for start in range(first, first + count, BATCH):
+    for start in range(first, first + count, batch_size):
         batch = []
-        for n in range(start, min(start + BATCH, first + count)):
+        for n in range(start, min(start + batch_size, first + count)):
             if per_entity == 1:
                 entity, version = f"P-{n:07d}", 0
             else:
@@ -176,11 +213,17 @@ def _requests(first: int, count: int, per_entity: int = 1) -> Iterator[list[dict
         yield batch
 
 
-def post(hub: Hub, first: int, count: int, per_entity: int = 1) -> float:
-    """Post ``count`` requests in batches by ``CLIENTS`` clients at once; returns the seconds taken."""
+# the function behind POST /meter-data/sync-requests and its :batch (packs/meter-data.yaml)
+INTAKE = "MeterDataSyncRequestsFunction"
+
+
+def post(hub: Hub, first: int, count: int, per_entity: int = 1, batch_size: int = BATCH, clients: int = CLIENTS) -> float:
+    """Post ``count`` requests in batches of ``batch_size`` by ``clients`` clients at once; returns the seconds taken.
+    A batch answered other than 2xx, 429 or 503 stops it, with the intake's ``platform.report`` records (a 500 of API
+    Gateway is the function's error or its timeout: the record says which)."""
     headers = {**hub.bearer(), "Content-Type": "application/json"}
     started = time.perf_counter()
-    with httpx.Client(base_url=hub.api, timeout=120, headers=headers) as client, ThreadPoolExecutor(CLIENTS) as pool:
+    with httpx.Client(base_url=hub.api, timeout=120, headers=headers) as client, ThreadPoolExecutor(clients) as pool:
 
         def send(batch: list[dict[str, Any]]) -> None:
             for _ in range(20):
@@ -188,11 +231,15 @@ def post(hub: Hub, first: int, count: int, per_entity: int = 1) -> float:
                 if response.status_code == 202 or response.status_code == 200:
                     return
                 if response.status_code not in (429, 503):
-                    raise RuntimeError(f"batch refused: {response.status_code} {response.text[:300]}")
+                    reports = hub.platform_reports(INTAKE)[-5:]
+                    raise RuntimeError(
+                        f"batch refused: {response.status_code} {response.text[:300]}"
+                        + (f"; the intake's platform reports ({hub.function_log}):\n" + "\n".join(reports) if reports else "")
+                    )
                 time.sleep(float(response.headers.get("retry-after", "1")))
             raise RuntimeError("batch refused 20 times")
 
-        list(pool.map(send, _requests(first, count, per_entity)))
+        list(pool.map(send, _requests(first, count, per_entity, batch_size)))
     return time.perf_counter() - started
 
 
@@ -344,12 +391,16 @@ class Window:
         return window / self.seconds
 
 
-def run(sizes: list[int], window: int, backlog: int, per_entity: int = 5, single: int = 100) -> dict[str, Any]:
+def run(
+    sizes: list[int], window: int, backlog: int, per_entity: int = 5, single: int = 100, batch_size: int = BATCH, clients: int = CLIENTS
+) -> dict[str, Any]:
     """Windows at every size but the largest, then the backlog (which fills the tables toward the
     largest size, so a 100,000 backlog is also most of the fill to 100,000), then the window at the
     largest size: about ``max(sizes, windows + backlog)`` requests in all, not their sum. The backlog is
-    ``per_entity`` changes of each of its persons, so it also shows per-entity order kept at volume."""
+    ``per_entity`` changes of each of its persons, so it also shows per-entity order kept at volume. ``window`` 0:
+    no window (``sizes`` not used), the backlog and the latency one at a time alone."""
     log = ROOT / ".benchmarks" / "local-runtime-hub.log"
+    function_log = ROOT / ".benchmarks" / "local-runtime-functions.log"
     log.parent.mkdir(exist_ok=True)
     windows: list[Window] = []
     posted = 0
@@ -358,23 +409,24 @@ def run(sizes: list[int], window: int, backlog: int, per_entity: int = 5, single
         nonlocal posted
         fill = max(0, size - posted)
         if fill:
-            post(hub, posted, fill)
+            post(hub, posted, fill, batch_size=batch_size, clients=clients)
             posted += fill
             drain(hub, posted)
         started = time.perf_counter()
-        post(hub, posted, window)
+        post(hub, posted, window, batch_size=batch_size, clients=clients)
         posted += window
         drain(hub, posted)
         windows.append(Window(posted - window, time.perf_counter() - started, *hub.memory()))
         print(f"  window at {posted - window:,} in the tables: {window / windows[-1].seconds:.1f} requests/s", file=sys.stderr)
 
-    with started_hub(log) as hub:
+    function_log.unlink(missing_ok=True)  # this run's records only
+    with started_hub(log, function_log) as hub:
         start_mb = hub.memory()
-        for size in sizes[:-1]:
+        for size in sizes[:-1] if window else []:
             window_at(hub, size)
         # the functions' AWS calls are counted (throttling at a rate of 0) from the backlog's post to its drain
         httpx.post(f"{hub.api}/_local/aws/throttling", json={"rate": 0}, timeout=60).raise_for_status()
-        post_seconds = post(hub, posted, backlog, per_entity)
+        post_seconds = post(hub, posted, backlog, per_entity, batch_size, clients)
         posted += backlog
         drained = drain(hub, posted)
         backlog_calls = httpx.get(f"{hub.api}/_local/aws/throttling", timeout=60).json()["seen"]
@@ -385,7 +437,8 @@ def run(sizes: list[int], window: int, backlog: int, per_entity: int = 5, single
         print(f"  one at a time: p50 {single_latency.p50:.2f} s, p99 {single_latency.p99:.2f} s", file=sys.stderr)
         after_backlog = hub.memory()
         print(f"  backlog of {backlog:,} drained in {drained.seconds:.0f} s; hub RSS {after_backlog[0]:.0f} MB", file=sys.stderr)
-        window_at(hub, sizes[-1])
+        if window:
+            window_at(hub, sizes[-1])
         at_end = hub.memory()
         accepted, older_images = synchronized_at_mdm(hub)
     expected = {f"BENCH-{n:07d}" for n in range(posted)}
@@ -406,8 +459,8 @@ def run(sizes: list[int], window: int, backlog: int, per_entity: int = 5, single
             ),
             (
                 f"rate fell more than {1 - RATE_FLOOR:.0%} from the first window to the last",
-                f"{windows[0].seconds / windows[-1].seconds:.2f}",
-                windows[0].seconds / windows[-1].seconds < RATE_FLOOR,
+                f"{windows[0].seconds / windows[-1].seconds:.2f}" if windows else "no window",
+                bool(windows) and windows[0].seconds / windows[-1].seconds < RATE_FLOOR,
             ),
         ]
         if failed
@@ -419,6 +472,8 @@ def run(sizes: list[int], window: int, backlog: int, per_entity: int = 5, single
         "window": window,
         "backlog": backlog,
         "per_entity": per_entity,
+        "batch_size": batch_size,
+        "clients": clients,
         "older_images": older_images,
         "backlog_post_seconds": post_seconds,
         "drained": drained,
@@ -436,7 +491,7 @@ def run(sizes: list[int], window: int, backlog: int, per_entity: int = 5, single
 def report(result: dict[str, Any]) -> str:
     windows: list[Window] = result["windows"]
     window = result["window"]
-    first = windows[0].rate(window)
+    first = windows[0].rate(window) if windows else 0.0
     rows = [
         [
             f"{w.in_tables:,}",
@@ -447,10 +502,14 @@ def report(result: dict[str, Any]) -> str:
         ]
         for w in windows
     ]
-    table = format_table(
-        ["requests already in the tables", "MD-01 requests/s end to end", "ratio to first", "hub RSS MB", "environments RSS MB"],
-        rows,
-        right={1, 2, 3, 4},
+    table = (
+        "no window measured (--window 0)\n"
+        if not windows
+        else format_table(
+            ["requests already in the tables", "MD-01 requests/s end to end", "ratio to first", "hub RSS MB", "environments RSS MB"],
+            rows,
+            right={1, 2, 3, 4},
+        )
     )
     growth = ""
     if len(windows) >= 2 and windows[-1].in_tables > windows[-2].in_tables:
@@ -479,7 +538,8 @@ def report(result: dict[str, Any]) -> str:
     )
     return (
         f"{table}\n{growth}"
-        f"backlog of {result['backlog']:,} ({result['per_entity']} changes of each of {result['backlog'] // result['per_entity']:,} persons):"
+        f"backlog of {result['backlog']:,} ({result['per_entity']} changes of each of {result['backlog'] // result['per_entity']:,} persons,"
+        f" batches of {result['batch_size']} by {result['clients']} clients):"
         f" posted in {result['backlog_post_seconds']:.0f} s, drained in {drained.seconds:.0f} s"
         f" ({result['backlog'] / drained.seconds:.1f} requests/s through the monitor and delivery; {drained.runs} monitor runs"
         f" every {SCHEDULE_SECONDS} s, {drained.monitor_seconds:.0f} s in all, the longest {drained.longest_run:.0f} s, which queued"
@@ -494,7 +554,7 @@ def report(result: dict[str, Any]) -> str:
         f"{calls}\n"
         f"targets: {'all met' if not result['failures'] else 'MISSED ' + '; '.join(result['failures'])}"
         f" (hub RSS under {RSS_LIMIT_MB:,} MB, stop within {STOP_LIMIT_SECONDS} s, last window's rate at least"
-        f" {RATE_FLOOR:.0%} of the first's, p50 one at a time at most {LATENCY_GOAL_SECONDS:g} s, nothing lost, nothing twice,"
+        f" {RATE_FLOOR:.0%} of the first's (when windows are measured), p50 one at a time at most {LATENCY_GOAL_SECONDS:g} s, nothing lost, nothing twice,"
         " no older image after a newer one)"
     )
 
@@ -506,8 +566,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backlog", type=int, default=100_000, help="requests posted at once, then drained")
     parser.add_argument("--backlog-per-entity", type=int, default=5, help="changes per person in the backlog")
     parser.add_argument("--one-at-a-time", type=int, default=100, help="requests posted one at a time for the latency")
+    parser.add_argument("--batch", type=int, default=BATCH, help="requests per batch post (the intake takes up to 100)")
+    parser.add_argument("--clients", type=int, default=CLIENTS, help="batch posts sent at once")
     args = parser.parse_args(argv)
-    result = run([int(s) for s in args.sizes.split(",")], args.window, args.backlog, args.backlog_per_entity, args.one_at_a_time)
+    if not 1 <= args.batch <= BATCH:
+        parser.error(f"--batch must be 1 to {BATCH}")
+    result = run(
+        [int(s) for s in args.sizes.split(",")],
+        args.window,
+        args.backlog,
+        args.backlog_per_entity,
+        args.one_at_a_time,
+        args.batch,
+        args.clients,
+    )
     print(report(result))
     return 1 if result["failures"] else 0
 

@@ -276,3 +276,20 @@ def test_standard_workflow_transitions_are_priced_and_the_floor_counts_the_task_
     assert priced.by_service["Step Functions (Standard transitions)"] == pytest.approx(15 * cost.STEP_FUNCTIONS_STANDARD_PER_TRANSITION.usd)
     assert priced.by_service["S3, Secrets Manager, KMS calls"] == 0  # a Standard start is no Express request
     assert floor.by_service["Step Functions (Standard transitions)"] == pytest.approx(5 * cost.STEP_FUNCTIONS_STANDARD_PER_TRANSITION.usd)
+
+
+def test_the_warm_intakes_calls_are_named_most_first_with_and_without_its_release() -> None:
+    from benchmarks.aws_calls import WarmHandler
+
+    warm = WarmHandler(
+        50,
+        1.0,
+        0.5,
+        Counter({"dynamodb.Query": 1.0, "dynamodb.PutItem": 3.0, "sqs.SendMessageBatch": 1.0}),
+        0.4,
+        0.2,
+        Counter({"dynamodb.UpdateItem": 1.0, "dynamodb.PutItem": 2.0}),
+    )
+
+    assert warm.calls_label() == "3 dynamodb.PutItem, 1 dynamodb.Query, 1 sqs.SendMessageBatch"
+    assert warm.calls_label(unreleased=True) == "2 dynamodb.PutItem, 1 dynamodb.UpdateItem"
