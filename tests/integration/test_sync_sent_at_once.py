@@ -155,3 +155,48 @@ def test_the_monitor_and_a_release_working_one_entity_at_once_send_its_change_on
     assert statuses(hub, "SR-R") == ["PENDING", "SENT", "SYNCHRONIZED"]
     assert mdm(hub).accepted["SR-R"] == 1
     assert len([m for m in mdm(hub).received if m["syncRequestId"] == "SR-R"]) == 1
+
+
+def test_a_dependants_note_dynamodb_does_not_answer_leaves_the_pages_ready_requests_claimed(
+    hub: LocalHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from botocore.exceptions import ReadTimeoutError
+
+    from utilhub.packs.meter_data.sync import FLOW
+    from utilhub.syncrequests.wiring import monitor_for, store_for
+
+    # Given a person and a service point MDM holds
+    for name in ("person", "service-point"):
+        assert submit(hub, body_of(name)).status == 202
+    hub.drain()
+    agreement = body_of("service-agreement")
+    with function_environment(hub.function(MONITOR).environment):
+        wiring.reset()
+        store, monitor = store_for(FLOW), monitor_for(FLOW)
+        # and, PENDING on one page (stored as the intake stores them, without its release), an agreement of theirs
+        # and one of a person and service point never received (held WAITING, noted on its parent)
+        ready = SyncRequestIn.model_validate({**agreement, "syncRequestId": "SR-READY", "entityId": "SA-READY"})
+        held_data = {**agreement["data"], "personId": "P-NONE", "servicePointIds": ["SP-NONE"]}
+        held = SyncRequestIn.model_validate({**agreement, "syncRequestId": "SR-HELD", "entityId": "SA-HELD", "data": held_data})
+        store.create(ready, "cid")
+        store.create(held, "cid")
+
+        # When the monitor runs and DynamoDB does not answer the note of the held agreement on its parent
+        update_item = store._client.update_item
+
+        def no_answer_to_notes(**kwargs: Any) -> Any:
+            if str(kwargs.get("UpdateExpression", "")).startswith("ADD dependants"):
+                raise ReadTimeoutError(endpoint_url="http://dynamodb")
+            return update_item(**kwargs)
+
+        monkeypatch.setattr(store._client, "update_item", no_answer_to_notes)
+        report = monitor.run()
+        monkeypatch.undo()
+    wiring.reset()
+
+    # Then the ready agreement was claimed and queued all the same, and the held one waits for the sweep
+    assert (report.queued, report.held, report.failed_shards) == (1, 1, 0)
+    assert statuses(hub, "SR-READY") == ["PENDING", "SENT"]
+    assert statuses(hub, "SR-HELD") == ["PENDING", "WAITING"]
+    hub.drain()
+    assert statuses(hub, "SR-READY")[-1] == "SYNCHRONIZED"

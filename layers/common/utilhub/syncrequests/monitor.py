@@ -409,9 +409,9 @@ class SyncMonitor:
                     report.held += 1
             except StaleTransition:
                 report.skipped_stale += 1
+        self._claim(ready, report, claimed)  # before the notes: a note not written never keeps the ready ones back
         if noted and not self._parents_ready_once_sent:  # so the parent's acknowledgement releases them (:meth:`release`)
             self._store.note_dependants(noted)
-        self._claim(ready, report, claimed)
 
     @tracer.capture_method
     def release(self, requests: Sequence[SyncRequest]) -> MonitorReport:

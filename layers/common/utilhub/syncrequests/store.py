@@ -41,7 +41,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from utilhub.platform import journal
 from utilhub.platform.aws import TRANSACTION_LIMIT, put_absent
@@ -455,8 +455,9 @@ class SyncRequestStore:
                     UpdateExpression="ADD dependants :ids SET updatedAt = :now",
                     ExpressionAttributeValues={":ids": set(ids), ":now": self._now().isoformat()},
                 )
-            except ClientError as exc:
-                logger.warning("dependants not noted", extra={"parent": "#".join(parent), "error": exc.response["Error"]["Code"]})
+            except (ClientError, BotoCoreError) as exc:  # refused, throttled, or no answer (a connection error, a read time-out)
+                code = exc.response["Error"]["Code"] if isinstance(exc, ClientError) else type(exc).__name__
+                logger.warning("dependants not noted", extra={"parent": "#".join(parent), "error": code})
 
     def take_dependants(self, parent: tuple[str, str], ids: Iterable[str]) -> list[PendingRequest]:
         """Take ``ids`` off the parent's ``dependants`` (one update) and return those still WAITING, read consistently:
