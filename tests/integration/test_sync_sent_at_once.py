@@ -200,3 +200,41 @@ def test_a_dependants_note_dynamodb_does_not_answer_leaves_the_pages_ready_reque
     assert statuses(hub, "SR-HELD") == ["PENDING", "WAITING"]
     hub.drain()
     assert statuses(hub, "SR-READY")[-1] == "SYNCHRONIZED"
+
+
+def test_a_release_reads_its_entitys_state_once(hub: LocalHub, monkeypatch: pytest.MonkeyPatch) -> None:
+    from utilhub.packs.meter_data.sync import FLOW
+    from utilhub.syncrequests.wiring import monitor_for, store_for
+
+    with function_environment(hub.function(MONITOR).environment):
+        wiring.reset()
+        store, monitor = store_for(FLOW), monitor_for(FLOW)
+        # Given a PENDING change of a free person (stored as the intake stores it, without the intake's release)
+        stored, _ = store.create(
+            SyncRequestIn(
+                syncRequestId="SR-ONCE",
+                entityType="PERSON",
+                entityId="P-ONCE",
+                changedAt=datetime.fromisoformat("2026-11-20T09:00:00+00:00"),
+                data={"name": "Ada"},
+            ),
+            "cid",
+        )
+        read: list[list[tuple[str, str]]] = []
+        entity_states = store.entity_states
+
+        def counted(entities: Any) -> Any:
+            wanted = list(entities)
+            read.append(wanted)
+            return entity_states(wanted)
+
+        monkeypatch.setattr(store, "entity_states", counted)
+
+        # When its intake's release plans it and looks for what its entity releases
+        report = monitor.release([stored])
+        monkeypatch.undo()
+    wiring.reset()
+
+    # Then it was queued, and its entity's item read once (one consistent BatchGetItem), not once per step
+    assert report.queued == 1
+    assert read == [[("PERSON", "P-ONCE")]]

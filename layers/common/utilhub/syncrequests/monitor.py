@@ -345,9 +345,10 @@ class SyncMonitor:
         report: MonitorReport,
         claimed: Claimed,
         left: set[tuple[str, str]],
-    ) -> None:
+    ) -> dict[tuple[str, str], EntityState]:
         """Discard what need not be sent, and claim (or hold WAITING) what must, entity by entity; an
-        entity in ``left`` (a request of it stays PENDING on an earlier page) is not decided again."""
+        entity in ``left`` (a request of it stays PENDING on an earlier page) is not decided again. Returns the
+        entities' states as read before deciding."""
         by_entity: dict[tuple[str, str], list[PendingRequest]] = defaultdict(list)
         for request in page:
             by_entity[(request.entity_type, request.entity_id)].append(request)
@@ -375,6 +376,7 @@ class SyncMonitor:
                 else:
                     report.discarded += 1
         self._send_or_hold(sends, report, claimed)
+        return states
 
     def _send_or_hold(self, requests: list[PendingRequest], report: MonitorReport, claimed: Claimed, *, renote: bool = False) -> None:
         """Claim each request whose parents the target holds; hold (or keep) the others WAITING with the reason, noted
@@ -428,11 +430,14 @@ class SyncMonitor:
         try:
             try:
                 pending = self._store.open_pending(requests)
-                if pending:
-                    self._plan_page(pending, report, claimed, set())
+                states = self._plan_page(pending, report, claimed, set()) if pending else {}
                 if not self._parents_ready_once_sent:
                     entities = {(r.entityType, r.entityId) for r in requests}
-                    for parent, ids in dependants_released(self._store.entity_states(entities), self._target).items():
+                    # the states the plan read serve again (read after the transition that called this): one read each
+                    known = {entity: states[entity] for entity in entities if entity in states}
+                    if unread := entities - known.keys():
+                        known.update(self._store.entity_states(unread))
+                    for parent, ids in dependants_released(known, self._target).items():
                         if children := self._store.take_dependants(parent, ids):
                             self._send_or_hold(children, report, claimed, renote=True)
             finally:  # what was claimed is dispatched (or given back), as at the end of a page
