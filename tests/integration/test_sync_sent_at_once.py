@@ -238,3 +238,35 @@ def test_a_release_reads_its_entitys_state_once(hub: LocalHub, monkeypatch: pyte
     # Then it was queued, and its entity's item read once (one consistent BatchGetItem), not once per step
     assert report.queued == 1
     assert read == [[("PERSON", "P-ONCE")]]
+
+
+def test_a_delivery_with_too_little_of_its_invocation_left_leaves_the_entitys_next_change_to_the_monitor(hub: LocalHub) -> None:
+    from localhub.lambda_.runtime import LambdaContext
+    from utilhub.packs.meter_data.sync import FLOW
+    from utilhub.syncrequests.model import DeliveryMessage
+    from utilhub.syncrequests.monitor import RELEASE_MARGIN_MS
+    from utilhub.syncrequests.wiring import delivery_for
+
+    # Given a person's change in flight (its message queued) and a newer one PENDING behind it
+    submit(hub, person("SR-1", name="v1", changed="2026-11-20T09:00:00Z"))
+    submit(hub, person("SR-2", name="v2", changed="2026-11-20T09:01:00Z"))
+    assert (statuses(hub, "SR-1"), statuses(hub, "SR-2")) == (["PENDING", "SENT"], ["PENDING"])
+
+    # When the delivery function delivers the first in an invocation with less than the release's margin left
+    spec = hub.function("MeterDataDeliveryFunction")
+    with function_environment({**spec.environment, "AWS_LAMBDA_FUNCTION_NAME": spec.name}):
+        wiring.reset()
+        context = LambdaContext(spec.name, spec.memory, (RELEASE_MARGIN_MS - 1000) // 1000)
+        outcome = delivery_for(FLOW).deliver(DeliveryMessage(flow=FLOW.name, syncRequestId="SR-1", attempt=1, correlationId="cid"), context)
+    wiring.reset()
+
+    # Then the first is acknowledged and the second left PENDING, for the monitor's next run, which sends it
+    assert outcome == "synchronized"
+    assert statuses(hub, "SR-2") == ["PENDING"]
+    hub.drain()  # the first's message again: stale, skipped
+    assert statuses(hub, "SR-2") == ["PENDING"]
+    run = hub.run_schedule(MONITOR)
+    assert not run.failed, run.error
+    assert run.result["queued"] == 1
+    hub.drain()
+    assert statuses(hub, "SR-2")[-1] == "SYNCHRONIZED"

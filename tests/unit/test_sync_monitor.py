@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 from utilhub.packs.dacs.incremental import plan_newest
 from utilhub.syncrequests.lifecycle import AckTimeouts, EntityState, PendingRequest, sortable_time
 from utilhub.syncrequests.model import SyncRequest, SyncStatus
-from utilhub.syncrequests.monitor import MonitorReport, SyncMonitor, per_flow
+from utilhub.syncrequests.monitor import RELEASE_MARGIN_MS, MonitorReport, SyncMonitor, per_flow
 
 Claims = Sequence[tuple[PendingRequest, int]]
 
@@ -532,3 +532,38 @@ def test_a_release_that_fails_for_good_is_left_to_the_monitor_and_logged_as_an_e
     errors = [r for r in caplog.records if r.getMessage() == "release left to the monitor" and r.levelname == "ERROR"]
     assert len(errors) == 1
     assert errors[0].exc_info is not None
+
+
+def test_a_release_with_too_little_of_its_invocation_left_is_left_to_the_monitor() -> None:
+    # Given a person just synchronized with a newer change PENDING behind it
+    person = ("PERSON", "P-1")
+    store = ReleaseStore({person: [pending("A", "P-1", 2)]}, {person: EntityState(last_sent_hash="h0")})
+    dispatch = Recorded(records_claims=True)
+
+    # When its acknowledgement's invocation has less than the release's margin left
+    report = monitor(store, dispatch).release([stored("R0", *person)], lambda: RELEASE_MARGIN_MS - 1)
+
+    # Then nothing is claimed nor dispatched (an invocation killed between the two would leave it SENT unqueued): the
+    # monitor's next run sends it
+    assert (store.claimed, dispatch.calls, report.out_of_time) == ([], [], 1)
+
+
+def test_a_release_running_short_stops_before_its_next_step_with_what_it_claimed_dispatched() -> None:
+    # Given a person just synchronized, with its next change PENDING and an agreement held WAITING for it
+    person = ("PERSON", "P-1")
+    store = ReleaseStore(
+        {person: [pending("A", "P-1", 2)]},
+        {person: EntityState(last_sent_hash="h0", dependants=frozenset({"sa-1"}))},
+        waiting=[waiting_agreement("sa-1", "SA-1")],
+        parents={"sa-1": [person]},
+    )
+    dispatch = Recorded(records_claims=True)
+    # and its invocation with time enough for the plan, not after
+    left = iter([RELEASE_MARGIN_MS + 1, RELEASE_MARGIN_MS - 1])
+
+    # When its acknowledgement releases what it lets go
+    report = monitor(store, dispatch, ordered_types=frozenset({"SERVICE_AGREEMENT"})).release([stored("R0", *person)], lambda: next(left))
+
+    # Then the next change is claimed and dispatched, and the agreement is left on the person's notes for the monitor
+    assert dispatch.calls == [[("A", 1)]]
+    assert (store.taken, report.out_of_time) == ([], 1)

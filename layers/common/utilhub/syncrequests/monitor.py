@@ -72,6 +72,11 @@ Plan = Callable[[Sequence[PendingRequest], EntityState], list[Discard | Send]]
 
 # no Lambda invocation lives longer: a claims record this old belongs to a run that stopped
 LONGEST_RUN = timedelta(minutes=15)
+# a release (or its next step) starts only with this much of its invocation left: enough for its calls at the clients'
+# read time-out (5 s), so it is not killed between its claim and its queueing (which would leave the request SENT and
+# not queued until a monitor run gives it back, LONGEST_RUN later); what it does not start the monitor's next run does
+RELEASE_MARGIN_MS = 5_000
+Remaining = Callable[[], int]  # the invocation's time left, in milliseconds (the Lambda context's)
 # an outcome owed to CCB this long after its transition was written was not queued by its writer (which queues it
 # right after the write): the monitor queues it again (were the writer still at it, CCB would still hear it once)
 OUTCOME_GRACE = timedelta(minutes=2)
@@ -416,7 +421,7 @@ class SyncMonitor:
             self._store.note_dependants(noted)
 
     @tracer.capture_method
-    def release(self, requests: Sequence[SyncRequest]) -> MonitorReport:
+    def release(self, requests: Sequence[SyncRequest], remaining: Remaining | None = None) -> MonitorReport:
         """Send at once what ``requests`` let go, with the sweep's own per-entity code: each request's entity planned
         again (:meth:`_plan_page`, oldest first; for a request just made final, its entity's next change; for one just
         received, itself when its entity has nothing in flight) and, for an entity the target now holds, the requests
@@ -424,11 +429,24 @@ class SyncMonitor:
         sweep, so a monitor run working the same entity meanwhile never sends a change twice (one of the two claims
         fails its condition). Whatever this misses or fails to do (AWS throttling, the index not yet holding a request
         just written) the monitor's next run does: the failure is logged and counted (``SyncReleasesLeftToMonitor``), never
-        raised, as the transition that called it is written."""
+        raised, as the transition that called it is written. With ``remaining`` (the invocation's time left), a release
+        with less than :data:`RELEASE_MARGIN_MS` left is not started, and one that runs short stops before its next
+        step (the entity's plan, each parent's children), its claims dispatched: the rest is the monitor's
+        (``out_of_time`` in the report)."""
         report = MonitorReport()
         claimed = Claimed()
+
+        def out_of_time() -> bool:
+            if remaining is None or remaining() >= RELEASE_MARGIN_MS:
+                return False
+            report.out_of_time = 1
+            logger.info("release left to the monitor: too little time left", extra={"flow": self._flow})
+            return True
+
         try:
             try:
+                if out_of_time():
+                    return report
                 pending = self._store.open_pending(requests)
                 states = self._plan_page(pending, report, claimed, set()) if pending else {}
                 if not self._parents_ready_once_sent:
@@ -438,6 +456,8 @@ class SyncMonitor:
                     if unread := entities - known.keys():
                         known.update(self._store.entity_states(unread))
                     for parent, ids in dependants_released(known, self._target).items():
+                        if out_of_time():  # its notes stay: the monitor's sweep sends the children
+                            break
                         if children := self._store.take_dependants(parent, ids):
                             self._send_or_hold(children, report, claimed, renote=True)
             finally:  # what was claimed is dispatched (or given back), as at the end of a page
