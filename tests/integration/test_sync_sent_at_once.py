@@ -270,3 +270,33 @@ def test_a_delivery_with_too_little_of_its_invocation_left_leaves_the_entitys_ne
     assert run.result["queued"] == 1
     hub.drain()
     assert statuses(hub, "SR-2")[-1] == "SYNCHRONIZED"
+
+
+def test_a_child_the_monitors_sweep_sends_is_taken_off_its_parents_notes(hub: LocalHub) -> None:
+    from utilhub.packs.meter_data.sync import FLOW
+    from utilhub.syncrequests.wiring import monitor_for, store_for
+
+    # Given a person and a service point MDM holds
+    for name in ("person", "service-point"):
+        assert submit(hub, body_of(name)).status == 202
+    hub.drain()
+    agreement = body_of("service-agreement")
+    person_entity = ("PERSON", str(agreement["data"]["personId"]))
+    with function_environment(hub.function(MONITOR).environment):
+        wiring.reset()
+        store, monitor = store_for(FLOW), monitor_for(FLOW)
+        # and an agreement of theirs PENDING (stored without the intake's release), still noted on the person (its note
+        # written after the person's acknowledgement had taken the notes: held, then sent by the sweep, not a release)
+        store.create(SyncRequestIn.model_validate({**agreement, "syncRequestId": "SR-NOTED"}), "cid")
+        store.note_dependants({person_entity: ["SR-NOTED"]})
+        assert store.entity_states([person_entity])[person_entity].dependants == frozenset({"SR-NOTED"})
+
+        # When the monitor's sweep sends it
+        report = monitor.run()
+        notes = store.entity_states([person_entity])[person_entity].dependants
+    wiring.reset()
+
+    # Then it is no longer on the person's notes (which no later acknowledgement of the person would otherwise clear)
+    assert report.queued == 1
+    assert statuses(hub, "SR-NOTED") == ["PENDING", "SENT"]
+    assert notes == frozenset()

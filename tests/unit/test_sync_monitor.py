@@ -4,6 +4,7 @@ flows, the run's extract files for DACS). Pure: an in-memory store, no AWS."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -388,6 +389,7 @@ class ReleaseStore(Store):
         self.parents = parents or {}
         self.reasons = reasons or {}  # the reason a WAITING request was last recorded with (default: another)
         self.noted: dict[tuple[str, str], list[str]] = {}
+        self.notes_forgotten: dict[tuple[str, str], list[str]] = {}
         self.taken: list[tuple[tuple[str, str], set[str]]] = []
         self.held: list[str] = []
         self.throttle_open_pending = False
@@ -404,11 +406,17 @@ class ReleaseStore(Store):
         return {entity: self.states.get(entity, EntityState()) for entity in entities}
 
     def take_dependants(self, parent: tuple[str, str], ids: Iterable[str]) -> list[PendingRequest]:
-        self.taken.append((parent, set(ids)))
+        ids = set(ids)
+        self.taken.append((parent, ids))
+        if parent in self.states:  # taken off its notes, as the update does
+            self.states[parent] = dataclasses.replace(self.states[parent], dependants=self.states[parent].dependants - ids)
         return [self.waiting_requests[i] for i in sorted(ids) if i in self.waiting_requests]
 
     def note_dependants(self, held: dict[tuple[str, str], list[str]]) -> None:
         self.noted.update(held)
+
+    def forget_dependants(self, sent: dict[tuple[str, str], list[str]]) -> None:
+        self.notes_forgotten.update(sent)
 
     def parents_of_requests(self, ids: Iterable[str]) -> dict[str, tuple[list[tuple[str, str]], str | None]]:
         return {i: (self.parents[i], self.reasons.get(i, "the reason it waited")) for i in ids if i in self.parents}
@@ -476,6 +484,8 @@ def test_a_parents_acknowledgement_releases_its_waiting_children_and_notes_one_s
     assert store.taken == [(sp, {"sa-1", "sa-2"})]
     assert store.held == ["sa-2 still: waiting for PERSON P-2: not yet synchronized to TARGET"]
     assert store.noted == {person: ["sa-2"]}
+    # and the released one, taken off the service point's notes by the release itself, costs no second update
+    assert store.notes_forgotten == {}
 
 
 def test_a_child_taken_off_a_parent_and_still_held_for_the_same_reason_is_noted_again_and_nothing_else() -> None:

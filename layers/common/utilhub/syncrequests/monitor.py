@@ -391,7 +391,8 @@ class SyncMonitor:
         free = [r for r in requests if r.entity_type not in self._ordered_types]
         self._claim(free, report, claimed)
         ordered = [r for r in requests if r.entity_type in self._ordered_types]
-        blocked = self._blockers(ordered)
+        noted_on: dict[str, list[tuple[str, str]]] = defaultdict(list)  # request -> the parents whose notes list it
+        blocked = self._blockers(ordered, noted_on)
         ready: list[PendingRequest] = []
         noted: dict[tuple[str, str], list[str]] = defaultdict(list)  # parent -> the requests held for it now
         for request in ordered:
@@ -416,9 +417,16 @@ class SyncMonitor:
                     report.held += 1
             except StaleTransition:
                 report.skipped_stale += 1
+        already = len(claimed)
         self._claim(ready, report, claimed)  # before the notes: a note not written never keeps the ready ones back
         if noted and not self._parents_ready_once_sent:  # so the parent's acknowledgement releases them (:meth:`release`)
             self._store.note_dependants(noted)
+        sent: dict[tuple[str, str], list[str]] = defaultdict(list)  # a parent -> its noted requests sent now
+        for request, _ in claimed[already:]:
+            for parent in noted_on.get(request.sync_request_id, []):
+                sent[parent].append(request.sync_request_id)
+        if sent:  # sent by the sweep (or noted on a parent other than the releasing one): its notes would stay forever
+            self._store.forget_dependants(sent)
 
     @tracer.capture_method
     def release(self, requests: Sequence[SyncRequest], remaining: Remaining | None = None) -> MonitorReport:
@@ -491,12 +499,17 @@ class SyncMonitor:
                 claimed.append((request, attempt))
                 report.released += request.status is SyncStatus.WAITING
 
-    def _blockers(self, requests: list[PendingRequest]) -> dict[str, tuple[Blocked | None, str | None]]:
-        """For each request: the parent that keeps it from being sent (None: it can go), and the reason it waits now."""
+    def _blockers(
+        self, requests: list[PendingRequest], noted_on: dict[str, list[tuple[str, str]]]
+    ) -> dict[str, tuple[Blocked | None, str | None]]:
+        """For each request: the parent that keeps it from being sent (None: it can go), and the reason it waits now;
+        ``noted_on`` gets, for each request, the parents whose ``dependants`` list it (from the same read)."""
         if not requests:
             return {}
         parents = self._store.parents_of_requests(r.sync_request_id for r in requests)
         states = self._store.entity_states(parent for listed, _ in parents.values() for parent in listed)
+        for sync_request_id, (listed, _) in parents.items():
+            noted_on[sync_request_id].extend(p for p in listed if sync_request_id in states[p].dependants)
         if self._parents_ready_once_sent:
             unsent = self._store.open_requests(e for e, state in states.items() if not state.in_flight and not state.last_error_id)
             return {
