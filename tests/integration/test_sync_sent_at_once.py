@@ -155,3 +155,148 @@ def test_the_monitor_and_a_release_working_one_entity_at_once_send_its_change_on
     assert statuses(hub, "SR-R") == ["PENDING", "SENT", "SYNCHRONIZED"]
     assert mdm(hub).accepted["SR-R"] == 1
     assert len([m for m in mdm(hub).received if m["syncRequestId"] == "SR-R"]) == 1
+
+
+def test_a_dependants_note_dynamodb_does_not_answer_leaves_the_pages_ready_requests_claimed(
+    hub: LocalHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from botocore.exceptions import ReadTimeoutError
+
+    from utilhub.packs.meter_data.sync import FLOW
+    from utilhub.syncrequests.wiring import monitor_for, store_for
+
+    # Given a person and a service point MDM holds
+    for name in ("person", "service-point"):
+        assert submit(hub, body_of(name)).status == 202
+    hub.drain()
+    agreement = body_of("service-agreement")
+    with function_environment(hub.function(MONITOR).environment):
+        wiring.reset()
+        store, monitor = store_for(FLOW), monitor_for(FLOW)
+        # and, PENDING on one page (stored as the intake stores them, without its release), an agreement of theirs
+        # and one of a person and service point never received (held WAITING, noted on its parent)
+        ready = SyncRequestIn.model_validate({**agreement, "syncRequestId": "SR-READY", "entityId": "SA-READY"})
+        held_data = {**agreement["data"], "personId": "P-NONE", "servicePointIds": ["SP-NONE"]}
+        held = SyncRequestIn.model_validate({**agreement, "syncRequestId": "SR-HELD", "entityId": "SA-HELD", "data": held_data})
+        store.create(ready, "cid")
+        store.create(held, "cid")
+
+        # When the monitor runs and DynamoDB does not answer the note of the held agreement on its parent
+        update_item = store._client.update_item
+
+        def no_answer_to_notes(**kwargs: Any) -> Any:
+            if str(kwargs.get("UpdateExpression", "")).startswith("ADD dependants"):
+                raise ReadTimeoutError(endpoint_url="http://dynamodb")
+            return update_item(**kwargs)
+
+        monkeypatch.setattr(store._client, "update_item", no_answer_to_notes)
+        report = monitor.run()
+        monkeypatch.undo()
+    wiring.reset()
+
+    # Then the ready agreement was claimed and queued all the same, and the held one waits for the sweep
+    assert (report.queued, report.held, report.failed_shards) == (1, 1, 0)
+    assert statuses(hub, "SR-READY") == ["PENDING", "SENT"]
+    assert statuses(hub, "SR-HELD") == ["PENDING", "WAITING"]
+    hub.drain()
+    assert statuses(hub, "SR-READY")[-1] == "SYNCHRONIZED"
+
+
+def test_a_release_reads_its_entitys_state_once(hub: LocalHub, monkeypatch: pytest.MonkeyPatch) -> None:
+    from utilhub.packs.meter_data.sync import FLOW
+    from utilhub.syncrequests.wiring import monitor_for, store_for
+
+    with function_environment(hub.function(MONITOR).environment):
+        wiring.reset()
+        store, monitor = store_for(FLOW), monitor_for(FLOW)
+        # Given a PENDING change of a free person (stored as the intake stores it, without the intake's release)
+        stored, _ = store.create(
+            SyncRequestIn(
+                syncRequestId="SR-ONCE",
+                entityType="PERSON",
+                entityId="P-ONCE",
+                changedAt=datetime.fromisoformat("2026-11-20T09:00:00+00:00"),
+                data={"name": "Ada"},
+            ),
+            "cid",
+        )
+        read: list[list[tuple[str, str]]] = []
+        entity_states = store.entity_states
+
+        def counted(entities: Any) -> Any:
+            wanted = list(entities)
+            read.append(wanted)
+            return entity_states(wanted)
+
+        monkeypatch.setattr(store, "entity_states", counted)
+
+        # When its intake's release plans it and looks for what its entity releases
+        report = monitor.release([stored])
+        monkeypatch.undo()
+    wiring.reset()
+
+    # Then it was queued, and its entity's item read once (one consistent BatchGetItem), not once per step
+    assert report.queued == 1
+    assert read == [[("PERSON", "P-ONCE")]]
+
+
+def test_a_delivery_with_too_little_of_its_invocation_left_leaves_the_entitys_next_change_to_the_monitor(hub: LocalHub) -> None:
+    from localhub.lambda_.runtime import LambdaContext
+    from utilhub.packs.meter_data.sync import FLOW
+    from utilhub.syncrequests.model import DeliveryMessage
+    from utilhub.syncrequests.monitor import RELEASE_MARGIN_MS
+    from utilhub.syncrequests.wiring import delivery_for
+
+    # Given a person's change in flight (its message queued) and a newer one PENDING behind it
+    submit(hub, person("SR-1", name="v1", changed="2026-11-20T09:00:00Z"))
+    submit(hub, person("SR-2", name="v2", changed="2026-11-20T09:01:00Z"))
+    assert (statuses(hub, "SR-1"), statuses(hub, "SR-2")) == (["PENDING", "SENT"], ["PENDING"])
+
+    # When the delivery function delivers the first in an invocation with less than the release's margin left
+    spec = hub.function("MeterDataDeliveryFunction")
+    with function_environment({**spec.environment, "AWS_LAMBDA_FUNCTION_NAME": spec.name}):
+        wiring.reset()
+        context = LambdaContext(spec.name, spec.memory, (RELEASE_MARGIN_MS - 1000) // 1000)
+        outcome = delivery_for(FLOW).deliver(DeliveryMessage(flow=FLOW.name, syncRequestId="SR-1", attempt=1, correlationId="cid"), context)
+    wiring.reset()
+
+    # Then the first is acknowledged and the second left PENDING, for the monitor's next run, which sends it
+    assert outcome == "synchronized"
+    assert statuses(hub, "SR-2") == ["PENDING"]
+    hub.drain()  # the first's message again: stale, skipped
+    assert statuses(hub, "SR-2") == ["PENDING"]
+    run = hub.run_schedule(MONITOR)
+    assert not run.failed, run.error
+    assert run.result["queued"] == 1
+    hub.drain()
+    assert statuses(hub, "SR-2")[-1] == "SYNCHRONIZED"
+
+
+def test_a_child_the_monitors_sweep_sends_is_taken_off_its_parents_notes(hub: LocalHub) -> None:
+    from utilhub.packs.meter_data.sync import FLOW
+    from utilhub.syncrequests.wiring import monitor_for, store_for
+
+    # Given a person and a service point MDM holds
+    for name in ("person", "service-point"):
+        assert submit(hub, body_of(name)).status == 202
+    hub.drain()
+    agreement = body_of("service-agreement")
+    person_entity = ("PERSON", str(agreement["data"]["personId"]))
+    with function_environment(hub.function(MONITOR).environment):
+        wiring.reset()
+        store, monitor = store_for(FLOW), monitor_for(FLOW)
+        # and an agreement of theirs PENDING (stored without the intake's release), still noted on the person (its note
+        # written after the person's acknowledgement had taken the notes: held, then sent by the sweep, not a release)
+        store.create(SyncRequestIn.model_validate({**agreement, "syncRequestId": "SR-NOTED"}), "cid")
+        store.note_dependants({person_entity: ["SR-NOTED"]})
+        assert store.entity_states([person_entity])[person_entity].dependants == frozenset({"SR-NOTED"})
+
+        # When the monitor's sweep sends it
+        report = monitor.run()
+        notes = store.entity_states([person_entity])[person_entity].dependants
+    wiring.reset()
+
+    # Then it is no longer on the person's notes (which no later acknowledgement of the person would otherwise clear)
+    assert report.queued == 1
+    assert statuses(hub, "SR-NOTED") == ["PENDING", "SENT"]
+    assert notes == frozenset()

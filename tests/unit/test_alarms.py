@@ -23,6 +23,9 @@ from utilhub.syncrequests.monitor import MonitorReport
 
 LIBRARY = Path(__file__).resolve().parents[2] / "layers" / "common" / "utilhub"
 FAILURE = re.compile(r"(Failed|Refused|TimedOut|InError|Expired|Errors?)$")
+# Failure metrics whose names the pattern does not tell: a release that failed leaves its sends to the monitor's next run
+# (a release that keeps failing, a grant missing say, would move every send to the monitor unseen).
+ALSO_FAILURES = frozenset({"SyncReleasesLeftToMonitor"})
 # A metric name built at run time, and the names it can take (read from the code that builds it).
 DYNAMIC_NAMES: dict[str, list[str]] = {
     "SyncRequests{}": [f"SyncRequests{f.name.title().replace('_', '')}" for f in dataclasses.fields(MonitorReport)],
@@ -97,12 +100,12 @@ def _failure_metrics() -> set[str]:
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "add_metric":
                 name = next((keyword.value for keyword in node.keywords if keyword.arg == "name"), None)
                 names.update(_names(name, f"{path.relative_to(LIBRARY)}:{node.lineno}"))
-    return {name for name in names if FAILURE.search(name)}
+    return {name for name in names if FAILURE.search(name) or name in ALSO_FAILURES}
 
 
 def test_the_library_emits_failure_metrics_and_the_template_has_queues_and_state_machines() -> None:
     # the lists below are read, not empty by accident
-    assert {"SyncRequestsFailed", "UsageRequestsFailed", "FieldActivitiesFailed", "RelayRefused"} <= _failure_metrics()
+    assert {"SyncRequestsFailed", "UsageRequestsFailed", "FieldActivitiesFailed", "RelayRefused", *ALSO_FAILURES} <= _failure_metrics()
     assert len(_dead_letter_queues()) >= 9
     assert len(_source_queues()) >= 9
     assert len(list(TEMPLATE.of_type("AWS::Serverless::StateMachine"))) >= 3

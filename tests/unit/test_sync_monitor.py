@@ -4,6 +4,7 @@ flows, the run's extract files for DACS). Pure: an in-memory store, no AWS."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -15,7 +16,7 @@ from botocore.exceptions import ClientError
 from utilhub.packs.dacs.incremental import plan_newest
 from utilhub.syncrequests.lifecycle import AckTimeouts, EntityState, PendingRequest, sortable_time
 from utilhub.syncrequests.model import SyncRequest, SyncStatus
-from utilhub.syncrequests.monitor import MonitorReport, SyncMonitor, per_flow
+from utilhub.syncrequests.monitor import RELEASE_MARGIN_MS, MonitorReport, SyncMonitor, per_flow
 
 Claims = Sequence[tuple[PendingRequest, int]]
 
@@ -388,6 +389,7 @@ class ReleaseStore(Store):
         self.parents = parents or {}
         self.reasons = reasons or {}  # the reason a WAITING request was last recorded with (default: another)
         self.noted: dict[tuple[str, str], list[str]] = {}
+        self.notes_forgotten: dict[tuple[str, str], list[str]] = {}
         self.taken: list[tuple[tuple[str, str], set[str]]] = []
         self.held: list[str] = []
         self.throttle_open_pending = False
@@ -404,11 +406,17 @@ class ReleaseStore(Store):
         return {entity: self.states.get(entity, EntityState()) for entity in entities}
 
     def take_dependants(self, parent: tuple[str, str], ids: Iterable[str]) -> list[PendingRequest]:
-        self.taken.append((parent, set(ids)))
+        ids = set(ids)
+        self.taken.append((parent, ids))
+        if parent in self.states:  # taken off its notes, as the update does
+            self.states[parent] = dataclasses.replace(self.states[parent], dependants=self.states[parent].dependants - ids)
         return [self.waiting_requests[i] for i in sorted(ids) if i in self.waiting_requests]
 
     def note_dependants(self, held: dict[tuple[str, str], list[str]]) -> None:
         self.noted.update(held)
+
+    def forget_dependants(self, sent: dict[tuple[str, str], list[str]]) -> None:
+        self.notes_forgotten.update(sent)
 
     def parents_of_requests(self, ids: Iterable[str]) -> dict[str, tuple[list[tuple[str, str]], str | None]]:
         return {i: (self.parents[i], self.reasons.get(i, "the reason it waited")) for i in ids if i in self.parents}
@@ -476,6 +484,8 @@ def test_a_parents_acknowledgement_releases_its_waiting_children_and_notes_one_s
     assert store.taken == [(sp, {"sa-1", "sa-2"})]
     assert store.held == ["sa-2 still: waiting for PERSON P-2: not yet synchronized to TARGET"]
     assert store.noted == {person: ["sa-2"]}
+    # and the released one, taken off the service point's notes by the release itself, costs no second update
+    assert store.notes_forgotten == {}
 
 
 def test_a_child_taken_off_a_parent_and_still_held_for_the_same_reason_is_noted_again_and_nothing_else() -> None:
@@ -532,3 +542,38 @@ def test_a_release_that_fails_for_good_is_left_to_the_monitor_and_logged_as_an_e
     errors = [r for r in caplog.records if r.getMessage() == "release left to the monitor" and r.levelname == "ERROR"]
     assert len(errors) == 1
     assert errors[0].exc_info is not None
+
+
+def test_a_release_with_too_little_of_its_invocation_left_is_left_to_the_monitor() -> None:
+    # Given a person just synchronized with a newer change PENDING behind it
+    person = ("PERSON", "P-1")
+    store = ReleaseStore({person: [pending("A", "P-1", 2)]}, {person: EntityState(last_sent_hash="h0")})
+    dispatch = Recorded(records_claims=True)
+
+    # When its acknowledgement's invocation has less than the release's margin left
+    report = monitor(store, dispatch).release([stored("R0", *person)], lambda: RELEASE_MARGIN_MS - 1)
+
+    # Then nothing is claimed nor dispatched (an invocation killed between the two would leave it SENT unqueued): the
+    # monitor's next run sends it
+    assert (store.claimed, dispatch.calls, report.out_of_time) == ([], [], 1)
+
+
+def test_a_release_running_short_stops_before_its_next_step_with_what_it_claimed_dispatched() -> None:
+    # Given a person just synchronized, with its next change PENDING and an agreement held WAITING for it
+    person = ("PERSON", "P-1")
+    store = ReleaseStore(
+        {person: [pending("A", "P-1", 2)]},
+        {person: EntityState(last_sent_hash="h0", dependants=frozenset({"sa-1"}))},
+        waiting=[waiting_agreement("sa-1", "SA-1")],
+        parents={"sa-1": [person]},
+    )
+    dispatch = Recorded(records_claims=True)
+    # and its invocation with time enough for the plan, not after
+    left = iter([RELEASE_MARGIN_MS + 1, RELEASE_MARGIN_MS - 1])
+
+    # When its acknowledgement releases what it lets go
+    report = monitor(store, dispatch, ordered_types=frozenset({"SERVICE_AGREEMENT"})).release([stored("R0", *person)], lambda: next(left))
+
+    # Then the next change is claimed and dispatched, and the agreement is left on the person's notes for the monitor
+    assert dispatch.calls == [[("A", 1)]]
+    assert (store.taken, report.out_of_time) == ([], 1)

@@ -21,7 +21,7 @@ from utilhub.platform.observability import MetricUnit, correlation_id, metrics
 from utilhub.platform.settings import Settings, get_settings
 from utilhub.platform.xml import validate as validate_xml
 from utilhub.syncrequests import api_schemas
-from utilhub.syncrequests.delivery import Acknowledgements
+from utilhub.syncrequests.delivery import Acknowledgements, remaining_of
 from utilhub.syncrequests.model import (
     ID_PATTERN,
     Acknowledgement,
@@ -44,7 +44,7 @@ AcknowledgementsFactory = Callable[[], Acknowledgements]
 class Releaser(Protocol):
     """What sends requests at once when their entity has nothing in flight (the flow's monitor: ``SyncMonitor.release``)."""
 
-    def release(self, requests: Sequence[SyncRequest]) -> object: ...
+    def release(self, requests: Sequence[SyncRequest], remaining: Callable[[], int] | None = None) -> object: ...
 
 
 ReleaseFactory = Callable[[], Releaser | None]
@@ -227,7 +227,7 @@ def build_sync_request_api(
         if created:
             metrics.add_metric(name="SyncRequestsReceived", unit=MetricUnit.Count, value=1)
             if (sender := release()) is not None:
-                sender.release([stored])
+                sender.release([stored], remaining_of(app.lambda_context))
         return 202, {"syncRequestId": stored.syncRequestId, "status": stored.status.value}
 
     @route(
@@ -340,7 +340,7 @@ def build_sync_request_api(
                     f"Sync request {syncRequestId} is {request.status.value}; only a SENT request (or a positive "
                     "acknowledgement of one that timed out) takes an acknowledgement."
                 )
-            acknowledgements().apply(request, ack)
+            acknowledgements().apply(request, ack, remaining=remaining_of(app.lambda_context))
         current = store().get(syncRequestId)
         assert current is not None  # requests are never deleted while they can be acknowledged
         return 200, {"syncRequestId": syncRequestId, "status": current.status.value}

@@ -25,7 +25,13 @@ from utilhub.syncrequests.store import StaleTransition, SyncRequestStore
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-Release = Callable[[Sequence[SyncRequest]], object]  # sends at once what requests made final let go (SyncMonitor.release)
+# sends at once what requests made final let go (SyncMonitor.release), within the invocation's time left (ms) when given
+Release = Callable[[Sequence[SyncRequest], Callable[[], int] | None], object]
+
+
+def remaining_of(lambda_context: Any) -> Callable[[], int] | None:
+    """The Lambda context's ``get_remaining_time_in_millis`` (None without a context: no deadline for the release)."""
+    return getattr(lambda_context, "get_remaining_time_in_millis", None)
 
 
 class Acknowledgements:
@@ -39,9 +45,12 @@ class Acknowledgements:
         self._xref = xref
         self._release = release
 
-    def apply(self, request: SyncRequest, ack: Acknowledgement, *, completed: str | None = None) -> str:
+    def apply(
+        self, request: SyncRequest, ack: Acknowledgement, *, completed: str | None = None, remaining: Callable[[], int] | None = None
+    ) -> str:
         """Record ``ack`` for ``request``: SYNCHRONIZED, ERROR, or still SENT when the target answers later.
-        ``completed`` names what completed a request when it is not the target's acknowledgement."""
+        ``completed`` names what completed a request when it is not the target's acknowledgement; ``remaining`` is the
+        invocation's time left (the Lambda context's, in ms): the release is left to the monitor when it runs short."""
         target = self._flow.target
         if ack.result == "ACCEPTED":
             logger.info("accepted, acknowledgement to follow", extra={"syncRequestId": request.syncRequestId})
@@ -63,7 +72,7 @@ class Acknowledgements:
         metrics.add_metric(name="SyncRequestsSynchronized" if positive else "SyncRequestsFailed", unit=MetricUnit.Count, value=1)
         logger.info("acknowledged", extra={"syncRequestId": request.syncRequestId, "result": ack.result})
         if self._release is not None:
-            self._release([request])
+            self._release([request], remaining)
         return "synchronized" if positive else "error"
 
     def _complete_after_timeout(self, sync_request_id: str, reason: str) -> bool:
@@ -100,7 +109,9 @@ class SyncDelivery:
         except (Problem, ValueError) as exc:  # the mapping cannot produce a valid message: no retry will change that
             detail = f"{exc.detail} {[e.detail for e in exc.errors][:3]}" if isinstance(exc, Problem) else exception_reason(exc)
             reason = f"could not be rendered for {self._flow.target}: {detail}"
-            return self._acknowledgements.apply(request, Acknowledgement(result="NEGATIVE", reason=reason[:2000]))
+            return self._acknowledgements.apply(
+                request, Acknowledgement(result="NEGATIVE", reason=reason[:2000]), remaining=remaining_of(lambda_context)
+            )
 
         def call_target() -> dict[str, Any]:
             try:
@@ -126,7 +137,7 @@ class SyncDelivery:
                 lambda_context=lambda_context,
             )
         ack = Acknowledgement.model_validate(answer)
-        return self._acknowledgements.apply(request, ack)
+        return self._acknowledgements.apply(request, ack, remaining=remaining_of(lambda_context))
 
     def failed(self, message: DeliveryMessage, record: SQSRecord, failure: Exception) -> None:
         """A failed try of ``message`` (the queue hands it over again). On the queue's last, its request is journaled

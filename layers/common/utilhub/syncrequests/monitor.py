@@ -72,6 +72,11 @@ Plan = Callable[[Sequence[PendingRequest], EntityState], list[Discard | Send]]
 
 # no Lambda invocation lives longer: a claims record this old belongs to a run that stopped
 LONGEST_RUN = timedelta(minutes=15)
+# a release (or its next step) starts only with this much of its invocation left: enough for its calls at the clients'
+# read time-out (5 s), so it is not killed between its claim and its queueing (which would leave the request SENT and
+# not queued until a monitor run gives it back, LONGEST_RUN later); what it does not start the monitor's next run does
+RELEASE_MARGIN_MS = 5_000
+Remaining = Callable[[], int]  # the invocation's time left, in milliseconds (the Lambda context's)
 # an outcome owed to CCB this long after its transition was written was not queued by its writer (which queues it
 # right after the write): the monitor queues it again (were the writer still at it, CCB would still hear it once)
 OUTCOME_GRACE = timedelta(minutes=2)
@@ -345,9 +350,10 @@ class SyncMonitor:
         report: MonitorReport,
         claimed: Claimed,
         left: set[tuple[str, str]],
-    ) -> None:
+    ) -> dict[tuple[str, str], EntityState]:
         """Discard what need not be sent, and claim (or hold WAITING) what must, entity by entity; an
-        entity in ``left`` (a request of it stays PENDING on an earlier page) is not decided again."""
+        entity in ``left`` (a request of it stays PENDING on an earlier page) is not decided again. Returns the
+        entities' states as read before deciding."""
         by_entity: dict[tuple[str, str], list[PendingRequest]] = defaultdict(list)
         for request in page:
             by_entity[(request.entity_type, request.entity_id)].append(request)
@@ -375,6 +381,7 @@ class SyncMonitor:
                 else:
                     report.discarded += 1
         self._send_or_hold(sends, report, claimed)
+        return states
 
     def _send_or_hold(self, requests: list[PendingRequest], report: MonitorReport, claimed: Claimed, *, renote: bool = False) -> None:
         """Claim each request whose parents the target holds; hold (or keep) the others WAITING with the reason, noted
@@ -384,7 +391,8 @@ class SyncMonitor:
         free = [r for r in requests if r.entity_type not in self._ordered_types]
         self._claim(free, report, claimed)
         ordered = [r for r in requests if r.entity_type in self._ordered_types]
-        blocked = self._blockers(ordered)
+        noted_on: dict[str, list[tuple[str, str]]] = defaultdict(list)  # request -> the parents whose notes list it
+        blocked = self._blockers(ordered, noted_on)
         ready: list[PendingRequest] = []
         noted: dict[tuple[str, str], list[str]] = defaultdict(list)  # parent -> the requests held for it now
         for request in ordered:
@@ -409,12 +417,19 @@ class SyncMonitor:
                     report.held += 1
             except StaleTransition:
                 report.skipped_stale += 1
+        already = len(claimed)
+        self._claim(ready, report, claimed)  # before the notes: a note not written never keeps the ready ones back
         if noted and not self._parents_ready_once_sent:  # so the parent's acknowledgement releases them (:meth:`release`)
             self._store.note_dependants(noted)
-        self._claim(ready, report, claimed)
+        sent: dict[tuple[str, str], list[str]] = defaultdict(list)  # a parent -> its noted requests sent now
+        for request, _ in claimed[already:]:
+            for parent in noted_on.get(request.sync_request_id, []):
+                sent[parent].append(request.sync_request_id)
+        if sent:  # sent by the sweep (or noted on a parent other than the releasing one): its notes would stay forever
+            self._store.forget_dependants(sent)
 
     @tracer.capture_method
-    def release(self, requests: Sequence[SyncRequest]) -> MonitorReport:
+    def release(self, requests: Sequence[SyncRequest], remaining: Remaining | None = None) -> MonitorReport:
         """Send at once what ``requests`` let go, with the sweep's own per-entity code: each request's entity planned
         again (:meth:`_plan_page`, oldest first; for a request just made final, its entity's next change; for one just
         received, itself when its entity has nothing in flight) and, for an entity the target now holds, the requests
@@ -422,17 +437,35 @@ class SyncMonitor:
         sweep, so a monitor run working the same entity meanwhile never sends a change twice (one of the two claims
         fails its condition). Whatever this misses or fails to do (AWS throttling, the index not yet holding a request
         just written) the monitor's next run does: the failure is logged and counted (``SyncReleasesLeftToMonitor``), never
-        raised, as the transition that called it is written."""
+        raised, as the transition that called it is written. With ``remaining`` (the invocation's time left), a release
+        with less than :data:`RELEASE_MARGIN_MS` left is not started, and one that runs short stops before its next
+        step (the entity's plan, each parent's children), its claims dispatched: the rest is the monitor's
+        (``out_of_time`` in the report)."""
         report = MonitorReport()
         claimed = Claimed()
+
+        def out_of_time() -> bool:
+            if remaining is None or remaining() >= RELEASE_MARGIN_MS:
+                return False
+            report.out_of_time = 1
+            logger.info("release left to the monitor: too little time left", extra={"flow": self._flow})
+            return True
+
         try:
             try:
+                if out_of_time():
+                    return report
                 pending = self._store.open_pending(requests)
-                if pending:
-                    self._plan_page(pending, report, claimed, set())
+                states = self._plan_page(pending, report, claimed, set()) if pending else {}
                 if not self._parents_ready_once_sent:
                     entities = {(r.entityType, r.entityId) for r in requests}
-                    for parent, ids in dependants_released(self._store.entity_states(entities), self._target).items():
+                    # the states the plan read serve again (read after the transition that called this): one read each
+                    known = {entity: states[entity] for entity in entities if entity in states}
+                    if unread := entities - known.keys():
+                        known.update(self._store.entity_states(unread))
+                    for parent, ids in dependants_released(known, self._target).items():
+                        if out_of_time():  # its notes stay: the monitor's sweep sends the children
+                            break
                         if children := self._store.take_dependants(parent, ids):
                             self._send_or_hold(children, report, claimed, renote=True)
             finally:  # what was claimed is dispatched (or given back), as at the end of a page
@@ -466,12 +499,17 @@ class SyncMonitor:
                 claimed.append((request, attempt))
                 report.released += request.status is SyncStatus.WAITING
 
-    def _blockers(self, requests: list[PendingRequest]) -> dict[str, tuple[Blocked | None, str | None]]:
-        """For each request: the parent that keeps it from being sent (None: it can go), and the reason it waits now."""
+    def _blockers(
+        self, requests: list[PendingRequest], noted_on: dict[str, list[tuple[str, str]]]
+    ) -> dict[str, tuple[Blocked | None, str | None]]:
+        """For each request: the parent that keeps it from being sent (None: it can go), and the reason it waits now;
+        ``noted_on`` gets, for each request, the parents whose ``dependants`` list it (from the same read)."""
         if not requests:
             return {}
         parents = self._store.parents_of_requests(r.sync_request_id for r in requests)
         states = self._store.entity_states(parent for listed, _ in parents.values() for parent in listed)
+        for sync_request_id, (listed, _) in parents.items():
+            noted_on[sync_request_id].extend(p for p in listed if sync_request_id in states[p].dependants)
         if self._parents_ready_once_sent:
             unsent = self._store.open_requests(e for e, state in states.items() if not state.in_flight and not state.last_error_id)
             return {

@@ -41,7 +41,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from utilhub.platform import journal
 from utilhub.platform.aws import TRANSACTION_LIMIT, put_absent
@@ -447,16 +447,27 @@ class SyncRequestStore:
         """Each parent's entity item lists the requests held WAITING for it (``dependants``, a string set; one update
         per parent), so its acknowledgement releases them (:meth:`take_dependants`). A note not written leaves them to
         the monitor's sweep: it is logged, never raised."""
-        for parent, ids in held.items():
+        self._update_dependants("ADD", held, "dependants not noted")
+
+    def forget_dependants(self, sent: dict[tuple[str, str], list[str]]) -> None:
+        """Take requests the monitor's sweep sent off the ``dependants`` of the parents they were noted on (one update
+        per parent), so a note never outlives its request (an entity item past 1 KB costs twice the write units). One
+        not taken off stays until the parent's next acknowledgement takes it (it finds the request no longer WAITING):
+        it is logged, never raised."""
+        self._update_dependants("DELETE", sent, "dependants not forgotten")
+
+    def _update_dependants(self, action: str, ids_by_parent: dict[tuple[str, str], list[str]], failed: str) -> None:
+        for parent, ids in ids_by_parent.items():
             try:
                 self._client.update_item(
                     TableName=self._table.name,
                     Key=self._entity_key(*parent),
-                    UpdateExpression="ADD dependants :ids SET updatedAt = :now",
+                    UpdateExpression=f"{action} dependants :ids SET updatedAt = :now",
                     ExpressionAttributeValues={":ids": set(ids), ":now": self._now().isoformat()},
                 )
-            except ClientError as exc:
-                logger.warning("dependants not noted", extra={"parent": "#".join(parent), "error": exc.response["Error"]["Code"]})
+            except (ClientError, BotoCoreError) as exc:  # refused, throttled, or no answer (a connection error, a read time-out)
+                code = exc.response["Error"]["Code"] if isinstance(exc, ClientError) else type(exc).__name__
+                logger.warning(failed, extra={"parent": "#".join(parent), "error": code})
 
     def take_dependants(self, parent: tuple[str, str], ids: Iterable[str]) -> list[PendingRequest]:
         """Take ``ids`` off the parent's ``dependants`` (one update) and return those still WAITING, read consistently:
