@@ -148,6 +148,9 @@ class Point(ABC):
     field_service_points: ClassVar[tuple[str, ...]] = ()
 
     failed = "ERROR"  # the hub's failed state of this point's transactions
+    # the states in flight the hub also resubmits once the work behind them ended without recording its outcome (a
+    # workflow that failed: its alarm tells the operator); the hub answers 409 for one whose work still runs
+    unfinished: ClassVar[tuple[str, ...]] = ()
 
     def path(self, key: str) -> str | None:
         """Where the hub answers for one transaction (its ``/resubmission`` beside it); None: no such route."""
@@ -156,8 +159,8 @@ class Point(ABC):
     def recover(self, hub: Hub) -> None:
         """What an operator does for this point's failed transactions: resubmit each (the run redrives the DLQs)."""
         for key in self.accepted:
-            if (path := self.path(key)) is not None and hub.get(path).json().get("status") == self.failed:
-                self.resubmitted += hub.post(f"{path}/resubmission").status_code == 202
+            if (path := self.path(key)) is not None:
+                self.resubmitted += _resubmitted(hub, path, (self.failed, *self.unfinished))
 
     def follow_up(self, hub: Hub, duplicate_every: int) -> int:
         """What the source sends only once the first messages are through (FW-10), at each operator pass: how many
@@ -167,6 +170,11 @@ class Point(ABC):
     @abstractmethod
     def verdicts(self, hub: Hub, keys: Iterable[str] | None = None) -> dict[str, tuple[str, str]]:
         """key -> (verdict, reason) for every accepted key (or those of ``keys``, the ones still in flight)."""
+
+
+def _resubmitted(hub: Hub, path: str, states: tuple[str, ...]) -> bool:
+    """Resubmit the transaction at ``path`` if it is in one of ``states``; True when the hub took it (202)."""
+    return hub.get(path).json().get("status") in states and hub.post(f"{path}/resubmission").status_code == 202
 
 
 def _final(hub: Hub, path: str, done: set[str], failed: set[str]) -> tuple[str, str]:
@@ -494,6 +502,9 @@ class FieldActivities(Point):
 
     name = "FW-01"
     field_service_points = (FIELD_SERVICE_POINT,)
+    # an activity whose creation's execution failed before recording its outcome stays CREATING (the workflow's
+    # alarm); the hub resubmits it, and answers 409 while its creation runs
+    unfinished = ("CREATING",)
 
     def message(self, n: int) -> tuple[str, str, dict[str, Any]]:
         key = f"{self.run}-FA-{n}"
@@ -561,6 +572,7 @@ class ActivityEvents(Point):
     name = "FW-02"
     closes: ClassVar[dict[str, str]] = {"COMPLETE": "COMPLETED", "CANCEL": "CANCELED"}
     field_service_points = (FIELD_SERVICE_POINT,)
+    unfinished = ("CREATING",)  # as FW-01's
 
     def activity(self, n: int) -> dict[str, Any]:
         return {
@@ -667,10 +679,8 @@ class CustomerInformation(Point):
         return f"/field-work/activities/CCB/{key.replace('-CI-', '-FC-')}"
 
     def recover(self, hub: Hub) -> None:
-        for n in self.activities:  # the activities in ERROR are resubmitted, as FW-01's
-            path = self.path(self.message(n)[0])
-            if hub.get(path).json().get("status") == "ERROR":
-                self.resubmitted += hub.post(f"{path}/resubmission").status_code == 202
+        for n in self.activities:  # the activities in ERROR, or CREATING with nothing running, are resubmitted, as FW-01's
+            self.resubmitted += _resubmitted(hub, self.path(self.message(n)[0]), ("ERROR", "CREATING"))
 
     def follow_up(self, hub: Hub, duplicate_every: int) -> int:
         """CCB sends each customer's change once its activity is linked (an activity resubmitted by the operator

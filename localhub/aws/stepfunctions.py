@@ -4,8 +4,9 @@ run our real handlers in this process.
 moto's interpreter calls Lambda with a boto3 client from the default session; a
 ``before-call.lambda.Invoke`` hook on that session answers the call by invoking the
 function from the template in-process. A handler that raises comes back with
-``FunctionError: Unhandled`` and Lambda's error payload, so ``Retry`` and ``Catch`` see
-what they see on AWS.
+``FunctionError: Unhandled`` and Lambda's error payload, and an invocation Lambda refused itself
+(throttled, as the worker pool throttles a function at its concurrency) is the Invoke API's error
+(``Lambda.TooManyRequestsException`` to the task), so ``Retry`` and ``Catch`` see what they see on AWS.
 
 moto's interpreter builds a new boto3 client for every Lambda task (``boto_client_for``); building one
 copies the session's event handlers and costs tens of milliseconds of the runtime's one process, a
@@ -100,6 +101,13 @@ class LambdaTaskDispatcher:
         event = json.loads(payload) if payload else {}
         result = self._invoke(spec, event)
         self.invocations[(spec.logical_id, not result.failed)] += 1
+        if result.status != 200:  # Lambda refused the invocation itself (throttled): an API error, Lambda.<code> to the task
+            error = result.error or {}
+            refused = AWSResponse(url="", status_code=result.status, headers=HTTPHeaders(), raw=None)
+            return refused, {
+                "Error": {"Code": str(error.get("errorType", "ServiceException")), "Message": str(error.get("errorMessage", ""))},
+                "ResponseMetadata": {"HTTPStatusCode": result.status, "RequestId": "local"},
+            }
         http = AWSResponse(url="", status_code=200, headers=HTTPHeaders(), raw=None)
         if result.failed:
             return http, {"StatusCode": 200, "FunctionError": "Unhandled", "Payload": _payload(result.error), "ExecutedVersion": "$LATEST"}

@@ -75,6 +75,10 @@ class Invocation:
     result: Any = None
     error: dict[str, Any] | None = None
     duration_ms: float = 0.0
+    # the status Lambda's Invoke API answered: 200 when the function ran (its error, if any, in ``error``); else Lambda
+    # refused the invocation itself and the function never ran (429 throttled, 500 the service failed, 400 the
+    # request), ``error`` naming why: a caller sees an API error, not a function error (Step Functions: Lambda.<code>)
+    status: int = 200
 
     @property
     def failed(self) -> bool:

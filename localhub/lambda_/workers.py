@@ -252,7 +252,7 @@ class WorkerPool:
     def invoke(self, spec: FunctionSpec, event: Any) -> Invocation:
         function = self._function(spec)
         if not function.slots.acquire(timeout=self.wait_seconds):
-            return Invocation(error={"errorType": "TooManyRequestsException", "errorMessage": "Rate Exceeded."})
+            return Invocation(error={"errorType": "TooManyRequestsException", "errorMessage": "Rate Exceeded."}, status=429)
         try:
             return self._run(function, event)
         finally:
@@ -262,9 +262,9 @@ class WorkerPool:
         started = time.perf_counter()
         environment = self._take(function)
         if environment is None and self._stopped:
-            return Invocation(error={"errorType": "ServiceException", "errorMessage": "the local runtime is stopping"})
+            return Invocation(error={"errorType": "ServiceException", "errorMessage": "the local runtime is stopping"}, status=500)
         if environment is None:  # every environment the pool may run is busy
-            return Invocation(error={"errorType": "TooManyRequestsException", "errorMessage": "Rate Exceeded."})
+            return Invocation(error={"errorType": "TooManyRequestsException", "errorMessage": "Rate Exceeded."}, status=429)
         environment.initialize(self.init_seconds)  # a cold start's init phase, outside the function's timeout
         # the deadline the function's context counts down to (its claims expire then): from now, the environment taken
         # (an init past its budget goes on within it: the worker's context counts from here, not from its init's end)
@@ -286,7 +286,7 @@ class WorkerPool:
             answer = environment.call(request, function.spec.timeout + TIMEOUT_GRACE_SECONDS)
         except TypeError as exc:  # an event JSON cannot carry never reaches the environment
             self._give_back(function, environment)
-            return Invocation(error={"errorType": "InvalidRequestContentException", "errorMessage": str(exc)})
+            return Invocation(error={"errorType": "InvalidRequestContentException", "errorMessage": str(exc)}, status=400)
         except TimeoutError:
             self._discard(function, environment)
             self._report(function.spec, "timeout", "Sandbox.Timedout", started)

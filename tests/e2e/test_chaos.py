@@ -65,3 +65,39 @@ def test_a_small_chaos_run_loses_nothing_applies_nothing_twice_and_leaves_nothin
     assert all(t.verdicts[v] == 0 for t in tallies for v in ("lost", "duplicated", "stuck")), account
     # and a refusal is the exception a fault made, not the rule: at most the targets' injected refusals (2 each, 6 targets)
     assert sum(t.verdicts["refused"] for t in tallies) <= 12, account
+
+
+def test_the_operator_resubmits_an_activity_its_failed_workflow_left_creating(chaos_runtime: LocalRuntime) -> None:
+    import boto3
+
+    # Given a FW-01 activity taken (202) whose workflow then could record nothing: every DynamoDB call of the
+    # functions throttled while MWM holds its create, until each step's retries were spent and the execution failed
+    hub = chaos.Hub(chaos_runtime.api_url)
+    point = chaos.FieldActivities("OPS1")
+    stack = chaos_runtime.hub.stack
+    assert stack is not None
+    machine = stack.physical["FieldActivityStateMachine"].ref
+    try:
+        chaos.synchronize_field_service_point(hub, chaos.FIELD_SERVICE_POINT)
+        hub.control("POST", "/sim/mwm/faults", {"kind": "hold", "count": 1, "seconds": 2})
+        point.send(hub, 0)  # a reconnection: MWM alone
+        hub.control("POST", "/aws/throttling", {"rate": 1.0, "services": ["dynamodb"]})
+        assert chaos_runtime.hub.settle(timeout=300) == []
+        hub.control("DELETE", "/aws/throttling")
+        [key] = point.accepted
+        left = hub.get(point.path(key)).json()["status"]
+        failed = boto3.client("stepfunctions", region_name=stack.region).list_executions(stateMachineArn=machine, statusFilter="FAILED")
+
+        # When the operator recovers FW-01's failed transactions
+        point.recover(hub)
+        assert chaos_runtime.hub.settle(timeout=120) == []
+        verdicts = point.verdicts(hub)
+    finally:
+        hub.close()
+
+    # Then the activity, CREATING with its execution failed, was resubmitted (the hub took it: 202) and is linked in
+    # MWM once; before, the operator resubmitted only activities in ERROR and this one stayed CREATING for good
+    assert left == "CREATING"
+    assert [e["name"] for e in failed["executions"]] == [f"CCB-{key}"]
+    assert point.resubmitted == 1
+    assert verdicts == {key: ("applied", "")}

@@ -306,3 +306,36 @@ def test_an_armed_crash_that_an_invocation_outlives_does_not_kill_the_next(pool:
     assert (outlived.error, later.error) == (None, None)
     assert outlived.result["pid"] == later.result["pid"]
     assert pool.crashed == {}
+
+
+def test_a_workflow_task_throttled_by_the_pool_gets_lambdas_throttling_error_which_its_retry_names(
+    pool: WorkerPool, tmp_path: Path
+) -> None:
+    import json
+
+    from botocore.exceptions import ClientError
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+
+    from localhub.aws.stepfunctions import CLIENT_FACTORY, LambdaTaskDispatcher
+
+    # Given a function of reserved concurrency 1 whose one invocation is running, and Step Functions' Lambda tasks
+    # dispatched to the pool
+    spec = _sleeper(reserved=1)
+    thread = _held(pool, spec, tmp_path)
+    dispatcher = LambdaTaskDispatcher(lambda name: spec if name == spec.name else None, pool.invoke)
+    dispatcher.install()
+    try:
+        # When a workflow's Lambda task invokes it meanwhile
+        client = getattr(lambda_eval_utils, CLIENT_FACTORY)(region="eu-west-1", service="lambda", state_credentials=None)
+        with pytest.raises(ClientError) as refused:
+            client.invoke(FunctionName=spec.name, Payload=json.dumps({}).encode())
+    finally:
+        dispatcher.uninstall()
+        (tmp_path / "release").touch()
+        thread.join()
+
+    # Then Lambda's Invoke itself refused it (HTTP 429, TooManyRequestsException): the function never ran, and Step
+    # Functions names the error Lambda.TooManyRequestsException, which the workflows' Retry names; a function error
+    # "TooManyRequestsException" (what the task saw before) matches no Retry and ended the workflow at once
+    assert refused.value.response["Error"]["Code"] == "TooManyRequestsException"
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 429
