@@ -124,22 +124,25 @@ def invoke(spec: FunctionSpec, event: Any, *, extra_environment: Mapping[str, st
     with INVOCATION_LOCK:
         environment = {**lambda_variables(spec), **(extra_environment or {})}
         with function_environment(environment):
+            started = time.perf_counter()
+            try:  # the init phase (the handler's module imported, its wiring built): outside the timeout, as on Lambda
+                module = importlib.import_module(spec.module)
+            except Exception as exc:  # a failing init is a function error, as on Lambda
+                return _function_error(exc, started)
             deadline_ms = int((time.time() + spec.timeout) * 1000)
             context = LambdaContext(spec.name, spec.memory, spec.timeout, deadline_ms=deadline_ms)
-            started = time.perf_counter()
             running = IN_PROCESS.started(spec.name, deadline_ms)
             try:
-                module = importlib.import_module(spec.module)
                 result = getattr(module, spec.function_name)(event, context)
                 return Invocation(result=result, duration_ms=(time.perf_counter() - started) * 1000)
             except Exception as exc:  # a failing handler is a function error, as on Lambda
-                return Invocation(
-                    error={
-                        "errorType": type(exc).__name__,
-                        "errorMessage": str(exc),
-                        "stackTrace": traceback.format_exception(exc)[-5:],
-                    },
-                    duration_ms=(time.perf_counter() - started) * 1000,
-                )
+                return _function_error(exc, started)
             finally:
                 IN_PROCESS.ended(running)
+
+
+def _function_error(exc: Exception, started: float) -> Invocation:
+    return Invocation(
+        error={"errorType": type(exc).__name__, "errorMessage": str(exc), "stackTrace": traceback.format_exception(exc)[-5:]},
+        duration_ms=(time.perf_counter() - started) * 1000,
+    )

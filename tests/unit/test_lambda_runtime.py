@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import os
 import threading
+from pathlib import Path
 
 import pytest
 
-from localhub.lambda_.runtime import PROCESS_VARIABLES, function_environment
+from localhub.lambda_.runtime import PROCESS_VARIABLES, function_environment, invoke
+from localhub.template import FunctionSpec
 
 
 def test_a_function_sees_its_variables_and_the_runtimes_only(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -75,3 +77,22 @@ def test_the_runtimes_variables_are_never_absent_while_a_function_environment_is
     assert {"UTILHUB_OTHER", "UTILHUB_MINE"} <= set(watched.removed)
     assert watched["AWS_ENDPOINT_URL"] == "http://127.0.0.1:4566"
     assert watched["UTILHUB_OTHER"] == "x"
+
+
+def test_a_cold_starts_init_is_outside_the_invocations_timeout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a handler whose module takes 0.4 s to import (its init), in a function of a 1 s timeout
+    package = tmp_path / "slowinit"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "app.py").write_text(
+        "import time\ntime.sleep(0.4)\n\ndef lambda_handler(event, context):\n    return context.get_remaining_time_in_millis()\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    spec = FunctionSpec("SlowInit", "slow-init", "slowinit/", "app.lambda_handler", 1, 128, {}, [], {})
+
+    # When it is invoked cold
+    invocation = invoke(spec, {})
+
+    # Then its handler starts with its whole timeout left, as on Lambda (the init phase has a budget of its own)
+    assert invocation.error is None
+    assert invocation.result > 800
