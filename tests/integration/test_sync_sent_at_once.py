@@ -5,9 +5,10 @@ twice. Through the real handlers, moto and the MDM simulator; the monitor never 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -21,7 +22,9 @@ from tests.helpers import post_json
 from tests.integration.test_meter_data_person_sync import MDM_CLAIMS, MONITOR, person, status_of, submit
 from utilhub.platform import wiring
 from utilhub.syncrequests.lifecycle import PendingRequest
-from utilhub.syncrequests.model import SyncRequestIn
+from utilhub.syncrequests.model import SyncRequest, SyncRequestIn
+from utilhub.syncrequests.monitor import SyncMonitor
+from utilhub.syncrequests.store import SyncRequestStore
 
 
 def mdm(hub: LocalHub) -> MdmSimulator:
@@ -44,6 +47,35 @@ def received_order(hub: LocalHub) -> list[str]:
 
 def body_of(name: str) -> dict[str, Any]:
     return dict(json.loads(sample_event(f"meter_data/sync_requests/submit-{name}.json")["body"]))
+
+
+@contextlib.contextmanager
+def mdm_sync_parts(hub: LocalHub) -> Iterator[tuple[SyncRequestStore, SyncMonitor]]:
+    """The MDM flow's store and monitor, as the monitor function builds them (its settings), for a test to drive."""
+    from utilhub.packs.meter_data.sync import FLOW
+    from utilhub.syncrequests.wiring import monitor_for, store_for
+
+    with function_environment(hub.function(MONITOR).environment):
+        wiring.reset()
+        try:
+            yield store_for(FLOW), monitor_for(FLOW)
+        finally:
+            wiring.reset()
+
+
+def pending_person(store: SyncRequestStore, sync_request_id: str, entity_id: str) -> SyncRequest:
+    """A PENDING change of a free person, stored as the intake stores it, without the intake's release."""
+    stored, _ = store.create(
+        SyncRequestIn(
+            syncRequestId=sync_request_id,
+            entityType="PERSON",
+            entityId=entity_id,
+            changedAt=datetime.fromisoformat("2026-11-20T09:00:00+00:00"),
+            data={"name": "Ada"},
+        ),
+        "cid",
+    )
+    return stored
 
 
 def test_a_request_received_while_its_entity_is_free_goes_at_its_intake(hub: LocalHub) -> None:
@@ -112,23 +144,9 @@ def test_a_parents_acknowledgement_releases_its_waiting_children_without_a_monit
 
 
 def test_the_monitor_and_a_release_working_one_entity_at_once_send_its_change_once(hub: LocalHub, monkeypatch: pytest.MonkeyPatch) -> None:
-    from utilhub.packs.meter_data.sync import FLOW
-    from utilhub.syncrequests.wiring import monitor_for, store_for
-
-    with function_environment(hub.function(MONITOR).environment):
-        wiring.reset()
-        store, monitor = store_for(FLOW), monitor_for(FLOW)
-        # Given a PENDING change of a free person (stored as the intake stores it, without the intake's release)
-        stored, _ = store.create(
-            SyncRequestIn(
-                syncRequestId="SR-R",
-                entityType="PERSON",
-                entityId="P-R",
-                changedAt=datetime.fromisoformat("2026-11-20T09:00:00+00:00"),
-                data={"name": "Ada"},
-            ),
-            "cid",
-        )
+    with mdm_sync_parts(hub) as (store, monitor):
+        # Given a PENDING change of a free person
+        stored = pending_person(store, "SR-R", "P-R")
         # and both paths made to claim only once both have planned it (each saw the entity free and the request PENDING)
         both_planned = threading.Barrier(2, timeout=30)
         claim_many: Callable[..., list[int | None]] = store.claim_many
@@ -146,7 +164,6 @@ def test_the_monitor_and_a_release_working_one_entity_at_once_send_its_change_on
         reports["release"] = monitor.release([stored])
         run.join(60)
         monkeypatch.undo()
-    wiring.reset()
 
     # Then one claim went through and the other was skipped as stale: the change was queued once, at attempt 1
     assert sorted((r.queued, r.skipped_stale) for r in reports.values()) == [(0, 1), (1, 0)]
@@ -162,17 +179,12 @@ def test_a_dependants_note_dynamodb_does_not_answer_leaves_the_pages_ready_reque
 ) -> None:
     from botocore.exceptions import ReadTimeoutError
 
-    from utilhub.packs.meter_data.sync import FLOW
-    from utilhub.syncrequests.wiring import monitor_for, store_for
-
     # Given a person and a service point MDM holds
     for name in ("person", "service-point"):
         assert submit(hub, body_of(name)).status == 202
     hub.drain()
     agreement = body_of("service-agreement")
-    with function_environment(hub.function(MONITOR).environment):
-        wiring.reset()
-        store, monitor = store_for(FLOW), monitor_for(FLOW)
+    with mdm_sync_parts(hub) as (store, monitor):
         # and, PENDING on one page (stored as the intake stores them, without its release), an agreement of theirs
         # and one of a person and service point never received (held WAITING, noted on its parent)
         ready = SyncRequestIn.model_validate({**agreement, "syncRequestId": "SR-READY", "entityId": "SA-READY"})
@@ -192,7 +204,6 @@ def test_a_dependants_note_dynamodb_does_not_answer_leaves_the_pages_ready_reque
         monkeypatch.setattr(store._client, "update_item", no_answer_to_notes)
         report = monitor.run()
         monkeypatch.undo()
-    wiring.reset()
 
     # Then the ready agreement was claimed and queued all the same, and the held one waits for the sweep
     assert (report.queued, report.held, report.failed_shards) == (1, 1, 0)
@@ -203,23 +214,9 @@ def test_a_dependants_note_dynamodb_does_not_answer_leaves_the_pages_ready_reque
 
 
 def test_a_release_reads_its_entitys_state_once(hub: LocalHub, monkeypatch: pytest.MonkeyPatch) -> None:
-    from utilhub.packs.meter_data.sync import FLOW
-    from utilhub.syncrequests.wiring import monitor_for, store_for
-
-    with function_environment(hub.function(MONITOR).environment):
-        wiring.reset()
-        store, monitor = store_for(FLOW), monitor_for(FLOW)
-        # Given a PENDING change of a free person (stored as the intake stores it, without the intake's release)
-        stored, _ = store.create(
-            SyncRequestIn(
-                syncRequestId="SR-ONCE",
-                entityType="PERSON",
-                entityId="P-ONCE",
-                changedAt=datetime.fromisoformat("2026-11-20T09:00:00+00:00"),
-                data={"name": "Ada"},
-            ),
-            "cid",
-        )
+    with mdm_sync_parts(hub) as (store, monitor):
+        # Given a PENDING change of a free person
+        stored = pending_person(store, "SR-ONCE", "P-ONCE")
         read: list[list[tuple[str, str]]] = []
         entity_states = store.entity_states
 
@@ -233,7 +230,6 @@ def test_a_release_reads_its_entitys_state_once(hub: LocalHub, monkeypatch: pyte
         # When its intake's release plans it and looks for what its entity releases
         report = monitor.release([stored])
         monkeypatch.undo()
-    wiring.reset()
 
     # Then it was queued, and its entity's item read once (one consistent BatchGetItem), not once per step
     assert report.queued == 1
@@ -273,18 +269,13 @@ def test_a_delivery_with_too_little_of_its_invocation_left_leaves_the_entitys_ne
 
 
 def test_a_child_the_monitors_sweep_sends_is_taken_off_its_parents_notes(hub: LocalHub) -> None:
-    from utilhub.packs.meter_data.sync import FLOW
-    from utilhub.syncrequests.wiring import monitor_for, store_for
-
     # Given a person and a service point MDM holds
     for name in ("person", "service-point"):
         assert submit(hub, body_of(name)).status == 202
     hub.drain()
     agreement = body_of("service-agreement")
     person_entity = ("PERSON", str(agreement["data"]["personId"]))
-    with function_environment(hub.function(MONITOR).environment):
-        wiring.reset()
-        store, monitor = store_for(FLOW), monitor_for(FLOW)
+    with mdm_sync_parts(hub) as (store, monitor):
         # and an agreement of theirs PENDING (stored without the intake's release), still noted on the person (its note
         # written after the person's acknowledgement had taken the notes: held, then sent by the sweep, not a release)
         store.create(SyncRequestIn.model_validate({**agreement, "syncRequestId": "SR-NOTED"}), "cid")
@@ -294,7 +285,6 @@ def test_a_child_the_monitors_sweep_sends_is_taken_off_its_parents_notes(hub: Lo
         # When the monitor's sweep sends it
         report = monitor.run()
         notes = store.entity_states([person_entity])[person_entity].dependants
-    wiring.reset()
 
     # Then it is no longer on the person's notes (which no later acknowledgement of the person would otherwise clear)
     assert report.queued == 1
