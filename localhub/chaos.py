@@ -54,8 +54,8 @@ PARAMETERS = {"DacsAcknowledgementsToCcb": "true"}
 
 class Hub:
     """The hub's HTTP API and control API, as a source application and an operator use them: a token,
-    and a retry of what the hub asks to be retried (503 with Retry-After, 429) or failed in (5xx: the
-    business ids make a retry safe)."""
+    and a retry of what the hub asks to be retried (503 with Retry-After, 429) or failed in (5xx, or no answer in time
+    (after a pause doubling from 1 s to 30 s): the business ids make a retry safe)."""
 
     def __init__(self, url: str, timeout: float = 30.0) -> None:
         self.url = url
@@ -73,6 +73,7 @@ class Hub:
                 if attempt == tries - 1:
                     raise
                 self.retried += 1
+                time.sleep(min(30.0, 2.0**attempt))  # a hub busy under load is given time, as a source application's client gives it
                 continue
             # 409 "in progress": the same request (a retry of one that got no answer) is still being worked; ask again shortly
             in_progress = answer.status_code == 409 and "in-progress" in answer.headers.get("content-type", "") + answer.text[:200]

@@ -1,0 +1,47 @@
+"""The chaos run's client (localhub.chaos.Hub) as a source application behaves: a call that gets no answer in time
+is sent again (its business id makes that safe), after a growing pause, so a hub busy for minutes under load is
+waited for rather than the run stopping with a traceback."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from localhub import chaos
+
+
+def client_answering_after(failures: int) -> tuple[httpx.Client, list[int]]:
+    calls: list[int] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        if len(calls) <= failures:
+            raise httpx.ReadTimeout("timed out", request=request)
+        return httpx.Response(202, json={"accepted": True})
+
+    return httpx.Client(base_url="http://hub", transport=httpx.MockTransport(answer)), calls
+
+
+def test_a_call_without_an_answer_is_sent_again_after_a_growing_pause(monkeypatch: pytest.MonkeyPatch) -> None:
+    pauses: list[float] = []
+    monkeypatch.setattr("localhub.chaos.time.sleep", pauses.append)
+    hub = chaos.Hub.__new__(chaos.Hub)
+    hub.retried = 0
+    hub._client, calls = client_answering_after(5)
+
+    answer = hub.post("/meter-data/sync-requests", {"syncRequestId": "SR-1"})
+
+    assert answer.status_code == 202
+    assert (len(calls), hub.retried) == (6, 5)
+    assert pauses == [1.0, 2.0, 4.0, 8.0, 16.0]
+
+
+def test_a_call_that_never_gets_an_answer_fails_after_its_tries(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("localhub.chaos.time.sleep", lambda _: None)
+    hub = chaos.Hub.__new__(chaos.Hub)
+    hub.retried = 0
+    hub._client, calls = client_answering_after(100)
+
+    with pytest.raises(httpx.ReadTimeout):
+        hub.get("/field-work/activities/ODM/A-1")
+    assert len(calls) == 8
