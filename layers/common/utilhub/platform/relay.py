@@ -17,7 +17,9 @@
 - a target that refuses the event (a 4xx other than 409, :class:`TargetRejected`: retrying the same message
   will not help) has it moved to its queue's dead-letter queue (the queue's ``RedrivePolicy``) at once, with the target's status and
   reason as message attributes (``RelayRefused``, alarmed): kept for an operator, who fixes the cause and
-  redrives it (``POST /<pack>/dead-letters/{queue}/redrive``), never dropped.
+  redrives it (``POST /<pack>/dead-letters/{queue}/redrive``), never dropped; when SQS does not take it there
+  (throttled, denied), the event is still in its queue and its try fails as any other does (handed back, a
+  ``RETRY`` hop, ``DEAD_LETTERED`` at the queue's last receive, when SQS moves it there itself).
 
 Every relay named by its integration point (``MD-13``, ``FW-05``, ``DA-04``...; the pack that runs it is the point's)
 journals each event (docs/operations.md), its id the event's: ``QUEUED`` when accepted, each call to the target a
@@ -165,7 +167,15 @@ def deliver_batch(event: dict[str, Any], context: Any, deliverers: Mapping[str, 
             if refusal.status == 409:  # an earlier delivery got there: the deliverer should have said so
                 _tried(record, message, journaling, refusal)
                 raise
-            refused = _dead_letter(record, message, refusal)
+            try:
+                refused = _dead_letter(record, message, refusal)
+            except Exception as exc:  # SQS did not take it (throttled, denied): still in its queue, a failed try as any other
+                logger.warning(
+                    "relayed event refused by its target, not moved to the dead-letter queue",
+                    extra={"relay": message.relay, "eventId": message.eventId, "status": refusal.status, "error": type(exc).__name__},
+                )
+                _tried(record, message, journaling, refusal)
+                raise refusal from exc
             if journaling:
                 journal.changed(
                     message.relay,
