@@ -134,12 +134,8 @@ def accept_many(relay: str, events: Sequence[tuple[str, Mapping[str, Any]]], que
 
 def deliver_batch(event: dict[str, Any], context: Any, deliverers: Mapping[str, Deliverer]) -> dict[str, Any]:
     """Deliver an SQS batch of relayed events; the answer lists the records to redeliver."""
-    from utilhub.platform import batches  # the consumer's wiring loaded it at init; no other function loads it
-
-    handed: set[str] = set()  # the records given to `deliver` (a FIFO batch skips those behind a failed one of their group)
 
     def deliver(record: SQSRecord) -> Mapping[str, Any]:
-        handed.add(record.message_id)
         message = RelayMessage.model_validate_json(record.body)
         use_correlation_id(message.correlationId)
         deliverer = deliverers.get(message.relay)
@@ -193,29 +189,19 @@ def deliver_batch(event: dict[str, Any], context: Any, deliverers: Mapping[str, 
             journal.changed(message.relay, journal_id(message.eventId), DELIVERED, step="delivered")
         return outcome
 
-    records = event.get("Records") or []
+    return last_try.process_batch(event, context, deliver, _held_back)
+
+
+def _held_back(record: SQSRecord, blocker: SQSRecord | None) -> None:
+    """A record of a FIFO batch skipped behind a failed one of its group (``blocker``) was never handed to the
+    deliverer, yet each receive counts against it: at the queue's ``maxReceiveCount``-th, SQS moves it to the dead-letter
+    queue with it, so it is ``DEAD_LETTERED`` too, naming the event it was held behind (:func:`_last_try`)."""
     try:
-        answer = batches.process_partial_response(
-            event=event, record_handler=deliver, processor=batches.processor_for(event), context=context
-        )
-    except batches.BatchProcessingError:  # every record failed: each is handed back
-        _held_back(records, handed, {record["messageId"] for record in records})
-        raise
-    _held_back(records, handed, {str(failure["itemIdentifier"]) for failure in answer["batchItemFailures"]})
-    return dict(answer)
-
-
-def _held_back(records: Sequence[Mapping[str, Any]], handed: set[str], failed: set[str]) -> None:
-    """The records of a FIFO batch skipped behind a failed one of their group were never handed to the deliverer, yet
-    each receive counts against them: at the queue's ``maxReceiveCount``-th, SQS moves them to the dead-letter queue
-    with it, so they are ``DEAD_LETTERED`` too, naming the event they were held behind (:func:`_last_try`)."""
-    for record, blocker in last_try.held_back(records, handed, failed):
-        try:
-            message = RelayMessage.model_validate_json(record.body)
-        except ValueError:  # not a relayed event: the deliverer's failure already says so
-            continue
-        if journaled(message.relay):
-            _last_try(record, message, f"held behind {_named(blocker)} of its group")
+        message = RelayMessage.model_validate_json(record.body)
+    except ValueError:  # not a relayed event: the deliverer's failure already says so
+        return
+    if journaled(message.relay):
+        _last_try(record, message, f"held behind {_named(blocker)} of its group")
 
 
 def _named(blocker: SQSRecord | None) -> str:
