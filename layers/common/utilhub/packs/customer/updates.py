@@ -80,7 +80,7 @@ def _failed_try(record: SQSRecord, key: str, reason: str) -> None:
 def _held_back(record: SQSRecord, blocker: SQSRecord | None) -> None:
     """An update skipped behind a failed one of its customer (``blocker``) was never tried, yet each receive counts
     against it: on the queue's last, SQS moves it to the dead-letter queue with it, so it is ``DEAD_LETTERED`` too,
-    naming the update it waits behind; a redrive delivers them after it, in their customer's order."""
+    naming the update it waits behind; a redrive delivers it after that one, in its customer's order."""
     try:
         message = UpdateMessage.model_validate_json(record.body)
     except ValueError:  # not an update: nothing of the journal to say
