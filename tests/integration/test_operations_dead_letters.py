@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import boto3
+
 from localhub.hub import LocalHub
 from tests.conftest import sample_event
 from tests.helpers import JSON
@@ -95,6 +97,38 @@ def test_an_event_held_behind_a_failing_one_of_its_group_is_dead_lettered_with_i
         ("UT-1/E-1", "FAILED", "not delivered after 5 tries (MDM answered 503); in the dead-letter queue"),
         ("UT-1/E-2", "FAILED", "not delivered after 5 tries (held behind UT-1/E-1 of its group); in the dead-letter queue"),
     ]
+
+
+def test_a_refused_event_the_dead_letter_queue_does_not_take_is_tried_again_and_failed_in_the_journal_on_its_last_try(
+    hub: LocalHub,
+) -> None:
+    # Given MD-16's FIFO relay, MDM refusing a bill status event (422) every time, and SQS failing the move to the
+    # relay queue's dead-letter queue (the queue gone: the send answers QueueDoesNotExist, as a denied or throttled one fails)
+    hub.simulators["MDM"].add_fault({"kind": "reject", "count": 50, "reason": "usage transaction UT-9 is not final"})
+    boto3.client("sqs").delete_queue(QueueUrl=hub.resources()["MeterDataBillStatusDeadLetterQueue"])
+    body = json.dumps({"eventId": "E-9", "event": "BILL_COMPLETED"})
+    ccb = {"client_id": "ccb", "scope": "utilhub/meter-data", "token_use": "access"}
+    assert hub.call_api("POST", "/meter-data/usage-transactions/UT-9/bill-status", body=body, headers=JSON, claims=ccb).status == 202
+
+    # When the relay is given it
+    hub.drain()
+
+    # Then its try failed as any other does: a RETRY on its timeline with MDM's answer, not REFUSED (which would say it
+    # waits in a dead-letter queue), and it is still in the relay's queue, not lost
+    trace = hub.call_api("GET", "/ops/transactions/MD-16/UT-9%2FE-9", claims=OPS_CLAIMS).json()
+    assert trace["state"] == "RECEIVED"
+    assert [(s["step"], s["outcome"], s["detail"]) for s in trace["timeline"] if s["step"] == "delivery"] == [
+        ("delivery", "RETRY", "TargetRejected: HTTP 422")
+    ]
+    queued = boto3.client("sqs").get_queue_attributes(QueueUrl=hub.resources()["MeterDataBillStatusQueue"], AttributeNames=["All"])
+    assert queued["Attributes"]["ApproximateNumberOfMessagesNotVisible"] == "1"
+
+    # And when every try's move fails so, the queue's last receive is journaled DEAD_LETTERED (SQS moves it there itself)
+    settle(hub)
+    assert [(t["id"], t["state"], t["reason"]) for t in journaled(hub, "MD-16")] == [
+        ("UT-9/E-9", "FAILED", "not delivered after 5 tries (HTTP 422); in the dead-letter queue")
+    ]
+    assert not [m for m in hub.simulators["MDM"].received if m.get("operation") == "bill-status" and not m.get("repeat")]
 
 
 def test_a_customer_update_dead_lettered_by_a_long_ccb_outage_is_failed_in_the_journal_and_redriven_to_ccb(hub: LocalHub) -> None:

@@ -603,6 +603,40 @@ def test_an_event_its_target_refuses_is_moved_to_the_dead_letter_queue_at_once_w
     assert given_ids(target) == ["R-1"]
 
 
+def test_a_refused_event_the_dead_letter_queue_does_not_take_fails_its_try_and_is_journaled_as_failed_tries_are(
+    hub: Hub, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given an MD-13 event its target refuses, and SQS failing the move to the queue's dead-letter queue (the queue
+    # gone: the send answers QueueDoesNotExist, as a denied or throttled one fails)
+    accept("MD-13", "R-1", {"read": 1}, hub.standard.url)
+    target = Target(fail=lambda _: TargetRejected(422, "field 'at' missing"))
+    hub.sqs.delete_queue(QueueUrl=hub.standard.dead_letters)
+
+    # When the relay is given it as many times as the queue hands it over
+    tries = [poll(hub, hub.standard, {"MD-13": target}) for _ in range(TRIES)]
+
+    # Then each try failed as any other does: the record is handed back (still in its queue, not lost), the target
+    # tried again each time, and each try is a RETRY hop with the target's answer; not REFUSED (which would say it
+    # waits in the dead-letter queue), not counted as refused, and the move's failure logged
+    assert [t.failed for t in tries] == [[t.handed[0]["messageId"]] for t in tries]
+    assert given_ids(target) == ["R-1"] * TRIES
+    assert hub.hops("MD-13", "R-1")[1:3] == [
+        ("call PUT /notices/R-1", "CCB", "200", ""),
+        ("delivery", "hub", "RETRY", "TargetRejected: 422: field 'at' missing"),
+    ]
+    assert [h[2] for h in hub.hops("MD-13", "R-1")] == ["QUEUED"] + ["200", "RETRY"] * TRIES + ["DEAD_LETTERED"]
+    assert metric("RelayRefused") == []
+    assert (
+        logged(caplog, "relayed event refused by its target, not moved to the dead-letter queue")
+        == [{"level": "WARNING", "relay": "MD-13", "eventId": "R-1", "status": 422, "error": "QueueDoesNotExist"}] * TRIES
+    )
+    # And the queue's last receive is journaled DEAD_LETTERED with the target's answer (SQS moves it there itself)
+    head = hub.head("MD-13", "R-1")
+    assert head is not None
+    assert (head["detailState"], head["state"]) == ("DEAD_LETTERED", "FAILED")
+    assert head["reason"] == "not delivered after 3 tries (422: field 'at' missing); in the dead-letter queue"
+
+
 def test_a_refused_event_of_a_fifo_group_keeps_its_group_in_the_dead_letter_queue(hub: Hub) -> None:
     # Given two MD-16 events of one group, the first refused by the target, and an outcome relay's event refused
     accept("MD-16", "UT-1#E-1", {"at": 1}, hub.fifo.url, group="UT-1")

@@ -8,13 +8,14 @@ One mechanism for every consumer whose messages can reach a dead-letter queue: t
 the sync requests' delivery (``syncrequests/delivery.py``) and CU-02's customer updates (``packs/customer/updates.py``).
 On a FIFO queue, the messages of a group held back behind a failed one (:func:`held_back`) are never handed to the
 consumer, yet each receive counts for them too: they reach the dead-letter queue with it, and are journaled so, naming
-the message they were held behind.
+the message they were held behind. The relays, CU-02's updates and FW-02's activity events process their batches with
+:func:`process_batch`, which tells each consumer of the records it held back, for the consumer to journal them.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from utilhub.platform import journal, wiring
@@ -26,6 +27,10 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs.type_defs import MessageAttributeValueTypeDef
 
 DEAD_LETTERED = "DEAD_LETTERED"
+
+# told of a record of a FIFO batch held back behind a failed one of its group (never handed to the consumer), and of
+# the first record of that group the consumer failed (None when that one is not in the batch)
+HeldBack = Callable[["SQSRecord", "SQSRecord | None"], None]
 
 
 def queue_url(sqs: Any, arn: str) -> str:
@@ -117,3 +122,37 @@ def held_back(records: Sequence[Mapping[str, Any]], handed: set[str], failed: se
             blockers.setdefault(group, record)
             continue
         yield record, blockers.get(group)
+
+
+def process_batch(
+    event: dict[str, Any], context: Any, record_handler: Callable[[SQSRecord], Any], on_held_back: HeldBack
+) -> dict[str, Any]:
+    """Process an SQS batch with Powertools' partial batch response (a FIFO queue's stops a group at its first failure,
+    its later records handed back unprocessed: ``batches.processor_for``), each record given to ``record_handler``; the
+    answer lists the records to redeliver. Then ``on_held_back`` is told of each record held back behind a failed one
+    of its group (:func:`held_back`), the consumer's own part: which transaction the record carries, how it names the
+    one it was held behind, where it journals it. When every record failed, Powertools raises ``BatchProcessingError``
+    (each record handed back): the held back records are told of all the same, then it is raised."""
+    from utilhub.platform import batches  # the consumer's wiring loaded it at init; no other function loads it
+
+    handed: set[str] = set()  # the records given to `record_handler` (a FIFO batch skips those behind a failed one of their group)
+
+    def handle(record: SQSRecord) -> Any:
+        handed.add(record.message_id)
+        return record_handler(record)
+
+    records = event.get("Records") or []
+    try:
+        answer = batches.process_partial_response(
+            event=event, record_handler=handle, processor=batches.processor_for(event), context=context
+        )
+    except batches.BatchProcessingError:  # every record failed: each is handed back
+        _tell_held_back(records, handed, {record["messageId"] for record in records}, on_held_back)
+        raise
+    _tell_held_back(records, handed, {str(failure["itemIdentifier"]) for failure in answer["batchItemFailures"]}, on_held_back)
+    return dict(answer)
+
+
+def _tell_held_back(records: Sequence[Mapping[str, Any]], handed: set[str], failed: set[str], on_held_back: HeldBack) -> None:
+    for record, blocker in held_back(records, handed, failed):
+        on_held_back(record, blocker)

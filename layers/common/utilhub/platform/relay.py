@@ -17,7 +17,9 @@
 - a target that refuses the event (a 4xx other than 409, :class:`TargetRejected`: retrying the same message
   will not help) has it moved to its queue's dead-letter queue (the queue's ``RedrivePolicy``) at once, with the target's status and
   reason as message attributes (``RelayRefused``, alarmed): kept for an operator, who fixes the cause and
-  redrives it (``POST /<pack>/dead-letters/{queue}/redrive``), never dropped.
+  redrives it (``POST /<pack>/dead-letters/{queue}/redrive``), never dropped; when SQS does not take it there
+  (throttled, denied), the event is still in its queue and its try fails as any other does (handed back, a
+  ``RETRY`` hop, ``DEAD_LETTERED`` at the queue's last receive, when SQS moves it there itself).
 
 Every relay named by its integration point (``MD-13``, ``FW-05``, ``DA-04``...; the pack that runs it is the point's)
 journals each event (docs/operations.md), its id the event's: ``QUEUED`` when accepted, each call to the target a
@@ -132,12 +134,8 @@ def accept_many(relay: str, events: Sequence[tuple[str, Mapping[str, Any]]], que
 
 def deliver_batch(event: dict[str, Any], context: Any, deliverers: Mapping[str, Deliverer]) -> dict[str, Any]:
     """Deliver an SQS batch of relayed events; the answer lists the records to redeliver."""
-    from utilhub.platform import batches  # the consumer's wiring loaded it at init; no other function loads it
-
-    handed: set[str] = set()  # the records given to `deliver` (a FIFO batch skips those behind a failed one of their group)
 
     def deliver(record: SQSRecord) -> Mapping[str, Any]:
-        handed.add(record.message_id)
         message = RelayMessage.model_validate_json(record.body)
         use_correlation_id(message.correlationId)
         deliverer = deliverers.get(message.relay)
@@ -165,7 +163,15 @@ def deliver_batch(event: dict[str, Any], context: Any, deliverers: Mapping[str, 
             if refusal.status == 409:  # an earlier delivery got there: the deliverer should have said so
                 _tried(record, message, journaling, refusal)
                 raise
-            refused = _dead_letter(record, message, refusal)
+            try:
+                refused = _dead_letter(record, message, refusal)
+            except Exception as exc:  # SQS did not take it (throttled, denied): still in its queue, a failed try as any other
+                logger.warning(
+                    "relayed event refused by its target, not moved to the dead-letter queue",
+                    extra={"relay": message.relay, "eventId": message.eventId, "status": refusal.status, "error": type(exc).__name__},
+                )
+                _tried(record, message, journaling, refusal)
+                raise refusal from exc
             if journaling:
                 journal.changed(
                     message.relay,
@@ -183,29 +189,19 @@ def deliver_batch(event: dict[str, Any], context: Any, deliverers: Mapping[str, 
             journal.changed(message.relay, journal_id(message.eventId), DELIVERED, step="delivered")
         return outcome
 
-    records = event.get("Records") or []
+    return last_try.process_batch(event, context, deliver, _held_back)
+
+
+def _held_back(record: SQSRecord, blocker: SQSRecord | None) -> None:
+    """A record of a FIFO batch skipped behind a failed one of its group (``blocker``) was never handed to the
+    deliverer, yet each receive counts against it: at the queue's ``maxReceiveCount``-th, SQS moves it to the dead-letter
+    queue with it, so it is ``DEAD_LETTERED`` too, naming the event it was held behind (:func:`_last_try`)."""
     try:
-        answer = batches.process_partial_response(
-            event=event, record_handler=deliver, processor=batches.processor_for(event), context=context
-        )
-    except batches.BatchProcessingError:  # every record failed: each is handed back
-        _held_back(records, handed, {record["messageId"] for record in records})
-        raise
-    _held_back(records, handed, {str(failure["itemIdentifier"]) for failure in answer["batchItemFailures"]})
-    return dict(answer)
-
-
-def _held_back(records: Sequence[Mapping[str, Any]], handed: set[str], failed: set[str]) -> None:
-    """The records of a FIFO batch skipped behind a failed one of their group were never handed to the deliverer, yet
-    each receive counts against them: at the queue's ``maxReceiveCount``-th, SQS moves them to the dead-letter queue
-    with it, so they are ``DEAD_LETTERED`` too, naming the event they were held behind (:func:`_last_try`)."""
-    for record, blocker in last_try.held_back(records, handed, failed):
-        try:
-            message = RelayMessage.model_validate_json(record.body)
-        except ValueError:  # not a relayed event: the deliverer's failure already says so
-            continue
-        if journaled(message.relay):
-            _last_try(record, message, f"held behind {_named(blocker)} of its group")
+        message = RelayMessage.model_validate_json(record.body)
+    except ValueError:  # not a relayed event: the deliverer's failure already says so
+        return
+    if journaled(message.relay):
+        _last_try(record, message, f"held behind {_named(blocker)} of its group")
 
 
 def _named(blocker: SQSRecord | None) -> str:

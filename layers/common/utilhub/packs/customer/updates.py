@@ -10,7 +10,6 @@ last receive)."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from utilhub.packs.customer.customers import (
@@ -34,12 +33,8 @@ def deliver_batch(service: CustomerSync, event: dict[str, Any], context: Any) ->
     """Apply an SQS FIFO batch of updates; the answer lists the records to redeliver. A failure stops
     its customer's group (that customer's later updates are redelivered after it, never before); the
     other customers' updates in the batch go on."""
-    from utilhub.platform import batches  # the consumer's wiring loaded it at init; no other function loads it
-
-    handed: set[str] = set()  # the records given to `deliver` (those behind a failed one of their customer are not)
 
     def deliver(record: SQSRecord) -> str:
-        handed.add(record.message_id)
         message = UpdateMessage.model_validate_json(record.body)
         use_correlation_id(message.correlationId)
         key = update_key(message.siebelAccountId, message.updateId)
@@ -60,15 +55,7 @@ def deliver_batch(service: CustomerSync, event: dict[str, Any], context: Any) ->
         journal.changed(UPDATE_POINT, key, outcome.upper(), step="delivered", system="CCB")
         return outcome
 
-    records = event.get("Records") or []
-    processor = batches.SqsFifoPartialProcessor(skip_group_on_error=True)
-    try:
-        answer = batches.process_partial_response(event=event, record_handler=deliver, processor=processor, context=context)
-    except batches.BatchProcessingError:  # every record failed: each is handed back
-        _held_back(records, handed, {record["messageId"] for record in records})
-        raise
-    _held_back(records, handed, {str(failure["itemIdentifier"]) for failure in answer["batchItemFailures"]})
-    return dict(answer)
+    return last_try.process_batch(event, context, deliver, _held_back)
 
 
 def _refused(record: SQSRecord, key: str, reason: str) -> bool:
@@ -90,20 +77,19 @@ def _failed_try(record: SQSRecord, key: str, reason: str) -> None:
     last_try.journal_if_last(record, UPDATE_POINT, key, reason)
 
 
-def _held_back(records: Sequence[Mapping[str, Any]], handed: set[str], failed: set[str]) -> None:
-    """The updates skipped behind a failed one of their customer were never tried, yet each receive counts against
-    them: on the queue's last, SQS moves them to the dead-letter queue with it, so they are ``DEAD_LETTERED`` too,
-    naming the update they wait behind; a redrive delivers them after it, in their customer's order."""
-    for record, blocker in last_try.held_back(records, handed, failed):
-        try:
-            message = UpdateMessage.model_validate_json(record.body)
-        except ValueError:  # not an update: nothing of the journal to say
-            continue
-        behind = "an earlier update"
-        if blocker is not None:
-            with contextlib.suppress(ValueError):
-                first = UpdateMessage.model_validate_json(blocker.body)
-                behind = update_key(first.siebelAccountId, first.updateId)
-        last_try.journal_if_last(
-            record, UPDATE_POINT, update_key(message.siebelAccountId, message.updateId), f"held behind {behind} of its customer"
-        )
+def _held_back(record: SQSRecord, blocker: SQSRecord | None) -> None:
+    """An update skipped behind a failed one of its customer (``blocker``) was never tried, yet each receive counts
+    against it: on the queue's last, SQS moves it to the dead-letter queue with it, so it is ``DEAD_LETTERED`` too,
+    naming the update it waits behind; a redrive delivers it after that one, in its customer's order."""
+    try:
+        message = UpdateMessage.model_validate_json(record.body)
+    except ValueError:  # not an update: nothing of the journal to say
+        return
+    behind = "an earlier update"
+    if blocker is not None:
+        with contextlib.suppress(ValueError):
+            first = UpdateMessage.model_validate_json(blocker.body)
+            behind = update_key(first.siebelAccountId, first.updateId)
+    last_try.journal_if_last(
+        record, UPDATE_POINT, update_key(message.siebelAccountId, message.updateId), f"held behind {behind} of its customer"
+    )

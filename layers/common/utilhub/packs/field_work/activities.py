@@ -21,7 +21,6 @@ import contextlib
 import hashlib
 import json
 import re
-from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -372,12 +371,8 @@ def deliver_events(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Forward an SQS FIFO batch of activity events; a failure holds back that activity's later events only. An event
     whose last try failed (and each later one of its activity held behind it) is shown on its activity as not delivered
     (:func:`_dead_lettered`) until a redrive of the queue delivers it."""
-    from utilhub.platform import batches  # the consumer's wiring loaded it at init; no other function loads it
-
-    handed: set[str] = set()  # the records given to `deliver` (those behind a failed one of their activity are not)
 
     def deliver(record: SQSRecord) -> str:
-        handed.add(record.message_id)
         message = ForwardMessage.model_validate_json(record.body)
         use_correlation_id(message.correlationId)
         try:
@@ -386,30 +381,21 @@ def deliver_events(event: dict[str, Any], context: Any) -> dict[str, Any]:
             _dead_lettered(record, message, loggable(exc))
             raise
 
-    records = event.get("Records") or []
-    processor = batches.SqsFifoPartialProcessor(skip_group_on_error=True)
+    return last_try.process_batch(event, context, deliver, _held_back)
+
+
+def _held_back(record: SQSRecord, blocker: SQSRecord | None) -> None:
+    """An activity's event skipped behind a failed one (``blocker``) was never tried, yet each receive counts against
+    it: on the queue's last, SQS moves it to the dead-letter queue with it, so it is shown not delivered too, naming it."""
     try:
-        answer = batches.process_partial_response(event=event, record_handler=deliver, processor=processor, context=context)
-    except batches.BatchProcessingError:  # every record failed: each is handed back
-        _held_back(records, handed, {record["messageId"] for record in records})
-        raise
-    _held_back(records, handed, {str(failure["itemIdentifier"]) for failure in answer["batchItemFailures"]})
-    return dict(answer)
-
-
-def _held_back(records: Sequence[Mapping[str, Any]], handed: set[str], failed: set[str]) -> None:
-    """An activity's events skipped behind a failed one were never tried, yet each receive counts against them: on the
-    queue's last, SQS moves them to the dead-letter queue with it, so they are shown not delivered too, naming it."""
-    for record, blocker in last_try.held_back(records, handed, failed):
-        try:
-            message = ForwardMessage.model_validate_json(record.body)
-        except ValueError:  # not an activity's event: nothing to show it on
-            continue
-        behind = "an earlier event"
-        if blocker is not None:
-            with contextlib.suppress(ValueError):
-                behind = ForwardMessage.model_validate_json(blocker.body).event.eventId
-        _dead_lettered(record, message, f"held behind {behind} of its activity")
+        message = ForwardMessage.model_validate_json(record.body)
+    except ValueError:  # not an activity's event: nothing to show it on
+        return
+    behind = "an earlier event"
+    if blocker is not None:
+        with contextlib.suppress(ValueError):
+            behind = ForwardMessage.model_validate_json(blocker.body).event.eventId
+    _dead_lettered(record, message, f"held behind {behind} of its activity")
 
 
 def _dead_lettered(record: SQSRecord, message: ForwardMessage, reason: str) -> None:
