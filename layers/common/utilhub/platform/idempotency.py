@@ -17,7 +17,7 @@ read nor overwrite another function's records (docs/security.md).
 A claim is a conditional ``PutItem``, which the SDK retries when its answer is lost (a read timeout under load) though
 DynamoDB may have applied it: the retry is then refused by the record its own first attempt wrote, and the caller
 would take its own claim for another's ("already in progress" until its deadline; a relayed event waited a whole
-visibility timeout for nothing). :class:`ClaimsOnce` marks each claim with a mark of its own, so that refusal is
+visibility timeout for nothing). :class:`ClaimsOnce` gives each claim a mark of its own, so that refusal is
 known for what it is: the claim stands.
 """
 
