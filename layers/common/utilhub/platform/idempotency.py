@@ -13,12 +13,19 @@ Each record's id starts with the caller's own identity (:func:`record_prefix`): 
 ``aws:userid``, ``<role id>:<function name>``, which the template's policy on the idempotency table names as the
 only leading key the function may touch (``${aws:userid}#*``). One shared policy, and a function can neither
 read nor overwrite another function's records (docs/security.md).
+
+A claim is a conditional ``PutItem``, which the SDK retries when its answer is lost (a read timeout under load) though
+DynamoDB may have applied it: the retry is then refused by the record its own first attempt wrote, and the caller
+would take its own claim for another's ("already in progress" until its deadline; a relayed event waited a whole
+visibility timeout for nothing). :class:`ClaimsOnce` gives each claim a mark of its own, so that refusal is
+known for what it is: the claim stands.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -31,6 +38,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyPersistenceLayerError,
     IdempotencyValidationError,
 )
+from botocore.exceptions import ClientError
 
 from utilhub.platform.observability import logger
 from utilhub.platform.problems import Problem, conflict
@@ -45,6 +53,41 @@ def record_prefix() -> str:
     """The start of every record id this process writes: ``<aws:userid>#<function name>`` (Powertools then adds
     ``#<hash of the key>``). The function name keeps functions apart where all share one identity (the local runtime)."""
     return f"{caller_user_id()}#{os.environ.get('AWS_LAMBDA_FUNCTION_NAME', 'local')}"
+
+
+# the attribute of a claim (an INPROGRESS record) that names the call that wrote it
+CLAIM_ATTRIBUTE = "claim"
+
+
+class ClaimsOnce:
+    """The idempotency layer's DynamoDB client, whose claims recognise their own retries.
+
+    Each ``PutItem`` of an ``INPROGRESS`` record carries a fresh mark (:data:`CLAIM_ATTRIBUTE`). When DynamoDB refuses it (its
+    condition failed) and hands back the record that stands (Powertools asks for it: ``ALL_OLD``), a record with that
+    very mark was written by an earlier attempt of this same call, applied though its answer was lost and retried by
+    the SDK: the claim is this call's, answered as DynamoDB answered that attempt. A record with another mark, or
+    none, is another call's: the refusal stands. Every other call goes to the client as it is."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def put_item(self, **request: Any) -> Any:
+        item = request.get("Item", {})
+        if item.get("status") != {"S": "INPROGRESS"}:
+            return self._client.put_item(**request)
+        mark = {"S": uuid.uuid4().hex}
+        try:
+            return self._client.put_item(**{**request, "Item": {**item, CLAIM_ATTRIBUTE: mark}})
+        except ClientError as refused:
+            answer: dict[str, Any] = dict(refused.response)
+            standing = answer.get("Item") or {}
+            if answer.get("Error", {}).get("Code") == "ConditionalCheckFailedException" and standing.get(CLAIM_ATTRIBUTE) == mark:
+                logger.info("idempotency claim retried after its answer was lost: it is this call's")
+                return {}
+            raise
 
 
 class IdempotencyInProgress(Problem):

@@ -112,6 +112,11 @@ def idempotency_persistence() -> DynamoDBPersistenceLayer:
 def _persistence_for(table_name: str, client: Any) -> DynamoDBPersistenceLayer:
     # One per table and client, kept across :func:`reset`: each new layer registers a handler on the client it is
     # given, so a layer made afresh per invocation piled up handlers that every DynamoDB call then ran.
+    # Its claims go through ClaimsOnce: one retried by the SDK after its answer was lost is known as its own.
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
-    return DynamoDBPersistenceLayer(table_name=table_name, boto3_client=client)
+    from utilhub.platform.idempotency import ClaimsOnce
+
+    layer = DynamoDBPersistenceLayer(table_name=table_name, boto3_client=client)
+    layer.client = ClaimsOnce(client)  # type: ignore[assignment]
+    return layer

@@ -1,0 +1,96 @@
+"""run_once's claim of a key against DynamoDB (moto) when the SDK retries it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from botocore.exceptions import ReadTimeoutError
+
+from utilhub.platform.idempotency import IdempotencyInProgress, run_once
+
+TABLE = "idempotency"
+
+
+@pytest.fixture
+def dynamodb(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    from moto import mock_aws
+
+    from utilhub.platform import aws, wiring
+
+    monkeypatch.setenv("UTILHUB_IDEMPOTENCY_TABLE", TABLE)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, "testing")
+    with mock_aws():
+        wiring.reset()
+        aws.reset_clients()
+        client = aws.client("dynamodb")
+        client.create_table(
+            TableName=TABLE,
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        yield client
+    wiring.reset()
+    aws.reset_clients()
+
+
+def _claims(request: Any) -> bool:
+    """Whether ``request`` is a PutItem of an in-progress idempotency record (a claim)."""
+    target = request.headers.get("X-Amz-Target", b"")
+    target = target.decode() if isinstance(target, bytes) else target
+    if not target.endswith(".PutItem"):
+        return False
+    body = request.body.decode() if isinstance(request.body, bytes) else request.body
+    return bool(json.loads(body)["Item"].get("status") == {"S": "INPROGRESS"})
+
+
+def test_a_claim_applied_whose_answer_was_lost_is_the_callers_own_when_the_sdk_retries_it(dynamodb: Any) -> None:
+    # Given the first claim's answer lost after DynamoDB applied it (a read timeout under load): the SDK retries it
+    claimed_before_retry: list[int] = []
+
+    def lose_the_first_claims_answer(request: Any, **_: Any) -> None:
+        if _claims(request) and not claimed_before_retry:
+            # registered last, so the endpoint (moto) has applied the request already
+            claimed_before_retry.append(dynamodb.scan(TableName=TABLE)["Count"])
+            raise ReadTimeoutError(endpoint_url=request.url)
+
+    dynamodb.meta.events.register_last("before-send", lose_the_first_claims_answer)
+    done: list[str] = []
+
+    def deliver() -> dict[str, str]:
+        done.append("delivered")
+        return {"delivered": "MDM"}
+
+    # When a key is run once
+    result = run_once(key="relay#MD-16#UT-8#E-81", fingerprint="f", work=deliver)
+
+    # Then the retried claim, refused by the record its own first attempt wrote, still holds the key: the work ran once
+    # and its outcome was recorded (not "already in progress" until the invocation's deadline)
+    assert claimed_before_retry == [1]
+    assert done == ["delivered"]
+    assert result == {"delivered": "MDM"}
+    [record] = dynamodb.scan(TableName=TABLE)["Items"]
+    assert record["status"] == {"S": "COMPLETED"}
+
+
+def test_a_key_claimed_by_another_call_is_still_in_progress(dynamodb: Any) -> None:
+    # Given a call that holds the key while its work runs
+    inner: list[BaseException] = []
+
+    def work() -> dict[str, str]:
+        # When another call claims the same key meanwhile
+        with pytest.raises(IdempotencyInProgress) as refused:
+            run_once(key="relay#MD-16#UT-8#E-81", fingerprint="f", work=lambda: {"delivered": "twice"})
+        inner.append(refused.value)
+        return {"delivered": "MDM"}
+
+    result = run_once(key="relay#MD-16#UT-8#E-81", fingerprint="f", work=work)
+
+    # Then that other call is refused as in progress, and only the first call's work counts
+    assert len(inner) == 1
+    assert result == {"delivered": "MDM"}
