@@ -117,7 +117,7 @@ def test_the_monitors_limit_is_its_calls_per_request_measured_on_a_backlog() -> 
     # Given MD-01 measured in a run of a few requests (the monitor's queries shared by few: 8.5 calls each) and the
     # monitor measured on a backlog at 0.25 calls per request
     template = capacity.template_limits()
-    backlog = capacity.MonitorBacklog(requests=5_000, per_entity=5, calls_per_request=0.25)
+    backlog = capacity.MonitorBacklog(requests=5_000, per_entity=1, calls_per_request=0.25)
 
     workload = capacity.initial_mdm_load(_md01(8.5), template, backlog)
 
@@ -125,7 +125,7 @@ def test_the_monitors_limit_is_its_calls_per_request_measured_on_a_backlog() -> 
     (limit,) = [limit for limit in workload.limits if limit.name.startswith(f"{capacity.MD_MONITOR}: one run at a time")]
     assert limit.per_second == pytest.approx(1 / (0.25 * cost.AWS_CALL_MS / 1000))
     assert "0.250 calls per request" in limit.name
-    assert "5,000 requests" in limit.name
+    assert "5,000 requests, 1 per entity" in limit.name
     assert workload.notes == []
     # and the account's concurrency counts the monitor at the backlog's calls too
     (account,) = [limit for limit in workload.limits if limit.name.startswith("Lambda: the account's")]
@@ -158,3 +158,16 @@ def test_the_backlogs_monitor_calls_are_the_monitors_own_per_request() -> None:
 
     # Then the monitor's calls per request are its 3 calls over the 10 requests
     assert monitor_backlog.monitor_calls_per_request(result) == pytest.approx(0.3)
+
+
+def test_a_backlog_of_several_changes_per_entity_does_not_stand_for_an_initial_load() -> None:
+    # Given the monitor measured on a backlog of 5 changes per entity (it claims only each entity's first: the release at
+    # each acknowledgement sends the next), and an initial load of one request per entity
+    backlog = capacity.MonitorBacklog(requests=1_000, per_entity=5, calls_per_request=0.48)
+
+    workload = capacity.initial_mdm_load(_md01(3.3), capacity.template_limits(), backlog)
+
+    # Then its figure is not used for the load's monitor limit, and the plan says why
+    assert [limit for limit in workload.limits if "one run at a time" in limit.name] == []
+    assert len(workload.notes) == 1
+    assert "5 changes per entity" in workload.notes[0]
