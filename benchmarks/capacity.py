@@ -16,9 +16,12 @@ limit on its path allows, in messages per second:
   on-demand quota over the write units per message of the busiest table;
 - SQS FIFO's requests a second per queue (high throughput mode) over the requests per message.
 
-The figures per message are the benchmarks' (:class:`Measured`, from a run's calls); the quotas are AWS's published
-defaults, each with the page that states it (:data:`QUOTAS`). The binding limit is the least; the time is the messages
-over it; the cost is the messages times the measured USD per million.
+The figures per message are the benchmarks' (:class:`Measured`, from a run's calls; the sync monitor's on a backlog of
+one request per entity, :class:`MonitorBacklog`; DA-01's per CPU second, :class:`DacsMeasured`); the quotas are AWS's
+published defaults, each with the page that states it (:data:`QUOTAS`). The binding limit is the least; the time is
+the messages over it; the cost is the messages times the measured USD per million.
+
+``python -m benchmarks.capacity`` measures only what the plan takes, in one run, and prints it (:func:`main`).
 """
 
 from __future__ import annotations
