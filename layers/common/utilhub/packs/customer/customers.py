@@ -296,11 +296,13 @@ class CustomerSync:
     def _apply(self, state: CustomerState, changed_at: dict[str, str], offer: CcbCustomerIn | CcbCustomerChange, budget: TimeBudget) -> str:
         """Give CCB the Siebel parts changed later than what it has, and record the new image:
         ``stale`` (nothing newer), ``unchanged`` (newer, but CCB already has it) or ``applied``."""
+        if state.image is None or not state.ccbPersonId:
+            raise LookupError(f"customer {state.siebelAccountId} has no synchronized record")
         found = merged(state, changed_at, offer)
         if found is None:
             return "stale"
         new_image, diff, times = found
-        if diff is not None and state.ccbPersonId:
+        if diff is not None:
             self._ccb.change(budget, state.ccbPersonId, diff)
         self._save(state.model_copy(update={"image": new_image, "changedAt": times}), budget)
         return "unchanged" if diff is None else "applied"
