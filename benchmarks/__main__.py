@@ -295,13 +295,18 @@ def main(argv: list[str] | None = None) -> int:
     print("\nThe embedded AWS's changes to moto, against moto 5.2.5 as released (python -m benchmarks.moto_changes)")
     print(moto_changes.report(moto_changes.measure([500, 2000] if args.quick else [1000, 10000])))
     failed = 0
+    monitor_measured: capacity.MonitorBacklog | None = None
     if not args.no_backlog:
         size = args.backlog_requests or (1000 if args.quick else 100_000)
         step(f"monitor backlog ({size:,} requests, {args.backlog_per_entity} per entity)")
         command = ["-m", "benchmarks.monitor_backlog", "--requests", str(size), "--per-entity", str(args.backlog_per_entity)]
         print(f"\nThe sync monitor on a backlog, through the real handlers in-process (python {' '.join(command)})", flush=True)
         # a process of its own: an embedded AWS and a hub that no earlier section has used
-        completed = subprocess.run([sys.executable, *command], check=False)  # noqa: S603 - this interpreter, our own module
+        with tempfile.TemporaryDirectory(prefix="utilhub-bench-") as directory:
+            summary = Path(directory, "backlog.json")
+            completed = subprocess.run([sys.executable, *command, "--summary", str(summary)], check=False)  # noqa: S603 - this interpreter, our own module
+            if summary.exists():
+                monitor_measured = capacity.MonitorBacklog(**json.loads(summary.read_text(encoding="utf-8")))
         failed = 1 if completed.returncode else 0
     if not args.no_bill_run:
         requests = args.bill_run or (50 if args.quick else 10_000)
@@ -354,12 +359,14 @@ def main(argv: list[str] | None = None) -> int:
         f" OIC Standard: ${cost_model.OIC_STANDARD_PER_MESSAGE_PACK_HOUR.usd} per {cost_model.OIC_PACK_MESSAGES:,} messages"
         " an hour, every message of every pack used"
     )
-    dacs_measured = capacity.DacsMeasured(persons, float(str(initial["wallSeconds"])), 100_000 if persons >= 500_000 else 5_000)
+    dacs_measured = capacity.DacsMeasured(
+        persons, float(str(initial["wallSeconds"])), 100_000 if persons >= 500_000 else 5_000, float(str(initial["cpuSeconds"]))
+    )
     print(
         "\nCapacity plan for a 10-million-customer utility on AWS (benchmarks/capacity.py): each limit's messages per second from"
         " this run's calls per message, the binding one first"
     )
-    print(capacity.report(capacity.capacity_plan(md01_measured, md11_measured, dacs_measured)))
+    print(capacity.report(capacity.capacity_plan(md01_measured, md11_measured, dacs_measured, monitor_measured)))
     print(f"finished in {time.perf_counter() - started:.0f} s")
     return 1 if failed or dacs_failed else 0
 

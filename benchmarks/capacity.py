@@ -16,9 +16,12 @@ limit on its path allows, in messages per second:
   on-demand quota over the write units per message of the busiest table;
 - SQS FIFO's requests a second per queue (high throughput mode) over the requests per message.
 
-The figures per message are the benchmarks' (:class:`Measured`, from a run's calls); the quotas are AWS's published
-defaults, each with the page that states it (:data:`QUOTAS`). The binding limit is the least; the time is the messages
-over it; the cost is the messages times the measured USD per million.
+The figures per message are the benchmarks' (:class:`Measured`, from a run's calls; the sync monitor's on a backlog of
+one request per entity, :class:`MonitorBacklog`; DA-01's per CPU second, :class:`DacsMeasured`); the quotas are AWS's
+published defaults, each with the page that states it (:data:`QUOTAS`). The binding limit is the least; the time is
+the messages over it; the cost is the messages times the measured USD per million.
+
+``python -m benchmarks.capacity`` measures only what the plan takes, in one run, and prints it (:func:`main`).
 """
 
 from __future__ import annotations
@@ -202,6 +205,7 @@ class Workload:
     limits: list[Limit]
     # for each limit, the value that gives the messages per second asked (None: no parameter scales it)
     scale: dict[str, tuple[float, str]] = field(default_factory=dict)  # limit name -> (current value, unit)
+    notes: list[str] = field(default_factory=list)  # what the plan of this workload leaves out, and why
 
 
 @dataclass(frozen=True)
@@ -293,9 +297,11 @@ TARGET_ANSWERS = {MD_DELIVERY: 1, OUTCOMES: 1, USAGE_DELIVERY: 2}  # MDM's answe
 ALSO = {OUTCOMES: "; or the parameter OutcomesToCcb without the load's flow, so no outcome is relayed"}
 
 
-def _shared_limits(measured: Measured, template: TemplateLimits, per_request: int) -> tuple[list[Limit], dict[str, tuple[float, str]]]:
+def _shared_limits(
+    measured: Measured, template: TemplateLimits, per_request: int, monitor: MonitorBacklog | None = None
+) -> tuple[list[Limit], dict[str, tuple[float, str]]]:
     """The limits every API-fed workload meets: API Gateway, the account's concurrency, DynamoDB, SQS FIFO, and each
-    queue consumer's MaximumConcurrency."""
+    queue consumer's MaximumConcurrency. The sync monitor's calls are its calls per request on a backlog when measured."""
     limits = [
         Limit(
             f"API Gateway: the HTTP API's ThrottlingRateLimit ({template.api_rate:,.0f} requests/s, {per_request:,} messages each)",
@@ -311,8 +317,8 @@ def _shared_limits(measured: Measured, template: TemplateLimits, per_request: in
     scale: dict[str, tuple[float, str]] = {limits[0].name: (template.api_rate, "requests/s")}
     busy_total = 0.0
     for function, calls in sorted(measured.calls_by_function.items()):
-        if function == MD_MONITOR:  # its queries are shared by a backlog's requests (initial_mdm_load)
-            calls = MONITOR_CALLS_PER_REQUEST_ON_A_BACKLOG + measured.journal_calls_by_function.get(function, 0.0)
+        if function == MD_MONITOR and monitor is not None:  # its queries are shared by a backlog's requests (initial_mdm_load)
+            calls = monitor.calls_per_request
         busy = busy_seconds(calls, target_answers=TARGET_ANSWERS.get(function, 0))
         busy_total += busy
         if function in template.queue_concurrency:
@@ -354,24 +360,41 @@ def _shared_limits(measured: Measured, template: TemplateLimits, per_request: in
     return limits, scale
 
 
-# The monitor's own calls (its queries, reads, claims and sends, a page of 200 at a time) per request on a backlog:
-# measured at 5,000 requests over 1,000 entities by `python -m benchmarks.monitor_backlog --requests 5000 --per-entity 5`
-# (docs/performance.md, "The sync monitor on a backlog", 2026-11-27, before the journal). A run of a few dozen requests, as
-# the AWS calls section's, shares its queries among too few to say what a backlog costs; the journal's writes for each
-# claim are added from the run measured.
-MONITOR_CALLS_PER_REQUEST_ON_A_BACKLOG = 0.198
+@dataclass(frozen=True)
+class MonitorBacklog:
+    """The sync monitor draining a backlog (``python -m benchmarks.monitor_backlog``): its own AWS calls per request (its
+    queries, reads, claims, sends and the journal's writes of each claim, a page of 200 at a time). A run of a few dozen
+    requests, as the AWS calls section's, shares the monitor's queries among too few to say what a backlog costs."""
+
+    requests: int
+    per_entity: int
+    calls_per_request: float
 
 
-def initial_mdm_load(md01_batch: Measured, template: TemplateLimits) -> Workload:
-    limits, scale = _shared_limits(md01_batch, template, SYNC_BATCH)
-    if MD_MONITOR in md01_batch.calls_by_function:
-        journal = md01_batch.journal_calls_by_function.get(MD_MONITOR, 0.0)
-        monitor = MONITOR_CALLS_PER_REQUEST_ON_A_BACKLOG + journal
+def initial_mdm_load(md01_batch: Measured, template: TemplateLimits, monitor: MonitorBacklog | None) -> Workload:
+    """The initial MDM load; the sync monitor's limit (one run at a time, page after page) from its calls per request on a
+    backlog as measured, or left out, and said so, when no backlog was measured."""
+    notes = []
+    if monitor is not None and monitor.per_entity != 1:
+        # a release at each acknowledgement sends an entity's next change, so the monitor claims only each entity's first:
+        # a backlog of several changes per entity says nothing of a load of one request per entity
+        notes.append(
+            f"{MD_MONITOR}'s limit (one run at a time) is left out: the backlog measured had {monitor.per_entity} changes per"
+            " entity, an initial load has one (python -m benchmarks.capacity measures that)"
+        )
+        monitor = None
+    elif MD_MONITOR in md01_batch.calls_by_function and monitor is None:
+        notes.append(
+            f"{MD_MONITOR}'s limit (one run at a time) is left out: no backlog was measured in this run (the monitor backlog"
+            " section gives its calls per request); the account's concurrency counts its calls in a run of a few requests"
+        )
+    limits, scale = _shared_limits(md01_batch, template, SYNC_BATCH, monitor)
+    if MD_MONITOR in md01_batch.calls_by_function and monitor is not None:
         limits.append(
             Limit(
-                f"{MD_MONITOR}: one run at a time, page after page ({MONITOR_CALLS_PER_REQUEST_ON_A_BACKLOG} calls per request"
-                f" on a backlog + {journal:.2f} journal writes per claim)",
-                1 / busy_seconds(monitor),
+                f"{MD_MONITOR}: one run at a time, page after page ({monitor.calls_per_request:.3f} calls per request, journal"
+                f" included, measured on a backlog of {monitor.requests:,} requests, {monitor.per_entity} per entity)",
+                1 / busy_seconds(monitor.calls_per_request),
                 "not by a parameter: MonitorScheduleRate, UTILHUB_SYNC_MONITOR_BUDGET_SECONDS and _PAGE_SIZE change how often and how"
                 " long it runs, not its rate; a run per shard (UTILHUB_SYNC_REQUEST_SHARDS, 8) would multiply it (not built);"
                 " JournalHops false takes 1 write per claim off",
@@ -384,6 +407,7 @@ def initial_mdm_load(md01_batch: Measured, template: TemplateLimits) -> Workload
         md01_batch.usd_per_million,
         limits,
         scale,
+        notes,
     )
 
 
@@ -410,18 +434,24 @@ def bill_run(md11: Measured, template: TemplateLimits) -> Workload:
 
 @dataclass(frozen=True)
 class DacsMeasured:
-    """DA-01 through the local runtime: persons written per wall second (one process doing the plan, every part and
-    the join in turn), and the Standard transitions and Lambda invocations per part."""
+    """DA-01 through the local runtime: persons written per second of one process doing the plan, every part and the
+    join in turn (its CPU seconds when measured: on a shared machine its wall time counts the other processes' too),
+    and the persons per part."""
 
     persons: int
     wall_seconds: float
     persons_per_part: int
+    cpu_seconds: float | None = None
+
+    @property
+    def seconds(self) -> float:
+        return self.cpu_seconds if self.cpu_seconds is not None else self.wall_seconds
 
 
 def initial_dacs_load(dacs: DacsMeasured, template: TemplateLimits) -> Workload:
     # one child execution writes one part; the local run did all of them one after another on a full core, a Lambda
     # of 512 MB has about a third of one (CPU_SCALE)
-    per_child = dacs.persons / dacs.wall_seconds / cost_model.CPU_SCALE
+    per_child = dacs.persons / dacs.seconds / cost_model.CPU_SCALE
     concurrency = template.dacs_map_concurrency
     limits = [
         Limit(
@@ -450,9 +480,11 @@ def initial_dacs_load(dacs: DacsMeasured, template: TemplateLimits) -> Workload:
     )
 
 
-def capacity_plan(md01_batch: Measured, md11: Measured | None, dacs: DacsMeasured | None) -> list[PlanLine]:
+def capacity_plan(
+    md01_batch: Measured, md11: Measured | None, dacs: DacsMeasured | None, monitor: MonitorBacklog | None = None
+) -> list[PlanLine]:
     template = template_limits()
-    workloads = [initial_mdm_load(md01_batch, template)]
+    workloads = [initial_mdm_load(md01_batch, template, monitor)]
     if dacs is not None:
         workloads.append(initial_dacs_load(dacs, template))
     if md11 is not None:
@@ -483,6 +515,7 @@ def report(lines: list[PlanLine]) -> str:
             for limit in sorted(line.limits, key=lambda limit: limit.per_second)
         ]
         out.append(format_table(["limit", "messages/s", "time alone", "for the goal", "lifted by"], rows, right={1, 2}))
+        out.extend(f"  not planned: {note}" for note in workload.notes)
         out.append("")
     out.append(
         "quotas: "
@@ -490,3 +523,84 @@ def report(lines: list[PlanLine]) -> str:
         + f". Busy time per message: {cost_model.AWS_CALL_MS:g} ms per AWS call, {cost_model.TARGET_CALL_MS:g} ms per target answer."
     )
     return "\n".join(out)
+
+
+# ------------------------------------------------------------------ the plan alone: python -m benchmarks.capacity
+def _summary_of(command: list[str]) -> tuple[dict[str, Any] | None, int]:
+    """Run a benchmark module in a process of its own (an embedded AWS and a hub no other section has used) with
+    ``--summary``; what it wrote, and its exit code."""
+    import json
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory(prefix="utilhub-bench-") as directory:
+        summary = Path(directory, "summary.json")
+        completed = subprocess.run([sys.executable, *command, "--summary", str(summary)], check=False)  # noqa: S603 - this interpreter, our own module
+        written = json.loads(summary.read_text(encoding="utf-8")) if summary.exists() else None
+    return written, completed.returncode
+
+
+def _per_function(measured: Measured) -> str:
+    return ", ".join(f"{function} {calls:.3f}" for function, calls in sorted(measured.calls_by_function.items()))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Measure what the plan takes, and only that, in one run: MD-01 batched (the AWS calls section's scenario), MD-11's
+    counted requests (the bill run section), the monitor on a backlog, DA-01 through the local runtime; then the plan."""
+    import argparse
+
+    from benchmarks import aws_calls, cpu, dacs_extract
+
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.capacity", description=main.__doc__)
+    parser.add_argument("--messages", type=int, default=50, help="MD-01 person sync requests in the batch scenario (default 50)")
+    parser.add_argument("--bill-run", type=int, default=1_000, help="MD-11: usage requests posted over HTTP (default 1000)")
+    parser.add_argument("--counted", type=int, default=200, help="MD-11: usage requests whose AWS calls are counted (default 200)")
+    parser.add_argument("--backlog-requests", type=int, default=5_000, help="the monitor's backlog (default 5000)")
+    parser.add_argument(
+        "--backlog-per-entity", type=int, default=1, help="the backlog's changes per entity (default 1: an initial load's, one each)"
+    )
+    parser.add_argument("--dacs-persons", type=int, default=100_000, help="DA-01: persons in CCB's extract (default 100000)")
+    args = parser.parse_args(argv)
+    failed = 0
+
+    rows = cpu.json_intake(cpu.FULL) + cpu.rendering(cpu.FULL)  # the Lambda duration's CPU, as make bench prices it
+    cpu_figures = cost_model.CpuPerMessage(intake=rows[0].hub, render=next(r.hub for r in rows if r.measure.startswith("3.")))
+    batch = next(s for s in aws_calls.measure(args.messages).scenarios if s.name == "batch")
+    batch_cost = cost_model.cost_per_message(batch, cpu_figures, api_function=MD_API, delivery_function=MD_DELIVERY)
+    md01 = measured("MD-01 batch", batch, batch_cost.total * 1e6)
+    print(
+        f"MD-01 batched, {args.messages} requests: USD {md01.usd_per_million:.2f} per million; AWS calls per request by function:"
+        f" {_per_function(md01)}"
+    )
+
+    written, code = _summary_of(["-m", "benchmarks.bill_run", "--requests", str(args.bill_run), "--counted", str(args.counted)])
+    md11 = Measured(**written["measured"]) if written else None
+    failed = failed or code
+    if md11 is not None:
+        print(
+            f"MD-11, {args.counted} requests counted: USD {md11.usd_per_million:.2f} per million; AWS calls per request: {_per_function(md11)}"
+        )
+
+    backlog = ["-m", "benchmarks.monitor_backlog", "--requests", str(args.backlog_requests), "--per-entity", str(args.backlog_per_entity)]
+    written, code = _summary_of(backlog)
+    monitor = MonitorBacklog(**written) if written else None
+    failed = failed or code
+
+    per_part = 100_000 if args.dacs_persons >= 500_000 else 5_000
+    initial = dacs_extract.initial_sync_through_the_local_runtime(args.dacs_persons, per_part)
+    dacs = DacsMeasured(args.dacs_persons, float(str(initial["wallSeconds"])), per_part, float(str(initial["cpuSeconds"])))
+    print(
+        f"DA-01, {args.dacs_persons:,} persons through the local runtime: {initial['status']} in {dacs.wall_seconds:.1f} s wall,"
+        f" {dacs.seconds:.1f} s CPU"
+    )
+    failed = failed or int(initial["status"] != "SUCCEEDED" or not initial["countsAsExpected"])
+
+    print("\nCapacity plan for a 10-million-customer utility on AWS: each limit's messages per second from this run's calls per message")
+    print(report(capacity_plan(md01, md11, dacs, monitor)))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

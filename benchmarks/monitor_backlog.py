@@ -15,12 +15,14 @@ a newer one) and MDM ends with each entity's newest image.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from benchmarks.aws_calls import API, CLAIMS, JSON_HEADERS, MONITOR, RUNTIME, Recorder
@@ -130,6 +132,12 @@ def run(requests: int, per_entity: int) -> Result:
     )
 
 
+def monitor_calls_per_request(result: Result) -> float:
+    """The monitor's own AWS calls per request drained (its empty polls, if any, left out), the journal's writes included:
+    what the capacity plan's monitor limit is computed from (:class:`benchmarks.capacity.MonitorBacklog`)."""
+    return sum(n for (f, op), n in result.calls.items() if f == MONITOR and "empty" not in op) / result.requests
+
+
 def report(result: Result) -> str:
     short = {MONITOR: "monitor", DELIVERY: "delivery", RUNTIME: "runtime (Lambda's SQS poller)", API: "api"}
     rows = [
@@ -156,9 +164,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.monitor_backlog", description=__doc__)
     parser.add_argument("--requests", type=int, default=100_000, help="requests in the backlog")
     parser.add_argument("--per-entity", type=int, default=5, help="changes per entity (entities = requests / this)")
+    parser.add_argument(
+        "--summary", type=Path, default=None, help="write the monitor's calls per request here (JSON, for the capacity plan)"
+    )
     args = parser.parse_args(argv)
     result = run(args.requests, args.per_entity)
     print(report(result))
+    if args.summary is not None:
+        from benchmarks.capacity import MonitorBacklog
+
+        summary = MonitorBacklog(result.requests, args.per_entity, monitor_calls_per_request(result))
+        args.summary.write_text(json.dumps(dataclasses.asdict(summary)), encoding="utf-8")
     return 1 if result.lost or result.twice or result.older_images or result.not_newest else 0
 
 

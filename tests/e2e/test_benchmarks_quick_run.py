@@ -29,7 +29,22 @@ SECTIONS = (
     "Cost per integration point on AWS",
     "Capacity plan for a 10-million-customer utility",
 )
-CPU_POINTS = ("MD-01 JSON intake", "MD-01 CCB XML intake", "MD-11", "MD-13", "MD-16", "FW-06", "DA-02", "FW-01", "OC-01")
+CPU_POINTS = (
+    "MD-01 JSON intake",
+    "MD-01 CCB XML intake",
+    "MD-11",
+    "MD-13",
+    "MD-16",
+    "FW-06",
+    "DA-02",
+    "DA-04",
+    "FW-01",
+    "FW-02",
+    "FW-03",
+    "CU-01",
+    "CU-02",
+    "OC-01",
+)
 POINTS = (
     "MD-01 person sync, single posts",
     "MD-01 single, Idempotency-Key",

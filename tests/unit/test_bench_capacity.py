@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from benchmarks import capacity, cost
+from benchmarks import aws_calls, capacity, cost
 from benchmarks.aws_calls import Call, Scenario, TableInfo
 
 JOURNAL = TableInfo("utilhub-JournalTable-X1", "pk", ("state", "updatedAt"), sort_key="sk", indexes=(("state", "updatedAt"),))
@@ -99,3 +99,75 @@ def test_the_consumers_that_bound_a_load_are_set_by_parameters_read_at_their_def
         assert limits.queue_concurrency[function] == parameters[parameter]["Default"]
     assert limits.api_rate > 0
     assert limits.dacs_map_concurrency > 0
+
+
+def _md01(monitor_calls: float) -> capacity.Measured:
+    return capacity.Measured(
+        "MD-01 batch",
+        {capacity.MD_API: 2.0, capacity.MD_MONITOR: monitor_calls, capacity.MD_DELIVERY: 13.0},
+        {"SyncRequestTable": 19.6},
+        "JournalTable state RECEIVED",
+        2.0,
+        0.0,
+        32.0,
+    )
+
+
+def test_the_monitors_limit_is_its_calls_per_request_measured_on_a_backlog() -> None:
+    # Given MD-01 measured in a run of a few requests (the monitor's queries shared by few: 8.5 calls each) and the
+    # monitor measured on a backlog at 0.25 calls per request
+    template = capacity.template_limits()
+    backlog = capacity.MonitorBacklog(requests=5_000, per_entity=1, calls_per_request=0.25)
+
+    workload = capacity.initial_mdm_load(_md01(8.5), template, backlog)
+
+    # Then the monitor's limit is one run at a time over the backlog's calls, not the small run's
+    (limit,) = [limit for limit in workload.limits if limit.name.startswith(f"{capacity.MD_MONITOR}: one run at a time")]
+    assert limit.per_second == pytest.approx(1 / (0.25 * cost.AWS_CALL_MS / 1000))
+    assert "0.250 calls per request" in limit.name
+    assert "5,000 requests, 1 per entity" in limit.name
+    assert workload.notes == []
+    # and the account's concurrency counts the monitor at the backlog's calls too
+    (account,) = [limit for limit in workload.limits if limit.name.startswith("Lambda: the account's")]
+    busy = capacity.busy_seconds(2.0) + capacity.busy_seconds(0.25) + capacity.busy_seconds(13.0, target_answers=1)
+    assert account.per_second == pytest.approx(capacity.QUOTAS["lambda_concurrency"].value / busy)
+
+
+def test_without_a_backlog_measured_the_monitors_limit_is_left_out_and_said_so() -> None:
+    workload = capacity.initial_mdm_load(_md01(8.5), capacity.template_limits(), None)
+
+    assert [limit for limit in workload.limits if "one run at a time" in limit.name] == []
+    assert len(workload.notes) == 1
+    assert "no backlog was measured" in workload.notes[0]
+    report = capacity.report([capacity.plan(workload)])
+    assert "not planned: " + workload.notes[0] in report
+
+
+def test_the_backlogs_monitor_calls_are_the_monitors_own_per_request() -> None:
+    from benchmarks import monitor_backlog
+
+    # Given a drained backlog of 10 requests: the monitor's 3 queries, 1 empty poll, the delivery's 20 calls
+    calls = Counter(
+        {
+            (aws_calls.MONITOR, "dynamodb.Query"): 3,
+            (aws_calls.MONITOR, "sqs.ReceiveMessage (empty)"): 1,
+            (monitor_backlog.DELIVERY, "dynamodb.UpdateItem"): 20,
+        }
+    )
+    result = monitor_backlog.Result(10, 2, 1.0, 1, 1, 0.1, 0, 0, calls, 0, 0, 0, 0)
+
+    # Then the monitor's calls per request are its 3 calls over the 10 requests
+    assert monitor_backlog.monitor_calls_per_request(result) == pytest.approx(0.3)
+
+
+def test_a_backlog_of_several_changes_per_entity_does_not_stand_for_an_initial_load() -> None:
+    # Given the monitor measured on a backlog of 5 changes per entity (it claims only each entity's first: the release at
+    # each acknowledgement sends the next), and an initial load of one request per entity
+    backlog = capacity.MonitorBacklog(requests=1_000, per_entity=5, calls_per_request=0.48)
+
+    workload = capacity.initial_mdm_load(_md01(3.3), capacity.template_limits(), backlog)
+
+    # Then its figure is not used for the load's monitor limit, and the plan says why
+    assert [limit for limit in workload.limits if "one run at a time" in limit.name] == []
+    assert len(workload.notes) == 1
+    assert "5 changes per entity" in workload.notes[0]

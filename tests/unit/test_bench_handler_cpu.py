@@ -14,7 +14,7 @@ from benchmarks import handler_cpu
 from benchmarks.cpu import Plan
 
 TINY = Plan(iterations=2, rounds=1, memory_messages=0)
-CLAIMED = ("MD-11", "MD-13", "MD-16", "FW-06", "DA-02", "FW-01", "OC-01")
+CLAIMED = ("MD-11", "MD-13", "MD-16", "FW-06", "DA-02", "DA-04", "FW-01", "FW-02", "FW-03", "CU-01", "CU-02", "OC-01")
 
 
 def test_the_section_reports_a_row_for_every_point_it_claims() -> None:
@@ -86,3 +86,38 @@ def test_md16s_hub_path_runs_the_handlers_own_update_and_the_relays_deduplicatio
     # Then it ran those very functions once each, for the event it sends, not copies of them
     event_id = f"UT-5001#{json.loads(sent)['eventId']}"
     assert (updates, hashed) == ([event_id], [event_id])
+
+
+@pytest.mark.parametrize(
+    ("make", "functions"),
+    [
+        (handler_cpu.md11, ("distinct_requests", "queued_messages", "mdm_request", "determinants_of", "ccb_request")),
+        (handler_cpu.fw01, ("creation_input", "record_of", "in_target")),
+        (handler_cpu.fw02, ("event_from", "forward_message", "record_of")),
+        (handler_cpu.cu02, ("update_message", "state_of", "change_of", "merged")),
+    ],
+    ids=lambda value: getattr(value, "__name__", "functions"),
+)
+def test_a_hub_path_runs_the_packs_own_functions(
+    monkeypatch: pytest.MonkeyPatch, make: handler_cpu.PointFactory, functions: tuple[str, ...]
+) -> None:
+    # Given the functions of the pack that the point's handlers call to build what they store, queue and send
+    called: list[str] = []
+
+    def counted(name: str, real: Any) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            called.append(name)
+            return real(*args, **kwargs)
+
+        return call
+
+    point = make()
+    for name in functions:
+        monkeypatch.setattr(handler_cpu, name, counted(name, getattr(handler_cpu, name)))
+
+    # When the section's hub path handles its message
+    sent = point.hub()
+
+    # Then each of them ran, and the target's message is the floor's
+    assert sorted(set(called)) == sorted(functions)
+    assert sent == point.floor()

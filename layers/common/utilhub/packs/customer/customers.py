@@ -133,6 +133,75 @@ def _parts(image: CcbCustomerIn | CcbCustomerChange) -> dict[str, Any]:
     return image.model_dump(mode="json", exclude={"siebelAccountId"})
 
 
+def customer_images(order: SiebelOrderIn) -> tuple[dict[str, CcbCustomerIn], dict[str, list[str]]]:
+    """Each distinct billing account of the order as the CCB customer it becomes, and the Siebel parts it carries; a 422
+    naming every code value without a mapping (and two lines giving one account different data)."""
+    accounts = distinct_billing_accounts(order)
+    tr = translator()
+    images: dict[str, CcbCustomerIn] = {}
+    carried: dict[str, list[str]] = {}
+    for siebel_id, (n, account) in accounts.items():
+        change = to_ccb({part: getattr(account, part) for part in COMPONENTS}, f"#/lines/{n}/billingAccount", tr)
+        if change is None:  # a code value has no mapping: tr names it, the other accounts are still checked
+            continue
+        # an account without a contact has none in CCB either; one without a statement profile keeps CCB's
+        images[siebel_id] = CcbCustomerIn.model_validate(
+            {**_parts(change), "contacts": _parts(change)["contacts"] or [], "siebelAccountId": siebel_id}
+        )
+        carried[siebel_id] = [part for part in COMPONENTS if part != "statementProfile" or account.statementProfile is not None]
+    tr.check()
+    return images, carried
+
+
+def update_message(siebel_id: str, update: AccountUpdateIn, parts: dict[str, Any]) -> tuple[str, str]:
+    """What CU-02 queues for an accepted update (:class:`UpdateMessage`'s JSON) and its FIFO deduplication id."""
+    message = UpdateMessage(
+        siebelAccountId=siebel_id,
+        updateId=update.updateId,
+        changedAt=update.changedAt,
+        parts=update.model_dump(mode="json", include=set(parts)),
+        correlationId=correlation_id(),
+    )
+    return message.model_dump_json(), hashlib.sha256(f"{siebel_id}#{update.updateId}".encode()).hexdigest()
+
+
+def change_of(message: UpdateMessage) -> tuple[CcbCustomerChange, dict[str, str]]:
+    """A queued update as CCB's change of the parts it carries, and when Siebel changed each of them."""
+    update = AccountUpdateIn.model_validate({**message.parts, "updateId": message.updateId, "changedAt": message.changedAt})
+    tr = translator()
+    change = to_ccb({part: getattr(update, part) for part in message.parts}, "#", tr)
+    tr.check()
+    if change is None:  # tr.check() has raised for every unmapped value
+        raise AssertionError("a change without unmapped values was not built")
+    return change, dict.fromkeys(message.parts, timestamp(message.changedAt))
+
+
+def merged(
+    state: CustomerState, changed_at: dict[str, str], offer: CcbCustomerIn | CcbCustomerChange
+) -> tuple[CcbCustomerIn, CcbCustomerChange | None, dict[str, str]] | None:
+    """The customer's image with the Siebel parts changed later than what CCB has (None when none is: stale), what CCB
+    must be given for it (None: it has it already) and when each part of the new image was changed."""
+    if state.image is None or not state.ccbPersonId:
+        raise LookupError(f"customer {state.siebelAccountId} has no synchronized record")
+    newer = [part for part, at in changed_at.items() if at > state.changedAt.get(part, "")]
+    if not newer:
+        return None
+    offered, wanted = _parts(offer), _parts(state.image)
+    for part in newer:
+        for ccb_part in CCB_PARTS[part]:
+            if offered.get(ccb_part) is not None:
+                wanted[ccb_part] = offered[ccb_part]
+    new_image = CcbCustomerIn.model_validate({**wanted, "siebelAccountId": state.siebelAccountId})
+    return new_image, difference(state.image, new_image), {**state.changedAt, **{p: changed_at[p] for p in newer}}
+
+
+def difference(have: CcbCustomerIn, want: CcbCustomerIn) -> CcbCustomerChange | None:
+    """The parts of ``want`` that differ from ``have`` (a part ``want`` leaves out is kept), or None."""
+    current, wanted = _parts(have), _parts(want)
+    diff = {part: value for part, value in wanted.items() if value is not None and value != current.get(part)}
+    return CcbCustomerChange.model_validate(diff) if diff else None
+
+
 class CustomerSync:
     def __init__(self, ccb: CcbCustomerClient, store: CustomerStore, xref: CrossReferenceStore, sqs: Any, queue_url: str | None) -> None:
         self._ccb = ccb
@@ -143,20 +212,7 @@ class CustomerSync:
 
     # ------------------------------------------------------------------ CU-01
     def synchronize_order(self, order: SiebelOrderIn) -> dict[str, Any]:
-        accounts = distinct_billing_accounts(order)
-        tr = translator()
-        images: dict[str, CcbCustomerIn] = {}
-        carried: dict[str, list[str]] = {}
-        for siebel_id, (n, account) in accounts.items():
-            change = to_ccb({part: getattr(account, part) for part in COMPONENTS}, f"#/lines/{n}/billingAccount", tr)
-            if change is None:  # a code value has no mapping: tr names it, the other accounts are still checked
-                continue
-            # an account without a contact has none in CCB either; one without a statement profile keeps CCB's
-            images[siebel_id] = CcbCustomerIn.model_validate(
-                {**_parts(change), "contacts": _parts(change)["contacts"] or [], "siebelAccountId": siebel_id}
-            )
-            carried[siebel_id] = [part for part in COMPONENTS if part != "statementProfile" or account.statementProfile is not None]
-        tr.check()
+        images, carried = customer_images(order)
         # the order's image is Siebel's as of submission (the hub's clock when Siebel does not say)
         at = timestamp(order.submittedAt or datetime.now(UTC))
         budget = TimeBudget()
@@ -215,7 +271,7 @@ class CustomerSync:
             if customer is None:
                 customer, created = self._ccb.create(budget, image)
             action = "CREATED"
-            if not created and (diff := self._difference(customer, image)):
+            if not created and (diff := difference(customer, image)):
                 customer = self._ccb.change(budget, customer.personId, diff)
                 action = "UPDATED"
         person, account = LINKED_TYPES
@@ -237,30 +293,17 @@ class CustomerSync:
                 self._ccb.change(budget, winner.ccbPersonId, CcbCustomerChange.model_validate(_parts(winner.image)))
             raise
 
-    @staticmethod
-    def _difference(have: CcbCustomerIn, want: CcbCustomerIn) -> CcbCustomerChange | None:
-        current, wanted = _parts(have), _parts(want)
-        diff = {part: value for part, value in wanted.items() if value is not None and value != current.get(part)}
-        return CcbCustomerChange.model_validate(diff) if diff else None
-
     def _apply(self, state: CustomerState, changed_at: dict[str, str], offer: CcbCustomerIn | CcbCustomerChange, budget: TimeBudget) -> str:
         """Give CCB the Siebel parts changed later than what it has, and record the new image:
         ``stale`` (nothing newer), ``unchanged`` (newer, but CCB already has it) or ``applied``."""
         if state.image is None or not state.ccbPersonId:
             raise LookupError(f"customer {state.siebelAccountId} has no synchronized record")
-        newer = [part for part, at in changed_at.items() if at > state.changedAt.get(part, "")]
-        if not newer:
+        found = merged(state, changed_at, offer)
+        if found is None:
             return "stale"
-        offered, wanted = _parts(offer), _parts(state.image)
-        for part in newer:
-            for ccb_part in CCB_PARTS[part]:
-                if offered.get(ccb_part) is not None:
-                    wanted[ccb_part] = offered[ccb_part]
-        new_image = CcbCustomerIn.model_validate({**wanted, "siebelAccountId": state.siebelAccountId})
-        diff = self._difference(state.image, new_image)
+        new_image, diff, times = found
         if diff is not None:
             self._ccb.change(budget, state.ccbPersonId, diff)
-        times = {**state.changedAt, **{p: changed_at[p] for p in newer}}
         self._save(state.model_copy(update={"image": new_image, "changedAt": times}), budget)
         return "unchanged" if diff is None else "applied"
 
@@ -282,18 +325,12 @@ class CustomerSync:
                 "processing only, so a prospect's updates are not sent."
             )
             return 200, {"siebelAccountId": siebel_id, "updateId": update.updateId, "status": "IGNORED", "reason": reason}
-        message = UpdateMessage(
-            siebelAccountId=siebel_id,
-            updateId=update.updateId,
-            changedAt=update.changedAt,
-            parts=update.model_dump(mode="json", include=set(parts)),
-            correlationId=correlation_id(),
-        )
+        body, deduplication_id = update_message(siebel_id, update, parts)
         self._sqs.send_message(
             QueueUrl=self._queue_url,
-            MessageBody=message.model_dump_json(),
+            MessageBody=body,
             MessageGroupId=siebel_id,  # one customer's updates are delivered one at a time, in order
-            MessageDeduplicationId=hashlib.sha256(f"{siebel_id}#{update.updateId}".encode()).hexdigest(),
+            MessageDeduplicationId=deduplication_id,
         )
         metrics.add_metric(name="CustomerUpdatesAccepted", unit=MetricUnit.Count, value=1)
         journal.changed(UPDATE_POINT, update_key(siebel_id, update.updateId), QUEUED, step="intake", system="Siebel")
@@ -314,14 +351,7 @@ class CustomerSync:
         # its order was given up (end_overdue_synchronizations): kept (DLQ) until Siebel sends it again
         if imported is None and state is not None and not state.synchronized:
             raise LookupError(f"customer {siebel_id} was never synchronized: the order making it did not complete")
-        update = AccountUpdateIn.model_validate({**message.parts, "updateId": message.updateId, "changedAt": message.changedAt})
-        tr = translator()
-        change = to_ccb({part: getattr(update, part) for part in message.parts}, "#", tr)
-        tr.check()
-        if change is None:  # tr.check() has raised for every unmapped value
-            raise AssertionError("a change without unmapped values was not built")
-        at = timestamp(message.changedAt)
-        changed_at = dict.fromkeys(message.parts, at)
+        change, changed_at = change_of(message)
         if imported is not None:
             outcome = self._apply_first(state or CustomerState(siebelAccountId=siebel_id), imported, changed_at, change)
         else:

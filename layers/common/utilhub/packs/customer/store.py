@@ -16,7 +16,7 @@ arrives late from overwriting a newer one (CU-02).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -60,6 +60,21 @@ SYNCHRONIZING_INDEX = "Synchronizing"
 SYNCHRONIZING = "CUSTOMER#SYNCHRONIZING"  # the one key of the sparse index: its items are few (orders in flight, or never completed)
 
 
+def state_of(siebel_account_id: str, item: Mapping[str, Any]) -> CustomerState:
+    """A customer's state read from its item."""
+    return CustomerState(
+        siebelAccountId=siebel_account_id,
+        synchronized=bool(item.get("synchronized")),
+        synchronizing=bool(item.get("synchronizing")),
+        ccbPersonId=item.get("ccbPersonId"),
+        ccbAccountId=item.get("ccbAccountId"),
+        image=CcbCustomerIn.model_validate_json(str(item["image"])) if item.get("image") else None,
+        changedAt=json.loads(str(item.get("changedAt") or "{}")),
+        version=int(item.get("version", 0)),
+        ignoredUpdates=int(item.get("ignoredUpdates", 0)),
+    )
+
+
 class CustomerStore:
     def __init__(self, table: Table) -> None:
         self._table = table
@@ -70,26 +85,15 @@ class CustomerStore:
 
     def get(self, siebel_account_id: str) -> CustomerState | None:
         item = self._table.get_item(Key=self._key(siebel_account_id), ConsistentRead=True).get("Item")
-        if item is None:
-            return None
-        return CustomerState(
-            siebelAccountId=siebel_account_id,
-            synchronized=bool(item.get("synchronized")),
-            synchronizing=bool(item.get("synchronizing")),
-            ccbPersonId=item.get("ccbPersonId"),  # type: ignore[arg-type]
-            ccbAccountId=item.get("ccbAccountId"),  # type: ignore[arg-type]
-            image=CcbCustomerIn.model_validate_json(str(item["image"])) if item.get("image") else None,
-            changedAt=json.loads(str(item.get("changedAt") or "{}")),
-            version=int(item.get("version", 0)),  # type: ignore[arg-type]
-            ignoredUpdates=int(item.get("ignoredUpdates", 0)),  # type: ignore[arg-type]
-        )
+        return None if item is None else state_of(siebel_account_id, item)
 
-    def save(self, state: CustomerState) -> CustomerState:
-        """Write ``state`` as the next version of what was read (``state.version``); raises :class:`ConcurrentChange`."""
+    @classmethod
+    def state_item(cls, state: CustomerState) -> dict[str, Any]:
+        """The item of ``state`` as its next version, synchronized."""
         if state.image is None or not state.ccbPersonId or not state.ccbAccountId:
             raise ValueError(f"customer {state.siebelAccountId} cannot be recorded as synchronized without its CCB ids and image")
-        item: dict[str, Any] = {
-            **self._key(state.siebelAccountId),
+        return {
+            **cls._key(state.siebelAccountId),
             "synchronized": True,
             "ccbPersonId": state.ccbPersonId,
             "ccbAccountId": state.ccbAccountId,
@@ -99,6 +103,10 @@ class CustomerStore:
             "ignoredUpdates": state.ignoredUpdates,
             "updatedAt": timestamp(datetime.now(UTC)),
         }
+
+    def save(self, state: CustomerState) -> CustomerState:
+        """Write ``state`` as the next version of what was read (``state.version``); raises :class:`ConcurrentChange`."""
+        item = self.state_item(state)
         condition = "attribute_not_exists(pk) OR version = :read" if state.version == 0 else "version = :read"
         try:
             self._table.put_item(Item=item, ConditionExpression=condition, ExpressionAttributeValues={":read": state.version})

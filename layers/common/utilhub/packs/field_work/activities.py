@@ -104,6 +104,21 @@ def submit(activity: ActivityIn) -> dict[str, Any]:
 def _start_creation(activity: ActivityIn, routed_to: list[str], attempt: int) -> bool:
     """Start the attempt's execution; False when it was started already. Its input is the activity's key: each
     step reads the activity from the hub's record of it, so the execution's history holds no personal data."""
+    try:
+        stepfunctions().start_execution(
+            stateMachineArn=get_settings().field_work.require("field_work_state_machine_arn"),
+            name=execution_name(activity, attempt),
+            input=creation_input(activity, routed_to, attempt),
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ExecutionAlreadyExists":
+            raise
+        return False
+    return True
+
+
+def creation_input(activity: ActivityIn, routed_to: list[str], attempt: int) -> str:
+    """The creation workflow's input: the activity's key, a create and a cancel step for each routed system."""
     key = ActivityKey.of(activity)
     execution = {
         "activity": key.model_dump(mode="json"),
@@ -112,17 +127,18 @@ def _start_creation(activity: ActivityIn, routed_to: list[str], attempt: int) ->
         "canceled": [],  # what the compensation did, if it runs; its error, if it stops
         "compensationError": None,
     }
-    try:
-        stepfunctions().start_execution(
-            stateMachineArn=get_settings().field_work.require("field_work_state_machine_arn"),
-            name=execution_name(activity, attempt),
-            input=json.dumps(execution),
-        )
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] != "ExecutionAlreadyExists":
-            raise
-        return False
-    return True
+    return json.dumps(execution)
+
+
+def in_target(activity: ActivityIn, target: str, service_point_id: str) -> ActivityIn:
+    """The activity as ``target`` is given it: its type in the target's own code (translated again at each create: a map
+    changed since intake fails the create with its 422), at the service point by the target's id."""
+    return activity.model_copy(
+        update={
+            "activityType": type_in(target, common_type(activity.activityType, activity.sourceSystem)),
+            "servicePointId": service_point_id,
+        }
+    )
 
 
 def _creation_state(activity: ActivityIn, attempt: int) -> str | None:
@@ -191,15 +207,9 @@ def run_step(event: dict[str, Any], lambda_context: Any = None) -> dict[str, Any
         key += f"#{step.attempt}" if step.attempt > 1 else ""  # a resubmission asks the target again
 
         def create() -> dict[str, str]:
-            # in the target's own code (translated again: a map changed since intake fails this create with its 422),
             # at the service point by the target's id (WAM's, ODM's from FW-06; not synchronized yet: retried, then ERROR)
-            in_target = activity.model_copy(
-                update={
-                    "activityType": type_in(step.target, common_type(activity.activityType, activity.sourceSystem)),
-                    "servicePointId": service_point_in(step.target, activity, cross_references()),
-                }
-            )
-            target_id = client_for(step.target).create(in_target)
+            sent = in_target(activity, step.target, service_point_in(step.target, activity, cross_references()))
+            target_id = client_for(step.target).create(sent)
             activity_store().link(activity, step.target, target_id)
             return {"target": step.target, "id": target_id}
 
@@ -301,8 +311,7 @@ def accept_event(system: str, named_id: str, event: ActivityEventIn) -> dict[str
         answer = {"activityId": named_id, "event": event.event, "forwardedTo": forwarded_to}
         if (source, activity_id) != (system, named_id):  # named by a linked system's own id: say which activity it is
             answer |= {"sourceSystem": source, "sourceActivityId": activity_id}
-        resolved = event.model_copy(update={"fromSystem": from_system})
-        digest = hashlib.sha256(resolved.model_dump_json().encode()).hexdigest()
+        resolved, digest = event_from(event, from_system)
         if event.eventId in record.eventIds:
             _repeat(record, resolved, digest)
             return answer
@@ -347,13 +356,25 @@ def _repeat(record: ActivityRecord, event: ActivityEventIn, digest: str) -> None
         _queue_event(record.activity.sourceSystem, record.activity.activityId, event)
 
 
-def _queue_event(source: str, activity_id: str, event: ActivityEventIn) -> None:
+def event_from(event: ActivityEventIn, from_system: str) -> tuple[ActivityEventIn, str]:
+    """The event as recorded, from the system that sent it, and its hash (a repeat of its id is compared with it)."""
+    resolved = event.model_copy(update={"fromSystem": from_system})
+    return resolved, hashlib.sha256(resolved.model_dump_json().encode()).hexdigest()
+
+
+def forward_message(source: str, activity_id: str, event: ActivityEventIn) -> tuple[str, str]:
+    """What is queued to forward ``event`` (:class:`ForwardMessage`'s JSON) and its FIFO deduplication id."""
     message = ForwardMessage(sourceSystem=source, activityId=activity_id, event=event, correlationId=correlation_id())
+    return message.model_dump_json(), hashlib.sha256(f"{source}#{activity_id}#{event.eventId}".encode()).hexdigest()
+
+
+def _queue_event(source: str, activity_id: str, event: ActivityEventIn) -> None:
+    body, deduplication_id = forward_message(source, activity_id, event)
     wiring.sqs().send_message(
         QueueUrl=get_settings().field_work.require("field_work_event_queue_url"),
-        MessageBody=message.model_dump_json(),
+        MessageBody=body,
         MessageGroupId=f"{source}#{activity_id}",  # one activity's events are forwarded in order
-        MessageDeduplicationId=hashlib.sha256(f"{source}#{activity_id}#{event.eventId}".encode()).hexdigest(),
+        MessageDeduplicationId=deduplication_id,
     )
 
 

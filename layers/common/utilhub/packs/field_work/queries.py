@@ -60,14 +60,18 @@ def _in_mwm(ccb_type: str) -> str:
     return type_in("MWM", common_type(ccb_type, "CCB"))
 
 
+def booking_in_mwm(appointment: AppointmentIn) -> dict[str, Any]:
+    """The booking MWM is asked for: CCB's appointment, its activity type in MWM's code."""
+    return {**appointment.model_dump(mode="json"), "activityType": _in_mwm(appointment.activityType)}
+
+
 def book_appointment(appointment: AppointmentIn) -> dict[str, Any]:
     """Book the window. MWM books an appointment id once and refuses another booking under it (409), as it
     refuses a window that is full: a booking retried after a 504 (MWM booked it after the budget ran out) is
     answered with the booking MWM holds for this appointment when it is this window, read within the budget."""
     budget = TimeBudget()
     mwm = connector_for("MWM")
-    booking_in_mwm = {**appointment.model_dump(mode="json"), "activityType": _in_mwm(appointment.activityType)}
-    answer = budget.json_call(mwm, "POST", "appointments", booking_in_mwm, absent_on=409)
+    answer = budget.json_call(mwm, "POST", "appointments", booking_in_mwm(appointment), absent_on=409)
     if answer is not None:
         return _answer(Appointment, "MWM", answer).model_dump(mode="json")
     held = budget.json_call(mwm, "GET", f"appointments/{quote(appointment.appointmentId, safe='')}", absent_on=404)

@@ -16,6 +16,7 @@ cancellation) deferred to ``closing``, and released in order when the creation e
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
@@ -82,6 +83,28 @@ def _now() -> str:
     return datetime.now(UTC).isoformat()
 
 
+def record_of(item: Mapping[str, Any]) -> ActivityRecord:
+    """An activity's record read from its item."""
+    return ActivityRecord(
+        activity=ActivityIn.model_validate_json(str(item["activity"])),
+        bodyHash=str(item["bodyHash"]),
+        status=item["status"],
+        routedTo=list(item["routedTo"]),
+        links={str(k): str(v) for k, v in dict(item.get("links") or {}).items()},
+        history=json.loads(str(item.get("history") or "[]")),
+        eventIds=sorted(str(e) for e in item.get("eventIds") or ()),
+        refusals=[str(r) for r in item.get("refusals") or ()],
+        held=[ActivityEventIn.model_validate(e) for e in json.loads(str(item.get("held") or "[]"))],
+        closing=item.get("closing"),
+        attempt=int(item.get("attempt") or 1),
+        undelivered={
+            name.removeprefix(UNDELIVERED): {str(k): str(v) for k, v in dict(value).items()}
+            for name, value in item.items()
+            if name.startswith(UNDELIVERED)
+        },
+    )
+
+
 class ActivityStore:
     def __init__(self, table: Table) -> None:
         self._table = table
@@ -93,26 +116,7 @@ class ActivityStore:
 
     def get(self, source: str, activity_id: str) -> ActivityRecord | None:
         item = self._table.get_item(Key=self._key(source, activity_id), ConsistentRead=True).get("Item")
-        if item is None:
-            return None
-        return ActivityRecord(
-            activity=ActivityIn.model_validate_json(str(item["activity"])),
-            bodyHash=str(item["bodyHash"]),
-            status=item["status"],  # type: ignore[arg-type]
-            routedTo=list(item["routedTo"]),  # type: ignore[arg-type]
-            links={str(k): str(v) for k, v in dict(item.get("links") or {}).items()},  # type: ignore[arg-type]
-            history=json.loads(str(item.get("history") or "[]")),
-            eventIds=sorted(str(e) for e in item.get("eventIds") or ()),  # type: ignore[union-attr]
-            refusals=[str(r) for r in item.get("refusals") or ()],  # type: ignore[union-attr]
-            held=[ActivityEventIn.model_validate(e) for e in json.loads(str(item.get("held") or "[]"))],
-            closing=item.get("closing"),  # type: ignore[arg-type]
-            attempt=int(item.get("attempt") or 1),  # type: ignore[arg-type]
-            undelivered={
-                name.removeprefix(UNDELIVERED): {str(k): str(v) for k, v in dict(value).items()}  # type: ignore[arg-type]
-                for name, value in item.items()
-                if name.startswith(UNDELIVERED)
-            },
-        )
+        return None if item is None else record_of(item)
 
     def find(self, system: str, activity_id: str) -> ActivityRecord | None:
         """The activity ``system`` names ``activity_id``: the one created there (its source's id), else the one the
@@ -126,27 +130,30 @@ class ActivityStore:
                 return record
         return None
 
+    @classmethod
+    def new_item(cls, activity: ActivityIn, body_hash: str, routed_to: list[str]) -> dict[str, Any]:
+        """The item of a new activity, CREATING."""
+        history = [{"status": "CREATING", "at": _now(), "reason": f"routed to {', '.join(routed_to)}"}]
+        return {
+            **cls._key(activity.sourceSystem, activity.activityId),
+            "activity": activity.model_dump_json(),
+            "bodyHash": body_hash,
+            "status": "CREATING",
+            "routedTo": routed_to,
+            "links": {activity.sourceSystem: activity.activityId},
+            "history": json.dumps(history),
+        }
+
     def create(self, activity: ActivityIn, body_hash: str, routed_to: list[str]) -> bool:
         """Record a new activity as CREATING; False when one with this source and id exists."""
-        history = [{"status": "CREATING", "at": _now(), "reason": f"routed to {', '.join(routed_to)}"}]
+        item = self.new_item(activity, body_hash, routed_to)
         try:
-            self._table.put_item(
-                Item={
-                    **self._key(activity.sourceSystem, activity.activityId),
-                    "activity": activity.model_dump_json(),
-                    "bodyHash": body_hash,
-                    "status": "CREATING",
-                    "routedTo": routed_to,
-                    "links": {activity.sourceSystem: activity.activityId},
-                    "history": json.dumps(history),
-                },
-                ConditionExpression="attribute_not_exists(pk)",
-            )
+            self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
                 return False
             raise
-        _journal(activity, "CREATING", history[0]["reason"], "intake", activity.sourceSystem, intake=True)
+        _journal(activity, "CREATING", f"routed to {', '.join(routed_to)}", "intake", activity.sourceSystem, intake=True)
         self.add_to_service_point(activity)
         return True
 

@@ -51,19 +51,13 @@ class UsageRequests:
     connector: Callable[[str], HttpConnector]
 
     def _queue(self, ids: Sequence[str]) -> None:
-        correlation = correlation_id()
-        bodies = [UsageQueued(usageRequestId=i, correlationId=correlation).model_dump_json() for i in ids]
-        aws.send_all(self.sqs, self.queue_url(), bodies)  # what SQS fails twice: a 503, and the caller posts again
+        aws.send_all(
+            self.sqs, self.queue_url(), queued_messages(ids, correlation_id())
+        )  # what SQS fails twice: a 503, and the caller posts again
 
     def submit(self, requests: Sequence[UsageRequestIn]) -> list[dict[str, Any]]:
         """Store and queue (or hold) ``requests``: per request its id, status and whether it was created, or CONFLICT."""
-        first: dict[str, UsageRequestIn] = {}
-        conflicts: set[str] = set()
-        for request in requests:
-            seen = first.setdefault(request.usageRequestId, request)
-            if seen.fingerprint() != request.fingerprint():
-                conflicts.add(request.usageRequestId)
-        fresh = [r for r in first.values() if r.usageRequestId not in conflicts]
+        fresh, conflicts = distinct_requests(requests)
         waits = self.data_sync.blocked(fresh)
         correlation = correlation_id()
         items = [
@@ -251,28 +245,59 @@ class UsageRequests:
         return UsageStatus.COMPLETED.value
 
     def _determinants(self, request: UsageRequestIn) -> dict[str, Any]:
-        body = request.model_dump(mode="json", include={"saId", "periodStart", "periodEnd", "includeIntervals"})
         try:
-            response = self.connector("MDM").request("POST", "usage/bill-determinants", json.dumps(body).encode(), content_type=JSON)
+            response = self.connector("MDM").request("POST", "usage/bill-determinants", mdm_request(request), content_type=JSON)
         except TargetRejected as exc:
             raise _Refused(f"MDM refused it: {exc.reason}") from None
-        try:
-            found = read_determinants(response.body)
-        except UnusableAnswer as exc:
-            raise _Refused(f"MDM answered unusable determinants: {exc}") from None
-        if (wrong := mismatch(found, request)) is not None:
-            raise _Refused(f"MDM {wrong}")
-        return for_ccb(found.model_dump(mode="json", exclude_none=True))
+        return determinants_of(request, response.body)
 
     def _deliver_to_ccb(self, request: UsageRequestIn, determinants: dict[str, Any]) -> dict[str, Any]:
-        # CCB takes the service type in its own code; the usage request's result keeps the hub's
-        body = {"usageRequestId": request.usageRequestId, **determinants, "serviceType": ccb_service_type(determinants["serviceType"])}
         try:
-            response = self.connector("CCB").request("POST", "bill-determinants", json.dumps(body).encode(), content_type=JSON)
+            response = self.connector("CCB").request("POST", "bill-determinants", ccb_request(request, determinants), content_type=JSON)
         except TargetRejected as exc:
             raise _Refused(f"CCB refused the determinants: {exc.reason}") from None
         answer = json.loads(response.body or b"{}")
         return answer if isinstance(answer, dict) else {}
+
+
+def distinct_requests(requests: Sequence[UsageRequestIn]) -> tuple[list[UsageRequestIn], set[str]]:
+    """The requests of one post, each id once; and the ids the post gives two different requests (CONFLICT, none stored)."""
+    first: dict[str, UsageRequestIn] = {}
+    conflicts: set[str] = set()
+    for request in requests:
+        seen = first.setdefault(request.usageRequestId, request)
+        if seen.fingerprint() != request.fingerprint():
+            conflicts.add(request.usageRequestId)
+    return [r for r in first.values() if r.usageRequestId not in conflicts], conflicts
+
+
+def queued_messages(ids: Sequence[str], correlation: str) -> list[str]:
+    """The worker's messages of the requests ``ids`` (queued for the worker, one each)."""
+    return [UsageQueued(usageRequestId=i, correlationId=correlation).model_dump_json() for i in ids]
+
+
+def mdm_request(request: UsageRequestIn) -> bytes:
+    """The body of MDM's ``POST usage/bill-determinants`` for ``request``."""
+    return json.dumps(request.model_dump(mode="json", include={"saId", "periodStart", "periodEnd", "includeIntervals"})).encode()
+
+
+def determinants_of(request: UsageRequestIn, answer: bytes | str) -> dict[str, Any]:
+    """MDM's answer read in the hub's codes and checked against ``request`` (the SA and period asked): the determinants
+    kept on the request and sent to CCB. Raises :class:`_Refused` for an unusable answer or one for another request."""
+    try:
+        found = read_determinants(answer)
+    except UnusableAnswer as exc:
+        raise _Refused(f"MDM answered unusable determinants: {exc}") from None
+    if (wrong := mismatch(found, request)) is not None:
+        raise _Refused(f"MDM {wrong}")
+    return for_ccb(found.model_dump(mode="json", exclude_none=True))
+
+
+def ccb_request(request: UsageRequestIn, determinants: dict[str, Any]) -> bytes:
+    """The body of CCB's ``POST bill-determinants``: CCB takes the service type in its own code; the usage request's
+    result keeps the hub's."""
+    body = {"usageRequestId": request.usageRequestId, **determinants, "serviceType": ccb_service_type(determinants["serviceType"])}
+    return json.dumps(body).encode()
 
 
 def _resubmitted_last(item: dict[str, Any]) -> bool:

@@ -34,6 +34,11 @@ POINT = "MD-11"
 OWED = "OUTCOME"  # the index partition of the requests in ERROR whose notice CCB has not been queued yet
 
 
+def packed(value: dict[str, Any]) -> bytes:
+    """Determinants (or a result) as the item keeps them: compact JSON, compressed."""
+    return zlib.compress(json.dumps(value, separators=(",", ":")).encode())
+
+
 def resubmission_path(usage_request_id: str) -> str:
     """The route that runs a usage request again (the transactions journal names it, docs/operations.md)."""
     return f"/meter-data/usage-requests/{quote(usage_request_id, safe='')}/resubmission"
@@ -134,7 +139,7 @@ class UsageRequestStore:
             removes += ["determinantsZ", "leaseUntil"]
         if result is not None:
             sets.append("resultZ = :r")
-            values[":r"] = zlib.compress(json.dumps(result, separators=(",", ":")).encode())
+            values[":r"] = packed(result)
         if lease_until is not None:
             sets.append("leaseUntil = :lease")
             values[":lease"] = lease_until.isoformat()
@@ -223,7 +228,7 @@ class UsageRequestStore:
                 ConditionExpression="#s = :sent AND leaseUntil = :lease",
                 ExpressionAttributeNames={"#s": "status"},
                 ExpressionAttributeValues={
-                    ":d": zlib.compress(json.dumps(determinants, separators=(",", ":")).encode()),
+                    ":d": packed(determinants),
                     ":sent": UsageStatus.SENT.value,
                     ":lease": lease.isoformat(),
                 },
