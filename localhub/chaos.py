@@ -504,7 +504,8 @@ class FieldActivities(Point):
     name = "FW-01"
     field_service_points = (FIELD_SERVICE_POINT,)
     # an activity whose creation's execution failed before recording its outcome stays CREATING (the workflow's
-    # alarm); the hub resubmits it, and answers 409 while its creation runs
+    # alarm) until the creation sweep puts it in ERROR past its bound; the hub resubmits it either way, and answers
+    # 409 while its creation runs
     unfinished = ("CREATING",)
 
     def message(self, n: int) -> tuple[str, str, dict[str, Any]]:

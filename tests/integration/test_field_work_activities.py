@@ -682,6 +682,84 @@ def test_a_resubmission_whose_start_failed_is_started_by_the_retry(hub: LocalHub
     assert [m["operation"] for m in system(hub, "MWM").received] == ["create"]
 
 
+SWEEP = "FieldWorkActivityCreationSweepFunction"
+
+
+def creation(hub: LocalHub, source: str, activity_id: str, attempt: int = 1) -> dict[str, Any]:
+    """The attempt's execution, as Step Functions describes it."""
+    import boto3
+
+    from utilhub.packs.field_work.activities import execution_name
+    from utilhub.packs.field_work.model import ActivityIn
+
+    machine = hub.resources()["FieldActivityStateMachine"]
+    name = execution_name(ActivityIn.model_validate(activity(activity_id, source=source)), attempt)
+    arn = f"{machine.replace(':stateMachine:', ':execution:', 1)}:{name}"
+    return dict(boto3.client("stepfunctions").describe_execution(executionArn=arn))
+
+
+def test_an_activity_whose_creation_failed_without_recording_its_outcome_is_put_in_error_by_the_sweep(hub: LocalHub) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from localhub.aws import sfn_waits
+    from localhub.aws.throttling import AwsThrottling
+
+    # Given a meter exchange ODM refuses after a while, created in MWM meanwhile, with an update posted then (held)
+    system(hub, "ODM").add_fault({"kind": "slow", "count": 1, "seconds": 3})
+    system(hub, "ODM").add_fault({"kind": "reject", "count": 1, "reason": "service point unknown at ODM"})
+    assert post(hub, activity("A-ENDED")).status == 202
+    update = {"eventId": "E-END1", "event": "UPDATE", "at": "2026-12-01T08:00:00Z", "changes": {"priority": "EMERGENCY"}}
+    assert post_event(hub, "CCB", "A-ENDED", update).status == 202
+    deadline = time.monotonic() + 30
+    while "MWM" not in view(hub, "CCB", "A-ENDED")["links"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    # and from then on every DynamoDB update throttled: the compensation cannot unlink, the finish step cannot record the
+    # ERROR past its retries (their waits at a hundredth of their length), so the execution fails recording nothing
+    with sfn_waits.scaled(0.01), AwsThrottling(1.0, services=frozenset({"dynamodb"}), operations=frozenset({"dynamodb.UpdateItem"})):
+        assert hub.settle(timeout=180) == []
+    ended = creation(hub, "CCB", "A-ENDED")
+    assert (ended["status"], ended.get("error")) == ("FAILED", "FieldActivityOutcomeNotRecorded")
+    assert view(hub, "CCB", "A-ENDED")["status"] == "CREATING"
+
+    # When the sweep runs within the bound (the workflow's longest span), then past it, then again
+    now = datetime.now(UTC)
+    within = hub.run_schedule(SWEEP, at=now + timedelta(seconds=10_700)).result
+    still = view(hub, "CCB", "A-ENDED")["status"]
+    past = hub.run_schedule(SWEEP, at=now + timedelta(seconds=10_900)).result
+    again = hub.run_schedule(SWEEP, at=now + timedelta(seconds=11_000)).result
+    body = view(hub, "CCB", "A-ENDED")
+
+    # Then it was left alone within the bound, and past it put in ERROR once, the execution's end as the reason
+    assert (within, still) == ({"ended": 0, "running": 0, "outOfTime": 0}, "CREATING")
+    assert past == {"ended": 1, "running": 0, "outOfTime": 0}
+    assert again == {"ended": 0, "running": 0, "outOfTime": 0}
+    assert body["status"] == "ERROR", body["history"]
+    assert body["history"][-1]["reason"] == (
+        f"the creation (attempt 1) ended FAILED without recording its outcome (FieldActivityOutcomeNotRecorded: {ended['cause']})"
+    )
+    # And the update is still held, as for an activity its workflow put in ERROR: MWM got the compensation's
+    # cancellation (sent before its unlink failed), not the update
+    hub.drain()
+    assert [e["eventId"] for e in held(hub, "MWM", body["links"]["MWM"])["events"]] == ["compensation-CCB-A-ENDED"]
+
+    # When the operator resubmits it
+    answer = resubmit(hub, "CCB", "A-ENDED")
+    linked = settled(hub, "CCB", "A-ENDED")
+    hub.drain()
+
+    # Then it is created again and linked (attempt 2), and the held update reached both systems
+    assert answer.status == 202, answer.body
+    assert answer.json()["attempt"] == 2
+    assert linked["status"] == "LINKED", linked["history"]
+    for name in ("MWM", "ODM"):
+        record = held(hub, name, linked["links"][name])
+        assert (record["status"], record["priority"]) == ("OPEN", "EMERGENCY"), name
+        assert [e["eventId"] for e in record["events"]] == ["E-END1"], name
+    # And the sweep leaves a linked activity alone
+    assert hub.run_schedule(SWEEP, at=now + timedelta(seconds=30_000)).result == {"ended": 0, "running": 0, "outOfTime": 0}
+    assert view(hub, "CCB", "A-ENDED")["status"] == "LINKED"
+
+
 def test_each_system_names_the_activity_by_its_own_id(hub: LocalHub) -> None:
     # Given CCB's meter exchange linked in MWM and ODM
     assert post(hub, activity("A-OWN")).status == 202

@@ -97,6 +97,7 @@ HANDLERS = [
     ("functions.customer.siebel_customers.app", "CustomerSiebelFunction"),
     ("functions.customer.synchronizing_monitor.app", "CustomerSynchronizingMonitorFunction"),
     ("functions.field_work.activities.app", "FieldWorkActivitiesFunction"),
+    ("functions.field_work.creation_sweep.app", "FieldWorkActivityCreationSweepFunction"),
     ("functions.field_work.queries.app", "FieldWorkQueriesFunction"),
     ("functions.field_work.notifications.app", "FieldWorkRelayFunction"),
     ("functions.field_work.sp_sync_requests.app", "FieldWorkSpSyncRequestsFunction"),

@@ -10,6 +10,7 @@ are in tests/integration/test_field_work_activities.py."""
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator
 from typing import Any
 
@@ -50,3 +51,39 @@ def test_every_step_retries_an_invocation_lambda_lost_as_often_as_any_transient_
     assert retrier is not None, f"{name} does not retry {error}"
     transient = next(r for r in state["Retry"] if "AwsUnavailable" in r["ErrorEquals"])
     assert retrier is transient, f"{name} retries {error} otherwise than an AWS failure"
+
+
+def _retry_span(rule: dict[str, Any]) -> float:
+    """The longest time ``rule`` waits between attempts: each wait before jitter, as Step Functions computes it."""
+    interval, rate = float(rule.get("IntervalSeconds", 1)), float(rule.get("BackoffRate", 2.0))
+    cap = float(rule.get("MaxDelaySeconds", math.inf))
+    return sum(min(interval * rate**n, cap) for n in range(int(rule.get("MaxAttempts", 3))))
+
+
+def _task_span(state: dict[str, Any], timeout: int) -> float:
+    """A Lambda task's longest run: every retrier's waits, and every attempt (the first, then each retry) running
+    to the function's timeout."""
+    retries = state.get("Retry", [])
+    return sum(_retry_span(r) for r in retries) + (1 + sum(int(r.get("MaxAttempts", 3)) for r in retries)) * timeout
+
+
+def longest_creation_span(routed: int) -> float:
+    """The longest a creation can legitimately run with ``routed`` targets: every create (the Map runs MaxConcurrency at
+    once), the finish that finds one missing, every compensation, and the finish that records the ERROR."""
+    states = _definition()["States"]
+    tasks = dict(TASKS)
+    timeout = int(Template.load().resources["FieldWorkActivityStepsFunction"]["Properties"]["Timeout"])
+    creates = math.ceil(routed / int(states["CreateInTargets"]["MaxConcurrency"])) * _task_span(tasks["CreateInTarget"], timeout)
+    cancels = math.ceil(routed / int(states["CancelWhereCreated"]["MaxConcurrency"])) * _task_span(tasks["CancelInTarget"], timeout)
+    return creates + _task_span(tasks["Linked"], timeout) + cancels + _task_span(tasks["Failed"], timeout)
+
+
+def test_the_creation_sweeps_bound_is_above_the_workflows_longest_span() -> None:
+    from utilhub.packs.field_work.wiring import TARGETS
+
+    # an activity is routed to every system but its source at most
+    span = longest_creation_span(len(TARGETS) - 1)
+    sweep = Template.load().resources["FieldWorkActivityCreationSweepFunction"]["Properties"]
+    bound = int(sweep["Environment"]["Variables"]["UTILHUB_FIELD_WORK_CREATION_BOUND_SECONDS"])
+    assert span == 9584  # 2 rounds of creates (1,704 s each), the finish (1,544 s), 2 of cancels and the last finish
+    assert span <= bound <= span + 3600, f"the bound {bound} s against the longest span {span} s"

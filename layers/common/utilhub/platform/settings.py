@@ -152,6 +152,11 @@ class FieldWorkPack(Concern):
     attachment_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
     attachment_upload_expiry_seconds: int = Field(default=900, ge=60, le=3600)
     attachment_download_expiry_seconds: int = Field(default=86_400, ge=60, le=604_800)
+    # an activity CREATING longer than this (above its workflow's longest span: the Retry arithmetic of
+    # statemachines/field-activity-creation.asl.json, tests/unit/test_field_work_workflow_retries.py) whose execution
+    # ended without recording the outcome goes to ERROR (the creation sweep), within this budget per run
+    field_work_creation_bound_seconds: int = Field(default=10_800, ge=60)
+    field_work_creation_sweep_budget_seconds: int = Field(default=45, ge=1, le=840)
 
 
 class MeterDataPack(Concern):

@@ -7,6 +7,9 @@
   nothing; other content under the same source and id is a 409.
 - :func:`run_step`: the workflow's steps (create in one target, cancel in one target, finish).
 - :func:`resubmit`: an activity in ERROR is created again, from where it failed, under a new execution.
+- :func:`end_creations_that_ended` (scheduled): an activity still CREATING past the workflow's longest span whose
+  attempt's execution ended without recording its outcome (FAILED, TIMED_OUT, ABORTED), or never started, is put
+  in ERROR with the execution's error and cause, as its workflow would have: counted, alarmed, resubmittable.
 - :func:`accept_event` (FW-02): an event for an activity is recorded once (by ``eventId``) and queued
   (FIFO, one message group per activity) to be forwarded to every other linked system; an unknown
   activity is a 404, one already completed, canceled or in ERROR a 409. An event that comes while the
@@ -21,6 +24,8 @@ import contextlib
 import hashlib
 import json
 import re
+import time
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +51,7 @@ from utilhub.platform.connectors import TargetRejected
 from utilhub.platform.idempotency import run_once
 from utilhub.platform.observability import MetricUnit, correlation_id, logger, metrics, use_correlation_id
 from utilhub.platform.reasons import loggable, values_withheld
+from utilhub.platform.scheduled import scheduled_clock
 from utilhub.platform.settings import get_settings
 
 if TYPE_CHECKING:
@@ -141,16 +147,22 @@ def in_target(activity: ActivityIn, target: str, service_point_id: str) -> Activ
     )
 
 
-def _creation_state(activity: ActivityIn, attempt: int) -> str | None:
-    """The status of the attempt's execution (RUNNING, SUCCEEDED, FAILED, ...), or None when it was never started."""
+def _creation_execution(activity: ActivityIn, attempt: int) -> dict[str, Any] | None:
+    """The attempt's execution as Step Functions describes it (``status``, and ``error``/``cause`` once it failed),
+    or None when it was never started."""
     arn = get_settings().field_work.require("field_work_state_machine_arn").replace(":stateMachine:", ":execution:", 1)
     try:
-        found = stepfunctions().describe_execution(executionArn=f"{arn}:{execution_name(activity, attempt)}")
+        return dict(stepfunctions().describe_execution(executionArn=f"{arn}:{execution_name(activity, attempt)}"))
     except ClientError as exc:
         if exc.response["Error"]["Code"] != "ExecutionDoesNotExist":
             raise
         return None
-    return str(found["status"])
+
+
+def _creation_state(activity: ActivityIn, attempt: int) -> str | None:
+    """The status of the attempt's execution (RUNNING, SUCCEEDED, FAILED, ...), or None when it was never started."""
+    found = _creation_execution(activity, attempt)
+    return None if found is None else str(found["status"])
 
 
 def resubmit(source: str, activity_id: str) -> dict[str, Any]:
@@ -183,6 +195,57 @@ def resubmit(source: str, activity_id: str) -> dict[str, Any]:
 def _resubmitted(record: ActivityRecord) -> dict[str, Any]:
     activity = record.activity
     return {"activityId": activity.activityId, "sourceSystem": activity.sourceSystem, "status": "CREATING", "attempt": record.attempt}
+
+
+# the statuses of an execution that may still record the activity's outcome (a redriven one runs again)
+STILL_RUNNING = ("RUNNING", "PENDING_REDRIVE")
+
+
+def end_creations_that_ended(now: Callable[[], datetime], out_of_time: Callable[[], bool]) -> dict[str, int]:
+    """The activities still CREATING whose attempt began longer ago than the creation's bound (the workflow's longest
+    span, ``UTILHUB_FIELD_WORK_CREATION_BOUND_SECONDS``) and whose execution ended without recording the outcome (its
+    recording failed past its retries, an operator stopped it) or never started: each put in ERROR, at that attempt
+    only (never over LINKED, a newer attempt or an event recorded meanwhile), with the execution's error and cause,
+    counted in ``FieldActivitiesFailed`` as a workflow's ERROR is. Its held events stay held, as for any ERROR, until a
+    resubmission links it. Oldest first, until ``out_of_time()``; the next run starts again from the oldest."""
+    bound = timedelta(seconds=get_settings().field_work.field_work_creation_bound_seconds)
+    outcome = {"ended": 0, "running": 0, "outOfTime": 0}
+    for source, activity_id in activity_store().creating_before(now() - bound):
+        if out_of_time():  # checked before each activity: a run overruns its budget by one activity at most
+            outcome["outOfTime"] = 1
+            break
+        record = activity_store().get(source, activity_id)
+        if record is None or record.status != "CREATING":
+            continue  # finished since the index was read
+        execution = _creation_execution(record.activity, record.attempt)
+        if execution is not None and execution["status"] in STILL_RUNNING:
+            outcome["running"] += 1  # past the workflow's longest span, yet running: looked at again next run
+            logger.warning("activity creation running past its bound", extra={"activityId": activity_id, "attempt": record.attempt})
+            continue
+        reason = _ended_reason(execution, record.attempt)
+        if activity_store().finish(record.activity, "ERROR", reason, attempt=record.attempt) is None:
+            continue  # resubmitted or finished meanwhile
+        outcome["ended"] += 1
+        logger.warning("activity creation ended without its outcome: ERROR", extra={"activityId": activity_id, "attempt": record.attempt})
+    if outcome["ended"]:
+        metrics.add_metric(name="FieldActivitiesFailed", unit=MetricUnit.Count, value=outcome["ended"])
+    return outcome
+
+
+def sweep_creations(event: Mapping[str, Any] | None, context: Any = None) -> dict[str, int]:
+    """The creation sweep's scheduled run: as of the schedule's time (:func:`scheduled_clock`), within its budget."""
+    deadline = time.monotonic() + get_settings().field_work.field_work_creation_sweep_budget_seconds
+    return end_creations_that_ended(scheduled_clock(event), lambda: time.monotonic() >= deadline)
+
+
+def _ended_reason(execution: Mapping[str, Any] | None, attempt: int) -> str:
+    if execution is None:
+        return f"the creation (attempt {attempt}) never started; resubmit the activity"
+    error, cause = execution.get("error"), execution.get("cause")
+    detail = f" ({error})" if error else ""
+    if cause:  # a Lambda error's cause is its JSON payload: its message is taken
+        detail = f" ({_failure_reason({'Error': error or execution['status'], 'Cause': cause})})"
+    return f"the creation (attempt {attempt}) ended {execution['status']} without recording its outcome{detail}"[:1000]
 
 
 class ActivityNotRecorded(RuntimeError):

@@ -11,12 +11,18 @@ An event recorded while the activity is still being created (``CREATING``, or ``
 resubmission) is *held*: kept on the record with its content, its status change (a completion or
 cancellation) deferred to ``closing``, and released in order when the creation ends linked
 (:meth:`ActivityStore.finish`), so every routed system gets it, whichever was created last.
+
+While an attempt is CREATING its item carries ``creatingWait`` (the one key of the cross-reference table's sparse
+index ``Creating``) and ``creatingSince`` (when the attempt began); :meth:`ActivityStore.finish` removes both. So
+:meth:`ActivityStore.creating_before` reads the few activities being created, never the table, and the creation
+sweep (:func:`utilhub.packs.field_work.activities.end_creations_that_ended`) finds an attempt whose workflow ended
+without recording its outcome.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
@@ -37,6 +43,9 @@ ACTIVITY_PREFIX = "ACTIVITY#"
 SP_ACTIVITIES_PREFIX = "SP-ACTIVITIES#"
 # each system's id of an activity, linked to the source's (cross-references: FIELD_ACTIVITY#<system>#<id>)
 XREF_ENTITY = "FIELD_ACTIVITY"
+# the sparse index of the activities being created (CREATING), by when their attempt began: its one key
+CREATING_INDEX = "Creating"
+CREATING = "ACTIVITY#CREATING"
 CLOSED = ("COMPLETED", "CANCELED", "ERROR")
 CLOSING = {"COMPLETE": "COMPLETED", "CANCEL": "CANCELED"}
 
@@ -105,6 +114,11 @@ def record_of(item: Mapping[str, Any]) -> ActivityRecord:
     )
 
 
+def since(at: datetime) -> str:
+    """``creatingSince``: UTC, fixed width, so these strings order as the times do."""
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 class ActivityStore:
     def __init__(self, table: Table) -> None:
         self._table = table
@@ -142,6 +156,8 @@ class ActivityStore:
             "routedTo": routed_to,
             "links": {activity.sourceSystem: activity.activityId},
             "history": json.dumps(history),
+            "creatingWait": CREATING,
+            "creatingSince": since(datetime.now(UTC)),
         }
 
     def create(self, activity: ActivityIn, body_hash: str, routed_to: list[str]) -> bool:
@@ -207,11 +223,14 @@ class ActivityStore:
         try:
             self._table.update_item(
                 Key=self._key(record.activity.sourceSystem, record.activity.activityId),
-                UpdateExpression="SET #status = :creating, attempt = :attempt, history = :history",
+                UpdateExpression="SET #status = :creating, attempt = :attempt, history = :history, "
+                "creatingWait = :wait, creatingSince = :since",
                 ConditionExpression="#status = :status AND history = :read",
                 ExpressionAttributeNames={"#status": "status"},
                 ExpressionAttributeValues={
                     ":creating": "CREATING",
+                    ":wait": CREATING,
+                    ":since": since(datetime.now(UTC)),
                     ":status": record.status,
                     ":attempt": attempt,
                     ":read": json.dumps(record.history),
@@ -259,12 +278,13 @@ class ActivityStore:
     def _append(self, record: ActivityRecord, entry: dict[str, Any]) -> str:
         return json.dumps([*record.history, {**entry, "at": _now()}])
 
-    def finish(self, activity: ActivityIn, status: Status, reason: str) -> ActivityRecord | None:
+    def finish(self, activity: ActivityIn, status: Status, reason: str, *, attempt: int | None = None) -> ActivityRecord | None:
         """CREATING -> LINKED or ERROR: the record as it now is, or None when it had already finished (a
-        retried step). Linked with a held completion or cancellation, the activity ends COMPLETED or
-        CANCELED (both steps in the history)."""
+        retried step), or, given ``attempt``, when it is no longer that attempt (resubmitted meanwhile). Linked
+        with a held completion or cancellation, the activity ends COMPLETED or CANCELED (both steps in the
+        history). The activity leaves the index of those being created."""
         record = self.get(activity.sourceSystem, activity.activityId)
-        if record is None or record.status != "CREATING":
+        if record is None or record.status != "CREATING" or (attempt is not None and record.attempt != attempt):
             return None
         entries: list[dict[str, Any]] = [{"status": status, "reason": reason}]
         final: Status = status
@@ -274,7 +294,7 @@ class ActivityStore:
         try:
             self._table.update_item(
                 Key=self._key(activity.sourceSystem, activity.activityId),
-                UpdateExpression="SET #status = :status, history = :history",
+                UpdateExpression="SET #status = :status, history = :history REMOVE creatingWait, creatingSince",
                 ConditionExpression="#status = :creating AND history = :read",
                 ExpressionAttributeNames={"#status": "status"},
                 ExpressionAttributeValues={
@@ -286,10 +306,27 @@ class ActivityStore:
             )
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return self.finish(activity, status, reason)  # an event was recorded meanwhile: read again
+                return self.finish(activity, status, reason, attempt=attempt)  # an event was recorded meanwhile: read again
             raise
         _journal(activity, final, reason, final.lower())
         return record.model_copy(update={"status": final})
+
+    def creating_before(self, before: datetime) -> Iterator[tuple[str, str]]:
+        """The activities whose creation's attempt began before ``before`` and is still CREATING, oldest first:
+        (source, id). Key reads of the sparse index ``Creating``, page by page as the caller goes on."""
+        query: dict[str, Any] = {
+            "IndexName": CREATING_INDEX,
+            "KeyConditionExpression": "creatingWait = :wait AND creatingSince < :before",
+            "ExpressionAttributeValues": {":wait": CREATING, ":before": since(before)},
+        }
+        while True:
+            page = self._table.query(**query)
+            for item in page.get("Items", []):
+                source, activity_id = str(item["pk"]).removeprefix(ACTIVITY_PREFIX).split("#", 1)
+                yield source, activity_id
+            if "LastEvaluatedKey" not in page:
+                return
+            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def record_event(self, record: ActivityRecord, event: ActivityEventIn, event_hash: str) -> bool:
         """Record an event (``fromSystem`` resolved) on the record as read (``event_hash``: its content, to know

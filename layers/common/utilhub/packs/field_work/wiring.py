@@ -108,6 +108,16 @@ def activity_steps() -> Handler:
 
 
 @entry
+def creation_sweep() -> Handler:
+    """FW-01: activities left CREATING by a creation whose execution ended without recording its outcome, to ERROR."""
+    from utilhub.packs.field_work.activities import sweep_creations
+
+    activity_store()
+    get_settings().field_work.require("field_work_state_machine_arn")
+    return sweep_creations
+
+
+@entry
 def event_delivery() -> Handler:
     """FW-02: an activity's events forwarded to every other system linked to it."""
     from utilhub.packs.field_work.activities import deliver_events

@@ -1,0 +1,188 @@
+"""FW-01's creation sweep (packs/field_work/activities.py, ``end_creations_that_ended``): an activity left CREATING
+past the workflow's longest span whose attempt's execution ended without recording the outcome, or never started,
+goes to ERROR; nothing else does. The activities' table (with its sparse index ``Creating``, as the template builds
+it) and Step Functions are moto's, in process."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from localhub.template import Template
+from utilhub.packs.field_work.activities import end_creations_that_ended, execution_name
+from utilhub.packs.field_work.model import ActivityIn
+from utilhub.packs.field_work.store import ActivityStore
+from utilhub.platform import wiring
+from utilhub.platform.observability import metrics
+
+BOUND = timedelta(seconds=10_800)  # the settings' default, the template's value
+
+
+@dataclass
+class Hub:
+    store: ActivityStore
+    sfn: Any
+    machine: str
+
+    def start(self, activity: ActivityIn, attempt: int = 1) -> str:
+        name = execution_name(activity, attempt)
+        return str(self.sfn.start_execution(stateMachineArn=self.machine, name=name, input="{}")["executionArn"])
+
+
+@pytest.fixture
+def hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[Hub]:
+    import boto3
+    from moto import mock_aws
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, "testing")
+    monkeypatch.delenv("UTILHUB_JOURNAL_TABLE", raising=False)
+    table = Template.load().resources["CrossReferenceTable"]["Properties"]
+    with mock_aws():
+        created = boto3.resource("dynamodb").create_table(
+            TableName="xref",
+            KeySchema=table["KeySchema"],
+            AttributeDefinitions=table["AttributeDefinitions"],
+            GlobalSecondaryIndexes=table["GlobalSecondaryIndexes"],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        sfn = boto3.client("stepfunctions")
+        definition = {"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}
+        machine = sfn.create_state_machine(
+            name="field-activities", definition=json.dumps(definition), roleArn="arn:aws:iam::123456789012:role/sfn"
+        )["stateMachineArn"]
+        monkeypatch.setenv("UTILHUB_XREF_TABLE", "xref")
+        monkeypatch.setenv("UTILHUB_FIELD_WORK_STATE_MACHINE_ARN", machine)
+        wiring.reset()
+        metrics.clear_metrics()
+        yield Hub(ActivityStore(created), sfn, machine)
+        metrics.clear_metrics()
+    wiring.reset()
+
+
+def meter_exchange(activity_id: str) -> ActivityIn:
+    return ActivityIn.model_validate(
+        {"sourceSystem": "CCB", "activityId": activity_id, "activityType": "METER-EXCHANGE", "servicePointId": "SP-0001"}
+    )
+
+
+def creating(hub: Hub, activity_id: str) -> ActivityIn:
+    activity = meter_exchange(activity_id)
+    assert hub.store.create(activity, "hash", ["MWM", "ODM"])
+    return activity
+
+
+def sweep(after: timedelta, *, out_of_time: bool = False) -> dict[str, int]:
+    at = datetime.now(UTC) + after
+    return end_creations_that_ended(lambda: at, lambda: out_of_time)
+
+
+def status_of(hub: Hub, activity_id: str) -> tuple[str, int, str]:
+    record = hub.store.get("CCB", activity_id)
+    assert record is not None
+    return record.status, record.attempt, record.history[-1]["reason"]
+
+
+def counted(name: str) -> list[float]:
+    emitted = metrics.metric_set.get(name)
+    return [] if emitted is None else list(emitted["Value"])
+
+
+def test_an_activity_whose_creation_was_stopped_is_put_in_error_past_the_bound_and_counted(hub: Hub) -> None:
+    # Given two activities CREATING whose executions an operator stopped (ABORTED)
+    for activity_id in ("FA-STOP1", "FA-STOP2"):
+        hub.sfn.stop_execution(executionArn=hub.start(creating(hub, activity_id)))
+
+    # When the sweep runs just within the bound, then just past it
+    within = sweep(BOUND - timedelta(seconds=5))
+    past = sweep(BOUND + timedelta(seconds=5))
+
+    # Then nothing within; past it both are in ERROR, at their attempt, with how the execution ended; counted as
+    # FieldActivitiesFailed (the alarm of activities in ERROR), and no longer among the activities being created
+    assert within == {"ended": 0, "running": 0, "outOfTime": 0}
+    assert past == {"ended": 2, "running": 0, "outOfTime": 0}
+    for activity_id in ("FA-STOP1", "FA-STOP2"):
+        assert status_of(hub, activity_id) == ("ERROR", 1, "the creation (attempt 1) ended ABORTED without recording its outcome")
+    assert counted("FieldActivitiesFailed") == [2.0]
+    assert list(hub.store.creating_before(datetime.now(UTC) + 2 * BOUND)) == []
+
+
+def test_an_execution_still_running_past_the_bound_is_left_to_its_workflow(hub: Hub) -> None:
+    # Given an activity CREATING whose execution runs
+    hub.start(creating(hub, "FA-RUN"))
+
+    # When the sweep runs past the bound
+    outcome = sweep(BOUND + timedelta(seconds=5))
+
+    # Then it is still CREATING, counted as running, nothing in ERROR
+    assert outcome == {"ended": 0, "running": 1, "outOfTime": 0}
+    assert status_of(hub, "FA-RUN")[0] == "CREATING"
+    assert counted("FieldActivitiesFailed") == []
+
+
+def test_an_attempt_whose_execution_never_started_is_put_in_error(hub: Hub) -> None:
+    # Given an activity recorded CREATING whose start failed, and the source never sent it again
+    creating(hub, "FA-NONE")
+
+    # When the sweep runs past the bound
+    outcome = sweep(BOUND + timedelta(seconds=5))
+
+    # Then it is in ERROR, saying so
+    assert outcome == {"ended": 1, "running": 0, "outOfTime": 0}
+    assert status_of(hub, "FA-NONE") == ("ERROR", 1, "the creation (attempt 1) never started; resubmit the activity")
+
+
+def test_a_resubmitted_activity_is_swept_at_its_new_attempt_only(hub: Hub) -> None:
+    # Given an activity put in ERROR by the sweep (attempt 1 stopped), then resubmitted: attempt 2 runs
+    activity = creating(hub, "FA-AGAIN")
+    hub.sfn.stop_execution(executionArn=hub.start(activity))
+    assert sweep(BOUND + timedelta(seconds=5))["ended"] == 1
+    record = hub.store.get("CCB", "FA-AGAIN")
+    assert record is not None
+    resubmitted = hub.store.new_attempt(record, "resubmitted")
+    assert resubmitted is not None
+    second = hub.start(activity, attempt=2)
+
+    # When the sweep runs past the bound while attempt 2 runs, and a late ERROR for attempt 1 comes
+    running = sweep(BOUND + timedelta(seconds=5))
+    late = hub.store.finish(activity, "ERROR", "attempt 1's end, seen late", attempt=1)
+
+    # Then attempt 2 is left to run (attempt 1's end is not recorded over it); once attempt 2 is stopped, it is in ERROR
+    assert running == {"ended": 0, "running": 1, "outOfTime": 0}
+    assert late is None
+    assert status_of(hub, "FA-AGAIN") == ("CREATING", 2, "resubmitted (attempt 2)")
+    hub.sfn.stop_execution(executionArn=second)
+    assert sweep(BOUND + timedelta(seconds=5))["ended"] == 1
+    assert status_of(hub, "FA-AGAIN") == ("ERROR", 2, "the creation (attempt 2) ended ABORTED without recording its outcome")
+
+
+def test_a_linked_activity_is_never_swept(hub: Hub) -> None:
+    # Given an activity its workflow linked (its execution then succeeded)
+    activity = creating(hub, "FA-LINKED")
+    hub.start(activity)
+    assert hub.store.finish(activity, "LINKED", "created and linked in every routed system") is not None
+
+    # When the sweep runs past the bound
+    outcome = sweep(BOUND + timedelta(seconds=5))
+
+    # Then it is not even looked at: it left the index when it was linked
+    assert outcome == {"ended": 0, "running": 0, "outOfTime": 0}
+    assert status_of(hub, "FA-LINKED")[0] == "LINKED"
+
+
+def test_a_run_out_of_time_stops_before_the_next_activity(hub: Hub) -> None:
+    # Given an activity whose creation never started
+    creating(hub, "FA-LATE")
+
+    # When the sweep runs past the bound with its budget spent
+    outcome = sweep(BOUND + timedelta(seconds=5), out_of_time=True)
+
+    # Then it says so and leaves the activity to the next run
+    assert outcome == {"ended": 0, "running": 0, "outOfTime": 1}
+    assert status_of(hub, "FA-LATE")[0] == "CREATING"
