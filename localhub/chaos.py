@@ -54,8 +54,9 @@ PARAMETERS = {"DacsAcknowledgementsToCcb": "true"}
 
 class Hub:
     """The hub's HTTP API and control API, as a source application and an operator use them: a token,
-    and a retry of what the hub asks to be retried (503 with Retry-After, 429) or failed in (5xx, or no answer in time
-    (after a pause doubling from 1 s to 30 s): the business ids make a retry safe)."""
+    and a retry of what the hub asks to be retried (503 with Retry-After, 429) or failed in (5xx, or no answer in time),
+    after a pause that doubles up to 30 s (from the Retry-After asked for, or 0.2 s; from 1 s after no answer): the
+    business ids make a retry safe. Twelve tries: a hub that answers nothing for minutes under load is waited for."""
 
     def __init__(self, url: str, timeout: float = 30.0) -> None:
         self.url = url
@@ -65,7 +66,7 @@ class Hub:
         self.retried = 0
         self.rounds = 0  # rounds of the run's clock so far (tick)
 
-    def call(self, method: str, path: str, body: Any = None, *, tries: int = 8) -> httpx.Response:
+    def call(self, method: str, path: str, body: Any = None, *, tries: int = 12) -> httpx.Response:
         for attempt in range(tries):
             try:
                 answer = self._client.request(method, path, json=body) if body is not None else self._client.request(method, path)
@@ -80,7 +81,8 @@ class Hub:
             if (answer.status_code != 429 and answer.status_code < 500 and not in_progress) or attempt == tries - 1:
                 return answer
             self.retried += 1
-            time.sleep(min(2.0, float(answer.headers.get("retry-after", "0.2") or 0.2)))
+            asked = float(answer.headers.get("retry-after", "0.2") or 0.2)
+            time.sleep(min(30.0, max(asked, 0.2 * 2.0**attempt)))  # what the hub asks, longer as the tries go on
         raise AssertionError("unreachable: the last try returns or raises")
 
     def post(self, path: str, body: Any = None) -> httpx.Response:

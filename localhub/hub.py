@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -64,6 +65,11 @@ def default_simulators() -> dict[str, Simulator]:
     }
 
 
+# HTTP API's integration timeout (its default and its maximum): a route whose function has not answered by then is
+# answered 503, the invocation going on (API Gateway does not stop it).
+API_INTEGRATION_TIMEOUT_SECONDS = 30.0
+
+
 @dataclass(frozen=True)
 class ApiResponse:
     status: int
@@ -95,6 +101,9 @@ class LocalHub:
     workers: WorkerPool | None = None
     # Step Functions' Retry waits at this fraction of their length (1: as on AWS); see localhub.aws.sfn_waits
     sfn_retry_scale: float = 1.0
+    # with ``workers``, a route's function not answered by then is a 503, as API Gateway answers it (in process, the
+    # caller's own thread runs the function to its end)
+    api_timeout_seconds: float = API_INTEGRATION_TIMEOUT_SECONDS
 
     def __post_init__(self) -> None:
         self._servers: dict[str, SimulatorServer] = {}
@@ -284,8 +293,8 @@ class LocalHub:
         """Route ``method path`` as API Gateway would and invoke its function.
 
         ``claims`` are those of a token the authorizer has already verified (None: no token
-        reached the function). Returns 404 for an unknown route and 500 for a function error,
-        as API Gateway does.
+        reached the function). Returns 404 for an unknown route, 500 for a function error and 503 for
+        one not answered within ``api_timeout_seconds`` (run by ``workers``), as API Gateway does.
         """
         found = match(self.routes, method, path)
         if found is None:
@@ -304,12 +313,37 @@ class LocalHub:
             claims=claims,
             scopes=None,
         )
-        invocation = self._invoke(self.function(route.function), event)
+        invocation = self._invoke_route(self.function(route.function), event)
+        if invocation is None:  # the integration timed out
+            return ApiResponse(503, {"content-type": "application/json"}, b'{"message":"Service Unavailable"}')
         if invocation.failed and invocation.error and invocation.error.get("errorType") == "TooManyRequestsException":
             return ApiResponse(429, {"content-type": "application/json"}, b'{"message":"Too Many Requests"}')
         if invocation.failed or not isinstance(invocation.result, dict):
             return ApiResponse(500, {"content-type": "application/json"}, b'{"message":"Internal Server Error"}')
         return ApiResponse.from_lambda(invocation.result)
+
+    def _invoke_route(self, spec: FunctionSpec, event: Any) -> Invocation | None:
+        """A route's invocation, or None when it did not answer within the API's integration timeout (it goes on,
+        as on AWS: a waiting for a free environment, a slow cold start and the function's own run all count)."""
+        if self.workers is None:
+            return self._invoke(spec, event)
+        answered: list[Invocation | BaseException] = []
+        done = threading.Event()
+
+        def run() -> None:
+            try:
+                answered.append(self._invoke(spec, event))
+            except BaseException as exc:  # raised to the caller, as the call in its own thread would
+                answered.append(exc)
+            finally:
+                done.set()
+
+        threading.Thread(target=run, name=f"api-{spec.logical_id}", daemon=True).start()
+        if not done.wait(self.api_timeout_seconds):
+            return None
+        if isinstance(answered[0], BaseException):
+            raise answered[0]
+        return answered[0]
 
     def run_schedule(self, logical_id: str, at: datetime.datetime | None = None) -> Invocation:
         """Run a function's ``Schedule`` event source now, its event saying it fired now or ``at``."""

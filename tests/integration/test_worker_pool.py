@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -339,3 +340,34 @@ def test_a_workflow_task_throttled_by_the_pool_gets_lambdas_throttling_error_whi
     # "TooManyRequestsException" (what the task saw before) matches no Retry and ended the workflow at once
     assert refused.value.response["Error"]["Code"] == "TooManyRequestsException"
     assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 429
+
+
+def test_a_route_not_answered_within_the_apis_integration_timeout_is_a_503_and_its_invocation_goes_on(
+    pool: WorkerPool, tmp_path: Path
+) -> None:
+    from localhub.hub import LocalHub
+
+    # Given a hub whose API answers within 0.5 s (API Gateway's 30 s, shortened), run by the worker pool (not started:
+    # only the invocation of a route's function is used), and a route's function that runs until it is released
+    hub = LocalHub(workers=pool, api_timeout_seconds=0.5)
+    spec = _sleeper(logical_id="Route")
+
+    # When the route is called
+    answered: list[Invocation | None] = []
+    caller = threading.Thread(target=lambda: answered.append(hub._invoke_route(spec, {"hold": str(tmp_path)})))
+    caller.start()
+    caller.join(60)  # the environment's start and the 0.5 s (a bound for a stuck test, not a margin it depends on)
+
+    # Then the caller got no invocation (the API's 503) while the function still runs, and it runs to its end
+    assert answered == [None]
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "started").exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert (tmp_path / "started").exists()
+    assert pool.invocations.take_ended(horizon_ms=2**62)[1] != []  # still running
+    (tmp_path / "release").touch()
+    ended: list[Any] = []
+    while not ended and time.monotonic() < deadline:
+        ended = pool.invocations.take_ended(horizon_ms=2**62)[0]
+        time.sleep(0.02)
+    assert [invocation.function_name for invocation in ended] == ["fixture-Route"]

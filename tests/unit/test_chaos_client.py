@@ -1,6 +1,6 @@
-"""The chaos run's client (localhub.chaos.Hub) as a source application behaves: a call that gets no answer in time
-is sent again (its business id makes that safe), after a growing pause, so a hub busy for minutes under load is
-waited for rather than the run stopping with a traceback."""
+"""The chaos run's client (localhub.chaos.Hub) as a source application behaves: a call that gets no answer in time,
+or a 5xx or 429, is sent again (its business id makes that safe) after a growing pause, so a hub busy for minutes
+under load is waited for rather than the run stopping with a traceback."""
 
 from __future__ import annotations
 
@@ -44,4 +44,18 @@ def test_a_call_that_never_gets_an_answer_fails_after_its_tries(monkeypatch: pyt
 
     with pytest.raises(httpx.ReadTimeout):
         hub.get("/field-work/activities/ODM/A-1")
-    assert len(calls) == 8
+    assert len(calls) == 12
+
+
+def test_a_hub_that_answers_503_is_asked_again_after_a_growing_pause(monkeypatch: pytest.MonkeyPatch) -> None:
+    pauses: list[float] = []
+    monkeypatch.setattr("localhub.chaos.time.sleep", pauses.append)
+    answers = iter([httpx.Response(503, headers={"retry-after": "1"})] * 7 + [httpx.Response(202)])
+    hub = chaos.Hub.__new__(chaos.Hub)
+    hub.retried = 0
+    hub._client = httpx.Client(base_url="http://hub", transport=httpx.MockTransport(lambda _: next(answers)))
+
+    answer = hub.post("/field-work/activities", {"activityId": "A-1"})
+
+    assert answer.status_code == 202
+    assert pauses == [1.0, 1.0, 1.0, 1.6, 3.2, 6.4, 12.8]
