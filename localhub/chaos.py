@@ -58,7 +58,7 @@ class Hub:
     after a pause that doubles up to 30 s (from the Retry-After asked for, or 0.2 s; from 1 s after no answer): the
     business ids make a retry safe. Twelve tries: a hub that answers nothing for minutes under load is waited for."""
 
-    def __init__(self, url: str, timeout: float = 30.0) -> None:
+    def __init__(self, url: str, timeout: float = 35.0) -> None:  # above the API's 30 s: its 503 comes first
         self.url = url
         # each call as the application that sends it, with its own client (localhub.callers)
         self._client = httpx.Client(base_url=url, timeout=timeout, auth=ApplicationAuth(url))

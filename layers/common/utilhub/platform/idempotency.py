@@ -38,6 +38,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyPersistenceLayerError,
     IdempotencyValidationError,
 )
+from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import STATUS_CONSTANTS
 from botocore.exceptions import ClientError
 
 from utilhub.platform.observability import logger
@@ -68,15 +69,16 @@ class ClaimsOnce:
     the SDK: the claim is this call's, answered as DynamoDB answered that attempt. A record with another mark, or
     none, is another call's: the refusal stands. Every other call goes to the client as it is."""
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, status_attribute: str) -> None:
         self._client = client
+        self._status = status_attribute  # the layer's own (``status_attr``)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)
 
     def put_item(self, **request: Any) -> Any:
         item = request.get("Item", {})
-        if item.get("status") != {"S": "INPROGRESS"}:
+        if item.get(self._status) != {"S": STATUS_CONSTANTS["INPROGRESS"]}:
             return self._client.put_item(**request)
         mark = {"S": uuid.uuid4().hex}
         try:

@@ -118,5 +118,5 @@ def _persistence_for(table_name: str, client: Any) -> DynamoDBPersistenceLayer:
     from utilhub.platform.idempotency import ClaimsOnce
 
     layer = DynamoDBPersistenceLayer(table_name=table_name, boto3_client=client)
-    layer.client = ClaimsOnce(client)  # type: ignore[assignment]
+    layer.client = ClaimsOnce(client, layer.status_attr)  # type: ignore[assignment]
     return layer
