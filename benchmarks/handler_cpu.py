@@ -64,7 +64,7 @@ Points:
   maps (``to_ccb``), ``CcbCustomerIn``, the bodies and the outcomes. CCB's lookup by Siebel id before the create (its
   404) and the cross-references are calls left out.
 - CU-02 (an address changed in Siebel for that customer): intake (the route's reader, the parts' maps checked, the
-  customer's record read, ``update_message``), then the delivery's (the message read, ``state_of`` the record,
+  customer's flags read (``takes_updates``), ``update_message``), then the delivery's (the message read, ``state_of`` the record,
   ``change_of``, ``merged`` with the image kept, CCB's change, the new record); floor: ``AccountUpdateIn``, its parts
   through the same maps, CCB's change.
 - OC-01 (an order revision from OSM): intake to the kept revision (``read_order``: the contract, the payment
@@ -96,7 +96,7 @@ from utilhub.packs.customer.ccb import CcbCustomer, CcbCustomerIn
 from utilhub.packs.customer.customers import UpdateMessage, change_of, customer_images, merged, update_message
 from utilhub.packs.customer.mapping import to_ccb, translator
 from utilhub.packs.customer.model import COMPONENTS, AccountUpdateIn, CustomerOutcome, SiebelOrderIn
-from utilhub.packs.customer.store import CustomerState, CustomerStore, state_of, timestamp
+from utilhub.packs.customer.store import CustomerState, CustomerStore, state_of, takes_updates, timestamp
 from utilhub.packs.dacs.acknowledgements import AcknowledgementsIn
 from utilhub.packs.dacs.acknowledgements import _same_image as same_image
 from utilhub.packs.dacs.extract_file import COLUMNS, Kind, escape
@@ -391,7 +391,7 @@ def cu02() -> Point:
         tr = translator()
         to_ccb(parts, "#", tr)  # refuses unmapped code values before anything is queued
         tr.check()
-        if not state_of(siebel_id, item).synchronized:
+        if not takes_updates(item):  # CustomerStore.takes_updates: the item's two flags, not its image
             raise AssertionError("the customer reads as not synchronized")
         queued, _ = update_message(siebel_id, update, parts)
         message = UpdateMessage.model_validate_json(queued)  # the delivery (deliver_updates, CustomerSync.apply_update)

@@ -94,7 +94,7 @@ def test_md16s_hub_path_runs_the_handlers_own_update_and_the_relays_deduplicatio
         (handler_cpu.md11, ("distinct_requests", "queued_messages", "mdm_request", "determinants_of", "ccb_request")),
         (handler_cpu.fw01, ("creation_input", "record_of", "in_target")),
         (handler_cpu.fw02, ("event_from", "forward_message", "record_of")),
-        (handler_cpu.cu02, ("update_message", "state_of", "change_of", "merged")),
+        (handler_cpu.cu02, ("takes_updates", "update_message", "state_of", "change_of", "merged")),
     ],
     ids=lambda value: getattr(value, "__name__", "functions"),
 )

@@ -313,12 +313,7 @@ class CustomerSync:
         tr = translator()
         to_ccb(parts, "#", tr)  # refuses unmapped code values before anything is queued
         tr.check()
-        state = self._store.get(siebel_id)
-        if (
-            (state is None or not (state.synchronized or state.synchronizing))
-            and self.imported_ids(siebel_id) is None
-            and self._store.note_prospect(siebel_id)
-        ):
+        if not self._store.takes_updates(siebel_id) and self.imported_ids(siebel_id) is None and self._store.note_prospect(siebel_id):
             metrics.add_metric(name="CustomerUpdatesIgnored", unit=MetricUnit.Count, value=1)
             reason = (
                 f"Siebel account {siebel_id} has not been synchronized to CCB: customers reach CCB through order "

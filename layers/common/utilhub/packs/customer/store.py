@@ -75,6 +75,12 @@ def state_of(siebel_account_id: str, item: Mapping[str, Any]) -> CustomerState:
     )
 
 
+def takes_updates(item: Mapping[str, Any] | None) -> bool:
+    """Whether a customer's item says CCB is to have Siebel's updates of it: synchronized, or an order is synchronizing
+    it (the updates queued until that ends)."""
+    return item is not None and bool(item.get("synchronized") or item.get("synchronizing"))
+
+
 class CustomerStore:
     def __init__(self, table: Table) -> None:
         self._table = table
@@ -86,6 +92,17 @@ class CustomerStore:
     def get(self, siebel_account_id: str) -> CustomerState | None:
         item = self._table.get_item(Key=self._key(siebel_account_id), ConsistentRead=True).get("Item")
         return None if item is None else state_of(siebel_account_id, item)
+
+    def takes_updates(self, siebel_account_id: str) -> bool:
+        """:func:`takes_updates` of the customer's item, its two flags read alone (CU-02's intake: its image and part
+        times are its delivery's to read)."""
+        item = self._table.get_item(
+            Key=self._key(siebel_account_id),
+            ConsistentRead=True,
+            ProjectionExpression="#s, #g",
+            ExpressionAttributeNames={"#s": "synchronized", "#g": "synchronizing"},
+        ).get("Item")
+        return takes_updates(item)
 
     @classmethod
     def state_item(cls, state: CustomerState) -> dict[str, Any]:
