@@ -54,9 +54,9 @@ PARAMETERS = {"DacsAcknowledgementsToCcb": "true"}
 
 class Hub:
     """The hub's HTTP API and control API, as a source application and an operator use them: a token,
-    and a retry of what the hub asks to be retried (503 with Retry-After, 429) or failed in (5xx, or no answer in time),
-    after a pause that doubles up to 30 s (from the Retry-After asked for, or 0.2 s; from 1 s after no answer): the
-    business ids make a retry safe. Twelve tries: a hub that answers nothing for minutes under load is waited for."""
+    and a retry of what the hub asks to be retried (503 with Retry-After, 429) or failed in (5xx: the business ids make
+    a retry safe; the last answer is the call's, and what ended failed the run's operator resubmits), or that got no
+    answer in time (after a pause doubling from 1 s to 30 s: a hub busy for minutes under load is waited for)."""
 
     def __init__(self, url: str, timeout: float = 35.0) -> None:  # above the API's 30 s: its 503 comes first
         self.url = url
@@ -66,7 +66,7 @@ class Hub:
         self.retried = 0
         self.rounds = 0  # rounds of the run's clock so far (tick)
 
-    def call(self, method: str, path: str, body: Any = None, *, tries: int = 12) -> httpx.Response:
+    def call(self, method: str, path: str, body: Any = None, *, tries: int = 8) -> httpx.Response:
         for attempt in range(tries):
             try:
                 answer = self._client.request(method, path, json=body) if body is not None else self._client.request(method, path)
@@ -81,8 +81,7 @@ class Hub:
             if (answer.status_code != 429 and answer.status_code < 500 and not in_progress) or attempt == tries - 1:
                 return answer
             self.retried += 1
-            asked = float(answer.headers.get("retry-after", "0.2") or 0.2)
-            time.sleep(min(30.0, max(asked, 0.2 * 2.0**attempt)))  # what the hub asks, longer as the tries go on
+            time.sleep(min(2.0, float(answer.headers.get("retry-after", "0.2") or 0.2)))
         raise AssertionError("unreachable: the last try returns or raises")
 
     def post(self, path: str, body: Any = None) -> httpx.Response:

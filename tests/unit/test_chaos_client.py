@@ -1,6 +1,7 @@
-"""The chaos run's client (localhub.chaos.Hub) as a source application behaves: a call that gets no answer in time,
-or a 5xx or 429, is sent again (its business id makes that safe) after a growing pause, so a hub busy for minutes
-under load is waited for rather than the run stopping with a traceback."""
+"""The chaos run's client (localhub.chaos.Hub) as a source application behaves: a call that gets no answer in time
+is sent again (its business id makes that safe) after a growing pause, so a hub busy for minutes under load is
+waited for rather than the run stopping with a traceback; a 5xx or 429 is retried as the hub asks, and the last is
+the call's answer."""
 
 from __future__ import annotations
 
@@ -44,18 +45,21 @@ def test_a_call_that_never_gets_an_answer_fails_after_its_tries(monkeypatch: pyt
 
     with pytest.raises(httpx.ReadTimeout):
         hub.get("/field-work/activities/ODM/A-1")
-    assert len(calls) == 12
+    assert len(calls) == 8
 
 
-def test_a_hub_that_answers_503_is_asked_again_after_a_growing_pause(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_hub_that_answers_503_is_asked_again_as_it_asks_and_a_last_5xx_is_the_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A 5xx is an answer (a target down, the API's own 503 after its integration timeout): the run's operator resubmits
+    # what ended failed, so a call does not wait minutes on one message (CU-01's 208 posts are sent one after another)
     pauses: list[float] = []
     monkeypatch.setattr("localhub.chaos.time.sleep", pauses.append)
-    answers = iter([httpx.Response(503, headers={"retry-after": "1"})] * 7 + [httpx.Response(202)])
     hub = chaos.Hub.__new__(chaos.Hub)
     hub.retried = 0
-    hub._client = httpx.Client(base_url="http://hub", transport=httpx.MockTransport(lambda _: next(answers)))
+    hub._client = httpx.Client(
+        base_url="http://hub", transport=httpx.MockTransport(lambda _: httpx.Response(503, headers={"retry-after": "1"}))
+    )
 
-    answer = hub.post("/field-work/activities", {"activityId": "A-1"})
+    answer = hub.post("/customer/accounts", {"accountId": "A-1"})
 
-    assert answer.status_code == 202
-    assert pauses == [1.0, 1.0, 1.0, 1.6, 3.2, 6.4, 12.8]
+    assert answer.status_code == 503
+    assert pauses == [1.0] * 7
