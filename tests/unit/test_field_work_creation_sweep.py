@@ -17,7 +17,7 @@ from localhub.template import Template
 from utilhub.packs.field_work import activities
 from utilhub.packs.field_work.activities import body_hash, creation_input, end_creations_that_ended, execution_name, submit
 from utilhub.packs.field_work.model import ActivityIn
-from utilhub.packs.field_work.store import ActivityStore
+from utilhub.packs.field_work.store import ActivityStore, shard_of
 from utilhub.platform import wiring
 from utilhub.platform.observability import metrics
 
@@ -234,3 +234,23 @@ def test_a_repeat_of_an_activity_in_error_is_answered_as_before_and_starts_nothi
     assert hub.sfn.list_executions(stateMachineArn=hub.machine)["executions"] == []
     assert status_of(hub, "FA-REPEAT") == ("ERROR", 1, "not created in ODM (TargetRejected: HTTP 422)")
     assert counted("FieldActivitiesStarted") == []
+
+
+def test_the_activities_being_created_are_spread_over_the_index_shards_and_read_oldest_first(hub: Hub) -> None:
+    # Given twelve activities recorded CREATING one after the other
+    ids = [f"FA-SHARD{n:02}" for n in range(12)]
+    for activity_id in ids:
+        creating(hub, activity_id)
+    items = [hub.store._table.get_item(Key={"pk": f"ACTIVITY#CCB#{i}"})["Item"] for i in ids]
+
+    # When the activities created before now are read from the index
+    found = list(hub.store.creating_before(datetime.now(UTC) + timedelta(seconds=1)))
+
+    # Then their index key is one of the settings' shards (8 by default), more than one of them taken, each the same
+    # for the same activity; and they are all read, oldest first across the shards
+    shards = {str(item["creatingWait"]) for item in items}
+    assert shards <= {f"ACTIVITY#CREATING#{n}" for n in range(8)}
+    assert len(shards) > 1
+    assert [str(item["creatingWait"]) for item in items] == [f"ACTIVITY#CREATING#{shard_of(f'ACTIVITY#CCB#{i}', 8)}" for i in ids]
+    by_age = sorted(zip((str(item["creatingSince"]) for item in items), ids, strict=True))
+    assert found == [("CCB", activity_id) for _, activity_id in by_age]
