@@ -730,9 +730,9 @@ def test_an_activity_whose_creation_failed_without_recording_its_outcome_is_put_
     body = view(hub, "CCB", "A-ENDED")
 
     # Then it was left alone within the bound, and past it put in ERROR once, the execution's end as the reason
-    assert (within, still) == ({"ended": 0, "running": 0, "outOfTime": 0}, "CREATING")
-    assert past == {"ended": 1, "running": 0, "outOfTime": 0}
-    assert again == {"ended": 0, "running": 0, "outOfTime": 0}
+    assert (within, still) == ({"ended": 0, "running": 0, "started": 0, "outOfTime": 0}, "CREATING")
+    assert past == {"ended": 1, "running": 0, "started": 0, "outOfTime": 0}
+    assert again == {"ended": 0, "running": 0, "started": 0, "outOfTime": 0}
     assert body["status"] == "ERROR", body["history"]
     assert body["history"][-1]["reason"] == (
         f"the creation (attempt 1) ended FAILED without recording its outcome (FieldActivityOutcomeNotRecorded: {ended['cause']})"
@@ -756,7 +756,7 @@ def test_an_activity_whose_creation_failed_without_recording_its_outcome_is_put_
         assert (record["status"], record["priority"]) == ("OPEN", "EMERGENCY"), name
         assert [e["eventId"] for e in record["events"]] == ["E-END1"], name
     # And the sweep leaves a linked activity alone
-    assert hub.run_schedule(SWEEP, at=now + timedelta(seconds=30_000)).result == {"ended": 0, "running": 0, "outOfTime": 0}
+    assert hub.run_schedule(SWEEP, at=now + timedelta(seconds=30_000)).result == {"ended": 0, "running": 0, "started": 0, "outOfTime": 0}
     assert view(hub, "CCB", "A-ENDED")["status"] == "LINKED"
 
 
@@ -967,3 +967,27 @@ def test_odm_refuses_an_activity_at_a_service_point_it_does_not_keep(hub: LocalH
     refused = system(hub, "ODM").handle("POST", "/activities", json.dumps(body).encode(), {})
     assert refused.status == 422
     assert "ODM has no service point SP-2001" in json.loads(refused.body)["message"]
+
+
+def test_an_activity_whose_creation_never_started_is_started_by_the_sweep(hub: LocalHub) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from localhub.aws.throttling import AwsThrottling
+
+    # Given an activity recorded CREATING whose workflow could not be started (Step Functions throttled: 503), and
+    # the source never sent it again
+    with AwsThrottling(1.0, operations=frozenset({"stepfunctions.StartExecution"})) as throttling:
+        first = post(hub, activity("A-NOSTART", "CONNECT"))
+    assert throttling.throttled
+    assert (first.status, view(hub, "CCB", "A-NOSTART")["status"]) == (503, "CREATING"), first.body
+
+    # When the sweep runs past the bound
+    now = datetime.now(UTC)
+    past = hub.run_schedule(SWEEP, at=now + timedelta(seconds=10_900)).result
+    body = settled(hub, "CCB", "A-NOSTART")
+
+    # Then it started the attempt (under the sweep's own grant), which created and linked the activity, once
+    assert past == {"ended": 0, "running": 0, "started": 1, "outOfTime": 0}
+    assert creation(hub, "CCB", "A-NOSTART")["status"] == "SUCCEEDED"
+    assert body["status"] == "LINKED", body["history"]
+    assert [m["operation"] for m in system(hub, "MWM").received] == ["create"]

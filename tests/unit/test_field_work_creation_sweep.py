@@ -14,9 +14,10 @@ from typing import Any
 import pytest
 
 from localhub.template import Template
-from utilhub.packs.field_work.activities import end_creations_that_ended, execution_name
+from utilhub.packs.field_work import activities
+from utilhub.packs.field_work.activities import body_hash, creation_input, end_creations_that_ended, execution_name, submit
 from utilhub.packs.field_work.model import ActivityIn
-from utilhub.packs.field_work.store import ActivityStore
+from utilhub.packs.field_work.store import ActivityStore, shard_of
 from utilhub.platform import wiring
 from utilhub.platform.observability import metrics
 
@@ -105,8 +106,8 @@ def test_an_activity_whose_creation_was_stopped_is_put_in_error_past_the_bound_a
 
     # Then nothing within; past it both are in ERROR, at their attempt, with how the execution ended; counted as
     # FieldActivitiesFailed (the alarm of activities in ERROR), and no longer among the activities being created
-    assert within == {"ended": 0, "running": 0, "outOfTime": 0}
-    assert past == {"ended": 2, "running": 0, "outOfTime": 0}
+    assert within == {"ended": 0, "running": 0, "started": 0, "outOfTime": 0}
+    assert past == {"ended": 2, "running": 0, "started": 0, "outOfTime": 0}
     for activity_id in ("FA-STOP1", "FA-STOP2"):
         assert status_of(hub, activity_id) == ("ERROR", 1, "the creation (attempt 1) ended ABORTED without recording its outcome")
     assert counted("FieldActivitiesFailed") == [2.0]
@@ -121,21 +122,52 @@ def test_an_execution_still_running_past_the_bound_is_left_to_its_workflow(hub: 
     outcome = sweep(BOUND + timedelta(seconds=5))
 
     # Then it is still CREATING, counted as running, nothing in ERROR
-    assert outcome == {"ended": 0, "running": 1, "outOfTime": 0}
+    assert outcome == {"ended": 0, "running": 1, "started": 0, "outOfTime": 0}
     assert status_of(hub, "FA-RUN")[0] == "CREATING"
     assert counted("FieldActivitiesFailed") == []
 
 
-def test_an_attempt_whose_execution_never_started_is_put_in_error(hub: Hub) -> None:
+def test_an_attempt_whose_execution_never_started_is_started_by_the_sweep(hub: Hub) -> None:
     # Given an activity recorded CREATING whose start failed, and the source never sent it again
-    creating(hub, "FA-NONE")
+    activity = creating(hub, "FA-NONE")
 
     # When the sweep runs past the bound
     outcome = sweep(BOUND + timedelta(seconds=5))
 
-    # Then it is in ERROR, saying so
-    assert outcome == {"ended": 1, "running": 0, "outOfTime": 0}
-    assert status_of(hub, "FA-NONE") == ("ERROR", 1, "the creation (attempt 1) never started; resubmit the activity")
+    # Then it starts the attempt's execution, with the creation's input, and leaves the activity CREATING (its
+    # workflow records the outcome): a source's retry at that moment starts the same execution, never a second one
+    assert outcome == {"ended": 0, "running": 0, "started": 1, "outOfTime": 0}
+    assert status_of(hub, "FA-NONE")[:2] == ("CREATING", 1)
+    arn = hub.machine.replace(":stateMachine:", ":execution:") + ":" + execution_name(activity)
+    started = hub.sfn.describe_execution(executionArn=arn)
+    assert (started["status"], started["input"]) == ("RUNNING", creation_input(activity, ["MWM", "ODM"], 1))
+    assert counted("FieldActivitiesFailed") == []
+
+
+def test_a_retry_of_the_source_while_the_sweep_looks_leaves_the_activity_to_its_creation(hub: Hub, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given an activity recorded CREATING whose start failed, and the source's retry landing just after the sweep
+    # found no execution for its attempt
+    activity = meter_exchange("FA-RACE")
+    assert hub.store.create(activity, body_hash(activity), ["MWM", "ODM"])
+    seen = activities._creation_execution
+
+    def then_the_source_retries(found: ActivityIn, attempt: int) -> dict[str, Any] | None:
+        execution = seen(found, attempt)
+        submit(activity)
+        return execution
+
+    monkeypatch.setattr(activities, "_creation_execution", then_the_source_retries)
+
+    # When the sweep runs past the bound
+    outcome = sweep(BOUND + timedelta(seconds=5))
+
+    # Then the activity is still CREATING under the one execution of its attempt, which the retry started (the sweep's
+    # start of the same name and input is answered with it, as Step Functions answers an idempotent StartExecution)
+    assert outcome == {"ended": 0, "running": 0, "started": 1, "outOfTime": 0}
+    assert status_of(hub, "FA-RACE")[:2] == ("CREATING", 1)
+    executions = hub.sfn.list_executions(stateMachineArn=hub.machine)["executions"]
+    assert [(e["name"], e["status"]) for e in executions] == [(execution_name(activity), "RUNNING")]
+    assert counted("FieldActivitiesFailed") == []
 
 
 def test_a_resubmitted_activity_is_swept_at_its_new_attempt_only(hub: Hub) -> None:
@@ -154,7 +186,7 @@ def test_a_resubmitted_activity_is_swept_at_its_new_attempt_only(hub: Hub) -> No
     late = hub.store.finish(activity, "ERROR", "attempt 1's end, seen late", attempt=1)
 
     # Then attempt 2 is left to run (attempt 1's end is not recorded over it); once attempt 2 is stopped, it is in ERROR
-    assert running == {"ended": 0, "running": 1, "outOfTime": 0}
+    assert running == {"ended": 0, "running": 1, "started": 0, "outOfTime": 0}
     assert late is None
     assert status_of(hub, "FA-AGAIN") == ("CREATING", 2, "resubmitted (attempt 2)")
     hub.sfn.stop_execution(executionArn=second)
@@ -172,7 +204,7 @@ def test_a_linked_activity_is_never_swept(hub: Hub) -> None:
     outcome = sweep(BOUND + timedelta(seconds=5))
 
     # Then it is not even looked at: it left the index when it was linked
-    assert outcome == {"ended": 0, "running": 0, "outOfTime": 0}
+    assert outcome == {"ended": 0, "running": 0, "started": 0, "outOfTime": 0}
     assert status_of(hub, "FA-LINKED")[0] == "LINKED"
 
 
@@ -184,5 +216,41 @@ def test_a_run_out_of_time_stops_before_the_next_activity(hub: Hub) -> None:
     outcome = sweep(BOUND + timedelta(seconds=5), out_of_time=True)
 
     # Then it says so and leaves the activity to the next run
-    assert outcome == {"ended": 0, "running": 0, "outOfTime": 1}
+    assert outcome == {"ended": 0, "running": 0, "started": 0, "outOfTime": 1}
     assert status_of(hub, "FA-LATE")[0] == "CREATING"
+
+
+def test_a_repeat_of_an_activity_in_error_is_answered_as_before_and_starts_nothing(hub: Hub) -> None:
+    # Given an activity whose first attempt never started, put in ERROR (by its workflow's finish, as any ERROR)
+    activity = meter_exchange("FA-REPEAT")
+    assert hub.store.create(activity, body_hash(activity), ["MWM", "ODM"])
+    assert hub.store.finish(activity, "ERROR", "not created in ODM (TargetRejected: HTTP 422)", attempt=1) is not None
+
+    # When the source posts the same activity again
+    answer = submit(activity)
+
+    # Then it is answered as a repeat is, and no execution of attempt 1 runs on the activity in ERROR
+    assert answer == {"activityId": "FA-REPEAT", "sourceSystem": "CCB", "routedTo": ["MWM", "ODM"]}
+    assert hub.sfn.list_executions(stateMachineArn=hub.machine)["executions"] == []
+    assert status_of(hub, "FA-REPEAT") == ("ERROR", 1, "not created in ODM (TargetRejected: HTTP 422)")
+    assert counted("FieldActivitiesStarted") == []
+
+
+def test_the_activities_being_created_are_spread_over_the_index_shards_and_read_oldest_first(hub: Hub) -> None:
+    # Given twelve activities recorded CREATING one after the other
+    ids = [f"FA-SHARD{n:02}" for n in range(12)]
+    for activity_id in ids:
+        creating(hub, activity_id)
+    items = [hub.store._table.get_item(Key={"pk": f"ACTIVITY#CCB#{i}"})["Item"] for i in ids]
+
+    # When the activities created before now are read from the index
+    found = list(hub.store.creating_before(datetime.now(UTC) + timedelta(seconds=1)))
+
+    # Then their index key is one of the settings' shards (8 by default), more than one of them taken, each the same
+    # for the same activity; and they are all read, oldest first across the shards
+    shards = {str(item["creatingWait"]) for item in items}
+    assert shards <= {f"ACTIVITY#CREATING#{n}" for n in range(8)}
+    assert len(shards) > 1
+    assert [str(item["creatingWait"]) for item in items] == [f"ACTIVITY#CREATING#{shard_of(f'ACTIVITY#CCB#{i}', 8)}" for i in ids]
+    by_age = sorted(zip((str(item["creatingSince"]) for item in items), ids, strict=True))
+    assert found == [("CCB", activity_id) for _, activity_id in by_age]

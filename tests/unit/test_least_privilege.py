@@ -216,6 +216,7 @@ def cross_reference_prefixes(pack: str) -> set[str]:
         }
     if pack == "field_work":
         prefixes |= {field_store.ACTIVITY_PREFIX, field_store.SP_ACTIVITIES_PREFIX, field_attachments.KEY_PREFIX}
+        prefixes |= {field_store.CREATING}  # the shards of the index of the activities being created
         prefixes |= {field_customer_updates.KEY_PREFIX}
         # each system's id of an activity, linked to the source's (the activity named by any linked system's id)
         prefixes |= {CrossReferenceStore.key_prefix(field_store.XREF_ENTITY, system) for system in field_model.SYSTEMS}

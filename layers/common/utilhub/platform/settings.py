@@ -157,6 +157,9 @@ class FieldWorkPack(Concern):
     # ended without recording the outcome goes to ERROR (the creation sweep), within this budget per run
     field_work_creation_bound_seconds: int = Field(default=10_800, ge=60)
     field_work_creation_sweep_budget_seconds: int = Field(default=45, ge=1, le=840)
+    # the shards of the index of the activities being created (``ACTIVITY#CREATING#<n>``): never lowered while
+    # activities are CREATING (those in a shard no longer read would not be swept); raised at any time
+    field_work_creating_shards: int = Field(default=8, ge=1, le=64)
 
 
 class MeterDataPack(Concern):

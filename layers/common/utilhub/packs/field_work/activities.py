@@ -4,12 +4,14 @@
   and start one Standard workflow execution per activity (its name derived from the source and id):
   the activity is created in every routed system and linked, or what was created is canceled
   (compensation) and the activity ends in ERROR with the reason. The same activity again creates
-  nothing; other content under the same source and id is a 409.
+  nothing (its execution is started again only while it is CREATING: the start may have failed); other content
+  under the same source and id is a 409.
 - :func:`run_step`: the workflow's steps (create in one target, cancel in one target, finish).
 - :func:`resubmit`: an activity in ERROR is created again, from where it failed, under a new execution.
 - :func:`end_creations_that_ended` (scheduled): an activity still CREATING past the workflow's longest span whose
-  attempt's execution ended without recording its outcome (FAILED, TIMED_OUT, ABORTED), or never started, is put
-  in ERROR with the execution's error and cause, as its workflow would have: counted, alarmed, resubmittable.
+  attempt's execution ended without recording its outcome (FAILED, TIMED_OUT, ABORTED) is put in ERROR with the
+  execution's error and cause, as its workflow would have: counted, alarmed, resubmittable; one whose attempt never
+  started has it started.
 - :func:`accept_event` (FW-02): an event for an activity is recorded once (by ``eventId``) and queued
   (FIFO, one message group per activity) to be forwarded to every other linked system; an unknown
   activity is a 404, one already completed, canceled or in ERROR a 409. An event that comes while the
@@ -90,7 +92,7 @@ def submit(activity: ActivityIn) -> dict[str, Any]:
     settings = get_settings()
     routed_to = route_activity(activity.sourceSystem, activity.activityType, settings.field_work.field_work_model)
     digest = body_hash(activity)
-    attempt = 1
+    attempt, existing = 1, None
     if not activity_store().create(activity, digest, routed_to):
         existing = activity_store().get(activity.sourceSystem, activity.activityId)
         if existing is not None and existing.bodyHash != digest:
@@ -102,9 +104,12 @@ def submit(activity: ActivityIn) -> dict[str, Any]:
             # a submission that stopped between recording the activity and listing it under its service point is
             # completed by the source's retry: else FW-10's updates would never find the activity
             activity_store().add_to_service_point(activity)
+    answer = {"activityId": activity.activityId, "sourceSystem": activity.sourceSystem, "routedTo": routed_to}
+    if existing is not None and existing.status != "CREATING":
+        return answer  # linked, closed or in ERROR: its creation ended, a repeat starts nothing (ERROR is resubmitted)
     if _start_creation(activity, routed_to, attempt):
         metrics.add_metric(name="FieldActivitiesStarted", unit=MetricUnit.Count, value=1)
-    return {"activityId": activity.activityId, "sourceSystem": activity.sourceSystem, "routedTo": routed_to}
+    return answer
 
 
 def _start_creation(activity: ActivityIn, routed_to: list[str], attempt: int) -> bool:
@@ -204,12 +209,15 @@ STILL_RUNNING = ("RUNNING", "PENDING_REDRIVE")
 def end_creations_that_ended(now: Callable[[], datetime], out_of_time: Callable[[], bool]) -> dict[str, int]:
     """The activities still CREATING whose attempt began longer ago than the creation's bound (the workflow's longest
     span, ``UTILHUB_FIELD_WORK_CREATION_BOUND_SECONDS``) and whose execution ended without recording the outcome (its
-    recording failed past its retries, an operator stopped it) or never started: each put in ERROR, at that attempt
-    only (never over LINKED, a newer attempt or an event recorded meanwhile), with the execution's error and cause,
-    counted in ``FieldActivitiesFailed`` as a workflow's ERROR is. Its held events stay held, as for any ERROR, until a
-    resubmission links it. Oldest first, until ``out_of_time()``; the next run starts again from the oldest."""
+    recording failed past its retries, an operator stopped it): each put in ERROR, at that attempt only (never over
+    LINKED, a newer attempt or an event recorded meanwhile), with the execution's error and cause, counted in
+    ``FieldActivitiesFailed`` as a workflow's ERROR is. Its held events stay held, as for any ERROR, until a
+    resubmission links it. One whose attempt's execution never started (its start failed) has it started, as a
+    resubmission does: never put in ERROR, since a source's retry of the same activity starts that same execution
+    (the same name and input: Step Functions starts it once), so the activity's creation may be running already.
+    Oldest first, until ``out_of_time()``; the next run starts again from the oldest."""
     bound = timedelta(seconds=get_settings().field_work.field_work_creation_bound_seconds)
-    outcome = {"ended": 0, "running": 0, "outOfTime": 0}
+    outcome = {"ended": 0, "running": 0, "started": 0, "outOfTime": 0}
     for source, activity_id in activity_store().creating_before(now() - bound):
         if out_of_time():  # checked before each activity: a run overruns its budget by one activity at most
             outcome["outOfTime"] = 1
@@ -221,6 +229,11 @@ def end_creations_that_ended(now: Callable[[], datetime], out_of_time: Callable[
         if execution is not None and execution["status"] in STILL_RUNNING:
             outcome["running"] += 1  # past the workflow's longest span, yet running: looked at again next run
             logger.warning("activity creation running past its bound", extra={"activityId": activity_id, "attempt": record.attempt})
+            continue
+        if execution is None:  # its start failed: started now (a source's retry meanwhile starts the same one)
+            if _start_creation(record.activity, record.routedTo, record.attempt):
+                outcome["started"] += 1
+                logger.warning("activity creation never started: started", extra={"activityId": activity_id, "attempt": record.attempt})
             continue
         reason = _ended_reason(execution, record.attempt)
         if activity_store().finish(record.activity, "ERROR", reason, attempt=record.attempt) is None:
@@ -238,9 +251,7 @@ def sweep_creations(event: Mapping[str, Any] | None, context: Any = None) -> dic
     return end_creations_that_ended(scheduled_clock(event), lambda: time.monotonic() >= deadline)
 
 
-def _ended_reason(execution: Mapping[str, Any] | None, attempt: int) -> str:
-    if execution is None:
-        return f"the creation (attempt {attempt}) never started; resubmit the activity"
+def _ended_reason(execution: Mapping[str, Any], attempt: int) -> str:
     error, cause = execution.get("error"), execution.get("cause")
     detail = f" ({error})" if error else ""
     if cause:  # a Lambda error's cause is its JSON payload: its message is taken

@@ -12,8 +12,9 @@ resubmission) is *held*: kept on the record with its content, its status change 
 cancellation) deferred to ``closing``, and released in order when the creation ends linked
 (:meth:`ActivityStore.finish`), so every routed system gets it, whichever was created last.
 
-While an attempt is CREATING its item carries ``creatingWait`` (the one key of the cross-reference table's sparse
-index ``Creating``) and ``creatingSince`` (when the attempt began); :meth:`ActivityStore.finish` removes both. So
+While an attempt is CREATING its item carries ``creatingWait`` (the key of the cross-reference table's sparse index
+``Creating``: ``ACTIVITY#CREATING#<n>``, one of ``UTILHUB_FIELD_WORK_CREATING_SHARDS`` shards by a hash of the activity's
+key, so no one index partition takes every intake's write) and ``creatingSince`` (when the attempt began); :meth:`ActivityStore.finish` removes both. So
 :meth:`ActivityStore.creating_before` reads the few activities being created, never the table, and the creation
 sweep (:func:`utilhub.packs.field_work.activities.end_creations_that_ended`) finds an attempt whose workflow ended
 without recording its outcome.
@@ -21,7 +22,9 @@ without recording its outcome.
 
 from __future__ import annotations
 
+import heapq
 import json
+import zlib
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
@@ -43,9 +46,18 @@ ACTIVITY_PREFIX = "ACTIVITY#"
 SP_ACTIVITIES_PREFIX = "SP-ACTIVITIES#"
 # each system's id of an activity, linked to the source's (cross-references: FIELD_ACTIVITY#<system>#<id>)
 XREF_ENTITY = "FIELD_ACTIVITY"
-# the sparse index of the activities being created (CREATING), by when their attempt began: its one key
+# the sparse index of the activities being created (CREATING), by when their attempt began: its key is one of a few
+# shards (``ACTIVITY#CREATING#<n>``, n from the activity's key), so every intake, resubmission and finish does not
+# write the same index partition
 CREATING_INDEX = "Creating"
-CREATING = "ACTIVITY#CREATING"
+CREATING = "ACTIVITY#CREATING#"
+
+
+def shard_of(pk: str, shards: int) -> int:
+    """The shard of the index ``Creating`` the activity ``pk`` is in: stable across processes (CRC-32)."""
+    return zlib.crc32(pk.encode()) % shards
+
+
 CLOSED = ("COMPLETED", "CANCELED", "ERROR")
 CLOSING = {"COMPLETE": "COMPLETED", "CANCEL": "CANCELED"}
 
@@ -120,8 +132,9 @@ def since(at: datetime) -> str:
 
 
 class ActivityStore:
-    def __init__(self, table: Table) -> None:
+    def __init__(self, table: Table, creating_shards: int = 8) -> None:
         self._table = table
+        self._creating_shards = creating_shards
         self._xref = CrossReferenceStore(table)
 
     @staticmethod
@@ -145,24 +158,25 @@ class ActivityStore:
         return None
 
     @classmethod
-    def new_item(cls, activity: ActivityIn, body_hash: str, routed_to: list[str]) -> dict[str, Any]:
-        """The item of a new activity, CREATING."""
+    def new_item(cls, activity: ActivityIn, body_hash: str, routed_to: list[str], creating_shards: int = 8) -> dict[str, Any]:
+        """The item of a new activity, CREATING (in its shard of the index ``Creating``)."""
+        key = cls._key(activity.sourceSystem, activity.activityId)
         history = [{"status": "CREATING", "at": _now(), "reason": f"routed to {', '.join(routed_to)}"}]
         return {
-            **cls._key(activity.sourceSystem, activity.activityId),
+            **key,
             "activity": activity.model_dump_json(),
             "bodyHash": body_hash,
             "status": "CREATING",
             "routedTo": routed_to,
             "links": {activity.sourceSystem: activity.activityId},
             "history": json.dumps(history),
-            "creatingWait": CREATING,
+            "creatingWait": f"{CREATING}{shard_of(key['pk'], creating_shards)}",
             "creatingSince": since(datetime.now(UTC)),
         }
 
     def create(self, activity: ActivityIn, body_hash: str, routed_to: list[str]) -> bool:
         """Record a new activity as CREATING; False when one with this source and id exists."""
-        item = self.new_item(activity, body_hash, routed_to)
+        item = self.new_item(activity, body_hash, routed_to, self._creating_shards)
         try:
             self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
         except ClientError as exc:
@@ -220,16 +234,17 @@ class ActivityStore:
         """ERROR (or CREATING whose attempt ended without recording its outcome) -> CREATING under the next attempt;
         None when the record changed since it was read."""
         attempt = record.attempt + 1
+        key = self._key(record.activity.sourceSystem, record.activity.activityId)
         try:
             self._table.update_item(
-                Key=self._key(record.activity.sourceSystem, record.activity.activityId),
+                Key=key,
                 UpdateExpression="SET #status = :creating, attempt = :attempt, history = :history, "
                 "creatingWait = :wait, creatingSince = :since",
                 ConditionExpression="#status = :status AND history = :read",
                 ExpressionAttributeNames={"#status": "status"},
                 ExpressionAttributeValues={
                     ":creating": "CREATING",
-                    ":wait": CREATING,
+                    ":wait": f"{CREATING}{shard_of(key['pk'], self._creating_shards)}",
                     ":since": since(datetime.now(UTC)),
                     ":status": record.status,
                     ":attempt": attempt,
@@ -312,18 +327,24 @@ class ActivityStore:
         return record.model_copy(update={"status": final})
 
     def creating_before(self, before: datetime) -> Iterator[tuple[str, str]]:
-        """The activities whose creation's attempt began before ``before`` and is still CREATING, oldest first:
-        (source, id). Key reads of the sparse index ``Creating``, page by page as the caller goes on."""
+        """The activities whose creation's attempt began before ``before`` and is still CREATING, oldest first across
+        the index's shards: (source, id). Key reads of each shard of the sparse index ``Creating``, merged by when
+        the attempt began, page by page as the caller goes on (a run that stops early has seen the oldest of all)."""
+        shards = (self._creating_since(f"{CREATING}{n}", since(before)) for n in range(self._creating_shards))
+        for _, pk in heapq.merge(*shards):
+            source, activity_id = pk.removeprefix(ACTIVITY_PREFIX).split("#", 1)
+            yield source, activity_id
+
+    def _creating_since(self, shard: str, before: str) -> Iterator[tuple[str, str]]:
         query: dict[str, Any] = {
             "IndexName": CREATING_INDEX,
             "KeyConditionExpression": "creatingWait = :wait AND creatingSince < :before",
-            "ExpressionAttributeValues": {":wait": CREATING, ":before": since(before)},
+            "ExpressionAttributeValues": {":wait": shard, ":before": before},
         }
         while True:
             page = self._table.query(**query)
             for item in page.get("Items", []):
-                source, activity_id = str(item["pk"]).removeprefix(ACTIVITY_PREFIX).split("#", 1)
-                yield source, activity_id
+                yield str(item["creatingSince"]), str(item["pk"])
             if "LastEvaluatedKey" not in page:
                 return
             query["ExclusiveStartKey"] = page["LastEvaluatedKey"]

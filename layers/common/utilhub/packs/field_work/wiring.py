@@ -42,7 +42,8 @@ def client_for(system: str) -> FieldSystemClient:
 def activity_store() -> ActivityStore:
     from utilhub.packs.field_work.store import ActivityStore
 
-    return ActivityStore(aws.table(get_settings().state.require("xref_table")))
+    settings = get_settings()
+    return ActivityStore(aws.table(settings.state.require("xref_table")), settings.field_work.field_work_creating_shards)
 
 
 @per_process
