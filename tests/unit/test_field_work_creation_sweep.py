@@ -45,7 +45,8 @@ def hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[Hub]:
         monkeypatch.setenv(name, "testing")
     monkeypatch.delenv("UTILHUB_JOURNAL_TABLE", raising=False)
     table = Template.load().resources["CrossReferenceTable"]["Properties"]
-    with mock_aws():
+    # executions only recorded, never run (a local hub started earlier in this process may have set moto to run them)
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": False}}):
         created = boto3.resource("dynamodb").create_table(
             TableName="xref",
             KeySchema=table["KeySchema"],
