@@ -44,7 +44,7 @@ from localhub.template import ROOT, expand_for_each, load_yaml
 SOURCES = ROOT / "templates"
 APPLICATION = "AWS::Serverless::Application"
 # what only the root source says: it is expanded, never emitted
-SOURCE_ONLY = ("PackParameters", "MappingLoops")
+SOURCE_ONLY = ("PackParameters", "MappingLoops", "FunctionBundles")
 ORDER = ("AWSTemplateFormatVersion", "Transform", "Description", "Metadata", "Parameters", "Mappings", "Conditions", "Globals")
 REGENERATE = "make templates"
 
@@ -63,14 +63,15 @@ def generate(sources: Path = SOURCES, out: Path = ROOT) -> dict[Path, str]:
     source = load_yaml((sources / "root.yaml").read_text(encoding="utf-8"))
     passes: dict[str, Any] = source.get("PackParameters", {})
     loops: dict[str, Any] = source.get("MappingLoops", {})
-    root = _with_loops({key: value for key, value in source.items() if key not in SOURCE_ONLY}, loops)
+    bundles: dict[str, Any] = source.get("FunctionBundles", {})
+    root = _with_loops(_with_bundles({key: value for key, value in source.items() if key not in SOURCE_ONLY}, bundles), loops)
     texts: dict[Path, str] = {}
     for app_id, app in root["Resources"].items():
         if not isinstance(app, dict) or app.get("Type") != APPLICATION:
             continue
         location = app["Properties"]["Location"]
         pack_source = sources / location
-        pack = _pack(load_yaml(pack_source.read_text(encoding="utf-8")), root, passes, loops)
+        pack = _pack(_with_bundles(load_yaml(pack_source.read_text(encoding="utf-8")), bundles), root, passes, loops)
         pack_name = app_id.removesuffix("Pack")
         app["Properties"]["Parameters"] = {name: _passed(name, pack_name, passes) for name in pack["Parameters"]}
         texts[out / location] = _render(pack, pack_source.relative_to(sources.parent))
@@ -131,6 +132,43 @@ def _replaced(node: Any, replacements: Mapping[str, Any]) -> Any:
     if isinstance(node, list):
         return [_replaced(value, replacements) for value in node]
     return node
+
+
+def _with_bundles(body: Mapping[str, Any], bundles: Mapping[str, Any]) -> dict[str, Any]:
+    """``body`` with each function's ``Metadata.utilhub.uses`` expanded: the variables and policies of each bundle
+    named added to its own (its own variable of a name the bundle also sets is kept), the name list removed."""
+    resources = {}
+    for name, resource in body.get("Resources", {}).items():
+        uses = resource.get("Metadata", {}).get("utilhub", {}).get("uses") if isinstance(resource, dict) else None
+        if uses is None:
+            resources[name] = resource
+            continue
+        utilhub = {key: value for key, value in resource["Metadata"]["utilhub"].items() if key != "uses"}
+        metadata = (
+            {**resource["Metadata"], "utilhub": utilhub} if utilhub else {k: v for k, v in resource["Metadata"].items() if k != "utilhub"}
+        )
+        properties = dict(resource.get("Properties", {}))
+        variables: dict[str, Any] = {}
+        policies = list(properties.get("Policies", []))
+        for bundle in uses:
+            if bundle not in bundles:
+                raise SourceError(f"{name} uses {bundle}, which FunctionBundles does not define")
+            variables.update(bundles[bundle].get("Variables", {}))
+            for policy in bundles[bundle].get("Policies", []):
+                if policy in policies:
+                    raise SourceError(f"{name}: {_key(policy)} is its own and {bundle}'s")
+                policies.append(policy)
+        variables.update(properties.get("Environment", {}).get("Variables", {}))
+        if variables:
+            properties["Environment"] = {**properties.get("Environment", {}), "Variables": variables}
+        if policies:
+            properties["Policies"] = policies
+        resources[name] = {
+            **{k: v for k, v in resource.items() if k != "Metadata"},
+            **({"Metadata": metadata} if metadata else {}),
+            "Properties": properties,
+        }
+    return {**body, "Resources": resources}
 
 
 def _with_loops(body: Mapping[str, Any], loops: Mapping[str, Any]) -> dict[str, Any]:
@@ -238,6 +276,10 @@ def _differences(before: Any, after: Any, where: str) -> Iterator[str]:
                 yield f"{where}/{key} only generated"
             else:
                 yield from _differences(before[key], after[key], f"{where}/{key}")
+    elif where.endswith("/Properties/Policies") and isinstance(before, list) and isinstance(after, list):
+        # a function's policies in any order: SAM makes them one role's, whose policies have no order
+        if sorted(map(_key, before)) != sorted(map(_key, after)):
+            yield f"{where}: {before!r} != {after!r}"
     elif before != after:
         yield f"{where}: {before!r} != {after!r}"
 

@@ -34,6 +34,10 @@ Globals:
 PackParameters:
   Systems: !GetAtt Systems.Value
   Policy: !Ref ${Pack}Policy
+FunctionBundles:
+  table:
+    Variables: {TABLE: !Ref Table, MODE: shared}
+    Policies: [!Ref Policy]
 MappingLoops:
   Routes:
     - Route
@@ -128,3 +132,29 @@ def test_a_name_neither_the_pack_nor_the_root_declares_is_refused(tmp_path: Path
     sources = _sources(tmp_path, PACK_SOURCE.replace("!Ref Table,", "!Ref Missing,"))
     with pytest.raises(SourceError, match="Missing"):
         generate(sources, tmp_path)
+
+
+BUNDLED_PACK = """\
+Resources:
+  WorkFunction:
+    Type: AWS::Serverless::Function
+    Metadata: {utilhub: {integrationPoints: [W-01], uses: [table]}}
+    Properties:
+      CodeUri: ../functions/work/
+      Environment: {Variables: {MODE: own}}
+      Policies: [!Ref Other]
+  Other: {Type: AWS::IAM::ManagedPolicy}
+"""
+
+
+def test_a_functions_bundles_add_their_variables_and_policies_to_its_own(tmp_path: Path) -> None:
+    # Given a function naming a bundle in its Metadata, and setting one of the bundle's variables itself
+    texts = generate(_sources(tmp_path, BUNDLED_PACK), tmp_path)
+    function = load_yaml(texts[tmp_path / "packs" / "work.yaml"])["Resources"]["WorkFunction"]
+    # Then it has the bundle's variables (its own value kept) and policies after its own, and no longer the name
+    assert function["Properties"]["Environment"]["Variables"] == {"TABLE": {"Ref": "Table"}, "MODE": "own"}
+    assert function["Properties"]["Policies"] == [{"Ref": "Other"}, {"Ref": "Policy"}]
+    assert function["Metadata"] == {"utilhub": {"integrationPoints": ["W-01"]}}
+    # And a bundle no source defines is refused
+    with pytest.raises(SourceError, match="uses nothing"):
+        generate(_sources(tmp_path / "other", BUNDLED_PACK.replace("uses: [table]", "uses: [nothing]")), tmp_path)
