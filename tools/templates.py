@@ -5,26 +5,37 @@ CloudFormation with comments. The generator writes ``template.yaml`` and ``packs
 cfn-lint, checkov, the tests and the local runtime read), each in long form, without comments, under a header naming its
 source; ``tests/unit/test_templates.py`` fails when a committed one is not what the sources make now.
 
-It expands three things, each into ordinary CloudFormation, and nothing else:
+It expands five things, each into ordinary CloudFormation, and nothing else; what they are made from is in the root
+source's sections ``PackParameters``, ``MappingLoops``, ``FunctionBundles`` and ``ResourceDefaults``, which no
+generated template carries:
 
 - **A pack's interface.** A pack is a nested stack: it declares each platform name it uses as a parameter, and the
   root passes each. Neither is written. A pack's ``Parameters`` are every name its template uses (``Ref``,
   ``Fn::GetAtt``, ``${...}`` in ``Fn::Sub``) and does not declare, each typed as the root declares it (``String`` for a
   resource); the root's ``AWS::Serverless::Application`` of the pack passes each the root's parameter or resource of
-  that name (``!Ref``), or what the root source's ``PackParameters`` gives that name (``${Pack}`` standing for the
-  application's name without ``Pack``: ``IdempotencyRecordsPolicy`` is ``!Ref <Pack>IdempotencyRecordsPolicy``).
-  A condition of the root a pack uses and does not declare (``HasAlarmTopic``) is copied into it.
+  that name (``!Ref``), or what ``PackParameters`` gives that name (``${Pack}`` standing for the application's name
+  without ``Pack``: ``IdempotencyRecordsPolicy`` is ``!Ref <Pack>IdempotencyRecordsPolicy``). A condition of the root
+  a pack uses and does not declare (``HasAlarmTopic``) is copied into it.
 - **What every template has as the root has it.** A pack gets the root's ``AWSTemplateFormatVersion``, ``Transform``,
   ``Metadata`` (unless it has its own) and function ``Globals`` (the local reader refuses a pack whose functions are
   not like every other), each root expression there that ``PackParameters`` names replaced by that parameter
   (``!GetAtt ClientSystems.Value`` by ``!Ref ClientSystems``).
-- **Loops over a mapping's rows.** The root source's ``MappingLoops`` holds loops by the name of a mapping
-  (``QueueAlarms``, ``FailureMetricAlarms``, ``StateMachineAlarms``, ``Routes``): every template with a mapping of
-  that name gets ``Fn::ForEach::<name>`` over its rows (the ``AWS::LanguageExtensions`` loop, which SAM, cfn-lint
-  and ``localhub.template`` expand), so a template adds an alarm or a route by adding a row.
+- **Loops over a mapping's rows.** ``MappingLoops`` holds loops by the name of a mapping (``QueueAlarms``,
+  ``FailureMetricAlarms``, ``StateMachineAlarms``, ``Routes``): every template with a mapping of that name gets
+  ``Fn::ForEach::<name>`` over its rows (the ``AWS::LanguageExtensions`` loop, which SAM, cfn-lint and
+  ``localhub.template`` expand), so a template adds an alarm or a route by adding a row.
+- **A function's bundles.** A function's ``Metadata: {utilhub: {uses: [...]}}`` names bundles of ``FunctionBundles``
+  (a connection to an application, CCB outcomes, a shared table, the domain value maps, the idempotency records):
+  each bundle's ``Variables`` are added to the function's environment (a variable the function sets itself keeps its
+  own value, as over ``Globals``) and its ``Policies`` after the function's own (one it also lists itself is refused);
+  ``uses`` is then removed.
+- **Resource defaults.** ``ResourceDefaults`` gives, by resource type, the properties every resource of that type has
+  unless it sets them itself (every queue and table encrypted with the data key, ...), as ``Globals`` does for
+  functions; in every template, loops' resources too.
 
 ``python -m tools.templates --compare REV`` compares what the sources make with the templates committed at ``REV``,
-each read as the local runtime reads a template (:func:`localhub.template.load_yaml`): equal data, apart from key order.
+each read as the local runtime reads a template (:func:`localhub.template.load_yaml`): equal data, apart from key order
+and the order of a function's policies (SAM makes them one role's, whose policies have no order).
 """
 
 from __future__ import annotations
@@ -44,7 +55,7 @@ from localhub.template import ROOT, expand_for_each, load_yaml
 SOURCES = ROOT / "templates"
 APPLICATION = "AWS::Serverless::Application"
 # what only the root source says: it is expanded, never emitted
-SOURCE_ONLY = ("PackParameters", "MappingLoops", "FunctionBundles")
+SOURCE_ONLY = ("PackParameters", "MappingLoops", "FunctionBundles", "ResourceDefaults")
 ORDER = ("AWSTemplateFormatVersion", "Transform", "Description", "Metadata", "Parameters", "Mappings", "Conditions", "Globals")
 REGENERATE = "make templates"
 
@@ -64,14 +75,17 @@ def generate(sources: Path = SOURCES, out: Path = ROOT) -> dict[Path, str]:
     passes: dict[str, Any] = source.get("PackParameters", {})
     loops: dict[str, Any] = source.get("MappingLoops", {})
     bundles: dict[str, Any] = source.get("FunctionBundles", {})
-    root = _with_loops(_with_bundles({key: value for key, value in source.items() if key not in SOURCE_ONLY}, bundles), loops)
+    defaults: dict[str, Any] = source.get("ResourceDefaults", {})
+    written = {key: value for key, value in source.items() if key not in SOURCE_ONLY}
+    root = _with_loops(_with_defaults(_with_bundles(written, bundles), defaults), loops)
     texts: dict[Path, str] = {}
     for app_id, app in root["Resources"].items():
         if not isinstance(app, dict) or app.get("Type") != APPLICATION:
             continue
         location = app["Properties"]["Location"]
         pack_source = sources / location
-        pack = _pack(_with_bundles(load_yaml(pack_source.read_text(encoding="utf-8")), bundles), root, passes, loops)
+        pack_body = _with_defaults(_with_bundles(load_yaml(pack_source.read_text(encoding="utf-8")), bundles), defaults)
+        pack = _pack(pack_body, root, passes, loops)
         pack_name = app_id.removesuffix("Pack")
         app["Properties"]["Parameters"] = {name: _passed(name, pack_name, passes) for name in pack["Parameters"]}
         texts[out / location] = _render(pack, pack_source.relative_to(sources.parent))
@@ -168,6 +182,23 @@ def _with_bundles(body: Mapping[str, Any], bundles: Mapping[str, Any]) -> dict[s
             **({"Metadata": metadata} if metadata else {}),
             "Properties": properties,
         }
+    return {**body, "Resources": resources}
+
+
+def _with_defaults(body: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
+    """``body`` with each resource of a type ``defaults`` names (in a loop too) given the properties it does not set."""
+
+    def completed(resource: Any) -> Any:
+        if not isinstance(resource, dict) or resource.get("Type") not in defaults:
+            return resource
+        return {**resource, "Properties": {**defaults[resource["Type"]], **resource.get("Properties", {})}}
+
+    resources = {
+        name: [value[0], value[1], {key: completed(output) for key, output in value[2].items()}]
+        if name.startswith("Fn::ForEach::")
+        else completed(value)
+        for name, value in body.get("Resources", {}).items()
+    }
     return {**body, "Resources": resources}
 
 

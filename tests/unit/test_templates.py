@@ -34,6 +34,8 @@ Globals:
 PackParameters:
   Systems: !GetAtt Systems.Value
   Policy: !Ref ${Pack}Policy
+ResourceDefaults:
+  AWS::SQS::Queue: {KmsMasterKeyId: !Ref Key, DelaySeconds: 0}
 FunctionBundles:
   table:
     Variables: {TABLE: !Ref Table, MODE: shared}
@@ -48,6 +50,7 @@ MappingLoops:
 Resources:
   Systems: {Type: AWS::SSM::Parameter, Properties: {Type: String, Value: "{}"}}
   Table: {Type: AWS::DynamoDB::Table}
+  Key: {Type: AWS::KMS::Key}
   WorkPolicy: {Type: AWS::IAM::ManagedPolicy}
   WorkPack: {Type: AWS::Serverless::Application, Properties: {Location: packs/work.yaml}}
 """
@@ -79,7 +82,7 @@ def _sources(tmp_path: Path, pack: str = PACK_SOURCE) -> Path:
 
 
 def test_a_packs_interface_is_derived_from_what_it_uses(tmp_path: Path) -> None:
-    # Given a pack source that declares no parameters and uses names of the root
+    # Given a pack source that declares no parameters and uses names of the root (its queue the root's Key by default)
     texts = generate(_sources(tmp_path), tmp_path)
     root = load_yaml(texts[tmp_path / "template.yaml"])
     pack = load_yaml(texts[tmp_path / "packs" / "work.yaml"])
@@ -91,6 +94,7 @@ def test_a_packs_interface_is_derived_from_what_it_uses(tmp_path: Path) -> None:
         "Systems": {"Type": "String"},
         "Policy": {"Type": "String"},
         "Table": {"Type": "String"},
+        "Key": {"Type": "String"},
     }
     # And the root passes each its own name, or what PackParameters gives it (${Pack}: the application without "Pack")
     assert root["Resources"]["WorkPack"]["Properties"]["Parameters"] == {
@@ -100,6 +104,7 @@ def test_a_packs_interface_is_derived_from_what_it_uses(tmp_path: Path) -> None:
         "Systems": {"Fn::GetAtt": ["Systems", "Value"]},
         "Policy": {"Ref": "WorkPolicy"},
         "Table": {"Ref": "Table"},
+        "Key": {"Ref": "Key"},
     }
     # And it has the root's header, Metadata and function Globals (the root's expression replaced by the parameter)
     assert pack["Transform"] == root["Transform"]
@@ -158,3 +163,12 @@ def test_a_functions_bundles_add_their_variables_and_policies_to_its_own(tmp_pat
     # And a bundle no source defines is refused
     with pytest.raises(SourceError, match="uses nothing"):
         generate(_sources(tmp_path / "other", BUNDLED_PACK.replace("uses: [table]", "uses: [nothing]")), tmp_path)
+
+
+def test_a_resource_of_a_type_with_defaults_has_those_it_does_not_set_itself(tmp_path: Path) -> None:
+    pack = PACK_SOURCE.replace("Own: {Type: AWS::SQS::Queue}", "Own: {Type: AWS::SQS::Queue, Properties: {DelaySeconds: 5}}")
+    texts = generate(_sources(tmp_path, pack), tmp_path)
+    body = load_yaml(texts[tmp_path / "packs" / "work.yaml"])
+    # Then the queue has the default it does not set, its own value of the other, and the pack the key as a parameter
+    assert body["Resources"]["Own"]["Properties"] == {"KmsMasterKeyId": {"Ref": "Key"}, "DelaySeconds": 5}
+    assert body["Parameters"]["Key"] == {"Type": "String"}
