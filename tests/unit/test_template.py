@@ -36,10 +36,13 @@ def test_the_templates_stay_small_and_say_once_what_they_share() -> None:
     # Given what a person writes and reads: the templates' sources (templates/root.yaml, templates/packs/*.yaml, from
     # which tools/templates.py generates template.yaml and packs/*.yaml), measured as tools/template_size.py measures them
     size = measure(source_files())
-    # Then they hold under 2,370 lines and 25% of lines repeated ten times or more: 2,367 and 24% (3,039 and 24% written
-    # by hand before the generator derived each pack's parameters, Globals and loops over its mappings)
-    assert size.lines < 2370, f"{size.lines} lines"
-    assert size.repeated_share < 0.25, f"{100 * size.repeated_share:.0f}% of the lines are repeated ten times or more"
+    # Then they hold under 2,195 lines and 21% of lines repeated ten times or more: 2,190 and 20.6% (3,039 and 24%
+    # written by hand before the generator derived each pack's parameters, Globals and loops over its mappings, the
+    # functions' bundles and the queues' and tables' defaults). The goal of issue 20 item 2 - 1,800 lines, 20% - is not
+    # met: what is left is mostly what each resource says of its own, and the keys SAM asks of every resource
+    # (docs/architecture.md, The template).
+    assert size.lines < 2195, f"{size.lines} lines"
+    assert size.repeated_share < 0.21, f"{100 * size.repeated_share:.0f}% of the lines are repeated ten times or more"
 
 
 def test_for_each_loops_expand_as_the_language_extensions_transform_does() -> None:
