@@ -18,7 +18,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 # The common layer is importable as on Lambda (where it is mounted at /opt/python).
 LAYER_PATH := PYTHONPATH=layers/common:.
 
-.PHONY: help install chromium console-screenshots console-publish lint typecheck template-check requirements-check moto-conformance unit integration e2e test run demo chaos schemathesis mutation build bench lock openapi clean
+.PHONY: help install chromium console-screenshots console-publish lint typecheck template-check requirements-check moto-conformance unit integration e2e test run demo chaos schemathesis mutation build bench lock openapi templates clean
 
 help: ## this list
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -110,6 +110,9 @@ console-screenshots: $(BIN)/.synced $(CHROMIUM) ## docs/images/console-*.png, ta
 console-publish: $(BIN)/.synced ## the web console's files and config.json to a deployed stack: STACK=name [REGION=eu-west-1]
 	@test -n "$(STACK)" || { echo "STACK=<the deployed stack's name> is required"; exit 1; }
 	$(BIN)/utilhub console publish --stack $(STACK) $(if $(REGION),--region $(REGION))
+
+templates: $(BIN)/.synced ## regenerate template.yaml and packs/*.yaml from their sources, templates/ (a unit test fails when they are stale)
+	$(LAYER_PATH) $(BIN)/python -m tools.templates
 
 openapi: $(BIN)/.synced ## regenerate docs/openapi.json from the routes' declarations and the template (a unit test fails when it is stale)
 	$(LAYER_PATH) $(BIN)/python -m localhub.openapi > docs/openapi.json

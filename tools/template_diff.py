@@ -4,8 +4,8 @@ Reads the root template and every template it composes as the local runtime does
 ``Fn::ForEach`` loops expanded, packs merged in), once from the git revision ``REV`` (default ``HEAD``) and once from
 the working tree, and lists every resource, output or condition that differs. Before comparing, each side is
 brought to what CloudFormation would create: each function's ``Globals`` merged in as SAM merges them (its own
-environment variables over the Globals'), a ``Fn::FindInMap`` with literal keys looked up, and an ``Fn::Sub`` whose
-variables are all literal substituted. A rewrite that only says things once prints nothing and exits 0.
+environment variables over the Globals'), a function's policies in any order (SAM makes them one role's), a
+``Fn::FindInMap`` with literal keys looked up, and an ``Fn::Sub`` whose variables are all literal substituted. A rewrite that only says things once prints nothing and exits 0.
 """
 
 from __future__ import annotations
@@ -71,6 +71,9 @@ def deployed(template: Template) -> dict[str, Any]:
                 properties["Environment"] = {"Variables": variables}
             resource = {**resource, "Properties": properties}
         resources[logical_id] = _normal(resource, mappings)
+        if isinstance(policies := resources[logical_id].get("Properties", {}).get("Policies"), list):
+            # a function's policies have no order: SAM makes them one role's
+            resources[logical_id]["Properties"]["Policies"] = sorted(policies, key=lambda policy: json.dumps(policy, sort_keys=True))
     return {
         "Resources": resources,
         "Outputs": _normal(template.body.get("Outputs", {}), mappings),

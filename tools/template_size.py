@@ -1,7 +1,9 @@
 """The size of the templates and how much of it is repetition: ``python tools/template_size.py FILE...``.
 
-A line is counted when it is neither blank nor a comment; a line "repeated" is one whose stripped text occurs ten
-times or more across the files given (tests/unit/test_template.py holds the templates to their goals).
+It is given the templates' sources, what a person writes and reads (``templates/root.yaml templates/packs/*.yaml``,
+from which ``make templates`` generates ``template.yaml`` and ``packs/*.yaml``); tests/unit/test_template.py holds the
+sources to their goals. A line is counted when it is neither blank nor a comment; a line "repeated" is one
+whose stripped text occurs ten times or more across the files given.
 """
 
 from __future__ import annotations

@@ -56,3 +56,17 @@ def test_a_changed_property_or_a_lost_resource_is_named() -> None:
     after = {"Resources": {"AlphaAlarm": {"Type": "AWS::CloudWatch::Alarm", "Properties": {**ALARM, "Period": 60}}}}
     found = differences(_template(before), _template(after))
     assert [entry.split(":", 1)[0] for entry in found] == ["Resources.AlphaAlarm", "Resources.Gone"]
+
+
+def test_a_functions_policies_in_another_order_compare_equal_and_another_policy_does_not() -> None:
+    # Given a function whose policies are listed in another order (SAM makes them one role's: they have no order)
+    def function(*policies: Any) -> dict[str, Any]:
+        return {"Resources": {"Fn": {"Type": "AWS::Serverless::Function", "Properties": {"Policies": list(policies)}}}}
+
+    own, bundled = {"Ref": "OwnPolicy"}, {"SQSSendMessagePolicy": {"QueueName": "q"}}
+    # Then nothing differs
+    assert differences(_template(function(own, bundled)), _template(function(bundled, own))) == []
+    # And a policy more or less is named
+    assert [entry.split(":", 1)[0] for entry in differences(_template(function(own)), _template(function(own, bundled)))] == [
+        "Resources.Fn"
+    ]
