@@ -120,7 +120,9 @@ def test_an_older_attempts_finish_records_nothing_over_a_newer_attempt(store: Ac
     ],
     ids=["linked", "error"],
 )
-def test_the_newer_attempts_finish_records_its_outcome(store: ActivityStore, outcome: dict[str, Any], recorded: tuple[str, int, str]) -> None:
+def test_the_newer_attempts_finish_records_its_outcome(
+    store: ActivityStore, outcome: dict[str, Any], recorded: tuple[str, int, str]
+) -> None:
     # Given an activity CREATING under attempt 2, whose attempt 1 (redriven) came to its finish first
     resubmitted(store)
     assert finish(1, **outcome)["status"] == "SUPERSEDED"

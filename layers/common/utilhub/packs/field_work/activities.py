@@ -312,7 +312,9 @@ def _superseded_answer(step: FinishCreation | CancelInTarget, record: ActivityRe
     if isinstance(step, CancelInTarget):
         return {"target": step.target, "canceled": False}
     detail = f"attempt {attempt}'s outcome not recorded: attempt {record.attempt} holds the activity"
-    journal.hop(POINT, transaction_id(activity.sourceSystem, activity.activityId), step="finish", system="hub", outcome=SUPERSEDED, detail=detail)
+    journal.hop(
+        POINT, transaction_id(activity.sourceSystem, activity.activityId), step="finish", system="hub", outcome=SUPERSEDED, detail=detail
+    )
     return {"status": SUPERSEDED, "failure": None, "attempt": attempt, "current": record.attempt}
 
 
