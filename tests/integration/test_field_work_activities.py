@@ -716,6 +716,11 @@ def test_an_older_attempts_execution_records_nothing_over_a_newer_attempt(hub: L
     assert json.loads(replayed["output"])["status"] == "SUPERSEDED", replayed["output"]
     assert (during["status"], during["history"][-1]["reason"]) == ("CREATING", "resubmitted (attempt 2)"), during["history"]
     assert [m["operation"] for m in system(hub, "MWM").received].count("cancel") == 0
+    # And the operators' timeline of the activity says so
+    trace = hub.call_api("GET", "/ops/transactions/FW-01/CCB%2FA-OLD", claims=OPS_CLAIMS).json()
+    assert [(h["step"], h["detail"]) for h in trace["timeline"] if h["outcome"] == "SUPERSEDED"] == [
+        ("finish", "attempt 1's outcome not recorded: attempt 2 holds the activity")
+    ]
 
     # When the operator retries the resubmission (attempt 2's execution starts)
     retried = resubmit(hub, "CCB", "A-OLD")
