@@ -304,6 +304,8 @@ def _superseded(attempt: int | None, record: ActivityRecord) -> bool:
 
 
 def _superseded_answer(step: FinishCreation | CancelInTarget, record: ActivityRecord) -> dict[str, Any]:
+    """What a superseded step answers, having done nothing: a cancel, nothing canceled; a finish, ``SUPERSEDED`` (with a
+    ``failure`` of None, which the ``Linked`` state's ResultSelector reads), noted on the activity's timeline."""
     attempt, activity = step.attempt, record.activity
     logger.warning(
         "creation step of a superseded attempt: nothing done",

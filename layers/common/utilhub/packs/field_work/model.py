@@ -184,7 +184,7 @@ class CreateInTarget(BaseModel):
 # carried it (its definition's steps send none), which then acts on the activity whatever its attempt, as it did.
 # Not 1: such an execution may be a resubmission's (attempt 2 or more), and taking it for attempt 1 would refuse its
 # own outcome. Executions keep the definition they started with (a redrive too), so only those send none.
-StepAttempt = Annotated[int | None, Field(default=None, ge=1, description="the execution's attempt (its input's ``attempt``)")]
+StepAttempt = Annotated[int | None, Field(ge=1, description="the execution's attempt (its input's ``attempt``)")]
 
 
 class CancelInTarget(BaseModel):
