@@ -682,6 +682,57 @@ def test_a_resubmission_whose_start_failed_is_started_by_the_retry(hub: LocalHub
     assert [m["operation"] for m in system(hub, "MWM").received] == ["create"]
 
 
+@pytest.mark.parametrize("mwm_takes_it", [False, True], ids=["refused-again", "created"])
+def test_an_older_attempts_execution_records_nothing_over_a_newer_attempt(hub: LocalHub, mwm_takes_it: bool) -> None:
+    import boto3
+
+    from localhub.aws.throttling import AwsThrottling
+    from utilhub.packs.field_work.activities import creation_input, execution_name
+    from utilhub.packs.field_work.model import ActivityIn
+
+    # Given a connect MWM refused (ERROR, attempt 1), resubmitted: CREATING under attempt 2, whose execution has not
+    # started yet (Step Functions throttled its start)
+    system(hub, "MWM").add_fault({"kind": "reject", "count": 1, "reason": "no crew for that area"})
+    assert post(hub, activity("A-OLD", "CONNECT")).status == 202
+    assert settled(hub, "CCB", "A-OLD")["status"] == "ERROR"
+    with AwsThrottling(1.0, services=frozenset({"stepfunctions"})):
+        assert resubmit(hub, "CCB", "A-OLD").status == 503
+
+    # When attempt 1's creation runs again (as a redrive runs it: its own input), MWM refusing it again or taking it
+    if not mwm_takes_it:
+        system(hub, "MWM").add_fault({"kind": "reject", "count": 1, "reason": "no crew for that area"})
+    old = ActivityIn.model_validate(activity("A-OLD", "CONNECT"))
+    sfn = boto3.client("stepfunctions")
+    machine = hub.resources()["FieldActivityStateMachine"]
+    name = f"{execution_name(old, 1)}-redriven"
+    arn = sfn.start_execution(stateMachineArn=machine, name=name, input=creation_input(old, ["MWM"], 1))["executionArn"]
+    assert hub.settle(timeout=60) == []
+    replayed = sfn.describe_execution(executionArn=arn)
+    during = view(hub, "CCB", "A-OLD")
+
+    # Then it succeeded recording nothing, superseded (no OutcomeNotRecorded, no alarm), and cancelled nothing at MWM:
+    # the activity is still CREATING under attempt 2
+    assert replayed["status"] == "SUCCEEDED", replayed
+    assert json.loads(replayed["output"])["status"] == "SUPERSEDED", replayed["output"]
+    assert (during["status"], during["history"][-1]["reason"]) == ("CREATING", "resubmitted (attempt 2)"), during["history"]
+    assert [m["operation"] for m in system(hub, "MWM").received].count("cancel") == 0
+    # And the operators' timeline of the activity says so
+    trace = hub.call_api("GET", "/ops/transactions/FW-01/CCB%2FA-OLD", claims=OPS_CLAIMS).json()
+    assert [(h["step"], h["detail"]) for h in trace["timeline"] if h["outcome"] == "SUPERSEDED"] == [
+        ("finish", "attempt 1's outcome not recorded: attempt 2 holds the activity")
+    ]
+
+    # When the operator retries the resubmission (attempt 2's execution starts)
+    retried = resubmit(hub, "CCB", "A-OLD")
+    body = settled(hub, "CCB", "A-OLD")
+
+    # Then attempt 2 records its outcome: LINKED, at the activity MWM holds for it (the one attempt 1 made, if it made one)
+    assert (retried.status, retried.json()["attempt"]) == (202, 2), retried.body
+    assert body["status"] == "LINKED", body["history"]
+    assert body["links"]["MWM"] == system(hub, "MWM").book.by_external_id["CCB:A-OLD"]
+    assert held(hub, "MWM", body["links"]["MWM"])["status"] == "OPEN"
+
+
 SWEEP = "FieldWorkActivityCreationSweepFunction"
 
 

@@ -129,12 +129,15 @@ def _start_creation(activity: ActivityIn, routed_to: list[str], attempt: int) ->
 
 
 def creation_input(activity: ActivityIn, routed_to: list[str], attempt: int) -> str:
-    """The creation workflow's input: the activity's key, a create and a cancel step for each routed system."""
+    """The creation workflow's input: the activity's key and attempt, a create and a cancel step for each routed system.
+    The finish steps take the attempt from the execution's input (``$$.Execution.Input.attempt``), so an older attempt's
+    execution never records its outcome over a newer one's."""
     key = ActivityKey.of(activity)
     execution = {
         "activity": key.model_dump(mode="json"),
+        "attempt": attempt,
         "creates": [CreateInTarget(target=t, activity=key, attempt=attempt).model_dump(mode="json") for t in routed_to],
-        "cancels": [CancelInTarget(target=t, activity=key).model_dump(mode="json") for t in routed_to],
+        "cancels": [CancelInTarget(target=t, activity=key, attempt=attempt).model_dump(mode="json") for t in routed_to],
         "canceled": [],  # what the compensation did, if it runs; its error, if it stops
         "compensationError": None,
     }
@@ -204,6 +207,8 @@ def _resubmitted(record: ActivityRecord) -> dict[str, Any]:
 
 # the statuses of an execution that may still record the activity's outcome (a redriven one runs again)
 STILL_RUNNING = ("RUNNING", "PENDING_REDRIVE")
+# what the finish step answers when a newer attempt holds the activity: the workflow ends (succeeds) recording nothing
+SUPERSEDED = "SUPERSEDED"
 
 
 def end_creations_that_ended(now: Callable[[], datetime], out_of_time: Callable[[], bool]) -> dict[str, int]:
@@ -275,7 +280,8 @@ def run_step(event: dict[str, Any], lambda_context: Any = None) -> dict[str, Any
     step = StepEnvelope.model_validate({"event": event}).event
     if isinstance(step, CancelInTarget):
         return _compensate(step)
-    activity = _recorded(step.activity).activity
+    record = _recorded(step.activity)
+    activity = record.activity
     if isinstance(step, CreateInTarget):
         key = f"FW-01#{activity.sourceSystem}#{activity.activityId}#create#{step.target}"
         key += f"#{step.attempt}" if step.attempt > 1 else ""  # a resubmission asks the target again
@@ -288,7 +294,30 @@ def run_step(event: dict[str, Any], lambda_context: Any = None) -> dict[str, Any
             return {"target": step.target, "id": target_id}
 
         return run_once(key=key, fingerprint=body_hash(activity), work=create, lambda_context=lambda_context)
-    return _finish(step, activity)
+    return _finish(step, record)
+
+
+def _superseded(attempt: int | None, record: ActivityRecord) -> bool:
+    """A newer attempt holds the activity: the step's execution (of ``attempt``; None: an execution started before its
+    steps carried it) was redriven, or ran on after its attempt was put in ERROR and resubmitted."""
+    return attempt is not None and record.attempt != attempt
+
+
+def _superseded_answer(step: FinishCreation | CancelInTarget, record: ActivityRecord) -> dict[str, Any]:
+    """What a superseded step answers, having done nothing: a cancel, nothing canceled; a finish, ``SUPERSEDED`` (with a
+    ``failure`` of None, which the ``Linked`` state's ResultSelector reads), noted on the activity's timeline."""
+    attempt, activity = step.attempt, record.activity
+    logger.warning(
+        "creation step of a superseded attempt: nothing done",
+        extra={"activityId": activity.activityId, "step": step.step, "attempt": attempt, "current": record.attempt},
+    )
+    if isinstance(step, CancelInTarget):
+        return {"target": step.target, "canceled": False}
+    detail = f"attempt {attempt}'s outcome not recorded: attempt {record.attempt} holds the activity"
+    journal.hop(
+        POINT, transaction_id(activity.sourceSystem, activity.activityId), step="finish", system="hub", outcome=SUPERSEDED, detail=detail
+    )
+    return {"status": SUPERSEDED, "failure": None, "attempt": attempt, "current": record.attempt}
 
 
 def _compensate(step: CancelInTarget) -> dict[str, Any]:
@@ -299,6 +328,8 @@ def _compensate(step: CancelInTarget) -> dict[str, Any]:
     record = _recorded(step.activity)
     if record.status != "CREATING":  # linked already (a later step failed): nothing to undo
         return {"target": step.target, "canceled": False}
+    if _superseded(step.attempt, record):  # a newer attempt's: what is there, it links (the target finds it by external id)
+        return _superseded_answer(step, record)
     target_id = record.links.get(step.target)
     if target_id is None:
         target_id = client_for(step.target).find(record.activity)
@@ -318,17 +349,24 @@ def _compensate(step: CancelInTarget) -> dict[str, Any]:
     return {"target": step.target, "canceled": True}
 
 
-def _finish(step: FinishCreation, activity: ActivityIn) -> dict[str, Any]:
+def _finish(step: FinishCreation, record: ActivityRecord) -> dict[str, Any]:
+    """Record the attempt's outcome; ``SUPERSEDED``, recording nothing and compensating nothing, when a newer attempt
+    holds the activity (its own execution records the outcome). The record's attempt is checked again by the
+    conditional write, so a resubmission between the read and the write is seen too."""
+    activity = record.activity
+    if _superseded(step.attempt, record):
+        return _superseded_answer(step, record)
     if step.failure is None:
         missing = [c for c in step.created or [] if "failure" in c]
         if missing:  # not recorded here: the workflow compensates first, then records the ERROR
             cause = "; ".join(f"not created in {c['target']} ({_failure_reason(c['failure'])})" for c in missing)
             return {"status": "INCOMPLETE", "failure": {"Error": "CreationFailed", "Cause": cause}}
-        record = activity_store().finish(activity, "LINKED", "created and linked in every routed system") or activity_store().get(
-            activity.sourceSystem, activity.activityId
-        )
-        if record is not None and record.status in ("LINKED", *CLOSING.values()):
-            _release_held(record)  # again on a retried step: the queue and the delivery deduplicate them
+        finished = activity_store().finish(activity, "LINKED", "created and linked in every routed system", attempt=step.attempt)
+        now = finished or activity_store().get(activity.sourceSystem, activity.activityId)
+        if finished is None and now is not None and _superseded(step.attempt, now):
+            return _superseded_answer(step, now)
+        if now is not None and now.status in ("LINKED", *CLOSING.values()):
+            _release_held(now)  # again on a retried step: the queue and the delivery deduplicate them
         return {"status": "LINKED", "failure": None}
     reason = _failure_reason(step.failure)
     not_canceled = [c for c in step.canceled if "failure" in c]
@@ -338,7 +376,10 @@ def _finish(step: FinishCreation, activity: ActivityIn) -> dict[str, Any]:
     if step.compensationError is not None:
         reason += f"; the compensation failed ({_failure_reason(step.compensationError)})"
         metrics.add_metric(name="FieldActivityCompensationsFailed", unit=MetricUnit.Count, value=1)
-    activity_store().finish(activity, "ERROR", reason)
+    if activity_store().finish(activity, "ERROR", reason, attempt=step.attempt) is None:
+        now = activity_store().get(activity.sourceSystem, activity.activityId)
+        if now is not None and _superseded(step.attempt, now):  # resubmitted since the record was read
+            return _superseded_answer(step, now)
     metrics.add_metric(name="FieldActivitiesFailed", unit=MetricUnit.Count, value=1)
     return {"status": "ERROR", "reason": reason}
 

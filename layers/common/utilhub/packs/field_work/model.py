@@ -4,7 +4,7 @@ of its life (FW-02), and the items the creation workflow passes between its step
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
@@ -180,22 +180,33 @@ class CreateInTarget(BaseModel):
     attempt: int = Field(default=1, ge=1, description="1, then one more per resubmission")
 
 
+# An execution's attempt as its finish and cancel steps carry it: ``None`` for an execution started before they
+# carried it (its definition's steps send none), which then acts on the activity whatever its attempt, as it did.
+# Not 1: such an execution may be a resubmission's (attempt 2 or more), and taking it for attempt 1 would refuse its
+# own outcome. Executions keep the definition they started with (a redrive too), so only those send none.
+StepAttempt = Annotated[int | None, Field(ge=1, description="the execution's attempt (its input's ``attempt``)")]
+
+
 class CancelInTarget(BaseModel):
-    """Compensation: cancel what the workflow created in a target before another target failed."""
+    """Compensation: cancel what the workflow created in a target before another target failed; nothing when a newer
+    attempt holds the activity (``attempt`` no longer the record's): what it made there is the newer attempt's too."""
 
     step: Literal["cancel"] = "cancel"
     target: str
     activity: ActivityKey
+    attempt: StepAttempt = None
 
 
 class FinishCreation(BaseModel):
     """Record the outcome once every create has ended: every routed system linked (``created``: each create's
     result, ``{"target","id"}`` or ``{"target","failure"}``), or ERROR with the reason (``failure``, and what
     the compensation did: ``canceled``, each ``{"target","canceled"}`` or ``{"target","failure"}``, or the
-    ``compensationError`` that stopped it)."""
+    ``compensationError`` that stopped it). Recorded only while the activity is at the execution's ``attempt``: an
+    older execution (redriven, or still running when its attempt was put in ERROR and resubmitted) is superseded."""
 
     step: Literal["finish"] = "finish"
     activity: ActivityKey
+    attempt: StepAttempt = None
     created: list[dict[str, Any]] | None = None
     failure: dict[str, Any] | None = None
     canceled: list[dict[str, Any]] = Field(default_factory=list)
