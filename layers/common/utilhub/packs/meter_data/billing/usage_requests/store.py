@@ -152,7 +152,7 @@ class UsageRequestStore:
             condition += f" AND {'attribute_exists' if sent_to_ccb else 'attribute_not_exists'}(determinantsZ)"
         try:
             # marked: a retry refused by what its own first attempt wrote is this transition, written (write_once)
-            image = aws.write_once(
+            image: dict[str, Any] = aws.write_once(
                 self._table.update_item,
                 Key={"pk": usage_request_id},
                 UpdateExpression=expression,
