@@ -381,3 +381,20 @@ def test_a_transition_applied_whose_answer_was_lost_is_not_taken_for_someone_els
     # time-out's requeue would have sent no message for its new attempt), and the request is DISCARDED
     assert len(retried) == 1
     assert store.get("SR-LOST-2").status is SyncStatus.DISCARDED  # type: ignore[union-attr]
+
+
+def test_a_claim_transaction_applied_whose_answer_was_lost_is_answered_as_applied(hub: LocalHub, store: SyncRequestStore) -> None:
+    # Given a PENDING request, and the TransactWriteItems of its claim applied but its answer lost: the SDK sends it
+    # again with the same ClientRequestToken (botocore fills one in before the first attempt), which DynamoDB answers
+    # as applied (the local runtime as DynamoDB does), so a transaction needs no mark of its own
+    submit(hub, person("SR-LOST-3", entity_id="P-LOST-3"))
+    request = pending(store)["SR-LOST-3"]
+    with answer_lost_once(store._table.meta.client, "TransactWriteItems", lambda _: True) as retried:
+        # When the monitor claims it
+        attempts = store.claim_many([request])
+
+    # Then the claim is this caller's, sent once with one token
+    assert len(retried) == 1
+    assert retried[0]["ClientRequestToken"]
+    assert attempts == [1]
+    assert store.get("SR-LOST-3").status is SyncStatus.SENT  # type: ignore[union-attr]
