@@ -1,13 +1,14 @@
 """What the tests share: a JSON body posted to the hub in-process with a caller's claims, waiting until something
-is so, a token of a local application's client, the time each call to a target was given, and a customer Oracle's
-pack made in CCB."""
+is so, a token of a local application's client, the time each call to a target was given, a customer Oracle's
+pack made in CCB, and a DynamoDB write whose answer is lost after it was applied."""
 
 from __future__ import annotations
 
 import json
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -139,3 +140,27 @@ def made_by_oracles_pack(ccb: CcbSimulator, siebel_id: str, name: str = "Ada Lov
     made = json.loads(reply.body)
     ccb.received.clear()
     return made["personId"], made["accountId"]
+
+
+@contextmanager
+def answer_lost_once(client: Any, operation: str, lost: Callable[[dict[str, Any]], bool]) -> Iterator[list[dict[str, Any]]]:
+    """The first ``operation`` call (``PutItem``, ``UpdateItem``...) of ``client`` (boto3's, a resource's
+    ``meta.client``) whose request ``lost`` picks has its answer lost after DynamoDB applied it, as after a read timeout
+    under load: botocore's own retry decision (``needs-retry``) sends it again at once, whatever the transport (moto in
+    process, or a server). Yields the requests so retried (their parameters, decoded), to tell that it happened."""
+    retried: list[dict[str, Any]] = []
+
+    def retry_once(request_dict: dict[str, Any], **_: Any) -> int | None:
+        body = request_dict["body"]
+        params = json.loads(body.decode() if isinstance(body, bytes) else body)
+        if not retried and lost(params):
+            retried.append(params)
+            return 0  # tried again at once
+        return None
+
+    event = f"needs-retry.dynamodb.{operation}"
+    client.meta.events.register_first(event, retry_once)
+    try:
+        yield retried
+    finally:
+        client.meta.events.unregister(event, retry_once)

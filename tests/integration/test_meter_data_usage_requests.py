@@ -16,7 +16,7 @@ import pytest
 
 from localhub.hub import ApiResponse, LocalHub
 from tests.conftest import sample_event
-from tests.helpers import JSON, post_json
+from tests.helpers import JSON, answer_lost_once, post_json
 from tests.integration.test_meter_data_master_data_sync import post_sample
 from tests.integration.test_meter_data_person_sync import cycle
 from utilhub.packs.meter_data.billing import usage_requests
@@ -557,6 +557,56 @@ def test_a_message_for_a_request_its_worker_could_not_move_to_sent_is_redelivere
 
     # Then the message was kept (not acknowledged unworked) and worked: COMPLETED and billed once
     assert state_of(hub, "UR-00950")["status"] == "COMPLETED"
+    assert ccb_state(hub)["usageRequestsBilled"] == 1
+
+
+def test_a_move_to_sent_applied_whose_answer_was_lost_is_its_workers_own_not_another_attempts(hub: LocalHub) -> None:
+    from utilhub.platform import aws
+
+    # Given one usage request whose move PENDING -> SENT DynamoDB applied but whose answer was lost (a read timeout
+    # under load): the SDK sends it again, and the retry is refused, the request being SENT already (by this very move)
+    assert post_batch(hub, [usage_request(955)]).status == 202
+    client = aws.table(hub.resources()["MeterDataUsageRequestTable"]).meta.client
+
+    def move_to_sent(update: dict[str, Any]) -> bool:
+        return bool(update["Key"]["pk"] == {"S": "UR-00955"} and update["ExpressionAttributeValues"][":to"] == {"S": "SENT"})
+
+    # When the queue is worked
+    with answer_lost_once(client, "UpdateItem", move_to_sent) as retried:
+        hub.drain()
+
+    # Then its worker went on with the lease it took (not "being worked by another attempt" until that lease ran out,
+    # the message redelivered meanwhile): COMPLETED and billed once, on its first delivery, its SENT in its history
+    assert len(retried) == 1
+    state = state_of(hub, "UR-00955")
+    assert state["status"] == "COMPLETED"
+    assert [h["status"] for h in state["history"]] == ["PENDING", "SENT", "COMPLETED"]
+    assert ccb_state(hub)["usageRequestsBilled"] == 1
+
+
+def test_a_lease_taken_whose_answer_was_lost_is_held_by_its_redelivery_not_another_attempt(hub: LocalHub) -> None:
+    from utilhub.platform import aws
+
+    # Given a usage request SENT whose first attempt found MDM down (the attempt gave its lease back), and the lease its
+    # redelivery takes applied but its answer lost: the SDK's retry is refused, the lease being held (by this very write)
+    hub.simulators["MDM"].add_fault({"kind": "down", "count": 1})
+    assert post_batch(hub, [usage_request(956)]).status == 202
+    hub.drain()
+    assert state_of(hub, "UR-00956")["status"] == "SENT"
+    client = aws.table(hub.resources()["MeterDataUsageRequestTable"]).meta.client
+
+    def lease(update: dict[str, Any]) -> bool:
+        return bool(update["Key"]["pk"] == {"S": "UR-00956"} and "leaseUntil < :now" in update.get("ConditionExpression", ""))
+
+    # When the message is handed over again
+    hub.expire_visibility()
+    with answer_lost_once(client, "UpdateItem", lease) as retried:
+        hub.drain()
+
+    # Then the redelivery holds its lease and completes the request (not "being worked by another attempt" until its
+    # own lease ran out), billed once
+    assert len(retried) == 1
+    assert state_of(hub, "UR-00956")["status"] == "COMPLETED"
     assert ccb_state(hub)["usageRequestsBilled"] == 1
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from localhub.hub import ApiResponse, LocalHub
 from localhub.lambda_.runtime import function_environment
-from tests.helpers import post_json
+from tests.helpers import answer_lost_once, post_json
 from tests.integration.test_meter_data_person_sync import CLAIMS, MONITOR, person
 from utilhub.platform import wiring
 from utilhub.syncrequests.lifecycle import Blocked, PendingRequest
@@ -349,3 +349,52 @@ def test_a_release_under_a_key_with_few_open_requests_reads_them_all_and_finds_t
 
     # Then it holds every open change of the person, the oldest among them
     assert sorted(r.sync_request_id for r in found) == [f"SR-F{n:03}" for n in range(1, OPEN_READ_LIMIT + 1)]
+
+
+def test_a_request_stored_whose_answer_was_lost_is_created_by_its_caller(hub: LocalHub, store: SyncRequestStore) -> None:
+    from utilhub.syncrequests.model import SyncRequestIn
+
+    # Given the intake's PutItem applied but its answer lost (a read timeout under load): the SDK sends it again, and
+    # DynamoDB refuses the retry for the item its first attempt wrote
+    request = SyncRequestIn.model_validate(person("SR-LOST-1", entity_id="P-LOST-1"))
+    with answer_lost_once(store._table.meta.client, "PutItem", lambda put: put["Item"]["pk"]["S"].endswith("SR-LOST-1")) as retried:
+        # When the request is stored
+        stored, created = store.create(request, "corr-lost-1")
+
+    # Then it is this intake's own: created (so received in the journal, counted and released), not a repeat
+    assert len(retried) == 1
+    assert created is True
+    assert stored.status is SyncStatus.PENDING
+    assert store.get("SR-LOST-1").status is SyncStatus.PENDING  # type: ignore[union-attr]
+
+
+def test_a_transition_applied_whose_answer_was_lost_is_not_taken_for_someone_elses(hub: LocalHub, store: SyncRequestStore) -> None:
+    # Given a PENDING request, and the UpdateItem of its transition applied but its answer lost: the SDK's retry is
+    # refused, the request being DISCARDED already (by this very write)
+    submit(hub, person("SR-LOST-2", entity_id="P-LOST-2"))
+    request = pending(store)["SR-LOST-2"]
+    with answer_lost_once(store._table.meta.client, "UpdateItem", lambda update: update["Key"]["pk"]["S"].endswith("SR-LOST-2")) as retried:
+        # When the monitor discards it
+        store.discard(request, "superseded by a later image")
+
+    # Then the transition stands as this caller's (no StaleTransition: a resubmission would have answered 409, a
+    # time-out's requeue would have sent no message for its new attempt), and the request is DISCARDED
+    assert len(retried) == 1
+    assert store.get("SR-LOST-2").status is SyncStatus.DISCARDED  # type: ignore[union-attr]
+
+
+def test_a_claim_transaction_applied_whose_answer_was_lost_is_answered_as_applied(hub: LocalHub, store: SyncRequestStore) -> None:
+    # Given a PENDING request, and the TransactWriteItems of its claim applied but its answer lost: the SDK sends it
+    # again with the same ClientRequestToken (botocore fills one in before the first attempt), which DynamoDB answers
+    # as applied (the local runtime as DynamoDB does), so a transaction needs no mark of its own
+    submit(hub, person("SR-LOST-3", entity_id="P-LOST-3"))
+    request = pending(store)["SR-LOST-3"]
+    with answer_lost_once(store._table.meta.client, "TransactWriteItems", lambda _: True) as retried:
+        # When the monitor claims it
+        attempts = store.claim_many([request])
+
+    # Then the claim is this caller's, sent once with one token
+    assert len(retried) == 1
+    assert retried[0]["ClientRequestToken"]
+    assert attempts == [1]
+    assert store.get("SR-LOST-3").status is SyncStatus.SENT  # type: ignore[union-attr]

@@ -92,3 +92,99 @@ def test_put_absent_puts_only_new_keys_across_transactions_and_returns_those_tha
         assert {k for k, v in stored.items() if v == "old"} == {"K3", "K7", "K105"}
         # And a second put finds them all
         assert len(put_absent(table, items)) == TRANSACTION_LIMIT + 20
+
+
+@pytest.fixture
+def marked_table() -> Any:
+    import boto3
+    from moto import mock_aws
+
+    with mock_aws():
+        dynamodb = boto3.resource("dynamodb", region_name="eu-west-1")
+        yield dynamodb.create_table(
+            TableName="marked",
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        )
+
+
+def test_a_conditional_write_refused_by_another_writers_item_is_still_refused(marked_table: Any) -> None:
+    from tests.helpers import answer_lost_once
+    from utilhub.platform.aws import WRITE_MARK, write_once
+
+    # Given one item another write_once wrote (its own mark), and one written without a mark
+    write_once(marked_table.put_item, Item={"pk": "K1", "v": "theirs"}, ConditionExpression="attribute_not_exists(pk)")
+    marked_table.put_item(Item={"pk": "K2", "v": "theirs"})
+    for key in ("K1", "K2"):
+        # When another put on condition that the item is absent is refused, and sent again by the SDK as if that
+        # answer were lost
+        with answer_lost_once(marked_table.meta.client, "PutItem", lambda _: True) as retried, pytest.raises(ClientError) as refused:
+            write_once(marked_table.put_item, Item={"pk": key, "v": "mine"}, ConditionExpression="attribute_not_exists(pk)")
+        # Then the refusal stands: the item that refused it is not this write's
+        assert len(retried) == 1
+        assert refused.value.response["Error"]["Code"] == "ConditionalCheckFailedException"
+        assert marked_table.get_item(Key={"pk": key})["Item"]["v"] == "theirs"
+    assert WRITE_MARK in marked_table.get_item(Key={"pk": "K1"})["Item"]
+
+
+def test_a_typed_update_with_no_set_clause_whose_answer_was_lost_stands(marked_table: Any) -> None:
+    import boto3
+
+    from tests.helpers import answer_lost_once
+    from utilhub.platform.aws import write_once
+
+    # Given an item with a flag, and a client of DynamoDB's typed values
+    marked_table.put_item(Item={"pk": "K", "flag": True})
+    client = boto3.client("dynamodb", region_name="eu-west-1")
+
+    # When the flag is removed on condition that it is there, the first attempt's answer lost (its retry refused)
+    with answer_lost_once(client, "UpdateItem", lambda _: True) as retried:
+        answer = write_once(
+            client.update_item,
+            typed=True,
+            TableName="marked",
+            Key={"pk": {"S": "K"}},
+            UpdateExpression="REMOVE flag",
+            ConditionExpression="attribute_exists(flag)",
+        )
+
+    # Then the write stands as applied
+    assert len(retried) == 1
+    assert answer == {}
+    assert "flag" not in marked_table.get_item(Key={"pk": "K"})["Item"]
+
+
+def test_an_update_asking_all_new_whose_answer_was_lost_gets_the_item_its_first_attempt_left(marked_table: Any) -> None:
+    from decimal import Decimal
+
+    from tests.helpers import answer_lost_once
+    from utilhub.platform.aws import WRITE_MARK, write_once
+
+    # Given an item PENDING
+    marked_table.put_item(Item={"pk": "K", "status": "PENDING", "n": 1})
+
+    # When it moves to SENT on condition that it is PENDING, asking for the new item, the first attempt's answer lost
+    with answer_lost_once(marked_table.meta.client, "UpdateItem", lambda _: True) as retried:
+        answer = write_once(
+            marked_table.update_item,
+            Key={"pk": "K"},
+            UpdateExpression="SET #s = :to ADD n :one",
+            ConditionExpression="#s = :from",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":to": "SENT", ":from": "PENDING", ":one": 1},
+            ReturnValues="ALL_NEW",
+        )
+
+    # Then it is answered with the item as that attempt left it, in Python's values as the Table gives them
+    assert len(retried) == 1
+    attributes = dict(answer["Attributes"])
+    attributes.pop(WRITE_MARK)
+    assert attributes == {"pk": "K", "status": "SENT", "n": Decimal(2)}
+
+
+def test_a_write_asking_for_the_item_as_it_was_is_not_taken() -> None:
+    from utilhub.platform.aws import write_once
+
+    with pytest.raises(ValueError, match="ALL_NEW"):
+        write_once(lambda **_: {}, Key={"pk": "K"}, UpdateExpression="SET v = :v", ReturnValues="ALL_OLD")

@@ -19,7 +19,7 @@ import urllib3
 from werkzeug.test import Client
 
 from localhub.simulators.ccb import CcbSimulator
-from tests.helpers import made_by_oracles_pack
+from tests.helpers import answer_lost_once, made_by_oracles_pack
 from utilhub.packs.customer.ccb import CcbCustomerChange, CcbCustomerClient, CcbCustomerIn
 from utilhub.packs.customer.customers import (
     ORDER_POINT,
@@ -773,6 +773,27 @@ def test_a_writer_that_loses_the_race_to_record_gives_ccb_the_winners_image_agai
     assert pack.changes_sent()[1] == ["account", "addresses", "billRoute", "contacts", "person", "statement"]
     held = pack.ccb.customer(person_id)
     assert (held.person.name, held.addresses[0].city) == ("Ada Countess", "Springfield")
+
+
+def test_a_record_applied_whose_answer_was_lost_is_the_writers_own_not_a_concurrent_change(pack: Pack) -> None:
+    # Given the order's record of A1 (a conditional PutItem on the version it read) applied but its answer lost (a read
+    # timeout under load): the SDK sends it again, and the retry is refused, the version having moved on (by this write)
+    def record(put: dict[str, Any]) -> bool:
+        return bool(put["Item"]["pk"] == {"S": "CUSTOMER#SEBL#A1"} and put["Item"].get("synchronized") == {"BOOL": True})
+
+    # When the order synchronizes A1
+    with answer_lost_once(pack.table.meta.client, "PutItem", record) as retried:
+        answer = pack.sync.synchronize_order(order("SO-1", account("A1")))
+
+    # Then the order succeeds, A1 CREATED and recorded once: not a 409 "changed while this request ran", and CCB not
+    # given the "winner's" image again (this writer's own)
+    assert len(retried) == 1
+    assert [(c["siebelAccountId"], c["action"]) for c in answer["customers"]] == [("A1", "CREATED")]
+    assert pack.created() == ["A1"]
+    assert pack.changes_sent() == []
+    state = pack.store.get("A1")
+    assert state is not None
+    assert (state.synchronized, state.version) == (True, 1)
 
 
 def test_a_writer_that_loses_to_an_unrecorded_customer_gives_ccb_nothing_more(pack: Pack) -> None:

@@ -9,12 +9,15 @@ still fails for a reason that may pass (throttling, a 5xx, a lost connection) is
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import re
+import uuid
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from botocore.exceptions import ClientError
     from mypy_boto3_dynamodb.service_resource import Table
     from mypy_boto3_sqs.client import SQSClient
 
@@ -145,6 +148,69 @@ def put_absent(table: Table, items: Sequence[dict[str, Any]]) -> list[dict[str, 
                 existing += [item for n, item in enumerate(remaining) if n in failed]
                 remaining = [item for n, item in enumerate(remaining) if n not in failed]
     return existing
+
+
+# the attribute of an item a conditional write of :func:`write_once` wrote last: the mark of that write
+WRITE_MARK = "writeMark"
+
+
+def refused_by_own_attempt(refused: ClientError, attribute: str, mark: str) -> bool:
+    """Whether a conditional write that carried ``mark`` in ``attribute`` was refused by the item an earlier attempt of
+    that same write put there (applied, its answer lost, retried by the SDK): the refusal's ``ALL_OLD`` item (the
+    write must ask for it) holds that very mark. Another mark, or none, is another writer's: the refusal stands."""
+    answer: dict[str, Any] = dict(refused.response)
+    standing = answer.get("Item") or {}
+    # the item as DynamoDB returns it (typed: a resource's Table does not deserialise an error's), or plain
+    return answer.get("Error", {}).get("Code") == "ConditionalCheckFailedException" and standing.get(attribute) in ({"S": mark}, mark)
+
+
+_SET_CLAUSE = re.compile(r"\bSET\s+", re.IGNORECASE)
+
+
+def write_once(write: Callable[..., Any], *, typed: bool = False, **request: Any) -> Any:
+    """``write(**request)``, a conditional ``put_item`` or ``update_item`` (``typed``: of a client that takes DynamoDB's
+    typed values; a resource's ``Table``, and its ``meta.client``, take Python's), that knows a refusal by its own earlier attempt: the SDK retries a call whose answer it did not get (a
+    read timeout under load) though DynamoDB may have applied it, and that retry is then refused by the item its own
+    first attempt wrote. Each call writes a fresh mark (:data:`WRITE_MARK`) and asks for the item that refused it; when
+    that item holds this call's mark, the write stood, and it is answered as applied: ``{}``, or, when the request asks
+    for ``ALL_NEW``, the item as the first attempt left it. Any other refusal (or failure) is raised as it came.
+
+    Not for a request that asks for the item as it was before (``ALL_OLD``): its own retry cannot give it back."""
+    if request.get("ReturnValues") not in (None, "NONE", "ALL_NEW"):
+        raise ValueError("write_once answers an applied write with nothing or ALL_NEW only")
+    from botocore.exceptions import ClientError
+
+    mark = uuid.uuid4().hex
+    marked: Any = {"S": mark} if typed else mark
+    if "Item" in request:
+        request["Item"] = {**request["Item"], WRITE_MARK: marked}
+    else:
+        expression = str(request["UpdateExpression"])
+        found = _SET_CLAUSE.search(expression)
+        assignment = "#writeMark = :writeMark"
+        request["UpdateExpression"] = (
+            f"{expression[: found.end()]}{assignment}, {expression[found.end() :]}" if found else f"{expression} SET {assignment}"
+        )
+        request["ExpressionAttributeNames"] = {**request.get("ExpressionAttributeNames", {}), "#writeMark": WRITE_MARK}
+        request["ExpressionAttributeValues"] = {**request.get("ExpressionAttributeValues", {}), ":writeMark": marked}
+    request["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+    try:
+        return write(**request)
+    except ClientError as refused:
+        if not refused_by_own_attempt(refused, WRITE_MARK, mark):
+            raise
+        from utilhub.platform.observability import logger
+
+        logger.info("conditional write retried after its answer was lost: it stands")
+        if request.get("ReturnValues") != "ALL_NEW":
+            return {}
+        standing: dict[str, Any] = dict(refused.response["Item"])  # type: ignore[typeddict-item]
+        if typed:
+            return {"Attributes": standing}
+        from boto3.dynamodb.types import TypeDeserializer
+
+        deserializer = TypeDeserializer()
+        return {"Attributes": {name: deserializer.deserialize(value) for name, value in standing.items()}}
 
 
 @contextmanager

@@ -19,6 +19,10 @@ DynamoDB may have applied it: the retry is then refused by the record its own fi
 would take its own claim for another's ("already in progress" until its deadline; a relayed event waited a whole
 visibility timeout for nothing). :class:`ClaimsOnce` gives each claim a mark of its own, so that refusal is
 known for what it is: the claim stands.
+
+Every other conditional write of the hub meets the same lost answer: :func:`~utilhub.platform.aws.write_once` gives
+any conditional ``PutItem`` or ``UpdateItem`` a mark the same way, and both know their own refusal by
+:func:`~utilhub.platform.aws.refused_by_own_attempt` (docs/reliability.md#a-write-whose-answer-was-lost).
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import STATUS_CONSTANTS
 from botocore.exceptions import ClientError
 
+from utilhub.platform.aws import refused_by_own_attempt
 from utilhub.platform.observability import logger
 from utilhub.platform.problems import Problem, conflict
 from utilhub.platform.settings import get_settings
@@ -84,9 +89,7 @@ class ClaimsOnce:
         try:
             return self._client.put_item(**{**request, "Item": {**item, CLAIM_ATTRIBUTE: mark}})
         except ClientError as refused:
-            answer: dict[str, Any] = dict(refused.response)
-            standing = answer.get("Item") or {}
-            if answer.get("Error", {}).get("Code") == "ConditionalCheckFailedException" and standing.get(CLAIM_ATTRIBUTE) == mark:
+            if refused_by_own_attempt(refused, CLAIM_ATTRIBUTE, mark["S"]):
                 logger.info("idempotency claim retried after its answer was lost: it is this call's")
                 return {}
             raise

@@ -44,7 +44,7 @@ from urllib.parse import quote
 from botocore.exceptions import BotoCoreError, ClientError
 
 from utilhub.platform import journal
-from utilhub.platform.aws import TRANSACTION_LIMIT, put_absent
+from utilhub.platform.aws import TRANSACTION_LIMIT, put_absent, write_once
 from utilhub.platform.observability import logger
 from utilhub.syncrequests.lifecycle import AckTimeouts, Blocked, EntityState, PendingRequest, check_transition, sortable_time
 from utilhub.syncrequests.model import TERMINAL, SyncRequest, SyncRequestIn, SyncStatus, canonical_json
@@ -251,7 +251,8 @@ class SyncRequestStore:
         """
         item = self._new_item(request, correlation_id)
         try:
-            self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
+            # marked: a retry of this put, refused by the item its own first attempt wrote, is still this intake's
+            write_once(self._table.put_item, Item=item, ConditionExpression="attribute_not_exists(pk)")
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
@@ -616,7 +617,9 @@ class SyncRequestStore:
     def _write(self, updates: Sequence[Update]) -> None:
         try:
             if len(updates) == 1:
-                self._client.update_item(**_raw(updates[0]))
+                # marked: a retry refused by what its own first attempt wrote stands as written, not as stale (a
+                # transaction needs no mark: boto3 gives each one a ClientRequestToken, the same to its retries)
+                write_once(self._client.update_item, **_raw(updates[0]))
             else:
                 self._client.transact_write_items(TransactItems=[{"Update": _raw(u)} for u in updates])  # type: ignore[typeddict-item]
         except ClientError as exc:

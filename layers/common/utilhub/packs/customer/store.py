@@ -24,6 +24,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, Field
 
 from utilhub.packs.customer.ccb import CcbCustomerIn
+from utilhub.platform.aws import write_once
 from utilhub.platform.problems import Problem
 
 if TYPE_CHECKING:
@@ -126,7 +127,8 @@ class CustomerStore:
         item = self.state_item(state)
         condition = "attribute_not_exists(pk) OR version = :read" if state.version == 0 else "version = :read"
         try:
-            self._table.put_item(Item=item, ConditionExpression=condition, ExpressionAttributeValues={":read": state.version})
+            # marked: a retry refused by the version its own first attempt wrote is this record, not a concurrent change
+            write_once(self._table.put_item, Item=item, ConditionExpression=condition, ExpressionAttributeValues={":read": state.version})
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
                 raise ConcurrentChange(state.siebelAccountId) from None

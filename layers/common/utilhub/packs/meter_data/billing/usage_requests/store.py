@@ -151,7 +151,9 @@ class UsageRequestStore:
         if sent_to_ccb is not None:
             condition += f" AND {'attribute_exists' if sent_to_ccb else 'attribute_not_exists'}(determinantsZ)"
         try:
-            image = self._table.update_item(
+            # marked: a retry refused by what its own first attempt wrote is this transition, written (write_once)
+            image: dict[str, Any] = aws.write_once(
+                self._table.update_item,
                 Key={"pk": usage_request_id},
                 UpdateExpression=expression,
                 ConditionExpression=f"attribute_exists(pk) AND {condition}",
@@ -205,7 +207,8 @@ class UsageRequestStore:
     def lease(self, usage_request_id: str, until: datetime, now: datetime) -> bool:
         """Lease a SENT request to an attempt until ``until``; False when it is not SENT or another attempt holds it."""
         try:
-            self._table.update_item(
+            aws.write_once(  # marked: a retry refused by the lease its own first attempt took holds that lease
+                self._table.update_item,
                 Key={"pk": usage_request_id},
                 UpdateExpression="SET leaseUntil = :until",
                 ConditionExpression="#s = :sent AND (attribute_not_exists(leaseUntil) OR leaseUntil < :now)",
