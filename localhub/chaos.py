@@ -984,7 +984,13 @@ def tick(hub: Hub) -> None:
     for route in ("/imports", "/acknowledgements/send"):  # DACS's own scheduler
         with contextlib.suppress(httpx.HTTPError):
             httpx.post(f"{dacs}{route}", timeout=60)
-    hub.control("POST", "/queues/redeliver-now", timeout=300)  # after an outage, hundreds of messages; on a loaded machine
+    # after an outage, hundreds of messages and the idempotency claims of the invocations that ended (a scan of each
+    # table); on a loaded machine that can outlast the wait, and the hub goes on with it: the next tick asks again
+    started = time.monotonic()
+    try:
+        hub.control("POST", "/queues/redeliver-now", timeout=600)
+    except httpx.TimeoutException:
+        print(f"  round {hub.rounds}: redelivery not answered in {time.monotonic() - started:.0f} s; asked again next round", flush=True)
     hub.rounds += 1
 
 

@@ -63,3 +63,27 @@ def test_a_hub_that_answers_503_is_asked_again_as_it_asks_and_a_last_5xx_is_the_
 
     assert answer.status_code == 503
     assert pauses == [1.0] * 7
+
+
+def test_a_tick_whose_redelivery_gets_no_answer_in_time_goes_on_and_the_next_tick_asks_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Making every failed message visible after an outage (the local runtime's control call) can outlast the client's
+    # wait on a loaded machine; the call goes on in the hub, and a default run stopped here with a ReadTimeout
+    asked: list[str] = []
+
+    def control(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url.path)
+        if request.url.path.endswith("/queues/redeliver-now") and asked.count(request.url.path) == 1:
+            raise httpx.ReadTimeout("timed out", request=request)
+        return httpx.Response(200, json={"madeVisible": 0, "result": {}, "error": None})
+
+    monkeypatch.setattr("localhub.chaos.httpx.post", lambda *_, **__: httpx.Response(200))
+    hub = chaos.Hub.__new__(chaos.Hub)
+    hub.rounds = 0
+    hub._simulator_urls = {"DACS": "http://dacs"}
+    hub._client = httpx.Client(base_url="http://hub", transport=httpx.MockTransport(control))
+
+    chaos.tick(hub)
+    chaos.tick(hub)
+
+    assert hub.rounds == 2
+    assert asked.count("/_local/queues/redeliver-now") == 2
