@@ -1,6 +1,6 @@
 """What the tests share: a JSON body posted to the hub in-process with a caller's claims, waiting until something
 is so, a token of a local application's client, the time each call to a target was given, a customer Oracle's
-pack made in CCB, and a DynamoDB write whose answer is lost after it was applied."""
+pack made in CCB, a DynamoDB write whose answer is lost after it was applied, and the cross-reference table in moto."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import httpx
     import pytest
+    from moto.core.config import DefaultConfig
 
     from localhub.hub import ApiResponse, LocalHub
     from localhub.simulators.ccb import CcbSimulator
@@ -164,3 +165,38 @@ def answer_lost_once(client: Any, operation: str, lost: Callable[[dict[str, Any]
         yield retried
     finally:
         client.meta.events.unregister(event, retry_once)
+
+
+@contextmanager
+def moto_xref_table(monkeypatch: pytest.MonkeyPatch, aws_config: DefaultConfig | None = None) -> Iterator[Any]:
+    """The cross-reference table as the template builds it (keys and indexes), in moto in process (``mock_aws`` with
+    ``aws_config``, e.g. Step Functions' executions only recorded), named by the hub's settings (no journal), the
+    wiring and the metrics fresh; yields its boto3 ``Table``. AWS calls made inside the block go to moto."""
+    import boto3
+    from moto import mock_aws
+
+    from localhub.template import Template
+    from utilhub.platform import wiring
+    from utilhub.platform.observability import metrics
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, "testing")
+    monkeypatch.delenv("UTILHUB_JOURNAL_TABLE", raising=False)
+    table = Template.load().resources["CrossReferenceTable"]["Properties"]
+    with mock_aws(config=aws_config):
+        created = boto3.resource("dynamodb").create_table(
+            TableName="xref",
+            KeySchema=table["KeySchema"],
+            AttributeDefinitions=table["AttributeDefinitions"],
+            GlobalSecondaryIndexes=table["GlobalSecondaryIndexes"],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        monkeypatch.setenv("UTILHUB_XREF_TABLE", "xref")
+        wiring.reset()
+        metrics.clear_metrics()
+        try:
+            yield created
+        finally:
+            metrics.clear_metrics()
+            wiring.reset()

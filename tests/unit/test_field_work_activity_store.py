@@ -9,27 +9,14 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from tests.helpers import moto_xref_table
 from utilhub.packs.field_work.model import ActivityIn
 from utilhub.packs.field_work.store import ActivityStore
 
 
 @pytest.fixture
 def table(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    import boto3
-    from moto import mock_aws
-
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        monkeypatch.setenv(name, "testing")
-    monkeypatch.delenv("UTILHUB_JOURNAL_TABLE", raising=False)
-    with mock_aws():
-        dynamodb = boto3.resource("dynamodb", region_name="eu-west-1")
-        created = dynamodb.create_table(
-            TableName="xref",
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+    with moto_xref_table(monkeypatch) as created:
         yield created
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from localhub.template import Template
+from tests.helpers import moto_xref_table
 from utilhub.packs.field_work import activities
 from utilhub.packs.field_work.activities import body_hash, creation_input, end_creations_that_ended, execution_name, submit
 from utilhub.packs.field_work.model import ActivityIn
@@ -38,34 +38,17 @@ class Hub:
 @pytest.fixture
 def hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[Hub]:
     import boto3
-    from moto import mock_aws
 
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        monkeypatch.setenv(name, "testing")
-    monkeypatch.delenv("UTILHUB_JOURNAL_TABLE", raising=False)
-    table = Template.load().resources["CrossReferenceTable"]["Properties"]
     # executions only recorded, never run (a local hub started earlier in this process may have set moto to run them)
-    with mock_aws(config={"stepfunctions": {"execute_state_machine": False}}):
-        created = boto3.resource("dynamodb").create_table(
-            TableName="xref",
-            KeySchema=table["KeySchema"],
-            AttributeDefinitions=table["AttributeDefinitions"],
-            GlobalSecondaryIndexes=table["GlobalSecondaryIndexes"],
-            BillingMode="PAY_PER_REQUEST",
-        )
+    with moto_xref_table(monkeypatch, {"stepfunctions": {"execute_state_machine": False}}) as table:
         sfn = boto3.client("stepfunctions")
         definition = {"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}
         machine = sfn.create_state_machine(
             name="field-activities", definition=json.dumps(definition), roleArn="arn:aws:iam::123456789012:role/sfn"
         )["stateMachineArn"]
-        monkeypatch.setenv("UTILHUB_XREF_TABLE", "xref")
         monkeypatch.setenv("UTILHUB_FIELD_WORK_STATE_MACHINE_ARN", machine)
         wiring.reset()
-        metrics.clear_metrics()
-        yield Hub(ActivityStore(created), sfn, machine)
-        metrics.clear_metrics()
-    wiring.reset()
+        yield Hub(ActivityStore(table), sfn, machine)
 
 
 def meter_exchange(activity_id: str) -> ActivityIn:

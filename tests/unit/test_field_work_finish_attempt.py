@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from localhub.template import ROOT, Template
+from tests.helpers import moto_xref_table
 from utilhub.packs.field_work.activities import creation_input, run_step
 from utilhub.packs.field_work.model import ActivityIn
 from utilhub.packs.field_work.store import ActivityStore
-from utilhub.platform import wiring
 from utilhub.platform.observability import metrics
 
 KEY = {"sourceSystem": "CCB", "activityId": "FA-OLD"}
@@ -26,28 +26,8 @@ REFUSED = {"Error": "TargetRejected", "Cause": json.dumps({"errorMessage": "HTTP
 
 @pytest.fixture
 def store(monkeypatch: pytest.MonkeyPatch) -> Iterator[ActivityStore]:
-    import boto3
-    from moto import mock_aws
-
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        monkeypatch.setenv(name, "testing")
-    monkeypatch.delenv("UTILHUB_JOURNAL_TABLE", raising=False)
-    table = Template.load().resources["CrossReferenceTable"]["Properties"]
-    with mock_aws():
-        created = boto3.resource("dynamodb").create_table(
-            TableName="xref",
-            KeySchema=table["KeySchema"],
-            AttributeDefinitions=table["AttributeDefinitions"],
-            GlobalSecondaryIndexes=table["GlobalSecondaryIndexes"],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        monkeypatch.setenv("UTILHUB_XREF_TABLE", "xref")
-        wiring.reset()
-        metrics.clear_metrics()
-        yield ActivityStore(created)
-        metrics.clear_metrics()
-    wiring.reset()
+    with moto_xref_table(monkeypatch) as table:
+        yield ActivityStore(table)
 
 
 def meter_exchange() -> ActivityIn:
