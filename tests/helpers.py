@@ -1,6 +1,6 @@
 """What the tests share: a JSON body posted to the hub in-process with a caller's claims, waiting until something
 is so, a token of a local application's client, the time each call to a target was given, a customer Oracle's
-pack made in CCB, a DynamoDB write whose answer is lost after it was applied, and the cross-reference table in moto."""
+pack made in CCB, a DynamoDB write whose answer is lost after it was applied, and the idempotency and cross-reference tables in moto."""
 
 from __future__ import annotations
 
@@ -200,3 +200,32 @@ def moto_xref_table(monkeypatch: pytest.MonkeyPatch, aws_config: DefaultConfig |
         finally:
             metrics.clear_metrics()
             wiring.reset()
+
+
+@contextmanager
+def moto_idempotency_table(monkeypatch: pytest.MonkeyPatch, name: str = "idempotency") -> Iterator[Any]:
+    """The idempotency records' table (Powertools' key ``id``) in moto in process, named by the hub's settings, the
+    wiring and the hub's clients fresh; yields the hub's DynamoDB client. AWS calls made inside the block go to moto."""
+    from moto import mock_aws
+
+    from utilhub.platform import aws, wiring
+
+    monkeypatch.setenv("UTILHUB_IDEMPOTENCY_TABLE", name)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    for variable in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(variable, "testing")
+    with mock_aws():
+        wiring.reset()
+        aws.reset_clients()
+        client = aws.client("dynamodb")
+        client.create_table(
+            TableName=name,
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        try:
+            yield client
+        finally:
+            wiring.reset()
+            aws.reset_clients()

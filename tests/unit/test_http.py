@@ -15,6 +15,7 @@ import pytest
 from pydantic import AwareDatetime, BaseModel
 
 from localhub.apigw.events import http_event
+from tests.helpers import moto_idempotency_table
 from utilhub.platform.api_docs import Reply, Request, XmlBody
 from utilhub.platform.http import create_api, parsed_xml, route
 
@@ -344,23 +345,7 @@ def test_a_route_s_caller_must_act_as_the_system_it_declares_before_its_body_is_
 
 
 def test_an_idempotent_route_runs_once_per_key_and_answers_a_replay_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
-    from moto import mock_aws
-
-    from utilhub.platform import aws, wiring
-
-    monkeypatch.setenv("UTILHUB_IDEMPOTENCY_TABLE", "idempotency")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        monkeypatch.setenv(name, "testing")
-    with mock_aws():
-        wiring.reset()
-        aws.reset_clients()
-        aws.client("dynamodb").create_table(
-            TableName="idempotency",
-            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+    with moto_idempotency_table(monkeypatch):
         # Given an idempotent route, and the work it does
         work_done: list[str] = []
         api = _api(work_done)
@@ -371,8 +356,6 @@ def test_an_idempotent_route_runs_once_per_key_and_answers_a_replay_the_same(mon
         replay = _post("/things/t-1/notes", route_key, body, client="ccb", scope=NOTES_SCOPE, key="k-1", api=api)
         other = _post("/things/t-1/notes", route_key, body.replace("2}", "3}"), client="ccb", scope=NOTES_SCOPE, key="k-1", api=api)
 
-    wiring.reset()
-    aws.reset_clients()
     # Then the work ran once, the replay answered as the first, and the other body under the key is a 409
     assert work_done == ["t-1"]
     assert (first["statusCode"], json.loads(first["body"])) == (202, {"thingId": "t-1", "count": 2})

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from tests.helpers import moto_idempotency_table
 from utilhub.platform.idempotency import IdempotencyInProgress, run_once
 
 TABLE = "idempotency"
@@ -15,27 +16,8 @@ TABLE = "idempotency"
 
 @pytest.fixture
 def dynamodb(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    from moto import mock_aws
-
-    from utilhub.platform import aws, wiring
-
-    monkeypatch.setenv("UTILHUB_IDEMPOTENCY_TABLE", TABLE)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        monkeypatch.setenv(name, "testing")
-    with mock_aws():
-        wiring.reset()
-        aws.reset_clients()
-        client = aws.client("dynamodb")
-        client.create_table(
-            TableName=TABLE,
-            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+    with moto_idempotency_table(monkeypatch, TABLE) as client:
         yield client
-    wiring.reset()
-    aws.reset_clients()
 
 
 def _claims(request_dict: dict[str, Any]) -> bool:
