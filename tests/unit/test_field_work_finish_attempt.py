@@ -21,6 +21,9 @@ from utilhub.platform.observability import metrics
 
 KEY = {"sourceSystem": "CCB", "activityId": "FA-OLD"}
 CREATED = [{"target": "MWM", "id": "MWM-1"}, {"target": "ODM", "id": "FA-1"}]
+STATES = json.loads(
+    (ROOT / Template.load().resources["FieldActivityStateMachine"]["Properties"]["DefinitionUri"]).read_text(encoding="utf-8")
+)["States"]
 REFUSED = {"Error": "TargetRejected", "Cause": json.dumps({"errorMessage": "HTTP 422"})}
 
 
@@ -56,12 +59,31 @@ def counted(name: str) -> list[float]:
     return [] if emitted is None else list(emitted["Value"])
 
 
+def resolved(parameters: dict[str, Any], state_input: dict[str, Any], execution_input: dict[str, Any]) -> dict[str, Any]:
+    """A state's ``Parameters`` as Step Functions makes them: ``key.$`` read from the state's input (``$.``) or the
+    execution's (``$$.Execution.Input``); a path that is not there fails the state (``States.Runtime``, which no
+    Catch takes): a KeyError here."""
+    made: dict[str, Any] = {}
+    for key, value in parameters.items():
+        if key.endswith(".$"):
+            root, path = (
+                (execution_input, value.removeprefix("$$.Execution.Input")) if value.startswith("$$.") else (state_input, value[1:])
+            )
+            found: Any = root
+            for part in filter(None, path.split(".")):
+                found = found[part]
+            made[key[:-2]] = found
+        else:
+            made[key] = resolved(value, state_input, execution_input) if isinstance(value, dict) else value
+    return made
+
+
 def finish(attempt: int | None, **outcome: Any) -> dict[str, Any]:
-    """The finish step as the state machine's ``Linked`` (``created``) or ``Failed`` (``failure``...) state sends it."""
-    payload: dict[str, Any] = {"step": "finish", "activity": KEY, **outcome}
-    if attempt is not None:
-        payload["attempt"] = attempt
-    return run_step(payload)
+    """The finish step as the state machine's ``Linked`` (``created``) or ``Failed`` (``failure``...) state sends it,
+    in an execution started with ``attempt`` in its input (None: without one, as before the steps carried it)."""
+    state = STATES["Linked" if "created" in outcome else "Failed"]
+    execution_input: dict[str, Any] = {"activity": KEY} if attempt is None else {"activity": KEY, "attempt": attempt}
+    return run_step(resolved(state["Parameters"]["Payload"], {"activity": KEY, **outcome}, execution_input))
 
 
 SUPERSEDED = {"status": "SUPERSEDED", "failure": None, "attempt": 1, "current": 2}
@@ -182,7 +204,7 @@ def test_the_finish_states_send_the_executions_attempt_and_a_superseded_finish_e
     # the attempt from the execution's own input (never reshaped by a state's ResultPath or a Catch), where the start puts it
     assert execution["attempt"] == 3
     for name in ("Linked", "Failed"):
-        assert states[name]["Parameters"]["Payload"]["attempt.$"] == "$$.Execution.Input.attempt", name
+        assert states[name]["Parameters"]["Payload"]["execution.$"] == "$$.Execution.Input", name
     # a superseded Linked goes to a Succeed state (no compensation, no OutcomeNotRecorded); Failed ends with its answer
     rule = next(c for c in states["CreatedEverywhere"]["Choices"] if c.get("StringEquals") == "SUPERSEDED")
     assert states[rule["Next"]]["Type"] == "Succeed"

@@ -130,7 +130,7 @@ def _start_creation(activity: ActivityIn, routed_to: list[str], attempt: int) ->
 
 def creation_input(activity: ActivityIn, routed_to: list[str], attempt: int) -> str:
     """The creation workflow's input: the activity's key and attempt, a create and a cancel step for each routed system.
-    The finish steps take the attempt from the execution's input (``$$.Execution.Input.attempt``), so an older attempt's
+    The finish steps take the attempt from the execution's input (they are sent ``$$.Execution.Input``), so an older attempt's
     execution never records its outcome over a newer one's."""
     key = ActivityKey.of(activity)
     execution = {

@@ -212,6 +212,18 @@ class FinishCreation(BaseModel):
     canceled: list[dict[str, Any]] = Field(default_factory=list)
     compensationError: dict[str, Any] | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _attempt_of_its_execution(cls, data: Any) -> Any:
+        # the state sends the execution's whole input (``$$.Execution.Input``, a path that is always there), not its
+        # ``attempt`` (a path missing from an execution started by code from before it carried one, during a deploy,
+        # would fail the state with States.Runtime, which no Catch takes): its attempt, or None
+        if isinstance(data, dict) and "execution" in data:
+            execution = data["execution"]
+            attempt = execution.get("attempt") if isinstance(execution, dict) else None
+            data = {key: value for key, value in data.items() if key != "execution"} | {"attempt": attempt}
+        return data
+
 
 class StepEnvelope(BaseModel):
     event: CreateInTarget | CancelInTarget | FinishCreation = Field(discriminator="step")
