@@ -188,3 +188,25 @@ def test_a_write_asking_for_the_item_as_it_was_is_not_taken() -> None:
 
     with pytest.raises(ValueError, match="ALL_NEW"):
         write_once(lambda **_: {}, Key={"pk": "K"}, UpdateExpression="SET v = :v", ReturnValues="ALL_OLD")
+
+
+def test_the_mark_goes_into_the_set_clause_not_into_a_name_or_a_path_that_reads_set(marked_table: Any) -> None:
+    from utilhub.platform.aws import WRITE_MARK, write_once
+
+    # Given an item with an attribute named "set" (a reserved word: named by a placeholder)
+    marked_table.put_item(Item={"pk": "K", "set": 1, "n": 0})
+
+    # When an update whose expression reads "#set " before its own SET clause, and ":set" in it, is written once
+    write_once(
+        marked_table.update_item,
+        Key={"pk": "K"},
+        UpdateExpression="REMOVE #set SET n = :set",
+        ConditionExpression="attribute_exists(pk)",
+        ExpressionAttributeNames={"#set": "set"},
+        ExpressionAttributeValues={":set": 1},
+    )
+
+    # Then the expression was valid and did what it says, the mark written by its SET clause
+    item = marked_table.get_item(Key={"pk": "K"})["Item"]
+    assert ("set" in item, item["n"]) == (False, 1)
+    assert WRITE_MARK in item

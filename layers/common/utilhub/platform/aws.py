@@ -164,7 +164,8 @@ def refused_by_own_attempt(refused: ClientError, attribute: str, mark: str) -> b
     return answer.get("Error", {}).get("Code") == "ConditionalCheckFailedException" and standing.get(attribute) in ({"S": mark}, mark)
 
 
-_SET_CLAUSE = re.compile(r"\bSET\s+", re.IGNORECASE)
+# the keyword SET, not a name or a path that reads so (``#set``, ``:set``, ``m.set``)
+_SET_CLAUSE = re.compile(r"(?<![\w#:.])SET\s+", re.IGNORECASE)
 
 
 def write_once(write: Callable[..., Any], *, typed: bool = False, **request: Any) -> Any:
@@ -173,7 +174,8 @@ def write_once(write: Callable[..., Any], *, typed: bool = False, **request: Any
     read timeout under load) though DynamoDB may have applied it, and that retry is then refused by the item its own
     first attempt wrote. Each call writes a fresh mark (:data:`WRITE_MARK`) and asks for the item that refused it; when
     that item holds this call's mark, the write stood, and it is answered as applied: ``{}``, or, when the request asks
-    for ``ALL_NEW``, the item as the first attempt left it. Any other refusal (or failure) is raised as it came.
+    for ``ALL_NEW``, the item as it stands (the first attempt's write, and no write of :func:`write_once` since: another
+    would have put its own mark). Any other refusal (or failure) is raised as it came.
 
     Not for a request that asks for the item as it was before (``ALL_OLD``): its own retry cannot give it back."""
     if request.get("ReturnValues") not in (None, "NONE", "ALL_NEW"):
