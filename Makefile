@@ -18,7 +18,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 # The common layer is importable as on Lambda (where it is mounted at /opt/python).
 LAYER_PATH := PYTHONPATH=layers/common:.
 
-.PHONY: help install chromium console-screenshots console-publish lint typecheck template-check requirements-check moto-conformance unit integration e2e test run demo chaos schemathesis mutation build bench lock openapi templates clean
+.PHONY: help install templates-fresh chromium console-screenshots console-publish lint typecheck template-check requirements-check moto-conformance unit integration e2e test run demo chaos schemathesis mutation build bench lock openapi templates clean
 
 help: ## this list
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -67,7 +67,10 @@ requirements-check: $(BIN)/.synced ## the layer's requirements.txt matches uv.lo
 		| diff -u layers/common/requirements.txt - \
 		|| { echo "layers/common/requirements.txt is stale: run make lock"; exit 1; }
 
-template-check: $(BIN)/.synced $(SAM) $(CHECKOV) ## sam validate --lint, cfn-lint with the serverless rules (root and packs/*.yaml), checkov (the composition as one)
+templates-fresh: $(BIN)/.synced ## fail when template.yaml or packs/*.yaml is not what templates/ makes (run make templates)
+	@$(LAYER_PATH) $(BIN)/python -m tools.templates --check
+
+template-check: templates-fresh $(SAM) $(CHECKOV) ## sam validate --lint, cfn-lint with the serverless rules (root and packs/*.yaml), checkov (the composition as one)
 	for t in template.yaml packs/*.yaml; do $(SAM) validate --lint --region eu-west-1 -t $$t || exit 1; done
 	$(BIN)/cfn-lint --append-rules cfn_lint_serverless.rules --regions eu-west-1 -- template.yaml packs/*.yaml
 	@mkdir -p .aws-sam/checkov
@@ -89,13 +92,13 @@ e2e: $(BIN)/.synced $(CHROMIUM) ## end-to-end tests against the local hub over H
 test: install lint typecheck requirements-check template-check moto-conformance ## everything CI runs (tests on every core, a file per worker)
 	$(BIN)/pytest -n auto --dist loadfile --durations=15
 
-run: $(BIN)/.synced ## the whole hub on this machine (embedded AWS, HTTP API, simulators); ARGS="--parameter-overrides MetersManagedIn=MDM"
+run: templates-fresh ## the whole hub on this machine (embedded AWS, HTTP API, simulators); ARGS="--parameter-overrides MetersManagedIn=MDM"
 	$(LAYER_PATH) $(BIN)/python -m localhub $(ARGS)
 
-demo: $(BIN)/.synced ## the hub, a scripted scenario per pack, a table of what happened
+demo: templates-fresh ## the hub, a scripted scenario per pack, a table of what happened
 	$(LAYER_PATH) $(BIN)/python -m localhub --demo
 
-chaos: $(BIN)/.synced ## one fault run over the asynchronous integration points, every message accounted for; N=5000 messages
+chaos: templates-fresh ## one fault run over the asynchronous integration points, every message accounted for; N=5000 messages
 	$(LAYER_PATH) $(BIN)/python -m localhub.chaos -n $(or $(N),5000)
 
 schemathesis: $(BIN)/.synced ## schemathesis over every operation of docs/openapi.json on a local hub; N=50 cases per operation, SEED=22
@@ -117,7 +120,7 @@ templates: $(BIN)/.synced ## regenerate template.yaml and packs/*.yaml from thei
 openapi: $(BIN)/.synced ## regenerate docs/openapi.json from the routes' declarations and the template (a unit test fails when it is stale)
 	$(LAYER_PATH) $(BIN)/python -m localhub.openapi > docs/openapi.json
 
-build: $(SAM) ## sam build (arm64 layer and functions into .aws-sam/; the template's Fn::ForEach loops expanded)
+build: templates-fresh $(SAM) ## sam build (arm64 layer and functions into .aws-sam/; the template's Fn::ForEach loops expanded)
 	$(SAM) build --language-extensions
 
 bench: $(BIN)/.synced ## benchmarks (ratios, not timed tests); ARGS=--quick for a short run
