@@ -109,6 +109,7 @@ class LocalHub:
         self._servers: dict[str, SimulatorServer] = {}
         self.stack: LocalStack | None = None
         self._sources: list[SqsEventSource] = []
+        self._expiring = threading.Lock()  # expire_visibility one at a time
         self.routes: list[Route] = []
         self._dispatcher: LambdaTaskDispatcher | None = None
         self.aws_throttling: AwsThrottling | PooledThrottling | None = None
@@ -384,7 +385,11 @@ class LocalHub:
         visibility timeout of the queues, as every queue's failed messages come back; each is at least the timeout of
         the function it feeds) also lapses the idempotency claims left by the invocations that ended meanwhile,
         answered or not, whose deadline it passes (:mod:`localhub.lambda_.claims`), as on AWS before the message
-        came back."""
+        came back. One at a time: a caller that gave up waiting leaves it running, and the next waits for it."""
+        with self._expiring:
+            return self._expire_visibility()
+
+    def _expire_visibility(self) -> int:
         if self._sources:
             invocations = IN_PROCESS if self.workers is None else self.workers.invocations
             horizon_ms = int((time.time() + max(source.visibility_timeout for source in self._sources)) * 1000)

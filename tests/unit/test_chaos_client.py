@@ -67,7 +67,8 @@ def test_a_hub_that_answers_503_is_asked_again_as_it_asks_and_a_last_5xx_is_the_
 
 def test_a_tick_whose_redelivery_gets_no_answer_in_time_goes_on_and_the_next_tick_asks_again(monkeypatch: pytest.MonkeyPatch) -> None:
     # Making every failed message visible after an outage (the local runtime's control call) can outlast the client's
-    # wait on a loaded machine; the call goes on in the hub, and a default run stopped here with a ReadTimeout
+    # wait on a loaded machine; the call goes on in the hub, and a default run stopped here with a ReadTimeout. A round
+    # stands for a visibility timeout passed (the monitors' time-outs count them): one not redelivered is not counted
     asked: list[str] = []
 
     def control(request: httpx.Request) -> httpx.Response:
@@ -85,5 +86,5 @@ def test_a_tick_whose_redelivery_gets_no_answer_in_time_goes_on_and_the_next_tic
     chaos.tick(hub)
     chaos.tick(hub)
 
-    assert hub.rounds == 2
+    assert hub.rounds == 1
     assert asked.count("/_local/queues/redeliver-now") == 2
