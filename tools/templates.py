@@ -31,7 +31,9 @@ generated template carries:
   ``uses`` is then removed.
 - **Resource defaults.** ``ResourceDefaults`` gives, by resource type, the properties every resource of that type has
   unless it sets them itself (every queue and table encrypted with the data key, ...), as ``Globals`` does for
-  functions; in every template, loops' resources too.
+  functions; in every template, the resources of a loop a source writes too (not those of the ``MappingLoops`` loops,
+  added after: alarms and routes, whose types have no defaults). A resource that must not have a default sets that
+  property to ``!Ref AWS::NoValue``.
 
 ``python -m tools.templates --compare REV`` compares what the sources make with the templates committed at ``REV``,
 each read as the local runtime reads a template (:func:`localhub.template.load_yaml`): equal data, apart from key order
