@@ -56,11 +56,22 @@ def sqs() -> SQSClient:
     return client("sqs")  # type: ignore[no-any-return]
 
 
+@cache
+def parameters(service: str) -> Any:
+    """Powertools' provider of secrets (``"secretsmanager"``) or SSM parameters (``"ssm"``), with its cache, on the
+    library's client: its calls are made and retried as every other call of the library."""
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider, SSMProvider
+
+    provider = {"secretsmanager": SecretsProvider, "ssm": SSMProvider}[service]
+    return provider(boto3_client=client(service))
+
+
 def reset_clients() -> None:
     """Forget every client (tests that switch endpoints call this)."""
     session.cache_clear()
     client.cache_clear()
     _dynamodb_resource.cache_clear()
+    parameters.cache_clear()
 
 
 def transient(exc: BaseException) -> bool:
