@@ -12,7 +12,7 @@ AWS managed policy SAM attaches for an SQS event source.
   variable evaluated as IAM does.
 - SQS (``QueueUrl`` → the queue's ARN; a batch is authorized as its single action), Step Functions
   (``stateMachineArn``, ``executionArn``), S3 (``arn:aws:s3:::bucket/key`` for an object, the bucket's ARN for a
-  listing; a presigned URL is authorized as the call it signs, with the signer's role), Secrets Manager (``SecretId``),
+  listing; a presigned URL or POST is authorized as the call it signs, with the signer's role), Secrets Manager (``SecretId``),
   SSM (``parameter`` + the name), KMS (``KeyId``: a key id, key ARN or alias, as the key's ARN).
 - The KMS use a call implies: sending to a queue encrypted with a key of the stack needs ``kms:GenerateDataKey`` and
   ``kms:Decrypt`` on it, receiving ``kms:Decrypt``; writing an object to a bucket whose default encryption is such a
@@ -115,6 +115,8 @@ S3_BUCKET_ACTIONS = {
 }
 S3_WRITES_WITH_DATA_KEY = {"PutObject", "CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload", "CopyObject", "UploadPartCopy"}
 S3_MULTIPART = {"CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload", "UploadPartCopy"}
+# The request context of a presigned POST, kept in its recorded request (its key is written there after the call is seen).
+PRESIGNED_POST = "PresignedPostContext"
 # Calls IAM authorizes without a permission.
 UNAUTHORIZED = {("sts", "GetCallerIdentity")}
 
@@ -405,6 +407,8 @@ class Authorizations:
     def _s3(self, operation: str, request: dict[str, Any]) -> Iterator[Access]:
         bucket = request["Bucket"]
         key = request.get("Key")
+        if PRESIGNED_POST in request:
+            key = request[PRESIGNED_POST].get("s3-presign-post-fields", {}).get("key", "(a presigned POST whose key was not seen)")
         versioned = "VersionId" in request
         if operation in S3_BUCKET_ACTIONS:
             yield Access(f"s3:{S3_BUCKET_ACTIONS[operation]}", f"arn:aws:s3:::{bucket}")
@@ -508,9 +512,15 @@ class AwsCalls(SessionHook):
         if function is None:
             return
         params: dict[str, Any] = kwargs["params"]
+        service, operation = model.service_model.service_name, model.name
         request = {name: deepcopy(value) for name, value in params.items() if name != "Body"}
+        context = kwargs.get("context") or {}
+        if (service, operation) == ("s3", "CreateBucket") and context.get("is_presign_request"):
+            # botocore resolves a presigned POST's endpoint with CreateBucket's model: the upload it signs is a PutObject
+            # of the key its signer writes in the request's context (``s3-presign-post-fields``) after this event
+            operation, request = "PutObject", {"Bucket": params["Bucket"], PRESIGNED_POST: context}
         with self._lock:
-            self.calls.append(Call(function, model.service_model.service_name, model.name, request))
+            self.calls.append(Call(function, service, operation, request))
 
 
 def denied(stack: LocalStack, calls: list[Call], user_id: Callable[[], str]) -> list[str]:
