@@ -10,7 +10,9 @@ AWS managed policy SAM attaches for an SQS event source.
 - DynamoDB: one authorization per item of a batch or a transaction (its action, its table's or index's ARN, its
   partition key value), with ``ForAllValues:StringLike`` on ``dynamodb:LeadingKeys`` and the ``${aws:userid}``
   variable evaluated as IAM does.
-- SQS (``QueueUrl`` → the queue's ARN; a batch is authorized as its single action), Step Functions
+- SQS (``QueueUrl`` → the queue's ARN; a batch is authorized as its single action; a dead-letter queue's redrive
+  as SQS authorizes it: the task, a receive and a delete on the dead-letter queue, a send to each queue whose redrive
+  policy names it, or to ``DestinationArn``), Step Functions
   (``stateMachineArn``, ``executionArn``), S3 (``arn:aws:s3:::bucket/key`` for an object, the bucket's ARN for a
   listing; a presigned URL or POST is authorized as the call it signs, with the signer's role), Secrets Manager (``SecretId``),
   SSM (``parameter`` + the name), KMS (``KeyId``: a key id, key ARN or alias, as the key's ARN).
@@ -33,6 +35,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import os
 import re
 import threading
@@ -319,6 +322,30 @@ class Resources:
     def queue_key(self, url: str) -> str | None:
         return self._stack_key(self._props("AWS::SQS::Queue", url).get("KmsMasterKeyId"))
 
+    def _queue_by_arn(self, arn: str) -> str | None:
+        for logical_id, _ in self.stack.template.of_type("AWS::SQS::Queue"):
+            physical = self.stack.physical.get(logical_id)
+            if physical is not None and physical.attributes.get("Arn") == arn:
+                return logical_id
+        return None
+
+    def queue_key_by_arn(self, arn: str) -> str | None:
+        logical_id = self._queue_by_arn(arn)
+        props = self.stack.template.resources[logical_id].get("Properties", {}) if logical_id else {}
+        return self._stack_key(props.get("KmsMasterKeyId"))
+
+    def sources_of(self, dead_letter_arn: str) -> list[str]:
+        """The ARNs of the queues whose redrive policy sends their failed messages to ``dead_letter_arn``."""
+        found = []
+        for logical_id, resource in self.stack.template.of_type("AWS::SQS::Queue"):
+            redrive = resource.get("Properties", {}).get("RedrivePolicy")
+            if logical_id in self.stack.physical and redrive is not None:
+                policy = self.stack.resolve(redrive)
+                policy = json.loads(policy) if isinstance(policy, str) else policy
+                if policy.get("deadLetterTargetArn") == dead_letter_arn:
+                    found.append(self.stack.physical[logical_id].attributes["Arn"])
+        return sorted(found)
+
     def bucket_key(self, bucket: str) -> str | None:
         encryption = self._props("AWS::S3::Bucket", bucket).get("BucketEncryption", {})
         for rule in encryption.get("ServerSideEncryptionConfiguration", []):
@@ -376,7 +403,10 @@ class Authorizations:
         if operation == "ListQueues":
             yield Access(action, "*")
             return
-        if operation in ("StartMessageMoveTask", "ListMessageMoveTasks"):
+        if operation == "StartMessageMoveTask":
+            yield from self._message_move(request["SourceArn"], request.get("DestinationArn"))
+            return
+        if operation == "ListMessageMoveTasks":
             yield Access(action, request["SourceArn"])
             return
         if operation == "CancelMessageMoveTask":  # the task handle names its source queue's ARN
@@ -396,6 +426,21 @@ class Authorizations:
             yield Access("kms:Decrypt", key)
         elif key and operation == "ReceiveMessage":
             yield Access("kms:Decrypt", key)
+
+    def _message_move(self, source: str, destination: str | None) -> Iterator[Access]:
+        """A dead-letter queue's redrive, as SQS authorizes it for its caller: the task, a receive and a delete on the
+        source queue, a send to each destination (without ``DestinationArn``, the queues whose redrive policy names
+        the source, where its messages came from), and the data keys of both."""
+        yield Access("sqs:StartMessageMoveTask", source)
+        for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"):
+            yield Access(action, source)
+        if (key := self.resources.queue_key_by_arn(source)) is not None:
+            yield Access("kms:Decrypt", key)
+        for queue in [destination] if destination else self.resources.sources_of(source):
+            yield Access("sqs:SendMessage", queue)
+            if (key := self.resources.queue_key_by_arn(queue)) is not None:
+                yield Access("kms:GenerateDataKey", key)
+                yield Access("kms:Decrypt", key)
 
     def _stepfunctions(self, operation: str, request: dict[str, Any]) -> Iterator[Access]:
         for name in ("stateMachineArn", "executionArn", "mapRunArn", "activityArn", "resourceArn"):

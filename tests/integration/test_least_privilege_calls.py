@@ -195,3 +195,26 @@ def test_the_creation_sweeps_step_functions_calls_are_checked_and_refused_withou
         f"{SWEEP}: states:DescribeExecution on {execution}",
         f"{SWEEP}: states:StartExecution on {other}",
     ]
+
+
+def test_a_dead_letter_redrive_needs_a_send_to_the_queues_its_messages_came_from(hub: LocalHub) -> None:
+    # Given the operators' redrive of MDM's delivery dead-letter queue (no destination: its messages go back to the
+    # queue whose redrive policy names it), as the operations function starts it
+    assert hub.stack is not None
+    function = hub.stack.physical["OperationsDeadLettersFunction"].ref
+    dead_letters = hub.stack.get_att("MdmDeliveryDeadLetterQueue", "Arn")
+    redrive = [Call(function, "sqs", "StartMessageMoveTask", {"SourceArn": dead_letters})]
+    # Then its policies allow it: the task, the receive and delete on the dead-letter queue, the send to the delivery queue
+    assert denied(hub.stack, redrive, wiring.caller_user_id) == []
+
+    # When its statement of sends to the source queues is taken out of a copy of the template
+    body = deepcopy(hub.stack.template.body)
+    policies = body["Resources"]["OperationsDeadLettersFunction"]["Properties"]["Policies"]
+    statements = next(p["Statement"] for p in policies if "Statement" in p)
+    statements[:] = [s for s in statements if "sqs:SendMessage" not in s["Action"]]
+    copy = LocalStack(Template(body), parameters=hub.stack.parameters)
+    copy.physical = hub.stack.physical
+
+    # Then the redrive is refused its send to the delivery queue, and nothing else
+    queue = hub.stack.get_att("MdmDeliveryQueue", "Arn")
+    assert denied(copy, redrive, wiring.caller_user_id) == [f"OperationsDeadLettersFunction: sqs:SendMessage on {queue}"]
