@@ -218,3 +218,29 @@ def test_a_dead_letter_redrive_needs_a_send_to_the_queues_its_messages_came_from
     # Then the redrive is refused its send to the delivery queue, and nothing else
     queue = hub.stack.get_att("MdmDeliveryQueue", "Arn")
     assert denied(copy, redrive, wiring.caller_user_id) == [f"OperationsDeadLettersFunction: sqs:SendMessage on {queue}"]
+
+
+def test_a_write_to_an_encrypted_bucket_needs_its_prefix_and_the_data_key_and_an_unknown_call_is_refused(hub: LocalHub) -> None:
+    # Given FW-07's upload of a photo under attachments/ of the field work bucket (encrypted with the data key)
+    assert hub.stack is not None
+    function = hub.stack.physical["FieldWorkActivitiesFunction"].ref
+    bucket = hub.stack.physical["FieldWorkAttachmentBucket"].ref
+    upload = Call(function, "s3", "PutObject", {"Bucket": bucket, "Key": "attachments/CCB/A-1/ATT-1"})
+    # Then its policies allow it; the same write outside attachments/ is refused
+    assert denied(hub.stack, [upload], wiring.caller_user_id) == []
+    outside = replace(upload, request={"Bucket": bucket, "Key": "upload/ATT-1"})
+    assert denied(hub.stack, [outside], wiring.caller_user_id) == [
+        f"FieldWorkActivitiesFunction: s3:PutObject on arn:aws:s3:::{bucket}/upload/ATT-1"
+    ]
+
+    # When the policy that holds its use of the data key is taken out of a copy of the template
+    no_key = without_policy(hub.stack, "FieldWorkActivitiesFunction", {"Ref": "FieldWorkIdempotencyRecordsPolicy"})
+    # Then the write is refused the data key S3 encrypts the object with, and nothing else
+    key = hub.stack.get_att("DataKey", "Arn")
+    assert denied(no_key, [upload], wiring.caller_user_id) == [f"FieldWorkActivitiesFunction: kms:GenerateDataKey on {key}"]
+
+    # And a call of a service the checks have no model of is refused, named as such, never let through
+    publish = Call(function, "sns", "Publish", {"TopicArn": hub.stack.arn("sns", "t"), "Message": "m"})
+    assert denied(hub.stack, [publish], wiring.caller_user_id) == [
+        "FieldWorkActivitiesFunction: sns:Publish on (no model of this service's authorization in localhub/aws/iam.py)"
+    ]
