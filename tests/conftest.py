@@ -44,15 +44,14 @@ def configuration_parameter(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callabl
     """``put(variable, text)``: a deployment's configuration parameter (``platform/configuration``) holding ``text`` in
     SSM (moto, in process), named by the variable ``UTILHUB_<variable>``; read again at once when changed (max age 0)."""
     import boto3
-    from aws_lambda_powertools.utilities import parameters
     from moto import mock_aws
 
-    from utilhub.platform import wiring
+    from utilhub.platform import aws, wiring
 
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
     monkeypatch.setenv("UTILHUB_DOMAIN_VALUE_MAPS_MAX_AGE_SECONDS", "0")
     with mock_aws():
-        parameters.clear_caches()  # type: ignore[no-untyped-call]
+        aws.reset_clients()  # the library's clients built again under moto's mock, its parameter caches empty
         ssm = boto3.client("ssm", region_name="eu-west-1")
 
         def put(variable: str, text: str) -> None:
@@ -63,6 +62,6 @@ def configuration_parameter(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callabl
 
         wiring.reset()
         yield put
-    parameters.clear_caches()  # type: ignore[no-untyped-call]
+    aws.reset_clients()
     monkeypatch.undo()
     wiring.reset()

@@ -340,7 +340,8 @@ def test_update_delivery_sample_event_applies_a_queued_update(hub: LocalHub) -> 
 def test_a_deployment_overrides_a_map_through_its_parameter_without_code(hub: LocalHub) -> None:
     # Given the deployment's domain value map parameter holding a PaymentMethod map with a value of its own
     import boto3
-    from aws_lambda_powertools.utilities import parameters
+
+    from utilhub.platform import aws
 
     ssm = boto3.client("ssm", region_name=hub.stack.region if hub.stack else None)
     name = hub.resources()["DomainValueMapsParameter"]
@@ -351,7 +352,7 @@ def test_a_deployment_overrides_a_map_through_its_parameter_without_code(hub: Lo
         }
     }
     ssm.put_parameter(Name=name, Value=json.dumps(override), Type="String", Overwrite=True)
-    parameters.clear_caches()  # type: ignore[no-untyped-call]  # the functions' cache of the parameter (max age 300 s) starts afresh
+    aws.clear_parameter_caches()  # the functions' cache of the parameter (max age 300 s) starts afresh
     try:
         # When orders carry the new value, and a value the override no longer has
         taken = post_order(hub, order("SO-14", account("K1", billingProfile={"id": "BP-K1", "paymentMethod": "standing order"})))
@@ -364,7 +365,7 @@ def test_a_deployment_overrides_a_map_through_its_parameter_without_code(hub: Lo
         assert dropped.json()["errors"][0]["pointer"] == "#/lines/0/billingAccount/billingProfile/paymentMethod"
     finally:
         ssm.put_parameter(Name=name, Value="{}", Type="String", Overwrite=True)
-        parameters.clear_caches()  # type: ignore[no-untyped-call]
+        aws.clear_parameter_caches()
 
 
 def test_a_fault_run_creates_each_customer_once_and_keeps_the_newest_of_each_part(hub: LocalHub) -> None:

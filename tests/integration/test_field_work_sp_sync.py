@@ -277,7 +277,7 @@ def test_a_later_acknowledgement_from_odm_needs_the_ack_scope(hub: LocalHub) -> 
 
 
 def test_a_code_odm_does_not_know_ends_in_error_not_in_retries(hub: LocalHub) -> None:
-    from aws_lambda_powertools.utilities import parameters
+    from utilhub.platform import aws
 
     # Given this deployment's map override sends CCB's E-RES to a code ODM does not have
     override = {
@@ -289,7 +289,7 @@ def test_a_code_odm_does_not_know_ends_in_error_not_in_retries(hub: LocalHub) ->
     ssm = boto3.client("ssm")
     name = hub.resources()["DomainValueMapsParameter"]
     ssm.put_parameter(Name=name, Value=json.dumps(override), Type="String", Overwrite=True)
-    parameters.clear_caches()  # type: ignore[no-untyped-call]  # the functions' cache of the parameter (max age 300 s) starts afresh
+    aws.clear_parameter_caches()  # the functions' cache of the parameter (max age 300 s) starts afresh
     try:
         # When CCB posts an E-RES service point and it is worked
         assert submit(hub, service_point("FW6-K1")).status == 202
@@ -305,7 +305,7 @@ def test_a_code_odm_does_not_know_ends_in_error_not_in_retries(hub: LocalHub) ->
         assert submit(hub, service_point("FW6-K2", sp_type="G-RES")).status == 422
     finally:
         ssm.put_parameter(Name=name, Value="{}", Type="String", Overwrite=True)
-        parameters.clear_caches()  # type: ignore[no-untyped-call]
+        aws.clear_parameter_caches()
 
 
 # ---------------------------------------------------------------------------- bad requests

@@ -8,7 +8,6 @@ import json
 from typing import Any
 
 import boto3
-from aws_lambda_powertools.utilities import parameters
 
 from localhub.hub import LocalHub
 from localhub.simulators.mdm import MdmSimulator
@@ -16,6 +15,7 @@ from tests.conftest import sample_event
 from tests.helpers import post_json
 from tests.integration.test_meter_data_master_data_sync import post_sample
 from tests.integration.test_meter_data_person_sync import cycle
+from utilhub.platform import aws
 
 CLAIMS = {"client_id": "ccb", "scope": "utilhub/meter-data", "token_use": "access"}
 BILL_CYCLE = "MeterDataBillCycleFunction"
@@ -208,7 +208,7 @@ def test_the_deployments_templates_in_ssm_replace_the_shipped_ones(hub: LocalHub
     override = {"entityTypes": {"PERSON": [{"rel": "mdm-contact", "href": "https://mdm.utility.test/contact?ext={id}"}]}}
     name = hub.resources()["MeterDataLinksParameter"]
     ssm.put_parameter(Name=name, Value=json.dumps(override), Overwrite=True, Type="String")
-    parameters.clear_caches()  # type: ignore[no-untyped-call]  # the functions' cache of the parameter (max age 300 s) starts afresh
+    aws.clear_parameter_caches()  # the functions' cache of the parameter (max age 300 s) starts afresh
     try:
         # When CCB asks the links of a person and of a meter
         person = links(hub, "entityType=PERSON&entityId=P-0001")
@@ -219,4 +219,4 @@ def test_the_deployments_templates_in_ssm_replace_the_shipped_ones(hub: LocalHub
         assert meter.json()["links"][0]["href"].startswith("https://mdm.example.com/")
     finally:
         ssm.put_parameter(Name=name, Value="{}", Type="String", Overwrite=True)
-        parameters.clear_caches()  # type: ignore[no-untyped-call]
+        aws.clear_parameter_caches()

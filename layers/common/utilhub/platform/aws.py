@@ -59,11 +59,32 @@ def sqs() -> SQSClient:
     return client("sqs")  # type: ignore[no-any-return]
 
 
+_providers: dict[str, Any] = {}
+
+
+def parameters(service: str) -> Any:
+    """Powertools' provider of secrets (``"secretsmanager"``) or SSM parameters (``"ssm"``), with its cache, on the
+    library's client: its calls are made and retried as every other call of the library."""
+    if service not in _providers:
+        from aws_lambda_powertools.utilities.parameters import SecretsProvider, SSMProvider
+
+        provider = {"secretsmanager": SecretsProvider, "ssm": SSMProvider}[service]
+        _providers[service] = provider(boto3_client=client(service))
+    return _providers[service]
+
+
+def clear_parameter_caches() -> None:
+    """Forget the secrets and parameters read: each is read again at its next use (tests that change one)."""
+    for provider in _providers.values():
+        provider.clear_cache()
+
+
 def reset_clients() -> None:
     """Forget every client (tests that switch endpoints call this)."""
     session.cache_clear()
     client.cache_clear()
     _dynamodb_resource.cache_clear()
+    _providers.clear()
 
 
 def transient(exc: BaseException) -> bool:

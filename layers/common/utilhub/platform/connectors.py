@@ -21,7 +21,7 @@ from typing import Any
 
 import urllib3
 
-from utilhub.platform import journal
+from utilhub.platform import aws, journal
 from utilhub.platform.reasons import target_refusal
 from utilhub.platform.settings import ConfigurationError, Settings
 
@@ -70,9 +70,7 @@ def _pool() -> urllib3.PoolManager:
 def _credentials(secret_arn: str | None, max_age: int) -> dict[str, Any]:
     if not secret_arn:
         return {}
-    from aws_lambda_powertools.utilities.parameters import get_secret
-
-    value = get_secret(secret_arn, transform="json", max_age=max_age)
+    value = aws.parameters("secretsmanager").get(secret_arn, transform="json", max_age=max_age)
     return value if isinstance(value, dict) else {}
 
 
