@@ -29,6 +29,7 @@ def embedded_aws(host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
     from localhub.aws.patches import sqs as moto_sqs
     from localhub.aws.patches import sqs_move_tasks as moto_sqs_move_tasks
     from localhub.aws.patches import stepfunctions_programs as moto_stepfunctions_programs
+    from localhub.aws.patches import stepfunctions_threads as moto_stepfunctions_threads
     from utilhub.platform import aws
 
     moto_models.install()
@@ -37,6 +38,7 @@ def embedded_aws(host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
     moto_sqs.install()
     moto_sqs_move_tasks.install()
     moto_stepfunctions_programs.install()
+    moto_stepfunctions_threads.install()
     server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
     server.start()
     bound_host, bound_port = server.get_host_and_port()

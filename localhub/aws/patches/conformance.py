@@ -1,6 +1,7 @@
 """``make moto-conformance``: moto's own DynamoDB, SQS and Step Functions interpreter test suites, run with
 :mod:`localhub.aws.patches.dynamodb`, :mod:`localhub.aws.patches.sqs`, :mod:`localhub.aws.patches.models`,
-:mod:`localhub.aws.patches.sqs_move_tasks` and :mod:`localhub.aws.patches.stepfunctions_programs` applied.
+:mod:`localhub.aws.patches.sqs_move_tasks`, :mod:`localhub.aws.patches.stepfunctions_programs` and
+:mod:`localhub.aws.patches.stepfunctions_threads` applied.
 
 The suite comes from the sdist of the moto release ``uv.lock`` pins (its URL and sha256 are read
 from the lock file, the archive is checked against the hash and cached under ``.tools/``); nothing
@@ -91,23 +92,27 @@ def pytest_configure(config: Any) -> None:
     from localhub.aws.patches import sqs as moto_sqs
     from localhub.aws.patches import sqs_move_tasks as moto_sqs_move_tasks
     from localhub.aws.patches import stepfunctions_programs as moto_stepfunctions_programs
+    from localhub.aws.patches import stepfunctions_threads as moto_stepfunctions_threads
 
     moto_models.install()
     moto_dynamodb.install()
     moto_sqs.install()
     moto_sqs_move_tasks.install()
     moto_stepfunctions_programs.install()
+    moto_stepfunctions_threads.install()
 
 
 def pytest_sessionfinish(session: Any, exitstatus: int) -> None:
     import moto.sqs.models as sqs_models
     from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.models.table import Table
+    from moto.stepfunctions.parser.backend import execution_worker
     from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
     from localhub.aws.patches import dynamodb as moto_dynamodb
     from localhub.aws.patches import sqs as moto_sqs
     from localhub.aws.patches import stepfunctions_programs as moto_stepfunctions_programs
+    from localhub.aws.patches import stepfunctions_threads as moto_stepfunctions_threads
 
     transact = getattr(DynamoDBBackend.transact_write_items, "__wrapped__", None)
     if Table.query is not moto_dynamodb.query or transact is not moto_dynamodb.transact_write_items:
@@ -116,6 +121,8 @@ def pytest_sessionfinish(session: Any, exitstatus: int) -> None:
         raise RuntimeError("moto's SQS was not patched during the conformance run")
     if ExecutionWorker._get_evaluation_entrypoint is not moto_stepfunctions_programs._get_evaluation_entrypoint:
         raise RuntimeError("moto's Step Functions was not patched during the conformance run")
+    if not isinstance(execution_worker.TMP_THREADS, moto_stepfunctions_threads.LiveThreads):  # type: ignore[attr-defined]
+        raise RuntimeError("moto's Step Functions threads were not patched during the conformance run")
 
 
 def main(argv: list[str]) -> int:
