@@ -159,7 +159,9 @@ def test_a_closing_event_whose_answer_was_lost_is_journaled_once(hub: Hub) -> No
     assert hub.store.finish(activity, "LINKED", "created and linked in every routed system", attempt=1) is not None
     record = hub.store.get("CCB", "FA-5")
     assert record is not None
-    cancel = ActivityEventIn.model_validate({"eventId": "EV-1", "event": "CANCEL", "at": datetime.now(UTC).isoformat(), "fromSystem": "MWM"})
+    cancel = ActivityEventIn.model_validate(
+        {"eventId": "EV-1", "event": "CANCEL", "at": datetime.now(UTC).isoformat(), "fromSystem": "MWM"}
+    )
 
     with hub.lost("UpdateItem", "CANCELED") as retried:
         recorded = hub.store.record_event(record, cancel, "event-hash")

@@ -221,7 +221,9 @@ def write_once(write: Callable[..., Any], *, typed: bool = False, refuse_retry: 
         request["ExpressionAttributeNames"] = {**request.get("ExpressionAttributeNames", {}), "#writeMark": WRITE_MARK}
         request["ExpressionAttributeValues"] = {**request.get("ExpressionAttributeValues", {}), ":writeMark": marked}
     if refuse_retry:
-        request["ConditionExpression"] = f"({request['ConditionExpression']}) AND (attribute_not_exists(#writeMark) OR #writeMark <> :writeMark)"
+        request["ConditionExpression"] = (
+            f"({request['ConditionExpression']}) AND (attribute_not_exists(#writeMark) OR #writeMark <> :writeMark)"
+        )
         request["ExpressionAttributeNames"] = {**request.get("ExpressionAttributeNames", {}), "#writeMark": WRITE_MARK}
         request["ExpressionAttributeValues"] = {**request.get("ExpressionAttributeValues", {}), ":writeMark": marked}
     request["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
