@@ -210,3 +210,32 @@ def test_the_mark_goes_into_the_set_clause_not_into_a_name_or_a_path_that_reads_
     item = marked_table.get_item(Key={"pk": "K"})["Item"]
     assert ("set" in item, item["n"]) == (False, 1)
     assert WRITE_MARK in item
+
+
+def test_a_count_whose_condition_its_own_first_attempt_leaves_true_is_applied_once(marked_table: Any) -> None:
+    from tests.helpers import answer_lost_once
+    from utilhub.platform.aws import write_once
+
+    def count() -> Any:
+        return write_once(
+            marked_table.update_item,
+            refuse_retry=True,
+            Key={"pk": "K"},
+            UpdateExpression="SET accepting = :yes ADD n :one",
+            ConditionExpression="attribute_not_exists(pk) OR accepting = :yes",
+            ExpressionAttributeValues={":yes": True, ":one": 1},
+        )
+
+    # Given a count on condition that the item is open, which its own write leaves true
+    count()
+
+    # When the next count's answer is lost after it was applied (the SDK sends it again)
+    with answer_lost_once(marked_table.meta.client, "UpdateItem", lambda _: True) as retried:
+        answer = count()
+
+    # Then its retry is refused by its own mark and answered as applied: counted once; another writer's count still counts
+    assert len(retried) == 1
+    assert answer == {}
+    assert marked_table.get_item(Key={"pk": "K"})["Item"]["n"] == 2
+    count()
+    assert marked_table.get_item(Key={"pk": "K"})["Item"]["n"] == 3

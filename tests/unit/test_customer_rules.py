@@ -547,6 +547,24 @@ def test_a_prospects_update_is_ignored_with_the_reason_counted_and_nothing_queue
     assert pack.sync.status("P1") == {"siebelAccountId": "P1", "synchronized": False, "ccbPersonId": None, "ccbAccountId": None}
 
 
+def test_a_prospects_update_whose_answer_was_lost_is_counted_once(pack: Pack) -> None:
+    # Given the count of a prospect's ignored update applied by DynamoDB, its answer lost (a read timeout under load):
+    # the SDK sends it again, and its condition (not synchronized) still holds
+    def counting(update: dict[str, Any]) -> bool:
+        return bool(update["Key"] == {"pk": {"S": "CUSTOMER#SEBL#P1"}} and "ignoredUpdates" in update["UpdateExpression"])
+
+    # When a prospect's update comes
+    with answer_lost_once(pack.table.meta.client, "UpdateItem", counting) as retried:
+        status, answer = pack.sync.accept_update("P1", update("U-9", name="Someone"))
+
+    # Then it is ignored and counted once, not twice
+    assert len(retried) == 1
+    assert (status, answer["status"]) == (200, "IGNORED")
+    state = pack.store.get("P1")
+    assert state is not None
+    assert (state.synchronized, state.ignoredUpdates) == (False, 1)
+
+
 def test_a_synchronized_customers_update_is_queued_in_its_customers_group_once_and_journaled(journaled: Pack) -> None:
     pack = journaled
     pack.sync.synchronize_order(order("SO-1", account("A1")))

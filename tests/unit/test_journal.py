@@ -11,7 +11,7 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.stub import Stubber
+from botocore.stub import ANY, Stubber
 
 from utilhub.operations.resubmission import api_base_url, resubmit_listed
 from utilhub.operations.transactions_api import RESUBMISSION_PATH
@@ -99,11 +99,14 @@ def test_a_state_change_is_one_hop_then_one_head_update(table: tuple[Any, Stubbe
         {
             "TableName": "journal",
             "Key": {"pk": "MD-01#SR-1", "sk": "head"},
-            "UpdateExpression": "SET #point = :point, #id = :id, #state = :state, detailState = :detail, reason = :reason, "
-            "updatedAt = :at, pointState = :pointState, receivedAt = if_not_exists(receivedAt, :at) REMOVE expiresAt",
-            # never over a newer state (a redelivered older step is ignored; tests/integration/test_journal_writes.py)
-            "ConditionExpression": "attribute_not_exists(updatedAt) OR updatedAt <= :at",
-            "ExpressionAttributeNames": {"#point": "point", "#id": "id", "#state": "state"},
+            "UpdateExpression": "SET stateBefore = if_not_exists(#state, :new), #point = :point, #id = :id, #state = :state, "
+            "detailState = :detail, reason = :reason, updatedAt = :at, pointState = :pointState, "
+            "receivedAt = if_not_exists(receivedAt, :at), #writeMark = :writeMark REMOVE expiresAt",
+            # never over a newer state (a redelivered older step is ignored; tests/integration/test_journal_writes.py),
+            # nor this very write again (a retry of it whose answer was lost: test_a_head_whose_answer_was_lost_...)
+            "ConditionExpression": "(attribute_not_exists(updatedAt) OR updatedAt <= :at) "
+            "AND (attribute_not_exists(#writeMark) OR #writeMark <> :writeMark)",
+            "ExpressionAttributeNames": {"#point": "point", "#id": "id", "#state": "state", "#writeMark": "writeMark"},
             "ExpressionAttributeValues": {
                 ":point": "MD-01",
                 ":id": "SR-1",
@@ -112,8 +115,11 @@ def test_a_state_change_is_one_hop_then_one_head_update(table: tuple[Any, Stubbe
                 ":reason": "MDM refused",
                 ":at": AT.isoformat(),
                 ":pointState": "MD-01#FAILED",
+                ":new": "NEW",
+                ":writeMark": ANY,  # a fresh one each write
             },
             "ReturnValues": "ALL_OLD",
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         },
     )
 
@@ -183,6 +189,47 @@ def test_a_head_written_counts_per_point_what_was_received_completed_and_failed(
     assert [(name, value) for name, _, value, _ in emitted] == counted
     assert {point for _, point, _, _ in emitted} <= {"MD-01"}
     assert {unit for name, _, _, unit in emitted if name == "TransactionLatency"} <= {"Milliseconds"}
+
+
+@pytest.mark.parametrize(
+    ("before", "detail", "counted"),
+    [
+        (None, "PENDING", [("TransactionsReceived", 1.0)]),
+        ("RUNNING", "ERROR", [("TransactionsFailed", 1.0)]),
+        ("SENT", "SYNCHRONIZED", [("TransactionsCompleted", 1.0), ("TransactionLatency", 1500.0)]),
+        ("ERROR", "ERROR", []),
+    ],
+)
+def test_a_head_whose_answer_was_lost_counts_from_the_state_it_replaced(
+    capsys: pytest.CaptureFixture[str], before: str | None, detail: str, counted: list[tuple[str, float]]
+) -> None:
+    from moto import mock_aws
+
+    from tests.helpers import answer_lost_once
+
+    with mock_aws():
+        found = boto3.resource("dynamodb", region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x").create_table(
+            TableName="journal",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        # Given the transaction's head in its state before, received 1.5 s before AT (none: a new transaction)
+        if before is not None:
+            Journal(found, hops=False, clock=lambda: AT - timedelta(seconds=1.5)).changed("MD-01", "SR-1", before)
+        capsys.readouterr()
+
+        # When its next state is written, DynamoDB applies it and its answer is lost (the SDK sends it again)
+        with answer_lost_once(found.meta.client, "UpdateItem", lambda _: True) as retried:
+            Journal(found, hops=False, clock=lambda: AT).changed("MD-01", "SR-1", detail)
+
+        # Then what it changed is counted, as without the lost answer; the head is in its new state
+        assert len(retried) == 1
+        assert [(name, value) for name, _, value, _ in _emitted(capsys.readouterr().out)] == counted
+        head = Journal(found).head("MD-01", "SR-1")
+        assert head is not None
+        assert (head["state"], head["updatedAt"]) == (normalised(detail), AT.isoformat())
+    assert "JournalWriteFailed" not in metrics.metric_set
 
 
 def test_a_head_the_journal_could_not_write_counts_nothing(table: tuple[Any, Stubber], capsys: pytest.CaptureFixture[str]) -> None:

@@ -189,7 +189,7 @@ def refused_by_own_attempt(refused: ClientError, attribute: str, mark: str) -> b
 _SET_CLAUSE = re.compile(r"(?<![\w#:.])SET\s+", re.IGNORECASE)
 
 
-def write_once(write: Callable[..., Any], *, typed: bool = False, **request: Any) -> Any:
+def write_once(write: Callable[..., Any], *, typed: bool = False, refuse_retry: bool = False, **request: Any) -> Any:
     """``write(**request)``, a conditional ``put_item`` or ``update_item`` (``typed``: of a client that takes DynamoDB's
     typed values; a resource's ``Table``, and its ``meta.client``, take Python's), that knows a refusal by its own earlier attempt: the SDK retries a call whose answer it did not get (a
     read timeout under load) though DynamoDB may have applied it, and that retry is then refused by the item its own
@@ -197,6 +197,10 @@ def write_once(write: Callable[..., Any], *, typed: bool = False, **request: Any
     that item holds this call's mark, the write stood, and it is answered as applied: ``{}``, or, when the request asks
     for ``ALL_NEW``, the item as it stands (the first attempt's write, and no write of :func:`write_once` since: another
     would have put its own mark). Any other refusal (or failure) is raised as it came.
+
+    ``refuse_retry``: the condition also refuses an item that holds this call's mark, for a write whose own first
+    attempt leaves its condition true and that must not be applied twice (an ``ADD`` that counts): its retry is then
+    refused, and answered as applied.
 
     Not for a request that asks for the item as it was before (``ALL_OLD``): its own retry cannot give it back."""
     if request.get("ReturnValues") not in (None, "NONE", "ALL_NEW"):
@@ -213,6 +217,12 @@ def write_once(write: Callable[..., Any], *, typed: bool = False, **request: Any
         assignment = "#writeMark = :writeMark"
         request["UpdateExpression"] = (
             f"{expression[: found.end()]}{assignment}, {expression[found.end() :]}" if found else f"{expression} SET {assignment}"
+        )
+        request["ExpressionAttributeNames"] = {**request.get("ExpressionAttributeNames", {}), "#writeMark": WRITE_MARK}
+        request["ExpressionAttributeValues"] = {**request.get("ExpressionAttributeValues", {}), ":writeMark": marked}
+    if refuse_retry:
+        request["ConditionExpression"] = (
+            f"({request['ConditionExpression']}) AND (attribute_not_exists(#writeMark) OR #writeMark <> :writeMark)"
         )
         request["ExpressionAttributeNames"] = {**request.get("ExpressionAttributeNames", {}), "#writeMark": WRITE_MARK}
         request["ExpressionAttributeValues"] = {**request.get("ExpressionAttributeValues", {}), ":writeMark": marked}

@@ -8,7 +8,9 @@ transaction (``<point>#<id>``):
   the path of the pack's resubmission route); indexed by ``ByPointState`` (``pointState = <point>#<state>``,
   ``updatedAt``) and ``ByState`` (``state``, ``updatedAt``), so every listing is a query, never a scan; never put
   back to an older change than its ``updatedAt``; removed by the table's TTL (``expiresAt``) once finished
-  (:data:`COMPLETED`) for ``UTILHUB_JOURNAL_RETENTION_DAYS``, kept while failed or under way;
+  (:data:`COMPLETED`) for ``UTILHUB_JOURNAL_RETENTION_DAYS``, kept while failed or under way; each write leaves its
+  mark (``writeMark``) and the state it replaced (``stateBefore``), so the SDK's retry of a write whose answer was lost
+  is refused by its own first attempt and still counted from the state before (docs/reliability.md);
 - one **hop** per step (``sk = "hop#<at>#<n>"``): ``at``, ``step``, ``system``, ``outcome``, ``detail``, removed
   by the table's TTL (``expiresAt``) after ``UTILHUB_JOURNAL_RETENTION_DAYS``.
 
@@ -27,6 +29,7 @@ import binascii
 import contextlib
 import itertools
 import json
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -35,8 +38,10 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from boto3.dynamodb.conditions import Key
+from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
+from utilhub.platform.aws import WRITE_MARK, refused_by_own_attempt
 from utilhub.platform.observability import NAMESPACE, logger, metrics
 
 if TYPE_CHECKING:
@@ -48,6 +53,9 @@ HEAD = "head"
 # every journal key starts with a point's id (``OC-01#``): the leading keys the operators' functions read
 KEY_PATTERN = "??-??#*"
 HOP = "hop#"
+# on a head: the state the last write replaced (NEW: it made the head), and that write's mark (platform/aws.WRITE_MARK)
+STATE_BEFORE, NEW = "stateBefore", "NEW"
+_DESERIALIZER = TypeDeserializer()
 
 # Each pack's own states, as the journal normalises them (a state not listed is IN_FLIGHT).
 _NORMALISED: dict[str, str] = {
@@ -149,6 +157,15 @@ def _count(point: str, before: Mapping[str, Any], state: str, at: str) -> None:
         _per_point(point, name="TransactionLatency", unit=MetricUnit.Milliseconds, value=took / timedelta(milliseconds=1))
 
 
+def _before(standing: Mapping[str, Any]) -> dict[str, Any]:
+    """The head as it was before a write that stands (``standing``: DynamoDB's typed item, as that write left it): its
+    state kept in :data:`STATE_BEFORE` (:data:`NEW`: there was no head), when it was received unchanged."""
+    head = {name: _DESERIALIZER.deserialize(value) for name, value in standing.items()}
+    if head.get(STATE_BEFORE, NEW) == NEW:
+        return {}
+    return {"state": head[STATE_BEFORE], **({"receivedAt": head["receivedAt"]} if "receivedAt" in head else {})}
+
+
 def _per_point(point: str, *, name: str, unit: MetricUnit, value: float) -> None:
     with single_metric(name=name, unit=unit, value=value, namespace=NAMESPACE) as metric:
         metric.add_dimension(name="point", value=point)
@@ -177,10 +194,16 @@ class Journal:
         self._sequence = itertools.count()
 
     # ------------------------------------------------------------------ writes (never fail the caller)
-    def _safely(self, what: str, write: Callable[[], Any]) -> Any:
+    def _safely(self, what: str, write: Callable[[], Any], mark: str | None = None) -> Any:
+        """``write()``'s answer, None when it failed or was refused; given the ``mark`` a head's write carries, the head
+        as it was before (``ALL_OLD``: empty when new), also when its retry was refused by its own first attempt."""
         try:
-            return write()
+            answer = write()
+            return answer if mark is None else dict(answer.get("Attributes") or {})
         except ClientError as exc:
+            if mark is not None and refused_by_own_attempt(exc, WRITE_MARK, mark):
+                logger.info("journal head written, its answer lost: counted from the state it replaced")
+                return _before(dict(exc.response["Item"]))  # type: ignore[typeddict-item]
             if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
                 # the head was changed by a newer step already: this older state is not put back (its hop is kept)
                 logger.info("journal head newer than this state, left as it is", extra={"write": what})
@@ -218,7 +241,11 @@ class Journal:
         stamp = when.isoformat()
         state = normalised(detail_state)
         transaction = Transaction(point, transaction_id)
+        mark = uuid.uuid4().hex
         sets = [
+            # the state before this write (NEW for a new head), read as it was before the update: what a retry of this
+            # write, refused by its own applied first attempt (its answer lost), counts from
+            f"{STATE_BEFORE} = if_not_exists(#state, :new)",
             "#point = :point",
             "#id = :id",
             "#state = :state",
@@ -227,6 +254,7 @@ class Journal:
             "updatedAt = :at",
             "pointState = :pointState",
             "receivedAt = if_not_exists(receivedAt, :at)",
+            "#writeMark = :writeMark",
         ]
         values: dict[str, Any] = {
             ":point": point,
@@ -236,6 +264,8 @@ class Journal:
             ":reason": reason,
             ":at": stamp,
             ":pointState": f"{point}#{state}",
+            ":new": NEW,
+            ":writeMark": mark,
         }
         if resubmit is not None:
             sets.append("resubmit = :resubmit")
@@ -254,14 +284,19 @@ class Journal:
             lambda: self._table.update_item(
                 Key={"pk": transaction.key, "sk": HEAD},
                 UpdateExpression=expression,
-                ConditionExpression="attribute_not_exists(updatedAt) OR updatedAt <= :at",
-                ExpressionAttributeNames={"#point": "point", "#id": "id", "#state": "state"},
+                # never over a newer state; and never this very write again (its mark): the SDK's retry of a write whose
+                # answer was lost is refused by its own first attempt, whose ALL_OLD it could not give back
+                ConditionExpression="(attribute_not_exists(updatedAt) OR updatedAt <= :at) "
+                "AND (attribute_not_exists(#writeMark) OR #writeMark <> :writeMark)",
+                ExpressionAttributeNames={"#point": "point", "#id": "id", "#state": "state", "#writeMark": WRITE_MARK},
                 ExpressionAttributeValues=values,
                 ReturnValues="ALL_OLD",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             ),
+            mark,
         )
         if written is not None:
-            _count(point, written.get("Attributes") or {}, state, stamp)
+            _count(point, written, state, stamp)
 
     def hop(self, transaction: Transaction, *, step: str, system: str, outcome: str, detail: str = "", at: datetime | None = None) -> None:
         """One step of ``transaction``'s timeline, at ``at`` (now when not given); nothing when hops are not recorded."""

@@ -186,7 +186,10 @@ class CustomerStore:
         """Count an update ignored because the customer is not synchronized; False when it is synchronized,
         or being synchronized, by now."""
         try:
-            self._table.update_item(
+            # marked, and refused by its own mark: a retry whose first attempt was applied (its answer lost) counts nothing more
+            write_once(
+                self._table.update_item,
+                refuse_retry=True,
                 Key=self._key(siebel_account_id),
                 UpdateExpression="SET synchronized = :no, lastIgnoredAt = :now, version = if_not_exists(version, :zero) "
                 "ADD ignoredUpdates :one",

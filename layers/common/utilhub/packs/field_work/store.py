@@ -35,6 +35,7 @@ from pydantic import BaseModel
 
 from utilhub.packs.field_work.model import ActivityEventIn, ActivityIn
 from utilhub.platform import journal
+from utilhub.platform.aws import write_once
 from utilhub.platform.xref import CrossReferenceStore, SystemId
 
 if TYPE_CHECKING:
@@ -178,7 +179,8 @@ class ActivityStore:
         """Record a new activity as CREATING; False when one with this source and id exists."""
         item = self.new_item(activity, body_hash, routed_to, self._creating_shards)
         try:
-            self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
+            # marked: a retry refused by the item its own first attempt put (its answer lost) is this intake, not a repeat
+            write_once(self._table.put_item, Item=item, ConditionExpression="attribute_not_exists(pk)")
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
                 return False
@@ -236,7 +238,9 @@ class ActivityStore:
         attempt = record.attempt + 1
         key = self._key(record.activity.sourceSystem, record.activity.activityId)
         try:
-            self._table.update_item(
+            # marked: a retry refused by the history its own first attempt wrote is this resubmission, not another's
+            write_once(
+                self._table.update_item,
                 Key=key,
                 UpdateExpression="SET #status = :creating, attempt = :attempt, history = :history, "
                 "creatingWait = :wait, creatingSince = :since",
@@ -307,7 +311,9 @@ class ActivityStore:
             final = record.closing
             entries.append({"status": final, "reason": "the event held while the activity was being created"})
         try:
-            self._table.update_item(
+            # marked: a retry refused by its own first attempt is this finish (journaled and counted), not another's
+            write_once(
+                self._table.update_item,
                 Key=self._key(activity.sourceSystem, activity.activityId),
                 UpdateExpression="SET #status = :status, history = :history REMOVE creatingWait, creatingSince",
                 ConditionExpression="#status = :creating AND history = :read",
@@ -372,7 +378,10 @@ class ActivityStore:
                 updates += ", closing = :closing"
                 values[":closing"] = closing
         try:
-            self._table.update_item(
+            # marked: a retry refused by its own first attempt is this event recorded (journaled and counted), not a
+            # change made meanwhile
+            write_once(
+                self._table.update_item,
                 Key=self._key(record.activity.sourceSystem, record.activity.activityId),
                 UpdateExpression=f"{updates} ADD eventIds :event",
                 ConditionExpression="history = :read",
