@@ -20,6 +20,7 @@ from utilhub.packs.field_work.model import ActivityIn
 from utilhub.packs.field_work.store import ActivityStore, shard_of
 from utilhub.platform import wiring
 from utilhub.platform.observability import metrics
+from utilhub.platform.problems import Problem
 
 BOUND = timedelta(seconds=10_800)  # the settings' default, the template's value
 
@@ -218,6 +219,29 @@ def test_a_repeat_of_an_activity_in_error_is_answered_as_before_and_starts_nothi
     assert hub.sfn.list_executions(stateMachineArn=hub.machine)["executions"] == []
     assert status_of(hub, "FA-REPEAT") == ("ERROR", 1, "not created in ODM (TargetRejected: HTTP 422)")
     assert counted("FieldActivitiesStarted") == []
+
+
+@pytest.mark.parametrize("status", ["RUNNING", "PENDING_REDRIVE"])
+@pytest.mark.parametrize("recorded", ["ERROR", "CREATING"])
+def test_an_activity_whose_attempts_execution_may_still_run_is_not_resubmitted(
+    hub: Hub, monkeypatch: pytest.MonkeyPatch, status: str, recorded: str
+) -> None:
+    # Given an activity at attempt 1, in ERROR (put there by the sweep, then its execution redriven by an operator) or
+    # still CREATING, whose attempt's execution is running or about to run again (a redrive)
+    activity = meter_exchange("FA-REDRIVE")
+    assert hub.store.create(activity, body_hash(activity), ["MWM", "ODM"])
+    if recorded == "ERROR":
+        assert hub.store.finish(activity, "ERROR", "creation FAILED", attempt=1) is not None
+    monkeypatch.setattr(activities, "_creation_state", lambda *_: status)
+
+    # When it is resubmitted
+    with pytest.raises(Problem) as refused:
+        activities.resubmit("CCB", "FA-REDRIVE")
+
+    # Then it is a 409, and no newer attempt starts beside the one that may still cancel what it finds
+    assert refused.value.status == 409
+    assert status_of(hub, "FA-REDRIVE")[:2] == (recorded, 1)
+    assert hub.sfn.list_executions(stateMachineArn=hub.machine)["executions"] == []
 
 
 def test_the_activities_being_created_are_spread_over_the_index_shards_and_read_oldest_first(hub: Hub) -> None:

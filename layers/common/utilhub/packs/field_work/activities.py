@@ -178,19 +178,19 @@ def resubmit(source: str, activity_id: str) -> dict[str, Any]:
     target's own duplicate check finds it (nothing created twice); where it was canceled (compensated) or never
     made, it is created; then linked, or compensated again. An activity CREATING whose attempt never started
     (the start failed after the status changed) or ended without recording its outcome is resubmitted too;
-    one whose creation is running, or that is linked or closed, is a 409."""
+    one whose attempt's execution is running or about to run again (redriven: its cancel steps could cancel what a
+    newer attempt links), or that is linked or closed, is a 409."""
     record = activity_store().get(source, activity_id)
     if record is None:
         raise problems.not_found(f"No activity {activity_id} from {source}.")
-    if record.status == "CREATING":
-        state = _creation_state(record.activity, record.attempt)
-        if state == "RUNNING":
-            raise problems.conflict(f"Activity {activity_id} is being created (attempt {record.attempt}); query it.")
-        if state is None:  # the resubmission's start failed after the status changed: start it now
-            _start_creation(record.activity, record.routedTo, record.attempt)
-            return _resubmitted(record)
-    elif record.status != "ERROR":
+    if record.status not in ("CREATING", "ERROR"):
         raise problems.conflict(f"Activity {activity_id} is {record.status}; only an activity in ERROR can be resubmitted.")
+    state = _creation_state(record.activity, record.attempt)
+    if state in STILL_RUNNING:
+        raise problems.conflict(f"Activity {activity_id}'s creation (attempt {record.attempt}) is {state}; query it.")
+    if record.status == "CREATING" and state is None:  # the resubmission's start failed after the status changed: start it now
+        _start_creation(record.activity, record.routedTo, record.attempt)
+        return _resubmitted(record)
     resubmitted = activity_store().new_attempt(record, "resubmitted")
     if resubmitted is None:
         raise problems.conflict(f"Activity {activity_id} changed meanwhile; query it and retry.")
