@@ -666,8 +666,8 @@ def test_a_resubmission_whose_start_failed_is_started_by_the_retry(hub: LocalHub
     assert post(hub, activity("A-RS", "CONNECT")).status == 202
     assert settled(hub, "CCB", "A-RS")["status"] == "ERROR"
 
-    # When its resubmission is recorded but its workflow cannot be started (Step Functions throttled), and the operator retries
-    with AwsThrottling(1.0, services=frozenset({"stepfunctions"})) as throttling:
+    # When its resubmission is recorded but its workflow cannot be started (Step Functions throttled its start), and the operator retries
+    with AwsThrottling(1.0, operations=frozenset({"stepfunctions.StartExecution"})) as throttling:
         first = resubmit(hub, "CCB", "A-RS")
     assert throttling.throttled
     stuck = view(hub, "CCB", "A-RS")["status"]
@@ -695,7 +695,7 @@ def test_an_older_attempts_execution_records_nothing_over_a_newer_attempt(hub: L
     system(hub, "MWM").add_fault({"kind": "reject", "count": 1, "reason": "no crew for that area"})
     assert post(hub, activity("A-OLD", "CONNECT")).status == 202
     assert settled(hub, "CCB", "A-OLD")["status"] == "ERROR"
-    with AwsThrottling(1.0, services=frozenset({"stepfunctions"})):
+    with AwsThrottling(1.0, operations=frozenset({"stepfunctions.StartExecution"})):
         assert resubmit(hub, "CCB", "A-OLD").status == 503
 
     # When attempt 1's creation runs again (as a redrive runs it: its own input), MWM refusing it again or taking it
